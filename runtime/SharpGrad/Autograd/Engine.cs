@@ -1,0 +1,209 @@
+namespace SharpGrad;
+
+/// <summary>
+/// Runs the backward pass: gathers the nodes reachable from the outputs, then runs each node once all of its
+/// consumers have contributed to its gradient, latest-created first (like PyTorch's engine).
+/// </summary>
+internal static class Engine
+{
+    public static Tensor?[]? Run(
+        IReadOnlyList<Tensor> outputs,
+        IReadOnlyList<Tensor?>? gradOutputs,
+        bool retainGraph,
+        bool createGraph,
+        IReadOnlyList<Tensor>? captureInputs)
+    {
+        if (gradOutputs is not null && gradOutputs.Count != outputs.Count)
+        {
+            throw new ArgumentException($"Got {gradOutputs.Count} gradients for {outputs.Count} outputs; give one gradient per output.");
+        }
+
+        var captured = captureInputs is null ? null : new Tensor?[captureInputs.Count];
+        Dictionary<Tensor, int>? leafCapture = null;
+        Dictionary<Node, int>? nodeCapture = null;
+        if (captureInputs is not null)
+        {
+            for (int i = 0; i < captureInputs.Count; i++)
+            {
+                var t = captureInputs[i];
+                if (t.GradFn is { } fn) (nodeCapture ??= new(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>))[fn] = i;
+                else (leafCapture ??= new(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>))[t] = i;
+            }
+        }
+
+        using var mode = Autograd.SetGradEnabled(createGraph);
+
+        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        var roots = new List<Node>();
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var output = outputs[i];
+            if (!output.RequiresGrad)
+            {
+                throw new InvalidOperationException(
+                    $"Element {i} of the outputs does not require grad and has no GradFn (shape {ShapeUtil.Format(output._shape)}), so there is nothing to differentiate. " +
+                    "Make sure a parameter or an input with RequiresGrad = true was used to compute it, and that it was not computed inside Autograd.NoGrad().");
+            }
+            var grad = gradOutputs?[i];
+            if (grad is null)
+            {
+                if (output.NumElements != 1)
+                {
+                    throw new InvalidOperationException(
+                        $"Backward() needs a scalar, but the tensor has shape {ShapeUtil.Format(output._shape)} ({output.NumElements} elements): " +
+                        "a gradient can be implicitly created only for scalar outputs. Reduce it with .Sum() or .Mean(), or pass gradient: with the same shape.");
+                }
+                grad = Tensor.OnesLike(output);
+            }
+            else if (!ShapeUtil.SameShape(grad._shape, output._shape))
+            {
+                throw new ArgumentException(
+                    $"The gradient has shape {ShapeUtil.Format(grad._shape)}, but the output has shape {ShapeUtil.Format(output._shape)}; they must match.");
+            }
+
+            if (output.GradFn is { } fn)
+            {
+                pending[fn] = pending.TryGetValue(fn, out var existing) ? existing + grad : grad;
+                roots.Add(fn);
+            }
+            else
+            {
+                Deliver(output, grad, createGraph, leafCapture, captured);
+            }
+        }
+
+        // Count, for every reachable node, how many edges lead into it.
+        var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        var stack = new Stack<Node>();
+        foreach (var r in roots)
+        {
+            if (dependencies.TryAdd(r, 0)) stack.Push(r);
+        }
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            foreach (var next in n.NextFns)
+            {
+                if (next is null) continue;
+                if (dependencies.TryGetValue(next, out int c)) dependencies[next] = c + 1;
+                else
+                {
+                    dependencies[next] = 1;
+                    stack.Push(next);
+                }
+            }
+        }
+
+        // Ready nodes run latest-created first.
+        var ready = new PriorityQueue<Node, long>();
+        foreach (var r in roots)
+        {
+            if (dependencies[r] == 0 && pending.ContainsKey(r))
+            {
+                dependencies[r] = -1;
+                ready.Enqueue(r, -r.Sequence);
+            }
+        }
+
+        while (ready.Count > 0)
+        {
+            var node = ready.Dequeue();
+            var grad = pending[node];
+            pending.Remove(node);
+
+            if (node.TensorHooks is { } hooks)
+            {
+                foreach (var hook in hooks)
+                {
+                    if (hook is not null && hook(grad) is { } replaced) grad = CheckHookResult(replaced, grad, node.Name);
+                }
+            }
+            if (node.RetainedTensor is { } retained)
+            {
+                retained.SetGradUnchecked(retained.Grad is null ? Own(grad, createGraph) : Accumulate(retained.Grad, grad, createGraph));
+            }
+            if (nodeCapture is not null && nodeCapture.TryGetValue(node, out int ci))
+            {
+                captured![ci] = grad;
+            }
+
+            var inputGrads = node.Apply(grad);
+            if (!retainGraph) node.Release();
+
+            for (int i = 0; i < node.Inputs.Length; i++)
+            {
+                var g = i < inputGrads.Length ? inputGrads[i] : null;
+                var next = node.NextFns[i];
+                if (next is not null)
+                {
+                    if (g is not null)
+                    {
+                        pending[next] = pending.TryGetValue(next, out var existing) ? existing + g : g;
+                    }
+                    int remaining = dependencies[next] - 1;
+                    dependencies[next] = remaining;
+                    if (remaining == 0 && pending.ContainsKey(next))
+                    {
+                        dependencies[next] = -1;
+                        ready.Enqueue(next, -next.Sequence);
+                    }
+                }
+                else if (node.Inputs[i] is { } leaf && g is not null)
+                {
+                    Deliver(leaf, g, createGraph, leafCapture, captured);
+                }
+            }
+        }
+
+        return captured;
+    }
+
+    private static Tensor CheckHookResult(Tensor replaced, Tensor grad, string where)
+    {
+        if (!ShapeUtil.SameShape(replaced._shape, grad._shape))
+        {
+            throw new InvalidOperationException(
+                $"A gradient hook (at {where}) returned a tensor of shape {ShapeUtil.Format(replaced._shape)}, but the gradient has shape {ShapeUtil.Format(grad._shape)}; a hook must keep the shape.");
+        }
+        return replaced;
+    }
+
+    /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> (or captures it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
+    private static void Deliver(Tensor leaf, Tensor grad, bool createGraph, Dictionary<Tensor, int>? leafCapture, Tensor?[]? captured)
+    {
+        if (leaf.LeafHooks is { } hooks)
+        {
+            foreach (var hook in hooks)
+            {
+                if (hook is not null && hook(grad) is { } replaced) grad = CheckHookResult(replaced, grad, "a leaf tensor");
+            }
+        }
+        if (captured is not null)
+        {
+            if (leafCapture is not null && leafCapture.TryGetValue(leaf, out int i))
+            {
+                captured[i] = captured[i] is null ? grad : captured[i]! + grad;
+            }
+            return;
+        }
+        var existing = leaf.Grad;
+        if (existing is null)
+        {
+            // The incoming gradient may be shared with other consumers: keep our own copy.
+            leaf.SetGradUnchecked(Own(grad, createGraph));
+        }
+        else
+        {
+            leaf.SetGradUnchecked(Accumulate(existing, grad, createGraph));
+        }
+    }
+
+    private static Tensor Own(Tensor grad, bool createGraph) => createGraph ? grad : grad.Detach().Clone();
+
+    private static Tensor Accumulate(Tensor existing, Tensor grad, bool createGraph)
+    {
+        if (createGraph || existing.RequiresGrad) return existing + grad;
+        existing.AddInPlaceUnchecked(grad);
+        return existing;
+    }
+}

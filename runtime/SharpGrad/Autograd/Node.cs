@@ -1,0 +1,104 @@
+namespace SharpGrad;
+
+/// <summary>
+/// Computes the gradients of an op's inputs from the gradient of its output.
+/// Returns one entry per input of the node (null where an input needs no gradient).
+/// Use <see cref="Node.NeedsInputGrad"/> to skip work for inputs that do not require grad.
+/// </summary>
+public delegate Tensor?[] BackwardFunction(Tensor gradOutput, Node node);
+
+/// <summary>
+/// One recorded operation of the autograd graph (PyTorch: a <c>grad_fn</c> such as <c>MulBackward0</c>).
+/// Each node produces exactly one tensor; its <see cref="Name"/> appears in error messages.
+/// </summary>
+public sealed class Node
+{
+    internal readonly Tensor?[] Inputs;
+    internal readonly Node?[] NextFns;
+    private BackwardFunction? _backward;
+    private readonly Tensor[]? _saved;
+    private readonly int[]? _savedVersions;
+    internal bool Released;
+
+    /// <summary>Hooks registered on the (non-leaf) output tensor; see <see cref="Tensor.RegisterHook(Func{Tensor, Tensor?})"/>.</summary>
+    internal List<Func<Tensor, Tensor?>?>? TensorHooks;
+
+    /// <summary>The output tensor, when <see cref="Tensor.RetainGrad"/> was called on it.</summary>
+    internal Tensor? RetainedTensor;
+
+    /// <summary>Creation order, used to run backward in reverse order of the forward.</summary>
+    internal readonly long Sequence;
+
+    private static long s_sequence;
+
+    internal Node(string name, Tensor?[] inputs, BackwardFunction backward, Tensor[]? saved)
+    {
+        Name = name;
+        Inputs = new Tensor?[inputs.Length];
+        NextFns = new Node?[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var t = inputs[i];
+            if (t is null || !t.RequiresGrad) continue;
+            if (t.GradFn is { } fn) NextFns[i] = fn;
+            else Inputs[i] = t; // a leaf that requires grad: AccumulateGrad
+        }
+        _backward = backward;
+        if (saved is { Length: > 0 })
+        {
+            _saved = saved;
+            _savedVersions = new int[saved.Length];
+            for (int i = 0; i < saved.Length; i++) _savedVersions[i] = saved[i].Version;
+        }
+        Sequence = Interlocked.Increment(ref s_sequence);
+    }
+
+    /// <summary>The op's name, like PyTorch's (<c>MulBackward</c>, <c>AddmmBackward</c>, …).</summary>
+    public string Name { get; }
+
+    /// <summary>The number of inputs of the op.</summary>
+    public int InputCount => Inputs.Length;
+
+    /// <summary>True if input <paramref name="i"/> requires a gradient (PyTorch: <c>needs_input_grad</c>).</summary>
+    public bool NeedsInputGrad(int i) => Inputs[i] is not null || NextFns[i] is not null;
+
+    /// <summary>The nodes this node passes gradients to (null entries for leaves and inputs without grad).</summary>
+    public IReadOnlyList<Node?> NextFunctions => NextFns;
+
+    internal Tensor?[] Apply(Tensor gradOutput)
+    {
+        if (Released || _backward is null)
+        {
+            throw new InvalidOperationException(
+                $"Trying to backward through the graph a second time (through {Name}), but its saved tensors were already freed by the first Backward(). " +
+                "Pass retainGraph: true to the first Backward() (or Autograd.Grad) if you need to backward through the same graph again.");
+        }
+        if (_saved is not null)
+        {
+            for (int i = 0; i < _saved.Length; i++)
+            {
+                if (_saved[i].Version != _savedVersions![i])
+                {
+                    throw new InvalidOperationException(
+                        $"One of the tensors needed for gradient computation has been modified by an in-place operation: the tensor of shape " +
+                        $"{ShapeUtil.Format(_saved[i]._shape)} saved by {Name} is at version {_saved[i].Version}; expected version {_savedVersions[i]}. " +
+                        $"Use the out-of-place op (e.g. Relu instead of Relu_, x + y instead of x.Add_(y)) on tensors that {Name} needs for backward.");
+                }
+            }
+        }
+        return _backward(gradOutput, this);
+    }
+
+    /// <summary>Frees what backward needed; only nodes that saved tensors refuse a second backward, as in PyTorch.</summary>
+    internal void Release()
+    {
+        if (_saved is not null)
+        {
+            Released = true;
+            _backward = null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}

@@ -1,0 +1,310 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace SharpGrad;
+
+/// <summary>
+/// An n-dimensional array with autograd (PyTorch: <c>torch.Tensor</c>): a strided view over managed storage.
+/// Views (<see cref="View"/>, <see cref="Transpose"/>, <see cref="Narrow"/>, …) share storage with their base.
+/// Memory belongs to the garbage collector: there is nothing to dispose.
+/// </summary>
+public partial class Tensor
+{
+    internal readonly Storage Storage;
+    internal readonly int[] _shape;
+    internal readonly int[] _strides;
+    internal readonly int Offset;
+    private bool _requiresGrad;
+    private Tensor? _grad;
+
+    /// <summary>The autograd node that produced this tensor, or null for leaves (PyTorch: <c>grad_fn</c>).</summary>
+    internal Node? _gradFn;
+
+    /// <summary>For a view, the tensor whose storage it shares (PyTorch: <c>_base</c>).</summary>
+    internal Tensor? ViewBase;
+
+    /// <summary>Hooks on a leaf tensor's gradient (non-leaf hooks live on <see cref="_gradFn"/>).</summary>
+    internal List<Func<Tensor, Tensor?>?>? LeafHooks;
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    {
+        Storage = storage;
+        _shape = shape;
+        _strides = strides;
+        Offset = offset;
+    }
+
+    internal Tensor(Storage storage, int[] shape)
+        : this(storage, shape, ContiguousStrides(shape), 0)
+    {
+    }
+
+    /// <summary>Creates a tensor that shares <paramref name="other"/>'s data and autograd state; used by <see cref="Parameter"/>.</summary>
+    protected Tensor(Tensor other)
+        : this(other.Storage, other._shape, other._strides, other.Offset)
+    {
+        ViewBase = other.ViewBase;
+    }
+
+    /// <summary>The size of each dimension (PyTorch: <c>shape</c> / <c>size()</c>). A copy: changing it changes nothing.</summary>
+    public int[] Shape => (int[])_shape.Clone();
+
+    /// <summary>The size of dimension <paramref name="dim"/>; negative dims count from the end (PyTorch: <c>size(dim)</c>).</summary>
+    public int Size(int dim) => _shape[NormalizeDim(dim, Rank)];
+
+    /// <summary>The stride of each dimension, in elements (PyTorch: <c>stride()</c>).</summary>
+    public int[] Strides => (int[])_strides.Clone();
+
+    /// <summary>The number of dimensions (PyTorch: <c>dim()</c> / <c>ndim</c>).</summary>
+    public int Rank => _shape.Length;
+
+    /// <summary>The number of elements (PyTorch: <c>numel()</c>).</summary>
+    public int NumElements => ShapeUtil.Count(_shape);
+
+    /// <summary>The element type (PyTorch: <c>dtype</c>).</summary>
+    public DType DType => Storage.DType;
+
+    /// <summary>The offset of the first element in the storage (PyTorch: <c>storage_offset()</c>).</summary>
+    public int StorageOffset => Offset;
+
+    /// <summary>The version counter that in-place ops bump (PyTorch: <c>_version</c>).</summary>
+    public int Version => Storage.Version;
+
+    /// <summary>
+    /// Whether autograd records operations on this tensor (PyTorch: <c>requires_grad</c>).
+    /// Only leaves can be changed, and only floating-point tensors can require gradients.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (_gradFn is not null)
+            {
+                throw new InvalidOperationException(
+                    $"RequiresGrad can only be changed on leaf tensors, but this tensor of shape {ShapeUtil.Format(_shape)} " +
+                    $"is the result of {_gradFn.Name}. If you want a leaf copy, use Detach() and then set RequiresGrad on it.");
+            }
+            if (value && !DType.IsFloatingPoint())
+            {
+                throw new InvalidOperationException(
+                    $"Only tensors of floating-point dtype can require gradients, but this tensor is {DType}. Convert it first with .To(DType.Float32).");
+            }
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor (PyTorch: <c>requires_grad_()</c>).</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        RequiresGrad = requiresGrad;
+        return this;
+    }
+
+    /// <summary>True for tensors created by the user, false for results of recorded ops (PyTorch: <c>is_leaf</c>).</summary>
+    public bool IsLeaf => _gradFn is null;
+
+    /// <summary>The node that created this tensor, or null for a leaf (PyTorch: <c>grad_fn</c>).</summary>
+    public Node? GradFn => _gradFn;
+
+    /// <summary>
+    /// The gradient accumulated by <see cref="Backward"/> (PyTorch: <c>grad</c>). Null until a backward reaches this tensor;
+    /// for non-leaves it stays null unless <see cref="RetainGrad"/> was called.
+    /// </summary>
+    public Tensor? Grad
+    {
+        get => _grad;
+        set
+        {
+            if (value is not null && !ShapeUtil.SameShape(value._shape, _shape))
+            {
+                throw new ArgumentException(
+                    $"Cannot assign a gradient of shape {ShapeUtil.Format(value._shape)} to a tensor of shape {ShapeUtil.Format(_shape)}; the shapes must match.");
+            }
+            _grad = value;
+        }
+    }
+
+    /// <summary>True if <see cref="RetainGrad"/> was called on this non-leaf (PyTorch: <c>retains_grad</c>).</summary>
+    public bool RetainsGrad => _gradFn?.RetainedTensor == this;
+
+    /// <summary>True if the elements are laid out densely in row-major order (PyTorch: <c>is_contiguous()</c>).</summary>
+    public bool IsContiguous
+    {
+        get
+        {
+            int expected = 1;
+            for (int d = _shape.Length - 1; d >= 0; d--)
+            {
+                if (_shape[d] == 1) continue;
+                if (_strides[d] != expected) return false;
+                expected *= _shape[d];
+            }
+            return true;
+        }
+    }
+
+    internal static int[] ContiguousStrides(int[] shape)
+    {
+        var strides = new int[shape.Length];
+        int s = 1;
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            strides[d] = s;
+            s *= shape[d];
+        }
+        return strides;
+    }
+
+    internal static int NormalizeDim(int dim, int rank)
+    {
+        int r = Math.Max(rank, 1);
+        if (dim < -r || dim >= r)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dim),
+                $"Dimension out of range: got {dim}, but the tensor has {rank} dimension(s), so dim must be in [{-r}, {r - 1}].");
+        }
+        return dim < 0 ? dim + r : dim;
+    }
+
+    /// <summary>The whole storage array as a span of <typeparamref name="T"/> (check <see cref="DType"/> first).</summary>
+    internal T[] Data<T>() where T : unmanaged
+    {
+        if (Storage is Storage<T> s) return s.Data;
+        throw new InvalidOperationException($"Expected a tensor of dtype {TypeOf<T>.DType}, but this tensor is {DType}.");
+    }
+
+    /// <summary>The elements of a contiguous tensor as a span (call <see cref="Contiguous"/> first if needed).</summary>
+    internal Span<T> Span<T>() where T : unmanaged
+    {
+        if (!IsContiguous) throw new InvalidOperationException("Internal error: Span() needs a contiguous tensor.");
+        return Data<T>().AsSpan(Offset, NumElements);
+    }
+
+    // ---------------- reading values ----------------
+
+    /// <summary>Copies the elements, in row-major order, to a new <c>float[]</c> (converting from the dtype).</summary>
+    public float[] ToArray()
+    {
+        if (DType == DType.Float32) return Contiguous().Span<float>().ToArray();
+        return To(DType.Float32).Span<float>().ToArray();
+    }
+
+    /// <summary>Copies the elements, in row-major order, to a new <c>double[]</c>.</summary>
+    public double[] ToDoubleArray() => To(DType.Float64).Contiguous().Span<double>().ToArray();
+
+    /// <summary>Copies the elements, in row-major order, to a new <c>long[]</c>.</summary>
+    public long[] ToLongArray() => To(DType.Int64).Contiguous().Span<long>().ToArray();
+
+    /// <summary>Copies the elements, in row-major order, to a new <c>bool[]</c>.</summary>
+    public bool[] ToBoolArray() => To(DType.Bool).Contiguous().Span<bool>().ToArray();
+
+    /// <summary>Copies the elements, in row-major order, to a new <c>byte[]</c>.</summary>
+    public byte[] ToByteArray() => To(DType.UInt8).Contiguous().Span<byte>().ToArray();
+
+    /// <summary>The value of a one-element tensor (PyTorch: <c>item()</c>).</summary>
+    public float Item()
+    {
+        if (NumElements != 1)
+        {
+            throw new InvalidOperationException(
+                $"Item() needs a tensor with exactly one element, but this one has shape {ShapeUtil.Format(_shape)} ({NumElements} elements). Index it first, or reduce it with Sum()/Mean().");
+        }
+        return (float)GetAsDouble(Offset);
+    }
+
+    /// <summary>The value of a one-element tensor as a double.</summary>
+    public double ItemDouble()
+    {
+        if (NumElements != 1)
+        {
+            throw new InvalidOperationException(
+                $"ItemDouble() needs a tensor with exactly one element, but this one has shape {ShapeUtil.Format(_shape)}.");
+        }
+        return GetAsDouble(Offset);
+    }
+
+    /// <summary>Reads one element (all indices given; negative indices count from the end).</summary>
+    [IndexerName("At")]
+    public float this[params int[] indices] => (float)GetAsDouble(ElementOffset(indices));
+
+    internal int ElementOffset(ReadOnlySpan<int> indices)
+    {
+        if (indices.Length != Rank)
+        {
+            throw new ArgumentException(
+                $"The indexer needs {Rank} indices for a tensor of shape {ShapeUtil.Format(_shape)}, but got {indices.Length}. Use Select/Narrow for partial indexing.");
+        }
+        int off = Offset;
+        for (int d = 0; d < indices.Length; d++)
+        {
+            int i = indices[d];
+            if (i < -_shape[d] || i >= _shape[d])
+            {
+                throw new IndexOutOfRangeException(
+                    $"Index {i} is out of bounds for dimension {d} with size {_shape[d]} (tensor shape {ShapeUtil.Format(_shape)}).");
+            }
+            if (i < 0) i += _shape[d];
+            off += i * _strides[d];
+        }
+        return off;
+    }
+
+    internal double GetAsDouble(int storageIndex) => Storage switch
+    {
+        Storage<float> s => s.Data[storageIndex],
+        Storage<double> s => s.Data[storageIndex],
+        Storage<long> s => s.Data[storageIndex],
+        Storage<int> s => s.Data[storageIndex],
+        Storage<bool> s => s.Data[storageIndex] ? 1 : 0,
+        Storage<byte> s => s.Data[storageIndex],
+        _ => throw new InvalidOperationException("Unknown storage."),
+    };
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append("tensor(");
+        const int maxShown = 64;
+        int n = NumElements;
+        if (Rank == 0)
+        {
+            sb.Append(FormatValue(GetAsDouble(Offset)));
+        }
+        else
+        {
+            var values = n <= maxShown ? ToDoubleArray() : Flatten().Narrow(0, 0, maxShown).ToDoubleArray();
+            sb.Append('[');
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (i > 0) sb.Append(", ");
+                sb.Append(FormatValue(values[i]));
+            }
+            if (n > maxShown) sb.Append(", …");
+            sb.Append(']');
+        }
+        sb.Append(", shape=").Append(ShapeUtil.Format(_shape));
+        if (DType != DType.Float32) sb.Append(", dtype=").Append(DType);
+        if (_gradFn is not null) sb.Append(", gradFn=").Append(_gradFn.Name);
+        else if (_requiresGrad) sb.Append(", requiresGrad=true");
+        sb.Append(')');
+        return sb.ToString();
+
+        string FormatValue(double v) => DType.IsFloatingPoint()
+            ? v.ToString("G6", CultureInfo.InvariantCulture)
+            : v.ToString(CultureInfo.InvariantCulture);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void SetRequiresGradUnchecked(bool value) => _requiresGrad = value;
+
+    internal void SetGradFn(Node node)
+    {
+        _gradFn = node;
+        _requiresGrad = true;
+    }
+
+    internal void SetGradUnchecked(Tensor? grad) => _grad = grad;
+}
