@@ -40,7 +40,7 @@ public partial class Tensor
     internal static int[]? ComputeViewStrides(int[] oldShape, int[] oldStrides, int[] newShape)
     {
         var newStrides = new int[newShape.Length];
-        if (ShapeUtil.Count(oldShape) == 0)
+        if (ShapeUtil.Count(oldShape) == 0 || oldShape.Length == 0)
         {
             return ContiguousStrides(newShape);
         }
