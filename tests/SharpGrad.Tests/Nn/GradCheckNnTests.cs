@@ -166,4 +166,31 @@ public class GradCheckNnTests
         // A fresh generator with the same seed on every evaluation gives the same mask.
         GradCheck.Check(t => Functional.Dropout(t[0], 0.3, training: true, rng: new Rng(99)), R(rng, 4, 5));
     }
+
+    /// <summary>
+    /// The gradient of Σ f(x)·w with respect to x, recorded (createGraph) so that GradCheck can differentiate it again:
+    /// a finite-difference check of the second derivative.
+    /// </summary>
+    private static Tensor GradOf(Func<Tensor, Tensor> f, Tensor x, Tensor w)
+    {
+        using var _ = Autograd.EnableGrad();
+        var xx = x.RequiresGrad ? x : x.Detach().RequiresGrad_();
+        return Autograd.Grad((f(xx) * w).Sum(), xx, createGraph: true);
+    }
+
+    [Fact]
+    public void SecondDerivatives()
+    {
+        var rng = new Rng(15);
+        var w1 = R(rng, 3, 4);
+        var gamma = R(rng, 4);
+        GradCheck.Check(t => GradOf(x => Functional.LayerNorm(x, [4], gamma), t[0], w1), R(rng, 3, 4));
+        var w2 = R(rng, 4, 3);
+        var bnGamma = R(rng, 3);
+        GradCheck.Check(t => GradOf(x => Functional.BatchNorm(x, null, null, bnGamma, null, training: true), t[0], w2), R(rng, 4, 3));
+        var m = R(rng, 4, 2);
+        var w3 = R(rng, 3, 2);
+        // x·m is linear in x, so make it curve: (x·m)² summed
+        GradCheck.Check(t => GradOf(x => { var y = x.MatMul(m); return y * y; }, t[0], w3), R(rng, 3, 4));
+    }
 }
