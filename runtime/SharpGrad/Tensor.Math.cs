@@ -236,8 +236,9 @@ public partial class Tensor
         }
         var r = MapRaw<ClampMap>(this, min ?? double.NaN, max ?? double.NaN);
         if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "ClampBackward", [x], (g, n) => [g * ClampMask(x, min, max, inclusive: true)], x);
+        // The mask is taken now, so Clamp_ (which overwrites the input) still has the right gradient.
+        var mask = ClampMask(this, min, max, inclusive: true);
+        return Record(r, "ClampBackward", [this], (g, n) => [g * mask]);
     }
 
     /// <summary>Clamps from below (PyTorch: <c>torch.clamp_min</c>).</summary>

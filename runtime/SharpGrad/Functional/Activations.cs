@@ -158,9 +158,21 @@ public static partial class Functional
         RequireFloat(x, "LogSoftmax");
         int d = Tensor.NormalizeDim(dim, x.Rank);
         int[] dims = x.Rank == 0 ? [] : [d];
-        var r = x.Rank == 0
-            ? Tensor.BinaryRaw(x, x, BinaryKind.Sub)
-            : Tensor.BinaryRaw(x, Tensor.LogSumExpRaw(x, dims), BinaryKind.Sub);
+        Tensor r;
+        if (x.Rank == 0)
+        {
+            r = Tensor.BinaryRaw(x, x, BinaryKind.Sub);
+        }
+        else
+        {
+            // (x - max) - log Σ exp(x - max): shifting first keeps the digits that x - logsumexp would lose.
+            var m = Tensor.ReduceRaw(x, dims, Tensor.ReduceKind.Max);
+            var finite = m.Abs().Lt(double.PositiveInfinity);
+            m = Tensor.Where(finite, m, Tensor.ZerosLike(m));
+            var shifted = Tensor.BinaryRaw(x, m, BinaryKind.Sub);
+            var s = Tensor.ReduceRaw(Tensor.MapRaw<ExpMap>(shifted), dims, Tensor.ReduceKind.Sum);
+            r = Tensor.BinaryRaw(shifted, Tensor.MapRaw<LogMap>(s), BinaryKind.Sub);
+        }
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "LogSoftmaxBackward", [x], (g, n) =>
             [dims.Length == 0 ? g - g : g - r.Exp() * g.Sum(d, keepDim: true)], r);

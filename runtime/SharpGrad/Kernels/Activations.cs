@@ -102,7 +102,11 @@ internal readonly struct ErfMap : IFloatMap
 
 internal readonly struct TanhMap : IFloatMap
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Tanh(x, y);
+    // Not TensorPrimitives.Tanh: in .NET 10 it loses most digits for small |x| (4% relative error at 1e-6 in float).
+    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = T.Tanh(x[i]);
+    }
 }
 
 internal readonly struct SigmoidMap : IFloatMap
