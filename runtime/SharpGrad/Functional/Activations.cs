@@ -4,9 +4,9 @@ namespace SharpGrad;
 
 public static partial class Functional
 {
-    private static Tensor Scale(Tensor t, double s) => t.Mul(Tensor.ScalarLike(t, s));
+    private static Tensor ActScale(Tensor t, double s) => t.Mul(Tensor.ScalarLike(t, s));
 
-    private static void RequireFloat(Tensor x, string op)
+    private static void ActRequireFloat(Tensor x, string op)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (!x.DType.IsFloatingPoint())
@@ -30,7 +30,7 @@ public static partial class Functional
     /// <summary>x where x &gt; 0, else negativeSlope·x (PyTorch: <c>F.leaky_relu</c>).</summary>
     public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01)
     {
-        RequireFloat(x, "LeakyRelu");
+        ActRequireFloat(x, "LeakyRelu");
         var r = Tensor.MapRaw<LeakyReluMap>(x, negativeSlope);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "LeakyReluBackward", [x], (g, n) => [g * Tensor.MapRaw<LeakyReluGradMap>(x, negativeSlope)], x);
@@ -39,7 +39,7 @@ public static partial class Functional
     /// <summary>x where x &gt; 0, else alpha·(eˣ − 1) (PyTorch: <c>F.elu</c>).</summary>
     public static Tensor Elu(Tensor x, double alpha = 1.0)
     {
-        RequireFloat(x, "Elu");
+        ActRequireFloat(x, "Elu");
         var r = Tensor.MapRaw<EluMap>(x, alpha);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "EluBackward", [x], (g, n) =>
@@ -56,7 +56,7 @@ public static partial class Functional
     /// </summary>
     public static Tensor Gelu(Tensor x, string approximate = "none")
     {
-        RequireFloat(x, "Gelu");
+        ActRequireFloat(x, "Gelu");
         bool tanh = approximate switch
         {
             "none" => false,
@@ -69,15 +69,15 @@ public static partial class Functional
         {
             if (!tanh)
             {
-                var cdf = Scale(Scale(x, 0.7071067811865476).Erf() + 1f, 0.5);
-                var pdf = Scale(Scale(x * x, -0.5).Exp(), 0.3989422804014327);
+                var cdf = ActScale(ActScale(x, 0.7071067811865476).Erf() + 1f, 0.5);
+                var pdf = ActScale(ActScale(x * x, -0.5).Exp(), 0.3989422804014327);
                 return [g * (cdf + x * pdf)];
             }
             const double k = 0.7978845608028654, c = 0.044715;
             var x2 = x * x;
-            var t = Scale(x + Scale(x2 * x, c), k).Tanh();
-            var dinner = Scale(Scale(x2, 3 * c) + 1f, k);
-            var d = Scale(t + 1f, 0.5) + Scale(x * (1f - t * t) * dinner, 0.5);
+            var t = ActScale(x + ActScale(x2 * x, c), k).Tanh();
+            var dinner = ActScale(ActScale(x2, 3 * c) + 1f, k);
+            var d = ActScale(t + 1f, 0.5) + ActScale(x * (1f - t * t) * dinner, 0.5);
             return [g * d];
         }, x);
     }
@@ -85,7 +85,7 @@ public static partial class Functional
     /// <summary>x·sigmoid(x) (PyTorch: <c>F.silu</c>).</summary>
     public static Tensor Silu(Tensor x)
     {
-        RequireFloat(x, "Silu");
+        ActRequireFloat(x, "Silu");
         var r = Tensor.MapRaw<SiluMap>(x);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SiluBackward", [x], (g, n) =>
@@ -100,12 +100,12 @@ public static partial class Functional
     /// </summary>
     public static Tensor Softplus(Tensor x, double beta = 1.0, double threshold = 20.0)
     {
-        RequireFloat(x, "Softplus");
+        ActRequireFloat(x, "Softplus");
         var r = Tensor.MapRaw<SoftplusMap>(x, beta, threshold);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SoftplusBackward", [x], (g, n) =>
         {
-            var z = Scale(x, beta);
+            var z = ActScale(x, beta);
             return [Tensor.Where(z.Gt(threshold), g, g * z.Sigmoid())];
         }, x);
     }
@@ -116,7 +116,7 @@ public static partial class Functional
     /// </summary>
     public static Tensor Hardtanh(Tensor x, double minVal = -1.0, double maxVal = 1.0)
     {
-        RequireFloat(x, "Hardtanh");
+        ActRequireFloat(x, "Hardtanh");
         if (minVal > maxVal)
         {
             throw new ArgumentException($"Hardtanh: minVal ({minVal}) must not be greater than maxVal ({maxVal}).");
@@ -129,7 +129,7 @@ public static partial class Functional
     /// <summary>exp(x) / Σ exp(x) along <paramref name="dim"/>, computed stably (PyTorch: <c>F.softmax(x, dim)</c>).</summary>
     public static Tensor Softmax(Tensor x, int dim)
     {
-        RequireFloat(x, "Softmax");
+        ActRequireFloat(x, "Softmax");
         int d = Tensor.NormalizeDim(dim, x.Rank);
         int[] dims = x.Rank == 0 ? [] : [d];
         Tensor r;
@@ -155,7 +155,7 @@ public static partial class Functional
     /// <summary>x − log Σ exp(x) along <paramref name="dim"/>, computed stably (PyTorch: <c>F.log_softmax(x, dim)</c>).</summary>
     public static Tensor LogSoftmax(Tensor x, int dim)
     {
-        RequireFloat(x, "LogSoftmax");
+        ActRequireFloat(x, "LogSoftmax");
         int d = Tensor.NormalizeDim(dim, x.Rank);
         int[] dims = x.Rank == 0 ? [] : [d];
         Tensor r;
