@@ -24,6 +24,22 @@ public class GradCheckReductionTests
     [Fact] public void MeanDims() => GradCheck.Check(xs => xs[0].Mean([1]), R(3, 4, 5));
     [Fact] public void SumAndMeanAll() => GradCheck.Check(xs => xs[0].Sum() + xs[0].Mean(), R(3, 4));
 
+    [Fact] public void ProdDim() => GradCheck.Check(xs => xs[0].Prod(1), R(3, 4, 2));
+    [Fact] public void ProdDimKeepDim() => GradCheck.Check(xs => xs[0].Prod(0, keepDim: true), R(3, 4));
+    [Fact] public void ProdAll() => GradCheck.Check(xs => xs[0].Prod(), R(2, 3));
+
+    [Fact]
+    public void ProdGradientIsExactWithZeros()
+    {
+        // d/dx_i Π x = Π_{j≠i} x_j, computed by hand.
+        var x = Tensor.FromArray(new double[] { 2, 0, 3, 0, 5, 4 }, 2, 3).RequiresGrad_();
+        var p = x.Prod(1);
+        Assert.Equal(new double[] { 0, 0 }, p.ToDoubleArray());
+        p.Sum().Backward();
+        Assert.Equal(new double[] { 0, 6, 0, 20, 0, 0 }, x.Grad!.ToDoubleArray());
+        Assert.Equal(24.0, Tensor.FromArray(new double[] { 1, 2, 3, 4 }).Prod().ItemDouble());
+    }
+
     [Fact]
     public void MaxAllSplitsTheGradientEvenlyAmongTies()
     {
