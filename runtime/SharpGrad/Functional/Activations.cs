@@ -67,6 +67,7 @@ public static partial class Functional
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "GeluBackward", [x], (g, n) =>
         {
+            if (!tanh && !Autograd.IsGradEnabled) return [Tensor.GradMapRaw<GeluGrad>(g, x)];
             if (!tanh)
             {
                 var cdf = ActScale(ActScale(x, 0.7071067811865476).Erf() + 1f, 0.5);
@@ -90,6 +91,7 @@ public static partial class Functional
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SiluBackward", [x], (g, n) =>
         {
+            if (!Autograd.IsGradEnabled) return [Tensor.GradMapRaw<SiluGrad>(g, x)];
             var s = x.Sigmoid();
             return [g * (s * (1f + x * (1f - s)))];
         }, x);

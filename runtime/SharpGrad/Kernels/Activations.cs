@@ -284,3 +284,67 @@ internal static class MathExtra
         return Math.Exp(-x * x) / (f * 1.7724538509055160);
     }
 }
+
+/// <summary>
+/// A fused backward map o = f(g, s) over dense spans (g the output gradient, s a saved tensor), used when the backward
+/// itself is not recorded (no createGraph), so the common activations cost one pass instead of three.
+/// </summary>
+internal interface IGradMap
+{
+    static abstract void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>g where the saved output is &gt; 0, else 0 (ReLU).</summary>
+internal readonly struct ReluGrad : IGradMap
+{
+    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < o.Length; i++) o[i] = s[i] > T.Zero ? g[i] : T.Zero;
+    }
+}
+
+/// <summary>g·s·(1 − s) with s the saved sigmoid output.</summary>
+internal readonly struct SigmoidGrad : IGradMap
+{
+    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < o.Length; i++) o[i] = g[i] * s[i] * (T.One - s[i]);
+    }
+}
+
+/// <summary>g·(1 − s²) with s the saved tanh output.</summary>
+internal readonly struct TanhGrad : IGradMap
+{
+    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < o.Length; i++) o[i] = g[i] * (T.One - s[i] * s[i]);
+    }
+}
+
+/// <summary>g·(Φ(x) + x·φ(x)) with x the saved input (exact GELU).</summary>
+internal readonly struct GeluGrad : IGradMap
+{
+    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < o.Length; i++)
+        {
+            double x = double.CreateTruncating(s[i]);
+            double d = 0.5 * (1 + MathExtra.Erf(x * 0.7071067811865476)) + x * Math.Exp(-0.5 * x * x) * 0.3989422804014327;
+            o[i] = g[i] * T.CreateTruncating(d);
+        }
+    }
+}
+
+/// <summary>g·sigmoid(x)·(1 + x·(1 − sigmoid(x))) with x the saved input (SiLU).</summary>
+internal readonly struct SiluGrad : IGradMap
+{
+    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < o.Length; i++)
+        {
+            var x = s[i];
+            var sig = T.One / (T.One + T.Exp(-x));
+            o[i] = g[i] * sig * (T.One + x * (T.One - sig));
+        }
+    }
+}
