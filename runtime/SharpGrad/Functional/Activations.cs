@@ -139,6 +139,10 @@ public static partial class Functional
         {
             r = Tensor.MapRaw<ExpMap>(Tensor.BinaryRaw(x, x, BinaryKind.Sub));
         }
+        else if (d == x.Rank - 1)
+        {
+            r = SoftmaxLastDim(x, log: false);
+        }
         else
         {
             var m = Tensor.ReduceRaw(x, dims, Tensor.ReduceKind.Max);
@@ -149,6 +153,7 @@ public static partial class Functional
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SoftmaxBackward", [x], (g, n) =>
         {
+            if (!Autograd.IsGradEnabled && d == r.Rank - 1) return [SoftmaxLastDimBackward(g, r, log: false)];
             var gr = g * r;
             return [dims.Length == 0 ? gr - gr : gr - r * gr.Sum(d, keepDim: true)];
         }, r);
@@ -165,6 +170,10 @@ public static partial class Functional
         {
             r = Tensor.BinaryRaw(x, x, BinaryKind.Sub);
         }
+        else if (d == x.Rank - 1)
+        {
+            r = SoftmaxLastDim(x, log: true);
+        }
         else
         {
             // (x - max) - log Σ exp(x - max): shifting first keeps the digits that x - logsumexp would lose.
@@ -177,7 +186,29 @@ public static partial class Functional
         }
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "LogSoftmaxBackward", [x], (g, n) =>
-            [dims.Length == 0 ? g - g : g - r.Exp() * g.Sum(d, keepDim: true)], r);
+            !Autograd.IsGradEnabled && dims.Length == 1 && d == r.Rank - 1
+                ? [SoftmaxLastDimBackward(g, r, log: true)]
+                : [dims.Length == 0 ? g - g : g - r.Exp() * g.Sum(d, keepDim: true)], r);
+    }
+
+    private static Tensor SoftmaxLastDim(Tensor x, bool log)
+    {
+        var src = x.ContiguousRaw();
+        var r = Tensor.Empty(x._shape, x.DType);
+        int n = x._shape[^1];
+        if (x.DType == DType.Float32) SoftmaxRows.Forward(src.Span<float>(), r.Span<float>(), n, log);
+        else SoftmaxRows.Forward(src.Span<double>(), r.Span<double>(), n, log);
+        return r;
+    }
+
+    private static Tensor SoftmaxLastDimBackward(Tensor g, Tensor r, bool log)
+    {
+        var gc = g.DType == r.DType ? g.ContiguousRaw() : g.ToRaw(r.DType);
+        var o = Tensor.Empty(r._shape, r.DType);
+        int n = r._shape[^1];
+        if (r.DType == DType.Float32) SoftmaxRows.Backward(gc.Span<float>(), r.Span<float>(), o.Span<float>(), n, log);
+        else SoftmaxRows.Backward(gc.Span<double>(), r.Span<double>(), o.Span<double>(), n, log);
+        return o;
     }
 
     /// <summary>

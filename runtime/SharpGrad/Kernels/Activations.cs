@@ -348,3 +348,55 @@ internal readonly struct SiluGrad : IGradMap
         }
     }
 }
+
+/// <summary>Row-wise softmax / log-softmax forward and backward over contiguous rows (the last dimension).</summary>
+internal static class SoftmaxRows
+{
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = n == 0 ? 0 : x.Length / n;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * n, n);
+            var yr = y.Slice(r * n, n);
+            T m = TensorPrimitives.Max(xr);
+            if (T.IsInfinity(m)) m = T.Zero;
+            TensorPrimitives.Subtract(xr, m, yr);
+            if (log)
+            {
+                // (x - m) - log Σ exp(x - m), summing exp without storing it.
+                T s = T.Zero;
+                for (int i = 0; i < n; i++) s += T.Exp(yr[i]);
+                TensorPrimitives.Subtract(yr, T.Log(s), yr);
+            }
+            else
+            {
+                TensorPrimitives.Exp(yr, yr);
+                T s = TensorPrimitives.Sum<T>(yr);
+                TensorPrimitives.Divide(yr, s, yr);
+            }
+        }
+    }
+
+    /// <summary>softmax: o = y·(g − Σ g·y); log-softmax: o = g − exp(y)·Σ g.</summary>
+    public static void Backward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, Span<T> o, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = n == 0 ? 0 : y.Length / n;
+        for (int r = 0; r < rows; r++)
+        {
+            var gr = g.Slice(r * n, n);
+            var yr = y.Slice(r * n, n);
+            var or = o.Slice(r * n, n);
+            if (log)
+            {
+                T s = TensorPrimitives.Sum(gr);
+                for (int i = 0; i < n; i++) or[i] = gr[i] - T.Exp(yr[i]) * s;
+            }
+            else
+            {
+                T dot = TensorPrimitives.Dot(gr, yr);
+                for (int i = 0; i < n; i++) or[i] = yr[i] * (gr[i] - dot);
+            }
+        }
+    }
+}
