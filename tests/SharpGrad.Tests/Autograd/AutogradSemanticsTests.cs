@@ -334,3 +334,31 @@ internal sealed class ScaleModule(float w) : Module
 
     protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
 }
+
+public class EngineTests
+{
+    [Fact]
+    public void ABranchThatReceivesNoGradientDoesNotBlockTheOthers()
+    {
+        // x feeds b through a path whose backward returns nothing (the "hidden" branch feeds only an op whose
+        // gradient for it is zero-by-construction: a comparison mask via Detach), and b also gets a real gradient.
+        var x = Tensor.FromArray(new float[] { 1, 2 }).RequiresGrad_();
+        var b = x * 2f;
+        var hidden = b * 1f;
+        var cut = new NoGradientOp(hidden).Output;
+        var y = (cut + b).Sum();
+        y.Backward();
+        Assert.Equal(new float[] { 2, 2 }, x.Grad!.ToArray());
+    }
+
+    /// <summary>An op whose backward returns no gradient for its input (like an integer-valued op).</summary>
+    private sealed class NoGradientOp
+    {
+        public NoGradientOp(Tensor input)
+        {
+            Output = Tensor.Record(input.Detach().Clone(), "NoGradientBackward", [input], (g, n) => [null]);
+        }
+
+        public Tensor Output { get; }
+    }
+}
