@@ -60,6 +60,9 @@ public sealed class TensorDataset : IDataset<Tensor[]>
     /// <summary>The number of samples: the shared first dimension (PyTorch: <c>len(dataset)</c>).</summary>
     public int Count => _tensors[0]._shape[0];
 
+    /// <summary>Row <paramref name="index"/> of every tensor; the same as the indexer (PyTorch: <c>dataset.__getitem__(index)</c>).</summary>
+    public Tensor[] Get(int index) => this[index];
+
     /// <summary>Row <paramref name="index"/> of every tensor (PyTorch: <c>dataset[index]</c>); negative indices count from the end.</summary>
     public Tensor[] this[int index]
     {
