@@ -151,7 +151,8 @@ public static partial class Losses
 
     private static Tensor Record(Tensor result, string name, Tensor input, BackwardFunction backward)
     {
-        result.SetGradFn(new Node(name, [input], backward, [input]));
+        // The backward reads only the kernel's own log-probabilities, targets and weights, never the input's values.
+        result.SetGradFn(new Node(name, [input], backward, null));
         return result;
     }
 
