@@ -144,7 +144,10 @@ public static partial class Losses
         if (!ShouldRecordInput(input)) return result;
         var inputShape = input._shape;
         return Record(result, logSoftmax ? "CrossEntropyLossBackward" : "NllLossBackward", input, (g, node) =>
-            [input.DType == DType.Float32 ? k.Backward<float>(g, inputShape) : k.Backward<double>(g, inputShape)]);
+            // With createGraph (grad mode on during backward) the gradient is built from Tensor ops so it can be differentiated again.
+            [Autograd.IsGradEnabled
+                ? k.DifferentiableBackward(g, input)
+                : input.DType == DType.Float32 ? k.Backward<float>(g, inputShape) : k.Backward<double>(g, inputShape)]);
     }
 
     private static bool ShouldRecordInput(Tensor input) => input.RequiresGrad && Autograd.IsGradEnabled;
@@ -231,6 +234,38 @@ public static partial class Losses
             }
             double total = (1 - smoothing) * sumNll / _denomNll + (smoothing > 0 ? smoothing / c * sumSmooth / _denomSmooth : 0);
             return Tensor.Wrap(new[] { T.CreateTruncating(total) }, []);
+        }
+
+        /// <summary>The same gradient as <see cref="Backward{T}"/>, from differentiable Tensor ops (for double backward).</summary>
+        public Tensor DifferentiableBackward(Tensor g, Tensor input)
+        {
+            // coef[n, k, s] = d loss_row / d logp[n, k, s] per unit of the row's output gradient.
+            var coef = new double[n * c * s];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < s; j++)
+                {
+                    long y = target[i * s + j];
+                    if (y == ignoreIndex) continue;
+                    int b = i * c * s + j;
+                    for (int k = 0; k < c; k++)
+                    {
+                        double ck = smoothing > 0 ? -smoothing / c * W(k) / _denomSmooth : 0;
+                        if (k == y) ck -= (1 - smoothing) * W(k) / _denomNll;
+                        coef[b + k * s] = ck;
+                    }
+                }
+            }
+            var coefT = Tensor.FromArray(coef, n, c, s).To(input.DType);
+            var gB = reduction == Reduction.None ? g.Reshape(n, 1, s) : g;
+            var cg = coefT * gB;
+            Tensor grad3 = cg;
+            if (logSoftmax)
+            {
+                var x3 = input.Reshape(n, c, s);
+                grad3 = cg - x3.Softmax(1) * cg.Sum(1, keepDim: true);
+            }
+            return grad3.Reshape(input._shape);
         }
 
         public Tensor Backward<T>(Tensor g, int[] inputShape) where T : unmanaged, IFloatingPointIeee754<T>

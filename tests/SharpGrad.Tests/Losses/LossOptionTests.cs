@@ -312,3 +312,54 @@ public class LossOptionTests
         Assert.True(last < 0.1, $"loss after training: {last}");
     }
 }
+
+public class LossDoubleBackwardTests
+{
+    /// <summary>
+    /// Hessian-vector products through the fused CrossEntropy/Nll backward (createGraph) vs finite differences of the
+    /// first gradient.
+    /// </summary>
+    [Theory]
+    [InlineData(true, Reduction.Mean)]
+    [InlineData(true, Reduction.None)]
+    [InlineData(true, Reduction.Sum)]
+    [InlineData(false, Reduction.Mean)]
+    public void FusedClassIndexLossSupportsDoubleBackward(bool crossEntropy, Reduction r)
+    {
+        var x0 = Tensor.Randn([3, 4, 2], DType.Float64, rng: new Rng(1));
+        var y = Tensor.FromArray(new long[] { 0, 3, 2, -100, 1, 1 }, 3, 2);
+        var w = Tensor.FromArray(new double[] { 0.5, 1, 2, 1.5 }, 4);
+        var v = Tensor.Randn([3, 4, 2], DType.Float64, rng: new Rng(2));
+        var seed = r == Reduction.None ? Tensor.Randn([3, 2], DType.Float64, rng: new Rng(3)) : Tensor.Scalar(1.0);
+        Tensor Loss(Tensor x) => crossEntropy
+            ? SharpGrad.Losses.CrossEntropy(x, y, w, labelSmoothing: 0.1, reduction: r)
+            : SharpGrad.Losses.Nll(x * x, y, w, reduction: r); // x² so the second derivative isn't zero
+        double[] FirstGrad(double[] xv)
+        {
+            var x = Tensor.FromArray(xv, 3, 4, 2).RequiresGrad_();
+            return Autograd.Grad([Loss(x)], [x], [seed])[0]!.ToDoubleArray();
+        }
+
+        var xl = x0.Clone().RequiresGrad_();
+        var g1 = Autograd.Grad([Loss(xl)], [xl], [seed], createGraph: true)[0]!;
+        var hvp = Autograd.Grad([(g1 * v).Sum()], [xl])[0]!.ToDoubleArray();
+
+        var xs = x0.ToDoubleArray();
+        var vs = v.ToDoubleArray();
+        var numeric = new double[xs.Length];
+        const double eps = 1e-6;
+        for (int j = 0; j < xs.Length; j++)
+        {
+            var plus = (double[])xs.Clone();
+            var minus = (double[])xs.Clone();
+            plus[j] += eps;
+            minus[j] -= eps;
+            var gp = FirstGrad(plus);
+            var gm = FirstGrad(minus);
+            double acc = 0;
+            for (int i = 0; i < xs.Length; i++) acc += vs[i] * (gp[i] - gm[i]) / (2 * eps);
+            numeric[j] = acc;
+        }
+        TensorAssert.Close(numeric, hvp, 1e-5, 1e-7, "Hessian-vector product");
+    }
+}
