@@ -363,3 +363,18 @@ public class LossDoubleBackwardTests
         TensorAssert.Close(numeric, hvp, 1e-5, 1e-7, "Hessian-vector product");
     }
 }
+
+public class LossModuleStateTests
+{
+    [Fact]
+    public void WeightsAreBuffersLikePyTorch()
+    {
+        var w = Tensor.Ones(3);
+        var pw = Tensor.Ones(3) * 2f;
+        Assert.Equal(["weight"], new CrossEntropyLoss(w).NamedBuffers().Select(b => b.Name));
+        Assert.Equal(["weight", "pos_weight"], new BCEWithLogitsLoss(w, posWeight: pw).NamedBuffers().Select(b => b.Name));
+        Assert.Empty(new CrossEntropyLoss().NamedBuffers());
+        Assert.Empty(new MSELoss().NamedParameters());
+        Assert.Equal("MSELoss()", new MSELoss().ToString());
+    }
+}

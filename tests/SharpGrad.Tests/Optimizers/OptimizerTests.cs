@@ -262,6 +262,22 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void StepWithClosureEvaluatesThenSteps()
+    {
+        var w = new Parameter(Tensor.FromArray(new float[] { 2 }, 1));
+        var opt = new SGD([w], lr: 0.25);
+        var loss = opt.Step(() =>
+        {
+            opt.ZeroGrad();
+            var l = (w * w).Sum();
+            l.Backward();
+            return l;
+        });
+        Assert.Equal(4f, loss.Item());
+        Assert.Equal(2 - 0.25f * 4, w.Item());
+    }
+
+    [Fact]
     public void MaximizeAscends()
     {
         var a = new Parameter(Tensor.Zeros(1));
