@@ -211,4 +211,26 @@ public class NormLayerTests
         Assert.InRange(big.Average(), -0.02, 0.02);
         Assert.InRange(Math.Sqrt(big.Select(v => v * v).Average()), 0.98, 1.02);
     }
+
+    [Fact]
+    public void StateNamesFollowPyTorch()
+    {
+        Assert.Equal(["weight", "bias"], new Linear(2, 3).NamedParameters().Select(p => p.Name));
+        Assert.Equal(["weight"], new Linear(2, 3, bias: false).NamedParameters().Select(p => p.Name));
+        Assert.Equal(["weight", "bias"], new Conv2d(2, 3, 3).NamedParameters().Select(p => p.Name));
+        Assert.Equal(["weight", "bias"], new ConvTranspose2d(2, 3, 3).NamedParameters().Select(p => p.Name));
+        Assert.Equal(["weight"], new Embedding(4, 2).NamedParameters().Select(p => p.Name));
+        var bn = new BatchNorm2d(3);
+        Assert.Equal(["weight", "bias"], bn.NamedParameters().Select(p => p.Name));
+        Assert.Equal(["running_mean", "running_var", "num_batches_tracked"], bn.NamedBuffers().Select(b => b.Name));
+        Assert.Empty(new BatchNorm1d(3, affine: false, trackRunningStats: false).NamedParameters());
+        Assert.Equal(["weight", "bias"], new LayerNorm(4).NamedParameters().Select(p => p.Name));
+        Assert.Empty(new MaxPool2d(2).NamedParameters());
+        // Forward through the module plumbing (Call) in a Sequential, and eval mode reaching a child
+        var seq = new Sequential(new Conv2d(1, 2, 3, padding: 1), new BatchNorm2d(2), new MaxPool2d(2), new Dropout(0.5));
+        seq.Eval();
+        var y = seq.Call(Tensor.Randn(2, 1, 4, 4));
+        Assert.Equal(new[] { 2, 2, 2, 2 }, y.Shape);
+        Assert.Equal(0L, ((BatchNorm2d)seq.Children().ElementAt(1)).NumBatchesTracked!.ToLongArray()[0]);
+    }
 }
