@@ -52,6 +52,12 @@ public static class Gemm
         }
         if (k <= 0 || alpha == T.Zero) return;
 
+        if (m == 1 || n == 1)
+        {
+            Gemv(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+            return;
+        }
+
         int nr = NR<T>();
         // Tiny problems: the packing overhead is not worth it.
         if ((long)m * n * k <= 4096)
@@ -109,6 +115,72 @@ public static class Gemm
         {
             ArrayPool<T>.Shared.Return(bPack);
         }
+    }
+
+    /// <summary>
+    /// Matrix–vector products (m == 1 or n == 1) without packing: contiguous dot products or row updates
+    /// (a layer applied to one sample is this case).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gemv<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
+    {
+        if (m == 1)
+        {
+            // x = row 0 of op(A) (length k); C[0, j] += alpha · Σ_p x[p] · op(B)[p, j]
+            ReadOnlySpan<T> x = transA ? Gather(a, aOff, lda, k) : a.AsSpan(aOff, k);
+            var crow = c.AsSpan(cOff, n);
+            if (transB)
+            {
+                for (int j = 0; j < n; j++) crow[j] += alpha * DotRow(x, b.AsSpan(bOff + j * ldb, k));
+            }
+            else
+            {
+                for (int p = 0; p < k; p++) AxpyRow(alpha * x[p], b.AsSpan(bOff + p * ldb, n), crow);
+            }
+            return;
+        }
+        // n == 1: y = column 0 of op(B) (length k); C[i, 0] += alpha · Σ_p op(A)[i, p] · y[p]
+        ReadOnlySpan<T> y = transB ? b.AsSpan(bOff, k) : Gather(b, bOff, ldb, k);
+        if (!transA)
+        {
+            for (int i = 0; i < m; i++) c[cOff + i * ldc] += alpha * DotRow(a.AsSpan(aOff + i * lda, k), y);
+        }
+        else
+        {
+            var acc = new T[m];
+            for (int p = 0; p < k; p++) AxpyRow(y[p], a.AsSpan(aOff + p * lda, m), acc);
+            for (int i = 0; i < m; i++) c[cOff + i * ldc] += alpha * acc[i];
+        }
+    }
+
+    private static T[] Gather<T>(T[] src, int off, int stride, int count) where T : unmanaged
+    {
+        var v = new T[count];
+        for (int i = 0; i < count; i++) v[i] = src[off + i * stride];
+        return v;
+    }
+
+    /// <summary>Σ x·y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static T DotRow<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        T s = T.Zero;
+        if (Vector.IsHardwareAccelerated && x.Length >= 2 * Vector<T>.Count)
+        {
+            var acc0 = Vector<T>.Zero;
+            var acc1 = Vector<T>.Zero;
+            int w = Vector<T>.Count;
+            for (; i <= x.Length - 2 * w; i += 2 * w)
+            {
+                acc0 += new Vector<T>(x[i..]) * new Vector<T>(y[i..]);
+                acc1 += new Vector<T>(x[(i + w)..]) * new Vector<T>(y[(i + w)..]);
+            }
+            s = Vector.Sum(acc0 + acc1);
+        }
+        for (; i < x.Length; i++) s += x[i] * y[i];
+        return s;
     }
 
     /// <summary>y += alpha·x (own loop: TensorPrimitives is slow until the JIT tiers it up).</summary>

@@ -48,8 +48,15 @@ public class GemmKernelTests
                 }
     }
 
+    /// <summary>Matrix–vector shapes (m = 1 or n = 1), which take the unpacked path.</summary>
+    public static IEnumerable<object[]> VectorSizes() =>
+    [
+        [1, 129, 63, 0], [1, 17, 129, 1], [1, 63, 17, 2], [63, 1, 129, 3], [129, 1, 17, 0], [17, 1, 63, 2], [1, 1, 129, 1],
+    ];
+
     [Theory]
     [MemberData(nameof(Sizes))]
+    [MemberData(nameof(VectorSizes))]
     public void DgemmMatchesNaive(int m, int n, int k, int variant)
     {
         foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
@@ -72,6 +79,7 @@ public class GemmKernelTests
 
     [Theory]
     [MemberData(nameof(Sizes))]
+    [MemberData(nameof(VectorSizes))]
     public void SgemmMatchesNaive(int m, int n, int k, int variant)
     {
         foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
