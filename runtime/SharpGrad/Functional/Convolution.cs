@@ -31,7 +31,7 @@ public static partial class Functional
         return d ?? DType.Float32;
     }
 
-    private static Tensor As(Tensor t, DType dtype) => t.DType == dtype ? t : t.ToRaw(dtype);
+    private static Tensor CastRaw(Tensor t, DType dtype) => t.DType == dtype ? t : t.ToRaw(dtype);
 
     /// <summary>
     /// 1-d convolution (PyTorch: <c>torch.nn.functional.conv1d</c>): input [N, C_in, L] (or unbatched [C_in, L]),
@@ -128,9 +128,9 @@ public static partial class Functional
         var dtype = FloatDType(op, x, w, b);
         var geom = new ConvGeometry(n, c, h, wd, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, ho, wo);
         var result = Tensor.Empty([n, o, ho, wo], dtype);
-        var xr = As(x, dtype);
-        var wr = As(w, dtype);
-        var br = b is null ? null : As(b, dtype);
+        var xr = CastRaw(x, dtype);
+        var wr = CastRaw(w, dtype);
+        var br = b is null ? null : CastRaw(b, dtype);
         if (dtype == DType.Float32) Conv.Forward(geom, Dense<float>(xr), Dense<float>(wr), br is null ? null : Dense<float>(br), result.Data<float>());
         else Conv.Forward(geom, Dense<double>(xr), Dense<double>(wr), br is null ? null : Dense<double>(br), result.Data<double>());
         if (!Tensor.ShouldRecord([x, w, b])) return result;
@@ -147,7 +147,7 @@ public static partial class Functional
                 if (node.NeedsInputGrad(1))
                 {
                     dgw = Tensor.Empty(w._shape, dtype);
-                    var g0 = As(g, dtype);
+                    var g0 = CastRaw(g, dtype);
                     if (dtype == DType.Float32) Conv.Backward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(g0), null, dgw.Data<float>(), null);
                     else Conv.Backward(geom, Dense<double>(xr), Dense<double>(wr), Dense<double>(g0), null, dgw.Data<double>(), null);
                     dgw = dgw.To(w.DType);
@@ -157,7 +157,7 @@ public static partial class Functional
             var gx = node.NeedsInputGrad(0) ? Tensor.Empty(x._shape, dtype) : null;
             var gw = node.NeedsInputGrad(1) ? Tensor.Empty(w._shape, dtype) : null;
             var gb = b is not null && node.NeedsInputGrad(2) ? Tensor.Empty([o], dtype) : null;
-            var gr = As(g, dtype);
+            var gr = CastRaw(g, dtype);
             if (dtype == DType.Float32)
             {
                 Conv.Backward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(gr), gx?.Data<float>(), gw?.Data<float>(), gb?.Data<float>());
@@ -229,9 +229,9 @@ public static partial class Functional
         // In conv terms: the output [N, C_out, ho, wo] is the convolution's input; x is the convolution's output.
         var geom = new ConvGeometry(n, cout, ho, wo, cin, kh, kw, stride.H, stride.W, padding.H, padding.W, d.H, d.W, groups, h, wd);
         var result = Tensor.Empty([n, cout, ho, wo], dtype);
-        var xr = As(x, dtype);
-        var wr = As(w, dtype);
-        var br = b is null ? null : As(b, dtype);
+        var xr = CastRaw(x, dtype);
+        var wr = CastRaw(w, dtype);
+        var br = b is null ? null : CastRaw(b, dtype);
         if (dtype == DType.Float32) Conv.TransposeForward(geom, Dense<float>(xr), Dense<float>(wr), br is null ? null : Dense<float>(br), result.Data<float>());
         else Conv.TransposeForward(geom, Dense<double>(xr), Dense<double>(wr), br is null ? null : Dense<double>(br), result.Data<double>());
         Tensor y = result;
@@ -248,7 +248,7 @@ public static partial class Functional
                     if (node.NeedsInputGrad(1))
                     {
                         dgw = Tensor.Empty(w._shape, dtype);
-                        var g0 = As(g, dtype);
+                        var g0 = CastRaw(g, dtype);
                         if (dtype == DType.Float32) Conv.TransposeBackward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(g0), null, dgw.Data<float>(), null);
                         else Conv.TransposeBackward(geom, Dense<double>(xr), Dense<double>(wr), Dense<double>(g0), null, dgw.Data<double>(), null);
                         dgw = dgw.To(w.DType);
@@ -258,7 +258,7 @@ public static partial class Functional
                 var gx = node.NeedsInputGrad(0) ? Tensor.Empty(x._shape, dtype) : null;
                 var gw = node.NeedsInputGrad(1) ? Tensor.Empty(w._shape, dtype) : null;
                 var gb = b is not null && node.NeedsInputGrad(2) ? Tensor.Empty([cout], dtype) : null;
-                var gr = As(g, dtype);
+                var gr = CastRaw(g, dtype);
                 if (dtype == DType.Float32)
                 {
                     Conv.TransposeBackward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(gr), gx?.Data<float>(), gw?.Data<float>(), gb?.Data<float>());

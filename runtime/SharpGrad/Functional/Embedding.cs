@@ -49,7 +49,7 @@ public static partial class Functional
         return Tensor.Record(result, "EmbeddingBackward", [weight], (g, node) =>
         {
             var gw = Tensor.Zeros([num, dim], dtype);
-            var gr = As(g, dtype);
+            var gr = CastRaw(g, dtype);
             if (dtype == DType.Float32) Scatter(Dense<float>(gr), idx, dim, pad, gw.Data<float>());
             else Scatter(Dense<double>(gr), idx, dim, pad, gw.Data<double>());
             return [gw];

@@ -23,7 +23,7 @@ public static partial class Functional
     /// 1 / sqrt(var + eps) with autograd (its backward is written with tensor ops, so it differentiates again).
     /// Used to rebuild the normalisation's statistics when a backward itself is being recorded (createGraph).
     /// </summary>
-    private static Tensor Rsqrt(Tensor variance, double eps)
+    private static Tensor NormRsqrt(Tensor variance, double eps)
     {
         var result = InvStd(variance, eps);
         if (!Tensor.ShouldRecord(variance)) return result;
@@ -69,7 +69,7 @@ public static partial class Functional
         Tensor savedXhat, savedInvstd, result;
         using (Autograd.NoGrad())
         {
-            var x3 = As(input, dtype).Reshape(n, c, l);
+            var x3 = CastRaw(input, dtype).Reshape(n, c, l);
             Tensor mean, variance;
             if (useBatchStats)
             {
@@ -94,8 +94,8 @@ public static partial class Functional
             savedInvstd = InvStd(variance, eps);
             savedXhat = (x3 - mean) * savedInvstd;
             var y = savedXhat;
-            if (weight is not null) y = y * As(weight, dtype).Reshape(1, c, 1);
-            if (bias is not null) y = y + As(bias, dtype).Reshape(1, c, 1);
+            if (weight is not null) y = y * CastRaw(weight, dtype).Reshape(1, c, 1);
+            if (bias is not null) y = y + CastRaw(bias, dtype).Reshape(1, c, 1);
             result = y.Reshape(input._shape).Contiguous();
         }
         if (!Tensor.ShouldRecord([input, weight, bias])) return result;
@@ -114,7 +114,7 @@ public static partial class Functional
                 if (useBatchStats)
                 {
                     var xc = x3 - x3.Mean([0, 2], keepDim: true);
-                    invstd = Rsqrt((xc * xc).Mean([0, 2], keepDim: true), eps);
+                    invstd = NormRsqrt((xc * xc).Mean([0, 2], keepDim: true), eps);
                     xhat = xc * invstd;
                 }
                 else xhat = (x3 - runningMean!.To(dtype).Reshape(1, c, 1)) * invstd;
@@ -165,14 +165,14 @@ public static partial class Functional
         Tensor savedXhat, savedInvstd, result;
         using (Autograd.NoGrad())
         {
-            var x2 = As(input, dtype).Reshape(m, l);
+            var x2 = CastRaw(input, dtype).Reshape(m, l);
             var mean = x2.Mean(1, keepDim: true);
             var xc = x2 - mean;
             savedInvstd = InvStd((xc * xc).Mean(1, keepDim: true), eps);
             savedXhat = xc * savedInvstd;
             var y = savedXhat;
-            if (weight is not null) y = y * As(weight, dtype).Reshape(1, l);
-            if (bias is not null) y = y + As(bias, dtype).Reshape(1, l);
+            if (weight is not null) y = y * CastRaw(weight, dtype).Reshape(1, l);
+            if (bias is not null) y = y + CastRaw(bias, dtype).Reshape(1, l);
             result = y.Reshape(input._shape).Contiguous();
         }
         if (!Tensor.ShouldRecord([input, weight, bias])) return result;
@@ -189,7 +189,7 @@ public static partial class Functional
                 // Recording the backward (createGraph): rebuild the statistics with differentiable ops (see BatchNorm).
                 var x2 = input.To(dtype).Reshape(m, l);
                 var xc = x2 - x2.Mean(1, keepDim: true);
-                invstd = Rsqrt((xc * xc).Mean(1, keepDim: true), eps);
+                invstd = NormRsqrt((xc * xc).Mean(1, keepDim: true), eps);
                 xhat = xc * invstd;
             }
             if (node.NeedsInputGrad(0))

@@ -48,7 +48,7 @@ public static partial class Functional
     {
         int hw = g.H * g.W, lo = g.HO * g.WO;
         var gx = Tensor.Empty(inShape, dtype);
-        var gr = As(grad, dtype);
+        var gr = CastRaw(grad, dtype);
         if (dtype == DType.Float32) Pooling.MaxBackward(g.Planes, hw, lo, Dense<float>(gr), idx, gx.Data<float>());
         else Pooling.MaxBackward(g.Planes, hw, lo, Dense<double>(gr), idx, gx.Data<double>());
         if (!Tensor.ShouldRecord(grad)) return gx;
@@ -61,7 +61,7 @@ public static partial class Functional
     {
         int hw = g.H * g.W, lo = g.HO * g.WO;
         var y = Tensor.Empty(outShape, dtype);
-        var xr = As(x, dtype);
+        var xr = CastRaw(x, dtype);
         if (dtype == DType.Float32) Gather(Dense<float>(xr), y.Data<float>());
         else Gather(Dense<double>(xr), y.Data<double>());
         if (!Tensor.ShouldRecord(x)) return y;
@@ -97,7 +97,7 @@ public static partial class Functional
     private static Tensor AvgApply(Tensor input, PoolGeometry g, bool countIncludePad, int? divisorOverride, int[] outShape, DType dtype)
     {
         var result = Tensor.Empty(outShape, dtype);
-        var xr = As(input, dtype);
+        var xr = CastRaw(input, dtype);
         if (dtype == DType.Float32) Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<float>(xr), result.Data<float>());
         else Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<double>(xr), result.Data<double>());
         if (!Tensor.ShouldRecord(input)) return result;
@@ -108,7 +108,7 @@ public static partial class Functional
     private static Tensor AvgAdjoint(Tensor grad, PoolGeometry g, bool countIncludePad, int? divisorOverride, int[] inShape, DType dtype)
     {
         var gx = Tensor.Empty(inShape, dtype);
-        var gr = As(grad, dtype);
+        var gr = CastRaw(grad, dtype);
         if (dtype == DType.Float32) Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<float>(gr), gx.Data<float>());
         else Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<double>(gr), gx.Data<double>());
         if (!Tensor.ShouldRecord(grad)) return gx;
@@ -148,7 +148,7 @@ public static partial class Functional
     private static Tensor AdaptiveApply(Tensor input, int planes, int h, int w, int ho, int wo, int[] outShape, DType dtype)
     {
         var result = Tensor.Empty(outShape, dtype);
-        var xr = As(input, dtype);
+        var xr = CastRaw(input, dtype);
         if (dtype == DType.Float32) Pooling.AdaptiveAvgForward(planes, h, w, ho, wo, Dense<float>(xr), result.Data<float>());
         else Pooling.AdaptiveAvgForward(planes, h, w, ho, wo, Dense<double>(xr), result.Data<double>());
         if (!Tensor.ShouldRecord(input)) return result;
@@ -159,7 +159,7 @@ public static partial class Functional
     private static Tensor AdaptiveAdjoint(Tensor grad, int planes, int h, int w, int ho, int wo, int[] inShape, DType dtype)
     {
         var gx = Tensor.Empty(inShape, dtype);
-        var gr = As(grad, dtype);
+        var gr = CastRaw(grad, dtype);
         if (dtype == DType.Float32) Pooling.AdaptiveAvgBackward(planes, h, w, ho, wo, Dense<float>(gr), gx.Data<float>());
         else Pooling.AdaptiveAvgBackward(planes, h, w, ho, wo, Dense<double>(gr), gx.Data<double>());
         if (!Tensor.ShouldRecord(grad)) return gx;
