@@ -1,0 +1,59 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator;
+
+/// <summary>
+/// Generates the plumbing of <c>[Module]</c> and <c>[Sequential]</c> classes: their named children, parameters and
+/// buffers and a <c>ForwardDynamic</c> that calls <c>Forward</c>; for <c>[Sequential]</c> also <c>Forward</c> itself.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class ModuleGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var modules = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModuleParser.ModuleAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, token) => ModuleParser.Parse(ctx, isSequential: false, token))
+            .WithTrackingName(TrackingNames.ModuleSpecs);
+
+        var sequentials = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModuleParser.SequentialAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, token) => ModuleParser.Parse(ctx, isSequential: true, token))
+            .WithTrackingName(TrackingNames.SequentialSpecs);
+
+        Register(context, modules);
+        Register(context, sequentials);
+    }
+
+    private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec?> specs)
+    {
+        var nonNull = specs
+            .Where(static s => s is not null)
+            .Select(static (s, _) => s!)
+            .WithTrackingName(TrackingNames.NonNullSpecs);
+
+        var diagnostics = nonNull
+            .Select(static (s, _) => s.Diagnostics)
+            .WithTrackingName(TrackingNames.Diagnostics);
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (var info in list) spc.ReportDiagnostic(info.ToDiagnostic());
+        });
+
+        var emitSpecs = nonNull
+            .Select(static (s, _) => s with { Diagnostics = default })
+            .WithTrackingName(TrackingNames.EmitSpecs);
+        context.RegisterSourceOutput(emitSpecs, static (spc, spec) =>
+        {
+            if (!spec.CanEmit) return;
+            spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
+        });
+    }
+}

@@ -1,0 +1,20 @@
+namespace SharpGrad.Generator;
+
+/// <summary>Names of the incremental steps (<c>WithTrackingName</c>), so tests can assert what was cached.</summary>
+internal static class TrackingNames
+{
+    /// <summary>[Module] classes → specs (null for a class also marked [Sequential]).</summary>
+    public const string ModuleSpecs = "ModuleSpecs";
+
+    /// <summary>[Sequential] classes → specs.</summary>
+    public const string SequentialSpecs = "SequentialSpecs";
+
+    /// <summary>Specs without nulls.</summary>
+    public const string NonNullSpecs = "NonNullSpecs";
+
+    /// <summary>The diagnostics of each spec.</summary>
+    public const string Diagnostics = "Diagnostics";
+
+    /// <summary>Each spec without its diagnostics: what the emitter reads.</summary>
+    public const string EmitSpecs = "EmitSpecs";
+}

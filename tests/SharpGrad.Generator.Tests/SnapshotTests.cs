@@ -1,0 +1,47 @@
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests;
+
+/// <summary>The generated source of representative modules, compared with the committed Snapshots/*.verified.cs.</summary>
+public class SnapshotTests
+{
+    [Theory]
+    [InlineData("Cnn", TestSources.Cnn, "Demo.Net.g.cs")]
+    [InlineData("Cnn", TestSources.Cnn, "Demo.ResidualBlock.g.cs")]
+    [InlineData("Layers", TestSources.Layers, "Demo.Layers.Conv2d.g.cs")]
+    [InlineData("Norm", TestSources.Norm, "Demo.Layers.BatchNormLike.g.cs")]
+    [InlineData("Sequential", TestSources.Features, "Demo.Blocks.Features.g.cs")]
+    public void GeneratedSourceMatchesSnapshot(string scenario, string source, string hintName)
+    {
+        var (result, _) = GeneratorHarness.Run(TestSources.Layers == source ? [source] : [TestSources.Layers, source]);
+
+        var generated = result.GeneratedSources.SingleOrDefault(s => s.HintName == hintName);
+        Assert.True(generated.HintName is not null,
+            $"No generated file {hintName}; got: {string.Join(", ", result.GeneratedSources.Select(s => s.HintName))}");
+        Snapshot.Verify(scenario + "." + hintName.Replace(".g.cs", ""), generated.SourceText.ToString());
+    }
+
+    [Theory]
+    [InlineData(TestSources.Cnn)]
+    [InlineData(TestSources.Norm)]
+    [InlineData(TestSources.Features)]
+    public void GeneratedCodeCompilesWithoutDiagnostics(string source)
+    {
+        var (result, output) = GeneratorHarness.Run(TestSources.Layers, source);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.NotEmpty(result.GeneratedSources);
+        var problems = GeneratorHarness.Problems(output);
+        Assert.True(problems.Count == 0, GeneratorHarness.Format(problems));
+    }
+
+    [Fact]
+    public void OneFilePerModuleNamedAfterNamespaceAndClass()
+    {
+        var (result, _) = GeneratorHarness.Run(TestSources.Layers, TestSources.Cnn, TestSources.Features);
+
+        Assert.Equal(
+            ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs"],
+            result.GeneratedSources.Select(s => s.HintName).Order(StringComparer.Ordinal));
+    }
+}
