@@ -57,7 +57,17 @@ public static class SafeTensors
         if (ReadFully(stream, header) < header.Length) throw Bad(source, $"the file ends inside the {n}-byte header.");
         long bufferLength = available >= 0 ? available - 8 - (long)n : -1;
 
-        var entries = ParseHeader(header, source, out var metadata);
+        List<Entry> entries;
+        List<(string, string)> metadata;
+        try
+        {
+            entries = ParseHeader(header, source, out metadata);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // JsonElement reports strings that are not valid UTF-8 this way.
+            throw Bad(source, $"the header holds text that is not valid UTF-8 ({ex.Message}).", ex);
+        }
 
         // Validate the layout: sorted by offset, the tensors must tile [0, end) exactly.
         var byOffset = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
@@ -83,6 +93,11 @@ public static class SafeTensors
         // Read each tensor's bytes in file order (the layout is contiguous, so no seeking is needed).
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var e in byOffset) tensors[e.Name] = ReadTensor(stream, e, source, bufferLength >= 0);
+        if (bufferLength < 0)
+        {
+            Span<byte> one = stackalloc byte[1];
+            if (ReadFully(stream, one) > 0) throw Bad(source, $"the tensors cover {expectedBegin} bytes of data, but more bytes follow them that belong to no tensor.");
+        }
 
         var dict = new StateDict();
         foreach (var e in entries) dict.Add(e.Name, tensors[e.Name]);
