@@ -79,6 +79,7 @@ internal static class ModuleParser
         }
 
         var members = new List<MemberSpec>();
+        var stateNames = new Dictionary<string, string>();
         var forwardArities = new SortedSet<int>();
         foreach (var member in type.GetMembers())
         {
@@ -103,6 +104,15 @@ internal static class ModuleParser
             bool isNullable = memberType.NullableAnnotation == NullableAnnotation.Annotated;
             string stateName = Naming.ToStateName(member.Name);
             string memberName = EscapeIdentifier(member.Name);
+            if (IsStateMember(memberType, isBuffer))
+            {
+                if (stateNames.TryGetValue(stateName, out var first))
+                {
+                    diagnostics.Add(Diagnostic(DiagnosticDescriptors.DuplicateStateNameId, member.Locations.FirstOrDefault(), type.Name, member.Name, stateName, first));
+                    continue;
+                }
+                stateNames.Add(stateName, member.Name);
+            }
 
             if (isBuffer)
             {
@@ -176,6 +186,10 @@ internal static class ModuleParser
         => new(id, LocationInfo.From(location), args.ToEquatableArray());
 
     private static string Display(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
+
+    /// <summary>True for the members that get a state name: buffers, parameters and children.</summary>
+    private static bool IsStateMember(ITypeSymbol type, bool isBuffer)
+        => isBuffer || IsParameter(type) || IsModuleType(type) || ModuleElementType(type) is not null;
 
     /// <summary>A public instance <c>Tensor Forward(Tensor, …)</c> that ForwardDynamic can call with an array.</summary>
     private static bool IsForwardCandidate(IMethodSymbol method)

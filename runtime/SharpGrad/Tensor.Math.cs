@@ -32,6 +32,26 @@ public partial class Tensor
         else TOp.Apply<double>(src.Span<double>(), dst.Span<double>(), a, b);
     }
 
+    /// <summary>
+    /// Fused backward o = f(g, saved) in one pass (no autograd). Callers use it only when grad mode is off, i.e. when the
+    /// backward is not itself being recorded for a higher-order derivative.
+    /// </summary>
+    internal static Tensor GradMapRaw<TOp>(Tensor g, Tensor saved, double a = 0, double b = 0) where TOp : IGradMap
+    {
+        var gc = g.DType == saved.DType ? g.ContiguousRaw() : g.ToRaw(saved.DType);
+        var sc = saved.ContiguousRaw();
+        if (!ShapeUtil.SameShape(gc._shape, sc._shape))
+        {
+            var e = Empty(sc._shape, sc.DType);
+            CopyRaw(gc, e);
+            gc = e;
+        }
+        var o = Empty(sc._shape, sc.DType);
+        if (o.DType == DType.Float32) TOp.Apply<float>(gc.Span<float>(), sc.Span<float>(), o.Span<float>(), a, b);
+        else TOp.Apply<double>(gc.Span<double>(), sc.Span<double>(), o.Span<double>(), a, b);
+        return o;
+    }
+
     /// <summary>A 0/1 tensor of <paramref name="dtype"/> from a Bool tensor, never recorded.</summary>
     internal static Tensor MaskOf(Tensor condition, DType dtype) => condition.ToRaw(dtype);
 
@@ -236,8 +256,9 @@ public partial class Tensor
         }
         var r = MapRaw<ClampMap>(this, min ?? double.NaN, max ?? double.NaN);
         if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "ClampBackward", [x], (g, n) => [g * ClampMask(x, min, max, inclusive: true)], x);
+        // The mask is taken now, so Clamp_ (which overwrites the input) still has the right gradient.
+        var mask = ClampMask(this, min, max, inclusive: true);
+        return Record(r, "ClampBackward", [this], (g, n) => [g * mask]);
     }
 
     /// <summary>Clamps from below (PyTorch: <c>torch.clamp_min</c>).</summary>
@@ -272,7 +293,7 @@ public partial class Tensor
         if (!DType.IsFloatingPoint()) return MapIntegral(this, v => Math.Max(v, 0));
         var r = MapRaw<ReluMap>(this);
         if (!ShouldRecord(this)) return r;
-        return Record(r, "ReluBackward", [this], (g, n) => [g * MaskOf(r.Gt(0.0), g.DType)], r);
+        return Record(r, "ReluBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * MaskOf(r.Gt(0.0), g.DType) : GradMapRaw<ReluGrad>(g, r)], r);
     }
 
     /// <summary>In-place <see cref="Relu"/> (PyTorch: <c>relu_</c>).</summary>
@@ -283,7 +304,7 @@ public partial class Tensor
     {
         var r = MapRaw<SigmoidMap>(this);
         if (!ShouldRecord(this)) return r;
-        return Record(r, "SigmoidBackward", [this], (g, n) => [g * r * (1f - r)], r);
+        return Record(r, "SigmoidBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * r * (1f - r) : GradMapRaw<SigmoidGrad>(g, r)], r);
     }
 
     /// <summary>In-place <see cref="Sigmoid"/> (PyTorch: <c>sigmoid_</c>).</summary>
@@ -294,7 +315,7 @@ public partial class Tensor
     {
         var r = MapRaw<TanhMap>(this);
         if (!ShouldRecord(this)) return r;
-        return Record(r, "TanhBackward", [this], (g, n) => [g * (1f - r * r)], r);
+        return Record(r, "TanhBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * (1f - r * r) : GradMapRaw<TanhGrad>(g, r)], r);
     }
 
     /// <summary>In-place <see cref="Tanh"/> (PyTorch: <c>tanh_</c>).</summary>

@@ -265,3 +265,63 @@ public partial class Tensor
         return BinaryRaw(MapRaw<Kernels.LogMap>(s), m, BinaryKind.Add);
     }
 }
+
+public partial class Tensor
+{
+    // ---------------- Prod ----------------
+
+    /// <summary>The product of all elements, as a 0-d tensor (PyTorch: <c>prod()</c>). The gradient handles zeros exactly.</summary>
+    public Tensor Prod()
+    {
+        var flat = Rank == 1 ? this : Reshape(NumElements);
+        return flat.Prod(0);
+    }
+
+    /// <summary>The product over <paramref name="dim"/> (PyTorch: <c>prod(dim, keepdim)</c>). The gradient handles zeros exactly.</summary>
+    public Tensor Prod(int dim, bool keepDim = false)
+    {
+        RequireFloat("Prod");
+        int d = NormalizeDim(dim, Rank);
+        var (rows, outer, n, kept) = RowsAlong(this, d);
+        var keptResult = Empty(kept, DType);
+        // exclusive[i] = Π_{j≠i} x_j per row, from prefix and suffix products (exact with zeros).
+        var exclusiveRows = Empty(rows._shape, DType);
+        if (DType == DType.Float32) ProdRows(rows.Span<float>(), keptResult.Span<float>(), exclusiveRows.Span<float>(), outer, n);
+        else ProdRows(rows.Span<double>(), keptResult.Span<double>(), exclusiveRows.Span<double>(), outer, n);
+        var r = keepDim || Rank == 0 ? keptResult : keptResult.Reshape(DropDims(_shape, [d]));
+        if (!ShouldRecord(this)) return r;
+        // Undo the "dim last" layout of the exclusive products.
+        var inverse = new int[Rank];
+        {
+            var order = Enumerable.Range(0, Rank).Where(k => k != d).Append(d).ToArray();
+            for (int k = 0; k < Rank; k++) inverse[order[k]] = k;
+        }
+        Tensor exclusive;
+        using (Autograd.NoGrad()) exclusive = Rank == 0 ? exclusiveRows : exclusiveRows.Permute(inverse).Contiguous();
+        var keptShape = kept;
+        return Record(r, "ProdBackward", [this], (g, n) => [g.Reshape(keptShape) * exclusive]);
+    }
+
+    private static void ProdRows<T>(ReadOnlySpan<T> src, Span<T> dst, Span<T> exclusive, int outer, int n)
+        where T : unmanaged, INumber<T>
+    {
+        for (int o = 0; o < outer; o++)
+        {
+            var row = src.Slice(o * n, n);
+            var ex = exclusive.Slice(o * n, n);
+            T acc = T.One;
+            for (int i = 0; i < n; i++)
+            {
+                ex[i] = acc;
+                acc *= row[i];
+            }
+            dst[o] = acc;
+            T suffix = T.One;
+            for (int i = n - 1; i >= 0; i--)
+            {
+                ex[i] *= suffix;
+                suffix *= row[i];
+            }
+        }
+    }
+}

@@ -4,9 +4,9 @@ namespace SharpGrad;
 
 public static partial class Functional
 {
-    private static Tensor Scale(Tensor t, double s) => t.Mul(Tensor.ScalarLike(t, s));
+    private static Tensor ActScale(Tensor t, double s) => t.Mul(Tensor.ScalarLike(t, s));
 
-    private static void RequireFloat(Tensor x, string op)
+    private static void ActRequireFloat(Tensor x, string op)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (!x.DType.IsFloatingPoint())
@@ -30,7 +30,7 @@ public static partial class Functional
     /// <summary>x where x &gt; 0, else negativeSlope·x (PyTorch: <c>F.leaky_relu</c>).</summary>
     public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01)
     {
-        RequireFloat(x, "LeakyRelu");
+        ActRequireFloat(x, "LeakyRelu");
         var r = Tensor.MapRaw<LeakyReluMap>(x, negativeSlope);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "LeakyReluBackward", [x], (g, n) => [g * Tensor.MapRaw<LeakyReluGradMap>(x, negativeSlope)], x);
@@ -39,7 +39,7 @@ public static partial class Functional
     /// <summary>x where x &gt; 0, else alpha·(eˣ − 1) (PyTorch: <c>F.elu</c>).</summary>
     public static Tensor Elu(Tensor x, double alpha = 1.0)
     {
-        RequireFloat(x, "Elu");
+        ActRequireFloat(x, "Elu");
         var r = Tensor.MapRaw<EluMap>(x, alpha);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "EluBackward", [x], (g, n) =>
@@ -56,7 +56,7 @@ public static partial class Functional
     /// </summary>
     public static Tensor Gelu(Tensor x, string approximate = "none")
     {
-        RequireFloat(x, "Gelu");
+        ActRequireFloat(x, "Gelu");
         bool tanh = approximate switch
         {
             "none" => false,
@@ -67,17 +67,18 @@ public static partial class Functional
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "GeluBackward", [x], (g, n) =>
         {
+            if (!tanh && !Autograd.IsGradEnabled) return [Tensor.GradMapRaw<GeluGrad>(g, x)];
             if (!tanh)
             {
-                var cdf = Scale(Scale(x, 0.7071067811865476).Erf() + 1f, 0.5);
-                var pdf = Scale(Scale(x * x, -0.5).Exp(), 0.3989422804014327);
+                var cdf = ActScale(ActScale(x, 0.7071067811865476).Erf() + 1f, 0.5);
+                var pdf = ActScale(ActScale(x * x, -0.5).Exp(), 0.3989422804014327);
                 return [g * (cdf + x * pdf)];
             }
             const double k = 0.7978845608028654, c = 0.044715;
             var x2 = x * x;
-            var t = Scale(x + Scale(x2 * x, c), k).Tanh();
-            var dinner = Scale(Scale(x2, 3 * c) + 1f, k);
-            var d = Scale(t + 1f, 0.5) + Scale(x * (1f - t * t) * dinner, 0.5);
+            var t = ActScale(x + ActScale(x2 * x, c), k).Tanh();
+            var dinner = ActScale(ActScale(x2, 3 * c) + 1f, k);
+            var d = ActScale(t + 1f, 0.5) + ActScale(x * (1f - t * t) * dinner, 0.5);
             return [g * d];
         }, x);
     }
@@ -85,11 +86,12 @@ public static partial class Functional
     /// <summary>x·sigmoid(x) (PyTorch: <c>F.silu</c>).</summary>
     public static Tensor Silu(Tensor x)
     {
-        RequireFloat(x, "Silu");
+        ActRequireFloat(x, "Silu");
         var r = Tensor.MapRaw<SiluMap>(x);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SiluBackward", [x], (g, n) =>
         {
+            if (!Autograd.IsGradEnabled) return [Tensor.GradMapRaw<SiluGrad>(g, x)];
             var s = x.Sigmoid();
             return [g * (s * (1f + x * (1f - s)))];
         }, x);
@@ -100,12 +102,12 @@ public static partial class Functional
     /// </summary>
     public static Tensor Softplus(Tensor x, double beta = 1.0, double threshold = 20.0)
     {
-        RequireFloat(x, "Softplus");
+        ActRequireFloat(x, "Softplus");
         var r = Tensor.MapRaw<SoftplusMap>(x, beta, threshold);
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SoftplusBackward", [x], (g, n) =>
         {
-            var z = Scale(x, beta);
+            var z = ActScale(x, beta);
             return [Tensor.Where(z.Gt(threshold), g, g * z.Sigmoid())];
         }, x);
     }
@@ -116,7 +118,7 @@ public static partial class Functional
     /// </summary>
     public static Tensor Hardtanh(Tensor x, double minVal = -1.0, double maxVal = 1.0)
     {
-        RequireFloat(x, "Hardtanh");
+        ActRequireFloat(x, "Hardtanh");
         if (minVal > maxVal)
         {
             throw new ArgumentException($"Hardtanh: minVal ({minVal}) must not be greater than maxVal ({maxVal}).");
@@ -129,13 +131,17 @@ public static partial class Functional
     /// <summary>exp(x) / Σ exp(x) along <paramref name="dim"/>, computed stably (PyTorch: <c>F.softmax(x, dim)</c>).</summary>
     public static Tensor Softmax(Tensor x, int dim)
     {
-        RequireFloat(x, "Softmax");
+        ActRequireFloat(x, "Softmax");
         int d = Tensor.NormalizeDim(dim, x.Rank);
         int[] dims = x.Rank == 0 ? [] : [d];
         Tensor r;
         if (x.Rank == 0)
         {
             r = Tensor.MapRaw<ExpMap>(Tensor.BinaryRaw(x, x, BinaryKind.Sub));
+        }
+        else if (d == x.Rank - 1)
+        {
+            r = SoftmaxLastDim(x, log: false);
         }
         else
         {
@@ -147,6 +153,7 @@ public static partial class Functional
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "SoftmaxBackward", [x], (g, n) =>
         {
+            if (!Autograd.IsGradEnabled && d == r.Rank - 1) return [SoftmaxLastDimBackward(g, r, log: false)];
             var gr = g * r;
             return [dims.Length == 0 ? gr - gr : gr - r * gr.Sum(d, keepDim: true)];
         }, r);
@@ -155,15 +162,53 @@ public static partial class Functional
     /// <summary>x − log Σ exp(x) along <paramref name="dim"/>, computed stably (PyTorch: <c>F.log_softmax(x, dim)</c>).</summary>
     public static Tensor LogSoftmax(Tensor x, int dim)
     {
-        RequireFloat(x, "LogSoftmax");
+        ActRequireFloat(x, "LogSoftmax");
         int d = Tensor.NormalizeDim(dim, x.Rank);
         int[] dims = x.Rank == 0 ? [] : [d];
-        var r = x.Rank == 0
-            ? Tensor.BinaryRaw(x, x, BinaryKind.Sub)
-            : Tensor.BinaryRaw(x, Tensor.LogSumExpRaw(x, dims), BinaryKind.Sub);
+        Tensor r;
+        if (x.Rank == 0)
+        {
+            r = Tensor.BinaryRaw(x, x, BinaryKind.Sub);
+        }
+        else if (d == x.Rank - 1)
+        {
+            r = SoftmaxLastDim(x, log: true);
+        }
+        else
+        {
+            // (x - max) - log Σ exp(x - max): shifting first keeps the digits that x - logsumexp would lose.
+            var m = Tensor.ReduceRaw(x, dims, Tensor.ReduceKind.Max);
+            var finite = m.Abs().Lt(double.PositiveInfinity);
+            m = Tensor.Where(finite, m, Tensor.ZerosLike(m));
+            var shifted = Tensor.BinaryRaw(x, m, BinaryKind.Sub);
+            var s = Tensor.ReduceRaw(Tensor.MapRaw<ExpMap>(shifted), dims, Tensor.ReduceKind.Sum);
+            r = Tensor.BinaryRaw(shifted, Tensor.MapRaw<LogMap>(s), BinaryKind.Sub);
+        }
         if (!Tensor.ShouldRecord(x)) return r;
         return Tensor.Record(r, "LogSoftmaxBackward", [x], (g, n) =>
-            [dims.Length == 0 ? g - g : g - r.Exp() * g.Sum(d, keepDim: true)], r);
+            !Autograd.IsGradEnabled && dims.Length == 1 && d == r.Rank - 1
+                ? [SoftmaxLastDimBackward(g, r, log: true)]
+                : [dims.Length == 0 ? g - g : g - r.Exp() * g.Sum(d, keepDim: true)], r);
+    }
+
+    private static Tensor SoftmaxLastDim(Tensor x, bool log)
+    {
+        var src = x.ContiguousRaw();
+        var r = Tensor.Empty(x._shape, x.DType);
+        int n = x._shape[^1];
+        if (x.DType == DType.Float32) SoftmaxRows.Forward(src.Span<float>(), r.Span<float>(), n, log);
+        else SoftmaxRows.Forward(src.Span<double>(), r.Span<double>(), n, log);
+        return r;
+    }
+
+    private static Tensor SoftmaxLastDimBackward(Tensor g, Tensor r, bool log)
+    {
+        var gc = g.DType == r.DType ? g.ContiguousRaw() : g.ToRaw(r.DType);
+        var o = Tensor.Empty(r._shape, r.DType);
+        int n = r._shape[^1];
+        if (r.DType == DType.Float32) SoftmaxRows.Backward(gc.Span<float>(), r.Span<float>(), o.Span<float>(), n, log);
+        else SoftmaxRows.Backward(gc.Span<double>(), r.Span<double>(), o.Span<double>(), n, log);
+        return o;
     }
 
     /// <summary>

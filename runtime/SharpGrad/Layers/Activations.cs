@@ -168,8 +168,6 @@ public sealed partial class Softplus : Module
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"beta={Beta.ToString(CultureInfo.InvariantCulture)}, threshold={Threshold.ToString(CultureInfo.InvariantCulture)}";
-
-    private static string Py(double v) => PyRepr.Float(v);
 }
 
 /// <summary>Applies Hardtanh elementwise (PyTorch: <c>torch.nn.Hardtanh</c>).</summary>
@@ -263,7 +261,7 @@ public sealed partial class LogSoftmax : Module
 }
 
 /// <summary>Formats numbers the way Python's repr does in PyTorch's module reprs.</summary>
-internal static class PyRepr
+file static class PyRepr
 {
     public static string Float(double v)
     {

@@ -84,4 +84,21 @@ public class FixtureNnTests
         var o = Manifest.Case("ops.safetensors", "adaptive_avg_pool2d").GetProperty("params").GetProperty("output").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         RunCase("adaptive_avg_pool2d", ["x"], t => Functional.AdaptiveAvgPool2d(t[0], (o[0], o[1])));
     }
+
+    [Fact]
+    public void BatchNorm2dTrain()
+    {
+        // PyTorch's batch_norm2d_train case: training-mode batch statistics (no running stats given to the fixture op).
+        // float32 means over 40 values per channel: 1e-4 relative.
+        RunCase("batch_norm2d_train", ["x", "weight", "bias"], t => Functional.BatchNorm(t[0], null, null, t[1], t[2], training: true), rtol: 1e-4, atol: 1e-5);
+    }
+
+    [Fact]
+    public void LayerNorm() => RunCase("layer_norm", ["x", "weight", "bias"], t => Functional.LayerNorm(t[0], [t[0].Shape[^1]], t[1], t[2]), rtol: 1e-4, atol: 1e-5);
+
+    [Fact]
+    public void Embedding() => RunCase("embedding", ["idx", "w"], t => Functional.Embedding(t[0], t[1]));
+
+    [Fact]
+    public void DropoutEval() => RunCase("dropout_eval", ["x"], t => Functional.Dropout(t[0], 0.5, training: false) * 1f);
 }
