@@ -39,6 +39,9 @@ public sealed class LayerArguments
     /// <summary>True if the argument is present (and not null).</summary>
     public bool Has(string name) => _values.TryGetValue(name, out var v) && v.ValueKind != JsonValueKind.Null;
 
+    /// <summary>True if the argument is present with the value null (e.g. BatchNorm's <c>momentum=None</c>).</summary>
+    public bool HasNull(string name) => _values.TryGetValue(name, out var v) && v.ValueKind == JsonValueKind.Null;
+
     /// <summary>An integer argument.</summary>
     public int GetInt(string name) => Get(name, JsonValueKind.Number) is var v && v.TryGetInt32(out int i) ? i : throw Bad(name, "an integer");
 

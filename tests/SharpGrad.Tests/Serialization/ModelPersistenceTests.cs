@@ -65,13 +65,13 @@ public class ModelPersistenceTests
         var raw = SafeTensors.Read(path);
         Assert.Equal("pt", raw.Metadata["format"]);
         Assert.Equal(typeof(Sequential).FullName, raw.Metadata["sharpgrad.type"]);
-        Assert.Contains("\"Test.Conv2d\"", raw.Metadata["sharpgrad.architecture"]);
+        Assert.Contains("\"Conv2d\"", raw.Metadata["sharpgrad.architecture"]);
 
         var loaded = Sequential.Load(path);
         Assert.Equal(model.ToString(), loaded.ToString());
         Assert.Equal(model.StateDict().Keys, loaded.StateDict().Keys);
-        var conv = (TConv2d)((Sequential)loaded["conv"])["conv1"];
-        Assert.Equal((3, 32, 3, 1, 1), (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding));
+        var conv = (Conv2d)((Sequential)loaded["conv"])["conv1"];
+        Assert.Equal((3, 32, (3, 3), (1, 1), (1, 1)), (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding));
         var flatten = (Flatten)loaded["flatten"];
         Assert.Equal((1, -1), (flatten.StartDim, flatten.EndDim));
         var x = SafeTensorsFile.Load("models.safetensors")["cnn.x"];
@@ -80,6 +80,47 @@ public class ModelPersistenceTests
         // Module.Load<Sequential> takes the same path
         var again = Module.Load<Sequential>(path);
         Assert.Equal(model.StateDict()["dense.dense2.bias"].ToArray(), again.StateDict()["dense.dense2.bias"].ToArray());
+        File.Delete(path);
+    }
+
+    [Fact]
+    public void WholeModel_CustomRegisteredLayersRoundTrip()
+    {
+        var model = TestModels.CnnCustom();
+        model.LoadStateDict(StateDict.Load(Fixture("cnn_state_dict.pt")));
+        var path = Temp("custom.safetensors");
+        model.Save(path);
+        Assert.Contains("\"Test.Conv2d\"", SafeTensors.Read(path).Metadata["sharpgrad.architecture"]);
+        var loaded = Sequential.Load(path);
+        var conv = (TConv2d)((Sequential)loaded["conv"])["conv1"];
+        Assert.Equal((3, 32, 3, 1, 1), (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding));
+        var x = SafeTensorsFile.Load("models.safetensors")["cnn.x"];
+        using (Autograd.NoGrad()) Assert.Equal(model.Call(x).ToArray(), loaded.Call(x).ToArray());
+        File.Delete(path);
+    }
+
+    [Fact]
+    public void WholeModel_BuiltInNnLayerArgumentsRoundTrip()
+    {
+        var model = new Sequential(new Conv2d(3, 4, (3, 2), stride: (2, 1), padding: (1, 0), dilation: (1, 2), groups: 1, bias: false),
+            new Conv1d(4, 2, 3, 2, 1, 1, 2), new ConvTranspose2d(2, 6, 3, 2, 1, 1, 2), new MaxPool2d(3, 2, 1, 1, true), new MaxPool2d((2, 3)),
+            new AvgPool2d(2, 1, 1, true, false, 3), new AdaptiveAvgPool2d((2, 5)), new BatchNorm1d(4, 1e-3, null, false, true),
+            new BatchNorm2d(6, momentum: 0.3), new LayerNorm([2, 3], 1e-6, true, false), new Dropout(0.25), new Embedding(10, 3, 0),
+            new Linear(3, 2, bias: false, dtype: DType.Float64));
+        var path = Temp("nn.safetensors");
+        model.Save(path);
+        var loaded = Sequential.Load(path);
+        Assert.Equal(model.ToString(), loaded.ToString());
+        var a = model.StateDict();
+        var b = loaded.StateDict();
+        Assert.Equal(a.Keys, b.Keys);
+        foreach (var k in a.Keys)
+        {
+            Assert.Equal(a[k].DType, b[k].DType);
+            Assert.Equal(a[k].ToDoubleArray(), b[k].ToDoubleArray());
+        }
+        Assert.Null(((BatchNorm1d)loaded[7]).Momentum);
+        Assert.Equal(0, ((Embedding)loaded[11]).PaddingIdx);
         File.Delete(path);
     }
 
@@ -169,6 +210,7 @@ public class ModelPersistenceTests
         opt1.Save(optPath);
 
         var resumed = Sequential.Load(modelPath);
+        Assert.IsType<Linear>(resumed[0]);
         var opt2 = Make(resumed);
         opt2.Load(optPath);
         Train(resumed, opt2, x, y, 50);

@@ -138,7 +138,10 @@ internal static class TestModels
     }
 
     /// <summary>PyTorch's Sequential(Linear(1,10), ReLU(), Linear(10,1)).</summary>
-    public static Sequential Net3(Rng? rng = null) => new(new TLinear(1, 10, rng: rng), new ReLU(), new TLinear(10, 1, rng: rng));
+    public static Sequential Net3(Rng? rng = null) => new(new Linear(1, 10, rng: rng), new ReLU(), new Linear(10, 1, rng: rng));
+
+    /// <summary>The same network from the hand-written test layers (checks custom ISerializableLayer kinds).</summary>
+    public static Sequential Net3Custom(Rng? rng = null) => new(new TLinear(1, 10, rng: rng), new ReLU(), new TLinear(10, 1, rng: rng));
 
     /// <summary>
     /// The fixture CNN: conv=Sequential(conv1=Conv2d(3,32,3,1,1), relu1=ReLU(), pool1=MaxPool2d(2));
@@ -146,6 +149,12 @@ internal static class TestModels
     /// The flatten step is a parameterless Flatten child, so the state-dict names are PyTorch's.
     /// </summary>
     public static Sequential Cnn() => new(
+        ("conv", new Sequential(("conv1", new Conv2d(3, 32, 3, 1, 1)), ("relu1", new ReLU()), ("pool1", new MaxPool2d(2)))),
+        ("flatten", new Flatten()),
+        ("dense", new Sequential(("dense1", new Linear(512, 64)), ("relu2", new ReLU()), ("dense2", new Linear(64, 10)))));
+
+    /// <summary>The CNN from the hand-written test layers.</summary>
+    public static Sequential CnnCustom() => new(
         ("conv", new Sequential(("conv1", new TConv2d(3, 32, 3, 1, 1)), ("relu1", new ReLU()), ("pool1", new TMaxPool2d(2)))),
         ("flatten", new Flatten()),
         ("dense", new Sequential(("dense1", new TLinear(512, 64)), ("relu2", new ReLU()), ("dense2", new TLinear(64, 10)))));

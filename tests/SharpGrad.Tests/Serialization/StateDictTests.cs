@@ -33,7 +33,7 @@ public class StateDictTests
         var w = sd["0.weight"];
         Assert.False(w.RequiresGrad);
         Assert.True(w.IsLeaf);
-        using (Autograd.NoGrad()) ((TLinear)net[0]).Weight.Fill_(3);
+        using (Autograd.NoGrad()) ((Linear)net[0]).Weight.Fill_(3);
         Assert.All(w.ToArray(), v => Assert.Equal(3f, v));
     }
 
@@ -42,14 +42,14 @@ public class StateDictTests
     {
         var src = TestModels.Net3(new Rng(1));
         var dst = TestModels.Net3(new Rng(2));
-        var before = ((TLinear)dst[0]).Weight;
+        var before = ((Linear)dst[0]).Weight;
         var result = dst.LoadStateDict(src.StateDict());
         Assert.True(result.IsComplete);
-        Assert.Same(before, ((TLinear)dst[0]).Weight);
+        Assert.Same(before, ((Linear)dst[0]).Weight);
         Assert.True(before.IsLeaf);
         Assert.True(before.RequiresGrad);
-        Assert.Equal(((TLinear)src[0]).Weight.ToArray(), before.ToArray());
-        Assert.Equal(((TLinear)src[2]).Bias!.ToArray(), ((TLinear)dst[2]).Bias!.ToArray());
+        Assert.Equal(((Linear)src[0]).Weight.ToArray(), before.ToArray());
+        Assert.Equal(((Linear)src[2]).Bias!.ToArray(), ((Linear)dst[2]).Bias!.ToArray());
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public class StateDictTests
             ["extra.weight"] = Tensor.Zeros(3),     // unexpected
             ["1.running_mean"] = Tensor.Zeros(3),   // unexpected
         };
-        var before = ((TLinear)dst[0]).Bias!.ToArray();
+        var before = ((Linear)dst[0]).Bias!.ToArray();
         var ex = Assert.Throws<StateDictMismatchException>(() => dst.LoadStateDict(sd));
         Assert.Equal(["2.bias"], ex.MissingKeys);
         Assert.Equal(["extra.weight", "1.running_mean"], ex.UnexpectedKeys);
@@ -77,7 +77,7 @@ public class StateDictTests
         Assert.Contains("[10, 2]", ex.Message);
         Assert.Contains("[10, 1]", ex.Message);
         // nothing was copied
-        Assert.Equal(before, ((TLinear)dst[0]).Bias!.ToArray());
+        Assert.Equal(before, ((Linear)dst[0]).Bias!.ToArray());
     }
 
     [Fact]
@@ -91,8 +91,8 @@ public class StateDictTests
         var r = dst.LoadStateDict(sd, strict: false);
         Assert.Equal(["2.bias"], r.MissingKeys);
         Assert.Equal(["head.weight"], r.UnexpectedKeys);
-        Assert.Equal(((TLinear)src[2]).Weight.ToArray(), ((TLinear)dst[2]).Weight.ToArray());
-        Assert.NotEqual(((TLinear)src[2]).Bias!.ToArray(), ((TLinear)dst[2]).Bias!.ToArray());
+        Assert.Equal(((Linear)src[2]).Weight.ToArray(), ((Linear)dst[2]).Weight.ToArray());
+        Assert.NotEqual(((Linear)src[2]).Bias!.ToArray(), ((Linear)dst[2]).Bias!.ToArray());
     }
 
     [Fact]
