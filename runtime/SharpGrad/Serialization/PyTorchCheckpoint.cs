@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -91,7 +90,7 @@ public static class PyTorchCheckpoint
             if (text != "little") throw Bad(source, $"the checkpoint's byte order is '{Truncate(text)}'; only little-endian checkpoints are supported.");
         }
 
-        var pickle = ReadEntry(pkl, MaxPickleSize, source, exact: false);
+        var pickle = ReadEntry(pkl, Math.Min(MaxPickleSize, Math.Max(1 << 20, fileLength * MaxCompressionRatio)), source, exact: false);
         var unpickled = new Unpickler(pickle, source).Load();
         if (unpickled is not PyDict dict)
         {
@@ -148,32 +147,37 @@ public static class PyTorchCheckpoint
         }
         if (stored) budget -= bytes;
         else compressedBudget -= bytes;
-        var raw = ReadEntry(entry, bytes, source, exact: true);
         int n = (int)numel;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("SharpGrad's checkpoint reader needs a little-endian machine.");
         switch (s.Type.Kind)
         {
-            case StorageKind.Float: return new Storage<float>(MemoryMarshal.Cast<byte, float>(raw).ToArray());
-            case StorageKind.Double: return new Storage<double>(MemoryMarshal.Cast<byte, double>(raw).ToArray());
-            case StorageKind.Long: return new Storage<long>(MemoryMarshal.Cast<byte, long>(raw).ToArray());
-            case StorageKind.Int: return new Storage<int>(MemoryMarshal.Cast<byte, int>(raw).ToArray());
-            case StorageKind.Byte: return new Storage<byte>(raw);
+            case StorageKind.Float: { var a = new float[n]; ReadEntryInto(entry, MemoryMarshal.AsBytes(a.AsSpan()), source); return new Storage<float>(a); }
+            case StorageKind.Double: { var a = new double[n]; ReadEntryInto(entry, MemoryMarshal.AsBytes(a.AsSpan()), source); return new Storage<double>(a); }
+            case StorageKind.Long: { var a = new long[n]; ReadEntryInto(entry, MemoryMarshal.AsBytes(a.AsSpan()), source); return new Storage<long>(a); }
+            case StorageKind.Int: { var a = new int[n]; ReadEntryInto(entry, MemoryMarshal.AsBytes(a.AsSpan()), source); return new Storage<int>(a); }
+            case StorageKind.Byte: { var a = new byte[n]; ReadEntryInto(entry, a, source); return new Storage<byte>(a); }
             case StorageKind.Bool:
             {
+                var raw = new byte[n];
+                ReadEntryInto(entry, raw, source);
                 var a = new bool[n];
                 for (int i = 0; i < n; i++) a[i] = raw[i] != 0;
                 return new Storage<bool>(a);
             }
             case StorageKind.Half:
             {
+                var raw = new ushort[n];
+                ReadEntryInto(entry, MemoryMarshal.AsBytes(raw.AsSpan()), source);
                 var a = new float[n];
-                for (int i = 0; i < n; i++) a[i] = (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(2 * i)));
+                for (int i = 0; i < n; i++) a[i] = (float)BitConverter.UInt16BitsToHalf(raw[i]);
                 return new Storage<float>(a);
             }
             default:
             {
+                var raw = new ushort[n];
+                ReadEntryInto(entry, MemoryMarshal.AsBytes(raw.AsSpan()), source);
                 var a = new float[n];
-                for (int i = 0; i < n; i++) a[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(2 * i)) << 16);
+                for (int i = 0; i < n; i++) a[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
                 return new Storage<float>(a);
             }
         }
@@ -214,29 +218,37 @@ public static class PyTorchCheckpoint
     /// <summary>Reads an entry, never more than <paramref name="limit"/> bytes, whatever its header says.</summary>
     private static byte[] ReadEntry(ZipArchiveEntry entry, long limit, string source, bool exact)
     {
+        _ = exact;
         long declared = entry.Length;
         if (declared < 0 || declared > limit)
         {
             throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' declares {declared} bytes, more than the {limit} expected.");
         }
+        var data = new byte[declared];
+        ReadEntryInto(entry, data, source);
+        return data;
+    }
+
+    /// <summary>Reads an entry whose declared size equals <paramref name="dst"/>'s length into it, checking the real size too.</summary>
+    private static void ReadEntryInto(ZipArchiveEntry entry, Span<byte> dst, string source)
+    {
+        long declared = entry.Length;
+        if (declared != dst.Length) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' declares {declared} bytes, but {dst.Length} are expected.");
         if (declared > (1 << 20) && declared > entry.CompressedLength * MaxCompressionRatio)
         {
             throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' would expand {entry.CompressedLength} compressed bytes to {declared} (a zip bomb?).");
         }
-        var data = new byte[declared];
         using var s = entry.Open();
         int total = 0;
-        while (total < data.Length)
+        while (total < dst.Length)
         {
-            int r = s.Read(data, total, data.Length - total);
+            int r = s.Read(dst[total..]);
             if (r <= 0) break;
             total += r;
         }
-        if (total < data.Length) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' ends after {total} of its {declared} bytes.");
+        if (total < dst.Length) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' ends after {total} of its {declared} bytes.");
         Span<byte> one = stackalloc byte[1];
         if (s.Read(one) > 0) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' holds more than the {declared} bytes its header declares.");
-        _ = exact;
-        return data;
     }
 
     internal static InvalidDataException Bad(string source, string problem, Exception? inner = null)

@@ -80,6 +80,26 @@ public class PyTorchCheckpointTests
         Assert.Equal(new[] { 1f, 3.140625f }, sd["bf"].ToArray());
     }
 
+    [Fact]
+    public void ReadsParametersAndNewerArchiveLayouts()
+    {
+        // torch.save of a dict holding nn.Parameter objects pickles _rebuild_parameter(_rebuild_tensor_v2(...), True, OrderedDict());
+        // PyTorch 2.x archives add 'byteorder' and '.data/serialization_id' entries.
+        var p = new PickleBuilder().BeginDict().Str("w");
+        p.Global("torch._utils", "_rebuild_parameter");
+        p.Mark().Tensor("FloatStorage", "0", 4, 0, [2, 2], [2, 1]).Op(0x88).Global("collections", "OrderedDict").Op((byte)')').Op((byte)'R').Op((byte)'t').Op((byte)'R');
+        var pickle = p.EndDict().ToArray();
+        var file = CheckpointZip.Build(pickle, [("0", CheckpointZip.Floats(1, 2, 3, 4))], prefix: "model/",
+            extra: [("byteorder", "little"u8.ToArray()), (".data/serialization_id", "1234567890"u8.ToArray())]);
+        var path = Path.Combine(Path.GetTempPath(), "sg-ser-" + Guid.NewGuid().ToString("N") + ".pth");
+        File.WriteAllBytes(path, file);
+        var sd = StateDict.Load(path);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, sd["w"].ToArray());
+        Assert.Equal([2, 2], sd["w"].Shape);
+        Assert.False(sd["w"].RequiresGrad);
+        File.Delete(path);
+    }
+
     private static InvalidDataException Rejects(byte[] file, params string[] mentions)
     {
         var ex = Assert.ThrowsAny<InvalidDataException>(() => PyTorchCheckpoint.Read(new MemoryStream(file)));
