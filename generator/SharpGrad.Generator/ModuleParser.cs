@@ -159,10 +159,6 @@ internal static class ModuleParser
             .Select(a => a.Value.Value as bool?)
             .FirstOrDefault() is not false;
 
-        // Overriding the runtime's `protected internal` ForwardDynamic is `protected internal` only inside the runtime itself.
-        var moduleSymbol = FindSharpGradModule(type);
-        bool sameAssembly = moduleSymbol is not null && SymbolEqualityComparer.Default.Equals(moduleSymbol.ContainingAssembly, type.ContainingAssembly);
-
         token.ThrowIfCancellationRequested();
         return new ModuleSpec(
             Namespace: type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
@@ -171,7 +167,6 @@ internal static class ModuleParser
             Accessibility: AccessibilityText(type.DeclaredAccessibility),
             DeclarationKeywords: TypeKeywords(type),
             BaseKind: baseKind,
-            OverridesAreProtectedInternal: sameAssembly,
             IsSequential: isSequential,
             Compile: compile,
             Members: members.ToEquatableArray(),
@@ -260,25 +255,6 @@ internal static class ModuleParser
             if (HasAttribute(t, ModuleAttributeName) || HasAttribute(t, SequentialAttributeName)) return true;
         }
         return false;
-    }
-
-    private static INamedTypeSymbol? FindSharpGradModule(INamedTypeSymbol type)
-    {
-        for (var t = type.BaseType; t is not null; t = t.BaseType)
-        {
-            if (IsSharpGradModule(t)) return t;
-        }
-        // No base yet (the generator adds it): find Module through the attribute's assembly.
-        foreach (var attribute in type.GetAttributes())
-        {
-            if (attribute.AttributeClass is { } attributeClass
-                && attributeClass.ContainingNamespace is { Name: "SharpGrad" } ns
-                && ns.GetTypeMembers("Module").FirstOrDefault() is { } module)
-            {
-                return module;
-            }
-        }
-        return null;
     }
 
     /// <summary>The module element type of an array or <c>IReadOnlyList&lt;T&gt;</c> of modules, else null.</summary>

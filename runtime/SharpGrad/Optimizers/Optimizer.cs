@@ -22,7 +22,7 @@ public sealed class OptimizerStateDict
 
 /// <summary>
 /// Base class of the optimizers (PyTorch: <c>torch.optim.Optimizer</c>). Holds the parameter groups and the
-/// per-parameter state; subclasses implement <see cref="Step"/> on the raw arrays of each parameter.
+/// per-parameter state; subclasses implement <see cref="Step()"/> on the raw arrays of each parameter.
 /// </summary>
 public abstract class Optimizer
 {
@@ -95,6 +95,22 @@ public abstract class Optimizer
         {
             foreach (var group in _groups) StepGroup(group);
         }
+    }
+
+    /// <summary>
+    /// Re-evaluates the model with <paramref name="closure"/> (which should zero the gradients, compute the loss and call
+    /// Backward), then performs one step; returns the closure's loss (PyTorch: <c>optimizer.step(closure)</c>).
+    /// </summary>
+    public Tensor Step(Func<Tensor> closure)
+    {
+        ArgumentNullException.ThrowIfNull(closure);
+        Tensor loss;
+        using (Autograd.EnableGrad())
+        {
+            loss = closure();
+        }
+        Step();
+        return loss;
     }
 
     /// <summary>Updates the parameters of one group.</summary>

@@ -13,14 +13,14 @@ public sealed class ParamGroup
     /// <param name="parameters">The parameters of the group (PyTorch: <c>"params"</c>).</param>
     /// <param name="lr">Learning rate (PyTorch: <c>"lr"</c>).</param>
     /// <param name="weightDecay">Weight decay (PyTorch: <c>"weight_decay"</c>).</param>
-    /// <param name="momentum">Momentum (SGD, RMSprop) (PyTorch: <c>"momentum"</c>).</param>
-    /// <param name="dampening">Dampening (SGD) (PyTorch: <c>"dampening"</c>).</param>
-    /// <param name="nesterov">Nesterov momentum (SGD) (PyTorch: <c>"nesterov"</c>).</param>
+    /// <param name="momentum">Momentum (Sgd, RmsProp) (PyTorch: <c>"momentum"</c>).</param>
+    /// <param name="dampening">Dampening (Sgd) (PyTorch: <c>"dampening"</c>).</param>
+    /// <param name="nesterov">Nesterov momentum (Sgd) (PyTorch: <c>"nesterov"</c>).</param>
     /// <param name="betas">Adam's coefficients (PyTorch: <c>"betas"</c>).</param>
     /// <param name="eps">Denominator term (PyTorch: <c>"eps"</c>).</param>
     /// <param name="amsgrad">AMSGrad variant (Adam, AdamW) (PyTorch: <c>"amsgrad"</c>).</param>
-    /// <param name="alpha">Smoothing constant (RMSprop) (PyTorch: <c>"alpha"</c>).</param>
-    /// <param name="centered">Centered RMSprop (PyTorch: <c>"centered"</c>).</param>
+    /// <param name="alpha">Smoothing constant (RmsProp) (PyTorch: <c>"alpha"</c>).</param>
+    /// <param name="centered">Centered RmsProp (PyTorch: <c>"centered"</c>).</param>
     /// <param name="lrDecay">Learning-rate decay (Adagrad) (PyTorch: <c>"lr_decay"</c>).</param>
     /// <param name="initialAccumulatorValue">Adagrad's initial sum (PyTorch: <c>"initial_accumulator_value"</c>).</param>
     /// <param name="maximize">Maximise instead of minimise (PyTorch: <c>"maximize"</c>).</param>
@@ -79,7 +79,7 @@ public sealed class ParamGroup
         set => Options["weight_decay"] = value;
     }
 
-    /// <summary>Momentum of SGD/RMSprop; OneCycleLR cycles it (PyTorch: <c>group["momentum"]</c>).</summary>
+    /// <summary>Momentum of SGD/RmsProp; OneCycleLR cycles it (PyTorch: <c>group["momentum"]</c>).</summary>
     public double Momentum
     {
         get => GetDouble("momentum");

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using SharpGrad.Tests.Support;
 
-namespace SharpGrad.Tests.Losses;
+namespace SharpGrad.Tests.LossTests;
 
 /// <summary>Every loss case of losses.safetensors (23 losses × mean/sum/none): output and input gradients vs PyTorch.</summary>
 public class LossFixtureTests

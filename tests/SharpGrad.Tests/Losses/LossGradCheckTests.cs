@@ -1,7 +1,7 @@
 using SharpGrad.Tests.Support;
 using L = SharpGrad.Losses;
 
-namespace SharpGrad.Tests.Losses;
+namespace SharpGrad.Tests.LossTests;
 
 /// <summary>Float64 finite-difference checks of every loss's gradient (each reduction), including options the fixtures don't cover.</summary>
 public class LossGradCheckTests

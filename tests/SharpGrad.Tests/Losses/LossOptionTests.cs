@@ -2,7 +2,7 @@ using SharpGrad.Layers;
 using SharpGrad.Tests.Support;
 using L = SharpGrad.Losses;
 
-namespace SharpGrad.Tests.Losses;
+namespace SharpGrad.Tests.LossTests;
 
 /// <summary>
 /// Options the fixtures don't cover, against naive double-precision implementations written from PyTorch's documented
@@ -294,7 +294,7 @@ public class LossOptionTests
         var xs = Tensor.FromArray(new float[] { 1, 0, 0, 1, -1, 0, 0, -1 }, 4, 2);
         var ys = Tensor.FromArray(new long[] { 0, 1, 2, 3 }, 4);
         var w = new Parameter(Tensor.Zeros(2, 4));
-        var opt = new SharpGrad.Optimizers.SGD([w], lr: 1.0);
+        var opt = new SharpGrad.Optimizers.Sgd([w], lr: 1.0);
         float first = 0, last = 0;
         for (int i = 0; i < 100; i++)
         {
@@ -361,5 +361,20 @@ public class LossDoubleBackwardTests
             numeric[j] = acc;
         }
         TensorAssert.Close(numeric, hvp, 1e-5, 1e-7, "Hessian-vector product");
+    }
+}
+
+public class LossModuleStateTests
+{
+    [Fact]
+    public void WeightsAreBuffersLikePyTorch()
+    {
+        var w = Tensor.Ones(3);
+        var pw = Tensor.Ones(3) * 2f;
+        Assert.Equal(["weight"], new CrossEntropyLoss(w).NamedBuffers().Select(b => b.Name));
+        Assert.Equal(["weight", "pos_weight"], new BCEWithLogitsLoss(w, posWeight: pw).NamedBuffers().Select(b => b.Name));
+        Assert.Empty(new CrossEntropyLoss().NamedBuffers());
+        Assert.Empty(new MSELoss().NamedParameters());
+        Assert.Equal("MSELoss()", new MSELoss().ToString());
     }
 }

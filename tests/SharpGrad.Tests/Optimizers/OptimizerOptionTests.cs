@@ -33,7 +33,7 @@ public class OptimizerOptionTests
     {
         const double lr = 0.1, mu = 0.8, tau = 0.3, wd = 0.05;
         var buf = new Dictionary<int, double>();
-        Run(p => new SGD([p], lr, mu, tau, wd, maximize: true), (key, theta, g) =>
+        Run(p => new Sgd([p], lr, mu, tau, wd, maximize: true), (key, theta, g) =>
         {
             int i = key / 1000, t = key % 1000;
             g = -g;                         // maximize
@@ -41,7 +41,7 @@ public class OptimizerOptionTests
             double b = t == 0 ? g : mu * buf[i] + (1 - tau) * g;
             buf[i] = b;
             return theta - lr * b;
-        }, "SGD dampening/wd/maximize");
+        }, "Sgd dampening/wd/maximize");
     }
 
     [Theory]
@@ -76,7 +76,7 @@ public class OptimizerOptionTests
         var v = new double[4];
         var gave = new double[4];
         var b = new double[4];
-        Run(p => new RMSprop([p], lr, alpha, eps, wd, mu, centered: true), (key, theta, g) =>
+        Run(p => new RmsProp([p], lr, alpha, eps, wd, mu, centered: true), (key, theta, g) =>
         {
             int i = key / 1000;
             g += wd * theta;
@@ -85,7 +85,7 @@ public class OptimizerOptionTests
             double vt = v[i] - gave[i] * gave[i];
             b[i] = mu * b[i] + g / (Math.Sqrt(vt) + eps);
             return theta - lr * b[i];
-        }, "RMSprop centered");
+        }, "RmsProp centered");
     }
 
     [Fact]

@@ -25,10 +25,10 @@ public class OptimizerTests
         }
         return c.GetProperty("optimizer").GetString() switch
         {
-            "SGD" => new SGD(ps, Num(kw, "lr", double.NaN), Num(kw, "momentum", 0), Num(kw, "dampening", 0), Num(kw, "weight_decay", 0), Flag(kw, "nesterov")),
+            "SGD" => new Sgd(ps, Num(kw, "lr", double.NaN), Num(kw, "momentum", 0), Num(kw, "dampening", 0), Num(kw, "weight_decay", 0), Flag(kw, "nesterov")),
             "Adam" => new Adam(ps, Num(kw, "lr", 1e-3), eps: Num(kw, "eps", 1e-8), weightDecay: Num(kw, "weight_decay", 0), amsgrad: Flag(kw, "amsgrad")),
             "AdamW" => new AdamW(ps, Num(kw, "lr", 1e-3), eps: Num(kw, "eps", 1e-8), weightDecay: Num(kw, "weight_decay", 1e-2), amsgrad: Flag(kw, "amsgrad")),
-            "RMSprop" => new RMSprop(ps, Num(kw, "lr", 1e-2), Num(kw, "alpha", 0.99), Num(kw, "eps", 1e-8), Num(kw, "weight_decay", 0), Num(kw, "momentum", 0), Flag(kw, "centered")),
+            "RMSprop" => new RmsProp(ps, Num(kw, "lr", 1e-2), Num(kw, "alpha", 0.99), Num(kw, "eps", 1e-8), Num(kw, "weight_decay", 0), Num(kw, "momentum", 0), Flag(kw, "centered")),
             "Adagrad" => new Adagrad(ps, Num(kw, "lr", 1e-2), Num(kw, "lr_decay", 0), Num(kw, "weight_decay", 0)),
             var o => throw new NotSupportedException(o),
         };
@@ -125,15 +125,15 @@ public class OptimizerTests
     {
         var a = new Parameter(Tensor.Zeros(3));
         var b = new Parameter(Tensor.Zeros(2));
-        var opt = new SGD([a, b], lr: 0.1, momentum: 0.9);
+        var opt = new Sgd([a, b], lr: 0.1, momentum: 0.9);
         a.Grad = Tensor.Ones(3);
         b.Grad = Tensor.Ones(2);
         opt.Step();
         var sd = opt.StateDict();
-        var other = new SGD([new Parameter(Tensor.Zeros(3))], lr: 0.1, momentum: 0.9);
+        var other = new Sgd([new Parameter(Tensor.Zeros(3))], lr: 0.1, momentum: 0.9);
         var ex = Assert.Throws<ArgumentException>(() => other.LoadStateDict(sd));
         Assert.Contains("2 parameter(s)", ex.Message);
-        var swapped = new SGD([new Parameter(Tensor.Zeros(2)), new Parameter(Tensor.Zeros(3))], lr: 0.1, momentum: 0.9);
+        var swapped = new Sgd([new Parameter(Tensor.Zeros(2)), new Parameter(Tensor.Zeros(3))], lr: 0.1, momentum: 0.9);
         ex = Assert.Throws<ArgumentException>(() => swapped.LoadStateDict(sd));
         Assert.Contains("[3]", ex.Message);
         Assert.Contains("[2]", ex.Message);
@@ -160,7 +160,7 @@ public class OptimizerTests
     {
         var a = new Parameter(Tensor.FromArray(new float[] { 1, 2 }, 2));
         var b = new Parameter(Tensor.FromArray(new float[] { 3, 4 }, 2));
-        var opt = new SGD([new ParamGroup([a]), new ParamGroup([b], lr: 0.5, momentum: 0.0)], lr: 0.1, momentum: 0.9);
+        var opt = new Sgd([new ParamGroup([a]), new ParamGroup([b], lr: 0.5, momentum: 0.0)], lr: 0.1, momentum: 0.9);
         Assert.Equal(0.1, opt.ParamGroups[0].Lr);
         Assert.Equal(0.9, opt.ParamGroups[0].Momentum);
         Assert.Equal(0.5, opt.ParamGroups[1].Lr);
@@ -208,7 +208,7 @@ public class OptimizerTests
     public void ZeroGradSetsToNoneOrZeros()
     {
         var a = new Parameter(Tensor.Ones(2));
-        var opt = new SGD([a], lr: 0.1);
+        var opt = new Sgd([a], lr: 0.1);
         (a * 3f).Sum().Backward();
         Assert.NotNull(a.Grad);
         opt.ZeroGrad(setToNone: false);
@@ -224,8 +224,8 @@ public class OptimizerTests
         var target = Tensor.FromArray(new float[] { 1, -2, 3 }, 3);
         foreach (var make in new Func<Tensor, Optimizer>[]
                  {
-                     w => new SGD([w], 0.1, momentum: 0.9), w => new Adam([w], 0.1), w => new AdamW([w], 0.1, weightDecay: 0),
-                     w => new RMSprop([w], 0.01, centered: true, momentum: 0.5), w => new Adagrad([w], 0.5),
+                     w => new Sgd([w], 0.1, momentum: 0.9), w => new Adam([w], 0.1), w => new AdamW([w], 0.1, weightDecay: 0),
+                     w => new RmsProp([w], 0.01, centered: true, momentum: 0.5), w => new Adagrad([w], 0.5),
                  })
         {
             var w = new Parameter(Tensor.Zeros(3));
@@ -245,27 +245,43 @@ public class OptimizerTests
     public void BadHyperParametersNameTheValue()
     {
         var p = new[] { new Parameter(Tensor.Zeros(2)) };
-        Assert.Contains("-0.1", Assert.Throws<ArgumentException>(() => new SGD(p, lr: -0.1)).Message);
+        Assert.Contains("-0.1", Assert.Throws<ArgumentException>(() => new Sgd(p, lr: -0.1)).Message);
         Assert.Contains("learning rate", Assert.Throws<ArgumentException>(() => new Adam(p, lr: -1)).Message);
         Assert.Contains("1.5", Assert.Throws<ArgumentException>(() => new Adam(p, betas: (1.5, 0.999))).Message);
         var ex = Assert.Throws<ArgumentException>(() => new AdamW(p, betas: (0.9, 1.0)));
         Assert.Contains("index 1", ex.Message);
         Assert.Contains("[0, 1)", ex.Message);
-        Assert.Contains("-0.5", Assert.Throws<ArgumentException>(() => new SGD(p, lr: 0.1, momentum: -0.5)).Message);
-        Assert.Contains("Nesterov", Assert.Throws<ArgumentException>(() => new SGD(p, lr: 0.1, nesterov: true)).Message);
-        Assert.Contains("-2", Assert.Throws<ArgumentException>(() => new RMSprop(p, weightDecay: -2)).Message);
+        Assert.Contains("-0.5", Assert.Throws<ArgumentException>(() => new Sgd(p, lr: 0.1, momentum: -0.5)).Message);
+        Assert.Contains("Nesterov", Assert.Throws<ArgumentException>(() => new Sgd(p, lr: 0.1, nesterov: true)).Message);
+        Assert.Contains("-2", Assert.Throws<ArgumentException>(() => new RmsProp(p, weightDecay: -2)).Message);
         Assert.Contains("-0.01", Assert.Throws<ArgumentException>(() => new Adagrad(p, lrDecay: -0.01)).Message);
-        Assert.Contains("-3", Assert.Throws<ArgumentException>(() => new SGD([new ParamGroup(p, lr: -3)], lr: 0.1)).Message);
-        Assert.Throws<ArgumentException>(() => new SGD(Array.Empty<Tensor>(), lr: 0.1));
+        Assert.Contains("-3", Assert.Throws<ArgumentException>(() => new Sgd([new ParamGroup(p, lr: -3)], lr: 0.1)).Message);
+        Assert.Throws<ArgumentException>(() => new Sgd(Array.Empty<Tensor>(), lr: 0.1));
         var shared = new Parameter(Tensor.Zeros(2));
-        Assert.Contains("more than one", Assert.Throws<ArgumentException>(() => new SGD([new ParamGroup([shared]), new ParamGroup([shared])], lr: 0.1)).Message);
+        Assert.Contains("more than one", Assert.Throws<ArgumentException>(() => new Sgd([new ParamGroup([shared]), new ParamGroup([shared])], lr: 0.1)).Message);
+    }
+
+    [Fact]
+    public void StepWithClosureEvaluatesThenSteps()
+    {
+        var w = new Parameter(Tensor.FromArray(new float[] { 2 }, 1));
+        var opt = new SGD([w], lr: 0.25);
+        var loss = opt.Step(() =>
+        {
+            opt.ZeroGrad();
+            var l = (w * w).Sum();
+            l.Backward();
+            return l;
+        });
+        Assert.Equal(4f, loss.Item());
+        Assert.Equal(2 - 0.25f * 4, w.Item());
     }
 
     [Fact]
     public void MaximizeAscends()
     {
         var a = new Parameter(Tensor.Zeros(1));
-        var opt = new SGD([a], lr: 0.5, maximize: true);
+        var opt = new Sgd([a], lr: 0.5, maximize: true);
         a.Grad = Tensor.Ones(1);
         opt.Step();
         Assert.Equal(0.5f, a.Item());

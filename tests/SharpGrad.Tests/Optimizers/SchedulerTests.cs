@@ -6,7 +6,7 @@ namespace SharpGrad.Tests.Optimizers;
 /// <summary>Schedulers vs PyTorch's documented closed-form formulas, computed independently here.</summary>
 public class SchedulerTests
 {
-    private static SGD Sgd(double lr = 0.1, double momentum = 0) => new([new Parameter(Tensor.Zeros(2))], lr, momentum);
+    private static Sgd Sgd(double lr = 0.1, double momentum = 0) => new([new Parameter(Tensor.Zeros(2))], lr, momentum);
 
     private static void AssertLr(double expected, double actual, string what) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-12 + 1e-9 * Math.Abs(expected), $"{what}: expected {expected:R}, got {actual:R}");
@@ -53,7 +53,7 @@ public class SchedulerTests
     [Fact]
     public void CosineAnnealingMatchesClosedForm()
     {
-        var opt = new SGD([new ParamGroup([new Parameter(Tensor.Zeros(1))]), new ParamGroup([new Parameter(Tensor.Zeros(1))], lr: 0.01)], lr: 0.1);
+        var opt = new Sgd([new ParamGroup([new Parameter(Tensor.Zeros(1))]), new ParamGroup([new Parameter(Tensor.Zeros(1))], lr: 0.01)], lr: 0.1);
         var s = new CosineAnnealingLR(opt, tMax: 10, etaMin: 0.001);
         for (int t = 0; t <= 25; t++)
         {
@@ -128,7 +128,7 @@ public class SchedulerTests
     public void SchedulerChangesTheOptimizersSteps()
     {
         var p = new Parameter(Tensor.Zeros(1));
-        var opt = new SGD([p], lr: 1.0);
+        var opt = new Sgd([p], lr: 1.0);
         var s = new StepLR(opt, stepSize: 1, gamma: 0.5);
         for (int i = 0; i < 3; i++)
         {

@@ -6,16 +6,16 @@ namespace SharpGrad.Optimizers;
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay
 /// (PyTorch: <c>torch.optim.SGD</c>, same update formulas).
 /// </summary>
-public sealed class SGD : Optimizer
+public sealed class Sgd : Optimizer
 {
-    /// <summary>Creates SGD for <paramref name="parameters"/> (PyTorch: <c>SGD(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize)</c>).</summary>
-    public SGD(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
+    /// <summary>Creates Sgd for <paramref name="parameters"/> (PyTorch: <c>Sgd(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize)</c>).</summary>
+    public Sgd(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
         : base(parameters, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize))
     {
     }
 
-    /// <summary>Creates SGD for parameter groups whose options override these defaults (PyTorch: <c>SGD([{"params": …, "lr": …}, …], …)</c>).</summary>
-    public SGD(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
+    /// <summary>Creates Sgd for parameter groups whose options override these defaults (PyTorch: <c>Sgd([{"params": …, "lr": …}, …], …)</c>).</summary>
+    public Sgd(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
         : base(groups, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize))
     {
     }

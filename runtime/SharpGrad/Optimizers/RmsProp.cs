@@ -3,16 +3,16 @@ using System.Numerics;
 namespace SharpGrad.Optimizers;
 
 /// <summary>RMSprop, optionally centered and with momentum (PyTorch: <c>torch.optim.RMSprop</c>, same update formulas).</summary>
-public sealed class RMSprop : Optimizer
+public sealed class RmsProp : Optimizer
 {
-    /// <summary>Creates RMSprop (PyTorch: <c>RMSprop(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, maximize=False)</c>).</summary>
-    public RMSprop(IEnumerable<Tensor> parameters, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
+    /// <summary>Creates RmsProp (PyTorch: <c>RmsProp(params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, maximize=False)</c>).</summary>
+    public RmsProp(IEnumerable<Tensor> parameters, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
         : base(parameters, MakeDefaults(lr, alpha, eps, weightDecay, momentum, centered, maximize))
     {
     }
 
-    /// <summary>Creates RMSprop for parameter groups whose options override these defaults.</summary>
-    public RMSprop(IEnumerable<ParamGroup> groups, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
+    /// <summary>Creates RmsProp for parameter groups whose options override these defaults.</summary>
+    public RmsProp(IEnumerable<ParamGroup> groups, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false, bool maximize = false)
         : base(groups, MakeDefaults(lr, alpha, eps, weightDecay, momentum, centered, maximize))
     {
     }
