@@ -132,6 +132,20 @@ public class GradCheckActivationTests
     }
 
     [Fact]
+    public void LayersRunThroughCallAndSequentialAndHaveNoParameters()
+    {
+        var x = Tensor.Randn([2, 3, 4]);
+        Module[] layers = [new ReLU(), new LeakyReLU(), new ELU(), new GELU(), new SiLU(), new Sigmoid(), new Tanh(), new Softplus(), new Hardtanh(), new ReLU6(), new Softmax(1), new LogSoftmax(1), new Identity(), new Flatten()];
+        foreach (var layer in layers)
+        {
+            Assert.Empty(layer.NamedParameters());
+            Assert.NotNull(layer.Call(x));
+        }
+        var seq = new Sequential(new Flatten(), new Tanh(), new Softmax(-1));
+        TensorAssert.Close(Functional.Softmax(x.Flatten(1).Tanh(), -1), seq.Call(x), 0, 0);
+    }
+
+    [Fact]
     public void InPlaceReluLayerModifiesItsInput()
     {
         var x = Tensor.FromArray(new float[] { -1, 2 });
