@@ -98,18 +98,38 @@ internal static class Engine
         var ready = new PriorityQueue<Node, long>();
         foreach (var r in roots)
         {
-            if (dependencies[r] == 0 && pending.ContainsKey(r))
+            if (dependencies[r] == 0)
             {
                 dependencies[r] = -1;
                 ready.Enqueue(r, -r.Sequence);
             }
         }
 
+        // One edge into `next` has been dealt with; once all have, it is ready to run.
+        void Release(Node next)
+        {
+            int remaining = dependencies[next] - 1;
+            dependencies[next] = remaining;
+            if (remaining == 0)
+            {
+                dependencies[next] = -1;
+                ready.Enqueue(next, -next.Sequence);
+            }
+        }
+
         while (ready.Count > 0)
         {
             var node = ready.Dequeue();
-            var grad = pending[node];
-            pending.Remove(node);
+            if (!pending.Remove(node, out var grad))
+            {
+                // No gradient reached this node (every consumer returned null): pass "nothing" on, so that the
+                // nodes below it are not left waiting for it.
+                foreach (var next in node.NextFns)
+                {
+                    if (next is not null) Release(next);
+                }
+                continue;
+            }
 
             if (node.TensorHooks is { } hooks)
             {
@@ -140,13 +160,7 @@ internal static class Engine
                     {
                         pending[next] = pending.TryGetValue(next, out var existing) ? existing + g : g;
                     }
-                    int remaining = dependencies[next] - 1;
-                    dependencies[next] = remaining;
-                    if (remaining == 0 && pending.ContainsKey(next))
-                    {
-                        dependencies[next] = -1;
-                        ready.Enqueue(next, -next.Sequence);
-                    }
+                    Release(next);
                 }
                 else if (node.Inputs[i] is { } leaf && g is not null)
                 {

@@ -1,0 +1,173 @@
+using System.Collections;
+
+namespace SharpGrad.Layers;
+
+/// <summary>
+/// Runs its children one after another, each on the previous one's output (PyTorch: <c>torch.nn.Sequential</c>).
+/// Children are named "0", "1", … when added by position, or by the names given (like <c>add_module</c> or an <c>OrderedDict</c>).
+/// A <see cref="Sequential"/> built at run time runs eagerly; one written as a <c>[Module]</c> field initialiser is compiled.
+/// </summary>
+public class Sequential : Module, IEnumerable<Module>
+{
+    private readonly List<(string Name, Module Module)> _children = [];
+
+    /// <summary>An empty sequence; add children with <see cref="Add(string, Module)"/> (PyTorch: <c>nn.Sequential()</c>).</summary>
+    public Sequential()
+    {
+    }
+
+    /// <summary>Children named "0", "1", … in order (PyTorch: <c>nn.Sequential(a, b, c)</c>).</summary>
+    public Sequential(params Module[] modules)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        foreach (var m in modules) Append(m);
+    }
+
+    /// <summary>Named children in order (PyTorch: <c>nn.Sequential(OrderedDict([("conv1", …), …]))</c>).</summary>
+    public Sequential(params (string Name, Module Module)[] modules)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        foreach (var (name, m) in modules) Add(name, m);
+    }
+
+    /// <summary>The number of children (PyTorch: <c>len(seq)</c>).</summary>
+    public int Count => _children.Count;
+
+    /// <summary>The child at <paramref name="index"/> (PyTorch: <c>seq[i]</c>); negative indices count from the end.</summary>
+    public Module this[int index]
+    {
+        get
+        {
+            int i = index < 0 ? index + _children.Count : index;
+            if (i < 0 || i >= _children.Count)
+            {
+                throw new IndexOutOfRangeException($"Index {index} is out of range for a Sequential with {_children.Count} children.");
+            }
+            return _children[i].Module;
+        }
+    }
+
+    /// <summary>The child named <paramref name="name"/> (PyTorch: <c>getattr(seq, name)</c>).</summary>
+    public Module this[string name]
+    {
+        get
+        {
+            foreach (var (n, m) in _children) if (n == name) return m;
+            throw new KeyNotFoundException(
+                $"This Sequential has no child named '{name}'. Its children are: {string.Join(", ", _children.Select(c => "'" + c.Name + "'"))}.");
+        }
+    }
+
+    /// <summary>Adds a named child at the end (PyTorch: <c>add_module(name, module)</c>). Returns this sequence.</summary>
+    public Sequential Add(string name, Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ModuleNames.Validate(name, _children.Select(c => c.Name), "Sequential");
+        _children.Add((name, module));
+        return this;
+    }
+
+    /// <summary>Adds a child at the end, named by its position (PyTorch: <c>append(module)</c>). Returns this sequence.</summary>
+    public Sequential Append(Module module) => Add(_children.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), module);
+
+    /// <summary>Runs the children in order (PyTorch: <c>forward</c>); each child's hooks run.</summary>
+    public Tensor Forward(Tensor input)
+    {
+        var x = input;
+        foreach (var (_, m) in _children) x = m.Call(x);
+        return x;
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
+
+    /// <inheritdoc/>
+    protected internal override Tensor ForwardDynamic(Tensor[] inputs)
+    {
+        if (inputs.Length != 1)
+        {
+            throw new ArgumentException($"Sequential.Forward takes one input tensor, but {inputs.Length} were given.");
+        }
+        return Forward(inputs[0]);
+    }
+
+    /// <summary>Enumerates the children in order.</summary>
+    public IEnumerator<Module> GetEnumerator() => _children.Select(c => c.Module).GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>
+/// Holds child modules in a list, named "0", "1", … (PyTorch: <c>torch.nn.ModuleList</c>). It has no <c>Forward</c>:
+/// iterate it in your own <c>Forward</c>.
+/// </summary>
+public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
+{
+    private readonly List<T> _items = [];
+
+    /// <summary>A list holding <paramref name="modules"/> (PyTorch: <c>nn.ModuleList([...])</c>).</summary>
+    public ModuleList(params T[] modules)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        foreach (var m in modules) Append(m);
+    }
+
+    /// <summary>A list holding <paramref name="modules"/>.</summary>
+    public ModuleList(IEnumerable<T> modules)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        foreach (var m in modules) Append(m);
+    }
+
+    /// <summary>The number of modules (PyTorch: <c>len(list)</c>).</summary>
+    public int Count => _items.Count;
+
+    /// <summary>The module at <paramref name="index"/> (PyTorch: <c>list[i]</c>).</summary>
+    public T this[int index] => _items[index < 0 ? index + _items.Count : index];
+
+    /// <summary>Adds a module at the end (PyTorch: <c>append</c>). Returns this list.</summary>
+    public ModuleList<T> Append(T module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        _items.Add(module);
+        return this;
+    }
+
+    /// <summary>Adds several modules at the end (PyTorch: <c>extend</c>).</summary>
+    public ModuleList<T> Extend(IEnumerable<T> modules)
+    {
+        foreach (var m in modules) Append(m);
+        return this;
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<(string Name, Module Module)> NamedChildren()
+        => _items.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), (Module)m));
+
+    /// <summary>Enumerates the modules in order.</summary>
+    public IEnumerator<T> GetEnumerator() => _items.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>A <see cref="ModuleList{T}"/> of any modules (PyTorch: <c>torch.nn.ModuleList</c>).</summary>
+public class ModuleList : ModuleList<Module>
+{
+    /// <summary>A list holding <paramref name="modules"/>.</summary>
+    public ModuleList(params Module[] modules)
+        : base(modules)
+    {
+    }
+}
+
+/// <summary>Checks child names the way PyTorch's <c>add_module</c> does.</summary>
+internal static class ModuleNames
+{
+    public static void Validate(string name, IEnumerable<string> existing, string owner)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0) throw new ArgumentException($"{owner}: a module name can't be empty.", nameof(name));
+        if (name.Contains('.')) throw new ArgumentException($"{owner}: a module name can't contain \".\", got '{name}' (dots separate the levels of parameter names).", nameof(name));
+        if (existing.Contains(name)) throw new ArgumentException($"{owner}: there is already a child named '{name}'; child names must be unique.", nameof(name));
+    }
+}
