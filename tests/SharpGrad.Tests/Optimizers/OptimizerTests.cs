@@ -265,7 +265,7 @@ public class OptimizerTests
     public void StepWithClosureEvaluatesThenSteps()
     {
         var w = new Parameter(Tensor.FromArray(new float[] { 2 }, 1));
-        var opt = new SGD([w], lr: 0.25);
+        var opt = new Sgd([w], lr: 0.25);
         var loss = opt.Step(() =>
         {
             opt.ZeroGrad();

@@ -196,7 +196,7 @@ public class ModelPersistenceTests
         var y = f["net3.y"];
         Optimizer Make(Module m) => which == "adam"
             ? new Adam(m.Parameters(), lr: 0.01, amsgrad: true)
-            : new SGD(m.Parameters(), lr: 0.05, momentum: 0.9, nesterov: true);
+            : new Sgd(m.Parameters(), lr: 0.05, momentum: 0.9, nesterov: true);
 
         var straight = TestModels.Net3(new Rng(7));
         Train(straight, Make(straight), x, y, 100);

@@ -30,7 +30,7 @@ internal sealed class TLinear : Module, ISerializableLayer
         if (Bias is not null) yield return ("bias", Bias);
     }
 
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
+    protected override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
 
     public string LayerKind => "Test.Linear";
 
@@ -63,7 +63,7 @@ internal sealed class TConv2d : Module, ISerializableLayer
         yield return ("bias", Bias);
     }
 
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Functional.Conv2d(inputs[0], Weight, Bias, Stride, Padding);
+    protected override Tensor ForwardDynamic(Tensor[] inputs) => Functional.Conv2d(inputs[0], Weight, Bias, Stride, Padding);
 
     public string LayerKind => "Test.Conv2d";
 
@@ -78,7 +78,7 @@ internal sealed class TMaxPool2d(int kernelSize) : Module, ISerializableLayer
 {
     public int KernelSize { get; } = kernelSize;
 
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Functional.MaxPool2d(inputs[0], KernelSize);
+    protected override Tensor ForwardDynamic(Tensor[] inputs) => Functional.MaxPool2d(inputs[0], KernelSize);
 
     public string LayerKind => "Test.MaxPool2d";
 
@@ -122,7 +122,7 @@ internal sealed class TinyNet : Module
         yield return ("fc", Fc);
     }
 
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Fc.Forward(inputs[0]);
+    protected override Tensor ForwardDynamic(Tensor[] inputs) => Fc.Forward(inputs[0]);
 }
 
 internal static class TestModels
