@@ -242,6 +242,16 @@ public class SafeTensorsTests
     }
 
     [Fact]
+    public void BadInput_LyingSizeOnAStreamOfUnknownLength()
+    {
+        // 64 MB declared, 100 bytes present: without a file length the reader reads in chunks before allocating the tensor
+        var file = Build("{\"big\":{\"dtype\":\"F32\",\"shape\":[16777216],\"data_offsets\":[0,67108864]}}", new byte[100]);
+        var ex = Assert.ThrowsAny<InvalidDataException>(() => SafeTensors.Read(new ForwardOnlyStream(file)));
+        Assert.Contains("'big'", ex.Message);
+        Assert.Contains("truncated", ex.Message);
+    }
+
+    [Fact]
     public void BadInput_UnknownDType()
     {
         Rejects(Build("{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]), "'a'", "Q7");
