@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Numerics;
 
@@ -27,6 +28,7 @@ internal static class Conv
     /// Unfolds x[c, H, W] (channels c0..c0+C) into cols[C·kh·kw, HO·WO]: cols[(c·kh + i)·kw + j, oh·WO + ow] =
     /// x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (zero outside).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Im2Col<T>(T[] x, int xOff, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
         int dh, int dw, int HO, int WO, T[] cols) where T : unmanaged, INumber<T>
     {
@@ -70,6 +72,7 @@ internal static class Conv
     }
 
     /// <summary>The adjoint of <see cref="Im2Col{T}"/>: adds cols back into x[c, H, W].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Col2Im<T>(T[] cols, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
         int dh, int dw, int HO, int WO, T[] x, int xOff) where T : unmanaged, INumber<T>
     {
@@ -93,7 +96,7 @@ internal static class Conv
                         if (sw == 1 && owHi > owLo)
                         {
                             var d = x.AsSpan(dst + owLo, owHi - owLo);
-                            System.Numerics.Tensors.TensorPrimitives.Add(d, cols.AsSpan(srcRow + owLo, owHi - owLo), d);
+                            Gemm.AddRow<T>(cols.AsSpan(srcRow + owLo, owHi - owLo), d);
                         }
                         else
                         {
@@ -144,7 +147,7 @@ internal static class Conv
                 for (int o = 0; o < g.Og; o++)
                 {
                     var row = y.AsSpan(yOff + o * L, L);
-                    System.Numerics.Tensors.TensorPrimitives.Add(row, bias[grp * g.Og + o], row);
+                    Gemm.AddScalar(bias[grp * g.Og + o], row);
                 }
             }
         }
@@ -159,7 +162,7 @@ internal static class Conv
             Array.Clear(gb);
             for (int n = 0; n < g.N; n++)
                 for (int o = 0; o < g.O; o++)
-                    gb[o] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(gy.AsSpan((n * g.O + o) * L, L));
+                    gb[o] += Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * L, L));
         }
         if (gx is null && gw is null) return;
         if (gx is not null) Array.Clear(gx);
@@ -175,7 +178,7 @@ internal static class Conv
                 {
                     if (local.Gw is not null)
                     {
-                        lock (gate) System.Numerics.Tensors.TensorPrimitives.Add(gw!, local.Gw, gw!);
+                        lock (gate) Gemm.AddRow<T>(local.Gw, gw!);
                     }
                     ArrayPool<T>.Shared.Return(local.Cols);
                 });
@@ -251,7 +254,7 @@ internal static class Conv
                 for (int c = 0; c < g.C; c++)
                 {
                     var row = y.AsSpan((n * g.C + c) * hw, hw);
-                    System.Numerics.Tensors.TensorPrimitives.Add(row, bias[c], row);
+                    Gemm.AddScalar(bias[c], row);
                 }
         }
     }
@@ -265,7 +268,7 @@ internal static class Conv
             int hw = g.H * g.W;
             for (int n = 0; n < g.N; n++)
                 for (int c = 0; c < g.C; c++)
-                    gb[c] += System.Numerics.Tensors.TensorPrimitives.Sum<T>(gy.AsSpan((n * g.C + c) * hw, hw));
+                    gb[c] += Gemm.SumRow<T>(gy.AsSpan((n * g.C + c) * hw, hw));
         }
         // gx = conv(gy, w) (no bias); gw[O, Cg·kh·kw] = Σ x[O, L] · im2col(gy)ᵀ
         if (gx is not null) Forward(g, gy, w, null, gx);

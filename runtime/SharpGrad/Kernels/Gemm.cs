@@ -33,6 +33,7 @@ public static class Gemm
         : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
 
     /// <summary>The generic entry point (T is float or double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, bool allowParallel)
         where T : unmanaged, INumber<T>
@@ -46,7 +47,7 @@ public static class Gemm
             {
                 var row = c.AsSpan(cOffset + i * ldc, n);
                 if (beta == T.Zero) row.Clear();
-                else System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+                else ScaleRow(beta, row);
             }
         }
         if (k <= 0 || alpha == T.Zero) return;
@@ -110,6 +111,50 @@ public static class Gemm
         }
     }
 
+    /// <summary>y += alpha·x (own loop: TensorPrimitives is slow until the JIT tiers it up).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AxpyRow<T>(T alpha, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(alpha);
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var vy = new Vector<T>(y[i..]) + va * new Vector<T>(x[i..]);
+                vy.CopyTo(y[i..]);
+            }
+        }
+        for (; i < x.Length; i++) y[i] += alpha * x[i];
+    }
+
+    /// <summary>y *= beta.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ScaleRow<T>(T beta, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] *= beta;
+    }
+
+    /// <summary>y += x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AddRow<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T> => AxpyRow(T.One, x, y);
+
+    /// <summary>y += s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AddScalar<T>(T s, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] += s;
+    }
+
+    /// <summary>Σ x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static T SumRow<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T>
+    {
+        T s = T.Zero;
+        for (int i = 0; i < x.Length; i++) s += x[i];
+        return s;
+    }
+
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     private static void CheckArgs(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
@@ -124,6 +169,7 @@ public static class Gemm
             throw new ArgumentException($"Gemm: C ({m}×{n}, ldc {ldc}) does not fit in its buffer of {cLen} elements.");
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Naive<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
     {
@@ -144,6 +190,7 @@ public static class Gemm
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns: panel-major, then p, then column (zero padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst)
         where T : unmanaged, INumber<T>
     {
@@ -177,6 +224,7 @@ public static class Gemm
     }
 
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] into panels of MR rows: panel-major, then p, then row (zero padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst)
         where T : unmanaged, INumber<T>
     {
@@ -211,6 +259,7 @@ public static class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, int jc, int nc, int nr,
         T alpha, T[] aPack, T[] bPack, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
     {
@@ -232,10 +281,7 @@ public static class Gemm
                 MicroKernel(ap, bp, kc, nr, t);
                 for (int r = 0; r < h; r++)
                 {
-                    var crow = c.AsSpan(cOff + (i0 + r) * ldc + j0, w);
-                    var trow = t.Slice(r * nr, w);
-                    if (alpha == T.One) System.Numerics.Tensors.TensorPrimitives.Add(crow, trow, crow);
-                    else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(trow, alpha, crow, crow);
+                    AxpyRow(alpha, t.Slice(r * nr, w), c.AsSpan(cOff + (i0 + r) * ldc + j0, w));
                 }
             }
         }

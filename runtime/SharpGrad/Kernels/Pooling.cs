@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 
 namespace SharpGrad.Kernels;
@@ -59,6 +60,7 @@ internal static class Pooling
     }
 
     /// <summary>gx[p, idx] += gy[p, ·] (gx cleared first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward<T>(int planes, int hw, int lo, T[] gy, long[] idx, T[] gx) where T : unmanaged, INumber<T>
     {
         Array.Clear(gx);
@@ -83,6 +85,7 @@ internal static class Pooling
     }
 
     /// <summary>Average pooling (PyTorch's divisor rules for padding and ceil mode).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgForward<T>(PoolGeometry g, bool countIncludePad, int? divisorOverride, T[] x, T[] y) where T : unmanaged, INumber<T>
     {
         int hw = g.H * g.W, lo = g.HO * g.WO;
@@ -104,6 +107,7 @@ internal static class Pooling
     }
 
     /// <summary>The gradient of <see cref="AvgForward{T}"/> (gx cleared first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgBackward<T>(PoolGeometry g, bool countIncludePad, int? divisorOverride, T[] gy, T[] gx) where T : unmanaged, INumber<T>
     {
         Array.Clear(gx);
@@ -129,6 +133,7 @@ internal static class Pooling
     private static int End(int o, int outSize, int inSize) => (int)(((long)(o + 1) * inSize + outSize - 1) / outSize);
 
     /// <summary>Adaptive average pooling: window [floor(o·H/HO), ceil((o+1)·H/HO)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAvgForward<T>(int planes, int H, int W, int HO, int WO, T[] x, T[] y) where T : unmanaged, INumber<T>
     {
         for (int p = 0; p < planes; p++)
@@ -150,6 +155,7 @@ internal static class Pooling
     }
 
     /// <summary>The gradient of <see cref="AdaptiveAvgForward{T}"/> (gx cleared first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AdaptiveAvgBackward<T>(int planes, int H, int W, int HO, int WO, T[] gy, T[] gx) where T : unmanaged, INumber<T>
     {
         Array.Clear(gx);
