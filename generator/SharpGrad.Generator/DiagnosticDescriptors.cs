@@ -14,6 +14,7 @@ internal static class DiagnosticDescriptors
     public const string BufferNotTensorId = "SG1004";
     public const string SequentialChildWithoutForwardId = "SG1005";
     public const string ContainingTypeNotPartialId = "SG1006";
+    public const string DuplicateStateNameId = "SG1007";
 
     private static string HelpLink(string id) => $"https://github.com/sharpgrad/sharpgrad/blob/main/docs/diagnostics/{id}.md";
 
@@ -77,6 +78,16 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(ContainingTypeNotPartialId));
 
+    /// <summary>SG1007: two members map to the same state name.</summary>
+    public static readonly DiagnosticDescriptor DuplicateStateName = new(
+        DuplicateStateNameId,
+        title: "Two members of a [Module] class have the same state name",
+        messageFormat: "'{0}.{1}' has the state name '{2}', which '{0}.{3}' already has, so the state dict could not tell them apart; rename one of them",
+        Category,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(DuplicateStateNameId));
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         ModuleNotPartialId => ModuleNotPartial,
@@ -85,6 +96,7 @@ internal static class DiagnosticDescriptors
         BufferNotTensorId => BufferNotTensor,
         SequentialChildWithoutForwardId => SequentialChildWithoutForward,
         ContainingTypeNotPartialId => ContainingTypeNotPartial,
+        DuplicateStateNameId => DuplicateStateName,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };
 }

@@ -165,7 +165,6 @@ internal static class ModuleEmitter
 
     private static void WriteForwardDynamic(IndentedWriter w, ModuleSpec spec)
     {
-        string access = spec.OverridesAreProtectedInternal ? "protected internal" : "protected";
         string expected = spec.ForwardArities.Count == 1
             ? spec.ForwardArities[0] + (spec.ForwardArities[0] == 1 ? " input tensor" : " input tensors")
             : string.Join(", ", spec.ForwardArities.Take(spec.ForwardArities.Count - 1)) + " or " + spec.ForwardArities[spec.ForwardArities.Count - 1] + " input tensors";
@@ -173,7 +172,7 @@ internal static class ModuleEmitter
         w.WriteLine("/// <inheritdoc/>");
         w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
         w.WriteLine("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
-        using (w.Block($"{access} override {Tensor} ForwardDynamic({Tensor}[] inputs)"))
+        using (w.Block($"protected override {Tensor} ForwardDynamic({Tensor}[] inputs)"))
         {
             w.WriteLine("if (inputs is null) throw new global::System.ArgumentNullException(nameof(inputs));");
             using (w.Block("return inputs.Length switch", "};"))

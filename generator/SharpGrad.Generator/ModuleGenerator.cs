@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using SharpGrad.Generator.Model;
@@ -30,6 +31,22 @@ public sealed class ModuleGenerator : IIncrementalGenerator
 
         Register(context, modules);
         Register(context, sequentials);
+
+        // Direct child.Forward(x) calls → interceptors that run the child's hooks.
+        var forwardCalls = context.SyntaxProvider
+            .CreateSyntaxProvider(
+                static (node, _) => InterceptorParser.IsCandidate(node),
+                static (ctx, token) => InterceptorParser.Parse(ctx, token))
+            .WithTrackingName(TrackingNames.ForwardCalls)
+            .Where(static c => c is not null)
+            .Collect()
+            .Select(static (calls, _) => calls.Select(static c => c!).ToEquatableArray())
+            .WithTrackingName(TrackingNames.AllForwardCalls);
+        context.RegisterSourceOutput(forwardCalls, static (spc, calls) =>
+        {
+            if (calls.IsEmpty) return;
+            spc.AddSource(InterceptorEmitter.HintName, InterceptorEmitter.Emit(calls));
+        });
     }
 
     private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec?> specs)

@@ -79,6 +79,7 @@ internal static class ModuleParser
         }
 
         var members = new List<MemberSpec>();
+        var stateNames = new Dictionary<string, string>();
         var forwardArities = new SortedSet<int>();
         foreach (var member in type.GetMembers())
         {
@@ -103,6 +104,15 @@ internal static class ModuleParser
             bool isNullable = memberType.NullableAnnotation == NullableAnnotation.Annotated;
             string stateName = Naming.ToStateName(member.Name);
             string memberName = EscapeIdentifier(member.Name);
+            if (IsStateMember(memberType, isBuffer))
+            {
+                if (stateNames.TryGetValue(stateName, out var first))
+                {
+                    diagnostics.Add(Diagnostic(DiagnosticDescriptors.DuplicateStateNameId, member.Locations.FirstOrDefault(), type.Name, member.Name, stateName, first));
+                    continue;
+                }
+                stateNames.Add(stateName, member.Name);
+            }
 
             if (isBuffer)
             {
@@ -149,10 +159,6 @@ internal static class ModuleParser
             .Select(a => a.Value.Value as bool?)
             .FirstOrDefault() is not false;
 
-        // Overriding the runtime's `protected internal` ForwardDynamic is `protected internal` only inside the runtime itself.
-        var moduleSymbol = FindSharpGradModule(type);
-        bool sameAssembly = moduleSymbol is not null && SymbolEqualityComparer.Default.Equals(moduleSymbol.ContainingAssembly, type.ContainingAssembly);
-
         token.ThrowIfCancellationRequested();
         return new ModuleSpec(
             Namespace: type.ContainingNamespace is { IsGlobalNamespace: false } ns ? ns.ToDisplayString() : null,
@@ -161,7 +167,6 @@ internal static class ModuleParser
             Accessibility: AccessibilityText(type.DeclaredAccessibility),
             DeclarationKeywords: TypeKeywords(type),
             BaseKind: baseKind,
-            OverridesAreProtectedInternal: sameAssembly,
             IsSequential: isSequential,
             Compile: compile,
             Members: members.ToEquatableArray(),
@@ -176,6 +181,10 @@ internal static class ModuleParser
         => new(id, LocationInfo.From(location), args.ToEquatableArray());
 
     private static string Display(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
+
+    /// <summary>True for the members that get a state name: buffers, parameters and children.</summary>
+    private static bool IsStateMember(ITypeSymbol type, bool isBuffer)
+        => isBuffer || IsParameter(type) || IsModuleType(type) || ModuleElementType(type) is not null;
 
     /// <summary>A public instance <c>Tensor Forward(Tensor, …)</c> that ForwardDynamic can call with an array.</summary>
     private static bool IsForwardCandidate(IMethodSymbol method)
@@ -246,25 +255,6 @@ internal static class ModuleParser
             if (HasAttribute(t, ModuleAttributeName) || HasAttribute(t, SequentialAttributeName)) return true;
         }
         return false;
-    }
-
-    private static INamedTypeSymbol? FindSharpGradModule(INamedTypeSymbol type)
-    {
-        for (var t = type.BaseType; t is not null; t = t.BaseType)
-        {
-            if (IsSharpGradModule(t)) return t;
-        }
-        // No base yet (the generator adds it): find Module through the attribute's assembly.
-        foreach (var attribute in type.GetAttributes())
-        {
-            if (attribute.AttributeClass is { } attributeClass
-                && attributeClass.ContainingNamespace is { Name: "SharpGrad" } ns
-                && ns.GetTypeMembers("Module").FirstOrDefault() is { } module)
-            {
-                return module;
-            }
-        }
-        return null;
     }
 
     /// <summary>The module element type of an array or <c>IReadOnlyList&lt;T&gt;</c> of modules, else null.</summary>

@@ -17,4 +17,10 @@ internal static class TrackingNames
 
     /// <summary>Each spec without its diagnostics: what the emitter reads.</summary>
     public const string EmitSpecs = "EmitSpecs";
+
+    /// <summary>Direct <c>child.Forward(x)</c> calls to intercept (null for other invocations).</summary>
+    public const string ForwardCalls = "ForwardCalls";
+
+    /// <summary>All intercepted calls, collected into one equatable array.</summary>
+    public const string AllForwardCalls = "AllForwardCalls";
 }

@@ -196,6 +196,25 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void SG1007_DuplicateStateName()
+    {
+        var (d, text, line) = Single("""
+            using SharpGrad;
+            namespace Demo;
+
+            [Module]
+            public partial class Layer
+            {
+                public Parameter Weight { get; } = new(Tensor.Ones(1));
+                private readonly Parameter _weight = new(Tensor.Ones(1));
+            }
+            """, "SG1007");
+        Assert.Equal("_weight", text);
+        Assert.Equal(8, line);
+        Assert.Contains("'Layer._weight' has the state name 'weight', which 'Layer.Weight' already has", d.GetMessage());
+    }
+
+    [Fact]
     public void NoCodeIsGeneratedForANonPartialClass()
     {
         var (result, _) = GeneratorHarness.Run("using SharpGrad; [Module] public class Net : Module { }");

@@ -13,6 +13,8 @@ public class IncrementalityTests
         TrackingNames.NonNullSpecs,
         TrackingNames.Diagnostics,
         TrackingNames.EmitSpecs,
+        TrackingNames.ForwardCalls,
+        TrackingNames.AllForwardCalls,
     ];
 
     private const string Helper = """

@@ -8,6 +8,7 @@ public class SnapshotTests
     [Theory]
     [InlineData("Cnn", TestSources.Cnn, "Demo.Net.g.cs")]
     [InlineData("Cnn", TestSources.Cnn, "Demo.ResidualBlock.g.cs")]
+    [InlineData("Cnn", TestSources.Cnn, "SharpGrad.Interceptors.g.cs")]
     [InlineData("Layers", TestSources.Layers, "Demo.Layers.Conv2d.g.cs")]
     [InlineData("Norm", TestSources.Norm, "Demo.Layers.BatchNormLike.g.cs")]
     [InlineData("Sequential", TestSources.Features, "Demo.Blocks.Features.g.cs")]
@@ -41,7 +42,7 @@ public class SnapshotTests
         var (result, _) = GeneratorHarness.Run(TestSources.Layers, TestSources.Cnn, TestSources.Features);
 
         Assert.Equal(
-            ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs"],
+            ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs", "SharpGrad.Interceptors.g.cs"],
             result.GeneratedSources.Select(s => s.HintName).Order(StringComparer.Ordinal));
     }
 }

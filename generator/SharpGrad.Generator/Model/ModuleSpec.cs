@@ -14,7 +14,6 @@ internal sealed record ModuleSpec(
     string Accessibility,
     string DeclarationKeywords,
     BaseKind BaseKind,
-    bool OverridesAreProtectedInternal,
     bool IsSequential,
     bool Compile,
     EquatableArray<MemberSpec> Members,

@@ -222,7 +222,7 @@ public static class Csv
             }
             catch (InvalidDataException ex) when (compressed)
             {
-                throw new InvalidDataException($"CSV file '{name}': the gzip data is corrupt ({ex.Message}).", ex);
+                throw new InvalidDataException($"CSV file '{name}': bad gzip data: {ex.Message}", ex);
             }
             catch (IOException ex)
             {

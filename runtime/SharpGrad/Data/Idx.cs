@@ -71,7 +71,7 @@ public static class Idx
         }
         catch (InvalidDataException ex) when (compressed)
         {
-            throw Fail(name, $"the gzip data is corrupt ({ex.Message}).", ex);
+            throw Fail(name, $"bad gzip data: {ex.Message}", ex);
         }
         catch (IOException ex)
         {

@@ -82,7 +82,7 @@ public class Sequential : Module, IEnumerable<Module>
     public override IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
 
     /// <inheritdoc/>
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs)
+    protected override Tensor ForwardDynamic(Tensor[] inputs)
     {
         if (inputs.Length != 1)
         {

@@ -108,4 +108,32 @@ public class ModulePlumbingTests
         Assert.Equal(x.ToArray(), output.ToArray());
         Assert.Equal(output.ToArray(), pipeline.Call(x).ToArray());
     }
+
+    [Fact]
+    public void DirectChildForwardCallRunsTheChildsHooks()
+    {
+        // Top.Forward calls block.Forward(x) directly; the generated interceptor routes it through DispatchForward.
+        var top = new Top();
+        var block = (Block)top.NamedModules().Single(m => m.Name == "block").Module;
+        var inner = top.NamedModules().Single(m => m.Name == "block.inner").Module;
+        var seen = new List<string>();
+        block.RegisterForwardPreHook((m, inputs) => seen.Add("block.pre"));
+        block.RegisterForwardHook((m, inputs, output) => seen.Add("block"));
+        inner.RegisterForwardHook((m, inputs, output) => seen.Add("block.inner"));
+
+        top.Forward(Tensor.Ones(3));
+
+        Assert.Equal(["block.pre", "block.inner", "block"], seen);
+    }
+
+    [Fact]
+    public void ForwardHookCanReplaceTheOutputOfADirectCall()
+    {
+        var top = new Top();
+        var block = top.NamedModules().Single(m => m.Name == "block").Module;
+        using var handle = block.RegisterForwardHook((m, inputs, output) => Tensor.Zeros(3));
+
+        // Reference: with the block's output replaced by zeros, every later op multiplies zeros (heads have no bias).
+        Assert.Equal(new float[3], top.Forward(Tensor.Ones(3)).ToArray());
+    }
 }

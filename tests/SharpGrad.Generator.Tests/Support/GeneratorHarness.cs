@@ -10,7 +10,9 @@ internal static class GeneratorHarness
 {
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
 
-    public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Preview);
+    /// <summary>C# preview, with interceptors enabled in SharpGrad.Generated (what SharpGrad.props sets for consumers).</summary>
+    public static readonly CSharpParseOptions ParseOptions = new CSharpParseOptions(LanguageVersion.Preview)
+        .WithFeatures([new("InterceptorsNamespaces", "SharpGrad.Generated")]);
 
     private static ImmutableArray<MetadataReference> LoadReferences()
     {

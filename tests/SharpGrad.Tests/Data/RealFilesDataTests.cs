@@ -54,16 +54,16 @@ public class RealFilesDataTests
         Assert.Equal(DType.Int64, labels.DType);
 
         var rawImages = Gunzip("mnist10k-images-idx3-ubyte.gz");
-        var scaled = images.ToArray();
-        for (int i = 0; i < scaled.Length; i += 97) Assert.Equal(rawImages[16 + i] / 255f, scaled[i]);
-        Assert.Equal(0f, scaled.Min());
-        Assert.Equal(1f, scaled.Max());
+        var pix = images.ToArray();
+        int firstWrong = -1;
+        for (int i = 0; i < pix.Length && firstWrong < 0; i++) if (pix[i] != rawImages[16 + i] / 255f) firstWrong = i;
+        Assert.True(firstWrong < 0, $"pixel {firstWrong} is {(firstWrong < 0 ? 0 : pix[firstWrong])}, expected byte / 255");
 
         var rawLabels = Gunzip("mnist10k-labels-idx1-ubyte.gz");
         Assert.Equal(0x00000801, BigEndian(rawLabels, 0));
         Assert.Equal(10_000, BigEndian(rawLabels, 4));
         var l = labels.ToLongArray();
-        for (int i = 0; i < l.Length; i++) Assert.Equal(rawLabels[8 + i], l[i]);
+        Assert.Equal(rawLabels.Skip(8).Select(b => (long)b), l);
         var histogram = new int[10];
         foreach (var v in l)
         {
@@ -74,7 +74,6 @@ public class RealFilesDataTests
 
         // Class "1" has the fewest ink pixels of all digits, "0" and "8" among the most: compare mean ink per class.
         var ink = new double[10];
-        var pix = images.ToArray();
         for (int n = 0; n < 10_000; n++)
         {
             double s = 0;
@@ -99,15 +98,19 @@ public class RealFilesDataTests
         Assert.Equal(1797, lines.Length);
         var xs = x.ToArray();
         var ys = y.ToLongArray();
+        var expectedX = new float[1797 * 64];
+        var expectedY = new long[1797];
         for (int r = 0; r < lines.Length; r++)
         {
             var cells = lines[r].Trim().Split(',');
             Assert.Equal(65, cells.Length);
-            for (int c = 0; c < 64; c++) Assert.Equal(float.Parse(cells[c], CultureInfo.InvariantCulture), xs[r * 64 + c]);
-            Assert.Equal(long.Parse(cells[64], CultureInfo.InvariantCulture), ys[r]);
+            for (int c = 0; c < 64; c++) expectedX[r * 64 + c] = float.Parse(cells[c], CultureInfo.InvariantCulture);
+            expectedY[r] = long.Parse(cells[64], CultureInfo.InvariantCulture);
         }
+        Assert.Equal(expectedX, xs);
+        Assert.Equal(expectedY, ys);
         // UCI optdigits: pixel counts 0..16, ten classes of roughly 180 each.
-        Assert.All(xs, v => Assert.True(v >= 0 && v <= 16 && v == MathF.Floor(v)));
+        Assert.True(xs.All(v => v >= 0 && v <= 16 && v == MathF.Floor(v)), "digits pixels must be integers 0..16");
         var histogram = ys.GroupBy(v => v).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), histogram.Keys.Order());
         Assert.All(histogram.Values, n => Assert.InRange(n, 170, 190));
