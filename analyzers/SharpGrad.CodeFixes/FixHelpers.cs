@@ -54,7 +54,10 @@ internal static class FixHelpers
 
     /// <summary><c>global::SharpGrad.Autograd.NoGrad()</c>, simplified to <c>Autograd.NoGrad()</c> where a using allows.</summary>
     public static ExpressionSyntax NoGradCall()
-        => SyntaxFactory.ParseExpression("global::SharpGrad.Autograd.NoGrad()").WithAdditionalAnnotations(Simplifier.Annotation);
+        => SyntaxFactory.InvocationExpression(SyntaxFactory.MemberAccessExpression(
+            SyntaxKind.SimpleMemberAccessExpression,
+            SyntaxFactory.ParseExpression("global::SharpGrad.Autograd").WithAdditionalAnnotations(Simplifier.Annotation),
+            SyntaxFactory.IdentifierName("NoGrad")));
 
     public static void Register(CodeFixContext context, Diagnostic diagnostic, string title, System.Func<CancellationToken, Task<Document>> fix)
         => context.RegisterCodeFix(CodeAction.Create(title, fix, equivalenceKey: title), diagnostic);

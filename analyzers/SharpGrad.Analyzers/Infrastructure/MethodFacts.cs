@@ -584,8 +584,8 @@ internal sealed class MethodFacts
     // ---------------------------------------------------------------- control flow
 
     /// <summary>
-    /// The nearest enclosing construct that may run a statement zero or many times: a loop, a branch, a try, a lambda or
-    /// local function (the condition of an <c>if</c> belongs to the enclosing scope). Two operations with the same
+    /// The child, under the nearest enclosing construct that may run it zero or many times (a loop, a branch, a try, a
+    /// lambda or local function), that contains the operation (the condition of an <c>if</c> belongs to the enclosing scope). Two operations with the same
     /// scope run straight-line relative to each other.
     /// </summary>
     public static IOperation? ControlScope(IOperation operation)
@@ -602,10 +602,11 @@ internal sealed class MethodFacts
                 case ILoopOperation or IConditionalOperation or ISwitchOperation or ISwitchExpressionOperation
                     or ITryOperation or ICatchClauseOperation or IAnonymousFunctionOperation or ILocalFunctionOperation
                     or IConditionalAccessOperation or ICoalesceOperation:
-                    return op;
+                    // The branch itself is the scope: the two arms of an if are not straight-line with each other.
+                    return child;
                 case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr } logical
                     when logical.RightOperand == child:
-                    return op;
+                    return child;
             }
         }
         return null;
