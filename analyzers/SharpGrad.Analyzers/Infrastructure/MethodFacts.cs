@@ -57,17 +57,28 @@ internal sealed class MethodFacts
     private readonly Dictionary<ISymbol, List<IOperation?>> _writes = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ISymbol, List<IOperation>> _references = new(SymbolEqualityComparer.Default);
 
+    // Answers are memoised per operation: the same values are asked about again and again along a chain of ops.
+    private readonly Dictionary<IOperation, bool> _requiresGrad = new();
+    private readonly Dictionary<IOperation, TensorShape?> _shapes = new();
+    private readonly Dictionary<IOperation, bool> _noGrad = new();
+    private readonly Dictionary<IOperation, HashSet<IOperation>> _graphs = new();
+
     private MethodFacts(IOperation root, SharpGradSymbols symbols)
     {
         Root = root;
         _symbols = symbols;
         var invocations = new List<IInvocationOperation>();
+        var tensorOps = new List<IOperation>();
         foreach (var op in root.DescendantsAndSelf())
         {
             switch (op)
             {
                 case IInvocationOperation invocation:
                     invocations.Add(invocation);
+                    if (symbols.IsTensor(invocation.Type)) tensorOps.Add(invocation);
+                    break;
+                case IBinaryOperation or IUnaryOperation when op.Type is not null && symbols.IsTensor(op.Type):
+                    tensorOps.Add(op);
                     break;
                 case IVariableDeclaratorOperation declarator:
                     var init = declarator.GetVariableInitializer();
@@ -114,7 +125,11 @@ internal sealed class MethodFacts
         }
         invocations.Sort((a, b) => a.Syntax.SpanStart.CompareTo(b.Syntax.SpanStart));
         Invocations = invocations.ToImmutableArray();
+        TensorOps = tensorOps.ToImmutableArray();
     }
+
+    /// <summary>Every tensor-valued invocation and operator of the body.</summary>
+    public ImmutableArray<IOperation> TensorOps { get; }
 
     public IOperation Root { get; }
 
@@ -203,6 +218,17 @@ internal sealed class MethodFacts
     private TensorShape? ShapeOf(IOperation operation, int depth)
     {
         if (depth > MaxDepth) return null;
+        lock (_shapes)
+        {
+            if (_shapes.TryGetValue(operation, out var known)) return known;
+        }
+        var shape = ComputeShape(operation, depth);
+        lock (_shapes) _shapes[operation] = shape;
+        return shape;
+    }
+
+    private TensorShape? ComputeShape(IOperation operation, int depth)
+    {
         var op = Unwrap(operation);
         switch (op)
         {
@@ -418,6 +444,17 @@ internal sealed class MethodFacts
     private bool KnownRequiresGrad(IOperation operation, int depth)
     {
         if (depth > MaxDepth) return false;
+        lock (_requiresGrad)
+        {
+            if (_requiresGrad.TryGetValue(operation, out bool known)) return known;
+        }
+        bool result = ComputeRequiresGrad(operation, depth);
+        lock (_requiresGrad) _requiresGrad[operation] = result;
+        return result;
+    }
+
+    private bool ComputeRequiresGrad(IOperation operation, int depth)
+    {
         var op = Unwrap(operation);
         switch (op)
         {
@@ -517,6 +554,17 @@ internal sealed class MethodFacts
 
     /// <summary>The recorded ops (resolved definitions) a value is computed from, itself included.</summary>
     public HashSet<IOperation> GraphOf(IOperation operation)
+    {
+        lock (_graphs)
+        {
+            if (_graphs.TryGetValue(operation, out var known)) return known;
+        }
+        var graph = ComputeGraph(operation);
+        lock (_graphs) _graphs[operation] = graph;
+        return graph;
+    }
+
+    private HashSet<IOperation> ComputeGraph(IOperation operation)
     {
         var graph = new HashSet<IOperation>();
         var stack = new Stack<IOperation>();
@@ -618,6 +666,17 @@ internal sealed class MethodFacts
 
     /// <summary>Inside <c>using (Autograd.NoGrad())</c> or after <c>using var _ = Autograd.NoGrad();</c> in an enclosing block.</summary>
     public bool InsideNoGrad(IOperation operation)
+    {
+        lock (_noGrad)
+        {
+            if (_noGrad.TryGetValue(operation, out bool known)) return known;
+        }
+        bool result = ComputeInsideNoGrad(operation);
+        lock (_noGrad) _noGrad[operation] = result;
+        return result;
+    }
+
+    private bool ComputeInsideNoGrad(IOperation operation)
     {
         var child = operation;
         for (var op = operation.Parent; op is not null; child = op, op = op.Parent)

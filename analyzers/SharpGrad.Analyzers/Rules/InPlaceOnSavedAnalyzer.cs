@@ -31,18 +31,20 @@ public sealed class InPlaceOnSavedAnalyzer : DiagnosticAnalyzer
 
                 var facts = getFacts();
                 if (facts.StableSymbol(inPlace.Instance) is not { } target) return;
+                var laterBackwards = facts.Invocations
+                    .Where(b => AnalyzerSetup.IsBackward(b, symbols) && MethodFacts.StraightLine(inPlace, b))
+                    .ToList();
+                if (laterBackwards.Count == 0) return;
 
-                foreach (var op in facts.Root.DescendantsAndSelf())
+                foreach (var op in facts.TensorOps)
                 {
-                    if (op is not (IBinaryOperation or IInvocationOperation) || !MethodFacts.StraightLine(op, inPlace) || !facts.IsOpResult(op)) continue;
+                    if (op.Syntax.SpanStart >= inPlace.Syntax.SpanStart || !facts.IsOpResult(op) || !MethodFacts.StraightLine(op, inPlace)) continue;
                     var saved = facts.SavedOperands(op, out bool savesOutput);
                     bool savesTarget = saved.Any(s => SymbolEqualityComparer.Default.Equals(facts.StableSymbol(s), target))
                         || (savesOutput && target is ILocalSymbol local && facts.SingleValue(local) is { } value && MethodFacts.Unwrap(value) == op);
                     if (!savesTarget) continue;
 
-                    bool backwardThrough = facts.Invocations.Any(b => AnalyzerSetup.IsBackward(b, symbols)
-                        && MethodFacts.StraightLine(inPlace, b)
-                        && facts.GraphOf(b.Instance!).Contains(op));
+                    bool backwardThrough = laterBackwards.Any(b => facts.GraphOf(b.Instance!).Contains(op));
                     if (!backwardThrough) continue;
 
                     ctx.ReportDiagnostic(Diagnostic.Create(
