@@ -136,7 +136,6 @@ public partial class Tensor
         if (!DType.IsFloatingPoint()) return MapIntegral(this, v => Math.Sign(v));
         var r = MapRaw<SignMap>(this);
         if (!ShouldRecord(this)) return r;
-        var shape = _shape;
         return Record(r, "SignBackward", [this], (g, n) => [ZerosLike(g)]);
     }
 

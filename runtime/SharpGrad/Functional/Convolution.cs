@@ -136,6 +136,24 @@ public static partial class Functional
         if (!Tensor.ShouldRecord([x, w, b])) return result;
         return Tensor.Record(result, "ConvolutionBackward", [x, w, b], (g, node) =>
         {
+            if (Autograd.IsGradEnabled)
+            {
+                // Recording the backward (createGraph): the input and bias gradients as differentiable ops
+                // (the input gradient of a convolution is a transposed convolution). The weight gradient is first-order only.
+                int eh = (ho - 1) * sh - 2 * ph + dh * (kh - 1) + 1, ew = (wo - 1) * sw - 2 * pw + dw * (kw - 1) + 1;
+                var dgx = node.NeedsInputGrad(0) ? ConvTranspose2d(g, w, null, (sh, sw), (ph, pw), (h - eh, wd - ew), groups, (dh, dw)).To(x.DType) : null;
+                var dgb = b is not null && node.NeedsInputGrad(2) ? g.Sum([0, 2, 3]).To(b.DType) : null;
+                Tensor? dgw = null;
+                if (node.NeedsInputGrad(1))
+                {
+                    dgw = Tensor.Empty(w._shape, dtype);
+                    var g0 = As(g, dtype);
+                    if (dtype == DType.Float32) Conv.Backward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(g0), null, dgw.Data<float>(), null);
+                    else Conv.Backward(geom, Dense<double>(xr), Dense<double>(wr), Dense<double>(g0), null, dgw.Data<double>(), null);
+                    dgw = dgw.To(w.DType);
+                }
+                return [dgx, dgw, dgb];
+            }
             var gx = node.NeedsInputGrad(0) ? Tensor.Empty(x._shape, dtype) : null;
             var gw = node.NeedsInputGrad(1) ? Tensor.Empty(w._shape, dtype) : null;
             var gb = b is not null && node.NeedsInputGrad(2) ? Tensor.Empty([o], dtype) : null;
@@ -221,6 +239,22 @@ public static partial class Functional
         {
             y = Tensor.Record(result, "ConvolutionBackward", [x, w, b], (g, node) =>
             {
+                if (Autograd.IsGradEnabled)
+                {
+                    // Recording the backward (createGraph): the input gradient of a transposed convolution is a convolution.
+                    var dgx = node.NeedsInputGrad(0) ? Conv2d(g, w, null, stride, padding, d, groups).To(x.DType) : null;
+                    var dgb = b is not null && node.NeedsInputGrad(2) ? g.Sum([0, 2, 3]).To(b.DType) : null;
+                    Tensor? dgw = null;
+                    if (node.NeedsInputGrad(1))
+                    {
+                        dgw = Tensor.Empty(w._shape, dtype);
+                        var g0 = As(g, dtype);
+                        if (dtype == DType.Float32) Conv.TransposeBackward(geom, Dense<float>(xr), Dense<float>(wr), Dense<float>(g0), null, dgw.Data<float>(), null);
+                        else Conv.TransposeBackward(geom, Dense<double>(xr), Dense<double>(wr), Dense<double>(g0), null, dgw.Data<double>(), null);
+                        dgw = dgw.To(w.DType);
+                    }
+                    return [dgx, dgw, dgb];
+                }
                 var gx = node.NeedsInputGrad(0) ? Tensor.Empty(x._shape, dtype) : null;
                 var gw = node.NeedsInputGrad(1) ? Tensor.Empty(w._shape, dtype) : null;
                 var gb = b is not null && node.NeedsInputGrad(2) ? Tensor.Empty([cout], dtype) : null;

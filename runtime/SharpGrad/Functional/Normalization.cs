@@ -20,6 +20,17 @@ public static partial class Functional
     }
 
     /// <summary>
+    /// 1 / sqrt(var + eps) with autograd (its backward is written with tensor ops, so it differentiates again).
+    /// Used to rebuild the normalisation's statistics when a backward itself is being recorded (createGraph).
+    /// </summary>
+    private static Tensor Rsqrt(Tensor variance, double eps)
+    {
+        var result = InvStd(variance, eps);
+        if (!Tensor.ShouldRecord(variance)) return result;
+        return Tensor.Record(result, "RsqrtBackward", [variance], (g, n) => [g * -0.5f * result * result * result], result);
+    }
+
+    /// <summary>
     /// Batch normalisation (PyTorch: <c>torch.nn.functional.batch_norm</c>) over a [N, C], [N, C, L] or [N, C, H, W] input,
     /// per channel C. In training (or without running statistics) it normalises with the batch mean and biased variance and,
     /// when running statistics are given, updates them in place: <c>running = (1 − momentum)·running + momentum·batch</c>,
@@ -55,7 +66,7 @@ public static partial class Functional
             throw new ArgumentException($"{op}: expected more than 1 value per channel when training, but got input of shape {ShapeUtil.Format(input._shape)}.");
         }
         var dtype = FloatDType(op, input, weight, bias);
-        Tensor xhat, invstd, result;
+        Tensor savedXhat, savedInvstd, result;
         using (Autograd.NoGrad())
         {
             var x3 = As(input, dtype).Reshape(n, c, l);
@@ -80,9 +91,9 @@ public static partial class Functional
                 mean = runningMean!.To(dtype).Reshape(1, c, 1);
                 variance = runningVar!.To(dtype).Reshape(1, c, 1);
             }
-            invstd = InvStd(variance, eps);
-            xhat = (x3 - mean) * invstd;
-            var y = xhat;
+            savedInvstd = InvStd(variance, eps);
+            savedXhat = (x3 - mean) * savedInvstd;
+            var y = savedXhat;
             if (weight is not null) y = y * As(weight, dtype).Reshape(1, c, 1);
             if (bias is not null) y = y + As(bias, dtype).Reshape(1, c, 1);
             result = y.Reshape(input._shape).Contiguous();
@@ -93,6 +104,21 @@ public static partial class Functional
         {
             var g3 = g.To(dtype).Reshape(n, c, l);
             Tensor? gx = null, gw = null, gb = null;
+            var xhat = savedXhat;
+            var invstd = savedInvstd;
+            if (Autograd.IsGradEnabled && input.RequiresGrad)
+            {
+                // Recording the backward (createGraph): rebuild the statistics from the input with differentiable ops,
+                // so the gradient is itself differentiable with respect to the input.
+                var x3 = input.To(dtype).Reshape(n, c, l);
+                if (useBatchStats)
+                {
+                    var xc = x3 - x3.Mean([0, 2], keepDim: true);
+                    invstd = Rsqrt((xc * xc).Mean([0, 2], keepDim: true), eps);
+                    xhat = xc * invstd;
+                }
+                else xhat = (x3 - runningMean!.To(dtype).Reshape(1, c, 1)) * invstd;
+            }
             if (node.NeedsInputGrad(0))
             {
                 var gxhat = weight is null ? g3 : g3 * weight.To(dtype).Reshape(1, c, 1);
@@ -136,15 +162,15 @@ public static partial class Functional
         int l = ShapeUtil.Count(normalizedShape);
         int m = l == 0 ? 0 : input.NumElements / l;
         var dtype = FloatDType(op, input, weight, bias);
-        Tensor xhat, invstd, result;
+        Tensor savedXhat, savedInvstd, result;
         using (Autograd.NoGrad())
         {
             var x2 = As(input, dtype).Reshape(m, l);
             var mean = x2.Mean(1, keepDim: true);
             var xc = x2 - mean;
-            invstd = InvStd((xc * xc).Mean(1, keepDim: true), eps);
-            xhat = xc * invstd;
-            var y = xhat;
+            savedInvstd = InvStd((xc * xc).Mean(1, keepDim: true), eps);
+            savedXhat = xc * savedInvstd;
+            var y = savedXhat;
             if (weight is not null) y = y * As(weight, dtype).Reshape(1, l);
             if (bias is not null) y = y + As(bias, dtype).Reshape(1, l);
             result = y.Reshape(input._shape).Contiguous();
@@ -156,6 +182,16 @@ public static partial class Functional
         {
             var g2 = g.To(dtype).Reshape(m, l);
             Tensor? gx = null, gw = null, gb = null;
+            var xhat = savedXhat;
+            var invstd = savedInvstd;
+            if (Autograd.IsGradEnabled && input.RequiresGrad)
+            {
+                // Recording the backward (createGraph): rebuild the statistics with differentiable ops (see BatchNorm).
+                var x2 = input.To(dtype).Reshape(m, l);
+                var xc = x2 - x2.Mean(1, keepDim: true);
+                invstd = Rsqrt((xc * xc).Mean(1, keepDim: true), eps);
+                xhat = xc * invstd;
+            }
             if (node.NeedsInputGrad(0))
             {
                 var gxhat = weight is null ? g2 : g2 * weight.To(dtype).Reshape(1, l);

@@ -38,16 +38,41 @@ public static partial class Functional
         else Pooling.MaxForward(g, Dense<double>(input), result.Data<double>(), idx);
         if (!Tensor.ShouldRecord(input)) return (result, indices);
         var inShape = input._shape;
-        int hw = g.H * g.W, lo = g.HO * g.WO;
-        var output = Tensor.Record(result, "MaxPool2DWithIndicesBackward", [input], (grad, node) =>
-        {
-            var gx = Tensor.Empty(inShape, dtype);
-            var gr = As(grad, dtype);
-            if (dtype == DType.Float32) Pooling.MaxBackward(g.Planes, hw, lo, Dense<float>(gr), idx, gx.Data<float>());
-            else Pooling.MaxBackward(g.Planes, hw, lo, Dense<double>(gr), idx, gx.Data<double>());
-            return [gx];
-        }, indices);
+        var output = Tensor.Record(result, "MaxPool2DWithIndicesBackward", [input],
+            (grad, node) => [MaxScatter(grad, idx, g, inShape, dtype)], indices);
         return (output, indices);
+    }
+
+    /// <summary>The max-pool backward: gx[plane, idx] += g (linear in g; its own backward is <see cref="MaxGather"/>).</summary>
+    private static Tensor MaxScatter(Tensor grad, long[] idx, PoolGeometry g, int[] inShape, DType dtype)
+    {
+        int hw = g.H * g.W, lo = g.HO * g.WO;
+        var gx = Tensor.Empty(inShape, dtype);
+        var gr = As(grad, dtype);
+        if (dtype == DType.Float32) Pooling.MaxBackward(g.Planes, hw, lo, Dense<float>(gr), idx, gx.Data<float>());
+        else Pooling.MaxBackward(g.Planes, hw, lo, Dense<double>(gr), idx, gx.Data<double>());
+        if (!Tensor.ShouldRecord(grad)) return gx;
+        var outShape = grad._shape;
+        return Tensor.Record(gx, "MaxPool2DWithIndicesBackwardBackward", [grad], (gg, node) => [MaxGather(gg, idx, g, outShape, dtype)]);
+    }
+
+    /// <summary>y[plane, o] = x[plane, idx[o]] (the adjoint of <see cref="MaxScatter"/>).</summary>
+    private static Tensor MaxGather(Tensor x, long[] idx, PoolGeometry g, int[] outShape, DType dtype)
+    {
+        int hw = g.H * g.W, lo = g.HO * g.WO;
+        var y = Tensor.Empty(outShape, dtype);
+        var xr = As(x, dtype);
+        if (dtype == DType.Float32) Gather(Dense<float>(xr), y.Data<float>());
+        else Gather(Dense<double>(xr), y.Data<double>());
+        if (!Tensor.ShouldRecord(x)) return y;
+        var inShape = x._shape;
+        return Tensor.Record(y, "MaxPoolGatherBackward", [x], (gg, node) => [MaxScatter(gg, idx, g, inShape, dtype)]);
+
+        void Gather<T>(T[] src, T[] dst) where T : unmanaged
+        {
+            for (int p = 0; p < g.Planes; p++)
+                for (int o = 0; o < lo; o++) dst[p * lo + o] = src[p * hw + (int)idx[p * lo + o]];
+        }
     }
 
     /// <summary>
@@ -65,20 +90,30 @@ public static partial class Functional
         if (divisorOverride is <= 0) throw new ArgumentException($"{op}: divisorOverride must be positive, but got {divisorOverride}.");
         var s = stride ?? kernelSize;
         var (g, outShape) = PoolSetup(op, input, kernelSize, s, padding, (1, 1), ceilMode);
-        var dtype = FloatDType(op, input);
+        return AvgApply(input, g, countIncludePad, divisorOverride, outShape, FloatDType(op, input));
+    }
+
+    /// <summary>Average pooling, recorded with <see cref="AvgAdjoint"/> as its backward (both linear, so every order works).</summary>
+    private static Tensor AvgApply(Tensor input, PoolGeometry g, bool countIncludePad, int? divisorOverride, int[] outShape, DType dtype)
+    {
         var result = Tensor.Empty(outShape, dtype);
-        if (dtype == DType.Float32) Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<float>(input), result.Data<float>());
-        else Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<double>(input), result.Data<double>());
+        var xr = As(input, dtype);
+        if (dtype == DType.Float32) Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<float>(xr), result.Data<float>());
+        else Pooling.AvgForward(g, countIncludePad, divisorOverride, Dense<double>(xr), result.Data<double>());
         if (!Tensor.ShouldRecord(input)) return result;
         var inShape = input._shape;
-        return Tensor.Record(result, "AvgPool2DBackward", [input], (grad, node) =>
-        {
-            var gx = Tensor.Empty(inShape, dtype);
-            var gr = As(grad, dtype);
-            if (dtype == DType.Float32) Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<float>(gr), gx.Data<float>());
-            else Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<double>(gr), gx.Data<double>());
-            return [gx];
-        });
+        return Tensor.Record(result, "AvgPool2DBackward", [input], (grad, node) => [AvgAdjoint(grad, g, countIncludePad, divisorOverride, inShape, dtype)]);
+    }
+
+    private static Tensor AvgAdjoint(Tensor grad, PoolGeometry g, bool countIncludePad, int? divisorOverride, int[] inShape, DType dtype)
+    {
+        var gx = Tensor.Empty(inShape, dtype);
+        var gr = As(grad, dtype);
+        if (dtype == DType.Float32) Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<float>(gr), gx.Data<float>());
+        else Pooling.AvgBackward(g, countIncludePad, divisorOverride, Dense<double>(gr), gx.Data<double>());
+        if (!Tensor.ShouldRecord(grad)) return gx;
+        var outShape = grad._shape;
+        return Tensor.Record(gx, "AvgPool2DBackwardBackward", [grad], (gg, node) => [AvgApply(gg, g, countIncludePad, divisorOverride, outShape, dtype)]);
     }
 
     /// <summary>
@@ -106,20 +141,30 @@ public static partial class Functional
         var outShape = (int[])input._shape.Clone();
         outShape[^2] = outputSize.H;
         outShape[^1] = outputSize.W;
-        var dtype = FloatDType(op, input);
+        return AdaptiveApply(input, planes, h, w, outputSize.H, outputSize.W, outShape, FloatDType(op, input));
+    }
+
+    /// <summary>Adaptive average pooling, recorded with <see cref="AdaptiveAdjoint"/> as its backward (both linear).</summary>
+    private static Tensor AdaptiveApply(Tensor input, int planes, int h, int w, int ho, int wo, int[] outShape, DType dtype)
+    {
         var result = Tensor.Empty(outShape, dtype);
-        if (dtype == DType.Float32) Pooling.AdaptiveAvgForward(planes, h, w, outputSize.H, outputSize.W, Dense<float>(input), result.Data<float>());
-        else Pooling.AdaptiveAvgForward(planes, h, w, outputSize.H, outputSize.W, Dense<double>(input), result.Data<double>());
+        var xr = As(input, dtype);
+        if (dtype == DType.Float32) Pooling.AdaptiveAvgForward(planes, h, w, ho, wo, Dense<float>(xr), result.Data<float>());
+        else Pooling.AdaptiveAvgForward(planes, h, w, ho, wo, Dense<double>(xr), result.Data<double>());
         if (!Tensor.ShouldRecord(input)) return result;
         var inShape = input._shape;
-        return Tensor.Record(result, "AdaptiveAvgPool2DBackward", [input], (grad, node) =>
-        {
-            var gx = Tensor.Empty(inShape, dtype);
-            var gr = As(grad, dtype);
-            if (dtype == DType.Float32) Pooling.AdaptiveAvgBackward(planes, h, w, outputSize.H, outputSize.W, Dense<float>(gr), gx.Data<float>());
-            else Pooling.AdaptiveAvgBackward(planes, h, w, outputSize.H, outputSize.W, Dense<double>(gr), gx.Data<double>());
-            return [gx];
-        });
+        return Tensor.Record(result, "AdaptiveAvgPool2DBackward", [input], (grad, node) => [AdaptiveAdjoint(grad, planes, h, w, ho, wo, inShape, dtype)]);
+    }
+
+    private static Tensor AdaptiveAdjoint(Tensor grad, int planes, int h, int w, int ho, int wo, int[] inShape, DType dtype)
+    {
+        var gx = Tensor.Empty(inShape, dtype);
+        var gr = As(grad, dtype);
+        if (dtype == DType.Float32) Pooling.AdaptiveAvgBackward(planes, h, w, ho, wo, Dense<float>(gr), gx.Data<float>());
+        else Pooling.AdaptiveAvgBackward(planes, h, w, ho, wo, Dense<double>(gr), gx.Data<double>());
+        if (!Tensor.ShouldRecord(grad)) return gx;
+        var outShape = grad._shape;
+        return Tensor.Record(gx, "AdaptiveAvgPool2DBackwardBackward", [grad], (gg, node) => [AdaptiveApply(gg, planes, h, w, ho, wo, outShape, dtype)]);
     }
 
     private static (PoolGeometry Geometry, int[] OutShape) PoolSetup(string op, Tensor input, (int H, int W) k, (int H, int W) s, (int H, int W) p, (int H, int W) d, bool ceilMode)

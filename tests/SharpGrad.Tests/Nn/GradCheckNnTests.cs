@@ -166,4 +166,56 @@ public class GradCheckNnTests
         // A fresh generator with the same seed on every evaluation gives the same mask.
         GradCheck.Check(t => Functional.Dropout(t[0], 0.3, training: true, rng: new Rng(99)), R(rng, 4, 5));
     }
+
+    /// <summary>
+    /// The gradient of Σ f(x)·w with respect to x, recorded (createGraph) so that GradCheck can differentiate it again:
+    /// a finite-difference check of the second derivative.
+    /// </summary>
+    private static Tensor GradOf(Func<Tensor, Tensor> f, Tensor x, Tensor w)
+    {
+        using var _ = Autograd.EnableGrad();
+        var xx = x.RequiresGrad ? x : x.Detach().RequiresGrad_();
+        return Autograd.Grad((f(xx) * w).Sum(), xx, createGraph: true);
+    }
+
+    [Fact]
+    public void SecondDerivatives()
+    {
+        var rng = new Rng(15);
+        var w1 = R(rng, 3, 4);
+        var gamma = R(rng, 4);
+        GradCheck.Check(t => GradOf(x => Functional.LayerNorm(x, [4], gamma), t[0], w1), R(rng, 3, 4));
+        var w2 = R(rng, 4, 3);
+        var bnGamma = R(rng, 3);
+        GradCheck.Check(t => GradOf(x => Functional.BatchNorm(x, null, null, bnGamma, null, training: true), t[0], w2), R(rng, 4, 3));
+        var m = R(rng, 4, 2);
+        var w3 = R(rng, 3, 2);
+        // x·m is linear in x, so make it curve: (x·m)² summed
+        GradCheck.Check(t => GradOf(x => { var y = x.MatMul(m); return y * y; }, t[0], w3), R(rng, 3, 4));
+    }
+
+    /// <summary>The recorded gradient of Σ f(x, p)·w with respect to x, as a function of both x and p.</summary>
+    private static Tensor GradOf2(Func<Tensor, Tensor, Tensor> f, Tensor x, Tensor p, Tensor w)
+    {
+        using var _ = Autograd.EnableGrad();
+        var xx = x.RequiresGrad ? x : x.Detach().RequiresGrad_();
+        return Autograd.Grad((f(xx, p) * w).Sum(), xx, createGraph: true);
+    }
+
+    [Fact]
+    public void SecondDerivativesThroughConvolutionAndPooling()
+    {
+        var rng = new Rng(16);
+        // conv: square the output so the gradient depends on x; differentiate the input gradient w.r.t. x and the weight
+        var wc = R(rng, 2, 4, 3, 3);
+        GradCheck.Check(t => GradOf2((x, k) => { var y = Functional.Conv2d(x, k, null, 2, 1, 1, 2); return y * y; }, t[0], t[1], wc),
+            R(rng, 2, 4, 6, 5), R(rng, 4, 2, 3, 2));
+        var wt = R(rng, 2, 4, 8, 5);
+        GradCheck.Check(t => GradOf2((x, k) => { var y = Functional.ConvTranspose2d(x, k, null, 2, 1, 1, 2); return y * y; }, t[0], t[1], wt),
+            R(rng, 2, 4, 4, 3), R(rng, 4, 2, 3, 2));
+        var wm = R(rng, 2, 2, 3, 3);
+        GradCheck.Check(t => GradOf(x => { var y = Functional.MaxPool2d(x, 3, 2, 1); return y * y; }, t[0], wm), R(rng, 2, 2, 6, 5));
+        GradCheck.Check(t => GradOf(x => { var y = Functional.AvgPool2d(x, 3, 2, 1, ceilMode: true, countIncludePad: false); return y * y; }, t[0], R(new Rng(17), 2, 2, 4, 3)), R(rng, 2, 2, 6, 5));
+        GradCheck.Check(t => GradOf(x => { var y = Functional.AdaptiveAvgPool2d(x, 3); return y * y; }, t[0], wm), R(rng, 2, 2, 6, 5));
+    }
 }

@@ -136,6 +136,16 @@ public class GradCheckActivationTests
         TensorAssert.Close(Functional.Hardtanh(x, -0.5, 0.5), new Hardtanh(-0.5, 0.5).Forward(x), 0, 0);
         TensorAssert.Close(Functional.Softmax(x, 1), new Softmax(1).Forward(x), 0, 0);
         TensorAssert.Close(Functional.LogSoftmax(x, -1), new LogSoftmax(-1).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.LogSigmoid(x), new LogSigmoid().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Softmin(x, 2), new Softmin(2).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Softsign(x), new Softsign().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Selu(x), new SELU().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Celu(x, 0.4), new CELU(0.4).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Mish(x), new Mish().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Hardsigmoid(x), new Hardsigmoid().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Hardswish(x), new Hardswish().Forward(x), 0, 0);
+        Assert.Equal("CELU(alpha=0.4)", new CELU(0.4).ToString());
+        Assert.Equal("Softmin(dim=2)", new Softmin(2).ToString());
         Assert.Same(x, new Identity().Forward(x));
         Assert.Equal(new[] { 2, 12 }, new Flatten().Forward(x).Shape);
         Assert.Equal(new[] { 6, 4 }, new Flatten(0, 1).Forward(x).Shape);
