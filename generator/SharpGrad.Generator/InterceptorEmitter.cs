@@ -58,6 +58,7 @@ internal static class InterceptorEmitter
         {
             w.WriteLine($"[global::System.Runtime.CompilerServices.InterceptsLocation({call.LocationVersion}, \"{call.LocationData}\")] // {call.DisplayLocation}");
         }
+        w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
         if (arity == 1)
         {
             w.WriteLine($"public static {Tensor} Forward{index}(this {receiverType} module, {Tensor} input)");

@@ -40,19 +40,37 @@ internal static class ModuleEmitter
         string baseList = spec.BaseKind == BaseKind.AddModuleBase ? " : " + Module : "";
         using (w.Block($"{spec.Accessibility} {spec.DeclarationKeywords} {spec.ClassName}{baseList}"))
         {
-            WriteNamedChildren(w, spec);
-            w.WriteLine();
-            WriteNamedDirect(w, spec, MemberKind.Parameter);
-            w.WriteLine();
-            WriteNamedDirect(w, spec, MemberKind.Buffer);
-            if (spec.IsSequential)
+            // A member the class declares by hand is left out.
+            bool first = true;
+            void Separate()
             {
-                w.WriteLine();
+                if (!first) w.WriteLine();
+                first = false;
+            }
+
+            if ((spec.HandWritten & HandWritten.NamedChildren) == 0)
+            {
+                Separate();
+                WriteNamedChildren(w, spec);
+            }
+            if ((spec.HandWritten & HandWritten.NamedDirectParameters) == 0)
+            {
+                Separate();
+                WriteNamedDirect(w, spec, MemberKind.Parameter);
+            }
+            if ((spec.HandWritten & HandWritten.NamedDirectBuffers) == 0)
+            {
+                Separate();
+                WriteNamedDirect(w, spec, MemberKind.Buffer);
+            }
+            if (spec.IsSequential && (spec.HandWritten & HandWritten.SequentialForward) == 0)
+            {
+                Separate();
                 WriteSequentialForward(w, spec);
             }
             if (!spec.ForwardArities.IsEmpty)
             {
-                w.WriteLine();
+                Separate();
                 WriteForwardDynamic(w, spec);
             }
         }

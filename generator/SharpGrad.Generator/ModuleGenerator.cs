@@ -39,7 +39,9 @@ public sealed class ModuleGenerator : IIncrementalGenerator
                 static (ctx, token) => InterceptorParser.Parse(ctx, token))
             .WithTrackingName(TrackingNames.ForwardCalls)
             .Where(static c => c is not null)
+            .WithTrackingName(TrackingNames.PresentForwardCalls)
             .Collect()
+            .WithTrackingName(TrackingNames.CollectedForwardCalls)
             .Select(static (calls, _) => calls.Select(static c => c!).ToEquatableArray())
             .WithTrackingName(TrackingNames.AllForwardCalls);
         context.RegisterSourceOutput(forwardCalls, static (spc, calls) =>
@@ -53,6 +55,7 @@ public sealed class ModuleGenerator : IIncrementalGenerator
     {
         var nonNull = specs
             .Where(static s => s is not null)
+            .WithTrackingName(TrackingNames.PresentSpecs)
             .Select(static (s, _) => s!)
             .WithTrackingName(TrackingNames.NonNullSpecs);
 

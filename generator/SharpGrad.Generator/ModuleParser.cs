@@ -151,7 +151,23 @@ internal static class ModuleParser
             }
         }
 
+        var handWritten = HandWritten.None;
+        foreach (var member in type.GetMembers())
+        {
+            if (member is not IMethodSymbol { IsStatic: false, MethodKind: MethodKind.Ordinary } method) continue;
+            handWritten |= method.Name switch
+            {
+                "NamedChildren" when method.Parameters.Length == 0 => HandWritten.NamedChildren,
+                "NamedDirectParameters" when method.Parameters.Length == 0 => HandWritten.NamedDirectParameters,
+                "NamedDirectBuffers" when method.Parameters.Length == 0 => HandWritten.NamedDirectBuffers,
+                "ForwardDynamic" when method.Parameters.Length == 1 => HandWritten.ForwardDynamic,
+                "Forward" when isSequential && method.Parameters.Length == 1 && IsExactlyTensor(method.Parameters[0].Type) => HandWritten.SequentialForward,
+                _ => HandWritten.None,
+            };
+        }
+
         if (isSequential) forwardArities.Add(1);
+        if ((handWritten & HandWritten.ForwardDynamic) != 0) forwardArities.Clear();
 
         bool compile = !isSequential && context.Attributes
             .SelectMany(a => a.NamedArguments)
@@ -174,6 +190,7 @@ internal static class ModuleParser
             Diagnostics: diagnostics.ToEquatableArray())
         {
             CanEmit = canEmit,
+            HandWritten = handWritten,
         };
     }
 

@@ -9,7 +9,10 @@ internal static class TrackingNames
     /// <summary>[Sequential] classes → specs.</summary>
     public const string SequentialSpecs = "SequentialSpecs";
 
-    /// <summary>Specs without nulls.</summary>
+    /// <summary>Specs filtered to the non-null ones.</summary>
+    public const string PresentSpecs = "PresentSpecs";
+
+    /// <summary>Specs without nulls, typed as non-nullable.</summary>
     public const string NonNullSpecs = "NonNullSpecs";
 
     /// <summary>The diagnostics of each spec.</summary>
@@ -20,6 +23,12 @@ internal static class TrackingNames
 
     /// <summary>Direct <c>child.Forward(x)</c> calls to intercept (null for other invocations).</summary>
     public const string ForwardCalls = "ForwardCalls";
+
+    /// <summary>The invocations that are interceptable Forward calls.</summary>
+    public const string PresentForwardCalls = "PresentForwardCalls";
+
+    /// <summary>The interceptable calls, collected (an ImmutableArray, compared by reference).</summary>
+    public const string CollectedForwardCalls = "CollectedForwardCalls";
 
     /// <summary>All intercepted calls, collected into one equatable array.</summary>
     public const string AllForwardCalls = "AllForwardCalls";

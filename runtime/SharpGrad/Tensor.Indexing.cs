@@ -100,7 +100,6 @@ public partial class Tensor
     /// <summary>Checks the shape rules shared by Gather and Scatter: same rank; index no larger than the others off dim.</summary>
     private static void CheckGatherShapes(string op, int dim, Tensor self, Tensor index, Tensor? src)
     {
-        int rank = Math.Max(self.Rank, 1);
         if (index.Rank != self.Rank && !(self.Rank == 0 && index.Rank <= 1))
         {
             throw new ArgumentException(
@@ -121,7 +120,6 @@ public partial class Tensor
                     $"{op}: the source of shape {ShapeUtil.Format(src._shape)} must be at least as large as the index of shape {ShapeUtil.Format(index._shape)} in every dimension.");
             }
         }
-        _ = rank;
     }
 
     /// <summary>

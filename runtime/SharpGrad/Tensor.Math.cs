@@ -136,7 +136,6 @@ public partial class Tensor
         if (!DType.IsFloatingPoint()) return MapIntegral(this, v => Math.Sign(v));
         var r = MapRaw<SignMap>(this);
         if (!ShouldRecord(this)) return r;
-        var shape = _shape;
         return Record(r, "SignBackward", [this], (g, n) => [ZerosLike(g)]);
     }
 
@@ -261,13 +260,30 @@ public partial class Tensor
         return Record(r, "ClampBackward", [this], (g, n) => [g * mask]);
     }
 
+    /// <summary>
+    /// Clamps elementwise between tensor bounds that broadcast with this tensor; either may be null (PyTorch:
+    /// <c>torch.clamp(input, min=Tensor, max=Tensor)</c>). The gradient goes to the input inside the bounds and to the
+    /// bound that was applied elsewhere.
+    /// </summary>
+    public Tensor Clamp(Tensor? min, Tensor? max)
+    {
+        if (min is null && max is null)
+        {
+            throw new ArgumentException("Clamp: at least one of 'min' or 'max' must be given (both were null).");
+        }
+        var r = this;
+        if (min is not null) r = Where(r.Lt(min), min, r);
+        if (max is not null) r = Where(r.Gt(max), max, r);
+        return r;
+    }
+
     /// <summary>Clamps from below (PyTorch: <c>torch.clamp_min</c>).</summary>
     public Tensor ClampMin(double min) => Clamp(min, null);
 
     /// <summary>Clamps from above (PyTorch: <c>torch.clamp_max</c>).</summary>
     public Tensor ClampMax(double max) => Clamp(null, max);
 
-    /// <summary>In-place <see cref="Clamp"/> (PyTorch: <c>clamp_</c>).</summary>
+    /// <summary>In-place <see cref="Clamp(double?, double?)"/> (PyTorch: <c>clamp_</c>).</summary>
     public Tensor Clamp_(double? min = null, double? max = null)
     {
         if (min is null && max is null) throw new ArgumentException("Clamp_: at least one of 'min' or 'max' must be given (both were null).");

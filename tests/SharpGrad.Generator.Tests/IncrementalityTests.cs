@@ -10,10 +10,13 @@ public class IncrementalityTests
     [
         TrackingNames.ModuleSpecs,
         TrackingNames.SequentialSpecs,
+        TrackingNames.PresentSpecs,
         TrackingNames.NonNullSpecs,
         TrackingNames.Diagnostics,
         TrackingNames.EmitSpecs,
         TrackingNames.ForwardCalls,
+        TrackingNames.PresentForwardCalls,
+        TrackingNames.CollectedForwardCalls,
         TrackingNames.AllForwardCalls,
     ];
 

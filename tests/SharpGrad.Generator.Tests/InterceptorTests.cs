@@ -75,4 +75,45 @@ public class InterceptorTests
             """);
         Assert.Null(text);
     }
+
+    [Fact]
+    public void GeneratedSequentialForwardAndOverriddenForwardAreInterceptedAndCompile()
+    {
+        var text = Interceptors("""
+            using SharpGrad;
+            using Demo.Layers;
+            namespace Demo;
+
+            [Sequential]
+            public partial class Stack
+            {
+                private readonly ReLU relu = new();
+            }
+
+            [Module]
+            public partial class BaseBlock
+            {
+                public virtual Tensor Forward(Tensor x) => x;
+            }
+
+            [Module]
+            public partial class DerivedBlock : BaseBlock
+            {
+                public override Tensor Forward(Tensor x) => base.Forward(x) + x;
+            }
+
+            [Module]
+            public partial class Net
+            {
+                private readonly Stack stack = new();
+                private readonly DerivedBlock derived = new();
+                private readonly BaseBlock asBase = new DerivedBlock();
+
+                public Tensor Forward(Tensor x) => asBase.Forward(derived.Forward(stack.Forward(x)));
+            }
+            """);
+        Assert.NotNull(text);
+        Assert.Contains("this global::Demo.Stack module", text);
+        Assert.True(3 == text.Split("InterceptsLocation(1, ").Length - 1, text);
+    }
 }

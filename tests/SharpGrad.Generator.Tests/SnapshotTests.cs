@@ -45,4 +45,47 @@ public class SnapshotTests
             ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs", "SharpGrad.Interceptors.g.cs"],
             result.GeneratedSources.Select(s => s.HintName).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public void HandWrittenMembersAreNotGenerated()
+    {
+        var (result, output) = GeneratorHarness.Run(TestSources.Layers, """
+            using System.Collections.Generic;
+            using SharpGrad;
+            using Demo.Layers;
+            namespace Demo;
+
+            [Module]
+            public partial class Custom
+            {
+                private readonly Linear fc = new(1, 1);
+
+                public override IEnumerable<(string Name, Module Module)> NamedChildren() { yield return ("renamed", fc); }
+
+                protected override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
+
+                public Tensor Forward(Tensor x) => fc.Forward(x);
+            }
+
+            [Sequential]
+            public partial class Steps
+            {
+                private readonly ReLU relu = new();
+
+                public Tensor Forward(Tensor input) => relu.Forward(input);
+            }
+            """);
+        Assert.Empty(result.Diagnostics);
+        var problems = GeneratorHarness.Problems(output);
+        Assert.True(problems.Count == 0, GeneratorHarness.Format(problems));
+
+        var custom = result.GeneratedSources.Single(s => s.HintName == "Demo.Custom.g.cs").SourceText.ToString();
+        Assert.DoesNotContain("NamedChildren", custom);
+        Assert.DoesNotContain("ForwardDynamic", custom);
+        Assert.Contains("NamedDirectParameters", custom);
+
+        var steps = result.GeneratedSources.Single(s => s.HintName == "Demo.Steps.g.cs").SourceText.ToString();
+        Assert.DoesNotContain("public global::SharpGrad.Tensor Forward(", steps);
+        Assert.Contains("ForwardDynamic", steps);
+    }
 }

@@ -20,6 +20,9 @@ internal sealed record ModuleSpec(
     EquatableArray<int> ForwardArities,
     EquatableArray<DiagnosticInfo> Diagnostics)
 {
+    /// <summary>Members the class already declares by hand; the generator leaves those out.</summary>
+    public HandWritten HandWritten { get; init; }
+
     /// <summary>False when an error prevents generating code (the diagnostics say why).</summary>
     public bool CanEmit { get; init; } = true;
 
@@ -49,6 +52,18 @@ internal enum BaseKind
 
     /// <summary>The class derives from another module class: the overrides yield the base's items first.</summary>
     ModuleSubclass,
+}
+
+/// <summary>Generated members that the class declares itself (a hand-written override wins).</summary>
+[System.Flags]
+internal enum HandWritten
+{
+    None = 0,
+    NamedChildren = 1,
+    NamedDirectParameters = 2,
+    NamedDirectBuffers = 4,
+    ForwardDynamic = 8,
+    SequentialForward = 16,
 }
 
 internal enum MemberKind

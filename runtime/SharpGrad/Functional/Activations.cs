@@ -112,6 +112,44 @@ public static partial class Functional
         }, x);
     }
 
+    /// <summary>log(sigmoid(x)), computed stably as min(x, 0) − log(1 + e^−|x|) (PyTorch: <c>F.logsigmoid</c>).</summary>
+    public static Tensor LogSigmoid(Tensor x)
+    {
+        ActRequireFloat(x, "LogSigmoid");
+        Tensor r;
+        using (Autograd.NoGrad()) r = x.ClampMax(0) - x.Abs().Neg().Exp().Log1p();
+        if (!Tensor.ShouldRecord(x)) return r;
+        // d/dx log σ(x) = 1 − σ(x) = σ(−x)
+        return Tensor.Record(r, "LogSigmoidBackward", [x], (g, n) => [g * x.Neg().Sigmoid()], x);
+    }
+
+    /// <summary>Softmax of −x along <paramref name="dim"/> (PyTorch: <c>F.softmin</c>).</summary>
+    public static Tensor Softmin(Tensor x, int dim) => Softmax(x.Neg(), dim);
+
+    /// <summary>x / (1 + |x|) (PyTorch: <c>F.softsign</c>).</summary>
+    public static Tensor Softsign(Tensor x) => x / (x.Abs() + 1f);
+
+    /// <summary>
+    /// scale·(max(0, x) + min(0, α·(eˣ − 1))) with PyTorch's fixed α ≈ 1.6733 and scale ≈ 1.0507 (PyTorch: <c>F.selu</c>).
+    /// </summary>
+    public static Tensor Selu(Tensor x) => ActScale(Elu(x, 1.6732632423543772848170429916717), 1.0507009873554804934193349852946);
+
+    /// <summary>max(0, x) + min(0, α·(e^(x/α) − 1)) (PyTorch: <c>F.celu</c>).</summary>
+    public static Tensor Celu(Tensor x, double alpha = 1.0)
+    {
+        if (alpha == 0) throw new ArgumentException("Celu: alpha must not be 0.");
+        return ActScale(Elu(ActScale(x, 1 / alpha), 1), alpha);
+    }
+
+    /// <summary>x·tanh(softplus(x)) (PyTorch: <c>F.mish</c>).</summary>
+    public static Tensor Mish(Tensor x) => x * Softplus(x).Tanh();
+
+    /// <summary>relu6(x + 3) / 6 (PyTorch: <c>F.hardsigmoid</c>).</summary>
+    public static Tensor Hardsigmoid(Tensor x) => ActScale(Hardtanh(x + 3f, 0, 6), 1.0 / 6);
+
+    /// <summary>x·relu6(x + 3) / 6 (PyTorch: <c>F.hardswish</c>).</summary>
+    public static Tensor Hardswish(Tensor x) => x * Hardsigmoid(x);
+
     /// <summary>
     /// Clamps to [minVal, maxVal] (PyTorch: <c>F.hardtanh</c>); the gradient is 1 strictly inside the interval, 0 at and beyond
     /// the bounds (PyTorch's convention).

@@ -260,6 +260,161 @@ public sealed partial class LogSoftmax : Module
     protected override string ExtraRepr() => $"dim={Dim}";
 }
 
+/// <summary>Applies LogSigmoid (PyTorch: <c>torch.nn.LogSigmoid</c>).</summary>
+[Module]
+public sealed partial class LogSigmoid : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public LogSigmoid()
+    {
+    }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.LogSigmoid(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => "";
+}
+
+/// <summary>Applies Softmin (PyTorch: <c>torch.nn.Softmin</c>).</summary>
+[Module]
+public sealed partial class Softmin : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Softmin(int dim)
+    {
+        Dim = dim;
+    }
+
+    /// <summary>The <c>dim</c> option.</summary>
+    public int Dim { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Softmin(input, Dim);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"dim={Dim}";
+}
+
+/// <summary>Applies Softsign (PyTorch: <c>torch.nn.Softsign</c>).</summary>
+[Module]
+public sealed partial class Softsign : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Softsign()
+    {
+    }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Softsign(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => "";
+}
+
+/// <summary>Applies SELU (PyTorch: <c>torch.nn.SELU</c>).</summary>
+[Module]
+public sealed partial class SELU : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public SELU(bool inplace = false)
+    {
+        Inplace = inplace;
+    }
+
+    /// <summary>The <c>inplace</c> option.</summary>
+    public bool Inplace { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Selu(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
+}
+
+/// <summary>Applies CELU (PyTorch: <c>torch.nn.CELU</c>).</summary>
+[Module]
+public sealed partial class CELU : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public CELU(double alpha = 1.0, bool inplace = false)
+    {
+        Alpha = alpha;
+        Inplace = inplace;
+    }
+
+    /// <summary>The <c>alpha</c> option.</summary>
+    public double Alpha { get; }
+
+    /// <summary>The <c>inplace</c> option.</summary>
+    public bool Inplace { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Celu(input, Alpha);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"alpha={PyRepr.Float(Alpha)}" + (Inplace ? ", inplace=True" : "");
+}
+
+/// <summary>Applies Mish (PyTorch: <c>torch.nn.Mish</c>).</summary>
+[Module]
+public sealed partial class Mish : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Mish(bool inplace = false)
+    {
+        Inplace = inplace;
+    }
+
+    /// <summary>The <c>inplace</c> option.</summary>
+    public bool Inplace { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Mish(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
+}
+
+/// <summary>Applies Hardsigmoid (PyTorch: <c>torch.nn.Hardsigmoid</c>).</summary>
+[Module]
+public sealed partial class Hardsigmoid : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Hardsigmoid(bool inplace = false)
+    {
+        Inplace = inplace;
+    }
+
+    /// <summary>The <c>inplace</c> option.</summary>
+    public bool Inplace { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Hardsigmoid(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
+}
+
+/// <summary>Applies Hardswish (PyTorch: <c>torch.nn.Hardswish</c>).</summary>
+[Module]
+public sealed partial class Hardswish : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Hardswish(bool inplace = false)
+    {
+        Inplace = inplace;
+    }
+
+    /// <summary>The <c>inplace</c> option.</summary>
+    public bool Inplace { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Hardswish(input);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
+}
 /// <summary>Formats numbers the way Python's repr does in PyTorch's module reprs.</summary>
 file static class PyRepr
 {

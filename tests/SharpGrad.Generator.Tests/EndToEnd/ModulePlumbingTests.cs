@@ -136,4 +136,17 @@ public class ModulePlumbingTests
         // Reference: with the block's output replaced by zeros, every later op multiplies zeros (heads have no bias).
         Assert.Equal(new float[3], top.Forward(Tensor.Ones(3)).ToArray());
     }
+
+    [Fact]
+    public void DirectCallOfAGeneratedSequentialForwardRunsItsHooks()
+    {
+        var model = new WithPipeline();
+        var pipeline = model.NamedModules().Single(m => m.Name == "pipeline").Module;
+        int calls = 0;
+        pipeline.RegisterForwardHook((m, inputs, output) => calls++);
+
+        model.Forward(Tensor.Ones(3));
+
+        Assert.Equal(1, calls);
+    }
 }

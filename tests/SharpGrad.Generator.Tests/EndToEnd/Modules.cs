@@ -74,3 +74,12 @@ public sealed partial class Pipeline
     private readonly Affine affine1 = new(3);
     private readonly Affine affine2 = new(3, bias: false);
 }
+
+/// <summary>Calls a [Sequential] child's generated Forward directly.</summary>
+[Module]
+public sealed partial class WithPipeline
+{
+    private readonly Pipeline pipeline = new();
+
+    public Tensor Forward(Tensor x) => pipeline.Forward(x) * 2f;
+}

@@ -18,6 +18,29 @@ public class GradCheckActivationTests
     [Fact] public void Hardtanh() => GradCheck.Check(xs => Functional.Hardtanh(xs[0], -0.5, 0.8), R(4, 5));
     [Fact] public void Relu6() => GradCheck.Check(xs => Functional.Relu6(xs[0] * 5f), R(4, 5));
 
+    [Fact] public void LogSigmoid() => GradCheck.Check(xs => Functional.LogSigmoid(xs[0] * 5f), R(4, 5));
+    [Fact] public void Softmin() => GradCheck.Check(xs => Functional.Softmin(xs[0], 1), R(3, 4));
+    [Fact] public void Softsign() => GradCheck.Check(xs => Functional.Softsign(xs[0]), R(3, 4));
+    [Fact] public void SeluCelu() => GradCheck.Check(xs => Functional.Selu(xs[0]) + Functional.Celu(xs[0], 0.7), R(3, 4));
+    [Fact] public void Mish() => GradCheck.Check(xs => Functional.Mish(xs[0]), R(3, 4));
+    [Fact] public void HardsigmoidHardswish() => GradCheck.Check(xs => Functional.Hardswish(xs[0] * 4f) + Functional.Hardsigmoid(xs[0] * 4f), R(3, 4));
+
+    [Fact]
+    public void ExtraActivationValuesMatchNaiveFormulas()
+    {
+        var v = new double[] { -40, -3.5, -1, 0.2, 2, 4, 40 };
+        var x = Tensor.FromArray(v);
+        // softplus with log(1 + e) ≈ e for tiny e (where 1 + e rounds to 1)
+        double Sp(double a) { double e = Math.Exp(-Math.Abs(a)); return Math.Max(a, 0) + (e < 1e-12 ? e : Math.Log(1 + e)); }
+        TensorAssert.Close(v.Select(a => -Sp(-a)).ToArray(), Functional.LogSigmoid(x).ToDoubleArray(), 1e-13, 1e-300, "logsigmoid");
+        TensorAssert.Close(v.Select(a => a / (1 + Math.Abs(a))).ToArray(), Functional.Softsign(x).ToDoubleArray(), 1e-14, 0, "softsign");
+        TensorAssert.Close(v.Select(a => 1.0507009873554805 * (a > 0 ? a : 1.6732632423543772 * (Math.Exp(a) - 1))).ToArray(), Functional.Selu(x).ToDoubleArray(), 1e-12, 1e-300, "selu");
+        TensorAssert.Close(v.Select(a => a > 0 ? a : 0.5 * (Math.Exp(a / 0.5) - 1)).ToArray(), Functional.Celu(x, 0.5).ToDoubleArray(), 1e-12, 1e-300, "celu");
+        TensorAssert.Close(v.Select(a => a * Math.Tanh(Sp(a))).ToArray(), Functional.Mish(x).ToDoubleArray(), 1e-12, 1e-300, "mish");
+        TensorAssert.Close(v.Select(a => Math.Clamp(a + 3, 0, 6) / 6).ToArray(), Functional.Hardsigmoid(x).ToDoubleArray(), 1e-15, 0, "hardsigmoid");
+        TensorAssert.Close(v.Select(a => a * Math.Clamp(a + 3, 0, 6) / 6).ToArray(), Functional.Hardswish(x).ToDoubleArray(), 1e-15, 0, "hardswish");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -113,6 +136,16 @@ public class GradCheckActivationTests
         TensorAssert.Close(Functional.Hardtanh(x, -0.5, 0.5), new Hardtanh(-0.5, 0.5).Forward(x), 0, 0);
         TensorAssert.Close(Functional.Softmax(x, 1), new Softmax(1).Forward(x), 0, 0);
         TensorAssert.Close(Functional.LogSoftmax(x, -1), new LogSoftmax(-1).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.LogSigmoid(x), new LogSigmoid().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Softmin(x, 2), new Softmin(2).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Softsign(x), new Softsign().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Selu(x), new SELU().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Celu(x, 0.4), new CELU(0.4).Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Mish(x), new Mish().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Hardsigmoid(x), new Hardsigmoid().Forward(x), 0, 0);
+        TensorAssert.Close(Functional.Hardswish(x), new Hardswish().Forward(x), 0, 0);
+        Assert.Equal("CELU(alpha=0.4)", new CELU(0.4).ToString());
+        Assert.Equal("Softmin(dim=2)", new Softmin(2).ToString());
         Assert.Same(x, new Identity().Forward(x));
         Assert.Equal(new[] { 2, 12 }, new Flatten().Forward(x).Shape);
         Assert.Equal(new[] { 6, 4 }, new Flatten(0, 1).Forward(x).Shape);
@@ -129,6 +162,20 @@ public class GradCheckActivationTests
         Assert.Equal("Flatten(start_dim=1, end_dim=-1)", new Flatten().ToString());
         Assert.Equal("Identity()", new Identity().ToString());
         Assert.Equal("Sigmoid()", new Sigmoid().ToString());
+    }
+
+    [Fact]
+    public void LayersRunThroughCallAndSequentialAndHaveNoParameters()
+    {
+        var x = Tensor.Randn([2, 3, 4]);
+        Module[] layers = [new ReLU(), new LeakyReLU(), new ELU(), new GELU(), new SiLU(), new Sigmoid(), new Tanh(), new Softplus(), new Hardtanh(), new ReLU6(), new Softmax(1), new LogSoftmax(1), new Identity(), new Flatten()];
+        foreach (var layer in layers)
+        {
+            Assert.Empty(layer.NamedParameters());
+            Assert.NotNull(layer.Call(x));
+        }
+        var seq = new Sequential(new Flatten(), new Tanh(), new Softmax(-1));
+        TensorAssert.Close(Functional.Softmax(x.Flatten(1).Tanh(), -1), seq.Call(x), 0, 0);
     }
 
     [Fact]

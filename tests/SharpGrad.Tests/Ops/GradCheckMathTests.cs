@@ -29,6 +29,7 @@ public class GradCheckMathTests
     [Fact] public void Clamp() => GradCheck.Check(xs => xs[0].Clamp(-0.5, 0.7), R(4, 5));
     [Fact] public void ClampMinOnly() => GradCheck.Check(xs => xs[0].Clamp(min: 0.1), R(4, 5));
     [Fact] public void ClampMaxOnly() => GradCheck.Check(xs => xs[0].ClampMax(0.1), R(4, 5));
+    [Fact] public void ClampWithTensorBounds() => GradCheck.Check(xs => xs[0].Clamp(xs[1], xs[2]), R(3, 4), R(4) - 0.5f, R(3, 1) + 0.5f);
     [Fact] public void Relu() => GradCheck.Check(xs => xs[0].Relu(), R(4, 5));
     [Fact] public void Sigmoid() => GradCheck.Check(xs => xs[0].Sigmoid(), R(4, 5));
     [Fact] public void Tanh() => GradCheck.Check(xs => xs[0].Tanh(), R(4, 5));
@@ -110,6 +111,15 @@ public class GradCheckMathTests
         };
         TensorAssert.Close(expected, Tensor.FromArray(xs).Erf().ToDoubleArray(), 1e-14, 1e-16, "erf (double)");
         TensorAssert.Close(expected, Tensor.FromArray(xs.Select(v => (float)v).ToArray()).Erf().ToDoubleArray(), 1e-6, 1e-7, "erf (float)");
+    }
+
+    [Fact]
+    public void ClampWithTensorBoundsMatchesScalarClamp()
+    {
+        var x = Tensor.Randn([4, 5]);
+        TensorAssert.Close(x.Clamp(-0.3, 0.6), x.Clamp(Tensor.Full([5], -0.3), Tensor.Full([4, 1], 0.6)), 0, 0);
+        TensorAssert.Close(x.Clamp(min: -0.3), x.Clamp(Tensor.Full([5], -0.3), null), 0, 0);
+        TensorAssert.Close(x.ClampMax(0.2), x.Clamp(null, Tensor.Full([1], 0.2)), 0, 0);
     }
 
     [Fact]

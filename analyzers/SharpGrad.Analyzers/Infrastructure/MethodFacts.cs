@@ -1,0 +1,707 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace SharpGrad.Analyzers;
+
+/// <summary>
+/// What one method body tells about its tensors, computed once per body on demand: where each local is written,
+/// which invocations it makes, and — by following locals written exactly once — each value's static shape, whether
+/// it requires grad, and which recorded ops make up its graph. Every question answers "not known" (null/false)
+/// rather than guess: the analyzers stay silent on what they cannot prove.
+/// </summary>
+internal sealed class MethodFacts
+{
+    private const int MaxDepth = 16;
+
+    private static readonly HashSet<string> CreationNames = new()
+    {
+        "Zeros", "Ones", "Rand", "Randn", "Empty", "Full", "FromArray", "Scalar", "Arange", "Linspace", "Eye",
+        "RandInt", "RandPerm", "ZerosLike", "OnesLike", "FullLike", "RandLike", "RandnLike", "EmptyLike", "Wrap",
+    };
+
+    private static readonly HashSet<string> ShapedCreationNames = new() { "Zeros", "Ones", "Rand", "Randn", "Empty", "Full", "FromArray" };
+
+    private static readonly HashSet<string> LikeNames = new() { "ZerosLike", "OnesLike", "FullLike", "RandLike", "RandnLike", "EmptyLike" };
+
+    /// <summary>Tensor methods that return the same tensor (or an alias that keeps its leaf-ness), not a recorded op.</summary>
+    private static readonly HashSet<string> NotOpNames = new() { "Detach", "Detach_", "RequiresGrad_", "RetainGrad", "Contiguous", "To" };
+
+    private static readonly HashSet<string> ReductionNames = new() { "Sum", "Mean", "Max", "Min", "Prod", "Norm", "Std", "Var", "Amax", "Amin" };
+
+    private static readonly HashSet<string> ShapePreservingNames = new()
+    {
+        "Neg", "Exp", "Log", "Log2", "Log10", "Log1p", "Expm1", "Sqrt", "Rsqrt", "Abs", "Sign", "Square", "Reciprocal",
+        "Sin", "Cos", "Tan", "Relu", "Relu6", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu", "Silu", "Mish", "Softplus",
+        "Softsign", "Sigmoid", "LogSigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax",
+        "Clamp", "Pow", "Clone", "Contiguous", "Detach", "RequiresGrad_", "RetainGrad", "To", "Dropout", "Float", "Double",
+        "Add", "Sub", "Mul", "Div", "Maximum", "Minimum",
+    };
+
+    /// <summary>Ops whose backward reads their output (PyTorch saves <c>result</c>).</summary>
+    private static readonly HashSet<string> SavesOutputNames = new()
+    {
+        "Exp", "Sigmoid", "Tanh", "Sqrt", "Rsqrt", "Relu", "Softmax", "LogSoftmax", "Reciprocal",
+    };
+
+    /// <summary>Ops whose backward reads their (single tensor) input (PyTorch saves <c>self</c>).</summary>
+    private static readonly HashSet<string> SavesInputNames = new()
+    {
+        "Log", "Log2", "Log10", "Log1p", "Abs", "Pow", "Sin", "Cos", "Tan", "Gelu", "Silu", "Mish", "LeakyRelu", "Elu",
+        "Softplus", "Square", "Clamp", "Hardtanh", "Hardswish", "Hardsigmoid",
+    };
+
+    private readonly SharpGradSymbols _symbols;
+    private readonly Dictionary<ISymbol, List<IOperation?>> _writes = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<ISymbol, List<IOperation>> _references = new(SymbolEqualityComparer.Default);
+
+    // Answers are memoised per operation: the same values are asked about again and again along a chain of ops.
+    private readonly Dictionary<IOperation, bool> _requiresGrad = new();
+    private readonly Dictionary<IOperation, TensorShape?> _shapes = new();
+    private readonly Dictionary<IOperation, bool> _noGrad = new();
+    private readonly Dictionary<IOperation, HashSet<IOperation>> _graphs = new();
+
+    private MethodFacts(IOperation root, SharpGradSymbols symbols)
+    {
+        Root = root;
+        _symbols = symbols;
+        var invocations = new List<IInvocationOperation>();
+        var tensorOps = new List<IOperation>();
+        foreach (var op in root.DescendantsAndSelf())
+        {
+            switch (op)
+            {
+                case IInvocationOperation invocation:
+                    invocations.Add(invocation);
+                    if (symbols.IsTensor(invocation.Type)) tensorOps.Add(invocation);
+                    break;
+                case IBinaryOperation or IUnaryOperation when op.Type is not null && symbols.IsTensor(op.Type):
+                    tensorOps.Add(op);
+                    break;
+                case IVariableDeclaratorOperation declarator:
+                    var init = declarator.GetVariableInitializer();
+                    if (init is not null) AddWrite(declarator.Symbol, init.Value);
+                    else if (declarator.Parent is not IVariableDeclarationOperation) AddWrite(declarator.Symbol, null);
+                    break;
+                case ISimpleAssignmentOperation assignment:
+                    if (Written(assignment.Target) is { } target) AddWrite(target, assignment.IsRef ? null : assignment.Value);
+                    break;
+                case ICompoundAssignmentOperation compound:
+                    if (Written(compound.Target) is { } ctarget) AddWrite(ctarget, null);
+                    break;
+                case IIncrementOrDecrementOperation increment:
+                    if (Written(increment.Target) is { } itarget) AddWrite(itarget, null);
+                    break;
+                case IDeconstructionAssignmentOperation deconstruction:
+                    foreach (var d in deconstruction.Target.DescendantsAndSelf())
+                    {
+                        if (Written(d) is { } dtarget) AddWrite(dtarget, null);
+                    }
+                    break;
+                case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } refArgument:
+                    if (Written(refArgument.Value) is { } rtarget) AddWrite(rtarget, null);
+                    break;
+                case IAddressOfOperation addressOf:
+                    if (Written(addressOf.Reference) is { } atarget) AddWrite(atarget, null);
+                    break;
+                case IForEachLoopOperation forEach:
+                    foreach (var local in forEach.Locals) AddWrite(local, null);
+                    break;
+                case IDeclarationPatternOperation { DeclaredSymbol: { } patternLocal }:
+                    AddWrite(patternLocal, null);
+                    break;
+                case ICatchClauseOperation catchClause:
+                    foreach (var local in catchClause.Locals) AddWrite(local, null);
+                    break;
+                case ILocalReferenceOperation localReference:
+                    AddReference(localReference.Local, localReference);
+                    break;
+                case IParameterReferenceOperation parameterReference:
+                    AddReference(parameterReference.Parameter, parameterReference);
+                    break;
+            }
+        }
+        invocations.Sort((a, b) => a.Syntax.SpanStart.CompareTo(b.Syntax.SpanStart));
+        Invocations = invocations.ToImmutableArray();
+        TensorOps = tensorOps.ToImmutableArray();
+    }
+
+    /// <summary>Every tensor-valued invocation and operator of the body.</summary>
+    public ImmutableArray<IOperation> TensorOps { get; }
+
+    public IOperation Root { get; }
+
+    public SharpGradSymbols Symbols => _symbols;
+
+    /// <summary>Every invocation of the body, in source order.</summary>
+    public ImmutableArray<IInvocationOperation> Invocations { get; }
+
+    public static MethodFacts Create(IOperation root, SharpGradSymbols symbols) => new(root, symbols);
+
+    /// <summary>The root of the operation tree that contains <paramref name="operation"/>.</summary>
+    public static IOperation RootOf(IOperation operation)
+    {
+        var op = operation;
+        while (op.Parent is not null) op = op.Parent;
+        return op;
+    }
+
+    private static ISymbol? Written(IOperation target) => target switch
+    {
+        ILocalReferenceOperation l => l.Local,
+        IParameterReferenceOperation p => p.Parameter,
+        _ => null,
+    };
+
+    private void AddWrite(ISymbol symbol, IOperation? value)
+    {
+        if (!_writes.TryGetValue(symbol, out var list)) _writes[symbol] = list = new List<IOperation?>(1);
+        list.Add(value);
+    }
+
+    private void AddReference(ISymbol symbol, IOperation reference)
+    {
+        if (!_references.TryGetValue(symbol, out var list)) _references[symbol] = list = new List<IOperation>();
+        list.Add(reference);
+    }
+
+    /// <summary>The value of a local written exactly once (by its declaration or one assignment), else null.</summary>
+    public IOperation? SingleValue(ILocalSymbol local)
+        => local.IsRef || !_writes.TryGetValue(local, out var list) || list.Count != 1 ? null : list[0];
+
+    /// <summary>True for a parameter the body never assigns.</summary>
+    public bool IsUnassignedParameter(IParameterSymbol parameter)
+        => parameter.RefKind == RefKind.None && !_writes.ContainsKey(parameter);
+
+    /// <summary>Every read of a local or parameter in the body.</summary>
+    public IReadOnlyList<IOperation> ReferencesOf(ISymbol symbol)
+        => _references.TryGetValue(symbol, out var list) ? list : (IReadOnlyList<IOperation>)[];
+
+    /// <summary>Strips conversions between tensor types (e.g. <c>Parameter</c> → <c>Tensor</c>) and parentheses.</summary>
+    public static IOperation Unwrap(IOperation operation)
+    {
+        var op = operation;
+        while (true)
+        {
+            if (op is IConversionOperation { OperatorMethod: null } conversion) op = conversion.Operand;
+            else if (op is IParenthesizedOperation parenthesized) op = parenthesized.Operand;
+            else return op;
+        }
+    }
+
+    /// <summary>The operation that defines a value: follows locals written once to their value.</summary>
+    public IOperation Resolve(IOperation operation)
+    {
+        var op = Unwrap(operation);
+        for (int depth = 0; depth < MaxDepth && op is ILocalReferenceOperation local && SingleValue(local.Local) is { } value; depth++)
+        {
+            op = Unwrap(value);
+        }
+        return op;
+    }
+
+    /// <summary>The symbol (local or unassigned parameter) a reference names, or null.</summary>
+    public ISymbol? StableSymbol(IOperation operation) => Unwrap(operation) switch
+    {
+        ILocalReferenceOperation l when SingleValue(l.Local) is not null => l.Local,
+        IParameterReferenceOperation p when IsUnassignedParameter(p.Parameter) => p.Parameter,
+        _ => null,
+    };
+
+    // ---------------------------------------------------------------- shapes
+
+    /// <summary>The static shape of a tensor value, or null when it is not known.</summary>
+    public TensorShape? ShapeOf(IOperation operation) => ShapeOf(operation, 0);
+
+    private TensorShape? ShapeOf(IOperation operation, int depth)
+    {
+        if (depth > MaxDepth) return null;
+        lock (_shapes)
+        {
+            if (_shapes.TryGetValue(operation, out var known)) return known;
+        }
+        var shape = ComputeShape(operation, depth);
+        lock (_shapes) _shapes[operation] = shape;
+        return shape;
+    }
+
+    private TensorShape? ComputeShape(IOperation operation, int depth)
+    {
+        var op = Unwrap(operation);
+        switch (op)
+        {
+            case ILocalReferenceOperation local:
+                return SingleValue(local.Local) is { } value ? ShapeOf(value, depth + 1) : null;
+            case IParameterReferenceOperation parameter:
+                return IsUnassignedParameter(parameter.Parameter) ? ShapeFromAttributes(parameter.Parameter.GetAttributes()) : null;
+            case IFieldReferenceOperation field:
+                return ShapeFromAttributes(field.Field.GetAttributes());
+            case IInvocationOperation invocation:
+                return ShapeOfCall(invocation, depth);
+            case IBinaryOperation binary when binary.OperatorMethod is not null && _symbols.IsTensor(binary.Type):
+                return BinaryShape(binary.LeftOperand, binary.RightOperand, depth);
+            case IUnaryOperation unary when unary.OperatorMethod is not null && _symbols.IsTensor(unary.Type):
+                return ShapeOf(unary.Operand, depth + 1);
+            default:
+                return null;
+        }
+    }
+
+    private TensorShape? BinaryShape(IOperation left, IOperation right, int depth)
+    {
+        bool leftTensor = _symbols.IsTensor(Unwrap(left).Type ?? left.Type);
+        bool rightTensor = _symbols.IsTensor(Unwrap(right).Type ?? right.Type);
+        if (leftTensor && rightTensor)
+        {
+            var a = ShapeOf(left, depth + 1);
+            var b = a is null ? null : ShapeOf(right, depth + 1);
+            return a is null || b is null ? null : TensorShape.Broadcast(a, b);
+        }
+        if (leftTensor) return ShapeOf(left, depth + 1);
+        if (rightTensor) return ShapeOf(right, depth + 1);
+        return null;
+    }
+
+    private TensorShape? ShapeFromAttributes(ImmutableArray<AttributeData> attributes)
+    {
+        if (_symbols.ShapeAttribute is null) return null;
+        foreach (var attribute in attributes)
+        {
+            if (!SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, _symbols.ShapeAttribute)) continue;
+            if (attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Kind != TypedConstantKind.Array) return null;
+            var dims = ImmutableArray.CreateBuilder<Dim>();
+            foreach (var value in attribute.ConstructorArguments[0].Values)
+            {
+                switch (value.Value)
+                {
+                    case int size when size >= 0: dims.Add(Dim.Fixed(size)); break;
+                    case string symbol when symbol.Length > 0: dims.Add(Dim.Symbolic(symbol)); break;
+                    default: return null;
+                }
+            }
+            return new TensorShape(dims.ToImmutable());
+        }
+        return null;
+    }
+
+    private TensorShape? ShapeOfCall(IInvocationOperation invocation, int depth)
+    {
+        var method = invocation.TargetMethod;
+        if (ShapeFromAttributes(method.GetReturnTypeAttributes()) is { } declared) return declared;
+        if (!_symbols.IsTensor(method.ReturnType)) return null;
+        var name = method.Name;
+
+        if (method.IsStatic && _symbols.IsTensor(method.ContainingType))
+        {
+            if (name == "Scalar") return TensorShape.Scalar;
+            if (ShapedCreationNames.Contains(name))
+            {
+                var shapeArgument = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "shape");
+                return shapeArgument is not null && ConstantInts(shapeArgument.Value) is { } sizes && sizes.All(s => s >= 0)
+                    ? TensorShape.FromFixed(sizes)
+                    : null;
+            }
+            if (LikeNames.Contains(name) && invocation.Arguments.Length > 0) return ShapeOf(invocation.Arguments[0].Value, depth + 1);
+            return null;
+        }
+
+        if (method.IsStatic && _symbols.IsFunctional(method))
+        {
+            return ShapePreservingNames.Contains(name) && invocation.Arguments.Length > 0 && _symbols.IsTensor(invocation.Arguments[0].Value.Type)
+                ? ShapeOf(invocation.Arguments[0].Value, depth + 1)
+                : null;
+        }
+
+        if (method.IsStatic || invocation.Instance is null || !_symbols.IsTensor(method.ContainingType)) return null;
+        var receiver = invocation.Instance;
+
+        if (ReductionNames.Contains(name) && method.Parameters.Length == 0) return TensorShape.Scalar;
+
+        // In-place ops return the tensor they modified.
+        if (name.EndsWith("_", System.StringComparison.Ordinal)) return ShapeOf(receiver, depth + 1);
+
+        if (ShapePreservingNames.Contains(name))
+        {
+            var tensorArguments = invocation.Arguments.Where(a => _symbols.IsTensor(a.Value.Type)).ToList();
+            if (tensorArguments.Count == 0) return ShapeOf(receiver, depth + 1);
+            if (tensorArguments.Count == 1) return BinaryShape(receiver, tensorArguments[0].Value, depth);
+            return null;
+        }
+
+        switch (name)
+        {
+            case "View" or "Reshape":
+                {
+                    if (invocation.Arguments.Length != 1 || ConstantInts(invocation.Arguments[0].Value) is not { } sizes) return null;
+                    return ResolveViewShape(ShapeOf(receiver, depth + 1), sizes);
+                }
+            case "Transpose":
+                {
+                    var input = ShapeOf(receiver, depth + 1);
+                    if (input is null || invocation.Arguments.Length != 2) return null;
+                    if (ConstantInt(invocation.Arguments[0].Value) is not { } d0 || ConstantInt(invocation.Arguments[1].Value) is not { } d1) return null;
+                    if (Normalize(d0, input.Rank) is not { } a || Normalize(d1, input.Rank) is not { } b) return null;
+                    var dims = input.Dims.ToBuilder();
+                    (dims[a], dims[b]) = (dims[b], dims[a]);
+                    return new TensorShape(dims.ToImmutable());
+                }
+            case "T" when method.Parameters.Length == 0:
+                {
+                    var input = ShapeOf(receiver, depth + 1);
+                    return input is { Rank: 2 } ? new TensorShape(ImmutableArray.Create(input.Dims[1], input.Dims[0])) : null;
+                }
+            case "Permute":
+                {
+                    var input = ShapeOf(receiver, depth + 1);
+                    if (input is null || invocation.Arguments.Length != 1 || ConstantInts(invocation.Arguments[0].Value) is not { } order) return null;
+                    var permutation = NormalizePermutation(order, input.Rank);
+                    return permutation is null ? null : new TensorShape(permutation.Select(p => input.Dims[p]).ToImmutableArray());
+                }
+            case "Unsqueeze":
+                {
+                    var input = ShapeOf(receiver, depth + 1);
+                    if (input is null || invocation.Arguments.Length != 1 || ConstantInt(invocation.Arguments[0].Value) is not { } d) return null;
+                    if (Normalize(d, input.Rank + 1) is not { } at) return null;
+                    return new TensorShape(input.Dims.Insert(at, Dim.Fixed(1)));
+                }
+            default:
+                return null;
+        }
+    }
+
+    private static TensorShape? ResolveViewShape(TensorShape? input, int[] sizes)
+    {
+        int inferred = -1;
+        long known = 1;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            if (sizes[i] == -1)
+            {
+                if (inferred >= 0) return null;
+                inferred = i;
+            }
+            else if (sizes[i] < 0) return null;
+            else known *= sizes[i];
+        }
+        if (inferred < 0) return TensorShape.FromFixed(sizes);
+        if (input is null || !input.AllFixed || known == 0) return null;
+        long total = input.FixedProduct;
+        if (total % known != 0) return null;
+        var resolved = (int[])sizes.Clone();
+        resolved[inferred] = (int)(total / known);
+        return TensorShape.FromFixed(resolved);
+    }
+
+    public static int? Normalize(int dim, int rank)
+    {
+        int d = dim < 0 ? dim + rank : dim;
+        return d >= 0 && d < rank ? d : null;
+    }
+
+    /// <summary>The permutation as non-negative dims, or null when it is not one.</summary>
+    public static int[]? NormalizePermutation(int[] order, int rank)
+    {
+        if (order.Length != rank) return null;
+        var result = new int[rank];
+        var seen = new bool[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            if (Normalize(order[i], rank) is not { } d || seen[d]) return null;
+            seen[d] = true;
+            result[i] = d;
+        }
+        return result;
+    }
+
+    public static int? ConstantInt(IOperation operation)
+        => operation.ConstantValue is { HasValue: true, Value: int value } ? value : null;
+
+    /// <summary>The ints of a constant array: a <c>params</c> list, <c>new[] { … }</c> or a collection expression <c>[…]</c>.</summary>
+    public static int[]? ConstantInts(IOperation operation)
+    {
+        var op = Unwrap(operation);
+        ImmutableArray<IOperation> elements;
+        if (op is IArrayCreationOperation { Initializer: { } initializer }) elements = initializer.ElementValues;
+        else if (op is ICollectionExpressionOperation collection) elements = collection.Elements;
+        else return null;
+        var result = new int[elements.Length];
+        for (int i = 0; i < elements.Length; i++)
+        {
+            if (ConstantInt(elements[i]) is not { } value) return null;
+            result[i] = value;
+        }
+        return result;
+    }
+
+    // ---------------------------------------------------------------- autograd facts
+
+    /// <summary>True when the value is known to require grad: a <c>Parameter</c>, a creation with <c>requiresGrad: true</c>,
+    /// <c>RequiresGrad_()</c>, or a recorded op on such a value.</summary>
+    public bool KnownRequiresGrad(IOperation operation) => KnownRequiresGrad(operation, 0);
+
+    private bool KnownRequiresGrad(IOperation operation, int depth)
+    {
+        if (depth > MaxDepth) return false;
+        lock (_requiresGrad)
+        {
+            if (_requiresGrad.TryGetValue(operation, out bool known)) return known;
+        }
+        bool result = ComputeRequiresGrad(operation, depth);
+        lock (_requiresGrad) _requiresGrad[operation] = result;
+        return result;
+    }
+
+    private bool ComputeRequiresGrad(IOperation operation, int depth)
+    {
+        var op = Unwrap(operation);
+        switch (op)
+        {
+            case ILocalReferenceOperation local:
+                return SingleValue(local.Local) is { } value && KnownRequiresGrad(value, depth + 1);
+            case IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation:
+                return _symbols.Parameter is not null && SharpGradSymbols.DerivesFrom(op.Type, _symbols.Parameter);
+            case IObjectCreationOperation creation:
+                return _symbols.Parameter is not null
+                    && SharpGradSymbols.DerivesFrom(creation.Type, _symbols.Parameter)
+                    && !creation.Arguments.Any(a => a.Parameter?.Name == "requiresGrad" && a.Value.ConstantValue is { HasValue: true, Value: false });
+            case IInvocationOperation invocation:
+                {
+                    var method = invocation.TargetMethod;
+                    if (!_symbols.IsTensor(method.ReturnType)) return false;
+                    if (method.IsStatic && _symbols.IsTensor(method.ContainingType) && CreationNames.Contains(method.Name))
+                    {
+                        return IsRequiresGradTrue(invocation);
+                    }
+                    if (!method.IsStatic && _symbols.IsTensorMethod(method, "RequiresGrad_"))
+                    {
+                        return invocation.Arguments.Length == 0
+                            || invocation.Arguments.All(a => a.ArgumentKind == ArgumentKind.DefaultValue || a.Value.ConstantValue is { HasValue: true, Value: true });
+                    }
+                    if (!method.IsStatic && _symbols.IsTensorMethod(method, "Detach")) return false;
+                    if (!IsOpResult(invocation) || InsideNoGrad(invocation)) return false;
+                    return Operands(invocation).Any(o => KnownRequiresGrad(o, depth + 1));
+                }
+            case IBinaryOperation or IUnaryOperation:
+                return IsOpResult(op) && !InsideNoGrad(op) && Operands(op).Any(o => KnownRequiresGrad(o, depth + 1));
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A creation call whose <c>requiresGrad</c> argument is the constant <c>true</c>.</summary>
+    public static bool IsRequiresGradTrue(IInvocationOperation invocation)
+        => invocation.Arguments.Any(a => a.Parameter?.Name == "requiresGrad" && a.ArgumentKind != ArgumentKind.DefaultValue
+            && a.Value.ConstantValue is { HasValue: true, Value: true });
+
+    /// <summary>Is this (resolved) operation a tensor creation call (<c>Tensor.Randn</c>, …)?</summary>
+    public bool IsCreation(IOperation operation)
+        => Unwrap(operation) is IInvocationOperation { TargetMethod: { IsStatic: true } m } && _symbols.IsTensor(m.ContainingType) && CreationNames.Contains(m.Name);
+
+    /// <summary>True for an op whose result is recorded in the graph (a non-leaf when an input requires grad).</summary>
+    public bool IsOpResult(IOperation operation)
+    {
+        var op = Unwrap(operation);
+        switch (op)
+        {
+            case IInvocationOperation invocation:
+                {
+                    var m = invocation.TargetMethod;
+                    if (!_symbols.IsTensor(m.ReturnType)) return false;
+                    if (_symbols.IsFunctional(m)) return true;
+                    if (!_symbols.IsTensor(m.ContainingType)) return false;
+                    if (m.IsStatic) return !CreationNames.Contains(m.Name);
+                    return !NotOpNames.Contains(m.Name) && !m.Name.EndsWith("_", System.StringComparison.Ordinal);
+                }
+            case IBinaryOperation binary:
+                return binary.OperatorMethod is not null && _symbols.IsTensor(binary.Type);
+            case IUnaryOperation unary:
+                return unary.OperatorMethod is not null && _symbols.IsTensor(unary.Type);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The tensor operands of an op (receiver and tensor arguments, or the operator's tensor operands).</summary>
+    public IEnumerable<IOperation> Operands(IOperation operation)
+    {
+        switch (Unwrap(operation))
+        {
+            case IInvocationOperation invocation:
+                if (invocation.Instance is not null && _symbols.IsTensor(invocation.Instance.Type)) yield return invocation.Instance;
+                foreach (var argument in invocation.Arguments)
+                {
+                    if (argument.ArgumentKind != ArgumentKind.DefaultValue && _symbols.IsTensor(Unwrap(argument.Value).Type)) yield return argument.Value;
+                }
+                break;
+            case IBinaryOperation binary:
+                if (_symbols.IsTensor(Unwrap(binary.LeftOperand).Type)) yield return binary.LeftOperand;
+                if (_symbols.IsTensor(Unwrap(binary.RightOperand).Type)) yield return binary.RightOperand;
+                break;
+            case IUnaryOperation unary:
+                yield return unary.Operand;
+                break;
+        }
+    }
+
+    /// <summary>A recorded op that requires grad: its result is a non-leaf.</summary>
+    public bool IsNonLeaf(IOperation operation)
+    {
+        var def = Resolve(operation);
+        return IsOpResult(def) && KnownRequiresGrad(def);
+    }
+
+    /// <summary>The recorded ops (resolved definitions) a value is computed from, itself included.</summary>
+    public HashSet<IOperation> GraphOf(IOperation operation)
+    {
+        lock (_graphs)
+        {
+            if (_graphs.TryGetValue(operation, out var known)) return known;
+        }
+        var graph = ComputeGraph(operation);
+        lock (_graphs) _graphs[operation] = graph;
+        return graph;
+    }
+
+    private HashSet<IOperation> ComputeGraph(IOperation operation)
+    {
+        var graph = new HashSet<IOperation>();
+        var stack = new Stack<IOperation>();
+        stack.Push(operation);
+        while (stack.Count > 0 && graph.Count < 256)
+        {
+            var def = Resolve(stack.Pop());
+            if (!IsOpResult(def) || InsideNoGrad(def) || !graph.Add(def)) continue;
+            foreach (var operand in Operands(def)) stack.Push(operand);
+        }
+        return graph;
+    }
+
+    /// <summary>
+    /// What a recorded op saves for its backward: operand expressions, and <paramref name="savesOutput"/> when it
+    /// saves its own result. Only what both PyTorch and SharpGrad save, and only when the op is recorded.
+    /// </summary>
+    public ImmutableArray<IOperation> SavedOperands(IOperation operation, out bool savesOutput)
+    {
+        savesOutput = false;
+        var op = Unwrap(operation);
+        if (!IsOpResult(op) || InsideNoGrad(op)) return ImmutableArray<IOperation>.Empty;
+        var saved = ImmutableArray.CreateBuilder<IOperation>();
+        switch (op)
+        {
+            case IBinaryOperation binary:
+                {
+                    var operands = Operands(binary).ToList();
+                    if (operands.Count != 2) break;
+                    if (binary.OperatorKind == BinaryOperatorKind.Multiply) SaveProduct(operands[0], operands[1], saved, divide: false);
+                    else if (binary.OperatorKind == BinaryOperatorKind.Divide) SaveProduct(operands[0], operands[1], saved, divide: true);
+                    break;
+                }
+            case IInvocationOperation invocation:
+                {
+                    var name = invocation.TargetMethod.Name;
+                    var operands = Operands(invocation).ToList();
+                    if (operands.Count == 2 && name is "Mul" or "MatMul" or "Mm" or "Bmm" or "Dot" or "Outer") SaveProduct(operands[0], operands[1], saved, divide: false);
+                    else if (operands.Count == 2 && name == "Div") SaveProduct(operands[0], operands[1], saved, divide: true);
+                    else if (operands.Count == 2 && name is "Maximum" or "Minimum")
+                    {
+                        if (KnownRequiresGrad(operands[0]) || KnownRequiresGrad(operands[1])) saved.AddRange(operands[0], operands[1]);
+                    }
+                    else if (operands.Count >= 2 && name == "Linear" && _symbols.IsFunctional(invocation.TargetMethod)) SaveProduct(operands[0], operands[1], saved, divide: false);
+                    else if (operands.Count == 1 && KnownRequiresGrad(operands[0]))
+                    {
+                        if (SavesOutputNames.Contains(name)) savesOutput = true;
+                        else if (SavesInputNames.Contains(name)) saved.Add(operands[0]);
+                    }
+                    break;
+                }
+        }
+        return saved.ToImmutable();
+    }
+
+    private void SaveProduct(IOperation a, IOperation b, ImmutableArray<IOperation>.Builder saved, bool divide)
+    {
+        bool ga = KnownRequiresGrad(a), gb = KnownRequiresGrad(b);
+        if (gb) saved.Add(a);
+        if (divide ? ga || gb : ga) saved.Add(b);
+    }
+
+    public bool SavesAnything(IOperation def) => SavedOperands(def, out bool output).Length > 0 || output;
+
+    // ---------------------------------------------------------------- control flow
+
+    /// <summary>
+    /// The child, under the nearest enclosing construct that may run it zero or many times (a loop, a branch, a try, a
+    /// lambda or local function), that contains the operation (the condition of an <c>if</c> belongs to the enclosing scope). Two operations with the same
+    /// scope run straight-line relative to each other.
+    /// </summary>
+    public static IOperation? ControlScope(IOperation operation)
+    {
+        var child = operation;
+        for (var op = operation.Parent; op is not null; child = op, op = op.Parent)
+        {
+            switch (op)
+            {
+                case IConditionalOperation conditional when conditional.Condition == child:
+                case ISwitchOperation switchOperation when switchOperation.Value == child:
+                case IUsingOperation using_ when using_.Resources == child:
+                    continue;
+                case ILoopOperation or IConditionalOperation or ISwitchOperation or ISwitchExpressionOperation
+                    or ITryOperation or ICatchClauseOperation or IAnonymousFunctionOperation or ILocalFunctionOperation
+                    or IConditionalAccessOperation or ICoalesceOperation:
+                    // The branch itself is the scope: the two arms of an if are not straight-line with each other.
+                    return child;
+                case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr } logical
+                    when logical.RightOperand == child:
+                    return child;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Do the two operations run one after the other, each exactly once relative to the other?</summary>
+    public static bool StraightLine(IOperation first, IOperation second)
+        => first.Syntax.SpanStart < second.Syntax.SpanStart && ControlScope(first) == ControlScope(second);
+
+    /// <summary>Inside <c>using (Autograd.NoGrad())</c> or after <c>using var _ = Autograd.NoGrad();</c> in an enclosing block.</summary>
+    public bool InsideNoGrad(IOperation operation)
+    {
+        lock (_noGrad)
+        {
+            if (_noGrad.TryGetValue(operation, out bool known)) return known;
+        }
+        bool result = ComputeInsideNoGrad(operation);
+        lock (_noGrad) _noGrad[operation] = result;
+        return result;
+    }
+
+    private bool ComputeInsideNoGrad(IOperation operation)
+    {
+        var child = operation;
+        for (var op = operation.Parent; op is not null; child = op, op = op.Parent)
+        {
+            if (op is IUsingOperation usingOperation && usingOperation.Body == child && ResourcesAreNoGrad(usingOperation.Resources)) return true;
+            if (op is IBlockOperation block)
+            {
+                foreach (var statement in block.Operations)
+                {
+                    if (statement == child) break;
+                    if (statement is IUsingDeclarationOperation usingDeclaration && ResourcesAreNoGrad(usingDeclaration.DeclarationGroup)) return true;
+                }
+            }
+            if (op is IAnonymousFunctionOperation or ILocalFunctionOperation) return false;
+        }
+        return false;
+    }
+
+    private bool ResourcesAreNoGrad(IOperation resources)
+    {
+        if (_symbols.IsNoGradCall(Unwrap(resources))) return true;
+        foreach (var declarator in resources.DescendantsAndSelf().OfType<IVariableDeclaratorOperation>())
+        {
+            if (declarator.GetVariableInitializer() is { } init && _symbols.IsNoGradCall(Unwrap(init.Value))) return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,69 @@
+using Microsoft.CodeAnalysis;
+
+namespace SharpGrad.Analyzers;
+
+/// <summary>SharpGrad's types, resolved once per compilation by metadata name. Null members are types the compilation does not have.</summary>
+internal sealed class SharpGradSymbols
+{
+    private SharpGradSymbols(Compilation compilation, INamedTypeSymbol tensor)
+    {
+        Tensor = tensor;
+        Parameter = compilation.GetTypeByMetadataName("SharpGrad.Parameter");
+        Module = compilation.GetTypeByMetadataName("SharpGrad.Module");
+        Autograd = compilation.GetTypeByMetadataName("SharpGrad.Autograd");
+        Functional = compilation.GetTypeByMetadataName("SharpGrad.Functional");
+        ShapeAttribute = compilation.GetTypeByMetadataName("SharpGrad.ShapeAttribute");
+        ModuleAttribute = compilation.GetTypeByMetadataName("SharpGrad.ModuleAttribute");
+        Optimizer = compilation.GetTypeByMetadataName("SharpGrad.Optimizers.Optimizer");
+        Sequential = compilation.GetTypeByMetadataName("SharpGrad.Layers.Sequential");
+    }
+
+    public INamedTypeSymbol Tensor { get; }
+    public INamedTypeSymbol? Parameter { get; }
+    public INamedTypeSymbol? Module { get; }
+    public INamedTypeSymbol? Autograd { get; }
+    public INamedTypeSymbol? Functional { get; }
+    public INamedTypeSymbol? ShapeAttribute { get; }
+    public INamedTypeSymbol? ModuleAttribute { get; }
+    public INamedTypeSymbol? Optimizer { get; }
+    public INamedTypeSymbol? Sequential { get; }
+
+    /// <summary>The symbols, or null when the compilation does not reference SharpGrad (then no analyzer runs).</summary>
+    public static SharpGradSymbols? TryCreate(Compilation compilation)
+        => compilation.GetTypeByMetadataName("SharpGrad.Tensor") is { } tensor ? new SharpGradSymbols(compilation, tensor) : null;
+
+    public bool IsTensor(ITypeSymbol? type) => DerivesFrom(type, Tensor);
+
+    public bool IsModule(ITypeSymbol? type) => Module is not null && DerivesFrom(type, Module);
+
+    public bool IsOptimizer(ITypeSymbol? type) => Optimizer is not null && DerivesFrom(type, Optimizer);
+
+    /// <summary>A method declared on <c>Tensor</c> (or <c>Parameter</c>) with this name.</summary>
+    public bool IsTensorMethod(IMethodSymbol method, string name)
+        => method.Name == name && IsTensor(method.ContainingType);
+
+    public bool IsTensorMethod(IMethodSymbol method) => IsTensor(method.ContainingType);
+
+    public bool IsFunctional(IMethodSymbol method)
+        => Functional is not null && SymbolEqualityComparer.Default.Equals(method.ContainingType, Functional);
+
+    /// <summary><c>Autograd.NoGrad()</c> or <c>Autograd.SetGradEnabled(false)</c>.</summary>
+    public bool IsNoGradCall(IOperation? operation)
+    {
+        if (operation is not Microsoft.CodeAnalysis.Operations.IInvocationOperation call || Autograd is null) return false;
+        if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, Autograd)) return false;
+        if (call.TargetMethod.Name == "NoGrad") return true;
+        return call.TargetMethod.Name == "SetGradEnabled"
+            && call.Arguments.Length == 1
+            && call.Arguments[0].Value.ConstantValue is { HasValue: true, Value: false };
+    }
+
+    public static bool DerivesFrom(ITypeSymbol? type, INamedTypeSymbol baseType)
+    {
+        for (var t = type; t is not null; t = t.BaseType)
+        {
+            if (SymbolEqualityComparer.Default.Equals(t.OriginalDefinition, baseType)) return true;
+        }
+        return false;
+    }
+}
