@@ -1,15 +1,15 @@
 namespace SharpGrad.Layers;
 
 /// <summary>
-/// Batch normalisation over [N, C] or [N, C, L] input (PyTorch: <c>torch.nn.BatchNorm1d</c>). In training it uses the batch
-/// statistics and updates the running ones; in evaluation it uses the running statistics.
+/// What <see cref="BatchNorm1d"/> and <see cref="BatchNorm2d"/> share (PyTorch: <c>torch.nn.modules.batchnorm._BatchNorm</c>):
+/// the affine parameters, the running statistics and the forward. In training it uses the batch statistics and updates
+/// the running ones; in evaluation it uses the running statistics.
 /// </summary>
 [Module]
-public sealed partial class BatchNorm1d : Module
+public abstract partial class BatchNormBase : Module
 {
-    /// <summary>Creates the layer (PyTorch: <c>nn.BatchNorm1d(num_features, eps, momentum, affine, track_running_stats)</c>);
-    /// a null <paramref name="momentum"/> means a cumulative moving average.</summary>
-    public BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+    /// <summary>Creates the state; a null <paramref name="momentum"/> means a cumulative moving average.</summary>
+    private protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
     {
         NumFeatures = numFeatures;
         Eps = eps;
@@ -44,76 +44,58 @@ public sealed partial class BatchNorm1d : Module
     /// <summary>Resets the running statistics (PyTorch: <c>reset_running_stats()</c>).</summary>
     public void ResetRunningStats() => BatchNormState.ResetRunningStats(RunningMean, RunningVar, NumBatchesTracked);
 
-    /// <summary>Normalises [N, C] or [N, C, L] input (PyTorch: <c>forward</c>).</summary>
+    /// <summary>Normalises the input over its batch (and spatial) dimensions, per channel (PyTorch: <c>forward</c>).</summary>
     public Tensor Forward(Tensor input)
     {
-        if (input.Rank is not (2 or 3))
-        {
-            throw new ArgumentException($"BatchNorm1d: expected 2D or 3D input (got {input.Rank}D input of shape {ShapeUtil.Format(input._shape)}). Use BatchNorm2d for [N, C, H, W].");
-        }
+        CheckInputRank(input);
         return BatchNormState.Forward(input, Training, TrackRunningStats, Momentum, Eps, Weight, Bias, RunningMean, RunningVar, NumBatchesTracked);
     }
+
+    /// <summary>Throws, naming the shape, when the layer does not take inputs of this rank.</summary>
+    private protected abstract void CheckInputRank(Tensor input);
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => BatchNormState.Repr(NumFeatures, Eps, Momentum, Affine, TrackRunningStats);
 }
 
-/// <summary>
-/// Batch normalisation over [N, C, H, W] input (PyTorch: <c>torch.nn.BatchNorm2d</c>). In training it uses the batch
-/// statistics and updates the running ones; in evaluation it uses the running statistics.
-/// </summary>
+/// <summary>Batch normalisation over [N, C] or [N, C, L] input (PyTorch: <c>torch.nn.BatchNorm1d</c>).</summary>
 [Module]
-public sealed partial class BatchNorm2d : Module
+public sealed partial class BatchNorm1d : BatchNormBase
+{
+    /// <summary>Creates the layer (PyTorch: <c>nn.BatchNorm1d(num_features, eps, momentum, affine, track_running_stats)</c>);
+    /// a null <paramref name="momentum"/> means a cumulative moving average.</summary>
+    public BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+        : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+    {
+    }
+
+    private protected override void CheckInputRank(Tensor input)
+    {
+        if (input.Rank is not (2 or 3))
+        {
+            throw new ArgumentException($"BatchNorm1d: expected 2D or 3D input (got {input.Rank}D input of shape {ShapeUtil.Format(input._shape)}). Use BatchNorm2d for [N, C, H, W].");
+        }
+    }
+}
+
+/// <summary>Batch normalisation over [N, C, H, W] input (PyTorch: <c>torch.nn.BatchNorm2d</c>).</summary>
+[Module]
+public sealed partial class BatchNorm2d : BatchNormBase
 {
     /// <summary>Creates the layer (PyTorch: <c>nn.BatchNorm2d(num_features, eps, momentum, affine, track_running_stats)</c>);
     /// a null <paramref name="momentum"/> means a cumulative moving average.</summary>
     public BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+        : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
     {
-        NumFeatures = numFeatures;
-        Eps = eps;
-        Momentum = momentum;
-        Affine = affine;
-        TrackRunningStats = trackRunningStats;
-        (Weight, Bias, RunningMean, RunningVar, NumBatchesTracked) = BatchNormState.Create(numFeatures, affine, trackRunningStats, dtype);
     }
 
-    /// <summary>The number of channels C (PyTorch: <c>num_features</c>).</summary>
-    public int NumFeatures { get; }
-    /// <summary>Added to the variance for stability (PyTorch: <c>eps</c>).</summary>
-    public double Eps { get; }
-    /// <summary>The running-statistics update factor, or null for a cumulative average (PyTorch: <c>momentum</c>).</summary>
-    public double? Momentum { get; }
-    /// <summary>Whether the layer has a learnable weight and bias (PyTorch: <c>affine</c>).</summary>
-    public bool Affine { get; }
-    /// <summary>Whether running statistics are kept (PyTorch: <c>track_running_stats</c>).</summary>
-    public bool TrackRunningStats { get; }
-
-    /// <summary>The per-channel scale γ, initialised to 1 (PyTorch: <c>weight</c>).</summary>
-    public Parameter? Weight { get; }
-    /// <summary>The per-channel shift β, initialised to 0 (PyTorch: <c>bias</c>).</summary>
-    public Parameter? Bias { get; }
-    /// <summary>The running mean, initialised to 0 (PyTorch: <c>running_mean</c>).</summary>
-    [Buffer] public Tensor? RunningMean { get; }
-    /// <summary>The running (unbiased) variance, initialised to 1 (PyTorch: <c>running_var</c>).</summary>
-    [Buffer] public Tensor? RunningVar { get; }
-    /// <summary>The number of training batches seen, Int64 0-d (PyTorch: <c>num_batches_tracked</c>).</summary>
-    [Buffer] public Tensor? NumBatchesTracked { get; }
-
-    /// <summary>Resets the running statistics (PyTorch: <c>reset_running_stats()</c>).</summary>
-    public void ResetRunningStats() => BatchNormState.ResetRunningStats(RunningMean, RunningVar, NumBatchesTracked);
-
-    /// <summary>Normalises [N, C, H, W] input (PyTorch: <c>forward</c>).</summary>
-    public Tensor Forward(Tensor input)
+    private protected override void CheckInputRank(Tensor input)
     {
         if (input.Rank != 4)
         {
             throw new ArgumentException($"BatchNorm2d: expected 4D input (got {input.Rank}D input of shape {ShapeUtil.Format(input._shape)}). Use BatchNorm1d for [N, C] or [N, C, L].");
         }
-        return BatchNormState.Forward(input, Training, TrackRunningStats, Momentum, Eps, Weight, Bias, RunningMean, RunningVar, NumBatchesTracked);
     }
-
-    /// <inheritdoc/>
-    protected override string ExtraRepr() => BatchNormState.Repr(NumFeatures, Eps, Momentum, Affine, TrackRunningStats);
 }
 
 internal static class BatchNormState
