@@ -34,7 +34,7 @@ public abstract partial class Module
     /// and returns a tensor. Used by <see cref="Call"/>, <c>Sequential</c> and <c>ModuleList</c>.
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    protected internal virtual Tensor ForwardDynamic(Tensor[] inputs)
+    protected virtual Tensor ForwardDynamic(Tensor[] inputs)
         => throw new NotSupportedException(
             $"{GetType().Name} has no Forward(Tensor…) → Tensor method that SharpGrad can call for you. Give it one, or call its own method directly.");
 

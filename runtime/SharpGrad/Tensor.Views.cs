@@ -40,8 +40,9 @@ public partial class Tensor
     internal static int[]? ComputeViewStrides(int[] oldShape, int[] oldStrides, int[] newShape)
     {
         var newStrides = new int[newShape.Length];
-        if (ShapeUtil.Count(oldShape) == 0)
+        if (ShapeUtil.Count(oldShape) == 0 || oldShape.Length == 0)
         {
+            // Empty tensors, and 0-d tensors (one element), can take any shape of the same size.
             return ContiguousStrides(newShape);
         }
         int viewD = newShape.Length - 1;

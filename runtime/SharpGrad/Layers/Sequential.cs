@@ -7,7 +7,7 @@ namespace SharpGrad.Layers;
 /// Children are named "0", "1", … when added by position, or by the names given (like <c>add_module</c> or an <c>OrderedDict</c>).
 /// A <see cref="Sequential"/> built at run time runs eagerly; one written as a <c>[Module]</c> field initialiser is compiled.
 /// </summary>
-public class Sequential : Module, IEnumerable<Module>
+public partial class Sequential : Module, IEnumerable<Module>
 {
     private readonly List<(string Name, Module Module)> _children = [];
 
@@ -82,7 +82,7 @@ public class Sequential : Module, IEnumerable<Module>
     public override IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
 
     /// <inheritdoc/>
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs)
+    protected override Tensor ForwardDynamic(Tensor[] inputs)
     {
         if (inputs.Length != 1)
         {

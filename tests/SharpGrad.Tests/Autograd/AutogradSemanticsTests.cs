@@ -332,7 +332,7 @@ internal sealed class ScaleModule(float w) : Module
         yield return ("w", W);
     }
 
-    protected internal override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
+    protected override Tensor ForwardDynamic(Tensor[] inputs) => Forward(inputs[0]);
 }
 
 public class EngineTests

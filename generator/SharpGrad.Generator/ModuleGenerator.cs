@@ -1,0 +1,79 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator;
+
+/// <summary>
+/// Generates the plumbing of <c>[Module]</c> and <c>[Sequential]</c> classes: their named children, parameters and
+/// buffers and a <c>ForwardDynamic</c> that calls <c>Forward</c>; for <c>[Sequential]</c> also <c>Forward</c> itself.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class ModuleGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var modules = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModuleParser.ModuleAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, token) => ModuleParser.Parse(ctx, isSequential: false, token))
+            .WithTrackingName(TrackingNames.ModuleSpecs);
+
+        var sequentials = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                ModuleParser.SequentialAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, token) => ModuleParser.Parse(ctx, isSequential: true, token))
+            .WithTrackingName(TrackingNames.SequentialSpecs);
+
+        Register(context, modules);
+        Register(context, sequentials);
+
+        // Direct child.Forward(x) calls → interceptors that run the child's hooks.
+        var forwardCalls = context.SyntaxProvider
+            .CreateSyntaxProvider(
+                static (node, _) => InterceptorParser.IsCandidate(node),
+                static (ctx, token) => InterceptorParser.Parse(ctx, token))
+            .WithTrackingName(TrackingNames.ForwardCalls)
+            .Where(static c => c is not null)
+            .WithTrackingName(TrackingNames.PresentForwardCalls)
+            .Collect()
+            .WithTrackingName(TrackingNames.CollectedForwardCalls)
+            .Select(static (calls, _) => calls.Select(static c => c!).ToEquatableArray())
+            .WithTrackingName(TrackingNames.AllForwardCalls);
+        context.RegisterSourceOutput(forwardCalls, static (spc, calls) =>
+        {
+            if (calls.IsEmpty) return;
+            spc.AddSource(InterceptorEmitter.HintName, InterceptorEmitter.Emit(calls));
+        });
+    }
+
+    private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec?> specs)
+    {
+        var nonNull = specs
+            .Where(static s => s is not null)
+            .WithTrackingName(TrackingNames.PresentSpecs)
+            .Select(static (s, _) => s!)
+            .WithTrackingName(TrackingNames.NonNullSpecs);
+
+        var diagnostics = nonNull
+            .Select(static (s, _) => s.Diagnostics)
+            .WithTrackingName(TrackingNames.Diagnostics);
+        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        {
+            foreach (var info in list) spc.ReportDiagnostic(info.ToDiagnostic());
+        });
+
+        var emitSpecs = nonNull
+            .Select(static (s, _) => s with { Diagnostics = default })
+            .WithTrackingName(TrackingNames.EmitSpecs);
+        context.RegisterSourceOutput(emitSpecs, static (spc, spec) =>
+        {
+            if (!spec.CanEmit) return;
+            spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
+        });
+    }
+}

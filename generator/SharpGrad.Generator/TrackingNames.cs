@@ -1,0 +1,35 @@
+namespace SharpGrad.Generator;
+
+/// <summary>Names of the incremental steps (<c>WithTrackingName</c>), so tests can assert what was cached.</summary>
+internal static class TrackingNames
+{
+    /// <summary>[Module] classes → specs (null for a class also marked [Sequential]).</summary>
+    public const string ModuleSpecs = "ModuleSpecs";
+
+    /// <summary>[Sequential] classes → specs.</summary>
+    public const string SequentialSpecs = "SequentialSpecs";
+
+    /// <summary>Specs filtered to the non-null ones.</summary>
+    public const string PresentSpecs = "PresentSpecs";
+
+    /// <summary>Specs without nulls, typed as non-nullable.</summary>
+    public const string NonNullSpecs = "NonNullSpecs";
+
+    /// <summary>The diagnostics of each spec.</summary>
+    public const string Diagnostics = "Diagnostics";
+
+    /// <summary>Each spec without its diagnostics: what the emitter reads.</summary>
+    public const string EmitSpecs = "EmitSpecs";
+
+    /// <summary>Direct <c>child.Forward(x)</c> calls to intercept (null for other invocations).</summary>
+    public const string ForwardCalls = "ForwardCalls";
+
+    /// <summary>The invocations that are interceptable Forward calls.</summary>
+    public const string PresentForwardCalls = "PresentForwardCalls";
+
+    /// <summary>The interceptable calls, collected (an ImmutableArray, compared by reference).</summary>
+    public const string CollectedForwardCalls = "CollectedForwardCalls";
+
+    /// <summary>All intercepted calls, collected into one equatable array.</summary>
+    public const string AllForwardCalls = "AllForwardCalls";
+}

@@ -1,0 +1,41 @@
+namespace SharpGrad;
+
+public static partial class Functional
+{
+    /// <summary>
+    /// Dropout (PyTorch: <c>torch.nn.functional.dropout</c>): in training, zeroes each element with probability
+    /// <paramref name="p"/> and scales the rest by 1 / (1 − p); in evaluation it returns the input unchanged.
+    /// The mask comes from <paramref name="rng"/> (default <see cref="Rng.Default"/>).
+    /// </summary>
+    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true, Rng? rng = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (p < 0 || p > 1 || double.IsNaN(p))
+        {
+            throw new ArgumentException($"Dropout: the probability p must be between 0 and 1, but got {p}.");
+        }
+        if (!training || p == 0) return input;
+        var dtype = FloatDType("Dropout", input);
+        Tensor mask;
+        if (p == 1)
+        {
+            mask = Tensor.Zeros(input._shape, dtype);
+        }
+        else
+        {
+            mask = Tensor.Rand(input._shape, dtype, rng: rng);
+            double scale = 1.0 / (1.0 - p);
+            if (dtype == DType.Float32)
+            {
+                var s = mask.Span<float>();
+                for (int i = 0; i < s.Length; i++) s[i] = s[i] >= p ? (float)scale : 0f;
+            }
+            else
+            {
+                var s = mask.Span<double>();
+                for (int i = 0; i < s.Length; i++) s[i] = s[i] >= p ? scale : 0.0;
+            }
+        }
+        return input * mask;
+    }
+}

@@ -1,0 +1,277 @@
+using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.Numerics;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>The geometry of a 2-d convolution (a 1-d one has H = kh = 1).</summary>
+internal readonly record struct ConvGeometry(
+    int N, int C, int H, int W, int O, int KH, int KW,
+    int SH, int SW, int PH, int PW, int DH, int DW, int Groups, int HO, int WO)
+{
+    public int Cg => C / Groups;
+    public int Og => O / Groups;
+    /// <summary>Rows of the im2col matrix of one group: Cg·kh·kw.</summary>
+    public int K => Cg * KH * KW;
+    /// <summary>Output positions per plane.</summary>
+    public int L => HO * WO;
+    public bool IsPointwise => KH == 1 && KW == 1 && SH == 1 && SW == 1 && PH == 0 && PW == 0;
+    public double Flops => 2.0 * N * O * K * L;
+}
+
+/// <summary>im2col/col2im and the convolution kernels built on <see cref="Gemm"/>.</summary>
+internal static class Conv
+{
+    private const double ParallelFlops = 1e6;
+
+    /// <summary>
+    /// Unfolds x[c, H, W] (channels c0..c0+C) into cols[C·kh·kw, HO·WO]: cols[(c·kh + i)·kw + j, oh·WO + ow] =
+    /// x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (zero outside).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Im2Col<T>(T[] x, int xOff, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
+        int dh, int dw, int HO, int WO, T[] cols) where T : unmanaged, INumber<T>
+    {
+        int L = HO * WO;
+        for (int c = 0; c < C; c++)
+        {
+            for (int i = 0; i < kh; i++)
+            {
+                for (int j = 0; j < kw; j++)
+                {
+                    int row = ((c * kh + i) * kw + j) * L;
+                    int colOff = j * dw - pw;
+                    // ow range with 0 <= ow*sw + colOff < W
+                    int owLo = colOff >= 0 ? 0 : Math.Min(WO, (-colOff + sw - 1) / sw);
+                    int owHi = W - colOff <= 0 ? 0 : Math.Min(WO, (W - colOff + sw - 1) / sw);
+                    if (owHi < owLo) owHi = owLo;
+                    for (int oh = 0; oh < HO; oh++)
+                    {
+                        int ih = oh * sh - ph + i * dh;
+                        var dst = cols.AsSpan(row + oh * WO, WO);
+                        if ((uint)ih >= (uint)H)
+                        {
+                            dst.Clear();
+                            continue;
+                        }
+                        int src = xOff + (c * H + ih) * W + colOff;
+                        dst[..owLo].Clear();
+                        if (sw == 1)
+                        {
+                            x.AsSpan(src + owLo, owHi - owLo).CopyTo(dst[owLo..owHi]);
+                        }
+                        else
+                        {
+                            for (int ow = owLo; ow < owHi; ow++) dst[ow] = x[src + ow * sw];
+                        }
+                        dst[owHi..].Clear();
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The adjoint of <see cref="Im2Col{T}"/>: adds cols back into x[c, H, W].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Col2Im<T>(T[] cols, int C, int H, int W, int kh, int kw, int sh, int sw, int ph, int pw,
+        int dh, int dw, int HO, int WO, T[] x, int xOff) where T : unmanaged, INumber<T>
+    {
+        int L = HO * WO;
+        for (int c = 0; c < C; c++)
+        {
+            for (int i = 0; i < kh; i++)
+            {
+                for (int j = 0; j < kw; j++)
+                {
+                    int row = ((c * kh + i) * kw + j) * L;
+                    int colOff = j * dw - pw;
+                    int owLo = colOff >= 0 ? 0 : Math.Min(WO, (-colOff + sw - 1) / sw);
+                    int owHi = W - colOff <= 0 ? 0 : Math.Min(WO, (W - colOff + sw - 1) / sw);
+                    for (int oh = 0; oh < HO; oh++)
+                    {
+                        int ih = oh * sh - ph + i * dh;
+                        if ((uint)ih >= (uint)H) continue;
+                        int dst = xOff + (c * H + ih) * W + colOff;
+                        int srcRow = row + oh * WO;
+                        if (sw == 1 && owHi > owLo)
+                        {
+                            var d = x.AsSpan(dst + owLo, owHi - owLo);
+                            Gemm.AddRow<T>(cols.AsSpan(srcRow + owLo, owHi - owLo), d);
+                        }
+                        else
+                        {
+                            for (int ow = owLo; ow < owHi; ow++) x[dst + ow * sw] += cols[srcRow + ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static bool Parallel(in ConvGeometry g) => g.N > 1 && g.Flops > ParallelFlops && Environment.ProcessorCount > 1;
+
+    /// <summary>y[N, O, HO, WO] = conv(x[N, C, H, W], w[O, Cg, kh, kw]) + bias. All contiguous at offset 0.</summary>
+    public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y) where T : unmanaged, INumber<T>
+    {
+        bool par = Parallel(g);
+        var gg = g;
+        if (par)
+        {
+            System.Threading.Tasks.Parallel.For(0, g.N, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+                (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false); return cols; },
+                cols => ArrayPool<T>.Shared.Return(cols));
+        }
+        else
+        {
+            var cols = ArrayPool<T>.Shared.Rent(g.K * g.L);
+            for (int n = 0; n < g.N; n++) ForwardOne(g, n, x, w, bias, y, cols, true);
+            ArrayPool<T>.Shared.Return(cols);
+        }
+    }
+
+    private static void ForwardOne<T>(in ConvGeometry g, int n, T[] x, T[] w, T[]? bias, T[] y, T[] cols, bool gemmParallel)
+        where T : unmanaged, INumber<T>
+    {
+        int K = g.K, L = g.L;
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            int xOff = (n * g.C + grp * g.Cg) * g.H * g.W;
+            T[] src = cols;
+            int srcOff = 0;
+            if (g.IsPointwise) { src = x; srcOff = xOff; }
+            else Im2Col(x, xOff, g.Cg, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.HO, g.WO, cols);
+            int yOff = (n * g.O + grp * g.Og) * L;
+            Gemm.Run(false, false, g.Og, L, K, T.One, w, grp * g.Og * K, K, src, srcOff, L, T.Zero, y, yOff, L, gemmParallel);
+            if (bias is not null)
+            {
+                for (int o = 0; o < g.Og; o++)
+                {
+                    var row = y.AsSpan(yOff + o * L, L);
+                    Gemm.AddScalar(bias[grp * g.Og + o], row);
+                }
+            }
+        }
+    }
+
+    /// <summary>Gradients of <see cref="Forward{T}"/>: gx (may be null), gw (may be null, overwritten), gb (may be null, overwritten).</summary>
+    public static void Backward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb) where T : unmanaged, INumber<T>
+    {
+        int K = g.K, L = g.L;
+        if (gb is not null)
+        {
+            Array.Clear(gb);
+            for (int n = 0; n < g.N; n++)
+                for (int o = 0; o < g.O; o++)
+                    gb[o] += Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * L, L));
+        }
+        if (gx is null && gw is null) return;
+        if (gx is not null) Array.Clear(gx);
+        if (gw is not null) Array.Clear(gw);
+        var gg = g;
+        object gate = new();
+        if (Parallel(g))
+        {
+            System.Threading.Tasks.Parallel.For(0, g.N,
+                () => (Cols: ArrayPool<T>.Shared.Rent(gg.K * gg.L), Gw: gw is null ? null : new T[gw.Length]),
+                (n, _, local) => { BackwardOne(gg, n, x, w, gy, gx, local.Gw, local.Cols, false); return local; },
+                local =>
+                {
+                    if (local.Gw is not null)
+                    {
+                        lock (gate) Gemm.AddRow<T>(local.Gw, gw!);
+                    }
+                    ArrayPool<T>.Shared.Return(local.Cols);
+                });
+        }
+        else
+        {
+            var cols = ArrayPool<T>.Shared.Rent(K * L);
+            for (int n = 0; n < g.N; n++) BackwardOne(g, n, x, w, gy, gx, gw, cols, true);
+            ArrayPool<T>.Shared.Return(cols);
+        }
+    }
+
+    private static void BackwardOne<T>(in ConvGeometry g, int n, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[] cols, bool gemmParallel)
+        where T : unmanaged, INumber<T>
+    {
+        int K = g.K, L = g.L;
+        for (int grp = 0; grp < g.Groups; grp++)
+        {
+            int xOff = (n * g.C + grp * g.Cg) * g.H * g.W;
+            int yOff = (n * g.O + grp * g.Og) * L;
+            if (gw is not null)
+            {
+                T[] src = cols;
+                int srcOff = 0;
+                if (g.IsPointwise) { src = x; srcOff = xOff; }
+                else Im2Col(x, xOff, g.Cg, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.HO, g.WO, cols);
+                // gw_g[Og, K] += gy[Og, L] · colsᵀ
+                Gemm.Run(false, true, g.Og, K, L, T.One, gy, yOff, L, src, srcOff, L, T.One, gw, grp * g.Og * K, K, gemmParallel);
+            }
+            if (gx is not null)
+            {
+                if (g.IsPointwise)
+                {
+                    Gemm.Run(true, false, K, L, g.Og, T.One, w, grp * g.Og * K, K, gy, yOff, L, T.One, gx, xOff, L, gemmParallel);
+                }
+                else
+                {
+                    // gcols[K, L] = w_gᵀ · gy
+                    Gemm.Run(true, false, K, L, g.Og, T.One, w, grp * g.Og * K, K, gy, yOff, L, T.Zero, cols, 0, L, gemmParallel);
+                    Col2Im(cols, g.Cg, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.HO, g.WO, gx, xOff);
+                }
+            }
+        }
+    }
+
+    // ---------------- transposed convolution ----------------
+    // In a transposed convolution the roles swap: its output y[N, C, H, W] plays the convolution's input, and its input
+    // x[N, O, HO, WO] plays the convolution's output; its weight w[O, Cg, kh, kw] is laid out like a convolution's
+    // weight of the adjoint convolution. So ConvTranspose = the input-gradient of a convolution.
+
+    /// <summary>y[N, C, H, W] = conv_transpose(x[N, O, HO, WO], w[O, Cg, kh, kw]) + bias[C].</summary>
+    public static void TransposeForward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y) where T : unmanaged, INumber<T>
+    {
+        Array.Clear(y);
+        // dy of conv == y of conv-transpose, with gy := x
+        var gg = g;
+        if (Parallel(g))
+        {
+            System.Threading.Tasks.Parallel.For(0, g.N, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+                (n, _, cols) => { BackwardOne(gg, n, y, w, x, y, null, cols, false); return cols; },
+                cols => ArrayPool<T>.Shared.Return(cols));
+        }
+        else
+        {
+            var cols = ArrayPool<T>.Shared.Rent(g.K * g.L);
+            for (int n = 0; n < g.N; n++) BackwardOne(g, n, y, w, x, y, null, cols, true);
+            ArrayPool<T>.Shared.Return(cols);
+        }
+        if (bias is not null)
+        {
+            int hw = g.H * g.W;
+            for (int n = 0; n < g.N; n++)
+                for (int c = 0; c < g.C; c++)
+                {
+                    var row = y.AsSpan((n * g.C + c) * hw, hw);
+                    Gemm.AddScalar(bias[c], row);
+                }
+        }
+    }
+
+    /// <summary>Gradients of <see cref="TransposeForward{T}"/> given gy[N, C, H, W].</summary>
+    public static void TransposeBackward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb) where T : unmanaged, INumber<T>
+    {
+        if (gb is not null)
+        {
+            Array.Clear(gb);
+            int hw = g.H * g.W;
+            for (int n = 0; n < g.N; n++)
+                for (int c = 0; c < g.C; c++)
+                    gb[c] += Gemm.SumRow<T>(gy.AsSpan((n * g.C + c) * hw, hw));
+        }
+        // gx = conv(gy, w) (no bias); gw[O, Cg·kh·kw] = Σ x[O, L] · im2col(gy)ᵀ
+        if (gx is not null) Forward(g, gy, w, null, gx);
+        if (gw is not null) Backward(g, gy, w, x, null, gw, null);
+    }
+}

@@ -1,0 +1,395 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// General matrix multiply, row-major (BLAS: <c>sgemm</c>/<c>dgemm</c>): <c>C = alpha * op(A) * op(B) + beta * C</c>,
+/// where op(X) is X or Xᵀ. A is m×k after op, B is k×n after op, C is m×n. Leading dimensions are row strides.
+/// Cache-blocked with packed panels and a register-blocked micro-kernel (Vector512/Vector256 with FMA when the
+/// hardware has them); large problems are split over cores by row blocks.
+/// </summary>
+public static class Gemm
+{
+    /// <summary>Single-precision GEMM on arrays with element offsets (BLAS: <c>sgemm</c>, row-major).</summary>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc)
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true);
+
+    /// <summary>Double-precision GEMM on arrays with element offsets (BLAS: <c>dgemm</c>, row-major).</summary>
+    public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha,
+        double[] a, int aOffset, int lda, double[] b, int bOffset, int ldb, double beta, double[] c, int cOffset, int ldc)
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true);
+
+    private const int MR = 6;
+    private const int KC = 256;
+    private const double ParallelFlops = 1e6;
+
+    /// <summary>The number of columns of the micro-kernel (two vectors).</summary>
+    private static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
+        : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
+
+    /// <summary>The generic entry point (T is float or double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, bool allowParallel)
+        where T : unmanaged, INumber<T>
+    {
+        if (m <= 0 || n <= 0) return;
+        CheckArgs(transA, transB, m, n, k, a.Length - aOffset, lda, b.Length - bOffset, ldb, c.Length - cOffset, ldc);
+        // C = beta * C first; beta == 0 overwrites (so NaNs in C do not survive, like BLAS).
+        if (beta != T.One)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                var row = c.AsSpan(cOffset + i * ldc, n);
+                if (beta == T.Zero) row.Clear();
+                else ScaleRow(beta, row);
+            }
+        }
+        if (k <= 0 || alpha == T.Zero) return;
+
+        int nr = NR<T>();
+        // Tiny problems: the packing overhead is not worth it.
+        if ((long)m * n * k <= 4096)
+        {
+            Naive(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+            return;
+        }
+
+        int mc = Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
+        int nc = Math.Min(RoundUp(n, nr), 4096 / nr * nr);
+        double flops = 2.0 * m * n * k;
+        int mBlocks = (m + mc - 1) / mc;
+        bool parallel = allowParallel && flops > ParallelFlops && Environment.ProcessorCount > 1;
+        if (parallel && mBlocks < 2 * Environment.ProcessorCount)
+        {
+            // Smaller row blocks so every core gets work.
+            mc = Math.Max(MR, RoundUp((m + 2 * Environment.ProcessorCount - 1) / (2 * Environment.ProcessorCount), MR));
+            mBlocks = (m + mc - 1) / mc;
+            parallel = mBlocks > 1;
+        }
+
+        var bPack = ArrayPool<T>.Shared.Rent(KC * nc);
+        try
+        {
+            for (int jc = 0; jc < n; jc += nc)
+            {
+                int ncur = Math.Min(nc, n - jc);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kcur = Math.Min(KC, k - pc);
+                    PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
+                    if (parallel)
+                    {
+                        int mcLocal = mc;
+                        Parallel.For(0, mBlocks, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
+                        {
+                            int ic = blk * mcLocal;
+                            Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
+                            return aPack;
+                        }, aPack => ArrayPool<T>.Shared.Return(aPack));
+                    }
+                    else
+                    {
+                        var aPack = ArrayPool<T>.Shared.Rent(KC * mc);
+                        for (int ic = 0; ic < m; ic += mc)
+                        {
+                            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
+                        }
+                        ArrayPool<T>.Shared.Return(aPack);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(bPack);
+        }
+    }
+
+    /// <summary>y += alpha·x (own loop: TensorPrimitives is slow until the JIT tiers it up).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AxpyRow<T>(T alpha, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(alpha);
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var vy = new Vector<T>(y[i..]) + va * new Vector<T>(x[i..]);
+                vy.CopyTo(y[i..]);
+            }
+        }
+        for (; i < x.Length; i++) y[i] += alpha * x[i];
+    }
+
+    /// <summary>y *= beta.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ScaleRow<T>(T beta, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] *= beta;
+    }
+
+    /// <summary>y += x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AddRow<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T> => AxpyRow(T.One, x, y);
+
+    /// <summary>y += s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AddScalar<T>(T s, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] += s;
+    }
+
+    /// <summary>Σ x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static T SumRow<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T>
+    {
+        T s = T.Zero;
+        for (int i = 0; i < x.Length; i++) s += x[i];
+        return s;
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    private static void CheckArgs(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    {
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        if (k > 0 && (lda < aCols || (long)(aRows - 1) * lda + aCols > aLen))
+            throw new ArgumentException($"Gemm: A ({aRows}×{aCols}, lda {lda}) does not fit in its buffer of {aLen} elements.");
+        if (k > 0 && (ldb < bCols || (long)(bRows - 1) * ldb + bCols > bLen))
+            throw new ArgumentException($"Gemm: B ({bRows}×{bCols}, ldb {ldb}) does not fit in its buffer of {bLen} elements.");
+        if (ldc < n || (long)(m - 1) * ldc + n > cLen)
+            throw new ArgumentException($"Gemm: C ({m}×{n}, ldc {ldc}) does not fit in its buffer of {cLen} elements.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Naive<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                T s = T.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    T av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                    T bv = transB ? b[bOff + j * ldb + p] : b[bOff + p * ldb + j];
+                    s += av * bv;
+                }
+                c[cOff + i * ldc + j] += alpha * s;
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns: panel-major, then p, then column (zero padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst)
+        where T : unmanaged, INumber<T>
+    {
+        int panels = (nc + nr - 1) / nr;
+        for (int jp = 0; jp < panels; jp++)
+        {
+            int j0 = jc + jp * nr;
+            int w = Math.Min(nr, jc + nc - j0);
+            int baseIdx = jp * kc * nr;
+            if (!transB)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    var src = b.AsSpan(bOff + (pc + p) * ldb + j0, w);
+                    var d = dst.AsSpan(baseIdx + p * nr, nr);
+                    src.CopyTo(d);
+                    if (w < nr) d[w..].Clear();
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    int di = baseIdx + p * nr;
+                    int si = bOff + j0 * ldb + pc + p;
+                    for (int j = 0; j < w; j++) dst[di + j] = b[si + j * ldb];
+                    for (int j = w; j < nr; j++) dst[di + j] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] into panels of MR rows: panel-major, then p, then row (zero padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst)
+        where T : unmanaged, INumber<T>
+    {
+        int panels = (mc + MR - 1) / MR;
+        for (int ip = 0; ip < panels; ip++)
+        {
+            int i0 = ic + ip * MR;
+            int h = Math.Min(MR, ic + mc - i0);
+            int baseIdx = ip * kc * MR;
+            if (transA)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    int di = baseIdx + p * MR;
+                    int si = aOff + (pc + p) * lda + i0;
+                    for (int r = 0; r < h; r++) dst[di + r] = a[si + r];
+                    for (int r = h; r < MR; r++) dst[di + r] = T.Zero;
+                }
+            }
+            else
+            {
+                for (int r = 0; r < h; r++)
+                {
+                    int si = aOff + (i0 + r) * lda + pc;
+                    for (int p = 0; p < kc; p++) dst[baseIdx + p * MR + r] = a[si + p];
+                }
+                for (int r = h; r < MR; r++)
+                {
+                    for (int p = 0; p < kc; p++) dst[baseIdx + p * MR + r] = T.Zero;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, int jc, int nc, int nr,
+        T alpha, T[] aPack, T[] bPack, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
+    {
+        PackA(transA, a, aOff, lda, ic, mc, pc, kc, aPack);
+        Span<T> tile = stackalloc T[MR * 64];
+        int nPanels = (nc + nr - 1) / nr;
+        int mPanels = (mc + MR - 1) / MR;
+        for (int jp = 0; jp < nPanels; jp++)
+        {
+            int j0 = jc + jp * nr;
+            int w = Math.Min(nr, jc + nc - j0);
+            var bp = bPack.AsSpan(jp * kc * nr, kc * nr);
+            for (int ip = 0; ip < mPanels; ip++)
+            {
+                int i0 = ic + ip * MR;
+                int h = Math.Min(MR, ic + mc - i0);
+                var ap = aPack.AsSpan(ip * kc * MR, kc * MR);
+                var t = tile[..(MR * nr)];
+                MicroKernel(ap, bp, kc, nr, t);
+                for (int r = 0; r < h; r++)
+                {
+                    AxpyRow(alpha, t.Slice(r * nr, w), c.AsSpan(cOff + (i0 + r) * ldc + j0, w));
+                }
+            }
+        }
+    }
+
+    /// <summary>tile[MR×nr] = Apanel[kc×MR]ᵀ · Bpanel[kc×nr].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MicroKernel<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, int nr, Span<T> tile)
+        where T : unmanaged, INumber<T>
+    {
+        if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, tile); return; }
+        if (Vector256.IsHardwareAccelerated) { Kernel256(ap, bp, kc, tile); return; }
+        tile.Clear();
+        for (int p = 0; p < kc; p++)
+        {
+            for (int r = 0; r < MR; r++)
+            {
+                T av = ap[p * MR + r];
+                for (int j = 0; j < nr; j++) tile[r * nr + j] += av * bp[p * nr + j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+        return a * b + c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+        return a * b + c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
+    {
+        int W = Vector512<T>.Count;
+        int nr = 2 * W;
+        ref T a = ref MemoryMarshal.GetReference(ap);
+        ref T b = ref MemoryMarshal.GetReference(bp);
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * nr));
+            var b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * nr + W));
+            int ai = p * MR;
+            var a0 = Vector512.Create(Unsafe.Add(ref a, ai));
+            c00 = Fma(a0, b0, c00); c01 = Fma(a0, b1, c01);
+            var a1 = Vector512.Create(Unsafe.Add(ref a, ai + 1));
+            c10 = Fma(a1, b0, c10); c11 = Fma(a1, b1, c11);
+            var a2 = Vector512.Create(Unsafe.Add(ref a, ai + 2));
+            c20 = Fma(a2, b0, c20); c21 = Fma(a2, b1, c21);
+            var a3 = Vector512.Create(Unsafe.Add(ref a, ai + 3));
+            c30 = Fma(a3, b0, c30); c31 = Fma(a3, b1, c31);
+            var a4 = Vector512.Create(Unsafe.Add(ref a, ai + 4));
+            c40 = Fma(a4, b0, c40); c41 = Fma(a4, b1, c41);
+            var a5 = Vector512.Create(Unsafe.Add(ref a, ai + 5));
+            c50 = Fma(a5, b0, c50); c51 = Fma(a5, b1, c51);
+        }
+        ref T t = ref MemoryMarshal.GetReference(tile);
+        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
+        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
+        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
+        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
+        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
+        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel256<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
+    {
+        int W = Vector256<T>.Count;
+        int nr = 2 * W;
+        ref T a = ref MemoryMarshal.GetReference(ap);
+        ref T b = ref MemoryMarshal.GetReference(bp);
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * nr));
+            var b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * nr + W));
+            int ai = p * MR;
+            var a0 = Vector256.Create(Unsafe.Add(ref a, ai));
+            c00 = Fma(a0, b0, c00); c01 = Fma(a0, b1, c01);
+            var a1 = Vector256.Create(Unsafe.Add(ref a, ai + 1));
+            c10 = Fma(a1, b0, c10); c11 = Fma(a1, b1, c11);
+            var a2 = Vector256.Create(Unsafe.Add(ref a, ai + 2));
+            c20 = Fma(a2, b0, c20); c21 = Fma(a2, b1, c21);
+            var a3 = Vector256.Create(Unsafe.Add(ref a, ai + 3));
+            c30 = Fma(a3, b0, c30); c31 = Fma(a3, b1, c31);
+            var a4 = Vector256.Create(Unsafe.Add(ref a, ai + 4));
+            c40 = Fma(a4, b0, c40); c41 = Fma(a4, b1, c41);
+            var a5 = Vector256.Create(Unsafe.Add(ref a, ai + 5));
+            c50 = Fma(a5, b0, c50); c51 = Fma(a5, b1, c51);
+        }
+        ref T t = ref MemoryMarshal.GetReference(tile);
+        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
+        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
+        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
+        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
+        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
+        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+    }
+}

@@ -1,0 +1,166 @@
+using SharpGrad.Serialization;
+
+// How the built-in layers describe themselves for Module.Save / Sequential.Load (see LayerRegistry).
+// One partial per layer: its kind and constructor arguments by PyTorch name, and its factory.
+
+namespace SharpGrad.Layers
+{
+    public sealed partial class ReLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "ReLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["inplace"] = Inplace };
+    }
+
+    public sealed partial class LeakyReLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "LeakyReLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["negative_slope"] = NegativeSlope, ["inplace"] = Inplace };
+    }
+
+    public sealed partial class ELU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "ELU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["alpha"] = Alpha, ["inplace"] = Inplace };
+    }
+
+    public sealed partial class GELU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "GELU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["approximate"] = Approximate };
+    }
+
+    public sealed partial class SiLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "SiLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["inplace"] = Inplace };
+    }
+
+    public sealed partial class Sigmoid : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Sigmoid";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> {  };
+    }
+
+    public sealed partial class Tanh : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Tanh";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> {  };
+    }
+
+    public sealed partial class Softplus : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Softplus";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["beta"] = Beta, ["threshold"] = Threshold };
+    }
+
+    public sealed partial class Hardtanh : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Hardtanh";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["min_val"] = MinVal, ["max_val"] = MaxVal, ["inplace"] = Inplace };
+    }
+
+    public sealed partial class ReLU6 : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "ReLU6";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["inplace"] = Inplace };
+    }
+
+    public sealed partial class Softmax : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Softmax";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["dim"] = Dim };
+    }
+
+    public sealed partial class LogSoftmax : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "LogSoftmax";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["dim"] = Dim };
+    }
+
+    public sealed partial class Identity : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Identity";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> {  };
+    }
+
+    public sealed partial class Flatten : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Flatten";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["start_dim"] = StartDim, ["end_dim"] = EndDim };
+    }
+}
+
+namespace SharpGrad.Serialization
+{
+    internal static partial class BuiltInLayers
+    {
+        static partial void RegisterLayers()
+        {
+            RegisterActivationsAndBasics();
+            RegisterNnLayers();
+        }
+
+        private static void RegisterActivationsAndBasics()
+        {
+            LayerRegistry.Register("ReLU", a => new SharpGrad.Layers.ReLU(a.GetBool("inplace", false)));
+            LayerRegistry.Register("LeakyReLU", a => new SharpGrad.Layers.LeakyReLU(a.GetDouble("negative_slope", 0.01), a.GetBool("inplace", false)));
+            LayerRegistry.Register("ELU", a => new SharpGrad.Layers.ELU(a.GetDouble("alpha", 1.0), a.GetBool("inplace", false)));
+            LayerRegistry.Register("GELU", a => new SharpGrad.Layers.GELU(a.GetString("approximate", "none")));
+            LayerRegistry.Register("SiLU", a => new SharpGrad.Layers.SiLU(a.GetBool("inplace", false)));
+            LayerRegistry.Register("Sigmoid", a => new SharpGrad.Layers.Sigmoid());
+            LayerRegistry.Register("Tanh", a => new SharpGrad.Layers.Tanh());
+            LayerRegistry.Register("Softplus", a => new SharpGrad.Layers.Softplus(a.GetDouble("beta", 1.0), a.GetDouble("threshold", 20.0)));
+            LayerRegistry.Register("Hardtanh", a => new SharpGrad.Layers.Hardtanh(a.GetDouble("min_val", -1.0), a.GetDouble("max_val", 1.0), a.GetBool("inplace", false)));
+            LayerRegistry.Register("ReLU6", a => new SharpGrad.Layers.ReLU6(a.GetBool("inplace", false)));
+            LayerRegistry.Register("Softmax", a => new SharpGrad.Layers.Softmax(a.GetInt("dim")));
+            LayerRegistry.Register("LogSoftmax", a => new SharpGrad.Layers.LogSoftmax(a.GetInt("dim")));
+            LayerRegistry.Register("Identity", a => new SharpGrad.Layers.Identity());
+            LayerRegistry.Register("Flatten", a => new SharpGrad.Layers.Flatten(a.GetInt("start_dim", 1), a.GetInt("end_dim", -1)));
+        }
+
+        /// <summary>Linear, convolution and pooling layers; filled in once they exist.</summary>
+        static partial void RegisterNnLayers();
+    }
+}

@@ -1,0 +1,120 @@
+namespace SharpGrad.Layers;
+
+/// <summary>2-d max pooling (PyTorch: <c>torch.nn.MaxPool2d</c>); the stride defaults to the kernel size.</summary>
+[Module]
+public sealed partial class MaxPool2d : Module
+{
+    private readonly string _repr;
+
+    /// <summary>Creates the layer with square settings (PyTorch: <c>nn.MaxPool2d(kernel_size, stride, padding, dilation, ceil_mode)</c>).</summary>
+    public MaxPool2d(int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false)
+        : this((kernelSize, kernelSize), stride is null ? null : (stride.Value, stride.Value), (padding, padding), (dilation, dilation), ceilMode)
+    {
+        _repr = $"kernel_size={kernelSize}, stride={stride ?? kernelSize}, padding={padding}, dilation={dilation}, ceil_mode={Py.Bool(ceilMode)}";
+    }
+
+    /// <summary>Creates the layer with (height, width) settings.</summary>
+    public MaxPool2d((int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W)? padding = null, (int H, int W)? dilation = null, bool ceilMode = false)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding ?? (0, 0);
+        Dilation = dilation ?? (1, 1);
+        CeilMode = ceilMode;
+        _repr = $"kernel_size={Py.Tuple(KernelSize.H, KernelSize.W)}, stride={Py.Tuple(Stride.H, Stride.W)}, padding={Py.Tuple(Padding.H, Padding.W)}, " +
+                $"dilation={Py.Tuple(Dilation.H, Dilation.W)}, ceil_mode={Py.Bool(ceilMode)}";
+    }
+
+    /// <summary>Window size (PyTorch: <c>kernel_size</c>).</summary>
+    public (int H, int W) KernelSize { get; }
+    /// <summary>Window stride (PyTorch: <c>stride</c>).</summary>
+    public (int H, int W) Stride { get; }
+    /// <summary>Implicit −∞ padding (PyTorch: <c>padding</c>).</summary>
+    public (int H, int W) Padding { get; }
+    /// <summary>Spacing inside the window (PyTorch: <c>dilation</c>).</summary>
+    public (int H, int W) Dilation { get; }
+    /// <summary>Use ceil instead of floor for the output size (PyTorch: <c>ceil_mode</c>).</summary>
+    public bool CeilMode { get; }
+
+    /// <summary>Pools [N, C, H, W] input (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.MaxPool2d(input, KernelSize, Stride, Padding, Dilation, CeilMode);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => _repr;
+}
+
+/// <summary>2-d average pooling (PyTorch: <c>torch.nn.AvgPool2d</c>); the stride defaults to the kernel size.</summary>
+[Module]
+public sealed partial class AvgPool2d : Module
+{
+    private readonly string _repr;
+
+    /// <summary>Creates the layer with square settings (PyTorch: <c>nn.AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)</c>).</summary>
+    public AvgPool2d(int kernelSize, int? stride = null, int padding = 0, bool ceilMode = false, bool countIncludePad = true, int? divisorOverride = null)
+        : this((kernelSize, kernelSize), stride is null ? null : (stride.Value, stride.Value), (padding, padding), ceilMode, countIncludePad, divisorOverride)
+    {
+        _repr = $"kernel_size={kernelSize}, stride={stride ?? kernelSize}, padding={padding}";
+    }
+
+    /// <summary>Creates the layer with (height, width) settings.</summary>
+    public AvgPool2d((int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W)? padding = null, bool ceilMode = false,
+        bool countIncludePad = true, int? divisorOverride = null)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding ?? (0, 0);
+        CeilMode = ceilMode;
+        CountIncludePad = countIncludePad;
+        DivisorOverride = divisorOverride;
+        _repr = $"kernel_size={Py.Tuple(KernelSize.H, KernelSize.W)}, stride={Py.Tuple(Stride.H, Stride.W)}, padding={Py.Tuple(Padding.H, Padding.W)}";
+    }
+
+    /// <summary>Window size (PyTorch: <c>kernel_size</c>).</summary>
+    public (int H, int W) KernelSize { get; }
+    /// <summary>Window stride (PyTorch: <c>stride</c>).</summary>
+    public (int H, int W) Stride { get; }
+    /// <summary>Implicit zero padding (PyTorch: <c>padding</c>).</summary>
+    public (int H, int W) Padding { get; }
+    /// <summary>Use ceil instead of floor for the output size (PyTorch: <c>ceil_mode</c>).</summary>
+    public bool CeilMode { get; }
+    /// <summary>Count the zero padding in the divisor (PyTorch: <c>count_include_pad</c>).</summary>
+    public bool CountIncludePad { get; }
+    /// <summary>A fixed divisor instead of the window size (PyTorch: <c>divisor_override</c>).</summary>
+    public int? DivisorOverride { get; }
+
+    /// <summary>Pools [N, C, H, W] input (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.AvgPool2d(input, KernelSize, Stride, Padding, CeilMode, CountIncludePad, DivisorOverride);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => _repr;
+}
+
+/// <summary>2-d adaptive average pooling to a fixed output size (PyTorch: <c>torch.nn.AdaptiveAvgPool2d</c>).</summary>
+[Module]
+public sealed partial class AdaptiveAvgPool2d : Module
+{
+    private readonly string _repr;
+
+    /// <summary>Creates the layer for a square output (PyTorch: <c>nn.AdaptiveAvgPool2d(output_size)</c>).</summary>
+    public AdaptiveAvgPool2d(int outputSize)
+    {
+        OutputSize = (outputSize, outputSize);
+        _repr = $"output_size={outputSize}";
+    }
+
+    /// <summary>Creates the layer for an output of (height, width).</summary>
+    public AdaptiveAvgPool2d((int H, int W) outputSize)
+    {
+        OutputSize = outputSize;
+        _repr = $"output_size={Py.Tuple(outputSize.H, outputSize.W)}";
+    }
+
+    /// <summary>The output (height, width) (PyTorch: <c>output_size</c>).</summary>
+    public (int H, int W) OutputSize { get; }
+
+    /// <summary>Pools [N, C, H, W] input to [N, C, oH, oW] (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.AdaptiveAvgPool2d(input, OutputSize);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => _repr;
+}

@@ -1,0 +1,136 @@
+using System.Numerics;
+
+namespace SharpGrad.Optimizers;
+
+/// <summary>
+/// Adam (PyTorch: <c>torch.optim.Adam</c>, same update formulas), with L2 weight decay added to the gradient and
+/// the AMSGrad variant. <see cref="AdamW"/> is the decoupled-weight-decay version.
+/// </summary>
+public class Adam : Optimizer
+{
+    private readonly bool _decoupled;
+
+    /// <summary>Creates Adam (PyTorch: <c>Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False)</c>).</summary>
+    public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool amsgrad = false, bool maximize = false)
+        : this(parameters, lr, betas, eps, weightDecay, amsgrad, maximize, decoupled: false)
+    {
+    }
+
+    /// <summary>Creates Adam for parameter groups whose options override these defaults.</summary>
+    public Adam(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool amsgrad = false, bool maximize = false)
+        : this(groups, lr, betas, eps, weightDecay, amsgrad, maximize, decoupled: false)
+    {
+    }
+
+    private protected Adam(IEnumerable<Tensor> parameters, double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize, bool decoupled)
+        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, amsgrad, maximize)) => _decoupled = decoupled;
+
+    private protected Adam(IEnumerable<ParamGroup> groups, double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize, bool decoupled)
+        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, amsgrad, maximize)) => _decoupled = decoupled;
+
+    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize) =>
+        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("amsgrad", amsgrad), ("maximize", maximize));
+
+    /// <inheritdoc/>
+    protected override string Name => "Adam";
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup g)
+    {
+        CheckNonNegative(g, "lr", "learning rate");
+        CheckNonNegative(g, "eps", "epsilon value");
+        CheckBetas(g);
+        CheckNonNegative(g, "weight_decay", "weight_decay value");
+    }
+
+    /// <inheritdoc/>
+    protected override void StepGroup(ParamGroup g)
+    {
+        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
+        var (b1, b2) = g.Betas;
+        bool amsgrad = g.GetBool("amsgrad"), maximize = g.GetBool("maximize");
+        foreach (var p in g.Params)
+        {
+            if (p.Grad is null) continue;
+            var grad = PrepareGrad(p);
+            var st = GetState(p, out bool created);
+            if (created)
+            {
+                st["step"] = NewStep();
+                st["exp_avg"] = ZerosLike(p);
+                st["exp_avg_sq"] = ZerosLike(p);
+                if (amsgrad) st["max_exp_avg_sq"] = ZerosLike(p);
+            }
+            else if (amsgrad && !st.ContainsKey("max_exp_avg_sq"))
+            {
+                st["max_exp_avg_sq"] = ZerosLike(p);
+            }
+            double step = IncrementStep(st["step"]);
+            var m = st["exp_avg"];
+            var v = st["exp_avg_sq"];
+            Tensor? vmax = amsgrad ? st["max_exp_avg_sq"] : null;
+            m.Storage.Version++;
+            v.Storage.Version++;
+            if (vmax is not null) vmax.Storage.Version++;
+            if (p.DType == DType.Float32)
+                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), vmax is null ? default : S<float>(vmax), step, lr, b1, b2, eps, wd, _decoupled, maximize);
+            else
+                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), vmax is null ? default : S<double>(vmax), step, lr, b1, b2, eps, wd, _decoupled, maximize);
+            p.Storage.Version++;
+        }
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, Span<T> vmax, double step,
+        double lrD, double b1D, double b2D, double epsD, double wdD, bool decoupled, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool amsgrad = !vmax.IsEmpty;
+        double bc1 = 1 - Math.Pow(b1D, step);
+        double bc2Sqrt = Math.Sqrt(1 - Math.Pow(b2D, step));
+        T b1 = C<T>(b1D), b2 = C<T>(b2D), oneMinusB1 = C<T>(1 - b1D), oneMinusB2 = C<T>(1 - b2D), eps = C<T>(epsD), wd = C<T>(wdD);
+        T stepSize = C<T>(lrD / bc1), bc2S = C<T>(bc2Sqrt), decay = C<T>(1 - lrD * wdD);
+        bool hasWd = wdD != 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            T g = maximize ? -grad[i] : grad[i];
+            if (hasWd)
+            {
+                if (decoupled) p[i] *= decay;
+                else g += wd * p[i];
+            }
+            T mi = b1 * m[i] + oneMinusB1 * g;
+            T vi = b2 * v[i] + oneMinusB2 * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            if (amsgrad)
+            {
+                vi = T.Max(vmax[i], vi);
+                vmax[i] = vi;
+            }
+            T denom = T.Sqrt(vi) / bc2S + eps;
+            p[i] -= stepSize * mi / denom;
+        }
+    }
+}
+
+/// <summary>
+/// AdamW: Adam with decoupled weight decay, <c>p ← p·(1 − lr·λ)</c> before the Adam update
+/// (PyTorch: <c>torch.optim.AdamW</c>, same update formulas).
+/// </summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>Creates AdamW (PyTorch: <c>AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False)</c>).</summary>
+    public AdamW(IEnumerable<Tensor> parameters, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 1e-2, bool amsgrad = false, bool maximize = false)
+        : base(parameters, lr, betas, eps, weightDecay, amsgrad, maximize, decoupled: true)
+    {
+    }
+
+    /// <summary>Creates AdamW for parameter groups whose options override these defaults.</summary>
+    public AdamW(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 1e-2, bool amsgrad = false, bool maximize = false)
+        : base(groups, lr, betas, eps, weightDecay, amsgrad, maximize, decoupled: true)
+    {
+    }
+
+    /// <inheritdoc/>
+    protected override string Name => "AdamW";
+}

@@ -1,0 +1,88 @@
+using System.Numerics;
+
+namespace SharpGrad.Optimizers;
+
+/// <summary>
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay
+/// (PyTorch: <c>torch.optim.SGD</c>, same update formulas).
+/// </summary>
+public sealed class Sgd : Optimizer
+{
+    /// <summary>Creates Sgd for <paramref name="parameters"/> (PyTorch: <c>Sgd(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize)</c>).</summary>
+    public Sgd(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
+        : base(parameters, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize))
+    {
+    }
+
+    /// <summary>Creates Sgd for parameter groups whose options override these defaults (PyTorch: <c>Sgd([{"params": …, "lr": …}, …], …)</c>).</summary>
+    public Sgd(IEnumerable<ParamGroup> groups, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false, bool maximize = false)
+        : base(groups, MakeDefaults(lr, momentum, dampening, weightDecay, nesterov, maximize))
+    {
+    }
+
+    private static Dictionary<string, object> MakeDefaults(double lr, double momentum, double dampening, double weightDecay, bool nesterov, bool maximize) =>
+        D(("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weightDecay), ("nesterov", nesterov), ("maximize", maximize));
+
+    /// <inheritdoc/>
+    protected override string Name => "SGD";
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup g)
+    {
+        CheckNonNegative(g, "lr", "learning rate");
+        CheckNonNegative(g, "momentum", "momentum value");
+        CheckNonNegative(g, "weight_decay", "weight_decay value");
+        if (g.GetBool("nesterov") && (g.Momentum <= 0 || g.GetDouble("dampening") != 0))
+        {
+            throw new ArgumentException($"SGD: Nesterov momentum requires a momentum > 0 and zero dampening, but got momentum={Fmt(g.Momentum)}, dampening={Fmt(g.GetDouble("dampening"))}.");
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void StepGroup(ParamGroup g)
+    {
+        double lr = g.Lr, momentum = g.Momentum, dampening = g.GetDouble("dampening"), wd = g.WeightDecay;
+        bool nesterov = g.GetBool("nesterov"), maximize = g.GetBool("maximize");
+        foreach (var p in g.Params)
+        {
+            if (p.Grad is null) continue;
+            var grad = PrepareGrad(p);
+            Tensor? buf = null;
+            bool first = false;
+            if (momentum != 0)
+            {
+                var st = GetState(p, out _);
+                if (!st.TryGetValue("momentum_buffer", out buf))
+                {
+                    st["momentum_buffer"] = buf = ZerosLike(p);
+                    first = true;
+                }
+                buf.Storage.Version++;
+            }
+            if (p.DType == DType.Float32)
+                Kernel(S<float>(p), S<float>(grad), buf is null ? default : S<float>(buf), first, lr, momentum, dampening, wd, nesterov, maximize);
+            else
+                Kernel(S<double>(p), S<double>(grad), buf is null ? default : S<double>(buf), first, lr, momentum, dampening, wd, nesterov, maximize);
+            p.Storage.Version++;
+        }
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> buf, bool first, double lrD, double momD, double dampD, double wdD, bool nesterov, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T lr = C<T>(lrD), mom = C<T>(momD), oneMinusDamp = C<T>(1 - dampD), wd = C<T>(wdD);
+        bool hasMomentum = momD != 0, hasWd = wdD != 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            T d = maximize ? -grad[i] : grad[i];
+            if (hasWd) d += wd * p[i];
+            if (hasMomentum)
+            {
+                T b = first ? d : mom * buf[i] + oneMinusDamp * d;
+                buf[i] = b;
+                d = nesterov ? d + mom * b : b;
+            }
+            p[i] -= lr * d;
+        }
+    }
+}
