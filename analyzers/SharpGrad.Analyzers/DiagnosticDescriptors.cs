@@ -75,7 +75,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor RuntimeSequential = Create(
         RuntimeSequentialId,
         "Sequential built at run time could be compiled",
-        "This `Sequential` of {0} layers with constant arguments could be a `[Module]` class with the layers as fields: the generator would compile its forward and backward",
+        "This `Sequential` is built at run time from {0} layer(s) with constant arguments; as fields of a `[Module]` class they would be compiled by the generator (forward and backward)",
         "A Sequential assembled at run time runs eagerly. The same layers declared as readonly fields of a [Module] (or [Sequential]) class are compiled by the SharpGrad generator into a fused, shape-checked program.",
         DiagnosticSeverity.Info,
         DesignCategory);

@@ -76,7 +76,7 @@ namespace AnalyzerMisuse
         // SG2004: gradients pile up across epochs.
         public static void MissingZeroGrad(Affine model, Tensor x, Tensor target)
         {
-            var optimizer = new SGD(model.Parameters(), lr: 0.1);
+            var optimizer = new Sgd(model.Parameters(), lr: 0.1);
             for (int epoch = 0; epoch < 10; epoch++)
             {
                 var loss = ((model.Forward(x) - target) * (model.Forward(x) - target)).Mean();

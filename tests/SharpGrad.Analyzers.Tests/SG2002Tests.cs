@@ -50,6 +50,22 @@ public class SG2002Tests
             """));
 
     [Fact]
+    public Task Silent_when_RetainGrad_is_called_through_an_alias_or_a_helper()
+        => VerifyCS.Analyzer(Method("""
+            var x = Tensor.Randn([3], requiresGrad: true);
+            var y = x * 2f;
+            var alias = y;
+            alias.RetainGrad();
+            var z = x * 3f;
+            Keep(z);
+            (y + z).Sum().Backward();
+            var gy = y.Grad;
+            var gz = z.Grad;
+            """, """
+            static void Keep(Tensor t) => t.RetainGrad();
+            """));
+
+    [Fact]
     public Task Silent_when_the_op_input_does_not_require_grad()
         => VerifyCS.Analyzer(Method("""
             var x = Tensor.Randn(3);

@@ -40,6 +40,14 @@ public class SG2008Tests
             """));
 
     [Fact]
+    public Task Silent_for_a_module_without_parameters()
+        => VerifyCS.Analyzer(Method("""
+            var act = new ReLU();
+            var y = act.Forward(Tensor.Randn(8, 4));
+            Console.WriteLine(y.Sum().Item());
+            """));
+
+    [Fact]
     public Task Silent_when_the_method_calls_Backward()
         => VerifyCS.Analyzer(Method("""
             var model = new Linear(4, 2);

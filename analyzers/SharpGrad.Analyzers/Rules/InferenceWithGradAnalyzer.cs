@@ -26,7 +26,7 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
             {
                 var forward = (IInvocationOperation)ctx.Operation;
                 if (forward.TargetMethod.Name is not ("Forward" or "Call") || forward.Instance is null || !symbols.IsModule(forward.Instance.Type)) return;
-                if (!symbols.IsTensor(forward.Type)) return;
+                if (!symbols.IsTensor(forward.Type) || !MayHaveParameters(forward.Instance.Type, symbols)) return;
                 var facts = getFacts();
                 if (facts.InsideNoGrad(forward)) return;
                 if (facts.Invocations.Any(i => AnalyzerSetup.IsBackward(i, symbols)
@@ -47,6 +47,31 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                     evaluated ? "" : $" and call `{receiverText}.Eval()` first"));
             }, OperationKind.Invocation);
         });
+    }
+
+    /// <summary>
+    /// False for a module type that certainly has no parameters (no <c>Parameter</c> or child-module member, not a container
+    /// such as <c>Sequential</c>): its forward records nothing unless its input requires grad (pooling, Flatten, ReLU, …).
+    /// </summary>
+    private static bool MayHaveParameters(ITypeSymbol? type, SharpGradSymbols symbols)
+    {
+        for (var t = type; t is not null && !SymbolEqualityComparer.Default.Equals(t, symbols.Module); t = t.BaseType)
+        {
+            if (t.Name is "Sequential" or "ModuleList" && t.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers") return true;
+            foreach (var member in t.GetMembers())
+            {
+                var memberType = member switch
+                {
+                    IFieldSymbol f => f.Type,
+                    IPropertySymbol p => p.Type,
+                    _ => null,
+                };
+                if (memberType is null) continue;
+                if ((symbols.Parameter is not null && SharpGradSymbols.DerivesFrom(memberType, symbols.Parameter)) || symbols.IsModule(memberType)) return true;
+                if (memberType is IArrayTypeSymbol or INamedTypeSymbol { IsGenericType: true } && memberType.ToDisplayString().Contains("Module")) return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Follows a tensor value through its uses; true when every use ends in a plain (non-tensor) value or is discarded.</summary>

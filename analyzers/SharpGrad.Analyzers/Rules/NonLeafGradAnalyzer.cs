@@ -30,10 +30,15 @@ public sealed class NonLeafGradAnalyzer : DiagnosticAnalyzer
                 if (facts.SingleValue(local.Local) is null || !facts.IsNonLeaf(local)) return;
                 bool backwardBefore = facts.Invocations.Any(i => i.Syntax.SpanStart < read.Syntax.SpanStart && AnalyzerSetup.IsBackward(i, symbols));
                 if (!backwardBefore) return;
+                // RetainGrad() on this value under any name, or the value handed to code that might call it.
+                var def = facts.Resolve(local);
                 bool retained = facts.Invocations.Any(i => symbols.IsTensorMethod(i.TargetMethod, "RetainGrad")
                     && i.Instance is not null
-                    && MethodFacts.Unwrap(i.Instance) is ILocalReferenceOperation r
-                    && SymbolEqualityComparer.Default.Equals(r.Local, local.Local));
+                    && facts.Resolve(i.Instance) == def);
+                retained |= facts.ReferencesOf(local.Local).Any(r => r.Parent is IArgumentOperation { Parent: IInvocationOperation call }
+                    && !symbols.IsTensorMethod(call.TargetMethod)
+                    && !(call.TargetMethod.ContainingNamespace?.ToDisplayString() is { } ns
+                        && (ns is "System" or "SharpGrad" || ns.StartsWith("System.", System.StringComparison.Ordinal) || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal))));
                 if (retained) return;
                 ctx.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NonLeafGrad, read.Syntax.GetLocation(), local.Local.Name));
             }, OperationKind.PropertyReference);
