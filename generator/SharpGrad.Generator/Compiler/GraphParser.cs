@@ -212,9 +212,24 @@ internal sealed class GraphParser
         else Statements(SyntaxFactory.SingletonList(statement), isTopLevel: false);
     }
 
+    /// <summary>
+    /// <c>Training</c> or <c>this.Training</c>: Module's property, or (when the class gets its <c>: Module</c> base from
+    /// this generator, so the name does not bind yet) the unbound name itself.
+    /// </summary>
     private bool IsTraining(ExpressionSyntax condition)
-        => _model.GetSymbolInfo(condition, _token).Symbol is IPropertySymbol { Name: "Training" } p
-           && p.ContainingType?.Name == "Module";
+    {
+        if (condition is not (IdentifierNameSyntax { Identifier.ValueText: "Training" }
+            or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name.Identifier.ValueText: "Training" }))
+        {
+            return false;
+        }
+        return _model.GetSymbolInfo(condition, _token).Symbol switch
+        {
+            IPropertySymbol p => p.ContainingType?.Name == "Module",
+            null => true,
+            _ => false,
+        };
+    }
 
     private int Expr(ExpressionSyntax syntax)
     {
@@ -275,6 +290,16 @@ internal sealed class GraphParser
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
                 inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+        }
+
+        // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.
+        if (SymbolEqualityComparer.Default.Equals(method.ContainingType, _type)
+            && (ModuleParser.IsForwardCandidate(method) || ModuleParser.HasAttribute(method, CompiledAttributeName))
+            && invocation.Expression is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax })
+        {
+            var selfArgs = operation.Arguments.Select(a => ((ArgumentSyntax)a.Syntax).Expression).ToArray();
+            return Add(new GraphNode(NodeKind.Call, method.Name, selfArgs.Select(Expr).ToEquatableArray(), child: "this",
+                text: Text(invocation), location: Where(invocation), inputTexts: selfArgs.Select(a => Text(a)).ToEquatableArray()));
         }
 
         string container = method.ContainingType?.Name ?? "";
