@@ -56,15 +56,26 @@ internal sealed class GraphParser
 
         token.ThrowIfCancellationRequested();
         var issues = new List<GraphIssue>();
-        var children = ChildParser.Parse(type, compilation, issues, token);
-        var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token);
-        var graphs = new List<GraphMethod>();
-        foreach (var (method, syntax) in methods)
+        try
         {
-            token.ThrowIfCancellationRequested();
-            graphs.Add(parser.ParseMethod(method, syntax));
+            var children = ChildParser.Parse(type, compilation, issues, token);
+            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token);
+            var graphs = new List<GraphMethod>();
+            foreach (var (method, syntax) in methods)
+            {
+                token.ThrowIfCancellationRequested();
+                graphs.Add(parser.ParseMethod(method, syntax));
+            }
+            return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.ToEquatableArray());
         }
-        return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.ToEquatableArray());
+        catch (System.Exception e) when (e is not System.OperationCanceledException)
+        {
+            // A gap in this young parser must never cost the module its plumbing: report it and check nothing.
+            var where = LocationInfo.From(methods[0].Syntax.Identifier.GetLocation());
+            var issue = new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
+                "please report it; the model still runs eagerly");
+            return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
+        }
     }
 
     /// <summary>The dims of a <c>[Shape(…)]</c> on <paramref name="symbol"/>, or null without one.</summary>
@@ -285,7 +296,7 @@ internal sealed class GraphParser
             && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
             && _children.TryGetValue(member.Name, out var child))
         {
-            var argSyntax = operation.Arguments.Select(a => ((ArgumentSyntax)a.Syntax).Expression).ToArray();
+            var argSyntax = ArgumentExpressions(operation);
             var args = argSyntax.Select(Expr).ToArray();
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
@@ -297,7 +308,7 @@ internal sealed class GraphParser
             && (ModuleParser.IsForwardCandidate(method) || ModuleParser.HasAttribute(method, CompiledAttributeName))
             && invocation.Expression is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax })
         {
-            var selfArgs = operation.Arguments.Select(a => ((ArgumentSyntax)a.Syntax).Expression).ToArray();
+            var selfArgs = ArgumentExpressions(operation);
             return Add(new GraphNode(NodeKind.Call, method.Name, selfArgs.Select(Expr).ToEquatableArray(), child: "this",
                 text: Text(invocation), location: Where(invocation), inputTexts: selfArgs.Select(a => Text(a)).ToEquatableArray()));
         }
@@ -326,7 +337,10 @@ internal sealed class GraphParser
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
-                var tensorArgument = ((ArgumentSyntax)argument.Syntax).Expression;
+                if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
+                {
+                    throw Unsupported(invocation, "a params argument list in `" + Text(invocation) + "`", "pass the tensors one by one");
+                }
                 tensors.Add(Expr(tensorArgument));
                 texts.Add(Text(tensorArgument));
                 continue;
@@ -350,6 +364,22 @@ internal sealed class GraphParser
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
             inputTexts: texts.ToEquatableArray()));
+    }
+
+    /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
+    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation)
+    {
+        var result = new List<ExpressionSyntax>();
+        foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+            if (argument.Syntax is not ArgumentSyntax { Expression: var expression })
+            {
+                throw Unsupported(operation.Syntax, "a params argument list in `" + Text(operation.Syntax) + "`", "pass the tensors one by one");
+            }
+            result.Add(expression);
+        }
+        return result.ToArray();
     }
 
     private static bool IsShapeArgument(string method, string? parameter)
