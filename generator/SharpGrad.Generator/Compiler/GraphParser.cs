@@ -110,13 +110,13 @@ internal sealed class GraphParser
         _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
 
         var inputs = new List<GraphInput>();
-        for (int i = 0; i < method.Parameters.Length; i++)
+        foreach (var p in method.Parameters)
         {
-            var p = method.Parameters[i];
-            inputs.Add(new GraphInput(p.Name, DeclaredShape(p)));
+            // Tensor parameters are the graph's inputs; others (an int option of a [Compiled] method) stop it if read.
             if (!ModuleParser.IsTensor(p.Type)) continue;
-            _env[p] = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { i }.ToEquatableArray(), text: p.Name,
+            _env[p] = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { inputs.Count }.ToEquatableArray(), text: p.Name,
                 location: LocationInfo.From(p.Locations.FirstOrDefault())));
+            inputs.Add(new GraphInput(p.Name, DeclaredShape(p)));
         }
 
         int output = -1;

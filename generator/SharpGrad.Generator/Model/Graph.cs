@@ -52,7 +52,7 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
 /// </summary>
 internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool IsKnown);
 
-/// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns.</summary>
+/// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>
 internal sealed record GraphMethod(
     string Name,
     EquatableArray<GraphInput> Inputs,

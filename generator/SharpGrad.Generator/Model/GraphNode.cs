@@ -8,7 +8,7 @@ namespace SharpGrad.Generator.Model;
 /// </summary>
 internal enum NodeKind
 {
-    /// <summary>A method parameter; <see cref="GraphNode.IntArgs"/> = [parameter index].</summary>
+    /// <summary>A tensor parameter of the method (<see cref="GraphNode.IntArgs"/> = [index among the tensor parameters]), or a Parameter/Buffer member (<see cref="GraphNode.Op"/>).</summary>
     Input,
 
     /// <summary>A numeric constant (a scalar); <see cref="GraphNode.Value"/> holds it.</summary>

@@ -28,6 +28,22 @@ public class CompilerPipelineTests
         Assert.Equal(["N", 3, 8, 8], input.ConstructorArguments[0].Values.Select(v => v.Value));
     }
 
+    [Fact]
+    public void ShapeInfoHasOneDelegatePerMethodAndLeavesUnknownShapesOut()
+    {
+        var (result, output) = GeneratorHarness.Run(CompilerSources.Nested.Replace(
+            "public Tensor Loss([Shape(\"N\", 16)] Tensor x, [Shape(\"N\", 1)] Tensor target)",
+            "public Tensor Loss([Shape(\"N\", 16)] Tensor x, [Shape(\"N\", 1)] Tensor target, int unused = 0)"));
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output));
+
+        var forward = output.GetTypeByMetadataName("Demo.Compiled.Outer+ShapeInfo+Forward")!.DelegateInvokeMethod!;
+        Assert.Empty(forward.GetReturnTypeAttributes());   // after the [Module] child the output shape is unknown
+        var loss = output.GetTypeByMetadataName("Demo.Compiled.Outer+ShapeInfo+Loss")!.DelegateInvokeMethod!;
+        Assert.Equal(["x", "target"], loss.Parameters.Select(p => p.Name));   // tensor parameters only
+        Assert.Equal([1], loss.Parameters[1].GetAttributes().Single().ConstructorArguments[0].Values.Skip(1).Select(v => v.Value));
+    }
+
     private static Compilation Initial()
         => GeneratorHarness.CreateCompilation(
             GeneratorHarness.Parse(CompilerSources.Mlp, "Mlp.cs"),
