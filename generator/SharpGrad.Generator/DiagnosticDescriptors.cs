@@ -15,6 +15,16 @@ internal static class DiagnosticDescriptors
     public const string SequentialChildWithoutForwardId = "SG1005";
     public const string ContainingTypeNotPartialId = "SG1006";
     public const string DuplicateStateNameId = "SG1007";
+    public const string LinearInFeaturesId = "SG1010";
+    public const string ConvInChannelsId = "SG1011";
+    public const string ViewElementCountId = "SG1012";
+    public const string MatMulInnerDimsId = "SG1013";
+    public const string BroadcastMismatchId = "SG1014";
+    public const string NotStaticGraphId = "SG1015";
+    public const string ChildNotConstantId = "SG1016";
+
+    /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
+    public const string ShapeCategory = "SharpGrad.Shapes";
 
     private static string HelpLink(string id) => $"https://github.com/sharpgrad/sharpgrad/blob/main/docs/diagnostics/{id}.md";
 
@@ -88,6 +98,76 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(DuplicateStateNameId));
 
+    /// <summary>SG1010: a Linear child gets an input whose last dim is not its in-features.</summary>
+    public static readonly DiagnosticDescriptor LinearInFeatures = new(
+        LinearInFeaturesId,
+        title: "Linear in-features do not match the input",
+        messageFormat: "'{0}' is {1} and expects {2} input features, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(LinearInFeaturesId));
+
+    /// <summary>SG1011: a convolution child gets an input whose channel dim is not its in-channels.</summary>
+    public static readonly DiagnosticDescriptor ConvInChannels = new(
+        ConvInChannelsId,
+        title: "Convolution in-channels do not match the input",
+        messageFormat: "'{0}' is {1} and expects input with {2} channels, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(ConvInChannelsId));
+
+    /// <summary>SG1012: View/Reshape to a shape with a different number of elements.</summary>
+    public static readonly DiagnosticDescriptor ViewElementCount = new(
+        ViewElementCountId,
+        title: "View/Reshape changes the number of elements",
+        messageFormat: "`{0}` cannot turn `{1}` of shape {2} ({3} elements) into {4}: {5}; change the sizes so that their product is {3}, or fix the layers before it",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(ViewElementCountId));
+
+    /// <summary>SG1013: MatMul operands whose inner dims differ.</summary>
+    public static readonly DiagnosticDescriptor MatMulInnerDims = new(
+        MatMulInnerDimsId,
+        title: "MatMul inner dims do not match",
+        messageFormat: "`{0}` multiplies `{1}` of shape {2} by `{3}` of shape {4}, but the inner dims differ ({5} vs {6}); transpose one operand or fix the sizes so that the last dim of the first equals the second-to-last of the second",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(MatMulInnerDimsId));
+
+    /// <summary>SG1014: operands of an elementwise op that do not broadcast.</summary>
+    public static readonly DiagnosticDescriptor BroadcastMismatch = new(
+        BroadcastMismatchId,
+        title: "Shapes do not broadcast",
+        messageFormat: "`{0}` combines `{1}` of shape {2} with `{3}` of shape {4}, which do not broadcast (sizes {5} and {6} at dim {7} from the right); make them equal or 1, for example with Unsqueeze or View",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(BroadcastMismatchId));
+
+    /// <summary>SG1015: a shape-checked method leaves the static subset (a warning until compiled code is emitted).</summary>
+    public static readonly DiagnosticDescriptor NotStaticGraph = new(
+        NotStaticGraphId,
+        title: "Outside the static subset the compiler understands",
+        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles, so its shapes are not checked past this point: {2}",
+        ShapeCategory,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(NotStaticGraphId));
+
+    /// <summary>SG1016: a child of a shape-checked module is not constant-constructed in its field initialiser.</summary>
+    public static readonly DiagnosticDescriptor ChildNotConstant = new(
+        ChildNotConstantId,
+        title: "A child module is not constructed with constants",
+        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}",
+        ShapeCategory,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(ChildNotConstantId));
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         ModuleNotPartialId => ModuleNotPartial,
@@ -97,6 +177,13 @@ internal static class DiagnosticDescriptors
         SequentialChildWithoutForwardId => SequentialChildWithoutForward,
         ContainingTypeNotPartialId => ContainingTypeNotPartial,
         DuplicateStateNameId => DuplicateStateName,
+        LinearInFeaturesId => LinearInFeatures,
+        ConvInChannelsId => ConvInChannels,
+        ViewElementCountId => ViewElementCount,
+        MatMulInnerDimsId => MatMulInnerDims,
+        BroadcastMismatchId => BroadcastMismatch,
+        NotStaticGraphId => NotStaticGraph,
+        ChildNotConstantId => ChildNotConstant,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };
 }

@@ -57,7 +57,9 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             .Where(static s => s is not null)
             .WithTrackingName(TrackingNames.PresentSpecs)
             .Select(static (s, _) => s!)
-            .WithTrackingName(TrackingNames.NonNullSpecs);
+            .WithTrackingName(TrackingNames.NonNullSpecs)
+            .Select(static (s, token) => Compiler.ShapeInference.Run(s, token))
+            .WithTrackingName(TrackingNames.CheckedSpecs);
 
         var diagnostics = nonNull
             .Select(static (s, _) => s.Diagnostics)
@@ -74,6 +76,7 @@ public sealed class ModuleGenerator : IIncrementalGenerator
         {
             if (!spec.CanEmit) return;
             spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
+            if (!spec.Shapes.IsEmpty) spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
         });
     }
 }

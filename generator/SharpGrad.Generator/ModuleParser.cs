@@ -191,6 +191,8 @@ internal static class ModuleParser
         {
             CanEmit = canEmit,
             HandWritten = handWritten,
+            // The graph IR, only for classes that opt in with a [Shape] parameter (see docs/compiler.md).
+            Graph = compile ? Compiler.GraphParser.Parse(type, context.SemanticModel.Compilation, token) : null,
         };
     }
 
@@ -200,11 +202,13 @@ internal static class ModuleParser
     private static string Display(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat);
 
     /// <summary>True for the members that get a state name: buffers, parameters and children.</summary>
+    internal static bool IsStateMemberType(ITypeSymbol type) => ModuleElementType(type) is not null;
+
     private static bool IsStateMember(ITypeSymbol type, bool isBuffer)
         => isBuffer || IsParameter(type) || IsModuleType(type) || ModuleElementType(type) is not null;
 
     /// <summary>A public instance <c>Tensor Forward(Tensor, …)</c> that ForwardDynamic can call with an array.</summary>
-    private static bool IsForwardCandidate(IMethodSymbol method)
+    internal static bool IsForwardCandidate(IMethodSymbol method)
         => method.Name == "Forward"
            && method.MethodKind == MethodKind.Ordinary
            && method.DeclaredAccessibility == Accessibility.Public
@@ -240,18 +244,18 @@ internal static class ModuleParser
         return property.DeclaringSyntaxReferences.Length > 0;
     }
 
-    private static bool IsSharpGradType(ITypeSymbol type, string name)
+    internal static bool IsSharpGradType(ITypeSymbol type, string name)
         => type.Name == name
            && type.ContainingType is null
            && type.ContainingNamespace is { Name: "SharpGrad", ContainingNamespace.IsGlobalNamespace: true };
 
     private static bool IsSharpGradModule(ITypeSymbol type) => IsSharpGradType(type, "Module");
 
-    private static bool IsExactlyTensor(ITypeSymbol type) => IsSharpGradType(type, "Tensor");
+    internal static bool IsExactlyTensor(ITypeSymbol type) => IsSharpGradType(type, "Tensor");
 
-    private static bool IsParameter(ITypeSymbol type) => IsSharpGradType(type, "Parameter");
+    internal static bool IsParameter(ITypeSymbol type) => IsSharpGradType(type, "Parameter");
 
-    private static bool IsTensor(ITypeSymbol type)
+    internal static bool IsTensor(ITypeSymbol type)
     {
         for (var t = type as INamedTypeSymbol; t is not null; t = t.BaseType)
         {
@@ -264,7 +268,7 @@ internal static class ModuleParser
     /// True for SharpGrad.Module and its subclasses, counting a class marked [Module] or [Sequential] (whose
     /// <c>: Module</c> base is added by this generator, so it is not visible yet) as a module.
     /// </summary>
-    private static bool IsModuleType(ITypeSymbol type)
+    internal static bool IsModuleType(ITypeSymbol type)
     {
         for (var t = type as INamedTypeSymbol; t is not null; t = t.BaseType)
         {
@@ -291,7 +295,7 @@ internal static class ModuleParser
         return null;
     }
 
-    private static bool HasAttribute(ISymbol symbol, string metadataName)
+    internal static bool HasAttribute(ISymbol symbol, string metadataName)
     {
         foreach (var attribute in symbol.GetAttributes())
         {

@@ -15,6 +15,9 @@ internal static class TrackingNames
     /// <summary>Specs without nulls, typed as non-nullable.</summary>
     public const string NonNullSpecs = "NonNullSpecs";
 
+    /// <summary>Specs after shape inference over their graph IR (unchanged for modules without one).</summary>
+    public const string CheckedSpecs = "CheckedSpecs";
+
     /// <summary>The diagnostics of each spec.</summary>
     public const string Diagnostics = "Diagnostics";
 

@@ -36,6 +36,23 @@ public class SpecPurityTests
     }
 
     [Fact]
+    public void CheckedSpecsWithGraphsHoldOnlyPlainData()
+    {
+        // Shape-checked models, one with an error (SG1010), so the graph IR, inferred shapes and diagnostics are walked.
+        var (result, _) = GeneratorHarness.Run(
+            CompilerSources.Mlp.Replace("new Linear(256, 10)", "new Linear(512, 10)"), CompilerSources.Cnn, CompilerSources.Nested);
+        Assert.NotEmpty(result.Diagnostics);
+
+        int graphs = 0;
+        foreach (var (value, _) in result.TrackedSteps[TrackingNames.CheckedSpecs].SelectMany(r => r.Outputs))
+        {
+            Walk(value, TrackingNames.CheckedSpecs, new HashSet<object>(ReferenceEqualityComparer.Instance));
+            if (value is Model.ModuleSpec { Graph: not null }) graphs++;
+        }
+        Assert.Equal(3, graphs);
+    }
+
+    [Fact]
     public void WalkerFindsASymbol()
     {
         // The walker itself must be able to fail.

@@ -26,6 +26,15 @@ internal sealed record ModuleSpec(
     /// <summary>False when an error prevents generating code (the diagnostics say why).</summary>
     public bool CanEmit { get; init; } = true;
 
+    /// <summary>
+    /// The graph IR of <c>Forward</c> and the <c>[Compiled]</c> methods; null unless the class opts in with a
+    /// <c>[Shape]</c> parameter (so modules that do not opt in are cached and emitted exactly as before).
+    /// </summary>
+    public ModuleGraph? Graph { get; init; }
+
+    /// <summary>The shapes inferred for each parsed method (empty until shape inference has run, or without a graph).</summary>
+    public EquatableArray<MethodShapes> Shapes { get; init; }
+
     /// <summary>The class name qualified with its containing types, e.g. <c>Outer.Net</c>.</summary>
     public string QualifiedClassName
     {

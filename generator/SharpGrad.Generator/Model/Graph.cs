@@ -1,0 +1,70 @@
+namespace SharpGrad.Generator.Model;
+
+/// <summary>
+/// The graph IR of one module: its children with their constant constructor arguments, and one graph per parsed
+/// method (<c>Forward</c> and each <c>[Compiled]</c> method). Plain data with structural equality (cache boundary).
+/// </summary>
+/// <param name="Children">Child fields in declaration order.</param>
+/// <param name="Methods">The parsed methods.</param>
+/// <param name="NotCompilable">Why the module is outside the static subset (null when it is inside), with where.</param>
+internal sealed record ModuleGraph(
+    EquatableArray<ChildSpec> Children,
+    EquatableArray<GraphMethod> Methods,
+    EquatableArray<GraphIssue> NotCompilable)
+{
+    public bool IsCompilable => NotCompilable.IsEmpty;
+
+    public ChildSpec? FindChild(string name)
+    {
+        foreach (var c in Children) if (c.Name == name) return c;
+        return null;
+    }
+}
+
+/// <summary>
+/// A child field: its name, layer kind (<c>Linear</c>, <c>Conv2d</c>, … for SharpGrad.Layers; the type name otherwise,
+/// with <see cref="IsBuiltIn"/> false) and its constructor arguments, every parameter bound (defaults included).
+/// </summary>
+internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, EquatableArray<ChildArg> Args, string Text)
+{
+    /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
+    public ChildArg? Arg(string parameter)
+    {
+        foreach (var a in Args) if (a.Name == parameter) return a;
+        return null;
+    }
+
+    /// <summary>The constant int (or the H of an (H, W) pair) passed for <paramref name="parameter"/>, else null.</summary>
+    public int? Int(string parameter) => Arg(parameter) is { IsKnown: true, Values.Count: > 0 } a ? a.Values[0] : null;
+
+    /// <summary>The (H, W) of an int or pair argument, else null.</summary>
+    public (int H, int W)? Pair(string parameter) => Arg(parameter) switch
+    {
+        { IsKnown: true, Values.Count: 1 } a => (a.Values[0], a.Values[0]),
+        { IsKnown: true, Values.Count: 2 } a => (a.Values[0], a.Values[1]),
+        _ => null,
+    };
+}
+
+/// <summary>
+/// One constructor argument: ints as <see cref="Values"/> (one for an int or bool, two for an (H, W) pair, none for
+/// <c>null</c>); <see cref="IsKnown"/> false when it is not a compile-time constant.
+/// </summary>
+internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool IsKnown);
+
+/// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>
+internal sealed record GraphMethod(
+    string Name,
+    EquatableArray<GraphInput> Inputs,
+    EquatableArray<GraphNode> Nodes,
+    int Output,
+    LocationInfo? Location);
+
+/// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>
+internal sealed record GraphInput(string Name, GraphShape? Shape);
+
+/// <summary>Why part of a module is outside the static subset: the diagnostic id, where, and the reason text.</summary>
+internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason);
+
+/// <summary>The result of shape inference for one method: the shape of each node (null = unknown).</summary>
+internal sealed record MethodShapes(string Name, EquatableArray<GraphInput> Inputs, GraphShape? Output);
