@@ -22,6 +22,8 @@ switch (args[0])
 {
     case "workloads":
         return Workloads.Run(args[1..]);
+    case "profile":
+        return Profile.Run(args[1..]);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
