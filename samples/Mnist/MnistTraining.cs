@@ -9,8 +9,8 @@ namespace SharpGrad.Samples.Mnist;
 /// <summary>The sample's settings (command-line options).</summary>
 public sealed class MnistOptions
 {
-    public int Epochs { get; set; } = 3;
-    public int BatchSize { get; set; } = 64;
+    public int Epochs { get; set; } = 5;
+    public int BatchSize { get; set; } = 32;
     public string OutDir { get; set; } = "out";
     public string DataDir { get; set; } = Path.Combine(AppContext.BaseDirectory, "Data");
     /// <summary>Training images used (the first ones of the file).</summary>
@@ -60,6 +60,8 @@ public static class MnistTraining
 
         var model = new MnistCnn();
         var optimizer = new Adam(model.Parameters(), lr: o.LearningRate);
+        // The learning rate falls along a half cosine to 0 over the run (PyTorch: CosineAnnealingLR(opt, T_max=epochs)).
+        var schedule = new CosineAnnealingLR(optimizer, tMax: o.Epochs);
         var epochs = new List<EpochStats>();
         float testAcc = 0;
         for (int epoch = 1; epoch <= o.Epochs; epoch++)
@@ -82,6 +84,7 @@ public static class MnistTraining
                 seen += b;
             }
             double secs = sw.Elapsed.TotalSeconds;
+            schedule.Step();
             testAcc = Evaluate(model, xte, yte);
             var stats = new EpochStats(epoch, (float)(lossSum / seen), (float)correct / seen, testAcc, seen / secs, secs);
             epochs.Add(stats);
