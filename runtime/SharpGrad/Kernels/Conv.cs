@@ -108,7 +108,7 @@ internal static class Conv
         }
     }
 
-    private static bool Parallel(in ConvGeometry g) => g.N > 1 && g.Flops > ParallelFlops && Environment.ProcessorCount > 1;
+    private static bool Parallel(in ConvGeometry g) => g.N > 1 && g.Flops > ParallelFlops && Parallelism.MaxThreads > 1;
 
     /// <summary>y[N, O, HO, WO] = conv(x[N, C, H, W], w[O, Cg, kh, kw]) + bias. All contiguous at offset 0.</summary>
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y) where T : unmanaged, INumber<T>
@@ -117,7 +117,7 @@ internal static class Conv
         var gg = g;
         if (par)
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
                 (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false); return cols; },
                 cols => ArrayPool<T>.Shared.Return(cols));
         }
@@ -171,7 +171,7 @@ internal static class Conv
         object gate = new();
         if (Parallel(g))
         {
-            System.Threading.Tasks.Parallel.For(0, g.N,
+            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options,
                 () => (Cols: ArrayPool<T>.Shared.Rent(gg.K * gg.L), Gw: gw is null ? null : new T[gw.Length]),
                 (n, _, local) => { BackwardOne(gg, n, x, w, gy, gx, local.Gw, local.Cols, false); return local; },
                 local =>
@@ -237,7 +237,7 @@ internal static class Conv
         var gg = g;
         if (Parallel(g))
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
                 (n, _, cols) => { BackwardOne(gg, n, y, w, x, y, null, cols, false); return cols; },
                 cols => ArrayPool<T>.Shared.Return(cols));
         }

@@ -70,11 +70,12 @@ public static class Gemm
         int nc = Math.Min(RoundUp(n, nr), 4096 / nr * nr);
         double flops = 2.0 * m * n * k;
         int mBlocks = (m + mc - 1) / mc;
-        bool parallel = allowParallel && flops > ParallelFlops && Environment.ProcessorCount > 1;
-        if (parallel && mBlocks < 2 * Environment.ProcessorCount)
+        int threads = Parallelism.MaxThreads;
+        bool parallel = allowParallel && flops > ParallelFlops && threads > 1;
+        if (parallel && mBlocks < 2 * threads)
         {
             // Smaller row blocks so every core gets work.
-            mc = Math.Max(MR, RoundUp((m + 2 * Environment.ProcessorCount - 1) / (2 * Environment.ProcessorCount), MR));
+            mc = Math.Max(MR, RoundUp((m + 2 * threads - 1) / (2 * threads), MR));
             mBlocks = (m + mc - 1) / mc;
             parallel = mBlocks > 1;
         }
@@ -92,7 +93,7 @@ public static class Gemm
                     if (parallel)
                     {
                         int mcLocal = mc;
-                        Parallel.For(0, mBlocks, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
+                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
                         {
                             int ic = blk * mcLocal;
                             Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);

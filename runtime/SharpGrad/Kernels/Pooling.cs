@@ -23,7 +23,7 @@ internal static class Pooling
     public static void MaxForward<T>(PoolGeometry g, T[] x, T[] y, long[] idx) where T : unmanaged, INumber<T>
     {
         int hw = g.H * g.W, lo = g.HO * g.WO;
-        System.Threading.Tasks.Parallel.For(0, g.Planes, new ParallelOptions { MaxDegreeOfParallelism = (long)g.Planes * lo * g.KH * g.KW > 200_000 ? -1 : 1 }, p =>
+        System.Threading.Tasks.Parallel.For(0, g.Planes, new ParallelOptions { MaxDegreeOfParallelism = (long)g.Planes * lo * g.KH * g.KW > 200_000 ? Parallelism.MaxThreads : 1 }, p =>
         {
             int xOff = p * hw, yOff = p * lo;
             for (int oh = 0; oh < g.HO; oh++)

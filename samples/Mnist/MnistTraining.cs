@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using SharpGrad.Data;
+using SharpGrad.Layers;
+using SharpGrad.Optimizers;
+
+namespace SharpGrad.Samples.Mnist;
+
+/// <summary>The sample's settings (command-line options).</summary>
+public sealed class MnistOptions
+{
+    public int Epochs { get; set; } = 3;
+    public int BatchSize { get; set; } = 64;
+    public string OutDir { get; set; } = "out";
+    public string DataDir { get; set; } = Path.Combine(AppContext.BaseDirectory, "Data");
+    /// <summary>Training images used (the first ones of the file).</summary>
+    public int TrainCount { get; set; } = 8000;
+    /// <summary>Test images used (the last ones of the 10,000).</summary>
+    public int TestCount { get; set; } = 2000;
+    public double LearningRate { get; set; } = 2e-3;
+    public long Seed { get; set; } = 0;
+}
+
+/// <summary>One epoch's figures.</summary>
+public sealed record EpochStats(int Epoch, float Loss, float TrainAccuracy, float TestAccuracy, double ImagesPerSecond, double Seconds);
+
+/// <summary>What a training run produced.</summary>
+public sealed record MnistResult(MnistCnn Model, IReadOnlyList<EpochStats> Epochs, float TestAccuracy, int TestCount, string WeightsPath);
+
+/// <summary>A small CNN for 1x28x28 digits: conv(1→16)-relu-pool, conv(16→32)-relu-pool, linear(32·7·7→10)
+/// (the CNN of the standard workloads).</summary>
+[Module]
+public sealed partial class MnistCnn : Module
+{
+    private readonly Conv2d conv1 = new(1, 16, 3, padding: 1);
+    private readonly Conv2d conv2 = new(16, 32, 3, padding: 1);
+    private readonly Linear fc = new(32 * 7 * 7, 10);
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Functional.MaxPool2d(Functional.Relu(conv1.Forward(x)), 2);
+        h = Functional.MaxPool2d(Functional.Relu(conv2.Forward(h)), 2);
+        return fc.Forward(h.Flatten(1));
+    }
+}
+
+/// <summary>The training loop, kept out of Program.cs so that the tests run the very same code.</summary>
+public static class MnistTraining
+{
+    public static MnistResult Run(MnistOptions o, Action<string>? log = null)
+    {
+        Rng.ManualSeed(o.Seed);
+        var (images, labels) = global::SharpGrad.Data.Mnist.Load(Path.Combine(o.DataDir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(o.DataDir, "mnist10k-labels-idx1-ubyte.gz"));
+        int n = (int)images.Size(0);
+        if (o.TrainCount + o.TestCount > n)
+            throw new ArgumentException($"Mnist: {o.TrainCount} training + {o.TestCount} test images requested, but the file holds only {n}.");
+        var (xtr, ytr) = (images.Narrow(0, 0, o.TrainCount), labels.Narrow(0, 0, o.TrainCount));
+        var (xte, yte) = (images.Narrow(0, n - o.TestCount, o.TestCount), labels.Narrow(0, n - o.TestCount, o.TestCount));
+        var loader = new DataLoader(new TensorDataset(xtr, ytr), batchSize: o.BatchSize, shuffle: true, seed: o.Seed);
+
+        var model = new MnistCnn();
+        var optimizer = new Adam(model.Parameters(), lr: o.LearningRate);
+        var epochs = new List<EpochStats>();
+        float testAcc = 0;
+        for (int epoch = 1; epoch <= o.Epochs; epoch++)
+        {
+            model.Train();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            foreach (var batch in loader)
+            {
+                var (x, y) = (batch[0], batch[1]);
+                optimizer.ZeroGrad();
+                var logits = model.Forward(x);
+                var loss = Losses.CrossEntropy(logits, y);
+                loss.Backward();
+                optimizer.Step();
+                int b = (int)x.Size(0);
+                lossSum += loss.Item() * b;
+                correct += CountCorrect(logits, y);
+                seen += b;
+            }
+            double secs = sw.Elapsed.TotalSeconds;
+            testAcc = Evaluate(model, xte, yte);
+            var stats = new EpochStats(epoch, (float)(lossSum / seen), (float)correct / seen, testAcc, seen / secs, secs);
+            epochs.Add(stats);
+            log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {epoch}/{o.Epochs}  loss {stats.Loss:F4}  train accuracy {stats.TrainAccuracy:P2}  test accuracy {stats.TestAccuracy:P2}  {stats.ImagesPerSecond:F0} images/s  ({secs:F1} s)"));
+        }
+
+        Directory.CreateDirectory(o.OutDir);
+        var path = Path.Combine(o.OutDir, "mnist_cnn.safetensors");
+        model.Save(path);
+        return new MnistResult(model, epochs, testAcc, o.TestCount, path);
+    }
+
+    /// <summary>Accuracy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>
+    public static float Evaluate(MnistCnn model, Tensor x, Tensor y)
+    {
+        model.Eval();
+        using var ng = Autograd.NoGrad();
+        long correct = 0;
+        int n = (int)x.Size(0);
+        for (int i = 0; i < n; i += 500)
+        {
+            int len = Math.Min(500, n - i);
+            correct += CountCorrect(model.Forward(x.Narrow(0, i, len)), y.Narrow(0, i, len));
+        }
+        return (float)correct / n;
+    }
+
+    private static long CountCorrect(Tensor logits, Tensor y)
+    {
+        using var ng = Autograd.NoGrad();
+        return (long)logits.ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
+    }
+}
