@@ -5,7 +5,7 @@ namespace SharpGrad.Samples.AotInference;
 /// <summary>Reader for 28x28 grayscale PGM (netpbm) images, P5 (binary) and P2 (ASCII), maxval up to 65535.</summary>
 internal static class Pgm
 {
-    /// <summary>Reads the PGM file at <paramref name="path"/> as Float32 [1, 1, 28, 28], pixel / maxval.</summary>
+    /// <summary>Reads the PGM file at <paramref name="path"/> as Float32 [1, 28, 28], pixel / maxval.</summary>
     /// <exception cref="InvalidDataException">Not a valid PGM file, or not 28x28.</exception>
     public static Tensor Read(string path)
     {
@@ -36,7 +36,7 @@ internal static class Pgm
         {
             for (int i = 0; i < data.Length; i++) data[i] = Pixel(Header(bytes, ref pos, path, $"pixel {i}"), maxval, path);
         }
-        return Tensor.FromArray(data, 1, 1, 28, 28);
+        return Tensor.FromArray(data, 1, 28, 28);
     }
 
     private static float Pixel(int v, int maxval, string path) =>

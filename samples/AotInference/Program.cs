@@ -39,7 +39,7 @@ public static class Program
             }
             if (args.Length is < 1 or > 3) throw new UsageException(Usage);
 
-            var images = ReadImages(args[0]);                       // Float32 [N, 1, 28, 28] in [0, 1]
+            var (images, scale) = ReadImages(args[0]);              // [N, 28, 28]; pixel / scale is in [0, 1]
             int n = images.Size(0);
             int start = args.Length > 1 ? ParseCount(args[1], "START") : 0;
             if (start >= n) throw new UsageException($"START {start} is out of range: '{args[0]}' holds {n} image(s) (indices 0..{n - 1}).");
@@ -55,7 +55,9 @@ public static class Program
             for (int i = start; i < start + count; i += batch)
             {
                 int len = Math.Min(batch, start + count - i);
-                var predicted = model.Forward(images.Narrow(0, i, len)).ArgMax(1).ToLongArray();
+                // Only the requested images are converted (a whole 10,000-image file would cost more than the inference).
+                var x = (images.Narrow(0, i, len).To(DType.Float32) / scale).Unsqueeze(1);
+                var predicted = model.Forward(x).ArgMax(1).ToLongArray();
                 for (int k = 0; k < predicted.Length; k++)
                 {
                     line.Clear().Append(i + k).Append(' ').Append(predicted[k]);
@@ -87,14 +89,15 @@ public static class Program
         return model;
     }
 
-    /// <summary>Reads IMAGES: a PGM file (by its P5/P2 magic) or an IDX file, as Float32 [N, 1, 28, 28] scaled to [0, 1].</summary>
-    private static Tensor ReadImages(string path)
+    /// <summary>Reads IMAGES: a PGM file (by its P5/P2 magic) or an IDX file, as [N, 28, 28] pixels and the divisor that
+    /// scales them to [0, 1] (255 for IDX bytes, as <c>Mnist.Load</c> does for training; 1 for PGM, already scaled).</summary>
+    private static (Tensor Pixels, float Scale) ReadImages(string path)
     {
         if (Directory.Exists(path)) throw new UsageException($"'{path}' is a directory, not an image file.");
         if (!File.Exists(path)) throw new UsageException($"image file '{path}' not found.");
         byte[] head = new byte[2];
         using (var f = File.OpenRead(path)) head = head[..f.Read(head)];
-        if (head.Length == 2 && head[0] == (byte)'P' && head[1] is (byte)'5' or (byte)'2') return Pgm.Read(path);
+        if (head.Length == 2 && head[0] == (byte)'P' && head[1] is (byte)'5' or (byte)'2') return (Pgm.Read(path), 1f);
 
         var raw = Idx.Read(path);
         if (raw.DType != DType.UInt8 || raw.Rank != 3 || raw.Size(1) != 28 || raw.Size(2) != 28)
@@ -102,6 +105,6 @@ public static class Program
             throw new UsageException($"'{path}': expected an IDX image file of unsigned bytes of shape [N, 28, 28], " +
                                      $"but it holds {raw.DType} of shape [{string.Join(", ", raw.Shape)}].");
         }
-        return (raw.To(DType.Float32) / 255f).Unsqueeze(1);   // pixel / 255, as Mnist.Load (ToTensor) does for training
+        return (raw, 255f);
     }
 }
