@@ -1,0 +1,110 @@
+// Classifies MNIST digits with the CNN trained by samples/Mnist, as a NativeAOT executable.
+//   AotInference IMAGES [START] [COUNT]
+// IMAGES is an IDX image file (gzipped or not, [N, 28, 28] unsigned bytes) or a 28x28 PGM file (P5 binary or P2 ASCII).
+// Prints one line per image: "INDEX PREDICTED_DIGIT". Bad arguments or files: one line on stderr, exit code 2.
+using System.Globalization;
+using System.Text;
+using SharpGrad.Data;
+using SharpGrad.Samples.Mnist;
+using SharpGrad.Serialization;
+
+namespace SharpGrad.Samples.AotInference;
+
+/// <summary>The program; <see cref="Run"/> is public so that tests run the same code in-process (the JIT build).</summary>
+public static class Program
+{
+    /// <summary>The weights file, looked up next to the executable.</summary>
+    public const string WeightsFile = "mnist-cnn.safetensors";
+
+    private const string Usage = "usage: AotInference IMAGES [START] [COUNT]  (IMAGES: IDX image file, gzipped or not, or a 28x28 PGM file)";
+
+    public static int Main(string[] args)
+    {
+        using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+        int rc = Run(args, stdout, Console.Error);
+        stdout.Flush();
+        return rc;
+    }
+
+    /// <summary>Runs the program with <paramref name="args"/>, writing predictions to <paramref name="stdout"/> and errors to
+    /// <paramref name="stderr"/>; returns the exit code (0, or 2 for bad arguments or files).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            if (args.Length == 1 && args[0] is "-h" or "--help")
+            {
+                stdout.WriteLine(Usage);
+                return 0;
+            }
+            if (args.Length is < 1 or > 3) throw new UsageException(Usage);
+
+            var (images, scale) = ReadImages(args[0]);              // [N, 28, 28]; pixel / scale is in [0, 1]
+            int n = images.Size(0);
+            int start = args.Length > 1 ? ParseCount(args[1], "START") : 0;
+            if (start >= n) throw new UsageException($"START {start} is out of range: '{args[0]}' holds {n} image(s) (indices 0..{n - 1}).");
+            int count = args.Length > 2 ? ParseCount(args[2], "COUNT") : n - start;
+            if (count < 1) throw new UsageException("COUNT must be at least 1.");
+            if ((long)start + count > n) throw new UsageException($"START {start} + COUNT {count} exceeds the {n} image(s) in '{args[0]}'.");
+
+            var model = LoadModel();
+            model.Eval();
+            using var noGrad = Autograd.NoGrad();
+            const int batch = 256;
+            var line = new StringBuilder();
+            for (int i = start; i < start + count; i += batch)
+            {
+                int len = Math.Min(batch, start + count - i);
+                // Only the requested images are converted (a whole 10,000-image file would cost more than the inference).
+                var x = (images.Narrow(0, i, len).To(DType.Float32) / scale).Unsqueeze(1);
+                var predicted = model.Forward(x).ArgMax(1).ToLongArray();
+                for (int k = 0; k < predicted.Length; k++)
+                {
+                    line.Clear().Append(i + k).Append(' ').Append(predicted[k]);
+                    stdout.WriteLine(line);
+                }
+                stdout.Flush();
+            }
+            return 0;
+        }
+        catch (Exception e) when (e is UsageException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine("AotInference: " + e.Message.ReplaceLineEndings(" "));
+            return 2;
+        }
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    private static int ParseCount(string text, string name) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
+            ? v : throw new UsageException($"{name} must be a non-negative integer, but got '{text}'.");
+
+    private static MnistCnn LoadModel()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, WeightsFile);
+        if (!File.Exists(path)) throw new UsageException($"the weights file '{path}' is missing (it ships next to the executable).");
+        var model = new MnistCnn();
+        model.LoadStateDict(SafeTensors.Read(path));
+        return model;
+    }
+
+    /// <summary>Reads IMAGES: a PGM file (by its P5/P2 magic) or an IDX file, as [N, 28, 28] pixels and the divisor that
+    /// scales them to [0, 1] (255 for IDX bytes, as <c>Mnist.Load</c> does for training; 1 for PGM, already scaled).</summary>
+    private static (Tensor Pixels, float Scale) ReadImages(string path)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"'{path}' is a directory, not an image file.");
+        if (!File.Exists(path)) throw new UsageException($"image file '{path}' not found.");
+        byte[] head = new byte[2];
+        using (var f = File.OpenRead(path)) head = head[..f.Read(head)];
+        if (head.Length == 2 && head[0] == (byte)'P' && head[1] is (byte)'5' or (byte)'2') return (Pgm.Read(path), 1f);
+
+        var raw = Idx.Read(path);
+        if (raw.DType != DType.UInt8 || raw.Rank != 3 || raw.Size(1) != 28 || raw.Size(2) != 28)
+        {
+            throw new UsageException($"'{path}': expected an IDX image file of unsigned bytes of shape [N, 28, 28], " +
+                                     $"but it holds {raw.DType} of shape [{string.Join(", ", raw.Shape)}].");
+        }
+        return (raw, 255f);
+    }
+}
