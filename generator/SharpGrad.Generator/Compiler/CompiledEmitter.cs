@@ -39,7 +39,26 @@ internal static class CompiledEmitter
         public string Batch = "";
         public List<(int Node, ChildSpec Child, int In, int Out, bool Bias, int ParamIndex)> Linears = new();
         public int ParamCount = 1;
+        public List<(int Node, string Child, bool Bias)> ParamNodes = new();
+        public Dictionary<int, Geometry> Convs = new();
+        public Dictionary<int, Geometry> Pools = new();
     }
+
+    /// <summary>The constant geometry of a Conv2d (O, Groups, Bias, ParamIndex used) or MaxPool2d node.</summary>
+    private sealed record Geometry(string Child, int C, int H, int W, int O, int KH, int KW, int SH, int SW, int PH, int PW,
+        int DH, int DW, int Groups, int HO, int WO, bool Bias, int ParamIndex)
+    {
+        public string Args(string n) => $"{n}, {C}, {H}, {W}, {O}, {KH}, {KW}, {SH}, {SW}, {PH}, {PW}, {DH}, {DW}, {Groups}, {HO}, {WO}";
+    }
+
+    /// <summary>An (H, W) argument: the default when absent, null when present but not a constant.</summary>
+    private static (int H, int W)? PairOr(ChildSpec child, string name, (int, int) fallback)
+        => child.Arg(name) switch
+        {
+            null => fallback,
+            { IsKnown: true, Values.Count: 0 } => fallback,
+            _ => child.Pair(name),
+        };
 
     public static string? TryEmit(ModuleSpec spec)
     {
@@ -103,7 +122,37 @@ internal static class CompiledEmitter
                     bool bias = child.Int("bias") != 0;
                     if (plan.Features[node.Inputs[0]] != inF || features != outF || shape.Rank != 2 || plan.Shapes[node.Inputs[0]].Rank != 2) return null;
                     plan.Linears.Add((i, child, inF, outF, bias, plan.ParamCount));
+                    plan.ParamNodes.Add((i, child.Name, bias));
                     plan.ParamCount += bias ? 2 : 1;
+                    break;
+                }
+                case NodeKind.Conv when node.Op == "Conv2d":
+                {
+                    if (node.Child is null || !usedChildren.Add(node.Child) || graph.FindChild(node.Child) is not { } child) return null;
+                    var inS = plan.Shapes[node.Inputs[0]];
+                    if (inS.Rank != 4 || shape.Rank != 4) return null;
+                    if (child.Arg("bias") is { } b && !b.IsKnown) return null;
+                    if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (1, 1)) is not { } st
+                        || PairOr(child, "padding", (0, 0)) is not { } pad || PairOr(child, "dilation", (1, 1)) is not { } dil) return null;
+                    if (child.Arg("groups") is { } gr && !gr.IsKnown) return null;
+                    int groups = child.Int("groups") ?? 1;
+                    bool bias = child.Int("bias") != 0;
+                    plan.Convs[i] = new Geometry(child.Name, inS[1].Size, inS[2].Size, inS[3].Size, shape[1].Size, k.H, k.W, st.H, st.W,
+                        pad.H, pad.W, dil.H, dil.W, groups, shape[2].Size, shape[3].Size, bias, plan.ParamCount);
+                    plan.ParamNodes.Add((i, child.Name, bias));
+                    plan.ParamCount += bias ? 2 : 1;
+                    break;
+                }
+                case NodeKind.Pool when node.Op == "MaxPool2d":
+                {
+                    if (node.Child is null || graph.FindChild(node.Child) is not { } child) return null;
+                    var inS = plan.Shapes[node.Inputs[0]];
+                    if (inS.Rank != 4 || shape.Rank != 4 || child.Pair("kernelSize") is not { } k) return null;
+                    if (PairOr(child, "stride", k) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad
+                        || PairOr(child, "dilation", (1, 1)) is not { } dil) return null;
+                    if (child.Arg("ceilMode") is { IsKnown: false }) return null;
+                    plan.Pools[i] = new Geometry(child.Name, inS[1].Size, inS[2].Size, inS[3].Size, inS[1].Size, k.H, k.W, st.H, st.W,
+                        pad.H, pad.W, dil.H, dil.W, 1, shape[2].Size, shape[3].Size, false, 0);
                     break;
                 }
                 case NodeKind.Elementwise when node.Inputs.Count == 1 && node.Op is "Relu" or "ReLU":
@@ -206,6 +255,9 @@ internal static class CompiledEmitter
                 var gradBuffers = Enumerable.Range(0, nodes.Count).Where(i => nodes[i].Kind != NodeKind.Constant && p.GradRoot[i] == i).ToList();
                 foreach (var i in valueBuffers) w.WriteLine($"private float[] _v{i} = [];");
                 foreach (var i in gradBuffers) w.WriteLine($"private float[] _g{i} = [];");
+                var temps = p.Convs.Keys.Concat(p.Pools.Keys).OrderBy(i => i).ToList();
+                foreach (var i in temps) w.WriteLine($"private float[] _t{i} = [];");
+                foreach (var i in p.Pools.Keys.OrderBy(i => i)) w.WriteLine($"private long[] _i{i} = [];");
                 w.WriteLine();
                 w.WriteLine($"internal Compiled({cls} module) => _m = module;");
                 w.WriteLine();
@@ -227,19 +279,23 @@ internal static class CompiledEmitter
                     w.WriteLine($"var xd = {Support}.FloatData(xc);");
                     w.WriteLine("int xo = xc.StorageOffset;");
                     w.WriteLine($"int n = {x}.Size(0);");
+                    if (p.Convs.Count + p.Pools.Count > 0)
+                        w.WriteLine($"if (xo != 0) {{ xd = global::System.MemoryExtensions.AsSpan(xd, xo, {Size(p, p.InputNode)}).ToArray(); xo = 0; }} // the conv/pool kernels read from offset 0");
                     using (w.Block("if (n > _capacity)"))
                     {
                         w.WriteLine("// Buffers sized on the first call, grown only when the batch grows.");
                         foreach (var i in valueBuffers) w.WriteLine($"_v{i} = new float[{Size(p, i)}];");
                         foreach (var i in gradBuffers) w.WriteLine($"_g{i} = new float[{Size(p, i)}];");
+                        foreach (var i in temps) w.WriteLine($"_t{i} = new float[{Size(p, nodes[i].Inputs[0])}]; // the input gradient of {nodes[i].Child}, before accumulation");
+                        foreach (var i in p.Pools.Keys.OrderBy(i => i)) w.WriteLine($"_i{i} = new long[{Size(p, i)}];");
                         w.WriteLine("_capacity = n;");
                     }
                     w.WriteLine("int generation = ++_generation;");
                     w.WriteLine($"var y = new float[{Size(p, outRoot < 0 ? output : outRoot)}];");
-                    foreach (var (node, child, inF, outF, bias, pi) in p.Linears)
+                    foreach (var (node, child, bias) in p.ParamNodes)
                     {
-                        w.WriteLine($"var w{node} = _m.{child.Name}.Weight;");
-                        if (bias) w.WriteLine($"var b{node} = _m.{child.Name}.Bias!;");
+                        w.WriteLine($"var w{node} = _m.{child}.Weight;");
+                        if (bias) w.WriteLine($"var b{node} = _m.{child}.Bias!;");
                     }
 
                     for (int i = 0; i < nodes.Count; i++) EmitForward(w, p, i);
@@ -251,7 +307,7 @@ internal static class CompiledEmitter
                     w.WriteLine($"var xShape = {x}.Shape;");
                     var inputs = new List<string> { x };
                     var saved = new List<string> { x };
-                    foreach (var (node, _, _, _, bias, _) in p.Linears)
+                    foreach (var (node, _, bias) in p.ParamNodes)
                     {
                         inputs.Add($"w{node}");
                         saved.Add($"w{node}");
@@ -363,6 +419,22 @@ internal static class CompiledEmitter
             case NodeKind.Movement:
                 w.WriteLine($"// {node.Text}: a view, no copy");
                 break;
+            case NodeKind.Conv:
+            {
+                var g = p.Convs[i];
+                var (src, _) = Value(p, node.Inputs[0]);
+                w.WriteLine($"// {node.Text}: im2col + GEMM per image, bias added by the kernel");
+                w.WriteLine($"{Support}.Conv2dForward({src}, w{i}, {(g.Bias ? "b" + i : "null")}, {dst}, {g.Args("n")});");
+                break;
+            }
+            case NodeKind.Pool:
+            {
+                var g = p.Pools[i];
+                var (src, _) = Value(p, node.Inputs[0]);
+                w.WriteLine($"// {node.Text}");
+                w.WriteLine($"{Support}.MaxPool2dForward({src}, {dst}, _i{i}, n * {g.C}, {g.H}, {g.W}, {g.HO}, {g.WO}, {g.KH}, {g.KW}, {g.SH}, {g.SW}, {g.PH}, {g.PW}, {g.DH}, {g.DW});");
+                break;
+            }
         }
     }
 
@@ -433,6 +505,36 @@ internal static class CompiledEmitter
                 }
                 if (!ca && da is not null) Loop(w, p, i, $"{Grad(p, a)}[j] += {da};", IntoX(a));
                 if (!cb && db is not null) Loop(w, p, i, $"{Grad(p, b)}[j] += {db};", IntoX(b));
+                break;
+            }
+            case NodeKind.Conv:
+            {
+                var g = p.Convs[i];
+                int a = node.Inputs[0];
+                var (src, _) = Value(p, a);
+                w.WriteLine($"// d {node.Text}: the convolution's backward kernel (input gradient into a scratch buffer, then accumulated)");
+                using (w.Block(IntoX(a) ? $"if (needX || node.NeedsInputGrad({g.ParamIndex}){(g.Bias ? $" || node.NeedsInputGrad({g.ParamIndex + 1})" : "")})" : "// (always: its input is an intermediate value)"))
+                {
+                    w.WriteLine($"var dw = node.NeedsInputGrad({g.ParamIndex}) ? new float[{g.O * (g.C / g.Groups) * g.KH * g.KW}] : null;");
+                    w.WriteLine(g.Bias ? $"var db = node.NeedsInputGrad({g.ParamIndex + 1}) ? new float[{g.O}] : null;" : "float[]? db = null;");
+                    w.WriteLine($"var dIn = {(IntoX(a) ? "needX ? _t" + i + " : null" : "_t" + i)};");
+                    w.WriteLine($"{Support}.Conv2dBackward({src}, _m.{g.Child}.Weight, {gi}, dIn, dw, db, {g.Args("n")});");
+                    w.WriteLine($"if (dIn is not null) for (int j = 0, len = {Size(p, a)}; j < len; j++) {Grad(p, a)}[j] += dIn[j];");
+                    w.WriteLine($"if (dw is not null) grads[{g.ParamIndex}] = {Support}.Wrap(dw, {g.O}, {g.C / g.Groups}, {g.KH}, {g.KW});");
+                    if (g.Bias) w.WriteLine($"if (db is not null) grads[{g.ParamIndex + 1}] = {Support}.Wrap(db, {g.O});");
+                }
+                break;
+            }
+            case NodeKind.Pool:
+            {
+                var g = p.Pools[i];
+                int a = node.Inputs[0];
+                w.WriteLine($"// d {node.Text}: scatter to the recorded maxima, then accumulate");
+                using (w.Block(IntoX(a) ? "if (needX)" : "// (always: its input is an intermediate value)"))
+                {
+                    w.WriteLine($"{Support}.MaxPool2dBackward({gi}, _i{i}, _t{i}, n * {g.C}, {g.H * g.W}, {g.HO * g.WO});");
+                    w.WriteLine($"for (int j = 0, len = {Size(p, a)}; j < len; j++) {Grad(p, a)}[j] += _t{i}[j];");
+                }
                 break;
             }
         }

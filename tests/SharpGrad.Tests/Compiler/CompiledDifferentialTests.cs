@@ -44,6 +44,38 @@ public class CompiledDifferentialTests
         Compare(model, x => model.Forward(x), x => net.Forward(x), [batch, 3, 4], seed: 3);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void CnnMatchesEager(int batch)
+    {
+        var model = new CompiledCnn();
+        var net = model.Compile();
+        Compare(model, x => model.Forward(x), x => net.Forward(x), [batch, 3, 8, 8], seed: 4);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void StridedCnnMatchesEager(int batch)
+    {
+        var model = new CompiledStridedCnn();
+        var net = model.Compile();
+        Compare(model, x => model.Forward(x), x => net.Forward(x), [batch, 4, 11, 11], seed: 5);
+    }
+
+    [Fact]
+    public void CnnBatchSizeMayGrowAndShrinkBetweenCalls()
+    {
+        var model = new CompiledCnn();
+        var net = model.Compile();
+        int seed = 20;
+        foreach (int batch in new[] { 2, 7, 1, 7 })
+            Compare(model, x => model.Forward(x), x => net.Forward(x), [batch, 3, 8, 8], seed++);
+    }
+
     [Fact]
     public void BatchSizeMayGrowAndShrinkBetweenCalls()
     {

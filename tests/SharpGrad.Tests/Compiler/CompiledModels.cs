@@ -54,3 +54,37 @@ public sealed partial class CompiledViewMlp
         return Functional.Relu(fc2.Forward(h)).View(-1, 3, 2);
     }
 }
+
+/// <summary>The CNN of DESIGN.md §2 (smaller): Conv2d → ReLU → MaxPool2d → View → Linear → ReLU → Linear.</summary>
+[Module]
+public sealed partial class CompiledCnn
+{
+    private readonly Conv2d conv1 = new(3, 6, kernelSize: 3, stride: 1, padding: 1);
+    private readonly MaxPool2d pool = new(2);
+    private readonly Linear dense1 = new(6 * 4 * 4, 16);
+    private readonly Linear dense2 = new(16, 10);
+
+    public Tensor Forward([Shape("N", 3, 8, 8)] Tensor x)
+    {
+        var h = pool.Forward(Functional.Relu(conv1.Forward(x)));
+        h = h.View(-1, 6 * 4 * 4);
+        return dense2.Forward(Functional.Relu(dense1.Forward(h)));
+    }
+}
+
+/// <summary>Stride, padding, groups, no bias, a second conv fed by a pool with stride/padding, and a Flatten child.</summary>
+[Module]
+public sealed partial class CompiledStridedCnn
+{
+    private readonly Conv2d conv1 = new(4, 8, kernelSize: 3, stride: 2, padding: 1, groups: 2, bias: false);
+    private readonly MaxPool2d pool = new(3, stride: 2, padding: 1);
+    private readonly Conv2d conv2 = new(8, 4, kernelSize: 1);
+    private readonly Flatten flatten = new();
+    private readonly Linear head = new(4 * 3 * 3, 3);
+
+    public Tensor Forward([Shape("N", 4, 11, 11)] Tensor x)
+    {
+        var h = conv2.Forward(pool.Forward(conv1.Forward(x)));
+        return head.Forward(flatten.Forward(Functional.Relu(h) + h * 0.25f));
+    }
+}
