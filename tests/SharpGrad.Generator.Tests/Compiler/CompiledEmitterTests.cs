@@ -45,6 +45,7 @@ public class CompiledEmitterTests
         Assert.Contains("CompiledSupport.Conv2dForward(", text);
         Assert.Contains("CompiledSupport.MaxPool2dForward(", text);
         Assert.Contains("a view, no copy", text);
+        Snapshot.Verify("Compiler.Demo.Compiled.Cnn.Compiled", text);
         Assert.Empty(GeneratorHarness.Problems(output));
     }
 
