@@ -69,8 +69,10 @@ internal static class CompiledEmitter
     private static Plan? TryPlan(ModuleSpec spec)
     {
         if (spec.Graph is not { IsCompilable: true } graph) return null;
+        // Only Forward for now: with a [Compiled] method beside it, the nested class named Compiled would also shadow
+        // the [Compiled] attribute inside the module.
         var forwards = graph.Methods.Where(m => m.Name == "Forward").ToList();
-        if (forwards.Count != 1) return null;
+        if (forwards.Count != 1 || graph.Methods.Count != 1) return null;
         var method = forwards[0];
         if (method.Inputs.Count != 1 || method.Output < 0 || method.Inputs[0].Shape is not { Rank: >= 1 } inShape) return null;
         if (inShape[0].IsFixed || inShape[0].IsUnknown) return null;
