@@ -77,6 +77,8 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             if (!spec.CanEmit) return;
             spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
             if (!spec.Shapes.IsEmpty) spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
+            if (!spec.Shapes.IsEmpty && Compiler.CompiledEmitter.TryEmit(spec) is { } compiled)
+                spc.AddSource(Compiler.CompiledEmitter.HintName(spec), compiled);
         });
     }
 }
