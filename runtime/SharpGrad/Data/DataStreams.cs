@@ -29,13 +29,28 @@ internal static class DataStreams
         return total;
     }
 
+    /// <summary>A read-only, forward-only stream: subclasses implement only <c>Read(Span&lt;byte&gt;)</c>.</summary>
+    private abstract class ForwardOnlyStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    }
+
     /// <summary>
     /// Decompresses gzip and, at the end, checks that the input really ended with a gzip trailer whose size field matches
     /// the data: <see cref="GZipStream"/> alone accepts input cut anywhere (it returns the bytes decoded so far), so a
     /// truncated file would otherwise pass for a shorter one. (Its CRC check still applies when the trailer is present.)
     /// Limitation: concatenated multi-member gzip files are reported as corrupt.
     /// </summary>
-    private sealed class CheckedGZipStream : Stream
+    private sealed class CheckedGZipStream : ForwardOnlyStream
     {
         private readonly TailStream _raw;
         private readonly GZipStream _gzip;
@@ -47,17 +62,6 @@ internal static class DataStreams
             _raw = new TailStream(raw);
             _gzip = new GZipStream(_raw, CompressionMode.Decompress, leaveOpen: true);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -87,7 +91,7 @@ internal static class DataStreams
     }
 
     /// <summary>Passes reads through, counting the bytes and remembering the last four.</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    private sealed class TailStream(Stream inner) : ForwardOnlyStream
     {
         private uint _last;
 
@@ -95,17 +99,6 @@ internal static class DataStreams
 
         /// <summary>The last four bytes read, as a little-endian uint32.</summary>
         public uint LastUInt32 => _last;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -117,20 +110,9 @@ internal static class DataStreams
     }
 
     /// <summary>A read-only stream that first returns <c>prefix</c>, then the rest of <c>inner</c>.</summary>
-    private sealed class PrefixStream(byte[] prefix, Stream inner) : Stream
+    private sealed class PrefixStream(byte[] prefix, Stream inner) : ForwardOnlyStream
     {
         private int _pos;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
