@@ -39,8 +39,9 @@ public static class Program
             }
             if (args.Length is < 1 or > 3) throw new UsageException(Usage);
 
-            var (images, scale) = ReadImages(args[0]);              // [N, 28, 28]; pixel / scale is in [0, 1]
-            int n = images.Size(0);
+            // An IDX file is opened at its header; only the selected images are read (decompressed) below.
+            using var source = OpenImages(args[0]);
+            int n = source.Count;
             int start = args.Length > 1 ? ParseCount(args[1], "START") : 0;
             if (start >= n) throw new UsageException($"START {start} is out of range: '{args[0]}' holds {n} image(s) (indices 0..{n - 1}).");
             int count = args.Length > 2 ? ParseCount(args[2], "COUNT") : n - start;
@@ -55,8 +56,8 @@ public static class Program
             for (int i = start; i < start + count; i += batch)
             {
                 int len = Math.Min(batch, start + count - i);
-                // Only the requested images are converted (a whole 10,000-image file would cost more than the inference).
-                var x = (images.Narrow(0, i, len).To(DType.Float32) / scale).Unsqueeze(1);
+                // Only the requested images are read and converted (a whole 10,000-image file would cost more than the inference).
+                var x = (source.Read(i, len).To(DType.Float32) / source.Scale).Unsqueeze(1);
                 var predicted = model.Forward(x).ArgMax(1).ToLongArray();
                 for (int k = 0; k < predicted.Length; k++)
                 {
@@ -89,22 +90,34 @@ public static class Program
         return model;
     }
 
-    /// <summary>Reads IMAGES: a PGM file (by its P5/P2 magic) or an IDX file, as [N, 28, 28] pixels and the divisor that
-    /// scales them to [0, 1] (255 for IDX bytes, as <c>Mnist.Load</c> does for training; 1 for PGM, already scaled).</summary>
-    private static (Tensor Pixels, float Scale) ReadImages(string path)
+    /// <summary>The images of IMAGES: a PGM file (one image, read whole) or an IDX file (read by range with
+    /// <see cref="IdxReader"/>), as [N, 28, 28] pixels, and the divisor that scales them to [0, 1] (255 for IDX bytes,
+    /// as <c>Mnist.Load</c> does for training; 1 for PGM, already scaled).</summary>
+    private sealed class ImageSource(IdxReader? idx, Tensor? pgm, float scale) : IDisposable
+    {
+        public float Scale => scale;
+        public int Count => idx?.Count ?? pgm!.Size(0);
+        public Tensor Read(int start, int count) => idx?.ReadItems(start, count) ?? pgm!.Narrow(0, start, count);
+        public void Dispose() => idx?.Dispose();
+    }
+
+    /// <summary>Opens IMAGES: a PGM file (by its P5/P2 magic) or an IDX file, whose header must say [N, 28, 28] unsigned bytes.</summary>
+    private static ImageSource OpenImages(string path)
     {
         if (Directory.Exists(path)) throw new UsageException($"'{path}' is a directory, not an image file.");
         if (!File.Exists(path)) throw new UsageException($"image file '{path}' not found.");
         byte[] head = new byte[2];
         using (var f = File.OpenRead(path)) head = head[..f.Read(head)];
-        if (head.Length == 2 && head[0] == (byte)'P' && head[1] is (byte)'5' or (byte)'2') return (Pgm.Read(path), 1f);
+        if (head.Length == 2 && head[0] == (byte)'P' && head[1] is (byte)'5' or (byte)'2') return new ImageSource(null, Pgm.Read(path), 1f);
 
-        var raw = Idx.Read(path);
-        if (raw.DType != DType.UInt8 || raw.Rank != 3 || raw.Size(1) != 28 || raw.Size(2) != 28)
+        var reader = IdxReader.Open(path);
+        var shape = reader.Shape;
+        if (reader.DType != DType.UInt8 || shape.Length != 3 || shape[1] != 28 || shape[2] != 28)
         {
+            reader.Dispose();
             throw new UsageException($"'{path}': expected an IDX image file of unsigned bytes of shape [N, 28, 28], " +
-                                     $"but it holds {raw.DType} of shape [{string.Join(", ", raw.Shape)}].");
+                                     $"but it holds {reader.DType} of shape [{string.Join(", ", shape)}].");
         }
-        return (raw, 255f);
+        return new ImageSource(reader, null, 255f);
     }
 }

@@ -60,10 +60,25 @@ public static class Idx
         }
     }
 
-    private static InvalidDataException Fail(string name, string message, Exception? inner = null) =>
+    /// <summary>Reads only the items <paramref name="start"/> .. <paramref name="start"/> + <paramref name="count"/> − 1 along
+    /// the first dimension of the IDX file at <paramref name="path"/>: the result equals
+    /// <c>Read(path).Narrow(0, start, count)</c> (PyTorch: <c>read_sn3_pascalvincent_tensor(path)[start:start + count]</c>),
+    /// but an uncompressed file is only read at the header and the range, and a gzipped one is decompressed only up to
+    /// the end of the range. The header gets the same checks as in <see cref="Read(string)"/>; the data after the range
+    /// of a gzipped file is not read, so its truncation or extra bytes there go unnoticed. See <see cref="IdxReader"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="start"/> or <paramref name="count"/> is negative, or the
+    /// range goes beyond the items of the file (message names both).</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid IDX file, has no dimension, or ends before the range does.</exception>
+    public static Tensor ReadRange(string path, int start, int count)
+    {
+        using var reader = IdxReader.Open(path);
+        return reader.ReadItems(start, count);
+    }
+
+    internal static InvalidDataException Fail(string name, string message, Exception? inner = null) =>
         new($"IDX file '{name}': {message}", inner);
 
-    private static int ReadChecked(Stream s, Span<byte> buffer, string name, bool compressed)
+    internal static int ReadChecked(Stream s, Span<byte> buffer, string name, bool compressed)
     {
         try
         {
@@ -79,7 +94,13 @@ public static class Idx
         }
     }
 
-    private static Tensor ReadCore(Stream s, string name, long? rawLength, bool compressed)
+    /// <summary>What the header of an IDX file says (parsed and checked by <see cref="ReadHeader"/>).</summary>
+    internal sealed record Header(byte Type, int ElementSize, int[] Shape, long Count, long ByteCount, long HeaderBytes, string DimsText);
+
+    /// <summary>Parses and checks the magic number and the dimensions (the only header parser; <see cref="Read(Stream, string?)"/>
+    /// and <see cref="IdxReader"/> share it). <paramref name="rawLength"/> (uncompressed input of known length) is checked
+    /// against the size the header announces.</summary>
+    internal static Header ReadHeader(Stream s, string name, long? rawLength, bool compressed)
     {
         string what = compressed ? "the decompressed data" : "the file";
         Span<byte> magic = stackalloc byte[4];
@@ -155,18 +176,48 @@ public static class Idx
                 ? $"truncated: the dimensions {dimsText} of {TypeName(type)} need {byteCount} bytes of data after the {headerBytes}-byte header, but the file has only {have}."
                 : $"the dimensions {dimsText} of {TypeName(type)} need {byteCount} bytes of data after the {headerBytes}-byte header, but the file has {have} (extra bytes at the end: wrong dimensions?).");
         }
+        return new Header(type, elementSize, shape, count, byteCount, headerBytes, dimsText);
+    }
 
-        var bytes = ReadPayload(s, name, compressed, (int)byteCount, rawLength is not null, dimsText, type, headerBytes);
+    private static Tensor ReadCore(Stream s, string name, long? rawLength, bool compressed)
+    {
+        var h = ReadHeader(s, name, rawLength, compressed);
+        var bytes = ReadPayload(s, name, compressed, (int)h.ByteCount, rawLength is not null, h, 0);
 
         Span<byte> probe = stackalloc byte[1];
         if (ReadChecked(s, probe, name, compressed) != 0)
         {
-            throw Fail(name, $"{what} continues after the {byteCount} bytes the dimensions {dimsText} of {TypeName(type)} need (extra bytes at the end: wrong dimensions?).");
+            string what = compressed ? "the decompressed data" : "the file";
+            throw Fail(name, $"{what} continues after the {h.ByteCount} bytes the dimensions {h.DimsText} of {TypeName(h.Type)} need (extra bytes at the end: wrong dimensions?).");
         }
-        return ToTensor(bytes, type, (int)count, shape);
+        return ToTensor(bytes, h.Type, (int)h.Count, h.Shape);
     }
 
-    private static byte[] ReadPayload(Stream s, string name, bool compressed, int byteCount, bool lengthKnown, string dimsText, byte type, long headerBytes)
+    /// <summary>The truncation error: the header needs <see cref="Header.ByteCount"/> bytes of data, the input has only
+    /// <paramref name="have"/>.</summary>
+    internal static InvalidDataException Truncated(string name, Header h, bool compressed, long have) =>
+        Fail(name, $"truncated: the dimensions {h.DimsText} of {TypeName(h.Type)} need {h.ByteCount} bytes of data after the {h.HeaderBytes}-byte header, " +
+                   $"but {(compressed ? "the decompressed data" : "the file")} has only {have}.");
+
+    /// <summary>Reads and discards <paramref name="byteCount"/> payload bytes (a forward-only stream), of which
+    /// <paramref name="payloadBefore"/> are the payload bytes already consumed (for the truncation message).</summary>
+    internal static void SkipPayload(Stream s, string name, bool compressed, long byteCount, Header h, long payloadBefore)
+    {
+        if (byteCount == 0) return;
+        var scratch = new byte[(int)Math.Min(byteCount, 1 << 16)];
+        long skipped = 0;
+        while (skipped < byteCount)
+        {
+            int want = (int)Math.Min(scratch.Length, byteCount - skipped);
+            int n = ReadChecked(s, scratch.AsSpan(0, want), name, compressed);
+            skipped += n;
+            if (n < want) throw Truncated(name, h, compressed, payloadBefore + skipped);
+        }
+    }
+
+    /// <summary>Reads <paramref name="byteCount"/> payload bytes; <paramref name="payloadBefore"/> payload bytes were
+    /// consumed before (for the truncation message).</summary>
+    internal static byte[] ReadPayload(Stream s, string name, bool compressed, int byteCount, bool lengthKnown, Header h, long payloadBefore)
     {
         // Allocate as data arrives (unless the file length already vouches for it), so a lying header cannot
         // make us allocate gigabytes for a small file.
@@ -182,11 +233,7 @@ public static class Idx
             filled += n;
             if (filled < buffer.Length) break; // the stream ended
         }
-        if (filled < byteCount)
-        {
-            throw Fail(name, $"truncated: the dimensions {dimsText} of {TypeName(type)} need {byteCount} bytes of data after the {headerBytes}-byte header, " +
-                             $"but {(compressed ? "the decompressed data" : "the file")} has only {filled}.");
-        }
+        if (filled < byteCount) throw Truncated(name, h, compressed, payloadBefore + filled);
         return buffer;
     }
 
@@ -200,7 +247,7 @@ public static class Idx
         _ => "float64",
     };
 
-    private static Tensor ToTensor(byte[] bytes, byte type, int count, int[] shape)
+    internal static Tensor ToTensor(byte[] bytes, byte type, int count, int[] shape)
     {
         switch (type)
         {
