@@ -83,9 +83,9 @@ public static class MnistTraining
         model.Save(path);
         var plotPath = Path.Combine(o.OutDir, "loss.png");
         var ep = epochs.Select(e => (double)e.Epoch).ToArray();
-        new LinePlot(640, 480) { Title = "MNIST CNN loss", XLabel = "epoch", YLabel = "loss" }
-            .Add("training", ep, epochs.Select(e => (double)e.Loss).ToArray())
-            .Add("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray())
+        new LinePlot(640, 480) { Title = "MNIST CNN loss", XLabel = "epoch", YLabel = "loss", IntegerX = true }
+            .Add("training", ep, epochs.Select(e => (double)e.Loss).ToArray(), markers: true)
+            .Add("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray(), markers: true)
             .Save(plotPath);
         return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
     }

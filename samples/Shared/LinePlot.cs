@@ -20,7 +20,7 @@ internal readonly record struct Rgb(byte R, byte G, byte B)
 /// <summary>A line chart with several series, saved as PNG.</summary>
 internal sealed class LinePlot
 {
-    private sealed record Series(string Name, double[] X, double[] Y, Rgb Color, bool Points);
+    private sealed record Series(string Name, double[] X, double[] Y, Rgb Color, bool Points, bool Markers);
 
     private readonly List<Series> _series = [];
     private const int Scale = 2;              // font pixels are 2x2 image pixels
@@ -38,18 +38,23 @@ internal sealed class LinePlot
     public string Title { get; set; } = "";
     public string XLabel { get; set; } = "";
     public string YLabel { get; set; } = "";
+    /// <summary>Tick steps on the x axis are whole numbers (for epochs, steps, counts).</summary>
+    public bool IntegerX { get; set; }
 
     // Plot area in pixels (inclusive left/top, exclusive right/bottom).
     public int Left => 30 + 6 * CharW;
     public int Top => 16 + CharH + 8;
-    public int Right => Width - 20;
+    public int Right => Width - 30;
     public int Bottom => Height - (12 + 2 * CharH + 12);
 
-    /// <summary>Adds a series drawn as a connected line (<paramref name="points"/>: as separate dots instead).</summary>
-    public LinePlot Add(string name, IReadOnlyList<double> x, IReadOnlyList<double> y, Rgb? color = null, bool points = false)
+    /// <summary>
+    /// Adds a series drawn as a connected line (<paramref name="points"/>: as separate dots instead;
+    /// <paramref name="markers"/>: a line with a dot on each data point).
+    /// </summary>
+    public LinePlot Add(string name, IReadOnlyList<double> x, IReadOnlyList<double> y, Rgb? color = null, bool points = false, bool markers = false)
     {
         if (x.Count != y.Count) throw new ArgumentException($"LinePlot.Add('{name}'): {x.Count} x values but {y.Count} y values.");
-        _series.Add(new Series(name, [.. x], [.. y], color ?? Rgb.Palette[_series.Count % Rgb.Palette.Length], points));
+        _series.Add(new Series(name, [.. x], [.. y], color ?? Rgb.Palette[_series.Count % Rgb.Palette.Length], points, markers));
         return this;
     }
 
@@ -58,7 +63,7 @@ internal sealed class LinePlot
     {
         var xs = _series.SelectMany(s => s.X).Where(double.IsFinite).ToList();
         var ys = _series.SelectMany(s => s.Y).Where(double.IsFinite).ToList();
-        var (x0, x1, xs0) = NiceRange(xs.Count > 0 ? xs.Min() : 0, xs.Count > 0 ? xs.Max() : 1);
+        var (x0, x1, xs0) = NiceRange(xs.Count > 0 ? xs.Min() : 0, xs.Count > 0 ? xs.Max() : 1, IntegerX);
         var (y0, y1, ys0) = NiceRange(ys.Count > 0 ? ys.Min() : 0, ys.Count > 0 ? ys.Max() : 1);
         return (x0, x1, xs0, y0, y1, ys0);
     }
@@ -72,11 +77,12 @@ internal sealed class LinePlot
         return (px, py);
     }
 
-    private static (double Min, double Max, double Step) NiceRange(double min, double max)
+    private static (double Min, double Max, double Step) NiceRange(double min, double max, bool integer = false)
     {
         if (max - min < 1e-12 * Math.Max(1, Math.Abs(max))) { min -= 0.5; max += 0.5; }
         double raw = (max - min) / 5, mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double f = raw / mag, step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * mag;
+        if (integer) step = Math.Max(1, Math.Round(step));
         return (Math.Floor(min / step + 1e-9) * step, Math.Ceiling(max / step - 1e-9) * step, step);
     }
 
@@ -127,6 +133,7 @@ internal sealed class LinePlot
                 if (s.Points) Dot(img, p.X, p.Y, 2, s.Color);
                 else if (prev is { } q) Line(img, q.X, q.Y, p.X, p.Y, s.Color);
                 else Dot(img, p.X, p.Y, 0, s.Color);
+                if (s.Markers) Dot(img, p.X, p.Y, 3, s.Color);
                 prev = p;
             }
         }
@@ -235,7 +242,7 @@ internal sealed class LinePlot
     }
 }
 
-/// <summary>A 5x7 bitmap font: rows top to bottom, bit 4 = leftmost column. Lower case draws as upper case.</summary>
+/// <summary>A 5x7 bitmap font: rows top to bottom, bit 4 = leftmost column. Unknown characters draw as a box.</summary>
 internal static class Font
 {
     private static readonly Dictionary<char, byte[]> Glyphs = new()
@@ -259,6 +266,19 @@ internal static class Font
         ['U'] = [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E], ['V'] = [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
         ['W'] = [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A], ['X'] = [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
         ['Y'] = [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04], ['Z'] = [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        ['a'] = [0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F], ['b'] = [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
+        ['c'] = [0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E], ['d'] = [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
+        ['e'] = [0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E], ['f'] = [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
+        ['g'] = [0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E], ['h'] = [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
+        ['i'] = [0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E], ['j'] = [0x02, 0, 0x06, 0x02, 0x02, 0x12, 0x0C],
+        ['k'] = [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12], ['l'] = [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        ['m'] = [0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11], ['n'] = [0, 0, 0x16, 0x19, 0x11, 0x11, 0x11],
+        ['o'] = [0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E], ['p'] = [0, 0, 0x1E, 0x11, 0x1E, 0x10, 0x10],
+        ['q'] = [0, 0, 0x0D, 0x13, 0x0F, 0x01, 0x01], ['r'] = [0, 0, 0x16, 0x19, 0x10, 0x10, 0x10],
+        ['s'] = [0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E], ['t'] = [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
+        ['u'] = [0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D], ['v'] = [0, 0, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        ['w'] = [0, 0, 0x11, 0x11, 0x15, 0x15, 0x0A], ['x'] = [0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11],
+        ['y'] = [0, 0, 0x11, 0x11, 0x0F, 0x01, 0x0E], ['z'] = [0, 0, 0x1F, 0x02, 0x04, 0x08, 0x1F],
         ['.'] = [0, 0, 0, 0, 0, 0x0C, 0x0C], [','] = [0, 0, 0, 0, 0x0C, 0x04, 0x08],
         ['-'] = [0, 0, 0, 0x1F, 0, 0, 0], ['+'] = [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
         ['='] = [0, 0, 0x1F, 0, 0x1F, 0, 0], [':'] = [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
@@ -269,7 +289,7 @@ internal static class Font
 
     private static readonly byte[] Unknown = [0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F];
 
-    public static byte[] Glyph(char c) => Glyphs.TryGetValue(char.ToUpperInvariant(c), out var g) ? g : Unknown;
+    public static byte[] Glyph(char c) => Glyphs.TryGetValue(c, out var g) || Glyphs.TryGetValue(char.ToUpperInvariant(c), out g) ? g : Unknown;
 }
 
 /// <summary>Minimal PNG encoder: 8-bit RGB, one IDAT, filter 0 on every row.</summary>

@@ -63,4 +63,18 @@ public class LinePlotTests
         Assert.True(Dark(plot.Left, plot.Right, plot.Bottom + 6, h) > 50, "tick labels and x label below the plot");
         Assert.True(Dark(0, plot.Left - 6, plot.Top, plot.Bottom) > 50, "tick labels and y label left of the plot");
     }
+
+    [Fact]
+    public void AxesRoundOutToNiceStepsAndIntegerXStepsAreWhole()
+    {
+        var plot = new LinePlot().Add("loss", [1.0, 2.0, 3.0], [0.46, 0.12, 0.07]);
+        var a = plot.Axes();
+        Assert.Equal(0.5, a.XStep, 12);        // 2 / 5 = 0.4 rounds up to 0.5
+        Assert.Equal((1.0, 3.0), (a.XMin, a.XMax));
+        Assert.Equal(0.1, a.YStep, 12);
+        Assert.Equal(0.0, a.YMin, 12);
+        Assert.Equal(0.5, a.YMax, 12);
+        plot.IntegerX = true;
+        Assert.Equal(1.0, plot.Axes().XStep);
+    }
 }
