@@ -133,7 +133,6 @@ internal sealed class LinePlot
                 if (s.Points) Dot(img, p.X, p.Y, 2, s.Color);
                 else if (prev is { } q) Line(img, q.X, q.Y, p.X, p.Y, s.Color);
                 else Dot(img, p.X, p.Y, 0, s.Color);
-                if (s.Markers) Dot(img, p.X, p.Y, 3, s.Color);
                 prev = p;
             }
         }
@@ -141,6 +140,15 @@ internal sealed class LinePlot
         // Axes frame.
         for (int px = Left; px < Right; px++) { Set(img, px, Bottom - 1, Rgb.Black); Set(img, px, Top, Rgb.Black); }
         for (int py = Top; py < Bottom; py++) { Set(img, Left, py, Rgb.Black); Set(img, Right - 1, py, Rgb.Black); }
+
+        // Markers go over the frame, so that points at the ends of the axes stay visible.
+        foreach (var s in _series.Where(s => s.Markers))
+            for (int i = 0; i < s.X.Length; i++)
+                if (double.IsFinite(s.X[i]) && double.IsFinite(s.Y[i]))
+                {
+                    var p = PixelOf(s.X[i], s.Y[i]);
+                    Dot(img, p.X, p.Y, 3, s.Color, clip: false);
+                }
 
         // Legend (top right inside the plot area).
         if (_series.Count > 0)
@@ -190,8 +198,15 @@ internal sealed class LinePlot
     }
 
     // A filled square of half-size r (r = 0: 2x2 pen for lines).
-    private void Dot(byte[] img, int x, int y, int r, Rgb c)
+    private void Dot(byte[] img, int x, int y, int r, Rgb c, bool clip = true)
     {
+        if (!clip)
+        {
+            for (int dy = -r; dy <= r; dy++)
+                for (int dx = -r; dx <= r; dx++)
+                    if (dx * dx + dy * dy <= r * r + 1) Set(img, x + dx, y + dy, c);
+            return;
+        }
         if (r == 0) { SetClipped(img, x, y, c); SetClipped(img, x + 1, y, c); SetClipped(img, x, y + 1, c); SetClipped(img, x + 1, y + 1, c); return; }
         for (int dy = -r; dy <= r; dy++)
             for (int dx = -r; dx <= r; dx++)
@@ -269,7 +284,7 @@ internal static class Font
         ['a'] = [0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F], ['b'] = [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
         ['c'] = [0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E], ['d'] = [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
         ['e'] = [0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E], ['f'] = [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
-        ['g'] = [0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E], ['h'] = [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
+        ['g'] = [0, 0, 0x0F, 0x11, 0x0F, 0x01, 0x0E], ['h'] = [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
         ['i'] = [0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E], ['j'] = [0x02, 0, 0x06, 0x02, 0x02, 0x12, 0x0C],
         ['k'] = [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12], ['l'] = [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
         ['m'] = [0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11], ['n'] = [0, 0, 0x16, 0x19, 0x11, 0x11, 0x11],
