@@ -3,6 +3,7 @@ using System.Globalization;
 using SharpGrad.Data;
 using SharpGrad.Layers;
 using SharpGrad.Optimizers;
+using SharpGrad.Samples.Plotting;
 
 namespace SharpGrad.Samples.Mnist;
 
@@ -22,10 +23,11 @@ public sealed class MnistOptions
 }
 
 /// <summary>One epoch's figures.</summary>
-public sealed record EpochStats(int Epoch, float Loss, float TrainAccuracy, float TestAccuracy, double ImagesPerSecond, double Seconds);
+/// <remarks><see cref="Loss"/> is the mean training loss over the epoch's batches; <see cref="TestLoss"/> the mean cross-entropy on the test images after the epoch.</remarks>
+public sealed record EpochStats(int Epoch, float Loss, float TrainAccuracy, float TestAccuracy, float TestLoss, double ImagesPerSecond, double Seconds);
 
 /// <summary>What a training run produced.</summary>
-public sealed record MnistResult(MnistCnn Model, IReadOnlyList<EpochStats> Epochs, float TestAccuracy, int TestCount, string WeightsPath);
+public sealed record MnistResult(MnistCnn Model, IReadOnlyList<EpochStats> Epochs, float TestAccuracy, int TestCount, string WeightsPath, string PlotPath);
 
 /// <summary>The training loop, kept out of Program.cs so that the tests run the very same code.</summary>
 public static class MnistTraining
@@ -68,32 +70,46 @@ public static class MnistTraining
             }
             double secs = sw.Elapsed.TotalSeconds;
             schedule.Step();
-            testAcc = Evaluate(model, xte, yte);
-            var stats = new EpochStats(epoch, (float)(lossSum / seen), (float)correct / seen, testAcc, seen / secs, secs);
+            float testLoss;
+            (testAcc, testLoss) = EvaluateWithLoss(model, xte, yte);
+            var stats = new EpochStats(epoch, (float)(lossSum / seen), (float)correct / seen, testAcc, testLoss, seen / secs, secs);
             epochs.Add(stats);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {epoch}/{o.Epochs}  loss {stats.Loss:F4}  train accuracy {stats.TrainAccuracy:P2}  test accuracy {stats.TestAccuracy:P2}  {stats.ImagesPerSecond:F0} images/s  ({secs:F1} s)"));
+                $"epoch {epoch}/{o.Epochs}  loss {stats.Loss:F4}  test loss {stats.TestLoss:F4}  train accuracy {stats.TrainAccuracy:P2}  test accuracy {stats.TestAccuracy:P2}  {stats.ImagesPerSecond:F0} images/s  ({secs:F1} s)"));
         }
 
         Directory.CreateDirectory(o.OutDir);
         var path = Path.Combine(o.OutDir, "mnist_cnn.safetensors");
         model.Save(path);
-        return new MnistResult(model, epochs, testAcc, o.TestCount, path);
+        var plotPath = Path.Combine(o.OutDir, "loss.png");
+        var ep = epochs.Select(e => (double)e.Epoch).ToArray();
+        new LinePlot(640, 480) { Title = "MNIST CNN loss", XLabel = "epoch", YLabel = "loss", IntegerX = true }
+            .Add("training", ep, epochs.Select(e => (double)e.Loss).ToArray(), markers: true)
+            .Add("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray(), markers: true)
+            .Save(plotPath);
+        return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
     }
 
     /// <summary>Accuracy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>
-    public static float Evaluate(MnistCnn model, Tensor x, Tensor y)
+    public static float Evaluate(MnistCnn model, Tensor x, Tensor y) => EvaluateWithLoss(model, x, y).Accuracy;
+
+    /// <summary>Accuracy and mean cross-entropy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>
+    public static (float Accuracy, float Loss) EvaluateWithLoss(MnistCnn model, Tensor x, Tensor y)
     {
         model.Eval();
         using var ng = Autograd.NoGrad();
         long correct = 0;
+        double lossSum = 0;
         int n = (int)x.Size(0);
         for (int i = 0; i < n; i += 500)
         {
             int len = Math.Min(500, n - i);
-            correct += CountCorrect(model.Forward(x.Narrow(0, i, len)), y.Narrow(0, i, len));
+            var (xb, yb) = (x.Narrow(0, i, len), y.Narrow(0, i, len));
+            var logits = model.Forward(xb);
+            correct += CountCorrect(logits, yb);
+            lossSum += Losses.CrossEntropy(logits, yb).Item() * len;
         }
-        return (float)correct / n;
+        return ((float)correct / n, (float)(lossSum / n));
     }
 
     private static long CountCorrect(Tensor logits, Tensor y)

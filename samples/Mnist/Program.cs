@@ -24,7 +24,7 @@ for (int i = 0; i < args.Length; i++)
                     Options:
                       --epochs N       passes over the training images (default 5)
                       --batch-size N   images per optimizer step (default 32)
-                      --out DIR        folder for mnist_cnn.safetensors (default: out)
+                      --out DIR        folder for mnist_cnn.safetensors and loss.png (default: out)
                       --data DIR       folder with mnist10k-images-idx3-ubyte.gz and mnist10k-labels-idx1-ubyte.gz (default: Data next to the program)
                       --help           this text
                     """);
@@ -44,5 +44,5 @@ for (int i = 0; i < args.Length; i++)
 }
 
 var result = MnistTraining.Run(options, Console.WriteLine);
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy: {result.TestAccuracy:P2} ({result.TestCount} images); weights saved to {result.WeightsPath}"));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy: {result.TestAccuracy:P2} ({result.TestCount} images); weights saved to {result.WeightsPath}; loss plot written to {result.PlotPath}"));
 return 0;

@@ -31,6 +31,14 @@ public class MnistSampleTests
                 $"the mean training loss should fall: {string.Join(", ", result.Epochs.Select(s => s.Loss))}");
             Assert.True(result.Epochs[^1].Loss < MathF.Log(10), "after three epochs the loss should be below chance level ln 10");
 
+            // Test loss per epoch, and the loss plot: a valid PNG of the requested size.
+            Assert.All(result.Epochs, e => Assert.True(e.TestLoss > 0 && float.IsFinite(e.TestLoss), $"test loss {e.TestLoss}"));
+            Assert.Contains("test loss ", lines[0]);
+            Assert.Equal(Path.Combine(dir, "loss.png"), result.PlotPath);
+            var (pw, ph, _, raw) = PngCheck.Read(File.ReadAllBytes(result.PlotPath));
+            Assert.Equal((640, 480), (pw, ph));
+            Assert.Equal(ph * (1 + 3 * pw), raw.Length);
+
             // The weights file exists and holds the trained model: reloaded, it gives the same logits.
             Assert.True(File.Exists(result.WeightsPath));
             Assert.Equal(Path.Combine(dir, "mnist_cnn.safetensors"), result.WeightsPath);
