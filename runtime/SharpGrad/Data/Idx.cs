@@ -32,27 +32,10 @@ public static class Idx
     {
         ArgumentNullException.ThrowIfNull(stream);
         name ??= "<stream>";
-        long? rawRemaining = null;
+        var (data, compressed, rawRemaining) = OpenData(stream, name);
         try
         {
-            if (stream.CanSeek) rawRemaining = stream.Length - stream.Position;
-        }
-        catch (NotSupportedException)
-        {
-        }
-        Stream data;
-        bool compressed;
-        try
-        {
-            data = DataStreams.MaybeDecompress(stream, out compressed);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidDataException($"IDX file '{name}': could not be read: {ex.Message}", ex);
-        }
-        try
-        {
-            return ReadCore(data, name, compressed ? null : rawRemaining, compressed);
+            return ReadCore(data, name, rawRemaining, compressed);
         }
         finally
         {
@@ -73,6 +56,31 @@ public static class Idx
     {
         using var reader = IdxReader.Open(path);
         return reader.ReadItems(start, count);
+    }
+
+    /// <summary>
+    /// Prepares <paramref name="stream"/> for reading an IDX file: a decompressing view when it is gzip, and the number of
+    /// raw bytes left when the stream is uncompressed and its length is known (null otherwise).
+    /// </summary>
+    internal static (Stream Data, bool Compressed, long? RawRemaining) OpenData(Stream stream, string name)
+    {
+        long? rawRemaining = null;
+        try
+        {
+            if (stream.CanSeek) rawRemaining = stream.Length - stream.Position;
+        }
+        catch (NotSupportedException)
+        {
+        }
+        try
+        {
+            var data = DataStreams.MaybeDecompress(stream, out bool compressed);
+            return (data, compressed, compressed ? null : rawRemaining);
+        }
+        catch (IOException ex)
+        {
+            throw Fail(name, $"could not be read: {ex.Message}", ex);
+        }
     }
 
     internal static InvalidDataException Fail(string name, string message, Exception? inner = null) =>

@@ -56,27 +56,10 @@ public sealed class IdxReader : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         name ??= "<stream>";
-        long? rawRemaining = null;
+        var (data, compressed, rawRemaining) = Idx.OpenData(stream, name);
         try
         {
-            if (stream.CanSeek) rawRemaining = stream.Length - stream.Position;
-        }
-        catch (NotSupportedException)
-        {
-        }
-        Stream data;
-        bool compressed;
-        try
-        {
-            data = DataStreams.MaybeDecompress(stream, out compressed);
-        }
-        catch (IOException ex)
-        {
-            throw Idx.Fail(name, $"could not be read: {ex.Message}", ex);
-        }
-        try
-        {
-            var header = Idx.ReadHeader(data, name, compressed ? null : rawRemaining, compressed);
+            var header = Idx.ReadHeader(data, name, rawRemaining, compressed);
             // MaybeDecompress wraps the peeked bytes of an uncompressed stream; past the header, seek the stream itself.
             bool seekable = !compressed && rawRemaining is not null;
             return new IdxReader(ownsStream ? stream : Stream.Null, seekable ? stream : data, compressed, seekable, name, header);
