@@ -216,6 +216,43 @@ public abstract partial class Module
         return output;
     }
 
+    internal bool HasForwardHooksInternal => _forwardPreHooks is { Count: > 0 } || _forwardHooks is { Count: > 0 };
+
+    internal bool HasBackwardHooksInternal => _backwardHooks is { Count: > 0 };
+
+    /// <summary>Runs the forward pre-hooks and forward hooks for a call a compiled program made (observing hooks only).</summary>
+    internal void RunHooksForCompiled(Tensor[] inputs, Tensor output)
+    {
+        if (_forwardPreHooks is { } pre)
+        {
+            foreach (var hook in pre.ToArray())
+            {
+                if (hook?.Invoke(this, inputs) is not null) throw ReplacementInCompiled("forward pre-hook", "inputs");
+            }
+        }
+        if (_forwardHooks is { } post)
+        {
+            foreach (var hook in post.ToArray())
+            {
+                if (hook?.Invoke(this, inputs, output) is not null) throw ReplacementInCompiled("forward hook", "output");
+            }
+        }
+    }
+
+    /// <summary>Runs the full backward hooks for a compiled program's backward (observing hooks only).</summary>
+    internal void RunBackwardHooksForCompiled(Tensor?[] gradInputs, Tensor?[] gradOutputs)
+    {
+        if (_backwardHooks is not { } hooks) return;
+        foreach (var hook in hooks.ToArray())
+        {
+            if (hook?.Invoke(this, (Tensor?[])gradInputs.Clone(), gradOutputs) is not null) throw ReplacementInCompiled("full backward hook", "input gradients");
+        }
+    }
+
+    private NotSupportedException ReplacementInCompiled(string kind, string what)
+        => new($"A {kind} on {GetType().Name} returned replacement {what} while a compiled program was running; compiled programs call hooks to observe " +
+               "values only. Return null from the hook, or run the eager model (call Forward instead of Compile().Forward) to let hooks replace values.");
+
     /// <summary>
     /// Registers a hook run before <c>Forward</c>; it may return replacement inputs (PyTorch: <c>register_forward_pre_hook</c>).
     /// </summary>

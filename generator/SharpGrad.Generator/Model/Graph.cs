@@ -27,6 +27,9 @@ internal sealed record ModuleGraph(
 /// </summary>
 internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, EquatableArray<ChildArg> Args, string Text)
 {
+    /// <summary>The dotted module path <c>NamedModules()</c> gives at run time (null: the direct child's own state name).</summary>
+    public string? Path { get; init; }
+
     /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
     public ChildArg? Arg(string parameter)
     {
