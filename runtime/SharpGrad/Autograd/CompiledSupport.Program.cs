@@ -134,12 +134,6 @@ public static partial class CompiledSupport
         Engine.DeliverToLeaf(parameter, WrapCopy(gradient, parameter.Shape));
     }
 
-    /// <summary>True when <paramref name="module"/> has a forward pre-hook or forward hook (cheap; no allocation).</summary>
-    public static bool HasForwardHooks(Module module) => module.HasForwardHooksInternal;
-
-    /// <summary>True when <paramref name="module"/> has a full backward hook.</summary>
-    public static bool HasBackwardHooks(Module module) => module.HasBackwardHooksInternal;
-
     /// <summary>
     /// Calls <paramref name="module"/>'s forward pre-hooks and forward hooks with materialised copies of the child's input
     /// and output (the compiled program computed them already). A hook that returns a replacement throws: compiled programs
@@ -149,7 +143,9 @@ public static partial class CompiledSupport
     {
         var input = WrapCopy(x, xShape);
         var output = WrapCopy(y, yShape);
-        module.RunHooksForCompiled([input], output);
+        Tensor[] inputs = [input];
+        if (RunForwardPreHooks(module, inputs) is not null) throw ReplacementInCompiled(module, "forward pre-hook", "inputs");
+        if (RunForwardHooks(module, inputs, output) is not null) throw ReplacementInCompiled(module, "forward hook", "output");
     }
 
     /// <summary>
@@ -169,6 +165,10 @@ public static partial class CompiledSupport
                 TensorPrimitives.Subtract(span, before.AsSpan(0, span.Length), span);
             }
         }
-        module.RunBackwardHooksForCompiled([gIn], [WrapCopy(gradOut, outShape)]);
+        if (RunBackwardHooks(module, [gIn], [WrapCopy(gradOut, outShape)]) is not null) throw ReplacementInCompiled(module, "full backward hook", "input gradients");
     }
+
+    private static NotSupportedException ReplacementInCompiled(Module module, string kind, string what)
+        => new($"A {kind} on {module.GetType().Name} returned replacement {what} while a compiled program was running; compiled programs call hooks to observe " +
+               "values only. Return null from the hook, or run the eager model (call Forward instead of Compile().Forward) to let hooks replace values.");
 }
