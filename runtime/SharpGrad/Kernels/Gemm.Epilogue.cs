@@ -72,8 +72,12 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
     public readonly int ResLd;
     public readonly bool Relu;
 
-    public Epi(T[]? bias, int biasOff, T[]? residual, int resOff, int resLd, bool relu)
+    /// <summary>The bias has one value per row of C (a convolution's output channel) instead of one per column.</summary>
+    public readonly bool RowBias;
+
+    public Epi(T[]? bias, int biasOff, T[]? residual, int resOff, int resLd, bool relu, bool rowBias = false)
     {
+        RowBias = rowBias;
         Bias = bias;
         BiasOff = biasOff;
         Residual = residual;
@@ -86,8 +90,9 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
 
     public void Check(int m, int n)
     {
-        if (Bias is not null && (BiasOff < 0 || (long)BiasOff + n > Bias.Length))
-            throw new ArgumentException($"Gemm epilogue: the bias needs {n} values (one per output column) from offset {BiasOff}, but its array has {Bias.Length} elements.");
+        int nb = RowBias ? m : n;
+        if (Bias is not null && (BiasOff < 0 || (long)BiasOff + nb > Bias.Length))
+            throw new ArgumentException($"Gemm epilogue: the bias needs {nb} values (one per output {(RowBias ? "row" : "column")}) from offset {BiasOff}, but its array has {Bias.Length} elements.");
         if (Residual is not null && (ResLd < n || ResOff < 0 || (long)ResOff + (long)(m - 1) * ResLd + n > Residual.Length))
             throw new ArgumentException($"Gemm epilogue: the residual ({m}×{n}, ld {ResLd}, offset {ResOff}) does not fit in its array of {Residual.Length} elements; ld must be ≥ {n}.");
     }
@@ -96,7 +101,11 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ApplyRow(Span<T> row, int i, int j0)
     {
-        if (Bias is not null) Gemm.AddRow<T>(Bias.AsSpan(BiasOff + j0, row.Length), row);
+        if (Bias is not null)
+        {
+            if (RowBias) Gemm.AddScalar(Bias[BiasOff + i], row);
+            else Gemm.AddRow<T>(Bias.AsSpan(BiasOff + j0, row.Length), row);
+        }
         if (Residual is not null) Gemm.AddRow<T>(Residual.AsSpan(ResOff + i * ResLd + j0, row.Length), row);
         if (Relu) ReluRow(row);
     }

@@ -54,15 +54,7 @@ public static partial class Gemm
             double flops = 2.0 * m * n * k;
             if (allowParallel && threads > 1 && flops >= SmallParallelFlops && n >= 128)
             {
-                int parts = Math.Min(threads, n / 64);
-                int chunk = RoundUp((n + parts - 1) / parts, 64);
-                parts = (n + chunk - 1) / chunk;
-                var (ta, tb, aa, ao, la, bb, bo, lb, cc, co, lc, e) = (transA, transB, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi);
-                Parallel.For(0, parts, Parallelism.Options, part =>
-                {
-                    int j0 = part * chunk, j1 = Math.Min(n, j0 + chunk);
-                    SmallRange(ta, tb, m, k, alpha, aa, ao, la, bb, bo, lb, cc, co, lc, e, j0, j1);
-                });
+                SmallParallel(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, threads);
             }
             else
             {
@@ -73,6 +65,21 @@ public static partial class Gemm
         {
             if (gathered is not null) ArrayPool<T>.Shared.Return(gathered);
         }
+    }
+
+    /// <summary>The small path over column ranges on several threads (its own method: the closure is allocated only here).</summary>
+    private static void SmallParallel<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        int parts = Math.Min(threads, n / 64);
+        int chunk = RoundUp((n + parts - 1) / parts, 64);
+        parts = (n + chunk - 1) / chunk;
+        Parallel.For(0, parts, Parallelism.Options, part =>
+        {
+            int j0 = part * chunk, j1 = Math.Min(n, j0 + chunk);
+            SmallRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, j0, j1);
+        });
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -97,6 +97,15 @@ public static partial class Gemm
             return;
         }
 
+        Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr);
+    }
+
+    /// <summary>The packed, cache-blocked path (its own method so the parallel closure is allocated only here).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Packed<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr)
+        where T : unmanaged, INumber<T>
+    {
         int mc = Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
         int nc = Math.Min(RoundUp(n, nr), 4096 / nr * nr);
         double flops = 2.0 * m * n * k;
