@@ -148,23 +148,23 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(BroadcastMismatchId));
 
-    /// <summary>SG1015: a shape-checked method leaves the static subset (a warning until compiled code is emitted).</summary>
+    /// <summary>SG1015: a parsed module leaves the static subset (an error: change the code, or keep the class eager-only).</summary>
     public static readonly DiagnosticDescriptor NotStaticGraph = new(
         NotStaticGraphId,
         title: "Outside the static subset the compiler understands",
-        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles, so its shapes are not checked past this point: {2}",
+        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles: {2}; or mark the class [Module(Compile = false)] to keep it eager-only",
         ShapeCategory,
-        DiagnosticSeverity.Warning,
+        DiagnosticSeverity.Error,
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(NotStaticGraphId));
 
-    /// <summary>SG1016: a child of a shape-checked module is not constant-constructed in its field initialiser.</summary>
+    /// <summary>SG1016: a child of a parsed module is not constant-constructed in its field initialiser (an error).</summary>
     public static readonly DiagnosticDescriptor ChildNotConstant = new(
         ChildNotConstantId,
         title: "A child module is not constructed with constants",
-        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}",
+        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}; or mark '{0}' [Module(Compile = false)] to keep it eager-only",
         ShapeCategory,
-        DiagnosticSeverity.Warning,
+        DiagnosticSeverity.Error,
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(ChildNotConstantId));
 

@@ -69,6 +69,8 @@ internal static class CompiledEmitter
     private static Plan? TryPlan(ModuleSpec spec)
     {
         if (spec.Graph is not { IsCompilable: true } graph) return null;
+        // Children inlined from a [Module] child or a Sequential (dotted paths) are not reachable as `_m.name` yet.
+        if (graph.Children.Any(c => c.Name.Contains('.'))) return null;
         // Only Forward for now: with a [Compiled] method beside it, the nested class named Compiled would also shadow
         // the [Compiled] attribute inside the module.
         var forwards = graph.Methods.Where(m => m.Name == "Forward").ToList();

@@ -29,6 +29,7 @@ internal sealed class GraphParser
     private SemanticModel _model = null!;
     private List<GraphNode> _nodes = new();
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
+    private Dictionary<ISymbol, int> _intEnv = new(SymbolEqualityComparer.Default);
 
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
@@ -42,7 +43,6 @@ internal sealed class GraphParser
     public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
     {
         var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
-        bool optsIn = false;
         foreach (var member in type.GetMembers())
         {
             if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary, IsStatic: false } method) continue;
@@ -50,9 +50,9 @@ internal sealed class GraphParser
             var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<MethodDeclarationSyntax>().FirstOrDefault();
             if (syntax is null) continue;
             methods.Add((method, syntax));
-            optsIn |= method.Parameters.Any(p => ModuleParser.HasAttribute(p, ShapeAttributeName));
         }
-        if (!optsIn) return null;
+        // Every [Module] with a Forward (or a [Compiled] method) is parsed; one without has no graph to check.
+        if (methods.Count == 0) return null;
 
         token.ThrowIfCancellationRequested();
         var issues = new List<GraphIssue>();
@@ -76,6 +76,17 @@ internal sealed class GraphParser
                 "please report it; the model still runs eagerly");
             return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
         }
+    }
+
+    /// <summary>
+    /// The children of a <c>[Sequential]</c> class (its Forward is generated, not parsed): what the inliner chains when
+    /// the class is used as a child. Issues are kept so a Sequential with a non-constant child is not inlined.
+    /// </summary>
+    public static ModuleGraph ParseChildren(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+    {
+        var issues = new List<GraphIssue>();
+        var children = ChildParser.Parse(type, compilation, issues, token);
+        return new ModuleGraph(children.ToEquatableArray(), default, issues.ToEquatableArray());
     }
 
     /// <summary>The dims of a <c>[Shape(…)]</c> on <paramref name="symbol"/>, or null without one.</summary>
@@ -108,6 +119,7 @@ internal sealed class GraphParser
         _model = _compilation.GetSemanticModel(syntax.SyntaxTree);
         _nodes = new List<GraphNode>();
         _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
 
         var inputs = new List<GraphInput>();
         foreach (var p in method.Parameters)
@@ -155,6 +167,12 @@ internal sealed class GraphParser
                     {
                         if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
                         var symbol = _model.GetDeclaredSymbol(v, _token)!;
+                        if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
+                            && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
+                        {
+                            _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
+                            continue;
+                        }
                         _env[symbol] = Expr(v.Initializer.Value);
                     }
                     break;
@@ -273,8 +291,9 @@ internal sealed class GraphParser
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
             // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
             int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
-                child: symbol.Name, text: symbol.Name, location: Where(syntax)));
+                child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
             _env[symbol] = index;
             return index;
         }
@@ -350,7 +369,7 @@ internal sealed class GraphParser
                 keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
                 continue;
             }
-            if (!Ints(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
+            if (!ShapeInts(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
             {
                 throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant (its value decides the shape of the graph)");
             }
@@ -382,6 +401,54 @@ internal sealed class GraphParser
         return result.ToArray();
     }
 
+    /// <summary>
+    /// Like <see cref="Ints"/>, but a read of the batch size at run time (<c>x.Shape[0]</c>, <c>x.Size(0)</c>, or an
+    /// <c>int</c> local holding one) becomes <see cref="GraphNode.BatchDim"/>.
+    /// </summary>
+    private bool ShapeInts(IOperation value, List<int> into)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        if (IsBatchRead(value))
+        {
+            into.Add(GraphNode.BatchDim);
+            return true;
+        }
+        if (value is ILocalReferenceOperation { Local: var local } && _intEnv.TryGetValue(local, out int known))
+        {
+            into.Add(known);
+            return true;
+        }
+        if (value.ConstantValue.HasValue) return Ints(value, into);
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            ITupleOperation tuple => tuple.Elements,
+            _ => null,
+        };
+        if (elements is null) return false;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, into)) return false;
+        }
+        return true;
+    }
+
+    /// <summary><c>t.Shape[0]</c> or <c>t.Size(0)</c> of a tensor of the graph: the batch size.</summary>
+    private bool IsBatchRead(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        IOperation? tensor = value switch
+        {
+            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance }, Indices: [{ ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [{ Value.ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            _ => null,
+        };
+        return tensor?.Type is { } type && ModuleParser.IsExactlyTensor(type)
+               && tensor is IParameterReferenceOperation or ILocalReferenceOperation
+               && _model.GetSymbolInfo(tensor.Syntax, _token).Symbol is { } symbol && _env.ContainsKey(symbol);
+    }
+
     private static bool IsShapeArgument(string method, string? parameter)
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
            && parameter is not null;
@@ -404,7 +471,7 @@ internal sealed class GraphParser
     }
 
     /// <summary>The node a child's Forward becomes: layers the IR knows get their own kind; anything else is a Call.</summary>
-    private static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
+    internal static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
     {
         if (!child.IsBuiltIn) return (NodeKind.Call, child.Kind, default);
         return child.Kind switch
