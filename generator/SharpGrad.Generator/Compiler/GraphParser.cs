@@ -73,7 +73,7 @@ internal sealed class GraphParser
             // A gap in this young parser must never cost the module its plumbing: report it and check nothing.
             var where = LocationInfo.From(methods[0].Syntax.Identifier.GetLocation());
             var issue = new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
-                "please report it; the model still runs eagerly");
+                "please report it");
             return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
         }
     }
@@ -190,7 +190,7 @@ internal sealed class GraphParser
                 case ReturnStatementSyntax:
                     throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
                 default:
-                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method, or keep the model eager-only");
+                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
             }
         }
         return -1;
@@ -303,6 +303,20 @@ internal sealed class GraphParser
 
     private int Invocation(InvocationExpressionSyntax invocation)
     {
+        // child.Forward(x) of a [Sequential] (or [Module]) child whose Forward this generator writes: it does not bind
+        // while generating, but the child is known, so it is a child call all the same.
+        if (invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } unbound
+            && _model.GetSymbolInfo(invocation, _token).Symbol is null
+            && _model.GetSymbolInfo(unbound.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var unboundMember
+            && _children.TryGetValue(unboundMember.Name, out var unboundChild)
+            && invocation.ArgumentList.Arguments.All(a => a.NameColon is null && a.RefKindKeyword.IsKind(SyntaxKind.None)))
+        {
+            var argSyntax = invocation.ArgumentList.Arguments.Select(a => a.Expression).ToArray();
+            var (kind, op, childInts) = ChildRule(unboundChild);
+            return Add(new GraphNode(kind, op, argSyntax.Select(Expr).ToEquatableArray(), childInts, child: unboundChild.Name, text: Text(invocation),
+                location: Where(invocation), inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+        }
+
         var operation = _model.GetOperation(invocation, _token) as IInvocationOperation;
         var method = operation?.TargetMethod;
         if (operation is null || method is null)
@@ -378,7 +392,7 @@ internal sealed class GraphParser
         var (nodeKind, opName) = OpRule(container, method.Name, tensors.Count);
         if (nodeKind is null)
         {
-            throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "keep the model eager-only until it does");
+            throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
         }
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
