@@ -97,7 +97,9 @@ public sealed class ModuleGenerator : IIncrementalGenerator
         {
             if (!spec.CanEmit) return;
             spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
-            if (!spec.Shapes.IsEmpty) spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
+            // ShapeInfo only where the compiler knows a shape (declared, inferred from the first layer, or an output).
+            if (spec.Shapes.Any(static m => m.Output is not null || m.Inputs.Any(static i => i.Shape is not null)))
+                spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
             if (!spec.Shapes.IsEmpty && Compiler.CompiledEmitter.TryEmit(spec) is { } compiled)
                 spc.AddSource(Compiler.CompiledEmitter.HintName(spec), compiled);
         });

@@ -27,7 +27,6 @@ public class CompiledEmitterTests
 
     [Theory]
     [InlineData("Functional.Relu(", "Functional.Sigmoid(")] // an activation without a rule yet
-    [InlineData("[Shape(\"N\", 784)] ", "")] // not opted in
     [InlineData("return fc2.Forward(h);", "return fc2.Forward(h) + fc2.Forward(h);")] // a child used twice
     [InlineData("    public Tensor Forward(", "    [Compiled] public Tensor Scores([Shape(\"N\", 784)] Tensor x) => Functional.Relu(fc1.Forward(x));\n    public Tensor Forward(")] // a [Compiled] method too
     public void OutsideTheSliceNoCompiledClassAndNoError(string from, string to)
