@@ -85,9 +85,9 @@ public class IncrementalityTests
                 .Select(o => ((Model.ModuleSpec)o.Value!).ClassName).ToList();
             Assert.True(modified.SequenceEqual(["BatchNormLike"]), $"{name}: {string.Join(", ", modified)}");
         }
-        Assert.All(second.TrackedOutputSteps.SelectMany(kv => kv.Value).SelectMany(s => s.Outputs)
-                .Where(o => o.Reason is not (IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged)),
-            o => Assert.Contains("BatchNormLike", o.Value.ToString()));
+        // One source output re-runs: BatchNormLike's files (its diagnostics did not change).
+        Assert.Single(second.TrackedOutputSteps.SelectMany(kv => kv.Value).SelectMany(s => s.Outputs),
+            o => o.Reason is not (IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
     }
 
     [Fact]

@@ -124,8 +124,9 @@ internal sealed class ShapeInference
 
     private GraphShape? Reduce(GraphNode node)
     {
+        if (node.IntArgs.IsEmpty && !node.Flag) return GraphShape.Scalar;   // a full reduction is a scalar, whatever its input
         if (In(node, 0) is not { } s) return null;
-        if (node.IntArgs.IsEmpty) return GraphShape.Scalar;
+        if (node.IntArgs.IsEmpty) return new GraphShape(s.Dims.Select(_ => Dim.Of(1)).ToArray());
         var reduced = new HashSet<int>();
         foreach (int d in node.IntArgs)
         {

@@ -154,7 +154,7 @@ public class ShapeDiagnosticTests
     {
         // The first consumer of x is a Sigmoid and then a View with a hole: nothing to infer, nothing to report.
         var (result, _) = GeneratorHarness.Run(Model("    readonly Linear fc = new(784, 10);", "Tensor x",
-            "        var h = Functional.Sigmoid(x).View(-1, 7);\n        return fc.Forward(h);"));
+            "        var h = Functional.Sigmoid(x).View(7, -1);\n        return fc.Forward(h);"));
         Assert.Empty(result.Diagnostics);
     }
 
