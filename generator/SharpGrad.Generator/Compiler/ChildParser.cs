@@ -78,6 +78,30 @@ internal static class ChildParser
     {
         notConstant = null;
         while (creation is IConversionOperation conversion) creation = conversion.Operand;
+
+        // new Sequential().Add("conv1", new Conv2d(…)).Append(new ReLU()): the add_module form, item by item.
+        if (creation is IInvocationOperation { TargetMethod: { Name: "Add" or "Append" } added, Instance: { } instance } invocation
+            && added.ContainingType is { Name: "Sequential" } container && IsBuiltIn(container))
+        {
+            var sequence = FromCreation(name, instance, syntax, out notConstant);
+            if (sequence is null || notConstant is not null) return sequence;
+            var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            string key = sequence.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (added.Name == "Add")
+            {
+                if (arguments.Count != 2 || arguments[0].Value.ConstantValue is not { HasValue: true, Value: string given })
+                {
+                    notConstant = GraphParser.Text(invocation.Syntax);
+                    return sequence;
+                }
+                key = given;
+            }
+            var module = arguments[arguments.Count - 1].Value;
+            var item = FromCreation(key, module, module.Syntax, out notConstant);
+            if (item is null) return sequence;
+            return sequence with { Items = sequence.Items.Concat(new[] { item }).ToEquatableArray(), Text = GraphParser.Text(syntax) };
+        }
+
         if (creation is not IObjectCreationOperation { Type: { } type } objectCreation)
         {
             notConstant = GraphParser.Text(syntax);

@@ -183,6 +183,38 @@ public class InliningTests
     }
 
     [Fact]
+    public void SequentialBuiltWithAddIsReadItemByItem()
+    {
+        // The fixtures' CNN: add_module names through .Add, an OrderedDict through pairs, the batch read at run time.
+        var source = Usings + """
+            [Module]
+            public partial class FixtureCnn
+            {
+                readonly Sequential conv = new Sequential()
+                    .Add("conv1", new Conv2d(3, 32, 3, 1, 1))
+                    .Add("relu1", new ReLU())
+                    .Append(new MaxPool2d(2));
+
+                readonly Sequential dense = new(("dense1", new Linear(512, 64)), ("relu2", new ReLU()), ("dense2", new Linear(64, 10)));
+
+                public Tensor Forward([Shape("N", 3, 8, 8)] Tensor x)
+                {
+                    var h = conv.Forward(x);
+                    return dense.Forward(h.View(h.Size(0), -1));
+                }
+            }
+            """;
+        var (spec, result) = CompilerHarness.Run("FixtureCnn", source);
+        Assert.Empty(result.Diagnostics);
+        Assert.Equal(["conv", "dense", "conv.conv1", "conv.relu1", "conv.2", "dense.dense1", "dense.relu2", "dense.dense2"],
+            spec.Graph!.Children.Select(c => c.Name));
+        Assert.Equal("[N, 10]", spec.Shapes.Single().Output?.ToString());
+
+        var (bad, _) = GeneratorHarness.Run(source.Replace("new Linear(512, 64)", "new Linear(500, 64)"));
+        Assert.Equal("SG1010", Assert.Single(bad.Diagnostics).Id);
+    }
+
+    [Fact]
     public void SequentialClassChildBecomesTheChainOfItsFields()
     {
         var source = Usings + """
