@@ -123,6 +123,7 @@ internal static class ChildParser
                 continue;
             }
             var ints = new List<int>();
+            while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
             bool known = GraphParser.Ints(value, ints)
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                          || value is IDefaultValueOperation;

@@ -266,7 +266,7 @@ internal sealed class Inliner
             else
             {
                 var texts = node.Inputs.Select((j, k) => _exposed.TryGetValue(j, out var t) ? t : node.InputText(k)).ToEquatableArray();
-                node = new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, node.Flag, node.Child, node.Value, node.Text, site.Location, texts);
+                node = new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, node.Flag, node.Child, node.Value, node.Text, site.Location, texts, node.Scalars);
             }
         }
         _nodes.Add(node);
@@ -282,7 +282,7 @@ internal sealed class Inliner
     }
 
     private static GraphNode Renamed(GraphNode node, int[] inputs, string? child)
-        => new(node.Kind, node.Op, inputs.ToEquatableArray(), node.IntArgs, node.Flag, child, node.Value, node.Text, node.Location, node.InputTexts);
+        => new(node.Kind, node.Op, inputs.ToEquatableArray(), node.IntArgs, node.Flag, child, node.Value, node.Text, node.Location, node.InputTexts, node.Scalars);
 
     /// <summary>A child's name in the output graph: its member name at top level, its dotted path inside an inlined child.</summary>
     private static string ChildName(Context context, ChildSpec child) => context.Prefix.Length == 0 ? child.Name : context.Prefix + child.Path;
