@@ -387,7 +387,9 @@ internal sealed class GraphParser
             }
             if (!ShapeInts(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
             {
-                throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant (its value decides the shape of the graph)");
+                var offending = Offending(argument.Value) ?? argument.Syntax;   // the element of a params array, not the whole call
+                throw Unsupported(offending, "the non-constant argument `" + Text(offending) + "`",
+                    "pass a constant (its value decides the shape of the graph); the batch size may be read as `x.Shape[0]` or `x.Size(0)`");
             }
         }
 
@@ -462,6 +464,25 @@ internal sealed class GraphParser
             if (!ShapeInts(e, into)) return false;
         }
         return true;
+    }
+
+    /// <summary>The syntax of the first element of a (params) array argument that is neither a constant nor a batch read.</summary>
+    private SyntaxNode? Offending(IOperation value)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            ITupleOperation tuple => tuple.Elements,
+            _ => null,
+        };
+        if (elements is null) return value.Syntax;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, new List<int>())) return Offending(e);
+        }
+        return null;
     }
 
     /// <summary><c>t.Shape[0]</c> or <c>t.Size(0)</c> of a tensor of the graph: the batch size.</summary>

@@ -60,30 +60,39 @@ public class BuildTimeMeasurement(ITestOutputHelper output)
 
         if (Environment.GetEnvironmentVariable("SHARPGRAD_MEASURE_BUILD_TIME") != "1") return;
 
+        // One module per file, as a project would have them: Block.cs, Deep.cs, Flat.cs.
         var source = ThirtyLayers();
+        string usings = source.Substring(0, source.IndexOf("[Module]", StringComparison.Ordinal));
+        var parts = source.Substring(usings.Length).Split("[Module]", StringSplitOptions.RemoveEmptyEntries);
+        string[] names = ["Block.cs", "Deep.cs", "Flat.cs"];
+        Compilation Create(Func<string, string> edit, bool modules = true)
+            => GeneratorHarness.CreateCompilation([.. parts.Select((p, i) =>
+                GeneratorHarness.Parse(usings + (modules ? "[Module]" : "") + (i == 0 ? edit(p) : p), names[i]))]);
+
         const int Runs = 30;
         var full = new List<double>();
         var edit = new List<double>();
         var baseline = new List<double>();
-        var compilation = GeneratorHarness.CreateCompilation(GeneratorHarness.Parse(source, "Big.cs"));
-        var plain = GeneratorHarness.CreateCompilation(GeneratorHarness.Parse(source.Replace("[Module]", ""), "Big.cs"));
         for (int run = 0; run < Runs + 3; run++)
         {
-            // Full: a new driver over the whole model (what a clean build pays).
+            // Full: a new driver over a fresh compilation of the model (what a clean build pays).
+            var compilation = Create(p => p);
             var watch = Stopwatch.StartNew();
             var driver = GeneratorHarness.CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out _, out _);
             watch.Stop();
             if (run >= 3) full.Add(watch.Elapsed.TotalMilliseconds);
 
-            // Incremental: one block's Forward body edited (what an IDE keystroke pays).
-            var tree = compilation.SyntaxTrees.Single();
-            var edited = compilation.ReplaceSyntaxTree(tree, GeneratorHarness.Parse(source.Replace("Functional.Relu(fc1.Forward(x))) + x", "Functional.Relu(fc1.Forward(x))) - x"), "Big.cs"));
+            // Incremental: Block's Forward body edited in Block.cs (what an IDE keystroke pays): Block re-parses, Deep
+            // (which inlines it ten times) re-runs, Flat stays cached.
+            var edited = compilation.ReplaceSyntaxTree(compilation.SyntaxTrees.First(),
+                Create(p => p.Replace("Functional.Relu(fc1.Forward(x))) + x", "Functional.Relu(fc1.Forward(x))) - x")).SyntaxTrees.First());
             watch.Restart();
             driver.RunGeneratorsAndUpdateCompilation(edited, out _, out _);
             watch.Stop();
             if (run >= 3) edit.Add(watch.Elapsed.TotalMilliseconds);
 
             // Baseline: the same code without [Module] (the generator finds nothing to do).
+            var plain = Create(p => p, modules: false);
             watch.Restart();
             GeneratorHarness.CreateDriver().RunGeneratorsAndUpdateCompilation(plain, out _, out _);
             watch.Stop();

@@ -127,6 +127,15 @@ public class ShapeDiagnosticTests
     }
 
     [Fact]
+    public void SG1015_ReadingADimOtherThanTheBatch()
+    {
+        // x.Shape[0] is the symbolic batch; any other dim read at run time is outside the subset, at the argument.
+        var (d, text) = Single(Model("", "[Shape(\"N\", 3, 4)] Tensor x", "        return x.View(x.Shape[1], -1);"), "SG1015");
+        Assert.Equal("x.Shape[1]", text);
+        Assert.Contains("the non-constant argument `x.Shape[1]`", d.GetMessage());
+    }
+
+    [Fact]
     public void SG1016_ChildNotConstantConstructed()
     {
         var (d, text) = Single(Model(
