@@ -85,7 +85,8 @@ public static class Program
     {
         var path = Path.Combine(AppContext.BaseDirectory, WeightsFile);
         if (!File.Exists(path)) throw new UsageException($"the weights file '{path}' is missing (it ships next to the executable).");
-        var model = new MnistCnn();
+        // Built without the random initialisation that the weights would overwrite (PyTorch: torch.nn.utils.skip_init).
+        var model = Module.SkipInit(static () => new MnistCnn());
         model.LoadStateDict(SafeTensors.Read(path));
         return model;
     }

@@ -26,7 +26,12 @@ public static class Gemm
 
     private const int MR = 6;
     private const int KC = 256;
-    private const double ParallelFlops = 1e6;
+    /// <summary>
+    /// Below this many flops a GEMM stays on the calling thread. Splitting costs a thread-pool dispatch and a wake-up of the
+    /// workers (tens of µs warm; at process start the pool's first threads are created, ~1 ms), while 4 MFLOP takes only
+    /// ~0.1 ms on one core: a one-image convolution (e.g. 32×144×196, 1.8 MFLOP) is faster and starts sooner serial.
+    /// </summary>
+    private const double ParallelFlops = 4e6;
 
     /// <summary>The number of columns of the micro-kernel (two vectors).</summary>
     private static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
