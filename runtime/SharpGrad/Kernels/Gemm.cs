@@ -85,7 +85,8 @@ public static class Gemm
             parallel = mBlocks > 1;
         }
 
-        var bPack = ArrayPool<T>.Shared.Rent(KC * nc);
+        int kcMax = Math.Min(KC, k); // a small k (a 3×3 convolution over one channel: 9) needs a small panel
+        var bPack = ArrayPool<T>.Shared.Rent(kcMax * nc);
         try
         {
             for (int jc = 0; jc < n; jc += nc)
@@ -98,7 +99,7 @@ public static class Gemm
                     if (parallel)
                     {
                         int mcLocal = mc;
-                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
+                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(kcMax * mcLocal), (blk, _, aPack) =>
                         {
                             int ic = blk * mcLocal;
                             Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
@@ -107,7 +108,7 @@ public static class Gemm
                     }
                     else
                     {
-                        var aPack = ArrayPool<T>.Shared.Rent(KC * mc);
+                        var aPack = ArrayPool<T>.Shared.Rent(kcMax * mc);
                         for (int ic = 0; ic < m; ic += mc)
                         {
                             Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
