@@ -35,7 +35,8 @@ public static class Gemm
 
     /// <summary>The number of columns of the micro-kernel (two vectors).</summary>
     private static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
-        : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
+        : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count
+        : Vector128.IsHardwareAccelerated ? 2 * Vector128<T>.Count : 8;
 
     /// <summary>The generic entry point (T is float or double).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -86,7 +87,7 @@ public static class Gemm
         }
 
         int kcMax = Math.Min(KC, k); // a small k (a 3×3 convolution over one channel: 9) needs a small panel
-        var bPack = ArrayPool<T>.Shared.Rent(kcMax * nc);
+        var bPack = Scratch<T>.Pool.Rent(kcMax * nc);
         try
         {
             for (int jc = 0; jc < n; jc += nc)
@@ -99,28 +100,28 @@ public static class Gemm
                     if (parallel)
                     {
                         int mcLocal = mc;
-                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(kcMax * mcLocal), (blk, _, aPack) =>
+                        Parallel.For(0, mBlocks, Parallelism.Options, () => Scratch<T>.Pool.Rent(kcMax * mcLocal), (blk, _, aPack) =>
                         {
                             int ic = blk * mcLocal;
                             Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
                             return aPack;
-                        }, aPack => ArrayPool<T>.Shared.Return(aPack));
+                        }, aPack => Scratch<T>.Pool.Return(aPack));
                     }
                     else
                     {
-                        var aPack = ArrayPool<T>.Shared.Rent(kcMax * mc);
+                        var aPack = Scratch<T>.Pool.Rent(kcMax * mc);
                         for (int ic = 0; ic < m; ic += mc)
                         {
                             Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
                         }
-                        ArrayPool<T>.Shared.Return(aPack);
+                        Scratch<T>.Pool.Return(aPack);
                     }
                 }
             }
         }
         finally
         {
-            ArrayPool<T>.Shared.Return(bPack);
+            Scratch<T>.Pool.Return(bPack);
         }
     }
 
@@ -373,6 +374,8 @@ public static class Gemm
     {
         if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, tile); return; }
         if (Vector256.IsHardwareAccelerated) { Kernel256(ap, bp, kc, tile); return; }
+        // NativeAOT's default x64 target (SSE4.2, no AVX) lands here: still vectorised, 4 floats wide.
+        if (Vector128.IsHardwareAccelerated) { Kernel128(ap, bp, kc, tile); return; }
         tile.Clear();
         for (int p = 0; p < kc; p++)
         {
@@ -471,4 +474,45 @@ public static class Gemm
         c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
         c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel128<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
+    {
+        int W = Vector128<T>.Count;
+        int nr = 2 * W;
+        ref T a = ref MemoryMarshal.GetReference(ap);
+        ref T b = ref MemoryMarshal.GetReference(bp);
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.LoadUnsafe(ref b, (nuint)(p * nr));
+            var b1 = Vector128.LoadUnsafe(ref b, (nuint)(p * nr + W));
+            int ai = p * MR;
+            var a0 = Vector128.Create(Unsafe.Add(ref a, ai));
+            c00 = MulAdd(a0, b0, c00); c01 = MulAdd(a0, b1, c01);
+            var a1 = Vector128.Create(Unsafe.Add(ref a, ai + 1));
+            c10 = MulAdd(a1, b0, c10); c11 = MulAdd(a1, b1, c11);
+            var a2 = Vector128.Create(Unsafe.Add(ref a, ai + 2));
+            c20 = MulAdd(a2, b0, c20); c21 = MulAdd(a2, b1, c21);
+            var a3 = Vector128.Create(Unsafe.Add(ref a, ai + 3));
+            c30 = MulAdd(a3, b0, c30); c31 = MulAdd(a3, b1, c31);
+            var a4 = Vector128.Create(Unsafe.Add(ref a, ai + 4));
+            c40 = MulAdd(a4, b0, c40); c41 = MulAdd(a4, b1, c41);
+            var a5 = Vector128.Create(Unsafe.Add(ref a, ai + 5));
+            c50 = MulAdd(a5, b0, c50); c51 = MulAdd(a5, b1, c51);
+        }
+        ref T t = ref MemoryMarshal.GetReference(tile);
+        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
+        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
+        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
+        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
+        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
+        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+    }
+
+    /// <summary>a·b + c for the 128-bit kernel: a multiply and an add (the baseline x64 target has no FMA instruction, and a
+    /// software-emulated fused multiply-add would be far slower).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAdd<T>(Vector128<T> a, Vector128<T> b, Vector128<T> c) where T : unmanaged => a * b + c;
 }
