@@ -448,7 +448,7 @@ internal sealed class MethodEmitter
                 if (np.FusedIntoLinear)
                 {
                     int lin = a;
-                    _w.WriteLine($"// {node.Text}: computed in {_p.Nodes[lin].Module!.Path}'s epilogue (fused) unless a hook asked for the Linear's output");
+                    _w.WriteLine($"// {node.Text}: computed in {_p.Nodes[lin].Module!.Path}'s epilogue (fused) unless a hook asked for its output");
                     using (_w.Block($"if (!fuse{I(lin)})"))
                     {
                         if (np.Module is not null) _w.WriteLine($"var pre{I(i)} = {Support}.HasForwardHooks({np.Module.Field}) ? {Support}.Snapshot({y}, {Sz(i)}) : null;");
@@ -526,8 +526,20 @@ internal sealed class MethodEmitter
             case "Conv":
             {
                 var g = np.Ints;
+                string call = $"{Support}.Conv2dForward({A(a)}, {np.Weight!.Expr}, {(np.Bias is null ? "null" : np.Bias.Expr)}, {y}, n, {string.Join(", ", g.Select(I))}";
                 _w.WriteLine($"// {node.Text}: im2col + GEMM per image, bias added by the kernel");
-                _w.WriteLine($"{Support}.Conv2dForward({A(a)}, {np.Weight!.Expr}, {(np.Bias is null ? "null" : np.Bias.Expr)}, {y}, n, {string.Join(", ", g.Select(I))});");
+                if (np.FusedRelu >= 0)
+                {
+                    var relu = _p.Nodes[np.FusedRelu];
+                    string hooked = $"{Support}.HasForwardHooks({np.Module!.Field})" + (relu.Module is null ? "" : $" || {Support}.HasForwardHooks({relu.Module.Field})");
+                    _w.WriteLine($"// fused: {np.Module.Path} bias + {Nodes[np.FusedRelu].Text} in the convolution's epilogue (nodes {I(i)}, {I(np.FusedRelu)}), unless a hook must see the convolution's output");
+                    _w.WriteLine($"bool fuse{I(i)} = !({hooked});");
+                    _w.WriteLine($"{call}, fuse{I(i)});");
+                }
+                else
+                {
+                    _w.WriteLine($"{call});");
+                }
                 ForwardHooks(i, a);
                 return;
             }

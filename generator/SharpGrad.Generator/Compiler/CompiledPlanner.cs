@@ -510,8 +510,8 @@ internal static class CompiledPlanner
             {
                 np.Rule = "Relu";
                 var producer = p.Method.Nodes[a];
-                if (producer.Kind == NodeKind.Linear && consumers[a].Count == 1 && a != p.Method.Output && p.Nodes[a].Rule == "Linear"
-                    && p.Nodes[a].FusedRelu < 0)
+                if (producer.Kind is NodeKind.Linear or NodeKind.Conv && consumers[a].Count == 1 && a != p.Method.Output
+                    && p.Nodes[a].Rule is "Linear" or "Conv" && p.Nodes[a].FusedRelu < 0)
                 {
                     np.FusedIntoLinear = true;
                     p.Nodes[a].FusedRelu = i;

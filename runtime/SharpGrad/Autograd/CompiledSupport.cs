@@ -51,11 +51,19 @@ public static partial class CompiledSupport
     /// </summary>
     public static void Conv2dForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, int c, int h, int w, int o,
         int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups, int ho, int wo)
-        => Kernels.Conv.Forward(new Kernels.ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, ho, wo),
-            x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y);
+        => Conv2dForward(x, weight, bias, y, n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, ho, wo, relu: false);
 
     /// <summary>
-    /// Gradients of <see cref="Conv2dForward"/>: <paramref name="gx"/> (input, n·c·h·w), <paramref name="gw"/> and
+    /// <see cref="Conv2dForward(float[], Tensor, Tensor?, float[], int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int)"/>
+    /// with a ReLU fused into the kernel's bias epilogue when <paramref name="relu"/> (PyTorch: <c>relu(conv2d(x, w, b))</c>).
+    /// </summary>
+    public static void Conv2dForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, int c, int h, int w, int o,
+        int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups, int ho, int wo, bool relu)
+        => Kernels.Conv.Forward(new Kernels.ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, ho, wo),
+            x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y, relu);
+
+    /// <summary>
+    /// Gradients of the 2-d convolution forward: <paramref name="gx"/> (input, n·c·h·w), <paramref name="gw"/> and
     /// <paramref name="gb"/> are overwritten; any may be null to skip it.
     /// </summary>
     public static void Conv2dBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gw, float[]? gb, int n, int c, int h, int w, int o,
