@@ -133,13 +133,7 @@ public static partial class Gemm
                     PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
                     if (parallel)
                     {
-                        int mcLocal = mc;
-                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
-                        {
-                            int ic = blk * mcLocal;
-                            Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
-                            return aPack;
-                        }, aPack => ArrayPool<T>.Shared.Return(aPack));
+                        ParallelBlocks(transA, m, mc, mBlocks, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi);
                     }
                     else
                     {
@@ -157,6 +151,22 @@ public static partial class Gemm
         {
             ArrayPool<T>.Shared.Return(bPack);
         }
+    }
+
+    /// <summary>
+    /// The row blocks of one packed panel on the thread pool. Its own method: the closure (captured variables) is
+    /// allocated only when the work is parallel, so the serial packed path allocates nothing.
+    /// </summary>
+    private static void ParallelBlocks<T>(bool transA, int m, int mc, int mBlocks, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
+        T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi)
+        where T : unmanaged, INumber<T>
+    {
+        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mc), (blk, _, aPack) =>
+        {
+            int ic = blk * mc;
+            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
+            return aPack;
+        }, aPack => ArrayPool<T>.Shared.Return(aPack));
     }
 
     /// <summary>
