@@ -66,7 +66,9 @@ public static class Profile
         var optc = new Sgd(netc.Parameters(), 0.01);
         Line("compiled train b64: forward", () => cc.Forward(xb), 300);
         Line("compiled train b64: forward + loss + backward", () => { optc.ZeroGrad(); Losses.CrossEntropy(cc.Forward(xb), yb).Backward(); }, 300);
-        Line("compiled train b64: full step", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
+        Line("compiled train b64: full step, tape (Forward + eager loss)", () => Workloads.MlpTrainStepCompiledTape(cc, optc, xb, yb), 300);
+        Line("compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
+        Line("compiled train b64: full step (LossBackward)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
         Line("train b64: full step (mlp_train_step_b64)", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); opt.Step(); }, 300);
 
         // cnn_train_step_b32, piece by piece
