@@ -9,12 +9,13 @@ public sealed partial class MnistCnn : Module
 {
     private readonly Conv2d conv1 = new(1, 16, 3, padding: 1);
     private readonly Conv2d conv2 = new(16, 32, 3, padding: 1);
+    private readonly MaxPool2d pool = new(2);
     private readonly Linear fc = new(32 * 7 * 7, 10);
 
     public Tensor Forward(Tensor x)
     {
-        var h = Functional.MaxPool2d(Functional.Relu(conv1.Forward(x)), 2);
-        h = Functional.MaxPool2d(Functional.Relu(conv2.Forward(h)), 2);
+        var h = pool.Forward(Functional.Relu(conv1.Forward(x)));
+        h = pool.Forward(Functional.Relu(conv2.Forward(h)));
         return fc.Forward(h.Flatten(1));
     }
 }
