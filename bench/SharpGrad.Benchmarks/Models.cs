@@ -17,6 +17,11 @@ public sealed partial class MlpNet
     /// <summary>Logits for a batch of flattened 28×28 images.</summary>
     public Tensor Forward([Shape("N", 784)] Tensor x)
         => fc3.Forward(Functional.Relu(fc2.Forward(Functional.Relu(fc1.Forward(x)))));
+
+    /// <summary>Mean cross-entropy of the logits; compiled with its backward fused (<c>Compiled.LossBackward</c>).</summary>
+    [Compiled]
+    public Tensor Loss([Shape("N", 784)] Tensor x, [Shape("N")] Tensor target)
+        => Losses.CrossEntropy(fc3.Forward(Functional.Relu(fc2.Forward(Functional.Relu(fc1.Forward(x))))), target);
 }
 
 /// <summary>Conv2d(1,16,3,pad 1), ReLU, MaxPool2d(2), Conv2d(16,32,3,pad 1), ReLU, MaxPool2d(2), Flatten, Linear(1568,10).</summary>
@@ -36,5 +41,14 @@ public sealed partial class CnnNet
         var h = pool1.Forward(Functional.Relu(conv1.Forward(x)));
         h = pool2.Forward(Functional.Relu(conv2.Forward(h)));
         return fc.Forward(flatten.Forward(h));
+    }
+
+    /// <summary>Mean cross-entropy of the logits; compiled with its backward fused (<c>Compiled.LossBackward</c>).</summary>
+    [Compiled]
+    public Tensor Loss([Shape("N", 1, 28, 28)] Tensor x, [Shape("N")] Tensor target)
+    {
+        var h = pool1.Forward(Functional.Relu(conv1.Forward(x)));
+        h = pool2.Forward(Functional.Relu(conv2.Forward(h)));
+        return Losses.CrossEntropy(fc.Forward(flatten.Forward(h)), target);
     }
 }

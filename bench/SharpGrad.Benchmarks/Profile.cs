@@ -43,6 +43,13 @@ public static class Profile
             Line("MLP forward b1, no grad (mlp_infer_b1)", () => mlp.Forward(x), 5000);
         }
 
+        var net1 = new MlpNet();
+        net1.Eval();
+        var c1 = net1.Compile();
+        Line("compiled MLP forward b1, no grad (mlp_infer_b1)", () => Workloads.MlpInferCompiled(c1, x), 5000);
+        var w2 = new float[128 * 256]; var y2 = new float[128];
+        Line("sgemm 1x256 · (128x256)ᵀ (fc2 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 128, 256, 1f, y1, 0, 256, w2, 0, 256, 0f, y2, 0, 128), 5000);
+
         // mlp_train_step_b64, piece by piece
         var net = Workloads.Mlp();
         var opt = new Sgd(net.Parameters(), 0.01);
@@ -54,6 +61,14 @@ public static class Profile
         Line("train b64: forward", () => net.Forward(xb), 300);
         Line("train b64: forward + loss", () => Losses.CrossEntropy(net.Forward(xb), yb), 300);
         Line("train b64: zero_grad + forward + loss + backward", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); }, 300);
+        var netc = new MlpNet();
+        var cc = netc.Compile();
+        var optc = new Sgd(netc.Parameters(), 0.01);
+        Line("compiled train b64: forward", () => cc.Forward(xb), 300);
+        Line("compiled train b64: forward + loss + backward", () => { optc.ZeroGrad(); Losses.CrossEntropy(cc.Forward(xb), yb).Backward(); }, 300);
+        Line("compiled train b64: full step, tape (Forward + eager loss)", () => Workloads.MlpTrainStepCompiledTape(cc, optc, xb, yb), 300);
+        Line("compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
+        Line("compiled train b64: full step (LossBackward)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
         Line("train b64: full step (mlp_train_step_b64)", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); opt.Step(); }, 300);
 
         // cnn_train_step_b32, piece by piece
@@ -62,6 +77,11 @@ public static class Profile
         var xc = Tensor.Rand(32, 1, 28, 28);
         var yc = Tensor.RandInt(0, 10, [32]);
         Line("cnn b32: forward", () => cnn.Forward(xc), 50);
+        var cnnc = new CnnNet();
+        var ccnn = cnnc.Compile();
+        var coptc = new Sgd(cnnc.Parameters(), 0.01);
+        Line("compiled cnn b32: forward", () => ccnn.Forward(xc), 50);
+        Line("compiled cnn b32: full step", () => Workloads.CnnTrainStepCompiled(ccnn, coptc, xc, yc), 50);
         Line("cnn b32: full step (cnn_train_step_b32)", () => { copt.ZeroGrad(); Losses.CrossEntropy(cnn.Forward(xc), yc).Backward(); copt.Step(); }, 50);
         return 0;
     }

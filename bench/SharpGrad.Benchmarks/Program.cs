@@ -1,7 +1,10 @@
 // SharpGrad's benchmark program.
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- workloads [--threads N] [workload...]
-//       the standard workloads of WORKLOADS.md (eager mode), one line each:
+//       the standard workloads of WORKLOADS.md, two lines each: compiled mode (generated Net.Compiled) and eager mode
+//       workload=NAME value=V unit=U peer=sharpgrad threads=T
 //       workload=NAME value=V unit=U peer=sharpgrad-eager threads=T
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- profile [--threads N]
+//       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- micro [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //       BenchmarkDotNet micro-benchmarks of the kernels (GEMM shapes, a convolution, elementwise ops).
 using BenchmarkDotNet.Running;
@@ -11,7 +14,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("""
         Usage:
-          SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads (eager mode), peer line format
+          SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
+          SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
         """);
@@ -28,6 +32,6 @@ switch (args[0])
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads' or 'micro' (--help lists the options).");
+        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'profile' or 'micro' (--help lists the options).");
         return 2;
 }

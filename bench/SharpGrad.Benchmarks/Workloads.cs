@@ -120,8 +120,20 @@ public static class Workloads
 
     // ---------------- the per-step code, one method per workload and mode ----------------
 
-    /// <summary>mlp_train_step_b64, compiled: the generated forward, cross-entropy, backward, SGD step.</summary>
+    /// <summary>
+    /// mlp_train_step_b64, compiled: the generated loss forward and backward in one call (<c>[Compiled] Loss</c> →
+    /// <c>LossBackward</c>, no tape), then the SGD step. (The tape variant,
+    /// <c>Losses.CrossEntropy(c.Forward(x), y).Backward()</c>, is <see cref="MlpTrainStepCompiledTape"/>.)
+    /// </summary>
     public static void MlpTrainStepCompiled(MlpNet.Compiled c, Optimizer opt, Tensor x, Tensor y)
+    {
+        opt.ZeroGrad();
+        c.LossBackward(x, y);
+        opt.Step();
+    }
+
+    /// <summary>mlp_train_step_b64 with the compiled forward on the tape and the eager loss (for the profile).</summary>
+    public static void MlpTrainStepCompiledTape(MlpNet.Compiled c, Optimizer opt, Tensor x, Tensor y)
     {
         opt.ZeroGrad();
         Losses.CrossEntropy(c.Forward(x), y).Backward();
@@ -150,11 +162,11 @@ public static class Workloads
         return mlp.Forward(x);
     }
 
-    /// <summary>cnn_train_step_b32, compiled.</summary>
+    /// <summary>cnn_train_step_b32, compiled: fused loss forward/backward (<c>LossBackward</c>), then the SGD step.</summary>
     public static void CnnTrainStepCompiled(CnnNet.Compiled c, Optimizer opt, Tensor x, Tensor y)
     {
         opt.ZeroGrad();
-        Losses.CrossEntropy(c.Forward(x), y).Backward();
+        c.LossBackward(x, y);
         opt.Step();
     }
 
