@@ -4,17 +4,26 @@ namespace SharpGrad.Samples.Mnist;
 
 /// <summary>A small CNN for 1x28x28 digits: conv(1→16)-relu-pool, conv(16→32)-relu-pool, linear(32·7·7→10)
 /// (the CNN of the standard workloads).</summary>
+/// <remarks>
+/// <c>[Shape("N", 1, 28, 28)]</c> opts the class into the graph compiler: its <c>Forward</c> is shape-checked at build time
+/// and, since every op is in the compiled slice (Conv2d, ReLU, MaxPool2d children, Flatten keeping the batch dim, Linear),
+/// the generator also emits <c>MnistCnn.Compiled</c> (<c>model.Compile()</c>; see docs/compiler.md). Each pooling layer is
+/// its own child because the compiled slice wants every child used once. The pools have no parameters, so the state-dict
+/// names are those of the eager-only version: conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc.weight, fc.bias.
+/// </remarks>
 [Module]
 public sealed partial class MnistCnn : Module
 {
     private readonly Conv2d conv1 = new(1, 16, 3, padding: 1);
+    private readonly MaxPool2d pool1 = new(2);
     private readonly Conv2d conv2 = new(16, 32, 3, padding: 1);
+    private readonly MaxPool2d pool2 = new(2);
     private readonly Linear fc = new(32 * 7 * 7, 10);
 
-    public Tensor Forward(Tensor x)
+    public Tensor Forward([Shape("N", 1, 28, 28)] Tensor x)
     {
-        var h = Functional.MaxPool2d(Functional.Relu(conv1.Forward(x)), 2);
-        h = Functional.MaxPool2d(Functional.Relu(conv2.Forward(h)), 2);
+        var h = pool1.Forward(Functional.Relu(conv1.Forward(x)));
+        h = pool2.Forward(Functional.Relu(conv2.Forward(h)));
         return fc.Forward(h.Flatten(1));
     }
 }
