@@ -1,5 +1,5 @@
 // Trains a small CNN on the repository's MNIST copy (8,000 training / 2,000 test images), compiled (default) or eager.
-//   dotnet run --project samples/Mnist -- [--epochs N] [--batch-size N] [--mode compiled|eager] [--out DIR] [--data DIR]
+//   dotnet run --project samples/Mnist -- [--epochs N] [--batch-size N] [--mode compiled|eager] [--train N] [--test N] [--out DIR] [--data DIR]
 using System.Globalization;
 using SharpGrad.Samples.Mnist;
 
@@ -27,6 +27,8 @@ for (int i = 0; i < args.Length; i++)
                       --mode MODE      compiled: the forward and backward the generator wrote at build time (model.Compile());
                                        eager: MnistCnn.Forward op by op on the autograd tape (default compiled)
                       --out DIR        folder for mnist_cnn.safetensors and loss.png (default: out)
+                      --train N        training images: the first N of the file (default 8000)
+                      --test N         test images: the last N of the file (default 2000)
                       --data DIR       folder with mnist10k-images-idx3-ubyte.gz and mnist10k-labels-idx1-ubyte.gz (default: Data next to the program)
                       --help           this text
                     """);
@@ -42,6 +44,8 @@ for (int i = 0; i < args.Length; i++)
                     _ => throw new ArgumentException($"--mode expects 'compiled' or 'eager', but got '{mode}'."),
                 };
                 break;
+            case "--train": options.TrainCount = Positive("--train"); break;
+            case "--test": options.TestCount = Positive("--test"); break;
             case "--out": options.OutDir = Value(); break;
             case "--data": options.DataDir = Value(); break;
             default: throw new ArgumentException($"unknown option '{args[i]}' (--help lists the options).");
@@ -57,6 +61,15 @@ for (int i = 0; i < args.Length; i++)
 // A progress bar redrawn per batch on a terminal; one summary line per epoch when the output is redirected.
 var bar = new ProgressBar(Console.Out, interactive: !Console.IsOutputRedirected);
 Console.WriteLine($"Mnist: {options.Mode.ToString().ToLowerInvariant()} mode, {options.Epochs} epochs, batch size {options.BatchSize}");
-var result = MnistTraining.Run(options, bar.Finish, bar.Update);
+MnistResult result;
+try
+{
+    result = MnistTraining.Run(options, bar.Finish, bar.Update);
+}
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+{
+    Console.Error.WriteLine($"Mnist: {e.Message}");
+    return 2;
+}
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test accuracy: {result.TestAccuracy:P2} ({result.TestCount} images); weights saved to {result.WeightsPath}; loss plot written to {result.PlotPath}"));
 return 0;

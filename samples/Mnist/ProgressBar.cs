@@ -8,7 +8,7 @@ namespace SharpGrad.Samples.Mnist;
 /// redirected (a CI log, a test) nothing is drawn per batch and each epoch gives one summary line.</summary>
 public sealed class ProgressBar(TextWriter output, bool interactive, int width = 30)
 {
-    private long lastDraw = long.MinValue;
+    private long? lastDraw;
     private int lastLength;
 
     /// <summary>Whether the bar is drawn per batch (the output is a terminal).</summary>
@@ -19,7 +19,7 @@ public sealed class ProgressBar(TextWriter output, bool interactive, int width =
     {
         if (!interactive) return;
         long now = Environment.TickCount64;
-        if (p.Seen < p.Total && now - lastDraw < 100) return;
+        if (p.Seen < p.Total && now - lastDraw < 100) return; // null (nothing drawn yet) compares false
         lastDraw = now;
         Draw(Render(p, width));
     }
@@ -30,7 +30,7 @@ public sealed class ProgressBar(TextWriter output, bool interactive, int width =
         if (interactive) Draw(summary);
         output.WriteLine(interactive ? "" : summary);
         lastLength = 0;
-        lastDraw = long.MinValue;
+        lastDraw = null;
     }
 
     /// <summary>The bar's text, e.g. <c>epoch 1/5 [=========>          ] 2688/8000  loss 0.4321  accuracy 86.12%  2650 images/s</c>.</summary>
