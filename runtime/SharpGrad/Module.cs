@@ -188,16 +188,10 @@ public abstract partial class Module
 
     private Tensor RunWithHooks(Tensor[] inputs, Func<Tensor[], Tensor> forward)
     {
-        if (_forwardPreHooks is { } pre)
-        {
-            foreach (var hook in pre.ToArray())
-            {
-                if (hook?.Invoke(this, inputs) is { } replaced) inputs = replaced;
-            }
-        }
+        if (RunForwardPreHooks(inputs) is { } replacedInputs) inputs = replacedInputs;
 
         BackwardHookState? state = null;
-        if (_backwardHooks is { Count: > 0 } && Autograd.IsGradEnabled && _backwardHooks.Any(h => h is not null))
+        if (_backwardHooks is { Count: > 0 } && Autograd.IsGradEnabled && HasBackwardHooksCore())
         {
             state = new BackwardHookState(this, inputs.Length);
             inputs = state.WrapInputs(inputs);
@@ -205,15 +199,85 @@ public abstract partial class Module
 
         var output = forward(inputs);
 
-        if (_forwardHooks is { } post)
-        {
-            foreach (var hook in post.ToArray())
-            {
-                if (hook?.Invoke(this, inputs, output) is { } replaced) output = replaced;
-            }
-        }
+        if (RunForwardHooks(inputs, output) is { } replacedOutput) output = replacedOutput;
         if (state is not null) output = state.WrapOutput(output);
         return output;
+    }
+
+    /// <summary>True if a forward pre-hook or a forward hook is registered (no allocation; for compiled code).</summary>
+    internal bool HasForwardHooksCore() => _hookCount > 0 && (AnyHook(_forwardPreHooks) || AnyHook(_forwardHooks));
+
+    /// <summary>True if a full backward hook is registered (no allocation; for compiled code).</summary>
+    internal bool HasBackwardHooksCore() => _hookCount > 0 && AnyHook(_backwardHooks);
+
+    private static bool AnyHook<THook>(List<THook?>? hooks) where THook : class
+    {
+        if (hooks is null) return false;
+        for (int i = 0; i < hooks.Count; i++)
+        {
+            if (hooks[i] is not null) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Runs the forward pre-hooks in registration order, each seeing the inputs the previous ones left; returns the
+    /// replaced inputs, or null when no hook replaced them.
+    /// </summary>
+    internal Tensor[]? RunForwardPreHooks(Tensor[] inputs)
+    {
+        if (_forwardPreHooks is not { } pre) return null;
+        Tensor[]? result = null;
+        foreach (var hook in pre.ToArray())
+        {
+            if (hook?.Invoke(this, inputs) is { } replaced)
+            {
+                inputs = replaced;
+                result = replaced;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Runs the forward hooks in registration order; returns the replaced output, or null when none replaced it.</summary>
+    internal Tensor? RunForwardHooks(Tensor[] inputs, Tensor output)
+    {
+        if (_forwardHooks is not { } post) return null;
+        Tensor? result = null;
+        foreach (var hook in post.ToArray())
+        {
+            if (hook?.Invoke(this, inputs, output) is { } replaced)
+            {
+                output = replaced;
+                result = replaced;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Runs the full backward hooks in registration order, each seeing the input gradients the previous ones left;
+    /// returns the last replacement (one gradient per input), or null when no hook replaced them.
+    /// </summary>
+    internal Tensor?[]? RunBackwardHooks(Tensor?[] gradInputs, Tensor?[] gradOutputs)
+    {
+        if (_backwardHooks is not { } hooks) return null;
+        var current = (Tensor?[])gradInputs.Clone();
+        Tensor?[]? result = null;
+        foreach (var hook in hooks.ToArray())
+        {
+            if (hook?.Invoke(this, (Tensor?[])current.Clone(), gradOutputs) is { } replaced)
+            {
+                if (replaced.Length != current.Length)
+                {
+                    throw new InvalidOperationException(
+                        $"A full backward hook on {GetType().Name} returned {replaced.Length} gradients, but the module has {current.Length} input(s); return one per input (or null to keep them).");
+                }
+                result = replaced;
+                Array.Copy(replaced, current, replaced.Length);
+            }
+        }
+        return result;
     }
 
     /// <summary>
@@ -313,20 +377,8 @@ public abstract partial class Module
 
         private Tensor?[]? Run()
         {
-            Tensor?[]? result = null;
-            foreach (var hook in module._backwardHooks!.ToArray())
-            {
-                if (hook?.Invoke(module, (Tensor?[])_gradInputs.Clone(), _gradOutputs) is { } replaced)
-                {
-                    if (replaced.Length != _gradInputs.Length)
-                    {
-                        throw new InvalidOperationException(
-                            $"A full backward hook on {module.GetType().Name} returned {replaced.Length} gradients, but the module has {_gradInputs.Length} input(s); return one per input (or null to keep them).");
-                    }
-                    result = replaced;
-                    Array.Copy(replaced, _gradInputs, replaced.Length);
-                }
-            }
+            var result = module.RunBackwardHooks(_gradInputs, _gradOutputs);
+            if (result is not null) Array.Copy(result, _gradInputs, result.Length);
             return result;
         }
     }

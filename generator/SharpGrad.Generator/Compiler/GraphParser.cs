@@ -330,9 +330,11 @@ internal sealed class GraphParser
             texts.Add(Text(receiver.Expression));
         }
         var ints = new List<int>();
+        var scalars = new List<ScalarArg>();
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type)) scalars.Add(Scalar(argument));
             var parameterType = argument.Parameter?.Type;
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
@@ -363,7 +365,21 @@ internal sealed class GraphParser
         }
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
-            inputTexts: texts.ToEquatableArray()));
+            inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
+    }
+
+    /// <summary>A non-tensor argument as data: its constant value (number, enum, bool) when it has one.</summary>
+    private static ScalarArg Scalar(IArgumentOperation argument)
+    {
+        var value = argument.Value;
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        string text = argument.ArgumentKind == ArgumentKind.DefaultValue ? "" : Text(argument.Syntax);
+        double? number = value.ConstantValue is { HasValue: true, Value: var c } ? c switch
+        {
+            int i => i, long l => l, float f => f, double d => d, bool b => b ? 1 : 0, short h => h, byte y => y,
+            _ => null,
+        } : null;
+        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue, text);
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>

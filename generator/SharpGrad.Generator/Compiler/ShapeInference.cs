@@ -83,8 +83,18 @@ internal sealed class ShapeInference
         NodeKind.Call => node.Op == "Embedding" && In(node, 0) is { } s && Child(node)?.Int("embeddingDim") is { } dim
             ? Append(s.Dims, Dim.Of(dim))
             : null,
-        _ => null, // Loss: the reduction is not read yet, so the output shape is left unknown.
+        NodeKind.Loss => Loss(node),
+        _ => null,
     };
+
+    /// <summary>A loss: a scalar for reduction Mean/Sum (the default), per-sample [N] (class-index losses) or the input's shape for None.</summary>
+    private GraphShape? Loss(GraphNode node)
+    {
+        if (node.Scalar("reduction") is not { IsKnown: true } reduction) return null;
+        if (reduction.Value != 0) return GraphShape.Scalar;
+        if (In(node, 0) is not { Rank: >= 1 } input) return null;
+        return node.Op is "CrossEntropy" or "Nll" ? new GraphShape(input[0]) : input;
+    }
 
     private ChildSpec? Child(GraphNode node) => node.Child is null ? null : _graph.FindChild(node.Child);
 

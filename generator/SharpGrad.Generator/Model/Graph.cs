@@ -27,6 +27,9 @@ internal sealed record ModuleGraph(
 /// </summary>
 internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, EquatableArray<ChildArg> Args, string Text)
 {
+    /// <summary>The dotted module path <c>NamedModules()</c> gives at run time (null: the direct child's own state name).</summary>
+    public string? Path { get; init; }
+
     /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
     public ChildArg? Arg(string parameter)
     {
@@ -68,3 +71,10 @@ internal sealed record GraphIssue(string Id, LocationInfo? Location, string What
 
 /// <summary>The result of shape inference for one method: the shape of each node (null = unknown).</summary>
 internal sealed record MethodShapes(string Name, EquatableArray<GraphInput> Inputs, GraphShape? Output);
+
+/// <summary>
+/// A non-tensor argument of an op call (<c>negativeSlope: 0.2</c>, <c>dim: 1</c>, <c>reduction: Reduction.Sum</c>,
+/// <c>training: Training</c>): its parameter name, its value when it is a compile-time constant (enums as their number,
+/// bools as 0/1; defaults included), and its source text.
+/// </summary>
+internal sealed record ScalarArg(string Name, double Value, bool IsKnown, string Text);

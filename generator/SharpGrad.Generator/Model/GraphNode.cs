@@ -55,8 +55,10 @@ internal enum NodeKind
 internal sealed class GraphNode : IEquatable<GraphNode>
 {
     public GraphNode(NodeKind kind, string op, EquatableArray<int> inputs, EquatableArray<int> intArgs = default, bool flag = false,
-        string? child = null, double value = 0, string text = "", LocationInfo? location = null, EquatableArray<string> inputTexts = default)
+        string? child = null, double value = 0, string text = "", LocationInfo? location = null, EquatableArray<string> inputTexts = default,
+        EquatableArray<ScalarArg> scalars = default)
     {
+        Scalars = scalars;
         InputTexts = inputTexts;
         Kind = kind;
         Op = op;
@@ -96,6 +98,16 @@ internal sealed class GraphNode : IEquatable<GraphNode>
     /// <summary>The source text of each input as written at this node (<c>h</c> in <c>fc1.Forward(h)</c>), for messages.</summary>
     public EquatableArray<string> InputTexts { get; }
 
+    /// <summary>The non-tensor arguments of an op call, in parameter order (defaults included).</summary>
+    public EquatableArray<ScalarArg> Scalars { get; }
+
+    /// <summary>The scalar argument named <paramref name="name"/>, or null.</summary>
+    public ScalarArg? Scalar(string name)
+    {
+        foreach (var s in Scalars) if (s.Name == name) return s;
+        return null;
+    }
+
     /// <summary>The text of input <paramref name="i"/> as written here.</summary>
     public string InputText(int i) => i < InputTexts.Count ? InputTexts[i] : "input " + i;
 
@@ -110,6 +122,7 @@ internal sealed class GraphNode : IEquatable<GraphNode>
            && Value.Equals(other.Value)
            && Text == other.Text
            && InputTexts.Equals(other.InputTexts)
+           && Scalars.Equals(other.Scalars)
            && Equals(Location, other.Location);
 
     public override bool Equals(object? obj) => Equals(obj as GraphNode);

@@ -7,7 +7,7 @@ namespace SharpGrad;
 /// counterpart: the closest is the glue TorchInductor generates). Not meant to be called by hand.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class CompiledSupport
+public static partial class CompiledSupport
 {
     /// <summary>
     /// Enters a compiled program's output into the eager tape as one node (like a custom

@@ -183,6 +183,9 @@ internal static class Engine
     }
 
     /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> (or captures it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
+    /// <summary>Delivers a gradient computed outside the engine (a compiled program's fused backward) to a leaf: hooks, then accumulation.</summary>
+    internal static void DeliverToLeaf(Tensor leaf, Tensor grad) => Deliver(leaf, grad, false, null, null);
+
     private static void Deliver(Tensor leaf, Tensor grad, bool createGraph, Dictionary<Tensor, int>? leafCapture, Tensor?[]? captured)
     {
         if (leaf.LeafHooks is { } hooks)

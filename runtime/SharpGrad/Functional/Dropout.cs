@@ -21,20 +21,18 @@ public static partial class Functional
         {
             mask = Tensor.Zeros(input._shape, dtype);
         }
+        else if (dtype == DType.Float32)
+        {
+            // The same routine compiled code calls, so one Rng state gives one mask in both modes.
+            mask = Tensor.Empty(input._shape, dtype);
+            CompiledSupport.DropoutMask(mask.Data<float>(), mask.NumElements, p, rng);
+        }
         else
         {
             mask = Tensor.Rand(input._shape, dtype, rng: rng);
             double scale = 1.0 / (1.0 - p);
-            if (dtype == DType.Float32)
-            {
-                var s = mask.Span<float>();
-                for (int i = 0; i < s.Length; i++) s[i] = s[i] >= p ? (float)scale : 0f;
-            }
-            else
-            {
-                var s = mask.Span<double>();
-                for (int i = 0; i < s.Length; i++) s[i] = s[i] >= p ? scale : 0.0;
-            }
+            var s = mask.Span<double>();
+            for (int i = 0; i < s.Length; i++) s[i] = s[i] >= p ? scale : 0.0;
         }
         return input * mask;
     }

@@ -106,11 +106,11 @@ internal static class Pooling
         }
     }
 
-    /// <summary>The gradient of <see cref="AvgForward{T}"/> (gx cleared first).</summary>
+    /// <summary>The gradient of <see cref="AvgForward{T}"/> (gx cleared first, unless <paramref name="accumulate"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AvgBackward<T>(PoolGeometry g, bool countIncludePad, int? divisorOverride, T[] gy, T[] gx) where T : unmanaged, INumber<T>
+    public static void AvgBackward<T>(PoolGeometry g, bool countIncludePad, int? divisorOverride, T[] gy, T[] gx, bool accumulate = false) where T : unmanaged, INumber<T>
     {
-        Array.Clear(gx);
+        if (!accumulate) Array.Clear(gx);
         int hw = g.H * g.W, lo = g.HO * g.WO;
         for (int p = 0; p < g.Planes; p++)
         {
@@ -154,11 +154,11 @@ internal static class Pooling
         }
     }
 
-    /// <summary>The gradient of <see cref="AdaptiveAvgForward{T}"/> (gx cleared first).</summary>
+    /// <summary>The gradient of <see cref="AdaptiveAvgForward{T}"/> (gx cleared first, unless <paramref name="accumulate"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AdaptiveAvgBackward<T>(int planes, int H, int W, int HO, int WO, T[] gy, T[] gx) where T : unmanaged, INumber<T>
+    public static void AdaptiveAvgBackward<T>(int planes, int H, int W, int HO, int WO, T[] gy, T[] gx, bool accumulate = false) where T : unmanaged, INumber<T>
     {
-        Array.Clear(gx);
+        if (!accumulate) Array.Clear(gx);
         for (int p = 0; p < planes; p++)
         {
             int xOff = p * H * W, yOff = p * HO * WO;

@@ -92,7 +92,7 @@ public class CompiledDifferentialTests
         var model = new CompiledMlp();
         var net = model.Compile();
         var y = net.Forward(Tensor.Randn([2, 40]));
-        Assert.Equal("CompiledMlpCompiledBackward", y.GradFn!.Name);
+        Assert.Equal("CompiledMlpForwardCompiledBackward", y.GradFn!.Name);
         Assert.Equal([2, 10], y.Shape);
 
         // An in-place change of a parameter after Forward is caught by the tape's version check, as in eager mode.
