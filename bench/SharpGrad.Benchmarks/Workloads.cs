@@ -15,6 +15,9 @@ public static class Workloads
 {
     public const string Peer = "sharpgrad-eager";
 
+    /// <summary>The peer name of compiled mode.</summary>
+    public const string CompiledPeer = "sharpgrad";
+
     public static readonly string[] Names =
         ["mlp_train_step_b64", "mlp_infer_b1", "cnn_train_step_b32", "sgemm_1024", "mnist_mlp_5_epochs", "mnist_mlp_5_epochs_test_accuracy"];
 
@@ -41,52 +44,126 @@ public static class Workloads
             }
         }
         Parallelism.MaxThreads = threads;
-        Rng.ManualSeed(0);
         bool Want(string name) => only.Count == 0 || only.Contains(name);
-        void Report(string name, double value, string unit)
+        void Report(string name, double value, string unit, string peer)
         {
             if (Want(name))
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload={name} value={value:G6} unit={unit} peer={Peer} threads={threads}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload={name} value={value:G6} unit={unit} peer={peer} threads={threads}"));
         }
 
+        // Each workload: compiled mode (peer=sharpgrad) then eager mode (peer=sharpgrad-eager). The per-step code of
+        // each is one method below (…Compiled / …Eager), so it can be switched to a fused loss-backward entry point.
         if (Want("mlp_train_step_b64"))
         {
-            var mlp = Mlp();
-            var opt = new Sgd(mlp.Parameters(), 0.01);
+            Rng.ManualSeed(0);
             var x = Tensor.Rand(64, 784);
             var y = Tensor.RandInt(0, 10, [64]);
-            Report("mlp_train_step_b64", MicrosPerCall(() => { opt.ZeroGrad(); Losses.CrossEntropy(mlp.Forward(x), y).Backward(); opt.Step(); }, 300), "us");
+            var net = new MlpNet();
+            var c = net.Compile();
+            var opt = new Sgd(net.Parameters(), 0.01);
+            Report("mlp_train_step_b64", MicrosPerCall(() => MlpTrainStepCompiled(c, opt, x, y), 300), "us", CompiledPeer);
+            var mlp = Mlp();
+            var eopt = new Sgd(mlp.Parameters(), 0.01);
+            Report("mlp_train_step_b64", MicrosPerCall(() => MlpTrainStepEager(mlp, eopt, x, y), 300), "us", Peer);
         }
         if (Want("mlp_infer_b1"))
         {
+            Rng.ManualSeed(0);
+            var x = Tensor.Rand(1, 784);
+            var net = new MlpNet();
+            net.Eval();
+            var c = net.Compile();
+            Report("mlp_infer_b1", MicrosPerCall(() => MlpInferCompiled(c, x), 5000), "us", CompiledPeer);
             var mlp = Mlp();
             mlp.Eval();
-            var x = Tensor.Rand(1, 784);
-            using var ng = Autograd.NoGrad();
-            Report("mlp_infer_b1", MicrosPerCall(() => mlp.Forward(x), 5000), "us");
+            Report("mlp_infer_b1", MicrosPerCall(() => MlpInferEager(mlp, x), 5000), "us", Peer);
         }
         if (Want("cnn_train_step_b32"))
         {
-            var cnn = Cnn();
-            var opt = new Sgd(cnn.Parameters(), 0.01);
+            Rng.ManualSeed(0);
             var x = Tensor.Rand(32, 1, 28, 28);
             var y = Tensor.RandInt(0, 10, [32]);
-            Report("cnn_train_step_b32", MicrosPerCall(() => { opt.ZeroGrad(); Losses.CrossEntropy(cnn.Forward(x), y).Backward(); opt.Step(); }, 100), "us");
+            var net = new CnnNet();
+            var c = net.Compile();
+            var opt = new Sgd(net.Parameters(), 0.01);
+            Report("cnn_train_step_b32", MicrosPerCall(() => CnnTrainStepCompiled(c, opt, x, y), 100), "us", CompiledPeer);
+            var cnn = Cnn();
+            var eopt = new Sgd(cnn.Parameters(), 0.01);
+            Report("cnn_train_step_b32", MicrosPerCall(() => CnnTrainStepEager(cnn, eopt, x, y), 100), "us", Peer);
         }
         if (Want("sgemm_1024"))
         {
+            Rng.ManualSeed(0);
             var a = Tensor.Rand(1024, 1024);
             var b = Tensor.Rand(1024, 1024);
-            double us = MicrosPerCall(() => a.MatMul(b), 20);
-            Report("sgemm_1024", 2.0 * 1024 * 1024 * 1024 / (us * 1e3), "GFLOP/s");
+            // compiled code calls the kernel on its own buffers; eager mode allocates the result tensor
+            var cbuf = new float[1024 * 1024];
+            var (ad, bd) = (CompiledSupport.FloatData(a), CompiledSupport.FloatData(b));
+            double us = MicrosPerCall(() => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, ad, 0, 1024, bd, 0, 1024, 0f, cbuf, 0, 1024), 20);
+            Report("sgemm_1024", 2.0 * 1024 * 1024 * 1024 / (us * 1e3), "GFLOP/s", CompiledPeer);
+            us = MicrosPerCall(() => a.MatMul(b), 20);
+            Report("sgemm_1024", 2.0 * 1024 * 1024 * 1024 / (us * 1e3), "GFLOP/s", Peer);
         }
         if (Want("mnist_mlp_5_epochs") || Want("mnist_mlp_5_epochs_test_accuracy"))
         {
-            var (secs, acc) = MnistMlp(DataDir(), epochs: 5);
-            Report("mnist_mlp_5_epochs", secs, "s");
-            Report("mnist_mlp_5_epochs_test_accuracy", acc, "fraction");
+            foreach (bool compiled in new[] { true, false })
+            {
+                Rng.ManualSeed(0);
+                var (secs, acc) = MnistMlp(DataDir(), epochs: 5, compiled);
+                string peer = compiled ? CompiledPeer : Peer;
+                Report("mnist_mlp_5_epochs", secs, "s", peer);
+                Report("mnist_mlp_5_epochs_test_accuracy", acc, "fraction", peer);
+            }
         }
         return 0;
+    }
+
+    // ---------------- the per-step code, one method per workload and mode ----------------
+
+    /// <summary>mlp_train_step_b64, compiled: the generated forward, cross-entropy, backward, SGD step.</summary>
+    public static void MlpTrainStepCompiled(MlpNet.Compiled c, Optimizer opt, Tensor x, Tensor y)
+    {
+        opt.ZeroGrad();
+        Losses.CrossEntropy(c.Forward(x), y).Backward();
+        opt.Step();
+    }
+
+    /// <summary>mlp_train_step_b64, eager.</summary>
+    public static void MlpTrainStepEager(Sequential mlp, Optimizer opt, Tensor x, Tensor y)
+    {
+        opt.ZeroGrad();
+        Losses.CrossEntropy(mlp.Forward(x), y).Backward();
+        opt.Step();
+    }
+
+    /// <summary>mlp_infer_b1, compiled (eval mode, no gradients).</summary>
+    public static Tensor MlpInferCompiled(MlpNet.Compiled c, Tensor x)
+    {
+        using var ng = Autograd.NoGrad();
+        return c.Forward(x);
+    }
+
+    /// <summary>mlp_infer_b1, eager (eval mode, no gradients).</summary>
+    public static Tensor MlpInferEager(Sequential mlp, Tensor x)
+    {
+        using var ng = Autograd.NoGrad();
+        return mlp.Forward(x);
+    }
+
+    /// <summary>cnn_train_step_b32, compiled.</summary>
+    public static void CnnTrainStepCompiled(CnnNet.Compiled c, Optimizer opt, Tensor x, Tensor y)
+    {
+        opt.ZeroGrad();
+        Losses.CrossEntropy(c.Forward(x), y).Backward();
+        opt.Step();
+    }
+
+    /// <summary>cnn_train_step_b32, eager.</summary>
+    public static void CnnTrainStepEager(Sequential cnn, Optimizer opt, Tensor x, Tensor y)
+    {
+        opt.ZeroGrad();
+        Losses.CrossEntropy(cnn.Forward(x), y).Backward();
+        opt.Step();
     }
 
     /// <summary>MLP 784-256-128-10 (the peers' names fc1, relu1, fc2, relu2, fc3).</summary>
@@ -117,13 +194,15 @@ public static class Workloads
 
     /// <summary>mnist_mlp_5_epochs: the MLP trained on the first 8000 images (SGD lr 0.1, momentum 0.9, batch 64, shuffled,
     /// last partial batch dropped); returns the training seconds (batch gathering included) and the accuracy on the last 2000.</summary>
-    public static (double Seconds, float Accuracy) MnistMlp(string dir, int epochs)
+    public static (double Seconds, float Accuracy) MnistMlp(string dir, int epochs, bool compiled = false)
     {
         var (images, labels) = Mnist.Load(Path.Combine(dir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(dir, "mnist10k-labels-idx1-ubyte.gz"));
         var x = images.Reshape(10000, 784);
         var (xtr, ytr, xte, yte) = (x.Narrow(0, 0, 8000), labels.Narrow(0, 0, 8000), x.Narrow(0, 8000, 2000), labels.Narrow(0, 8000, 2000));
+        var net = new MlpNet();
+        var c = net.Compile();
         var mlp = Mlp();
-        var opt = new Sgd(mlp.Parameters(), 0.1, momentum: 0.9);
+        var opt = new Sgd(compiled ? net.Parameters() : mlp.Parameters(), 0.1, momentum: 0.9);
         var sw = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
         {
@@ -131,15 +210,17 @@ public static class Workloads
             for (int i = 0; i + 64 <= 8000; i += 64)
             {
                 var idx = perm.Narrow(0, i, 64);
-                opt.ZeroGrad();
-                Losses.CrossEntropy(mlp.Forward(xtr.IndexSelect(0, idx)), ytr.IndexSelect(0, idx)).Backward();
-                opt.Step();
+                var (xb, yb) = (xtr.IndexSelect(0, idx), ytr.IndexSelect(0, idx));
+                if (compiled) MlpTrainStepCompiled(c, opt, xb, yb);
+                else MlpTrainStepEager(mlp, opt, xb, yb);
             }
         }
         double secs = sw.Elapsed.TotalSeconds;
+        net.Eval();
         mlp.Eval();
         using var ng = Autograd.NoGrad();
-        float acc = mlp.Forward(xte).ArgMax(1).Eq(yte).To(DType.Float32).Mean().Item();
+        var logits = compiled ? c.Forward(xte.Contiguous()) : mlp.Forward(xte);
+        float acc = logits.ArgMax(1).Eq(yte).To(DType.Float32).Mean().Item();
         return (secs, acc);
     }
 }

@@ -63,6 +63,7 @@ internal static class ChildParser
                 {
                     var ints = new List<int>();
                     var value = argument.Value;
+                    while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
                     bool known = GraphParser.Ints(value, ints)
                                  || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                                  || value is IDefaultValueOperation;

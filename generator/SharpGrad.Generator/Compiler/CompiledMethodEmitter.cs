@@ -275,6 +275,12 @@ internal sealed class MethodEmitter
                 _w.WriteLine($"    throw new global::System.ArgumentException(\"{cls}.Compiled.{m.Name}: the compiled program is float32 only, but {x} is \" + {x}.DType + \"; convert it with .To(DType.Float32) or run the eager {cls}.{m.Name}.\", nameof({x}));");
                 first ??= x;
             }
+            if (first is null)
+            {
+                int raw = _p.RawInputs.First(r => m.Inputs[Nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == _p.Batch);
+                first = m.Inputs[Nodes[raw].IntArgs[0]].Name;
+                _w.WriteLine($"if ({first}.Rank < 1) throw new global::System.ArgumentException(\"{cls}.Compiled.{m.Name}: expected {first} with a batch dimension first, but got \" + {Support}.FormatShape({first}.Shape) + \".\", nameof({first}));");
+            }
             _w.WriteLine($"int n = {first}.Size(0);");
             using (_w.Block($"if (n > {_x}capacity)"))
             {

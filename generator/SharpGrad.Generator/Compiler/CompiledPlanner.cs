@@ -136,6 +136,12 @@ internal static class CompiledPlanner
             if (consumers[i].Count > 0 && consumers[i].All(IsRawUse)) continue;
             if (shapes[i] is { Rank: >= 1 } s && s[0].Symbol is { } sym && sym != "?") { p.Batch = sym; break; }
         }
+        if (p.Batch == "")
+        {
+            // Only raw inputs (token ids): the batch is their dim 0.
+            foreach (var input in method.Inputs)
+                if (input.Shape is { Rank: >= 1 } s && s[0].Symbol is { } sym && sym != "?") { p.Batch = sym; break; }
+        }
         if (p.Batch == "") return null;
 
         // Modes: which nodes are needed in training, in evaluation (Select on `if (Training)`).
@@ -188,7 +194,7 @@ internal static class CompiledPlanner
             if (!PlanNode(program, p, i, node, np, consumers)) return null;
         }
         if (p.Nodes[method.Output].Rule is "Const" or "Raw" or "Dead") return null;
-        if (p.FloatInputs.Count == 0) return null;
+        if (p.FloatInputs.Count == 0 && !p.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == p.Batch)) return null;
         p.ScalarOutput = !p.Batched[method.Output] && p.F[method.Output] == 1 && p.Shapes[method.Output].Rank == 0;
         return p;
     }

@@ -112,24 +112,32 @@ internal static class Conv
 
     /// <summary>y[N, O, HO, WO] = conv(x[N, C, H, W], w[O, Cg, kh, kw]) + bias. All contiguous at offset 0.</summary>
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y) where T : unmanaged, INumber<T>
+        => Forward(g, x, w, bias, y, relu: false);
+
+    /// <summary>
+    /// y = conv(x, w) + bias, then ReLU when <paramref name="relu"/> (PyTorch: <c>relu(conv2d(x, w, bias))</c>, oneDNN's
+    /// conv + eltwise post-op): the bias and the activation are applied by the GEMM's epilogue to each output tile while
+    /// it is in cache, not in extra passes over the output.
+    /// </summary>
+    public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu) where T : unmanaged, INumber<T>
     {
         bool par = Parallel(g);
         var gg = g;
         if (par)
         {
             System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
-                (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false); return cols; },
+                (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false, relu); return cols; },
                 cols => ArrayPool<T>.Shared.Return(cols));
         }
         else
         {
             var cols = ArrayPool<T>.Shared.Rent(g.K * g.L);
-            for (int n = 0; n < g.N; n++) ForwardOne(g, n, x, w, bias, y, cols, true);
+            for (int n = 0; n < g.N; n++) ForwardOne(g, n, x, w, bias, y, cols, true, relu);
             ArrayPool<T>.Shared.Return(cols);
         }
     }
 
-    private static void ForwardOne<T>(in ConvGeometry g, int n, T[] x, T[] w, T[]? bias, T[] y, T[] cols, bool gemmParallel)
+    private static void ForwardOne<T>(in ConvGeometry g, int n, T[] x, T[] w, T[]? bias, T[] y, T[] cols, bool gemmParallel, bool relu)
         where T : unmanaged, INumber<T>
     {
         int K = g.K, L = g.L;
@@ -141,19 +149,13 @@ internal static class Conv
             if (g.IsPointwise) { src = x; srcOff = xOff; }
             else Im2Col(x, xOff, g.Cg, g.H, g.W, g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.HO, g.WO, cols);
             int yOff = (n * g.O + grp * g.Og) * L;
-            Gemm.Run(false, false, g.Og, L, K, T.One, w, grp * g.Og * K, K, src, srcOff, L, T.Zero, y, yOff, L, gemmParallel);
-            if (bias is not null)
-            {
-                for (int o = 0; o < g.Og; o++)
-                {
-                    var row = y.AsSpan(yOff + o * L, L);
-                    Gemm.AddScalar(bias[grp * g.Og + o], row);
-                }
-            }
+            // bias (one per output channel = row of this GEMM) and ReLU fused into the GEMM's epilogue
+            Gemm.Run(false, false, g.Og, L, K, T.One, w, grp * g.Og * K, K, src, srcOff, L, T.Zero, y, yOff, L, gemmParallel,
+                new Epi<T>(bias, grp * g.Og, null, 0, 0, relu, rowBias: true));
         }
     }
 
-    /// <summary>Gradients of <see cref="Forward{T}"/>: gx (may be null), gw (may be null, overwritten), gb (may be null, overwritten).</summary>
+    /// <summary>Gradients of <see cref="Forward{T}(ConvGeometry, T[], T[], T[], T[])"/>: gx (may be null), gw (may be null, overwritten), gb (may be null, overwritten).</summary>
     public static void Backward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb) where T : unmanaged, INumber<T>
     {
         int K = g.K, L = g.L;

@@ -12,12 +12,22 @@ namespace SharpGrad.Kernels;
 /// Cache-blocked with packed panels and a register-blocked micro-kernel (Vector512/Vector256 with FMA when the
 /// hardware has them); large problems are split over cores by row blocks.
 /// </summary>
-public static class Gemm
+public static partial class Gemm
 {
     /// <summary>Single-precision GEMM on arrays with element offsets (BLAS: <c>sgemm</c>, row-major).</summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc)
         => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true);
+
+    /// <summary>
+    /// Single-precision GEMM with a fused epilogue: <c>C = act(alpha·op(A)·op(B) + beta·C + bias + residual)</c>, the bias,
+    /// residual and activation applied to each output tile while it is still in cache (PyTorch:
+    /// <c>torch.relu(torch.addmm(bias, a, b) + residual)</c>; <c>addmm</c> + <c>relu</c> is what a <c>Linear</c> followed
+    /// by <c>ReLU</c> runs). See <see cref="GemmEpilogue"/>.
+    /// </summary>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, in GemmEpilogue epilogue)
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true, epilogue.ToEpi());
 
     /// <summary>Double-precision GEMM on arrays with element offsets (BLAS: <c>dgemm</c>, row-major).</summary>
     public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha,
@@ -37,9 +47,17 @@ public static class Gemm
     internal static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, bool allowParallel)
         where T : unmanaged, INumber<T>
+        => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel, default(Epi<T>));
+
+    /// <summary>The generic entry point with a fused epilogue (T is float or double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T beta, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi)
+        where T : unmanaged, INumber<T>
     {
         if (m <= 0 || n <= 0) return;
         CheckArgs(transA, transB, m, n, k, a.Length - aOffset, lda, b.Length - bOffset, ldb, c.Length - cOffset, ldc);
+        epi.Check(m, n);
         // C = beta * C first; beta == 0 overwrites (so NaNs in C do not survive, like BLAS).
         if (beta != T.One)
         {
@@ -50,11 +68,23 @@ public static class Gemm
                 else ScaleRow(beta, row);
             }
         }
-        if (k <= 0 || alpha == T.Zero) return;
+        if (k <= 0 || alpha == T.Zero)
+        {
+            if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
+            return;
+        }
 
-        if (m == 1 || n == 1)
+        // Few rows (a layer applied to a few samples), few columns of x·Wᵀ, or a tiny k: no packing.
+        if (UseSmall(transA, transB, m, n, k))
+        {
+            Small(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi);
+            return;
+        }
+
+        if (n == 1)
         {
             Gemv(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+            if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
             return;
         }
 
@@ -63,9 +93,19 @@ public static class Gemm
         if ((long)m * n * k <= 4096)
         {
             Naive(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+            if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
             return;
         }
 
+        Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr);
+    }
+
+    /// <summary>The packed, cache-blocked path (its own method so the parallel closure is allocated only here).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Packed<T>(bool transA, bool transB, int m, int n, int k, T alpha,
+        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr)
+        where T : unmanaged, INumber<T>
+    {
         int mc = Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
         int nc = Math.Min(RoundUp(n, nr), 4096 / nr * nr);
         double flops = 2.0 * m * n * k;
@@ -89,23 +129,18 @@ public static class Gemm
                 for (int pc = 0; pc < k; pc += KC)
                 {
                     int kcur = Math.Min(KC, k - pc);
+                    bool last = pc + kcur >= k;
                     PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
                     if (parallel)
                     {
-                        int mcLocal = mc;
-                        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mcLocal), (blk, _, aPack) =>
-                        {
-                            int ic = blk * mcLocal;
-                            Block(transA, a, aOffset, lda, ic, Math.Min(mcLocal, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
-                            return aPack;
-                        }, aPack => ArrayPool<T>.Shared.Return(aPack));
+                        ParallelBlocks(transA, m, mc, mBlocks, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi);
                     }
                     else
                     {
                         var aPack = ArrayPool<T>.Shared.Rent(KC * mc);
                         for (int ic = 0; ic < m; ic += mc)
                         {
-                            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc);
+                            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
                         }
                         ArrayPool<T>.Shared.Return(aPack);
                     }
@@ -116,6 +151,22 @@ public static class Gemm
         {
             ArrayPool<T>.Shared.Return(bPack);
         }
+    }
+
+    /// <summary>
+    /// The row blocks of one packed panel on the thread pool. Its own method: the closure (captured variables) is
+    /// allocated only when the work is parallel, so the serial packed path allocates nothing.
+    /// </summary>
+    private static void ParallelBlocks<T>(bool transA, int m, int mc, int mBlocks, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
+        T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi)
+        where T : unmanaged, INumber<T>
+    {
+        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mc), (blk, _, aPack) =>
+        {
+            int ic = blk * mc;
+            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
+            return aPack;
+        }, aPack => ArrayPool<T>.Shared.Return(aPack));
     }
 
     /// <summary>
@@ -334,7 +385,7 @@ public static class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, int jc, int nc, int nr,
-        T alpha, T[] aPack, T[] bPack, T[] c, int cOff, int ldc) where T : unmanaged, INumber<T>
+        T alpha, T[] aPack, T[] bPack, T[] c, int cOff, int ldc, bool last, Epi<T> epi) where T : unmanaged, INumber<T>
     {
         PackA(transA, a, aOff, lda, ic, mc, pc, kc, aPack);
         Span<T> tile = stackalloc T[MR * 64];
@@ -354,7 +405,10 @@ public static class Gemm
                 MicroKernel(ap, bp, kc, nr, t);
                 for (int r = 0; r < h; r++)
                 {
-                    AxpyRow(alpha, t.Slice(r * nr, w), c.AsSpan(cOff + (i0 + r) * ldc + j0, w));
+                    var crow = c.AsSpan(cOff + (i0 + r) * ldc + j0, w);
+                    AxpyRow(alpha, t.Slice(r * nr, w), crow);
+                    // The tile row is in L1 now: bias, residual and activation while it is hot.
+                    if (last && !epi.IsNone) epi.ApplyRow(crow, i0 + r, j0);
                 }
             }
         }

@@ -60,8 +60,11 @@ public sealed class Adagrad : Optimizer
     {
         double lr = g.Lr, lrDecay = g.GetDouble("lr_decay"), wd = g.WeightDecay, eps = g.GetDouble("eps");
         bool maximize = g.GetBool("maximize");
-        foreach (var p in g.Params)
+        // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
         {
+            var p = ps[pi];
             if (p.Grad is null) continue;
             var grad = PrepareGrad(p);
             var st = EnsureState(g, p);

@@ -49,8 +49,11 @@ public class Adam : Optimizer
         double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
         var (b1, b2) = g.Betas;
         bool amsgrad = g.GetBool("amsgrad"), maximize = g.GetBool("maximize");
-        foreach (var p in g.Params)
+        // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
         {
+            var p = ps[pi];
             if (p.Grad is null) continue;
             var grad = PrepareGrad(p);
             var st = GetState(p, out bool created);
@@ -90,7 +93,37 @@ public class Adam : Optimizer
         T b1 = C<T>(b1D), b2 = C<T>(b2D), oneMinusB1 = C<T>(1 - b1D), oneMinusB2 = C<T>(1 - b2D), eps = C<T>(epsD), wd = C<T>(wdD);
         T stepSize = C<T>(lrD / bc1), bc2S = C<T>(bc2Sqrt), decay = C<T>(1 - lrD * wdD);
         bool hasWd = wdD != 0;
-        for (int i = 0; i < p.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The same operations in the same order as the scalar loop below (no fused multiply-add): same results.
+            int w = Vector<T>.Count;
+            Vector<T> vb1 = new(b1), vb2 = new(b2), v1b1 = new(oneMinusB1), v1b2 = new(oneMinusB2), veps = new(eps), vwd = new(wd);
+            Vector<T> vstep = new(stepSize), vbc2 = new(bc2S), vdecay = new(decay);
+            for (; i <= p.Length - w; i += w)
+            {
+                var g = new Vector<T>(grad[i..]);
+                if (maximize) g = -g;
+                var pv = new Vector<T>(p[i..]);
+                if (hasWd)
+                {
+                    if (decoupled) pv *= vdecay;
+                    else g += vwd * pv;
+                }
+                var mi = vb1 * new Vector<T>(m[i..]) + v1b1 * g;
+                var vi = vb2 * new Vector<T>(v[i..]) + v1b2 * g * g;
+                mi.CopyTo(m[i..]);
+                vi.CopyTo(v[i..]);
+                if (amsgrad)
+                {
+                    vi = Vector.Max(new Vector<T>(vmax[i..]), vi);
+                    vi.CopyTo(vmax[i..]);
+                }
+                var denom = Vector.SquareRoot(vi) / vbc2 + veps;
+                (pv - vstep * mi / denom).CopyTo(p[i..]);
+            }
+        }
+        for (; i < p.Length; i++)
         {
             T g = maximize ? -grad[i] : grad[i];
             if (hasWd)

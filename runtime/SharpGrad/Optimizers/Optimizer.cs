@@ -124,8 +124,11 @@ public abstract class Optimizer
     {
         foreach (var g in _groups)
         {
-            foreach (var p in g.Params)
+            // Index loop: foreach over the IReadOnlyList would box an enumerator (ZeroGrad allocates nothing).
+            var ps = g.Params;
+            for (int i = 0; i < ps.Count; i++)
             {
+                var p = ps[i];
                 if (p.Grad is null) continue;
                 if (setToNone) p.Grad = null;
                 else

@@ -38,8 +38,11 @@ public sealed class RmsProp : Optimizer
     {
         double lr = g.Lr, alpha = g.GetDouble("alpha"), eps = g.GetDouble("eps"), wd = g.WeightDecay, momentum = g.Momentum;
         bool centered = g.GetBool("centered"), maximize = g.GetBool("maximize");
-        foreach (var p in g.Params)
+        // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
         {
+            var p = ps[pi];
             if (p.Grad is null) continue;
             var grad = PrepareGrad(p);
             var st = GetState(p, out bool created);

@@ -1,0 +1,89 @@
+using SharpGrad.Optimizers;
+
+namespace SharpGrad.Tests.Optimizers;
+
+/// <summary>
+/// After the first step (which creates the state buffers), <c>Step()</c> and <c>ZeroGrad()</c> allocate nothing on the
+/// managed heap: measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> around 100 calls.
+/// </summary>
+public class ZeroAllocationTests
+{
+    public static IEnumerable<object[]> Configs() =>
+    [
+        ["sgd"], ["sgd_momentum"], ["sgd_nesterov_wd"], ["sgd_dampening"], ["adam"], ["adam_amsgrad_wd"], ["adamw"],
+        ["rmsprop"], ["rmsprop_centered_momentum"], ["adagrad"],
+    ];
+
+    private static Optimizer Create(string config, IEnumerable<Tensor> ps) => config switch
+    {
+        "sgd" => new Sgd(ps, 0.01),
+        "sgd_momentum" => new Sgd(ps, 0.01, momentum: 0.9),
+        "sgd_nesterov_wd" => new Sgd(ps, 0.01, momentum: 0.9, weightDecay: 1e-4, nesterov: true),
+        "sgd_dampening" => new Sgd(ps, 0.01, momentum: 0.5, dampening: 0.1, maximize: true),
+        "adam" => new Adam(ps, 1e-3),
+        "adam_amsgrad_wd" => new Adam(ps, 1e-3, weightDecay: 1e-2, amsgrad: true),
+        "adamw" => new AdamW(ps, 1e-3),
+        "rmsprop" => new RmsProp(ps, 1e-2),
+        "rmsprop_centered_momentum" => new RmsProp(ps, 1e-2, momentum: 0.9, centered: true, weightDecay: 1e-3),
+        "adagrad" => new Adagrad(ps, 1e-2, lrDecay: 1e-3),
+        _ => throw new ArgumentException(config),
+    };
+
+    private static (Parameter[] Params, Tensor[] Grads) Model(DType dtype)
+    {
+        Rng.ManualSeed(1);
+        // odd sizes: vector body and scalar tail
+        int[][] shapes = [[17], [5, 7], [64, 3], [1]];
+        var ps = shapes.Select(s => new Parameter(Tensor.Randn(s, dtype))).ToArray();
+        var grads = shapes.Select(s => Tensor.Randn(s, dtype)).ToArray();
+        return (ps, grads);
+    }
+
+    private static long Allocated(Action body, int times)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < times; i++) body();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    [Theory]
+    [MemberData(nameof(Configs))]
+    public void StepAllocatesNothingAfterTheFirst(string config)
+    {
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var (ps, grads) = Model(dtype);
+            var opt = Create(config, ps);
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = grads[i];
+            var before = ps.Select(p => p.Detach().Clone()).ToArray();
+            for (int i = 0; i < 3; i++) opt.Step();
+            long bytes = Allocated(opt.Step, 100);
+            Assert.True(bytes == 0, $"{config} ({dtype}): 100 steps allocated {bytes} bytes; expected 0 after the first step.");
+            // and the steps did update the parameters
+            Assert.Contains(ps.Zip(before), pb => (pb.First.Detach() - pb.Second).Abs().Sum().ItemDouble() > 0);
+        }
+    }
+
+    [Fact]
+    public void ZeroGradAllocatesNothing()
+    {
+        var (ps, grads) = Model(DType.Float32);
+        var opt = new Sgd(ps, 0.01, momentum: 0.9);
+        for (int i = 0; i < ps.Length; i++) ps[i].Grad = grads[i];
+        opt.Step();
+        opt.ZeroGrad(setToNone: false);
+        long bytes = Allocated(() => opt.ZeroGrad(setToNone: false), 100);
+        Assert.True(bytes == 0, $"ZeroGrad(setToNone: false) allocated {bytes} bytes in 100 calls.");
+        Assert.All(ps, p => Assert.Equal(0f, p.Grad!.Abs().Sum().Item()));
+
+        void AssignAndClear()
+        {
+            for (int i = 0; i < ps.Length; i++) ps[i].Grad = grads[i];
+            opt.ZeroGrad();
+        }
+        AssignAndClear();
+        bytes = Allocated(AssignAndClear, 100);
+        Assert.True(bytes == 0, $"ZeroGrad() (set to none) allocated {bytes} bytes in 100 calls.");
+        Assert.All(ps, p => Assert.Null(p.Grad));
+    }
+}
