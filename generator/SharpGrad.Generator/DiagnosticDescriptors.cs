@@ -22,6 +22,7 @@ internal static class DiagnosticDescriptors
     public const string BroadcastMismatchId = "SG1014";
     public const string NotStaticGraphId = "SG1015";
     public const string ChildNotConstantId = "SG1016";
+    public const string NotCompiledId = "SG1017";
 
     /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
     public const string ShapeCategory = "SharpGrad.Shapes";
@@ -148,25 +149,35 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(BroadcastMismatchId));
 
-    /// <summary>SG1015: a shape-checked method leaves the static subset (a warning until compiled code is emitted).</summary>
+    /// <summary>SG1015: a parsed module leaves the static subset (an error: change the code, or keep the class eager-only).</summary>
     public static readonly DiagnosticDescriptor NotStaticGraph = new(
         NotStaticGraphId,
         title: "Outside the static subset the compiler understands",
-        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles, so its shapes are not checked past this point: {2}",
+        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles: {2}; or mark the class [Module(Compile = false)] to keep it eager-only",
         ShapeCategory,
-        DiagnosticSeverity.Warning,
+        DiagnosticSeverity.Error,
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(NotStaticGraphId));
 
-    /// <summary>SG1016: a child of a shape-checked module is not constant-constructed in its field initialiser.</summary>
+    /// <summary>SG1016: a child of a parsed module is not constant-constructed in its field initialiser (an error).</summary>
     public static readonly DiagnosticDescriptor ChildNotConstant = new(
         ChildNotConstantId,
         title: "A child module is not constructed with constants",
-        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}",
+        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}; or mark '{0}' [Module(Compile = false)] to keep it eager-only",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(ChildNotConstantId));
+
+    /// <summary>SG1017: a parsed module's graph uses an op or a combination the code generator does not emit yet (a warning: the model stays eager).</summary>
+    public static readonly DiagnosticDescriptor NotCompiled = new(
+        NotCompiledId,
+        title: "The compiler does not generate code for this model yet",
+        messageFormat: "'{0}' gets no Compiled program: {1}; the model still runs eagerly; rewrite that expression with the ops listed in docs/static-subset.md, or mark the class [Module(Compile = false)] to silence this",
         ShapeCategory,
         DiagnosticSeverity.Warning,
         isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ChildNotConstantId));
+        helpLinkUri: HelpLink(NotCompiledId));
 
     public static DiagnosticDescriptor ById(string id) => id switch
     {
@@ -184,6 +195,7 @@ internal static class DiagnosticDescriptors
         BroadcastMismatchId => BroadcastMismatch,
         NotStaticGraphId => NotStaticGraph,
         ChildNotConstantId => ChildNotConstant,
+        NotCompiledId => NotCompiled,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };
 }

@@ -29,8 +29,22 @@ public sealed class ModuleGenerator : IIncrementalGenerator
                 static (ctx, token) => ModuleParser.Parse(ctx, isSequential: true, token))
             .WithTrackingName(TrackingNames.SequentialSpecs);
 
-        Register(context, modules);
-        Register(context, sequentials);
+        var presentModules = NonNull(modules);
+        var presentSequentials = NonNull(sequentials);
+
+        // Every module's uninlined graph, for the inliner to join children by type name. An edit of one module's body
+        // changes this array (so each module's inlining step re-runs), but a module whose inlined graph does not
+        // change stays Cached/Unchanged from shape inference on.
+        var library = presentModules.Collect()
+            .Combine(presentSequentials.Collect())
+            .Select(static (pair, _) => pair.Left.Concat(pair.Right)
+                .Where(static s => s.Graph is not null)
+                .Select(static s => new ModuleLibraryEntry(s.FullName, s.IsSequential, s.Graph!))
+                .ToEquatableArray())
+            .WithTrackingName(TrackingNames.ModuleLibrary);
+
+        Register(context, presentModules, library);
+        Register(context, presentSequentials, library);
 
         // Direct child.Forward(x) calls → interceptors that run the child's hooks.
         var forwardCalls = context.SyntaxProvider
@@ -51,13 +65,20 @@ public sealed class ModuleGenerator : IIncrementalGenerator
         });
     }
 
-    private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec?> specs)
-    {
-        var nonNull = specs
+    private static IncrementalValuesProvider<ModuleSpec> NonNull(IncrementalValuesProvider<ModuleSpec?> specs)
+        => specs
             .Where(static s => s is not null)
             .WithTrackingName(TrackingNames.PresentSpecs)
             .Select(static (s, _) => s!)
-            .WithTrackingName(TrackingNames.NonNullSpecs)
+            .WithTrackingName(TrackingNames.NonNullSpecs);
+
+    private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec> specs,
+        IncrementalValueProvider<EquatableArray<ModuleLibraryEntry>> library)
+    {
+        var nonNull = specs
+            .Combine(library)
+            .Select(static (pair, token) => Compiler.Inliner.Run(pair.Left, pair.Right, token))
+            .WithTrackingName(TrackingNames.InlinedSpecs)
             .Select(static (s, token) => Compiler.ShapeInference.Run(s, token))
             .WithTrackingName(TrackingNames.CheckedSpecs);
 
@@ -76,9 +97,14 @@ public sealed class ModuleGenerator : IIncrementalGenerator
         {
             if (!spec.CanEmit) return;
             spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
-            if (!spec.Shapes.IsEmpty) spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
-            if (!spec.Shapes.IsEmpty && Compiler.CompiledEmitter.TryEmit(spec) is { } compiled)
+            // ShapeInfo only where the compiler knows a shape (declared, inferred from the first layer, or an output).
+            if (spec.Shapes.Any(static m => m.Output is not null || m.Inputs.Any(static i => i.Shape is not null)))
+                spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
+            if (spec.Shapes.IsEmpty) return;
+            if (Compiler.CompiledEmitter.TryEmit(spec, out var notCompiled) is { } compiled)
                 spc.AddSource(Compiler.CompiledEmitter.HintName(spec), compiled);
+            else if (notCompiled is not null)
+                spc.ReportDiagnostic(notCompiled.ToDiagnostic());
         });
     }
 }

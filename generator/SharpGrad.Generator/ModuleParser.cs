@@ -191,10 +191,17 @@ internal static class ModuleParser
         {
             CanEmit = canEmit,
             HandWritten = handWritten,
-            // The graph IR, only for classes that opt in with a [Shape] parameter (see docs/compiler.md).
-            Graph = compile ? Compiler.GraphParser.Parse(type, context.SemanticModel.Compilation, token) : null,
+            // The graph IR of every [Module] with a Forward (see docs/compiler.md); a [Sequential] class gets only its
+            // children (for the inliner). The runtime's own layers are never parsed: they are the compiler's primitives.
+            Graph = IsRuntime(context.SemanticModel.Compilation) ? null
+                : compile ? Compiler.GraphParser.Parse(type, context.SemanticModel.Compilation, token)
+                : isSequential ? Compiler.GraphParser.ParseChildren(type, context.SemanticModel.Compilation, token)
+                : null,
         };
     }
+
+    /// <summary>The SharpGrad runtime itself: its layers are built-in primitives of the compiler and are not parsed.</summary>
+    private static bool IsRuntime(Compilation compilation) => compilation.AssemblyName == "SharpGrad";
 
     private static DiagnosticInfo Diagnostic(string id, Location? location, params string[] args)
         => new(id, LocationInfo.From(location), args.ToEquatableArray());

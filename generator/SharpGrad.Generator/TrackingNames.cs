@@ -15,6 +15,12 @@ internal static class TrackingNames
     /// <summary>Specs without nulls, typed as non-nullable.</summary>
     public const string NonNullSpecs = "NonNullSpecs";
 
+    /// <summary>Every module's uninlined graph, collected (what the inliner joins children against).</summary>
+    public const string ModuleLibrary = "ModuleLibrary";
+
+    /// <summary>Specs after the inlining pass (user children, Sequentials and this.Forward expanded; input shapes inferred).</summary>
+    public const string InlinedSpecs = "InlinedSpecs";
+
     /// <summary>Specs after shape inference over their graph IR (unchanged for modules without one).</summary>
     public const string CheckedSpecs = "CheckedSpecs";
 

@@ -17,6 +17,37 @@ public enum FanMode
 /// </summary>
 public static class Init
 {
+    [ThreadStatic] private static int t_skipDepth;
+
+    /// <summary>
+    /// True inside <see cref="Skip"/> (on this thread): every initialiser of this class then leaves its tensor as it is.
+    /// </summary>
+    public static bool IsSkipping => t_skipDepth > 0;
+
+    /// <summary>
+    /// Turns every initialiser of this class into a no-op on this thread until the returned scope is disposed: the tensor is
+    /// returned unchanged (a freshly created parameter stays zero) and nothing is drawn from the generator. This is how a
+    /// module is built when its weights are about to be loaded (PyTorch: <c>torch.nn.utils.skip_init</c>, or constructing on
+    /// the <c>meta</c> device and calling <c>to_empty()</c>); <see cref="Module.SkipInit{TModule}(Func{TModule})"/> wraps it.
+    /// <code>using (Init.Skip()) model = new Net(); model.LoadStateDict(SafeTensors.Read(path));</code>
+    /// Parameters a layer creates with a fixed value (e.g. BatchNorm's weight of ones) keep that value; only random or
+    /// <see cref="Init"/>-based initialisation is skipped. Scopes nest.
+    /// </summary>
+    public static SkipInitScope Skip()
+    {
+        t_skipDepth++;
+        return new SkipInitScope(true);
+    }
+
+    internal static void EndSkip() => t_skipDepth--;
+
+    /// <summary>True when the initialiser should do nothing (inside <see cref="Skip"/>); checks the argument first.</summary>
+    private static bool Skipped(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        return t_skipDepth > 0;
+    }
+
     /// <summary>
     /// The recommended gain for a nonlinearity (PyTorch: <c>calculate_gain</c>): 1 for linear/conv/sigmoid, 5/3 for tanh,
     /// √2 for relu, √(2 / (1 + slope²)) for leaky_relu (slope <paramref name="param"/>, default 0.01), 3/4 for selu.
@@ -87,6 +118,7 @@ public static class Init
     /// <summary>Fills with samples from U(<paramref name="a"/>, <paramref name="b"/>) (PyTorch: <c>uniform_</c>).</summary>
     public static Tensor Uniform(Tensor tensor, double a = 0, double b = 1, Rng? rng = null)
     {
+        if (Skipped(tensor)) return tensor;
         var r = rng ?? Rng.Default;
         return Write(tensor, Draw(tensor, () => a + (b - a) * r.NextDouble()));
     }
@@ -94,6 +126,7 @@ public static class Init
     /// <summary>Fills with samples from N(<paramref name="mean"/>, <paramref name="std"/>²) (PyTorch: <c>normal_</c>).</summary>
     public static Tensor Normal(Tensor tensor, double mean = 0, double std = 1, Rng? rng = null)
     {
+        if (Skipped(tensor)) return tensor;
         var r = rng ?? Rng.Default;
         return Write(tensor, Draw(tensor, () => mean + std * r.NextNormal()));
     }
@@ -106,6 +139,7 @@ public static class Init
     public static Tensor TruncNormal(Tensor tensor, double mean = 0, double std = 1, double a = -2, double b = 2, Rng? rng = null)
     {
         if (!(a < b)) throw new ArgumentException($"TruncNormal: the lower bound a ({a}) must be smaller than b ({b}).");
+        if (Skipped(tensor)) return tensor;
         var r = rng ?? Rng.Default;
         return Write(tensor, Draw(tensor, () =>
         {
@@ -148,7 +182,7 @@ public static class Init
     /// <summary>Fills with <paramref name="value"/> (PyTorch: <c>constant_</c>).</summary>
     public static Tensor Constant(Tensor tensor, double value)
     {
-        ArgumentNullException.ThrowIfNull(tensor);
+        if (Skipped(tensor)) return tensor;
         using (Autograd.NoGrad()) tensor.Fill_(value);
         return tensor;
     }
@@ -164,6 +198,7 @@ public static class Init
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Rank != 2) throw new ArgumentException($"Eye: only 2-d tensors are supported, but got shape {ShapeUtil.Format(tensor._shape)}.");
+        if (Skipped(tensor)) return tensor;
         int rows = tensor._shape[0], cols = tensor._shape[1];
         var v = new double[rows * cols];
         for (int i = 0; i < Math.Min(rows, cols); i++) v[i * cols + i] = 1;
@@ -183,6 +218,7 @@ public static class Init
         {
             throw new ArgumentException($"Dirac: dim 0 ({s[0]}) of shape {ShapeUtil.Format(s)} must be divisible by groups ({groups}).");
         }
+        if (Skipped(tensor)) return tensor;
         int outPerGroup = s[0] / groups;
         int minDim = Math.Min(outPerGroup, s[1]);
         var strides = Tensor.ContiguousStrides(s);
@@ -246,7 +282,7 @@ public static class Init
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.Rank < 2) throw new ArgumentException($"Orthogonal: only tensors with 2 or more dimensions are supported, but got shape {ShapeUtil.Format(tensor._shape)}.");
-        if (tensor.NumElements == 0) return tensor;
+        if (tensor.NumElements == 0 || Skipped(tensor)) return tensor;
         var r = rng ?? Rng.Default;
         int rows = tensor._shape[0];
         int cols = tensor.NumElements / rows;
@@ -319,5 +355,19 @@ public static class Init
             }
         }
         return q;
+    }
+}
+
+/// <summary>The scope returned by <see cref="Init.Skip"/>; dispose it (with <c>using</c>) to initialise parameters again.</summary>
+public readonly struct SkipInitScope : IDisposable
+{
+    private readonly bool _active;
+
+    internal SkipInitScope(bool active) => _active = active;
+
+    /// <summary>Ends the scope (initialisers run again once every enclosing scope has ended).</summary>
+    public void Dispose()
+    {
+        if (_active) Init.EndSkip();
     }
 }

@@ -143,7 +143,7 @@ public abstract partial class Module
     /// <summary>
     /// Loads a model saved with <see cref="Save"/> (PyTorch: <c>torch.load(path)</c> of a whole model). If the file describes
     /// its architecture (a run-time <see cref="Layers.Sequential"/>), the model is rebuilt from it through
-    /// <see cref="LayerRegistry"/>; otherwise a <c>new T()</c> is created and the weights are loaded into it strictly.
+    /// <see cref="LayerRegistry"/>; otherwise a <c>new T()</c> is built without its random initialisation (<see cref="SkipInit{TModule}(Func{TModule})"/>) and the weights are loaded into it strictly.
     /// Also accepts a plain state-dict file (.safetensors or .pt/.pth) for types with a parameterless constructor.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is malformed, or it holds a different model type.</exception>
@@ -164,7 +164,9 @@ public abstract partial class Module
                 throw new InvalidDataException(
                     $"Module.Load<{typeof(T).Name}>: '{path}' holds a model of type {typeName}, not {typeof(T).FullName}. Load it as that type.");
             }
-            model = new T();
+            // The strict load below overwrites every parameter and buffer: skip the random initialisation (PyTorch's torch.load
+            // does not run the constructor's init either).
+            model = SkipInit(static () => new T());
         }
         model.LoadStateDict(dict, strict: true);
         return model;

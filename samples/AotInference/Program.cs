@@ -3,6 +3,7 @@
 // IMAGES is an IDX image file (gzipped or not, [N, 28, 28] unsigned bytes) or a 28x28 PGM file (P5 binary or P2 ASCII).
 // Prints one line per image: "INDEX PREDICTED_DIGIT". Bad arguments or files: one line on stderr, exit code 2.
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using SharpGrad.Data;
 using SharpGrad.Samples.Mnist;
@@ -11,7 +12,7 @@ using SharpGrad.Serialization;
 namespace SharpGrad.Samples.AotInference;
 
 /// <summary>The program; <see cref="Run"/> is public so that tests run the same code in-process (the JIT build).</summary>
-public static class Program
+public static partial class Program
 {
     /// <summary>The weights file, looked up next to the executable.</summary>
     public const string WeightsFile = "mnist-cnn.safetensors";
@@ -20,10 +21,62 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
-        int rc = Run(args, stdout, Console.Error);
+        using var stdout = new StreamWriter(OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+        // Console.Error is created (with its encoding lookup) only when an error is printed.
+        int rc = Run(args, stdout, new LazyStandardError());
         stdout.Flush();
         return rc;
+    }
+
+    /// <summary>
+    /// Standard output as a plain stream. On Unix, <see cref="Console.OpenStandardOutput()"/>'s first write initialises the
+    /// terminal and signal handling (a ".NET SigHandler" thread, terminal settings), which costs start-up time and is not
+    /// needed to print lines of text; a <see cref="FileStream"/> over file descriptor 1 writes the same bytes.
+    /// </summary>
+    private static Stream OpenStandardOutput() => OperatingSystem.IsWindows() ? Console.OpenStandardOutput() : new UnixStandardOutput();
+
+    /// <summary>File descriptor 1 written with write(2), as the console stream does after its initialisation. (A
+    /// <see cref="FileStream"/> over descriptor 1 would not do: it writes at its own offset with pwrite(2), so the shared
+    /// offset of a redirected file does not advance and whatever the shell writes next overwrites the output.)</summary>
+    private sealed partial class UnixStandardOutput : Stream
+    {
+        [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+        private static partial nint Write(int fd, ref byte buffer, nint count);
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            while (!buffer.IsEmpty)
+            {
+                nint n = Write(1, ref MemoryMarshal.GetReference(buffer), buffer.Length);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == 4) continue; // EINTR
+                    throw new IOException($"cannot write to standard output (errno {errno}).");
+                }
+                buffer = buffer[(int)n..];
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Flush() { }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
+    /// <summary><see cref="Console.Error"/>, created on the first write.</summary>
+    private sealed class LazyStandardError : TextWriter
+    {
+        public override Encoding Encoding => Console.Error.Encoding;
+        public override void Write(char value) => Console.Error.Write(value);
+        public override void Write(string? value) => Console.Error.Write(value);
+        public override void WriteLine(string? value) => Console.Error.WriteLine(value);
     }
 
     /// <summary>Runs the program with <paramref name="args"/>, writing predictions to <paramref name="stdout"/> and errors to
@@ -85,7 +138,8 @@ public static class Program
     {
         var path = Path.Combine(AppContext.BaseDirectory, WeightsFile);
         if (!File.Exists(path)) throw new UsageException($"the weights file '{path}' is missing (it ships next to the executable).");
-        var model = new MnistCnn();
+        // Built without the random initialisation that the weights would overwrite (PyTorch: torch.nn.utils.skip_init).
+        var model = Module.SkipInit(static () => new MnistCnn());
         model.LoadStateDict(SafeTensors.Read(path));
         return model;
     }

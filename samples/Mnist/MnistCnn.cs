@@ -5,11 +5,11 @@ namespace SharpGrad.Samples.Mnist;
 /// <summary>A small CNN for 1x28x28 digits: conv(1→16)-relu-pool, conv(16→32)-relu-pool, linear(32·7·7→10)
 /// (the CNN of the standard workloads).</summary>
 /// <remarks>
-/// <c>[Shape("N", 1, 28, 28)]</c> opts the class into the graph compiler: its <c>Forward</c> is shape-checked at build time
-/// and, since every op is in the compiled slice (Conv2d, ReLU, MaxPool2d children, Flatten keeping the batch dim, Linear),
-/// the generator also emits <c>MnistCnn.Compiled</c> (<c>model.Compile()</c>; see docs/compiler.md). Each pooling layer is
-/// its own child because the compiled slice wants every child used once. The pools have no parameters, so the state-dict
-/// names are those of the eager-only version: conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc.weight, fc.bias.
+/// <c>[Shape("N", 1, 28, 28)]</c> declares the input (the generator could infer only <c>[N, 1, ?, ?]</c> from <c>conv1</c>),
+/// so <c>Forward</c> is shape-checked at build time down to the Linear, and — every op being one the code generator covers
+/// (Conv2d, ReLU, MaxPool2d children, Flatten keeping the batch dim, Linear) — the generator also emits
+/// <c>MnistCnn.Compiled</c> (<c>model.Compile()</c>; see docs/compiler-walkthrough.md). One pooling child per use. The pools
+/// have no parameters, so the state-dict names are conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc.weight, fc.bias.
 /// </remarks>
 [Module]
 public sealed partial class MnistCnn : Module

@@ -53,7 +53,7 @@ public class InterceptorTests
             using Demo.Layers;
             namespace Demo;
 
-            [Module]
+            [Module(Compile = false)] // DispatchForward: outside the static subset
             public partial class Net
             {
                 private readonly Linear fc = new(1, 1);
@@ -96,7 +96,7 @@ public class InterceptorTests
                 public virtual Tensor Forward(Tensor x) => x;
             }
 
-            [Module]
+            [Module(Compile = false)] // base.Forward: outside the static subset
             public partial class DerivedBlock : BaseBlock
             {
                 public override Tensor Forward(Tensor x) => base.Forward(x) + x;

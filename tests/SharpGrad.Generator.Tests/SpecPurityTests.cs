@@ -44,12 +44,13 @@ public class SpecPurityTests
         Assert.NotEmpty(result.Diagnostics);
 
         int graphs = 0;
-        foreach (var (value, _) in result.TrackedSteps[TrackingNames.CheckedSpecs].SelectMany(r => r.Outputs))
+        foreach (var (value, _) in result.TrackedSteps[TrackingNames.CheckedSpecs].SelectMany(r => r.Outputs)
+                     .Concat(result.TrackedSteps[TrackingNames.ModuleLibrary].SelectMany(r => r.Outputs)))
         {
             Walk(value, TrackingNames.CheckedSpecs, new HashSet<object>(ReferenceEqualityComparer.Instance));
             if (value is Model.ModuleSpec { Graph: not null }) graphs++;
         }
-        Assert.Equal(3, graphs);
+        Assert.Equal(4, graphs);   // Mlp, Cnn, Outer and its child Block (every [Module] with a Forward is parsed)
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using SharpGrad.Generator.Model;
+using SharpGrad.Shared;
 
 namespace SharpGrad.Generator.Compiler;
 
@@ -41,50 +42,143 @@ internal static class ChildParser
                 continue;
             }
 
-            bool builtIn = memberType.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
+            bool builtIn = IsBuiltIn(memberType);
             string kind = memberType.Name;
+            string path = Naming.ToStateName(member.Name);
+            string typeName = TypeName(memberType);
             var initializer = Initializer(member, token);
             if (initializer is null)
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, location, member.Name,
                     "it has no field initialiser; declare it as `readonly " + kind + " " + member.Name + " = new(…);` with constant arguments"));
-                children.Add(new ChildSpec(member.Name, kind, builtIn, default, ""));
+                children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
                 continue;
             }
 
             var model = compilation.GetSemanticModel(initializer.SyntaxTree);
             var creation = model.GetOperation(initializer, token);
-            while (creation is IConversionOperation conversion) creation = conversion.Operand;
-            var args = new List<ChildArg>();
-            string? notConstant = null;
-            if (creation is IObjectCreationOperation objectCreation)
-            {
-                foreach (var argument in objectCreation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
-                {
-                    var ints = new List<int>();
-                    var value = argument.Value;
-                    while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
-                    bool known = GraphParser.Ints(value, ints)
-                                 || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
-                                 || value is IDefaultValueOperation;
-                    if (!known && kind != "Sequential" && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
-                    args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known));
-                }
-            }
-            else
-            {
-                notConstant = GraphParser.Text(initializer);
-            }
-
+            var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
             if (notConstant is not null)
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, LocationInfo.From(initializer.GetLocation()), member.Name,
                     "its argument `" + notConstant + "` is not a compile-time constant; use constants (or const fields) so its shapes are known at build time"));
             }
-            children.Add(new ChildSpec(member.Name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(initializer)));
+            children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
         }
         return children;
     }
+
+    /// <summary>
+    /// A child from its construction <c>new Linear(…)</c>: every constructor argument bound. A <c>Sequential</c> built
+    /// from modules (<c>new(new Linear(…), new ReLU())</c>) or <c>("name", module)</c> pairs gets its items, each
+    /// parsed the same way and named by its key. <paramref name="notConstant"/> names the first argument that is not
+    /// a compile-time constant (or the item that is not a construction).
+    /// </summary>
+    private static ChildSpec? FromCreation(string name, IOperation? creation, SyntaxNode syntax, out string? notConstant)
+    {
+        notConstant = null;
+        while (creation is IConversionOperation conversion) creation = conversion.Operand;
+
+        // new Sequential().Add("conv1", new Conv2d(…)).Append(new ReLU()): the add_module form, item by item.
+        if (creation is IInvocationOperation { TargetMethod: { Name: "Add" or "Append" } added, Instance: { } instance } invocation
+            && added.ContainingType is { Name: "Sequential" } container && IsBuiltIn(container))
+        {
+            var sequence = FromCreation(name, instance, syntax, out notConstant);
+            if (sequence is null || notConstant is not null) return sequence;
+            var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            string key = sequence.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (added.Name == "Add")
+            {
+                if (arguments.Count != 2 || arguments[0].Value.ConstantValue is not { HasValue: true, Value: string given })
+                {
+                    notConstant = GraphParser.Text(invocation.Syntax);
+                    return sequence;
+                }
+                key = given;
+            }
+            var module = arguments[arguments.Count - 1].Value;
+            var item = FromCreation(key, module, module.Syntax, out notConstant);
+            if (item is null) return sequence;
+            return sequence with { Items = sequence.Items.Concat(new[] { item }).ToEquatableArray(), Text = GraphParser.Text(syntax) };
+        }
+
+        if (creation is not IObjectCreationOperation { Type: { } type } objectCreation)
+        {
+            notConstant = GraphParser.Text(syntax);
+            return null;
+        }
+
+        bool builtIn = IsBuiltIn(type);
+        string kind = type.Name;
+        var args = new List<ChildArg>();
+        var items = new List<ChildSpec>();
+        bool isSequential = builtIn && kind == "Sequential";
+        foreach (var argument in objectCreation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            var value = argument.Value;
+            if (isSequential)
+            {
+                if (!SequentialItems(value, items, ref notConstant)) notConstant ??= GraphParser.Text(argument.Syntax);
+                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, true));
+                continue;
+            }
+            var ints = new List<int>();
+            while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
+            bool known = GraphParser.Ints(value, ints)
+                         || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
+                         || value is IDefaultValueOperation;
+            if (!known && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
+            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known));
+        }
+        return new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
+        {
+            TypeName = TypeName(type),
+            Items = items.ToEquatableArray(),
+        };
+    }
+
+    /// <summary>The items of a Sequential's params argument: module constructions, or ("name", construction) tuples.</summary>
+    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            _ => null,
+        };
+        if (elements is null) return false;
+        foreach (var element in elements)
+        {
+            var e = element;
+            while (e is IConversionOperation conversion) e = conversion.Operand;
+            string key = items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            IOperation module = e;
+            if (e is ITupleOperation { Elements.Length: 2 } tuple)
+            {
+                var first = tuple.Elements[0];
+                if (first.ConstantValue is not { HasValue: true, Value: string given })
+                {
+                    notConstant ??= GraphParser.Text(first.Syntax);
+                    return true;
+                }
+                key = given;
+                module = tuple.Elements[1];
+            }
+            var item = FromCreation(key, module, module.Syntax, out var itemNotConstant);
+            if (itemNotConstant is not null) notConstant ??= itemNotConstant;
+            if (item is null) return true;
+            items.Add(item);
+        }
+        return true;
+    }
+
+    /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
+    internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
+
+    /// <summary>The type's full name without <c>global::</c> and without nullability (<c>Demo.Block</c>).</summary>
+    internal static string TypeName(ITypeSymbol type)
+        => type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat.WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.None));
 
     private static ExpressionSyntax? Initializer(ISymbol member, CancellationToken token)
     {

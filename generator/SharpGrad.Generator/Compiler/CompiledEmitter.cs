@@ -23,9 +23,17 @@ internal static class CompiledEmitter
 
     public static string HintName(ModuleSpec spec) => ModuleEmitter.HintName(spec).Replace(".g.cs", ".Compiled.g.cs");
 
-    public static string? TryEmit(ModuleSpec spec)
+    /// <summary>
+    /// The Compiled class, or null with <paramref name="notCompiled"/> saying why (SG1017) when an op is outside what the
+    /// code generator emits; null without a diagnostic when shapes are simply unknown at build time (no [Shape], no first layer).
+    /// </summary>
+    public static string? TryEmit(ModuleSpec spec, out DiagnosticInfo? notCompiled)
     {
-        var program = CompiledPlanner.TryPlan(spec);
+        var failure = new PlanFailure();
+        var program = CompiledPlanner.TryPlan(spec, failure);
+        notCompiled = program is null && failure.Reason is { } reason
+            ? new DiagnosticInfo(DiagnosticDescriptors.NotCompiledId, failure.Location, new[] { spec.ClassName, reason }.ToEquatableArray())
+            : null;
         return program is null ? null : Emit(program);
     }
 
@@ -54,7 +62,7 @@ internal static class CompiledEmitter
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
                 foreach (var s in p.Params) w.WriteLine($"private readonly float[] _gp{s.Index}; // gradient of {s.Path}");
                 var fused = new HashSet<ParamSlot>(p.Methods.Where(m => m.ScalarOutput).SelectMany(MethodEmitter.Slots));
-                foreach (var s in p.Params.Where(fused.Contains)) w.WriteLine($"private {Tensor}? _gt{s.Index}; // the .Grad tensor {{Method}}Backward reuses");
+                foreach (var s in p.Params.Where(fused.Contains)) w.WriteLine($"private {Tensor}? _gt{s.Index}; // the .Grad tensor the fused backward reuses");
                 w.WriteLine($"private readonly bool[] _needP = new bool[{p.Params.Count}];");
                 foreach (var m in p.Methods) MethodEmitter.Fields(w, m);
                 w.WriteLine();

@@ -227,9 +227,29 @@ internal sealed class MethodEmitter
         using (_w.Block($"private void {_x}Backward(int n)"))
         {
             if (UsesTraining) _w.WriteLine($"bool training = {_x}training;");
-            for (int i = Nodes.Count - 1; i >= 0; i--) WithMode(i, () => EmitBackward(i));
+            var boundaries = Enumerable.Range(0, Nodes.Count).Where(IsBoundary).ToList();
+            foreach (var b in boundaries) _w.WriteLine($"float[]? hbB{I(b)} = null; // the input gradient of {_p.Nodes[b].Module!.Path} before its backward, when it has backward hooks");
+            for (int i = Nodes.Count - 1; i >= 0; i--)
+            {
+                WithMode(i, () => EmitBackward(i));
+                foreach (var b in boundaries.Where(b => BoundaryStart(b) == i))
+                {
+                    int arg = HookInput(b);
+                    string gIn = InputGuard(arg) is { } ig ? $"({ig} ? {G(arg)} : null)" : G(arg);
+                    _w.WriteLine($"if (hbB{I(b)} is not null) {Support}.BackwardHooks({_p.Nodes[b].Module!.Field}, {gIn}, hbB{I(b)}, {ShapeExpr(arg)}, {G(b)}, {ShapeExpr(b)}); // {_p.Nodes[b].Module!.Path}'s backward is complete");
+                }
+            }
         }
     }
+
+    /// <summary>The boundary node after an inlined [Module] or Sequential child (identity carrying the call's arguments).</summary>
+    private bool IsBoundary(int i) => Live(i) && _p.Nodes[i].Rule == "Alias" && _p.Nodes[i].Module is not null && Nodes[i].IntArgs.Count > 0;
+
+    /// <summary>The value a hook sees as the child's input: the call's first argument for a boundary, else the node's input.</summary>
+    private int HookInput(int i) => Nodes[i].Kind == NodeKind.Elementwise && Nodes[i].IntArgs.Count > 0 ? Nodes[i].IntArgs[0] : Nodes[i].Inputs[0];
+
+    /// <summary>The first node of an inlined child: the nodes after its last argument, up to the boundary.</summary>
+    private int BoundaryStart(int b) => System.Math.Min(b, Nodes[b].IntArgs.Max() + 1);
 
     private bool UsesTraining => Enumerable.Range(0, Nodes.Count).Any(i => Live(i) && (_p.Mode[i] != 3 || _p.Nodes[i].Rule == "Select"));
 
@@ -266,14 +286,15 @@ internal sealed class MethodEmitter
                 int node = _p.FloatInputs[j];
                 string x = m.Inputs[Nodes[node].IntArgs[0]].Name;
                 var shape = _p.Shapes[node];
+                bool batched = _p.Batched[node];
                 var checks = new List<string> { $"{x}.Rank != {I(shape.Rank)}" };
-                for (int d = 1; d < shape.Rank; d++) checks.Add($"{x}.Size({I(d)}) != {I(shape[d].Size)}");
-                if (first is not null) checks.Add($"{x}.Size(0) != {first}.Size(0)");
+                for (int d = batched ? 1 : 0; d < shape.Rank; d++) checks.Add($"{x}.Size({I(d)}) != {I(shape[d].Size)}");
+                if (first is not null && batched) checks.Add($"{x}.Size(0) != {first}.Size(0)");
                 _w.WriteLine($"if ({string.Join(" || ", checks)})");
                 _w.WriteLine($"    throw new global::System.ArgumentException(\"{cls}.Compiled.{m.Name}: expected {x} of shape {shape}{(first is null ? "" : " (the same batch size as " + first + ")")}, but got \" + {Support}.FormatShape({x}.Shape) + \". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager {cls}.{m.Name}.\", nameof({x}));");
                 _w.WriteLine($"if ({x}.DType != global::SharpGrad.DType.Float32)");
                 _w.WriteLine($"    throw new global::System.ArgumentException(\"{cls}.Compiled.{m.Name}: the compiled program is float32 only, but {x} is \" + {x}.DType + \"; convert it with .To(DType.Float32) or run the eager {cls}.{m.Name}.\", nameof({x}));");
-                first ??= x;
+                if (batched) first ??= x;
             }
             if (first is null)
             {
@@ -349,7 +370,8 @@ internal sealed class MethodEmitter
             for (int j = 0; j < _p.FloatInputs.Count; j++)
             {
                 int node = _p.FloatInputs[j];
-                string dims = string.Join(", ", _p.Shapes[node].Dims.Select((d, k) => k == 0 ? "n" : I(d.Size)));
+                string dims = string.Join(", ", _p.Shapes[node].Dims.Select((d, k) => k == 0 && _p.Batched[node] ? "n" : I(d.Size)));
+                if (dims.Length == 0) dims = "global::System.Array.Empty<int>()";
                 _w.WriteLine($"if ({_x}needIn{I(j)}) grads[{I(j)}] = {Support}.WrapCopy({G(node)}, {dims});");
             }
             for (int k = 0; k < _slots.Count; k++)
@@ -387,26 +409,37 @@ internal sealed class MethodEmitter
         switch (np.Rule)
         {
             case "Input":
+                return;
             case "Alias":
+                if (np.Module is not null) ForwardHooks(i, HookInput(i));
+                else _w.WriteLine($"// {node.Text}: a view, no copy");
                 return;
             case "Linear":
             {
                 int inF = np.Ints[0], outF = np.Ints[1], rowsPer = np.Ints[2];
                 string rows = rowsPer == 1 ? "n" : $"n * {I(rowsPer)}";
                 var mod = np.Module!;
-                _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
-                _w.WriteLine($"{Gemm}.Sgemm(false, true, {rows}, {I(outF)}, {I(inF)}, 1f, {A(a)}, 0, {I(inF)}, {Dense(np.Weight!)}, 0, {I(inF)}, 0f, {y}, 0, {I(outF)});");
+                string gemm = $"{Gemm}.Sgemm(false, true, {rows}, {I(outF)}, {I(inF)}, 1f, {A(a)}, 0, {I(inF)}, {Dense(np.Weight!)}, 0, {I(inF)}, 0f, {y}, 0, {I(outF)}";
+                string bias = np.Bias is null ? "null" : Dense(np.Bias);
                 if (np.FusedRelu >= 0)
                 {
                     var relu = _p.Nodes[np.FusedRelu];
                     string hooked = $"{Support}.HasForwardHooks({mod.Field})" + (relu.Module is null ? "" : $" || {Support}.HasForwardHooks({relu.Module.Field})");
-                    _w.WriteLine($"// fused: {mod.Path} bias + {Nodes[np.FusedRelu].Text} in one pass over the GEMM output (nodes {I(i)}, {I(np.FusedRelu)}), unless a hook must see the Linear's output");
+                    _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
+                    _w.WriteLine($"// fused: {mod.Path} bias + {Nodes[np.FusedRelu].Text} in the GEMM epilogue, per output tile (nodes {I(i)}, {I(np.FusedRelu)}), unless a hook must see the Linear's output");
                     _w.WriteLine($"bool fuse{I(i)} = !({hooked});");
-                    _w.WriteLine($"{Support}.BiasRelu({y}, {rows}, {I(outF)}, {(np.Bias is null ? "null" : Dense(np.Bias))}, fuse{I(i)});");
+                    _w.WriteLine($"{gemm}, new global::SharpGrad.Kernels.GemmEpilogue({bias}, activation: fuse{I(i)} ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));");
                 }
                 else if (np.Bias is not null)
                 {
-                    _w.WriteLine($"{Support}.BiasRelu({y}, {rows}, {I(outF)}, {Dense(np.Bias)}, false);");
+                    _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
+                    _w.WriteLine($"// fused: {mod.Path} bias in the GEMM epilogue");
+                    _w.WriteLine($"{gemm}, new global::SharpGrad.Kernels.GemmEpilogue({bias}));");
+                }
+                else
+                {
+                    _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
+                    _w.WriteLine($"{gemm});");
                 }
                 ForwardHooks(i, a);
                 return;
@@ -578,6 +611,17 @@ internal sealed class MethodEmitter
     {
         var node = Nodes[i];
         var np = _p.Nodes[i];
+        if (IsBoundary(i))
+        {
+            int arg = HookInput(i);
+            _w.WriteLine($"if ({Support}.HasBackwardHooks({np.Module!.Field})) hbB{I(i)} = {Support}.Snapshot({G(arg)}, {Sz(arg)});");
+            return;
+        }
+        if (np.Rule == "Alias" && np.Module is not null)
+        {
+            _w.WriteLine($"if ({Support}.HasBackwardHooks({np.Module.Field})) {Support}.BackwardHooks({np.Module.Field}, {G(i)}, null, {ShapeExpr(i)}, {G(i)}, {ShapeExpr(i)});");
+            return;
+        }
         if (np.Rule is "Input" or "Alias") return;
         int a = node.Inputs.Count > 0 ? node.Inputs[0] : -1;
         string gy = G(i);

@@ -5,6 +5,13 @@ using SharpGrad.Generator.Model;
 
 namespace SharpGrad.Generator.Compiler;
 
+/// <summary>Why the planner gave up on an op the parser accepted (null reason: only unknown shapes, which is not reported).</summary>
+internal sealed class PlanFailure
+{
+    public string? Reason;
+    public LocationInfo? Location;
+}
+
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>
 internal sealed record ModuleRef(string Field, string Type, string Path, string Member);
 
@@ -29,8 +36,8 @@ internal sealed class CompiledProgram
     public ModuleRef Module(ChildSpec child)
     {
         foreach (var m in Modules) if (m.Member == child.Name) return m;
-        string type = child.IsBuiltIn ? "global::SharpGrad.Layers." + child.Kind : child.Kind;
-        var path = child.Path ?? child.Name;
+        string type = child.IsBuiltIn ? "global::SharpGrad.Layers." + child.Kind : "global::" + (child.TypeName.Length > 0 ? child.TypeName : child.Kind);
+        var path = child.Path;
         var r = new ModuleRef("_c" + Modules.Count.ToString(CultureInfo.InvariantCulture), type, path, child.Name);
         Modules.Add(r);
         return r;
@@ -87,7 +94,7 @@ internal sealed class MethodPlan
 /// </summary>
 internal static class CompiledPlanner
 {
-    public static CompiledProgram? TryPlan(ModuleSpec spec)
+    public static CompiledProgram? TryPlan(ModuleSpec spec, PlanFailure failure)
     {
         if (spec.Graph is not { IsCompilable: true } graph) return null;
         var forward = graph.Methods.Where(m => m.Name == "Forward").ToList();
@@ -98,7 +105,7 @@ internal static class CompiledPlanner
         {
             if (!names.Add(method.Name)) return null; // overloads are not compiled
             if (method.Name is "Compile" or "Compiled") return null;
-            var plan = TryPlanMethod(program, method, program.Methods.Count);
+            var plan = TryPlanMethod(program, method, program.Methods.Count, failure);
             if (plan is null) return null;
             program.Methods.Add(plan);
         }
@@ -107,7 +114,7 @@ internal static class CompiledPlanner
 
     private static string F32(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture) + "f";
 
-    private static MethodPlan? TryPlanMethod(CompiledProgram program, GraphMethod method, int k)
+    private static MethodPlan? TryPlanMethod(CompiledProgram program, GraphMethod method, int k, PlanFailure failure)
     {
         if (method.Output < 0 || method.Inputs.Count == 0) return null;
         var graph = program.Graph;
@@ -191,10 +198,16 @@ internal static class CompiledPlanner
             }
             p.Batched[i] = batched;
             p.F[i] = features;
-            if (!PlanNode(program, p, i, node, np, consumers)) return null;
+            if (!PlanNode(program, p, i, node, np, consumers))
+            {
+                var inputs = string.Join(", ", node.Inputs.Select(j => shapes[j]?.ToString() ?? "?"));
+                failure.Reason = $"`{node.Text}` ({node.Kind} {node.Op}{(node.Child is null ? "" : " of '" + node.Child + "'")}, input shapes {inputs}, output {shape}) is not emitted by the code generator in {method.Name}";
+                failure.Location = node.Location ?? method.Location;
+                return null;
+            }
         }
         if (p.Nodes[method.Output].Rule is "Const" or "Raw" or "Dead") return null;
-        if (p.FloatInputs.Count == 0 && !p.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == p.Batch)) return null;
+        if (!p.FloatInputs.Any(f => p.Batched[f]) && !p.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == p.Batch)) return null;
         p.ScalarOutput = !p.Batched[method.Output] && p.F[method.Output] == 1 && p.Shapes[method.Output].Rank == 0;
         return p;
     }
@@ -216,7 +229,6 @@ internal static class CompiledPlanner
         switch (node.Kind)
         {
             case NodeKind.Input when node.Op == "Input":
-                if (!p.Batched[i]) return false;
                 np.Rule = "Input";
                 p.FloatInputs.Add(i);
                 return true;

@@ -29,6 +29,7 @@ internal sealed class GraphParser
     private SemanticModel _model = null!;
     private List<GraphNode> _nodes = new();
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
+    private Dictionary<ISymbol, int> _intEnv = new(SymbolEqualityComparer.Default);
 
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
@@ -42,7 +43,6 @@ internal sealed class GraphParser
     public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
     {
         var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
-        bool optsIn = false;
         foreach (var member in type.GetMembers())
         {
             if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary, IsStatic: false } method) continue;
@@ -50,9 +50,9 @@ internal sealed class GraphParser
             var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<MethodDeclarationSyntax>().FirstOrDefault();
             if (syntax is null) continue;
             methods.Add((method, syntax));
-            optsIn |= method.Parameters.Any(p => ModuleParser.HasAttribute(p, ShapeAttributeName));
         }
-        if (!optsIn) return null;
+        // Every [Module] with a Forward (or a [Compiled] method) is parsed; one without has no graph to check.
+        if (methods.Count == 0) return null;
 
         token.ThrowIfCancellationRequested();
         var issues = new List<GraphIssue>();
@@ -73,9 +73,20 @@ internal sealed class GraphParser
             // A gap in this young parser must never cost the module its plumbing: report it and check nothing.
             var where = LocationInfo.From(methods[0].Syntax.Identifier.GetLocation());
             var issue = new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
-                "please report it; the model still runs eagerly");
+                "please report it");
             return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
         }
+    }
+
+    /// <summary>
+    /// The children of a <c>[Sequential]</c> class (its Forward is generated, not parsed): what the inliner chains when
+    /// the class is used as a child. Issues are kept so a Sequential with a non-constant child is not inlined.
+    /// </summary>
+    public static ModuleGraph ParseChildren(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+    {
+        var issues = new List<GraphIssue>();
+        var children = ChildParser.Parse(type, compilation, issues, token);
+        return new ModuleGraph(children.ToEquatableArray(), default, issues.ToEquatableArray());
     }
 
     /// <summary>The dims of a <c>[Shape(…)]</c> on <paramref name="symbol"/>, or null without one.</summary>
@@ -108,6 +119,7 @@ internal sealed class GraphParser
         _model = _compilation.GetSemanticModel(syntax.SyntaxTree);
         _nodes = new List<GraphNode>();
         _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
 
         var inputs = new List<GraphInput>();
         foreach (var p in method.Parameters)
@@ -155,6 +167,12 @@ internal sealed class GraphParser
                     {
                         if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
                         var symbol = _model.GetDeclaredSymbol(v, _token)!;
+                        if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
+                            && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
+                        {
+                            _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
+                            continue;
+                        }
                         _env[symbol] = Expr(v.Initializer.Value);
                     }
                     break;
@@ -172,7 +190,7 @@ internal sealed class GraphParser
                 case ReturnStatementSyntax:
                     throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
                 default:
-                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method, or keep the model eager-only");
+                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
             }
         }
         return -1;
@@ -273,8 +291,9 @@ internal sealed class GraphParser
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
             // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
             int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
-                child: symbol.Name, text: symbol.Name, location: Where(syntax)));
+                child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
             _env[symbol] = index;
             return index;
         }
@@ -284,6 +303,20 @@ internal sealed class GraphParser
 
     private int Invocation(InvocationExpressionSyntax invocation)
     {
+        // child.Forward(x) of a [Sequential] (or [Module]) child whose Forward this generator writes: it does not bind
+        // while generating, but the child is known, so it is a child call all the same.
+        if (invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } unbound
+            && _model.GetSymbolInfo(invocation, _token).Symbol is null
+            && _model.GetSymbolInfo(unbound.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var unboundMember
+            && _children.TryGetValue(unboundMember.Name, out var unboundChild)
+            && invocation.ArgumentList.Arguments.All(a => a.NameColon is null && a.RefKindKeyword.IsKind(SyntaxKind.None)))
+        {
+            var argSyntax = invocation.ArgumentList.Arguments.Select(a => a.Expression).ToArray();
+            var (kind, op, childInts) = ChildRule(unboundChild);
+            return Add(new GraphNode(kind, op, argSyntax.Select(Expr).ToEquatableArray(), childInts, child: unboundChild.Name, text: Text(invocation),
+                location: Where(invocation), inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+        }
+
         var operation = _model.GetOperation(invocation, _token) as IInvocationOperation;
         var method = operation?.TargetMethod;
         if (operation is null || method is null)
@@ -352,16 +385,18 @@ internal sealed class GraphParser
                 keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
                 continue;
             }
-            if (!Ints(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
+            if (!ShapeInts(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
             {
-                throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant (its value decides the shape of the graph)");
+                var offending = Offending(argument.Value) ?? argument.Syntax;   // the element of a params array, not the whole call
+                throw Unsupported(offending, "the non-constant argument `" + Text(offending) + "`",
+                    "pass a constant (its value decides the shape of the graph); the batch size may be read as `x.Shape[0]` or `x.Size(0)`");
             }
         }
 
         var (nodeKind, opName) = OpRule(container, method.Name, tensors.Count);
         if (nodeKind is null)
         {
-            throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "keep the model eager-only until it does");
+            throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
         }
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
@@ -398,6 +433,73 @@ internal sealed class GraphParser
         return result.ToArray();
     }
 
+    /// <summary>
+    /// Like <see cref="Ints"/>, but a read of the batch size at run time (<c>x.Shape[0]</c>, <c>x.Size(0)</c>, or an
+    /// <c>int</c> local holding one) becomes <see cref="GraphNode.BatchDim"/>.
+    /// </summary>
+    private bool ShapeInts(IOperation value, List<int> into)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        if (IsBatchRead(value))
+        {
+            into.Add(GraphNode.BatchDim);
+            return true;
+        }
+        if (value is ILocalReferenceOperation { Local: var local } && _intEnv.TryGetValue(local, out int known))
+        {
+            into.Add(known);
+            return true;
+        }
+        if (value.ConstantValue.HasValue) return Ints(value, into);
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            ITupleOperation tuple => tuple.Elements,
+            _ => null,
+        };
+        if (elements is null) return false;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, into)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The syntax of the first element of a (params) array argument that is neither a constant nor a batch read.</summary>
+    private SyntaxNode? Offending(IOperation value)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            ITupleOperation tuple => tuple.Elements,
+            _ => null,
+        };
+        if (elements is null) return value.Syntax;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, new List<int>())) return Offending(e);
+        }
+        return null;
+    }
+
+    /// <summary><c>t.Shape[0]</c> or <c>t.Size(0)</c> of a tensor of the graph: the batch size.</summary>
+    private bool IsBatchRead(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        IOperation? tensor = value switch
+        {
+            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance }, Indices: [{ ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [{ Value.ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            _ => null,
+        };
+        return tensor?.Type is { } type && ModuleParser.IsExactlyTensor(type)
+               && tensor is IParameterReferenceOperation or ILocalReferenceOperation
+               && _model.GetSymbolInfo(tensor.Syntax, _token).Symbol is { } symbol && _env.ContainsKey(symbol);
+    }
+
     private static bool IsShapeArgument(string method, string? parameter)
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
            && parameter is not null;
@@ -420,7 +522,7 @@ internal sealed class GraphParser
     }
 
     /// <summary>The node a child's Forward becomes: layers the IR knows get their own kind; anything else is a Call.</summary>
-    private static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
+    internal static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
     {
         if (!child.IsBuiltIn) return (NodeKind.Call, child.Kind, default);
         return child.Kind switch

@@ -17,6 +17,7 @@ internal sealed class ShapeInference
     private readonly List<DiagnosticInfo> _diagnostics;
     private GraphMethod _method = null!;
     private GraphShape?[] _shapes = [];
+    private int _current;
 
     private ShapeInference(ModuleSpec spec, ModuleGraph graph, List<DiagnosticInfo> diagnostics)
     {
@@ -28,7 +29,7 @@ internal sealed class ShapeInference
     /// <summary>Runs the pass: the spec gains the inferred <see cref="ModuleSpec.Shapes"/> and any diagnostics.</summary>
     public static ModuleSpec Run(ModuleSpec spec, CancellationToken token)
     {
-        if (spec.Graph is not { } graph) return spec;
+        if (spec.Graph is not { } graph || spec.IsSequential) return spec;
         var diagnostics = new List<DiagnosticInfo>(spec.Diagnostics);
         foreach (var issue in graph.NotCompilable)
         {
@@ -60,7 +61,11 @@ internal sealed class ShapeInference
     {
         _method = method;
         _shapes = new GraphShape?[method.Nodes.Count];
-        for (int i = 0; i < method.Nodes.Count; i++) _shapes[i] = Infer(method.Nodes[i]);
+        for (int i = 0; i < method.Nodes.Count; i++)
+        {
+            _current = i;
+            _shapes[i] = Infer(method.Nodes[i]);
+        }
         var output = method.Output >= 0 ? _shapes[method.Output] : null;
         return new MethodShapes(method.Name, method.Inputs, output);
     }
@@ -129,8 +134,9 @@ internal sealed class ShapeInference
 
     private GraphShape? Reduce(GraphNode node)
     {
+        if (node.IntArgs.IsEmpty && !node.Flag) return GraphShape.Scalar;   // a full reduction is a scalar, whatever its input
         if (In(node, 0) is not { } s) return null;
-        if (node.IntArgs.IsEmpty) return GraphShape.Scalar;
+        if (node.IntArgs.IsEmpty) return new GraphShape(s.Dims.Select(_ => Dim.Of(1)).ToArray());
         var reduced = new HashSet<int>();
         foreach (int d in node.IntArgs)
         {
@@ -211,10 +217,18 @@ internal sealed class ShapeInference
     {
         var target = node.IntArgs;
         int holes = target.Count(t => t == -1);
-        if (holes > 1 || target.Any(t => t < -1)) return null;   // the runtime reports these
+        if (holes > 1 || target.Any(t => t < -1 && t != GraphNode.BatchDim)) return null;   // the runtime reports these
+        var batch = Batch();
+        var dims = target.Select(t => t == -1 ? Dim.Unknown : t == GraphNode.BatchDim ? batch : Dim.Of(t)).ToArray();
         long known = 1;
-        foreach (int t in target) if (t != -1) known *= t;
-        var dims = target.Select(t => t == -1 ? Dim.Unknown : Dim.Of(t)).ToArray();
+        var targetSymbols = new List<string>();
+        for (int i = 0; i < dims.Length; i++)
+        {
+            if (target[i] == -1) continue;
+            if (dims[i].IsFixed) known *= dims[i].Size;
+            else if (dims[i].IsUnknown) return new GraphShape(dims);
+            else targetSymbols.Add(dims[i].Symbol!);
+        }
         if (s is null || !s.IsFullyKnown) return new GraphShape(dims);
 
         long fixedCount = 1;
@@ -225,14 +239,22 @@ internal sealed class ShapeInference
             else symbols.Add(d.Symbol!);
         }
         string count = symbols.Count == 0 ? fixedCount.ToString() : string.Join("·", symbols) + (fixedCount == 1 ? "" : "·" + fixedCount);
-        string targetText = "[" + string.Join(", ", target) + "]";
+        string targetText = "[" + string.Join(", ", dims.Select((d, i) => target[i] == -1 ? "-1" : d.ToString())) + "]";
+        string targetCount = targetSymbols.Count == 0 ? known.ToString() : string.Join("·", targetSymbols) + (known == 1 ? "" : "·" + known);
+
+        // Symbols on both sides cancel (N·512 → [N, -1]); a symbol of the target the input does not have: no check.
+        var remaining = new List<string>(symbols);
+        foreach (var symbol in targetSymbols)
+        {
+            if (!remaining.Remove(symbol)) return new GraphShape(dims);
+        }
 
         if (holes == 0)
         {
-            if (symbols.Count == 0 && fixedCount != known)
+            if (remaining.Count == 0 && fixedCount != known)
             {
                 Report(DiagnosticDescriptors.ViewElementCountId, node, node.Text, node.InputText(0), s.ToString(), count, targetText,
-                    targetText + " has " + known + " elements");
+                    targetText + " has " + targetCount + " elements");
             }
             return new GraphShape(dims);
         }
@@ -240,15 +262,15 @@ internal sealed class ShapeInference
         if (known == 0) return new GraphShape(dims);
         if (fixedCount % known != 0)
         {
-            string reason = "the sizes other than -1 multiply to " + known + ", which does not divide " + count
-                            + (symbols.Count == 0 ? "" : " for every " + string.Join(", ", symbols));
+            string reason = "the sizes other than -1 multiply to " + targetCount + ", which does not divide " + count
+                            + (remaining.Count == 0 ? "" : " for every " + string.Join(", ", remaining));
             Report(DiagnosticDescriptors.ViewElementCountId, node, node.Text, node.InputText(0), s.ToString(), count, targetText, reason);
             return null;
         }
         long quotient = fixedCount / known;
         int hole = target.ToList().IndexOf(-1);
-        dims[hole] = symbols.Count == 0 ? Dim.Of((int)quotient)
-            : symbols.Count == 1 && quotient == 1 ? Dim.Sym(symbols[0])
+        dims[hole] = remaining.Count == 0 ? Dim.Of((int)quotient)
+            : remaining.Count == 1 && quotient == 1 ? Dim.Sym(remaining[0])
             : Dim.Unknown;
         return new GraphShape(dims);
     }
@@ -389,6 +411,21 @@ internal sealed class ShapeInference
         return d >= 0 && d < rank ? d : null;
     }
 
+    /// <summary>Reports at the node, unless it was inlined from a child that reports it itself (see <see cref="GraphMethod.Inlined"/>).</summary>
     private void Report(string id, GraphNode node, params string[] args)
-        => _diagnostics.Add(new DiagnosticInfo(id, node.Location, args.ToEquatableArray()));
+    {
+        if (_method.IsInlined(_current)) return;
+        _diagnostics.Add(new DiagnosticInfo(id, node.Location, args.ToEquatableArray()));
+    }
+
+    /// <summary>The batch dim read at run time (<see cref="GraphNode.BatchDim"/>): dim 0 of the first tensor input, or the symbol N.</summary>
+    private Dim Batch()
+    {
+        foreach (var input in _method.Inputs)
+        {
+            if (input.Shape is { Rank: > 0 } shape) return shape[0];
+            break;
+        }
+        return Dim.Sym(Inliner.BatchSymbol);
+    }
 }

@@ -27,8 +27,27 @@ internal sealed record ModuleGraph(
 /// </summary>
 internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, EquatableArray<ChildArg> Args, string Text)
 {
-    /// <summary>The dotted module path <c>NamedModules()</c> gives at run time (null: the direct child's own state name).</summary>
-    public string? Path { get; init; }
+    private readonly string? _path;
+
+    /// <summary>
+    /// The dotted module path exactly as <c>Module.NamedModules()</c> yields it at run time (<c>fc1</c>,
+    /// <c>block.fc1</c>, <c>features.0</c>). For a direct child it is the child's state name (while <see cref="Name"/>
+    /// is the member name); for a child inlined from a grandchild or a Sequential item, <see cref="Name"/> equals it.
+    /// </summary>
+    public string Path { get => _path ?? Name; init => _path = value; }
+
+    /// <summary>The child's type, fully qualified without <c>global::</c> (<c>Demo.Block</c>); used to find a user module's spec.</summary>
+    public string TypeName { get; init; } = "";
+
+    /// <summary>
+    /// For a <c>Sequential</c> built in a field initialiser (<c>new(new Linear(…), new ReLU())</c> or with
+    /// <c>("name", module)</c> pairs): its items in order, each named by its key (<c>0</c>, <c>1</c>, … or the name
+    /// given) in <see cref="Name"/> and <see cref="Path"/>. Empty otherwise.
+    /// </summary>
+    public EquatableArray<ChildSpec> Items { get; init; }
+
+    /// <summary>True for a <c>Sequential</c> whose items were read from its constant construction.</summary>
+    public bool IsStaticSequential => Kind == "Sequential" && IsBuiltIn && !Items.IsEmpty;
 
     /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
     public ChildArg? Arg(string parameter)
@@ -61,10 +80,25 @@ internal sealed record GraphMethod(
     EquatableArray<GraphInput> Inputs,
     EquatableArray<GraphNode> Nodes,
     int Output,
-    LocationInfo? Location);
+    LocationInfo? Location)
+{
+    /// <summary>
+    /// Per node (after inlining): true when the node was copied from a child's graph and its diagnostics belong to
+    /// the child (the child reports them itself). Empty when nothing was inlined. Nodes of a child that read the
+    /// parent's argument are not marked: they carry the parent's call location, so a mismatch is reported there.
+    /// </summary>
+    public EquatableArray<bool> Inlined { get; init; }
+
+    /// <summary>True if node <paramref name="i"/> came from a child and its diagnostics are the child's.</summary>
+    public bool IsInlined(int i) => i < Inlined.Count && Inlined[i];
+}
 
 /// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>
-internal sealed record GraphInput(string Name, GraphShape? Shape);
+internal sealed record GraphInput(string Name, GraphShape? Shape)
+{
+    /// <summary>True when <see cref="Shape"/> was not declared with <c>[Shape]</c> but inferred from the input's first consumer (<c>Linear(784, …)</c> ⇒ <c>[N, 784]</c>).</summary>
+    public bool IsInferred { get; init; }
+}
 
 /// <summary>Why part of a module is outside the static subset: the diagnostic id, where, and the reason text.</summary>
 internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason);

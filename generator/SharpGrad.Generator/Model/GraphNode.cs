@@ -54,6 +54,15 @@ internal enum NodeKind
 /// </summary>
 internal sealed class GraphNode : IEquatable<GraphNode>
 {
+    /// <summary>
+    /// In the <see cref="IntArgs"/> of a <c>View</c>/<c>Reshape</c>: the batch size read at run time
+    /// (<c>x.Shape[0]</c>, <c>x.Size(0)</c>), i.e. dim 0 of the method's first tensor input (the symbol <c>N</c>).
+    /// </summary>
+    public const int BatchDim = int.MinValue;
+
+    /// <summary>The <see cref="Op"/> of the boundary node appended after an inlined child's output (<see cref="NodeKind.Elementwise"/>, one input).</summary>
+    public const string BoundaryOp = "Identity";
+
     public GraphNode(NodeKind kind, string op, EquatableArray<int> inputs, EquatableArray<int> intArgs = default, bool flag = false,
         string? child = null, double value = 0, string text = "", LocationInfo? location = null, EquatableArray<string> inputTexts = default,
         EquatableArray<ScalarArg> scalars = default)

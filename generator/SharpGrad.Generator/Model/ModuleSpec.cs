@@ -35,6 +35,9 @@ internal sealed record ModuleSpec(
     /// <summary>The shapes inferred for each parsed method (empty until shape inference has run, or without a graph).</summary>
     public EquatableArray<MethodShapes> Shapes { get; init; }
 
+    /// <summary>The class name with its namespace and containing types (<c>Demo.Outer.Net</c>): how children name their type (<see cref="ChildSpec.TypeName"/>).</summary>
+    public string FullName => Namespace is null ? QualifiedClassName : Namespace + "." + QualifiedClassName;
+
     /// <summary>The class name qualified with its containing types, e.g. <c>Outer.Net</c>.</summary>
     public string QualifiedClassName
     {
@@ -46,6 +49,9 @@ internal sealed record ModuleSpec(
         }
     }
 }
+
+/// <summary>What the inliner needs of another module: its full name, whether it is a [Sequential] class, its (uninlined) graph.</summary>
+internal sealed record ModuleLibraryEntry(string FullName, bool IsSequential, ModuleGraph Graph);
 
 /// <summary>A type that contains the module class, outermost first: <c>partial class Outer</c>.</summary>
 internal sealed record ContainingTypeSpec(string Keywords, string Name, string MetadataName);

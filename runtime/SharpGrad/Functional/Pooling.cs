@@ -9,11 +9,11 @@ public static partial class Functional
     /// <paramref name="stride"/> defaults to <paramref name="kernelSize"/>.
     /// </summary>
     public static Tensor MaxPool2d(Tensor input, int kernelSize, int? stride = null, int padding = 0, int dilation = 1, bool ceilMode = false)
-        => MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Output;
+        => MaxPool2dCore(input, (kernelSize, kernelSize), stride is null ? null : (stride.Value, stride.Value), (padding, padding), (dilation, dilation), ceilMode, indicesWanted: false).Output;
 
     /// <summary>2-d max pooling with separate (height, width) settings (PyTorch: <c>max_pool2d</c> with tuples).</summary>
     public static Tensor MaxPool2d(Tensor input, (int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W) padding = default, (int H, int W)? dilation = null, bool ceilMode = false)
-        => MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Output;
+        => MaxPool2dCore(input, kernelSize, stride, padding, dilation, ceilMode, indicesWanted: false).Output;
 
     /// <summary>
     /// 2-d max pooling that also returns where each maximum came from (PyTorch: <c>max_pool2d(…, return_indices=True)</c>):
@@ -26,20 +26,30 @@ public static partial class Functional
     public static (Tensor Output, Tensor Indices) MaxPool2dWithIndices(Tensor input, (int H, int W) kernelSize, (int H, int W)? stride = null,
         (int H, int W) padding = default, (int H, int W)? dilation = null, bool ceilMode = false)
     {
+        var (output, indices) = MaxPool2dCore(input, kernelSize, stride, padding, dilation, ceilMode, indicesWanted: true);
+        return (output, indices!);
+    }
+
+    /// <summary>Max pooling; the indices are computed when asked for or when the backward needs them (null otherwise:
+    /// inference skips the Int64 index tensor).</summary>
+    private static (Tensor Output, Tensor? Indices) MaxPool2dCore(Tensor input, (int H, int W) kernelSize, (int H, int W)? stride,
+        (int H, int W) padding, (int H, int W)? dilation, bool ceilMode, bool indicesWanted)
+    {
         const string op = "MaxPool2d";
         var s = stride ?? kernelSize;
         var d = dilation ?? (1, 1);
         var (g, outShape) = PoolSetup(op, input, kernelSize, s, padding, d, ceilMode);
         var dtype = FloatDType(op, input);
         var result = Tensor.Empty(outShape, dtype);
-        var indices = Tensor.Empty(outShape, DType.Int64);
-        var idx = indices.Data<long>();
+        bool record = Tensor.ShouldRecord(input);
+        var indices = indicesWanted || record ? Tensor.Empty(outShape, DType.Int64) : null;
+        var idx = indices?.Data<long>();
         if (dtype == DType.Float32) Pooling.MaxForward(g, Dense<float>(input), result.Data<float>(), idx);
         else Pooling.MaxForward(g, Dense<double>(input), result.Data<double>(), idx);
-        if (!Tensor.ShouldRecord(input)) return (result, indices);
+        if (!record) return (result, indices);
         var inShape = input._shape;
         var output = Tensor.Record(result, "MaxPool2DWithIndicesBackward", [input],
-            (grad, node) => [MaxScatter(grad, idx, g, inShape, dtype)], indices);
+            (grad, node) => [MaxScatter(grad, idx!, g, inShape, dtype)], indices!);
         return (output, indices);
     }
 

@@ -125,15 +125,15 @@ internal static class Conv
         var gg = g;
         if (par)
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => Scratch<T>.Pool.Rent(gg.K * gg.L),
                 (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false, relu); return cols; },
-                cols => ArrayPool<T>.Shared.Return(cols));
+                cols => Scratch<T>.Pool.Return(cols));
         }
         else
         {
-            var cols = ArrayPool<T>.Shared.Rent(g.K * g.L);
+            var cols = Scratch<T>.Pool.Rent(g.K * g.L);
             for (int n = 0; n < g.N; n++) ForwardOne(g, n, x, w, bias, y, cols, true, relu);
-            ArrayPool<T>.Shared.Return(cols);
+            Scratch<T>.Pool.Return(cols);
         }
     }
 
@@ -174,7 +174,7 @@ internal static class Conv
         if (Parallel(g))
         {
             System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options,
-                () => (Cols: ArrayPool<T>.Shared.Rent(gg.K * gg.L), Gw: gw is null ? null : new T[gw.Length]),
+                () => (Cols: Scratch<T>.Pool.Rent(gg.K * gg.L), Gw: gw is null ? null : new T[gw.Length]),
                 (n, _, local) => { BackwardOne(gg, n, x, w, gy, gx, local.Gw, local.Cols, false); return local; },
                 local =>
                 {
@@ -182,14 +182,14 @@ internal static class Conv
                     {
                         lock (gate) Gemm.AddRow<T>(local.Gw, gw!);
                     }
-                    ArrayPool<T>.Shared.Return(local.Cols);
+                    Scratch<T>.Pool.Return(local.Cols);
                 });
         }
         else
         {
-            var cols = ArrayPool<T>.Shared.Rent(K * L);
+            var cols = Scratch<T>.Pool.Rent(K * L);
             for (int n = 0; n < g.N; n++) BackwardOne(g, n, x, w, gy, gx, gw, cols, true);
-            ArrayPool<T>.Shared.Return(cols);
+            Scratch<T>.Pool.Return(cols);
         }
     }
 
@@ -239,15 +239,15 @@ internal static class Conv
         var gg = g;
         if (Parallel(g))
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(gg.K * gg.L),
+            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => Scratch<T>.Pool.Rent(gg.K * gg.L),
                 (n, _, cols) => { BackwardOne(gg, n, y, w, x, y, null, cols, false); return cols; },
-                cols => ArrayPool<T>.Shared.Return(cols));
+                cols => Scratch<T>.Pool.Return(cols));
         }
         else
         {
-            var cols = ArrayPool<T>.Shared.Rent(g.K * g.L);
+            var cols = Scratch<T>.Pool.Rent(g.K * g.L);
             for (int n = 0; n < g.N; n++) BackwardOne(g, n, y, w, x, y, null, cols, true);
-            ArrayPool<T>.Shared.Return(cols);
+            Scratch<T>.Pool.Return(cols);
         }
         if (bias is not null)
         {

@@ -37,7 +37,7 @@ public static partial class Gemm
         if (transB && transA)
         {
             // Dot products want contiguous rows of op(A): gather the m (≤ SmallM) columns of A.
-            gathered = ArrayPool<T>.Shared.Rent(m * k);
+            gathered = Scratch<T>.Pool.Rent(m * k);
             for (int p = 0; p < k; p++)
             {
                 int si = aOff + p * lda;
@@ -63,7 +63,7 @@ public static partial class Gemm
         }
         finally
         {
-            if (gathered is not null) ArrayPool<T>.Shared.Return(gathered);
+            if (gathered is not null) Scratch<T>.Pool.Return(gathered);
         }
     }
 

@@ -36,11 +36,17 @@ public static partial class Gemm
 
     private const int MR = 6;
     private const int KC = 256;
-    private const double ParallelFlops = 1e6;
+    /// <summary>
+    /// Below this many flops a GEMM stays on the calling thread. Splitting costs a thread-pool dispatch and a wake-up of the
+    /// workers (tens of µs warm; at process start the pool's first threads are created, ~1 ms), while 4 MFLOP takes only
+    /// ~0.1 ms on one core: a one-image convolution (e.g. 32×144×196, 1.8 MFLOP) is faster and starts sooner serial.
+    /// </summary>
+    private const double ParallelFlops = 4e6;
 
     /// <summary>The number of columns of the micro-kernel (two vectors).</summary>
     private static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
-        : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count : 8;
+        : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count
+        : Vector128.IsHardwareAccelerated ? 2 * Vector128<T>.Count : 8;
 
     /// <summary>The generic entry point (T is float or double).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -120,7 +126,8 @@ public static partial class Gemm
             parallel = mBlocks > 1;
         }
 
-        var bPack = ArrayPool<T>.Shared.Rent(KC * nc);
+        int kcMax = Math.Min(KC, k); // a small k (a 3×3 convolution over one channel: 9) needs a small panel
+        var bPack = Scratch<T>.Pool.Rent(kcMax * nc);
         try
         {
             for (int jc = 0; jc < n; jc += nc)
@@ -137,19 +144,19 @@ public static partial class Gemm
                     }
                     else
                     {
-                        var aPack = ArrayPool<T>.Shared.Rent(KC * mc);
+                        var aPack = Scratch<T>.Pool.Rent(kcMax * mc);
                         for (int ic = 0; ic < m; ic += mc)
                         {
                             Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
                         }
-                        ArrayPool<T>.Shared.Return(aPack);
+                        Scratch<T>.Pool.Return(aPack);
                     }
                 }
             }
         }
         finally
         {
-            ArrayPool<T>.Shared.Return(bPack);
+            Scratch<T>.Pool.Return(bPack);
         }
     }
 
@@ -161,12 +168,12 @@ public static partial class Gemm
         T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi)
         where T : unmanaged, INumber<T>
     {
-        Parallel.For(0, mBlocks, Parallelism.Options, () => ArrayPool<T>.Shared.Rent(KC * mc), (blk, _, aPack) =>
+        Parallel.For(0, mBlocks, Parallelism.Options, () => Scratch<T>.Pool.Rent(Math.Min(KC, kcur) * mc), (blk, _, aPack) =>
         {
             int ic = blk * mc;
             Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
             return aPack;
-        }, aPack => ArrayPool<T>.Shared.Return(aPack));
+        }, aPack => Scratch<T>.Pool.Return(aPack));
     }
 
     /// <summary>
@@ -421,6 +428,8 @@ public static partial class Gemm
     {
         if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, tile); return; }
         if (Vector256.IsHardwareAccelerated) { Kernel256(ap, bp, kc, tile); return; }
+        // NativeAOT's default x64 target (SSE4.2, no AVX) lands here: still vectorised, 4 floats wide.
+        if (Vector128.IsHardwareAccelerated) { Kernel128(ap, bp, kc, tile); return; }
         tile.Clear();
         for (int p = 0; p < kc; p++)
         {
@@ -519,4 +528,45 @@ public static partial class Gemm
         c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
         c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel128<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
+    {
+        int W = Vector128<T>.Count;
+        int nr = 2 * W;
+        ref T a = ref MemoryMarshal.GetReference(ap);
+        ref T b = ref MemoryMarshal.GetReference(bp);
+        Vector128<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector128.LoadUnsafe(ref b, (nuint)(p * nr));
+            var b1 = Vector128.LoadUnsafe(ref b, (nuint)(p * nr + W));
+            int ai = p * MR;
+            var a0 = Vector128.Create(Unsafe.Add(ref a, ai));
+            c00 = MulAdd(a0, b0, c00); c01 = MulAdd(a0, b1, c01);
+            var a1 = Vector128.Create(Unsafe.Add(ref a, ai + 1));
+            c10 = MulAdd(a1, b0, c10); c11 = MulAdd(a1, b1, c11);
+            var a2 = Vector128.Create(Unsafe.Add(ref a, ai + 2));
+            c20 = MulAdd(a2, b0, c20); c21 = MulAdd(a2, b1, c21);
+            var a3 = Vector128.Create(Unsafe.Add(ref a, ai + 3));
+            c30 = MulAdd(a3, b0, c30); c31 = MulAdd(a3, b1, c31);
+            var a4 = Vector128.Create(Unsafe.Add(ref a, ai + 4));
+            c40 = MulAdd(a4, b0, c40); c41 = MulAdd(a4, b1, c41);
+            var a5 = Vector128.Create(Unsafe.Add(ref a, ai + 5));
+            c50 = MulAdd(a5, b0, c50); c51 = MulAdd(a5, b1, c51);
+        }
+        ref T t = ref MemoryMarshal.GetReference(tile);
+        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
+        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
+        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
+        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
+        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
+        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+    }
+
+    /// <summary>a·b + c for the 128-bit kernel: a multiply and an add (the baseline x64 target has no FMA instruction, and a
+    /// software-emulated fused multiply-add would be far slower).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<T> MulAdd<T>(Vector128<T> a, Vector128<T> b, Vector128<T> c) where T : unmanaged => a * b + c;
 }

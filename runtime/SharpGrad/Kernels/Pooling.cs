@@ -19,44 +19,60 @@ internal static class Pooling
         return (int)o;
     }
 
-    /// <summary>y[p, oh, ow] = max over the window; idx = flat h·W + w of the maximum in its plane (NaN wins, like PyTorch).</summary>
-    public static void MaxForward<T>(PoolGeometry g, T[] x, T[] y, long[] idx) where T : unmanaged, INumber<T>
+    /// <summary>Below this many window reads (planes · outputs · kernel taps) pooling stays on the calling thread.</summary>
+    private const long ParallelWork = 200_000;
+
+    /// <summary>
+    /// y[p, oh, ow] = max over the window; idx = flat h·W + w of the maximum in its plane (NaN wins, like PyTorch).
+    /// <paramref name="idx"/> may be null when the indices are not needed (inference). Small problems run on the calling
+    /// thread without touching the thread pool.
+    /// </summary>
+    public static void MaxForward<T>(PoolGeometry g, T[] x, T[] y, long[]? idx) where T : unmanaged, INumber<T>
     {
-        int hw = g.H * g.W, lo = g.HO * g.WO;
-        System.Threading.Tasks.Parallel.For(0, g.Planes, new ParallelOptions { MaxDegreeOfParallelism = (long)g.Planes * lo * g.KH * g.KW > 200_000 ? Parallelism.MaxThreads : 1 }, p =>
+        int lo = g.HO * g.WO;
+        if ((long)g.Planes * lo * g.KH * g.KW > ParallelWork && Parallelism.MaxThreads > 1)
         {
-            int xOff = p * hw, yOff = p * lo;
-            for (int oh = 0; oh < g.HO; oh++)
+            System.Threading.Tasks.Parallel.For(0, g.Planes, Parallelism.Options, p => MaxPlane(g, p, x, y, idx));
+        }
+        else
+        {
+            for (int p = 0; p < g.Planes; p++) MaxPlane(g, p, x, y, idx);
+        }
+    }
+
+    private static void MaxPlane<T>(in PoolGeometry g, int p, T[] x, T[] y, long[]? idx) where T : unmanaged, INumber<T>
+    {
+        int xOff = p * g.H * g.W, yOff = p * g.HO * g.WO;
+        for (int oh = 0; oh < g.HO; oh++)
+        {
+            int h0 = oh * g.SH - g.PH;
+            for (int ow = 0; ow < g.WO; ow++)
             {
-                int h0 = oh * g.SH - g.PH;
-                for (int ow = 0; ow < g.WO; ow++)
+                int w0 = ow * g.SW - g.PW;
+                T best = T.Zero;
+                long bestIdx = -1;
+                for (int i = 0; i < g.KH; i++)
                 {
-                    int w0 = ow * g.SW - g.PW;
-                    T best = T.Zero;
-                    long bestIdx = -1;
-                    for (int i = 0; i < g.KH; i++)
+                    int ih = h0 + i * g.DH;
+                    if ((uint)ih >= (uint)g.H) continue;
+                    for (int j = 0; j < g.KW; j++)
                     {
-                        int ih = h0 + i * g.DH;
-                        if ((uint)ih >= (uint)g.H) continue;
-                        for (int j = 0; j < g.KW; j++)
+                        int iw = w0 + j * g.DW;
+                        if ((uint)iw >= (uint)g.W) continue;
+                        T v = x[xOff + ih * g.W + iw];
+                        if (bestIdx < 0 || v > best || T.IsNaN(v))
                         {
-                            int iw = w0 + j * g.DW;
-                            if ((uint)iw >= (uint)g.W) continue;
-                            T v = x[xOff + ih * g.W + iw];
-                            if (bestIdx < 0 || v > best || T.IsNaN(v))
-                            {
-                                best = v;
-                                bestIdx = ih * g.W + iw;
-                                if (T.IsNaN(v)) goto done;
-                            }
+                            best = v;
+                            bestIdx = ih * g.W + iw;
+                            if (T.IsNaN(v)) goto done;
                         }
                     }
-                done:
-                    y[yOff + oh * g.WO + ow] = bestIdx < 0 ? T.CreateTruncating(double.NegativeInfinity) : best;
-                    idx[yOff + oh * g.WO + ow] = Math.Max(bestIdx, 0);
                 }
+            done:
+                y[yOff + oh * g.WO + ow] = bestIdx < 0 ? T.CreateTruncating(double.NegativeInfinity) : best;
+                if (idx is not null) idx[yOff + oh * g.WO + ow] = Math.Max(bestIdx, 0);
             }
-        });
+        }
     }
 
     /// <summary>gx[p, idx] += gy[p, ·] (gx cleared first).</summary>

@@ -29,7 +29,9 @@ public static class SafeTensors
     public static StateDict Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        // Unbuffered: the header and then each tensor are read straight into their own arrays (one read each), so a buffer
+        // would only add a copy (and, for a small model loaded at start-up, 64 KB of fresh memory to fault in).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
         return Read(stream, path);
     }
 

@@ -2,7 +2,7 @@ using SharpGrad.Generator.Tests.Support;
 
 namespace SharpGrad.Generator.Tests.Compiler;
 
-/// <summary>The emitted <c>Compiled</c> class: a snapshot for an MLP, and no class (and no error) outside the slice.</summary>
+/// <summary>The emitted <c>Compiled</c> class: snapshots of four representative models, variants, and SG1017 for what is not emitted.</summary>
 public class CompiledEmitterTests
 {
     [Fact]
@@ -26,14 +26,53 @@ public class CompiledEmitterTests
     }
 
     [Theory]
-    [InlineData("Functional.Relu(", "Functional.Sigmoid(")] // an activation without a rule yet
-    [InlineData("[Shape(\"N\", 784)] ", "")] // not opted in
+    [InlineData("Functional.Relu(", "Functional.Sigmoid(")] // another activation
     [InlineData("return fc2.Forward(h);", "return fc2.Forward(h) + fc2.Forward(h);")] // a child used twice
     [InlineData("    public Tensor Forward(", "    [Compiled] public Tensor Scores([Shape(\"N\", 784)] Tensor x) => Functional.Relu(fc1.Forward(x));\n    public Tensor Forward(")] // a [Compiled] method too
-    public void OutsideTheSliceNoCompiledClassAndNoError(string from, string to)
+    public void VariantsAreCompiledWithoutDiagnostics(string from, string to)
     {
         var (result, output) = GeneratorHarness.Run(CompilerSources.Mlp.Replace(from, to));
+        Assert.Contains(result.GeneratedSources, s => s.HintName.EndsWith(".Compiled.g.cs", StringComparison.Ordinal));
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void AnOpTheCodeGeneratorDoesNotEmitIsSG1017AtTheExpression()
+    {
+        const string op = "Functional.Softmax(h, 0)";
+        var source = CompilerSources.Mlp.Replace("return fc2.Forward(h);", "return fc2.Forward(" + op + ");");
+        var (result, output) = GeneratorHarness.Run(source);
         Assert.DoesNotContain(result.GeneratedSources, s => s.HintName.EndsWith(".Compiled.g.cs", StringComparison.Ordinal));
+        var diagnostic = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1017", diagnostic.Id);
+        Assert.Equal(Microsoft.CodeAnalysis.DiagnosticSeverity.Warning, diagnostic.Severity);
+        Assert.Equal(source.IndexOf(op, StringComparison.Ordinal), diagnostic.Location.SourceSpan.Start);
+        Assert.Contains("Softmax", diagnostic.GetMessage());
+        Assert.Contains("[Module(Compile = false)]", diagnostic.GetMessage());
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), d => d.Id != "SG1017");
+    }
+
+    [Fact]
+    public void NestedModuleWithCompiledLossMatchesSnapshot()
+    {
+        var (result, output) = GeneratorHarness.Run(CompilerSources.Nested);
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Outer.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("public float LossBackward(", text);
+        Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"block.fc\")", text);
+        Snapshot.Verify("Compiler.Demo.Compiled.Outer.Compiled", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void SequentialCnnWithCrossEntropyMatchesSnapshot()
+    {
+        var (result, output) = GeneratorHarness.Run(CompilerSources.SequentialCnn);
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.SeqCnn.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("// fused: ", text);
+        Assert.Contains("CompiledSupport.CrossEntropyForward(", text);
+        Assert.Contains("CompiledSupport.BatchNormForward(", text);
+        Snapshot.Verify("Compiler.Demo.Compiled.SeqCnn.Compiled", text);
         Assert.Empty(result.Diagnostics);
         Assert.Empty(GeneratorHarness.Problems(output));
     }
@@ -51,10 +90,10 @@ public class CompiledEmitterTests
     }
 
     [Fact]
-    public void AvgPoolCnnIsNotCompiledYet()
+    public void AvgPoolCnnIsCompiled()
     {
         var (result, output) = GeneratorHarness.Run(CompilerSources.Cnn.Replace("MaxPool2d", "AvgPool2d"));
-        Assert.DoesNotContain(result.GeneratedSources, s => s.HintName.EndsWith(".Compiled.g.cs", StringComparison.Ordinal));
+        Assert.Contains("CompiledSupport.AvgPool2dForward(", result.GeneratedSources.Single(s => s.HintName.EndsWith(".Compiled.g.cs", StringComparison.Ordinal)).SourceText.ToString());
         Assert.Empty(GeneratorHarness.Problems(output));
     }
 }

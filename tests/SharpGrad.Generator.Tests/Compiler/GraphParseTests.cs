@@ -77,47 +77,76 @@ public class GraphParseTests
         var block = graph.FindChild("block")!;
         Assert.False(block.IsBuiltIn);
         Assert.Equal("Block", block.Kind);
+        Assert.Equal("Demo.Compiled.Block", block.TypeName);
 
+        // The Block child is inlined: its Linear (renamed by path), Relu and residual Add, then the boundary node
+        // (Identity, Child = block, IntArgs = the call's argument node).
+        Assert.Equal(["stem", "block", "drop", "block.fc"], graph.Children.Select(c => c.Name));
+        Assert.Equal(["stem", "block", "drop", "block.fc"], graph.Children.Select(c => c.Path));
         Assert.Equal(["Forward", "Loss"], graph.Methods.Select(m => m.Name));
         Assert.Equal(
             [
                 "Input(Input; in=[]; args=[0])",
                 "Linear(Linear stem; in=[0]; args=[])",
-                "Call(Block block; in=[1]; args=[])",
-                "Elementwise(Dropout drop; in=[2]; args=[])",
-                "Select(Training; in=[3, 2]; args=[])",
+                "Linear(Linear block.fc; in=[1]; args=[])",
+                "Elementwise(Relu; in=[2]; args=[])",
+                "Elementwise(Add; in=[3, 1]; args=[])",
+                "Elementwise(Identity block; in=[4]; args=[1])",
+                "Elementwise(Dropout drop; in=[5]; args=[])",
+                "Select(Training; in=[6, 5]; args=[])",
                 "Constant(Constant; in=[]; args=[])",
-                "Elementwise(Mul; in=[4, 5]; args=[])",
-                "Reduce(Sum; in=[6]; args=[1]; keepDim)",
+                "Elementwise(Mul; in=[7, 8]; args=[])",
+                "Reduce(Sum; in=[9]; args=[1]; keepDim)",
             ],
             CompilerHarness.Dump(graph.Methods[0]));
-        Assert.Equal(2.0, graph.Methods[0].Nodes[5].Value);
+        Assert.Equal(2.0, graph.Methods[0].Nodes[8].Value);
+        // this.Forward(x) in the [Compiled] Loss is inlined (no boundary for it), with Block inlined inside it.
         Assert.Equal(
             [
                 "Input(Input; in=[]; args=[0])",
                 "Input(Input; in=[]; args=[1])",
-                "Call(Forward this; in=[0]; args=[])",
-                "Loss(Mse; in=[2, 1]; args=[])",
+                "Linear(Linear stem; in=[0]; args=[])",
+                "Linear(Linear block.fc; in=[2]; args=[])",
+                "Elementwise(Relu; in=[3]; args=[])",
+                "Elementwise(Add; in=[4, 2]; args=[])",
+                "Elementwise(Identity block; in=[5]; args=[2])",
+                "Elementwise(Dropout drop; in=[6]; args=[])",
+                "Select(Training; in=[7, 6]; args=[])",
+                "Constant(Constant; in=[]; args=[])",
+                "Elementwise(Mul; in=[8, 9]; args=[])",
+                "Reduce(Sum; in=[10]; args=[1]; keepDim)",
+                "Loss(Mse; in=[11, 1]; args=[])",
             ],
             CompilerHarness.Dump(graph.Methods[1]));
 
-        // The child [Module] is not looked into yet, so everything after it is unknown (and nothing is reported).
-        Assert.Null(spec.Shapes[0].Output);
-        // The [Module] child itself has no [Shape], so it has no graph at all.
-        Assert.Null(CompilerHarness.Spec(result, "Block").Graph);
+        // Shapes cross the boundary: the output is known.
+        Assert.Equal("[N, 1]", spec.Shapes[0].Output?.ToString());
+        var shapes = ShapeInference.InferNodes(spec, graph.Methods[0], []);
+        Assert.Equal(["[N, 16]", "[N, 64]", "[N, 64]", "[N, 64]", "[N, 64]", "[N, 64]"], shapes.Take(6).Select(s => s?.ToString()));
+
+        // The child itself is parsed too, its input inferred from its first layer.
+        var child = CompilerHarness.Spec(result, "Block");
+        Assert.NotNull(child.Graph);
+        Assert.True(child.Graph!.Methods[0].Inputs[0].IsInferred);
+        Assert.Equal("[N, 64]", child.Graph.Methods[0].Inputs[0].Shape?.ToString());
     }
 
     [Fact]
-    public void ModulesWithoutShapeHaveNoGraph()
+    public void EveryModuleIsParsedExceptCompileFalse()
     {
         var (result, _) = GeneratorHarness.Run(TestSources.Layers, TestSources.Cnn, CompilerSources.Mlp.Replace("[Shape(\"N\", 784)] ", ""));
-        foreach (var name in new[] { "Net", "ResidualBlock", "Mlp" })
-        {
-            var spec = CompilerHarness.Spec(result, name);
-            Assert.Null(spec.Graph);
-            Assert.True(spec.Shapes.IsEmpty);
-        }
-        Assert.DoesNotContain(result.GeneratedSources, s => s.HintName.EndsWith(".Shapes.g.cs", StringComparison.Ordinal));
+        var mlp = CompilerHarness.Spec(result, "Mlp");
+        Assert.NotNull(mlp.Graph);
+        Assert.Equal("[N, 784]", mlp.Graph!.Methods[0].Inputs[0].Shape?.ToString());
+        Assert.True(mlp.Graph.Methods[0].Inputs[0].IsInferred);
+        Assert.NotNull(CompilerHarness.Spec(result, "Net").Graph);
+
+        // [Module(Compile = false)] (ResidualBlock: a foreach over children) is not parsed and has no shapes.
+        var residual = CompilerHarness.Spec(result, "ResidualBlock");
+        Assert.Null(residual.Graph);
+        Assert.True(residual.Shapes.IsEmpty);
+        Assert.DoesNotContain(result.GeneratedSources, s => s.HintName == "Demo.ResidualBlock.Shapes.g.cs");
+        Assert.Empty(result.Diagnostics);
     }
 
     [Fact]

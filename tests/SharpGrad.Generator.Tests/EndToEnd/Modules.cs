@@ -2,8 +2,8 @@ namespace SharpGrad.Generator.Tests.EndToEnd;
 
 // Real [Module] classes compiled with the generator running as an analyzer on this project.
 
-/// <summary>y = x * weight + bias, with a nullable bias.</summary>
-[Module]
+/// <summary>y = x * weight + bias, with a nullable bias (a conditional: outside the static subset, so eager-only).</summary>
+[Module(Compile = false)]
 public sealed partial class Affine
 {
     public Affine(int features, bool bias = true)
@@ -33,8 +33,8 @@ public sealed partial class Block
     public Tensor Forward(Tensor x) => inner.Forward(x) * Gain;
 }
 
-/// <summary>Own parameter declared after children (PyTorch still lists own parameters first), a nested block, a list of heads.</summary>
-[Module]
+/// <summary>Own parameter declared after children (PyTorch still lists own parameters first), a nested block, a list of heads (a foreach over children: eager-only).</summary>
+[Module(Compile = false)]
 public sealed partial class Top
 {
     private readonly Block block = new();

@@ -10,189 +10,229 @@ partial class Cnn
     public Compiled Compile() => new(this);
 
     /// <summary>
-    /// The program SharpGrad generated at build time from <see cref="Forward"/>: a straight-line forward over
-    /// SharpGrad.Kernels and a generated backward, entering the eager tape as one node. Buffers are allocated on the
-    /// first call and reused while the batch does not grow; call Backward on an output before the next Forward.
-    /// Float32 only. Hooks on children are not honoured yet.
+    /// The program SharpGrad generated at build time from this module's parsed methods: a straight-line forward over
+    /// SharpGrad.Kernels and a generated backward (PyTorch: what <c>torch.compile</c> produces). Each method's output
+    /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
+    /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
+    /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly Cnn _m;
-        private int _capacity;
-        private int _generation;
-        private float[] _v1 = [];
-        private float[] _v2 = [];
-        private float[] _v3 = [];
-        private float[] _v5 = [];
-        private float[] _g0 = [];
-        private float[] _g1 = [];
-        private float[] _g2 = [];
-        private float[] _g3 = [];
-        private float[] _g5 = [];
-        private float[] _g6 = [];
-        private float[] _g7 = [];
-        private float[] _t1 = [];
-        private float[] _t3 = [];
-        private long[] _i3 = [];
+        private readonly global::SharpGrad.Layers.Conv2d _c0;
+        private readonly global::SharpGrad.Layers.MaxPool2d _c1;
+        private readonly global::SharpGrad.Layers.Linear _c2;
+        private readonly global::SharpGrad.Layers.Linear _c3;
+        private readonly float[] _gp0; // gradient of conv1.weight
+        private readonly float[] _gp1; // gradient of conv1.bias
+        private readonly float[] _gp2; // gradient of dense1.weight
+        private readonly float[] _gp3; // gradient of dense1.bias
+        private readonly float[] _gp4; // gradient of dense2.weight
+        private readonly float[] _gp5; // gradient of dense2.bias
+        private readonly bool[] _needP = new bool[6];
+        private int _forward_capacity = -1;
+        private int _forward_generation;
+        private int _forward_n;
+        private bool _forward_training;
+        private bool _forward_needIn0;
+        private float[]? _forward_copy0;
+        private float[] _forward_v0 = [];
+        private float[] _forward_g0 = [];
+        private float[] _forward_v1 = [];
+        private float[] _forward_g1 = [];
+        private float[] _forward_t1 = [];
+        private float[] _forward_tw1 = [];
+        private float[] _forward_tb1 = [];
+        private float[] _forward_v2 = [];
+        private float[] _forward_g2 = [];
+        private float[] _forward_v3 = [];
+        private float[] _forward_g3 = [];
+        private float[] _forward_t3 = [];
+        private long[] _forward_ix3 = [];
+        private float[] _forward_v5 = [];
+        private float[] _forward_g5 = [];
+        private float[] _forward_g6 = [];
+        private float[] _forward_v7 = [];
+        private float[] _forward_g7 = [];
 
-        internal Compiled(Cnn module) => _m = module;
+        internal Compiled(Cnn module)
+        {
+            _m = module;
+            _c0 = module.conv1;
+            _c1 = module.pool;
+            _c2 = module.dense1;
+            _c3 = module.dense2;
+            _gp0 = new float[_c0.Weight.NumElements];
+            _gp1 = new float[_c0.Bias!.NumElements];
+            _gp2 = new float[_c2.Weight.NumElements];
+            _gp3 = new float[_c2.Bias!.NumElements];
+            _gp4 = new float[_c3.Weight.NumElements];
+            _gp5 = new float[_c3.Bias!.NumElements];
+        }
 
-        /// <summary>Runs the compiled forward of <see cref="Cnn.Forward"/> on <paramref name="x"/> of shape <c>[N, 3, 8, 8]</c>.</summary>
+        /// <summary>Runs the compiled <see cref="Cnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 3, 8, 8)] global::SharpGrad.Tensor x)
         {
-            global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 4 || x.Size(1) != 3 || x.Size(2) != 8 || x.Size(3) != 8)
-                throw new global::System.ArgumentException("Cnn.Compiled.Forward: expected x of shape [N, 3, 8, 8], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ".", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Cnn.Compiled.Forward: the compiled program is float32 only, but got " + x.DType + "; run the eager Cnn.Forward for other dtypes.", nameof(x));
-            var xc = x.Contiguous();
-            var xd = global::SharpGrad.CompiledSupport.FloatData(xc);
-            int xo = xc.StorageOffset;
-            int n = x.Size(0);
-            if (xo != 0) { xd = global::System.MemoryExtensions.AsSpan(xd, xo, n * 192).ToArray(); xo = 0; } // the conv/pool kernels read from offset 0
-            if (n > _capacity)
-            {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _v1 = new float[n * 2048];
-                _v2 = new float[n * 2048];
-                _v3 = new float[n * 512];
-                _v5 = new float[n * 64];
-                _g0 = new float[n * 192];
-                _g1 = new float[n * 2048];
-                _g2 = new float[n * 2048];
-                _g3 = new float[n * 512];
-                _g5 = new float[n * 64];
-                _g6 = new float[n * 64];
-                _g7 = new float[n * 10];
-                _t1 = new float[n * 192]; // the input gradient of conv1, before accumulation
-                _t3 = new float[n * 2048]; // the input gradient of pool, before accumulation
-                _i3 = new long[n * 512];
-                _capacity = n;
-            }
-            int generation = ++_generation;
+            int n = _forward_Prepare(x);
+            _forward_Run(n);
             var y = new float[n * 10];
-            var w1 = _m.conv1.Weight;
-            var b1 = _m.conv1.Bias!;
-            var w5 = _m.dense1.Weight;
-            var b5 = _m.dense1.Bias!;
-            var w7 = _m.dense2.Weight;
-            var b7 = _m.dense2.Bias!;
-            // conv1.Forward(x): im2col + GEMM per image, bias added by the kernel
-            global::SharpGrad.CompiledSupport.Conv2dForward(xd, w1, b1, _v1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
-            // Functional.Relu(conv1.Forward(x))
-            for (int j = 0, len = n * 2048; j < len; j++) { float v = _v1[j]; _v2[j] = v > 0f ? v : 0f; }
-            // pool.Forward(Functional.Relu(conv1.Forward(x)))
-            global::SharpGrad.CompiledSupport.MaxPool2dForward(_v2, _v3, _i3, n * 32, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1);
-            // h.View(-1, 32 * 4 * 4): a view, no copy
-            // dense1.Forward(h): GEMM _v5 = _v3 · dense1.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _v3, 0, 512, global::SharpGrad.CompiledSupport.FloatData(w5), w5.StorageOffset, 512, 0f, _v5, 0, 64);
-            // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in one loop (nodes 5, 6)
-            var bd5 = global::SharpGrad.CompiledSupport.FloatData(b5); int bo5 = b5.StorageOffset;
-            for (int r = 0; r < n; r++)
-            {
-                int row = r * 64;
-                for (int c = 0; c < 64; c++)
-                {
-                    float v = _v5[row + c] + bd5[bo5 + c]; _v5[row + c] = v > 0f ? v : 0f;
-                }
-            }
-            // dense2.Forward(Functional.Relu(dense1.Forward(h))): GEMM y = _v5 · dense2.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 64, 1f, _v5, 0, 64, global::SharpGrad.CompiledSupport.FloatData(w7), w7.StorageOffset, 64, 0f, y, 0, 10);
-            // dense2 bias
-            var bd7 = global::SharpGrad.CompiledSupport.FloatData(b7); int bo7 = b7.StorageOffset;
-            for (int r = 0; r < n; r++)
-            {
-                int row = r * 10;
-                for (int c = 0; c < 10; c++)
-                {
-                    y[row + c] = y[row + c] + bd7[bo7 + c];
-                }
-            }
+            global::System.Array.Copy(_forward_v7, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
-            var xShape = x.Shape;
-            var inputs = new global::SharpGrad.Tensor?[] { x, w1, b1, w5, b5, w7, b7 };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c2.Weight, _c2.Bias!, _c3.Weight, _c3.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "CnnCompiledBackward", inputs,
-                (g, node) => Backward(g, node, generation, n, xd, xo, y, xShape), x, w1, w5, w7);
+            int generation = _forward_generation;
+            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "CnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c2.Weight, _c2.Bias!, _c3.Weight, _c3.Bias!);
         }
 
-        /// <summary>The reverse-mode program generated from the IR (one vector-Jacobian rule per node, in reverse order).</summary>
-        private global::SharpGrad.Tensor?[] Backward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n, float[] xd, int xo, float[] y, int[] xShape)
+        /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
-            if (generation != _generation)
-                throw new global::System.InvalidOperationException("Cnn.Compiled: backward through an output of an earlier Forward call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            global::System.ArgumentNullException.ThrowIfNull(x);
+            if (x.Rank != 4 || x.Size(1) != 3 || x.Size(2) != 8 || x.Size(3) != 8)
+                throw new global::System.ArgumentException("Cnn.Compiled.Forward: expected x of shape [N, 3, 8, 8], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Cnn.Forward.", nameof(x));
+            if (x.DType != global::SharpGrad.DType.Float32)
+                throw new global::System.ArgumentException("Cnn.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Cnn.Forward.", nameof(x));
+            int n = x.Size(0);
+            if (n > _forward_capacity)
+            {
+                // Buffers sized on the first call, grown only when the batch grows.
+                _forward_g0 = new float[n * 192];
+                _forward_v1 = new float[n * 2048];
+                _forward_g1 = new float[n * 2048];
+                _forward_t1 = new float[n * 192];
+                _forward_tw1 = new float[864];
+                _forward_tb1 = new float[32];
+                _forward_v2 = new float[n * 2048];
+                _forward_g2 = new float[n * 2048];
+                _forward_v3 = new float[n * 512];
+                _forward_g3 = new float[n * 512];
+                _forward_t3 = new float[n * 2048];
+                _forward_ix3 = new long[n * 512];
+                _forward_v5 = new float[n * 64];
+                _forward_g5 = new float[n * 64];
+                _forward_g6 = new float[n * 64];
+                _forward_v7 = new float[n * 10];
+                _forward_g7 = new float[n * 10];
+                _forward_capacity = n;
+            }
+            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
+            _forward_n = n;
+            _forward_training = _m.Training;
+            _forward_generation++;
+            return n;
+        }
+
+        /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        {
+            if (generation != _forward_generation)
+                throw new global::System.InvalidOperationException("Cnn.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
             var grads = new global::SharpGrad.Tensor?[7];
-            bool needX = node.NeedsInputGrad(0);
-            var gc = g.Contiguous();
-            var gd = global::SharpGrad.CompiledSupport.FloatData(gc);
-            int go = gc.StorageOffset;
-            global::System.Array.Clear(_g0, 0, n * 192);
-            global::System.Array.Clear(_g1, 0, n * 2048);
-            global::System.Array.Clear(_g2, 0, n * 2048);
-            global::System.Array.Clear(_g3, 0, n * 512);
-            global::System.Array.Clear(_g5, 0, n * 64);
-            global::System.Array.Clear(_g6, 0, n * 64);
-            global::System.Array.Clear(_g7, 0, n * 10);
-            // seed: the output gradient
-            for (int j = 0, len = n * 10; j < len; j++) _g7[j] += gd[go + j];
-            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): dInput += dY · W, dW = dYᵀ · input, db = Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 10, 1f, _g7, 0, 10, global::SharpGrad.CompiledSupport.FloatData(_m.dense2.Weight), _m.dense2.Weight.StorageOffset, 64, 1f, _g6, 0, 64);
-            if (node.NeedsInputGrad(5))
-            {
-                var dw = new float[640];
-                global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 64, n, 1f, _g7, 0, 10, _v5, 0, 64, 0f, dw, 0, 64);
-                grads[5] = global::SharpGrad.CompiledSupport.Wrap(dw, 10, 64);
-            }
-            if (node.NeedsInputGrad(6))
-            {
-                var db = new float[10];
-                for (int r = 0; r < n; r++) for (int c = 0; c < 10; c++) db[c] += _g7[r * 10 + c];
-                grads[6] = global::SharpGrad.CompiledSupport.Wrap(db, 10);
-            }
-            // d Functional.Relu(dense1.Forward(h)): mask by the output (kept in the fused Linear's buffer)
-            for (int j = 0, len = n * 64; j < len; j++) if (_v5[j] > 0f) _g5[j] += _g6[j];
-            // d dense1.Forward(h): dInput += dY · W, dW = dYᵀ · input, db = Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 512, 64, 1f, _g5, 0, 64, global::SharpGrad.CompiledSupport.FloatData(_m.dense1.Weight), _m.dense1.Weight.StorageOffset, 512, 1f, _g3, 0, 512);
-            if (node.NeedsInputGrad(3))
-            {
-                var dw = new float[32768];
-                global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 512, n, 1f, _g5, 0, 64, _v3, 0, 512, 0f, dw, 0, 512);
-                grads[3] = global::SharpGrad.CompiledSupport.Wrap(dw, 64, 512);
-            }
-            if (node.NeedsInputGrad(4))
-            {
-                var db = new float[64];
-                for (int r = 0; r < n; r++) for (int c = 0; c < 64; c++) db[c] += _g5[r * 64 + c];
-                grads[4] = global::SharpGrad.CompiledSupport.Wrap(db, 64);
-            }
-            // d pool.Forward(Functional.Relu(conv1.Forward(x))): scatter to the recorded maxima, then accumulate
-            // (always: its input is an intermediate value)
-            {
-                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_g3, _i3, _t3, n * 32, 64, 16);
-                for (int j = 0, len = n * 2048; j < len; j++) _g2[j] += _t3[j];
-            }
-            // d Functional.Relu(conv1.Forward(x)): mask by the output
-            for (int j = 0, len = n * 2048; j < len; j++) if (_v2[j] > 0f) _g1[j] += _g2[j];
-            // d conv1.Forward(x): the convolution's backward kernel (input gradient into a scratch buffer, then accumulated)
-            if (needX || node.NeedsInputGrad(1) || node.NeedsInputGrad(2))
-            {
-                var dw = node.NeedsInputGrad(1) ? new float[864] : null;
-                var db = node.NeedsInputGrad(2) ? new float[32] : null;
-                var dIn = needX ? _t1 : null;
-                global::SharpGrad.CompiledSupport.Conv2dBackward(xd, _m.conv1.Weight, _g1, dIn, dw, db, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
-                if (dIn is not null) for (int j = 0, len = n * 192; j < len; j++) _g0[j] += dIn[j];
-                if (dw is not null) grads[1] = global::SharpGrad.CompiledSupport.Wrap(dw, 32, 3, 3, 3);
-                if (db is not null) grads[2] = global::SharpGrad.CompiledSupport.Wrap(db, 32);
-            }
-            if (needX)
-            {
-                var dx = new float[n * 192];
-                global::System.Array.Copy(_g0, dx, dx.Length);
-                grads[0] = global::SharpGrad.CompiledSupport.Wrap(dx, xShape);
-            }
+            _forward_needIn0 = node.NeedsInputGrad(0);
+            _needP[0] = node.NeedsInputGrad(1);
+            _needP[1] = node.NeedsInputGrad(2);
+            _needP[2] = node.NeedsInputGrad(3);
+            _needP[3] = node.NeedsInputGrad(4);
+            _needP[4] = node.NeedsInputGrad(5);
+            _needP[5] = node.NeedsInputGrad(6);
+            _forward_ClearGrads(n);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g7, n * 10);
+            _forward_Backward(n);
+            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 3, 8, 8);
+            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
+            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
+            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c2.Weight.Shape);
+            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c2.Bias!.Shape);
+            if (_needP[4]) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_gp4, _c3.Weight.Shape);
+            if (_needP[5]) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_gp5, _c3.Bias!.Shape);
             return grads;
+        }
+
+        private void _forward_ClearGrads(int n)
+        {
+            global::System.Array.Clear(_forward_g0, 0, n * 192);
+            global::System.Array.Clear(_forward_g1, 0, n * 2048);
+            global::System.Array.Clear(_forward_g2, 0, n * 2048);
+            global::System.Array.Clear(_forward_g3, 0, n * 512);
+            global::System.Array.Clear(_forward_g5, 0, n * 64);
+            global::System.Array.Clear(_forward_g6, 0, n * 64);
+            global::System.Array.Clear(_forward_g7, 0, n * 10);
+            if (_needP[0]) global::System.Array.Clear(_gp0);
+            if (_needP[1]) global::System.Array.Clear(_gp1);
+            if (_needP[2]) global::System.Array.Clear(_gp2);
+            if (_needP[3]) global::System.Array.Clear(_gp3);
+            if (_needP[4]) global::System.Array.Clear(_gp4);
+            if (_needP[5]) global::System.Array.Clear(_gp5);
+        }
+
+        /// <summary>The forward program of Forward, node by node.</summary>
+        private void _forward_Run(int n)
+        {
+            // conv1.Forward(x): im2col + GEMM per image, bias added by the kernel
+            global::SharpGrad.CompiledSupport.Conv2dForward(_forward_v0, _c0.Weight, _c0.Bias!, _forward_v1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 3, 8, 8 }, _forward_v1, new int[] { n, 32, 8, 8 });
+            // Functional.Relu(conv1.Forward(x))
+            for (int j = 0, len = n * 2048; j < len; j++) { float v = _forward_v1[j]; _forward_v2[j] = v > 0f ? v : 0f; }
+            // pool.Forward(Functional.Relu(conv1.Forward(x)))
+            global::SharpGrad.CompiledSupport.MaxPool2dForward(_forward_v2, _forward_v3, _forward_ix3, n * 32, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v2, new int[] { n, 32, 8, 8 }, _forward_v3, new int[] { n, 32, 4, 4 });
+            // h.View(-1, 32 * 4 * 4): a view, no copy
+            // dense1.Forward(h): GEMM _forward_v5 = _forward_v3 · dense1.weightᵀ
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _forward_v3, 0, 512, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 0f, _forward_v5, 0, 64);
+            // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in one pass over the GEMM output (nodes 5, 6), unless a hook must see the Linear's output
+            bool fuse5 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c2));
+            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v5, n, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Bias!), fuse5);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v3, new int[] { n, 512 }, _forward_v5, new int[] { n, 64 });
+            // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue (fused) unless a hook asked for the Linear's output
+            if (!fuse5)
+            {
+                for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v5[j]; _forward_v5[j] = v > 0f ? v : 0f; }
+            }
+            // dense2.Forward(Functional.Relu(dense1.Forward(h))): GEMM _forward_v7 = _forward_v5 · dense2.weightᵀ
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 64, 1f, _forward_v5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 0f, _forward_v7, 0, 10);
+            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v7, n, 10, global::SharpGrad.CompiledSupport.Dense(_c3.Bias!), false);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _forward_v5, new int[] { n, 64 }, _forward_v7, new int[] { n, 10 });
+        }
+
+        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        private void _forward_Backward(int n)
+        {
+            var hb7 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g6, n * 64) : null;
+            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 10, 1f, _forward_g7, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 1f, _forward_g6, 0, 64);
+            if (_needP[4]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 64, n, 1f, _forward_g7, 0, 10, _forward_v5, 0, 64, 1f, _gp4, 0, 64);
+            if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 10, _gp5);
+            if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g6, hb7, new int[] { n, 64 }, _forward_g7, new int[] { n, 10 });
+            // d Functional.Relu(dense1.Forward(h)): mask by the output (kept in the fused Linear's buffer)
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v5, _forward_g6, _forward_g5, n * 64);
+            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 512) : null;
+            // d dense1.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 512, 64, 1f, _forward_g5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 1f, _forward_g3, 0, 512);
+            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 512, n, 1f, _forward_g5, 0, 64, _forward_v3, 0, 512, 1f, _gp2, 0, 512);
+            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g5, n, 64, _gp3);
+            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g3, hb5, new int[] { n, 512 }, _forward_g5, new int[] { n, 64 });
+            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 2048) : null;
+            // d pool.Forward(Functional.Relu(conv1.Forward(x))): scatter to the recorded maxima, then accumulate
+            // (its input is an intermediate value)
+            {
+                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_forward_g3, _forward_ix3, _forward_t3, n * 32, 64, 16);
+                global::SharpGrad.CompiledSupport.AddInto(_forward_t3, _forward_g2, n * 2048);
+            }
+            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 32, 8, 8 }, _forward_g3, new int[] { n, 32, 4, 4 });
+            // d Functional.Relu(conv1.Forward(x)): mask by the output
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v2, _forward_g2, _forward_g1, n * 2048);
+            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 192) : null;
+            // d conv1.Forward(x): the convolution's backward kernel (into scratch buffers, then accumulated)
+            var dIn1 = _forward_needIn0 ? _forward_t1 : null;
+            var dW1 = _needP[0] ? _forward_tw1 : null;
+            var dB1 = _needP[1] ? _forward_tb1 : null;
+            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g1, dIn1, dW1, dB1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
+            if (dIn1 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn1, _forward_g0, n * 192);
+            if (dW1 is not null) global::SharpGrad.CompiledSupport.AddInto(dW1, _gp0, dW1.Length);
+            if (dB1 is not null) global::SharpGrad.CompiledSupport.AddInto(dB1, _gp1, dB1.Length);
+            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 3, 8, 8 }, _forward_g1, new int[] { n, 32, 8, 8 });
         }
     }
 }

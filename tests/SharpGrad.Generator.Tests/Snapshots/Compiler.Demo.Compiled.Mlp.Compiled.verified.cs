@@ -10,140 +10,161 @@ partial class Mlp
     public Compiled Compile() => new(this);
 
     /// <summary>
-    /// The program SharpGrad generated at build time from <see cref="Forward"/>: a straight-line forward over
-    /// SharpGrad.Kernels and a generated backward, entering the eager tape as one node. Buffers are allocated on the
-    /// first call and reused while the batch does not grow; call Backward on an output before the next Forward.
-    /// Float32 only. Hooks on children are not honoured yet.
+    /// The program SharpGrad generated at build time from this module's parsed methods: a straight-line forward over
+    /// SharpGrad.Kernels and a generated backward (PyTorch: what <c>torch.compile</c> produces). Each method's output
+    /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
+    /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
+    /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly Mlp _m;
-        private int _capacity;
-        private int _generation;
-        private float[] _v1 = [];
-        private float[] _g0 = [];
-        private float[] _g1 = [];
-        private float[] _g2 = [];
-        private float[] _g3 = [];
+        private readonly global::SharpGrad.Layers.Linear _c0;
+        private readonly global::SharpGrad.Layers.Linear _c1;
+        private readonly float[] _gp0; // gradient of fc1.weight
+        private readonly float[] _gp1; // gradient of fc1.bias
+        private readonly float[] _gp2; // gradient of fc2.weight
+        private readonly float[] _gp3; // gradient of fc2.bias
+        private readonly bool[] _needP = new bool[4];
+        private int _forward_capacity = -1;
+        private int _forward_generation;
+        private int _forward_n;
+        private bool _forward_training;
+        private bool _forward_needIn0;
+        private float[]? _forward_copy0;
+        private float[] _forward_v0 = [];
+        private float[] _forward_g0 = [];
+        private float[] _forward_v1 = [];
+        private float[] _forward_g1 = [];
+        private float[] _forward_g2 = [];
+        private float[] _forward_v3 = [];
+        private float[] _forward_g3 = [];
 
-        internal Compiled(Mlp module) => _m = module;
+        internal Compiled(Mlp module)
+        {
+            _m = module;
+            _c0 = module.fc1;
+            _c1 = module.fc2;
+            _gp0 = new float[_c0.Weight.NumElements];
+            _gp1 = new float[_c0.Bias!.NumElements];
+            _gp2 = new float[_c1.Weight.NumElements];
+            _gp3 = new float[_c1.Bias!.NumElements];
+        }
 
-        /// <summary>Runs the compiled forward of <see cref="Mlp.Forward"/> on <paramref name="x"/> of shape <c>[N, 784]</c>.</summary>
+        /// <summary>Runs the compiled <see cref="Mlp.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 784)] global::SharpGrad.Tensor x)
         {
-            global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 2 || x.Size(1) != 784)
-                throw new global::System.ArgumentException("Mlp.Compiled.Forward: expected x of shape [N, 784], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ".", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Mlp.Compiled.Forward: the compiled program is float32 only, but got " + x.DType + "; run the eager Mlp.Forward for other dtypes.", nameof(x));
-            var xc = x.Contiguous();
-            var xd = global::SharpGrad.CompiledSupport.FloatData(xc);
-            int xo = xc.StorageOffset;
-            int n = x.Size(0);
-            if (n > _capacity)
-            {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _v1 = new float[n * 256];
-                _g0 = new float[n * 784];
-                _g1 = new float[n * 256];
-                _g2 = new float[n * 256];
-                _g3 = new float[n * 10];
-                _capacity = n;
-            }
-            int generation = ++_generation;
+            int n = _forward_Prepare(x);
+            _forward_Run(n);
             var y = new float[n * 10];
-            var w1 = _m.fc1.Weight;
-            var b1 = _m.fc1.Bias!;
-            var w3 = _m.fc2.Weight;
-            var b3 = _m.fc2.Bias!;
-            // fc1.Forward(x): GEMM _v1 = xd · fc1.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, xd, xo, 784, global::SharpGrad.CompiledSupport.FloatData(w1), w1.StorageOffset, 784, 0f, _v1, 0, 256);
-            // fused: fc1 bias + Functional.Relu(fc1.Forward(x)) in one loop (nodes 1, 2)
-            var bd1 = global::SharpGrad.CompiledSupport.FloatData(b1); int bo1 = b1.StorageOffset;
-            for (int r = 0; r < n; r++)
-            {
-                int row = r * 256;
-                for (int c = 0; c < 256; c++)
-                {
-                    float v = _v1[row + c] + bd1[bo1 + c]; _v1[row + c] = v > 0f ? v : 0f;
-                }
-            }
-            // fc2.Forward(h): GEMM y = _v1 · fc2.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 256, 1f, _v1, 0, 256, global::SharpGrad.CompiledSupport.FloatData(w3), w3.StorageOffset, 256, 0f, y, 0, 10);
-            // fc2 bias
-            var bd3 = global::SharpGrad.CompiledSupport.FloatData(b3); int bo3 = b3.StorageOffset;
-            for (int r = 0; r < n; r++)
-            {
-                int row = r * 10;
-                for (int c = 0; c < 10; c++)
-                {
-                    y[row + c] = y[row + c] + bd3[bo3 + c];
-                }
-            }
+            global::System.Array.Copy(_forward_v3, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
-            var xShape = x.Shape;
-            var inputs = new global::SharpGrad.Tensor?[] { x, w1, b1, w3, b3 };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "MlpCompiledBackward", inputs,
-                (g, node) => Backward(g, node, generation, n, xd, xo, y, xShape), x, w1, w3);
+            int generation = _forward_generation;
+            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "MlpForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias!);
         }
 
-        /// <summary>The reverse-mode program generated from the IR (one vector-Jacobian rule per node, in reverse order).</summary>
-        private global::SharpGrad.Tensor?[] Backward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n, float[] xd, int xo, float[] y, int[] xShape)
+        /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
-            if (generation != _generation)
-                throw new global::System.InvalidOperationException("Mlp.Compiled: backward through an output of an earlier Forward call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            global::System.ArgumentNullException.ThrowIfNull(x);
+            if (x.Rank != 2 || x.Size(1) != 784)
+                throw new global::System.ArgumentException("Mlp.Compiled.Forward: expected x of shape [N, 784], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Mlp.Forward.", nameof(x));
+            if (x.DType != global::SharpGrad.DType.Float32)
+                throw new global::System.ArgumentException("Mlp.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Mlp.Forward.", nameof(x));
+            int n = x.Size(0);
+            if (n > _forward_capacity)
+            {
+                // Buffers sized on the first call, grown only when the batch grows.
+                _forward_g0 = new float[n * 784];
+                _forward_v1 = new float[n * 256];
+                _forward_g1 = new float[n * 256];
+                _forward_g2 = new float[n * 256];
+                _forward_v3 = new float[n * 10];
+                _forward_g3 = new float[n * 10];
+                _forward_capacity = n;
+            }
+            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
+            _forward_n = n;
+            _forward_training = _m.Training;
+            _forward_generation++;
+            return n;
+        }
+
+        /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        {
+            if (generation != _forward_generation)
+                throw new global::System.InvalidOperationException("Mlp.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
             var grads = new global::SharpGrad.Tensor?[5];
-            bool needX = node.NeedsInputGrad(0);
-            var gc = g.Contiguous();
-            var gd = global::SharpGrad.CompiledSupport.FloatData(gc);
-            int go = gc.StorageOffset;
-            global::System.Array.Clear(_g0, 0, n * 784);
-            global::System.Array.Clear(_g1, 0, n * 256);
-            global::System.Array.Clear(_g2, 0, n * 256);
-            global::System.Array.Clear(_g3, 0, n * 10);
-            // seed: the output gradient
-            for (int j = 0, len = n * 10; j < len; j++) _g3[j] += gd[go + j];
-            // d fc2.Forward(h): dInput += dY · W, dW = dYᵀ · input, db = Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 256, 10, 1f, _g3, 0, 10, global::SharpGrad.CompiledSupport.FloatData(_m.fc2.Weight), _m.fc2.Weight.StorageOffset, 256, 1f, _g2, 0, 256);
-            if (node.NeedsInputGrad(3))
-            {
-                var dw = new float[2560];
-                global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 256, n, 1f, _g3, 0, 10, _v1, 0, 256, 0f, dw, 0, 256);
-                grads[3] = global::SharpGrad.CompiledSupport.Wrap(dw, 10, 256);
-            }
-            if (node.NeedsInputGrad(4))
-            {
-                var db = new float[10];
-                for (int r = 0; r < n; r++) for (int c = 0; c < 10; c++) db[c] += _g3[r * 10 + c];
-                grads[4] = global::SharpGrad.CompiledSupport.Wrap(db, 10);
-            }
-            // d Functional.Relu(fc1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            for (int j = 0, len = n * 256; j < len; j++) if (_v1[j] > 0f) _g1[j] += _g2[j];
-            // d fc1.Forward(x): dInput += dY · W, dW = dYᵀ · input, db = Σ_rows dY
-            if (needX)
-                global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 784, 256, 1f, _g1, 0, 256, global::SharpGrad.CompiledSupport.FloatData(_m.fc1.Weight), _m.fc1.Weight.StorageOffset, 784, 1f, _g0, 0, 784);
-            if (node.NeedsInputGrad(1))
-            {
-                var dw = new float[200704];
-                global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 256, 784, n, 1f, _g1, 0, 256, xd, xo, 784, 0f, dw, 0, 784);
-                grads[1] = global::SharpGrad.CompiledSupport.Wrap(dw, 256, 784);
-            }
-            if (node.NeedsInputGrad(2))
-            {
-                var db = new float[256];
-                for (int r = 0; r < n; r++) for (int c = 0; c < 256; c++) db[c] += _g1[r * 256 + c];
-                grads[2] = global::SharpGrad.CompiledSupport.Wrap(db, 256);
-            }
-            if (needX)
-            {
-                var dx = new float[n * 784];
-                global::System.Array.Copy(_g0, dx, dx.Length);
-                grads[0] = global::SharpGrad.CompiledSupport.Wrap(dx, xShape);
-            }
+            _forward_needIn0 = node.NeedsInputGrad(0);
+            _needP[0] = node.NeedsInputGrad(1);
+            _needP[1] = node.NeedsInputGrad(2);
+            _needP[2] = node.NeedsInputGrad(3);
+            _needP[3] = node.NeedsInputGrad(4);
+            _forward_ClearGrads(n);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g3, n * 10);
+            _forward_Backward(n);
+            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 784);
+            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
+            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
+            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight.Shape);
+            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
             return grads;
+        }
+
+        private void _forward_ClearGrads(int n)
+        {
+            global::System.Array.Clear(_forward_g0, 0, n * 784);
+            global::System.Array.Clear(_forward_g1, 0, n * 256);
+            global::System.Array.Clear(_forward_g2, 0, n * 256);
+            global::System.Array.Clear(_forward_g3, 0, n * 10);
+            if (_needP[0]) global::System.Array.Clear(_gp0);
+            if (_needP[1]) global::System.Array.Clear(_gp1);
+            if (_needP[2]) global::System.Array.Clear(_gp2);
+            if (_needP[3]) global::System.Array.Clear(_gp3);
+        }
+
+        /// <summary>The forward program of Forward, node by node.</summary>
+        private void _forward_Run(int n)
+        {
+            // fc1.Forward(x): GEMM _forward_v1 = _forward_v0 · fc1.weightᵀ
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, _forward_v0, 0, 784, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 0f, _forward_v1, 0, 256);
+            // fused: fc1 bias + Functional.Relu(fc1.Forward(x)) in one pass over the GEMM output (nodes 1, 2), unless a hook must see the Linear's output
+            bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
+            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v1, n, 256, global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), fuse1);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 784 }, _forward_v1, new int[] { n, 256 });
+            // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue (fused) unless a hook asked for the Linear's output
+            if (!fuse1)
+            {
+                for (int j = 0, len = n * 256; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }
+            }
+            // fc2.Forward(h): GEMM _forward_v3 = _forward_v1 · fc2.weightᵀ
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 256, 1f, _forward_v1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 0f, _forward_v3, 0, 10);
+            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v3, n, 10, global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), false);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 256 }, _forward_v3, new int[] { n, 10 });
+        }
+
+        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        private void _forward_Backward(int n)
+        {
+            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 256) : null;
+            // d fc2.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 256, 10, 1f, _forward_g3, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 1f, _forward_g2, 0, 256);
+            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 256, n, 1f, _forward_g3, 0, 10, _forward_v1, 0, 256, 1f, _gp2, 0, 256);
+            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g3, n, 10, _gp3);
+            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 256 }, _forward_g3, new int[] { n, 10 });
+            // d Functional.Relu(fc1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g2, _forward_g1, n * 256);
+            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784) : null;
+            // d fc1.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
+            if (_forward_needIn0) global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 784, 256, 1f, _forward_g1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 1f, _forward_g0, 0, 784);
+            if (_needP[0]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 256, 784, n, 1f, _forward_g1, 0, 256, _forward_v0, 0, 784, 1f, _gp0, 0, 784);
+            if (_needP[1]) global::SharpGrad.CompiledSupport.SumRows(_forward_g1, n, 256, _gp1);
+            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 784 }, _forward_g1, new int[] { n, 256 });
         }
     }
 }

@@ -81,4 +81,24 @@ internal static class CompilerSources
             public Tensor Loss([Shape("N", 16)] Tensor x, [Shape("N", 1)] Tensor target) => Losses.Mse(Forward(x), target);
         }
         """;
+
+    /// <summary>A CNN built from a Sequential field initialiser (conv, BatchNorm, ReLU, pooling) with a [Compiled] cross-entropy loss.</summary>
+    public const string SequentialCnn = """
+        using SharpGrad;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public partial class SeqCnn
+        {
+            private readonly Sequential features = new(new Conv2d(1, 8, 3, padding: 1), new BatchNorm2d(8), new ReLU(), new MaxPool2d(2));
+            private readonly Linear head = new(8 * 14 * 14, 10);
+
+            public Tensor Forward([Shape("N", 1, 28, 28)] Tensor x) => head.Forward(features.Forward(x).Flatten(1));
+
+            [Compiled]
+            public Tensor Loss([Shape("N", 1, 28, 28)] Tensor x, [Shape("N")] Tensor target) => Losses.CrossEntropy(Forward(x), target);
+        }
+        """;
 }

@@ -68,7 +68,7 @@ internal static class TestSources
             public Tensor Forward(Tensor x, Tensor skip) => Forward(x) + skip;
         }
 
-        [Module]
+        [Module(Compile = false)] // a foreach over a list of children: eager-only
         internal partial class ResidualBlock
         {
             private readonly Linear[] layers = [new(8, 8), new(8, 8)];
