@@ -180,10 +180,9 @@ partial class Cnn
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v2, new int[] { n, 32, 8, 8 }, _forward_v3, new int[] { n, 32, 4, 4 });
             // h.View(-1, 32 * 4 * 4): a view, no copy
             // dense1.Forward(h): GEMM _forward_v5 = _forward_v3 · dense1.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _forward_v3, 0, 512, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 0f, _forward_v5, 0, 64);
-            // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in one pass over the GEMM output (nodes 5, 6), unless a hook must see the Linear's output
+            // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in the GEMM epilogue, per output tile (nodes 5, 6), unless a hook must see the Linear's output
             bool fuse5 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c2));
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v5, n, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Bias!), fuse5);
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _forward_v3, 0, 512, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 0f, _forward_v5, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c2.Bias!), activation: fuse5 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v3, new int[] { n, 512 }, _forward_v5, new int[] { n, 64 });
             // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue (fused) unless a hook asked for the Linear's output
             if (!fuse5)
@@ -191,8 +190,8 @@ partial class Cnn
                 for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v5[j]; _forward_v5[j] = v > 0f ? v : 0f; }
             }
             // dense2.Forward(Functional.Relu(dense1.Forward(h))): GEMM _forward_v7 = _forward_v5 · dense2.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 64, 1f, _forward_v5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 0f, _forward_v7, 0, 10);
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v7, n, 10, global::SharpGrad.CompiledSupport.Dense(_c3.Bias!), false);
+            // fused: dense2 bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 64, 1f, _forward_v5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 0f, _forward_v7, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c3.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _forward_v5, new int[] { n, 64 }, _forward_v7, new int[] { n, 10 });
         }
 

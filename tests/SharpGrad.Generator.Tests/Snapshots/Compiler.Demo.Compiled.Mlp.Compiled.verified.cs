@@ -132,10 +132,9 @@ partial class Mlp
         private void _forward_Run(int n)
         {
             // fc1.Forward(x): GEMM _forward_v1 = _forward_v0 · fc1.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, _forward_v0, 0, 784, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 0f, _forward_v1, 0, 256);
-            // fused: fc1 bias + Functional.Relu(fc1.Forward(x)) in one pass over the GEMM output (nodes 1, 2), unless a hook must see the Linear's output
+            // fused: fc1 bias + Functional.Relu(fc1.Forward(x)) in the GEMM epilogue, per output tile (nodes 1, 2), unless a hook must see the Linear's output
             bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v1, n, 256, global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), fuse1);
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, _forward_v0, 0, 784, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 0f, _forward_v1, 0, 256, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), activation: fuse1 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 784 }, _forward_v1, new int[] { n, 256 });
             // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue (fused) unless a hook asked for the Linear's output
             if (!fuse1)
@@ -143,8 +142,8 @@ partial class Mlp
                 for (int j = 0, len = n * 256; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }
             }
             // fc2.Forward(h): GEMM _forward_v3 = _forward_v1 · fc2.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 256, 1f, _forward_v1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 0f, _forward_v3, 0, 10);
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v3, n, 10, global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), false);
+            // fused: fc2 bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 256, 1f, _forward_v1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 0f, _forward_v3, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 256 }, _forward_v3, new int[] { n, 10 });
         }
 

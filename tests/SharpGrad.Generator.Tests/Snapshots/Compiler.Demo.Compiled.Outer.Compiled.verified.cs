@@ -28,10 +28,10 @@ partial class Outer
         private readonly float[] _gp1; // gradient of stem.bias
         private readonly float[] _gp2; // gradient of block.fc.weight
         private readonly float[] _gp3; // gradient of block.fc.bias
-        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor {Method}Backward reuses
+        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor the fused backward reuses
         private readonly bool[] _needP = new bool[4];
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -199,14 +199,13 @@ partial class Outer
         {
             bool training = _forward_training;
             // stem.Forward(x): GEMM _forward_v1 = _forward_v0 · stem.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _forward_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _forward_v1, 0, 64);
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v1, n, 64, global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), false);
+            // fused: stem bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _forward_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _forward_v1, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 16 }, _forward_v1, new int[] { n, 64 });
             // fc.Forward(x): GEMM _forward_v2 = _forward_v1 · block.fc.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _forward_v1, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _forward_v2, 0, 64);
-            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in one pass over the GEMM output (nodes 2, 3), unless a hook must see the Linear's output
+            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in the GEMM epilogue, per output tile (nodes 2, 3), unless a hook must see the Linear's output
             bool fuse2 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v2, n, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), fuse2);
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _forward_v1, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _forward_v2, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse2 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 64 }, _forward_v2, new int[] { n, 64 });
             // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for the Linear's output
             if (!fuse2)
@@ -414,14 +413,13 @@ partial class Outer
         {
             bool training = _loss_training;
             // stem.Forward(x): GEMM _loss_v2 = _loss_v0 · stem.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _loss_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _loss_v2, 0, 64);
-            global::SharpGrad.CompiledSupport.BiasRelu(_loss_v2, n, 64, global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), false);
+            // fused: stem bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _loss_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _loss_v2, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _loss_v0, new int[] { n, 16 }, _loss_v2, new int[] { n, 64 });
             // fc.Forward(x): GEMM _loss_v3 = _loss_v2 · block.fc.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _loss_v2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _loss_v3, 0, 64);
-            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in one pass over the GEMM output (nodes 3, 4), unless a hook must see the Linear's output
+            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in the GEMM epilogue, per output tile (nodes 3, 4), unless a hook must see the Linear's output
             bool fuse3 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
-            global::SharpGrad.CompiledSupport.BiasRelu(_loss_v3, n, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), fuse3);
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _loss_v2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _loss_v3, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse3 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _loss_v2, new int[] { n, 64 }, _loss_v3, new int[] { n, 64 });
             // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for the Linear's output
             if (!fuse3)

@@ -32,12 +32,12 @@ partial class SeqCnn
         private readonly float[] _gp3; // gradient of features.1.bias
         private readonly float[] _gp4; // gradient of head.weight
         private readonly float[] _gp5; // gradient of head.bias
-        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt4; // the .Grad tensor {Method}Backward reuses
-        private global::SharpGrad.Tensor? _gt5; // the .Grad tensor {Method}Backward reuses
+        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt4; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _gt5; // the .Grad tensor the fused backward reuses
         private readonly bool[] _needP = new bool[6];
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -228,8 +228,8 @@ partial class SeqCnn
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c4)) global::SharpGrad.CompiledSupport.ForwardHooks(_c4, _forward_v0, new int[] { n, 1, 28, 28 }, _forward_v4, new int[] { n, 8, 14, 14 });
             // features.Forward(x).Flatten(1): a view, no copy
             // head.Forward(features.Forward(x).Flatten(1)): GEMM _forward_v7 = _forward_v4 · head.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _forward_v4, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _forward_v7, 0, 10);
-            global::SharpGrad.CompiledSupport.BiasRelu(_forward_v7, n, 10, global::SharpGrad.CompiledSupport.Dense(_c5.Bias!), false);
+            // fused: head bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _forward_v4, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _forward_v7, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _forward_v4, new int[] { n, 1568 }, _forward_v7, new int[] { n, 10 });
         }
 
@@ -423,8 +423,8 @@ partial class SeqCnn
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c4)) global::SharpGrad.CompiledSupport.ForwardHooks(_c4, _loss_v0, new int[] { n, 1, 28, 28 }, _loss_v5, new int[] { n, 8, 14, 14 });
             // features.Forward(x).Flatten(1): a view, no copy
             // head.Forward(features.Forward(x).Flatten(1)): GEMM _loss_v8 = _loss_v5 · head.weightᵀ
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _loss_v5, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _loss_v8, 0, 10);
-            global::SharpGrad.CompiledSupport.BiasRelu(_loss_v8, n, 10, global::SharpGrad.CompiledSupport.Dense(_c5.Bias!), false);
+            // fused: head bias in the GEMM epilogue
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _loss_v5, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _loss_v8, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _loss_v5, new int[] { n, 1568 }, _loss_v8, new int[] { n, 10 });
             // fused: Losses.CrossEntropy(Forward(x), target) — log-softmax and the loss in one pass; the softmax is kept for the backward
             _loss_v9[0] = global::SharpGrad.CompiledSupport.CrossEntropyForward(_loss_v8, _loss_r1!, _loss_pr9, n, 10, global::SharpGrad.Reduction.Mean, -100L);
