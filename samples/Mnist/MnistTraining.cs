@@ -7,10 +7,20 @@ using SharpGrad.Samples.Plotting;
 
 namespace SharpGrad.Samples.Mnist;
 
+/// <summary>How the model's forward runs.</summary>
+public enum MnistMode
+{
+    /// <summary>The code the generator wrote at build time (<c>model.Compile()</c>), entering the tape as one node.</summary>
+    Compiled,
+    /// <summary>The C# <c>Forward</c> as written, op by op on the autograd tape.</summary>
+    Eager,
+}
+
 /// <summary>The sample's settings (command-line options).</summary>
 public sealed class MnistOptions
 {
     public int Epochs { get; set; } = 5;
+    public MnistMode Mode { get; set; } = MnistMode.Compiled;
     public int BatchSize { get; set; } = 32;
     public string OutDir { get; set; } = "out";
     public string DataDir { get; set; } = Path.Combine(AppContext.BaseDirectory, "Data");
@@ -26,13 +36,19 @@ public sealed class MnistOptions
 /// <remarks><see cref="Loss"/> is the mean training loss over the epoch's batches; <see cref="TestLoss"/> the mean cross-entropy on the test images after the epoch.</remarks>
 public sealed record EpochStats(int Epoch, float Loss, float TrainAccuracy, float TestAccuracy, float TestLoss, double ImagesPerSecond, double Seconds);
 
+/// <summary>The running figures of the epoch in progress, after each batch: images seen of the epoch's total, mean
+/// training loss and training accuracy over the images so far, and the speed so far.</summary>
+public sealed record BatchProgress(int Epoch, int Epochs, long Seen, long Total, float Loss, float Accuracy, double ImagesPerSecond);
+
 /// <summary>What a training run produced.</summary>
 public sealed record MnistResult(MnistCnn Model, IReadOnlyList<EpochStats> Epochs, float TestAccuracy, int TestCount, string WeightsPath, string PlotPath);
 
 /// <summary>The training loop, kept out of Program.cs so that the tests run the very same code.</summary>
 public static class MnistTraining
 {
-    public static MnistResult Run(MnistOptions o, Action<string>? log = null)
+    /// <summary>Trains, tests, saves and plots. <paramref name="log"/> gets one summary line per epoch;
+    /// <paramref name="progress"/> (optional) the running figures after every batch, for a progress bar.</summary>
+    public static MnistResult Run(MnistOptions o, Action<string>? log = null, Action<BatchProgress>? progress = null)
     {
         Rng.ManualSeed(o.Seed);
         var (images, labels) = global::SharpGrad.Data.Mnist.Load(Path.Combine(o.DataDir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(o.DataDir, "mnist10k-labels-idx1-ubyte.gz"));
@@ -44,6 +60,12 @@ public static class MnistTraining
         var loader = new DataLoader(new TensorDataset(xtr, ytr), batchSize: o.BatchSize, shuffle: true, seed: o.Seed);
 
         var model = new MnistCnn();
+        // Compiled mode: the forward (and its backward) generated at build time from MnistCnn.Forward. It reads the
+        // model's parameters on every call, so the optimizer's updates are seen; the loss, Backward and the optimizer
+        // around it are the ordinary eager ones.
+        MnistCnn.Compiled? compiled = o.Mode == MnistMode.Compiled ? model.Compile() : null;
+        Func<Tensor, Tensor> forward = compiled is null ? model.Forward : compiled.Forward;
+        long total = o.TrainCount;
         var optimizer = new Adam(model.Parameters(), lr: o.LearningRate);
         // The learning rate falls along a half cosine to 0 over the run (PyTorch: CosineAnnealingLR(opt, T_max=epochs)).
         var schedule = new CosineAnnealingLR(optimizer, tMax: o.Epochs);
@@ -59,7 +81,7 @@ public static class MnistTraining
             {
                 var (x, y) = (batch[0], batch[1]);
                 optimizer.ZeroGrad();
-                var logits = model.Forward(x);
+                var logits = forward(x);
                 var loss = Losses.CrossEntropy(logits, y);
                 loss.Backward();
                 optimizer.Step();
@@ -67,11 +89,12 @@ public static class MnistTraining
                 lossSum += loss.Item() * b;
                 correct += CountCorrect(logits, y);
                 seen += b;
+                progress?.Invoke(new BatchProgress(epoch, o.Epochs, seen, total, (float)(lossSum / seen), (float)correct / seen, seen / sw.Elapsed.TotalSeconds));
             }
             double secs = sw.Elapsed.TotalSeconds;
             schedule.Step();
             float testLoss;
-            (testAcc, testLoss) = EvaluateWithLoss(model, xte, yte);
+            (testAcc, testLoss) = EvaluateWithLoss(model, xte, yte, forward);
             var stats = new EpochStats(epoch, (float)(lossSum / seen), (float)correct / seen, testAcc, testLoss, seen / secs, secs);
             epochs.Add(stats);
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
@@ -94,8 +117,10 @@ public static class MnistTraining
     public static float Evaluate(MnistCnn model, Tensor x, Tensor y) => EvaluateWithLoss(model, x, y).Accuracy;
 
     /// <summary>Accuracy and mean cross-entropy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>
-    public static (float Accuracy, float Loss) EvaluateWithLoss(MnistCnn model, Tensor x, Tensor y)
+    /// <remarks><paramref name="forward"/> is the forward to use (the compiled one), <c>model.Forward</c> when null.</remarks>
+    public static (float Accuracy, float Loss) EvaluateWithLoss(MnistCnn model, Tensor x, Tensor y, Func<Tensor, Tensor>? forward = null)
     {
+        forward ??= model.Forward;
         model.Eval();
         using var ng = Autograd.NoGrad();
         long correct = 0;
@@ -105,7 +130,7 @@ public static class MnistTraining
         {
             int len = Math.Min(500, n - i);
             var (xb, yb) = (x.Narrow(0, i, len), y.Narrow(0, i, len));
-            var logits = model.Forward(xb);
+            var logits = forward(xb);
             correct += CountCorrect(logits, yb);
             lossSum += Losses.CrossEntropy(logits, yb).Item() * len;
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using SharpGrad.Samples.Mnist;
 using SharpGrad.Tests.Support;
 
@@ -5,8 +6,12 @@ namespace SharpGrad.Tests.Samples;
 
 public class MnistSampleTests
 {
-    [Fact]
-    public void TrainingOnATinySubsetLowersTheLossAndWritesLoadableWeights()
+    private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
+
+    [Theory]
+    [InlineData(MnistMode.Compiled)]
+    [InlineData(MnistMode.Eager)]
+    public void TrainingOnATinySubsetLowersTheLossAndWritesLoadableWeights(MnistMode mode)
     {
         var dir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-sample-" + Guid.NewGuid().ToString("N"));
         try
@@ -14,10 +19,26 @@ public class MnistSampleTests
             var lines = new List<string>();
             var options = new MnistOptions
             {
-                Epochs = 3, BatchSize = 32, TrainCount = 256, TestCount = 100, OutDir = dir,
-                DataDir = Path.Combine(AppContext.BaseDirectory, "Data", "Files"),
+                Epochs = 3, BatchSize = 32, TrainCount = 256, TestCount = 100, OutDir = dir, Mode = mode,
+                DataDir = DataDir,
             };
-            var result = MnistTraining.Run(options, lines.Add);
+            var batches = new List<BatchProgress>();
+            var result = MnistTraining.Run(options, lines.Add, batches.Add);
+
+            // Progress after every batch (256 / 32 = 8 per epoch), counting the images of the epoch up to its total.
+            Assert.Equal(3 * 8, batches.Count);
+            for (int i = 0; i < batches.Count; i++)
+            {
+                Assert.Equal((i / 8 + 1, 3, 32L * (i % 8 + 1), 256L), (batches[i].Epoch, batches[i].Epochs, batches[i].Seen, batches[i].Total));
+                Assert.InRange(batches[i].Accuracy, 0f, 1f);
+                Assert.True(batches[i].ImagesPerSecond > 0);
+            }
+            // The last batch's running figures are the epoch's.
+            for (int e = 0; e < 3; e++)
+            {
+                Assert.Equal(result.Epochs[e].Loss, batches[8 * e + 7].Loss, 1e-6f);
+                Assert.Equal(result.Epochs[e].TrainAccuracy, batches[8 * e + 7].Accuracy, 1e-6f);
+            }
 
             // One progress line per epoch, with loss, accuracy and speed.
             Assert.Equal(3, lines.Count);
@@ -70,5 +91,133 @@ public class MnistSampleTests
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void CompiledAndEagerModesTrainTheSameModel()
+    {
+        // Same seed, same initial weights, same batches: the compiled forward/backward computes the eager one's values
+        // (up to float32 rounding in a different order), so the two runs' losses agree closely.
+        MnistResult Train(MnistMode mode) => MnistTraining.Run(new MnistOptions
+        {
+            Epochs = 2, BatchSize = 32, TrainCount = 128, TestCount = 64, Mode = mode, DataDir = DataDir,
+            OutDir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-modes-" + Guid.NewGuid().ToString("N")),
+        });
+        var compiled = Train(MnistMode.Compiled);
+        var eager = Train(MnistMode.Eager);
+        try
+        {
+            for (int e = 0; e < 2; e++)
+            {
+                // 1e-3 relative: two epochs of Adam steps amplify the float32 rounding differences.
+                Assert.Equal(eager.Epochs[e].Loss, compiled.Epochs[e].Loss, eager.Epochs[e].Loss * 1e-3f);
+                Assert.Equal(eager.Epochs[e].TestLoss, compiled.Epochs[e].TestLoss, eager.Epochs[e].TestLoss * 1e-3f);
+            }
+        }
+        finally
+        {
+            foreach (var r in new[] { compiled, eager })
+                Directory.Delete(Path.GetDirectoryName(r.WeightsPath)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheProgressBarIsRedrawnInPlaceOnATerminalAndIsOneLinePerEpochOtherwise()
+    {
+        var p1 = new BatchProgress(1, 5, 96, 320, 1.5f, 0.25f, 1000);
+        var p2 = new BatchProgress(1, 5, 320, 320, 0.75f, 0.5f, 1200);
+        Assert.Equal("epoch 1/5 [=========>                    ] 96/320  loss 1.5000  accuracy 25.00%  1000 images/s",
+            ProgressBar.Render(p1).Replace(" %", "%"));
+        Assert.StartsWith("epoch 1/5 [==============================] 320/320  loss 0.7500", ProgressBar.Render(p2));
+
+        var terminal = new StringWriter();
+        var bar = new ProgressBar(terminal, interactive: true);
+        bar.Update(p1);
+        bar.Update(p2); // the epoch's last batch is always drawn
+        bar.Finish("epoch 1/5  loss 0.7500");
+        var text = terminal.ToString();
+        var draws = text.Split('\r');
+        Assert.Equal(4, draws.Length); // "" before the first \r, two bars, the summary
+        Assert.StartsWith("epoch 1/5 [=========>", draws[1]);
+        Assert.StartsWith("epoch 1/5 [=====", draws[2]);
+        // The shorter summary blanks out the rest of the bar, then ends the line.
+        Assert.Equal("epoch 1/5  loss 0.7500".PadRight(draws[2].Length) + Environment.NewLine, draws[3]);
+
+        var log = new StringWriter();
+        bar = new ProgressBar(log, interactive: false);
+        bar.Update(p1);
+        bar.Update(p2);
+        bar.Finish("epoch 1/5  loss 0.7500");
+        Assert.Equal("epoch 1/5  loss 0.7500" + Environment.NewLine, log.ToString());
+    }
+
+    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout, stderr.Result);
+    }
+
+    [Fact]
+    public void TheProgramListsItsOptionsAndRejectsABadMode()
+    {
+        var (code, stdout, _) = RunProgram("--help");
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--epochs", "--batch-size", "--mode", "compiled", "eager", "--out", "--data", "--train", "--test" })
+            Assert.Contains(option, stdout);
+
+        (code, _, var stderr) = RunProgram("--mode", "fast");
+        Assert.Equal(2, code);
+        Assert.Contains("--mode expects 'compiled' or 'eager', but got 'fast'", stderr);
+    }
+
+    [Theory]
+    [InlineData("compiled")]
+    [InlineData("eager")]
+    public void TheProgramRunsEndToEndWithRedirectedOutput(string mode)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-program-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = RunProgram("--epochs", "2", "--batch-size", "16", "--train", "64", "--test", "50",
+                "--mode", mode, "--out", dir, "--data", DataDir);
+            Assert.True(code == 0, $"exit code {code}: {stderr}");
+            // Redirected: no \r drawing, one summary line per epoch between the header and the result.
+            Assert.DoesNotContain('\r', stdout);
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            Assert.Equal(4, lines.Length);
+            Assert.Equal($"Mnist: {mode} mode, 2 epochs, batch size 16", lines[0]);
+            Assert.StartsWith("epoch 1/2  loss ", lines[1]);
+            Assert.StartsWith("epoch 2/2  loss ", lines[2]);
+            Assert.Contains("images/s", lines[2]);
+            Assert.StartsWith("test accuracy: ", lines[3]);
+            Assert.Contains("(50 images)", lines[3]);
+            Assert.True(File.Exists(Path.Combine(dir, "mnist_cnn.safetensors")));
+            Assert.True(File.Exists(Path.Combine(dir, "loss.png")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheCnnIsCompiledWithItsDeclaredShapes()
+    {
+        // The [Shape] on MnistCnn.Forward puts it in the compiled slice: Compile() exists, and its Forward gives the
+        // eager Forward's logits on the same parameters.
+        Rng.ManualSeed(3);
+        var model = new MnistCnn();
+        var compiled = model.Compile();
+        var x = Tensor.Randn([5, 1, 28, 28]);
+        using (Autograd.NoGrad())
+            TensorAssert.Close(model.Forward(x), compiled.Forward(x), 1e-4, 1e-5, "compiled vs eager logits"); // float32 sums
+        var ex = Assert.Throws<ArgumentException>(() => compiled.Forward(Tensor.Randn([5, 1, 27, 28])));
+        Assert.Contains("28", ex.Message);
     }
 }
