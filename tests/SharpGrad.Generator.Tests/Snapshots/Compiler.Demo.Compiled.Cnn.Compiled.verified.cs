@@ -44,7 +44,6 @@ partial class Cnn
         private float[] _forward_t1 = [];
         private float[] _forward_tw1 = [];
         private float[] _forward_tb1 = [];
-        private float[] _forward_v2 = [];
         private float[] _forward_g2 = [];
         private float[] _forward_v3 = [];
         private float[] _forward_g3 = [];
@@ -104,7 +103,6 @@ partial class Cnn
                 _forward_t1 = new float[n * 192];
                 _forward_tw1 = new float[864];
                 _forward_tb1 = new float[32];
-                _forward_v2 = new float[n * 2048];
                 _forward_g2 = new float[n * 2048];
                 _forward_v3 = new float[n * 512];
                 _forward_g3 = new float[n * 512];
@@ -171,20 +169,25 @@ partial class Cnn
         private void _forward_Run(int n)
         {
             // conv1.Forward(x): im2col + GEMM per image, bias added by the kernel
-            global::SharpGrad.CompiledSupport.Conv2dForward(_forward_v0, _c0.Weight, _c0.Bias!, _forward_v1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
+            // fused: conv1 bias + Functional.Relu(conv1.Forward(x)) in the convolution's epilogue (nodes 1, 2), unless a hook must see the convolution's output
+            bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
+            global::SharpGrad.CompiledSupport.Conv2dForward(_forward_v0, _c0.Weight, _c0.Bias!, _forward_v1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8, fuse1);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 3, 8, 8 }, _forward_v1, new int[] { n, 32, 8, 8 });
-            // Functional.Relu(conv1.Forward(x))
-            for (int j = 0, len = n * 2048; j < len; j++) { float v = _forward_v1[j]; _forward_v2[j] = v > 0f ? v : 0f; }
+            // Functional.Relu(conv1.Forward(x)): computed in conv1's epilogue (fused) unless a hook asked for its output
+            if (!fuse1)
+            {
+                for (int j = 0, len = n * 2048; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }
+            }
             // pool.Forward(Functional.Relu(conv1.Forward(x)))
-            global::SharpGrad.CompiledSupport.MaxPool2dForward(_forward_v2, _forward_v3, _forward_ix3, n * 32, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v2, new int[] { n, 32, 8, 8 }, _forward_v3, new int[] { n, 32, 4, 4 });
+            global::SharpGrad.CompiledSupport.MaxPool2dForward(_forward_v1, _forward_v3, _forward_ix3, n * 32, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 32, 8, 8 }, _forward_v3, new int[] { n, 32, 4, 4 });
             // h.View(-1, 32 * 4 * 4): a view, no copy
             // dense1.Forward(h): GEMM _forward_v5 = _forward_v3 · dense1.weightᵀ
             // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in the GEMM epilogue, per output tile (nodes 5, 6), unless a hook must see the Linear's output
             bool fuse5 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c2));
             global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _forward_v3, 0, 512, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 0f, _forward_v5, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c2.Bias!), activation: fuse5 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v3, new int[] { n, 512 }, _forward_v5, new int[] { n, 64 });
-            // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue (fused) unless a hook asked for the Linear's output
+            // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue (fused) unless a hook asked for its output
             if (!fuse5)
             {
                 for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v5[j]; _forward_v5[j] = v > 0f ? v : 0f; }
@@ -220,8 +223,8 @@ partial class Cnn
                 global::SharpGrad.CompiledSupport.AddInto(_forward_t3, _forward_g2, n * 2048);
             }
             if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 32, 8, 8 }, _forward_g3, new int[] { n, 32, 4, 4 });
-            // d Functional.Relu(conv1.Forward(x)): mask by the output
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v2, _forward_g2, _forward_g1, n * 2048);
+            // d Functional.Relu(conv1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g2, _forward_g1, n * 2048);
             var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 192) : null;
             // d conv1.Forward(x): the convolution's backward kernel (into scratch buffers, then accumulated)
             var dIn1 = _forward_needIn0 ? _forward_t1 : null;

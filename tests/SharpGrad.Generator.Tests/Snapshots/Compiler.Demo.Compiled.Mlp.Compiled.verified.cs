@@ -136,7 +136,7 @@ partial class Mlp
             bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
             global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, _forward_v0, 0, 784, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 0f, _forward_v1, 0, 256, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), activation: fuse1 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 784 }, _forward_v1, new int[] { n, 256 });
-            // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue (fused) unless a hook asked for the Linear's output
+            // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue (fused) unless a hook asked for its output
             if (!fuse1)
             {
                 for (int j = 0, len = n * 256; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }

@@ -207,7 +207,7 @@ partial class Outer
             bool fuse2 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
             global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _forward_v1, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _forward_v2, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse2 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 64 }, _forward_v2, new int[] { n, 64 });
-            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for the Linear's output
+            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for its output
             if (!fuse2)
             {
                 for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v2[j]; _forward_v2[j] = v > 0f ? v : 0f; }
@@ -421,7 +421,7 @@ partial class Outer
             bool fuse3 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
             global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _loss_v2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _loss_v3, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse3 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _loss_v2, new int[] { n, 64 }, _loss_v3, new int[] { n, 64 });
-            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for the Linear's output
+            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for its output
             if (!fuse3)
             {
                 for (int j = 0, len = n * 64; j < len; j++) { float v = _loss_v3[j]; _loss_v3[j] = v > 0f ? v : 0f; }
