@@ -29,6 +29,83 @@ internal sealed class MethodEmitter
         _w = writer;
         _x = Prefix(plan);
         _slots = plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct().OrderBy(s => s.Index).ToList();
+        _valueSlot = PlanValueBuffers();
+    }
+
+    /// <summary>For each value root, the root whose buffer it uses: itself, or an earlier value whose buffer is free by then.</summary>
+    private readonly int[] _valueSlot;
+
+    /// <summary>For each buffer (slot root), the largest per-item size of the values sharing it.</summary>
+    private readonly Dictionary<int, int> _slotFeatures = new();
+
+    /// <summary>
+    /// Memory planning by liveness: values the backward reads (and the output) keep their own buffer; every other batched
+    /// value lives from its node to its last forward consumer, and values whose lives do not overlap share one buffer
+    /// (greedy, in node order), sized for the largest of them.
+    /// </summary>
+    private int[] PlanValueBuffers()
+    {
+        int count = Nodes.Count;
+        var slot = Enumerable.Range(0, count).ToArray();
+        var last = new int[count];
+        var saved = new bool[count];
+        for (int i = 0; i < count; i++) last[i] = i;
+        for (int j = 0; j < count; j++)
+        {
+            if (!Live(j)) continue;
+            foreach (var k in Nodes[j].Inputs) if (Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
+            if (IsBoundaryNode(j)) foreach (var k in Nodes[j].IntArgs) if (k < count && Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
+            foreach (var k in ReadInBackward(j)) saved[_p.VRoot[k]] = true;
+        }
+        saved[_p.VRoot[_p.Output]] = true;
+        var free = new List<(int Slot, int End)>();
+        var open = new List<(int Slot, int End)>();
+        for (int r = 0; r < count; r++)
+        {
+            if (!OwnsValue(r) || _p.Nodes[r].Rule == "Input") continue;
+            _slotFeatures[r] = _p.F[r];
+            if (saved[r] || !_p.Batched[r]) continue;
+            // Buffers whose last reader ran before this node are free again.
+            for (int o = open.Count - 1; o >= 0; o--)
+            {
+                if (open[o].End < r) { free.Add(open[o]); open.RemoveAt(o); }
+            }
+            int pick = free.Count > 0 ? free[0].Slot : r;
+            if (free.Count > 0) free.RemoveAt(0);
+            slot[r] = pick;
+            if (pick != r) _slotFeatures[pick] = System.Math.Max(_slotFeatures[pick], _p.F[r]);
+            open.Add((pick, last[r]));
+        }
+        return slot;
+    }
+
+    private bool IsBoundaryNode(int i) => Nodes[i].Kind == NodeKind.Elementwise && Nodes[i].Op == "Identity" && Nodes[i].IntArgs.Count > 0;
+
+    /// <summary>The nodes whose values the backward rule of node <paramref name="i"/> reads.</summary>
+    private IEnumerable<int> ReadInBackward(int i)
+    {
+        var node = Nodes[i];
+        var np = _p.Nodes[i];
+        switch (np.Rule)
+        {
+            case "Linear" or "Conv" or "BatchNorm" or "LayerNorm":
+                yield return node.Inputs[0];
+                break;
+            case "Relu" or "Softmax":
+                yield return i;
+                break;
+            case "Unary":
+                yield return node.Inputs[0];
+                yield return i;
+                break;
+            case "Binary" when node.Op is "Mul" or "Div":
+            case "Broadcast" or "MatMul":
+                foreach (var k in node.Inputs) if (_p.Nodes[k].Rule != "Const") yield return k;
+                break;
+            case "Loss" when np.Op is not ("CrossEntropy" or "Nll"):
+                yield return node.Inputs[0];
+                break;
+        }
     }
 
     /// <summary>The parameter slots a method's nodes differentiate.</summary>
@@ -47,7 +124,12 @@ internal sealed class MethodEmitter
 
     private bool OwnsGrad(int i) => Live(i) && _p.GRoot[i] == i;
 
-    private string A(int i) => _p.Nodes[i].Rule == "Const" ? "" : $"{_x}v{I(_p.VRoot[i])}";
+    private string A(int i) => _p.Nodes[i].Rule == "Const" ? "" : $"{_x}v{I(_valueSlot[_p.VRoot[i]])}";
+
+    /// <summary>Node <paramref name="i"/> owns the buffer named after it (its own value, or values sharing it by liveness).</summary>
+    private bool OwnsBuffer(int i) => OwnsValue(i) && (_p.Nodes[i].Rule == "Input" || _valueSlot[i] == i);
+
+    private string SlotSize(int i) => _p.Batched[i] ? (_slotFeatures[i] == 1 ? "n" : "n * " + I(_slotFeatures[i])) : I(_slotFeatures[i]);
 
     private string G(int i) => $"{_x}g{I(_p.GRoot[i])}";
 
@@ -95,7 +177,11 @@ internal sealed class MethodEmitter
         foreach (var r in _p.RawInputs) _w.WriteLine($"private {Tensor}? {_x}r{I(r)};");
         for (int i = 0; i < Nodes.Count; i++)
         {
-            if (OwnsValue(i)) _w.WriteLine($"private float[] {_x}v{I(i)} = [];");
+            if (OwnsBuffer(i))
+            {
+                var sharing = Enumerable.Range(0, Nodes.Count).Where(r => r != i && OwnsValue(r) && _valueSlot[r] == i).ToList();
+                _w.WriteLine($"private float[] {_x}v{I(i)} = [];{(sharing.Count > 0 ? " // also holds the values of nodes " + string.Join(", ", sharing.Select(I)) + " (shared by liveness)" : "")}");
+            }
             if (OwnsGrad(i)) _w.WriteLine($"private float[] {_x}g{I(i)} = [];");
             foreach (var (name, type, _) in Scratch(i)) _w.WriteLine($"private {type} {_x}{name}{I(i)}{(type.EndsWith("[]") ? " = []" : "")};");
         }
@@ -309,7 +395,7 @@ internal sealed class MethodEmitter
                 for (int i = 0; i < Nodes.Count; i++)
                 {
                     if (!Live(i)) continue;
-                    if (OwnsValue(i) && _p.Nodes[i].Rule != "Input") _w.WriteLine($"{_x}v{I(i)} = new float[{Sz(i)}];");
+                    if (OwnsBuffer(i) && _p.Nodes[i].Rule != "Input") _w.WriteLine($"{_x}v{I(i)} = new float[{SlotSize(i)}];");
                     if (OwnsGrad(i)) _w.WriteLine($"{_x}g{I(i)} = new float[{Sz(i)}];");
                     foreach (var (name, type, size) in Scratch(i))
                     {

@@ -59,6 +59,7 @@ public class CompiledEmitterTests
         var (result, output) = GeneratorHarness.Run(CompilerSources.Nested);
         var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Outer.Compiled.g.cs").SourceText.ToString();
         Assert.Contains("public float LossBackward(", text);
+        Assert.Contains("(shared by liveness)", text); // the Dropout output's buffer is reused once the Select has copied it
         Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"block.fc\")", text);
         Snapshot.Verify("Compiler.Demo.Compiled.Outer.Compiled", text);
         Assert.Empty(GeneratorHarness.Problems(output));

@@ -48,14 +48,13 @@ partial class Outer
         private float[] _forward_g3 = [];
         private float[] _forward_v4 = [];
         private float[] _forward_g4 = [];
-        private float[] _forward_v6 = [];
+        private float[] _forward_v6 = []; // also holds the values of nodes 9 (shared by liveness)
         private float[] _forward_g6 = [];
         private float[] _forward_mask6 = [];
         private bool _forward_tr6;
         private float[] _forward_v7 = [];
         private float[] _forward_g7 = [];
         private bool _forward_tr7;
-        private float[] _forward_v9 = [];
         private float[] _forward_g9 = [];
         private float[] _forward_v10 = [];
         private float[] _forward_g10 = [];
@@ -75,14 +74,13 @@ partial class Outer
         private float[] _loss_g4 = [];
         private float[] _loss_v5 = [];
         private float[] _loss_g5 = [];
-        private float[] _loss_v7 = [];
+        private float[] _loss_v7 = []; // also holds the values of nodes 10 (shared by liveness)
         private float[] _loss_g7 = [];
         private float[] _loss_mask7 = [];
         private bool _loss_tr7;
         private float[] _loss_v8 = [];
         private float[] _loss_g8 = [];
         private bool _loss_tr8;
-        private float[] _loss_v10 = [];
         private float[] _loss_g10 = [];
         private float[] _loss_v11 = [];
         private float[] _loss_g11 = [];
@@ -142,7 +140,6 @@ partial class Outer
                 _forward_mask6 = new float[n * 64];
                 _forward_v7 = new float[n * 64];
                 _forward_g7 = new float[n * 64];
-                _forward_v9 = new float[n * 64];
                 _forward_g9 = new float[n * 64];
                 _forward_v10 = new float[n];
                 _forward_g10 = new float[n];
@@ -231,9 +228,9 @@ partial class Outer
             _forward_tr7 = training;
             global::System.Array.Copy(training ? _forward_v6 : _forward_v4, _forward_v7, n * 64);
             // h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _forward_v9[j] = _forward_v7[j] * 2f;
+            for (int j = 0, len = n * 64; j < len; j++) _forward_v6[j] = _forward_v7[j] * 2f;
             // (h * 2f).Sum(1, keepDim: true)
-            global::SharpGrad.CompiledSupport.ReduceSumForward(_forward_v9, _forward_v10, n, 64, 1, 1f);
+            global::SharpGrad.CompiledSupport.ReduceSumForward(_forward_v6, _forward_v10, n, 64, 1, 1f);
         }
 
         /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
@@ -352,7 +349,6 @@ partial class Outer
                 _loss_mask7 = new float[n * 64];
                 _loss_v8 = new float[n * 64];
                 _loss_g8 = new float[n * 64];
-                _loss_v10 = new float[n * 64];
                 _loss_g10 = new float[n * 64];
                 _loss_v11 = new float[n];
                 _loss_g11 = new float[n];
@@ -445,9 +441,9 @@ partial class Outer
             _loss_tr8 = training;
             global::System.Array.Copy(training ? _loss_v7 : _loss_v5, _loss_v8, n * 64);
             // h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _loss_v10[j] = _loss_v8[j] * 2f;
+            for (int j = 0, len = n * 64; j < len; j++) _loss_v7[j] = _loss_v8[j] * 2f;
             // (h * 2f).Sum(1, keepDim: true)
-            global::SharpGrad.CompiledSupport.ReduceSumForward(_loss_v10, _loss_v11, n, 64, 1, 1f);
+            global::SharpGrad.CompiledSupport.ReduceSumForward(_loss_v7, _loss_v11, n, 64, 1, 1f);
             // Losses.Mse(Forward(x), target)
             _loss_v12[0] = global::SharpGrad.CompiledSupport.MseForward(_loss_v11, _loss_r1!, n, global::SharpGrad.Reduction.Mean);
         }

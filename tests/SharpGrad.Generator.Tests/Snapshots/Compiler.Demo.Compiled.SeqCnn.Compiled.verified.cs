@@ -79,7 +79,7 @@ partial class SeqCnn
         private float[] _loss_t2 = [];
         private float[] _loss_tw2 = [];
         private float[] _loss_tb2 = [];
-        private float[] _loss_v3 = [];
+        private float[] _loss_v3 = []; // also holds the values of nodes 8 (shared by liveness)
         private float[] _loss_g3 = [];
         private float[] _loss_sm3 = [];
         private float[] _loss_si3 = [];
@@ -90,7 +90,6 @@ partial class SeqCnn
         private float[] _loss_g5 = [];
         private float[] _loss_t5 = [];
         private long[] _loss_ix5 = [];
-        private float[] _loss_v8 = [];
         private float[] _loss_g8 = [];
         private float[] _loss_v9 = [];
         private float[] _loss_g9 = [];
@@ -346,7 +345,6 @@ partial class SeqCnn
                 _loss_g5 = new float[n * 1568];
                 _loss_t5 = new float[n * 6272];
                 _loss_ix5 = new long[n * 1568];
-                _loss_v8 = new float[n * 10];
                 _loss_g8 = new float[n * 10];
                 _loss_v9 = new float[1];
                 _loss_g9 = new float[1];
@@ -422,12 +420,12 @@ partial class SeqCnn
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _loss_v4, new int[] { n, 8, 28, 28 }, _loss_v5, new int[] { n, 8, 14, 14 });
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c4)) global::SharpGrad.CompiledSupport.ForwardHooks(_c4, _loss_v0, new int[] { n, 1, 28, 28 }, _loss_v5, new int[] { n, 8, 14, 14 });
             // features.Forward(x).Flatten(1): a view, no copy
-            // head.Forward(features.Forward(x).Flatten(1)): GEMM _loss_v8 = _loss_v5 · head.weightᵀ
+            // head.Forward(features.Forward(x).Flatten(1)): GEMM _loss_v3 = _loss_v5 · head.weightᵀ
             // fused: head bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _loss_v5, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _loss_v8, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _loss_v5, new int[] { n, 1568 }, _loss_v8, new int[] { n, 10 });
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _loss_v5, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _loss_v3, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _loss_v5, new int[] { n, 1568 }, _loss_v3, new int[] { n, 10 });
             // fused: Losses.CrossEntropy(Forward(x), target) — log-softmax and the loss in one pass; the softmax is kept for the backward
-            _loss_v9[0] = global::SharpGrad.CompiledSupport.CrossEntropyForward(_loss_v8, _loss_r1!, _loss_pr9, n, 10, global::SharpGrad.Reduction.Mean, -100L);
+            _loss_v9[0] = global::SharpGrad.CompiledSupport.CrossEntropyForward(_loss_v3, _loss_r1!, _loss_pr9, n, 10, global::SharpGrad.Reduction.Mean, -100L);
         }
 
         /// <summary>The backward program of Loss, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
