@@ -29,7 +29,70 @@ internal sealed class MethodEmitter
         _w = writer;
         _x = Prefix(plan);
         _slots = plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct().OrderBy(s => s.Index).ToList();
+        _fusedInto = PlanElementwiseFusion();
         _valueSlot = PlanValueBuffers();
+    }
+
+    /// <summary>For each node, the elementwise node whose loop computes it inline (-1: it has its own loop or kernel).</summary>
+    private readonly int[] _fusedInto;
+
+    private bool IsElementwiseLoop(int i) => _p.Nodes[i].Rule == "Binary" || (_p.Nodes[i].Rule == "Unary" && _p.Nodes[i].Op == "Neg");
+
+    /// <summary>
+    /// Elementwise chains into one loop: a same-shape <c>+ - * /</c> or negation whose only reader is another such node
+    /// (and whose value no backward rule and no hook reads) is not materialised; its consumer's loop computes it inline.
+    /// </summary>
+    private int[] PlanElementwiseFusion()
+    {
+        int count = Nodes.Count;
+        var into = Enumerable.Repeat(-1, count).ToArray();
+        var readers = new List<int>[count];
+        for (int i = 0; i < count; i++) readers[i] = new List<int>();
+        var saved = new bool[count];
+        for (int j = 0; j < count; j++)
+        {
+            if (!Live(j)) continue;
+            foreach (var k in Nodes[j].Inputs) readers[k].Add(j);
+            if (IsBoundaryNode(j)) foreach (var k in Nodes[j].IntArgs) if (k < count) readers[k].Add(-1);
+            foreach (var k in ReadInBackward(j)) saved[k] = true;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            if (!Live(i) || !IsElementwiseLoop(i) || i == _p.Output || saved[i] || _p.VRoot[i] != i) continue;
+            if (readers[i].Count != 1 || readers[i][0] is var c && (c < 0 || !IsElementwiseLoop(c))) continue;
+            if (_p.Batched[c] != _p.Batched[i] || _p.F[c] != _p.F[i]) continue;
+            into[i] = c;
+        }
+        return into;
+    }
+
+    /// <summary>The node whose loop finally computes node <paramref name="i"/> (itself unless fused into a consumer).</summary>
+    private int LoopOf(int i)
+    {
+        while (_fusedInto[i] >= 0) i = _fusedInto[i];
+        return i;
+    }
+
+    /// <summary>The value of node <paramref name="k"/> at element j inside a loop: a constant, an inline fused expression, or its buffer.</summary>
+    private string Expr(int k)
+    {
+        if (_p.Nodes[k].Rule == "Const") return ConstOf(k);
+        if (_fusedInto[k] < 0) return $"{A(k)}[j]";
+        var node = Nodes[k];
+        if (_p.Nodes[k].Rule == "Unary") return $"(-{Expr(node.Inputs[0])})";
+        string op = node.Op switch { "Add" => "+", "Sub" => "-", "Mul" => "*", _ => "/" };
+        return $"({Expr(node.Inputs[0])} {op} {Expr(node.Inputs[1])})";
+    }
+
+    /// <summary>The nodes fused into node <paramref name="i"/>'s loop, in order.</summary>
+    private IEnumerable<int> FusedChain(int i)
+    {
+        foreach (var k in Nodes[i].Inputs)
+        {
+            if (_fusedInto[k] != i) continue;
+            foreach (var f in FusedChain(k)) yield return f;
+            yield return k;
+        }
     }
 
     /// <summary>For each value root, the root whose buffer it uses: itself, or an earlier value whose buffer is free by then.</summary>
@@ -53,7 +116,7 @@ internal sealed class MethodEmitter
         for (int j = 0; j < count; j++)
         {
             if (!Live(j)) continue;
-            foreach (var k in Nodes[j].Inputs) if (Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
+            foreach (var k in Nodes[j].Inputs) if (Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], LoopOf(j));
             if (IsBoundaryNode(j)) foreach (var k in Nodes[j].IntArgs) if (k < count && Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
             foreach (var k in ReadInBackward(j)) saved[_p.VRoot[k]] = true;
         }
@@ -62,7 +125,7 @@ internal sealed class MethodEmitter
         var open = new List<(int Slot, int End)>();
         for (int r = 0; r < count; r++)
         {
-            if (!OwnsValue(r) || _p.Nodes[r].Rule == "Input") continue;
+            if (!OwnsValue(r) || _p.Nodes[r].Rule == "Input" || _fusedInto[r] >= 0) continue;
             _slotFeatures[r] = _p.F[r];
             if (saved[r] || !_p.Batched[r]) continue;
             // Buffers whose last reader ran before this node are free again.
@@ -94,11 +157,26 @@ internal sealed class MethodEmitter
             case "Relu" or "Softmax":
                 yield return i;
                 break;
+            case "Unary" when np.Op == "Neg":
+                break;
             case "Unary":
                 yield return node.Inputs[0];
                 yield return i;
                 break;
-            case "Binary" when node.Op is "Mul" or "Div":
+            case "Binary" when node.Op == "Mul":
+            {
+                // d(l·r): dl needs r, dr needs l (a constant operand needs nothing).
+                int l = node.Inputs[0], r = node.Inputs[1];
+                bool cl = _p.Nodes[l].Rule == "Const", cr = _p.Nodes[r].Rule == "Const";
+                if (!cl && !cr) { yield return l; yield return r; }
+                break;
+            }
+            case "Binary" when node.Op == "Div":
+                if (_p.Nodes[node.Inputs[1]].Rule != "Const")
+                {
+                    foreach (var k in node.Inputs) if (_p.Nodes[k].Rule != "Const") yield return k;
+                }
+                break;
             case "Broadcast" or "MatMul":
                 foreach (var k in node.Inputs) if (_p.Nodes[k].Rule != "Const") yield return k;
                 break;
@@ -127,7 +205,7 @@ internal sealed class MethodEmitter
     private string A(int i) => _p.Nodes[i].Rule == "Const" ? "" : $"{_x}v{I(_valueSlot[_p.VRoot[i]])}";
 
     /// <summary>Node <paramref name="i"/> owns the buffer named after it (its own value, or values sharing it by liveness).</summary>
-    private bool OwnsBuffer(int i) => OwnsValue(i) && (_p.Nodes[i].Rule == "Input" || _valueSlot[i] == i);
+    private bool OwnsBuffer(int i) => OwnsValue(i) && (_p.Nodes[i].Rule == "Input" || (_valueSlot[i] == i && _fusedInto[i] < 0));
 
     private string SlotSize(int i) => _p.Batched[i] ? (_slotFeatures[i] == 1 ? "n" : "n * " + I(_slotFeatures[i])) : I(_slotFeatures[i]);
 
@@ -179,7 +257,7 @@ internal sealed class MethodEmitter
         {
             if (OwnsBuffer(i))
             {
-                var sharing = Enumerable.Range(0, Nodes.Count).Where(r => r != i && OwnsValue(r) && _valueSlot[r] == i).ToList();
+                var sharing = Enumerable.Range(0, Nodes.Count).Where(r => r != i && OwnsValue(r) && _fusedInto[r] < 0 && _valueSlot[r] == i).ToList();
                 _w.WriteLine($"private float[] {_x}v{I(i)} = [];{(sharing.Count > 0 ? " // also holds the values of nodes " + string.Join(", ", sharing.Select(I)) + " (shared by liveness)" : "")}");
             }
             if (OwnsGrad(i)) _w.WriteLine($"private float[] {_x}g{I(i)} = [];");
@@ -547,9 +625,10 @@ internal sealed class MethodEmitter
                 Loop(i, $"{{ float v = {A(a)}[j]; {y}[j] = v > 0f ? v : 0f; }}");
                 ForwardHooks(i, a);
                 return;
+            case "Unary" or "Binary" when _fusedInto[i] >= 0:
+                return; // computed inline by a later node's loop
             case "Unary" when np.Op == "Neg":
-                _w.WriteLine($"// {node.Text}");
-                Loop(i, $"{y}[j] = -{A(a)}[j];");
+                EmitElementwiseLoop(i);
                 return;
             case "Unary":
                 _w.WriteLine($"// {node.Text}");
@@ -573,12 +652,8 @@ internal sealed class MethodEmitter
                 ForwardHooks(i, a);
                 return;
             case "Binary":
-            {
-                string op = node.Op switch { "Add" => "+", "Sub" => "-", "Mul" => "*", _ => "/" };
-                _w.WriteLine($"// {node.Text}");
-                Loop(i, $"{y}[j] = {Operand(node.Inputs[0])} {op} {Operand(node.Inputs[1])};");
+                EmitElementwiseLoop(i);
                 return;
-            }
             case "Broadcast":
                 _w.WriteLine($"// {node.Text}: broadcasting {_p.Shapes[node.Inputs[0]]} with {_p.Shapes[node.Inputs[1]]}");
                 _w.WriteLine($"{Support}.BinaryForward(global::SharpGrad.CompiledBinary.{node.Op}, {A(node.Inputs[0])}, {_x}sa{I(i)}, {A(node.Inputs[1])}, {_x}sb{I(i)}, {y}, {_x}sy{I(i)});");
@@ -691,6 +766,19 @@ internal sealed class MethodEmitter
                 return;
             }
         }
+    }
+
+    /// <summary>One loop for an elementwise node and every node fused into it.</summary>
+    private void EmitElementwiseLoop(int i)
+    {
+        var chain = FusedChain(i).ToList();
+        if (chain.Count > 0)
+            _w.WriteLine($"// fused: {string.Join(", ", chain.Select(k => Nodes[k].Text))} and {Nodes[i].Text} in one loop (nodes {string.Join(", ", chain.Select(I))}, {I(i)})");
+        else
+            _w.WriteLine($"// {Nodes[i].Text}");
+        string body = _p.Nodes[i].Rule == "Unary" ? $"-{Expr(Nodes[i].Inputs[0])}"
+            : $"{Expr(Nodes[i].Inputs[0])} {Nodes[i].Op switch { "Add" => "+", "Sub" => "-", "Mul" => "*", _ => "/" }} {Expr(Nodes[i].Inputs[1])}";
+        Loop(i, $"{A(i)}[j] = {body};");
     }
 
     private string Outer(int i, int perItem) => _p.Batched[i] ? (perItem == 1 ? "n" : $"n * {I(perItem)}") : I(perItem);

@@ -38,6 +38,18 @@ public class CompiledEmitterTests
     }
 
     [Fact]
+    public void AnElementwiseChainIsOneLoop()
+    {
+        var (result, output) = GeneratorHarness.Run(CompilerSources.Mlp.Replace("return fc2.Forward(h);", "return fc2.Forward(-(h * 2f + 1f));"));
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Mlp.Compiled.g.cs").SourceText.ToString();
+        var loop = text.Split('\n').SkipWhile(l => !l.Contains("// fused: h * 2f, h * 2f + 1f and -(h * 2f + 1f) in one loop")).Skip(1).First();
+        Assert.Contains("= -((_forward_v", loop); // the three ops in one expression: nothing materialised in between
+        Assert.Contains(" * 2f) + 1f);", loop);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
     public void AnOpTheCodeGeneratorDoesNotEmitIsSG1017AtTheExpression()
     {
         const string op = "Functional.Softmax(h, 0)";
