@@ -213,6 +213,7 @@ public class MnistSampleTests
         // eager Forward's logits on the same parameters.
         Rng.ManualSeed(3);
         var model = new MnistCnn();
+        model.Eval(); // Dropout is the identity in evaluation, so both modes see the same network
         var compiled = model.Compile();
         var x = Tensor.Randn([5, 1, 28, 28]);
         using (Autograd.NoGrad())
