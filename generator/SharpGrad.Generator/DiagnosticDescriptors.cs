@@ -23,6 +23,7 @@ internal static class DiagnosticDescriptors
     public const string NotStaticGraphId = "SG1015";
     public const string ChildNotConstantId = "SG1016";
     public const string NotCompiledId = "SG1017";
+    public const string LossShapesId = "SG1018";
 
     /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
     public const string ShapeCategory = "SharpGrad.Shapes";
@@ -179,6 +180,16 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true,
         helpLinkUri: HelpLink(NotCompiledId));
 
+    /// <summary>SG1018: a loss's input and target shapes cannot match (an error, like the other shape mismatches).</summary>
+    public static readonly DiagnosticDescriptor LossShapes = new(
+        LossShapesId,
+        title: "Loss input and target shapes do not match",
+        messageFormat: "`{0}` computes a loss of `{1}` with shape {2} against `{3}` with shape {4}, but that loss needs a target of shape {5}; reshape the target or the input",
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpLink(LossShapesId));
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         ModuleNotPartialId => ModuleNotPartial,
@@ -196,6 +207,7 @@ internal static class DiagnosticDescriptors
         NotStaticGraphId => NotStaticGraph,
         ChildNotConstantId => ChildNotConstant,
         NotCompiledId => NotCompiled,
+        LossShapesId => LossShapes,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };
 }

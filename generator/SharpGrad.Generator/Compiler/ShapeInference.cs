@@ -95,11 +95,45 @@ internal sealed class ShapeInference
     /// <summary>A loss: a scalar for reduction Mean/Sum (the default), per-sample [N] (class-index losses) or the input's shape for None.</summary>
     private GraphShape? Loss(GraphNode node)
     {
+        if (!CheckLossShapes(node)) return null;
         if (node.Scalar("reduction") is not { IsKnown: true } reduction) return null;
         if (reduction.Value != 0) return GraphShape.Scalar;
         if (In(node, 0) is not { Rank: >= 1 } input) return null;
         return node.Op is "CrossEntropy" or "Nll" ? new GraphShape(input[0]) : input;
     }
+
+    /// <summary>
+    /// The input/target rule of a loss (SG1018): class-index losses take input [N, C] (or [N]) and target [N]; the
+    /// elementwise losses take a target of the input's shape. False (reported) when the IR can prove a mismatch.
+    /// </summary>
+    private bool CheckLossShapes(GraphNode node)
+    {
+        if (node.Inputs.Count < 2 || In(node, 0) is not { } input || In(node, 1) is not { } target) return true;
+        string? expected = null;
+        if (node.Op is "CrossEntropy" or "Nll")
+        {
+            // Class indices: target drops the class dim (dim 1). Probability targets (same shape) are also valid.
+            if (input.Rank >= 2 && !SameDims(input, target))
+            {
+                var want = new List<Dim> { input[0] };
+                for (int d = 2; d < input.Rank; d++) want.Add(input[d]);
+                var indices = new GraphShape(want.ToArray());
+                if (target.Rank != indices.Rank || Enumerable.Range(0, indices.Rank).Any(d => target[d].DefinitelyDiffers(indices[d])))
+                    expected = $"{indices} (class indices) or {input} (class probabilities)";
+            }
+        }
+        else if (node.Op is "Mse" or "L1" or "BinaryCrossEntropyWithLogits" or "BinaryCrossEntropy" or "Huber" or "SmoothL1")
+        {
+            if (target.Rank != input.Rank || Enumerable.Range(0, input.Rank).Any(d => target[d].DefinitelyDiffers(input[d])))
+                expected = input.ToString();
+        }
+        if (expected is null) return true;
+        Report(DiagnosticDescriptors.LossShapesId, node, node.Text, node.InputText(0), input.ToString(), node.InputText(1), target.ToString(), expected);
+        return false;
+    }
+
+    private static bool SameDims(GraphShape a, GraphShape b)
+        => a.Rank == b.Rank && Enumerable.Range(0, a.Rank).All(d => !a[d].DefinitelyDiffers(b[d]));
 
     private ChildSpec? Child(GraphNode node) => node.Child is null ? null : _graph.FindChild(node.Child);
 

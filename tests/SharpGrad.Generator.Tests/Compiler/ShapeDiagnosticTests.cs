@@ -90,6 +90,31 @@ public class ShapeDiagnosticTests
     }
 
     [Fact]
+    public void SG1018_CrossEntropyTargetOfTheWrongShape()
+    {
+        var (d, text) = Single(Model("", "[Shape(\"N\", 10)] Tensor logits, [Shape(\"N\", 3)] Tensor target", "        return Losses.CrossEntropy(logits, target);"), "SG1018");
+        Assert.Equal("Losses.CrossEntropy(logits, target)", text);
+        var message = d.GetMessage();
+        Assert.Contains("`logits` with shape [N, 10] against `target` with shape [N, 3]", message);
+        Assert.Contains("[N] (class indices) or [N, 10] (class probabilities)", message);
+    }
+
+    [Fact]
+    public void SG1018_MseTargetOfTheWrongShape()
+    {
+        var (d, text) = Single(Model("", "[Shape(\"N\", 4)] Tensor prediction, [Shape(\"N\", 1)] Tensor target", "        return Losses.Mse(prediction, target);"), "SG1018");
+        Assert.Equal("Losses.Mse(prediction, target)", text);
+        Assert.Contains("needs a target of shape [N, 4]", d.GetMessage());
+    }
+
+    [Fact]
+    public void SG1018_SilentForMatchingTargets()
+    {
+        var (result, _) = GeneratorHarness.Run(Model("", "[Shape(\"N\", 10)] Tensor logits, [Shape(\"N\")] Tensor target", "        return Losses.CrossEntropy(logits, target);"));
+        Assert.DoesNotContain(result.Diagnostics, x => x.Id == "SG1018");
+    }
+
+    [Fact]
     public void SG1013_MatMulInnerDims()
     {
         var (d, text) = Single(Model("", "[Shape(\"N\", 3)] Tensor a, [Shape(4, 5)] Tensor b", "        return a.MatMul(b);"), "SG1013");
