@@ -594,6 +594,16 @@ internal sealed class MethodEmitter
                     _w.WriteLine($"bool fuse{I(i)} = !({hooked});");
                     _w.WriteLine($"{gemm}, new global::SharpGrad.Kernels.GemmEpilogue({bias}, activation: fuse{I(i)} ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));");
                 }
+                else if (np.ResidualAdd >= 0)
+                {
+                    int add = np.ResidualAdd;
+                    int r = _p.Nodes[add].ResidualOperand;
+                    _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
+                    _w.WriteLine($"// fused: {mod.Path} bias + the residual add {Nodes[add].Text} in the GEMM epilogue (nodes {I(i)}, {I(add)}), unless a hook must see the Linear's output");
+                    _w.WriteLine($"bool fuse{I(i)} = !{Support}.HasForwardHooks({mod.Field});");
+                    _w.WriteLine($"if (fuse{I(i)}) {gemm}, new global::SharpGrad.Kernels.GemmEpilogue({bias}, residual: {A(r)}, residualOffset: 0, residualLd: {I(outF)}));");
+                    _w.WriteLine(np.Bias is null ? $"else {gemm});" : $"else {gemm}, new global::SharpGrad.Kernels.GemmEpilogue({bias}));");
+                }
                 else if (np.Bias is not null)
                 {
                     _w.WriteLine($"// {node.Text}: GEMM {y} = {A(a)} · {mod.Path}.weightᵀ");
@@ -654,6 +664,13 @@ internal sealed class MethodEmitter
             case "Binary":
                 EmitElementwiseLoop(i);
                 return;
+            case "ResidualAdd":
+            {
+                int lin = node.Inputs[0] == np.ResidualOperand ? node.Inputs[1] : node.Inputs[0];
+                _w.WriteLine($"// {node.Text}: added in {_p.Nodes[lin].Module!.Path}'s GEMM epilogue (fused), or here when a hook saw the Linear's output");
+                _w.WriteLine($"if (!fuse{I(lin)}) for (int j = 0, len = {Sz(i)}; j < len; j++) {y}[j] += {A(np.ResidualOperand)}[j];");
+                return;
+            }
             case "Broadcast":
                 _w.WriteLine($"// {node.Text}: broadcasting {_p.Shapes[node.Inputs[0]]} with {_p.Shapes[node.Inputs[1]]}");
                 _w.WriteLine($"{Support}.BinaryForward(global::SharpGrad.CompiledBinary.{node.Op}, {A(node.Inputs[0])}, {_x}sa{I(i)}, {A(node.Inputs[1])}, {_x}sb{I(i)}, {y}, {_x}sy{I(i)});");
@@ -853,7 +870,7 @@ internal sealed class MethodEmitter
                 _w.WriteLine($"// d {node.Text}");
                 Guarded(InputGuard(a), $"{Support}.SoftmaxBackward({A(i)}, {gy}, {G(a)}, {Outer(i, np.Ints[0])}, {I(np.Ints[1])}, {I(np.Ints[2])}, {(np.Op == "LogSoftmax" ? "true" : "false")});");
                 break;
-            case "Binary":
+            case "Binary" or "ResidualAdd":
             {
                 int l = node.Inputs[0], r = node.Inputs[1];
                 bool cl = _p.Nodes[l].Rule == "Const", cr = _p.Nodes[r].Rule == "Const";

@@ -65,6 +65,8 @@ internal sealed class NodePlan
     public int[] Ints = System.Array.Empty<int>(); // geometry
     public bool FusedIntoLinear;         // a ReLU computed in its Linear's epilogue
     public int FusedRelu = -1;           // on a Linear: the ReLU node fused into it
+    public int ResidualAdd = -1;         // on a Linear: the Add whose other operand its GEMM epilogue adds
+    public int ResidualOperand = -1;     // on that Add: the operand added in the epilogue
     public string Training = "";         // run-time flag expression for Dropout / Select / BatchNorm
 }
 
@@ -366,6 +368,20 @@ internal static class CompiledPlanner
                 if (node.Op is "Add" or "Sub" or "Mul" or "Div" && p.Shapes[In(0)].Equals(p.Shapes[In(1)]) && BatchedLike(0) && BatchedLike(1))
                 {
                     np.Rule = "Binary";
+                    // linear(h) + r with r computed earlier: r is added in the Linear's GEMM epilogue (residual fusion).
+                    for (int s = 0; s < 2 && node.Op == "Add"; s++)
+                    {
+                        int lin = In(s), other = In(1 - s);
+                        if (p.Nodes[lin].Rule == "Linear" && p.Nodes[lin].FusedRelu < 0 && p.Nodes[lin].ResidualAdd < 0 && consumers[lin].Count == 1
+                            && lin != p.Method.Output && other < lin && p.VRoot[other] != p.VRoot[lin] && p.Nodes[other].Rule != "Raw")
+                        {
+                            np.Rule = "ResidualAdd";
+                            np.ResidualOperand = other;
+                            p.Nodes[lin].ResidualAdd = i;
+                            p.VRoot[i] = p.VRoot[lin];
+                            break;
+                        }
+                    }
                     return true;
                 }
                 if (!(node.Op is "Add" or "Sub" or "Mul" or "Div" or "Maximum" or "Minimum")) return false;

@@ -50,6 +50,18 @@ public class CompiledEmitterTests
     }
 
     [Fact]
+    public void AResidualAddAfterALinearIsInItsGemmEpilogue()
+    {
+        var source = CompilerSources.Mlp.Replace("new Linear(256, 10)", "new Linear(256, 256)").Replace("return fc2.Forward(h);", "return fc2.Forward(h) + h;");
+        var (result, output) = GeneratorHarness.Run(source);
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Mlp.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("// fused: fc2 bias + the residual add fc2.Forward(h) + h in the GEMM epilogue", text);
+        Assert.Contains("residual: _forward_v", text);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
     public void AnOpTheCodeGeneratorDoesNotEmitIsSG1017AtTheExpression()
     {
         const string op = "Functional.Softmax(h, 0)";

@@ -63,6 +63,27 @@ public class CompiledNestedTests
     }
 
     [Fact]
+    public void AHookOnALinearWhoseResidualAddIsFusedSeesTheLinearsOwnOutput()
+    {
+        // block1.fc2(…) + x is fused into fc2's GEMM epilogue; a forward hook on fc2 makes the program run it unfused.
+        var model = new CompiledNestedNet();
+        var net = model.Compile();
+        var fc2 = model.NamedModules().Single(m => m.Name == "block1.fc2").Module;
+        var seen = new List<Tensor>();
+        using var hook = fc2.RegisterForwardHook((m, xs, y) => seen.Add(y.Detach().Clone()));
+        var x = Tensor.Randn([5, 10], rng: new Rng(62));
+        Tensor eager, compiled;
+        using (Autograd.NoGrad())
+        {
+            eager = model.Forward(x);
+            compiled = net.Forward(x);
+        }
+        Assert.Equal(2, seen.Count);
+        TensorAssert.Close(seen[0], seen[1], 1e-4, 1e-5, "fc2's output seen by the hook");
+        TensorAssert.Close(eager, compiled, 1e-4, 1e-5, "output with the hook");
+    }
+
+    [Fact]
     public void TheFixtureCnnReproducesPyTorchsOutputLossAndGradientsCompiled()
     {
         var model = new CompiledFixtureCnn();
