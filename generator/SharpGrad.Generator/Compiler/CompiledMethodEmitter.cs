@@ -297,6 +297,9 @@ internal sealed class MethodEmitter
             case "Select":
                 yield return ("tr", "bool", null);
                 break;
+            case "Extreme":
+                yield return ("ix", "int[]", Sz(i));
+                break;
             case "Loss" when np.Op == "CrossEntropy":
                 yield return ("pr", "float[]", Sz(Nodes[i].Inputs[0]));
                 break;
@@ -684,6 +687,10 @@ internal sealed class MethodEmitter
                 _w.WriteLine($"// {node.Text}: materialised permutation");
                 _w.WriteLine($"{Support}.PermuteForward({A(a)}, {_x}sx{I(i)}, new int[] {{ {string.Join(", ", np.Ints.Select(I))} }}, {y});");
                 return;
+            case "Extreme":
+                _w.WriteLine($"// {node.Text}: the positions of the extremes are kept for the backward");
+                _w.WriteLine($"{Support}.ExtremeDimForward({A(a)}, {y}, {_x}ix{I(i)}, {Outer(i, np.Ints[0])}, {I(np.Ints[1])}, {I(np.Ints[2])}, {(np.Op == "MaxDim" ? "true" : "false")});");
+                return;
             case "Reduce":
             {
                 var g = np.Ints;
@@ -910,6 +917,10 @@ internal sealed class MethodEmitter
             case "Permute":
                 _w.WriteLine($"// d {node.Text}: the inverse permutation");
                 Guarded(InputGuard(a), $"{Support}.PermuteBackward({gy}, {_x}sx{I(i)}, new int[] {{ {string.Join(", ", np.Ints.Select(I))} }}, {G(a)});");
+                break;
+            case "Extreme":
+                _w.WriteLine($"// d {node.Text}: to the positions of the extremes");
+                Guarded(InputGuard(a), $"{Support}.ExtremeDimBackward({gy}, {_x}ix{I(i)}, {G(a)}, {Outer(i, np.Ints[0])}, {I(np.Ints[1])}, {I(np.Ints[2])});");
                 break;
             case "Reduce":
             {

@@ -429,6 +429,19 @@ internal static class CompiledPlanner
                 return false;
             }
 
+            case NodeKind.Reduce when node.Op is "MaxDim" or "MinDim":
+            {
+                var inS = p.Shapes[In(0)];
+                if (node.IntArgs.Count != 1 || !p.Batched[In(0)] || !p.Batched[i] || Norm(node.IntArgs[0], inS.Rank) is var d && d <= 0) return false;
+                int outer = 1, inner = 1;
+                for (int k = 1; k < d; k++) outer *= inS[k].Size;
+                for (int k = d + 1; k < inS.Rank; k++) inner *= inS[k].Size;
+                np.Rule = "Extreme";
+                np.Op = node.Op;
+                np.Ints = new[] { outer, inS[d].Size, inner };
+                return true;
+            }
+
             case NodeKind.Reduce when node.Op is "Sum" or "Mean":
             {
                 var inS = p.Shapes[In(0)];

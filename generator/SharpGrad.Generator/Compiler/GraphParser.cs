@@ -278,6 +278,10 @@ internal sealed class GraphParser
                     inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
             case InvocationExpressionSyntax invocation:
                 return Invocation(invocation);
+            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
+                when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
+                     && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
+                return ExtremeValues(values, extreme, call);
         }
 
         if (_model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var constant } && ToDouble(constant) is { } number)
@@ -299,6 +303,33 @@ internal sealed class GraphParser
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
+    private int ExtremeValues(MemberAccessExpressionSyntax values, InvocationExpressionSyntax extreme, IInvocationOperation call)
+    {
+        var receiver = ((MemberAccessExpressionSyntax)extreme.Expression).Expression;
+        int input = Expr(receiver);
+        var ints = new List<int>();
+        bool keepDim = false;
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.Parameter?.Name == "keepDim")
+            {
+                keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
+                continue;
+            }
+            if (!Ints(argument.Value, ints))
+            {
+                throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant dim (it decides the shape of the graph)");
+            }
+        }
+        if (ints.Count != 1)
+        {
+            throw Unsupported(extreme, "`" + Text(extreme) + "` without a dim", "use Max(dim).Values, or Max() for the scalar maximum in eager mode");
+        }
+        return Add(new GraphNode(NodeKind.Reduce, call.TargetMethod.Name + "Dim", new[] { input }.ToEquatableArray(), ints.ToEquatableArray(), flag: keepDim,
+            text: Text(values), location: Where(values), inputTexts: new[] { Text(receiver) }.ToEquatableArray()));
     }
 
     private int Invocation(InvocationExpressionSyntax invocation)

@@ -171,4 +171,38 @@ public static partial class CompiledSupport
     private static NotSupportedException ReplacementInCompiled(Module module, string kind, string what)
         => new($"A {kind} on {module.GetType().Name} returned replacement {what} while a compiled program was running; compiled programs call hooks to observe " +
                "values only. Return null from the hook, or run the eager model (call Forward instead of Compile().Forward) to let hooks replace values.");
+
+    /// <summary>
+    /// <c>x.Max(dim).Values</c> / <c>Min</c> over <paramref name="size"/> of an [outer, size, inner] view (PyTorch:
+    /// <c>torch.max(x, dim).values</c>): <paramref name="y"/>[o, i] is the extreme, <paramref name="index"/>[o, i] its
+    /// position (the first one on ties, as eager; NaN wins, as in PyTorch).
+    /// </summary>
+    public static void ExtremeDimForward(float[] x, float[] y, int[] index, int outer, int size, int inner, bool max)
+    {
+        for (int o = 0; o < outer; o++)
+        {
+            for (int i = 0; i < inner; i++)
+            {
+                int baseIndex = o * size * inner + i;
+                float best = x[baseIndex];
+                int at = 0;
+                for (int s = 1; s < size && !float.IsNaN(best); s++)
+                {
+                    float v = x[baseIndex + s * inner];
+                    if (float.IsNaN(v) || (max ? v > best : v < best)) { best = v; at = s; }
+                }
+                y[o * inner + i] = best;
+                index[o * inner + i] = at;
+            }
+        }
+    }
+
+    /// <summary>The gradient of <see cref="ExtremeDimForward"/>: each output gradient goes to its extreme's position (accumulated).</summary>
+    public static void ExtremeDimBackward(float[] gy, int[] index, float[] gx, int outer, int size, int inner)
+    {
+        for (int o = 0; o < outer; o++)
+        {
+            for (int i = 0; i < inner; i++) gx[(o * size + index[o * inner + i]) * inner + i] += gy[o * inner + i];
+        }
+    }
 }

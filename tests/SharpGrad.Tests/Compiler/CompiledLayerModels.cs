@@ -122,3 +122,19 @@ public sealed partial class CompiledClassifier
     public Tensor Loss([Shape("N", 20)] Tensor x, [Shape("N")] Tensor target)
         => Losses.CrossEntropy(fc2.Forward(Functional.Relu(fc1.Forward(x))), target);
 }
+
+/// <summary>Max(dim).Values over time, Min(dim, keepDim).Values broadcast back, a sum: the extremes' gradients go to their positions.</summary>
+[Module]
+public sealed partial class CompiledMaxOverTime
+{
+    private readonly Linear proj = new(8, 12);
+    private readonly Linear head = new(12, 3);
+
+    public Tensor Forward([Shape("N", 5, 8)] Tensor x)
+    {
+        var h = Functional.Tanh(proj.Forward(x));
+        var m = h.Max(1).Values;
+        var k = h.Min(2, keepDim: true).Values;
+        return head.Forward(m + (h - k).Sum(1) * 0.1f);
+    }
+}

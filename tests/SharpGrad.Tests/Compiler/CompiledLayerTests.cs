@@ -89,6 +89,16 @@ public class CompiledLayerTests
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(64)]
+    public void MaxOverTimeMatchesEager(int batch)
+    {
+        var model = new CompiledMaxOverTime();
+        Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, 8], seed: 46);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
     public void AttentionMatchesEager(int batch)
     {
         var model = new CompiledAttention();
