@@ -31,6 +31,59 @@ internal sealed class MethodEmitter
         _slots = plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct().OrderBy(s => s.Index).ToList();
         _fusedInto = PlanElementwiseFusion();
         _valueSlot = PlanValueBuffers();
+        _gradSlot = PlanGradientBuffers();
+    }
+
+    /// <summary>For each gradient root, the root whose buffer it uses (shared by backward liveness).</summary>
+    private readonly int[] _gradSlot;
+
+    /// <summary>Gradient roots that share buffers: cleared when first written in the backward, not up front.</summary>
+    private readonly Dictionary<int, int> _gradFirstWrite = new();
+
+    private readonly Dictionary<int, int> _gradSlotFeatures = new();
+
+    /// <summary>
+    /// Memory planning of gradient buffers: the gradient of a value lives from the backward of its last reader (the
+    /// first to write it, in reverse order) down to its own node's backward. Gradients whose lives do not overlap share
+    /// a buffer, cleared at first write. The output's, the method inputs' and those hooks read stay their own.
+    /// </summary>
+    private int[] PlanGradientBuffers()
+    {
+        int count = Nodes.Count;
+        var slot = Enumerable.Range(0, count).ToArray();
+        var firstWrite = new int[count];
+        var pinned = new bool[count];
+        for (int i = 0; i < count; i++) firstWrite[i] = -1;
+        for (int c = 0; c < count; c++)
+        {
+            if (!Live(c)) continue;
+            foreach (var k in Nodes[c].Inputs) if (Live(k)) firstWrite[_p.GRoot[k]] = System.Math.Max(firstWrite[_p.GRoot[k]], c);
+            if (IsBoundaryNode(c))
+            {
+                pinned[_p.GRoot[c]] = true;
+                foreach (var k in Nodes[c].IntArgs) if (k < count) pinned[_p.GRoot[k]] = true;
+            }
+        }
+        pinned[_p.GRoot[_p.Output]] = true;
+        foreach (var f in _p.FloatInputs) pinned[_p.GRoot[f]] = true;
+        // Intervals in index space [root, firstWrite], taken from the highest root down. A later interval [r, w] (r below
+        // every earlier root) overlaps an earlier one [lo, hi] exactly when lo <= w, so a buffer is free for it when the
+        // lowest root already using that buffer is above w.
+        var lowest = new List<(int Slot, int Low)>();
+        for (int r = count - 1; r >= 0; r--)
+        {
+            if (!OwnsGrad(r)) continue;
+            _gradSlotFeatures[r] = _p.F[r];
+            if (pinned[r] || !_p.Batched[r] || firstWrite[r] < 0) continue;
+            int found = lowest.FindIndex(e => e.Low > firstWrite[r]);
+            int pick = found >= 0 ? lowest[found].Slot : r;
+            if (found >= 0) lowest[found] = (pick, r);
+            else lowest.Add((r, r));
+            slot[r] = pick;
+            if (pick != r) _gradSlotFeatures[pick] = System.Math.Max(_gradSlotFeatures[pick], _p.F[r]);
+            _gradFirstWrite[r] = firstWrite[r];
+        }
+        return slot;
     }
 
     /// <summary>For each node, the elementwise node whose loop computes it inline (-1: it has its own loop or kernel).</summary>
@@ -209,7 +262,11 @@ internal sealed class MethodEmitter
 
     private string SlotSize(int i) => _p.Batched[i] ? (_slotFeatures[i] == 1 ? "n" : "n * " + I(_slotFeatures[i])) : I(_slotFeatures[i]);
 
-    private string G(int i) => $"{_x}g{I(_p.GRoot[i])}";
+    private string G(int i) => $"{_x}g{I(_gradSlot[_p.GRoot[i]])}";
+
+    private bool OwnsGradBuffer(int i) => OwnsGrad(i) && _gradSlot[i] == i;
+
+    private string GradSlotSize(int i) => _p.Batched[i] ? (_gradSlotFeatures[i] == 1 ? "n" : "n * " + I(_gradSlotFeatures[i])) : I(_gradSlotFeatures[i]);
 
     private string Sz(int i) => _p.Batched[i] ? (_p.F[i] == 1 ? "n" : "n * " + I(_p.F[i])) : I(_p.F[i]);
 
@@ -260,7 +317,11 @@ internal sealed class MethodEmitter
                 var sharing = Enumerable.Range(0, Nodes.Count).Where(r => r != i && OwnsValue(r) && _fusedInto[r] < 0 && _valueSlot[r] == i).ToList();
                 _w.WriteLine($"private float[] {_x}v{I(i)} = [];{(sharing.Count > 0 ? " // also holds the values of nodes " + string.Join(", ", sharing.Select(I)) + " (shared by liveness)" : "")}");
             }
-            if (OwnsGrad(i)) _w.WriteLine($"private float[] {_x}g{I(i)} = [];");
+            if (OwnsGradBuffer(i))
+            {
+                var sharing = Enumerable.Range(0, Nodes.Count).Where(r => r != i && OwnsGrad(r) && _gradSlot[r] == i).ToList();
+                _w.WriteLine($"private float[] {_x}g{I(i)} = [];{(sharing.Count > 0 ? " // also the gradients of nodes " + string.Join(", ", sharing.Select(I)) + " (shared by liveness)" : "")}");
+            }
             foreach (var (name, type, _) in Scratch(i)) _w.WriteLine($"private {type} {_x}{name}{I(i)}{(type.EndsWith("[]") ? " = []" : "")};");
         }
     }
@@ -398,6 +459,8 @@ internal sealed class MethodEmitter
             foreach (var b in boundaries) _w.WriteLine($"float[]? hbB{I(b)} = null; // the input gradient of {_p.Nodes[b].Module!.Path} before its backward, when it has backward hooks");
             for (int i = Nodes.Count - 1; i >= 0; i--)
             {
+                foreach (var r in _gradFirstWrite.Where(e => e.Value == i).Select(e => e.Key).OrderBy(r => r))
+                    _w.WriteLine($"global::System.Array.Clear({G(r)}, 0, {Sz(r)}); // the gradient of node {I(r)} starts here (its buffer is shared by liveness)");
                 WithMode(i, () => EmitBackward(i));
                 foreach (var b in boundaries.Where(b => BoundaryStart(b) == i))
                 {
@@ -477,7 +540,7 @@ internal sealed class MethodEmitter
                 {
                     if (!Live(i)) continue;
                     if (OwnsBuffer(i) && _p.Nodes[i].Rule != "Input") _w.WriteLine($"{_x}v{I(i)} = new float[{SlotSize(i)}];");
-                    if (OwnsGrad(i)) _w.WriteLine($"{_x}g{I(i)} = new float[{Sz(i)}];");
+                    if (OwnsGradBuffer(i)) _w.WriteLine($"{_x}g{I(i)} = new float[{GradSlotSize(i)}];");
                     foreach (var (name, type, size) in Scratch(i))
                     {
                         if (size is null) continue;
@@ -554,7 +617,7 @@ internal sealed class MethodEmitter
     {
         using (_w.Block($"private void {_x}ClearGrads(int n)"))
         {
-            for (int i = 0; i < Nodes.Count; i++) if (OwnsGrad(i)) _w.WriteLine($"global::System.Array.Clear({_x}g{I(i)}, 0, {Sz(i)});");
+            for (int i = 0; i < Nodes.Count; i++) if (OwnsGrad(i) && !_gradFirstWrite.ContainsKey(i)) _w.WriteLine($"global::System.Array.Clear({_x}g{I(i)}, 0, {Sz(i)});");
             foreach (var s in _slots) _w.WriteLine($"if (_needP[{I(s.Index)}]) global::System.Array.Clear(_gp{I(s.Index)});");
         }
     }

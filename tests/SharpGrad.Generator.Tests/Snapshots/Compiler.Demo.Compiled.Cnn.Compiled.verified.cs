@@ -40,18 +40,15 @@ partial class Cnn
         private float[] _forward_v0 = [];
         private float[] _forward_g0 = [];
         private float[] _forward_v1 = [];
-        private float[] _forward_g1 = [];
         private float[] _forward_t1 = [];
         private float[] _forward_tw1 = [];
         private float[] _forward_tb1 = [];
-        private float[] _forward_g2 = [];
         private float[] _forward_v3 = [];
-        private float[] _forward_g3 = [];
         private float[] _forward_t3 = [];
         private long[] _forward_ix3 = [];
         private float[] _forward_v5 = [];
-        private float[] _forward_g5 = [];
-        private float[] _forward_g6 = [];
+        private float[] _forward_g5 = []; // also the gradients of nodes 2 (shared by liveness)
+        private float[] _forward_g6 = []; // also the gradients of nodes 1, 3 (shared by liveness)
         private float[] _forward_v7 = [];
         private float[] _forward_g7 = [];
 
@@ -99,18 +96,15 @@ partial class Cnn
                 // Buffers sized on the first call, grown only when the batch grows.
                 _forward_g0 = new float[n * 192];
                 _forward_v1 = new float[n * 2048];
-                _forward_g1 = new float[n * 2048];
                 _forward_t1 = new float[n * 192];
                 _forward_tw1 = new float[864];
                 _forward_tb1 = new float[32];
-                _forward_g2 = new float[n * 2048];
                 _forward_v3 = new float[n * 512];
-                _forward_g3 = new float[n * 512];
                 _forward_t3 = new float[n * 2048];
                 _forward_ix3 = new long[n * 512];
                 _forward_v5 = new float[n * 64];
-                _forward_g5 = new float[n * 64];
-                _forward_g6 = new float[n * 64];
+                _forward_g5 = new float[n * 2048];
+                _forward_g6 = new float[n * 2048];
                 _forward_v7 = new float[n * 10];
                 _forward_g7 = new float[n * 10];
                 _forward_capacity = n;
@@ -151,11 +145,6 @@ partial class Cnn
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_g0, 0, n * 192);
-            global::System.Array.Clear(_forward_g1, 0, n * 2048);
-            global::System.Array.Clear(_forward_g2, 0, n * 2048);
-            global::System.Array.Clear(_forward_g3, 0, n * 512);
-            global::System.Array.Clear(_forward_g5, 0, n * 64);
-            global::System.Array.Clear(_forward_g6, 0, n * 64);
             global::System.Array.Clear(_forward_g7, 0, n * 10);
             if (_needP[0]) global::System.Array.Clear(_gp0);
             if (_needP[1]) global::System.Array.Clear(_gp1);
@@ -201,40 +190,45 @@ partial class Cnn
         /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
+            global::System.Array.Clear(_forward_g6, 0, n * 64); // the gradient of node 6 starts here (its buffer is shared by liveness)
             var hb7 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g6, n * 64) : null;
             // d dense2.Forward(Functional.Relu(dense1.Forward(h))): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
             global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 10, 1f, _forward_g7, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 1f, _forward_g6, 0, 64);
             if (_needP[4]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 64, n, 1f, _forward_g7, 0, 10, _forward_v5, 0, 64, 1f, _gp4, 0, 64);
             if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 10, _gp5);
             if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g6, hb7, new int[] { n, 64 }, _forward_g7, new int[] { n, 10 });
+            global::System.Array.Clear(_forward_g5, 0, n * 64); // the gradient of node 5 starts here (its buffer is shared by liveness)
             // d Functional.Relu(dense1.Forward(h)): mask by the output (kept in the fused Linear's buffer)
             global::SharpGrad.CompiledSupport.ReluBackward(_forward_v5, _forward_g6, _forward_g5, n * 64);
-            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 512) : null;
+            global::System.Array.Clear(_forward_g6, 0, n * 512); // the gradient of node 3 starts here (its buffer is shared by liveness)
+            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g6, n * 512) : null;
             // d dense1.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 512, 64, 1f, _forward_g5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 1f, _forward_g3, 0, 512);
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 512, 64, 1f, _forward_g5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 1f, _forward_g6, 0, 512);
             if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 512, n, 1f, _forward_g5, 0, 64, _forward_v3, 0, 512, 1f, _gp2, 0, 512);
             if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g5, n, 64, _gp3);
-            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g3, hb5, new int[] { n, 512 }, _forward_g5, new int[] { n, 64 });
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 2048) : null;
+            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g6, hb5, new int[] { n, 512 }, _forward_g5, new int[] { n, 64 });
+            global::System.Array.Clear(_forward_g5, 0, n * 2048); // the gradient of node 2 starts here (its buffer is shared by liveness)
+            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g5, n * 2048) : null;
             // d pool.Forward(Functional.Relu(conv1.Forward(x))): scatter to the recorded maxima, then accumulate
             // (its input is an intermediate value)
             {
-                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_forward_g3, _forward_ix3, _forward_t3, n * 32, 64, 16);
-                global::SharpGrad.CompiledSupport.AddInto(_forward_t3, _forward_g2, n * 2048);
+                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_forward_g6, _forward_ix3, _forward_t3, n * 32, 64, 16);
+                global::SharpGrad.CompiledSupport.AddInto(_forward_t3, _forward_g5, n * 2048);
             }
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 32, 8, 8 }, _forward_g3, new int[] { n, 32, 4, 4 });
+            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g5, hb3, new int[] { n, 32, 8, 8 }, _forward_g6, new int[] { n, 32, 4, 4 });
+            global::System.Array.Clear(_forward_g6, 0, n * 2048); // the gradient of node 1 starts here (its buffer is shared by liveness)
             // d Functional.Relu(conv1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g2, _forward_g1, n * 2048);
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g5, _forward_g6, n * 2048);
             var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 192) : null;
             // d conv1.Forward(x): the convolution's backward kernel (into scratch buffers, then accumulated)
             var dIn1 = _forward_needIn0 ? _forward_t1 : null;
             var dW1 = _needP[0] ? _forward_tw1 : null;
             var dB1 = _needP[1] ? _forward_tb1 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g1, dIn1, dW1, dB1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
+            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g6, dIn1, dW1, dB1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
             if (dIn1 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn1, _forward_g0, n * 192);
             if (dW1 is not null) global::SharpGrad.CompiledSupport.AddInto(dW1, _gp0, dW1.Length);
             if (dB1 is not null) global::SharpGrad.CompiledSupport.AddInto(dB1, _gp1, dB1.Length);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 3, 8, 8 }, _forward_g1, new int[] { n, 32, 8, 8 });
+            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 3, 8, 8 }, _forward_g6, new int[] { n, 32, 8, 8 });
         }
     }
 }

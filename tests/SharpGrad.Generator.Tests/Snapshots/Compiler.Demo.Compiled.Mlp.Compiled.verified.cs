@@ -119,8 +119,6 @@ partial class Mlp
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_g0, 0, n * 784);
-            global::System.Array.Clear(_forward_g1, 0, n * 256);
-            global::System.Array.Clear(_forward_g2, 0, n * 256);
             global::System.Array.Clear(_forward_g3, 0, n * 10);
             if (_needP[0]) global::System.Array.Clear(_gp0);
             if (_needP[1]) global::System.Array.Clear(_gp1);
@@ -150,12 +148,14 @@ partial class Mlp
         /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
+            global::System.Array.Clear(_forward_g2, 0, n * 256); // the gradient of node 2 starts here (its buffer is shared by liveness)
             var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 256) : null;
             // d fc2.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
             global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 256, 10, 1f, _forward_g3, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 1f, _forward_g2, 0, 256);
             if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 256, n, 1f, _forward_g3, 0, 10, _forward_v1, 0, 256, 1f, _gp2, 0, 256);
             if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g3, n, 10, _gp3);
             if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 256 }, _forward_g3, new int[] { n, 10 });
+            global::System.Array.Clear(_forward_g1, 0, n * 256); // the gradient of node 1 starts here (its buffer is shared by liveness)
             // d Functional.Relu(fc1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
             global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g2, _forward_g1, n * 256);
             var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784) : null;

@@ -44,18 +44,15 @@ partial class Outer
         private float[] _forward_v1 = [];
         private float[] _forward_g1 = [];
         private float[] _forward_v2 = [];
-        private float[] _forward_g2 = [];
-        private float[] _forward_g3 = [];
         private float[] _forward_v4 = [];
         private float[] _forward_g4 = [];
         private float[] _forward_v6 = []; // also holds the values of nodes 9 (shared by liveness)
-        private float[] _forward_g6 = [];
         private float[] _forward_mask6 = [];
         private bool _forward_tr6;
         private float[] _forward_v7 = [];
-        private float[] _forward_g7 = [];
+        private float[] _forward_g7 = []; // also the gradients of nodes 2 (shared by liveness)
         private bool _forward_tr7;
-        private float[] _forward_g9 = [];
+        private float[] _forward_g9 = []; // also the gradients of nodes 3, 6 (shared by liveness)
         private float[] _forward_v10 = [];
         private float[] _forward_g10 = [];
         private int _loss_capacity = -1;
@@ -70,20 +67,16 @@ partial class Outer
         private float[] _loss_v2 = [];
         private float[] _loss_g2 = [];
         private float[] _loss_v3 = [];
-        private float[] _loss_g3 = [];
-        private float[] _loss_g4 = [];
         private float[] _loss_v5 = [];
         private float[] _loss_g5 = [];
         private float[] _loss_v7 = []; // also holds the values of nodes 10 (shared by liveness)
-        private float[] _loss_g7 = [];
         private float[] _loss_mask7 = [];
         private bool _loss_tr7;
         private float[] _loss_v8 = [];
-        private float[] _loss_g8 = [];
         private bool _loss_tr8;
-        private float[] _loss_g10 = [];
+        private float[] _loss_g10 = []; // also the gradients of nodes 3, 7 (shared by liveness)
         private float[] _loss_v11 = [];
-        private float[] _loss_g11 = [];
+        private float[] _loss_g11 = []; // also the gradients of nodes 4, 8 (shared by liveness)
         private float[] _loss_v12 = [];
         private float[] _loss_g12 = [];
 
@@ -131,12 +124,9 @@ partial class Outer
                 _forward_v1 = new float[n * 64];
                 _forward_g1 = new float[n * 64];
                 _forward_v2 = new float[n * 64];
-                _forward_g2 = new float[n * 64];
-                _forward_g3 = new float[n * 64];
                 _forward_v4 = new float[n * 64];
                 _forward_g4 = new float[n * 64];
                 _forward_v6 = new float[n * 64];
-                _forward_g6 = new float[n * 64];
                 _forward_mask6 = new float[n * 64];
                 _forward_v7 = new float[n * 64];
                 _forward_g7 = new float[n * 64];
@@ -178,12 +168,7 @@ partial class Outer
         {
             global::System.Array.Clear(_forward_g0, 0, n * 16);
             global::System.Array.Clear(_forward_g1, 0, n * 64);
-            global::System.Array.Clear(_forward_g2, 0, n * 64);
-            global::System.Array.Clear(_forward_g3, 0, n * 64);
             global::System.Array.Clear(_forward_g4, 0, n * 64);
-            global::System.Array.Clear(_forward_g6, 0, n * 64);
-            global::System.Array.Clear(_forward_g7, 0, n * 64);
-            global::System.Array.Clear(_forward_g9, 0, n * 64);
             global::System.Array.Clear(_forward_g10, 0, n);
             if (_needP[0]) global::System.Array.Clear(_gp0);
             if (_needP[1]) global::System.Array.Clear(_gp1);
@@ -238,14 +223,17 @@ partial class Outer
         {
             bool training = _forward_training;
             float[]? hbB5 = null; // the input gradient of block before its backward, when it has backward hooks
+            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 9 starts here (its buffer is shared by liveness)
             // d (h * 2f).Sum(1, keepDim: true): broadcast back
             global::SharpGrad.CompiledSupport.ReduceSumBackward(_forward_g10, _forward_g9, n, 64, 1, 1f);
+            global::System.Array.Clear(_forward_g7, 0, n * 64); // the gradient of node 7 starts here (its buffer is shared by liveness)
             // d h * 2f
             for (int j = 0, len = n * 64; j < len; j++) _forward_g7[j] += _forward_g9[j] * 2f;
+            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 6 starts here (its buffer is shared by liveness)
             // d Training: to the branch the forward took
             if (_forward_tr7)
             {
-                for (int j = 0, len = n * 64; j < len; j++) _forward_g6[j] += _forward_g7[j];
+                for (int j = 0, len = n * 64; j < len; j++) _forward_g9[j] += _forward_g7[j];
             }
             else
             {
@@ -257,23 +245,25 @@ partial class Outer
                 // d drop.Forward(h): the same mask
                 // (its input is an intermediate value)
                 {
-                    if (_forward_tr6) for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g6[j] * _forward_mask6[j];
-                    else for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g6[j];
+                    if (_forward_tr6) for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g9[j] * _forward_mask6[j];
+                    else for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g9[j];
                 }
-                if (hb6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g4, hb6, new int[] { n, 64 }, _forward_g6, new int[] { n, 64 });
+                if (hb6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g4, hb6, new int[] { n, 64 }, _forward_g9, new int[] { n, 64 });
             }
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2)) hbB5 = global::SharpGrad.CompiledSupport.Snapshot(_forward_g1, n * 64);
+            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 3 starts here (its buffer is shared by liveness)
             // d Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _forward_g3[j] += _forward_g4[j];
+            for (int j = 0, len = n * 64; j < len; j++) _forward_g9[j] += _forward_g4[j];
             for (int j = 0, len = n * 64; j < len; j++) _forward_g1[j] += _forward_g4[j];
+            global::System.Array.Clear(_forward_g7, 0, n * 64); // the gradient of node 2 starts here (its buffer is shared by liveness)
             // d Functional.Relu(fc.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v2, _forward_g3, _forward_g2, n * 64);
+            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v2, _forward_g9, _forward_g7, n * 64);
             var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g1, n * 64) : null;
             // d fc.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _forward_g2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _forward_g1, 0, 64);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _forward_g2, 0, 64, _forward_v1, 0, 64, 1f, _gp2, 0, 64);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g2, n, 64, _gp3);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g1, hb2, new int[] { n, 64 }, _forward_g2, new int[] { n, 64 });
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _forward_g7, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _forward_g1, 0, 64);
+            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _forward_g7, 0, 64, _forward_v1, 0, 64, 1f, _gp2, 0, 64);
+            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 64, _gp3);
+            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g1, hb2, new int[] { n, 64 }, _forward_g7, new int[] { n, 64 });
             if (hbB5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g1, hbB5, new int[] { n, 64 }, _forward_g4, new int[] { n, 64 }); // block's backward is complete
             var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 16) : null;
             // d stem.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
@@ -340,18 +330,14 @@ partial class Outer
                 _loss_v2 = new float[n * 64];
                 _loss_g2 = new float[n * 64];
                 _loss_v3 = new float[n * 64];
-                _loss_g3 = new float[n * 64];
-                _loss_g4 = new float[n * 64];
                 _loss_v5 = new float[n * 64];
                 _loss_g5 = new float[n * 64];
                 _loss_v7 = new float[n * 64];
-                _loss_g7 = new float[n * 64];
                 _loss_mask7 = new float[n * 64];
                 _loss_v8 = new float[n * 64];
-                _loss_g8 = new float[n * 64];
                 _loss_g10 = new float[n * 64];
                 _loss_v11 = new float[n];
-                _loss_g11 = new float[n];
+                _loss_g11 = new float[n * 64];
                 _loss_v12 = new float[1];
                 _loss_g12 = new float[1];
                 _loss_capacity = n;
@@ -390,13 +376,7 @@ partial class Outer
         {
             global::System.Array.Clear(_loss_g0, 0, n * 16);
             global::System.Array.Clear(_loss_g2, 0, n * 64);
-            global::System.Array.Clear(_loss_g3, 0, n * 64);
-            global::System.Array.Clear(_loss_g4, 0, n * 64);
             global::System.Array.Clear(_loss_g5, 0, n * 64);
-            global::System.Array.Clear(_loss_g7, 0, n * 64);
-            global::System.Array.Clear(_loss_g8, 0, n * 64);
-            global::System.Array.Clear(_loss_g10, 0, n * 64);
-            global::System.Array.Clear(_loss_g11, 0, n);
             global::System.Array.Clear(_loss_g12, 0, 1);
             if (_needP[0]) global::System.Array.Clear(_gp0);
             if (_needP[1]) global::System.Array.Clear(_gp1);
@@ -453,20 +433,24 @@ partial class Outer
         {
             bool training = _loss_training;
             float[]? hbB6 = null; // the input gradient of block before its backward, when it has backward hooks
+            global::System.Array.Clear(_loss_g11, 0, n); // the gradient of node 11 starts here (its buffer is shared by liveness)
             // d Losses.Mse(Forward(x), target)
             global::SharpGrad.CompiledSupport.MseBackward(_loss_v11, _loss_r1!, _loss_g12[0], _loss_g11, n, global::SharpGrad.Reduction.Mean);
+            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 10 starts here (its buffer is shared by liveness)
             // d (h * 2f).Sum(1, keepDim: true): broadcast back
             global::SharpGrad.CompiledSupport.ReduceSumBackward(_loss_g11, _loss_g10, n, 64, 1, 1f);
+            global::System.Array.Clear(_loss_g11, 0, n * 64); // the gradient of node 8 starts here (its buffer is shared by liveness)
             // d h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _loss_g8[j] += _loss_g10[j] * 2f;
+            for (int j = 0, len = n * 64; j < len; j++) _loss_g11[j] += _loss_g10[j] * 2f;
+            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 7 starts here (its buffer is shared by liveness)
             // d Training: to the branch the forward took
             if (_loss_tr8)
             {
-                for (int j = 0, len = n * 64; j < len; j++) _loss_g7[j] += _loss_g8[j];
+                for (int j = 0, len = n * 64; j < len; j++) _loss_g10[j] += _loss_g11[j];
             }
             else
             {
-                for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g8[j];
+                for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g11[j];
             }
             if (training)
             {
@@ -474,23 +458,25 @@ partial class Outer
                 // d drop.Forward(h): the same mask
                 // (its input is an intermediate value)
                 {
-                    if (_loss_tr7) for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g7[j] * _loss_mask7[j];
-                    else for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g7[j];
+                    if (_loss_tr7) for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g10[j] * _loss_mask7[j];
+                    else for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g10[j];
                 }
-                if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g5, hb7, new int[] { n, 64 }, _loss_g7, new int[] { n, 64 });
+                if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g5, hb7, new int[] { n, 64 }, _loss_g10, new int[] { n, 64 });
             }
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2)) hbB6 = global::SharpGrad.CompiledSupport.Snapshot(_loss_g2, n * 64);
+            global::System.Array.Clear(_loss_g11, 0, n * 64); // the gradient of node 4 starts here (its buffer is shared by liveness)
             // d Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _loss_g4[j] += _loss_g5[j];
+            for (int j = 0, len = n * 64; j < len; j++) _loss_g11[j] += _loss_g5[j];
             for (int j = 0, len = n * 64; j < len; j++) _loss_g2[j] += _loss_g5[j];
+            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 3 starts here (its buffer is shared by liveness)
             // d Functional.Relu(fc.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v3, _loss_g4, _loss_g3, n * 64);
+            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v3, _loss_g11, _loss_g10, n * 64);
             var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g2, n * 64) : null;
             // d fc.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _loss_g3, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _loss_g2, 0, 64);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _loss_g3, 0, 64, _loss_v2, 0, 64, 1f, _gp2, 0, 64);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_loss_g3, n, 64, _gp3);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g2, hb3, new int[] { n, 64 }, _loss_g3, new int[] { n, 64 });
+            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _loss_g10, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _loss_g2, 0, 64);
+            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _loss_g10, 0, 64, _loss_v2, 0, 64, 1f, _gp2, 0, 64);
+            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_loss_g10, n, 64, _gp3);
+            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g2, hb3, new int[] { n, 64 }, _loss_g10, new int[] { n, 64 });
             if (hbB6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _loss_g2, hbB6, new int[] { n, 64 }, _loss_g5, new int[] { n, 64 }); // block's backward is complete
             var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 16) : null;
             // d stem.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY

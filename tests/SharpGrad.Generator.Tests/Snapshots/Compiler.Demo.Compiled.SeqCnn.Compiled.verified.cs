@@ -48,7 +48,6 @@ partial class SeqCnn
         private float[] _forward_v0 = [];
         private float[] _forward_g0 = [];
         private float[] _forward_v1 = [];
-        private float[] _forward_g1 = [];
         private float[] _forward_t1 = [];
         private float[] _forward_tw1 = [];
         private float[] _forward_tb1 = [];
@@ -58,7 +57,7 @@ partial class SeqCnn
         private float[] _forward_si2 = [];
         private bool _forward_tr2;
         private float[] _forward_v3 = [];
-        private float[] _forward_g3 = [];
+        private float[] _forward_g3 = []; // also the gradients of nodes 1 (shared by liveness)
         private float[] _forward_v4 = [];
         private float[] _forward_g4 = [];
         private float[] _forward_t4 = [];
@@ -75,7 +74,6 @@ partial class SeqCnn
         private float[] _loss_v0 = [];
         private float[] _loss_g0 = [];
         private float[] _loss_v2 = [];
-        private float[] _loss_g2 = [];
         private float[] _loss_t2 = [];
         private float[] _loss_tw2 = [];
         private float[] _loss_tb2 = [];
@@ -85,12 +83,11 @@ partial class SeqCnn
         private float[] _loss_si3 = [];
         private bool _loss_tr3;
         private float[] _loss_v4 = [];
-        private float[] _loss_g4 = [];
         private float[] _loss_v5 = [];
         private float[] _loss_g5 = [];
         private float[] _loss_t5 = [];
         private long[] _loss_ix5 = [];
-        private float[] _loss_g8 = [];
+        private float[] _loss_g8 = []; // also the gradients of nodes 2, 4 (shared by liveness)
         private float[] _loss_v9 = [];
         private float[] _loss_g9 = [];
         private float[] _loss_pr9 = [];
@@ -141,7 +138,6 @@ partial class SeqCnn
                 // Buffers sized on the first call, grown only when the batch grows.
                 _forward_g0 = new float[n * 784];
                 _forward_v1 = new float[n * 6272];
-                _forward_g1 = new float[n * 6272];
                 _forward_t1 = new float[n * 784];
                 _forward_tw1 = new float[72];
                 _forward_tb1 = new float[8];
@@ -195,9 +191,6 @@ partial class SeqCnn
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_g0, 0, n * 784);
-            global::System.Array.Clear(_forward_g1, 0, n * 6272);
-            global::System.Array.Clear(_forward_g2, 0, n * 6272);
-            global::System.Array.Clear(_forward_g3, 0, n * 6272);
             global::System.Array.Clear(_forward_g4, 0, n * 1568);
             global::System.Array.Clear(_forward_g7, 0, n * 10);
             if (_needP[0]) global::System.Array.Clear(_gp0);
@@ -243,6 +236,7 @@ partial class SeqCnn
             if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 10, _gp5);
             if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c5, _forward_g4, hb7, new int[] { n, 1568 }, _forward_g7, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c4)) hbB5 = global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784);
+            global::System.Array.Clear(_forward_g3, 0, n * 6272); // the gradient of node 3 starts here (its buffer is shared by liveness)
             var hb4 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 6272) : null;
             // d features.Forward(x) [3]: scatter to the recorded maxima, then accumulate
             // (its input is an intermediate value)
@@ -251,24 +245,26 @@ partial class SeqCnn
                 global::SharpGrad.CompiledSupport.AddInto(_forward_t4, _forward_g3, n * 6272);
             }
             if (hb4 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g3, hb4, new int[] { n, 8, 28, 28 }, _forward_g4, new int[] { n, 8, 14, 14 });
+            global::System.Array.Clear(_forward_g2, 0, n * 6272); // the gradient of node 2 starts here (its buffer is shared by liveness)
             var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 6272) : null;
             // d features.Forward(x) [2]: mask by the output
             global::SharpGrad.CompiledSupport.ReluBackward(_forward_v3, _forward_g3, _forward_g2, n * 6272);
             if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g2, hb3, new int[] { n, 8, 28, 28 }, _forward_g3, new int[] { n, 8, 28, 28 });
-            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g1, n * 6272) : null;
+            global::System.Array.Clear(_forward_g3, 0, n * 6272); // the gradient of node 1 starts here (its buffer is shared by liveness)
+            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 6272) : null;
             // d features.Forward(x) [1]
-            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _forward_v1, _forward_g2, _forward_g1, _forward_sm2, _forward_si2, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _forward_tr2);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g1, hb2, new int[] { n, 8, 28, 28 }, _forward_g2, new int[] { n, 8, 28, 28 });
+            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _forward_v1, _forward_g2, _forward_g3, _forward_sm2, _forward_si2, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _forward_tr2);
+            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g3, hb2, new int[] { n, 8, 28, 28 }, _forward_g2, new int[] { n, 8, 28, 28 });
             var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784) : null;
             // d features.Forward(x) [0]: the convolution's backward kernel (into scratch buffers, then accumulated)
             var dIn1 = _forward_needIn0 ? _forward_t1 : null;
             var dW1 = _needP[0] ? _forward_tw1 : null;
             var dB1 = _needP[1] ? _forward_tb1 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g1, dIn1, dW1, dB1, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
+            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g3, dIn1, dW1, dB1, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
             if (dIn1 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn1, _forward_g0, n * 784);
             if (dW1 is not null) global::SharpGrad.CompiledSupport.AddInto(dW1, _gp0, dW1.Length);
             if (dB1 is not null) global::SharpGrad.CompiledSupport.AddInto(dB1, _gp1, dB1.Length);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 1, 28, 28 }, _forward_g1, new int[] { n, 8, 28, 28 });
+            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 1, 28, 28 }, _forward_g3, new int[] { n, 8, 28, 28 });
             if (hbB5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c4, (_forward_needIn0 ? _forward_g0 : null), hbB5, new int[] { n, 1, 28, 28 }, _forward_g4, new int[] { n, 8, 14, 14 }); // features's backward is complete
         }
 
@@ -331,7 +327,6 @@ partial class SeqCnn
                 // Buffers sized on the first call, grown only when the batch grows.
                 _loss_g0 = new float[n * 784];
                 _loss_v2 = new float[n * 6272];
-                _loss_g2 = new float[n * 6272];
                 _loss_t2 = new float[n * 784];
                 _loss_tw2 = new float[72];
                 _loss_tb2 = new float[8];
@@ -340,12 +335,11 @@ partial class SeqCnn
                 _loss_sm3 = new float[8];
                 _loss_si3 = new float[8];
                 _loss_v4 = new float[n * 6272];
-                _loss_g4 = new float[n * 6272];
                 _loss_v5 = new float[n * 1568];
                 _loss_g5 = new float[n * 1568];
                 _loss_t5 = new float[n * 6272];
                 _loss_ix5 = new long[n * 1568];
-                _loss_g8 = new float[n * 10];
+                _loss_g8 = new float[n * 6272];
                 _loss_v9 = new float[1];
                 _loss_g9 = new float[1];
                 _loss_pr9 = new float[n * 10];
@@ -388,11 +382,7 @@ partial class SeqCnn
         private void _loss_ClearGrads(int n)
         {
             global::System.Array.Clear(_loss_g0, 0, n * 784);
-            global::System.Array.Clear(_loss_g2, 0, n * 6272);
-            global::System.Array.Clear(_loss_g3, 0, n * 6272);
-            global::System.Array.Clear(_loss_g4, 0, n * 6272);
             global::System.Array.Clear(_loss_g5, 0, n * 1568);
-            global::System.Array.Clear(_loss_g8, 0, n * 10);
             global::System.Array.Clear(_loss_g9, 0, 1);
             if (_needP[0]) global::System.Array.Clear(_gp0);
             if (_needP[1]) global::System.Array.Clear(_gp1);
@@ -432,6 +422,7 @@ partial class SeqCnn
         private void _loss_Backward(int n)
         {
             float[]? hbB6 = null; // the input gradient of features before its backward, when it has backward hooks
+            global::System.Array.Clear(_loss_g8, 0, n * 10); // the gradient of node 8 starts here (its buffer is shared by liveness)
             // fused: d Losses.CrossEntropy(Forward(x), target) — (softmax − one-hot) · dLoss, from the softmax the forward kept
             global::SharpGrad.CompiledSupport.CrossEntropyBackward(_loss_pr9, _loss_r1!, _loss_g9[0], _loss_g8, n, 10, global::SharpGrad.Reduction.Mean, -100L);
             var hb8 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c5) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g5, n * 1568) : null;
@@ -441,32 +432,35 @@ partial class SeqCnn
             if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_loss_g8, n, 10, _gp5);
             if (hb8 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c5, _loss_g5, hb8, new int[] { n, 1568 }, _loss_g8, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c4)) hbB6 = global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 784);
-            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g4, n * 6272) : null;
+            global::System.Array.Clear(_loss_g8, 0, n * 6272); // the gradient of node 4 starts here (its buffer is shared by liveness)
+            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g8, n * 6272) : null;
             // d features.Forward(x) [3]: scatter to the recorded maxima, then accumulate
             // (its input is an intermediate value)
             {
                 global::SharpGrad.CompiledSupport.MaxPool2dBackward(_loss_g5, _loss_ix5, _loss_t5, n * 8, 784, 196);
-                global::SharpGrad.CompiledSupport.AddInto(_loss_t5, _loss_g4, n * 6272);
+                global::SharpGrad.CompiledSupport.AddInto(_loss_t5, _loss_g8, n * 6272);
             }
-            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g4, hb5, new int[] { n, 8, 28, 28 }, _loss_g5, new int[] { n, 8, 14, 14 });
+            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g8, hb5, new int[] { n, 8, 28, 28 }, _loss_g5, new int[] { n, 8, 14, 14 });
+            global::System.Array.Clear(_loss_g3, 0, n * 6272); // the gradient of node 3 starts here (its buffer is shared by liveness)
             var hb4 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g3, n * 6272) : null;
             // d features.Forward(x) [2]: mask by the output
-            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v4, _loss_g4, _loss_g3, n * 6272);
-            if (hb4 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _loss_g3, hb4, new int[] { n, 8, 28, 28 }, _loss_g4, new int[] { n, 8, 28, 28 });
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g2, n * 6272) : null;
+            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v4, _loss_g8, _loss_g3, n * 6272);
+            if (hb4 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _loss_g3, hb4, new int[] { n, 8, 28, 28 }, _loss_g8, new int[] { n, 8, 28, 28 });
+            global::System.Array.Clear(_loss_g8, 0, n * 6272); // the gradient of node 2 starts here (its buffer is shared by liveness)
+            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g8, n * 6272) : null;
             // d features.Forward(x) [1]
-            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _loss_v2, _loss_g3, _loss_g2, _loss_sm3, _loss_si3, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _loss_tr3);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g2, hb3, new int[] { n, 8, 28, 28 }, _loss_g3, new int[] { n, 8, 28, 28 });
+            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _loss_v2, _loss_g3, _loss_g8, _loss_sm3, _loss_si3, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _loss_tr3);
+            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g8, hb3, new int[] { n, 8, 28, 28 }, _loss_g3, new int[] { n, 8, 28, 28 });
             var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 784) : null;
             // d features.Forward(x) [0]: the convolution's backward kernel (into scratch buffers, then accumulated)
             var dIn2 = _loss_needIn0 ? _loss_t2 : null;
             var dW2 = _needP[0] ? _loss_tw2 : null;
             var dB2 = _needP[1] ? _loss_tb2 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_loss_v0, _c0.Weight, _loss_g2, dIn2, dW2, dB2, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
+            global::SharpGrad.CompiledSupport.Conv2dBackward(_loss_v0, _c0.Weight, _loss_g8, dIn2, dW2, dB2, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
             if (dIn2 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn2, _loss_g0, n * 784);
             if (dW2 is not null) global::SharpGrad.CompiledSupport.AddInto(dW2, _gp0, dW2.Length);
             if (dB2 is not null) global::SharpGrad.CompiledSupport.AddInto(dB2, _gp1, dB2.Length);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_loss_needIn0 ? _loss_g0 : null), hb2, new int[] { n, 1, 28, 28 }, _loss_g2, new int[] { n, 8, 28, 28 });
+            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_loss_needIn0 ? _loss_g0 : null), hb2, new int[] { n, 1, 28, 28 }, _loss_g8, new int[] { n, 8, 28, 28 });
             if (hbB6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c4, (_loss_needIn0 ? _loss_g0 : null), hbB6, new int[] { n, 1, 28, 28 }, _loss_g5, new int[] { n, 8, 14, 14 }); // features's backward is complete
         }
     }
