@@ -34,10 +34,29 @@ internal static class ChildParser
 
             if (!ModuleParser.IsModuleType(memberType))
             {
+                // readonly Linear[] layers = [new(4, 4), new(4, 4)]: each item a child "layers.0", "layers.1", … (the names
+                // NamedModules gives), so a foreach over the array unrolls into calls of these children.
+                if (memberType is IArrayTypeSymbol { ElementType: var elementType } && ModuleParser.IsModuleType(elementType)
+                    && Initializer(member, token) is { } arrayInit)
+                {
+                    var arrayModel = compilation.GetSemanticModel(arrayInit.SyntaxTree);
+                    var items = new List<ChildSpec>();
+                    string? notConstantItem = null;
+                    if (SequentialItems(arrayModel.GetOperation(arrayInit, token)!, items, ref notConstantItem) && notConstantItem is null && items.Count > 0)
+                    {
+                        string state = Naming.ToStateName(member.Name);
+                        for (int k = 0; k < items.Count; k++)
+                        {
+                            string itemPath = state + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                            children.Add(items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member.Name, ArrayIndex = k });
+                        }
+                        continue;
+                    }
+                }
                 if (memberType is IArrayTypeSymbol or INamedTypeSymbol { IsGenericType: true } && ModuleParser.IsStateMemberType(memberType))
                 {
                     issues.Add(new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, location, "the list of children '" + member.Name + "'",
-                        "unrolling a foreach over children is not implemented yet; declare each child as its own field"));
+                        "a foreach is unrolled only over a readonly array of children with a constant initialiser (`readonly Linear[] layers = [new(4, 4), new(4, 4)];`); declare it so, or each child as its own field"));
                 }
                 continue;
             }

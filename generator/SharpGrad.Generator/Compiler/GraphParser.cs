@@ -24,6 +24,9 @@ internal sealed class GraphParser
     private readonly CancellationToken _token;
     private readonly List<GraphIssue> _issues;
     private readonly Dictionary<string, ChildSpec> _children;
+
+    /// <summary>The child each variable of an unrolled foreach stands for, while its body is parsed.</summary>
+    private readonly Dictionary<ISymbol, ChildSpec> _loopChild = new(SymbolEqualityComparer.Default);
     private readonly INamedTypeSymbol _type;
 
     private SemanticModel _model = null!;
@@ -187,6 +190,20 @@ internal sealed class GraphParser
                 case BlockSyntax block:
                     Statements(block.Statements, isTopLevel: false);
                     break;
+                case ForEachStatementSyntax loop when _model.GetSymbolInfo(loop.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var array
+                    && _children.Values.Any(c => c.ArrayMember == array.Name):
+                {
+                    // foreach over a readonly array of children: unrolled, the loop variable bound to each item in turn.
+                    var variable = _model.GetDeclaredSymbol(loop, _token)!;
+                    foreach (var item in _children.Values.Where(c => c.ArrayMember == array.Name).OrderBy(c => c.ArrayIndex))
+                    {
+                        _loopChild[variable] = item;
+                        if (loop.Statement is BlockSyntax body) Statements(body.Statements, isTopLevel: false);
+                        else Statements(SyntaxFactory.SingletonList(loop.Statement), isTopLevel: false);
+                    }
+                    _loopChild.Remove(variable);
+                    break;
+                }
                 case ReturnStatementSyntax:
                     throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
                 default:
@@ -355,10 +372,15 @@ internal sealed class GraphParser
             throw Unsupported(invocation, "the call `" + Text(invocation) + "`, which does not bind", "fix the call");
         }
 
-        // child.Forward(x)
+        // child.Forward(x), or item.Forward(x) for the variable of an unrolled foreach over an array of children
+        ChildSpec? child = null;
         if (method.Name == "Forward" && invocation.Expression is MemberAccessExpressionSyntax access
-            && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
-            && _children.TryGetValue(member.Name, out var child))
+            && _model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiverSymbol)
+        {
+            if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
+            else if (_loopChild.TryGetValue(receiverSymbol, out var item)) child = item;
+        }
+        if (child is not null)
         {
             var argSyntax = ArgumentExpressions(operation);
             var args = argSyntax.Select(Expr).ToArray();

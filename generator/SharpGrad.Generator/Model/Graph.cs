@@ -36,6 +36,12 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
     /// </summary>
     public string Path { get => _path ?? Name; init => _path = value; }
 
+    /// <summary>For an item of a readonly array of children: the array member's name (null otherwise).</summary>
+    public string? ArrayMember { get; init; }
+
+    /// <summary>For an item of a readonly array of children: its index.</summary>
+    public int ArrayIndex { get; init; }
+
     /// <summary>The child's type, fully qualified without <c>global::</c> (<c>Demo.Block</c>); used to find a user module's spec.</summary>
     public string TypeName { get; init; } = "";
 

@@ -62,6 +62,21 @@ public class CompiledEmitterTests
     }
 
     [Fact]
+    public void AForeachOverAnArrayOfChildrenIsUnrolled()
+    {
+        var source = CompilerSources.Mlp
+            .Replace("private readonly Linear fc2 = new Linear(256, 10);", "private readonly Linear fc2 = new Linear(256, 10);\n    private readonly Linear[] blocks = [new(256, 256), new(256, 256)];")
+            .Replace("return fc2.Forward(h);", "foreach (var block in blocks) h = Functional.Relu(block.Forward(h));\n        return fc2.Forward(h);");
+        var (result, output) = GeneratorHarness.Run(source);
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Mlp.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"blocks.0\")", text);
+        Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"blocks.1\")", text);
+        Assert.Contains("[return: global::SharpGrad.Shape(\"N\", 10)]", text);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
     public void AnOpTheCodeGeneratorDoesNotEmitIsSG1017AtTheExpression()
     {
         const string op = "Functional.Softmax(h, 0)";

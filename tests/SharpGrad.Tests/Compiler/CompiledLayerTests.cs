@@ -89,6 +89,17 @@ public class CompiledLayerTests
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(64)]
+    public void TowerWithAForeachOverChildrenMatchesEager(int batch)
+    {
+        var model = new CompiledTower();
+        Assert.Equal(["stem", "layers.0", "layers.1", "layers.2", "head"], model.NamedChildren().Select(c => c.Name));
+        Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6], seed: 47);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
     public void MaxOverTimeMatchesEager(int batch)
     {
         var model = new CompiledMaxOverTime();

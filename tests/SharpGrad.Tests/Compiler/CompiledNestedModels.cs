@@ -63,3 +63,22 @@ public sealed partial class CompiledFixtureCnn
     [Compiled]
     public Tensor Loss([Shape("N", 3, 8, 8)] Tensor x, [Shape("N")] Tensor target) => Losses.CrossEntropy(Forward(x), target);
 }
+
+/// <summary>A foreach over a readonly array of children, unrolled at build time (PyTorch: a loop over a ModuleList).</summary>
+[Module]
+public sealed partial class CompiledTower
+{
+    private readonly Linear stem = new(6, 16);
+    private readonly Linear[] layers = [new(16, 16), new(16, 16), new(16, 16)];
+    private readonly Linear head = new(16, 2);
+
+    public Tensor Forward([Shape("N", 6)] Tensor x)
+    {
+        var h = Functional.Relu(stem.Forward(x));
+        foreach (var layer in layers)
+        {
+            h = Functional.Tanh(layer.Forward(h)) + h;
+        }
+        return head.Forward(h);
+    }
+}
