@@ -35,8 +35,10 @@ public class CompiledLayerTests
         compiled.LoadStateDict(eager.StateDict());
         var net = compiled.Compile();
         // Batch statistics over few values (3·8·8 per channel at batch 3) divide by a small std, which amplifies float32
-        // rounding differences between the two summation orders: 1e-3 relative here.
-        Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 3, 8, 8], seed: 32, rtol: 1e-3);
+        // rounding differences between the two summation orders: 1e-3 relative here. The biases just before a BatchNorm
+        // in training have a gradient that is exactly zero in exact arithmetic (the batch mean removes them), so both sides
+        // hold rounding noise there: 1e-4 absolute.
+        Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 3, 8, 8], seed: 32, rtol: 1e-3, atol: 1e-4);
         foreach (var ((name, e), (_, c)) in eager.NamedBuffers().Zip(compiled.NamedBuffers()))
             TensorAssert.Close(e, c, 1e-4, 1e-5, name);
     }
@@ -266,7 +268,7 @@ public class CompiledLayerTests
     }
 
     private static void Compare(Module eagerModel, Module compiledModel, Func<Tensor, Tensor> eager, Func<Tensor, Tensor> compiled, int[] shape, int seed,
-        double rtol = 1e-4)
+        double rtol = 1e-4, double atol = 1e-5)
     {
         var rng = new Rng(seed);
         var input = Tensor.Randn(shape, rng: rng);
@@ -284,9 +286,9 @@ public class CompiledLayerTests
         var yc = compiled(xc);
         yc.Backward(seedGrad);
 
-        TensorAssert.Close(ye.Detach(), yc.Detach(), rtol, 1e-5, "output");
-        TensorAssert.Close(xe.Grad!, xc.Grad!, rtol, 1e-5, "input gradient");
+        TensorAssert.Close(ye.Detach(), yc.Detach(), rtol, atol, "output");
+        TensorAssert.Close(xe.Grad!, xc.Grad!, rtol, atol, "input gradient");
         for (int i = 0; i < pe.Count; i++)
-            TensorAssert.Close(pe[i].Grad!, pc[i].Grad!, rtol, 1e-5, $"gradient of parameter {i}");
+            TensorAssert.Close(pe[i].Grad!, pc[i].Grad!, rtol, atol, $"gradient of parameter {i}");
     }
 }
