@@ -83,6 +83,15 @@ internal static class ChildParser
                     "its argument `" + notConstant + "` is not a compile-time constant; use constants (or const fields) so its shapes are known at build time"));
             }
             children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
+            if (child is { Kind: "ModuleList", Items.IsEmpty: false } list && notConstant is null)
+            {
+                // A ModuleList built from constant constructions: its items are children "layers.0", … a foreach unrolls over.
+                for (int k = 0; k < list.Items.Count; k++)
+                {
+                    string itemPath = path + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    children.Add(list.Items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member.Name, ArrayIndex = k });
+                }
+            }
         }
         return children;
     }
@@ -131,7 +140,7 @@ internal static class ChildParser
         string kind = type.Name;
         var args = new List<ChildArg>();
         var items = new List<ChildSpec>();
-        bool isSequential = builtIn && kind == "Sequential";
+        bool isSequential = builtIn && kind is "Sequential" or "ModuleList";
         foreach (var argument in objectCreation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
             var value = argument.Value;

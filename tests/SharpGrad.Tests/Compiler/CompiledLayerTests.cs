@@ -100,6 +100,16 @@ public class CompiledLayerTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(64)]
+    public void TowerWithAForeachOverAModuleListMatchesEager(int batch)
+    {
+        var model = new CompiledListTower();
+        Assert.Equal(["stem", "layers", "layers.0", "layers.1", "head"], model.NamedModules().Skip(1).Select(c => c.Name));
+        Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6], seed: 48);
+    }
+
+    [Theory]
+    [InlineData(1)]
     [InlineData(3)]
     [InlineData(64)]
     public void MaxOverTimeMatchesEager(int batch)

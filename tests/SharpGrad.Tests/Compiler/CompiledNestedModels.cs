@@ -82,3 +82,19 @@ public sealed partial class CompiledTower
         return head.Forward(h);
     }
 }
+
+/// <summary>The same tower with a ModuleList of children.</summary>
+[Module]
+public sealed partial class CompiledListTower
+{
+    private readonly Linear stem = new(6, 16);
+    private readonly ModuleList<Linear> layers = new(new Linear(16, 16), new Linear(16, 16));
+    private readonly Linear head = new(16, 2);
+
+    public Tensor Forward([Shape("N", 6)] Tensor x)
+    {
+        var h = Functional.Relu(stem.Forward(x));
+        foreach (var layer in layers) h = Functional.Tanh(layer.Forward(h)) + h;
+        return head.Forward(h);
+    }
+}
