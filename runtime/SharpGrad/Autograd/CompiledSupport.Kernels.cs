@@ -378,25 +378,36 @@ public static partial class CompiledSupport
             int strA = na == 1 ? 0 : accA, strB = nb == 1 ? 0 : accB;
             accA *= na;
             accB *= nb;
-            if (n == 1) continue;
-            if (m > 0 && sa[m - 1] * shape[m - 1] == strA && sb[m - 1] * shape[m - 1] == strB)
-            {
-                shape[m - 1] *= n;
-                continue;
-            }
-            shape[m] = n;
-            sa[m] = strA;
-            sb[m] = strB;
-            m++;
+            if (n != 1) AppendLoop(shape, sa, sb, ref m, n, strA, strB);
         }
-        if (m == 0)
+        return AtLeastOneLoop(shape, sa, sb, m);
+    }
+
+    /// <summary>
+    /// Adds a loop of <paramref name="n"/> steps with strides (<paramref name="s1"/>, <paramref name="s2"/>) inside the
+    /// ones collected so far, merged into the previous loop when both strides continue it (so contiguous runs are one loop).
+    /// </summary>
+    private static void AppendLoop(Span<int> shape, Span<int> strides1, Span<int> strides2, ref int m, int n, int s1, int s2)
+    {
+        if (m > 0 && strides1[m - 1] * shape[m - 1] == s1 && strides2[m - 1] * shape[m - 1] == s2)
         {
-            shape[0] = 1;
-            sa[0] = 0;
-            sb[0] = 0;
-            m = 1;
+            shape[m - 1] *= n;
+            return;
         }
-        return m;
+        shape[m] = n;
+        strides1[m] = s1;
+        strides2[m] = s2;
+        m++;
+    }
+
+    /// <summary>The loop count, with one single-step loop when every dim had size 1.</summary>
+    private static int AtLeastOneLoop(Span<int> shape, Span<int> strides1, Span<int> strides2, int m)
+    {
+        if (m > 0) return m;
+        shape[0] = 1;
+        strides1[0] = 0;
+        strides2[0] = 0;
+        return 1;
     }
 
     private static ArgumentException BroadcastError(string op, int[] aShape, int[] bShape, int[] yShape)
@@ -661,25 +672,9 @@ public static partial class CompiledSupport
             int n = xShape[perm[d]];
             int strX = permuted[d], strY = accY;
             accY *= n;
-            if (n == 1) continue;
-            if (m > 0 && sx[m - 1] * shape[m - 1] == strX && sy[m - 1] * shape[m - 1] == strY)
-            {
-                shape[m - 1] *= n;
-                continue;
-            }
-            shape[m] = n;
-            sx[m] = strX;
-            sy[m] = strY;
-            m++;
+            if (n != 1) AppendLoop(shape, sx, sy, ref m, n, strX, strY);
         }
-        if (m == 0)
-        {
-            shape[0] = 1;
-            sx[0] = 0;
-            sy[0] = 0;
-            m = 1;
-        }
-        return m;
+        return AtLeastOneLoop(shape, sx, sy, m);
     }
 
     /// <summary>y = x.Permute(perm).Contiguous() for a contiguous <paramref name="x"/> of <paramref name="xShape"/> (PyTorch: <c>permute</c> + <c>contiguous</c>).</summary>
