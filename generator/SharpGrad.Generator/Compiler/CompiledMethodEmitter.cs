@@ -28,7 +28,12 @@ internal sealed class MethodEmitter
         _p = plan;
         _w = writer;
         _x = Prefix(plan);
-        _slots = plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct().OrderBy(s => s.Index).ToList();
+        _slots = Slots(plan).OrderBy(s => s.Index).ToList();
+        _readInBackward = new bool[plan.Method.Nodes.Count];
+        for (int j = 0; j < _readInBackward.Length; j++)
+        {
+            if (Live(j)) foreach (var k in ReadInBackward(j)) _readInBackward[k] = true;
+        }
         _fusedInto = PlanElementwiseFusion();
         _valueSlot = PlanValueBuffers();
         _gradSlot = PlanGradientBuffers();
@@ -58,7 +63,7 @@ internal sealed class MethodEmitter
         {
             if (!Live(c)) continue;
             foreach (var k in Nodes[c].Inputs) if (Live(k)) firstWrite[_p.GRoot[k]] = System.Math.Max(firstWrite[_p.GRoot[k]], c);
-            if (IsBoundaryNode(c))
+            if (IsBoundary(c))
             {
                 pinned[_p.GRoot[c]] = true;
                 foreach (var k in Nodes[c].IntArgs) if (k < count) pinned[_p.GRoot[k]] = true;
@@ -86,6 +91,9 @@ internal sealed class MethodEmitter
         return slot;
     }
 
+    /// <summary>For each node, whether some backward rule reads its value (then the forward must keep it).</summary>
+    private readonly bool[] _readInBackward;
+
     /// <summary>For each node, the elementwise node whose loop computes it inline (-1: it has its own loop or kernel).</summary>
     private readonly int[] _fusedInto;
 
@@ -101,17 +109,15 @@ internal sealed class MethodEmitter
         var into = Enumerable.Repeat(-1, count).ToArray();
         var readers = new List<int>[count];
         for (int i = 0; i < count; i++) readers[i] = new List<int>();
-        var saved = new bool[count];
         for (int j = 0; j < count; j++)
         {
             if (!Live(j)) continue;
             foreach (var k in Nodes[j].Inputs) readers[k].Add(j);
-            if (IsBoundaryNode(j)) foreach (var k in Nodes[j].IntArgs) if (k < count) readers[k].Add(-1);
-            foreach (var k in ReadInBackward(j)) saved[k] = true;
+            if (IsBoundary(j)) foreach (var k in Nodes[j].IntArgs) if (k < count) readers[k].Add(-1);
         }
         for (int i = 0; i < count; i++)
         {
-            if (!Live(i) || !IsElementwiseLoop(i) || i == _p.Output || saved[i] || _p.VRoot[i] != i) continue;
+            if (!Live(i) || !IsElementwiseLoop(i) || i == _p.Output || _readInBackward[i] || _p.VRoot[i] != i) continue;
             if (readers[i].Count != 1 || readers[i][0] is var c && (c < 0 || !IsElementwiseLoop(c))) continue;
             if (_p.Batched[c] != _p.Batched[i] || _p.F[c] != _p.F[i]) continue;
             into[i] = c;
@@ -170,9 +176,9 @@ internal sealed class MethodEmitter
         {
             if (!Live(j)) continue;
             foreach (var k in Nodes[j].Inputs) if (Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], LoopOf(j));
-            if (IsBoundaryNode(j)) foreach (var k in Nodes[j].IntArgs) if (k < count && Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
-            foreach (var k in ReadInBackward(j)) saved[_p.VRoot[k]] = true;
+            if (IsBoundary(j)) foreach (var k in Nodes[j].IntArgs) if (k < count && Live(k)) last[_p.VRoot[k]] = System.Math.Max(last[_p.VRoot[k]], j);
         }
+        for (int k = 0; k < count; k++) if (_readInBackward[k]) saved[_p.VRoot[k]] = true;
         saved[_p.VRoot[_p.Output]] = true;
         var free = new List<(int Slot, int End)>();
         var open = new List<(int Slot, int End)>();
@@ -195,7 +201,6 @@ internal sealed class MethodEmitter
         return slot;
     }
 
-    private bool IsBoundaryNode(int i) => Nodes[i].Kind == NodeKind.Elementwise && Nodes[i].Op == "Identity" && Nodes[i].IntArgs.Count > 0;
 
     /// <summary>The nodes whose values the backward rule of node <paramref name="i"/> reads.</summary>
     private IEnumerable<int> ReadInBackward(int i)

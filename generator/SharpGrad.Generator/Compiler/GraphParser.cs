@@ -504,14 +504,7 @@ internal sealed class GraphParser
             return true;
         }
         if (value.ConstantValue.HasValue) return Ints(value, into);
-        IEnumerable<IOperation>? elements = value switch
-        {
-            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
-            ICollectionExpressionOperation collection => collection.Elements,
-            ITupleOperation tuple => tuple.Elements,
-            _ => null,
-        };
-        if (elements is null) return false;
+        if (Elements(value) is not { } elements) return false;
         foreach (var e in elements)
         {
             if (!ShapeInts(e, into)) return false;
@@ -617,20 +610,22 @@ internal sealed class GraphParser
                 default: return false;
             }
         }
-        IEnumerable<IOperation>? elements = value switch
-        {
-            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
-            ICollectionExpressionOperation collection => collection.Elements,
-            ITupleOperation tuple => tuple.Elements,
-            _ => null,
-        };
-        if (elements is null) return false;
+        if (Elements(value) is not { } elements) return false;
         foreach (var e in elements)
         {
             if (!Ints(e, into)) return false;
         }
         return true;
     }
+
+    /// <summary>The elements of an array creation, collection expression or tuple (a list of ints written in code), else null.</summary>
+    private static IEnumerable<IOperation>? Elements(IOperation value) => value switch
+    {
+        IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+        ICollectionExpressionOperation collection => collection.Elements,
+        ITupleOperation tuple => tuple.Elements,
+        _ => null,
+    };
 
     private static double? ToDouble(object? value) => value switch
     {
