@@ -9,6 +9,7 @@ namespace SharpGrad.Tests.Compiler;
 /// ones and must end as ones + the eager gradient. Tolerance 1e-5 relative (1e-4 where float32 sums of many terms in a
 /// different order, or statistics, are involved — said at each use).
 /// </summary>
+[Collection(AllocationCollection.Name)]
 public class CompiledKernelTests
 {
     private static Tensor Randn(int seed, params int[] shape) => Tensor.Randn(shape, DType.Float32, rng: new Rng(seed));

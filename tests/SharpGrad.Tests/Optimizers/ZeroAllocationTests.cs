@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Optimizers;
 
 namespace SharpGrad.Tests.Optimizers;
@@ -6,6 +7,7 @@ namespace SharpGrad.Tests.Optimizers;
 /// After the first step (which creates the state buffers), <c>Step()</c> and <c>ZeroGrad()</c> allocate nothing on the
 /// managed heap: measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> around 100 calls.
 /// </summary>
+[Collection(AllocationCollection.Name)]
 public class ZeroAllocationTests
 {
     public static IEnumerable<object[]> Configs() =>
