@@ -7,6 +7,8 @@
 //       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- micro [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //       BenchmarkDotNet micro-benchmarks of the kernels (GEMM shapes, a convolution, elementwise ops).
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- compare [--peers DIR] [--threads 2,1] [--rounds N]
+//       the peers (TorchSharp, PyTorch) and our workloads in one run, printed as a table with the ratios and the targets
 using BenchmarkDotNet.Running;
 using SharpGrad.Benchmarks;
 
@@ -17,6 +19,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
+          SharpGrad.Benchmarks compare [--peers DIR] [--threads 2,1]   TorchSharp, PyTorch and our workloads in one run: the table with ratios and targets (compare --help)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
         """);
     return args.Length == 0 ? 2 : 0;
@@ -28,10 +31,12 @@ switch (args[0])
         return Workloads.Run(args[1..]);
     case "profile":
         return Profile.Run(args[1..]);
+    case "compare":
+        return Compare.Run(args[1..]);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'profile' or 'micro' (--help lists the options).");
+        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'profile', 'micro' or 'compare' (--help lists the options).");
         return 2;
 }
