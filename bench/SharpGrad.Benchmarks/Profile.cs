@@ -6,83 +6,147 @@ namespace SharpGrad.Benchmarks;
 
 /// <summary>
 /// `profile`: times the parts of the small workloads (kernel alone vs. the op vs. the layer; forward, loss, backward and
-/// step of a training step) and the bytes allocated per call, to see where eager mode loses its time.
+/// step of a training step) and the bytes allocated per call, to see where the time goes.
+/// `count NAME N`: runs one of those parts N times and nothing else, for instruction counts that the load of a shared
+/// machine cannot disturb: run it under <c>valgrind --tool=callgrind</c> with two values of N and subtract (the
+/// difference divided by the difference of N is the instructions per call, start-up and JIT excluded).
 /// </summary>
 public static class Profile
 {
+    /// <summary>One measured part: a short key (for `count`), what it is, the code, the iterations per timed loop.</summary>
+    private sealed record Piece(string Key, string What, Action Body, int Iters);
+
     public static int Run(string[] args)
     {
         int threads = args.Length >= 2 && args[0] == "--threads" ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
         Parallelism.MaxThreads = threads;
-        Rng.ManualSeed(0);
-        void Line(string what, Action body, int iters)
+        Console.WriteLine($"threads={threads}");
+        foreach (var p in Pieces())
         {
-            body();
+            p.Body();
             long before = GC.GetAllocatedBytesForCurrentThread();
             int gc0 = GC.CollectionCount(0);
-            double us = Workloads.MicrosPerCall(body, iters);
-            long bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / (iters * 3 + Math.Max(3, iters / 10));
+            double us = Workloads.MicrosPerCall(p.Body, p.Iters);
+            long bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / (p.Iters * 3 + Math.Max(3, p.Iters / 10));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{what,-52} {us,10:F1} us  {bytes,9} B/call  gen0 GCs {GC.CollectionCount(0) - gc0}"));
+                $"{p.Key,-18} {p.What,-58} {us,10:F1} us  {bytes,9} B/call  gen0 GCs {GC.CollectionCount(0) - gc0}"));
         }
+        return 0;
+    }
 
-        Console.WriteLine($"threads={threads}");
+    /// <summary>`count NAME N [--threads T]`: NAME's body N times after 3 warm-up calls (see the class summary).</summary>
+    public static int Count(string[] args)
+    {
+        var pieces = Pieces();
+        if (args.Length < 2 || !int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < 0)
+        {
+            Console.Error.WriteLine($"count: usage: count NAME N [--threads T]; NAME is one of {string.Join(", ", pieces.Select(p => p.Key))}.");
+            return 2;
+        }
+        Parallelism.MaxThreads = args.Length >= 4 && args[2] == "--threads" ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+        var piece = pieces.FirstOrDefault(p => p.Key == args[0]);
+        if (piece is null)
+        {
+            Console.Error.WriteLine($"count: unknown part '{args[0]}'; known: {string.Join(", ", pieces.Select(p => p.Key))}.");
+            return 2;
+        }
+        for (int i = 0; i < 3; i++) piece.Body();
+        var proc = System.Diagnostics.Process.GetCurrentProcess();
+        var cpu0 = proc.TotalProcessorTime;
+        var times = new double[n];
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int i = 0; i < n; i++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            piece.Body();
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+        double wall = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        proc.Refresh();
+        // Under load the mean is mostly other processes' time slices; the fastest calls (min, 10th percentile) are the
+        // ones that ran undisturbed, and CPU time counts only the time the process ran (summed over its threads).
+        Array.Sort(times);
+        if (n > 0)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{piece.Key}: min {times[0]:F1} us, p10 {times[n / 10]:F1} us, median {times[n / 2]:F1} us, mean {wall / n:F1} us wall; {(proc.TotalProcessorTime - cpu0).TotalMicroseconds / n:F1} us CPU per call ({n} calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+        return 0;
+    }
+
+    private static List<Piece> Pieces()
+    {
+        Rng.ManualSeed(0);
+        var list = new List<Piece>();
+        void Add(string key, string what, Action body, int iters) => list.Add(new Piece(key, what, body, iters));
+
         // mlp_infer_b1, piece by piece
         var w1 = new float[256 * 784]; var x1 = new float[784]; var y1 = new float[256];
-        
-        Line("sgemm 1x784 · (256x784)ᵀ (fc1 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 256, 784, 1f, x1, 0, 784, w1, 0, 784, 0f, y1, 0, 256), 5000);
+        Add("gemm-b1-fc1", "sgemm 1x784 · (256x784)ᵀ (fc1 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 256, 784, 1f, x1, 0, 784, w1, 0, 784, 0f, y1, 0, 256), 5000);
         var mlp = Workloads.Mlp();
         mlp.Eval();
         var x = Tensor.Rand(1, 784);
         var fc1 = new Layers.Linear(784, 256);
-        using (Autograd.NoGrad())
-        {
-            Line("Linear(784,256) forward b1, no grad", () => fc1.Forward(x), 5000);
-            var h = fc1.Forward(x);
-            Line("ReLU [1,256], no grad", () => h.Relu(), 5000);
-            Line("MLP forward b1, no grad (mlp_infer_b1)", () => mlp.Forward(x), 5000);
-        }
-
+        Add("linear-b1", "Linear(784,256) forward b1, no grad", () => { using (Autograd.NoGrad()) fc1.Forward(x); }, 5000);
+        Add("mlp-infer-eager", "MLP forward b1, no grad (mlp_infer_b1)", () => Workloads.MlpInferEager(mlp, x), 5000);
         var net1 = new MlpNet();
         net1.Eval();
         var c1 = net1.Compile();
-        Line("compiled MLP forward b1, no grad (mlp_infer_b1)", () => Workloads.MlpInferCompiled(c1, x), 5000);
+        Add("mlp-infer", "compiled MLP forward b1, no grad (mlp_infer_b1)", () => Workloads.MlpInferCompiled(c1, x), 5000);
         var w2 = new float[128 * 256]; var y2 = new float[128];
-        Line("sgemm 1x256 · (128x256)ᵀ (fc2 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 128, 256, 1f, y1, 0, 256, w2, 0, 256, 0f, y2, 0, 128), 5000);
+        Add("gemm-b1-fc2", "sgemm 1x256 · (128x256)ᵀ (fc2 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 128, 256, 1f, y1, 0, 256, w2, 0, 256, 0f, y2, 0, 128), 5000);
 
-        // mlp_train_step_b64, piece by piece
+        // mlp_train_step_b64: the GEMMs of the compiled step (forward x·Wᵀ, input gradient g·W, weight gradient gᵀ·x)
+        var wa = new float[64 * 784]; var wb = new float[256 * 784]; var wc = new float[64 * 256];
+        var rnd = new Random(0);
+        foreach (var arr in new[] { wa, wb, wc }) for (int i = 0; i < arr.Length; i++) arr[i] = rnd.NextSingle() - 0.5f;
+        Add("gemm-fc1-fwd", "sgemm 64x784 · (256x784)ᵀ (fc1 forward)", () => Gemm.Sgemm(false, true, 64, 256, 784, 1f, wa, 0, 784, wb, 0, 784, 0f, wc, 0, 256), 300);
+        Add("gemm-fc1-dx", "sgemm 64x256 · 256x784 (fc1 input gradient)", () => Gemm.Sgemm(false, false, 64, 784, 256, 1f, wc, 0, 256, wb, 0, 784, 0f, wa, 0, 784), 300);
+        Add("gemm-fc1-dw", "sgemm (64x256)ᵀ · 64x784 (fc1 weight gradient)", () => Gemm.Sgemm(true, false, 256, 784, 64, 1f, wc, 0, 256, wa, 0, 784, 0f, wb, 0, 784), 300);
+        var w2b = new float[128 * 256]; var h2 = new float[64 * 128];
+        Add("gemm-fc2-fwd", "sgemm 64x256 · (128x256)ᵀ (fc2 forward)", () => Gemm.Sgemm(false, true, 64, 128, 256, 1f, wc, 0, 256, w2b, 0, 256, 0f, h2, 0, 128), 1000);
+        Add("gemm-fc2-dx", "sgemm 64x128 · 128x256 (fc2 input gradient)", () => Gemm.Sgemm(false, false, 64, 256, 128, 1f, h2, 0, 128, w2b, 0, 256, 0f, wc, 0, 256), 1000);
+        Add("gemm-fc2-dw", "sgemm (64x128)ᵀ · 64x256 (fc2 weight gradient)", () => Gemm.Sgemm(true, false, 128, 256, 64, 1f, h2, 0, 128, wc, 0, 256, 0f, w2b, 0, 256), 1000);
+        var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];
+        Add("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10);
+
         var net = Workloads.Mlp();
         var opt = new Sgd(net.Parameters(), 0.01);
         var xb = Tensor.Rand(64, 784);
         var yb = Tensor.RandInt(0, 10, [64]);
-        var wa = new float[64 * 784]; var wb = new float[256 * 784]; var wc = new float[64 * 256];
-        Line("sgemm 64x784 · (256x784)ᵀ (fc1 forward kernel)", () => Gemm.Sgemm(false, true, 64, 256, 784, 1f, wa, 0, 784, wb, 0, 784, 0f, wc, 0, 256), 300);
-        Line("sgemm (64x256)ᵀ · 64x784 (fc1 weight-grad kernel)", () => Gemm.Sgemm(true, false, 256, 784, 64, 1f, wc, 0, 256, wa, 0, 784, 0f, wb, 0, 784), 300);
-        Line("train b64: forward", () => net.Forward(xb), 300);
-        Line("train b64: forward + loss", () => Losses.CrossEntropy(net.Forward(xb), yb), 300);
-        Line("train b64: zero_grad + forward + loss + backward", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); }, 300);
+        Add("mlp-fwd-eager", "train b64: forward", () => net.Forward(xb), 300);
+        Add("mlp-fwdbwd-eager", "train b64: zero_grad + forward + loss + backward", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); }, 300);
+        Add("mlp-step-eager", "train b64: full step (mlp_train_step_b64, eager)", () => Workloads.MlpTrainStepEager(net, opt, xb, yb), 300);
         var netc = new MlpNet();
         var cc = netc.Compile();
         var optc = new Sgd(netc.Parameters(), 0.01);
-        Line("compiled train b64: forward", () => cc.Forward(xb), 300);
-        Line("compiled train b64: forward + loss + backward", () => { optc.ZeroGrad(); Losses.CrossEntropy(cc.Forward(xb), yb).Backward(); }, 300);
-        Line("compiled train b64: full step, tape (Forward + eager loss)", () => Workloads.MlpTrainStepCompiledTape(cc, optc, xb, yb), 300);
-        Line("compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
-        Line("compiled train b64: full step (LossBackward)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
-        Line("train b64: full step (mlp_train_step_b64)", () => { opt.ZeroGrad(); Losses.CrossEntropy(net.Forward(xb), yb).Backward(); opt.Step(); }, 300);
+        Add("mlp-fwd", "compiled train b64: forward", () => cc.Forward(xb), 300);
+        Add("mlp-step-tape", "compiled train b64: full step, tape (Forward + eager loss)", () => Workloads.MlpTrainStepCompiledTape(cc, optc, xb, yb), 300);
+        Add("mlp-lossbwd", "compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
+        Add("mlp-step", "compiled train b64: full step (mlp_train_step_b64)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
 
-        // cnn_train_step_b32, piece by piece
+        // cnn_train_step_b32: the convolutions alone, then the model
+        var cx1 = new float[32 * 784]; var cw1 = new float[16 * 9]; var cb1 = new float[16]; var cy1 = new float[32 * 16 * 784];
+        var cx2 = new float[32 * 16 * 196]; var cw2 = new float[32 * 144]; var cb2 = new float[32]; var cy2 = new float[32 * 32 * 196];
+        foreach (var arr in new[] { cx1, cw1, cb1, cx2, cw2, cb2 }) for (int i = 0; i < arr.Length; i++) arr[i] = rnd.NextSingle() - 0.5f;
+        var g1 = new ConvGeometry(32, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
+        var g2 = new ConvGeometry(32, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 14, 14);
+        var gx2 = new float[cx2.Length]; var gw2 = new float[cw2.Length]; var gb2 = new float[32];
+        var gw1 = new float[cw1.Length]; var gb1 = new float[16];
+        Add("conv1-fwd", "conv 32x1x28x28 * 16x1x3x3 + bias, relu (conv1 forward)", () => Conv.Forward(g1, cx1, cw1, cb1, cy1, relu: true), 100);
+        Add("conv1-bwd", "conv1 backward (weight and bias gradients)", () => Conv.Backward(g1, cx1, cw1, cy1, null, gw1, gb1), 100);
+        Add("conv2-fwd", "conv 32x16x14x14 * 32x16x3x3 + bias, relu (conv2 forward)", () => Conv.Forward(g2, cx2, cw2, cb2, cy2, relu: true), 100);
+        Add("conv2-bwd", "conv2 backward (input, weight and bias gradients)", () => Conv.Backward(g2, cx2, cw2, cy2, gx2, gw2, gb2), 100);
+
         var cnn = Workloads.Cnn();
         var copt = new Sgd(cnn.Parameters(), 0.01);
         var xc = Tensor.Rand(32, 1, 28, 28);
         var yc = Tensor.RandInt(0, 10, [32]);
-        Line("cnn b32: forward", () => cnn.Forward(xc), 50);
+        Add("cnn-fwd-eager", "cnn b32: forward", () => cnn.Forward(xc), 50);
+        Add("cnn-step-eager", "cnn b32: full step (cnn_train_step_b32, eager)", () => Workloads.CnnTrainStepEager(cnn, copt, xc, yc), 50);
         var cnnc = new CnnNet();
         var ccnn = cnnc.Compile();
         var coptc = new Sgd(cnnc.Parameters(), 0.01);
-        Line("compiled cnn b32: forward", () => ccnn.Forward(xc), 50);
-        Line("compiled cnn b32: full step", () => Workloads.CnnTrainStepCompiled(ccnn, coptc, xc, yc), 50);
-        Line("cnn b32: full step (cnn_train_step_b32)", () => { copt.ZeroGrad(); Losses.CrossEntropy(cnn.Forward(xc), yc).Backward(); copt.Step(); }, 50);
-        return 0;
+        Add("cnn-fwd", "compiled cnn b32: forward", () => ccnn.Forward(xc), 50);
+        Add("cnn-step", "compiled cnn b32: full step (cnn_train_step_b32)", () => Workloads.CnnTrainStepCompiled(ccnn, coptc, xc, yc), 50);
+        return list;
     }
 }

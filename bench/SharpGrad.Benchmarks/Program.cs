@@ -19,6 +19,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
+          SharpGrad.Benchmarks count NAME N [--threads T]              run one profiled part N times (for callgrind instruction counts; NAME as in profile)
           SharpGrad.Benchmarks compare [--peers DIR] [--threads 2,1]   TorchSharp, PyTorch and our workloads in one run: the table with ratios and targets (compare --help)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
         """);
@@ -31,6 +32,8 @@ switch (args[0])
         return Workloads.Run(args[1..]);
     case "profile":
         return Profile.Run(args[1..]);
+    case "count":
+        return Profile.Count(args[1..]);
     case "compare":
         return Compare.Run(args[1..]);
     case "micro":

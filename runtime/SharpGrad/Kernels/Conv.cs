@@ -108,7 +108,8 @@ internal static class Conv
         }
     }
 
-    private static bool Parallel(in ConvGeometry g) => g.N > 1 && g.Flops > ParallelFlops && Parallelism.MaxThreads > 1;
+    /// <summary>How many parts (ranges of samples) a convolution over a batch is split into (1 = the calling thread alone).</summary>
+    private static int Parts(in ConvGeometry g) => Math.Min(g.N, Parallelism.Parts(g.Flops, ParallelFlops, partsPerThread: 2));
 
     /// <summary>y[N, O, HO, WO] = conv(x[N, C, H, W], w[O, Cg, kh, kw]) + bias. All contiguous at offset 0.</summary>
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y) where T : unmanaged, INumber<T>
@@ -121,18 +122,27 @@ internal static class Conv
     /// </summary>
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu) where T : unmanaged, INumber<T>
     {
-        bool par = Parallel(g);
-        var gg = g;
-        if (par)
+        int parts = Parts(g);
+        if (parts > 1)
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => Scratch<T>.Pool.Rent(gg.K * gg.L),
-                (n, _, cols) => { ForwardOne(gg, n, x, w, bias, y, cols, false, relu); return cols; },
-                cols => Scratch<T>.Pool.Return(cols));
+            Parallelism.For(parts, new ForwardPart<T>(g, parts, x, w, bias, y, relu));
         }
         else
         {
             var cols = Scratch<T>.Pool.Rent(g.K * g.L);
             for (int n = 0; n < g.N; n++) ForwardOne(g, n, x, w, bias, y, cols, true, relu);
+            Scratch<T>.Pool.Return(cols);
+        }
+    }
+
+    /// <summary>Samples [N·part/parts, N·(part+1)/parts) of a forward, each part with its own im2col buffer.</summary>
+    private readonly struct ForwardPart<T>(ConvGeometry g, int parts, T[] x, T[] w, T[]? bias, T[] y, bool relu) : IParallelBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Invoke(int part)
+        {
+            var cols = Scratch<T>.Pool.Rent(g.K * g.L);
+            for (int n = g.N * part / parts; n < g.N * (part + 1) / parts; n++) ForwardOne(g, n, x, w, bias, y, cols, false, relu);
             Scratch<T>.Pool.Return(cols);
         }
     }
@@ -169,26 +179,46 @@ internal static class Conv
         if (gx is null && gw is null) return;
         if (gx is not null) Array.Clear(gx);
         if (gw is not null) Array.Clear(gw);
-        var gg = g;
-        object gate = new();
-        if (Parallel(g))
+        int parts = Parts(g);
+        if (parts > 1)
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options,
-                () => (Cols: Scratch<T>.Pool.Rent(gg.K * gg.L), Gw: gw is null ? null : new T[gw.Length]),
-                (n, _, local) => { BackwardOne(gg, n, x, w, gy, gx, local.Gw, local.Cols, false); return local; },
-                local =>
-                {
-                    if (local.Gw is not null)
-                    {
-                        lock (gate) Gemm.AddRow<T>(local.Gw, gw!);
-                    }
-                    Scratch<T>.Pool.Return(local.Cols);
-                });
+            // Each part accumulates its samples' weight gradient in a buffer of its own; the buffers are added in part
+            // order afterwards, so the result does not depend on which thread ran which part.
+            var partial = gw is null ? null : Scratch<T>.Pool.Rent(parts * gw.Length);
+            Parallelism.For(parts, new BackwardPart<T>(g, parts, x, w, gy, gx, gw is null ? 0 : gw.Length, partial));
+            if (partial is not null)
+            {
+                for (int part = 0; part < parts; part++) Gemm.AddRow<T>(partial.AsSpan(part * gw!.Length, gw.Length), gw);
+                Scratch<T>.Pool.Return(partial);
+            }
         }
         else
         {
             var cols = Scratch<T>.Pool.Rent(K * L);
             for (int n = 0; n < g.N; n++) BackwardOne(g, n, x, w, gy, gx, gw, cols, true);
+            Scratch<T>.Pool.Return(cols);
+        }
+    }
+
+    /// <summary>Samples [N·part/parts, N·(part+1)/parts) of a backward; the weight gradient into this part's slice of <c>partial</c>.</summary>
+    private readonly struct BackwardPart<T>(ConvGeometry g, int parts, T[] x, T[] w, T[] gy, T[]? gx, int gwLength, T[]? partial) : IParallelBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Invoke(int part)
+        {
+            var cols = Scratch<T>.Pool.Rent(g.K * g.L);
+            T[]? gw = null;
+            if (partial is not null)
+            {
+                gw = Scratch<T>.Pool.Rent(gwLength);
+                Array.Clear(gw, 0, gwLength);
+            }
+            for (int n = g.N * part / parts; n < g.N * (part + 1) / parts; n++) BackwardOne(g, n, x, w, gy, gx, gw, cols, false);
+            if (gw is not null)
+            {
+                gw.AsSpan(0, gwLength).CopyTo(partial.AsSpan(part * gwLength, gwLength));
+                Scratch<T>.Pool.Return(gw);
+            }
             Scratch<T>.Pool.Return(cols);
         }
     }
@@ -236,12 +266,10 @@ internal static class Conv
     {
         Array.Clear(y);
         // dy of conv == y of conv-transpose, with gy := x
-        var gg = g;
-        if (Parallel(g))
+        int parts = Parts(g);
+        if (parts > 1)
         {
-            System.Threading.Tasks.Parallel.For(0, g.N, Parallelism.Options, () => Scratch<T>.Pool.Rent(gg.K * gg.L),
-                (n, _, cols) => { BackwardOne(gg, n, y, w, x, y, null, cols, false); return cols; },
-                cols => Scratch<T>.Pool.Return(cols));
+            Parallelism.For(parts, new BackwardPart<T>(g, parts, y, w, x, y, 0, null));
         }
         else
         {

@@ -6,6 +6,8 @@ using System.Runtime.Intrinsics;
 
 namespace SharpGrad.Kernels;
 
+// The one-row kernels of the direct path (Gemm.Direct.cs): a product with at most SmallM rows, and the rows and columns
+// left over at the edges of the direct path's register blocks.
 public static partial class Gemm
 {
     /// <summary>Up to this many rows, GEMM skips packing (a layer applied to a few samples).</summary>
@@ -16,85 +18,6 @@ public static partial class Gemm
 
     /// <summary>Up to this depth (outer-product-like updates), GEMM skips packing.</summary>
     private const int SmallK = 4;
-
-    /// <summary>The small path goes parallel (over column ranges) only above this many flops.</summary>
-    /// <remarks>
-    /// Measured on the 2-core test machine under load: splitting the b1 fc1 product (0.4 MFLOP) over two threads took
-    /// 78 µs against 12.5 µs on one (the second thread is not scheduled promptly when other processes run).
-    /// </remarks>
-    private const double SmallParallelFlops = 4e6;
-
-    private static bool UseSmall(bool transA, bool transB, int m, int n, int k) =>
-        m <= SmallM || (transB && !transA && n <= SmallN && k >= 16) || (!transB && k <= SmallK);
-
-    /// <summary>
-    /// The unpacked path: for x·Wᵀ (transB) dot products of contiguous rows, four output columns at a time (B is read
-    /// once, the few rows of A stay in L1); otherwise rows of B scaled and added into register accumulators (axpy over
-    /// rows), a strip of columns at a time. Parallel over column ranges only when the product is large.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Small<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, bool allowParallel, Epi<T> epi)
-        where T : unmanaged, INumber<T>
-    {
-        T[]? gathered = null;
-        if (transB && transA)
-        {
-            // Dot products want contiguous rows of op(A): gather the m (≤ SmallM) columns of A.
-            gathered = Scratch<T>.Pool.Rent(m * k);
-            for (int p = 0; p < k; p++)
-            {
-                int si = aOff + p * lda;
-                for (int i = 0; i < m; i++) gathered[i * k + p] = a[si + i];
-            }
-            a = gathered;
-            aOff = 0;
-            lda = k;
-            transA = false;
-        }
-        try
-        {
-            int threads = Parallelism.MaxThreads;
-            double flops = 2.0 * m * n * k;
-            if (allowParallel && threads > 1 && flops >= SmallParallelFlops && n >= 64)
-            {
-                SmallParallel(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, threads);
-            }
-            else
-            {
-                SmallRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, 0, n);
-            }
-        }
-        finally
-        {
-            if (gathered is not null) Scratch<T>.Pool.Return(gathered);
-        }
-    }
-
-    /// <summary>The small path over column ranges on several threads (its own method: the closure is allocated only here).</summary>
-    private static void SmallParallel<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int threads)
-        where T : unmanaged, INumber<T>
-    {
-        int parts = Math.Min(threads, n / 32);
-        int chunk = RoundUp((n + parts - 1) / parts, 32);
-        parts = (n + chunk - 1) / chunk;
-        Parallel.For(0, parts, Parallelism.Options, part =>
-        {
-            int j0 = part * chunk, j1 = Math.Min(n, j0 + chunk);
-            SmallRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, j0, j1);
-        });
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SmallRange<T>(bool transA, bool transB, int m, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1)
-        where T : unmanaged, INumber<T>
-    {
-        if (transB) SmallDot(m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
-        else SmallAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
-        if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
-    }
 
     /// <summary>C[i, j] += alpha · A[i, :]·B[j, :] for j in [j0, j1) (rows of A and B contiguous, length k).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

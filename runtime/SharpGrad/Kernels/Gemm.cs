@@ -80,17 +80,17 @@ public static partial class Gemm
             return;
         }
 
-        // Few rows (a layer applied to a few samples), few columns of x·Wᵀ, or a tiny k: no packing.
-        if (UseSmall(transA, transB, m, n, k))
-        {
-            Small(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi);
-            return;
-        }
-
-        if (n == 1)
+        if (n == 1 && m > SmallM)
         {
             Gemv(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
+            return;
+        }
+
+        // The sizes of a layer's training step (and anything with few rows, few columns of x·Wᵀ or a tiny k): no packing.
+        if (UseDirect(transA, transB, m, n, k))
+        {
+            Direct(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi);
             return;
         }
 
@@ -106,7 +106,7 @@ public static partial class Gemm
         Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr);
     }
 
-    /// <summary>The packed, cache-blocked path (its own method so the parallel closure is allocated only here).</summary>
+    /// <summary>The packed, cache-blocked path (BLIS's five loops around the micro-kernel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Packed<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr)
@@ -160,20 +160,24 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>
-    /// The row blocks of one packed panel on the thread pool. Its own method: the closure (captured variables) is
-    /// allocated only when the work is parallel, so the serial packed path allocates nothing.
-    /// </summary>
+    /// <summary>The row blocks of one packed panel on the worker pool (each item packs its own block of A).</summary>
     private static void ParallelBlocks<T>(bool transA, int m, int mc, int mBlocks, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
         T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi)
         where T : unmanaged, INumber<T>
+        => Parallelism.For(mBlocks, new PackedRowBlock<T>(transA, m, mc, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi));
+
+    /// <summary>One row block of a packed panel, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
+    private readonly struct PackedRowBlock<T>(bool transA, int m, int mc, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
+        T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi) : IParallelBody
+        where T : unmanaged, INumber<T>
     {
-        Parallel.For(0, mBlocks, Parallelism.Options, () => Scratch<T>.Pool.Rent(Math.Min(KC, kcur) * mc), (blk, _, aPack) =>
+        public void Invoke(int blk)
         {
+            var aPack = Scratch<T>.Pool.Rent(kcur * mc);
             int ic = blk * mc;
             Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
-            return aPack;
-        }, aPack => Scratch<T>.Pool.Return(aPack));
+            Scratch<T>.Pool.Return(aPack);
+        }
     }
 
     /// <summary>

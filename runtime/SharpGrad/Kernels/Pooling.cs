@@ -32,12 +32,17 @@ internal static class Pooling
         int lo = g.HO * g.WO;
         if ((long)g.Planes * lo * g.KH * g.KW > ParallelWork && Parallelism.MaxThreads > 1)
         {
-            System.Threading.Tasks.Parallel.For(0, g.Planes, Parallelism.Options, p => MaxPlane(g, p, x, y, idx));
+            Parallelism.For(g.Planes, new MaxPlanes<T>(g, x, y, idx));
         }
         else
         {
             for (int p = 0; p < g.Planes; p++) MaxPlane(g, p, x, y, idx);
         }
+    }
+
+    private readonly struct MaxPlanes<T>(PoolGeometry g, T[] x, T[] y, long[]? idx) : IParallelBody where T : unmanaged, INumber<T>
+    {
+        public void Invoke(int plane) => MaxPlane(g, plane, x, y, idx);
     }
 
     private static void MaxPlane<T>(in PoolGeometry g, int p, T[] x, T[] y, long[]? idx) where T : unmanaged, INumber<T>

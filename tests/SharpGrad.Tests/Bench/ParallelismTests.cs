@@ -43,4 +43,102 @@ public class ParallelismTests
             Parallelism.MaxThreads = before;
         }
     }
+
+    private readonly struct CountItems(int[] hits) : IParallelBody
+    {
+        public void Invoke(int index) => Interlocked.Increment(ref hits[index]);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1000)]
+    [InlineData(3, 7)]
+    [InlineData(8, 100)]
+    public void ForRunsEveryItemExactlyOnce(int threads, int count)
+    {
+        int before = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            for (int round = 0; round < 20; round++)
+            {
+                var hits = new int[count];
+                Parallelism.For(count, new CountItems(hits));
+                Assert.All(hits, h => Assert.Equal(1, h));
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
+    private readonly struct ThrowAt(int bad, int[] hits) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            Interlocked.Increment(ref hits[index]);
+            if (index == bad) throw new InvalidOperationException($"item {index} failed");
+        }
+    }
+
+    [Fact]
+    public void AnItemsExceptionIsRethrownAfterTheOtherItemsRan()
+    {
+        int before = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 2;
+            var hits = new int[50];
+            var e = Assert.Throws<InvalidOperationException>(() => Parallelism.For(50, new ThrowAt(17, hits)));
+            Assert.Equal("item 17 failed", e.Message);
+            Assert.All(hits, h => Assert.Equal(1, h));
+            // the pool still works afterwards
+            var again = new int[10];
+            Parallelism.For(10, new CountItems(again));
+            Assert.All(again, h => Assert.Equal(1, h));
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
+    private readonly struct Slice(int[] hits, int offset) : IParallelBody
+    {
+        public void Invoke(int index) => Interlocked.Increment(ref hits[offset + index]);
+    }
+
+    [Fact]
+    public void NestedAndConcurrentLoopsComplete()
+    {
+        int before = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 2;
+            // a loop inside an item runs on that item's thread
+            var nested = new int[100];
+            Parallelism.For(10, new NestedSlices(nested));
+            Assert.All(nested, h => Assert.Equal(1, h));
+            // several threads starting loops at once: one holds the workers, the others run theirs serially
+            var results = new int[4][];
+            Parallel.For(0, 4, t =>
+            {
+                var hits = new int[64];
+                for (int round = 0; round < 50; round++) Parallelism.For(64, new CountItems(hits));
+                results[t] = hits;
+            });
+            Assert.All(results, r => Assert.All(r, h => Assert.Equal(50, h)));
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
+    private readonly struct NestedSlices(int[] hits) : IParallelBody
+    {
+        public void Invoke(int index) => Parallelism.For(10, new Slice(hits, index * 10));
+    }
 }
+

@@ -10,7 +10,7 @@ namespace SharpGrad.Tests.Kernels;
 /// </summary>
 public class SmallGemmTests
 {
-    private static float[] Random(int n, Rng rng)
+    internal static float[] Random(int n, Rng rng)
     {
         var v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
@@ -18,7 +18,7 @@ public class SmallGemmTests
     }
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C by the definition, accumulated in double.</summary>
-    private static void Naive(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+    internal static void Naive(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
         float beta, float[] c, int cOff, int ldc)
     {
         for (int i = 0; i < m; i++)

@@ -1,0 +1,115 @@
+using SharpGrad;
+using SharpGrad.Kernels;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Kernels;
+
+/// <summary>
+/// The direct (unpacked) GEMM path of training-sized products — the 4×4 dot-product blocks of x·Wᵀ, the 8-row (6 with
+/// AVX2) broadcast tiles of op(A)·B, their edges and k tails, the split over column ranges on the worker pool — against the
+/// naive triple loop in double, on odd sizes, all four transpose combinations, leading dimensions larger than the rows
+/// and non-zero offsets.
+/// </summary>
+public class DirectGemmTests
+{
+    public static IEnumerable<object[]> Shapes()
+    {
+        // rows: below one block, blocks plus an edge; columns: edges of 4 and of two vectors; k: below one vector, a vector
+        // plus a tail (the masked last vector), several k-blocks of the broadcast kernel (256)
+        int[] ms = [5, 8, 13, 64, 67];
+        int[] ns = [4, 7, 33, 100];
+        int[] ks = [3, 16, 17, 63, 300];
+        int i = 0;
+        foreach (var m in ms)
+            foreach (var n in ns)
+                foreach (var k in ks)
+                    if (i++ % 3 == 0 || m == 67) yield return [m, n, k];
+        // the MLP's training products (forward, input gradient, weight gradient) and the CNN's per-sample convolutions
+        yield return [64, 256, 784];
+        yield return [64, 784, 256];
+        yield return [256, 784, 64];
+        yield return [32, 196, 144];
+        yield return [16, 784, 9];
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void SgemmMatchesNaive(int m, int n, int k)
+    {
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var rng = new Rng(m * 10007 + n * 101 + k);
+            int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+            int aOff = 4, bOff = 1, cOff = 6;
+            var a = SmallGemmTests.Random(aOff + (ta ? k : m) * lda, rng);
+            var b = SmallGemmTests.Random(bOff + (tb ? n : k) * ldb, rng);
+            var c = SmallGemmTests.Random(cOff + m * ldc, rng);
+            var expected = (float[])c.Clone();
+            SmallGemmTests.Naive(ta, tb, m, n, k, 0.75f, a, aOff, lda, b, bOff, ldb, -0.5f, expected, cOff, ldc);
+            Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, aOff, lda, b, bOff, ldb, -0.5f, c, cOff, ldc);
+            // float32 sums of up to 784 products of size ≤ 1; the whole of C is compared (the gaps between rows must stay).
+            TensorAssert.Close(expected, c, 1e-4, 1e-4, $"sgemm m={m} n={n} k={k} transA={ta} transB={tb}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ColumnRangesOnTheWorkerPoolMatchNaive(int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            foreach (var (m, n, k) in new[] { (64, 257, 300), (67, 300, 130) })
+            {
+                foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true) })
+                {
+                    var rng = new Rng(threads * 7 + m + n);
+                    int lda = ta ? m : k, ldb = tb ? k : n;
+                    var a = SmallGemmTests.Random((ta ? k : m) * lda, rng);
+                    var b = SmallGemmTests.Random((tb ? n : k) * ldb, rng);
+                    var bias = SmallGemmTests.Random(n, rng);
+                    var c = new float[m * n];
+                    var expected = new float[m * n];
+                    SmallGemmTests.Naive(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, expected, 0, n);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) expected[i * n + j] = Math.Max(0, expected[i * n + j] + bias[j]);
+                    Gemm.Sgemm(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, n, new GemmEpilogue(bias, activation: GemmActivation.Relu));
+                    TensorAssert.Close(expected, c, 1e-4, 1e-4, $"threads={threads} m={m} n={n} k={k} transA={ta} transB={tb}");
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(17)]
+    [InlineData(31)]
+    [InlineData(40)]
+    public void InfinityInTheOverlapOfTheLastVectorStaysInfinity(int k)
+    {
+        // The dot kernel's last vector ends at k and overlaps elements already summed; they are masked in both operands, so
+        // an infinity there counts once (inf, not inf·0 = NaN) — and a NaN elsewhere still propagates.
+        int m = 4, n = 4;
+        var a = new float[m * k];
+        var b = new float[n * k];
+        Array.Fill(a, 1f);
+        Array.Fill(b, 0.5f);
+        b[1 * k + k - 16 + 1] = float.PositiveInfinity;   // in the overlap of the last vector for row 1 of B (Vector512 and 256)
+        b[2 * k + 0] = float.NaN;
+        var c = new float[m * n];
+        Gemm.Sgemm(false, true, m, n, k, 1f, a, 0, k, b, 0, k, 0f, c, 0, n);
+        for (int i = 0; i < m; i++)
+        {
+            Assert.Equal(0.5f * k, c[i * n + 0], 1e-3);
+            Assert.Equal(float.PositiveInfinity, c[i * n + 1]);
+            Assert.True(float.IsNaN(c[i * n + 2]), $"row {i}: a NaN in B must give NaN, got {c[i * n + 2]}");
+            Assert.Equal(0.5f * k, c[i * n + 3], 1e-3);
+        }
+    }
+}
