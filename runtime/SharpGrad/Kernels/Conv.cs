@@ -20,7 +20,7 @@ internal readonly record struct ConvGeometry(
 }
 
 /// <summary>im2col/col2im and the convolution kernels built on <see cref="Gemm"/>.</summary>
-internal static class Conv
+internal static partial class Conv
 {
     private const double ParallelFlops = 1e6;
 
@@ -122,6 +122,11 @@ internal static class Conv
     /// </summary>
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu) where T : unmanaged, INumber<T>
     {
+        if (UseImplicit(g))
+        {
+            ForwardImplicit(g, x, w, bias, y, relu);
+            return;
+        }
         int parts = Parts(g);
         if (parts > 1)
         {
@@ -177,8 +182,14 @@ internal static class Conv
                     gb[o] += Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * L, L));
         }
         if (gx is null && gw is null) return;
-        if (gx is not null) Array.Clear(gx);
         if (gw is not null) Array.Clear(gw);
+        if (UseImplicit(g))
+        {
+            if (gw is not null) WeightGradImplicit(g, x, gy, gw);
+            if (gx is null || InputGradImplicit(g, w, gy, gx)) return;
+            gw = null;   // done: only the input gradient is left for the im2col path
+        }
+        if (gx is not null) Array.Clear(gx);
         int parts = Parts(g);
         if (parts > 1)
         {

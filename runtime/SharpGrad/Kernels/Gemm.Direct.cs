@@ -18,6 +18,25 @@ namespace SharpGrad.Kernels;
 // The rows and columns left over at the edges go through the one-row kernels of the small path.
 public static partial class Gemm
 {
+    /// <summary>Where the rows of an operand start (element offsets), so that one micro-kernel serves a strided matrix and an implicit im2col.</summary>
+    internal interface IRowOffsets
+    {
+        /// <summary>The element offset of row <paramref name="p"/>.</summary>
+        nint Offset(int p);
+    }
+
+    /// <summary>Rows <c>ld</c> elements apart (a row-major matrix).</summary>
+    internal readonly struct StridedRows(int ld) : IRowOffsets
+    {
+        public nint Offset(int p) => (nint)p * ld;
+    }
+
+    /// <summary>Rows at the offsets of a table (the im2col rows of a stride-1 convolution: shifted windows of the padded input).</summary>
+    internal readonly struct TableRows(int[] table) : IRowOffsets
+    {
+        public nint Offset(int p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(table), p);
+    }
+
     /// <summary>Up to this many multiply-adds (m·n·k) a GEMM takes the direct path (a 2^24 product is ~0.2 ms on one core).</summary>
     private const long DirectMaxMacs = 1L << 24;
 
@@ -133,8 +152,8 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a0, aOff + i * lda);
                 ref T ci = ref MemoryMarshal.GetArrayDataReference(c);
                 ci = ref Unsafe.Add(ref ci, cOff + i * ldc + j);
-                if (Vector512.IsHardwareAccelerated) Dot4x4x512(ref ai, lda, ref bj, ldb, k, alpha, ref ci, ldc);
-                else Dot4x4x256(ref ai, lda, ref bj, ldb, k, alpha, ref ci, ldc);
+                if (Vector512.IsHardwareAccelerated) Dot4x4x512(ref ai, lda, ref bj, new StridedRows(ldb), 0, k, alpha, ref ci, ldc);
+                else Dot4x4x256(ref ai, lda, ref bj, new StridedRows(ldb), 0, k, alpha, ref ci, ldc);
             }
         }
         // The rows below the last block of 4 (all columns), and the columns after the last block of 4 (the 4-row blocks).
@@ -143,21 +162,23 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// C[r, q] += alpha · Σ_p x_r[p]·y_q[p] for rows x_0..3 (<paramref name="ldx"/> apart) and y_0..3 (<paramref name="ldy"/>
-    /// apart), r, q &lt; 4, C's rows <paramref name="ldc"/> apart; k ≥ one vector.
+    /// C[r, q] += alpha · Σ_p x_r[p]·y_q[p] for rows x_0..3 (<paramref name="ldx"/> apart) and y_q at
+    /// <paramref name="y"/> + rows.Offset(q0 + q), r, q &lt; 4, C's rows <paramref name="ldc"/> apart; k ≥ one vector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x4x512<T>(ref T x, int ldx, ref T y, int ldy, int k, T alpha, ref T c, int ldc) where T : unmanaged, INumber<T>
+    internal static void Dot4x4x512<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
         int w = Vector512<T>.Count;
         ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
-        ref T y1 = ref Unsafe.Add(ref y, ldy); ref T y2 = ref Unsafe.Add(ref y, 2 * ldy); ref T y3 = ref Unsafe.Add(ref y, 3 * ldy);
+        ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
+        ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
         Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
         Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         int p = 0;
         for (; p <= k - w; p += w)
         {
-            var u0 = Vector512.LoadUnsafe(ref y, (nuint)p); var u1 = Vector512.LoadUnsafe(ref y1, (nuint)p);
+            var u0 = Vector512.LoadUnsafe(ref y0, (nuint)p); var u1 = Vector512.LoadUnsafe(ref y1, (nuint)p);
             var u2 = Vector512.LoadUnsafe(ref y2, (nuint)p); var u3 = Vector512.LoadUnsafe(ref y3, (nuint)p);
             var v = Vector512.LoadUnsafe(ref x, (nuint)p);
             c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
@@ -174,7 +195,7 @@ public static partial class Gemm
             // operands (0·0, so that an infinity there cannot turn into NaN).
             nuint q = (nuint)(k - w);
             var mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(p - (k - w))));
-            var u0 = Vector512.LoadUnsafe(ref y, q) & mask; var u1 = Vector512.LoadUnsafe(ref y1, q) & mask;
+            var u0 = Vector512.LoadUnsafe(ref y0, q) & mask; var u1 = Vector512.LoadUnsafe(ref y1, q) & mask;
             var u2 = Vector512.LoadUnsafe(ref y2, q) & mask; var u3 = Vector512.LoadUnsafe(ref y3, q) & mask;
             var v = Vector512.LoadUnsafe(ref x, q) & mask;
             c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
@@ -191,19 +212,21 @@ public static partial class Gemm
         AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
     }
 
-    /// <summary><see cref="Dot4x4x512{T}"/> with 256-bit vectors.</summary>
+    /// <summary><see cref="Dot4x4x512{T, TRows}"/> with 256-bit vectors.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x4x256<T>(ref T x, int ldx, ref T y, int ldy, int k, T alpha, ref T c, int ldc) where T : unmanaged, INumber<T>
+    internal static void Dot4x4x256<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
         int w = Vector256<T>.Count;
         ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
-        ref T y1 = ref Unsafe.Add(ref y, ldy); ref T y2 = ref Unsafe.Add(ref y, 2 * ldy); ref T y3 = ref Unsafe.Add(ref y, 3 * ldy);
+        ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
+        ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
         Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
         Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         int p = 0;
         for (; p <= k - w; p += w)
         {
-            var u0 = Vector256.LoadUnsafe(ref y, (nuint)p); var u1 = Vector256.LoadUnsafe(ref y1, (nuint)p);
+            var u0 = Vector256.LoadUnsafe(ref y0, (nuint)p); var u1 = Vector256.LoadUnsafe(ref y1, (nuint)p);
             var u2 = Vector256.LoadUnsafe(ref y2, (nuint)p); var u3 = Vector256.LoadUnsafe(ref y3, (nuint)p);
             var v = Vector256.LoadUnsafe(ref x, (nuint)p);
             c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
@@ -218,7 +241,7 @@ public static partial class Gemm
         {
             nuint q = (nuint)(k - w);
             var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(p - (k - w))));
-            var u0 = Vector256.LoadUnsafe(ref y, q) & mask; var u1 = Vector256.LoadUnsafe(ref y1, q) & mask;
+            var u0 = Vector256.LoadUnsafe(ref y0, q) & mask; var u1 = Vector256.LoadUnsafe(ref y1, q) & mask;
             var u2 = Vector256.LoadUnsafe(ref y2, q) & mask; var u3 = Vector256.LoadUnsafe(ref y3, q) & mask;
             var v = Vector256.LoadUnsafe(ref x, q) & mask;
             c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
@@ -309,7 +332,7 @@ public static partial class Gemm
         int mr = DirectMR;
         int m6 = m / mr * mr;
         int jEnd = j0 + (j1 - j0) / w2 * w2;
-        if (m6 == 0 || jEnd == j0 || !DirectVectors)
+        if (m6 == 0 || !DirectVectors)
         {
             SmallAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
             return;
@@ -320,6 +343,14 @@ public static partial class Gemm
         ref T a0 = ref MemoryMarshal.GetArrayDataReference(a);
         ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
         ref T c0 = ref MemoryMarshal.GetArrayDataReference(c);
+        // The columns after the last full strip (fewer than two vectors) go through the same kernel on a zero-padded copy
+        // of that strip of B, into a tile whose valid columns are then added to C: vector speed for an edge that is an
+        // eighth of the work when n = 196 (a 14×14 convolution's output).
+        int rem = j1 - jEnd;
+        T[]? edge = rem > 0 ? Scratch<T>.Pool.Rent(Math.Min(DirectKC, k) * w2) : null;
+        Span<T> tile = stackalloc T[8 * 32];
+        tile = tile[..(mr * w2)];
+        ref T t0 = ref MemoryMarshal.GetReference(tile);
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
@@ -330,19 +361,39 @@ public static partial class Gemm
                 {
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
                     ref T cp = ref Unsafe.Add(ref c0, cOff + i * ldc + j);
-                    if (Vector512.IsHardwareAccelerated) Axpy8x512(ref ap0, ai, ap, ref bp, ldb, kc, alpha, ref cp, ldc);
-                    else Axpy6x256(ref ap0, ai, ap, ref bp, ldb, kc, alpha, ref cp, ldc);
+                    if (Vector512.IsHardwareAccelerated) Axpy8x512(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
+                    else Axpy6x256(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
+                }
+            }
+            if (edge is not null)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    b.AsSpan(bOff + (pc + p) * ldb + jEnd, rem).CopyTo(edge.AsSpan(p * w2, rem));
+                    edge.AsSpan(p * w2 + rem, w2 - rem).Clear();
+                }
+                ref T e0 = ref MemoryMarshal.GetArrayDataReference(edge);
+                for (int i = 0; i < m6; i += mr)
+                {
+                    ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
+                    if (Vector512.IsHardwareAccelerated) Axpy8x512(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
+                    else Axpy6x256(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
+                    for (int r = 0; r < mr; r++) AddRow<T>(tile.Slice(r * w2, rem), c.AsSpan(cOff + (i + r) * ldc + jEnd, rem));
                 }
             }
         }
-        // Edges: the columns after the last full strip (rows of the 6-blocks), then the rows after the last 6-block (all columns).
-        if (jEnd < j1) SmallAxpy(transA, m6, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, jEnd, j1);
+        if (edge is not null) Scratch<T>.Pool.Return(edge);
+        // The rows after the last block (all columns).
         if (m6 < m) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, j0, j1);
     }
 
-    /// <summary>C[0..8, 0..2w) += alpha · Σ_{p &lt; k} A(r, p) · B[p, 0..2w), A(r, p) at a + r·ai + p·ap, B's rows ldb apart.</summary>
+    /// <summary>
+    /// C[0..8, 0..2w) += alpha · Σ_{p &lt; k} A(r, p) · B(p)[0..2w) (= instead of += when not <paramref name="accumulate"/>), A(r, p) at
+    /// a + r·ai + p·ap, row p of B at b + rows.Offset(p0 + p) (a strided matrix, or an implicit im2col: Conv.cs).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Axpy8x512<T>(ref T a, int ai, int ap, ref T b, int ldb, int k, T alpha, ref T c, int ldc) where T : unmanaged, INumber<T>
+    internal static void Axpy8x512<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
         int w = Vector512<T>.Count;
         ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
@@ -353,7 +404,7 @@ public static partial class Gemm
         nint pa = 0;
         for (int p = 0; p < k; p++, pa += ap)
         {
-            ref T bp = ref Unsafe.Add(ref b, (nint)p * ldb);
+            ref T bp = ref Unsafe.Add(ref b, rows.Offset(p0 + p));
             var b0 = Vector512.LoadUnsafe(ref bp);
             var b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
             var v = Vector512.Create(Unsafe.Add(ref a, pa));
@@ -374,26 +425,35 @@ public static partial class Gemm
             c70 = Fma(v, b0, c70); c71 = Fma(v, b1, c71);
         }
         var va = Vector512.Create(alpha);
-        AddTile(ref c, va, c00, c01, w);
-        AddTile(ref Unsafe.Add(ref c, ldc), va, c10, c11, w);
-        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, c20, c21, w);
-        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, c30, c31, w);
-        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, c40, c41, w);
-        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, c50, c51, w);
-        AddTile(ref Unsafe.Add(ref c, 6 * ldc), va, c60, c61, w);
-        AddTile(ref Unsafe.Add(ref c, 7 * ldc), va, c70, c71, w);
+        AddTile(ref c, va, accumulate, c00, c01, w);
+        AddTile(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
+        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
+        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
+        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
+        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
+        AddTile(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
+        AddTile(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTile<T>(ref T c, Vector512<T> alpha, Vector512<T> v0, Vector512<T> v1, int w) where T : unmanaged
+    private static void AddTile<T>(ref T c, Vector512<T> alpha, bool accumulate, Vector512<T> v0, Vector512<T> v1, int w) where T : unmanaged
     {
-        Fma(alpha, v0, Vector512.LoadUnsafe(ref c)).StoreUnsafe(ref c);
-        Fma(alpha, v1, Vector512.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
+        if (accumulate)
+        {
+            Fma(alpha, v0, Vector512.LoadUnsafe(ref c)).StoreUnsafe(ref c);
+            Fma(alpha, v1, Vector512.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
+        }
+        else
+        {
+            (alpha * v0).StoreUnsafe(ref c);
+            (alpha * v1).StoreUnsafe(ref c, (nuint)w);
+        }
     }
 
-    /// <summary><see cref="Axpy8x512{T}"/> with 256-bit vectors and 6 rows (AVX2 has 16 vector registers).</summary>
+    /// <summary><see cref="Axpy8x512{T, TRows}"/> with 256-bit vectors and 6 rows (AVX2 has 16 vector registers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Axpy6x256<T>(ref T a, int ai, int ap, ref T b, int ldb, int k, T alpha, ref T c, int ldc) where T : unmanaged, INumber<T>
+    internal static void Axpy6x256<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
         int w = Vector256<T>.Count;
         ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
@@ -403,7 +463,7 @@ public static partial class Gemm
         nint pa = 0;
         for (int p = 0; p < k; p++, pa += ap)
         {
-            ref T bp = ref Unsafe.Add(ref b, (nint)p * ldb);
+            ref T bp = ref Unsafe.Add(ref b, rows.Offset(p0 + p));
             var b0 = Vector256.LoadUnsafe(ref bp);
             var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
             var v = Vector256.Create(Unsafe.Add(ref a, pa));
@@ -420,18 +480,26 @@ public static partial class Gemm
             c50 = Fma(v, b0, c50); c51 = Fma(v, b1, c51);
         }
         var va = Vector256.Create(alpha);
-        AddTile(ref c, va, c00, c01, w);
-        AddTile(ref Unsafe.Add(ref c, ldc), va, c10, c11, w);
-        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, c20, c21, w);
-        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, c30, c31, w);
-        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, c40, c41, w);
-        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, c50, c51, w);
+        AddTile(ref c, va, accumulate, c00, c01, w);
+        AddTile(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
+        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
+        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
+        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
+        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTile<T>(ref T c, Vector256<T> alpha, Vector256<T> v0, Vector256<T> v1, int w) where T : unmanaged
+    private static void AddTile<T>(ref T c, Vector256<T> alpha, bool accumulate, Vector256<T> v0, Vector256<T> v1, int w) where T : unmanaged
     {
-        Fma(alpha, v0, Vector256.LoadUnsafe(ref c)).StoreUnsafe(ref c);
-        Fma(alpha, v1, Vector256.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
+        if (accumulate)
+        {
+            Fma(alpha, v0, Vector256.LoadUnsafe(ref c)).StoreUnsafe(ref c);
+            Fma(alpha, v1, Vector256.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
+        }
+        else
+        {
+            (alpha * v0).StoreUnsafe(ref c);
+            (alpha * v1).StoreUnsafe(ref c, (nuint)w);
+        }
     }
 }
