@@ -128,11 +128,11 @@ public abstract partial class Module
     {
         foreach (var p in Parameters())
         {
-            if (p.Grad is null) continue;
-            if (setToNone) p.Grad = null;
+            if (p.GradInternal is not { } grad) continue;
+            if (setToNone) p.ReleaseGrad();
             else
             {
-                using (Autograd.NoGrad()) p.Grad.Zero_();
+                using (Autograd.NoGrad()) grad.Zero_();
             }
         }
     }
@@ -358,6 +358,7 @@ public abstract partial class Module
             if (!output.RequiresGrad) return output;
             return Tensor.Record(output.Alias(), "BackwardHookFunctionBackward", [output], (g, n) =>
             {
+                g.Storage.Escape();   // kept for the hooks (user code): the caching allocator must not take it back
                 _gradOutputs = [g];
                 if (_pendingInputs == 0) Run();
                 return [g];
@@ -366,6 +367,7 @@ public abstract partial class Module
 
         private Tensor OnInputGrad(int index, Tensor g)
         {
+            g.Storage.Escape();   // kept for the hooks (user code)
             _gradInputs[index] = g;
             if (--_pendingInputs == 0)
             {

@@ -6,8 +6,33 @@ namespace SharpGrad;
 /// </summary>
 internal abstract class Storage
 {
+    private static long s_sequence;
+
     /// <summary>Bumped by every in-place op on any tensor that shares this storage.</summary>
     public int Version;
+
+    /// <summary>Creation order: an op's result is a storage created after the op started (see <see cref="CachingAllocator"/>).</summary>
+    internal readonly long Sequence = Interlocked.Increment(ref s_sequence);
+
+    /// <summary>The sequence number the next storage will get (compare with <see cref="Sequence"/> to find what an op created).</summary>
+    internal static long NextSequence => Volatile.Read(ref s_sequence) + 1;
+
+    /// <summary>How many autograd nodes save a tensor over this storage (they hold it until backward releases them).</summary>
+    internal int Holders;
+
+    /// <summary>The array came from <see cref="CachingAllocator"/> (not from the user): it may go back there.</summary>
+    internal bool Recyclable;
+
+    /// <summary>Only SharpGrad's own code holds tensors over this storage (an intermediate of a Sequential, a gradient inside the engine).</summary>
+    internal bool Internal;
+
+    /// <summary>Handed to user code (a <c>Grad</c> getter, a hook, <c>Autograd.Grad</c>): never recycled, whatever else holds it.</summary>
+    internal bool Escaped;
+
+    private int _released;
+
+    /// <summary>The array went back to the caching allocator: a tensor over this storage must not be used any more.</summary>
+    internal bool Released => _released != 0;
 
     public abstract int Length { get; }
 
@@ -15,16 +40,34 @@ internal abstract class Storage
 
     public abstract Array Array { get; }
 
+    /// <summary>A zero-filled storage of <paramref name="length"/> elements, its array from the caching allocator.</summary>
     public static Storage Allocate(DType dtype, int length) => dtype switch
     {
-        DType.Float32 => new Storage<float>(new float[length]),
-        DType.Float64 => new Storage<double>(new double[length]),
-        DType.Int64 => new Storage<long>(new long[length]),
-        DType.Int32 => new Storage<int>(new int[length]),
-        DType.Bool => new Storage<bool>(new bool[length]),
-        DType.UInt8 => new Storage<byte>(new byte[length]),
+        DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length)) { Recyclable = true },
+        DType.Float64 => new Storage<double>(CachingAllocator.Rent<double>(length)) { Recyclable = true },
+        DType.Int64 => new Storage<long>(CachingAllocator.Rent<long>(length)) { Recyclable = true },
+        DType.Int32 => new Storage<int>(CachingAllocator.Rent<int>(length)) { Recyclable = true },
+        DType.Bool => new Storage<bool>(CachingAllocator.Rent<bool>(length)) { Recyclable = true },
+        DType.UInt8 => new Storage<byte>(CachingAllocator.Rent<byte>(length)) { Recyclable = true },
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
+
+    /// <summary>
+    /// Gives the array back to the caching allocator if nothing outside SharpGrad can reach this storage any more: it is
+    /// <see cref="Internal"/>, not <see cref="Escaped"/>, saved by no node, and came from the allocator. Called at the
+    /// points where SharpGrad drops its own references (backward freeing a node's saved tensors, the engine consuming a
+    /// gradient, ZeroGrad dropping a gradient, a Sequential passing an intermediate on). Returns whether it did.
+    /// </summary>
+    internal bool TryRecycle()
+    {
+        if (!Recyclable || !Internal || Escaped || Volatile.Read(ref Holders) != 0 || !CachingAllocator.Enabled) return false;
+        if (Interlocked.Exchange(ref _released, 1) != 0) return false;
+        CachingAllocator.Return(Array);
+        return true;
+    }
+
+    /// <summary>Marks the storage as reachable by user code: it is never recycled.</summary>
+    internal void Escape() => Escaped = true;
 }
 
 internal sealed class Storage<T>(T[] data) : Storage where T : unmanaged

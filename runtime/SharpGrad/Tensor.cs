@@ -114,7 +114,13 @@ public partial class Tensor
     /// </summary>
     public Tensor? Grad
     {
-        get => _grad;
+        get
+        {
+            // Handed to user code: the caching allocator must never take this gradient's memory back (ZeroGrad would otherwise
+            // recycle it; see CachingAllocator).
+            _grad?.Storage.Escape();
+            return _grad;
+        }
         set
         {
             if (value is not null && !ShapeUtil.SameShape(value._shape, _shape))
@@ -122,9 +128,30 @@ public partial class Tensor
                 throw new ArgumentException(
                     $"Cannot assign a gradient of shape {ShapeUtil.Format(value._shape)} to a tensor of shape {ShapeUtil.Format(_shape)}; the shapes must match.");
             }
+            value?.Storage.Escape();
             _grad = value;
         }
     }
+
+    /// <summary>
+    /// Set while this tensor is a gradient that only the autograd engine holds (created by a backward function, not shared):
+    /// the engine may hand it to a leaf as its <c>.Grad</c> without a copy, or recycle it once consumed.
+    /// </summary>
+    internal bool EngineOwned;
+
+    /// <summary>
+    /// Sets <see cref="Grad"/> to null (ZeroGrad's set_to_none), and gives its memory back to the caching allocator when no
+    /// user code ever saw it (the next backward then reuses it instead of allocating).
+    /// </summary>
+    internal void ReleaseGrad()
+    {
+        var grad = _grad;
+        _grad = null;
+        if (grad is not null && grad._gradFn is null && ReferenceEquals(grad.ViewBase, null)) grad.Storage.TryRecycle();
+    }
+
+    /// <summary>The gradient for SharpGrad's own code (the engine, the optimizers), which does not keep it: no escape.</summary>
+    internal Tensor? GradInternal => _grad;
 
     /// <summary>True if <see cref="RetainGrad"/> was called on this non-leaf (PyTorch: <c>retains_grad</c>).</summary>
     public bool RetainsGrad => _gradFn?.RetainedTensor == this;
@@ -171,9 +198,17 @@ public partial class Tensor
     /// <summary>The whole storage array as a span of <typeparamref name="T"/> (check <see cref="DType"/> first).</summary>
     internal T[] Data<T>() where T : unmanaged
     {
-        if (Storage is Storage<T> s) return s.Data;
+        if (Storage is Storage<T> s)
+        {
+            if (s.Released) throw ReleasedError();
+            return s.Data;
+        }
         throw new InvalidOperationException($"Expected a tensor of dtype {TypeOf<T>.DType}, but this tensor is {DType}.");
     }
+
+    private InvalidOperationException ReleasedError() => new(
+        $"Internal error: a tensor of shape {ShapeUtil.Format(_shape)} was used after SharpGrad's caching allocator took its memory back " +
+        "(it was an intermediate that only SharpGrad held). Please report this; the environment variable SHARPGRAD_NO_MEMORY_CACHING=1 turns the caching off.");
 
     /// <summary>The elements of a contiguous tensor as a span (call <see cref="Contiguous"/> first if needed).</summary>
     internal Span<T> Span<T>() where T : unmanaged

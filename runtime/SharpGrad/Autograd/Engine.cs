@@ -133,6 +133,7 @@ internal static class Engine
 
             if (node.TensorHooks is { } hooks)
             {
+                Expose(grad);
                 foreach (var hook in hooks)
                 {
                     if (hook is not null && hook(grad) is { } replaced) grad = CheckHookResult(replaced, grad, node.Name);
@@ -140,15 +141,19 @@ internal static class Engine
             }
             if (node.RetainedTensor is { } retained)
             {
-                retained.SetGradUnchecked(retained.Grad is null ? Own(grad, createGraph) : Accumulate(retained.Grad, grad, createGraph));
+                // (not recycled after the accumulation: grad still goes to this node's backward)
+                retained.SetGradUnchecked(retained.GradInternal is null ? Own(grad, createGraph) : Accumulate(retained.GradInternal, grad, createGraph, recycle: false));
             }
             if (nodeCapture is not null && nodeCapture.TryGetValue(node, out int ci))
             {
+                Expose(grad);
                 captured![ci] = grad;
             }
 
+            long createdFrom = Storage.NextSequence;
             var inputGrads = node.Apply(grad);
             if (!retainGraph) node.Release();
+            if (!createGraph) TakeOwnership(grad, inputGrads, createdFrom);
 
             for (int i = 0; i < node.Inputs.Length; i++)
             {
@@ -158,7 +163,7 @@ internal static class Engine
                 {
                     if (g is not null)
                     {
-                        pending[next] = pending.TryGetValue(next, out var existing) ? existing + g : g;
+                        pending[next] = pending.TryGetValue(next, out var existing) ? Sum(existing, g, createGraph) : g;
                     }
                     Release(next);
                 }
@@ -172,6 +177,60 @@ internal static class Engine
         return captured;
     }
 
+    /// <summary>
+    /// After <c>node.Apply(grad)</c>: the results the backward function created (storages newer than
+    /// <paramref name="createdFrom"/>, or the incoming gradient passed on when the engine owned it), each returned for one
+    /// input only, are owned by the engine (<see cref="Tensor.EngineOwned"/>); the others are shared. The incoming gradient,
+    /// if the engine owned it and nothing returned shares its memory, goes back to the caching allocator.
+    /// </summary>
+    private static void TakeOwnership(Tensor grad, Tensor?[] inputGrads, long createdFrom)
+    {
+        bool gradPassedOn = false;
+        for (int i = 0; i < inputGrads.Length; i++)
+        {
+            var g = inputGrads[i];
+            if (g is null) continue;
+            var storage = g.Storage;
+            bool shared = false;
+            for (int j = 0; j < inputGrads.Length && !shared; j++)
+                shared = j != i && inputGrads[j] is { } other && ReferenceEquals(other.Storage, storage);
+            bool isIncoming = ReferenceEquals(storage, grad.Storage);
+            gradPassedOn |= isIncoming;
+            bool owned = !shared && storage.Recyclable && !storage.Escaped && g._gradFn is null
+                && (storage.Sequence >= createdFrom || (isIncoming && grad.EngineOwned));
+            g.EngineOwned = owned;
+            if (owned) storage.Internal = true;
+        }
+        if (grad.EngineOwned && !gradPassedOn)
+        {
+            grad.EngineOwned = false;
+            grad.Storage.TryRecycle();
+        }
+    }
+
+    /// <summary>existing + g for two gradients of one node; the engine owns the sum, and the parts it owned are recycled.</summary>
+    private static Tensor Sum(Tensor existing, Tensor g, bool createGraph)
+    {
+        var sum = existing + g;
+        if (createGraph) return sum;
+        sum.EngineOwned = sum.Storage.Recyclable;
+        sum.Storage.Internal = true;
+        foreach (var part in new[] { existing, g })
+        {
+            if (!part.EngineOwned) continue;
+            part.EngineOwned = false;
+            part.Storage.TryRecycle();
+        }
+        return sum;
+    }
+
+    /// <summary>A gradient shown to user code (a hook, <c>Autograd.Grad</c>): never recycled, never taken without a copy.</summary>
+    private static void Expose(Tensor grad)
+    {
+        grad.EngineOwned = false;
+        grad.Storage.Escape();
+    }
+
     private static Tensor CheckHookResult(Tensor replaced, Tensor grad, string where)
     {
         if (!ShapeUtil.SameShape(replaced._shape, grad._shape))
@@ -179,6 +238,7 @@ internal static class Engine
             throw new InvalidOperationException(
                 $"A gradient hook (at {where}) returned a tensor of shape {ShapeUtil.Format(replaced._shape)}, but the gradient has shape {ShapeUtil.Format(grad._shape)}; a hook must keep the shape.");
         }
+        Expose(replaced);
         return replaced;
     }
 
@@ -190,6 +250,7 @@ internal static class Engine
     {
         if (leaf.LeafHooks is { } hooks)
         {
+            Expose(grad);
             foreach (var hook in hooks)
             {
                 if (hook is not null && hook(grad) is { } replaced) grad = CheckHookResult(replaced, grad, "a leaf tensor");
@@ -199,28 +260,48 @@ internal static class Engine
         {
             if (leafCapture is not null && leafCapture.TryGetValue(leaf, out int i))
             {
+                Expose(grad);
                 captured[i] = captured[i] is null ? grad : captured[i]! + grad;
             }
             return;
         }
-        var existing = leaf.Grad;
+        var existing = leaf.GradInternal;
         if (existing is null)
         {
-            // The incoming gradient may be shared with other consumers: keep our own copy.
             leaf.SetGradUnchecked(Own(grad, createGraph));
         }
         else
         {
-            leaf.SetGradUnchecked(Accumulate(existing, grad, createGraph));
+            leaf.SetGradUnchecked(Accumulate(existing, grad, createGraph, recycle: true));
         }
     }
 
-    private static Tensor Own(Tensor grad, bool createGraph) => createGraph ? grad : grad.Detach().Clone();
+    /// <summary>
+    /// The tensor that becomes a <c>.Grad</c>: the gradient itself when only the engine holds it (PyTorch's AccumulateGrad
+    /// steals a gradient whose reference count is one), else a copy (it may be shared with other consumers).
+    /// </summary>
+    private static Tensor Own(Tensor grad, bool createGraph)
+    {
+        if (createGraph) return grad;
+        if (grad.EngineOwned && grad.IsContiguous && grad.Offset == 0 && grad.NumElements == grad.Storage.Length)
+        {
+            grad.EngineOwned = false;   // the leaf owns it now (its Grad getter marks it escaped when user code reads it)
+            return grad;
+        }
+        var copy = grad.Detach().Clone();
+        copy.Storage.Internal = true;
+        return copy;
+    }
 
-    private static Tensor Accumulate(Tensor existing, Tensor grad, bool createGraph)
+    private static Tensor Accumulate(Tensor existing, Tensor grad, bool createGraph, bool recycle)
     {
         if (createGraph || existing.RequiresGrad) return existing + grad;
         existing.AddInPlaceUnchecked(grad);
+        if (recycle && grad.EngineOwned)
+        {
+            grad.EngineOwned = false;
+            grad.Storage.TryRecycle();
+        }
         return existing;
     }
 }

@@ -48,7 +48,11 @@ public sealed class Node
         {
             _saved = saved;
             _savedVersions = new int[saved.Length];
-            for (int i = 0; i < saved.Length; i++) _savedVersions[i] = saved[i].Version;
+            for (int i = 0; i < saved.Length; i++)
+            {
+                _savedVersions[i] = saved[i].Version;
+                Interlocked.Increment(ref saved[i].Storage.Holders);
+            }
         }
         Sequence = Interlocked.Increment(ref s_sequence);
     }
@@ -92,10 +96,16 @@ public sealed class Node
     /// <summary>Frees what backward needed; only nodes that saved tensors refuse a second backward, as in PyTorch.</summary>
     internal void Release()
     {
-        if (_saved is not null)
+        if (_saved is not null && !Released)
         {
             Released = true;
             _backward = null;
+            // The saved tensors are no longer held by this node: an intermediate nothing else holds goes back to the caching allocator.
+            foreach (var t in _saved)
+            {
+                var storage = t.Storage;
+                if (Interlocked.Decrement(ref storage.Holders) == 0) storage.TryRecycle();
+            }
         }
     }
 

@@ -28,7 +28,64 @@ public static partial class Functional
             throw new ArgumentException(
                 $"Linear: bias must have shape [{weight._shape[0]}] (out_features of weight {ShapeUtil.Format(weight._shape)}), but got {ShapeUtil.Format(bias._shape)}.");
         }
+        if (input.DType == weight.DType && (bias is null || bias.DType == weight.DType) && weight.DType is DType.Float32 or DType.Float64)
+        {
+            return weight.DType == DType.Float32 ? LinearFused<float>(input, weight, bias) : LinearFused<double>(input, weight, bias);
+        }
         var y = input.MatMul(weight.T());
         return bias is null ? y : y + bias;
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ + b as one GEMM with the bias in its epilogue (PyTorch: <c>addmm</c>), and a backward that computes
+    /// dX = g·W and dW = gᵀ·x directly in W's layout (no transposed views, no copies) and db by column sums.
+    /// </summary>
+    private static Tensor LinearFused<T>(Tensor input, Tensor weight, Tensor? bias) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        int inF = weight._shape[1], outF = weight._shape[0];
+        int rows = inF == 0 ? 0 : input.NumElements / inF;
+        var x = input.Contiguous();
+        var w = weight.Contiguous();
+        var b = bias?.Contiguous();
+        var outShape = (int[])input._shape.Clone();
+        outShape[^1] = outF;
+        var y = Tensor.Empty(outShape, weight.DType);
+        var epi = new Kernels.Epi<T>(b?.Data<T>(), b?.Offset ?? 0, null, 0, 0, relu: false);
+        Kernels.Gemm.Run(false, true, rows, outF, inF, T.One, x.Data<T>(), x.Offset, inF, w.Data<T>(), w.Offset, inF, T.Zero, y.Data<T>(), 0, outF,
+            allowParallel: true, epi);
+        if (!Tensor.ShouldRecord([input, weight, bias])) return y;
+        return Tensor.Record(y, bias is null ? "MmBackward" : "AddmmBackward", [input, weight, bias], (g, node) =>
+        {
+            if (Autograd.IsGradEnabled)
+            {
+                // create_graph: the backward itself must be recorded, so use the differentiable ops
+                var g2 = g.Reshape(rows, outF);
+                return [
+                    node.NeedsInputGrad(0) ? g2.MatMul(weight).Reshape(input._shape) : null,
+                    node.NeedsInputGrad(1) ? g2.T().MatMul(x.Reshape(rows, inF)) : null,
+                    bias is not null && node.NeedsInputGrad(2) ? g2.Sum(0) : null,
+                ];
+            }
+            var gc = g.Contiguous();
+            T[] gd = gc.Data<T>();
+            Tensor? dx = null, dw = null, db = null;
+            if (node.NeedsInputGrad(0))
+            {
+                dx = Tensor.Empty(input._shape, weight.DType);
+                Kernels.Gemm.Run(false, false, rows, inF, outF, T.One, gd, gc.Offset, outF, w.Data<T>(), w.Offset, inF, T.Zero, dx.Data<T>(), 0, inF, true);
+            }
+            if (node.NeedsInputGrad(1))
+            {
+                dw = Tensor.Empty(weight._shape, weight.DType);
+                Kernels.Gemm.Run(true, false, outF, inF, rows, T.One, gd, gc.Offset, outF, x.Data<T>(), x.Offset, inF, T.Zero, dw.Data<T>(), 0, inF, true);
+            }
+            if (bias is not null && node.NeedsInputGrad(2))
+            {
+                db = Tensor.Empty([outF], weight.DType);
+                var dbd = db.Data<T>();
+                for (int r = 0; r < rows; r++) Kernels.Gemm.AddRow<T>(gd.AsSpan(gc.Offset + r * outF, outF), dbd.AsSpan(0, outF));
+            }
+            return [dx, dw, db];
+        }, x, w);
     }
 }

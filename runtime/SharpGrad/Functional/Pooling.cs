@@ -43,6 +43,9 @@ public static partial class Functional
         var result = Tensor.Empty(outShape, dtype);
         bool record = Tensor.ShouldRecord(input);
         var indices = indicesWanted || record ? Tensor.Empty(outShape, DType.Int64) : null;
+        // Indices made only for the backward are seen by nobody else: the caching allocator takes them back when backward
+        // frees this node.
+        if (indices is not null && !indicesWanted) indices.Storage.Internal = true;
         var idx = indices?.Data<long>();
         if (dtype == DType.Float32) Pooling.MaxForward(g, Dense<float>(input), result.Data<float>(), idx);
         else Pooling.MaxForward(g, Dense<double>(input), result.Data<double>(), idx);

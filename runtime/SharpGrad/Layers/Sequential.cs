@@ -74,9 +74,38 @@ public partial class Sequential : Module, IEnumerable<Module>
     public Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var (_, m) in _children) x = m.Call(x);
+        Module? producer = null;
+        long producedFrom = 0;
+        // foreach over the List<> itself: a struct enumerator, no allocation
+        foreach (var (_, m) in _children)
+        {
+            long from = Storage.NextSequence;
+            var y = m.Call(x);
+            if (producer is not null) PassedOn(producer, producedFrom, m, x, y);
+            producer = m;
+            producedFrom = from;
+            x = y;
+        }
         return x;
     }
+
+    /// <summary>
+    /// Called when <paramref name="consumer"/> has turned <paramref name="x"/> (the output of <paramref name="producer"/>,
+    /// created during its call) into <paramref name="y"/>. When both are SharpGrad's own layers without hooks, nothing
+    /// outside SharpGrad ever saw <paramref name="x"/>: its memory is marked internal, and goes back to the caching
+    /// allocator as soon as no autograd node holds it (now, if none saved it; else when backward releases them).
+    /// </summary>
+    private static void PassedOn(Module producer, long producedFrom, Module consumer, Tensor x, Tensor y)
+    {
+        var storage = x.Storage;
+        if (storage.Sequence < producedFrom || ReferenceEquals(storage, y.Storage) || storage.Escaped || !storage.Recyclable) return;
+        if (!IsOwnLayer(producer) || !IsOwnLayer(consumer)) return;
+        storage.Internal = true;
+        storage.TryRecycle();
+    }
+
+    /// <summary>A layer of SharpGrad's own (not a container, no hooks): it keeps no reference to its input or output.</summary>
+    private static bool IsOwnLayer(Module m) => !m.HasHooks && m is not Sequential && m.GetType().Assembly == typeof(Sequential).Assembly;
 
     /// <inheritdoc/>
     public override IEnumerable<(string Name, Module Module)> NamedChildren() => _children;

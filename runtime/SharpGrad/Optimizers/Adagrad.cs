@@ -65,7 +65,7 @@ public sealed class Adagrad : Optimizer
         for (int pi = 0; pi < ps.Count; pi++)
         {
             var p = ps[pi];
-            if (p.Grad is null) continue;
+            if (p.GradInternal is null) continue;
             var grad = PrepareGrad(p);
             var st = EnsureState(g, p);
             double step = IncrementStep(st["step"]);

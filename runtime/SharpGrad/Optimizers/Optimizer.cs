@@ -129,11 +129,13 @@ public abstract class Optimizer
             for (int i = 0; i < ps.Count; i++)
             {
                 var p = ps[i];
-                if (p.Grad is null) continue;
-                if (setToNone) p.Grad = null;
+                if (p.GradInternal is not { } grad) continue;
+                if (setToNone)
+                {
+                    p.ReleaseGrad();
+                }
                 else
                 {
-                    var grad = p.Grad;
                     if (grad.GradFn is not null) p.Grad = grad = grad.Detach();
                     grad.FillUnchecked(0);
                     grad.Storage.Version++;
@@ -264,7 +266,7 @@ public abstract class Optimizer
     /// </summary>
     protected Tensor PrepareGrad(Tensor p)
     {
-        var grad = p.Grad!;
+        var grad = p.GradInternal!;
         if (!p.IsContiguous)
         {
             throw new InvalidOperationException($"{Name}: parameters must be contiguous, but one of shape {ShapeUtil.Format(p._shape)} has strides {ShapeUtil.Format(p._strides)}; make it a contiguous leaf (e.g. new Parameter(t.Contiguous())).");

@@ -48,7 +48,7 @@ public sealed class Sgd : Optimizer
         for (int pi = 0; pi < ps.Count; pi++)
         {
             var p = ps[pi];
-            if (p.Grad is null) continue;
+            if (p.GradInternal is null) continue;
             var grad = PrepareGrad(p);
             Tensor? buf = null;
             bool first = false;
