@@ -59,9 +59,11 @@ public static partial class CompiledSupport
     public static Tensor WrapCopy(float[] data, params int[] shape)
     {
         int count = ShapeUtil.Count(shape);
-        var copy = new float[count];
-        Array.Copy(data, copy, count);
-        return Tensor.Wrap(copy, shape);
+        // From the caching allocator: the engine hands this fresh gradient to .Grad without another copy, and ZeroGrad
+        // gives it back for the next step's copy.
+        var copy = Tensor.Empty(shape);
+        Array.Copy(data, copy.Data<float>(), count);
+        return copy;
     }
 
     /// <summary>A copy of the first <paramref name="count"/> elements (hooks only).</summary>

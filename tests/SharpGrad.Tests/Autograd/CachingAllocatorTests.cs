@@ -1,0 +1,172 @@
+using SharpGrad.Layers;
+using SharpGrad.Optimizers;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Memory;
+
+/// <summary>
+/// The eager caching allocator: a training step of the workloads' MLP and CNN allocates at most 5 % of the bytes it
+/// allocated before (measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/>: 2,514,611 B per MLP step and
+/// 12,241,605 B per CNN step, `profile` on the main branch before the allocator, docs/performance-runs/2026-11-27-profile3-1thread.txt),
+/// and memory is recycled only where no user code can see it: gradients read through <c>.Grad</c>, tensors seen by hooks,
+/// the model's output and intermediates outside SharpGrad's own layers keep their values.
+/// </summary>
+[Collection(AllocationCollection.Name)]
+public class CachingAllocatorTests
+{
+    private static Sequential Mlp() => new(("fc1", new Linear(784, 256)), ("relu1", new ReLU()), ("fc2", new Linear(256, 128)),
+        ("relu2", new ReLU()), ("fc3", new Linear(128, 10)));
+
+    private static Sequential Cnn() => new(("conv1", new Conv2d(1, 16, 3, padding: 1)), ("relu1", new ReLU()), ("pool1", new MaxPool2d(2)),
+        ("conv2", new Conv2d(16, 32, 3, padding: 1)), ("relu2", new ReLU()), ("pool2", new MaxPool2d(2)),
+        ("flatten", new Flatten()), ("fc", new Linear(32 * 7 * 7, 10)));
+
+    /// <summary>Bytes allocated per call of <paramref name="step"/>, averaged over <paramref name="times"/> calls after a warm-up.</summary>
+    private static long BytesPerStep(Action step, int times)
+    {
+        for (int i = 0; i < 5; i++) step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < times; i++) step();
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / times;
+    }
+
+    [Fact]
+    public void EagerMlpStepAllocatesAtMostFivePercentOfTheUncachedStep()
+    {
+        Rng.ManualSeed(0);
+        var model = Mlp();
+        var opt = new Sgd(model.Parameters(), 0.01);
+        var x = Tensor.Rand(64, 784);
+        var y = Tensor.RandInt(0, 10, [64]);
+        long bytes = BytesPerStep(() =>
+        {
+            opt.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(x), y).Backward();
+            opt.Step();
+        }, 20);
+        Assert.True(bytes <= 2_514_611 / 20, $"an eager MLP step allocated {bytes} B; at most 5 % of 2,514,611 B expected");
+    }
+
+    [Fact]
+    public void EagerCnnStepAllocatesAtMostFivePercentOfTheUncachedStep()
+    {
+        Rng.ManualSeed(0);
+        var model = Cnn();
+        var opt = new Sgd(model.Parameters(), 0.01);
+        var x = Tensor.Rand(32, 1, 28, 28);
+        var y = Tensor.RandInt(0, 10, [32]);
+        long bytes = BytesPerStep(() =>
+        {
+            opt.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(x), y).Backward();
+            opt.Step();
+        }, 5);
+        Assert.True(bytes <= 12_241_605 / 20, $"an eager CNN step allocated {bytes} B; at most 5 % of 12,241,605 B expected");
+    }
+
+    [Fact]
+    public void TheWeightGradientIsTheSameMemoryEveryStepWhenNoUserCodeReadsIt()
+    {
+        Rng.ManualSeed(1);
+        var model = Mlp();
+        var opt = new Sgd(model.Parameters(), 0.01);
+        var x = Tensor.Rand(8, 784);
+        var y = Tensor.RandInt(0, 10, [8]);
+        var w = model.Parameters().First();
+        float[]? first = null;
+        for (int step = 0; step < 3; step++)
+        {
+            opt.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(x), y).Backward();
+            var data = w.GradInternal!.Data<float>();
+            first ??= data;
+            Assert.Same(first, data);   // ZeroGrad gave it back, the next backward took it again
+            opt.Step();
+        }
+    }
+
+    [Fact]
+    public void AGradientReadByUserCodeKeepsItsValuesAfterZeroGradAndTheNextBackward()
+    {
+        Rng.ManualSeed(2);
+        var model = Mlp();
+        var opt = new Sgd(model.Parameters(), 0.01);
+        var x = Tensor.Rand(8, 784);
+        var y = Tensor.RandInt(0, 10, [8]);
+        opt.ZeroGrad();
+        Losses.CrossEntropy(model.Forward(x), y).Backward();
+        var kept = model.Parameters().First().Grad!;   // PyTorch: g = p.grad — stays valid after zero_grad(set_to_none=True)
+        var values = kept.ToArray();
+        opt.Step();
+        for (int step = 0; step < 3; step++)
+        {
+            opt.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(Tensor.Rand(8, 784)), y).Backward();
+            opt.Step();
+        }
+        Assert.Equal(values, kept.ToArray());
+    }
+
+    [Fact]
+    public void TheOutputAndWhatHooksSawStayValidAfterBackward()
+    {
+        Rng.ManualSeed(3);
+        var model = Mlp();
+        Tensor? seenActivation = null, seenGradient = null;
+        using var h1 = model.Children().ElementAt(1).RegisterForwardHook((m, inputs, output) => { seenActivation ??= output; return null; });   // the first step's
+        var x = Tensor.Rand(4, 784);
+        var y = Tensor.RandInt(0, 10, [4]);
+        var logits = model.Forward(x);
+        using var h2 = logits.RegisterHook(g => { seenGradient = g; });
+        var expectedLogits = logits.ToArray();
+        var expectedActivation = seenActivation!.ToArray();
+        Losses.CrossEntropy(logits, y).Backward();
+        var expectedGradient = seenGradient!.ToArray();
+        // more steps reuse every recycled buffer; what user code holds must not change
+        for (int step = 0; step < 3; step++)
+        {
+            model.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(Tensor.Rand(4, 784)), y).Backward();
+        }
+        Assert.Equal(expectedLogits, logits.ToArray());
+        Assert.Equal(expectedActivation, seenActivation.ToArray());
+        Assert.Equal(expectedGradient, seenGradient.ToArray());
+    }
+
+    [Fact]
+    public void ATrainingRunGivesTheSameWeightsAsWithoutReuse()
+    {
+        // The same steps on two copies of a model, one where every gradient is read by user code (so nothing is recycled):
+        // recycling must not change a single value.
+        Rng.ManualSeed(4);
+        var a = Cnn();
+        var b = Cnn();
+        b.LoadStateDict(a.StateDict());
+        var oa = new Sgd(a.Parameters(), 0.05, momentum: 0.9);
+        var ob = new Sgd(b.Parameters(), 0.05, momentum: 0.9);
+        for (int step = 0; step < 4; step++)
+        {
+            var x = Tensor.Rand(6, 1, 28, 28);
+            var y = Tensor.RandInt(0, 10, [6]);
+            oa.ZeroGrad();
+            Losses.CrossEntropy(a.Forward(x), y).Backward();
+            oa.Step();
+            ob.ZeroGrad();
+            Losses.CrossEntropy(b.Forward(x), y).Backward();
+            foreach (var p in b.Parameters()) _ = p.Grad;   // escaped: never recycled
+            ob.Step();
+        }
+        foreach (var (pa, pb) in a.Parameters().Zip(b.Parameters())) Assert.Equal(pb.ToArray(), pa.ToArray());
+    }
+
+    [Fact]
+    public void UsingRecycledMemoryThrowsInsteadOfReadingSomethingElse()
+    {
+        var t = Tensor.Zeros(32);
+        t.Storage.Internal = true;
+        Assert.True(t.Storage.TryRecycle());
+        var e = Assert.Throws<InvalidOperationException>(() => t.ToArray());
+        Assert.Contains("caching allocator", e.Message);
+        Assert.False(t.Storage.TryRecycle());   // only once
+    }
+}
