@@ -288,10 +288,184 @@ def training(manifest):
     out.write(manifest)
 
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# composite layers: MultiheadAttention, scaled_dot_product_attention, Transformer layers and stacks, RNN/LSTM/GRU and
+# their cells, Unflatten. Per case: the state dict (CASE.param.NAME), the inputs (CASE.in.NAME), the outputs
+# (CASE.out.NAME), the seed gradients fed to backward (CASE.seed.NAME), and the gradients of the float inputs
+# (CASE.grad_in.NAME) and of every parameter (CASE.grad.NAME).
+# --------------------------------------------------------------------------------------------------------------------
+
+def layers(manifest):
+    out = Out("layers.safetensors")
+    torch.manual_seed(4321)
+
+    def record(case, module, inputs, call, **config):
+        if module is not None:
+            with torch.no_grad():
+                # perturb every parameter so that equal initial values (zero biases, the deep-copied layers of a stack,
+                # LayerNorm's ones) can't hide a mixed-up name
+                for p in module.parameters():
+                    p.add_(torch.randn_like(p) * 0.1)
+            for name, t in module.state_dict().items():
+                out.put(f"{case}.param.{name}", t)
+        leaves = {}
+        for name, t in inputs.items():
+            out.put(f"{case}.in.{name}", t)
+            leaves[name] = t.clone().requires_grad_() if t.is_floating_point() else t
+        outputs = call(module, leaves)
+        total = 0
+        for name, o in outputs.items():
+            seed = torch.randn_like(o)
+            out.put(f"{case}.out.{name}", o)
+            out.put(f"{case}.seed.{name}", seed)
+            total = total + (o * seed).sum()
+        total.backward()
+        for name, t in leaves.items():
+            if t.is_floating_point():
+                out.put(f"{case}.grad_in.{name}", t.grad)
+        if module is not None:
+            for name, p in module.named_parameters():
+                out.put(f"{case}.grad.{name}", p.grad)
+        names = [n for n, _ in module.named_parameters()] if module is not None else []
+        out.case(case=case, kind=config.pop("kind"), inputs=list(inputs), outputs=list(outputs), parameter_names=names, **config)
+
+    # --- MultiheadAttention
+    E, H, L, S, N = 8, 2, 5, 6, 3
+    mha = nn.MultiheadAttention(E, H)
+    x = torch.randn(L, N, E)
+    record("mha_self", mha, {"x": x},
+           lambda m, a: dict(zip(["out", "weights"], m(a["x"], a["x"], a["x"]))),
+           kind="mha", embed_dim=E, num_heads=H, self_attention=True)
+    mha = nn.MultiheadAttention(E, H, batch_first=True)
+    kpm = torch.zeros(N, S, dtype=torch.bool)
+    kpm[0, -2:] = True
+    kpm[2, -1] = True
+    attn_mask = torch.rand(L, S) > 0.8
+    attn_mask[:, 0] = False
+    record("mha_cross_bool_masks", mha, {"q": torch.randn(N, L, E), "kv": torch.randn(N, S, E), "attn_mask": attn_mask, "key_padding_mask": kpm},
+           lambda m, a: dict(zip(["out", "weights"], m(a["q"], a["kv"], a["kv"], key_padding_mask=a["key_padding_mask"], attn_mask=a["attn_mask"],
+                                                     average_attn_weights=False))),
+           kind="mha", embed_dim=E, num_heads=H, batch_first=True, key_is_value=True, average_attn_weights=False)
+    mha = nn.MultiheadAttention(E, H)
+    record("mha_float_mask", mha, {"q": torch.randn(L, N, E), "k": torch.randn(S, N, E), "v": torch.randn(S, N, E),
+                                   "attn_mask": torch.randn(N * H, L, S), "key_padding_mask": kpm},
+           lambda m, a: {"out": m(a["q"], a["k"], a["v"], key_padding_mask=a["key_padding_mask"], attn_mask=a["attn_mask"], need_weights=False)[0]},
+           kind="mha", embed_dim=E, num_heads=H, need_weights=False)
+    mha = nn.MultiheadAttention(E, 4, bias=False, kdim=5, vdim=7)
+    record("mha_kdim_vdim_unbatched", mha, {"q": torch.randn(L, E), "k": torch.randn(S, 5), "v": torch.randn(S, 7)},
+           lambda m, a: dict(zip(["out", "weights"], m(a["q"], a["k"], a["v"]))),
+           kind="mha", embed_dim=E, num_heads=4, bias=False, kdim=5, vdim=7)
+
+    # --- scaled dot-product attention: PyTorch 2's documented formula (1.13 has no F.scaled_dot_product_attention)
+    def sdpa(q, k, v, mask=None, causal=False, scale=None):
+        scale = 1 / math.sqrt(q.size(-1)) if scale is None else scale
+        bias = torch.zeros(q.size(-2), k.size(-2))
+        if causal:
+            bias = bias.masked_fill(~torch.ones(q.size(-2), k.size(-2), dtype=torch.bool).tril(0), float("-inf"))
+        if mask is not None:
+            bias = bias.masked_fill(mask.logical_not(), float("-inf")) if mask.dtype == torch.bool else bias + mask
+        return torch.softmax(q @ k.transpose(-2, -1) * scale + bias, dim=-1) @ v
+
+    q, k, v = torch.randn(2, 3, L, 4), torch.randn(2, 3, S, 4), torch.randn(2, 3, S, 5)
+    record("sdpa_plain", None, {"q": q, "k": k, "v": v}, lambda m, a: {"out": sdpa(a["q"], a["k"], a["v"])}, kind="sdpa")
+    allowed = torch.rand(L, S) > 0.3
+    allowed[:, 0] = True
+    record("sdpa_bool_mask", None, {"q": q, "k": k, "v": v, "attn_mask": allowed},
+           lambda m, a: {"out": sdpa(a["q"], a["k"], a["v"], a["attn_mask"])}, kind="sdpa")
+    record("sdpa_float_mask", None, {"q": q, "k": k, "v": v, "attn_mask": torch.randn(3, L, S)},
+           lambda m, a: {"out": sdpa(a["q"], a["k"], a["v"], a["attn_mask"])}, kind="sdpa")
+    record("sdpa_causal_scale", None, {"q": torch.randn(2, L, 4), "k": torch.randn(2, L, 4), "v": torch.randn(2, L, 3)},
+           lambda m, a: {"out": sdpa(a["q"], a["k"], a["v"], causal=True, scale=0.3)}, kind="sdpa", is_causal=True, scale=0.3)
+
+    # --- Transformer layers and stacks (dropout 0: SharpGrad's random stream is not PyTorch's)
+    D, NH, FF = 8, 2, 16
+    causal = torch.triu(torch.full((L, L), float("-inf")), diagonal=1)
+    kpm_src = torch.zeros(N, L, dtype=torch.bool)
+    kpm_src[1, -2:] = True
+    layer = nn.TransformerEncoderLayer(D, NH, FF, dropout=0.0)
+    record("enc_layer_post", layer, {"src": torch.randn(L, N, D), "src_mask": causal, "src_key_padding_mask": kpm_src},
+           lambda m, a: {"out": m(a["src"], src_mask=a["src_mask"], src_key_padding_mask=a["src_key_padding_mask"])},
+           kind="transformer", cls="TransformerEncoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="relu", norm_first=False, batch_first=False)
+    layer = nn.TransformerEncoderLayer(D, NH, FF, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    record("enc_layer_pre_gelu_bf", layer, {"src": torch.randn(N, L, D), "src_key_padding_mask": kpm_src},
+           lambda m, a: {"out": m(a["src"], src_key_padding_mask=a["src_key_padding_mask"])},
+           kind="transformer", cls="TransformerEncoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="gelu", norm_first=True, batch_first=True)
+    tgt_causal = torch.ones(L, L, dtype=torch.bool).triu(1)
+    kpm_mem = torch.zeros(N, S, dtype=torch.bool)
+    kpm_mem[0, -3:] = True
+    layer = nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0)
+    record("dec_layer_post", layer, {"tgt": torch.randn(L, N, D), "memory": torch.randn(S, N, D), "tgt_mask": tgt_causal, "memory_key_padding_mask": kpm_mem},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"], memory_key_padding_mask=a["memory_key_padding_mask"])},
+           kind="transformer", cls="TransformerDecoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="relu", norm_first=False, batch_first=False)
+    layer = nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+    record("dec_layer_pre_gelu_bf", layer, {"tgt": torch.randn(N, L, D), "memory": torch.randn(N, S, D), "tgt_key_padding_mask": kpm_src,
+                                             "memory_mask": torch.randn(L, S)},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], memory_mask=a["memory_mask"], tgt_key_padding_mask=a["tgt_key_padding_mask"])},
+           kind="transformer", cls="TransformerDecoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="gelu", norm_first=True, batch_first=True)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, NH, FF, dropout=0.0, batch_first=True), 2, norm=nn.LayerNorm(D),
+                                enable_nested_tensor=False)
+    record("encoder_stack", enc, {"src": torch.randn(N, L, D), "src_key_padding_mask": kpm_src},
+           lambda m, a: {"out": m(a["src"], src_key_padding_mask=a["src_key_padding_mask"])},
+           kind="transformer", cls="TransformerEncoder", d_model=D, nhead=NH, dim_feedforward=FF, num_layers=2, final_norm=True, batch_first=True)
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0), 2)
+    record("decoder_stack", dec, {"tgt": torch.randn(L, N, D), "memory": torch.randn(S, N, D), "tgt_mask": causal},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"])},
+           kind="transformer", cls="TransformerDecoder", d_model=D, nhead=NH, dim_feedforward=FF, num_layers=2, final_norm=False, batch_first=False)
+    full = nn.Transformer(D, NH, 1, 2, FF, dropout=0.0, batch_first=True)
+    record("transformer_full", full, {"src": torch.randn(N, S, D), "tgt": torch.randn(N, L, D), "tgt_mask": causal, "src_key_padding_mask": kpm_mem},
+           lambda m, a: {"out": m(a["src"], a["tgt"], tgt_mask=a["tgt_mask"], src_key_padding_mask=a["src_key_padding_mask"])},
+           kind="transformer", cls="Transformer", d_model=D, nhead=NH, dim_feedforward=FF, num_encoder_layers=1, num_decoder_layers=2, batch_first=True)
+
+    # --- recurrent layers
+    I, Hd, T = 4, 5, 6
+    rnn = nn.RNN(I, Hd, num_layers=2)
+    record("rnn_tanh_2l_h0", rnn, {"x": torch.randn(T, N, I), "h0": torch.randn(2, N, Hd)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"], a["h0"]))),
+           kind="recurrent", cls="RNN", input_size=I, hidden_size=Hd, num_layers=2, nonlinearity="tanh", bias=True, batch_first=False, bidirectional=False)
+    rnn = nn.RNN(I, Hd, nonlinearity="relu", bias=False, batch_first=True, bidirectional=True)
+    record("rnn_relu_bi_bf_nobias", rnn, {"x": torch.randn(N, T, I)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"]))),
+           kind="recurrent", cls="RNN", input_size=I, hidden_size=Hd, num_layers=1, nonlinearity="relu", bias=False, batch_first=True, bidirectional=True)
+    lstm = nn.LSTM(I, Hd, num_layers=2, bidirectional=True)
+    def lstm_call(m, a):
+        o, (h, c) = m(a["x"], (a["h0"], a["c0"])) if "h0" in a else m(a["x"])
+        return {"out": o, "hn": h, "cn": c}
+    record("lstm_2l_bi_h0c0", lstm, {"x": torch.randn(T, N, I), "h0": torch.randn(4, N, Hd), "c0": torch.randn(4, N, Hd)}, lstm_call,
+           kind="recurrent", cls="LSTM", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=False, bidirectional=True)
+    lstm = nn.LSTM(I, Hd, batch_first=True)
+    record("lstm_bf", lstm, {"x": torch.randn(N, T, I)}, lstm_call,
+           kind="recurrent", cls="LSTM", input_size=I, hidden_size=Hd, num_layers=1, bias=True, batch_first=True, bidirectional=False)
+    lstm = nn.LSTM(I, Hd, num_layers=2)
+    record("lstm_unbatched", lstm, {"x": torch.randn(T, I), "h0": torch.randn(2, Hd), "c0": torch.randn(2, Hd)}, lstm_call,
+           kind="recurrent", cls="LSTM", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=False, bidirectional=False)
+    gru = nn.GRU(I, Hd, num_layers=2, batch_first=True, bidirectional=True)
+    record("gru_2l_bi_bf_h0", gru, {"x": torch.randn(N, T, I), "h0": torch.randn(4, N, Hd)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"], a["h0"]))),
+           kind="recurrent", cls="GRU", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=True, bidirectional=True)
+    gru = nn.GRU(I, Hd, bias=False)
+    record("gru_nobias", gru, {"x": torch.randn(T, N, I)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"]))),
+           kind="recurrent", cls="GRU", input_size=I, hidden_size=Hd, num_layers=1, bias=False, batch_first=False, bidirectional=False)
+
+    # --- cells
+    record("rnncell_relu", nn.RNNCell(I, Hd, nonlinearity="relu"), {"x": torch.randn(N, I), "h": torch.randn(N, Hd)},
+           lambda m, a: {"h1": m(a["x"], a["h"])}, kind="cell", cls="RNNCell", input_size=I, hidden_size=Hd, nonlinearity="relu")
+    record("lstmcell", nn.LSTMCell(I, Hd), {"x": torch.randn(N, I), "h": torch.randn(N, Hd), "c": torch.randn(N, Hd)},
+           lambda m, a: dict(zip(["h1", "c1"], m(a["x"], (a["h"], a["c"])))), kind="cell", cls="LSTMCell", input_size=I, hidden_size=Hd)
+    record("lstmcell_unbatched_zero_state", nn.LSTMCell(I, Hd), {"x": torch.randn(I)},
+           lambda m, a: dict(zip(["h1", "c1"], m(a["x"]))), kind="cell", cls="LSTMCell", input_size=I, hidden_size=Hd)
+    record("grucell", nn.GRUCell(I, Hd, bias=False), {"x": torch.randn(N, I), "h": torch.randn(N, Hd)},
+           lambda m, a: {"h1": m(a["x"], a["h"])}, kind="cell", cls="GRUCell", input_size=I, hidden_size=Hd, bias=False)
+
+    record("unflatten", nn.Unflatten(1, (3, 4)), {"x": torch.randn(2, 12, 5)}, lambda m, a: {"out": m(a["x"])},
+           kind="unflatten", dim=1, unflattened_size=[3, 4])
+    out.write(manifest)
+
 # --------------------------------------------------------------------------------------------------------------------
 
 def main():
-    sections = {"training": training}
+    sections = {"training": training, "layers": layers}
     chosen = sys.argv[1:] or list(sections)
     path = os.path.join(HERE, "manifest.json")
     manifest = json.load(open(path)) if os.path.exists(path) else {}
