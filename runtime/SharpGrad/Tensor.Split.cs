@@ -88,7 +88,7 @@ public partial class Tensor
         }
         var keep = TriangleMask(_shape[^2], _shape[^1], diagonal, lower);
         // Where(keep, x, 0) keeps -inf entries above a causal mask's diagonal as they are (multiplying by a 0/1 mask would give NaN).
-        return Where(keep, this, ScalarLike(this, 0));
+        return Where(keep, this, Zeros([], DType));
     }
 
     /// <summary>A Bool [rows, cols] mask: true where column − row ≤ diagonal (lower) or ≥ diagonal (upper).</summary>

@@ -141,6 +141,15 @@ public class SequenceLayerBehaviourTests
     }
 
     [Fact]
+    public void BoolAndIntegerMasksCanBeFilled()
+    {
+        // A causal mask the PyTorch way: torch.ones(t, t, dtype=torch.bool).triu(1) (Full of a Bool tensor used to recurse forever).
+        Assert.Equal(new[] { false, true, false, false }, Tensor.Ones([2, 2], DType.Bool).Triu(1).ToBoolArray());
+        Assert.Equal(new byte[] { 7, 7 }, Tensor.Full([2], 7, DType.UInt8).ToByteArray());
+        Assert.Equal(new long[] { 3, 3 }, Tensor.Full([2], 3, DType.Int32).ToLongArray());
+    }
+
+    [Fact]
     public void SplitChunkAndTrianglesMatchPyTorchsShapesAndValues()
     {
         var x = Tensor.Arange(0.0, 10.0).Reshape(2, 5);

@@ -462,10 +462,246 @@ def layers(manifest):
            kind="unflatten", dim=1, unflattened_size=[3, 4])
     out.write(manifest)
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# model zoo (issue 13's acceptance models). For each model: zoo/NAME.pt (the initial state dict, as torch.save writes it)
+# and zoo/NAME.safetensors with the inputs, the output (train mode; ResNet also eval mode), the initial loss, the
+# gradients of every parameter (grad.NAME) and of the float input (grad_in.x), the losses of 20 SGD steps on the same
+# batch (losses) and every state entry after them (final.NAME).
+# --------------------------------------------------------------------------------------------------------------------
+
+class NarrowResNet18(__import__("torchvision").models.resnet.ResNet):
+    """torchvision's ResNet-18 (BasicBlock, [2, 2, 2, 2]; its _make_layer, forward and init) with every width divided by
+    64 / width: width=64 is torchvision.models.resnet18 exactly. The fixture uses width 8 to stay small."""
+
+    def __init__(self, width=64, num_classes=10):
+        from torchvision.models.resnet import BasicBlock
+        nn.Module.__init__(self)
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes, self.dilation, self.groups, self.base_width = width, 1, 1, 64
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(BasicBlock, width, 2)
+        self.layer2 = self._make_layer(BasicBlock, 2 * width, 2, stride=2)
+        self.layer3 = self._make_layer(BasicBlock, 4 * width, 2, stride=2)
+        self.layer4 = self._make_layer(BasicBlock, 8 * width, 2, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8 * width, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+class TransformerClassifier(nn.Module):
+    def __init__(self, vocab=20, d_model=16, nhead=4, ff=32, layers=2, max_len=10, classes=3, pad=0):
+        super().__init__()
+        self.pad = pad
+        self.embed = nn.Embedding(vocab, d_model, padding_idx=pad)
+        self.pos = nn.Embedding(max_len, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, nhead, ff, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, classes)
+
+    def forward(self, tokens):
+        mask = tokens == self.pad
+        positions = torch.arange(tokens.size(1)).unsqueeze(0)
+        h = self.encoder(self.embed(tokens) + self.pos(positions), src_key_padding_mask=mask)
+        keep = (~mask).unsqueeze(-1).float()
+        return self.head((h * keep).sum(1) / keep.sum(1))
+
+
+class GptBlock(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x, causal):
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, attn_mask=causal, need_weights=False)[0]
+        return x + self.mlp(self.ln2(x))
+
+
+class Gpt(nn.Module):
+    def __init__(self, vocab=20, d=16, heads=4, layers=2, max_len=12):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_len, d)
+        self.blocks = nn.ModuleList([GptBlock(d, heads) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, tokens):
+        t = tokens.size(1)
+        causal = torch.ones(t, t, dtype=torch.bool).triu(1)
+        x = self.tok(tokens) + self.pos(torch.arange(t).unsqueeze(0))
+        for block in self.blocks:
+            x = block(x, causal)
+        return self.head(self.ln_f(x))
+
+
+class BiLstmClassifier(nn.Module):
+    def __init__(self, vocab=20, emb=8, hidden=12, classes=3):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, emb)
+        self.lstm = nn.LSTM(emb, hidden, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, classes)
+
+    def forward(self, tokens):
+        _, (h, _) = self.lstm(self.embed(tokens))
+        return self.fc(torch.cat([h[-2], h[-1]], dim=1))
+
+
+class GruSeq2Seq(nn.Module):
+    def __init__(self, src_vocab=15, tgt_vocab=12, emb=8, hidden=16):
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, emb)
+        self.tgt_embed = nn.Embedding(tgt_vocab, emb)
+        self.encoder = nn.GRU(emb, hidden, batch_first=True)
+        self.decoder = nn.GRU(emb, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, tgt_vocab)
+
+    def forward(self, src, tgt_in):
+        _, h = self.encoder(self.src_embed(src))
+        y, _ = self.decoder(self.tgt_embed(tgt_in), h)
+        return self.out(y)
+
+
+def double_conv(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, cin=1, classes=3, base=4):
+        super().__init__()
+        self.enc1 = double_conv(cin, base)
+        self.enc2 = double_conv(base, 2 * base)
+        self.pool = nn.MaxPool2d(2)
+        self.bottleneck = double_conv(2 * base, 4 * base)
+        self.up2 = nn.ConvTranspose2d(4 * base, 2 * base, 2, stride=2)
+        self.dec2 = double_conv(4 * base, 2 * base)
+        self.up1 = nn.ConvTranspose2d(2 * base, base, 2, stride=2)
+        self.dec1 = double_conv(2 * base, base)
+        self.head = nn.Conv2d(base, classes, 1)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(self.pool(e1))
+        b = self.bottleneck(self.pool(e2))
+        d2 = self.dec2(torch.cat([self.up2(b), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+        return self.head(d1)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1×1 expansion, 3×3 depthwise (groups = channels), 1×1 projection; residual when shapes allow."""
+
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        hidden = cin * expand
+        self.use_residual = stride == 1 and cin == cout
+        self.conv = nn.Sequential(
+            nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_residual else self.conv(x)
+
+
+class MobileNetTiny(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU6(inplace=True))
+        self.blocks = nn.Sequential(InvertedResidual(8, 8, 1, 4), InvertedResidual(8, 16, 2, 4), InvertedResidual(16, 16, 1, 4))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(16, classes)
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.blocks(self.stem(x))).flatten(1))
+
+
+def zoo(manifest):
+    folder = os.path.join(HERE, "zoo")
+    os.makedirs(folder, exist_ok=True)
+    cases = []
+    torch.manual_seed(2024)
+
+    def tokens(n, t, vocab, pad_lengths=None):
+        x = torch.randint(1, vocab, (n, t))
+        for i, length in enumerate(pad_lengths or []):
+            x[i, length:] = 0
+        return x
+
+    def run(name, model, inputs, loss_fn, lr, extra=None, eval_output=False):
+        torch.save(model.state_dict(), os.path.join(folder, name + ".pt"))
+        t = {f"in.{k}": v for k, v in inputs.items()}
+        x_name = next(iter(inputs))
+        leaf = inputs[x_name].clone().requires_grad_() if inputs[x_name].is_floating_point() else inputs[x_name]
+        args = [leaf] + [v for k, v in inputs.items() if k != x_name and k != "target"]
+        model.train()
+        out = model(*args)
+        loss = loss_fn(out, inputs["target"])
+        loss.backward()
+        t["out"] = out
+        t["loss"] = loss.reshape([])
+        if leaf.is_floating_point():
+            t["grad_in.x"] = leaf.grad.clone()
+        for k, p in model.named_parameters():
+            t[f"grad.{k}"] = p.grad.clone()  # a copy: zero_grad() later zeroes .grad in place
+        if eval_output:
+            # eval mode from the initial weights (the running statistics after that first training forward)
+            model.eval()
+            with torch.no_grad():
+                t["out_eval"] = model(*[inputs[x_name]] + args[1:])
+            model.train()
+        model.load_state_dict(torch.load(os.path.join(folder, name + ".pt")))
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        losses = []
+        for _ in range(20):
+            opt.zero_grad()
+            loss = loss_fn(model(*[inputs[x_name]] + args[1:]), inputs["target"])
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        t["losses"] = torch.tensor(losses, dtype=torch.float64)
+        for k, v in model.state_dict().items():
+            t[f"final.{k}"] = v.clone()
+        save_safetensors(os.path.join(folder, name + ".safetensors"), t, {"generated_by": "generate.py"})
+        cases.append(dict(case=name, kind="zoo", lr=lr, momentum=0.9, steps=20, inputs=list(inputs),
+                          parameters=sum(p.numel() for p in model.parameters()), **(extra or {})))
+
+    ce = lambda out, y: F.cross_entropy(out.reshape(-1, out.size(-1)), y.reshape(-1)) if out.dim() == 3 else F.cross_entropy(out, y)
+
+    full = __import__("torchvision").models.resnet18(num_classes=10)
+    names = [[k, list(v.shape)] for k, v in full.state_dict().items()]
+    assert names == [[k, list(v.shape)] for k, v in NarrowResNet18(64, 10).state_dict().items()]
+    run("resnet18", NarrowResNet18(8, 10), {"x": torch.randn(8, 3, 32, 32), "target": torch.randint(0, 10, (8,))}, ce, 0.02,
+        extra={"width": 8, "classes": 10, "full_width_state": names}, eval_output=True)
+    run("transformer_classifier", TransformerClassifier(),
+        {"tokens": tokens(4, 10, 20, [10, 7, 4, 9]), "target": torch.randint(0, 3, (4,))}, ce, 0.05)
+    seq = tokens(3, 13, 20)
+    run("gpt", Gpt(), {"tokens": seq[:, :-1].contiguous(), "target": seq[:, 1:].contiguous()}, ce, 0.05)
+    run("bilstm_classifier", BiLstmClassifier(), {"tokens": tokens(4, 9, 20), "target": torch.randint(0, 3, (4,))}, ce, 0.05)
+    tgt = tokens(3, 7, 12)
+    run("gru_seq2seq", GruSeq2Seq(), {"src": tokens(3, 7, 15), "tgt_in": tgt[:, :-1].contiguous(), "target": tgt[:, 1:].contiguous()}, ce, 0.05)
+    run("unet", UNet(), {"x": torch.randn(2, 1, 16, 16), "target": torch.randint(0, 3, (2, 16, 16))},
+        lambda out, y: F.cross_entropy(out, y), 0.05)
+    run("mobilenet", MobileNetTiny(), {"x": torch.randn(4, 3, 16, 16), "target": torch.randint(0, 10, (4,))}, ce, 0.05)
+    manifest["zoo"] = cases
+
 # --------------------------------------------------------------------------------------------------------------------
 
 def main():
-    sections = {"training": training, "layers": layers}
+    sections = {"training": training, "layers": layers, "zoo": zoo}
     chosen = sys.argv[1:] or list(sections)
     path = os.path.join(HERE, "manifest.json")
     manifest = json.load(open(path)) if os.path.exists(path) else {}
