@@ -20,47 +20,41 @@ namespace SharpGrad.Layers
     {
         string ISerializableLayer.LayerKind => "TransformerEncoderLayer";
 
-        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Transformer(DModel, Nhead, DimFeedforward, DropoutP,
-            Activation, LayerNormEps, BatchFirst, NormFirst, Linear1.Weight.DType);
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Transformer(this, Linear1.Weight.DType);
     }
 
     public sealed partial class TransformerDecoderLayer : ISerializableLayer
     {
         string ISerializableLayer.LayerKind => "TransformerDecoderLayer";
 
-        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Transformer(DModel, Nhead, DimFeedforward, DropoutP,
-            Activation, LayerNormEps, BatchFirst, NormFirst, Linear1.Weight.DType);
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Transformer(this, Linear1.Weight.DType);
     }
 
     public sealed partial class TransformerEncoder : ISerializableLayer
     {
         string ISerializableLayer.LayerKind => "TransformerEncoder";
 
-        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments
-        {
-            get
-            {
-                var l = Layers[0];
-                var d = SequenceLayerArgs.Transformer(l.DModel, l.Nhead, l.DimFeedforward, l.DropoutP, l.Activation, l.LayerNormEps, l.BatchFirst, l.NormFirst, l.Linear1.Weight.DType);
-                d["num_layers"] = NumLayers;
-                d["norm_eps"] = Norm?.Eps;
-                return d;
-            }
-        }
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Stack(Layers[0], Layers[0].Linear1.Weight.DType, NumLayers, Norm);
     }
 
     public sealed partial class TransformerDecoder : ISerializableLayer
     {
         string ISerializableLayer.LayerKind => "TransformerDecoder";
 
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => SequenceLayerArgs.Stack(Layers[0], Layers[0].Linear1.Weight.DType, NumLayers, Norm);
+    }
+
+    public sealed partial class Transformer : ISerializableLayer
+    {
+        string ISerializableLayer.LayerKind => "Transformer";
+
         IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments
         {
             get
             {
-                var l = Layers[0];
-                var d = SequenceLayerArgs.Transformer(l.DModel, l.Nhead, l.DimFeedforward, l.DropoutP, l.Activation, l.LayerNormEps, l.BatchFirst, l.NormFirst, l.Linear1.Weight.DType);
-                d["num_layers"] = NumLayers;
-                d["norm_eps"] = Norm?.Eps;
+                var d = SequenceLayerArgs.Transformer(Encoder.Layers[0], Encoder.Layers[0].Linear1.Weight.DType);
+                d["num_encoder_layers"] = Encoder.NumLayers;
+                d["num_decoder_layers"] = Decoder.NumLayers;
                 return d;
             }
         }
@@ -134,12 +128,20 @@ namespace SharpGrad.Layers
 
     internal static class SequenceLayerArgs
     {
-        public static Dictionary<string, object?> Transformer(int dModel, int nhead, int dimFeedforward, double dropout, string activation, double layerNormEps,
-            bool batchFirst, bool normFirst, DType dtype) => new()
+        public static Dictionary<string, object?> Transformer(TransformerLayerBase l, DType dtype) => new()
         {
-            ["d_model"] = dModel, ["nhead"] = nhead, ["dim_feedforward"] = dimFeedforward, ["dropout"] = dropout, ["activation"] = activation,
-            ["layer_norm_eps"] = layerNormEps, ["batch_first"] = batchFirst, ["norm_first"] = normFirst, ["dtype"] = dtype.ToString(),
+            ["d_model"] = l.DModel, ["nhead"] = l.Nhead, ["dim_feedforward"] = l.DimFeedforward, ["dropout"] = l.DropoutP, ["activation"] = l.Activation,
+            ["layer_norm_eps"] = l.LayerNormEps, ["batch_first"] = l.BatchFirst, ["norm_first"] = l.NormFirst, ["dtype"] = dtype.ToString(),
         };
+
+        /// <summary>A stack's arguments: its layers' settings, the layer count and the final LayerNorm's eps (absent without one).</summary>
+        public static Dictionary<string, object?> Stack(TransformerLayerBase first, DType dtype, int numLayers, LayerNorm? norm)
+        {
+            var d = Transformer(first, dtype);
+            d["num_layers"] = numLayers;
+            d["norm_eps"] = norm?.Eps;
+            return d;
+        }
 
         public static Dictionary<string, object?> Recurrent(RNNBase r) => new()
         {
@@ -176,6 +178,9 @@ namespace SharpGrad.Serialization
                 SequenceLayerArgs.FinalNorm(a)));
             LayerRegistry.Register("TransformerDecoder", a => new TransformerDecoder(Module.SkipInit(() => SequenceLayerArgs.DecoderLayer(a)), a.GetInt("num_layers"),
                 SequenceLayerArgs.FinalNorm(a)));
+            LayerRegistry.Register("Transformer", a => new Transformer(a.GetInt("d_model"), a.GetInt("nhead"), a.GetInt("num_encoder_layers", 6),
+                a.GetInt("num_decoder_layers", 6), a.GetInt("dim_feedforward", 2048), a.GetDouble("dropout", 0.1), a.GetString("activation", "relu"),
+                a.GetDouble("layer_norm_eps", 1e-5), a.GetBool("batch_first", false), a.GetBool("norm_first", false), dtype: LayerArgs.DType(a)));
             LayerRegistry.Register("RNN", a => new RNN(a.GetInt("input_size"), a.GetInt("hidden_size"), a.GetInt("num_layers", 1), a.GetString("nonlinearity", "tanh"),
                 a.GetBool("bias", true), a.GetBool("batch_first", false), a.GetDouble("dropout", 0), a.GetBool("bidirectional", false), dtype: LayerArgs.DType(a)));
             LayerRegistry.Register("LSTM", a => new LSTM(a.GetInt("input_size"), a.GetInt("hidden_size"), a.GetInt("num_layers", 1), a.GetBool("bias", true),

@@ -11,21 +11,16 @@ internal static class TransformerActivation
 }
 
 /// <summary>
-/// One Transformer encoder layer: self-attention and a feed-forward block, each with dropout, a residual connection and
-/// LayerNorm — after the residual (post-norm, the default) or before the block (<c>normFirst</c>)
-/// (PyTorch: <c>torch.nn.TransformerEncoderLayer</c>, same state names: <c>self_attn.in_proj_weight</c>, <c>linear1.weight</c>, <c>norm1.weight</c>, …).
+/// The settings <see cref="TransformerEncoderLayer"/> and <see cref="TransformerDecoderLayer"/> share (PyTorch keeps them as
+/// constructor arguments of each): sizes, dropout, activation, LayerNorm eps, layout and norm placement.
 /// </summary>
 [Module]
-public sealed partial class TransformerEncoderLayer : Module
+public abstract partial class TransformerLayerBase : Module
 {
-    /// <summary>
-    /// Creates the layer (PyTorch: <c>nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
-    /// layer_norm_eps=1e-5, batch_first=False, norm_first=False)</c>); <paramref name="activation"/> is "relu" or "gelu".
-    /// </summary>
-    public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
-        double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, Rng? rng = null, DType dtype = DType.Float32)
+    private protected TransformerLayerBase(int dModel, int nhead, int dimFeedforward, double dropout, string activation, double layerNormEps,
+        bool batchFirst, bool normFirst, string owner)
     {
-        Activation = TransformerActivation.Check(activation, "TransformerEncoderLayer");
+        Activation = TransformerActivation.Check(activation, owner);
         DModel = dModel;
         Nhead = nhead;
         DimFeedforward = dimFeedforward;
@@ -33,14 +28,6 @@ public sealed partial class TransformerEncoderLayer : Module
         LayerNormEps = layerNormEps;
         BatchFirst = batchFirst;
         NormFirst = normFirst;
-        SelfAttn = new MultiheadAttention(dModel, nhead, dropout, batchFirst: batchFirst, rng: rng, dtype: dtype);
-        Linear1 = new Linear(dModel, dimFeedforward, rng: rng, dtype: dtype);
-        Dropout = new Dropout(dropout);
-        Linear2 = new Linear(dimFeedforward, dModel, rng: rng, dtype: dtype);
-        Norm1 = new LayerNorm(dModel, layerNormEps, dtype: dtype);
-        Norm2 = new LayerNorm(dModel, layerNormEps, dtype: dtype);
-        Dropout1 = new Dropout(dropout);
-        Dropout2 = new Dropout(dropout);
     }
 
     /// <summary>The model size (PyTorch: <c>d_model</c>).</summary>
@@ -55,10 +42,41 @@ public sealed partial class TransformerEncoderLayer : Module
     public string Activation { get; }
     /// <summary>The LayerNorms' eps (PyTorch: <c>layer_norm_eps</c>).</summary>
     public double LayerNormEps { get; }
-    /// <summary>Whether inputs are [N, S, E] (PyTorch: <c>batch_first</c>).</summary>
+    /// <summary>Whether inputs are [N, L, E] rather than [L, N, E] (PyTorch: <c>batch_first</c>).</summary>
     public bool BatchFirst { get; }
     /// <summary>Pre-norm (LayerNorm before each block) instead of post-norm (PyTorch: <c>norm_first</c>).</summary>
     public bool NormFirst { get; }
+
+    /// <summary>linear2(dropout(activation(linear1(x)))) — the feed-forward block of both layers.</summary>
+    private protected Tensor FeedForward(Linear linear1, Dropout dropout, Linear linear2, Tensor x) =>
+        linear2.Forward(dropout.Forward(TransformerActivation.Apply(Activation, linear1.Forward(x))));
+}
+
+/// <summary>
+/// One Transformer encoder layer: self-attention and a feed-forward block, each with dropout, a residual connection and
+/// LayerNorm — after the residual (post-norm, the default) or before the block (<c>normFirst</c>)
+/// (PyTorch: <c>torch.nn.TransformerEncoderLayer</c>, same state names: <c>self_attn.in_proj_weight</c>, <c>linear1.weight</c>, <c>norm1.weight</c>, …).
+/// </summary>
+[Module]
+public sealed partial class TransformerEncoderLayer : TransformerLayerBase
+{
+    /// <summary>
+    /// Creates the layer (PyTorch: <c>nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+    /// layer_norm_eps=1e-5, batch_first=False, norm_first=False)</c>); <paramref name="activation"/> is "relu" or "gelu".
+    /// </summary>
+    public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
+        double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, Rng? rng = null, DType dtype = DType.Float32)
+        : base(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, "TransformerEncoderLayer")
+    {
+        SelfAttn = new MultiheadAttention(dModel, nhead, dropout, batchFirst: batchFirst, rng: rng, dtype: dtype);
+        Linear1 = new Linear(dModel, dimFeedforward, rng: rng, dtype: dtype);
+        Dropout = new Dropout(dropout);
+        Linear2 = new Linear(dimFeedforward, dModel, rng: rng, dtype: dtype);
+        Norm1 = new LayerNorm(dModel, layerNormEps, dtype: dtype);
+        Norm2 = new LayerNorm(dModel, layerNormEps, dtype: dtype);
+        Dropout1 = new Dropout(dropout);
+        Dropout2 = new Dropout(dropout);
+    }
 
     /// <summary>PyTorch: <c>self_attn</c>.</summary>
     public MultiheadAttention SelfAttn { get; }
@@ -100,8 +118,7 @@ public sealed partial class TransformerEncoderLayer : Module
     private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask) =>
         Dropout1.Forward(SelfAttn.Forward(x, x, x, keyPaddingMask, needWeights: false, attnMask: mask).Output);
 
-    private Tensor FeedForwardBlock(Tensor x) =>
-        Dropout2.Forward(Linear2.Forward(Dropout.Forward(TransformerActivation.Apply(Activation, Linear1.Forward(x)))));
+    private Tensor FeedForwardBlock(Tensor x) => Dropout2.Forward(FeedForward(Linear1, Dropout, Linear2, x));
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs) => inputs?.Length switch
@@ -129,7 +146,7 @@ public sealed partial class TransformerEncoderLayer : Module
 /// <c>self_attn</c>, <c>multihead_attn</c>, <c>linear1</c>, <c>linear2</c>, <c>norm1</c>–<c>norm3</c>).
 /// </summary>
 [Module]
-public sealed partial class TransformerDecoderLayer : Module
+public sealed partial class TransformerDecoderLayer : TransformerLayerBase
 {
     /// <summary>
     /// Creates the layer (PyTorch: <c>nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
@@ -137,15 +154,8 @@ public sealed partial class TransformerDecoderLayer : Module
     /// </summary>
     public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
         double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, Rng? rng = null, DType dtype = DType.Float32)
+        : base(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, "TransformerDecoderLayer")
     {
-        Activation = TransformerActivation.Check(activation, "TransformerDecoderLayer");
-        DModel = dModel;
-        Nhead = nhead;
-        DimFeedforward = dimFeedforward;
-        DropoutP = dropout;
-        LayerNormEps = layerNormEps;
-        BatchFirst = batchFirst;
-        NormFirst = normFirst;
         SelfAttn = new MultiheadAttention(dModel, nhead, dropout, batchFirst: batchFirst, rng: rng, dtype: dtype);
         MultiheadAttn = new MultiheadAttention(dModel, nhead, dropout, batchFirst: batchFirst, rng: rng, dtype: dtype);
         Linear1 = new Linear(dModel, dimFeedforward, rng: rng, dtype: dtype);
@@ -158,23 +168,6 @@ public sealed partial class TransformerDecoderLayer : Module
         Dropout2 = new Dropout(dropout);
         Dropout3 = new Dropout(dropout);
     }
-
-    /// <summary>The model size (PyTorch: <c>d_model</c>).</summary>
-    public int DModel { get; }
-    /// <summary>The number of attention heads (PyTorch: <c>nhead</c>).</summary>
-    public int Nhead { get; }
-    /// <summary>The hidden size of the feed-forward block (PyTorch: <c>dim_feedforward</c>).</summary>
-    public int DimFeedforward { get; }
-    /// <summary>The dropout probability (PyTorch: <c>dropout</c>).</summary>
-    public double DropoutP { get; }
-    /// <summary>"relu" or "gelu" (PyTorch: <c>activation</c>).</summary>
-    public string Activation { get; }
-    /// <summary>The LayerNorms' eps (PyTorch: <c>layer_norm_eps</c>).</summary>
-    public double LayerNormEps { get; }
-    /// <summary>Whether inputs are [N, T, E] (PyTorch: <c>batch_first</c>).</summary>
-    public bool BatchFirst { get; }
-    /// <summary>Pre-norm instead of post-norm (PyTorch: <c>norm_first</c>).</summary>
-    public bool NormFirst { get; }
 
     /// <summary>PyTorch: <c>self_attn</c>.</summary>
     public MultiheadAttention SelfAttn { get; }
@@ -229,8 +222,7 @@ public sealed partial class TransformerDecoderLayer : Module
     private Tensor CrossAttentionBlock(Tensor x, Tensor memory, Tensor? mask, Tensor? keyPaddingMask) =>
         Dropout2.Forward(MultiheadAttn.Forward(x, memory, memory, keyPaddingMask, needWeights: false, attnMask: mask).Output);
 
-    private Tensor FeedForwardBlock(Tensor x) =>
-        Dropout3.Forward(Linear2.Forward(Dropout.Forward(TransformerActivation.Apply(Activation, Linear1.Forward(x)))));
+    private Tensor FeedForwardBlock(Tensor x) => Dropout3.Forward(FeedForward(Linear1, Dropout, Linear2, x));
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs) => inputs?.Length switch

@@ -99,7 +99,8 @@ public class SequenceLayerBehaviourTests
             Assert.Equal([2, 3, 2, 4], expected.Shape);
 
             var holder = new Sequential(new LSTM(3, 4, 2, bidirectional: true, batchFirst: true), new GRU(3, 2), new RNN(3, 2, nonlinearity: "relu"),
-                new MultiheadAttention(4, 2, kdim: 3), new LSTMCell(3, 2), new GRUCell(3, 2), new RNNCell(3, 2), new TransformerDecoder(new TransformerDecoderLayer(4, 2, 6), 1));
+                new MultiheadAttention(4, 2, kdim: 3), new LSTMCell(3, 2), new GRUCell(3, 2), new RNNCell(3, 2), new TransformerDecoder(new TransformerDecoderLayer(4, 2, 6), 1),
+                new Transformer(4, 2, 1, 2, 6, batchFirst: true, normFirst: true));
             var hpath = Path.Combine(dir, "holder.safetensors");
             holder.Save(hpath);
             var back = Sequential.Load(hpath);

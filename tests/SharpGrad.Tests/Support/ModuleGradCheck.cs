@@ -26,39 +26,29 @@ public static class ModuleGradCheck
         foreach (var (name, p) in ps)
         {
             Assert.True(p.Grad is not null, $"parameter {name}: no gradient was computed");
-            var analytic = p.Grad!.ToDoubleArray();
-            var data = p.Span<double>();
-            var numeric = new double[data.Length];
-            for (int i = 0; i < data.Length; i++)
-            {
-                double v = data[i];
-                data[i] = v + eps;
-                double plus = Eval();
-                data[i] = v - eps;
-                double minus = Eval();
-                data[i] = v;
-                numeric[i] = (plus - minus) / (2 * eps);
-            }
-            TensorAssert.Close(numeric, analytic, rtol, atol, $"gradient of parameter {name}");
+            TensorAssert.Close(Numeric(p, Eval, eps), p.Grad!.ToDoubleArray(), rtol, atol, $"gradient of parameter {name}");
         }
         for (int k = 0; k < leaves.Length; k++)
         {
-            var leaf = leaves[k];
-            if (leaf.DType != DType.Float64) continue;
-            var analytic = leaf.Grad!.ToDoubleArray();
-            var data = leaf.Span<double>();
-            var numeric = new double[data.Length];
-            for (int i = 0; i < data.Length; i++)
-            {
-                double v = data[i];
-                data[i] = v + eps;
-                double plus = Eval();
-                data[i] = v - eps;
-                double minus = Eval();
-                data[i] = v;
-                numeric[i] = (plus - minus) / (2 * eps);
-            }
-            TensorAssert.Close(numeric, analytic, rtol, atol, $"gradient of input {k}");
+            if (leaves[k].DType != DType.Float64) continue;
+            TensorAssert.Close(Numeric(leaves[k], Eval, eps), leaves[k].Grad!.ToDoubleArray(), rtol, atol, $"gradient of input {k}");
         }
+    }
+
+    /// <summary>Central differences of <paramref name="eval"/> with respect to each element of <paramref name="t"/>, changed in place.</summary>
+    private static double[] Numeric(Tensor t, Func<double> eval, double eps)
+    {
+        var numeric = new double[t.NumElements];
+        for (int i = 0; i < numeric.Length; i++)
+        {
+            double v = t.Span<double>()[i];
+            t.Span<double>()[i] = v + eps;
+            double plus = eval();
+            t.Span<double>()[i] = v - eps;
+            double minus = eval();
+            t.Span<double>()[i] = v;
+            numeric[i] = (plus - minus) / (2 * eps);
+        }
+        return numeric;
     }
 }
