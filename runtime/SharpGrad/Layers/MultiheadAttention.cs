@@ -225,7 +225,4 @@ public sealed partial class MultiheadAttention : Module
         }
         return (qOut, Functional.Linear(key, InProjWeight.Narrow(0, e, e), B(1)), Functional.Linear(value, InProjWeight.Narrow(0, 2 * e, e), B(2)));
     }
-
-    /// <inheritdoc/>
-    protected override string ExtraRepr() => "";
 }

@@ -97,5 +97,6 @@ public class SequenceLayerGradCheckTests
         GradCheck.Check(xs => Tensor.Cat(xs[0].Split([1, 3, 2], 0).Reverse().ToArray(), 0), R(6, 2));
         GradCheck.Check(xs => Tensor.Stack(xs[0].Unbind(1).Select((t, i) => t * (float)(i + 1)).ToArray(), 0), R(2, 3));
         GradCheck.Check(xs => xs[0].Tril(-1) + xs[0].Triu(2), R(2, 3, 4));
+        GradCheck.Check(xs => new Unflatten(1, [3, -1]).Forward(xs[0]) * xs[0].Reshape(2, 3, 2), R(2, 6));
     }
 }
