@@ -79,7 +79,7 @@ public sealed partial class OnnxGraphBuilder
         if (value.Name != name)
         {
             Claim(name, "graph output");
-            AddNode("Identity", [value.Name], [name], []);
+            AddNode("Identity", [value.Name], [name], [], NodeName(NewName("Identity")));
         }
         _graph.Output.Add(ValueInfo(name, value.ElementType, dims));
     }
@@ -126,7 +126,7 @@ public sealed partial class OnnxGraphBuilder
             if (input is not null) Own(input);
         var type = elementType ?? inputs.FirstOrDefault(i => i is not null)?.ElementType ?? OnnxElementType.Float32;
         var output = NewName(opType);
-        AddNode(opType, inputs.Select(i => i?.Name ?? "").ToArray(), [output], attributes ?? []);
+        AddNode(opType, inputs.Select(i => i?.Name ?? "").ToArray(), [output], attributes ?? [], NodeName(output));
         return new OnnxValue(this, output, type, outputShape?.ToArray());
     }
 
@@ -163,9 +163,12 @@ public sealed partial class OnnxGraphBuilder
     internal OnnxValue Add(string opType, OnnxValue?[] inputs, OnnxAttribute[] attributes, OnnxDim[]? shape, OnnxElementType? type = null)
         => Node(opType, inputs, attributes, shape, type);
 
-    private void AddNode(string opType, string[] inputs, string[] outputs, IReadOnlyList<OnnxAttribute> attributes)
+    // A node is named after its output ("/fc1/Gemm" makes "/fc1/Gemm_output"), as PyTorch's exporter names them.
+    private static string NodeName(string outputName) => outputName[..^"_output".Length];
+
+    private void AddNode(string opType, string[] inputs, string[] outputs, IReadOnlyList<OnnxAttribute> attributes, string nodeName)
     {
-        var node = new Proto.NodeProto { OpType = opType, Name = outputs[0].EndsWith("_output", StringComparison.Ordinal) ? outputs[0][..^"_output".Length] : outputs[0] };
+        var node = new Proto.NodeProto { OpType = opType, Name = nodeName };
         node.Input.Add(inputs);
         node.Output.Add(outputs);
         foreach (var a in attributes) node.Attribute.Add(a.ToProto());
