@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.IO.Compression;
+using SharpGrad.Tests.Shared;
 
 namespace SharpGrad.Package.Tests;
 
@@ -93,7 +93,7 @@ public sealed class PackageFixture : IDisposable
 
     private (string? Exe, string Log) PublishNative()
     {
-        if (MissingNativeToolchain) return (null, NativeToolchainMessage);
+        if (ExternalProcess.MissingNativeToolchain) return (null, ExternalProcess.NativeToolchainMessage);
         // The application as a user would extend it: it also exports its model to ONNX (SharpGrad.Onnx), so the publish
         // shows that both packages are NativeAOT-clean.
         var app = CopyOfApp("app-native");
@@ -135,44 +135,19 @@ public sealed class PackageFixture : IDisposable
         File.WriteAllText(program, text.Replace(save, save + "\nSharpGrad.Onnx.OnnxExporter.Export(model, \"model.onnx\");\nConsole.WriteLine(\"exported model.onnx\");", StringComparison.Ordinal));
     }
 
-    public static bool MissingNativeToolchain => !OnPath("clang") || !File.Exists("/usr/include/zlib.h");
-
-    public const string NativeToolchainMessage =
-        "NativeAOT needs clang and zlib1g-dev on this machine: run `apt-get update && apt-get install -y clang zlib1g-dev` (.ci/run does it), then run the tests again.";
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, tool)));
-
     /// <summary>Runs <c>dotnet</c> in <paramref name="workingDirectory"/>, without build servers (none outlives the command
     /// holding our pipes).</summary>
     public static ProcessResult Dotnet(string workingDirectory, TimeSpan timeout, params string[] args)
     {
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
         var all = args.ToList();
         if (args[0] is "build" or "publish" or "pack" or "run") all.Insert(1, "--disable-build-servers");
-        return Run(dotnet, workingDirectory, all, timeout);
+        return Run(ExternalProcess.Dotnet, workingDirectory, all, timeout);
     }
 
-    public static ProcessResult Run(string file, string workingDirectory, IEnumerable<string> args, TimeSpan timeout)
+    public static ProcessResult Run(string file, string workingDirectory, IReadOnlyList<string> args, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
-        // The test host's MSBuild settings must not leak into the user's build.
-        foreach (var v in new[] { "MSBuildSDKsPath", "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildLoadMicrosoftTargetsReadOnly" })
-            psi.Environment.Remove(v);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{Path.GetFileName(file)} {string.Join(' ', args)} did not finish within {timeout}.");
-        }
-        p.WaitForExit();
-        return new ProcessResult(p.ExitCode, stdout.Result, stderr.Result, $"{Path.GetFileName(file)} {string.Join(' ', args)}");
+        var (code, stdout, stderr) = ExternalProcess.Run(file, args, timeout, workingDirectory);
+        return new ProcessResult(code, stdout, stderr, $"{Path.GetFileName(file)} {string.Join(' ', args)}");
     }
 
     /// <summary>The .nupkg of <paramref name="id"/> in the feed, opened.</summary>

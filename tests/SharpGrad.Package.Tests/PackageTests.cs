@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using SharpGrad.Tests.Shared;
 
 namespace SharpGrad.Package.Tests;
 
@@ -123,7 +124,7 @@ public class PackageTests(PackageFixture pkg) : IClassFixture<PackageFixture>
     [SkippableFact]
     public void TheAppPublishesWithNativeAotWithoutWarningsRunsAndExportsOnnx()
     {
-        Skip.If(PackageFixture.MissingNativeToolchain && Environment.GetEnvironmentVariable("CI") != "true", PackageFixture.NativeToolchainMessage);
+        ExternalProcess.SkipWithoutNativeToolchainOutsideCi();
         var (exe, log) = pkg.Native;
         Assert.True(exe is not null, log);
         Assert.DoesNotMatch(new Regex("warning", RegexOptions.IgnoreCase), log);
