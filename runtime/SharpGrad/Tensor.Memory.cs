@@ -211,7 +211,12 @@ public partial class Tensor
             case Storage<float> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((float)value); return;
             case Storage<double> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value); return;
             case Storage<long> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((long)value); return;
+            case Storage<int> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((int)value); return;
+            case Storage<byte> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((byte)value); return;
+            case Storage<bool> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value != 0); return;
         }
+        // A strided view: broadcast a one-element tensor of the value into it (a 0-d tensor is contiguous, so every dtype
+        // above ends this recursion).
         CopyRaw(Full([], value, DType), this);
     }
 

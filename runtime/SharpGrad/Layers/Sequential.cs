@@ -10,6 +10,7 @@ namespace SharpGrad.Layers;
 public partial class Sequential : Module, IEnumerable<Module>
 {
     private readonly List<(string Name, Module Module)> _children = [];
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
     /// <summary>An empty sequence; add children with <see cref="Add(string, Module)"/> (PyTorch: <c>nn.Sequential()</c>).</summary>
     public Sequential()
@@ -62,7 +63,8 @@ public partial class Sequential : Module, IEnumerable<Module>
     public Sequential Add(string name, Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        ModuleNames.Validate(name, _children.Select(c => c.Name), "Sequential");
+        ModuleNames.Validate(name, _names, "Sequential");
+        _names.Add(name);
         _children.Add((name, module));
         return this;
     }
@@ -163,7 +165,7 @@ public class ModuleList : ModuleList<Module>
 /// <summary>Checks child names the way PyTorch's <c>add_module</c> does.</summary>
 internal static class ModuleNames
 {
-    public static void Validate(string name, IEnumerable<string> existing, string owner)
+    public static void Validate(string name, IReadOnlySet<string> existing, string owner)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (name.Length == 0) throw new ArgumentException($"{owner}: a module name can't be empty.", nameof(name));

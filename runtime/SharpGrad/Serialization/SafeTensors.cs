@@ -26,20 +26,23 @@ public static class SafeTensors
     /// straight into its own array (the file is never copied whole). Entries keep the header's order.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not a valid safetensors file.</exception>
-    public static StateDict Read(string path)
+    public static StateDict Read(string path) => Read(path, limits: null);
+
+    /// <summary>Reads a safetensors file, refusing (before reading any tensor) one whose tensors need more than <paramref name="limits"/> allows.</summary>
+    internal static StateDict Read(string path, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(path);
         // Unbuffered: the header and then each tensor are read straight into their own arrays (one read each), so a buffer
         // would only add a copy (and, for a small model loaded at start-up, 64 KB of fresh memory to fault in).
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-        return Read(stream, path);
+        return Read(stream, path, limits);
     }
 
     /// <summary>Reads a safetensors file from <paramref name="stream"/> (read from its current position to the end of the file's data).</summary>
     /// <exception cref="InvalidDataException">The data is not a valid safetensors file.</exception>
-    public static StateDict Read(Stream stream) => Read(stream, "the safetensors stream");
+    public static StateDict Read(Stream stream) => Read(stream, "the safetensors stream", limits: null);
 
-    private static StateDict Read(Stream stream, string source)
+    private static StateDict Read(Stream stream, string source, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(stream);
         long available = stream.CanSeek ? stream.Length - stream.Position : -1;
@@ -90,6 +93,16 @@ public static class SafeTensors
                 ? $"the tensors need {expectedBegin} bytes of data, but the file has only {bufferLength} after the header (truncated file or offsets out of range)" +
                   (byOffset.Count > 0 ? $"; the last tensor is '{byOffset[^1].Name}' (bytes {byOffset[^1].Begin}..{byOffset[^1].End})." : ".")
                 : $"the tensors cover {expectedBegin} bytes of data, but the file has {bufferLength} bytes after the header: {bufferLength - expectedBegin} trailing bytes belong to no tensor.");
+        }
+
+        if (limits is not null)
+        {
+            long inMemory = 0;
+            foreach (var e in entries) inMemory += e.NumElements * (e.DType is "F16" or "BF16" ? 4 : (e.End - e.Begin) / Math.Max(e.NumElements, 1));
+            if (inMemory > limits.MaxBytes)
+            {
+                throw Bad(source, $"its {entries.Count} tensors need {inMemory} bytes in memory, more than the model load budget. {limits.RaiseHint}");
+            }
         }
 
         // Read each tensor's bytes in file order (the layout is contiguous, so no seeking is needed).
