@@ -66,7 +66,7 @@ try
 {
     result = MnistTraining.Run(options, bar.Finish, bar.Update);
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine($"Mnist: {e.Message}");
     return 2;
