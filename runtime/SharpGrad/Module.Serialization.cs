@@ -39,7 +39,7 @@ public abstract partial class Module
             {
                 if (b is not null) result.Add((prefix + name, b, false));
             }
-            foreach (var (name, child) in m.NamedChildren())
+            foreach (var (name, child) in m.RegisteredChildren())
             {
                 if (child is not null) Collect(child, prefix + name + ".", result, path);
             }
