@@ -58,8 +58,20 @@ public static class SafeTensors
         {
             throw Bad(source, $"the header length is {n} bytes, but only {available - 8} bytes follow the length field (the file is truncated or not safetensors).");
         }
-        var header = new byte[(int)n];
-        if (ReadFully(stream, header) < header.Length) throw Bad(source, $"the file ends inside the {n}-byte header.");
+        byte[] header;
+        if (available >= 0 || n <= FirstChunk)
+        {
+            header = new byte[(int)n];
+            if (ReadFully(stream, header) < header.Length) throw Bad(source, $"the file ends inside the {n}-byte header.");
+        }
+        else
+        {
+            // A stream of unknown length: don't trust the declared size before the bytes are there.
+            var chunks = ReadChunks(stream, (long)n, got => Bad(source, $"the file ends inside the {n}-byte header ({got} bytes are present)."));
+            header = new byte[(int)n];
+            int at = 0;
+            foreach (var c in chunks) { c.CopyTo(header, at); at += c.Length; }
+        }
         long bufferLength = available >= 0 ? available - 8 - (long)n : -1;
 
         List<Entry> entries;
@@ -300,25 +312,32 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// For a stream of unknown length, reads a large tensor's bytes in chunks before its array is allocated, so a header that
-    /// lies about a size fails at the end of the data instead of allocating what it asks for.
+    /// For a stream of unknown length, reads a tensor's bytes (more than 64 KB) in chunks before its array is allocated, so a
+    /// header that lies about a size fails at the end of the data instead of allocating what it asks for.
     /// </summary>
     private static List<byte[]>? Prefetch(Stream stream, long bytes, bool sizeChecked, string source, string name)
     {
-        const int chunkSize = 1 << 24;
-        if (sizeChecked || bytes <= chunkSize) return null;
+        if (sizeChecked || bytes <= FirstChunk) return null;
+        return ReadChunks(stream, bytes, got => Bad(source, $"the file ends inside tensor '{name}' ({got} of its {bytes} bytes are present): the file is truncated."));
+    }
+
+    private const int FirstChunk = 1 << 16;
+
+    /// <summary>
+    /// Reads <paramref name="bytes"/> bytes in chunks that start at 64 KB and double (up to 16 MB) as data keeps arriving, so
+    /// what is allocated stays within about twice what the stream really holds, whatever was declared.
+    /// </summary>
+    private static List<byte[]> ReadChunks(Stream stream, long bytes, Func<long, Exception> truncated)
+    {
         var chunks = new List<byte[]>();
-        long remaining = bytes;
-        while (remaining > 0)
+        long received = 0;
+        while (received < bytes)
         {
-            var chunk = new byte[(int)Math.Min(chunkSize, remaining)];
+            var chunk = new byte[(int)Math.Min(Math.Min(1 << 24, Math.Max(FirstChunk, received)), bytes - received)];
             int got = ReadFully(stream, chunk);
-            if (got < chunk.Length)
-            {
-                throw Bad(source, $"the file ends inside tensor '{name}' ({bytes - remaining + got} of its {bytes} bytes are present): the file is truncated.");
-            }
+            if (got < chunk.Length) throw truncated(received + got);
             chunks.Add(chunk);
-            remaining -= got;
+            received += got;
         }
         return chunks;
     }

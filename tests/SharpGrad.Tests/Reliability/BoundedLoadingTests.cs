@@ -162,3 +162,23 @@ public class BoundedLoadingTests
         }
     }
 }
+
+/// <summary>
+/// Found by the fuzz test's memory ceiling: a safetensors stream of unknown length whose first 8 bytes declare a 50 MB header
+/// made the reader allocate the 50 MB before finding that nothing followed. It now allocates as the bytes arrive.
+/// </summary>
+[Collection(AllocationCollection.Name)]
+public class StreamingAllocationTests
+{
+    [Fact]
+    public void AStreamDeclaringAHugeHeader_AllocatesOnlyWhatArrives()
+    {
+        var data = new byte[8 + 1000];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(data, 50_000_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<InvalidDataException>(() => SafeTensors.Read(new SharpGrad.Tests.Serialization.ForwardOnlyStream(data)));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("header", ex.Message);
+        Assert.True(allocated < 1 << 20, $"{allocated} bytes allocated for a 1,008-byte stream");
+    }
+}
