@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace SharpGrad.Tests.Samples;
 
 /// <summary>
@@ -10,17 +8,7 @@ public class MnistCommandLineTests
 {
     private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
 
-    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args) => MnistSampleTests.RunProgram(args);
 
     private static void AssertOneLineError(string stderr, string contains)
     {

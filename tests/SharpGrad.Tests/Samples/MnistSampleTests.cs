@@ -151,7 +151,8 @@ public class MnistSampleTests
         Assert.Equal("epoch 1/5  loss 0.7500" + Environment.NewLine, log.ToString());
     }
 
-    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
+    /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
+    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
