@@ -71,16 +71,9 @@ public abstract partial class Module
                 missing.Add(name);
                 continue;
             }
-            if (!ShapeUtil.SameShape(src._shape, dst._shape))
+            if (EntryMismatch(name, dst, src, isParam) is { } mismatch)
             {
-                mismatches.Add($"size mismatch for {name}: copying a {(isParam ? "param" : "buffer")} with shape {ShapeUtil.Format(src._shape)} " +
-                               $"from the state dict, but the shape in the current model is {ShapeUtil.Format(dst._shape)}.");
-                continue;
-            }
-            if (src.DType != dst.DType && src.DType.IsFloatingPoint() && !dst.DType.IsFloatingPoint())
-            {
-                mismatches.Add($"dtype mismatch for {name}: the state dict holds {src.DType}, but the model's {(isParam ? "param" : "buffer")} is {dst.DType}; " +
-                               "converting floating-point values to an integer or bool tensor would lose them. Convert the entry with .To(...) first if you mean it.");
+                mismatches.Add(mismatch);
                 continue;
             }
             copies.Add((dst, src));
@@ -117,6 +110,22 @@ public abstract partial class Module
             }
         }
         return new LoadStateDictResult(missing, unexpected);
+    }
+
+    /// <summary>Why <paramref name="src"/> can't be loaded into the model's <paramref name="dst"/> named <paramref name="name"/>, or null if it can.</summary>
+    internal static string? EntryMismatch(string name, Tensor dst, Tensor src, bool isParam)
+    {
+        if (!ShapeUtil.SameShape(src._shape, dst._shape))
+        {
+            return $"size mismatch for {name}: copying a {(isParam ? "param" : "buffer")} with shape {ShapeUtil.Format(src._shape)} " +
+                   $"from the state dict, but the shape in the current model is {ShapeUtil.Format(dst._shape)}.";
+        }
+        if (src.DType != dst.DType && src.DType.IsFloatingPoint() && !dst.DType.IsFloatingPoint())
+        {
+            return $"dtype mismatch for {name}: the state dict holds {src.DType}, but the model's {(isParam ? "param" : "buffer")} is {dst.DType}; " +
+                   "converting floating-point values to an integer or bool tensor would lose them. Convert the entry with .To(...) first if you mean it.";
+        }
+        return null;
     }
 
     /// <summary>

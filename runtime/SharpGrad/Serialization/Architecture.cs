@@ -186,7 +186,7 @@ internal static class ModelFile
             ? $"the file stores only {stored} bytes of tensors, and a model may take at most {fromFile} (twice that, plus 1 MiB)"
             : $"that is past the model load budget. {options.RaiseHint}";
         using var budget = AllocationBudget.Begin(Math.Min(fromFile, options.MaxBytes), why);
-        using (Init.Skip()) return Architecture.Build(json, budget);
+        using (Init.Skip()) return Architecture.Build(json, budget, weights);
     }
 
     /// <summary>Loads the weights strictly; a mismatch is the file's fault, so it is an <see cref="InvalidDataException"/> (with the details inside).</summary>
@@ -302,11 +302,16 @@ internal static class Architecture
         }
     }
 
-    public static Module Build(string json, AllocationBudget? budget = null)
+    /// <summary>
+    /// Rebuilds the module tree. With <paramref name="weights"/>, each layer is checked against the file's tensors as soon as it
+    /// is built (names, shapes, dtypes), so a file whose architecture disagrees with its tensors is refused at the first layer
+    /// that does, before the layers after it are allocated.
+    /// </summary>
+    public static Module Build(string json, AllocationBudget? budget = null, StateDict? weights = null)
     {
         try
         {
-            return BuildDocument(json, budget);
+            return BuildDocument(json, budget, weights);
         }
         catch (Exception ex) when (ex is InvalidOperationException or FormatException)
         {
@@ -315,7 +320,7 @@ internal static class Architecture
         }
     }
 
-    private static Module BuildDocument(string json, AllocationBudget? budget)
+    private static Module BuildDocument(string json, AllocationBudget? budget, StateDict? weights)
     {
         JsonDocument doc;
         try
@@ -329,11 +334,11 @@ internal static class Architecture
         using (doc)
         {
             int count = 0;
-            return BuildNode(doc.RootElement, "", 0, ref count, budget);
+            return BuildNode(doc.RootElement, "", 0, ref count, budget, weights);
         }
     }
 
-    private static Module BuildNode(JsonElement e, string path, int depth, ref int count, AllocationBudget? budget)
+    private static Module BuildNode(JsonElement e, string path, int depth, ref int count, AllocationBudget? budget, StateDict? weights)
     {
         if (depth > MaxDepth) throw new InvalidDataException($"The saved architecture is nested more than {MaxDepth} levels deep.");
         if (++count > MaxModules) throw new InvalidDataException($"The saved architecture has more than {MaxModules} modules.");
@@ -357,7 +362,7 @@ internal static class Architecture
                     throw new InvalidDataException("The saved architecture has a Sequential child without a \"name\" and a \"module\".");
                 }
                 string name = n.GetString()!;
-                var child = BuildNode(m, path.Length == 0 ? name : path + "." + name, depth + 1, ref count, budget);
+                var child = BuildNode(m, path.Length == 0 ? name : path + "." + name, depth + 1, ref count, budget, weights);
                 try
                 {
                     seq.Add(name, child);
@@ -376,7 +381,27 @@ internal static class Architecture
             foreach (var p in args.EnumerateObject()) values[p.Name] = p.Value.Clone();
         }
         if (budget is not null) budget.Building = $"the {kind} layer '{path}'";
-        return LayerRegistry.Create(new LayerArguments(kind, values));
+        var layer = LayerRegistry.Create(new LayerArguments(kind, values));
+        if (weights is not null) CheckAgainstFile(layer, kind, path, weights);
+        return layer;
+    }
+
+    private static void CheckAgainstFile(Module layer, string kind, string path, StateDict weights)
+    {
+        foreach (var (name, tensor, isParam) in layer.StateEntries())
+        {
+            string full = path.Length == 0 ? name : path + "." + name;
+            if (!weights.TryGetValue(full, out var stored))
+            {
+                throw new InvalidDataException(
+                    $"The saved architecture's {kind} layer '{path}' has a {(isParam ? "parameter" : "buffer")} '{full}' of shape {ShapeUtil.Format(tensor._shape)}, " +
+                    "but the file stores no tensor of that name: the architecture and the weights disagree.");
+            }
+            if (Module.EntryMismatch(full, tensor, stored, isParam) is { } mismatch)
+            {
+                throw new InvalidDataException($"The saved architecture's {kind} layer '{path}' does not fit the file's tensors: {mismatch}");
+            }
+        }
     }
 
     internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);

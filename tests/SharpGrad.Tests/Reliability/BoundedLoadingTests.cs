@@ -105,15 +105,38 @@ public class BoundedLoadingTests
     }
 
     [Fact]
+    public void AnArchitectureThatDisagreesWithTheTensors_IsRefusedAtItsFirstBadLayer_BeforeBuildingTheRest()
+    {
+        LayerRegistry.Register("Test.SkipProbe", _ => new SkipProbe());
+        // Linear(3, 2) declared, but the weight is [2, 2]; a probe layer after it must not be built
+        var file = ModelFile(Seq(Linear(3, 2), "{\"name\":\"1\",\"module\":{\"kind\":\"Test.SkipProbe\"}}"),
+            ("0.weight", Tensor.Zeros(2, 2)), ("0.bias", Tensor.Zeros(2)));
+        lock (SkipProbe.Built) SkipProbe.Built.Clear();
+        foreach (var load in new Func<string, object>[] { p => Sequential.Load(p), p => Module.Load<Sequential>(p) })
+        {
+            var (e, _) = Refused(file, load);
+            Assert.Contains("Linear layer '0'", e.Message);
+            Assert.Contains("0.weight", e.Message);
+            Assert.Contains("[2, 2]", e.Message);
+            Assert.Contains("[2, 3]", e.Message);
+        }
+        lock (SkipProbe.Built) Assert.Empty(SkipProbe.Built);
+
+        // a missing tensor is named too
+        var (missing, _) = Refused(ModelFile(Seq(Linear(3, 2)), ("0.weight", Tensor.Zeros(2, 3))), p => Sequential.Load(p));
+        Assert.Contains("'0.bias'", missing.Message);
+    }
+
+    [Fact]
     public void WeightsThatDoNotFitTheModel_AreInvalidData_FromBothLoaders()
     {
-        // Linear(3, 2) declared, but the weight is [2, 2]
-        var file = ModelFile(Seq(Linear(3, 2)), ("0.weight", Tensor.Zeros(2, 2)), ("0.bias", Tensor.Zeros(2)), ("0.extra", Tensor.Zeros(2)));
+        // every layer fits, but the file has a tensor the model doesn't: the strict load's StateDictMismatchException is inside
+        var file = ModelFile(Seq(Linear(3, 2)), ("0.weight", Tensor.Zeros(2, 3)), ("0.bias", Tensor.Zeros(2)), ("0.extra", Tensor.Zeros(2)));
         var (e1, _) = Refused(file, p => Sequential.Load(p));
         var (e2, _) = Refused(file, p => Module.Load<Sequential>(p));
         foreach (var e in new[] { e1, e2 })
         {
-            Assert.Contains("0.weight", e.Message);
+            Assert.Contains("0.extra", e.Message);
             Assert.IsType<StateDictMismatchException>(e.InnerException);
         }
     }
