@@ -41,7 +41,13 @@ internal abstract class Storage
     public abstract Array Array { get; }
 
     /// <summary>A zero-filled storage of <paramref name="length"/> elements, its array from the caching allocator.</summary>
-    public static Storage Allocate(DType dtype, int length) => dtype switch
+    public static Storage Allocate(DType dtype, int length)
+    {
+        Serialization.AllocationBudget.Charge(dtype, length); // bounded only while a model is rebuilt from a file
+        return AllocateCore(dtype, length);
+    }
+
+    private static Storage AllocateCore(DType dtype, int length) => dtype switch
     {
         DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length)) { Recyclable = true },
         DType.Float64 => new Storage<double>(CachingAllocator.Rent<double>(length)) { Recyclable = true },

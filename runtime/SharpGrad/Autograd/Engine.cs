@@ -242,12 +242,19 @@ internal static class Engine
         return replaced;
     }
 
-    /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> (or captures it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
     /// <summary>Delivers a gradient computed outside the engine (a compiled program's fused backward) to a leaf: hooks, then accumulation.</summary>
     internal static void DeliverToLeaf(Tensor leaf, Tensor grad) => Deliver(leaf, grad, false, null, null);
 
+    /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> (or captures it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
+
     private static void Deliver(Tensor leaf, Tensor grad, bool createGraph, Dictionary<Tensor, int>? leafCapture, Tensor?[]? captured)
     {
+        int captureIndex = -1;
+        if (captured is not null && (leafCapture is null || !leafCapture.TryGetValue(leaf, out captureIndex)))
+        {
+            // Autograd.Grad: a leaf that is not among the inputs gets nothing — its hooks don't run either (as in PyTorch).
+            return;
+        }
         if (leaf.LeafHooks is { } hooks)
         {
             Expose(grad);
@@ -258,13 +265,16 @@ internal static class Engine
         }
         if (captured is not null)
         {
-            if (leafCapture is not null && leafCapture.TryGetValue(leaf, out int i))
-            {
-                Expose(grad);
-                captured[i] = captured[i] is null ? grad : captured[i]! + grad;
-            }
+            Expose(grad);
+            captured[captureIndex] = captured[captureIndex] is null ? grad : captured[captureIndex]! + grad;
             return;
         }
+        AccumulateIntoGrad(leaf, grad, createGraph);
+    }
+
+    /// <summary>Adds <paramref name="grad"/> to <paramref name="leaf"/>'s <c>.Grad</c> (PyTorch: what <c>AccumulateGrad</c> does).</summary>
+    internal static void AccumulateIntoGrad(Tensor leaf, Tensor grad, bool createGraph)
+    {
         var existing = leaf.GradInternal;
         if (existing is null)
         {
