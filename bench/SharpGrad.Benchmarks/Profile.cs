@@ -136,6 +136,17 @@ public static class Profile
         Add("conv2-fwd", "conv 32x16x14x14 * 32x16x3x3 + bias, relu (conv2 forward)", () => Conv.Forward(g2, cx2, cw2, cb2, cy2, relu: true), 100);
         Add("conv2-bwd", "conv2 backward (input, weight and bias gradients)", () => Conv.Backward(g2, cx2, cw2, cy2, gx2, gw2, gb2), 100);
 
+        // cnn_train_step_b32: the pooling and activation passes between the convolutions
+        var pg1 = new PoolGeometry(32 * 16, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1);
+        var pg2 = new PoolGeometry(32 * 32, 14, 14, 7, 7, 2, 2, 2, 2, 0, 0, 1, 1);
+        var py1 = new float[32 * 16 * 196]; var pi1 = new long[py1.Length];
+        var py2 = new float[32 * 32 * 49]; var pi2 = new long[py2.Length];
+        var pgx1 = new float[cy1.Length]; var rgx1 = new float[cy1.Length];
+        Add("pool1-fwd", "maxpool 2x2 on 32x16x28x28, with indices (pool1 forward)", () => Pooling.MaxForward(pg1, cy1, py1, pi1), 300);
+        Add("pool1-bwd", "maxpool 2x2 gradient to 32x16x28x28 (pool1 backward)", () => Pooling.MaxBackward(32 * 16, 784, 196, py1, pi1, pgx1), 300);
+        Add("pool2-fwd", "maxpool 2x2 on 32x32x14x14, with indices (pool2 forward)", () => Pooling.MaxForward(pg2, cy2, py2, pi2), 300);
+        Add("relu1-bwd", "relu gradient on 32x16x28x28 (compiled relu1 backward)", () => CompiledSupport.ReluBackward(cy1, pgx1, rgx1, cy1.Length), 300);
+
         var cnn = Workloads.Cnn();
         var copt = new Sgd(cnn.Parameters(), 0.01);
         var xc = Tensor.Rand(32, 1, 28, 28);

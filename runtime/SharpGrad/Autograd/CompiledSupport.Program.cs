@@ -96,12 +96,7 @@ public static partial class CompiledSupport
 
     /// <summary>ReLU's backward from its output: <paramref name="gx"/>[i] += <paramref name="y"/>[i] &gt; 0 ? <paramref name="gy"/>[i] : 0.</summary>
     public static void ReluBackward(float[] y, float[] gy, float[] gx, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            if (y[i] > 0f) gx[i] += gy[i];
-        }
-    }
+        => Kernels.ReluGrad.Masked<float>(gy.AsSpan(0, count), y.AsSpan(0, count), gx.AsSpan(0, count), accumulate: true);
 
     /// <summary>
     /// Delivers a parameter gradient computed by a compiled program's fused backward (PyTorch: what

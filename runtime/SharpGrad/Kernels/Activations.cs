@@ -298,8 +298,28 @@ internal interface IGradMap
 internal readonly struct ReluGrad : IGradMap
 {
     public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+        => Masked(g, s, o, accumulate: false);
+
+    /// <summary>o[i] = (or, with <paramref name="accumulate"/>, +=) s[i] &gt; 0 ? g[i] : 0, a vector at a time.</summary>
+    public static void Masked<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, bool accumulate) where T : unmanaged, INumber<T>
     {
-        for (int i = 0; i < o.Length; i++) o[i] = s[i] > T.Zero ? g[i] : T.Zero;
+        int n = o.Length, i = 0;
+        if (g.Length < n || s.Length < n) throw new ArgumentException($"ReLU backward: the gradient ({g.Length}) and the saved output ({s.Length}) must have at least the {n} elements of the result.");
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var zero = Vector<T>.Zero;
+            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(s[i..]), zero), new Vector<T>(g[i..]), zero);
+                if (accumulate) v += new Vector<T>(o[i..]);
+                v.CopyTo(o[i..]);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T v = s[i] > T.Zero ? g[i] : T.Zero;
+            o[i] = accumulate ? o[i] + v : v;
+        }
     }
 }
 
