@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -144,57 +145,19 @@ internal static partial class Conv
         }
     }
 
-    /// <summary>
-    /// dst[0..len) = src[0..len) + b, then max(0, ·) when <paramref name="relu"/> (NaN stays NaN, like torch.relu). Rows of
-    /// an image are short (14, 28): whole vectors of the widest size that fits, then one more vector ending at len that
-    /// overlaps the last one (it writes the same values again), so no scalar tail.
-    /// </summary>
+    /// <summary>dst[0..len) = src[0..len) + b, then max(0, ·) when <paramref name="relu"/> (NaN stays NaN, like torch.relu).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BiasAct<T>(ref T src, T b, bool relu, ref T dst, int len) where T : unmanaged, INumber<T>
     {
-        if (Vector512.IsHardwareAccelerated && len >= Vector512<T>.Count)
-        {
-            int w = Vector512<T>.Count;
-            var vb = Vector512.Create(b);
-            for (int i = 0; ; i += w)
-            {
-                if (i > len - w) i = len - w;
-                var v = Vector512.LoadUnsafe(ref src, (nuint)i) + vb;
-                if (relu) v = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<T>.Zero), Vector512<T>.Zero, v);
-                v.StoreUnsafe(ref dst, (nuint)i);
-                if (i == len - w) break;
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && len >= Vector256<T>.Count)
-        {
-            int w = Vector256<T>.Count;
-            var vb = Vector256.Create(b);
-            for (int i = 0; ; i += w)
-            {
-                if (i > len - w) i = len - w;
-                var v = Vector256.LoadUnsafe(ref src, (nuint)i) + vb;
-                if (relu) v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<T>.Zero), Vector256<T>.Zero, v);
-                v.StoreUnsafe(ref dst, (nuint)i);
-                if (i == len - w) break;
-            }
-        }
-        else
-        {
-            for (int i = 0; i < len; i++)
-            {
-                T v = Unsafe.Add(ref src, i) + b;
-                Unsafe.Add(ref dst, i) = relu && v < T.Zero ? T.Zero : v;
-            }
-        }
+        var d = MemoryMarshal.CreateSpan(ref dst, len);
+        TensorPrimitives.Add(MemoryMarshal.CreateReadOnlySpan(ref src, len), b, d);
+        if (relu) TensorPrimitives.Max(d, T.Zero, d);
     }
 
-    /// <summary>dst[0..len) = src[0..len) (see <see cref="BiasAct{T}"/>; src and dst must not overlap).</summary>
+    /// <summary>dst[0..len) = src[0..len) (src and dst must not overlap).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyShort<T>(ref T src, ref T dst, int len) where T : unmanaged, INumber<T>
-    {
-        if (len >= 16 / Unsafe.SizeOf<T>() && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated)) BiasAct(ref src, T.Zero, false, ref dst, len);
-        else Unsafe.CopyBlockUnaligned(ref Unsafe.As<T, byte>(ref dst), ref Unsafe.As<T, byte>(ref src), (uint)(len * Unsafe.SizeOf<T>()));
-    }
+        => MemoryMarshal.CreateReadOnlySpan(ref src, len).CopyTo(MemoryMarshal.CreateSpan(ref dst, len));
 
     /// <summary>
     /// The weight gradient on the implicit path: gw[O, K] = Σ_n gy'_n[O, Nr] · cols_nᵀ, as 4×4 blocks of dot products between

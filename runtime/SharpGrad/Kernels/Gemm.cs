@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -282,37 +283,7 @@ public static partial class Gemm
     }
 
     /// <summary>Σ x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static T SumRow<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T>
-    {
-        int i = 0;
-        T s = T.Zero;
-        ref T xr = ref MemoryMarshal.GetReference(x);
-        if (Vector512.IsHardwareAccelerated && x.Length >= 2 * Vector512<T>.Count)
-        {
-            int w = Vector512<T>.Count;
-            Vector512<T> a0 = default, a1 = default;
-            for (; i <= x.Length - 2 * w; i += 2 * w)
-            {
-                a0 += Vector512.LoadUnsafe(ref xr, (nuint)i);
-                a1 += Vector512.LoadUnsafe(ref xr, (nuint)(i + w));
-            }
-            s = Vector512.Sum(a0 + a1);
-        }
-        else if (Vector256.IsHardwareAccelerated && x.Length >= 2 * Vector256<T>.Count)
-        {
-            int w = Vector256<T>.Count;
-            Vector256<T> a0 = default, a1 = default;
-            for (; i <= x.Length - 2 * w; i += 2 * w)
-            {
-                a0 += Vector256.LoadUnsafe(ref xr, (nuint)i);
-                a1 += Vector256.LoadUnsafe(ref xr, (nuint)(i + w));
-            }
-            s = Vector256.Sum(a0 + a1);
-        }
-        for (; i < x.Length; i++) s += Unsafe.Add(ref xr, i);
-        return s;
-    }
+    internal static T SumRow<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T> => TensorPrimitives.Sum<T>(x);
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
