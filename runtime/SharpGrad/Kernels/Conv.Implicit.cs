@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -150,8 +149,8 @@ internal static partial class Conv
     private static void BiasAct<T>(ref T src, T b, bool relu, ref T dst, int len) where T : unmanaged, INumber<T>
     {
         var d = MemoryMarshal.CreateSpan(ref dst, len);
-        TensorPrimitives.Add(MemoryMarshal.CreateReadOnlySpan(ref src, len), b, d);
-        if (relu) TensorPrimitives.Max(d, T.Zero, d);
+        System.Numerics.Tensors.TensorPrimitives.Add(MemoryMarshal.CreateReadOnlySpan(ref src, len), b, d);
+        if (relu) System.Numerics.Tensors.TensorPrimitives.Max(d, T.Zero, d);
     }
 
     /// <summary>dst[0..len) = src[0..len) (src and dst must not overlap).</summary>

@@ -30,48 +30,42 @@ public class CachingAllocatorTests
         return (GC.GetAllocatedBytesForCurrentThread() - before) / times;
     }
 
-    [Fact]
-    public void EagerMlpStepAllocatesAtMostFivePercentOfTheUncachedStep()
+    /// <summary>Bytes per eager training step (zero_grad, forward, cross-entropy, backward, SGD step).</summary>
+    private static long EagerStepBytes(Sequential model, Tensor x, Tensor y, int times)
     {
-        Rng.ManualSeed(0);
-        var model = Mlp();
         var opt = new Sgd(model.Parameters(), 0.01);
-        var x = Tensor.Rand(64, 784);
-        var y = Tensor.RandInt(0, 10, [64]);
-        long bytes = BytesPerStep(() =>
+        return BytesPerStep(() =>
         {
             opt.ZeroGrad();
             Losses.CrossEntropy(model.Forward(x), y).Backward();
             opt.Step();
-        }, 20);
+        }, times);
+    }
+
+    [Fact]
+    public void EagerMlpStepAllocatesAtMostFivePercentOfTheUncachedStep()
+    {
+        var rng = new Rng(0);
+        long bytes = EagerStepBytes(Mlp(), Tensor.Rand([64, 784], rng: rng), Tensor.RandInt(0, 10, [64], rng), 20);
         Assert.True(bytes <= 2_514_611 / 20, $"an eager MLP step allocated {bytes} B; at most 5 % of 2,514,611 B expected");
     }
 
     [Fact]
     public void EagerCnnStepAllocatesAtMostFivePercentOfTheUncachedStep()
     {
-        Rng.ManualSeed(0);
-        var model = Cnn();
-        var opt = new Sgd(model.Parameters(), 0.01);
-        var x = Tensor.Rand(32, 1, 28, 28);
-        var y = Tensor.RandInt(0, 10, [32]);
-        long bytes = BytesPerStep(() =>
-        {
-            opt.ZeroGrad();
-            Losses.CrossEntropy(model.Forward(x), y).Backward();
-            opt.Step();
-        }, 5);
+        var rng = new Rng(0);
+        long bytes = EagerStepBytes(Cnn(), Tensor.Rand([32, 1, 28, 28], rng: rng), Tensor.RandInt(0, 10, [32], rng), 5);
         Assert.True(bytes <= 12_241_605 / 20, $"an eager CNN step allocated {bytes} B; at most 5 % of 12,241,605 B expected");
     }
 
     [Fact]
     public void TheWeightGradientIsTheSameMemoryEveryStepWhenNoUserCodeReadsIt()
     {
-        Rng.ManualSeed(1);
+        var rng = new Rng(1);
         var model = Mlp();
         var opt = new Sgd(model.Parameters(), 0.01);
-        var x = Tensor.Rand(8, 784);
-        var y = Tensor.RandInt(0, 10, [8]);
+        var x = Tensor.Rand([8, 784], rng: rng);
+        var y = Tensor.RandInt(0, 10, [8], rng);
         var w = model.Parameters().First();
         float[]? first = null;
         for (int step = 0; step < 3; step++)
@@ -88,11 +82,11 @@ public class CachingAllocatorTests
     [Fact]
     public void AGradientReadByUserCodeKeepsItsValuesAfterZeroGradAndTheNextBackward()
     {
-        Rng.ManualSeed(2);
+        var rng = new Rng(2);
         var model = Mlp();
         var opt = new Sgd(model.Parameters(), 0.01);
-        var x = Tensor.Rand(8, 784);
-        var y = Tensor.RandInt(0, 10, [8]);
+        var x = Tensor.Rand([8, 784], rng: rng);
+        var y = Tensor.RandInt(0, 10, [8], rng);
         opt.ZeroGrad();
         Losses.CrossEntropy(model.Forward(x), y).Backward();
         var kept = model.Parameters().First().Grad!;   // PyTorch: g = p.grad — stays valid after zero_grad(set_to_none=True)
@@ -101,7 +95,7 @@ public class CachingAllocatorTests
         for (int step = 0; step < 3; step++)
         {
             opt.ZeroGrad();
-            Losses.CrossEntropy(model.Forward(Tensor.Rand(8, 784)), y).Backward();
+            Losses.CrossEntropy(model.Forward(Tensor.Rand([8, 784], rng: rng)), y).Backward();
             opt.Step();
         }
         Assert.Equal(values, kept.ToArray());
@@ -110,12 +104,12 @@ public class CachingAllocatorTests
     [Fact]
     public void TheOutputAndWhatHooksSawStayValidAfterBackward()
     {
-        Rng.ManualSeed(3);
+        var rng = new Rng(3);
         var model = Mlp();
         Tensor? seenActivation = null, seenGradient = null;
         using var h1 = model.Children().ElementAt(1).RegisterForwardHook((m, inputs, output) => { seenActivation ??= output; return null; });   // the first step's
-        var x = Tensor.Rand(4, 784);
-        var y = Tensor.RandInt(0, 10, [4]);
+        var x = Tensor.Rand([4, 784], rng: rng);
+        var y = Tensor.RandInt(0, 10, [4], rng);
         var logits = model.Forward(x);
         using var h2 = logits.RegisterHook(g => { seenGradient = g; });
         var expectedLogits = logits.ToArray();
@@ -126,7 +120,7 @@ public class CachingAllocatorTests
         for (int step = 0; step < 3; step++)
         {
             model.ZeroGrad();
-            Losses.CrossEntropy(model.Forward(Tensor.Rand(4, 784)), y).Backward();
+            Losses.CrossEntropy(model.Forward(Tensor.Rand([4, 784], rng: rng)), y).Backward();
         }
         Assert.Equal(expectedLogits, logits.ToArray());
         Assert.Equal(expectedActivation, seenActivation.ToArray());
@@ -138,7 +132,7 @@ public class CachingAllocatorTests
     {
         // The same steps on two copies of a model, one where every gradient is read by user code (so nothing is recycled):
         // recycling must not change a single value.
-        Rng.ManualSeed(4);
+        var rng = new Rng(4);
         var a = Cnn();
         var b = Cnn();
         b.LoadStateDict(a.StateDict());
@@ -146,8 +140,8 @@ public class CachingAllocatorTests
         var ob = new Sgd(b.Parameters(), 0.05, momentum: 0.9);
         for (int step = 0; step < 4; step++)
         {
-            var x = Tensor.Rand(6, 1, 28, 28);
-            var y = Tensor.RandInt(0, 10, [6]);
+            var x = Tensor.Rand([6, 1, 28, 28], rng: rng);
+            var y = Tensor.RandInt(0, 10, [6], rng);
             oa.ZeroGrad();
             Losses.CrossEntropy(a.Forward(x), y).Backward();
             oa.Step();
