@@ -59,6 +59,39 @@ public class MpiTests
         AssertAllPassed(result, [.. checks]);
     }
 
+    [SkippableFact]
+    public void DistributedMnistSampleReachesTheAccuracyOfOneProcess()
+    {
+        string program = Path.Combine(AppContext.BaseDirectory, "DistributedMnist.dll");
+        string[] options = ["--epochs", "2", "--train", "2048", "--test", "1000"];
+        var outDir = Path.Combine(Path.GetTempPath(), "sharpgrad-dmnist-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var two = MpiRun.Run(program, [.. options, "--out", Path.Combine(outDir, "two")], Timeout);
+            var one = MpiRun.Run(program, [.. options, "--out", Path.Combine(outDir, "one")], Timeout, ranks: 0);
+            Assert.True(two.ExitCode == 0, two.ToString());
+            Assert.True(one.ExitCode == 0, one.ToString());
+            Assert.Contains("2 rank(s) on mpi", two.Output);
+            Assert.Contains("batch size 32 (16 per rank)", two.Output);
+            Assert.Contains("1 rank(s) on self", one.Output);
+            double Accuracy(MpiResult r)
+            {
+                var m = System.Text.RegularExpressions.Regex.Match(r.Output, @"test accuracy: ([0-9.]+) %");
+                Assert.True(m.Success, r.ToString());
+                return double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            double a2 = Accuracy(two), a1 = Accuracy(one);
+            // The same global batches, weights and steps; only the dropout masks differ (drawn per rank).
+            Assert.True(a1 > 85, $"one process reached only {a1} %. {one}");
+            Assert.True(Math.Abs(a2 - a1) <= 2, $"2 ranks: {a2} %, one process: {a1} %.\n{two}\n{one}");
+            Assert.True(File.Exists(Path.Combine(outDir, "two", "mnist_cnn.safetensors")), "rank 0 did not write the weights");
+        }
+        finally
+        {
+            if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
+        }
+    }
+
     private static void AssertFailedClearly(MpiResult result, TimeSpan within, params string[] parts)
     {
         Assert.True(result.ExitCode != 0, "the job should have failed. " + result);

@@ -20,6 +20,10 @@ public static class MpiRun
             .Select(dir => Path.Combine(dir, "mpiexec")).FirstOrDefault(File.Exists);
 
     public static MpiResult Worker(string scenario, TimeSpan timeout, int ranks = 2)
+        => Run(typeof(MpiRun).Assembly.Location, ["worker", scenario], timeout, ranks);
+
+    /// <summary>Runs <c>mpiexec -n ranks dotnet program args…</c> (or, with <paramref name="ranks"/> 0, the program alone, without a launcher).</summary>
+    public static MpiResult Run(string program, string[] args, TimeSpan timeout, int ranks = 2)
     {
         var mpiexec = FindMpiexec();
         const string install = "the MPI tests need MPICH: run `apt-get install -y mpich libmpich-dev` (.ci/run does it), then run the tests again.";
@@ -29,15 +33,15 @@ public static class MpiRun
             Skip.If(true, "mpiexec not found: " + install);
         }
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        var program = typeof(MpiRun).Assembly.Location;
-        var psi = new ProcessStartInfo(mpiexec!)
+        var psi = new ProcessStartInfo(ranks == 0 ? dotnet : mpiexec!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), dotnet, program, "worker", scenario }) psi.ArgumentList.Add(a);
+        var command = ranks == 0 ? [program, .. args] : new[] { "-n", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), dotnet, program }.Concat(args);
+        foreach (var a in command) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         var watch = Stopwatch.StartNew();
@@ -57,7 +61,7 @@ public static class MpiRun
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit();
-            lock (lines) Assert.Fail($"mpiexec … worker {scenario} did not finish within {timeout}; output so far:\n{string.Join('\n', lines)}");
+            lock (lines) Assert.Fail($"{string.Join(' ', psi.ArgumentList)} did not finish within {timeout}; output so far:\n{string.Join('\n', lines)}");
         }
         p.WaitForExit();
         lock (lines) return new MpiResult(p.ExitCode, string.Join('\n', lines), watch.Elapsed);
