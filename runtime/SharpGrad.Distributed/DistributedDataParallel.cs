@@ -257,12 +257,18 @@ public sealed class DistributedDataParallel : IDisposable
     private InvalidOperationException PreviousStepUnfinished()
     {
         var missing = _slots.Where(s => !s.Ready).Select(s => s.Name).ToList();
+        bool engine = _engineDriven;
+        // The all-reduces already started use the buckets: let them finish before the buckets are filled again.
+        _group.WaitAll(_requests.AsSpan(0, _nextBucket), "DistributedDataParallel: the all-reduces of an unfinished step");
         ResetStep();
-        return new InvalidOperationException(
-            "DistributedDataParallel: a new backward pass started before the previous one finished averaging: the previous one (a compiled LossBackward, which " +
-            $"runs without the autograd engine) gave no gradient to {string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? $" and {missing.Count - 10} more" : "")}, " +
-            "so DDP could not tell that it had ended, and its gradients were not averaged across ranks. Freeze those parameters (RequiresGrad = false), " +
-            "or compute the loss with the compiled Forward (or eagerly) and call Backward on it, which tells DDP when the backward ends.");
+        string names = string.Join(", ", missing.Take(10)) + (missing.Count > 10 ? $" and {missing.Count - 10} more" : "");
+        return new InvalidOperationException(engine
+            ? "DistributedDataParallel: a new backward pass started before the previous one finished averaging its gradients: the previous backward failed " +
+              "(an exception was thrown during it), so its gradients were not averaged across ranks. Zero the gradients and run the step again."
+            : "DistributedDataParallel: a new backward pass started before the previous one finished averaging: the previous one (a compiled LossBackward, which " +
+              $"runs without the autograd engine) gave no gradient to {names}, so DDP could not tell that it had ended, and its gradients were not averaged " +
+              "across ranks. Freeze those parameters (RequiresGrad = false), or compute the loss with the compiled Forward (or eagerly) and call Backward on it, " +
+              "which tells DDP when the backward ends.");
     }
 
     // ---------------- buckets ----------------

@@ -191,6 +191,30 @@ public class SingleProcessTests
     }
 
     [Fact]
+    public void ABackwardThatFailedHalfwayIsReportedAtTheNextOne()
+    {
+        using var group = ProcessGroup.InitMpi();
+        var model = new Linear(3, 2);
+        using var ddp = new DistributedDataParallel(model, group);
+        bool fail = true;
+        // Registered after DDP's hook: DDP has taken the weight's gradient when this one throws and aborts the backward.
+        using var hook = model.Weight.RegisterPostAccumulateGradHook(_ =>
+        {
+            if (fail) throw new InvalidOperationException("a hook failed on purpose");
+        });
+        var x = Tensor.Randn([4, 3], rng: new Rng(1));
+        Assert.Throws<InvalidOperationException>(() => model.Forward(x).Sum().Backward());
+        fail = false;
+        model.ZeroGrad();
+        var e = Assert.Throws<InvalidOperationException>(() => model.Forward(x).Sum().Backward());
+        Assert.Contains("the previous backward failed", e.Message);
+        model.ZeroGrad();
+        model.Forward(x).Sum().Backward(); // and the step after that works again
+        Assert.Equal(1, ddp.SynchronizedSteps);
+        Assert.NotNull(model.Weight.Grad);
+    }
+
+    [Fact]
     public void AModelIsWrappedOnceAtATime()
     {
         using var group = ProcessGroup.InitMpi();

@@ -4,6 +4,7 @@ using SharpGrad.Tests.Support;
 
 namespace SharpGrad.Tests.Samples;
 
+[Collection(GlobalRngCollection.Name)]
 public class MnistSampleTests
 {
     private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
