@@ -30,6 +30,8 @@ public sealed unsafe class ProcessGroup : IDisposable
 
     private static readonly object s_gate = new();
     private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan SpinPhase = TimeSpan.FromMilliseconds(0.05);
+    private static readonly TimeSpan YieldPhase = TimeSpan.FromMilliseconds(200);
     private static ProcessGroup? s_current;
     private static bool s_handlersInstalled;
 
@@ -309,8 +311,11 @@ public sealed unsafe class ProcessGroup : IDisposable
                     AbortJob($"{what} did not complete within {_timeout} (ProcessGroup.Timeout): at least one other rank did not join it — " +
                              "it may have failed, be stuck, or be calling something else.");
                 }
-                // Spin briefly (collectives on one machine complete in microseconds), then stop burning a core.
-                if (waited < TimeSpan.FromMilliseconds(2)) Thread.SpinWait(64);
+                // Poll as MPI itself does (it moves data only inside its calls, and collectives on one machine take
+                // microseconds): spin for a moment, then yield the core to any other runnable thread between polls (a rank
+                // waiting for a slower one hands its core over), and only after a long wait sleep between polls.
+                if (waited < SpinPhase) Thread.SpinWait(32);
+                else if (waited < YieldPhase) Thread.Yield();
                 else Thread.Sleep(1);
             }
         }
