@@ -130,6 +130,9 @@ public sealed class DistributedDataParallel : IDisposable
     /// <c>avg_backward_comm_time</c> minus its overlap, from DDP's logging data).</summary>
     public TimeSpan CommunicationWait => Stopwatch.GetElapsedTime(0, _waitTicks);
 
+    /// <summary>How many buckets' all-reduces the backward now running has started (for tests of the overlap).</summary>
+    internal int StartedBuckets => _nextBucket;
+
     /// <summary>Runs the model on <paramref name="inputs"/> with its hooks (PyTorch: <c>ddp_model(x)</c>); the same as <c>Module.Call</c>.</summary>
     public Tensor Call(params Tensor[] inputs) => Module.Call(inputs);
 

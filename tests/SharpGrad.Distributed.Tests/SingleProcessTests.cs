@@ -86,6 +86,25 @@ public class SingleProcessTests
         Assert.Equal(9, cases);
     }
 
+    [Fact]
+    public void ABucketsAllReduceStartsDuringTheBackwardAsSoonAsItsGradientsAreReady()
+    {
+        using var group = ProcessGroup.InitMpi();
+        // Buckets (as PyTorch makes them with a 1 MiB cap): [1.bias, 2.*, 3.*], [0.bias, 1.weight], [0.weight].
+        var model = new Sequential(new Linear(512, 512), new Linear(512, 512), new Linear(512, 100), new Linear(100, 10));
+        using var ddp = new DistributedDataParallel(model, group, bucketCapMb: 1);
+        Assert.Equal(3, ddp.Buckets.Count);
+        var firstBias = model.NamedParameters().Single(p => p.Name == "0.bias").Value;
+        (int Started, bool Running, long Finished)? seen = null;
+        // Runs after DDP's own hook on 0.bias (the bias add is the last op of layer 0, so its gradient comes before
+        // 0.weight's): the first two buckets are complete, the engine still has 0.weight to deliver.
+        using var hook = firstBias.RegisterPostAccumulateGradHook(_ => seen = (ddp.StartedBuckets, Autograd.IsBackwardRunning, ddp.SynchronizedSteps));
+        model.Forward(Tensor.Randn([2, 512], rng: new Rng(5))).Sum().Backward();
+        Assert.Equal((2, true, 0L), seen); // two buckets' all-reduces started mid-backward; the step not finished yet
+        Assert.Equal(1, ddp.SynchronizedSteps);
+        Assert.Equal(0, ddp.StartedBuckets); // reset for the next step
+    }
+
     private static DdpNet Copy(DdpNet model)
     {
         var copy = new DdpNet();
