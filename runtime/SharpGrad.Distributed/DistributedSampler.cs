@@ -23,6 +23,11 @@ public sealed class DistributedSampler : ISampler<int>
     public DistributedSampler(int length, ProcessGroup group, bool shuffle = true, int seed = 0, bool dropLast = false)
         : this(length, (group ?? throw new ArgumentNullException(nameof(group))).Size, group.Rank, shuffle, seed, dropLast) { }
 
+    /// <summary>Shards <paramref name="dataset"/> (its <c>Count</c> when the sampler is created) over the ranks of
+    /// <paramref name="group"/> (PyTorch: <c>DistributedSampler(dataset, shuffle=…, seed=…, drop_last=…)</c>).</summary>
+    public DistributedSampler(IDataset<object> dataset, ProcessGroup group, bool shuffle = true, int seed = 0, bool dropLast = false)
+        : this((dataset ?? throw new ArgumentNullException(nameof(dataset))).Count, group, shuffle, seed, dropLast) { }
+
     /// <summary>Shards a data set of <paramref name="length"/> items for rank <paramref name="rank"/> of
     /// <paramref name="numReplicas"/> (PyTorch: <c>DistributedSampler(dataset, num_replicas, rank, shuffle, seed, drop_last)</c>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative length, fewer than one replica, or a rank outside 0 … numReplicas − 1.</exception>

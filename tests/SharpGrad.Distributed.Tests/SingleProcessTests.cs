@@ -50,6 +50,17 @@ public class SingleProcessTests
     }
 
     [Fact]
+    public void ASamplerOfOneRankYieldsTheWholeDataSet()
+    {
+        using var group = ProcessGroup.InitMpi();
+        var dataset = new SharpGrad.Data.TensorDataset(Tensor.Zeros(7, 2));
+        var sampler = new DistributedSampler(dataset, group, shuffle: false);
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6], sampler.ToArray());
+        var shuffled = new DistributedSampler(dataset, group, seed: 4);
+        Assert.Equal(TorchRandPerm.Permutation(7, 4), shuffled.ToArray());
+    }
+
+    [Fact]
     public void BadUseIsRefusedClearly()
     {
         using (var group = ProcessGroup.InitMpi())
