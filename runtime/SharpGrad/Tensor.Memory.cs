@@ -211,6 +211,9 @@ public partial class Tensor
             case Storage<float> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((float)value); return;
             case Storage<double> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value); return;
             case Storage<long> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((long)value); return;
+            case Storage<int> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((int)value); return;
+            case Storage<bool> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value != 0); return;
+            case Storage<byte> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((byte)value); return;
         }
         CopyRaw(Full([], value, DType), this);
     }
