@@ -16,6 +16,8 @@ internal sealed class SharpGradSymbols
         ModuleAttribute = compilation.GetTypeByMetadataName("SharpGrad.ModuleAttribute");
         Optimizer = compilation.GetTypeByMetadataName("SharpGrad.Optimizers.Optimizer");
         Sequential = compilation.GetTypeByMetadataName("SharpGrad.Layers.Sequential");
+        Losses = compilation.GetTypeByMetadataName("SharpGrad.Losses");
+        BufferAttribute = compilation.GetTypeByMetadataName("SharpGrad.BufferAttribute");
     }
 
     public INamedTypeSymbol Tensor { get; }
@@ -27,6 +29,8 @@ internal sealed class SharpGradSymbols
     public INamedTypeSymbol? ModuleAttribute { get; }
     public INamedTypeSymbol? Optimizer { get; }
     public INamedTypeSymbol? Sequential { get; }
+    public INamedTypeSymbol? Losses { get; }
+    public INamedTypeSymbol? BufferAttribute { get; }
 
     /// <summary>The symbols, or null when the compilation does not reference SharpGrad (then no analyzer runs).</summary>
     public static SharpGradSymbols? TryCreate(Compilation compilation)
@@ -47,15 +51,23 @@ internal sealed class SharpGradSymbols
     public bool IsFunctional(IMethodSymbol method)
         => Functional is not null && SymbolEqualityComparer.Default.Equals(method.ContainingType, Functional);
 
-    /// <summary><c>Autograd.NoGrad()</c> or <c>Autograd.SetGradEnabled(false)</c>.</summary>
-    public bool IsNoGradCall(IOperation? operation)
+    /// <summary>
+    /// For a call that sets the grad mode for a scope: is recording off after it? <c>Autograd.NoGrad()</c> and
+    /// <c>SetGradEnabled(false)</c> → true, <c>EnableGrad()</c> and <c>SetGradEnabled(true)</c> → false, a non-constant
+    /// <c>SetGradEnabled(x)</c> → unknown; null for any other operation.
+    /// </summary>
+    public Tri? RecordingOff(IOperation? operation)
     {
-        if (operation is not Microsoft.CodeAnalysis.Operations.IInvocationOperation call || Autograd is null) return false;
-        if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, Autograd)) return false;
-        if (call.TargetMethod.Name == "NoGrad") return true;
-        return call.TargetMethod.Name == "SetGradEnabled"
-            && call.Arguments.Length == 1
-            && call.Arguments[0].Value.ConstantValue is { HasValue: true, Value: false };
+        if (operation is not Microsoft.CodeAnalysis.Operations.IInvocationOperation call || Autograd is null) return null;
+        if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, Autograd)) return null;
+        switch (call.TargetMethod.Name)
+        {
+            case "NoGrad": return Tri.True;
+            case "EnableGrad": return Tri.False;
+            case "SetGradEnabled" when call.Arguments.Length == 1:
+                return call.Arguments[0].Value.ConstantValue is { HasValue: true, Value: bool enabled } ? (!enabled).ToTri() : Tri.Unknown;
+            default: return null;
+        }
     }
 
     public static bool DerivesFrom(ITypeSymbol? type, INamedTypeSymbol baseType)
