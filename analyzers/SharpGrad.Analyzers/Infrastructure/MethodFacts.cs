@@ -80,7 +80,8 @@ internal sealed partial class MethodFacts
                 case IVariableDeclaratorOperation declarator:
                     var init = declarator.GetVariableInitializer();
                     if (init is not null) AddWrite(declarator.Symbol, declarator, init.Value);
-                    else if (declarator.Parent is not IVariableDeclarationOperation) AddWrite(declarator.Symbol, declarator, null);
+                    // A foreach variable is written by its loop (below).
+                    else if (declarator.Parent is not (IVariableDeclarationOperation or IForEachLoopOperation)) AddWrite(declarator.Symbol, declarator, null);
                     break;
                 case ISimpleAssignmentOperation assignment:
                     if (Written(assignment.Target) is { } target) AddWrite(target, assignment, assignment.IsRef ? null : assignment.Value);
