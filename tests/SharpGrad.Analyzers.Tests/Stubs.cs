@@ -250,6 +250,7 @@ public static class Stubs
             {
                 public void Step() { }
                 public void ZeroGrad(bool setToNone = true) { }
+                public void AddParamGroup(IEnumerable<Tensor> parameters) { }
             }
 
             public sealed class SGD : Optimizer

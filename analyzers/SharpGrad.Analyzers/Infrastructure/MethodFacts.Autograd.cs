@@ -530,10 +530,8 @@ internal sealed partial class MethodFacts
         if (method.MethodKind == MethodKind.LocalFunction) return GradEventKind.LocalCall;
         if (method.MethodKind == MethodKind.DelegateInvoke) return GradEventKind.LocalCall;
         if (method.Name is "Forward" or "Call" && _symbols.IsModule(method.ContainingType)) return null;
+        if (_symbols.IsSharpGradApi(method)) return null;
         var ns = method.ContainingNamespace?.ToDisplayString() ?? "";
-        bool sharpGrad = SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _symbols.Tensor.ContainingAssembly)
-            && (ns == "SharpGrad" || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal));
-        if (sharpGrad) return null;
         bool framework = ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)
             || ns == "Microsoft" || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal);
         return framework ? null : GradEventKind.Escape;

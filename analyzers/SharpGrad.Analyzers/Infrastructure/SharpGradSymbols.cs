@@ -70,6 +70,14 @@ internal sealed class SharpGradSymbols
         }
     }
 
+    /// <summary>A member of SharpGrad's own API (the runtime assembly's SharpGrad namespaces), as opposed to user code.</summary>
+    public bool IsSharpGradApi(ISymbol symbol)
+    {
+        if (!SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, Tensor.ContainingAssembly)) return false;
+        var ns = symbol.ContainingNamespace?.ToDisplayString() ?? "";
+        return ns == "SharpGrad" || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal);
+    }
+
     public static bool DerivesFrom(ITypeSymbol? type, INamedTypeSymbol baseType)
     {
         for (var t = type; t is not null; t = t.BaseType)
