@@ -154,7 +154,6 @@ public static class Stubs
 
         namespace SharpGrad.Layers
         {
-            [Module]
             public class Sequential : Module
             {
                 public Sequential() { }
@@ -165,7 +164,6 @@ public static class Stubs
                 public Tensor Forward(Tensor input) => input;
             }
 
-            [Module]
             public class ModuleList<T> : Module where T : Module
             {
                 public ModuleList(params T[] modules) { }
@@ -173,7 +171,6 @@ public static class Stubs
                 public ModuleList<T> Extend(IEnumerable<T> modules) => this;
             }
 
-            [Module]
             public class ModuleList : ModuleList<Module>
             {
                 public ModuleList(params Module[] modules) { }

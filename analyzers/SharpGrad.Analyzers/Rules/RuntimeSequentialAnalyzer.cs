@@ -67,9 +67,10 @@ public sealed class RuntimeSequentialAnalyzer : DiagnosticAnalyzer
             if (tuple.Elements[0].ConstantValue is not { HasValue: true, Value: string }) return false;
             op = MethodFacts.Unwrap(tuple.Elements[1]);
         }
-        if (op is not IObjectCreationOperation { Initializer: null } layer || !symbols.IsModule(layer.Type) || !IsCompilableModuleType(layer.Type)) return false;
+        if (op is not IObjectCreationOperation { Initializer: null } layer || !symbols.IsModule(layer.Type)) return false;
+        // A nested Sequential (not itself a [Module] class) is compiled as its layers are.
         if (SymbolEqualityComparer.Default.Equals(layer.Type, symbols.Sequential)) return Layers(layer, symbols) is { } nested && nested.All(e => IsConstantLayer(e, symbols));
-        return layer.Arguments.All(a => a.ArgumentKind == ArgumentKind.DefaultValue || a.Value.ConstantValue.HasValue);
+        return IsCompilableModuleType(layer.Type) && layer.Arguments.All(a => a.ArgumentKind == ArgumentKind.DefaultValue || a.Value.ConstantValue.HasValue);
     }
 
     private static bool IsCompilableModuleType(ITypeSymbol? type)
