@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -14,10 +16,15 @@ namespace SharpGrad.Analyzers;
 /// </summary>
 internal sealed class ControlFlowPaths
 {
+    private static readonly ConditionalWeakTable<ControlFlowGraph, ControlFlowPaths> Cache = new();
+
     private readonly ControlFlowGraph _graph;
     private readonly Dictionary<SyntaxNode, List<(int Block, int Index)>> _positions = new();
 
-    public ControlFlowPaths(ControlFlowGraph graph)
+    /// <summary>The paths of the block the analyzed operation belongs to (built once per graph, shared by the rules).</summary>
+    public static ControlFlowPaths Of(OperationAnalysisContext context) => Cache.GetValue(context.GetControlFlowGraph(), graph => new ControlFlowPaths(graph));
+
+    private ControlFlowPaths(ControlFlowGraph graph)
     {
         _graph = graph;
         foreach (var block in graph.Blocks)

@@ -530,11 +530,7 @@ internal sealed partial class MethodFacts
         if (method.MethodKind == MethodKind.LocalFunction) return GradEventKind.LocalCall;
         if (method.MethodKind == MethodKind.DelegateInvoke) return GradEventKind.LocalCall;
         if (method.Name is "Forward" or "Call" && _symbols.IsModule(method.ContainingType)) return null;
-        if (_symbols.IsSharpGradApi(method)) return null;
-        var ns = method.ContainingNamespace?.ToDisplayString() ?? "";
-        bool framework = ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)
-            || ns == "Microsoft" || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal);
-        return framework ? null : GradEventKind.Escape;
+        return _symbols.IsSharpGradApi(method) || SharpGradSymbols.IsFramework(method) ? null : GradEventKind.Escape;
     }
 
     /// <summary>The tensors an argument passes: itself, or the elements of an array or collection expression.</summary>

@@ -103,6 +103,16 @@ internal sealed partial class MethodFacts
         return null;
     }
 
+    /// <summary>The innermost loop around the operation in its own function (not beyond a lambda or local function), or null.</summary>
+    public static ILoopOperation? NearestLoop(IOperation operation)
+    {
+        for (var op = operation.Parent; op is not null && op is not (IAnonymousFunctionOperation or ILocalFunctionOperation); op = op.Parent)
+        {
+            if (op is ILoopOperation loop) return loop;
+        }
+        return null;
+    }
+
     /// <summary>Is <paramref name="inner"/> <paramref name="outer"/> or inside it?</summary>
     public static bool Contains(IOperation outer, IOperation inner)
     {

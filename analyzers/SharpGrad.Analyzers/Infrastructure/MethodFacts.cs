@@ -8,9 +8,10 @@ namespace SharpGrad.Analyzers;
 
 /// <summary>
 /// What one method body tells about its tensors, computed once per body on demand: where each local is written,
-/// which invocations it makes, and — by following locals written exactly once — each value's static shape, whether
-/// it requires grad, and which recorded ops make up its graph. Every question answers "not known" (null/false)
-/// rather than guess: the analyzers stay silent on what they cannot prove.
+/// which invocations it makes, and — following each read to the value it certainly sees (MethodFacts.Flow.cs) — each
+/// value's static shape (here), whether it requires grad and is a leaf, and which recorded ops make up its graph
+/// (MethodFacts.Autograd.cs). Every question answers "not known" (null/false) rather than guess: the analyzers stay
+/// silent on what they cannot prove.
 /// </summary>
 internal sealed partial class MethodFacts
 {

@@ -78,6 +78,14 @@ internal sealed class SharpGradSymbols
         return ns == "SharpGrad" || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal);
     }
 
+    /// <summary>A member of the .NET libraries (System.*, Microsoft.* namespaces): code that does not touch SharpGrad's state.</summary>
+    public static bool IsFramework(ISymbol symbol)
+    {
+        var ns = symbol.ContainingNamespace?.ToDisplayString() ?? "";
+        return ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)
+            || ns == "Microsoft" || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal);
+    }
+
     public static bool DerivesFrom(ITypeSymbol? type, INamedTypeSymbol baseType)
     {
         for (var t = type; t is not null; t = t.BaseType)

@@ -31,7 +31,7 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
             AnalyzerSetup.RegisterWithFacts(start, symbols, (ctx, getFacts) =>
             {
                 if (Accumulation(ctx.Operation, symbols) is not var (total, term)) return;
-                if (NearestLoop(ctx.Operation) is not { } loop || DeclaredInside(total, loop)) return;
+                if (MethodFacts.NearestLoop(ctx.Operation) is not { } loop || DeclaredInside(total, loop)) return;
                 var facts = getFacts();
                 if (facts.StateAt(term, null).RequiresGrad != Tri.True) return;
                 var uses = new UseCheck(facts, symbols);
@@ -69,16 +69,6 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
             default:
                 return null;
         }
-    }
-
-    private static ILoopOperation? NearestLoop(IOperation operation)
-    {
-        for (var op = operation.Parent; op is not null; op = op.Parent)
-        {
-            if (op is ILoopOperation loop) return loop;
-            if (op is IAnonymousFunctionOperation or ILocalFunctionOperation) return null;
-        }
-        return null;
     }
 
     private static bool DeclaredInside(ILocalSymbol local, ILoopOperation loop)
@@ -127,9 +117,7 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
                         bool tensorOp = method.IsStatic && (_symbols.IsTensor(method.ContainingType) || _symbols.IsFunctional(method)
                             || SymbolEqualityComparer.Default.Equals(method.ContainingType, _symbols.Losses));
                         if (tensorOp && _symbols.IsTensor(call.Type)) return OnlyPlainValues(call, depth + 1);
-                        var ns = method.ContainingNamespace?.ToDisplayString() ?? "";
-                        bool framework = ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal);
-                        return framework && !IsTensorOrTensors(call.Type);
+                        return SharpGradSymbols.IsFramework(method) && !IsTensorOrTensors(call.Type);
                     }
                 case IBinaryOperation binary:
                     return !_symbols.IsTensor(binary.Type) || OnlyPlainValues(binary, depth + 1);

@@ -1,9 +1,7 @@
 using System.Collections.Immutable;
 using System.Linq;
-using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
-using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace SharpGrad.Analyzers;
@@ -17,8 +15,6 @@ namespace SharpGrad.Analyzers;
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class ParametersAfterOptimizerAnalyzer : DiagnosticAnalyzer
 {
-    private static readonly ConditionalWeakTable<ControlFlowGraph, ControlFlowPaths> Paths = new();
-
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticDescriptors.ParametersAfterOptimizer);
 
     public override void Initialize(AnalysisContext context)
@@ -35,7 +31,7 @@ public sealed class ParametersAfterOptimizerAnalyzer : DiagnosticAnalyzer
                 var facts = getFacts();
                 if (GrownModule(change, facts, symbols) is not { } grown) return;
 
-                var paths = Paths.GetValue(ctx.GetControlFlowGraph(), graph => new ControlFlowPaths(graph));
+                var paths = ControlFlowPaths.Of(ctx);
                 if (!paths.Contains(change)) return;
                 foreach (var creation in facts.Root.DescendantsAndSelf().OfType<IObjectCreationOperation>())
                 {

@@ -1,10 +1,8 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
-using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
-using Microsoft.CodeAnalysis.FlowAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 
 namespace SharpGrad.Analyzers;
@@ -19,8 +17,6 @@ namespace SharpGrad.Analyzers;
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class TrainingInEvalModeAnalyzer : DiagnosticAnalyzer
 {
-    private static readonly ConditionalWeakTable<ControlFlowGraph, ControlFlowPaths> Paths = new();
-
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticDescriptors.TrainingInEvalMode);
 
     public override void Initialize(AnalysisContext context)
@@ -56,7 +52,7 @@ public sealed class TrainingInEvalModeAnalyzer : DiagnosticAnalyzer
                 }
                 if (evals.Count == 0) return;
 
-                var paths = Paths.GetValue(ctx.GetControlFlowGraph(), graph => new ControlFlowPaths(graph));
+                var paths = ControlFlowPaths.Of(ctx);
                 if (!paths.Contains(step)) return;
                 foreach (var (eval, evaluated) in evals)
                 {
@@ -77,16 +73,9 @@ public sealed class TrainingInEvalModeAnalyzer : DiagnosticAnalyzer
 
     /// <summary>The nearest loop around the step whose body (not a lambda in it) also calls <c>Backward()</c>.</summary>
     private static ILoopOperation? TrainingLoop(IInvocationOperation step, SharpGradSymbols symbols)
-    {
-        for (var op = step.Parent; op is not null; op = op.Parent)
-        {
-            if (op is ILoopOperation loop)
-            {
-                return MethodFacts.OwnDescendants(loop.Body).Any(o => o is IInvocationOperation i && AnalyzerSetup.IsBackward(i, symbols)) ? loop : null;
-            }
-        }
-        return null;
-    }
+        => MethodFacts.NearestLoop(step) is { } loop && MethodFacts.OwnDescendants(loop.Body).Any(o => o is IInvocationOperation i && AnalyzerSetup.IsBackward(i, symbols))
+            ? loop
+            : null;
 
     /// <summary>The outermost loop around the step that does not contain the <c>Eval()</c>: <c>Train()</c> goes right before it.</summary>
     private static ILoopOperation? LoopToPrepare(IOperation step, IOperation eval)
@@ -122,9 +111,7 @@ public sealed class TrainingInEvalModeAnalyzer : DiagnosticAnalyzer
         if (mode is Tri.False) return false;
         var method = call.TargetMethod;
         if (method.Name == "Apply" && call.Instance is not null && symbols.IsModule(call.Instance.Type)) return Related(call.Instance);
-        if (symbols.IsSharpGradApi(method)) return false;
-        var ns = method.ContainingNamespace?.ToDisplayString() ?? "";
-        if (ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)) return false;
+        if (symbols.IsSharpGradApi(method) || SharpGradSymbols.IsFramework(method)) return false;
         if (method.Name is "Forward" or "Call" && symbols.IsModule(method.ContainingType)) return false;
         // User code: it may switch a module it is given, a module that is the class's own state, or one it captures.
         if (MethodFacts.IsClassState(trained) || method.MethodKind is MethodKind.LocalFunction or MethodKind.DelegateInvoke) return true;
