@@ -3,7 +3,6 @@ using System.Globalization;
 using SharpGrad.Data;
 using SharpGrad.Layers;
 using SharpGrad.Optimizers;
-using SharpGrad.Samples.Plotting;
 
 namespace SharpGrad.Samples.Mnist;
 
@@ -105,12 +104,23 @@ public static class MnistTraining
         var path = Path.Combine(o.OutDir, "mnist_cnn.safetensors");
         model.Save(path);
         var plotPath = Path.Combine(o.OutDir, "loss.png");
-        var ep = epochs.Select(e => (double)e.Epoch).ToArray();
-        new LinePlot(640, 480) { Title = "MNIST CNN loss", XLabel = "epoch", YLabel = "loss", IntegerX = true }
-            .Add("training", ep, epochs.Select(e => (double)e.Loss).ToArray(), markers: true)
-            .Add("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray(), markers: true)
-            .Save(plotPath);
+        SaveLossPlot(epochs, plotPath);
         return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
+    }
+
+    /// <summary>The training and test loss per epoch, drawn with ScottPlot (640×480 PNG).</summary>
+    public static void SaveLossPlot(IReadOnlyList<EpochStats> epochs, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var ep = epochs.Select(e => (double)e.Epoch).ToArray();
+        plot.Add.Scatter(ep, epochs.Select(e => (double)e.Loss).ToArray()).LegendText = "training";
+        plot.Add.Scatter(ep, epochs.Select(e => (double)e.TestLoss).ToArray()).LegendText = "test";
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // whole epochs
+        plot.Title("MNIST CNN loss");
+        plot.XLabel("epoch");
+        plot.YLabel("loss");
+        plot.ShowLegend();
+        plot.SavePng(path, 640, 480);
     }
 
     /// <summary>Accuracy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SharpGrad.Samples.Mnist;
 using SharpGrad.Tests.Support;
+using Spectre.Console.Testing;
 
 namespace SharpGrad.Tests.Samples;
 
@@ -56,9 +57,7 @@ public class MnistSampleTests
             Assert.All(result.Epochs, e => Assert.True(e.TestLoss > 0 && float.IsFinite(e.TestLoss), $"test loss {e.TestLoss}"));
             Assert.Contains("test loss ", lines[0]);
             Assert.Equal(Path.Combine(dir, "loss.png"), result.PlotPath);
-            var (pw, ph, _, raw) = PngCheck.Read(File.ReadAllBytes(result.PlotPath));
-            Assert.Equal((640, 480), (pw, ph));
-            Assert.Equal(ph * (1 + 3 * pw), raw.Length);
+            PngCheck.AssertPlot(result.PlotPath);
 
             // The weights file exists and holds the trained model: reloaded, it gives the same logits.
             Assert.True(File.Exists(result.WeightsPath));
@@ -122,33 +121,35 @@ public class MnistSampleTests
     }
 
     [Fact]
-    public void TheProgressBarIsRedrawnInPlaceOnATerminalAndIsOneLinePerEpochOtherwise()
+    public void TheProgressIsABarPerEpochOnATerminalAndOneLinePerEpochOtherwise()
     {
-        var p1 = new BatchProgress(1, 5, 96, 320, 1.5f, 0.25f, 1000);
-        var p2 = new BatchProgress(1, 5, 320, 320, 0.75f, 0.5f, 1200);
-        Assert.Equal("epoch 1/5 [=========>                    ] 96/320  loss 1.5000  accuracy 25.00%  1000 images/s",
-            ProgressBar.Render(p1).Replace(" %", "%"));
-        Assert.StartsWith("epoch 1/5 [==============================] 320/320  loss 0.7500", ProgressBar.Render(p2));
+        var p1 = new BatchProgress(1, 2, 96, 320, 1.5f, 0.25f, 1000);
+        var p2 = new BatchProgress(1, 2, 320, 320, 0.75f, 0.5f, 1200);
+        var q1 = new BatchProgress(2, 2, 160, 320, 0.5f, 0.75f, 1100);
+        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", TrainingProgress.Describe(p1).Replace(" %", "%"));
+        int Train(Action<string> log, Action<BatchProgress> progress)
+        {
+            progress(p1);
+            progress(p2);
+            log("epoch 1/2  loss 0.7500  summary one");
+            progress(q1);
+            log("epoch 2/2  loss 0.4000  summary two");
+            return 42;
+        }
 
-        var terminal = new StringWriter();
-        var bar = new ProgressBar(terminal, interactive: true);
-        bar.Update(p1);
-        bar.Update(p2); // the epoch's last batch is always drawn
-        bar.Finish("epoch 1/5  loss 0.7500");
-        var text = terminal.ToString();
-        var draws = text.Split('\r');
-        Assert.Equal(4, draws.Length); // "" before the first \r, two bars, the summary
-        Assert.StartsWith("epoch 1/5 [=========>", draws[1]);
-        Assert.StartsWith("epoch 1/5 [=====", draws[2]);
-        // The shorter summary blanks out the rest of the bar, then ends the line.
-        Assert.Equal("epoch 1/5  loss 0.7500".PadRight(draws[2].Length) + Environment.NewLine, draws[3]);
+        // A terminal: Spectre.Console's progress display; each epoch's bar ends full, described by its summary.
+        var terminal = new TestConsole().Interactive();
+        terminal.Profile.Width = 160;
+        Assert.Equal(42, TrainingProgress.Show(terminal, interactive: true, TextWriter.Null, Train));
+        var screen = terminal.Output;
+        Assert.Contains("epoch 1/2  loss 0.7500  summary one", screen);
+        Assert.Contains("epoch 2/2  loss 0.4000  summary two", screen);
+        Assert.Contains("100%", screen);
 
+        // Redirected: one line per epoch, nothing per batch.
         var log = new StringWriter();
-        bar = new ProgressBar(log, interactive: false);
-        bar.Update(p1);
-        bar.Update(p2);
-        bar.Finish("epoch 1/5  loss 0.7500");
-        Assert.Equal("epoch 1/5  loss 0.7500" + Environment.NewLine, log.ToString());
+        Assert.Equal(42, TrainingProgress.Show(new TestConsole(), interactive: false, log, Train));
+        Assert.Equal("epoch 1/2  loss 0.7500  summary one" + Environment.NewLine + "epoch 2/2  loss 0.4000  summary two" + Environment.NewLine, log.ToString());
     }
 
     private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
