@@ -161,6 +161,23 @@ public class GradFlowTests
             Console.WriteLine(h.Grad);
             """));
 
+    [Fact]
+    public Task A_module_output_is_recorded_unless_the_method_freezes_parameters()
+        => NonLeafGrad.Analyzer(Method("""
+            var model = new Linear(4, 2);
+            var y = model.Forward(Tensor.Randn(8, 4));
+            y.Sum().Backward();
+            Console.WriteLine({|SG2002:y.Grad|});
+            """, """
+            void FineTune(Linear backbone, Linear head)
+            {
+                foreach (var p in backbone.Parameters()) p.RequiresGrad = false;
+                var features = backbone.Forward(Tensor.Randn(8, 4));
+                head.Forward(features).Sum().Backward();
+                Console.WriteLine(features.Grad);
+            }
+            """));
+
     // ---------------------------------------------------------------- Detach
 
     [Fact]

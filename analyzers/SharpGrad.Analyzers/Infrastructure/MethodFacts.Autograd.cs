@@ -23,6 +23,7 @@ internal sealed partial class MethodFacts
     private readonly Dictionary<ITypeSymbol, bool> _hasParameters = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<(IOperation Body, int Ordinal), bool> _changesParameter = new();
     private List<GradEvent>? _events;
+    private bool? _mayFreeze;
 
     private enum GradEventKind : byte
     {
@@ -305,8 +306,9 @@ internal sealed partial class MethodFacts
         if (IsRecordedOp(call)) return RecordedResult(call, frame);
         if (method.Name is "Forward" or "Call" && !method.IsStatic && call.Instance is not null && _symbols.IsModule(call.Instance.Type) && _symbols.IsTensor(method.ReturnType))
         {
-            // A module with parameters computes a new tensor from them: recorded (a non-leaf) when recording is on, without a graph when it is off.
-            if (!CertainlyHasParameters(call.Instance.Type, 0)) return GradState.Unknown;
+            // A module with parameters computes a new tensor from them: recorded (a non-leaf) when recording is on, without a graph when it is off
+            // — unless this method freezes parameters (then which modules still have trainable ones is not known).
+            if (!CertainlyHasParameters(call.Instance.Type, 0) || MayFreezeParameters) return GradState.Unknown;
             return GradModeOff(call, frame) switch
             {
                 Tri.False => GradState.OpResult(Tri.True),
@@ -318,6 +320,20 @@ internal sealed partial class MethodFacts
     }
 
     /// <summary>A recorded op's result: requires grad when an input does and recording is on; a leaf without a graph otherwise.</summary>
+    /// <summary>Does the method turn requires-grad off on something (<c>p.RequiresGrad = false</c>, <c>RequiresGrad_(false)</c> on a tensor or a module)?</summary>
+    private bool MayFreezeParameters
+    {
+        get
+        {
+            lock (_flowLock)
+            {
+                return _mayFreeze ??= Events.Any(e => e.Kind == GradEventKind.SetRequiresGrad && e.Value != Tri.True)
+                    || Invocations.Any(i => i.TargetMethod.Name == "RequiresGrad_" && i.Instance is not null && _symbols.IsModule(i.Instance.Type)
+                        && i.Arguments.Any(a => a.ArgumentKind != ArgumentKind.DefaultValue && a.Value.ConstantValue is not { HasValue: true, Value: true }));
+            }
+        }
+    }
+
     private GradState RecordedResult(IOperation op, Frame? frame)
     {
         var inputs = Tri.False;
