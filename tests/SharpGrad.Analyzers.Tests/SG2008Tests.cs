@@ -136,4 +136,19 @@ public class SG2008Tests
             var y = {|SG2008:linear.Forward(Tensor.Randn(8, 4))|};
             Console.WriteLine(y.Sum().Item());
             """));
+
+    // Regression (issue 15): a result that goes into a module returning tensors in a tuple (an LSTM) is not a plain value.
+    [Fact]
+    public Task Silent_when_the_result_feeds_a_module_that_returns_tensors_in_a_tuple()
+        => VerifyCS.Analyzer(Method("", """
+            readonly Linear embed = new Linear(4, 4);
+            readonly LSTM lstm = new LSTM(4, 8);
+            readonly Linear head = new Linear(8, 2);
+            Tensor Forward(Tensor tokens)
+            {
+                var (output, _) = lstm.Forward(embed.Forward(tokens));
+                return head.Forward(output);
+            }
+            Tensor Last(Tensor tokens) => head.Forward(lstm.Forward(embed.Forward(tokens)).Output);
+            """));
 }

@@ -192,6 +192,14 @@ public static class Stubs
             }
 
             [Module]
+            public sealed class LSTM : Module
+            {
+                public LSTM(int inputSize, int hiddenSize) { }
+                public Parameter WeightIh { get; } = new Parameter(new Tensor());
+                public (Tensor Output, (Tensor H, Tensor C) State) Forward(Tensor input) => (input, (input, input));
+            }
+
+            [Module]
             public sealed class Dropout : Module
             {
                 public Dropout(double p = 0.5) { }

@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace SharpGrad.Analyzers;
@@ -76,6 +77,33 @@ internal sealed class SharpGradSymbols
         if (!SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, Tensor.ContainingAssembly)) return false;
         var ns = symbol.ContainingNamespace?.ToDisplayString() ?? "";
         return ns == "SharpGrad" || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Could a value of this type carry a tensor: a tensor, a tuple, array, collection or record holding one (by its
+    /// fields and properties, a few levels deep), or a type that could be anything (object, an interface, a type parameter)?
+    /// False for numbers, strings, enums and types without tensor members.
+    /// </summary>
+    public bool MayHoldTensors(ITypeSymbol? type) => MayHoldTensors(type, 0);
+
+    private bool MayHoldTensors(ITypeSymbol? type, int depth)
+    {
+        if (type is null) return false;
+        if (IsTensor(type) || depth > 3) return true;
+        if (type.SpecialType == SpecialType.System_Object || type.TypeKind is TypeKind.TypeParameter or TypeKind.Dynamic) return true;
+        if (type.SpecialType != SpecialType.None || type.TypeKind is TypeKind.Enum or TypeKind.Pointer or TypeKind.FunctionPointer) return false;
+        if (type is IArrayTypeSymbol array) return MayHoldTensors(array.ElementType, depth + 1);
+        if (type is not INamedTypeSymbol named) return true;
+        if (named.IsTupleType) return named.TupleElements.Any(e => MayHoldTensors(e.Type, depth + 1));
+        if (named.IsGenericType && named.TypeArguments.Any(t => MayHoldTensors(t, depth + 1))) return true;
+        if (named.TypeKind is TypeKind.Interface or TypeKind.Delegate) return named.TypeKind is TypeKind.Interface && !named.IsGenericType;
+        if (IsModule(named)) return true;
+        return named.GetMembers().Any(m => !m.IsStatic && m switch
+        {
+            IFieldSymbol f => !f.IsImplicitlyDeclared && MayHoldTensors(f.Type, depth + 1),
+            IPropertySymbol p => !p.IsIndexer && MayHoldTensors(p.Type, depth + 1),
+            _ => false,
+        });
     }
 
     /// <summary>A member of the .NET libraries (System.*, Microsoft.* namespaces): code that does not touch SharpGrad's state.</summary>

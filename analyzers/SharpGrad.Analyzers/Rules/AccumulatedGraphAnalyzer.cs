@@ -105,11 +105,11 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
                 case IVariableInitializerOperation { Parent: IVariableDeclaratorOperation declarator }:
                     return LocalStaysPlain(declarator.Symbol, depth);
                 case IPropertyReferenceOperation property when property.Instance == op:
-                    return !IsTensorOrTensors(property.Type) || (_symbols.IsTensor(property.Type) && OnlyPlainValues(property, depth + 1));
+                    return !_symbols.MayHoldTensors(property.Type) || (_symbols.IsTensor(property.Type) && OnlyPlainValues(property, depth + 1));
                 case IInvocationOperation call when call.Instance == op:
                     if (call.TargetMethod.Name is "Backward" or "RegisterHook") return false;
                     if (_symbols.IsTensor(call.Type)) return OnlyPlainValues(call, depth + 1);
-                    return !IsTensorOrTensors(call.Type);
+                    return !_symbols.MayHoldTensors(call.Type);
                 case IArgumentOperation { Parent: IInvocationOperation call }:
                     {
                         var method = call.TargetMethod;
@@ -117,7 +117,7 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
                         bool tensorOp = method.IsStatic && (_symbols.IsTensor(method.ContainingType) || _symbols.IsFunctional(method)
                             || SymbolEqualityComparer.Default.Equals(method.ContainingType, _symbols.Losses));
                         if (tensorOp && _symbols.IsTensor(call.Type)) return OnlyPlainValues(call, depth + 1);
-                        return SharpGradSymbols.IsFramework(method) && !IsTensorOrTensors(call.Type);
+                        return SharpGradSymbols.IsFramework(method) && !_symbols.MayHoldTensors(call.Type);
                     }
                 case IBinaryOperation binary:
                     return !_symbols.IsTensor(binary.Type) || OnlyPlainValues(binary, depth + 1);
@@ -143,23 +143,6 @@ public sealed class AccumulatedGraphAnalyzer : DiagnosticAnalyzer
                 if (!OnlyPlainValues(reference, depth + 1)) return false;
             }
             return true;
-        }
-
-        /// <summary>A tensor, or a type that could hold tensors (a collection, an array, object).</summary>
-        private bool IsTensorOrTensors(ITypeSymbol? type)
-        {
-            if (type is null) return false;
-            if (_symbols.IsTensor(type)) return true;
-            if (type.SpecialType == SpecialType.System_Object || type.TypeKind is TypeKind.TypeParameter) return true;
-            if (type.SpecialType is not SpecialType.None || type.TypeKind is TypeKind.Enum) return false;
-            if (type is IArrayTypeSymbol array) return IsTensorOrTensors(array.ElementType);
-            if (type.TypeKind is TypeKind.Interface && type is not INamedTypeSymbol { IsGenericType: true }) return true;
-            if (type is not INamedTypeSymbol { IsGenericType: true } generic) return false;
-            foreach (var argument in generic.TypeArguments)
-            {
-                if (IsTensorOrTensors(argument)) return true;
-            }
-            return false;
         }
     }
 }

@@ -134,7 +134,7 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                     }
                 case IInvocationOperation call when call.Instance == op:
                     return _symbols.IsTensorMethod(call.TargetMethod) && call.TargetMethod.Name != "RegisterHook"
-                        && (!_symbols.IsTensor(call.Type) || StaysLocal(call, depth + 1));
+                        && (!_symbols.MayHoldTensors(call.Type) || (_symbols.IsTensor(call.Type) && StaysLocal(call, depth + 1)));
                 case IArgumentOperation { Parent: IInvocationOperation call } argument when argument.Value == op:
                     {
                         var target = call.TargetMethod;
@@ -142,14 +142,14 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                                 || target.ContainingType.Name == "Losses" && target.ContainingNamespace?.ToDisplayString() == "SharpGrad"))
                             || (!target.IsStatic && _symbols.IsTensorMethod(target))
                             || (target.Name is "Forward" or "Call" && call.Instance is not null && _symbols.IsModule(call.Instance.Type));
-                        return pure && (!_symbols.IsTensor(call.Type) || StaysLocal(call, depth + 1));
+                        return pure && (!_symbols.MayHoldTensors(call.Type) || (_symbols.IsTensor(call.Type) && StaysLocal(call, depth + 1)));
                     }
                 case IBinaryOperation binary:
                     return !_symbols.IsTensor(binary.Type) || StaysLocal(binary, depth + 1);
                 case IUnaryOperation unary:
                     return !_symbols.IsTensor(unary.Type) || StaysLocal(unary, depth + 1);
                 case IPropertyReferenceOperation property when property.Instance == op:
-                    return !_symbols.IsTensor(property.Type) || StaysLocal(property, depth + 1);
+                    return !_symbols.MayHoldTensors(property.Type) || (_symbols.IsTensor(property.Type) && StaysLocal(property, depth + 1));
                 case IInterpolationOperation:
                     return true;
                 default:
