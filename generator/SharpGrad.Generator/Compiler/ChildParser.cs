@@ -156,7 +156,9 @@ internal static class ChildParser
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                          || value is IDefaultValueOperation;
             if (!known && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
-            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known));
+            var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
+            double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
+            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string });
         }
         return new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
         {

@@ -495,7 +495,7 @@ internal sealed class MethodEmitter
         return -1;
     }
 
-    private static string Args(GraphShape shape)
+    private static string Args(TensorShape shape)
         => string.Join(", ", shape.Dims.Select(d => d.IsFixed ? d.Size.ToString(CultureInfo.InvariantCulture) : "\"" + d.Symbol + "\""));
 
     private void WithMode(int i, System.Action body)

@@ -76,7 +76,7 @@ internal sealed class MethodPlan
     public GraphMethod Method = null!;
     public int K;
     public string Batch = "";
-    public GraphShape[] Shapes = null!;
+    public TensorShape[] Shapes = null!;
     public bool[] Batched = null!;
     public int[] F = null!;              // elements per batch item (batched) or in total
     public int[] VRoot = null!;          // the node whose buffer holds this node's value
@@ -125,7 +125,7 @@ internal static class CompiledPlanner
         var shapes = ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>());
         var p = new MethodPlan
         {
-            Method = method, K = k, Shapes = new GraphShape[count], Batched = new bool[count], F = new int[count],
+            Method = method, K = k, Shapes = new TensorShape[count], Batched = new bool[count], F = new int[count],
             VRoot = new int[count], GRoot = new int[count], Mode = new int[count], Nodes = new NodePlan[count],
         };
         var consumers = new List<(int Node, int Slot)>[count];

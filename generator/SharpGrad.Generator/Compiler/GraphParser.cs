@@ -93,7 +93,7 @@ internal sealed class GraphParser
     }
 
     /// <summary>The dims of a <c>[Shape(…)]</c> on <paramref name="symbol"/>, or null without one.</summary>
-    internal static GraphShape? DeclaredShape(ISymbol symbol)
+    internal static TensorShape? DeclaredShape(ISymbol symbol)
     {
         foreach (var attribute in symbol.GetAttributes())
         {
@@ -109,7 +109,7 @@ internal sealed class GraphParser
                 else if (v.Value is string s) dims.Add(Dim.Sym(s));
                 else return null;
             }
-            return new GraphShape(dims.ToArray());
+            return new TensorShape(dims.ToArray());
         }
         return null;
     }
@@ -345,8 +345,13 @@ internal sealed class GraphParser
         {
             throw Unsupported(extreme, "`" + Text(extreme) + "` without a dim", "use Max(dim).Values, or Max() for the scalar maximum in eager mode");
         }
+        var scalars = new[]
+        {
+            new ScalarArg("dim", ints[0], true, Text(call.Arguments[0].Syntax)) { Ints = ints.ToEquatableArray() },
+            new ScalarArg("keepDim", keepDim ? 1 : 0, true, ""),
+        };
         return Add(new GraphNode(NodeKind.Reduce, call.TargetMethod.Name + "Dim", new[] { input }.ToEquatableArray(), ints.ToEquatableArray(), flag: keepDim,
-            text: Text(values), location: Where(values), inputTexts: new[] { Text(receiver) }.ToEquatableArray()));
+            text: Text(values), location: Where(values), inputTexts: new[] { Text(receiver) }.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
     }
 
     private int Invocation(InvocationExpressionSyntax invocation)
@@ -420,7 +425,13 @@ internal sealed class GraphParser
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type)) scalars.Add(Scalar(argument));
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type))
+            {
+                var scalar = Scalar(argument);
+                var listed = new List<int>();
+                if (ShapeInts(argument.Value, listed)) scalar = scalar with { Ints = listed.ToEquatableArray() };
+                scalars.Add(scalar);
+            }
             var parameterType = argument.Parameter?.Type;
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
@@ -446,7 +457,7 @@ internal sealed class GraphParser
             }
         }
 
-        var (nodeKind, opName) = OpRule(container, method.Name, tensors.Count);
+        var (nodeKind, opName) = OpRule(method, container, tensors.Count);
         if (nodeKind is null)
         {
             throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
@@ -467,7 +478,8 @@ internal sealed class GraphParser
             int i => i, long l => l, float f => f, double d => d, bool b => b ? 1 : 0, short h => h, byte y => y,
             _ => null,
         } : null;
-        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue, text);
+        string? str = value.ConstantValue is { HasValue: true, Value: string s } ? s : null;
+        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text) { String = str };
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
@@ -550,38 +562,46 @@ internal sealed class GraphParser
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
            && parameter is not null;
 
-    /// <summary>The rule for a SharpGrad method: its node kind and op, or null kind when it is not in the table.</summary>
-    private static (NodeKind? Kind, string Op) OpRule(string container, string name, int tensorCount)
+    /// <summary>The node kind of a catalogue row's family (null: the compiler has no node for it yet).</summary>
+    internal static NodeKind? KindOf(OpRow row) => row.Family switch
     {
-        if (container == "Losses") return (NodeKind.Loss, name);
-        return name switch
+        OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
+            => NodeKind.Elementwise,
+        OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
+        OpFamily.Movement => NodeKind.Movement,
+        OpFamily.MatMul => NodeKind.MatMul,
+        OpFamily.Linear => NodeKind.Linear,
+        OpFamily.Conv => NodeKind.Conv,
+        OpFamily.Pool or OpFamily.AdaptivePool => NodeKind.Pool,
+        OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
+        OpFamily.Embedding => NodeKind.Call,
+        OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
+        OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,
+        _ => null,
+    };
+
+    /// <summary>The rule for a SharpGrad method: its node kind and op (the catalogue row's name), or null kind when the catalogue has none.</summary>
+    private static (NodeKind? Kind, string Op) OpRule(IMethodSymbol method, string container, int tensorCount)
+    {
+        var surface = container switch
         {
-            "View" or "Reshape" or "Transpose" or "Permute" or "Flatten" or "Unsqueeze" or "Squeeze" => (NodeKind.Movement, name),
-            "Sum" or "Mean" => (NodeKind.Reduce, name),
-            "MatMul" when tensorCount == 2 => (NodeKind.MatMul, name),
-            "Add" or "Sub" or "Mul" or "Div" or "Maximum" or "Minimum" when tensorCount == 2 => (NodeKind.Elementwise, name),
-            "Relu" or "Sigmoid" or "Tanh" or "Exp" or "Log" or "Sqrt" or "Abs" or "Neg" or "Gelu" or "Silu" or "Softplus"
-                or "LeakyRelu" or "Elu" or "Relu6" or "Hardtanh" or "LogSigmoid" or "Dropout" or "Softmax" or "LogSoftmax"
-                when tensorCount == 1 => (NodeKind.Elementwise, name),
-            _ => (null, name),
+            "Tensor" => OpSurface.Tensor,
+            "Functional" => OpSurface.Functional,
+            _ => OpSurface.Losses,
         };
+        var row = OpCatalogue.ForCall(surface, method.Name, tensorCount, p => method.Parameters.Any(q => q.Name == p));
+        if (row is null || KindOf(row) is not { } kind) return (null, method.Name);
+        return (kind, row.Name);
     }
 
-    /// <summary>The node a child's Forward becomes: layers the IR knows get their own kind; anything else is a Call.</summary>
+    /// <summary>The node a child's Forward becomes: layers of the catalogue get their family's kind; anything else is a Call.</summary>
     internal static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
     {
-        if (!child.IsBuiltIn) return (NodeKind.Call, child.Kind, default);
-        return child.Kind switch
-        {
-            "Linear" => (NodeKind.Linear, child.Kind, default),
-            "Conv1d" or "Conv2d" => (NodeKind.Conv, child.Kind, default),
-            "MaxPool2d" or "AvgPool2d" or "AdaptiveAvgPool2d" => (NodeKind.Pool, child.Kind, default),
-            "BatchNorm1d" or "BatchNorm2d" or "LayerNorm" => (NodeKind.Norm, child.Kind, default),
-            "Flatten" => (NodeKind.Movement, "Flatten", new[] { child.Int("startDim") ?? 1, child.Int("endDim") ?? -1 }.ToEquatableArray()),
-            "ReLU" or "Sigmoid" or "Tanh" or "GELU" or "SiLU" or "LeakyReLU" or "ELU" or "Softplus" or "Hardtanh" or "ReLU6"
-                or "Softmax" or "LogSoftmax" or "LogSigmoid" or "Dropout" or "Identity" => (NodeKind.Elementwise, child.Kind, default),
-            _ => (NodeKind.Call, child.Kind, default),
-        };
+        if (!child.IsBuiltIn || OpCatalogue.ForLayer(child.Kind) is not { } row) return (NodeKind.Call, child.Kind, default);
+        // Loss modules stay calls (their options are not read into the IR yet).
+        if (row.Surface == OpSurface.Losses || KindOf(row) is not { } kind) return (NodeKind.Call, child.Kind, default);
+        if (row.Name == "Flatten") return (kind, "Flatten", new[] { child.Int("startDim") ?? 1, child.Int("endDim") ?? -1 }.ToEquatableArray());
+        return (kind, child.Kind, default);
     }
 
     private static string? BinaryOp(SyntaxKind kind) => kind switch

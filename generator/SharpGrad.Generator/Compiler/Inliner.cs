@@ -310,7 +310,7 @@ internal sealed class Inliner
     /// <c>[N, ?]</c>, <c>BatchNorm1d(f)</c> ⇒ <c>[N, f]</c>, <c>BatchNorm2d(c)</c> ⇒ <c>[N, c, ?, ?]</c>, looking through
     /// unary elementwise ops and boundaries. Null when the first consumer says nothing.
     /// </summary>
-    private GraphShape? InferFromConsumer(int index)
+    private TensorShape? InferFromConsumer(int index)
     {
         for (int depth = 0; index >= 0 && depth < 64; depth++)
         {
@@ -322,27 +322,18 @@ internal sealed class Inliner
             if (consumer < 0) return null;
             var node = _nodes[consumer];
             var child = node.Child is null ? null : _children.FirstOrDefault(c => c.Name == node.Child);
-            var n = Dim.Sym(BatchSymbol);
-            switch (node.Kind)
+            var row = NodeArguments.RowOf(node, child);
+            if (row?.InputHint is { } hint && node.Inputs[0] == index)
             {
-                case NodeKind.Linear when child?.Int("inFeatures") is { } features:
-                    return new GraphShape(n, Dim.Of(features));
-                case NodeKind.Conv when child?.Int("inChannels") is { } channels:
-                    return node.Op == "Conv1d"
-                        ? new GraphShape(n, Dim.Of(channels), Dim.Unknown)
-                        : new GraphShape(n, Dim.Of(channels), Dim.Unknown, Dim.Unknown);
-                case NodeKind.Call when node.Op == "Embedding" && node.Inputs[0] == index:
-                    return new GraphShape(n, Dim.Unknown);
-                case NodeKind.Norm when node.Op == "BatchNorm1d" && child?.Int("numFeatures") is { } features:
-                    return new GraphShape(n, Dim.Of(features));
-                case NodeKind.Norm when node.Op == "BatchNorm2d" && child?.Int("numFeatures") is { } channels:
-                    return new GraphShape(n, Dim.Of(channels), Dim.Unknown, Dim.Unknown);
-                case NodeKind.Elementwise or NodeKind.Norm when node.Inputs.Count == 1:
-                    index = consumer;   // shape-preserving: ask its consumer
-                    continue;
-                default:
-                    return null;
+                var arguments = new NodeArguments(node, child);
+                return hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
             }
+            if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
+            {
+                index = consumer;   // shape-preserving: ask its consumer
+                continue;
+            }
+            return null;
         }
         return null;
     }

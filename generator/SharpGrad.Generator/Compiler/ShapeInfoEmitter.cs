@@ -50,7 +50,7 @@ internal static class ShapeInfoEmitter
     }
 
     /// <summary><c>"N", 3, 8, 8</c>: symbols (and <c>"?"</c> for unknown) as strings, sizes as ints.</summary>
-    private static string Arguments(GraphShape shape)
+    private static string Arguments(TensorShape shape)
         => string.Join(", ", shape.Dims.Select(d => d.IsFixed ? d.Size.ToString(System.Globalization.CultureInfo.InvariantCulture) : "\"" + d.Symbol + "\""));
 
     private static string Escape(string name)

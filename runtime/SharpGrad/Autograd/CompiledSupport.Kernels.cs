@@ -1380,7 +1380,7 @@ public static partial class CompiledSupport
 
     private static PoolGeometry AvgGeometry(int planes, int h, int w, int ho, int wo, int kh, int kw, int sh, int sw, int ph, int pw, bool ceilMode)
     {
-        int eh = Pooling.OutputSize(h, kh, ph, sh, 1, ceilMode), ew = Pooling.OutputSize(w, kw, pw, sw, 1, ceilMode);
+        int eh = Ops.ShapeRules.OutputSize(h, kh, sh, ph, 1, ceilMode) ?? 0, ew = Ops.ShapeRules.OutputSize(w, kw, sw, pw, 1, ceilMode) ?? 0;
         if (eh != ho || ew != wo)
         {
             throw new ArgumentException($"AvgPool2d: an input of {h} × {w} with kernel ({kh}, {kw}), stride ({sh}, {sw}), padding ({ph}, {pw}) and ceil_mode={ceilMode} gives {eh} × {ew}, but the compiled code expects {ho} × {wo}.");

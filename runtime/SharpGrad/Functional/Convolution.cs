@@ -117,8 +117,8 @@ public static partial class Functional
         {
             throw new ArgumentException($"{op}: bias must have shape [{o}] (out_channels of weight {ShapeUtil.Format(userWeight._shape)}), but got {ShapeUtil.Format(b._shape)}.");
         }
-        int ho = h + 2 * ph - dh * (kh - 1) - 1 >= 0 ? (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1 : 0;
-        int wo = wd + 2 * pw - dw * (kw - 1) - 1 >= 0 ? (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1 : 0;
+        int ho = Ops.ShapeRules.OutputSize(h, kh, sh, ph, dh, ceil: false) ?? 0;
+        int wo = Ops.ShapeRules.OutputSize(wd, kw, sw, pw, dw, ceil: false) ?? 0;
         if (ho <= 0 || wo <= 0)
         {
             throw new ArgumentException(
@@ -140,7 +140,7 @@ public static partial class Functional
             {
                 // Recording the backward (createGraph): the input and bias gradients as differentiable ops
                 // (the input gradient of a convolution is a transposed convolution). The weight gradient is first-order only.
-                int eh = (ho - 1) * sh - 2 * ph + dh * (kh - 1) + 1, ew = (wo - 1) * sw - 2 * pw + dw * (kw - 1) + 1;
+                int eh = Ops.ShapeRules.TransposedOutputSize(ho, kh, sh, ph, dh, 0), ew = Ops.ShapeRules.TransposedOutputSize(wo, kw, sw, pw, dw, 0);
                 var dgx = node.NeedsInputGrad(0) ? ConvTranspose2d(g, w, null, (sh, sw), (ph, pw), (h - eh, wd - ew), groups, (dh, dw)).To(x.DType) : null;
                 var dgb = b is not null && node.NeedsInputGrad(2) ? g.Sum([0, 2, 3]).To(b.DType) : null;
                 Tensor? dgw = null;
@@ -219,8 +219,8 @@ public static partial class Functional
         {
             throw new ArgumentException($"{op}: bias must have shape [{cout}] (out_channels = weight dim 1 × groups), but got {ShapeUtil.Format(b._shape)}.");
         }
-        int ho = (h - 1) * stride.H - 2 * padding.H + d.H * (kh - 1) + outputPadding.H + 1;
-        int wo = (wd - 1) * stride.W - 2 * padding.W + d.W * (kw - 1) + outputPadding.W + 1;
+        int ho = Ops.ShapeRules.TransposedOutputSize(h, kh, stride.H, padding.H, d.H, outputPadding.H);
+        int wo = Ops.ShapeRules.TransposedOutputSize(wd, kw, stride.W, padding.W, d.W, outputPadding.W);
         if (ho <= 0 || wo <= 0)
         {
             throw new ArgumentException($"{op}: the output size would be {ho} × {wo} for input {ShapeUtil.Format(input._shape)}; reduce the padding.");

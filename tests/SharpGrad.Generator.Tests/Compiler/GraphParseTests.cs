@@ -31,7 +31,7 @@ public class GraphParseTests
             ],
             CompilerHarness.Dump(forward));
         Assert.Equal(3, forward.Output);
-        Assert.Equal(new GraphShape(Dim.Sym("N"), Dim.Of(784)), forward.Inputs[0].Shape);
+        Assert.Equal(new SharpGrad.Ops.TensorShape(SharpGrad.Ops.Dim.Sym("N"), SharpGrad.Ops.Dim.Of(784)), forward.Inputs[0].Shape);
         Assert.Equal("[N, 10]", spec.Shapes.Single().Output?.ToString());
     }
 
