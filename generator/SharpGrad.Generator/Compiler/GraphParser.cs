@@ -568,11 +568,11 @@ internal sealed class GraphParser
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
-        OpFamily.Movement => NodeKind.Movement,
+        OpFamily.View or OpFamily.Permute => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv => NodeKind.Conv,
-        OpFamily.Pool or OpFamily.AdaptivePool => NodeKind.Pool,
+        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
         OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
         OpFamily.Embedding => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,

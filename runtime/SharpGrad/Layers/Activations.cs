@@ -1,4 +1,5 @@
 using System.Globalization;
+using SharpGrad.Ops;
 
 namespace SharpGrad.Layers;
 
@@ -27,7 +28,7 @@ public sealed partial class ReLU : Module
 public sealed partial class LeakyReLU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public LeakyReLU(double negativeSlope = 0.01, bool inplace = false)
+    public LeakyReLU(double negativeSlope = OpDefaults.LeakyRelu.NegativeSlope, bool inplace = false)
     {
         NegativeSlope = negativeSlope;
         Inplace = inplace;
@@ -53,7 +54,7 @@ public sealed partial class LeakyReLU : Module
 public sealed partial class ELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public ELU(double alpha = 1.0, bool inplace = false)
+    public ELU(double alpha = OpDefaults.Elu.Alpha, bool inplace = false)
     {
         Alpha = alpha;
         Inplace = inplace;
@@ -79,7 +80,7 @@ public sealed partial class ELU : Module
 public sealed partial class GELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public GELU(string approximate = "none")
+    public GELU(string approximate = OpDefaults.Gelu.Approximate)
     {
         Approximate = approximate;
     }
@@ -151,7 +152,7 @@ public sealed partial class Tanh : Module
 public sealed partial class Softplus : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public Softplus(double beta = 1.0, double threshold = 20.0)
+    public Softplus(double beta = OpDefaults.Softplus.Beta, double threshold = OpDefaults.Softplus.Threshold)
     {
         Beta = beta;
         Threshold = threshold;
@@ -175,7 +176,7 @@ public sealed partial class Softplus : Module
 public sealed partial class Hardtanh : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public Hardtanh(double minVal = -1.0, double maxVal = 1.0, bool inplace = false)
+    public Hardtanh(double minVal = OpDefaults.Hardtanh.MinVal, double maxVal = OpDefaults.Hardtanh.MaxVal, bool inplace = false)
     {
         MinVal = minVal;
         MaxVal = maxVal;
@@ -337,7 +338,7 @@ public sealed partial class SELU : Module
 public sealed partial class CELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public CELU(double alpha = 1.0, bool inplace = false)
+    public CELU(double alpha = OpDefaults.Celu.Alpha, bool inplace = false)
     {
         Alpha = alpha;
         Inplace = inplace;

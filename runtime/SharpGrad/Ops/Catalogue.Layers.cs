@@ -128,7 +128,7 @@ internal static partial class OpCatalogue
             Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Reads = BackwardReads.Input | BackwardReads.OtherInputs,
             Onnx = "ConvTranspose",
         },
-        new OpRow("MaxPool2d", "max_pool2d", OpFamily.Pool, OpSurface.Functional)
+        new OpRow("MaxPool2d", "max_pool2d", OpFamily.MaxPool, OpSurface.Functional)
         {
             Layer = "MaxPool2d", Inputs = In("input"),
             Params =
@@ -141,7 +141,7 @@ internal static partial class OpCatalogue
             ],
             Shape = static c => PoolRule(c, max: true), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true, Onnx = "MaxPool",
         },
-        new OpRow("AvgPool2d", "avg_pool2d", OpFamily.Pool, OpSurface.Functional)
+        new OpRow("AvgPool2d", "avg_pool2d", OpFamily.AvgPool, OpSurface.Functional)
         {
             Layer = "AvgPool2d", Inputs = In("input"),
             Params =
@@ -222,7 +222,7 @@ internal static partial class OpCatalogue
         new OpRow("LogSoftmax", "log_softmax", OpFamily.Softmax, OpSurface.Tensor | OpSurface.Functional)
         {
             Layer = "LogSoftmax", Inputs = In("input"), Params = [Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Output, Compiled = true, Onnx = "LogSoftmax",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Output, Variant = true, Compiled = true, Onnx = "LogSoftmax",
         },
         new OpRow("Identity", "identity", OpFamily.Identity, OpSurface.None)
         {

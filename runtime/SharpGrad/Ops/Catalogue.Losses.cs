@@ -44,7 +44,8 @@ internal static partial class OpCatalogue
         LossRow("CrossEntropy", "cross_entropy", "CrossEntropyLoss", classIndex: true,
             Opt("ignoreIndex", "ignore_index", ParamKind.Int, (int)OpDefaults.CrossEntropy.IgnoreIndex) with { Property = "IgnoreIndex" },
             Opt("labelSmoothing", "label_smoothing", ParamKind.Double, OpDefaults.CrossEntropy.LabelSmoothing) with { Property = "LabelSmoothing" })
-            with { Inputs = In("input", "!target", "!weight?"), Reads = BackwardReads.Saved, Saves = ["probabilities"], Kernel = "ClassIndexLoss",
+            with { Inputs = In("input", "!target", "!weight?"), Reads = BackwardReads.Saved, Saves = ["log_probabilities"], Kernel = "ClassIndexLoss",
+                Variant = true,
                 Compiled = true, Onnx = "SoftmaxCrossEntropyLoss" },
         LossRow("Nll", "nll_loss", "NLLLoss", classIndex: true,
             Opt("ignoreIndex", "ignore_index", ParamKind.Int, (int)OpDefaults.CrossEntropy.IgnoreIndex) with { Property = "IgnoreIndex" })

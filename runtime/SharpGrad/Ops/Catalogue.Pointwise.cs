@@ -125,7 +125,7 @@ internal static partial class OpCatalogue
         Pointwise("Sqrt", "sqrt", T, BackwardReads.Output) with { Onnx = "Sqrt" },
         Pointwise("Rsqrt", "rsqrt", T, BackwardReads.Output),
         Pointwise("Abs", "abs", T, BackwardReads.Input) with { Onnx = "Abs" },
-        Pointwise("Neg", "neg", T, BackwardReads.None) with { Onnx = "Neg" },
+        Pointwise("Neg", "neg", T, BackwardReads.None) with { Operator = "-", Onnx = "Neg" },
         Pointwise("Sign", "sign", T, BackwardReads.None) with { Onnx = "Sign" },
         Pointwise("Reciprocal", "reciprocal", T, BackwardReads.Output) with { Onnx = "Reciprocal" },
         Pointwise("Sin", "sin", T, BackwardReads.Input) with { Onnx = "Sin" },

@@ -30,7 +30,7 @@ internal static partial class OpCatalogue
         };
 
     private static OpRow Movement(string name, string pyTorchName, System.Func<ShapeCall, ShapeResult> shape, params ScalarParam[] parameters)
-        => new(name, pyTorchName, OpFamily.Movement, OpSurface.Tensor)
+        => new(name, pyTorchName, OpFamily.View, OpSurface.Tensor)
         {
             Inputs = In("input"),
             Params = parameters,
@@ -51,17 +51,17 @@ internal static partial class OpCatalogue
     /// <summary>Elementwise arithmetic, reductions, views and products: tensor methods and operators.</summary>
     private static IEnumerable<OpRow> TensorRows() =>
     [
-        Binary("Add", "add", BackwardReads.None) with { Onnx = "Add" },
-        Binary("Sub", "sub", BackwardReads.None) with { Onnx = "Sub" },
-        Binary("Mul", "mul", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Mul" },
-        Binary("Div", "div", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Div" },
+        Binary("Add", "add", BackwardReads.None) with { Operator = "+", Onnx = "Add" },
+        Binary("Sub", "sub", BackwardReads.None) with { Operator = "-", Onnx = "Sub" },
+        Binary("Mul", "mul", BackwardReads.Input | BackwardReads.OtherInputs) with { Operator = "*", Onnx = "Mul" },
+        Binary("Div", "div", BackwardReads.Input | BackwardReads.OtherInputs) with { Operator = "/", Onnx = "Div" },
         Binary("Maximum", "maximum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Max" },
         Binary("Minimum", "minimum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Min" },
         Binary("PowTensor", "pow", BackwardReads.Input | BackwardReads.OtherInputs | BackwardReads.Output, compiled: false)
             with { Method = "Pow", Family = OpFamily.Eager, Kernel = null, Onnx = "Pow" },
 
         Reduction("Sum", "sum", compiled: true) with { Onnx = "ReduceSum" },
-        Reduction("Mean", "mean", compiled: true) with { Onnx = "ReduceMean" },
+        Reduction("Mean", "mean", compiled: true) with { Variant = true, Onnx = "ReduceMean" },
         Reduction("Prod", "prod") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
         Reduction("Amax", "amax") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
         Reduction("Amin", "amin") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
@@ -72,7 +72,7 @@ internal static partial class OpCatalogue
         Reduction("Min", "min") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
         Reduction("MaxDim", "max", OpFamily.ReduceIndexed, compiled: true) with
         {
-            Method = "Max", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"],
+            Method = "Max", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"], Variant = true,
         },
         Reduction("MinDim", "min", OpFamily.ReduceIndexed, compiled: true) with
         {
@@ -87,14 +87,16 @@ internal static partial class OpCatalogue
             Opt("startDim", "start_dim", ParamKind.Int, 1, ParamUse.Layer) with { Property = "StartDim" },
             Opt("endDim", "end_dim", ParamKind.Int, -1, ParamUse.Layer) with { Property = "EndDim" })
             with { Layer = "Flatten", Onnx = "Flatten" },
-        Movement("Transpose", "transpose", TransposeRule, Req("dim0", "dim0", ParamKind.Int), Req("dim1", "dim1", ParamKind.Int)) with { Onnx = "Transpose" },
+        Movement("Transpose", "transpose", TransposeRule, Req("dim0", "dim0", ParamKind.Int), Req("dim1", "dim1", ParamKind.Int))
+            with { Family = OpFamily.Permute, Onnx = "Transpose" },
         Movement("Permute", "permute", static c => c.Ints("dims") is { } d ? ShapeRules.Permute(c.Input(0), d) : ShapeResult.Unknown,
-            Req("dims", "dims", ParamKind.Ints)) with { Onnx = "Transpose" },
+            Req("dims", "dims", ParamKind.Ints)) with { Family = OpFamily.Permute, Onnx = "Transpose" },
         Movement("Unsqueeze", "unsqueeze", static c => c.Int("dim") is { } d ? ShapeRules.Unsqueeze(c.Input(0), d) : ShapeResult.Unknown,
             Req("dim", "dim", ParamKind.Int)) with { Onnx = "Unsqueeze" },
         Movement("Squeeze", "squeeze", static c => c.Arguments.Has("dim") && c.Int("dim") is null ? ShapeResult.Unknown : ShapeRules.Squeeze(c.Input(0), c.Int("dim")),
             Opt("dim", "dim", ParamKind.Int, null)) with { Onnx = "Squeeze" },
-        Movement("T", "t", static c => c.Input(0) is { Rank: 2 } s ? ShapeRules.Permute(s, [1, 0]) : ShapeResult.Unknown) with { Compiled = false },
+        Movement("T", "t", static c => c.Input(0) is { Rank: 2 } s ? ShapeRules.Permute(s, [1, 0]) : ShapeResult.Unknown)
+            with { Family = OpFamily.Permute, Compiled = false },
         EagerOp("Expand", "expand", OpSurface.Tensor, 1),
         EagerOp("Narrow", "narrow", OpSurface.Tensor, 1),
         EagerOp("Select", "select", OpSurface.Tensor, 1),

@@ -22,15 +22,19 @@ internal enum OpFamily
     /// <summary><c>Max(dim)</c>/<c>Min(dim)</c>: values and indices (two outputs).</summary>
     ReduceIndexed,
 
-    /// <summary>A view or a permutation of the input's elements.</summary>
-    Movement,
+    /// <summary>A view of the input's elements in the same order (View, Reshape, Flatten, Unsqueeze, Squeeze): no copy.</summary>
+    View,
+
+    /// <summary>A permutation of the input's dims (Transpose, Permute), materialised.</summary>
+    Permute,
 
     /// <summary>Batched matrix product.</summary>
     MatMul,
 
     Linear,
     Conv,
-    Pool,
+    MaxPool,
+    AvgPool,
     AdaptivePool,
     BatchNorm,
     LayerNorm,
@@ -254,6 +258,15 @@ internal sealed record OpRow
 
     /// <summary>True when the analyzers may treat its result as an op result that preserves autograd (every row but plumbing).</summary>
     public bool Differentiable { get; init; } = true;
+
+    /// <summary>
+    /// What tells rows of one family apart for their family's kernel: log-softmax (Softmax), the mean (Reduce), the
+    /// maximum (ReduceIndexed), log-softmax before the loss (ClassIndexLoss).
+    /// </summary>
+    public bool Variant { get; init; }
+
+    /// <summary>The C# operator of an elementwise op a compiled loop writes inline (<c>+</c>, <c>-</c>, <c>*</c>, <c>/</c>; <c>-</c> for Neg).</summary>
+    public string? Operator { get; init; }
 
     /// <summary>The ONNX operator it maps to (reserved for the exporter; null when none is written yet).</summary>
     public string? Onnx { get; init; }

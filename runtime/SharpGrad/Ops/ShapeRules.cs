@@ -548,12 +548,9 @@ internal static class ShapeRules
             string? expected = null;
             if (classIndex)
             {
-                if (input.Rank >= 2 && !SameDims(input, target))
+                if (input.Rank >= 1 && !SameDims(input, target) && ClassIndexTarget(input) is var indices && !SameDims(indices, target))
                 {
-                    var want = new List<Dim> { input[0] };
-                    for (int d = 2; d < input.Rank; d++) want.Add(input[d]);
-                    var indices = new TensorShape(want);
-                    if (!SameDims(indices, target)) expected = indices + " (class indices) or " + input + " (class probabilities)";
+                    expected = indices + " (class indices) or " + input + " (class probabilities)";
                 }
             }
             else if (!SameDims(input, target))
@@ -565,10 +562,19 @@ internal static class ShapeRules
         if (reduction is not { } r) return ShapeResult.Unknown;
         if (r != 0) return TensorShape.Scalar;
         if (input is not { Rank: >= 1 }) return ShapeResult.Unknown;
-        if (!classIndex) return input;
-        var perSample = new List<Dim> { input[0] };
-        for (int d = 2; d < input.Rank; d++) perSample.Add(input[d]);
-        return new TensorShape(perSample);
+        return classIndex ? ClassIndexTarget(input) : input;
+    }
+
+    /// <summary>
+    /// The shape of class-index targets for an input [N, C, d1, …]: [N, d1, …] (dim 1 holds the classes); a 1-d input [C]
+    /// is one sample, whose target is 0-d.
+    /// </summary>
+    public static TensorShape ClassIndexTarget(TensorShape input)
+    {
+        if (input.Rank <= 1) return TensorShape.Scalar;
+        var want = new List<Dim> { input[0] };
+        for (int d = 2; d < input.Rank; d++) want.Add(input[d]);
+        return new TensorShape(want);
     }
 
     /// <summary>Same rank, and no dim certainly different.</summary>

@@ -476,7 +476,7 @@ public class CompiledKernelTests
         var probs = new float[n * classes];
         float cl = CompiledSupport.CrossEntropyForward(xv, target, probs, n, classes, reduction, ignoreIndex);
         Close([loss.Item()], [cl], "cross-entropy loss");
-        TensorAssert.Close(Functional.Softmax(Tensor.FromArray(xv, n, classes), 1).ToArray(), probs, 1e-5, 1e-6, "probabilities");
+        TensorAssert.Close(Functional.LogSoftmax(Tensor.FromArray(xv, n, classes), 1).ToArray(), probs, 1e-5, 1e-6, "log-probabilities");
         var gx = Ones(n * classes);
         CompiledSupport.CrossEntropyBackward(probs, target, 0.7f, gx, n, classes, reduction, ignoreIndex);
         Close(PlusOne(x.Grad, n * classes), gx, "cross-entropy gradient");
@@ -686,7 +686,7 @@ public class CompiledKernelTests
             CompiledSupport.BinaryForward(CompiledBinary.Add, x, shape, rowB, rowShape, y, shape);
             CompiledSupport.BinaryBackward(CompiledBinary.Add, x, shape, rowB, rowShape, g, shape, y, gRow);
             CompiledSupport.BatchNormForward(bn, bx, by, 8, c, l, mean, invstd);
-            CompiledSupport.BatchNormBackward(bn, bx, by, bgx, mean, invstd, gw, gb, 8, c, l, training: true);
+            CompiledSupport.BatchNormBackward(bn, bx, by, bgx, mean, invstd, gw, gb, 8, c, l, useBatchStats: true);
         }
 
         for (int i = 0; i < 5; i++) Step();

@@ -72,36 +72,6 @@ public static partial class CompiledSupport
         => TensorPrimitives.Add(destination.AsSpan(0, count), source.AsSpan(0, count), destination.AsSpan(0, count));
 
     /// <summary>
-    /// The epilogue of a Linear: adds <paramref name="bias"/> to each of the <paramref name="rows"/> rows of
-    /// <paramref name="y"/> and, when <paramref name="relu"/>, applies ReLU in the same pass (PyTorch: <c>addmm</c> + <c>relu</c>).
-    /// </summary>
-    public static void BiasRelu(float[] y, int rows, int cols, float[]? bias, bool relu)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            var row = y.AsSpan(r * cols, cols);
-            if (bias is not null) TensorPrimitives.Add(row, bias.AsSpan(0, cols), row);
-            if (relu) TensorPrimitives.Max(row, 0f, row);
-        }
-    }
-
-    /// <summary>The bias gradient of a Linear: <paramref name="destination"/>[c] += Σ_r <paramref name="gy"/>[r, c].</summary>
-    public static void SumRows(float[] gy, int rows, int cols, float[] destination)
-    {
-        var d = destination.AsSpan(0, cols);
-        for (int r = 0; r < rows; r++) TensorPrimitives.Add(d, gy.AsSpan(r * cols, cols), d);
-    }
-
-    /// <summary>ReLU's backward from its output: <paramref name="gx"/>[i] += <paramref name="y"/>[i] &gt; 0 ? <paramref name="gy"/>[i] : 0.</summary>
-    public static void ReluBackward(float[] y, float[] gy, float[] gx, int count)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            if (y[i] > 0f) gx[i] += gy[i];
-        }
-    }
-
-    /// <summary>
     /// Delivers a parameter gradient computed by a compiled program's fused backward (PyTorch: what
     /// <c>AccumulateGrad</c> does): the parameter's hooks run, then the gradient is added to <c>.Grad</c> in place, or,
     /// when <c>.Grad</c> is null, <c>.Grad</c> becomes <paramref name="cache"/> holding a copy (reused by later calls, so
@@ -132,77 +102,5 @@ public static partial class CompiledSupport
             return;
         }
         Engine.DeliverToLeaf(parameter, WrapCopy(gradient, parameter.Shape));
-    }
-
-    /// <summary>
-    /// Calls <paramref name="module"/>'s forward pre-hooks and forward hooks with materialised copies of the child's input
-    /// and output (the compiled program computed them already). A hook that returns a replacement throws: compiled programs
-    /// honour observing hooks only.
-    /// </summary>
-    public static void ForwardHooks(Module module, float[] x, int[] xShape, float[] y, int[] yShape)
-    {
-        var input = WrapCopy(x, xShape);
-        var output = WrapCopy(y, yShape);
-        Tensor[] inputs = [input];
-        if (RunForwardPreHooks(module, inputs) is not null) throw ReplacementInCompiled(module, "forward pre-hook", "inputs");
-        if (RunForwardHooks(module, inputs, output) is not null) throw ReplacementInCompiled(module, "forward hook", "output");
-    }
-
-    /// <summary>
-    /// Calls <paramref name="module"/>'s full backward hooks with the gradient of its output and of its input (the part
-    /// this child contributed: <paramref name="gradIn"/> minus <paramref name="before"/>, or all of it when
-    /// <paramref name="before"/> is null; null when the input needs no gradient).
-    /// </summary>
-    public static void BackwardHooks(Module module, float[]? gradIn, float[]? before, int[] inShape, float[] gradOut, int[] outShape)
-    {
-        Tensor? gIn = null;
-        if (gradIn is not null)
-        {
-            gIn = WrapCopy(gradIn, inShape);
-            if (before is not null)
-            {
-                var span = gIn.Data<float>().AsSpan();
-                TensorPrimitives.Subtract(span, before.AsSpan(0, span.Length), span);
-            }
-        }
-        if (RunBackwardHooks(module, [gIn], [WrapCopy(gradOut, outShape)]) is not null) throw ReplacementInCompiled(module, "full backward hook", "input gradients");
-    }
-
-    private static NotSupportedException ReplacementInCompiled(Module module, string kind, string what)
-        => new($"A {kind} on {module.GetType().Name} returned replacement {what} while a compiled program was running; compiled programs call hooks to observe " +
-               "values only. Return null from the hook, or run the eager model (call Forward instead of Compile().Forward) to let hooks replace values.");
-
-    /// <summary>
-    /// <c>x.Max(dim).Values</c> / <c>Min</c> over <paramref name="size"/> of an [outer, size, inner] view (PyTorch:
-    /// <c>torch.max(x, dim).values</c>): <paramref name="y"/>[o, i] is the extreme, <paramref name="index"/>[o, i] its
-    /// position (the first one on ties, as eager; NaN wins, as in PyTorch).
-    /// </summary>
-    public static void ExtremeDimForward(float[] x, float[] y, int[] index, int outer, int size, int inner, bool max)
-    {
-        for (int o = 0; o < outer; o++)
-        {
-            for (int i = 0; i < inner; i++)
-            {
-                int baseIndex = o * size * inner + i;
-                float best = x[baseIndex];
-                int at = 0;
-                for (int s = 1; s < size && !float.IsNaN(best); s++)
-                {
-                    float v = x[baseIndex + s * inner];
-                    if (float.IsNaN(v) || (max ? v > best : v < best)) { best = v; at = s; }
-                }
-                y[o * inner + i] = best;
-                index[o * inner + i] = at;
-            }
-        }
-    }
-
-    /// <summary>The gradient of <see cref="ExtremeDimForward"/>: each output gradient goes to its extreme's position (accumulated).</summary>
-    public static void ExtremeDimBackward(float[] gy, int[] index, float[] gx, int outer, int size, int inner)
-    {
-        for (int o = 0; o < outer; o++)
-        {
-            for (int i = 0; i < inner; i++) gx[(o * size + index[o * inner + i]) * inner + i] += gy[o * inner + i];
-        }
     }
 }
