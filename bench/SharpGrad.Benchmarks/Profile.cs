@@ -145,7 +145,7 @@ public static class Profile
         Add("pool1-fwd", "maxpool 2x2 on 32x16x28x28, with indices (pool1 forward)", () => Pooling.MaxForward(pg1, cy1, py1, pi1), 300);
         Add("pool1-bwd", "maxpool 2x2 gradient to 32x16x28x28 (pool1 backward)", () => Pooling.MaxBackward(32 * 16, 784, 196, py1, pi1, pgx1), 300);
         Add("pool2-fwd", "maxpool 2x2 on 32x32x14x14, with indices (pool2 forward)", () => Pooling.MaxForward(pg2, cy2, py2, pi2), 300);
-        Add("relu1-bwd", "relu gradient on 32x16x28x28 (compiled relu1 backward)", () => CompiledSupport.ReluBackward(cy1, pgx1, rgx1, cy1.Length), 300);
+        Add("relu1-bwd", "relu gradient on 32x16x28x28 (compiled relu1 backward)", () => Pointwise.Backward<ReluOp>(cy1, cy1, pgx1, rgx1, cy1.Length), 300);
 
         var cnn = Workloads.Cnn();
         var copt = new Sgd(cnn.Parameters(), 0.01);

@@ -4,7 +4,7 @@ using SharpGrad.Kernels;
 namespace SharpGrad;
 
 /// <summary>The binary arithmetic ops the dtype dispatcher knows.</summary>
-internal enum BinaryKind { Add, Sub, Mul, Div, Maximum, Minimum }
+internal enum BinaryKind { Add, Sub, Mul, Div, Maximum, Minimum, Prelu }
 
 /// <summary>The comparison ops; each produces a Bool tensor.</summary>
 internal enum CompareKind { Eq, Ne, Lt, Le, Gt, Ge }
@@ -47,14 +47,16 @@ public partial class Tensor
         var sa = ShapeUtil.BroadcastStrides(a._shape, a._strides, shape);
         var sb = ShapeUtil.BroadcastStrides(b._shape, b._strides, shape);
         T[] ad = a.Data<T>(), bd = b.Data<T>(), od = dst.Data<T>();
+        var os = dst._strides;
         switch (op)
         {
-            case BinaryKind.Add: Elementwise.Binary<T, AddOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
-            case BinaryKind.Sub: Elementwise.Binary<T, SubOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
-            case BinaryKind.Mul: Elementwise.Binary<T, MulOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
-            case BinaryKind.Div: Elementwise.Binary<T, DivOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
-            case BinaryKind.Maximum: Elementwise.Binary<T, MaximumOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
-            case BinaryKind.Minimum: Elementwise.Binary<T, MinimumOp<T>>(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, dst._strides); break;
+            case BinaryKind.Add: AddOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Sub: SubOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Mul: MulOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Div: DivOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Maximum: MaximumOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Minimum: MinimumOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Prelu: PreluOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
         }
     }
 
@@ -105,47 +107,65 @@ public partial class Tensor
 
     // ---------------- differentiable arithmetic ----------------
 
-    /// <summary>Elementwise sum with broadcasting (PyTorch: <c>torch.add</c>, <c>a + b</c>).</summary>
-    public Tensor Add(Tensor other)
+    /// <summary>
+    /// A differentiable binary op with broadcasting: the forward kernel of <typeparamref name="TOp"/>, and a backward that
+    /// applies its partial derivatives (one fused pass; over tensors when the backward is itself recorded) and sums each
+    /// gradient back to its operand's shape. Operands the derivatives read are saved.
+    /// </summary>
+    internal static Tensor Binary<TOp>(Tensor a, Tensor b, BinaryKind kind) where TOp : IBinaryPointwiseOp
     {
-        var a = this;
-        var b = other;
-        var result = BinaryRaw(a, b, BinaryKind.Add);
+        var result = BinaryRaw(a, b, kind);
         if (!ShouldRecord(a, b)) return result;
-        int[] sa = a._shape, sb = b._shape;
-        return Record(result, "AddBackward", [a, b], (g, n) => [
-            n.NeedsInputGrad(0) ? g.SumTo(sa) : null,
-            n.NeedsInputGrad(1) ? g.SumTo(sb) : null]);
+        bool constant = TOp.ConstantA is not null && TOp.ConstantB is not null;
+        return Record(result, TOp.Name + "Backward", [a, b], (g, n) => BinaryBackward<TOp>(g, a, b, n.NeedsInputGrad(0), n.NeedsInputGrad(1)),
+            constant ? [] : [a, b]);
     }
+
+    private static Tensor?[] BinaryBackward<TOp>(Tensor g, Tensor a, Tensor b, bool needA, bool needB) where TOp : IBinaryPointwiseOp
+    {
+        int[] sa = a._shape, sb = b._shape;
+        Tensor? ga = null, gb = null;
+        if (needA && TOp.ConstantA is { } ca) ga = (ca == 1 ? g : g * ScalarLike(g, ca)).SumTo(sa);
+        if (needB && TOp.ConstantB is { } cb) gb = (cb == 1 ? g : g * ScalarLike(g, cb)).SumTo(sb);
+        needA &= ga is null;
+        needB &= gb is null;
+        if (!needA && !needB) return [ga, gb];
+        if (Autograd.IsGradEnabled || !g.DType.IsFloatingPoint())
+        {
+            // Recording the backward (createGraph): the same derivatives over tensors, differentiable again.
+            var ta = new TensorAlgebra(a);
+            var tb = new TensorAlgebra(b);
+            if (needA) ga = (g * TOp.DerivativeA(ta, tb).Value).SumTo(sa);
+            if (needB) gb = (g * TOp.DerivativeB(ta, tb).Value).SumTo(sb);
+            return [ga, gb];
+        }
+        var dtype = g.DType;
+        var gaFull = needA ? Zeros(sa, dtype) : null;
+        var gbFull = needB ? Zeros(sb, dtype) : null;
+        if (dtype == DType.Float32)
+        {
+            Kernels.Broadcast.Backward<TOp, float, F32>(Functional.DenseAs<float>(a, dtype), sa, Functional.DenseAs<float>(b, dtype), sb,
+                Functional.DenseAs<float>(g, dtype), g._shape, gaFull?.Data<float>(), gbFull?.Data<float>());
+        }
+        else
+        {
+            Kernels.Broadcast.Backward<TOp, double, F64>(Functional.DenseAs<double>(a, dtype), sa, Functional.DenseAs<double>(b, dtype), sb,
+                Functional.DenseAs<double>(g, dtype), g._shape, gaFull?.Data<double>(), gbFull?.Data<double>());
+        }
+        return [ga ?? gaFull, gb ?? gbFull];
+    }
+
+    /// <summary>Elementwise sum with broadcasting (PyTorch: <c>torch.add</c>, <c>a + b</c>).</summary>
+    public Tensor Add(Tensor other) => Binary<AddOp>(this, other, BinaryKind.Add);
 
     /// <summary>this + alpha * other (PyTorch: <c>torch.add(input, other, alpha=…)</c>).</summary>
     public Tensor Add(Tensor other, float alpha) => alpha == 1 ? Add(other) : Add(other * alpha);
 
     /// <summary>Elementwise difference with broadcasting (PyTorch: <c>torch.sub</c>, <c>a - b</c>).</summary>
-    public Tensor Sub(Tensor other)
-    {
-        var a = this;
-        var b = other;
-        var result = BinaryRaw(a, b, BinaryKind.Sub);
-        if (!ShouldRecord(a, b)) return result;
-        int[] sa = a._shape, sb = b._shape;
-        return Record(result, "SubBackward", [a, b], (g, n) => [
-            n.NeedsInputGrad(0) ? g.SumTo(sa) : null,
-            n.NeedsInputGrad(1) ? (-g).SumTo(sb) : null]);
-    }
+    public Tensor Sub(Tensor other) => Binary<SubOp>(this, other, BinaryKind.Sub);
 
     /// <summary>Elementwise product with broadcasting (PyTorch: <c>torch.mul</c>, <c>a * b</c>).</summary>
-    public Tensor Mul(Tensor other)
-    {
-        var a = this;
-        var b = other;
-        var result = BinaryRaw(a, b, BinaryKind.Mul);
-        if (!ShouldRecord(a, b)) return result;
-        int[] sa = a._shape, sb = b._shape;
-        return Record(result, "MulBackward", [a, b], (g, n) => [
-            n.NeedsInputGrad(0) ? (g * b).SumTo(sa) : null,
-            n.NeedsInputGrad(1) ? (g * a).SumTo(sb) : null], a, b);
-    }
+    public Tensor Mul(Tensor other) => Binary<MulOp>(this, other, BinaryKind.Mul);
 
     /// <summary>Elementwise quotient with broadcasting (PyTorch: <c>torch.div</c>, <c>a / b</c>).</summary>
     public Tensor Div(Tensor other)
@@ -158,46 +178,17 @@ public partial class Tensor
             a = a.To(DType.Float32);
             b = b.To(DType.Float32);
         }
-        var result = BinaryRaw(a, b, BinaryKind.Div);
-        if (!ShouldRecord(a, b)) return result;
-        int[] sa = a._shape, sb = b._shape;
-        return Record(result, "DivBackward", [a, b], (g, n) => [
-            n.NeedsInputGrad(0) ? (g / b).SumTo(sa) : null,
-            n.NeedsInputGrad(1) ? (-g * a / (b * b)).SumTo(sb) : null], a, b);
+        return Binary<DivOp>(a, b, BinaryKind.Div);
     }
 
     /// <summary>Elementwise negation (PyTorch: <c>torch.neg</c>, <c>-a</c>).</summary>
-    public Tensor Neg()
-    {
-        var result = BinaryRaw(ScalarLike(this, 0), this, BinaryKind.Sub);
-        if (!ShouldRecord(this)) return result;
-        return Record(result, "NegBackward", [this], (g, n) => [-g]);
-    }
+    public Tensor Neg() => DType.IsFloatingPoint() ? Pointwise.Apply<NegOp>(this) : BinaryRaw(ScalarLike(this, 0), this, BinaryKind.Sub);
 
     /// <summary>Elementwise maximum of two tensors (PyTorch: <c>torch.maximum</c>); the gradient goes to the larger (split evenly on ties).</summary>
-    public Tensor Maximum(Tensor other) => MinMaxBinary(other, BinaryKind.Maximum, "MaximumBackward");
+    public Tensor Maximum(Tensor other) => Binary<MaximumOp>(this, other, BinaryKind.Maximum);
 
     /// <summary>Elementwise minimum of two tensors (PyTorch: <c>torch.minimum</c>).</summary>
-    public Tensor Minimum(Tensor other) => MinMaxBinary(other, BinaryKind.Minimum, "MinimumBackward");
-
-    private Tensor MinMaxBinary(Tensor other, BinaryKind kind, string name)
-    {
-        var a = this;
-        var b = other;
-        var result = BinaryRaw(a, b, kind);
-        if (!ShouldRecord(a, b)) return result;
-        int[] sa = a._shape, sb = b._shape;
-        return Record(result, name, [a, b], (g, n) =>
-        {
-            var aWins = kind == BinaryKind.Maximum ? CompareRaw(a, b, CompareKind.Gt) : CompareRaw(a, b, CompareKind.Lt);
-            var tie = CompareRaw(a, b, CompareKind.Eq);
-            var wa = aWins.To(g.DType) + tie.To(g.DType) * 0.5f;
-            var wb = 1f - wa;
-            return [
-                n.NeedsInputGrad(0) ? (g * wa).SumTo(sa) : null,
-                n.NeedsInputGrad(1) ? (g * wb).SumTo(sb) : null];
-        }, a, b);
-    }
+    public Tensor Minimum(Tensor other) => Binary<MinimumOp>(this, other, BinaryKind.Minimum);
 
     /// <summary>Sums a broadcast gradient back down to <paramref name="shape"/> (the reverse of broadcasting).</summary>
     internal Tensor SumTo(int[] shape)

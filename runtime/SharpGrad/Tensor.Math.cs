@@ -15,43 +15,6 @@ public partial class Tensor
         return r;
     }
 
-    /// <summary>Applies a floating-point map elementwise (integer inputs are converted to Float32 first, like PyTorch).</summary>
-    internal static Tensor MapRaw<TOp>(Tensor x, double a = 0, double b = 0) where TOp : IFloatMap
-    {
-        if (!x.DType.IsFloatingPoint()) x = x.ToRaw(DType.Float32);
-        var src = x.ContiguousRaw();
-        var result = Empty(x._shape, x.DType);
-        MapInto<TOp>(src, result, a, b);
-        return result;
-    }
-
-    /// <summary>dst = map(src) for two contiguous floating-point tensors of the same dtype (they may be the same tensor).</summary>
-    internal static void MapInto<TOp>(Tensor src, Tensor dst, double a, double b) where TOp : IFloatMap
-    {
-        if (dst.DType == DType.Float32) TOp.Apply<float>(src.Span<float>(), dst.Span<float>(), a, b);
-        else TOp.Apply<double>(src.Span<double>(), dst.Span<double>(), a, b);
-    }
-
-    /// <summary>
-    /// Fused backward o = f(g, saved) in one pass (no autograd). Callers use it only when grad mode is off, i.e. when the
-    /// backward is not itself being recorded for a higher-order derivative.
-    /// </summary>
-    internal static Tensor GradMapRaw<TOp>(Tensor g, Tensor saved, double a = 0, double b = 0) where TOp : IGradMap
-    {
-        var gc = g.DType == saved.DType ? g.ContiguousRaw() : g.ToRaw(saved.DType);
-        var sc = saved.ContiguousRaw();
-        if (!ShapeUtil.SameShape(gc._shape, sc._shape))
-        {
-            var e = Empty(sc._shape, sc.DType);
-            CopyRaw(gc, e);
-            gc = e;
-        }
-        var o = Empty(sc._shape, sc.DType);
-        if (o.DType == DType.Float32) TOp.Apply<float>(gc.Span<float>(), sc.Span<float>(), o.Span<float>(), a, b);
-        else TOp.Apply<double>(gc.Span<double>(), sc.Span<double>(), o.Span<double>(), a, b);
-        return o;
-    }
-
     /// <summary>A 0/1 tensor of <paramref name="dtype"/> from a Bool tensor, never recorded.</summary>
     internal static Tensor MaskOf(Tensor condition, DType dtype) => condition.ToRaw(dtype);
 
@@ -64,7 +27,7 @@ public partial class Tensor
     }
 
     /// <summary>Runs an in-place unary op: straight into storage without autograd, else out of place then commit.</summary>
-    private Tensor InPlaceUnary<TOp>(string op, Func<Tensor, Tensor> outOfPlace, double a = 0, double b = 0) where TOp : IFloatMap
+    private Tensor InPlaceUnary<TOp>(string op, Func<Tensor, Tensor> outOfPlace, double a = 0, double b = 0) where TOp : IPointwiseOp
     {
         bool recording = ShouldRecord(this);
         CheckInPlace(op, recording);
@@ -74,80 +37,39 @@ public partial class Tensor
         }
         if (!recording)
         {
-            if (IsContiguous) MapInto<TOp>(this, this, a, b);
-            else CopyRaw(MapRaw<TOp>(this, a, b), this);
+            if (IsContiguous) Pointwise.MapInto<TOp>(this, this, a, b);
+            else CopyRaw(Pointwise.Map<TOp>(this, a, b), this);
             Storage.Version++;
             return this;
         }
         return CommitInPlace(outOfPlace(this));
     }
 
-    // ---------------- pointwise math ----------------
+    // ---------------- pointwise math: kernels and derivatives in Kernels/PointwiseMath.cs and Kernels/Activations.cs ----------------
 
     /// <summary>eˣ elementwise (PyTorch: <c>torch.exp</c>).</summary>
-    public Tensor Exp()
-    {
-        var r = MapRaw<ExpMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "ExpBackward", [this], (g, n) => [g * r], r);
-    }
+    public Tensor Exp() => Pointwise.Apply<ExpOp>(this);
 
     /// <summary>In-place <see cref="Exp"/> (PyTorch: <c>exp_</c>).</summary>
-    public Tensor Exp_() => InPlaceUnary<ExpMap>("Exp_", static t => t.Exp());
+    public Tensor Exp_() => InPlaceUnary<ExpOp>("Exp_", static t => t.Exp());
 
     /// <summary>Natural logarithm elementwise (PyTorch: <c>torch.log</c>).</summary>
-    public Tensor Log()
-    {
-        var r = MapRaw<LogMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "LogBackward", [x], (g, n) => [g / x], x);
-    }
+    public Tensor Log() => Pointwise.Apply<LogOp>(this);
 
     /// <summary>Square root elementwise (PyTorch: <c>torch.sqrt</c>).</summary>
-    public Tensor Sqrt()
-    {
-        var r = MapRaw<SqrtMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "SqrtBackward", [this], (g, n) => [g / (r * 2f)], r);
-    }
+    public Tensor Sqrt() => Pointwise.Apply<SqrtOp>(this);
 
     /// <summary>1/√x elementwise (PyTorch: <c>torch.rsqrt</c>).</summary>
-    public Tensor Rsqrt()
-    {
-        var r = MapRaw<RsqrtMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "RsqrtBackward", [this], (g, n) => [g * (r * r * r) * -0.5f], r);
-    }
+    public Tensor Rsqrt() => Pointwise.Apply<RsqrtOp>(this);
 
     /// <summary>Absolute value elementwise (PyTorch: <c>torch.abs</c>); the gradient at 0 is 0.</summary>
-    public Tensor Abs()
-    {
-        if (!DType.IsFloatingPoint()) return MapIntegral(this, Math.Abs);
-        var r = MapRaw<AbsMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "AbsBackward", [x], (g, n) => [g * x.Sign()], x);
-    }
+    public Tensor Abs() => DType.IsFloatingPoint() ? Pointwise.Apply<AbsOp>(this) : MapIntegral(this, Math.Abs);
 
     /// <summary>The sign (-1, 0 or 1) elementwise (PyTorch: <c>torch.sign</c>); its gradient is zero.</summary>
-    public Tensor Sign()
-    {
-        if (!DType.IsFloatingPoint()) return MapIntegral(this, v => Math.Sign(v));
-        var r = MapRaw<SignMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "SignBackward", [this], (g, n) => [ZerosLike(g)]);
-    }
+    public Tensor Sign() => DType.IsFloatingPoint() ? Pointwise.Apply<SignOp>(this) : MapIntegral(this, v => Math.Sign(v));
 
     /// <summary>xᵖ elementwise for a scalar exponent (PyTorch: <c>torch.pow(input, exponent)</c>).</summary>
-    public Tensor Pow(double exponent)
-    {
-        var r = MapRaw<PowScalarMap>(this, exponent);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "PowBackward", [x], (g, n) => [
-            exponent == 0 ? ZerosLike(g) : g * x.Pow(exponent - 1).Mul(ScalarLike(g, exponent))], x);
-    }
+    public Tensor Pow(double exponent) => Pointwise.Apply<PowScalarOp>(this, exponent);
 
     /// <summary>xʸ elementwise with a tensor exponent, broadcasting (PyTorch: <c>torch.pow(input, exponent)</c>).</summary>
     public Tensor Pow(Tensor exponent)
@@ -186,57 +108,22 @@ public partial class Tensor
     public Tensor Square() => DType.IsFloatingPoint() ? Pow(2) : Mul(this);
 
     /// <summary>1/x elementwise (PyTorch: <c>torch.reciprocal</c>).</summary>
-    public Tensor Reciprocal()
-    {
-        var r = MapRaw<ReciprocalMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "ReciprocalBackward", [this], (g, n) => [-g * r * r], r);
-    }
+    public Tensor Reciprocal() => Pointwise.Apply<ReciprocalOp>(this);
 
     /// <summary>Sine elementwise (PyTorch: <c>torch.sin</c>).</summary>
-    public Tensor Sin()
-    {
-        var r = MapRaw<SinMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "SinBackward", [x], (g, n) => [g * x.Cos()], x);
-    }
+    public Tensor Sin() => Pointwise.Apply<SinOp>(this);
 
     /// <summary>Cosine elementwise (PyTorch: <c>torch.cos</c>).</summary>
-    public Tensor Cos()
-    {
-        var r = MapRaw<CosMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "CosBackward", [x], (g, n) => [-g * x.Sin()], x);
-    }
+    public Tensor Cos() => Pointwise.Apply<CosOp>(this);
 
     /// <summary>log(1 + x), accurate for small x (PyTorch: <c>torch.log1p</c>).</summary>
-    public Tensor Log1p()
-    {
-        var r = MapRaw<Log1pMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        return Record(r, "Log1pBackward", [x], (g, n) => [g / (x + 1f)], x);
-    }
+    public Tensor Log1p() => Pointwise.Apply<Log1pOp>(this);
 
     /// <summary>eˣ − 1, accurate for small x (PyTorch: <c>torch.expm1</c>).</summary>
-    public Tensor Expm1()
-    {
-        var r = MapRaw<Expm1Map>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "Expm1Backward", [this], (g, n) => [g * (r + 1f)], r);
-    }
+    public Tensor Expm1() => Pointwise.Apply<Expm1Op>(this);
 
     /// <summary>The error function elementwise (PyTorch: <c>torch.erf</c>).</summary>
-    public Tensor Erf()
-    {
-        var r = MapRaw<ErfMap>(this);
-        if (!ShouldRecord(this)) return r;
-        var x = this;
-        // d/dx erf(x) = 2/sqrt(pi) · exp(-x²)
-        return Record(r, "ErfBackward", [x], (g, n) => [g * (x * x * -1f).Exp().Mul(ScalarLike(g, 1.1283791670955126))], x);
-    }
+    public Tensor Erf() => Pointwise.Apply<ErfOp>(this);
 
     /// <summary>
     /// Clamps every element into [<paramref name="min"/>, <paramref name="max"/>]; either bound may be null (PyTorch: <c>torch.clamp</c>).
@@ -253,10 +140,11 @@ public partial class Tensor
             long lo = min is { } mn ? (long)Math.Ceiling(mn) : long.MinValue, hi = max is { } mx ? (long)Math.Floor(mx) : long.MaxValue;
             return MapIntegral(this, v => Math.Min(Math.Max(v, lo), hi));
         }
-        var r = MapRaw<ClampMap>(this, min ?? double.NaN, max ?? double.NaN);
+        double a = min ?? double.NaN, b = max ?? double.NaN;
+        var r = Pointwise.Map<ClampOp>(this, a, b);
         if (!ShouldRecord(this)) return r;
-        // The mask is taken now, so Clamp_ (which overwrites the input) still has the right gradient.
-        var mask = ClampMask(this, min, max, inclusive: true);
+        // The derivative is taken now (not from a saved input), so Clamp_ (which overwrites the input) still has the right gradient.
+        var mask = Pointwise.DerivativeRaw<ClampOp>(this, a, b);
         return Record(r, "ClampBackward", [this], (g, n) => [g * mask]);
     }
 
@@ -287,55 +175,26 @@ public partial class Tensor
     public Tensor Clamp_(double? min = null, double? max = null)
     {
         if (min is null && max is null) throw new ArgumentException("Clamp_: at least one of 'min' or 'max' must be given (both were null).");
-        return InPlaceUnary<ClampMap>("Clamp_", t => t.Clamp(min, max), min ?? double.NaN, max ?? double.NaN);
-    }
-
-    /// <summary>1 where x lies within the bounds (inclusive or strict), else 0, in x's dtype; never recorded.</summary>
-    internal static Tensor ClampMask(Tensor x, double? min, double? max, bool inclusive)
-    {
-        Tensor? mask = null;
-        if (min is { } lo) mask = MaskOf(inclusive ? x.Ge(lo) : x.Gt(lo), x.DType);
-        if (max is { } hi)
-        {
-            var m2 = MaskOf(inclusive ? x.Le(hi) : x.Lt(hi), x.DType);
-            mask = mask is null ? m2 : BinaryRaw(mask, m2, BinaryKind.Mul);
-        }
-        return mask!;
+        return InPlaceUnary<ClampOp>("Clamp_", t => t.Clamp(min, max), min ?? double.NaN, max ?? double.NaN);
     }
 
     /// <summary>max(x, 0) elementwise (PyTorch: <c>torch.relu</c>).</summary>
-    public Tensor Relu()
-    {
-        if (!DType.IsFloatingPoint()) return MapIntegral(this, v => Math.Max(v, 0));
-        var r = MapRaw<ReluMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "ReluBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * MaskOf(r.Gt(0.0), g.DType) : GradMapRaw<ReluGrad>(g, r)], r);
-    }
+    public Tensor Relu() => DType.IsFloatingPoint() ? Pointwise.Apply<ReluOp>(this) : MapIntegral(this, v => Math.Max(v, 0));
 
     /// <summary>In-place <see cref="Relu"/> (PyTorch: <c>relu_</c>).</summary>
-    public Tensor Relu_() => InPlaceUnary<ReluMap>("Relu_", static t => t.Relu());
+    public Tensor Relu_() => InPlaceUnary<ReluOp>("Relu_", static t => t.Relu());
 
     /// <summary>1 / (1 + e⁻ˣ) elementwise (PyTorch: <c>torch.sigmoid</c>).</summary>
-    public Tensor Sigmoid()
-    {
-        var r = MapRaw<SigmoidMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "SigmoidBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * r * (1f - r) : GradMapRaw<SigmoidGrad>(g, r)], r);
-    }
+    public Tensor Sigmoid() => Pointwise.Apply<SigmoidOp>(this);
 
     /// <summary>In-place <see cref="Sigmoid"/> (PyTorch: <c>sigmoid_</c>).</summary>
-    public Tensor Sigmoid_() => InPlaceUnary<SigmoidMap>("Sigmoid_", static t => t.Sigmoid());
+    public Tensor Sigmoid_() => InPlaceUnary<SigmoidOp>("Sigmoid_", static t => t.Sigmoid());
 
     /// <summary>Hyperbolic tangent elementwise (PyTorch: <c>torch.tanh</c>).</summary>
-    public Tensor Tanh()
-    {
-        var r = MapRaw<TanhMap>(this);
-        if (!ShouldRecord(this)) return r;
-        return Record(r, "TanhBackward", [this], (g, n) => [Autograd.IsGradEnabled ? g * (1f - r * r) : GradMapRaw<TanhGrad>(g, r)], r);
-    }
+    public Tensor Tanh() => Pointwise.Apply<TanhOp>(this);
 
     /// <summary>In-place <see cref="Tanh"/> (PyTorch: <c>tanh_</c>).</summary>
-    public Tensor Tanh_() => InPlaceUnary<TanhMap>("Tanh_", static t => t.Tanh());
+    public Tensor Tanh_() => InPlaceUnary<TanhOp>("Tanh_", static t => t.Tanh());
 }
 
 public partial class Tensor

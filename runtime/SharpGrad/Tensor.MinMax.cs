@@ -31,47 +31,27 @@ public partial class Tensor
         return (rows, ShapeUtil.Count(kept), x._shape[dim], kept);
     }
 
-    private static void ArgExtremeRows<T>(ReadOnlySpan<T> src, Span<T> values, Span<long> indices, int outer, int n, bool max)
-        where T : unmanaged, INumber<T>
-    {
-        for (int o = 0; o < outer; o++)
-        {
-            var row = src.Slice(o * n, n);
-            T best = row[0];
-            int bi = 0;
-            if (!T.IsNaN(best))
-            {
-                for (int i = 1; i < n; i++)
-                {
-                    var v = row[i];
-                    if (T.IsNaN(v)) { best = v; bi = i; break; }
-                    if (max ? v > best : v < best) { best = v; bi = i; }
-                }
-            }
-            values[o] = best;
-            indices[o] = bi;
-        }
-    }
-
     /// <summary>Values and Int64 indices of the max/min along dim, kept as size 1; no autograd.</summary>
     private static (Tensor Values, Tensor Indices) ArgExtremeRaw(Tensor x, int dim, bool max, string op)
     {
-        var (rows, outer, n, kept) = RowsAlong(x, dim);
+        var kept = (int[])x._shape.Clone();
+        if (x.Rank > 0) kept[dim] = 1;
+        var (outer, n, inner) = Functional.Split(x._shape, dim);
         if (n == 0)
         {
             throw new ArgumentException($"{op}: cannot reduce over dimension {dim} of size 0 (tensor shape {ShapeUtil.Format(x._shape)}); the operation has no identity.");
         }
         var dtype = x.DType is DType.Bool or DType.UInt8 ? DType.Int64 : x.DType;
-        if (rows.DType != dtype) rows = rows.ToRaw(dtype);
+        var src = x.DType == dtype ? x.ContiguousRaw() : x.ToRaw(dtype);
         var values = Empty(kept, dtype);
         var indices = Empty(kept, DType.Int64);
         var idx = indices.Span<long>();
         switch (dtype)
         {
-            case DType.Float32: ArgExtremeRows(rows.Span<float>(), values.Span<float>(), idx, outer, n, max); break;
-            case DType.Float64: ArgExtremeRows(rows.Span<double>(), values.Span<double>(), idx, outer, n, max); break;
-            case DType.Int64: ArgExtremeRows(rows.Span<long>(), values.Span<long>(), idx, outer, n, max); break;
-            case DType.Int32: ArgExtremeRows(rows.Span<int>(), values.Span<int>(), idx, outer, n, max); break;
+            case DType.Float32: Kernels.ReduceKernel.ArgExtreme(src.Span<float>(), values.Span<float>(), idx, outer, n, inner, max); break;
+            case DType.Float64: Kernels.ReduceKernel.ArgExtreme(src.Span<double>(), values.Span<double>(), idx, outer, n, inner, max); break;
+            case DType.Int64: Kernels.ReduceKernel.ArgExtreme(src.Span<long>(), values.Span<long>(), idx, outer, n, inner, max); break;
+            case DType.Int32: Kernels.ReduceKernel.ArgExtreme(src.Span<int>(), values.Span<int>(), idx, outer, n, inner, max); break;
             default: throw new NotSupportedException($"{op} is not supported for dtype {dtype}.");
         }
         return (values, indices);
@@ -136,7 +116,14 @@ public partial class Tensor
         values = Record(values, max ? "MaxBackward" : "MinBackward", [this], (g, n) =>
         {
             var gk = keepDim || rank == 0 ? g : g.Unsqueeze(d);
-            return [Zeros(shape, g.DType).Scatter(d, keptIndices, gk)];
+            if (Autograd.IsGradEnabled || !g.DType.IsFloatingPoint()) return [Zeros(shape, g.DType).Scatter(d, keptIndices, gk)];
+            // The gradient to the positions of the extremes, by the kernel compiled programs call too.
+            var (outer, size, inner) = Functional.Split(shape, rank == 0 ? 0 : d);
+            var gx = Zeros(shape, g.DType);
+            var gc = gk.ContiguousRaw();
+            if (g.DType == DType.Float32) Kernels.ReduceKernel.ScatterExtreme(gc.Span<float>(), keptIndices.Span<long>(), gx.Span<float>(), outer, size, inner);
+            else Kernels.ReduceKernel.ScatterExtreme(gc.Span<double>(), keptIndices.Span<long>(), gx.Span<double>(), outer, size, inner);
+            return [gx];
         }, keptIndices);
         return (values, indices);
     }
@@ -260,9 +247,9 @@ public partial class Tensor
         // An infinite max would give inf - inf = NaN: shift by 0 there instead (PyTorch does the same).
         var finite = MaskOf(m.Abs().Lt(double.PositiveInfinity), m.DType);
         m = Where(finite.Gt(0.0), m, ZerosLike(m));
-        var e = MapRaw<Kernels.ExpMap>(BinaryRaw(x, m, BinaryKind.Sub));
+        var e = Kernels.Pointwise.Map<Kernels.ExpOp>(BinaryRaw(x, m, BinaryKind.Sub));
         var s = ReduceRaw(e, reduced, ReduceKind.Sum);
-        return BinaryRaw(MapRaw<Kernels.LogMap>(s), m, BinaryKind.Add);
+        return BinaryRaw(Kernels.Pointwise.Map<Kernels.LogOp>(s), m, BinaryKind.Add);
     }
 }
 

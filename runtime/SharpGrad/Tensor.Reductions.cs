@@ -36,7 +36,7 @@ public partial class Tensor
     {
         var (reduced, keptShape) = NormalizeReduceDims(dims);
         var src = DType.IsFloatingPoint() ? this : To(DType.Int64);
-        var result = ReduceRaw(src, reduced, ReduceKind.Sum);
+        var result = SumRange(src, reduced, keptShape) ?? ReduceRaw(src, reduced, ReduceKind.Sum);
         if (!keepDim) result = result.Reshape(DropDims(_shape, reduced));
         if (!ShouldRecord(this)) return result;
         var shape = _shape;
@@ -95,6 +95,27 @@ public partial class Tensor
     }
 
     internal enum ReduceKind { Sum, Max, Min }
+
+    /// <summary>
+    /// The sum over a contiguous range of dims of a floating-point tensor by the [outer, size, inner] kernel that compiled
+    /// programs call too (kept shape); null for other cases (ReduceRaw handles them).
+    /// </summary>
+    private static Tensor? SumRange(Tensor x, int[] dims, int[] keptShape)
+    {
+        if (!x.DType.IsFloatingPoint() || dims.Length == 0 || dims[^1] - dims[0] != dims.Length - 1) return null;
+        int outer = 1, size = 1, inner = 1;
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (d < dims[0]) outer *= x._shape[d];
+            else if (d > dims[^1]) inner *= x._shape[d];
+            else size *= x._shape[d];
+        }
+        var src = x.ContiguousRaw();
+        var result = Empty(keptShape, x.DType);
+        if (x.DType == DType.Float32) Kernels.ReduceKernel.Sum(src.Span<float>(), result.Span<float>(), outer, size, inner, 1f, accumulate: false);
+        else Kernels.ReduceKernel.Sum(src.Span<double>(), result.Span<double>(), outer, size, inner, 1.0, accumulate: false);
+        return result;
+    }
 
     /// <summary>Reduces the given dims (kept as size 1), without autograd. Moves the reduced dims last, then reduces rows.</summary>
     internal static Tensor ReduceRaw(Tensor x, int[] dims, ReduceKind kind)

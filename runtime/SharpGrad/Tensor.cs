@@ -328,6 +328,19 @@ public partial class Tensor
         return off;
     }
 
+    /// <summary>The storage index of the <paramref name="k"/>-th element in row-major order (any strides).</summary>
+    internal int ElementOffsetOf(int k)
+    {
+        int off = Offset;
+        for (int d = _shape.Length - 1; d >= 0; d--)
+        {
+            int s = _shape[d];
+            off += (k % s) * _strides[d];
+            k /= s;
+        }
+        return off;
+    }
+
     internal double GetAsDouble(int storageIndex) => Storage switch
     {
         Storage<float> s => s.Data[storageIndex],

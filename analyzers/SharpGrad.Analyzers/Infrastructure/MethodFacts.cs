@@ -30,29 +30,11 @@ internal sealed partial class MethodFacts
     /// <summary>Tensor methods that return the same tensor (or an alias that keeps its leaf-ness), not a recorded op.</summary>
     private static readonly HashSet<string> NotOpNames = new() { "Detach", "Detach_", "RequiresGrad_", "RetainGrad", "Contiguous", "To" };
 
-    private static readonly HashSet<string> ReductionNames = new() { "Sum", "Mean", "Max", "Min", "Prod", "Norm", "Std", "Var", "Amax", "Amin" };
-
-    private static readonly HashSet<string> ShapePreservingNames = new()
-    {
-        "Neg", "Exp", "Log", "Log2", "Log10", "Log1p", "Expm1", "Sqrt", "Rsqrt", "Abs", "Sign", "Square", "Reciprocal",
-        "Sin", "Cos", "Tan", "Relu", "Relu6", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu", "Silu", "Mish", "Softplus",
-        "Softsign", "Sigmoid", "LogSigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax",
-        "Clamp", "Pow", "Clone", "Contiguous", "Detach", "RequiresGrad_", "RetainGrad", "To", "Dropout", "Float", "Double",
-        "Add", "Sub", "Mul", "Div", "Maximum", "Minimum",
-    };
-
-    /// <summary>Ops whose backward reads their output (PyTorch saves <c>result</c>).</summary>
-    private static readonly HashSet<string> SavesOutputNames = new()
-    {
-        "Exp", "Sigmoid", "Tanh", "Sqrt", "Rsqrt", "Relu", "Softmax", "LogSoftmax", "Reciprocal",
-    };
-
-    /// <summary>Ops whose backward reads their (single tensor) input (PyTorch saves <c>self</c>).</summary>
-    private static readonly HashSet<string> SavesInputNames = new()
-    {
-        "Log", "Log2", "Log10", "Log1p", "Abs", "Pow", "Sin", "Cos", "Tan", "Gelu", "Silu", "Mish", "LeakyRelu", "Elu",
-        "Softplus", "Square", "Clamp", "Hardtanh", "Hardswish", "Hardsigmoid",
-    };
+    /// <summary>
+    /// Tensor methods that return their receiver or an alias of it (plumbing, not ops of the catalogue): the shape is the
+    /// receiver's. The shapes of ops come from the op catalogue's shape rules (<see cref="OpCatalogue"/>).
+    /// </summary>
+    private static readonly HashSet<string> PassThroughNames = new() { "Clone", "Contiguous", "Detach", "RequiresGrad_", "RetainGrad", "To" };
 
     private readonly SharpGradSymbols _symbols;
     private readonly Dictionary<ISymbol, List<Write>> _writes = new(SymbolEqualityComparer.Default);
@@ -256,7 +238,7 @@ internal sealed partial class MethodFacts
         {
             var a = ShapeOf(left, depth + 1);
             var b = a is null ? null : ShapeOf(right, depth + 1);
-            return a is null || b is null ? null : TensorShape.Broadcast(a, b);
+            return a is null || b is null ? null : ShapeRules.Broadcast(a, b).Shape;
         }
         if (leftTensor) return ShapeOf(left, depth + 1);
         if (rightTensor) return ShapeOf(right, depth + 1);
@@ -275,12 +257,12 @@ internal sealed partial class MethodFacts
             {
                 switch (value.Value)
                 {
-                    case int size when size >= 0: dims.Add(Dim.Fixed(size)); break;
-                    case string symbol when symbol.Length > 0: dims.Add(Dim.Symbolic(symbol)); break;
+                    case int size when size >= 0: dims.Add(Dim.Of(size)); break;
+                    case string symbol when symbol.Length > 0: dims.Add(Dim.Sym(symbol)); break;
                     default: return null;
                 }
             }
-            return new TensorShape(dims.ToImmutable());
+            return new TensorShape(dims);
         }
         return null;
     }
@@ -290,6 +272,7 @@ internal sealed partial class MethodFacts
         var method = invocation.TargetMethod;
         if (ShapeFromAttributes(method.GetReturnTypeAttributes()) is { } declared) return declared;
         if (!_symbols.IsTensor(method.ReturnType)) return null;
+        if (ShapeInfoOf(method) is { } inferred) return Bind(inferred, invocation, depth);
         var name = method.Name;
 
         if (method.IsStatic && _symbols.IsTensor(method.ContainingType))
@@ -299,120 +282,120 @@ internal sealed partial class MethodFacts
             {
                 var shapeArgument = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "shape");
                 return shapeArgument is not null && ConstantInts(shapeArgument.Value) is { } sizes && sizes.All(s => s >= 0)
-                    ? TensorShape.FromFixed(sizes)
+                    ? TensorShape.Of(sizes)
                     : null;
             }
             if (LikeNames.Contains(name) && invocation.Arguments.Length > 0) return ShapeOf(invocation.Arguments[0].Value, depth + 1);
-            return null;
+            if (CreationNames.Contains(name)) return null;
         }
 
-        if (method.IsStatic && _symbols.IsFunctional(method))
+        // In-place ops and plumbing return the tensor they were called on.
+        if (!method.IsStatic && invocation.Instance is { } receiver && _symbols.IsTensor(method.ContainingType)
+            && (name.EndsWith("_", System.StringComparison.Ordinal) || PassThroughNames.Contains(name)))
         {
-            return ShapePreservingNames.Contains(name) && invocation.Arguments.Length > 0 && _symbols.IsTensor(invocation.Arguments[0].Value.Type)
-                ? ShapeOf(invocation.Arguments[0].Value, depth + 1)
-                : null;
+            return ShapeOf(receiver, depth + 1);
         }
-
-        if (method.IsStatic || invocation.Instance is null || !_symbols.IsTensor(method.ContainingType)) return null;
-        var receiver = invocation.Instance;
-
-        if (ReductionNames.Contains(name) && method.Parameters.Length == 0) return TensorShape.Scalar;
-
-        // In-place ops return the tensor they modified.
-        if (name.EndsWith("_", System.StringComparison.Ordinal)) return ShapeOf(receiver, depth + 1);
-
-        if (ShapePreservingNames.Contains(name))
-        {
-            var tensorArguments = invocation.Arguments.Where(a => _symbols.IsTensor(a.Value.Type)).ToList();
-            if (tensorArguments.Count == 0) return ShapeOf(receiver, depth + 1);
-            if (tensorArguments.Count == 1) return BinaryShape(receiver, tensorArguments[0].Value, depth);
-            return null;
-        }
-
-        switch (name)
-        {
-            case "View" or "Reshape":
-                {
-                    if (invocation.Arguments.Length != 1 || ConstantInts(invocation.Arguments[0].Value) is not { } sizes) return null;
-                    return ResolveViewShape(ShapeOf(receiver, depth + 1), sizes);
-                }
-            case "Transpose":
-                {
-                    var input = ShapeOf(receiver, depth + 1);
-                    if (input is null || invocation.Arguments.Length != 2) return null;
-                    if (ConstantInt(invocation.Arguments[0].Value) is not { } d0 || ConstantInt(invocation.Arguments[1].Value) is not { } d1) return null;
-                    if (Normalize(d0, input.Rank) is not { } a || Normalize(d1, input.Rank) is not { } b) return null;
-                    var dims = input.Dims.ToBuilder();
-                    (dims[a], dims[b]) = (dims[b], dims[a]);
-                    return new TensorShape(dims.ToImmutable());
-                }
-            case "T" when method.Parameters.Length == 0:
-                {
-                    var input = ShapeOf(receiver, depth + 1);
-                    return input is { Rank: 2 } ? new TensorShape(ImmutableArray.Create(input.Dims[1], input.Dims[0])) : null;
-                }
-            case "Permute":
-                {
-                    var input = ShapeOf(receiver, depth + 1);
-                    if (input is null || invocation.Arguments.Length != 1 || ConstantInts(invocation.Arguments[0].Value) is not { } order) return null;
-                    var permutation = NormalizePermutation(order, input.Rank);
-                    return permutation is null ? null : new TensorShape(permutation.Select(p => input.Dims[p]).ToImmutableArray());
-                }
-            case "Unsqueeze":
-                {
-                    var input = ShapeOf(receiver, depth + 1);
-                    if (input is null || invocation.Arguments.Length != 1 || ConstantInt(invocation.Arguments[0].Value) is not { } d) return null;
-                    if (Normalize(d, input.Rank + 1) is not { } at) return null;
-                    return new TensorShape(input.Dims.Insert(at, Dim.Fixed(1)));
-                }
-            default:
-                return null;
-        }
+        return ShapeByCatalogue(invocation, depth);
     }
 
-    private static TensorShape? ResolveViewShape(TensorShape? input, int[] sizes)
+    /// <summary>
+    /// What the code generator inferred for a method of a <c>[Module]</c> (an eager <c>model.Forward(x)</c>): the
+    /// generated <c>ShapeInfo</c> class nested in the module has one delegate per checked method (the same name, with a
+    /// number after it for an overload) whose parameters and return value carry <c>[Shape]</c>. Null when the generator
+    /// emitted none for this method.
+    /// </summary>
+    private IMethodSymbol? ShapeInfoOf(IMethodSymbol method)
     {
-        int inferred = -1;
-        long known = 1;
-        for (int i = 0; i < sizes.Length; i++)
+        if (method.IsStatic || _symbols.ModuleAttribute is null) return null;
+        var type = method.ContainingType;
+        if (!type.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _symbols.ModuleAttribute))) return null;
+        if (type.GetTypeMembers("ShapeInfo").FirstOrDefault() is not { } info) return null;
+        foreach (var member in info.GetTypeMembers())
         {
-            if (sizes[i] == -1)
+            if (member.DelegateInvokeMethod is not { } invoke || !member.Name.StartsWith(method.Name, System.StringComparison.Ordinal)) continue;
+            var suffix = member.Name.Substring(method.Name.Length);
+            if (suffix.Length > 0 && !suffix.All(char.IsDigit)) continue;
+            if (invoke.Parameters.Length == method.Parameters.Length
+                && invoke.Parameters.Zip(method.Parameters, (a, b) => a.Name == b.Name).All(same => same))
             {
-                if (inferred >= 0) return null;
-                inferred = i;
+                return invoke;
             }
-            else if (sizes[i] < 0) return null;
-            else known *= sizes[i];
         }
-        if (inferred < 0) return TensorShape.FromFixed(sizes);
-        if (input is null || !input.AllFixed || known == 0) return null;
-        long total = input.FixedProduct;
-        if (total % known != 0) return null;
-        var resolved = (int[])sizes.Clone();
-        resolved[inferred] = (int)(total / known);
-        return TensorShape.FromFixed(resolved);
+        return null;
     }
 
-    public static int? Normalize(int dim, int rank)
+    /// <summary>
+    /// The return shape of a <c>ShapeInfo</c> delegate with its symbols bound to the call's arguments: a symbol that names
+    /// a dim of a declared parameter takes the size of the argument's dim there when that is known (<c>N</c> → 8).
+    /// </summary>
+    private TensorShape? Bind(IMethodSymbol info, IInvocationOperation invocation, int depth)
     {
-        int d = dim < 0 ? dim + rank : dim;
-        return d >= 0 && d < rank ? d : null;
+        if (ShapeFromAttributes(info.GetReturnTypeAttributes()) is not { } shape) return null;
+        var bound = new Dictionary<string, Dim>(System.StringComparer.Ordinal);
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter is not { } parameter || parameter.Ordinal >= info.Parameters.Length) continue;
+            if (ShapeFromAttributes(info.Parameters[parameter.Ordinal].GetAttributes()) is not { } declared) continue;
+            if (ShapeOf(argument.Value, depth + 1) is not { } actual || actual.Rank != declared.Rank) continue;
+            for (int d = 0; d < declared.Rank; d++)
+            {
+                if (declared[d].IsSymbol && !actual[d].IsUnknown && !bound.ContainsKey(declared[d].Symbol!)) bound[declared[d].Symbol!] = actual[d];
+            }
+        }
+        return new TensorShape(shape.Dims.Select(d => d.IsSymbol && bound.TryGetValue(d.Symbol!, out var size) ? size : d));
     }
+
+    /// <summary>The catalogue surface of a method: tensor method, Functional or Losses (None for anything else).</summary>
+    private OpSurface SurfaceOf(IMethodSymbol method)
+    {
+        if (_symbols.IsFunctional(method)) return OpSurface.Functional;
+        if (_symbols.IsTensor(method.ContainingType)) return OpSurface.Tensor;
+        return method.ContainingType is { Name: "Losses" } losses && losses.ContainingNamespace?.ToDisplayString() == "SharpGrad"
+            ? OpSurface.Losses
+            : OpSurface.None;
+    }
+
+    /// <summary>The catalogue row of an invocation of a SharpGrad op (null when it is not one).</summary>
+    public OpRow? RowOf(IInvocationOperation invocation)
+    {
+        var method = invocation.TargetMethod;
+        var surface = SurfaceOf(method);
+        if (surface == OpSurface.None) return null;
+        int tensors = Operands(invocation).Count();
+        return OpCatalogue.ForCall(surface, method.Name, tensors, p => method.Parameters.Any(q => q.Name == p));
+    }
+
+    /// <summary>The shape an op's catalogue rule gives for the known shapes and constant arguments of the call.</summary>
+    private TensorShape? ShapeByCatalogue(IInvocationOperation invocation, int depth)
+    {
+        if (RowOf(invocation) is not { Shape: { } rule } row) return null;
+        var inputs = Operands(invocation).Select(o => ShapeOf(o, depth + 1)).ToArray();
+        return rule(new ShapeCall(row, inputs, new InvocationArguments(invocation), Dim.Sym("N"))).Shape;
+    }
+
+    /// <summary>An invocation's constant arguments as the catalogue's shape rules see them.</summary>
+    private sealed class InvocationArguments(IInvocationOperation invocation) : IOpArguments
+    {
+        private IArgumentOperation? Argument(string name) => invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == name);
+
+        public double? Number(string name) => Argument(name)?.Value is { } v && Unwrap(v).ConstantValue is { HasValue: true, Value: var c } ? c switch
+        {
+            int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, short h => h, byte y => y,
+            _ => null,
+        } : null;
+
+        public IReadOnlyList<int>? Ints(string name)
+            => Argument(name)?.Value is { } v ? ConstantInts(v) ?? (ConstantInt(Unwrap(v)) is { } single ? new[] { single } : null) : null;
+
+        public string? Text(string name) => Argument(name)?.Value is { } v && Unwrap(v).ConstantValue is { HasValue: true, Value: string s } ? s : null;
+
+        public bool Has(string name) => invocation.TargetMethod.Parameters.Any(p => p.Name == name);
+    }
+
+    public static int? Normalize(int dim, int rank) => ShapeRules.Normalize(dim, rank);
 
     /// <summary>The permutation as non-negative dims, or null when it is not one.</summary>
-    public static int[]? NormalizePermutation(int[] order, int rank)
-    {
-        if (order.Length != rank) return null;
-        var result = new int[rank];
-        var seen = new bool[rank];
-        for (int i = 0; i < rank; i++)
-        {
-            if (Normalize(order[i], rank) is not { } d || seen[d]) return null;
-            seen[d] = true;
-            result[i] = d;
-        }
-        return result;
-    }
+    public static int[]? NormalizePermutation(int[] order, int rank) => ShapeRules.Permutation(order, rank);
 
     public static int? ConstantInt(IOperation operation)
         => operation.ConstantValue is { HasValue: true, Value: int value } ? value : null;
@@ -523,10 +506,11 @@ internal sealed partial class MethodFacts
                         if (requiresGrad(operands[0]) || requiresGrad(operands[1])) saved.AddRange(operands[0], operands[1]);
                     }
                     else if (operands.Count >= 2 && name == "Linear" && _symbols.IsFunctional(invocation.TargetMethod)) SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: false);
-                    else if (operands.Count == 1 && requiresGrad(operands[0]))
+                    else if (operands.Count == 1 && requiresGrad(operands[0]) && RowOf(invocation) is { } row)
                     {
-                        if (SavesOutputNames.Contains(name)) savesOutput = true;
-                        else if (SavesInputNames.Contains(name)) saved.Add(operands[0]);
+                        // What the op's backward reads, from the catalogue.
+                        if ((row.Reads & BackwardReads.Output) != 0) savesOutput = true;
+                        if ((row.Reads & BackwardReads.Input) != 0) saved.Add(operands[0]);
                     }
                     break;
                 }

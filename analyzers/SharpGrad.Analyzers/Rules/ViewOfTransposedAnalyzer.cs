@@ -38,7 +38,7 @@ public sealed class ViewOfTransposedAnalyzer : DiagnosticAnalyzer
                 if (sourceShape is null || !sourceShape.AllFixed || transposedShape is null) return;
                 if (Permutation(transpose, sourceShape.Rank) is not { } permutation) return;
 
-                var sizes = sourceShape.FixedSizes();
+                var sizes = sourceShape.Sizes();
                 var contiguous = ContiguousStrides(sizes);
                 var oldShape = permutation.Select(p => sizes[p]).ToArray();
                 var oldStrides = permutation.Select(p => contiguous[p]).ToArray();

@@ -78,7 +78,14 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
 /// One constructor argument: ints as <see cref="Values"/> (one for an int or bool, two for an (H, W) pair, none for
 /// <c>null</c>); <see cref="IsKnown"/> false when it is not a compile-time constant.
 /// </summary>
-internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool IsKnown);
+internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool IsKnown)
+{
+    /// <summary>The constant as a number (ints, doubles, bools as 0/1, enums), or null (a pair, a string, null).</summary>
+    public double? Number { get; init; }
+
+    /// <summary>The constant when it is a string (GELU's <c>approximate</c>).</summary>
+    public string? String { get; init; }
+}
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>
 internal sealed record GraphMethod(
@@ -100,7 +107,7 @@ internal sealed record GraphMethod(
 }
 
 /// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>
-internal sealed record GraphInput(string Name, GraphShape? Shape)
+internal sealed record GraphInput(string Name, TensorShape? Shape)
 {
     /// <summary>True when <see cref="Shape"/> was not declared with <c>[Shape]</c> but inferred from the input's first consumer (<c>Linear(784, …)</c> ⇒ <c>[N, 784]</c>).</summary>
     public bool IsInferred { get; init; }
@@ -110,11 +117,18 @@ internal sealed record GraphInput(string Name, GraphShape? Shape)
 internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason);
 
 /// <summary>The result of shape inference for one method: the shape of each node (null = unknown).</summary>
-internal sealed record MethodShapes(string Name, EquatableArray<GraphInput> Inputs, GraphShape? Output);
+internal sealed record MethodShapes(string Name, EquatableArray<GraphInput> Inputs, TensorShape? Output);
 
 /// <summary>
 /// A non-tensor argument of an op call (<c>negativeSlope: 0.2</c>, <c>dim: 1</c>, <c>reduction: Reduction.Sum</c>,
 /// <c>training: Training</c>): its parameter name, its value when it is a compile-time constant (enums as their number,
 /// bools as 0/1; defaults included), and its source text.
 /// </summary>
-internal sealed record ScalarArg(string Name, double Value, bool IsKnown, string Text);
+internal sealed record ScalarArg(string Name, double Value, bool IsKnown, string Text)
+{
+    /// <summary>An int list argument (<c>View(-1, 512)</c>, <c>Sum(new[] { 1, 2 })</c>): its ints, with <see cref="ShapeRules.BatchRead"/> for a batch read.</summary>
+    public EquatableArray<int> Ints { get; init; }
+
+    /// <summary>The constant when it is a string (<c>approximate: "tanh"</c>).</summary>
+    public string? String { get; init; }
+}

@@ -3,8 +3,8 @@ using System;
 namespace SharpGrad.Generator.Model;
 
 /// <summary>
-/// The few node kinds of the graph IR (tinygrad-style: each op is a rule keyed by kind and <see cref="GraphNode.Op"/>,
-/// not a class of its own).
+/// The few node kinds of the graph IR. An op is not a class of its own: a node names its op (<see cref="GraphNode.Op"/>,
+/// a catalogue row or a child's layer), and the planner picks the rule of the row's family.
 /// </summary>
 internal enum NodeKind
 {
@@ -58,7 +58,7 @@ internal sealed class GraphNode : IEquatable<GraphNode>
     /// In the <see cref="IntArgs"/> of a <c>View</c>/<c>Reshape</c>: the batch size read at run time
     /// (<c>x.Shape[0]</c>, <c>x.Size(0)</c>), i.e. dim 0 of the method's first tensor input (the symbol <c>N</c>).
     /// </summary>
-    public const int BatchDim = int.MinValue;
+    public const int BatchDim = ShapeRules.BatchRead;
 
     /// <summary>The <see cref="Op"/> of the boundary node appended after an inlined child's output (<see cref="NodeKind.Elementwise"/>, one input).</summary>
     public const string BoundaryOp = "Identity";

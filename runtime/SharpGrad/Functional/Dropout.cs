@@ -7,13 +7,10 @@ public static partial class Functional
     /// <paramref name="p"/> and scales the rest by 1 / (1 − p); in evaluation it returns the input unchanged.
     /// The mask comes from <paramref name="rng"/> (default <see cref="Rng.Default"/>).
     /// </summary>
-    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true, Rng? rng = null)
+    public static Tensor Dropout(Tensor input, double p = Ops.OpDefaults.Dropout.P, bool training = true, Rng? rng = null)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (p < 0 || p > 1 || double.IsNaN(p))
-        {
-            throw new ArgumentException($"Dropout: the probability p must be between 0 and 1, but got {p}.");
-        }
+        Kernels.DropoutKernel.CheckProbability(p);
         if (!training || p == 0) return input;
         var dtype = FloatDType("Dropout", input);
         Tensor mask;
@@ -25,7 +22,7 @@ public static partial class Functional
         {
             // The same routine compiled code calls, so one Rng state gives one mask in both modes.
             mask = Tensor.Empty(input._shape, dtype);
-            CompiledSupport.DropoutMask(mask.Data<float>(), mask.NumElements, p, rng);
+            Kernels.DropoutKernel.Mask(mask.Span<float>(), p, rng);
         }
         else
         {

@@ -31,44 +31,23 @@ public static partial class Functional
             if (pi < 0) pad = pi + num;
         }
         var dtype = FloatDType(op, weight);
-        var idx = indices.ToLongArray();
-        foreach (var i in idx)
-        {
-            if (i < 0 || i >= num)
-            {
-                throw new ArgumentException($"{op}: index {i} is out of range for an embedding table of shape {ShapeUtil.Format(weight._shape)}: indices must be in [0, {num - 1}].");
-            }
-        }
+        var idx = new Kernels.Indices(indices.ToLongArray());
+        Kernels.EmbeddingKernel.CheckRange(idx, num, weight._shape);
         var outShape = new int[indices.Rank + 1];
         indices._shape.CopyTo(outShape, 0);
         outShape[^1] = dim;
         var result = Tensor.Empty(outShape, dtype);
-        if (dtype == DType.Float32) Gather(Dense<float>(weight), idx, dim, result.Data<float>());
-        else Gather(Dense<double>(weight), idx, dim, result.Data<double>());
+        if (dtype == DType.Float32) Kernels.EmbeddingKernel.Gather<float>(Dense<float>(weight), idx, dim, result.Span<float>());
+        else Kernels.EmbeddingKernel.Gather<double>(Dense<double>(weight), idx, dim, result.Span<double>());
         if (!Tensor.ShouldRecord(weight)) return result;
+        long padding = pad ?? -1;
         return Tensor.Record(result, "EmbeddingBackward", [weight], (g, node) =>
         {
             var gw = Tensor.Zeros([num, dim], dtype);
-            var gr = CastRaw(g, dtype);
-            if (dtype == DType.Float32) Scatter(Dense<float>(gr), idx, dim, pad, gw.Data<float>());
-            else Scatter(Dense<double>(gr), idx, dim, pad, gw.Data<double>());
+            var gr = CastRaw(g, dtype).ContiguousRaw();
+            if (dtype == DType.Float32) Kernels.EmbeddingKernel.ScatterAdd(gr.Span<float>(), idx, dim, padding, gw.Span<float>());
+            else Kernels.EmbeddingKernel.ScatterAdd(gr.Span<double>(), idx, dim, padding, gw.Span<double>());
             return [gw];
         });
-
-        static void Gather<T>(T[] w, long[] idx, int dim, T[] dst) where T : unmanaged
-        {
-            for (int r = 0; r < idx.Length; r++) w.AsSpan((int)idx[r] * dim, dim).CopyTo(dst.AsSpan(r * dim, dim));
-        }
-
-        static void Scatter<T>(T[] g, long[] idx, int dim, int? pad, T[] gw) where T : unmanaged, System.Numerics.INumber<T>
-        {
-            for (int r = 0; r < idx.Length; r++)
-            {
-                int row = (int)idx[r];
-                if (row == pad) continue;
-                var d = gw.AsSpan(row * dim, dim);
-                System.Numerics.Tensors.TensorPrimitives.Add(d, g.AsSpan(r * dim, dim), d);
-            }
-        }
     }
 }

@@ -1,34 +1,12 @@
+using SharpGrad.Kernels;
+using SharpGrad.Ops;
+
 namespace SharpGrad;
 
 public static partial class Functional
 {
-    /// <summary>1 / sqrt(var + eps), elementwise, without autograd (var is a fresh tensor).</summary>
-    private static Tensor InvStd(Tensor variance, double eps)
-    {
-        var v = variance.Contiguous().ToRaw(variance.DType);
-        if (v.DType == DType.Float32)
-        {
-            var s = v.Span<float>();
-            for (int i = 0; i < s.Length; i++) s[i] = (float)(1.0 / Math.Sqrt(s[i] + eps));
-        }
-        else
-        {
-            var s = v.Span<double>();
-            for (int i = 0; i < s.Length; i++) s[i] = 1.0 / Math.Sqrt(s[i] + eps);
-        }
-        return v;
-    }
-
-    /// <summary>
-    /// 1 / sqrt(var + eps) with autograd (its backward is written with tensor ops, so it differentiates again).
-    /// Used to rebuild the normalisation's statistics when a backward itself is being recorded (createGraph).
-    /// </summary>
-    private static Tensor NormRsqrt(Tensor variance, double eps)
-    {
-        var result = InvStd(variance, eps);
-        if (!Tensor.ShouldRecord(variance)) return result;
-        return Tensor.Record(result, "RsqrtBackward", [variance], (g, n) => [g * -0.5f * result * result * result], result);
-    }
+    /// <summary>A floating-point parameter as a dense array of <paramref name="dtype"/> (empty for none).</summary>
+    private static T[] ParameterArray<T>(Tensor? t, DType dtype) where T : unmanaged => t is null ? [] : DenseAs<T>(t, dtype);
 
     /// <summary>
     /// Batch normalisation (PyTorch: <c>torch.nn.functional.batch_norm</c>) over a [N, C], [N, C, L] or [N, C, H, W] input,
@@ -37,7 +15,7 @@ public static partial class Functional
     /// with the unbiased batch variance for <paramref name="runningVar"/>. In evaluation it normalises with the running statistics.
     /// </summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
-        bool training = false, double momentum = 0.1, double eps = 1e-5)
+        bool training = false, double momentum = OpDefaults.Norm.Momentum, double eps = OpDefaults.Norm.Eps)
     {
         const string op = "BatchNorm";
         ArgumentNullException.ThrowIfNull(input);
@@ -66,70 +44,64 @@ public static partial class Functional
             throw new ArgumentException($"{op}: expected more than 1 value per channel when training, but got input of shape {ShapeUtil.Format(input._shape)}.");
         }
         var dtype = FloatDType(op, input, weight, bias);
-        Tensor savedXhat, savedInvstd, result;
-        using (Autograd.NoGrad())
+        var x = CastRaw(input, dtype).ContiguousRaw();
+        var result = Tensor.Empty(input._shape, dtype);
+        var saveMean = Tensor.Empty([c], dtype);
+        var saveInvstd = Tensor.Empty([c], dtype);
+        bool update = useBatchStats && runningMean is not null;
+        var rm = runningMean is null ? null : CastRaw(runningMean, dtype).ContiguousRaw().Clone().Detach();
+        var rv = runningVar is null ? null : CastRaw(runningVar, dtype).ContiguousRaw().Clone().Detach();
+        if (dtype == DType.Float32)
         {
-            var x3 = CastRaw(input, dtype).Reshape(n, c, l);
-            Tensor mean, variance;
-            if (useBatchStats)
+            NormKernel.BatchNormForward(x.Span<float>(), result.Span<float>(), n, c, l, ParameterArray<float>(weight, dtype), ParameterArray<float>(bias, dtype),
+                rm is null ? [] : rm.Span<float>(), rv is null ? [] : rv.Span<float>(), useBatchStats, momentum, eps, saveMean.Span<float>(), saveInvstd.Span<float>());
+        }
+        else
+        {
+            NormKernel.BatchNormForward(x.Span<double>(), result.Span<double>(), n, c, l, ParameterArray<double>(weight, dtype), ParameterArray<double>(bias, dtype),
+                rm is null ? [] : rm.Span<double>(), rv is null ? [] : rv.Span<double>(), useBatchStats, momentum, eps, saveMean.Span<double>(), saveInvstd.Span<double>());
+        }
+        if (update)
+        {
+            using (Autograd.NoGrad())
             {
-                mean = x3.Mean([0, 2], keepDim: true);
-                var xc = x3 - mean;
-                variance = (xc * xc).Mean([0, 2], keepDim: true);
-                if (training && runningMean is not null)
-                {
-                    int count = n * l;
-                    var keep = Tensor.Scalar(1 - momentum, dtype);
-                    var mom = Tensor.Scalar(momentum, dtype);
-                    var unbias = Tensor.Scalar(count / (double)(count - 1), dtype);
-                    runningMean.Copy_((runningMean.To(dtype) * keep + mean.Reshape(c) * mom).To(runningMean.DType));
-                    runningVar!.Copy_((runningVar.To(dtype) * keep + variance.Reshape(c) * unbias * mom).To(runningVar.DType));
-                }
+                runningMean!.Copy_(rm!);
+                runningVar!.Copy_(rv!);
             }
-            else
-            {
-                mean = runningMean!.To(dtype).Reshape(1, c, 1);
-                variance = runningVar!.To(dtype).Reshape(1, c, 1);
-            }
-            savedInvstd = InvStd(variance, eps);
-            savedXhat = (x3 - mean) * savedInvstd;
-            var y = savedXhat;
-            if (weight is not null) y = y * CastRaw(weight, dtype).Reshape(1, c, 1);
-            if (bias is not null) y = y + CastRaw(bias, dtype).Reshape(1, c, 1);
-            result = y.Reshape(input._shape).Contiguous();
         }
         if (!Tensor.ShouldRecord([input, weight, bias])) return result;
         var inShape = input._shape;
         return Tensor.Record(result, "NativeBatchNormBackward", [input, weight, bias], (g, node) =>
         {
-            var g3 = g.To(dtype).Reshape(n, c, l);
             Tensor? gx = null, gw = null, gb = null;
-            var xhat = savedXhat;
-            var invstd = savedInvstd;
-            if (Autograd.IsGradEnabled && input.RequiresGrad)
+            if (Autograd.IsGradEnabled)
             {
-                // Recording the backward (createGraph): rebuild the statistics from the input with differentiable ops,
-                // so the gradient is itself differentiable with respect to the input.
-                var x3 = input.To(dtype).Reshape(n, c, l);
-                if (useBatchStats)
-                {
-                    var xc = x3 - x3.Mean([0, 2], keepDim: true);
-                    invstd = NormRsqrt((xc * xc).Mean([0, 2], keepDim: true), eps);
-                    xhat = xc * invstd;
-                }
-                else xhat = (x3 - runningMean!.To(dtype).Reshape(1, c, 1)) * invstd;
+                // Recording the backward (createGraph): the same formulas over tensors, differentiable again.
+                var (dx, dw, db) = NormKernel.DifferentiableBackward(input.To(dtype).Reshape(n, c, l), g.To(dtype).Reshape(n, c, l),
+                    weight?.To(dtype).Reshape(1, c, 1), [0, 2], [0, 2], eps,
+                    useBatchStats ? null : saveMean.Reshape(1, c, 1), useBatchStats ? null : saveInvstd.Reshape(1, c, 1));
+                if (node.NeedsInputGrad(0)) gx = dx.Reshape(inShape).To(input.DType);
+                if (weight is not null && node.NeedsInputGrad(1)) gw = dw.To(weight.DType);
+                if (bias is not null && node.NeedsInputGrad(2)) gb = db.To(bias.DType);
+                return [gx, gw, gb];
             }
-            if (node.NeedsInputGrad(0))
+            var gc = CastRaw(g, dtype).ContiguousRaw();
+            var gxFull = node.NeedsInputGrad(0) ? Tensor.Zeros(inShape, dtype) : null;
+            var gwFull = weight is not null && node.NeedsInputGrad(1) ? Tensor.Zeros([c], dtype) : null;
+            var gbFull = bias is not null && node.NeedsInputGrad(2) ? Tensor.Zeros([c], dtype) : null;
+            if (dtype == DType.Float32)
             {
-                var gxhat = weight is null ? g3 : g3 * weight.To(dtype).Reshape(1, c, 1);
-                gx = useBatchStats
-                    ? invstd * (gxhat - gxhat.Mean([0, 2], keepDim: true) - xhat * (gxhat * xhat).Mean([0, 2], keepDim: true))
-                    : gxhat * invstd;
-                gx = gx.Reshape(inShape).To(input.DType);
+                NormKernel.BatchNormBackward(x.Span<float>(), gc.Span<float>(), gxFull is null ? [] : gxFull.Span<float>(), saveMean.Span<float>(),
+                    saveInvstd.Span<float>(), ParameterArray<float>(weight, dtype), gwFull is null ? [] : gwFull.Span<float>(),
+                    gbFull is null ? [] : gbFull.Span<float>(), n, c, l, useBatchStats);
             }
-            if (weight is not null && node.NeedsInputGrad(1)) gw = (g3 * xhat).Sum([0, 2]).To(weight.DType);
-            if (bias is not null && node.NeedsInputGrad(2)) gb = g3.Sum([0, 2]).To(bias.DType);
-            return [gx, gw, gb];
+            else
+            {
+                NormKernel.BatchNormBackward(x.Span<double>(), gc.Span<double>(), gxFull is null ? [] : gxFull.Span<double>(), saveMean.Span<double>(),
+                    saveInvstd.Span<double>(), ParameterArray<double>(weight, dtype), gwFull is null ? [] : gwFull.Span<double>(),
+                    gbFull is null ? [] : gbFull.Span<double>(), n, c, l, useBatchStats);
+            }
+            return [gxFull?.To(input.DType), gwFull?.To(weight!.DType), gbFull?.To(bias!.DType)];
         }, weight is null ? [input] : [input, weight]);
     }
 
@@ -138,7 +110,7 @@ public static partial class Functional
     /// (PyTorch: <c>torch.nn.functional.layer_norm</c>), with optional elementwise <paramref name="weight"/> and <paramref name="bias"/>
     /// of that shape. Uses the biased variance.
     /// </summary>
-    public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = OpDefaults.Norm.Eps)
     {
         const string op = "LayerNorm";
         ArgumentNullException.ThrowIfNull(input);
@@ -159,48 +131,56 @@ public static partial class Functional
                 throw new ArgumentException($"{op}: {what} must have shape {ShapeUtil.Format(normalizedShape)} (normalized_shape), but got {ShapeUtil.Format(t._shape)}.");
             }
         }
-        int l = ShapeUtil.Count(normalizedShape);
-        int m = l == 0 ? 0 : input.NumElements / l;
+        int cols = ShapeUtil.Count(normalizedShape);
+        int rows = cols == 0 ? 0 : input.NumElements / cols;
         var dtype = FloatDType(op, input, weight, bias);
-        Tensor savedXhat, savedInvstd, result;
-        using (Autograd.NoGrad())
+        var x = CastRaw(input, dtype).ContiguousRaw();
+        var result = Tensor.Empty(input._shape, dtype);
+        var saveMean = Tensor.Empty([rows], dtype);
+        var saveInvstd = Tensor.Empty([rows], dtype);
+        if (dtype == DType.Float32)
         {
-            var x2 = CastRaw(input, dtype).Reshape(m, l);
-            var mean = x2.Mean(1, keepDim: true);
-            var xc = x2 - mean;
-            savedInvstd = InvStd((xc * xc).Mean(1, keepDim: true), eps);
-            savedXhat = xc * savedInvstd;
-            var y = savedXhat;
-            if (weight is not null) y = y * CastRaw(weight, dtype).Reshape(1, l);
-            if (bias is not null) y = y + CastRaw(bias, dtype).Reshape(1, l);
-            result = y.Reshape(input._shape).Contiguous();
+            NormKernel.LayerNormForward(x.Span<float>(), result.Span<float>(), rows, cols, ParameterArray<float>(weight, dtype),
+                ParameterArray<float>(bias, dtype), eps, saveMean.Span<float>(), saveInvstd.Span<float>());
+        }
+        else
+        {
+            NormKernel.LayerNormForward(x.Span<double>(), result.Span<double>(), rows, cols, ParameterArray<double>(weight, dtype),
+                ParameterArray<double>(bias, dtype), eps, saveMean.Span<double>(), saveInvstd.Span<double>());
         }
         if (!Tensor.ShouldRecord([input, weight, bias])) return result;
         var inShape = input._shape;
         var ns = (int[])normalizedShape.Clone();
         return Tensor.Record(result, "NativeLayerNormBackward", [input, weight, bias], (g, node) =>
         {
-            var g2 = g.To(dtype).Reshape(m, l);
             Tensor? gx = null, gw = null, gb = null;
-            var xhat = savedXhat;
-            var invstd = savedInvstd;
-            if (Autograd.IsGradEnabled && input.RequiresGrad)
+            if (Autograd.IsGradEnabled)
             {
-                // Recording the backward (createGraph): rebuild the statistics with differentiable ops (see BatchNorm).
-                var x2 = input.To(dtype).Reshape(m, l);
-                var xc = x2 - x2.Mean(1, keepDim: true);
-                invstd = NormRsqrt((xc * xc).Mean(1, keepDim: true), eps);
-                xhat = xc * invstd;
+                // Recording the backward (createGraph): the same formulas over tensors, differentiable again.
+                var (dx, dw, db) = NormKernel.DifferentiableBackward(input.To(dtype).Reshape(rows, cols), g.To(dtype).Reshape(rows, cols),
+                    weight?.To(dtype).Reshape(1, cols), [1], [0], eps, null, null);
+                if (node.NeedsInputGrad(0)) gx = dx.Reshape(inShape).To(input.DType);
+                if (weight is not null && node.NeedsInputGrad(1)) gw = dw.Reshape(ns).To(weight.DType);
+                if (bias is not null && node.NeedsInputGrad(2)) gb = db.Reshape(ns).To(bias.DType);
+                return [gx, gw, gb];
             }
-            if (node.NeedsInputGrad(0))
+            var gc = CastRaw(g, dtype).ContiguousRaw();
+            var gxFull = node.NeedsInputGrad(0) ? Tensor.Zeros(inShape, dtype) : null;
+            var gwFull = weight is not null && node.NeedsInputGrad(1) ? Tensor.Zeros(ns, dtype) : null;
+            var gbFull = bias is not null && node.NeedsInputGrad(2) ? Tensor.Zeros(ns, dtype) : null;
+            if (dtype == DType.Float32)
             {
-                var gxhat = weight is null ? g2 : g2 * weight.To(dtype).Reshape(1, l);
-                gx = invstd * (gxhat - gxhat.Mean(1, keepDim: true) - xhat * (gxhat * xhat).Mean(1, keepDim: true));
-                gx = gx.Reshape(inShape).To(input.DType);
+                NormKernel.LayerNormBackward(x.Span<float>(), gc.Span<float>(), gxFull is null ? [] : gxFull.Span<float>(), saveMean.Span<float>(),
+                    saveInvstd.Span<float>(), ParameterArray<float>(weight, dtype), gwFull is null ? [] : gwFull.Span<float>(),
+                    gbFull is null ? [] : gbFull.Span<float>(), rows, cols);
             }
-            if (weight is not null && node.NeedsInputGrad(1)) gw = (g2 * xhat).Sum(0).Reshape(ns).To(weight.DType);
-            if (bias is not null && node.NeedsInputGrad(2)) gb = g2.Sum(0).Reshape(ns).To(bias.DType);
-            return [gx, gw, gb];
+            else
+            {
+                NormKernel.LayerNormBackward(x.Span<double>(), gc.Span<double>(), gxFull is null ? [] : gxFull.Span<double>(), saveMean.Span<double>(),
+                    saveInvstd.Span<double>(), ParameterArray<double>(weight, dtype), gwFull is null ? [] : gwFull.Span<double>(),
+                    gbFull is null ? [] : gbFull.Span<double>(), rows, cols);
+            }
+            return [gxFull?.To(input.DType), gwFull?.To(weight!.DType), gbFull?.To(bias!.DType)];
         }, weight is null ? [input] : [input, weight]);
     }
 }

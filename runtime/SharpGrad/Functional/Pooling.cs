@@ -195,8 +195,8 @@ public static partial class Functional
             throw new ArgumentException($"{op}: padding ({p.H}, {p.W}) must be non-negative and at most half the kernel size ({k.H}, {k.W}).");
         }
         int h = input._shape[^2], w = input._shape[^1];
-        int ho = Pooling.OutputSize(h, k.H, p.H, s.H, d.H, ceilMode);
-        int wo = Pooling.OutputSize(w, k.W, p.W, s.W, d.W, ceilMode);
+        int ho = Ops.ShapeRules.OutputSize(h, k.H, s.H, p.H, d.H, ceilMode) ?? 0;
+        int wo = Ops.ShapeRules.OutputSize(w, k.W, s.W, p.W, d.W, ceilMode) ?? 0;
         if (ho <= 0 || wo <= 0)
         {
             throw new ArgumentException(

@@ -1,144 +1,84 @@
+using System.ComponentModel;
 using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace SharpGrad.Kernels;
 
-/// <summary>
-/// A pointwise map over a dense span of floating-point values, with up to two scalar parameters
-/// (slope, alpha, bounds, exponent…). Implementations use <see cref="TensorPrimitives"/> where it has the op.
-/// </summary>
-internal interface IFloatMap
+// The activations: one type each, its forward over a span and its derivative, written once (IPointwiseOp). Eager
+// Functional/Tensor methods and generated code call them; their rows are in Ops/Catalogue.Pointwise.cs.
+
+/// <summary>ReLU (PyTorch: <c>torch.relu</c>): max(x, 0), keeping NaN; the derivative reads the output.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct ReluOp : IPointwiseOp
 {
-    static abstract void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>;
+    /// <inheritdoc/>
+    public static string Name => "Relu";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+        => TensorPrimitives.Max(x, T.Zero, y);
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Above(y, 0);
 }
 
-internal readonly struct ExpMap : IFloatMap
+/// <summary>ReLU6 (PyTorch: <c>F.relu6</c>): min(max(x, 0), 6); the derivative is 1 strictly inside (0, 6).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Relu6Op : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Exp(x, y);
+    /// <inheritdoc/>
+    public static string Name => "Relu6";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+        => HardtanhOp.Forward(x, y, 0, 6);
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => HardtanhOp.Derivative(x, y, 0, 6);
 }
 
-internal readonly struct LogMap : IFloatMap
+/// <summary>Sigmoid (PyTorch: <c>torch.sigmoid</c>): 1 / (1 + e⁻ˣ); the derivative y·(1 − y) reads the output.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SigmoidOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Log(x, y);
+    /// <inheritdoc/>
+    public static string Name => "Sigmoid";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+        => TensorPrimitives.Sigmoid(x, y);
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => y * (1.0 - y);
 }
 
-internal readonly struct SqrtMap : IFloatMap
+/// <summary>Tanh (PyTorch: <c>torch.tanh</c>); the derivative 1 − y² reads the output.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct TanhOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sqrt(x, y);
-}
+    /// <inheritdoc/>
+    public static string Name => "Tanh";
 
-internal readonly struct RsqrtMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.ReciprocalSqrt(x, y);
-}
-
-internal readonly struct AbsMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Abs(x, y);
-}
-
-internal readonly struct SignMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < x.Length; i++)
-        {
-            var v = x[i];
-            y[i] = T.IsNaN(v) ? v : v > T.Zero ? T.One : v < T.Zero ? -T.One : T.Zero;
-        }
-    }
-}
-
-internal readonly struct PowScalarMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (a == 2) TensorPrimitives.Multiply(x, x, y);
-        else if (a == 1) x.CopyTo(y);
-        else if (a == 0.5) TensorPrimitives.Sqrt(x, y);
-        else TensorPrimitives.Pow(x, T.CreateChecked(a), y);
-    }
-}
-
-internal readonly struct ReciprocalMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Reciprocal(x, y);
-}
-
-internal readonly struct SinMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sin(x, y);
-}
-
-internal readonly struct CosMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Cos(x, y);
-}
-
-internal readonly struct Log1pMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        // TensorPrimitives.LogP1 is log(x + 1), which loses precision for tiny x; use the compensated form.
-        for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(MathExtra.Log1p(double.CreateTruncating(x[i])));
-    }
-}
-
-internal readonly struct Expm1Map : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(MathExtra.Expm1(double.CreateTruncating(x[i])));
-    }
-}
-
-internal readonly struct ErfMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(MathExtra.Erf(double.CreateTruncating(x[i])));
-    }
-}
-
-internal readonly struct TanhMap : IFloatMap
-{
-    // Not TensorPrimitives.Tanh: in .NET 10 it loses most digits for small |x| (4% relative error at 1e-6 in float).
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
+        // Not TensorPrimitives.Tanh: in .NET 10 it loses most digits for small |x| (4% relative error at 1e-6 in float).
         for (int i = 0; i < x.Length; i++) y[i] = T.Tanh(x[i]);
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => 1.0 - (y * y);
 }
 
-internal readonly struct SigmoidMap : IFloatMap
+/// <summary>LeakyReLU (PyTorch: <c>F.leaky_relu</c>): x where x &gt; 0, else a·x (a = negative_slope).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct LeakyReluOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Sigmoid(x, y);
-}
+    /// <inheritdoc/>
+    public static string Name => "LeakyRelu";
 
-/// <summary>max(x, 0), keeping NaN.</summary>
-internal readonly struct ReluMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x, T.Zero, y);
-}
-
-/// <summary>Clamp to [a, b]; a NaN bound means "no bound". NaN inputs stay NaN.</summary>
-internal readonly struct ClampMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (!double.IsNaN(a))
-        {
-            TensorPrimitives.Max(x, T.CreateChecked(a), y);
-            x = y;
-        }
-        if (!double.IsNaN(b)) TensorPrimitives.Min(x, T.CreateChecked(b), y);
-        else if (double.IsNaN(a)) x.CopyTo(y);
-    }
-}
-
-/// <summary>x &gt; 0 ? x : a·x.</summary>
-internal readonly struct LeakyReluMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var s = T.CreateChecked(a);
         for (int i = 0; i < x.Length; i++)
@@ -147,22 +87,21 @@ internal readonly struct LeakyReluMap : IFloatMap
             y[i] = v > T.Zero ? v : v * s;
         }
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+        => TA.Select(TA.Above(x, 0), TA.Constant(x, 1), TA.Constant(x, a));
 }
 
-/// <summary>The derivative of LeakyReLU: x &gt; 0 ? 1 : a.</summary>
-internal readonly struct LeakyReluGradMap : IFloatMap
+/// <summary>ELU (PyTorch: <c>F.elu</c>): x where x &gt; 0, else a·(eˣ − 1); the derivative y + a below 0 reads both.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct EluOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var s = T.CreateChecked(a);
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : s;
-    }
-}
+    /// <inheritdoc/>
+    public static string Name => "Elu";
 
-/// <summary>x &gt; 0 ? x : a·(exp(x) − 1).</summary>
-internal readonly struct EluMap : IFloatMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++)
         {
@@ -170,47 +109,182 @@ internal readonly struct EluMap : IFloatMap
             y[i] = v > T.Zero ? v : T.CreateTruncating(a * MathExtra.Expm1(double.CreateTruncating(v)));
         }
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+        => TA.Select(TA.Above(x, 0), TA.Constant(x, 1), y + a);
 }
 
-/// <summary>x·Φ(x) with the exact normal CDF (a = 0) or the tanh approximation (a = 1).</summary>
-internal readonly struct GeluMap : IFloatMap
+/// <summary>
+/// GELU (PyTorch: <c>F.gelu</c>): x·Φ(x) with the exact normal CDF (a = 0, <c>approximate='none'</c>) or the tanh
+/// approximation (a = 1, <c>'tanh'</c>).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct GeluOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    private const double Sqrt2OverPi = 0.7978845608028654;
+    private const double InvSqrt2 = 0.7071067811865476;
+    private const double InvSqrt2Pi = 0.3989422804014327;
+    private const double Cubic = 0.044715;
+
+    /// <inheritdoc/>
+    public static string Name => "Gelu";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const double k = 0.7978845608028654; // sqrt(2/pi)
         for (int i = 0; i < x.Length; i++)
         {
             double v = double.CreateTruncating(x[i]);
             double r = a == 0
-                ? 0.5 * v * (1 + MathExtra.Erf(v * 0.7071067811865476))
-                : 0.5 * v * (1 + Math.Tanh(k * (v + 0.044715 * v * v * v)));
+                ? 0.5 * v * (1 + MathExtra.Erf(v * InvSqrt2))
+                : 0.5 * v * (1 + Math.Tanh(Sqrt2OverPi * (v + Cubic * v * v * v)));
             y[i] = T.CreateTruncating(r);
         }
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+    {
+        if (a == 0) return ((TA.Erf(x * InvSqrt2) + 1) * 0.5) + (x * TA.Exp(x * x * -0.5) * InvSqrt2Pi);
+        var t = TA.Tanh((x + (x * x * x * Cubic)) * Sqrt2OverPi);
+        return ((t + 1) * 0.5) + (x * (1.0 - (t * t)) * ((x * x * (3 * Cubic)) + 1) * (0.5 * Sqrt2OverPi));
+    }
 }
 
-/// <summary>x·sigmoid(x).</summary>
-internal readonly struct SiluMap : IFloatMap
+/// <summary>SiLU (PyTorch: <c>F.silu</c>): x·σ(x).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SiluOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public static string Name => "Silu";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         TensorPrimitives.Sigmoid(x, y);
         TensorPrimitives.Multiply(x, y, y);
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+    {
+        var s = TA.Sigmoid(x);
+        return s * ((x * (1.0 - s)) + 1);
+    }
 }
 
-/// <summary>log(1 + exp(a·x)) / a, or x where a·x &gt; b (threshold).</summary>
-internal readonly struct SoftplusMap : IFloatMap
+/// <summary>Softplus (PyTorch: <c>F.softplus</c>): log(1 + e^(a·x)) / a, or x where a·x &gt; b (a = beta, b = threshold).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SoftplusOp : IPointwiseOp
 {
-    public static void Apply<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    public static string Name => "Softplus";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < x.Length; i++)
         {
-            double v = double.CreateTruncating(x[i]);
-            double z = v * a;
+            double z = double.CreateTruncating(x[i]) * a;
             y[i] = z > b ? x[i] : T.CreateTruncating(MathExtra.Log1p(Math.Exp(z)) / a);
         }
     }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+    {
+        var z = x * a;
+        return TA.Select(TA.Above(z, b), TA.Constant(x, 1), TA.Sigmoid(z));
+    }
+}
+
+/// <summary>
+/// Hardtanh (PyTorch: <c>F.hardtanh</c>): x clamped to [a, b]; the derivative is 1 strictly inside the interval, 0 at and
+/// beyond the bounds (PyTorch's convention). Throws when a &gt; b.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct HardtanhOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Hardtanh";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a > b) throw new ArgumentException($"Hardtanh: minVal ({a}) must not be greater than maxVal ({b}).");
+        ClampOp.Forward(x, y, a, b);
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Above(x, a) * TA.Below(x, b);
+}
+
+/// <summary>LogSigmoid (PyTorch: <c>F.logsigmoid</c>): log σ(x), computed stably as min(x, 0) − log(1 + e^−|x|).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct LogSigmoidOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "LogSigmoid";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            var v = x[i];
+            var l = T.CreateTruncating(MathExtra.Log1p(double.CreateTruncating(T.Exp(-T.Abs(v)))));
+            y[i] = (v > T.Zero ? T.Zero : v) - l;
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Sigmoid(-x);
+}
+
+/// <summary>Softshrink (PyTorch: <c>F.softshrink</c>): x − a where x &gt; a, x + a where x &lt; −a, else 0 (a = lambd).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SoftshrinkOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Softshrink";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!(a >= 0)) throw new ArgumentException($"Softshrink: lambd must be non-negative, but got {a}.");
+        var l = T.CreateChecked(a);
+        for (int i = 0; i < x.Length; i++)
+        {
+            var v = x[i];
+            y[i] = v > l ? v - l : v < -l ? v + l : T.IsNaN(v) ? v : T.Zero;
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Above(x, a) + TA.Below(x, -a);
+}
+
+/// <summary>Hardshrink (PyTorch: <c>F.hardshrink</c>): x where |x| &gt; a, else 0 (a = lambd).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct HardshrinkOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Hardshrink";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var l = T.CreateChecked(a);
+        for (int i = 0; i < x.Length; i++)
+        {
+            var v = x[i];
+            y[i] = v > l || v < -l || T.IsNaN(v) ? v : T.Zero;
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Above(x, a) + TA.Below(x, -a);
 }
 
 /// <summary>Shared scalar special functions (double precision).</summary>
@@ -282,141 +356,5 @@ internal static class MathExtra
             if (Math.Abs(delta - 1) < 1e-16) break;
         }
         return Math.Exp(-x * x) / (f * 1.7724538509055160);
-    }
-}
-
-/// <summary>
-/// A fused backward map o = f(g, s) over dense spans (g the output gradient, s a saved tensor), used when the backward
-/// itself is not recorded (no createGraph), so the common activations cost one pass instead of three.
-/// </summary>
-internal interface IGradMap
-{
-    static abstract void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>;
-}
-
-/// <summary>g where the saved output is &gt; 0, else 0 (ReLU).</summary>
-internal readonly struct ReluGrad : IGradMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-        => Masked(g, s, o, accumulate: false);
-
-    /// <summary>o[i] = (or, with <paramref name="accumulate"/>, +=) s[i] &gt; 0 ? g[i] : 0, a vector at a time.</summary>
-    public static void Masked<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, bool accumulate) where T : unmanaged, INumber<T>
-    {
-        int n = o.Length, i = 0;
-        if (g.Length < n || s.Length < n) throw new ArgumentException($"ReLU backward: the gradient ({g.Length}) and the saved output ({s.Length}) must have at least the {n} elements of the result.");
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
-        {
-            var zero = Vector<T>.Zero;
-            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var v = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(s[i..]), zero), new Vector<T>(g[i..]), zero);
-                if (accumulate) v += new Vector<T>(o[i..]);
-                v.CopyTo(o[i..]);
-            }
-        }
-        for (; i < n; i++)
-        {
-            T v = s[i] > T.Zero ? g[i] : T.Zero;
-            o[i] = accumulate ? o[i] + v : v;
-        }
-    }
-}
-
-/// <summary>g·s·(1 − s) with s the saved sigmoid output.</summary>
-internal readonly struct SigmoidGrad : IGradMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < o.Length; i++) o[i] = g[i] * s[i] * (T.One - s[i]);
-    }
-}
-
-/// <summary>g·(1 − s²) with s the saved tanh output.</summary>
-internal readonly struct TanhGrad : IGradMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < o.Length; i++) o[i] = g[i] * (T.One - s[i] * s[i]);
-    }
-}
-
-/// <summary>g·(Φ(x) + x·φ(x)) with x the saved input (exact GELU).</summary>
-internal readonly struct GeluGrad : IGradMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < o.Length; i++)
-        {
-            double x = double.CreateTruncating(s[i]);
-            double d = 0.5 * (1 + MathExtra.Erf(x * 0.7071067811865476)) + x * Math.Exp(-0.5 * x * x) * 0.3989422804014327;
-            o[i] = g[i] * T.CreateTruncating(d);
-        }
-    }
-}
-
-/// <summary>g·sigmoid(x)·(1 + x·(1 − sigmoid(x))) with x the saved input (SiLU).</summary>
-internal readonly struct SiluGrad : IGradMap
-{
-    public static void Apply<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> s, Span<T> o, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < o.Length; i++)
-        {
-            var x = s[i];
-            var sig = T.One / (T.One + T.Exp(-x));
-            o[i] = g[i] * sig * (T.One + x * (T.One - sig));
-        }
-    }
-}
-
-/// <summary>Row-wise softmax / log-softmax forward and backward over contiguous rows (the last dimension).</summary>
-internal static class SoftmaxRows
-{
-    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int rows = n == 0 ? 0 : x.Length / n;
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = x.Slice(r * n, n);
-            var yr = y.Slice(r * n, n);
-            T m = TensorPrimitives.Max(xr);
-            if (T.IsInfinity(m)) m = T.Zero;
-            TensorPrimitives.Subtract(xr, m, yr);
-            if (log)
-            {
-                // (x - m) - log Σ exp(x - m), summing exp without storing it.
-                T s = T.Zero;
-                for (int i = 0; i < n; i++) s += T.Exp(yr[i]);
-                TensorPrimitives.Subtract(yr, T.Log(s), yr);
-            }
-            else
-            {
-                TensorPrimitives.Exp(yr, yr);
-                T s = TensorPrimitives.Sum<T>(yr);
-                TensorPrimitives.Divide(yr, s, yr);
-            }
-        }
-    }
-
-    /// <summary>softmax: o = y·(g − Σ g·y); log-softmax: o = g − exp(y)·Σ g.</summary>
-    public static void Backward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, Span<T> o, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int rows = n == 0 ? 0 : y.Length / n;
-        for (int r = 0; r < rows; r++)
-        {
-            var gr = g.Slice(r * n, n);
-            var yr = y.Slice(r * n, n);
-            var or = o.Slice(r * n, n);
-            if (log)
-            {
-                T s = TensorPrimitives.Sum(gr);
-                for (int i = 0; i < n; i++) or[i] = gr[i] - T.Exp(yr[i]) * s;
-            }
-            else
-            {
-                T dot = TensorPrimitives.Dot(gr, yr);
-                for (int i = 0; i < n; i++) or[i] = yr[i] * (gr[i] - dot);
-            }
-        }
     }
 }

@@ -12,14 +12,6 @@ internal interface IBinaryOp<T> where T : unmanaged
     static abstract Vector<T> Invoke(Vector<T> a, Vector<T> b);
 }
 
-/// <summary>A unary elementwise op: a scalar form and, when <see cref="Vectorizable"/>, a SIMD form.</summary>
-internal interface IUnaryOp<T> where T : unmanaged
-{
-    static abstract bool Vectorizable { get; }
-    static abstract T Invoke(T x);
-    static abstract Vector<T> Invoke(Vector<T> x);
-}
-
 /// <summary>A binary predicate producing a bool per element (comparisons).</summary>
 internal interface IPredicate<T> where T : unmanaged
 {
@@ -103,41 +95,6 @@ internal static class Elementwise
             }
         }
         for (; i < b.Length; i++) o[i] = TOp.Invoke(a, b[i]);
-    }
-
-    /// <summary>o = op(x) over <paramref name="shape"/> with strided operands.</summary>
-    public static void Unary<T, TOp>(ReadOnlySpan<int> shape, T[] x, int xOff, ReadOnlySpan<int> xStr, T[] o, int oOff, ReadOnlySpan<int> oStr)
-        where T : unmanaged
-        where TOp : IUnaryOp<T>
-    {
-        var it = new RowIterator(shape, oOff, oStr, xOff, xStr);
-        int n = it.InnerCount, so = it.InnerStrideA, sx = it.InnerStrideB;
-        while (it.MoveNext())
-        {
-            int po = it.OffsetA, px = it.OffsetB;
-            if (so == 1 && sx == 1) UnaryDense<T, TOp>(x.AsSpan(px, n), o.AsSpan(po, n));
-            else
-            {
-                for (int i = 0; i < n; i++) o[po + i * so] = TOp.Invoke(x[px + i * sx]);
-            }
-        }
-    }
-
-    public static void UnaryDense<T, TOp>(ReadOnlySpan<T> x, Span<T> o)
-        where T : unmanaged
-        where TOp : IUnaryOp<T>
-    {
-        int i = 0;
-        if (TOp.Vectorizable && Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
-        {
-            ref T rx = ref MemoryMarshal.GetReference(x);
-            ref T ro = ref MemoryMarshal.GetReference(o);
-            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                TOp.Invoke(Vector.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ro, (nuint)i);
-            }
-        }
-        for (; i < x.Length; i++) o[i] = TOp.Invoke(x[i]);
     }
 
     /// <summary>o = pred(a, b) as bools.</summary>
@@ -224,55 +181,48 @@ internal static class Elementwise
     }
 }
 
-// ---- the basic arithmetic ops, generic over float/double/long/int ----
+// ---- the basic arithmetic ops, generic over float/double/long/int (the forward of the binary kernels in Binary.cs) ----
 
-internal readonly struct AddOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct AddVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;
     public static T Invoke(T a, T b) => a + b;
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => a + b;
 }
 
-internal readonly struct SubOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct SubVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;
     public static T Invoke(T a, T b) => a - b;
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => a - b;
 }
 
-internal readonly struct MulOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MulVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;
     public static T Invoke(T a, T b) => a * b;
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => a * b;
 }
 
-internal readonly struct DivOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct DivVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => typeof(T) == typeof(float) || typeof(T) == typeof(double);
     public static T Invoke(T a, T b) => a / b;
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => a / b;
 }
 
-internal readonly struct MaximumOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MaximumVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;
     public static T Invoke(T a, T b) => T.IsNaN(a) || T.IsNaN(b) ? a + b : (a > b ? a : b);
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => Vector.Max(a, b);
 }
 
-internal readonly struct MinimumOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+internal readonly struct MinimumVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;
     public static T Invoke(T a, T b) => T.IsNaN(a) || T.IsNaN(b) ? a + b : (a < b ? a : b);
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => Vector.Min(a, b);
-}
-
-internal readonly struct NegOp<T> : IUnaryOp<T> where T : unmanaged, INumber<T>
-{
-    public static bool Vectorizable => true;
-    public static T Invoke(T x) => -x;
-    public static Vector<T> Invoke(Vector<T> x) => -x;
 }
 
 internal readonly struct EqOp<T> : IPredicate<T> where T : unmanaged, INumber<T> { public static bool Invoke(T a, T b) => a == b; }

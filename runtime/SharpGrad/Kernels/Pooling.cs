@@ -12,15 +12,6 @@ internal readonly record struct PoolGeometry(
 /// <summary>Max, average and adaptive-average pooling kernels on contiguous [planes, H, W] data.</summary>
 internal static class Pooling
 {
-    /// <summary>The output size along one dim (PyTorch's <c>pooling_output_shape</c>).</summary>
-    public static int OutputSize(int input, int kernel, int pad, int stride, int dilation, bool ceilMode)
-    {
-        long numer = (long)input + 2 * pad - (long)dilation * (kernel - 1) - 1 + (ceilMode ? stride - 1 : 0);
-        long o = (numer >= 0 ? numer / stride : -((-numer + stride - 1) / stride)) + 1;
-        if (ceilMode && (o - 1) * stride >= input + pad) o--;
-        return (int)o;
-    }
-
     /// <summary>Below this many window reads (planes · outputs · kernel taps) pooling stays on the calling thread.</summary>
     private const long ParallelWork = 200_000;
 

@@ -1,16 +1,27 @@
+using System.Runtime.CompilerServices;
+
 namespace SharpGrad.Kernels;
+
+/// <summary>Up to <see cref="Length"/> ints inline (no allocation): the dims and strides of a loop nest.</summary>
+[InlineArray(Length)]
+internal struct LoopDims
+{
+    public const int Length = 32;
+
+    private int _element;
+}
 
 /// <summary>
 /// Walks an n-dimensional index space row by row for up to three strided operands. Dimensions that are
-/// contiguous for every operand are merged first, so the inner rows are as long as possible.
+/// contiguous for every operand are merged first, so the inner rows are as long as possible. Allocates nothing
+/// (the loop nest lives inline), so compiled programs share these kernels with eager code.
 /// </summary>
 internal struct RowIterator
 {
-    private readonly int[] _shape;
-    private readonly int[] _sa, _sb, _sc;
-    private readonly int[] _index;
+    private LoopDims _shape, _sa, _sb, _sc, _index;
     private readonly int _outerRank;
     private int _remainingRows;
+    private bool _started;
 
     public int OffsetA, OffsetB, OffsetC;
     public readonly int InnerCount;
@@ -19,12 +30,13 @@ internal struct RowIterator
     public RowIterator(ReadOnlySpan<int> shape, int offA, ReadOnlySpan<int> stridesA, int offB, ReadOnlySpan<int> stridesB, int offC = 0, ReadOnlySpan<int> stridesC = default)
     {
         int rank = shape.Length;
+        if (rank > LoopDims.Length)
+        {
+            throw new NotSupportedException($"Tensors of more than {LoopDims.Length} dimensions are not supported (got {rank}).");
+        }
         bool hasC = stridesC.Length == rank && rank > 0;
         // Drop size-1 dims, then merge neighbours that are contiguous for every operand.
-        var sh = new List<int>(rank);
-        var a = new List<int>(rank);
-        var b = new List<int>(rank);
-        var c = new List<int>(rank);
+        int m = 0;
         int total = 1;
         for (int d = 0; d < rank; d++)
         {
@@ -32,45 +44,43 @@ internal struct RowIterator
             if (shape[d] == 1) continue;
             int sbv = stridesB.Length == rank ? stridesB[d] : 0;
             int scv = hasC ? stridesC[d] : 0;
-            if (sh.Count > 0)
+            if (m > 0)
             {
-                int last = sh.Count - 1;
-                if (a[last] == stridesA[d] * shape[d] && b[last] == sbv * shape[d] && c[last] == scv * shape[d])
+                int last = m - 1;
+                if (_sa[last] == stridesA[d] * shape[d] && _sb[last] == sbv * shape[d] && _sc[last] == scv * shape[d])
                 {
-                    sh[last] *= shape[d];
-                    a[last] = stridesA[d];
-                    b[last] = sbv;
-                    c[last] = scv;
+                    _shape[last] *= shape[d];
+                    _sa[last] = stridesA[d];
+                    _sb[last] = sbv;
+                    _sc[last] = scv;
                     continue;
                 }
             }
-            sh.Add(shape[d]);
-            a.Add(stridesA[d]);
-            b.Add(sbv);
-            c.Add(scv);
+            _shape[m] = shape[d];
+            _sa[m] = stridesA[d];
+            _sb[m] = sbv;
+            _sc[m] = scv;
+            m++;
         }
-        if (sh.Count == 0)
+        if (m == 0)
         {
-            sh.Add(1); a.Add(0); b.Add(0); c.Add(0);
+            _shape[0] = 1;
+            _sa[0] = 0;
+            _sb[0] = 0;
+            _sc[0] = 0;
+            m = 1;
         }
-        _shape = sh.ToArray();
-        _sa = a.ToArray();
-        _sb = b.ToArray();
-        _sc = c.ToArray();
-        _outerRank = _shape.Length - 1;
-        _index = new int[Math.Max(_outerRank, 1)];
-        InnerCount = _shape[^1];
-        InnerStrideA = _sa[^1];
-        InnerStrideB = _sb[^1];
-        InnerStrideC = _sc[^1];
+        _outerRank = m - 1;
+        InnerCount = _shape[m - 1];
+        InnerStrideA = _sa[m - 1];
+        InnerStrideB = _sb[m - 1];
+        InnerStrideC = _sc[m - 1];
         _remainingRows = total == 0 ? 0 : total / InnerCount;
         OffsetA = offA;
         OffsetB = offB;
         OffsetC = offC;
         _started = false;
     }
-
-    private bool _started;
 
     /// <summary>Moves to the next row; false when done. The first call positions on the first row.</summary>
     public bool MoveNext()

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SharpGrad.Ops;
 
 namespace SharpGrad.Layers;
 
@@ -27,7 +28,7 @@ public sealed partial class ReLU : Module
 public sealed partial class LeakyReLU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public LeakyReLU(double negativeSlope = 0.01, bool inplace = false)
+    public LeakyReLU(double negativeSlope = OpDefaults.LeakyRelu.NegativeSlope, bool inplace = false)
     {
         NegativeSlope = negativeSlope;
         Inplace = inplace;
@@ -53,7 +54,7 @@ public sealed partial class LeakyReLU : Module
 public sealed partial class ELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public ELU(double alpha = 1.0, bool inplace = false)
+    public ELU(double alpha = OpDefaults.Elu.Alpha, bool inplace = false)
     {
         Alpha = alpha;
         Inplace = inplace;
@@ -79,7 +80,7 @@ public sealed partial class ELU : Module
 public sealed partial class GELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public GELU(string approximate = "none")
+    public GELU(string approximate = OpDefaults.Gelu.Approximate)
     {
         Approximate = approximate;
     }
@@ -151,7 +152,7 @@ public sealed partial class Tanh : Module
 public sealed partial class Softplus : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public Softplus(double beta = 1.0, double threshold = 20.0)
+    public Softplus(double beta = OpDefaults.Softplus.Beta, double threshold = OpDefaults.Softplus.Threshold)
     {
         Beta = beta;
         Threshold = threshold;
@@ -175,7 +176,7 @@ public sealed partial class Softplus : Module
 public sealed partial class Hardtanh : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public Hardtanh(double minVal = -1.0, double maxVal = 1.0, bool inplace = false)
+    public Hardtanh(double minVal = OpDefaults.Hardtanh.MinVal, double maxVal = OpDefaults.Hardtanh.MaxVal, bool inplace = false)
     {
         MinVal = minVal;
         MaxVal = maxVal;
@@ -337,7 +338,7 @@ public sealed partial class SELU : Module
 public sealed partial class CELU : Module
 {
     /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
-    public CELU(double alpha = 1.0, bool inplace = false)
+    public CELU(double alpha = OpDefaults.Celu.Alpha, bool inplace = false)
     {
         Alpha = alpha;
         Inplace = inplace;
@@ -415,6 +416,101 @@ public sealed partial class Hardswish : Module
     /// <inheritdoc/>
     protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
 }
+/// <summary>Applies Softshrink elementwise (PyTorch: <c>torch.nn.Softshrink</c>).</summary>
+[Module]
+public sealed partial class Softshrink : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Softshrink(double lambd = OpDefaults.Softshrink.Lambd)
+    {
+        Lambd = lambd;
+    }
+
+    /// <summary>The <c>lambd</c> option.</summary>
+    public double Lambd { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Softshrink(input, Lambd);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => PyRepr.Float(Lambd);
+}
+
+/// <summary>Applies Hardshrink elementwise (PyTorch: <c>torch.nn.Hardshrink</c>).</summary>
+[Module]
+public sealed partial class Hardshrink : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Hardshrink(double lambd = OpDefaults.Hardshrink.Lambd)
+    {
+        Lambd = lambd;
+    }
+
+    /// <summary>The <c>lambd</c> option.</summary>
+    public double Lambd { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Hardshrink(input, Lambd);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => PyRepr.Float(Lambd);
+}
+
+/// <summary>The gated linear unit along a dimension (PyTorch: <c>torch.nn.GLU</c>).</summary>
+[Module]
+public sealed partial class GLU : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public GLU(int dim = OpDefaults.Glu.Dim)
+    {
+        Dim = dim;
+    }
+
+    /// <summary>The <c>dim</c> option: the dimension halved.</summary>
+    public int Dim { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Glu(input, Dim);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"dim={Dim}";
+}
+
+/// <summary>
+/// PReLU with a learnable slope for negative inputs, one for all channels or one per channel (dim 1) (PyTorch:
+/// <c>torch.nn.PReLU</c>).
+/// </summary>
+[Module]
+public sealed partial class PReLU : Module
+{
+    /// <summary>Creates the layer (PyTorch: <c>nn.PReLU(num_parameters, init)</c>): every slope starts at <paramref name="init"/>.</summary>
+    public PReLU(int numParameters = OpDefaults.Prelu.NumParameters, double init = OpDefaults.Prelu.Init, DType dtype = DType.Float32)
+    {
+        if (numParameters < 1)
+        {
+            throw new ArgumentException($"PReLU: num_parameters must be at least 1 (one slope, or one per channel), but got {numParameters}.", nameof(numParameters));
+        }
+        NumParameters = numParameters;
+        Init = init;
+        Weight = new Parameter(Tensor.Full([numParameters], init, dtype));
+    }
+
+    /// <summary>The number of slopes (PyTorch: <c>num_parameters</c>).</summary>
+    public int NumParameters { get; }
+
+    /// <summary>The initial slope (PyTorch: <c>init</c>).</summary>
+    public double Init { get; }
+
+    /// <summary>The slopes [num_parameters] (PyTorch: <c>weight</c>).</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Prelu(input, Weight);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"num_parameters={NumParameters}";
+}
+
 /// <summary>Formats numbers the way Python's repr does in PyTorch's module reprs.</summary>
 file static class PyRepr
 {

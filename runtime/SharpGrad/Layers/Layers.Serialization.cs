@@ -130,6 +130,45 @@ namespace SharpGrad.Layers
         /// <inheritdoc/>
         IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["start_dim"] = StartDim, ["end_dim"] = EndDim };
     }
+
+    public sealed partial class Softshrink : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Softshrink";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["lambd"] = Lambd };
+    }
+
+    public sealed partial class Hardshrink : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Hardshrink";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["lambd"] = Lambd };
+    }
+
+    public sealed partial class GLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "GLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["dim"] = Dim };
+    }
+
+    public sealed partial class PReLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "PReLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?>
+        {
+            ["num_parameters"] = NumParameters, ["init"] = Init, ["dtype"] = Weight.DType.ToString(),
+        };
+    }
 }
 
 namespace SharpGrad.Serialization
@@ -145,20 +184,25 @@ namespace SharpGrad.Serialization
 
         private static void RegisterActivationsAndBasics()
         {
-            LayerRegistry.Register("ReLU", a => new SharpGrad.Layers.ReLU(a.GetBool("inplace", false)));
-            LayerRegistry.Register("LeakyReLU", a => new SharpGrad.Layers.LeakyReLU(a.GetDouble("negative_slope", 0.01), a.GetBool("inplace", false)));
-            LayerRegistry.Register("ELU", a => new SharpGrad.Layers.ELU(a.GetDouble("alpha", 1.0), a.GetBool("inplace", false)));
-            LayerRegistry.Register("GELU", a => new SharpGrad.Layers.GELU(a.GetString("approximate", "none")));
-            LayerRegistry.Register("SiLU", a => new SharpGrad.Layers.SiLU(a.GetBool("inplace", false)));
+            LayerRegistry.Register("ReLU", a => new SharpGrad.Layers.ReLU(SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
+            LayerRegistry.Register("LeakyReLU", a => new SharpGrad.Layers.LeakyReLU(SharpGrad.Layers.LayerArgs.Double(a, "negative_slope"), SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
+            LayerRegistry.Register("ELU", a => new SharpGrad.Layers.ELU(SharpGrad.Layers.LayerArgs.Double(a, "alpha"), SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
+            LayerRegistry.Register("GELU", a => new SharpGrad.Layers.GELU(SharpGrad.Layers.LayerArgs.String(a, "approximate")));
+            LayerRegistry.Register("SiLU", a => new SharpGrad.Layers.SiLU(SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
             LayerRegistry.Register("Sigmoid", a => new SharpGrad.Layers.Sigmoid());
             LayerRegistry.Register("Tanh", a => new SharpGrad.Layers.Tanh());
-            LayerRegistry.Register("Softplus", a => new SharpGrad.Layers.Softplus(a.GetDouble("beta", 1.0), a.GetDouble("threshold", 20.0)));
-            LayerRegistry.Register("Hardtanh", a => new SharpGrad.Layers.Hardtanh(a.GetDouble("min_val", -1.0), a.GetDouble("max_val", 1.0), a.GetBool("inplace", false)));
-            LayerRegistry.Register("ReLU6", a => new SharpGrad.Layers.ReLU6(a.GetBool("inplace", false)));
+            LayerRegistry.Register("Softplus", a => new SharpGrad.Layers.Softplus(SharpGrad.Layers.LayerArgs.Double(a, "beta"), SharpGrad.Layers.LayerArgs.Double(a, "threshold")));
+            LayerRegistry.Register("Hardtanh", a => new SharpGrad.Layers.Hardtanh(SharpGrad.Layers.LayerArgs.Double(a, "min_val"), SharpGrad.Layers.LayerArgs.Double(a, "max_val"), SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
+            LayerRegistry.Register("ReLU6", a => new SharpGrad.Layers.ReLU6(SharpGrad.Layers.LayerArgs.Bool(a, "inplace")));
             LayerRegistry.Register("Softmax", a => new SharpGrad.Layers.Softmax(a.GetInt("dim")));
             LayerRegistry.Register("LogSoftmax", a => new SharpGrad.Layers.LogSoftmax(a.GetInt("dim")));
             LayerRegistry.Register("Identity", a => new SharpGrad.Layers.Identity());
-            LayerRegistry.Register("Flatten", a => new SharpGrad.Layers.Flatten(a.GetInt("start_dim", 1), a.GetInt("end_dim", -1)));
+            LayerRegistry.Register("Flatten", a => new SharpGrad.Layers.Flatten(SharpGrad.Layers.LayerArgs.Int(a, "start_dim"), SharpGrad.Layers.LayerArgs.Int(a, "end_dim")));
+            LayerRegistry.Register("Softshrink", a => new SharpGrad.Layers.Softshrink(SharpGrad.Layers.LayerArgs.Double(a, "lambd")));
+            LayerRegistry.Register("Hardshrink", a => new SharpGrad.Layers.Hardshrink(SharpGrad.Layers.LayerArgs.Double(a, "lambd")));
+            LayerRegistry.Register("GLU", a => new SharpGrad.Layers.GLU(SharpGrad.Layers.LayerArgs.Int(a, "dim")));
+            LayerRegistry.Register("PReLU", a => new SharpGrad.Layers.PReLU(
+                SharpGrad.Layers.LayerArgs.Int(a, "num_parameters"), SharpGrad.Layers.LayerArgs.Double(a, "init"), SharpGrad.Layers.LayerArgs.DType(a)));
         }
 
         /// <summary>Linear, convolution and pooling layers; filled in once they exist.</summary>

@@ -1,3 +1,5 @@
+using SharpGrad.Ops;
+
 namespace SharpGrad.Layers;
 
 /// <summary>Mean absolute error (PyTorch: <c>torch.nn.L1Loss</c>); see <see cref="Losses.L1"/>.</summary>
@@ -124,7 +126,8 @@ public sealed partial class BCEWithLogitsLoss : Module
 public sealed partial class CrossEntropyLoss : Module
 {
     /// <summary>Creates the loss (PyTorch: <c>CrossEntropyLoss(weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0)</c>).</summary>
-    public CrossEntropyLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean, double labelSmoothing = 0)
+    public CrossEntropyLoss(Tensor? weight = null, long ignoreIndex = OpDefaults.CrossEntropy.IgnoreIndex, Reduction reduction = (Reduction)OpDefaults.Reduction,
+        double labelSmoothing = OpDefaults.CrossEntropy.LabelSmoothing)
     {
         Weight = weight;
         IgnoreIndex = ignoreIndex;
@@ -154,7 +157,7 @@ public sealed partial class CrossEntropyLoss : Module
 public sealed partial class NLLLoss : Module
 {
     /// <summary>Creates the loss (PyTorch: <c>NLLLoss(weight=None, ignore_index=-100, reduction='mean')</c>).</summary>
-    public NLLLoss(Tensor? weight = null, long ignoreIndex = -100, Reduction reduction = Reduction.Mean)
+    public NLLLoss(Tensor? weight = null, long ignoreIndex = OpDefaults.CrossEntropy.IgnoreIndex, Reduction reduction = (Reduction)OpDefaults.Reduction)
     {
         Weight = weight;
         IgnoreIndex = ignoreIndex;

@@ -122,6 +122,23 @@ namespace SharpGrad.Layers
 
     internal static class LayerArgs
     {
+        /// <summary>The default of the layer's constructor argument <paramref name="name"/> (PyTorch's name), from its catalogue row.</summary>
+        private static object? Default(LayerArguments a, string name)
+            => Ops.OpCatalogue.ForLayer(a.Kind)?.Params.FirstOrDefault(p => p.PyTorchName == name && p.HasDefault && (p.Use & Ops.ParamUse.Layer) != 0)?.Default
+               ?? throw new InvalidOperationException($"The op catalogue has no default for the {a.Kind} layer's argument '{name}'.");
+
+        /// <summary>A floating-point argument, or its catalogue default when absent.</summary>
+        public static double Double(LayerArguments a, string name) => a.Has(name) ? a.GetDouble(name) : Convert.ToDouble(Default(a, name), System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>An integer argument, or its catalogue default when absent.</summary>
+        public static int Int(LayerArguments a, string name) => a.Has(name) ? a.GetInt(name) : Convert.ToInt32(Default(a, name), System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>A boolean argument, or its catalogue default when absent.</summary>
+        public static bool Bool(LayerArguments a, string name) => a.Has(name) ? a.GetBool(name) : (bool)Default(a, name)!;
+
+        /// <summary>A string argument, or its catalogue default when absent.</summary>
+        public static string String(LayerArguments a, string name) => a.Has(name) ? a.GetString(name) : (string)Default(a, name)!;
+
         public static int[] Pair((int H, int W) v) => [v.H, v.W];
 
         public static (int H, int W) Pair(LayerArguments a, string name)
@@ -165,36 +182,36 @@ namespace SharpGrad.Serialization
     {
         static partial void RegisterNnLayers()
         {
-            LayerRegistry.Register("Linear", a => new Linear(a.GetInt("in_features"), a.GetInt("out_features"), a.GetBool("bias", true), dtype: LayerArgs.DType(a)));
-            LayerRegistry.Register("Conv1d", a => new Conv1d(a.GetInt("in_channels"), a.GetInt("out_channels"), a.GetInt("kernel_size"), a.GetInt("stride", 1),
-                a.GetInt("padding", 0), a.GetInt("dilation", 1), a.GetInt("groups", 1), a.GetBool("bias", true), dtype: LayerArgs.DType(a)));
+            LayerRegistry.Register("Linear", a => new Linear(a.GetInt("in_features"), a.GetInt("out_features"), LayerArgs.Bool(a, "bias"), dtype: LayerArgs.DType(a)));
+            LayerRegistry.Register("Conv1d", a => new Conv1d(a.GetInt("in_channels"), a.GetInt("out_channels"), a.GetInt("kernel_size"), LayerArgs.Int(a, "stride"),
+                LayerArgs.Int(a, "padding"), LayerArgs.Int(a, "dilation"), LayerArgs.Int(a, "groups"), LayerArgs.Bool(a, "bias"), dtype: LayerArgs.DType(a)));
             LayerRegistry.Register("Conv2d", a => new Conv2d(a.GetInt("in_channels"), a.GetInt("out_channels"), LayerArgs.Pair(a, "kernel_size"),
                 a.Has("stride") ? LayerArgs.Pair(a, "stride") : null, a.Has("padding") ? LayerArgs.Pair(a, "padding") : null,
-                a.Has("dilation") ? LayerArgs.Pair(a, "dilation") : null, a.GetInt("groups", 1), a.GetBool("bias", true), dtype: LayerArgs.DType(a)));
+                a.Has("dilation") ? LayerArgs.Pair(a, "dilation") : null, LayerArgs.Int(a, "groups"), LayerArgs.Bool(a, "bias"), dtype: LayerArgs.DType(a)));
             LayerRegistry.Register("ConvTranspose2d", a => new ConvTranspose2d(a.GetInt("in_channels"), a.GetInt("out_channels"), LayerArgs.Pair(a, "kernel_size"),
                 a.Has("stride") ? LayerArgs.Pair(a, "stride") : null, a.Has("padding") ? LayerArgs.Pair(a, "padding") : null,
                 a.Has("output_padding") ? LayerArgs.Pair(a, "output_padding") : null, a.GetInt("groups", 1), a.GetBool("bias", true),
                 a.Has("dilation") ? LayerArgs.Pair(a, "dilation") : null, dtype: LayerArgs.DType(a)));
-            LayerRegistry.Register("Dropout", a => new Dropout(a.GetDouble("p", 0.5)));
+            LayerRegistry.Register("Dropout", a => new Dropout(LayerArgs.Double(a, "p")));
             LayerRegistry.Register("Embedding", a => new Embedding(a.GetInt("num_embeddings"), a.GetInt("embedding_dim"), LayerArgs.NullableInt(a, "padding_idx"),
                 dtype: LayerArgs.DType(a)));
-            LayerRegistry.Register("BatchNorm1d", a => new BatchNorm1d(a.GetInt("num_features"), a.GetDouble("eps", 1e-5), LayerArgs.NullableDouble(a, "momentum", 0.1),
-                a.GetBool("affine", true), a.GetBool("track_running_stats", true), LayerArgs.DType(a)));
-            LayerRegistry.Register("BatchNorm2d", a => new BatchNorm2d(a.GetInt("num_features"), a.GetDouble("eps", 1e-5), LayerArgs.NullableDouble(a, "momentum", 0.1),
-                a.GetBool("affine", true), a.GetBool("track_running_stats", true), LayerArgs.DType(a)));
-            LayerRegistry.Register("LayerNorm", a => new LayerNorm(a.GetInts("normalized_shape"), a.GetDouble("eps", 1e-5), a.GetBool("elementwise_affine", true),
-                a.GetBool("bias", true), LayerArgs.DType(a)));
+            LayerRegistry.Register("BatchNorm1d", a => new BatchNorm1d(a.GetInt("num_features"), LayerArgs.Double(a, "eps"), LayerArgs.NullableDouble(a, "momentum", LayerArgs.Double(a, "momentum")),
+                LayerArgs.Bool(a, "affine"), LayerArgs.Bool(a, "track_running_stats"), LayerArgs.DType(a)));
+            LayerRegistry.Register("BatchNorm2d", a => new BatchNorm2d(a.GetInt("num_features"), LayerArgs.Double(a, "eps"), LayerArgs.NullableDouble(a, "momentum", LayerArgs.Double(a, "momentum")),
+                LayerArgs.Bool(a, "affine"), LayerArgs.Bool(a, "track_running_stats"), LayerArgs.DType(a)));
+            LayerRegistry.Register("LayerNorm", a => new LayerNorm(a.GetInts("normalized_shape"), LayerArgs.Double(a, "eps"), LayerArgs.Bool(a, "elementwise_affine"),
+                LayerArgs.Bool(a, "bias"), LayerArgs.DType(a)));
             LayerRegistry.Register("MaxPool2d", a => LayerArgs.Square(a, "kernel_size", "stride", "padding", "dilation")
                 ? new MaxPool2d(LayerArgs.Pair(a, "kernel_size").H, a.Has("stride") ? LayerArgs.Pair(a, "stride").H : null,
-                    a.Has("padding") ? LayerArgs.Pair(a, "padding").H : 0, a.Has("dilation") ? LayerArgs.Pair(a, "dilation").H : 1, a.GetBool("ceil_mode", false))
+                    a.Has("padding") ? LayerArgs.Pair(a, "padding").H : Ops.OpDefaults.Pool.Padding, a.Has("dilation") ? LayerArgs.Pair(a, "dilation").H : Ops.OpDefaults.Pool.Dilation, LayerArgs.Bool(a, "ceil_mode"))
                 : new MaxPool2d(LayerArgs.Pair(a, "kernel_size"), a.Has("stride") ? LayerArgs.Pair(a, "stride") : null,
-                    a.Has("padding") ? LayerArgs.Pair(a, "padding") : null, a.Has("dilation") ? LayerArgs.Pair(a, "dilation") : null, a.GetBool("ceil_mode", false)));
+                    a.Has("padding") ? LayerArgs.Pair(a, "padding") : null, a.Has("dilation") ? LayerArgs.Pair(a, "dilation") : null, LayerArgs.Bool(a, "ceil_mode")));
             LayerRegistry.Register("AvgPool2d", a => LayerArgs.Square(a, "kernel_size", "stride", "padding")
                 ? new AvgPool2d(LayerArgs.Pair(a, "kernel_size").H, a.Has("stride") ? LayerArgs.Pair(a, "stride").H : null,
-                    a.Has("padding") ? LayerArgs.Pair(a, "padding").H : 0, a.GetBool("ceil_mode", false), a.GetBool("count_include_pad", true),
+                    a.Has("padding") ? LayerArgs.Pair(a, "padding").H : Ops.OpDefaults.Pool.Padding, LayerArgs.Bool(a, "ceil_mode"), LayerArgs.Bool(a, "count_include_pad"),
                     LayerArgs.NullableInt(a, "divisor_override"))
                 : new AvgPool2d(LayerArgs.Pair(a, "kernel_size"), a.Has("stride") ? LayerArgs.Pair(a, "stride") : null,
-                    a.Has("padding") ? LayerArgs.Pair(a, "padding") : null, a.GetBool("ceil_mode", false), a.GetBool("count_include_pad", true),
+                    a.Has("padding") ? LayerArgs.Pair(a, "padding") : null, LayerArgs.Bool(a, "ceil_mode"), LayerArgs.Bool(a, "count_include_pad"),
                     LayerArgs.NullableInt(a, "divisor_override")));
             LayerRegistry.Register("AdaptiveAvgPool2d", a => LayerArgs.Square(a, "output_size")
                 ? new AdaptiveAvgPool2d(LayerArgs.Pair(a, "output_size").H)

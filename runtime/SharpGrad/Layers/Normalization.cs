@@ -98,6 +98,9 @@ public sealed partial class BatchNorm2d : BatchNormBase
     }
 }
 
+/// <summary>What one BatchNorm call uses: its momentum, whether it normalises with batch statistics, whether running statistics are passed.</summary>
+internal readonly record struct BatchNormStep(double Momentum, bool Training, bool PassStats);
+
 internal static class BatchNormState
 {
     public static (Parameter?, Parameter?, Tensor?, Tensor?, Tensor?) Create(int c, bool affine, bool track, DType dtype)
@@ -121,19 +124,31 @@ internal static class BatchNormState
         }
     }
 
-    /// <summary>PyTorch's <c>_BatchNorm.forward</c>.</summary>
-    public static Tensor Forward(Tensor input, bool training, bool track, double? momentum, double eps,
-        Tensor? weight, Tensor? bias, Tensor? rm, Tensor? rv, Tensor? nb)
+    /// <summary>
+    /// The layer's part of PyTorch's <c>_BatchNorm.forward</c>, for one call (eager and compiled alike): counts the batch in
+    /// num_batches_tracked when training with running statistics, and returns the momentum to use (1/count for a
+    /// cumulative average), whether the normalisation uses batch statistics, and whether the running statistics are passed.
+    /// </summary>
+    public static BatchNormStep Step(bool training, bool track, double? momentum, Tensor? nb, bool hasRunningStats)
     {
         double factor = momentum ?? 0.0;
         if (training && track && nb is not null)
         {
-            using (Autograd.NoGrad()) nb.Add_(1);
-            if (momentum is null) factor = 1.0 / nb.ItemDouble();
+            // num_batches_tracked += 1, in place (a version bump, as Add_ under NoGrad), without allocating.
+            ref long count = ref nb.Data<long>()[nb.Offset];
+            count++;
+            nb.Storage.Version++;
+            if (momentum is null) factor = 1.0 / count;
         }
-        bool bnTraining = training || (rm is null && rv is null);
-        bool passStats = !training || track;
-        return Functional.BatchNorm(input, passStats ? rm : null, passStats ? rv : null, weight, bias, bnTraining, factor, eps);
+        return new BatchNormStep(factor, training || !hasRunningStats, !training || track);
+    }
+
+    /// <summary>PyTorch's <c>_BatchNorm.forward</c>.</summary>
+    public static Tensor Forward(Tensor input, bool training, bool track, double? momentum, double eps,
+        Tensor? weight, Tensor? bias, Tensor? rm, Tensor? rv, Tensor? nb)
+    {
+        var step = Step(training, track, momentum, nb, rm is not null || rv is not null);
+        return Functional.BatchNorm(input, step.PassStats ? rm : null, step.PassStats ? rv : null, weight, bias, step.Training, step.Momentum, eps);
     }
 
     public static string Repr(int c, double eps, double? momentum, bool affine, bool track)

@@ -16,6 +16,10 @@ public static partial class Losses
         _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction."),
     };
 
+    private static Reduction CheckedReduction(Reduction reduction) => reduction is Reduction.None or Reduction.Mean or Reduction.Sum
+        ? reduction
+        : throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
+
     private static void RequireFloat(string op, Tensor t, string name)
     {
         if (!t.DType.IsFloatingPoint())
@@ -46,7 +50,7 @@ public static partial class Losses
     {
         SameShape("L1", input, target);
         RequireFloat("L1", input, "input");
-        return Reduce((input - Like(target, input)).Abs(), reduction);
+        return Kernels.ElementwiseLoss.Apply<Kernels.L1LossOp>(input, Like(target, input), CheckedReduction(reduction));
     }
 
     /// <summary>Mean squared error (input − target)² (PyTorch: <c>F.mse_loss</c>).</summary>
@@ -54,8 +58,7 @@ public static partial class Losses
     {
         SameShape("Mse", input, target);
         RequireFloat("Mse", input, "input");
-        var d = input - Like(target, input);
-        return Reduce(d * d, reduction);
+        return Kernels.ElementwiseLoss.Apply<Kernels.MseLossOp>(input, Like(target, input), CheckedReduction(reduction));
     }
 
     /// <summary>
@@ -125,16 +128,20 @@ public static partial class Losses
         SameShape("BinaryCrossEntropyWithLogits", input, target);
         RequireFloat("BinaryCrossEntropyWithLogits", input, "input");
         var t = Like(target, input);
-        var sp = Functional.Softplus(-input);
+        if (posWeight is null && weight is null)
+        {
+            return Kernels.ElementwiseLoss.Apply<Kernels.BceWithLogitsLossOp>(input, t, CheckedReduction(reduction));
+        }
         Tensor loss;
         if (posWeight is not null)
         {
+            // With pos_weight the softplus term is scaled: eager only (the kernel has no per-element weights).
             var logWeight = (Like(posWeight, input) - 1f) * t + 1f;
-            loss = (1f - t) * input + logWeight * sp;
+            loss = (1f - t) * input + logWeight * Functional.Softplus(-input);
         }
         else
         {
-            loss = (1f - t) * input + sp;
+            loss = Kernels.ElementwiseLoss.Apply<Kernels.BceWithLogitsLossOp>(input, t, Reduction.None);
         }
         if (weight is not null) loss = loss * Like(weight, input);
         return Reduce(loss, reduction);

@@ -1,4 +1,5 @@
-using SharpGrad.Generator.Compiler;
+using SharpGrad.Generator.Parsing;
+using SharpGrad.Generator.Passes;
 using SharpGrad.Generator.Model;
 using SharpGrad.Generator.Tests.Support;
 
@@ -31,7 +32,7 @@ public class GraphParseTests
             ],
             CompilerHarness.Dump(forward));
         Assert.Equal(3, forward.Output);
-        Assert.Equal(new GraphShape(Dim.Sym("N"), Dim.Of(784)), forward.Inputs[0].Shape);
+        Assert.Equal(new SharpGrad.Ops.TensorShape(SharpGrad.Ops.Dim.Sym("N"), SharpGrad.Ops.Dim.Of(784)), forward.Inputs[0].Shape);
         Assert.Equal("[N, 10]", spec.Shapes.Single().Output?.ToString());
     }
 

@@ -1,3 +1,4 @@
+using SharpGrad.Ops;
 using SharpGrad;
 using SharpGrad.Kernels;
 
@@ -23,7 +24,7 @@ public class PoolingKernelTests
     [InlineData(700, 5, 9, 2, 2, 2, 2, 0, 0, 1, 1)]
     public void MaxPoolMatchesTheDefinition(int planes, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
     {
-        int ho = Pooling.OutputSize(h, kh, ph, sh, dh, false), wo = Pooling.OutputSize(w, kw, pw, sw, dw, false);
+        int ho = ShapeRules.OutputSize(h, kh, sh, ph, dh, false)!.Value, wo = ShapeRules.OutputSize(w, kw, sw, pw, dw, false)!.Value;
         var g = new PoolGeometry(planes, h, w, ho, wo, kh, kw, sh, sw, ph, pw, dh, dw);
         var rnd = new Random(planes * 1000 + h * 31 + w);
         foreach (bool nans in new[] { false, true })

@@ -1,0 +1,227 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+using SharpGrad.Generator.Model;
+using SharpGrad.Shared;
+
+namespace SharpGrad.Generator.Parsing;
+
+/// <summary>
+/// Reads the child fields of a module and their constructor arguments from the field initialisers
+/// (<c>readonly Linear fc1 = new(784, 256);</c>), every constructor parameter bound, defaults included.
+/// A child without a constant construction is recorded as a <see cref="GraphIssue"/> (its shapes are unknown).
+/// </summary>
+internal static class ChildParser
+{
+    public static List<ChildSpec> Parse(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, CancellationToken token)
+    {
+        var children = new List<ChildSpec>();
+        foreach (var member in type.GetMembers())
+        {
+            token.ThrowIfCancellationRequested();
+            if (member.IsStatic || member.IsImplicitlyDeclared) continue;
+            ITypeSymbol? memberType = member switch
+            {
+                IFieldSymbol { IsConst: false } f => f.Type,
+                IPropertySymbol { IsIndexer: false } p => p.Type,
+                _ => null,
+            };
+            if (memberType is null) continue;
+            var location = LocationInfo.From(member.Locations.FirstOrDefault());
+
+            if (!ModuleParser.IsModuleType(memberType))
+            {
+                // readonly Linear[] layers = [new(4, 4), new(4, 4)]: each item a child "layers.0", "layers.1", … (the names
+                // NamedModules gives), so a foreach over the array unrolls into calls of these children.
+                if (memberType is IArrayTypeSymbol { ElementType: var elementType } && ModuleParser.IsModuleType(elementType)
+                    && Initializer(member, token) is { } arrayInit)
+                {
+                    var arrayModel = compilation.GetSemanticModel(arrayInit.SyntaxTree);
+                    var items = new List<ChildSpec>();
+                    string? notConstantItem = null;
+                    if (SequentialItems(arrayModel.GetOperation(arrayInit, token)!, items, ref notConstantItem) && notConstantItem is null && items.Count > 0)
+                    {
+                        string state = Naming.ToStateName(member.Name);
+                        for (int k = 0; k < items.Count; k++)
+                        {
+                            string itemPath = state + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                            children.Add(items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member.Name, ArrayIndex = k });
+                        }
+                        continue;
+                    }
+                }
+                if (memberType is IArrayTypeSymbol or INamedTypeSymbol { IsGenericType: true } && ModuleParser.IsStateMemberType(memberType))
+                {
+                    issues.Add(new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, location, "the list of children '" + member.Name + "'",
+                        "a foreach is unrolled only over a readonly array of children with a constant initialiser (`readonly Linear[] layers = [new(4, 4), new(4, 4)];`); declare it so, or each child as its own field"));
+                }
+                continue;
+            }
+
+            bool builtIn = IsBuiltIn(memberType);
+            string kind = memberType.Name;
+            string path = Naming.ToStateName(member.Name);
+            string typeName = TypeName(memberType);
+            var initializer = Initializer(member, token);
+            if (initializer is null)
+            {
+                issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, location, member.Name,
+                    "it has no field initialiser; declare it as `readonly " + kind + " " + member.Name + " = new(…);` with constant arguments"));
+                children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
+                continue;
+            }
+
+            var model = compilation.GetSemanticModel(initializer.SyntaxTree);
+            var creation = model.GetOperation(initializer, token);
+            var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
+            if (notConstant is not null)
+            {
+                issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, LocationInfo.From(initializer.GetLocation()), member.Name,
+                    "its argument `" + notConstant + "` is not a compile-time constant; use constants (or const fields) so its shapes are known at build time"));
+            }
+            children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
+            if (child is { Kind: "ModuleList", Items.IsEmpty: false } list && notConstant is null)
+            {
+                // A ModuleList built from constant constructions: its items are children "layers.0", … a foreach unrolls over.
+                for (int k = 0; k < list.Items.Count; k++)
+                {
+                    string itemPath = path + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    children.Add(list.Items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member.Name, ArrayIndex = k });
+                }
+            }
+        }
+        return children;
+    }
+
+    /// <summary>
+    /// A child from its construction <c>new Linear(…)</c>: every constructor argument bound. A <c>Sequential</c> built
+    /// from modules (<c>new(new Linear(…), new ReLU())</c>) or <c>("name", module)</c> pairs gets its items, each
+    /// parsed the same way and named by its key. <paramref name="notConstant"/> names the first argument that is not
+    /// a compile-time constant (or the item that is not a construction).
+    /// </summary>
+    private static ChildSpec? FromCreation(string name, IOperation? creation, SyntaxNode syntax, out string? notConstant)
+    {
+        notConstant = null;
+        while (creation is IConversionOperation conversion) creation = conversion.Operand;
+
+        // new Sequential().Add("conv1", new Conv2d(…)).Append(new ReLU()): the add_module form, item by item.
+        if (creation is IInvocationOperation { TargetMethod: { Name: "Add" or "Append" } added, Instance: { } instance } invocation
+            && added.ContainingType is { Name: "Sequential" } container && IsBuiltIn(container))
+        {
+            var sequence = FromCreation(name, instance, syntax, out notConstant);
+            if (sequence is null || notConstant is not null) return sequence;
+            var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            string key = sequence.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (added.Name == "Add")
+            {
+                if (arguments.Count != 2 || arguments[0].Value.ConstantValue is not { HasValue: true, Value: string given })
+                {
+                    notConstant = GraphParser.Text(invocation.Syntax);
+                    return sequence;
+                }
+                key = given;
+            }
+            var module = arguments[arguments.Count - 1].Value;
+            var item = FromCreation(key, module, module.Syntax, out notConstant);
+            if (item is null) return sequence;
+            return sequence with { Items = sequence.Items.Concat(new[] { item }).ToEquatableArray(), Text = GraphParser.Text(syntax) };
+        }
+
+        if (creation is not IObjectCreationOperation { Type: { } type } objectCreation)
+        {
+            notConstant = GraphParser.Text(syntax);
+            return null;
+        }
+
+        bool builtIn = IsBuiltIn(type);
+        string kind = type.Name;
+        var args = new List<ChildArg>();
+        var items = new List<ChildSpec>();
+        bool isSequential = builtIn && kind is "Sequential" or "ModuleList";
+        foreach (var argument in objectCreation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            var value = argument.Value;
+            if (isSequential)
+            {
+                if (!SequentialItems(value, items, ref notConstant)) notConstant ??= GraphParser.Text(argument.Syntax);
+                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, true));
+                continue;
+            }
+            var ints = new List<int>();
+            while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
+            bool known = GraphParser.Ints(value, ints)
+                         || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
+                         || value is IDefaultValueOperation;
+            if (!known && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
+            var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
+            double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
+            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string });
+        }
+        return new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
+        {
+            TypeName = TypeName(type),
+            Items = items.ToEquatableArray(),
+        };
+    }
+
+    /// <summary>The items of a Sequential's params argument: module constructions, or ("name", construction) tuples.</summary>
+    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            _ => null,
+        };
+        if (elements is null) return false;
+        foreach (var element in elements)
+        {
+            var e = element;
+            while (e is IConversionOperation conversion) e = conversion.Operand;
+            string key = items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            IOperation module = e;
+            if (e is ITupleOperation { Elements.Length: 2 } tuple)
+            {
+                var first = tuple.Elements[0];
+                if (first.ConstantValue is not { HasValue: true, Value: string given })
+                {
+                    notConstant ??= GraphParser.Text(first.Syntax);
+                    return true;
+                }
+                key = given;
+                module = tuple.Elements[1];
+            }
+            var item = FromCreation(key, module, module.Syntax, out var itemNotConstant);
+            if (itemNotConstant is not null) notConstant ??= itemNotConstant;
+            if (item is null) return true;
+            items.Add(item);
+        }
+        return true;
+    }
+
+    /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
+    internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
+
+    /// <summary>The type's full name without <c>global::</c> and without nullability (<c>Demo.Block</c>).</summary>
+    internal static string TypeName(ITypeSymbol type)
+        => type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat.WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.None));
+
+    private static ExpressionSyntax? Initializer(ISymbol member, CancellationToken token)
+    {
+        foreach (var reference in member.DeclaringSyntaxReferences)
+        {
+            switch (reference.GetSyntax(token))
+            {
+                case VariableDeclaratorSyntax { Initializer.Value: var value }:
+                    return value;
+                case PropertyDeclarationSyntax { Initializer.Value: var value }:
+                    return value;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,697 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator.Parsing;
+
+/// <summary>
+/// Parses <c>Forward</c> and the <c>[Compiled]</c> methods of every <c>[Module]</c> class into the graph IR
+/// (<see cref="ModuleGraph"/>): each call is recognised by its row in the op catalogue (<see cref="OpCatalogue"/>),
+/// its scalar arguments folded to constants where they are. Shapes come later (declared with <c>[Shape]</c>, or
+/// inferred from the first layer by the inliner). Anything outside the static subset stops the method's graph there
+/// and is recorded as a <see cref="GraphIssue"/>.
+/// </summary>
+internal sealed class GraphParser
+{
+    public const string CompiledAttributeName = "SharpGrad.CompiledAttribute";
+    public const string ShapeAttributeName = "SharpGrad.ShapeAttribute";
+
+    private readonly Compilation _compilation;
+    private readonly CancellationToken _token;
+    private readonly List<GraphIssue> _issues;
+    private readonly Dictionary<string, ChildSpec> _children;
+
+    /// <summary>The child each variable of an unrolled foreach stands for, while its body is parsed.</summary>
+    private readonly Dictionary<ISymbol, ChildSpec> _loopChild = new(SymbolEqualityComparer.Default);
+    private readonly INamedTypeSymbol _type;
+
+    private SemanticModel _model = null!;
+    private List<GraphNode> _nodes = new();
+    private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
+    private Dictionary<ISymbol, int> _intEnv = new(SymbolEqualityComparer.Default);
+
+    private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
+    {
+        _type = type;
+        _compilation = compilation;
+        _issues = issues;
+        _children = children;
+        _token = token;
+    }
+
+    public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+    {
+        var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
+        foreach (var member in type.GetMembers())
+        {
+            if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary, IsStatic: false } method) continue;
+            if (!ModuleParser.IsForwardCandidate(method) && !ModuleParser.HasAttribute(method, CompiledAttributeName)) continue;
+            var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<MethodDeclarationSyntax>().FirstOrDefault();
+            if (syntax is null) continue;
+            methods.Add((method, syntax));
+        }
+        // Every [Module] with a Forward (or a [Compiled] method) is parsed; one without has no graph to check.
+        if (methods.Count == 0) return null;
+
+        token.ThrowIfCancellationRequested();
+        var issues = new List<GraphIssue>();
+        try
+        {
+            var children = ChildParser.Parse(type, compilation, issues, token);
+            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token);
+            var graphs = new List<GraphMethod>();
+            foreach (var (method, syntax) in methods)
+            {
+                token.ThrowIfCancellationRequested();
+                graphs.Add(parser.ParseMethod(method, syntax));
+            }
+            return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.ToEquatableArray());
+        }
+        catch (System.Exception e) when (e is not System.OperationCanceledException)
+        {
+            // A gap in this young parser must never cost the module its plumbing: report it and check nothing.
+            var where = LocationInfo.From(methods[0].Syntax.Identifier.GetLocation());
+            var issue = new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
+                "please report it");
+            return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
+        }
+    }
+
+    /// <summary>
+    /// The children of a <c>[Sequential]</c> class (its Forward is generated, not parsed): what the inliner chains when
+    /// the class is used as a child. Issues are kept so a Sequential with a non-constant child is not inlined.
+    /// </summary>
+    public static ModuleGraph ParseChildren(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+    {
+        var issues = new List<GraphIssue>();
+        var children = ChildParser.Parse(type, compilation, issues, token);
+        return new ModuleGraph(children.ToEquatableArray(), default, issues.ToEquatableArray());
+    }
+
+    /// <summary>The dims of a <c>[Shape(…)]</c> on <paramref name="symbol"/>, or null without one.</summary>
+    internal static TensorShape? DeclaredShape(ISymbol symbol)
+    {
+        foreach (var attribute in symbol.GetAttributes())
+        {
+            var c = attribute.AttributeClass;
+            if (c is null || c.Name != "ShapeAttribute" || c.ContainingNamespace?.ToDisplayString() != "SharpGrad") continue;
+            if (attribute.ConstructorArguments.Length != 1) return null;
+            var arg = attribute.ConstructorArguments[0];
+            var values = arg.Kind == TypedConstantKind.Array ? arg.Values : ImmutableArrayOf(arg);
+            var dims = new List<Dim>();
+            foreach (var v in values)
+            {
+                if (v.Value is int i) dims.Add(Dim.Of(i));
+                else if (v.Value is string s) dims.Add(Dim.Sym(s));
+                else return null;
+            }
+            return new TensorShape(dims.ToArray());
+        }
+        return null;
+    }
+
+    private static System.Collections.Immutable.ImmutableArray<TypedConstant> ImmutableArrayOf(TypedConstant c)
+        => System.Collections.Immutable.ImmutableArray.Create(c);
+
+    private GraphMethod ParseMethod(IMethodSymbol method, MethodDeclarationSyntax syntax)
+    {
+        _model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+        _nodes = new List<GraphNode>();
+        _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+
+        var inputs = new List<GraphInput>();
+        foreach (var p in method.Parameters)
+        {
+            // Tensor parameters are the graph's inputs; others (an int option of a [Compiled] method) stop it if read.
+            if (!ModuleParser.IsTensor(p.Type)) continue;
+            _env[p] = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { inputs.Count }.ToEquatableArray(), text: p.Name,
+                location: LocationInfo.From(p.Locations.FirstOrDefault())));
+            inputs.Add(new GraphInput(p.Name, DeclaredShape(p)));
+        }
+
+        int output = -1;
+        try
+        {
+            if (syntax.ExpressionBody is { } arrow)
+            {
+                output = Expr(arrow.Expression);
+            }
+            else if (syntax.Body is { } body)
+            {
+                output = Statements(body.Statements, isTopLevel: true);
+            }
+        }
+        catch (UnsupportedException e)
+        {
+            _issues.Add(e.Issue);
+            output = -1;
+        }
+
+        return new GraphMethod(method.Name, inputs.ToEquatableArray(), _nodes.ToEquatableArray(), output,
+            LocationInfo.From(syntax.Identifier.GetLocation()));
+    }
+
+    /// <summary>Parses a statement list; returns the node of its <c>return</c> (top level only), else -1.</summary>
+    private int Statements(SyntaxList<StatementSyntax> statements, bool isTopLevel)
+    {
+        for (int i = 0; i < statements.Count; i++)
+        {
+            _token.ThrowIfCancellationRequested();
+            var statement = statements[i];
+            switch (statement)
+            {
+                case LocalDeclarationStatementSyntax local:
+                    foreach (var v in local.Declaration.Variables)
+                    {
+                        if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
+                        var symbol = _model.GetDeclaredSymbol(v, _token)!;
+                        if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
+                            && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
+                        {
+                            _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
+                            continue;
+                        }
+                        _env[symbol] = Expr(v.Initializer.Value);
+                    }
+                    break;
+                case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
+                    Assign(assignment);
+                    break;
+                case ReturnStatementSyntax { Expression: { } value } when isTopLevel && i == statements.Count - 1:
+                    return Expr(value);
+                case IfStatementSyntax branch when IsTraining(branch.Condition):
+                    IfTraining(branch);
+                    break;
+                case BlockSyntax block:
+                    Statements(block.Statements, isTopLevel: false);
+                    break;
+                case ForEachStatementSyntax loop when _model.GetSymbolInfo(loop.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var array
+                    && _children.Values.Any(c => c.ArrayMember == array.Name):
+                {
+                    // foreach over a readonly array of children: unrolled, the loop variable bound to each item in turn.
+                    var variable = _model.GetDeclaredSymbol(loop, _token)!;
+                    foreach (var item in _children.Values.Where(c => c.ArrayMember == array.Name).OrderBy(c => c.ArrayIndex))
+                    {
+                        _loopChild[variable] = item;
+                        if (loop.Statement is BlockSyntax body) Statements(body.Statements, isTopLevel: false);
+                        else Statements(SyntaxFactory.SingletonList(loop.Statement), isTopLevel: false);
+                    }
+                    _loopChild.Remove(variable);
+                    break;
+                }
+                case ReturnStatementSyntax:
+                    throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
+                default:
+                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
+            }
+        }
+        return -1;
+    }
+
+    private void Assign(AssignmentExpressionSyntax assignment)
+    {
+        var target = _model.GetSymbolInfo(assignment.Left, _token).Symbol;
+        if (target is not (ILocalSymbol or IParameterSymbol) || !_env.ContainsKey(target))
+        {
+            throw Unsupported(assignment, "an assignment to something other than a tensor local", "assign only to locals holding tensors");
+        }
+        string? op = assignment.Kind() switch
+        {
+            SyntaxKind.SimpleAssignmentExpression => null,
+            SyntaxKind.AddAssignmentExpression => "Add",
+            SyntaxKind.SubtractAssignmentExpression => "Sub",
+            SyntaxKind.MultiplyAssignmentExpression => "Mul",
+            SyntaxKind.DivideAssignmentExpression => "Div",
+            _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / and '='"),
+        };
+        int value = Expr(assignment.Right);
+        _env[target] = op is null ? value : Add(Elementwise(op, assignment, _env[target], value, Text(assignment.Left), Text(assignment.Right)));
+    }
+
+    /// <summary><c>if (Training) A else B</c>: both branches are parsed; each local they leave different becomes a Select node.</summary>
+    private void IfTraining(IfStatementSyntax branch)
+    {
+        var before = new Dictionary<ISymbol, int>(_env, SymbolEqualityComparer.Default);
+        BranchBody(branch.Statement);
+        var training = _env;
+        _env = new Dictionary<ISymbol, int>(before, SymbolEqualityComparer.Default);
+        if (branch.Else is { } otherwise) BranchBody(otherwise.Statement);
+        var eval = _env;
+
+        _env = new Dictionary<ISymbol, int>(before, SymbolEqualityComparer.Default);
+        foreach (var symbol in before.Keys)
+        {
+            int t = training[symbol], e = eval[symbol];
+            _env[symbol] = t == e ? t : Add(new GraphNode(NodeKind.Select, "Training", new[] { t, e }.ToEquatableArray(),
+                text: Text(branch.Condition), location: LocationInfo.From(branch.Condition.GetLocation())));
+        }
+    }
+
+    private void BranchBody(StatementSyntax statement)
+    {
+        if (statement is BlockSyntax block) Statements(block.Statements, isTopLevel: false);
+        else Statements(SyntaxFactory.SingletonList(statement), isTopLevel: false);
+    }
+
+    /// <summary>
+    /// <c>Training</c> or <c>this.Training</c>: Module's property, or (when the class gets its <c>: Module</c> base from
+    /// this generator, so the name does not bind yet) the unbound name itself.
+    /// </summary>
+    private bool IsTraining(ExpressionSyntax condition)
+    {
+        if (condition is not (IdentifierNameSyntax { Identifier.ValueText: "Training" }
+            or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name.Identifier.ValueText: "Training" }))
+        {
+            return false;
+        }
+        return _model.GetSymbolInfo(condition, _token).Symbol switch
+        {
+            IPropertySymbol p => p.ContainingType?.Name == "Module",
+            null => true,
+            _ => false,
+        };
+    }
+
+    private int Expr(ExpressionSyntax syntax)
+    {
+        _token.ThrowIfCancellationRequested();
+        switch (syntax)
+        {
+            case ParenthesizedExpressionSyntax p:
+                return Expr(p.Expression);
+            case CastExpressionSyntax or CheckedExpressionSyntax:
+                break;
+            case BinaryExpressionSyntax binary when BinaryOp(binary.Kind()) is { } op:
+                int left = Expr(binary.Left), right = Expr(binary.Right);
+                return Add(Elementwise(op, binary, left, right, Text(binary.Left), Text(binary.Right)));
+            case PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negate
+                when _model.GetConstantValue(negate, _token) is not { HasValue: true }:
+                return Add(new GraphNode(NodeKind.Elementwise, "Neg", new[] { Expr(negate.Operand) }.ToEquatableArray(), text: Text(negate), location: Where(negate),
+                    inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
+            case InvocationExpressionSyntax invocation:
+                return Invocation(invocation);
+            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
+                when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
+                     && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
+                return ExtremeValues(values, extreme, call);
+        }
+
+        if (_model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var constant } && ToDouble(constant) is { } number)
+        {
+            return Add(new GraphNode(NodeKind.Constant, "Constant", default, value: number, text: Text(syntax), location: Where(syntax)));
+        }
+
+        var symbol = _model.GetSymbolInfo(syntax, _token).Symbol;
+        if (symbol is not null && _env.TryGetValue(symbol, out int known)) return known;
+        if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
+            && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
+        {
+            // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
+            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
+                child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
+            _env[symbol] = index;
+            return index;
+        }
+
+        throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
+    private int ExtremeValues(MemberAccessExpressionSyntax values, InvocationExpressionSyntax extreme, IInvocationOperation call)
+    {
+        var receiver = ((MemberAccessExpressionSyntax)extreme.Expression).Expression;
+        int input = Expr(receiver);
+        var ints = new List<int>();
+        bool keepDim = false;
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.Parameter?.Name == "keepDim")
+            {
+                keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
+                continue;
+            }
+            if (!Ints(argument.Value, ints))
+            {
+                throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant dim (it decides the shape of the graph)");
+            }
+        }
+        if (ints.Count != 1)
+        {
+            throw Unsupported(extreme, "`" + Text(extreme) + "` without a dim", "use Max(dim).Values, or Max() for the scalar maximum in eager mode");
+        }
+        var scalars = new[]
+        {
+            new ScalarArg("dim", ints[0], true, Text(call.Arguments[0].Syntax)) { Ints = ints.ToEquatableArray() },
+            new ScalarArg("keepDim", keepDim ? 1 : 0, true, ""),
+        };
+        return Add(new GraphNode(NodeKind.Reduce, call.TargetMethod.Name + "Dim", new[] { input }.ToEquatableArray(), ints.ToEquatableArray(), flag: keepDim,
+            text: Text(values), location: Where(values), inputTexts: new[] { Text(receiver) }.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
+    }
+
+    private int Invocation(InvocationExpressionSyntax invocation)
+    {
+        // child.Forward(x) of a [Sequential] (or [Module]) child whose Forward this generator writes: it does not bind
+        // while generating, but the child is known, so it is a child call all the same.
+        if (invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } unbound
+            && _model.GetSymbolInfo(invocation, _token).Symbol is null
+            && _model.GetSymbolInfo(unbound.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var unboundMember
+            && _children.TryGetValue(unboundMember.Name, out var unboundChild)
+            && invocation.ArgumentList.Arguments.All(a => a.NameColon is null && a.RefKindKeyword.IsKind(SyntaxKind.None)))
+        {
+            var argSyntax = invocation.ArgumentList.Arguments.Select(a => a.Expression).ToArray();
+            var (kind, op, childInts) = ChildRule(unboundChild);
+            return Add(new GraphNode(kind, op, argSyntax.Select(Expr).ToEquatableArray(), childInts, child: unboundChild.Name, text: Text(invocation),
+                location: Where(invocation), inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+        }
+
+        var operation = _model.GetOperation(invocation, _token) as IInvocationOperation;
+        var method = operation?.TargetMethod;
+        if (operation is null || method is null)
+        {
+            throw Unsupported(invocation, "the call `" + Text(invocation) + "`, which does not bind", "fix the call");
+        }
+
+        // child.Forward(x), or item.Forward(x) for the variable of an unrolled foreach over an array of children
+        ChildSpec? child = null;
+        if (method.Name == "Forward" && invocation.Expression is MemberAccessExpressionSyntax access
+            && _model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiverSymbol)
+        {
+            if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
+            else if (_loopChild.TryGetValue(receiverSymbol, out var item)) child = item;
+        }
+        if (child is not null)
+        {
+            var argSyntax = ArgumentExpressions(operation);
+            var args = argSyntax.Select(Expr).ToArray();
+            var (kind, op, childInts) = ChildRule(child);
+            return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
+                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+        }
+
+        // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.
+        if (SymbolEqualityComparer.Default.Equals(method.ContainingType, _type)
+            && (ModuleParser.IsForwardCandidate(method) || ModuleParser.HasAttribute(method, CompiledAttributeName))
+            && invocation.Expression is IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax })
+        {
+            var selfArgs = ArgumentExpressions(operation);
+            return Add(new GraphNode(NodeKind.Call, method.Name, selfArgs.Select(Expr).ToEquatableArray(), child: "this",
+                text: Text(invocation), location: Where(invocation), inputTexts: selfArgs.Select(a => Text(a)).ToEquatableArray()));
+        }
+
+        string container = method.ContainingType?.Name ?? "";
+        bool inSharpGrad = method.ContainingType?.ContainingNamespace?.ToDisplayString() == "SharpGrad";
+        if (!inSharpGrad || container is not ("Tensor" or "Functional" or "Losses"))
+        {
+            throw Unsupported(invocation, "the call to `" + (method.ContainingType?.Name ?? "?") + "." + method.Name + "`, which SharpGrad cannot see into",
+                "call Functional, Losses or tensor methods, or a child's Forward; move other code out of the method");
+        }
+
+        // Operands: the receiver (tensor methods) and every tensor argument; the rest must be constants.
+        var tensors = new List<int>();
+        var texts = new List<string>();
+        if (!method.IsStatic && invocation.Expression is MemberAccessExpressionSyntax receiver)
+        {
+            tensors.Add(Expr(receiver.Expression));
+            texts.Add(Text(receiver.Expression));
+        }
+        var ints = new List<int>();
+        var scalars = new List<ScalarArg>();
+        bool keepDim = false;
+        foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type))
+            {
+                var scalar = Scalar(argument);
+                var listed = new List<int>();
+                if (ShapeInts(argument.Value, listed)) scalar = scalar with { Ints = listed.ToEquatableArray() };
+                scalars.Add(scalar);
+            }
+            var parameterType = argument.Parameter?.Type;
+            if (parameterType is not null && ModuleParser.IsTensor(parameterType))
+            {
+                if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+                if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
+                {
+                    throw Unsupported(invocation, "a params argument list in `" + Text(invocation) + "`", "pass the tensors one by one");
+                }
+                tensors.Add(Expr(tensorArgument));
+                texts.Add(Text(tensorArgument));
+                continue;
+            }
+            if (argument.Parameter?.Name == "keepDim")
+            {
+                keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
+                continue;
+            }
+            if (!ShapeInts(argument.Value, ints) && IsShapeArgument(method.Name, argument.Parameter?.Name))
+            {
+                var offending = Offending(argument.Value) ?? argument.Syntax;   // the element of a params array, not the whole call
+                throw Unsupported(offending, "the non-constant argument `" + Text(offending) + "`",
+                    "pass a constant (its value decides the shape of the graph); the batch size may be read as `x.Shape[0]` or `x.Size(0)`");
+            }
+        }
+
+        var (nodeKind, opName) = OpRule(method, container, tensors.Count);
+        if (nodeKind is null)
+        {
+            throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
+        }
+        var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
+        return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
+            inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
+    }
+
+    /// <summary>A non-tensor argument as data: its constant value (number, enum, bool) when it has one.</summary>
+    private static ScalarArg Scalar(IArgumentOperation argument)
+    {
+        var value = argument.Value;
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        string text = argument.ArgumentKind == ArgumentKind.DefaultValue ? "" : Text(argument.Syntax);
+        double? number = value.ConstantValue is { HasValue: true, Value: var c } ? c switch
+        {
+            int i => i, long l => l, float f => f, double d => d, bool b => b ? 1 : 0, short h => h, byte y => y,
+            _ => null,
+        } : null;
+        string? str = value.ConstantValue is { HasValue: true, Value: string s } ? s : null;
+        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text) { String = str };
+    }
+
+    /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
+    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation)
+    {
+        var result = new List<ExpressionSyntax>();
+        foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+            if (argument.Syntax is not ArgumentSyntax { Expression: var expression })
+            {
+                throw Unsupported(operation.Syntax, "a params argument list in `" + Text(operation.Syntax) + "`", "pass the tensors one by one");
+            }
+            result.Add(expression);
+        }
+        return result.ToArray();
+    }
+
+    /// <summary>
+    /// Like <see cref="Ints"/>, but a read of the batch size at run time (<c>x.Shape[0]</c>, <c>x.Size(0)</c>, or an
+    /// <c>int</c> local holding one) becomes <see cref="GraphNode.BatchDim"/>.
+    /// </summary>
+    private bool ShapeInts(IOperation value, List<int> into)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        if (IsBatchRead(value))
+        {
+            into.Add(GraphNode.BatchDim);
+            return true;
+        }
+        if (value is ILocalReferenceOperation { Local: var local } && _intEnv.TryGetValue(local, out int known))
+        {
+            into.Add(known);
+            return true;
+        }
+        if (value.ConstantValue.HasValue) return Ints(value, into);
+        if (Elements(value) is not { } elements) return false;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, into)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The syntax of the first element of a (params) array argument that is neither a constant nor a batch read.</summary>
+    private SyntaxNode? Offending(IOperation value)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        IEnumerable<IOperation>? elements = value switch
+        {
+            IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+            ICollectionExpressionOperation collection => collection.Elements,
+            ITupleOperation tuple => tuple.Elements,
+            _ => null,
+        };
+        if (elements is null) return value.Syntax;
+        foreach (var e in elements)
+        {
+            if (!ShapeInts(e, new List<int>())) return Offending(e);
+        }
+        return null;
+    }
+
+    /// <summary><c>t.Shape[0]</c> or <c>t.Size(0)</c> of a tensor of the graph: the batch size.</summary>
+    private bool IsBatchRead(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        IOperation? tensor = value switch
+        {
+            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance }, Indices: [{ ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [{ Value.ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
+            _ => null,
+        };
+        return tensor?.Type is { } type && ModuleParser.IsExactlyTensor(type)
+               && tensor is IParameterReferenceOperation or ILocalReferenceOperation
+               && _model.GetSymbolInfo(tensor.Syntax, _token).Symbol is { } symbol && _env.ContainsKey(symbol);
+    }
+
+    private static bool IsShapeArgument(string method, string? parameter)
+        => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
+           && parameter is not null;
+
+    /// <summary>The node kind of a catalogue row's family (null: the compiler has no node for it yet).</summary>
+    internal static NodeKind? KindOf(OpRow row) => row.Family switch
+    {
+        OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
+            => NodeKind.Elementwise,
+        OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
+        OpFamily.View or OpFamily.Permute => NodeKind.Movement,
+        OpFamily.MatMul => NodeKind.MatMul,
+        OpFamily.Linear => NodeKind.Linear,
+        OpFamily.Conv => NodeKind.Conv,
+        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
+        OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
+        OpFamily.Embedding => NodeKind.Call,
+        OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
+        OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,
+        _ => null,
+    };
+
+    /// <summary>The rule for a SharpGrad method: its node kind and op (the catalogue row's name), or null kind when the catalogue has none.</summary>
+    private static (NodeKind? Kind, string Op) OpRule(IMethodSymbol method, string container, int tensorCount)
+    {
+        var surface = container switch
+        {
+            "Tensor" => OpSurface.Tensor,
+            "Functional" => OpSurface.Functional,
+            _ => OpSurface.Losses,
+        };
+        var row = OpCatalogue.ForCall(surface, method.Name, tensorCount, p => method.Parameters.Any(q => q.Name == p));
+        if (row is null || KindOf(row) is not { } kind) return (null, method.Name);
+        return (kind, row.Name);
+    }
+
+    /// <summary>The node a child's Forward becomes: layers of the catalogue get their family's kind; anything else is a Call.</summary>
+    internal static (NodeKind Kind, string Op, EquatableArray<int> Ints) ChildRule(ChildSpec child)
+    {
+        if (!child.IsBuiltIn || OpCatalogue.ForLayer(child.Kind) is not { } row) return (NodeKind.Call, child.Kind, default);
+        // Loss modules stay calls (their options are not read into the IR yet).
+        if (row.Surface == OpSurface.Losses || KindOf(row) is not { } kind) return (NodeKind.Call, child.Kind, default);
+        if (row.Name == "Flatten") return (kind, "Flatten", new[] { child.Int("startDim") ?? 1, child.Int("endDim") ?? -1 }.ToEquatableArray());
+        return (kind, child.Kind, default);
+    }
+
+    private static string? BinaryOp(SyntaxKind kind) => kind switch
+    {
+        SyntaxKind.AddExpression => "Add",
+        SyntaxKind.SubtractExpression => "Sub",
+        SyntaxKind.MultiplyExpression => "Mul",
+        SyntaxKind.DivideExpression => "Div",
+        _ => null,
+    };
+
+    private static GraphNode Elementwise(string op, SyntaxNode syntax, int left, int right, string leftText, string rightText)
+        => new(NodeKind.Elementwise, op, new[] { left, right }.ToEquatableArray(), text: Text(syntax), location: Where(syntax),
+            inputTexts: new[] { leftText, rightText }.ToEquatableArray());
+
+    /// <summary>Appends the constant ints of an argument (an int, a bool, a params array or a collection expression).</summary>
+    internal static bool Ints(IOperation value, List<int> into)
+    {
+        while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
+        if (value.ConstantValue is { HasValue: true, Value: var c })
+        {
+            switch (c)
+            {
+                case int i: into.Add(i); return true;
+                case bool b: into.Add(b ? 1 : 0); return true;
+                default: return false;
+            }
+        }
+        if (Elements(value) is not { } elements) return false;
+        foreach (var e in elements)
+        {
+            if (!Ints(e, into)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The elements of an array creation, collection expression or tuple (a list of ints written in code), else null.</summary>
+    private static IEnumerable<IOperation>? Elements(IOperation value) => value switch
+    {
+        IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
+        ICollectionExpressionOperation collection => collection.Elements,
+        ITupleOperation tuple => tuple.Elements,
+        _ => null,
+    };
+
+    private static double? ToDouble(object? value) => value switch
+    {
+        int i => i,
+        long l => l,
+        float f => f,
+        double d => d,
+        _ => null,
+    };
+
+    private static ITypeSymbol? SymbolType(ISymbol symbol) => symbol switch
+    {
+        IFieldSymbol f => f.Type,
+        IPropertySymbol p => p.Type,
+        _ => null,
+    };
+
+    private int Add(GraphNode node)
+    {
+        _nodes.Add(node);
+        return _nodes.Count - 1;
+    }
+
+    private static LocationInfo? Where(SyntaxNode syntax) => LocationInfo.From(syntax.GetLocation());
+
+    /// <summary>The source text of an expression on one line, shortened for messages.</summary>
+    internal static string Text(SyntaxNode syntax)
+    {
+        var text = string.Join(" ", syntax.ToString().Split(new[] { ' ', '\n', '\r', '\t' }, System.StringSplitOptions.RemoveEmptyEntries));
+        return text.Length <= 80 ? text : text.Substring(0, 77) + "...";
+    }
+
+    private static string Describe(StatementSyntax statement) => statement switch
+    {
+        ForEachStatementSyntax => "foreach loop (unrolling over children is not implemented yet)",
+        ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax => "loop",
+        IfStatementSyntax => "condition other than `if (Training)`",
+        _ => "statement `" + Text(statement) + "`",
+    };
+
+    private UnsupportedException Unsupported(SyntaxNode syntax, string what, string fix)
+        => new(new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, Where(syntax), what, fix));
+
+    private sealed class UnsupportedException(GraphIssue issue) : System.Exception(issue.What)
+    {
+        public GraphIssue Issue { get; } = issue;
+    }
+}

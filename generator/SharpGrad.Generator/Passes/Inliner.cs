@@ -1,0 +1,340 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator.Passes;
+
+/// <summary>
+/// The inlining pass, between parsing and shape inference. Each module's graph is combined with the (uninlined)
+/// graphs of every module of the compilation (a <c>Collect</c>, joined by full type name), and:
+/// <list type="bullet">
+/// <item>a <c>Call</c> of a user <c>[Module]</c> child becomes the child's <c>Forward</c> nodes (recursively), its
+/// inputs wired to the call's arguments, its children and parameters renamed by their dotted path
+/// (<c>block.fc1</c>, <c>block.scale</c>), followed by a boundary node <c>Elementwise Identity</c> whose
+/// <see cref="GraphNode.Child"/> is the child and whose <see cref="GraphNode.IntArgs"/> are the call's arguments;</item>
+/// <item>a <c>Sequential</c> field initialiser and a <c>[Sequential]</c> class child become the chain of their items
+/// (<c>features.0</c>, <c>features.1</c>, …), followed by a boundary node for the Sequential;</item>
+/// <item><c>this.Forward(x)</c> in a <c>[Compiled]</c> method is inlined without a boundary node;</item>
+/// <item>a child that cannot be inlined (no spec, <c>Compile = false</c>, outside the static subset) stays a <c>Call</c>.</item>
+/// </list>
+/// Nodes copied from a child are marked <see cref="GraphMethod.Inlined"/> (the child reports its own diagnostics), except
+/// those that read the parent's argument (directly or through shape-preserving unary ops): they take the parent's call
+/// location, so a mismatch between the parent's value and the child's first layer is reported at the parent's call.
+/// Finally the tensor inputs without <c>[Shape]</c> get a shape inferred from their first consumer.
+/// </summary>
+internal sealed class Inliner
+{
+    /// <summary>The symbol of the batch dim in inferred shapes.</summary>
+    public const string BatchSymbol = "N";
+
+    private const int MaxDepth = 32;
+
+    private readonly Dictionary<string, ModuleLibraryEntry> _library;
+    private readonly CancellationToken _token;
+    private readonly List<ChildSpec> _children;
+    private readonly HashSet<string> _childNames;
+    private List<GraphNode> _nodes = new();
+    private List<bool> _inlined = new();
+
+    /// <summary>Output nodes that carry a value of the outermost caller into an inlined child, with the text the caller wrote.</summary>
+    private Dictionary<int, string> _exposed = new();
+
+    private Inliner(Dictionary<string, ModuleLibraryEntry> library, List<ChildSpec> children, CancellationToken token)
+    {
+        _library = library;
+        _children = children;
+        _childNames = new HashSet<string>(children.Select(c => c.Name));
+        _token = token;
+    }
+
+    /// <summary>Where a copied graph comes from: the prefix of its children's paths, whether it is foreign, the outermost call.</summary>
+    private sealed class Context
+    {
+        public string Prefix = "";
+        public ModuleGraph Graph = null!;
+        public int[]? InputMap;
+        public bool Foreign;
+        public GraphNode? Site;   // the outermost call in the module being compiled (null at top level)
+        public int Depth;
+        public List<string> Stack = new();
+    }
+
+    /// <summary>Runs the pass on one spec (specs without a graph and [Sequential] specs are returned as they are).</summary>
+    public static ModuleSpec Run(ModuleSpec spec, EquatableArray<ModuleLibraryEntry> library, CancellationToken token)
+    {
+        if (spec.IsSequential || spec.Graph is not { } graph) return spec;
+        var byName = new Dictionary<string, ModuleLibraryEntry>();
+        foreach (var entry in library)
+        {
+            if (!byName.ContainsKey(entry.FullName)) byName.Add(entry.FullName, entry);
+        }
+
+        var inliner = new Inliner(byName, new List<ChildSpec>(graph.Children), token);
+        var methods = new List<GraphMethod>();
+        foreach (var method in graph.Methods)
+        {
+            token.ThrowIfCancellationRequested();
+            methods.Add(inliner.InlineMethod(spec, graph, method));
+        }
+        return spec with { Graph = graph with { Children = inliner._children.ToEquatableArray(), Methods = methods.ToEquatableArray() } };
+    }
+
+    private GraphMethod InlineMethod(ModuleSpec spec, ModuleGraph graph, GraphMethod method)
+    {
+        _nodes = new List<GraphNode>();
+        _inlined = new List<bool>();
+        _exposed = new Dictionary<int, string>();
+        var context = new Context { Graph = graph, Stack = { spec.FullName } };
+        var map = Copy(method, context);
+        int output = method.Output >= 0 ? map[method.Output] : -1;
+
+        var inputs = new List<GraphInput>();
+        for (int k = 0; k < method.Inputs.Count; k++)
+        {
+            var input = method.Inputs[k];
+            if (input.Shape is null && InferFromConsumer(InputNode(k)) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
+            inputs.Add(input);
+        }
+        return method with
+        {
+            Inputs = inputs.ToEquatableArray(),
+            Nodes = _nodes.ToEquatableArray(),
+            Output = output,
+            Inlined = _inlined.Any(b => b) ? _inlined.ToEquatableArray() : default,
+        };
+    }
+
+    /// <summary>Copies the nodes of <paramref name="method"/> into the output; returns the output index of each.</summary>
+    private int[] Copy(GraphMethod method, Context context)
+    {
+        var map = new int[method.Nodes.Count];
+        for (int i = 0; i < method.Nodes.Count; i++)
+        {
+            _token.ThrowIfCancellationRequested();
+            var node = method.Nodes[i];
+            var inputs = node.Inputs.Select(j => map[j]).ToArray();
+
+            if (node.Kind == NodeKind.Input && node.Op == "Input" && context.InputMap is { } inputMap)
+            {
+                map[i] = inputMap[node.IntArgs[0]];
+                continue;
+            }
+
+            if (node.Kind == NodeKind.Input && node.Op is "Parameter" or "Buffer")
+            {
+                map[i] = Add(Renamed(node, inputs, context.Prefix + node.Child), context);
+                continue;
+            }
+
+            if (node.Kind == NodeKind.Call && node.Child == "this")
+            {
+                var target = context.Graph.Methods.FirstOrDefault(m => m.Name == node.Op && m.Inputs.Count == inputs.Length && m.Output >= 0);
+                if (target is not null && context.Depth < MaxDepth && !ReferenceEquals(target, method))
+                {
+                    var sub = Enter(context, node, inputs, context.Graph, context.Prefix);
+                    map[i] = Copy(target, sub)[target.Output];
+                    continue;
+                }
+            }
+
+            if (node.Kind == NodeKind.Call && node.Child is { } childName && childName != "this"
+                && context.Graph.FindChild(childName) is { } child)
+            {
+                string name = ChildName(context, child);
+                if (inputs.Length == 1 && child.IsStaticSequential)
+                {
+                    int result = Chain(child.Items, name + ".", inputs[0], node, context);
+                    map[i] = Boundary(result, name, inputs, node, context);
+                    continue;
+                }
+                if (!child.IsBuiltIn && InlineUserModule(child, name, inputs, node, context) is { } inlined)
+                {
+                    map[i] = inlined;
+                    continue;
+                }
+            }
+
+            // Any other node: copied, its inputs remapped and its child renamed by path.
+            string? renamed = node.Child is null or "this" ? node.Child
+                : context.Graph.FindChild(node.Child) is { } c ? ChildName(context, c)
+                : context.Prefix + node.Child;
+            map[i] = Add(Renamed(node, inputs, renamed), context);
+        }
+        return map;
+    }
+
+    /// <summary>
+    /// Inlines a user module child (its <c>Forward</c>, or the chain of a <c>[Sequential]</c> class) called with
+    /// <paramref name="inputs"/>, followed by its boundary node; null when it cannot be inlined.
+    /// </summary>
+    private int? InlineUserModule(ChildSpec child, string name, int[] inputs, GraphNode call, Context context)
+    {
+        if (context.Depth >= MaxDepth || child.TypeName.Length == 0 || context.Stack.Contains(child.TypeName)) return null;
+        if (!_library.TryGetValue(child.TypeName, out var entry) || !entry.Graph.IsCompilable) return null;
+
+        if (entry.IsSequential)
+        {
+            if (inputs.Length != 1 || entry.Graph.Children.IsEmpty) return null;
+            var sub = Enter(context, call, inputs, entry.Graph, name + ".");
+            sub.Stack.Add(child.TypeName);
+            int result = Chain(entry.Graph.Children, name + ".", inputs[0], call, sub);
+            return Boundary(result, name, inputs, call, context);
+        }
+
+        var forward = entry.Graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
+        if (forward is null) return null;
+        var inner = Enter(context, call, inputs, entry.Graph, name + ".");
+        inner.Stack.Add(child.TypeName);
+        foreach (var grandchild in entry.Graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path);
+        int output = Copy(forward, inner)[forward.Output];
+        return Boundary(output, name, inputs, call, context);
+    }
+
+    /// <summary>The items of a Sequential, one after another from <paramref name="input"/>; returns the last value.</summary>
+    private int Chain(EquatableArray<ChildSpec> items, string prefix, int input, GraphNode call, Context context)
+    {
+        int x = input;
+        string text = call.InputText(0);
+        foreach (var item in items)
+        {
+            string name = prefix + item.Path;
+            AddChild(item, name);
+            if (item.IsStaticSequential)
+            {
+                int result = Chain(item.Items, name + ".", x, call, context);
+                x = Boundary(result, name, new[] { x }, call, context);
+            }
+            else if (!item.IsBuiltIn && InlineUserModule(item, name, new[] { x }, call, context) is { } inlined)
+            {
+                x = inlined;
+            }
+            else
+            {
+                var (kind, op, ints) = GraphParser.ChildRule(item);
+                if (!item.IsBuiltIn) (kind, op, ints) = (NodeKind.Call, item.Kind, default);
+                // Each item runs at the Sequential's call: that is where its diagnostics point.
+                var node = new GraphNode(kind, op, new[] { x }.ToEquatableArray(), ints, child: name, text: call.Text + " [" + item.Path + "]",
+                    location: call.Location, inputTexts: new[] { text }.ToEquatableArray());
+                x = Add(node, context);
+            }
+            text = call.Text + " [" + item.Path + "]";
+        }
+        return x;
+    }
+
+    /// <summary>The boundary node after an inlined child: identity, carrying the child's name and the call's arguments.</summary>
+    private int Boundary(int output, string child, int[] arguments, GraphNode call, Context context)
+        => Add(new GraphNode(NodeKind.Elementwise, GraphNode.BoundaryOp, new[] { output }.ToEquatableArray(), arguments.ToEquatableArray(),
+            child: child, text: call.Text, location: call.Location, inputTexts: new[] { call.Text }.ToEquatableArray()), context);
+
+    /// <summary>The context of a graph inlined at <paramref name="call"/>: foreign, its inputs wired to <paramref name="inputs"/>.</summary>
+    private Context Enter(Context outer, GraphNode call, int[] inputs, ModuleGraph graph, string prefix)
+    {
+        if (!outer.Foreign)
+        {
+            // The outermost call: the values it passes are the parent's, so their first consumers report at the call.
+            for (int k = 0; k < inputs.Length; k++) _exposed[inputs[k]] = call.InputText(k);
+        }
+        var inner = new Context
+        {
+            Prefix = prefix,
+            Graph = graph,
+            InputMap = inputs,
+            Foreign = true,
+            Site = outer.Foreign ? outer.Site : call,
+            Depth = outer.Depth + 1,
+        };
+        inner.Stack.AddRange(outer.Stack);
+        return inner;
+    }
+
+    /// <summary>
+    /// Appends a node. In a foreign context it is marked inlined, unless it reads a value of the outermost caller:
+    /// then it takes the caller's location (and the caller's text for that input) and its diagnostics are the caller's.
+    /// </summary>
+    private int Add(GraphNode node, Context context)
+    {
+        bool inlined = false;
+        if (context.Foreign && context.Site is { } site)
+        {
+            var exposedInputs = node.Inputs.Where(_exposed.ContainsKey).ToList();
+            if (exposedInputs.Count == 0 || node.Kind == NodeKind.Input)
+            {
+                inlined = true;
+            }
+            else
+            {
+                var texts = node.Inputs.Select((j, k) => _exposed.TryGetValue(j, out var t) ? t : node.InputText(k)).ToEquatableArray();
+                node = new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, node.Flag, node.Child, node.Value, node.Text, site.Location, texts, node.Scalars);
+            }
+        }
+        _nodes.Add(node);
+        _inlined.Add(inlined);
+        int index = _nodes.Count - 1;
+        // A shape-preserving unary op of an exposed value is still the caller's value for the check of the next layer.
+        if (context.Foreign && !inlined && node.Inputs.Count == 1 && node.Kind is NodeKind.Elementwise or NodeKind.Norm
+            && _exposed.TryGetValue(node.Inputs[0], out var text))
+        {
+            _exposed[index] = text;
+        }
+        return index;
+    }
+
+    private static GraphNode Renamed(GraphNode node, int[] inputs, string? child)
+        => new(node.Kind, node.Op, inputs.ToEquatableArray(), node.IntArgs, node.Flag, child, node.Value, node.Text, node.Location, node.InputTexts, node.Scalars);
+
+    /// <summary>A child's name in the output graph: its member name at top level, its dotted path inside an inlined child.</summary>
+    private static string ChildName(Context context, ChildSpec child) => context.Prefix.Length == 0 ? child.Name : context.Prefix + child.Path;
+
+    private void AddChild(ChildSpec child, string name)
+    {
+        if (_childNames.Add(name)) _children.Add(child with { Name = name, Path = name });
+    }
+
+    // ---- input shapes without [Shape] -------------------------------------------------------------------------
+
+    private int InputNode(int k)
+    {
+        for (int i = 0; i < _nodes.Count; i++)
+        {
+            var n = _nodes[i];
+            if (n.Kind == NodeKind.Input && n.Op == "Input" && n.IntArgs.Count == 1 && n.IntArgs[0] == k) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// The shape of a tensor input read from its first consumer: <c>Linear(784, …)</c> ⇒ <c>[N, 784]</c>,
+    /// <c>Conv2d(1, …)</c> ⇒ <c>[N, 1, ?, ?]</c>, <c>Conv1d(c, …)</c> ⇒ <c>[N, c, ?]</c>, <c>Embedding</c> ⇒
+    /// <c>[N, ?]</c>, <c>BatchNorm1d(f)</c> ⇒ <c>[N, f]</c>, <c>BatchNorm2d(c)</c> ⇒ <c>[N, c, ?, ?]</c>, looking through
+    /// unary elementwise ops and boundaries. Null when the first consumer says nothing.
+    /// </summary>
+    private TensorShape? InferFromConsumer(int index)
+    {
+        for (int depth = 0; index >= 0 && depth < 64; depth++)
+        {
+            int consumer = -1;
+            for (int i = index + 1; i < _nodes.Count && consumer < 0; i++)
+            {
+                if (_nodes[i].Inputs.Contains(index)) consumer = i;
+            }
+            if (consumer < 0) return null;
+            var node = _nodes[consumer];
+            var child = node.Child is null ? null : _children.FirstOrDefault(c => c.Name == node.Child);
+            var row = NodeArguments.RowOf(node, child);
+            if (row?.InputHint is { } hint && node.Inputs[0] == index)
+            {
+                var arguments = new NodeArguments(node, child);
+                return hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
+            }
+            if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
+            {
+                index = consumer;   // shape-preserving: ask its consumer
+                continue;
+            }
+            return null;
+        }
+        return null;
+    }
+}

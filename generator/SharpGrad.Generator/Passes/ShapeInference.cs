@@ -1,0 +1,147 @@
+using System.Collections.Generic;
+using System.Threading;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator.Passes;
+
+/// <summary>
+/// Shape inference over the graph IR: each op node asks its catalogue row's shape rule (<see cref="ShapeRules"/>, shared
+/// with the analyzers and the runtime), with symbolic dims (<c>N</c>) carried through and constant arguments folded in.
+/// Every mismatch a rule can prove is an error at the expression, naming both shapes; where a shape is not known it
+/// stays silent (an unknown shape, or an unknown dim <c>?</c>, never produces an error).
+/// </summary>
+internal sealed class ShapeInference
+{
+    private readonly ModuleGraph _graph;
+    private readonly List<DiagnosticInfo> _diagnostics;
+    private GraphMethod _method = null!;
+    private TensorShape?[] _shapes = [];
+    private int _current;
+
+    private ShapeInference(ModuleGraph graph, List<DiagnosticInfo> diagnostics)
+    {
+        _graph = graph;
+        _diagnostics = diagnostics;
+    }
+
+    /// <summary>Runs the pass: the spec gains the inferred <see cref="ModuleSpec.Shapes"/> and any diagnostics.</summary>
+    public static ModuleSpec Run(ModuleSpec spec, CancellationToken token)
+    {
+        if (spec.Graph is not { } graph || spec.IsSequential) return spec;
+        var diagnostics = new List<DiagnosticInfo>(spec.Diagnostics);
+        foreach (var issue in graph.NotCompilable)
+        {
+            diagnostics.Add(new DiagnosticInfo(issue.Id, issue.Location, new[] { spec.ClassName, issue.What, issue.Reason }.ToEquatableArray()));
+        }
+
+        var pass = new ShapeInference(graph, diagnostics);
+        var shapes = new List<MethodShapes>();
+        foreach (var method in graph.Methods)
+        {
+            token.ThrowIfCancellationRequested();
+            shapes.Add(pass.InferMethod(method));
+        }
+        return spec with { Shapes = shapes.ToEquatableArray(), Diagnostics = diagnostics.ToEquatableArray() };
+    }
+
+    /// <summary>The shape of every node of <paramref name="method"/> (for tests and later passes).</summary>
+    internal static TensorShape?[] InferNodes(ModuleSpec spec, GraphMethod method, List<DiagnosticInfo> diagnostics)
+    {
+        var pass = new ShapeInference(spec.Graph!, diagnostics);
+        pass.InferMethod(method);
+        return pass._shapes;
+    }
+
+    /// <summary>The batch symbol of a method: dim 0 of its first tensor input's shape, or N.</summary>
+    internal static Dim BatchOf(GraphMethod method)
+    {
+        foreach (var input in method.Inputs)
+        {
+            if (input.Shape is { Rank: > 0 } shape) return shape[0];
+            break;
+        }
+        return Dim.Sym(Inliner.BatchSymbol);
+    }
+
+    private MethodShapes InferMethod(GraphMethod method)
+    {
+        _method = method;
+        _shapes = new TensorShape?[method.Nodes.Count];
+        for (int i = 0; i < method.Nodes.Count; i++)
+        {
+            _current = i;
+            _shapes[i] = Infer(method.Nodes[i]);
+        }
+        var output = method.Output >= 0 ? _shapes[method.Output] : null;
+        return new MethodShapes(method.Name, method.Inputs, output);
+    }
+
+    private TensorShape? In(GraphNode node, int i) => i < node.Inputs.Count ? _shapes[node.Inputs[i]] : null;
+
+    private TensorShape? Infer(GraphNode node)
+    {
+        switch (node.Kind)
+        {
+            case NodeKind.Input:
+                return node.Op == "Input" ? _method.Inputs[node.IntArgs[0]].Shape : null;
+            case NodeKind.Constant:
+                return TensorShape.Scalar;
+            case NodeKind.Select:
+                return In(node, 0) is { } a && a.Equals(In(node, 1)) ? a : null;
+        }
+        var child = node.Child is null ? null : _graph.FindChild(node.Child);
+        if (NodeArguments.RowOf(node, child) is not { Shape: { } rule } row) return null;
+        var inputs = new TensorShape?[node.Inputs.Count];
+        for (int k = 0; k < inputs.Length; k++) inputs[k] = In(node, k);
+        var arguments = new NodeArguments(node, child);
+        var result = rule(new ShapeCall(row, inputs, arguments, BatchOf(_method), arguments.IsLayer));
+        if (result.Error is { } error) Report(error, node, child);
+        return result.Shape;
+    }
+
+    /// <summary>Reports a mismatch at the node (SG1010–SG1014, SG1018), unless it was inlined from a child that reports it itself.</summary>
+    private void Report(ShapeError error, GraphNode node, ChildSpec? child)
+    {
+        if (_method.IsInlined(_current)) return;
+        var a = error.Args;
+        string childName = child?.Name ?? node.Child ?? node.Text;
+        string[] args;
+        string id;
+        switch (error.Kind)
+        {
+            case ShapeErrorKind.LinearInFeatures:
+                id = DiagnosticDescriptors.LinearInFeaturesId;
+                args = [childName, $"Linear({a[0]}, {a[1]})", a[0], node.InputText(0), a[3], From(node, 0), $"Linear({a[2]}, {a[1]})"];
+                break;
+            case ShapeErrorKind.ConvInChannels:
+                id = DiagnosticDescriptors.ConvInChannelsId;
+                args = [childName, $"{a[0]}({a[1]}, {a[2]}, …)", a[1], node.InputText(0), a[4], From(node, 0), $"{a[0]}({a[3]}, {a[2]}, …)"];
+                break;
+            case ShapeErrorKind.ViewElementCount:
+                id = DiagnosticDescriptors.ViewElementCountId;
+                args = [node.Text, node.InputText(0), a[0], a[1], a[2], a[3]];
+                break;
+            case ShapeErrorKind.MatMulInnerDims:
+                id = DiagnosticDescriptors.MatMulInnerDimsId;
+                args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2], a[3]];
+                break;
+            case ShapeErrorKind.Broadcast:
+                id = DiagnosticDescriptors.BroadcastMismatchId;
+                args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2], a[3], a[4]];
+                break;
+            default:
+                id = DiagnosticDescriptors.LossShapesId;
+                args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2]];
+                break;
+        }
+        _diagnostics.Add(new DiagnosticInfo(id, node.Location, args.ToEquatableArray()));
+    }
+
+    /// <summary>" (from `h.View(-1, 512)`)" when input <paramref name="i"/> was produced by an expression other than the one written here.</summary>
+    private string From(GraphNode node, int i)
+    {
+        var producer = _method.Nodes[node.Inputs[i]];
+        if (producer.Kind == NodeKind.Input || producer.Text == node.InputText(i)) return "";
+        return " (from `" + producer.Text + "`)";
+    }
+}

@@ -1,0 +1,294 @@
+using SharpGrad.Kernels;
+using SharpGrad.Layers;
+
+namespace SharpGrad;
+
+// Glue between a compiled program's buffers and the layers' state: binds a layer's parameters and options to the
+// arrays the kernels take, then calls the same kernels eager code calls. No arithmetic of its own.
+public static partial class CompiledSupport
+{
+    /// <summary>A Linear layer (PyTorch: <c>F.linear</c>): y = x · weightᵀ + bias by one GEMM, the epilogue fused (bias, ReLU or a residual add).</summary>
+    public static void LinearForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, LinearShape shape,
+        GemmActivation activation = GemmActivation.None, float[]? residual = null)
+    {
+        int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
+        var epilogue = new GemmEpilogue(bias is null ? null : Dense(bias), residual: residual, residualLd: residual is null ? 0 : outF, activation: activation);
+        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, Dense(weight), 0, inF, 0f, y, 0, outF, epilogue);
+    }
+
+    /// <summary>
+    /// The gradients of <see cref="LinearForward"/>, added to: <paramref name="gx"/> += gy · weight, <paramref name="gWeight"/>
+    /// += gyᵀ · x, <paramref name="gBias"/> += Σ_rows gy; any may be null.
+    /// </summary>
+    public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape)
+    {
+        int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
+        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, Dense(weight), 0, inF, 1f, gx, 0, inF);
+        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight, 0, inF);
+        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
+    }
+
+    /// <summary>A batched matrix product per item (PyTorch: <c>torch.matmul</c> of [n, m, k] and [n, k, q]).</summary>
+    public static void MatMulForward(float[] a, float[] b, float[] y, int n, MatMulShape shape)
+    {
+        int m = shape.M, k = shape.K, q = shape.N;
+        for (int i = 0; i < n; i++) Gemm.Sgemm(false, false, m, q, k, 1f, a, i * m * k, k, b, i * k * q, q, 0f, y, i * m * q, q);
+    }
+
+    /// <summary>The gradients of <see cref="MatMulForward"/>, added to: ga += gy · bᵀ, gb += aᵀ · gy per item; either may be null.</summary>
+    public static void MatMulBackward(float[] a, float[] b, float[] gy, float[]? ga, float[]? gb, int n, MatMulShape shape)
+    {
+        int m = shape.M, k = shape.K, q = shape.N;
+        for (int i = 0; i < n; i++)
+        {
+            if (ga is not null) Gemm.Sgemm(false, true, m, k, q, 1f, gy, i * m * q, q, b, i * k * q, q, 1f, ga, i * m * k, k);
+            if (gb is not null) Gemm.Sgemm(true, false, k, q, m, 1f, a, i * m * k, k, gy, i * m * q, q, 1f, gb, i * k * q, q);
+        }
+    }
+
+    /// <summary>The float32 data of a parameter as an array starting at element 0 (shared when it already is, else a copy).</summary>
+    private static float[] ZeroOffset(Tensor tensor)
+    {
+        var data = FloatData(tensor.Contiguous());
+        return tensor.IsContiguous && tensor.Offset == 0 ? data : FloatData(tensor.Contiguous().Clone());
+    }
+
+    /// <summary>A 2-d (or 1-d) convolution (PyTorch: <c>F.conv2d</c>), the bias added and, when <paramref name="relu"/>, ReLU applied by the kernel.</summary>
+    public static void ConvForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, ConvShape shape, bool relu = false)
+        => Conv.Forward(shape.For(n), x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y, relu);
+
+    /// <summary>
+    /// The gradients of <see cref="ConvForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/> and
+    /// <paramref name="gBias"/> (any may be null) through the scratch arrays the kernel overwrites.
+    /// </summary>
+    public static void ConvBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
+        float[] scratchX, float[] scratchWeight, float[]? scratchBias)
+    {
+        var g = shape.For(n);
+        Conv.Backward(g, x, ZeroOffset(weight), gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
+        if (gx is not null) AddInto(scratchX, gx, n * shape.InChannels * shape.Height * shape.Width);
+        if (gWeight is not null) AddInto(scratchWeight, gWeight, shape.WeightCount);
+        if (gBias is not null) AddInto(scratchBias!, gBias, shape.OutChannels);
+    }
+
+    /// <summary>2-d max pooling (PyTorch: <c>F.max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>
+    public static void MaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
+        => Pooling.MaxForward(shape.For(n), x, y, indices);
+
+    /// <summary>The gradient of <see cref="MaxPoolForward"/>, added to <paramref name="gx"/> (null: nothing) through <paramref name="scratch"/>.</summary>
+    public static void MaxPoolBackward(float[] gy, long[] indices, float[]? gx, int n, PoolShape shape, float[] scratch)
+    {
+        if (gx is null) return;
+        int planes = n * shape.Channels, hw = shape.Height * shape.Width;
+        Pooling.MaxBackward(planes, hw, shape.OutHeight * shape.OutWidth, gy, indices, scratch);
+        AddInto(scratch, gx, planes * hw);
+    }
+
+    /// <summary>2-d average pooling (PyTorch: <c>F.avg_pool2d</c>) with PyTorch's divisor rules; <paramref name="divisorOverride"/> 0 = none.</summary>
+    public static void AvgPoolForward(float[] x, float[] y, int n, PoolShape shape, int divisorOverride = 0)
+        => Pooling.AvgForward(shape.For(n), shape.CountIncludePad, divisorOverride > 0 ? divisorOverride : null, x, y);
+
+    /// <summary>The gradient of <see cref="AvgPoolForward"/>, added to <paramref name="gx"/> (null: nothing).</summary>
+    public static void AvgPoolBackward(float[] gy, float[]? gx, int n, PoolShape shape, int divisorOverride = 0)
+    {
+        if (gx is null) return;
+        Pooling.AvgBackward(shape.For(n), shape.CountIncludePad, divisorOverride > 0 ? divisorOverride : null, gy, gx, accumulate: true);
+    }
+
+    /// <summary>2-d adaptive average pooling (PyTorch: <c>F.adaptive_avg_pool2d</c>) to the shape's output size.</summary>
+    public static void AdaptivePoolForward(float[] x, float[] y, int n, PoolShape shape)
+        => Pooling.AdaptiveAvgForward(n * shape.Channels, shape.Height, shape.Width, shape.OutHeight, shape.OutWidth, x, y);
+
+    /// <summary>The gradient of <see cref="AdaptivePoolForward"/>, added to <paramref name="gx"/> (null: nothing).</summary>
+    public static void AdaptivePoolBackward(float[] gy, float[]? gx, int n, PoolShape shape)
+    {
+        if (gx is null) return;
+        Pooling.AdaptiveAvgBackward(n * shape.Channels, shape.Height, shape.Width, shape.OutHeight, shape.OutWidth, gy, gx, accumulate: true);
+    }
+
+    private static BatchNormBase AsBatchNorm(Module layer, int c)
+    {
+        if (layer is not BatchNormBase bn)
+        {
+            throw new ArgumentException($"Compiled BatchNorm: expected a BatchNorm1d or BatchNorm2d layer, but got {layer?.GetType().Name ?? "null"}.");
+        }
+        if (bn.NumFeatures != c)
+        {
+            throw new ArgumentException($"BatchNorm: the input has {c} channels, but the layer was built for num_features = {bn.NumFeatures}.");
+        }
+        return bn;
+    }
+
+    private static Span<float> Float32Span(Tensor? t, string op, string what)
+    {
+        if (t is null) return [];
+        if (t.DType != DType.Float32)
+        {
+            throw new ArgumentException($"{op}: compiled code runs in float32, but {what} is {t.DType}. Use the eager Forward, or convert the layer with .To(DType.Float32).");
+        }
+        return FloatData(t).AsSpan(t.Offset, t.NumElements);
+    }
+
+    /// <summary>
+    /// A BatchNorm1d/BatchNorm2d layer's forward (PyTorch: its <c>forward</c>) over x viewed as [n, c, l]: the layer's
+    /// step (num_batches_tracked, cumulative momentum) as its eager Forward takes it, then the normalisation kernel.
+    /// Returns whether batch statistics were used (what the backward needs).
+    /// </summary>
+    public static bool BatchNormForward(Module layer, float[] x, float[] y, int n, int c, int l, float[] saveMean, float[] saveInvstd)
+    {
+        var bn = AsBatchNorm(layer, c);
+        var step = BatchNormState.Step(bn.Training, bn.TrackRunningStats, bn.Momentum, bn.NumBatchesTracked, bn.RunningMean is not null);
+        var rm = step.PassStats ? bn.RunningMean : null;
+        var rv = step.PassStats ? bn.RunningVar : null;
+        bool useBatchStats = step.Training || rm is null;
+        if (useBatchStats && n * l <= 1)
+        {
+            throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, but got input of shape {(l == 1 ? $"[{n}, {c}]" : $"[{n}, {c}, {l}]")}.");
+        }
+        int count = n * c * l;
+        NormKernel.BatchNormForward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, c, l, Float32Span(bn.Weight, "BatchNorm", "the weight"),
+            Float32Span(bn.Bias, "BatchNorm", "the bias"), Float32Span(rm, "BatchNorm", "running_mean"), Float32Span(rv, "BatchNorm", "running_var"),
+            useBatchStats, step.Momentum, bn.Eps, saveMean.AsSpan(0, c), saveInvstd.AsSpan(0, c));
+        if (useBatchStats && rm is not null)
+        {
+            rm.Storage.Version++;
+            rv!.Storage.Version++;
+        }
+        return useBatchStats;
+    }
+
+    /// <summary>The gradients of <see cref="BatchNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void BatchNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd,
+        float[]? gWeight, float[]? gBias, int n, int c, int l, bool useBatchStats)
+    {
+        var bn = AsBatchNorm(layer, c);
+        useBatchStats |= bn.RunningMean is null;   // without running statistics every call normalises with the batch's
+        int count = n * c * l;
+        NormKernel.BatchNormBackward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, c),
+            saveInvstd.AsSpan(0, c), Float32Span(bn.Weight, "BatchNorm", "the weight"), bn.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, c),
+            bn.Bias is null || gBias is null ? [] : gBias.AsSpan(0, c), n, c, l, useBatchStats);
+    }
+
+    private static LayerNorm AsLayerNorm(Module layer, int cols)
+    {
+        if (layer is not LayerNorm ln)
+        {
+            throw new ArgumentException($"Compiled LayerNorm: expected a LayerNorm layer, but got {layer?.GetType().Name ?? "null"}.");
+        }
+        int expected = ShapeUtil.Count(ln.NormalizedShape);
+        if (expected != cols)
+        {
+            throw new ArgumentException($"LayerNorm: normalized_shape {ShapeUtil.Format(ln.NormalizedShape)} covers {expected} elements, but each row has {cols}.");
+        }
+        return ln;
+    }
+
+    /// <summary>A LayerNorm layer's forward (PyTorch: <c>F.layer_norm</c>) over <paramref name="rows"/> rows of <paramref name="cols"/>.</summary>
+    public static void LayerNormForward(Module layer, float[] x, float[] y, int rows, int cols, float[] saveMean, float[] saveInvstd)
+    {
+        var ln = AsLayerNorm(layer, cols);
+        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * cols), y.AsSpan(0, rows * cols), rows, cols, Float32Span(ln.Weight, "LayerNorm", "the weight"),
+            Float32Span(ln.Bias, "LayerNorm", "the bias"), ln.Eps, saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows));
+    }
+
+    /// <summary>The gradients of <see cref="LayerNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void LayerNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd,
+        float[]? gWeight, float[]? gBias, int rows, int cols)
+    {
+        var ln = AsLayerNorm(layer, cols);
+        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols),
+            saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows), Float32Span(ln.Weight, "LayerNorm", "the weight"),
+            ln.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, cols), ln.Bias is null || gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
+    }
+
+    private static Embedding AsEmbedding(Module layer, Tensor indices, int count, int dim)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        if (layer is not Embedding emb)
+        {
+            throw new ArgumentException($"Compiled Embedding: expected an Embedding layer, but got {layer?.GetType().Name ?? "null"}.");
+        }
+        if (indices.DType is not (DType.Int64 or DType.Int32))
+        {
+            throw new ArgumentException($"Embedding: indices must be Int64 (or Int32), but got a {indices.DType} tensor of shape {ShapeUtil.Format(indices._shape)}. Convert with .To(DType.Int64).");
+        }
+        if (indices.NumElements != count || emb.EmbeddingDim != dim)
+        {
+            throw new ArgumentException($"Compiled Embedding: expected {count} indices of an embedding_dim {dim} table, but got indices of shape {ShapeUtil.Format(indices._shape)} for a table of shape {ShapeUtil.Format(emb.Weight._shape)}.");
+        }
+        return emb;
+    }
+
+    /// <summary>An Embedding layer's lookup (PyTorch: <c>F.embedding</c>) of <paramref name="count"/> indices (any strides).</summary>
+    public static void EmbeddingForward(Module layer, Tensor indices, float[] y, int count, int dim)
+    {
+        var emb = AsEmbedding(layer, indices, count, dim);
+        var idx = new Indices(indices);
+        EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
+        EmbeddingKernel.Gather<float>(Float32Span(emb.Weight.Contiguous(), "Embedding", "the weight"), idx, dim, y.AsSpan(0, count * dim));
+    }
+
+    /// <summary>The gradient of <see cref="EmbeddingForward"/> into the table's gradient (null: nothing), except the padding row.</summary>
+    public static void EmbeddingBackward(Module layer, Tensor indices, float[] gy, float[]? gWeight, int count, int dim)
+    {
+        if (gWeight is null) return;
+        var emb = AsEmbedding(layer, indices, count, dim);
+        var idx = new Indices(indices);
+        EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
+        EmbeddingKernel.ScatterAdd<float>(gy.AsSpan(0, count * dim), idx, dim, emb.PaddingIdx ?? -1, gWeight.AsSpan(0, emb.NumEmbeddings * dim));
+    }
+
+    /// <summary>y = x.Permute(perm).Contiguous() for a dense x of <paramref name="xShape"/> (PyTorch: <c>permute</c> + <c>contiguous</c>).</summary>
+    public static void PermuteForward(float[] x, int[] xShape, int[] perm, float[] y)
+    {
+        int rank = xShape.Length;
+        Span<int> buffer = stackalloc int[3 * Math.Max(rank, 1)];
+        Span<int> shape = buffer[..rank], xs = buffer.Slice(rank, rank), ys = buffer.Slice(2 * rank, rank);
+        PermutedStrides(xShape, perm, shape, xs, ys);
+        Elementwise.Copy<float>(shape, x, 0, xs, y, 0, ys);
+    }
+
+    /// <summary>The gradient of <see cref="PermuteForward"/>: <paramref name="gx"/> += the inverse permutation of <paramref name="gy"/> (null: nothing).</summary>
+    public static void PermuteBackward(float[] gy, int[] xShape, int[] perm, float[]? gx)
+    {
+        if (gx is null) return;
+        int rank = xShape.Length;
+        Span<int> buffer = stackalloc int[3 * Math.Max(rank, 1)];
+        Span<int> shape = buffer[..rank], xs = buffer.Slice(rank, rank), ys = buffer.Slice(2 * rank, rank);
+        PermutedStrides(xShape, perm, shape, xs, ys);
+        AddOp.Forward<float>(shape, gx, 0, xs, gy, 0, ys, gx, 0, xs);
+    }
+
+    /// <summary>The permuted shape, x's strides seen in that order, and the permuted result's contiguous strides.</summary>
+    private static void PermutedStrides(int[] xShape, int[] perm, Span<int> shape, Span<int> xStrides, Span<int> yStrides)
+    {
+        int rank = xShape.Length;
+        long seen = 0;
+        foreach (int p in perm)
+        {
+            if (perm.Length != rank || p < 0 || p >= rank || (seen & (1L << p)) != 0)
+            {
+                throw new ArgumentException($"Permute: [{string.Join(", ", perm)}] is not a permutation of the {rank} dimensions of shape {ShapeUtil.Format(xShape)}.");
+            }
+            seen |= 1L << p;
+        }
+        Span<int> contiguous = stackalloc int[Math.Max(rank, 1)];
+        int acc = 1;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            contiguous[d] = acc;
+            acc *= xShape[d];
+        }
+        for (int i = 0; i < rank; i++)
+        {
+            shape[i] = xShape[perm[i]];
+            xStrides[i] = contiguous[perm[i]];
+        }
+        acc = 1;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            yStrides[d] = acc;
+            acc *= shape[d];
+        }
+    }
+}

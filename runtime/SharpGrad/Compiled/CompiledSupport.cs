@@ -1,0 +1,40 @@
+using System.ComponentModel;
+
+namespace SharpGrad;
+
+/// <summary>
+/// Entry points for the code SharpGrad's generator emits into a module's nested <c>Compiled</c> class (no PyTorch
+/// counterpart: the closest is the glue TorchInductor generates). Not meant to be called by hand.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static partial class CompiledSupport
+{
+    /// <summary>
+    /// Enters a compiled program's output into the eager tape as one node (like a custom
+    /// <c>torch.autograd.Function</c>): when grad mode is on and an input requires grad, <paramref name="output"/> gets a
+    /// node named <paramref name="name"/> whose backward is <paramref name="backward"/>, returning one gradient per input,
+    /// accumulated into <c>.Grad</c> like any eager op's. Returns <paramref name="output"/>.
+    /// </summary>
+    public static Tensor RecordCompiled(Tensor output, string name, Tensor?[] inputs, BackwardFunction backward, params Tensor[] saved)
+        => Tensor.Record(output, name, inputs, backward, saved);
+
+    /// <summary>True when a compiled program's output must be recorded (grad mode on and an input requires grad).</summary>
+    public static bool ShouldRecord(Tensor?[] inputs) => Tensor.ShouldRecord(inputs);
+
+    /// <summary>
+    /// The float32 storage array of a contiguous tensor (its first element is at <see cref="Tensor.StorageOffset"/>),
+    /// shared, not copied. Throws if the tensor is not float32 or not contiguous.
+    /// </summary>
+    public static float[] FloatData(Tensor tensor)
+    {
+        if (tensor.DType != DType.Float32 || !tensor.IsContiguous)
+            throw new System.ArgumentException($"Compiled program: expected a contiguous float32 tensor, got {tensor.DType} of shape {ShapeUtil.Format(tensor._shape)} (contiguous: {tensor.IsContiguous}).");
+        return tensor.Data<float>();
+    }
+
+    /// <summary>Wraps <paramref name="data"/> (not copied; the tensor owns it from now on) as a float32 tensor of <paramref name="shape"/>.</summary>
+    public static Tensor Wrap(float[] data, params int[] shape) => Tensor.Wrap(data, shape);
+
+    /// <summary>PyTorch-style shape text (<c>[2, 3]</c>) for the messages of generated code.</summary>
+    public static string FormatShape(int[] shape) => ShapeUtil.Format(shape);
+}

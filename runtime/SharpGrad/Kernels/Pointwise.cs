@@ -1,0 +1,149 @@
+using System.ComponentModel;
+using System.Numerics;
+using SharpGrad.Ops;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// One pointwise op (an activation or an elementwise math function): its forward over a span and its derivative, each
+/// written once. Eager code (<see cref="Pointwise.Apply{TOp}"/>) and generated code (<see cref="Pointwise.Forward{TOp}"/>,
+/// <see cref="Pointwise.Backward{TOp}"/>) call the same methods. Its catalogue row (<see cref="Name"/>) says which of the
+/// input and the output the derivative reads. No PyTorch counterpart (PyTorch's kernel plus its derivatives.yaml entry).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IPointwiseOp
+{
+    /// <summary>The name of the op's catalogue row (<c>LeakyRelu</c>).</summary>
+    static abstract string Name { get; }
+
+    /// <summary>y = f(x) elementwise, with the op's scalars <paramref name="a"/> and <paramref name="b"/> (its row's kernel slots).</summary>
+    static abstract void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>dy/dx at one element, from its input <paramref name="x"/> and/or its output <paramref name="y"/>.</summary>
+    static abstract TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>;
+}
+
+/// <summary>
+/// Runs <see cref="IPointwiseOp"/> kernels: on float32 arrays for generated code, and on tensors with autograd for eager
+/// code. Not meant to be called by hand (the ops are <c>Functional</c> and tensor methods).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Pointwise
+{
+    /// <summary><paramref name="y"/>[i] = f(<paramref name="x"/>[i]) for the first <paramref name="count"/> elements (<paramref name="y"/> may be <paramref name="x"/>).</summary>
+    public static void Forward<TOp>(float[] x, float[] y, int count, double a = 0, double b = 0) where TOp : IPointwiseOp
+        => TOp.Forward<float>(new ReadOnlySpan<float>(x, 0, count), new Span<float>(y, 0, count), a, b);
+
+    /// <summary>
+    /// <paramref name="gx"/>[i] += <paramref name="gy"/>[i] · f′ at element i, reading the input <paramref name="x"/> and/or the
+    /// output <paramref name="y"/> (pass either for the one the op's derivative does not read). Does nothing when <paramref name="gx"/> is null.
+    /// </summary>
+    public static void Backward<TOp>(float[] x, float[] y, float[] gy, float[]? gx, int count, double a = 0, double b = 0) where TOp : IPointwiseOp
+    {
+        if (gx is null) return;
+        Backward<TOp, float, F32>(new ReadOnlySpan<float>(x, 0, count), new ReadOnlySpan<float>(y, 0, count),
+            new ReadOnlySpan<float>(gy, 0, count), new Span<float>(gx, 0, count), accumulate: true, a, b);
+    }
+
+    /// <summary>o = g · f′ (or o += when <paramref name="accumulate"/>) over dense spans of one length.</summary>
+    internal static void Backward<TOp, T, TA>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> o, bool accumulate, double a, double b)
+        where TOp : IPointwiseOp
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TA : IScalarAlgebra<TA, T>
+    {
+        if (accumulate)
+        {
+            for (int i = 0; i < o.Length; i++) o[i] += g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
+        }
+        else
+        {
+            for (int i = 0; i < o.Length; i++) o[i] = g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
+        }
+    }
+
+    /// <summary>The op's catalogue row (what its backward reads), resolved once per op type.</summary>
+    private static class Info<TOp> where TOp : IPointwiseOp
+    {
+        public static readonly OpRow Row = OpCatalogue.Find(TOp.Name)
+            ?? throw new InvalidOperationException($"The pointwise kernel {TOp.Name} has no row in the op catalogue.");
+
+        public static readonly bool ReadsInput = (Row.Reads & BackwardReads.Input) != 0;
+
+        public static readonly bool ReadsOutput = (Row.Reads & BackwardReads.Output) != 0;
+
+        public static readonly string BackwardName = Row.MethodName + "Backward";
+    }
+
+    /// <summary>f(x) as a new contiguous tensor, without autograd (integer inputs become Float32, like PyTorch's).</summary>
+    internal static Tensor Map<TOp>(Tensor x, double a = 0, double b = 0) where TOp : IPointwiseOp
+    {
+        if (!x.DType.IsFloatingPoint()) x = x.ToRaw(DType.Float32);
+        var src = x.ContiguousRaw();
+        var result = Tensor.Empty(x._shape, x.DType);
+        MapInto<TOp>(src, result, a, b);
+        return result;
+    }
+
+    /// <summary>dst = f(src) for two contiguous floating-point tensors of one dtype (they may be the same tensor).</summary>
+    internal static void MapInto<TOp>(Tensor src, Tensor dst, double a, double b) where TOp : IPointwiseOp
+    {
+        if (dst.DType == DType.Float32) TOp.Forward(src.Span<float>(), dst.Span<float>(), a, b);
+        else TOp.Forward(src.Span<double>(), dst.Span<double>(), a, b);
+    }
+
+    /// <summary>
+    /// The eager op: f(x) recorded on the tape, saving what its catalogue row says the derivative reads. Its backward is
+    /// g · f′ in one fused pass, or, when the backward is itself recorded (<c>createGraph</c>), the same derivative over
+    /// tensors (differentiable again).
+    /// </summary>
+    internal static Tensor Apply<TOp>(Tensor x, double a = 0, double b = 0) where TOp : IPointwiseOp
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var r = Map<TOp>(x, a, b);
+        if (!Tensor.ShouldRecord(x)) return r;
+        var input = Info<TOp>.ReadsInput ? x : null;
+        var output = Info<TOp>.ReadsOutput ? r : null;
+        Tensor[] saved = input is null ? output is null ? [] : [output] : output is null ? [input] : [input, output];
+        return Tensor.Record(r, Info<TOp>.BackwardName, [x], (g, n) => [Gradient<TOp>(g, input ?? output ?? r, output ?? input ?? r, a, b)], saved);
+    }
+
+    /// <summary>g · f′(x) (x and y: the op's input and output, or a stand-in of their shape for the one it does not read).</summary>
+    internal static Tensor Gradient<TOp>(Tensor g, Tensor x, Tensor y, double a, double b) where TOp : IPointwiseOp
+    {
+        if (Autograd.IsGradEnabled) return g * TOp.Derivative(new TensorAlgebra(x), new TensorAlgebra(y), a, b).Value;
+        var xc = x.ContiguousRaw();
+        var yc = y.DType == xc.DType ? y.ContiguousRaw() : y.ToRaw(xc.DType);
+        var gc = g.DType == xc.DType ? g.ContiguousRaw() : g.ToRaw(xc.DType);
+        if (!ShapeUtil.SameShape(gc._shape, xc._shape))
+        {
+            var full = Tensor.Empty(xc._shape, xc.DType);
+            Tensor.CopyRaw(gc, full);
+            gc = full;
+        }
+        var o = Tensor.Empty(xc._shape, xc.DType);
+        if (o.DType == DType.Float32)
+            Backward<TOp, float, F32>(xc.Span<float>(), yc.Span<float>(), gc.Span<float>(), o.Span<float>(), accumulate: false, a, b);
+        else
+            Backward<TOp, double, F64>(xc.Span<double>(), yc.Span<double>(), gc.Span<double>(), o.Span<double>(), accumulate: false, a, b);
+        return o;
+    }
+
+    /// <summary>f′(x) as a tensor, without autograd (Clamp's mask, taken before an in-place change).</summary>
+    internal static Tensor DerivativeRaw<TOp>(Tensor x, double a, double b) where TOp : IPointwiseOp
+    {
+        var xc = x.ContiguousRaw();
+        var ones = Tensor.Empty(xc._shape, xc.DType);
+        var o = Tensor.Empty(xc._shape, xc.DType);
+        if (o.DType == DType.Float32)
+        {
+            ones.Span<float>().Fill(1f);
+            Backward<TOp, float, F32>(xc.Span<float>(), xc.Span<float>(), ones.Span<float>(), o.Span<float>(), accumulate: false, a, b);
+        }
+        else
+        {
+            ones.Span<double>().Fill(1.0);
+            Backward<TOp, double, F64>(xc.Span<double>(), xc.Span<double>(), ones.Span<double>(), o.Span<double>(), accumulate: false, a, b);
+        }
+        return o;
+    }
+}

@@ -1,0 +1,250 @@
+// Shared source (runtime, generator, analyzers): see Dim.cs.
+using System.Collections.Generic;
+
+namespace SharpGrad.Ops;
+
+internal static partial class OpDefaults
+{
+    /// <summary>PyTorch: <c>conv2d(stride=1, padding=0, dilation=1, groups=1)</c>, <c>nn.Conv2d(…, bias=True)</c>.</summary>
+    public static class Conv
+    {
+        public const int Stride = 1;
+        public const int Padding = 0;
+        public const int Dilation = 1;
+        public const int Groups = 1;
+        public const bool Bias = true;
+    }
+
+    /// <summary>PyTorch: <c>max_pool2d(padding=0, dilation=1, ceil_mode=False)</c>, <c>avg_pool2d(count_include_pad=True)</c>.</summary>
+    public static class Pool
+    {
+        public const int Padding = 0;
+        public const int Dilation = 1;
+        public const bool CeilMode = false;
+        public const bool CountIncludePad = true;
+    }
+
+    /// <summary>PyTorch: <c>batch_norm(momentum=0.1, eps=1e-5)</c>, <c>layer_norm(eps=1e-5)</c>.</summary>
+    public static class Norm
+    {
+        public const double Eps = 1e-5;
+        public const double Momentum = 0.1;
+    }
+
+    /// <summary>PyTorch: <c>dropout(p=0.5)</c>.</summary>
+    public static class Dropout
+    {
+        public const double P = 0.5;
+    }
+
+    /// <summary>PyTorch: <c>glu(dim=-1)</c>.</summary>
+    public static class Glu
+    {
+        public const int Dim = -1;
+    }
+
+    /// <summary>PyTorch: <c>nn.PReLU(num_parameters=1, init=0.25)</c>.</summary>
+    public static class Prelu
+    {
+        public const int NumParameters = 1;
+        public const double Init = 0.25;
+    }
+}
+
+internal static partial class OpCatalogue
+{
+    private static readonly Dim Batch = Dim.Sym("N");
+
+    private static (int H, int W) PairOr(ShapeCall c, string name, (int H, int W) fallback) => c.Pair(name) ?? fallback;
+
+    private static ShapeResult ConvRule(ShapeCall c, int spatial)
+    {
+        if (!c.IsLayer) return ShapeResult.Unknown;   // Functional.Conv2d: the weight's shape decides (not known at build time)
+        return ShapeRules.Conv(c.Input(0), spatial, c.Op.Layer!, c.Int("inChannels"), c.Int("outChannels"), c.Pair("kernelSize"),
+            PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
+    }
+
+    private static ShapeResult PoolRule(ShapeCall c, bool max)
+    {
+        var kernel = c.Pair("kernelSize");
+        var stride = c.Pair("stride") ?? kernel;
+        return ShapeRules.Pool(c.Input(0), kernel, stride, PairOr(c, "padding", (0, 0)), max ? PairOr(c, "dilation", (1, 1)) : (1, 1), c.Flag("ceilMode") ?? false);
+    }
+
+    private static ScalarParam[] ConvParams(ParamKind window) =>
+    [
+        Req("inChannels", "in_channels", ParamKind.Int, ParamUse.Layer) with { Property = "InChannels" },
+        Req("outChannels", "out_channels", ParamKind.Int, ParamUse.Layer) with { Property = "OutChannels" },
+        Req("kernelSize", "kernel_size", window, ParamUse.Layer) with { Property = "KernelSize" },
+        Opt("stride", "stride", window, OpDefaults.Conv.Stride) with { Property = "Stride" },
+        Opt("padding", "padding", window, OpDefaults.Conv.Padding) with { Property = "Padding" },
+        Opt("dilation", "dilation", window, OpDefaults.Conv.Dilation) with { Property = "Dilation" },
+        Opt("groups", "groups", ParamKind.Int, OpDefaults.Conv.Groups) with { Property = "Groups" },
+        Opt("bias", "bias", ParamKind.Bool, OpDefaults.Conv.Bias, ParamUse.Layer),
+    ];
+
+    private static ScalarParam[] BatchNormParams() =>
+    [
+        Req("numFeatures", "num_features", ParamKind.Int, ParamUse.Layer) with { Property = "NumFeatures" },
+        Opt("eps", "eps", ParamKind.Double, OpDefaults.Norm.Eps) with { Property = "Eps" },
+        Opt("momentum", "momentum", ParamKind.Double, OpDefaults.Norm.Momentum) with { Property = "Momentum" },
+        Opt("affine", "affine", ParamKind.Bool, true, ParamUse.Layer) with { Property = "Affine" },
+        Opt("trackRunningStats", "track_running_stats", ParamKind.Bool, true, ParamUse.Layer) with { Property = "TrackRunningStats" },
+        Opt("training", "training", ParamKind.Bool, false, ParamUse.Function),
+    ];
+
+    /// <summary>The layers of <c>torch.nn</c> and their functional forms.</summary>
+    private static IEnumerable<OpRow> LayerRows() =>
+    [
+        new OpRow("Linear", "linear", OpFamily.Linear, OpSurface.Functional)
+        {
+            Layer = "Linear", Inputs = In("input", "weight", "bias?"), TensorArity = -1,
+            Params =
+            [
+                Req("inFeatures", "in_features", ParamKind.Int, ParamUse.Layer) with { Property = "InFeatures" },
+                Req("outFeatures", "out_features", ParamKind.Int, ParamUse.Layer) with { Property = "OutFeatures" },
+                Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
+            ],
+            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Int("inFeatures"), c.Int("outFeatures")) : ShapeResult.Unknown,
+            InputHint = static c => c.Int("inFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f)) : null,
+            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "Gemm",
+        },
+        new OpRow("Conv1d", "conv1d", OpFamily.Conv, OpSurface.Functional)
+        {
+            Layer = "Conv1d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvParams(ParamKind.Int),
+            Shape = static c => ConvRule(c, 1),
+            InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown) : null,
+            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
+        },
+        new OpRow("Conv2d", "conv2d", OpFamily.Conv, OpSurface.Functional)
+        {
+            Layer = "Conv2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvParams(ParamKind.IntPair),
+            Shape = static c => ConvRule(c, 2),
+            InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown, Dim.Unknown) : null,
+            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
+        },
+        new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.Eager, OpSurface.Functional)
+        {
+            Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Reads = BackwardReads.Input | BackwardReads.OtherInputs,
+            Onnx = "ConvTranspose",
+        },
+        new OpRow("MaxPool2d", "max_pool2d", OpFamily.MaxPool, OpSurface.Functional)
+        {
+            Layer = "MaxPool2d", Inputs = In("input"),
+            Params =
+            [
+                Req("kernelSize", "kernel_size", ParamKind.IntPair) with { Property = "KernelSize" },
+                Opt("stride", "stride", ParamKind.IntPair, null) with { Property = "Stride" },
+                Opt("padding", "padding", ParamKind.IntPair, OpDefaults.Pool.Padding) with { Property = "Padding" },
+                Opt("dilation", "dilation", ParamKind.IntPair, OpDefaults.Pool.Dilation) with { Property = "Dilation" },
+                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
+            ],
+            Shape = static c => PoolRule(c, max: true), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true, Onnx = "MaxPool",
+        },
+        new OpRow("AvgPool2d", "avg_pool2d", OpFamily.AvgPool, OpSurface.Functional)
+        {
+            Layer = "AvgPool2d", Inputs = In("input"),
+            Params =
+            [
+                Req("kernelSize", "kernel_size", ParamKind.IntPair) with { Property = "KernelSize" },
+                Opt("stride", "stride", ParamKind.IntPair, null) with { Property = "Stride" },
+                Opt("padding", "padding", ParamKind.IntPair, OpDefaults.Pool.Padding) with { Property = "Padding" },
+                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
+                Opt("countIncludePad", "count_include_pad", ParamKind.Bool, OpDefaults.Pool.CountIncludePad) with { Property = "CountIncludePad" },
+                Opt("divisorOverride", "divisor_override", ParamKind.Int, null) with { Property = "DivisorOverride" },
+            ],
+            Shape = static c => PoolRule(c, max: false), Compiled = true, Onnx = "AveragePool",
+        },
+        new OpRow("AdaptiveAvgPool2d", "adaptive_avg_pool2d", OpFamily.AdaptivePool, OpSurface.Functional)
+        {
+            Layer = "AdaptiveAvgPool2d", Inputs = In("input"),
+            Params = [Req("outputSize", "output_size", ParamKind.IntPair) with { Property = "OutputSize" }],
+            Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Compiled = true, Onnx = "GlobalAveragePool",
+        },
+        new OpRow("BatchNorm", "batch_norm", OpFamily.Eager, OpSurface.Functional)
+        {
+            Inputs = In("input", "!runningMean?", "!runningVar?", "weight?", "bias?"), TensorArity = -1, Params = BatchNormParams(),
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"],
+        },
+        new OpRow("BatchNorm1d", "batch_norm", OpFamily.BatchNorm, OpSurface.None)
+        {
+            Layer = "BatchNorm1d", Inputs = In("input"), Params = BatchNormParams(), Shape = ShapeRules.SameAsInput,
+            InputHint = static c => c.Int("numFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f)) : null,
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Compiled = true, Onnx = "BatchNormalization",
+        },
+        new OpRow("BatchNorm2d", "batch_norm", OpFamily.BatchNorm, OpSurface.None)
+        {
+            Layer = "BatchNorm2d", Inputs = In("input"), Params = BatchNormParams(), Shape = ShapeRules.SameAsInput,
+            InputHint = static c => c.Int("numFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f), Dim.Unknown, Dim.Unknown) : null,
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Compiled = true, Onnx = "BatchNormalization",
+        },
+        new OpRow("LayerNorm", "layer_norm", OpFamily.LayerNorm, OpSurface.Functional)
+        {
+            Layer = "LayerNorm", Inputs = In("input", "weight?", "bias?"), TensorArity = -1,
+            Params =
+            [
+                Req("normalizedShape", "normalized_shape", ParamKind.Ints) with { Property = "NormalizedShape" },
+                Opt("eps", "eps", ParamKind.Double, OpDefaults.Norm.Eps) with { Property = "Eps" },
+                Opt("elementwiseAffine", "elementwise_affine", ParamKind.Bool, true, ParamUse.Layer) with { Property = "ElementwiseAffine" },
+                Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
+            ],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Compiled = true,
+            Onnx = "LayerNormalization",
+        },
+        new OpRow("Embedding", "embedding", OpFamily.Embedding, OpSurface.Functional)
+        {
+            Layer = "Embedding", Inputs = In("!indices", "weight"), TensorArity = 2,
+            Params =
+            [
+                Req("numEmbeddings", "num_embeddings", ParamKind.Int, ParamUse.Layer) with { Property = "NumEmbeddings" },
+                Req("embeddingDim", "embedding_dim", ParamKind.Int, ParamUse.Layer) with { Property = "EmbeddingDim" },
+                Opt("paddingIdx", "padding_idx", ParamKind.Int, null) with { Property = "PaddingIdx" },
+            ],
+            Shape = static c => c.IsLayer ? ShapeRules.Embedding(c.Input(0), c.Int("embeddingDim")) : ShapeResult.Unknown,
+            InputHint = static _ => new TensorShape(Batch, Dim.Unknown),
+            Reads = BackwardReads.Input, Compiled = true, Onnx = "Gather",
+        },
+        new OpRow("Dropout", "dropout", OpFamily.Dropout, OpSurface.Functional)
+        {
+            Layer = "Dropout", Inputs = In("input"),
+            Params =
+            [
+                Opt("p", "p", ParamKind.Double, OpDefaults.Dropout.P) with { Property = "P" },
+                Opt("training", "training", ParamKind.Bool, true, ParamUse.Function),
+            ],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Compiled = true, Onnx = "Dropout",
+        },
+        new OpRow("Softmax", "softmax", OpFamily.Softmax, OpSurface.Tensor | OpSurface.Functional)
+        {
+            Layer = "Softmax", Inputs = In("input"), Params = [Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Output, Compiled = true, Onnx = "Softmax",
+        },
+        new OpRow("LogSoftmax", "log_softmax", OpFamily.Softmax, OpSurface.Tensor | OpSurface.Functional)
+        {
+            Layer = "LogSoftmax", Inputs = In("input"), Params = [Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Output, Variant = true, Compiled = true, Onnx = "LogSoftmax",
+        },
+        new OpRow("Identity", "identity", OpFamily.Identity, OpSurface.None)
+        {
+            Layer = "Identity", Inputs = In("input"), Shape = ShapeRules.SameAsInput, Compiled = true, Onnx = "Identity",
+        },
+        new OpRow("Glu", "glu", OpFamily.Glu, OpSurface.Functional)
+        {
+            Layer = "GLU", Inputs = In("input"),
+            Params = [Opt("dim", "dim", ParamKind.Int, OpDefaults.Glu.Dim) with { Property = "Dim" }],
+            Shape = static c => c.Int("dim") is { } d ? ShapeRules.Glu(c.Input(0), d) : ShapeResult.Unknown,
+            Reads = BackwardReads.Input, Kernel = "GluKernel", Compiled = true,
+        },
+        new OpRow("Prelu", "prelu", OpFamily.Prelu, OpSurface.Functional)
+        {
+            Layer = "PReLU", Inputs = In("input", "weight"), TensorArity = 2,
+            Params =
+            [
+                Opt("numParameters", "num_parameters", ParamKind.Int, OpDefaults.Prelu.NumParameters, ParamUse.Layer) with { Property = "NumParameters" },
+                Opt("init", "init", ParamKind.Double, OpDefaults.Prelu.Init, ParamUse.Layer),
+            ],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "PreluOp", Compiled = true,
+            Onnx = "PRelu",
+        },
+    ];
+}

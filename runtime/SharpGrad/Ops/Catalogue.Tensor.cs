@@ -1,0 +1,123 @@
+// Shared source (runtime, generator, analyzers): see Dim.cs.
+using System.Collections.Generic;
+
+namespace SharpGrad.Ops;
+
+internal static partial class OpCatalogue
+{
+    private static OpRow Binary(string name, string pyTorchName, BackwardReads reads, bool compiled = true)
+        => new(name, pyTorchName, OpFamily.Binary, OpSurface.Tensor)
+        {
+            Inputs = In("input", "other"),
+            TensorArity = 2,
+            Shape = ShapeRules.Binary,
+            Reads = reads,
+            Kernel = name + "Op",
+            Compiled = compiled,
+        };
+
+    private static OpRow Reduction(string name, string pyTorchName, OpFamily family = OpFamily.Reduce, bool compiled = false)
+        => new(name, pyTorchName, family, OpSurface.Tensor)
+        {
+            Inputs = In("input"),
+            Params =
+            [
+                Opt("dim", "dim", ParamKind.Int, null), Opt("dims", "dim", ParamKind.Ints, null),
+                Opt("keepDim", "keepdim", ParamKind.Bool, false),
+            ],
+            Shape = ShapeRules.ReduceCall,
+            Compiled = compiled,
+        };
+
+    private static OpRow Movement(string name, string pyTorchName, System.Func<ShapeCall, ShapeResult> shape, params ScalarParam[] parameters)
+        => new(name, pyTorchName, OpFamily.View, OpSurface.Tensor)
+        {
+            Inputs = In("input"),
+            Params = parameters,
+            Shape = shape,
+            Compiled = true,
+        };
+
+    private static OpRow EagerOp(string name, string pyTorchName, OpSurface surface, int tensorArity, System.Func<ShapeCall, ShapeResult>? shape = null)
+        => new(name, pyTorchName, OpFamily.Eager, surface) { TensorArity = tensorArity, Shape = shape };
+
+    private static ShapeResult ViewRule(ShapeCall c) => c.Ints("shape") is { } sizes ? ShapeRules.View(c.Input(0), sizes, c.Batch) : ShapeResult.Unknown;
+
+    private static ShapeResult TransposeRule(ShapeCall c)
+        => c.Input(0) is { } s && c.Int("dim0") is { } a && c.Int("dim1") is { } b && ShapeRules.TransposePermutation(s.Rank, a, b) is { } perm
+            ? ShapeRules.Permute(s, perm)
+            : ShapeResult.Unknown;
+
+    /// <summary>Elementwise arithmetic, reductions, views and products: tensor methods and operators.</summary>
+    private static IEnumerable<OpRow> TensorRows() =>
+    [
+        Binary("Add", "add", BackwardReads.None) with { Operator = "+", Onnx = "Add" },
+        Binary("Sub", "sub", BackwardReads.None) with { Operator = "-", Onnx = "Sub" },
+        Binary("Mul", "mul", BackwardReads.Input | BackwardReads.OtherInputs) with { Operator = "*", Onnx = "Mul" },
+        Binary("Div", "div", BackwardReads.Input | BackwardReads.OtherInputs) with { Operator = "/", Onnx = "Div" },
+        Binary("Maximum", "maximum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Max" },
+        Binary("Minimum", "minimum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Min" },
+        Binary("PowTensor", "pow", BackwardReads.Input | BackwardReads.OtherInputs | BackwardReads.Output, compiled: false)
+            with { Method = "Pow", Family = OpFamily.Eager, Kernel = null, Onnx = "Pow" },
+
+        Reduction("Sum", "sum", compiled: true) with { Onnx = "ReduceSum" },
+        Reduction("Mean", "mean", compiled: true) with { Variant = true, Onnx = "ReduceMean" },
+        Reduction("Prod", "prod") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
+        Reduction("Amax", "amax") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
+        Reduction("Amin", "amin") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
+        Reduction("LogSumExp", "logsumexp") with { Family = OpFamily.Composite },
+        Reduction("Var", "var") with { Family = OpFamily.Composite },
+        Reduction("Std", "std") with { Family = OpFamily.Composite },
+        Reduction("Max", "max") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
+        Reduction("Min", "min") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
+        Reduction("MaxDim", "max", OpFamily.ReduceIndexed, compiled: true) with
+        {
+            Method = "Max", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"], Variant = true,
+        },
+        Reduction("MinDim", "min", OpFamily.ReduceIndexed, compiled: true) with
+        {
+            Method = "Min", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"],
+        },
+
+        Movement("View", "view", ViewRule, Req("shape", "size", ParamKind.Ints)) with { Onnx = "Reshape" },
+        Movement("Reshape", "reshape", ViewRule, Req("shape", "shape", ParamKind.Ints)) with { Onnx = "Reshape" },
+        Movement("Flatten", "flatten",
+            static c => c.Int("startDim") is { } a && c.Int("endDim") is { } b ? ShapeRules.Flatten(c.Input(0), a, b) : ShapeResult.Unknown,
+            Opt("startDim", "start_dim", ParamKind.Int, 0, ParamUse.Function), Opt("endDim", "end_dim", ParamKind.Int, -1, ParamUse.Function),
+            Opt("startDim", "start_dim", ParamKind.Int, 1, ParamUse.Layer) with { Property = "StartDim" },
+            Opt("endDim", "end_dim", ParamKind.Int, -1, ParamUse.Layer) with { Property = "EndDim" })
+            with { Layer = "Flatten", Onnx = "Flatten" },
+        Movement("Transpose", "transpose", TransposeRule, Req("dim0", "dim0", ParamKind.Int), Req("dim1", "dim1", ParamKind.Int))
+            with { Family = OpFamily.Permute, Onnx = "Transpose" },
+        Movement("Permute", "permute", static c => c.Ints("dims") is { } d ? ShapeRules.Permute(c.Input(0), d) : ShapeResult.Unknown,
+            Req("dims", "dims", ParamKind.Ints)) with { Family = OpFamily.Permute, Onnx = "Transpose" },
+        Movement("Unsqueeze", "unsqueeze", static c => c.Int("dim") is { } d ? ShapeRules.Unsqueeze(c.Input(0), d) : ShapeResult.Unknown,
+            Req("dim", "dim", ParamKind.Int)) with { Onnx = "Unsqueeze" },
+        Movement("Squeeze", "squeeze", static c => c.Arguments.Has("dim") && c.Int("dim") is null ? ShapeResult.Unknown : ShapeRules.Squeeze(c.Input(0), c.Int("dim")),
+            Opt("dim", "dim", ParamKind.Int, null)) with { Onnx = "Squeeze" },
+        Movement("T", "t", static c => c.Input(0) is { Rank: 2 } s ? ShapeRules.Permute(s, [1, 0]) : ShapeResult.Unknown)
+            with { Family = OpFamily.Permute, Compiled = false },
+        EagerOp("Expand", "expand", OpSurface.Tensor, 1),
+        EagerOp("Narrow", "narrow", OpSurface.Tensor, 1),
+        EagerOp("Select", "select", OpSurface.Tensor, 1),
+        EagerOp("Slice", "slice", OpSurface.Tensor, 1),
+
+        new OpRow("MatMul", "matmul", OpFamily.MatMul, OpSurface.Tensor)
+        {
+            Inputs = In("input", "other"), TensorArity = 2, Shape = static c => ShapeRules.MatMul(c.Input(0), c.Input(1)),
+            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "MatMul",
+        },
+        EagerOp("Mm", "mm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
+        EagerOp("Bmm", "bmm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
+
+        EagerOp("Cat", "cat", OpSurface.Tensor, -1) with { Onnx = "Concat" },
+        EagerOp("Stack", "stack", OpSurface.Tensor, -1),
+        EagerOp("Where", "where", OpSurface.Tensor, 3) with { Inputs = In("!condition", "input", "other"), Onnx = "Where" },
+        EagerOp("MaskedFill", "masked_fill", OpSurface.Tensor, 2) with { Inputs = In("input", "!mask"), Shape = ShapeRules.SameAsInput },
+        EagerOp("Gather", "gather", OpSurface.Tensor, 2) with { Inputs = In("input", "!index") },
+        EagerOp("IndexSelect", "index_select", OpSurface.Tensor, 2) with { Inputs = In("input", "!index") },
+        EagerOp("Scatter", "scatter", OpSurface.Tensor, 3) with { Inputs = In("input", "!index", "src") },
+        EagerOp("ScatterAdd", "scatter_add", OpSurface.Tensor, 3) with { Inputs = In("input", "!index", "src") },
+        EagerOp("IndexAdd", "index_add", OpSurface.Tensor, 3) with { Inputs = In("input", "!index", "source") },
+    ];
+}

@@ -1,0 +1,589 @@
+// Shared source (runtime, generator, analyzers): see Dim.cs.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace SharpGrad.Ops;
+
+/// <summary>
+/// The arguments of one op call as the shape rules see them, by C# parameter name (the Functional/Tensor/Losses
+/// parameter, or the layer's constructor parameter for a layer), defaults included. Each consumer adapts its own view:
+/// the generator its parsed constants, the analyzers an invocation's constant arguments, the runtime the actual values.
+/// </summary>
+internal interface IOpArguments
+{
+    /// <summary>A number (an int, a double, a bool as 0/1, an enum as its value) known at build time; null when not known or absent.</summary>
+    double? Number(string name);
+
+    /// <summary>An int list (a params array, an (H, W) pair, a single int as one element) known at build time; null when not.</summary>
+    IReadOnlyList<int>? Ints(string name);
+
+    /// <summary>A string argument (GELU's <c>approximate</c>) known at build time; null when not.</summary>
+    string? Text(string name);
+
+    /// <summary>True when the call has this parameter (given, or defaulted by its signature), known or not.</summary>
+    bool Has(string name);
+}
+
+/// <summary>No argument is known (the shape rule uses its row's defaults or gives up).</summary>
+internal sealed class NoArguments : IOpArguments
+{
+    public static NoArguments Instance { get; } = new();
+
+    public double? Number(string name) => null;
+
+    public IReadOnlyList<int>? Ints(string name) => null;
+
+    public string? Text(string name) => null;
+
+    public bool Has(string name) => false;
+}
+
+/// <summary>One op call as a shape rule sees it: the input shapes (null when unknown), the arguments, the batch symbol.</summary>
+internal sealed class ShapeCall
+{
+    public ShapeCall(OpRow op, IReadOnlyList<TensorShape?> inputs, IOpArguments arguments, Dim batch, bool isLayer = false)
+    {
+        Op = op;
+        Inputs = inputs;
+        Arguments = arguments;
+        Batch = batch;
+        IsLayer = isLayer;
+    }
+
+    /// <summary>True for a layer's Forward (the arguments are the layer's constructor arguments).</summary>
+    public bool IsLayer { get; }
+
+    public OpRow Op { get; }
+
+    public IReadOnlyList<TensorShape?> Inputs { get; }
+
+    public IOpArguments Arguments { get; }
+
+    /// <summary>What a read of the batch size at run time (<c>x.Shape[0]</c> in a View) stands for.</summary>
+    public Dim Batch { get; }
+
+    public TensorShape? Input(int i) => i < Inputs.Count ? Inputs[i] : null;
+
+    /// <summary>The argument's value, or the row's default when the call does not have the argument; null when unknown.</summary>
+    public double? Number(string name) => Arguments.Has(name) ? Arguments.Number(name) : Op.Param(name, IsLayer)?.DefaultNumber;
+
+    /// <summary>An int argument (or the first of a pair), with the row's default.</summary>
+    public int? Int(string name) => Ints(name) is { Count: > 0 } v ? v[0] : Number(name) is { } n ? (int)n : null;
+
+    /// <summary>An int list or (H, W) pair argument, with the row's default.</summary>
+    public IReadOnlyList<int>? Ints(string name) => Arguments.Has(name) ? Arguments.Ints(name) : Op.Param(name, IsLayer)?.DefaultInts;
+
+    /// <summary>A (H, W) pair (a single int is used for both), with the row's default; null when unknown.</summary>
+    public (int H, int W)? Pair(string name) => Ints(name) switch
+    {
+        { Count: 1 } v => (v[0], v[0]),
+        { Count: 2 } v => (v[0], v[1]),
+        _ => null,
+    };
+
+    /// <summary>A bool argument with the row's default (null when unknown).</summary>
+    public bool? Flag(string name) => Number(name) is { } n ? n != 0 : null;
+}
+
+/// <summary>What a shape rule concludes: a shape (null = not known, never an error), or an error it can prove.</summary>
+internal readonly struct ShapeResult
+{
+    private ShapeResult(TensorShape? shape, ShapeError? error)
+    {
+        Shape = shape;
+        Error = error;
+    }
+
+    public TensorShape? Shape { get; }
+
+    public ShapeError? Error { get; }
+
+    public static ShapeResult Unknown => default;
+
+    public static implicit operator ShapeResult(TensorShape? shape) => new(shape, null);
+
+    public static implicit operator ShapeResult(ShapeError error) => new(null, error);
+}
+
+/// <summary>The mismatches a shape rule can prove; each is a build-time error (SG10xx) and a run-time exception.</summary>
+internal enum ShapeErrorKind
+{
+    /// <summary>Args: expected in_features, out_features (or …), the input's last dim, the input shape.</summary>
+    LinearInFeatures,
+
+    /// <summary>Args: the layer kind, expected in_channels, out_channels (or …), the input's channels, the input shape.</summary>
+    ConvInChannels,
+
+    /// <summary>Args: the input shape, its element count, the target sizes, why they do not match.</summary>
+    ViewElementCount,
+
+    /// <summary>Args: the left shape, the right shape, the left inner dim, the right inner dim.</summary>
+    MatMulInnerDims,
+
+    /// <summary>Args: the left shape, the right shape, the left dim, the right dim, its position from the right (1-based).</summary>
+    Broadcast,
+
+    /// <summary>Args: the input shape, the target shape, what the target should be.</summary>
+    LossShapes,
+}
+
+/// <summary>A mismatch a rule proved, with the values its message names (see <see cref="ShapeErrorKind"/> for their order).</summary>
+internal sealed class ShapeError
+{
+    public ShapeError(ShapeErrorKind kind, params string[] args)
+    {
+        Kind = kind;
+        Args = args;
+    }
+
+    public ShapeErrorKind Kind { get; }
+
+    public IReadOnlyList<string> Args { get; }
+}
+
+/// <summary>
+/// The shape rules: how each family of ops maps input shapes (fixed sizes, symbols, unknown dims) to its output shape,
+/// and which mismatches it can prove. Every function is total: where a shape or an argument is not known it returns
+/// an unknown result, never an error.
+/// </summary>
+internal static class ShapeRules
+{
+    /// <summary>In the ints of a View/Reshape: the batch size read at run time (<c>x.Shape[0]</c>), i.e. <see cref="ShapeCall.Batch"/>.</summary>
+    public const int BatchRead = int.MinValue;
+
+    private static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A dim index normalised to [0, rank), or null when out of range.</summary>
+    public static int? Normalize(int dim, int rank)
+    {
+        int d = dim < 0 ? dim + rank : dim;
+        return d >= 0 && d < rank ? d : null;
+    }
+
+    // ---- elementwise --------------------------------------------------------------------------------------------
+
+    /// <summary>The output of a pointwise op: its first input's shape.</summary>
+    public static ShapeResult SameAsInput(ShapeCall call) => call.Input(0);
+
+    /// <summary>NumPy/PyTorch broadcasting of two shapes (PyTorch: <c>torch.broadcast_shapes</c>).</summary>
+    public static ShapeResult Broadcast(TensorShape? a, TensorShape? b)
+    {
+        if (a is null || b is null) return ShapeResult.Unknown;
+        int rank = Math.Max(a.Rank, b.Rank);
+        var dims = new Dim[rank];
+        for (int k = 1; k <= rank; k++)
+        {
+            var x = k <= a.Rank ? a[a.Rank - k] : Dim.Of(1);
+            var y = k <= b.Rank ? b[b.Rank - k] : Dim.Of(1);
+            if (x.DefinitelyDiffers(y) && !x.IsOne && !y.IsOne)
+            {
+                return new ShapeError(ShapeErrorKind.Broadcast, a.ToString(), b.ToString(), x.ToString(), y.ToString(), S(k));
+            }
+            dims[rank - k] = x.Equals(y) ? x
+                : x.IsOne ? y
+                : y.IsOne ? x
+                : x.IsFixed ? x
+                : y.IsFixed ? y
+                : Dim.Unknown;
+        }
+        return new TensorShape(dims);
+    }
+
+    /// <summary>A binary op with broadcasting.</summary>
+    public static ShapeResult Binary(ShapeCall call) => Broadcast(call.Input(0), call.Input(1));
+
+    // ---- reductions -----------------------------------------------------------------------------------------------
+
+    /// <summary>A reduction over <paramref name="dims"/> (all when empty); keepDim keeps them as size 1.</summary>
+    public static ShapeResult Reduce(TensorShape? input, IReadOnlyList<int> dims, bool keepDim)
+    {
+        if (dims.Count == 0 && !keepDim) return TensorShape.Scalar;   // a full reduction is a scalar, whatever its input
+        if (input is null) return ShapeResult.Unknown;
+        var reduced = new HashSet<int>();
+        if (dims.Count == 0) for (int i = 0; i < input.Rank; i++) reduced.Add(i);
+        foreach (int d in dims)
+        {
+            if (Normalize(d, input.Rank) is not { } n) return ShapeResult.Unknown;
+            reduced.Add(n);
+        }
+        var result = new List<Dim>();
+        for (int i = 0; i < input.Rank; i++)
+        {
+            if (!reduced.Contains(i)) result.Add(input[i]);
+            else if (keepDim) result.Add(Dim.Of(1));
+        }
+        return new TensorShape(result);
+    }
+
+    /// <summary><c>Sum</c>/<c>Mean</c>/… over <c>dim</c> or <c>dims</c> (all when the call has neither), with <c>keepDim</c>.</summary>
+    public static ShapeResult ReduceCall(ShapeCall call)
+    {
+        var args = call.Arguments;
+        IReadOnlyList<int> dims = Array.Empty<int>();
+        if (args.Has("dims") || args.Has("dim"))
+        {
+            var given = args.Ints("dims") ?? args.Ints("dim");
+            if (given is null) return ShapeResult.Unknown;
+            dims = given;
+        }
+        if (args.Has("keepDim") && args.Number("keepDim") is null) return ShapeResult.Unknown;
+        return Reduce(call.Input(0), dims, call.Flag("keepDim") ?? false);
+    }
+
+    // ---- movement -------------------------------------------------------------------------------------------------
+
+    /// <summary>The product of some dims: fixed, one symbol alone, or unknown.</summary>
+    public static Dim Product(IEnumerable<Dim> dims)
+    {
+        long product = 1;
+        string? symbol = null;
+        foreach (var d in dims)
+        {
+            if (d.IsFixed) product *= d.Size;
+            else if (symbol is null && !d.IsUnknown) symbol = d.Symbol;
+            else return Dim.Unknown;
+        }
+        if (symbol is null) return Dim.Of((int)product);
+        return product == 1 ? Dim.Sym(symbol) : Dim.Unknown;
+    }
+
+    /// <summary>
+    /// <c>View</c>/<c>Reshape</c> to <paramref name="target"/> (-1 inferred; <see cref="BatchRead"/> = the batch): symbols
+    /// on both sides cancel (N·512 → [N, -1]); a symbol of the target the input does not have is not checked.
+    /// </summary>
+    public static ShapeResult View(TensorShape? input, IReadOnlyList<int> target, Dim batch)
+    {
+        int holes = 0;
+        foreach (int t in target)
+        {
+            if (t == -1) holes++;
+            else if (t < -1 && t != BatchRead) return ShapeResult.Unknown;   // the runtime reports these
+        }
+        if (holes > 1) return ShapeResult.Unknown;
+        var dims = new Dim[target.Count];
+        for (int i = 0; i < dims.Length; i++) dims[i] = target[i] == -1 ? Dim.Unknown : target[i] == BatchRead ? batch : Dim.Of(target[i]);
+        long known = 1;
+        var targetSymbols = new List<string>();
+        for (int i = 0; i < dims.Length; i++)
+        {
+            if (target[i] == -1) continue;
+            if (dims[i].IsFixed) known *= dims[i].Size;
+            else if (dims[i].IsUnknown) return new TensorShape(dims);
+            else targetSymbols.Add(dims[i].Symbol!);
+        }
+        if (input is null || !input.IsFullyKnown) return new TensorShape(dims);
+
+        long fixedCount = 1;
+        var symbols = new List<string>();
+        foreach (var d in input.Dims)
+        {
+            if (d.IsFixed) fixedCount *= d.Size;
+            else symbols.Add(d.Symbol!);
+        }
+        string count = symbols.Count == 0 ? S(fixedCount) : string.Join("·", symbols) + (fixedCount == 1 ? "" : "·" + S(fixedCount));
+        var targetParts = new string[dims.Length];
+        for (int i = 0; i < dims.Length; i++) targetParts[i] = target[i] == -1 ? "-1" : dims[i].ToString();
+        string targetText = "[" + string.Join(", ", targetParts) + "]";
+        string targetCount = targetSymbols.Count == 0 ? S(known) : string.Join("·", targetSymbols) + (known == 1 ? "" : "·" + S(known));
+
+        var remaining = new List<string>(symbols);
+        foreach (var symbol in targetSymbols)
+        {
+            if (!remaining.Remove(symbol)) return new TensorShape(dims);
+        }
+
+        if (holes == 0)
+        {
+            if (remaining.Count == 0 && fixedCount != known)
+            {
+                return new ShapeError(ShapeErrorKind.ViewElementCount, input.ToString(), count, targetText, targetText + " has " + targetCount + " elements");
+            }
+            return new TensorShape(dims);
+        }
+
+        if (known == 0) return new TensorShape(dims);
+        if (fixedCount % known != 0)
+        {
+            string reason = "the sizes other than -1 multiply to " + targetCount + ", which does not divide " + count
+                            + (remaining.Count == 0 ? "" : " for every " + string.Join(", ", remaining));
+            return new ShapeError(ShapeErrorKind.ViewElementCount, input.ToString(), count, targetText, reason);
+        }
+        long quotient = fixedCount / known;
+        int hole = 0;
+        while (target[hole] != -1) hole++;
+        dims[hole] = remaining.Count == 0 ? Dim.Of((int)quotient)
+            : remaining.Count == 1 && quotient == 1 ? Dim.Sym(remaining[0])
+            : Dim.Unknown;
+        return new TensorShape(dims);
+    }
+
+    /// <summary><c>Flatten(startDim, endDim)</c>.</summary>
+    public static ShapeResult Flatten(TensorShape? s, int start, int end)
+    {
+        if (s is null) return ShapeResult.Unknown;
+        if (s.Rank == 0) return new TensorShape(Dim.Of(1));
+        if (Normalize(start, s.Rank) is not { } a || Normalize(end, s.Rank) is not { } b || a > b) return ShapeResult.Unknown;
+        var dims = new List<Dim>();
+        for (int i = 0; i < a; i++) dims.Add(s[i]);
+        var middle = new List<Dim>();
+        for (int i = a; i <= b; i++) middle.Add(s[i]);
+        dims.Add(Product(middle));
+        for (int i = b + 1; i < s.Rank; i++) dims.Add(s[i]);
+        return new TensorShape(dims);
+    }
+
+    /// <summary>The permutation as non-negative dims, or null when it is not one.</summary>
+    public static int[]? Permutation(IReadOnlyList<int> order, int rank)
+    {
+        if (order.Count != rank) return null;
+        var result = new int[rank];
+        var seen = new bool[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            if (Normalize(order[i], rank) is not { } d || seen[d]) return null;
+            seen[d] = true;
+            result[i] = d;
+        }
+        return result;
+    }
+
+    /// <summary><c>Permute(dims)</c>.</summary>
+    public static ShapeResult Permute(TensorShape? s, IReadOnlyList<int> order)
+    {
+        if (s is null || Permutation(order, s.Rank) is not { } perm) return ShapeResult.Unknown;
+        var dims = new Dim[s.Rank];
+        for (int i = 0; i < dims.Length; i++) dims[i] = s[perm[i]];
+        return new TensorShape(dims);
+    }
+
+    /// <summary>The permutation of a <c>Transpose(dim0, dim1)</c> on rank <paramref name="rank"/>, or null.</summary>
+    public static int[]? TransposePermutation(int rank, int dim0, int dim1)
+    {
+        if (Normalize(dim0, rank) is not { } a || Normalize(dim1, rank) is not { } b) return null;
+        var perm = new int[rank];
+        for (int i = 0; i < rank; i++) perm[i] = i;
+        (perm[a], perm[b]) = (perm[b], perm[a]);
+        return perm;
+    }
+
+    /// <summary><c>Unsqueeze(dim)</c>.</summary>
+    public static ShapeResult Unsqueeze(TensorShape? s, int dim)
+    {
+        if (s is null || Normalize(dim, s.Rank + 1) is not { } at) return ShapeResult.Unknown;
+        var dims = new List<Dim>(s.Dims);
+        dims.Insert(at, Dim.Of(1));
+        return new TensorShape(dims);
+    }
+
+    /// <summary><c>Squeeze()</c> (all size-1 dims; <paramref name="dim"/> null) or <c>Squeeze(dim)</c>.</summary>
+    public static ShapeResult Squeeze(TensorShape? s, int? dim)
+    {
+        if (s is null) return ShapeResult.Unknown;
+        var dims = new List<Dim>();
+        if (dim is null)
+        {
+            foreach (var d in s.Dims)
+            {
+                if (!d.IsFixed) return ShapeResult.Unknown;
+                if (d.Size != 1) dims.Add(d);
+            }
+            return new TensorShape(dims);
+        }
+        if (Normalize(dim.Value, s.Rank) is not { } at || !s[at].IsFixed) return ShapeResult.Unknown;
+        if (s[at].Size != 1) return s;
+        for (int i = 0; i < s.Rank; i++) if (i != at) dims.Add(s[i]);
+        return new TensorShape(dims);
+    }
+
+    // ---- products and layers --------------------------------------------------------------------------------------
+
+    /// <summary><c>MatMul</c> with PyTorch's rules for 1-d operands; batch dims are not checked (the runtime does).</summary>
+    public static ShapeResult MatMul(TensorShape? a, TensorShape? b)
+    {
+        if (a is not { Rank: > 0 } || b is not { Rank: > 0 }) return ShapeResult.Unknown;
+        var left = a.Last;
+        var right = b.Rank == 1 ? b[0] : b[b.Rank - 2];
+        if (left.DefinitelyDiffers(right))
+        {
+            return new ShapeError(ShapeErrorKind.MatMulInnerDims, a.ToString(), b.ToString(), left.ToString(), right.ToString());
+        }
+        var dims = new List<Dim>();
+        if (a.Rank == 1 && b.Rank == 1) return TensorShape.Scalar;
+        if (a.Rank == 1)
+        {
+            for (int i = 0; i < b.Rank - 2; i++) dims.Add(b[i]);
+            dims.Add(b.Last);
+            return new TensorShape(dims);
+        }
+        if (b.Rank == 1)
+        {
+            for (int i = 0; i < a.Rank - 1; i++) dims.Add(a[i]);
+            return new TensorShape(dims);
+        }
+        var batch = a.Rank >= b.Rank ? a : b;
+        for (int i = 0; i < batch.Rank - 2; i++) dims.Add(batch[i]);
+        dims.Add(a[a.Rank - 2]);
+        dims.Add(b.Last);
+        return new TensorShape(dims);
+    }
+
+    /// <summary>A Linear layer: [..., in] → [..., out].</summary>
+    public static ShapeResult Linear(TensorShape? s, int? inFeatures, int? outFeatures)
+    {
+        if (s is not { Rank: > 0 }) return ShapeResult.Unknown;
+        var last = s.Last;
+        string outText = outFeatures?.ToString(CultureInfo.InvariantCulture) ?? "…";
+        if (inFeatures is { } expected && last.DefinitelyDiffers(Dim.Of(expected)))
+        {
+            return new ShapeError(ShapeErrorKind.LinearInFeatures, S(expected), outText, last.ToString(), s.ToString());
+        }
+        return s.With(s.Rank - 1, outFeatures is { } o ? Dim.Of(o) : Dim.Unknown);
+    }
+
+    /// <summary>
+    /// PyTorch's output size of a convolution or pooling window along one dim, or null when the (dilated) window does not
+    /// fit the padded input or the stride is not positive.
+    /// </summary>
+    public static int? OutputSize(int size, int kernel, int stride, int padding, int dilation, bool ceil)
+    {
+        if (stride <= 0) return null;
+        int span = size + (2 * padding) - (dilation * (kernel - 1)) - 1;
+        if (span < 0) return null;
+        int output = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+        if (ceil && (output - 1) * stride >= size + padding) output--;
+        return output;
+    }
+
+    /// <summary>
+    /// The output size of a transposed convolution along one dim (PyTorch: <c>conv_transpose2d</c>): the input size of
+    /// the convolution it is the adjoint of, plus <paramref name="outputPadding"/>.
+    /// </summary>
+    public static int TransposedOutputSize(int size, int kernel, int stride, int padding, int dilation, int outputPadding)
+        => ((size - 1) * stride) - (2 * padding) + (dilation * (kernel - 1)) + outputPadding + 1;
+
+    private static Dim OutputDim(Dim size, int? kernel, int stride, int padding, int dilation, bool ceil)
+        => kernel is { } k && size.IsFixed && OutputSize(size.Size, k, stride, padding, dilation, ceil) is { } o ? Dim.Of(o) : Dim.Unknown;
+
+    /// <summary>
+    /// A Conv1d/Conv2d layer (<paramref name="spatial"/> 1 or 2): [N, C, …] → [N, O, …]; the input's channels must be
+    /// in_channels. Unbatched inputs ([C, …]) are accepted as at run time.
+    /// </summary>
+    public static ShapeResult Conv(TensorShape? s, int spatial, string kind, int? inChannels, int? outChannels,
+        (int H, int W)? kernel, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation)
+    {
+        if (s is null || (s.Rank != spatial + 1 && s.Rank != spatial + 2)) return ShapeResult.Unknown;
+        int channelDim = s.Rank - spatial - 1;
+        var channels = s[channelDim];
+        string outText = outChannels?.ToString(CultureInfo.InvariantCulture) ?? "…";
+        if (inChannels is { } expected && channels.DefinitelyDiffers(Dim.Of(expected)))
+        {
+            return new ShapeError(ShapeErrorKind.ConvInChannels, kind, S(expected), outText, channels.ToString(), s.ToString());
+        }
+        var dims = new List<Dim>();
+        for (int i = 0; i < channelDim; i++) dims.Add(s[i]);
+        dims.Add(outChannels is { } o ? Dim.Of(o) : Dim.Unknown);
+        for (int i = 0; i < spatial; i++)
+        {
+            int? k = kernel is { } kk ? Pick(kk, i) : null;
+            dims.Add(OutputDim(s[channelDim + 1 + i], k, Pick(stride, i), Pick(padding, i), Pick(dilation, i), ceil: false));
+        }
+        return new TensorShape(dims);
+    }
+
+    /// <summary>MaxPool2d/AvgPool2d over the last two dims of a 3-d or 4-d input.</summary>
+    public static ShapeResult Pool(TensorShape? s, (int H, int W)? kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceil)
+    {
+        if (s is not { Rank: 3 or 4 }) return ShapeResult.Unknown;
+        var dims = new List<Dim>();
+        for (int i = 0; i < s.Rank - 2; i++) dims.Add(s[i]);
+        for (int i = 0; i < 2; i++)
+        {
+            int? k = kernel is { } kk ? Pick(kk, i) : null;
+            var size = s[s.Rank - 2 + i];
+            dims.Add(stride is { } st ? OutputDim(size, k, Pick(st, i), Pick(padding, i), Pick(dilation, i), ceil) : Dim.Unknown);
+        }
+        return new TensorShape(dims);
+    }
+
+    /// <summary>AdaptiveAvgPool2d: the last two dims become the output size.</summary>
+    public static ShapeResult AdaptivePool(TensorShape? s, (int H, int W)? output)
+    {
+        if (s is not { Rank: 3 or 4 } || output is not { } o) return ShapeResult.Unknown;
+        var dims = new List<Dim>();
+        for (int i = 0; i < s.Rank - 2; i++) dims.Add(s[i]);
+        dims.Add(Dim.Of(o.H));
+        dims.Add(Dim.Of(o.W));
+        return new TensorShape(dims);
+    }
+
+    /// <summary>An embedding lookup: indices.shape + [embedding_dim].</summary>
+    public static ShapeResult Embedding(TensorShape? indices, int? dim)
+    {
+        if (indices is null || dim is not { } d) return ShapeResult.Unknown;
+        var dims = new List<Dim>(indices.Dims) { Dim.Of(d) };
+        return new TensorShape(dims);
+    }
+
+    /// <summary>GLU along <paramref name="dim"/>: that dim is halved (it must be even).</summary>
+    public static ShapeResult Glu(TensorShape? s, int dim)
+    {
+        if (s is null || Normalize(dim, s.Rank) is not { } d) return ShapeResult.Unknown;
+        var size = s[d];
+        if (!size.IsFixed || size.Size % 2 != 0) return ShapeResult.Unknown;   // odd sizes: the runtime names them
+        return s.With(d, Dim.Of(size.Size / 2));
+    }
+
+    // ---- losses -----------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The input/target rule of a loss and its output: class-index losses take input [N, C, …] and target [N, …] (or
+    /// class probabilities of the input's shape); elementwise losses a target of the input's shape. The output is a
+    /// scalar for reduction Mean/Sum, per sample ([N, …]) for class-index losses with None, the input's shape otherwise.
+    /// </summary>
+    public static ShapeResult Loss(TensorShape? input, TensorShape? target, bool classIndex, double? reduction)
+    {
+        if (input is not null && target is not null)
+        {
+            string? expected = null;
+            if (classIndex)
+            {
+                if (input.Rank >= 1 && !SameDims(input, target) && ClassIndexTarget(input) is var indices && !SameDims(indices, target))
+                {
+                    expected = indices + " (class indices) or " + input + " (class probabilities)";
+                }
+            }
+            else if (!SameDims(input, target))
+            {
+                expected = input.ToString();
+            }
+            if (expected is not null) return new ShapeError(ShapeErrorKind.LossShapes, input.ToString(), target.ToString(), expected);
+        }
+        if (reduction is not { } r) return ShapeResult.Unknown;
+        if (r != 0) return TensorShape.Scalar;
+        if (input is not { Rank: >= 1 }) return ShapeResult.Unknown;
+        return classIndex ? ClassIndexTarget(input) : input;
+    }
+
+    /// <summary>
+    /// The shape of class-index targets for an input [N, C, d1, …]: [N, d1, …] (dim 1 holds the classes); a 1-d input [C]
+    /// is one sample, whose target is 0-d.
+    /// </summary>
+    public static TensorShape ClassIndexTarget(TensorShape input)
+    {
+        if (input.Rank <= 1) return TensorShape.Scalar;
+        var want = new List<Dim> { input[0] };
+        for (int d = 2; d < input.Rank; d++) want.Add(input[d]);
+        return new TensorShape(want);
+    }
+
+    /// <summary>Same rank, and no dim certainly different.</summary>
+    public static bool SameDims(TensorShape a, TensorShape b)
+    {
+        if (a.Rank != b.Rank) return false;
+        for (int d = 0; d < a.Rank; d++) if (a[d].DefinitelyDiffers(b[d])) return false;
+        return true;
+    }
+
+    private static int Pick((int H, int W) pair, int i) => i == 0 ? pair.H : pair.W;
+}
