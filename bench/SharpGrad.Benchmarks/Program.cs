@@ -21,6 +21,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
+          transformer_train_step_b16 lstm_train_step_b32 (eager only for now: SequenceWorkloads.cs)
         """);
     return args.Length == 0 ? 2 : 0;
 }
