@@ -49,11 +49,13 @@ public static class MnistTraining
     /// <paramref name="progress"/> (optional) the running figures after every batch, for a progress bar.</summary>
     public static MnistResult Run(MnistOptions o, Action<string>? log = null, Action<BatchProgress>? progress = null)
     {
+        // Fail before training, not after it, when the results can't be written.
+        EnsureWritable(o.OutDir);
         Rng.ManualSeed(o.Seed);
         var (images, labels) = global::SharpGrad.Data.Mnist.Load(Path.Combine(o.DataDir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(o.DataDir, "mnist10k-labels-idx1-ubyte.gz"));
         int n = (int)images.Size(0);
         if (o.TrainCount + o.TestCount > n)
-            throw new ArgumentException($"Mnist: {o.TrainCount} training + {o.TestCount} test images requested, but the file holds only {n}.");
+            throw new ArgumentException($"{o.TrainCount} training + {o.TestCount} test images requested, but the file holds only {n}.");
         var (xtr, ytr) = (images.Narrow(0, 0, o.TrainCount), labels.Narrow(0, 0, o.TrainCount));
         var (xte, yte) = (images.Narrow(0, n - o.TestCount, o.TestCount), labels.Narrow(0, n - o.TestCount, o.TestCount));
         var loader = new DataLoader(new TensorDataset(xtr, ytr), batchSize: o.BatchSize, shuffle: true, seed: o.Seed);
@@ -106,6 +108,23 @@ public static class MnistTraining
         var plotPath = Path.Combine(o.OutDir, "loss.png");
         SaveLossPlot(epochs, plotPath);
         return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
+    }
+
+    /// <summary>Creates <paramref name="dir"/> if needed and checks that a file can be written in it.</summary>
+    /// <exception cref="IOException">The folder can't be created or written to (the message names it and why).</exception>
+    public static void EnsureWritable(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var probe = Path.Combine(dir, ".mnist-write-test-" + Environment.ProcessId);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new IOException($"can't write the results to --out '{dir}': {e.Message} Choose a folder you can write to.", e);
+        }
     }
 
     /// <summary>The training and test loss per epoch, drawn with ScottPlot (640×480 PNG).</summary>

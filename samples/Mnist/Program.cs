@@ -67,7 +67,7 @@ try
     result = TrainingProgress.Show(AnsiConsole.Console, interactive: !Console.IsOutputRedirected, Console.Out,
         (log, progress) => MnistTraining.Run(options, log, progress));
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine($"Mnist: {e.Message}");
     return 2;

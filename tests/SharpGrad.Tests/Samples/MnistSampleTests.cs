@@ -93,34 +93,6 @@ public class MnistSampleTests
     }
 
     [Fact]
-    public void CompiledAndEagerModesTrainTheSameModel()
-    {
-        // Same seed, same initial weights, same batches: the compiled forward/backward computes the eager one's values
-        // (up to float32 rounding in a different order), so the two runs' losses agree closely.
-        MnistResult Train(MnistMode mode) => MnistTraining.Run(new MnistOptions
-        {
-            Epochs = 2, BatchSize = 32, TrainCount = 128, TestCount = 64, Mode = mode, DataDir = DataDir,
-            OutDir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-modes-" + Guid.NewGuid().ToString("N")),
-        });
-        var compiled = Train(MnistMode.Compiled);
-        var eager = Train(MnistMode.Eager);
-        try
-        {
-            for (int e = 0; e < 2; e++)
-            {
-                // 1e-3 relative: two epochs of Adam steps amplify the float32 rounding differences.
-                Assert.Equal(eager.Epochs[e].Loss, compiled.Epochs[e].Loss, eager.Epochs[e].Loss * 1e-3f);
-                Assert.Equal(eager.Epochs[e].TestLoss, compiled.Epochs[e].TestLoss, eager.Epochs[e].TestLoss * 1e-3f);
-            }
-        }
-        finally
-        {
-            foreach (var r in new[] { compiled, eager })
-                Directory.Delete(Path.GetDirectoryName(r.WeightsPath)!, recursive: true);
-        }
-    }
-
-    [Fact]
     public void TheProgressIsABarPerEpochOnATerminalAndOneLinePerEpochOtherwise()
     {
         var p1 = new BatchProgress(1, 2, 96, 320, 1.5f, 0.25f, 1000);
@@ -152,7 +124,8 @@ public class MnistSampleTests
         Assert.Equal("epoch 1/2  loss 0.7500  summary one" + Environment.NewLine + "epoch 2/2  loss 0.4000  summary two" + Environment.NewLine, log.ToString());
     }
 
-    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
+    /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
+    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
@@ -221,5 +194,43 @@ public class MnistSampleTests
             TensorAssert.Close(model.Forward(x), compiled.Forward(x), 1e-4, 1e-5, "compiled vs eager logits"); // float32 sums
         var ex = Assert.Throws<ArgumentException>(() => compiled.Forward(Tensor.Randn([5, 1, 27, 28])));
         Assert.Contains("28", ex.Message);
+    }
+}
+
+/// <summary>
+/// Two training runs that must start from the same weights: they reseed <c>Rng.Default</c> and draw from it for the whole
+/// run, so they run alone (any test constructing a layer meanwhile would draw from the same generator).
+/// </summary>
+[Collection(DefaultRngCollection.Name)]
+public class MnistModesAgreeTests
+{
+    private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
+
+    [Fact]
+    public void CompiledAndEagerModesTrainTheSameModel()
+    {
+        // Same seed, same initial weights, same batches: the compiled forward/backward computes the eager one's values
+        // (up to float32 rounding in a different order), so the two runs' losses agree closely.
+        MnistResult Train(MnistMode mode) => MnistTraining.Run(new MnistOptions
+        {
+            Epochs = 2, BatchSize = 32, TrainCount = 128, TestCount = 64, Mode = mode, DataDir = DataDir,
+            OutDir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-modes-" + Guid.NewGuid().ToString("N")),
+        });
+        var compiled = Train(MnistMode.Compiled);
+        var eager = Train(MnistMode.Eager);
+        try
+        {
+            for (int e = 0; e < 2; e++)
+            {
+                // 1e-3 relative: two epochs of Adam steps amplify the float32 rounding differences.
+                Assert.Equal(eager.Epochs[e].Loss, compiled.Epochs[e].Loss, eager.Epochs[e].Loss * 1e-3f);
+                Assert.Equal(eager.Epochs[e].TestLoss, compiled.Epochs[e].TestLoss, eager.Epochs[e].TestLoss * 1e-3f);
+            }
+        }
+        finally
+        {
+            foreach (var r in new[] { compiled, eager })
+                Directory.Delete(Path.GetDirectoryName(r.WeightsPath)!, recursive: true);
+        }
     }
 }
