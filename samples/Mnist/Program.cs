@@ -2,6 +2,7 @@
 //   dotnet run --project samples/Mnist -- [--epochs N] [--batch-size N] [--mode compiled|eager] [--train N] [--test N] [--out DIR] [--data DIR]
 using System.Globalization;
 using SharpGrad.Samples.Mnist;
+using SharpGrad.Samples.Shared;
 using Spectre.Console;
 
 var options = new MnistOptions();

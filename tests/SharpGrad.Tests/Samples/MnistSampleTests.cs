@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using SharpGrad.Samples.Mnist;
+using SharpGrad.Samples.Shared;
 using SharpGrad.Tests.Support;
 using Spectre.Console.Testing;
 
@@ -98,7 +98,7 @@ public class MnistSampleTests
         var p1 = new BatchProgress(1, 2, 96, 320, 1.5f, 0.25f, 1000);
         var p2 = new BatchProgress(1, 2, 320, 320, 0.75f, 0.5f, 1200);
         var q1 = new BatchProgress(2, 2, 160, 320, 0.5f, 0.75f, 1100);
-        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", TrainingProgress.Describe(p1).Replace(" %", "%"));
+        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", p1.Describe().Replace(" %", "%"));
         int Train(Action<string> log, Action<BatchProgress> progress)
         {
             progress(p1);
@@ -125,17 +125,7 @@ public class MnistSampleTests
     }
 
     /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
-    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args) => SampleProgram.Run("Mnist.dll", args);
 
     [Fact]
     public void TheProgramListsItsOptionsAndRejectsABadMode()
