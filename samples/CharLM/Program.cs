@@ -3,101 +3,61 @@
 using System.Globalization;
 using SharpGrad.Samples.CharLM;
 using SharpGrad.Samples.Shared;
-using Spectre.Console;
 
 var options = new CharOptions();
 var explicitSettings = new HashSet<string>();
-for (int i = 0; i < args.Length; i++)
+var exit = CommandLine.Read("CharLM", args, line =>
 {
-    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value (--help lists the options).");
-    int Int(string name, int min)
+    switch (line.Option)
     {
-        var text = Value();
-        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min
-            ? v : throw new ArgumentException($"{name} expects an integer of at least {min}, but got '{text}'.");
+        case "-h" or "--help":
+            Console.WriteLine("""
+                CharLM: trains a character-level language model on Jane Austen's Pride and Prejudice (public domain,
+                Data/README.md), then writes text with it. Adam with gradient clipping, learning rate annealed along a cosine.
+                Options:
+                  --epochs N          passes over the training text (default 2)
+                  --model MODEL       lstm: Embedding → LSTM → Linear (default; hidden 256);
+                                      transformer: a small GPT (causal pre-norm Transformer layers; width 128, 2 layers)
+                  --mode MODE         eager: the model's Forward op by op on the autograd tape (default);
+                                      compiled: not available yet for these layers (exits with code 2 and says why)
+                  --seed N            weights, batches and sampling (default 0): the same seed gives the same run
+                  --temperature T     sampling temperature, > 0 (default 0.7): lower is safer, higher more inventive
+                  --generate N        characters generated at the end (default 400)
+                  --prompt TEXT       the text the generated characters follow (default "Elizabeth")
+                  --batch-size N      sequences per optimizer step (default 32)
+                  --seq-len N         characters per sequence (default 64)
+                  --hidden N          the LSTM's hidden size or the Transformer's width
+                  --layers N          LSTM or Transformer layers
+                  --lr X              Adam's learning rate (default 0.004 for the LSTM, 0.002 for the Transformer)
+                  --steps N           optimizer steps per epoch (default: one pass over the training text)
+                  --text-length N     use only the first N characters of the text (default: all)
+                  --text FILE         another UTF-8 text to learn (default: Data/pride-and-prejudice.txt next to the program)
+                  --out DIR           folder for charlm.safetensors and loss.png (default: out)
+                  --help              this text
+                The last tenth of the text is held out: its loss (nats per character) is the validation loss.
+                """);
+            return false;
+        case "--epochs": options.Epochs = line.Int(); break;
+        case "--model": options.Model = line.Choice(("lstm", CharModelKind.Lstm), ("transformer", CharModelKind.Transformer)); break;
+        case "--mode": options.Mode = line.Choice(("eager", CharMode.Eager), ("compiled", CharMode.Compiled)); break;
+        case "--seed": options.Seed = line.Long(); break;
+        case "--temperature": options.Temperature = line.Positive(); break;
+        case "--generate": options.GenerateLength = line.Int(min: 0); break;
+        case "--prompt": options.Prompt = line.Value(); break;
+        case "--batch-size": options.BatchSize = line.Int(); break;
+        case "--seq-len": options.SequenceLength = line.Int(); break;
+        case "--hidden": options.Hidden = line.Int(); explicitSettings.Add("hidden"); break;
+        case "--layers": options.Layers = line.Int(); explicitSettings.Add("layers"); break;
+        case "--lr": options.LearningRate = line.Positive(); explicitSettings.Add("lr"); break;
+        case "--steps": options.StepsPerEpoch = line.Int(); break;
+        case "--text-length": options.TextLength = line.Int(); break;
+        case "--text": options.TextPath = line.Value(); break;
+        case "--out": options.OutDir = line.Value(); break;
+        default: throw line.Unknown();
     }
-    double Positive(string name)
-    {
-        var text = Value();
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && double.IsFinite(v)
-            ? v : throw new ArgumentException($"{name} expects a positive number, but got '{text}'.");
-    }
-    try
-    {
-        switch (args[i])
-        {
-            case "-h" or "--help":
-                Console.WriteLine("""
-                    CharLM: trains a character-level language model on Jane Austen's Pride and Prejudice (public domain,
-                    Data/README.md), then writes text with it. Adam with gradient clipping, learning rate annealed along a cosine.
-                    Options:
-                      --epochs N          passes over the training text (default 2)
-                      --model MODEL       lstm: Embedding → LSTM → Linear (default; hidden 256);
-                                          transformer: a small GPT (causal pre-norm Transformer layers; width 128, 2 layers)
-                      --mode MODE         eager: the model's Forward op by op on the autograd tape (default);
-                                          compiled: not available yet for these layers (exits with code 2 and says why)
-                      --seed N            weights, batches and sampling (default 0): the same seed gives the same run
-                      --temperature T     sampling temperature, > 0 (default 0.7): lower is safer, higher more inventive
-                      --generate N        characters generated at the end (default 400)
-                      --prompt TEXT       the text the generated characters follow (default "Elizabeth")
-                      --batch-size N      sequences per optimizer step (default 32)
-                      --seq-len N         characters per sequence (default 64)
-                      --hidden N          the LSTM's hidden size or the Transformer's width
-                      --layers N          LSTM or Transformer layers
-                      --lr X              Adam's learning rate (default 0.004 for the LSTM, 0.002 for the Transformer)
-                      --steps N           optimizer steps per epoch (default: one pass over the training text)
-                      --text-length N     use only the first N characters of the text (default: all)
-                      --text FILE         another UTF-8 text to learn (default: Data/pride-and-prejudice.txt next to the program)
-                      --out DIR           folder for charlm.safetensors and loss.png (default: out)
-                      --help              this text
-                    The last tenth of the text is held out: its loss (nats per character) is the validation loss.
-                    """);
-                return 0;
-            case "--epochs": options.Epochs = Int("--epochs", 1); break;
-            case "--model":
-                var model = Value();
-                options.Model = model switch
-                {
-                    "lstm" => CharModelKind.Lstm,
-                    "transformer" => CharModelKind.Transformer,
-                    _ => throw new ArgumentException($"--model expects 'lstm' or 'transformer', but got '{model}'."),
-                };
-                break;
-            case "--mode":
-                var mode = Value();
-                options.Mode = mode switch
-                {
-                    "eager" => CharMode.Eager,
-                    "compiled" => CharMode.Compiled,
-                    _ => throw new ArgumentException($"--mode expects 'eager' or 'compiled', but got '{mode}'."),
-                };
-                break;
-            case "--seed":
-                var seed = Value();
-                options.Seed = long.TryParse(seed, NumberStyles.Integer, CultureInfo.InvariantCulture, out var s)
-                    ? s : throw new ArgumentException($"--seed expects an integer, but got '{seed}'.");
-                break;
-            case "--temperature": options.Temperature = Positive("--temperature"); break;
-            case "--generate": options.GenerateLength = Int("--generate", 0); break;
-            case "--prompt": options.Prompt = Value(); break;
-            case "--batch-size": options.BatchSize = Int("--batch-size", 1); break;
-            case "--seq-len": options.SequenceLength = Int("--seq-len", 1); break;
-            case "--hidden": options.Hidden = Int("--hidden", 1); explicitSettings.Add("hidden"); break;
-            case "--layers": options.Layers = Int("--layers", 1); explicitSettings.Add("layers"); break;
-            case "--lr": options.LearningRate = Positive("--lr"); explicitSettings.Add("lr"); break;
-            case "--steps": options.StepsPerEpoch = Int("--steps", 1); break;
-            case "--text-length": options.TextLength = Int("--text-length", 1); break;
-            case "--text": options.TextPath = Value(); break;
-            case "--out": options.OutDir = Value(); break;
-            default: throw new ArgumentException($"unknown option '{args[i]}' (--help lists the options).");
-        }
-    }
-    catch (ArgumentException e)
-    {
-        Console.Error.WriteLine($"CharLM: {e.Message}");
-        return 2;
-    }
-}
+    return true;
+});
+if (exit is not null) return exit.Value;
 if (options.Mode == CharMode.Compiled)
 {
     Console.Error.WriteLine($"CharLM: {CharTraining.CompiledUnavailable}");
@@ -113,18 +73,9 @@ if (options.Model == CharModelKind.Transformer)
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"CharLM: {(options.Model == CharModelKind.Lstm ? "LSTM" : "Transformer")} (width {options.Hidden}, {options.Layers} layer{(options.Layers == 1 ? "" : "s")}), eager mode, {options.Epochs} epochs, batch {options.BatchSize} × {options.SequenceLength} characters, seed {options.Seed}"));
-CharResult result;
-try
-{
-    // A progress bar per epoch on a terminal (Spectre.Console); summary lines only when the output is redirected.
-    result = TrainingProgress.Show(AnsiConsole.Console, interactive: !Console.IsOutputRedirected, Console.Out,
-        (log, progress) => CharTraining.Run(options, log, progress));
-}
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
-{
-    Console.Error.WriteLine($"CharLM: {e.Message}");
-    return 2;
-}
+// A progress bar per epoch on a terminal (Spectre.Console); summary lines only when the output is redirected.
+var result = TrainingProgress.OnConsole("CharLM", (log, progress) => CharTraining.Run(options, log, progress));
+if (result is null) return 2;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"validation loss {result.InitialValidationLoss:F3} → {result.Epochs[^1].ValidationLoss:F3} nats/char; weights saved to {result.WeightsPath}; loss plot written to {result.PlotPath}"));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generated (temperature {options.Temperature}, seed {options.Seed}):"));

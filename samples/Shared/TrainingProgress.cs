@@ -23,6 +23,25 @@ public interface IBatchProgress
 /// epoch ends. When the output is redirected (a CI log, a test): nothing per batch, one summary line per epoch.</summary>
 public static class TrainingProgress
 {
+    /// <summary>
+    /// Runs <paramref name="train"/> under <see cref="Show"/> on this process's console: a bar per epoch on a terminal,
+    /// summary lines when the output is redirected. Bad input, unreadable data or an unwritable folder
+    /// (<see cref="ArgumentException"/>, <see cref="IOException"/>, <see cref="InvalidDataException"/>,
+    /// <see cref="UnauthorizedAccessException"/>) is one line on stderr, <c>SAMPLE: message</c>, and null.
+    /// </summary>
+    public static T? OnConsole<T>(string sample, Func<Action<string>, Action<IBatchProgress>, T> train) where T : class
+    {
+        try
+        {
+            return Show(AnsiConsole.Console, interactive: !Console.IsOutputRedirected, Console.Out, train);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{sample}: {e.Message}");
+            return null;
+        }
+    }
+
     /// <summary>Runs <paramref name="train"/> — called with the per-epoch summary callback and the per-batch progress
     /// callback — under a progress display on <paramref name="console"/> when <paramref name="interactive"/>, or writing one
     /// summary line per epoch to <paramref name="log"/> otherwise.</summary>

@@ -10,8 +10,6 @@ public class CharLMSampleTests
 {
     private static string TextPath => Path.Combine(AppContext.BaseDirectory, "Data", "pride-and-prejudice.txt");
 
-    private static string TempDir(string what) => Path.Combine(Path.GetTempPath(), $"sharpgrad-charlm-{what}-" + Guid.NewGuid().ToString("N"));
-
     /// <summary>A few dozen small steps on the first 20,000 characters: enough for the loss to fall well below ln(vocabulary).</summary>
     private static CharOptions Short(CharModelKind model, string outDir) => new()
     {
@@ -24,73 +22,58 @@ public class CharLMSampleTests
     [InlineData(CharModelKind.Transformer)]
     public void AShortRunLowersTheLossWritesReloadableWeightsAndGeneratesText(CharModelKind kind)
     {
-        var dir = TempDir("run");
-        try
+        using var dir = new TempFolder("charlm-run");
+        var lines = new List<string>();
+        var steps = new List<StepProgress>();
+        var o = Short(kind, dir);
+        var r = CharTraining.Run(o, lines.Add, steps.Add);
+
+        // The training loss falls: the mean of the last 10 steps well below the first 10, which start near ln(V)
+        // (a fresh model guesses every character about equally).
+        double first = r.StepLosses.Take(10).Average(), last = r.StepLosses.TakeLast(10).Average();
+        Assert.Equal(50, r.StepLosses.Count);
+        Assert.InRange(first, 0.8 * Math.Log(r.Vocabulary.Count), 1.2 * Math.Log(r.Vocabulary.Count));
+        Assert.True(last < first - 0.5, $"{kind}: the training loss should fall by more than 0.5 nats: first 10 steps {first:F3}, last 10 {last:F3}");
+        Assert.True(r.Epochs[^1].ValidationLoss < r.InitialValidationLoss - 0.5,
+            $"{kind}: the validation loss should fall: {r.InitialValidationLoss:F3} → {r.Epochs[^1].ValidationLoss:F3}");
+
+        // Progress after every step; one summary line and one sample line per epoch.
+        Assert.Equal(50, steps.Count);
+        Assert.Equal((2, 25L, 25L), (steps[^1].Epoch, steps[^1].Seen, steps[^1].Total));
+        Assert.Equal(4, lines.Count);
+        Assert.StartsWith("epoch 1/2  loss ", lines[0]);
+        Assert.Contains("validation loss", lines[0]);
+        Assert.StartsWith("  sample: Elizabeth", lines[1]);
+
+        // The generated text: the prompt, then 40 characters of the text's alphabet.
+        Assert.StartsWith("Elizabeth", r.Generated);
+        Assert.Equal("Elizabeth".Length + 40, r.Generated.Length);
+        Assert.All(r.Generated, c => Assert.Contains(c, r.Vocabulary.Chars));
+
+        // The plot and the weights: reloaded into a fresh model of the same shape, the same logits.
+        PngCheck.AssertPlot(r.PlotPath);
+        ICharModel fresh = kind == CharModelKind.Lstm
+            ? new CharLstm(r.Vocabulary.Count, 64, o.Hidden, o.Layers, new Rng(99))
+            : new CharTransformer(r.Vocabulary.Count, o.Hidden, 4, o.Layers, o.SequenceLength, new Rng(99));
+        ((Module)fresh).LoadStateDict(SafeTensors.Read(r.WeightsPath));
+        var x = Tensor.FromArray(r.Vocabulary.Encode("Mr. Darcy"), 1, 9);
+        using (Autograd.NoGrad())
         {
-            var lines = new List<string>();
-            var steps = new List<StepProgress>();
-            var o = Short(kind, dir);
-            var r = CharTraining.Run(o, lines.Add, steps.Add);
-
-            // The training loss falls: the mean of the last 10 steps well below the first 10, which start near ln(V)
-            // (a fresh model guesses every character about equally).
-            double first = r.StepLosses.Take(10).Average(), last = r.StepLosses.TakeLast(10).Average();
-            Assert.Equal(50, r.StepLosses.Count);
-            Assert.InRange(first, 0.8 * Math.Log(r.Vocabulary.Count), 1.2 * Math.Log(r.Vocabulary.Count));
-            Assert.True(last < first - 0.5, $"{kind}: the training loss should fall by more than 0.5 nats: first 10 steps {first:F3}, last 10 {last:F3}");
-            Assert.True(r.Epochs[^1].ValidationLoss < r.InitialValidationLoss - 0.5,
-                $"{kind}: the validation loss should fall: {r.InitialValidationLoss:F3} → {r.Epochs[^1].ValidationLoss:F3}");
-
-            // Progress after every step; one summary line and one sample line per epoch.
-            Assert.Equal(50, steps.Count);
-            Assert.Equal((2, 25L, 25L), (steps[^1].Epoch, steps[^1].Seen, steps[^1].Total));
-            Assert.Equal(4, lines.Count);
-            Assert.StartsWith("epoch 1/2  loss ", lines[0]);
-            Assert.Contains("validation loss", lines[0]);
-            Assert.StartsWith("  sample: Elizabeth", lines[1]);
-
-            // The generated text: the prompt, then 40 characters of the text's alphabet.
-            Assert.StartsWith("Elizabeth", r.Generated);
-            Assert.Equal("Elizabeth".Length + 40, r.Generated.Length);
-            Assert.All(r.Generated, c => Assert.Contains(c, r.Vocabulary.Chars));
-
-            // The plot and the weights: reloaded into a fresh model of the same shape, the same logits.
-            PngCheck.AssertPlot(r.PlotPath);
-            ICharModel fresh = kind == CharModelKind.Lstm
-                ? new CharLstm(r.Vocabulary.Count, 64, o.Hidden, o.Layers, new Rng(99))
-                : new CharTransformer(r.Vocabulary.Count, o.Hidden, 4, o.Layers, o.SequenceLength, new Rng(99));
-            ((Module)fresh).LoadStateDict(SafeTensors.Read(r.WeightsPath));
-            var x = Tensor.FromArray(r.Vocabulary.Encode("Mr. Darcy"), 1, 9);
-            using (Autograd.NoGrad())
-            {
-                ((Module)r.Model).Eval();
-                ((Module)fresh).Eval();
-                TensorAssert.Close(r.Model.Forward(x), fresh.Forward(x), 0, 0, "logits of the reloaded model");
-            }
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            ((Module)r.Model).Eval();
+            ((Module)fresh).Eval();
+            TensorAssert.Close(r.Model.Forward(x), fresh.Forward(x), 0, 0, "logits of the reloaded model");
         }
     }
 
     [Fact]
     public void TheSameSeedGivesTheSameRun()
     {
-        var (a, b) = (TempDir("seed-a"), TempDir("seed-b"));
-        try
-        {
-            CharResult Run(string dir) => CharTraining.Run(WithSteps(Short(CharModelKind.Lstm, dir), 5));
-            var r1 = Run(a);
-            var r2 = Run(b);
-            Assert.Equal(r1.StepLosses, r2.StepLosses);
-            Assert.Equal(r1.Generated, r2.Generated);
-        }
-        finally
-        {
-            foreach (var d in new[] { a, b })
-                if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
-        }
+        using TempFolder a = new("charlm-seed-a"), b = new("charlm-seed-b");
+        CharResult Run(string dir) => CharTraining.Run(WithSteps(Short(CharModelKind.Lstm, dir), 5));
+        var r1 = Run(a);
+        var r2 = Run(b);
+        Assert.Equal(r1.StepLosses, r2.StepLosses);
+        Assert.Equal(r1.Generated, r2.Generated);
     }
 
     private static CharOptions WithSteps(CharOptions o, int steps)
@@ -115,28 +98,21 @@ public class CharLMSampleTests
     [Fact]
     public void BadInputIsRefusedWithAReason()
     {
-        var dir = TempDir("bad");
-        try
-        {
-            var o = Short(CharModelKind.Lstm, dir);
-            o.TextLength = 200;
-            var e = Assert.Throws<ArgumentException>(() => CharTraining.Run(o));
-            Assert.Contains("too short", e.Message);
-            o = Short(CharModelKind.Lstm, dir);
-            o.Prompt = "Élisabeth";
-            e = Assert.Throws<ArgumentException>(() => CharTraining.Run(o));
-            Assert.Contains("'É'", e.Message);
-            var invalid = Path.Combine(dir, "bad.txt");
-            Directory.CreateDirectory(dir);
-            File.WriteAllBytes(invalid, [0x41, 0xFF, 0x42]);
-            o = Short(CharModelKind.Lstm, dir);
-            o.TextPath = invalid;
-            Assert.Contains("not valid UTF-8", Assert.Throws<InvalidDataException>(() => CharTraining.Run(o)).Message);
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempFolder("charlm-bad");
+        var o = Short(CharModelKind.Lstm, dir);
+        o.TextLength = 200;
+        var e = Assert.Throws<ArgumentException>(() => CharTraining.Run(o));
+        Assert.Contains("too short", e.Message);
+        o = Short(CharModelKind.Lstm, dir);
+        o.Prompt = "Élisabeth";
+        e = Assert.Throws<ArgumentException>(() => CharTraining.Run(o));
+        Assert.Contains("'É'", e.Message);
+        var invalid = Path.Combine(dir, "bad.txt");
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(invalid, [0x41, 0xFF, 0x42]);
+        o = Short(CharModelKind.Lstm, dir);
+        o.TextPath = invalid;
+        Assert.Contains("not valid UTF-8", Assert.Throws<InvalidDataException>(() => CharTraining.Run(o)).Message);
     }
 
     /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
@@ -145,26 +121,16 @@ public class CharLMSampleTests
     [Fact]
     public void TheProgramRunsEndToEndWithRedirectedOutput()
     {
-        var dir = TempDir("program");
-        try
-        {
-            var (code, stdout, stderr) = RunProgram("--epochs", "2", "--steps", "15", "--batch-size", "8", "--seq-len", "24", "--hidden", "48",
-                "--text-length", "20000", "--generate", "30", "--prompt", "Mr. Darcy", "--out", dir);
-            Assert.True(code == 0, $"exit code {code}: {stderr}");
-            Assert.DoesNotContain('\r', stdout);
-            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            Assert.StartsWith("CharLM: LSTM (width 48, 1 layer), eager mode, 2 epochs", lines[0]);
-            Assert.StartsWith("epoch 1/2  loss ", lines[1]);
-            Assert.StartsWith("epoch 2/2  loss ", lines[3]);
-            Assert.StartsWith("validation loss ", lines[5]);
-            Assert.StartsWith("Mr. Darcy", lines[7]);
-            Assert.True(File.Exists(Path.Combine(dir, "charlm.safetensors")));
-            Assert.True(File.Exists(Path.Combine(dir, "loss.png")));
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempFolder("charlm-program");
+        var lines = SampleProgram.Lines("CharLM.dll", "--epochs", "2", "--steps", "15", "--batch-size", "8", "--seq-len", "24", "--hidden", "48",
+            "--text-length", "20000", "--generate", "30", "--prompt", "Mr. Darcy", "--out", dir);
+        Assert.True(lines.Length >= 8, string.Join("\n", lines)); // the generated text may hold line breaks
+        // The header, per epoch a summary and a sample line, the result, then the generated text after its heading.
+        (int Line, string Start)[] expected =
+            [(0, "CharLM: LSTM (width 48, 1 layer), eager mode, 2 epochs"), (1, "epoch 1/2  loss "), (2, "sample: Mr. Darcy"),
+             (3, "epoch 2/2  loss "), (5, "validation loss "), (6, "generated (temperature 0.7, seed 0)"), (7, "Mr. Darcy")];
+        foreach (var (line, start) in expected) Assert.StartsWith(start, lines[line]);
+        foreach (var file in new[] { "charlm.safetensors", "loss.png" }) Assert.True(File.Exists(Path.Combine(dir, file)), $"{file} written");
     }
 
     [Fact]

@@ -18,4 +18,14 @@ internal static class SampleProgram
         process.WaitForExit();
         return (process.ExitCode, stdout, stderr.Result);
     }
+
+    /// <summary>Runs it as <see cref="Run"/> does, checks that it succeeded and drew nothing in place (no <c>\r</c>: the
+    /// output is redirected, so progress is one line per epoch), and returns its non-empty output lines, trimmed.</summary>
+    public static string[] Lines(string dll, params string[] args)
+    {
+        var (code, stdout, stderr) = Run(dll, args);
+        Assert.True(code == 0, $"{dll} exited with code {code}: {stderr}");
+        Assert.DoesNotContain('\r', stdout);
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
 }
