@@ -29,6 +29,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks count NAME N [--threads T]              run one profiled part N times (for callgrind instruction counts; NAME as in profile)
           SharpGrad.Benchmarks compare [--peers DIR] [--threads 2,1]   TorchSharp, PyTorch and our workloads in one run: the table with ratios and targets (compare --help)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
+          transformer_train_step_b16 lstm_train_step_b32 (eager only for now: SequenceWorkloads.cs)
         """);
     return args.Length == 0 ? 2 : 0;
 }

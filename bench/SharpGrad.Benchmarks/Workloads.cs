@@ -19,7 +19,8 @@ public static class Workloads
     public const string CompiledPeer = "sharpgrad";
 
     public static readonly string[] Names =
-        ["mlp_train_step_b64", "mlp_infer_b1", "cnn_train_step_b32", "sgemm_1024", "mnist_mlp_5_epochs", "mnist_mlp_5_epochs_test_accuracy"];
+        ["mlp_train_step_b64", "mlp_infer_b1", "cnn_train_step_b32", "sgemm_1024", "mnist_mlp_5_epochs", "mnist_mlp_5_epochs_test_accuracy",
+         .. SequenceWorkloads.Names];
 
     public static int Run(string[] args)
     {
@@ -115,6 +116,7 @@ public static class Workloads
                 Report("mnist_mlp_5_epochs_test_accuracy", acc, "fraction", peer);
             }
         }
+        SequenceWorkloads.Run(Want, (name, value, unit, peer) => Report(name, value, unit, peer));
         return 0;
     }
 

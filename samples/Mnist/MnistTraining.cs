@@ -3,6 +3,7 @@ using System.Globalization;
 using SharpGrad.Data;
 using SharpGrad.Layers;
 using SharpGrad.Optimizers;
+using SharpGrad.Samples.Shared;
 
 namespace SharpGrad.Samples.Mnist;
 
@@ -37,7 +38,12 @@ public sealed record EpochStats(int Epoch, float Loss, float TrainAccuracy, floa
 
 /// <summary>The running figures of the epoch in progress, after each batch: images seen of the epoch's total, mean
 /// training loss and training accuracy over the images so far, and the speed so far.</summary>
-public sealed record BatchProgress(int Epoch, int Epochs, long Seen, long Total, float Loss, float Accuracy, double ImagesPerSecond);
+public sealed record BatchProgress(int Epoch, int Epochs, long Seen, long Total, float Loss, float Accuracy, double ImagesPerSecond) : IBatchProgress
+{
+    /// <inheritdoc/>
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {Epoch}/{Epochs}  loss {Loss:F4}  accuracy {Accuracy:P2}  {ImagesPerSecond:F0} images/s");
+}
 
 /// <summary>What a training run produced.</summary>
 public sealed record MnistResult(MnistCnn Model, IReadOnlyList<EpochStats> Epochs, float TestAccuracy, int TestCount, string WeightsPath, string PlotPath);
@@ -50,7 +56,7 @@ public static class MnistTraining
     public static MnistResult Run(MnistOptions o, Action<string>? log = null, Action<BatchProgress>? progress = null)
     {
         // Fail before training, not after it, when the results can't be written.
-        EnsureWritable(o.OutDir);
+        OutputFolder.EnsureWritable(o.OutDir);
         Rng.ManualSeed(o.Seed);
         var (images, labels) = global::SharpGrad.Data.Mnist.Load(Path.Combine(o.DataDir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(o.DataDir, "mnist10k-labels-idx1-ubyte.gz"));
         int n = (int)images.Size(0);
@@ -110,36 +116,16 @@ public static class MnistTraining
         return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
     }
 
-    /// <summary>Creates <paramref name="dir"/> if needed and checks that a file can be written in it.</summary>
-    /// <exception cref="IOException">The folder can't be created or written to (the message names it and why).</exception>
-    public static void EnsureWritable(string dir)
-    {
-        try
-        {
-            Directory.CreateDirectory(dir);
-            var probe = Path.Combine(dir, ".mnist-write-test-" + Environment.ProcessId);
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new IOException($"can't write the results to --out '{dir}': {e.Message} Choose a folder you can write to.", e);
-        }
-    }
-
     /// <summary>The training and test loss per epoch, drawn with ScottPlot (640×480 PNG).</summary>
     public static void SaveLossPlot(IReadOnlyList<EpochStats> epochs, string path)
     {
-        var plot = new ScottPlot.Plot();
+        ArgumentNullException.ThrowIfNull(epochs);
         var ep = epochs.Select(e => (double)e.Epoch).ToArray();
-        plot.Add.Scatter(ep, epochs.Select(e => (double)e.Loss).ToArray()).LegendText = "training";
-        plot.Add.Scatter(ep, epochs.Select(e => (double)e.TestLoss).ToArray()).LegendText = "test";
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // whole epochs
-        plot.Title("MNIST CNN loss");
-        plot.XLabel("epoch");
-        plot.YLabel("loss");
-        plot.ShowLegend();
-        plot.SavePng(path, 640, 480);
+        LossPlot.Save(path, "MNIST CNN loss", "epoch", "loss",
+        [
+            new("training", ep, epochs.Select(e => (double)e.Loss).ToArray()),
+            new("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray()),
+        ], wholeNumberTicks: true);
     }
 
     /// <summary>Accuracy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>

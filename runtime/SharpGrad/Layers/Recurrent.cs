@@ -1,7 +1,8 @@
 namespace SharpGrad.Layers;
 
-/// <summary>The recurrences of RNN, LSTM and GRU, written once for the layers and their cells (PyTorch's gate order).</summary>
-internal static class Recurrence
+/// <summary>The recurrences of RNN, LSTM and GRU, written once for the layers and their cells (PyTorch's gate order);
+/// the layers run a whole sequence as one node (<see cref="Sequence"/>, Recurrent.Sequence.cs).</summary>
+internal static partial class Recurrence
 {
     /// <summary>The gate count of each kind: RNN 1, LSTM 4 (i, f, g, o), GRU 3 (r, z, n).</summary>
     public static int Gates(string mode) => mode switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
@@ -51,8 +52,9 @@ internal static class Recurrence
 /// <summary>
 /// What <see cref="RNN"/>, <see cref="LSTM"/> and <see cref="GRU"/> share (PyTorch: <c>torch.nn.RNNBase</c>): layers × directions of
 /// weights named like PyTorch's (<c>weight_ih_l0</c>, <c>weight_hh_l0</c>, <c>bias_ih_l0</c>, <c>bias_hh_l0</c>, <c>weight_ih_l0_reverse</c>, …),
-/// and the loop over time, layers and directions. Built from eager ops: the input projection of a whole sequence is one
-/// Linear, each step one Linear for the recurrent part plus the gate arithmetic.
+/// and the loop over time, layers and directions. The input projection of a whole sequence is one Linear (one GEMM for all
+/// gates and steps); the recurrence over the steps is one autograd node: per step one GEMM for the recurrent part and the
+/// gate arithmetic in one pass, backwards the same, then one GEMM for W_hh's gradient over all steps.
 /// </summary>
 [Module]
 public abstract partial class RNNBase : Module
@@ -157,7 +159,7 @@ public abstract partial class RNNBase : Module
             throw new ArgumentException($"{kind}: input.size(-1) must be equal to input_size. Expected {InputSize}, got {input._shape[^1]} (input shape {ShapeUtil.Format(input._shape)}).");
         }
         var x = batched ? (BatchFirst ? input.Transpose(0, 1) : input) : input.Unsqueeze(1);
-        int steps = x._shape[0], n = x._shape[1], dirs = Bidirectional ? 2 : 1, h = HiddenSize;
+        int n = x._shape[1], dirs = Bidirectional ? 2 : 1, h = HiddenSize;
         int[] stateShape = batched ? [NumLayers * dirs, n, h] : [NumLayers * dirs, h];
         Tensor Initial(Tensor? s, string name)
         {
@@ -165,6 +167,10 @@ public abstract partial class RNNBase : Module
             if (!ShapeUtil.SameShape(s._shape, stateShape))
             {
                 throw new ArgumentException($"{kind}: expected {name} of shape {ShapeUtil.Format(stateShape)} (num_layers·num_directions, batch, hidden_size), but got {ShapeUtil.Format(s._shape)}.");
+            }
+            if (s.DType != input.DType)
+            {
+                throw new ArgumentException($"{kind}: the input and {name} must have the same dtype, but the input is {input.DType} and {name} is {s.DType}; convert one with .To(dtype).");
             }
             return batched ? s : s.Unsqueeze(1);
         }
@@ -182,19 +188,10 @@ public abstract partial class RNNBase : Module
                 int idx = layer * dirs + dir;
                 var w = _weights[idx];
                 Tensor? bIh = Bias ? w[2] : null, bHh = Bias ? w[3] : null;
-                // The input projection of every step at once: [L, N, gates·H].
+                // The input projection of every step at once: [L, N, gates·H]; then the recurrence as one node.
                 var xw = Functional.Linear(layerInput, w[0], bIh);
-                Tensor hs = hInit.Select(0, idx), cs = cInit?.Select(0, idx)!;
-                var perStep = new Tensor[steps];
-                for (int k = 0; k < steps; k++)
-                {
-                    int t = dir == 0 ? k : steps - 1 - k;
-                    var (hNext, cNext) = Recurrence.Step(Mode, xw.Select(0, t), hs, cs, w[1], bHh);
-                    hs = hNext;
-                    cs = cNext!;
-                    perStep[t] = hs;
-                }
-                outputs[dir] = steps == 0 ? Tensor.Zeros([0, n, h], input.DType) : Tensor.Stack(perStep, 0);
+                var (o, hs, cs) = Recurrence.Sequence(Mode, xw, hInit.Select(0, idx), cInit?.Select(0, idx), w[1], bHh, reverse: dir == 1);
+                outputs[dir] = o;
                 hN[idx] = hs;
                 if (cs is not null) cN[idx] = cs;
             }

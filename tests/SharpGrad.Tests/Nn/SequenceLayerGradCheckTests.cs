@@ -79,6 +79,53 @@ public class SequenceLayerGradCheckTests
         ModuleGradCheck.Check(rnn, xs => { var (o, h) = rnn.Forward(xs[0]); return Stack3(o, h); }, [R(3, 3)]);
     }
 
+    /// <summary>
+    /// The layers run a sequence as one node with a hand-written backward; a backward that is itself recorded (createGraph)
+    /// re-runs the steps with tensor ops. Here the recorded gradient of Σ output·w with respect to the input is checked by
+    /// finite differences: second derivatives through LSTM, GRU and the tanh RNN, forwards and backwards in time. (Through
+    /// the ReLU RNN the input gradient is piecewise constant in the input: nothing to check.)
+    /// </summary>
+    [Fact]
+    public void SecondDerivativesThroughTheRecurrences()
+    {
+        RNNBase[] layers =
+        [
+            new LSTM(3, 2, bidirectional: true, rng: new Rng(11), dtype: F64),
+            new GRU(3, 2, bidirectional: true, rng: new Rng(12), dtype: F64),
+            new RNN(3, 2, nonlinearity: "tanh", rng: new Rng(13), dtype: F64),
+        ];
+        foreach (var layer in layers)
+        {
+            int width = layer.Bidirectional ? 4 : 2;
+            var w = R(3, 2, width);
+            GradCheck.Check(xs =>
+            {
+                using var _ = Autograd.EnableGrad();
+                var x = xs[0].RequiresGrad ? xs[0] : xs[0].Detach().RequiresGrad_();
+                var output = layer switch
+                {
+                    LSTM l => l.Forward(x).Output,
+                    GRU g => g.Forward(x).Output,
+                    RNN r => r.Forward(x).Output,
+                    _ => throw new InvalidOperationException(),
+                };
+                var g1 = Autograd.Grad((output * w).Sum(), x, createGraph: true);
+                return g1 * g1; // the input gradient depends on x: differentiate it again
+            }, R(3, 2, 3));
+        }
+    }
+
+    [Fact]
+    public void ChangingWhhInPlaceBeforeBackwardIsAnError()
+    {
+        var lstm = new LSTM(3, 2, rng: new Rng(15));
+        var loss = lstm.Forward(Tensor.Randn([4, 1, 3], rng: new Rng(16))).Output.Sum();
+        using (Autograd.NoGrad()) lstm.AllWeights[0][1].Mul_(2f);
+        var e = Assert.Throws<InvalidOperationException>(() => loss.Backward());
+        Assert.Contains("LstmBackward", e.Message);
+        Assert.Contains("in-place", e.Message);
+    }
+
     [Fact]
     public void Cells()
     {

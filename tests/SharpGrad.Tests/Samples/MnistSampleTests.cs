@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using SharpGrad.Samples.Mnist;
+using SharpGrad.Samples.Shared;
 using SharpGrad.Tests.Support;
 using Spectre.Console.Testing;
 
@@ -99,7 +99,7 @@ public class MnistSampleTests
         var p1 = new BatchProgress(1, 2, 96, 320, 1.5f, 0.25f, 1000);
         var p2 = new BatchProgress(1, 2, 320, 320, 0.75f, 0.5f, 1200);
         var q1 = new BatchProgress(2, 2, 160, 320, 0.5f, 0.75f, 1100);
-        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", TrainingProgress.Describe(p1).Replace(" %", "%"));
+        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", p1.Describe().Replace(" %", "%"));
         int Train(Action<string> log, Action<BatchProgress> progress)
         {
             progress(p1);
@@ -126,17 +126,7 @@ public class MnistSampleTests
     }
 
     /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
-    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args) => SampleProgram.Run("Mnist.dll", args);
 
     [Fact]
     public void TheProgramListsItsOptionsAndRejectsABadMode()
@@ -159,12 +149,9 @@ public class MnistSampleTests
         var dir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-program-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, stdout, stderr) = RunProgram("--epochs", "2", "--batch-size", "16", "--train", "64", "--test", "50",
-                "--mode", mode, "--out", dir, "--data", DataDir);
-            Assert.True(code == 0, $"exit code {code}: {stderr}");
             // Redirected: no \r drawing, one summary line per epoch between the header and the result.
-            Assert.DoesNotContain('\r', stdout);
-            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var lines = SampleProgram.Lines("Mnist.dll", "--epochs", "2", "--batch-size", "16", "--train", "64", "--test", "50",
+                "--mode", mode, "--out", dir, "--data", DataDir);
             Assert.Equal(4, lines.Length);
             Assert.Equal($"Mnist: {mode} mode, 2 epochs, batch size 16", lines[0]);
             Assert.StartsWith("epoch 1/2  loss ", lines[1]);

@@ -460,6 +460,24 @@ def layers(manifest):
 
     record("unflatten", nn.Unflatten(1, (3, 4)), {"x": torch.randn(2, 12, 5)}, lambda m, a: {"out": m(a["x"])},
            kind="unflatten", dim=1, unflattened_size=[3, 4])
+
+    # --- the recurrent layers' fused sequence path with every option at once (own seed: the cases above keep their values)
+    torch.manual_seed(97)
+    I, Hd, T, N = 4, 5, 9, 3
+    lstm = nn.LSTM(I, Hd, num_layers=2, batch_first=True, bidirectional=True)
+    record("lstm_2l_bi_bf_h0c0", lstm, {"x": torch.randn(N, T, I), "h0": torch.randn(4, N, Hd), "c0": torch.randn(4, N, Hd)}, lstm_call,
+           kind="recurrent", cls="LSTM", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=True, bidirectional=True)
+    lstm = nn.LSTM(I, Hd, num_layers=2, bias=False, bidirectional=True)
+    record("lstm_2l_bi_nobias_unbatched", lstm, {"x": torch.randn(T, I)}, lstm_call,
+           kind="recurrent", cls="LSTM", input_size=I, hidden_size=Hd, num_layers=2, bias=False, batch_first=False, bidirectional=True)
+    rnn = nn.RNN(I, Hd, num_layers=2, batch_first=True, bidirectional=True)
+    record("rnn_tanh_2l_bi_bf_h0", rnn, {"x": torch.randn(N, T, I), "h0": torch.randn(4, N, Hd)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"], a["h0"]))),
+           kind="recurrent", cls="RNN", input_size=I, hidden_size=Hd, num_layers=2, nonlinearity="tanh", bias=True, batch_first=True, bidirectional=True)
+    gru = nn.GRU(I, Hd, num_layers=2, bidirectional=True)
+    record("gru_2l_bi_unbatched_h0", gru, {"x": torch.randn(T, I), "h0": torch.randn(4, Hd)},
+           lambda m, a: dict(zip(["out", "hn"], m(a["x"], a["h0"]))),
+           kind="recurrent", cls="GRU", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=False, bidirectional=True)
     out.write(manifest)
 
 
