@@ -106,16 +106,13 @@ public sealed partial class UnbatchedBiGru : IOnnxExportable
 public sealed partial class ElmanRnnStack : IOnnxExportable
 {
     public const int T = 6;
-    private readonly RNN rnn1;
-    private readonly RNN rnn2;
+    private readonly RNN rnn1, rnn2; // ReLU bidirectional [N, T, 4] → [N, T, 12], then tanh → [N, T, 5]
     private readonly Linear fc;
 
-    public ElmanRnnStack(Rng rng)
-    {
-        rnn1 = new RNN(4, 6, numLayers: 2, nonlinearity: "relu", batchFirst: true, bidirectional: true, rng: rng);
-        rnn2 = new RNN(12, 5, batchFirst: true, rng: rng);
-        fc = new Linear(5, 2, rng: rng);
-    }
+    public ElmanRnnStack(Rng rng) => (rnn1, rnn2, fc) = (
+        new RNN(4, 6, numLayers: 2, nonlinearity: "relu", batchFirst: true, bidirectional: true, rng: rng),
+        new RNN(12, 5, batchFirst: true, rng: rng),
+        new Linear(5, 2, rng: rng));
 
     public Tensor Forward(Tensor x) => fc.Forward(rnn2.Forward(rnn1.Forward(x).Output).Output.Select(1, T - 1));
 
