@@ -3,6 +3,8 @@
 //       the standard workloads of WORKLOADS.md, two lines each: compiled mode (generated Net.Compiled) and eager mode
 //       workload=NAME value=V unit=U peer=sharpgrad threads=T
 //       workload=NAME value=V unit=U peer=sharpgrad-eager threads=T
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- onnxruntime [--threads N]
+//       inference on ONNX Runtime (CPU provider, same threads) next to compiled and eager SharpGrad (OnnxRuntimePeer.cs)
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- profile [--threads N]
 //       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- micro [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
@@ -15,6 +17,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("""
         Usage:
           SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
+          SharpGrad.Benchmarks onnxruntime [--threads N]               inference next to ONNX Runtime (peer=onnxruntime): mlp_infer_b1, cnn_infer_b1, cnn_infer_b32
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
@@ -26,12 +29,14 @@ switch (args[0])
 {
     case "workloads":
         return Workloads.Run(args[1..]);
+    case "onnxruntime":
+        return OnnxRuntimePeer.Run(args[1..]);
     case "profile":
         return Profile.Run(args[1..]);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'profile' or 'micro' (--help lists the options).");
+        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'onnxruntime', 'profile' or 'micro' (--help lists the options).");
         return 2;
 }

@@ -39,7 +39,7 @@ public abstract partial class Module
             {
                 if (b is not null) result.Add((prefix + name, b, false));
             }
-            foreach (var (name, child) in m.NamedChildren())
+            foreach (var (name, child) in m.RegisteredChildren())
             {
                 if (child is not null) Collect(child, prefix + name + ".", result, path);
             }
@@ -71,16 +71,9 @@ public abstract partial class Module
                 missing.Add(name);
                 continue;
             }
-            if (!ShapeUtil.SameShape(src._shape, dst._shape))
+            if (EntryMismatch(name, dst, src, isParam) is { } mismatch)
             {
-                mismatches.Add($"size mismatch for {name}: copying a {(isParam ? "param" : "buffer")} with shape {ShapeUtil.Format(src._shape)} " +
-                               $"from the state dict, but the shape in the current model is {ShapeUtil.Format(dst._shape)}.");
-                continue;
-            }
-            if (src.DType != dst.DType && src.DType.IsFloatingPoint() && !dst.DType.IsFloatingPoint())
-            {
-                mismatches.Add($"dtype mismatch for {name}: the state dict holds {src.DType}, but the model's {(isParam ? "param" : "buffer")} is {dst.DType}; " +
-                               "converting floating-point values to an integer or bool tensor would lose them. Convert the entry with .To(...) first if you mean it.");
+                mismatches.Add(mismatch);
                 continue;
             }
             copies.Add((dst, src));
@@ -119,11 +112,27 @@ public abstract partial class Module
         return new LoadStateDictResult(missing, unexpected);
     }
 
+    /// <summary>Why <paramref name="src"/> can't be loaded into the model's <paramref name="dst"/> named <paramref name="name"/>, or null if it can.</summary>
+    internal static string? EntryMismatch(string name, Tensor dst, Tensor src, bool isParam)
+    {
+        if (!ShapeUtil.SameShape(src._shape, dst._shape))
+        {
+            return $"size mismatch for {name}: copying a {(isParam ? "param" : "buffer")} with shape {ShapeUtil.Format(src._shape)} " +
+                   $"from the state dict, but the shape in the current model is {ShapeUtil.Format(dst._shape)}.";
+        }
+        if (src.DType != dst.DType && src.DType.IsFloatingPoint() && !dst.DType.IsFloatingPoint())
+        {
+            return $"dtype mismatch for {name}: the state dict holds {src.DType}, but the model's {(isParam ? "param" : "buffer")} is {dst.DType}; " +
+                   "converting floating-point values to an integer or bool tensor would lose them. Convert the entry with .To(...) first if you mean it.";
+        }
+        return null;
+    }
+
     /// <summary>
     /// Saves the whole model to a safetensors file (the PyTorch <c>torch.save(model)</c> use case, without pickle): its state dict,
     /// plus metadata <c>format=pt</c>, <c>sharpgrad.type</c> (the model's type) and, when every module in the tree can describe
     /// itself (run-time <see cref="Layers.Sequential"/> of built-in layers), <c>sharpgrad.architecture</c>, so
-    /// <see cref="Load{T}(string)"/> / <c>Sequential.Load</c> can rebuild it. PyTorch reads the file with
+    /// <see cref="Load{T}(string, ModelLoadOptions?)"/> / <c>Sequential.Load</c> can rebuild it. PyTorch reads the file with
     /// <c>safetensors.torch.load_file</c>.
     /// </summary>
     public void Save(string path)
@@ -143,17 +152,24 @@ public abstract partial class Module
     /// <summary>
     /// Loads a model saved with <see cref="Save"/> (PyTorch: <c>torch.load(path)</c> of a whole model). If the file describes
     /// its architecture (a run-time <see cref="Layers.Sequential"/>), the model is rebuilt from it through
-    /// <see cref="LayerRegistry"/>; otherwise a <c>new T()</c> is built without its random initialisation (<see cref="SkipInit{TModule}(Func{TModule})"/>) and the weights are loaded into it strictly.
+    /// <see cref="LayerRegistry"/>; otherwise a <c>new T()</c> is built. Either way the layers are built without their random
+    /// initialisation (<see cref="SkipInit{TModule}(Func{TModule})"/>) and the weights are loaded into them strictly.
     /// Also accepts a plain state-dict file (.safetensors or .pt/.pth) for types with a parameterless constructor.
+    /// The file is untrusted: its tensors are checked against <see cref="ModelLoadOptions.MaxBytes"/> before they are read,
+    /// and its architecture may not allocate more than its tensors hold (checked before each allocation).
     /// </summary>
-    /// <exception cref="InvalidDataException">The file is malformed, or it holds a different model type.</exception>
-    public static T Load<T>(string path) where T : Module, new()
+    /// <param name="path">A .safetensors file written by <see cref="Save"/>, or a state dict (.safetensors, .pt, .pth).</param>
+    /// <param name="options">Limits for untrusted files; <see cref="ModelLoadOptions.Default"/> when null.</param>
+    /// <exception cref="InvalidDataException">The file is malformed, too large for the load budget, holds a different model type,
+    /// or holds weights that do not fit the model (the <see cref="StateDictMismatchException"/> is the inner exception).</exception>
+    public static T Load<T>(string path, ModelLoadOptions? options = null) where T : Module, new()
     {
-        var dict = Serialization.StateDict.Load(path);
+        options ??= ModelLoadOptions.Default;
+        var dict = ModelFile.ReadWeights(path, options);
         T model;
         if (dict.Metadata.TryGetValue(ModelFile.ArchitectureKey, out var arch))
         {
-            var built = Architecture.Build(arch);
+            var built = ModelFile.BuildArchitecture(arch, dict, options);
             model = built as T ?? throw new InvalidDataException(
                 $"Module.Load<{typeof(T).Name}>: '{path}' holds a {built.GetType().Name}, not a {typeof(T).Name}.");
         }
@@ -168,7 +184,7 @@ public abstract partial class Module
             // does not run the constructor's init either).
             model = SkipInit(static () => new T());
         }
-        model.LoadStateDict(dict, strict: true);
+        ModelFile.LoadWeights(model, dict, path, $"Module.Load<{typeof(T).Name}>");
         return model;
     }
 }

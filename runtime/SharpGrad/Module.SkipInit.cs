@@ -9,7 +9,7 @@ public abstract partial class Module
     /// leaves them uninitialised — until <see cref="LoadStateDict"/> (or an <see cref="Init"/> call) fills them.
     /// <code>var model = Module.SkipInit(() => new Net());
     /// model.LoadStateDict(SafeTensors.Read("net.safetensors"));</code>
-    /// <see cref="Load{T}(string)"/> builds its model this way.
+    /// <see cref="Load{T}(string, Serialization.ModelLoadOptions?)"/> builds its model this way.
     /// </summary>
     public static TModule SkipInit<TModule>(Func<TModule> construct) where TModule : Module
     {

@@ -10,9 +10,10 @@ namespace SharpGrad;
 /// </summary>
 public abstract partial class Module
 {
-    private List<Func<Module, Tensor[], Tensor[]?>?>? _forwardPreHooks;
-    private List<Func<Module, Tensor[], Tensor, Tensor?>?>? _forwardHooks;
-    private List<Func<Module, Tensor?[], Tensor?[], Tensor?[]?>?>? _backwardHooks;
+    private HookList<Func<Module, Tensor[], Tensor[]?>>? _forwardPreHooks;
+    private HookList<Func<Module, Tensor[], Tensor, Tensor?>>? _forwardHooks;
+    private HookList<Func<Module, Tensor?[], Tensor?[], Tensor?[]?>>? _backwardHooks;
+    private HookList<Func<Module, Tensor?[], Tensor?[]?>>? _backwardPreHooks;
     private int _hookCount;
 
     /// <summary>True in training mode (the default), false after <see cref="Eval"/> (PyTorch: <c>training</c>).</summary>
@@ -40,44 +41,71 @@ public abstract partial class Module
 
     // ---------------- the plumbing built on it ----------------
 
-    /// <summary>The direct children (PyTorch: <c>children()</c>).</summary>
-    public IEnumerable<Module> Children() => NamedChildren().Select(c => c.Module);
+    /// <summary>
+    /// Every child under every name it is registered with, in order — what PyTorch keeps in <c>_modules</c>. The same module
+    /// registered twice (e.g. <c>new Sequential(a, b, a)</c>) appears twice; <see cref="NamedChildren"/> of the run-time
+    /// containers lists it once. State dicts and <c>ToString</c> use this.
+    /// </summary>
+    internal virtual IEnumerable<(string Name, Module Module)> RegisteredChildren() => NamedChildren();
 
-    /// <summary>This module and every descendant, depth first, with dotted names; this module is "" (PyTorch: <c>named_modules()</c>).</summary>
-    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    /// <summary>The direct children, each module once even if registered under two names (PyTorch: <c>children()</c>).</summary>
+    public IEnumerable<Module> Children()
     {
         var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
-        return NamedModulesCore(prefix, seen);
+        foreach (var (_, child) in NamedChildren())
+        {
+            if (child is not null && seen.Add(child)) yield return child;
+        }
     }
 
-    private IEnumerable<(string Name, Module Module)> NamedModulesCore(string prefix, HashSet<Module> seen)
+    /// <summary>
+    /// This module and every descendant, depth first, with dotted names; this module is <paramref name="prefix"/> (PyTorch:
+    /// <c>named_modules(prefix=…, remove_duplicate=…)</c>). A module reachable twice is listed once, under its first name, unless
+    /// <paramref name="removeDuplicate"/> is false.
+    /// </summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "", bool removeDuplicate = true)
     {
-        if (!seen.Add(this)) yield break;
-        yield return (prefix, this);
-        foreach (var (name, child) in NamedChildren())
+        ArgumentNullException.ThrowIfNull(prefix);
+        var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
+        return NamedModulesCore(prefix, seen, removeDuplicate);
+    }
+
+    private IEnumerable<(string Name, Module Module)> NamedModulesCore(string prefix, HashSet<Module> seen, bool removeDuplicate)
+    {
+        // Without removeDuplicate, `seen` holds the modules on the current path only (a cycle would never end).
+        if (!seen.Add(this))
         {
-            foreach (var item in child.NamedModulesCore(prefix.Length == 0 ? name : prefix + "." + name, seen))
+            if (removeDuplicate) yield break;
+            throw new InvalidOperationException($"NamedModules: the module tree contains a cycle at '{prefix}' ({GetType().Name}).");
+        }
+        yield return (prefix, this);
+        foreach (var (name, child) in removeDuplicate ? NamedChildren() : RegisteredChildren())
+        {
+            if (child is null) continue;
+            foreach (var item in child.NamedModulesCore(prefix.Length == 0 ? name : prefix + "." + name, seen, removeDuplicate))
             {
                 yield return item;
             }
         }
+        if (!removeDuplicate) seen.Remove(this);
     }
 
     /// <summary>This module and every descendant (PyTorch: <c>modules()</c>).</summary>
     public IEnumerable<Module> Modules() => NamedModules().Select(m => m.Module);
 
     /// <summary>
-    /// Every parameter with its dotted name, this module's own first, then each child's in order (PyTorch: <c>named_parameters()</c>).
-    /// A parameter shared by two modules is listed once.
+    /// Every parameter with its dotted name, this module's own first, then each child's in order (PyTorch:
+    /// <c>named_parameters(recurse=…, remove_duplicate=…)</c>). A parameter (or module) shared by two modules is listed once,
+    /// under its first name, unless <paramref name="removeDuplicate"/> is false.
     /// </summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedParameters(bool recurse = true)
+    public IEnumerable<(string Name, Tensor Value)> NamedParameters(bool recurse = true, bool removeDuplicate = true)
     {
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        foreach (var (prefix, module) in recurse ? NamedModules() : [("", this)])
+        foreach (var (prefix, module) in recurse ? NamedModules(removeDuplicate: removeDuplicate) : [("", this)])
         {
             foreach (var (name, p) in module.NamedDirectParameters())
             {
-                if (p is null || !seen.Add(p)) continue;
+                if (p is null || (removeDuplicate && !seen.Add(p))) continue;
                 yield return (prefix.Length == 0 ? name : prefix + "." + name, p);
             }
         }
@@ -86,15 +114,18 @@ public abstract partial class Module
     /// <summary>Every parameter (PyTorch: <c>parameters()</c>); pass them to an optimizer.</summary>
     public IEnumerable<Tensor> Parameters(bool recurse = true) => NamedParameters(recurse).Select(p => p.Value);
 
-    /// <summary>Every buffer with its dotted name, e.g. BatchNorm's <c>running_mean</c> (PyTorch: <c>named_buffers()</c>).</summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedBuffers(bool recurse = true)
+    /// <summary>
+    /// Every buffer with its dotted name, e.g. BatchNorm's <c>running_mean</c> (PyTorch: <c>named_buffers(recurse=…,
+    /// remove_duplicate=…)</c>). A shared buffer is listed once unless <paramref name="removeDuplicate"/> is false.
+    /// </summary>
+    public IEnumerable<(string Name, Tensor Value)> NamedBuffers(bool recurse = true, bool removeDuplicate = true)
     {
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        foreach (var (prefix, module) in recurse ? NamedModules() : [("", this)])
+        foreach (var (prefix, module) in recurse ? NamedModules(removeDuplicate: removeDuplicate) : [("", this)])
         {
             foreach (var (name, b) in module.NamedDirectBuffers())
             {
-                if (b is null || !seen.Add(b)) continue;
+                if (b is null || (removeDuplicate && !seen.Add(b))) continue;
                 yield return (prefix.Length == 0 ? name : prefix + "." + name, b);
             }
         }
@@ -146,7 +177,7 @@ public abstract partial class Module
         var sb = new StringBuilder();
         sb.Append(GetType().Name).Append('(').Append(ExtraRepr());
         bool any = false;
-        foreach (var (name, child) in NamedChildren())
+        foreach (var (name, child) in RegisteredChildren())
         {
             any = true;
             var inner = child.ToString().Replace("\n", "\n  ");
@@ -191,7 +222,7 @@ public abstract partial class Module
         if (RunForwardPreHooks(inputs) is { } replacedInputs) inputs = replacedInputs;
 
         BackwardHookState? state = null;
-        if (_backwardHooks is { Count: > 0 } && Autograd.IsGradEnabled && HasBackwardHooksCore())
+        if (Autograd.IsGradEnabled && HasBackwardHooksCore())
         {
             state = new BackwardHookState(this, inputs.Length);
             inputs = state.WrapInputs(inputs);
@@ -205,20 +236,10 @@ public abstract partial class Module
     }
 
     /// <summary>True if a forward pre-hook or a forward hook is registered (no allocation; for compiled code).</summary>
-    internal bool HasForwardHooksCore() => _hookCount > 0 && (AnyHook(_forwardPreHooks) || AnyHook(_forwardHooks));
+    internal bool HasForwardHooksCore() => _hookCount > 0 && (_forwardPreHooks is { Count: > 0 } || _forwardHooks is { Count: > 0 });
 
-    /// <summary>True if a full backward hook is registered (no allocation; for compiled code).</summary>
-    internal bool HasBackwardHooksCore() => _hookCount > 0 && AnyHook(_backwardHooks);
-
-    private static bool AnyHook<THook>(List<THook?>? hooks) where THook : class
-    {
-        if (hooks is null) return false;
-        for (int i = 0; i < hooks.Count; i++)
-        {
-            if (hooks[i] is not null) return true;
-        }
-        return false;
-    }
+    /// <summary>True if a full backward hook or a full backward pre-hook is registered (no allocation; for compiled code).</summary>
+    internal bool HasBackwardHooksCore() => _hookCount > 0 && (_backwardHooks is { Count: > 0 } || _backwardPreHooks is { Count: > 0 });
 
     /// <summary>
     /// Runs the forward pre-hooks in registration order, each seeing the inputs the previous ones left; returns the
@@ -226,11 +247,11 @@ public abstract partial class Module
     /// </summary>
     internal Tensor[]? RunForwardPreHooks(Tensor[] inputs)
     {
-        if (_forwardPreHooks is not { } pre) return null;
+        if (_forwardPreHooks is not { Count: > 0 } pre) return null;
         Tensor[]? result = null;
-        foreach (var hook in pre.ToArray())
+        foreach (var hook in pre.Snapshot())
         {
-            if (hook?.Invoke(this, inputs) is { } replaced)
+            if (hook(this, inputs) is { } replaced)
             {
                 inputs = replaced;
                 result = replaced;
@@ -242,11 +263,11 @@ public abstract partial class Module
     /// <summary>Runs the forward hooks in registration order; returns the replaced output, or null when none replaced it.</summary>
     internal Tensor? RunForwardHooks(Tensor[] inputs, Tensor output)
     {
-        if (_forwardHooks is not { } post) return null;
+        if (_forwardHooks is not { Count: > 0 } post) return null;
         Tensor? result = null;
-        foreach (var hook in post.ToArray())
+        foreach (var hook in post.Snapshot())
         {
-            if (hook?.Invoke(this, inputs, output) is { } replaced)
+            if (hook(this, inputs, output) is { } replaced)
             {
                 output = replaced;
                 result = replaced;
@@ -261,12 +282,12 @@ public abstract partial class Module
     /// </summary>
     internal Tensor?[]? RunBackwardHooks(Tensor?[] gradInputs, Tensor?[] gradOutputs)
     {
-        if (_backwardHooks is not { } hooks) return null;
+        if (_backwardHooks is not { Count: > 0 } hooks) return null;
         var current = (Tensor?[])gradInputs.Clone();
         Tensor?[]? result = null;
-        foreach (var hook in hooks.ToArray())
+        foreach (var hook in hooks.Snapshot())
         {
-            if (hook?.Invoke(this, (Tensor?[])current.Clone(), gradOutputs) is { } replaced)
+            if (hook(this, (Tensor?[])current.Clone(), gradOutputs) is { } replaced)
             {
                 if (replaced.Length != current.Length)
                 {
@@ -281,56 +302,134 @@ public abstract partial class Module
     }
 
     /// <summary>
-    /// Registers a hook run before <c>Forward</c>; it may return replacement inputs (PyTorch: <c>register_forward_pre_hook</c>).
+    /// Runs the full backward pre-hooks in registration order with the gradient of the output, each seeing what the previous
+    /// ones left; returns the replaced output gradients, or null when no hook replaced them.
     /// </summary>
-    public HookHandle RegisterForwardPreHook(Func<Module, Tensor[], Tensor[]?> hook) => AddHook(_forwardPreHooks ??= [], hook);
+    internal Tensor?[]? RunBackwardPreHooks(Tensor?[] gradOutputs)
+    {
+        if (_backwardPreHooks is not { Count: > 0 } hooks) return null;
+        Tensor?[]? result = null;
+        foreach (var hook in hooks.Snapshot())
+        {
+            if (hook(this, (Tensor?[])gradOutputs.Clone()) is { } replaced)
+            {
+                if (replaced.Length != gradOutputs.Length)
+                {
+                    throw new InvalidOperationException(
+                        $"A full backward pre-hook on {GetType().Name} returned {replaced.Length} gradients, but the module has {gradOutputs.Length} output(s); return one per output (or null to keep them).");
+                }
+                for (int i = 0; i < replaced.Length; i++)
+                {
+                    if (replaced[i] is { } r && gradOutputs[i] is { } g && !ShapeUtil.SameShape(r._shape, g._shape))
+                    {
+                        throw new InvalidOperationException(
+                            $"A full backward pre-hook on {GetType().Name} returned a gradient of shape {ShapeUtil.Format(r._shape)} for output {i}, whose gradient has shape {ShapeUtil.Format(g._shape)}; a hook must keep the shape.");
+                    }
+                }
+                gradOutputs = replaced;
+                result = replaced;
+            }
+        }
+        return result;
+    }
 
-    /// <summary>Registers an observing hook run before <c>Forward</c>.</summary>
-    public HookHandle RegisterForwardPreHook(Action<Module, Tensor[]> hook)
+    /// <summary>
+    /// Registers a hook run before <c>Forward</c>; it may return replacement inputs (PyTorch: <c>register_forward_pre_hook(hook, prepend=…)</c>).
+    /// With <paramref name="prepend"/> it runs before the hooks already registered, otherwise after them.
+    /// </summary>
+    public HookHandle RegisterForwardPreHook(Func<Module, Tensor[], Tensor[]?> hook, bool prepend = false) => AddHook(_forwardPreHooks ??= new(), hook, prepend);
+
+    /// <summary>Registers an observing hook run before <c>Forward</c> (PyTorch: <c>register_forward_pre_hook</c>).</summary>
+    public HookHandle RegisterForwardPreHook(Action<Module, Tensor[]> hook, bool prepend = false)
     {
         ArgumentNullException.ThrowIfNull(hook);
-        return RegisterForwardPreHook((m, x) => { hook(m, x); return null; });
+        return RegisterForwardPreHook((m, x) => { hook(m, x); return null; }, prepend);
     }
 
     /// <summary>
     /// Registers a hook run after <c>Forward</c> with the inputs and output; it may return a replacement output
-    /// (PyTorch: <c>register_forward_hook</c>).
+    /// (PyTorch: <c>register_forward_hook(hook, prepend=…)</c>). With <paramref name="prepend"/> it runs before the hooks
+    /// already registered.
     /// </summary>
-    public HookHandle RegisterForwardHook(Func<Module, Tensor[], Tensor, Tensor?> hook) => AddHook(_forwardHooks ??= [], hook);
+    public HookHandle RegisterForwardHook(Func<Module, Tensor[], Tensor, Tensor?> hook, bool prepend = false) => AddHook(_forwardHooks ??= new(), hook, prepend);
 
-    /// <summary>Registers an observing hook run after <c>Forward</c>.</summary>
-    public HookHandle RegisterForwardHook(Action<Module, Tensor[], Tensor> hook)
+    /// <summary>Registers an observing hook run after <c>Forward</c> (PyTorch: <c>register_forward_hook</c>).</summary>
+    public HookHandle RegisterForwardHook(Action<Module, Tensor[], Tensor> hook, bool prepend = false)
     {
         ArgumentNullException.ThrowIfNull(hook);
-        return RegisterForwardHook((m, x, y) => { hook(m, x, y); return null; });
+        return RegisterForwardHook((m, x, y) => { hook(m, x, y); return null; }, prepend);
     }
 
     /// <summary>
     /// Registers a hook run when the gradients with respect to this module's inputs are computed, with
-    /// <c>(module, gradInput, gradOutput)</c>; it may return replacement input gradients (PyTorch: <c>register_full_backward_hook</c>).
-    /// Entries of gradInput are null for inputs that do not require grad.
+    /// <c>(module, gradInput, gradOutput)</c>; it may return replacement input gradients (PyTorch:
+    /// <c>register_full_backward_hook(hook, prepend=…)</c>). Entries of gradInput are null for inputs that do not require
+    /// grad; when no input requires grad the hook must return null (or only nulls), as in PyTorch.
     /// </summary>
-    public HookHandle RegisterFullBackwardHook(Func<Module, Tensor?[], Tensor?[], Tensor?[]?> hook) => AddHook(_backwardHooks ??= [], hook);
+    public HookHandle RegisterFullBackwardHook(Func<Module, Tensor?[], Tensor?[], Tensor?[]?> hook, bool prepend = false) => AddHook(_backwardHooks ??= new(), hook, prepend);
 
-    /// <summary>Registers an observing full backward hook.</summary>
-    public HookHandle RegisterFullBackwardHook(Action<Module, Tensor?[], Tensor?[]> hook)
+    /// <summary>Registers an observing full backward hook (PyTorch: <c>register_full_backward_hook</c>).</summary>
+    public HookHandle RegisterFullBackwardHook(Action<Module, Tensor?[], Tensor?[]> hook, bool prepend = false)
     {
         ArgumentNullException.ThrowIfNull(hook);
-        return RegisterFullBackwardHook((m, gi, go) => { hook(m, gi, go); return null; });
+        return RegisterFullBackwardHook((m, gi, go) => { hook(m, gi, go); return null; }, prepend);
     }
 
-    private HookHandle AddHook<THook>(List<THook?> list, THook hook) where THook : class
+    /// <summary>
+    /// Registers a hook run when the gradient with respect to this module's output arrives, before the input gradients are
+    /// computed, with <c>(module, gradOutput)</c>; it may return a replacement output gradient (same shapes) that the backward
+    /// through the module then uses (PyTorch 2: <c>register_full_backward_pre_hook(hook, prepend=…)</c>). In a compiled
+    /// program it observes only (a replacement throws).
+    /// </summary>
+    public HookHandle RegisterFullBackwardPreHook(Func<Module, Tensor?[], Tensor?[]?> hook, bool prepend = false) => AddHook(_backwardPreHooks ??= new(), hook, prepend);
+
+    /// <summary>Registers an observing full backward pre-hook (PyTorch: <c>register_full_backward_pre_hook</c>).</summary>
+    public HookHandle RegisterFullBackwardPreHook(Action<Module, Tensor?[]> hook, bool prepend = false)
     {
         ArgumentNullException.ThrowIfNull(hook);
-        list.Add(hook);
+        return RegisterFullBackwardPreHook((m, go) => { hook(m, go); return null; }, prepend);
+    }
+
+    private HookHandle AddHook<THook>(HookList<THook> list, THook hook, bool prepend) where THook : class
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        var entry = list.Add(hook, prepend);
         _hookCount++;
-        int index = list.Count - 1;
         return new HookHandle(() =>
         {
-            if (list[index] is null) return;
-            list[index] = null;
-            _hookCount--;
+            if (list.Remove(entry)) _hookCount--;
         });
+    }
+
+    /// <summary>Hooks in call order; each registration is its own entry, so a handle removes exactly the one it added.</summary>
+    private sealed class HookList<THook> where THook : class
+    {
+        private readonly List<Entry> _entries = [];
+
+        public sealed class Entry(THook hook)
+        {
+            public readonly THook Hook = hook;
+        }
+
+        public int Count => _entries.Count;
+
+        public Entry Add(THook hook, bool prepend)
+        {
+            var entry = new Entry(hook);
+            if (prepend) _entries.Insert(0, entry);
+            else _entries.Add(entry);
+            return entry;
+        }
+
+        public bool Remove(Entry entry) => _entries.Remove(entry);
+
+        /// <summary>The hooks as they are now (a hook may add or remove hooks while they run).</summary>
+        public THook[] Snapshot()
+        {
+            var hooks = new THook[_entries.Count];
+            for (int i = 0; i < hooks.Length; i++) hooks[i] = _entries[i].Hook;
+            return hooks;
+        }
     }
 
     /// <summary>Collects the output gradient and the input gradients of one call, then runs the backward hooks.</summary>
@@ -358,8 +457,18 @@ public abstract partial class Module
             if (!output.RequiresGrad) return output;
             return Tensor.Record(output.Alias(), "BackwardHookFunctionBackward", [output], (g, n) =>
             {
+                if (module.RunBackwardPreHooks([g]) is { } replaced && replaced[0] is { } r) g = r;
                 _gradOutputs = [g];
-                if (_pendingInputs == 0) Run();
+                if (_pendingInputs == 0 && module._backwardHooks is { Count: > 0 })
+                {
+                    // No input requires grad: the hooks see only nulls, and may not invent gradients (PyTorch raises too).
+                    if (Run() is { } invented && invented.Any(t => t is not null))
+                    {
+                        throw new InvalidOperationException(
+                            $"A full backward hook on {module.GetType().Name} returned a gradient, but none of the module's inputs requires grad, so there is " +
+                            "nowhere for it to go (PyTorch: \"Backward hook for Modules where no input requires gradient should always return None or None for all gradients\"). Return null.");
+                    }
+                }
                 return [g];
             });
         }

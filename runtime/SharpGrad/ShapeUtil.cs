@@ -27,7 +27,10 @@ internal static class ShapeUtil
         {
             if (s < 0) throw new ArgumentException($"Invalid {what} {Format(shape)}: sizes must be non-negative.");
         }
-        Count(shape);
+        if (Count(shape) > Array.MaxLength)
+        {
+            throw new ArgumentException($"Invalid {what} {Format(shape)}: {Count(shape)} elements are more than a .NET array holds ({Array.MaxLength}).");
+        }
         return shape;
     }
 

@@ -15,7 +15,13 @@ internal abstract class Storage
 
     public abstract Array Array { get; }
 
-    public static Storage Allocate(DType dtype, int length) => dtype switch
+    public static Storage Allocate(DType dtype, int length)
+    {
+        Serialization.AllocationBudget.Charge(dtype, length); // bounded only while a model is rebuilt from a file
+        return AllocateCore(dtype, length);
+    }
+
+    private static Storage AllocateCore(DType dtype, int length) => dtype switch
     {
         DType.Float32 => new Storage<float>(new float[length]),
         DType.Float64 => new Storage<double>(new double[length]),

@@ -16,7 +16,7 @@ public partial class Tensor
     /// <summary>Makes a non-leaf keep its <see cref="Grad"/> after backward (PyTorch: <c>retain_grad()</c>). No effect on leaves.</summary>
     public Tensor RetainGrad()
     {
-        if (_gradFn is null)
+        if (GradFn is null)
         {
             if (!RequiresGrad)
             {
@@ -25,16 +25,25 @@ public partial class Tensor
             }
             return this;
         }
-        _gradFn.RetainedTensor = this;
+        _gradFn!.RetainedTensor = this;
         return this;
     }
 
     /// <summary>A tensor sharing this one's data but cut from the graph: a leaf that does not require grad (PyTorch: <c>detach()</c>).</summary>
-    public Tensor Detach() => new(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
+    public Tensor Detach() => new(Storage, _shape, _strides, Offset);
 
-    /// <summary>Cuts this tensor from its graph in place (PyTorch: <c>detach_()</c>).</summary>
+    /// <summary>
+    /// Cuts this tensor from its graph in place (PyTorch: <c>detach_()</c>). Views can't be detached in place (their history is
+    /// their base's); use <see cref="Detach"/>.
+    /// </summary>
     public Tensor Detach_()
     {
+        if (ViewBase is not null)
+        {
+            throw new InvalidOperationException(
+                $"Detach_(): this tensor of shape {ShapeUtil.Format(_shape)} is a view of another tensor, and views can't be detached in place " +
+                "(PyTorch: \"Can't detach views in-place\"). Use Detach(), which returns a new tensor cut from the graph.");
+        }
         _gradFn = null;
         _requiresGrad = false;
         return this;
@@ -52,7 +61,7 @@ public partial class Tensor
             throw new InvalidOperationException(
                 $"Cannot register a hook on a tensor of shape {ShapeUtil.Format(_shape)} that does not require grad: no gradient will ever flow through it.");
         }
-        var list = _gradFn is { } fn ? (fn.TensorHooks ??= []) : (LeafHooks ??= []);
+        var list = GradFn is { } fn ? (fn.TensorHooks ??= []) : (LeafHooks ??= []);
         list.Add(hook);
         int index = list.Count - 1;
         return new HookHandle(() => list[index] = null);

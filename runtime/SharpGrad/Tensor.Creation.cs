@@ -196,12 +196,18 @@ public partial class Tensor
                 infer = i;
             }
             else if (shape[i] < 0) throw new ArgumentException($"{op}: invalid size {shape[i]} in shape {ShapeUtil.Format(shape)}.");
-            else known *= shape[i];
+            else known = Math.Min(known * shape[i], (long)int.MaxValue + 1); // (capped: it is only compared with an int count)
         }
         var result = (int[])shape.Clone();
         if (infer >= 0)
         {
-            if (known == 0 || count % known != 0)
+            if (known == 0)
+            {
+                throw new ArgumentException(count == 0
+                    ? $"{op}: cannot reshape a tensor of 0 elements into shape {ShapeUtil.Format(shape)}: the -1 dimension could be any size (ambiguous). Give every size explicitly."
+                    : $"{op}: shape {ShapeUtil.Format(shape)} is invalid for input of size {count}: its other sizes multiply to 0, so no size for -1 fits.");
+            }
+            if (count % known != 0)
             {
                 throw new ArgumentException($"{op}: shape {ShapeUtil.Format(shape)} is invalid for input of size {count}: {count} is not divisible by {known}.");
             }

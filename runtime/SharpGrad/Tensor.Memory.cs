@@ -94,6 +94,15 @@ public partial class Tensor
     /// </summary>
     internal void CheckInPlace(string op, bool recording)
     {
+        if (!Autograd.IsGradEnabled) return;
+        if (ViewBase is { } root && root.IsLeaf && root.RequiresGrad)
+        {
+            // Whether or not this view records (it may predate the base's RequiresGrad), writing through it would change a leaf.
+            throw new InvalidOperationException(
+                $"{op}: a view of a leaf tensor that requires grad (the view has shape {ShapeUtil.Format(_shape)}, the leaf {ShapeUtil.Format(root._shape)}) " +
+                "is being used in an in-place operation (PyTorch: \"a view of a leaf Variable that requires grad is being used in an in-place operation\"). " +
+                "Wrap the update in 'using (Autograd.NoGrad())', or Clone() the view first.");
+        }
         if (!recording) return;
         if (IsLeaf && RequiresGrad)
         {
@@ -101,17 +110,18 @@ public partial class Tensor
                 $"{op}: a leaf tensor that requires grad (shape {ShapeUtil.Format(_shape)}) is being used in an in-place operation. " +
                 "Wrap the update in 'using (Autograd.NoGrad())' (as optimizers do), or use the out-of-place op.");
         }
-        if (ViewBase is { } b && (b.RequiresGrad || RequiresGrad))
+        if (ViewBase is { } b && !b.IsContiguous)
         {
             throw new NotSupportedException(
-                $"{op}: in-place operations on a view of a tensor that requires grad are not supported by SharpGrad's autograd. " +
-                "Use the out-of-place op, or Clone() the view first.");
+                $"{op}: in-place operations that autograd records on a view of a non-contiguous tensor (shape {ShapeUtil.Format(b._shape)}, strides " +
+                $"{ShapeUtil.Format(b._strides)}) are not supported. Use the out-of-place op, or make the base contiguous first.");
         }
     }
 
     /// <summary>
     /// Finishes an in-place op: writes <paramref name="result"/> (computed out of place) into this tensor, bumps the version,
-    /// and moves this tensor's history onto the result's node.
+    /// and moves this tensor's history onto the result's node. On a view, the base's history is rebased instead (PyTorch:
+    /// <c>CopySlices</c>): the base becomes "the old base with this region replaced by the result", and this view a view of it.
     /// </summary>
     internal Tensor CommitInPlace(Tensor result)
     {
@@ -119,9 +129,36 @@ public partial class Tensor
         Storage.Version++;
         if (result._gradFn is { } fn)
         {
-            SetGradFn(fn);
+            if (ViewBase is { } root) RebaseView(root, result);
+            else SetGradFn(fn);
         }
         return this;
+    }
+
+    private void RebaseView(Tensor root, Tensor result)
+    {
+        var rootShape = root._shape;
+        var shape = _shape;
+        var strides = _strides;
+        int relative = Offset - root.Offset;
+        var copySlices = new Node("CopySlices", [root, result], (g, n) =>
+        {
+            var gRoot = Empty(rootShape, g.DType);
+            CopyRaw(g, gRoot);
+            var region = new Tensor(gRoot.Storage, shape, strides, relative);
+            Tensor? gResult = null;
+            if (n.NeedsInputGrad(1))
+            {
+                gResult = Empty(shape, g.DType);
+                CopyRaw(region, gResult);
+            }
+            if (!n.NeedsInputGrad(0)) return [null, gResult];
+            region.FillUnchecked(0); // the old values there were overwritten: no gradient flows to them
+            return [gRoot, gResult];
+        }, null);
+        root.SetGradFn(copySlices);
+        SetGradFn(ViewOfBaseNode(root, shape, strides, Offset));
+        SetViewHistory(root);
     }
 
     /// <summary>Runs an in-place op: fast path (no autograd) straight into storage; otherwise out-of-place then commit.</summary>
@@ -211,7 +248,12 @@ public partial class Tensor
             case Storage<float> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((float)value); return;
             case Storage<double> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value); return;
             case Storage<long> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((long)value); return;
+            case Storage<int> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((int)value); return;
+            case Storage<byte> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill((byte)value); return;
+            case Storage<bool> s when IsContiguous: s.Data.AsSpan(Offset, NumElements).Fill(value != 0); return;
         }
+        // A strided view: broadcast a one-element tensor of the value into it (a 0-d tensor is contiguous, so every dtype
+        // above ends this recursion).
         CopyRaw(Full([], value, DType), this);
     }
 

@@ -5,7 +5,9 @@ public partial class Tensor
     /// <summary>A view sharing storage with this tensor, recorded as an op whose backward is <paramref name="backward"/>.</summary>
     private Tensor MakeView(int[] shape, int[] strides, int offset, string name, Func<Tensor, Tensor> backward)
     {
-        var view = new Tensor(Storage, shape, strides, offset) { ViewBase = ViewBase ?? this };
+        var root = ViewBase ?? this;
+        var view = new Tensor(Storage, shape, strides, offset) { ViewBase = root };
+        view.SetViewHistory(root);
         if (!ShouldRecord(this)) return view;
         return Record(view, name, [this], (g, n) => [backward(g)]);
     }
@@ -299,5 +301,27 @@ public partial class Tensor
     }
 
     /// <summary>A new tensor object over the same elements (not recorded); used to give an op's output its own identity.</summary>
-    internal Tensor Alias() => new(Storage, _shape, _strides, Offset) { ViewBase = ViewBase };
+    internal Tensor Alias()
+    {
+        var alias = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase };
+        if (ViewBase is { } root) alias.SetViewHistory(root);
+        return alias;
+    }
+
+    /// <summary>
+    /// The autograd node of a view (<paramref name="shape"/>, <paramref name="strides"/>, <paramref name="offset"/> in the
+    /// storage) of the contiguous <paramref name="root"/> (PyTorch: <c>AsStridedBackward</c>): its gradient lands in that
+    /// region of a zero gradient for the root.
+    /// </summary>
+    internal static Node ViewOfBaseNode(Tensor root, int[] shape, int[] strides, int offset)
+    {
+        var rootShape = root._shape;
+        int relative = offset - root.Offset;
+        return new Node("AsStridedBackward", [root], (g, n) =>
+        {
+            var gRoot = Zeros(rootShape, g.DType);
+            CopyRaw(g, new Tensor(gRoot.Storage, shape, strides, relative));
+            return [gRoot];
+        }, null);
+    }
 }

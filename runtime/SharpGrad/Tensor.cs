@@ -21,8 +21,18 @@ public partial class Tensor
     /// <summary>The autograd node that produced this tensor, or null for leaves (PyTorch: <c>grad_fn</c>).</summary>
     internal Node? _gradFn;
 
-    /// <summary>For a view, the tensor whose storage it shares (PyTorch: <c>_base</c>).</summary>
+    /// <summary>
+    /// For a differentiable view (made by <c>View</c>, <c>Select</c>, <c>Transpose</c>, …), the tensor it is ultimately a view of
+    /// (PyTorch: <c>_base</c>); null for every other tensor, including <see cref="Detach"/>ed ones.
+    /// </summary>
     internal Tensor? ViewBase;
+
+    /// <summary>
+    /// For a view, its base's <see cref="_gradFn"/> when this view's history was last made from it. An in-place op through
+    /// another view of the same base gives the base a new history (CopySlices); this view's history is then remade from it on
+    /// its next use (PyTorch regenerates a view's grad_fn the same way).
+    /// </summary>
+    private Node? _viewOfFn;
 
     /// <summary>Hooks on a leaf tensor's gradient (non-leaf hooks live on <see cref="_gradFn"/>).</summary>
     internal List<Func<Tensor, Tensor?>?>? LeafHooks;
@@ -44,7 +54,7 @@ public partial class Tensor
     protected Tensor(Tensor other)
         : this(other.Storage, other._shape, other._strides, other.Offset)
     {
-        ViewBase = other.ViewBase;
+        // A parameter is a leaf of its own, never a differentiable view (PyTorch: nn.Parameter(t) wraps t's data).
     }
 
     /// <summary>The size of each dimension (PyTorch: <c>shape</c> / <c>size()</c>). A copy: changing it changes nothing.</summary>
@@ -77,14 +87,20 @@ public partial class Tensor
     /// </summary>
     public bool RequiresGrad
     {
-        get => _requiresGrad;
+        get
+        {
+            SyncViewHistory();
+            return _requiresGrad;
+        }
         set
         {
-            if (_gradFn is not null)
+            if (GradFn is { } fn)
             {
+                if (value) return; // a non-leaf already requires grad: a no-op, as in PyTorch
                 throw new InvalidOperationException(
-                    $"RequiresGrad can only be changed on leaf tensors, but this tensor of shape {ShapeUtil.Format(_shape)} " +
-                    $"is the result of {_gradFn.Name}. If you want a leaf copy, use Detach() and then set RequiresGrad on it.");
+                    $"RequiresGrad can only be turned off on leaf tensors, but this tensor of shape {ShapeUtil.Format(_shape)} " +
+                    $"is the result of {fn.Name}. To use it in a computation that is not differentiated, use Detach() (PyTorch: " +
+                    "\"you can only change requires_grad flags of leaf variables\").");
             }
             if (value && !DType.IsFloatingPoint())
             {
@@ -103,10 +119,33 @@ public partial class Tensor
     }
 
     /// <summary>True for tensors created by the user, false for results of recorded ops (PyTorch: <c>is_leaf</c>).</summary>
-    public bool IsLeaf => _gradFn is null;
+    public bool IsLeaf => GradFn is null;
 
     /// <summary>The node that created this tensor, or null for a leaf (PyTorch: <c>grad_fn</c>).</summary>
-    public Node? GradFn => _gradFn;
+    public Node? GradFn
+    {
+        get
+        {
+            SyncViewHistory();
+            return _gradFn;
+        }
+    }
+
+    /// <summary>Remakes a view's history from its base when an in-place op through another view changed the base's.</summary>
+    private void SyncViewHistory()
+    {
+        if (ViewBase is not { } root || ReferenceEquals(root._gradFn, _viewOfFn)) return;
+        _viewOfFn = root._gradFn;
+        if (root._gradFn is null) return;
+        _gradFn = ViewOfBaseNode(root, _shape, _strides, Offset);
+        _requiresGrad = true;
+    }
+
+    /// <summary>Records, for the view (shape, strides, offset) of <paramref name="root"/>, that its values are part of the root's.</summary>
+    internal void SetViewHistory(Tensor root)
+    {
+        _viewOfFn = root._gradFn;
+    }
 
     /// <summary>
     /// The gradient accumulated by <see cref="Backward"/> (PyTorch: <c>grad</c>). Null until a backward reaches this tensor;

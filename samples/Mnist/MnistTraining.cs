@@ -3,7 +3,6 @@ using System.Globalization;
 using SharpGrad.Data;
 using SharpGrad.Layers;
 using SharpGrad.Optimizers;
-using SharpGrad.Samples.Plotting;
 
 namespace SharpGrad.Samples.Mnist;
 
@@ -50,11 +49,13 @@ public static class MnistTraining
     /// <paramref name="progress"/> (optional) the running figures after every batch, for a progress bar.</summary>
     public static MnistResult Run(MnistOptions o, Action<string>? log = null, Action<BatchProgress>? progress = null)
     {
+        // Fail before training, not after it, when the results can't be written.
+        EnsureWritable(o.OutDir);
         Rng.ManualSeed(o.Seed);
         var (images, labels) = global::SharpGrad.Data.Mnist.Load(Path.Combine(o.DataDir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(o.DataDir, "mnist10k-labels-idx1-ubyte.gz"));
         int n = (int)images.Size(0);
         if (o.TrainCount + o.TestCount > n)
-            throw new ArgumentException($"Mnist: {o.TrainCount} training + {o.TestCount} test images requested, but the file holds only {n}.");
+            throw new ArgumentException($"{o.TrainCount} training + {o.TestCount} test images requested, but the file holds only {n}.");
         var (xtr, ytr) = (images.Narrow(0, 0, o.TrainCount), labels.Narrow(0, 0, o.TrainCount));
         var (xte, yte) = (images.Narrow(0, n - o.TestCount, o.TestCount), labels.Narrow(0, n - o.TestCount, o.TestCount));
         var loader = new DataLoader(new TensorDataset(xtr, ytr), batchSize: o.BatchSize, shuffle: true, seed: o.Seed);
@@ -105,12 +106,40 @@ public static class MnistTraining
         var path = Path.Combine(o.OutDir, "mnist_cnn.safetensors");
         model.Save(path);
         var plotPath = Path.Combine(o.OutDir, "loss.png");
-        var ep = epochs.Select(e => (double)e.Epoch).ToArray();
-        new LinePlot(640, 480) { Title = "MNIST CNN loss", XLabel = "epoch", YLabel = "loss", IntegerX = true }
-            .Add("training", ep, epochs.Select(e => (double)e.Loss).ToArray(), markers: true)
-            .Add("test", ep, epochs.Select(e => (double)e.TestLoss).ToArray(), markers: true)
-            .Save(plotPath);
+        SaveLossPlot(epochs, plotPath);
         return new MnistResult(model, epochs, testAcc, o.TestCount, path, plotPath);
+    }
+
+    /// <summary>Creates <paramref name="dir"/> if needed and checks that a file can be written in it.</summary>
+    /// <exception cref="IOException">The folder can't be created or written to (the message names it and why).</exception>
+    public static void EnsureWritable(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var probe = Path.Combine(dir, ".mnist-write-test-" + Environment.ProcessId);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new IOException($"can't write the results to --out '{dir}': {e.Message} Choose a folder you can write to.", e);
+        }
+    }
+
+    /// <summary>The training and test loss per epoch, drawn with ScottPlot (640×480 PNG).</summary>
+    public static void SaveLossPlot(IReadOnlyList<EpochStats> epochs, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var ep = epochs.Select(e => (double)e.Epoch).ToArray();
+        plot.Add.Scatter(ep, epochs.Select(e => (double)e.Loss).ToArray()).LegendText = "training";
+        plot.Add.Scatter(ep, epochs.Select(e => (double)e.TestLoss).ToArray()).LegendText = "test";
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // whole epochs
+        plot.Title("MNIST CNN loss");
+        plot.XLabel("epoch");
+        plot.YLabel("loss");
+        plot.ShowLegend();
+        plot.SavePng(path, 640, 480);
     }
 
     /// <summary>Accuracy of <paramref name="model"/> on (x, y) in eval mode without gradients, in batches of 500.</summary>

@@ -2,6 +2,7 @@
 //   dotnet run --project samples/Mnist -- [--epochs N] [--batch-size N] [--mode compiled|eager] [--train N] [--test N] [--out DIR] [--data DIR]
 using System.Globalization;
 using SharpGrad.Samples.Mnist;
+using Spectre.Console;
 
 var options = new MnistOptions();
 for (int i = 0; i < args.Length; i++)
@@ -58,15 +59,15 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
-// A progress bar redrawn per batch on a terminal; one summary line per epoch when the output is redirected.
-var bar = new ProgressBar(Console.Out, interactive: !Console.IsOutputRedirected);
 Console.WriteLine($"Mnist: {options.Mode.ToString().ToLowerInvariant()} mode, {options.Epochs} epochs, batch size {options.BatchSize}");
 MnistResult result;
 try
 {
-    result = MnistTraining.Run(options, bar.Finish, bar.Update);
+    // A progress bar per epoch on a terminal (Spectre.Console); one summary line per epoch when the output is redirected.
+    result = TrainingProgress.Show(AnsiConsole.Console, interactive: !Console.IsOutputRedirected, Console.Out,
+        (log, progress) => MnistTraining.Run(options, log, progress));
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException)
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine($"Mnist: {e.Message}");
     return 2;

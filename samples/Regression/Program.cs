@@ -6,7 +6,6 @@ using SharpGrad;
 using SharpGrad.Layers;
 using SharpGrad.Optimizers;
 using SharpGrad.Serialization;
-using SharpGrad.Samples.Plotting;
 
 return RegressionDemo.RunCli(args, Console.Out, Console.Error);
 
@@ -79,12 +78,16 @@ public static class RegressionDemo
         // Plot: noisy data as points, the clean curve x², the fit.
         var xs = Values(result.X).Select(v => (double)v).ToArray();
         var gx = Values(grid).Select(v => (double)v).ToArray();
-        var plot = new LinePlot(640, 480) { Title = "Sequential fit of y = x^2 + noise", XLabel = "x", YLabel = "y" };
-        plot.Add("data", xs, Values(result.Y).Select(v => (double)v).ToArray(), points: true);
-        plot.Add("x^2", gx, gx.Select(v => v * v).ToArray());
-        plot.Add("fit", gx, pTrained.Select(v => (double)v).ToArray());
+        var plot = new ScottPlot.Plot();
+        plot.Add.ScatterPoints(xs, Values(result.Y).Select(v => (double)v).ToArray()).LegendText = "data";
+        plot.Add.ScatterLine(gx, gx.Select(v => v * v).ToArray()).LegendText = "x^2";
+        plot.Add.ScatterLine(gx, pTrained.Select(v => (double)v).ToArray()).LegendText = "fit";
+        plot.Title("Sequential fit of y = x^2 + noise");
+        plot.XLabel("x");
+        plot.YLabel("y");
+        plot.ShowLegend();
         var pngPath = Path.Combine(outDir, "regression.png");
-        plot.Save(pngPath);
+        plot.SavePng(pngPath, 640, 480);
         stdout.WriteLine($"plot written to {pngPath}");
         return d1 == 0 && d2 == 0 ? 0 : 1;
     }

@@ -69,6 +69,46 @@ public static class Autograd
         return result;
     }
 
+    /// <summary>
+    /// Computes the gradients of several roots at once and adds them to the leaves' <c>.Grad</c> (PyTorch:
+    /// <c>torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)</c>): one backward pass over the
+    /// union of their graphs, so a node shared by two roots runs once with the sum of their gradients.
+    /// </summary>
+    /// <param name="tensors">The roots to differentiate.</param>
+    /// <param name="gradTensors">The gradient of each root; null entries (or a null list) mean ones for one-element roots.</param>
+    /// <param name="retainGraph">Keep the graph so it can be differentiated again (defaults to <paramref name="createGraph"/>).</param>
+    /// <param name="createGraph">Record the gradient computation itself, for higher-order derivatives.</param>
+    /// <param name="inputs">When given, only these tensors (leaves or not) get <c>.Grad</c>; every other leaf is left alone.</param>
+    public static void Backward(
+        IReadOnlyList<Tensor> tensors,
+        IReadOnlyList<Tensor?>? gradTensors = null,
+        bool? retainGraph = null,
+        bool createGraph = false,
+        IReadOnlyList<Tensor>? inputs = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Count == 0) throw new ArgumentException("Autograd.Backward: no tensors were given to differentiate.", nameof(tensors));
+        bool retain = retainGraph ?? createGraph;
+        if (inputs is null)
+        {
+            Engine.Run(tensors, gradTensors, retain, createGraph, null);
+            return;
+        }
+        if (inputs.Count == 0) throw new ArgumentException("Autograd.Backward: inputs was given but is empty; pass null to accumulate into every leaf.", nameof(inputs));
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (!inputs[i].RequiresGrad)
+            {
+                throw new ArgumentException($"Autograd.Backward: input {i} (shape {ShapeUtil.Format(inputs[i]._shape)}) does not require grad, so no gradient can be accumulated into it.");
+            }
+        }
+        var grads = Engine.Run(tensors, gradTensors, retain, createGraph, inputs)!;
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (grads[i] is { } g) Engine.AccumulateIntoGrad(inputs[i], g, createGraph);
+        }
+    }
+
     /// <summary>Convenience overload for one output and one input.</summary>
     public static Tensor Grad(Tensor output, Tensor input, Tensor? gradOutput = null, bool? retainGraph = null, bool createGraph = false)
         => Grad([output], [input], gradOutput is null ? null : [gradOutput], retainGraph, createGraph)[0]!;

@@ -188,6 +188,12 @@ internal static class Engine
 
     private static void Deliver(Tensor leaf, Tensor grad, bool createGraph, Dictionary<Tensor, int>? leafCapture, Tensor?[]? captured)
     {
+        int captureIndex = -1;
+        if (captured is not null && (leafCapture is null || !leafCapture.TryGetValue(leaf, out captureIndex)))
+        {
+            // Autograd.Grad: a leaf that is not among the inputs gets nothing — its hooks don't run either (as in PyTorch).
+            return;
+        }
         if (leaf.LeafHooks is { } hooks)
         {
             foreach (var hook in hooks)
@@ -197,12 +203,15 @@ internal static class Engine
         }
         if (captured is not null)
         {
-            if (leafCapture is not null && leafCapture.TryGetValue(leaf, out int i))
-            {
-                captured[i] = captured[i] is null ? grad : captured[i]! + grad;
-            }
+            captured[captureIndex] = captured[captureIndex] is null ? grad : captured[captureIndex]! + grad;
             return;
         }
+        AccumulateIntoGrad(leaf, grad, createGraph);
+    }
+
+    /// <summary>Adds <paramref name="grad"/> to <paramref name="leaf"/>'s <c>.Grad</c> (PyTorch: what <c>AccumulateGrad</c> does).</summary>
+    internal static void AccumulateIntoGrad(Tensor leaf, Tensor grad, bool createGraph)
+    {
         var existing = leaf.Grad;
         if (existing is null)
         {

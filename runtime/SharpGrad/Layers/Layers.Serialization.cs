@@ -140,6 +140,7 @@ namespace SharpGrad.Serialization
         {
             RegisterActivationsAndBasics();
             RegisterNnLayers();
+            RegisterSequenceLayers();
         }
 
         private static void RegisterActivationsAndBasics()
@@ -162,5 +163,8 @@ namespace SharpGrad.Serialization
 
         /// <summary>Linear, convolution and pooling layers; filled in once they exist.</summary>
         static partial void RegisterNnLayers();
+
+        /// <summary>Attention, Transformer and recurrent layers (SequenceLayers.Serialization.cs).</summary>
+        static partial void RegisterSequenceLayers();
     }
 }

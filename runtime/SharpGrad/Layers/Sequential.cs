@@ -10,6 +10,7 @@ namespace SharpGrad.Layers;
 public partial class Sequential : Module, IEnumerable<Module>
 {
     private readonly List<(string Name, Module Module)> _children = [];
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
     /// <summary>An empty sequence; add children with <see cref="Add(string, Module)"/> (PyTorch: <c>nn.Sequential()</c>).</summary>
     public Sequential()
@@ -62,7 +63,8 @@ public partial class Sequential : Module, IEnumerable<Module>
     public Sequential Add(string name, Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        ModuleNames.Validate(name, _children.Select(c => c.Name), "Sequential");
+        ModuleNames.Validate(name, _names, "Sequential");
+        _names.Add(name);
         _children.Add((name, module));
         return this;
     }
@@ -78,8 +80,10 @@ public partial class Sequential : Module, IEnumerable<Module>
         return x;
     }
 
-    /// <inheritdoc/>
-    public override IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
+    /// <summary>The children with their names, each module once even if added twice (PyTorch: <c>named_children()</c>).</summary>
+    public override IEnumerable<(string Name, Module Module)> NamedChildren() => ModuleNames.Distinct(_children);
+
+    internal override IEnumerable<(string Name, Module Module)> RegisteredChildren() => _children;
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs)
@@ -98,8 +102,10 @@ public partial class Sequential : Module, IEnumerable<Module>
 }
 
 /// <summary>
-/// Holds child modules in a list, named "0", "1", … (PyTorch: <c>torch.nn.ModuleList</c>). It has no <c>Forward</c>:
-/// iterate it in your own <c>Forward</c>.
+/// Holds child modules in a list, named "0", "1", … by position (PyTorch: <c>torch.nn.ModuleList</c>). It has no <c>Forward</c>:
+/// iterate it in your own <c>Forward</c>. Like a Python list it can be indexed (negative indices count from the end), sliced
+/// (<see cref="Slice"/>, <c>list[1..3]</c>), concatenated (<c>+</c>), and changed with <see cref="Insert"/> and
+/// <see cref="RemoveAt"/>; the names always follow the positions.
 /// </summary>
 public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
 {
@@ -122,8 +128,22 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
     /// <summary>The number of modules (PyTorch: <c>len(list)</c>).</summary>
     public int Count => _items.Count;
 
-    /// <summary>The module at <paramref name="index"/> (PyTorch: <c>list[i]</c>).</summary>
-    public T this[int index] => _items[index < 0 ? index + _items.Count : index];
+    /// <summary>The module at <paramref name="index"/>; negative indices count from the end (PyTorch: <c>list[i]</c>).</summary>
+    public T this[int index] => _items[Position(index)];
+
+    /// <summary>The modules from <c>range.Start</c> up to (not including) <c>range.End</c>, as a new list sharing them (PyTorch: <c>list[a:b]</c>).</summary>
+    public ModuleList<T> this[Range range] => Slice(range);
+
+    /// <summary>
+    /// The modules from <c>range.Start</c> up to (not including) <c>range.End</c>, as a new list sharing the same modules,
+    /// renamed "0", "1", … (PyTorch: <c>list[a:b]</c>). Out-of-range bounds are clipped, as in Python.
+    /// </summary>
+    public ModuleList<T> Slice(Range range)
+    {
+        int start = Math.Clamp(range.Start.IsFromEnd ? _items.Count - range.Start.Value : range.Start.Value, 0, _items.Count);
+        int end = Math.Clamp(range.End.IsFromEnd ? _items.Count - range.End.Value : range.End.Value, 0, _items.Count);
+        return new ModuleList<T>(_items.GetRange(start, Math.Max(0, end - start)));
+    }
 
     /// <summary>Adds a module at the end (PyTorch: <c>append</c>). Returns this list.</summary>
     public ModuleList<T> Append(T module)
@@ -133,15 +153,57 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
         return this;
     }
 
-    /// <summary>Adds several modules at the end (PyTorch: <c>extend</c>).</summary>
+    /// <summary>Adds several modules at the end (PyTorch: <c>extend</c>, <c>+=</c>). Returns this list.</summary>
     public ModuleList<T> Extend(IEnumerable<T> modules)
     {
-        foreach (var m in modules) Append(m);
+        ArgumentNullException.ThrowIfNull(modules);
+        foreach (var m in modules.ToList()) Append(m);
         return this;
     }
 
-    /// <inheritdoc/>
-    public override IEnumerable<(string Name, Module Module)> NamedChildren()
+    /// <summary>
+    /// Inserts <paramref name="module"/> before position <paramref name="index"/> (PyTorch: <c>insert(index, module)</c>);
+    /// negative indices count from the end and out-of-range ones are clipped, as Python's <c>list.insert</c> does.
+    /// </summary>
+    public ModuleList<T> Insert(int index, T module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        int i = Math.Clamp(index < 0 ? index + _items.Count : index, 0, _items.Count);
+        _items.Insert(i, module);
+        return this;
+    }
+
+    /// <summary>Removes and returns the module at <paramref name="index"/>; negative indices count from the end (PyTorch: <c>pop(index)</c>, <c>del list[i]</c>).</summary>
+    public T RemoveAt(int index)
+    {
+        int i = Position(index);
+        var m = _items[i];
+        _items.RemoveAt(i);
+        return m;
+    }
+
+    /// <summary>A new list holding the modules of <paramref name="first"/> then those of <paramref name="second"/> (PyTorch: <c>a + b</c>).</summary>
+    public static ModuleList<T> operator +(ModuleList<T> first, ModuleList<T> second)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        return new ModuleList<T>(first._items.Concat(second._items));
+    }
+
+    private int Position(int index)
+    {
+        int i = index < 0 ? index + _items.Count : index;
+        if (i < 0 || i >= _items.Count)
+        {
+            throw new IndexOutOfRangeException($"Index {index} is out of range for a ModuleList of {_items.Count} modules.");
+        }
+        return i;
+    }
+
+    /// <summary>The modules named by position, each module once even if it is in the list twice (PyTorch: <c>named_children()</c>).</summary>
+    public override IEnumerable<(string Name, Module Module)> NamedChildren() => ModuleNames.Distinct(RegisteredChildren());
+
+    internal override IEnumerable<(string Name, Module Module)> RegisteredChildren()
         => _items.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), (Module)m));
 
     /// <summary>Enumerates the modules in order.</summary>
@@ -163,7 +225,17 @@ public class ModuleList : ModuleList<Module>
 /// <summary>Checks child names the way PyTorch's <c>add_module</c> does.</summary>
 internal static class ModuleNames
 {
-    public static void Validate(string name, IEnumerable<string> existing, string owner)
+    /// <summary>Each module once, under the first name it has (PyTorch's <c>named_children()</c> memo).</summary>
+    public static IEnumerable<(string Name, Module Module)> Distinct(IEnumerable<(string Name, Module Module)> children)
+    {
+        var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
+        foreach (var c in children)
+        {
+            if (seen.Add(c.Module)) yield return c;
+        }
+    }
+
+    public static void Validate(string name, IReadOnlySet<string> existing, string owner)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (name.Length == 0) throw new ArgumentException($"{owner}: a module name can't be empty.", nameof(name));

@@ -42,9 +42,28 @@ public abstract class LRScheduler
     public int LastEpoch { get; protected set; }
 
     /// <summary>Advances one epoch and sets the groups' learning rates (PyTorch: <c>scheduler.step()</c>).</summary>
-    public void Step()
+    public virtual void Step()
     {
         LastEpoch++;
+        Apply();
+    }
+
+    /// <summary>
+    /// Jumps to <paramref name="epoch"/> and applies its closed-form rates (PyTorch: the deprecated <c>scheduler.step(epoch)</c>,
+    /// which <see cref="SequentialLR"/> calls with 0 at each milestone).
+    /// </summary>
+    internal virtual void StepTo(int epoch)
+    {
+        LastEpoch = epoch;
+        Apply();
+    }
+
+    /// <summary>Moves back one epoch without changing any rate (what <see cref="SequentialLR"/> does to its schedulers when it is built).</summary>
+    internal void Rewind() => LastEpoch--;
+
+    /// <summary>Sets each group's learning rate to <see cref="ComputeLr"/> at <see cref="LastEpoch"/>, then runs <see cref="AfterStep"/>.</summary>
+    protected void Apply()
+    {
         var groups = Optimizer.ParamGroups;
         var lrs = new double[groups.Count];
         for (int i = 0; i < groups.Count; i++)
@@ -55,6 +74,9 @@ public abstract class LRScheduler
         AfterStep();
         _lastLr = lrs;
     }
+
+    /// <summary>Records what <see cref="GetLastLr"/> returns (for schedulers that set the rates themselves).</summary>
+    protected void SetLastLr(IReadOnlyList<double> lrs) => _lastLr = lrs.ToArray();
 
     /// <summary>The learning rate of group <paramref name="group"/> at epoch <paramref name="epoch"/> (closed form).</summary>
     protected abstract double ComputeLr(int group, int epoch);

@@ -101,7 +101,7 @@ public abstract class Optimizer
     /// Re-evaluates the model with <paramref name="closure"/> (which should zero the gradients, compute the loss and call
     /// Backward), then performs one step; returns the closure's loss (PyTorch: <c>optimizer.step(closure)</c>).
     /// </summary>
-    public Tensor Step(Func<Tensor> closure)
+    public virtual Tensor Step(Func<Tensor> closure)
     {
         ArgumentNullException.ThrowIfNull(closure);
         Tensor loss;
@@ -160,6 +160,7 @@ public abstract class Optimizer
     /// </summary>
     public OptimizerStateDict StateDict()
     {
+        BeforeStateDict();
         var result = new OptimizerStateDict();
         int index = 0;
         foreach (var g in _groups)
@@ -215,7 +216,7 @@ public abstract class Optimizer
             }
             foreach (var (key, t) in entries)
             {
-                if (key != "step" && !ShapeUtil.SameShape(t._shape, p._shape))
+                if (IsParameterShapedState(key) && !ShapeUtil.SameShape(t._shape, p._shape))
                 {
                     throw new ArgumentException($"{Name}.LoadStateDict: state '{key}' of parameter {index} has shape {ShapeUtil.Format(t._shape)}, but the parameter has shape {ShapeUtil.Format(p._shape)}.");
                 }
@@ -234,9 +235,28 @@ public abstract class Optimizer
         foreach (var (index, entries) in stateDict.State)
         {
             var p = byIndex[index];
-            _state[p] = entries.ToDictionary(kv => kv.Key,
-                kv => kv.Key == "step" ? kv.Value.Detach().To(DType.Float32).Clone() : kv.Value.Detach().To(p.DType).Contiguous().Clone());
+            _state[p] = entries.ToDictionary(kv => kv.Key, kv => kv.Value.Detach().To(LoadedStateDType(kv.Key, p)).Contiguous().Clone());
         }
+        AfterLoadStateDict();
+    }
+
+    /// <summary>
+    /// True if the state entry <paramref name="key"/> has its parameter's shape (<see cref="LoadStateDict"/> checks it);
+    /// false for scalars such as <c>"step"</c>.
+    /// </summary>
+    protected virtual bool IsParameterShapedState(string key) => key != "step";
+
+    /// <summary>The dtype <see cref="LoadStateDict"/> gives a state entry: Float32 for <c>"step"</c> (PyTorch's 0-d float counter), the parameter's dtype otherwise.</summary>
+    protected virtual DType LoadedStateDType(string key, Tensor parameter) => key == "step" ? DType.Float32 : parameter.DType;
+
+    /// <summary>Called by <see cref="StateDict"/> first: an optimizer that keeps state outside the per-parameter tensors writes it there.</summary>
+    protected virtual void BeforeStateDict()
+    {
+    }
+
+    /// <summary>Called at the end of <see cref="LoadStateDict"/>: an optimizer that keeps state outside the per-parameter tensors reads it back.</summary>
+    protected virtual void AfterLoadStateDict()
+    {
     }
 
     // ---------------- helpers for the update kernels ----------------

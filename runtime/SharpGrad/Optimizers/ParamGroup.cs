@@ -24,10 +24,12 @@ public sealed class ParamGroup
     /// <param name="lrDecay">Learning-rate decay (Adagrad) (PyTorch: <c>"lr_decay"</c>).</param>
     /// <param name="initialAccumulatorValue">Adagrad's initial sum (PyTorch: <c>"initial_accumulator_value"</c>).</param>
     /// <param name="maximize">Maximise instead of minimise (PyTorch: <c>"maximize"</c>).</param>
+    /// <param name="rho">Adadelta's running-average coefficient (PyTorch: <c>"rho"</c>).</param>
+    /// <param name="momentumDecay">NAdam's momentum decay ψ (PyTorch: <c>"momentum_decay"</c>).</param>
     public ParamGroup(IEnumerable<Tensor> parameters, double? lr = null, double? weightDecay = null, double? momentum = null,
         double? dampening = null, bool? nesterov = null, (double Beta1, double Beta2)? betas = null, double? eps = null,
         bool? amsgrad = null, double? alpha = null, bool? centered = null, double? lrDecay = null,
-        double? initialAccumulatorValue = null, bool? maximize = null)
+        double? initialAccumulatorValue = null, bool? maximize = null, double? rho = null, double? momentumDecay = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         _params = parameters.ToList();
@@ -44,6 +46,8 @@ public sealed class ParamGroup
         Set("lr_decay", lrDecay);
         Set("initial_accumulator_value", initialAccumulatorValue);
         Set("maximize", maximize);
+        Set("rho", rho);
+        Set("momentum_decay", momentumDecay);
     }
 
     private void Set(string name, double? value)

@@ -49,7 +49,8 @@ public sealed class LayerArguments
     public int GetInt(string name, int fallback) => Has(name) ? GetInt(name) : fallback;
 
     /// <summary>A floating-point argument.</summary>
-    public double GetDouble(string name) => Get(name, JsonValueKind.Number).GetDouble();
+    public double GetDouble(string name)
+        => Get(name, JsonValueKind.Number).TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Bad(name, "a finite number");
 
     /// <summary>A floating-point argument, or <paramref name="fallback"/> when absent.</summary>
     public double GetDouble(string name, double fallback) => Has(name) ? GetDouble(name) : fallback;
@@ -154,11 +155,52 @@ public static class LayerRegistry
     }
 }
 
-/// <summary>Keys of the metadata written by <see cref="Module.Save"/>.</summary>
+/// <summary>Keys of the metadata written by <see cref="Module.Save"/>, and the loading flow shared by <c>Module.Load</c> and <c>Sequential.Load</c>.</summary>
 internal static class ModelFile
 {
     public const string TypeKey = "sharpgrad.type";
     public const string ArchitectureKey = "sharpgrad.architecture";
+
+    /// <summary>
+    /// Reads a model file's tensors, refusing — from the header, before reading them — a file whose tensors need more than
+    /// <see cref="ModelLoadOptions.MaxBytes"/>.
+    /// </summary>
+    public static StateDict ReadWeights(string path, ModelLoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return StateDict.FormatOf(path) == StateDict.FileFormat.SafeTensors ? SafeTensors.Read(path, options) : PyTorchCheckpoint.Read(path, options);
+    }
+
+    /// <summary>
+    /// Rebuilds the module tree an architecture describes, with every layer built under <see cref="Init.Skip"/> (its weights
+    /// are loaded next, so nothing is initialised twice and the generator is not drawn from) and inside an
+    /// <see cref="AllocationBudget"/>: the layers may allocate at most twice the bytes of the tensors stored in the file (plus
+    /// 1 MiB for buffers not saved), and never more than the load budget — checked before each allocation.
+    /// </summary>
+    public static Module BuildArchitecture(string json, StateDict weights, ModelLoadOptions options)
+    {
+        long stored = 0;
+        foreach (var t in weights.Values) stored += (long)t.NumElements * t.DType.ElementSize();
+        long fromFile = 2 * stored + (1 << 20);
+        string why = fromFile <= options.MaxBytes
+            ? $"the file stores only {stored} bytes of tensors, and a model may take at most {fromFile} (twice that, plus 1 MiB)"
+            : $"that is past the model load budget. {options.RaiseHint}";
+        using var budget = AllocationBudget.Begin(Math.Min(fromFile, options.MaxBytes), why);
+        using (Init.Skip()) return Architecture.Build(json, budget, weights);
+    }
+
+    /// <summary>Loads the weights strictly; a mismatch is the file's fault, so it is an <see cref="InvalidDataException"/> (with the details inside).</summary>
+    public static void LoadWeights(Module model, StateDict weights, string path, string loader)
+    {
+        try
+        {
+            model.LoadStateDict(weights, strict: true);
+        }
+        catch (StateDictMismatchException ex)
+        {
+            throw new InvalidDataException($"{loader}: the weights in '{path}' do not fit the model it describes. {ex.Message}", ex);
+        }
+    }
 }
 
 /// <summary>
@@ -192,7 +234,7 @@ internal static class Architecture
         if (depth > MaxDepth) return $"the model is nested more than {MaxDepth} levels deep";
         if (m.GetType() == typeof(Sequential))
         {
-            foreach (var (n, c) in m.NamedChildren())
+            foreach (var (n, c) in m.RegisteredChildren())
             {
                 if (Unsupported(c, n, depth + 1) is { } why) return why;
             }
@@ -208,7 +250,7 @@ internal static class Architecture
         {
             w.WriteString("kind", "Sequential");
             w.WriteStartArray("children");
-            foreach (var (n, c) in m.NamedChildren())
+            foreach (var (n, c) in m.RegisteredChildren())
             {
                 w.WriteStartObject();
                 w.WriteString("name", n);
@@ -260,7 +302,25 @@ internal static class Architecture
         }
     }
 
-    public static Module Build(string json)
+    /// <summary>
+    /// Rebuilds the module tree. With <paramref name="weights"/>, each layer is checked against the file's tensors as soon as it
+    /// is built (names, shapes, dtypes), so a file whose architecture disagrees with its tensors is refused at the first layer
+    /// that does, before the layers after it are allocated.
+    /// </summary>
+    public static Module Build(string json, AllocationBudget? budget = null, StateDict? weights = null)
+    {
+        try
+        {
+            return BuildDocument(json, budget, weights);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+        {
+            // JsonElement reports strings that are not valid UTF-16 (a lone surrogate such as "\ud800") this way.
+            throw new InvalidDataException($"The saved architecture holds a value that can't be read ({ex.Message}).", ex);
+        }
+    }
+
+    private static Module BuildDocument(string json, AllocationBudget? budget, StateDict? weights)
     {
         JsonDocument doc;
         try
@@ -274,11 +334,11 @@ internal static class Architecture
         using (doc)
         {
             int count = 0;
-            return BuildNode(doc.RootElement, 0, ref count);
+            return BuildNode(doc.RootElement, "", 0, ref count, budget, weights);
         }
     }
 
-    private static Module BuildNode(JsonElement e, int depth, ref int count)
+    private static Module BuildNode(JsonElement e, string path, int depth, ref int count, AllocationBudget? budget, StateDict? weights)
     {
         if (depth > MaxDepth) throw new InvalidDataException($"The saved architecture is nested more than {MaxDepth} levels deep.");
         if (++count > MaxModules) throw new InvalidDataException($"The saved architecture has more than {MaxModules} modules.");
@@ -301,10 +361,11 @@ internal static class Architecture
                 {
                     throw new InvalidDataException("The saved architecture has a Sequential child without a \"name\" and a \"module\".");
                 }
-                var child = BuildNode(m, depth + 1, ref count);
+                string name = n.GetString()!;
+                var child = BuildNode(m, path.Length == 0 ? name : path + "." + name, depth + 1, ref count, budget, weights);
                 try
                 {
-                    seq.Add(n.GetString()!, child);
+                    seq.Add(name, child);
                 }
                 catch (ArgumentException ex)
                 {
@@ -319,7 +380,28 @@ internal static class Architecture
             if (args.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"The saved architecture's {kind} layer has \"args\" that is not an object.");
             foreach (var p in args.EnumerateObject()) values[p.Name] = p.Value.Clone();
         }
-        return LayerRegistry.Create(new LayerArguments(kind, values));
+        if (budget is not null) budget.Building = $"the {kind} layer '{path}'";
+        var layer = LayerRegistry.Create(new LayerArguments(kind, values));
+        if (weights is not null) CheckAgainstFile(layer, kind, path, weights);
+        return layer;
+    }
+
+    private static void CheckAgainstFile(Module layer, string kind, string path, StateDict weights)
+    {
+        foreach (var (name, tensor, isParam) in layer.StateEntries())
+        {
+            string full = path.Length == 0 ? name : path + "." + name;
+            if (!weights.TryGetValue(full, out var stored))
+            {
+                throw new InvalidDataException(
+                    $"The saved architecture's {kind} layer '{path}' has a {(isParam ? "parameter" : "buffer")} '{full}' of shape {ShapeUtil.Format(tensor._shape)}, " +
+                    "but the file stores no tensor of that name: the architecture and the weights disagree.");
+            }
+            if (Module.EntryMismatch(full, tensor, stored, isParam) is { } mismatch)
+            {
+                throw new InvalidDataException($"The saved architecture's {kind} layer '{path}' does not fit the file's tensors: {mismatch}");
+            }
+        }
     }
 
     internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);

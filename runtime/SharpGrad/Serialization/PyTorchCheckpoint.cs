@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -21,18 +22,21 @@ public static class PyTorchCheckpoint
     /// dtype (float16/bfloat16 are widened to Float32); non-contiguous tensors keep their strides as views over their storage.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is malformed or holds more than a state dict.</exception>
-    public static StateDict Read(string path)
+    public static StateDict Read(string path) => Read(path, limits: null);
+
+    /// <summary>Reads a checkpoint, refusing (before reading it) any storage that would take the total past <paramref name="limits"/>.</summary>
+    internal static StateDict Read(string path, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        return Read(stream, path);
+        return Read(stream, path, limits);
     }
 
     /// <summary>Reads a PyTorch checkpoint from a stream (seekable streams are read in place; others are buffered, at most 4 GB).</summary>
     /// <exception cref="InvalidDataException">The data is malformed or holds more than a state dict.</exception>
-    public static StateDict Read(Stream stream) => Read(stream, "the checkpoint stream");
+    public static StateDict Read(Stream stream) => Read(stream, "the checkpoint stream", limits: null);
 
-    private static StateDict Read(Stream stream, string source)
+    private static StateDict Read(Stream stream, string source, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(stream);
         try
@@ -51,7 +55,7 @@ public static class PyTorchCheckpoint
                 stream = copy;
             }
             using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
-            return ReadArchive(zip, stream.Length, source);
+            return ReadArchive(zip, stream.Length, source, limits);
         }
         catch (InvalidDataException)
         {
@@ -64,7 +68,7 @@ public static class PyTorchCheckpoint
         }
     }
 
-    private static StateDict ReadArchive(ZipArchive zip, long fileLength, string source)
+    private static StateDict ReadArchive(ZipArchive zip, long fileLength, string source, ModelLoadOptions? limits)
     {
         if (zip.Entries.Count > 1_000_000) throw Bad(source, $"the archive has {zip.Entries.Count} entries, far more than a state dict needs.");
         ZipArchiveEntry? pkl = null;
@@ -102,6 +106,7 @@ public static class PyTorchCheckpoint
         var result = new StateDict();
         long budget = fileLength; // stored (uncompressed, as torch.save writes) storages can't add up to more than the file
         long compressedBudget = fileLength * MaxCompressionRatio;
+        long loadBudget = limits?.MaxBytes ?? long.MaxValue;
         foreach (var (k, v) in dict.Items)
         {
             if (k is not string name) throw Bad(source, $"the state dict has a key that is a {Unpickler.Describe(k)}, not a string.");
@@ -113,6 +118,16 @@ public static class PyTorchCheckpoint
             if (result.ContainsKey(name)) throw Bad(source, $"the state dict names '{name}' twice.");
             if (!storages.TryGetValue(t.Storage.Key, out var storage))
             {
+                if (limits is not null && t.Storage.NumElements is >= 0 and <= int.MaxValue)
+                {
+                    // (larger counts are refused by LoadStorage)
+                    long inMemory = t.Storage.NumElements * (t.Storage.Type.IsHalf ? 4 : t.Storage.Type.ElementSize);
+                    if (inMemory > loadBudget)
+                    {
+                        throw Bad(source, $"storage '{Truncate(t.Storage.Key)}' (at '{name}') would take the tensors past the model load budget. {limits.RaiseHint}");
+                    }
+                    loadBudget -= inMemory;
+                }
                 storage = LoadStorage(zip, prefix, t.Storage, source, ref budget, ref compressedBudget, fileLength);
                 storages[t.Storage.Key] = storage;
             }
@@ -249,6 +264,14 @@ public static class PyTorchCheckpoint
         if (total < dst.Length) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' ends after {total} of its {declared} bytes.");
         Span<byte> one = stackalloc byte[1];
         if (s.Read(one) > 0) throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' holds more than the {declared} bytes its header declares.");
+        // The zip layer does not check the CRC-32 of what it returns: a flipped bit would load as a wrong weight. Python's zipfile
+        // (and so torch.load) refuses such an entry; so do we.
+        uint crc = Crc32.HashToUInt32(dst);
+        if (crc != entry.Crc32)
+        {
+            throw Bad(source, $"the archive entry '{Truncate(entry.FullName)}' is corrupt: its CRC-32 is {crc:x8}, but the archive records {entry.Crc32:x8} " +
+                              "(a damaged or tampered file; Python's zipfile reports 'Bad CRC-32'). Copy or download it again.");
+        }
     }
 
     internal static InvalidDataException Bad(string source, string problem, Exception? inner = null)

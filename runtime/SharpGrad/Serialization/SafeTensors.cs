@@ -26,20 +26,23 @@ public static class SafeTensors
     /// straight into its own array (the file is never copied whole). Entries keep the header's order.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not a valid safetensors file.</exception>
-    public static StateDict Read(string path)
+    public static StateDict Read(string path) => Read(path, limits: null);
+
+    /// <summary>Reads a safetensors file, refusing (before reading any tensor) one whose tensors need more than <paramref name="limits"/> allows.</summary>
+    internal static StateDict Read(string path, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(path);
         // Unbuffered: the header and then each tensor are read straight into their own arrays (one read each), so a buffer
         // would only add a copy (and, for a small model loaded at start-up, 64 KB of fresh memory to fault in).
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
-        return Read(stream, path);
+        return Read(stream, path, limits);
     }
 
     /// <summary>Reads a safetensors file from <paramref name="stream"/> (read from its current position to the end of the file's data).</summary>
     /// <exception cref="InvalidDataException">The data is not a valid safetensors file.</exception>
-    public static StateDict Read(Stream stream) => Read(stream, "the safetensors stream");
+    public static StateDict Read(Stream stream) => Read(stream, "the safetensors stream", limits: null);
 
-    private static StateDict Read(Stream stream, string source)
+    private static StateDict Read(Stream stream, string source, ModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(stream);
         long available = stream.CanSeek ? stream.Length - stream.Position : -1;
@@ -55,8 +58,20 @@ public static class SafeTensors
         {
             throw Bad(source, $"the header length is {n} bytes, but only {available - 8} bytes follow the length field (the file is truncated or not safetensors).");
         }
-        var header = new byte[(int)n];
-        if (ReadFully(stream, header) < header.Length) throw Bad(source, $"the file ends inside the {n}-byte header.");
+        byte[] header;
+        if (available >= 0 || n <= FirstChunk)
+        {
+            header = new byte[(int)n];
+            if (ReadFully(stream, header) < header.Length) throw Bad(source, $"the file ends inside the {n}-byte header.");
+        }
+        else
+        {
+            // A stream of unknown length: don't trust the declared size before the bytes are there.
+            var chunks = ReadChunks(stream, (long)n, got => Bad(source, $"the file ends inside the {n}-byte header ({got} bytes are present)."));
+            header = new byte[(int)n];
+            int at = 0;
+            foreach (var c in chunks) { c.CopyTo(header, at); at += c.Length; }
+        }
         long bufferLength = available >= 0 ? available - 8 - (long)n : -1;
 
         List<Entry> entries;
@@ -90,6 +105,16 @@ public static class SafeTensors
                 ? $"the tensors need {expectedBegin} bytes of data, but the file has only {bufferLength} after the header (truncated file or offsets out of range)" +
                   (byOffset.Count > 0 ? $"; the last tensor is '{byOffset[^1].Name}' (bytes {byOffset[^1].Begin}..{byOffset[^1].End})." : ".")
                 : $"the tensors cover {expectedBegin} bytes of data, but the file has {bufferLength} bytes after the header: {bufferLength - expectedBegin} trailing bytes belong to no tensor.");
+        }
+
+        if (limits is not null)
+        {
+            long inMemory = 0;
+            foreach (var e in entries) inMemory += e.NumElements * (e.DType is "F16" or "BF16" ? 4 : (e.End - e.Begin) / Math.Max(e.NumElements, 1));
+            if (inMemory > limits.MaxBytes)
+            {
+                throw Bad(source, $"its {entries.Count} tensors need {inMemory} bytes in memory, more than the model load budget. {limits.RaiseHint}");
+            }
         }
 
         // Read each tensor's bytes in file order (the layout is contiguous, so no seeking is needed).
@@ -287,25 +312,32 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// For a stream of unknown length, reads a large tensor's bytes in chunks before its array is allocated, so a header that
-    /// lies about a size fails at the end of the data instead of allocating what it asks for.
+    /// For a stream of unknown length, reads a tensor's bytes (more than 64 KB) in chunks before its array is allocated, so a
+    /// header that lies about a size fails at the end of the data instead of allocating what it asks for.
     /// </summary>
     private static List<byte[]>? Prefetch(Stream stream, long bytes, bool sizeChecked, string source, string name)
     {
-        const int chunkSize = 1 << 24;
-        if (sizeChecked || bytes <= chunkSize) return null;
+        if (sizeChecked || bytes <= FirstChunk) return null;
+        return ReadChunks(stream, bytes, got => Bad(source, $"the file ends inside tensor '{name}' ({got} of its {bytes} bytes are present): the file is truncated."));
+    }
+
+    private const int FirstChunk = 1 << 16;
+
+    /// <summary>
+    /// Reads <paramref name="bytes"/> bytes in chunks that start at 64 KB and double (up to 16 MB) as data keeps arriving, so
+    /// what is allocated stays within about twice what the stream really holds, whatever was declared.
+    /// </summary>
+    private static List<byte[]> ReadChunks(Stream stream, long bytes, Func<long, Exception> truncated)
+    {
         var chunks = new List<byte[]>();
-        long remaining = bytes;
-        while (remaining > 0)
+        long received = 0;
+        while (received < bytes)
         {
-            var chunk = new byte[(int)Math.Min(chunkSize, remaining)];
+            var chunk = new byte[(int)Math.Min(Math.Min(1 << 24, Math.Max(FirstChunk, received)), bytes - received)];
             int got = ReadFully(stream, chunk);
-            if (got < chunk.Length)
-            {
-                throw Bad(source, $"the file ends inside tensor '{name}' ({bytes - remaining + got} of its {bytes} bytes are present): the file is truncated.");
-            }
+            if (got < chunk.Length) throw truncated(received + got);
             chunks.Add(chunk);
-            remaining -= got;
+            received += got;
         }
         return chunks;
     }

@@ -78,6 +78,33 @@ public sealed class StateDict : IReadOnlyDictionary<string, Tensor>
     /// <summary>Looks up an entry without throwing.</summary>
     public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Tensor value) => _map.TryGetValue(key, out value);
 
+    /// <summary>
+    /// Strips <paramref name="prefix"/> from every key that starts with it, e.g. the <c>module.</c> that
+    /// <c>DataParallel</c>/<c>DistributedDataParallel</c> checkpoints carry (PyTorch:
+    /// <c>torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state_dict, prefix)</c>). As in PyTorch, the renamed
+    /// entries move after the others, in their order. A renamed key that would collide with an existing one is an error
+    /// and nothing is changed.
+    /// </summary>
+    public void ConsumePrefixInStateDictIfPresent(string prefix)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        var renamed = _keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        var kept = new HashSet<string>(_keys.Where(k => !k.StartsWith(prefix, StringComparison.Ordinal)), StringComparer.Ordinal);
+        foreach (var k in renamed)
+        {
+            if (!kept.Add(k[prefix.Length..]))
+            {
+                throw new ArgumentException($"ConsumePrefixInStateDictIfPresent: removing '{prefix}' from '{k}' gives '{k[prefix.Length..]}', which the state dict already has.", nameof(prefix));
+            }
+        }
+        foreach (var k in renamed)
+        {
+            var t = _map[k];
+            Remove(k);
+            Add(k[prefix.Length..], t);
+        }
+    }
+
     /// <summary>Enumerates the entries in order (PyTorch: <c>items()</c>).</summary>
     public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator()
     {

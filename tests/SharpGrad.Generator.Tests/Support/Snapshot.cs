@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace SharpGrad.Generator.Tests.Support;
 
 /// <summary>
@@ -9,9 +7,9 @@ namespace SharpGrad.Generator.Tests.Support;
 /// </summary>
 internal static class Snapshot
 {
-    public static void Verify(string name, string actual, [CallerFilePath] string callerFile = "")
+    public static void Verify(string name, string actual)
     {
-        var directory = Path.Combine(FindProjectDirectory(callerFile), "Snapshots");
+        var directory = Path.Combine(FindProjectDirectory(), "Snapshots");
         Directory.CreateDirectory(directory);
         var verifiedPath = Path.Combine(directory, name + ".verified.cs");
         var receivedPath = Path.Combine(directory, name + ".received.cs");
@@ -38,13 +36,19 @@ internal static class Snapshot
         Assert.Fail(message);
     }
 
-    private static string FindProjectDirectory(string callerFile)
+    /// <summary>
+    /// The test project's folder, found by walking up from the test assembly's output folder
+    /// (<c>bin/Debug/net10.0</c>). Not from <c>[CallerFilePath]</c>: CI builds are deterministic
+    /// (<c>ContinuousIntegrationBuild</c>), which maps source paths to <c>/_/</c>.
+    /// </summary>
+    private static string FindProjectDirectory()
     {
-        for (var dir = Path.GetDirectoryName(callerFile); dir is not null; dir = Path.GetDirectoryName(dir))
+        var start = AppContext.BaseDirectory;
+        for (var dir = start; dir is not null; dir = Path.GetDirectoryName(dir.TrimEnd(Path.DirectorySeparatorChar)))
         {
             if (File.Exists(Path.Combine(dir, "SharpGrad.Generator.Tests.csproj"))) return dir;
         }
-        throw new InvalidOperationException($"Cannot find the test project directory above {callerFile}.");
+        throw new InvalidOperationException($"Cannot find SharpGrad.Generator.Tests.csproj above the test output folder {start}.");
     }
 
     /// <summary>A minimal line diff: common prefix and suffix kept out, the differing middle shown as -/+ lines.</summary>

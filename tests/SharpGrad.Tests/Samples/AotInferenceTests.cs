@@ -3,6 +3,7 @@ extern alias aotinference;
 using System.Diagnostics;
 using System.Text;
 using SharpGrad.Data;
+using SharpGrad.Tests.Shared;
 using AotProgram = aotinference::SharpGrad.Samples.AotInference.Program;
 
 namespace SharpGrad.Tests.Samples;
@@ -21,9 +22,7 @@ public sealed class AotPublishFixture : IDisposable
     {
         get
         {
-            // Without clang the README's `dotnet test` still passes on a fresh machine (the test is reported as skipped);
-            // under CI (.ci/run installs clang) a missing toolchain is a failure, never a silent skip.
-            Skip.If(MissingToolchain && Environment.GetEnvironmentVariable("CI") != "true", ToolchainMessage);
+            ExternalProcess.SkipWithoutNativeToolchainOutsideCi();
             var (exe, log) = _publish.Value;
             if (exe is null) Assert.Fail(log);
             return exe!;
@@ -34,14 +33,12 @@ public sealed class AotPublishFixture : IDisposable
 
     private (string? Exe, string Log) Publish()
     {
-        // NativeAOT links with clang against zlib: without them the publish fails late with a linker error, so say it plainly.
-        if (MissingToolchain) return (null, ToolchainMessage);
+        if (ExternalProcess.MissingNativeToolchain) return (null, ExternalProcess.NativeToolchainMessage);
         var project = Path.Combine(AotInferenceTests.RepoRoot, "samples", "AotInference", "AotInference.csproj");
         var outDir = Path.Combine(Root, "publish");
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
         // --artifacts-path keeps every bin/obj of this build out of the repository (no clash with the developer's builds);
         // --disable-build-servers so that no MSBuild/compiler server outlives the command holding our output pipes.
-        var (code, stdout, stderr) = AotInferenceTests.RunProcess(dotnet,
+        var (code, stdout, stderr) = ExternalProcess.Run(ExternalProcess.Dotnet,
             ["publish", project, "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", outDir,
              "--artifacts-path", Path.Combine(Root, "artifacts"), "--disable-build-servers", "-nologo"],
             TimeSpan.FromMinutes(15));
@@ -49,16 +46,6 @@ public sealed class AotPublishFixture : IDisposable
         var exe = Path.Combine(outDir, "AotInference");
         return code == 0 && File.Exists(exe) ? (exe, log) : (null, log);
     }
-
-    private static bool MissingToolchain => !OnPath("clang") || !File.Exists("/usr/include/zlib.h");
-
-    private const string ToolchainMessage =
-        "NativeAOT needs clang and zlib1g-dev on this machine: run `apt-get update && apt-get install -y clang zlib1g-dev` " +
-        "(.ci/run does it), then run the tests again.";
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Any(dir => File.Exists(Path.Combine(dir, tool)));
 
     public void Dispose()
     {
@@ -200,7 +187,7 @@ public class AotInferenceTests(AotPublishFixture aot) : IClassFixture<AotPublish
     }).ToArray();
 
     private (int Code, string Stdout, string Stderr) RunNative(params string[] args) =>
-        RunProcess(aot.Executable, args, TimeSpan.FromMinutes(1));
+        ExternalProcess.Run(aot.Executable, args, TimeSpan.FromMinutes(1));
 
     private static (int Code, string Stdout, string Stderr) RunJit(params string[] args)
     {
@@ -222,23 +209,5 @@ public class AotInferenceTests(AotPublishFixture aot) : IClassFixture<AotPublish
             }
             throw new InvalidOperationException($"SharpGrad.slnx not found above {AppContext.BaseDirectory}.");
         }
-    }
-
-    internal static (int Code, string Stdout, string Stderr) RunProcess(string file, IEnumerable<string> args, TimeSpan timeout)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{Path.GetFileName(file)} {string.Join(' ', args)} did not finish within {timeout}.");
-        }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }

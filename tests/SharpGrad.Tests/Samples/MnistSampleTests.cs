@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using SharpGrad.Samples.Mnist;
 using SharpGrad.Tests.Support;
+using Spectre.Console.Testing;
 
 namespace SharpGrad.Tests.Samples;
 
@@ -56,9 +57,7 @@ public class MnistSampleTests
             Assert.All(result.Epochs, e => Assert.True(e.TestLoss > 0 && float.IsFinite(e.TestLoss), $"test loss {e.TestLoss}"));
             Assert.Contains("test loss ", lines[0]);
             Assert.Equal(Path.Combine(dir, "loss.png"), result.PlotPath);
-            var (pw, ph, _, raw) = PngCheck.Read(File.ReadAllBytes(result.PlotPath));
-            Assert.Equal((640, 480), (pw, ph));
-            Assert.Equal(ph * (1 + 3 * pw), raw.Length);
+            PngCheck.AssertPlot(result.PlotPath);
 
             // The weights file exists and holds the trained model: reloaded, it gives the same logits.
             Assert.True(File.Exists(result.WeightsPath));
@@ -94,64 +93,39 @@ public class MnistSampleTests
     }
 
     [Fact]
-    public void CompiledAndEagerModesTrainTheSameModel()
+    public void TheProgressIsABarPerEpochOnATerminalAndOneLinePerEpochOtherwise()
     {
-        // Same seed, same initial weights, same batches: the compiled forward/backward computes the eager one's values
-        // (up to float32 rounding in a different order), so the two runs' losses agree closely.
-        MnistResult Train(MnistMode mode) => MnistTraining.Run(new MnistOptions
+        var p1 = new BatchProgress(1, 2, 96, 320, 1.5f, 0.25f, 1000);
+        var p2 = new BatchProgress(1, 2, 320, 320, 0.75f, 0.5f, 1200);
+        var q1 = new BatchProgress(2, 2, 160, 320, 0.5f, 0.75f, 1100);
+        Assert.Equal("epoch 1/2  loss 1.5000  accuracy 25.00%  1000 images/s", TrainingProgress.Describe(p1).Replace(" %", "%"));
+        int Train(Action<string> log, Action<BatchProgress> progress)
         {
-            Epochs = 2, BatchSize = 32, TrainCount = 128, TestCount = 64, Mode = mode, DataDir = DataDir,
-            OutDir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-modes-" + Guid.NewGuid().ToString("N")),
-        });
-        var compiled = Train(MnistMode.Compiled);
-        var eager = Train(MnistMode.Eager);
-        try
-        {
-            for (int e = 0; e < 2; e++)
-            {
-                // 1e-3 relative: two epochs of Adam steps amplify the float32 rounding differences.
-                Assert.Equal(eager.Epochs[e].Loss, compiled.Epochs[e].Loss, eager.Epochs[e].Loss * 1e-3f);
-                Assert.Equal(eager.Epochs[e].TestLoss, compiled.Epochs[e].TestLoss, eager.Epochs[e].TestLoss * 1e-3f);
-            }
+            progress(p1);
+            progress(p2);
+            log("epoch 1/2  loss 0.7500  summary one");
+            progress(q1);
+            log("epoch 2/2  loss 0.4000  summary two");
+            return 42;
         }
-        finally
-        {
-            foreach (var r in new[] { compiled, eager })
-                Directory.Delete(Path.GetDirectoryName(r.WeightsPath)!, recursive: true);
-        }
-    }
 
-    [Fact]
-    public void TheProgressBarIsRedrawnInPlaceOnATerminalAndIsOneLinePerEpochOtherwise()
-    {
-        var p1 = new BatchProgress(1, 5, 96, 320, 1.5f, 0.25f, 1000);
-        var p2 = new BatchProgress(1, 5, 320, 320, 0.75f, 0.5f, 1200);
-        Assert.Equal("epoch 1/5 [=========>                    ] 96/320  loss 1.5000  accuracy 25.00%  1000 images/s",
-            ProgressBar.Render(p1).Replace(" %", "%"));
-        Assert.StartsWith("epoch 1/5 [==============================] 320/320  loss 0.7500", ProgressBar.Render(p2));
+        // A terminal: Spectre.Console's progress display; each epoch's bar ends full, described by its summary.
+        var terminal = new TestConsole().Interactive();
+        terminal.Profile.Width = 160;
+        Assert.Equal(42, TrainingProgress.Show(terminal, interactive: true, TextWriter.Null, Train));
+        var screen = terminal.Output;
+        Assert.Contains("epoch 1/2  loss 0.7500  summary one", screen);
+        Assert.Contains("epoch 2/2  loss 0.4000  summary two", screen);
+        Assert.Contains("100%", screen);
 
-        var terminal = new StringWriter();
-        var bar = new ProgressBar(terminal, interactive: true);
-        bar.Update(p1);
-        bar.Update(p2); // the epoch's last batch is always drawn
-        bar.Finish("epoch 1/5  loss 0.7500");
-        var text = terminal.ToString();
-        var draws = text.Split('\r');
-        Assert.Equal(4, draws.Length); // "" before the first \r, two bars, the summary
-        Assert.StartsWith("epoch 1/5 [=========>", draws[1]);
-        Assert.StartsWith("epoch 1/5 [=====", draws[2]);
-        // The shorter summary blanks out the rest of the bar, then ends the line.
-        Assert.Equal("epoch 1/5  loss 0.7500".PadRight(draws[2].Length) + Environment.NewLine, draws[3]);
-
+        // Redirected: one line per epoch, nothing per batch.
         var log = new StringWriter();
-        bar = new ProgressBar(log, interactive: false);
-        bar.Update(p1);
-        bar.Update(p2);
-        bar.Finish("epoch 1/5  loss 0.7500");
-        Assert.Equal("epoch 1/5  loss 0.7500" + Environment.NewLine, log.ToString());
+        Assert.Equal(42, TrainingProgress.Show(new TestConsole(), interactive: false, log, Train));
+        Assert.Equal("epoch 1/2  loss 0.7500  summary one" + Environment.NewLine + "epoch 2/2  loss 0.4000  summary two" + Environment.NewLine, log.ToString());
     }
 
-    private static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
+    /// <summary>Runs the built sample program with <paramref name="args"/>; returns its exit code, stdout and stderr.</summary>
+    internal static (int ExitCode, string Out, string Err) RunProgram(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Mnist.dll"));
@@ -220,5 +194,43 @@ public class MnistSampleTests
             TensorAssert.Close(model.Forward(x), compiled.Forward(x), 1e-4, 1e-5, "compiled vs eager logits"); // float32 sums
         var ex = Assert.Throws<ArgumentException>(() => compiled.Forward(Tensor.Randn([5, 1, 27, 28])));
         Assert.Contains("28", ex.Message);
+    }
+}
+
+/// <summary>
+/// Two training runs that must start from the same weights: they reseed <c>Rng.Default</c> and draw from it for the whole
+/// run, so they run alone (any test constructing a layer meanwhile would draw from the same generator).
+/// </summary>
+[Collection(DefaultRngCollection.Name)]
+public class MnistModesAgreeTests
+{
+    private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
+
+    [Fact]
+    public void CompiledAndEagerModesTrainTheSameModel()
+    {
+        // Same seed, same initial weights, same batches: the compiled forward/backward computes the eager one's values
+        // (up to float32 rounding in a different order), so the two runs' losses agree closely.
+        MnistResult Train(MnistMode mode) => MnistTraining.Run(new MnistOptions
+        {
+            Epochs = 2, BatchSize = 32, TrainCount = 128, TestCount = 64, Mode = mode, DataDir = DataDir,
+            OutDir = Path.Combine(Path.GetTempPath(), "sharpgrad-mnist-modes-" + Guid.NewGuid().ToString("N")),
+        });
+        var compiled = Train(MnistMode.Compiled);
+        var eager = Train(MnistMode.Eager);
+        try
+        {
+            for (int e = 0; e < 2; e++)
+            {
+                // 1e-3 relative: two epochs of Adam steps amplify the float32 rounding differences.
+                Assert.Equal(eager.Epochs[e].Loss, compiled.Epochs[e].Loss, eager.Epochs[e].Loss * 1e-3f);
+                Assert.Equal(eager.Epochs[e].TestLoss, compiled.Epochs[e].TestLoss, eager.Epochs[e].TestLoss * 1e-3f);
+            }
+        }
+        finally
+        {
+            foreach (var r in new[] { compiled, eager })
+                Directory.Delete(Path.GetDirectoryName(r.WeightsPath)!, recursive: true);
+        }
     }
 }

@@ -1,0 +1,84 @@
+using System.Numerics;
+
+namespace SharpGrad.Optimizers;
+
+/// <summary>Adamax: Adam with the infinity norm (PyTorch: <c>torch.optim.Adamax</c>, same update formulas).</summary>
+public sealed class Adamax : Optimizer
+{
+    /// <summary>Creates Adamax (PyTorch: <c>Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False)</c>).</summary>
+    public Adamax(IEnumerable<Tensor> parameters, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
+        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+    {
+    }
+
+    /// <summary>Creates Adamax for parameter groups whose options override these defaults.</summary>
+    public Adamax(IEnumerable<ParamGroup> groups, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
+        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+    {
+    }
+
+    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool maximize) =>
+        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize));
+
+    /// <inheritdoc/>
+    protected override string Name => "Adamax";
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup g)
+    {
+        CheckNonNegative(g, "lr", "learning rate");
+        CheckNonNegative(g, "eps", "epsilon value");
+        CheckBetas(g);
+        CheckNonNegative(g, "weight_decay", "weight_decay value");
+    }
+
+    /// <inheritdoc/>
+    protected override void StepGroup(ParamGroup g)
+    {
+        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
+        var (b1, b2) = g.Betas;
+        bool maximize = g.GetBool("maximize");
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
+        {
+            var p = ps[pi];
+            if (p.Grad is null) continue;
+            var grad = PrepareGrad(p);
+            var st = GetState(p, out bool created);
+            if (created)
+            {
+                st["step"] = NewStep();
+                st["exp_avg"] = ZerosLike(p);
+                st["exp_inf"] = ZerosLike(p);
+            }
+            double step = IncrementStep(st["step"]);
+            var m = st["exp_avg"];
+            var u = st["exp_inf"];
+            m.Storage.Version++;
+            u.Storage.Version++;
+            double clr = lr / (1 - Math.Pow(b1, step));
+            if (p.DType == DType.Float32)
+                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(u), clr, b1, b2, eps, wd, maximize);
+            else
+                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(u), clr, b1, b2, eps, wd, maximize);
+            p.Storage.Version++;
+        }
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> u, double clrD, double b1D, double b2D, double epsD, double wdD, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T clr = C<T>(clrD), b1 = C<T>(b1D), oneMinusB1 = C<T>(1 - b1D), b2 = C<T>(b2D), eps = C<T>(epsD), wd = C<T>(wdD);
+        bool hasWd = wdD != 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            T g = maximize ? -grad[i] : grad[i];
+            if (hasWd) g += wd * p[i];
+            T mi = m[i] * b1 + oneMinusB1 * g;
+            m[i] = mi;
+            T ui = T.Max(u[i] * b2, T.Abs(g) + eps);
+            u[i] = ui;
+            p[i] -= clr * mi / ui;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using System.Numerics;
+
+namespace SharpGrad.Optimizers;
+
+/// <summary>RAdam: rectified Adam (PyTorch: <c>torch.optim.RAdam</c>, same update formulas).</summary>
+public sealed class RAdam : Optimizer
+{
+    /// <summary>
+    /// Creates RAdam (PyTorch: <c>RAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)</c>; <paramref name="maximize"/>
+    /// as in later PyTorch versions).
+    /// </summary>
+    public RAdam(IEnumerable<Tensor> parameters, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
+        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+    {
+    }
+
+    /// <summary>Creates RAdam for parameter groups whose options override these defaults.</summary>
+    public RAdam(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
+        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+    {
+    }
+
+    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool maximize) =>
+        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize));
+
+    /// <inheritdoc/>
+    protected override string Name => "RAdam";
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup g)
+    {
+        CheckNonNegative(g, "lr", "learning rate");
+        CheckNonNegative(g, "eps", "epsilon value");
+        CheckBetas(g);
+        CheckNonNegative(g, "weight_decay", "weight_decay value");
+    }
+
+    /// <inheritdoc/>
+    protected override void StepGroup(ParamGroup g)
+    {
+        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
+        var (b1, b2) = g.Betas;
+        bool maximize = g.Has("maximize") && g.GetBool("maximize");
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
+        {
+            var p = ps[pi];
+            if (p.Grad is null) continue;
+            var grad = PrepareGrad(p);
+            var st = GetState(p, out bool created);
+            if (created)
+            {
+                st["step"] = NewStep();
+                st["exp_avg"] = ZerosLike(p);
+                st["exp_avg_sq"] = ZerosLike(p);
+            }
+            double step = IncrementStep(st["step"]);
+            double bc1 = 1 - Math.Pow(b1, step), bc2 = 1 - Math.Pow(b2, step);
+            // The length of the approximated simple moving average, and its maximum.
+            double rhoInf = 2 / (1 - b2) - 1;
+            double rhoT = rhoInf - 2 * step * Math.Pow(b2, step) / bc2;
+            double rect = rhoT > 5 ? Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT)) : double.NaN;
+            var m = st["exp_avg"];
+            var v = st["exp_avg_sq"];
+            m.Storage.Version++;
+            v.Storage.Version++;
+            if (p.DType == DType.Float32)
+                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), lr, bc1, bc2, rect, b1, b2, eps, wd, maximize);
+            else
+                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), lr, bc1, bc2, rect, b1, b2, eps, wd, maximize);
+            p.Storage.Version++;
+        }
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lrD, double bc1D, double bc2D, double rectD,
+        double b1D, double b2D, double epsD, double wdD, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T b1 = C<T>(b1D), oneMinusB1 = C<T>(1 - b1D), b2 = C<T>(b2D), oneMinusB2 = C<T>(1 - b2D), eps = C<T>(epsD), wd = C<T>(wdD);
+        T lr = C<T>(lrD), bc1 = C<T>(bc1D), bc2Sqrt = C<T>(Math.Sqrt(bc2D)), rect = C<T>(double.IsNaN(rectD) ? 0 : rectD);
+        bool rectified = !double.IsNaN(rectD), hasWd = wdD != 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            T g = maximize ? -grad[i] : grad[i];
+            if (hasWd) g += wd * p[i];
+            T mi = m[i] * b1 + oneMinusB1 * g;
+            T vi = v[i] * b2 + oneMinusB2 * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            T update = mi / bc1 * lr;
+            if (rectified) update = update * (bc2Sqrt / (T.Sqrt(vi) + eps)) * rect;
+            p[i] -= update;
+        }
+    }
+}
