@@ -77,8 +77,8 @@ public static partial class Functional
                     rm[ch] = (1 - momentum) * rm[ch] + momentum * m / n;
                     rv[ch] = (1 - momentum) * rv[ch] + momentum * v / n;
                 }
-                runningMean.Copy_(Tensor.FromArray(rm, c));
-                runningVar.Copy_(Tensor.FromArray(rv, c));
+                runningMean.Copy_(Tensor.FromArray(rm, c).To(runningMean.DType));
+                runningVar.Copy_(Tensor.FromArray(rv, c).To(runningVar.DType));
             }
         }
         return result.Output;
