@@ -161,20 +161,7 @@ public static partial class Functional
     public static Tensor RmsNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, double? eps = null)
     {
         const string op = "RmsNorm";
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(normalizedShape);
-        int d = normalizedShape.Length;
-        bool ok = d >= 1 && d <= input.Rank;
-        for (int i = 0; ok && i < d; i++) ok = input._shape[input.Rank - d + i] == normalizedShape[i];
-        if (!ok)
-        {
-            throw new ArgumentException(
-                $"{op}: normalized_shape {ShapeUtil.Format(normalizedShape)} must match the trailing dimensions of the input, but got input of shape {ShapeUtil.Format(input._shape)}.");
-        }
-        if (weight is not null && !ShapeUtil.SameShape(weight._shape, normalizedShape))
-        {
-            throw new ArgumentException($"{op}: weight must have shape {ShapeUtil.Format(normalizedShape)} (normalized_shape), but got {ShapeUtil.Format(weight._shape)}.");
-        }
+        CheckNormalizedShape(op, input, normalizedShape, ("weight", weight));
         var dtype = FloatDType(op, input, weight);
         double e = eps ?? (input.DType == DType.Float64 ? double.BitIncrement(1.0) - 1.0 : MathF.BitIncrement(1f) - 1f);
         int cols = ShapeUtil.Count(normalizedShape);

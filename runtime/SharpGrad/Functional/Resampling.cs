@@ -232,34 +232,31 @@ public static partial class Functional
         }
         int plane = inner[0] * inner[1] * inner[2];
         int outer = plane == 0 ? ShapeUtil.Count(input._shape[..(input.Rank - dims)]) : input.NumElements / plane;
-        var geometry = new PadGeometry(outer, (inner[0], inner[1], inner[2]), maps[0], maps[1], maps[2]);
-        return PadApply(input, geometry, value, shape, FloatDType(op, input));
+        var sources = PadKernel.Sources(outer, (inner[0], inner[1], inner[2]), maps[0], maps[1], maps[2]);
+        return PadApply(input, sources, value, shape, FloatDType(op, input));
     }
 
-    /// <summary>The padding of one call: the leading size and the three source maps.</summary>
-    private sealed record PadGeometry(int Outer, (int A, int B, int C) Inner, int[] A, int[] B, int[] C);
-
     /// <summary>Padding, recorded with its adjoint (the gradient gathers from the padded output's interior).</summary>
-    private static Tensor PadApply(Tensor input, PadGeometry g, double value, int[] outShape, DType dtype)
+    private static Tensor PadApply(Tensor input, int[] sources, double value, int[] outShape, DType dtype)
     {
         var result = Tensor.Empty(outShape, dtype);
         var x = CastRaw(input, dtype);
-        if (dtype == DType.Float32) PadKernel.Forward(g.Outer, g.Inner, g.A, g.B, g.C, (float)value, Dense<float>(x), result.Data<float>());
-        else PadKernel.Forward(g.Outer, g.Inner, g.A, g.B, g.C, value, Dense<double>(x), result.Data<double>());
+        if (dtype == DType.Float32) PadKernel.Forward(sources, (float)value, Dense<float>(x), result.Data<float>());
+        else PadKernel.Forward(sources, value, Dense<double>(x), result.Data<double>());
         if (!Tensor.ShouldRecord(input)) return result;
         var inShape = input._shape;
-        return Tensor.Record(result, "PadBackward", [input], (grad, node) => [PadAdjoint(grad, g, inShape, dtype).To(input.DType)]);
+        return Tensor.Record(result, "PadBackward", [input], (grad, node) => [PadAdjoint(grad, sources, inShape, dtype).To(input.DType)]);
     }
 
-    private static Tensor PadAdjoint(Tensor grad, PadGeometry g, int[] inShape, DType dtype)
+    private static Tensor PadAdjoint(Tensor grad, int[] sources, int[] inShape, DType dtype)
     {
         var gx = Tensor.Empty(inShape, dtype);
         var gr = CastRaw(grad, dtype);
-        if (dtype == DType.Float32) PadKernel.Backward(g.Outer, g.Inner, g.A, g.B, g.C, Dense<float>(gr), gx.Data<float>());
-        else PadKernel.Backward(g.Outer, g.Inner, g.A, g.B, g.C, Dense<double>(gr), gx.Data<double>());
+        if (dtype == DType.Float32) PadKernel.Backward(sources, Dense<float>(gr), gx.Data<float>());
+        else PadKernel.Backward(sources, Dense<double>(gr), gx.Data<double>());
         if (!Tensor.ShouldRecord(grad)) return gx;
         var outShape = grad._shape;
         // The adjoint of the adjoint is the padding again, with zeros outside (the constant does not depend on the input).
-        return Tensor.Record(gx, "PadBackwardBackward", [grad], (gg, node) => [PadApply(gg, g, 0, outShape, dtype)]);
+        return Tensor.Record(gx, "PadBackwardBackward", [grad], (gg, node) => [PadApply(gg, sources, 0, outShape, dtype)]);
     }
 }

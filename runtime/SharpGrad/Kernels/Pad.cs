@@ -20,7 +20,8 @@ internal enum PadMode
 
 /// <summary>
 /// Padding of the last one to three dims of dense data, forward and adjoint. Each padded axis is a source map (output
-/// index → input index, or −1 for the constant), so every mode is the same gather loop and its backward the same scatter.
+/// index → input index, or −1 for the constant), combined into one flat source per output element, so every mode is the
+/// same gather and its backward the same scatter.
 /// </summary>
 internal static class PadKernel
 {
@@ -43,51 +44,41 @@ internal static class PadKernel
     }
 
     /// <summary>
-    /// y[o, a, b, c] = x[o, ma[a], mb[b], mc[c]], or <paramref name="value"/> where a map says −1. <paramref name="inner"/> are
-    /// the input sizes of the three padded axes (leading ones are 1 with the identity map when fewer are padded).
+    /// The flat input index of each output element (−1 where the constant goes): output [outer, |ma|, |mb|, |mc|] from input
+    /// [outer, <paramref name="inner"/>.A, .B, .C] through the three axis maps (leading ones are [0] when fewer dims are padded).
     /// </summary>
-    public static void Forward<T>(int outer, (int A, int B, int C) inner, int[] ma, int[] mb, int[] mc, T value, ReadOnlySpan<T> x, Span<T> y)
-        where T : unmanaged, INumber<T>
+    public static int[] Sources(int outer, (int A, int B, int C) inner, int[] ma, int[] mb, int[] mc)
     {
-        int inPlane = inner.A * inner.B * inner.C;
-        int k = 0;
+        var sources = new int[outer * ma.Length * mb.Length * mc.Length];
+        int inPlane = inner.A * inner.B * inner.C, k = 0;
         for (int o = 0; o < outer; o++)
         {
-            int xo = o * inPlane;
             for (int a = 0; a < ma.Length; a++)
             {
                 for (int b = 0; b < mb.Length; b++)
                 {
                     bool rowInside = ma[a] >= 0 && mb[b] >= 0;
-                    int row = xo + (ma[a] * inner.B + mb[b]) * inner.C;
-                    for (int c = 0; c < mc.Length; c++, k++) y[k] = rowInside && mc[c] >= 0 ? x[row + mc[c]] : value;
+                    int row = o * inPlane + (ma[a] * inner.B + mb[b]) * inner.C;
+                    for (int c = 0; c < mc.Length; c++) sources[k++] = rowInside && mc[c] >= 0 ? row + mc[c] : -1;
                 }
             }
         }
+        return sources;
+    }
+
+    /// <summary>y[k] = x[sources[k]], or <paramref name="value"/> where the source is −1.</summary>
+    public static void Forward<T>(int[] sources, T value, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        for (int k = 0; k < sources.Length; k++) y[k] = sources[k] >= 0 ? x[sources[k]] : value;
     }
 
     /// <summary>The adjoint of <see cref="Forward{T}"/>: gx (cleared first) accumulates each gy at its source.</summary>
-    public static void Backward<T>(int outer, (int A, int B, int C) inner, int[] ma, int[] mb, int[] mc, ReadOnlySpan<T> gy, Span<T> gx)
-        where T : unmanaged, INumber<T>
+    public static void Backward<T>(int[] sources, ReadOnlySpan<T> gy, Span<T> gx) where T : unmanaged, INumber<T>
     {
         gx.Clear();
-        int inPlane = inner.A * inner.B * inner.C;
-        int k = 0;
-        for (int o = 0; o < outer; o++)
+        for (int k = 0; k < sources.Length; k++)
         {
-            int xo = o * inPlane;
-            for (int a = 0; a < ma.Length; a++)
-            {
-                for (int b = 0; b < mb.Length; b++)
-                {
-                    bool rowInside = ma[a] >= 0 && mb[b] >= 0;
-                    int row = xo + (ma[a] * inner.B + mb[b]) * inner.C;
-                    for (int c = 0; c < mc.Length; c++, k++)
-                    {
-                        if (rowInside && mc[c] >= 0) gx[row + mc[c]] += gy[k];
-                    }
-                }
-            }
+            if (sources[k] >= 0) gx[sources[k]] += gy[k];
         }
     }
 }

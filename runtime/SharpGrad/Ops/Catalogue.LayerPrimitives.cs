@@ -40,18 +40,13 @@ internal static partial class OpDefaults
 
 internal static partial class OpCatalogue
 {
-    private static ScalarParam[] ConvTransposeParams(ParamKind window) =>
-    [
-        Req("inChannels", "in_channels", ParamKind.Int, ParamUse.Layer) with { Property = "InChannels" },
-        Req("outChannels", "out_channels", ParamKind.Int, ParamUse.Layer) with { Property = "OutChannels" },
-        Req("kernelSize", "kernel_size", window, ParamUse.Layer) with { Property = "KernelSize" },
-        Opt("stride", "stride", window, OpDefaults.Conv.Stride) with { Property = "Stride" },
-        Opt("padding", "padding", window, OpDefaults.Conv.Padding) with { Property = "Padding" },
-        Opt("outputPadding", "output_padding", window, OpDefaults.Conv.OutputPadding) with { Property = "OutputPadding" },
-        Opt("groups", "groups", ParamKind.Int, OpDefaults.Conv.Groups) with { Property = "Groups" },
-        Opt("bias", "bias", ParamKind.Bool, OpDefaults.Conv.Bias, ParamUse.Layer),
-        Opt("dilation", "dilation", window, OpDefaults.Conv.Dilation) with { Property = "Dilation" },
-    ];
+    /// <summary>PyTorch's <c>ConvTranspose*d(in, out, kernel_size, stride, padding, output_padding, groups, bias, dilation)</c>: the convolution's parameters in this order.</summary>
+    private static ScalarParam[] ConvTransposeParams(ParamKind window)
+    {
+        var conv = ConvParams(window);   // in, out, kernel, stride, padding, dilation, groups, bias
+        var outputPadding = Opt("outputPadding", "output_padding", window, OpDefaults.Conv.OutputPadding) with { Property = "OutputPadding" };
+        return [conv[0], conv[1], conv[2], conv[3], conv[4], outputPadding, conv[6], conv[7], conv[5]];
+    }
 
     private static ScalarParam[] InstanceNormParams() =>
     [
