@@ -77,9 +77,9 @@ public sealed class ModuleGenerator : IIncrementalGenerator
     {
         var nonNull = specs
             .Combine(library)
-            .Select(static (pair, token) => Compiler.Inliner.Run(pair.Left, pair.Right, token))
+            .Select(static (pair, token) => Inliner.Run(pair.Left, pair.Right, token))
             .WithTrackingName(TrackingNames.InlinedSpecs)
-            .Select(static (s, token) => Compiler.ShapeInference.Run(s, token))
+            .Select(static (s, token) => ShapeInference.Run(s, token))
             .WithTrackingName(TrackingNames.CheckedSpecs);
 
         var diagnostics = nonNull
@@ -99,12 +99,26 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             spc.AddSource(ModuleEmitter.HintName(spec), ModuleEmitter.Emit(spec));
             // ShapeInfo only where the compiler knows a shape (declared, inferred from the first layer, or an output).
             if (spec.Shapes.Any(static m => m.Output is not null || m.Inputs.Any(static i => i.Shape is not null)))
-                spc.AddSource(Compiler.ShapeInfoEmitter.HintName(spec), Compiler.ShapeInfoEmitter.Emit(spec));
-            if (spec.Shapes.IsEmpty) return;
-            if (Compiler.CompiledEmitter.TryEmit(spec, out var notCompiled) is { } compiled)
-                spc.AddSource(Compiler.CompiledEmitter.HintName(spec), compiled);
-            else if (notCompiled is not null)
-                spc.ReportDiagnostic(notCompiled.ToDiagnostic());
+                spc.AddSource(ShapeInfoEmitter.HintName(spec), ShapeInfoEmitter.Emit(spec));
+        });
+
+        // Planning (fusion, liveness, buffers), a step of its own: its diagnostic (SG1017) as data, then emission.
+        var planned = nonNull
+            .Select(static (s, token) => Planner.Plan(s, token))
+            .WithTrackingName(TrackingNames.PlannedModules);
+        var notCompiled = planned
+            .Select(static (p, _) => p.NotCompiled)
+            .WithTrackingName(TrackingNames.NotCompiled);
+        context.RegisterSourceOutput(notCompiled, static (spc, info) =>
+        {
+            if (info is not null) spc.ReportDiagnostic(info.ToDiagnostic());
+        });
+        var programs = planned
+            .Select(static (p, _) => p with { NotCompiled = null })
+            .WithTrackingName(TrackingNames.Programs);
+        context.RegisterSourceOutput(programs, static (spc, p) =>
+        {
+            if (p.Program is { } program) spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.Emit(p.Spec, program));
         });
     }
 }

@@ -30,6 +30,15 @@ internal static class TrackingNames
     /// <summary>Each spec without its diagnostics: what the emitter reads.</summary>
     public const string EmitSpecs = "EmitSpecs";
 
+    /// <summary>Each checked spec planned for compilation: rules, geometry, fusions, buffers (and SG1017 as data).</summary>
+    public const string PlannedModules = "PlannedModules";
+
+    /// <summary>The SG1017 diagnostic of each planned module (null when it compiled or has no program).</summary>
+    public const string NotCompiled = "NotCompiled";
+
+    /// <summary>The planned programs without their diagnostic: what the Compiled emitter reads.</summary>
+    public const string Programs = "Programs";
+
     /// <summary>Direct <c>child.Forward(x)</c> calls to intercept (null for other invocations).</summary>
     public const string ForwardCalls = "ForwardCalls";
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using SharpGrad.Ops;
 
 namespace SharpGrad.Onnx;
 
@@ -142,7 +143,7 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary><c>F.batch_norm</c> in evaluation mode (<c>nn.BatchNorm1d</c>/<c>2d</c> after <c>eval()</c>):
     /// <c>BatchNormalization</c> with the running statistics. A missing affine weight or bias is written as ones or zeros.</summary>
-    public OnnxValue BatchNorm(OnnxValue x, OnnxValue? weight, OnnxValue? bias, OnnxValue? runningMean, OnnxValue? runningVar, double eps = 1e-5)
+    public OnnxValue BatchNorm(OnnxValue x, OnnxValue? weight, OnnxValue? bias, OnnxValue? runningMean, OnnxValue? runningVar, double eps = OpDefaults.Norm.Eps)
     {
         if (runningMean is null || runningVar is null)
         {
@@ -157,7 +158,7 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary><c>F.layer_norm(x, normalized_shape, weight, bias, eps)</c> (<c>nn.LayerNorm</c>): <c>LayerNormalization</c>
     /// over the last <c>normalized_shape.Length</c> dims.</summary>
-    public OnnxValue LayerNorm(OnnxValue x, int[] normalizedShape, OnnxValue? weight, OnnxValue? bias, double eps = 1e-5)
+    public OnnxValue LayerNorm(OnnxValue x, int[] normalizedShape, OnnxValue? weight, OnnxValue? bias, double eps = OpDefaults.Norm.Eps)
     {
         ArgumentNullException.ThrowIfNull(normalizedShape);
         if (normalizedShape.Length == 0) throw new ArgumentException("LayerNorm needs a normalized shape of at least one dim.", nameof(normalizedShape));
@@ -188,10 +189,10 @@ public sealed partial class OnnxGraphBuilder
     public OnnxValue Relu(OnnxValue x) => Unary("Relu", x);
 
     /// <summary><c>F.leaky_relu(x, negative_slope)</c>: <c>LeakyRelu</c>.</summary>
-    public OnnxValue LeakyRelu(OnnxValue x, double negativeSlope = 0.01) => Add("LeakyRelu", [x], [OnnxAttribute.Float("alpha", (float)negativeSlope)], x.Shape?.ToArray());
+    public OnnxValue LeakyRelu(OnnxValue x, double negativeSlope = OpDefaults.LeakyRelu.NegativeSlope) => Add("LeakyRelu", [x], [OnnxAttribute.Float("alpha", (float)negativeSlope)], x.Shape?.ToArray());
 
     /// <summary><c>F.elu(x, alpha)</c>: <c>Elu</c>.</summary>
-    public OnnxValue Elu(OnnxValue x, double alpha = 1.0) => Add("Elu", [x], [OnnxAttribute.Float("alpha", (float)alpha)], x.Shape?.ToArray());
+    public OnnxValue Elu(OnnxValue x, double alpha = OpDefaults.Elu.Alpha) => Add("Elu", [x], [OnnxAttribute.Float("alpha", (float)alpha)], x.Shape?.ToArray());
 
     /// <summary><c>torch.sigmoid</c>: <c>Sigmoid</c>.</summary>
     public OnnxValue Sigmoid(OnnxValue x) => Unary("Sigmoid", x);
@@ -204,7 +205,7 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary><c>F.gelu(x, approximate)</c>: the <c>Gelu</c> op from opset 20; below it, PyTorch's decomposition —
     /// <c>0.5·x·(1 + Erf(x/√2))</c>, or with <c>"tanh"</c>, <c>0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³)))</c>.</summary>
-    public OnnxValue Gelu(OnnxValue x, string approximate = "none")
+    public OnnxValue Gelu(OnnxValue x, string approximate = OpDefaults.Gelu.Approximate)
     {
         if (approximate is not ("none" or "tanh"))
             throw new ArgumentException($"GELU's approximate is \"none\" or \"tanh\", as in PyTorch; got \"{approximate}\".", nameof(approximate));
@@ -218,7 +219,7 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary><c>F.softplus(x, beta, threshold)</c>: <c>Softplus</c>, with PyTorch's beta and its linear branch above
     /// the threshold written out when they matter.</summary>
-    public OnnxValue Softplus(OnnxValue x, double beta = 1.0, double threshold = 20.0)
+    public OnnxValue Softplus(OnnxValue x, double beta = OpDefaults.Softplus.Beta, double threshold = OpDefaults.Softplus.Threshold)
     {
         // Above beta·x > threshold PyTorch returns x; log1p(exp(-t)) < 1e-8 of the exact value past t = 18.5.
         if (beta == 1.0 && threshold >= 18.5) return Unary("Softplus", x);
@@ -229,7 +230,7 @@ public sealed partial class OnnxGraphBuilder
     }
 
     /// <summary><c>F.hardtanh(x, min_val, max_val)</c>: <c>Clip</c>.</summary>
-    public OnnxValue Hardtanh(OnnxValue x, double minVal = -1.0, double maxVal = 1.0)
+    public OnnxValue Hardtanh(OnnxValue x, double minVal = OpDefaults.Hardtanh.MinVal, double maxVal = OpDefaults.Hardtanh.MaxVal)
         => Add("Clip", [x, Scalar((float)minVal), Scalar((float)maxVal)], [], x.Shape?.ToArray());
 
     /// <summary><c>F.relu6</c>: <c>Clip(x, 0, 6)</c>.</summary>

@@ -17,6 +17,9 @@ public class IncrementalityTests
         TrackingNames.CheckedSpecs,
         TrackingNames.Diagnostics,
         TrackingNames.EmitSpecs,
+        TrackingNames.PlannedModules,
+        TrackingNames.NotCompiled,
+        TrackingNames.Programs,
         TrackingNames.ForwardCalls,
         TrackingNames.PresentForwardCalls,
         TrackingNames.CollectedForwardCalls,
@@ -83,6 +86,14 @@ public class IncrementalityTests
             var outputs = second.TrackedSteps[name].SelectMany(r => r.Outputs).ToList();
             var modified = outputs.Where(o => o.Reason is IncrementalStepRunReason.Modified or IncrementalStepRunReason.New)
                 .Select(o => ((Model.ModuleSpec)o.Value!).ClassName).ToList();
+            Assert.True(modified.SequenceEqual(["BatchNormLike"]), $"{name}: {string.Join(", ", modified)}");
+        }
+        // The planning step (its own incremental step) re-runs for that module only.
+        foreach (var name in new[] { TrackingNames.PlannedModules, TrackingNames.Programs })
+        {
+            var modified = second.TrackedSteps[name].SelectMany(r => r.Outputs)
+                .Where(o => o.Reason is IncrementalStepRunReason.Modified or IncrementalStepRunReason.New)
+                .Select(o => ((Planning.PlannedModule)o.Value!).Spec.ClassName).ToList();
             Assert.True(modified.SequenceEqual(["BatchNormLike"]), $"{name}: {string.Join(", ", modified)}");
         }
         // One source output re-runs: BatchNormLike's files (its diagnostics did not change).

@@ -25,7 +25,8 @@ public class SpecPurityTests
         int walked = 0;
         foreach (var (name, runs) in result.TrackedSteps)
         {
-            if (!name.EndsWith("Specs", StringComparison.Ordinal) && name != TrackingNames.Diagnostics) continue;
+            if (!name.EndsWith("Specs", StringComparison.Ordinal) && name is not (TrackingNames.Diagnostics or TrackingNames.PlannedModules
+                    or TrackingNames.NotCompiled or TrackingNames.Programs)) continue;
             foreach (var (value, _) in runs.SelectMany(r => r.Outputs))
             {
                 Walk(value, $"{name}", new HashSet<object>(ReferenceEqualityComparer.Instance));
@@ -51,6 +52,20 @@ public class SpecPurityTests
             if (value is Model.ModuleSpec { Graph: not null }) graphs++;
         }
         Assert.Equal(4, graphs);   // Mlp, Cnn, Outer and its child Block (every [Module] with a Forward is parsed)
+    }
+
+    [Fact]
+    public void PlannedProgramsHoldOnlyPlainData()
+    {
+        // The planning step's output (rules, geometry records, buffers) is cached like the specs; one model not compiled (SG1017).
+        var (result, _) = GeneratorHarness.Run(CompilerSources.Mlp, CompilerSources.Cnn, CompilerSources.Nested);
+        int programs = 0;
+        foreach (var (value, _) in result.TrackedSteps[TrackingNames.PlannedModules].SelectMany(r => r.Outputs))
+        {
+            Walk(value, TrackingNames.PlannedModules, new HashSet<object>(ReferenceEqualityComparer.Instance));
+            if (value is Planning.PlannedModule { Program: not null }) programs++;
+        }
+        Assert.True(programs >= 3, $"Only {programs} planned programs.");
     }
 
     [Fact]

@@ -273,6 +273,7 @@ internal sealed class MethodFacts
         var method = invocation.TargetMethod;
         if (ShapeFromAttributes(method.GetReturnTypeAttributes()) is { } declared) return declared;
         if (!_symbols.IsTensor(method.ReturnType)) return null;
+        if (ShapeInfoOf(method) is { } inferred) return Bind(inferred, invocation, depth);
         var name = method.Name;
 
         if (method.IsStatic && _symbols.IsTensor(method.ContainingType))
@@ -296,6 +297,53 @@ internal sealed class MethodFacts
             return ShapeOf(receiver, depth + 1);
         }
         return ShapeByCatalogue(invocation, depth);
+    }
+
+    /// <summary>
+    /// What the code generator inferred for a method of a <c>[Module]</c> (an eager <c>model.Forward(x)</c>): the
+    /// generated <c>ShapeInfo</c> class nested in the module has one delegate per checked method (the same name, with a
+    /// number after it for an overload) whose parameters and return value carry <c>[Shape]</c>. Null when the generator
+    /// emitted none for this method.
+    /// </summary>
+    private IMethodSymbol? ShapeInfoOf(IMethodSymbol method)
+    {
+        if (method.IsStatic || _symbols.ModuleAttribute is null) return null;
+        var type = method.ContainingType;
+        if (!type.GetAttributes().Any(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, _symbols.ModuleAttribute))) return null;
+        if (type.GetTypeMembers("ShapeInfo").FirstOrDefault() is not { } info) return null;
+        foreach (var member in info.GetTypeMembers())
+        {
+            if (member.DelegateInvokeMethod is not { } invoke || !member.Name.StartsWith(method.Name, System.StringComparison.Ordinal)) continue;
+            var suffix = member.Name.Substring(method.Name.Length);
+            if (suffix.Length > 0 && !suffix.All(char.IsDigit)) continue;
+            if (invoke.Parameters.Length == method.Parameters.Length
+                && invoke.Parameters.Zip(method.Parameters, (a, b) => a.Name == b.Name).All(same => same))
+            {
+                return invoke;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The return shape of a <c>ShapeInfo</c> delegate with its symbols bound to the call's arguments: a symbol that names
+    /// a dim of a declared parameter takes the size of the argument's dim there when that is known (<c>N</c> → 8).
+    /// </summary>
+    private TensorShape? Bind(IMethodSymbol info, IInvocationOperation invocation, int depth)
+    {
+        if (ShapeFromAttributes(info.GetReturnTypeAttributes()) is not { } shape) return null;
+        var bound = new Dictionary<string, Dim>(System.StringComparer.Ordinal);
+        foreach (var argument in invocation.Arguments)
+        {
+            if (argument.Parameter is not { } parameter || parameter.Ordinal >= info.Parameters.Length) continue;
+            if (ShapeFromAttributes(info.Parameters[parameter.Ordinal].GetAttributes()) is not { } declared) continue;
+            if (ShapeOf(argument.Value, depth + 1) is not { } actual || actual.Rank != declared.Rank) continue;
+            for (int d = 0; d < declared.Rank; d++)
+            {
+                if (declared[d].IsSymbol && !actual[d].IsUnknown && !bound.ContainsKey(declared[d].Symbol!)) bound[declared[d].Symbol!] = actual[d];
+            }
+        }
+        return new TensorShape(shape.Dims.Select(d => d.IsSymbol && bound.TryGetValue(d.Symbol!, out var size) ? size : d));
     }
 
     /// <summary>The catalogue surface of a method: tensor method, Functional or Losses (None for anything else).</summary>

@@ -3,8 +3,8 @@ using System;
 namespace SharpGrad.Generator.Model;
 
 /// <summary>
-/// The few node kinds of the graph IR (tinygrad-style: each op is a rule keyed by kind and <see cref="GraphNode.Op"/>,
-/// not a class of its own).
+/// The few node kinds of the graph IR. An op is not a class of its own: a node names its op (<see cref="GraphNode.Op"/>,
+/// a catalogue row or a child's layer), and the planner picks the rule of the row's family.
 /// </summary>
 internal enum NodeKind
 {

@@ -1,5 +1,5 @@
-// This file is shared between the SharpGrad generator and the SharpGrad runtime (link it with
-// <Compile Include="...\Shared\Naming.cs" LinkBase="Shared" />) so that both agree on state-dict names.
+// The generator's state-dict naming: the generated plumbing writes each member's name as a string literal, so the
+// runtime reads the names the generator chose and needs no copy of these rules.
 using System.Text;
 
 namespace SharpGrad.Shared;

@@ -22,6 +22,55 @@ public static partial class CompiledSupport
         throw new InvalidOperationException($"Compiled program: the module has no submodule '{path}'; it was generated for a different structure. Rebuild the project.");
     }
 
+    /// <summary>
+    /// Checks a float input of a compiled method against the shape inferred at build time: its rank, its fixed dims
+    /// (<paramref name="dims"/>, −1 for the batch dim), the batch size of the first batched input (<paramref name="batch"/>,
+    /// −1 for the first) and float32. Returns its batch size (dim 0) when it is batched, else <paramref name="batch"/>.
+    /// </summary>
+    /// <param name="x">The input.</param>
+    /// <param name="name">Its parameter name.</param>
+    /// <param name="dims">The inferred dims, −1 for the batch.</param>
+    /// <param name="shape">The inferred shape as text (<c>[N, 3, 8, 8]</c>).</param>
+    /// <param name="where">The compiled method (<c>Net.Compiled.Forward</c>), for messages.</param>
+    /// <param name="batch">The batch size of an earlier input, or −1.</param>
+    /// <param name="batchFrom">The name of that input.</param>
+    public static int CheckInput(Tensor x, string name, ReadOnlySpan<int> dims, string shape, string where, int batch = -1, string? batchFrom = null)
+    {
+        bool batched = dims.Length > 0 && dims[0] < 0;
+        bool ok = x.Rank == dims.Length;
+        for (int d = 0; ok && d < dims.Length; d++) ok = dims[d] < 0 ? batch < 0 || x.Size(d) == batch : x.Size(d) == dims[d];
+        if (!ok)
+        {
+            string same = batchFrom is null || !batched ? "" : $" (the same batch size as {batchFrom})";
+            throw new ArgumentException(
+                $"{where}: expected {name} of shape {shape}{same}, but got {ShapeUtil.Format(x._shape)}. The shapes were inferred at build time from " +
+                $"the model's layers; pass a tensor of that shape or run the eager {where.Replace(".Compiled.", ".")}.", name);
+        }
+        if (x.DType != DType.Float32)
+        {
+            throw new ArgumentException(
+                $"{where}: the compiled program is float32 only, but {name} is {x.DType}; convert it with .To(DType.Float32) or run the eager " +
+                $"{where.Replace(".Compiled.", ".")}.", name);
+        }
+        return batched ? x.Size(0) : batch;
+    }
+
+    /// <summary>The batch size (dim 0) of a compiled method's input read as data (class indices, token ids).</summary>
+    public static int BatchOf(Tensor x, string name, string where)
+    {
+        if (x.Rank < 1) throw new ArgumentException($"{where}: expected {name} with a batch dimension first, but got {ShapeUtil.Format(x._shape)}.", name);
+        return x.Size(0);
+    }
+
+    /// <summary>The error of a backward through an output whose buffers a later call of the same compiled method has reused.</summary>
+    public static InvalidOperationException StaleBackward(string where)
+    {
+        string method = where.Substring(where.LastIndexOf('.') + 1);
+        return new InvalidOperationException(
+            $"{where}: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling {method} " +
+            "again, or use the eager model.");
+    }
+
     /// <summary>The float32 array of a parameter or buffer, which must be contiguous and start at element 0 (as parameters are).</summary>
     public static float[] Dense(Tensor tensor)
     {

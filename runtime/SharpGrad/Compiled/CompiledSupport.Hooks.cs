@@ -60,7 +60,9 @@ public static partial class CompiledSupport
                 TensorPrimitives.Subtract(span, before.AsSpan(0, span.Length), span);
             }
         }
-        if (RunBackwardHooks(module, [gIn], [WrapCopy(gradOut, outShape)]) is not null) throw ReplacementInCompiled(module, "full backward hook", "input gradients");
+        Tensor?[] gOut = [WrapCopy(gradOut, outShape)];
+        if (module.RunBackwardPreHooks(gOut) is not null) throw ReplacementInCompiled(module, "full backward pre-hook", "output gradients");
+        if (RunBackwardHooks(module, [gIn], gOut) is not null) throw ReplacementInCompiled(module, "full backward hook", "input gradients");
     }
 
     private static NotSupportedException ReplacementInCompiled(Module module, string kind, string what)

@@ -416,6 +416,101 @@ public sealed partial class Hardswish : Module
     /// <inheritdoc/>
     protected override string ExtraRepr() => Inplace ? "inplace=True" : "";
 }
+/// <summary>Applies Softshrink elementwise (PyTorch: <c>torch.nn.Softshrink</c>).</summary>
+[Module]
+public sealed partial class Softshrink : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Softshrink(double lambd = OpDefaults.Softshrink.Lambd)
+    {
+        Lambd = lambd;
+    }
+
+    /// <summary>The <c>lambd</c> option.</summary>
+    public double Lambd { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Softshrink(input, Lambd);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => PyRepr.Float(Lambd);
+}
+
+/// <summary>Applies Hardshrink elementwise (PyTorch: <c>torch.nn.Hardshrink</c>).</summary>
+[Module]
+public sealed partial class Hardshrink : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public Hardshrink(double lambd = OpDefaults.Hardshrink.Lambd)
+    {
+        Lambd = lambd;
+    }
+
+    /// <summary>The <c>lambd</c> option.</summary>
+    public double Lambd { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Hardshrink(input, Lambd);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => PyRepr.Float(Lambd);
+}
+
+/// <summary>The gated linear unit along a dimension (PyTorch: <c>torch.nn.GLU</c>).</summary>
+[Module]
+public sealed partial class GLU : Module
+{
+    /// <summary>Creates the layer with PyTorch's options and defaults.</summary>
+    public GLU(int dim = OpDefaults.Glu.Dim)
+    {
+        Dim = dim;
+    }
+
+    /// <summary>The <c>dim</c> option: the dimension halved.</summary>
+    public int Dim { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Glu(input, Dim);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"dim={Dim}";
+}
+
+/// <summary>
+/// PReLU with a learnable slope for negative inputs, one for all channels or one per channel (dim 1) (PyTorch:
+/// <c>torch.nn.PReLU</c>).
+/// </summary>
+[Module]
+public sealed partial class PReLU : Module
+{
+    /// <summary>Creates the layer (PyTorch: <c>nn.PReLU(num_parameters, init)</c>): every slope starts at <paramref name="init"/>.</summary>
+    public PReLU(int numParameters = OpDefaults.Prelu.NumParameters, double init = OpDefaults.Prelu.Init, DType dtype = DType.Float32)
+    {
+        if (numParameters < 1)
+        {
+            throw new ArgumentException($"PReLU: num_parameters must be at least 1 (one slope, or one per channel), but got {numParameters}.", nameof(numParameters));
+        }
+        NumParameters = numParameters;
+        Init = init;
+        Weight = new Parameter(Tensor.Full([numParameters], init, dtype));
+    }
+
+    /// <summary>The number of slopes (PyTorch: <c>num_parameters</c>).</summary>
+    public int NumParameters { get; }
+
+    /// <summary>The initial slope (PyTorch: <c>init</c>).</summary>
+    public double Init { get; }
+
+    /// <summary>The slopes [num_parameters] (PyTorch: <c>weight</c>).</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Applies the activation (PyTorch: <c>forward</c>).</summary>
+    public Tensor Forward(Tensor input) => Functional.Prelu(input, Weight);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"num_parameters={NumParameters}";
+}
+
 /// <summary>Formats numbers the way Python's repr does in PyTorch's module reprs.</summary>
 file static class PyRepr
 {

@@ -130,6 +130,45 @@ namespace SharpGrad.Layers
         /// <inheritdoc/>
         IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["start_dim"] = StartDim, ["end_dim"] = EndDim };
     }
+
+    public sealed partial class Softshrink : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Softshrink";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["lambd"] = Lambd };
+    }
+
+    public sealed partial class Hardshrink : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "Hardshrink";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["lambd"] = Lambd };
+    }
+
+    public sealed partial class GLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "GLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?> { ["dim"] = Dim };
+    }
+
+    public sealed partial class PReLU : ISerializableLayer
+    {
+        /// <inheritdoc/>
+        string ISerializableLayer.LayerKind => "PReLU";
+
+        /// <inheritdoc/>
+        IReadOnlyDictionary<string, object?> ISerializableLayer.LayerArguments => new Dictionary<string, object?>
+        {
+            ["num_parameters"] = NumParameters, ["init"] = Init, ["dtype"] = Weight.DType.ToString(),
+        };
+    }
 }
 
 namespace SharpGrad.Serialization
@@ -160,6 +199,11 @@ namespace SharpGrad.Serialization
             LayerRegistry.Register("LogSoftmax", a => new SharpGrad.Layers.LogSoftmax(a.GetInt("dim")));
             LayerRegistry.Register("Identity", a => new SharpGrad.Layers.Identity());
             LayerRegistry.Register("Flatten", a => new SharpGrad.Layers.Flatten(SharpGrad.Layers.LayerArgs.Int(a, "start_dim"), SharpGrad.Layers.LayerArgs.Int(a, "end_dim")));
+            LayerRegistry.Register("Softshrink", a => new SharpGrad.Layers.Softshrink(SharpGrad.Layers.LayerArgs.Double(a, "lambd")));
+            LayerRegistry.Register("Hardshrink", a => new SharpGrad.Layers.Hardshrink(SharpGrad.Layers.LayerArgs.Double(a, "lambd")));
+            LayerRegistry.Register("GLU", a => new SharpGrad.Layers.GLU(SharpGrad.Layers.LayerArgs.Int(a, "dim")));
+            LayerRegistry.Register("PReLU", a => new SharpGrad.Layers.PReLU(
+                SharpGrad.Layers.LayerArgs.Int(a, "num_parameters"), SharpGrad.Layers.LayerArgs.Double(a, "init"), SharpGrad.Layers.LayerArgs.DType(a)));
         }
 
         /// <summary>Linear, convolution and pooling layers; filled in once they exist.</summary>

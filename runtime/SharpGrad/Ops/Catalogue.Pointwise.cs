@@ -88,7 +88,7 @@ internal static partial class OpCatalogue
     /// <summary>Activations and pointwise math: one <c>IPointwiseOp</c> kernel each (runtime/SharpGrad/Kernels/Pointwise*.cs).</summary>
     private static IEnumerable<OpRow> PointwiseRows() =>
     [
-        Pointwise("Relu", "relu", TF, BackwardReads.Output) with { Layer = "ReLU", Params = [Inplace()], Onnx = "Relu" },
+        Pointwise("Relu", "relu", TF, BackwardReads.Output) with { Layer = "ReLU", Params = [Inplace()], Onnx = "Relu", FusesIntoGemm = true },
         Pointwise("Relu6", "relu6", F, BackwardReads.Input) with { Layer = "ReLU6", Params = [Inplace()] },
         Pointwise("Sigmoid", "sigmoid", TF, BackwardReads.Output) with { Layer = "Sigmoid", Onnx = "Sigmoid" },
         Pointwise("Tanh", "tanh", TF, BackwardReads.Output) with { Layer = "Tanh", Onnx = "Tanh" },

@@ -265,6 +265,12 @@ internal sealed record OpRow
     /// </summary>
     public bool Variant { get; init; }
 
+    /// <summary>
+    /// True for a pointwise op the GEMM and convolution kernels can apply in their epilogue (<c>GemmActivation</c>): the
+    /// code generator fuses it into the Linear/Conv before it.
+    /// </summary>
+    public bool FusesIntoGemm { get; init; }
+
     /// <summary>The C# operator of an elementwise op a compiled loop writes inline (<c>+</c>, <c>-</c>, <c>*</c>, <c>/</c>; <c>-</c> for Neg).</summary>
     public string? Operator { get; init; }
 

@@ -54,6 +54,7 @@ public class BuildTimeMeasurement(ITestOutputHelper output)
         var (result, compiled) = GeneratorHarness.Run(ThirtyLayers());
         Assert.Empty(result.Diagnostics);
         Assert.Empty(GeneratorHarness.Problems(compiled));
+        foreach (var file in result.GeneratedSources) Snapshot.AssertReadableWidth(file.HintName, file.SourceText.ToString());
         var deep = CompilerHarness.Spec(result, "Deep");
         Assert.Equal("[N, 10]", deep.Shapes.Single().Output?.ToString());
         Assert.Equal(1 + 1 + (10 * 5) + 1, deep.Graph!.Methods.Single().Nodes.Count);   // input, stem, 10 × (fc1, relu, fc2, add, boundary), head

@@ -1,4 +1,5 @@
-using SharpGrad.Generator.Compiler;
+using SharpGrad.Generator.Parsing;
+using SharpGrad.Generator.Passes;
 using SharpGrad.Generator.Model;
 using SharpGrad.Generator.Tests.Support;
 

@@ -1,5 +1,6 @@
 using Microsoft.CodeAnalysis;
-using SharpGrad.Generator.Compiler;
+using SharpGrad.Generator.Parsing;
+using SharpGrad.Generator.Passes;
 using SharpGrad.Generator.Model;
 using SharpGrad.Generator.Tests.Support;
 

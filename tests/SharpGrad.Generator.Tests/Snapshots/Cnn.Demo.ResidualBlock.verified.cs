@@ -44,7 +44,8 @@ internal partial class ResidualBlock : global::SharpGrad.Module
         return inputs.Length switch
         {
             1 => this.Forward(inputs[0]),
-            _ => throw new global::System.ArgumentException($"ResidualBlock.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
+            _ => throw new global::System.ArgumentException(
+                $"ResidualBlock.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
         };
     }
 }

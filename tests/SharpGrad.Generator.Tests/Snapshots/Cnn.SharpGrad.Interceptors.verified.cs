@@ -17,8 +17,8 @@ namespace System.Runtime.CompilerServices
 namespace SharpGrad.Generated
 {
     /// <summary>
-    /// Direct <c>child.Forward(x)</c> calls, rerouted through <see cref="global::SharpGrad.Module.DispatchForward{TModule}(TModule, global::SharpGrad.Tensor, global::System.Func{TModule, global::SharpGrad.Tensor, global::SharpGrad.Tensor})"/>
-    /// so that the child's forward and backward hooks run, as PyTorch's <c>child(x)</c> does. With no hook registered it is a plain call.
+    /// Direct <c>child.Forward(x)</c> calls, rerouted through <c>SharpGrad.Module.DispatchForward</c> so that the child's
+    /// forward and backward hooks run, as PyTorch's <c>child(x)</c> does. With no hook registered it is a plain call.
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     file static class ForwardInterceptors

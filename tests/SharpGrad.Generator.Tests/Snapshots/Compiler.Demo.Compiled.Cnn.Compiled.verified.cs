@@ -20,51 +20,66 @@ partial class Cnn
     public sealed class Compiled
     {
         private readonly Cnn _m;
-        private readonly global::SharpGrad.Layers.Conv2d _c0;
-        private readonly global::SharpGrad.Layers.MaxPool2d _c1;
-        private readonly global::SharpGrad.Layers.Linear _c2;
-        private readonly global::SharpGrad.Layers.Linear _c3;
-        private readonly float[] _gp0; // gradient of conv1.weight
-        private readonly float[] _gp1; // gradient of conv1.bias
-        private readonly float[] _gp2; // gradient of dense1.weight
-        private readonly float[] _gp3; // gradient of dense1.bias
-        private readonly float[] _gp4; // gradient of dense2.weight
-        private readonly float[] _gp5; // gradient of dense2.bias
-        private readonly bool[] _needP = new bool[6];
+        private readonly global::SharpGrad.Layers.Conv2d _conv1;
+        private readonly global::SharpGrad.Layers.MaxPool2d _pool;
+        private readonly global::SharpGrad.Layers.Linear _dense1;
+        private readonly global::SharpGrad.Layers.Linear _dense2;
+        private readonly float[] _conv1_weight_grad; // the gradient of conv1.weight
+        private readonly float[] _conv1_bias_grad; // the gradient of conv1.bias
+        private readonly float[] _dense1_weight_grad; // the gradient of dense1.weight
+        private readonly float[] _dense1_bias_grad; // the gradient of dense1.bias
+        private readonly float[] _dense2_weight_grad; // the gradient of dense2.weight
+        private readonly float[] _dense2_bias_grad; // the gradient of dense2.bias
+        private bool _conv1_weight_grad_needed;
+        private bool _conv1_bias_grad_needed;
+        private bool _dense1_weight_grad_needed;
+        private bool _dense1_bias_grad_needed;
+        private bool _dense2_weight_grad_needed;
+        private bool _dense2_bias_grad_needed;
         private int _forward_capacity = -1;
         private int _forward_generation;
-        private int _forward_n;
         private bool _forward_training;
-        private bool _forward_needIn0;
-        private float[]? _forward_copy0;
-        private float[] _forward_v0 = [];
-        private float[] _forward_g0 = [];
-        private float[] _forward_v1 = [];
-        private float[] _forward_t1 = [];
-        private float[] _forward_tw1 = [];
-        private float[] _forward_tb1 = [];
-        private float[] _forward_v3 = [];
-        private float[] _forward_t3 = [];
-        private long[] _forward_ix3 = [];
-        private float[] _forward_v5 = [];
-        private float[] _forward_g5 = []; // also the gradients of nodes 2 (shared by liveness)
-        private float[] _forward_g6 = []; // also the gradients of nodes 1, 3 (shared by liveness)
-        private float[] _forward_v7 = [];
-        private float[] _forward_g7 = [];
+        private float[] _forward_x = [];
+        private float[]? _forward_x_copy;
+        private static readonly int[] _forward_x_dims = [-1, 3, 8, 8]; // inferred at build time, -1 for the batch
+        private bool _forward_x_grad_needed;
+        private float[] _forward_conv1_out = [];
+        private float[] _forward_pool_out = [];
+        private float[] _forward_dense1_out = [];
+        private float[] _forward_dense2_out = [];
+        private float[] _forward_x_grad = [];
+        // holds relu_out_grad, dense1_out_grad in turn (their lives do not overlap)
+        private float[] _forward_shared_grad0 = [];
+        // holds conv1_out_grad, pool_out_grad, relu_out_2_grad in turn (their lives do not overlap)
+        private float[] _forward_shared_grad1 = [];
+        private float[] _forward_dense2_out_grad = [];
+        private float[] _forward_conv1_out_input_grad_scratch = [];
+        private float[] _forward_conv1_out_weight_grad_scratch = [];
+        private float[] _forward_conv1_out_bias_grad_scratch = [];
+        private static readonly global::SharpGrad.Kernels.ConvShape _forward_conv1_out_geometry = new(
+            InChannels: 3, Height: 8, Width: 8, OutChannels: 32, KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, PaddingHeight: 1,
+            PaddingWidth: 1, DilationHeight: 1, DilationWidth: 1, Groups: 1, OutHeight: 8, OutWidth: 8);
+        private float[] _forward_pool_out_input_grad_scratch = [];
+        private long[] _forward_pool_out_indices = [];
+        private static readonly global::SharpGrad.Kernels.PoolShape _forward_pool_out_geometry = new(
+            Channels: 32, Height: 8, Width: 8, OutHeight: 4, OutWidth: 4, KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PaddingHeight: 0,
+            PaddingWidth: 0, DilationHeight: 1, DilationWidth: 1, CeilMode: false, CountIncludePad: true);
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_dense1_out_geometry = new(InFeatures: 512, OutFeatures: 64, RowsPerItem: 1);
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_dense2_out_geometry = new(InFeatures: 64, OutFeatures: 10, RowsPerItem: 1);
 
         internal Compiled(Cnn module)
         {
             _m = module;
-            _c0 = module.conv1;
-            _c1 = module.pool;
-            _c2 = module.dense1;
-            _c3 = module.dense2;
-            _gp0 = new float[_c0.Weight.NumElements];
-            _gp1 = new float[_c0.Bias!.NumElements];
-            _gp2 = new float[_c2.Weight.NumElements];
-            _gp3 = new float[_c2.Bias!.NumElements];
-            _gp4 = new float[_c3.Weight.NumElements];
-            _gp5 = new float[_c3.Bias!.NumElements];
+            _conv1 = module.conv1;
+            _pool = module.pool;
+            _dense1 = module.dense1;
+            _dense2 = module.dense2;
+            _conv1_weight_grad = new float[_conv1.Weight.NumElements];
+            _conv1_bias_grad = new float[_conv1.Bias!.NumElements];
+            _dense1_weight_grad = new float[_dense1.Weight.NumElements];
+            _dense1_bias_grad = new float[_dense1.Bias!.NumElements];
+            _dense2_weight_grad = new float[_dense2.Weight.NumElements];
+            _dense2_bias_grad = new float[_dense2.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="Cnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -74,43 +89,40 @@ partial class Cnn
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
-            global::System.Array.Copy(_forward_v7, y, y.Length);
+            global::System.Array.Copy(_forward_dense2_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c2.Weight, _c2.Bias!, _c3.Weight, _c3.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _conv1.Weight, _conv1.Bias!, _dense1.Weight, _dense1.Bias!, _dense2.Weight, _dense2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "CnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c2.Weight, _c2.Bias!, _c3.Weight, _c3.Bias!);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "CnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _conv1.Weight, _conv1.Bias!,
+                _dense1.Weight, _dense1.Bias!, _dense2.Weight, _dense2.Bias!);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 4 || x.Size(1) != 3 || x.Size(2) != 8 || x.Size(3) != 8)
-                throw new global::System.ArgumentException("Cnn.Compiled.Forward: expected x of shape [N, 3, 8, 8], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Cnn.Forward.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Cnn.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Cnn.Forward.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _forward_x_dims, "[N, 3, 8, 8]", "Cnn.Compiled.Forward");
             if (n > _forward_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _forward_g0 = new float[n * 192];
-                _forward_v1 = new float[n * 2048];
-                _forward_t1 = new float[n * 192];
-                _forward_tw1 = new float[864];
-                _forward_tb1 = new float[32];
-                _forward_v3 = new float[n * 512];
-                _forward_t3 = new float[n * 2048];
-                _forward_ix3 = new long[n * 512];
-                _forward_v5 = new float[n * 64];
-                _forward_g5 = new float[n * 2048];
-                _forward_g6 = new float[n * 2048];
-                _forward_v7 = new float[n * 10];
-                _forward_g7 = new float[n * 10];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _forward_conv1_out = new float[n * 2048];
+                _forward_pool_out = new float[n * 512];
+                _forward_dense1_out = new float[n * 64];
+                _forward_dense2_out = new float[n * 10];
+                _forward_x_grad = new float[n * 192];
+                _forward_shared_grad0 = new float[n * 2048];
+                _forward_shared_grad1 = new float[n * 2048];
+                _forward_dense2_out_grad = new float[n * 10];
+                _forward_conv1_out_input_grad_scratch = new float[n * 192];
+                _forward_conv1_out_weight_grad_scratch = new float[864];
+                _forward_conv1_out_bias_grad_scratch = new float[32];
+                _forward_pool_out_input_grad_scratch = new float[n * 2048];
+                _forward_pool_out_indices = new long[n * 512];
                 _forward_capacity = n;
             }
-            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
-            _forward_n = n;
+            _forward_x = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_x_copy);
             _forward_training = _m.Training;
             _forward_generation++;
             return n;
@@ -119,116 +131,153 @@ partial class Cnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _forward_generation)
-                throw new global::System.InvalidOperationException("Cnn.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Cnn.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[7];
-            _forward_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
-            _needP[4] = node.NeedsInputGrad(5);
-            _needP[5] = node.NeedsInputGrad(6);
+            _forward_x_grad_needed = node.NeedsInputGrad(0);
+            _conv1_weight_grad_needed = node.NeedsInputGrad(1);
+            _conv1_bias_grad_needed = node.NeedsInputGrad(2);
+            _dense1_weight_grad_needed = node.NeedsInputGrad(3);
+            _dense1_bias_grad_needed = node.NeedsInputGrad(4);
+            _dense2_weight_grad_needed = node.NeedsInputGrad(5);
+            _dense2_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g7, n * 10);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_dense2_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 3, 8, 8);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c2.Weight.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c2.Bias!.Shape);
-            if (_needP[4]) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_gp4, _c3.Weight.Shape);
-            if (_needP[5]) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_gp5, _c3.Bias!.Shape);
+            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 3, 8, 8);
+            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_conv1_weight_grad, _conv1.Weight.Shape);
+            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_conv1_bias_grad, _conv1.Bias!.Shape);
+            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_dense1_weight_grad, _dense1.Weight.Shape);
+            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_dense1_bias_grad, _dense1.Bias!.Shape);
+            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_dense2_weight_grad, _dense2.Weight.Shape);
+            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_dense2_bias_grad, _dense2.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_g0, 0, n * 192);
-            global::System.Array.Clear(_forward_g7, 0, n * 10);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
-            if (_needP[4]) global::System.Array.Clear(_gp4);
-            if (_needP[5]) global::System.Array.Clear(_gp5);
+            global::System.Array.Clear(_forward_x_grad, 0, n * 192);
+            global::System.Array.Clear(_forward_dense2_out_grad, 0, n * 10);
+            if (_conv1_weight_grad_needed) global::System.Array.Clear(_conv1_weight_grad);
+            if (_conv1_bias_grad_needed) global::System.Array.Clear(_conv1_bias_grad);
+            if (_dense1_weight_grad_needed) global::System.Array.Clear(_dense1_weight_grad);
+            if (_dense1_bias_grad_needed) global::System.Array.Clear(_dense1_bias_grad);
+            if (_dense2_weight_grad_needed) global::System.Array.Clear(_dense2_weight_grad);
+            if (_dense2_bias_grad_needed) global::System.Array.Clear(_dense2_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
         private void _forward_Run(int n)
         {
-            // conv1.Forward(x): im2col + GEMM per image, bias added by the kernel
-            // fused: conv1 bias + Functional.Relu(conv1.Forward(x)) in the convolution's epilogue (nodes 1, 2), unless a hook must see the convolution's output
-            bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
-            global::SharpGrad.CompiledSupport.Conv2dForward(_forward_v0, _c0.Weight, _c0.Bias!, _forward_v1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8, fuse1);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 3, 8, 8 }, _forward_v1, new int[] { n, 32, 8, 8 });
-            // Functional.Relu(conv1.Forward(x)): computed in conv1's epilogue (fused) unless a hook asked for its output
-            if (!fuse1)
+            float[] x = _forward_x;
+            float[] conv1_out = _forward_conv1_out;
+            float[] relu_out = _forward_conv1_out;
+            float[] pool_out = _forward_pool_out;
+            float[] view_out = _forward_pool_out;
+            float[] dense1_out = _forward_dense1_out;
+            float[] relu_out_2 = _forward_dense1_out;
+            float[] dense2_out = _forward_dense2_out;
+            bool conv1_out_fused = false;
+            bool dense1_out_fused = false;
+            // conv1.Forward(x): the convolution kernel (im2col + GEMM per image), the bias added by it
+            // fused: `Functional.Relu(conv1.Forward(x))` in the convolution's epilogue, unless a hook must see conv1's output
+            conv1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_conv1);
+            global::SharpGrad.CompiledSupport.ConvForward(x, _conv1.Weight, _conv1.Bias!, conv1_out, n, _forward_conv1_out_geometry, relu: conv1_out_fused);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_conv1)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _conv1, x, new int[] { n, 3, 8, 8 }, conv1_out, new int[] { n, 32, 8, 8 });
+            // Functional.Relu(conv1.Forward(x)): computed in conv1's epilogue, or here when a hook must see conv1's output
+            if (!conv1_out_fused)
             {
-                for (int j = 0, len = n * 2048; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }
+                global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, n * 2048);
             }
-            // pool.Forward(Functional.Relu(conv1.Forward(x)))
-            global::SharpGrad.CompiledSupport.MaxPool2dForward(_forward_v1, _forward_v3, _forward_ix3, n * 32, 8, 8, 4, 4, 2, 2, 2, 2, 0, 0, 1, 1);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 32, 8, 8 }, _forward_v3, new int[] { n, 32, 4, 4 });
-            // h.View(-1, 32 * 4 * 4): a view, no copy
-            // dense1.Forward(h): GEMM _forward_v5 = _forward_v3 · dense1.weightᵀ
-            // fused: dense1 bias + Functional.Relu(dense1.Forward(h)) in the GEMM epilogue, per output tile (nodes 5, 6), unless a hook must see the Linear's output
-            bool fuse5 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c2));
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 512, 1f, _forward_v3, 0, 512, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 0f, _forward_v5, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c2.Bias!), activation: fuse5 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v3, new int[] { n, 512 }, _forward_v5, new int[] { n, 64 });
-            // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue (fused) unless a hook asked for its output
-            if (!fuse5)
+            // pool.Forward(Functional.Relu(conv1.Forward(x))): the positions of the maxima are kept for the backward
+            global::SharpGrad.CompiledSupport.MaxPoolForward(relu_out, pool_out, _forward_pool_out_indices, n, _forward_pool_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_pool)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _pool, relu_out, new int[] { n, 32, 8, 8 }, pool_out, new int[] { n, 32, 4, 4 });
+            // h.View(-1, 32 * 4 * 4): a view of the same buffer, no copy
+            // dense1.Forward(h): dense1_out = view_out · dense1.weightᵀ + dense1.bias by one GEMM
+            // fused: `Functional.Relu(dense1.Forward(h))` in the GEMM's epilogue, unless a hook must see dense1's output
+            dense1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_dense1);
+            global::SharpGrad.CompiledSupport.LinearForward(
+                view_out, _dense1.Weight, _dense1.Bias!, dense1_out, n, _forward_dense1_out_geometry,
+                activation: dense1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_dense1)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _dense1, view_out, new int[] { n, 512 }, dense1_out, new int[] { n, 64 });
+            // Functional.Relu(dense1.Forward(h)): computed in dense1's epilogue, or here when a hook must see dense1's output
+            if (!dense1_out_fused)
             {
-                for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v5[j]; _forward_v5[j] = v > 0f ? v : 0f; }
+                global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(relu_out_2, relu_out_2, n * 64);
             }
-            // dense2.Forward(Functional.Relu(dense1.Forward(h))): GEMM _forward_v7 = _forward_v5 · dense2.weightᵀ
-            // fused: dense2 bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 64, 1f, _forward_v5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 0f, _forward_v7, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c3.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _forward_v5, new int[] { n, 64 }, _forward_v7, new int[] { n, 10 });
+            // dense2.Forward(Functional.Relu(dense1.Forward(h))): dense2_out = relu_out_2 · dense2.weightᵀ + dense2.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(relu_out_2, _dense2.Weight, _dense2.Bias!, dense2_out, n, _forward_dense2_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_dense2)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _dense2, relu_out_2, new int[] { n, 64 }, dense2_out, new int[] { n, 10 });
         }
 
-        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
-            global::System.Array.Clear(_forward_g6, 0, n * 64); // the gradient of node 6 starts here (its buffer is shared by liveness)
-            var hb7 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g6, n * 64) : null;
-            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 10, 1f, _forward_g7, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c3.Weight), 0, 64, 1f, _forward_g6, 0, 64);
-            if (_needP[4]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 64, n, 1f, _forward_g7, 0, 10, _forward_v5, 0, 64, 1f, _gp4, 0, 64);
-            if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 10, _gp5);
-            if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g6, hb7, new int[] { n, 64 }, _forward_g7, new int[] { n, 10 });
-            global::System.Array.Clear(_forward_g5, 0, n * 64); // the gradient of node 5 starts here (its buffer is shared by liveness)
-            // d Functional.Relu(dense1.Forward(h)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v5, _forward_g6, _forward_g5, n * 64);
-            global::System.Array.Clear(_forward_g6, 0, n * 512); // the gradient of node 3 starts here (its buffer is shared by liveness)
-            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g6, n * 512) : null;
-            // d dense1.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 512, 64, 1f, _forward_g5, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c2.Weight), 0, 512, 1f, _forward_g6, 0, 512);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 512, n, 1f, _forward_g5, 0, 64, _forward_v3, 0, 512, 1f, _gp2, 0, 512);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g5, n, 64, _gp3);
-            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g6, hb5, new int[] { n, 512 }, _forward_g5, new int[] { n, 64 });
-            global::System.Array.Clear(_forward_g5, 0, n * 2048); // the gradient of node 2 starts here (its buffer is shared by liveness)
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g5, n * 2048) : null;
-            // d pool.Forward(Functional.Relu(conv1.Forward(x))): scatter to the recorded maxima, then accumulate
-            // (its input is an intermediate value)
-            {
-                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_forward_g6, _forward_ix3, _forward_t3, n * 32, 64, 16);
-                global::SharpGrad.CompiledSupport.AddInto(_forward_t3, _forward_g5, n * 2048);
-            }
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g5, hb3, new int[] { n, 32, 8, 8 }, _forward_g6, new int[] { n, 32, 4, 4 });
-            global::System.Array.Clear(_forward_g6, 0, n * 2048); // the gradient of node 1 starts here (its buffer is shared by liveness)
-            // d Functional.Relu(conv1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g5, _forward_g6, n * 2048);
-            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 192) : null;
-            // d conv1.Forward(x): the convolution's backward kernel (into scratch buffers, then accumulated)
-            var dIn1 = _forward_needIn0 ? _forward_t1 : null;
-            var dW1 = _needP[0] ? _forward_tw1 : null;
-            var dB1 = _needP[1] ? _forward_tb1 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g6, dIn1, dW1, dB1, n, 3, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 8, 8);
-            if (dIn1 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn1, _forward_g0, n * 192);
-            if (dW1 is not null) global::SharpGrad.CompiledSupport.AddInto(dW1, _gp0, dW1.Length);
-            if (dB1 is not null) global::SharpGrad.CompiledSupport.AddInto(dB1, _gp1, dB1.Length);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 3, 8, 8 }, _forward_g6, new int[] { n, 32, 8, 8 });
+            float[] x = _forward_x;
+            float[] relu_out = _forward_conv1_out;
+            float[] view_out = _forward_pool_out;
+            float[] relu_out_2 = _forward_dense1_out;
+            float[] x_grad = _forward_x_grad;
+            float[] conv1_out_grad = _forward_shared_grad1;
+            float[] relu_out_grad = _forward_shared_grad0;
+            float[] pool_out_grad = _forward_shared_grad1;
+            float[] view_out_grad = _forward_shared_grad1;
+            float[] dense1_out_grad = _forward_shared_grad0;
+            float[] relu_out_2_grad = _forward_shared_grad1;
+            float[] dense2_out_grad = _forward_dense2_out_grad;
+            // relu_out_2_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(relu_out_2_grad, 0, n * 64);
+            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): relu_out_2_grad += dense2_out_grad · dense2.weight; dense2.weight's gradient +=
+            // dense2_out_gradᵀ · relu_out_2; dense2.bias's gradient += dense2_out_grad summed over rows
+            var dense2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense2) ? global::SharpGrad.CompiledSupport.Snapshot(
+                relu_out_2_grad, n * 64) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                relu_out_2, _dense2.Weight, dense2_out_grad, relu_out_2_grad, (_dense2_weight_grad_needed ? _dense2_weight_grad : null),
+                (_dense2_bias_grad_needed ? _dense2_bias_grad : null), n, _forward_dense2_out_geometry);
+            if (dense2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _dense2, relu_out_2_grad, dense2_out_input_grad_before, new int[] { n, 64 }, dense2_out_grad, new int[] { n, 10 });
+            // dense1_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(dense1_out_grad, 0, n * 64);
+            // d Functional.Relu(dense1.Forward(h)): the kernel's derivative, from its output
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out_2, relu_out_2, relu_out_2_grad, dense1_out_grad, n * 64);
+            // pool_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(pool_out_grad, 0, n * 512);
+            // d dense1.Forward(h): view_out_grad += dense1_out_grad · dense1.weight; dense1.weight's gradient += dense1_out_gradᵀ · view_out; dense1.bias's
+            // gradient += dense1_out_grad summed over rows
+            var dense1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense1) ? global::SharpGrad.CompiledSupport.Snapshot(
+                view_out_grad, n * 512) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                view_out, _dense1.Weight, dense1_out_grad, view_out_grad, (_dense1_weight_grad_needed ? _dense1_weight_grad : null),
+                (_dense1_bias_grad_needed ? _dense1_bias_grad : null), n, _forward_dense1_out_geometry);
+            if (dense1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _dense1, view_out_grad, dense1_out_input_grad_before, new int[] { n, 512 }, dense1_out_grad, new int[] { n, 64 });
+            // relu_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(relu_out_grad, 0, n * 2048);
+            // d pool.Forward(Functional.Relu(conv1.Forward(x))): scattered to the positions of the maxima
+            var pool_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_pool) ? global::SharpGrad.CompiledSupport.Snapshot(
+                relu_out_grad, n * 2048) : null;
+            global::SharpGrad.CompiledSupport.MaxPoolBackward(
+                pool_out_grad, _forward_pool_out_indices, relu_out_grad, n, _forward_pool_out_geometry, _forward_pool_out_input_grad_scratch);
+            if (pool_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _pool, relu_out_grad, pool_out_input_grad_before, new int[] { n, 32, 8, 8 }, pool_out_grad, new int[] { n, 32, 4, 4 });
+            // conv1_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(conv1_out_grad, 0, n * 2048);
+            // d Functional.Relu(conv1.Forward(x)): the kernel's derivative, from its output
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, relu_out_grad, conv1_out_grad, n * 2048);
+            // d conv1.Forward(x): the convolution's backward kernel, into scratch buffers, then added to the gradients
+            var conv1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_conv1) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 192) : null;
+            global::SharpGrad.CompiledSupport.ConvBackward(
+                x, _conv1.Weight, conv1_out_grad, (_forward_x_grad_needed ? x_grad : null), (_conv1_weight_grad_needed ? _conv1_weight_grad : null),
+                (_conv1_bias_grad_needed ? _conv1_bias_grad : null), n, _forward_conv1_out_geometry, _forward_conv1_out_input_grad_scratch,
+                _forward_conv1_out_weight_grad_scratch, _forward_conv1_out_bias_grad_scratch);
+            if (conv1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _conv1, (_forward_x_grad_needed ? x_grad : null), conv1_out_input_grad_before, new int[] { n, 3, 8, 8 }, conv1_out_grad,
+                new int[] { n, 32, 8, 8 });
         }
     }
 }

@@ -20,36 +20,41 @@ partial class Mlp
     public sealed class Compiled
     {
         private readonly Mlp _m;
-        private readonly global::SharpGrad.Layers.Linear _c0;
-        private readonly global::SharpGrad.Layers.Linear _c1;
-        private readonly float[] _gp0; // gradient of fc1.weight
-        private readonly float[] _gp1; // gradient of fc1.bias
-        private readonly float[] _gp2; // gradient of fc2.weight
-        private readonly float[] _gp3; // gradient of fc2.bias
-        private readonly bool[] _needP = new bool[4];
+        private readonly global::SharpGrad.Layers.Linear _fc1;
+        private readonly global::SharpGrad.Layers.Linear _fc2;
+        private readonly float[] _fc1_weight_grad; // the gradient of fc1.weight
+        private readonly float[] _fc1_bias_grad; // the gradient of fc1.bias
+        private readonly float[] _fc2_weight_grad; // the gradient of fc2.weight
+        private readonly float[] _fc2_bias_grad; // the gradient of fc2.bias
+        private bool _fc1_weight_grad_needed;
+        private bool _fc1_bias_grad_needed;
+        private bool _fc2_weight_grad_needed;
+        private bool _fc2_bias_grad_needed;
         private int _forward_capacity = -1;
         private int _forward_generation;
-        private int _forward_n;
         private bool _forward_training;
-        private bool _forward_needIn0;
-        private float[]? _forward_copy0;
-        private float[] _forward_v0 = [];
-        private float[] _forward_g0 = [];
-        private float[] _forward_v1 = [];
-        private float[] _forward_g1 = [];
-        private float[] _forward_g2 = [];
-        private float[] _forward_v3 = [];
-        private float[] _forward_g3 = [];
+        private float[] _forward_x = [];
+        private float[]? _forward_x_copy;
+        private static readonly int[] _forward_x_dims = [-1, 784]; // inferred at build time, -1 for the batch
+        private bool _forward_x_grad_needed;
+        private float[] _forward_fc1_out = [];
+        private float[] _forward_fc2_out = [];
+        private float[] _forward_x_grad = [];
+        private float[] _forward_fc1_out_grad = [];
+        private float[] _forward_relu_out_grad = [];
+        private float[] _forward_fc2_out_grad = [];
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_fc1_out_geometry = new(InFeatures: 784, OutFeatures: 256, RowsPerItem: 1);
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_fc2_out_geometry = new(InFeatures: 256, OutFeatures: 10, RowsPerItem: 1);
 
         internal Compiled(Mlp module)
         {
             _m = module;
-            _c0 = module.fc1;
-            _c1 = module.fc2;
-            _gp0 = new float[_c0.Weight.NumElements];
-            _gp1 = new float[_c0.Bias!.NumElements];
-            _gp2 = new float[_c1.Weight.NumElements];
-            _gp3 = new float[_c1.Bias!.NumElements];
+            _fc1 = module.fc1;
+            _fc2 = module.fc2;
+            _fc1_weight_grad = new float[_fc1.Weight.NumElements];
+            _fc1_bias_grad = new float[_fc1.Bias!.NumElements];
+            _fc2_weight_grad = new float[_fc2.Weight.NumElements];
+            _fc2_bias_grad = new float[_fc2.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="Mlp.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -59,36 +64,33 @@ partial class Mlp
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
-            global::System.Array.Copy(_forward_v3, y, y.Length);
+            global::System.Array.Copy(_forward_fc2_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _fc1.Weight, _fc1.Bias!, _fc2.Weight, _fc2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "MlpForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias!);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "MlpForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _fc1.Weight, _fc1.Bias!,
+                _fc2.Weight, _fc2.Bias!);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 2 || x.Size(1) != 784)
-                throw new global::System.ArgumentException("Mlp.Compiled.Forward: expected x of shape [N, 784], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Mlp.Forward.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Mlp.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Mlp.Forward.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _forward_x_dims, "[N, 784]", "Mlp.Compiled.Forward");
             if (n > _forward_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _forward_g0 = new float[n * 784];
-                _forward_v1 = new float[n * 256];
-                _forward_g1 = new float[n * 256];
-                _forward_g2 = new float[n * 256];
-                _forward_v3 = new float[n * 10];
-                _forward_g3 = new float[n * 10];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _forward_fc1_out = new float[n * 256];
+                _forward_fc2_out = new float[n * 10];
+                _forward_x_grad = new float[n * 784];
+                _forward_fc1_out_grad = new float[n * 256];
+                _forward_relu_out_grad = new float[n * 256];
+                _forward_fc2_out_grad = new float[n * 10];
                 _forward_capacity = n;
             }
-            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
-            _forward_n = n;
+            _forward_x = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_x_copy);
             _forward_training = _m.Training;
             _forward_generation++;
             return n;
@@ -97,73 +99,93 @@ partial class Mlp
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _forward_generation)
-                throw new global::System.InvalidOperationException("Mlp.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Mlp.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[5];
-            _forward_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
+            _forward_x_grad_needed = node.NeedsInputGrad(0);
+            _fc1_weight_grad_needed = node.NeedsInputGrad(1);
+            _fc1_bias_grad_needed = node.NeedsInputGrad(2);
+            _fc2_weight_grad_needed = node.NeedsInputGrad(3);
+            _fc2_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g3, n * 10);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_fc2_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 784);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
+            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 784);
+            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_fc1_weight_grad, _fc1.Weight.Shape);
+            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_fc1_bias_grad, _fc1.Bias!.Shape);
+            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_fc2_weight_grad, _fc2.Weight.Shape);
+            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_fc2_bias_grad, _fc2.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_g0, 0, n * 784);
-            global::System.Array.Clear(_forward_g3, 0, n * 10);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
+            global::System.Array.Clear(_forward_x_grad, 0, n * 784);
+            global::System.Array.Clear(_forward_fc1_out_grad, 0, n * 256);
+            global::System.Array.Clear(_forward_relu_out_grad, 0, n * 256);
+            global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);
+            if (_fc1_weight_grad_needed) global::System.Array.Clear(_fc1_weight_grad);
+            if (_fc1_bias_grad_needed) global::System.Array.Clear(_fc1_bias_grad);
+            if (_fc2_weight_grad_needed) global::System.Array.Clear(_fc2_weight_grad);
+            if (_fc2_bias_grad_needed) global::System.Array.Clear(_fc2_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
         private void _forward_Run(int n)
         {
-            // fc1.Forward(x): GEMM _forward_v1 = _forward_v0 · fc1.weightᵀ
-            // fused: fc1 bias + Functional.Relu(fc1.Forward(x)) in the GEMM epilogue, per output tile (nodes 1, 2), unless a hook must see the Linear's output
-            bool fuse1 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c0));
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 256, 784, 1f, _forward_v0, 0, 784, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 0f, _forward_v1, 0, 256, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!), activation: fuse1 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 784 }, _forward_v1, new int[] { n, 256 });
-            // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue (fused) unless a hook asked for its output
-            if (!fuse1)
+            float[] x = _forward_x;
+            float[] fc1_out = _forward_fc1_out;
+            float[] relu_out = _forward_fc1_out;
+            float[] fc2_out = _forward_fc2_out;
+            bool fc1_out_fused = false;
+            // fc1.Forward(x): fc1_out = x · fc1.weightᵀ + fc1.bias by one GEMM
+            // fused: `Functional.Relu(fc1.Forward(x))` in the GEMM's epilogue, unless a hook must see fc1's output
+            fc1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_fc1);
+            global::SharpGrad.CompiledSupport.LinearForward(
+                x, _fc1.Weight, _fc1.Bias!, fc1_out, n, _forward_fc1_out_geometry,
+                activation: fc1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_fc1)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _fc1, x, new int[] { n, 784 }, fc1_out, new int[] { n, 256 });
+            // Functional.Relu(fc1.Forward(x)): computed in fc1's epilogue, or here when a hook must see fc1's output
+            if (!fc1_out_fused)
             {
-                for (int j = 0, len = n * 256; j < len; j++) { float v = _forward_v1[j]; _forward_v1[j] = v > 0f ? v : 0f; }
+                global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, n * 256);
             }
-            // fc2.Forward(h): GEMM _forward_v3 = _forward_v1 · fc2.weightᵀ
-            // fused: fc2 bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 256, 1f, _forward_v1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 0f, _forward_v3, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 256 }, _forward_v3, new int[] { n, 10 });
+            // fc2.Forward(h): fc2_out = relu_out · fc2.weightᵀ + fc2.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(relu_out, _fc2.Weight, _fc2.Bias!, fc2_out, n, _forward_fc2_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_fc2)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _fc2, relu_out, new int[] { n, 256 }, fc2_out, new int[] { n, 10 });
         }
 
-        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
-            global::System.Array.Clear(_forward_g2, 0, n * 256); // the gradient of node 2 starts here (its buffer is shared by liveness)
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 256) : null;
-            // d fc2.Forward(h): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 256, 10, 1f, _forward_g3, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 256, 1f, _forward_g2, 0, 256);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 256, n, 1f, _forward_g3, 0, 10, _forward_v1, 0, 256, 1f, _gp2, 0, 256);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g3, n, 10, _gp3);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g2, hb3, new int[] { n, 256 }, _forward_g3, new int[] { n, 10 });
-            global::System.Array.Clear(_forward_g1, 0, n * 256); // the gradient of node 1 starts here (its buffer is shared by liveness)
-            // d Functional.Relu(fc1.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v1, _forward_g2, _forward_g1, n * 256);
-            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784) : null;
-            // d fc1.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            if (_forward_needIn0) global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 784, 256, 1f, _forward_g1, 0, 256, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 784, 1f, _forward_g0, 0, 784);
-            if (_needP[0]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 256, 784, n, 1f, _forward_g1, 0, 256, _forward_v0, 0, 784, 1f, _gp0, 0, 784);
-            if (_needP[1]) global::SharpGrad.CompiledSupport.SumRows(_forward_g1, n, 256, _gp1);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 784 }, _forward_g1, new int[] { n, 256 });
+            float[] x = _forward_x;
+            float[] relu_out = _forward_fc1_out;
+            float[] x_grad = _forward_x_grad;
+            float[] fc1_out_grad = _forward_fc1_out_grad;
+            float[] relu_out_grad = _forward_relu_out_grad;
+            float[] fc2_out_grad = _forward_fc2_out_grad;
+            // d fc2.Forward(h): relu_out_grad += fc2_out_grad · fc2.weight; fc2.weight's gradient += fc2_out_gradᵀ · relu_out; fc2.bias's gradient +=
+            // fc2_out_grad summed over rows
+            var fc2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_fc2) ? global::SharpGrad.CompiledSupport.Snapshot(
+                relu_out_grad, n * 256) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                relu_out, _fc2.Weight, fc2_out_grad, relu_out_grad, (_fc2_weight_grad_needed ? _fc2_weight_grad : null),
+                (_fc2_bias_grad_needed ? _fc2_bias_grad : null), n, _forward_fc2_out_geometry);
+            if (fc2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _fc2, relu_out_grad, fc2_out_input_grad_before, new int[] { n, 256 }, fc2_out_grad, new int[] { n, 10 });
+            // d Functional.Relu(fc1.Forward(x)): the kernel's derivative, from its output
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, relu_out_grad, fc1_out_grad, n * 256);
+            // d fc1.Forward(x): x_grad += fc1_out_grad · fc1.weight; fc1.weight's gradient += fc1_out_gradᵀ · x; fc1.bias's gradient += fc1_out_grad summed
+            // over rows
+            var fc1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_fc1) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 784) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                x, _fc1.Weight, fc1_out_grad, (_forward_x_grad_needed ? x_grad : null), (_fc1_weight_grad_needed ? _fc1_weight_grad : null),
+                (_fc1_bias_grad_needed ? _fc1_bias_grad : null), n, _forward_fc1_out_geometry);
+            if (fc1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _fc1, (_forward_x_grad_needed ? x_grad : null), fc1_out_input_grad_before, new int[] { n, 784 }, fc1_out_grad, new int[] { n, 256 });
         }
     }
 }

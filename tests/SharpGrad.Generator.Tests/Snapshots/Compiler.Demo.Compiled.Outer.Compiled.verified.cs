@@ -20,77 +20,90 @@ partial class Outer
     public sealed class Compiled
     {
         private readonly Outer _m;
-        private readonly global::SharpGrad.Layers.Linear _c0;
-        private readonly global::SharpGrad.Layers.Linear _c1;
-        private readonly global::Demo.Compiled.Block _c2;
-        private readonly global::SharpGrad.Layers.Dropout _c3;
-        private readonly float[] _gp0; // gradient of stem.weight
-        private readonly float[] _gp1; // gradient of stem.bias
-        private readonly float[] _gp2; // gradient of block.fc.weight
-        private readonly float[] _gp3; // gradient of block.fc.bias
-        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor the fused backward reuses
-        private readonly bool[] _needP = new bool[4];
+        private readonly global::SharpGrad.Layers.Linear _stem;
+        private readonly global::SharpGrad.Layers.Linear _block_fc;
+        private readonly global::Demo.Compiled.Block _block;
+        private readonly global::SharpGrad.Layers.Dropout _drop;
+        private readonly float[] _stem_weight_grad; // the gradient of stem.weight
+        private readonly float[] _stem_bias_grad; // the gradient of stem.bias
+        private readonly float[] _block_fc_weight_grad; // the gradient of block.fc.weight
+        private readonly float[] _block_fc_bias_grad; // the gradient of block.fc.bias
+        private bool _stem_weight_grad_needed;
+        private bool _stem_bias_grad_needed;
+        private bool _block_fc_weight_grad_needed;
+        private bool _block_fc_bias_grad_needed;
+        private global::SharpGrad.Tensor? _stem_weight_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _stem_bias_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _block_fc_weight_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _block_fc_bias_grad_tensor; // the .Grad tensor the fused backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
-        private int _forward_n;
         private bool _forward_training;
-        private bool _forward_needIn0;
-        private float[]? _forward_copy0;
-        private float[] _forward_v0 = [];
-        private float[] _forward_g0 = [];
-        private float[] _forward_v1 = [];
-        private float[] _forward_g1 = [];
-        private float[] _forward_v2 = [];
-        private float[] _forward_v4 = [];
-        private float[] _forward_g4 = [];
-        private float[] _forward_v6 = []; // also holds the values of nodes 9 (shared by liveness)
-        private float[] _forward_mask6 = [];
-        private bool _forward_tr6;
-        private float[] _forward_v7 = [];
-        private float[] _forward_g7 = []; // also the gradients of nodes 2 (shared by liveness)
-        private bool _forward_tr7;
-        private float[] _forward_g9 = []; // also the gradients of nodes 3, 6 (shared by liveness)
-        private float[] _forward_v10 = [];
-        private float[] _forward_g10 = [];
+        private float[] _forward_x = [];
+        private float[]? _forward_x_copy;
+        private static readonly int[] _forward_x_dims = [-1, 16]; // inferred at build time, -1 for the batch
+        private bool _forward_x_grad_needed;
+        private float[] _forward_stem_out = [];
+        private float[] _forward_block_fc_out = [];
+        private float[] _forward_block_add_out = [];
+        // holds drop_out, mul_out in turn (their lives do not overlap)
+        private float[] _forward_shared0 = [];
+        private float[] _forward_select_out = [];
+        private float[] _forward_sum_out = [];
+        private float[] _forward_x_grad = [];
+        private float[] _forward_stem_out_grad = [];
+        private float[] _forward_block_add_out_grad = [];
+        // holds block_fc_out_grad, select_out_grad in turn (their lives do not overlap)
+        private float[] _forward_shared_grad0 = [];
+        // holds block_relu_out_grad, drop_out_grad, mul_out_grad in turn (their lives do not overlap)
+        private float[] _forward_shared_grad1 = [];
+        private float[] _forward_sum_out_grad = [];
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_stem_out_geometry = new(InFeatures: 16, OutFeatures: 64, RowsPerItem: 1);
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_block_fc_out_geometry = new(InFeatures: 64, OutFeatures: 64, RowsPerItem: 1);
+        private float[] _forward_drop_out_mask = [];
+        private bool _forward_drop_out_active;
+        private bool _forward_select_out_took_training;
         private int _loss_capacity = -1;
         private int _loss_generation;
-        private int _loss_n;
         private bool _loss_training;
-        private bool _loss_needIn0;
-        private float[]? _loss_copy0;
-        private global::SharpGrad.Tensor? _loss_r1;
-        private float[] _loss_v0 = [];
-        private float[] _loss_g0 = [];
-        private float[] _loss_v2 = [];
-        private float[] _loss_g2 = [];
-        private float[] _loss_v3 = [];
-        private float[] _loss_v5 = [];
-        private float[] _loss_g5 = [];
-        private float[] _loss_v7 = []; // also holds the values of nodes 10 (shared by liveness)
-        private float[] _loss_mask7 = [];
-        private bool _loss_tr7;
-        private float[] _loss_v8 = [];
-        private bool _loss_tr8;
-        private float[] _loss_g10 = []; // also the gradients of nodes 3, 7 (shared by liveness)
-        private float[] _loss_v11 = [];
-        private float[] _loss_g11 = []; // also the gradients of nodes 4, 8 (shared by liveness)
-        private float[] _loss_v12 = [];
-        private float[] _loss_g12 = [];
+        private float[] _loss_x = [];
+        private float[]? _loss_x_copy;
+        private static readonly int[] _loss_x_dims = [-1, 16]; // inferred at build time, -1 for the batch
+        private bool _loss_x_grad_needed;
+        private global::SharpGrad.Tensor? _loss_target;
+        private float[] _loss_stem_out = [];
+        private float[] _loss_block_fc_out = [];
+        private float[] _loss_block_add_out = [];
+        // holds drop_out, mul_out in turn (their lives do not overlap)
+        private float[] _loss_shared0 = [];
+        private float[] _loss_select_out = [];
+        private float[] _loss_sum_out = [];
+        private float[] _loss_mse_loss_out = [];
+        private float[] _loss_x_grad = [];
+        private float[] _loss_stem_out_grad = [];
+        private float[] _loss_block_add_out_grad = [];
+        // holds block_fc_out_grad, drop_out_grad, mul_out_grad in turn (their lives do not overlap)
+        private float[] _loss_shared_grad0 = [];
+        // holds block_relu_out_grad, select_out_grad, sum_out_grad in turn (their lives do not overlap)
+        private float[] _loss_shared_grad1 = [];
+        private float[] _loss_mse_loss_out_grad = [];
+        private static readonly global::SharpGrad.Kernels.LinearShape _loss_stem_out_geometry = new(InFeatures: 16, OutFeatures: 64, RowsPerItem: 1);
+        private static readonly global::SharpGrad.Kernels.LinearShape _loss_block_fc_out_geometry = new(InFeatures: 64, OutFeatures: 64, RowsPerItem: 1);
+        private float[] _loss_drop_out_mask = [];
+        private bool _loss_drop_out_active;
+        private bool _loss_select_out_took_training;
 
         internal Compiled(Outer module)
         {
             _m = module;
-            _c0 = module.stem;
-            _c1 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "block.fc");
-            _c2 = module.block;
-            _c3 = module.drop;
-            _gp0 = new float[_c0.Weight.NumElements];
-            _gp1 = new float[_c0.Bias!.NumElements];
-            _gp2 = new float[_c1.Weight.NumElements];
-            _gp3 = new float[_c1.Bias!.NumElements];
+            _stem = module.stem;
+            _block_fc = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "block.fc");
+            _block = module.block;
+            _drop = module.drop;
+            _stem_weight_grad = new float[_stem.Weight.NumElements];
+            _stem_bias_grad = new float[_stem.Bias!.NumElements];
+            _block_fc_weight_grad = new float[_block_fc.Weight.NumElements];
+            _block_fc_bias_grad = new float[_block_fc.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="Outer.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -100,43 +113,40 @@ partial class Outer
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n];
-            global::System.Array.Copy(_forward_v10, y, y.Length);
+            global::System.Array.Copy(_forward_sum_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 1);
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "OuterForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias!);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "OuterForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _stem.Weight, _stem.Bias!,
+                _block_fc.Weight, _block_fc.Bias!);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 2 || x.Size(1) != 16)
-                throw new global::System.ArgumentException("Outer.Compiled.Forward: expected x of shape [N, 16], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Outer.Forward.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Outer.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Outer.Forward.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _forward_x_dims, "[N, 16]", "Outer.Compiled.Forward");
             if (n > _forward_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _forward_g0 = new float[n * 16];
-                _forward_v1 = new float[n * 64];
-                _forward_g1 = new float[n * 64];
-                _forward_v2 = new float[n * 64];
-                _forward_v4 = new float[n * 64];
-                _forward_g4 = new float[n * 64];
-                _forward_v6 = new float[n * 64];
-                _forward_mask6 = new float[n * 64];
-                _forward_v7 = new float[n * 64];
-                _forward_g7 = new float[n * 64];
-                _forward_g9 = new float[n * 64];
-                _forward_v10 = new float[n];
-                _forward_g10 = new float[n];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _forward_stem_out = new float[n * 64];
+                _forward_block_fc_out = new float[n * 64];
+                _forward_block_add_out = new float[n * 64];
+                _forward_shared0 = new float[n * 64];
+                _forward_select_out = new float[n * 64];
+                _forward_sum_out = new float[n];
+                _forward_x_grad = new float[n * 16];
+                _forward_stem_out_grad = new float[n * 64];
+                _forward_block_add_out_grad = new float[n * 64];
+                _forward_shared_grad0 = new float[n * 64];
+                _forward_shared_grad1 = new float[n * 64];
+                _forward_sum_out_grad = new float[n];
+                _forward_drop_out_mask = new float[n * 64];
                 _forward_capacity = n;
             }
-            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
-            _forward_n = n;
+            _forward_x = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_x_copy);
             _forward_training = _m.Training;
             _forward_generation++;
             return n;
@@ -145,132 +155,176 @@ partial class Outer
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _forward_generation)
-                throw new global::System.InvalidOperationException("Outer.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[5];
-            _forward_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
+            _forward_x_grad_needed = node.NeedsInputGrad(0);
+            _stem_weight_grad_needed = node.NeedsInputGrad(1);
+            _stem_bias_grad_needed = node.NeedsInputGrad(2);
+            _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
+            _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g10, n);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_sum_out_grad, n);
             _forward_Backward(n);
-            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 16);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
+            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_weight_grad, _stem.Weight.Shape);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_bias_grad, _stem.Bias!.Shape);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_weight_grad, _block_fc.Weight.Shape);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_bias_grad, _block_fc.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_g0, 0, n * 16);
-            global::System.Array.Clear(_forward_g1, 0, n * 64);
-            global::System.Array.Clear(_forward_g4, 0, n * 64);
-            global::System.Array.Clear(_forward_g10, 0, n);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
+            global::System.Array.Clear(_forward_x_grad, 0, n * 16);
+            global::System.Array.Clear(_forward_stem_out_grad, 0, n * 64);
+            global::System.Array.Clear(_forward_block_add_out_grad, 0, n * 64);
+            global::System.Array.Clear(_forward_sum_out_grad, 0, n);
+            if (_stem_weight_grad_needed) global::System.Array.Clear(_stem_weight_grad);
+            if (_stem_bias_grad_needed) global::System.Array.Clear(_stem_bias_grad);
+            if (_block_fc_weight_grad_needed) global::System.Array.Clear(_block_fc_weight_grad);
+            if (_block_fc_bias_grad_needed) global::System.Array.Clear(_block_fc_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
         private void _forward_Run(int n)
         {
+            float[] x = _forward_x;
+            float[] stem_out = _forward_stem_out;
+            float[] block_fc_out = _forward_block_fc_out;
+            float[] block_relu_out = _forward_block_fc_out;
+            float[] block_add_out = _forward_block_add_out;
+            float[] block_out = _forward_block_add_out;
+            float[] drop_out = _forward_shared0;
+            float[] select_out = _forward_select_out;
+            float[] mul_out = _forward_shared0;
+            float[] sum_out = _forward_sum_out;
             bool training = _forward_training;
-            // stem.Forward(x): GEMM _forward_v1 = _forward_v0 · stem.weightᵀ
-            // fused: stem bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _forward_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _forward_v1, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 16 }, _forward_v1, new int[] { n, 64 });
-            // fc.Forward(x): GEMM _forward_v2 = _forward_v1 · block.fc.weightᵀ
-            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in the GEMM epilogue, per output tile (nodes 2, 3), unless a hook must see the Linear's output
-            bool fuse2 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _forward_v1, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _forward_v2, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse2 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 64 }, _forward_v2, new int[] { n, 64 });
-            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for its output
-            if (!fuse2)
+            bool block_fc_out_fused = false;
+            // stem.Forward(x): stem_out = x · stem.weightᵀ + stem.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(x, _stem.Weight, _stem.Bias!, stem_out, n, _forward_stem_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_stem)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _stem, x, new int[] { n, 16 }, stem_out, new int[] { n, 64 });
+            // fc.Forward(x): block_fc_out = stem_out · block.fc.weightᵀ + block.fc.bias by one GEMM
+            // fused: `Functional.Relu(fc.Forward(x))` in the GEMM's epilogue, unless a hook must see block.fc's output
+            block_fc_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_block_fc);
+            global::SharpGrad.CompiledSupport.LinearForward(
+                stem_out, _block_fc.Weight, _block_fc.Bias!, block_fc_out, n, _forward_block_fc_out_geometry,
+                activation: block_fc_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_block_fc)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _block_fc, stem_out, new int[] { n, 64 }, block_fc_out, new int[] { n, 64 });
+            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue, or here when a hook must see block.fc's output
+            if (!block_fc_out_fused)
             {
-                for (int j = 0, len = n * 64; j < len; j++) { float v = _forward_v2[j]; _forward_v2[j] = v > 0f ? v : 0f; }
+                global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(block_relu_out, block_relu_out, n * 64);
             }
             // Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _forward_v4[j] = _forward_v2[j] + _forward_v1[j];
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v1, new int[] { n, 64 }, _forward_v4, new int[] { n, 64 });
+            for (int j = 0, len = n * 64; j < len; j++) block_add_out[j] = block_relu_out[j] + stem_out[j];
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_block)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _block, stem_out, new int[] { n, 64 }, block_out, new int[] { n, 64 });
             if (training)
             {
                 // drop.Forward(h): the mask is drawn from the same generator as eager Dropout
-                _forward_tr6 = _c3.Training;
-                if (_forward_tr6)
+                _forward_drop_out_active = _drop.Training;
+                if (_forward_drop_out_active)
                 {
-                    global::SharpGrad.CompiledSupport.DropoutMask(_forward_mask6, n * 64, _c3.P, _c3.Rng);
-                    for (int j = 0, len = n * 64; j < len; j++) _forward_v6[j] = _forward_v4[j] * _forward_mask6[j];
+                    global::SharpGrad.Kernels.DropoutKernel.Mask(_forward_drop_out_mask, n * 64, _drop.P, _drop.Rng);
+                    for (int j = 0, len = n * 64; j < len; j++) drop_out[j] = block_out[j] * _forward_drop_out_mask[j];
                 }
-                else global::System.Array.Copy(_forward_v4, _forward_v6, n * 64);
-                if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _forward_v4, new int[] { n, 64 }, _forward_v6, new int[] { n, 64 });
+                else global::System.Array.Copy(block_out, drop_out, n * 64);
+                if (global::SharpGrad.CompiledSupport.HasForwardHooks(_drop)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                    _drop, block_out, new int[] { n, 64 }, drop_out, new int[] { n, 64 });
             }
-            // Training: `if (Training)` picks its branch at run time
-            _forward_tr7 = training;
-            global::System.Array.Copy(training ? _forward_v6 : _forward_v4, _forward_v7, n * 64);
+            // if (Training): drop.Forward(h) in training, else block.Forward(stem.Forward(x)); the branch is picked at run time
+            _forward_select_out_took_training = training;
+            global::System.Array.Copy(training ? drop_out : block_out, select_out, n * 64);
             // h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _forward_v6[j] = _forward_v7[j] * 2f;
+            for (int j = 0, len = n * 64; j < len; j++) mul_out[j] = select_out[j] * 2f;
             // (h * 2f).Sum(1, keepDim: true)
-            global::SharpGrad.CompiledSupport.ReduceSumForward(_forward_v6, _forward_v10, n, 64, 1, 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Sum(mul_out, sum_out, outer: n, size: 64, inner: 1, scale: 1f);
         }
 
-        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
+            float[] x = _forward_x;
+            float[] stem_out = _forward_stem_out;
+            float[] block_relu_out = _forward_block_fc_out;
+            float[] select_out = _forward_select_out;
+            float[] x_grad = _forward_x_grad;
+            float[] stem_out_grad = _forward_stem_out_grad;
+            float[] block_fc_out_grad = _forward_shared_grad0;
+            float[] block_relu_out_grad = _forward_shared_grad1;
+            float[] block_add_out_grad = _forward_block_add_out_grad;
+            float[] block_out_grad = _forward_block_add_out_grad;
+            float[] drop_out_grad = _forward_shared_grad1;
+            float[] select_out_grad = _forward_shared_grad0;
+            float[] mul_out_grad = _forward_shared_grad1;
+            float[] sum_out_grad = _forward_sum_out_grad;
             bool training = _forward_training;
-            float[]? hbB5 = null; // the input gradient of block before its backward, when it has backward hooks
-            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 9 starts here (its buffer is shared by liveness)
-            // d (h * 2f).Sum(1, keepDim: true): broadcast back
-            global::SharpGrad.CompiledSupport.ReduceSumBackward(_forward_g10, _forward_g9, n, 64, 1, 1f);
-            global::System.Array.Clear(_forward_g7, 0, n * 64); // the gradient of node 7 starts here (its buffer is shared by liveness)
+            float[]? block_out_input_grad_before = null;
+            // mul_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(mul_out_grad, 0, n * 64);
+            // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            // select_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _forward_g7[j] += _forward_g9[j] * 2f;
-            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 6 starts here (its buffer is shared by liveness)
-            // d Training: to the branch the forward took
-            if (_forward_tr7)
+            for (int j = 0, len = n * 64; j < len; j++) select_out_grad[j] += mul_out_grad[j] * 2f;
+            // drop_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(drop_out_grad, 0, n * 64);
+            // d if (Training): to the branch the forward took
+            if (_forward_select_out_took_training)
             {
-                for (int j = 0, len = n * 64; j < len; j++) _forward_g9[j] += _forward_g7[j];
+                for (int j = 0, len = n * 64; j < len; j++) drop_out_grad[j] += select_out_grad[j];
             }
             else
             {
-                for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g7[j];
+                for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += select_out_grad[j];
             }
             if (training)
             {
-                var hb6 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g4, n * 64) : null;
                 // d drop.Forward(h): the same mask
-                // (its input is an intermediate value)
-                {
-                    if (_forward_tr6) for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g9[j] * _forward_mask6[j];
-                    else for (int j = 0, len = n * 64; j < len; j++) _forward_g4[j] += _forward_g9[j];
-                }
-                if (hb6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g4, hb6, new int[] { n, 64 }, _forward_g9, new int[] { n, 64 });
+                var drop_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_drop) ? global::SharpGrad.CompiledSupport.Snapshot(
+                    block_out_grad, n * 64) : null;
+                if (_forward_drop_out_active) for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += drop_out_grad[j] * _forward_drop_out_mask[j];
+                else for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += drop_out_grad[j];
+                if (drop_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                    _drop, block_out_grad, drop_out_input_grad_before, new int[] { n, 64 }, drop_out_grad, new int[] { n, 64 });
             }
-            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2)) hbB5 = global::SharpGrad.CompiledSupport.Snapshot(_forward_g1, n * 64);
-            global::System.Array.Clear(_forward_g9, 0, n * 64); // the gradient of node 3 starts here (its buffer is shared by liveness)
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_block)) block_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
+                stem_out_grad, n * 64);
+            // block_relu_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(block_relu_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _forward_g9[j] += _forward_g4[j];
-            for (int j = 0, len = n * 64; j < len; j++) _forward_g1[j] += _forward_g4[j];
-            global::System.Array.Clear(_forward_g7, 0, n * 64); // the gradient of node 2 starts here (its buffer is shared by liveness)
-            // d Functional.Relu(fc.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v2, _forward_g9, _forward_g7, n * 64);
-            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g1, n * 64) : null;
-            // d fc.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _forward_g7, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _forward_g1, 0, 64);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _forward_g7, 0, 64, _forward_v1, 0, 64, 1f, _gp2, 0, 64);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 64, _gp3);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g1, hb2, new int[] { n, 64 }, _forward_g7, new int[] { n, 64 });
-            if (hbB5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g1, hbB5, new int[] { n, 64 }, _forward_g4, new int[] { n, 64 }); // block's backward is complete
-            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 16) : null;
-            // d stem.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            if (_forward_needIn0) global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 16, 64, 1f, _forward_g1, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 1f, _forward_g0, 0, 16);
-            if (_needP[0]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 16, n, 1f, _forward_g1, 0, 64, _forward_v0, 0, 16, 1f, _gp0, 0, 16);
-            if (_needP[1]) global::SharpGrad.CompiledSupport.SumRows(_forward_g1, n, 64, _gp1);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 16 }, _forward_g1, new int[] { n, 64 });
+            for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
+            for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
+            // block_fc_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
+            // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+            // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
+            // block.fc.bias's gradient += block_fc_out_grad summed over rows
+            var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(
+                stem_out_grad, n * 64) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                stem_out, _block_fc.Weight, block_fc_out_grad, stem_out_grad, (_block_fc_weight_grad_needed ? _block_fc_weight_grad : null),
+                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _forward_block_fc_out_geometry);
+            if (block_fc_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _block_fc, stem_out_grad, block_fc_out_input_grad_before, new int[] { n, 64 }, block_fc_out_grad, new int[] { n, 64 });
+            // block's backward is complete: its backward hooks see the gradient it added to its input
+            if (block_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _block, stem_out_grad, block_out_input_grad_before, new int[] { n, 64 }, block_out_grad, new int[] { n, 64 });
+            // d stem.Forward(x): x_grad += stem_out_grad · stem.weight; stem.weight's gradient += stem_out_gradᵀ · x; stem.bias's gradient += stem_out_grad
+            // summed over rows
+            var stem_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_stem) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 16) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                x, _stem.Weight, stem_out_grad, (_forward_x_grad_needed ? x_grad : null), (_stem_weight_grad_needed ? _stem_weight_grad : null),
+                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _forward_stem_out_geometry);
+            if (stem_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _stem, (_forward_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }
 
         /// <summary>Runs the compiled <see cref="Outer.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -279,12 +333,14 @@ partial class Outer
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var y = new float[1];
-            global::System.Array.Copy(_loss_v12, y, y.Length);
+            global::System.Array.Copy(_loss_mse_loss_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, global::System.Array.Empty<int>());
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _loss_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "OuterLossCompiledBackward", inputs, (g, node) => _loss_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight, _c1.Bias!, target);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "OuterLossCompiledBackward", inputs, (g, node) => _loss_TapeBackward(g, node, generation, n), x, _stem.Weight, _stem.Bias!,
+                _block_fc.Weight, _block_fc.Bias!, target);
         }
 
         /// <summary>
@@ -297,19 +353,21 @@ partial class Outer
         {
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
-            float value = _loss_v12[0];
-            _loss_needIn0 = false;
-            _needP[0] = _c0.Weight.RequiresGrad;
-            _needP[1] = _c0.Bias!.RequiresGrad;
-            _needP[2] = _c1.Weight.RequiresGrad;
-            _needP[3] = _c1.Bias!.RequiresGrad;
+            float value = _loss_mse_loss_out[0];
+            _loss_x_grad_needed = false;
+            _stem_weight_grad_needed = _stem.Weight.RequiresGrad;
+            _stem_bias_grad_needed = _stem.Bias!.RequiresGrad;
+            _block_fc_weight_grad_needed = _block_fc.Weight.RequiresGrad;
+            _block_fc_bias_grad_needed = _block_fc.Bias!.RequiresGrad;
             _loss_ClearGrads(n);
-            _loss_g12[0] = 1f;
+            _loss_mse_loss_out_grad[0] = 1f;
             _loss_Backward(n);
-            if (_needP[0]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c0.Weight, _gp0, ref _gt0);
-            if (_needP[1]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c0.Bias!, _gp1, ref _gt1);
-            if (_needP[2]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c1.Weight, _gp2, ref _gt2);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c1.Bias!, _gp3, ref _gt3);
+            if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
             return value;
         }
 
@@ -318,33 +376,28 @@ partial class Outer
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
             global::System.ArgumentNullException.ThrowIfNull(target);
-            if (x.Rank != 2 || x.Size(1) != 16)
-                throw new global::System.ArgumentException("Outer.Compiled.Loss: expected x of shape [N, 16], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager Outer.Loss.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("Outer.Compiled.Loss: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager Outer.Loss.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _loss_x_dims, "[N, 16]", "Outer.Compiled.Loss");
             if (n > _loss_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _loss_g0 = new float[n * 16];
-                _loss_v2 = new float[n * 64];
-                _loss_g2 = new float[n * 64];
-                _loss_v3 = new float[n * 64];
-                _loss_v5 = new float[n * 64];
-                _loss_g5 = new float[n * 64];
-                _loss_v7 = new float[n * 64];
-                _loss_mask7 = new float[n * 64];
-                _loss_v8 = new float[n * 64];
-                _loss_g10 = new float[n * 64];
-                _loss_v11 = new float[n];
-                _loss_g11 = new float[n * 64];
-                _loss_v12 = new float[1];
-                _loss_g12 = new float[1];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _loss_stem_out = new float[n * 64];
+                _loss_block_fc_out = new float[n * 64];
+                _loss_block_add_out = new float[n * 64];
+                _loss_shared0 = new float[n * 64];
+                _loss_select_out = new float[n * 64];
+                _loss_sum_out = new float[n];
+                _loss_mse_loss_out = new float[1];
+                _loss_x_grad = new float[n * 16];
+                _loss_stem_out_grad = new float[n * 64];
+                _loss_block_add_out_grad = new float[n * 64];
+                _loss_shared_grad0 = new float[n * 64];
+                _loss_shared_grad1 = new float[n * 64];
+                _loss_mse_loss_out_grad = new float[1];
+                _loss_drop_out_mask = new float[n * 64];
                 _loss_capacity = n;
             }
-            _loss_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _loss_copy0);
-            _loss_r1 = target;
-            _loss_n = n;
+            _loss_x = global::SharpGrad.CompiledSupport.Dense(x, ref _loss_x_copy);
+            _loss_target = target;
             _loss_training = _m.Training;
             _loss_generation++;
             return n;
@@ -353,137 +406,187 @@ partial class Outer
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _loss_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _loss_generation)
-                throw new global::System.InvalidOperationException("Outer.Compiled.Loss: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Loss again, or use the eager model.");
+            if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Loss");
             var grads = new global::SharpGrad.Tensor?[5];
-            _loss_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
+            _loss_x_grad_needed = node.NeedsInputGrad(0);
+            _stem_weight_grad_needed = node.NeedsInputGrad(1);
+            _stem_bias_grad_needed = node.NeedsInputGrad(2);
+            _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
+            _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _loss_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_g12, 1);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_mse_loss_out_grad, 1);
             _loss_Backward(n);
-            if (_loss_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_g0, n, 16);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
+            if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_weight_grad, _stem.Weight.Shape);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_bias_grad, _stem.Bias!.Shape);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_weight_grad, _block_fc.Weight.Shape);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_bias_grad, _block_fc.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_g0, 0, n * 16);
-            global::System.Array.Clear(_loss_g2, 0, n * 64);
-            global::System.Array.Clear(_loss_g5, 0, n * 64);
-            global::System.Array.Clear(_loss_g12, 0, 1);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
+            global::System.Array.Clear(_loss_x_grad, 0, n * 16);
+            global::System.Array.Clear(_loss_stem_out_grad, 0, n * 64);
+            global::System.Array.Clear(_loss_block_add_out_grad, 0, n * 64);
+            global::System.Array.Clear(_loss_mse_loss_out_grad, 0, 1);
+            if (_stem_weight_grad_needed) global::System.Array.Clear(_stem_weight_grad);
+            if (_stem_bias_grad_needed) global::System.Array.Clear(_stem_bias_grad);
+            if (_block_fc_weight_grad_needed) global::System.Array.Clear(_block_fc_weight_grad);
+            if (_block_fc_bias_grad_needed) global::System.Array.Clear(_block_fc_bias_grad);
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>
         private void _loss_Run(int n)
         {
+            float[] x = _loss_x;
+            float[] stem_out = _loss_stem_out;
+            float[] block_fc_out = _loss_block_fc_out;
+            float[] block_relu_out = _loss_block_fc_out;
+            float[] block_add_out = _loss_block_add_out;
+            float[] block_out = _loss_block_add_out;
+            float[] drop_out = _loss_shared0;
+            float[] select_out = _loss_select_out;
+            float[] mul_out = _loss_shared0;
+            float[] sum_out = _loss_sum_out;
+            float[] mse_loss_out = _loss_mse_loss_out;
             bool training = _loss_training;
-            // stem.Forward(x): GEMM _loss_v2 = _loss_v0 · stem.weightᵀ
-            // fused: stem bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 16, 1f, _loss_v0, 0, 16, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 0f, _loss_v2, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c0.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _loss_v0, new int[] { n, 16 }, _loss_v2, new int[] { n, 64 });
-            // fc.Forward(x): GEMM _loss_v3 = _loss_v2 · block.fc.weightᵀ
-            // fused: block.fc bias + Functional.Relu(fc.Forward(x)) in the GEMM epilogue, per output tile (nodes 3, 4), unless a hook must see the Linear's output
-            bool fuse3 = !(global::SharpGrad.CompiledSupport.HasForwardHooks(_c1));
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 64, 64, 1f, _loss_v2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 0f, _loss_v3, 0, 64, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c1.Bias!), activation: fuse3 ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _loss_v2, new int[] { n, 64 }, _loss_v3, new int[] { n, 64 });
-            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue (fused) unless a hook asked for its output
-            if (!fuse3)
+            bool block_fc_out_fused = false;
+            // stem.Forward(x): stem_out = x · stem.weightᵀ + stem.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(x, _stem.Weight, _stem.Bias!, stem_out, n, _loss_stem_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_stem)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _stem, x, new int[] { n, 16 }, stem_out, new int[] { n, 64 });
+            // fc.Forward(x): block_fc_out = stem_out · block.fc.weightᵀ + block.fc.bias by one GEMM
+            // fused: `Functional.Relu(fc.Forward(x))` in the GEMM's epilogue, unless a hook must see block.fc's output
+            block_fc_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_block_fc);
+            global::SharpGrad.CompiledSupport.LinearForward(
+                stem_out, _block_fc.Weight, _block_fc.Bias!, block_fc_out, n, _loss_block_fc_out_geometry,
+                activation: block_fc_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_block_fc)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _block_fc, stem_out, new int[] { n, 64 }, block_fc_out, new int[] { n, 64 });
+            // Functional.Relu(fc.Forward(x)): computed in block.fc's epilogue, or here when a hook must see block.fc's output
+            if (!block_fc_out_fused)
             {
-                for (int j = 0, len = n * 64; j < len; j++) { float v = _loss_v3[j]; _loss_v3[j] = v > 0f ? v : 0f; }
+                global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(block_relu_out, block_relu_out, n * 64);
             }
             // Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _loss_v5[j] = _loss_v3[j] + _loss_v2[j];
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _loss_v2, new int[] { n, 64 }, _loss_v5, new int[] { n, 64 });
+            for (int j = 0, len = n * 64; j < len; j++) block_add_out[j] = block_relu_out[j] + stem_out[j];
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_block)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _block, stem_out, new int[] { n, 64 }, block_out, new int[] { n, 64 });
             if (training)
             {
                 // drop.Forward(h): the mask is drawn from the same generator as eager Dropout
-                _loss_tr7 = _c3.Training;
-                if (_loss_tr7)
+                _loss_drop_out_active = _drop.Training;
+                if (_loss_drop_out_active)
                 {
-                    global::SharpGrad.CompiledSupport.DropoutMask(_loss_mask7, n * 64, _c3.P, _c3.Rng);
-                    for (int j = 0, len = n * 64; j < len; j++) _loss_v7[j] = _loss_v5[j] * _loss_mask7[j];
+                    global::SharpGrad.Kernels.DropoutKernel.Mask(_loss_drop_out_mask, n * 64, _drop.P, _drop.Rng);
+                    for (int j = 0, len = n * 64; j < len; j++) drop_out[j] = block_out[j] * _loss_drop_out_mask[j];
                 }
-                else global::System.Array.Copy(_loss_v5, _loss_v7, n * 64);
-                if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _loss_v5, new int[] { n, 64 }, _loss_v7, new int[] { n, 64 });
+                else global::System.Array.Copy(block_out, drop_out, n * 64);
+                if (global::SharpGrad.CompiledSupport.HasForwardHooks(_drop)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                    _drop, block_out, new int[] { n, 64 }, drop_out, new int[] { n, 64 });
             }
-            // Training: `if (Training)` picks its branch at run time
-            _loss_tr8 = training;
-            global::System.Array.Copy(training ? _loss_v7 : _loss_v5, _loss_v8, n * 64);
+            // if (Training): drop.Forward(h) in training, else block.Forward(stem.Forward(x)); the branch is picked at run time
+            _loss_select_out_took_training = training;
+            global::System.Array.Copy(training ? drop_out : block_out, select_out, n * 64);
             // h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _loss_v7[j] = _loss_v8[j] * 2f;
+            for (int j = 0, len = n * 64; j < len; j++) mul_out[j] = select_out[j] * 2f;
             // (h * 2f).Sum(1, keepDim: true)
-            global::SharpGrad.CompiledSupport.ReduceSumForward(_loss_v7, _loss_v11, n, 64, 1, 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Sum(mul_out, sum_out, outer: n, size: 64, inner: 1, scale: 1f);
             // Losses.Mse(Forward(x), target)
-            _loss_v12[0] = global::SharpGrad.CompiledSupport.MseForward(_loss_v11, _loss_r1!, n, global::SharpGrad.Reduction.Mean);
+            mse_loss_out[0] = global::SharpGrad.Kernels.ElementwiseLoss.Forward<global::SharpGrad.Kernels.MseLossOp>(
+                sum_out, _loss_target!, n, global::SharpGrad.Reduction.Mean);
         }
 
-        /// <summary>The backward program of Loss, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Loss, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _loss_Backward(int n)
         {
+            float[] x = _loss_x;
+            float[] stem_out = _loss_stem_out;
+            float[] block_relu_out = _loss_block_fc_out;
+            float[] select_out = _loss_select_out;
+            float[] sum_out = _loss_sum_out;
+            float[] x_grad = _loss_x_grad;
+            float[] stem_out_grad = _loss_stem_out_grad;
+            float[] block_fc_out_grad = _loss_shared_grad0;
+            float[] block_relu_out_grad = _loss_shared_grad1;
+            float[] block_add_out_grad = _loss_block_add_out_grad;
+            float[] block_out_grad = _loss_block_add_out_grad;
+            float[] drop_out_grad = _loss_shared_grad0;
+            float[] select_out_grad = _loss_shared_grad1;
+            float[] mul_out_grad = _loss_shared_grad0;
+            float[] sum_out_grad = _loss_shared_grad1;
+            float[] mse_loss_out_grad = _loss_mse_loss_out_grad;
             bool training = _loss_training;
-            float[]? hbB6 = null; // the input gradient of block before its backward, when it has backward hooks
-            global::System.Array.Clear(_loss_g11, 0, n); // the gradient of node 11 starts here (its buffer is shared by liveness)
+            float[]? block_out_input_grad_before = null;
+            // sum_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(sum_out_grad, 0, n);
             // d Losses.Mse(Forward(x), target)
-            global::SharpGrad.CompiledSupport.MseBackward(_loss_v11, _loss_r1!, _loss_g12[0], _loss_g11, n, global::SharpGrad.Reduction.Mean);
-            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 10 starts here (its buffer is shared by liveness)
-            // d (h * 2f).Sum(1, keepDim: true): broadcast back
-            global::SharpGrad.CompiledSupport.ReduceSumBackward(_loss_g11, _loss_g10, n, 64, 1, 1f);
-            global::System.Array.Clear(_loss_g11, 0, n * 64); // the gradient of node 8 starts here (its buffer is shared by liveness)
+            global::SharpGrad.Kernels.ElementwiseLoss.Backward<global::SharpGrad.Kernels.MseLossOp>(
+                sum_out, _loss_target!, mse_loss_out_grad[0], sum_out_grad, n, global::SharpGrad.Reduction.Mean);
+            // mul_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(mul_out_grad, 0, n * 64);
+            // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            // select_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
-            for (int j = 0, len = n * 64; j < len; j++) _loss_g11[j] += _loss_g10[j] * 2f;
-            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 7 starts here (its buffer is shared by liveness)
-            // d Training: to the branch the forward took
-            if (_loss_tr8)
+            for (int j = 0, len = n * 64; j < len; j++) select_out_grad[j] += mul_out_grad[j] * 2f;
+            // drop_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(drop_out_grad, 0, n * 64);
+            // d if (Training): to the branch the forward took
+            if (_loss_select_out_took_training)
             {
-                for (int j = 0, len = n * 64; j < len; j++) _loss_g10[j] += _loss_g11[j];
+                for (int j = 0, len = n * 64; j < len; j++) drop_out_grad[j] += select_out_grad[j];
             }
             else
             {
-                for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g11[j];
+                for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += select_out_grad[j];
             }
             if (training)
             {
-                var hb7 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g5, n * 64) : null;
                 // d drop.Forward(h): the same mask
-                // (its input is an intermediate value)
-                {
-                    if (_loss_tr7) for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g10[j] * _loss_mask7[j];
-                    else for (int j = 0, len = n * 64; j < len; j++) _loss_g5[j] += _loss_g10[j];
-                }
-                if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g5, hb7, new int[] { n, 64 }, _loss_g10, new int[] { n, 64 });
+                var drop_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_drop) ? global::SharpGrad.CompiledSupport.Snapshot(
+                    block_out_grad, n * 64) : null;
+                if (_loss_drop_out_active) for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += drop_out_grad[j] * _loss_drop_out_mask[j];
+                else for (int j = 0, len = n * 64; j < len; j++) block_out_grad[j] += drop_out_grad[j];
+                if (drop_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                    _drop, block_out_grad, drop_out_input_grad_before, new int[] { n, 64 }, drop_out_grad, new int[] { n, 64 });
             }
-            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2)) hbB6 = global::SharpGrad.CompiledSupport.Snapshot(_loss_g2, n * 64);
-            global::System.Array.Clear(_loss_g11, 0, n * 64); // the gradient of node 4 starts here (its buffer is shared by liveness)
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_block)) block_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
+                stem_out_grad, n * 64);
+            // block_relu_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(block_relu_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)) + x
-            for (int j = 0, len = n * 64; j < len; j++) _loss_g11[j] += _loss_g5[j];
-            for (int j = 0, len = n * 64; j < len; j++) _loss_g2[j] += _loss_g5[j];
-            global::System.Array.Clear(_loss_g10, 0, n * 64); // the gradient of node 3 starts here (its buffer is shared by liveness)
-            // d Functional.Relu(fc.Forward(x)): mask by the output (kept in the fused Linear's buffer)
-            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v3, _loss_g11, _loss_g10, n * 64);
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g2, n * 64) : null;
-            // d fc.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 64, 64, 1f, _loss_g10, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c1.Weight), 0, 64, 1f, _loss_g2, 0, 64);
-            if (_needP[2]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 64, n, 1f, _loss_g10, 0, 64, _loss_v2, 0, 64, 1f, _gp2, 0, 64);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.SumRows(_loss_g10, n, 64, _gp3);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g2, hb3, new int[] { n, 64 }, _loss_g10, new int[] { n, 64 });
-            if (hbB6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _loss_g2, hbB6, new int[] { n, 64 }, _loss_g5, new int[] { n, 64 }); // block's backward is complete
-            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 16) : null;
-            // d stem.Forward(x): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            if (_loss_needIn0) global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 16, 64, 1f, _loss_g2, 0, 64, global::SharpGrad.CompiledSupport.Dense(_c0.Weight), 0, 16, 1f, _loss_g0, 0, 16);
-            if (_needP[0]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 64, 16, n, 1f, _loss_g2, 0, 64, _loss_v0, 0, 16, 1f, _gp0, 0, 16);
-            if (_needP[1]) global::SharpGrad.CompiledSupport.SumRows(_loss_g2, n, 64, _gp1);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_loss_needIn0 ? _loss_g0 : null), hb2, new int[] { n, 16 }, _loss_g2, new int[] { n, 64 });
+            for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
+            for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
+            // block_fc_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
+            // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+            // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
+            // block.fc.bias's gradient += block_fc_out_grad summed over rows
+            var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(
+                stem_out_grad, n * 64) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                stem_out, _block_fc.Weight, block_fc_out_grad, stem_out_grad, (_block_fc_weight_grad_needed ? _block_fc_weight_grad : null),
+                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _loss_block_fc_out_geometry);
+            if (block_fc_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _block_fc, stem_out_grad, block_fc_out_input_grad_before, new int[] { n, 64 }, block_fc_out_grad, new int[] { n, 64 });
+            // block's backward is complete: its backward hooks see the gradient it added to its input
+            if (block_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _block, stem_out_grad, block_out_input_grad_before, new int[] { n, 64 }, block_out_grad, new int[] { n, 64 });
+            // d stem.Forward(x): x_grad += stem_out_grad · stem.weight; stem.weight's gradient += stem_out_gradᵀ · x; stem.bias's gradient += stem_out_grad
+            // summed over rows
+            var stem_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_stem) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 16) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                x, _stem.Weight, stem_out_grad, (_loss_x_grad_needed ? x_grad : null), (_stem_weight_grad_needed ? _stem_weight_grad : null),
+                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _loss_stem_out_geometry);
+            if (stem_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _stem, (_loss_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }
     }
 }

@@ -20,93 +20,115 @@ partial class SeqCnn
     public sealed class Compiled
     {
         private readonly SeqCnn _m;
-        private readonly global::SharpGrad.Layers.Conv2d _c0;
-        private readonly global::SharpGrad.Layers.BatchNorm2d _c1;
-        private readonly global::SharpGrad.Layers.ReLU _c2;
-        private readonly global::SharpGrad.Layers.MaxPool2d _c3;
-        private readonly global::SharpGrad.Layers.Sequential _c4;
-        private readonly global::SharpGrad.Layers.Linear _c5;
-        private readonly float[] _gp0; // gradient of features.0.weight
-        private readonly float[] _gp1; // gradient of features.0.bias
-        private readonly float[] _gp2; // gradient of features.1.weight
-        private readonly float[] _gp3; // gradient of features.1.bias
-        private readonly float[] _gp4; // gradient of head.weight
-        private readonly float[] _gp5; // gradient of head.bias
-        private global::SharpGrad.Tensor? _gt0; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt1; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt2; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt3; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt4; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _gt5; // the .Grad tensor the fused backward reuses
-        private readonly bool[] _needP = new bool[6];
+        private readonly global::SharpGrad.Layers.Conv2d _features_0;
+        private readonly global::SharpGrad.Layers.BatchNorm2d _features_1;
+        private readonly global::SharpGrad.Layers.ReLU _features_2;
+        private readonly global::SharpGrad.Layers.MaxPool2d _features_3;
+        private readonly global::SharpGrad.Layers.Sequential _features;
+        private readonly global::SharpGrad.Layers.Linear _head;
+        private readonly float[] _features_0_weight_grad; // the gradient of features.0.weight
+        private readonly float[] _features_0_bias_grad; // the gradient of features.0.bias
+        private readonly float[] _features_1_weight_grad; // the gradient of features.1.weight
+        private readonly float[] _features_1_bias_grad; // the gradient of features.1.bias
+        private readonly float[] _head_weight_grad; // the gradient of head.weight
+        private readonly float[] _head_bias_grad; // the gradient of head.bias
+        private bool _features_0_weight_grad_needed;
+        private bool _features_0_bias_grad_needed;
+        private bool _features_1_weight_grad_needed;
+        private bool _features_1_bias_grad_needed;
+        private bool _head_weight_grad_needed;
+        private bool _head_bias_grad_needed;
+        private global::SharpGrad.Tensor? _features_0_weight_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _features_0_bias_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _features_1_weight_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _features_1_bias_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _head_weight_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _head_bias_grad_tensor; // the .Grad tensor the fused backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
-        private int _forward_n;
         private bool _forward_training;
-        private bool _forward_needIn0;
-        private float[]? _forward_copy0;
-        private float[] _forward_v0 = [];
-        private float[] _forward_g0 = [];
-        private float[] _forward_v1 = [];
-        private float[] _forward_t1 = [];
-        private float[] _forward_tw1 = [];
-        private float[] _forward_tb1 = [];
-        private float[] _forward_v2 = [];
-        private float[] _forward_g2 = [];
-        private float[] _forward_sm2 = [];
-        private float[] _forward_si2 = [];
-        private bool _forward_tr2;
-        private float[] _forward_v3 = [];
-        private float[] _forward_g3 = []; // also the gradients of nodes 1 (shared by liveness)
-        private float[] _forward_v4 = [];
-        private float[] _forward_g4 = [];
-        private float[] _forward_t4 = [];
-        private long[] _forward_ix4 = [];
-        private float[] _forward_v7 = [];
-        private float[] _forward_g7 = [];
+        private float[] _forward_x = [];
+        private float[]? _forward_x_copy;
+        private static readonly int[] _forward_x_dims = [-1, 1, 28, 28]; // inferred at build time, -1 for the batch
+        private bool _forward_x_grad_needed;
+        private float[] _forward_features_0_out = [];
+        private float[] _forward_features_1_out = [];
+        private float[] _forward_features_2_out = [];
+        private float[] _forward_features_3_out = [];
+        private float[] _forward_head_out = [];
+        private float[] _forward_x_grad = [];
+        private float[] _forward_features_1_out_grad = [];
+        // holds features_0_out_grad, features_2_out_grad in turn (their lives do not overlap)
+        private float[] _forward_shared_grad0 = [];
+        private float[] _forward_features_3_out_grad = [];
+        private float[] _forward_head_out_grad = [];
+        private float[] _forward_features_0_out_input_grad_scratch = [];
+        private float[] _forward_features_0_out_weight_grad_scratch = [];
+        private float[] _forward_features_0_out_bias_grad_scratch = [];
+        private static readonly global::SharpGrad.Kernels.ConvShape _forward_features_0_out_geometry = new(
+            InChannels: 1, Height: 28, Width: 28, OutChannels: 8, KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, PaddingHeight: 1,
+            PaddingWidth: 1, DilationHeight: 1, DilationWidth: 1, Groups: 1, OutHeight: 28, OutWidth: 28);
+        private float[] _forward_features_1_out_mean = [];
+        private float[] _forward_features_1_out_invstd = [];
+        private bool _forward_features_1_out_batch_stats;
+        private float[] _forward_features_3_out_input_grad_scratch = [];
+        private long[] _forward_features_3_out_indices = [];
+        private static readonly global::SharpGrad.Kernels.PoolShape _forward_features_3_out_geometry = new(
+            Channels: 8, Height: 28, Width: 28, OutHeight: 14, OutWidth: 14, KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PaddingHeight: 0,
+            PaddingWidth: 0, DilationHeight: 1, DilationWidth: 1, CeilMode: false, CountIncludePad: true);
+        private static readonly global::SharpGrad.Kernels.LinearShape _forward_head_out_geometry = new(InFeatures: 1568, OutFeatures: 10, RowsPerItem: 1);
         private int _loss_capacity = -1;
         private int _loss_generation;
-        private int _loss_n;
         private bool _loss_training;
-        private bool _loss_needIn0;
-        private float[]? _loss_copy0;
-        private global::SharpGrad.Tensor? _loss_r1;
-        private float[] _loss_v0 = [];
-        private float[] _loss_g0 = [];
-        private float[] _loss_v2 = [];
-        private float[] _loss_t2 = [];
-        private float[] _loss_tw2 = [];
-        private float[] _loss_tb2 = [];
-        private float[] _loss_v3 = []; // also holds the values of nodes 8 (shared by liveness)
-        private float[] _loss_g3 = [];
-        private float[] _loss_sm3 = [];
-        private float[] _loss_si3 = [];
-        private bool _loss_tr3;
-        private float[] _loss_v4 = [];
-        private float[] _loss_v5 = [];
-        private float[] _loss_g5 = [];
-        private float[] _loss_t5 = [];
-        private long[] _loss_ix5 = [];
-        private float[] _loss_g8 = []; // also the gradients of nodes 2, 4 (shared by liveness)
-        private float[] _loss_v9 = [];
-        private float[] _loss_g9 = [];
-        private float[] _loss_pr9 = [];
+        private float[] _loss_x = [];
+        private float[]? _loss_x_copy;
+        private static readonly int[] _loss_x_dims = [-1, 1, 28, 28]; // inferred at build time, -1 for the batch
+        private bool _loss_x_grad_needed;
+        private global::SharpGrad.Tensor? _loss_target;
+        private float[] _loss_features_0_out = [];
+        // holds features_1_out, head_out in turn (their lives do not overlap)
+        private float[] _loss_shared0 = [];
+        private float[] _loss_features_2_out = [];
+        private float[] _loss_features_3_out = [];
+        private float[] _loss_cross_entropy_out = [];
+        private float[] _loss_x_grad = [];
+        private float[] _loss_features_1_out_grad = [];
+        private float[] _loss_features_3_out_grad = [];
+        // holds features_0_out_grad, features_2_out_grad, head_out_grad in turn (their lives do not overlap)
+        private float[] _loss_shared_grad0 = [];
+        private float[] _loss_cross_entropy_out_grad = [];
+        private float[] _loss_features_0_out_input_grad_scratch = [];
+        private float[] _loss_features_0_out_weight_grad_scratch = [];
+        private float[] _loss_features_0_out_bias_grad_scratch = [];
+        private static readonly global::SharpGrad.Kernels.ConvShape _loss_features_0_out_geometry = new(
+            InChannels: 1, Height: 28, Width: 28, OutChannels: 8, KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, PaddingHeight: 1,
+            PaddingWidth: 1, DilationHeight: 1, DilationWidth: 1, Groups: 1, OutHeight: 28, OutWidth: 28);
+        private float[] _loss_features_1_out_mean = [];
+        private float[] _loss_features_1_out_invstd = [];
+        private bool _loss_features_1_out_batch_stats;
+        private float[] _loss_features_3_out_input_grad_scratch = [];
+        private long[] _loss_features_3_out_indices = [];
+        private static readonly global::SharpGrad.Kernels.PoolShape _loss_features_3_out_geometry = new(
+            Channels: 8, Height: 28, Width: 28, OutHeight: 14, OutWidth: 14, KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PaddingHeight: 0,
+            PaddingWidth: 0, DilationHeight: 1, DilationWidth: 1, CeilMode: false, CountIncludePad: true);
+        private static readonly global::SharpGrad.Kernels.LinearShape _loss_head_out_geometry = new(InFeatures: 1568, OutFeatures: 10, RowsPerItem: 1);
+        private float[] _loss_cross_entropy_out_log_probabilities = [];
 
         internal Compiled(SeqCnn module)
         {
             _m = module;
-            _c0 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Conv2d>(module, "features.0");
-            _c1 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.BatchNorm2d>(module, "features.1");
-            _c2 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.ReLU>(module, "features.2");
-            _c3 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.MaxPool2d>(module, "features.3");
-            _c4 = module.features;
-            _c5 = module.head;
-            _gp0 = new float[_c0.Weight.NumElements];
-            _gp1 = new float[_c0.Bias!.NumElements];
-            _gp2 = new float[_c1.Weight!.NumElements];
-            _gp3 = new float[_c1.Bias!.NumElements];
-            _gp4 = new float[_c5.Weight.NumElements];
-            _gp5 = new float[_c5.Bias!.NumElements];
+            _features_0 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Conv2d>(module, "features.0");
+            _features_1 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.BatchNorm2d>(module, "features.1");
+            _features_2 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.ReLU>(module, "features.2");
+            _features_3 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.MaxPool2d>(module, "features.3");
+            _features = module.features;
+            _head = module.head;
+            _features_0_weight_grad = new float[_features_0.Weight.NumElements];
+            _features_0_bias_grad = new float[_features_0.Bias!.NumElements];
+            _features_1_weight_grad = new float[_features_1.Weight!.NumElements];
+            _features_1_bias_grad = new float[_features_1.Bias!.NumElements];
+            _head_weight_grad = new float[_head.Weight.NumElements];
+            _head_bias_grad = new float[_head.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="SeqCnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -116,47 +138,47 @@ partial class SeqCnn
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
-            global::System.Array.Copy(_forward_v7, y, y.Length);
+            global::System.Array.Copy(_forward_head_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight!, _c1.Bias!, _c5.Weight, _c5.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[]
+            {
+                x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,
+            };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "SeqCnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight!, _c1.Bias!, _c5.Weight, _c5.Bias!);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "SeqCnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _features_0.Weight,
+                _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
-            if (x.Rank != 4 || x.Size(1) != 1 || x.Size(2) != 28 || x.Size(3) != 28)
-                throw new global::System.ArgumentException("SeqCnn.Compiled.Forward: expected x of shape [N, 1, 28, 28], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager SeqCnn.Forward.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("SeqCnn.Compiled.Forward: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager SeqCnn.Forward.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _forward_x_dims, "[N, 1, 28, 28]", "SeqCnn.Compiled.Forward");
             if (n > _forward_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _forward_g0 = new float[n * 784];
-                _forward_v1 = new float[n * 6272];
-                _forward_t1 = new float[n * 784];
-                _forward_tw1 = new float[72];
-                _forward_tb1 = new float[8];
-                _forward_v2 = new float[n * 6272];
-                _forward_g2 = new float[n * 6272];
-                _forward_sm2 = new float[8];
-                _forward_si2 = new float[8];
-                _forward_v3 = new float[n * 6272];
-                _forward_g3 = new float[n * 6272];
-                _forward_v4 = new float[n * 1568];
-                _forward_g4 = new float[n * 1568];
-                _forward_t4 = new float[n * 6272];
-                _forward_ix4 = new long[n * 1568];
-                _forward_v7 = new float[n * 10];
-                _forward_g7 = new float[n * 10];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _forward_features_0_out = new float[n * 6272];
+                _forward_features_1_out = new float[n * 6272];
+                _forward_features_2_out = new float[n * 6272];
+                _forward_features_3_out = new float[n * 1568];
+                _forward_head_out = new float[n * 10];
+                _forward_x_grad = new float[n * 784];
+                _forward_features_1_out_grad = new float[n * 6272];
+                _forward_shared_grad0 = new float[n * 6272];
+                _forward_features_3_out_grad = new float[n * 1568];
+                _forward_head_out_grad = new float[n * 10];
+                _forward_features_0_out_input_grad_scratch = new float[n * 784];
+                _forward_features_0_out_weight_grad_scratch = new float[72];
+                _forward_features_0_out_bias_grad_scratch = new float[8];
+                _forward_features_1_out_mean = new float[8];
+                _forward_features_1_out_invstd = new float[8];
+                _forward_features_3_out_input_grad_scratch = new float[n * 6272];
+                _forward_features_3_out_indices = new long[n * 1568];
                 _forward_capacity = n;
             }
-            _forward_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_copy0);
-            _forward_n = n;
+            _forward_x = global::SharpGrad.CompiledSupport.Dense(x, ref _forward_x_copy);
             _forward_training = _m.Training;
             _forward_generation++;
             return n;
@@ -165,107 +187,154 @@ partial class SeqCnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _forward_generation)
-                throw new global::System.InvalidOperationException("SeqCnn.Compiled.Forward: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Forward again, or use the eager model.");
+            if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[7];
-            _forward_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
-            _needP[4] = node.NeedsInputGrad(5);
-            _needP[5] = node.NeedsInputGrad(6);
+            _forward_x_grad_needed = node.NeedsInputGrad(0);
+            _features_0_weight_grad_needed = node.NeedsInputGrad(1);
+            _features_0_bias_grad_needed = node.NeedsInputGrad(2);
+            _features_1_weight_grad_needed = node.NeedsInputGrad(3);
+            _features_1_bias_grad_needed = node.NeedsInputGrad(4);
+            _head_weight_grad_needed = node.NeedsInputGrad(5);
+            _head_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_g7, n * 10);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_g0, n, 1, 28, 28);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight!.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
-            if (_needP[4]) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_gp4, _c5.Weight.Shape);
-            if (_needP[5]) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_gp5, _c5.Bias!.Shape);
+            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 1, 28, 28);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_weight_grad, _features_0.Weight.Shape);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_bias_grad, _features_0.Bias!.Shape);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_weight_grad, _features_1.Weight!.Shape);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_bias_grad, _features_1.Bias!.Shape);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_head_weight_grad, _head.Weight.Shape);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_head_bias_grad, _head.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_g0, 0, n * 784);
-            global::System.Array.Clear(_forward_g4, 0, n * 1568);
-            global::System.Array.Clear(_forward_g7, 0, n * 10);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
-            if (_needP[4]) global::System.Array.Clear(_gp4);
-            if (_needP[5]) global::System.Array.Clear(_gp5);
+            global::System.Array.Clear(_forward_x_grad, 0, n * 784);
+            global::System.Array.Clear(_forward_features_1_out_grad, 0, n * 6272);
+            global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
+            global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
+            if (_features_0_weight_grad_needed) global::System.Array.Clear(_features_0_weight_grad);
+            if (_features_0_bias_grad_needed) global::System.Array.Clear(_features_0_bias_grad);
+            if (_features_1_weight_grad_needed) global::System.Array.Clear(_features_1_weight_grad);
+            if (_features_1_bias_grad_needed) global::System.Array.Clear(_features_1_bias_grad);
+            if (_head_weight_grad_needed) global::System.Array.Clear(_head_weight_grad);
+            if (_head_bias_grad_needed) global::System.Array.Clear(_head_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
         private void _forward_Run(int n)
         {
-            // features.Forward(x) [0]: im2col + GEMM per image, bias added by the kernel
-            global::SharpGrad.CompiledSupport.Conv2dForward(_forward_v0, _c0.Weight, _c0.Bias!, _forward_v1, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _forward_v0, new int[] { n, 1, 28, 28 }, _forward_v1, new int[] { n, 8, 28, 28 });
-            // features.Forward(x) [1]: batch statistics in training (running statistics updated as eager), running statistics in evaluation
-            _forward_tr2 = _c1.Training;
-            global::SharpGrad.CompiledSupport.BatchNormForward(_c1, _forward_v1, _forward_v2, n, 8, 784, _forward_sm2, _forward_si2);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _forward_v1, new int[] { n, 8, 28, 28 }, _forward_v2, new int[] { n, 8, 28, 28 });
+            float[] x = _forward_x;
+            float[] features_0_out = _forward_features_0_out;
+            float[] features_1_out = _forward_features_1_out;
+            float[] features_2_out = _forward_features_2_out;
+            float[] features_3_out = _forward_features_3_out;
+            float[] features_out = _forward_features_3_out;
+            float[] flatten_out = _forward_features_3_out;
+            float[] head_out = _forward_head_out;
+            // features.Forward(x) [0]: the convolution kernel (im2col + GEMM per image), the bias added by it
+            global::SharpGrad.CompiledSupport.ConvForward(x, _features_0.Weight, _features_0.Bias!, features_0_out, n, _forward_features_0_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_0)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_0, x, new int[] { n, 1, 28, 28 }, features_0_out, new int[] { n, 8, 28, 28 });
+            // features.Forward(x) [1]: batch statistics in training (the running statistics updated as eager), running statistics in evaluation
+            _forward_features_1_out_batch_stats = global::SharpGrad.CompiledSupport.BatchNormForward(
+                _features_1, features_0_out, features_1_out, n, 8, 784, _forward_features_1_out_mean, _forward_features_1_out_invstd);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_1)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_1, features_0_out, new int[] { n, 8, 28, 28 }, features_1_out, new int[] { n, 8, 28, 28 });
             // features.Forward(x) [2]
-            for (int j = 0, len = n * 6272; j < len; j++) { float v = _forward_v2[j]; _forward_v3[j] = v > 0f ? v : 0f; }
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _forward_v2, new int[] { n, 8, 28, 28 }, _forward_v3, new int[] { n, 8, 28, 28 });
-            // features.Forward(x) [3]
-            global::SharpGrad.CompiledSupport.MaxPool2dForward(_forward_v3, _forward_v4, _forward_ix4, n * 8, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _forward_v3, new int[] { n, 8, 28, 28 }, _forward_v4, new int[] { n, 8, 14, 14 });
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c4)) global::SharpGrad.CompiledSupport.ForwardHooks(_c4, _forward_v0, new int[] { n, 1, 28, 28 }, _forward_v4, new int[] { n, 8, 14, 14 });
-            // features.Forward(x).Flatten(1): a view, no copy
-            // head.Forward(features.Forward(x).Flatten(1)): GEMM _forward_v7 = _forward_v4 · head.weightᵀ
-            // fused: head bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _forward_v4, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _forward_v7, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _forward_v4, new int[] { n, 1568 }, _forward_v7, new int[] { n, 10 });
+            global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(features_1_out, features_2_out, n * 6272);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_2)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_2, features_1_out, new int[] { n, 8, 28, 28 }, features_2_out, new int[] { n, 8, 28, 28 });
+            // features.Forward(x) [3]: the positions of the maxima are kept for the backward
+            global::SharpGrad.CompiledSupport.MaxPoolForward(
+                features_2_out, features_3_out, _forward_features_3_out_indices, n, _forward_features_3_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_3)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_3, features_2_out, new int[] { n, 8, 28, 28 }, features_3_out, new int[] { n, 8, 14, 14 });
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features, x, new int[] { n, 1, 28, 28 }, features_out, new int[] { n, 8, 14, 14 });
+            // features.Forward(x).Flatten(1): a view of the same buffer, no copy
+            // head.Forward(features.Forward(x).Flatten(1)): head_out = flatten_out · head.weightᵀ + head.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(flatten_out, _head.Weight, _head.Bias!, head_out, n, _forward_head_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_head)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _head, flatten_out, new int[] { n, 1568 }, head_out, new int[] { n, 10 });
         }
 
-        /// <summary>The backward program of Forward, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _forward_Backward(int n)
         {
-            float[]? hbB5 = null; // the input gradient of features before its backward, when it has backward hooks
-            var hb7 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c5) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g4, n * 1568) : null;
-            // d head.Forward(features.Forward(x).Flatten(1)): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 1568, 10, 1f, _forward_g7, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 1f, _forward_g4, 0, 1568);
-            if (_needP[4]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 1568, n, 1f, _forward_g7, 0, 10, _forward_v4, 0, 1568, 1f, _gp4, 0, 1568);
-            if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_forward_g7, n, 10, _gp5);
-            if (hb7 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c5, _forward_g4, hb7, new int[] { n, 1568 }, _forward_g7, new int[] { n, 10 });
-            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c4)) hbB5 = global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784);
-            global::System.Array.Clear(_forward_g3, 0, n * 6272); // the gradient of node 3 starts here (its buffer is shared by liveness)
-            var hb4 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 6272) : null;
-            // d features.Forward(x) [3]: scatter to the recorded maxima, then accumulate
-            // (its input is an intermediate value)
-            {
-                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_forward_g4, _forward_ix4, _forward_t4, n * 8, 784, 196);
-                global::SharpGrad.CompiledSupport.AddInto(_forward_t4, _forward_g3, n * 6272);
-            }
-            if (hb4 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _forward_g3, hb4, new int[] { n, 8, 28, 28 }, _forward_g4, new int[] { n, 8, 14, 14 });
-            global::System.Array.Clear(_forward_g2, 0, n * 6272); // the gradient of node 2 starts here (its buffer is shared by liveness)
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g2, n * 6272) : null;
-            // d features.Forward(x) [2]: mask by the output
-            global::SharpGrad.CompiledSupport.ReluBackward(_forward_v3, _forward_g3, _forward_g2, n * 6272);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _forward_g2, hb3, new int[] { n, 8, 28, 28 }, _forward_g3, new int[] { n, 8, 28, 28 });
-            global::System.Array.Clear(_forward_g3, 0, n * 6272); // the gradient of node 1 starts here (its buffer is shared by liveness)
-            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g3, n * 6272) : null;
-            // d features.Forward(x) [1]
-            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _forward_v1, _forward_g2, _forward_g3, _forward_sm2, _forward_si2, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _forward_tr2);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _forward_g3, hb2, new int[] { n, 8, 28, 28 }, _forward_g2, new int[] { n, 8, 28, 28 });
-            var hb1 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_forward_g0, n * 784) : null;
-            // d features.Forward(x) [0]: the convolution's backward kernel (into scratch buffers, then accumulated)
-            var dIn1 = _forward_needIn0 ? _forward_t1 : null;
-            var dW1 = _needP[0] ? _forward_tw1 : null;
-            var dB1 = _needP[1] ? _forward_tb1 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_forward_v0, _c0.Weight, _forward_g3, dIn1, dW1, dB1, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
-            if (dIn1 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn1, _forward_g0, n * 784);
-            if (dW1 is not null) global::SharpGrad.CompiledSupport.AddInto(dW1, _gp0, dW1.Length);
-            if (dB1 is not null) global::SharpGrad.CompiledSupport.AddInto(dB1, _gp1, dB1.Length);
-            if (hb1 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_forward_needIn0 ? _forward_g0 : null), hb1, new int[] { n, 1, 28, 28 }, _forward_g3, new int[] { n, 8, 28, 28 });
-            if (hbB5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c4, (_forward_needIn0 ? _forward_g0 : null), hbB5, new int[] { n, 1, 28, 28 }, _forward_g4, new int[] { n, 8, 14, 14 }); // features's backward is complete
+            float[] x = _forward_x;
+            float[] features_0_out = _forward_features_0_out;
+            float[] features_2_out = _forward_features_2_out;
+            float[] flatten_out = _forward_features_3_out;
+            float[] x_grad = _forward_x_grad;
+            float[] features_0_out_grad = _forward_shared_grad0;
+            float[] features_1_out_grad = _forward_features_1_out_grad;
+            float[] features_2_out_grad = _forward_shared_grad0;
+            float[] features_3_out_grad = _forward_features_3_out_grad;
+            float[] features_out_grad = _forward_features_3_out_grad;
+            float[] flatten_out_grad = _forward_features_3_out_grad;
+            float[] head_out_grad = _forward_head_out_grad;
+            float[]? features_out_input_grad_before = null;
+            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
+            // flatten_out; head.bias's gradient += head_out_grad summed over rows
+            var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
+                flatten_out_grad, n * 1568) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry);
+            if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 784);
+            // features_2_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(features_2_out_grad, 0, n * 6272);
+            // d features.Forward(x) [3]: scattered to the positions of the maxima
+            var features_3_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_3) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_2_out_grad, n * 6272) : null;
+            global::SharpGrad.CompiledSupport.MaxPoolBackward(
+                features_3_out_grad, _forward_features_3_out_indices, features_2_out_grad, n, _forward_features_3_out_geometry,
+                _forward_features_3_out_input_grad_scratch);
+            if (features_3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_3, features_2_out_grad, features_3_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_3_out_grad,
+                new int[] { n, 8, 14, 14 });
+            // d features.Forward(x) [2]: the kernel's derivative, from its output
+            var features_2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_1_out_grad, n * 6272) : null;
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272);
+            if (features_2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_2, features_1_out_grad, features_2_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_2_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // features_0_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(features_0_out_grad, 0, n * 6272);
+            // d features.Forward(x) [1]: from the statistics the forward used
+            var features_1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_1) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_0_out_grad, n * 6272) : null;
+            global::SharpGrad.CompiledSupport.BatchNormBackward(
+                _features_1, features_0_out, features_1_out_grad, features_0_out_grad, _forward_features_1_out_mean, _forward_features_1_out_invstd,
+                (_features_1_weight_grad_needed ? _features_1_weight_grad : null), (_features_1_bias_grad_needed ? _features_1_bias_grad : null), n, 8, 784,
+                _forward_features_1_out_batch_stats);
+            if (features_1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_1, features_0_out_grad, features_1_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_1_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // d features.Forward(x) [0]: the convolution's backward kernel, into scratch buffers, then added to the gradients
+            var features_0_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_0) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 784) : null;
+            global::SharpGrad.CompiledSupport.ConvBackward(
+                x, _features_0.Weight, features_0_out_grad, (_forward_x_grad_needed ? x_grad : null),
+                (_features_0_weight_grad_needed ? _features_0_weight_grad : null), (_features_0_bias_grad_needed ? _features_0_bias_grad : null), n,
+                _forward_features_0_out_geometry, _forward_features_0_out_input_grad_scratch, _forward_features_0_out_weight_grad_scratch,
+                _forward_features_0_out_bias_grad_scratch);
+            if (features_0_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_0, (_forward_x_grad_needed ? x_grad : null), features_0_out_input_grad_before, new int[] { n, 1, 28, 28 }, features_0_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // features's backward is complete: its backward hooks see the gradient it added to its input
+            if (features_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features, (_forward_x_grad_needed ? x_grad : null), features_out_input_grad_before, new int[] { n, 1, 28, 28 }, features_out_grad,
+                new int[] { n, 8, 14, 14 });
         }
 
         /// <summary>Runs the compiled <see cref="SeqCnn.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -274,12 +343,17 @@ partial class SeqCnn
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var y = new float[1];
-            global::System.Array.Copy(_loss_v9, y, y.Length);
+            global::System.Array.Copy(_loss_cross_entropy_out, y, y.Length);
             var result = global::SharpGrad.CompiledSupport.Wrap(y, global::System.Array.Empty<int>());
-            var inputs = new global::SharpGrad.Tensor?[] { x, _c0.Weight, _c0.Bias!, _c1.Weight!, _c1.Bias!, _c5.Weight, _c5.Bias! };
+            var inputs = new global::SharpGrad.Tensor?[]
+            {
+                x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,
+            };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _loss_generation;
-            return global::SharpGrad.CompiledSupport.RecordCompiled(result, "SeqCnnLossCompiledBackward", inputs, (g, node) => _loss_TapeBackward(g, node, generation, n), x, _c0.Weight, _c0.Bias!, _c1.Weight!, _c1.Bias!, _c5.Weight, _c5.Bias!, target);
+            return global::SharpGrad.CompiledSupport.RecordCompiled(
+                result, "SeqCnnLossCompiledBackward", inputs, (g, node) => _loss_TapeBackward(g, node, generation, n), x, _features_0.Weight, _features_0.Bias!,
+                _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!, target);
         }
 
         /// <summary>
@@ -292,23 +366,27 @@ partial class SeqCnn
         {
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
-            float value = _loss_v9[0];
-            _loss_needIn0 = false;
-            _needP[0] = _c0.Weight.RequiresGrad;
-            _needP[1] = _c0.Bias!.RequiresGrad;
-            _needP[2] = _c1.Weight!.RequiresGrad;
-            _needP[3] = _c1.Bias!.RequiresGrad;
-            _needP[4] = _c5.Weight.RequiresGrad;
-            _needP[5] = _c5.Bias!.RequiresGrad;
+            float value = _loss_cross_entropy_out[0];
+            _loss_x_grad_needed = false;
+            _features_0_weight_grad_needed = _features_0.Weight.RequiresGrad;
+            _features_0_bias_grad_needed = _features_0.Bias!.RequiresGrad;
+            _features_1_weight_grad_needed = _features_1.Weight!.RequiresGrad;
+            _features_1_bias_grad_needed = _features_1.Bias!.RequiresGrad;
+            _head_weight_grad_needed = _head.Weight.RequiresGrad;
+            _head_bias_grad_needed = _head.Bias!.RequiresGrad;
             _loss_ClearGrads(n);
-            _loss_g9[0] = 1f;
+            _loss_cross_entropy_out_grad[0] = 1f;
             _loss_Backward(n);
-            if (_needP[0]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c0.Weight, _gp0, ref _gt0);
-            if (_needP[1]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c0.Bias!, _gp1, ref _gt1);
-            if (_needP[2]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c1.Weight!, _gp2, ref _gt2);
-            if (_needP[3]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c1.Bias!, _gp3, ref _gt3);
-            if (_needP[4]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c5.Weight, _gp4, ref _gt4);
-            if (_needP[5]) global::SharpGrad.CompiledSupport.AccumulateGrad(_c5.Bias!, _gp5, ref _gt5);
+            if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+                _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
             return value;
         }
 
@@ -317,37 +395,32 @@ partial class SeqCnn
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
             global::System.ArgumentNullException.ThrowIfNull(target);
-            if (x.Rank != 4 || x.Size(1) != 1 || x.Size(2) != 28 || x.Size(3) != 28)
-                throw new global::System.ArgumentException("SeqCnn.Compiled.Loss: expected x of shape [N, 1, 28, 28], but got " + global::SharpGrad.CompiledSupport.FormatShape(x.Shape) + ". The shapes were inferred at build time from the model's layers; pass a tensor of that shape or run the eager SeqCnn.Loss.", nameof(x));
-            if (x.DType != global::SharpGrad.DType.Float32)
-                throw new global::System.ArgumentException("SeqCnn.Compiled.Loss: the compiled program is float32 only, but x is " + x.DType + "; convert it with .To(DType.Float32) or run the eager SeqCnn.Loss.", nameof(x));
-            int n = x.Size(0);
+            int n = global::SharpGrad.CompiledSupport.CheckInput(x, nameof(x), _loss_x_dims, "[N, 1, 28, 28]", "SeqCnn.Compiled.Loss");
             if (n > _loss_capacity)
             {
-                // Buffers sized on the first call, grown only when the batch grows.
-                _loss_g0 = new float[n * 784];
-                _loss_v2 = new float[n * 6272];
-                _loss_t2 = new float[n * 784];
-                _loss_tw2 = new float[72];
-                _loss_tb2 = new float[8];
-                _loss_v3 = new float[n * 6272];
-                _loss_g3 = new float[n * 6272];
-                _loss_sm3 = new float[8];
-                _loss_si3 = new float[8];
-                _loss_v4 = new float[n * 6272];
-                _loss_v5 = new float[n * 1568];
-                _loss_g5 = new float[n * 1568];
-                _loss_t5 = new float[n * 6272];
-                _loss_ix5 = new long[n * 1568];
-                _loss_g8 = new float[n * 6272];
-                _loss_v9 = new float[1];
-                _loss_g9 = new float[1];
-                _loss_pr9 = new float[n * 10];
+                // The buffers are sized on the first call, and grown only when the batch grows.
+                _loss_features_0_out = new float[n * 6272];
+                _loss_shared0 = new float[n * 6272];
+                _loss_features_2_out = new float[n * 6272];
+                _loss_features_3_out = new float[n * 1568];
+                _loss_cross_entropy_out = new float[1];
+                _loss_x_grad = new float[n * 784];
+                _loss_features_1_out_grad = new float[n * 6272];
+                _loss_features_3_out_grad = new float[n * 1568];
+                _loss_shared_grad0 = new float[n * 6272];
+                _loss_cross_entropy_out_grad = new float[1];
+                _loss_features_0_out_input_grad_scratch = new float[n * 784];
+                _loss_features_0_out_weight_grad_scratch = new float[72];
+                _loss_features_0_out_bias_grad_scratch = new float[8];
+                _loss_features_1_out_mean = new float[8];
+                _loss_features_1_out_invstd = new float[8];
+                _loss_features_3_out_input_grad_scratch = new float[n * 6272];
+                _loss_features_3_out_indices = new long[n * 1568];
+                _loss_cross_entropy_out_log_probabilities = new float[n * 10];
                 _loss_capacity = n;
             }
-            _loss_v0 = global::SharpGrad.CompiledSupport.Dense(x, ref _loss_copy0);
-            _loss_r1 = target;
-            _loss_n = n;
+            _loss_x = global::SharpGrad.CompiledSupport.Dense(x, ref _loss_x_copy);
+            _loss_target = target;
             _loss_training = _m.Training;
             _loss_generation++;
             return n;
@@ -356,112 +429,164 @@ partial class SeqCnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _loss_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
-            if (generation != _loss_generation)
-                throw new global::System.InvalidOperationException("SeqCnn.Compiled.Loss: backward through an output of an earlier call, whose buffers a later call has reused; call Backward before calling Loss again, or use the eager model.");
+            if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Loss");
             var grads = new global::SharpGrad.Tensor?[7];
-            _loss_needIn0 = node.NeedsInputGrad(0);
-            _needP[0] = node.NeedsInputGrad(1);
-            _needP[1] = node.NeedsInputGrad(2);
-            _needP[2] = node.NeedsInputGrad(3);
-            _needP[3] = node.NeedsInputGrad(4);
-            _needP[4] = node.NeedsInputGrad(5);
-            _needP[5] = node.NeedsInputGrad(6);
+            _loss_x_grad_needed = node.NeedsInputGrad(0);
+            _features_0_weight_grad_needed = node.NeedsInputGrad(1);
+            _features_0_bias_grad_needed = node.NeedsInputGrad(2);
+            _features_1_weight_grad_needed = node.NeedsInputGrad(3);
+            _features_1_bias_grad_needed = node.NeedsInputGrad(4);
+            _head_weight_grad_needed = node.NeedsInputGrad(5);
+            _head_bias_grad_needed = node.NeedsInputGrad(6);
             _loss_ClearGrads(n);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_g9, 1);
+            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_cross_entropy_out_grad, 1);
             _loss_Backward(n);
-            if (_loss_needIn0) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_g0, n, 1, 28, 28);
-            if (_needP[0]) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_gp0, _c0.Weight.Shape);
-            if (_needP[1]) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_gp1, _c0.Bias!.Shape);
-            if (_needP[2]) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_gp2, _c1.Weight!.Shape);
-            if (_needP[3]) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_gp3, _c1.Bias!.Shape);
-            if (_needP[4]) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_gp4, _c5.Weight.Shape);
-            if (_needP[5]) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_gp5, _c5.Bias!.Shape);
+            if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_weight_grad, _features_0.Weight.Shape);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_bias_grad, _features_0.Bias!.Shape);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_weight_grad, _features_1.Weight!.Shape);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_bias_grad, _features_1.Bias!.Shape);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_head_weight_grad, _head.Weight.Shape);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_head_bias_grad, _head.Bias!.Shape);
             return grads;
         }
 
+        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_g0, 0, n * 784);
-            global::System.Array.Clear(_loss_g5, 0, n * 1568);
-            global::System.Array.Clear(_loss_g9, 0, 1);
-            if (_needP[0]) global::System.Array.Clear(_gp0);
-            if (_needP[1]) global::System.Array.Clear(_gp1);
-            if (_needP[2]) global::System.Array.Clear(_gp2);
-            if (_needP[3]) global::System.Array.Clear(_gp3);
-            if (_needP[4]) global::System.Array.Clear(_gp4);
-            if (_needP[5]) global::System.Array.Clear(_gp5);
+            global::System.Array.Clear(_loss_x_grad, 0, n * 784);
+            global::System.Array.Clear(_loss_features_1_out_grad, 0, n * 6272);
+            global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
+            global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);
+            if (_features_0_weight_grad_needed) global::System.Array.Clear(_features_0_weight_grad);
+            if (_features_0_bias_grad_needed) global::System.Array.Clear(_features_0_bias_grad);
+            if (_features_1_weight_grad_needed) global::System.Array.Clear(_features_1_weight_grad);
+            if (_features_1_bias_grad_needed) global::System.Array.Clear(_features_1_bias_grad);
+            if (_head_weight_grad_needed) global::System.Array.Clear(_head_weight_grad);
+            if (_head_bias_grad_needed) global::System.Array.Clear(_head_bias_grad);
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>
         private void _loss_Run(int n)
         {
-            // features.Forward(x) [0]: im2col + GEMM per image, bias added by the kernel
-            global::SharpGrad.CompiledSupport.Conv2dForward(_loss_v0, _c0.Weight, _c0.Bias!, _loss_v2, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c0)) global::SharpGrad.CompiledSupport.ForwardHooks(_c0, _loss_v0, new int[] { n, 1, 28, 28 }, _loss_v2, new int[] { n, 8, 28, 28 });
-            // features.Forward(x) [1]: batch statistics in training (running statistics updated as eager), running statistics in evaluation
-            _loss_tr3 = _c1.Training;
-            global::SharpGrad.CompiledSupport.BatchNormForward(_c1, _loss_v2, _loss_v3, n, 8, 784, _loss_sm3, _loss_si3);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c1)) global::SharpGrad.CompiledSupport.ForwardHooks(_c1, _loss_v2, new int[] { n, 8, 28, 28 }, _loss_v3, new int[] { n, 8, 28, 28 });
+            float[] x = _loss_x;
+            float[] features_0_out = _loss_features_0_out;
+            float[] features_1_out = _loss_shared0;
+            float[] features_2_out = _loss_features_2_out;
+            float[] features_3_out = _loss_features_3_out;
+            float[] features_out = _loss_features_3_out;
+            float[] flatten_out = _loss_features_3_out;
+            float[] head_out = _loss_shared0;
+            float[] cross_entropy_out = _loss_cross_entropy_out;
+            // features.Forward(x) [0]: the convolution kernel (im2col + GEMM per image), the bias added by it
+            global::SharpGrad.CompiledSupport.ConvForward(x, _features_0.Weight, _features_0.Bias!, features_0_out, n, _loss_features_0_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_0)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_0, x, new int[] { n, 1, 28, 28 }, features_0_out, new int[] { n, 8, 28, 28 });
+            // features.Forward(x) [1]: batch statistics in training (the running statistics updated as eager), running statistics in evaluation
+            _loss_features_1_out_batch_stats = global::SharpGrad.CompiledSupport.BatchNormForward(
+                _features_1, features_0_out, features_1_out, n, 8, 784, _loss_features_1_out_mean, _loss_features_1_out_invstd);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_1)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_1, features_0_out, new int[] { n, 8, 28, 28 }, features_1_out, new int[] { n, 8, 28, 28 });
             // features.Forward(x) [2]
-            for (int j = 0, len = n * 6272; j < len; j++) { float v = _loss_v3[j]; _loss_v4[j] = v > 0f ? v : 0f; }
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c2)) global::SharpGrad.CompiledSupport.ForwardHooks(_c2, _loss_v3, new int[] { n, 8, 28, 28 }, _loss_v4, new int[] { n, 8, 28, 28 });
-            // features.Forward(x) [3]
-            global::SharpGrad.CompiledSupport.MaxPool2dForward(_loss_v4, _loss_v5, _loss_ix5, n * 8, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1);
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c3)) global::SharpGrad.CompiledSupport.ForwardHooks(_c3, _loss_v4, new int[] { n, 8, 28, 28 }, _loss_v5, new int[] { n, 8, 14, 14 });
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c4)) global::SharpGrad.CompiledSupport.ForwardHooks(_c4, _loss_v0, new int[] { n, 1, 28, 28 }, _loss_v5, new int[] { n, 8, 14, 14 });
-            // features.Forward(x).Flatten(1): a view, no copy
-            // head.Forward(features.Forward(x).Flatten(1)): GEMM _loss_v3 = _loss_v5 · head.weightᵀ
-            // fused: head bias in the GEMM epilogue
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, true, n, 10, 1568, 1f, _loss_v5, 0, 1568, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 0f, _loss_v3, 0, 10, new global::SharpGrad.Kernels.GemmEpilogue(global::SharpGrad.CompiledSupport.Dense(_c5.Bias!)));
-            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_c5)) global::SharpGrad.CompiledSupport.ForwardHooks(_c5, _loss_v5, new int[] { n, 1568 }, _loss_v3, new int[] { n, 10 });
-            // fused: Losses.CrossEntropy(Forward(x), target) — log-softmax and the loss in one pass; the softmax is kept for the backward
-            _loss_v9[0] = global::SharpGrad.CompiledSupport.CrossEntropyForward(_loss_v3, _loss_r1!, _loss_pr9, n, 10, global::SharpGrad.Reduction.Mean, -100L);
+            global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(features_1_out, features_2_out, n * 6272);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_2)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_2, features_1_out, new int[] { n, 8, 28, 28 }, features_2_out, new int[] { n, 8, 28, 28 });
+            // features.Forward(x) [3]: the positions of the maxima are kept for the backward
+            global::SharpGrad.CompiledSupport.MaxPoolForward(features_2_out, features_3_out, _loss_features_3_out_indices, n, _loss_features_3_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features_3)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features_3, features_2_out, new int[] { n, 8, 28, 28 }, features_3_out, new int[] { n, 8, 14, 14 });
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_features)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _features, x, new int[] { n, 1, 28, 28 }, features_out, new int[] { n, 8, 14, 14 });
+            // features.Forward(x).Flatten(1): a view of the same buffer, no copy
+            // head.Forward(features.Forward(x).Flatten(1)): head_out = flatten_out · head.weightᵀ + head.bias by one GEMM
+            global::SharpGrad.CompiledSupport.LinearForward(flatten_out, _head.Weight, _head.Bias!, head_out, n, _loss_head_out_geometry);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_head)) global::SharpGrad.CompiledSupport.ForwardHooks(
+                _head, flatten_out, new int[] { n, 1568 }, head_out, new int[] { n, 10 });
+            // fused: Losses.CrossEntropy(Forward(x), target): log-softmax and the loss in one pass; the log-probabilities are kept for the backward
+            cross_entropy_out[0] = global::SharpGrad.Kernels.ClassIndexLoss.Forward(
+                head_out, _loss_target!, _loss_cross_entropy_out_log_probabilities, n, 10, global::SharpGrad.Reduction.Mean, -100L, logSoftmax: true);
         }
 
-        /// <summary>The backward program of Loss, generated from the IR: one vector-Jacobian rule per node, in reverse order.</summary>
+        /// <summary>The backward program of Loss, generated from the IR: each node's backward rule, in reverse order.</summary>
         private void _loss_Backward(int n)
         {
-            float[]? hbB6 = null; // the input gradient of features before its backward, when it has backward hooks
-            global::System.Array.Clear(_loss_g8, 0, n * 10); // the gradient of node 8 starts here (its buffer is shared by liveness)
-            // fused: d Losses.CrossEntropy(Forward(x), target) — (softmax − one-hot) · dLoss, from the softmax the forward kept
-            global::SharpGrad.CompiledSupport.CrossEntropyBackward(_loss_pr9, _loss_r1!, _loss_g9[0], _loss_g8, n, 10, global::SharpGrad.Reduction.Mean, -100L);
-            var hb8 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c5) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g5, n * 1568) : null;
-            // d head.Forward(features.Forward(x).Flatten(1)): dInput += dY · W, dW += dYᵀ · input, db += Σ_rows dY
-            global::SharpGrad.Kernels.Gemm.Sgemm(false, false, n, 1568, 10, 1f, _loss_g8, 0, 10, global::SharpGrad.CompiledSupport.Dense(_c5.Weight), 0, 1568, 1f, _loss_g5, 0, 1568);
-            if (_needP[4]) global::SharpGrad.Kernels.Gemm.Sgemm(true, false, 10, 1568, n, 1f, _loss_g8, 0, 10, _loss_v5, 0, 1568, 1f, _gp4, 0, 1568);
-            if (_needP[5]) global::SharpGrad.CompiledSupport.SumRows(_loss_g8, n, 10, _gp5);
-            if (hb8 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c5, _loss_g5, hb8, new int[] { n, 1568 }, _loss_g8, new int[] { n, 10 });
-            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_c4)) hbB6 = global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 784);
-            global::System.Array.Clear(_loss_g8, 0, n * 6272); // the gradient of node 4 starts here (its buffer is shared by liveness)
-            var hb5 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c3) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g8, n * 6272) : null;
-            // d features.Forward(x) [3]: scatter to the recorded maxima, then accumulate
-            // (its input is an intermediate value)
-            {
-                global::SharpGrad.CompiledSupport.MaxPool2dBackward(_loss_g5, _loss_ix5, _loss_t5, n * 8, 784, 196);
-                global::SharpGrad.CompiledSupport.AddInto(_loss_t5, _loss_g8, n * 6272);
-            }
-            if (hb5 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c3, _loss_g8, hb5, new int[] { n, 8, 28, 28 }, _loss_g5, new int[] { n, 8, 14, 14 });
-            global::System.Array.Clear(_loss_g3, 0, n * 6272); // the gradient of node 3 starts here (its buffer is shared by liveness)
-            var hb4 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c2) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g3, n * 6272) : null;
-            // d features.Forward(x) [2]: mask by the output
-            global::SharpGrad.CompiledSupport.ReluBackward(_loss_v4, _loss_g8, _loss_g3, n * 6272);
-            if (hb4 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c2, _loss_g3, hb4, new int[] { n, 8, 28, 28 }, _loss_g8, new int[] { n, 8, 28, 28 });
-            global::System.Array.Clear(_loss_g8, 0, n * 6272); // the gradient of node 2 starts here (its buffer is shared by liveness)
-            var hb3 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c1) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g8, n * 6272) : null;
-            // d features.Forward(x) [1]
-            global::SharpGrad.CompiledSupport.BatchNormBackward(_c1, _loss_v2, _loss_g3, _loss_g8, _loss_sm3, _loss_si3, (_needP[2] ? _gp2 : null), (_needP[3] ? _gp3 : null), n, 8, 784, _loss_tr3);
-            if (hb3 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c1, _loss_g8, hb3, new int[] { n, 8, 28, 28 }, _loss_g3, new int[] { n, 8, 28, 28 });
-            var hb2 = global::SharpGrad.CompiledSupport.HasBackwardHooks(_c0) ? global::SharpGrad.CompiledSupport.Snapshot(_loss_g0, n * 784) : null;
-            // d features.Forward(x) [0]: the convolution's backward kernel (into scratch buffers, then accumulated)
-            var dIn2 = _loss_needIn0 ? _loss_t2 : null;
-            var dW2 = _needP[0] ? _loss_tw2 : null;
-            var dB2 = _needP[1] ? _loss_tb2 : null;
-            global::SharpGrad.CompiledSupport.Conv2dBackward(_loss_v0, _c0.Weight, _loss_g8, dIn2, dW2, dB2, n, 1, 28, 28, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 28, 28);
-            if (dIn2 is not null) global::SharpGrad.CompiledSupport.AddInto(dIn2, _loss_g0, n * 784);
-            if (dW2 is not null) global::SharpGrad.CompiledSupport.AddInto(dW2, _gp0, dW2.Length);
-            if (dB2 is not null) global::SharpGrad.CompiledSupport.AddInto(dB2, _gp1, dB2.Length);
-            if (hb2 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c0, (_loss_needIn0 ? _loss_g0 : null), hb2, new int[] { n, 1, 28, 28 }, _loss_g8, new int[] { n, 8, 28, 28 });
-            if (hbB6 is not null) global::SharpGrad.CompiledSupport.BackwardHooks(_c4, (_loss_needIn0 ? _loss_g0 : null), hbB6, new int[] { n, 1, 28, 28 }, _loss_g5, new int[] { n, 8, 14, 14 }); // features's backward is complete
+            float[] x = _loss_x;
+            float[] features_0_out = _loss_features_0_out;
+            float[] features_2_out = _loss_features_2_out;
+            float[] flatten_out = _loss_features_3_out;
+            float[] x_grad = _loss_x_grad;
+            float[] features_0_out_grad = _loss_shared_grad0;
+            float[] features_1_out_grad = _loss_features_1_out_grad;
+            float[] features_2_out_grad = _loss_shared_grad0;
+            float[] features_3_out_grad = _loss_features_3_out_grad;
+            float[] features_out_grad = _loss_features_3_out_grad;
+            float[] flatten_out_grad = _loss_features_3_out_grad;
+            float[] head_out_grad = _loss_shared_grad0;
+            float[] cross_entropy_out_grad = _loss_cross_entropy_out_grad;
+            float[]? features_out_input_grad_before = null;
+            // head_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(head_out_grad, 0, n * 10);
+            // d Losses.CrossEntropy(Forward(x), target): (softmax − one-hot) · dLoss, from the kept log-probabilities
+            global::SharpGrad.Kernels.ClassIndexLoss.Backward(
+                _loss_cross_entropy_out_log_probabilities, _loss_target!, cross_entropy_out_grad[0], head_out_grad, n, 10, global::SharpGrad.Reduction.Mean,
+                -100L, logSoftmax: true);
+            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
+            // flatten_out; head.bias's gradient += head_out_grad summed over rows
+            var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
+                flatten_out_grad, n * 1568) : null;
+            global::SharpGrad.CompiledSupport.LinearBackward(
+                flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _loss_head_out_geometry);
+            if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 784);
+            // features_2_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(features_2_out_grad, 0, n * 6272);
+            // d features.Forward(x) [3]: scattered to the positions of the maxima
+            var features_3_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_3) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_2_out_grad, n * 6272) : null;
+            global::SharpGrad.CompiledSupport.MaxPoolBackward(
+                features_3_out_grad, _loss_features_3_out_indices, features_2_out_grad, n, _loss_features_3_out_geometry,
+                _loss_features_3_out_input_grad_scratch);
+            if (features_3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_3, features_2_out_grad, features_3_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_3_out_grad,
+                new int[] { n, 8, 14, 14 });
+            // d features.Forward(x) [2]: the kernel's derivative, from its output
+            var features_2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_1_out_grad, n * 6272) : null;
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272);
+            if (features_2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_2, features_1_out_grad, features_2_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_2_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // features_0_out_grad starts here: its buffer is shared by liveness
+            global::System.Array.Clear(features_0_out_grad, 0, n * 6272);
+            // d features.Forward(x) [1]: from the statistics the forward used
+            var features_1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_1) ? global::SharpGrad.CompiledSupport.Snapshot(
+                features_0_out_grad, n * 6272) : null;
+            global::SharpGrad.CompiledSupport.BatchNormBackward(
+                _features_1, features_0_out, features_1_out_grad, features_0_out_grad, _loss_features_1_out_mean, _loss_features_1_out_invstd,
+                (_features_1_weight_grad_needed ? _features_1_weight_grad : null), (_features_1_bias_grad_needed ? _features_1_bias_grad : null), n, 8, 784,
+                _loss_features_1_out_batch_stats);
+            if (features_1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_1, features_0_out_grad, features_1_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_1_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // d features.Forward(x) [0]: the convolution's backward kernel, into scratch buffers, then added to the gradients
+            var features_0_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_0) ? global::SharpGrad.CompiledSupport.Snapshot(
+                x_grad, n * 784) : null;
+            global::SharpGrad.CompiledSupport.ConvBackward(
+                x, _features_0.Weight, features_0_out_grad, (_loss_x_grad_needed ? x_grad : null),
+                (_features_0_weight_grad_needed ? _features_0_weight_grad : null), (_features_0_bias_grad_needed ? _features_0_bias_grad : null), n,
+                _loss_features_0_out_geometry, _loss_features_0_out_input_grad_scratch, _loss_features_0_out_weight_grad_scratch,
+                _loss_features_0_out_bias_grad_scratch);
+            if (features_0_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features_0, (_loss_x_grad_needed ? x_grad : null), features_0_out_input_grad_before, new int[] { n, 1, 28, 28 }, features_0_out_grad,
+                new int[] { n, 8, 28, 28 });
+            // features's backward is complete: its backward hooks see the gradient it added to its input
+            if (features_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
+                _features, (_loss_x_grad_needed ? x_grad : null), features_out_input_grad_before, new int[] { n, 1, 28, 28 }, features_out_grad,
+                new int[] { n, 8, 14, 14 });
         }
     }
 }

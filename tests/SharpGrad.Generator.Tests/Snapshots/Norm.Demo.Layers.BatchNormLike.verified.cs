@@ -38,7 +38,8 @@ public partial class BatchNormLike : global::SharpGrad.Module
         return inputs.Length switch
         {
             1 => this.Forward(inputs[0]),
-            _ => throw new global::System.ArgumentException($"BatchNormLike.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
+            _ => throw new global::System.ArgumentException(
+                $"BatchNormLike.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
         };
     }
 }

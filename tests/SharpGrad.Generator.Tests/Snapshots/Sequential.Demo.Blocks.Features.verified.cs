@@ -39,7 +39,10 @@ static partial class Blocks
             yield break;
         }
 
-        /// <summary>Runs the children in declaration order (conv1, relu1, optional_conv, tail), each with its hooks (PyTorch: <c>nn.Sequential.forward</c>).</summary>
+        /// <summary>
+        /// Runs the children in declaration order (conv1, relu1, optional_conv, tail), each with its hooks
+        /// (PyTorch: <c>nn.Sequential.forward</c>).
+        /// </summary>
         /// <param name="input">The input of the first child.</param>
         /// <returns>The output of the last child.</returns>
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
@@ -65,7 +68,8 @@ static partial class Blocks
             return inputs.Length switch
             {
                 1 => this.Forward(inputs[0]),
-                _ => throw new global::System.ArgumentException($"Blocks.Features.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
+                _ => throw new global::System.ArgumentException(
+                    $"Blocks.Features.Forward takes 1 input tensor, but was called with {inputs.Length}.", nameof(inputs)),
             };
         }
     }

@@ -7,6 +7,17 @@ namespace SharpGrad.Generator.Tests.Support;
 /// </summary>
 internal static class Snapshot
 {
+    /// <summary>The longest line generated code may have: a reviewer reads it without scrolling.</summary>
+    public const int MaxLineWidth = 160;
+
+    /// <summary>Fails when a line of generated <paramref name="text"/> is wider than <see cref="MaxLineWidth"/> characters.</summary>
+    public static void AssertReadableWidth(string name, string text)
+    {
+        var wide = text.Split('\n').Select((line, i) => (Line: line, Number: i + 1)).Where(l => l.Line.Length > MaxLineWidth).ToList();
+        Assert.True(wide.Count == 0, $"{name}: {wide.Count} line(s) over {MaxLineWidth} characters:\n"
+            + string.Join("\n", wide.Take(5).Select(l => $"{l.Number} ({l.Line.Length}): {l.Line}")));
+    }
+
     public static void Verify(string name, string actual)
     {
         var directory = Path.Combine(FindProjectDirectory(), "Snapshots");
@@ -14,6 +25,7 @@ internal static class Snapshot
         var verifiedPath = Path.Combine(directory, name + ".verified.cs");
         var receivedPath = Path.Combine(directory, name + ".received.cs");
         actual = actual.Replace("\r\n", "\n");
+        AssertReadableWidth(name, actual);
 
         if (Environment.GetEnvironmentVariable("SHARPGRAD_ACCEPT_SNAPSHOTS") == "1")
         {

@@ -4,8 +4,10 @@ using SharpGrad.Tests.Support;
 namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
-/// The float[] entry points compiled code calls (<see cref="CompiledSupport"/>), each against the eager op and its
-/// autograd gradient on random float32 data. Gradient outputs accumulate, so every gradient array starts filled with
+/// The float[] entry points compiled code calls besides the shared kernels (<see cref="CompiledSupport"/>'s glue for
+/// layers with state, pooling geometry, permutation, losses against a target tensor, dropout masks, hooks), each against
+/// the eager op and its autograd gradient on random float32 data. (The ops both modes compute with one kernel are
+/// checked model by model in <c>CatalogueTests</c>.) Gradient outputs accumulate, so every gradient array starts filled with
 /// ones and must end as ones + the eager gradient. Tolerance 1e-5 relative (1e-4 where float32 sums of many terms in a
 /// different order, or statistics, are involved — said at each use).
 /// </summary>
@@ -32,192 +34,13 @@ public class CompiledKernelTests
     private static void Close(float[] expected, float[] actual, string what, double rtol = 1e-5, double atol = 1e-6)
         => TensorAssert.Close(expected, actual, rtol, atol, what);
 
-    // ------------------------------------------------------------------ unary
-
-    public static TheoryData<CompiledUnary, float, float, int> UnaryCases()
-    {
-        var data = new TheoryData<CompiledUnary, float, float, int>();
-        (CompiledUnary Op, float A, float B)[] ops =
-        [
-            (CompiledUnary.Relu, 0, 0), (CompiledUnary.Sigmoid, 0, 0), (CompiledUnary.Tanh, 0, 0),
-            (CompiledUnary.Gelu, 0, 0), (CompiledUnary.Gelu, 1, 0), (CompiledUnary.Silu, 0, 0),
-            (CompiledUnary.Softplus, 0, 0), (CompiledUnary.Softplus, 2, 1.5f), (CompiledUnary.LeakyRelu, 0.1f, 0),
-            (CompiledUnary.Elu, 0.7f, 0), (CompiledUnary.Relu6, 0, 0), (CompiledUnary.Hardtanh, -0.5f, 0.8f),
-            (CompiledUnary.LogSigmoid, 0, 0), (CompiledUnary.Exp, 0, 0), (CompiledUnary.Log, 0, 0),
-            (CompiledUnary.Sqrt, 0, 0), (CompiledUnary.Abs, 0, 0), (CompiledUnary.Neg, 0, 0),
-        ];
-        foreach (var (op, a, b) in ops)
-        {
-            foreach (var n in new[] { 1, 3, 17, 63 }) data.Add(op, a, b, n);
-        }
-        return data;
-    }
-
-    private static Tensor EagerUnary(CompiledUnary op, Tensor x, float a, float b) => op switch
-    {
-        CompiledUnary.Relu => Functional.Relu(x),
-        CompiledUnary.Sigmoid => Functional.Sigmoid(x),
-        CompiledUnary.Tanh => Functional.Tanh(x),
-        CompiledUnary.Gelu => Functional.Gelu(x, a == 0 ? "none" : "tanh"),
-        CompiledUnary.Silu => Functional.Silu(x),
-        CompiledUnary.Softplus => a == 0 ? Functional.Softplus(x) : Functional.Softplus(x, a, b),
-        CompiledUnary.LeakyRelu => Functional.LeakyRelu(x, a),
-        CompiledUnary.Elu => Functional.Elu(x, a),
-        CompiledUnary.Relu6 => Functional.Relu6(x),
-        CompiledUnary.Hardtanh => Functional.Hardtanh(x, a, b),
-        CompiledUnary.LogSigmoid => Functional.LogSigmoid(x),
-        CompiledUnary.Exp => x.Exp(),
-        CompiledUnary.Log => x.Log(),
-        CompiledUnary.Sqrt => x.Sqrt(),
-        CompiledUnary.Abs => x.Abs(),
-        CompiledUnary.Neg => x.Neg(),
-        _ => throw new ArgumentOutOfRangeException(nameof(op)),
-    };
-
-    [Theory]
-    [MemberData(nameof(UnaryCases))]
-    public void UnaryMatchesEager(CompiledUnary op, float alpha, float beta, int n)
-    {
-        var xv = Randn(n * 7 + (int)op, n).ToArray();
-        if (op is CompiledUnary.Log or CompiledUnary.Sqrt)
-        {
-            for (int i = 0; i < n; i++) xv[i] = Math.Abs(xv[i]) + 0.1f;
-        }
-        else
-        {
-            // Spread the values so thresholds (Relu6 at 6, Softplus's threshold, Hardtanh's bounds) are crossed.
-            for (int i = 0; i < n; i++) xv[i] *= 4f;
-        }
-        var x = Tensor.FromArray((float[])xv.Clone(), n).RequiresGrad_();
-        var y = EagerUnary(op, x, alpha, beta);
-        var seed = Randn(99 + n, n);
-        y.Backward(seed);
-
-        var cy = new float[n];
-        CompiledSupport.UnaryForward(op, xv, cy, n, alpha, beta);
-        Close(y.ToArray(), cy, $"{op} forward");
-        var gx = Ones(n);
-        CompiledSupport.UnaryBackward(op, xv, cy, seed.ToArray(), gx, n, alpha, beta);
-        Close(PlusOne(x.Grad, n), gx, $"{op} gradient");
-    }
-
-    // ------------------------------------------------------------------ softmax, reductions
-
-    [Theory]
-    [InlineData(3, 17, 1, false)]
-    [InlineData(3, 17, 1, true)]
-    [InlineData(2, 5, 3, false)]
-    [InlineData(2, 5, 3, true)]
-    [InlineData(1, 1, 1, false)]
-    [InlineData(4, 63, 2, true)]
-    public void SoftmaxMatchesEager(int outer, int size, int inner, bool log)
-    {
-        int n = outer * size * inner;
-        var x = Randn(outer + size + inner, outer, size, inner).Mul(Tensor.Scalar(3f)).Detach().RequiresGrad_();
-        var y = log ? Functional.LogSoftmax(x, 1) : Functional.Softmax(x, 1);
-        var seed = Randn(5, outer, size, inner);
-        y.Backward(seed);
-
-        var cy = new float[n];
-        CompiledSupport.SoftmaxForward(x.ToArray(), cy, outer, size, inner, log);
-        Close(y.ToArray(), cy, "softmax forward");
-        var gx = Ones(n);
-        CompiledSupport.SoftmaxBackward(cy, seed.ToArray(), gx, outer, size, inner, log);
-        // 1e-4: the Σ gy·y dot product sums in a different order than eager's tensor ops.
-        Close(PlusOne(x.Grad, n), gx, "softmax gradient", rtol: 1e-4, atol: 1e-5);
-    }
-
-    [Theory]
-    [InlineData(3, 17, 1, false)]
-    [InlineData(2, 5, 3, true)]
-    [InlineData(1, 63, 1, true)]
-    [InlineData(4, 1, 3, false)]
-    public void ReduceSumMatchesEager(int outer, int size, int inner, bool mean)
-    {
-        var x = Randn(11, outer, size, inner).RequiresGrad_();
-        var y = mean ? x.Mean(1) : x.Sum(1);
-        var seed = Randn(12, outer, inner);
-        y.Backward(seed);
-        float scale = mean ? 1f / size : 1f;
-
-        var cy = new float[outer * inner];
-        CompiledSupport.ReduceSumForward(x.ToArray(), cy, outer, size, inner, scale);
-        // 1e-4: float32 sums in a different order (and mean as a multiplication by 1/size).
-        Close(y.ToArray(), cy, "sum forward", rtol: 1e-4, atol: 1e-5);
-        var gx = Ones(outer * size * inner);
-        CompiledSupport.ReduceSumBackward(seed.ToArray(), gx, outer, size, inner, scale);
-        Close(PlusOne(x.Grad, gx.Length), gx, "sum gradient");
-    }
-
-    // ------------------------------------------------------------------ binary
-
-    public static TheoryData<CompiledBinary, int[], int[]> BinaryCases()
-    {
-        var data = new TheoryData<CompiledBinary, int[], int[]>();
-        (int[] A, int[] B)[] shapes =
-        [
-            ([3, 17], [3, 17]), ([63], [63]), ([1], [1]), ([5, 7], [7]), ([7], [5, 7]), ([4, 1, 3], [2, 1]),
-            ([], [3, 4]), ([2, 3], [1]), ([3, 1], [1, 4]), ([2, 3, 4], [2, 1, 4]),
-        ];
-        foreach (CompiledBinary op in Enum.GetValues<CompiledBinary>())
-        {
-            foreach (var (a, b) in shapes) data.Add(op, a, b);
-        }
-        return data;
-    }
-
-    private static Tensor EagerBinary(CompiledBinary op, Tensor a, Tensor b) => op switch
-    {
-        CompiledBinary.Add => a + b,
-        CompiledBinary.Sub => a - b,
-        CompiledBinary.Mul => a * b,
-        CompiledBinary.Div => a / b,
-        CompiledBinary.Maximum => a.Maximum(b),
-        _ => a.Minimum(b),
-    };
-
-    [Theory]
-    [MemberData(nameof(BinaryCases))]
-    public void BinaryMatchesEager(CompiledBinary op, int[] aShape, int[] bShape)
-    {
-        var av = Randn(1 + aShape.Length, aShape).ToArray();
-        var bv = Randn(20 + bShape.Length, bShape).ToArray();
-        if (op == CompiledBinary.Div)
-        {
-            for (int i = 0; i < bv.Length; i++) bv[i] = Math.Sign(bv[i] + 1e-3f) * (Math.Abs(bv[i]) + 0.5f);
-        }
-        if (op is CompiledBinary.Maximum or CompiledBinary.Minimum && av.Length == bv.Length)
-        {
-            for (int i = 0; i < av.Length; i += 3) bv[i] = av[i]; // ties split the gradient
-        }
-        var a = Tensor.FromArray((float[])av.Clone(), aShape).RequiresGrad_();
-        var b = Tensor.FromArray((float[])bv.Clone(), bShape).RequiresGrad_();
-        var y = EagerBinary(op, a, b);
-        var yShape = y.Shape;
-        var seed = Randn(33, yShape);
-        y.Backward(seed);
-
-        var cy = new float[y.NumElements];
-        CompiledSupport.BinaryForward(op, av, aShape, bv, bShape, cy, yShape);
-        Close(y.ToArray(), cy, $"{op} forward");
-        var ga = Ones(av.Length);
-        var gb = Ones(bv.Length);
-        CompiledSupport.BinaryBackward(op, av, aShape, bv, bShape, seed.ToArray(), yShape, ga, gb);
-        // 1e-4 relative: broadcast gradients are float32 sums in another order than eager's SumTo.
-        Close(PlusOne(a.Grad, av.Length), ga, $"{op} grad a", rtol: 1e-4, atol: 1e-5);
-        Close(PlusOne(b.Grad, bv.Length), gb, $"{op} grad b", rtol: 1e-4, atol: 1e-5);
-
-        // Either gradient may be skipped.
-        var onlyB = Ones(bv.Length);
-        CompiledSupport.BinaryBackward(op, av, aShape, bv, bShape, seed.ToArray(), yShape, null, onlyB);
-        Close(gb, onlyB, $"{op} grad b alone");
-    }
+    // ------------------------------------------------------------------ broadcasting
 
     [Fact]
     public void BinaryRejectsShapesThatDoNotBroadcast()
     {
         var ex = Assert.Throws<ArgumentException>(() =>
-            CompiledSupport.BinaryForward(CompiledBinary.Add, new float[6], [2, 3], new float[4], [4], new float[6], [2, 3]));
+            SharpGrad.Kernels.Broadcast.Forward<SharpGrad.Kernels.AddOp>(new float[6], [2, 3], new float[4], [4], new float[6], [2, 3]));
         Assert.Contains("[2, 3]", ex.Message);
         Assert.Contains("[4]", ex.Message);
     }
@@ -429,7 +252,7 @@ public class CompiledKernelTests
         var referenceRng = new Rng(42);
         var eagerMask = Functional.Dropout(Tensor.Ones(n), p, training: true, rng: eagerRng).ToArray();
         var mask = new float[n];
-        CompiledSupport.DropoutMask(mask, n, p, compiledRng);
+        SharpGrad.Kernels.DropoutKernel.Mask(mask, n, p, compiledRng);
         Assert.Equal(eagerMask, mask);
         // Independent reference: one uniform float per element, kept (scaled by 1/(1-p)) when >= p; none drawn for p = 0 or 1.
         for (int i = 0; i < n; i++)
@@ -474,20 +297,21 @@ public class CompiledKernelTests
         loss.Backward(Tensor.Scalar(0.7f));
 
         var probs = new float[n * classes];
-        float cl = CompiledSupport.CrossEntropyForward(xv, target, probs, n, classes, reduction, ignoreIndex);
+        float cl = SharpGrad.Kernels.ClassIndexLoss.Forward(xv, target, probs, n, classes, reduction, ignoreIndex, logSoftmax: true);
         Close([loss.Item()], [cl], "cross-entropy loss");
         TensorAssert.Close(Functional.LogSoftmax(Tensor.FromArray(xv, n, classes), 1).ToArray(), probs, 1e-5, 1e-6, "log-probabilities");
         var gx = Ones(n * classes);
-        CompiledSupport.CrossEntropyBackward(probs, target, 0.7f, gx, n, classes, reduction, ignoreIndex);
+        SharpGrad.Kernels.ClassIndexLoss.Backward(probs, target, 0.7f, gx, n, classes, reduction, ignoreIndex, logSoftmax: true);
         Close(PlusOne(x.Grad, n * classes), gx, "cross-entropy gradient");
 
         var logp = Functional.LogSoftmax(Tensor.FromArray(xv, n, classes), 1).Detach().RequiresGrad_();
         var nll = Losses.Nll(logp, target, ignoreIndex: ignoreIndex, reduction: reduction);
         nll.Backward(Tensor.Scalar(0.7f));
-        float cn = CompiledSupport.NllForward(logp.ToArray(), target, n, classes, reduction, ignoreIndex);
+        var lp = logp.ToArray();
+        float cn = SharpGrad.Kernels.ClassIndexLoss.Forward(lp, target, new float[n * classes], n, classes, reduction, ignoreIndex, logSoftmax: false);
         Close([nll.Item()], [cn], "nll loss");
         var gl = Ones(n * classes);
-        CompiledSupport.NllBackward(target, 0.7f, gl, n, classes, reduction, ignoreIndex);
+        SharpGrad.Kernels.ClassIndexLoss.Backward(lp, target, 0.7f, gl, n, classes, reduction, ignoreIndex, logSoftmax: false);
         Close(PlusOne(logp.Grad, n * classes), gl, "nll gradient");
     }
 
@@ -498,12 +322,12 @@ public class CompiledKernelTests
         var xv = x.ToArray();
         var outOfRange = Tensor.FromArray(new long[] { 0, 4, 1 }, 3);
         var eager = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(x, outOfRange)).Message;
-        var compiled = Assert.Throws<ArgumentException>(() => CompiledSupport.CrossEntropyForward(xv, outOfRange, new float[12], 3, 4, Reduction.Mean));
+        var compiled = Assert.Throws<ArgumentException>(() => SharpGrad.Kernels.ClassIndexLoss.Forward(xv, outOfRange, new float[12], 3, 4, Reduction.Mean, -100, logSoftmax: true));
         Assert.Equal(eager, compiled.Message);
 
         var wrongLength = Tensor.FromArray(new long[] { 0, 1 }, 2);
         eager = Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(x, wrongLength)).Message;
-        compiled = Assert.Throws<ArgumentException>(() => CompiledSupport.CrossEntropyForward(xv, wrongLength, new float[12], 3, 4, Reduction.Mean));
+        compiled = Assert.Throws<ArgumentException>(() => SharpGrad.Kernels.ClassIndexLoss.Forward(xv, wrongLength, new float[12], 3, 4, Reduction.Mean, -100, logSoftmax: true));
         Assert.Equal(eager, compiled.Message);
     }
 
@@ -520,12 +344,12 @@ public class CompiledKernelTests
         var target = stridedTarget ? tData.Transpose(0, 1) : tData.Transpose(0, 1).Contiguous();
         var cases = new (string Name, Func<Tensor, Tensor> Eager, Func<float> Fwd, Action<float[]> Bwd)[]
         {
-            ("mse", x => Losses.Mse(x, target, reduction), () => CompiledSupport.MseForward(xv, target, n * f, reduction),
-                g => CompiledSupport.MseBackward(xv, target, 0.7f, g, n * f, reduction)),
-            ("l1", x => Losses.L1(x, target, reduction), () => CompiledSupport.L1Forward(xv, target, n * f, reduction),
-                g => CompiledSupport.L1Backward(xv, target, 0.7f, g, n * f, reduction)),
-            ("bce", x => Losses.BinaryCrossEntropyWithLogits(x, target, reduction: reduction), () => CompiledSupport.BceWithLogitsForward(xv, target, n * f, reduction),
-                g => CompiledSupport.BceWithLogitsBackward(xv, target, 0.7f, g, n * f, reduction)),
+            ("mse", x => Losses.Mse(x, target, reduction), () => SharpGrad.Kernels.ElementwiseLoss.Forward<SharpGrad.Kernels.MseLossOp>(xv, target, n * f, reduction),
+                g => SharpGrad.Kernels.ElementwiseLoss.Backward<SharpGrad.Kernels.MseLossOp>(xv, target, 0.7f, g, n * f, reduction)),
+            ("l1", x => Losses.L1(x, target, reduction), () => SharpGrad.Kernels.ElementwiseLoss.Forward<SharpGrad.Kernels.L1LossOp>(xv, target, n * f, reduction),
+                g => SharpGrad.Kernels.ElementwiseLoss.Backward<SharpGrad.Kernels.L1LossOp>(xv, target, 0.7f, g, n * f, reduction)),
+            ("bce", x => Losses.BinaryCrossEntropyWithLogits(x, target, reduction: reduction), () => SharpGrad.Kernels.ElementwiseLoss.Forward<SharpGrad.Kernels.BceWithLogitsLossOp>(xv, target, n * f, reduction),
+                g => SharpGrad.Kernels.ElementwiseLoss.Backward<SharpGrad.Kernels.BceWithLogitsLossOp>(xv, target, 0.7f, g, n * f, reduction)),
         };
         foreach (var (name, eagerLoss, fwd, bwd) in cases)
         {
@@ -557,10 +381,11 @@ public class CompiledKernelTests
         int ho = y.Shape[2], wo = y.Shape[3];
 
         var cy = new float[y.NumElements];
-        CompiledSupport.AvgPool2dForward(x.ToArray(), cy, n * c, h, w, ho, wo, kh, kw, sh, sw, ph, pw, ceil, includePad, divisor);
+        var geometry = new SharpGrad.Kernels.PoolShape(c, h, w, ho, wo, kh, kw, sh, sw, ph, pw, 1, 1, ceil, includePad);
+        CompiledSupport.AvgPoolForward(x.ToArray(), cy, n, geometry, divisor);
         Close(y.ToArray(), cy, "avgpool forward");
         var gx = Ones(x.NumElements);
-        CompiledSupport.AvgPool2dBackward(seed.ToArray(), gx, n * c, h, w, ho, wo, kh, kw, sh, sw, ph, pw, ceil, includePad, divisor);
+        CompiledSupport.AvgPoolBackward(seed.ToArray(), gx, n, geometry, divisor);
         Close(PlusOne(x.Grad, gx.Length), gx, "avgpool gradient");
     }
 
@@ -575,10 +400,11 @@ public class CompiledKernelTests
         var seed = Randn(8, y.Shape);
         y.Backward(seed);
         var cy = new float[y.NumElements];
-        CompiledSupport.AdaptiveAvgPool2dForward(x.ToArray(), cy, n * c, h, w, ho, wo);
+        var geometry = new SharpGrad.Kernels.PoolShape(c, h, w, ho, wo);
+        CompiledSupport.AdaptivePoolForward(x.ToArray(), cy, n, geometry);
         Close(y.ToArray(), cy, "adaptive forward");
         var gx = Ones(x.NumElements);
-        CompiledSupport.AdaptiveAvgPool2dBackward(seed.ToArray(), gx, n * c, h, w, ho, wo);
+        CompiledSupport.AdaptivePoolBackward(seed.ToArray(), gx, n, geometry);
         Close(PlusOne(x.Grad, gx.Length), gx, "adaptive gradient");
     }
 
@@ -671,22 +497,28 @@ public class CompiledKernelTests
         var gb = new float[c];
         var rowB = Randn(5, classes).ToArray();
         var gRow = new float[classes];
+        var input = Tensor.FromArray(logits, n, classes);
+        int[] inputDims = [-1, classes];
 
         void Step()
         {
-            float loss = CompiledSupport.CrossEntropyForward(logits, target, probs, n, classes, Reduction.Mean);
-            CompiledSupport.CrossEntropyBackward(probs, target, loss, g, n, classes, Reduction.Mean);
-            foreach (var op in UnaryOps)
-            {
-                CompiledSupport.UnaryForward(op, x, y, n * classes, 0.1f, 0.9f);
-                CompiledSupport.UnaryBackward(op, x, y, g, g, n * classes, 0.1f, 0.9f);
-            }
-            CompiledSupport.BinaryForward(CompiledBinary.Mul, x, shape, logits, shape, y, shape);
-            CompiledSupport.BinaryBackward(CompiledBinary.Mul, x, shape, logits, shape, g, shape, g, probs);
-            CompiledSupport.BinaryForward(CompiledBinary.Add, x, shape, rowB, rowShape, y, shape);
-            CompiledSupport.BinaryBackward(CompiledBinary.Add, x, shape, rowB, rowShape, g, shape, y, gRow);
+            float loss = SharpGrad.Kernels.ClassIndexLoss.Forward(logits, target, probs, n, classes, Reduction.Mean, -100, logSoftmax: true);
+            SharpGrad.Kernels.ClassIndexLoss.Backward(probs, target, loss, g, n, classes, Reduction.Mean, -100, logSoftmax: true);
+            SharpGrad.Kernels.Pointwise.Forward<SharpGrad.Kernels.GeluOp>(x, y, n * classes);
+            SharpGrad.Kernels.Pointwise.Backward<SharpGrad.Kernels.GeluOp>(x, y, g, g, n * classes);
+            SharpGrad.Kernels.Pointwise.Forward<SharpGrad.Kernels.HardtanhOp>(x, y, n * classes, -0.1, 0.9);
+            SharpGrad.Kernels.Pointwise.Backward<SharpGrad.Kernels.HardtanhOp>(x, y, g, g, n * classes, -0.1, 0.9);
+            SharpGrad.Kernels.Broadcast.Forward<SharpGrad.Kernels.MulOp>(x, shape, logits, shape, y, shape);
+            SharpGrad.Kernels.Broadcast.Backward<SharpGrad.Kernels.MulOp>(x, shape, logits, shape, g, shape, g, probs);
+            SharpGrad.Kernels.Broadcast.Forward<SharpGrad.Kernels.AddOp>(x, shape, rowB, rowShape, y, shape);
+            SharpGrad.Kernels.Broadcast.Backward<SharpGrad.Kernels.AddOp>(x, shape, rowB, rowShape, g, shape, y, gRow);
+            SharpGrad.Kernels.SoftmaxKernel.Forward(x, y, n, classes, 1, log: true);
+            SharpGrad.Kernels.SoftmaxKernel.Backward(y, g, probs, n, classes, 1, log: true);
+            SharpGrad.Kernels.GluKernel.Forward(x, y, n, classes / 2, 1);
+            SharpGrad.Kernels.GluKernel.Backward(x, g, probs, n, classes / 2, 1);
             CompiledSupport.BatchNormForward(bn, bx, by, 8, c, l, mean, invstd);
             CompiledSupport.BatchNormBackward(bn, bx, by, bgx, mean, invstd, gw, gb, 8, c, l, useBatchStats: true);
+            CompiledSupport.CheckInput(input, "x", inputDims, "[N, 10]", "Net.Compiled.Forward");
         }
 
         for (int i = 0; i < 5; i++) Step();
@@ -695,6 +527,4 @@ public class CompiledKernelTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
     }
-
-    private static readonly CompiledUnary[] UnaryOps = Enum.GetValues<CompiledUnary>();
 }

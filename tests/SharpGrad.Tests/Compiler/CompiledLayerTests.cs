@@ -252,7 +252,7 @@ public class CompiledLayerTests
         }
     }
 
-    private static void Compare(Module eagerModel, Module compiledModel, Func<Tensor, Tensor> eager, Func<Tensor, Tensor> compiled, int[] shape, int seed,
+    internal static void Compare(Module eagerModel, Module compiledModel, Func<Tensor, Tensor> eager, Func<Tensor, Tensor> compiled, int[] shape, int seed,
         double rtol = 1e-4, double atol = 1e-5)
     {
         var rng = new Rng(seed);

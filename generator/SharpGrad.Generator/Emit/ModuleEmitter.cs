@@ -1,7 +1,7 @@
 using System.Linq;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator;
+namespace SharpGrad.Generator.Emit;
 
 /// <summary>Writes the plumbing of one module: NamedChildren, NamedDirectParameters, NamedDirectBuffers, ForwardDynamic.</summary>
 internal static class ModuleEmitter
@@ -162,7 +162,10 @@ internal static class ModuleEmitter
     {
         var children = spec.Members.Where(m => m.Kind == MemberKind.Child).ToList();
         string names = children.Count == 0 ? "none" : string.Join(", ", children.Select(c => c.StateName));
-        w.WriteLine($"/// <summary>Runs the children in declaration order ({names}), each with its hooks (PyTorch: <c>nn.Sequential.forward</c>).</summary>");
+        w.WriteLine("/// <summary>");
+        w.WriteLine($"/// Runs the children in declaration order ({names}), each with its hooks");
+        w.WriteLine("/// (PyTorch: <c>nn.Sequential.forward</c>).");
+        w.WriteLine("/// </summary>");
         w.WriteLine("/// <param name=\"input\">The input of the first child.</param>");
         w.WriteLine("/// <returns>The output of the last child.</returns>");
         w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
@@ -213,7 +216,8 @@ internal static class ModuleEmitter
                     string args = string.Join(", ", Enumerable.Range(0, arity).Select(i => $"inputs[{i}]"));
                     w.WriteLine($"{arity} => this.Forward({args}),");
                 }
-                w.WriteLine($"_ => throw new global::System.ArgumentException($\"{spec.QualifiedClassName}.Forward takes {expected}, but was called with {{inputs.Length}}.\", nameof(inputs)),");
+                w.Call("_ => throw new global::System.ArgumentException",
+                    [$"$\"{spec.QualifiedClassName}.Forward takes {expected}, but was called with {{inputs.Length}}.\"", "nameof(inputs)"], "),");
             }
         }
     }

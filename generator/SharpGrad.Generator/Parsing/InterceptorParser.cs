@@ -5,7 +5,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator;
+namespace SharpGrad.Generator.Parsing;
 
 /// <summary>
 /// Finds direct calls <c>child.Forward(x)</c> on modules. Without help they bypass the child's hooks (only

@@ -1,7 +1,7 @@
 using System.Linq;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Emit;
 
 /// <summary>
 /// Writes the shapes inferred for a shape-checked module where analyzers can read them, in a file of its own

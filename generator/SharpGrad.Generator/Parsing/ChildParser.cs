@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.Operations;
 using SharpGrad.Generator.Model;
 using SharpGrad.Shared;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Parsing;
 
 /// <summary>
 /// Reads the child fields of a module and their constructor arguments from the field initialisers

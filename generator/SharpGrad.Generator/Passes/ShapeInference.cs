@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using System.Threading;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Passes;
 
 /// <summary>
 /// Shape inference over the graph IR: each op node asks its catalogue row's shape rule (<see cref="ShapeRules"/>, shared

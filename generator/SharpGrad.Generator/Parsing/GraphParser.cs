@@ -7,13 +7,14 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Parsing;
 
 /// <summary>
-/// Parses <c>Forward</c> and the <c>[Compiled]</c> methods of a <c>[Module]</c> class into the graph IR
-/// (<see cref="ModuleGraph"/>). A class opts in by declaring a <c>[Shape]</c> on one of their parameters; for any
-/// other class this returns null and the spec is exactly what it was before the compiler existed.
-/// Anything outside the static subset stops the method's graph there and is recorded as a <see cref="GraphIssue"/>.
+/// Parses <c>Forward</c> and the <c>[Compiled]</c> methods of every <c>[Module]</c> class into the graph IR
+/// (<see cref="ModuleGraph"/>): each call is recognised by its row in the op catalogue (<see cref="OpCatalogue"/>),
+/// its scalar arguments folded to constants where they are. Shapes come later (declared with <c>[Shape]</c>, or
+/// inferred from the first layer by the inliner). Anything outside the static subset stops the method's graph there
+/// and is recorded as a <see cref="GraphIssue"/>.
 /// </summary>
 internal sealed class GraphParser
 {

@@ -3,7 +3,7 @@ using System.Linq;
 using System.Threading;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Passes;
 
 /// <summary>
 /// The inlining pass, between parsing and shape inference. Each module's graph is combined with the (uninlined)

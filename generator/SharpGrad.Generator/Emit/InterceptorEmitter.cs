@@ -1,7 +1,7 @@
 using System.Linq;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator;
+namespace SharpGrad.Generator.Emit;
 
 /// <summary>Writes <c>SharpGrad.Interceptors.g.cs</c>: one interceptor per receiver type and arity, routing direct Forward calls through the hooks.</summary>
 internal static class InterceptorEmitter
@@ -31,8 +31,8 @@ internal static class InterceptorEmitter
         using (w.Block("namespace SharpGrad.Generated"))
         {
             w.WriteLine("/// <summary>");
-            w.WriteLine("/// Direct <c>child.Forward(x)</c> calls, rerouted through <see cref=\"global::SharpGrad.Module.DispatchForward{TModule}(TModule, global::SharpGrad.Tensor, global::System.Func{TModule, global::SharpGrad.Tensor, global::SharpGrad.Tensor})\"/>");
-            w.WriteLine("/// so that the child's forward and backward hooks run, as PyTorch's <c>child(x)</c> does. With no hook registered it is a plain call.");
+            w.WriteLine("/// Direct <c>child.Forward(x)</c> calls, rerouted through <c>SharpGrad.Module.DispatchForward</c> so that the child's");
+            w.WriteLine("/// forward and backward hooks run, as PyTorch's <c>child(x)</c> does. With no hook registered it is a plain call.");
             w.WriteLine("/// </summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
             using (w.Block("file static class ForwardInterceptors"))

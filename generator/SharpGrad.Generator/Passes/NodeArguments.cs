@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using SharpGrad.Generator.Model;
 
-namespace SharpGrad.Generator.Compiler;
+namespace SharpGrad.Generator.Passes;
 
 /// <summary>
 /// The arguments of one IR node as the catalogue's shape rules see them (<see cref="IOpArguments"/>): a layer's constant

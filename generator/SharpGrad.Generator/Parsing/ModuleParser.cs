@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using SharpGrad.Generator.Model;
 using SharpGrad.Shared;
 
-namespace SharpGrad.Generator;
+namespace SharpGrad.Generator.Parsing;
 
 /// <summary>Reads a [Module] or [Sequential] class into a <see cref="ModuleSpec"/> (the transform of the pipeline).</summary>
 internal static class ModuleParser
@@ -194,8 +194,8 @@ internal static class ModuleParser
             // The graph IR of every [Module] with a Forward (see docs/compiler.md); a [Sequential] class gets only its
             // children (for the inliner). The runtime's own layers are never parsed: they are the compiler's primitives.
             Graph = IsRuntime(context.SemanticModel.Compilation) ? null
-                : compile ? Compiler.GraphParser.Parse(type, context.SemanticModel.Compilation, token)
-                : isSequential ? Compiler.GraphParser.ParseChildren(type, context.SemanticModel.Compilation, token)
+                : compile ? GraphParser.Parse(type, context.SemanticModel.Compilation, token)
+                : isSequential ? GraphParser.ParseChildren(type, context.SemanticModel.Compilation, token)
                 : null,
         };
     }

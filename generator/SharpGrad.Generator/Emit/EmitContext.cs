@@ -1,0 +1,166 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace SharpGrad.Generator.Emit;
+
+/// <summary>
+/// What a rule writes its code with: the writer, and the names of values, gradients, buffers and flags of the method
+/// being emitted. Values and gradients are locals named after the source (<c>fc1_out</c>, <c>fc1_out_grad</c>), bound to
+/// their buffers at the top of the method body (only those the body uses).
+/// </summary>
+internal sealed class EmitContext
+{
+    public const string Tensor = "global::SharpGrad.Tensor";
+    public const string Support = "global::SharpGrad.CompiledSupport";
+    public const string Kernels = "global::SharpGrad.Kernels";
+
+    private readonly HashSet<int> _values = new();
+    private readonly HashSet<int> _grads = new();
+    private readonly List<(string Name, string Declaration)> _locals = new();
+
+    public EmitContext(ProgramPlan program, MethodPlan method, string className, IndentedWriter writer)
+    {
+        Program = program;
+        Method = method;
+        ClassName = className;
+        W = writer;
+    }
+
+    public ProgramPlan Program { get; }
+
+    public MethodPlan Method { get; }
+
+    public string ClassName { get; }
+
+    public IndentedWriter W { get; private set; }
+
+    public IReadOnlyList<NodePlan> Nodes => Method.Nodes;
+
+    /// <summary>The prefix of the method's fields (<c>_forward_</c>).</summary>
+    public string Prefix => Method.Prefix;
+
+    /// <summary>Writes the body of a method into a fresh writer, then the local declarations it needs and the body.</summary>
+    public void Body(IndentedWriter target, System.Action<EmitContext> body, bool forward)
+    {
+        _values.Clear();
+        _grads.Clear();
+        _locals.Clear();
+        var outer = W;
+        var inner = new IndentedWriter();
+        for (int k = 0; k < target.Indentation / 4; k++) inner.Indent();
+        W = inner;
+        body(this);
+        W = outer;
+        foreach (int i in _values.OrderBy(i => i))
+        {
+            var node = Nodes[i];
+            target.WriteLine($"float[] {node.Name} = {node.ValueField};");
+        }
+        foreach (int i in _grads.OrderBy(i => i))
+        {
+            var node = Nodes[i];
+            target.WriteLine($"float[] {node.Name}_grad = {Nodes[node.GradRoot].GradField};");
+        }
+        if (Method.UsesTraining) target.WriteLine($"bool training = {Prefix}training;");
+        foreach (var (_, declaration) in _locals) target.WriteLine(declaration);
+        target.WriteIndented(inner.ToString());
+    }
+
+    /// <summary>
+    /// A local of the method body declared at its top (so every mode block sees it): <c>bool fc1_out_fused = false;</c>.
+    /// Returns its name.
+    /// </summary>
+    public string Local(string name, string type, string initial)
+    {
+        if (!_locals.Any(l => l.Name == name)) _locals.Add((name, $"{type} {name} = {initial};"));
+        return name;
+    }
+
+    /// <summary>The value of node <paramref name="i"/> inside generated code: a float literal for a constant, else its local.</summary>
+    public string Value(int i)
+    {
+        var node = Nodes[i];
+        if (node.Rule == RuleKind.Constant) return node.Args.Count > 0 ? node.Args[0] : "0f";
+        _values.Add(i);
+        return node.Name;
+    }
+
+    /// <summary>The gradient buffer of node <paramref name="i"/> (a local named <c>…_grad</c>).</summary>
+    public string Grad(int i)
+    {
+        _grads.Add(i);
+        return Nodes[i].Name + "_grad";
+    }
+
+    /// <summary>The number of elements of node <paramref name="i"/>: <c>n * F</c> when batched.</summary>
+    public string Size(int i) => Size(Nodes[i].Batched, Nodes[i].Features);
+
+    public static string Size(bool batched, int features) => batched ? (features == 1 ? "n" : "n * " + MethodDraft.I(features)) : MethodDraft.I(features);
+
+    /// <summary>The element count <paramref name="perItem"/> of node <paramref name="i"/>'s batch items (times n when batched).</summary>
+    public string Outer(int i, int perItem) => Size(Nodes[i].Batched, perItem);
+
+    /// <summary>The field of one of a node's scratch buffers (<c>_forward_pool_out_indices</c>).</summary>
+    public string Scratch(NodePlan n, string role) => Prefix + n.Name + "_" + role;
+
+    /// <summary>The static geometry constant of a node (<c>_forward_conv1_out_geometry</c>).</summary>
+    public string Geometry(NodePlan n) => Prefix + n.Name + "_geometry";
+
+    /// <summary>The flag of a float input whose gradient is wanted, or null for other nodes (their gradients are always computed).</summary>
+    public string? InputGuard(int i)
+    {
+        int root = Nodes[i].GradRoot;
+        return Method.FloatInputs.Contains(root) ? Prefix + Nodes[root].Name + "_grad_needed" : null;
+    }
+
+    /// <summary><paramref name="i"/>'s gradient buffer, or null at run time when it is an input's gradient nobody wants.</summary>
+    public string GradOrNull(int i) => InputGuard(i) is { } guard ? $"({guard} ? {Grad(i)} : null)" : Grad(i);
+
+    /// <summary>The flag of a parameter whose gradient is wanted.</summary>
+    public static string Needed(ParamSlot s) => "_" + s.Name + "_grad_needed";
+
+    /// <summary>The gradient buffer of a parameter.</summary>
+    public static string ParamGrad(ParamSlot s) => "_" + s.Name + "_grad";
+
+    /// <summary>The gradient buffer of a parameter, or null at run time when nobody wants it.</summary>
+    public static string ParamGradOrNull(ParamSlot? s) => s is null ? "null" : $"({Needed(s)} ? {ParamGrad(s)} : null)";
+
+    /// <summary>The float32 array of a parameter (contiguous at offset 0, as parameters are).</summary>
+    public static string Dense(ParamSlot s) => $"{Support}.Dense({s.Expr})";
+
+    /// <summary>Writes <paramref name="statement"/>, under <c>if (guard)</c> when there is one.</summary>
+    public void Guarded(string? guard, string statement)
+    {
+        if (guard is null) W.WriteLine(statement);
+        else W.WriteLine($"if ({guard}) {statement}");
+    }
+
+    /// <summary><c>for (int j = 0, len = size; j &lt; len; j++) body</c> over node <paramref name="i"/>'s elements.</summary>
+    public void Loop(int i, string body) => W.WriteLine($"for (int j = 0, len = {Size(i)}; j < len; j++) {body}");
+
+    /// <summary>The shape of node <paramref name="i"/> as an int[] expression (allocates: hooks only).</summary>
+    public string ShapeExpr(int i)
+    {
+        var node = Nodes[i];
+        return "new int[] { " + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : MethodDraft.I(d.Size))) + " }";
+    }
+
+    /// <summary>The dims of node <paramref name="i"/> as C# arguments, n for the batch (<c>n, 3, 8, 8</c>).</summary>
+    public string DimsExpr(int i)
+    {
+        var node = Nodes[i];
+        string dims = string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : MethodDraft.I(d.Size)));
+        return dims.Length == 0 ? "global::System.Array.Empty<int>()" : dims;
+    }
+
+    /// <summary>After a node with a child: its forward hooks, with copies of the input and output values.</summary>
+    public void ForwardHooks(NodePlan n, int input)
+    {
+        if (n.Module is not { } module) return;
+        W.Call($"if ({Support}.HasForwardHooks({module.Field})) {Support}.ForwardHooks",
+            [module.Field, Value(input), ShapeExpr(input), Value(n.Index), ShapeExpr(n.Index)]);
+    }
+
+    /// <summary>The source text of a node, for comments.</summary>
+    public string Text(int i) => Nodes[i].Text;
+}

@@ -1,0 +1,309 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace SharpGrad.Generator.Emit;
+
+/// <summary>
+/// Emits one compiled method of a <c>Compiled</c> class from its plan: the public entry (<c>Forward(x)</c>,
+/// <c>Loss(x, target)</c>), for scalar outputs the fused <c>LossBackward</c> entry, and the private Prepare, forward
+/// (<c>…Run</c>) and backward programs. Each node's code is its rule's (<see cref="Rule.Forward"/>, <see cref="Rule.Backward"/>).
+/// </summary>
+internal sealed class MethodEmitter
+{
+    private const string Tensor = EmitContext.Tensor;
+    private const string Support = EmitContext.Support;
+
+    private readonly ProgramPlan _program;
+    private readonly MethodPlan _p;
+    private readonly string _class;
+    private readonly IndentedWriter _w;
+    private readonly EmitContext _e;
+    private readonly List<ParamSlot> _slots;
+
+    public MethodEmitter(ProgramPlan program, MethodPlan plan, string className, IndentedWriter writer)
+    {
+        _program = program;
+        _p = plan;
+        _class = className;
+        _w = writer;
+        _e = new EmitContext(program, plan, className, writer);
+        _slots = Slots(plan).OrderBy(s => s.Index).ToList();
+    }
+
+    /// <summary>The parameter slots a method's nodes differentiate.</summary>
+    public static IEnumerable<ParamSlot> Slots(MethodPlan plan)
+        => plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct();
+
+    /// <summary>The field holding a raw input (a class-index target, embedding indices) as a tensor.</summary>
+    public static string RawField(EmitContext e, int node) => e.Prefix + e.Nodes[node].Name + "!";
+
+    private string P => _p.Prefix;
+
+    private IReadOnlyList<NodePlan> Nodes => _p.Nodes;
+
+    private bool Live(int i) => Nodes[i].Rule is not (RuleKind.None or RuleKind.Constant or RuleKind.Raw);
+
+    private Rule RuleOf(int i) => RuleSet.For(Nodes[i].Rule)!;
+
+    /// <summary>The parameter of an input node.</summary>
+    private string ParameterName(int node) => _p.Inputs[Nodes[node].Parameter].Name;
+
+    /// <summary>The field holding a float input's expected dims.</summary>
+    private string Dims(int input) => $"{P}{Nodes[input].Name}_dims";
+
+    private string DimsLiteral(int input)
+    {
+        var node = Nodes[input];
+        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : MethodDraft.I(d.Size))) + "]";
+    }
+
+    // ---- fields -----------------------------------------------------------------------------------------------------
+
+    public void Fields()
+    {
+        _w.WriteLine($"private int {P}capacity = -1;");
+        _w.WriteLine($"private int {P}generation;");
+        _w.WriteLine($"private bool {P}training;");
+        foreach (var f in _p.FloatInputs)
+        {
+            _w.WriteLine($"private float[] {Nodes[f].ValueField} = [];");
+            _w.WriteLine($"private float[]? {P}{Nodes[f].Name}_copy;");
+            _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
+            _w.WriteLine($"private bool {P}{Nodes[f].Name}_grad_needed;");
+        }
+        foreach (var r in _p.RawInputs) _w.WriteLine($"private {Tensor}? {P}{Nodes[r].Name};");
+        foreach (var b in _p.Buffers)
+        {
+            var names = b.Holders.Select(h => Nodes[h].Name + (b.IsGradient ? "_grad" : "")).ToList();
+            if (names.Count > 1) _w.Comment("holds " + string.Join(", ", names) + " in turn (their lives do not overlap)");
+            _w.WriteLine($"private float[] {b.Field} = [];");
+        }
+        foreach (var n in Nodes.Where(n => Live(n.Index)))
+        {
+            foreach (var s in RuleOf(n.Index).Scratch(_e, n)) _w.WriteLine($"private {s.Type} {_e.Scratch(n, s.Role)}{(s.Type.EndsWith("[]") ? " = []" : "")};");
+            if (RuleOf(n.Index).Constant(n) is { } constant)
+            {
+                string field = $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
+                if (constant.Type.EndsWith("[]")) _w.WriteLine(field + "[" + string.Join(", ", constant.Arguments) + "];");
+                else _w.Call(field + "new", constant.Arguments);
+            }
+        }
+    }
+
+    // ---- the public entries ---------------------------------------------------------------------------------------
+
+    public void Emit()
+    {
+        var inputs = _p.Inputs;
+        int outNode = _p.Output;
+        var parameters = new List<string>();
+        for (int k = 0; k < inputs.Count; k++)
+        {
+            int node = _p.FloatInputs.Where(f => Nodes[f].Parameter == k).DefaultIfEmpty(-1).First();
+            string attribute = node >= 0 ? $"[global::SharpGrad.Shape({ShapeArguments(Nodes[node].Shape!)})] " : "";
+            parameters.Add($"{attribute}{Tensor} {inputs[k].Name}");
+        }
+        string paramList = string.Join(", ", parameters);
+        string argList = string.Join(", ", inputs.Select(x => x.Name));
+
+        _w.WriteLine($"/// <summary>Runs the compiled <see cref=\"{_class}.{_p.Name}\"/>: same result and gradients as the eager method, as one node on the tape.</summary>");
+        if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
+        using (_w.Block($"public {Tensor} {_p.Name}({paramList})"))
+        {
+            _w.WriteLine($"int n = {P}Prepare({argList});");
+            _w.WriteLine($"{P}Run(n);");
+            _w.WriteLine($"var y = new float[{_e.Size(outNode)}];");
+            _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, y, y.Length);");
+            _w.WriteLine($"var result = {Support}.Wrap(y, {_e.DimsExpr(outNode)});");
+            var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
+            _w.List($"var inputs = new {Tensor}?[]", tapeInputs, ";");
+            _w.WriteLine($"if (!{Support}.ShouldRecord(inputs)) return result;");
+            _w.WriteLine($"int generation = {P}generation;");
+            var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
+            _w.Call($"return {Support}.RecordCompiled",
+                ["result", $"\"{_class}{_p.Name}CompiledBackward\"", "inputs", $"(g, node) => {P}TapeBackward(g, node, generation, n)", .. saved]);
+        }
+        if (_p.ScalarOutput) EmitFusedBackwardEntry(paramList, argList);
+        _w.WriteLine();
+        EmitPrepare();
+        _w.WriteLine();
+        EmitTapeBackward();
+        _w.WriteLine();
+        EmitClearGrads();
+        _w.WriteLine();
+        EmitRun();
+        _w.WriteLine();
+        EmitBackward();
+    }
+
+    private void EmitFusedBackwardEntry(string paramList, string argList)
+    {
+        int outNode = _p.Output;
+        _w.WriteLine();
+        _w.WriteLine("/// <summary>");
+        _w.WriteLine($"/// Runs the compiled <see cref=\"{_class}.{_p.Name}\"/> and its backward in one program (PyTorch: <c>loss = model.{_p.Name.ToLowerInvariant()}(…);");
+        _w.WriteLine("/// loss.backward(); loss.item()</c>): accumulates the gradients of the parameters that require grad into their");
+        _w.WriteLine("/// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns");
+        _w.WriteLine("/// the value. Allocates nothing once the buffers are sized.");
+        _w.WriteLine("/// </summary>");
+        using (_w.Block($"public float {_p.Name}Backward({paramList})"))
+        {
+            _w.WriteLine($"int n = {P}Prepare({argList});");
+            _w.WriteLine($"{P}Run(n);");
+            _w.WriteLine($"float value = {Nodes[outNode].ValueField}[0];");
+            foreach (var f in _p.FloatInputs) _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = false;");
+            foreach (var s in _slots) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
+            _w.WriteLine($"{P}ClearGrads(n);");
+            _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
+            _w.WriteLine($"{P}Backward(n);");
+            foreach (var s in _slots)
+                _w.Call($"if ({EmitContext.Needed(s)}) {Support}.AccumulateGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+            _w.WriteLine("return value;");
+        }
+    }
+
+    private static string ShapeArguments(TensorShape shape)
+        => string.Join(", ", shape.Dims.Select(d => d.IsFixed ? MethodDraft.I(d.Size) : "\"" + d.Symbol + "\""));
+
+    private void EmitPrepare()
+    {
+        var inputs = _p.Inputs;
+        string where = $"{_class}.Compiled.{_p.Name}";
+        _w.WriteLine("/// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>");
+        using (_w.Block($"private int {P}Prepare({string.Join(", ", inputs.Select(x => $"{Tensor} {x.Name}"))})"))
+        {
+            foreach (var x in inputs) _w.WriteLine($"global::System.ArgumentNullException.ThrowIfNull({x.Name});");
+            string? first = null;
+            foreach (var f in _p.FloatInputs)
+            {
+                var node = Nodes[f];
+                string x = ParameterName(f);
+                string call = first is null && node.Batched ? "int n = " : "";
+                string[] batch = first is null ? [] : ["n", $"nameof({first})"];
+                _w.Call($"{call}{Support}.CheckInput", [x, $"nameof({x})", Dims(f), $"\"{node.Shape}\"", $"\"{where}\"", .. batch]);
+                if (node.Batched) first ??= x;
+            }
+            if (first is null)
+            {
+                int raw = _p.RawInputs.First(r => inputs[Nodes[r].Parameter].Shape is { Rank: >= 1 } s && s[0].Symbol == _p.Batch);
+                first = ParameterName(raw);
+                _w.WriteLine($"int n = {Support}.BatchOf({first}, nameof({first}), \"{where}\");");
+            }
+            using (_w.Block($"if (n > {P}capacity)"))
+            {
+                _w.Comment("The buffers are sized on the first call, and grown only when the batch grows.");
+                foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{EmitContext.Size(b.Batched, b.Features)}];");
+                foreach (var n in Nodes.Where(n => Live(n.Index)))
+                {
+                    foreach (var s in RuleOf(n.Index).Scratch(_e, n))
+                    {
+                        if (s.Size is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = new {s.Type.Substring(0, s.Type.Length - 2)}[{s.Size}];");
+                        if (s.Init is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = {s.Init};");
+                    }
+                }
+                _w.WriteLine($"{P}capacity = n;");
+            }
+            // Shapes with the batch dim are updated on every call (no allocation).
+            foreach (var n in Nodes.Where(n => Live(n.Index)))
+            {
+                foreach (var s in RuleOf(n.Index).Scratch(_e, n))
+                {
+                    if (s.Init is { } init && init.StartsWith("new int[] { n", System.StringComparison.Ordinal)) _w.WriteLine($"{_e.Scratch(n, s.Role)}[0] = n;");
+                }
+            }
+            foreach (var f in _p.FloatInputs) _w.WriteLine($"{Nodes[f].ValueField} = {Support}.Dense({ParameterName(f)}, ref {P}{Nodes[f].Name}_copy);");
+            foreach (var r in _p.RawInputs) _w.WriteLine($"{P}{Nodes[r].Name} = {ParameterName(r)};");
+            _w.WriteLine($"{P}training = _m.Training;");
+            _w.WriteLine($"{P}generation++;");
+            _w.WriteLine("return n;");
+        }
+    }
+
+    private void EmitTapeBackward()
+    {
+        string where = $"{_class}.Compiled.{_p.Name}";
+        _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
+        using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n)"))
+        {
+            _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
+            int count = _p.FloatInputs.Count + _slots.Count;
+            _w.WriteLine($"var grads = new {Tensor}?[{MethodDraft.I(count)}];");
+            for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
+            for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
+            _w.WriteLine($"{P}ClearGrads(n);");
+            var output = Nodes[_p.Output];
+            _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
+            _w.WriteLine($"{P}Backward(n);");
+            for (int j = 0; j < _p.FloatInputs.Count; j++)
+            {
+                var node = Nodes[_p.FloatInputs[j]];
+                _w.Call($"if ({P}{node.Name}_grad_needed) grads[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
+            }
+            for (int k = 0; k < _slots.Count; k++)
+            {
+                var s = _slots[k];
+                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.WrapCopy", [EmitContext.ParamGrad(s), $"{s.Expr}.Shape"]);
+            }
+            _w.WriteLine("return grads;");
+        }
+    }
+
+    private void EmitClearGrads()
+    {
+        _w.WriteLine("/// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>");
+        using (_w.Block($"private void {P}ClearGrads(int n)"))
+        {
+            foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
+                _w.WriteLine($"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});");
+            foreach (var s in _slots) _w.WriteLine($"if ({EmitContext.Needed(s)}) global::System.Array.Clear({EmitContext.ParamGrad(s)});");
+        }
+    }
+
+    /// <summary>Writes a node's code under <c>if (training)</c> / <c>if (!training)</c> when it runs in one mode only.</summary>
+    private void WithMode(int i, System.Action body)
+    {
+        if (!Live(i)) return;
+        int mode = Nodes[i].Mode;
+        if (mode == 3)
+        {
+            body();
+            return;
+        }
+        using (_e.W.Block(mode == 1 ? "if (training)" : "if (!training)")) body();
+    }
+
+    private void EmitRun()
+    {
+        _w.WriteLine($"/// <summary>The forward program of {_p.Name}, node by node.</summary>");
+        using (_w.Block($"private void {P}Run(int n)"))
+        {
+            _e.Body(_w, e =>
+            {
+                for (int i = 0; i < Nodes.Count; i++) WithMode(i, () => RuleOf(i).Forward(e, Nodes[i]));
+            }, forward: true);
+        }
+    }
+
+    private void EmitBackward()
+    {
+        _w.WriteLine($"/// <summary>The backward program of {_p.Name}, generated from the IR: each node's backward rule, in reverse order.</summary>");
+        using (_w.Block($"private void {P}Backward(int n)"))
+        {
+            _e.Body(_w, e =>
+            {
+                var boundaries = Enumerable.Range(0, Nodes.Count).Where(i => Live(i) && Nodes[i].Rule == RuleKind.Boundary).ToList();
+                for (int i = Nodes.Count - 1; i >= 0; i--)
+                {
+                    foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradFirstWrite == i).OrderBy(n => n.Index))
+                    {
+                        e.W.Comment($"{node.Name}_grad starts here: its buffer is shared by liveness");
+                        e.W.WriteLine($"global::System.Array.Clear({e.Grad(node.Index)}, 0, {e.Size(node.Index)});");
+                    }
+                    int k = i;
+                    WithMode(k, () => RuleOf(k).Backward(e, Nodes[k]));
+                    foreach (var b in boundaries.Where(b => BoundaryRule.Start(Nodes[b]) == i)) BoundaryRule.Complete(e, Nodes[b]);
+                }
+            }, forward: false);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace SharpGrad.Generator.Planning;
+
+/// <summary>The children and parameters a program binds, collected while its methods are planned.</summary>
+internal sealed class ProgramDraft
+{
+    public ProgramDraft(ModuleSpec spec, ModuleGraph graph)
+    {
+        Spec = spec;
+        Graph = graph;
+    }
+
+    public ModuleSpec Spec { get; }
+
+    public ModuleGraph Graph { get; }
+
+    public List<ModuleRef> Modules { get; } = new();
+
+    public List<ParamSlot> Params { get; } = new();
+
+    /// <summary>The field of a child (<c>_conv1</c>, <c>_features_0</c>), added once.</summary>
+    public ModuleRef Module(ChildSpec child)
+    {
+        foreach (var m in Modules) if (m.Member == child.Name) return m;
+        string type = child.IsBuiltIn ? "global::SharpGrad.Layers." + child.Kind : "global::" + (child.TypeName.Length > 0 ? child.TypeName : child.Kind);
+        var r = new ModuleRef("_" + Identifier(child.Path), type, child.Path, child.Name);
+        if (Modules.Any(m => m.Field == r.Field)) r = r with { Field = r.Field + "_" + Modules.Count.ToString(CultureInfo.InvariantCulture) };
+        Modules.Add(r);
+        return r;
+    }
+
+    /// <summary>A parameter the program differentiates (<c>conv1.weight</c>), added once.</summary>
+    public ParamSlot Param(string expr, string path)
+    {
+        foreach (var s in Params) if (s.Expr == expr) return s;
+        var slot = new ParamSlot(Params.Count, path, expr, Identifier(path));
+        Params.Add(slot);
+        return slot;
+    }
+
+    /// <summary>A C# identifier from a dotted path (<c>features.0.weight</c> → <c>features_0_weight</c>).</summary>
+    public static string Identifier(string path)
+    {
+        var chars = path.Select(c => char.IsLetterOrDigit(c) || c == '_' ? c : '_').ToArray();
+        var s = new string(chars);
+        return s.Length > 0 && char.IsDigit(s[0]) ? "_" + s : s;
+    }
+}
+
+/// <summary>
+/// The working state of one method while it is planned: the IR, each node's shape, batch flag, size, mode and consumers,
+/// and the node plans the rules and passes fill in. Rules read it through the helpers below.
+/// </summary>
+internal sealed class MethodDraft
+{
+    public MethodDraft(ProgramDraft program, GraphMethod method, TensorShape?[] shapes)
+    {
+        Program = program;
+        Method = method;
+        int count = method.Nodes.Count;
+        InferredShapes = shapes;
+        Shapes = new TensorShape[count];
+        Batched = new bool[count];
+        Features = new int[count];
+        Mode = new int[count];
+        Nodes = new NodePlan[count];
+        Consumers = new List<(int Node, int Slot)>[count];
+        for (int i = 0; i < count; i++) Consumers[i] = new();
+        for (int i = 0; i < count; i++)
+        {
+            for (int s = 0; s < method.Nodes[i].Inputs.Count; s++) Consumers[method.Nodes[i].Inputs[s]].Add((i, s));
+        }
+        for (int i = 0; i < count; i++) Nodes[i] = new NodePlan(i, RuleKind.None) { ValueRoot = i, GradRoot = i };
+    }
+
+    public ProgramDraft Program { get; }
+
+    public GraphMethod Method { get; }
+
+    public TensorShape?[] InferredShapes { get; }
+
+    public TensorShape[] Shapes { get; }
+
+    public bool[] Batched { get; }
+
+    public int[] Features { get; }
+
+    public int[] Mode { get; }
+
+    public NodePlan[] Nodes { get; }
+
+    public List<(int Node, int Slot)>[] Consumers { get; }
+
+    public string Batch { get; set; } = "";
+
+    public List<int> FloatInputs { get; } = new();
+
+    public List<int> RawInputs { get; } = new();
+
+    public int Count => Nodes.Length;
+
+    public int Output => Method.Output;
+
+    public GraphNode Node(int i) => Method.Nodes[i];
+
+    public int In(int i, int slot) => Method.Nodes[i].Inputs[slot];
+
+    public ChildSpec? Child(int i) => Method.Nodes[i].Child is { } name && name != "this" ? Program.Graph.FindChild(name) : null;
+
+    public OpRow? Row(int i) => NodeArguments.RowOf(Method.Nodes[i], Child(i));
+
+    public NodeArguments Arguments(int i) => new(Method.Nodes[i], Child(i));
+
+    public bool IsConst(int i) => Nodes[i].Rule == RuleKind.Constant;
+
+    public bool IsRaw(int i) => Nodes[i].Rule == RuleKind.Raw;
+
+    public bool Live(int i) => Nodes[i].Rule is not (RuleKind.None or RuleKind.Constant or RuleKind.Raw);
+
+    /// <summary>The batch flag of input <paramref name="slot"/> equals the node's.</summary>
+    public bool BatchedLike(int i, int slot) => Batched[In(i, slot)] == Batched[i];
+
+    /// <summary>
+    /// True when a compiled program reads the op's tensor input <paramref name="slot"/> as data, not differentiated: the
+    /// row's non-differentiable inputs (class indices, embedding indices), and a loss's target.
+    /// </summary>
+    public static bool ReadsAsData(OpRow row, int slot)
+        => (slot < row.Inputs.Count && !row.Inputs[slot].Differentiable)
+           || (slot == 1 && row.Family is OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss || slot == 1 && row.Surface == OpSurface.Losses);
+
+    /// <summary>A float32 literal (<c>0.2f</c>).</summary>
+    public static string F32(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture) + "f";
+
+    /// <summary>A double literal (<c>0.2</c>, <c>NaN</c> as <c>double.NaN</c>).</summary>
+    public static string F64(double v) => double.IsNaN(v) ? "double.NaN" : v.ToString("R", CultureInfo.InvariantCulture) + (v == System.Math.Floor(v) && System.Math.Abs(v) < 1e15 ? ".0" : "");
+
+    /// <summary>An int literal.</summary>
+    public static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A dim normalised to [0, rank), or −1.</summary>
+    public static int Norm(int dim, int rank) => ShapeRules.Normalize(dim, rank) ?? -1;
+
+    /// <summary>[outer, size, inner] of node <paramref name="i"/>'s shape around dim <paramref name="d"/> (outer per batch item when batched).</summary>
+    public AxisGeometry Axis(int i, int d)
+    {
+        var shape = Shapes[i];
+        int outer = 1, inner = 1;
+        for (int k = Batched[i] ? 1 : 0; k < d; k++) outer *= shape[k].Size;
+        for (int k = d + 1; k < shape.Rank; k++) inner *= shape[k].Size;
+        return new AxisGeometry(outer, shape[d].Size, inner, Batched[i]);
+    }
+}

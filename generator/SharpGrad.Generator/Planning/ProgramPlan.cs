@@ -1,0 +1,209 @@
+namespace SharpGrad.Generator.Planning;
+
+/// <summary>
+/// The rule that emits a node (one per op family, <see cref="Rules.Rule"/>). Chosen by the planner from the node's kind
+/// and its catalogue row's family.
+/// </summary>
+internal enum RuleKind
+{
+    /// <summary>Not needed by the method's output in any mode, or a constant folded into its reader.</summary>
+    None,
+    Input,
+    /// <summary>A tensor input read as data (class-index targets, embedding indices), not differentiated.</summary>
+    Raw,
+    Constant,
+    /// <summary>A view (View, Reshape, Flatten, …) or an identity layer: the input's buffer, no copy.</summary>
+    View,
+    /// <summary>The identity after an inlined child: where its hooks run.</summary>
+    Boundary,
+    Pointwise,
+    /// <summary>Same-shape + − · / and negation, written inline in one loop (chains fused).</summary>
+    Elementwise,
+    /// <summary>A binary op with broadcasting (and Maximum, Minimum, PReLU).</summary>
+    Broadcast,
+    Linear,
+    Conv,
+    MaxPool,
+    AvgPool,
+    AdaptivePool,
+    BatchNorm,
+    LayerNorm,
+    Embedding,
+    Dropout,
+    Softmax,
+    Glu,
+    Reduce,
+    Extreme,
+    Permute,
+    MatMul,
+    /// <summary><c>if (Training)</c>: the value of the branch taken.</summary>
+    Select,
+    ClassIndexLoss,
+    ElementwiseLoss,
+}
+
+/// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>
+internal sealed record ModuleRef(string Field, string Type, string Path, string Member);
+
+/// <summary>A parameter the program differentiates: its index among the tape inputs after the float inputs, its gradient buffer.</summary>
+internal sealed record ParamSlot(int Index, string Path, string Expr, string Name);
+
+/// <summary>The geometry a rule computed for a node (one record type per family): what generated code passes its kernel.</summary>
+internal abstract record Geometry;
+
+/// <summary>[rows = n·RowsPerItem, In] · weightᵀ → [rows, Out].</summary>
+internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsPerItem) : Geometry;
+
+/// <summary>A convolution of [C, H, W] images (1-d: H = KH = 1).</summary>
+internal sealed record ConvGeometry(int C, int H, int W, int O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int Groups, int HO, int WO)
+    : Geometry;
+
+/// <summary>A pooling window over [C, H, W] images (adaptive: no window).</summary>
+internal sealed record PoolGeometry(int C, int H, int W, int HO, int WO, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW,
+    bool CeilMode, bool CountIncludePad) : Geometry;
+
+/// <summary>A tensor seen as [Outer, Size, Inner] around one dim; <see cref="Batched"/>: Outer counts per batch item.</summary>
+internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched) : Geometry;
+
+/// <summary>A sum or mean: over the batch dim too (<see cref="OverBatch"/>), then [Outer, Size, Inner] per item.</summary>
+internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry;
+
+/// <summary>Per item [M, K] · [K, N].</summary>
+internal sealed record MatMulGeometry(int M, int K, int N) : Geometry;
+
+/// <summary>The permutation of a Transpose/Permute (the batch dim stays first).</summary>
+internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geometry;
+
+/// <summary>A normalisation: [n, Channels, Length] for batch norm, rows of <see cref="Channels"/> for layer norm.</summary>
+internal sealed record NormGeometry(int Channels, int Length) : Geometry;
+
+/// <summary>An embedding of <see cref="Dim"/> per index.</summary>
+internal sealed record EmbeddingGeometry(int Dim) : Geometry;
+
+/// <summary>A loss: class count (class-index losses), reduction and ignored index as C# expressions.</summary>
+internal sealed record LossGeometry(int Classes, string Reduction, string IgnoreIndex) : Geometry;
+
+/// <summary>
+/// The plan of one node: its rule and geometry, the names of its value and gradient in generated code, and what the
+/// fusion passes decided. Plain data with value equality (the planned program is a cached incremental step).
+/// </summary>
+internal sealed record NodePlan(int Index, RuleKind Rule)
+{
+    /// <summary>The name of the node's value in generated code (<c>fc1_out</c>); its gradient is <c>fc1_out_grad</c>.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>The source expression, for comments.</summary>
+    public string Text { get; init; } = "";
+
+    /// <summary>For a method input: the index of its parameter (-1 otherwise).</summary>
+    public int Parameter { get; init; } = -1;
+
+    public EquatableArray<int> Inputs { get; init; }
+
+    /// <summary>For a boundary: the inlined call's arguments (what the child's hooks see as its inputs).</summary>
+    public EquatableArray<int> CallArguments { get; init; }
+
+    public TensorShape? Shape { get; init; }
+
+    /// <summary>True when dim 0 is the batch (sizes are then per batch item, times n).</summary>
+    public bool Batched { get; init; }
+
+    /// <summary>Elements per batch item (batched) or in all.</summary>
+    public int Features { get; init; }
+
+    /// <summary>When it runs: 1 in training, 2 in evaluation, 3 in both.</summary>
+    public int Mode { get; init; } = 3;
+
+    /// <summary>The kernel type generated code names (a pointwise op's <c>IPointwiseOp</c>, a loss's op), from the catalogue row.</summary>
+    public string? Kernel { get; init; }
+
+    /// <summary>The row's C# operator for inline loops.</summary>
+    public string? Operator { get; init; }
+
+    /// <summary>The row's variant flag (log-softmax, mean, maximum).</summary>
+    public bool Variant { get; init; }
+
+    /// <summary>What the row says the backward reads (rules refine it in <see cref="Rules.Rule.Reads"/>).</summary>
+    public BackwardReads Reads { get; init; }
+
+    /// <summary>The child whose layer this node runs (hooks, parameters, options).</summary>
+    public ModuleRef? Module { get; init; }
+
+    public ParamSlot? Weight { get; init; }
+
+    public ParamSlot? Bias { get; init; }
+
+    public Geometry? Geometry { get; init; }
+
+    /// <summary>The kernel's scalar arguments as C# literals (a pointwise op's a and b).</summary>
+    public EquatableArray<string> Args { get; init; }
+
+    /// <summary>The run-time expression of a training flag (Dropout's, a Select's).</summary>
+    public string Training { get; init; } = "";
+
+    /// <summary>The node whose buffer holds this node's value (a view holds its input's).</summary>
+    public int ValueRoot { get; init; }
+
+    /// <summary>The node whose gradient buffer holds this node's gradient.</summary>
+    public int GradRoot { get; init; }
+
+    /// <summary>Elementwise chains: the node whose loop computes this one inline (-1: none).</summary>
+    public int FusedInto { get; init; } = -1;
+
+    /// <summary>On a Linear/Conv: the ReLU its epilogue computes (-1: none).</summary>
+    public int Epilogue { get; init; } = -1;
+
+    /// <summary>On a ReLU: the Linear/Conv whose epilogue computes it (-1: none).</summary>
+    public int EpilogueOf { get; init; } = -1;
+
+    /// <summary>On a Linear: the residual Add its epilogue computes (-1: none).</summary>
+    public int ResidualAdd { get; init; } = -1;
+
+    /// <summary>On that Add: the operand the epilogue adds (-1: none).</summary>
+    public int ResidualOperand { get; init; } = -1;
+
+    /// <summary>True when some backward rule reads this node's value (the forward keeps it).</summary>
+    public bool Saved { get; init; }
+
+    /// <summary>The field holding the value's buffer (null: no buffer of its own lineage, e.g. a constant).</summary>
+    public string? ValueField { get; init; }
+
+    /// <summary>The field holding the gradient's buffer.</summary>
+    public string? GradField { get; init; }
+
+    /// <summary>When its gradient's buffer is shared: the node whose backward writes it first (it is cleared there); -1 otherwise.</summary>
+    public int GradFirstWrite { get; init; } = -1;
+}
+
+/// <summary>A buffer of a compiled method: its field, what it holds (value or gradient), its size and the nodes sharing it.</summary>
+internal sealed record BufferPlan(string Field, bool IsGradient, bool Batched, int Features, EquatableArray<int> Holders);
+
+/// <summary>The plan of one compiled method (<c>Forward</c>, a <c>[Compiled]</c> method).</summary>
+internal sealed record MethodPlan(string Name, string Prefix, EquatableArray<GraphInput> Inputs, EquatableArray<NodePlan> Nodes, int Output)
+{
+    /// <summary>The batch symbol (dim 0 of the first batched input).</summary>
+    public string Batch { get; init; } = "";
+
+    /// <summary>True for a method whose output is a scalar (a loss): it also gets the fused <c>…Backward</c> entry.</summary>
+    public bool ScalarOutput { get; init; }
+
+    public EquatableArray<int> FloatInputs { get; init; }
+
+    public EquatableArray<int> RawInputs { get; init; }
+
+    public EquatableArray<BufferPlan> Buffers { get; init; }
+
+    /// <summary>True when a node runs in one mode only, or reads the training flag.</summary>
+    public bool UsesTraining { get; init; }
+
+    public LocationInfo? Location { get; init; }
+}
+
+/// <summary>A module's compiled program: the children and parameters it binds, and its methods.</summary>
+internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableArray<ParamSlot> Params, EquatableArray<MethodPlan> Methods);
+
+/// <summary>
+/// The planning step's result for one module (the incremental step after shape inference): the spec to emit, the
+/// program when every node has a rule, and SG1017 as data when one does not.
+/// </summary>
+internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled);

@@ -1,0 +1,210 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>What the rules that work along one dim share: the dim from the layer or the call.</summary>
+internal static class Axis
+{
+    /// <summary>The node's <c>dim</c> argument (the layer's, or the call's with its row's default), or null when not a constant.</summary>
+    public static int? Dim(MethodDraft m, int i)
+    {
+        var args = m.Arguments(i);
+        if (args.Has("dim")) return args.Number("dim") is { } d ? (int)d : null;
+        return m.Row(i)?.Param("dim", args.IsLayer)?.DefaultNumber is { } def ? (int)def : null;
+    }
+
+    /// <summary>Named kernel arguments for an [outer, size, inner] view (outer counted per batch item, times n).</summary>
+    public static string[] Arguments(EmitContext e, int node, AxisGeometry g, string sizeName = "size", int? size = null)
+        => [$"outer: {EmitContext.Size(g.Batched, g.Outer)}", $"{sizeName}: {MethodDraft.I(size ?? g.Size)}", $"inner: {MethodDraft.I(g.Inner)}"];
+}
+
+/// <summary>Softmax / log-softmax along one dim (not the batch's): the kernel from its output, which the backward reads.</summary>
+internal sealed class SoftmaxRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Softmax;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (!m.BatchedLike(i, 0) || m.Features[m.In(i, 0)] != m.Features[i]) return null;
+        if (Axis.Dim(m, i) is not { } dim || MethodDraft.Norm(dim, m.Shapes[i].Rank) is var d && d < 0 || (m.Batched[i] && d == 0)) return null;
+        var child = m.Child(i);
+        return plan with { Rule = Kind, Geometry = m.Axis(i, d), Module = child is null ? null : m.Program.Module(child) };
+    }
+
+    private static string Log(NodePlan n) => $"log: {(n.Variant ? "true" : "false")}";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Kernels}.SoftmaxKernel.Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), Log(n)]);
+        e.ForwardHooks(n, n.Inputs[0]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: from the output");
+        if (n.Module is not null) Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Kernels}.SoftmaxKernel.Backward",
+            [e.Value(n.Index), e.Grad(n.Index), e.GradOrNull(a), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), Log(n)]);
+        if (n.Module is not null) Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>GLU along one dim (not the batch's): the input's two halves, a · σ(b).</summary>
+internal sealed class GluRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Glu;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        if (!m.BatchedLike(i, 0) || Axis.Dim(m, i) is not { } dim) return null;
+        int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
+        if (d < 0 || (m.Batched[a] && d == 0) || m.Shapes[a][d].Size % 2 != 0) return null;
+        var child = m.Child(i);
+        return plan with { Rule = Kind, Geometry = m.Axis(a, d), Module = child is null ? null : m.Program.Module(child) };
+    }
+
+    private static string[] Arguments(EmitContext e, NodePlan n)
+    {
+        var g = (AxisGeometry)n.Geometry!;
+        return Axis.Arguments(e, n.Index, g, "half", g.Size / 2);
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the first half times the sigmoid of the second");
+        e.W.Call($"{EmitContext.Kernels}.GluKernel.Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Arguments(e, n)]);
+        e.ForwardHooks(n, n.Inputs[0]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: from the input's halves");
+        if (n.Module is not null) Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Kernels}.GluKernel.Backward", [e.Value(a), e.Grad(n.Index), e.GradOrNull(a), .. Arguments(e, n)]);
+        if (n.Module is not null) Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>A sum or mean over a contiguous range of dims (the batch's too): the reduction kernel, and its spread back.</summary>
+internal sealed class ReduceRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Reduce;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        int rank = inS.Rank;
+        var args = m.Arguments(i);
+        IReadOnlyList<int>? given = args.Has("dims") ? args.Ints("dims") : args.Has("dim") ? args.Ints("dim") : [];
+        if (given is null || !m.Batched[a]) return null;
+        var dims = given.Count == 0 ? Enumerable.Range(0, rank).ToList() : given.Select(d => MethodDraft.Norm(d, rank)).Distinct().OrderBy(d => d).ToList();
+        if (dims.Count == 0 || dims.Any(d => d < 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
+        bool overBatch = dims[0] == 0;
+        if (overBatch == m.Batched[i]) return null;
+        int outer = 1, size = 1, inner = 1;
+        for (int d = 1; d < rank; d++)
+        {
+            if (d < dims[0]) outer *= inS[d].Size;
+            else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
+            else size *= inS[d].Size;
+        }
+        return plan with { Rule = Kind, Geometry = new ReduceGeometry(overBatch, outer, size, inner) };
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    private static string[] Arguments(EmitContext e, NodePlan n)
+    {
+        var g = (ReduceGeometry)n.Geometry!;
+        string outer = g.OverBatch ? MethodDraft.I(g.Outer) : e.Outer(n.Inputs[0], g.Outer);
+        string size = g.OverBatch ? EmitContext.Size(true, g.Size) : MethodDraft.I(g.Size);
+        string scale = n.Variant ? $"1f / ({size})" : "1f";
+        return [$"outer: {outer}", $"size: {size}", $"inner: {MethodDraft.I(g.Inner)}", $"scale: {scale}"];
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.Sum", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Arguments(e, n)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: spread back over the reduced dims");
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.Spread", [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n)]);
+    }
+}
+
+/// <summary><c>x.Max(dim).Values</c> / <c>Min</c>: the extremes and their positions (kept for the backward, which scatters to them).</summary>
+internal sealed class ExtremeRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Extreme;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        if (Axis.Dim(m, i) is not { } dim || !m.Batched[a] || !m.Batched[i]) return null;
+        int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
+        if (d <= 0) return null;
+        return plan with { Rule = Kind, Geometry = m.Axis(a, d) };
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("indices", "long[]", e.Size(n.Index))];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the positions of the extremes are kept for the backward");
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ArgExtreme",
+            [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), $"max: {(n.Variant ? "true" : "false")}"]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: to the positions of the extremes");
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ScatterExtreme",
+            [e.Grad(n.Index), e.Scratch(n, "indices"), e.GradOrNull(n.Inputs[0]), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!)]);
+    }
+}
+
+/// <summary>A Transpose/Permute (the batch dim stays first), materialised; the backward applies the inverse permutation.</summary>
+internal sealed class PermuteRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Permute;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        int rank = m.Shapes[a].Rank;
+        var args = m.Arguments(i);
+        int[]? perm = args.Has("dims")
+            ? args.Ints("dims") is { } dims ? ShapeRules.Permutation(dims, rank) : null
+            : args.Number("dim0") is { } d0 && args.Number("dim1") is { } d1 ? ShapeRules.TransposePermutation(rank, (int)d0, (int)d1) : null;
+        if (perm is null || (m.Batched[a] && perm[0] != 0)) return null;
+        return plan with { Rule = Kind, Geometry = new PermuteGeometry(perm.ToEquatableArray()) };
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+        => ("int[]", ((PermuteGeometry)n.Geometry!).Permutation.Select(MethodDraft.I).ToArray());
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("input_shape", "int[]", null, e.ShapeExpr(n.Inputs[0]))];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the permuted copy");
+        e.W.Call($"{EmitContext.Support}.PermuteForward", [e.Value(n.Inputs[0]), e.Scratch(n, "input_shape"), e.Geometry(n), e.Value(n.Index)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: the inverse permutation");
+        e.W.Call($"{EmitContext.Support}.PermuteBackward", [e.Grad(n.Index), e.Scratch(n, "input_shape"), e.Geometry(n), e.GradOrNull(n.Inputs[0])]);
+    }
+}

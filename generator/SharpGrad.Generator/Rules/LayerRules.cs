@@ -1,0 +1,221 @@
+using System.Collections.Generic;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>
+/// A Linear layer: one GEMM with its epilogue (bias, and a following ReLU or residual add when <see cref="Planning.Fusion"/>
+/// fused them), and the backward's two GEMMs and bias sum (<c>CompiledSupport.LinearForward</c>/<c>LinearBackward</c>).
+/// </summary>
+internal sealed class LinearRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Linear;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || child.Int("inFeatures") is not { } inF || child.Int("outFeatures") is not { } outF) return null;
+        if (child.Arg("bias") is { IsKnown: false }) return null;
+        int a = m.In(i, 0);
+        if (!m.Batched[a] || !m.Batched[i] || m.Features[a] % inF != 0 || m.Features[i] != m.Features[a] / inF * outF) return null;
+        var module = m.Program.Module(child);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
+            Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = new LinearGeometry(inF, outF, m.Features[a] / inF),
+        };
+    }
+
+    /// <summary>True at run time when no forward hook must see the producer's output or the fused op's own (the fusion may run).</summary>
+    public static string NoHooks(ModuleRef producer, NodePlan fused)
+        => $"!{EmitContext.Support}.HasForwardHooks({producer.Field})"
+           + (fused.Module is null ? "" : $" && !{EmitContext.Support}.HasForwardHooks({fused.Module.Field})");
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (LinearGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InFeatures}", $"OutFeatures: {g.OutFeatures}", $"RowsPerItem: {g.RowsPerItem}"]);
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        var module = n.Module!;
+        string bias = n.Bias is null ? "null" : n.Bias.Expr;
+        string[] call = [e.Value(a), n.Weight!.Expr, bias, e.Value(i), "n", e.Geometry(n)];
+        string head = $"{EmitContext.Support}.LinearForward";
+        e.W.Comment($"{n.Text}: {n.Name} = {e.Value(a)} · {module.Path}.weightᵀ{(n.Bias is null ? "" : " + " + module.Path + ".bias")} by one GEMM");
+        if (n.Epilogue >= 0)
+        {
+            var relu = e.Nodes[n.Epilogue];
+            string flag = e.Local(Planning.Fusion.FusedFlag(n), "bool", "false");
+            e.W.Comment($"fused: `{relu.Text}` in the GEMM's epilogue, unless a hook must see {module.Path}'s output");
+            e.W.WriteLine($"{flag} = {NoHooks(module, relu)};");
+            e.W.Call(head, [.. call, $"activation: {flag} ? {EmitContext.Kernels}.GemmActivation.Relu : {EmitContext.Kernels}.GemmActivation.None"]);
+        }
+        else if (n.ResidualAdd >= 0)
+        {
+            var add = e.Nodes[n.ResidualAdd];
+            string flag = e.Local(Planning.Fusion.FusedFlag(n), "bool", "false");
+            e.W.Comment($"fused: the residual add `{add.Text}` in the GEMM's epilogue, unless a hook must see {module.Path}'s output");
+            e.W.WriteLine($"{flag} = !{EmitContext.Support}.HasForwardHooks({module.Field});");
+            e.W.Call($"if ({flag}) {head}", [.. call, $"residual: {e.Value(add.ResidualOperand)}"]);
+            e.W.Call($"else {head}", call);
+        }
+        else
+        {
+            e.W.Call(head, call);
+        }
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        string gy = e.Grad(i), path = n.Module!.Path;
+        e.W.Comment($"d {n.Text}: {e.Grad(a)} += {gy} · {path}.weight; {path}.weight's gradient += {gy}ᵀ · {e.Value(a)}"
+                    + (n.Bias is null ? "" : $"; {path}.bias's gradient += {gy} summed over rows"));
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.LinearBackward",
+            [e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n)]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>
+/// A Conv1d/Conv2d layer: the convolution kernel (im2col + GEMM, bias and a following ReLU in its epilogue when fused),
+/// and its backward through scratch buffers (<c>CompiledSupport.ConvForward</c>/<c>ConvBackward</c>).
+/// </summary>
+internal sealed class ConvRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Conv;
+
+    private static (int H, int W)? PairOr(ChildSpec child, string name, (int, int) fallback)
+        => child.Arg(name) switch
+        {
+            null => fallback,
+            { IsKnown: true, Values.Count: 0 } => fallback,
+            _ => child.Pair(name),
+        };
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        var outS = m.Shapes[i];
+        bool is1d = inS.Rank == 3;
+        if (!m.Batched[a] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
+        if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
+        var row = m.Row(i)!;
+        int Default(string name) => (int)row.Param(name, layer: true)!.DefaultNumber!.Value;
+        if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (Default("stride"), Default("stride"))) is not { } st
+            || PairOr(child, "padding", (Default("padding"), Default("padding"))) is not { } pad
+            || PairOr(child, "dilation", (Default("dilation"), Default("dilation"))) is not { } dil)
+        {
+            return null;
+        }
+        int groups = child.Int("groups") ?? Default("groups");
+        var module = m.Program.Module(child);
+        var geometry = is1d
+            ? new ConvGeometry(inS[1].Size, 1, inS[2].Size, outS[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, outS[2].Size)
+            : new ConvGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups,
+                outS[2].Size, outS[3].Size);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
+            Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = geometry,
+        };
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.ConvShape",
+        [
+            $"InChannels: {g.C}", $"Height: {g.H}", $"Width: {g.W}", $"OutChannels: {g.O}", $"KernelHeight: {g.KH}", $"KernelWidth: {g.KW}",
+            $"StrideHeight: {g.SH}", $"StrideWidth: {g.SW}", $"PaddingHeight: {g.PH}", $"PaddingWidth: {g.PW}",
+            $"DilationHeight: {g.DH}", $"DilationWidth: {g.DW}", $"Groups: {g.Groups}", $"OutHeight: {g.HO}", $"OutWidth: {g.WO}",
+        ]);
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
+        yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
+        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(g.O));
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        var module = n.Module!;
+        string[] call = [e.Value(a), n.Weight!.Expr, n.Bias is null ? "null" : n.Bias.Expr, e.Value(i), "n", e.Geometry(n)];
+        e.W.Comment($"{n.Text}: the convolution kernel (im2col + GEMM per image){(n.Bias is null ? "" : ", the bias added by it")}");
+        if (n.Epilogue >= 0)
+        {
+            var relu = e.Nodes[n.Epilogue];
+            string flag = e.Local(Planning.Fusion.FusedFlag(n), "bool", "false");
+            e.W.Comment($"fused: `{relu.Text}` in the convolution's epilogue, unless a hook must see {module.Path}'s output");
+            e.W.WriteLine($"{flag} = {LinearRule.NoHooks(module, relu)};");
+            e.W.Call($"{EmitContext.Support}.ConvForward", [.. call, $"relu: {flag}"]);
+        }
+        else
+        {
+            e.W.Call($"{EmitContext.Support}.ConvForward", call);
+        }
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: the convolution's backward kernel, into scratch buffers, then added to the gradients");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.ConvBackward",
+        [
+            e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n),
+            e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Bias is null ? "null" : e.Scratch(n, "bias_grad_scratch"),
+        ]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>A batched matrix product [n, m, k] · [n, k, q]: one GEMM per batch item, and two in the backward.</summary>
+internal sealed class MatMulRule : Rule
+{
+    public override RuleKind Kind => RuleKind.MatMul;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int l = m.In(i, 0), r = m.In(i, 1);
+        var a = m.Shapes[l];
+        var b = m.Shapes[r];
+        if (a.Rank != 3 || b.Rank != 3 || !m.Batched[l] || !m.Batched[r] || !m.Batched[i]) return null;
+        return plan with { Rule = Kind, Geometry = new MatMulGeometry(a[1].Size, a[2].Size, b[2].Size) };
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (MatMulGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.MatMulShape", [$"M: {g.M}", $"K: {g.K}", $"N: {g.N}"]);
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: one GEMM per batch item");
+        e.W.Call($"{EmitContext.Support}.MatMulForward", [e.Value(n.Inputs[0]), e.Value(n.Inputs[1]), e.Value(n.Index), "n", e.Geometry(n)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0], b = n.Inputs[1];
+        e.W.Comment($"d {n.Text}: dA += dY · Bᵀ, dB += Aᵀ · dY per batch item");
+        e.W.Call($"{EmitContext.Support}.MatMulBackward", [e.Value(a), e.Value(b), e.Grad(n.Index), e.GradOrNull(a), e.GradOrNull(b), "n", e.Geometry(n)]);
+    }
+}

@@ -1,0 +1,155 @@
+using System.Collections.Generic;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>
+/// A BatchNorm1d/BatchNorm2d layer over [n, C, L]: the layer's step (running statistics, num_batches_tracked) and the
+/// normalisation kernel; the statistics used are kept for the backward (<c>CompiledSupport.BatchNormForward</c>).
+/// </summary>
+internal sealed class BatchNormRule : Rule
+{
+    public override RuleKind Kind => RuleKind.BatchNorm;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || child.Int("numFeatures") is not { } c) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || inS.Rank < 2 || inS[1].Size != c || m.Features[a] % c != 0) return null;
+        if (child.Arg("affine") is { IsKnown: false }) return null;
+        var module = m.Program.Module(child);
+        bool affine = (child.Int("affine") ?? 1) != 0;
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
+            Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = new NormGeometry(c, m.Features[a] / c),
+        };
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (NormGeometry)n.Geometry!;
+        return [new("mean", "float[]", MethodDraft.I(g.Channels)), new("invstd", "float[]", MethodDraft.I(g.Channels)), new("batch_stats", "bool", null)];
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        var g = (NormGeometry)n.Geometry!;
+        int a = n.Inputs[0];
+        e.W.Comment($"{n.Text}: batch statistics in training (the running statistics updated as eager), running statistics in evaluation");
+        e.W.Call($"{e.Scratch(n, "batch_stats")} = {EmitContext.Support}.BatchNormForward",
+            [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        var g = (NormGeometry)n.Geometry!;
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: from the statistics the forward used");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.BatchNormBackward",
+        [
+            n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length),
+            e.Scratch(n, "batch_stats"),
+        ]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>A LayerNorm layer over rows of its normalized shape; the statistics are kept for the backward.</summary>
+internal sealed class LayerNormRule : Rule
+{
+    public override RuleKind Kind => RuleKind.LayerNorm;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { IsKnown: true } shape || shape.Values.Count == 0) return null;
+        if (child.Arg("elementwiseAffine") is { IsKnown: false } || child.Arg("bias") is { IsKnown: false }) return null;
+        int cols = 1;
+        foreach (var v in shape.Values) cols *= v;
+        int a = m.In(i, 0);
+        if (cols == 0 || m.Features[a] % cols != 0) return null;
+        var module = m.Program.Module(child);
+        bool affine = (child.Int("elementwiseAffine") ?? 1) != 0;
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
+            Bias = affine && child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = new NormGeometry(cols, 1),
+        };
+    }
+
+    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((NormGeometry)n.Geometry!).Channels)}";
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Rows(e, n)), new("invstd", "float[]", Rows(e, n))];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Support}.LayerNormForward", [n.Module!.Field, e.Value(a), e.Value(n.Index), Rows(e, n), cols, e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        e.W.Comment($"d {n.Text}: from the statistics the forward used");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.LayerNormBackward",
+        [
+            n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), Rows(e, n), cols,
+        ]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>An Embedding layer: rows of its table gathered by the (raw) index input; the backward scatters into the table's gradient.</summary>
+internal sealed class EmbeddingRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Embedding;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || !m.IsRaw(m.In(i, 0)) || child.Int("embeddingDim") is not { } dim || !m.Batched[i]) return null;
+        var module = m.Program.Module(child);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
+            Geometry = new EmbeddingGeometry(dim),
+        };
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    private static string Count(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim)}";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Support}.EmbeddingForward",
+            [n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Value(n.Index), Count(e, n), MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: rows scattered into the table's gradient");
+        e.W.Call($"{EmitContext.Support}.EmbeddingBackward",
+        [
+            n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), EmitContext.ParamGradOrNull(n.Weight), Count(e, n),
+            MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim),
+        ]);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Generic;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>A per-node buffer a rule needs besides its value and gradient: its role (names the field), element type and size.</summary>
+/// <param name="Role">Names the field: <c>_forward_pool_out_indices</c>.</param>
+/// <param name="Type">The C# type (<c>float[]</c>, <c>long[]</c>, <c>bool</c>, <c>int[]</c>).</param>
+/// <param name="Size">The size expression when it is an array sized with the batch; null for a flag or a shape.</param>
+/// <param name="Init">For a shape array: its initial value (dims with the batch patched on every call).</param>
+internal sealed record Scratch(string Role, string Type, string? Size, string? Init = null);
+
+/// <summary>
+/// The code generator's rule for one family of ops: whether it can plan a node (and its geometry), what the node's
+/// backward reads, the buffers it needs, and the code of its forward and its backward. Rules are stateless; the planner
+/// picks one per node by the node's kind and its catalogue row's family (<see cref="RuleSet.Candidates"/>).
+/// </summary>
+internal abstract class Rule
+{
+    public abstract RuleKind Kind { get; }
+
+    /// <summary>
+    /// The plan of node <paramref name="i"/> (from <paramref name="plan"/>, which has its name, shape and row data), or null
+    /// when the node is outside what this rule emits (the planner then tries the next candidate, or reports SG1017).
+    /// </summary>
+    public abstract NodePlan? Plan(MethodDraft m, int i, NodePlan plan);
+
+    /// <summary>The nodes whose values the node's backward reads (the forward keeps them): by default what its row says.</summary>
+    public virtual IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n)
+    {
+        if ((n.Reads & BackwardReads.Input) != 0 && n.Inputs.Count > 0 && nodes[n.Inputs[0]].Rule != RuleKind.Constant) yield return n.Inputs[0];
+        if ((n.Reads & BackwardReads.OtherInputs) != 0)
+        {
+            for (int k = 1; k < n.Inputs.Count; k++) if (nodes[n.Inputs[k]].Rule != RuleKind.Constant) yield return n.Inputs[k];
+        }
+        if ((n.Reads & BackwardReads.Output) != 0) yield return n.Index;
+    }
+
+    /// <summary>The node's scratch buffers.</summary>
+    public virtual IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [];
+
+    /// <summary>True when the node has no value buffer of its own (a view of its input's).</summary>
+    public virtual bool IsView => false;
+
+    /// <summary>The node's geometry as a generated constant: its type and named arguments (null: none).</summary>
+    public virtual (string Type, string[] Arguments)? Constant(NodePlan n) => null;
+
+    /// <summary>Writes the node's forward.</summary>
+    public abstract void Forward(EmitContext e, NodePlan n);
+
+    /// <summary>Writes the node's backward: its inputs' gradients accumulate from its own.</summary>
+    public abstract void Backward(EmitContext e, NodePlan n);
+}
+
+/// <summary>The rules, by kind, and which rules may take a node.</summary>
+internal static class RuleSet
+{
+    private static readonly Rule[] ByKind = Build();
+
+    private static Rule[] Build()
+    {
+        Rule[] all =
+        [
+            new InputRule(), new ViewRule(), new BoundaryRule(), new PointwiseRule(), new ElementwiseRule(), new BroadcastRule(),
+            new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
+            new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
+            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
+        ];
+        var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
+        foreach (var rule in all) byKind[(int)rule.Kind] = rule;
+        return byKind;
+    }
+
+    /// <summary>The rule of a planned node (null for nodes without code: constants, raw inputs, dead nodes).</summary>
+    public static Rule? For(RuleKind kind) => ByKind[(int)kind];
+
+    /// <summary>The rules that may take a node, in order of preference (none: the code generator does not know it).</summary>
+    public static RuleKind[] Candidates(GraphNode node, OpRow? row)
+    {
+        switch (node.Kind)
+        {
+            case NodeKind.Select: return [RuleKind.Select];
+            case NodeKind.Input: return node.Op == "Input" ? [RuleKind.Input] : [];
+        }
+        if (row is null) return [];
+        if (node.Child is not null && node.IntArgs.Count > 0 && row.Family == OpFamily.Identity) return [RuleKind.Boundary];
+        return row.Family switch
+        {
+            OpFamily.Pointwise => row.Operator is null ? [RuleKind.Pointwise] : [RuleKind.Elementwise],
+            OpFamily.Binary => row.Operator is null ? [RuleKind.Broadcast] : [RuleKind.Elementwise, RuleKind.Broadcast],
+            OpFamily.Prelu => [RuleKind.Broadcast],
+            OpFamily.Identity or OpFamily.View => [RuleKind.View],
+            OpFamily.Permute => [RuleKind.Permute],
+            OpFamily.Reduce => [RuleKind.Reduce],
+            OpFamily.ReduceIndexed => [RuleKind.Extreme],
+            OpFamily.MatMul => [RuleKind.MatMul],
+            OpFamily.Linear => [RuleKind.Linear],
+            OpFamily.Conv => [RuleKind.Conv],
+            OpFamily.MaxPool => [RuleKind.MaxPool],
+            OpFamily.AvgPool => [RuleKind.AvgPool],
+            OpFamily.AdaptivePool => [RuleKind.AdaptivePool],
+            OpFamily.BatchNorm => [RuleKind.BatchNorm],
+            OpFamily.LayerNorm => [RuleKind.LayerNorm],
+            OpFamily.Embedding => [RuleKind.Embedding],
+            OpFamily.Dropout => [RuleKind.Dropout],
+            OpFamily.Softmax => [RuleKind.Softmax],
+            OpFamily.Glu => [RuleKind.Glu],
+            OpFamily.ClassIndexLoss => [RuleKind.ClassIndexLoss],
+            OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
+            _ => [],
+        };
+    }
+}
