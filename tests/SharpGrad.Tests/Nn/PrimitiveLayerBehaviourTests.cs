@@ -2,6 +2,8 @@ using SharpGrad.Layers;
 using SharpGrad.Serialization;
 using SharpGrad.Tests.Support;
 
+#pragma warning disable SG2008 // these tests check errors, masks, state dicts and printing: no backward is needed
+
 namespace SharpGrad.Tests.Nn;
 
 /// <summary>
