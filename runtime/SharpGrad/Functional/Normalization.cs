@@ -113,24 +113,7 @@ public static partial class Functional
     public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = OpDefaults.Norm.Eps)
     {
         const string op = "LayerNorm";
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(normalizedShape);
-        int d = normalizedShape.Length;
-        bool ok = d >= 1 && d <= input.Rank;
-        for (int i = 0; ok && i < d; i++) ok = input._shape[input.Rank - d + i] == normalizedShape[i];
-        if (!ok)
-        {
-            throw new ArgumentException(
-                $"{op}: normalized_shape {ShapeUtil.Format(normalizedShape)} must match the trailing dimensions of the input, but got input of shape {ShapeUtil.Format(input._shape)}. " +
-                $"Construct the layer with the input's last dimension(s).");
-        }
-        foreach (var (t, what) in new[] { (weight, "weight"), (bias, "bias") })
-        {
-            if (t is not null && !ShapeUtil.SameShape(t._shape, normalizedShape))
-            {
-                throw new ArgumentException($"{op}: {what} must have shape {ShapeUtil.Format(normalizedShape)} (normalized_shape), but got {ShapeUtil.Format(t._shape)}.");
-            }
-        }
+        CheckNormalizedShape(op, input, normalizedShape, ("weight", weight), ("bias", bias));
         int cols = ShapeUtil.Count(normalizedShape);
         int rows = cols == 0 ? 0 : input.NumElements / cols;
         var dtype = FloatDType(op, input, weight, bias);
@@ -182,5 +165,28 @@ public static partial class Functional
             }
             return [gxFull?.To(input.DType), gwFull?.To(weight!.DType), gbFull?.To(bias!.DType)];
         }, weight is null ? [input] : [input, weight]);
+    }
+
+    /// <summary>Throws unless <paramref name="normalizedShape"/> is the input's trailing shape and each parameter has that shape.</summary>
+    private static void CheckNormalizedShape(string op, Tensor input, int[] normalizedShape, params (string Name, Tensor? Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(normalizedShape);
+        int d = normalizedShape.Length;
+        bool ok = d >= 1 && d <= input.Rank;
+        for (int i = 0; ok && i < d; i++) ok = input._shape[input.Rank - d + i] == normalizedShape[i];
+        if (!ok)
+        {
+            throw new ArgumentException(
+                $"{op}: normalized_shape {ShapeUtil.Format(normalizedShape)} must match the trailing dimensions of the input, but got input of shape {ShapeUtil.Format(input._shape)}. " +
+                $"Construct the layer with the input's last dimension(s).");
+        }
+        foreach (var (what, t) in parameters)
+        {
+            if (t is not null && !ShapeUtil.SameShape(t._shape, normalizedShape))
+            {
+                throw new ArgumentException($"{op}: {what} must have shape {ShapeUtil.Format(normalizedShape)} (normalized_shape), but got {ShapeUtil.Format(t._shape)}.");
+            }
+        }
     }
 }

@@ -33,9 +33,8 @@ public static partial class Functional
     /// <summary>Max pooling; the indices are computed when asked for or when the backward needs them (null otherwise:
     /// inference skips the Int64 index tensor).</summary>
     private static (Tensor Output, Tensor? Indices) MaxPool2dCore(Tensor input, (int H, int W) kernelSize, (int H, int W)? stride,
-        (int H, int W) padding, (int H, int W)? dilation, bool ceilMode, bool indicesWanted)
+        (int H, int W) padding, (int H, int W)? dilation, bool ceilMode, bool indicesWanted, string op = "MaxPool2d")
     {
-        const string op = "MaxPool2d";
         var s = stride ?? kernelSize;
         var d = dilation ?? (1, 1);
         var (g, outShape) = PoolSetup(op, input, kernelSize, s, padding, d, ceilMode);
@@ -139,21 +138,7 @@ public static partial class Functional
     public static Tensor AdaptiveAvgPool2d(Tensor input, (int H, int W) outputSize)
     {
         const string op = "AdaptiveAvgPool2d";
-        ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank is not (3 or 4))
-        {
-            throw new ArgumentException($"{op}: expected a 3-d [C, H, W] or 4-d [N, C, H, W] input, but got shape {ShapeUtil.Format(input._shape)}.");
-        }
-        int h = input._shape[^2], w = input._shape[^1];
-        if (outputSize.H <= 0 || outputSize.W <= 0)
-        {
-            throw new ArgumentException($"{op}: the output size must be positive, but got ({outputSize.H}, {outputSize.W}).");
-        }
-        if (h == 0 || w == 0) throw new ArgumentException($"{op}: the input of shape {ShapeUtil.Format(input._shape)} has an empty spatial dimension.");
-        int planes = input.NumElements / (h * w);
-        var outShape = (int[])input._shape.Clone();
-        outShape[^2] = outputSize.H;
-        outShape[^1] = outputSize.W;
+        var (planes, h, w, outShape) = AdaptiveSetup(op, input, outputSize);
         return AdaptiveApply(input, planes, h, w, outputSize.H, outputSize.W, outShape, FloatDType(op, input));
     }
 

@@ -335,4 +335,41 @@ internal static class Pooling
             }
         }
     }
+
+    /// <summary>
+    /// Adaptive max pooling (PyTorch: <c>adaptive_max_pool2d</c>): the maximum of window [⌊o·H/HO⌋, ⌈(o+1)·H/HO⌉) × the same
+    /// for columns; idx = flat h·W + w of the maximum in its plane (the first on ties; NaN wins, like PyTorch).
+    /// </summary>
+    public static void AdaptiveMaxForward<T>(int planes, int H, int W, int HO, int WO, T[] x, T[] y, long[]? idx) where T : unmanaged, INumber<T>
+    {
+        for (int p = 0; p < planes; p++)
+        {
+            int xOff = p * H * W, yOff = p * HO * WO;
+            for (int oh = 0; oh < HO; oh++)
+            {
+                int h0 = Start(oh, HO, H), h1 = End(oh, HO, H);
+                for (int ow = 0; ow < WO; ow++)
+                {
+                    int w0 = Start(ow, WO, W), w1 = End(ow, WO, W);
+                    int best = h0 * W + w0;
+                    T bestValue = x[xOff + best];
+                    for (int ih = h0; ih < h1 && !T.IsNaN(bestValue); ih++)
+                    {
+                        for (int iw = w0; iw < w1; iw++)
+                        {
+                            T v = x[xOff + ih * W + iw];
+                            if (v > bestValue || T.IsNaN(v))
+                            {
+                                bestValue = v;
+                                best = ih * W + iw;
+                                if (T.IsNaN(v)) break;
+                            }
+                        }
+                    }
+                    y[yOff + oh * WO + ow] = bestValue;
+                    if (idx is not null) idx[yOff + oh * WO + ow] = best;
+                }
+            }
+        }
+    }
 }

@@ -189,6 +189,69 @@ namespace SharpGrad.Layers
             [Padding.H, Padding.W], [Dilation.H, Dilation.W], [OutputPadding.H, OutputPadding.W], Groups, Bias is not null);
     }
 
+    /// <summary>
+    /// 1-d transposed convolution over [N, C_in, L] input (PyTorch: <c>torch.nn.ConvTranspose1d</c>). Weight [C_in, C_out / groups, k],
+    /// bias [C_out]; initialised like PyTorch (kaiming_uniform(a = √5) with fan_in computed from the weight, i.e. C_out/groups·k).
+    /// </summary>
+    [Module]
+    public sealed partial class ConvTranspose1d : Module
+    {
+        /// <summary>
+        /// Creates the layer (PyTorch: <c>nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
+        /// bias, dilation)</c>).
+        /// </summary>
+        public ConvTranspose1d(int inChannels, int outChannels, int kernelSize, int stride = OpDefaults.Conv.Stride, int padding = OpDefaults.Conv.Padding,
+            int outputPadding = OpDefaults.Conv.OutputPadding, int groups = OpDefaults.Conv.Groups, bool bias = OpDefaults.Conv.Bias,
+            int dilation = OpDefaults.Conv.Dilation, Rng? rng = null, DType dtype = DType.Float32)
+        {
+            ConvChecks.Channels("ConvTranspose1d", inChannels, outChannels, groups);
+            if (kernelSize <= 0) throw new ArgumentException($"ConvTranspose1d: kernel_size must be positive, but got {kernelSize}.");
+            InChannels = inChannels;
+            OutChannels = outChannels;
+            KernelSize = kernelSize;
+            Stride = stride;
+            Padding = padding;
+            OutputPadding = outputPadding;
+            Groups = groups;
+            Dilation = dilation;
+            Weight = new Parameter(Tensor.Empty([inChannels, outChannels / groups, kernelSize], dtype));
+            Bias = bias ? new Parameter(Tensor.Empty([outChannels], dtype)) : null;
+            ResetParameters(rng);
+        }
+
+        /// <summary>Input channels (PyTorch: <c>in_channels</c>).</summary>
+        public int InChannels { get; }
+        /// <summary>Output channels (PyTorch: <c>out_channels</c>).</summary>
+        public int OutChannels { get; }
+        /// <summary>Kernel length (PyTorch: <c>kernel_size</c>).</summary>
+        public int KernelSize { get; }
+        /// <summary>Stride (PyTorch: <c>stride</c>).</summary>
+        public int Stride { get; }
+        /// <summary>Implicit padding removed from both ends of the output (PyTorch: <c>padding</c>).</summary>
+        public int Padding { get; }
+        /// <summary>Extra size added to one end of the output (PyTorch: <c>output_padding</c>).</summary>
+        public int OutputPadding { get; }
+        /// <summary>Blocked connections (PyTorch: <c>groups</c>).</summary>
+        public int Groups { get; }
+        /// <summary>Spacing between kernel taps (PyTorch: <c>dilation</c>).</summary>
+        public int Dilation { get; }
+
+        /// <summary>The kernel [C_in, C_out / groups, k] (PyTorch: <c>weight</c>).</summary>
+        public Parameter Weight { get; }
+
+        /// <summary>The bias [C_out], or null (PyTorch: <c>bias</c>).</summary>
+        public Parameter? Bias { get; }
+
+        /// <summary>Re-initialises the parameters like PyTorch's <c>reset_parameters()</c>.</summary>
+        public void ResetParameters(Rng? rng = null) => LayerInit.KaimingDefault(Weight, Bias, rng);
+
+        /// <summary>Applies the transposed convolution to [N, C_in, L] input (PyTorch: <c>forward</c>).</summary>
+        public Tensor Forward(Tensor input) => Functional.ConvTranspose1d(input, Weight, Bias, Stride, Padding, OutputPadding, Groups, Dilation);
+
+        /// <inheritdoc/>
+        protected override string ExtraRepr() => ConvChecks.Repr(InChannels, OutChannels, [KernelSize], [Stride], [Padding], [Dilation], [OutputPadding], Groups, Bias is not null);
+    }
+
     internal static class ConvChecks
     {
         public static void Channels(string op, int inChannels, int outChannels, int groups)
@@ -357,6 +420,33 @@ namespace SharpGrad
                 }
                 return [gx?.To(x.DType), gw?.To(w.DType), b is null ? null : gb?.To(b.DType)];
             }, b is null ? [x, w] : [x, w, b]);
+        }
+
+        /// <summary>
+        /// 1-d transposed convolution (PyTorch: <c>torch.nn.functional.conv_transpose1d</c>): input [N, C_in, L] (or unbatched
+        /// [C_in, L]), weight [C_in, C_out / groups, k], bias [C_out]. Output length (L − 1)·stride − 2·padding + dilation·(k − 1) + outputPadding + 1.
+        /// </summary>
+        public static Tensor ConvTranspose1d(Tensor input, Tensor weight, Tensor? bias = null, int stride = OpDefaults.Conv.Stride, int padding = OpDefaults.Conv.Padding,
+            int outputPadding = OpDefaults.Conv.OutputPadding, int groups = OpDefaults.Conv.Groups, int dilation = OpDefaults.Conv.Dilation)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            ArgumentNullException.ThrowIfNull(weight);
+            if (input.Rank is not (2 or 3))
+            {
+                throw new ArgumentException($"ConvTranspose1d: expected a 3-d input [N, C_in, L] (or 2-d unbatched [C_in, L]), but got shape {ShapeUtil.Format(input._shape)}.");
+            }
+            if (weight.Rank != 3)
+            {
+                throw new ArgumentException($"ConvTranspose1d: expected a 3-d weight [C_in, C_out / groups, kernel], but got shape {ShapeUtil.Format(weight._shape)}.");
+            }
+            if (input._shape[^2] != weight._shape[0])
+            {
+                throw new ArgumentException(
+                    $"ConvTranspose1d: expected input with {weight._shape[0]} channels (weight shape {ShapeUtil.Format(weight._shape)}: [C_in, C_out / groups, k]), " +
+                    $"but got input of shape {ShapeUtil.Format(input._shape)} with {input._shape[^2]} channels. Fix the layer's in_channels to {input._shape[^2]} or the input's channel dimension.");
+            }
+            // The 2-d kernel on a [·, C, 1, L] view: height 1, kernel height 1.
+            return ConvTranspose2d(input.Unsqueeze(-2), weight.Unsqueeze(2), bias, (1, stride), (0, padding), (0, outputPadding), groups, (1, dilation)).Squeeze(-2);
         }
 
         /// <summary>

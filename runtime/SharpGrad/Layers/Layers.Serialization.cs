@@ -180,6 +180,7 @@ namespace SharpGrad.Serialization
             RegisterActivationsAndBasics();
             RegisterNnLayers();
             RegisterSequenceLayers();
+            RegisterPrimitiveLayers();
         }
 
         private static void RegisterActivationsAndBasics()
@@ -210,5 +211,8 @@ namespace SharpGrad.Serialization
 
         /// <summary>Attention, Transformer and recurrent layers (SequenceLayers.Serialization.cs).</summary>
         static partial void RegisterSequenceLayers();
+
+        /// <summary>Resampling, padding, group/instance/RMS norm, Dropout2d, 1-d pooling, ConvTranspose1d (PrimitiveLayers.Serialization.cs).</summary>
+        static partial void RegisterPrimitiveLayers();
     }
 }

@@ -12,6 +12,7 @@ internal static partial class OpDefaults
         public const int Padding = 0;
         public const int Dilation = 1;
         public const int Groups = 1;
+        public const int OutputPadding = 0;
         public const bool Bias = true;
     }
 
@@ -125,7 +126,8 @@ internal static partial class OpCatalogue
         },
         new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.Eager, OpSurface.Functional)
         {
-            Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Reads = BackwardReads.Input | BackwardReads.OtherInputs,
+            Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvTransposeParams(ParamKind.IntPair),
+            Reads = BackwardReads.Input | BackwardReads.OtherInputs,
             Onnx = "ConvTranspose",
         },
         new OpRow("MaxPool2d", "max_pool2d", OpFamily.MaxPool, OpSurface.Functional)

@@ -22,6 +22,7 @@ internal static partial class OpCatalogue
         rows.AddRange(PointwiseRows());
         rows.AddRange(TensorRows());
         rows.AddRange(LayerRows());
+        rows.AddRange(PrimitiveLayerRows());
         rows.AddRange(LossRows());
         foreach (var row in rows)
         {

@@ -91,6 +91,22 @@ public sealed class LayerArguments
         return r;
     }
 
+    /// <summary>A number-array argument (e.g. a scale factor per dim); a single number is read as a one-element array.</summary>
+    public double[] GetDoubles(string name)
+    {
+        if (!_values.TryGetValue(name, out var v)) throw Missing(name);
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double single) && double.IsFinite(single)) return [single];
+        if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() > 64) throw Bad(name, "an array of numbers");
+        var r = new double[v.GetArrayLength()];
+        int k = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out r[k]) || !double.IsFinite(r[k])) throw Bad(name, "an array of finite numbers");
+            k++;
+        }
+        return r;
+    }
+
     private JsonElement Get(string name, JsonValueKind kind)
     {
         if (!_values.TryGetValue(name, out var v)) throw Missing(name);
