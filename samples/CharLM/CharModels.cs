@@ -114,8 +114,11 @@ public sealed partial class CharTransformer : ICharModel
         {
             window.Add(token);
             if (window.Count > model.context) window.RemoveAt(0);
-            var logits = model.Forward(Tensor.FromArray(window.ToArray(), 1, window.Count));
-            return logits.Select(1, window.Count - 1).ToArray();
+            using (Autograd.NoGrad())
+            {
+                var logits = model.Forward(Tensor.FromArray(window.ToArray(), 1, window.Count));
+                return logits.Select(1, window.Count - 1).ToArray();
+            }
         }
     }
 }
