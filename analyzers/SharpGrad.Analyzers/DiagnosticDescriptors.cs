@@ -2,7 +2,11 @@ using Microsoft.CodeAnalysis;
 
 namespace SharpGrad.Analyzers;
 
-/// <summary>Every SG2xxx diagnostic of the analyzers (DESIGN.md §5), in one place.</summary>
+/// <summary>
+/// Every SG2xxx diagnostic of the analyzers (DESIGN.md §5), in one place. Each message ends with the page that documents
+/// it, docs/diagnostics/SGxxxx.md — in the repository and in the SharpGrad package's docs/diagnostics folder — and there is
+/// no help link: the project has no public address to point at.
+/// </summary>
 public static class DiagnosticDescriptors
 {
     public const string NonScalarBackwardId = "SG2001";
@@ -14,14 +18,17 @@ public static class DiagnosticDescriptors
     public const string InPlaceOnSavedId = "SG2007";
     public const string InferenceWithGradId = "SG2008";
     public const string RuntimeSequentialId = "SG2009";
+    public const string TrainingInEvalModeId = "SG2010";
+    public const string AccumulatedGraphId = "SG2011";
+    public const string ActivationTwiceId = "SG2012";
+    public const string BackwardWithoutGraphId = "SG2013";
+    public const string ParametersAfterOptimizerId = "SG2014";
 
     /// <summary>The category of every autograd-usage diagnostic.</summary>
     public const string Category = "SharpGrad.Autograd";
 
     /// <summary>The category of the model-structure hints (SG2009).</summary>
     public const string DesignCategory = "SharpGrad.Design";
-
-    private const string HelpLinkBase = "https://github.com/sharpgrad/sharpgrad/blob/main/docs/diagnostics/";
 
     public static readonly DiagnosticDescriptor NonScalarBackward = Create(
         NonScalarBackwardId,
@@ -80,6 +87,36 @@ public static class DiagnosticDescriptors
         DiagnosticSeverity.Info,
         DesignCategory);
 
+    public static readonly DiagnosticDescriptor TrainingInEvalMode = Create(
+        TrainingInEvalModeId,
+        "Training step while the model is in eval mode",
+        "`{0}.Step()` trains `{1}` in a loop that `{1}.Eval()` reaches with no `{1}.Train()` on the way: Dropout and BatchNorm stay in inference mode while training; call `{1}.Train()` before the training steps",
+        "model.Eval() switches Dropout off and makes BatchNorm normalise with its running statistics (PyTorch: model.eval()). Training steps taken in that mode train a different network than the one used later, and BatchNorm's running statistics stop updating. Call model.Train() before training again (PyTorch: model.train()) — typically at the top of each epoch, when the epoch ends with an evaluation.");
+
+    public static readonly DiagnosticDescriptor AccumulatedGraph = Create(
+        AccumulatedGraphId,
+        "Loss that requires grad accumulated across loop iterations",
+        "`{0}` requires grad and is accumulated into `{1}` across loop iterations, which keeps the graph of every iteration alive; accumulate `{0}.Item()` (a float) or `{0}.Detach()` instead",
+        "Adding a tensor that requires grad to a running total, or keeping it in a list, records the addition and keeps the whole graph of every iteration — activations included — in memory until the total is dropped (PyTorch's classic leak: total_loss += loss). Accumulate a plain number (loss.Item()) or a detached tensor (loss.Detach()). Totals that are themselves differentiated later (Backward on the sum) are intended and not reported.");
+
+    public static readonly DiagnosticDescriptor ActivationTwice = Create(
+        ActivationTwiceId,
+        "Loss input already passed through the loss's own activation",
+        "`{0}` applies {1} to its input itself, but `{2}` is already the output of `{3}`: it is applied twice; pass the raw scores (logits){4}",
+        "Losses.CrossEntropy applies LogSoftmax to its input, and Losses.BinaryCrossEntropyWithLogits applies Sigmoid (PyTorch: CrossEntropyLoss and BCEWithLogitsLoss expect unnormalised logits). Given a Softmax, LogSoftmax or Sigmoid output they squash the scores a second time: the loss still goes down, but its gradients are flattened and training stalls or converges to a worse model.");
+
+    public static readonly DiagnosticDescriptor BackwardWithoutGraph = Create(
+        BackwardWithoutGraphId,
+        "Backward() on a value computed without gradient recording",
+        "`{0}` was computed inside `Autograd.NoGrad()` (by `{1}`), so it has no graph and `Backward()` throws; compute it outside the no-grad scope",
+        "Inside Autograd.NoGrad() (PyTorch: torch.no_grad()) no op is recorded: a value computed there — or computed later from such values alone — is a leaf that does not require grad, and Backward() on it throws (PyTorch: \"element 0 of tensors does not require grad and does not have a grad_fn\").");
+
+    public static readonly DiagnosticDescriptor ParametersAfterOptimizer = Create(
+        ParametersAfterOptimizerId,
+        "Parameters added to a module after its optimizer was built",
+        "`{0}` adds parameters to `{1}` after `{2}` was built from its parameters: the optimizer never updates them; build the optimizer once the model is complete",
+        "An optimizer takes its list of parameters when it is built (PyTorch: optim.SGD(model.parameters(), …)). Layers added to the model afterwards — Sequential.Add/Append, ModuleList.Append/Extend, a new child assigned — bring parameters the optimizer does not know: they keep their initial values while the rest of the model trains.");
+
     private static DiagnosticDescriptor Create(
         string id,
         string title,
@@ -87,5 +124,5 @@ public static class DiagnosticDescriptors
         string description,
         DiagnosticSeverity severity = DiagnosticSeverity.Warning,
         string category = Category)
-        => new(id, title, message, category, severity, isEnabledByDefault: true, description, HelpLinkBase + id + ".md");
+        => new(id, title, message + " (docs/diagnostics/" + id + ".md)", category, severity, isEnabledByDefault: true, description);
 }

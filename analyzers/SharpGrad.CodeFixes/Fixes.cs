@@ -35,7 +35,7 @@ public sealed class ReduceBeforeBackwardFix : CodeFixProvider
     }
 }
 
-/// <summary>SG2002: insert <c>y.RetainGrad();</c> after the declaration of <c>y</c>.</summary>
+/// <summary>SG2002: insert <c>y.RetainGrad();</c> right after the statement that wrote the value read (the diagnostic's additional location).</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(RetainGradFix)), Shared]
 public sealed class RetainGradFix : CodeFixProvider
 {
@@ -46,18 +46,18 @@ public sealed class RetainGradFix : CodeFixProvider
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
     {
         var diagnostic = context.Diagnostics[0];
+        if (diagnostic.AdditionalLocations.Count == 0) return;
         var access = await FindAsync<MemberAccessExpressionSyntax>(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (access?.Expression is not IdentifierNameSyntax name) return;
-        var model = await context.Document.GetSemanticModelAsync(context.CancellationToken).ConfigureAwait(false);
-        if (model?.GetSymbolInfo(name, context.CancellationToken).Symbol is not ILocalSymbol local) return;
-        var declarator = local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(context.CancellationToken);
-        if (declarator?.FirstAncestorOrSelf<LocalDeclarationStatementSyntax>() is not { Parent: BlockSyntax block } declaration) return;
+        var write = await FindAsync<SyntaxNode>(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);
+        if (write?.FirstAncestorOrSelf<StatementSyntax>() is not { Parent: BlockSyntax block } statement) return;
 
-        Register(context, diagnostic, $"Call {local.Name}.RetainGrad() before Backward()", token =>
+        var local = name.Identifier.ValueText;
+        Register(context, diagnostic, $"Call {local}.RetainGrad() before Backward()", token =>
         {
-            var statement = CallStatement(SyntaxFactory.IdentifierName(local.Name), "RetainGrad");
-            var index = block.Statements.IndexOf(declaration);
-            var newBlock = block.WithStatements(block.Statements.Insert(index + 1, statement));
+            var retain = CallStatement(SyntaxFactory.IdentifierName(local), "RetainGrad");
+            var index = block.Statements.IndexOf(statement);
+            var newBlock = block.WithStatements(block.Statements.Insert(index + 1, retain));
             return ReplaceAsync(context.Document, block, newBlock, token);
         });
     }

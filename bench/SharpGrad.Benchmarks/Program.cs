@@ -7,6 +7,9 @@
 //       inference on ONNX Runtime (CPU provider, same threads) next to compiled and eager SharpGrad (OnnxRuntimePeer.cs)
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- profile [--threads N]
 //       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- distributed [--steps N] [--batch N]
+//       data-parallel training (DistributedDataParallel over MPI) of the workloads' CNN on 1 and on 2 ranks, 1 thread each:
+//       images/s over all ranks and the share of the step spent waiting for the gradient all-reduces (needs mpiexec)
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- micro [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 //       BenchmarkDotNet micro-benchmarks of the kernels (GEMM shapes, a convolution, elementwise ops).
 using BenchmarkDotNet.Running;
@@ -19,6 +22,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
           SharpGrad.Benchmarks onnxruntime [--threads N]               inference next to ONNX Runtime (peer=onnxruntime): mlp_infer_b1, cnn_infer_b1, cnn_infer_b32
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
+          SharpGrad.Benchmarks distributed [--steps N] [--batch N]     DDP training images/s on 1 and 2 ranks (mpiexec), and the time waiting for gradients
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
         """);
@@ -33,10 +37,14 @@ switch (args[0])
         return OnnxRuntimePeer.Run(args[1..]);
     case "profile":
         return Profile.Run(args[1..]);
+    case "distributed":
+        return DistributedBench.Run(args[1..]);
+    case "distributed-rank":
+        return DistributedBench.Rank(args[1..]);
     case "micro":
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'onnxruntime', 'profile' or 'micro' (--help lists the options).");
+        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'onnxruntime', 'profile', 'distributed' or 'micro' (--help lists the options).");
         return 2;
 }

@@ -28,167 +28,155 @@ internal static class DiagnosticDescriptors
     /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
     public const string ShapeCategory = "SharpGrad.Shapes";
 
-    private static string HelpLink(string id) => $"https://github.com/sharpgrad/sharpgrad/blob/main/docs/diagnostics/{id}.md";
+    /// <summary>
+    /// A message names the page that documents it (docs/diagnostics/SGxxxx.md, in the repository and in the SharpGrad
+    /// package's docs/diagnostics folder); no help link, since the project has no public address for it.
+    /// </summary>
+    private static string WithDocsPage(string message, string id) => message + " (docs/diagnostics/" + id + ".md)";
 
     /// <summary>SG1001: a [Module] or [Sequential] class is not partial.</summary>
     public static readonly DiagnosticDescriptor ModuleNotPartial = new(
         ModuleNotPartialId,
         title: "A [Module] class must be partial",
-        messageFormat: "The [{0}] class '{1}' must be partial so that SharpGrad can generate its children, parameters and buffers; add the 'partial' modifier to its declaration",
+        messageFormat: WithDocsPage("The [{0}] class '{1}' must be partial so that SharpGrad can generate its children, parameters and buffers; add the 'partial' modifier to its declaration", ModuleNotPartialId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ModuleNotPartialId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1002: a [Module] or [Sequential] class is generic.</summary>
     public static readonly DiagnosticDescriptor GenericModule = new(
         GenericModuleId,
         title: "A [Module] class cannot be generic",
-        messageFormat: "The [{0}] class '{1}' is generic, which SharpGrad does not support; remove its type parameters (for example, take the varying part as a constructor argument or a child module)",
+        messageFormat: WithDocsPage("The [{0}] class '{1}' is generic, which SharpGrad does not support; remove its type parameters (for example, take the varying part as a constructor argument or a child module)", GenericModuleId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(GenericModuleId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1003: a [Module] class derives from a class that is not a module.</summary>
     public static readonly DiagnosticDescriptor NonModuleBase = new(
         NonModuleBaseId,
         title: "A [Module] class must derive from SharpGrad.Module",
-        messageFormat: "The [{0}] class '{1}' derives from '{2}', which is not a SharpGrad.Module; remove the base class (the generator adds ': Module'), or derive from Module or another [Module] class",
+        messageFormat: WithDocsPage("The [{0}] class '{1}' derives from '{2}', which is not a SharpGrad.Module; remove the base class (the generator adds ': Module'), or derive from Module or another [Module] class", NonModuleBaseId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(NonModuleBaseId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1004: [Buffer] on a member that is not a Tensor.</summary>
     public static readonly DiagnosticDescriptor BufferNotTensor = new(
         BufferNotTensorId,
         title: "[Buffer] must mark a Tensor member",
-        messageFormat: "'{0}.{1}' is marked [Buffer] but has type '{2}'; a buffer must be a SharpGrad.Tensor that is not a Parameter: change its type to Tensor, or remove [Buffer]",
+        messageFormat: WithDocsPage("'{0}.{1}' is marked [Buffer] but has type '{2}'; a buffer must be a SharpGrad.Tensor that is not a Parameter: change its type to Tensor, or remove [Buffer]", BufferNotTensorId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(BufferNotTensorId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1005: a [Sequential] child has no Forward(Tensor) → Tensor.</summary>
     public static readonly DiagnosticDescriptor SequentialChildWithoutForward = new(
         SequentialChildWithoutForwardId,
         title: "A [Sequential] child must have Forward(Tensor) returning Tensor",
-        messageFormat: "The child '{1}' of [Sequential] class '{0}' has type '{2}', which has no public 'Tensor Forward(Tensor)' method, so it cannot run in sequence; give it one, or use a [Module] class with a hand-written Forward",
+        messageFormat: WithDocsPage("The child '{1}' of [Sequential] class '{0}' has type '{2}', which has no public 'Tensor Forward(Tensor)' method, so it cannot run in sequence; give it one, or use a [Module] class with a hand-written Forward", SequentialChildWithoutForwardId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(SequentialChildWithoutForwardId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1006: a type containing a [Module] class is not partial.</summary>
     public static readonly DiagnosticDescriptor ContainingTypeNotPartial = new(
         ContainingTypeNotPartialId,
         title: "A type containing a [Module] class must be partial",
-        messageFormat: "The type '{0}' contains the [{1}] class '{2}' and must be partial so that SharpGrad can generate code inside it; add the 'partial' modifier to '{0}'",
+        messageFormat: WithDocsPage("The type '{0}' contains the [{1}] class '{2}' and must be partial so that SharpGrad can generate code inside it; add the 'partial' modifier to '{0}'", ContainingTypeNotPartialId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ContainingTypeNotPartialId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1007: two members map to the same state name.</summary>
     public static readonly DiagnosticDescriptor DuplicateStateName = new(
         DuplicateStateNameId,
         title: "Two members of a [Module] class have the same state name",
-        messageFormat: "'{0}.{1}' has the state name '{2}', which '{0}.{3}' already has, so the state dict could not tell them apart; rename one of them",
+        messageFormat: WithDocsPage("'{0}.{1}' has the state name '{2}', which '{0}.{3}' already has, so the state dict could not tell them apart; rename one of them", DuplicateStateNameId),
         Category,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(DuplicateStateNameId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1010: a Linear child gets an input whose last dim is not its in-features.</summary>
     public static readonly DiagnosticDescriptor LinearInFeatures = new(
         LinearInFeaturesId,
         title: "Linear in-features do not match the input",
-        messageFormat: "'{0}' is {1} and expects {2} input features, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`",
+        messageFormat: WithDocsPage("'{0}' is {1} and expects {2} input features, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`", LinearInFeaturesId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(LinearInFeaturesId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1011: a convolution child gets an input whose channel dim is not its in-channels.</summary>
     public static readonly DiagnosticDescriptor ConvInChannels = new(
         ConvInChannelsId,
         title: "Convolution in-channels do not match the input",
-        messageFormat: "'{0}' is {1} and expects input with {2} channels, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`",
+        messageFormat: WithDocsPage("'{0}' is {1} and expects input with {2} channels, but `{3}` has shape {4} here{5}; change it to {6}, or fix the expression that produces `{3}`", ConvInChannelsId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ConvInChannelsId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1012: View/Reshape to a shape with a different number of elements.</summary>
     public static readonly DiagnosticDescriptor ViewElementCount = new(
         ViewElementCountId,
         title: "View/Reshape changes the number of elements",
-        messageFormat: "`{0}` cannot turn `{1}` of shape {2} ({3} elements) into {4}: {5}; change the sizes so that their product is {3}, or fix the layers before it",
+        messageFormat: WithDocsPage("`{0}` cannot turn `{1}` of shape {2} ({3} elements) into {4}: {5}; change the sizes so that their product is {3}, or fix the layers before it", ViewElementCountId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ViewElementCountId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1013: MatMul operands whose inner dims differ.</summary>
     public static readonly DiagnosticDescriptor MatMulInnerDims = new(
         MatMulInnerDimsId,
         title: "MatMul inner dims do not match",
-        messageFormat: "`{0}` multiplies `{1}` of shape {2} by `{3}` of shape {4}, but the inner dims differ ({5} vs {6}); transpose one operand or fix the sizes so that the last dim of the first equals the second-to-last of the second",
+        messageFormat: WithDocsPage("`{0}` multiplies `{1}` of shape {2} by `{3}` of shape {4}, but the inner dims differ ({5} vs {6}); transpose one operand or fix the sizes so that the last dim of the first equals the second-to-last of the second", MatMulInnerDimsId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(MatMulInnerDimsId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1014: operands of an elementwise op that do not broadcast.</summary>
     public static readonly DiagnosticDescriptor BroadcastMismatch = new(
         BroadcastMismatchId,
         title: "Shapes do not broadcast",
-        messageFormat: "`{0}` combines `{1}` of shape {2} with `{3}` of shape {4}, which do not broadcast (sizes {5} and {6} at dim {7} from the right); make them equal or 1, for example with Unsqueeze or View",
+        messageFormat: WithDocsPage("`{0}` combines `{1}` of shape {2} with `{3}` of shape {4}, which do not broadcast (sizes {5} and {6} at dim {7} from the right); make them equal or 1, for example with Unsqueeze or View", BroadcastMismatchId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(BroadcastMismatchId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1015: a parsed module leaves the static subset (an error: change the code, or keep the class eager-only).</summary>
     public static readonly DiagnosticDescriptor NotStaticGraph = new(
         NotStaticGraphId,
         title: "Outside the static subset the compiler understands",
-        messageFormat: "'{0}' uses {1}, which is outside the static graph SharpGrad compiles: {2}; or mark the class [Module(Compile = false)] to keep it eager-only",
+        messageFormat: WithDocsPage("'{0}' uses {1}, which is outside the static graph SharpGrad compiles: {2}; or mark the class [Module(Compile = false)] to keep it eager-only", NotStaticGraphId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(NotStaticGraphId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1016: a child of a parsed module is not constant-constructed in its field initialiser (an error).</summary>
     public static readonly DiagnosticDescriptor ChildNotConstant = new(
         ChildNotConstantId,
         title: "A child module is not constructed with constants",
-        messageFormat: "The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}; or mark '{0}' [Module(Compile = false)] to keep it eager-only",
+        messageFormat: WithDocsPage("The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}; or mark '{0}' [Module(Compile = false)] to keep it eager-only", ChildNotConstantId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(ChildNotConstantId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1017: a parsed module's graph uses an op or a combination the code generator does not emit yet (a warning: the model stays eager).</summary>
     public static readonly DiagnosticDescriptor NotCompiled = new(
         NotCompiledId,
         title: "The compiler does not generate code for this model yet",
-        messageFormat: "'{0}' gets no Compiled program: {1}; the model still runs eagerly; rewrite that expression with the ops listed in docs/static-subset.md, or mark the class [Module(Compile = false)] to silence this",
+        messageFormat: WithDocsPage("'{0}' gets no Compiled program: {1}; the model still runs eagerly; rewrite that expression with the ops listed in docs/static-subset.md, or mark the class [Module(Compile = false)] to silence this", NotCompiledId),
         ShapeCategory,
         DiagnosticSeverity.Warning,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(NotCompiledId));
+        isEnabledByDefault: true);
 
     /// <summary>SG1018: a loss's input and target shapes cannot match (an error, like the other shape mismatches).</summary>
     public static readonly DiagnosticDescriptor LossShapes = new(
         LossShapesId,
         title: "Loss input and target shapes do not match",
-        messageFormat: "`{0}` computes a loss of `{1}` with shape {2} against `{3}` with shape {4}, but that loss needs a target of shape {5}; reshape the target or the input",
+        messageFormat: WithDocsPage("`{0}` computes a loss of `{1}` with shape {2} against `{3}` with shape {4}, but that loss needs a target of shape {5}; reshape the target or the input", LossShapesId),
         ShapeCategory,
         DiagnosticSeverity.Error,
-        isEnabledByDefault: true,
-        helpLinkUri: HelpLink(LossShapesId));
+        isEnabledByDefault: true);
 
     public static DiagnosticDescriptor ById(string id) => id switch
     {

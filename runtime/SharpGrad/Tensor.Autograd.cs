@@ -74,6 +74,35 @@ public partial class Tensor
         return RegisterHook(g => { hook(g); return null; });
     }
 
+    /// <summary>
+    /// Registers a hook that runs after a backward pass has accumulated this leaf's gradient into <see cref="Grad"/>
+    /// (PyTorch: <c>register_post_accumulate_grad_hook</c>). It receives this tensor, whose <see cref="Grad"/> holds the
+    /// new total; it runs once per backward pass that reaches the tensor (the gradients of all the ops that used it summed
+    /// first), from the eager engine, from a compiled program's tape node and from a compiled <c>LossBackward</c>; not from
+    /// <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>,
+    /// which accumulates nothing. Dispose the handle to remove it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The tensor is not a leaf, or does not require grad.</exception>
+    public HookHandle RegisterPostAccumulateGradHook(Action<Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        if (_gradFn is not null)
+        {
+            throw new InvalidOperationException(
+                $"Post-accumulate-grad hooks can only be registered on leaf tensors, but this tensor of shape {ShapeUtil.Format(_shape)} is the result of {_gradFn.Name}: " +
+                "its gradient is never accumulated. Register the hook on the leaf (a parameter), or use RegisterHook to see this tensor's gradient.");
+        }
+        if (!RequiresGrad)
+        {
+            throw new InvalidOperationException(
+                $"Cannot register a post-accumulate-grad hook on a tensor of shape {ShapeUtil.Format(_shape)} that does not require grad: no gradient will ever be accumulated into it.");
+        }
+        var list = PostAccumulateGradHooks ??= [];
+        list.Add(hook);
+        int index = list.Count - 1;
+        return new HookHandle(() => list[index] = null);
+    }
+
     /// <summary>True if an op on these inputs must be recorded.</summary>
     internal static bool ShouldRecord(Tensor a) => a.RequiresGrad && Autograd.IsGradEnabled;
 

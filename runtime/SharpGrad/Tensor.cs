@@ -37,6 +37,9 @@ public partial class Tensor
     /// <summary>Hooks on a leaf tensor's gradient (non-leaf hooks live on <see cref="_gradFn"/>).</summary>
     internal List<Func<Tensor, Tensor?>?>? LeafHooks;
 
+    /// <summary>Hooks that run after a gradient was accumulated into this leaf's <see cref="Grad"/>; see <see cref="RegisterPostAccumulateGradHook"/>.</summary>
+    internal List<Action<Tensor>?>? PostAccumulateGradHooks;
+
     internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
     {
         Storage = storage;

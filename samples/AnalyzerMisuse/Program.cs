@@ -13,6 +13,8 @@ Run("SG2002", Misuse.GradOfNonLeaf);
 Run("SG2003", Misuse.SecondBackward);
 Run("SG2005", () => Misuse.ViewOfTransposed());
 Run("SG2007", Misuse.InPlaceOnSaved);
+Run("SG2013", Misuse.BackwardWithoutGraph);
+Run("SG2014", () => Console.WriteLine($"SG2014: the head added after the optimizer still has its initial weights: {Misuse.HeadNeverTrained()}"));
 
 static void Run(string id, Action misuse)
 {
@@ -118,6 +120,73 @@ namespace AnalyzerMisuse
         }
 
         // SG2009: constant layers assembled at run time; as fields of a [Module] class they would be compiled.
-        public static Sequential BuildNet() => new Sequential(new Affine(4, 0.5f), new Affine(4, 2f));
+        public static Sequential BuildNet() => new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 1));
+
+        // SG2010: each epoch ends with an evaluation, and the next one trains in eval mode (no model.Train()).
+        public static void TrainingInEvalMode(Affine model, Tensor x, Tensor target)
+        {
+            var optimizer = new Sgd(model.Parameters(), lr: 0.1);
+            for (int epoch = 0; epoch < 3; epoch++)
+            {
+                for (int step = 0; step < 10; step++)
+                {
+                    optimizer.ZeroGrad();
+                    Losses.Mse(model.Forward(x), target).Backward();
+                    optimizer.Step();
+                }
+                model.Eval();
+                using (Autograd.NoGrad()) Console.WriteLine(Losses.Mse(model.Forward(x), target).Item());
+            }
+        }
+
+        // SG2011: the running total records every step's graph and keeps it alive.
+        public static float AccumulatedLoss(Affine model, Tensor x, Tensor target)
+        {
+            var optimizer = new Sgd(model.Parameters(), lr: 0.1);
+            var total = Tensor.Zeros(1);
+            for (int step = 0; step < 10; step++)
+            {
+                optimizer.ZeroGrad();
+                var loss = Losses.Mse(model.Forward(x), target);
+                loss.Backward();
+                optimizer.Step();
+                total += loss;
+            }
+            return total.Item() / 10;
+        }
+
+        // SG2012: CrossEntropy applies LogSoftmax itself; the Softmax makes it twice.
+        public static Tensor SoftmaxIntoCrossEntropy(Tensor logits, Tensor labels)
+            => Losses.CrossEntropy(logits.Softmax(1), labels);
+
+        // SG2013: computed inside NoGrad, the loss has no graph to go back through.
+        public static void BackwardWithoutGraph()
+        {
+            var w = Tensor.Randn([3], requiresGrad: true);
+            Tensor loss;
+            using (Autograd.NoGrad())
+            {
+                loss = (w * w).Sum();
+            }
+            loss.Backward();
+        }
+
+        // SG2014: the head joins the model after the optimizer took its parameter list: it is never trained.
+        public static bool HeadNeverTrained()
+        {
+            var x = Tensor.Randn([8, 4]);
+            var model = new Sequential();
+            model.Add("body", new Linear(4, 4));
+            var optimizer = new Sgd(model.Parameters(), lr: 0.1);
+            model.Add("head", new Linear(4, 1));
+            var before = model["head"].Parameters().First().ToArray();
+            for (int step = 0; step < 10; step++)
+            {
+                optimizer.ZeroGrad();
+                Losses.Mse(model.Forward(x), Tensor.Ones([8, 1])).Backward();
+                optimizer.Step();
+            }
+            return before.SequenceEqual(model["head"].Parameters().First().ToArray());
+        }
     }
 }

@@ -21,7 +21,9 @@ public static class HooksDemo
     public static (Sequential Model, List<HookEvent> Events, List<float> Losses) Run(int steps, Action<string>? log = null, long seed = 0)
     {
         Rng.ManualSeed(seed);
+        #pragma warning disable SG2009 // the sample shows PyTorch's run-time Sequential (nn.Sequential) on purpose
         var model = new Sequential(("fc1", new Linear(20, 32)), ("relu", new ReLU()), ("fc2", new Linear(32, 16)), ("tanh", new Tanh()), ("fc3", new Linear(16, 3)));
+        #pragma warning restore SG2009
         var x = Tensor.Randn(64, 20);
         var y = (x.Narrow(1, 0, 3) * 2f).ArgMax(1);   // a learnable labelling: the largest of the first three features
         var optimizer = new Sgd(model.Parameters(), 0.1, momentum: 0.9);

@@ -60,7 +60,9 @@ public static class RegressionDemo
 
         // Restore: (1) the whole model, (2) a freshly built network given the state dict.
         var restored = Sequential.Load(modelPath);
+        #pragma warning disable SG2009 // the sample shows PyTorch's run-time Sequential (nn.Sequential) on purpose
         var fresh = new Sequential(new Linear(1, 10), new ReLU(), new Linear(10, 1));
+        #pragma warning restore SG2009
         fresh.LoadStateDict(StateDict.Load(statePath));
 
         var grid = Tensor.Linspace(-1, 1, 201).View(201, 1);
@@ -109,7 +111,9 @@ public static class RegressionDemo
         var clean = x * x;
         var y = clean + Tensor.Randn([100, 1], rng: rng) * 0.05f;
 
+        #pragma warning disable SG2009 // the sample shows PyTorch's run-time Sequential (nn.Sequential) on purpose
         var model = new Sequential(new Linear(1, 10), new ReLU(), new Linear(10, 1));
+        #pragma warning restore SG2009
         var optimizer = new Sgd(model.Parameters(), lr: 0.1f, momentum: 0.9f);
         float loss = float.NaN;
         for (int step = 1; step <= steps; step++)

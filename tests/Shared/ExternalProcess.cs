@@ -41,6 +41,7 @@ internal static class ExternalProcess
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static bool OnPath(string tool) =>
+    /// <summary>True when <paramref name="tool"/> is an executable on PATH.</summary>
+    public static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => File.Exists(Path.Combine(dir, tool)));
 }

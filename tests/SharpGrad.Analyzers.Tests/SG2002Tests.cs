@@ -11,12 +11,12 @@ public class SG2002Tests
     public Task Fires_on_Grad_of_an_op_result_after_Backward()
         => VerifyCS.Analyzer(Method("""
             var x = Tensor.Randn([3], requiresGrad: true);
-            var y = x * 2f;
+            var {|#1:y = x * 2f|};
             var loss = y.Sum();
             loss.Backward();
             var g = {|#0:y.Grad|};
             """),
-            VerifyCS.Diagnostic("SG2002").WithLocation(0).WithArguments("y"));
+            VerifyCS.Diagnostic("SG2002").WithLocation(0).WithLocation(1).WithArguments("y"));
 
     [Fact]
     public Task Fires_for_a_parameter_fed_through_a_module_free_chain()

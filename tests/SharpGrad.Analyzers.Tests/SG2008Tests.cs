@@ -104,4 +104,51 @@ public class SG2008Tests
                 """),
             codeActionIndex: 1,
             fixAll: false);
+
+    // Regression (issue 15): a BatchNorm without affine parameters records nothing for an input that does not require grad.
+    [Fact]
+    public Task Silent_for_a_layer_created_without_its_parameters()
+        => VerifyCS.Analyzer(Method("""
+            var bn = new BatchNorm1d(3, affine: false, trackRunningStats: false);
+            bn.Eval();
+            var y = bn.Forward(Tensor.Randn(5, 3));
+            Console.WriteLine(y.Sum().Item());
+            """));
+
+    [Fact]
+    public Task Fires_for_the_same_layer_with_its_parameters()
+        => VerifyCS.Analyzer(Method("""
+            var bn = new BatchNorm1d(3);
+            bn.Eval();
+            var y = {|SG2008:bn.Forward(Tensor.Randn(5, 3))|};
+            Console.WriteLine(y.Sum().Item());
+            var affine = new BatchNorm1d(3, affine: true);
+            affine.Eval();
+            var z = {|SG2008:affine.Forward(Tensor.Randn(5, 3))|};
+            Console.WriteLine(z.Sum().Item());
+            """));
+
+    [Fact]
+    public Task Fires_when_only_the_bias_is_switched_off()
+        => VerifyCS.Analyzer(Method("""
+            var linear = new Linear(4, 2, bias: false);
+            linear.Eval();
+            var y = {|SG2008:linear.Forward(Tensor.Randn(8, 4))|};
+            Console.WriteLine(y.Sum().Item());
+            """));
+
+    // Regression (issue 15): a result that goes into a module returning tensors in a tuple (an LSTM) is not a plain value.
+    [Fact]
+    public Task Silent_when_the_result_feeds_a_module_that_returns_tensors_in_a_tuple()
+        => VerifyCS.Analyzer(Method("", """
+            readonly Linear embed = new Linear(4, 4);
+            readonly LSTM lstm = new LSTM(4, 8);
+            readonly Linear head = new Linear(8, 2);
+            Tensor Forward(Tensor tokens)
+            {
+                var (output, _) = lstm.Forward(embed.Forward(tokens));
+                return head.Forward(output);
+            }
+            Tensor Last(Tensor tokens) => head.Forward(lstm.Forward(embed.Forward(tokens)).Output);
+            """));
 }

@@ -37,6 +37,7 @@ public static class Stubs
                 public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) { }
                 public Tensor RetainGrad() => this;
                 public Tensor Detach() => new Tensor();
+                public Tensor Detach_() => this;
                 public Tensor RequiresGrad_(bool requiresGrad = true) => this;
 
                 public Tensor Sum() => new Tensor();
@@ -64,6 +65,9 @@ public static class Stubs
                 public Tensor Sigmoid() => new Tensor();
                 public Tensor Tanh() => new Tensor();
                 public Tensor Relu() => new Tensor();
+                public Tensor Softmax(int dim) => new Tensor();
+                public Tensor LogSoftmax(int dim) => new Tensor();
+                public static Tensor Stack(IEnumerable<Tensor> tensors, int dim = 0) => new Tensor();
                 public Tensor Eq(Tensor other) => new Tensor();
 
                 public Tensor Add_(Tensor other) => this;
@@ -98,6 +102,7 @@ public static class Stubs
             public static class Autograd
             {
                 public static GradModeScope NoGrad() => default;
+                public static GradModeScope EnableGrad() => default;
                 public static GradModeScope SetGradEnabled(bool enabled) => default;
                 public static Tensor Grad(Tensor output, Tensor input) => new Tensor();
             }
@@ -106,12 +111,17 @@ public static class Stubs
             {
                 public static Tensor Relu(Tensor x) => new Tensor();
                 public static Tensor Softmax(Tensor x, int dim) => new Tensor();
+                public static Tensor LogSoftmax(Tensor x, int dim) => new Tensor();
+                public static Tensor Sigmoid(Tensor x) => new Tensor();
             }
 
             public static class Losses
             {
                 public static Tensor Mse(Tensor input, Tensor target) => new Tensor();
-                public static Tensor CrossEntropy(Tensor input, Tensor target) => new Tensor();
+                public static Tensor CrossEntropy(Tensor input, Tensor target, Tensor? weight = null, long ignoreIndex = -100, double labelSmoothing = 0.0) => new Tensor();
+                public static Tensor Nll(Tensor input, Tensor target, Tensor? weight = null, long ignoreIndex = -100) => new Tensor();
+                public static Tensor BinaryCrossEntropy(Tensor input, Tensor target, Tensor? weight = null) => new Tensor();
+                public static Tensor BinaryCrossEntropyWithLogits(Tensor input, Tensor target, Tensor? weight = null, Tensor? posWeight = null) => new Tensor();
             }
 
             [AttributeUsage(AttributeTargets.Parameter | AttributeTargets.ReturnValue | AttributeTargets.Field, Inherited = false)]
@@ -122,7 +132,13 @@ public static class Stubs
             }
 
             [AttributeUsage(AttributeTargets.Class, Inherited = false)]
-            public sealed class ModuleAttribute : Attribute { }
+            public sealed class ModuleAttribute : Attribute { public bool Compile { get; set; } = true; }
+
+            [AttributeUsage(AttributeTargets.Class, Inherited = false)]
+            public sealed class SequentialAttribute : Attribute { }
+
+            [AttributeUsage(AttributeTargets.Field | AttributeTargets.Property, Inherited = false)]
+            public sealed class BufferAttribute : Attribute { }
 
             public abstract class Module
             {
@@ -131,6 +147,7 @@ public static class Stubs
                 public Module Eval() => Train(false);
                 public void ZeroGrad(bool setToNone = true) { }
                 public IEnumerable<Tensor> Parameters(bool recurse = true) => new Tensor[0];
+                public IEnumerable<Tensor> Buffers(bool recurse = true) => new Tensor[0];
                 public Tensor Call(params Tensor[] inputs) => new Tensor();
             }
         }
@@ -143,19 +160,92 @@ public static class Stubs
                 public Sequential(params Module[] modules) { }
                 public Sequential(params (string Name, Module Module)[] modules) { }
                 public Sequential Add(string name, Module module) => this;
+                public Sequential Append(Module module) => this;
                 public Tensor Forward(Tensor input) => input;
             }
 
+            public class ModuleList<T> : Module where T : Module
+            {
+                public ModuleList(params T[] modules) { }
+                public ModuleList<T> Append(T module) => this;
+                public ModuleList<T> Extend(IEnumerable<T> modules) => this;
+            }
+
+            public class ModuleList : ModuleList<Module>
+            {
+                public ModuleList(params Module[] modules) { }
+            }
+
+            [Module]
             public sealed class Linear : Module
             {
                 public Linear(int inFeatures, int outFeatures, bool bias = true) { }
                 public Parameter Weight { get; } = new Parameter(new Tensor());
+                public Parameter? Bias { get; }
                 public Tensor Forward(Tensor input) => new Tensor();
             }
 
+            [Module]
             public sealed class ReLU : Module
             {
                 public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class LSTM : Module
+            {
+                public LSTM(int inputSize, int hiddenSize) { }
+                public Parameter WeightIh { get; } = new Parameter(new Tensor());
+                public (Tensor Output, (Tensor H, Tensor C) State) Forward(Tensor input) => (input, (input, input));
+            }
+
+            [Module]
+            public sealed class Dropout : Module
+            {
+                public Dropout(double p = 0.5) { }
+                public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class BatchNorm1d : Module
+            {
+                public BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true) { }
+                public Parameter? Weight { get; }
+                public Parameter? Bias { get; }
+                [Buffer] public Tensor? RunningMean { get; }
+                public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class Softmax : Module
+            {
+                public Softmax(int dim) { }
+                public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class LogSoftmax : Module
+            {
+                public LogSoftmax(int dim) { }
+                public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class Sigmoid : Module
+            {
+                public Tensor Forward(Tensor input) => new Tensor();
+            }
+
+            [Module]
+            public sealed class CrossEntropyLoss : Module
+            {
+                public Tensor Forward(Tensor input, Tensor target) => new Tensor();
+            }
+
+            [Module]
+            public sealed class BCEWithLogitsLoss : Module
+            {
+                public Tensor Forward(Tensor input, Tensor target) => new Tensor();
             }
         }
 
@@ -163,14 +253,19 @@ public static class Stubs
         {
             public abstract class Optimizer
             {
-                public abstract void Step();
+                public void Step() { }
                 public void ZeroGrad(bool setToNone = true) { }
+                public void AddParamGroup(IEnumerable<Tensor> parameters) { }
             }
 
             public sealed class SGD : Optimizer
             {
                 public SGD(IEnumerable<Tensor> parameters, float lr) { }
-                public override void Step() { }
+            }
+
+            public sealed class Adam : Optimizer
+            {
+                public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3) { }
             }
         }
         """;

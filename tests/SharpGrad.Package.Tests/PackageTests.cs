@@ -22,6 +22,9 @@ public class PackageTests(PackageFixture pkg) : IClassFixture<PackageFixture>
         Assert.Contains("build/SharpGrad.props", files);
         Assert.Contains("buildTransitive/SharpGrad.props", files);
         Assert.Contains("README.md", files);
+        // Every SG1xxx/SG2xxx message ends with its docs page (no help link): the pages ship in the package.
+        Assert.Contains("docs/diagnostics/SG2005.md", files);
+        Assert.Contains("docs/diagnostics/README.md", files);
         // The Roslyn components are only in analyzers/, never referenced by the user's program.
         Assert.DoesNotContain(files, f => f.StartsWith("lib/", StringComparison.Ordinal) && f.Contains("Generator", StringComparison.Ordinal));
 
@@ -89,7 +92,8 @@ public class PackageTests(PackageFixture pkg) : IClassFixture<PackageFixture>
             }
             """);
         var build = PackageFixture.Dotnet(app, TimeSpan.FromMinutes(10), "build", "-nologo").EnsureSuccess("dotnet build of the template project");
-        Assert.Matches(@"Misuse\.cs\(\d+,\d+\): warning SG2005", build.Output);
+        Assert.Matches(@"Misuse\.cs\(\d+,\d+\): warning SG2005: .*\(docs/diagnostics/SG2005\.md\)", build.Output);
+        Assert.DoesNotContain("https://", build.Output.Split('\n').First(l => l.Contains("warning SG2005", StringComparison.Ordinal)));
         Assert.DoesNotContain(": error", build.Output);
 
         var run = PackageFixture.Dotnet(app, TimeSpan.FromMinutes(5), "run", "--no-build").EnsureSuccess("dotnet run");

@@ -8,11 +8,12 @@ namespace SharpGrad.Analyzers;
 
 /// <summary>
 /// What one method body tells about its tensors, computed once per body on demand: where each local is written,
-/// which invocations it makes, and — by following locals written exactly once — each value's static shape, whether
-/// it requires grad, and which recorded ops make up its graph. Every question answers "not known" (null/false)
-/// rather than guess: the analyzers stay silent on what they cannot prove.
+/// which invocations it makes, and — following each read to the value it certainly sees (MethodFacts.Flow.cs) — each
+/// value's static shape (here), whether it requires grad and is a leaf, and which recorded ops make up its graph
+/// (MethodFacts.Autograd.cs). Every question answers "not known" (null/false) rather than guess: the analyzers stay
+/// silent on what they cannot prove.
 /// </summary>
-internal sealed class MethodFacts
+internal sealed partial class MethodFacts
 {
     private const int MaxDepth = 16;
 
@@ -36,14 +37,11 @@ internal sealed class MethodFacts
     private static readonly HashSet<string> PassThroughNames = new() { "Clone", "Contiguous", "Detach", "RequiresGrad_", "RetainGrad", "To" };
 
     private readonly SharpGradSymbols _symbols;
-    private readonly Dictionary<ISymbol, List<IOperation?>> _writes = new(SymbolEqualityComparer.Default);
+    private readonly Dictionary<ISymbol, List<Write>> _writes = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ISymbol, List<IOperation>> _references = new(SymbolEqualityComparer.Default);
 
     // Answers are memoised per operation: the same values are asked about again and again along a chain of ops.
-    private readonly Dictionary<IOperation, bool> _requiresGrad = new();
     private readonly Dictionary<IOperation, TensorShape?> _shapes = new();
-    private readonly Dictionary<IOperation, bool> _noGrad = new();
-    private readonly Dictionary<IOperation, HashSet<IOperation>> _graphs = new();
 
     private MethodFacts(IOperation root, SharpGradSymbols symbols)
     {
@@ -64,38 +62,39 @@ internal sealed class MethodFacts
                     break;
                 case IVariableDeclaratorOperation declarator:
                     var init = declarator.GetVariableInitializer();
-                    if (init is not null) AddWrite(declarator.Symbol, init.Value);
-                    else if (declarator.Parent is not IVariableDeclarationOperation) AddWrite(declarator.Symbol, null);
+                    if (init is not null) AddWrite(declarator.Symbol, declarator, init.Value);
+                    // A foreach variable is written by its loop (below).
+                    else if (declarator.Parent is not (IVariableDeclarationOperation or IForEachLoopOperation)) AddWrite(declarator.Symbol, declarator, null);
                     break;
                 case ISimpleAssignmentOperation assignment:
-                    if (Written(assignment.Target) is { } target) AddWrite(target, assignment.IsRef ? null : assignment.Value);
+                    if (Written(assignment.Target) is { } target) AddWrite(target, assignment, assignment.IsRef ? null : assignment.Value);
                     break;
                 case ICompoundAssignmentOperation compound:
-                    if (Written(compound.Target) is { } ctarget) AddWrite(ctarget, null);
+                    if (Written(compound.Target) is { } ctarget) AddWrite(ctarget, compound, null);
                     break;
                 case IIncrementOrDecrementOperation increment:
-                    if (Written(increment.Target) is { } itarget) AddWrite(itarget, null);
+                    if (Written(increment.Target) is { } itarget) AddWrite(itarget, increment, null);
                     break;
                 case IDeconstructionAssignmentOperation deconstruction:
                     foreach (var d in deconstruction.Target.DescendantsAndSelf())
                     {
-                        if (Written(d) is { } dtarget) AddWrite(dtarget, null);
+                        if (Written(d) is { } dtarget) AddWrite(dtarget, deconstruction, null);
                     }
                     break;
                 case IArgumentOperation { Parameter.RefKind: RefKind.Ref or RefKind.Out } refArgument:
-                    if (Written(refArgument.Value) is { } rtarget) AddWrite(rtarget, null);
+                    if (Written(refArgument.Value) is { } rtarget) AddWrite(rtarget, refArgument, null);
                     break;
                 case IAddressOfOperation addressOf:
-                    if (Written(addressOf.Reference) is { } atarget) AddWrite(atarget, null);
+                    if (Written(addressOf.Reference) is { } atarget) AddWrite(atarget, addressOf, null);
                     break;
                 case IForEachLoopOperation forEach:
-                    foreach (var local in forEach.Locals) AddWrite(local, null);
+                    foreach (var local in forEach.Locals) AddWrite(local, forEach, null);
                     break;
-                case IDeclarationPatternOperation { DeclaredSymbol: { } patternLocal }:
-                    AddWrite(patternLocal, null);
+                case IDeclarationPatternOperation { DeclaredSymbol: { } patternLocal } pattern:
+                    AddWrite(patternLocal, pattern, null);
                     break;
                 case ICatchClauseOperation catchClause:
-                    foreach (var local in catchClause.Locals) AddWrite(local, null);
+                    foreach (var local in catchClause.Locals) AddWrite(local, catchClause, null);
                     break;
                 case ILocalReferenceOperation localReference:
                     AddReference(localReference.Local, localReference);
@@ -137,10 +136,10 @@ internal sealed class MethodFacts
         _ => null,
     };
 
-    private void AddWrite(ISymbol symbol, IOperation? value)
+    private void AddWrite(ISymbol symbol, IOperation site, IOperation? value)
     {
-        if (!_writes.TryGetValue(symbol, out var list)) _writes[symbol] = list = new List<IOperation?>(1);
-        list.Add(value);
+        if (!_writes.TryGetValue(symbol, out var list)) _writes[symbol] = list = new List<Write>(1);
+        list.Add(new Write(site, value));
     }
 
     private void AddReference(ISymbol symbol, IOperation reference)
@@ -151,7 +150,7 @@ internal sealed class MethodFacts
 
     /// <summary>The value of a local written exactly once (by its declaration or one assignment), else null.</summary>
     public IOperation? SingleValue(ILocalSymbol local)
-        => local.IsRef || !_writes.TryGetValue(local, out var list) || list.Count != 1 ? null : list[0];
+        => local.IsRef || !_writes.TryGetValue(local, out var list) || list.Count != 1 ? null : list[0].Value;
 
     /// <summary>True for a parameter the body never assigns.</summary>
     public bool IsUnassignedParameter(IParameterSymbol parameter)
@@ -173,11 +172,11 @@ internal sealed class MethodFacts
         }
     }
 
-    /// <summary>The operation that defines a value: follows locals written once to their value.</summary>
+    /// <summary>The operation that defines a value: follows each local to the write it certainly sees (see <see cref="ReachingWrite"/>).</summary>
     public IOperation Resolve(IOperation operation)
     {
         var op = Unwrap(operation);
-        for (int depth = 0; depth < MaxDepth && op is ILocalReferenceOperation local && SingleValue(local.Local) is { } value; depth++)
+        for (int depth = 0; depth < MaxDepth && op is ILocalReferenceOperation local && ReachingValue(local) is { } value; depth++)
         {
             op = Unwrap(value);
         }
@@ -215,7 +214,7 @@ internal sealed class MethodFacts
         switch (op)
         {
             case ILocalReferenceOperation local:
-                return SingleValue(local.Local) is { } value ? ShapeOf(value, depth + 1) : null;
+                return ReachingValue(local) is { } value ? ShapeOf(value, depth + 1) : null;
             case IParameterReferenceOperation parameter:
                 return IsUnassignedParameter(parameter.Parameter) ? ShapeFromAttributes(parameter.Parameter.GetAttributes()) : null;
             case IFieldReferenceOperation field:
@@ -418,60 +417,7 @@ internal sealed class MethodFacts
         return result;
     }
 
-    // ---------------------------------------------------------------- autograd facts
-
-    /// <summary>True when the value is known to require grad: a <c>Parameter</c>, a creation with <c>requiresGrad: true</c>,
-    /// <c>RequiresGrad_()</c>, or a recorded op on such a value.</summary>
-    public bool KnownRequiresGrad(IOperation operation) => KnownRequiresGrad(operation, 0);
-
-    private bool KnownRequiresGrad(IOperation operation, int depth)
-    {
-        if (depth > MaxDepth) return false;
-        lock (_requiresGrad)
-        {
-            if (_requiresGrad.TryGetValue(operation, out bool known)) return known;
-        }
-        bool result = ComputeRequiresGrad(operation, depth);
-        lock (_requiresGrad) _requiresGrad[operation] = result;
-        return result;
-    }
-
-    private bool ComputeRequiresGrad(IOperation operation, int depth)
-    {
-        var op = Unwrap(operation);
-        switch (op)
-        {
-            case ILocalReferenceOperation local:
-                return SingleValue(local.Local) is { } value && KnownRequiresGrad(value, depth + 1);
-            case IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation:
-                return _symbols.Parameter is not null && SharpGradSymbols.DerivesFrom(op.Type, _symbols.Parameter);
-            case IObjectCreationOperation creation:
-                return _symbols.Parameter is not null
-                    && SharpGradSymbols.DerivesFrom(creation.Type, _symbols.Parameter)
-                    && !creation.Arguments.Any(a => a.Parameter?.Name == "requiresGrad" && a.Value.ConstantValue is { HasValue: true, Value: false });
-            case IInvocationOperation invocation:
-                {
-                    var method = invocation.TargetMethod;
-                    if (!_symbols.IsTensor(method.ReturnType)) return false;
-                    if (method.IsStatic && _symbols.IsTensor(method.ContainingType) && CreationNames.Contains(method.Name))
-                    {
-                        return IsRequiresGradTrue(invocation);
-                    }
-                    if (!method.IsStatic && _symbols.IsTensorMethod(method, "RequiresGrad_"))
-                    {
-                        return invocation.Arguments.Length == 0
-                            || invocation.Arguments.All(a => a.ArgumentKind == ArgumentKind.DefaultValue || a.Value.ConstantValue is { HasValue: true, Value: true });
-                    }
-                    if (!method.IsStatic && _symbols.IsTensorMethod(method, "Detach")) return false;
-                    if (!IsOpResult(invocation) || InsideNoGrad(invocation)) return false;
-                    return Operands(invocation).Any(o => KnownRequiresGrad(o, depth + 1));
-                }
-            case IBinaryOperation or IUnaryOperation:
-                return IsOpResult(op) && !InsideNoGrad(op) && Operands(op).Any(o => KnownRequiresGrad(o, depth + 1));
-            default:
-                return false;
-        }
-    }
+    // ---------------------------------------------------------------- ops (what SharpGrad records and saves)
 
     /// <summary>A creation call whose <c>requiresGrad</c> argument is the constant <c>true</c>.</summary>
     public static bool IsRequiresGradTrue(IInvocationOperation invocation)
@@ -528,48 +474,16 @@ internal sealed class MethodFacts
         }
     }
 
-    /// <summary>A recorded op that requires grad: its result is a non-leaf.</summary>
-    public bool IsNonLeaf(IOperation operation)
-    {
-        var def = Resolve(operation);
-        return IsOpResult(def) && KnownRequiresGrad(def);
-    }
-
-    /// <summary>The recorded ops (resolved definitions) a value is computed from, itself included.</summary>
-    public HashSet<IOperation> GraphOf(IOperation operation)
-    {
-        lock (_graphs)
-        {
-            if (_graphs.TryGetValue(operation, out var known)) return known;
-        }
-        var graph = ComputeGraph(operation);
-        lock (_graphs) _graphs[operation] = graph;
-        return graph;
-    }
-
-    private HashSet<IOperation> ComputeGraph(IOperation operation)
-    {
-        var graph = new HashSet<IOperation>();
-        var stack = new Stack<IOperation>();
-        stack.Push(operation);
-        while (stack.Count > 0 && graph.Count < 256)
-        {
-            var def = Resolve(stack.Pop());
-            if (!IsOpResult(def) || InsideNoGrad(def) || !graph.Add(def)) continue;
-            foreach (var operand in Operands(def)) stack.Push(operand);
-        }
-        return graph;
-    }
-
     /// <summary>
     /// What a recorded op saves for its backward: operand expressions, and <paramref name="savesOutput"/> when it
-    /// saves its own result. Only what both PyTorch and SharpGrad save, and only when the op is recorded.
+    /// saves its own result, given which operands require grad. Only what both PyTorch and SharpGrad save; the caller
+    /// knows whether the op is recorded at all.
     /// </summary>
-    public ImmutableArray<IOperation> SavedOperands(IOperation operation, out bool savesOutput)
+    public ImmutableArray<IOperation> SavedOperands(IOperation operation, System.Func<IOperation, bool> requiresGrad, out bool savesOutput)
     {
         savesOutput = false;
         var op = Unwrap(operation);
-        if (!IsOpResult(op) || InsideNoGrad(op)) return ImmutableArray<IOperation>.Empty;
+        if (!IsOpResult(op)) return ImmutableArray<IOperation>.Empty;
         var saved = ImmutableArray.CreateBuilder<IOperation>();
         switch (op)
         {
@@ -577,22 +491,22 @@ internal sealed class MethodFacts
                 {
                     var operands = Operands(binary).ToList();
                     if (operands.Count != 2) break;
-                    if (binary.OperatorKind == BinaryOperatorKind.Multiply) SaveProduct(operands[0], operands[1], saved, divide: false);
-                    else if (binary.OperatorKind == BinaryOperatorKind.Divide) SaveProduct(operands[0], operands[1], saved, divide: true);
+                    if (binary.OperatorKind == BinaryOperatorKind.Multiply) SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: false);
+                    else if (binary.OperatorKind == BinaryOperatorKind.Divide) SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: true);
                     break;
                 }
             case IInvocationOperation invocation:
                 {
                     var name = invocation.TargetMethod.Name;
                     var operands = Operands(invocation).ToList();
-                    if (operands.Count == 2 && name is "Mul" or "MatMul" or "Mm" or "Bmm" or "Dot" or "Outer") SaveProduct(operands[0], operands[1], saved, divide: false);
-                    else if (operands.Count == 2 && name == "Div") SaveProduct(operands[0], operands[1], saved, divide: true);
+                    if (operands.Count == 2 && name is "Mul" or "MatMul" or "Mm" or "Bmm" or "Dot" or "Outer") SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: false);
+                    else if (operands.Count == 2 && name == "Div") SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: true);
                     else if (operands.Count == 2 && name is "Maximum" or "Minimum")
                     {
-                        if (KnownRequiresGrad(operands[0]) || KnownRequiresGrad(operands[1])) saved.AddRange(operands[0], operands[1]);
+                        if (requiresGrad(operands[0]) || requiresGrad(operands[1])) saved.AddRange(operands[0], operands[1]);
                     }
-                    else if (operands.Count >= 2 && name == "Linear" && _symbols.IsFunctional(invocation.TargetMethod)) SaveProduct(operands[0], operands[1], saved, divide: false);
-                    else if (operands.Count == 1 && KnownRequiresGrad(operands[0]) && RowOf(invocation) is { } row)
+                    else if (operands.Count >= 2 && name == "Linear" && _symbols.IsFunctional(invocation.TargetMethod)) SaveProduct(operands[0], operands[1], saved, requiresGrad, divide: false);
+                    else if (operands.Count == 1 && requiresGrad(operands[0]) && RowOf(invocation) is { } row)
                     {
                         // What the op's backward reads, from the catalogue.
                         if ((row.Reads & BackwardReads.Output) != 0) savesOutput = true;
@@ -604,14 +518,12 @@ internal sealed class MethodFacts
         return saved.ToImmutable();
     }
 
-    private void SaveProduct(IOperation a, IOperation b, ImmutableArray<IOperation>.Builder saved, bool divide)
+    private static void SaveProduct(IOperation a, IOperation b, ImmutableArray<IOperation>.Builder saved, System.Func<IOperation, bool> requiresGrad, bool divide)
     {
-        bool ga = KnownRequiresGrad(a), gb = KnownRequiresGrad(b);
+        bool ga = requiresGrad(a), gb = requiresGrad(b);
         if (gb) saved.Add(a);
         if (divide ? ga || gb : ga) saved.Add(b);
     }
-
-    public bool SavesAnything(IOperation def) => SavedOperands(def, out bool output).Length > 0 || output;
 
     // ---------------------------------------------------------------- control flow
 
@@ -647,45 +559,4 @@ internal sealed class MethodFacts
     /// <summary>Do the two operations run one after the other, each exactly once relative to the other?</summary>
     public static bool StraightLine(IOperation first, IOperation second)
         => first.Syntax.SpanStart < second.Syntax.SpanStart && ControlScope(first) == ControlScope(second);
-
-    /// <summary>Inside <c>using (Autograd.NoGrad())</c> or after <c>using var _ = Autograd.NoGrad();</c> in an enclosing block.</summary>
-    public bool InsideNoGrad(IOperation operation)
-    {
-        lock (_noGrad)
-        {
-            if (_noGrad.TryGetValue(operation, out bool known)) return known;
-        }
-        bool result = ComputeInsideNoGrad(operation);
-        lock (_noGrad) _noGrad[operation] = result;
-        return result;
-    }
-
-    private bool ComputeInsideNoGrad(IOperation operation)
-    {
-        var child = operation;
-        for (var op = operation.Parent; op is not null; child = op, op = op.Parent)
-        {
-            if (op is IUsingOperation usingOperation && usingOperation.Body == child && ResourcesAreNoGrad(usingOperation.Resources)) return true;
-            if (op is IBlockOperation block)
-            {
-                foreach (var statement in block.Operations)
-                {
-                    if (statement == child) break;
-                    if (statement is IUsingDeclarationOperation usingDeclaration && ResourcesAreNoGrad(usingDeclaration.DeclarationGroup)) return true;
-                }
-            }
-            if (op is IAnonymousFunctionOperation or ILocalFunctionOperation) return false;
-        }
-        return false;
-    }
-
-    private bool ResourcesAreNoGrad(IOperation resources)
-    {
-        if (_symbols.IsNoGradCall(Unwrap(resources))) return true;
-        foreach (var declarator in resources.DescendantsAndSelf().OfType<IVariableDeclaratorOperation>())
-        {
-            if (declarator.GetVariableInitializer() is { } init && _symbols.IsNoGradCall(Unwrap(init.Value))) return true;
-        }
-        return false;
-    }
 }

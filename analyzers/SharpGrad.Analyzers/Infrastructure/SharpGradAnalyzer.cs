@@ -1,5 +1,5 @@
 using System;
-using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Operations;
@@ -19,6 +19,12 @@ internal static class AnalyzerSetup
         });
     }
 
+    /// <summary>
+    /// The facts of each method body, built lazily once and shared by every rule: the compiler hands all analyzers the same
+    /// operation tree for a body, so the tree's root is the key (and the facts go when the tree does).
+    /// </summary>
+    private static readonly ConditionalWeakTable<IOperation, MethodFacts> Facts = new();
+
     /// <summary>Registers <paramref name="action"/> for operations of <paramref name="kinds"/>, with the facts of their method body built lazily, once per body.</summary>
     public static void RegisterWithFacts(
         CompilationStartAnalysisContext context,
@@ -26,22 +32,11 @@ internal static class AnalyzerSetup
         Action<OperationAnalysisContext, Func<MethodFacts>> action,
         params OperationKind[] kinds)
     {
-        context.RegisterOperationBlockStartAction(blockContext =>
+        context.RegisterOperationAction(operationContext =>
         {
-            var cache = new Dictionary<IOperation, MethodFacts>();
-            blockContext.RegisterOperationAction(operationContext =>
-            {
-                var root = MethodFacts.RootOf(operationContext.Operation);
-                action(operationContext, () =>
-                {
-                    lock (cache)
-                    {
-                        if (!cache.TryGetValue(root, out var facts)) cache[root] = facts = MethodFacts.Create(root, symbols);
-                        return facts;
-                    }
-                });
-            }, kinds);
-        });
+            var root = MethodFacts.RootOf(operationContext.Operation);
+            action(operationContext, () => Facts.GetValue(root, r => MethodFacts.Create(r, symbols)));
+        }, kinds);
     }
 
     public static bool IsBackward(IInvocationOperation invocation, SharpGradSymbols symbols)

@@ -1,3 +1,4 @@
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
 namespace SharpGrad.Analyzers;
@@ -16,6 +17,8 @@ internal sealed class SharpGradSymbols
         ModuleAttribute = compilation.GetTypeByMetadataName("SharpGrad.ModuleAttribute");
         Optimizer = compilation.GetTypeByMetadataName("SharpGrad.Optimizers.Optimizer");
         Sequential = compilation.GetTypeByMetadataName("SharpGrad.Layers.Sequential");
+        Losses = compilation.GetTypeByMetadataName("SharpGrad.Losses");
+        BufferAttribute = compilation.GetTypeByMetadataName("SharpGrad.BufferAttribute");
     }
 
     public INamedTypeSymbol Tensor { get; }
@@ -27,6 +30,8 @@ internal sealed class SharpGradSymbols
     public INamedTypeSymbol? ModuleAttribute { get; }
     public INamedTypeSymbol? Optimizer { get; }
     public INamedTypeSymbol? Sequential { get; }
+    public INamedTypeSymbol? Losses { get; }
+    public INamedTypeSymbol? BufferAttribute { get; }
 
     /// <summary>The symbols, or null when the compilation does not reference SharpGrad (then no analyzer runs).</summary>
     public static SharpGradSymbols? TryCreate(Compilation compilation)
@@ -47,15 +52,66 @@ internal sealed class SharpGradSymbols
     public bool IsFunctional(IMethodSymbol method)
         => Functional is not null && SymbolEqualityComparer.Default.Equals(method.ContainingType, Functional);
 
-    /// <summary><c>Autograd.NoGrad()</c> or <c>Autograd.SetGradEnabled(false)</c>.</summary>
-    public bool IsNoGradCall(IOperation? operation)
+    /// <summary>
+    /// For a call that sets the grad mode for a scope: is recording off after it? <c>Autograd.NoGrad()</c> and
+    /// <c>SetGradEnabled(false)</c> → true, <c>EnableGrad()</c> and <c>SetGradEnabled(true)</c> → false, a non-constant
+    /// <c>SetGradEnabled(x)</c> → unknown; null for any other operation.
+    /// </summary>
+    public Tri? RecordingOff(IOperation? operation)
     {
-        if (operation is not Microsoft.CodeAnalysis.Operations.IInvocationOperation call || Autograd is null) return false;
-        if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, Autograd)) return false;
-        if (call.TargetMethod.Name == "NoGrad") return true;
-        return call.TargetMethod.Name == "SetGradEnabled"
-            && call.Arguments.Length == 1
-            && call.Arguments[0].Value.ConstantValue is { HasValue: true, Value: false };
+        if (operation is not Microsoft.CodeAnalysis.Operations.IInvocationOperation call || Autograd is null) return null;
+        if (!SymbolEqualityComparer.Default.Equals(call.TargetMethod.ContainingType, Autograd)) return null;
+        switch (call.TargetMethod.Name)
+        {
+            case "NoGrad": return Tri.True;
+            case "EnableGrad": return Tri.False;
+            case "SetGradEnabled" when call.Arguments.Length == 1:
+                return call.Arguments[0].Value.ConstantValue is { HasValue: true, Value: bool enabled } ? (!enabled).ToTri() : Tri.Unknown;
+            default: return null;
+        }
+    }
+
+    /// <summary>A member of SharpGrad's own API (the runtime assembly's SharpGrad namespaces), as opposed to user code.</summary>
+    public bool IsSharpGradApi(ISymbol symbol)
+    {
+        if (!SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, Tensor.ContainingAssembly)) return false;
+        var ns = symbol.ContainingNamespace?.ToDisplayString() ?? "";
+        return ns == "SharpGrad" || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Could a value of this type carry a tensor: a tensor, a tuple, array, collection or record holding one (by its
+    /// fields and properties, a few levels deep), or a type that could be anything (object, an interface, a type parameter)?
+    /// False for numbers, strings, enums and types without tensor members.
+    /// </summary>
+    public bool MayHoldTensors(ITypeSymbol? type) => MayHoldTensors(type, 0);
+
+    private bool MayHoldTensors(ITypeSymbol? type, int depth)
+    {
+        if (type is null) return false;
+        if (IsTensor(type) || depth > 3) return true;
+        if (type.SpecialType == SpecialType.System_Object || type.TypeKind is TypeKind.TypeParameter or TypeKind.Dynamic) return true;
+        if (type.SpecialType != SpecialType.None || type.TypeKind is TypeKind.Enum or TypeKind.Pointer or TypeKind.FunctionPointer) return false;
+        if (type is IArrayTypeSymbol array) return MayHoldTensors(array.ElementType, depth + 1);
+        if (type is not INamedTypeSymbol named) return true;
+        if (named.IsTupleType) return named.TupleElements.Any(e => MayHoldTensors(e.Type, depth + 1));
+        if (named.IsGenericType && named.TypeArguments.Any(t => MayHoldTensors(t, depth + 1))) return true;
+        if (named.TypeKind is TypeKind.Interface or TypeKind.Delegate) return named.TypeKind is TypeKind.Interface && !named.IsGenericType;
+        if (IsModule(named)) return true;
+        return named.GetMembers().Any(m => !m.IsStatic && m switch
+        {
+            IFieldSymbol f => !f.IsImplicitlyDeclared && MayHoldTensors(f.Type, depth + 1),
+            IPropertySymbol p => !p.IsIndexer && MayHoldTensors(p.Type, depth + 1),
+            _ => false,
+        });
+    }
+
+    /// <summary>A member of the .NET libraries (System.*, Microsoft.* namespaces): code that does not touch SharpGrad's state.</summary>
+    public static bool IsFramework(ISymbol symbol)
+    {
+        var ns = symbol.ContainingNamespace?.ToDisplayString() ?? "";
+        return ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)
+            || ns == "Microsoft" || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal);
     }
 
     public static bool DerivesFrom(ITypeSymbol? type, INamedTypeSymbol baseType)

@@ -30,7 +30,7 @@ public sealed class InPlaceOnSavedAnalyzer : DiagnosticAnalyzer
                 if (!method.Name.EndsWith("_", System.StringComparison.Ordinal) || method.Name is "RequiresGrad_" or "Detach_") return;
 
                 var facts = getFacts();
-                if (facts.StableSymbol(inPlace.Instance) is not { } target) return;
+                var target = facts.ValueOf(inPlace.Instance);
                 var laterBackwards = facts.Invocations
                     .Where(b => AnalyzerSetup.IsBackward(b, symbols) && MethodFacts.StraightLine(inPlace, b))
                     .ToList();
@@ -39,19 +39,20 @@ public sealed class InPlaceOnSavedAnalyzer : DiagnosticAnalyzer
                 foreach (var op in facts.TensorOps)
                 {
                     if (op.Syntax.SpanStart >= inPlace.Syntax.SpanStart || !facts.IsOpResult(op) || !MethodFacts.StraightLine(op, inPlace)) continue;
-                    var saved = facts.SavedOperands(op, out bool savesOutput);
-                    bool savesTarget = saved.Any(s => SymbolEqualityComparer.Default.Equals(facts.StableSymbol(s), target))
-                        || (savesOutput && target is ILocalSymbol local && facts.SingleValue(local) is { } value && MethodFacts.Unwrap(value) == op);
+                    if (facts.GradModeOff(op, null) != Tri.False) continue;
+                    var saved = facts.SavedOperands(op, facts.KnownRequiresGrad, out bool savesOutput);
+                    bool savesTarget = saved.Any(s => facts.ValueOf(s).Equals(target)) || (savesOutput && facts.ValueOf(op).Equals(target));
                     if (!savesTarget) continue;
 
-                    bool backwardThrough = laterBackwards.Any(b => facts.GraphOf(b.Instance!).Contains(op));
+                    var node = new FlowValue(MethodFacts.Unwrap(op), null);
+                    bool backwardThrough = laterBackwards.Any(b => facts.GraphOf(b.Instance!).Contains(node));
                     if (!backwardThrough) continue;
 
                     ctx.ReportDiagnostic(Diagnostic.Create(
                         DiagnosticDescriptors.InPlaceOnSaved,
                         inPlace.Syntax.GetLocation(),
                         AnalyzerSetup.Text(inPlace),
-                        target.Name,
+                        AnalyzerSetup.Text(inPlace.Instance),
                         AnalyzerSetup.Text(op)));
                     return;
                 }

@@ -28,7 +28,7 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                 if (forward.TargetMethod.Name is not ("Forward" or "Call") || forward.Instance is null || !symbols.IsModule(forward.Instance.Type)) return;
                 if (!symbols.IsTensor(forward.Type) || !MayHaveParameters(forward.Instance.Type, symbols)) return;
                 var facts = getFacts();
-                if (facts.InsideNoGrad(forward)) return;
+                if (facts.GradModeOff(forward, null) != Tri.False || IsCreatedWithoutParameters(facts.ValueOf(forward.Instance).Operation, symbols)) return;
                 if (facts.Invocations.Any(i => AnalyzerSetup.IsBackward(i, symbols)
                     || (i.TargetMethod.Name == "Grad" && SymbolEqualityComparer.Default.Equals(i.TargetMethod.ContainingType, symbols.Autograd)))) return;
                 if (!new EscapeCheck(facts, symbols).StaysLocal(forward, 0)) return;
@@ -74,6 +74,33 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
         return false;
     }
 
+    /// <summary>
+    /// True for a layer created with its parameters switched off — PyTorch's <c>affine=False</c> /
+    /// <c>elementwise_affine=False</c> (<c>new BatchNorm1d(3, affine: false)</c>) on a type whose parameters are all optional
+    /// (nullable): it has no parameters, so its forward records nothing unless its input requires grad.
+    /// </summary>
+    private static bool IsCreatedWithoutParameters(IOperation module, SharpGradSymbols symbols)
+    {
+        if (module is not IObjectCreationOperation { Type: { } type } creation || symbols.Parameter is null) return false;
+        if (!creation.Arguments.Any(a => a.Parameter?.Name is "affine" or "elementwiseAffine" && a.Value.ConstantValue is { HasValue: true, Value: false })) return false;
+        for (var t = type; t is not null && !SymbolEqualityComparer.Default.Equals(t, symbols.Module); t = t.BaseType)
+        {
+            foreach (var member in t.GetMembers())
+            {
+                var (memberType, annotation) = member switch
+                {
+                    IFieldSymbol f => (f.Type, f.NullableAnnotation),
+                    IPropertySymbol p => (p.Type, p.NullableAnnotation),
+                    _ => ((ITypeSymbol?)null, NullableAnnotation.None),
+                };
+                if (memberType is null || member.IsStatic) continue;
+                bool weight = SharpGradSymbols.DerivesFrom(memberType, symbols.Parameter) || symbols.IsModule(memberType);
+                if (weight && annotation != NullableAnnotation.Annotated) return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Follows a tensor value through its uses; true when every use ends in a plain (non-tensor) value or is discarded.</summary>
     private readonly struct EscapeCheck
     {
@@ -107,7 +134,7 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                     }
                 case IInvocationOperation call when call.Instance == op:
                     return _symbols.IsTensorMethod(call.TargetMethod) && call.TargetMethod.Name != "RegisterHook"
-                        && (!_symbols.IsTensor(call.Type) || StaysLocal(call, depth + 1));
+                        && (!_symbols.MayHoldTensors(call.Type) || (_symbols.IsTensor(call.Type) && StaysLocal(call, depth + 1)));
                 case IArgumentOperation { Parent: IInvocationOperation call } argument when argument.Value == op:
                     {
                         var target = call.TargetMethod;
@@ -115,14 +142,14 @@ public sealed class InferenceWithGradAnalyzer : DiagnosticAnalyzer
                                 || target.ContainingType.Name == "Losses" && target.ContainingNamespace?.ToDisplayString() == "SharpGrad"))
                             || (!target.IsStatic && _symbols.IsTensorMethod(target))
                             || (target.Name is "Forward" or "Call" && call.Instance is not null && _symbols.IsModule(call.Instance.Type));
-                        return pure && (!_symbols.IsTensor(call.Type) || StaysLocal(call, depth + 1));
+                        return pure && (!_symbols.MayHoldTensors(call.Type) || (_symbols.IsTensor(call.Type) && StaysLocal(call, depth + 1)));
                     }
                 case IBinaryOperation binary:
                     return !_symbols.IsTensor(binary.Type) || StaysLocal(binary, depth + 1);
                 case IUnaryOperation unary:
                     return !_symbols.IsTensor(unary.Type) || StaysLocal(unary, depth + 1);
                 case IPropertyReferenceOperation property when property.Instance == op:
-                    return !_symbols.IsTensor(property.Type) || StaysLocal(property, depth + 1);
+                    return !_symbols.MayHoldTensors(property.Type) || (_symbols.IsTensor(property.Type) && StaysLocal(property, depth + 1));
                 case IInterpolationOperation:
                     return true;
                 default:

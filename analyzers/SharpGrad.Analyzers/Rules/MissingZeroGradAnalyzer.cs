@@ -48,7 +48,7 @@ public sealed class MissingZeroGradAnalyzer : DiagnosticAnalyzer
                 }
                 if (method.Name == "Step" && invocation.Instance is not null && symbols.IsOptimizer(invocation.Instance.Type))
                 {
-                    if (step is null && NearestLoop(invocation) == loop) step = invocation;
+                    if (step is null && MethodFacts.NearestLoop(invocation) == loop) step = invocation;
                     continue;
                 }
                 if (oracle.MayZero(method, 0)) return;
@@ -71,16 +71,6 @@ public sealed class MissingZeroGradAnalyzer : DiagnosticAnalyzer
             if (op is IAnonymousFunctionOperation or ILocalFunctionOperation) return true;
         }
         return false;
-    }
-
-    private static ILoopOperation? NearestLoop(IOperation operation)
-    {
-        for (var op = operation.Parent; op is not null; op = op.Parent)
-        {
-            if (op is ILoopOperation loop) return loop;
-            if (op is IAnonymousFunctionOperation or ILocalFunctionOperation) return null;
-        }
-        return null;
     }
 
     /// <summary>
@@ -107,9 +97,7 @@ public sealed class MissingZeroGradAnalyzer : DiagnosticAnalyzer
             if (method.MethodKind == MethodKind.LocalFunction || method.MethodKind == MethodKind.AnonymousFunction) return SourceBodiesMayZero(method, depth);
             if (method.DeclaringSyntaxReferences.Length > 0 || method.Locations.Any(l => l.IsInSource)) return SourceNameMayZero(method.Name, depth);
             if (SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _symbols.Tensor.ContainingAssembly)) return false;
-            var ns = method.ContainingNamespace?.ToDisplayString() ?? "";
-            return !(ns == "System" || ns.StartsWith("System.", System.StringComparison.Ordinal)
-                || ns == "Microsoft" || ns.StartsWith("Microsoft.", System.StringComparison.Ordinal));
+            return !SharpGradSymbols.IsFramework(method);
         }
 
         private static bool IsZeroingName(string name) => name is "ZeroGrad" or "Zero_";

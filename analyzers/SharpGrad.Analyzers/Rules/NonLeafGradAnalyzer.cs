@@ -6,7 +6,11 @@ using Microsoft.CodeAnalysis.Operations;
 
 namespace SharpGrad.Analyzers;
 
-/// <summary>SG2002: reading <c>.Grad</c> of an op's result (a non-leaf) after <c>Backward()</c>, with no <c>RetainGrad()</c> on it.</summary>
+/// <summary>
+/// SG2002: reading <c>.Grad</c> of an op's result (a non-leaf) after <c>Backward()</c>, with no <c>RetainGrad()</c> on it.
+/// The local's value is followed through reassignments, plain local functions and lambdas, and the requires-grad events
+/// before it (see <see cref="MethodFacts"/>); the additional location is the write that defined it (where the fix goes).
+/// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NonLeafGradAnalyzer : DiagnosticAnalyzer
 {
@@ -27,20 +31,16 @@ public sealed class NonLeafGradAnalyzer : DiagnosticAnalyzer
                 if (MethodFacts.Unwrap(read.Instance) is not ILocalReferenceOperation local) return;
 
                 var facts = getFacts();
-                if (facts.SingleValue(local.Local) is null || !facts.IsNonLeaf(local)) return;
+                if (!facts.IsNonLeaf(local) || facts.ReachingWrite(local) is not { } write) return;
                 bool backwardBefore = facts.Invocations.Any(i => i.Syntax.SpanStart < read.Syntax.SpanStart && AnalyzerSetup.IsBackward(i, symbols));
                 if (!backwardBefore) return;
-                // RetainGrad() on this value under any name, or the value handed to code that might call it.
-                var def = facts.Resolve(local);
-                bool retained = facts.Invocations.Any(i => symbols.IsTensorMethod(i.TargetMethod, "RetainGrad")
-                    && i.Instance is not null
-                    && facts.Resolve(i.Instance) == def);
-                retained |= facts.ReferencesOf(local.Local).Any(r => r.Parent is IArgumentOperation { Parent: IInvocationOperation call }
-                    && !symbols.IsTensorMethod(call.TargetMethod)
-                    && !(call.TargetMethod.ContainingNamespace?.ToDisplayString() is { } ns
-                        && (ns is "System" or "SharpGrad" || ns.StartsWith("System.", System.StringComparison.Ordinal) || ns.StartsWith("SharpGrad.", System.StringComparison.Ordinal))));
-                if (retained) return;
-                ctx.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NonLeafGrad, read.Syntax.GetLocation(), local.Local.Name));
+                // RetainGrad() on this tensor under any name, or the tensor handed to code that might call it.
+                if (facts.MayBeRetained(facts.ValueOf(local))) return;
+                ctx.ReportDiagnostic(Diagnostic.Create(
+                    DiagnosticDescriptors.NonLeafGrad,
+                    read.Syntax.GetLocation(),
+                    additionalLocations: new[] { write.Site.Syntax.GetLocation() },
+                    local.Local.Name));
             }, OperationKind.PropertyReference);
         });
     }

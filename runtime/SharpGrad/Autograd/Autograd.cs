@@ -109,6 +109,25 @@ public static class Autograd
         }
     }
 
+    /// <summary>
+    /// Queues <paramref name="callback"/> to run when the backward pass now running on this thread ends, after every
+    /// gradient has been computed and accumulated (PyTorch: <c>Variable._execution_engine.queue_callback</c>). Call it
+    /// from a hook; callbacks run in the order they were queued, and may queue more.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No backward pass is running on this thread.</exception>
+    public static void QueueCallback(Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        Engine.QueueCallback(callback);
+    }
+
+    /// <summary>
+    /// True while the autograd engine runs a backward pass on this thread (<see cref="Tensor.Backward"/> or
+    /// <see cref="Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>), so that
+    /// <see cref="QueueCallback"/> may be called. A compiled <c>LossBackward</c> runs its fused backward without the engine.
+    /// </summary>
+    public static bool IsBackwardRunning => Engine.IsRunning;
+
     /// <summary>Convenience overload for one output and one input.</summary>
     public static Tensor Grad(Tensor output, Tensor input, Tensor? gradOutput = null, bool? retainGraph = null, bool createGraph = false)
         => Grad([output], [input], gradOutput is null ? null : [gradOutput], retainGraph, createGraph)[0]!;

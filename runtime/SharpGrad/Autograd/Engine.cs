@@ -2,11 +2,47 @@ namespace SharpGrad;
 
 /// <summary>
 /// Runs the backward pass: gathers the nodes reachable from the outputs, then runs each node once all of its
-/// consumers have contributed to its gradient, latest-created first (like PyTorch's engine).
+/// consumers have contributed to its gradient, latest-created first (like PyTorch's engine). A leaf receives its
+/// gradient once, summed over all the ops that used it (PyTorch's <c>AccumulateGrad</c> node), as soon as the last of
+/// them has run; callbacks queued during the pass (<see cref="Autograd.QueueCallback"/>) run when it ends.
 /// </summary>
 internal static class Engine
 {
+    /// <summary>The callbacks queued during the backward pass running on this thread; null when none is running.</summary>
+    [ThreadStatic] private static List<Action>? t_callbacks;
+
+    internal static bool IsRunning => t_callbacks is not null;
+
+    internal static void QueueCallback(Action callback)
+    {
+        (t_callbacks ?? throw new InvalidOperationException(
+            "Autograd.QueueCallback can only be called while a backward pass runs on this thread (from a gradient hook); " +
+            "outside of one there is no end of backward to run it at.")).Add(callback);
+    }
+
     public static Tensor?[]? Run(
+        IReadOnlyList<Tensor> outputs,
+        IReadOnlyList<Tensor?>? gradOutputs,
+        bool retainGraph,
+        bool createGraph,
+        IReadOnlyList<Tensor>? captureInputs)
+    {
+        var outer = t_callbacks;
+        var callbacks = t_callbacks = [];
+        try
+        {
+            var captured = RunGraph(outputs, gradOutputs, retainGraph, createGraph, captureInputs);
+            // Callbacks may queue more callbacks; they run too, in order (PyTorch: queue_callback).
+            for (int i = 0; i < callbacks.Count; i++) callbacks[i]();
+            return captured;
+        }
+        finally
+        {
+            t_callbacks = outer;
+        }
+    }
+
+    private static Tensor?[]? RunGraph(
         IReadOnlyList<Tensor> outputs,
         IReadOnlyList<Tensor?>? gradOutputs,
         bool retainGraph,
@@ -34,6 +70,7 @@ internal static class Engine
         using var mode = Autograd.SetGradEnabled(createGraph);
 
         var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        var leafPending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
         var roots = new List<Node>();
         for (int i = 0; i < outputs.Count; i++)
         {
@@ -68,12 +105,13 @@ internal static class Engine
             }
             else
             {
-                Deliver(output, grad, createGraph, leafCapture, captured);
+                leafPending[output] = leafPending.TryGetValue(output, out var existing) ? existing + grad : grad;
             }
         }
 
-        // Count, for every reachable node, how many edges lead into it.
+        // Count, for every reachable node and leaf, how many edges lead into it.
         var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        var leafDependencies = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
         var stack = new Stack<Node>();
         foreach (var r in roots)
         {
@@ -82,9 +120,14 @@ internal static class Engine
         while (stack.Count > 0)
         {
             var n = stack.Pop();
-            foreach (var next in n.NextFns)
+            for (int i = 0; i < n.NextFns.Length; i++)
             {
-                if (next is null) continue;
+                var next = n.NextFns[i];
+                if (next is null)
+                {
+                    if (n.Inputs[i] is { } leaf) leafDependencies[leaf] = leafDependencies.GetValueOrDefault(leaf) + 1;
+                    continue;
+                }
                 if (dependencies.TryGetValue(next, out int c)) dependencies[next] = c + 1;
                 else
                 {
@@ -92,6 +135,12 @@ internal static class Engine
                     stack.Push(next);
                 }
             }
+        }
+
+        // An output that is itself a leaf, and that no recorded op uses, gets its gradient now.
+        foreach (var leaf in leafPending.Keys.ToArray())
+        {
+            if (!leafDependencies.ContainsKey(leaf)) DeliverPending(leaf);
         }
 
         // Ready nodes run latest-created first.
@@ -103,6 +152,19 @@ internal static class Engine
                 dependencies[r] = -1;
                 ready.Enqueue(r, -r.Sequence);
             }
+        }
+
+        // One edge into a leaf has been dealt with; once all have, the leaf gets the sum of what reached it.
+        void ReleaseLeaf(Tensor leaf)
+        {
+            int remaining = leafDependencies[leaf] - 1;
+            leafDependencies[leaf] = remaining;
+            if (remaining == 0) DeliverPending(leaf);
+        }
+
+        void DeliverPending(Tensor leaf)
+        {
+            if (leafPending.Remove(leaf, out var g)) Deliver(leaf, g, createGraph, leafCapture, captured);
         }
 
         // One edge into `next` has been dealt with; once all have, it is ready to run.
@@ -123,10 +185,11 @@ internal static class Engine
             if (!pending.Remove(node, out var grad))
             {
                 // No gradient reached this node (every consumer returned null): pass "nothing" on, so that the
-                // nodes below it are not left waiting for it.
-                foreach (var next in node.NextFns)
+                // nodes and leaves below it are not left waiting for it.
+                for (int i = 0; i < node.NextFns.Length; i++)
                 {
-                    if (next is not null) Release(next);
+                    if (node.NextFns[i] is { } next) Release(next);
+                    else if (node.Inputs[i] is { } leaf) ReleaseLeaf(leaf);
                 }
                 continue;
             }
@@ -162,9 +225,10 @@ internal static class Engine
                     }
                     Release(next);
                 }
-                else if (node.Inputs[i] is { } leaf && g is not null)
+                else if (node.Inputs[i] is { } leaf)
                 {
-                    Deliver(leaf, g, createGraph, leafCapture, captured);
+                    if (g is not null) leafPending[leaf] = leafPending.TryGetValue(leaf, out var existing) ? existing + g : g;
+                    ReleaseLeaf(leaf);
                 }
             }
         }
@@ -182,10 +246,19 @@ internal static class Engine
         return replaced;
     }
 
-    /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> (or captures it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
     /// <summary>Delivers a gradient computed outside the engine (a compiled program's fused backward) to a leaf: hooks, then accumulation.</summary>
     internal static void DeliverToLeaf(Tensor leaf, Tensor grad) => Deliver(leaf, grad, false, null, null);
 
+    /// <summary>Runs a leaf's post-accumulate-grad hooks once its <c>.Grad</c> holds the new gradient (PyTorch: what
+    /// <c>AccumulateGrad</c> does after accumulating).</summary>
+    internal static void RunPostAccumulateGradHooks(Tensor leaf)
+    {
+        if (leaf.PostAccumulateGradHooks is not { } hooks) return;
+        foreach (var hook in hooks) hook?.Invoke(leaf);
+    }
+
+    /// <summary>Runs a leaf's hooks, then accumulates into <c>.Grad</c> and runs its post-accumulate-grad hooks (or captures
+    /// it for <see cref="Autograd.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool?, bool, bool)"/>).</summary>
     private static void Deliver(Tensor leaf, Tensor grad, bool createGraph, Dictionary<Tensor, int>? leafCapture, Tensor?[]? captured)
     {
         int captureIndex = -1;
@@ -222,6 +295,7 @@ internal static class Engine
         {
             leaf.SetGradUnchecked(Accumulate(existing, grad, createGraph));
         }
+        RunPostAccumulateGradHooks(leaf);
     }
 
     private static Tensor Own(Tensor grad, bool createGraph) => createGraph ? grad : grad.Detach().Clone();

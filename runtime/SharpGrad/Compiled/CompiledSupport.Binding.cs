@@ -124,7 +124,7 @@ public static partial class CompiledSupport
     /// Delivers a parameter gradient computed by a compiled program's fused backward (PyTorch: what
     /// <c>AccumulateGrad</c> does): the parameter's hooks run, then the gradient is added to <c>.Grad</c> in place, or,
     /// when <c>.Grad</c> is null, <c>.Grad</c> becomes <paramref name="cache"/> holding a copy (reused by later calls, so
-    /// no allocation in the steady state).
+    /// no allocation in the steady state); then its post-accumulate-grad hooks run.
     /// </summary>
     public static void AccumulateGrad(Tensor parameter, float[] gradient, ref Tensor? cache)
     {
@@ -141,6 +141,7 @@ public static partial class CompiledSupport
             gradient.AsSpan(0, count).CopyTo(cache.Data<float>().AsSpan(0, count));
             cache.Storage.Version++;
             parameter.SetGradUnchecked(cache);
+            Engine.RunPostAccumulateGradHooks(parameter);
             return;
         }
         if (existing.DType == DType.Float32 && existing.IsContiguous && !existing.RequiresGrad)
@@ -148,6 +149,7 @@ public static partial class CompiledSupport
             var span = existing.Data<float>().AsSpan(existing.Offset, count);
             TensorPrimitives.Add(span, gradient.AsSpan(0, count), span);
             existing.Storage.Version++;
+            Engine.RunPostAccumulateGradHooks(parameter);
             return;
         }
         Engine.DeliverToLeaf(parameter, WrapCopy(gradient, parameter.Shape));

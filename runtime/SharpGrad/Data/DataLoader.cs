@@ -7,8 +7,11 @@ namespace SharpGrad.Data;
 /// <c>collate_fn</c>). Each enumeration is one epoch: with <c>shuffle</c>, epoch <c>k</c> (the k-th call of
 /// <see cref="GetEnumerator"/>, counting from 0, see <see cref="Epoch"/>) visits the samples in a permutation drawn from
 /// a <see cref="Rng"/> seeded from <c>(seed, k)</c>, so the same seed gives the same sequence of orders and different
-/// epochs different orders. With <c>numWorkers &gt; 0</c> whole batches are built ahead on background tasks
-/// (at most <c>numWorkers × prefetchFactor</c> in flight); the batches and their order are exactly those of
+/// epochs different orders. A <c>sampler</c> (an <see cref="ISampler{T}"/> of indices, e.g. a
+/// <see cref="WeightedRandomSampler"/> or SharpGrad.Distributed's <c>DistributedSampler</c>) or a <c>batchSampler</c>
+/// (of whole batches) decides the order instead, enumerated once per epoch, as in PyTorch. With <c>numWorkers &gt; 0</c>
+/// whole batches are built ahead on background tasks (at most <c>numWorkers × prefetchFactor</c> in flight); the batches
+/// and their order are exactly those of
 /// <c>numWorkers: 0</c>. An exception thrown while building a batch is rethrown on the consuming thread when that batch
 /// is reached; disposing the enumerator (e.g. <c>break</c> out of <c>foreach</c>) stops the workers.
 /// </summary>
@@ -18,6 +21,9 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
 {
     private readonly Func<IReadOnlyList<TItem>, TBatch>? _collate;
     private readonly long _seed;
+    private readonly ISampler<int>? _sampler;
+    private readonly RandomSampler? _shuffleSampler;
+    private readonly ISampler<int[]>? _batchSampler;
     private long _epoch;
 
     /// <summary>Creates a loader with a custom collate function (PyTorch: <c>DataLoader(dataset, batch_size, shuffle,
@@ -32,18 +38,36 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     /// <param name="seed">Seed of the shuffling (PyTorch: <c>generator</c>); null draws one from <see cref="Rng.Default"/>, so
     /// <see cref="Rng.ManualSeed"/> makes the order reproducible.</param>
     /// <param name="prefetchFactor">Batches built ahead per worker (PyTorch: <c>prefetch_factor</c>).</param>
+    /// <param name="sampler">The order of the samples, one enumeration per epoch (PyTorch: <c>sampler</c>); excludes <paramref name="shuffle"/>.</param>
+    /// <param name="batchSampler">The batches' indices, one enumeration per epoch (PyTorch: <c>batch_sampler</c>); excludes
+    /// <paramref name="batchSize"/>, <paramref name="shuffle"/>, <paramref name="sampler"/> and <paramref name="dropLast"/>.</param>
+    /// <exception cref="ArgumentException">Both <paramref name="sampler"/> and <paramref name="shuffle"/>, or
+    /// <paramref name="batchSampler"/> with one of the options it replaces.</exception>
     public DataLoader(IDataset<TItem> dataset, Func<IReadOnlyList<TItem>, TBatch> collate, int batchSize = 1, bool shuffle = false,
-        bool dropLast = false, int numWorkers = 0, long? seed = null, int prefetchFactor = 2)
-        : this(dataset, batchSize, shuffle, dropLast, numWorkers, seed, prefetchFactor)
+        bool dropLast = false, int numWorkers = 0, long? seed = null, int prefetchFactor = 2,
+        ISampler<int>? sampler = null, ISampler<int[]>? batchSampler = null)
+        : this(dataset, batchSize, shuffle, dropLast, numWorkers, seed, prefetchFactor, sampler, batchSampler)
     {
         ArgumentNullException.ThrowIfNull(collate);
         _collate = collate;
     }
 
     /// <summary>For subclasses that override <see cref="LoadBatch"/> instead of passing a collate function.</summary>
-    private protected DataLoader(IDataset<TItem> dataset, int batchSize, bool shuffle, bool dropLast, int numWorkers, long? seed, int prefetchFactor)
+    private protected DataLoader(IDataset<TItem> dataset, int batchSize, bool shuffle, bool dropLast, int numWorkers, long? seed, int prefetchFactor,
+        ISampler<int>? sampler, ISampler<int[]>? batchSampler)
     {
         ArgumentNullException.ThrowIfNull(dataset);
+        // PyTorch's rules and messages.
+        if (sampler is not null && shuffle)
+        {
+            throw new ArgumentException("DataLoader: the sampler option is mutually exclusive with shuffle; the sampler decides the order (use a RandomSampler to shuffle).", nameof(sampler));
+        }
+        if (batchSampler is not null && (batchSize != 1 || shuffle || sampler is not null || dropLast))
+        {
+            throw new ArgumentException(
+                "DataLoader: the batchSampler option is mutually exclusive with batchSize, shuffle, sampler and dropLast; the batch sampler decides all of them " +
+                "(e.g. new BatchSampler(sampler, batchSize, dropLast)).", nameof(batchSampler));
+        }
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "DataLoader: batchSize must be at least 1.");
         if (numWorkers < 0) throw new ArgumentOutOfRangeException(nameof(numWorkers), numWorkers, "DataLoader: numWorkers must be 0 (load on the consuming thread) or positive.");
         if (prefetchFactor < 1) throw new ArgumentOutOfRangeException(nameof(prefetchFactor), prefetchFactor, "DataLoader: prefetchFactor must be at least 1.");
@@ -54,6 +78,12 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         NumWorkers = numWorkers;
         PrefetchFactor = prefetchFactor;
         _seed = seed ?? (shuffle ? (long)Rng.Default.NextUInt64() : 0);
+        _batchSampler = batchSampler;
+        if (batchSampler is null)
+        {
+            if (shuffle) _shuffleSampler = new RandomSampler(dataset.Count, _seed);
+            _sampler = sampler ?? _shuffleSampler ?? (ISampler<int>)new SequentialSampler(dataset.Count);
+        }
     }
 
     /// <summary>The data set (PyTorch: <c>loader.dataset</c>).</summary>
@@ -67,6 +97,13 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
 
     /// <summary>Whether an incomplete last batch is dropped (PyTorch: <c>loader.drop_last</c>).</summary>
     public bool DropLast { get; }
+
+    /// <summary>The order of the samples (PyTorch: <c>loader.sampler</c>): the one passed, else a <see cref="RandomSampler"/>
+    /// with <see cref="Shuffle"/> or a <see cref="SequentialSampler"/>; null when a batch sampler was passed.</summary>
+    public ISampler<int>? Sampler => _sampler;
+
+    /// <summary>The batch sampler passed to the constructor (PyTorch: <c>loader.batch_sampler</c>), or null.</summary>
+    public ISampler<int[]>? BatchSampler => _batchSampler;
 
     /// <summary>Background workers; 0 loads on the consuming thread (PyTorch: <c>loader.num_workers</c>).</summary>
     public int NumWorkers { get; }
@@ -90,29 +127,47 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     }
 
     /// <summary>The number of batches per epoch (PyTorch: <c>len(loader)</c>).</summary>
-    public int Count => BatchCount(Dataset.Count);
+    public int Count => _batchSampler?.Count ?? (DropLast ? _sampler!.Count / BatchSize : (int)(((long)_sampler!.Count + BatchSize - 1) / BatchSize));
 
-    private int BatchCount(int n) => DropLast ? n / BatchSize : (int)(((long)n + BatchSize - 1) / BatchSize);
-
-    /// <summary>The sample indices of one epoch, in visiting order (PyTorch: <c>list(loader.sampler)</c>).</summary>
-    internal int[] EpochOrder(long epoch, int n)
+    /// <summary>The batches of one epoch, each the sample indices in visiting order (PyTorch: <c>list(loader.batch_sampler)</c>).</summary>
+    private int[][] EpochBatches(long epoch)
     {
-        if (!Shuffle)
+        int n = Dataset.Count;
+        if (_batchSampler is not null)
         {
-            var order = new int[n];
-            for (int i = 0; i < n; i++) order[i] = i;
-            return order;
+            var given = _batchSampler.ToArray();
+            for (int b = 0; b < given.Length; b++)
+            {
+                if (given[b] is not { Length: > 0 } batch)
+                {
+                    throw new InvalidOperationException($"DataLoader: the batch sampler yielded an empty (or null) batch at position {b} of the epoch; every batch needs at least one index.");
+                }
+                CheckIndices(batch, n, "batch sampler");
+            }
+            return given;
         }
-        return new Rng(MixSeed(_seed, epoch)).Permutation(n);
+        var order = _shuffleSampler is not null ? _shuffleSampler.Indices(epoch) : _sampler!.ToArray();
+        if (_shuffleSampler is null) CheckIndices(order, n, "sampler");
+        int count = DropLast ? order.Length / BatchSize : (int)(((long)order.Length + BatchSize - 1) / BatchSize);
+        var batches = new int[count][];
+        for (int b = 0; b < count; b++)
+        {
+            int start = b * BatchSize;
+            batches[b] = order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
+        }
+        return batches;
     }
 
-    // A seed per (seed, epoch) pair: distinct epochs give unrelated streams (not overlapping SplitMix sequences).
-    private static long MixSeed(long seed, long epoch)
+    private static void CheckIndices(int[] indices, int n, string what)
     {
-        ulong z = (ulong)seed * 0xD1342543DE82EF95UL ^ ((ulong)epoch + 1) * 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 32)) * 0xD6E8FEB86659FD93UL;
-        z = (z ^ (z >> 32)) * 0xD6E8FEB86659FD93UL;
-        return (long)(z ^ (z >> 32));
+        for (int i = 0; i < indices.Length; i++)
+        {
+            if ((uint)indices[i] >= (uint)n)
+            {
+                throw new ArgumentOutOfRangeException(what, indices[i],
+                    $"DataLoader: the {what} yielded index {indices[i]}, but the data set has {n} samples (indices 0 to {n - 1}).");
+            }
+        }
     }
 
     /// <summary>Builds the batch of the samples <paramref name="indices"/> (in that order). The default fetches each
@@ -130,23 +185,15 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     public IEnumerator<TBatch> GetEnumerator()
     {
         long epoch = Interlocked.Increment(ref _epoch) - 1;
-        int n = Dataset.Count;
-        var order = EpochOrder(epoch, n);
-        int batches = BatchCount(n);
-        return NumWorkers == 0 ? Synchronous(order, batches) : new PrefetchEnumerator(this, order, batches);
+        var batches = EpochBatches(epoch);
+        return NumWorkers == 0 ? Synchronous(batches) : new PrefetchEnumerator(this, batches);
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    private int[] BatchIndices(int[] order, int batch)
+    private IEnumerator<TBatch> Synchronous(int[][] batches)
     {
-        int start = batch * BatchSize;
-        return order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
-    }
-
-    private IEnumerator<TBatch> Synchronous(int[] order, int batches)
-    {
-        for (int b = 0; b < batches; b++) yield return LoadBatch(BatchIndices(order, b));
+        foreach (var batch in batches) yield return LoadBatch(batch);
     }
 
     /// <summary>Builds batches on background tasks, delivering them in order. Workers claim batch numbers in increasing
@@ -155,7 +202,7 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     private sealed class PrefetchEnumerator : IEnumerator<TBatch>
     {
         private readonly DataLoader<TItem, TBatch> _loader;
-        private readonly int[] _order;
+        private readonly int[][] _batchIndices;
         private readonly int _batches;
         private readonly TaskCompletionSource<TBatch>?[] _slots;
         private readonly SemaphoreSlim _space;
@@ -166,11 +213,11 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         private TBatch _current = default!;
         private bool _disposed;
 
-        public PrefetchEnumerator(DataLoader<TItem, TBatch> loader, int[] order, int batches)
+        public PrefetchEnumerator(DataLoader<TItem, TBatch> loader, int[][] batchIndices)
         {
             _loader = loader;
-            _order = order;
-            _batches = batches;
+            _batchIndices = batchIndices;
+            int batches = _batches = batchIndices.Length;
             _slots = new TaskCompletionSource<TBatch>?[batches];
             for (int i = 0; i < batches; i++) _slots[i] = new TaskCompletionSource<TBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
             int capacity = (int)Math.Min(int.MaxValue, (long)loader.NumWorkers * loader.PrefetchFactor);
@@ -202,7 +249,7 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
                 var slot = _slots[b]!;
                 try
                 {
-                    slot.TrySetResult(_loader.LoadBatch(_loader.BatchIndices(_order, b)));
+                    slot.TrySetResult(_loader.LoadBatch(_batchIndices[b]));
                 }
                 catch (Exception ex)
                 {
@@ -275,9 +322,14 @@ public sealed class DataLoader : DataLoader<Tensor[], Tensor[]>
     /// <param name="numWorkers">0: build batches on the consuming thread; n &gt; 0: prefetch them on n background tasks (PyTorch: <c>num_workers</c>).</param>
     /// <param name="seed">Seed of the shuffling (PyTorch: <c>generator</c>); null draws one from <see cref="Rng.Default"/>.</param>
     /// <param name="prefetchFactor">Batches built ahead per worker (PyTorch: <c>prefetch_factor</c>).</param>
+    /// <param name="sampler">The order of the samples, one enumeration per epoch (PyTorch: <c>sampler</c>); excludes <paramref name="shuffle"/>.</param>
+    /// <param name="batchSampler">The batches' indices, one enumeration per epoch (PyTorch: <c>batch_sampler</c>); excludes
+    /// <paramref name="batchSize"/>, <paramref name="shuffle"/>, <paramref name="sampler"/> and <paramref name="dropLast"/>.</param>
+    /// <exception cref="ArgumentException">Both <paramref name="sampler"/> and <paramref name="shuffle"/>, or
+    /// <paramref name="batchSampler"/> with one of the options it replaces.</exception>
     public DataLoader(IDataset<Tensor[]> dataset, int batchSize = 1, bool shuffle = false, bool dropLast = false,
-        int numWorkers = 0, long? seed = null, int prefetchFactor = 2)
-        : base(dataset, batchSize, shuffle, dropLast, numWorkers, seed, prefetchFactor)
+        int numWorkers = 0, long? seed = null, int prefetchFactor = 2, ISampler<int>? sampler = null, ISampler<int[]>? batchSampler = null)
+        : base(dataset, batchSize, shuffle, dropLast, numWorkers, seed, prefetchFactor, sampler, batchSampler)
     {
         if (dataset is TensorDataset td)
         {

@@ -166,7 +166,9 @@ public class PyTorchGuideSnippets
         var cols = m.Slice(1, 1, 3);              // m[:, 1:3]  → [3, 2], a view
         row.Fill_(-1);                            // writes through: m[1] is now -1 everywhere
         #endregion
+        #pragma warning disable SG2005 // the test checks the runtime's error for this very misuse
         var ex = Assert.Throws<InvalidOperationException>(() => t.View(-1));
+        #pragma warning restore SG2005
         Assert.Contains("View(-1): the tensor of shape [4, 3] with strides [1, 4] is not contiguous", ex.Message);
         Assert.Contains("Use .Reshape(...) instead", ex.Message);
         Assert.Equal(new long[] { 0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11 }, flat.ToLongArray());
@@ -210,7 +212,9 @@ public class PyTorchGuideSnippets
         Assert.Equal("MulBackward", h.GradFn!.Name);
         TensorAssert.Close(w * 8f, w.Grad!, 1e-6, 1e-6, "w.Grad");
         TensorAssert.Close(h * 2f, h.Grad!, 1e-6, 1e-6, "h.Grad");
+        #pragma warning disable SG2002 // the test checks that a non-leaf keeps no gradient
         Assert.Null(loss.Grad);
+        #pragma warning restore SG2002
     }
 
     [Fact]
@@ -224,7 +228,9 @@ public class PyTorchGuideSnippets
         squares.Backward(Tensor.Ones(3));      // the same as squares.Sum().Backward(): v.Grad = 2v
         #endregion
         TensorAssert.Close(v * 2f, v.Grad!, 1e-6, 1e-6, "v.Grad");
+        #pragma warning disable SG2001 // the test checks the runtime's error for this very misuse
         var ex = Assert.Throws<InvalidOperationException>(() => (v * v).Backward());
+        #pragma warning restore SG2001
         Assert.Contains("Backward() needs a scalar, but the tensor has shape [3] (3 elements)", ex.Message);
     }
 
@@ -326,6 +332,7 @@ public class PyTorchGuideSnippets
     public void ModuleHooks()
     {
         Rng.ManualSeed(5);
+        #pragma warning disable SG2009 // the guide shows PyTorch's run-time Sequential on purpose
         #region doc:module-hooks
         var net = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
         var log = new List<string>();
@@ -335,6 +342,7 @@ public class PyTorchGuideSnippets
         net.Call(Tensor.Randn([5, 4])).Sum().Backward();
         // log: "pre: 4 features in", "relu: mean …", "fc2: |grad_output| 3.162" (√10: the gradient of a Sum is all ones)
         #endregion
+        #pragma warning restore SG2009
         Assert.Equal(3, log.Count);
         Assert.Equal("pre: 4 features in", log[0]);
         Assert.StartsWith("relu: mean ", log[1]);
@@ -349,20 +357,26 @@ public class PyTorchGuideSnippets
     public void FourWaysToBuildANetwork()
     {
         var input = Tensor.Randn([2, 4]);
+        #pragma warning disable SG2009 // the guide shows PyTorch's run-time Sequential on purpose
         #region doc:runtime-sequential
         var seq = new Sequential(new Linear(4, 16), new ReLU(), new Linear(16, 3));    // children "0", "1", "2"
         var named = new Sequential(("fc1", new Linear(4, 16)), ("relu", new ReLU()));  // nn.Sequential(OrderedDict(…))
         named.Add("fc2", new Linear(16, 3));                                           // add_module("fc2", …)
         var blocks = new ModuleList<Linear>(new Linear(8, 8), new Linear(8, 8));       // nn.ModuleList
         #endregion
+        #pragma warning restore SG2009
         Assert.Equal(new[] { "0.weight", "0.bias", "2.weight", "2.bias" }, seq.NamedParameters().Select(p => p.Name));
         Assert.Equal(new[] { "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias" }, named.NamedParameters().Select(p => p.Name));
         Assert.Equal(new[] { "0.weight", "0.bias", "1.weight", "1.bias" }, blocks.NamedParameters().Select(p => p.Name));
+        #pragma warning disable SG2008 // the test checks the output shape; no backward is needed
         Assert.Equal(new[] { 2, 3 }, named.Forward(input).Shape);
+        #pragma warning restore SG2008
 
         var classifier = new Classifier();
         Assert.Equal(new[] { "hidden.weight", "hidden.bias", "output.weight", "output.bias" }, classifier.NamedParameters().Select(p => p.Name));
+        #pragma warning disable SG2008 // the test checks the output shape; no backward is needed
         Assert.Equal(new[] { 2, 3 }, classifier.Forward(input).Shape);
+        #pragma warning restore SG2008
 
         var features = new Features();
         Assert.Equal(new[] { "fc1", "relu1", "fc2", "act2" }, features.NamedChildren().Select(c => c.Name));
@@ -410,6 +424,7 @@ public class PyTorchGuideSnippets
     [Fact]
     public void Initialisation()
     {
+        #pragma warning disable SG2009 // the guide shows PyTorch's run-time Sequential on purpose
         #region doc:init
         var layer = new Linear(64, 32);               // PyTorch's default: kaiming-uniform (a = √5), bias ±1/√fan_in
         Init.XavierUniform(layer.Weight);             // nn.init.xavier_uniform_ (in place, no autograd)
@@ -420,6 +435,7 @@ public class PyTorchGuideSnippets
             if (m is Linear l) Init.KaimingNormal(l.Weight, nonlinearity: "relu");
         });
         #endregion
+        #pragma warning restore SG2009
         Assert.All(layer.Bias!.ToArray(), b => Assert.Equal(0f, b));
         float bound = MathF.Sqrt(6f / (64 + 32));
         Assert.All(layer.Weight.ToArray(), v => Assert.InRange(v, -bound, bound));
@@ -489,6 +505,7 @@ public class PyTorchGuideSnippets
         var modelPath = Path.Combine(Path.GetTempPath(), "net3-" + Guid.NewGuid().ToString("N") + ".safetensors");
         try
         {
+            #pragma warning disable SG2009 // the guide shows PyTorch's run-time Sequential on purpose
             #region doc:save-load-guide
             var net3 = new Sequential(new Linear(1, 10), new ReLU(), new Linear(10, 1));
             var fromPyTorch = StateDict.Load(ptPath);          // torch.save(model.state_dict(), "net3_state_dict.pt")
@@ -496,6 +513,7 @@ public class PyTorchGuideSnippets
             net3.Save(modelPath);                              // safetensors, with the architecture in its metadata
             var again = Module.Load<Sequential>(modelPath);    // rebuilt: Linear, ReLU, Linear, with the weights
             #endregion
+            #pragma warning restore SG2009
             var fixture = SafeTensorsFile.Load("models.safetensors");
             using (Autograd.NoGrad())
             {

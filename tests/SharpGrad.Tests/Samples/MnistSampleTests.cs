@@ -5,6 +5,7 @@ using Spectre.Console.Testing;
 
 namespace SharpGrad.Tests.Samples;
 
+[Collection(GlobalRngCollection.Name)]
 public class MnistSampleTests
 {
     private static string DataDir => Path.Combine(AppContext.BaseDirectory, "Data", "Files");
