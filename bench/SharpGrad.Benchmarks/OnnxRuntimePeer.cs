@@ -7,9 +7,11 @@ namespace SharpGrad.Benchmarks;
 
 /// <summary>
 /// ONNX Runtime as an inference peer: the workloads' MLP and CNN exported with SharpGrad.Onnx, run by ORT's CPU provider
-/// with the same number of threads, next to SharpGrad's compiled and eager forward on the same weights and inputs.
-/// <c>SharpGrad.Benchmarks onnxruntime [--threads N]</c> prints WORKLOADS lines: mlp_infer_b1, cnn_infer_b1, cnn_infer_b32
-/// (µs per call, eval mode, no gradients) with peer=sharpgrad, sharpgrad-eager and onnxruntime.
+/// with the same number of threads, next to SharpGrad's compiled and eager forward on the same weights and inputs, and —
+/// with <c>--aot PATH</c> — SharpGrad's NativeAOT binary (bench/SharpGrad.Benchmarks.Aot) run right after, in the same
+/// command. <c>SharpGrad.Benchmarks onnxruntime [--threads N] [--aot PATH]</c> prints WORKLOADS lines: mlp_infer_b1,
+/// cnn_infer_b1, cnn_infer_b32 (µs per call, eval mode, no gradients) with peer=sharpgrad, sharpgrad-eager, onnxruntime
+/// and sharpgrad-aot.
 /// </summary>
 public static class OnnxRuntimePeer
 {
@@ -17,11 +19,17 @@ public static class OnnxRuntimePeer
 
     public static int Run(string[] args)
     {
-        int threads = Environment.ProcessorCount;
-        if (args is ["--threads", var t] && int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0) threads = n;
-        else if (args.Length > 0)
+        string? aot = null;
+        if (!InferenceWorkloads.TryParseThreads(args, 0, out int threads, out int next)) return Usage();
+        if (next < args.Length && args[next] == "--aot" && next + 1 < args.Length)
         {
-            Console.Error.WriteLine("onnxruntime: the only option is --threads N (a positive integer).");
+            aot = args[next + 1];
+            next += 2;
+        }
+        if (next != args.Length) return Usage();
+        if (aot is not null && !File.Exists(aot))
+        {
+            Console.Error.WriteLine($"onnxruntime: --aot {aot}: no such file; publish it first (dotnet publish bench/SharpGrad.Benchmarks.Aot -c Release -r linux-x64 -p:PublishAot=true -o DIR).");
             return 2;
         }
         Parallelism.MaxThreads = threads;
@@ -32,36 +40,27 @@ public static class OnnxRuntimePeer
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-
-        Rng.ManualSeed(0);
-        var mlp = new MlpNet();
-        mlp.Eval();
-        Compare("mlp_infer_b1", mlp, mlp.Compile().Forward, mlp.Forward, Tensor.Rand(1, 784), 5000, options, threads);
-
-        var cnn = new CnnNet();
-        cnn.Eval();
-        var compiledCnn = cnn.Compile();
-        Compare("cnn_infer_b1", cnn, compiledCnn.Forward, cnn.Forward, Tensor.Rand(1, 1, 28, 28), 2000, options, threads);
-        Compare("cnn_infer_b32", cnn, compiledCnn.Forward, cnn.Forward, Tensor.Rand(32, 1, 28, 28), 100, options, threads);
-        return 0;
+        foreach (var w in InferenceWorkloads.Create()) Compare(w, options, threads);
+        return aot is null ? 0 : RunAot(aot, threads);
     }
 
-    private static void Compare(string workload, Module model, Func<Tensor, Tensor> compiled, Func<Tensor, Tensor> eager, Tensor x, int iters,
-        SessionOptions options, int threads)
+    private static int Usage()
     {
-        void Report(double us, string peer) =>
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload={workload} value={us:G6} unit=us peer={peer} threads={threads}"));
+        Console.Error.WriteLine("onnxruntime: options are --threads N (a positive integer) and --aot PATH (the published NativeAOT binary of bench/SharpGrad.Benchmarks.Aot).");
+        return 2;
+    }
 
+    private static void Compare(InferenceWorkload w, SessionOptions options, int threads)
+    {
+        var x = w.Input;
         using (Autograd.NoGrad())
         {
-            Report(Workloads.MicrosPerCall(() => compiled(x), iters), Workloads.CompiledPeer);
-            Report(Workloads.MicrosPerCall(() => eager(x), iters), Workloads.Peer);
+            Console.WriteLine(InferenceWorkloads.Line(w.Name, Workloads.MicrosPerCall(() => w.Compiled(x), w.Iterations), Workloads.CompiledPeer, threads));
+            Console.WriteLine(InferenceWorkloads.Line(w.Name, Workloads.MicrosPerCall(() => w.Eager(x), w.Iterations), Workloads.Peer, threads));
         }
 
-        using var session = new InferenceSession(OnnxExporter.ExportToBytes(model), options);
-        var input = x.ToArray();
-        var shape = x.Shape.Select(d => (long)d).ToArray();
-        using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
+        using var session = new InferenceSession(OnnxExporter.ExportToBytes(w.Model), options);
+        using var value = OrtValue.CreateTensorValueFromMemory(x.ToArray(), x.Shape.Select(d => (long)d).ToArray());
         using var runOptions = new RunOptions();
         string[] inputNames = [session.InputNames[0]], outputNames = [session.OutputNames[0]];
         OrtValue[] inputs = [value];
@@ -69,16 +68,31 @@ public static class OnnxRuntimePeer
         using (var check = session.Run(runOptions, inputNames, inputs, outputNames))
         {
             float[] expected;
-            using (Autograd.NoGrad()) expected = eager(x).ToArray();
-            var actual = check[0].GetTensorDataAsSpan<float>();
-            for (int i = 0; i < expected.Length; i++)
-                if (Math.Abs(actual[i] - expected[i]) > 1e-4 + 1e-4 * Math.Abs(expected[i]))
-                    throw new InvalidOperationException($"{workload}: ONNX Runtime gives {actual[i]} at {i}, SharpGrad {expected[i]}.");
+            using (Autograd.NoGrad()) expected = w.Eager(x).ToArray();
+            InferenceWorkloads.Check(w.Name, "ONNX Runtime", check[0].GetTensorDataAsSpan<float>(), expected);
         }
-        Report(Workloads.MicrosPerCall(() =>
+        Console.WriteLine(InferenceWorkloads.Line(w.Name, Workloads.MicrosPerCall(() =>
         {
             using var outputs = session.Run(runOptions, inputNames, inputs, outputNames);
-        }, iters), Peer);
+        }, w.Iterations), Peer, threads));
+    }
+
+    /// <summary>Runs the NativeAOT binary with the same thread count and passes its lines through.</summary>
+    private static int RunAot(string path, int threads)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(path) { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("--threads");
+        start.ArgumentList.Add(threads.ToString(CultureInfo.InvariantCulture));
+        using var process = System.Diagnostics.Process.Start(start)!;
+        Console.Write(process.StandardOutput.ReadToEnd());
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill();
+            Console.Error.WriteLine($"onnxruntime: {path} did not finish within 10 minutes.");
+            return 1;
+        }
+        if (process.ExitCode != 0) Console.Error.WriteLine($"onnxruntime: {path} exited with {process.ExitCode}.");
+        return process.ExitCode;
     }
 }
 

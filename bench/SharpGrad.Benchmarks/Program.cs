@@ -3,8 +3,9 @@
 //       the standard workloads of WORKLOADS.md, two lines each: compiled mode (generated Net.Compiled) and eager mode
 //       workload=NAME value=V unit=U peer=sharpgrad threads=T
 //       workload=NAME value=V unit=U peer=sharpgrad-eager threads=T
-//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- onnxruntime [--threads N]
-//       inference on ONNX Runtime (CPU provider, same threads) next to compiled and eager SharpGrad (OnnxRuntimePeer.cs)
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- onnxruntime [--threads N] [--aot PATH]
+//       inference on ONNX Runtime (CPU provider, same threads) next to compiled and eager SharpGrad (OnnxRuntimePeer.cs),
+//       then the NativeAOT binary of bench/SharpGrad.Benchmarks.Aot at PATH (peer=sharpgrad-aot)
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- profile [--threads N]
 //       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- distributed [--steps N] [--batch N]
@@ -20,7 +21,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("""
         Usage:
           SharpGrad.Benchmarks workloads [--threads N] [workload...]   standard workloads, compiled (peer=sharpgrad) and eager (peer=sharpgrad-eager)
-          SharpGrad.Benchmarks onnxruntime [--threads N]               inference next to ONNX Runtime (peer=onnxruntime): mlp_infer_b1, cnn_infer_b1, cnn_infer_b32
+          SharpGrad.Benchmarks onnxruntime [--threads N] [--aot PATH]  inference next to ONNX Runtime (peer=onnxruntime) and the NativeAOT binary (peer=sharpgrad-aot): mlp_infer_b1, cnn_infer_b1, cnn_infer_b32
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks distributed [--steps N] [--batch N]     DDP training images/s on 1 and 2 ranks (mpiexec), and the time waiting for gradients
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)

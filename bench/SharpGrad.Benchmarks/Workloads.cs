@@ -11,7 +11,7 @@ namespace SharpGrad.Benchmarks;
 /// The standard workloads of WORKLOADS.md in eager mode, with the same definitions as the peers' Program.cs
 /// (peers/torchsharp/Program.cs): best of three timed loops after a warm-up.
 /// </summary>
-public static class Workloads
+public static partial class Workloads
 {
     public const string Peer = "sharpgrad-eager";
 
@@ -186,20 +186,6 @@ public static class Workloads
     public static Sequential Cnn() => new(("conv1", new Conv2d(1, 16, 3, padding: 1)), ("relu1", new ReLU()), ("pool1", new MaxPool2d(2)),
         ("conv2", new Conv2d(16, 32, 3, padding: 1)), ("relu2", new ReLU()), ("pool2", new MaxPool2d(2)),
         ("flatten", new Flatten()), ("fc", new Linear(32 * 7 * 7, 10)));
-
-    /// <summary>Runs <paramref name="body"/> max(3, iters/10) times to warm up, then three loops of <paramref name="iters"/>; the best µs per call.</summary>
-    public static double MicrosPerCall(Action body, int iters)
-    {
-        for (int i = 0; i < Math.Max(3, iters / 10); i++) body();
-        double best = double.MaxValue;
-        for (int rep = 0; rep < 3; rep++)
-        {
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < iters; i++) body();
-            best = Math.Min(best, sw.Elapsed.TotalMilliseconds * 1000 / iters);
-        }
-        return best;
-    }
 
     /// <summary>The folder with the MNIST copy: $MNIST_DIR, else Data/ next to the program.</summary>
     public static string DataDir() => Environment.GetEnvironmentVariable("MNIST_DIR") is { Length: > 0 } d ? d : Path.Combine(AppContext.BaseDirectory, "Data");

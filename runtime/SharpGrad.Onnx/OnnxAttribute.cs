@@ -31,6 +31,14 @@ public sealed class OnnxAttribute
         return new(a);
     }
 
+    /// <summary>A list of strings (e.g. RNN's <c>activations</c>).</summary>
+    public static OnnxAttribute Strings(string name, params string[] values)
+    {
+        var a = new Proto.AttributeProto { Name = name, Type = Proto.AttributeProto.Types.AttributeType.Strings };
+        a.Strings.Add(values.Select(ByteString.CopyFromUtf8));
+        return new(a);
+    }
+
     /// <summary>A list of floats.</summary>
     public static OnnxAttribute Floats(string name, params float[] values)
     {

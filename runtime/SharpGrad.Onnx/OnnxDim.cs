@@ -59,6 +59,8 @@ public enum OnnxElementType
     Float32 = 1,
     /// <summary>64-bit integer (ONNX <c>INT64</c>, <c>torch.int64</c>): indices, e.g. an Embedding's input.</summary>
     Int64 = 7,
+    /// <summary>Boolean (ONNX <c>BOOL</c>, <c>torch.bool</c>): masks, e.g. an attention's key padding mask.</summary>
+    Bool = 9,
 }
 
 /// <summary>A value of the graph being built: a graph input, an initializer (a parameter or a constant) or a node's

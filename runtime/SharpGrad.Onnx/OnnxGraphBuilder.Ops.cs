@@ -321,6 +321,39 @@ public sealed partial class OnnxGraphBuilder
         return Add("Reshape", [x, Int64s(target)], [], shape);
     }
 
+    /// <summary><c>x.unflatten(dim, sizes)</c> (<c>nn.Unflatten</c>): a <c>Reshape</c> that keeps the leading dims as they
+    /// are (symbolic ones stay symbolic). One size may be -1; the dims after <paramref name="dim"/> must then be fixed.</summary>
+    public OnnxValue Unflatten(OnnxValue x, int dim, params long[] sizes)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        var s = RequireShape(x, null, "unflatten input");
+        int d = Dim(dim, s.Count, "dim");
+        if (sizes.Length == 0 || sizes.Count(v => v == -1) > 1 || sizes.Any(v => v == 0 || v < -1))
+            throw new ArgumentException($"unflatten: sizes ({string.Join(", ", sizes)}) must be positive, with at most one -1.", nameof(sizes));
+        // Reshape's 0 copies the input's dim at the same position: right for the dims before `dim` only.
+        bool inferred = sizes.Contains(-1);
+        var trailing = new long[s.Count - 1 - d];
+        for (int i = 0; i < trailing.Length; i++)
+        {
+            if (s[d + 1 + i].Value is { } v) trailing[i] = v;
+            else if (!inferred) { trailing[i] = -1; inferred = true; }
+            else throw new NotSupportedException($"unflatten of dim {dim} of {OnnxDim.Format(s)} into ({string.Join(", ", sizes)}): ONNX Reshape can infer one unknown dim only.");
+        }
+        long known = sizes.Where(v => v > 0).Aggregate(1L, (a, b) => a * b);
+        var middle = sizes.Select(v => v > 0 ? OnnxDim.Fixed(v) : s[d].Value is { } n ? OnnxDim.Fixed(n / known) : OnnxDim.Unknown);
+        var shape = s.Take(d).Concat(middle).Concat(s.Skip(d + 1)).ToArray();
+        return Add("Reshape", [x, Int64s([.. Enumerable.Repeat(0L, d), .. sizes, .. trailing])], [], shape);
+    }
+
+    /// <summary><c>x.masked_fill(mask, value)</c>: <c>Where(mask, value, x)</c> (<paramref name="mask"/> a Bool value that
+    /// broadcasts to <paramref name="x"/>).</summary>
+    public OnnxValue MaskedFill(OnnxValue x, OnnxValue mask, float value)
+    {
+        if (mask.ElementType != OnnxElementType.Bool)
+            throw new ArgumentException($"masked_fill needs a Bool mask; '{mask.Name}' is {mask.ElementType}.", nameof(mask));
+        return Add("Where", [mask, Scalar(value), x], [], OnnxShapes.Broadcast(mask.Shape, x.Shape), x.ElementType);
+    }
+
     /// <summary><c>x.transpose(dim0, dim1)</c>: <c>Transpose</c>.</summary>
     public OnnxValue Transpose(OnnxValue x, int dim0, int dim1)
     {

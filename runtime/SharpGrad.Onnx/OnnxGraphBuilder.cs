@@ -163,6 +163,36 @@ public sealed partial class OnnxGraphBuilder
     internal OnnxValue Add(string opType, OnnxValue?[] inputs, OnnxAttribute[] attributes, OnnxDim[]? shape, OnnxElementType? type = null)
         => Node(opType, inputs, attributes, shape, type);
 
+    /// <summary>A node with several outputs (LSTM's Y, Y_h, Y_c): the first output is named like a one-output node's,
+    /// the others after it with <c>_1</c>, <c>_2</c>, ….</summary>
+    internal OnnxValue[] AddMulti(string opType, OnnxValue?[] inputs, OnnxAttribute[] attributes, OnnxDim[]?[] shapes)
+    {
+        foreach (var input in inputs)
+            if (input is not null) Own(input);
+        var type = inputs.First(i => i is not null)!.ElementType;
+        var first = NewName(opType);
+        var outputs = new string[shapes.Length];
+        outputs[0] = first;
+        for (int i = 1; i < outputs.Length; i++)
+        {
+            outputs[i] = first + "_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Claim(outputs[i], "node output");
+        }
+        int count = inputs.Length;
+        while (count > 0 && inputs[count - 1] is null) count--; // omitted trailing optional inputs are left out
+        AddNode(opType, inputs.Take(count).Select(i => i?.Name ?? "").ToArray(), outputs, attributes, NodeName(first));
+        return outputs.Select((o, i) => new OnnxValue(this, o, type, shapes[i])).ToArray();
+    }
+
+    /// <summary>The naming scope of a layer called <paramref name="name"/>: its path relative to the enclosing layer's
+    /// (<c>graph.Layer("encoder.self_attn", …)</c> inside the scope <c>encoder</c> names nodes <c>/encoder/self_attn/…</c>).</summary>
+    private IDisposable LayerScope(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var path = string.Join(".", _scopes.Reverse());
+        return Scope(path.Length > 0 && name.StartsWith(path + ".", StringComparison.Ordinal) ? name[(path.Length + 1)..] : name);
+    }
+
     // A node is named after its output ("/fc1/Gemm" makes "/fc1/Gemm_output"), as PyTorch's exporter names them.
     private static string NodeName(string outputName) => outputName[..^"_output".Length];
 
@@ -245,7 +275,8 @@ public sealed partial class OnnxGraphBuilder
     {
         DType.Float32 => OnnxElementType.Float32,
         DType.Int64 => OnnxElementType.Int64,
-        _ => throw new NotSupportedException($"The initializer '{name}' is a {t.DType} tensor; ONNX export writes Float32 parameters (and Int64 indices). Convert the model with .To(DType.Float32) first."),
+        DType.Bool => OnnxElementType.Bool,
+        _ => throw new NotSupportedException($"The initializer '{name}' is a {t.DType} tensor; ONNX export writes Float32 parameters (and Int64 indices, Bool masks). Convert the model with .To(DType.Float32) first."),
     };
 
     private static Proto.TensorProto ToTensorProto(string name, Tensor value)
@@ -254,9 +285,12 @@ public sealed partial class OnnxGraphBuilder
         var t = new Proto.TensorProto { Name = name, DataType = (int)type };
         t.Dims.Add(value.Shape.Select(d => (long)d));
         // raw_data is little-endian, as ONNX requires; .NET on every platform SharpGrad runs on is little-endian.
-        t.RawData = type == OnnxElementType.Float32
-            ? ByteString.CopyFrom(MemoryMarshal.AsBytes(value.Detach().ToArray().AsSpan()))
-            : ByteString.CopyFrom(MemoryMarshal.AsBytes(value.ToLongArray().AsSpan()));
+        t.RawData = type switch
+        {
+            OnnxElementType.Float32 => ByteString.CopyFrom(MemoryMarshal.AsBytes(value.Detach().ToArray().AsSpan())),
+            OnnxElementType.Int64 => ByteString.CopyFrom(MemoryMarshal.AsBytes(value.ToLongArray().AsSpan())),
+            _ => ByteString.CopyFrom(MemoryMarshal.AsBytes(value.ToBoolArray().AsSpan())), // one byte per bool, 0 or 1
+        };
         return t;
     }
 

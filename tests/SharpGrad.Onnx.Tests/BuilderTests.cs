@@ -29,6 +29,20 @@ public class BuilderTests
     }
 
     [Fact]
+    public void UnflattenKeepsTheSymbolicBatchAndRefusesWhatReshapeCannotSay()
+    {
+        var g = new OnnxGraphBuilder("g");
+        var x = g.Input("x", 7, "N", 12);
+        Assert.Equal(["7", "N", "3", "4"], g.Unflatten(x, 2, 3, -1).Shape!.Select(d => d.ToString()));
+        var m = g.Input("m", 12, 5, 5);
+        Assert.Equal(["4", "3", "5", "5"], g.Unflatten(m, 0, -1, 3).Shape!.Select(d => d.ToString()));
+        Assert.Contains("at most one -1", Assert.Throws<ArgumentException>(() => g.Unflatten(x, 2, -1, -1)).Message);
+        // A -1 and a symbolic dim after it would be two unknowns for ONNX Reshape.
+        Assert.Contains("one unknown dim", Assert.Throws<NotSupportedException>(() => g.Unflatten(g.Input("y", 6, "N"), 0, 2, -1)).Message);
+        Assert.Contains("needs a Bool mask", Assert.Throws<ArgumentException>(() => g.MaskedFill(x, x, 0f)).Message);
+    }
+
+    [Fact]
     public void NamesMustBeUniqueAndValuesBelongToTheirBuilder()
     {
         var g = new OnnxGraphBuilder("g");
