@@ -39,7 +39,7 @@ public abstract partial class Module
             {
                 if (b is not null) result.Add((prefix + name, b, false));
             }
-            foreach (var (name, child) in m.RegisteredChildren())
+            foreach (var (name, child) in RegisteredChildrenOf(m))
             {
                 if (child is not null) Collect(child, prefix + name + ".", result, path);
             }

@@ -44,9 +44,26 @@ public abstract partial class Module
     /// <summary>
     /// Every child under every name it is registered with, in order — what PyTorch keeps in <c>_modules</c>. The same module
     /// registered twice (e.g. <c>new Sequential(a, b, a)</c>) appears twice; <see cref="NamedChildren"/> of the run-time
-    /// containers lists it once. State dicts and <c>ToString</c> use this.
+    /// containers and of <c>[Module]</c> classes lists it once. State dicts and <c>ToString</c> use this. Generated for
+    /// <c>[Module]</c> classes; a class that writes <see cref="NamedChildren"/> by hand need not override it.
     /// </summary>
-    internal virtual IEnumerable<(string Name, Module Module)> RegisteredChildren() => NamedChildren();
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected virtual IEnumerable<(string Name, Module Module)> RegisteredChildren() => NamedChildren();
+
+    /// <summary><see cref="RegisteredChildren"/> of <paramref name="module"/> (for the state dict and the architecture writers).</summary>
+    internal static IEnumerable<(string Name, Module Module)> RegisteredChildrenOf(Module module) => module.RegisteredChildren();
+
+    /// <summary>Each module of <paramref name="children"/> once, under its first name (PyTorch's <c>named_children()</c> memo).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected static IEnumerable<(string Name, Module Module)> DistinctChildren(IEnumerable<(string Name, Module Module)> children)
+    {
+        ArgumentNullException.ThrowIfNull(children);
+        var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
+        foreach (var c in children)
+        {
+            if (c.Module is not null && seen.Add(c.Module)) yield return c;
+        }
+    }
 
     /// <summary>The direct children, each module once even if registered under two names (PyTorch: <c>children()</c>).</summary>
     public IEnumerable<Module> Children()

@@ -28,11 +28,15 @@ internal static class CompiledEmitter
             w.WriteLine("/// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not");
             w.WriteLine("/// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on");
             w.WriteLine("/// children are called with materialised values (observing hooks; a hook that returns a replacement throws).");
+            w.WriteLine("/// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance");
+            w.WriteLine("/// throw an <see cref=\"global::System.InvalidOperationException\"/> (<see cref=\"global::SharpGrad.CompiledCallGuard\"/>);");
+            w.WriteLine("/// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).");
             w.WriteLine("/// </summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
             using (w.Block("public sealed class Compiled"))
             {
                 w.WriteLine($"private readonly {cls} _m;");
+                w.WriteLine($"private readonly {EmitContext.Guard} {EmitContext.GuardField} = new(\"{cls}.Compiled\"); // refuses concurrent calls");
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
                 foreach (var s in p.Params) w.WriteLine($"private readonly float[] {EmitContext.ParamGrad(s)}; // the gradient of {s.Path}");
                 foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");

@@ -13,6 +13,13 @@ internal sealed class EmitContext
     public const string Tensor = "global::SharpGrad.Tensor";
     public const string Support = "global::SharpGrad.CompiledSupport";
     public const string Kernels = "global::SharpGrad.Kernels";
+    public const string Guard = "global::SharpGrad.CompiledCallGuard";
+
+    /// <summary>The <c>Compiled</c> class's <see cref="Guard"/> field, entered first by every public method and tape backward.</summary>
+    public const string GuardField = "_guard";
+
+    /// <summary>Fields every <c>Compiled</c> class has (the module and the guard); a child's field is renamed around them.</summary>
+    public static readonly string[] ReservedFields = ["_m", GuardField];
 
     private readonly HashSet<int> _values = new();
     private readonly HashSet<int> _grads = new();

@@ -110,6 +110,7 @@ internal sealed class MethodEmitter
         if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
         using (_w.Block($"public {Tensor} {_p.Name}({paramList})"))
         {
+            EnterGuard(_p.Name);
             _w.WriteLine($"int n = {P}Prepare({argList});");
             _w.WriteLine($"{P}Run(n);");
             _w.WriteLine($"var y = new float[{_e.Size(outNode)}];");
@@ -148,6 +149,7 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// </summary>");
         using (_w.Block($"public float {_p.Name}Backward({paramList})"))
         {
+            EnterGuard(_p.Name + "Backward");
             _w.WriteLine($"int n = {P}Prepare({argList});");
             _w.WriteLine($"{P}Run(n);");
             _w.WriteLine($"float value = {Nodes[outNode].ValueField}[0];");
@@ -161,6 +163,9 @@ internal sealed class MethodEmitter
             _w.WriteLine("return value;");
         }
     }
+
+    /// <summary>Enters the program's <see cref="EmitContext.GuardField"/> for the rest of the method (the buffers are shared).</summary>
+    private void EnterGuard(string method) => _w.WriteLine($"using var call = {EmitContext.GuardField}.Enter(\"{method}\");");
 
     private static string ShapeArguments(TensorShape shape)
         => string.Join(", ", shape.Dims.Select(d => d.IsFixed ? MethodDraft.I(d.Size) : "\"" + d.Symbol + "\""));
@@ -225,6 +230,7 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
         using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n)"))
         {
+            EnterGuard(_p.Name + " (backward)");
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
             int count = _p.FloatInputs.Count + _slots.Count;
             _w.WriteLine($"var grads = new {Tensor}?[{MethodDraft.I(count)}];");

@@ -98,13 +98,21 @@ internal static class ModuleEmitter
 
     private static void WriteNamedChildren(IndentedWriter w, ModuleSpec spec)
     {
+        // RegisteredChildren: every child under every field (PyTorch's _modules: state dicts list a shared child under
+        // each name); NamedChildren: each module once, under its first name (PyTorch's named_children(), remove_duplicate).
         w.WriteLine("/// <inheritdoc/>");
         w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
-        using (w.Block($"public override {IEnumerable}<(string Name, {Module} Module)> NamedChildren()"))
+        w.WriteLine($"public override {IEnumerable}<(string Name, {Module} Module)> NamedChildren()");
+        w.WriteLine($"    => {Module}.DistinctChildren(RegisteredChildren());");
+        w.WriteLine();
+        w.WriteLine("/// <inheritdoc/>");
+        w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
+        using (w.Block($"protected override {IEnumerable}<(string Name, {Module} Module)> RegisteredChildren()"))
         {
             if (spec.BaseKind == BaseKind.ModuleSubclass)
             {
-                w.WriteLine("foreach (var inherited in base.NamedChildren()) yield return inherited;");
+                string inherited = spec.BaseListsRegisteredChildren ? "RegisteredChildren" : "NamedChildren";
+                w.WriteLine($"foreach (var inherited in base.{inherited}()) yield return inherited;");
             }
             int index = 0;
             foreach (var member in spec.Members.Where(m => m.Kind == MemberKind.Child))

@@ -23,6 +23,10 @@ internal sealed record ModuleSpec(
     /// <summary>Members the class already declares by hand; the generator leaves those out.</summary>
     public HandWritten HandWritten { get; init; }
 
+    /// <summary>For a <see cref="BaseKind.ModuleSubclass"/>: the base overrides <c>RegisteredChildren</c> (else the generated
+    /// code starts from <c>base.NamedChildren()</c>).</summary>
+    public bool BaseListsRegisteredChildren { get; init; }
+
     /// <summary>False when an error prevents generating code (the diagnostics say why).</summary>
     public bool CanEmit { get; init; } = true;
 

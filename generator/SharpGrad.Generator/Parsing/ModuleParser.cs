@@ -191,6 +191,7 @@ internal static class ModuleParser
         {
             CanEmit = canEmit,
             HandWritten = handWritten,
+            BaseListsRegisteredChildren = baseKind == BaseKind.ModuleSubclass && ListsRegisteredChildren(type.BaseType!),
             // The graph IR of every [Module] with a Forward (see docs/compiler.md); a [Sequential] class gets only its
             // children (for the inliner). The runtime's own layers are never parsed: they are the compiler's primitives.
             Graph = IsRuntime(context.SemanticModel.Compilation) ? null
@@ -257,6 +258,22 @@ internal static class ModuleParser
            && type.ContainingNamespace is { Name: "SharpGrad", ContainingNamespace.IsGlobalNamespace: true };
 
     private static bool IsSharpGradModule(ITypeSymbol type) => IsSharpGradType(type, "Module");
+
+    /// <summary>
+    /// True when <paramref name="type"/> overrides <c>RegisteredChildren</c> (by hand, or generated for a [Module] that does
+    /// not write <c>NamedChildren</c> by hand). Otherwise <c>Module.RegisteredChildren</c> is <c>NamedChildren()</c>, which
+    /// a derived module's generated NamedChildren builds on, so the derived module must start from <c>base.NamedChildren()</c>.
+    /// </summary>
+    private static bool ListsRegisteredChildren(INamedTypeSymbol type)
+    {
+        for (var t = type; t is not null && !IsSharpGradModule(t); t = t.BaseType)
+        {
+            if (!t.GetMembers("RegisteredChildren").IsEmpty) return true;
+            if (!t.GetMembers("NamedChildren").IsEmpty) return false;
+            if (HasAttribute(t, ModuleAttributeName) || HasAttribute(t, SequentialAttributeName)) return true;
+        }
+        return false;
+    }
 
     internal static bool IsExactlyTensor(ITypeSymbol type) => IsSharpGradType(type, "Tensor");
 

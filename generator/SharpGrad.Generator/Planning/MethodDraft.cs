@@ -27,7 +27,7 @@ internal sealed class ProgramDraft
         foreach (var m in Modules) if (m.Member == child.Name) return m;
         string type = child.IsBuiltIn ? "global::SharpGrad.Layers." + child.Kind : "global::" + (child.TypeName.Length > 0 ? child.TypeName : child.Kind);
         var r = new ModuleRef("_" + Identifier(child.Path), type, child.Path, child.Name);
-        if (Modules.Any(m => m.Field == r.Field)) r = r with { Field = r.Field + "_" + Modules.Count.ToString(CultureInfo.InvariantCulture) };
+        if (Modules.Any(m => m.Field == r.Field) || Emit.EmitContext.ReservedFields.Contains(r.Field)) r = r with { Field = r.Field + "_" + Modules.Count.ToString(CultureInfo.InvariantCulture) };
         Modules.Add(r);
         return r;
     }

@@ -110,9 +110,10 @@ public partial class Sequential : Module, IEnumerable<Module>
     private static bool IsOwnLayer(Module m) => !m.HasHooks && m is not Sequential && m.GetType().Assembly == typeof(Sequential).Assembly;
 
     /// <summary>The children with their names, each module once even if added twice (PyTorch: <c>named_children()</c>).</summary>
-    public override IEnumerable<(string Name, Module Module)> NamedChildren() => ModuleNames.Distinct(_children);
+    public override IEnumerable<(string Name, Module Module)> NamedChildren() => DistinctChildren(_children);
 
-    internal override IEnumerable<(string Name, Module Module)> RegisteredChildren() => _children;
+    /// <inheritdoc/>
+    protected override IEnumerable<(string Name, Module Module)> RegisteredChildren() => _children;
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs)
@@ -230,9 +231,10 @@ public class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
     }
 
     /// <summary>The modules named by position, each module once even if it is in the list twice (PyTorch: <c>named_children()</c>).</summary>
-    public override IEnumerable<(string Name, Module Module)> NamedChildren() => ModuleNames.Distinct(RegisteredChildren());
+    public override IEnumerable<(string Name, Module Module)> NamedChildren() => DistinctChildren(RegisteredChildren());
 
-    internal override IEnumerable<(string Name, Module Module)> RegisteredChildren()
+    /// <inheritdoc/>
+    protected override IEnumerable<(string Name, Module Module)> RegisteredChildren()
         => _items.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), (Module)m));
 
     /// <summary>Enumerates the modules in order.</summary>
@@ -254,16 +256,6 @@ public class ModuleList : ModuleList<Module>
 /// <summary>Checks child names the way PyTorch's <c>add_module</c> does.</summary>
 internal static class ModuleNames
 {
-    /// <summary>Each module once, under the first name it has (PyTorch's <c>named_children()</c> memo).</summary>
-    public static IEnumerable<(string Name, Module Module)> Distinct(IEnumerable<(string Name, Module Module)> children)
-    {
-        var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
-        foreach (var c in children)
-        {
-            if (seen.Add(c.Module)) yield return c;
-        }
-    }
-
     public static void Validate(string name, IReadOnlySet<string> existing, string owner)
     {
         ArgumentNullException.ThrowIfNull(name);

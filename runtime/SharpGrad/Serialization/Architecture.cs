@@ -250,7 +250,7 @@ internal static class Architecture
         if (depth > MaxDepth) return $"the model is nested more than {MaxDepth} levels deep";
         if (m.GetType() == typeof(Sequential))
         {
-            foreach (var (n, c) in m.RegisteredChildren())
+            foreach (var (n, c) in Module.RegisteredChildrenOf(m))
             {
                 if (Unsupported(c, n, depth + 1) is { } why) return why;
             }
@@ -266,7 +266,7 @@ internal static class Architecture
         {
             w.WriteString("kind", "Sequential");
             w.WriteStartArray("children");
-            foreach (var (n, c) in m.RegisteredChildren())
+            foreach (var (n, c) in Module.RegisteredChildrenOf(m))
             {
                 w.WriteStartObject();
                 w.WriteString("name", n);

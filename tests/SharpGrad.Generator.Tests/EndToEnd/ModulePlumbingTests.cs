@@ -150,4 +150,25 @@ public class ModulePlumbingTests
 
         Assert.Equal(1, calls);
     }
+
+    [Fact]
+    public void AChildAssignedToTwoFieldsIsListedOnceByNamedChildrenAndChildren()
+    {
+        // PyTorch (torch 1.13): self.encoder = Affine(3); self.decoder = self.encoder; self.head = Affine(3)
+        // list(m.named_children()) names encoder and head; list(m.children()) has 2 modules; named_modules() has 3 entries;
+        // state_dict() keeps both encoder.* and decoder.* (it walks _modules without remove_duplicate).
+        var model = new TiedChildren();
+        Assert.Equal(["encoder", "head"], model.NamedChildren().Select(c => c.Name));
+        Assert.Equal(2, model.Children().Count());
+        Assert.Equal(["", "encoder", "head"], model.NamedModules().Select(m => m.Name));
+        Assert.Equal(["", "encoder", "decoder", "head"], model.NamedModules(removeDuplicate: false).Select(m => m.Name));
+        Assert.Equal(["encoder.weight", "encoder.bias", "head.weight", "head.bias"], model.NamedParameters().Select(p => p.Name));
+        Assert.Equal(
+            ["encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias", "head.weight", "head.bias"],
+            model.StateDict().Keys);
+
+        var derived = new TiedChildrenExtended();
+        Assert.Equal(["shared", "extra"], derived.NamedChildren().Select(c => c.Name));
+        Assert.Equal(["", "shared", "again", "extra"], derived.NamedModules(removeDuplicate: false).Select(m => m.Name));
+    }
 }

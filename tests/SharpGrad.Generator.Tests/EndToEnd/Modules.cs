@@ -83,3 +83,39 @@ public sealed partial class WithPipeline
 
     public Tensor Forward(Tensor x) => pipeline.Forward(x) * 2f;
 }
+
+/// <summary>One child assigned to two fields (weight tying, <c>self.decoder = self.encoder</c> in PyTorch).</summary>
+[Module]
+public sealed partial class TiedChildren
+{
+    private readonly Affine encoder;
+    private readonly Affine decoder;
+    private readonly Affine head = new(3);
+
+    public TiedChildren()
+    {
+        encoder = new Affine(3);
+        decoder = encoder;
+    }
+}
+
+/// <summary>Derives from a module that assigns one child to two fields: the shared child is still listed once.</summary>
+[Module]
+public sealed partial class TiedChildrenExtended : TiedChildrenBase
+{
+    private readonly Affine extra = new(3);
+}
+
+/// <summary>The base of <see cref="TiedChildrenExtended"/>.</summary>
+[Module]
+public partial class TiedChildrenBase
+{
+    private readonly Affine shared;
+    private readonly Affine again;
+
+    public TiedChildrenBase()
+    {
+        shared = new Affine(3);
+        again = shared;
+    }
+}

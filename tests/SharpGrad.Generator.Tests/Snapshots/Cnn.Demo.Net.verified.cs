@@ -8,6 +8,11 @@ public partial class Net : global::SharpGrad.Module
     /// <inheritdoc/>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> NamedChildren()
+        => global::SharpGrad.Module.DistinctChildren(RegisteredChildren());
+
+    /// <inheritdoc/>
+    [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
+    protected override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> RegisteredChildren()
     {
         if (this.conv1 is { } child0) yield return ("conv1", child0);
         if (this.denseBlock is { } child1) yield return ("dense_block", child1);

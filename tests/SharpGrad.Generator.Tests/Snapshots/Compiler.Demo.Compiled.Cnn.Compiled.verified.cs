@@ -15,11 +15,15 @@ partial class Cnn
     /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
     /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
     /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
+    /// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance
+    /// throw an <see cref="global::System.InvalidOperationException"/> (<see cref="global::SharpGrad.CompiledCallGuard"/>);
+    /// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly Cnn _m;
+        private readonly global::SharpGrad.CompiledCallGuard _guard = new("Cnn.Compiled"); // refuses concurrent calls
         private readonly global::SharpGrad.Layers.Conv2d _conv1;
         private readonly global::SharpGrad.Layers.MaxPool2d _pool;
         private readonly global::SharpGrad.Layers.Linear _dense1;
@@ -86,6 +90,7 @@ partial class Cnn
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 3, 8, 8)] global::SharpGrad.Tensor x)
         {
+            using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
@@ -131,6 +136,7 @@ partial class Cnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Forward (backward)");
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Cnn.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[7];
             _forward_x_grad_needed = node.NeedsInputGrad(0);

@@ -15,11 +15,15 @@ partial class Mlp
     /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
     /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
     /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
+    /// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance
+    /// throw an <see cref="global::System.InvalidOperationException"/> (<see cref="global::SharpGrad.CompiledCallGuard"/>);
+    /// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly Mlp _m;
+        private readonly global::SharpGrad.CompiledCallGuard _guard = new("Mlp.Compiled"); // refuses concurrent calls
         private readonly global::SharpGrad.Layers.Linear _fc1;
         private readonly global::SharpGrad.Layers.Linear _fc2;
         private readonly float[] _fc1_weight_grad; // the gradient of fc1.weight
@@ -61,6 +65,7 @@ partial class Mlp
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 784)] global::SharpGrad.Tensor x)
         {
+            using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
@@ -99,6 +104,7 @@ partial class Mlp
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Forward (backward)");
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Mlp.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[5];
             _forward_x_grad_needed = node.NeedsInputGrad(0);

@@ -15,11 +15,15 @@ partial class Outer
     /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
     /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
     /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
+    /// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance
+    /// throw an <see cref="global::System.InvalidOperationException"/> (<see cref="global::SharpGrad.CompiledCallGuard"/>);
+    /// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly Outer _m;
+        private readonly global::SharpGrad.CompiledCallGuard _guard = new("Outer.Compiled"); // refuses concurrent calls
         private readonly global::SharpGrad.Layers.Linear _stem;
         private readonly global::SharpGrad.Layers.Linear _block_fc;
         private readonly global::Demo.Compiled.Block _block;
@@ -110,6 +114,7 @@ partial class Outer
         [return: global::SharpGrad.Shape("N", 1)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x)
         {
+            using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n];
@@ -155,6 +160,7 @@ partial class Outer
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Forward (backward)");
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[5];
             _forward_x_grad_needed = node.NeedsInputGrad(0);
@@ -330,6 +336,7 @@ partial class Outer
         /// <summary>Runs the compiled <see cref="Outer.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
+            using var call = _guard.Enter("Loss");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var y = new float[1];
@@ -351,6 +358,7 @@ partial class Outer
         /// </summary>
         public float LossBackward([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
+            using var call = _guard.Enter("LossBackward");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             float value = _loss_mse_loss_out[0];
@@ -406,6 +414,7 @@ partial class Outer
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _loss_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Loss (backward)");
             if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Loss");
             var grads = new global::SharpGrad.Tensor?[5];
             _loss_x_grad_needed = node.NeedsInputGrad(0);

@@ -15,11 +15,15 @@ partial class SeqCnn
     /// enters the eager tape as one node; buffers are allocated on the first call and reused while the batch does not
     /// grow, so call Backward on an output before calling the same method again. Float32 only; hooks registered on
     /// children are called with materialised values (observing hooks; a hook that returns a replacement throws).
+    /// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance
+    /// throw an <see cref="global::System.InvalidOperationException"/> (<see cref="global::SharpGrad.CompiledCallGuard"/>);
+    /// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).
     /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public sealed class Compiled
     {
         private readonly SeqCnn _m;
+        private readonly global::SharpGrad.CompiledCallGuard _guard = new("SeqCnn.Compiled"); // refuses concurrent calls
         private readonly global::SharpGrad.Layers.Conv2d _features_0;
         private readonly global::SharpGrad.Layers.BatchNorm2d _features_1;
         private readonly global::SharpGrad.Layers.ReLU _features_2;
@@ -135,6 +139,7 @@ partial class SeqCnn
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x)
         {
+            using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var y = new float[n * 10];
@@ -187,6 +192,7 @@ partial class SeqCnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Forward (backward)");
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Forward");
             var grads = new global::SharpGrad.Tensor?[7];
             _forward_x_grad_needed = node.NeedsInputGrad(0);
@@ -340,6 +346,7 @@ partial class SeqCnn
         /// <summary>Runs the compiled <see cref="SeqCnn.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
+            using var call = _guard.Enter("Loss");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var y = new float[1];
@@ -364,6 +371,7 @@ partial class SeqCnn
         /// </summary>
         public float LossBackward([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
+            using var call = _guard.Enter("LossBackward");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             float value = _loss_cross_entropy_out[0];
@@ -429,6 +437,7 @@ partial class SeqCnn
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
         private global::SharpGrad.Tensor?[] _loss_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
         {
+            using var call = _guard.Enter("Loss (backward)");
             if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Loss");
             var grads = new global::SharpGrad.Tensor?[7];
             _loss_x_grad_needed = node.NeedsInputGrad(0);

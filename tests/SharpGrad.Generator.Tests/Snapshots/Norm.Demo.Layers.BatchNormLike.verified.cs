@@ -8,6 +8,11 @@ public partial class BatchNormLike : global::SharpGrad.Module
     /// <inheritdoc/>
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     public override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> NamedChildren()
+        => global::SharpGrad.Module.DistinctChildren(RegisteredChildren());
+
+    /// <inheritdoc/>
+    [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
+    protected override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> RegisteredChildren()
     {
         yield break;
     }

@@ -10,6 +10,11 @@ static partial class Blocks
         /// <inheritdoc/>
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
         public override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> NamedChildren()
+            => global::SharpGrad.Module.DistinctChildren(RegisteredChildren());
+
+        /// <inheritdoc/>
+        [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
+        protected override global::System.Collections.Generic.IEnumerable<(string Name, global::SharpGrad.Module Module)> RegisteredChildren()
         {
             if (this.conv1 is { } child0) yield return ("conv1", child0);
             if (this.relu1 is { } child1) yield return ("relu1", child1);
