@@ -54,19 +54,7 @@ internal sealed class IndentedWriter
         }
         WriteLine(head + "(");
         _indent++;
-        var current = new StringBuilder();
-        for (int k = 0; k < args.Count; k++)
-        {
-            string piece = args[k] + (k == args.Count - 1 ? tail : ",");
-            if (current.Length > 0 && Indentation + current.Length + 1 + piece.Length > MaxWidth)
-            {
-                WriteLine(current.ToString());
-                current.Clear();
-            }
-            if (current.Length > 0) current.Append(' ');
-            current.Append(piece);
-        }
-        WriteLine(current.ToString());
+        Pack(args, tail);
         _indent--;
     }
 
@@ -85,10 +73,18 @@ internal sealed class IndentedWriter
         WriteLine(head);
         WriteLine("{");
         _indent++;
+        Pack(items, ",");
+        _indent--;
+        WriteLine("}" + tail);
+    }
+
+    /// <summary>Writes the items separated by commas, as many on a line as fit in <see cref="MaxWidth"/>; the last one ends with <paramref name="last"/>.</summary>
+    private void Pack(IReadOnlyList<string> items, string last)
+    {
         var current = new StringBuilder();
-        foreach (var item in items)
+        for (int k = 0; k < items.Count; k++)
         {
-            string piece = item + ",";
+            string piece = items[k] + (k == items.Count - 1 ? last : ",");
             if (current.Length > 0 && Indentation + current.Length + 1 + piece.Length > MaxWidth)
             {
                 WriteLine(current.ToString());
@@ -98,8 +94,6 @@ internal sealed class IndentedWriter
             current.Append(piece);
         }
         WriteLine(current.ToString());
-        _indent--;
-        WriteLine("}" + tail);
     }
 
     /// <summary>Writes a <c>//</c> comment, wrapped at word boundaries to fit in <see cref="MaxWidth"/>.</summary>

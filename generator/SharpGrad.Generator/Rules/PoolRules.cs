@@ -74,8 +74,36 @@ internal sealed class MaxPoolRule : PoolRuleBase
     }
 }
 
+/// <summary>
+/// An averaging pool (AvgPool2d, AdaptiveAvgPool2d): its backward reads no value, only the geometry; forward and backward
+/// call <c>CompiledSupport.{Entry}Forward</c> and <c>{Entry}Backward</c>.
+/// </summary>
+internal abstract class AveragingPoolRule : PoolRuleBase
+{
+    /// <summary>The name of the kernel entry points: <c>AvgPool</c>, <c>AdaptivePool</c>.</summary>
+    protected abstract string Entry { get; }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Support}.{Entry}Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), "n", e.Geometry(n)]);
+        e.ForwardHooks(n, n.Inputs[0]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.{Entry}Backward", [e.Grad(n.Index), e.GradOrNull(a), "n", e.Geometry(n)]);
+        Hooks.After(e, n, a);
+    }
+}
+
 /// <summary>An AvgPool2d layer with PyTorch's divisor rules (padding, ceil mode, count_include_pad).</summary>
-internal sealed class AvgPoolRule : PoolRuleBase
+internal sealed class AvgPoolRule : AveragingPoolRule
 {
     public override RuleKind Kind => RuleKind.AvgPool;
 
@@ -96,27 +124,11 @@ internal sealed class AvgPoolRule : PoolRuleBase
         };
     }
 
-    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
-
-    public override void Forward(EmitContext e, NodePlan n)
-    {
-        e.W.Comment(n.Text);
-        e.W.Call($"{EmitContext.Support}.AvgPoolForward", [e.Value(n.Inputs[0]), e.Value(n.Index), "n", e.Geometry(n)]);
-        e.ForwardHooks(n, n.Inputs[0]);
-    }
-
-    public override void Backward(EmitContext e, NodePlan n)
-    {
-        int a = n.Inputs[0];
-        e.W.Comment($"d {n.Text}");
-        Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.AvgPoolBackward", [e.Grad(n.Index), e.GradOrNull(a), "n", e.Geometry(n)]);
-        Hooks.After(e, n, a);
-    }
+    protected override string Entry => "AvgPool";
 }
 
 /// <summary>An AdaptiveAvgPool2d layer: each output cell averages its share of the input.</summary>
-internal sealed class AdaptivePoolRule : PoolRuleBase
+internal sealed class AdaptivePoolRule : AveragingPoolRule
 {
     public override RuleKind Kind => RuleKind.AdaptivePool;
 
@@ -133,21 +145,5 @@ internal sealed class AdaptivePoolRule : PoolRuleBase
         };
     }
 
-    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
-
-    public override void Forward(EmitContext e, NodePlan n)
-    {
-        e.W.Comment(n.Text);
-        e.W.Call($"{EmitContext.Support}.AdaptivePoolForward", [e.Value(n.Inputs[0]), e.Value(n.Index), "n", e.Geometry(n)]);
-        e.ForwardHooks(n, n.Inputs[0]);
-    }
-
-    public override void Backward(EmitContext e, NodePlan n)
-    {
-        int a = n.Inputs[0];
-        e.W.Comment($"d {n.Text}");
-        Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.AdaptivePoolBackward", [e.Grad(n.Index), e.GradOrNull(a), "n", e.Geometry(n)]);
-        Hooks.After(e, n, a);
-    }
+    protected override string Entry => "AdaptivePool";
 }
