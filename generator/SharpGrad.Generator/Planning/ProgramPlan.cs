@@ -211,4 +211,11 @@ internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableA
 /// The planning step's result for one module (the incremental step after shape inference): the spec to emit, the
 /// program when every node has a rule, and SG1017 as data when one does not.
 /// </summary>
-internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled);
+internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled)
+{
+    /// <summary>
+    /// True when the module's graph breaks (SG1019): its <c>Compiled</c> class runs the broken methods eagerly and lists
+    /// the breaks in its <c>Explanation</c>, so <c>Compile()</c> exists for every parsed module.
+    /// </summary>
+    public bool Eager { get; init; }
+}

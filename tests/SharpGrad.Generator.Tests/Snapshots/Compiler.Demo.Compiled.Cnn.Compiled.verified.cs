@@ -279,5 +279,17 @@ partial class Cnn
                 _conv1, (_forward_x_grad_needed ? x_grad : null), conv1_out_input_grad_before, new int[] { n, 3, 8, 8 }, conv1_out_grad,
                 new int[] { n, 32, 8, 8 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation => s_explanation;
+
+        private static readonly global::SharpGrad.GraphExplanation s_explanation = new(
+            new string[]
+        {
+            "Forward: the whole method",
+            },
+            new global::SharpGrad.GraphBreak[]
+        {
+            });
     }
 }

@@ -187,5 +187,17 @@ partial class Mlp
             if (fc1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc1, (_forward_x_grad_needed ? x_grad : null), fc1_out_input_grad_before, new int[] { n, 784 }, fc1_out_grad, new int[] { n, 256 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation => s_explanation;
+
+        private static readonly global::SharpGrad.GraphExplanation s_explanation = new(
+            new string[]
+        {
+            "Forward: the whole method",
+            },
+            new global::SharpGrad.GraphBreak[]
+        {
+            });
     }
 }
