@@ -135,6 +135,7 @@ public class ZooTests
         // The zoo's models were [Module(Compile = false)] because the compiler rejected their Forward (SG1015/SG1016);
         // now each construct it does not take is a graph break (SG1019): Compile() exists, runs them eagerly with the
         // eager results, and its Explanation names each break with its place in ZooModels.cs.
+        using var noGrad = Autograd.NoGrad();
         var resnet = new ResNet18(numClasses: 10, width: 8);
         var x = Data("resnet18")["in.x"];
         var compiled = resnet.Compile();
