@@ -18,6 +18,8 @@ public class CompiledOpTests
     {
         var model = new CompiledCausalSelfAttention();
         var mask = CausalMask(6);
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
         CompiledLayerTests.Compare(model, model, x => model.Forward(x, mask), x => model.Compile().Forward(x, mask), [batch, 6, 16], seed: 120);
     }
 
