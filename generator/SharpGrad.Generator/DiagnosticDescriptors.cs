@@ -20,10 +20,9 @@ internal static class DiagnosticDescriptors
     public const string ViewElementCountId = "SG1012";
     public const string MatMulInnerDimsId = "SG1013";
     public const string BroadcastMismatchId = "SG1014";
-    public const string NotStaticGraphId = "SG1015";
-    public const string ChildNotConstantId = "SG1016";
     public const string NotCompiledId = "SG1017";
     public const string LossShapesId = "SG1018";
+    public const string GraphBreakId = "SG1019";
 
     /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
     public const string ShapeCategory = "SharpGrad.Shapes";
@@ -142,24 +141,6 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
-    /// <summary>SG1015: a parsed module leaves the static subset (an error: change the code, or keep the class eager-only).</summary>
-    public static readonly DiagnosticDescriptor NotStaticGraph = new(
-        NotStaticGraphId,
-        title: "Outside the static subset the compiler understands",
-        messageFormat: WithDocsPage("'{0}' uses {1}, which is outside the static graph SharpGrad compiles: {2}; or mark the class [Module(Compile = false)] to keep it eager-only", NotStaticGraphId),
-        ShapeCategory,
-        DiagnosticSeverity.Error,
-        isEnabledByDefault: true);
-
-    /// <summary>SG1016: a child of a parsed module is not constant-constructed in its field initialiser (an error).</summary>
-    public static readonly DiagnosticDescriptor ChildNotConstant = new(
-        ChildNotConstantId,
-        title: "A child module is not constructed with constants",
-        messageFormat: WithDocsPage("The child '{1}' of '{0}' has no constant construction, so its shapes are unknown at build time: {2}; or mark '{0}' [Module(Compile = false)] to keep it eager-only", ChildNotConstantId),
-        ShapeCategory,
-        DiagnosticSeverity.Error,
-        isEnabledByDefault: true);
-
     /// <summary>SG1017: a parsed module's graph uses an op or a combination the code generator does not emit yet (a warning: the model stays eager).</summary>
     public static readonly DiagnosticDescriptor NotCompiled = new(
         NotCompiledId,
@@ -178,6 +159,19 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    /// <summary>
+    /// SG1019: a construct the compiler does not take breaks the graph (info, never an error: the model is valid). The
+    /// part of the method it starts runs eagerly inside the generated <c>Compiled</c> program (PyTorch: a
+    /// <c>torch.compile</c> graph break, listed by <c>Compiled.Explanation</c> as <c>torch._dynamo.explain</c> lists them).
+    /// </summary>
+    public static readonly DiagnosticDescriptor GraphBreak = new(
+        GraphBreakId,
+        title: "Graph break: this part of the module runs eagerly",
+        messageFormat: WithDocsPage("'{0}' breaks the compiled graph at {1}; that part runs eagerly inside Compile() (to compile it: {2})", GraphBreakId),
+        ShapeCategory,
+        DiagnosticSeverity.Info,
+        isEnabledByDefault: true);
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         ModuleNotPartialId => ModuleNotPartial,
@@ -192,10 +186,9 @@ internal static class DiagnosticDescriptors
         ViewElementCountId => ViewElementCount,
         MatMulInnerDimsId => MatMulInnerDims,
         BroadcastMismatchId => BroadcastMismatch,
-        NotStaticGraphId => NotStaticGraph,
-        ChildNotConstantId => ChildNotConstant,
         NotCompiledId => NotCompiled,
         LossShapesId => LossShapes,
+        GraphBreakId => GraphBreak,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };
 }

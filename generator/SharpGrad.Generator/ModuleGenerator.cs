@@ -119,6 +119,7 @@ public sealed class ModuleGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(programs, static (spc, p) =>
         {
             if (p.Program is { } program) spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.Emit(p.Spec, program));
+            else if (p.Eager) spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.EmitEager(p.Spec));
         });
     }
 }

@@ -1,3 +1,5 @@
+using SharpGrad.Kernels;
+
 namespace SharpGrad;
 
 public partial class Tensor
@@ -65,7 +67,28 @@ public partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(mask);
         ShapeUtil.CheckBroadcastsTo(mask._shape, _shape, "MaskedFill (the mask)");
-        return Where(mask, ScalarLike(this, value), this);
+        if (DType is not (DType.Float32 or DType.Float64)) return Where(mask, ScalarLike(this, value), this);
+        if (mask.DType is not (DType.Bool or DType.UInt8))
+        {
+            throw new ArgumentException($"MaskedFill: the mask must be a Bool tensor, but got {mask.DType} (shape {ShapeUtil.Format(mask._shape)}). Build it with a comparison such as x.Gt(0), or Tensor.Ones(t, t).Triu(1).Gt(0) for a causal mask.");
+        }
+        // The kernel repeats its mask over the input: eager passes the mask expanded to the input's shape.
+        var full = Empty(_shape, DType.Bool);
+        CopyConvert(mask, full);
+        var src = ContiguousRaw();
+        var r = Empty(_shape, DType);
+        if (DType == DType.Float32) MaskedFillKernel.Forward(src.Span<float>(), full.Span<bool>(), (float)value, r.Span<float>());
+        else MaskedFillKernel.Forward(src.Span<double>(), full.Span<bool>(), value, r.Span<double>());
+        if (!ShouldRecord(this)) return r;
+        return Record(r, "MaskedFillBackward", [this], (g, n) =>
+        {
+            if (Autograd.IsGradEnabled) return [g.MaskedFill(full, 0)];
+            var gc = g.DType == r.DType ? g.ContiguousRaw() : g.ToRaw(r.DType);
+            var o = Empty(r._shape, r.DType);
+            if (r.DType == DType.Float32) MaskedFillKernel.Backward(full.Span<bool>(), gc.Span<float>(), o.Span<float>(), accumulate: false);
+            else MaskedFillKernel.Backward(full.Span<bool>(), gc.Span<double>(), o.Span<double>(), accumulate: false);
+            return [o];
+        });
     }
 
     /// <summary>In-place <see cref="MaskedFill"/> (PyTorch: <c>masked_fill_</c>).</summary>

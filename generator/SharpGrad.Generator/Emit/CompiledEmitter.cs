@@ -61,8 +61,90 @@ internal static class CompiledEmitter
                     w.WriteLine();
                     new MethodEmitter(p, m, cls, w).Emit();
                 }
+                w.WriteLine();
+                Explanation(w, p.Methods.Select(m => m.Name + ": the whole method").ToList(), default);
             }
         }
         return ModuleEmitter.EndFile(w, spec);
+    }
+
+    /// <summary>
+    /// The <c>Compiled</c> class of a module whose graph breaks (SG1019): each parsed method runs the module's own
+    /// method eagerly (outputs, gradients and hooks exactly as eager), and <c>Explanation</c> lists every break.
+    /// </summary>
+    public static string EmitEager(ModuleSpec spec)
+    {
+        var graph = spec.Graph!;
+        var w = ModuleEmitter.BeginFile(spec);
+        string cls = spec.ClassName;
+        using (w.Block($"{spec.DeclarationKeywords} {cls}"))
+        {
+            w.WriteLine("/// <summary>Returns this module's program (see <see cref=\"Compiled\"/>: its graph breaks, so it runs eagerly).</summary>");
+            w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
+            w.WriteLine("public Compiled Compile() => new(this);");
+            w.WriteLine();
+            w.WriteLine("/// <summary>");
+            w.WriteLine("/// The program SharpGrad generated at build time for this module. Its graph breaks (SG1019, listed by");
+            w.WriteLine("/// <see cref=\"Explanation\"/>, PyTorch: <c>torch._dynamo.explain</c>), so its methods run eagerly: same outputs and");
+            w.WriteLine("/// gradients as the module itself.");
+            w.WriteLine("/// </summary>");
+            w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
+            using (w.Block("public sealed class Compiled"))
+            {
+                w.WriteLine($"private readonly {cls} _m;");
+                w.WriteLine();
+                w.WriteLine($"internal Compiled({cls} module) => _m = module;");
+                foreach (var m in graph.Methods)
+                {
+                    w.WriteLine();
+                    w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> eagerly (its graph breaks).</summary>");
+                    w.WriteLine($"public {m.Signature} => _m.{m.Name}({m.Arguments});");
+                }
+                w.WriteLine();
+                Explanation(w, new List<string>(), graph.NotCompilable);
+            }
+        }
+        return ModuleEmitter.EndFile(w, spec);
+    }
+
+    /// <summary>The <c>Explanation</c> property: the compiled regions and the graph breaks, as data.</summary>
+    private static void Explanation(IndentedWriter w, List<string> regions, EquatableArray<GraphIssue> breaks)
+    {
+        const string type = "global::SharpGrad.GraphExplanation";
+        w.WriteLine("/// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>");
+        w.WriteLine($"public {type} Explanation {{ get; }} = new(s_regions, s_breaks);");
+        w.WriteLine();
+        using (w.Block("private static readonly string[] s_regions =", "};"))
+        {
+            foreach (var r in regions) w.WriteLine(Literal(r) + ",");
+        }
+        w.WriteLine();
+        using (w.Block("private static readonly global::SharpGrad.GraphBreak[] s_breaks =", "};"))
+        {
+            foreach (var b in breaks)
+            {
+                var at = b.Location is { } l
+                    ? System.IO.Path.GetFileName(l.FilePath) + "(" + (l.LineSpan.Start.Line + 1) + "," + (l.LineSpan.Start.Character + 1) + ")"
+                    : "";
+                w.WriteLine($"new({Literal(b.Method)}, {Literal(at)},");
+                foreach (var piece in Pieces(b.What, ",")) w.WriteLine("    " + piece);
+                foreach (var piece in Pieces(b.Reason, "),")) w.WriteLine("    " + piece);
+            }
+        }
+    }
+
+    private static string Literal(string text) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(text, quote: true);
+
+    /// <summary>A long string as literals of at most 100 characters joined by <c>+</c>, one per line, the last followed by <paramref name="tail"/>.</summary>
+    private static IEnumerable<string> Pieces(string text, string tail)
+    {
+        int start = 0;
+        do
+        {
+            string piece = Literal(text.Substring(start, System.Math.Min(100, text.Length - start)));
+            start += 100;
+            yield return start < text.Length ? piece + " +" : piece + tail;
+        }
+        while (start < text.Length);
     }
 }

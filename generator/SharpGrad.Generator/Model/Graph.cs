@@ -102,6 +102,15 @@ internal sealed record GraphMethod(
     /// </summary>
     public EquatableArray<bool> Inlined { get; init; }
 
+    /// <summary>
+    /// The method's declaration with fully qualified types, names and defaults
+    /// (<c>global::SharpGrad.Tensor Forward(global::SharpGrad.Tensor x)</c>): what an eager stand-in re-declares.
+    /// </summary>
+    public string Signature { get; init; } = "";
+
+    /// <summary>The method's parameters as call arguments (<c>x, mask</c>).</summary>
+    public string Arguments { get; init; } = "";
+
     /// <summary>True if node <paramref name="i"/> came from a child and its diagnostics are the child's.</summary>
     public bool IsInlined(int i) => i < Inlined.Count && Inlined[i];
 }
@@ -113,8 +122,12 @@ internal sealed record GraphInput(string Name, TensorShape? Shape)
     public bool IsInferred { get; init; }
 }
 
-/// <summary>Why part of a module is outside the static subset: the diagnostic id, where, and the reason text.</summary>
-internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason);
+/// <summary>Why part of a module is outside the static subset (a graph break, SG1019): the diagnostic id, where, the construct and the fix.</summary>
+internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason)
+{
+    /// <summary>The method the break is in (<c>Forward</c>), or <c>constructor</c> for a child's declaration.</summary>
+    public string Method { get; init; } = "constructor";
+}
 
 /// <summary>The result of shape inference for one method: the shape of each node (null = unknown).</summary>
 internal sealed record MethodShapes(string Name, EquatableArray<GraphInput> Inputs, TensorShape? Output);

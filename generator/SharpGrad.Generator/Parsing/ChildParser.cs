@@ -55,7 +55,7 @@ internal static class ChildParser
                 }
                 if (memberType is IArrayTypeSymbol or INamedTypeSymbol { IsGenericType: true } && ModuleParser.IsStateMemberType(memberType))
                 {
-                    issues.Add(new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, location, "the list of children '" + member.Name + "'",
+                    issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, location, "the list of children '" + member.Name + "', whose items are not known at build time",
                         "a foreach is unrolled only over a readonly array of children with a constant initialiser (`readonly Linear[] layers = [new(4, 4), new(4, 4)];`); declare it so, or each child as its own field"));
                 }
                 continue;
@@ -65,11 +65,11 @@ internal static class ChildParser
             string kind = memberType.Name;
             string path = Naming.ToStateName(member.Name);
             string typeName = TypeName(memberType);
-            var initializer = Initializer(member, token);
+            var initializer = Initializer(member, token) ?? ConstructorAssignment(type, member, compilation, token);
             if (initializer is null)
             {
-                issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, location, member.Name,
-                    "it has no field initialiser; declare it as `readonly " + kind + " " + member.Name + " = new(…);` with constant arguments"));
+                issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, location, "the child '" + member.Name + "', which is not constructed once in a field initialiser or the constructor",
+                    "construct it once, as `readonly " + kind + " " + member.Name + " = new(…);` or `" + member.Name + " = new(…);` in the constructor, with constant arguments"));
                 children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
                 continue;
             }
@@ -79,8 +79,9 @@ internal static class ChildParser
             var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
             if (notConstant is not null)
             {
-                issues.Add(new GraphIssue(DiagnosticDescriptors.ChildNotConstantId, LocationInfo.From(initializer.GetLocation()), member.Name,
-                    "its argument `" + notConstant + "` is not a compile-time constant; use constants (or const fields) so its shapes are known at build time"));
+                issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(initializer.GetLocation()),
+                    "the child '" + member.Name + "', whose argument `" + notConstant + "` is not a compile-time constant (its shapes are unknown at build time)",
+                    "pass constants or const fields; sizes taken from constructor parameters are not compiled yet"));
             }
             children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
             if (child is { Kind: "ModuleList", Items.IsEmpty: false } list && notConstant is null)
@@ -209,6 +210,33 @@ internal static class ChildParser
     /// <summary>The type's full name without <c>global::</c> and without nullability (<c>Demo.Block</c>).</summary>
     internal static string TypeName(ITypeSymbol type)
         => type.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat.WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.None));
+
+    /// <summary>
+    /// The value a constructor assigns to <paramref name="member"/> (<c>fc = new Linear(4, 8);</c> or
+    /// <c>this.fc = …</c>, as PyTorch users write <c>self.fc = nn.Linear(4, 8)</c> in <c>__init__</c>), when exactly
+    /// one assignment in the constructors sets it; else null.
+    /// </summary>
+    private static ExpressionSyntax? ConstructorAssignment(INamedTypeSymbol type, ISymbol member, Compilation compilation, CancellationToken token)
+    {
+        ExpressionSyntax? found = null;
+        foreach (var constructor in type.InstanceConstructors)
+        {
+            foreach (var reference in constructor.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax(token) is not ConstructorDeclarationSyntax syntax) continue;
+                var model = compilation.GetSemanticModel(syntax.SyntaxTree);
+                foreach (var assignment in syntax.DescendantNodes().OfType<AssignmentExpressionSyntax>())
+                {
+                    if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(assignment.Left, token).Symbol, member)) continue;
+                    bool once = assignment.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.SimpleAssignmentExpression)
+                                && !assignment.Ancestors().TakeWhile(a => a != syntax).Any(a => a is ForStatementSyntax or ForEachStatementSyntax or WhileStatementSyntax or DoStatementSyntax or IfStatementSyntax);
+                    if (found is not null || !once) return null;
+                    found = assignment.Right;
+                }
+            }
+        }
+        return found;
+    }
 
     private static ExpressionSyntax? Initializer(ISymbol member, CancellationToken token)
     {

@@ -35,6 +35,9 @@ internal sealed class GraphParser
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
     private Dictionary<ISymbol, int> _intEnv = new(SymbolEqualityComparer.Default);
 
+    /// <summary>Locals an earlier graph break left eager (<see cref="MarkEager"/>).</summary>
+    private HashSet<ISymbol> _eager = new(SymbolEqualityComparer.Default);
+
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
         _type = type;
@@ -43,6 +46,15 @@ internal sealed class GraphParser
         _children = children;
         _token = token;
     }
+
+    private static readonly SymbolDisplayFormat SignatureFormat = SymbolDisplayFormat.FullyQualifiedFormat
+        .WithMemberOptions(SymbolDisplayMemberOptions.IncludeType | SymbolDisplayMemberOptions.IncludeParameters)
+        .WithParameterOptions(SymbolDisplayParameterOptions.IncludeType | SymbolDisplayParameterOptions.IncludeName
+                              | SymbolDisplayParameterOptions.IncludeDefaultValue | SymbolDisplayParameterOptions.IncludeParamsRefOut)
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    private static readonly SymbolDisplayFormat ArgumentFormat = SymbolDisplayFormat.MinimallyQualifiedFormat
+        .WithParameterOptions(SymbolDisplayParameterOptions.IncludeName);
 
     public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
     {
@@ -70,13 +82,14 @@ internal sealed class GraphParser
                 token.ThrowIfCancellationRequested();
                 graphs.Add(parser.ParseMethod(method, syntax));
             }
-            return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.ToEquatableArray());
+            // A break inside an unrolled foreach is found once per item: reported once.
+            return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
         }
         catch (System.Exception e) when (e is not System.OperationCanceledException)
         {
             // A gap in this young parser must never cost the module its plumbing: report it and check nothing.
             var where = LocationInfo.From(methods[0].Syntax.Identifier.GetLocation());
-            var issue = new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
+            var issue = new GraphIssue(DiagnosticDescriptors.GraphBreakId, where, "code the graph parser failed on (" + e.GetType().Name + ": " + e.Message + ")",
                 "please report it");
             return new ModuleGraph(default, default, new[] { issue }.ToEquatableArray());
         }
@@ -124,6 +137,8 @@ internal sealed class GraphParser
         _nodes = new List<GraphNode>();
         _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _eager = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        int issuesBefore = _issues.Count;
 
         var inputs = new List<GraphInput>();
         foreach (var p in method.Parameters)
@@ -149,12 +164,18 @@ internal sealed class GraphParser
         }
         catch (UnsupportedException e)
         {
-            _issues.Add(e.Issue);
+            if (e.Issue is not null) _issues.Add(e.Issue);
             output = -1;
         }
+        if (_issues.Count > issuesBefore) output = -1;   // a method with a break has no whole graph
+        for (int k = issuesBefore; k < _issues.Count; k++) _issues[k] = _issues[k] with { Method = method.Name };
 
         return new GraphMethod(method.Name, inputs.ToEquatableArray(), _nodes.ToEquatableArray(), output,
-            LocationInfo.From(syntax.Identifier.GetLocation()));
+            LocationInfo.From(syntax.Identifier.GetLocation()))
+        {
+            Signature = method.IsGenericMethod || method.Parameters.Any(p => p.RefKind != RefKind.None) ? "" : method.ToDisplayString(SignatureFormat),
+            Arguments = string.Join(", ", method.Parameters.Select(p => p.ToDisplayString(ArgumentFormat))),
+        };
     }
 
     /// <summary>Parses a statement list; returns the node of its <c>return</c> (top level only), else -1.</summary>
@@ -164,54 +185,71 @@ internal sealed class GraphParser
         {
             _token.ThrowIfCancellationRequested();
             var statement = statements[i];
-            switch (statement)
+            try
             {
-                case LocalDeclarationStatementSyntax local:
-                    foreach (var v in local.Declaration.Variables)
-                    {
-                        if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
-                        var symbol = _model.GetDeclaredSymbol(v, _token)!;
-                        if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
-                            && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
-                        {
-                            _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
-                            continue;
-                        }
-                        _env[symbol] = Expr(v.Initializer.Value);
-                    }
-                    break;
-                case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
-                    Assign(assignment);
-                    break;
-                case ReturnStatementSyntax { Expression: { } value } when isTopLevel && i == statements.Count - 1:
-                    return Expr(value);
-                case IfStatementSyntax branch when IsTraining(branch.Condition):
-                    IfTraining(branch);
-                    break;
-                case BlockSyntax block:
-                    Statements(block.Statements, isTopLevel: false);
-                    break;
-                case ForEachStatementSyntax loop when _model.GetSymbolInfo(loop.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var array
-                    && _children.Values.Any(c => c.ArrayMember == array.Name):
-                {
-                    // foreach over a readonly array of children: unrolled, the loop variable bound to each item in turn.
-                    var variable = _model.GetDeclaredSymbol(loop, _token)!;
-                    foreach (var item in _children.Values.Where(c => c.ArrayMember == array.Name).OrderBy(c => c.ArrayIndex))
-                    {
-                        _loopChild[variable] = item;
-                        if (loop.Statement is BlockSyntax body) Statements(body.Statements, isTopLevel: false);
-                        else Statements(SyntaxFactory.SingletonList(loop.Statement), isTopLevel: false);
-                    }
-                    _loopChild.Remove(variable);
-                    break;
-                }
-                case ReturnStatementSyntax:
-                    throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
-                default:
-                    throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
+                if (Statement(statement, isTopLevel && i == statements.Count - 1, out int returned)) return returned;
+            }
+            catch (UnsupportedException e)
+            {
+                if (e.Issue is not null) _issues.Add(e.Issue);
+                MarkEager(statement);
             }
         }
         return -1;
+    }
+
+    /// <summary>Parses one statement; true (with the node) for the method's final <c>return</c>.</summary>
+    private bool Statement(StatementSyntax statement, bool isFinal, out int returned)
+    {
+        returned = -1;
+        switch (statement)
+        {
+            case LocalDeclarationStatementSyntax local:
+                foreach (var v in local.Declaration.Variables)
+                {
+                    if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
+                    var symbol = _model.GetDeclaredSymbol(v, _token)!;
+                    if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
+                        && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
+                    {
+                        _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
+                        continue;
+                    }
+                    _env[symbol] = Expr(v.Initializer.Value);
+                }
+                break;
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
+                Assign(assignment);
+                break;
+            case ReturnStatementSyntax { Expression: { } value } when isFinal:
+                returned = Expr(value);
+                return true;
+            case IfStatementSyntax branch when IsTraining(branch.Condition):
+                IfTraining(branch);
+                break;
+            case BlockSyntax block:
+                Statements(block.Statements, isTopLevel: false);
+                break;
+            case ForEachStatementSyntax loop when _model.GetSymbolInfo(loop.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var array
+                && _children.Values.Any(c => c.ArrayMember == array.Name):
+            {
+                // foreach over a readonly array of children: unrolled, the loop variable bound to each item in turn.
+                var variable = _model.GetDeclaredSymbol(loop, _token)!;
+                foreach (var item in _children.Values.Where(c => c.ArrayMember == array.Name).OrderBy(c => c.ArrayIndex))
+                {
+                    _loopChild[variable] = item;
+                    if (loop.Statement is BlockSyntax body) Statements(body.Statements, isTopLevel: false);
+                    else Statements(SyntaxFactory.SingletonList(loop.Statement), isTopLevel: false);
+                }
+                _loopChild.Remove(variable);
+                break;
+            }
+            case ReturnStatementSyntax:
+                throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
+            default:
+                throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
+        }
+        return false;
     }
 
     private void Assign(AssignmentExpressionSyntax assignment)
@@ -247,7 +285,12 @@ internal sealed class GraphParser
         _env = new Dictionary<ISymbol, int>(before, SymbolEqualityComparer.Default);
         foreach (var symbol in before.Keys)
         {
-            int t = training[symbol], e = eval[symbol];
+            if (!training.TryGetValue(symbol, out int t) || !eval.TryGetValue(symbol, out int e))
+            {
+                _env.Remove(symbol);   // a branch broke the graph while this local was assigned: eager from here
+                _eager.Add(symbol);
+                continue;
+            }
             _env[symbol] = t == e ? t : Add(new GraphNode(NodeKind.Select, "Training", new[] { t, e }.ToEquatableArray(),
                 text: Text(branch.Condition), location: LocationInfo.From(branch.Condition.GetLocation())));
         }
@@ -309,6 +352,7 @@ internal sealed class GraphParser
 
         var symbol = _model.GetSymbolInfo(syntax, _token).Symbol;
         if (symbol is not null && _env.TryGetValue(symbol, out int known)) return known;
+        if (symbol is not null && _eager.Contains(symbol)) throw new UnsupportedException(null);
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
@@ -567,7 +611,7 @@ internal sealed class GraphParser
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
-            => NodeKind.Elementwise,
+            or OpFamily.Mask => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
@@ -688,10 +732,32 @@ internal sealed class GraphParser
     };
 
     private UnsupportedException Unsupported(SyntaxNode syntax, string what, string fix)
-        => new(new GraphIssue(DiagnosticDescriptors.NotStaticGraphId, Where(syntax), what, fix));
+        => new(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(syntax), what, fix));
 
-    private sealed class UnsupportedException(GraphIssue issue) : System.Exception(issue.What)
+    /// <summary>A graph break (<see cref="Issue"/>), or, with no issue, a read of a value an earlier break left eager.</summary>
+    private sealed class UnsupportedException(GraphIssue? issue) : System.Exception(issue?.What ?? "after a graph break")
     {
-        public GraphIssue Issue { get; } = issue;
+        public GraphIssue? Issue { get; } = issue;
+    }
+
+    /// <summary>
+    /// After a break in <paramref name="statement"/>: every local it declares or assigns holds an eager value from then
+    /// on, so a later statement reading one is eager too (not a break of its own), while the other statements are still
+    /// parsed and report their own breaks: all of a method's breaks in one build.
+    /// </summary>
+    private void MarkEager(StatementSyntax statement)
+    {
+        foreach (var node in statement.DescendantNodesAndSelf())
+        {
+            ISymbol? symbol = node switch
+            {
+                VariableDeclaratorSyntax v => _model.GetDeclaredSymbol(v, _token),
+                AssignmentExpressionSyntax a => _model.GetSymbolInfo(a.Left, _token).Symbol,
+                _ => null,
+            };
+            if (symbol is null) continue;
+            _eager.Add(symbol);
+            _env.Remove(symbol);
+        }
     }
 }

@@ -34,6 +34,10 @@ internal sealed class Inliner
     private readonly CancellationToken _token;
     private readonly List<ChildSpec> _children;
     private readonly HashSet<string> _childNames;
+
+    /// <summary>Calls of user children that cannot be inlined: graph breaks of this module (never a silent non-compilation).</summary>
+    private readonly List<GraphIssue> _breaks = new();
+    private string _method = "";
     private List<GraphNode> _nodes = new();
     private List<bool> _inlined = new();
 
@@ -75,9 +79,14 @@ internal sealed class Inliner
         foreach (var method in graph.Methods)
         {
             token.ThrowIfCancellationRequested();
+            inliner._method = method.Name;
             methods.Add(inliner.InlineMethod(spec, graph, method));
         }
-        return spec with { Graph = graph with { Children = inliner._children.ToEquatableArray(), Methods = methods.ToEquatableArray() } };
+        var breaks = graph.NotCompilable.Concat(inliner._breaks).Distinct().ToEquatableArray();
+        return spec with
+        {
+            Graph = graph with { Children = inliner._children.ToEquatableArray(), Methods = methods.ToEquatableArray(), NotCompilable = breaks },
+        };
     }
 
     private GraphMethod InlineMethod(ModuleSpec spec, ModuleGraph graph, GraphMethod method)
@@ -142,13 +151,15 @@ internal sealed class Inliner
                 && context.Graph.FindChild(childName) is { } child)
             {
                 string name = ChildName(context, child);
+                // Grandchildren are named under the child's state path (self_attn.q for a field selfAttn), as NamedModules names them.
+                string prefix = context.Prefix + child.Path + ".";
                 if (inputs.Length == 1 && child.IsStaticSequential)
                 {
-                    int result = Chain(child.Items, name + ".", inputs[0], node, context);
+                    int result = Chain(child.Items, prefix, inputs[0], node, context);
                     map[i] = Boundary(result, name, inputs, node, context);
                     continue;
                 }
-                if (!child.IsBuiltIn && InlineUserModule(child, name, inputs, node, context) is { } inlined)
+                if (!child.IsBuiltIn && InlineUserModule(child, name, prefix, inputs, node, context) is { } inlined)
                 {
                     map[i] = inlined;
                     continue;
@@ -168,23 +179,32 @@ internal sealed class Inliner
     /// Inlines a user module child (its <c>Forward</c>, or the chain of a <c>[Sequential]</c> class) called with
     /// <paramref name="inputs"/>, followed by its boundary node; null when it cannot be inlined.
     /// </summary>
-    private int? InlineUserModule(ChildSpec child, string name, int[] inputs, GraphNode call, Context context)
+    private int? InlineUserModule(ChildSpec child, string name, string prefix, int[] inputs, GraphNode call, Context context)
     {
         if (context.Depth >= MaxDepth || child.TypeName.Length == 0 || context.Stack.Contains(child.TypeName)) return null;
-        if (!_library.TryGetValue(child.TypeName, out var entry) || !entry.Graph.IsCompilable) return null;
+        if (!_library.TryGetValue(child.TypeName, out var entry) || !entry.Graph.IsCompilable)
+        {
+            string why = entry is null
+                ? "which the compiler does not see into (its class is marked [Module(Compile = false)] or is not a [Module] class)"
+                : "whose own graph breaks (see its SG1019 diagnostics)";
+            string fix = entry is null ? "make its class a [Module] the compiler parses" : "remove the breaks of " + child.Kind;
+            _breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, (context.Site ?? call).Location,
+                "the call of '" + child.Path + "' (" + child.Kind + "), " + why, fix) { Method = _method });
+            return null;
+        }
 
         if (entry.IsSequential)
         {
             if (inputs.Length != 1 || entry.Graph.Children.IsEmpty) return null;
-            var sub = Enter(context, call, inputs, entry.Graph, name + ".");
+            var sub = Enter(context, call, inputs, entry.Graph, prefix);
             sub.Stack.Add(child.TypeName);
-            int result = Chain(entry.Graph.Children, name + ".", inputs[0], call, sub);
+            int result = Chain(entry.Graph.Children, prefix, inputs[0], call, sub);
             return Boundary(result, name, inputs, call, context);
         }
 
         var forward = entry.Graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
         if (forward is null) return null;
-        var inner = Enter(context, call, inputs, entry.Graph, name + ".");
+        var inner = Enter(context, call, inputs, entry.Graph, prefix);
         inner.Stack.Add(child.TypeName);
         foreach (var grandchild in entry.Graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path);
         int output = Copy(forward, inner)[forward.Output];
@@ -205,7 +225,7 @@ internal sealed class Inliner
                 int result = Chain(item.Items, name + ".", x, call, context);
                 x = Boundary(result, name, new[] { x }, call, context);
             }
-            else if (!item.IsBuiltIn && InlineUserModule(item, name, new[] { x }, call, context) is { } inlined)
+            else if (!item.IsBuiltIn && InlineUserModule(item, name, name + ".", new[] { x }, call, context) is { } inlined)
             {
                 x = inlined;
             }

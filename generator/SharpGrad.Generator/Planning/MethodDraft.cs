@@ -135,7 +135,7 @@ internal sealed class MethodDraft
     public static string F32(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture) + "f";
 
     /// <summary>A double literal (<c>0.2</c>, <c>NaN</c> as <c>double.NaN</c>).</summary>
-    public static string F64(double v) => double.IsNaN(v) ? "double.NaN" : v.ToString("R", CultureInfo.InvariantCulture) + (v == System.Math.Floor(v) && System.Math.Abs(v) < 1e15 ? ".0" : "");
+    public static string F64(double v) => double.IsNaN(v) ? "double.NaN" : double.IsInfinity(v) ? (v > 0 ? "double.PositiveInfinity" : "double.NegativeInfinity") : v.ToString("R", CultureInfo.InvariantCulture) + (v == System.Math.Floor(v) && System.Math.Abs(v) < 1e15 ? ".0" : "");
 
     /// <summary>An int literal.</summary>
     public static string I(int v) => v.ToString(CultureInfo.InvariantCulture);

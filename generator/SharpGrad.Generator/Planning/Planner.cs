@@ -16,6 +16,7 @@ internal static class Planner
     public static PlannedModule Plan(ModuleSpec spec, CancellationToken token)
     {
         var emitSpec = spec with { Diagnostics = default };
+        if (spec.CanEmit && spec.Graph is { IsCompilable: false } broken && CanStandIn(broken)) return new PlannedModule(emitSpec, null, null) { Eager = true };
         // A class with errors gets no generated code at all (its diagnostics say why); unknown shapes: no program either.
         if (!spec.CanEmit || spec.Shapes.IsEmpty || spec.Graph is not { IsCompilable: true } graph) return new PlannedModule(emitSpec, null, null);
         var forward = graph.Methods.Where(m => m.Name == "Forward").ToList();
@@ -152,6 +153,14 @@ internal static class Planner
             Location = method.Location,
         };
     }
+
+    /// <summary>
+    /// True when a graph with breaks can get an eager <c>Compiled</c> stand-in: every parsed method re-declarable (no
+    /// ref parameters, not generic) and none named like the generated members.
+    /// </summary>
+    private static bool CanStandIn(ModuleGraph graph)
+        => !graph.Methods.IsEmpty && graph.Methods.All(m => m.Signature.Length > 0 && m.Name is not ("Compile" or "Compiled" or "Explanation"))
+           && graph.Methods.Select(m => m.Signature).Distinct().Count() == graph.Methods.Count;
 
     /// <summary>The first rule (of those the node's kind and row allow) that can plan the node, or null.</summary>
     private static NodePlan? PlanNode(MethodDraft m, int i, NodePlan plan, OpRow? row)

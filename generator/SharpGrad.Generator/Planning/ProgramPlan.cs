@@ -36,6 +36,8 @@ internal enum RuleKind
     Extreme,
     Permute,
     MatMul,
+    /// <summary><c>MaskedFill</c> with a mask read as data.</summary>
+    MaskedFill,
     /// <summary><c>if (Training)</c>: the value of the branch taken.</summary>
     Select,
     ClassIndexLoss,
@@ -69,7 +71,10 @@ internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched
 internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry;
 
 /// <summary>Per item [M, K] · [K, N].</summary>
-internal sealed record MatMulGeometry(int M, int K, int N) : Geometry;
+internal sealed record MatMulGeometry(int M, int K, int N, int Groups) : Geometry;
+
+/// <summary>A MaskedFill: the mask's declared shape and the fill value.</summary>
+internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value) : Geometry;
 
 /// <summary>The permutation of a Transpose/Permute (the batch dim stays first).</summary>
 internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geometry;
@@ -206,4 +211,11 @@ internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableA
 /// The planning step's result for one module (the incremental step after shape inference): the spec to emit, the
 /// program when every node has a rule, and SG1017 as data when one does not.
 /// </summary>
-internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled);
+internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled)
+{
+    /// <summary>
+    /// True when the module's graph breaks (SG1019): its <c>Compiled</c> class runs the broken methods eagerly and lists
+    /// the breaks in its <c>Explanation</c>, so <c>Compile()</c> exists for every parsed module.
+    /// </summary>
+    public bool Eager { get; init; }
+}

@@ -186,7 +186,10 @@ internal sealed class ConvRule : Rule
     }
 }
 
-/// <summary>A batched matrix product [n, m, k] · [n, k, q]: one GEMM per batch item, and two in the backward.</summary>
+/// <summary>
+/// A batched matrix product [n, g…, m, k] · [n, g…, k, q] (any rank ≥ 3, the leading dims equal: attention's
+/// [B, H, T, d] · [B, H, d, T]): one GEMM per matrix, and two in the backward.
+/// </summary>
 internal sealed class MatMulRule : Rule
 {
     public override RuleKind Kind => RuleKind.MatMul;
@@ -196,8 +199,14 @@ internal sealed class MatMulRule : Rule
         int l = m.In(i, 0), r = m.In(i, 1);
         var a = m.Shapes[l];
         var b = m.Shapes[r];
-        if (a.Rank != 3 || b.Rank != 3 || !m.Batched[l] || !m.Batched[r] || !m.Batched[i]) return null;
-        return plan with { Rule = Kind, Geometry = new MatMulGeometry(a[1].Size, a[2].Size, b[2].Size) };
+        if (a.Rank < 3 || b.Rank != a.Rank || !m.Batched[l] || !m.Batched[r] || !m.Batched[i]) return null;
+        int groups = 1;
+        for (int d = 1; d < a.Rank - 2; d++)
+        {
+            if (a[d].Size != b[d].Size) return null;   // broadcast batch dims: not emitted (eager runs them)
+            groups *= a[d].Size;
+        }
+        return plan with { Rule = Kind, Geometry = new MatMulGeometry(a[a.Rank - 2].Size, a.Last.Size, b.Last.Size, groups) };
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
@@ -206,16 +215,19 @@ internal sealed class MatMulRule : Rule
         return ($"{EmitContext.Kernels}.MatMulShape", [$"M: {g.M}", $"K: {g.K}", $"N: {g.N}"]);
     }
 
+    /// <summary>The number of matrices: the batch times the product of the dims between it and the last two.</summary>
+    private static string Matrices(NodePlan n) => ((MatMulGeometry)n.Geometry!).Groups is var g && g == 1 ? "n" : $"n * {MethodDraft.I(g)}";
+
     public override void Forward(EmitContext e, NodePlan n)
     {
-        e.W.Comment($"{n.Text}: one GEMM per batch item");
-        e.W.Call($"{EmitContext.Support}.MatMulForward", [e.Value(n.Inputs[0]), e.Value(n.Inputs[1]), e.Value(n.Index), "n", e.Geometry(n)]);
+        e.W.Comment($"{n.Text}: one GEMM per matrix");
+        e.W.Call($"{EmitContext.Support}.MatMulForward", [e.Value(n.Inputs[0]), e.Value(n.Inputs[1]), e.Value(n.Index), Matrices(n), e.Geometry(n)]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0], b = n.Inputs[1];
-        e.W.Comment($"d {n.Text}: dA += dY · Bᵀ, dB += Aᵀ · dY per batch item");
-        e.W.Call($"{EmitContext.Support}.MatMulBackward", [e.Value(a), e.Value(b), e.Grad(n.Index), e.GradOrNull(a), e.GradOrNull(b), "n", e.Geometry(n)]);
+        e.W.Comment($"d {n.Text}: dA += dY · Bᵀ, dB += Aᵀ · dY per matrix");
+        e.W.Call($"{EmitContext.Support}.MatMulBackward", [e.Value(a), e.Value(b), e.Grad(n.Index), e.GradOrNull(a), e.GradOrNull(b), Matrices(n), e.Geometry(n)]);
     }
 }

@@ -46,6 +46,28 @@ public static partial class CompiledSupport
         }
     }
 
+    /// <summary>
+    /// The elements of a Bool mask argument of a compiled <c>MaskedFill</c> (PyTorch: <c>masked_fill</c>), checked against
+    /// the shape the program was built for (its <c>[Shape]</c>); a UInt8 mask is converted.
+    /// </summary>
+    public static ReadOnlySpan<bool> Mask(Tensor? mask, int[] shape, string where)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (mask is null) throw new ArgumentNullException(nameof(mask), $"Compiled `{where}`: the mask is null. Pass a Bool tensor of shape {ShapeUtil.Format(shape)}.");
+        if (mask.DType is not (DType.Bool or DType.UInt8))
+        {
+            throw new ArgumentException($"Compiled `{where}`: the mask must be a Bool tensor, but got {mask.DType} (shape {ShapeUtil.Format(mask._shape)}). Build it with a comparison such as Tensor.Ones(t, t).Triu(1).Gt(0).");
+        }
+        if (!mask._shape.AsSpan().SequenceEqual(shape))
+        {
+            throw new ArgumentException($"Compiled `{where}`: the mask has shape {ShapeUtil.Format(mask._shape)}, but the compiled program was built for {ShapeUtil.Format(shape)} (its [Shape]). Pass a mask of that shape, or use the eager Forward for other sizes.");
+        }
+        if (mask.DType == DType.Bool && mask.IsContiguous) return mask.Span<bool>();
+        var copy = Tensor.Empty(shape, DType.Bool);
+        Tensor.CopyConvert(mask, copy);
+        return copy.Span<bool>();
+    }
+
     /// <summary>The float32 data of a parameter as an array starting at element 0 (shared when it already is, else a copy).</summary>
     private static float[] ZeroOffset(Tensor tensor)
     {

@@ -95,6 +95,7 @@ internal static partial class OpCatalogue
             Req("dim", "dim", ParamKind.Int)) with { Onnx = "Unsqueeze" },
         Movement("Squeeze", "squeeze", static c => c.Arguments.Has("dim") && c.Int("dim") is null ? ShapeResult.Unknown : ShapeRules.Squeeze(c.Input(0), c.Int("dim")),
             Opt("dim", "dim", ParamKind.Int, null)) with { Onnx = "Squeeze" },
+        Movement("Contiguous", "contiguous", ShapeRules.SameAsInput) with { Onnx = "Identity" },
         Movement("T", "t", static c => c.Input(0) is { Rank: 2 } s ? ShapeRules.Permute(s, [1, 0]) : ShapeResult.Unknown)
             with { Family = OpFamily.Permute, Compiled = false },
         EagerOp("Expand", "expand", OpSurface.Tensor, 1),
@@ -113,7 +114,11 @@ internal static partial class OpCatalogue
         EagerOp("Cat", "cat", OpSurface.Tensor, -1) with { Onnx = "Concat" },
         EagerOp("Stack", "stack", OpSurface.Tensor, -1),
         EagerOp("Where", "where", OpSurface.Tensor, 3) with { Inputs = In("!condition", "input", "other"), Onnx = "Where" },
-        EagerOp("MaskedFill", "masked_fill", OpSurface.Tensor, 2) with { Inputs = In("input", "!mask"), Shape = ShapeRules.SameAsInput },
+        new OpRow("MaskedFill", "masked_fill", OpFamily.Mask, OpSurface.Tensor)
+        {
+            Inputs = In("input", "!mask"), TensorArity = 2, Params = [Req("value", "value", ParamKind.Double)],
+            Shape = ShapeRules.SameAsInput, Kernel = "MaskedFillKernel", Compiled = true, Onnx = "Where",
+        },
         EagerOp("Gather", "gather", OpSurface.Tensor, 2) with { Inputs = In("input", "!index") },
         EagerOp("IndexSelect", "index_select", OpSurface.Tensor, 2) with { Inputs = In("input", "!index") },
         EagerOp("Scatter", "scatter", OpSurface.Tensor, 3) with { Inputs = In("input", "!index", "src") },

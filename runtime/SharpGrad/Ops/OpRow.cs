@@ -56,6 +56,9 @@ internal enum OpFamily
     /// <summary>A loss of an input against a target of its shape (Mse, L1, BCE with logits, …).</summary>
     ElementwiseLoss,
 
+    /// <summary><c>MaskedFill</c>: the input where a boolean mask is false, a scalar where it is true (the mask repeated over leading dims).</summary>
+    Mask,
+
     /// <summary>Returns its input (Identity).</summary>
     Identity,
 

@@ -285,5 +285,17 @@ partial class Cnn
                 _conv1, (_forward_x_grad_needed ? x_grad : null), conv1_out_input_grad_before, new int[] { n, 3, 8, 8 }, conv1_out_grad,
                 new int[] { n, 32, 8, 8 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation { get; } = new(s_regions, s_breaks);
+
+        private static readonly string[] s_regions =
+        {
+            "Forward: the whole method",
+        };
+
+        private static readonly global::SharpGrad.GraphBreak[] s_breaks =
+        {
+        };
     }
 }

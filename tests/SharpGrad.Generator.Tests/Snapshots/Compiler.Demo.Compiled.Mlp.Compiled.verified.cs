@@ -193,5 +193,17 @@ partial class Mlp
             if (fc1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc1, (_forward_x_grad_needed ? x_grad : null), fc1_out_input_grad_before, new int[] { n, 784 }, fc1_out_grad, new int[] { n, 256 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation { get; } = new(s_regions, s_breaks);
+
+        private static readonly string[] s_regions =
+        {
+            "Forward: the whole method",
+        };
+
+        private static readonly global::SharpGrad.GraphBreak[] s_breaks =
+        {
+        };
     }
 }

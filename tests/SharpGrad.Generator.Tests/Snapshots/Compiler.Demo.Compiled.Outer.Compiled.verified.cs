@@ -597,5 +597,18 @@ partial class Outer
             if (stem_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _stem, (_loss_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation { get; } = new(s_regions, s_breaks);
+
+        private static readonly string[] s_regions =
+        {
+            "Forward: the whole method",
+            "Loss: the whole method",
+        };
+
+        private static readonly global::SharpGrad.GraphBreak[] s_breaks =
+        {
+        };
     }
 }

@@ -597,5 +597,18 @@ partial class SeqCnn
                 _features, (_loss_x_grad_needed ? x_grad : null), features_out_input_grad_before, new int[] { n, 1, 28, 28 }, features_out_grad,
                 new int[] { n, 8, 14, 14 });
         }
+
+        /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
+        public global::SharpGrad.GraphExplanation Explanation { get; } = new(s_regions, s_breaks);
+
+        private static readonly string[] s_regions =
+        {
+            "Forward: the whole method",
+            "Loss: the whole method",
+        };
+
+        private static readonly global::SharpGrad.GraphBreak[] s_breaks =
+        {
+        };
     }
 }

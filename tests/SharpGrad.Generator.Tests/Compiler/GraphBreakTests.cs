@@ -1,0 +1,210 @@
+using Microsoft.CodeAnalysis;
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests.Compiler;
+
+/// <summary>
+/// Each kind of construct the compiler does not take is a graph break: an SG1019 info (never an error) at the construct,
+/// naming it and the fix; the module still gets <c>Compile()</c> (the broken method runs eagerly) and its
+/// <c>Explanation</c> lists the break. All breaks of a build are reported at once.
+/// </summary>
+public class GraphBreakTests
+{
+    private static string Model(string fields, string parameters, string body, string extra = "") => $$"""
+        using SharpGrad;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public partial class Net
+        {
+        {{fields}}
+
+            public Tensor Forward({{parameters}})
+            {
+        {{body}}
+            }
+        {{extra}}
+        }
+        """;
+
+    /// <summary>Runs the generator; asserts the output compiles with no error and every diagnostic is an SG1019 info; returns them.</summary>
+    private static (IReadOnlyList<Diagnostic> Breaks, Compilation Output, GeneratorRunResult Result) Breaks(params string[] sources)
+    {
+        var (result, output) = GeneratorHarness.Run(sources);
+        Assert.All(result.Diagnostics, d =>
+        {
+            Assert.Equal("SG1019", d.Id);
+            Assert.Equal(DiagnosticSeverity.Info, d.Severity);
+            Assert.EndsWith("(docs/diagnostics/SG1019.md)", d.GetMessage());
+        });
+        var errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+        return (result.Diagnostics, output, result);
+    }
+
+    /// <summary>The one break of <paramref name="source"/>: its source text and message; the class got an eager Compiled.</summary>
+    private static (string Text, string Message) Single(string source, string className = "Net")
+    {
+        var (breaks, _, result) = Breaks(source);
+        var d = Assert.Single(breaks);
+        Assert.Equal("Source0.cs", d.Location.GetLineSpan().Path);
+        var span = d.Location.SourceSpan;
+        var compiled = result.GeneratedSources.Single(s => s.HintName == $"Demo.Compiled.{className}.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("public global::SharpGrad.GraphExplanation Explanation", compiled);
+        Assert.Contains("new(\"", compiled);   // the break, as data
+        Assert.StartsWith($"'{className}' breaks the compiled graph at ", d.GetMessage());
+        return (source.Substring(span.Start, span.Length), d.GetMessage());
+    }
+
+    [Fact]
+    public void CallOfAMethodTheCompilerCannotSeeInto()
+    {
+        var (text, message) = Single(Model("", "[Shape(\"N\", 3)] Tensor x", "        var y = Scale(x);\n        return y;",
+            "    private static Tensor Scale(Tensor t) => t;"));
+        Assert.Equal("Scale(x)", text);
+        Assert.Contains("the call to `Net.Scale`, which SharpGrad cannot see into", message);
+        Assert.Contains("that part runs eagerly inside Compile()", message);
+    }
+
+    [Fact]
+    public void LoopOverData()
+    {
+        var (text, message) = Single(Model("", "[Shape(\"N\", 3)] Tensor x", "        for (int i = 0; i < 3; i++) x = x + 1f;\n        return x;"));
+        Assert.StartsWith("for (int i = 0;", text);
+        Assert.Contains("a loop", message);
+    }
+
+    [Fact]
+    public void ConditionOtherThanTraining()
+    {
+        var (text, message) = Single(Model("    public bool Residual { get; set; }", "[Shape(\"N\", 3)] Tensor x",
+            "        var y = x * 2f;\n        if (Residual) y = y + x;\n        return y;"));
+        Assert.StartsWith("if (Residual)", text);
+        Assert.Contains("condition other than `if (Training)`", message);
+    }
+
+    [Fact]
+    public void EarlyReturn()
+    {
+        var (text, message) = Single(Model("    public bool Skip { get; set; }", "[Shape(\"N\", 3)] Tensor x",
+            "        if (Training) { return x; }\n        return x * 2f;"));
+        Assert.Equal("return x;", text);
+        Assert.Contains("a return before the end of the method", message);
+    }
+
+    [Fact]
+    public void NonConstantArgument()
+    {
+        // x.Shape[0] is the symbolic batch; any other dim read at run time is a break, at the argument.
+        var (text, message) = Single(Model("", "[Shape(\"N\", 3, 4)] Tensor x", "        return x.View(x.Shape[1], -1);"));
+        Assert.Equal("x.Shape[1]", text);
+        Assert.Contains("the non-constant argument `x.Shape[1]`", message);
+    }
+
+    [Fact]
+    public void UnknownExpression()
+    {
+        var (text, message) = Single(Model("", "[Shape(\"N\", 3)] Tensor x", "        var t = System.Array.Empty<int>().Length > 0 ? x : x;\n        return t;"));
+        Assert.Equal("System.Array.Empty<int>().Length > 0 ? x : x", text);
+        Assert.Contains("the expression `System.Array.Empty<int>().Length > 0 ? x : x`", message);
+    }
+
+    [Fact]
+    public void ChildWithANonConstantArgument()
+    {
+        var (text, message) = Single(Model("    static readonly int Width = 8;\n    readonly Linear fc = new(Width, 2);",
+            "[Shape(\"N\", 8)] Tensor x", "        return fc.Forward(x);"));
+        Assert.Equal("new(Width, 2)", text);
+        Assert.Contains("the child 'fc', whose argument `Width` is not a compile-time constant", message);
+    }
+
+    [Fact]
+    public void ChildNotConstructedOnce()
+    {
+        // Two constructions under a condition: which one the module holds is decided at run time.
+        var (text, message) = Single(Model("    readonly Linear fc;\n    public Net(bool wide) { if (wide) fc = new Linear(8, 4); else fc = new Linear(8, 2); }",
+            "[Shape(\"N\", 8)] Tensor x", "        return fc.Forward(x);"));
+        Assert.Equal("fc", text);
+        Assert.Contains("the child 'fc', which is not constructed once in a field initialiser or the constructor", message);
+    }
+
+    [Fact]
+    public void ListOfChildrenNotKnownAtBuildTime()
+    {
+        var (text, message) = Single(Model("    readonly System.Collections.Generic.List<Linear> layers = new();",
+            "[Shape(\"N\", 8)] Tensor x", "        return x;"));
+        Assert.Equal("layers", text);
+        Assert.Contains("the list of children 'layers', whose items are not known at build time", message);
+    }
+
+    [Fact]
+    public void ChildTheCompilerDoesNotSeeInto()
+    {
+        var source = Model("    readonly Block block = new();", "[Shape(\"N\", 8)] Tensor x", "        return block.Forward(x);") + """
+
+            [Module(Compile = false)]
+            public partial class Block
+            {
+                public Tensor Forward(Tensor x) => x * 2f;
+            }
+            """;
+        var (text, message) = Single(source);
+        Assert.Equal("block.Forward(x)", text);
+        Assert.Contains("the call of 'block' (Block), which the compiler does not see into", message);
+    }
+
+    [Fact]
+    public void ChildWhoseGraphBreaks()
+    {
+        var source = Model("    readonly Block block = new();", "[Shape(\"N\", 8)] Tensor x", "        return block.Forward(x);") + """
+
+            [Module]
+            public partial class Block
+            {
+                public Tensor Forward(Tensor x) => Twice(x);
+                private static Tensor Twice(Tensor t) => t * 2f;
+            }
+            """;
+        var (breaks, _, _) = Breaks(source);
+        Assert.Equal(2, breaks.Count);
+        Assert.Contains(breaks, d => d.GetMessage().Contains("'Block' breaks the compiled graph at the call to `Block.Twice`", StringComparison.Ordinal));
+        Assert.Contains(breaks, d => d.GetMessage().Contains("'Net' breaks the compiled graph at the call of 'block' (Block), whose own graph breaks", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AllBreaksOfAMethodInOneBuild()
+    {
+        // Three independent breaks, and a statement that only reads a value a break left eager (not a break of its own).
+        var (breaks, _, _) = Breaks(Model("    public bool Flag { get; set; }", "[Shape(\"N\", 3)] Tensor x", """
+                    var a = Scale(x);
+                    var b = a + 1f;
+                    var c = x.View(x.Shape[1], -1);
+                    for (int i = 0; i < 2; i++) b = b * 2f;
+                    return b;
+            """, "    private static Tensor Scale(Tensor t) => t;"));
+        Assert.Equal(3, breaks.Count);
+        Assert.Contains(breaks, d => d.GetMessage().Contains("Net.Scale", StringComparison.Ordinal));
+        Assert.Contains(breaks, d => d.GetMessage().Contains("x.Shape[1]", StringComparison.Ordinal));
+        Assert.Contains(breaks, d => d.GetMessage().Contains("a loop", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ChildAssignedInTheConstructorIsParsed()
+    {
+        // self.fc = nn.Linear(8, 4) in __init__: constant arguments, so it is a child like a field initialiser.
+        var (result, output) = GeneratorHarness.Run(Model("    readonly Linear fc;\n    public Net() { fc = new Linear(8, 4); }",
+            "[Shape(\"N\", 8)] Tensor x", "        return Functional.Relu(fc.Forward(x));"));
+        Assert.Empty(result.Diagnostics);
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("\"Forward: the whole method\"", compiled);
+        Assert.DoesNotContain("=> _m.Forward(", compiled);   // compiled, not the eager stand-in
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+
+        // Assigned with the wrong in-features in the constructor: a shape error at the call, as for a field initialiser.
+        var (wrong, _) = GeneratorHarness.Run(Model("    readonly Linear fc;\n    public Net() { fc = new Linear(5, 4); }",
+            "[Shape(\"N\", 8)] Tensor x", "        return fc.Forward(x);"));
+        Assert.Equal("SG1010", Assert.Single(wrong.Diagnostics).Id);
+    }
+}
