@@ -26,7 +26,7 @@ public class EndToEndTests
         Assert.Equal(expected, diagnostics.Select(d => d.Id).OrderBy(id => id));
     }
 
-    [Fact(Skip = "needs the issue-11 shape link")]
+    [Fact]
     public async Task SG2001_on_the_output_of_an_eager_Module_Forward()
     {
         var diagnostics = await AnalyzeAsync(OutputKind.DynamicallyLinkedLibrary, """
