@@ -108,14 +108,14 @@ internal static class CompiledEmitter
     {
         const string type = "global::SharpGrad.GraphExplanation";
         w.WriteLine("/// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>");
-        w.WriteLine($"public {type} Explanation => s_explanation;");
+        w.WriteLine($"public {type} Explanation {{ get; }} = new(s_regions, s_breaks);");
         w.WriteLine();
-        w.WriteLine($"private static readonly {type} s_explanation = new(");
-        using (w.Block("    new string[]", "    },"))
+        using (w.Block("private static readonly string[] s_regions =", "};"))
         {
             foreach (var r in regions) w.WriteLine(Literal(r) + ",");
         }
-        using (w.Block("    new global::SharpGrad.GraphBreak[]", "    });"))
+        w.WriteLine();
+        using (w.Block("private static readonly global::SharpGrad.GraphBreak[] s_breaks =", "};"))
         {
             foreach (var b in breaks)
             {

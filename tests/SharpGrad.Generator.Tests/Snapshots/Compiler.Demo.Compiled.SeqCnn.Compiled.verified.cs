@@ -590,16 +590,16 @@ partial class SeqCnn
         }
 
         /// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>
-        public global::SharpGrad.GraphExplanation Explanation => s_explanation;
+        public global::SharpGrad.GraphExplanation Explanation { get; } = new(s_regions, s_breaks);
 
-        private static readonly global::SharpGrad.GraphExplanation s_explanation = new(
-            new string[]
+        private static readonly string[] s_regions =
         {
             "Forward: the whole method",
             "Loss: the whole method",
-            },
-            new global::SharpGrad.GraphBreak[]
+        };
+
+        private static readonly global::SharpGrad.GraphBreak[] s_breaks =
         {
-            });
+        };
     }
 }

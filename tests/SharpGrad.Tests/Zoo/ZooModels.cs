@@ -2,12 +2,12 @@ using SharpGrad.Layers;
 
 // The models of issue 13's zoo, written the way a PyTorch user writes them (the PyTorch originals are in
 // Fixtures/arch/generate.py): sizes from constructor arguments, Sequential/ModuleList built in loops, Cat skips, masks.
-// Eager models for now: each is [Module] where the generator does not accept its Forward yet (see ZooTests).
+// Each is a plain [Module]: where the compiler does not take a construct, it is a graph break (SG1019) and Compile() runs it eagerly.
 
 namespace SharpGrad.Tests.Zoo;
 
 /// <summary>torchvision's BasicBlock: two 3×3 convolutions with BatchNorm, and the identity (or a downsampling 1×1 conv) added back.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class BasicBlock
 {
     private readonly Conv2d conv1;
@@ -37,7 +37,7 @@ public sealed partial class BasicBlock
 }
 
 /// <summary>torchvision's ResNet-18 (BasicBlock, [2, 2, 2, 2]); width 64 is torchvision.models.resnet18.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class ResNet18
 {
     private int inplanes;
@@ -87,7 +87,7 @@ public sealed partial class ResNet18
 }
 
 /// <summary>A Transformer encoder over token embeddings plus learned positions, mean-pooled over the non-padding tokens.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class TransformerClassifier
 {
     private readonly long pad;
@@ -116,7 +116,7 @@ public sealed partial class TransformerClassifier
 }
 
 /// <summary>A pre-norm GPT block: causal self-attention and an MLP, each around a residual connection.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class GptBlock
 {
     private readonly LayerNorm ln1;
@@ -141,7 +141,7 @@ public sealed partial class GptBlock
 }
 
 /// <summary>A small GPT: token and position embeddings, blocks in a ModuleList, a final LayerNorm and the LM head.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class Gpt
 {
     private readonly Embedding tok;
@@ -171,7 +171,7 @@ public sealed partial class Gpt
 }
 
 /// <summary>A 2-layer bidirectional LSTM over embeddings; the last layer's two final states go to the classifier.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class BiLstmClassifier
 {
     private readonly Embedding embed;
@@ -193,7 +193,7 @@ public sealed partial class BiLstmClassifier
 }
 
 /// <summary>A GRU encoder–decoder with teacher forcing: the decoder starts from the encoder's final state.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class GruSeq2Seq
 {
     private readonly Embedding src_embed;
@@ -220,7 +220,7 @@ public sealed partial class GruSeq2Seq
 }
 
 /// <summary>A two-level U-Net: pooling down, ConvTranspose2d up, encoder features concatenated into the decoder (Cat skips).</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class UNet
 {
     private readonly Sequential enc1, enc2;
@@ -261,7 +261,7 @@ public sealed partial class UNet
 }
 
 /// <summary>MobileNetV2's inverted residual: 1×1 expansion, 3×3 depthwise convolution (groups = channels), 1×1 projection.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class InvertedResidual
 {
     private readonly bool useResidual;
@@ -281,7 +281,7 @@ public sealed partial class InvertedResidual
 }
 
 /// <summary>A tiny MobileNetV2: a strided stem, three inverted residual blocks, global pooling and a classifier.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class MobileNetTiny
 {
     private readonly Sequential stem = new(new Conv2d(3, 8, 3, stride: 2, padding: 1, bias: false), new BatchNorm2d(8), new ReLU6());

@@ -128,4 +128,25 @@ public class ZooTests
         Assert.Equal(expected, actual);
         Assert.Equal(11_181_642, model.Parameters().Sum(p => (long)p.NumElements));
     }
+
+    [Fact]
+    public void ZooModelsGetCompileAndExplainTheirGraphBreaks()
+    {
+        // The zoo's models were [Module(Compile = false)] because the compiler rejected their Forward (SG1015/SG1016);
+        // now each construct it does not take is a graph break (SG1019): Compile() exists, runs them eagerly with the
+        // eager results, and its Explanation names each break with its place in ZooModels.cs.
+        using var noGrad = Autograd.NoGrad();
+        var resnet = new ResNet18(numClasses: 10, width: 8);
+        var x = Data("resnet18")["in.x"];
+        var compiled = resnet.Compile();
+        Assert.Equal(resnet.Forward(x).ToArray(), compiled.Forward(x).ToArray());
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.All(compiled.Explanation.Breaks, b => Assert.StartsWith("ZooModels.cs(", b.Location, StringComparison.Ordinal));
+        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("layer1", StringComparison.Ordinal));
+
+        var unet = new UNet();
+        var u = Data("unet")["in.x"];
+        Assert.Equal(unet.Forward(u).ToArray(), unet.Compile().Forward(u).ToArray());
+        Assert.NotEmpty(unet.Compile().Explanation.Breaks);
+    }
 }
