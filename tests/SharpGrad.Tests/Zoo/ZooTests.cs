@@ -102,7 +102,10 @@ public class ZooTests
             loss.Backward();
             opt.Step();
             double got = loss.ItemDouble();
-            Assert.True(Math.Abs(got - expected[step]) <= 1e-3 * Math.Abs(expected[step]) + 1e-5,
+            // 1e-3 relative while the loss is large; once the model fits the batch (loss < 0.01) the loss is a small
+            // difference of float32 log-sum-exps whose rounding, compounded over steps, is ~1e-5 absolute (ResNet-18 drifts
+            // from 3e-7 relative at step 0 to 1.2e-5 absolute at step 17 when kernels sum in another order), hence 5e-5.
+            Assert.True(Math.Abs(got - expected[step]) <= 1e-3 * Math.Abs(expected[step]) + 5e-5,
                 $"{name}: loss of SGD step {step} is {got:G7}, PyTorch's is {expected[step]:G7}");
         }
         foreach (var (sname, t) in model.StateDict())
@@ -113,7 +116,10 @@ public class ZooTests
                 Assert.Equal(want.ToLongArray(), t.ToLongArray());
                 continue;
             }
-            CloseToScale(want, t, 1e-3, $"{name}: {sname} after 20 steps");
+            // 3e-3 of the tensor's scale: after 20 steps the float32 rounding of a different summation order has grown
+            // (ResNet-18's deepest BatchNorm biases move by ~5e-5 of 0.015 when its convolutions sum in another order);
+            // a wrong gradient shows at step 1's loss and in the gradient tests, far above this.
+            CloseToScale(want, t, 3e-3, $"{name}: {sname} after 20 steps");
         }
     }
 
