@@ -11,6 +11,7 @@ namespace SharpGrad.Tests.Compiler;
 /// layer allows it. Also the [Compiled] loss (tape path and fused LossBackward), hooks on children, and the
 /// zero-allocation training step.
 /// </summary>
+[Collection(GlobalRngCollection.Name)]
 public class CompiledLayerTests
 {
     [Theory]
@@ -30,6 +31,9 @@ public class CompiledLayerTests
     [InlineData(64)]
     public void BatchNormCnnInTrainingMatchesEagerIncludingRunningStats(int batch)
     {
+        // Seeded: the tolerances below hold for these weights; drawn from a default generator that parallel tests shift,
+        // an unlucky draw (a tiny batch std) once went 1.4e-4 over the 1e-4.
+        Rng.ManualSeed(31);
         var eager = new CompiledBatchNormCnn();
         var compiled = new CompiledBatchNormCnn();
         compiled.LoadStateDict(eager.StateDict());
