@@ -43,8 +43,13 @@ public sealed class ModuleGenerator : IIncrementalGenerator
                 .ToEquatableArray())
             .WithTrackingName(TrackingNames.ModuleLibrary);
 
-        Register(context, presentModules, library);
-        Register(context, presentSequentials, library);
+        // ONNX export is emitted only where the compilation references SharpGrad.Onnx (SharpGrad does not depend on it).
+        var onnxReferenced = context.CompilationProvider
+            .Select(static (c, _) => c.GetTypeByMetadataName(OnnxEmitter.ExportInterface) is not null)
+            .WithTrackingName(TrackingNames.OnnxReferenced);
+
+        Register(context, presentModules, library, onnxReferenced);
+        Register(context, presentSequentials, library, onnxReferenced);
 
         // Direct child.Forward(x) calls → interceptors that run the child's hooks.
         var forwardCalls = context.SyntaxProvider
@@ -73,7 +78,7 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.NonNullSpecs);
 
     private static void Register(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ModuleSpec> specs,
-        IncrementalValueProvider<EquatableArray<ModuleLibraryEntry>> library)
+        IncrementalValueProvider<EquatableArray<ModuleLibraryEntry>> library, IncrementalValueProvider<bool> onnxReferenced)
     {
         var nonNull = specs
             .Combine(library)
@@ -100,6 +105,16 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             // ShapeInfo only where the compiler knows a shape (declared, inferred from the first layer, or an output).
             if (spec.Shapes.Any(static m => m.Output is not null || m.Inputs.Any(static i => i.Shape is not null)))
                 spc.AddSource(ShapeInfoEmitter.HintName(spec), ShapeInfoEmitter.Emit(spec));
+        });
+
+        // The ONNX export (Net.Onnx.g.cs), from the inlined, shape-checked graph, when SharpGrad.Onnx is referenced.
+        var onnxSpecs = emitSpecs
+            .Combine(onnxReferenced)
+            .Select(static (pair, _) => pair.Right ? pair.Left : null)
+            .WithTrackingName(TrackingNames.OnnxSpecs);
+        context.RegisterSourceOutput(onnxSpecs, static (spc, spec) =>
+        {
+            if (spec is not null && OnnxEmitter.Emit(spec) is { } source) spc.AddSource(OnnxEmitter.HintName(spec), source);
         });
 
         // Planning (fusion, liveness, buffers), a step of its own: its diagnostic (SG1017) as data, then emission.

@@ -50,4 +50,10 @@ internal static class TrackingNames
 
     /// <summary>All intercepted calls, collected into one equatable array.</summary>
     public const string AllForwardCalls = "AllForwardCalls";
+
+    /// <summary>Whether the compilation references SharpGrad.Onnx (its <c>IOnnxExportable</c>): a bool, so it stays cached.</summary>
+    public const string OnnxReferenced = "OnnxReferenced";
+
+    /// <summary>The specs whose ONNX export is emitted (null where SharpGrad.Onnx is not referenced).</summary>
+    public const string OnnxSpecs = "OnnxSpecs";
 }

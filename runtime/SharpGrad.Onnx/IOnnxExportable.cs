@@ -3,10 +3,11 @@ namespace SharpGrad.Onnx;
 /// <summary>A module that can describe its inference graph to an <see cref="OnnxGraphBuilder"/>: what
 /// <see cref="OnnxExporter.Export(Module, string, int)"/> calls.</summary>
 /// <remarks>
-/// The SharpGrad generator is to implement it on each <c>[Module]</c> class whose <c>Forward</c> it compiles (the graph
-/// is the static graph it already has, written at build time: no tracing, no reflection); until that emission lands,
-/// a model implements it by hand, one builder call per layer or op of its <c>Forward</c> (docs/onnx.md). PyTorch has no
-/// such interface: <c>torch.onnx.export</c> traces the model instead.
+/// The SharpGrad generator implements it on each <c>[Module]</c> class of a project that references SharpGrad.Onnx: the
+/// graph is the static graph of <c>Forward</c> it already has, written at build time (no tracing, no reflection); a module
+/// whose graph breaks, or that uses an op without ONNX export, gets an implementation that throws
+/// <see cref="NotSupportedException"/> saying so. A class that declares <c>BuildOnnxGraph</c> itself keeps its own
+/// (docs/onnx.md). PyTorch has no such interface: <c>torch.onnx.export</c> traces the model instead.
 /// </remarks>
 public interface IOnnxExportable
 {

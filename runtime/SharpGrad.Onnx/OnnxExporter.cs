@@ -10,10 +10,12 @@ public static class OnnxExporter
 
     /// <summary>Exports <paramref name="model"/> in evaluation mode (BatchNorm uses its running statistics, Dropout is the
     /// identity, as <c>torch.onnx.export</c> does by default) to the file <paramref name="path"/>.</summary>
-    /// <param name="model">A module implementing <see cref="IOnnxExportable"/>.</param>
+    /// <param name="model">A module implementing <see cref="IOnnxExportable"/>: every <c>[Module]</c> class, whose export the
+    /// generator writes at build time when the project references SharpGrad.Onnx.</param>
     /// <param name="path">The <c>.onnx</c> file to write (replaced if it exists).</param>
     /// <param name="opset">The ONNX opset (<see cref="OnnxGraphBuilder.MinOpset"/>–<see cref="OnnxGraphBuilder.MaxOpset"/>).</param>
-    /// <exception cref="NotSupportedException">The module has no ONNX export, or uses an op this export cannot write.</exception>
+    /// <exception cref="NotSupportedException">The module has no ONNX export, its graph breaks (the breaks are listed), or it
+    /// uses an op without ONNX export (named).</exception>
     public static void Export(Module model, string path, int opset = DefaultOpset)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -36,10 +38,10 @@ public static class OnnxExporter
         if (model is not IOnnxExportable exportable)
         {
             throw new NotSupportedException(
-                $"{model.GetType().Name} has no ONNX export: it does not implement IOnnxExportable. The SharpGrad generator is to " +
-                "write that export for every [Module] whose Forward it compiles, but this version does not emit it yet (it comes " +
-                "with the compiler work). Until then, implement IOnnxExportable.BuildOnnxGraph by hand with OnnxGraphBuilder: " +
-                "one call per layer of Forward (docs/onnx.md shows an MLP).");
+                $"{model.GetType().Name} has no ONNX export: it does not implement IOnnxExportable. The SharpGrad generator writes " +
+                "that export at build time for every [Module] class whose Forward it reads, in a project that references SharpGrad.Onnx; " +
+                "this module is not one (a Module subclass without [Module], a [Sequential] class, or built before the reference was " +
+                "added). Mark the model class [Module] (docs/onnx.md), or implement IOnnxExportable.BuildOnnxGraph with OnnxGraphBuilder.");
         }
         var graph = new OnnxGraphBuilder(model.GetType().Name, opset);
         bool training = model.Training;

@@ -278,7 +278,7 @@ public sealed partial class OnnxGraphBuilder
     public OnnxValue Div(OnnxValue x, float c) => Div(x, Scalar(c));
 
     /// <summary><c>torch.pow(x, exponent)</c>: <c>Pow</c>.</summary>
-    public OnnxValue Pow(OnnxValue x, float exponent) => Binary("Pow", x, Scalar(exponent));
+    public OnnxValue Pow(OnnxValue x, double exponent) => Binary("Pow", x, Scalar((float)exponent));
 
     /// <summary><c>-x</c>: <c>Neg</c>.</summary>
     public OnnxValue Neg(OnnxValue x) => Unary("Neg", x);
@@ -321,6 +321,30 @@ public sealed partial class OnnxGraphBuilder
         return Add("Reshape", [x, Int64s(target)], [], shape);
     }
 
+    /// <summary>A view to a shape known when the graph is built (what generated export code writes for <c>View</c>,
+    /// <c>Reshape</c>, <c>Flatten</c>, <c>Unsqueeze</c> and <c>Squeeze</c>): one <c>Reshape</c> whose target keeps fixed
+    /// dims, copies (0) a symbolic dim the input has at the same position, and infers (-1) one other symbolic dim. The
+    /// value's tracked shape is <paramref name="shape"/>, symbolic names included.</summary>
+    public OnnxValue Reshape(OnnxValue x, params OnnxDim[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var s = x.Shape;
+        var target = new long[shape.Length];
+        int inferred = -1;
+        for (int k = 0; k < shape.Length; k++)
+        {
+            if (shape[k].Value is { } v && v > 0) target[k] = v;
+            else if (shape[k].Param is { } p && s is not null && k < s.Count && s[k].Param == p) target[k] = 0; // copied
+            else if (shape[k].Value is null && inferred < 0) (target[k], inferred) = (-1, k);
+            else
+            {
+                throw new NotSupportedException(
+                    $"reshape of '{x.Name}' {OnnxDim.Format(s ?? [])} to {OnnxDim.Format(shape)}: ONNX Reshape copies a symbolic dim at the same position and infers one other, and no more (an empty dim is not written either).");
+            }
+        }
+        return Add("Reshape", [x, Int64s(target)], [], shape.ToArray());
+    }
+
     /// <summary><c>x.unflatten(dim, sizes)</c> (<c>nn.Unflatten</c>): a <c>Reshape</c> that keeps the leading dims as they
     /// are (symbolic ones stay symbolic). One size may be -1; the dims after <paramref name="dim"/> must then be fixed.</summary>
     public OnnxValue Unflatten(OnnxValue x, int dim, params long[] sizes)
@@ -347,11 +371,11 @@ public sealed partial class OnnxGraphBuilder
 
     /// <summary><c>x.masked_fill(mask, value)</c>: <c>Where(mask, value, x)</c> (<paramref name="mask"/> a Bool value that
     /// broadcasts to <paramref name="x"/>).</summary>
-    public OnnxValue MaskedFill(OnnxValue x, OnnxValue mask, float value)
+    public OnnxValue MaskedFill(OnnxValue x, OnnxValue mask, double value)
     {
         if (mask.ElementType != OnnxElementType.Bool)
             throw new ArgumentException($"masked_fill needs a Bool mask; '{mask.Name}' is {mask.ElementType}.", nameof(mask));
-        return Add("Where", [mask, Scalar(value), x], [], OnnxShapes.Broadcast(mask.Shape, x.Shape), x.ElementType);
+        return Add("Where", [mask, Scalar((float)value), x], [], OnnxShapes.Broadcast(mask.Shape, x.Shape), x.ElementType);
     }
 
     /// <summary><c>x.transpose(dim0, dim1)</c>: <c>Transpose</c>.</summary>
@@ -431,7 +455,7 @@ public sealed partial class OnnxGraphBuilder
 
     // ---------------- reductions ----------------
 
-    /// <summary><c>x.mean(dims, keepdim)</c>: <c>ReduceMean</c> (axes an attribute up to opset 17, an input from 18).</summary>
+    /// <summary><c>x.mean(dims, keepdim)</c> (no dims: over every dim): <c>ReduceMean</c> (axes an attribute up to opset 17, an input from 18).</summary>
     public OnnxValue Mean(OnnxValue x, int[] dims, bool keepDim = false) => Reduce("ReduceMean", x, dims, keepDim, axesAsInputFrom: 18);
 
     /// <summary><c>x.sum(dims, keepdim)</c>: <c>ReduceSum</c>.</summary>
@@ -440,6 +464,7 @@ public sealed partial class OnnxGraphBuilder
     private OnnxValue Reduce(string op, OnnxValue x, int[] dims, bool keepDim, int axesAsInputFrom)
     {
         ArgumentNullException.ThrowIfNull(dims);
+        if (dims.Length == 0) dims = Enumerable.Range(0, RequireShape(x, null, op + " input").Count).ToArray(); // x.mean(): every dim
         var keep = OnnxAttribute.Int("keepdims", keepDim ? 1 : 0);
         var shape = OnnxShapes.Reduce(x.Shape, dims, keepDim);
         return Opset >= axesAsInputFrom

@@ -102,6 +102,17 @@ public sealed partial class OnnxGraphBuilder
         return new OnnxValue(this, name, ElementTypeOf(value, name), ToDims(value.Shape));
     }
 
+    /// <summary>Adds the parameter or buffer of <paramref name="root"/> whose state-dict name is <paramref name="name"/>
+    /// (<c>"scale"</c>, <c>"block.pos_embedding"</c>) as an initializer: what generated export code writes for a parameter
+    /// or buffer that <c>Forward</c> reads itself.</summary>
+    public OnnxValue Parameter(string name, Module root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        foreach (var (n, t) in root.NamedParameters().Concat(root.NamedBuffers()))
+            if (n == name) return Parameter(name, t);
+        throw new ArgumentException($"{root.GetType().Name} has no parameter or buffer named '{name}'; its state dict holds: {string.Join(", ", root.StateDict().Keys)}.", nameof(name));
+    }
+
     /// <summary>Opens a naming scope (PyTorch's exporter names nodes <c>/fc1/Gemm</c> after the submodule): values and
     /// nodes created until the returned handle is disposed are named under <c>/<paramref name="name"/>/</c>.</summary>
     public IDisposable Scope(string name)

@@ -3,8 +3,9 @@ using Proto = global::Onnx;
 
 namespace SharpGrad.Onnx.Tests;
 
-/// <summary>Seven models exported through OnnxExporter and run by ONNX Runtime: ORT's outputs equal SharpGrad's eager
-/// outputs (1e-5) at batch 1 and at batch 3 of the same file (the batch is a symbolic dim).</summary>
+/// <summary>Plain [Module] models exported through OnnxExporter by their generated export and run by ONNX Runtime: ORT's
+/// outputs equal SharpGrad's eager outputs (1e-5) at batch 1 and at batch 5 of the same file (the batch is the dynamic
+/// axis "batch").</summary>
 public class ExportTests
 {
     private static Tensor Images(int n, int c, int h, int w, long seed) => Tensor.Randn([n, c, h, w], rng: new Rng(seed));
@@ -14,7 +15,7 @@ public class ExportTests
     {
         Rng.ManualSeed(1);
         var m = new Mlp();
-        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "input", Tensor.Randn([1, 20]), Tensor.Randn([3, 20]));
+        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "x", Tensor.Randn([1, 20]), Tensor.Randn([5, 20]));
         var model = Proto.ModelProto.Parser.ParseFrom(bytes);
         Assert.Equal(["Gemm", "Relu", "Gemm", "Relu", "Gemm", "Identity"], model.Graph.Node.Select(n => n.OpType));
     }
@@ -25,7 +26,7 @@ public class ExportTests
         Rng.ManualSeed(2);
         var m = new CnnBn();
         OrtCheck.Perturb(m, 20);
-        OrtCheck.ExportAndCompare(m, m.Forward, "input", Images(1, 3, 16, 16, 21), Images(3, 3, 16, 16, 22));
+        OrtCheck.ExportAndCompare(m, m.Forward, "x", Images(1, 3, 16, 16, 21), Images(5, 3, 16, 16, 22));
     }
 
     [Fact]
@@ -34,7 +35,7 @@ public class ExportTests
         Rng.ManualSeed(3);
         var m = new ResNetBlock();
         OrtCheck.Perturb(m, 30);
-        OrtCheck.ExportAndCompare(m, m.Forward, "input", Images(1, 8, 12, 12, 31), Images(3, 8, 12, 12, 32));
+        OrtCheck.ExportAndCompare(m, m.Forward, "x", Images(1, 8, 12, 12, 31), Images(5, 8, 12, 12, 32));
     }
 
     [Fact]
@@ -43,7 +44,7 @@ public class ExportTests
         Rng.ManualSeed(4);
         var m = new EncoderBlock();
         OrtCheck.Perturb(m, 40);
-        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "input", Tensor.Randn([1, 6, 16]), Tensor.Randn([3, 6, 16]));
+        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "x", Tensor.Randn([1, 6, 16]), Tensor.Randn([5, 6, 16]));
         var ops = Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Node.Select(n => n.OpType).ToHashSet();
         Assert.Superset(new HashSet<string> { "MatMul", "Softmax", "LayerNormalization", "Transpose", "Reshape", "Erf", "ReduceMean" }, ops);
     }
@@ -54,8 +55,8 @@ public class ExportTests
         Rng.ManualSeed(5);
         var m = new EmbeddingClassifier();
         var tokens1 = Tensor.RandInt(0, 50, [1, 7]);
-        var tokens3 = Tensor.RandInt(0, 50, [3, 7]);
-        OrtCheck.ExportAndCompare(m, m.Forward, "tokens", tokens1, tokens3);
+        var tokens5 = Tensor.RandInt(0, 50, [5, 7]);
+        OrtCheck.ExportAndCompare(m, m.Forward, "tokens", tokens1, tokens5);
     }
 
     [Fact]
@@ -63,15 +64,55 @@ public class ExportTests
     {
         Rng.ManualSeed(6);
         var m = new ConvAutoencoder();
-        OrtCheck.ExportAndCompare(m, m.Forward, "input", Images(1, 1, 8, 8, 61), Images(3, 1, 8, 8, 62));
+        OrtCheck.ExportAndCompare(m, m.Forward, "x", Images(1, 1, 8, 8, 61), Images(5, 1, 8, 8, 62));
     }
 
     [Fact]
-    public void ActivationsSlicingAndConcatenation()
+    public void ActivationsWithTheirOptions()
     {
         Rng.ManualSeed(7);
+        var m = new Activations();
+        OrtCheck.ExportAndCompare(m, m.Forward, "x", Tensor.Randn([1, 10]) * 2f, Tensor.Randn([5, 10]) * 2f);
+    }
+
+    [Fact]
+    public void HandWrittenBuilderCallsForSlicingConcatenationAndTheOtherActivations()
+    {
+        // A class that declares BuildOnnxGraph keeps its own export (the generator writes none for it).
+        Rng.ManualSeed(7);
         var m = new ActivationZoo();
-        OrtCheck.ExportAndCompare(m, m.Forward, "input", Tensor.Randn([1, 10]) * 2f, Tensor.Randn([3, 10]) * 2f);
+        OrtCheck.ExportAndCompare(m, m.Forward, "input", Tensor.Randn([1, 10]) * 2f, Tensor.Randn([5, 10]) * 2f);
+    }
+
+    [Fact]
+    public void OrtMatchesTheCompiledProgramToo()
+    {
+        // The export is of the graph the generator compiled: ONNX Runtime also equals the compiled Forward.
+        Rng.ManualSeed(10);
+        var m = new EncoderBlock();
+        OrtCheck.Perturb(m, 100);
+        m.Eval();
+        var compiled = m.Compile();
+        OrtCheck.ExportAndCompare(m, x => compiled.Forward(x), "x", Tensor.Randn([1, 6, 16]), Tensor.Randn([5, 6, 16]));
+    }
+
+    [Fact]
+    public void TheBatchIsTheDynamicAxisBatchOfTheInputAndTheOutput()
+    {
+        var graph = Proto.ModelProto.Parser.ParseFrom(OnnxExporter.ExportToBytes(new EncoderBlock())).Graph;
+        var input = graph.Input.Single();
+        Assert.Equal("x", input.Name);
+        Assert.Equal(["batch", "", ""], input.Type.TensorType.Shape.Dim.Select(d => d.DimParam));
+        Assert.Equal([0L, 6, 16], input.Type.TensorType.Shape.Dim.Select(d => d.DimValue));
+        var output = graph.Output.Single();
+        Assert.Equal(["batch", ""], output.Type.TensorType.Shape.Dim.Select(d => d.DimParam));
+        Assert.Equal([0L, 3], output.Type.TensorType.Shape.Dim.Select(d => d.DimValue));
+        // The Reshapes to heads copy the batch (0) rather than fixing it: one file serves every batch size.
+        foreach (var reshape in graph.Node.Where(n => n.OpType == "Reshape"))
+        {
+            var target = graph.Initializer.Single(i => i.Name == reshape.Input[1]);
+            Assert.Equal(0L, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(target.RawData.Span)[0]);
+        }
     }
 
     [Theory]
@@ -92,7 +133,7 @@ public class ExportTests
         var x = Tensor.Randn([2, 6, 16]);
         Tensor expected;
         using (Autograd.NoGrad()) expected = m.Forward(x);
-        SharpGrad.Tests.Support.TensorAssert.Close(expected.ToArray(), OrtCheck.Run(bytes, "input", x).Values, 1e-5, 1e-5, $"opset {opset}");
+        SharpGrad.Tests.Support.TensorAssert.Close(expected.ToArray(), OrtCheck.Run(bytes, "x", x).Values, 1e-5, 1e-5, $"opset {opset}");
     }
 
     [Fact]
@@ -116,14 +157,14 @@ public class ExportTests
             var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(init.RawData.Span).ToArray();
             Assert.Equal(tensor.ToArray(), values);
         }
-        // Inputs and outputs: the batch is the symbolic dim "N", the rest fixed.
+        // Inputs and outputs: the input is named after Forward's parameter, the batch is the dynamic axis "batch", the rest fixed.
         var input = graph.Input.Single();
-        Assert.Equal("input", input.Name);
-        Assert.Equal(["N", "", "", ""], input.Type.TensorType.Shape.Dim.Select(d => d.DimParam));
+        Assert.Equal("x", input.Name);
+        Assert.Equal(["batch", "", "", ""], input.Type.TensorType.Shape.Dim.Select(d => d.DimParam));
         Assert.Equal([0L, 3, 16, 16], input.Type.TensorType.Shape.Dim.Select(d => d.DimValue));
         var output = graph.Output.Single();
         Assert.Equal("output", output.Name);
-        Assert.Equal("N", output.Type.TensorType.Shape.Dim[0].DimParam);
+        Assert.Equal("batch", output.Type.TensorType.Shape.Dim[0].DimParam);
         Assert.Equal(10, output.Type.TensorType.Shape.Dim[1].DimValue);
     }
 
@@ -153,8 +194,37 @@ public class ExportTests
     {
         var ex = Assert.Throws<NotSupportedException>(() => OnnxExporter.ExportToBytes(new NotExportable()));
         Assert.Contains("NotExportable has no ONNX export", ex.Message);
-        Assert.Contains("IOnnxExportable", ex.Message);
+        Assert.Contains("Mark the model class [Module]", ex.Message);
         Assert.Contains("docs/onnx.md", ex.Message);
+    }
+
+    [Fact]
+    public void AModuleWhoseGraphBreaksIsRefusedWithTheBreaksListed()
+    {
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxExporter.ExportToBytes(new BreaksTheGraph()));
+        Assert.StartsWith("BreaksTheGraph cannot be exported to ONNX: its graph breaks (1 graph break(s), SG1019)", ex.Message);
+        // The break as Compile().Explanation lists it: where, the construct, the fix.
+        var explained = new BreaksTheGraph().Compile().Explanation.Breaks.Single();
+        Assert.Contains(explained.ToString(), ex.Message);
+        Assert.Contains("Models.cs(", explained.Location);
+        Assert.Contains("Item", explained.Construct);
+    }
+
+    [Fact]
+    public void AnOpWithoutOnnxExportIsRefusedNamingIt()
+    {
+        var ex = Assert.Throws<NotSupportedException>(() => OnnxExporter.ExportToBytes(new UsesAnOpWithoutOnnx()));
+        Assert.Contains("UsesAnOpWithoutOnnx cannot be exported to ONNX", ex.Message);
+        Assert.Contains("`Functional.Softshrink(fc.Forward(x), 0.5)` at Models.cs(", ex.Message);
+        Assert.Contains("(Softshrink, PyTorch's softshrink) has no ONNX export yet", ex.Message);
+        Assert.Contains("runtime/SharpGrad/Ops/Catalogue.Onnx.cs", ex.Message);
+    }
+
+    [Fact]
+    public void EveryPlainModuleGetsTheGeneratedExport()
+    {
+        Module[] models = [new Mlp(), new CnnBn(), new ResNetBlock(), new EncoderBlock(), new EmbeddingClassifier(), new ConvAutoencoder(), new Activations()];
+        Assert.All(models, m => Assert.IsAssignableFrom<IOnnxExportable>(m));
     }
 
     [Theory]

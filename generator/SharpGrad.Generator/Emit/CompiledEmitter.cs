@@ -123,20 +123,17 @@ internal static class CompiledEmitter
         {
             foreach (var b in breaks)
             {
-                var at = b.Location is { } l
-                    ? System.IO.Path.GetFileName(l.FilePath) + "(" + (l.LineSpan.Start.Line + 1) + "," + (l.LineSpan.Start.Character + 1) + ")"
-                    : "";
-                w.WriteLine($"new({Literal(b.Method)}, {Literal(at)},");
+                w.WriteLine($"new({Literal(b.Method)}, {Literal(b.At)},");
                 foreach (var piece in Pieces(b.What, ",")) w.WriteLine("    " + piece);
                 foreach (var piece in Pieces(b.Reason, "),")) w.WriteLine("    " + piece);
             }
         }
     }
 
-    private static string Literal(string text) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(text, quote: true);
+    internal static string Literal(string text) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(text, quote: true);
 
     /// <summary>A long string as literals of at most 100 characters joined by <c>+</c>, one per line, the last followed by <paramref name="tail"/>.</summary>
-    private static IEnumerable<string> Pieces(string text, string tail)
+    internal static IEnumerable<string> Pieces(string text, string tail)
     {
         int start = 0;
         do

@@ -127,6 +127,9 @@ internal sealed record GraphIssue(string Id, LocationInfo? Location, string What
 {
     /// <summary>The method the break is in (<c>Forward</c>), or <c>constructor</c> for a child's declaration.</summary>
     public string Method { get; init; } = "constructor";
+
+    /// <summary>Where, as <c>GraphBreak.Location</c> shows it: the file name with the 1-based line and column (<c>Net.cs(12,9)</c>), or "".</summary>
+    public string At => Location?.Display ?? "";
 }
 
 /// <summary>The result of shape inference for one method: the shape of each node (null = unknown).</summary>

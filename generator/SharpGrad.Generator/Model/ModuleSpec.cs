@@ -83,6 +83,9 @@ internal enum HandWritten
     NamedDirectBuffers = 4,
     ForwardDynamic = 8,
     SequentialForward = 16,
+
+    /// <summary><c>BuildOnnxGraph(OnnxGraphBuilder)</c>: the class exports itself (no generated ONNX export).</summary>
+    OnnxExport = 32,
 }
 
 internal enum MemberKind
@@ -106,6 +109,9 @@ internal sealed record MemberSpec(MemberKind Kind, string MemberName, string Sta
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
     public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+    /// <summary>The file name with the 1-based line and column, as messages show it: <c>Net.cs(12,9)</c>.</summary>
+    public string Display => System.IO.Path.GetFileName(FilePath) + "(" + (LineSpan.Start.Line + 1) + "," + (LineSpan.Start.Character + 1) + ")";
 
     public static LocationInfo? From(Location? location)
     {

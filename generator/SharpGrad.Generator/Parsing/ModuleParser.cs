@@ -161,6 +161,7 @@ internal static class ModuleParser
                 "NamedDirectParameters" when method.Parameters.Length == 0 => HandWritten.NamedDirectParameters,
                 "NamedDirectBuffers" when method.Parameters.Length == 0 => HandWritten.NamedDirectBuffers,
                 "ForwardDynamic" when method.Parameters.Length == 1 => HandWritten.ForwardDynamic,
+                "BuildOnnxGraph" when method.Parameters.Length == 1 => HandWritten.OnnxExport,
                 "Forward" when isSequential && method.Parameters.Length == 1 && IsExactlyTensor(method.Parameters[0].Type) => HandWritten.SequentialForward,
                 _ => HandWritten.None,
             };
