@@ -24,6 +24,8 @@ public class IncrementalityTests
         TrackingNames.PresentForwardCalls,
         TrackingNames.CollectedForwardCalls,
         TrackingNames.AllForwardCalls,
+        TrackingNames.OnnxReferenced,
+        TrackingNames.OnnxSpecs,
     ];
 
     private const string Helper = """

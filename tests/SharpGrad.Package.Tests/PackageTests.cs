@@ -141,7 +141,12 @@ public class PackageTests(PackageFixture pkg) : IClassFixture<PackageFixture>
         Assert.Contains("exported model.onnx", run.Stdout);
         var onnx = File.ReadAllBytes(Path.Combine(dir, "model.onnx"));
         var text = System.Text.Encoding.ASCII.GetString(onnx);
-        foreach (var name in new[] { "SharpGrad", "fc1.weight", "fc3.bias", "Gemm", "logits" })
+        // The graph the generator wrote for the template's Classifier (no export code in the app): its layers' state-dict
+        // names, Gemm and Relu nodes, the input named after Forward's parameter with the dynamic batch axis.
+        var sources = Directory.EnumerateFiles(Path.Combine(pkg.Root, "app-native"), "*.cs", SearchOption.AllDirectories).ToList();
+        Assert.Contains(sources, f => File.ReadAllText(f).Contains("OnnxExporter.Export(model", StringComparison.Ordinal));
+        Assert.DoesNotContain(sources, f => File.ReadAllText(f).Contains("BuildOnnxGraph", StringComparison.Ordinal));
+        foreach (var name in new[] { "SharpGrad", "fc1.weight", "fc3.bias", "Gemm", "Relu", "batch", "output" })
             Assert.Contains(name, text);
     }
 

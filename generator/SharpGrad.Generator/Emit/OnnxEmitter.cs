@@ -32,18 +32,18 @@ internal static class OnnxEmitter
         string cls = spec.ClassName;
         if (spec.Graph is not { } graph)
         {
-            return spec.Compile ? null : Refusal(spec,
-                Literal($"{cls} cannot be exported to ONNX: it is marked [Module(Compile = false)], so the generator does not read its Forward and has no graph to write. Remove Compile = false (docs/onnx.md)."));
+            return spec.Compile ? null : Refusal(spec, Text(
+                $"{cls} cannot be exported to ONNX: it is marked [Module(Compile = false)], so the generator does not read its Forward and has no graph to write. Remove Compile = false (docs/onnx.md)."));
         }
         if (!graph.IsCompilable) return Refusal(spec, Breaks(cls, graph.NotCompilable));
         var forward = graph.Methods.Where(m => m.Name == "Forward").ToList();
         if (forward.Count != 1 || forward[0].Output < 0)
         {
-            return Refusal(spec, Literal($"{cls} cannot be exported to ONNX: the generator found {(forward.Count == 0 ? "no" : forward.Count > 1 ? "several" : "no complete")} Forward(Tensor …) to write."));
+            return Refusal(spec, Text($"{cls} cannot be exported to ONNX: the generator found {(forward.Count == 0 ? "no" : forward.Count > 1 ? "several" : "no complete")} Forward(Tensor …) to write."));
         }
         var body = new Writer(spec, graph, forward[0]);
         return body.Problems.Count > 0
-            ? Refusal(spec, Literal($"{cls} cannot be exported to ONNX: {string.Join("; ", body.Problems)}. (An op's ONNX export is one entry of OpCatalogue.OnnxExportOf in runtime/SharpGrad/Ops/Catalogue.Onnx.cs; docs/onnx.md.)"))
+            ? Refusal(spec, Text($"{cls} cannot be exported to ONNX: {string.Join("; ", body.Problems)}. (An op's ONNX export is one entry of OpCatalogue.OnnxExportOf in runtime/SharpGrad/Ops/Catalogue.Onnx.cs; docs/onnx.md.)"))
             : File(spec, w => w.WriteIndented(body.Code.ToString()));
     }
 
@@ -66,17 +66,35 @@ internal static class OnnxEmitter
         return ModuleEmitter.EndFile(w, spec);
     }
 
-    /// <summary>A <c>BuildOnnxGraph</c> that throws <c>NotSupportedException</c> with <paramref name="message"/> (a C# expression).</summary>
-    private static string Refusal(ModuleSpec spec, string message)
-        => File(spec, w => w.WriteLine($"throw new global::System.NotSupportedException({message});"));
+    /// <summary>A <c>BuildOnnxGraph</c> that throws <c>NotSupportedException</c> with a message: the lines of a C# string expression.</summary>
+    private static string Refusal(ModuleSpec spec, IReadOnlyList<string> message)
+        => File(spec, w =>
+        {
+            w.WriteLine("throw new global::System.NotSupportedException(");
+            w.Indent();
+            foreach (var line in message) w.WriteLine(line);
+            w.Dedent();
+        });
+
+    /// <summary>A message as string literals of at most 100 characters joined by <c>+</c>, one per line, closing the call.</summary>
+    private static List<string> Text(string message) => CompiledEmitter.Pieces(message, ");").ToList();
 
     /// <summary>The message listing the graph breaks, each as <c>GraphBreak.ToString()</c> shows it (as <c>Compile().Explanation</c> lists them).</summary>
-    private static string Breaks(string cls, EquatableArray<GraphIssue> breaks)
+    private static List<string> Breaks(string cls, EquatableArray<GraphIssue> breaks)
     {
-        var items = breaks.Select(b => $"new global::SharpGrad.GraphBreak({Literal(b.Method)}, {Literal(b.At)}, {Literal(b.What)}, {Literal(b.Reason)})");
-        return Literal($"{cls} cannot be exported to ONNX: its graph breaks ({breaks.Count} graph break(s), SG1019), so the generator has no static graph of it to write. Rewrite each as its fix says:")
-               + " + global::System.Environment.NewLine + string.Join(global::System.Environment.NewLine, new global::SharpGrad.GraphBreak[] { "
-               + string.Join(", ", items) + " })";
+        var lines = CompiledEmitter.Pieces(
+            $"{cls} cannot be exported to ONNX: its graph breaks ({breaks.Count} graph break(s), SG1019), so the generator has no static graph of it to write. Rewrite each as its fix says:",
+            " +").ToList();
+        lines.Add("global::System.Environment.NewLine + string.Join(global::System.Environment.NewLine, new global::SharpGrad.GraphBreak[]");
+        lines.Add("{");
+        foreach (var b in breaks)
+        {
+            lines.Add($"    new({Literal(b.Method)}, {Literal(b.At)},");
+            foreach (var piece in CompiledEmitter.Pieces(b.What, ",")) lines.Add("        " + piece);
+            foreach (var piece in CompiledEmitter.Pieces(b.Reason, "),")) lines.Add("        " + piece);
+        }
+        lines.Add("}));");
+        return lines;
     }
 
     private static string Literal(string text) => CompiledEmitter.Literal(text);
@@ -127,9 +145,8 @@ internal static class OnnxEmitter
                 if (live[i]) Node(i, live);
             }
             var output = _shapes[_method.Output];
-            Code.WriteLine(output is { } s && Dims(s, "the output") is { } dims
-                ? $"graph.Output({V(_method.Output)}, \"output\", {dims});"
-                : $"graph.Output({V(_method.Output)}, \"output\");");
+            if (output is { } s && Dims(s, "the output") is { } dims) Code.Call("graph.Output", [V(_method.Output), "\"output\"", dims]);
+            else Code.Call("graph.Output", [V(_method.Output), "\"output\""]);
         }
 
         private void Node(int i, bool[] live)
@@ -145,18 +162,19 @@ internal static class OnnxEmitter
                         Problems.Add($"the shape of the input '{input.Name}' is not known at build time: declare it, e.g. [Shape(\"N\", 784)] Tensor {input.Name}");
                         return;
                     }
-                    Code.WriteLine($"var {V(i)} = graph.Input({Literal(input.Name)}, {Onnx}.OnnxElementType.{ElementType(i, live)}, {dims});");
+                    Builder(i, "Input", Literal(input.Name), $"{Onnx}.OnnxElementType.{ElementType(i, live)}", dims);
                     return;
                 }
                 case NodeKind.Input:
                     // A parameter or buffer Forward reads itself: an initializer under its state-dict name.
-                    Code.WriteLine($"var {V(i)} = graph.Parameter({Literal(node.Child ?? node.Text)}, this);");
+                    Builder(i, "Parameter", Literal(node.Child ?? node.Text), "this");
                     return;
                 case NodeKind.Constant:
                     Code.WriteLine($"var {V(i)} = graph.Scalar({MethodDraft.F32(node.Value)});");
                     return;
                 case NodeKind.Select:
-                    Code.WriteLine($"var {V(i)} = {V(node.Inputs[1])}; // `{node.Text}` in evaluation");
+                    Code.Comment($"{node.Text}: its value in evaluation");
+                    Code.WriteLine($"var {V(i)} = {V(node.Inputs[1])};");
                     return;
             }
             var child = node.Child is { } name && name != "this" ? _graph.FindChild(name) : null;
@@ -176,11 +194,12 @@ internal static class OnnxEmitter
             switch (export.Form)
             {
                 case OnnxForm.Identity:
-                    Code.WriteLine($"var {V(i)} = {x}; // `{node.Text}`: the identity in evaluation");
+                    Code.Comment($"{node.Text}: the identity in evaluation");
+                    Code.WriteLine($"var {V(i)} = {x};");
                     return;
                 case OnnxForm.Reshape:
                     if (_shapes[i] is not { } shape) Problems.Add($"the shape of `{node.Text}`{where} is not known at build time");
-                    else if (Dims(shape, $"`{node.Text}`{where}") is { } dims) Code.WriteLine($"var {V(i)} = graph.Reshape({x}, {dims}); // `{node.Text}`");
+                    else if (Dims(shape, $"`{node.Text}`{where}") is { } dims) Builder(i, "Reshape", x, dims);
                     return;
                 case OnnxForm.Layer:
                     if (child is not { IsBuiltIn: true })
@@ -189,7 +208,7 @@ internal static class OnnxEmitter
                         return;
                     }
                     string type = "global::SharpGrad.Layers." + child.Kind;
-                    Code.WriteLine($"var {V(i)} = graph.Layer({Literal(child.Path)}, global::SharpGrad.CompiledSupport.Submodule<{type}>(this, {Literal(child.Path)}), {x});");
+                    Builder(i, "Layer", Literal(child.Path), $"global::SharpGrad.CompiledSupport.Submodule<{type}>(this, {Literal(child.Path)})", x);
                     return;
                 default:
                     var args = new List<string>();
@@ -198,9 +217,16 @@ internal static class OnnxEmitter
                         if (Argument(i, row, child, a, where) is not { } value) return;
                         args.Add(value);
                     }
-                    Code.WriteLine($"var {V(i)} = graph.{export.Method}({string.Join(", ", args)}); // `{node.Text}`");
+                    Builder(i, export.Method, args.ToArray());
                     return;
             }
+        }
+
+        /// <summary>Node <paramref name="i"/>'s value: its source text as a comment, then <c>var v{i} = graph.Method(arguments);</c>.</summary>
+        private void Builder(int i, string method, params string[] arguments)
+        {
+            if (Nodes[i].Kind != NodeKind.Input) Code.Comment(Nodes[i].Text);
+            Code.Call($"var {V(i)} = graph.{method}", arguments);
         }
 
         /// <summary>One argument of a builder call (see <see cref="OnnxExport"/>): a tensor input's value, a scalar's constant, a reduction's dims or flag.</summary>

@@ -35,11 +35,15 @@ internal static class GeneratorHarness
     public static SyntaxTree Parse(string source, string path = "Source.cs")
         => CSharpSyntaxTree.ParseText(source, ParseOptions, path);
 
-    public static CSharpCompilation CreateCompilation(params SyntaxTree[] trees)
+    public static CSharpCompilation CreateCompilation(params SyntaxTree[] trees) => CreateCompilation(onnx: false, trees);
+
+    /// <summary>A compilation of <paramref name="trees"/>; with <paramref name="onnx"/>, it also references SharpGrad.Onnx
+    /// (so the generator emits the modules' ONNX export).</summary>
+    public static CSharpCompilation CreateCompilation(bool onnx, params SyntaxTree[] trees)
         => CSharpCompilation.Create(
             "Demo",
             trees,
-            References.Value,
+            onnx ? References.Value.Add(MetadataReference.CreateFromFile(typeof(SharpGrad.Onnx.OnnxExporter).Assembly.Location)) : References.Value,
             new CSharpCompilationOptions(
                 OutputKind.DynamicallyLinkedLibrary,
                 nullableContextOptions: NullableContextOptions.Enable));
