@@ -265,6 +265,12 @@ public sealed partial class OnnxGraphBuilder
     /// <summary><c>a / b</c> (broadcast): <c>Div</c>.</summary>
     public OnnxValue Div(OnnxValue a, OnnxValue b) => Binary("Div", a, b);
 
+    /// <summary><c>torch.maximum(a, b)</c> (broadcast): <c>Max</c>.</summary>
+    public OnnxValue Maximum(OnnxValue a, OnnxValue b) => Binary("Max", a, b);
+
+    /// <summary><c>torch.minimum(a, b)</c> (broadcast): <c>Min</c>.</summary>
+    public OnnxValue Minimum(OnnxValue a, OnnxValue b) => Binary("Min", a, b);
+
     /// <summary><c>x + c</c>.</summary>
     public OnnxValue Add(OnnxValue x, float c) => Add(x, Scalar(c));
 

@@ -76,6 +76,16 @@ public class ExportTests
     }
 
     [Fact]
+    public void TensorMethodsViewsAndReductions()
+    {
+        Rng.ManualSeed(11);
+        var m = new TensorOps();
+        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "x", Tensor.Randn([1, 4, 6]), Tensor.Randn([5, 4, 6]));
+        var ops = Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Node.Select(n => n.OpType).ToHashSet();
+        Assert.Superset(new HashSet<string> { "Transpose", "Abs", "Sqrt", "Exp", "Neg", "Pow", "Max", "ReduceSum", "ReduceMean", "Reshape" }, ops);
+    }
+
+    [Fact]
     public void HandWrittenBuilderCallsForSlicingConcatenationAndTheOtherActivations()
     {
         // A class that declares BuildOnnxGraph keeps its own export (the generator writes none for it).
@@ -223,7 +233,7 @@ public class ExportTests
     [Fact]
     public void EveryPlainModuleGetsTheGeneratedExport()
     {
-        Module[] models = [new Mlp(), new CnnBn(), new ResNetBlock(), new EncoderBlock(), new EmbeddingClassifier(), new ConvAutoencoder(), new Activations()];
+        Module[] models = [new Mlp(), new CnnBn(), new ResNetBlock(), new EncoderBlock(), new EmbeddingClassifier(), new ConvAutoencoder(), new Activations(), new TensorOps()];
         Assert.All(models, m => Assert.IsAssignableFrom<IOnnxExportable>(m));
     }
 

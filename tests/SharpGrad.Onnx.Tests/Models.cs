@@ -133,6 +133,24 @@ public sealed partial class Activations
     }
 }
 
+/// <summary>Tensor methods: Permute, Abs, Sqrt, Exp, Neg, Pow, Maximum, Sum and Mean with keepdim, Squeeze, Unsqueeze,
+/// Flatten, arithmetic with numbers.</summary>
+[Module]
+public sealed partial class TensorOps
+{
+    private readonly Linear fc = new(6, 6);
+
+    public Tensor Forward([Shape("N", 4, 6)] Tensor x)
+    {
+        var h = fc.Forward(x);                                                // [N, 4, 6]
+        var p = h.Permute(0, 2, 1);                                           // [N, 6, 4]
+        var s = p.Abs().Sqrt() + p.Exp().Neg() * 0.1f + p.Pow(2);
+        var m = s.Maximum(p).Sum(2, keepDim: true);                           // [N, 6, 1]
+        var u = m.Squeeze(2).Unsqueeze(1);                                    // [N, 1, 6]
+        return (u / 3f - h.Mean(1, keepDim: true)).Flatten(1);                // [N, 6]
+    }
+}
+
 /// <summary>A model whose Forward breaks the graph (a value read back with Item): refused with the break listed.</summary>
 [Module]
 public sealed partial class BreaksTheGraph

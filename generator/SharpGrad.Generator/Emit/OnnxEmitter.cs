@@ -235,6 +235,7 @@ internal static class OnnxEmitter
             var node = Nodes[i];
             if (name == "@dims") return "new int[] { " + string.Join(", ", node.IntArgs.Select(d => d.ToString(CultureInfo.InvariantCulture))) + " }";
             if (name == "@keepDim") return node.Flag ? "true" : "false";
+            if (name == "@inputs") return $"new {Onnx}.OnnxValue[] {{ {string.Join(", ", node.Inputs.Select(V))} }}";
             for (int k = 0; k < row.Inputs.Count; k++)
             {
                 if (row.Inputs[k].Name != name) continue;

@@ -32,8 +32,9 @@ internal enum OnnxForm
 /// The ONNX export of one catalogue row: the form of the builder call and, for <see cref="OnnxForm.Call"/>, the builder
 /// method and its arguments. An argument is one of the row's tensor inputs by name (<c>input</c>, <c>other</c>,
 /// <c>mask</c>: the value of that input), one of its scalar parameters by name (<c>negativeSlope</c>, <c>dim</c>: the
-/// constant given in the call or the layer's constructor, else the row's default), or <c>@dims</c> / <c>@keepDim</c> (a
-/// reduction's dims, all when none are given, and its keepdim flag).
+/// constant given in the call or the layer's constructor, else the row's default), <c>@inputs</c> (every tensor input, as
+/// an array: <c>Cat</c>'s list), or <c>@dims</c> / <c>@keepDim</c> (a reduction's dims, all when none are given, and its
+/// keepdim flag).
 /// </summary>
 internal sealed class OnnxExport
 {
@@ -123,6 +124,8 @@ internal static partial class OpCatalogue
         Call("Sub", "Sub", "input", "other");
         Call("Mul", "Mul", "input", "other");
         Call("Div", "Div", "input", "other");
+        Call("Maximum", "Maximum", "input", "other");
+        Call("Minimum", "Minimum", "input", "other");
         Call("MatMul", "MatMul", "input", "other");
         Call("Softmax", "Softmax", "input", "dim");
         Call("LogSoftmax", "LogSoftmax", "input", "dim");
