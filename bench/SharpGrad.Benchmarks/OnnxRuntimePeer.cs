@@ -96,27 +96,5 @@ public static class OnnxRuntimePeer
     }
 }
 
-// The workloads' models as ONNX graphs (the code the generator is to emit; docs/onnx.md).
-public sealed partial class MlpNet : IOnnxExportable
-{
-    /// <inheritdoc/>
-    public void BuildOnnxGraph(OnnxGraphBuilder graph)
-    {
-        var x = graph.Input("input", "N", 784);
-        var h = graph.Relu(graph.Layer("fc1", fc1, x));
-        h = graph.Relu(graph.Layer("fc2", fc2, h));
-        graph.Output(graph.Layer("fc3", fc3, h), "output");
-    }
-}
-
-public sealed partial class CnnNet : IOnnxExportable
-{
-    /// <inheritdoc/>
-    public void BuildOnnxGraph(OnnxGraphBuilder graph)
-    {
-        var x = graph.Input("input", "N", 1, 28, 28);
-        var h = graph.Layer("pool1", pool1, graph.Relu(graph.Layer("conv1", conv1, x)));
-        h = graph.Layer("pool2", pool2, graph.Relu(graph.Layer("conv2", conv2, h)));
-        graph.Output(graph.Layer("fc", fc, graph.Layer("flatten", flatten, h)), "output");
-    }
-}
+// The workloads' models (Models.cs) need no export code: the generator writes their ONNX export at build time, as this
+// project references SharpGrad.Onnx (docs/onnx.md).
