@@ -144,7 +144,7 @@ public sealed partial class TensorOps
     {
         var h = fc.Forward(x);                                                // [N, 4, 6]
         var p = h.Permute(0, 2, 1);                                           // [N, 6, 4]
-        var s = p.Abs().Sqrt() - p.Exp() * 0.1f + p.Pow(2).Neg();
+        var s = p.Abs().Sqrt() + p.Exp().Neg() * 0.1f + p.Pow(2);
         var m = s.Maximum(p).Sum(2, keepDim: true);                           // [N, 6, 1]
         var u = m.Squeeze(2).Unsqueeze(1);                                    // [N, 1, 6]
         return (u / 3f - h.Mean(1, keepDim: true)).Flatten(1);                // [N, 6]
