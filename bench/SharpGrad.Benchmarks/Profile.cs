@@ -123,6 +123,20 @@ public static class Profile
         Add("mlp-lossbwd", "compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
         Add("mlp-step", "compiled train b64: full step (mlp_train_step_b64)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
 
+        // mnist_mlp_5_epochs: its data path per step (a batch of 64 rows gathered by a shuffled index, as MnistMlp does)
+        var images = Tensor.Rand(8000, 784);
+        var labels = Tensor.RandInt(0, 10, [8000]);
+        var perm = Tensor.RandPerm(8000);
+        int batchStart = 0;
+        Add("mnist-batch", "mnist: gather one shuffled batch of 64 images and labels", () =>
+        {
+            var idx = perm.Narrow(0, batchStart, 64);
+            batchStart = (batchStart + 64) % (8000 - 64);
+            images.IndexSelect(0, idx);
+            labels.IndexSelect(0, idx);
+        }, 1000);
+        Add("mnist-perm", "mnist: one epoch's shuffle (RandPerm(8000))", () => Tensor.RandPerm(8000), 300);
+
         // cnn_train_step_b32: the convolutions alone, then the model
         var cx1 = new float[32 * 784]; var cw1 = new float[16 * 9]; var cb1 = new float[16]; var cy1 = new float[32 * 16 * 784];
         var cx2 = new float[32 * 16 * 196]; var cw2 = new float[32 * 144]; var cb2 = new float[32]; var cy2 = new float[32 * 32 * 196];

@@ -30,7 +30,13 @@ internal static class CachingAllocator
     public static long CachedBytes => Volatile.Read(ref s_cachedBytes);
 
     /// <summary>A zero-filled array of exactly <paramref name="length"/> elements: a cached one (cleared) or a new one.</summary>
-    public static T[] Rent<T>(int length) where T : unmanaged
+    public static T[] Rent<T>(int length) where T : unmanaged => Rent<T>(length, clear: true);
+
+    /// <summary>
+    /// An array of exactly <paramref name="length"/> elements, a cached one or a new one; a cached one keeps its old values
+    /// unless <paramref name="clear"/> (for a caller that overwrites every element: a copy).
+    /// </summary>
+    public static T[] Rent<T>(int length, bool clear) where T : unmanaged
     {
         if (length >= MinLength)
         {
@@ -45,14 +51,14 @@ internal static class CachingAllocator
             }
             if (found is not null)
             {
-                Array.Clear(found);
+                if (clear) Array.Clear(found);
                 return found;
             }
         }
         return new T[length];
     }
 
-    /// <summary>Keeps <paramref name="array"/> for a later <see cref="Rent{T}"/> of its length (the caller no longer uses it).</summary>
+    /// <summary>Keeps <paramref name="array"/> for a later <see cref="Rent{T}(int)"/> of its length (the caller no longer uses it).</summary>
     public static void Return(Array array)
     {
         int length = array.Length;

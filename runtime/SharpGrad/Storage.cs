@@ -47,6 +47,18 @@ internal abstract class Storage
         return AllocateCore(dtype, length);
     }
 
+    /// <summary>
+    /// A float32 storage of <paramref name="data"/>'s first <paramref name="length"/> elements, its array from the caching
+    /// allocator (recycled like any tensor's when SharpGrad drops it): a copy that allocates nothing in the steady state.
+    /// </summary>
+    public static Storage<float> CopyOf(float[] data, int length)
+    {
+        Serialization.AllocationBudget.Charge(DType.Float32, length);
+        var array = CachingAllocator.Rent<float>(length, clear: false);   // every element is overwritten below
+        data.AsSpan(0, length).CopyTo(array);
+        return new Storage<float>(array) { Recyclable = true };
+    }
+
     private static Storage AllocateCore(DType dtype, int length) => dtype switch
     {
         DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length)) { Recyclable = true },

@@ -332,7 +332,16 @@ public partial class Tensor
         var shape = (int[])_shape.Clone();
         shape[d] = v.Length;
         var result = Empty(shape, DType);
-        for (int i = 0; i < v.Length; i++) CopyRaw(RawSelect(this, d, (int)v[i]), RawSelect(result, d, i));
+        if (d == 0 && IsContiguous)
+        {
+            // Rows of a contiguous tensor (a data loader gathering a shuffled batch): one block copy per index, no views.
+            int row = _shape[0] == 0 ? 0 : NumElements / _shape[0];
+            for (int i = 0; i < v.Length; i++) Array.Copy(Storage.Array, Offset + (int)v[i] * row, result.Storage.Array, i * row, row);
+        }
+        else
+        {
+            for (int i = 0; i < v.Length; i++) CopyRaw(RawSelect(this, d, (int)v[i]), RawSelect(result, d, i));
+        }
         if (!ShouldRecord(this)) return result;
         var selfShape = _shape;
         var idx = Wrap(v, v.Length);

@@ -107,10 +107,11 @@ public static partial class CompiledSupport
     /// <summary>A new float32 tensor of <paramref name="shape"/> holding a copy of the first elements of <paramref name="data"/>.</summary>
     public static Tensor WrapCopy(float[] data, params int[] shape)
     {
-        int count = ShapeUtil.Count(shape);
-        var copy = new float[count];
-        Array.Copy(data, copy, count);
-        return Tensor.Wrap(copy, shape);
+        // The copy's array comes from the caching allocator: a gradient the tape hands to the engine becomes .Grad, goes
+        // back at ZeroGrad and is rented again by the next backward (the natural compiled loop allocates no weight-sized
+        // arrays; docs/performance.md).
+        int count = ShapeUtil.Count(ShapeUtil.Validate(shape));
+        return new Tensor(Storage.CopyOf(data, count), (int[])shape.Clone());
     }
 
     /// <summary>A copy of the first <paramref name="count"/> elements (hooks only).</summary>

@@ -81,6 +81,13 @@ public static partial class Gemm
             return;
         }
 
+        // One row times Wᵀ (a layer applied to one sample): the eight-row kernel, W split over the cores when it is large.
+        if (UseRowGemv<T>(transA, transB, m, k))
+        {
+            RowGemv(n, k, alpha, a, aOffset, b, bOffset, ldb, c, cOffset, allowParallel, epi);
+            return;
+        }
+
         if (n == 1 && m > SmallM)
         {
             Gemv(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
