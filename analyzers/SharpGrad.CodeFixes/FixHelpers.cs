@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.CodeAnalysis;
@@ -61,4 +62,31 @@ internal static class FixHelpers
 
     public static void Register(CodeFixContext context, Diagnostic diagnostic, string title, System.Func<CancellationToken, Task<Document>> fix)
         => context.RegisterCodeFix(CodeAction.Create(title, fix, equivalenceKey: title), diagnostic);
+}
+
+/// <summary>
+/// The registration skeleton every SharpGrad code fix shares: one diagnostic id, batch fix-all (unless the fix must see the
+/// whole method, <c>fixAll: false</c>), and the fix registered for the context's first diagnostic by <see cref="RegisterAsync"/>.
+/// </summary>
+public abstract class DiagnosticFix : CodeFixProvider
+{
+    private readonly bool _fixAll;
+
+    private protected DiagnosticFix(string diagnosticId, bool fixAll = true)
+    {
+        FixableDiagnosticIds = ImmutableArray.Create(diagnosticId);
+        _fixAll = fixAll;
+    }
+
+    /// <inheritdoc/>
+    public sealed override ImmutableArray<string> FixableDiagnosticIds { get; }
+
+    /// <inheritdoc/>
+    public sealed override FixAllProvider? GetFixAllProvider() => _fixAll ? WellKnownFixAllProviders.BatchFixer : null;
+
+    /// <inheritdoc/>
+    public sealed override Task RegisterCodeFixesAsync(CodeFixContext context) => RegisterAsync(context, context.Diagnostics[0]);
+
+    /// <summary>Registers the fixes (<see cref="FixHelpers.Register"/>) for <paramref name="diagnostic"/>.</summary>
+    private protected abstract Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic);
 }

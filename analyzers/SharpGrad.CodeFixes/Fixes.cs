@@ -16,15 +16,10 @@ namespace SharpGrad.CodeFixes;
 
 /// <summary>SG2001: append <c>.Sum()</c> or <c>.Mean()</c> to the receiver of <c>Backward()</c>.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ReduceBeforeBackwardFix)), Shared]
-public sealed class ReduceBeforeBackwardFix : CodeFixProvider
+public sealed class ReduceBeforeBackwardFix() : DiagnosticFix(DiagnosticDescriptors.NonScalarBackwardId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.NonScalarBackwardId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var invocation = await FindInvocationAsync(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (invocation?.Expression is not MemberAccessExpressionSyntax access) return;
         foreach (var reduction in new[] { "Sum", "Mean" })
@@ -37,15 +32,10 @@ public sealed class ReduceBeforeBackwardFix : CodeFixProvider
 
 /// <summary>SG2002: insert <c>y.RetainGrad();</c> right after the statement that wrote the value read (the diagnostic's additional location).</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(RetainGradFix)), Shared]
-public sealed class RetainGradFix : CodeFixProvider
+public sealed class RetainGradFix() : DiagnosticFix(DiagnosticDescriptors.NonLeafGradId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.NonLeafGradId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count == 0) return;
         var access = await FindAsync<MemberAccessExpressionSyntax>(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (access?.Expression is not IdentifierNameSyntax name) return;
@@ -65,15 +55,10 @@ public sealed class RetainGradFix : CodeFixProvider
 
 /// <summary>SG2003: pass <c>retainGraph: true</c> to the first <c>Backward()</c>.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(RetainGraphFix)), Shared]
-public sealed class RetainGraphFix : CodeFixProvider
+public sealed class RetainGraphFix() : DiagnosticFix(DiagnosticDescriptors.SecondBackwardId, fixAll: false)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.SecondBackwardId);
-
-    public override FixAllProvider? GetFixAllProvider() => null;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count == 0) return;
         var first = await FindInvocationAsync(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (first is null) return;
@@ -92,15 +77,10 @@ public sealed class RetainGraphFix : CodeFixProvider
 
 /// <summary>SG2004: insert <c>optimizer.ZeroGrad();</c> as the first statement of the loop.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ZeroGradInLoopFix)), Shared]
-public sealed class ZeroGradInLoopFix : CodeFixProvider
+public sealed class ZeroGradInLoopFix() : DiagnosticFix(DiagnosticDescriptors.MissingZeroGradId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.MissingZeroGradId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count == 0) return;
         var step = await FindInvocationAsync(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         var loop = await FindAsync<StatementSyntax>(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);
@@ -128,15 +108,10 @@ public sealed class ZeroGradInLoopFix : CodeFixProvider
 
 /// <summary>SG2005: <c>Reshape</c> instead of <c>View</c>, or <c>Contiguous().View</c>.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ReshapeInsteadOfViewFix)), Shared]
-public sealed class ReshapeInsteadOfViewFix : CodeFixProvider
+public sealed class ReshapeInsteadOfViewFix() : DiagnosticFix(DiagnosticDescriptors.ViewOfTransposedId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.ViewOfTransposedId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var view = await FindInvocationAsync(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (view?.Expression is not MemberAccessExpressionSyntax access) return;
         Register(context, diagnostic, "Use Reshape(...)", token =>
@@ -148,15 +123,10 @@ public sealed class ReshapeInsteadOfViewFix : CodeFixProvider
 
 /// <summary>SG2006: create without <c>requiresGrad</c> and call <c>RequiresGrad_()</c> on the op's result, or <c>Detach().RequiresGrad_()</c>.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(LeafRequiresGradFix)), Shared]
-public sealed class LeafRequiresGradFix : CodeFixProvider
+public sealed class LeafRequiresGradFix() : DiagnosticFix(DiagnosticDescriptors.NonLeafRequiresGradId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.NonLeafRequiresGradId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var root = await context.Document.GetSyntaxRootAsync(context.CancellationToken).ConfigureAwait(false);
         if (root?.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true) is not ExpressionSyntax found) return;
         var op = found.AncestorsAndSelf().OfType<ExpressionSyntax>().FirstOrDefault(e => e.Span == diagnostic.Location.SourceSpan);
@@ -180,15 +150,10 @@ public sealed class LeafRequiresGradFix : CodeFixProvider
 
 /// <summary>SG2007: <c>t.Add_(x);</c> → <c>t = t.Add(x);</c>.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(OutOfPlaceFix)), Shared]
-public sealed class OutOfPlaceFix : CodeFixProvider
+public sealed class OutOfPlaceFix() : DiagnosticFix(DiagnosticDescriptors.InPlaceOnSavedId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.InPlaceOnSavedId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var call = await FindInvocationAsync(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (call?.Expression is not MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax target } access) return;
         if (call.Parent is not ExpressionStatementSyntax statement) return;
@@ -215,15 +180,10 @@ public sealed class OutOfPlaceFix : CodeFixProvider
 
 /// <summary>SG2008: wrap the statement and the rest of its block in <c>using (Autograd.NoGrad())</c>, optionally calling <c>Eval()</c> first.</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(NoGradFix)), Shared]
-public sealed class NoGradFix : CodeFixProvider
+public sealed class NoGradFix() : DiagnosticFix(DiagnosticDescriptors.InferenceWithGradId, fixAll: false)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.InferenceWithGradId);
-
-    public override FixAllProvider? GetFixAllProvider() => null;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var forward = await FindInvocationAsync(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (forward?.Expression is not MemberAccessExpressionSyntax access) return;
         var statement = forward.FirstAncestorOrSelf<StatementSyntax>(s => s.Parent is BlockSyntax);

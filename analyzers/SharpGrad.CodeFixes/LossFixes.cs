@@ -12,15 +12,10 @@ namespace SharpGrad.CodeFixes;
 
 /// <summary>SG2011: accumulate <c>loss.Detach()</c> (the term is the diagnostic's additional location).</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(DetachAccumulatedFix)), Shared]
-public sealed class DetachAccumulatedFix : CodeFixProvider
+public sealed class DetachAccumulatedFix() : DiagnosticFix(DiagnosticDescriptors.AccumulatedGraphId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.AccumulatedGraphId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count == 0) return;
         var term = await FindAsync<ExpressionSyntax>(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (term is null || term.Span != diagnostic.AdditionalLocations[0].SourceSpan) return;
@@ -34,15 +29,10 @@ public sealed class DetachAccumulatedFix : CodeFixProvider
 /// the loss that takes the activation's output as it is (<c>Losses.Nll</c>, <c>Losses.BinaryCrossEntropy</c>).
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(ActivationTwiceFix)), Shared]
-public sealed class ActivationTwiceFix : CodeFixProvider
+public sealed class ActivationTwiceFix() : DiagnosticFix(DiagnosticDescriptors.ActivationTwiceId)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.ActivationTwiceId);
-
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         var input = await FindAsync<ExpressionSyntax>(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         if (input is null) return;
         while (input.Parent is ExpressionSyntax parent && parent.Span == diagnostic.Location.SourceSpan) input = parent;

@@ -12,15 +12,10 @@ namespace SharpGrad.CodeFixes;
 
 /// <summary>SG2010: call <c>model.Train()</c> right before the training loop (the diagnostic's second additional location).</summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(TrainBeforeLoopFix)), Shared]
-public sealed class TrainBeforeLoopFix : CodeFixProvider
+public sealed class TrainBeforeLoopFix() : DiagnosticFix(DiagnosticDescriptors.TrainingInEvalModeId, fixAll: false)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.TrainingInEvalModeId);
-
-    public override FixAllProvider? GetFixAllProvider() => null;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count < 2) return;
         var eval = await FindInvocationAsync(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);
         var loop = await FindAsync<StatementSyntax>(context.Document, diagnostic.AdditionalLocations[1].SourceSpan, context.CancellationToken).ConfigureAwait(false);
@@ -40,15 +35,10 @@ public sealed class TrainBeforeLoopFix : CodeFixProvider
 /// block and nothing in between uses the optimizer.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(BuildOptimizerAfterFix)), Shared]
-public sealed class BuildOptimizerAfterFix : CodeFixProvider
+public sealed class BuildOptimizerAfterFix() : DiagnosticFix(DiagnosticDescriptors.ParametersAfterOptimizerId, fixAll: false)
 {
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(DiagnosticDescriptors.ParametersAfterOptimizerId);
-
-    public override FixAllProvider? GetFixAllProvider() => null;
-
-    public override async Task RegisterCodeFixesAsync(CodeFixContext context)
+    private protected override async Task RegisterAsync(CodeFixContext context, Diagnostic diagnostic)
     {
-        var diagnostic = context.Diagnostics[0];
         if (diagnostic.AdditionalLocations.Count == 0) return;
         var change = await FindAsync<ExpressionSyntax>(context.Document, diagnostic.Location.SourceSpan, context.CancellationToken).ConfigureAwait(false);
         var creation = await FindAsync<ExpressionSyntax>(context.Document, diagnostic.AdditionalLocations[0].SourceSpan, context.CancellationToken).ConfigureAwait(false);

@@ -212,8 +212,8 @@ public sealed partial class OnnxGraphBuilder
         if (Opset >= 20)
             return Add("Gelu", [x], [OnnxAttribute.String("approximate", approximate)], x.Shape?.ToArray());
         OnnxValue inner = approximate == "none"
-            ? Unary("Erf", Mul(x, (float)(1 / Math.Sqrt(2))))
-            : Tanh(Mul(Add(x, Mul(Mul(Mul(x, x), x), 0.044715f)), (float)Math.Sqrt(2 / Math.PI)));
+            ? Unary("Erf", Mul(x, (float)Kernels.GeluOp.InvSqrt2))
+            : Tanh(Mul(Add(x, Mul(Mul(Mul(x, x), x), (float)Kernels.GeluOp.Cubic)), (float)Kernels.GeluOp.Sqrt2OverPi));
         return Mul(Mul(x, 0.5f), Add(inner, 1f));
     }
 

@@ -1,7 +1,12 @@
+using SharpGrad.Ops;
+
 namespace SharpGrad.Onnx;
 
 /// <summary>The output-shape rules of the ops the builder writes, over dims that may be fixed, symbolic or unknown
-/// (null: unknown rank). They only track shapes for the builder; ONNX Runtime infers and checks the real ones.</summary>
+/// (null: unknown rank). They only track shapes for the builder; ONNX Runtime infers and checks the real ones. The size
+/// arithmetic of windows is the catalogue's (<see cref="ShapeRules"/>); the rest stays over <see cref="OnnxDim"/> because an
+/// ONNX graph keeps going where the catalogue's rules report an error (an unknown dim here, a diagnostic there) and its
+/// symbolic dims carry ONNX <c>dim_param</c> names.</summary>
 internal static class OnnxShapes
 {
     /// <summary>NumPy broadcasting.</summary>
@@ -40,8 +45,8 @@ internal static class OnnxShapes
         return [.. batch, a[^2], b[^1]];
     }
 
-    /// <summary>Convolution and pooling: [N, C, spatial...] → [N, channels ?? C, out...], PyTorch's output-size formula
-    /// (with ceil mode's rule that the last window starts inside the input or its left padding).</summary>
+    /// <summary>Convolution and pooling: [N, C, spatial...] → [N, channels ?? C, out...], each size by the catalogue's
+    /// <see cref="ShapeRules.OutputSize"/> (PyTorch's formula, ceil mode included).</summary>
     public static OnnxDim[]? Window(IReadOnlyList<OnnxDim>? x, OnnxDim? channels, long[] kernel, int[] stride, int[] padding, int[] dilation, bool ceilMode)
     {
         if (x is null || x.Count != kernel.Length + 2) return null;
@@ -50,16 +55,15 @@ internal static class OnnxShapes
         result[1] = channels ?? x[1];
         for (int i = 0; i < kernel.Length; i++)
         {
-            if (x[i + 2].Value is not { } n) { result[i + 2] = OnnxDim.Unknown; continue; }
-            long span = n + 2L * padding[i] - dilation[i] * (kernel[i] - 1) - 1;
-            long o = (ceilMode ? (span + stride[i] - 1) / stride[i] : span / stride[i]) + 1;
-            if (ceilMode && (o - 1) * stride[i] >= n + padding[i]) o--;
-            result[i + 2] = o >= 1 ? OnnxDim.Fixed(o) : OnnxDim.Unknown;
+            result[i + 2] = x[i + 2].Value is { } n and <= int.MaxValue && kernel[i] <= int.MaxValue
+                && ShapeRules.OutputSize((int)n, (int)kernel[i], stride[i], padding[i], dilation[i], ceilMode) is { } o and >= 1
+                ? OnnxDim.Fixed(o)
+                : OnnxDim.Unknown;
         }
         return result;
     }
 
-    /// <summary>Transposed convolution: (n - 1)·s - 2p + d·(k - 1) + output_padding + 1.</summary>
+    /// <summary>Transposed convolution: each size by the catalogue's <see cref="ShapeRules.TransposedOutputSize"/>.</summary>
     public static OnnxDim[]? TransposedWindow(IReadOnlyList<OnnxDim>? x, OnnxDim channels, long[] kernel, int[] stride, int[] padding, int[] outputPadding, int[] dilation)
     {
         if (x is null || x.Count != kernel.Length + 2) return null;
@@ -68,8 +72,9 @@ internal static class OnnxShapes
         result[1] = channels;
         for (int i = 0; i < kernel.Length; i++)
         {
-            result[i + 2] = x[i + 2].Value is { } n
-                ? OnnxDim.Fixed((n - 1) * stride[i] - 2L * padding[i] + dilation[i] * (kernel[i] - 1) + outputPadding[i] + 1)
+            result[i + 2] = x[i + 2].Value is { } n and <= int.MaxValue && kernel[i] <= int.MaxValue
+                && ShapeRules.TransposedOutputSize((int)n, (int)kernel[i], stride[i], padding[i], dilation[i], outputPadding[i]) is var o and >= 0
+                ? OnnxDim.Fixed(o)
                 : OnnxDim.Unknown;
         }
         return result;

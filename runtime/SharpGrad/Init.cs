@@ -63,7 +63,7 @@ public static class Init
             case "tanh": return 5.0 / 3;
             case "relu": return Math.Sqrt(2.0);
             case "leaky_relu":
-                double slope = param ?? 0.01;
+                double slope = param ?? SharpGrad.Ops.OpDefaults.LeakyRelu.NegativeSlope;
                 return Math.Sqrt(2.0 / (1 + slope * slope));
             case "selu": return 3.0 / 4;
             default:

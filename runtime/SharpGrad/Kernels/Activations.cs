@@ -12,6 +12,9 @@ namespace SharpGrad.Kernels;
 public readonly struct ReluOp : IPointwiseOp
 {
     /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
     public static string Name => "Relu";
 
     /// <inheritdoc/>
@@ -26,6 +29,9 @@ public readonly struct ReluOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct Relu6Op : IPointwiseOp
 {
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
     /// <inheritdoc/>
     public static string Name => "Relu6";
 
@@ -75,6 +81,9 @@ public readonly struct TanhOp : IPointwiseOp
 public readonly struct LeakyReluOp : IPointwiseOp
 {
     /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
     public static string Name => "LeakyRelu";
 
     /// <inheritdoc/>
@@ -122,10 +131,15 @@ public readonly struct EluOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct GeluOp : IPointwiseOp
 {
-    private const double Sqrt2OverPi = 0.7978845608028654;
-    private const double InvSqrt2 = 0.7071067811865476;
+    /// <summary>√(2/π), the tanh approximation's scale (read by the ONNX builder's decomposition too).</summary>
+    internal const double Sqrt2OverPi = 0.7978845608028654;
+
+    /// <summary>1/√2, the exact form's erf scale.</summary>
+    internal const double InvSqrt2 = 0.7071067811865476;
     private const double InvSqrt2Pi = 0.3989422804014327;
-    private const double Cubic = 0.044715;
+
+    /// <summary>The tanh approximation's cubic coefficient, 0.044715.</summary>
+    internal const double Cubic = 0.044715;
 
     /// <inheritdoc/>
     public static string Name => "Gelu";
@@ -207,6 +221,9 @@ public readonly struct SoftplusOp : IPointwiseOp
 public readonly struct HardtanhOp : IPointwiseOp
 {
     /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
     public static string Name => "Hardtanh";
 
     /// <inheritdoc/>
@@ -247,6 +264,9 @@ public readonly struct LogSigmoidOp : IPointwiseOp
 public readonly struct SoftshrinkOp : IPointwiseOp
 {
     /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
     public static string Name => "Softshrink";
 
     /// <inheritdoc/>
@@ -269,6 +289,9 @@ public readonly struct SoftshrinkOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct HardshrinkOp : IPointwiseOp
 {
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
     /// <inheritdoc/>
     public static string Name => "Hardshrink";
 

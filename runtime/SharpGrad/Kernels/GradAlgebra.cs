@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Numerics;
+using SharpGrad.Ops;
 
 namespace SharpGrad.Kernels;
 
@@ -63,7 +64,7 @@ public interface IGradAlgebra<TSelf> where TSelf : IGradAlgebra<TSelf>
     /// <summary>The sign (−1, 0, 1; NaN stays NaN); its derivative is 0.</summary>
     static abstract TSelf Sign(TSelf x);
 
-    /// <summary>log(1 + eˣ), and x itself above 20 (PyTorch's softplus with beta 1, threshold 20).</summary>
+    /// <summary>log(1 + eˣ): PyTorch's softplus with its default beta and threshold (<see cref="SoftplusOp"/> with <c>OpDefaults.Softplus</c>).</summary>
     static abstract TSelf Softplus(TSelf x);
 
     /// <summary>xᵖ.</summary>
@@ -116,7 +117,13 @@ internal readonly struct F32(float value) : IScalarAlgebra<F32, float>
     public static F32 Sin(F32 x) => new(MathF.Sin(x.Value));
     public static F32 Cos(F32 x) => new(MathF.Cos(x.Value));
     public static F32 Sign(F32 x) => new(float.IsNaN(x.Value) ? x.Value : x.Value > 0f ? 1f : x.Value < 0f ? -1f : 0f);
-    public static F32 Softplus(F32 x) => new(x.Value > 20f ? x.Value : (float)MathExtra.Log1p(Math.Exp(x.Value)));
+    public static F32 Softplus(F32 x)
+    {
+        float v = x.Value, y = 0;
+        SoftplusOp.Forward(new ReadOnlySpan<float>(in v), new Span<float>(ref y), OpDefaults.Softplus.Beta, OpDefaults.Softplus.Threshold);
+        return new(y);
+    }
+
     public static F32 Pow(F32 x, double p) => new(p == 2 ? x.Value * x.Value : MathF.Pow(x.Value, (float)p));
     public static F32 Above(F32 x, double t) => new(x.Value > t ? 1f : 0f);
     public static F32 Below(F32 x, double t) => new(x.Value < t ? 1f : 0f);
@@ -148,7 +155,13 @@ internal readonly struct F64(double value) : IScalarAlgebra<F64, double>
     public static F64 Sin(F64 x) => new(Math.Sin(x.Value));
     public static F64 Cos(F64 x) => new(Math.Cos(x.Value));
     public static F64 Sign(F64 x) => new(double.IsNaN(x.Value) ? x.Value : x.Value > 0 ? 1 : x.Value < 0 ? -1 : 0);
-    public static F64 Softplus(F64 x) => new(x.Value > 20 ? x.Value : MathExtra.Log1p(Math.Exp(x.Value)));
+    public static F64 Softplus(F64 x)
+    {
+        double v = x.Value, y = 0;
+        SoftplusOp.Forward(new ReadOnlySpan<double>(in v), new Span<double>(ref y), OpDefaults.Softplus.Beta, OpDefaults.Softplus.Threshold);
+        return new(y);
+    }
+
     public static F64 Pow(F64 x, double p) => new(p == 2 ? x.Value * x.Value : Math.Pow(x.Value, p));
     public static F64 Above(F64 x, double t) => new(x.Value > t ? 1 : 0);
     public static F64 Below(F64 x, double t) => new(x.Value < t ? 1 : 0);

@@ -21,6 +21,13 @@ public interface IPointwiseOp
 
     /// <summary>dy/dx at one element, from its input <paramref name="x"/> and/or its output <paramref name="y"/>.</summary>
     static abstract TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>;
+
+    /// <summary>
+    /// True when <see cref="Derivative"/> is piecewise constant — a 0/1 mask or a select between constants (ReLU, LeakyReLU,
+    /// Hardtanh, the shrinks, Clamp, …), built from steps, selects, signs and arithmetic only. The backward then evaluates
+    /// the same <see cref="Derivative"/> a SIMD vector at a time (<see cref="VectorAlgebra{T}"/>) instead of per element.
+    /// </summary>
+    static virtual bool PiecewiseConstantDerivative => false;
 }
 
 /// <summary>
@@ -51,6 +58,19 @@ public static class Pointwise
         where T : unmanaged, IFloatingPointIeee754<T>
         where TA : IScalarAlgebra<TA, T>
     {
+        int n = o.Length;
+        if (x.Length < n || y.Length < n || g.Length < n)
+            throw new ArgumentException($"{TOp.Name} backward: the input ({x.Length}), output ({y.Length}) and gradient ({g.Length}) must have the {n} elements of the result.");
+        int i = TOp.PiecewiseConstantDerivative ? BackwardVectors<TOp, T>(x, y, g, o, accumulate, a, b) : 0;
+        ScalarBackward<TOp, T, TA>(x[i..n], y[i..n], g[i..n], o[i..], accumulate, a, b);
+    }
+
+    /// <summary>The reference path: o = g · f′ (or +=) one element at a time on the scalar algebra.</summary>
+    internal static void ScalarBackward<TOp, T, TA>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> o, bool accumulate, double a, double b)
+        where TOp : IPointwiseOp
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TA : IScalarAlgebra<TA, T>
+    {
         if (accumulate)
         {
             for (int i = 0; i < o.Length; i++) o[i] += g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
@@ -59,6 +79,26 @@ public static class Pointwise
         {
             for (int i = 0; i < o.Length; i++) o[i] = g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
         }
+    }
+
+    /// <summary>
+    /// The mask-derivative path: o = g · f′ (or +=) over whole SIMD vectors, f′ evaluated on <see cref="VectorAlgebra{T}"/>;
+    /// returns how many leading elements it did (the rest is the scalar tail). 0 without hardware vectors.
+    /// </summary>
+    internal static int BackwardVectors<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> o, bool accumulate, double a, double b)
+        where TOp : IPointwiseOp
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        int n = o.Length, w = Vector<T>.Count, i = 0;
+        for (; i <= n - w; i += w)
+        {
+            var d = TOp.Derivative(new VectorAlgebra<T>(new Vector<T>(x[i..])), new VectorAlgebra<T>(new Vector<T>(y[i..])), a, b).Value;
+            var v = new Vector<T>(g[i..]) * d;
+            if (accumulate) v += new Vector<T>(o[i..]);
+            v.CopyTo(o[i..]);
+        }
+        return i;
     }
 
     /// <summary>The op's catalogue row (what its backward reads), resolved once per op type.</summary>

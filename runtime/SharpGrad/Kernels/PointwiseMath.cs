@@ -68,6 +68,9 @@ public readonly struct RsqrtOp : IPointwiseOp
 public readonly struct AbsOp : IPointwiseOp
 {
     /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
     public static string Name => "Abs";
 
     /// <inheritdoc/>
@@ -81,6 +84,9 @@ public readonly struct AbsOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct NegOp : IPointwiseOp
 {
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
     /// <inheritdoc/>
     public static string Name => "Neg";
 
@@ -96,6 +102,9 @@ public readonly struct NegOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct SignOp : IPointwiseOp
 {
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
     /// <inheritdoc/>
     public static string Name => "Sign";
 
@@ -236,6 +245,9 @@ public readonly struct PowScalarOp : IPointwiseOp
 [EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct ClampOp : IPointwiseOp
 {
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
     /// <inheritdoc/>
     public static string Name => "Clamp";
 

@@ -60,46 +60,17 @@ public sealed partial class GroupNorm : Module
 /// used in evaluation when on). Unlike BatchNorm it does not count <c>num_batches_tracked</c>, as PyTorch does not.
 /// </summary>
 [Module]
-public abstract partial class InstanceNormBase : Module
+public abstract partial class InstanceNormBase : NormBase
 {
     private readonly int _spatialDims;
 
     /// <summary>Creates the state for <paramref name="spatialDims"/> spatial dims.</summary>
     private protected InstanceNormBase(int spatialDims, int numFeatures, double eps, double momentum, bool affine, bool trackRunningStats, DType dtype)
-    {
-        _spatialDims = spatialDims;
-        NumFeatures = numFeatures;
-        Eps = eps;
-        Momentum = momentum;
-        Affine = affine;
-        TrackRunningStats = trackRunningStats;
-        (Weight, Bias, RunningMean, RunningVar, NumBatchesTracked) = BatchNormState.Create(numFeatures, affine, trackRunningStats, dtype);
-    }
+        : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+        => _spatialDims = spatialDims;
 
-    /// <summary>The number of channels C (PyTorch: <c>num_features</c>).</summary>
-    public int NumFeatures { get; }
-    /// <summary>Added to the variance for stability (PyTorch: <c>eps</c>).</summary>
-    public double Eps { get; }
-    /// <summary>The running-statistics update factor (PyTorch: <c>momentum</c>).</summary>
-    public double Momentum { get; }
-    /// <summary>Whether the layer has a learnable weight and bias (PyTorch: <c>affine</c>, default false).</summary>
-    public bool Affine { get; }
-    /// <summary>Whether running statistics are kept and used in evaluation (PyTorch: <c>track_running_stats</c>, default false).</summary>
-    public bool TrackRunningStats { get; }
-
-    /// <summary>The per-channel scale γ, initialised to 1 (PyTorch: <c>weight</c>).</summary>
-    public Parameter? Weight { get; }
-    /// <summary>The per-channel shift β, initialised to 0 (PyTorch: <c>bias</c>).</summary>
-    public Parameter? Bias { get; }
-    /// <summary>The running mean, initialised to 0 (PyTorch: <c>running_mean</c>).</summary>
-    [Buffer] public Tensor? RunningMean { get; }
-    /// <summary>The running (unbiased) variance, initialised to 1 (PyTorch: <c>running_var</c>).</summary>
-    [Buffer] public Tensor? RunningVar { get; }
-    /// <summary>Kept for PyTorch's state-dict layout; instance norm does not advance it (PyTorch: <c>num_batches_tracked</c>).</summary>
-    [Buffer] public Tensor? NumBatchesTracked { get; }
-
-    /// <summary>Resets the running statistics (PyTorch: <c>reset_running_stats()</c>).</summary>
-    public void ResetRunningStats() => BatchNormState.ResetRunningStats(RunningMean, RunningVar, NumBatchesTracked);
+    /// <summary>The running-statistics update factor (PyTorch: <c>momentum</c>; never null for instance norm).</summary>
+    public new double Momentum => base.Momentum!.Value;
 
     /// <summary>Normalises each instance and channel (PyTorch: <c>forward</c>); an unbatched input has no batch dim.</summary>
     public Tensor Forward(Tensor input)

@@ -1,15 +1,17 @@
+using SharpGrad.Ops;
+
 namespace SharpGrad.Layers;
 
 /// <summary>
-/// What <see cref="BatchNorm1d"/> and <see cref="BatchNorm2d"/> share (PyTorch: <c>torch.nn.modules.batchnorm._BatchNorm</c>):
-/// the affine parameters, the running statistics and the forward. In training it uses the batch statistics and updates
-/// the running ones; in evaluation it uses the running statistics.
+/// What batch and instance normalisation share (PyTorch: <c>torch.nn.modules.batchnorm._NormBase</c>): the options
+/// num_features, eps, momentum, affine and track_running_stats, the affine parameters and the running statistics, in
+/// PyTorch's state-dict order (weight, bias, running_mean, running_var, num_batches_tracked).
 /// </summary>
 [Module]
-public abstract partial class BatchNormBase : Module
+public abstract partial class NormBase : Module
 {
     /// <summary>Creates the state; a null <paramref name="momentum"/> means a cumulative moving average.</summary>
-    private protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
+    private protected NormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
     {
         NumFeatures = numFeatures;
         Eps = eps;
@@ -38,11 +40,27 @@ public abstract partial class BatchNormBase : Module
     [Buffer] public Tensor? RunningMean { get; }
     /// <summary>The running (unbiased) variance, initialised to 1 (PyTorch: <c>running_var</c>).</summary>
     [Buffer] public Tensor? RunningVar { get; }
-    /// <summary>The number of training batches seen, Int64 0-d (PyTorch: <c>num_batches_tracked</c>).</summary>
+    /// <summary>The number of training batches seen, Int64 0-d (PyTorch: <c>num_batches_tracked</c>; instance norm keeps it for
+    /// the state-dict layout and does not advance it, as PyTorch).</summary>
     [Buffer] public Tensor? NumBatchesTracked { get; }
 
     /// <summary>Resets the running statistics (PyTorch: <c>reset_running_stats()</c>).</summary>
     public void ResetRunningStats() => BatchNormState.ResetRunningStats(RunningMean, RunningVar, NumBatchesTracked);
+}
+
+/// <summary>
+/// What <see cref="BatchNorm1d"/> and <see cref="BatchNorm2d"/> share (PyTorch: <c>torch.nn.modules.batchnorm._BatchNorm</c>):
+/// the forward. In training it uses the batch statistics and updates the running ones; in evaluation it uses the running
+/// statistics.
+/// </summary>
+[Module]
+public abstract partial class BatchNormBase : NormBase
+{
+    /// <summary>Creates the state; a null <paramref name="momentum"/> means a cumulative moving average.</summary>
+    private protected BatchNormBase(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
+        : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+    {
+    }
 
     /// <summary>Normalises the input over its batch (and spatial) dimensions, per channel (PyTorch: <c>forward</c>).</summary>
     public Tensor Forward(Tensor input)
@@ -64,7 +82,7 @@ public sealed partial class BatchNorm1d : BatchNormBase
 {
     /// <summary>Creates the layer (PyTorch: <c>nn.BatchNorm1d(num_features, eps, momentum, affine, track_running_stats)</c>);
     /// a null <paramref name="momentum"/> means a cumulative moving average.</summary>
-    public BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+    public BatchNorm1d(int numFeatures, double eps = OpDefaults.Norm.Eps, double? momentum = OpDefaults.Norm.Momentum, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
         : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
     {
     }
@@ -84,7 +102,7 @@ public sealed partial class BatchNorm2d : BatchNormBase
 {
     /// <summary>Creates the layer (PyTorch: <c>nn.BatchNorm2d(num_features, eps, momentum, affine, track_running_stats)</c>);
     /// a null <paramref name="momentum"/> means a cumulative moving average.</summary>
-    public BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
+    public BatchNorm2d(int numFeatures, double eps = OpDefaults.Norm.Eps, double? momentum = OpDefaults.Norm.Momentum, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
         : base(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
     {
     }

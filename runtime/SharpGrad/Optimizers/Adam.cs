@@ -6,7 +6,7 @@ namespace SharpGrad.Optimizers;
 /// Adam (PyTorch: <c>torch.optim.Adam</c>, same update formulas), with L2 weight decay added to the gradient and
 /// the AMSGrad variant. <see cref="AdamW"/> is the decoupled-weight-decay version.
 /// </summary>
-public class Adam : Optimizer
+public class Adam : AdamFamily
 {
     private readonly bool _decoupled;
 
@@ -23,32 +23,19 @@ public class Adam : Optimizer
     }
 
     private protected Adam(IEnumerable<Tensor> parameters, double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize, bool decoupled)
-        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, amsgrad, maximize)) => _decoupled = decoupled;
+        : base(parameters, lr, betas, eps, weightDecay, maximize, ("amsgrad", amsgrad)) => _decoupled = decoupled;
 
     private protected Adam(IEnumerable<ParamGroup> groups, double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize, bool decoupled)
-        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, amsgrad, maximize)) => _decoupled = decoupled;
-
-    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool amsgrad, bool maximize) =>
-        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("amsgrad", amsgrad), ("maximize", maximize));
+        : base(groups, lr, betas, eps, weightDecay, maximize, ("amsgrad", amsgrad)) => _decoupled = decoupled;
 
     /// <inheritdoc/>
     protected override string Name => "Adam";
 
     /// <inheritdoc/>
-    protected override void Validate(ParamGroup g)
-    {
-        CheckNonNegative(g, "lr", "learning rate");
-        CheckNonNegative(g, "eps", "epsilon value");
-        CheckBetas(g);
-        CheckNonNegative(g, "weight_decay", "weight_decay value");
-    }
-
-    /// <inheritdoc/>
     protected override void StepGroup(ParamGroup g)
     {
-        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
-        var (b1, b2) = g.Betas;
-        bool amsgrad = g.GetBool("amsgrad"), maximize = g.GetBool("maximize");
+        var (lr, b1, b2, eps, wd, maximize) = Options(g);
+        bool amsgrad = g.GetBool("amsgrad");
         // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
         var ps = g.Params;
         for (int pi = 0; pi < ps.Count; pi++)

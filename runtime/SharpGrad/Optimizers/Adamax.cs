@@ -3,41 +3,27 @@ using System.Numerics;
 namespace SharpGrad.Optimizers;
 
 /// <summary>Adamax: Adam with the infinity norm (PyTorch: <c>torch.optim.Adamax</c>, same update formulas).</summary>
-public sealed class Adamax : Optimizer
+public sealed class Adamax : AdamFamily
 {
     /// <summary>Creates Adamax (PyTorch: <c>Adamax(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False)</c>).</summary>
     public Adamax(IEnumerable<Tensor> parameters, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
-        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+        : base(parameters, lr, betas, eps, weightDecay, maximize)
     {
     }
 
     /// <summary>Creates Adamax for parameter groups whose options override these defaults.</summary>
     public Adamax(IEnumerable<ParamGroup> groups, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+        : base(groups, lr, betas, eps, weightDecay, maximize)
     {
     }
-
-    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool maximize) =>
-        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize));
 
     /// <inheritdoc/>
     protected override string Name => "Adamax";
 
     /// <inheritdoc/>
-    protected override void Validate(ParamGroup g)
-    {
-        CheckNonNegative(g, "lr", "learning rate");
-        CheckNonNegative(g, "eps", "epsilon value");
-        CheckBetas(g);
-        CheckNonNegative(g, "weight_decay", "weight_decay value");
-    }
-
-    /// <inheritdoc/>
     protected override void StepGroup(ParamGroup g)
     {
-        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
-        var (b1, b2) = g.Betas;
-        bool maximize = g.GetBool("maximize");
+        var (lr, b1, b2, eps, wd, maximize) = Options(g);
         var ps = g.Params;
         for (int pi = 0; pi < ps.Count; pi++)
         {

@@ -6,7 +6,7 @@ namespace SharpGrad.Optimizers;
 /// NAdam: Adam with Nesterov momentum and a momentum-decay schedule (PyTorch: <c>torch.optim.NAdam</c>, same update
 /// formulas; the running product of the momentum coefficients is a Float32 scalar, <c>state["mu_product"]</c>, as in PyTorch).
 /// </summary>
-public sealed class NAdam : Optimizer
+public sealed class NAdam : AdamFamily
 {
     /// <summary>
     /// Creates NAdam (PyTorch: <c>NAdam(params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3)</c>;
@@ -14,19 +14,16 @@ public sealed class NAdam : Optimizer
     /// </summary>
     public NAdam(IEnumerable<Tensor> parameters, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0,
         double momentumDecay = 4e-3, bool maximize = false)
-        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, momentumDecay, maximize))
+        : base(parameters, lr, betas, eps, weightDecay, maximize, ("momentum_decay", momentumDecay))
     {
     }
 
     /// <summary>Creates NAdam for parameter groups whose options override these defaults.</summary>
     public NAdam(IEnumerable<ParamGroup> groups, double lr = 2e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0,
         double momentumDecay = 4e-3, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, momentumDecay, maximize))
+        : base(groups, lr, betas, eps, weightDecay, maximize, ("momentum_decay", momentumDecay))
     {
     }
-
-    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, double momentumDecay, bool maximize) =>
-        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("momentum_decay", momentumDecay), ("maximize", maximize));
 
     /// <inheritdoc/>
     protected override string Name => "NAdam";
@@ -34,10 +31,7 @@ public sealed class NAdam : Optimizer
     /// <inheritdoc/>
     protected override void Validate(ParamGroup g)
     {
-        CheckNonNegative(g, "lr", "learning rate");
-        CheckNonNegative(g, "eps", "epsilon value");
-        CheckBetas(g);
-        CheckNonNegative(g, "weight_decay", "weight_decay value");
+        base.Validate(g);
         CheckNonNegative(g, "momentum_decay", "momentum_decay value");
     }
 
@@ -50,9 +44,8 @@ public sealed class NAdam : Optimizer
     /// <inheritdoc/>
     protected override void StepGroup(ParamGroup g)
     {
-        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay, psi = g.GetDouble("momentum_decay");
-        var (b1, b2) = g.Betas;
-        bool maximize = g.Has("maximize") && g.GetBool("maximize");
+        var (lr, b1, b2, eps, wd, maximize) = Options(g);
+        double psi = g.GetDouble("momentum_decay");
         var ps = g.Params;
         for (int pi = 0; pi < ps.Count; pi++)
         {

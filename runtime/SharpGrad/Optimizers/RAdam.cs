@@ -3,44 +3,30 @@ using System.Numerics;
 namespace SharpGrad.Optimizers;
 
 /// <summary>RAdam: rectified Adam (PyTorch: <c>torch.optim.RAdam</c>, same update formulas).</summary>
-public sealed class RAdam : Optimizer
+public sealed class RAdam : AdamFamily
 {
     /// <summary>
     /// Creates RAdam (PyTorch: <c>RAdam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)</c>; <paramref name="maximize"/>
     /// as in later PyTorch versions).
     /// </summary>
     public RAdam(IEnumerable<Tensor> parameters, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
-        : base(parameters, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+        : base(parameters, lr, betas, eps, weightDecay, maximize)
     {
     }
 
     /// <summary>Creates RAdam for parameter groups whose options override these defaults.</summary>
     public RAdam(IEnumerable<ParamGroup> groups, double lr = 1e-3, (double Beta1, double Beta2)? betas = null, double eps = 1e-8, double weightDecay = 0, bool maximize = false)
-        : base(groups, MakeDefaults(lr, betas, eps, weightDecay, maximize))
+        : base(groups, lr, betas, eps, weightDecay, maximize)
     {
     }
-
-    private static Dictionary<string, object> MakeDefaults(double lr, (double, double)? betas, double eps, double weightDecay, bool maximize) =>
-        D(("lr", lr), ("betas", betas ?? (0.9, 0.999)), ("eps", eps), ("weight_decay", weightDecay), ("maximize", maximize));
 
     /// <inheritdoc/>
     protected override string Name => "RAdam";
 
     /// <inheritdoc/>
-    protected override void Validate(ParamGroup g)
-    {
-        CheckNonNegative(g, "lr", "learning rate");
-        CheckNonNegative(g, "eps", "epsilon value");
-        CheckBetas(g);
-        CheckNonNegative(g, "weight_decay", "weight_decay value");
-    }
-
-    /// <inheritdoc/>
     protected override void StepGroup(ParamGroup g)
     {
-        double lr = g.Lr, eps = g.GetDouble("eps"), wd = g.WeightDecay;
-        var (b1, b2) = g.Betas;
-        bool maximize = g.Has("maximize") && g.GetBool("maximize");
+        var (lr, b1, b2, eps, wd, maximize) = Options(g);
         var ps = g.Params;
         for (int pi = 0; pi < ps.Count; pi++)
         {

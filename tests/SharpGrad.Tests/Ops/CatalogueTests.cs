@@ -8,11 +8,11 @@ namespace SharpGrad.Tests.Ops;
 /// <summary>
 /// Walks the op catalogue (runtime/SharpGrad/Ops) and checks each row against what the runtime offers: its entry point
 /// on every surface it names, its layer (and that PyTorch's layers for the catalogue's functional ops exist here too,
-/// from Fixtures/catalogue/nn_modules.txt), the defaults written once, and for the pointwise rows a float64 gradient check
-/// by finite differences and a compiled-vs-eager check (<see cref="CompiledPointwiseCatalogue"/>). Reflection is fine
+/// from Fixtures/catalogue/nn_modules.txt), the defaults written once, and for every row a float64 gradient check by
+/// finite differences and, for every compiled row, a compiled-vs-eager check (CatalogueTests.Rows.cs). Reflection is fine
 /// here: it is test code, not the runtime.
 /// </summary>
-public class CatalogueTests
+public partial class CatalogueTests
 {
     private static readonly string[] NnModules =
         File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "nn_modules.txt")).Where(l => l.Length > 0).ToArray();
@@ -21,13 +21,6 @@ public class CatalogueTests
     {
         var data = new TheoryData<string>();
         foreach (var row in OpCatalogue.All) data.Add(row.Name);
-        return data;
-    }
-
-    public static TheoryData<string> PointwiseRows()
-    {
-        var data = new TheoryData<string>();
-        foreach (var row in OpCatalogue.All.Where(r => r.Family == OpFamily.Pointwise)) data.Add(row.Name);
         return data;
     }
 
@@ -108,7 +101,7 @@ public class CatalogueTests
     }
 
     /// <summary>Values for parameters without a default (and for Clamp's optional bounds), by name.</summary>
-    private static readonly Dictionary<string, object> Required = new() { ["exponent"] = 2.5, ["min"] = -0.5, ["max"] = 0.7 };
+    private static readonly Dictionary<string, object> Required = new() { ["exponent"] = 2.5, ["min"] = -0.5, ["max"] = 0.7, ["dim"] = 1 };
 
     /// <summary>The ops defined for positive inputs only (PowScalar: x^2.5).</summary>
     private static readonly HashSet<string> PositiveDomain = ["Log", "Sqrt", "Rsqrt", "Reciprocal", "Log1p", "PowScalar"];
@@ -125,34 +118,5 @@ public class CatalogueTests
         foreach (var q in method.GetParameters().Skip(functional ? 1 : 0))
             arguments.Add(Required.TryGetValue(q.Name!, out var v) ? v : q.HasDefaultValue ? q.DefaultValue : throw new InvalidOperationException($"{row.Name}: no value for {q.Name}"));
         return (Tensor)method.Invoke(functional ? null : x, arguments.ToArray())!;
-    }
-
-    [Theory]
-    [MemberData(nameof(PointwiseRows))]
-    public void PointwiseRowPassesAFloat64GradientCheck(string name)
-    {
-        var row = Row(name);
-        Assert.Equal(name + "Op", row.Kernel);
-        Assert.NotNull(typeof(Tensor).Assembly.GetType("SharpGrad.Kernels." + row.Kernel));
-        var x = Tensor.Randn([3, 5], DType.Float64, rng: new Rng(name.Length)) * 2f;
-        if (PositiveDomain.Contains(name)) x = x.Abs() + 0.5f;
-        GradCheck.Check(xs => Call(row, xs[0]), x);
-    }
-
-    [Fact]
-    public void EveryCompiledPointwiseRowIsInTheCompiledCheck()
-    {
-        var compiled = OpCatalogue.All.Where(r => r.Family == OpFamily.Pointwise && r.Compiled).Select(r => r.Name).ToHashSet();
-        Assert.Empty(compiled.Except(CompiledPointwiseCatalogue.Ops));
-        Assert.Empty(CompiledPointwiseCatalogue.Ops.Except(compiled));
-    }
-
-    [Theory]
-    [InlineData(1)]
-    [InlineData(7)]
-    public void CompiledPointwiseRowsMatchEager(int batch)
-    {
-        var model = new CompiledPointwiseCatalogue();
-        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6], seed: 113);
     }
 }
