@@ -39,7 +39,8 @@ internal sealed class ShapeInference
         foreach (var method in graph.Methods)
         {
             token.ThrowIfCancellationRequested();
-            shapes.Add(pass.InferMethod(method));
+            var inferred = pass.InferMethod(method);
+            if (method.RegionOf is null) shapes.Add(inferred);   // a region's shapes are the planner's business
         }
         return spec with { Shapes = shapes.ToEquatableArray(), Diagnostics = diagnostics.ToEquatableArray() };
     }
@@ -102,7 +103,8 @@ internal sealed class ShapeInference
     /// <summary>Reports a mismatch at the node (SG1010–SG1014, SG1018), unless it was inlined from a child that reports it itself.</summary>
     private void Report(ShapeError error, GraphNode node, ChildSpec? child)
     {
-        if (_method.IsInlined(_current)) return;
+        // A region's nodes were parsed twice (with the whole method, and as a region): reported once, by the method.
+        if (_method.IsInlined(_current) || _method.RegionOf is not null) return;
         var a = error.Args;
         string childName = child?.Name ?? node.Child ?? node.Text;
         string[] args;
