@@ -505,6 +505,7 @@ internal sealed class GraphParser
     private void Assign(AssignmentExpressionSyntax assignment)
     {
         var target = _model.GetSymbolInfo(assignment.Left, _token).Symbol;
+        if (target is not null && _eager.Contains(target)) throw new UnsupportedException(null);   // a local an earlier break left eager
         if (target is not (ILocalSymbol or IParameterSymbol) || (!_env.ContainsKey(target) && !(_regionMode && IsTensorLocal(target))))
         {
             throw Unsupported(assignment, "an assignment to something other than a tensor local", "assign only to locals holding tensors");
@@ -574,6 +575,11 @@ internal sealed class GraphParser
     private int Expr(ExpressionSyntax syntax)
     {
         _token.ThrowIfCancellationRequested();
+        // A constant expression (`1f / 8f`, `float.NegativeInfinity`, a const field) is folded: one scalar node.
+        if (syntax is not InvocationExpressionSyntax && _model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var folded } && ToDouble(folded) is { } foldedNumber)
+        {
+            return Add(new GraphNode(NodeKind.Constant, "Constant", default, value: foldedNumber, text: Text(syntax), location: Where(syntax)));
+        }
         switch (syntax)
         {
             case ParenthesizedExpressionSyntax p:

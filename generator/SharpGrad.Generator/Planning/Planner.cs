@@ -12,6 +12,9 @@ namespace SharpGrad.Generator.Planning;
 /// </summary>
 internal static class Planner
 {
+    /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
+    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage);
+
     /// <summary>
     /// Plans one module: each parsed method is compiled whole, compiled region by region around its graph breaks
     /// (<see cref="GraphMethod.Segments"/>), or run eagerly by a stand-in; every reason a method or region is not
@@ -73,7 +76,7 @@ internal static class Planner
                         methods.Add(regionPlan with { IsRegion = true });
                         regions.Add(method.Name + ", " + segment.Where);
                     }
-                    else if (why is { } w)
+                    else if (why is { Coverage: true } w)
                     {
                         breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason,
                             "write that expression with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
@@ -89,7 +92,7 @@ internal static class Planner
                 eager.Add(method);
                 continue;
             }
-            (string Reason, LocationInfo? Location)? failure = null;
+            PlanFailure? failure = null;
             var plan = method.Output >= 0 && !overloads ? PlanTentatively(program, method, out failure) : null;
             if (plan is not null)
             {
@@ -98,11 +101,13 @@ internal static class Planner
                 continue;
             }
             if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);   // cannot be re-declared (ref parameters, generic)
+            // Shapes not known at build time (no [Shape], a shape error): no program, as the shapes say nothing to check.
+            if (!parseBreaks && failure is { Coverage: false }) return new PlannedModule(emitSpec, null, default);
             eager.Add(method);
             // Parse breaks explain themselves; a method the planner refuses gets a break of its own.
             if (!parseBreaks && method.Output >= 0)
             {
-                var w = failure ?? (overloads ? ("the overloads of `" + method.Name + "`, which are not compiled (each would need its own name)", method.Location) : null);
+                var w = failure ?? (overloads ? new PlanFailure("the overloads of `" + method.Name + "`, which are not compiled (each would need its own name)", method.Location, true) : null);
                 if (w is { } f)
                 {
                     breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, f.Location, f.Reason,
@@ -126,7 +131,7 @@ internal static class Planner
     }
 
     /// <summary>Plans a method; when it cannot be planned, the children and parameters it bound are released again.</summary>
-    private static MethodPlan? PlanTentatively(ProgramDraft program, GraphMethod method, out (string Reason, LocationInfo? Location)? failure)
+    private static MethodPlan? PlanTentatively(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
     {
         int modules = program.Modules.Count, parameters = program.Params.Count;
         var plan = PlanMethod(program, method, out failure);
@@ -138,14 +143,14 @@ internal static class Planner
         return plan;
     }
 
-    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, out (string Reason, LocationInfo? Location)? failure)
+    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
     {
         failure = null;
         string where = method.RegionOf is null ? method.Name : "the region of " + method.RegionOf + " starting here";
         if (method.Output < 0) return null;
         if (method.Inputs.Count == 0)
         {
-            failure = ($"{where}, which has no tensor input to compile over", method.Location);
+            failure = new PlanFailure($"{where}, which has no tensor input to compile over", method.Location, Coverage: false);
             return null;
         }
         var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
@@ -169,7 +174,7 @@ internal static class Planner
         }
         if (m.Batch == "")
         {
-            failure = ($"{where}, whose inputs have no batch dim known at build time", method.Location);
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time", method.Location, Coverage: false);
             return null;
         }
 
@@ -208,7 +213,7 @@ internal static class Planner
             {
                 // A call of a user child that is not inlined is a break the inliner reported; anything else says why here.
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
-                failure = opaque ? null : ($"`{node.Text}`, whose shape is not known at build time (in {where})", node.Location ?? method.Location);
+                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time (in {where})", node.Location ?? method.Location, Coverage: false);
                 return null;
             }
             m.Shapes[i] = shape;
@@ -224,7 +229,8 @@ internal static class Planner
             {
                 if (!shape[d].IsFixed)
                 {
-                    failure = ($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location);
+                    failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
+                        Coverage: shape[d].IsSymbol);   // a symbolic dim (a sequence length) is the code generator's gap; `?` is a shape not known
                     return null;
                 }
                 features *= shape[d].Size;
@@ -243,8 +249,8 @@ internal static class Planner
                 var inputs = string.Join(", ", node.Inputs.Select(j => m.InferredShapes[j]?.ToString() ?? "?"));
                 string what = row is null ? node.Kind + " " + node.Op : row.Name;
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
-                failure = opaque ? null : ($"`{node.Text}` ({what}{(node.Child is null ? "" : " of '" + node.Child + "'")}, input shapes {inputs}, output {shape}), " +
-                           $"which the code generator does not emit yet (in {where})", node.Location ?? method.Location);
+                failure = opaque ? null : new PlanFailure($"`{node.Text}` ({what}{(node.Child is null ? "" : " of '" + node.Child + "'")}, input shapes {inputs}, output {shape}), " +
+                           $"which the code generator does not emit yet (in {where})", node.Location ?? method.Location, Coverage: true);
                 return null;
             }
             m.Nodes[i] = planned;
@@ -252,7 +258,7 @@ internal static class Planner
         if (!m.Live(method.Output)) return null;
         if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
-            failure = ($"{where}, whose inputs have no batch dim", method.Location);
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: false);
             return null;
         }
 
