@@ -120,7 +120,9 @@ internal static class CompiledEmitter
         foreach (var m in methods)
         {
             w.WriteLine();
-            w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> eagerly (its graph breaks).</summary>");
+            // An overloaded name is named in text (a cref to it would be ambiguous).
+            string name = methods.Count(o => o.Name == m.Name) > 1 ? $"<c>{cls}.{m.Name}</c>" : $"<see cref=\"{cls}.{m.Name}\"/>";
+            w.WriteLine($"/// <summary>Runs {name} eagerly (its graph breaks).</summary>");
             w.WriteLine($"public {m.Signature} => _m.{m.Name}({m.Arguments});");
         }
     }

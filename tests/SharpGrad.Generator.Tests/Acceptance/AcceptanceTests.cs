@@ -190,6 +190,18 @@ public class AcceptanceTests
         Eager.Compare(model, [tokens], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
     }
 
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void FormerlyEagerOnlyModulesCompileWithBreaks(int batch)
+    {
+        // EndToEnd.Top was [Module(Compile = false)]: a foreach over heads whose class breaks (a conditional), two overloads.
+        var model = new EndToEnd.Top();
+        var compiled = model.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Eager.Compare(model, [Randn([batch, 3], 19)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        Eager.Compare(model, [Randn([batch, 3], 20), Randn([batch, 3], 21)], xs => model.Forward(xs[0], xs[1]), xs => compiled.Forward(xs[0], xs[1]));
+    }
+
     private static Tensor Randn(int[] shape, int seed) => Tensor.Randn(shape, rng: new Rng(seed));
 
     private static Tensor CausalMask(int t) => Tensor.Ones(t, t).Triu(1).Gt(0.0);
