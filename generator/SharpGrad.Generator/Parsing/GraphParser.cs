@@ -378,15 +378,59 @@ internal sealed class GraphParser
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
-            // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // A parameter or buffer of the module itself: an input of the graph; IntArgs = its sizes when known ([Shape] on
+            // a field, or a constant Tensor creation in its initialiser), else empty (unknown shape).
             // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
-            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
+            var memberShape = DeclaredShape(symbol) is { AllFixed: true } declared ? declared.Sizes() : MemberSizes(symbol);
+            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default, memberShape.ToEquatableArray(),
                 child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
             _env[symbol] = index;
             return index;
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary>The methods a member's initialiser may apply to its created tensor without changing its shape (a causal mask's Triu, Gt).</summary>
+    private static readonly HashSet<string> ShapeKeeping = ["Triu", "Tril", "Gt", "Ge", "Lt", "Le", "Eq", "Ne", "LogicalNot", "Neg", "Clone", "Detach", "To"];
+
+    /// <summary>
+    /// The sizes of a Parameter/Buffer member from its initialiser (<c>new(Tensor.Ones(1, 16))</c>,
+    /// <c>Tensor.Ones([6, 6]).Triu(1).Gt(0)</c>): the <c>shape</c> argument of the Tensor creation it starts from, when
+    /// constant; empty when not known.
+    /// </summary>
+    private int[] MemberSizes(ISymbol symbol)
+    {
+        var initializer = symbol.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).Select(s => s switch
+        {
+            VariableDeclaratorSyntax v => v.Initializer?.Value,
+            PropertyDeclarationSyntax p => p.Initializer?.Value,
+            _ => null,
+        }).FirstOrDefault(v => v is not null);
+        if (initializer is null) return [];
+        var value = _compilation.GetSemanticModel(initializer.SyntaxTree).GetOperation(initializer, _token);
+        while (value is not null)
+        {
+            value = StripConversions(value);
+            switch (value)
+            {
+                case IObjectCreationOperation { Arguments.Length: > 0 } creation when creation.Type is { } t && ModuleParser.IsParameter(t):
+                    value = creation.Arguments[0].Value;
+                    continue;
+                case IInvocationOperation { Instance: { } instance } call when ShapeKeeping.Contains(call.TargetMethod.Name)
+                                                                            && call.Arguments.All(a => a.Value.Type is null || !ModuleParser.IsTensor(a.Value.Type)):
+                    value = instance;
+                    continue;
+                case IInvocationOperation { Instance: null } create when create.TargetMethod.ContainingType is { } owner && ModuleParser.IsExactlyTensor(owner)
+                                                                        && ModuleParser.IsExactlyTensor(create.TargetMethod.ReturnType):
+                    var shape = create.Arguments.FirstOrDefault(a => a.Parameter?.Name == "shape");
+                    var sizes = new List<int>();
+                    return shape is not null && Ints(shape.Value, sizes) && sizes.All(k => k >= 0) ? sizes.ToArray() : [];
+                default:
+                    return [];
+            }
+        }
+        return [];
     }
 
     /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>

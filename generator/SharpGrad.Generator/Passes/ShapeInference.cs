@@ -83,7 +83,8 @@ internal sealed class ShapeInference
         switch (node.Kind)
         {
             case NodeKind.Input:
-                return node.Op == "Input" ? _method.Inputs[node.IntArgs[0]].Shape : null;
+                // A Parameter/Buffer member: its sizes when the parser found them.
+                return node.Op == "Input" ? _method.Inputs[node.IntArgs[0]].Shape : node.IntArgs.Count > 0 ? TensorShape.Of(node.IntArgs) : null;
             case NodeKind.Constant:
                 return TensorShape.Scalar;
             case NodeKind.Select:

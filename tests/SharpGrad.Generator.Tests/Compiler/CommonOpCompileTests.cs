@@ -58,6 +58,39 @@ public class CommonOpCompileTests
         Assert.Contains(kernel, compiled);
     }
 
+    [Fact]
+    public void ParametersAndBuffersOfKnownShapeCompile()
+    {
+        var source = """
+            using SharpGrad;
+            using SharpGrad.Layers;
+
+            namespace Demo.Compiled;
+
+            [Module]
+            public partial class Net
+            {
+                private readonly Parameter scale = new(Tensor.Ones(8));
+                public Parameter Bias { get; } = new(Tensor.Zeros([4, 8]));
+                [Buffer] private readonly Tensor mask = Tensor.Ones([4, 4]).Triu(1).Gt(0);
+
+                public Tensor Forward([Shape("N", 4, 8)] Tensor x)
+                {
+                    var h = x * scale + Bias;
+                    return h.MatMul(h.Transpose(1, 2)).MaskedFill(mask, 0.0);
+                }
+            }
+            """;
+        var (result, output) = GeneratorHarness.Run(source);
+        Assert.True(result.Diagnostics.IsEmpty, GeneratorHarness.Format(result.Diagnostics));
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("private int _forward_capacity", compiled);
+        Assert.Contains("CompiledSupport.Member(_m.scale", compiled);
+        Assert.Contains("CompiledSupport.Member(_m.Bias", compiled);
+        Assert.Contains("CompiledSupport.Mask(_m.mask", compiled);
+    }
+
     [Theory]
     [InlineData("return h.Narrow(1, 6, 4);", "h.Narrow(1, 6, 4)", "[6, 10) is outside dim 1 has size 8")]
     [InlineData("return h.Select(1, 8);", "h.Select(1, 8)", "index 8 is out of range: dim 1 has size 8")]

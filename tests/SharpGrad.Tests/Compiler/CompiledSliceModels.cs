@@ -44,3 +44,26 @@ public sealed partial class CompiledStackNet
         return Tensor.Cat([s.View(-1, 18), t.View(-1, 12), x.Select(2, 0)], 1);
     }
 }
+
+/// <summary>
+/// The module's own parameters and buffers read in Forward: a learned position embedding and scale, a float buffer, and a
+/// registered causal mask buffer in MaskedFill (their shapes from their initialisers).
+/// </summary>
+[Module]
+public sealed partial class CompiledMemberNet
+{
+    private const int T = 5, D = 6;
+    private readonly Linear fc = new(D, D);
+    private readonly Parameter scale = new(Tensor.Randn(D));
+    private readonly Parameter posEmbedding = new(Tensor.Randn([T, D]));
+    [Buffer] private readonly Tensor shift = Tensor.Full([D], 0.25);
+    [Buffer] private readonly Tensor causal = Tensor.Ones([T, T]).Triu(1).Gt(0);
+
+    public Tensor Forward([Shape("N", T, D)] Tensor x)
+    {
+        var h = fc.Forward(x + posEmbedding) * scale + shift;
+        var scores = h.MatMul(h.Transpose(1, 2));
+        var attention = Functional.Softmax(scores.MaskedFill(causal, double.NegativeInfinity), -1);
+        return attention.MatMul(h);
+    }
+}

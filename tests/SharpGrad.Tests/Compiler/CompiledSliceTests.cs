@@ -47,6 +47,18 @@ public class CompiledSliceTests
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 4, 5], seed: 212);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void ParametersAndBuffersReadInForwardMatchEager(int batch)
+    {
+        var model = new CompiledMemberNet();
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, 6], seed: 214);
+    }
+
     [Fact]
     public void CatOfMismatchedShapesNamesBothShapes()
     {
