@@ -468,6 +468,21 @@ internal sealed class GraphParser
                     _env[symbol] = Expr(v.Initializer.Value);
                 }
                 break;
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }:
+            {
+                // var (a, b) = x.Chunk(2, 1): each variable is a part.
+                int parts = Expr(deconstruction.Right);
+                for (int k = 0; k < names.Variables.Count; k++)
+                {
+                    if (names.Variables[k] is DiscardDesignationSyntax) continue;
+                    if (names.Variables[k] is not SingleVariableDesignationSyntax single)
+                    {
+                        throw Unsupported(names, "the nested deconstruction `" + Text(names) + "`", "deconstruct into single variables");
+                    }
+                    _env[_model.GetDeclaredSymbol(single, _token)!] = Part(parts, k, single);
+                }
+                break;
+            }
             case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
                 Assign(assignment);
                 break;
@@ -595,6 +610,13 @@ internal sealed class GraphParser
                     inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
             case InvocationExpressionSyntax invocation:
                 return Invocation(invocation);
+            case ElementAccessExpressionSyntax { ArgumentList.Arguments: [{ Expression: var indexSyntax }] } element
+                when _model.GetTypeInfo(element.Expression, _token).Type is IArrayTypeSymbol:
+                if (_model.GetConstantValue(indexSyntax, _token) is not { HasValue: true, Value: int index })
+                {
+                    throw Unsupported(element, "the part `" + Text(element) + "` with a non-constant index", "index the parts with a constant");
+                }
+                return Part(Expr(element.Expression), index, element);
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
                 when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
                      && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
@@ -613,15 +635,59 @@ internal sealed class GraphParser
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
-            // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // A parameter or buffer of the module itself: an input of the graph; IntArgs = its sizes when known ([Shape] on
+            // a field, or a constant Tensor creation in its initialiser), else empty (unknown shape).
             // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
-            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
+            var memberShape = DeclaredShape(symbol) is { AllFixed: true } declared ? declared.Sizes() : MemberSizes(symbol);
+            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default, memberShape.ToEquatableArray(),
                 child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
             _env[symbol] = index;
             return index;
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary>The methods a member's initialiser may apply to its created tensor without changing its shape (a causal mask's Triu, Gt).</summary>
+    private static readonly HashSet<string> ShapeKeeping = ["Triu", "Tril", "Gt", "Ge", "Lt", "Le", "Eq", "Ne", "LogicalNot", "Neg", "Clone", "Detach", "To"];
+
+    /// <summary>
+    /// The sizes of a Parameter/Buffer member from its initialiser (<c>new(Tensor.Ones(1, 16))</c>,
+    /// <c>Tensor.Ones([6, 6]).Triu(1).Gt(0)</c>): the <c>shape</c> argument of the Tensor creation it starts from, when
+    /// constant; empty when not known.
+    /// </summary>
+    private int[] MemberSizes(ISymbol symbol)
+    {
+        var initializer = symbol.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).Select(s => s switch
+        {
+            VariableDeclaratorSyntax v => v.Initializer?.Value,
+            PropertyDeclarationSyntax p => p.Initializer?.Value,
+            _ => null,
+        }).FirstOrDefault(v => v is not null);
+        if (initializer is null) return [];
+        var value = _compilation.GetSemanticModel(initializer.SyntaxTree).GetOperation(initializer, _token);
+        while (value is not null)
+        {
+            value = StripConversions(value);
+            switch (value)
+            {
+                case IObjectCreationOperation { Arguments.Length: > 0 } creation when creation.Type is { } t && ModuleParser.IsParameter(t):
+                    value = creation.Arguments[0].Value;
+                    continue;
+                case IInvocationOperation { Instance: { } instance } call when ShapeKeeping.Contains(call.TargetMethod.Name)
+                                                                            && call.Arguments.All(a => a.Value.Type is null || !ModuleParser.IsTensor(a.Value.Type)):
+                    value = instance;
+                    continue;
+                case IInvocationOperation { Instance: null } create when create.TargetMethod.ContainingType is { } owner && ModuleParser.IsExactlyTensor(owner)
+                                                                        && ModuleParser.IsExactlyTensor(create.TargetMethod.ReturnType):
+                    var shape = create.Arguments.FirstOrDefault(a => a.Parameter?.Name == "shape");
+                    var sizes = new List<int>();
+                    return shape is not null && Ints(shape.Value, sizes) && sizes.All(k => k >= 0) ? sizes.ToArray() : [];
+                default:
+                    return [];
+            }
+        }
+        return [];
     }
 
     /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
@@ -727,7 +793,7 @@ internal sealed class GraphParser
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type))
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type) && !IsTensorList(sp.Type))
             {
                 var scalar = Scalar(argument);
                 var listed = new List<int>();
@@ -735,6 +801,22 @@ internal sealed class GraphParser
                 scalars.Add(scalar);
             }
             var parameterType = argument.Parameter?.Type;
+            if (parameterType is not null && IsTensorList(parameterType))
+            {
+                // Tensor.Cat([a, b], 1), Tensor.Stack(new[] { a, b }): each listed tensor is an operand.
+                var listed = Elements(StripConversions(argument.Value));
+                if (listed is null)
+                {
+                    throw Unsupported(argument.Syntax, "the tensor list `" + Text(argument.Syntax) + "`", "list the tensors in the call (`Tensor.Cat([a, b], 1)`)");
+                }
+                foreach (var element in listed)
+                {
+                    var elementSyntax = (ExpressionSyntax)StripConversions(element).Syntax;
+                    tensors.Add(Expr(elementSyntax));
+                    texts.Add(Text(elementSyntax));
+                }
+                continue;
+            }
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
@@ -862,7 +944,39 @@ internal sealed class GraphParser
 
     private static bool IsShapeArgument(string method, string? parameter)
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
+               or "Narrow" or "Slice" or "Select" or "Chunk" or "Split" or "Unbind" or "Cat" or "Stack"
            && parameter is not null;
+
+    /// <summary>A list of tensors (<c>IReadOnlyList&lt;Tensor&gt;</c>, <c>Tensor[]</c>): Cat's and Stack's operands.</summary>
+    private static bool IsTensorList(ITypeSymbol type) => type switch
+    {
+        IArrayTypeSymbol array => ModuleParser.IsExactlyTensor(array.ElementType),
+        INamedTypeSymbol { TypeArguments.Length: 1 } named => ModuleParser.IsExactlyTensor(named.TypeArguments[0]),
+        _ => false,
+    };
+
+    private static IOperation StripConversions(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        return value;
+    }
+
+    /// <summary>
+    /// Part <paramref name="item"/> of a Chunk/Split/Unbind node (<c>x.Chunk(2, 1)[0]</c>, <c>parts[1]</c>, or a variable of
+    /// <c>var (a, b) = x.Chunk(2, 1)</c>): the same op with the part's index as its <c>item</c> argument; its shape rule
+    /// reads the part's window.
+    /// </summary>
+    private int Part(int parts, int item, SyntaxNode syntax)
+    {
+        var node = _nodes[parts];
+        if (OpCatalogue.Find(node.Op) is not { Outputs: ["parts"] })
+        {
+            throw Unsupported(syntax, "an element of `" + node.Text + "`", "index only the parts of Chunk, Split or Unbind");
+        }
+        var scalars = node.Scalars.Concat(new[] { new ScalarArg("item", item, true, item.ToString(System.Globalization.CultureInfo.InvariantCulture)) });
+        return Add(new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, text: Text(syntax), location: Where(syntax), inputTexts: node.InputTexts,
+            scalars: scalars.ToEquatableArray()));
+    }
 
     /// <summary>The node kind of a catalogue row's family (null: the compiler has no node for it yet).</summary>
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
@@ -870,7 +984,7 @@ internal sealed class GraphParser
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
-        OpFamily.View or OpFamily.Permute => NodeKind.Movement,
+        OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv => NodeKind.Conv,
@@ -1009,6 +1123,7 @@ internal sealed class GraphParser
             ISymbol? symbol = node switch
             {
                 VariableDeclaratorSyntax v => _model.GetDeclaredSymbol(v, _token),
+                SingleVariableDesignationSyntax d => _model.GetDeclaredSymbol(d, _token),
                 AssignmentExpressionSyntax a => _model.GetSymbolInfo(a.Left, _token).Symbol,
                 _ => null,
             };

@@ -38,6 +38,12 @@ internal enum RuleKind
     MatMul,
     /// <summary><c>MaskedFill</c> with a mask read as data.</summary>
     MaskedFill,
+    /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
+    Member,
+    /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>
+    Slice,
+    /// <summary>Cat / Stack along a dim.</summary>
+    Join,
     /// <summary><c>if (Training)</c>: the value of the branch taken.</summary>
     Select,
     ClassIndexLoss,
