@@ -29,7 +29,6 @@ internal static class Planner
         // Overloads (Forward(x) and Forward(x, y)) would share the compiled fields of their name: they run eagerly.
         bool overloads = user.Select(m => m.Name).Distinct().Count() != user.Count;
         bool parseBreaks = !graph.NotCompilable.IsEmpty;
-        bool hasErrors = spec.Diagnostics.Any(d => DiagnosticDescriptors.ById(d.Id).DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
 
         var program = new ProgramDraft(spec, graph);
         var methods = new List<MethodPlan>();
@@ -102,11 +101,8 @@ internal static class Planner
                 continue;
             }
             if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);   // cannot be re-declared (ref parameters, generic)
-            // A shape lost inside a graph whose inputs are all known (a layer with no shape rule yet, a Reshape folding
-            // dims into the batch) is the compiler's gap: a break. Inputs not known at build time (no [Shape] and
-            // nothing to infer from), or a shape error, leave nothing to compile: no program, and nothing to report.
-            bool inputsKnown = method.Inputs.All(i => i.Shape is { } known && known.Dims.All(d => d.IsFixed || d.IsSymbol));
-            if (failure is { Coverage: false } && inputsKnown && !hasErrors) failure = failure with { Coverage = true };
+            // Shapes not known at build time (no [Shape] and nothing to infer from, a shape error here or in a child):
+            // nothing to compile, no program, and nothing to report.
             if (!parseBreaks && failure is { Coverage: false }) return new PlannedModule(emitSpec, null, default);
             eager.Add(method);
             // Parse breaks explain themselves; a method the planner refuses gets a break of its own.
