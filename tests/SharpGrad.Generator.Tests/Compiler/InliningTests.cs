@@ -86,7 +86,7 @@ public class InliningTests
                 "Input(Parameter encoder.scale; in=[]; args=[8])",
                 "Reduce(Sum; in=[5]; args=[])",
                 "Elementwise(Mul; in=[4, 6]; args=[])",
-                "Input(Buffer encoder.running_mean; in=[]; args=[])",
+                "Input(Buffer encoder.running_mean; in=[]; args=[8])",
                 "Reduce(Mean; in=[8]; args=[])",
                 "Elementwise(Sub; in=[7, 9]; args=[])",
                 "Elementwise(Identity encoder; in=[10]; args=[0])",
