@@ -122,19 +122,20 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             .Select(static (s, token) => Planner.Plan(s, token))
             .WithTrackingName(TrackingNames.PlannedModules);
         var notCompiled = planned
-            .Select(static (p, _) => p.NotCompiled)
+            .Select(static (p, _) => p.Breaks)
             .WithTrackingName(TrackingNames.NotCompiled);
-        context.RegisterSourceOutput(notCompiled, static (spc, info) =>
+        context.RegisterSourceOutput(notCompiled, static (spc, list) =>
         {
-            if (info is not null) spc.ReportDiagnostic(info.ToDiagnostic());
+            foreach (var info in list) spc.ReportDiagnostic(info.ToDiagnostic());
         });
         var programs = planned
-            .Select(static (p, _) => p with { NotCompiled = null })
+            .Select(static (p, _) => p with { Breaks = default })
             .WithTrackingName(TrackingNames.Programs);
         context.RegisterSourceOutput(programs, static (spc, p) =>
         {
-            if (p.Program is { } program) spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.Emit(p.Spec, program));
-            else if (p.Eager) spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.EmitEager(p.Spec));
+            if (p.Program is not { } program) return;
+            spc.AddSource(CompiledEmitter.HintName(p.Spec), CompiledEmitter.Emit(p.Spec, program));
+            if (!program.Runners.IsEmpty) spc.AddSource(RegionEmitter.HintName(p.Spec), RegionEmitter.Emit(p.Spec, program));
         });
     }
 }

@@ -22,9 +22,9 @@ public sealed partial class DdpNet
     public Tensor Loss([Shape("N", 1, 8, 8)] Tensor x, [Shape("N")] Tensor target) => Losses.CrossEntropy(Forward(x), target);
 }
 
-/// <summary>Eager only: <c>extra</c> is used when <see cref="UseExtra"/> is set (one rank may use it, the other not) and
-/// <c>never</c> is never used.</summary>
-[Module(Compile = false)]
+/// <summary><c>extra</c> is used when <see cref="UseExtra"/> is set (one rank may use it, the other not: a graph break)
+/// and <c>never</c> is never used.</summary>
+[Module]
 public sealed partial class BranchNet
 {
     private readonly Linear stem = new(6, 8);

@@ -14,6 +14,7 @@ internal static class CompiledEmitter
 
     public static string Emit(ModuleSpec spec, ProgramPlan p)
     {
+        if (p.Methods.IsEmpty) return EmitEager(spec, p);
         var w = ModuleEmitter.BeginFile(spec);
         string cls = spec.ClassName;
         using (w.Block($"{spec.DeclarationKeywords} {cls}"))
@@ -31,6 +32,11 @@ internal static class CompiledEmitter
             w.WriteLine("/// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance");
             w.WriteLine("/// throw an <see cref=\"global::System.InvalidOperationException\"/> (<see cref=\"global::SharpGrad.CompiledCallGuard\"/>);");
             w.WriteLine("/// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).");
+            if (!p.IsWhole)
+            {
+                w.WriteLine("/// Its graph breaks (SG1019, listed by <see cref=\"Explanation\"/>): what lies between the compiled regions runs eagerly,");
+                w.WriteLine("/// each compiled region entering the tape as one node (PyTorch: a <c>torch.compile</c> graph break).");
+            }
             w.WriteLine("/// </summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
             using (w.Block("public sealed class Compiled"))
@@ -61,8 +67,15 @@ internal static class CompiledEmitter
                     w.WriteLine();
                     new MethodEmitter(p, m, cls, w).Emit();
                 }
+                foreach (var m in p.Runners)
+                {
+                    w.WriteLine();
+                    w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> with its static regions compiled and the statements between them eager (its graph breaks).</summary>");
+                    w.WriteLine($"public {m.Signature} => _m.{RegionEmitter.RunnerName(m)}(this{(m.Arguments.Length == 0 ? "" : ", " + m.Arguments)});");
+                }
+                StandIns(w, cls, p.Eager);
                 w.WriteLine();
-                Explanation(w, p.Methods.Select(m => m.Name + ": the whole method").ToList(), default);
+                Explanation(w, p.Regions, p.Breaks);
             }
         }
         return ModuleEmitter.EndFile(w, spec);
@@ -72,9 +85,8 @@ internal static class CompiledEmitter
     /// The <c>Compiled</c> class of a module whose graph breaks (SG1019): each parsed method runs the module's own
     /// method eagerly (outputs, gradients and hooks exactly as eager), and <c>Explanation</c> lists every break.
     /// </summary>
-    public static string EmitEager(ModuleSpec spec)
+    private static string EmitEager(ModuleSpec spec, ProgramPlan p)
     {
-        var graph = spec.Graph!;
         var w = ModuleEmitter.BeginFile(spec);
         string cls = spec.ClassName;
         using (w.Block($"{spec.DeclarationKeywords} {cls}"))
@@ -94,21 +106,29 @@ internal static class CompiledEmitter
                 w.WriteLine($"private readonly {cls} _m;");
                 w.WriteLine();
                 w.WriteLine($"internal Compiled({cls} module) => _m = module;");
-                foreach (var m in graph.Methods)
-                {
-                    w.WriteLine();
-                    w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> eagerly (its graph breaks).</summary>");
-                    w.WriteLine($"public {m.Signature} => _m.{m.Name}({m.Arguments});");
-                }
+                StandIns(w, cls, p.Eager);
                 w.WriteLine();
-                Explanation(w, new List<string>(), graph.NotCompilable);
+                Explanation(w, p.Regions, p.Breaks);
             }
         }
         return ModuleEmitter.EndFile(w, spec);
     }
 
+    /// <summary>A member per method that runs eagerly: it calls the module's own method (outputs, gradients and hooks as eager).</summary>
+    private static void StandIns(IndentedWriter w, string cls, EquatableArray<GraphMethod> methods)
+    {
+        foreach (var m in methods)
+        {
+            w.WriteLine();
+            // An overloaded name is named in text (a cref to it would be ambiguous).
+            string name = methods.Count(o => o.Name == m.Name) > 1 ? $"<c>{cls}.{m.Name}</c>" : $"<see cref=\"{cls}.{m.Name}\"/>";
+            w.WriteLine($"/// <summary>Runs {name} eagerly (its graph breaks).</summary>");
+            w.WriteLine($"public {m.Signature} => _m.{m.Name}({m.Arguments});");
+        }
+    }
+
     /// <summary>The <c>Explanation</c> property: the compiled regions and the graph breaks, as data.</summary>
-    private static void Explanation(IndentedWriter w, List<string> regions, EquatableArray<GraphIssue> breaks)
+    private static void Explanation(IndentedWriter w, EquatableArray<string> regions, EquatableArray<GraphIssue> breaks)
     {
         const string type = "global::SharpGrad.GraphExplanation";
         w.WriteLine("/// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>");

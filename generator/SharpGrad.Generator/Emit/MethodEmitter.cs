@@ -106,9 +106,10 @@ internal sealed class MethodEmitter
         string paramList = string.Join(", ", parameters);
         string argList = string.Join(", ", inputs.Select(x => x.Name));
 
-        _w.WriteLine($"/// <summary>Runs the compiled <see cref=\"{_class}.{_p.Name}\"/>: same result and gradients as the eager method, as one node on the tape.</summary>");
+        if (_p.IsRegion) _w.WriteLine($"/// <summary>Runs a compiled region of <see cref=\"{_class}.{_p.Name.Substring(0, _p.Name.LastIndexOf("Region", System.StringComparison.Ordinal))}\"/>: same result and gradients as its statements run eagerly, as one node on the tape.</summary>");
+        else _w.WriteLine($"/// <summary>Runs the compiled <see cref=\"{_class}.{_p.Name}\"/>: same result and gradients as the eager method, as one node on the tape.</summary>");
         if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
-        using (_w.Block($"public {Tensor} {_p.Name}({paramList})"))
+        using (_w.Block($"{(_p.IsRegion ? "internal" : "public")} {Tensor} {_p.Name}({paramList})"))
         {
             EnterGuard(_p.Name);
             _w.WriteLine($"int n = {P}Prepare({argList});");
@@ -124,7 +125,7 @@ internal sealed class MethodEmitter
             _w.Call($"return {Support}.RecordCompiled",
                 ["result", $"\"{_class}{_p.Name}CompiledBackward\"", "inputs", $"(g, node) => {P}TapeBackward(g, node, generation, n)", .. saved]);
         }
-        if (_p.ScalarOutput) EmitFusedBackwardEntry(paramList, argList);
+        if (_p.ScalarOutput && !_p.IsRegion) EmitFusedBackwardEntry(paramList, argList);
         _w.WriteLine();
         EmitPrepare();
         _w.WriteLine();

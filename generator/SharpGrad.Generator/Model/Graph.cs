@@ -113,6 +113,60 @@ internal sealed record GraphMethod(
 
     /// <summary>True if node <paramref name="i"/> came from a child and its diagnostics are the child's.</summary>
     public bool IsInlined(int i) => i < Inlined.Count && Inlined[i];
+
+    /// <summary>
+    /// For a static region of a method with graph breaks: the method it belongs to (<c>Forward</c>). A region is a
+    /// method of its own (its inputs are the tensor locals it reads, its output the one value it leaves), compiled like
+    /// any other and called from the method's <see cref="Segments"/>. Null for a method the user wrote.
+    /// </summary>
+    public string? RegionOf { get; init; }
+
+    /// <summary>
+    /// For a method whose graph breaks (block body): its top-level statements in order, grouped into static regions
+    /// (compiled separately) and eager statements (run as written, between them). Empty when the method has no break.
+    /// </summary>
+    public EquatableArray<MethodSegment> Segments { get; init; }
+
+    /// <summary>The method's return type, fully qualified (<c>global::SharpGrad.Tensor</c>).</summary>
+    public string ReturnType { get; init; } = "";
+
+    /// <summary>The method's parameter list, fully qualified with names and defaults (without the parentheses).</summary>
+    public string Parameters { get; init; } = "";
+
+    /// <summary>The using directives of the method's file, one per line (the eager statements of <see cref="Segments"/> are copied with them).</summary>
+    public string Usings { get; init; } = "";
+
+    /// <summary>True when nullable annotations are enabled at the method (its statements are copied under the same context).</summary>
+    public bool NullableEnabled { get; init; }
+}
+
+/// <summary>
+/// A run of top-level statements of a method with graph breaks: a static region (<see cref="Region"/> names its
+/// <see cref="GraphMethod"/>) or eager statements. <see cref="Code"/> is always the statements as written, which run
+/// when the region is not compiled.
+/// </summary>
+/// <param name="Region">The region's method name (<c>ForwardRegion1</c>), or null for eager statements.</param>
+/// <param name="Code">The statements as written, one per line.</param>
+/// <param name="Where">Where the statements are (<c>Net.cs lines 12–14</c>), for the explanation.</param>
+internal sealed record MethodSegment(string? Region, string Code, string Where)
+{
+    /// <summary>The region's tensor inputs: the locals and parameters it reads, in the order of its method's inputs.</summary>
+    public EquatableArray<string> Arguments { get; init; }
+
+    /// <summary>The local the region's output is assigned to (null when it returns it, or leaves no value).</summary>
+    public string? Output { get; init; }
+
+    /// <summary>True when the region ends with the method's <c>return</c>: its output is the result.</summary>
+    public bool Returns { get; init; }
+
+    /// <summary>Locals the region declares that later statements use: declared before the call (<c>global::SharpGrad.Tensor h</c>).</summary>
+    public EquatableArray<string> Declarations { get; init; }
+
+    /// <summary>Locals the region leaves equal to one of its inputs (<c>var skip = x;</c>): "target=input" pairs, assigned after the call.</summary>
+    public EquatableArray<string> Aliases { get; init; }
+
+    /// <summary>For eager statements: the locals and parameters they assign (a later region cannot take their shapes from an earlier one).</summary>
+    public EquatableArray<string> Writes { get; init; }
 }
 
 /// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>

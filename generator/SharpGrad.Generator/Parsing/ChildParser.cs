@@ -77,6 +77,10 @@ internal static class ChildParser
             var model = compilation.GetSemanticModel(initializer.SyntaxTree);
             var creation = model.GetOperation(initializer, token);
             var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
+            if (child is { Kind: "Sequential" or "ModuleList", IsBuiltIn: true } && notConstant is null)
+            {
+                child = ConstructorItems(type, member, child, compilation, token, ref notConstant);
+            }
             if (notConstant is not null)
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(initializer.GetLocation()),
@@ -131,6 +135,23 @@ internal static class ChildParser
             return sequence with { Items = sequence.Items.Concat(new[] { item }).ToEquatableArray(), Text = GraphParser.Text(syntax) };
         }
 
+        if (creation is IInvalidOperation && UnboundContainer(creation, out var container2) is { } containerType)
+        {
+            // new Sequential(new Block(), new Block()) where Block gets its `: Module` base from this generator: the
+            // arguments do not convert to Module while generating, so the call does not bind; read each item alone.
+            var containerItems = new List<ChildSpec>();
+            foreach (var argument in container2.ArgumentList!.Arguments)
+            {
+                var element = creation.SemanticModel!.GetOperation(argument.Expression);
+                if (element is null || !SequentialItems(element, containerItems, ref notConstant, single: true)) notConstant ??= GraphParser.Text(argument);
+            }
+            return new ChildSpec(name, containerType.Name, true, new[] { new ChildArg("modules", default, true) }.ToEquatableArray(), GraphParser.Text(syntax))
+            {
+                TypeName = TypeName(containerType),
+                Items = containerItems.ToEquatableArray(),
+            };
+        }
+
         if (creation is not IObjectCreationOperation { Type: { } type } objectCreation)
         {
             notConstant = GraphParser.Text(syntax);
@@ -168,11 +189,25 @@ internal static class ChildParser
         };
     }
 
+    /// <summary>
+    /// The Sequential or ModuleList a construction that did not bind makes (<c>new(…)</c> or <c>new Sequential(…)</c>
+    /// with an argument list), or null.
+    /// </summary>
+    private static INamedTypeSymbol? UnboundContainer(IOperation creation, out BaseObjectCreationExpressionSyntax syntax)
+    {
+        syntax = null!;
+        if (creation.Syntax is not BaseObjectCreationExpressionSyntax { ArgumentList: not null } s || creation.SemanticModel is not { } model) return null;
+        syntax = s;
+        var typeInfo = model.GetTypeInfo(s);
+        var type = (typeInfo.Type is INamedTypeSymbol { TypeKind: not TypeKind.Error } t ? t : typeInfo.ConvertedType) as INamedTypeSymbol;
+        return type is { Name: "Sequential" or "ModuleList" } && IsBuiltIn(type) ? type : null;
+    }
+
     /// <summary>The items of a Sequential's params argument: module constructions, or ("name", construction) tuples.</summary>
-    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant)
+    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant, bool single = false)
     {
         while (value is IConversionOperation conversion) value = conversion.Operand;
-        IEnumerable<IOperation>? elements = value switch
+        IEnumerable<IOperation>? elements = single ? new[] { value } : value switch
         {
             IArrayCreationOperation { Initializer: { } init } => init.ElementValues,
             ICollectionExpressionOperation collection => collection.Elements,
@@ -202,6 +237,60 @@ internal static class ChildParser
             items.Add(item);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The items a constructor adds to a Sequential or ModuleList child, one statement after another
+    /// (<c>body.Add("fc1", new Linear(4, 16));</c>, <c>layers.Append(new Linear(8, 8));</c>, as PyTorch's
+    /// <c>add_module</c> and <c>append</c> in <c>__init__</c>), after those of its construction. Any other use of the
+    /// child in a constructor (a call in a loop or a condition, another method) leaves its items unknown: a break.
+    /// </summary>
+    private static ChildSpec ConstructorItems(INamedTypeSymbol type, ISymbol member, ChildSpec child, Compilation compilation, CancellationToken token, ref string? notConstant)
+    {
+        var items = new List<ChildSpec>(child.Items);
+        foreach (var constructor in type.InstanceConstructors)
+        {
+            foreach (var reference in constructor.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax(token) is not ConstructorDeclarationSyntax syntax) continue;
+                var model = compilation.GetSemanticModel(syntax.SyntaxTree);
+                foreach (var access in syntax.DescendantNodes().OfType<MemberAccessExpressionSyntax>())
+                {
+                    if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(access.Expression, token).Symbol, member)) continue;
+                    if (access.Parent is not InvocationExpressionSyntax call || access.Name.Identifier.ValueText is not ("Add" or "Append")
+                        || call.Parent is not ExpressionStatementSyntax statement || statement.Parent != syntax.Body)
+                    {
+                        notConstant ??= GraphParser.Text(access.Parent ?? access);
+                        continue;
+                    }
+                    var arguments = call.ArgumentList.Arguments;
+                    string key = items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (arguments.Count == 2)
+                    {
+                        if (model.GetConstantValue(arguments[0].Expression, token) is not { HasValue: true, Value: string given })
+                        {
+                            notConstant ??= GraphParser.Text(call);
+                            continue;
+                        }
+                        key = given;
+                    }
+                    else if (arguments.Count != 1)
+                    {
+                        notConstant ??= GraphParser.Text(call);
+                        continue;
+                    }
+                    var module = arguments[arguments.Count - 1].Expression;
+                    var item = FromCreation(key, model.GetOperation(module, token), module, out var itemNotConstant);
+                    if (itemNotConstant is not null || item is null)
+                    {
+                        notConstant ??= itemNotConstant ?? GraphParser.Text(module);
+                        continue;
+                    }
+                    items.Add(item);
+                }
+            }
+        }
+        return child with { Items = items.ToEquatableArray() };
     }
 
     /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>

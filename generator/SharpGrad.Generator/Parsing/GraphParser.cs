@@ -38,6 +38,15 @@ internal sealed class GraphParser
     /// <summary>Locals an earlier graph break left eager (<see cref="MarkEager"/>).</summary>
     private HashSet<ISymbol> _eager = new(SymbolEqualityComparer.Default);
 
+    /// <summary>While the static regions of a broken method are parsed: a tensor local read before it is assigned is an input of the region.</summary>
+    private bool _regionMode;
+
+    /// <summary>The inputs of the region being parsed: the locals and parameters it reads, in order.</summary>
+    private List<(ISymbol Symbol, GraphInput Input)> _regionInputs = new();
+
+    /// <summary>The static regions of the broken methods parsed so far (methods of their own, <see cref="GraphMethod.RegionOf"/>).</summary>
+    private readonly List<GraphMethod> _regions = new();
+
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
         _type = type;
@@ -82,6 +91,7 @@ internal sealed class GraphParser
                 token.ThrowIfCancellationRequested();
                 graphs.Add(parser.ParseMethod(method, syntax));
             }
+            graphs.AddRange(parser._regions);
             // A break inside an unrolled foreach is found once per item: reported once.
             return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
         }
@@ -167,15 +177,255 @@ internal sealed class GraphParser
             if (e.Issue is not null) _issues.Add(e.Issue);
             output = -1;
         }
-        if (_issues.Count > issuesBefore) output = -1;   // a method with a break has no whole graph
+        bool broken = _issues.Count > issuesBefore;
+        if (broken) output = -1;   // a method with a break has no whole graph
         for (int k = issuesBefore; k < _issues.Count; k++) _issues[k] = _issues[k] with { Method = method.Name };
 
-        return new GraphMethod(method.Name, inputs.ToEquatableArray(), _nodes.ToEquatableArray(), output,
+        bool declarable = !method.IsGenericMethod && method.Parameters.All(p => p.RefKind == RefKind.None);
+        var nodes = _nodes.ToEquatableArray();
+        var segments = broken && declarable && syntax.Body is { } statements ? Regions(method, statements) : default;
+        var root = syntax.SyntaxTree.GetCompilationUnitRoot(_token);
+        var usings = root.Usings.Concat(syntax.Ancestors().OfType<BaseNamespaceDeclarationSyntax>().Reverse().SelectMany(n => n.Usings));
+        return new GraphMethod(method.Name, inputs.ToEquatableArray(), nodes, output,
             LocationInfo.From(syntax.Identifier.GetLocation()))
         {
-            Signature = method.IsGenericMethod || method.Parameters.Any(p => p.RefKind != RefKind.None) ? "" : method.ToDisplayString(SignatureFormat),
+            Signature = declarable ? method.ToDisplayString(SignatureFormat) : "",
             Arguments = string.Join(", ", method.Parameters.Select(p => p.ToDisplayString(ArgumentFormat))),
+            Segments = segments,
+            ReturnType = segments.IsEmpty ? "" : method.ReturnType.ToDisplayString(TypeFormat),
+            Parameters = segments.IsEmpty ? "" : string.Join(", ", method.Parameters.Select(p => p.ToDisplayString(ParameterFormat))),
+            Usings = segments.IsEmpty ? "" : string.Join("\n", usings.Select(u => u.ToString())),
+            NullableEnabled = !segments.IsEmpty && _model.GetNullableContext(syntax.SpanStart).AnnotationsEnabled(),
         };
+    }
+
+    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
+
+    private static readonly SymbolDisplayFormat ParameterFormat = TypeFormat
+        .WithParameterOptions(SymbolDisplayParameterOptions.IncludeType | SymbolDisplayParameterOptions.IncludeName
+                              | SymbolDisplayParameterOptions.IncludeDefaultValue | SymbolDisplayParameterOptions.IncludeParamsRefOut);
+
+    // ---- static regions around graph breaks -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Splits the top-level statements of a method with graph breaks into static regions and eager statements. Each
+    /// region is parsed afresh (the tensor locals it reads become its inputs) and grows statement by statement while it
+    /// parses with no break and leaves at most one value that later statements read (its output, or the method's
+    /// result); it becomes a method of its own (<c>ForwardRegion1</c>, …), compiled like any other.
+    /// </summary>
+    private EquatableArray<MethodSegment> Regions(IMethodSymbol method, BlockSyntax body)
+    {
+        var statements = body.Statements;
+        var segments = new List<MethodSegment>();
+        _regionMode = true;
+        try
+        {
+            int start = -1;
+            RegionOutputs? current = null;
+            int i = 0;
+            while (i < statements.Count)
+            {
+                _token.ThrowIfCancellationRequested();
+                var statement = statements[i];
+                bool isFinal = i == statements.Count - 1 && statement is ReturnStatementSyntax { Expression: not null };
+                if (start < 0)
+                {
+                    OpenRegion();
+                    start = i;
+                    current = null;
+                }
+                var snapshot = Snapshot();
+                bool parsed = TryStatement(statement, isFinal, out int returned);
+                var outputs = parsed ? Outputs(statements, start, i, isFinal ? returned : -1) : null;
+                if (outputs is not null)
+                {
+                    current = outputs;
+                    i++;
+                    continue;
+                }
+                Restore(snapshot);
+                if (i > start)
+                {
+                    CloseRegion(method, statements, start, i - 1, current!, segments);
+                    start = -1;
+                    if (parsed) continue;   // it parses, but not with the region before it: try it in a region of its own
+                }
+                start = -1;
+                AddEager(segments, statements, i);
+                i++;
+            }
+            if (start >= 0 && current is not null) CloseRegion(method, statements, start, statements.Count - 1, current, segments);
+        }
+        finally
+        {
+            _regionMode = false;
+        }
+        return segments.Any(s => s.Region is not null) ? segments.ToEquatableArray() : default;
+    }
+
+    /// <summary>What a region leaves: its one computed value (and where it goes), the locals equal to an input, the locals it declares for later statements.</summary>
+    private sealed record RegionOutputs(int Node, string? Output, bool Returns, List<string> Aliases, List<string> Declarations);
+
+    private void OpenRegion()
+    {
+        _nodes = new List<GraphNode>();
+        _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
+        _eager = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        _regionInputs = new List<(ISymbol, GraphInput)>();
+    }
+
+    private (int Nodes, Dictionary<ISymbol, int> Env, Dictionary<ISymbol, int> Ints, HashSet<ISymbol> Eager, int Inputs, int Issues) Snapshot()
+        => (_nodes.Count, new Dictionary<ISymbol, int>(_env, SymbolEqualityComparer.Default), new Dictionary<ISymbol, int>(_intEnv, SymbolEqualityComparer.Default),
+            new HashSet<ISymbol>(_eager, SymbolEqualityComparer.Default), _regionInputs.Count, _issues.Count);
+
+    private void Restore((int Nodes, Dictionary<ISymbol, int> Env, Dictionary<ISymbol, int> Ints, HashSet<ISymbol> Eager, int Inputs, int Issues) s)
+    {
+        _nodes.RemoveRange(s.Nodes, _nodes.Count - s.Nodes);
+        _env = s.Env;
+        _intEnv = s.Ints;
+        _eager = s.Eager;
+        _regionInputs.RemoveRange(s.Inputs, _regionInputs.Count - s.Inputs);
+        _issues.RemoveRange(s.Issues, _issues.Count - s.Issues);
+    }
+
+    /// <summary>Parses one top-level statement into the open region; false when any part of it breaks the graph.</summary>
+    private bool TryStatement(StatementSyntax statement, bool isFinal, out int returned)
+    {
+        returned = -1;
+        int issues = _issues.Count, eager = _eager.Count;
+        try
+        {
+            bool returns = Statement(statement, isFinal, out returned);
+            return _issues.Count == issues && _eager.Count == eager && returns == isFinal;
+        }
+        catch (UnsupportedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The outputs of statements <paramref name="start"/>..<paramref name="end"/> as a region, or null when they leave
+    /// something a region cannot: two computed values, or a non-tensor local that later statements read.
+    /// </summary>
+    private RegionOutputs? Outputs(SyntaxList<StatementSyntax> statements, int start, int end, int returned)
+    {
+        var flow = _model.AnalyzeDataFlow(statements[start], statements[end]);
+        if (flow is null || !flow.Succeeded) return null;
+        var later = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
+        for (int k = end + 1; k < statements.Count; k++)
+        {
+            foreach (var name in statements[k].DescendantNodesAndSelf().OfType<IdentifierNameSyntax>())
+            {
+                if (_model.GetSymbolInfo(name, _token).Symbol is ILocalSymbol local) later.Add(local);
+            }
+        }
+        int node = returned;
+        string? output = null;
+        var aliases = new List<string>();
+        foreach (var symbol in flow.DataFlowsOut)
+        {
+            if (!IsTensorLocal(symbol) || !_env.TryGetValue(symbol, out int value)) return null;
+            var produced = _nodes[value];
+            if (produced is { Kind: NodeKind.Input, Op: "Input" })
+            {
+                var source = _regionInputs[produced.IntArgs[0]].Symbol;
+                if (!SymbolEqualityComparer.Default.Equals(source, symbol)) aliases.Add(symbol.Name + "=" + source.Name);
+                continue;
+            }
+            if (node >= 0) return null;   // a second computed value: this region would have two outputs
+            node = value;
+            output = symbol.Name;
+        }
+        var declarations = new List<string>();
+        foreach (var symbol in flow.VariablesDeclared)
+        {
+            if (!later.Contains(symbol)) continue;
+            if (symbol is not ILocalSymbol local || !IsTensorLocal(local)) return null;
+            declarations.Add(local.Type.ToDisplayString(TypeFormat) + " " + local.Name);
+        }
+        return new RegionOutputs(node, output, returned >= 0, aliases, declarations);
+    }
+
+    private static bool IsTensorLocal(ISymbol symbol) => symbol switch
+    {
+        ILocalSymbol local => ModuleParser.IsTensor(local.Type),
+        IParameterSymbol parameter => ModuleParser.IsTensor(parameter.Type) && parameter.RefKind == RefKind.None,
+        _ => false,
+    };
+
+    /// <summary>A tensor local or parameter read by a region before it assigns it: a new input of the region.</summary>
+    private int RegionInput(ISymbol symbol)
+    {
+        var shape = symbol is IParameterSymbol parameter ? DeclaredShape(parameter) : null;
+        int index = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { _regionInputs.Count }.ToEquatableArray(), text: symbol.Name,
+            location: LocationInfo.From(symbol.Locations.FirstOrDefault())));
+        _regionInputs.Add((symbol, new GraphInput(symbol.Name, shape)));
+        _env[symbol] = index;
+        return index;
+    }
+
+    private void CloseRegion(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int end, RegionOutputs outputs, List<MethodSegment> segments)
+    {
+        string code = Code(statements, start, end);
+        string where = Lines(statements[start], statements[end]);
+        if (outputs.Node < 0)
+        {
+            // Nothing computed leaves the region (`var skip = x;`): its statements run as written.
+            AddEager(segments, code, where, Writes(statements, start, end));
+            return;
+        }
+        int number = _regions.Count(r => r.RegionOf == method.Name) + 1;
+        string name = method.Name + "Region" + number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _regions.Add(new GraphMethod(name, _regionInputs.Select(r => r.Input).ToEquatableArray(), _nodes.ToEquatableArray(), outputs.Node,
+            LocationInfo.From(statements[start].GetLocation()))
+        {
+            RegionOf = method.Name,
+        });
+        segments.Add(new MethodSegment(name, code, where)
+        {
+            Arguments = _regionInputs.Select(r => r.Symbol.Name).ToEquatableArray(),
+            Output = outputs.Output,
+            Returns = outputs.Returns,
+            Declarations = outputs.Declarations.ToEquatableArray(),
+            Aliases = outputs.Aliases.ToEquatableArray(),
+        });
+    }
+
+    private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
+        => AddEager(segments, Code(statements, i, i), Lines(statements[i], statements[i]), Writes(statements, i, i));
+
+    /// <summary>The names of the tensor locals and parameters statements <paramref name="start"/>..<paramref name="end"/> assign.</summary>
+    private List<string> Writes(SyntaxList<StatementSyntax> statements, int start, int end)
+    {
+        var flow = _model.AnalyzeDataFlow(statements[start], statements[end]);
+        return flow is { Succeeded: true } ? flow.WrittenInside.Where(IsTensorLocal).Select(w => w.Name).ToList() : new List<string>();
+    }
+
+    /// <summary>Eager statements, joined with the eager statements just before them.</summary>
+    private static void AddEager(List<MethodSegment> segments, string code, string where, List<string> writes)
+    {
+        if (segments.Count > 0 && segments[segments.Count - 1] is { Region: null } previous)
+        {
+            segments[segments.Count - 1] = previous with { Code = previous.Code + "\n" + code, Writes = previous.Writes.Concat(writes).Distinct().ToEquatableArray() };
+            return;
+        }
+        segments.Add(new MethodSegment(null, code, where) { Writes = writes.ToEquatableArray() });
+    }
+
+    private static string Code(SyntaxList<StatementSyntax> statements, int start, int end)
+        => string.Join("\n", statements.Skip(start).Take(end - start + 1).Select(s => s.ToString()));
+
+    /// <summary><c>Net.cs line 12</c> or <c>Net.cs lines 12–14</c>.</summary>
+    private static string Lines(SyntaxNode first, SyntaxNode last)
+    {
+        var a = first.GetLocation().GetLineSpan();
+        int from = a.StartLinePosition.Line + 1, to = last.GetLocation().GetLineSpan().EndLinePosition.Line + 1;
+        string file = System.IO.Path.GetFileName(a.Path);
+        return from == to ? file + " line " + from.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : file + " lines " + from.ToString(System.Globalization.CultureInfo.InvariantCulture) + "–" + to.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Parses a statement list; returns the node of its <c>return</c> (top level only), else -1.</summary>
@@ -218,6 +468,21 @@ internal sealed class GraphParser
                     _env[symbol] = Expr(v.Initializer.Value);
                 }
                 break;
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }:
+            {
+                // var (a, b) = x.Chunk(2, 1): each variable is a part.
+                int parts = Expr(deconstruction.Right);
+                for (int k = 0; k < names.Variables.Count; k++)
+                {
+                    if (names.Variables[k] is DiscardDesignationSyntax) continue;
+                    if (names.Variables[k] is not SingleVariableDesignationSyntax single)
+                    {
+                        throw Unsupported(names, "the nested deconstruction `" + Text(names) + "`", "deconstruct into single variables");
+                    }
+                    _env[_model.GetDeclaredSymbol(single, _token)!] = Part(parts, k, single);
+                }
+                break;
+            }
             case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
                 Assign(assignment);
                 break;
@@ -255,7 +520,8 @@ internal sealed class GraphParser
     private void Assign(AssignmentExpressionSyntax assignment)
     {
         var target = _model.GetSymbolInfo(assignment.Left, _token).Symbol;
-        if (target is not (ILocalSymbol or IParameterSymbol) || !_env.ContainsKey(target))
+        if (target is not null && _eager.Contains(target)) throw new UnsupportedException(null);   // a local an earlier break left eager
+        if (target is not (ILocalSymbol or IParameterSymbol) || (!_env.ContainsKey(target) && !(_regionMode && IsTensorLocal(target))))
         {
             throw Unsupported(assignment, "an assignment to something other than a tensor local", "assign only to locals holding tensors");
         }
@@ -269,7 +535,7 @@ internal sealed class GraphParser
             _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / and '='"),
         };
         int value = Expr(assignment.Right);
-        _env[target] = op is null ? value : Add(Elementwise(op, assignment, _env[target], value, Text(assignment.Left), Text(assignment.Right)));
+        _env[target] = op is null ? value : Add(Elementwise(op, assignment, Expr(assignment.Left), value, Text(assignment.Left), Text(assignment.Right)));
     }
 
     /// <summary><c>if (Training) A else B</c>: both branches are parsed; each local they leave different becomes a Select node.</summary>
@@ -324,6 +590,11 @@ internal sealed class GraphParser
     private int Expr(ExpressionSyntax syntax)
     {
         _token.ThrowIfCancellationRequested();
+        // A constant expression (`1f / 8f`, `float.NegativeInfinity`, a const field) is folded: one scalar node.
+        if (syntax is not InvocationExpressionSyntax && _model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var folded } && ToDouble(folded) is { } foldedNumber)
+        {
+            return Add(new GraphNode(NodeKind.Constant, "Constant", default, value: foldedNumber, text: Text(syntax), location: Where(syntax)));
+        }
         switch (syntax)
         {
             case ParenthesizedExpressionSyntax p:
@@ -339,6 +610,13 @@ internal sealed class GraphParser
                     inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
             case InvocationExpressionSyntax invocation:
                 return Invocation(invocation);
+            case ElementAccessExpressionSyntax { ArgumentList.Arguments: [{ Expression: var indexSyntax }] } element
+                when _model.GetTypeInfo(element.Expression, _token).Type is IArrayTypeSymbol:
+                if (_model.GetConstantValue(indexSyntax, _token) is not { HasValue: true, Value: int index })
+                {
+                    throw Unsupported(element, "the part `" + Text(element) + "` with a non-constant index", "index the parts with a constant");
+                }
+                return Part(Expr(element.Expression), index, element);
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
                 when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
                      && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
@@ -352,19 +630,64 @@ internal sealed class GraphParser
 
         var symbol = _model.GetSymbolInfo(syntax, _token).Symbol;
         if (symbol is not null && _env.TryGetValue(symbol, out int known)) return known;
+        if (_regionMode && symbol is not null && IsTensorLocal(symbol)) return RegionInput(symbol);
         if (symbol is not null && _eager.Contains(symbol)) throw new UnsupportedException(null);
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
             && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
         {
-            // A parameter or buffer of the module itself: an input of the graph with no declared shape.
+            // A parameter or buffer of the module itself: an input of the graph; IntArgs = its sizes when known ([Shape] on
+            // a field, or a constant Tensor creation in its initialiser), else empty (unknown shape).
             // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
-            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default,
+            var memberShape = DeclaredShape(symbol) is { AllFixed: true } declared ? declared.Sizes() : MemberSizes(symbol);
+            int index = Add(new GraphNode(NodeKind.Input, ModuleParser.IsParameter(memberType) ? "Parameter" : "Buffer", default, memberShape.ToEquatableArray(),
                 child: SharpGrad.Shared.Naming.ToStateName(symbol.Name), text: symbol.Name, location: Where(syntax)));
             _env[symbol] = index;
             return index;
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary>The methods a member's initialiser may apply to its created tensor without changing its shape (a causal mask's Triu, Gt).</summary>
+    private static readonly HashSet<string> ShapeKeeping = ["Triu", "Tril", "Gt", "Ge", "Lt", "Le", "Eq", "Ne", "LogicalNot", "Neg", "Clone", "Detach", "To"];
+
+    /// <summary>
+    /// The sizes of a Parameter/Buffer member from its initialiser (<c>new(Tensor.Ones(1, 16))</c>,
+    /// <c>Tensor.Ones([6, 6]).Triu(1).Gt(0)</c>): the <c>shape</c> argument of the Tensor creation it starts from, when
+    /// constant; empty when not known.
+    /// </summary>
+    private int[] MemberSizes(ISymbol symbol)
+    {
+        var initializer = symbol.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).Select(s => s switch
+        {
+            VariableDeclaratorSyntax v => v.Initializer?.Value,
+            PropertyDeclarationSyntax p => p.Initializer?.Value,
+            _ => null,
+        }).FirstOrDefault(v => v is not null);
+        if (initializer is null) return [];
+        var value = _compilation.GetSemanticModel(initializer.SyntaxTree).GetOperation(initializer, _token);
+        while (value is not null)
+        {
+            value = StripConversions(value);
+            switch (value)
+            {
+                case IObjectCreationOperation { Arguments.Length: > 0 } creation when creation.Type is { } t && ModuleParser.IsParameter(t):
+                    value = creation.Arguments[0].Value;
+                    continue;
+                case IInvocationOperation { Instance: { } instance } call when ShapeKeeping.Contains(call.TargetMethod.Name)
+                                                                            && call.Arguments.All(a => a.Value.Type is null || !ModuleParser.IsTensor(a.Value.Type)):
+                    value = instance;
+                    continue;
+                case IInvocationOperation { Instance: null } create when create.TargetMethod.ContainingType is { } owner && ModuleParser.IsExactlyTensor(owner)
+                                                                        && ModuleParser.IsExactlyTensor(create.TargetMethod.ReturnType):
+                    var shape = create.Arguments.FirstOrDefault(a => a.Parameter?.Name == "shape");
+                    var sizes = new List<int>();
+                    return shape is not null && Ints(shape.Value, sizes) && sizes.All(k => k >= 0) ? sizes.ToArray() : [];
+                default:
+                    return [];
+            }
+        }
+        return [];
     }
 
     /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
@@ -470,7 +793,7 @@ internal sealed class GraphParser
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type))
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type) && !IsTensorList(sp.Type))
             {
                 var scalar = Scalar(argument);
                 var listed = new List<int>();
@@ -478,6 +801,22 @@ internal sealed class GraphParser
                 scalars.Add(scalar);
             }
             var parameterType = argument.Parameter?.Type;
+            if (parameterType is not null && IsTensorList(parameterType))
+            {
+                // Tensor.Cat([a, b], 1), Tensor.Stack(new[] { a, b }): each listed tensor is an operand.
+                var listed = Elements(StripConversions(argument.Value));
+                if (listed is null)
+                {
+                    throw Unsupported(argument.Syntax, "the tensor list `" + Text(argument.Syntax) + "`", "list the tensors in the call (`Tensor.Cat([a, b], 1)`)");
+                }
+                foreach (var element in listed)
+                {
+                    var elementSyntax = (ExpressionSyntax)StripConversions(element).Syntax;
+                    tensors.Add(Expr(elementSyntax));
+                    texts.Add(Text(elementSyntax));
+                }
+                continue;
+            }
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
@@ -605,7 +944,39 @@ internal sealed class GraphParser
 
     private static bool IsShapeArgument(string method, string? parameter)
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
+               or "Narrow" or "Slice" or "Select" or "Chunk" or "Split" or "Unbind" or "Cat" or "Stack"
            && parameter is not null;
+
+    /// <summary>A list of tensors (<c>IReadOnlyList&lt;Tensor&gt;</c>, <c>Tensor[]</c>): Cat's and Stack's operands.</summary>
+    private static bool IsTensorList(ITypeSymbol type) => type switch
+    {
+        IArrayTypeSymbol array => ModuleParser.IsExactlyTensor(array.ElementType),
+        INamedTypeSymbol { TypeArguments.Length: 1 } named => ModuleParser.IsExactlyTensor(named.TypeArguments[0]),
+        _ => false,
+    };
+
+    private static IOperation StripConversions(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        return value;
+    }
+
+    /// <summary>
+    /// Part <paramref name="item"/> of a Chunk/Split/Unbind node (<c>x.Chunk(2, 1)[0]</c>, <c>parts[1]</c>, or a variable of
+    /// <c>var (a, b) = x.Chunk(2, 1)</c>): the same op with the part's index as its <c>item</c> argument; its shape rule
+    /// reads the part's window.
+    /// </summary>
+    private int Part(int parts, int item, SyntaxNode syntax)
+    {
+        var node = _nodes[parts];
+        if (OpCatalogue.Find(node.Op) is not { Outputs: ["parts"] })
+        {
+            throw Unsupported(syntax, "an element of `" + node.Text + "`", "index only the parts of Chunk, Split or Unbind");
+        }
+        var scalars = node.Scalars.Concat(new[] { new ScalarArg("item", item, true, item.ToString(System.Globalization.CultureInfo.InvariantCulture)) });
+        return Add(new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, text: Text(syntax), location: Where(syntax), inputTexts: node.InputTexts,
+            scalars: scalars.ToEquatableArray()));
+    }
 
     /// <summary>The node kind of a catalogue row's family (null: the compiler has no node for it yet).</summary>
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
@@ -613,7 +984,7 @@ internal sealed class GraphParser
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
-        OpFamily.View or OpFamily.Permute => NodeKind.Movement,
+        OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv => NodeKind.Conv,
@@ -752,6 +1123,7 @@ internal sealed class GraphParser
             ISymbol? symbol = node switch
             {
                 VariableDeclaratorSyntax v => _model.GetDeclaredSymbol(v, _token),
+                SingleVariableDesignationSyntax d => _model.GetDeclaredSymbol(d, _token),
                 AssignmentExpressionSyntax a => _model.GetSymbolInfo(a.Left, _token).Symbol,
                 _ => null,
             };

@@ -79,7 +79,7 @@ internal sealed class Inliner
         foreach (var method in graph.Methods)
         {
             token.ThrowIfCancellationRequested();
-            inliner._method = method.Name;
+            inliner._method = method.RegionOf ?? method.Name;
             methods.Add(inliner.InlineMethod(spec, graph, method));
         }
         var breaks = graph.NotCompilable.Concat(inliner._breaks).Distinct().ToEquatableArray();

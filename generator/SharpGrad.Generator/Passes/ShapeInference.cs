@@ -39,7 +39,8 @@ internal sealed class ShapeInference
         foreach (var method in graph.Methods)
         {
             token.ThrowIfCancellationRequested();
-            shapes.Add(pass.InferMethod(method));
+            var inferred = pass.InferMethod(method);
+            if (method.RegionOf is null) shapes.Add(inferred);   // a region's shapes are the planner's business
         }
         return spec with { Shapes = shapes.ToEquatableArray(), Diagnostics = diagnostics.ToEquatableArray() };
     }
@@ -83,7 +84,8 @@ internal sealed class ShapeInference
         switch (node.Kind)
         {
             case NodeKind.Input:
-                return node.Op == "Input" ? _method.Inputs[node.IntArgs[0]].Shape : null;
+                // A Parameter/Buffer member: its sizes when the parser found them.
+                return node.Op == "Input" ? _method.Inputs[node.IntArgs[0]].Shape : node.IntArgs.Count > 0 ? TensorShape.Of(node.IntArgs) : null;
             case NodeKind.Constant:
                 return TensorShape.Scalar;
             case NodeKind.Select:
@@ -102,7 +104,8 @@ internal sealed class ShapeInference
     /// <summary>Reports a mismatch at the node (SG1010–SG1014, SG1018), unless it was inlined from a child that reports it itself.</summary>
     private void Report(ShapeError error, GraphNode node, ChildSpec? child)
     {
-        if (_method.IsInlined(_current)) return;
+        // A region's nodes were parsed twice (with the whole method, and as a region): reported once, by the method.
+        if (_method.IsInlined(_current) || _method.RegionOf is not null) return;
         var a = error.Args;
         string childName = child?.Name ?? node.Child ?? node.Text;
         string[] args;
@@ -128,6 +131,18 @@ internal sealed class ShapeInference
             case ShapeErrorKind.Broadcast:
                 id = DiagnosticDescriptors.BroadcastMismatchId;
                 args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2], a[3], a[4]];
+                break;
+            case ShapeErrorKind.Join:
+            {
+                int k = int.Parse(a[2], System.Globalization.CultureInfo.InvariantCulture);
+                id = DiagnosticDescriptors.SliceShapesId;
+                args = [node.Text, node.InputText(k), a[1], $"{node.Op} needs {a[3]}, but `{node.InputText(0)}` has shape {a[0]}",
+                    "make the shapes agree (or join along the dim where they differ)"];
+                break;
+            }
+            case ShapeErrorKind.Window:
+                id = DiagnosticDescriptors.SliceShapesId;
+                args = [node.Text, node.InputText(0), a[0], a[1], "change the arguments to fit the shape"];
                 break;
             default:
                 id = DiagnosticDescriptors.LossShapesId;

@@ -12,38 +12,148 @@ namespace SharpGrad.Generator.Planning;
 /// </summary>
 internal static class Planner
 {
-    /// <summary>Plans one module (returns the spec without its diagnostics, and the program or the reason it has none).</summary>
+    /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
+    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage);
+
+    /// <summary>
+    /// Plans one module: each parsed method is compiled whole, compiled region by region around its graph breaks
+    /// (<see cref="GraphMethod.Segments"/>), or run eagerly by a stand-in; every reason a method or region is not
+    /// compiled is a graph break (SG1019, carried as data), so every parsed module gets <c>Compile()</c>.
+    /// </summary>
     public static PlannedModule Plan(ModuleSpec spec, CancellationToken token)
     {
         var emitSpec = spec with { Diagnostics = default };
-        if (spec.CanEmit && spec.Graph is { IsCompilable: false } broken && CanStandIn(broken)) return new PlannedModule(emitSpec, null, null) { Eager = true };
-        // A class with errors gets no generated code at all (its diagnostics say why); unknown shapes: no program either.
-        if (!spec.CanEmit || spec.Shapes.IsEmpty || spec.Graph is not { IsCompilable: true } graph) return new PlannedModule(emitSpec, null, null);
-        var forward = graph.Methods.Where(m => m.Name == "Forward").ToList();
-        if (forward.Count != 1) return new PlannedModule(emitSpec, null, null);
+        if (!spec.CanEmit || spec.Graph is not { } graph) return new PlannedModule(emitSpec, null, default);
+        var user = graph.Methods.Where(m => m.RegionOf is null).ToList();
+        if (user.Count == 0 || user.Any(m => m.Name is "Compile" or "Compiled" or "Explanation")) return new PlannedModule(emitSpec, null, default);
+        // Overloads (Forward(x) and Forward(x, y)) would share the compiled fields of their name: they run eagerly.
+        bool overloads = user.Select(m => m.Name).Distinct().Count() != user.Count;
+        bool parseBreaks = !graph.NotCompilable.IsEmpty;
+
         var program = new ProgramDraft(spec, graph);
-        var names = new HashSet<string>();
         var methods = new List<MethodPlan>();
-        foreach (var method in graph.Methods)
+        var eager = new List<GraphMethod>();
+        var runners = new List<GraphMethod>();
+        var regions = new List<string>();
+        var breaks = new List<GraphIssue>();
+        foreach (var method in user)
         {
             token.ThrowIfCancellationRequested();
-            if (!names.Add(method.Name) || method.Name is "Compile" or "Compiled") return new PlannedModule(emitSpec, null, null);
-            var plan = PlanMethod(program, method, out var failure);
-            if (plan is null)
+            if (!method.Segments.IsEmpty && !overloads)
             {
-                var diagnostic = failure is null ? null
-                    : new DiagnosticInfo(DiagnosticDescriptors.NotCompiledId, failure.Value.Location, new[] { spec.ClassName, failure.Value.Reason }.ToEquatableArray());
-                return new PlannedModule(emitSpec, null, diagnostic);
+                // Compiled region by region: a region the code generator does not take runs as written (a break).
+                // The shapes regions leave are known to the regions after them, until eager statements assign those locals.
+                var known = new Dictionary<string, TensorShape>();
+                foreach (var input in method.Inputs)
+                {
+                    if (input.Shape is { } declared) known[input.Name] = declared;
+                }
+                int compiledBefore = methods.Count;
+                foreach (var segment in method.Segments)
+                {
+                    if (segment.Region is null || graph.Methods.FirstOrDefault(m => m.Name == segment.Region) is not { } region)
+                    {
+                        foreach (var written in segment.Writes) known.Remove(written);
+                        continue;
+                    }
+                    var inputs = region.Inputs.Select(i => i.Shape is null && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
+                    region = region with { Inputs = inputs.ToEquatableArray() };
+                    var regionPlan = PlanTentatively(program, region, out var why);
+                    var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;
+                    foreach (var alias in segment.Aliases)
+                    {
+                        var pair = alias.Split('=');
+                        if (known.TryGetValue(pair[1], out var source)) known[pair[0]] = source;
+                        else known.Remove(pair[0]);
+                    }
+                    if (segment.Output is { } target)
+                    {
+                        if (output is not null) known[target] = output;
+                        else known.Remove(target);
+                    }
+                    if (regionPlan is not null)
+                    {
+                        methods.Add(regionPlan with { IsRegion = true });
+                        regions.Add(method.Name + ", " + segment.Where);
+                    }
+                    else if (why is { Coverage: true } w)
+                    {
+                        breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason,
+                            "write that expression with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
+                    }
+                }
+                if (methods.Count > compiledBefore)
+                {
+                    runners.Add(method);
+                    continue;
+                }
+                // No region compiled: the method runs eagerly as a whole.
+                if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);
+                eager.Add(method);
+                continue;
             }
-            methods.Add(plan);
+            PlanFailure? failure = null;
+            var plan = method.Output >= 0 && !overloads ? PlanTentatively(program, method, out failure) : null;
+            if (plan is not null)
+            {
+                methods.Add(plan);
+                regions.Add(method.Name + ": the whole method");
+                continue;
+            }
+            if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);   // cannot be re-declared (ref parameters, generic)
+            // Shapes not known at build time (no [Shape] and nothing to infer from, a shape error here or in a child):
+            // nothing to compile, no program, and nothing to report.
+            if (!parseBreaks && failure is { Coverage: false }) return new PlannedModule(emitSpec, null, default);
+            eager.Add(method);
+            // Parse breaks explain themselves; a method the planner refuses gets a break of its own.
+            if (!parseBreaks && method.Output >= 0)
+            {
+                var w = failure ?? (overloads ? new PlanFailure("the overloads of `" + method.Name + "`, which are not compiled (each would need its own name)", method.Location, true) : null);
+                if (w is { } f)
+                {
+                    breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, f.Location, f.Reason,
+                        overloads ? "give each overload its own name" : "write that expression with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
+                }
+            }
         }
-        return new PlannedModule(emitSpec, new ProgramPlan(program.Modules.ToEquatableArray(), program.Params.ToEquatableArray(), methods.ToEquatableArray()), null);
+        if (eager.Select(m => m.Signature).Distinct().Count() != eager.Count) return new PlannedModule(emitSpec, null, default);
+
+        var diagnostics = breaks.Distinct()
+            .Select(b => new DiagnosticInfo(DiagnosticDescriptors.GraphBreakId, b.Location, new[] { spec.ClassName, b.What, b.Reason }.ToEquatableArray()))
+            .ToEquatableArray();
+        var plan2 = new ProgramPlan(program.Modules.ToEquatableArray(), program.Params.ToEquatableArray(), methods.ToEquatableArray())
+        {
+            Eager = eager.ToEquatableArray(),
+            Runners = runners.ToEquatableArray(),
+            Regions = regions.ToEquatableArray(),
+            Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
+        };
+        return new PlannedModule(emitSpec, plan2, diagnostics);
     }
 
-    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, out (string Reason, LocationInfo? Location)? failure)
+    /// <summary>Plans a method; when it cannot be planned, the children and parameters it bound are released again.</summary>
+    private static MethodPlan? PlanTentatively(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
+    {
+        int modules = program.Modules.Count, parameters = program.Params.Count;
+        var plan = PlanMethod(program, method, out failure);
+        if (plan is null)
+        {
+            program.Modules.RemoveRange(modules, program.Modules.Count - modules);
+            program.Params.RemoveRange(parameters, program.Params.Count - parameters);
+        }
+        return plan;
+    }
+
+    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
     {
         failure = null;
-        if (method.Output < 0 || method.Inputs.Count == 0) return null;
+        string where = method.RegionOf is null ? method.Name : "the region of " + method.RegionOf + " starting here";
+        if (method.Output < 0) return null;
+        if (method.Inputs.Count == 0)
+        {
+            failure = new PlanFailure($"{where}, which has no tensor input to compile over", method.Location, Coverage: false);
+            return null;
+        }
         var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
         var nodes = method.Nodes;
         int count = nodes.Count;
@@ -63,7 +173,11 @@ internal static class Planner
             if (m.Batch != "") break;
             if (input.Shape is { Rank: >= 1 } s && s[0].IsSymbol) m.Batch = s[0].Symbol!;
         }
-        if (m.Batch == "") return null;
+        if (m.Batch == "")
+        {
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time", method.Location, Coverage: false);
+            return null;
+        }
 
         // Modes: which nodes are needed in training, in evaluation (Select on `if (Training)`).
         m.Mode[method.Output] = 3;
@@ -96,7 +210,13 @@ internal static class Planner
                 continue;
             }
             if (m.Mode[i] == 0 && node.Kind != NodeKind.Input) continue;
-            if (m.InferredShapes[i] is not { } shape) return null;   // an unknown shape: no program, and nothing to report
+            if (m.InferredShapes[i] is not { } shape)
+            {
+                // A call of a user child that is not inlined is a break the inliner reported; anything else says why here.
+                var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
+                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time (in {where})", node.Location ?? method.Location, Coverage: false);
+                return null;
+            }
             m.Shapes[i] = shape;
             if (node.Kind == NodeKind.Constant)
             {
@@ -108,7 +228,12 @@ internal static class Planner
             int features = 1;
             for (int d = batched ? 1 : 0; d < shape.Rank; d++)
             {
-                if (!shape[d].IsFixed) return null;
+                if (!shape[d].IsFixed)
+                {
+                    failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
+                        Coverage: shape[d].IsSymbol);   // a symbolic dim (a sequence length) is the code generator's gap; `?` is a shape not known
+                    return null;
+                }
                 features *= shape[d].Size;
             }
             m.Batched[i] = batched;
@@ -124,8 +249,9 @@ internal static class Planner
             {
                 var inputs = string.Join(", ", node.Inputs.Select(j => m.InferredShapes[j]?.ToString() ?? "?"));
                 string what = row is null ? node.Kind + " " + node.Op : row.Name;
-                failure = ($"`{node.Text}` ({what}{(node.Child is null ? "" : " of '" + node.Child + "'")}, input shapes {inputs}, output {shape}) " +
-                           $"is not emitted by the code generator in {method.Name}", node.Location ?? method.Location);
+                var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
+                failure = opaque ? null : new PlanFailure($"`{node.Text}` ({what}{(node.Child is null ? "" : " of '" + node.Child + "'")}, input shapes {inputs}, output {shape}), " +
+                           $"which the code generator does not emit yet (in {where})", node.Location ?? method.Location, Coverage: true);
                 return null;
             }
             m.Nodes[i] = planned;
@@ -133,6 +259,7 @@ internal static class Planner
         if (!m.Live(method.Output)) return null;
         if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: false);
             return null;
         }
 
@@ -153,14 +280,6 @@ internal static class Planner
             Location = method.Location,
         };
     }
-
-    /// <summary>
-    /// True when a graph with breaks can get an eager <c>Compiled</c> stand-in: every parsed method re-declarable (no
-    /// ref parameters, not generic) and none named like the generated members.
-    /// </summary>
-    private static bool CanStandIn(ModuleGraph graph)
-        => !graph.Methods.IsEmpty && graph.Methods.All(m => m.Signature.Length > 0 && m.Name is not ("Compile" or "Compiled" or "Explanation"))
-           && graph.Methods.Select(m => m.Signature).Distinct().Count() == graph.Methods.Count;
 
     /// <summary>The first rule (of those the node's kind and row allow) that can plan the node, or null.</summary>
     private static NodePlan? PlanNode(MethodDraft m, int i, NodePlan plan, OpRow? row)

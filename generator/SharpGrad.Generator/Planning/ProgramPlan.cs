@@ -38,6 +38,12 @@ internal enum RuleKind
     MatMul,
     /// <summary><c>MaskedFill</c> with a mask read as data.</summary>
     MaskedFill,
+    /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
+    Member,
+    /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>
+    Slice,
+    /// <summary>Cat / Stack along a dim.</summary>
+    Join,
     /// <summary><c>if (Training)</c>: the value of the branch taken.</summary>
     Select,
     ClassIndexLoss,
@@ -202,20 +208,35 @@ internal sealed record MethodPlan(string Name, string Prefix, EquatableArray<Gra
     public bool UsesTraining { get; init; }
 
     public LocationInfo? Location { get; init; }
+
+    /// <summary>True for a static region of a broken method: an internal entry the region runner calls, no fused backward.</summary>
+    public bool IsRegion { get; init; }
 }
 
-/// <summary>A module's compiled program: the children and parameters it binds, and its methods.</summary>
-internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableArray<ParamSlot> Params, EquatableArray<MethodPlan> Methods);
+/// <summary>
+/// A module's compiled program: the children and parameters it binds, its compiled methods (whole methods and the
+/// static regions of broken ones), the methods run eagerly, the methods run region by region, and the explanation.
+/// </summary>
+internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableArray<ParamSlot> Params, EquatableArray<MethodPlan> Methods)
+{
+    /// <summary>Parsed methods that run eagerly as a whole (a stand-in calls the module's own method).</summary>
+    public EquatableArray<GraphMethod> Eager { get; init; }
+
+    /// <summary>Methods with graph breaks whose static regions are compiled (<see cref="GraphMethod.Segments"/>).</summary>
+    public EquatableArray<GraphMethod> Runners { get; init; }
+
+    /// <summary>The compiled regions, as the explanation lists them.</summary>
+    public EquatableArray<string> Regions { get; init; }
+
+    /// <summary>Every graph break, parse and planning alike.</summary>
+    public EquatableArray<GraphIssue> Breaks { get; init; }
+
+    /// <summary>True when every parsed method is compiled whole.</summary>
+    public bool IsWhole => Eager.IsEmpty && Runners.IsEmpty && Breaks.IsEmpty;
+}
 
 /// <summary>
 /// The planning step's result for one module (the incremental step after shape inference): the spec to emit, the
 /// program when every node has a rule, and SG1017 as data when one does not.
 /// </summary>
-internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, DiagnosticInfo? NotCompiled)
-{
-    /// <summary>
-    /// True when the module's graph breaks (SG1019): its <c>Compiled</c> class runs the broken methods eagerly and lists
-    /// the breaks in its <c>Explanation</c>, so <c>Compile()</c> exists for every parsed module.
-    /// </summary>
-    public bool Eager { get; init; }
-}
+internal sealed record PlannedModule(ModuleSpec Spec, ProgramPlan? Program, EquatableArray<DiagnosticInfo> Breaks);

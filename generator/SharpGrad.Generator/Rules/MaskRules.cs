@@ -4,7 +4,7 @@ using System.Linq;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>
-/// <c>x.MaskedFill(mask, value)</c> with the mask a Bool tensor argument of the method (read as data, not differentiated)
+/// <c>x.MaskedFill(mask, value)</c> with the mask a Bool tensor argument of the method or a Bool <c>[Buffer]</c> of the module (read as data, not differentiated)
 /// whose shape is x's trailing dims (a causal mask [T, T] over attention scores [N, H, T, T]): the kernel repeats it over
 /// the leading dims; the gradient passes where the mask is false.
 /// </summary>
@@ -38,9 +38,13 @@ internal sealed class MaskedFillRule : Rule
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
 
-    /// <summary>The mask's elements, checked against the shape the program was built for.</summary>
+    /// <summary>The mask's elements (a method argument, or the module's own mask buffer), checked against the shape the program was built for.</summary>
     private static string Mask(EmitContext e, NodePlan n)
-        => $"{EmitContext.Support}.Mask({MethodEmitter.RawField(e, n.Inputs[1])}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
+    {
+        var mask = e.Nodes[n.Inputs[1]];
+        string tensor = mask.Args.Count > 0 ? mask.Args[0] : MethodEmitter.RawField(e, n.Inputs[1]);
+        return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
+    }
 
     public override void Forward(EmitContext e, NodePlan n)
     {

@@ -207,4 +207,26 @@ public class GraphBreakTests
             "[Shape(\"N\", 8)] Tensor x", "        return fc.Forward(x);"));
         Assert.Equal("SG1010", Assert.Single(wrong.Diagnostics).Id);
     }
+    [Fact]
+    public void TheStaticRegionsAroundABreakAreCompiledAndTheRestRunsAsWritten()
+    {
+        // Region 1 leaves h (and skip, equal to its input x); the helper runs eagerly; region 2 reads h (shape from fc2)
+        // and skip (shape from region 1's input). Each region is an internal compiled method; the runner calls them.
+        var source = Model("    readonly Linear fc1 = new(6, 8);\n    readonly Linear fc2 = new(8, 4);", "Tensor x", """
+                    var skip = x;
+                    var h = Functional.Relu(fc1.Forward(x));
+                    h = Rescale(h);
+                    return fc2.Forward(h) + skip.Sum(1, keepDim: true);
+            """, "    private static Tensor Rescale(Tensor t) => t * 0.5f;");
+        var (breaks, _, result) = Breaks(source);
+        Assert.Contains("Net.Rescale", Assert.Single(breaks).GetMessage(), StringComparison.Ordinal);
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("internal global::SharpGrad.Tensor ForwardRegion1([global::SharpGrad.Shape(\"N\", 6)] global::SharpGrad.Tensor x)", compiled);
+        Assert.Contains("internal global::SharpGrad.Tensor ForwardRegion2([global::SharpGrad.Shape(\"N\", 8)] global::SharpGrad.Tensor h, "
+                        + "[global::SharpGrad.Shape(\"N\", 6)] global::SharpGrad.Tensor skip)", compiled);
+        Assert.Contains("public global::SharpGrad.Tensor Forward(global::SharpGrad.Tensor x) => _m.__SharpGrad_Forward(this, x);", compiled);
+        Assert.Contains("\"Forward, Source0.cs lines 14–15\"", compiled);
+        var regions = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Regions.g.cs").SourceText.ToString();
+        Snapshot.Verify("Compiler.Demo.Compiled.Net.Regions", regions);
+    }
 }

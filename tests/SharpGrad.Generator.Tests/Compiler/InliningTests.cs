@@ -64,7 +64,8 @@ public class InliningTests
     public void NestedModulesAreInlinedNodeByNodeWithDottedPaths()
     {
         var (spec, result) = CompilerHarness.Run("Net", ThreeLevels);
-        Assert.Empty(result.Diagnostics);
+        // Only graph breaks (Encoder's `Scale.Sum()` of a parameter has no compiled rule yet), no error.
+        Assert.All(result.Diagnostics, d => Assert.Equal(("SG1019", DiagnosticSeverity.Info), (d.Id, d.Severity)));
         var graph = spec.Graph!;
         Assert.True(graph.IsCompilable);
 
@@ -82,10 +83,10 @@ public class InliningTests
                 "Linear(Linear encoder.inner.fc; in=[1]; args=[])",
                 "Elementwise(Tanh; in=[2]; args=[])",
                 "Elementwise(Identity encoder.inner; in=[3]; args=[1])",
-                "Input(Parameter encoder.scale; in=[]; args=[])",
+                "Input(Parameter encoder.scale; in=[]; args=[8])",
                 "Reduce(Sum; in=[5]; args=[])",
                 "Elementwise(Mul; in=[4, 6]; args=[])",
-                "Input(Buffer encoder.running_mean; in=[]; args=[])",
+                "Input(Buffer encoder.running_mean; in=[]; args=[8])",
                 "Reduce(Mean; in=[8]; args=[])",
                 "Elementwise(Sub; in=[7, 9]; args=[])",
                 "Elementwise(Identity encoder; in=[10]; args=[0])",
@@ -102,7 +103,7 @@ public class InliningTests
 
         // Shapes across both boundaries.
         var shapes = ShapeInference.InferNodes(spec, forward, []);
-        Assert.Equal(["[N, 4]", "[N, 8]", "[N, 8]", "[N, 8]", "[N, 8]", null, "[]", "[N, 8]", null, "[]", "[N, 8]", "[N, 8]", "[N, 2]"],
+        Assert.Equal(["[N, 4]", "[N, 8]", "[N, 8]", "[N, 8]", "[N, 8]", "[8]", "[]", "[N, 8]", "[8]", "[]", "[N, 8]", "[N, 8]", "[N, 2]"],
             shapes.Select(s => s?.ToString()));
         Assert.Equal("[N, 2]", spec.Shapes.Single().Output?.ToString());
 
@@ -117,7 +118,7 @@ public class InliningTests
     {
         var source = ThreeLevels.Replace("[Shape(\"N\", 4)]", "[Shape(\"N\", 5)]");
         var (result, _) = GeneratorHarness.Run(source);
-        var d = Assert.Single(result.Diagnostics);
+        var d = Assert.Single(result.Diagnostics, x => x.Id != "SG1019");
         Assert.Equal("SG1010", d.Id);
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
         Assert.Equal("encoder.Forward(x)", source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));

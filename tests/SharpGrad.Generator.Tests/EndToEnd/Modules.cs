@@ -2,8 +2,8 @@ namespace SharpGrad.Generator.Tests.EndToEnd;
 
 // Real [Module] classes compiled with the generator running as an analyzer on this project.
 
-/// <summary>y = x * weight + bias, with a nullable bias (a conditional: outside the static subset, so eager-only).</summary>
-[Module(Compile = false)]
+/// <summary>y = x * weight + bias, with a nullable bias (a conditional: a graph break).</summary>
+[Module]
 public sealed partial class Affine
 {
     public Affine(int features, bool bias = true)
@@ -33,8 +33,8 @@ public sealed partial class Block
     public Tensor Forward(Tensor x) => inner.Forward(x) * Gain;
 }
 
-/// <summary>Own parameter declared after children (PyTorch still lists own parameters first), a nested block, a list of heads (a foreach over children: eager-only).</summary>
-[Module(Compile = false)]
+/// <summary>Own parameter declared after children (PyTorch still lists own parameters first), a nested block, a list of heads (a foreach over children), two overloads of Forward (graph breaks).</summary>
+[Module]
 public sealed partial class Top
 {
     private readonly Block block = new();

@@ -119,4 +119,12 @@ public partial class CatalogueTests
             arguments.Add(Required.TryGetValue(q.Name!, out var v) ? v : q.HasDefaultValue ? q.DefaultValue : throw new InvalidOperationException($"{row.Name}: no value for {q.Name}"));
         return (Tensor)method.Invoke(functional ? null : x, arguments.ToArray())!;
     }
+
+    [Fact]
+    public void EveryCompiledSlicingAndJoiningRowIsInTheCompiledCheck()
+    {
+        var compiled = OpCatalogue.All.Where(r => r.Family is OpFamily.Slice or OpFamily.Concat && r.Compiled).Select(r => r.Name).ToHashSet();
+        Assert.Empty(compiled.Except(SharpGrad.Tests.Compiler.CompiledSliceTests.Ops));
+        Assert.Empty(SharpGrad.Tests.Compiler.CompiledSliceTests.Ops.Except(compiled));
+    }
 }

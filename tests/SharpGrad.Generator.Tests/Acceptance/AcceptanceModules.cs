@@ -1,0 +1,333 @@
+using SharpGrad.Layers;
+
+namespace SharpGrad.Generator.Tests.Acceptance;
+
+// Issue 12's acceptance models: modules written the way PyTorch users write them (sizes passed to the constructor,
+// layers assigned there, lists built in loops, helper methods, slicing, Cat, masks, residual blocks). They must build
+// with no error and no warning, and each one's Compile() must give eager's outputs and gradients (AcceptanceTests).
+
+/// <summary>Two static regions around a helper call (a graph break): both regions are compiled.</summary>
+[Module]
+public sealed partial class RegionNet
+{
+    private readonly Linear fc1 = new(6, 8);
+    private readonly Linear fc2 = new(8, 4);
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Functional.Relu(fc1.Forward(x));
+        h = Rescale(h);
+        return fc2.Forward(h) * 2f;
+    }
+
+    private static Tensor Rescale(Tensor t) => t * 0.5f + 1f;
+}
+
+/// <summary>A residual stream kept across a break: the region before it leaves <c>h</c>, the one after reads <c>h</c> and <c>skip</c>.</summary>
+[Module]
+public sealed partial class SkipAcrossBreakNet
+{
+    private readonly Linear inProj = new(5, 7);
+    private readonly Linear outProj = new(7, 7);
+
+    public Tensor Forward(Tensor x)
+    {
+        var skip = inProj.Forward(x);
+        var h = Functional.Tanh(skip);
+        for (int i = 0; i < 2; i++) h = h * 0.9f;
+        h = outProj.Forward(h) + skip;
+        return Functional.Sigmoid(h);
+    }
+}
+
+/// <summary>self.fc1 = nn.Linear(in, hidden) … in __init__: sizes from the constructor.</summary>
+[Module]
+public sealed partial class CtorMlp
+{
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+
+    public CtorMlp(int inFeatures, int hidden, int outFeatures)
+    {
+        fc1 = new Linear(inFeatures, hidden);
+        fc2 = new Linear(hidden, outFeatures);
+    }
+
+    public Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x)));
+}
+
+/// <summary>An MLP from a list of hidden sizes, its layers appended to a ModuleList in a loop.</summary>
+[Module]
+public sealed partial class HiddenSizesMlp
+{
+    private readonly ModuleList<Linear> layers = new();
+
+    public HiddenSizesMlp(int[] sizes)
+    {
+        for (int i = 0; i < sizes.Length - 1; i++) layers.Append(new Linear(sizes[i], sizes[i + 1]));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        for (int i = 0; i < layers.Count - 1; i++) x = Functional.Gelu(layers[i].Forward(x));
+        return layers[layers.Count - 1].Forward(x);
+    }
+}
+
+/// <summary>A pre-norm residual MLP block of width d.</summary>
+[Module]
+public sealed partial class ResidualMlpBlock
+{
+    private readonly LayerNorm norm;
+    private readonly Linear up;
+    private readonly Linear down;
+
+    public ResidualMlpBlock(int d)
+    {
+        norm = new LayerNorm(d);
+        up = new Linear(d, 2 * d);
+        down = new Linear(2 * d, d);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = norm.Forward(x);
+        h = down.Forward(Functional.Relu(up.Forward(h)));
+        return x + h;
+    }
+}
+
+/// <summary>A stack of residual blocks built in a loop (ModuleList), then a head.</summary>
+[Module]
+public sealed partial class ResidualStack
+{
+    private readonly ModuleList<ResidualMlpBlock> blocks = new();
+    private readonly Linear head;
+
+    public ResidualStack(int d, int depth, int classes)
+    {
+        for (int i = 0; i < depth; i++) blocks.Append(new ResidualMlpBlock(d));
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var block in blocks) x = block.Forward(x);
+        return head.Forward(x);
+    }
+}
+
+/// <summary>nn.Sequential filled with add_module in the constructor (constant sizes).</summary>
+[Module]
+public sealed partial class SequentialAddNet
+{
+    private readonly Sequential body = new();
+
+    public SequentialAddNet()
+    {
+        body.Add("fc1", new Linear(4, 16));
+        body.Add("act", new ReLU());
+        body.Add("fc2", new Linear(16, 3));
+    }
+
+    public Tensor Forward(Tensor x) => body.Forward(x);
+}
+
+/// <summary>A block without an explicit base class (the generator adds <c>: Module</c>).</summary>
+[Module]
+public sealed partial class PlainBlock
+{
+    private readonly Linear fc = new(6, 6);
+
+    public Tensor Forward(Tensor x) => Functional.Silu(fc.Forward(x));
+}
+
+/// <summary>A Sequential field initialiser holding the user's own blocks (issue 12's first generator bug).</summary>
+[Module]
+public sealed partial class SequentialOfUserBlocks
+{
+    private readonly Sequential body = new(new PlainBlock(), new PlainBlock());
+    private readonly Linear head = new(6, 2);
+
+    public Tensor Forward(Tensor x) => head.Forward(body.Forward(x));
+}
+
+/// <summary>Attention of fixed sizes with a causal mask passed in (Linear, View, Transpose, MatMul, MaskedFill, Softmax).</summary>
+[Module]
+public sealed partial class CausalAttention
+{
+    private const int D = 8, Heads = 2, HeadDim = D / Heads, T = 4;
+    private readonly Linear q = new(D, D);
+    private readonly Linear k = new(D, D);
+    private readonly Linear v = new(D, D);
+    private readonly Linear proj = new(D, D);
+
+    public Tensor Forward([Shape("N", T, D)] Tensor x, [Shape(T, T)] Tensor mask)
+    {
+        int n = x.Shape[0];
+        var qh = q.Forward(x).View(n, T, Heads, HeadDim).Transpose(1, 2);
+        var kh = k.Forward(x).View(n, T, Heads, HeadDim).Transpose(1, 2);
+        var vh = v.Forward(x).View(n, T, Heads, HeadDim).Transpose(1, 2);
+        var scores = qh.MatMul(kh.Transpose(2, 3)) * (1f / 2f);
+        scores = scores.MaskedFill(mask, float.NegativeInfinity);
+        var attended = Functional.Softmax(scores, -1).MatMul(vh);
+        return proj.Forward(attended.Transpose(1, 2).Contiguous().View(n, T, D));
+    }
+}
+
+/// <summary>A camelCase child (<c>selfAttn</c>, state name <c>self_attn</c>) holding a nested module (issue 12's second generator bug).</summary>
+[Module]
+public sealed partial class CamelCaseParent
+{
+    private readonly CausalAttention selfAttn = new();
+    private readonly LayerNorm norm = new(8);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape(4, 4)] Tensor mask) => norm.Forward(x + selfAttn.Forward(x, mask));
+}
+
+/// <summary>A transformer encoder block: attention and MLP sublayers, each pre-norm and residual, sizes from the constructor.</summary>
+[Module]
+public sealed partial class TransformerBlock
+{
+    private readonly LayerNorm ln1;
+    private readonly LayerNorm ln2;
+    private readonly Linear qkv;
+    private readonly Linear proj;
+    private readonly Linear fc;
+    private readonly Linear fcOut;
+    private readonly int heads;
+
+    public TransformerBlock(int d, int heads)
+    {
+        this.heads = heads;
+        ln1 = new LayerNorm(d);
+        ln2 = new LayerNorm(d);
+        qkv = new Linear(d, 3 * d);
+        proj = new Linear(d, d);
+        fc = new Linear(d, 4 * d);
+        fcOut = new Linear(4 * d, d);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        x = x + Attend(ln1.Forward(x));
+        return x + fcOut.Forward(Functional.Gelu(fc.Forward(ln2.Forward(x))));
+    }
+
+    private Tensor Attend(Tensor h)
+    {
+        int n = h.Shape[0], t = h.Shape[1], d = h.Shape[2];
+        var parts = qkv.Forward(h).Chunk(3, -1);
+        var q = parts[0].View(n, t, heads, d / heads).Transpose(1, 2);
+        var k = parts[1].View(n, t, heads, d / heads).Transpose(1, 2);
+        var v = parts[2].View(n, t, heads, d / heads).Transpose(1, 2);
+        var causal = Tensor.Ones(t, t).Triu(1).Gt(0f);
+        var scores = q.MatMul(k.Transpose(2, 3)) * (1f / System.MathF.Sqrt(d / heads));
+        var weights = Functional.Softmax(scores.MaskedFill(causal, float.NegativeInfinity), -1);
+        return proj.Forward(weights.MatMul(v).Transpose(1, 2).Contiguous().View(n, t, d));
+    }
+}
+
+/// <summary>A conv net whose channel count comes from the constructor.</summary>
+[Module]
+public sealed partial class CtorConvNet
+{
+    private readonly Conv2d conv1;
+    private readonly Conv2d conv2;
+    private readonly MaxPool2d pool = new(2);
+    private readonly Linear fc;
+
+    public CtorConvNet(int channels)
+    {
+        conv1 = new Conv2d(1, channels, 3, padding: 1);
+        conv2 = new Conv2d(channels, 2 * channels, 3, padding: 1);
+        fc = new Linear(2 * channels * 2 * 2, 10);
+    }
+
+    public Tensor Forward([Shape("N", 1, 8, 8)] Tensor x)
+    {
+        var h = pool.Forward(Functional.Relu(conv1.Forward(x)));
+        h = pool.Forward(Functional.Relu(conv2.Forward(h)));
+        return fc.Forward(h.Flatten(1));
+    }
+}
+
+/// <summary>A conv net of constant sizes with a residual connection and global average pooling.</summary>
+[Module]
+public sealed partial class ResidualConvNet
+{
+    private readonly Conv2d stem = new(3, 8, 3, padding: 1);
+    private readonly BatchNorm2d bn = new(8);
+    private readonly Conv2d conv = new(8, 8, 3, padding: 1);
+    private readonly AdaptiveAvgPool2d gap = new(1);
+    private readonly Linear fc = new(8, 5);
+
+    public Tensor Forward([Shape("N", 3, 8, 8)] Tensor x)
+    {
+        var h = Functional.Relu(bn.Forward(stem.Forward(x)));
+        h = Functional.Relu(h + conv.Forward(h));
+        return fc.Forward(gap.Forward(h).Flatten(1));
+    }
+}
+
+/// <summary>A gated unit written with a helper method: the helper is a graph break, its callers' regions compile.</summary>
+[Module]
+public sealed partial class GatedHelperNet
+{
+    private readonly Linear gate = new(6, 6);
+    private readonly Linear value = new(6, 6);
+    private readonly Linear head = new(6, 3);
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Gated(x);
+        return head.Forward(h);
+    }
+
+    private Tensor Gated(Tensor x) => Functional.Sigmoid(gate.Forward(x)) * Functional.Tanh(value.Forward(x));
+}
+
+/// <summary>Slicing and Cat: a split of the features, each half through its own layer, joined again.</summary>
+[Module]
+public sealed partial class SplitCatNet
+{
+    private readonly Linear left = new(3, 4);
+    private readonly Linear right = new(3, 4);
+    private readonly Linear head = new(8, 2);
+
+    public Tensor Forward([Shape("N", 6)] Tensor x)
+    {
+        var a = left.Forward(x.Narrow(1, 0, 3));
+        var b = right.Forward(x.Narrow(1, 3, 3));
+        return head.Forward(Functional.Relu(Tensor.Cat([a, b], 1)));
+    }
+}
+
+/// <summary>A mask computed from the data (padding positions) before a masked mean pooling.</summary>
+[Module]
+public sealed partial class MaskedPoolNet
+{
+    private readonly Linear proj = new(4, 4);
+    private readonly Linear head = new(4, 2);
+
+    public Tensor Forward([Shape("N", 5, 4)] Tensor x, [Shape("N", 5, 4)] Tensor padding)
+    {
+        var h = Functional.Relu(proj.Forward(x));
+        h = h.MaskedFill(padding, 0f);
+        return head.Forward(h.Mean(1));
+    }
+}
+
+/// <summary>Dropout written as PyTorch users do (an <c>if (Training)</c> branch) and an embedding front end.</summary>
+[Module]
+public sealed partial class EmbeddingBagNet
+{
+    private readonly Embedding embed = new(20, 6);
+    private readonly Linear fc = new(6, 3);
+
+    public Tensor Forward([Shape("N", 5)] Tensor tokens)
+    {
+        var h = embed.Forward(tokens).Mean(1);
+        return fc.Forward(Functional.Tanh(h));
+    }
+}
