@@ -67,3 +67,14 @@ public sealed partial class CompiledMemberNet
         return attention.MatMul(h);
     }
 }
+
+/// <summary>Where with a Bool condition argument over the trailing dims, then Clamp (both bounds, one bound) and Pow.</summary>
+[Module]
+public sealed partial class CompiledWhereNet
+{
+    private readonly Linear fc1 = new(6, 6);
+    private readonly Linear fc2 = new(6, 6);
+
+    public Tensor Forward([Shape("N", 3, 6)] Tensor x, [Shape(3, 6)] Tensor keep)
+        => Tensor.Where(keep, fc1.Forward(x), fc2.Forward(x)).Clamp(-0.5, 0.8).Pow(2.0) + fc2.Forward(x).Clamp(min: 0.1).Pow(1.5);
+}
