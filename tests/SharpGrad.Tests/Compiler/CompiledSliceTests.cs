@@ -80,6 +80,18 @@ public class CompiledSliceTests
         Assert.Contains("[3, 6]", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void MatMulWithBroadcastBatchDimsMatchesEager(int batch)
+    {
+        var model = new CompiledBroadcastMatMulNet();
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 5, 4], seed: 219);
+    }
+
     [Fact]
     public void CatOfMismatchedShapesNamesBothShapes()
     {
