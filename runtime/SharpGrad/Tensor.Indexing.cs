@@ -30,12 +30,12 @@ public partial class Tensor
         var c = cs.Span<bool>();
         switch (dtype)
         {
-            case DType.Float32: Select(c, xs.Span<float>(), result.Span<float>()); break;
-            case DType.Float64: Select(c, xs.Span<double>(), result.Span<double>()); break;
-            case DType.Int64: Select(c, xs.Span<long>(), result.Span<long>()); break;
-            case DType.Int32: Select(c, xs.Span<int>(), result.Span<int>()); break;
-            case DType.Bool: Select(c, xs.Span<bool>(), result.Span<bool>()); break;
-            case DType.UInt8: Select(c, xs.Span<byte>(), result.Span<byte>()); break;
+            case DType.Float32: WhereKernel.Select(c, xs.Span<float>(), result.Span<float>()); break;
+            case DType.Float64: WhereKernel.Select(c, xs.Span<double>(), result.Span<double>()); break;
+            case DType.Int64: WhereKernel.Select(c, xs.Span<long>(), result.Span<long>()); break;
+            case DType.Int32: WhereKernel.Select(c, xs.Span<int>(), result.Span<int>()); break;
+            case DType.Bool: WhereKernel.Select(c, xs.Span<bool>(), result.Span<bool>()); break;
+            case DType.UInt8: WhereKernel.Select(c, xs.Span<byte>(), result.Span<byte>()); break;
         }
         if (!ShouldRecord(x, y)) return result;
         int[] sx = x._shape, sy = y._shape;
@@ -46,11 +46,6 @@ public partial class Tensor
                 n.NeedsInputGrad(0) ? Where(condition, g, zero).SumTo(sx) : null,
                 n.NeedsInputGrad(1) ? Where(condition, zero, g).SumTo(sy) : null];
         }, condition);
-
-        static void Select<T>(ReadOnlySpan<bool> c, ReadOnlySpan<T> xs, Span<T> o) where T : unmanaged
-        {
-            for (int i = 0; i < o.Length; i++) if (c[i]) o[i] = xs[i];
-        }
     }
 
     /// <summary><see cref="Where(Tensor, Tensor, Tensor)"/> with a scalar for the false branch.</summary>

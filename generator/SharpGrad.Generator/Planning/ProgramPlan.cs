@@ -38,6 +38,10 @@ internal enum RuleKind
     MatMul,
     /// <summary><c>MaskedFill</c> with a mask read as data.</summary>
     MaskedFill,
+    /// <summary>A MatMul with one operand shared by every matrix of the other (broadcast batch dims).</summary>
+    BroadcastMatMul,
+    /// <summary><c>Where(condition, x, y)</c> with a condition read as data.</summary>
+    Where,
     /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
     Member,
     /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>

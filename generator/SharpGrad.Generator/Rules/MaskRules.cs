@@ -16,9 +16,17 @@ internal sealed class MaskedFillRule : Rule
     {
         int a = m.In(i, 0), mask = m.In(i, 1);
         if (!m.BatchedLike(i, 0) || !m.IsRaw(mask) || m.Arguments(i).Number("value") is not { } value) return null;
+        return MaskShape(m, mask, a) is { } declared ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, value) } : null;
+    }
+
+    /// <summary>
+    /// The declared shape of a mask read as data (<paramref name="mask"/>) over the value <paramref name="over"/>: its leading
+    /// 1s broadcast, the rest must be the value's trailing dims, none of them the batch's. Null when it is not such a mask.
+    /// </summary>
+    internal static EquatableArray<int>? MaskShape(MethodDraft m, int mask, int over)
+    {
         if (m.InferredShapes[mask] is not { } maskShape) return null;
-        var shape = m.Shapes[a];
-        // The mask's leading 1s broadcast; the rest must be x's trailing dims, none of them the batch's.
+        var shape = m.Shapes[over];
         int first = 0;
         while (first < maskShape.Rank - 1 && maskShape[first].IsFixed && maskShape[first].Size == 1) first++;
         var dims = new List<int>();
@@ -28,10 +36,9 @@ internal sealed class MaskedFillRule : Rule
             dims.Add(maskShape[d].Size);
         }
         int offset = shape.Rank - dims.Count;
-        if (offset < (m.Batched[a] ? 1 : 0)) return null;
+        if (offset < (m.Batched[over] ? 1 : 0)) return null;
         for (int d = 0; d < dims.Count; d++) if (shape[offset + d].Size != dims[d]) return null;
-        var declared = Enumerable.Range(0, maskShape.Rank).Select(d => maskShape[d].Size);
-        return plan with { Rule = Kind, Geometry = new MaskGeometry(declared.ToEquatableArray(), value) };
+        return Enumerable.Range(0, maskShape.Rank).Select(d => maskShape[d].Size).ToEquatableArray();
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -39,10 +46,10 @@ internal sealed class MaskedFillRule : Rule
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
 
     /// <summary>The mask's elements (a method argument, or the module's own mask buffer), checked against the shape the program was built for.</summary>
-    private static string Mask(EmitContext e, NodePlan n)
+    internal static string Mask(EmitContext e, NodePlan n, int slot = 1)
     {
-        var mask = e.Nodes[n.Inputs[1]];
-        string tensor = mask.Args.Count > 0 ? mask.Args[0] : MethodEmitter.RawField(e, n.Inputs[1]);
+        var mask = e.Nodes[n.Inputs[slot]];
+        string tensor = mask.Args.Count > 0 ? mask.Args[0] : MethodEmitter.RawField(e, n.Inputs[slot]);
         return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
     }
 
@@ -57,5 +64,41 @@ internal sealed class MaskedFillRule : Rule
     {
         e.W.Comment($"d {n.Text}: the gradient where the mask is false");
         e.W.Call($"{EmitContext.Kernels}.MaskedFillKernel.Backward", [Mask(e, n), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Size(n.Index)]);
+    }
+}
+
+/// <summary>
+/// <c>Tensor.Where(condition, x, y)</c> with the condition read as data (a Bool argument of the method or a Bool
+/// <c>[Buffer]</c>) over x's trailing dims, and x and y of the output's shape: the kernel picks x where true, y elsewhere;
+/// the gradient goes to x where true and to y where false.
+/// </summary>
+internal sealed class WhereRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Where;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int condition = m.In(i, 0), x = m.In(i, 1), y = m.In(i, 2);
+        if (!m.IsRaw(condition) || m.IsConst(x) || m.IsConst(y)) return null;
+        if (!m.Shapes[x].Equals(m.Shapes[i]) || !m.Shapes[y].Equals(m.Shapes[i]) || !m.BatchedLike(i, 1) || !m.BatchedLike(i, 2)) return null;
+        return MaskedFillRule.MaskShape(m, condition, i) is { } declared ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, 0) } : null;
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the first where the condition is true, the second elsewhere");
+        e.W.Call($"{EmitContext.Kernels}.WhereKernel.Forward",
+            [MaskedFillRule.Mask(e, n, 0), e.Value(n.Inputs[1]), e.Value(n.Inputs[2]), e.Value(n.Index), e.Size(n.Index)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: to the first where true, to the second where false");
+        e.W.Call($"{EmitContext.Kernels}.WhereKernel.Backward",
+            [MaskedFillRule.Mask(e, n, 0), e.Grad(n.Index), e.GradOrNull(n.Inputs[1]), e.GradOrNull(n.Inputs[2]), e.Size(n.Index)]);
     }
 }

@@ -6,7 +6,7 @@ namespace SharpGrad.Generator.Rules;
 /// <summary>
 /// A <c>[Parameter]</c> or <c>[Buffer]</c> of the module itself read in Forward (<c>x * scale</c>, <c>x + pos_embedding</c>),
 /// its shape known at build time: its elements are copied into the node's buffer, and a parameter's gradient is added to
-/// the gradient the program hands the tape. A Buffer used only as a MaskedFill mask is read as data (no copy).
+/// the gradient the program hands the tape. A Buffer used only as data (a MaskedFill mask, a Where condition) is read as the tensor itself (no copy).
 /// Members of inlined children are not taken yet.
 /// </summary>
 internal sealed class MemberRule : Rule
@@ -21,7 +21,7 @@ internal sealed class MemberRule : Rule
     {
         var node = m.Node(i);
         if (Expression(node) is not { } expression || m.Batched[i]) return null;
-        if (node.Op == "Buffer" && m.Consumers[i].Count > 0 && m.Consumers[i].All(c => m.Row(c.Node) is { Family: OpFamily.Mask } && c.Slot == 1))
+        if (node.Op == "Buffer" && m.Consumers[i].Count > 0 && m.Consumers[i].All(c => m.Row(c.Node) is { } row && MethodDraft.ReadsAsData(row, c.Slot)))
         {
             return plan with { Rule = RuleKind.Raw, Args = new[] { expression }.ToEquatableArray() };   // a mask: MaskedFillRule reads the tensor itself
         }

@@ -63,7 +63,7 @@ internal static class RuleSet
             new InputRule(), new ViewRule(), new BoundaryRule(), new PointwiseRule(), new ElementwiseRule(), new BroadcastRule(),
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
-            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new MemberRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
+            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -92,8 +92,9 @@ internal static class RuleSet
             OpFamily.Permute => [RuleKind.Permute],
             OpFamily.Reduce => [RuleKind.Reduce],
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
-            OpFamily.MatMul => [RuleKind.MatMul],
+            OpFamily.MatMul => [RuleKind.MatMul, RuleKind.BroadcastMatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],
+            OpFamily.Where => [RuleKind.Where],
             OpFamily.Slice => [RuleKind.Slice],
             OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear],

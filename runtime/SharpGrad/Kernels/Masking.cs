@@ -53,3 +53,48 @@ public static class MaskedFillKernel
         }
     }
 }
+
+/// <summary>
+/// <c>Where(condition, x, y)</c> (PyTorch: <c>torch.where</c>) of contiguous operands: x where the condition is true, y
+/// elsewhere; the condition covers the trailing dims and is repeated over the leading ones (eager code passes it expanded
+/// to the output's shape). The gradient goes to x where true and to y where false. Eager <c>Tensor.Where</c> and generated
+/// code call the same kernels. Not meant to be called by hand.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class WhereKernel
+{
+    /// <summary>o = condition ? x : o, the condition repeated over o (its length divides o's).</summary>
+    public static void Select<T>(ReadOnlySpan<bool> condition, ReadOnlySpan<T> x, Span<T> o)
+    {
+        int m = condition.Length;
+        if (m == 0) return;
+        for (int start = 0; start < o.Length; start += m)
+        {
+            var xs = x.Slice(start, m);
+            var os = o.Slice(start, m);
+            for (int j = 0; j < m; j++) if (condition[j]) os[j] = xs[j];
+        }
+    }
+
+    /// <summary>Float32 forward for generated code over the first <paramref name="count"/> elements.</summary>
+    public static void Forward(ReadOnlySpan<bool> condition, float[] x, float[] y, float[] o, int count)
+    {
+        Array.Copy(y, o, count);
+        Select<float>(condition, new ReadOnlySpan<float>(x, 0, count), new Span<float>(o, 0, count));
+    }
+
+    /// <summary>Float32 backward for generated code: gx += g where true, gy += g where false (a null gradient is skipped).</summary>
+    public static void Backward(ReadOnlySpan<bool> condition, float[] g, float[]? gx, float[]? gy, int count)
+    {
+        int m = condition.Length;
+        if (m == 0) return;
+        for (int start = 0; start < count; start += m)
+        {
+            for (int j = 0; j < m; j++)
+            {
+                if (condition[j]) { if (gx is not null) gx[start + j] += g[start + j]; }
+                else if (gy is not null) gy[start + j] += g[start + j];
+            }
+        }
+    }
+}

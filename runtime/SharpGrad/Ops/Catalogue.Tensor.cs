@@ -148,7 +148,11 @@ internal static partial class OpCatalogue
 
         Join("Cat", "cat", stack: false) with { Onnx = "Concat" },
         Join("Stack", "stack", stack: true),
-        EagerOp("Where", "where", OpSurface.Tensor, 3) with { Inputs = In("!condition", "input", "other"), Onnx = "Where" },
+        new OpRow("Where", "where", OpFamily.Where, OpSurface.Tensor)
+        {
+            Inputs = In("!condition", "input", "other"), TensorArity = 3, Kernel = "WhereKernel", Compiled = true, Onnx = "Where",
+            Shape = static c => ShapeRules.Broadcast(c.Input(0), c.Input(1)) is { Error: null, Shape: var cx } ? ShapeRules.Broadcast(cx, c.Input(2)) : ShapeRules.Broadcast(c.Input(0), c.Input(1)),
+        },
         new OpRow("MaskedFill", "masked_fill", OpFamily.Mask, OpSurface.Tensor)
         {
             Inputs = In("input", "!mask"), TensorArity = 2, Params = [Req("value", "value", ParamKind.Double)],

@@ -68,6 +68,9 @@ internal enum OpFamily
     /// <summary><c>MaskedFill</c>: the input where a boolean mask is false, a scalar where it is true (the mask repeated over leading dims).</summary>
     Mask,
 
+    /// <summary><c>Where(condition, x, y)</c>: x where a boolean condition is true, y elsewhere (the condition read as data).</summary>
+    Where,
+
     /// <summary>Returns its input (Identity).</summary>
     Identity,
 

@@ -582,7 +582,7 @@ internal static class ShapeRules
 
     // ---- products and layers --------------------------------------------------------------------------------------
 
-    /// <summary><c>MatMul</c> with PyTorch's rules for 1-d operands; batch dims are not checked (the runtime does).</summary>
+    /// <summary><c>MatMul</c> with PyTorch's rules: 1-d operands, and batch dims that broadcast (a provable mismatch is an error).</summary>
     public static ShapeResult MatMul(TensorShape? a, TensorShape? b)
     {
         if (a is not { Rank: > 0 } || b is not { Rank: > 0 }) return ShapeResult.Unknown;
@@ -605,11 +605,21 @@ internal static class ShapeRules
             for (int i = 0; i < a.Rank - 1; i++) dims.Add(a[i]);
             return new TensorShape(dims);
         }
-        var batch = a.Rank >= b.Rank ? a : b;
-        for (int i = 0; i < batch.Rank - 2; i++) dims.Add(batch[i]);
+        // The batch dims broadcast ([1, T, T] · [N, T, D] → [N, T, D]; [B, H, T, D] · [D, E] → [B, H, T, E]).
+        var batch = Broadcast(new TensorShape(Prefix(a)), new TensorShape(Prefix(b)));
+        if (batch.Error is not null) return batch;
+        dims.AddRange(batch.Shape!.Dims);
         dims.Add(a[a.Rank - 2]);
         dims.Add(b.Last);
         return new TensorShape(dims);
+    }
+
+    /// <summary>The dims of <paramref name="s"/> before its last two (a matrix product's batch dims).</summary>
+    private static Dim[] Prefix(TensorShape s)
+    {
+        var dims = new Dim[s.Rank - 2];
+        for (int i = 0; i < dims.Length; i++) dims[i] = s[i];
+        return dims;
     }
 
     /// <summary>A Linear layer: [..., in] → [..., out].</summary>

@@ -41,6 +41,9 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Cat([h, x, h], 1);", "AxisCopyKernel.Write" },
         { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Stack(new[] { h, x }, 1);", "AxisCopyKernel.Write" },
         { "[Shape(\"N\", 8)] Tensor x", "return h.Pow(3.0);", "PowScalarOp" },
+        { "[Shape(\"N\", 2, 3, 8)] Tensor x, [Shape(8, 5)] Tensor w", "return h.MatMul(w);", "MatMulBroadcastForward" },
+        { "[Shape(\"N\", 3, 8)] Tensor x, [Shape(1, 4, 3)] Tensor w", "return w.MatMul(h);", "MatMulBroadcastForward" },
+        { "[Shape(\"N\", 8)] Tensor x, [Shape(8)] Tensor keep", "return Tensor.Where(keep, h, x);", "WhereKernel.Forward" },
         { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(-0.5, 0.5);", "ClampOp" },
         { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(min: 0);", "ClampOp" },
     };

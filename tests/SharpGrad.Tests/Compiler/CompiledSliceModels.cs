@@ -67,3 +67,30 @@ public sealed partial class CompiledMemberNet
         return attention.MatMul(h);
     }
 }
+
+/// <summary>Where with a Bool condition argument over the trailing dims, then Clamp (both bounds, one bound) and Pow.</summary>
+[Module]
+public sealed partial class CompiledWhereNet
+{
+    private readonly Linear fc1 = new(6, 6);
+    private readonly Linear fc2 = new(6, 6);
+
+    public Tensor Forward([Shape("N", 3, 6)] Tensor x, [Shape(3, 6)] Tensor keep)
+        => Tensor.Where(keep, fc1.Forward(x), fc2.Forward(x)).Clamp(-0.5, 0.8).Pow(2.0) + fc2.Forward(x).Clamp(min: 0.1).Pow(1.5);
+}
+
+/// <summary>MatMul with broadcast batch dims: [N, 2, 5, 4] · a [4, 3] parameter, and a [1, 5, 5] buffer · [N, 5, 6].</summary>
+[Module]
+public sealed partial class CompiledBroadcastMatMulNet
+{
+    private readonly Linear fc = new(4, 4);
+    private readonly Parameter proj = new(Tensor.Randn([4, 3]));
+    [Buffer] private readonly Tensor mix = Tensor.Rand([1, 5, 5]);
+
+    public Tensor Forward([Shape("N", 2, 5, 4)] Tensor x)
+    {
+        var h = fc.Forward(x).MatMul(proj);
+        var flat = h.Transpose(1, 2).Contiguous().View(-1, 5, 6);
+        return mix.MatMul(flat);
+    }
+}

@@ -59,6 +59,39 @@ public class CompiledSliceTests
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, 6], seed: 214);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void WhereClampAndPowMatchEager(int batch)
+    {
+        var model = new CompiledWhereNet();
+        var keep = Tensor.Rand([3, 6], rng: new Rng(216)).Gt(0.5);
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, keep), x => model.Compile().Forward(x, keep), [batch, 3, 6], seed: 217);
+    }
+
+    [Fact]
+    public void WhereConditionOfTheWrongShapeSaysWhichShapeItNeeds()
+    {
+        var net = new CompiledWhereNet().Compile();
+        var ex = Assert.Throws<ArgumentException>(() => net.Forward(Tensor.Randn([2, 3, 6], rng: new Rng(218)), Tensor.Ones([6]).Gt(0)));
+        Assert.Contains("[3, 6]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void MatMulWithBroadcastBatchDimsMatchesEager(int batch)
+    {
+        var model = new CompiledBroadcastMatMulNet();
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 5, 4], seed: 219);
+    }
+
     [Fact]
     public void CatOfMismatchedShapesNamesBothShapes()
     {
