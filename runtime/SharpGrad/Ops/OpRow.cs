@@ -59,6 +59,12 @@ internal enum OpFamily
     /// <summary><c>MaskedFill</c>: the input where a boolean mask is false, a scalar where it is true (the mask repeated over leading dims).</summary>
     Mask,
 
+    /// <summary>A recurrent stack (RNN, LSTM, GRU) over a sequence: one kernel per layer and direction, the time loop inside.</summary>
+    Recurrent,
+
+    /// <summary>A Transformer layer (self-attention, feed-forward, residuals and LayerNorms) as one fused kernel.</summary>
+    TransformerLayer,
+
     /// <summary>Returns its input (Identity).</summary>
     Identity,
 
