@@ -23,6 +23,7 @@ internal static class DiagnosticDescriptors
     public const string NotCompiledId = "SG1017";
     public const string LossShapesId = "SG1018";
     public const string GraphBreakId = "SG1019";
+    public const string SliceShapesId = "SG1021";
 
     /// <summary>The category of the graph compiler's shape checks (SG1010–SG1016).</summary>
     public const string ShapeCategory = "SharpGrad.Shapes";
@@ -159,6 +160,15 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    /// <summary>SG1021: a slicing or joining op whose arguments cannot fit its input's shape (Narrow past the end, Cat of mismatched shapes).</summary>
+    public static readonly DiagnosticDescriptor SliceShapes = new(
+        SliceShapesId,
+        title: "Slicing or joining does not fit the shapes",
+        messageFormat: WithDocsPage("`{0}` cannot take `{1}` with shape {2}: {3}; {4}", SliceShapesId),
+        ShapeCategory,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
     /// <summary>
     /// SG1019: a construct the compiler does not take breaks the graph (info, never an error: the model is valid). The
     /// part of the method it starts runs eagerly inside the generated <c>Compiled</c> program (PyTorch: a
@@ -188,6 +198,7 @@ internal static class DiagnosticDescriptors
         BroadcastMismatchId => BroadcastMismatch,
         NotCompiledId => NotCompiled,
         LossShapesId => LossShapes,
+        SliceShapesId => SliceShapes,
         GraphBreakId => GraphBreak,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "Unknown SharpGrad generator diagnostic id."),
     };

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using SharpGrad.Kernels;
 
 namespace SharpGrad;
 
@@ -195,12 +196,27 @@ public partial class Tensor
         var result = Empty(shape, dtype);
         int offset = 0;
         var sizes = new int[tensors.Count];
+        int outer = 1, inner = 1;
+        for (int k = 0; k < d; k++) outer *= shape[k];
+        for (int k = d + 1; k < shape.Length; k++) inner *= shape[k];
         for (int i = 0; i < tensors.Count; i++)
         {
             var t = tensors[i];
             sizes[i] = t._shape[d];
-            var target = new Tensor(result.Storage, t._shape, result._strides, offset * result._strides[d]);
-            CopyRaw(t, target);
+            // The joining kernel generated code calls too; other dtypes and strided inputs go through the strided copy.
+            if (t.DType == dtype && t.IsContiguous && dtype is DType.Float32)
+            {
+                AxisCopyKernel.Copy<float>(t.Span<float>(), sizes[i], 0, 1, result.Span<float>(), total, offset, 1, outer, sizes[i], inner, accumulate: false);
+            }
+            else if (t.DType == dtype && t.IsContiguous && dtype is DType.Float64)
+            {
+                AxisCopyKernel.Copy<double>(t.Span<double>(), sizes[i], 0, 1, result.Span<double>(), total, offset, 1, outer, sizes[i], inner, accumulate: false);
+            }
+            else
+            {
+                var target = new Tensor(result.Storage, t._shape, result._strides, offset * result._strides[d]);
+                CopyRaw(t, target);
+            }
             offset += sizes[i];
         }
         var inputs = tensors.ToArray();

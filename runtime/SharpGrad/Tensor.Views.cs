@@ -1,3 +1,5 @@
+using SharpGrad.Kernels;
+
 namespace SharpGrad;
 
 public partial class Tensor
@@ -225,9 +227,7 @@ public partial class Tensor
         return MakeView(shape, _strides, Offset + start * _strides[dim], "NarrowBackward", g =>
         {
             if (Autograd.IsGradEnabled && g.RequiresGrad) return PadNarrowDifferentiable(g, old, dim, start);
-            var full = Zeros(old, g.DType);
-            CopyRaw(g, full.Narrow(dim, start, length));
-            return full;
+            return WindowGradient(g, old, dim, start, 1);
         });
     }
 
@@ -271,20 +271,35 @@ public partial class Tensor
         shape[dim] = length;
         strides[dim] *= step;
         var old = _shape;
-        return MakeView(shape, strides, Offset + start * _strides[dim], "SliceBackward", g =>
-        {
-            var full = Zeros(old, g.DType);
-            var target = new Tensor(full.Storage, shape, StridedSliceStrides(full, dim, step), start * full._strides[dim]);
-            CopyRaw(g, target);
-            return full;
-        });
+        return MakeView(shape, strides, Offset + start * _strides[dim], "SliceBackward", g => WindowGradient(g, old, dim, start, step));
+    }
 
-        static int[] StridedSliceStrides(Tensor full, int dim, int step)
+    /// <summary>
+    /// The gradient of a window (Narrow, Slice, Select) for its input of shape <paramref name="fullShape"/>: zeros, with
+    /// <paramref name="g"/> at axis positions start, start + step, … of <paramref name="dim"/> (the slicing kernel generated
+    /// code calls too).
+    /// </summary>
+    private static Tensor WindowGradient(Tensor g, int[] fullShape, int dim, int start, int step)
+    {
+        var full = Zeros(fullShape, g.DType);
+        int outer = 1, inner = 1;
+        for (int k = 0; k < dim; k++) outer *= fullShape[k];
+        for (int k = dim + 1; k < fullShape.Length; k++) inner *= fullShape[k];
+        int count = g._shape[dim];
+        if (g.DType == DType.Float32 && g.IsContiguous)
         {
-            var s = (int[])full._strides.Clone();
-            s[dim] *= step;
-            return s;
+            AxisCopyKernel.Copy<float>(g.Span<float>(), count, 0, 1, full.Span<float>(), fullShape[dim], start, step, outer, count, inner, accumulate: false);
+            return full;
         }
+        if (g.DType == DType.Float64 && g.IsContiguous)
+        {
+            AxisCopyKernel.Copy<double>(g.Span<double>(), count, 0, 1, full.Span<double>(), fullShape[dim], start, step, outer, count, inner, accumulate: false);
+            return full;
+        }
+        var strides = (int[])full._strides.Clone();
+        strides[dim] *= step;
+        CopyRaw(g, new Tensor(full.Storage, g._shape, strides, start * full._strides[dim]));
+        return full;
     }
 
     /// <summary>Selects index <paramref name="index"/> along <paramref name="dim"/>, removing that dimension (PyTorch: <c>select</c>, <c>x[i]</c>).</summary>

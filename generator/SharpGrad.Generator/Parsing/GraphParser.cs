@@ -218,6 +218,22 @@ internal sealed class GraphParser
                     _env[symbol] = Expr(v.Initializer.Value);
                 }
                 break;
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }
+                when !(deconstruction.Right is InvocationExpressionSyntax layerCall && RecurrentChildCall(layerCall)):   // a recurrent layer: Assign
+            {
+                // var (a, b) = x.Chunk(2, 1): each variable is a part.
+                int parts = Expr(deconstruction.Right);
+                for (int k = 0; k < names.Variables.Count; k++)
+                {
+                    if (names.Variables[k] is DiscardDesignationSyntax) continue;
+                    if (names.Variables[k] is not SingleVariableDesignationSyntax single)
+                    {
+                        throw Unsupported(names, "the nested deconstruction `" + Text(names) + "`", "deconstruct into single variables");
+                    }
+                    _env[_model.GetDeclaredSymbol(single, _token)!] = Part(parts, k, single);
+                }
+                break;
+            }
             case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
                 Assign(assignment);
                 break;
@@ -347,6 +363,13 @@ internal sealed class GraphParser
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Output" or "Item1", Expression: InvocationExpressionSyntax call }
                 when RecurrentChildCall(call):
                 return Invocation(call);   // lstm.Forward(x).Output: the output sequence
+            case ElementAccessExpressionSyntax { ArgumentList.Arguments: [{ Expression: var indexSyntax }] } element
+                when _model.GetTypeInfo(element.Expression, _token).Type is IArrayTypeSymbol:
+                if (_model.GetConstantValue(indexSyntax, _token) is not { HasValue: true, Value: int index })
+                {
+                    throw Unsupported(element, "the part `" + Text(element) + "` with a non-constant index", "index the parts with a constant");
+                }
+                return Part(Expr(element.Expression), index, element);
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
                 when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
                      && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
@@ -539,7 +562,7 @@ internal sealed class GraphParser
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type))
+            if (argument.Parameter is { } sp && !ModuleParser.IsTensor(sp.Type) && !IsTensorList(sp.Type))
             {
                 var scalar = Scalar(argument);
                 var listed = new List<int>();
@@ -547,6 +570,22 @@ internal sealed class GraphParser
                 scalars.Add(scalar);
             }
             var parameterType = argument.Parameter?.Type;
+            if (parameterType is not null && IsTensorList(parameterType))
+            {
+                // Tensor.Cat([a, b], 1), Tensor.Stack(new[] { a, b }): each listed tensor is an operand.
+                var listed = Elements(StripConversions(argument.Value));
+                if (listed is null)
+                {
+                    throw Unsupported(argument.Syntax, "the tensor list `" + Text(argument.Syntax) + "`", "list the tensors in the call (`Tensor.Cat([a, b], 1)`)");
+                }
+                foreach (var element in listed)
+                {
+                    var elementSyntax = (ExpressionSyntax)StripConversions(element).Syntax;
+                    tensors.Add(Expr(elementSyntax));
+                    texts.Add(Text(elementSyntax));
+                }
+                continue;
+            }
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
@@ -674,7 +713,39 @@ internal sealed class GraphParser
 
     private static bool IsShapeArgument(string method, string? parameter)
         => method is "View" or "Reshape" or "Permute" or "Transpose" or "Flatten" or "Unsqueeze" or "Squeeze" or "Sum" or "Mean"
+               or "Narrow" or "Slice" or "Select" or "Chunk" or "Split" or "Unbind" or "Cat" or "Stack"
            && parameter is not null;
+
+    /// <summary>A list of tensors (<c>IReadOnlyList&lt;Tensor&gt;</c>, <c>Tensor[]</c>): Cat's and Stack's operands.</summary>
+    private static bool IsTensorList(ITypeSymbol type) => type switch
+    {
+        IArrayTypeSymbol array => ModuleParser.IsExactlyTensor(array.ElementType),
+        INamedTypeSymbol { TypeArguments.Length: 1 } named => ModuleParser.IsExactlyTensor(named.TypeArguments[0]),
+        _ => false,
+    };
+
+    private static IOperation StripConversions(IOperation value)
+    {
+        while (value is IConversionOperation conversion) value = conversion.Operand;
+        return value;
+    }
+
+    /// <summary>
+    /// Part <paramref name="item"/> of a Chunk/Split/Unbind node (<c>x.Chunk(2, 1)[0]</c>, <c>parts[1]</c>, or a variable of
+    /// <c>var (a, b) = x.Chunk(2, 1)</c>): the same op with the part's index as its <c>item</c> argument; its shape rule
+    /// reads the part's window.
+    /// </summary>
+    private int Part(int parts, int item, SyntaxNode syntax)
+    {
+        var node = _nodes[parts];
+        if (OpCatalogue.Find(node.Op) is not { Outputs: ["parts"] })
+        {
+            throw Unsupported(syntax, "an element of `" + node.Text + "`", "index only the parts of Chunk, Split or Unbind");
+        }
+        var scalars = node.Scalars.Concat(new[] { new ScalarArg("item", item, true, item.ToString(System.Globalization.CultureInfo.InvariantCulture)) });
+        return Add(new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs, text: Text(syntax), location: Where(syntax), inputTexts: node.InputTexts,
+            scalars: scalars.ToEquatableArray()));
+    }
 
     /// <summary>The node kind of a catalogue row's family (null: the compiler has no node for it yet).</summary>
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
@@ -682,7 +753,7 @@ internal sealed class GraphParser
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
-        OpFamily.View or OpFamily.Permute => NodeKind.Movement,
+        OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv => NodeKind.Conv,

@@ -129,6 +129,18 @@ internal sealed class ShapeInference
                 id = DiagnosticDescriptors.BroadcastMismatchId;
                 args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2], a[3], a[4]];
                 break;
+            case ShapeErrorKind.Join:
+            {
+                int k = int.Parse(a[2], System.Globalization.CultureInfo.InvariantCulture);
+                id = DiagnosticDescriptors.SliceShapesId;
+                args = [node.Text, node.InputText(k), a[1], $"{node.Op} needs {a[3]}, but `{node.InputText(0)}` has shape {a[0]}",
+                    "make the shapes agree (or join along the dim where they differ)"];
+                break;
+            }
+            case ShapeErrorKind.Window:
+                id = DiagnosticDescriptors.SliceShapesId;
+                args = [node.Text, node.InputText(0), a[0], a[1], "change the arguments to fit the shape"];
+                break;
             default:
                 id = DiagnosticDescriptors.LossShapesId;
                 args = [node.Text, node.InputText(0), a[0], node.InputText(1), a[1], a[2]];

@@ -38,6 +38,10 @@ internal enum RuleKind
     MatMul,
     /// <summary><c>MaskedFill</c> with a mask read as data.</summary>
     MaskedFill,
+    /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>
+    Slice,
+    /// <summary>Cat / Stack along a dim.</summary>
+    Join,
     /// <summary><c>if (Training)</c>: the value of the branch taken.</summary>
     Select,
     ClassIndexLoss,

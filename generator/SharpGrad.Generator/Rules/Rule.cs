@@ -70,8 +70,8 @@ internal static class RuleSet
             new InputRule(), new ViewRule(), new BoundaryRule(), new PointwiseRule(), new ElementwiseRule(), new BroadcastRule(),
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
-            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new RecurrentRule(), new TransformerLayerRule(),
+            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(),
+            new ElementwiseLossRule(), new RecurrentRule(), new TransformerLayerRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -113,6 +113,8 @@ internal static class RuleSet
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
             OpFamily.MatMul => [RuleKind.MatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],
+            OpFamily.Slice => [RuleKind.Slice],
+            OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear],
             OpFamily.Conv => [RuleKind.Conv],
             OpFamily.MaxPool => [RuleKind.MaxPool],

@@ -38,6 +38,33 @@ internal static partial class OpCatalogue
             Compiled = true,
         };
 
+    /// <summary>
+    /// A window along one dim (family <see cref="OpFamily.Slice"/>): Narrow, Slice, Select, and the parts of Chunk, Split
+    /// and Unbind (the compiler reads <c>parts[i]</c> as the window of part i). Shape and window: <see cref="ShapeRules.Window(ShapeCall)"/>.
+    /// </summary>
+    private static OpRow Window(string name, string pyTorchName, params ScalarParam[] parameters)
+        => new(name, pyTorchName, OpFamily.Slice, OpSurface.Tensor)
+        {
+            Inputs = In("input"),
+            Params = parameters,
+            Shape = ShapeRules.Slice,
+            Kernel = "AxisCopyKernel",
+            Compiled = true,
+        };
+
+    /// <summary>Cat / Stack of a list of tensors along a dim (family <see cref="OpFamily.Concat"/>).</summary>
+    private static OpRow Join(string name, string pyTorchName, bool stack)
+        => new(name, pyTorchName, OpFamily.Concat, OpSurface.Tensor)
+        {
+            Inputs = In("tensors"),
+            TensorArity = -1,
+            Params = [Opt("dim", "dim", ParamKind.Int, 0)],
+            Shape = stack ? static c => ShapeRules.Join(c, stack: true) : static c => ShapeRules.Join(c, stack: false),
+            Kernel = "AxisCopyKernel",
+            Variant = stack,
+            Compiled = true,
+        };
+
     private static OpRow EagerOp(string name, string pyTorchName, OpSurface surface, int tensorArity, System.Func<ShapeCall, ShapeResult>? shape = null)
         => new(name, pyTorchName, OpFamily.Eager, surface) { TensorArity = tensorArity, Shape = shape };
 
@@ -99,9 +126,17 @@ internal static partial class OpCatalogue
         Movement("T", "t", static c => c.Input(0) is { Rank: 2 } s ? ShapeRules.Permute(s, [1, 0]) : ShapeResult.Unknown)
             with { Family = OpFamily.Permute, Compiled = false },
         EagerOp("Expand", "expand", OpSurface.Tensor, 1),
-        EagerOp("Narrow", "narrow", OpSurface.Tensor, 1),
-        EagerOp("Select", "select", OpSurface.Tensor, 1),
-        EagerOp("Slice", "slice", OpSurface.Tensor, 1),
+        Window("Narrow", "narrow", Req("dim", "dim", ParamKind.Int), Req("start", "start", ParamKind.Int), Req("length", "length", ParamKind.Int))
+            with { Onnx = "Slice" },
+        Window("Slice", "slice", Req("dim", "dim", ParamKind.Int), Req("start", "start", ParamKind.Int), Req("end", "end", ParamKind.Int),
+            Opt("step", "step", ParamKind.Int, 1)) with { Onnx = "Slice" },
+        Window("Select", "select", Req("dim", "dim", ParamKind.Int), Req("index", "index", ParamKind.Int)) with { Onnx = "Gather" },
+        Window("Chunk", "chunk", Req("chunks", "chunks", ParamKind.Int), Opt("dim", "dim", ParamKind.Int, 0)) with { Outputs = ["parts"] },
+        Window("Split", "split", Req("splitSize", "split_size_or_sections", ParamKind.Int), Opt("dim", "dim", ParamKind.Int, 0))
+            with { Outputs = ["parts"] },
+        Window("SplitSizes", "split", Req("splitSizes", "split_size_or_sections", ParamKind.Ints), Opt("dim", "dim", ParamKind.Int, 0))
+            with { Method = "Split", Overload = "splitSizes", Outputs = ["parts"] },
+        Window("Unbind", "unbind", Opt("dim", "dim", ParamKind.Int, 0)) with { Outputs = ["parts"] },
 
         new OpRow("MatMul", "matmul", OpFamily.MatMul, OpSurface.Tensor)
         {
@@ -111,8 +146,8 @@ internal static partial class OpCatalogue
         EagerOp("Mm", "mm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
         EagerOp("Bmm", "bmm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
 
-        EagerOp("Cat", "cat", OpSurface.Tensor, -1) with { Onnx = "Concat" },
-        EagerOp("Stack", "stack", OpSurface.Tensor, -1),
+        Join("Cat", "cat", stack: false) with { Onnx = "Concat" },
+        Join("Stack", "stack", stack: true),
         EagerOp("Where", "where", OpSurface.Tensor, 3) with { Inputs = In("!condition", "input", "other"), Onnx = "Where" },
         new OpRow("MaskedFill", "masked_fill", OpFamily.Mask, OpSurface.Tensor)
         {

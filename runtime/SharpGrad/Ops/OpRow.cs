@@ -28,6 +28,15 @@ internal enum OpFamily
     /// <summary>A permutation of the input's dims (Transpose, Permute), materialised.</summary>
     Permute,
 
+    /// <summary>
+    /// A window of the input along one dim, copied (Narrow, Slice, Select, and the parts of Chunk, Split and Unbind):
+    /// the axis-copy kernel reads it; the backward adds the gradient back into the window.
+    /// </summary>
+    Slice,
+
+    /// <summary>Cat / Stack: the inputs placed one after another along a dim (Stack: a new dim); the axis-copy kernel.</summary>
+    Concat,
+
     /// <summary>Batched matrix product.</summary>
     MatMul,
 

@@ -126,6 +126,12 @@ internal enum ShapeErrorKind
 
     /// <summary>Args: the input shape, the target shape, what the target should be.</summary>
     LossShapes,
+
+    /// <summary>Cat/Stack: args: tensor 0's shape, tensor i's shape, i, what must hold (equal sizes except in dim d).</summary>
+    Join,
+
+    /// <summary>A slicing op's window outside its dim: args: the input shape, what is wrong and the fix.</summary>
+    Window,
 }
 
 /// <summary>A mismatch a rule proved, with the values its message names (see <see cref="ShapeErrorKind"/> for their order).</summary>
@@ -140,6 +146,29 @@ internal sealed class ShapeError
     public ShapeErrorKind Kind { get; }
 
     public IReadOnlyList<string> Args { get; }
+}
+
+/// <summary>A window along one dim: positions start, start + step, … (count of them); Squeeze removes the dim (Select).</summary>
+internal sealed class AxisWindow
+{
+    public AxisWindow(int dim, int start, int count, int step, bool squeeze)
+    {
+        Dim = dim;
+        Start = start;
+        Count = count;
+        Step = step;
+        Squeeze = squeeze;
+    }
+
+    public int Dim { get; }
+
+    public int Start { get; }
+
+    public int Count { get; }
+
+    public int Step { get; }
+
+    public bool Squeeze { get; }
 }
 
 /// <summary>
@@ -393,6 +422,161 @@ internal static class ShapeRules
         if (Normalize(dim.Value, s.Rank) is not { } at || !s[at].IsFixed) return ShapeResult.Unknown;
         if (s[at].Size != 1) return s;
         for (int i = 0; i < s.Rank; i++) if (i != at) dims.Add(s[i]);
+        return new TensorShape(dims);
+    }
+
+    // ---- slicing and joining ------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The window along one dim a slicing op reads, normalised against the input's shape: Narrow(dim, start, length),
+    /// Slice(dim, start, end, step) with Python's clamping, Select(dim, index) (the dim removed), and part
+    /// <c>item</c> of Chunk(chunks, dim), Split(splitSize, dim), Split(splitSizes, dim), Unbind(dim). Null when the dim's
+    /// size or an argument is not known, or when the window is outside the dim (the runtime says so).
+    /// </summary>
+    public static AxisWindow? Window(ShapeCall c) => Window(c, out _);
+
+    /// <summary>
+    /// <see cref="Window(ShapeCall)"/>, with <paramref name="problem"/> saying why a window whose arguments and dim size are
+    /// known is outside the dim (an index out of range, split sizes that do not add up): a build-time error.
+    /// </summary>
+    public static AxisWindow? Window(ShapeCall c, out string? problem)
+    {
+        problem = null;
+        if (c.Input(0) is not { Rank: > 0 } s || c.Int("dim") is not { } dim) return null;
+        // A part of Chunk/Split/Unbind reports only what is wrong with the part; the call itself reports the rest.
+        int item = c.Arguments.Number("item") is { } it ? (int)it : -1;
+        bool part = item >= 0;
+        if (Normalize(dim, s.Rank) is not { } d)
+        {
+            if (!part) problem = "dim " + S(dim) + " is out of range for " + S(s.Rank) + " dims (use a dim in [" + S(-s.Rank) + ", " + S(s.Rank - 1) + "])";
+            return null;
+        }
+        if (!s[d].IsFixed) return null;
+        int size = s[d].Size;
+        string where = "dim " + S(d) + " has size " + S(size);
+        switch (c.Op.Name)
+        {
+            case "Narrow":
+            {
+                if (c.Int("start") is not { } start0 || c.Int("length") is not { } length) return null;
+                int start = start0 < 0 ? start0 + size : start0;
+                if (start >= 0 && length >= 0 && start + length <= size) return new AxisWindow(d, start, length, 1, false);
+                problem = "[" + S(start0) + ", " + S(start0 + length) + ") is outside " + where + " (use start + length ≤ " + S(size) + ")";
+                return null;
+            }
+            case "Slice":
+            {
+                if (c.Int("start") is not { } a0 || c.Int("end") is not { } b0 || c.Int("step") is not { } step) return null;
+                if (step <= 0)
+                {
+                    problem = "the step must be positive, but it is " + S(step);
+                    return null;
+                }
+                int a = Math.Min(Math.Max(a0 < 0 ? a0 + size : a0, 0), size);
+                int b = Math.Min(Math.Max(b0 < 0 ? b0 + size : b0, a), size);
+                return new AxisWindow(d, a, (b - a + step - 1) / step, step, false);
+            }
+            case "Select":
+            case "Unbind":
+            {
+                int index0 = item;
+                if (c.Op.Name == "Select")
+                {
+                    if (c.Int("index") is not { } given) return null;
+                    index0 = given;
+                }
+                int index = index0 < 0 ? index0 + size : index0;
+                if (index >= 0 && index < size) return new AxisWindow(d, index, 1, 1, true);
+                problem = "index " + S(index0) + " is out of range: " + where + " (use an index in [" + S(-size) + ", " + S(size - 1) + "])";
+                return null;
+            }
+            case "Chunk":
+            {
+                if (c.Int("chunks") is not { } chunks || chunks <= 0) return null;
+                return Part(c, size, d, Math.Max((size + chunks - 1) / chunks, 1), item, out problem);
+            }
+            case "Split":
+                return c.Int("splitSize") is { } each && each > 0 ? Part(c, size, d, each, item, out problem) : null;
+            case "SplitSizes":
+            {
+                if (c.Ints("splitSizes") is not { } sizes) return null;
+                int total = 0, at = 0;
+                for (int k = 0; k < sizes.Count; k++)
+                {
+                    if (sizes[k] < 0) return null;
+                    if (k < item) at += sizes[k];
+                    total += sizes[k];
+                }
+                if (total != size)
+                {
+                    if (!part) problem = "the split sizes add up to " + S(total) + ", but " + where + " (make them add up to " + S(size) + ")";
+                    return null;
+                }
+                if (item >= 0 && item < sizes.Count) return new AxisWindow(d, at, sizes[item], 1, false);
+                if (item >= 0) problem = "part " + S(item) + " does not exist: there are " + S(sizes.Count) + " parts";
+                return null;
+            }
+            default:
+                return null;
+        }
+
+        static AxisWindow? Part(ShapeCall c, int size, int d, int each, int item, out string? problem)
+        {
+            problem = null;
+            int count = (size + each - 1) / each;
+            if (item >= 0 && item < count) return new AxisWindow(d, item * each, Math.Min(each, size - item * each), 1, false);
+            if (item >= 0) problem = "part " + S(item) + " does not exist: dim " + S(d) + " of size " + S(size) + " gives " + S(count) + " parts";
+            return null;
+        }
+    }
+
+    /// <summary>The output of a slicing op: the input with the window's dim resized (or removed by Select/Unbind).</summary>
+    public static ShapeResult Slice(ShapeCall c)
+    {
+        if (Window(c, out var problem) is not { } w)
+        {
+            return problem is null ? ShapeResult.Unknown : new ShapeError(ShapeErrorKind.Window, c.Input(0)!.ToString(), problem);
+        }
+        var s = c.Input(0)!;
+        var dims = new List<Dim>();
+        for (int k = 0; k < s.Rank; k++)
+        {
+            if (k != w.Dim) dims.Add(s[k]);
+            else if (!w.Squeeze) dims.Add(Dim.Of(w.Count));
+        }
+        return new TensorShape(dims);
+    }
+
+    /// <summary>
+    /// Cat(tensors, dim) (<paramref name="stack"/>: Stack, a new dim of size count): every input of one rank, equal except
+    /// along dim (Stack: equal); the output's dim is their sum. A provable mismatch is an error naming both shapes.
+    /// </summary>
+    public static ShapeResult Join(ShapeCall c, bool stack)
+    {
+        if (c.Inputs.Count == 0 || c.Input(0) is not { } first || c.Int("dim") is not { } dim) return ShapeResult.Unknown;
+        if (Normalize(dim, first.Rank + (stack ? 1 : 0)) is not { } d || (!stack && first.Rank == 0)) return ShapeResult.Unknown;
+        var dims = new List<Dim>(first.Dims);
+        if (stack) dims.Insert(d, Dim.Of(c.Inputs.Count));
+        bool known = true;
+        int total = 0;
+        for (int i = 0; i < c.Inputs.Count; i++)
+        {
+            if (c.Input(i) is not { } t) return ShapeResult.Unknown;
+            if (t.Rank != first.Rank) return new ShapeError(ShapeErrorKind.Join, first.ToString(), t.ToString(), S(i), "the same number of dims");
+            for (int k = 0; k < t.Rank; k++)
+            {
+                if ((stack || k != d) && t[k].DefinitelyDiffers(first[k]))
+                {
+                    return new ShapeError(ShapeErrorKind.Join, first.ToString(), t.ToString(), S(i), stack ? "equal shapes" : "equal sizes except in dim " + S(d));
+                }
+            }
+            if (!stack)
+            {
+                if (t[d].IsFixed) total += t[d].Size;
+                else known = false;
+            }
+        }
+        if (!stack) dims[d] = known ? Dim.Of(total) : Dim.Unknown;
         return new TensorShape(dims);
     }
 

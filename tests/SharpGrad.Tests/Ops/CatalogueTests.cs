@@ -147,6 +147,14 @@ public class CatalogueTests
         Assert.Empty(CompiledPointwiseCatalogue.Ops.Except(compiled));
     }
 
+    [Fact]
+    public void EveryCompiledSlicingAndJoiningRowIsInTheCompiledCheck()
+    {
+        var compiled = OpCatalogue.All.Where(r => r.Family is OpFamily.Slice or OpFamily.Concat && r.Compiled).Select(r => r.Name).ToHashSet();
+        Assert.Empty(compiled.Except(SharpGrad.Tests.Compiler.CompiledSliceTests.Ops));
+        Assert.Empty(SharpGrad.Tests.Compiler.CompiledSliceTests.Ops.Except(compiled));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]

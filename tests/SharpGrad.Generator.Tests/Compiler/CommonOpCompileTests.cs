@@ -1,0 +1,95 @@
+using Microsoft.CodeAnalysis;
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests.Compiler;
+
+/// <summary>
+/// The common ops of issue 12 compile: each snippet's Forward gets a compiled program (no SG1019 graph break, no other
+/// diagnostic) whose code calls the op's kernel; provable argument errors of slicing and joining are SG1021 errors.
+/// </summary>
+public class CommonOpCompileTests
+{
+    private static string Model(string parameters, string body) => $$"""
+        using SharpGrad;
+        using SharpGrad.Data;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public partial class Net
+        {
+            private readonly Linear fc = new(8, 8);
+
+            public Tensor Forward({{parameters}})
+            {
+                var h = fc.Forward(x);
+        {{body}}
+            }
+        }
+        """;
+
+    public static TheoryData<string, string, string> Ops() => new()
+    {
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Narrow(1, 2, 3);", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Slice(1, 1, -1, 2);", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Select(1, 0);", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Chunk(3, 1)[2];", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "var (a, b) = h.Chunk(2, -1);\n        return a * b;", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "var parts = h.Split([3, 5], 1);\n        return parts[1];", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 4, 8)] Tensor x", "return h.Unbind(1)[3];", "AxisCopyKernel.Read" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Cat([h, x, h], 1);", "AxisCopyKernel.Write" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Stack(new[] { h, x }, 1);", "AxisCopyKernel.Write" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Pow(3.0);", "PowScalarOp" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(-0.5, 0.5);", "ClampOp" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(min: 0);", "ClampOp" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Ops))]
+    public void TheOpCompilesWithoutAGraphBreak(string parameters, string body, string kernel)
+    {
+        var (result, output) = GeneratorHarness.Run(Model(parameters, body));
+        Assert.True(result.Diagnostics.IsEmpty, GeneratorHarness.Format(result.Diagnostics));
+        var errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, GeneratorHarness.Format(errors));
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("private int _forward_capacity", compiled);   // a compiled program, not the eager stand-in
+        Assert.Contains(kernel, compiled);
+    }
+
+    [Theory]
+    [InlineData("return h.Narrow(1, 6, 4);", "h.Narrow(1, 6, 4)", "[6, 10) is outside dim 1 has size 8")]
+    [InlineData("return h.Select(1, 8);", "h.Select(1, 8)", "index 8 is out of range: dim 1 has size 8")]
+    [InlineData("return h.Split([3, 4], 1)[0];", "h.Split([3, 4], 1)", "the split sizes add up to 7, but dim 1 has size 8")]
+    [InlineData("return h.Chunk(2, 1)[2];", "h.Chunk(2, 1)[2]", "part 2 does not exist: dim 1 of size 8 gives 2 parts")]
+    [InlineData("return h.Narrow(2, 0, 1);", "h.Narrow(2, 0, 1)", "dim 2 is out of range for 2 dims")]
+    public void AWindowOutsideItsDimIsSG1021(string body, string expression, string problem)
+    {
+        var (result, _) = GeneratorHarness.Run(Model("[Shape(\"N\", 8)] Tensor x", body));
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1021", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        var span = d.Location.SourceSpan;
+        Assert.Equal(expression, Model("[Shape(\"N\", 8)] Tensor x", body).Substring(span.Start, span.Length));
+        Assert.Contains("cannot take `h` with shape [N, 8]: " + problem, d.GetMessage());
+    }
+
+    [Fact]
+    public void CatOfMismatchedShapesIsSG1021NamingBothShapes()
+    {
+        var (result, _) = GeneratorHarness.Run(Model("[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 3, 2)] Tensor y", "return Tensor.Cat([h, y], 1);"));
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1021", d.Id);
+        Assert.Contains("cannot take `y` with shape [N, 3, 2]: Cat needs the same number of dims, but `h` has shape [N, 8]", d.GetMessage());
+    }
+
+    [Fact]
+    public void StackOfDifferentShapesIsSG1021()
+    {
+        var (result, _) = GeneratorHarness.Run(Model("[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 7)] Tensor y", "return Tensor.Stack([h, y], 1);"));
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1021", d.Id);
+        Assert.Contains("Stack needs equal shapes, but `h` has shape [N, 8]", d.GetMessage());
+    }
+}
