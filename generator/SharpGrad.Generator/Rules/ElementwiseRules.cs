@@ -209,20 +209,24 @@ internal sealed class ElementwiseRule : Rule
         }
         int l = n.Inputs[0], r = n.Inputs[1];
         bool cl = e.Nodes[l].Rule == RuleKind.Constant, cr = e.Nodes[r].Rule == RuleKind.Constant;
+        // Each operand's term names only the values Reads() saved for it: a constant operand has no gradient, so the
+        // other operand's value is never asked for (asking declares a local for a value that may be fused away).
         string Operand(int k) => e.Nodes[k].Rule == RuleKind.Constant ? e.Value(k) : $"{e.Value(k)}[j]";
-        string? dl = null, dr = null;
-        switch (n.Operator)
+        string LeftTerm() => n.Operator switch
         {
-            case "+": dl = $"{gy}[j]"; dr = $"{gy}[j]"; break;
-            case "-": dl = $"{gy}[j]"; dr = $"-{gy}[j]"; break;
-            case "*": dl = $"{gy}[j] * {Operand(r)}"; dr = $"{gy}[j] * {Operand(l)}"; break;
-            default:
-                dl = $"{gy}[j] / {Operand(r)}";
-                dr = cr ? null : $"-{gy}[j] * {Operand(l)} / ({Operand(r)} * {Operand(r)})";
-                break;
-        }
-        if (!cl) e.Guarded(e.InputGuard(l), $"for (int j = 0, len = {e.Size(i)}; j < len; j++) {e.Grad(l)}[j] += {dl};");
-        if (!cr && dr is not null) e.Guarded(e.InputGuard(r), $"for (int j = 0, len = {e.Size(i)}; j < len; j++) {e.Grad(r)}[j] += {dr};");
+            "+" or "-" => $"{gy}[j]",
+            "*" => $"{gy}[j] * {Operand(r)}",
+            _ => $"{gy}[j] / {Operand(r)}",
+        };
+        string RightTerm() => n.Operator switch
+        {
+            "+" => $"{gy}[j]",
+            "-" => $"-{gy}[j]",
+            "*" => $"{gy}[j] * {Operand(l)}",
+            _ => $"-{gy}[j] * {Operand(l)} / ({Operand(r)} * {Operand(r)})",
+        };
+        if (!cl) e.Guarded(e.InputGuard(l), $"for (int j = 0, len = {e.Size(i)}; j < len; j++) {e.Grad(l)}[j] += {LeftTerm()};");
+        if (!cr) e.Guarded(e.InputGuard(r), $"for (int j = 0, len = {e.Size(i)}; j < len; j++) {e.Grad(r)}[j] += {RightTerm()};");
     }
 }
 

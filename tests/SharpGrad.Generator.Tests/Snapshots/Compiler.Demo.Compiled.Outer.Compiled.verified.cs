@@ -256,7 +256,6 @@ partial class Outer
             float[] x = _forward_x;
             float[] stem_out = _forward_stem_out;
             float[] block_relu_out = _forward_block_fc_out;
-            float[] select_out = _forward_select_out;
             float[] x_grad = _forward_x_grad;
             float[] stem_out_grad = _forward_stem_out_grad;
             float[] block_fc_out_grad = _forward_shared_grad0;
@@ -514,7 +513,6 @@ partial class Outer
             float[] x = _loss_x;
             float[] stem_out = _loss_stem_out;
             float[] block_relu_out = _loss_block_fc_out;
-            float[] select_out = _loss_select_out;
             float[] sum_out = _loss_sum_out;
             float[] x_grad = _loss_x_grad;
             float[] stem_out_grad = _loss_stem_out_grad;
