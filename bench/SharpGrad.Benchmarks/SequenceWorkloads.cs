@@ -10,12 +10,8 @@ namespace SharpGrad.Benchmarks;
 /// everything that runs it (<c>compare</c>) print them.
 /// </summary>
 /// <remarks>
-/// Eager lines only (<c>peer=sharpgrad-eager</c>). TODO(issue 13, compiled half): the <c>peer=sharpgrad</c> lines need the
-/// generator to compile these models — <see cref="MultiheadAttention"/>, <see cref="TransformerEncoderLayer"/> (LayerNorm,
-/// the attention's softmax and head reshapes) and <see cref="Embedding"/> + <see cref="LSTM"/> (the fused LSTM rule: one GEMM
-/// for all gates of the input sequence, one per step for the recurrent part, the gate arithmetic in one loop) — after the
-/// op catalogue (issue 11) and graph breaks. Then add <c>[Module]</c> classes with <c>[Shape]</c>d inputs beside Models.cs and
-/// report their <c>Compile()</c>d steps with <see cref="Workloads.CompiledPeer"/> first, as the other workloads do.
+/// Each workload reports the compiled step first (<c>peer=sharpgrad</c>: <see cref="TransformerNet"/>/<see cref="LstmNet"/>,
+/// <c>Compile()</c>d whole, the loss and its backward fused by <c>LossBackward</c>), then the eager step (<c>peer=sharpgrad-eager</c>).
 /// </remarks>
 public static class SequenceWorkloads
 {
@@ -34,6 +30,12 @@ public static class SequenceWorkloads
             var opt = new Sgd(encoder.Parameters().Concat(head.Parameters()), 0.01);
             var x = Tensor.Rand(16, 64, 128);
             var y = Tensor.RandInt(0, 10, [16]);
+            Rng.ManualSeed(0);
+            var net = new TransformerNet();
+            var compiled = net.Compile();
+            var copt = new Sgd(net.Parameters(), 0.01);
+            report("transformer_train_step_b16", Workloads.MicrosPerCall(() => CompiledTrainStep(copt, () => compiled.LossBackward(x, y)), 30), "us",
+                Workloads.CompiledPeer);
             report("transformer_train_step_b16", Workloads.MicrosPerCall(() => TransformerTrainStepEager(encoder, head, opt, x, y), 30), "us", Workloads.Peer);
         }
         if (want("lstm_train_step_b32"))
@@ -43,8 +45,22 @@ public static class SequenceWorkloads
             var opt = new Sgd(embedding.Parameters().Concat(lstm.Parameters()).Concat(head.Parameters()), 0.01);
             var tokens = Tensor.RandInt(0, 1000, [32, 35]);
             var y = Tensor.RandInt(0, 10, [32]);
+            Rng.ManualSeed(0);
+            var net = new LstmNet();
+            var compiled = net.Compile();
+            var copt = new Sgd(net.Parameters(), 0.01);
+            report("lstm_train_step_b32", Workloads.MicrosPerCall(() => CompiledTrainStep(copt, () => compiled.LossBackward(tokens, y)), 30), "us",
+                Workloads.CompiledPeer);
             report("lstm_train_step_b32", Workloads.MicrosPerCall(() => LstmTrainStepEager(embedding, lstm, head, opt, tokens, y), 30), "us", Workloads.Peer);
         }
+    }
+
+    /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>
+    private static void CompiledTrainStep(Optimizer opt, Func<float> lossBackward)
+    {
+        opt.ZeroGrad();
+        lossBackward();
+        opt.Step();
     }
 
     /// <summary>Two post-norm encoder layers (d_model 128, 4 heads, feed-forward 512, ReLU, dropout 0, batch first) and the

@@ -32,7 +32,7 @@ internal sealed class MethodEmitter
 
     /// <summary>The parameter slots a method's nodes differentiate.</summary>
     public static IEnumerable<ParamSlot> Slots(MethodPlan plan)
-        => plan.Nodes.SelectMany(n => new[] { n.Weight, n.Bias }).Where(s => s is not null).Select(s => s!).Distinct();
+        => plan.Nodes.SelectMany(n => RuleSet.For(n.Rule)?.Params(n) ?? []).Distinct();
 
     /// <summary>The field holding a raw input (a class-index target, embedding indices) as a tensor.</summary>
     public static string RawField(EmitContext e, int node) => e.Prefix + e.Nodes[node].Name + "!";

@@ -468,7 +468,8 @@ internal sealed class GraphParser
                     _env[symbol] = Expr(v.Initializer.Value);
                 }
                 break;
-            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }:
+            case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }
+                when !(deconstruction.Right is InvocationExpressionSyntax layerCall && RecurrentChildCall(layerCall)):   // a recurrent layer: Assign
             {
                 // var (a, b) = x.Chunk(2, 1): each variable is a part.
                 int parts = Expr(deconstruction.Right);
@@ -519,6 +520,11 @@ internal sealed class GraphParser
 
     private void Assign(AssignmentExpressionSyntax assignment)
     {
+        if (assignment.Left is DeclarationExpressionSyntax or TupleExpressionSyntax)
+        {
+            Deconstruct(assignment);
+            return;
+        }
         var target = _model.GetSymbolInfo(assignment.Left, _token).Symbol;
         if (target is not null && _eager.Contains(target)) throw new UnsupportedException(null);   // a local an earlier break left eager
         if (target is not (ILocalSymbol or IParameterSymbol) || (!_env.ContainsKey(target) && !(_regionMode && IsTensorLocal(target))))
@@ -610,6 +616,9 @@ internal sealed class GraphParser
                     inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
             case InvocationExpressionSyntax invocation:
                 return Invocation(invocation);
+            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Output" or "Item1", Expression: InvocationExpressionSyntax call }
+                when RecurrentChildCall(call):
+                return Invocation(call);   // lstm.Forward(x).Output: the output sequence
             case ElementAccessExpressionSyntax { ArgumentList.Arguments: [{ Expression: var indexSyntax }] } element
                 when _model.GetTypeInfo(element.Expression, _token).Type is IArrayTypeSymbol:
                 if (_model.GetConstantValue(indexSyntax, _token) is not { HasValue: true, Value: int index })
@@ -690,6 +699,63 @@ internal sealed class GraphParser
         return [];
     }
 
+    /// <summary>
+    /// True for <c>child.Forward(…)</c> of a recurrent layer (RNN, LSTM, GRU: its row's family), whose result is the tuple
+    /// (output, final states): the compiled program takes its output sequence.
+    /// </summary>
+    private bool RecurrentChildCall(InvocationExpressionSyntax call)
+        => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } access
+           && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
+           && _children.TryGetValue(member.Name, out var child) && child.IsBuiltIn
+           && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent };
+
+    /// <summary>
+    /// <c>var (output, _) = lstm.Forward(x);</c> (or <c>(y, _) = …</c>): the output sequence of a recurrent child bound to the
+    /// first element; the final states must be discarded (they are [layers·directions, N, H], batch second, which compiled
+    /// programs do not hold yet), else the statement is a graph break.
+    /// </summary>
+    private void Deconstruct(AssignmentExpressionSyntax assignment)
+    {
+        if (assignment.Right is not InvocationExpressionSyntax call || !RecurrentChildCall(call))
+        {
+            throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct only the result of a recurrent layer's Forward (`var (output, _) = lstm.Forward(x);`)");
+        }
+        var elements = TupleElements(assignment.Left);
+        if (elements.Count == 0 || elements.Skip(1).Any(e => !IsDiscard(e)))
+        {
+            throw Unsupported(assignment, "the final states (h_n, c_n) of `" + Text(call) + "`",
+                "compiled programs take a recurrent layer's output sequence only (`var (output, _) = " + Text(call) + ";`); the final states run eagerly");
+        }
+        ISymbol? target = elements[0] switch
+        {
+            SingleVariableDesignationSyntax v => _model.GetDeclaredSymbol(v, _token),
+            DeclarationExpressionSyntax { Designation: SingleVariableDesignationSyntax v } => _model.GetDeclaredSymbol(v, _token),
+            ExpressionSyntax e => _model.GetSymbolInfo(e, _token).Symbol is { } s && _env.ContainsKey(s) ? s : null,
+            _ => null,
+        };
+        if (target is null) throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct into a new local: `var (output, _) = " + Text(call) + ";`");
+        _env[target] = Invocation(call);
+    }
+
+    /// <summary>The top-level elements of a deconstruction's left side (designations or expressions).</summary>
+    private static List<SyntaxNode> TupleElements(ExpressionSyntax left) => left switch
+    {
+        DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax p } => p.Variables.Cast<SyntaxNode>().ToList(),
+        TupleExpressionSyntax t => t.Arguments.Select(a => (SyntaxNode)a.Expression).ToList(),
+        _ => new List<SyntaxNode>(),
+    };
+
+    /// <summary>A discard (<c>_</c>, <c>var _</c>), or a tuple of discards (<c>(_, _)</c>).</summary>
+    private bool IsDiscard(SyntaxNode element) => element switch
+    {
+        DiscardDesignationSyntax => true,
+        ParenthesizedVariableDesignationSyntax p => p.Variables.All(IsDiscard),
+        DeclarationExpressionSyntax d => IsDiscard(d.Designation),
+        TupleExpressionSyntax t => t.Arguments.All(a => IsDiscard(a.Expression)),
+        IdentifierNameSyntax { Identifier.ValueText: "_" } id => _model.GetSymbolInfo(id, _token).Symbol is null or IDiscardSymbol,
+        _ => false,
+    };
+
     /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
     private int ExtremeValues(MemberAccessExpressionSyntax values, InvocationExpressionSyntax extreme, IInvocationOperation call)
     {
@@ -756,6 +822,10 @@ internal sealed class GraphParser
         if (child is not null)
         {
             var argSyntax = ArgumentExpressions(operation);
+            if (child.IsBuiltIn && OpCatalogue.ForLayer(child.Kind) is { } layerRow && Rules.RuleSet.Unsupported(child, layerRow, argSyntax.Length) is { } reason)
+            {
+                throw Unsupported(invocation, reason + " in `" + Text(invocation) + "`", "construct and call the layer as docs/compiler.md's layer table says, or run it eagerly");
+            }
             var args = argSyntax.Select(Expr).ToArray();
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
@@ -990,7 +1060,7 @@ internal sealed class GraphParser
         OpFamily.Conv => NodeKind.Conv,
         OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
         OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
-        OpFamily.Embedding => NodeKind.Call,
+        OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
         OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,
         _ => null,
@@ -1123,7 +1193,7 @@ internal sealed class GraphParser
             ISymbol? symbol = node switch
             {
                 VariableDeclaratorSyntax v => _model.GetDeclaredSymbol(v, _token),
-                SingleVariableDesignationSyntax d => _model.GetDeclaredSymbol(d, _token),
+                SingleVariableDesignationSyntax d => _model.GetDeclaredSymbol(d, _token),   // var (y, (h, c)) = …
                 AssignmentExpressionSyntax a => _model.GetSymbolInfo(a.Left, _token).Symbol,
                 _ => null,
             };

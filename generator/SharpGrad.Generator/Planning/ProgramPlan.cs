@@ -52,6 +52,10 @@ internal enum RuleKind
     Select,
     ClassIndexLoss,
     ElementwiseLoss,
+    /// <summary>An RNN/LSTM/GRU stack: the fused recurrent kernel.</summary>
+    Recurrent,
+    /// <summary>A TransformerEncoderLayer as one fused kernel.</summary>
+    TransformerLayer,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

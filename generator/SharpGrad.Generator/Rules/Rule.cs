@@ -35,6 +35,13 @@ internal abstract class Rule
         if ((n.Reads & BackwardReads.Output) != 0) yield return n.Index;
     }
 
+    /// <summary>The parameters the node differentiates: by default its weight and bias.</summary>
+    public virtual IEnumerable<ParamSlot> Params(NodePlan n)
+    {
+        if (n.Weight is not null) yield return n.Weight;
+        if (n.Bias is not null) yield return n.Bias;
+    }
+
     /// <summary>The node's scratch buffers.</summary>
     public virtual IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [];
 
@@ -64,6 +71,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
+            new RecurrentRule(), new TransformerLayerRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -72,6 +80,17 @@ internal static class RuleSet
 
     /// <summary>The rule of a planned node (null for nodes without code: constants, raw inputs, dead nodes).</summary>
     public static Rule? For(RuleKind kind) => ByKind[(int)kind];
+
+    /// <summary>
+    /// Why a call of a built-in layer with a rule of its own is outside what the rule emits (<paramref name="tensorArguments"/>
+    /// tensors passed), or null: the parser makes such a call a graph break (SG1019) rather than a program with a hole.
+    /// </summary>
+    public static string? Unsupported(ChildSpec child, OpRow row, int tensorArguments) => row.Family switch
+    {
+        OpFamily.Recurrent => RecurrentRule.Unsupported(child, tensorArguments),
+        OpFamily.TransformerLayer => TransformerLayerRule.Unsupported(child, tensorArguments),
+        _ => null,
+    };
 
     /// <summary>The rules that may take a node, in order of preference (none: the code generator does not know it).</summary>
     public static RuleKind[] Candidates(GraphNode node, OpRow? row)
@@ -110,6 +129,8 @@ internal static class RuleSet
             OpFamily.Glu => [RuleKind.Glu],
             OpFamily.ClassIndexLoss => [RuleKind.ClassIndexLoss],
             OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
+            OpFamily.Recurrent => [RuleKind.Recurrent],
+            OpFamily.TransformerLayer => [RuleKind.TransformerLayer],
             _ => [],
         };
     }

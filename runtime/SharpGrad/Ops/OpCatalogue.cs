@@ -23,6 +23,7 @@ internal static partial class OpCatalogue
         rows.AddRange(TensorRows());
         rows.AddRange(LayerRows());
         rows.AddRange(PrimitiveLayerRows());
+        rows.AddRange(SequenceRows());
         rows.AddRange(LossRows());
         foreach (var row in rows)
         {

@@ -71,6 +71,12 @@ internal enum OpFamily
     /// <summary><c>Where(condition, x, y)</c>: x where a boolean condition is true, y elsewhere (the condition read as data).</summary>
     Where,
 
+    /// <summary>A recurrent stack (RNN, LSTM, GRU) over a sequence: one kernel per layer and direction, the time loop inside.</summary>
+    Recurrent,
+
+    /// <summary>A Transformer layer (self-attention, feed-forward, residuals and LayerNorms) as one fused kernel.</summary>
+    TransformerLayer,
+
     /// <summary>Returns its input (Identity).</summary>
     Identity,
 

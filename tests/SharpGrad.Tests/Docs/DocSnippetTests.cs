@@ -4,7 +4,7 @@ namespace SharpGrad.Tests.Docs;
 
 /// <summary>
 /// Keeps the guides honest: every ```csharp block of docs/getting-started.md and docs/pytorch-guide.md must be, line for
-/// line (after removing the common indentation), one <c>#region doc:NAME</c> block of DocModels.cs or DocSnippets.cs —
+/// line (after removing the common indentation), one <c>#region doc:NAME</c> block of DocModels.cs, DocSnippets.cs or Zoo/ZooModels.cs (the gallery) —
 /// code that compiles with the test project and runs in a test that asserts what the guide says it does. Edit a snippet in
 /// the test file first, then paste it into the guide.
 /// </summary>
@@ -39,9 +39,9 @@ public partial class DocSnippetTests
 
     internal static Dictionary<string, string> Regions()
     {
-        var dir = Path.Combine(RepoRoot(), "tests", "SharpGrad.Tests", "Docs");
+        var dir = Path.Combine(RepoRoot(), "tests", "SharpGrad.Tests");
         var regions = new Dictionary<string, string>();
-        foreach (var file in new[] { "DocModels.cs", "DocSnippets.cs" })
+        foreach (var file in new[] { "Docs/DocModels.cs", "Docs/DocSnippets.cs", "Zoo/ZooModels.cs" })
             foreach (Match m in Region().Matches(File.ReadAllText(Path.Combine(dir, file))))
                 Assert.True(regions.TryAdd(m.Groups["name"].Value, Normalize(m.Groups["body"].Value)), $"region doc:{m.Groups["name"].Value} appears twice");
         return regions;

@@ -6,6 +6,7 @@ using SharpGrad.Layers;
 
 namespace SharpGrad.Tests.Zoo;
 
+#region doc:zoo-resnet
 /// <summary>torchvision's BasicBlock: two 3×3 convolutions with BatchNorm, and the identity (or a downsampling 1×1 conv) added back.</summary>
 [Module]
 public sealed partial class BasicBlock
@@ -85,7 +86,9 @@ public sealed partial class ResNet18
         return fc.Forward(avgpool.Forward(x).Flatten(1));
     }
 }
+#endregion
 
+#region doc:zoo-transformer
 /// <summary>A Transformer encoder over token embeddings plus learned positions, mean-pooled over the non-padding tokens.</summary>
 [Module]
 public sealed partial class TransformerClassifier
@@ -114,7 +117,9 @@ public sealed partial class TransformerClassifier
         return head.Forward((h * keep).Sum(1) / keep.Sum(1));
     }
 }
+#endregion
 
+#region doc:zoo-gpt
 /// <summary>A pre-norm GPT block: causal self-attention and an MLP, each around a residual connection.</summary>
 [Module]
 public sealed partial class GptBlock
@@ -169,7 +174,9 @@ public sealed partial class Gpt
         return head.Forward(ln_f.Forward(x));
     }
 }
+#endregion
 
+#region doc:zoo-bilstm
 /// <summary>A 2-layer bidirectional LSTM over embeddings; the last layer's two final states go to the classifier.</summary>
 [Module]
 public sealed partial class BiLstmClassifier
@@ -191,7 +198,9 @@ public sealed partial class BiLstmClassifier
         return fc.Forward(Tensor.Cat([h.Select(0, -2), h.Select(0, -1)], 1));
     }
 }
+#endregion
 
+#region doc:zoo-gru-seq2seq
 /// <summary>A GRU encoder–decoder with teacher forcing: the decoder starts from the encoder's final state.</summary>
 [Module]
 public sealed partial class GruSeq2Seq
@@ -218,7 +227,9 @@ public sealed partial class GruSeq2Seq
         return @out.Forward(y);
     }
 }
+#endregion
 
+#region doc:zoo-unet
 /// <summary>A two-level U-Net: pooling down, ConvTranspose2d up, encoder features concatenated into the decoder (Cat skips).</summary>
 [Module]
 public sealed partial class UNet
@@ -259,7 +270,9 @@ public sealed partial class UNet
         return head.Forward(d1);
     }
 }
+#endregion
 
+#region doc:zoo-mobilenet
 /// <summary>MobileNetV2's inverted residual: 1×1 expansion, 3×3 depthwise convolution (groups = channels), 1×1 projection.</summary>
 [Module]
 public sealed partial class InvertedResidual
@@ -293,3 +306,4 @@ public sealed partial class MobileNetTiny
 
     public Tensor Forward(Tensor x) => classifier.Forward(pool.Forward(blocks.Forward(stem.Forward(x))).Flatten(1));
 }
+#endregion

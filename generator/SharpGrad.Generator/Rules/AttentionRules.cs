@@ -1,0 +1,101 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
+internal sealed record EncoderLayerGeometry(int DModel, int Heads, int FeedForward, int Steps, bool NormFirst, bool Gelu, double Eps,
+    EquatableArray<ParamSlot> Weights) : Geometry;
+
+/// <summary>
+/// A TransformerEncoderLayer (batch first, no masks, dropout 0): self-attention (one GEMM for the packed q/k/v projection,
+/// two per head, softmax, the out-projection), residuals, LayerNorms and the feed-forward block in one kernel call with a
+/// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
+/// <c>Kernels/TransformerLayer.cs</c>).
+/// </summary>
+internal sealed class TransformerLayerRule : Rule
+{
+    private static readonly string[] ParamNames =
+    [
+        "self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear1.weight", "linear1.bias",
+        "linear2.weight", "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias",
+    ];
+
+    private static readonly string[] ParamExprs =
+    [
+        "SelfAttn.InProjWeight!", "SelfAttn.InProjBias!", "SelfAttn.OutProj.Weight", "SelfAttn.OutProj.Bias!", "Linear1.Weight", "Linear1.Bias!",
+        "Linear2.Weight", "Linear2.Bias!", "Norm1.Weight!", "Norm1.Bias!", "Norm2.Weight!", "Norm2.Bias!",
+    ];
+
+    public override RuleKind Kind => RuleKind.TransformerLayer;
+
+    /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
+    public static string? Unsupported(ChildSpec child, int tensorArguments)
+    {
+        if (tensorArguments > 1) return "the attention masks of a TransformerEncoderLayer";
+        if (child.Int("batchFirst") != 1) return "a TransformerEncoderLayer with batch_first=False (its sequences are [T, N, E], batch second)";
+        if (child.Arg("dropout") is not { Number: 0 }) return "a TransformerEncoderLayer with dropout (the compiled layer has dropout 0)";
+        return null;
+    }
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
+        if (child.Int("dModel") is not { } d || child.Int("nhead") is not { } heads || heads <= 0 || d % heads != 0) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3 || inS[2].Size != d) return null;
+        int ff = child.Int("dimFeedforward") ?? OpDefaults.TransformerLayer.DimFeedforward;
+        string activation = child.Arg("activation")?.String ?? OpDefaults.TransformerLayer.Activation;
+        if (activation is not ("relu" or "gelu")) return null;
+        double eps = child.Arg("layerNormEps")?.Number ?? OpDefaults.TransformerLayer.LayerNormEps;
+        var module = m.Program.Module(child);
+        var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Geometry = new EncoderLayerGeometry(d, heads, ff, inS[1].Size, child.Int("normFirst") == 1, activation == "gelu", eps, weights),
+        };
+    }
+
+    public override IEnumerable<ParamSlot> Params(NodePlan n) => ((EncoderLayerGeometry)n.Geometry!).Weights;
+
+    /// <summary>The backward reads the workspace (its copy of the input and every intermediate), not the input's or output's buffer.</summary>
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        yield return new("workspace", $"{EmitContext.Kernels}.EncoderLayerWorkspace?", null, Init: "new()");
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.EncoderLayerShape",
+        [
+            $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {g.Steps}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
+            $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {MethodDraft.F64(g.Eps)}",
+        ]);
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"{n.Text}: self-attention (packed q/k/v GEMM, per head q·kᵀ, softmax, ·v; out-projection), residuals, LayerNorms, feed-forward");
+        e.W.Call($"{EmitContext.Support}.EncoderLayerForward", [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        e.W.Comment($"d {n.Text}: the layer's backward through its workspace; its 12 parameters' gradients added");
+        Hooks.Before(e, n, a);
+        string grads = "new float[]?[] { " + string.Join(", ", g.Weights.Select(EmitContext.ParamGradOrNull)) + " }";
+        e.W.Call($"{EmitContext.Support}.EncoderLayerBackward",
+            [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        Hooks.After(e, n, a);
+    }
+}

@@ -1,0 +1,114 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
+internal sealed record RecurrentGeometry(string Mode, int InputSize, int HiddenSize, int NumLayers, bool Bidirectional, bool Bias, int Steps,
+    EquatableArray<ParamSlot> Weights) : Geometry;
+
+/// <summary>
+/// An RNN/LSTM/GRU layer (batch first, zero initial states, its output sequence): the fused recurrent kernel — per layer
+/// and direction one GEMM for all gates of the input sequence and the time loop with one GEMM per step and the gate
+/// arithmetic in one loop (<c>Kernels/RecurrentStack.cs</c> over eager's <c>RecurrentKernel</c>) — and its backward, through a
+/// workspace that keeps what the forward computed (<c>CompiledSupport.RecurrentForward</c>/<c>RecurrentBackward</c>).
+/// </summary>
+internal sealed class RecurrentRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Recurrent;
+
+    /// <summary>
+    /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null: compiled programs hold
+    /// batch-first sequences, and dropout between layers is not emitted.
+    /// </summary>
+    public static string? Unsupported(ChildSpec child, int tensorArguments)
+    {
+        if (tensorArguments > 1) return "the initial states of a recurrent layer (compiled recurrent layers start from zero states)";
+        if (child.Int("batchFirst") != 1) return "a recurrent layer with batch_first=False (its sequences are [T, N, …], batch second)";
+        if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is > 1) return "a recurrent layer with dropout between its layers";
+        return null;
+    }
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
+        if (child.Int("inputSize") is not { } inputSize || child.Int("hiddenSize") is not { } hidden) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3 || inS[2].Size != inputSize) return null;
+        int layers = child.Int("numLayers") ?? 1;
+        bool bidirectional = child.Int("bidirectional") == 1, bias = child.Int("bias") != 0;
+        string mode = child.Kind switch
+        {
+            "LSTM" => "Lstm",
+            "GRU" => "Gru",
+            _ => child.Arg("nonlinearity")?.String == "relu" ? "RnnRelu" : "RnnTanh",
+        };
+        var module = m.Program.Module(child);
+        var weights = new List<ParamSlot>();
+        int dirs = bidirectional ? 2 : 1;
+        for (int layer = 0; layer < layers; layer++)
+        {
+            for (int dir = 0; dir < dirs; dir++)
+            {
+                string suffix = "_l" + MethodDraft.I(layer) + (dir == 1 ? "_reverse" : "");
+                string[] names = bias ? ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] : ["weight_ih", "weight_hh"];
+                for (int k = 0; k < names.Length; k++)
+                {
+                    weights.Add(m.Program.Param($"{module.Field}.AllWeights[{MethodDraft.I(layer * dirs + dir)}][{MethodDraft.I(k)}]",
+                        module.Path + "." + names[k] + suffix));
+                }
+            }
+        }
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, inS[1].Size, weights.ToEquatableArray()),
+        };
+    }
+
+    public override IEnumerable<ParamSlot> Params(NodePlan n) => ((RecurrentGeometry)n.Geometry!).Weights;
+
+    /// <summary>The backward reads the workspace (its copy of the input, the gates, the states), not the input's or output's buffer.</summary>
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        yield return new("workspace", $"{EmitContext.Kernels}.RecurrentWorkspace?", null, Init: "new()");
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (RecurrentGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.RecurrentShape",
+        [
+            $"Mode: {EmitContext.Kernels}.RecurrentMode.{g.Mode}", $"InputSize: {g.InputSize}", $"HiddenSize: {g.HiddenSize}", $"NumLayers: {g.NumLayers}",
+            $"Bidirectional: {Bool(g.Bidirectional)}", "BatchFirst: true", $"Bias: {Bool(g.Bias)}", $"Steps: {g.Steps}",
+        ]);
+    }
+
+    private static string Bool(bool b) => b ? "true" : "false";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        var g = (RecurrentGeometry)n.Geometry!;
+        e.W.Comment($"{n.Text}: per layer and direction one GEMM for the gates of all {g.Steps} steps, then the time loop "
+                    + "(one GEMM per step, the gate arithmetic in one loop)");
+        e.W.Call($"{EmitContext.Support}.RecurrentForward", [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        var g = (RecurrentGeometry)n.Geometry!;
+        e.W.Comment($"d {n.Text}: the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all steps) added");
+        Hooks.Before(e, n, a);
+        string grads = "new float[]?[] { " + string.Join(", ", g.Weights.Select(EmitContext.ParamGradOrNull)) + " }";
+        e.W.Call($"{EmitContext.Support}.RecurrentBackward",
+            [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        Hooks.After(e, n, a);
+    }
+}

@@ -1,0 +1,325 @@
+using System.ComponentModel;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>The recurrence of RNN (tanh or ReLU), LSTM (gates i, f, g, o) and GRU (gates r, z, n), in PyTorch's gate order.</summary>
+public enum RecurrentMode
+{
+    /// <summary>PyTorch: <c>nn.RNN(nonlinearity='tanh')</c>.</summary>
+    RnnTanh,
+
+    /// <summary>PyTorch: <c>nn.RNN(nonlinearity='relu')</c>.</summary>
+    RnnRelu,
+
+    /// <summary>PyTorch: <c>nn.LSTM</c>.</summary>
+    Lstm,
+
+    /// <summary>PyTorch: <c>nn.GRU</c>.</summary>
+    Gru,
+}
+
+/// <summary>
+/// One layer and direction of a recurrence over a whole sequence: <paramref name="Steps"/> steps of <paramref name="Batch"/>
+/// rows with <paramref name="Hidden"/> units, run backwards in time when <paramref name="Reverse"/>.
+/// </summary>
+public readonly record struct RecurrenceShape(RecurrentMode Mode, int Steps, int Batch, int Hidden, bool Reverse)
+{
+    /// <summary>The gate count: RNN 1, LSTM 4, GRU 3.</summary>
+    public int Gates => Mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
+
+    /// <summary>The width of the gates' pre-activations: gates · hidden.</summary>
+    public int GateWidth => Gates * Hidden;
+
+    /// <summary>The time index of the k-th step.</summary>
+    public int TimeOf(int k) => Reverse ? Steps - 1 - k : k;
+}
+
+/// <summary>
+/// What the forward of one recurrence keeps for its backward, and the backward's working arrays: LSTM the gates after their
+/// nonlinearities (i, f, g, o), the cells and their tanh; GRU the gates r, z, n and W_hn·h + b_hn. Sized by
+/// <see cref="Ensure"/>; reused across calls of the same shape (compiled programs keep one per layer and direction).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class RecurrenceBuffers<T> where T : unmanaged
+{
+    /// <summary>[T, N, gates·H]: the gates after their nonlinearities (LSTM, GRU).</summary>
+    public T[] Gates { get; private set; } = [];
+
+    /// <summary>[T, N, H]: LSTM c_t; GRU W_hn·h + b_hn.</summary>
+    public T[] Aux { get; private set; } = [];
+
+    /// <summary>[T, N, H]: LSTM tanh(c_t).</summary>
+    public T[] TanhC { get; private set; } = [];
+
+    /// <summary>[N, gates·H]: h_{t−1}·W_hhᵀ + b_hh of the current step.</summary>
+    public T[] Hw { get; private set; } = [];
+
+    /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
+    public T[] GradHw { get; private set; } = [];
+
+    /// <summary>[T, N, H]: h_{t−1} by t, for W_hh's gradient in one GEMM.</summary>
+    public T[] Previous { get; private set; } = [];
+
+    /// <summary>[N, H]: the gradient of h_t (from the output at t and from step t + 1).</summary>
+    public T[] Dh { get; private set; } = [];
+
+    /// <summary>[N, H]: the gradient reaching h_{t−1} from step t.</summary>
+    public T[] DhNext { get; private set; } = [];
+
+    /// <summary>[N, H]: LSTM's gradient of c_t.</summary>
+    public T[] Dc { get; private set; } = [];
+
+    /// <summary>Sizes the arrays for <paramref name="s"/> (keeps them when they fit already).</summary>
+    public void Ensure(in RecurrenceShape s)
+    {
+        int steps = s.Steps, nh = s.Batch * s.Hidden, ng = s.Batch * s.GateWidth;
+        bool gated = s.Mode is RecurrentMode.Lstm or RecurrentMode.Gru;
+        Gates = Fit(Gates, gated ? steps * ng : 0);
+        Aux = Fit(Aux, gated ? steps * nh : 0);
+        TanhC = Fit(TanhC, s.Mode == RecurrentMode.Lstm ? steps * nh : 0);
+        Hw = Fit(Hw, ng);
+        Dh = Fit(Dh, nh);
+        DhNext = Fit(DhNext, nh);
+        Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
+    }
+
+    /// <summary>Sizes the arrays only the backward uses.</summary>
+    internal void EnsureBackward(in RecurrenceShape s)
+    {
+        GradHw = Fit(GradHw, s.Mode == RecurrentMode.Gru ? s.Steps * s.Batch * s.GateWidth : 0);
+        Previous = Fit(Previous, s.Steps * s.Batch * s.Hidden);
+    }
+
+    private static T[] Fit(T[] a, int size) => a.Length == size ? a : new T[size];
+}
+
+/// <summary>
+/// The recurrence of one layer and direction over a whole sequence, on flat row-major arrays: per step one GEMM h·W_hhᵀ
+/// and the gate arithmetic in one pass; backwards the time loop in reverse (per step the gate derivatives and one GEMM for
+/// the gradient of h), then W_hh's gradient for all steps in one GEMM over T·N rows. Eager <c>LSTM</c>/<c>GRU</c>/<c>RNN</c>
+/// (one autograd node per layer and direction) and compiled programs (<see cref="RecurrentStack"/>) call the same code.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class RecurrentKernel
+{
+    /// <summary>
+    /// Runs the recurrence over <paramref name="xw"/> = W_ih·x + b_ih [T, N, gates·H] from <paramref name="h0"/> [N, H] (and
+    /// <paramref name="c0"/> for LSTM; empty: zeros), writing h_t into <paramref name="output"/> [T, N, H] in time order and,
+    /// for LSTM, c_T into <paramref name="cLast"/> (when not empty). <paramref name="w"/> is W_hh [gates·H, H] at
+    /// <paramref name="wOffset"/>, <paramref name="bias"/> b_hh (empty: none).
+    /// </summary>
+    public static void Forward<T>(in RecurrenceShape s, ReadOnlySpan<T> xw, T[] h0, ReadOnlySpan<T> c0, T[] w, int wOffset, ReadOnlySpan<T> bias,
+        T[] output, Span<T> cLast, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        buffers.Ensure(s);
+        int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h;
+        var act = buffers.Gates;
+        var aux = buffers.Aux;
+        var tanhC = buffers.TanhC;
+        var hw = buffers.Hw;
+        for (int k = 0; k < s.Steps; k++)
+        {
+            int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
+            // hw = h_{t-1}·W_hhᵀ + b_hh
+            var hPrev = k == 0 ? h0 : output;
+            int hPrevOffset = k == 0 ? 0 : prev * nh;
+            Gemm<T>(false, true, n, g, h, hPrev, hPrevOffset, h, w, wOffset, h, hw, 0, g, beta: false);
+            if (!bias.IsEmpty)
+            {
+                for (int r = 0; r < n; r++) TensorPrimitives.Add(hw.AsSpan(r * g, g), bias, hw.AsSpan(r * g, g));
+            }
+            var x = xw.Slice(t * n * g, n * g);
+            var hOut = output.AsSpan(t * nh, nh);
+            switch (s.Mode)
+            {
+                case RecurrentMode.Lstm:
+                {
+                    var a = act.AsSpan(t * n * g, n * g);
+                    TensorPrimitives.Add(x, hw, a);
+                    var cPrev = k == 0 ? c0 : aux.AsSpan(prev * nh, nh);
+                    var c = aux.AsSpan(t * nh, nh);
+                    var tc = tanhC.AsSpan(t * nh, nh);
+                    for (int r = 0; r < n; r++)
+                    {
+                        var row = a.Slice(r * g, g);
+                        TensorPrimitives.Sigmoid(row[..(2 * h)], row[..(2 * h)]);        // i, f
+                        TensorPrimitives.Tanh(row.Slice(2 * h, h), row.Slice(2 * h, h));   // g
+                        TensorPrimitives.Sigmoid(row.Slice(3 * h, h), row.Slice(3 * h, h)); // o
+                        var cr = c.Slice(r * h, h);
+                        if (cPrev.IsEmpty) cr.Clear();                                    // c = f·c_{t-1} + i·g
+                        else TensorPrimitives.Multiply(row.Slice(h, h), cPrev.Slice(r * h, h), cr);
+                        TensorPrimitives.FusedMultiplyAdd(row[..h], row.Slice(2 * h, h), cr, cr);
+                        TensorPrimitives.Tanh(cr, tc.Slice(r * h, h));
+                        TensorPrimitives.Multiply(row.Slice(3 * h, h), tc.Slice(r * h, h), hOut.Slice(r * h, h)); // h = o·tanh(c)
+                    }
+                    break;
+                }
+                case RecurrentMode.Gru:
+                {
+                    var a = act.AsSpan(t * n * g, n * g);
+                    var hnOut = aux.AsSpan(t * nh, nh);
+                    var hp = hPrev.AsSpan(hPrevOffset, nh);
+                    for (int r = 0; r < n; r++)
+                    {
+                        var row = a.Slice(r * g, g);
+                        var xr = x.Slice(r * g, g);
+                        var hr = hw.AsSpan(r * g, g);
+                        TensorPrimitives.Add(xr[..(2 * h)], hr[..(2 * h)], row[..(2 * h)]);
+                        TensorPrimitives.Sigmoid(row[..(2 * h)], row[..(2 * h)]);        // r, z
+                        hr.Slice(2 * h, h).CopyTo(hnOut.Slice(r * h, h));                 // W_hn·h + b_hn
+                        var nn = row.Slice(2 * h, h);
+                        TensorPrimitives.FusedMultiplyAdd(row[..h], hr.Slice(2 * h, h), xr.Slice(2 * h, h), nn); // x_n + r·hn
+                        TensorPrimitives.Tanh(nn, nn);
+                        var ho = hOut.Slice(r * h, h);
+                        TensorPrimitives.Subtract(hp.Slice(r * h, h), nn, ho);            // h' = n + z·(h − n)
+                        TensorPrimitives.FusedMultiplyAdd(row.Slice(h, h), ho, nn, ho);
+                    }
+                    break;
+                }
+                default:
+                    TensorPrimitives.Add(x, hw, hOut);
+                    if (s.Mode == RecurrentMode.RnnRelu) TensorPrimitives.Max(hOut, T.Zero, hOut);
+                    else TensorPrimitives.Tanh(hOut, hOut);
+                    break;
+            }
+        }
+        if (s.Mode == RecurrentMode.Lstm && !cLast.IsEmpty && s.Steps > 0) aux.AsSpan(s.TimeOf(s.Steps - 1) * nh, nh).CopyTo(cLast);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward"/> (the same <paramref name="buffers"/>, which hold what it kept). From the gradient
+    /// of the outputs <paramref name="gOutput"/> [T, N, H] (and of c_T, <paramref name="gCLast"/>, empty: zero), writes the
+    /// gradient of xw into <paramref name="dXw"/> [T, N, gates·H] and of h_0/c_0 into <paramref name="dH0"/>/<paramref name="dC0"/>
+    /// (when not empty), and adds W_hh's and b_hh's gradients into <paramref name="dW"/>/<paramref name="dB"/> (when not null/empty).
+    /// </summary>
+    public static void Backward<T>(in RecurrenceShape s, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0, ReadOnlySpan<T> c0,
+        T[] w, int wOffset, T[] dXw, Span<T> dH0, Span<T> dC0, T[]? dW, Span<T> dB, RecurrenceBuffers<T> buffers)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        buffers.EnsureBackward(s);
+        int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, steps = s.Steps;
+        var act = buffers.Gates;
+        var aux = buffers.Aux;
+        var tanhC = buffers.TanhC;
+        var dHw = s.Mode == RecurrentMode.Gru ? buffers.GradHw : dXw;
+        var dh = buffers.Dh;
+        var dhNext = buffers.DhNext;
+        Array.Clear(dhNext);
+        var dc = buffers.Dc;
+        if (s.Mode == RecurrentMode.Lstm)
+        {
+            if (gCLast.IsEmpty) Array.Clear(dc);
+            else gCLast.CopyTo(dc);
+        }
+        var one = T.One;
+        for (int k = steps - 1; k >= 0; k--)
+        {
+            int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
+            TensorPrimitives.Add(gOutput.Slice(t * nh, nh), dhNext, dh);
+            var dxt = dXw.AsSpan(t * n * g, n * g);
+            switch (s.Mode)
+            {
+                case RecurrentMode.Lstm:
+                {
+                    var a = act.AsSpan(t * n * g, n * g);
+                    var tc = tanhC.AsSpan(t * nh, nh);
+                    var cPrev = k == 0 ? c0 : aux.AsSpan(prev * nh, nh);
+                    for (int r = 0; r < n; r++)
+                    {
+                        int ro = r * g, so = r * h;
+                        for (int j = 0; j < h; j++)
+                        {
+                            T i = a[ro + j], f = a[ro + h + j], gg = a[ro + 2 * h + j], o = a[ro + 3 * h + j];
+                            T th = tc[so + j], dhj = dh[so + j];
+                            T dcj = dc[so + j] + dhj * o * (one - th * th);
+                            T cp = cPrev.IsEmpty ? T.Zero : cPrev[so + j];
+                            dxt[ro + j] = dcj * gg * i * (one - i);                 // i
+                            dxt[ro + h + j] = dcj * cp * f * (one - f);             // f
+                            dxt[ro + 2 * h + j] = dcj * i * (one - gg * gg);        // g
+                            dxt[ro + 3 * h + j] = dhj * th * o * (one - o);         // o
+                            dc[so + j] = dcj * f;                                   // to c_{t-1}
+                        }
+                    }
+                    Array.Clear(dhNext);
+                    break;
+                }
+                case RecurrentMode.Gru:
+                {
+                    var a = act.AsSpan(t * n * g, n * g);
+                    var hn = aux.AsSpan(t * nh, nh);
+                    var hp = k == 0 ? h0.AsSpan(0, nh) : output.AsSpan(prev * nh, nh);
+                    var dht = dHw.AsSpan(t * n * g, n * g);
+                    for (int r = 0; r < n; r++)
+                    {
+                        int ro = r * g, so = r * h;
+                        for (int j = 0; j < h; j++)
+                        {
+                            T rr = a[ro + j], z = a[ro + h + j], nn = a[ro + 2 * h + j], dhj = dh[so + j];
+                            T dn = dhj * (one - z) * (one - nn * nn);
+                            T dz = dhj * (hp[so + j] - nn) * z * (one - z);
+                            T dr = dn * hn[so + j] * rr * (one - rr);
+                            dxt[ro + j] = dr;
+                            dxt[ro + h + j] = dz;
+                            dxt[ro + 2 * h + j] = dn;
+                            dht[ro + j] = dr;
+                            dht[ro + h + j] = dz;
+                            dht[ro + 2 * h + j] = dn * rr;
+                            dhNext[so + j] = dhj * z;                               // h' = n + z·(h − n): ∂h'/∂h = z
+                        }
+                    }
+                    break;
+                }
+                default:
+                {
+                    var ho = output.AsSpan(t * nh, nh);
+                    for (int e = 0; e < nh; e++)
+                    {
+                        T y = ho[e];
+                        dxt[e] = s.Mode == RecurrentMode.RnnRelu ? (y > T.Zero ? dh[e] : T.Zero) : dh[e] * (one - y * y);
+                    }
+                    Array.Clear(dhNext);
+                    break;
+                }
+            }
+            // dh_{t-1} += dHw_t · W_hh
+            Gemm<T>(false, false, n, h, g, dHw, t * n * g, g, w, wOffset, h, dhNext, 0, h, beta: true);
+        }
+
+        if (!dH0.IsEmpty) dhNext.AsSpan(0, nh).CopyTo(dH0);
+        if (!dC0.IsEmpty && s.Mode == RecurrentMode.Lstm) dc.AsSpan(0, nh).CopyTo(dC0);
+        if (dW is not null && steps > 0)
+        {
+            // dW_hh += Σ_t dHw_tᵀ·h_{t-1}: one GEMM over the T·N rows, with h_{t-1} laid out by t.
+            var hPrev = buffers.Previous;
+            for (int k = 0; k < steps; k++)
+            {
+                var src = k == 0 ? h0.AsSpan(0, nh) : output.AsSpan(s.TimeOf(k - 1) * nh, nh);
+                src.CopyTo(hPrev.AsSpan(s.TimeOf(k) * nh, nh));
+            }
+            Gemm<T>(true, false, g, h, steps * n, dHw, 0, g, hPrev, 0, h, dW, 0, h, beta: true);
+        }
+        if (!dB.IsEmpty)
+        {
+            for (int row = 0; row < steps * n; row++) TensorPrimitives.Add(dB, dHw.AsSpan(row * g, g), dB);
+        }
+    }
+
+    /// <summary>C (+)= op(A)·op(B) on float or double arrays.</summary>
+    internal static void Gemm<T>(bool transA, bool transB, int m, int nn, int kk, T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb,
+        T[] c, int cOffset, int ldc, bool beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a is float[] af)
+        {
+            Kernels.Gemm.Sgemm(transA, transB, m, nn, kk, 1f, af, aOffset, lda, (float[])(object)b, bOffset, ldb, beta ? 1f : 0f, (float[])(object)c, cOffset, ldc);
+        }
+        else
+        {
+            Kernels.Gemm.Dgemm(transA, transB, m, nn, kk, 1.0, (double[])(object)a, aOffset, lda, (double[])(object)b, bOffset, ldb, beta ? 1.0 : 0.0,
+                (double[])(object)c, cOffset, ldc);
+        }
+    }
+}

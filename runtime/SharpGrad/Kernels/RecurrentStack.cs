@@ -1,0 +1,187 @@
+using System.ComponentModel;
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// A stack of recurrent layers as generated code names it (PyTorch: <c>nn.LSTM/GRU/RNN(input_size, hidden_size, num_layers,
+/// bias, batch_first, bidirectional)</c>) over sequences of <paramref name="Steps"/> steps; the batch size is passed at each call.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct RecurrentShape(
+    RecurrentMode Mode, int InputSize, int HiddenSize, int NumLayers, bool Bidirectional, bool BatchFirst, bool Bias, int Steps)
+{
+    /// <summary>1 or 2.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>The weights of each layer and direction: w_ih, w_hh (and b_ih, b_hh).</summary>
+    public int WeightsPerDirection => Bias ? 4 : 2;
+
+    /// <summary>The input width of layer <paramref name="layer"/>.</summary>
+    public int LayerInput(int layer) => layer == 0 ? InputSize : Directions * HiddenSize;
+
+    /// <summary>The recurrence of one layer and direction for a batch of <paramref name="n"/>.</summary>
+    public RecurrenceShape Step(int n, int direction) => new(Mode, Steps, n, HiddenSize, direction == 1);
+}
+
+/// <summary>
+/// The arrays a compiled recurrent stack keeps between its forward and its backward (per layer its time-major input, per
+/// layer and direction the input projection, the outputs and the <see cref="RecurrenceBuffers{T}"/>), reused across calls.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class RecurrentWorkspace
+{
+    internal float[][] LayerInputs = [];     // [L + 1][T·N·in_l]: time-major; the last is the stack's output
+    internal float[][] Projections = [];     // [L·D][T·N·G]: W_ih·x + b_ih
+    internal float[][] Outputs = [];         // [L·D][T·N·H]
+    internal RecurrenceBuffers<float>[] Buffers = [];
+    internal float[] Zeros = [];             // h_0 (and c_0) = 0
+    internal float[][] InputGrads = [];      // [L + 1][T·N·in_l]
+    internal float[] OutputGrad = [];        // [T·N·H]: one direction's share of the layer output's gradient
+    internal float[] ProjectionGrad = [];    // [T·N·G]
+    private int _n = -1;
+
+    internal void Ensure(in RecurrentShape s, int n)
+    {
+        if (n == _n && Buffers.Length == s.NumLayers * s.Directions) return;
+        int t = s.Steps, d = s.Directions, h = s.HiddenSize, g = s.Step(n, 0).GateWidth;
+        LayerInputs = new float[s.NumLayers + 1][];
+        InputGrads = new float[s.NumLayers + 1][];
+        for (int l = 0; l <= s.NumLayers; l++)
+        {
+            int width = l < s.NumLayers ? s.LayerInput(l) : d * h;
+            LayerInputs[l] = new float[t * n * width];
+            InputGrads[l] = new float[t * n * width];
+        }
+        Projections = new float[s.NumLayers * d][];
+        Outputs = new float[s.NumLayers * d][];
+        Buffers = new RecurrenceBuffers<float>[s.NumLayers * d];
+        for (int k = 0; k < Projections.Length; k++)
+        {
+            Projections[k] = new float[t * n * g];
+            Outputs[k] = new float[t * n * h];
+            Buffers[k] = new RecurrenceBuffers<float>();
+        }
+        Zeros = new float[n * h];
+        OutputGrad = new float[t * n * h];
+        ProjectionGrad = new float[t * n * g];
+        _n = n;
+    }
+}
+
+/// <summary>
+/// A stack of recurrent layers over a batch of sequences for compiled programs: per layer and direction one GEMM for all
+/// gates of the input sequence (W_ih·x + b_ih for every step at once) and the recurrence (<see cref="RecurrentKernel"/>,
+/// eager's kernel: one GEMM per step, the gate arithmetic in one loop); the directions' outputs interleaved into the next
+/// layer's input. Zero initial states; the output is the last layer's h_t for every step.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class RecurrentStack
+{
+    /// <summary>
+    /// <paramref name="output"/> [N, T, D·H] (batch first) or [T, N, D·H] from <paramref name="input"/> [N, T, I] or [T, N, I];
+    /// <paramref name="weights"/> are w_ih, w_hh (b_ih, b_hh) of each layer and direction in PyTorch's order.
+    /// </summary>
+    public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(ws);
+        ws.Ensure(s, n);
+        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection;
+        ToTimeMajor(s, input, ws.LayerInputs[0], n, s.InputSize, accumulate: false);
+        for (int layer = 0; layer < s.NumLayers; layer++)
+        {
+            int inF = s.LayerInput(layer);
+            var x = ws.LayerInputs[layer];
+            var next = ws.LayerInputs[layer + 1];
+            for (int dir = 0; dir < d; dir++)
+            {
+                int idx = layer * d + dir;
+                var step = s.Step(n, dir);
+                int g = step.GateWidth;
+                var xw = ws.Projections[idx];
+                Gemm.Sgemm(false, true, rows, g, inF, 1f, x, 0, inF, weights[idx * k], 0, inF, 0f, xw, 0, g);
+                if (s.Bias)
+                {
+                    var bIh = weights[idx * k + 2].AsSpan(0, g);
+                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(xw.AsSpan(r * g, g), bIh, xw.AsSpan(r * g, g));
+                }
+                var o = ws.Outputs[idx];
+                RecurrentKernel.Forward(step, xw, ws.Zeros, default, weights[idx * k + 1], 0, s.Bias ? weights[idx * k + 3].AsSpan(0, g) : default,
+                    o, default, ws.Buffers[idx]);
+                for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
+            }
+        }
+        FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward"/> (same workspace): adds the input's gradient into <paramref name="gradInput"/> (when
+    /// not null) and each weight's into <paramref name="weightGrads"/> (same order as the weights; null entries are skipped).
+    /// </summary>
+    public static void Backward(in RecurrentShape s, float[] gradOutput, float[]? gradInput, int n, IReadOnlyList<float[]> weights,
+        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(weightGrads);
+        ArgumentNullException.ThrowIfNull(ws);
+        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection;
+        ToTimeMajor(s, gradOutput, ws.InputGrads[s.NumLayers], n, d * h, accumulate: false);
+        for (int layer = s.NumLayers - 1; layer >= 0; layer--)
+        {
+            int inF = s.LayerInput(layer);
+            bool wantInput = layer > 0 || gradInput is not null;
+            var dx = ws.InputGrads[layer];
+            var dNext = ws.InputGrads[layer + 1];
+            for (int dir = 0; dir < d; dir++)
+            {
+                int idx = layer * d + dir;
+                var step = s.Step(n, dir);
+                int g = step.GateWidth;
+                var dOut = ws.OutputGrad;
+                for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                var dXw = ws.ProjectionGrad;
+                RecurrentKernel.Backward(step, dOut, default, ws.Outputs[idx], ws.Zeros, default, weights[idx * k + 1], 0, dXw, default, default,
+                    weightGrads[idx * k + 1], s.Bias && weightGrads[idx * k + 3] is { } gbHh ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.LayerInputs[layer], 0, inF, 1f, gwIh, 0, inF);
+                if (s.Bias && weightGrads[idx * k + 2] is { } gbIh)
+                {
+                    var gb = gbIh.AsSpan(0, g);
+                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dXw.AsSpan(r * g, g), gb);
+                }
+                if (wantInput) Gemm.Sgemm(false, false, rows, inF, g, 1f, dXw, 0, g, weights[idx * k], 0, inF, dir == 0 ? 0f : 1f, dx, 0, inF);
+            }
+        }
+        if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: true);
+    }
+
+    /// <summary>[N, T, F] (batch first) or [T, N, F] → time-major [T, N, F].</summary>
+    private static void ToTimeMajor(in RecurrentShape s, float[] src, float[] dst, int n, int f, bool accumulate)
+    {
+        int t = s.Steps;
+        for (int b = 0; b < n; b++)
+        {
+            for (int step = 0; step < t; step++)
+            {
+                int from = (s.BatchFirst ? b * t + step : step * n + b) * f, to = (step * n + b) * f;
+                if (accumulate) TensorPrimitives.Add(dst.AsSpan(to, f), src.AsSpan(from, f), dst.AsSpan(to, f));
+                else src.AsSpan(from, f).CopyTo(dst.AsSpan(to, f));
+            }
+        }
+    }
+
+    /// <summary>Time-major [T, N, F] → [N, T, F] (batch first) or [T, N, F], written or added.</summary>
+    private static void FromTimeMajor(in RecurrentShape s, float[] src, float[] dst, int n, int f, bool accumulate)
+    {
+        int t = s.Steps;
+        for (int b = 0; b < n; b++)
+        {
+            for (int step = 0; step < t; step++)
+            {
+                int from = (step * n + b) * f, to = (s.BatchFirst ? b * t + step : step * n + b) * f;
+                if (accumulate) TensorPrimitives.Add(dst.AsSpan(to, f), src.AsSpan(from, f), dst.AsSpan(to, f));
+                else src.AsSpan(from, f).CopyTo(dst.AsSpan(to, f));
+            }
+        }
+    }
+}

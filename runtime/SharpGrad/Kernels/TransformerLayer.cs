@@ -1,0 +1,247 @@
+using System.ComponentModel;
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// A Transformer encoder layer as generated code names it (PyTorch: <c>nn.TransformerEncoderLayer(d_model, nhead,
+/// dim_feedforward, dropout=0, activation, layer_norm_eps, batch_first=True, norm_first)</c>) over sequences of
+/// <paramref name="Steps"/> tokens; the batch size is passed at each call.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct EncoderLayerShape(int DModel, int Heads, int FeedForward, int Steps, bool NormFirst, bool Gelu, double LayerNormEps)
+{
+    /// <summary>The size of one head: d_model / nhead.</summary>
+    public int HeadDim => DModel / Heads;
+}
+
+/// <summary>What a compiled encoder layer keeps between its forward and backward (and its backward's temporaries), sized per batch.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class EncoderLayerWorkspace
+{
+    internal float[] Input = [], Qkv = [], Q = [], K = [], V = [], Probs = [], Context = [], Merged = [], Attention = [];
+    internal float[] Residual1 = [], Hidden1 = [], Normed2 = [], Ff1 = [], Ff1Act = [], Ff2 = [], Residual2 = [];
+    internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
+    internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GContext = [], GProbs = [], GScores = [], GQ = [], GK = [], GV = [], GQkv = [];
+    private int _n = -1;
+
+    internal void Ensure(in EncoderLayerShape s, int n)
+    {
+        if (n == _n) return;
+        int rows = n * s.Steps, e = s.DModel, f = s.FeedForward, heads = n * s.Heads, t = s.Steps;
+        float[] A(int size) => new float[size];
+        (Input, Qkv, Q, K, V, Probs, Context, Merged, Attention) = (A(rows * e), A(rows * 3 * e), A(rows * e), A(rows * e), A(rows * e), A(heads * t * t),
+            A(rows * e), A(rows * e), A(rows * e));
+        (Residual1, Hidden1, Normed2, Ff1, Ff1Act, Ff2, Residual2) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * e));
+        (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
+        (G1, G2, G3, GFf, GFfAct, GMerged, GContext) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * e));
+        (GProbs, GScores, GQ, GK, GV, GQkv) = (A(heads * t * t), A(heads * t * t), A(rows * e), A(rows * e), A(rows * e), A(rows * 3 * e));
+        _n = n;
+    }
+}
+
+/// <summary>
+/// A Transformer encoder layer (self-attention with a packed in-projection, softmax(q·kᵀ/√d)·v per head, the out-projection;
+/// residuals, LayerNorms, the feed-forward block) on float32 arrays for compiled programs, composed of the shared kernels
+/// (<see cref="Gemm"/>, <see cref="SoftmaxKernel"/>, <see cref="NormKernel"/>, <see cref="Pointwise"/>). Without masks and
+/// dropout (the rule compiles dropout 0 only). Weights in PyTorch's order: in_proj_weight, in_proj_bias, out_proj.weight,
+/// out_proj.bias, linear1.weight, linear1.bias, linear2.weight, linear2.bias, norm1.weight, norm1.bias, norm2.weight, norm2.bias.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class TransformerLayerKernel
+{
+    private const int InW = 0, InB = 1, OutW = 2, OutB = 3, L1W = 4, L1B = 5, L2W = 6, L2B = 7, N1W = 8, N1B = 9, N2W = 10, N2B = 11;
+
+    /// <summary><paramref name="y"/> [N, T, E] = the layer applied to <paramref name="x"/> [N, T, E] (batch first).</summary>
+    public static void Forward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(ws);
+        ws.Ensure(s, n);
+        int rows = n * s.Steps, e = s.DModel;
+        Array.Copy(x, ws.Input, rows * e);
+        if (s.NormFirst)
+        {
+            // n1 = LN1(x); r1 = x + attn(n1); n2 = LN2(r1); y = r1 + ff(n2)
+            LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            AttentionForward(s, n, ws.Hidden1, w, ws);
+            TensorPrimitives.Add(ws.Input.AsSpan(0, rows * e), ws.Attention.AsSpan(0, rows * e), ws.Residual1.AsSpan(0, rows * e));
+            LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+            FeedForward(s, ws.Normed2, rows, w, ws);
+            TensorPrimitives.Add(ws.Residual1.AsSpan(0, rows * e), ws.Ff2.AsSpan(0, rows * e), y.AsSpan(0, rows * e));
+        }
+        else
+        {
+            // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
+            AttentionForward(s, n, ws.Input, w, ws);
+            TensorPrimitives.Add(ws.Input.AsSpan(0, rows * e), ws.Attention.AsSpan(0, rows * e), ws.Residual1.AsSpan(0, rows * e));
+            LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            FeedForward(s, ws.Hidden1, rows, w, ws);
+            TensorPrimitives.Add(ws.Hidden1.AsSpan(0, rows * e), ws.Ff2.AsSpan(0, rows * e), ws.Residual2.AsSpan(0, rows * e));
+            LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward"/> (same workspace): the input's gradient added into <paramref name="gx"/> (when not
+    /// null), each weight's into <paramref name="g"/> (same order as the weights; null entries skipped).
+    /// </summary>
+    public static void Backward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
+        EncoderLayerWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(ws);
+        int rows = n * s.Steps, e = s.DModel, size = rows * e;
+        var gR1 = ws.G1;
+        if (s.NormFirst)
+        {
+            // y = r1 + ff(n2): r1's gradient is gy plus LN2's backward of ff's input gradient
+            Array.Copy(gy, gR1, size);
+            var gN2 = ws.G2;
+            Array.Clear(gN2, 0, size);
+            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w, g, ws);
+            LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            // r1 = x + attn(n1)
+            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            var gN1 = ws.G3;
+            Array.Clear(gN1, 0, size);
+            AttentionBackward(s, n, ws.Hidden1, gR1, gN1, w, g, ws);
+            if (gx is not null) LayerNormBackward(s, ws.Input, gN1, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            else LayerNormBackward(s, ws.Input, gN1, null, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+        }
+        else
+        {
+            // y = LN2(r2), r2 = h1 + ff(h1)
+            var gR2 = ws.G2;
+            Array.Clear(gR2, 0, size);
+            LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            var gH1 = ws.G3;
+            Array.Copy(gR2, gH1, size);
+            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w, g, ws);
+            // h1 = LN1(r1), r1 = x + attn(x)
+            Array.Clear(gR1, 0, size);
+            LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            AttentionBackward(s, n, ws.Input, gR1, gx, w, g, ws);
+        }
+    }
+
+    private static void LayerNorm(in EncoderLayerShape s, float[] x, float[] y, int rows, float[] weight, float[] bias, float[] mean, float[] invstd)
+    {
+        int e = s.DModel;
+        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * e), y.AsSpan(0, rows * e), rows, e, weight.AsSpan(0, e), bias.AsSpan(0, e), s.LayerNormEps,
+            mean.AsSpan(0, rows), invstd.AsSpan(0, rows));
+    }
+
+    private static void LayerNormBackward(in EncoderLayerShape s, float[] x, float[] gy, float[]? gx, int rows, float[] weight, float[]? gWeight,
+        float[]? gBias, float[] mean, float[] invstd)
+    {
+        int e = s.DModel;
+        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * e), gy.AsSpan(0, rows * e), gx is null ? [] : gx.AsSpan(0, rows * e), mean.AsSpan(0, rows),
+            invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
+    }
+
+    /// <summary>y = x·Wᵀ + b over <paramref name="rows"/> rows.</summary>
+    private static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF)
+    {
+        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, 0, inF, 0f, y, 0, outF);
+        var b = bias.AsSpan(0, outF);
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(y.AsSpan(r * outF, outF), b, y.AsSpan(r * outF, outF));
+    }
+
+    /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
+    private static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
+        int inF, int outF)
+    {
+        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, weight, 0, inF, accumulate ? 1f : 0f, gx, 0, inF);
+        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight, 0, inF);
+        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
+    }
+
+    private static void FeedForward(in EncoderLayerShape s, float[] x, int rows, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
+        if (s.Gelu) Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
+        else Pointwise.Forward<ReluOp>(ws.Ff1, ws.Ff1Act, rows * f);
+        Linear(ws.Ff1Act, w[L2W], w[L2B], ws.Ff2, rows, f, e);
+    }
+
+    /// <summary>The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>.</summary>
+    private static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, IReadOnlyList<float[]> w,
+        IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        LinearBackward(ws.Ff1Act, w[L2W], gy, ws.GFfAct, accumulate: false, g[L2W], g[L2B], rows, f, e);
+        Array.Clear(ws.GFf, 0, rows * f);
+        if (s.Gelu) Pointwise.Backward<GeluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
+        else Pointwise.Backward<ReluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
+        LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
+    }
+
+    /// <summary>Self-attention of <paramref name="x"/> [N·T, E] into <c>ws.Attention</c>, keeping q, k, v, the probabilities and the merged heads.</summary>
+    private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    {
+        int t = s.Steps, e = s.DModel, h = s.Heads, d = s.HeadDim, rows = n * t;
+        float scale = 1f / MathF.Sqrt(d);
+        Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
+        SplitHeads(ws.Qkv, 3 * e, 0, ws.Q, n, s, toHeads: true);
+        SplitHeads(ws.Qkv, 3 * e, e, ws.K, n, s, toHeads: true);
+        SplitHeads(ws.Qkv, 3 * e, 2 * e, ws.V, n, s, toHeads: true);
+        for (int m = 0; m < n * h; m++) Gemm.Sgemm(false, true, t, t, d, scale, ws.Q, m * t * d, d, ws.K, m * t * d, d, 0f, ws.GScores, m * t * t, t);
+        SoftmaxKernel.Forward(ws.GScores, ws.Probs, n * h * t, t, 1, log: false);
+        for (int m = 0; m < n * h; m++) Gemm.Sgemm(false, false, t, d, t, 1f, ws.Probs, m * t * t, t, ws.V, m * t * d, d, 0f, ws.Context, m * t * d, d);
+        SplitHeads(ws.Merged, e, 0, ws.Context, n, s, toHeads: false);
+        Linear(ws.Merged, w[OutW], w[OutB], ws.Attention, rows, e, e);
+    }
+
+    /// <summary>The self-attention's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/> (when not null).</summary>
+    private static void AttentionBackward(in EncoderLayerShape s, int n, float[] x, float[] gy, float[]? gx, IReadOnlyList<float[]> w,
+        IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws)
+    {
+        int t = s.Steps, e = s.DModel, h = s.Heads, d = s.HeadDim, rows = n * t;
+        float scale = 1f / MathF.Sqrt(d);
+        LinearBackward(ws.Merged, w[OutW], gy, ws.GMerged, accumulate: false, g[OutW], g[OutB], rows, e, e);
+        SplitHeads(ws.GMerged, e, 0, ws.GContext, n, s, toHeads: true);
+        for (int m = 0; m < n * h; m++)
+        {
+            Gemm.Sgemm(false, true, t, t, d, 1f, ws.GContext, m * t * d, d, ws.V, m * t * d, d, 0f, ws.GProbs, m * t * t, t);
+            Gemm.Sgemm(true, false, t, d, t, 1f, ws.Probs, m * t * t, t, ws.GContext, m * t * d, d, 0f, ws.GV, m * t * d, d);
+        }
+        Array.Clear(ws.GScores, 0, n * h * t * t);
+        SoftmaxKernel.Backward(ws.Probs, ws.GProbs, ws.GScores, n * h * t, t, 1, log: false);
+        for (int m = 0; m < n * h; m++)
+        {
+            Gemm.Sgemm(false, false, t, d, t, scale, ws.GScores, m * t * t, t, ws.K, m * t * d, d, 0f, ws.GQ, m * t * d, d);
+            Gemm.Sgemm(true, false, t, d, t, scale, ws.GScores, m * t * t, t, ws.Q, m * t * d, d, 0f, ws.GK, m * t * d, d);
+        }
+        SplitHeads(ws.GQkv, 3 * e, 0, ws.GQ, n, s, toHeads: false);
+        SplitHeads(ws.GQkv, 3 * e, e, ws.GK, n, s, toHeads: false);
+        SplitHeads(ws.GQkv, 3 * e, 2 * e, ws.GV, n, s, toHeads: false);
+        LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
+    }
+
+    /// <summary>
+    /// Between [N·T, stride] rows (the E columns at <paramref name="offset"/>) and per-head [N, H, T, d]: gathered into
+    /// <paramref name="heads"/> when <paramref name="toHeads"/>, else scattered back into <paramref name="rowsArray"/>.
+    /// </summary>
+    private static void SplitHeads(float[] rowsArray, int stride, int offset, float[] heads, int n, in EncoderLayerShape s, bool toHeads)
+    {
+        int t = s.Steps, h = s.Heads, d = s.HeadDim;
+        for (int b = 0; b < n; b++)
+        {
+            for (int step = 0; step < t; step++)
+            {
+                int row = (b * t + step) * stride + offset;
+                for (int head = 0; head < h; head++)
+                {
+                    var r = rowsArray.AsSpan(row + head * d, d);
+                    var m = heads.AsSpan(((b * h + head) * t + step) * d, d);
+                    if (toHeads) r.CopyTo(m);
+                    else m.CopyTo(r);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+// Shared source (runtime, generator, analyzers): see Dim.cs.
+using System.Collections.Generic;
+
+namespace SharpGrad.Ops;
+
+internal static partial class OpDefaults
+{
+    /// <summary>PyTorch: <c>nn.RNN/LSTM/GRU(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)</c>.</summary>
+    public static class Recurrent
+    {
+        public const int NumLayers = 1;
+        public const bool Bias = true;
+        public const bool BatchFirst = false;
+        public const double Dropout = 0.0;
+        public const bool Bidirectional = false;
+        public const string Nonlinearity = "tanh";
+    }
+
+    /// <summary>PyTorch: <c>nn.TransformerEncoderLayer(dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5, batch_first=False, norm_first=False)</c>.</summary>
+    public static class TransformerLayer
+    {
+        public const int DimFeedforward = 2048;
+        public const double Dropout = 0.1;
+        public const string Activation = "relu";
+        public const double LayerNormEps = 1e-5;
+        public const bool BatchFirst = false;
+        public const bool NormFirst = false;
+    }
+}
+
+internal static partial class OpCatalogue
+{
+    /// <summary>The constructor parameters PyTorch's <c>RNNBase</c> layers share (RNN adds <c>nonlinearity</c> after num_layers).</summary>
+    private static ScalarParam[] RecurrentParams(bool nonlinearity)
+    {
+        var list = new List<ScalarParam>
+        {
+            Req("inputSize", "input_size", ParamKind.Int, ParamUse.Layer) with { Property = "InputSize" },
+            Req("hiddenSize", "hidden_size", ParamKind.Int, ParamUse.Layer) with { Property = "HiddenSize" },
+            Opt("numLayers", "num_layers", ParamKind.Int, OpDefaults.Recurrent.NumLayers, ParamUse.Layer) with { Property = "NumLayers" },
+        };
+        if (nonlinearity)
+        {
+            list.Add(Opt("nonlinearity", "nonlinearity", ParamKind.Choice, OpDefaults.Recurrent.Nonlinearity, ParamUse.Layer) with
+            {
+                Property = "Nonlinearity", Choices = ["tanh", "relu"],
+            });
+        }
+        list.Add(Opt("bias", "bias", ParamKind.Bool, OpDefaults.Recurrent.Bias, ParamUse.Layer) with { Property = "Bias" });
+        list.Add(Opt("batchFirst", "batch_first", ParamKind.Bool, OpDefaults.Recurrent.BatchFirst, ParamUse.Layer) with { Property = "BatchFirst" });
+        list.Add(Opt("dropout", "dropout", ParamKind.Double, OpDefaults.Recurrent.Dropout, ParamUse.Layer) with { Property = "Dropout" });
+        list.Add(Opt("bidirectional", "bidirectional", ParamKind.Bool, OpDefaults.Recurrent.Bidirectional, ParamUse.Layer) with { Property = "Bidirectional" });
+        return list.ToArray();
+    }
+
+    /// <summary>
+    /// The output sequence of a recurrent stack: [N, T, I] (batch first) or [T, N, I] → the same with directions·hidden features.
+    /// Only the batched 3-d form has a rule (an unbatched [T, I] input gives an unknown shape).
+    /// </summary>
+    private static ShapeResult RecurrentRule(ShapeCall c)
+    {
+        if (c.Input(0) is not { Rank: 3 } input || c.Int("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
+        int directions = c.Flag("bidirectional") == true ? 2 : 1;
+        return ShapeRules.Linear(input, c.Int("inputSize"), directions * hidden);
+    }
+
+    /// <summary>
+    /// RNN, LSTM and GRU (family <see cref="OpFamily.Recurrent"/>) and the Transformer encoder layer (family
+    /// <see cref="OpFamily.TransformerLayer"/>; kernel <c>Kernels/TransformerLayer.cs</c>, no masks and dropout 0 compiled).
+    /// The recurrent layers (family <see cref="OpFamily.Recurrent"/>): the layer's <c>Forward</c> returns the output sequence
+    /// and the final states; the rows' shape rule is the output's. Kernel: <c>Kernels/Recurrent.cs</c> (one layer and
+    /// direction, eager and compiled) and <c>Kernels/RecurrentStack.cs</c> (the compiled stack).
+    /// </summary>
+    private static IEnumerable<OpRow> SequenceRows() =>
+    [
+        new OpRow("Rnn", "rnn", OpFamily.Recurrent, OpSurface.None)
+        {
+            Layer = "RNN", Inputs = In("input", "hx?"), Params = RecurrentParams(nonlinearity: true), Shape = RecurrentRule,
+            Outputs = ["output", "h_n"], Reads = BackwardReads.Input | BackwardReads.Output | BackwardReads.Saved, Kernel = "RecurrentKernel",
+            Compiled = true, Onnx = "RNN",
+        },
+        new OpRow("Lstm", "lstm", OpFamily.Recurrent, OpSurface.None)
+        {
+            Layer = "LSTM", Inputs = In("input", "h_0?", "c_0?"), Params = RecurrentParams(nonlinearity: false), Shape = RecurrentRule,
+            Outputs = ["output", "h_n", "c_n"], Reads = BackwardReads.Input | BackwardReads.Output | BackwardReads.Saved, Kernel = "RecurrentKernel",
+            Compiled = true, Onnx = "LSTM",
+        },
+        new OpRow("Gru", "gru", OpFamily.Recurrent, OpSurface.None)
+        {
+            Layer = "GRU", Inputs = In("input", "hx?"), Params = RecurrentParams(nonlinearity: false), Shape = RecurrentRule,
+            Outputs = ["output", "h_n"], Reads = BackwardReads.Input | BackwardReads.Output | BackwardReads.Saved, Kernel = "RecurrentKernel",
+            Compiled = true, Onnx = "GRU",
+        },
+        new OpRow("TransformerEncoderLayer", "transformer_encoder_layer", OpFamily.TransformerLayer, OpSurface.None)
+        {
+            Layer = "TransformerEncoderLayer", Inputs = In("src", "!srcMask?", "!srcKeyPaddingMask?"),
+            Params =
+            [
+                Req("dModel", "d_model", ParamKind.Int, ParamUse.Layer) with { Property = "DModel" },
+                Req("nhead", "nhead", ParamKind.Int, ParamUse.Layer) with { Property = "Nhead" },
+                Opt("dimFeedforward", "dim_feedforward", ParamKind.Int, OpDefaults.TransformerLayer.DimFeedforward, ParamUse.Layer) with { Property = "DimFeedforward" },
+                Opt("dropout", "dropout", ParamKind.Double, OpDefaults.TransformerLayer.Dropout, ParamUse.Layer) with { Property = "DropoutP" },
+                Opt("activation", "activation", ParamKind.Choice, OpDefaults.TransformerLayer.Activation, ParamUse.Layer) with
+                {
+                    Property = "Activation", Choices = ["relu", "gelu"],
+                },
+                Opt("layerNormEps", "layer_norm_eps", ParamKind.Double, OpDefaults.TransformerLayer.LayerNormEps, ParamUse.Layer) with { Property = "LayerNormEps" },
+                Opt("batchFirst", "batch_first", ParamKind.Bool, OpDefaults.TransformerLayer.BatchFirst, ParamUse.Layer) with { Property = "BatchFirst" },
+                Opt("normFirst", "norm_first", ParamKind.Bool, OpDefaults.TransformerLayer.NormFirst, ParamUse.Layer) with { Property = "NormFirst" },
+            ],
+            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Int("dModel"), c.Int("dModel")) : ShapeResult.Unknown,
+            Reads = BackwardReads.Saved, Kernel = "TransformerLayerKernel", Compiled = true,
+        },
+    ];
+}

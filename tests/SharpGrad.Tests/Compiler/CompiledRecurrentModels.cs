@@ -1,0 +1,84 @@
+using SharpGrad.Layers;
+
+namespace SharpGrad.Tests.Compiler;
+
+// Models with RNN/LSTM/GRU layers for the compiled recurrent rule (CompiledRecurrentTests): batch first, zero initial
+// states, the output sequence taken by deconstruction or .Output.
+
+/// <summary>A 2-layer bidirectional LSTM's output sequence, deconstructed.</summary>
+[Module]
+public sealed partial class CompiledLstmStack
+{
+    private readonly LSTM lstm = new(5, 7, numLayers: 2, batchFirst: true, bidirectional: true);
+
+    public Tensor Forward([Shape("N", 6, 5)] Tensor x)
+    {
+        var (y, _) = lstm.Forward(x);
+        return y;
+    }
+}
+
+/// <summary>A 2-layer GRU's output sequence (by .Output) into a Linear over every step.</summary>
+[Module]
+public sealed partial class CompiledGruHead
+{
+    private readonly GRU gru = new(5, 7, numLayers: 2, batchFirst: true);
+    private readonly Linear fc = new(7, 3);
+
+    public Tensor Forward([Shape("N", 9, 5)] Tensor x) => fc.Forward(gru.Forward(x).Output);
+}
+
+/// <summary>A 2-layer bidirectional ReLU RNN without biases.</summary>
+[Module]
+public sealed partial class CompiledRnnStack
+{
+    private readonly RNN rnn = new(5, 6, numLayers: 2, nonlinearity: "relu", bias: false, batchFirst: true, bidirectional: true);
+
+    public Tensor Forward([Shape("N", 4, 5)] Tensor x) => Functional.Tanh(rnn.Forward(x).Output);
+}
+
+/// <summary>PyTorch's <c>lstm_bf</c> fixture layer: LSTM(4, 5, batch_first=True).</summary>
+[Module]
+public sealed partial class CompiledLstmFixture
+{
+    private readonly LSTM lstm = new(4, 5, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x) => lstm.Forward(x).Output;
+}
+
+/// <summary>PyTorch's <c>rnn_relu_bi_bf_nobias</c> fixture layer.</summary>
+[Module]
+public sealed partial class CompiledRnnFixture
+{
+    private readonly RNN rnn = new(4, 5, nonlinearity: "relu", bias: false, batchFirst: true, bidirectional: true);
+
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x) => rnn.Forward(x).Output;
+}
+
+/// <summary>Token ids through an Embedding and an LSTM, every step's output flattened into a classifier.</summary>
+[Module]
+public sealed partial class CompiledLstmClassifier
+{
+    private readonly Embedding emb = new(30, 8);
+    private readonly LSTM lstm = new(8, 12, batchFirst: true);
+    private readonly Linear fc = new(5 * 12, 4);
+
+    public Tensor Forward([Shape("N", 5)] Tensor tokens)
+    {
+        var (y, _) = lstm.Forward(emb.Forward(tokens));
+        return fc.Forward(y.Flatten(1));
+    }
+}
+
+/// <summary>A GRU whose final state is used: a graph break (the states are not held by compiled programs yet).</summary>
+[Module]
+public sealed partial class CompiledGruWithState
+{
+    private readonly GRU gru = new(4, 5, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x)
+    {
+        var (y, h) = gru.Forward(x);
+        return y.Sum(1) + h.Sum(0);
+    }
+}

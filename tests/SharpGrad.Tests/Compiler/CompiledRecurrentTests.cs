@@ -1,0 +1,102 @@
+using SharpGrad.Tests.Nn;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Compiler;
+
+/// <summary>
+/// The compiled recurrent rule (issue 13): RNN/LSTM/GRU stacks (layers, directions, biases, ReLU/tanh) compiled with no graph
+/// break give the eager fused path's outputs, input gradients and parameter gradients at batch 1, 3 and 64, and PyTorch's
+/// outputs on the layer fixtures (Fixtures/arch/layers.safetensors).
+/// </summary>
+[Collection(GlobalRngCollection.Name)]
+public class CompiledRecurrentTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void BidirectionalTwoLayerLstmMatchesEager(int batch)
+    {
+        Rng.ManualSeed(71);
+        var model = new CompiledLstmStack();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6, 5], seed: 72);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void TwoLayerGruIntoLinearMatchesEager(int batch)
+    {
+        Rng.ManualSeed(73);
+        var model = new CompiledGruHead();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 9, 5], seed: 74);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void BidirectionalReluRnnWithoutBiasMatchesEager(int batch)
+    {
+        Rng.ManualSeed(75);
+        var model = new CompiledRnnStack();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 4, 5], seed: 76);
+    }
+
+    [Fact]
+    public void CompiledLstmAndRnnGivePyTorchsOutputs()
+    {
+        foreach (var (name, child, model) in new (string, string, Module)[]
+                 { ("lstm_bf", "lstm.", new CompiledLstmFixture()), ("rnn_relu_bi_bf_nobias", "rnn.", new CompiledRnnFixture()) })
+        {
+            model.LoadStateDict(SequenceLayerFixtureTests.StateOf(name).ToDictionary(kv => child + kv.Key, kv => kv.Value), strict: true);
+            var x = ArchFixtures.Get(SequenceLayerFixtureTests.File, $"{name}.in.x");
+            var y = model switch
+            {
+                CompiledLstmFixture l => l.Compile().Forward(x),
+                CompiledRnnFixture r => r.Compile().Forward(x),
+                _ => throw new InvalidOperationException(),
+            };
+            TensorAssert.Close(ArchFixtures.Get(SequenceLayerFixtureTests.File, $"{name}.out.out"), y, 1e-4, 1e-5, $"{name}: compiled output");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void EmbeddingLstmClassifierTrainsLikeEager(int batch)
+    {
+        Rng.ManualSeed(77);
+        var eager = new CompiledLstmClassifier();
+        var compiled = new CompiledLstmClassifier();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        var tokens = Tensor.RandInt(0, 30, [batch, 5], new Rng(78));
+        var target = Tensor.RandInt(0, 4, [batch], new Rng(79));
+        var le = Losses.CrossEntropy(eager.Forward(tokens), target);
+        le.Backward();
+        var lc = Losses.CrossEntropy(net.Forward(tokens), target);
+        lc.Backward();
+        TensorAssert.Close(le.Detach(), lc.Detach(), 1e-4, 1e-5, "loss");
+        foreach (var ((name, pe), (_, pc)) in eager.NamedParameters().Zip(compiled.NamedParameters()))
+            TensorAssert.Close(pe.Grad!, pc.Grad!, 1e-4, 1e-5, "gradient of " + name);
+    }
+
+    [Fact]
+    public void UsingTheFinalStateIsAGraphBreakThatRunsEagerly()
+    {
+        var model = new CompiledGruWithState();
+        var compiled = model.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("final states", StringComparison.Ordinal));
+        var x = Tensor.Randn([3, 6, 4], rng: new Rng(80));
+        using var noGrad = Autograd.NoGrad();
+        Assert.Equal(model.Forward(x).ToArray(), compiled.Forward(x).ToArray());
+    }
+}

@@ -1,0 +1,44 @@
+using SharpGrad.Layers;
+
+namespace SharpGrad.Tests.Compiler;
+
+// Models with Transformer encoder layers for the compiled layer rule (CompiledTransformerTests): batch first, dropout 0, no masks.
+
+/// <summary>A post-norm ReLU encoder layer (PyTorch's default placement).</summary>
+[Module]
+public sealed partial class CompiledEncoderLayerPostNorm
+{
+    private readonly TransformerEncoderLayer layer = new(16, 4, 24, dropout: 0.0, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 5, 16)] Tensor x) => layer.Forward(x);
+}
+
+/// <summary>A pre-norm GELU encoder layer with an odd model size (3 heads of 4).</summary>
+[Module]
+public sealed partial class CompiledEncoderLayerPreNormGelu
+{
+    private readonly TransformerEncoderLayer layer = new(12, 3, 20, dropout: 0.0, activation: "gelu", batchFirst: true, normFirst: true);
+
+    public Tensor Forward([Shape("N", 7, 12)] Tensor x) => layer.Forward(x);
+}
+
+/// <summary>The transformer_train_step_b16 model at a small size: two encoder layers in a Sequential, the mean over the sequence, a Linear head.</summary>
+[Module]
+public sealed partial class CompiledEncoderClassifier
+{
+    private readonly Sequential encoder = new(
+        new TransformerEncoderLayer(8, 2, 16, dropout: 0.0, batchFirst: true),
+        new TransformerEncoderLayer(8, 2, 16, dropout: 0.0, batchFirst: true));
+    private readonly Linear head = new(8, 3);
+
+    public Tensor Forward([Shape("N", 6, 8)] Tensor x) => head.Forward(encoder.Forward(x).Mean(1));
+}
+
+/// <summary>An encoder layer with the default dropout (0.1): a graph break, run eagerly.</summary>
+[Module]
+public sealed partial class CompiledEncoderLayerWithDropout
+{
+    private readonly TransformerEncoderLayer layer = new(8, 2, 16, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x) => layer.Forward(x);
+}

@@ -1,0 +1,61 @@
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Compiler;
+
+/// <summary>
+/// The compiled TransformerEncoderLayer rule (issue 13): post-norm ReLU and pre-norm GELU layers, and a two-layer encoder
+/// classifier, compiled with no graph break, give the eager layers' outputs, input gradients and parameter gradients at batch
+/// 1, 3 and 64 (the eager layers are checked against PyTorch in SequenceLayerFixtureTests).
+/// </summary>
+[Collection(GlobalRngCollection.Name)]
+public class CompiledTransformerTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void PostNormEncoderLayerMatchesEager(int batch)
+    {
+        Rng.ManualSeed(81);
+        var model = new CompiledEncoderLayerPostNorm();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, 16], seed: 82);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void PreNormGeluEncoderLayerMatchesEager(int batch)
+    {
+        Rng.ManualSeed(83);
+        var model = new CompiledEncoderLayerPreNormGelu();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 7, 12], seed: 84);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void EncoderClassifierMatchesEager(int batch)
+    {
+        Rng.ManualSeed(85);
+        var model = new CompiledEncoderClassifier();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6, 8], seed: 86);
+    }
+
+    [Fact]
+    public void EncoderLayerWithDropoutIsAGraphBreakThatRunsEagerly()
+    {
+        var model = new CompiledEncoderLayerWithDropout();
+        model.Eval();
+        var compiled = model.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("dropout", StringComparison.Ordinal));
+        var x = Tensor.Randn([2, 4, 8], rng: new Rng(87));
+        using var noGrad = Autograd.NoGrad();
+        Assert.Equal(model.Forward(x).ToArray(), compiled.Forward(x).ToArray());
+    }
+}
