@@ -111,19 +111,22 @@ internal sealed class MethodEmitter
         if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
         using (_w.Block($"{(_p.IsRegion ? "internal" : "public")} {Tensor} {_p.Name}({paramList})"))
         {
+            // The entry's own locals never take the name of one of the user's parameters (a loss's target is often `y`).
+            string n = Local("n"), y = Local("y"), result = Local("result"), tape = Local("inputs"), generation = Local("generation");
             EnterGuard(_p.Name);
-            _w.WriteLine($"int n = {P}Prepare({argList});");
-            _w.WriteLine($"{P}Run(n);");
-            _w.WriteLine($"var y = new float[{_e.Size(outNode)}];");
-            _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, y, y.Length);");
-            _w.WriteLine($"var result = {Support}.Wrap(y, {_e.DimsExpr(outNode)});");
+            _w.WriteLine($"int {n} = {P}Prepare({argList});");
+            _w.WriteLine($"{P}Run({n});");
+            _w.WriteLine($"var {y} = new float[{BatchAs(_e.Size(outNode), n)}];");
+            _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, {y}, {y}.Length);");
+            _w.WriteLine($"var {result} = {Support}.Wrap({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
             var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
-            _w.List($"var inputs = new {Tensor}?[]", tapeInputs, ";");
-            _w.WriteLine($"if (!{Support}.ShouldRecord(inputs)) return result;");
-            _w.WriteLine($"int generation = {P}generation;");
+            _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
+            _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
+            _w.WriteLine($"int {generation} = {P}generation;");
             var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
+            string g = Local("g"), node = Local("node");
             _w.Call($"return {Support}.RecordCompiled",
-                ["result", $"\"{_class}{_p.Name}CompiledBackward\"", "inputs", $"(g, node) => {P}TapeBackward(g, node, generation, n)", .. saved]);
+                [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n})", .. saved]);
         }
         if (_p.ScalarOutput && !_p.IsRegion) EmitFusedBackwardEntry(paramList, argList);
         _w.WriteLine();
@@ -150,23 +153,38 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// </summary>");
         using (_w.Block($"public float {_p.Name}Backward({paramList})"))
         {
+            string n = Local("n"), value = Local("value");
             EnterGuard(_p.Name + "Backward");
-            _w.WriteLine($"int n = {P}Prepare({argList});");
-            _w.WriteLine($"{P}Run(n);");
-            _w.WriteLine($"float value = {Nodes[outNode].ValueField}[0];");
+            _w.WriteLine($"int {n} = {P}Prepare({argList});");
+            _w.WriteLine($"{P}Run({n});");
+            _w.WriteLine($"float {value} = {Nodes[outNode].ValueField}[0];");
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = false;");
             foreach (var s in _slots) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
-            _w.WriteLine($"{P}ClearGrads(n);");
+            _w.WriteLine($"{P}ClearGrads({n});");
             _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
-            _w.WriteLine($"{P}Backward(n);");
+            _w.WriteLine($"{P}Backward({n});");
             foreach (var s in _slots)
                 _w.Call($"if ({EmitContext.Needed(s)}) {Support}.AccumulateGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
-            _w.WriteLine("return value;");
+            _w.WriteLine($"return {value};");
         }
     }
 
     /// <summary>Enters the program's <see cref="EmitContext.GuardField"/> for the rest of the method (the buffers are shared).</summary>
-    private void EnterGuard(string method) => _w.WriteLine($"using var call = {EmitContext.GuardField}.Enter(\"{method}\");");
+    private void EnterGuard(string method) => _w.WriteLine($"using var {Local("call")} = {EmitContext.GuardField}.Enter(\"{method}\");");
+
+    /// <summary>
+    /// A local of a generated entry named <paramref name="name"/>, or <c>name_</c> (…) when one of the method's parameters
+    /// already has that name, so that a user's <c>Loss(Tensor x, Tensor y)</c> compiles.
+    /// </summary>
+    private string Local(string name)
+    {
+        while (_p.Inputs.Any(x => x.Name == name)) name += "_";
+        return name;
+    }
+
+    /// <summary>A size or dims expression written with the batch local <c>n</c>, rewritten to use the local <paramref name="n"/>.</summary>
+    private static string BatchAs(string expression, string n)
+        => n == "n" ? expression : System.Text.RegularExpressions.Regex.Replace(expression, @"\bn\b", n);
 
     private static string ShapeArguments(TensorShape shape)
         => string.Join(", ", shape.Dims.Select(d => d.IsFixed ? MethodDraft.I(d.Size) : "\"" + d.Symbol + "\""));
