@@ -1,6 +1,8 @@
+using SharpGrad.Data;
 using SharpGrad.Layers;
 using SharpGrad.Ops;
 using SharpGrad.Tests.Compiler;
+using SharpGrad.Tests.Nn;
 using SharpGrad.Tests.Support;
 
 namespace SharpGrad.Tests.Ops;
@@ -74,6 +76,20 @@ public partial class CatalogueTests
         ["Cat"] = () => Check(xs => Tensor.Cat([xs[0], xs[1]], 1), R(3, 4), R(3, 2)),
         ["Stack"] = () => Check(xs => Tensor.Stack([xs[0], xs[1]], 1), R(3, 4), R(3, 4)),
         ["Where"] = () => { var c = R(3, 4).Gt(0.0); Check(xs => Tensor.Where(c, xs[0], xs[1]), R(3, 4), R(3, 4)); },
+        // The parts of Chunk/Split/Unbind (each part a view of its window), through every part.
+        ["Chunk"] = () => Check(xs => { var (a, b) = xs[0].Chunk(2, 1); return Tensor.Cat([a * 2f, b], 1); }, R(3, 4)),
+        ["Split"] = () => Check(xs => { var q = xs[0].Split(3, -1); return Tensor.Cat([q[1], q[0] * 3f], 1); }, R(3, 4)),
+        ["SplitSizes"] = () => Check(xs => { var p = xs[0].Split([1, 3], 1); return Tensor.Cat([p[1], p[0] * 2f], 1); }, R(3, 4)),
+        ["Unbind"] = () => Check(xs => { var steps = xs[0].Unbind(1); return Tensor.Stack([steps[3], steps[0] * 2f, steps[1]], 1); }, R(3, 4)),
+        // ---- Catalogue.Sequence.cs: whole layers, checked with their parameters and initial states (float64).
+        ["Lstm"] = () => new SequenceLayerGradCheckTests().BidirectionalTwoLayerLstm(),
+        ["Gru"] = () => new SequenceLayerGradCheckTests().GruAndRnn(),
+        ["Rnn"] = () => new SequenceLayerGradCheckTests().GruAndRnn(),
+        ["TransformerEncoderLayer"] = () =>
+        {
+            new SequenceLayerGradCheckTests().EncoderLayer(false, "relu", false);
+            new SequenceLayerGradCheckTests().EncoderLayer(true, "gelu", true);
+        },
         ["MaskedFill"] = () => { var mask = R(3, 4).Gt(0.0); Check(xs => xs[0].MaskedFill(mask, 0.5), R(3, 4)); },
         ["Gather"] = () => Check(xs => xs[0].Gather(1, Index([3, 0, 1, 1, 2, 0], 3, 2)), R(3, 4)),
         ["IndexSelect"] = () => Check(xs => xs[0].IndexSelect(1, Index([3, 0, 3], 3)), R(3, 4)),
@@ -226,6 +242,26 @@ public partial class CatalogueTests
         new("dropout", ["Dropout"], () => new CompiledLayerTests().DropoutMlpInTrainingDrawsTheSameMaskAsEager(8)),
         new("embedding", ["Embedding"], () => new CompiledLayerTests().EmbeddingModelMatchesEager(3)),
         new("cross-entropy", ["CrossEntropy"], () => new CompiledLayerTests().CompiledLossMatchesEagerOnTheTapeAndFused(3)),
+        new("slicing and joining", ["Narrow", "Slice", "Select", "Chunk", "Split", "SplitSizes", "Unbind", "Cat", "Stack"], () =>
+        {
+            var tests = new CompiledSliceTests();
+            tests.SlicesAndCatMatchEager(3);
+            tests.UnbindAndStackMatchEager(3);
+        }),
+        new("where", ["Where"], () => new CompiledSliceTests().WhereClampAndPowMatchEager(3)),
+        new("recurrent layers", ["Lstm", "Gru", "Rnn"], () =>
+        {
+            var tests = new CompiledRecurrentTests();
+            tests.BidirectionalTwoLayerLstmMatchesEager(3);
+            tests.TwoLayerGruIntoLinearMatchesEager(3);
+            tests.BidirectionalReluRnnWithoutBiasMatchesEager(3);
+        }),
+        new("transformer encoder layer", ["TransformerEncoderLayer"], () =>
+        {
+            var tests = new CompiledTransformerTests();
+            tests.PostNormEncoderLayerMatchesEager(3);
+            tests.PreNormGeluEncoderLayerMatchesEager(3);
+        }),
         new("GLU and PReLU", ["Glu", "Prelu"], () =>
         {
             var tests = new ProofOpTests();
