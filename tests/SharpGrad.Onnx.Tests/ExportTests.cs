@@ -50,6 +50,18 @@ public class ExportTests
     }
 
     [Fact]
+    public void SlicingConcatenationAndAnEncoderLayerChild()
+    {
+        Rng.ManualSeed(9);
+        var m = new SliceCatEncoder();
+        m.Eval();
+        OrtCheck.Perturb(m, 90);
+        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "x", Tensor.Randn([1, 6, 16]), Tensor.Randn([5, 6, 16]));
+        var ops = Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Node.Select(n => n.OpType).ToHashSet();
+        Assert.Superset(new HashSet<string> { "Slice", "Gather", "Concat", "Softmax", "LayerNormalization" }, ops);
+    }
+
+    [Fact]
     public void EmbeddingClassifierOnTokenIds()
     {
         Rng.ManualSeed(5);

@@ -211,3 +211,24 @@ public sealed partial class ActivationZoo : IOnnxExportable
         graph.Output(graph.Softmin(graph.Layer("fc3", fc3, h), 1), "output");
     }
 }
+
+/// <summary>
+/// Slicing, concatenation and a whole TransformerEncoderLayer child, as a user writes them: the first and last time
+/// steps (Select), a window (Narrow, Slice with a step), joined by Tensor.Cat.
+/// </summary>
+[Module]
+public sealed partial class SliceCatEncoder
+{
+    private readonly TransformerEncoderLayer encoder = new(16, 4, 32, dropout: 0, batchFirst: true);
+    private readonly Linear head = new(16, 3);
+
+    public Tensor Forward([Shape("N", 6, 16)] Tensor x)
+    {
+        var h = encoder.Forward(x);                                           // [N, 6, 16]
+        var window = h.Narrow(1, 1, 3);                                       // [N, 3, 16]
+        var strided = h.Slice(1, 0, 6, 2);                                    // [N, 3, 16]
+        var ends = Tensor.Cat([h.Select(1, 0).Unsqueeze(1), h.Select(1, -1).Unsqueeze(1)], 1);   // [N, 2, 16]
+        var joined = Tensor.Cat([window, strided * 0.5f, ends], 1);          // [N, 8, 16]
+        return head.Forward(joined).Flatten(1);                               // [N, 24]
+    }
+}

@@ -87,6 +87,7 @@ internal static partial class OpCatalogue
         Layer("BatchNorm2d");
         Layer("LayerNorm");
         Layer("Embedding");
+        Layer("TransformerEncoderLayer");
 
         // The identity in evaluation mode, and views (one Reshape to the inferred shape).
         Form("Dropout", OnnxForm.Identity);
@@ -99,6 +100,12 @@ internal static partial class OpCatalogue
         Form("Squeeze", OnnxForm.Reshape);
         Call("Transpose", "Transpose", "input", "dim0", "dim1");
         Call("Permute", "Permute", "input", "dims");
+
+        // Slicing and joining (the windows of Tensor.Narrow/Slice/Select, torch.cat's list).
+        Call("Narrow", "Narrow", "input", "dim", "start", "length");
+        Call("Slice", "Slice", "input", "dim", "start", "end", "step");
+        Call("Select", "Select", "input", "dim", "index");
+        Call("Cat", "Cat", "@inputs", "dim");
 
         // Pointwise ops and activations (functional calls and their layers alike: a layer's options are its arguments).
         Call("Relu", "Relu", "input");
