@@ -62,6 +62,16 @@ public class ExportTests
     }
 
     [Fact]
+    public void LstmClassifierThroughTheGeneratedExport()
+    {
+        Rng.ManualSeed(10);
+        var m = new LstmClassifier();
+        Assert.True(m.Compile().Explanation.IsFullyCompiled, m.Compile().Explanation.ToString());
+        var bytes = OrtCheck.ExportAndCompare(m, m.Forward, "tokens", Tensor.RandInt(0, 40, [1, 7]), Tensor.RandInt(0, 40, [5, 7]));
+        Assert.Contains("LSTM", Proto.ModelProto.Parser.ParseFrom(bytes).Graph.Node.Select(n => n.OpType));
+    }
+
+    [Fact]
     public void EmbeddingClassifierOnTokenIds()
     {
         Rng.ManualSeed(5);

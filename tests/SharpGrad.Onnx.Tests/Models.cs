@@ -232,3 +232,18 @@ public sealed partial class SliceCatEncoder
         return head.Forward(joined).Flatten(1);                               // [N, 24]
     }
 }
+
+/// <summary>Embedding, a 2-layer bidirectional batch-first LSTM (its output sequence), the last step and a classifier: the LSTM classifier of issue 17.</summary>
+[Module]
+public sealed partial class LstmClassifier
+{
+    private readonly Embedding embed = new(40, 8);
+    private readonly LSTM lstm = new(8, 6, numLayers: 2, batchFirst: true, bidirectional: true);
+    private readonly Linear fc = new(12, 4);
+
+    public Tensor Forward([Shape("N", 7)] Tensor tokens)
+    {
+        var (output, _) = lstm.Forward(embed.Forward(tokens));               // [N, 7, 12]
+        return fc.Forward(output.Select(1, -1));                              // [N, 4]
+    }
+}

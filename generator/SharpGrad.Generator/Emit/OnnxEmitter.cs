@@ -208,7 +208,14 @@ internal static class OnnxEmitter
                         return;
                     }
                     string type = "global::SharpGrad.Layers." + child.Kind;
-                    Builder(i, "Layer", Literal(child.Path), $"global::SharpGrad.CompiledSupport.Submodule<{type}>(this, {Literal(child.Path)})", x);
+                    // A recurrent layer's builder call returns (Output, final states): the compiled node is the output sequence.
+                    string layer = $"global::SharpGrad.CompiledSupport.Submodule<{type}>(this, {Literal(child.Path)})";
+                    if (row.Family != OpFamily.Recurrent) Builder(i, "Layer", Literal(child.Path), layer, x);
+                    else
+                    {
+                        Code.Comment(node.Text);
+                        Code.Call($"var {V(i)} = graph.Layer", [Literal(child.Path), layer, x], ").Output;");
+                    }
                     return;
                 default:
                     var args = new List<string>();

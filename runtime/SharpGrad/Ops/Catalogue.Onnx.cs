@@ -88,6 +88,9 @@ internal static partial class OpCatalogue
         Layer("LayerNorm");
         Layer("Embedding");
         Layer("TransformerEncoderLayer");
+        Layer("Lstm");   // the builder's call returns (Output, h_n, c_n): the generated code takes .Output
+        Layer("Gru");
+        Layer("Rnn");
 
         // The identity in evaluation mode, and views (one Reshape to the inferred shape).
         Form("Dropout", OnnxForm.Identity);
