@@ -32,42 +32,23 @@ public class Adam : AdamFamily
     protected override string Name => "Adam";
 
     /// <inheritdoc/>
-    protected override void StepGroup(ParamGroup g)
+    private protected override void AddMissingState(ParamGroup g, Tensor p, Dictionary<string, Tensor> state)
     {
-        var (lr, b1, b2, eps, wd, maximize) = Options(g);
-        bool amsgrad = g.GetBool("amsgrad");
-        // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
-        var ps = g.Params;
-        for (int pi = 0; pi < ps.Count; pi++)
-        {
-            var p = ps[pi];
-            if (p.GradInternal is null) continue;
-            var grad = PrepareGrad(p);
-            var st = GetState(p, out bool created);
-            if (created)
-            {
-                st["step"] = NewStep();
-                st["exp_avg"] = ZerosLike(p);
-                st["exp_avg_sq"] = ZerosLike(p);
-                if (amsgrad) st["max_exp_avg_sq"] = ZerosLike(p);
-            }
-            else if (amsgrad && !st.ContainsKey("max_exp_avg_sq"))
-            {
-                st["max_exp_avg_sq"] = ZerosLike(p);
-            }
-            double step = IncrementStep(st["step"]);
-            var m = st["exp_avg"];
-            var v = st["exp_avg_sq"];
-            Tensor? vmax = amsgrad ? st["max_exp_avg_sq"] : null;
-            m.Storage.Version++;
-            v.Storage.Version++;
-            if (vmax is not null) vmax.Storage.Version++;
-            if (p.DType == DType.Float32)
-                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), vmax is null ? default : S<float>(vmax), step, lr, b1, b2, eps, wd, _decoupled, maximize);
-            else
-                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), vmax is null ? default : S<double>(vmax), step, lr, b1, b2, eps, wd, _decoupled, maximize);
-            p.Storage.Version++;
-        }
+        AddZeros(state, "exp_avg", p);
+        AddZeros(state, "exp_avg_sq", p);
+        if (g.GetBool("amsgrad")) AddZeros(state, "max_exp_avg_sq", p);
+    }
+
+    /// <inheritdoc/>
+    private protected override void Update(ParamGroup g, in FamilyOptions o, Tensor p, Tensor grad, Dictionary<string, Tensor> state, double step)
+    {
+        var m = state["exp_avg"];
+        var v = state["exp_avg_sq"];
+        Tensor? vmax = g.GetBool("amsgrad") ? state["max_exp_avg_sq"] : null;
+        if (p.DType == DType.Float32)
+            Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), vmax is null ? default : S<float>(vmax), step, o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, _decoupled, o.Maximize);
+        else
+            Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), vmax is null ? default : S<double>(vmax), step, o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, _decoupled, o.Maximize);
     }
 
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, Span<T> vmax, double step,

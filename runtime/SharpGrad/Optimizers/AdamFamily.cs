@@ -38,9 +38,50 @@ public abstract class AdamFamily : Optimizer
     }
 
     /// <summary>A group's shared options (maximize is false in a group saved before the option existed).</summary>
-    private protected static (double Lr, double Beta1, double Beta2, double Eps, double WeightDecay, bool Maximize) Options(ParamGroup g)
+    private protected readonly record struct FamilyOptions(double Lr, double Beta1, double Beta2, double Eps, double WeightDecay, bool Maximize);
+
+    /// <summary>
+    /// One step of the group, the same for every member: for each parameter with a gradient, its state ("step" first, as
+    /// PyTorch orders it, then what <see cref="AddMissingState"/> adds), the new step count, then the member's
+    /// <see cref="Update"/>. The state tensors' and the parameter's version counters move, as PyTorch's in-place updates
+    /// make them.
+    /// </summary>
+    protected sealed override void StepGroup(ParamGroup g)
     {
         var (b1, b2) = g.Betas;
-        return (g.Lr, b1, b2, g.GetDouble("eps"), g.WeightDecay, g.Has("maximize") && g.GetBool("maximize"));
+        var o = new FamilyOptions(g.Lr, b1, b2, g.GetDouble("eps"), g.WeightDecay, g.Has("maximize") && g.GetBool("maximize"));
+        // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
+        var ps = g.Params;
+        for (int pi = 0; pi < ps.Count; pi++)
+        {
+            var p = ps[pi];
+            if (p.GradInternal is null) continue;
+            var grad = PrepareGrad(p);
+            var st = GetState(p, out bool created);
+            if (created) st["step"] = NewStep();
+            AddMissingState(g, p, st);
+            double step = IncrementStep(st["step"]);
+            foreach (var (key, t) in st)
+            {
+                if (key != "step") t.Storage.Version++;
+            }
+            Update(g, o, p, grad, st, step);
+            p.Storage.Version++;
+        }
+    }
+
+    /// <summary>
+    /// Adds the state entries the member keeps beside "step" that <paramref name="state"/> lacks (all of them on the first
+    /// step; an optional one, like Adam's <c>max_exp_avg_sq</c>, in a state loaded without it), in PyTorch's order.
+    /// </summary>
+    private protected abstract void AddMissingState(ParamGroup g, Tensor p, Dictionary<string, Tensor> state);
+
+    /// <summary>Updates <paramref name="p"/> and its state in place from <paramref name="grad"/> at step <paramref name="step"/> (1 on the first step).</summary>
+    private protected abstract void Update(ParamGroup g, in FamilyOptions o, Tensor p, Tensor grad, Dictionary<string, Tensor> state, double step);
+
+    /// <summary>Adds a zero tensor shaped like <paramref name="p"/> under <paramref name="key"/> unless the state has one.</summary>
+    private protected static void AddZeros(Dictionary<string, Tensor> state, string key, Tensor p)
+    {
+        if (!state.ContainsKey(key)) state[key] = ZerosLike(p);
     }
 }

@@ -21,34 +21,22 @@ public sealed class Adamax : AdamFamily
     protected override string Name => "Adamax";
 
     /// <inheritdoc/>
-    protected override void StepGroup(ParamGroup g)
+    private protected override void AddMissingState(ParamGroup g, Tensor p, Dictionary<string, Tensor> state)
     {
-        var (lr, b1, b2, eps, wd, maximize) = Options(g);
-        var ps = g.Params;
-        for (int pi = 0; pi < ps.Count; pi++)
-        {
-            var p = ps[pi];
-            if (p.Grad is null) continue;
-            var grad = PrepareGrad(p);
-            var st = GetState(p, out bool created);
-            if (created)
-            {
-                st["step"] = NewStep();
-                st["exp_avg"] = ZerosLike(p);
-                st["exp_inf"] = ZerosLike(p);
-            }
-            double step = IncrementStep(st["step"]);
-            var m = st["exp_avg"];
-            var u = st["exp_inf"];
-            m.Storage.Version++;
-            u.Storage.Version++;
-            double clr = lr / (1 - Math.Pow(b1, step));
-            if (p.DType == DType.Float32)
-                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(u), clr, b1, b2, eps, wd, maximize);
-            else
-                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(u), clr, b1, b2, eps, wd, maximize);
-            p.Storage.Version++;
-        }
+        AddZeros(state, "exp_avg", p);
+        AddZeros(state, "exp_inf", p);
+    }
+
+    /// <inheritdoc/>
+    private protected override void Update(ParamGroup g, in FamilyOptions o, Tensor p, Tensor grad, Dictionary<string, Tensor> state, double step)
+    {
+        var m = state["exp_avg"];
+        var u = state["exp_inf"];
+        double clr = o.Lr / (1 - Math.Pow(o.Beta1, step));
+        if (p.DType == DType.Float32)
+            Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(u), clr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Maximize);
+        else
+            Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(u), clr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Maximize);
     }
 
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> u, double clrD, double b1D, double b2D, double epsD, double wdD, bool maximize)

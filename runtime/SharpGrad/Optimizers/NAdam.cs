@@ -42,47 +42,34 @@ public sealed class NAdam : AdamFamily
     protected override DType LoadedStateDType(string key, Tensor parameter) => key is "step" or "mu_product" ? DType.Float32 : parameter.DType;
 
     /// <inheritdoc/>
-    protected override void StepGroup(ParamGroup g)
+    private protected override void AddMissingState(ParamGroup g, Tensor p, Dictionary<string, Tensor> state)
     {
-        var (lr, b1, b2, eps, wd, maximize) = Options(g);
-        double psi = g.GetDouble("momentum_decay");
-        var ps = g.Params;
-        for (int pi = 0; pi < ps.Count; pi++)
-        {
-            var p = ps[pi];
-            if (p.Grad is null) continue;
-            var grad = PrepareGrad(p);
-            var st = GetState(p, out bool created);
-            if (created)
-            {
-                st["step"] = NewStep();
-                st["mu_product"] = Tensor.Wrap(new[] { 1f });
-                st["exp_avg"] = ZerosLike(p);
-                st["exp_avg_sq"] = ZerosLike(p);
-            }
-            double step = IncrementStep(st["step"]);
-            double bc2 = 1 - Math.Pow(b2, step);
-            double mu = b1 * (1 - 0.5 * Math.Pow(0.96, step * psi));
-            double muNext = b1 * (1 - 0.5 * Math.Pow(0.96, (step + 1) * psi));
-            // PyTorch keeps mu_product as a Float32 0-d tensor: both products are rounded to float.
-            var muProductT = st["mu_product"];
-            var muProductData = muProductT.Data<float>();
-            float muProduct = muProductData[muProductT.Offset] * (float)mu;
-            muProductData[muProductT.Offset] = muProduct;
-            muProductT.Storage.Version++;
-            float muProductNext = muProduct * (float)mu * (float)muNext;
-            double coefGrad = lr * (1 - mu) / (1 - (double)muProduct);
-            double coefAvg = lr * muNext / (1 - (double)muProductNext);
-            var m = st["exp_avg"];
-            var v = st["exp_avg_sq"];
-            m.Storage.Version++;
-            v.Storage.Version++;
-            if (p.DType == DType.Float32)
-                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), bc2, coefGrad, coefAvg, b1, b2, eps, wd, maximize);
-            else
-                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), bc2, coefGrad, coefAvg, b1, b2, eps, wd, maximize);
-            p.Storage.Version++;
-        }
+        if (!state.ContainsKey("mu_product")) state["mu_product"] = Tensor.Wrap(new[] { 1f });
+        AddZeros(state, "exp_avg", p);
+        AddZeros(state, "exp_avg_sq", p);
+    }
+
+    /// <inheritdoc/>
+    private protected override void Update(ParamGroup g, in FamilyOptions o, Tensor p, Tensor grad, Dictionary<string, Tensor> state, double step)
+    {
+        double b1 = o.Beta1, psi = g.GetDouble("momentum_decay");
+        double bc2 = 1 - Math.Pow(o.Beta2, step);
+        double mu = b1 * (1 - 0.5 * Math.Pow(0.96, step * psi));
+        double muNext = b1 * (1 - 0.5 * Math.Pow(0.96, (step + 1) * psi));
+        // PyTorch keeps mu_product as a Float32 0-d tensor: both products are rounded to float.
+        var muProductT = state["mu_product"];
+        var muProductData = muProductT.Data<float>();
+        float muProduct = muProductData[muProductT.Offset] * (float)mu;
+        muProductData[muProductT.Offset] = muProduct;
+        float muProductNext = muProduct * (float)mu * (float)muNext;
+        double coefGrad = o.Lr * (1 - mu) / (1 - (double)muProduct);
+        double coefAvg = o.Lr * muNext / (1 - (double)muProductNext);
+        var m = state["exp_avg"];
+        var v = state["exp_avg_sq"];
+        if (p.DType == DType.Float32)
+            Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), bc2, coefGrad, coefAvg, b1, o.Beta2, o.Eps, o.WeightDecay, o.Maximize);
+        else
+            Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), bc2, coefGrad, coefAvg, b1, o.Beta2, o.Eps, o.WeightDecay, o.Maximize);
     }
 
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double bc2D, double coefGradD, double coefAvgD,

@@ -24,38 +24,27 @@ public sealed class RAdam : AdamFamily
     protected override string Name => "RAdam";
 
     /// <inheritdoc/>
-    protected override void StepGroup(ParamGroup g)
+    private protected override void AddMissingState(ParamGroup g, Tensor p, Dictionary<string, Tensor> state)
     {
-        var (lr, b1, b2, eps, wd, maximize) = Options(g);
-        var ps = g.Params;
-        for (int pi = 0; pi < ps.Count; pi++)
-        {
-            var p = ps[pi];
-            if (p.Grad is null) continue;
-            var grad = PrepareGrad(p);
-            var st = GetState(p, out bool created);
-            if (created)
-            {
-                st["step"] = NewStep();
-                st["exp_avg"] = ZerosLike(p);
-                st["exp_avg_sq"] = ZerosLike(p);
-            }
-            double step = IncrementStep(st["step"]);
-            double bc1 = 1 - Math.Pow(b1, step), bc2 = 1 - Math.Pow(b2, step);
-            // The length of the approximated simple moving average, and its maximum.
-            double rhoInf = 2 / (1 - b2) - 1;
-            double rhoT = rhoInf - 2 * step * Math.Pow(b2, step) / bc2;
-            double rect = rhoT > 5 ? Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT)) : double.NaN;
-            var m = st["exp_avg"];
-            var v = st["exp_avg_sq"];
-            m.Storage.Version++;
-            v.Storage.Version++;
-            if (p.DType == DType.Float32)
-                Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), lr, bc1, bc2, rect, b1, b2, eps, wd, maximize);
-            else
-                Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), lr, bc1, bc2, rect, b1, b2, eps, wd, maximize);
-            p.Storage.Version++;
-        }
+        AddZeros(state, "exp_avg", p);
+        AddZeros(state, "exp_avg_sq", p);
+    }
+
+    /// <inheritdoc/>
+    private protected override void Update(ParamGroup g, in FamilyOptions o, Tensor p, Tensor grad, Dictionary<string, Tensor> state, double step)
+    {
+        double b1 = o.Beta1, b2 = o.Beta2;
+        double bc1 = 1 - Math.Pow(b1, step), bc2 = 1 - Math.Pow(b2, step);
+        // The length of the approximated simple moving average, and its maximum.
+        double rhoInf = 2 / (1 - b2) - 1;
+        double rhoT = rhoInf - 2 * step * Math.Pow(b2, step) / bc2;
+        double rect = rhoT > 5 ? Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT)) : double.NaN;
+        var m = state["exp_avg"];
+        var v = state["exp_avg_sq"];
+        if (p.DType == DType.Float32)
+            Kernel(S<float>(p), S<float>(grad), S<float>(m), S<float>(v), o.Lr, bc1, bc2, rect, b1, b2, o.Eps, o.WeightDecay, o.Maximize);
+        else
+            Kernel(S<double>(p), S<double>(grad), S<double>(m), S<double>(v), o.Lr, bc1, bc2, rect, b1, b2, o.Eps, o.WeightDecay, o.Maximize);
     }
 
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> m, Span<T> v, double lrD, double bc1D, double bc2D, double rectD,
