@@ -56,6 +56,8 @@ internal enum RuleKind
     Recurrent,
     /// <summary>A TransformerEncoderLayer as one fused kernel.</summary>
     TransformerLayer,
+    /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
+    Data,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

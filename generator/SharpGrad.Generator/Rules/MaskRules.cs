@@ -48,8 +48,7 @@ internal sealed class MaskedFillRule : Rule
     /// <summary>The mask's elements (a method argument, or the module's own mask buffer), checked against the shape the program was built for.</summary>
     internal static string Mask(EmitContext e, NodePlan n, int slot = 1)
     {
-        var mask = e.Nodes[n.Inputs[slot]];
-        string tensor = mask.Args.Count > 0 ? mask.Args[0] : MethodEmitter.RawField(e, n.Inputs[slot]);
+        string tensor = MethodEmitter.RawField(e, n.Inputs[slot]);
         return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
     }
 
