@@ -42,6 +42,8 @@ internal enum RuleKind
     BroadcastMatMul,
     /// <summary><c>Where(condition, x, y)</c> with a condition read as data.</summary>
     Where,
+    /// <summary><c>Where(condition, x, 0.0)</c> / <c>Where(condition, 0.0, y)</c>: a MaskedFill of the tensor branch.</summary>
+    WhereScalar,
     /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
     Member,
     /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>

@@ -57,3 +57,16 @@ public sealed partial class CompiledMaskCatalogueNet
         return d.MaskedFill(keep.Eq(0.0), -0.5);
     }
 }
+
+/// <summary>Where with a scalar branch, each way round (PyTorch's <c>torch.where(keep, h, 0.25)</c>), over a Bool mask argument.</summary>
+[Module]
+public sealed partial class CompiledWhereScalarNet
+{
+    private readonly Linear fc = new(6, 6);
+
+    public Tensor Forward([Shape("N", 3, 6)] Tensor x, [Shape(3, 6)] Tensor keep)
+    {
+        var h = fc.Forward(x);
+        return Tensor.Where(keep, h, 0.25) + Tensor.Where(keep, -1.5, h * h);
+    }
+}

@@ -61,4 +61,17 @@ public class CompiledMaskTests
         var keep = Tensor.RandInt(0, 4, [4, 4], new Rng(305)).To(DType.Float32);
         CompiledLayerTests.Compare(model, model, x => model.Forward(x, keep), x => model.Compile().Forward(x, keep), [batch, 4, 4], seed: 306);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void WhereWithAScalarBranchMatchesEager(int batch)
+    {
+        var model = new CompiledWhereScalarNet();
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        var keep = Tensor.Rand([3, 6], rng: new Rng(307)).Gt(0.5);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, keep), x => model.Compile().Forward(x, keep), [batch, 3, 6], seed: 308);
+    }
 }

@@ -76,6 +76,7 @@ public partial class CatalogueTests
         ["Cat"] = () => Check(xs => Tensor.Cat([xs[0], xs[1]], 1), R(3, 4), R(3, 2)),
         ["Stack"] = () => Check(xs => Tensor.Stack([xs[0], xs[1]], 1), R(3, 4), R(3, 4)),
         ["Where"] = () => { var c = R(3, 4).Gt(0.0); Check(xs => Tensor.Where(c, xs[0], xs[1]), R(3, 4), R(3, 4)); },
+        ["WhereScalar"] = () => { var c = R(3, 4).Gt(0.0); Check(xs => Tensor.Where(c, xs[0], 0.5) * Tensor.Where(c, -2.0, xs[0]), R(3, 4)); },
         // ---- Catalogue.Masks.cs (the rest of its rows have no differentiable input: NoGradCheck)
         ["Triu"] = () => Check(xs => xs[0].Triu(1), R(4, 4)),
         ["Tril"] = () => Check(xs => xs[0].Tril(-1), R(3, 4)),
@@ -254,6 +255,7 @@ public partial class CatalogueTests
             tests.UnbindAndStackMatchEager(3);
         }),
         new("where", ["Where"], () => new CompiledSliceTests().WhereClampAndPowMatchEager(3)),
+        new("where with a scalar branch", ["WhereScalar"], () => new CompiledMaskTests().WhereWithAScalarBranchMatchesEager(3)),
         new("mask builders", CompiledMaskTests.Ops, () =>
         {
             var tests = new CompiledMaskTests();
