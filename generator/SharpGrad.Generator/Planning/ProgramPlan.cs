@@ -33,6 +33,8 @@ internal enum RuleKind
     Softmax,
     Glu,
     Reduce,
+    /// <summary>Var / Std over adjacent non-batch dims, with Bessel's correction.</summary>
+    Variance,
     Extreme,
     Permute,
     MatMul,
