@@ -62,6 +62,8 @@ internal enum RuleKind
     TransformerLayer,
     /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
     Data,
+    /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
+    DataValue,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -71,7 +71,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(),
+            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
