@@ -96,6 +96,13 @@ internal sealed class ReduceRule : Rule
     public override RuleKind Kind => RuleKind.Reduce;
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+        => Reduced(m, i) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
+
+    /// <summary>
+    /// The geometry of node <paramref name="i"/>'s reduction over its <c>dims</c>/<c>dim</c> argument (all dims when none):
+    /// adjacent dims, over the batch (a non-batched result) or not; null otherwise. Shared with <see cref="VarianceRule"/>.
+    /// </summary>
+    internal static ReduceGeometry? Reduced(MethodDraft m, int i)
     {
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
@@ -114,7 +121,7 @@ internal sealed class ReduceRule : Rule
             else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
             else size *= inS[d].Size;
         }
-        return plan with { Rule = Kind, Geometry = new ReduceGeometry(overBatch, outer, size, inner) };
+        return new ReduceGeometry(overBatch, outer, size, inner);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -151,24 +158,11 @@ internal sealed class VarianceRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        int a = m.In(i, 0);
-        var inS = m.Shapes[a];
-        int rank = inS.Rank;
         var args = m.Arguments(i);
-        IReadOnlyList<int>? given = args.Has("dims") ? args.Ints("dims") : args.Has("dim") ? args.Ints("dim") : [];
         double? correction = args.Has("correction") ? args.Number("correction") : args.Has("unbiased") ? args.Number("unbiased") : 1;
-        if (given is null || correction is not { } c || !m.Batched[a] || !m.Batched[i]) return null;
-        var dims = given.Count == 0 ? Enumerable.Range(0, rank).ToList() : given.Select(d => MethodDraft.Norm(d, rank)).Distinct().OrderBy(d => d).ToList();
         // Over the batch dim, or over dims that are not adjacent: not emitted (a graph break naming the call).
-        if (dims.Count == 0 || dims.Any(d => d <= 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
-        int outer = 1, size = 1, inner = 1;
-        for (int d = 1; d < rank; d++)
-        {
-            if (d < dims[0]) outer *= inS[d].Size;
-            else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
-            else size *= inS[d].Size;
-        }
-        return plan with { Rule = Kind, Geometry = new ReduceGeometry(false, outer, size, inner), Args = new[] { MethodDraft.F64(c) }.ToEquatableArray() };
+        if (correction is not { } c || ReduceRule.Reduced(m, i) is not { OverBatch: false } geometry) return null;
+        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(c) }.ToEquatableArray() };
     }
 
     private static string[] Arguments(EmitContext e, NodePlan n)
