@@ -916,6 +916,17 @@ internal sealed class GraphParser
         {
             throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
         }
+        if (nodeKind == NodeKind.Data)
+        {
+            // A data op's generated call needs each argument at run time: a constant, an int list, or the module's own field.
+            foreach (var scalar in scalars)
+            {
+                if (scalar.Text.Length == 0 || scalar.IsKnown || scalar.Member is not null || !scalar.Ints.IsEmpty) continue;
+                var offending = operation.Arguments.FirstOrDefault(a => a.Parameter?.Name == scalar.Name)?.Syntax ?? invocation;
+                throw Unsupported(offending, "the argument `" + Text(offending) + "` of `" + Text(invocation) + "`, which is neither a constant nor a field of the module",
+                    "pass a constant, or keep the value in a field or property of the module");
+            }
+        }
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
@@ -933,7 +944,18 @@ internal sealed class GraphParser
             _ => null,
         } : null;
         string? str = value.ConstantValue is { HasValue: true, Value: string s } ? s : null;
-        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text) { String = str };
+        // A field or property of the module itself (`pad`, `this.pad`): a data op reads it at run time.
+        string? member = value switch
+        {
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var f } => f.Name,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: { Parameters.Length: 0 } p } => p.Name,
+            _ => null,
+        };
+        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text)
+        {
+            String = str, Member = number.HasValue || str is not null ? null : member,
+            Type = argument.Parameter.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+        };
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
@@ -1053,7 +1075,7 @@ internal sealed class GraphParser
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask or OpFamily.Where => NodeKind.Elementwise,
-        OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
+        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
@@ -1063,6 +1085,7 @@ internal sealed class GraphParser
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
         OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,
+        OpFamily.Data => NodeKind.Data,
         _ => null,
     };
 

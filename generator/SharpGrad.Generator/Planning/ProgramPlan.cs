@@ -33,6 +33,8 @@ internal enum RuleKind
     Softmax,
     Glu,
     Reduce,
+    /// <summary>Var / Std over adjacent non-batch dims, with Bessel's correction.</summary>
+    Variance,
     Extreme,
     Permute,
     MatMul,
@@ -42,6 +44,8 @@ internal enum RuleKind
     BroadcastMatMul,
     /// <summary><c>Where(condition, x, y)</c> with a condition read as data.</summary>
     Where,
+    /// <summary><c>Where(condition, x, 0.0)</c> / <c>Where(condition, 0.0, y)</c>: a MaskedFill of the tensor branch.</summary>
+    WhereScalar,
     /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
     Member,
     /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>
@@ -56,6 +60,10 @@ internal enum RuleKind
     Recurrent,
     /// <summary>A TransformerEncoderLayer as one fused kernel.</summary>
     TransformerLayer,
+    /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
+    Data,
+    /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
+    DataValue,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -96,6 +96,13 @@ internal sealed class ReduceRule : Rule
     public override RuleKind Kind => RuleKind.Reduce;
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+        => Reduced(m, i) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
+
+    /// <summary>
+    /// The geometry of node <paramref name="i"/>'s reduction over its <c>dims</c>/<c>dim</c> argument (all dims when none):
+    /// adjacent dims, over the batch (a non-batched result) or not; null otherwise. Shared with <see cref="VarianceRule"/>.
+    /// </summary>
+    internal static ReduceGeometry? Reduced(MethodDraft m, int i)
     {
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
@@ -114,7 +121,7 @@ internal sealed class ReduceRule : Rule
             else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
             else size *= inS[d].Size;
         }
-        return plan with { Rule = Kind, Geometry = new ReduceGeometry(overBatch, outer, size, inner) };
+        return new ReduceGeometry(overBatch, outer, size, inner);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -138,6 +145,42 @@ internal sealed class ReduceRule : Rule
     {
         e.W.Comment($"d {n.Text}: spread back over the reduced dims");
         e.W.Call($"{EmitContext.Kernels}.ReduceKernel.Spread", [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n)]);
+    }
+}
+
+/// <summary>
+/// <c>x.Var(dims, correction, keepDim)</c> / <c>Std</c> (and the <c>unbiased</c> overloads) over adjacent dims other than
+/// the batch's: the variance kernel over [n·outer, size, inner], the one eager Var/Std calls; its backward reads x and the result.
+/// </summary>
+internal sealed class VarianceRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Variance;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        var args = m.Arguments(i);
+        double? correction = args.Has("correction") ? args.Number("correction") : args.Has("unbiased") ? args.Number("unbiased") : 1;
+        // Over the batch dim, or over dims that are not adjacent: not emitted (a graph break naming the call).
+        if (correction is not { } c || ReduceRule.Reduced(m, i) is not { OverBatch: false } geometry) return null;
+        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(c) }.ToEquatableArray() };
+    }
+
+    private static string[] Arguments(EmitContext e, NodePlan n)
+    {
+        var g = (ReduceGeometry)n.Geometry!;
+        return [$"outer: {e.Outer(n.Inputs[0], g.Outer)}", $"size: {MethodDraft.I(g.Size)}", $"inner: {MethodDraft.I(g.Inner)}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Kernels}.VarianceKernel.Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Arguments(e, n)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: 2 (x − mean) / (size − correction) times the gradient (over 2·std for Std)");
+        e.W.Call($"{EmitContext.Kernels}.VarianceKernel.Backward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n)]);
     }
 }
 

@@ -19,6 +19,9 @@ internal enum OpFamily
     /// <summary>A sum or mean over dims.</summary>
     Reduce,
 
+    /// <summary><c>Var</c>/<c>Std</c> over dims with Bessel's correction (the variance kernel).</summary>
+    Variance,
+
     /// <summary><c>Max(dim)</c>/<c>Min(dim)</c>: values and indices (two outputs).</summary>
     ReduceIndexed,
 
@@ -76,6 +79,12 @@ internal enum OpFamily
 
     /// <summary>A Transformer layer (self-attention, feed-forward, residuals and LayerNorms) as one fused kernel.</summary>
     TransformerLayer,
+
+    /// <summary>
+    /// A tensor built from shapes, constants and data (Arange, Ones/Zeros/Full, Triu/Tril, comparisons, a dtype
+    /// conversion): never differentiated; a compiled program calls the eager method when every tensor it reads is data.
+    /// </summary>
+    Data,
 
     /// <summary>Returns its input (Identity).</summary>
     Identity,
