@@ -1057,7 +1057,7 @@ internal sealed class GraphParser
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
-        OpFamily.Conv => NodeKind.Conv,
+        OpFamily.Conv or OpFamily.ConvTranspose => NodeKind.Conv,
         OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
         OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,

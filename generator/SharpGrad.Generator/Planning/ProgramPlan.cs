@@ -56,6 +56,8 @@ internal enum RuleKind
     Recurrent,
     /// <summary>A TransformerEncoderLayer as one fused kernel.</summary>
     TransformerLayer,
+    /// <summary>ConvTranspose1d/2d: the convolution's adjoint.</summary>
+    ConvTranspose,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

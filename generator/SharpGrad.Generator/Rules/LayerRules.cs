@@ -231,3 +231,84 @@ internal sealed class MatMulRule : Rule
         e.W.Call($"{EmitContext.Support}.MatMulBackward", [e.Value(a), e.Value(b), e.Grad(n.Index), e.GradOrNull(a), e.GradOrNull(b), Matrices(n), e.Geometry(n)]);
     }
 }
+
+/// <summary>
+/// A ConvTranspose1d/ConvTranspose2d layer: the convolution kernel's adjoint (<c>Conv.TransposeForward</c>, what eager
+/// runs), described by the adjoint convolution's geometry (its input is this layer's output), and its backward — a
+/// convolution for the input's gradient, the weight gradient of that convolution — through scratch buffers
+/// (<c>CompiledSupport.ConvTransposeForward</c>/<c>ConvTransposeBackward</c>).
+/// </summary>
+internal sealed class ConvTransposeRule : Rule
+{
+    public override RuleKind Kind => RuleKind.ConvTranspose;
+
+    private static (int H, int W)? PairOr(ChildSpec child, string name, (int, int) fallback)
+        => child.Arg(name) switch
+        {
+            null => fallback,
+            { IsKnown: true, Values.Count: 0 } => fallback,
+            _ => child.Pair(name),
+        };
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        var outS = m.Shapes[i];
+        bool is1d = inS.Rank == 3;
+        if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
+        if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
+        if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (1, 1)) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad
+            || PairOr(child, "dilation", (1, 1)) is not { } dil)
+        {
+            return null;
+        }
+        int groups = child.Int("groups") ?? 1;
+        var module = m.Program.Module(child);
+        // The adjoint convolution: input = this layer's output [C_out, H_out, W_out], output = this layer's input [C_in, H, W].
+        var geometry = is1d
+            ? new ConvGeometry(outS[1].Size, 1, outS[2].Size, inS[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, inS[2].Size)
+            : new ConvGeometry(outS[1].Size, outS[2].Size, outS[3].Size, inS[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups,
+                inS[2].Size, inS[3].Size);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
+            Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = geometry,
+        };
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
+        yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
+        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(g.C));
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"{n.Text}: the transposed convolution (the adjoint of im2col + GEMM){(n.Bias is null ? "" : ", the bias added")}");
+        e.W.Call($"{EmitContext.Support}.ConvTransposeForward", [e.Value(a), n.Weight!.Expr, n.Bias is null ? "null" : n.Bias.Expr, e.Value(i), "n", e.Geometry(n)]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: a convolution for the input's gradient and its weight gradient, into scratch buffers, then added");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.ConvTransposeBackward",
+        [
+            e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n),
+            e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Bias is null ? "null" : e.Scratch(n, "bias_grad_scratch"),
+        ]);
+        Hooks.After(e, n, a);
+    }
+}

@@ -71,7 +71,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new RecurrentRule(), new TransformerLayerRule(),
+            new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -118,6 +118,7 @@ internal static class RuleSet
             OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear],
             OpFamily.Conv => [RuleKind.Conv],
+            OpFamily.ConvTranspose => [RuleKind.ConvTranspose],
             OpFamily.MaxPool => [RuleKind.MaxPool],
             OpFamily.AvgPool => [RuleKind.AvgPool],
             OpFamily.AdaptivePool => [RuleKind.AdaptivePool],

@@ -93,6 +93,24 @@ public static partial class CompiledSupport
         if (gBias is not null) AddInto(scratchBias!, gBias, shape.OutChannels);
     }
 
+    /// <summary>
+    /// A transposed convolution (PyTorch: <c>F.conv_transpose2d</c>; 1-d as H = 1); <paramref name="shape"/> is the adjoint
+    /// convolution's (its input is this op's output [C_out, H, W], its output this op's input [C_in, h, w]).
+    /// </summary>
+    public static void ConvTransposeForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, ConvShape shape)
+        => Conv.TransposeForward(shape.For(n), x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y);
+
+    /// <summary>The gradients of <see cref="ConvTransposeForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> through scratch arrays.</summary>
+    public static void ConvTransposeBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
+        float[] scratchX, float[] scratchWeight, float[]? scratchBias)
+    {
+        var g = shape.For(n);
+        Conv.TransposeBackward(g, x, ZeroOffset(weight), gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
+        if (gx is not null) AddInto(scratchX, gx, n * shape.OutChannels * shape.OutHeight * shape.OutWidth);
+        if (gWeight is not null) AddInto(scratchWeight, gWeight, shape.WeightCount);
+        if (gBias is not null) AddInto(scratchBias!, gBias, shape.InChannels);
+    }
+
     /// <summary>2-d max pooling (PyTorch: <c>F.max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>
     public static void MaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
         => Pooling.MaxForward(shape.For(n), x, y, indices);

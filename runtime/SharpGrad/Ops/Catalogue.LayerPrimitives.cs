@@ -58,8 +58,8 @@ internal static partial class OpCatalogue
     ];
 
     /// <summary>
-    /// Resampling, padding, group/instance/RMS normalisation, channel dropout, 1-d and adaptive max pooling and the 1-d
-    /// transposed convolution (issue 13's primitive layers): eager kernels, no compiled rule yet.
+    /// Resampling, padding, group/instance/RMS normalisation, channel dropout, 1-d and adaptive max pooling (issue 13's
+    /// primitive layers): eager kernels, no compiled rule yet; and the 1-d transposed convolution (compiled: family ConvTranspose).
     /// </summary>
     private static IEnumerable<OpRow> PrimitiveLayerRows() =>
     [
@@ -182,10 +182,11 @@ internal static partial class OpCatalogue
             Params = [Req("outputSize", "output_size", ParamKind.IntPair) with { Property = "OutputSize" }],
             Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Reads = BackwardReads.Saved, Saves = ["indices"],
         },
-        new OpRow("ConvTranspose1d", "conv_transpose1d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("ConvTranspose1d", "conv_transpose1d", OpFamily.ConvTranspose, OpSurface.Functional)
         {
             Layer = "ConvTranspose1d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvTransposeParams(ParamKind.Int),
-            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Onnx = "ConvTranspose",
+            Shape = static c => ConvTransposeRule(c, 1), Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true,
+            Onnx = "ConvTranspose",
         },
     ];
 }

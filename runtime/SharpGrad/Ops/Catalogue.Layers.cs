@@ -72,6 +72,28 @@ internal static partial class OpCatalogue
         return ShapeRules.Pool(c.Input(0), kernel, stride, PairOr(c, "padding", (0, 0)), max ? PairOr(c, "dilation", (1, 1)) : (1, 1), c.Flag("ceilMode") ?? false);
     }
 
+    /// <summary>
+    /// The output of a ConvTranspose1d/2d layer: [N, out_channels, (H−1)·s − 2p + d·(k−1) + output_padding + 1, …] (PyTorch's
+    /// formula, <see cref="ShapeRules.TransposedOutputSize"/>); unknown for the functional form (the weight decides).
+    /// </summary>
+    internal static ShapeResult ConvTransposeRule(ShapeCall c, int spatial)
+    {
+        if (!c.IsLayer || c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Int("outChannels") is not { } outChannels) return ShapeResult.Unknown;
+        if (c.Int("inChannels") is { } inChannels && s[1].DefinitelyDiffers(Dim.Of(inChannels))) return ShapeResult.Unknown;
+        var kernel = c.Pair("kernelSize");
+        var stride = PairOr(c, "stride", (1, 1));
+        var padding = PairOr(c, "padding", (0, 0));
+        var dilation = PairOr(c, "dilation", (1, 1));
+        var outputPadding = PairOr(c, "outputPadding", (0, 0));
+        if (kernel is not { } k) return ShapeResult.Unknown;
+        Dim Out(Dim size, int kk, int st, int pad, int dil, int op)
+            => size.IsFixed && ShapeRules.TransposedOutputSize(size.Size, kk, st, pad, dil, op) is var o && o > 0 ? Dim.Of(o) : Dim.Unknown;
+        return spatial == 1
+            ? new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H))
+            : new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H),
+                Out(s[3], k.W, stride.W, padding.W, dilation.W, outputPadding.W));
+    }
+
     private static ScalarParam[] ConvParams(ParamKind window) =>
     [
         Req("inChannels", "in_channels", ParamKind.Int, ParamUse.Layer) with { Property = "InChannels" },
@@ -124,10 +146,10 @@ internal static partial class OpCatalogue
             InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown, Dim.Unknown) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
         },
-        new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.ConvTranspose, OpSurface.Functional)
         {
             Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvTransposeParams(ParamKind.IntPair),
-            Reads = BackwardReads.Input | BackwardReads.OtherInputs,
+            Shape = static c => ConvTransposeRule(c, 2), Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true,
             Onnx = "ConvTranspose",
         },
         new OpRow("MaxPool2d", "max_pool2d", OpFamily.MaxPool, OpSurface.Functional)

@@ -42,6 +42,9 @@ internal enum OpFamily
 
     Linear,
     Conv,
+
+    /// <summary>ConvTranspose1d/2d: the adjoint of a convolution (the convolution kernel's input-gradient path).</summary>
+    ConvTranspose,
     MaxPool,
     AvgPool,
     AdaptivePool,
