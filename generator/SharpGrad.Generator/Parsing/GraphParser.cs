@@ -1059,7 +1059,7 @@ internal sealed class GraphParser
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv or OpFamily.ConvTranspose => NodeKind.Conv,
         OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
-        OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
+        OpFamily.BatchNorm or OpFamily.LayerNorm or OpFamily.GroupNorm or OpFamily.RmsNorm => NodeKind.Norm,
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
         OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,

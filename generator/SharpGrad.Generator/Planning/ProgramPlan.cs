@@ -58,6 +58,10 @@ internal enum RuleKind
     TransformerLayer,
     /// <summary>ConvTranspose1d/2d: the convolution's adjoint.</summary>
     ConvTranspose,
+    /// <summary>GroupNorm, InstanceNorm1d/2d (groups = channels).</summary>
+    GroupNorm,
+    /// <summary>RMSNorm over the trailing normalized shape.</summary>
+    RmsNorm,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -71,7 +71,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(),
+            new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -89,6 +89,7 @@ internal static class RuleSet
     {
         OpFamily.Recurrent => RecurrentRule.Unsupported(child, tensorArguments),
         OpFamily.TransformerLayer => TransformerLayerRule.Unsupported(child, tensorArguments),
+        OpFamily.GroupNorm => GroupNormRule.Unsupported(child),
         _ => null,
     };
 
@@ -124,6 +125,8 @@ internal static class RuleSet
             OpFamily.AdaptivePool => [RuleKind.AdaptivePool],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
             OpFamily.LayerNorm => [RuleKind.LayerNorm],
+            OpFamily.GroupNorm => [RuleKind.GroupNorm],
+            OpFamily.RmsNorm => [RuleKind.RmsNorm],
             OpFamily.Embedding => [RuleKind.Embedding],
             OpFamily.Dropout => [RuleKind.Dropout],
             OpFamily.Softmax => [RuleKind.Softmax],

@@ -241,6 +241,56 @@ public static partial class CompiledSupport
             ln.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, cols), ln.Bias is null || gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
     }
 
+    /// <summary>The affine parameters and eps of a compiled GroupNorm or InstanceNorm1d/2d (instance norm: groups = channels).</summary>
+    private static (Tensor? Weight, Tensor? Bias, double Eps) GroupNormState(Module layer) => layer switch
+    {
+        GroupNorm gn => (gn.Weight, gn.Bias, gn.Eps),
+        InstanceNormBase inn => (inn.Weight, inn.Bias, inn.Eps),
+        _ => throw new ArgumentException($"Compiled GroupNorm: expected a GroupNorm or InstanceNorm layer, but got {layer?.GetType().Name ?? "null"}."),
+    };
+
+    /// <summary>
+    /// Group normalisation (PyTorch: <c>F.group_norm</c>; instance norm is groups = channels) of [n, channels, length] data;
+    /// the per-(sample, group) mean and 1/std are kept for the backward.
+    /// </summary>
+    public static void GroupNormForward(Module layer, float[] x, float[] y, int n, int channels, int length, int groups, float[] saveMean, float[] saveInvstd)
+    {
+        var (weight, bias, eps) = GroupNormState(layer);
+        int count = n * channels * length;
+        GroupNormKernel.Forward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, channels, length, groups, Float32Span(weight, "GroupNorm", "the weight"),
+            Float32Span(bias, "GroupNorm", "the bias"), eps, saveMean.AsSpan(0, n * groups), saveInvstd.AsSpan(0, n * groups), []);
+    }
+
+    /// <summary>The gradients of <see cref="GroupNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void GroupNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? gWeight, float[]? gBias,
+        int n, int channels, int length, int groups)
+    {
+        var (weight, bias, _) = GroupNormState(layer);
+        int count = n * channels * length;
+        GroupNormKernel.Backward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, n * groups),
+            saveInvstd.AsSpan(0, n * groups), Float32Span(weight, "GroupNorm", "the weight"), weight is null || gWeight is null ? [] : gWeight.AsSpan(0, channels),
+            bias is null || gBias is null ? [] : gBias.AsSpan(0, channels), n, channels, length, groups);
+    }
+
+    private static RMSNorm AsRmsNorm(Module layer) => layer as RMSNorm
+        ?? throw new ArgumentException($"Compiled RMSNorm: expected an RMSNorm layer, but got {layer?.GetType().Name ?? "null"}.");
+
+    /// <summary>RMS normalisation (PyTorch 2.4: <c>F.rms_norm</c>) of rows of <paramref name="cols"/>; a null eps is float32's machine epsilon, as eager.</summary>
+    public static void RmsNormForward(Module layer, float[] x, float[] y, int rows, int cols, float[] saveInvrms)
+    {
+        var rms = AsRmsNorm(layer);
+        RmsNormKernel.Forward<float>(x.AsSpan(0, rows * cols), y.AsSpan(0, rows * cols), rows, cols, Float32Span(rms.Weight, "RMSNorm", "the weight"),
+            rms.Eps ?? MathF.BitIncrement(1f) - 1f, saveInvrms.AsSpan(0, rows));
+    }
+
+    /// <summary>The gradients of <see cref="RmsNormForward"/>, added to <paramref name="gx"/> and <paramref name="gWeight"/> (either may be null).</summary>
+    public static void RmsNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveInvrms, float[]? gWeight, int rows, int cols)
+    {
+        var rms = AsRmsNorm(layer);
+        RmsNormKernel.Backward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols), saveInvrms.AsSpan(0, rows),
+            Float32Span(rms.Weight, "RMSNorm", "the weight"), rms.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, cols), rows, cols);
+    }
+
     private static Embedding AsEmbedding(Module layer, Tensor indices, int count, int dim)
     {
         ArgumentNullException.ThrowIfNull(indices);

@@ -58,8 +58,9 @@ internal static partial class OpCatalogue
     ];
 
     /// <summary>
-    /// Resampling, padding, group/instance/RMS normalisation, channel dropout, 1-d and adaptive max pooling (issue 13's
-    /// primitive layers): eager kernels, no compiled rule yet; and the 1-d transposed convolution (compiled: family ConvTranspose).
+    /// Issue 13's primitive layers. Compiled (sharing the eager kernels): group/instance/RMS normalisation, the 1-d pools (the
+    /// 2-d rows' builder) and the 1-d transposed convolution. Eager only so far: resampling, padding, channel dropout,
+    /// adaptive max pooling.
     /// </summary>
     private static IEnumerable<OpRow> PrimitiveLayerRows() =>
     [
@@ -95,7 +96,7 @@ internal static partial class OpCatalogue
             Layer = "ZeroPad2d", Inputs = In("input"), Params = [Req("padding", "padding", ParamKind.Ints, ParamUse.Layer) with { Property = "Padding" }],
             Onnx = "Pad",
         },
-        new OpRow("GroupNorm", "group_norm", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("GroupNorm", "group_norm", OpFamily.GroupNorm, OpSurface.Functional)
         {
             Layer = "GroupNorm", Inputs = In("input", "weight?", "bias?"), TensorArity = -1,
             Params =
@@ -105,7 +106,8 @@ internal static partial class OpCatalogue
                 Opt("eps", "eps", ParamKind.Double, OpDefaults.Norm.Eps) with { Property = "Eps" },
                 Opt("affine", "affine", ParamKind.Bool, OpDefaults.GroupNorm.Affine, ParamUse.Layer) with { Property = "Affine" },
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "GroupNormalization",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true,
+            Onnx = "GroupNormalization",
         },
         new OpRow("InstanceNorm", "instance_norm", OpFamily.Eager, OpSurface.Functional)
         {
@@ -118,17 +120,17 @@ internal static partial class OpCatalogue
             ],
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"],
         },
-        new OpRow("InstanceNorm1d", "instance_norm", OpFamily.Eager, OpSurface.None)
+        new OpRow("InstanceNorm1d", "instance_norm", OpFamily.GroupNorm, OpSurface.None)
         {
             Layer = "InstanceNorm1d", Inputs = In("input"), Params = InstanceNormParams(), Shape = ShapeRules.SameAsInput,
-            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "InstanceNormalization",
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true, Onnx = "InstanceNormalization",
         },
-        new OpRow("InstanceNorm2d", "instance_norm", OpFamily.Eager, OpSurface.None)
+        new OpRow("InstanceNorm2d", "instance_norm", OpFamily.GroupNorm, OpSurface.None)
         {
             Layer = "InstanceNorm2d", Inputs = In("input"), Params = InstanceNormParams(), Shape = ShapeRules.SameAsInput,
-            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "InstanceNormalization",
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true, Onnx = "InstanceNormalization",
         },
-        new OpRow("RmsNorm", "rms_norm", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("RmsNorm", "rms_norm", OpFamily.RmsNorm, OpSurface.Functional)
         {
             Layer = "RMSNorm", Inputs = In("input", "weight?"), TensorArity = -1,
             Params =
@@ -137,7 +139,8 @@ internal static partial class OpCatalogue
                 Opt("eps", "eps", ParamKind.Double, null) with { Property = "Eps" },
                 Opt("elementwiseAffine", "elementwise_affine", ParamKind.Bool, OpDefaults.RmsNorm.ElementwiseAffine, ParamUse.Layer) with { Property = "ElementwiseAffine" },
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["invrms"], Onnx = "RMSNormalization",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["invrms"], Kernel = "RmsNormKernel", Compiled = true,
+            Onnx = "RMSNormalization",
         },
         new OpRow("Dropout2d", "dropout2d", OpFamily.Eager, OpSurface.Functional)
         {
@@ -150,32 +153,8 @@ internal static partial class OpCatalogue
             ],
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Onnx = "Dropout",
         },
-        new OpRow("MaxPool1d", "max_pool1d", OpFamily.Eager, OpSurface.Functional)
-        {
-            Layer = "MaxPool1d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.Int) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.Int, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.Int, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("dilation", "dilation", ParamKind.Int, OpDefaults.Pool.Dilation) with { Property = "Dilation" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-            ],
-            Reads = BackwardReads.Saved, Saves = ["indices"], Onnx = "MaxPool",
-        },
-        new OpRow("AvgPool1d", "avg_pool1d", OpFamily.Eager, OpSurface.Functional)
-        {
-            Layer = "AvgPool1d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.Int) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.Int, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.Int, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-                Opt("countIncludePad", "count_include_pad", ParamKind.Bool, OpDefaults.Pool.CountIncludePad) with { Property = "CountIncludePad" },
-            ],
-            Onnx = "AveragePool",
-        },
+        MaxPoolRow(1),
+        AvgPoolRow(1),
         new OpRow("AdaptiveMaxPool2d", "adaptive_max_pool2d", OpFamily.Eager, OpSurface.Functional)
         {
             Layer = "AdaptiveMaxPool2d", Inputs = In("input"),

@@ -50,6 +50,12 @@ internal enum OpFamily
     AdaptivePool,
     BatchNorm,
     LayerNorm,
+
+    /// <summary>GroupNorm and InstanceNorm1d/2d (groups = channels): per-sample statistics of channel groups, a per-channel affine.</summary>
+    GroupNorm,
+
+    /// <summary>RMSNorm: each row of the normalized shape scaled by its reciprocal root mean square, then by the weight.</summary>
+    RmsNorm,
     Embedding,
     Dropout,
 

@@ -685,16 +685,17 @@ internal static class ShapeRules
         return new TensorShape(dims);
     }
 
-    /// <summary>MaxPool2d/AvgPool2d over the last two dims of a 3-d or 4-d input.</summary>
-    public static ShapeResult Pool(TensorShape? s, (int H, int W)? kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceil)
+    /// <summary>MaxPool2d/AvgPool2d over the last two dims of a 3-d or 4-d input; with <paramref name="spatial"/> 1, MaxPool1d/AvgPool1d over the last dim of a 2-d or 3-d input.</summary>
+    public static ShapeResult Pool(TensorShape? s, (int H, int W)? kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceil,
+        int spatial = 2)
     {
-        if (s is not { Rank: 3 or 4 }) return ShapeResult.Unknown;
+        if (s is null || (s.Rank != spatial + 1 && s.Rank != spatial + 2)) return ShapeResult.Unknown;
         var dims = new List<Dim>();
-        for (int i = 0; i < s.Rank - 2; i++) dims.Add(s[i]);
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < s.Rank - spatial; i++) dims.Add(s[i]);
+        for (int i = 0; i < spatial; i++)
         {
             int? k = kernel is { } kk ? Pick(kk, i) : null;
-            var size = s[s.Rank - 2 + i];
+            var size = s[s.Rank - spatial + i];
             dims.Add(stride is { } st ? OutputDim(size, k, Pick(st, i), Pick(padding, i), Pick(dilation, i), ceil) : Dim.Unknown);
         }
         return new TensorShape(dims);

@@ -262,6 +262,19 @@ public partial class CatalogueTests
             tests.PostNormEncoderLayerMatchesEager(3);
             tests.PreNormGeluEncoderLayerMatchesEager(3);
         }),
+        new("transposed convolution", ["ConvTranspose1d", "ConvTranspose2d"], () =>
+        {
+            var tests = new CompiledConvTransposeTests();
+            tests.StridedConvTranspose2dMatchesEager(3);
+            tests.GroupedConvTranspose2dWithoutBiasMatchesEager(3);
+            tests.DilatedConvTranspose1dMatchesEager(3);
+        }),
+        new("group, instance and RMS normalisation; 1-d pools", ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RmsNorm", "MaxPool1d", "AvgPool1d"], () =>
+        {
+            var tests = new CompiledPrimitiveLayerTests();
+            tests.Norms1dAndPools1dMatchEager(3);
+            tests.Norms2dMatchEager(3);
+        }),
         new("GLU and PReLU", ["Glu", "Prelu"], () =>
         {
             var tests = new ProofOpTests();

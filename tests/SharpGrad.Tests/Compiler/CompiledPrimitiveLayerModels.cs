@@ -1,0 +1,60 @@
+using SharpGrad.Layers;
+
+namespace SharpGrad.Tests.Compiler;
+
+// Models for the compiled primitive layers (CompiledPrimitiveLayerTests): group/instance/RMS normalisation and the 1-d pools.
+
+/// <summary>1-d: a convolution, GroupNorm, an affine InstanceNorm1d, MaxPool1d, AvgPool1d (ceil mode, padding excluded), RMSNorm over L.</summary>
+[Module]
+public sealed partial class CompiledNorm1dNet
+{
+    private readonly Conv1d conv = new(3, 6, 3, padding: 1);
+    private readonly GroupNorm group = new(3, 6);
+    private readonly InstanceNorm1d instance = new(6, affine: true);
+    private readonly MaxPool1d maxPool = new(3, stride: 2, padding: 1);
+    private readonly AvgPool1d avgPool = new(2, stride: 2, padding: 1, ceilMode: true, countIncludePad: false);
+    private readonly RMSNorm rms = new(4);
+
+    public Tensor Forward([Shape("N", 3, 13)] Tensor x)
+        => rms.Forward(avgPool.Forward(maxPool.Forward(instance.Forward(Functional.Relu(group.Forward(conv.Forward(x)))))));
+}
+
+/// <summary>2-d: a convolution, GroupNorm without affine, InstanceNorm2d, RMSNorm over [H, W] with eps, and a dilated MaxPool1d-free head.</summary>
+[Module]
+public sealed partial class CompiledNorm2dNet
+{
+    private readonly Conv2d conv = new(2, 4, 3, padding: 1);
+    private readonly GroupNorm group = new(2, 4, eps: 1e-3, affine: false);
+    private readonly InstanceNorm2d instance = new(4);
+    private readonly RMSNorm rms = new([5, 6], eps: 1e-4);
+    private readonly Conv2d head = new(4, 2, 1);
+
+    public Tensor Forward([Shape("N", 2, 5, 6)] Tensor x) => head.Forward(rms.Forward(instance.Forward(Functional.Gelu(group.Forward(conv.Forward(x))))));
+}
+
+/// <summary>InstanceNorm with running statistics: a graph break naming track_running_stats (eager stand-in).</summary>
+[Module]
+public sealed partial class CompiledTrackedInstanceNorm
+{
+    private readonly Conv1d conv = new(2, 3, 1);
+    private readonly InstanceNorm1d norm = new(3, trackRunningStats: true);
+
+    public Tensor Forward([Shape("N", 2, 6)] Tensor x) => norm.Forward(conv.Forward(x));
+}
+
+// One [Module] per PyTorch fixture case of Fixtures/primitives (the layer is the child `layer`, so the state dict is PyTorch's with a `layer.` prefix).
+
+[Module] public sealed partial class FixtureConvTranspose1d { private readonly ConvTranspose1d layer = new(4, 6, 3, stride: 2, padding: 1, outputPadding: 1, groups: 2); public Tensor Forward([Shape("N", 4, 7)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureConvTranspose1dDilated { private readonly ConvTranspose1d layer = new(3, 2, 4, stride: 3, padding: 2, dilation: 2, bias: false); public Tensor Forward([Shape("N", 3, 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureGroupNorm3d { private readonly GroupNorm layer = new(3, 6); public Tensor Forward([Shape("N", 6, 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureGroupNorm4d { private readonly GroupNorm layer = new(2, 6); public Tensor Forward([Shape("N", 6, 4, 3)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureGroupNormNoAffine { private readonly GroupNorm layer = new(1, 4, eps: 1e-3, affine: false); public Tensor Forward([Shape("N", 4, 3, 3)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureInstanceNorm1d { private readonly InstanceNorm1d layer = new(3); public Tensor Forward([Shape("N", 3, 7)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureInstanceNorm2dAffine { private readonly InstanceNorm2d layer = new(4, affine: true); public Tensor Forward([Shape("N", 4, 5, 3)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureRmsNorm { private readonly RMSNorm layer = new(6); public Tensor Forward([Shape("N", 4, 6)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureRmsNorm2dEps { private readonly RMSNorm layer = new([3, 5], eps: 1e-4); public Tensor Forward([Shape("N", 3, 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureRmsNormNoAffine { private readonly RMSNorm layer = new(5, elementwiseAffine: false); public Tensor Forward([Shape("N", 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureMaxPool1d { private readonly MaxPool1d layer = new(3, stride: 2, padding: 1); public Tensor Forward([Shape("N", 3, 10)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureMaxPool1dDilatedCeil { private readonly MaxPool1d layer = new(2, stride: 2, dilation: 2, ceilMode: true); public Tensor Forward([Shape("N", 2, 9)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureAvgPool1d { private readonly AvgPool1d layer = new(3, stride: 2, padding: 1); public Tensor Forward([Shape("N", 3, 10)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureAvgPool1dCeilExcludePad { private readonly AvgPool1d layer = new(4, stride: 3, padding: 2, ceilMode: true, countIncludePad: false); public Tensor Forward([Shape("N", 2, 11)] Tensor x) => layer.Forward(x); }
