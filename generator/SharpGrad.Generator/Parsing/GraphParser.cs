@@ -1058,7 +1058,7 @@ internal sealed class GraphParser
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
         OpFamily.Conv or OpFamily.ConvTranspose => NodeKind.Conv,
-        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
+        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool or OpFamily.AdaptiveMaxPool or OpFamily.Resample or OpFamily.Pad => NodeKind.Pool,
         OpFamily.BatchNorm or OpFamily.LayerNorm or OpFamily.GroupNorm or OpFamily.RmsNorm => NodeKind.Norm,
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,

@@ -62,6 +62,12 @@ internal enum RuleKind
     GroupNorm,
     /// <summary>RMSNorm over the trailing normalized shape.</summary>
     RmsNorm,
+    /// <summary>AdaptiveMaxPool2d (the maxima's positions kept, as MaxPool).</summary>
+    AdaptiveMaxPool,
+    /// <summary>Upsample: nearest or (bi)linear resampling.</summary>
+    Resample,
+    /// <summary>ZeroPad2d.</summary>
+    Pad,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

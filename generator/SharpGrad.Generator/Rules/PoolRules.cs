@@ -54,9 +54,12 @@ internal abstract class PoolRuleBase : Rule
 }
 
 /// <summary>A MaxPool1d/MaxPool2d layer: the maxima and their positions (kept for the backward, which scatters to them).</summary>
-internal sealed class MaxPoolRule : PoolRuleBase
+internal class MaxPoolRule : PoolRuleBase
 {
     public override RuleKind Kind => RuleKind.MaxPool;
+
+    /// <summary>The forward's kernel entry point (<c>CompiledSupport.{Entry}Forward</c>); the backward is the same scatter for every max pool.</summary>
+    protected virtual string Entry => "MaxPool";
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
@@ -79,7 +82,7 @@ internal sealed class MaxPoolRule : PoolRuleBase
     public override void Forward(EmitContext e, NodePlan n)
     {
         e.W.Comment($"{n.Text}: the positions of the maxima are kept for the backward");
-        e.W.Call($"{EmitContext.Support}.MaxPoolForward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), "n", e.Geometry(n)]);
+        e.W.Call($"{EmitContext.Support}.{Entry}Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), "n", e.Geometry(n)]);
         e.ForwardHooks(n, n.Inputs[0]);
     }
 
@@ -162,4 +165,25 @@ internal sealed class AdaptivePoolRule : AveragingPoolRule
     }
 
     protected override string Entry => "AdaptivePool";
+}
+
+/// <summary>An AdaptiveMaxPool2d layer: the maximum of each adaptive window and its position (the backward is MaxPool's scatter).</summary>
+internal sealed class AdaptiveMaxPoolRule : MaxPoolRule
+{
+    public override RuleKind Kind => RuleKind.AdaptiveMaxPool;
+
+    protected override string Entry => "AdaptiveMaxPool";
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
+        var inS = m.Shapes[m.In(i, 0)];
+        var outS = m.Shapes[i];
+        return plan with
+        {
+            Rule = Kind,
+            Module = m.Program.Module(child),
+            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
+        };
+    }
 }

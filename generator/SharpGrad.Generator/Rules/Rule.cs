@@ -72,6 +72,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
+            new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -123,6 +124,9 @@ internal static class RuleSet
             OpFamily.MaxPool => [RuleKind.MaxPool],
             OpFamily.AvgPool => [RuleKind.AvgPool],
             OpFamily.AdaptivePool => [RuleKind.AdaptivePool],
+            OpFamily.AdaptiveMaxPool => [RuleKind.AdaptiveMaxPool],
+            OpFamily.Resample => [RuleKind.Resample],
+            OpFamily.Pad => [RuleKind.Pad],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
             OpFamily.LayerNorm => [RuleKind.LayerNorm],
             OpFamily.GroupNorm => [RuleKind.GroupNorm],

@@ -124,6 +124,49 @@ public static partial class CompiledSupport
         AddInto(scratch, gx, planes * hw);
     }
 
+    /// <summary>2-d adaptive max pooling (PyTorch: <c>F.adaptive_max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>
+    public static void AdaptiveMaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
+        => Pooling.AdaptiveMaxForward(n * shape.Channels, shape.Height, shape.Width, shape.OutHeight, shape.OutWidth, x, y, indices);
+
+    /// <summary>Resampling (PyTorch: <c>F.interpolate</c>, <c>nn.Upsample</c>) of n·C planes.</summary>
+    public static void ResampleForward(float[] x, float[] y, int n, ResampleShape shape)
+    {
+        var (rows, cols) = shape.Taps();
+        int planes = n * shape.Channels;
+        Resample.Forward<float>(planes, shape.Height, shape.Width, rows, cols, shape.Mode == (int)ResampleMode.Linear,
+            x.AsSpan(0, planes * shape.Height * shape.Width), y.AsSpan(0, planes * shape.OutHeight * shape.OutWidth));
+    }
+
+    /// <summary>The gradient of <see cref="ResampleForward"/> (the resampling's adjoint), added to <paramref name="gx"/> through <paramref name="scratch"/>.</summary>
+    public static void ResampleBackward(float[] gy, float[]? gx, int n, ResampleShape shape, float[] scratch)
+    {
+        if (gx is null) return;
+        var (rows, cols) = shape.Taps();
+        int planes = n * shape.Channels, count = planes * shape.Height * shape.Width;
+        Resample.Backward<float>(planes, shape.Height, shape.Width, rows, cols, shape.Mode == (int)ResampleMode.Linear,
+            gy.AsSpan(0, planes * shape.OutHeight * shape.OutWidth), scratch.AsSpan(0, count));
+        AddInto(scratch, gx, count);
+    }
+
+    /// <summary>The gather map of one image of a <see cref="PadForward"/> (built once, when the program sizes its buffers).</summary>
+    public static int[] PadSources(PadShape shape) => shape.Sources();
+
+    /// <summary>Zero padding of the last two dims (PyTorch: <c>nn.ZeroPad2d</c>, <c>F.pad</c> constant 0) through eager's gather kernel, image by image.</summary>
+    public static void PadForward(float[] x, float[] y, int n, PadShape shape, int[] sources)
+    {
+        int inCount = shape.Channels * shape.Height * shape.Width, outCount = shape.OutCount;
+        for (int s = 0; s < n; s++) PadKernel.Forward<float>(sources, 0f, x.AsSpan(s * inCount, inCount), y.AsSpan(s * outCount, outCount));
+    }
+
+    /// <summary>The gradient of <see cref="PadForward"/> (the gather's scatter), added to <paramref name="gx"/> through <paramref name="scratch"/>.</summary>
+    public static void PadBackward(float[] gy, float[]? gx, int n, PadShape shape, int[] sources, float[] scratch)
+    {
+        if (gx is null) return;
+        int inCount = shape.Channels * shape.Height * shape.Width, outCount = shape.OutCount;
+        for (int s = 0; s < n; s++) PadKernel.Backward<float>(sources, gy.AsSpan(s * outCount, outCount), scratch.AsSpan(s * inCount, inCount));
+        AddInto(scratch, gx, n * inCount);
+    }
+
     /// <summary>2-d average pooling (PyTorch: <c>F.avg_pool2d</c>) with PyTorch's divisor rules; <paramref name="divisorOverride"/> 0 = none.</summary>
     public static void AvgPoolForward(float[] x, float[] y, int n, PoolShape shape, int divisorOverride = 0)
         => Pooling.AvgForward(shape.For(n), shape.CountIncludePad, divisorOverride > 0 ? divisorOverride : null, x, y);

@@ -58,13 +58,13 @@ internal static partial class OpCatalogue
     ];
 
     /// <summary>
-    /// Issue 13's primitive layers. Compiled (sharing the eager kernels): group/instance/RMS normalisation, the 1-d pools (the
-    /// 2-d rows' builder) and the 1-d transposed convolution. Eager only so far: resampling, padding, channel dropout,
-    /// adaptive max pooling.
+    /// Issue 13's primitive layers. Compiled (sharing the eager kernels): Upsample, ZeroPad2d, Unflatten, group/instance/RMS
+    /// normalisation, the 1-d pools (the 2-d rows' builder), adaptive max pooling and the 1-d transposed convolution. Eager
+    /// only so far: Functional.Pad and Functional.Interpolate called in Forward, channel dropout.
     /// </summary>
     private static IEnumerable<OpRow> PrimitiveLayerRows() =>
     [
-        new OpRow("Interpolate", "interpolate", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("Interpolate", "interpolate", OpFamily.Resample, OpSurface.Functional)
         {
             Layer = "Upsample", Inputs = In("input"),
             Params =
@@ -78,7 +78,19 @@ internal static partial class OpCatalogue
                 Opt("alignCorners", "align_corners", ParamKind.Bool, null) with { Property = "AlignCorners" },
                 Opt("recomputeScaleFactor", "recompute_scale_factor", ParamKind.Bool, null) with { Property = "RecomputeScaleFactor" },
             ],
-            Onnx = "Resize",
+            Shape = static c => c.IsLayer ? ShapeRules.Interpolate(c.Input(0), c.Ints("size"), c.Number("scaleFactor")) : ShapeResult.Unknown,
+            Kernel = "Resample", Compiled = true, Onnx = "Resize",
+        },
+        new OpRow("Unflatten", "unflatten", OpFamily.View, OpSurface.None)
+        {
+            Layer = "Unflatten", Inputs = In("input"),
+            Params =
+            [
+                Req("dim", "dim", ParamKind.Int, ParamUse.Layer) with { Property = "Dim" },
+                Req("unflattenedSize", "unflattened_size", ParamKind.Ints, ParamUse.Layer) with { Property = "UnflattenedSize" },
+            ],
+            Shape = static c => c.Int("dim") is { } d && c.Ints("unflattenedSize") is { } sizes ? ShapeRules.Unflatten(c.Input(0), d, sizes) : ShapeResult.Unknown,
+            Compiled = true, Onnx = "Reshape",
         },
         new OpRow("Pad", "pad", OpFamily.Eager, OpSurface.Functional)
         {
@@ -91,10 +103,10 @@ internal static partial class OpCatalogue
             ],
             Onnx = "Pad",
         },
-        new OpRow("ZeroPad2d", "pad", OpFamily.Eager, OpSurface.None)
+        new OpRow("ZeroPad2d", "pad", OpFamily.Pad, OpSurface.None)
         {
             Layer = "ZeroPad2d", Inputs = In("input"), Params = [Req("padding", "padding", ParamKind.Ints, ParamUse.Layer) with { Property = "Padding" }],
-            Onnx = "Pad",
+            Shape = static c => ShapeRules.ZeroPad2d(c.Input(0), c.Ints("padding")), Kernel = "PadKernel", Compiled = true, Onnx = "Pad",
         },
         new OpRow("GroupNorm", "group_norm", OpFamily.GroupNorm, OpSurface.Functional)
         {
@@ -155,11 +167,11 @@ internal static partial class OpCatalogue
         },
         MaxPoolRow(1),
         AvgPoolRow(1),
-        new OpRow("AdaptiveMaxPool2d", "adaptive_max_pool2d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("AdaptiveMaxPool2d", "adaptive_max_pool2d", OpFamily.AdaptiveMaxPool, OpSurface.Functional)
         {
             Layer = "AdaptiveMaxPool2d", Inputs = In("input"),
             Params = [Req("outputSize", "output_size", ParamKind.IntPair) with { Property = "OutputSize" }],
-            Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Reads = BackwardReads.Saved, Saves = ["indices"],
+            Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true,
         },
         new OpRow("ConvTranspose1d", "conv_transpose1d", OpFamily.ConvTranspose, OpSurface.Functional)
         {

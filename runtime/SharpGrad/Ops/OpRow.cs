@@ -48,6 +48,15 @@ internal enum OpFamily
     MaxPool,
     AvgPool,
     AdaptivePool,
+
+    /// <summary>AdaptiveMaxPool2d: the maximum of each adaptive window, its position kept for the backward.</summary>
+    AdaptiveMaxPool,
+
+    /// <summary>Upsample (interpolate's layer): nearest, nearest-exact or (bi)linear resampling of the spatial dims.</summary>
+    Resample,
+
+    /// <summary>ZeroPad2d: the last two dims padded with zeros (a gather from the input, its adjoint a scatter).</summary>
+    Pad,
     BatchNorm,
     LayerNorm,
 

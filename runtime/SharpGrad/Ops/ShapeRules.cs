@@ -362,6 +362,59 @@ internal static class ShapeRules
         return new TensorShape(dims);
     }
 
+    /// <summary>
+    /// nn.Unflatten(dim, sizes): dim <paramref name="dim"/> becomes <paramref name="sizes"/> (one −1 inferred); unknown when
+    /// that dim is not a fixed size the sizes divide.
+    /// </summary>
+    public static ShapeResult Unflatten(TensorShape? s, int dim, IReadOnlyList<int> sizes)
+    {
+        if (s is null || Normalize(dim, s.Rank) is not { } d || !s[d].IsFixed || sizes.Count == 0) return ShapeResult.Unknown;
+        long known = 1;
+        int infer = -1;
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            if (sizes[i] == -1 && infer < 0) infer = i;
+            else if (sizes[i] < 0) return ShapeResult.Unknown;
+            else known *= sizes[i];
+        }
+        if (infer >= 0 ? known == 0 || s[d].Size % known != 0 : known != s[d].Size) return ShapeResult.Unknown;   // the layer's own error, at run time
+        var dims = new List<Dim>();
+        for (int i = 0; i < d; i++) dims.Add(s[i]);
+        for (int i = 0; i < sizes.Count; i++) dims.Add(Dim.Of(i == infer ? (int)(s[d].Size / known) : sizes[i]));
+        for (int i = d + 1; i < s.Rank; i++) dims.Add(s[i]);
+        return new TensorShape(dims);
+    }
+
+    /// <summary>ZeroPad2d((left, right, top, bottom), or one int for all four): the last two dims grow; unknown when a size would not be positive.</summary>
+    public static ShapeResult ZeroPad2d(TensorShape? s, IReadOnlyList<int>? padding)
+    {
+        if (s is not { Rank: 3 or 4 } || padding is not { Count: 1 or 4 } p) return ShapeResult.Unknown;
+        int Side(int k) => p.Count == 1 ? p[0] : p[k];
+        Dim Grow(Dim size, int before, int after) => size.IsFixed && size.Size + before + after > 0 ? Dim.Of(size.Size + before + after) : Dim.Unknown;
+        return s.With(s.Rank - 2, Grow(s[s.Rank - 2], Side(2), Side(3))).With(s.Rank - 1, Grow(s[s.Rank - 1], Side(0), Side(1)));
+    }
+
+    /// <summary>
+    /// Upsample / interpolate of a 3-d [N, C, L] or 4-d [N, C, H, W] input: each spatial dim becomes <paramref name="size"/>
+    /// (one value for all, or one per dim) or ⌊in·<paramref name="scale"/>⌋; unknown otherwise.
+    /// </summary>
+    public static ShapeResult Interpolate(TensorShape? s, IReadOnlyList<int>? size, double? scale)
+    {
+        if (s is not { Rank: 3 or 4 }) return ShapeResult.Unknown;
+        int spatial = s.Rank - 2;
+        var result = s;
+        for (int d = 0; d < spatial; d++)
+        {
+            Dim outDim;
+            if (size is { Count: > 0 } && (size.Count == 1 || size.Count == spatial)) outDim = Dim.Of(size[size.Count == 1 ? 0 : d]);
+            else if (size is not { Count: > 0 } && scale is { } f && f > 0 && s[2 + d].IsFixed && System.Math.Floor(s[2 + d].Size * f) is var o && o >= 1 && o < int.MaxValue)
+                outDim = Dim.Of((int)o);
+            else return ShapeResult.Unknown;
+            result = result.With(2 + d, outDim);
+        }
+        return result;
+    }
+
     /// <summary>The permutation as non-negative dims, or null when it is not one.</summary>
     public static int[]? Permutation(IReadOnlyList<int> order, int rank)
     {

@@ -58,3 +58,43 @@ public sealed partial class CompiledTrackedInstanceNorm
 [Module] public sealed partial class FixtureMaxPool1dDilatedCeil { private readonly MaxPool1d layer = new(2, stride: 2, dilation: 2, ceilMode: true); public Tensor Forward([Shape("N", 2, 9)] Tensor x) => layer.Forward(x); }
 [Module] public sealed partial class FixtureAvgPool1d { private readonly AvgPool1d layer = new(3, stride: 2, padding: 1); public Tensor Forward([Shape("N", 3, 10)] Tensor x) => layer.Forward(x); }
 [Module] public sealed partial class FixtureAvgPool1dCeilExcludePad { private readonly AvgPool1d layer = new(4, stride: 3, padding: 2, ceilMode: true, countIncludePad: false); public Tensor Forward([Shape("N", 2, 11)] Tensor x) => layer.Forward(x); }
+
+/// <summary>Resampling and shape layers: ZeroPad2d, bilinear Upsample (align_corners), AdaptiveMaxPool2d, nearest Upsample, Flatten then Unflatten.</summary>
+[Module]
+public sealed partial class CompiledResampleNet
+{
+    private readonly Conv2d conv = new(2, 3, 3);
+    private readonly ZeroPad2d pad = new((1, 2, 0, 1));
+    private readonly Upsample bilinear = new(size: [7, 9], mode: "bilinear", alignCorners: true);
+    private readonly AdaptiveMaxPool2d pool = new((3, 4));
+    private readonly Upsample nearest = new(2.0);
+    private readonly Flatten flatten = new();
+    private readonly Unflatten unflatten = new(1, [3, 48]);
+    private readonly Linear head = new(48, 5);
+
+    public Tensor Forward([Shape("N", 2, 6, 6)] Tensor x)
+        => head.Forward(unflatten.Forward(flatten.Forward(nearest.Forward(pool.Forward(bilinear.Forward(pad.Forward(conv.Forward(x))))))));
+}
+
+/// <summary>1-d resampling: linear Upsample to a size, then nearest by a fractional scale factor.</summary>
+[Module]
+public sealed partial class CompiledResample1dNet
+{
+    private readonly Conv1d conv = new(2, 3, 1);
+    private readonly Upsample linear = new(size: [11], mode: "linear");
+    private readonly Upsample nearest = new(1.7);
+
+    public Tensor Forward([Shape("N", 2, 7)] Tensor x) => nearest.Forward(linear.Forward(conv.Forward(x)));
+}
+
+[Module] public sealed partial class FixtureUpsampleNearestX2 { private readonly Upsample layer = new(2.0); public Tensor Forward([Shape("N", 3, 5, 4)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleNearestSize { private readonly Upsample layer = new(size: [7, 9]); public Tensor Forward([Shape("N", 3, 5, 4)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleNearestScale17 { private readonly Upsample layer = new(1.7); public Tensor Forward([Shape("N", 2, 5, 6)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleNearest1d { private readonly Upsample layer = new(2.5); public Tensor Forward([Shape("N", 3, 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleBilinearX2 { private readonly Upsample layer = new(2.0, "bilinear"); public Tensor Forward([Shape("N", 3, 5, 4)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleBilinearAlignSize { private readonly Upsample layer = new(size: [7, 6], mode: "bilinear", alignCorners: true); public Tensor Forward([Shape("N", 3, 5, 4)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleBilinearRecompute { private readonly Upsample layer = new(1.7, "bilinear", recomputeScaleFactor: true); public Tensor Forward([Shape("N", 2, 5, 3)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleLinearDown { private readonly Upsample layer = new(size: [4], mode: "linear"); public Tensor Forward([Shape("N", 3, 7)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureUpsampleLinearAlign { private readonly Upsample layer = new(size: [11], mode: "linear", alignCorners: true); public Tensor Forward([Shape("N", 3, 7)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureZeroPad2d { private readonly ZeroPad2d layer = new((1, 2, 0, 1)); public Tensor Forward([Shape("N", 3, 4, 5)] Tensor x) => layer.Forward(x); }
+[Module] public sealed partial class FixtureAdaptiveMaxPool2d { private readonly AdaptiveMaxPool2d layer = new((3, 4)); public Tensor Forward([Shape("N", 3, 7, 9)] Tensor x) => layer.Forward(x); }

@@ -4,7 +4,8 @@ using SharpGrad.Tests.Support;
 namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
-/// Issue 13's primitive layers compiled (GroupNorm, InstanceNorm1d/2d, RMSNorm, MaxPool1d, AvgPool1d, ConvTranspose1d): with
+/// Issue 13's primitive layers compiled (GroupNorm, InstanceNorm1d/2d, RMSNorm, MaxPool1d, AvgPool1d, ConvTranspose1d, Upsample,
+/// ZeroPad2d, AdaptiveMaxPool2d, Unflatten): with
 /// no graph break, compiled equals eager (outputs, input and parameter gradients) at several batch sizes, and compiled equals
 /// PyTorch on each fixture case of Fixtures/primitives (written by its generate.py with PyTorch 1.13).
 /// </summary>
@@ -33,6 +34,29 @@ public class CompiledPrimitiveLayerTests
         var model = new CompiledNorm2dNet();
         Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 5, 6], seed: 134);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void PadUpsampleAdaptiveMaxPoolAndUnflattenMatchEager(int batch)
+    {
+        Rng.ManualSeed(136);
+        var model = new CompiledResampleNet();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 6, 6], seed: 137);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Upsample1dMatchesEager(int batch)
+    {
+        Rng.ManualSeed(138);
+        var model = new CompiledResample1dNet();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 7], seed: 139);
     }
 
     [Fact]
@@ -72,6 +96,17 @@ public class CompiledPrimitiveLayerTests
         ["maxpool1d_dilation_ceil"] = () => { var m = new FixtureMaxPool1dDilatedCeil(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
         ["avgpool1d"] = () => { var m = new FixtureAvgPool1d(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
         ["avgpool1d_ceil_exclude_pad"] = () => { var m = new FixtureAvgPool1dCeilExcludePad(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_nearest_x2"] = () => { var m = new FixtureUpsampleNearestX2(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_nearest_size"] = () => { var m = new FixtureUpsampleNearestSize(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_nearest_scale_1_7"] = () => { var m = new FixtureUpsampleNearestScale17(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_nearest_1d"] = () => { var m = new FixtureUpsampleNearest1d(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_bilinear_x2"] = () => { var m = new FixtureUpsampleBilinearX2(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_bilinear_align_size"] = () => { var m = new FixtureUpsampleBilinearAlignSize(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_bilinear_recompute"] = () => { var m = new FixtureUpsampleBilinearRecompute(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_linear_down"] = () => { var m = new FixtureUpsampleLinearDown(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["upsample_linear_align"] = () => { var m = new FixtureUpsampleLinearAlign(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["zeropad2d"] = () => { var m = new FixtureZeroPad2d(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
+        ["adaptivemaxpool2d"] = () => { var m = new FixtureAdaptiveMaxPool2d(); var c = m.Compile(); return (m, c.Forward, c.Explanation); },
     };
 
     public static TheoryData<string> CaseNames()
