@@ -1052,7 +1052,7 @@ internal sealed class GraphParser
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
-            or OpFamily.Mask or OpFamily.Where => NodeKind.Elementwise,
+            or OpFamily.Mask or OpFamily.Where or OpFamily.ChannelDropout => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,

@@ -68,6 +68,8 @@ internal enum RuleKind
     Resample,
     /// <summary>ZeroPad2d.</summary>
     Pad,
+    /// <summary>Dropout2d.</summary>
+    ChannelDropout,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -99,14 +99,21 @@ internal sealed class ConvRule : Rule
             _ => child.Pair(name),
         };
 
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => PlanLayer(m, i, plan, Kind, adjoint: false);
+
+    /// <summary>
+    /// What Conv1d/2d and ConvTranspose1d/2d share: the window read from the layer (defaults from its catalogue row), its
+    /// weight and bias, and the convolution's geometry. A transposed convolution (<paramref name="adjoint"/>) is described
+    /// by the convolution it is the adjoint of, whose input is the layer's output and whose output is the layer's input.
+    /// </summary>
+    internal static NodePlan? PlanLayer(MethodDraft m, int i, NodePlan plan, RuleKind kind, bool adjoint)
     {
         if (m.Child(i) is not { } child) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         var outS = m.Shapes[i];
         bool is1d = inS.Rank == 3;
-        if (!m.Batched[a] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
+        if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
         if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
         var row = m.Row(i)!;
         int Default(string name) => (int)row.Param(name, layer: true)!.DefaultNumber!.Value;
@@ -118,13 +125,13 @@ internal sealed class ConvRule : Rule
         }
         int groups = child.Int("groups") ?? Default("groups");
         var module = m.Program.Module(child);
+        var (x, y) = adjoint ? (outS, inS) : (inS, outS);
         var geometry = is1d
-            ? new ConvGeometry(inS[1].Size, 1, inS[2].Size, outS[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, outS[2].Size)
-            : new ConvGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups,
-                outS[2].Size, outS[3].Size);
+            ? new ConvGeometry(x[1].Size, 1, x[2].Size, y[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, y[2].Size)
+            : new ConvGeometry(x[1].Size, x[2].Size, x[3].Size, y[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups, y[2].Size, y[3].Size);
         return plan with
         {
-            Rule = Kind,
+            Rule = kind,
             Module = module,
             Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
             Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
@@ -242,44 +249,7 @@ internal sealed class ConvTransposeRule : Rule
 {
     public override RuleKind Kind => RuleKind.ConvTranspose;
 
-    private static (int H, int W)? PairOr(ChildSpec child, string name, (int, int) fallback)
-        => child.Arg(name) switch
-        {
-            null => fallback,
-            { IsKnown: true, Values.Count: 0 } => fallback,
-            _ => child.Pair(name),
-        };
-
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
-    {
-        if (m.Child(i) is not { } child) return null;
-        int a = m.In(i, 0);
-        var inS = m.Shapes[a];
-        var outS = m.Shapes[i];
-        bool is1d = inS.Rank == 3;
-        if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
-        if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
-        if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (1, 1)) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad
-            || PairOr(child, "dilation", (1, 1)) is not { } dil)
-        {
-            return null;
-        }
-        int groups = child.Int("groups") ?? 1;
-        var module = m.Program.Module(child);
-        // The adjoint convolution: input = this layer's output [C_out, H_out, W_out], output = this layer's input [C_in, H, W].
-        var geometry = is1d
-            ? new ConvGeometry(outS[1].Size, 1, outS[2].Size, inS[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, inS[2].Size)
-            : new ConvGeometry(outS[1].Size, outS[2].Size, outS[3].Size, inS[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups,
-                inS[2].Size, inS[3].Size);
-        return plan with
-        {
-            Rule = Kind,
-            Module = module,
-            Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
-            Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = geometry,
-        };
-    }
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => ConvRule.PlanLayer(m, i, plan, Kind, adjoint: true);
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
 

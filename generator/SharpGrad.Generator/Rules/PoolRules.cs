@@ -39,6 +39,20 @@ internal abstract class PoolRuleBase : Rule
                 ceilMode, countIncludePad);
     }
 
+    /// <summary>An adaptive pool (average or max): the input's and output's planes, no window (it follows from the two sizes).</summary>
+    internal static NodePlan? PlanAdaptive(MethodDraft m, int i, NodePlan plan, RuleKind kind)
+    {
+        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
+        var inS = m.Shapes[m.In(i, 0)];
+        var outS = m.Shapes[i];
+        return plan with
+        {
+            Rule = kind,
+            Module = m.Program.Module(child),
+            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
+        };
+    }
+
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (PoolGeometry)n.Geometry!;
@@ -153,15 +167,7 @@ internal sealed class AdaptivePoolRule : AveragingPoolRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        var inS = m.Shapes[m.In(i, 0)];
-        var outS = m.Shapes[i];
-        return plan with
-        {
-            Rule = Kind,
-            Module = m.Program.Module(child),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
-        };
+        return PlanAdaptive(m, i, plan, Kind);
     }
 
     protected override string Entry => "AdaptivePool";
@@ -176,14 +182,6 @@ internal sealed class AdaptiveMaxPoolRule : MaxPoolRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        var inS = m.Shapes[m.In(i, 0)];
-        var outS = m.Shapes[i];
-        return plan with
-        {
-            Rule = Kind,
-            Module = m.Program.Module(child),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
-        };
+        return PlanAdaptive(m, i, plan, Kind);
     }
 }

@@ -72,7 +72,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
-            new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(),
+            new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -127,6 +127,7 @@ internal static class RuleSet
             OpFamily.AdaptiveMaxPool => [RuleKind.AdaptiveMaxPool],
             OpFamily.Resample => [RuleKind.Resample],
             OpFamily.Pad => [RuleKind.Pad],
+            OpFamily.ChannelDropout => [RuleKind.ChannelDropout],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
             OpFamily.LayerNorm => [RuleKind.LayerNorm],
             OpFamily.GroupNorm => [RuleKind.GroupNorm],

@@ -148,6 +148,31 @@ public static partial class CompiledSupport
         AddInto(scratch, gx, count);
     }
 
+    /// <summary>
+    /// Dropout2d (PyTorch: <c>F.dropout2d</c>): in training (p &gt; 0) one mask value per channel of <paramref name="length"/>
+    /// elements, drawn from the layer's generator as eager draws it; the identity otherwise. Returns whether a mask was applied.
+    /// </summary>
+    public static bool ChannelDropoutForward(Module layer, float[] x, float[] y, float[] mask, int count, int length)
+    {
+        if (layer is not Dropout2d drop) throw new ArgumentException($"Compiled Dropout2d: expected a Dropout2d layer, but got {layer?.GetType().Name ?? "null"}.");
+        if (!drop.Training || drop.P == 0)
+        {
+            Array.Copy(x, y, count);
+            return false;
+        }
+        DropoutKernel.Mask(mask.AsSpan(0, count / length), drop.P, drop.Rng);
+        for (int j = 0; j < count; j++) y[j] = x[j] * mask[j / length];
+        return true;
+    }
+
+    /// <summary>The gradient of <see cref="ChannelDropoutForward"/> through the same mask, added to <paramref name="gx"/>.</summary>
+    public static void ChannelDropoutBackward(float[] gy, float[]? gx, float[] mask, int count, int length, bool active)
+    {
+        if (gx is null) return;
+        if (active) for (int j = 0; j < count; j++) gx[j] += gy[j] * mask[j / length];
+        else AddInto(gy, gx, count);
+    }
+
     /// <summary>The gather map of one image of a <see cref="PadForward"/> (built once, when the program sizes its buffers).</summary>
     public static int[] PadSources(PadShape shape) => shape.Sources();
 

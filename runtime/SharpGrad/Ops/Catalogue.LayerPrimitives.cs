@@ -59,8 +59,8 @@ internal static partial class OpCatalogue
 
     /// <summary>
     /// Issue 13's primitive layers. Compiled (sharing the eager kernels): Upsample, ZeroPad2d, Unflatten, group/instance/RMS
-    /// normalisation, the 1-d pools (the 2-d rows' builder), adaptive max pooling and the 1-d transposed convolution. Eager
-    /// only so far: Functional.Pad and Functional.Interpolate called in Forward, channel dropout.
+    /// normalisation, channel dropout, the 1-d pools (the 2-d rows' builder), adaptive max pooling and the 1-d transposed
+    /// convolution. Eager only so far: the Functional forms (Pad, Interpolate, GroupNorm, …) called in Forward.
     /// </summary>
     private static IEnumerable<OpRow> PrimitiveLayerRows() =>
     [
@@ -154,7 +154,7 @@ internal static partial class OpCatalogue
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["invrms"], Kernel = "RmsNormKernel", Compiled = true,
             Onnx = "RMSNormalization",
         },
-        new OpRow("Dropout2d", "dropout2d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("Dropout2d", "dropout2d", OpFamily.ChannelDropout, OpSurface.Functional)
         {
             Layer = "Dropout2d", Inputs = In("input"),
             Params =
@@ -163,7 +163,7 @@ internal static partial class OpCatalogue
                 Opt("training", "training", ParamKind.Bool, true, ParamUse.Function),
                 Inplace(),
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Onnx = "Dropout",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Kernel = "DropoutKernel", Compiled = true, Onnx = "Dropout",
         },
         MaxPoolRow(1),
         AvgPoolRow(1),

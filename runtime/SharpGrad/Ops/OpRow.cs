@@ -55,6 +55,9 @@ internal enum OpFamily
     /// <summary>Upsample (interpolate's layer): nearest, nearest-exact or (bi)linear resampling of the spatial dims.</summary>
     Resample,
 
+    /// <summary>Dropout2d: whole channels zeroed (one draw per sample and channel), the rest scaled by 1/(1 − p).</summary>
+    ChannelDropout,
+
     /// <summary>ZeroPad2d: the last two dims padded with zeros (a gather from the input, its adjoint a scatter).</summary>
     Pad,
     BatchNorm,

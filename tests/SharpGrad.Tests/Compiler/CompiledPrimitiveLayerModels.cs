@@ -98,3 +98,14 @@ public sealed partial class CompiledResample1dNet
 [Module] public sealed partial class FixtureUpsampleLinearAlign { private readonly Upsample layer = new(size: [11], mode: "linear", alignCorners: true); public Tensor Forward([Shape("N", 3, 7)] Tensor x) => layer.Forward(x); }
 [Module] public sealed partial class FixtureZeroPad2d { private readonly ZeroPad2d layer = new((1, 2, 0, 1)); public Tensor Forward([Shape("N", 3, 4, 5)] Tensor x) => layer.Forward(x); }
 [Module] public sealed partial class FixtureAdaptiveMaxPool2d { private readonly AdaptiveMaxPool2d layer = new((3, 4)); public Tensor Forward([Shape("N", 3, 7, 9)] Tensor x) => layer.Forward(x); }
+
+/// <summary>Dropout2d between two convolutions (3-d and 4-d inputs are its two shapes; this is the 4-d one).</summary>
+[Module]
+public sealed partial class CompiledChannelDropoutNet
+{
+    private readonly Conv2d conv1 = new(2, 6, 3, padding: 1);
+    private readonly Dropout2d drop = new(0.4);
+    private readonly Conv2d conv2 = new(6, 2, 1);
+
+    public Tensor Forward([Shape("N", 2, 4, 5)] Tensor x) => conv2.Forward(drop.Forward(Functional.Relu(conv1.Forward(x))));
+}

@@ -1,3 +1,4 @@
+using SharpGrad.Layers;
 using SharpGrad.Serialization;
 using SharpGrad.Tests.Support;
 
@@ -57,6 +58,32 @@ public class CompiledPrimitiveLayerTests
         var model = new CompiledResample1dNet();
         Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 7], seed: 139);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Dropout2dInTrainingDrawsTheSameChannelMaskAsEager(int batch)
+    {
+        Rng.ManualSeed(140);
+        var eager = new CompiledChannelDropoutNet();
+        var compiled = new CompiledChannelDropoutNet();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        Dropout2d Drop(Module m) => (Dropout2d)m.NamedModules().Single(x => x.Name == "drop").Module;
+        CompiledLayerTests.Compare(eager, compiled, x => { Drop(eager).Rng = new Rng(9); return eager.Forward(x); },
+            x => { Drop(compiled).Rng = new Rng(9); return net.Forward(x); }, [batch, 2, 4, 5], seed: 141);
+    }
+
+    [Theory]
+    [InlineData(3)]
+    public void Dropout2dInEvaluationIsTheIdentityAsEager(int batch)
+    {
+        Rng.ManualSeed(142);
+        var model = new CompiledChannelDropoutNet();
+        model.Eval();
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 4, 5], seed: 143);
     }
 
     [Fact]

@@ -282,6 +282,12 @@ public partial class CatalogueTests
             tests.PadUpsampleAdaptiveMaxPoolAndUnflattenMatchEager(3);
             tests.Upsample1dMatchesEager(3);
         }),
+        new("channel dropout", ["Dropout2d"], () =>
+        {
+            var tests = new CompiledPrimitiveLayerTests();
+            tests.Dropout2dInTrainingDrawsTheSameChannelMaskAsEager(8);
+            tests.Dropout2dInEvaluationIsTheIdentityAsEager(3);
+        }),
         new("GLU and PReLU", ["Glu", "Prelu"], () =>
         {
             var tests = new ProofOpTests();
