@@ -54,7 +54,7 @@ internal sealed class MethodEmitter
     private string DimsLiteral(int input)
     {
         var node = Nodes[input];
-        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : MethodDraft.I(d.Size))) + "]";
+        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : SizeSymbols.Csharp(d))) + "]";
     }
 
     // ---- fields -----------------------------------------------------------------------------------------------------
@@ -68,7 +68,10 @@ internal sealed class MethodEmitter
         {
             _w.WriteLine($"private float[] {Nodes[f].ValueField} = [];");
             _w.WriteLine($"private float[]? {P}{Nodes[f].Name}_copy;");
-            _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
+            if (Nodes[f].Shape!.Dims.Skip(Nodes[f].Batched ? 1 : 0).All(d => d.IsFixed))
+                _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
+            else
+                _w.WriteLine($"private int[] {Dims(f)} => {DimsLiteral(f)}; // inferred at build time, -1 for the batch, sizes bound in Compile()");
             _w.WriteLine($"private bool {P}{Nodes[f].Name}_grad_needed;");
         }
         foreach (var r in _p.RawInputs) _w.WriteLine($"private {Tensor}? {P}{Nodes[r].Name};");
@@ -83,7 +86,9 @@ internal sealed class MethodEmitter
             foreach (var s in RuleOf(n.Index).Scratch(_e, n)) _w.WriteLine($"private {s.Type} {_e.Scratch(n, s.Role)}{(s.Type.EndsWith("[]") ? " = []" : "")};");
             if (RuleOf(n.Index).Constant(n) is { } constant)
             {
-                string field = $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
+                // With sizes bound when the module is built (Linear(4, hidden)), the constant is computed from them.
+                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0);
+                string field = bound ? $"private {constant.Type} {_e.Geometry(n)} => " : $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
                 if (constant.Type.EndsWith("[]")) _w.WriteLine(field + "[" + string.Join(", ", constant.Arguments) + "];");
                 else _w.Call(field + "new", constant.Arguments);
             }
@@ -216,7 +221,7 @@ internal sealed class MethodEmitter
             using (_w.Block($"if (n > {P}capacity)"))
             {
                 _w.Comment("The buffers are sized on the first call, and grown only when the batch grows.");
-                foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{EmitContext.Size(b.Batched, b.Features)}];");
+                foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{EmitContext.Size(b.Batched, b.Features, b.Symbolic)}];");
                 foreach (var n in Nodes.Where(n => Live(n.Index)))
                 {
                     foreach (var s in RuleOf(n.Index).Scratch(_e, n))
