@@ -406,3 +406,13 @@ public sealed partial class TwoBlockNet
 
     public Tensor Forward(Tensor x) => second.Forward(mid.Forward(first.Forward(x)));
 }
+
+/// <summary>A tensor parameter named <c>n</c>, like the generated Prepare's batch local (CS0128 before).</summary>
+[Module]
+public sealed partial class ParameterNamedN
+{
+    private readonly Linear fc = new(4, 3);
+    private readonly Linear gate = new(4, 3);
+
+    public Tensor Forward(Tensor x, Tensor n) => fc.Forward(x) * Functional.Sigmoid(gate.Forward(n));
+}

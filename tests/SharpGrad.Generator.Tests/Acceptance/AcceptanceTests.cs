@@ -89,6 +89,16 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ATensorParameterNamedNDoesNotClashWithTheBatchLocal(int batch)
+    {
+        var model = new ParameterNamedN();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 4], 14), Randn([batch, 4], 15)], xs => model.Forward(xs[0], xs[1]), xs => compiled.Forward(xs[0], xs[1]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void MlpFromAListOfHiddenSizes(int batch)
     {
         var model = new HiddenSizesMlp([5, 8, 8, 2]);
