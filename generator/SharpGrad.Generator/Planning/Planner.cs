@@ -126,6 +126,7 @@ internal static class Planner
             Eager = eager.ToEquatableArray(),
             Runners = runners.ToEquatableArray(),
             Regions = regions.ToEquatableArray(),
+            Sizes = methods.Count == 0 ? default : program.Sizes.For(program.UsedSymbols).ToEquatableArray(),
             Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
@@ -155,6 +156,7 @@ internal static class Planner
             return null;
         }
         var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
+        var used = new HashSet<string>(System.StringComparer.Ordinal);
         var nodes = method.Nodes;
         int count = nodes.Count;
 
@@ -214,7 +216,9 @@ internal static class Planner
             {
                 // A call of a user child that is not inlined is a break the inliner reported; anything else says why here.
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
-                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time (in {where})", node.Location ?? method.Location, Coverage: false);
+                // With sizes bound when the module is built, a shape the build cannot compute from them is a break (never silent).
+                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time{(program.Sizes.IsEmpty ? "" : " (its sizes bound when the module is built do not combine into one the compiler can compute)")} (in {where})",
+                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty);
                 return null;
             }
             m.Shapes[i] = shape;
@@ -226,8 +230,16 @@ internal static class Planner
             }
             bool batched = shape.Rank >= 1 && shape[0].Symbol == m.Batch;
             int features = 1;
+            var symbolic = new List<string>();
             for (int d = batched ? 1 : 0; d < shape.Rank; d++)
             {
+                // A size bound when the module is built (Linear(4, hidden)): a factor the program binds in Compile().
+                if (shape[d].IsSymbol && program.Sizes.Expression(shape[d].Symbol!) is { } bound)
+                {
+                    symbolic.Add(bound);
+                    used.Add(shape[d].Symbol!);
+                    continue;
+                }
                 if (!shape[d].IsFixed)
                 {
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
@@ -238,13 +250,20 @@ internal static class Planner
             }
             m.Batched[i] = batched;
             m.Features[i] = features;
+            m.Symbolic[i] = string.Join(" * ", symbolic);
             var row = m.Row(i);
             plan = plan with
             {
-                Shape = shape, Batched = batched, Features = features, CallArguments = node.Child is not null ? node.IntArgs : default,
+                Shape = shape, Batched = batched, Features = features, Symbolic = m.Symbolic[i], CallArguments = node.Child is not null ? node.IntArgs : default,
                 Kernel = row?.Kernel, Operator = row?.Operator, Variant = row?.Variant ?? false, Reads = row?.Reads ?? BackwardReads.None,
             };
             var planned = PlanNode(m, i, plan, row);
+            if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
+            {
+                failure = new PlanFailure($"`{node.Text}` (shape {shape}), whose sizes are bound when the module is built, which {planned.Rule} code does not take yet (in {where})",
+                    node.Location ?? method.Location, Coverage: true);
+                return null;
+            }
             if (planned is null)
             {
                 var inputs = string.Join(", ", node.Inputs.Select(j => m.InferredShapes[j]?.ToString() ?? "?"));
@@ -263,6 +282,7 @@ internal static class Planner
             return null;
         }
 
+        program.UsedSymbols.UnionWith(used);
         Fusion.Epilogues(m);
         Liveness.MarkSaved(m);
         Fusion.ElementwiseChains(m);
@@ -278,6 +298,24 @@ internal static class Planner
             Buffers = buffers.ToEquatableArray(),
             UsesTraining = usesTraining,
             Location = method.Location,
+        };
+    }
+
+    /// <summary>
+    /// True when the rule chosen for node <paramref name="i"/> compiles the sizes bound when the module is built that it
+    /// and its inputs have: the rules that work on element counts (pointwise, same-shape elementwise, dropout, the
+    /// boundary and branch selection) with inputs of the same size, and Linear, which reads its sizes from the layer.
+    /// </summary>
+    private static bool SymbolicSizesFit(MethodDraft m, int i, RuleKind rule)
+    {
+        var inputs = m.Node(i).Inputs.Where(k => !m.IsConst(k)).ToList();
+        if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
+        return rule switch
+        {
+            RuleKind.Input or RuleKind.Linear => true,
+            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
+                => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
+            _ => false,
         };
     }
 

@@ -12,10 +12,23 @@ internal sealed class LinearRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Int("inFeatures") is not { } inF || child.Int("outFeatures") is not { } outF) return null;
-        if (child.Arg("bias") is { IsKnown: false }) return null;
+        if (m.Child(i) is not { } child || child.Arg("bias") is { IsKnown: false }) return null;
         int a = m.In(i, 0);
-        if (!m.Batched[a] || !m.Batched[i] || m.Features[a] % inF != 0 || m.Features[i] != m.Features[a] / inF * outF) return null;
+        if (!m.Batched[a] || !m.Batched[i]) return null;
+        LinearGeometry geometry;
+        if (child.Int("inFeatures") is { } inF && child.Int("outFeatures") is { } outF && !m.IsSymbolic(a) && !m.IsSymbolic(i))
+        {
+            if (m.Features[a] % inF != 0 || m.Features[i] != m.Features[a] / inF * outF) return null;
+            geometry = new LinearGeometry(inF, outF, m.Features[a] / inF);
+        }
+        else
+        {
+            // Sizes bound when the module is built (Linear(4, hidden)): [N, in] → [N, out], in and out read from the layer's
+            // symbols (the program binds them in Compile()).
+            if (m.Shapes[a] is not { Rank: 2 } inShape || m.Shapes[i] is not { Rank: 2 } outShape) return null;
+            if (SizeText(m, child, "inFeatures", inShape[1]) is not { } inText || SizeText(m, child, "outFeatures", outShape[1]) is not { } outText) return null;
+            geometry = new LinearGeometry(0, 0, 1) { InText = inText, OutText = outText };
+        }
         var module = m.Program.Module(child);
         return plan with
         {
@@ -23,8 +36,22 @@ internal sealed class LinearRule : Rule
             Module = module,
             Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
             Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new LinearGeometry(inF, outF, m.Features[a] / inF),
+            Geometry = geometry,
         };
+    }
+
+    /// <summary>
+    /// The C# text of the layer size that must equal <paramref name="dim"/>: a constant equal to it, or the dim's bound
+    /// symbol; when the layer was built with another size the build cannot compare (<c>width</c> where the value has
+    /// <c>hidden</c>), <c>Compile()</c> checks that they are equal. Null when they cannot be.
+    /// </summary>
+    private static string? SizeText(MethodDraft m, ChildSpec child, string parameter, Dim dim)
+    {
+        if (dim.IsFixed && child.Int(parameter) is { } constant) return constant == dim.Size ? MethodDraft.I(constant) : null;
+        string? expression = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
+        if (expression is null) return null;
+        if (child.Arg(parameter)?.Symbol == dim.Symbol) return expression;
+        return m.Program.Sizes.Require(child, parameter, dim) ? expression : null;
     }
 
     /// <summary>True at run time when no forward hook must see the producer's output or the fused op's own (the fusion may run).</summary>
@@ -35,7 +62,7 @@ internal sealed class LinearRule : Rule
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (LinearGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InFeatures}", $"OutFeatures: {g.OutFeatures}", $"RowsPerItem: {g.RowsPerItem}"]);
+        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsPerItem}"]);
     }
 
     public override void Forward(EmitContext e, NodePlan n)

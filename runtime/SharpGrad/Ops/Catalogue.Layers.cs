@@ -171,8 +171,8 @@ internal static partial class OpCatalogue
                 Req("outFeatures", "out_features", ParamKind.Int, ParamUse.Layer) with { Property = "OutFeatures" },
                 Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
             ],
-            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Int("inFeatures"), c.Int("outFeatures")) : ShapeResult.Unknown,
-            InputHint = static c => c.Int("inFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f)) : null,
+            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Size("inFeatures"), c.Size("outFeatures")) : ShapeResult.Unknown,
+            InputHint = static c => c.Size("inFeatures") is { } f ? new TensorShape(Batch, f) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "Gemm",
         },
         new OpRow("Conv1d", "conv1d", OpFamily.Conv, OpSurface.Functional)

@@ -25,6 +25,16 @@ internal interface IOpArguments
     bool Has(string name);
 }
 
+/// <summary>
+/// Arguments that may be sizes bound when the module is built (<c>new Linear(4, hidden)</c> with <c>hidden</c> a
+/// constructor parameter): the generator gives them as symbols (<c>hidden</c>, <c>2*hidden</c>).
+/// </summary>
+internal interface ISymbolicArguments
+{
+    /// <summary>The symbol of an int argument that is not a constant but a size known once the module is built; null otherwise.</summary>
+    string? Symbol(string name);
+}
+
 /// <summary>No argument is known (the shape rule uses its row's defaults or gives up).</summary>
 internal sealed class NoArguments : IOpArguments
 {
@@ -70,6 +80,10 @@ internal sealed class ShapeCall
 
     /// <summary>An int argument (or the first of a pair), with the row's default.</summary>
     public int? Int(string name) => Ints(name) is { Count: > 0 } v ? v[0] : Number(name) is { } n ? (int)n : null;
+
+    /// <summary>A size argument as a dim: its constant, or its symbol when it is bound when the module is built (<see cref="ISymbolicArguments"/>); null when unknown.</summary>
+    public Dim? Size(string name)
+        => Int(name) is { } v ? Dim.Of(v) : Arguments is ISymbolicArguments symbolic && symbolic.Symbol(name) is { } symbol ? Dim.Sym(symbol) : null;
 
     /// <summary>An int list or (H, W) pair argument, with the row's default.</summary>
     public IReadOnlyList<int>? Ints(string name) => Arguments.Has(name) ? Arguments.Ints(name) : Op.Param(name, IsLayer)?.DefaultInts;
@@ -677,15 +691,19 @@ internal static class ShapeRules
 
     /// <summary>A Linear layer: [..., in] → [..., out].</summary>
     public static ShapeResult Linear(TensorShape? s, int? inFeatures, int? outFeatures)
+        => Linear(s, inFeatures is { } i ? Dim.Of(i) : null, outFeatures is { } o ? Dim.Of(o) : null);
+
+    /// <summary>A Linear layer whose sizes may be symbols bound when the module is built (<c>Linear(4, hidden)</c>).</summary>
+    public static ShapeResult Linear(TensorShape? s, Dim? inFeatures, Dim? outFeatures)
     {
         if (s is not { Rank: > 0 }) return ShapeResult.Unknown;
         var last = s.Last;
-        string outText = outFeatures?.ToString(CultureInfo.InvariantCulture) ?? "…";
-        if (inFeatures is { } expected && last.DefinitelyDiffers(Dim.Of(expected)))
+        string outText = outFeatures?.ToString() ?? "…";
+        if (inFeatures is { } expected && last.DefinitelyDiffers(expected))
         {
-            return new ShapeError(ShapeErrorKind.LinearInFeatures, S(expected), outText, last.ToString(), s.ToString());
+            return new ShapeError(ShapeErrorKind.LinearInFeatures, expected.ToString(), outText, last.ToString(), s.ToString());
         }
-        return s.With(s.Rank - 1, outFeatures is { } o ? Dim.Of(o) : Dim.Unknown);
+        return s.With(s.Rank - 1, outFeatures ?? Dim.Unknown);
     }
 
     /// <summary>
