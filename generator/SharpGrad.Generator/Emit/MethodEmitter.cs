@@ -34,8 +34,8 @@ internal sealed class MethodEmitter
     public static IEnumerable<ParamSlot> Slots(MethodPlan plan)
         => plan.Nodes.SelectMany(n => RuleSet.For(n.Rule)?.Params(n) ?? []).Distinct();
 
-    /// <summary>The field holding a raw input (a class-index target, embedding indices) as a tensor.</summary>
-    public static string RawField(EmitContext e, int node) => e.Prefix + e.Nodes[node].Name + "!";
+    /// <summary>The field holding a raw input (a class-index target, embedding indices) as a tensor; a data node's (a mask buffer's, a data op's) expression.</summary>
+    public static string RawField(EmitContext e, int node) => DataRule.Expression(e, node, e.Prefix + e.Nodes[node].Name + "!");
 
     private string P => _p.Prefix;
 

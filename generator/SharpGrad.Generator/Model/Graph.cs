@@ -208,4 +208,13 @@ internal sealed record ScalarArg(string Name, double Value, bool IsKnown, string
 
     /// <summary>The constant when it is a string (<c>approximate: "tanh"</c>).</summary>
     public string? String { get; init; }
+
+    /// <summary>
+    /// When the argument is not a constant but a field or property of the module itself (<c>tokens.Eq(pad)</c>): its name,
+    /// which a data op's generated call reads at run time.
+    /// </summary>
+    public string? Member { get; init; }
+
+    /// <summary>The C# type of the parameter it binds to (fully qualified), for a data op's generated call.</summary>
+    public string Type { get; init; } = "";
 }

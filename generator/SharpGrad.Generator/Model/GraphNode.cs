@@ -41,6 +41,9 @@ internal enum NodeKind
     /// <summary>A <c>Losses.*</c> function of (input, target).</summary>
     Loss,
 
+    /// <summary>A data op (Arange, Ones, Triu, Eq, …: catalogue family Data): a tensor of data, never differentiated.</summary>
+    Data,
+
     /// <summary>The <c>Forward</c> of a child this IR does not look into (a user <c>[Module]</c>, a <c>Sequential</c>, …).</summary>
     Call,
 

@@ -933,7 +933,18 @@ internal sealed class GraphParser
             _ => null,
         } : null;
         string? str = value.ConstantValue is { HasValue: true, Value: string s } ? s : null;
-        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text) { String = str };
+        // A field or property of the module itself (`pad`, `this.pad`): a data op reads it at run time.
+        string? member = value switch
+        {
+            IFieldReferenceOperation { Instance: IInstanceReferenceOperation, Field: var f } => f.Name,
+            IPropertyReferenceOperation { Instance: IInstanceReferenceOperation, Property: { Parameters.Length: 0 } p } => p.Name,
+            _ => null,
+        };
+        return new ScalarArg(argument.Parameter!.Name, number ?? 0, number.HasValue || str is not null, text)
+        {
+            String = str, Member = number.HasValue || str is not null ? null : member,
+            Type = argument.Parameter.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
+        };
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
@@ -1063,6 +1074,7 @@ internal sealed class GraphParser
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
         OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,
+        OpFamily.Data => NodeKind.Data,
         _ => null,
     };
 

@@ -145,7 +145,7 @@ internal sealed class MethodDraft
     /// row's non-differentiable inputs (class indices, embedding indices), and a loss's target.
     /// </summary>
     public static bool ReadsAsData(OpRow row, int slot)
-        => (slot < row.Inputs.Count && !row.Inputs[slot].Differentiable)
+        => row.Family == OpFamily.Data || (slot < row.Inputs.Count && !row.Inputs[slot].Differentiable)
            || (slot == 1 && row.Family is OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss || slot == 1 && row.Surface == OpSurface.Losses);
 
     /// <summary>A float32 literal (<c>0.2f</c>).</summary>

@@ -323,6 +323,12 @@ internal static class Planner
     private static NodePlan? PlanNode(MethodDraft m, int i, NodePlan plan, OpRow? row)
     {
         var node = m.Node(i);
+        // A view of data (`Tensor.Arange(t).Unsqueeze(0)`, a mask's View) stays data.
+        if (row is not null && node.Inputs.Count > 0 && node.Inputs.All(m.IsRaw) && DataRule.Takes(row)
+            && RuleSet.For(RuleKind.Data)!.Plan(m, i, plan) is { } data)
+        {
+            return data;
+        }
         for (int s = 0; s < node.Inputs.Count; s++)
         {
             // A raw input is read only where the row says so (a target, indices).

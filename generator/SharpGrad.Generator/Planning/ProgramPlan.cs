@@ -42,6 +42,8 @@ internal enum RuleKind
     BroadcastMatMul,
     /// <summary><c>Where(condition, x, y)</c> with a condition read as data.</summary>
     Where,
+    /// <summary><c>Where(condition, x, 0.0)</c> / <c>Where(condition, 0.0, y)</c>: a MaskedFill of the tensor branch.</summary>
+    WhereScalar,
     /// <summary>A Parameter/Buffer of the module itself read in Forward (a Buffer used only as a mask is read as data).</summary>
     Member,
     /// <summary>A window along one dim (Narrow, Slice, Select, a part of Chunk/Split/Unbind), copied.</summary>
@@ -70,6 +72,8 @@ internal enum RuleKind
     Pad,
     /// <summary>Dropout2d.</summary>
     ChannelDropout,
+    /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
+    Data,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -45,11 +45,10 @@ internal sealed class MaskedFillRule : Rule
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
 
-    /// <summary>The mask's elements (a method argument, or the module's own mask buffer), checked against the shape the program was built for.</summary>
-    internal static string Mask(EmitContext e, NodePlan n, int slot = 1)
+    /// <summary>The mask's elements (a method argument, the module's own mask buffer, a data op), checked against the shape the program was built for; <paramref name="negate"/>: its negation.</summary>
+    internal static string Mask(EmitContext e, NodePlan n, int slot = 1, bool negate = false)
     {
-        var mask = e.Nodes[n.Inputs[slot]];
-        string tensor = mask.Args.Count > 0 ? mask.Args[0] : MethodEmitter.RawField(e, n.Inputs[slot]);
+        string tensor = MethodEmitter.RawField(e, n.Inputs[slot]) + (negate ? ".Eq(0.0)" : "");   // negated by the eager comparison
         return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
     }
 
@@ -78,6 +77,7 @@ internal sealed class WhereRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
+        if (m.Node(i).Inputs.Count != 3) return null;
         int condition = m.In(i, 0), x = m.In(i, 1), y = m.In(i, 2);
         if (!m.IsRaw(condition) || m.IsConst(x) || m.IsConst(y)) return null;
         if (!m.Shapes[x].Equals(m.Shapes[i]) || !m.Shapes[y].Equals(m.Shapes[i]) || !m.BatchedLike(i, 1) || !m.BatchedLike(i, 2)) return null;
@@ -100,5 +100,48 @@ internal sealed class WhereRule : Rule
         e.W.Comment($"d {n.Text}: to the first where true, to the second where false");
         e.W.Call($"{EmitContext.Kernels}.WhereKernel.Backward",
             [MaskedFillRule.Mask(e, n, 0), e.Grad(n.Index), e.GradOrNull(n.Inputs[1]), e.GradOrNull(n.Inputs[2]), e.Size(n.Index)]);
+    }
+}
+
+/// <summary>
+/// <c>Tensor.Where(condition, x, 0.5)</c> or <c>Tensor.Where(condition, 0.5, y)</c> (a scalar branch, PyTorch's
+/// <c>torch.where(c, x, 0.5)</c>) with the condition read as data over the tensor's trailing dims: the MaskedFill kernel
+/// fills the scalar where the condition is false (x branch, the condition negated by the eager <c>Eq(0)</c>) or true
+/// (y branch); the gradient goes to the tensor where it was kept.
+/// </summary>
+internal sealed class WhereScalarRule : Rule
+{
+    public override RuleKind Kind => RuleKind.WhereScalar;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        var node = m.Node(i);
+        if (node.Inputs.Count != 2) return null;
+        int condition = m.In(i, 0), tensor = m.In(i, 1);
+        var args = m.Arguments(i);
+        bool scalarIsX = args.Has("x");
+        if (!m.IsRaw(condition) || m.IsConst(tensor) || (scalarIsX ? args.Number("x") : args.Number("y")) is not { } value) return null;
+        if (!m.Shapes[tensor].Equals(m.Shapes[i]) || !m.BatchedLike(i, 1)) return null;
+        // Variant: the scalar is the false branch (y), so the tensor is kept where the condition is true.
+        return MaskedFillRule.MaskShape(m, condition, i) is { } declared
+            ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, value), Variant = !scalarIsX }
+            : null;
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the tensor where kept, the scalar elsewhere");
+        e.W.Call($"{EmitContext.Kernels}.MaskedFillKernel.Forward",
+            [e.Value(n.Inputs[1]), MaskedFillRule.Mask(e, n, 0, negate: n.Variant), MethodDraft.F64(((MaskGeometry)n.Geometry!).Value), e.Value(n.Index), e.Size(n.Index)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: to the tensor where it was kept");
+        e.W.Call($"{EmitContext.Kernels}.MaskedFillKernel.Backward", [MaskedFillRule.Mask(e, n, 0, negate: n.Variant), e.Grad(n.Index), e.GradOrNull(n.Inputs[1]), e.Size(n.Index)]);
     }
 }

@@ -258,7 +258,8 @@ internal sealed class EmbeddingRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !m.IsRaw(m.In(i, 0)) || child.Int("embeddingDim") is not { } dim || !m.Batched[i]) return null;
+        // Unbatched indices too: a position embedding of `Tensor.Arange(T).Unsqueeze(0)` ([1, T] → [1, T, D]).
+        if (m.Child(i) is not { } child || !m.IsRaw(m.In(i, 0)) || child.Int("embeddingDim") is not { } dim) return null;
         var module = m.Program.Module(child);
         return plan with
         {

@@ -70,8 +70,8 @@ internal static class RuleSet
             new InputRule(), new ViewRule(), new BoundaryRule(), new PointwiseRule(), new ElementwiseRule(), new BroadcastRule(),
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
-            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new RecurrentRule(), new TransformerLayerRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
+            new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
+            new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
             new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
@@ -115,7 +115,7 @@ internal static class RuleSet
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
             OpFamily.MatMul => [RuleKind.MatMul, RuleKind.BroadcastMatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],
-            OpFamily.Where => [RuleKind.Where],
+            OpFamily.Where => [RuleKind.Where, RuleKind.WhereScalar],
             OpFamily.Slice => [RuleKind.Slice],
             OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear],
@@ -140,6 +140,7 @@ internal static class RuleSet
             OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
             OpFamily.Recurrent => [RuleKind.Recurrent],
             OpFamily.TransformerLayer => [RuleKind.TransformerLayer],
+            OpFamily.Data => [RuleKind.Data],
             _ => [],
         };
     }

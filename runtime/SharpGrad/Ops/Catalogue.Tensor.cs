@@ -153,6 +153,13 @@ internal static partial class OpCatalogue
             Inputs = In("!condition", "input", "other"), TensorArity = 3, Kernel = "WhereKernel", Compiled = true, Onnx = "Where",
             Shape = static c => ShapeRules.Broadcast(c.Input(0), c.Input(1)) is { Error: null, Shape: var cx } ? ShapeRules.Broadcast(cx, c.Input(2)) : ShapeRules.Broadcast(c.Input(0), c.Input(1)),
         },
+        // Where(condition, x, 0.0) or Where(condition, 0.0, y): the scalar branch is the x or y argument the call has.
+        new OpRow("WhereScalar", "where", OpFamily.Where, OpSurface.Tensor)
+        {
+            Method = "Where", Inputs = In("!condition", "input"), TensorArity = 2, Compiled = true,
+            Params = [Opt("x", "input", ParamKind.Double, null), Opt("y", "other", ParamKind.Double, null)],
+            Kernel = "MaskedFillKernel", Shape = static c => ShapeRules.Broadcast(c.Input(0), c.Input(1)),
+        },
         new OpRow("MaskedFill", "masked_fill", OpFamily.Mask, OpSurface.Tensor)
         {
             Inputs = In("input", "!mask"), TensorArity = 2, Params = [Req("value", "value", ParamKind.Double)],

@@ -21,6 +21,7 @@ internal static partial class OpCatalogue
         var rows = new List<OpRow>();
         rows.AddRange(PointwiseRows());
         rows.AddRange(TensorRows());
+        rows.AddRange(DataRows());
         rows.AddRange(LayerRows());
         rows.AddRange(PrimitiveLayerRows());
         rows.AddRange(SequenceRows());

@@ -98,6 +98,12 @@ internal enum OpFamily
     /// <summary>A Transformer layer (self-attention, feed-forward, residuals and LayerNorms) as one fused kernel.</summary>
     TransformerLayer,
 
+    /// <summary>
+    /// A tensor built from shapes, constants and data (Arange, Ones/Zeros/Full, Triu/Tril, comparisons, a dtype
+    /// conversion): never differentiated; a compiled program calls the eager method when every tensor it reads is data.
+    /// </summary>
+    Data,
+
     /// <summary>Returns its input (Identity).</summary>
     Identity,
 

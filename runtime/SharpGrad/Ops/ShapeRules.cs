@@ -209,6 +209,30 @@ internal static class ShapeRules
     /// <summary>The output of a pointwise op: its first input's shape.</summary>
     public static ShapeResult SameAsInput(ShapeCall call) => call.Input(0);
 
+    /// <summary>
+    /// <c>Arange(start, end, step)</c>: [⌈(end − start) / step⌉] (PyTorch: <c>torch.arange</c>); unknown when an argument is not
+    /// known at build time.
+    /// </summary>
+    public static ShapeResult Arange(ShapeCall call)
+    {
+        if (call.Number("start") is not { } start || call.Number("end") is not { } end || call.Number("step") is not { } step || step == 0) return ShapeResult.Unknown;
+        return TensorShape.Of([(int)Math.Max(0, Math.Ceiling((end - start) / step))]);
+    }
+
+    /// <summary>A tensor created with the sizes of its <c>shape</c> argument (Ones, Zeros, Full); a batch read is the batch dim.</summary>
+    public static ShapeResult Creation(ShapeCall call)
+    {
+        if (call.Ints("shape") is not { } sizes) return ShapeResult.Unknown;
+        var dims = new List<Dim>();
+        foreach (int size in sizes)
+        {
+            if (size == BatchRead) dims.Add(call.Batch);
+            else if (size >= 0) dims.Add(Dim.Of(size));
+            else return ShapeResult.Unknown;
+        }
+        return new TensorShape(dims);
+    }
+
     /// <summary>NumPy/PyTorch broadcasting of two shapes (PyTorch: <c>torch.broadcast_shapes</c>).</summary>
     public static ShapeResult Broadcast(TensorShape? a, TensorShape? b)
     {

@@ -76,6 +76,10 @@ public partial class CatalogueTests
         ["Cat"] = () => Check(xs => Tensor.Cat([xs[0], xs[1]], 1), R(3, 4), R(3, 2)),
         ["Stack"] = () => Check(xs => Tensor.Stack([xs[0], xs[1]], 1), R(3, 4), R(3, 4)),
         ["Where"] = () => { var c = R(3, 4).Gt(0.0); Check(xs => Tensor.Where(c, xs[0], xs[1]), R(3, 4), R(3, 4)); },
+        ["WhereScalar"] = () => { var c = R(3, 4).Gt(0.0); Check(xs => Tensor.Where(c, xs[0], 0.5) * Tensor.Where(c, -2.0, xs[0]), R(3, 4)); },
+        // ---- Catalogue.Masks.cs (the rest of its rows have no differentiable input: NoGradCheck)
+        ["Triu"] = () => Check(xs => xs[0].Triu(1), R(4, 4)),
+        ["Tril"] = () => Check(xs => xs[0].Tril(-1), R(3, 4)),
         // The parts of Chunk/Split/Unbind (each part a view of its window), through every part.
         ["Chunk"] = () => Check(xs => { var (a, b) = xs[0].Chunk(2, 1); return Tensor.Cat([a * 2f, b], 1); }, R(3, 4)),
         ["Split"] = () => Check(xs => { var q = xs[0].Split(3, -1); return Tensor.Cat([q[1], q[0] * 3f], 1); }, R(3, 4)),
@@ -155,8 +159,10 @@ public partial class CatalogueTests
         ["GaussianNll"] = () => { var t = R(3, 4); Check(xs => Losses.GaussianNll(xs[0], t, xs[1]), R(3, 4), P(3, 4)); },
     };
 
-    /// <summary>Rows without a gradient check, each with the reason (empty today: every row is differentiable in some input).</summary>
-    private static readonly Dictionary<string, string> NoGradCheck = new();
+    /// <summary>Rows without a gradient check, each with the reason.</summary>
+    private static readonly Dictionary<string, string> NoGradCheck = OpCatalogue.All
+        .Where(r => r.Family == OpFamily.Data && !r.Differentiable)
+        .ToDictionary(r => r.Name, r => "builds data (a mask, positions, a dtype conversion) from shapes, constants or data: no differentiable input");
 
     public static TheoryData<string> GradCheckRows()
     {
@@ -250,6 +256,13 @@ public partial class CatalogueTests
             tests.UnbindAndStackMatchEager(3);
         }),
         new("where", ["Where"], () => new CompiledSliceTests().WhereClampAndPowMatchEager(3)),
+        new("where with a scalar branch", ["WhereScalar"], () => new CompiledMaskTests().WhereWithAScalarBranchMatchesEager(3)),
+        new("mask builders", CompiledMaskTests.Ops, () =>
+        {
+            var tests = new CompiledMaskTests();
+            tests.CausalAndSegmentMasksBuiltInForwardMatchEager(3);
+            tests.CreationLikeAndComparisonMasksMatchEager(3);
+        }),
         new("recurrent layers", ["Lstm", "Gru", "Rnn"], () =>
         {
             var tests = new CompiledRecurrentTests();

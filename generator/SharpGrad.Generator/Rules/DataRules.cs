@@ -1,0 +1,92 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace SharpGrad.Generator.Rules;
+
+/// <summary>
+/// A data op (catalogue family Data: Arange, Ones/Zeros/Full, Triu/Tril, comparisons, To), or a view of data
+/// (<c>Unsqueeze</c>, <c>View</c>, …), whose tensor inputs are all data (raw method inputs such as token ids, mask
+/// buffers, other data ops): the node stays data (<see cref="RuleKind.Raw"/>), never differentiated, and generated code
+/// evaluates it by calling the eager Tensor method itself, the one definition of the op. Its consumers read it where
+/// they read data: a MaskedFill mask, a Where condition, an Embedding's indices, an attention mask.
+/// </summary>
+internal sealed class DataRule : Rule
+{
+    /// <summary>Where the template names input k's tensor (replaced by <see cref="Expression"/>).</summary>
+    private static string Slot(int k) => "{input" + k.ToString(CultureInfo.InvariantCulture) + "}";
+
+    public override RuleKind Kind => RuleKind.Data;
+
+    /// <summary>True when a node of <paramref name="row"/> over data inputs may be evaluated as data (one-tensor views and data ops).</summary>
+    public static bool Takes(OpRow row)
+        => (row.Surface & OpSurface.Tensor) != 0 && row.Outputs.Count == 1
+           && (row.Family == OpFamily.Data || (row.TensorArity == 1 && row.Family is OpFamily.View or OpFamily.Permute or OpFamily.Slice));
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        var node = m.Node(i);
+        if (m.Row(i) is not { } row || !Takes(row) || node.Inputs.Count != System.Math.Max(row.TensorArity, 0)) return null;
+        if (node.Inputs.Any(input => !m.IsRaw(input))) return null;
+        var arguments = new List<string>();
+        bool isStatic = row.Family == OpFamily.Data && row.Variant;   // Tensor.Ones(…), Tensor.OnesLike(t)
+        for (int k = isStatic ? 0 : 1; k < node.Inputs.Count; k++) arguments.Add(Slot(k));
+        foreach (var scalar in node.Scalars)
+        {
+            if (scalar.Text.Length == 0) continue;   // a default: the eager method's own
+            if (Literal(m, i, row, scalar) is not { } literal) return null;
+            arguments.Add(scalar.Name + ": " + literal);
+        }
+        string call = row.MethodName + "(" + string.Join(", ", arguments) + ")";
+        string template = isStatic ? "global::SharpGrad.Tensor." + call : Slot(0) + "." + call;
+        return plan with { Rule = RuleKind.Raw, Args = new[] { template }.ToEquatableArray() };
+    }
+
+    /// <summary>
+    /// A scalar argument as C# (cast to its parameter's type): a constant, an int list (a batch read is <c>n</c>), or a
+    /// field of the module itself read at run time (not in an inlined child, whose fields are not this module's).
+    /// </summary>
+    private static string? Literal(MethodDraft m, int i, OpRow row, ScalarArg scalar)
+    {
+        string cast = scalar.Type.Length > 0 ? "(" + scalar.Type + ")" : "";
+        if (scalar.IsKnown && scalar.String is null)
+        {
+            if (scalar.Type.EndsWith("[]", System.StringComparison.Ordinal))
+            {
+                var ints = scalar.Ints.IsEmpty ? new[] { (int)scalar.Value } : scalar.Ints.ToArray();
+                return "new int[] { " + string.Join(", ", ints.Select(v => v == ShapeRules.BatchRead ? "n" : MethodDraft.I(v))) + " }";
+            }
+            if (scalar.Type is "bool") return scalar.Value != 0 ? "true" : "false";
+            bool integral = scalar.Value == System.Math.Floor(scalar.Value) && System.Math.Abs(scalar.Value) < int.MaxValue;
+            return cast + (integral ? MethodDraft.I((int)scalar.Value) : "(" + MethodDraft.F64(scalar.Value) + ")");
+        }
+        if (!scalar.IsKnown && scalar.Ints.Count > 0 && scalar.Type.EndsWith("[]", System.StringComparison.Ordinal))
+        {
+            return "new int[] { " + string.Join(", ", scalar.Ints.Select(v => v == ShapeRules.BatchRead ? "n" : MethodDraft.I(v))) + " }";
+        }
+        if (scalar.Member is { } member && !m.Method.IsInlined(i)) return cast + "_m." + member;
+        return null;
+    }
+
+    /// <summary>The C# expression of a data node's tensor: its template with its inputs' expressions (or a raw input's field).</summary>
+    public static string Expression(EmitContext e, int node, string rawField)
+    {
+        var n = e.Nodes[node];
+        if (n.Args.Count == 0) return rawField;
+        string text = n.Args[0];
+        for (int k = 0; k < n.Inputs.Count; k++)
+        {
+            string slot = Slot(k);
+            if (text.Contains(slot)) text = text.Replace(slot, MethodEmitter.RawField(e, n.Inputs[k]));
+        }
+        return text;
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+    }
+}
