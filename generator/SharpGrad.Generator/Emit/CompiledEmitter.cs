@@ -60,7 +60,7 @@ internal static class CompiledEmitter
                     {
                         w.WriteLine(c.Path.Contains('.') || c.Path != c.Member
                             ? $"{c.Field} = {EmitContext.Support}.Submodule<{c.Type}>(module, \"{c.Path}\");"
-                            : $"{c.Field} = module.{c.Member};");
+                            : $"{c.Field} = module.{(Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(c.Member) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" : "")}{c.Member};");
                     }
                     foreach (var s in p.Params) w.WriteLine($"{EmitContext.ParamGrad(s)} = new float[{s.Expr}.NumElements];");
                     SizeBindings(w, cls, p.Sizes);
