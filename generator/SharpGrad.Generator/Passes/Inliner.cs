@@ -379,7 +379,11 @@ internal sealed class Inliner
             if (row?.InputHint is { } hint && node.Inputs[0] == index)
             {
                 var arguments = new NodeArguments(node, child);
-                return hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
+                var hinted = hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
+                // A size bound when the module is built is trusted from the input's direct consumer only: behind a
+                // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]).
+                if (depth > 0 && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
+                return hinted;
             }
             if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
             {

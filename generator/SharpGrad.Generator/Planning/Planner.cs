@@ -12,6 +12,8 @@ namespace SharpGrad.Generator.Planning;
 /// </summary>
 internal static class Planner
 {
+    private const string DeclareShape = " (declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters)";
+
     /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
     private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage);
 
@@ -177,7 +179,9 @@ internal static class Planner
         }
         if (m.Batch == "")
         {
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time", method.Location, Coverage: false);
+            // With sizes bound when the module is built, an input shape the build cannot tell is a break (never silent).
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}",
+                method.Location, Coverage: !program.Sizes.IsEmpty);
             return null;
         }
 
@@ -234,9 +238,11 @@ internal static class Planner
             for (int d = batched ? 1 : 0; d < shape.Rank; d++)
             {
                 // A size bound when the module is built (Linear(4, hidden)): a factor the program binds in Compile().
-                if (shape[d].IsSymbol && program.Sizes.Expression(shape[d].Symbol!) is { } bound)
+                // Its constant goes into the fixed count, its atoms into the factor ([N, 2*c, 2, 2] and [N, 8*c] are both 8 · c).
+                if (shape[d].IsSymbol && program.Sizes.Expression(shape[d].Symbol!) is not null && Dim.Term(shape[d].Symbol!, out int coefficient, out string product))
                 {
-                    symbolic.Add(bound);
+                    features *= coefficient;
+                    symbolic.AddRange(SizeSymbols.Atoms(product));
                     used.Add(shape[d].Symbol!);
                     continue;
                 }
@@ -250,7 +256,7 @@ internal static class Planner
             }
             m.Batched[i] = batched;
             m.Features[i] = features;
-            m.Symbolic[i] = string.Join(" * ", symbolic);
+            m.Symbolic[i] = string.Join(" * ", symbolic.OrderBy(a => a, System.StringComparer.Ordinal).Select(SizeSymbols.Csharp));
             var row = m.Row(i);
             plan = plan with
             {
@@ -313,6 +319,7 @@ internal static class Planner
         return rule switch
         {
             RuleKind.Input or RuleKind.Linear => true,
+            RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
             _ => false,

@@ -119,7 +119,11 @@ internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value)
 internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geometry;
 
 /// <summary>A normalisation: [n, Channels, Length] for batch norm, rows of <see cref="Channels"/> for layer norm.</summary>
-internal sealed record NormGeometry(int Channels, int Length) : Geometry;
+internal sealed record NormGeometry(int Channels, int Length) : Geometry
+{
+    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
+    public string? ChannelsText { get; init; }
+}
 
 /// <summary>An embedding of <see cref="Dim"/> per index.</summary>
 internal sealed record EmbeddingGeometry(int Dim) : Geometry;

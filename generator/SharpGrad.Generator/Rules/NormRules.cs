@@ -68,12 +68,24 @@ internal sealed class LayerNormRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { IsKnown: true } shape || shape.Values.Count == 0) return null;
+        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { } shape) return null;
         if (child.Arg("elementwiseAffine") is { IsKnown: false } || child.Arg("bias") is { IsKnown: false }) return null;
-        int cols = 1;
-        foreach (var v in shape.Values) cols *= v;
         int a = m.In(i, 0);
-        if (cols == 0 || m.Features[a] % cols != 0) return null;
+        int cols = 1;
+        string? colsText = null;
+        if (shape is { IsKnown: true, Values.Count: > 0 })
+        {
+            foreach (var v in shape.Values) cols *= v;
+            if (cols == 0 || m.Features[a] % cols != 0) return null;
+        }
+        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && inShape.Last.Symbol == symbol && m.Program.Sizes.Expression(symbol) is { } text)
+        {
+            colsText = text;   // LayerNorm(d), d bound when the module is built: rows of d over the last dim
+        }
+        else
+        {
+            return null;
+        }
         var module = m.Program.Module(child);
         bool affine = (child.Int("elementwiseAffine") ?? 1) != 0;
         return plan with
@@ -82,18 +94,20 @@ internal sealed class LayerNormRule : Rule
             Module = module,
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine && child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new NormGeometry(cols, 1),
+            Geometry = new NormGeometry(cols, 1) { ChannelsText = colsText },
         };
     }
 
-    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((NormGeometry)n.Geometry!).Channels)}";
+    private static string Cols(NodePlan n) => ((NormGeometry)n.Geometry!).ChannelsText ?? MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+
+    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {Cols(n)}";
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Rows(e, n)), new("invstd", "float[]", Rows(e, n))];
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
-        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        string cols = Cols(n);
         e.W.Comment(n.Text);
         e.W.Call($"{EmitContext.Support}.LayerNormForward", [n.Module!.Field, e.Value(a), e.Value(n.Index), Rows(e, n), cols, e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
         e.ForwardHooks(n, a);
@@ -102,7 +116,7 @@ internal sealed class LayerNormRule : Rule
     public override void Backward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
-        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        string cols = Cols(n);
         e.W.Comment($"d {n.Text}: from the statistics the forward used");
         Hooks.Before(e, n, a);
         e.W.Call($"{EmitContext.Support}.LayerNormBackward",

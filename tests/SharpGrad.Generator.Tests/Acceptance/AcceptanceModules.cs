@@ -416,3 +416,33 @@ public sealed partial class ParameterNamedN
 
     public Tensor Forward(Tensor x, Tensor n) => fc.Forward(x) * Functional.Sigmoid(gate.Forward(n));
 }
+
+/// <summary>
+/// A pre-norm residual MLP whose width comes from the constructor (LayerNorm(d), Linear(d, 4 * d)); its input's size is
+/// declared with the constructor parameter's name (a symbol bound from inProj).
+/// </summary>
+[Module]
+public sealed partial class NormedMlp
+{
+    private readonly Linear inProj;
+    private readonly LayerNorm norm;
+    private readonly Linear up;
+    private readonly Linear down;
+    private readonly Linear head;
+
+    public NormedMlp(int inFeatures, int d, int classes)
+    {
+        inProj = new Linear(inFeatures, d);
+        norm = new LayerNorm(d);
+        up = new Linear(d, 4 * d);
+        down = new Linear(4 * d, d);
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward([Shape("N", "inFeatures")] Tensor x)
+    {
+        var h = inProj.Forward(x);
+        h = h + down.Forward(Functional.Gelu(up.Forward(norm.Forward(h))));
+        return head.Forward(Functional.Relu(h));
+    }
+}

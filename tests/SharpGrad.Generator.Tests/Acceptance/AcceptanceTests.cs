@@ -99,6 +99,16 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ConstructorSizedLayerNormAndResidual(int batch)
+    {
+        var model = new NormedMlp(5, 6, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 5], 16)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void MlpFromAListOfHiddenSizes(int batch)
     {
         var model = new HiddenSizesMlp([5, 8, 8, 2]);

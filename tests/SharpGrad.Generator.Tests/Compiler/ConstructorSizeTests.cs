@@ -80,7 +80,7 @@ public class ConstructorSizeTests
         Assert.Empty(result.Diagnostics);
         var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.CtorNet.Compiled.g.cs").SourceText.ToString();
         Assert.Contains("[return: global::SharpGrad.Shape(\"N\", \"d\")]", text);
-        Assert.Contains("n * (2 * _sym_hidden)", text);
+        Assert.Contains("new float[n * 2 * _sym_hidden]", text);   // [N, 2*hidden]: 2 into the fixed count, hidden the factor
         Assert.Empty(GeneratorHarness.Problems(output));
     }
 
