@@ -193,19 +193,53 @@ public partial class Tensor
     /// The variance over <paramref name="dims"/> (all elements when null) with Bessel's <paramref name="correction"/>
     /// (1 = unbiased, PyTorch's default) (PyTorch: <c>var(dim, correction=…, keepdim)</c>).
     /// </summary>
-    public Tensor Var(int[]? dims = null, double correction = 1, bool keepDim = false)
+    public Tensor Var(int[]? dims = null, double correction = 1, bool keepDim = false) => Variance(dims, correction, keepDim, std: false);
+
+    /// <summary>
+    /// Var or Std over <paramref name="dims"/> by <see cref="Kernels.VarianceKernel"/> (the kernel compiled programs call):
+    /// the reduced dims moved last when they are not adjacent.
+    /// </summary>
+    private Tensor Variance(int[]? dims, double correction, bool keepDim, bool std)
     {
-        RequireFloat("Var");
-        var all = dims is null || dims.Length == 0;
-        var reduceDims = all ? Enumerable.Range(0, Rank).ToArray() : dims!;
-        var (reduced, _) = NormalizeReduceDims(reduceDims);
-        int count = 1;
-        foreach (var d in reduced) count *= _shape[d];
-        var mean = Mean(reduceDims, keepDim: true);
-        var diff = this - mean;
-        var ss = (diff * diff).Sum(reduceDims, keepDim);
-        double denom = Math.Max(0, count - correction);
-        return ss.Div(ScalarLike(ss, denom));
+        string op = std ? "Std" : "Var";
+        RequireFloat(op);
+        var reduceDims = dims is null || dims.Length == 0 ? Enumerable.Range(0, Rank).ToArray() : dims;
+        var (reduced, keptShape) = NormalizeReduceDims(reduceDims);
+        var shape = _shape;
+        int rank = Rank;
+        bool adjacent = reduced.Length == 0 || reduced[reduced.Length - 1] - reduced[0] == reduced.Length - 1;
+        var order = adjacent ? null : Enumerable.Range(0, rank).Where(d => Array.IndexOf(reduced, d) < 0).Concat(reduced).ToArray();
+        int size = 1, inner = 1, outer = 1;
+        foreach (var d in reduced) size *= shape[d];
+        if (adjacent && reduced.Length > 0) for (int d = reduced[reduced.Length - 1] + 1; d < rank; d++) inner *= shape[d];
+        outer = size == 0 ? 0 : NumElements / Math.Max(1, size * inner);
+        var x = order is null ? ContiguousRaw() : Detach().Permute(order).ContiguousRaw();
+        var result = Empty(keptShape, DType);
+        if (DType == DType.Float32) Kernels.VarianceKernel.Forward(x.Span<float>(), result.Span<float>(), outer, size, inner, correction, std);
+        else Kernels.VarianceKernel.Forward(x.Span<double>(), result.Span<double>(), outer, size, inner, correction, std);
+        var r = keepDim ? result : result.Reshape(DropDims(shape, reduced));
+        if (!ShouldRecord(this)) return r;
+        var self = this;
+        return Record(r, std ? "StdBackward" : "VarBackward", [this], (g, n) =>
+        {
+            var gk = g.Reshape(keptShape);
+            double denominator = Math.Max(0, size - correction);
+            if (Autograd.IsGradEnabled)
+            {
+                // Differentiable again (a gradient of the gradient): the same derivative from tensor ops.
+                var diff = self - self.Mean(reduceDims, keepDim: true);
+                var gv = std ? gk / (self.Std(reduceDims, correction, keepDim: true) * (float)denominator) : gk * (float)(2 / denominator);
+                return [diff * gv];
+            }
+            var gc = gk.ContiguousRaw();
+            var gx = Zeros(order is null ? shape : order.Select(d => shape[d]).ToArray(), g.DType);
+            if (g.DType == DType.Float32) Kernels.VarianceKernel.Backward(x.Span<float>(), result.Span<float>(), gc.Span<float>(), gx.Span<float>(), outer, size, inner, correction, std);
+            else Kernels.VarianceKernel.Backward(x.Span<double>(), result.Span<double>(), gc.Span<double>(), gx.Span<double>(), outer, size, inner, correction, std);
+            if (order is null) return [gx];
+            var inverse = new int[rank];
+            for (int k = 0; k < rank; k++) inverse[order[k]] = k;
+            return [gx.Permute(inverse).Contiguous()];
+        }, x, result);
     }
 
     /// <summary>The variance over one dimension (PyTorch: <c>var(dim, unbiased, keepdim)</c>).</summary>
@@ -215,13 +249,13 @@ public partial class Tensor
     public Tensor Var(bool unbiased) => Var(null, unbiased ? 1 : 0);
 
     /// <summary>The standard deviation over <paramref name="dims"/> (PyTorch: <c>std(dim, correction=…, keepdim)</c>).</summary>
-    public Tensor Std(int[]? dims = null, double correction = 1, bool keepDim = false) => Var(dims, correction, keepDim).Sqrt();
+    public Tensor Std(int[]? dims = null, double correction = 1, bool keepDim = false) => Variance(dims, correction, keepDim, std: true);
 
     /// <summary>The standard deviation over one dimension (PyTorch: <c>std(dim, unbiased, keepdim)</c>).</summary>
-    public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Var(dim, unbiased, keepDim).Sqrt();
+    public Tensor Std(int dim, bool unbiased = true, bool keepDim = false) => Std([dim], unbiased ? 1 : 0, keepDim);
 
     /// <summary>The standard deviation of all elements (PyTorch: <c>std(unbiased)</c>).</summary>
-    public Tensor Std(bool unbiased) => Var(unbiased).Sqrt();
+    public Tensor Std(bool unbiased) => Std(null, unbiased ? 1 : 0);
 
     // ---------------- LogSumExp ----------------
 

@@ -916,6 +916,17 @@ internal sealed class GraphParser
         {
             throw Unsupported(invocation, "`" + container + "." + method.Name + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
         }
+        if (nodeKind == NodeKind.Data)
+        {
+            // A data op's generated call needs each argument at run time: a constant, an int list, or the module's own field.
+            foreach (var scalar in scalars)
+            {
+                if (scalar.Text.Length == 0 || scalar.IsKnown || scalar.Member is not null || !scalar.Ints.IsEmpty) continue;
+                var offending = operation.Arguments.FirstOrDefault(a => a.Parameter?.Name == scalar.Name)?.Syntax ?? invocation;
+                throw Unsupported(offending, "the argument `" + Text(offending) + "` of `" + Text(invocation) + "`, which is neither a constant nor a field of the module",
+                    "pass a constant, or keep the value in a field or property of the module");
+            }
+        }
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
@@ -1064,7 +1075,7 @@ internal sealed class GraphParser
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask or OpFamily.Where or OpFamily.ChannelDropout => NodeKind.Elementwise,
-        OpFamily.Reduce or OpFamily.ReduceIndexed => NodeKind.Reduce,
+        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,

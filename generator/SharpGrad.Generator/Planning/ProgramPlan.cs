@@ -33,6 +33,8 @@ internal enum RuleKind
     Softmax,
     Glu,
     Reduce,
+    /// <summary>Var / Std over adjacent non-batch dims, with Bessel's correction.</summary>
+    Variance,
     Extreme,
     Permute,
     MatMul,
@@ -74,6 +76,8 @@ internal enum RuleKind
     ChannelDropout,
     /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
     Data,
+    /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
+    DataValue,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

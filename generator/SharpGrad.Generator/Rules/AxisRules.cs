@@ -141,6 +141,55 @@ internal sealed class ReduceRule : Rule
     }
 }
 
+/// <summary>
+/// <c>x.Var(dims, correction, keepDim)</c> / <c>Std</c> (and the <c>unbiased</c> overloads) over adjacent dims other than
+/// the batch's: the variance kernel over [n·outer, size, inner], the one eager Var/Std calls; its backward reads x and the result.
+/// </summary>
+internal sealed class VarianceRule : Rule
+{
+    public override RuleKind Kind => RuleKind.Variance;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        int rank = inS.Rank;
+        var args = m.Arguments(i);
+        IReadOnlyList<int>? given = args.Has("dims") ? args.Ints("dims") : args.Has("dim") ? args.Ints("dim") : [];
+        double? correction = args.Has("correction") ? args.Number("correction") : args.Has("unbiased") ? args.Number("unbiased") : 1;
+        if (given is null || correction is not { } c || !m.Batched[a] || !m.Batched[i]) return null;
+        var dims = given.Count == 0 ? Enumerable.Range(0, rank).ToList() : given.Select(d => MethodDraft.Norm(d, rank)).Distinct().OrderBy(d => d).ToList();
+        // Over the batch dim, or over dims that are not adjacent: not emitted (a graph break naming the call).
+        if (dims.Count == 0 || dims.Any(d => d <= 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
+        int outer = 1, size = 1, inner = 1;
+        for (int d = 1; d < rank; d++)
+        {
+            if (d < dims[0]) outer *= inS[d].Size;
+            else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
+            else size *= inS[d].Size;
+        }
+        return plan with { Rule = Kind, Geometry = new ReduceGeometry(false, outer, size, inner), Args = new[] { MethodDraft.F64(c) }.ToEquatableArray() };
+    }
+
+    private static string[] Arguments(EmitContext e, NodePlan n)
+    {
+        var g = (ReduceGeometry)n.Geometry!;
+        return [$"outer: {e.Outer(n.Inputs[0], g.Outer)}", $"size: {MethodDraft.I(g.Size)}", $"inner: {MethodDraft.I(g.Inner)}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Kernels}.VarianceKernel.Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Arguments(e, n)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: 2 (x − mean) / (size − correction) times the gradient (over 2·std for Std)");
+        e.W.Call($"{EmitContext.Kernels}.VarianceKernel.Backward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n)]);
+    }
+}
+
 /// <summary><c>x.Max(dim).Values</c> / <c>Min</c>: the extremes and their positions (kept for the backward, which scatters to them).</summary>
 internal sealed class ExtremeRule : Rule
 {

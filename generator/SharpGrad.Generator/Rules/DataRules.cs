@@ -39,6 +39,11 @@ internal sealed class DataRule : Rule
         }
         string call = row.MethodName + "(" + string.Join(", ", arguments) + ")";
         string template = isStatic ? "global::SharpGrad.Tensor." + call : Slot(0) + "." + call;
+        // Read only by arithmetic (`h * keep` of a mask made numbers with To): a value of the program, copied, no gradient.
+        if (m.Consumers[i].Count > 0 && m.Consumers[i].All(c => m.Row(c.Node) is { } consumer && !MethodDraft.ReadsAsData(consumer, c.Slot) && !Takes(consumer)))
+        {
+            return plan with { Rule = RuleKind.DataValue, Args = new[] { template }.ToEquatableArray() };
+        }
         return plan with { Rule = RuleKind.Raw, Args = new[] { template }.ToEquatableArray() };
     }
 
@@ -84,6 +89,35 @@ internal sealed class DataRule : Rule
 
     public override void Forward(EmitContext e, NodePlan n)
     {
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+    }
+}
+
+/// <summary>
+/// A data op read only by arithmetic (<c>h * tokens.Ne(pad).Unsqueeze(-1).To(DType.Float32)</c>): the eager call's tensor,
+/// checked against the planned shape and copied into the node's buffer as float32 (<c>CompiledSupport.Data</c>); data
+/// has no gradient.
+/// </summary>
+internal sealed class DataValueRule : Rule
+{
+    public override RuleKind Kind => RuleKind.DataValue;
+
+    /// <summary>Planned by <see cref="DataRule"/>, never chosen on its own.</summary>
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => null;
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+        => ("int[]", n.Shape!.Dims.Select((d, k) => k == 0 && n.Batched ? "-1" : MethodDraft.I(d.Size)).ToArray());
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: data, evaluated by the eager method and copied as float32");
+        e.W.Call($"{EmitContext.Support}.Data",
+            [DataRule.Expression(e, n.Index, ""), e.Geometry(n), $"\"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"", e.Value(n.Index), "n"]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)

@@ -71,8 +71,8 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new ConvTransposeRule(), new GroupNormRule(), new RmsNormRule(),
-            new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
+            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -112,6 +112,7 @@ internal static class RuleSet
             OpFamily.Identity or OpFamily.View => [RuleKind.View],
             OpFamily.Permute => [RuleKind.Permute],
             OpFamily.Reduce => [RuleKind.Reduce],
+            OpFamily.Variance => [RuleKind.Variance],
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
             OpFamily.MatMul => [RuleKind.MatMul, RuleKind.BroadcastMatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],

@@ -29,6 +29,18 @@ internal static partial class OpCatalogue
             Compiled = compiled,
         };
 
+    /// <summary>Var / Std over dims with Bessel's correction (family <see cref="OpFamily.Variance"/>; Variant: the standard deviation).</summary>
+    private static OpRow Variance(string name, string pyTorchName, bool std)
+        => Reduction(name, pyTorchName, OpFamily.Variance, compiled: true) with
+        {
+            Params =
+            [
+                Opt("dim", "dim", ParamKind.Int, null), Opt("dims", "dim", ParamKind.Ints, null), Opt("correction", "correction", ParamKind.Double, 1.0),
+                Opt("unbiased", "unbiased", ParamKind.Bool, true), Opt("keepDim", "keepdim", ParamKind.Bool, false),
+            ],
+            Reads = BackwardReads.Input | BackwardReads.Output, Kernel = "VarianceKernel", Variant = std,
+        };
+
     private static OpRow Movement(string name, string pyTorchName, System.Func<ShapeCall, ShapeResult> shape, params ScalarParam[] parameters)
         => new(name, pyTorchName, OpFamily.View, OpSurface.Tensor)
         {
@@ -93,8 +105,8 @@ internal static partial class OpCatalogue
         Reduction("Amax", "amax") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
         Reduction("Amin", "amin") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output },
         Reduction("LogSumExp", "logsumexp") with { Family = OpFamily.Composite },
-        Reduction("Var", "var") with { Family = OpFamily.Composite },
-        Reduction("Std", "std") with { Family = OpFamily.Composite },
+        Variance("Var", "var", std: false),
+        Variance("Std", "std", std: true),
         Reduction("Max", "max") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
         Reduction("Min", "min") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
         Reduction("MaxDim", "max", OpFamily.ReduceIndexed, compiled: true) with

@@ -19,6 +19,9 @@ internal enum OpFamily
     /// <summary>A sum or mean over dims.</summary>
     Reduce,
 
+    /// <summary><c>Var</c>/<c>Std</c> over dims with Bessel's correction (the variance kernel).</summary>
+    Variance,
+
     /// <summary><c>Max(dim)</c>/<c>Min(dim)</c>: values and indices (two outputs).</summary>
     ReduceIndexed,
 

@@ -46,6 +46,11 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x, [Shape(8)] Tensor keep", "return Tensor.Where(keep, h, x);", "WhereKernel.Forward" },
         { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(-0.5, 0.5);", "ClampOp" },
         { "[Shape(\"N\", 8)] Tensor x", "return h.Clamp(min: 0);", "ClampOp" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.MaskedFill(Tensor.Ones([8], DType.Bool).Triu(1), 0.0);", "Tensor.Ones(shape: new int[] { 8 }" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h.MaskedFill(Tensor.Arange(8).Lt(Tensor.Full([8], 3.0)), -1.0);", "Tensor.Arange(end: (long)8).Lt(" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Where(Tensor.Arange(8).Ge(4), h, 0.5);", "MaskedFillKernel.Forward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return h * Tensor.Arange(8).Gt(2).To(DType.Float32);", "CompiledSupport.Data(" },
+        { "[Shape(\"N\", 2, 8)] Tensor x", "return h.Var(-1, unbiased: false, keepDim: true) + h.Std(1);", "VarianceKernel.Forward" },
     };
 
     [Theory]

@@ -69,6 +69,24 @@ public class GraphBreakTests
     }
 
     [Fact]
+    public void MaskBuilderWithAnArgumentKnownOnlyAtRunTime()
+    {
+        var (text, message) = Single(Model("    private readonly Linear fc = new(3, 3);\n    private static double k = 1.5;", "[Shape(\"N\", 3)] Tensor x",
+            "        return fc.Forward(x).MaskedFill(Tensor.Arange(3).Ge(k), 0.0);"));
+        Assert.Equal("k", text);
+        Assert.Contains("the argument `k` of `Tensor.Arange(3).Ge(k)`, which is neither a constant nor a field of the module", message);
+    }
+
+    [Fact]
+    public void ComparisonOfAComputedValue()
+    {
+        var (text, message) = Single(Model("    private readonly Linear fc = new(3, 3);", "[Shape(\"N\", 3)] Tensor x",
+            "        var h = fc.Forward(x);\n        return Tensor.Where(h.Gt(0.0), h, h * 0.1f);"));
+        Assert.Equal("h.Gt(0.0)", text);
+        Assert.Contains("which the code generator does not emit yet", message);
+    }
+
+    [Fact]
     public void LoopOverData()
     {
         var (text, message) = Single(Model("", "[Shape(\"N\", 3)] Tensor x", "        for (int i = 0; i < 3; i++) x = x + 1f;\n        return x;"));

@@ -70,3 +70,25 @@ public sealed partial class CompiledWhereScalarNet
         return Tensor.Where(keep, h, 0.25) + Tensor.Where(keep, -1.5, h * h);
     }
 }
+
+/// <summary>
+/// Mean pooling over the tokens that are not padding, as a Transformer classifier writes it: the padding mask made
+/// numbers with To(Float32) and used in arithmetic (a data value of the program, no gradient).
+/// </summary>
+[Module]
+public sealed partial class CompiledPaddingPoolNet
+{
+    private const int T = 5, D = 4;
+    private readonly long pad;
+    private readonly Embedding embed = new(8, D);
+    private readonly Linear head = new(D, 3);
+
+    public CompiledPaddingPoolNet(long pad = 0) => this.pad = pad;
+
+    public Tensor Forward([Shape("N", T, D)] Tensor x, [Shape("N", T)] Tensor tokens)
+    {
+        var keep = tokens.Ne(pad).Unsqueeze(-1).To(DType.Float32);
+        var h = embed.Forward(tokens) + x;
+        return head.Forward((h * keep).Sum(1) / (keep.Sum(1) + 1f));
+    }
+}

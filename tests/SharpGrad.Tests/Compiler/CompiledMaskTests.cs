@@ -74,4 +74,26 @@ public class CompiledMaskTests
         var keep = Tensor.Rand([3, 6], rng: new Rng(307)).Gt(0.5);
         CompiledLayerTests.Compare(model, model, x => model.Forward(x, keep), x => model.Compile().Forward(x, keep), [batch, 3, 6], seed: 308);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void PaddingMaskMadeNumbersMatchesEager(int batch)
+    {
+        var model = new CompiledPaddingPoolNet(pad: 0);
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        var tokens = Tensor.RandInt(0, 3, [batch, 5], new Rng(311));
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, tokens), x => model.Compile().Forward(x, tokens), [batch, 5, 4], seed: 312);
+    }
+
+    [Fact]
+    public void ADataValueOfTheWrongBatchSaysWhichShapeItNeeds()
+    {
+        // The tokens' batch differs from x's: the data value built from them is refused with both shapes named.
+        var net = new CompiledPaddingPoolNet().Compile();
+        var ex = Assert.ThrowsAny<ArgumentException>(() => net.Forward(Tensor.Randn([2, 5, 4], rng: new Rng(313)), Tensor.RandInt(0, 3, [3, 5], new Rng(314))));
+        Assert.Contains("[3, 5, 1]", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -256,6 +256,7 @@ public partial class CatalogueTests
             tests.UnbindAndStackMatchEager(3);
         }),
         new("where", ["Where"], () => new CompiledSliceTests().WhereClampAndPowMatchEager(3)),
+        new("variance", ["Var", "Std"], () => new CompiledReductionTests().VarAndStdMatchEager(3)),
         new("where with a scalar branch", ["WhereScalar"], () => new CompiledMaskTests().WhereWithAScalarBranchMatchesEager(3)),
         new("mask builders", CompiledMaskTests.Ops, () =>
         {
