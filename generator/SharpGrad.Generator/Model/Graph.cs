@@ -181,6 +181,9 @@ internal sealed record GraphInput(string Name, TensorShape? Shape)
 {
     /// <summary>True when <see cref="Shape"/> was not declared with <c>[Shape]</c> but inferred from the input's first consumer (<c>Linear(784, …)</c> ⇒ <c>[N, 784]</c>).</summary>
     public bool IsInferred { get; init; }
+
+    /// <summary>True for a region's input that is a local computed by the eager code before it (its rank is not known at build time).</summary>
+    public bool IsLocal { get; init; }
 }
 
 /// <summary>Why part of a module is outside the static subset (a graph break, SG1019): the diagnostic id, where, the construct and the fix.</summary>

@@ -362,7 +362,7 @@ internal sealed class GraphParser
         var shape = symbol is IParameterSymbol parameter ? DeclaredShape(parameter) : null;
         int index = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { _regionInputs.Count }.ToEquatableArray(), text: symbol.Name,
             location: LocationInfo.From(symbol.Locations.FirstOrDefault())));
-        _regionInputs.Add((symbol, new GraphInput(symbol.Name, shape)));
+        _regionInputs.Add((symbol, new GraphInput(symbol.Name, shape) { IsLocal = symbol is not IParameterSymbol }));
         _env[symbol] = index;
         return index;
     }

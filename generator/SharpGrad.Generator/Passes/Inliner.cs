@@ -109,7 +109,7 @@ internal sealed class Inliner
         for (int k = 0; k < method.Inputs.Count; k++)
         {
             var input = method.Inputs[k];
-            if (input.Shape is null && InferFromConsumer(InputNode(k)) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
+            if (input.Shape is null && InferFromConsumer(InputNode(k), input.IsLocal) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
             inputs.Add(input);
         }
         return method with
@@ -363,7 +363,7 @@ internal sealed class Inliner
     /// <c>[N, ?]</c>, <c>BatchNorm1d(f)</c> ⇒ <c>[N, f]</c>, <c>BatchNorm2d(c)</c> ⇒ <c>[N, c, ?, ?]</c>, looking through
     /// unary elementwise ops and boundaries. Null when the first consumer says nothing.
     /// </summary>
-    private TensorShape? InferFromConsumer(int index)
+    private TensorShape? InferFromConsumer(int index, bool local)
     {
         for (int depth = 0; index >= 0 && depth < 64; depth++)
         {
@@ -381,8 +381,9 @@ internal sealed class Inliner
                 var arguments = new NodeArguments(node, child);
                 var hinted = hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
                 // A size bound when the module is built is trusted from the input's direct consumer only: behind a
-                // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]).
-                if (depth > 0 && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
+                // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]), and so may a region's
+                // input computed by eager code (a GRU's output sequence read by Linear(hidden, …)).
+                if ((depth > 0 || local) && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
                 return hinted;
             }
             if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
