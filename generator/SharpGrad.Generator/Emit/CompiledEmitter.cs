@@ -49,6 +49,8 @@ internal static class CompiledEmitter
                 var fused = new HashSet<ParamSlot>(p.Methods.Where(m => m.ScalarOutput).SelectMany(MethodEmitter.Slots));
                 foreach (var s in p.Params.Where(fused.Contains))
                     w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the fused backward reuses");
+                foreach (var b in p.Sizes.Where(b => b.Field is not null))
+                    w.WriteLine($"private readonly int {b.Field}; // {b.Symbol.Substring(b.Symbol.IndexOf('*') + 1)}, bound from {b.What} when Compile() is called");
                 foreach (var m in p.Methods) new MethodEmitter(p, m, cls, w).Fields();
                 w.WriteLine();
                 using (w.Block($"internal Compiled({cls} module)"))
@@ -58,9 +60,10 @@ internal static class CompiledEmitter
                     {
                         w.WriteLine(c.Path.Contains('.') || c.Path != c.Member
                             ? $"{c.Field} = {EmitContext.Support}.Submodule<{c.Type}>(module, \"{c.Path}\");"
-                            : $"{c.Field} = module.{c.Member};");
+                            : $"{c.Field} = module.{(Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(c.Member) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" : "")}{c.Member};");
                     }
                     foreach (var s in p.Params) w.WriteLine($"{EmitContext.ParamGrad(s)} = new float[{s.Expr}.NumElements];");
+                    SizeBindings(w, cls, p.Sizes);
                 }
                 foreach (var m in p.Methods)
                 {
@@ -112,6 +115,24 @@ internal static class CompiledEmitter
             }
         }
         return ModuleEmitter.EndFile(w, spec);
+    }
+
+    /// <summary>
+    /// Binds the sizes the program was generated with symbolically (<c>new Linear(4, hidden)</c>) from the built layers,
+    /// and checks once every other size the build could not prove (docs/static-subset.md).
+    /// </summary>
+    private static void SizeBindings(IndentedWriter w, string cls, EquatableArray<SizeBinding> sizes)
+    {
+        if (sizes.IsEmpty) return;
+        w.Comment("Sizes bound when the module was built: each symbol from one layer, every other symbolic size checked against it.");
+        string where = Literal(cls + ".Compile()");
+        foreach (var b in sizes)
+        {
+            if (b.Field is not null)
+                w.Call($"{b.Field} = {EmitContext.Support}.BindSize", [b.Source, MethodDraft.I(b.Coefficient), Literal(b.Symbol), Literal(b.What), where]);
+            else
+                w.Call($"{EmitContext.Support}.CheckSize", [b.Source, b.Expected, Literal(b.Symbol), Literal(b.What), where]);
+        }
     }
 
     /// <summary>A member per method that runs eagerly: it calls the module's own method (outputs, gradients and hooks as eager).</summary>

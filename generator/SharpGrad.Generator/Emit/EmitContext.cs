@@ -100,9 +100,17 @@ internal sealed class EmitContext
     }
 
     /// <summary>The number of elements of node <paramref name="i"/>: <c>n * F</c> when batched.</summary>
-    public string Size(int i) => Size(Nodes[i].Batched, Nodes[i].Features);
+    public string Size(int i) => Size(Nodes[i].Batched, Nodes[i].Features, Nodes[i].Symbolic);
 
-    public static string Size(bool batched, int features) => batched ? (features == 1 ? "n" : "n * " + MethodDraft.I(features)) : MethodDraft.I(features);
+    /// <summary>An element count: <c>n * F</c> when batched, times the factor bound when the module is built (<c>_sym_hidden</c>).</summary>
+    public static string Size(bool batched, int features, string symbolic = "")
+    {
+        var parts = new List<string>();
+        if (batched) parts.Add("n");
+        if (features != 1 || (!batched && symbolic.Length == 0)) parts.Add(MethodDraft.I(features));
+        if (symbolic.Length > 0) parts.Add(symbolic);
+        return string.Join(" * ", parts);
+    }
 
     /// <summary>The element count <paramref name="perItem"/> of node <paramref name="i"/>'s batch items (times n when batched).</summary>
     public string Outer(int i, int perItem) => Size(Nodes[i].Batched, perItem);
@@ -149,14 +157,14 @@ internal sealed class EmitContext
     public string ShapeExpr(int i)
     {
         var node = Nodes[i];
-        return "new int[] { " + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : MethodDraft.I(d.Size))) + " }";
+        return "new int[] { " + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : SizeSymbols.Csharp(d))) + " }";
     }
 
     /// <summary>The dims of node <paramref name="i"/> as C# arguments, n for the batch (<c>n, 3, 8, 8</c>).</summary>
     public string DimsExpr(int i)
     {
         var node = Nodes[i];
-        string dims = string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : MethodDraft.I(d.Size)));
+        string dims = string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : SizeSymbols.Csharp(d)));
         return dims.Length == 0 ? "global::System.Array.Empty<int>()" : dims;
     }
 

@@ -54,7 +54,7 @@ internal sealed class MethodEmitter
     private string DimsLiteral(int input)
     {
         var node = Nodes[input];
-        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : MethodDraft.I(d.Size))) + "]";
+        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : SizeSymbols.Csharp(d))) + "]";
     }
 
     // ---- fields -----------------------------------------------------------------------------------------------------
@@ -68,7 +68,10 @@ internal sealed class MethodEmitter
         {
             _w.WriteLine($"private float[] {Nodes[f].ValueField} = [];");
             _w.WriteLine($"private float[]? {P}{Nodes[f].Name}_copy;");
-            _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
+            if (Nodes[f].Shape!.Dims.Skip(Nodes[f].Batched ? 1 : 0).All(d => d.IsFixed))
+                _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
+            else
+                _w.WriteLine($"private int[] {Dims(f)} => {DimsLiteral(f)}; // inferred at build time, -1 for the batch, sizes bound in Compile()");
             _w.WriteLine($"private bool {P}{Nodes[f].Name}_grad_needed;");
         }
         foreach (var r in _p.RawInputs) _w.WriteLine($"private {Tensor}? {P}{Nodes[r].Name};");
@@ -83,7 +86,9 @@ internal sealed class MethodEmitter
             foreach (var s in RuleOf(n.Index).Scratch(_e, n)) _w.WriteLine($"private {s.Type} {_e.Scratch(n, s.Role)}{(s.Type.EndsWith("[]") ? " = []" : "")};");
             if (RuleOf(n.Index).Constant(n) is { } constant)
             {
-                string field = $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
+                // With sizes bound when the module is built (Linear(4, hidden)), the constant is computed from them.
+                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0);
+                string field = bound ? $"private {constant.Type} {_e.Geometry(n)} => " : $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
                 if (constant.Type.EndsWith("[]")) _w.WriteLine(field + "[" + string.Join(", ", constant.Arguments) + "];");
                 else _w.Call(field + "new", constant.Arguments);
             }
@@ -197,13 +202,15 @@ internal sealed class MethodEmitter
         using (_w.Block($"private int {P}Prepare({string.Join(", ", inputs.Select(x => $"{Tensor} {x.Name}"))})"))
         {
             foreach (var x in inputs) _w.WriteLine($"global::System.ArgumentNullException.ThrowIfNull({x.Name});");
+            // The batch local steps aside when a parameter is named n (every size below is written with it).
+            string batchLocal = Local("n");
             string? first = null;
             foreach (var f in _p.FloatInputs)
             {
                 var node = Nodes[f];
                 string x = ParameterName(f);
-                string call = first is null && node.Batched ? "int n = " : "";
-                string[] batch = first is null ? [] : ["n", $"nameof({first})"];
+                string call = first is null && node.Batched ? $"int {batchLocal} = " : "";
+                string[] batch = first is null ? [] : [batchLocal, $"nameof({first})"];
                 _w.Call($"{call}{Support}.CheckInput", [x, $"nameof({x})", Dims(f), $"\"{node.Shape}\"", $"\"{where}\"", .. batch]);
                 if (node.Batched) first ??= x;
             }
@@ -211,35 +218,35 @@ internal sealed class MethodEmitter
             {
                 int raw = _p.RawInputs.First(r => inputs[Nodes[r].Parameter].Shape is { Rank: >= 1 } s && s[0].Symbol == _p.Batch);
                 first = ParameterName(raw);
-                _w.WriteLine($"int n = {Support}.BatchOf({first}, nameof({first}), \"{where}\");");
+                _w.WriteLine($"int {batchLocal} = {Support}.BatchOf({first}, nameof({first}), \"{where}\");");
             }
-            using (_w.Block($"if (n > {P}capacity)"))
+            using (_w.Block($"if ({batchLocal} > {P}capacity)"))
             {
                 _w.Comment("The buffers are sized on the first call, and grown only when the batch grows.");
-                foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{EmitContext.Size(b.Batched, b.Features)}];");
+                foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{BatchAs(EmitContext.Size(b.Batched, b.Features, b.Symbolic), batchLocal)}];");
                 foreach (var n in Nodes.Where(n => Live(n.Index)))
                 {
                     foreach (var s in RuleOf(n.Index).Scratch(_e, n))
                     {
-                        if (s.Size is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = new {s.Type.Substring(0, s.Type.Length - 2)}[{s.Size}];");
-                        if (s.Init is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = {s.Init};");
+                        if (s.Size is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = new {s.Type.Substring(0, s.Type.Length - 2)}[{BatchAs(s.Size, batchLocal)}];");
+                        if (s.Init is not null) _w.WriteLine($"{_e.Scratch(n, s.Role)} = {BatchAs(s.Init, batchLocal)};");
                     }
                 }
-                _w.WriteLine($"{P}capacity = n;");
+                _w.WriteLine($"{P}capacity = {batchLocal};");
             }
             // Shapes with the batch dim are updated on every call (no allocation).
             foreach (var n in Nodes.Where(n => Live(n.Index)))
             {
                 foreach (var s in RuleOf(n.Index).Scratch(_e, n))
                 {
-                    if (s.Init is { } init && init.StartsWith("new int[] { n", System.StringComparison.Ordinal)) _w.WriteLine($"{_e.Scratch(n, s.Role)}[0] = n;");
+                    if (s.Init is { } init && init.StartsWith("new int[] { n", System.StringComparison.Ordinal)) _w.WriteLine($"{_e.Scratch(n, s.Role)}[0] = {batchLocal};");
                 }
             }
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{Nodes[f].ValueField} = {Support}.Dense({ParameterName(f)}, ref {P}{Nodes[f].Name}_copy);");
             foreach (var r in _p.RawInputs) _w.WriteLine($"{P}{Nodes[r].Name} = {ParameterName(r)};");
             _w.WriteLine($"{P}training = _m.Training;");
             _w.WriteLine($"{P}generation++;");
-            _w.WriteLine("return n;");
+            _w.WriteLine($"return {batchLocal};");
         }
     }
 

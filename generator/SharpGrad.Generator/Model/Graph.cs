@@ -85,6 +85,13 @@ internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool Is
 
     /// <summary>The constant when it is a string (GELU's <c>approximate</c>).</summary>
     public string? String { get; init; }
+
+    /// <summary>
+    /// For a size that is not a constant but is known once the module is built (a constructor parameter, a readonly field
+    /// set in the constructor, or a product of them with constants): its symbol (<c>hidden</c>, <c>2*hidden</c>,
+    /// <c>(dModel/nHeads)</c>), bound when <c>Compile()</c> is called. Null otherwise.
+    /// </summary>
+    public string? Symbol { get; init; }
 }
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>
@@ -174,6 +181,9 @@ internal sealed record GraphInput(string Name, TensorShape? Shape)
 {
     /// <summary>True when <see cref="Shape"/> was not declared with <c>[Shape]</c> but inferred from the input's first consumer (<c>Linear(784, …)</c> ⇒ <c>[N, 784]</c>).</summary>
     public bool IsInferred { get; init; }
+
+    /// <summary>True for a region's input that is a local computed by the eager code before it (its rank is not known at build time).</summary>
+    public bool IsLocal { get; init; }
 }
 
 /// <summary>Why part of a module is outside the static subset (a graph break, SG1019): the diagnostic id, where, the construct and the fix.</summary>

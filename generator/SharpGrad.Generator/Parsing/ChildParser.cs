@@ -85,7 +85,7 @@ internal static class ChildParser
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(initializer.GetLocation()),
                     "the child '" + member.Name + "', whose argument `" + notConstant + "` is not a compile-time constant (its shapes are unknown at build time)",
-                    "pass constants or const fields; sizes taken from constructor parameters are not compiled yet"));
+                    "pass constants or const fields; sizes from the constructor's int parameters are compiled for " + SymbolicSizes.Layers + " children"));
             }
             children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
             if (child is { Kind: "ModuleList", Items.IsEmpty: false } list && notConstant is null)
@@ -177,10 +177,13 @@ internal static class ChildParser
             bool known = GraphParser.Ints(value, ints)
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                          || value is IDefaultValueOperation;
-            if (!known && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
+            // new Linear(4, hidden): a size bound when the module is built, a symbol (for the layers whose rules take one).
+            // A user module's own layers take its sizes as symbols of that instance when it is inlined (Inliner).
+            string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind)) ? SymbolicSizes.Of(value) : null;
+            if (!known && symbol is null && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
             var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
-            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string });
+            args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string, Symbol = symbol });
         }
         return new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
         {

@@ -362,7 +362,7 @@ internal sealed class GraphParser
         var shape = symbol is IParameterSymbol parameter ? DeclaredShape(parameter) : null;
         int index = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { _regionInputs.Count }.ToEquatableArray(), text: symbol.Name,
             location: LocationInfo.From(symbol.Locations.FirstOrDefault())));
-        _regionInputs.Add((symbol, new GraphInput(symbol.Name, shape)));
+        _regionInputs.Add((symbol, new GraphInput(symbol.Name, shape) { IsLocal = symbol is not IParameterSymbol }));
         _env[symbol] = index;
         return index;
     }
@@ -1074,14 +1074,14 @@ internal sealed class GraphParser
     internal static NodeKind? KindOf(OpRow row) => row.Family switch
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
-            or OpFamily.Mask or OpFamily.Where => NodeKind.Elementwise,
+            or OpFamily.Mask or OpFamily.Where or OpFamily.ChannelDropout => NodeKind.Elementwise,
         OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,
-        OpFamily.Conv => NodeKind.Conv,
-        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool => NodeKind.Pool,
-        OpFamily.BatchNorm or OpFamily.LayerNorm => NodeKind.Norm,
+        OpFamily.Conv or OpFamily.ConvTranspose => NodeKind.Conv,
+        OpFamily.MaxPool or OpFamily.AvgPool or OpFamily.AdaptivePool or OpFamily.AdaptiveMaxPool or OpFamily.Resample or OpFamily.Pad => NodeKind.Pool,
+        OpFamily.BatchNorm or OpFamily.LayerNorm or OpFamily.GroupNorm or OpFamily.RmsNorm => NodeKind.Norm,
         OpFamily.Embedding or OpFamily.Recurrent or OpFamily.TransformerLayer => NodeKind.Call,
         OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss => NodeKind.Loss,
         OpFamily.Composite when row.Surface == OpSurface.Losses => NodeKind.Loss,

@@ -62,6 +62,13 @@ internal sealed class Inliner
         public GraphNode? Site;   // the outermost call in the module being compiled (null at top level)
         public int Depth;
         public List<string> Stack = new();
+
+        /// <summary>
+        /// A size symbol of the copied graph's class (<c>d</c>) in the symbols of the module being compiled: the
+        /// instance's constructor argument (<c>new Block(hidden)</c> ⇒ <c>hidden</c>, <c>new Block(8)</c> ⇒ <c>8</c>),
+        /// else the symbol named under the instance's path (<c>block.d</c>).
+        /// </summary>
+        public System.Func<string, string> Symbols = atom => atom;
     }
 
     /// <summary>Runs the pass on one spec (specs without a graph and [Sequential] specs are returned as they are).</summary>
@@ -102,7 +109,7 @@ internal sealed class Inliner
         for (int k = 0; k < method.Inputs.Count; k++)
         {
             var input = method.Inputs[k];
-            if (input.Shape is null && InferFromConsumer(InputNode(k)) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
+            if (input.Shape is null && InferFromConsumer(InputNode(k), input.IsLocal) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
             inputs.Add(input);
         }
         return method with
@@ -196,7 +203,7 @@ internal sealed class Inliner
         if (entry.IsSequential)
         {
             if (inputs.Length != 1 || entry.Graph.Children.IsEmpty) return null;
-            var sub = Enter(context, call, inputs, entry.Graph, prefix);
+            var sub = Enter(context, call, inputs, entry.Graph, prefix, child);
             sub.Stack.Add(child.TypeName);
             int result = Chain(entry.Graph.Children, prefix, inputs[0], call, sub);
             return Boundary(result, name, inputs, call, context);
@@ -204,9 +211,9 @@ internal sealed class Inliner
 
         var forward = entry.Graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
         if (forward is null) return null;
-        var inner = Enter(context, call, inputs, entry.Graph, prefix);
+        var inner = Enter(context, call, inputs, entry.Graph, prefix, child);
         inner.Stack.Add(child.TypeName);
-        foreach (var grandchild in entry.Graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path);
+        foreach (var grandchild in entry.Graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path, inner);
         int output = Copy(forward, inner)[forward.Output];
         return Boundary(output, name, inputs, call, context);
     }
@@ -219,7 +226,7 @@ internal sealed class Inliner
         foreach (var item in items)
         {
             string name = prefix + item.Path;
-            AddChild(item, name);
+            AddChild(item, name, context);
             if (item.IsStaticSequential)
             {
                 int result = Chain(item.Items, name + ".", x, call, context);
@@ -249,7 +256,7 @@ internal sealed class Inliner
             child: child, text: call.Text, location: call.Location, inputTexts: new[] { call.Text }.ToEquatableArray()), context);
 
     /// <summary>The context of a graph inlined at <paramref name="call"/>: foreign, its inputs wired to <paramref name="inputs"/>.</summary>
-    private Context Enter(Context outer, GraphNode call, int[] inputs, ModuleGraph graph, string prefix)
+    private Context Enter(Context outer, GraphNode call, int[] inputs, ModuleGraph graph, string prefix, ChildSpec? instance = null)
     {
         if (!outer.Foreign)
         {
@@ -264,6 +271,12 @@ internal sealed class Inliner
             Foreign = true,
             Site = outer.Foreign ? outer.Site : call,
             Depth = outer.Depth + 1,
+            Symbols = instance is null ? outer.Symbols : atom => instance.Arg(atom) switch
+            {
+                { IsKnown: true, Values.Count: 1 } constant => constant.Values[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+                { Symbol: { } symbol } => Parsing.SymbolicSizes.Substitute(symbol, outer.Symbols),
+                _ => outer.Symbols(prefix + atom),
+            },
         };
         inner.Stack.AddRange(outer.Stack);
         return inner;
@@ -307,9 +320,29 @@ internal sealed class Inliner
     /// <summary>A child's name in the output graph: its member name at top level, its dotted path inside an inlined child.</summary>
     private static string ChildName(Context context, ChildSpec child) => context.Prefix.Length == 0 ? child.Name : context.Prefix + child.Path;
 
-    private void AddChild(ChildSpec child, string name)
+    /// <summary>
+    /// Adds a child of an inlined module under its path. Its sizes bound when that module is built (<c>d</c> in
+    /// <c>Linear(d, d)</c>) are rewritten in the symbols of the module being compiled (<see cref="Context.Symbols"/>):
+    /// two instances built with different sizes bind different symbols, and a size passed as a constant is a constant.
+    /// </summary>
+    private void AddChild(ChildSpec child, string name, Context context)
     {
-        if (_childNames.Add(name)) _children.Add(child with { Name = name, Path = name });
+        if (!_childNames.Add(name)) return;
+        _children.Add(Rewritten(child, context.Symbols) with { Name = name, Path = name });
+    }
+
+    private static ChildSpec Rewritten(ChildSpec child, System.Func<string, string> symbols)
+    {
+        if (!child.Args.Any(a => a.Symbol is not null) && child.Items.IsEmpty) return child;
+        var args = child.Args.Select(a =>
+        {
+            if (a.Symbol is null) return a;
+            string symbol = Parsing.SymbolicSizes.Substitute(a.Symbol, symbols);
+            return int.TryParse(symbol, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int constant)
+                ? a with { Symbol = null, Values = new[] { constant }.ToEquatableArray(), IsKnown = true, Number = constant }
+                : a with { Symbol = symbol };
+        }).ToEquatableArray();
+        return child with { Args = args, Items = child.Items.Select(item => Rewritten(item, symbols)).ToEquatableArray() };
     }
 
     // ---- input shapes without [Shape] -------------------------------------------------------------------------
@@ -330,7 +363,7 @@ internal sealed class Inliner
     /// <c>[N, ?]</c>, <c>BatchNorm1d(f)</c> ⇒ <c>[N, f]</c>, <c>BatchNorm2d(c)</c> ⇒ <c>[N, c, ?, ?]</c>, looking through
     /// unary elementwise ops and boundaries. Null when the first consumer says nothing.
     /// </summary>
-    private TensorShape? InferFromConsumer(int index)
+    private TensorShape? InferFromConsumer(int index, bool local)
     {
         for (int depth = 0; index >= 0 && depth < 64; depth++)
         {
@@ -346,7 +379,12 @@ internal sealed class Inliner
             if (row?.InputHint is { } hint && node.Inputs[0] == index)
             {
                 var arguments = new NodeArguments(node, child);
-                return hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
+                var hinted = hint(new ShapeCall(row, [], arguments, Dim.Sym(BatchSymbol), arguments.IsLayer));
+                // A size bound when the module is built is trusted from the input's direct consumer only: behind a
+                // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]), and so may a region's
+                // input computed by eager code (a GRU's output sequence read by Linear(hidden, …)).
+                if ((depth > 0 || local) && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
+                return hinted;
             }
             if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
             {

@@ -7,7 +7,7 @@ namespace SharpGrad.Generator.Passes;
 /// The arguments of one IR node as the catalogue's shape rules see them (<see cref="IOpArguments"/>): a layer's constant
 /// constructor arguments for a child's Forward, the parsed call's constant arguments otherwise.
 /// </summary>
-internal sealed class NodeArguments : IOpArguments
+internal sealed class NodeArguments : IOpArguments, ISymbolicArguments
 {
     private readonly GraphNode _node;
     private readonly ChildSpec? _child;
@@ -43,6 +43,9 @@ internal sealed class NodeArguments : IOpArguments
         if (!s.Ints.IsEmpty) return s.Ints;
         return s.IsKnown && s.String is null && s.Value == System.Math.Floor(s.Value) ? new[] { (int)s.Value } : null;
     }
+
+    /// <summary>A layer's size bound when the module is built (<c>hidden</c> in <c>new Linear(4, hidden)</c>), or null.</summary>
+    public string? Symbol(string name) => IsLayer ? _child!.Arg(name)?.Symbol : null;
 
     public string? Text(string name) => IsLayer ? _child!.Arg(name)?.String : _node.Scalar(name)?.String;
 

@@ -71,7 +71,7 @@ internal static class Fusion
             var n = nodes[i];
             if (!m.Live(i) || !IsLoop(n) || i == m.Output || n.Saved || n.ValueRoot != i) continue;
             if (readers[i].Count != 1 || readers[i][0] is var c && (c < 0 || !IsLoop(nodes[c]))) continue;
-            if (m.Batched[c] != m.Batched[i] || m.Features[c] != m.Features[i]) continue;
+            if (m.Batched[c] != m.Batched[i] || m.Features[c] != m.Features[i] || m.Symbolic[c] != m.Symbolic[i]) continue;
             nodes[i] = n with { FusedInto = c };
         }
     }

@@ -40,7 +40,7 @@ internal static class Liveness
             var holders = Enumerable.Range(0, m.Count).Where(r => OwnsValue(m, r) && valueSlot[r] == owner).ToList();
             string field = holders.Count == 1 ? PrefixOf(m) + m.Nodes[owner].Name : PrefixOf(m) + "shared" + MethodDraft.I(shared++);
             valueField[owner] = field;
-            if (m.Nodes[owner].Rule != RuleKind.Input) buffers.Add(new BufferPlan(field, false, m.Batched[owner], valueFeatures[owner], holders.ToEquatableArray()));
+            if (m.Nodes[owner].Rule != RuleKind.Input) buffers.Add(new BufferPlan(field, false, m.Batched[owner], valueFeatures[owner], holders.ToEquatableArray()) { Symbolic = m.Symbolic[owner] ?? "" });
         }
         shared = 0;
         foreach (var owner in gradFeatures.Keys.OrderBy(k => k))
@@ -50,7 +50,7 @@ internal static class Liveness
             // A buffer of its own is cleared before the backward like the others; a shared one at each holder's first write.
             if (holders.Count == 1) clearAtFirstWrite[owner] = false;
             gradField[owner] = field;
-            buffers.Add(new BufferPlan(field, true, m.Batched[owner], gradFeatures[owner], holders.ToEquatableArray()));
+            buffers.Add(new BufferPlan(field, true, m.Batched[owner], gradFeatures[owner], holders.ToEquatableArray()) { Symbolic = m.Symbolic[owner] ?? "" });
         }
         for (int i = 0; i < m.Count; i++)
         {
@@ -98,7 +98,7 @@ internal static class Liveness
         {
             if (!OwnsValue(m, r)) continue;
             features[r] = m.Features[r];
-            if (nodes[r].Rule == RuleKind.Input || saved[r] || !m.Batched[r]) continue;
+            if (nodes[r].Rule == RuleKind.Input || saved[r] || !m.Batched[r] || m.IsSymbolic(r)) continue;   // symbolic sizes: a buffer each
             // Buffers whose last reader ran before this node are free again.
             for (int o = open.Count - 1; o >= 0; o--)
             {
@@ -156,7 +156,7 @@ internal static class Liveness
         {
             if (!OwnsGrad(m, r)) continue;
             features[r] = m.Features[r];
-            if (pinned[r] || !m.Batched[r] || firstWrite[r] < 0) continue;
+            if (pinned[r] || !m.Batched[r] || firstWrite[r] < 0 || m.IsSymbolic(r)) continue;
             int w = firstWrite[r];
             clearAtFirstWrite[r] = true;
             int found = lowest.FindIndex(e => e.Low > w);

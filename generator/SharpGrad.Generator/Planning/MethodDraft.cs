@@ -11,7 +11,14 @@ internal sealed class ProgramDraft
     {
         Spec = spec;
         Graph = graph;
+        Sizes = new SizeSymbols(graph);
     }
+
+    /// <summary>The size symbols bound when the module is built (<c>hidden</c>), and how the program binds them.</summary>
+    public SizeSymbols Sizes { get; }
+
+    /// <summary>The symbols the planned methods' shapes use (the program binds them in its constructor).</summary>
+    public HashSet<string> UsedSymbols { get; } = new(System.StringComparer.Ordinal);
 
     public ModuleSpec Spec { get; }
 
@@ -65,6 +72,7 @@ internal sealed class MethodDraft
         Shapes = new TensorShape[count];
         Batched = new bool[count];
         Features = new int[count];
+        Symbolic = new string[count];
         Mode = new int[count];
         Nodes = new NodePlan[count];
         Consumers = new List<(int Node, int Slot)>[count];
@@ -87,6 +95,15 @@ internal sealed class MethodDraft
     public bool[] Batched { get; }
 
     public int[] Features { get; }
+
+    /// <summary>
+    /// Per node: the C# factor of its size bound when the module is built (<c>_sym_hidden</c>), multiplying
+    /// <see cref="Features"/>; "" (or null before planning) when every dim but the batch is fixed.
+    /// </summary>
+    public string[] Symbolic { get; }
+
+    /// <summary>True when node <paramref name="i"/>'s size has a factor bound when the module is built.</summary>
+    public bool IsSymbolic(int i) => !string.IsNullOrEmpty(Symbolic[i]);
 
     public int[] Mode { get; }
 

@@ -12,6 +12,8 @@ namespace SharpGrad.Generator.Planning;
 /// </summary>
 internal static class Planner
 {
+    private const string DeclareShape = " (declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters)";
+
     /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
     private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage);
 
@@ -126,6 +128,7 @@ internal static class Planner
             Eager = eager.ToEquatableArray(),
             Runners = runners.ToEquatableArray(),
             Regions = regions.ToEquatableArray(),
+            Sizes = methods.Count == 0 ? default : program.Sizes.For(program.UsedSymbols).ToEquatableArray(),
             Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
@@ -155,6 +158,7 @@ internal static class Planner
             return null;
         }
         var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
+        var used = new HashSet<string>(System.StringComparer.Ordinal);
         var nodes = method.Nodes;
         int count = nodes.Count;
 
@@ -175,7 +179,9 @@ internal static class Planner
         }
         if (m.Batch == "")
         {
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time", method.Location, Coverage: false);
+            // With sizes bound when the module is built, an input shape the build cannot tell is a break (never silent).
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}",
+                method.Location, Coverage: !program.Sizes.IsEmpty);
             return null;
         }
 
@@ -214,7 +220,9 @@ internal static class Planner
             {
                 // A call of a user child that is not inlined is a break the inliner reported; anything else says why here.
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
-                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time (in {where})", node.Location ?? method.Location, Coverage: false);
+                // With sizes bound when the module is built, a shape the build cannot compute from them is a break (never silent).
+                failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time{(program.Sizes.IsEmpty ? "" : " (its sizes bound when the module is built do not combine into one the compiler can compute)")} (in {where})",
+                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty);
                 return null;
             }
             m.Shapes[i] = shape;
@@ -226,8 +234,18 @@ internal static class Planner
             }
             bool batched = shape.Rank >= 1 && shape[0].Symbol == m.Batch;
             int features = 1;
+            var symbolic = new List<string>();
             for (int d = batched ? 1 : 0; d < shape.Rank; d++)
             {
+                // A size bound when the module is built (Linear(4, hidden)): a factor the program binds in Compile().
+                // Its constant goes into the fixed count, its atoms into the factor ([N, 2*c, 2, 2] and [N, 8*c] are both 8 · c).
+                if (shape[d].IsSymbol && program.Sizes.Expression(shape[d].Symbol!) is not null && Dim.Term(shape[d].Symbol!, out int coefficient, out string product))
+                {
+                    features *= coefficient;
+                    symbolic.AddRange(SizeSymbols.Atoms(product));
+                    used.Add(shape[d].Symbol!);
+                    continue;
+                }
                 if (!shape[d].IsFixed)
                 {
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
@@ -238,13 +256,20 @@ internal static class Planner
             }
             m.Batched[i] = batched;
             m.Features[i] = features;
+            m.Symbolic[i] = string.Join(" * ", symbolic.OrderBy(a => a, System.StringComparer.Ordinal).Select(SizeSymbols.Csharp));
             var row = m.Row(i);
             plan = plan with
             {
-                Shape = shape, Batched = batched, Features = features, CallArguments = node.Child is not null ? node.IntArgs : default,
+                Shape = shape, Batched = batched, Features = features, Symbolic = m.Symbolic[i], CallArguments = node.Child is not null ? node.IntArgs : default,
                 Kernel = row?.Kernel, Operator = row?.Operator, Variant = row?.Variant ?? false, Reads = row?.Reads ?? BackwardReads.None,
             };
             var planned = PlanNode(m, i, plan, row);
+            if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
+            {
+                failure = new PlanFailure($"`{node.Text}` (shape {shape}), whose sizes are bound when the module is built, which {planned.Rule} code does not take yet (in {where})",
+                    node.Location ?? method.Location, Coverage: true);
+                return null;
+            }
             if (planned is null)
             {
                 var inputs = string.Join(", ", node.Inputs.Select(j => m.InferredShapes[j]?.ToString() ?? "?"));
@@ -263,6 +288,7 @@ internal static class Planner
             return null;
         }
 
+        program.UsedSymbols.UnionWith(used);
         Fusion.Epilogues(m);
         Liveness.MarkSaved(m);
         Fusion.ElementwiseChains(m);
@@ -278,6 +304,25 @@ internal static class Planner
             Buffers = buffers.ToEquatableArray(),
             UsesTraining = usesTraining,
             Location = method.Location,
+        };
+    }
+
+    /// <summary>
+    /// True when the rule chosen for node <paramref name="i"/> compiles the sizes bound when the module is built that it
+    /// and its inputs have: the rules that work on element counts (pointwise, same-shape elementwise, dropout, the
+    /// boundary and branch selection) with inputs of the same size, and Linear, which reads its sizes from the layer.
+    /// </summary>
+    private static bool SymbolicSizesFit(MethodDraft m, int i, RuleKind rule)
+    {
+        var inputs = m.Node(i).Inputs.Where(k => !m.IsConst(k)).ToList();
+        if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
+        return rule switch
+        {
+            RuleKind.Input or RuleKind.Linear => true,
+            RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
+            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
+                => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
+            _ => false,
         };
     }
 

@@ -60,6 +60,20 @@ internal enum RuleKind
     Recurrent,
     /// <summary>A TransformerEncoderLayer as one fused kernel.</summary>
     TransformerLayer,
+    /// <summary>ConvTranspose1d/2d: the convolution's adjoint.</summary>
+    ConvTranspose,
+    /// <summary>GroupNorm, InstanceNorm1d/2d (groups = channels).</summary>
+    GroupNorm,
+    /// <summary>RMSNorm over the trailing normalized shape.</summary>
+    RmsNorm,
+    /// <summary>AdaptiveMaxPool2d (the maxima's positions kept, as MaxPool).</summary>
+    AdaptiveMaxPool,
+    /// <summary>Upsample: nearest or (bi)linear resampling.</summary>
+    Resample,
+    /// <summary>ZeroPad2d.</summary>
+    Pad,
+    /// <summary>Dropout2d.</summary>
+    ChannelDropout,
     /// <summary>A data op over data (<see cref="Rules.DataRule"/>): planned as <see cref="Raw"/>, the eager call in generated code.</summary>
     Data,
     /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
@@ -76,7 +90,14 @@ internal sealed record ParamSlot(int Index, string Path, string Expr, string Nam
 internal abstract record Geometry;
 
 /// <summary>[rows = n·RowsPerItem, In] · weightᵀ → [rows, Out].</summary>
-internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsPerItem) : Geometry;
+internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsPerItem) : Geometry
+{
+    /// <summary>For sizes bound when the module is built: the C# expression of in_features (<c>_sym_hidden</c>), else null.</summary>
+    public string? InText { get; init; }
+
+    /// <summary>For sizes bound when the module is built: the C# expression of out_features, else null.</summary>
+    public string? OutText { get; init; }
+}
 
 /// <summary>A convolution of [C, H, W] images (1-d: H = KH = 1).</summary>
 internal sealed record ConvGeometry(int C, int H, int W, int O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int Groups, int HO, int WO)
@@ -102,7 +123,11 @@ internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value)
 internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geometry;
 
 /// <summary>A normalisation: [n, Channels, Length] for batch norm, rows of <see cref="Channels"/> for layer norm.</summary>
-internal sealed record NormGeometry(int Channels, int Length) : Geometry;
+internal sealed record NormGeometry(int Channels, int Length) : Geometry
+{
+    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
+    public string? ChannelsText { get; init; }
+}
 
 /// <summary>An embedding of <see cref="Dim"/> per index.</summary>
 internal sealed record EmbeddingGeometry(int Dim) : Geometry;
@@ -137,6 +162,9 @@ internal sealed record NodePlan(int Index, RuleKind Rule)
 
     /// <summary>Elements per batch item (batched) or in all.</summary>
     public int Features { get; init; }
+
+    /// <summary>The C# factor of the size bound when the module is built (<c>_sym_hidden</c>) multiplying <see cref="Features"/>, or "".</summary>
+    public string Symbolic { get; init; } = "";
 
     /// <summary>When it runs: 1 in training, 2 in evaluation, 3 in both.</summary>
     public int Mode { get; init; } = 3;
@@ -203,7 +231,11 @@ internal sealed record NodePlan(int Index, RuleKind Rule)
 }
 
 /// <summary>A buffer of a compiled method: its field, what it holds (value or gradient), its size and the nodes sharing it.</summary>
-internal sealed record BufferPlan(string Field, bool IsGradient, bool Batched, int Features, EquatableArray<int> Holders);
+internal sealed record BufferPlan(string Field, bool IsGradient, bool Batched, int Features, EquatableArray<int> Holders)
+{
+    /// <summary>The factor of its size bound when the module is built (<see cref="NodePlan.Symbolic"/>), or "".</summary>
+    public string Symbolic { get; init; } = "";
+}
 
 /// <summary>The plan of one compiled method (<c>Forward</c>, a <c>[Compiled]</c> method).</summary>
 internal sealed record MethodPlan(string Name, string Prefix, EquatableArray<GraphInput> Inputs, EquatableArray<NodePlan> Nodes, int Output)
@@ -243,6 +275,9 @@ internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableA
 
     /// <summary>The compiled regions, as the explanation lists them.</summary>
     public EquatableArray<string> Regions { get; init; }
+
+    /// <summary>The size symbols the program binds when <c>Compile()</c> is called, then the sizes it checks there.</summary>
+    public EquatableArray<SizeBinding> Sizes { get; init; }
 
     /// <summary>Every graph break, parse and planning alike.</summary>
     public EquatableArray<GraphIssue> Breaks { get; init; }

@@ -5,7 +5,7 @@ namespace SharpGrad.Generator.Rules;
 
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
 internal sealed record EncoderLayerGeometry(int DModel, int Heads, int FeedForward, int Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : Geometry;
+    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
 
 /// <summary>
 /// A TransformerEncoderLayer (batch first, no masks, dropout 0): self-attention (one GEMM for the packed q/k/v projection,
@@ -13,7 +13,7 @@ internal sealed record EncoderLayerGeometry(int DModel, int Heads, int FeedForwa
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
 /// </summary>
-internal sealed class TransformerLayerRule : Rule
+internal sealed class TransformerLayerRule : WholeLayerRule
 {
     private static readonly string[] ParamNames =
     [
@@ -28,6 +28,15 @@ internal sealed class TransformerLayerRule : Rule
     ];
 
     public override RuleKind Kind => RuleKind.TransformerLayer;
+
+    protected override string Entry => "EncoderLayer";
+
+    protected override string Workspace => "EncoderLayerWorkspace";
+
+    protected override string ForwardComment(NodePlan n)
+        => $"{n.Text}: self-attention (packed q/k/v GEMM, per head q·kᵀ, softmax, ·v; out-projection), residuals, LayerNorms, feed-forward";
+
+    protected override string BackwardComment(NodePlan n) => $"d {n.Text}: the layer's backward through its workspace; its 12 parameters' gradients added";
 
     /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
@@ -59,16 +68,6 @@ internal sealed class TransformerLayerRule : Rule
         };
     }
 
-    public override IEnumerable<ParamSlot> Params(NodePlan n) => ((EncoderLayerGeometry)n.Geometry!).Weights;
-
-    /// <summary>The backward reads the workspace (its copy of the input and every intermediate), not the input's or output's buffer.</summary>
-    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
-
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
-    {
-        yield return new("workspace", $"{EmitContext.Kernels}.EncoderLayerWorkspace?", null, Init: "new()");
-    }
-
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (EncoderLayerGeometry)n.Geometry!;
@@ -77,25 +76,5 @@ internal sealed class TransformerLayerRule : Rule
             $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {g.Steps}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
             $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {MethodDraft.F64(g.Eps)}",
         ]);
-    }
-
-    public override void Forward(EmitContext e, NodePlan n)
-    {
-        int i = n.Index, a = n.Inputs[0];
-        e.W.Comment($"{n.Text}: self-attention (packed q/k/v GEMM, per head q·kᵀ, softmax, ·v; out-projection), residuals, LayerNorms, feed-forward");
-        e.W.Call($"{EmitContext.Support}.EncoderLayerForward", [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
-        e.ForwardHooks(n, a);
-    }
-
-    public override void Backward(EmitContext e, NodePlan n)
-    {
-        int i = n.Index, a = n.Inputs[0];
-        var g = (EncoderLayerGeometry)n.Geometry!;
-        e.W.Comment($"d {n.Text}: the layer's backward through its workspace; its 12 parameters' gradients added");
-        Hooks.Before(e, n, a);
-        string grads = "new float[]?[] { " + string.Join(", ", g.Weights.Select(EmitContext.ParamGradOrNull)) + " }";
-        e.W.Call($"{EmitContext.Support}.EncoderLayerBackward",
-            [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
-        Hooks.After(e, n, a);
     }
 }

@@ -12,10 +12,23 @@ internal sealed class LinearRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Int("inFeatures") is not { } inF || child.Int("outFeatures") is not { } outF) return null;
-        if (child.Arg("bias") is { IsKnown: false }) return null;
+        if (m.Child(i) is not { } child || child.Arg("bias") is { IsKnown: false }) return null;
         int a = m.In(i, 0);
-        if (!m.Batched[a] || !m.Batched[i] || m.Features[a] % inF != 0 || m.Features[i] != m.Features[a] / inF * outF) return null;
+        if (!m.Batched[a] || !m.Batched[i]) return null;
+        LinearGeometry geometry;
+        if (child.Int("inFeatures") is { } inF && child.Int("outFeatures") is { } outF && !m.IsSymbolic(a) && !m.IsSymbolic(i))
+        {
+            if (m.Features[a] % inF != 0 || m.Features[i] != m.Features[a] / inF * outF) return null;
+            geometry = new LinearGeometry(inF, outF, m.Features[a] / inF);
+        }
+        else
+        {
+            // Sizes bound when the module is built (Linear(4, hidden)): [N, in] → [N, out], in and out read from the layer's
+            // symbols (the program binds them in Compile()).
+            if (m.Shapes[a] is not { Rank: 2 } inShape || m.Shapes[i] is not { Rank: 2 } outShape) return null;
+            if (SizeText(m, child, "inFeatures", inShape[1]) is not { } inText || SizeText(m, child, "outFeatures", outShape[1]) is not { } outText) return null;
+            geometry = new LinearGeometry(0, 0, 1) { InText = inText, OutText = outText };
+        }
         var module = m.Program.Module(child);
         return plan with
         {
@@ -23,8 +36,22 @@ internal sealed class LinearRule : Rule
             Module = module,
             Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
             Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new LinearGeometry(inF, outF, m.Features[a] / inF),
+            Geometry = geometry,
         };
+    }
+
+    /// <summary>
+    /// The C# text of the layer size that must equal <paramref name="dim"/>: a constant equal to it, or the dim's bound
+    /// symbol; when the layer was built with another size the build cannot compare (<c>width</c> where the value has
+    /// <c>hidden</c>), <c>Compile()</c> checks that they are equal. Null when they cannot be.
+    /// </summary>
+    private static string? SizeText(MethodDraft m, ChildSpec child, string parameter, Dim dim)
+    {
+        if (dim.IsFixed && child.Int(parameter) is { } constant) return constant == dim.Size ? MethodDraft.I(constant) : null;
+        string? expression = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
+        if (expression is null) return null;
+        if (child.Arg(parameter)?.Symbol == dim.Symbol) return expression;
+        return m.Program.Sizes.Require(child, parameter, dim) ? expression : null;
     }
 
     /// <summary>True at run time when no forward hook must see the producer's output or the fused op's own (the fusion may run).</summary>
@@ -35,7 +62,7 @@ internal sealed class LinearRule : Rule
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (LinearGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InFeatures}", $"OutFeatures: {g.OutFeatures}", $"RowsPerItem: {g.RowsPerItem}"]);
+        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsPerItem}"]);
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -99,14 +126,21 @@ internal sealed class ConvRule : Rule
             _ => child.Pair(name),
         };
 
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => PlanLayer(m, i, plan, Kind, adjoint: false);
+
+    /// <summary>
+    /// What Conv1d/2d and ConvTranspose1d/2d share: the window read from the layer (defaults from its catalogue row), its
+    /// weight and bias, and the convolution's geometry. A transposed convolution (<paramref name="adjoint"/>) is described
+    /// by the convolution it is the adjoint of, whose input is the layer's output and whose output is the layer's input.
+    /// </summary>
+    internal static NodePlan? PlanLayer(MethodDraft m, int i, NodePlan plan, RuleKind kind, bool adjoint)
     {
         if (m.Child(i) is not { } child) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         var outS = m.Shapes[i];
         bool is1d = inS.Rank == 3;
-        if (!m.Batched[a] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
+        if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
         if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
         var row = m.Row(i)!;
         int Default(string name) => (int)row.Param(name, layer: true)!.DefaultNumber!.Value;
@@ -118,13 +152,13 @@ internal sealed class ConvRule : Rule
         }
         int groups = child.Int("groups") ?? Default("groups");
         var module = m.Program.Module(child);
+        var (x, y) = adjoint ? (outS, inS) : (inS, outS);
         var geometry = is1d
-            ? new ConvGeometry(inS[1].Size, 1, inS[2].Size, outS[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, outS[2].Size)
-            : new ConvGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups,
-                outS[2].Size, outS[3].Size);
+            ? new ConvGeometry(x[1].Size, 1, x[2].Size, y[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, y[2].Size)
+            : new ConvGeometry(x[1].Size, x[2].Size, x[3].Size, y[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups, y[2].Size, y[3].Size);
         return plan with
         {
-            Rule = Kind,
+            Rule = kind,
             Module = module,
             Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
             Bias = child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
@@ -229,5 +263,49 @@ internal sealed class MatMulRule : Rule
         int a = n.Inputs[0], b = n.Inputs[1];
         e.W.Comment($"d {n.Text}: dA += dY · Bᵀ, dB += Aᵀ · dY per matrix");
         e.W.Call($"{EmitContext.Support}.MatMulBackward", [e.Value(a), e.Value(b), e.Grad(n.Index), e.GradOrNull(a), e.GradOrNull(b), Matrices(n), e.Geometry(n)]);
+    }
+}
+
+/// <summary>
+/// A ConvTranspose1d/ConvTranspose2d layer: the convolution kernel's adjoint (<c>Conv.TransposeForward</c>, what eager
+/// runs), described by the adjoint convolution's geometry (its input is this layer's output), and its backward — a
+/// convolution for the input's gradient, the weight gradient of that convolution — through scratch buffers
+/// (<c>CompiledSupport.ConvTransposeForward</c>/<c>ConvTransposeBackward</c>).
+/// </summary>
+internal sealed class ConvTransposeRule : Rule
+{
+    public override RuleKind Kind => RuleKind.ConvTranspose;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => ConvRule.PlanLayer(m, i, plan, Kind, adjoint: true);
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
+        yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
+        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(g.C));
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"{n.Text}: the transposed convolution (the adjoint of im2col + GEMM){(n.Bias is null ? "" : ", the bias added")}");
+        e.W.Call($"{EmitContext.Support}.ConvTransposeForward", [e.Value(a), n.Weight!.Expr, n.Bias is null ? "null" : n.Bias.Expr, e.Value(i), "n", e.Geometry(n)]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int i = n.Index, a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: a convolution for the input's gradient and its weight gradient, into scratch buffers, then added");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.ConvTransposeBackward",
+        [
+            e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n),
+            e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Bias is null ? "null" : e.Scratch(n, "bias_grad_scratch"),
+        ]);
+        Hooks.After(e, n, a);
     }
 }

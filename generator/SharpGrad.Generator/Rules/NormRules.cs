@@ -68,12 +68,24 @@ internal sealed class LayerNormRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { IsKnown: true } shape || shape.Values.Count == 0) return null;
+        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { } shape) return null;
         if (child.Arg("elementwiseAffine") is { IsKnown: false } || child.Arg("bias") is { IsKnown: false }) return null;
-        int cols = 1;
-        foreach (var v in shape.Values) cols *= v;
         int a = m.In(i, 0);
-        if (cols == 0 || m.Features[a] % cols != 0) return null;
+        int cols = 1;
+        string? colsText = null;
+        if (shape is { IsKnown: true, Values.Count: > 0 })
+        {
+            foreach (var v in shape.Values) cols *= v;
+            if (cols == 0 || m.Features[a] % cols != 0) return null;
+        }
+        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && inShape.Last.Symbol == symbol && m.Program.Sizes.Expression(symbol) is { } text)
+        {
+            colsText = text;   // LayerNorm(d), d bound when the module is built: rows of d over the last dim
+        }
+        else
+        {
+            return null;
+        }
         var module = m.Program.Module(child);
         bool affine = (child.Int("elementwiseAffine") ?? 1) != 0;
         return plan with
@@ -82,18 +94,20 @@ internal sealed class LayerNormRule : Rule
             Module = module,
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine && child.Int("bias") != 0 ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new NormGeometry(cols, 1),
+            Geometry = new NormGeometry(cols, 1) { ChannelsText = colsText },
         };
     }
 
-    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((NormGeometry)n.Geometry!).Channels)}";
+    private static string Cols(NodePlan n) => ((NormGeometry)n.Geometry!).ChannelsText ?? MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+
+    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {Cols(n)}";
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Rows(e, n)), new("invstd", "float[]", Rows(e, n))];
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
-        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        string cols = Cols(n);
         e.W.Comment(n.Text);
         e.W.Call($"{EmitContext.Support}.LayerNormForward", [n.Module!.Field, e.Value(a), e.Value(n.Index), Rows(e, n), cols, e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
         e.ForwardHooks(n, a);
@@ -102,13 +116,150 @@ internal sealed class LayerNormRule : Rule
     public override void Backward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
-        string cols = MethodDraft.I(((NormGeometry)n.Geometry!).Channels);
+        string cols = Cols(n);
         e.W.Comment($"d {n.Text}: from the statistics the forward used");
         Hooks.Before(e, n, a);
         e.W.Call($"{EmitContext.Support}.LayerNormBackward",
         [
             n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
             EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), Rows(e, n), cols,
+        ]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>A GroupNorm/InstanceNorm layer's geometry: [n, C, L] data in <paramref name="Groups"/> groups (instance norm: C groups).</summary>
+internal sealed record GroupNormGeometry(int Channels, int Length, int Groups) : Geometry;
+
+/// <summary>
+/// A GroupNorm or InstanceNorm1d/2d layer (instance norm is group norm with one group per channel, as eager runs it): the
+/// per-(sample, group) statistics are kept for the backward (<c>CompiledSupport.GroupNormForward</c> over
+/// <c>Kernels/GroupNorm.cs</c>). An InstanceNorm with running statistics is a graph break (<see cref="Unsupported"/>).
+/// </summary>
+internal sealed class GroupNormRule : Rule
+{
+    public override RuleKind Kind => RuleKind.GroupNorm;
+
+    /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
+    public static string? Unsupported(ChildSpec child)
+        => child.Arg("trackRunningStats") is { IsKnown: false } || child.Int("trackRunningStats") == 1
+            ? "an InstanceNorm with track_running_stats=True (its running statistics are updated eagerly only)"
+            : null;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || Unsupported(child) is not null || child.Arg("affine") is { IsKnown: false }) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || inS.Rank < 3 || !inS[1].IsFixed) return null;
+        int c = inS[1].Size, length = m.Features[a] / System.Math.Max(1, c);
+        int groups;
+        bool affine;
+        if (child.Int("numGroups") is { } g)
+        {
+            if (child.Int("numChannels") != c || g <= 0 || c % g != 0) return null;
+            groups = g;
+            affine = (child.Int("affine") ?? 1) != 0;
+        }
+        else
+        {
+            affine = child.Int("affine") == 1;
+            if ((affine && child.Int("numFeatures") != c) || length <= 1) return null;   // eager's errors, at run time
+            groups = c;
+        }
+        var module = m.Program.Module(child);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
+            Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
+            Geometry = new GroupNormGeometry(c, length, groups),
+        };
+    }
+
+    /// <summary>n·groups statistics: the element count over the elements of one group.</summary>
+    private static string Stats(EmitContext e, NodePlan n)
+    {
+        var g = (GroupNormGeometry)n.Geometry!;
+        return $"{e.Size(n.Index)} / {MethodDraft.I(g.Channels / g.Groups * g.Length)}";
+    }
+
+    private static string[] Dims(NodePlan n)
+    {
+        var g = (GroupNormGeometry)n.Geometry!;
+        return ["n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length), MethodDraft.I(g.Groups)];
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(e, n)), new("invstd", "float[]", Stats(e, n))];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"{n.Text}: per-sample statistics of each channel group");
+        e.W.Call($"{EmitContext.Support}.GroupNormForward", [n.Module!.Field, e.Value(a), e.Value(n.Index), .. Dims(n), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: from the statistics the forward used");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.GroupNormBackward",
+        [
+            n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), .. Dims(n),
+        ]);
+        Hooks.After(e, n, a);
+    }
+}
+
+/// <summary>An RMSNorm layer over rows of its normalized shape (<c>Kernels/RmsNorm.cs</c>); each row's 1/rms is kept for the backward.</summary>
+internal sealed class RmsNormRule : Rule
+{
+    public override RuleKind Kind => RuleKind.RmsNorm;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child || child.Arg("normalizedShape") is not { IsKnown: true } shape || shape.Values.Count == 0) return null;
+        if (child.Arg("elementwiseAffine") is { IsKnown: false }) return null;
+        int cols = 1;
+        foreach (var v in shape.Values) cols *= v;
+        int a = m.In(i, 0);
+        if (cols == 0 || m.Features[a] % cols != 0) return null;
+        var module = m.Program.Module(child);
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Weight = (child.Int("elementwiseAffine") ?? 1) != 0 ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
+            Geometry = new NormGeometry(cols, 1),
+        };
+    }
+
+    private static string Rows(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((NormGeometry)n.Geometry!).Channels)}";
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("invrms", "float[]", Rows(e, n))];
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Support}.RmsNormForward",
+            [n.Module!.Field, e.Value(a), e.Value(n.Index), Rows(e, n), MethodDraft.I(((NormGeometry)n.Geometry!).Channels), e.Scratch(n, "invrms")]);
+        e.ForwardHooks(n, a);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int a = n.Inputs[0];
+        e.W.Comment($"d {n.Text}: from the 1/rms the forward kept");
+        Hooks.Before(e, n, a);
+        e.W.Call($"{EmitContext.Support}.RmsNormBackward",
+        [
+            n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "invrms"), EmitContext.ParamGradOrNull(n.Weight), Rows(e, n),
+            MethodDraft.I(((NormGeometry)n.Geometry!).Channels),
         ]);
         Hooks.After(e, n, a);
     }

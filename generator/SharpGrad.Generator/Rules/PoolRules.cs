@@ -14,8 +14,44 @@ internal abstract class PoolRuleBase : Rule
             _ => child.Pair(name),
         };
 
-    /// <summary>The input and output shapes are [n, C, H, W] (batched, rank 4).</summary>
-    protected static bool Fits(MethodDraft m, int i) => m.Batched[m.In(i, 0)] && m.Shapes[m.In(i, 0)].Rank == 4 && m.Shapes[i].Rank == 4;
+    /// <summary>The window's spatial rank: 1 for the 1-d rows (MaxPool1d, AvgPool1d: their window arguments are ints), else 2.</summary>
+    protected static int Spatial(MethodDraft m, int i) => m.Row(i)?.Param("kernelSize", layer: true)?.Kind == ParamKind.Int ? 1 : 2;
+
+    /// <summary>The input and output shapes are [n, C, H, W] (batched, rank 4), or [n, C, L] for a 1-d pool.</summary>
+    protected static bool Fits(MethodDraft m, int i)
+    {
+        int rank = Spatial(m, i) + 2;
+        return m.Batched[m.In(i, 0)] && m.Shapes[m.In(i, 0)].Rank == rank && m.Shapes[i].Rank == rank;
+    }
+
+    /// <summary>
+    /// The pool's geometry over [C, H, W] planes; a 1-d pool is the 2-d pool of a [C, 1, L] view (as eager runs it), its
+    /// window (1, k), stride (1, s), padding (0, p) and dilation (1, d).
+    /// </summary>
+    protected static PoolGeometry Geometry(MethodDraft m, int i, (int H, int W) k, (int H, int W) st, (int H, int W) pad, (int H, int W) dil,
+        bool ceilMode, bool countIncludePad)
+    {
+        var inS = m.Shapes[m.In(i, 0)];
+        var outS = m.Shapes[i];
+        return Spatial(m, i) == 1
+            ? new PoolGeometry(inS[1].Size, 1, inS[2].Size, 1, outS[2].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, ceilMode, countIncludePad)
+            : new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W,
+                ceilMode, countIncludePad);
+    }
+
+    /// <summary>An adaptive pool (average or max): the input's and output's planes, no window (it follows from the two sizes).</summary>
+    internal static NodePlan? PlanAdaptive(MethodDraft m, int i, NodePlan plan, RuleKind kind)
+    {
+        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
+        var inS = m.Shapes[m.In(i, 0)];
+        var outS = m.Shapes[i];
+        return plan with
+        {
+            Rule = kind,
+            Module = m.Program.Module(child),
+            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
+        };
+    }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
@@ -31,16 +67,17 @@ internal abstract class PoolRuleBase : Rule
     }
 }
 
-/// <summary>A MaxPool2d layer: the maxima and their positions (kept for the backward, which scatters to them).</summary>
-internal sealed class MaxPoolRule : PoolRuleBase
+/// <summary>A MaxPool1d/MaxPool2d layer: the maxima and their positions (kept for the backward, which scatters to them).</summary>
+internal class MaxPoolRule : PoolRuleBase
 {
     public override RuleKind Kind => RuleKind.MaxPool;
+
+    /// <summary>The forward's kernel entry point (<c>CompiledSupport.{Entry}Forward</c>); the backward is the same scatter for every max pool.</summary>
+    protected virtual string Entry => "MaxPool";
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        var inS = m.Shapes[m.In(i, 0)];
-        var outS = m.Shapes[i];
         if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", k) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad
             || PairOr(child, "dilation", (1, 1)) is not { } dil || child.Arg("ceilMode") is { IsKnown: false })
         {
@@ -50,8 +87,7 @@ internal sealed class MaxPoolRule : PoolRuleBase
         {
             Rule = Kind,
             Module = m.Program.Module(child),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, k.H, k.W, st.H, st.W, pad.H, pad.W,
-                dil.H, dil.W, child.Int("ceilMode") == 1, true),
+            Geometry = Geometry(m, i, k, st, pad, dil, child.Int("ceilMode") == 1, true),
         };
     }
 
@@ -60,7 +96,7 @@ internal sealed class MaxPoolRule : PoolRuleBase
     public override void Forward(EmitContext e, NodePlan n)
     {
         e.W.Comment($"{n.Text}: the positions of the maxima are kept for the backward");
-        e.W.Call($"{EmitContext.Support}.MaxPoolForward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), "n", e.Geometry(n)]);
+        e.W.Call($"{EmitContext.Support}.{Entry}Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), "n", e.Geometry(n)]);
         e.ForwardHooks(n, n.Inputs[0]);
     }
 
@@ -102,7 +138,7 @@ internal abstract class AveragingPoolRule : PoolRuleBase
     }
 }
 
-/// <summary>An AvgPool2d layer with PyTorch's divisor rules (padding, ceil mode, count_include_pad).</summary>
+/// <summary>An AvgPool1d/AvgPool2d layer with PyTorch's divisor rules (padding, ceil mode, count_include_pad).</summary>
 internal sealed class AvgPoolRule : AveragingPoolRule
 {
     public override RuleKind Kind => RuleKind.AvgPool;
@@ -110,8 +146,6 @@ internal sealed class AvgPoolRule : AveragingPoolRule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        var inS = m.Shapes[m.In(i, 0)];
-        var outS = m.Shapes[i];
         if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", k) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad) return null;
         if (child.Arg("ceilMode") is { IsKnown: false } || child.Arg("countIncludePad") is { IsKnown: false }) return null;
         if (child.Arg("divisorOverride") is { IsKnown: true, Values.Count: > 0 } or { IsKnown: false }) return null;
@@ -119,8 +153,7 @@ internal sealed class AvgPoolRule : AveragingPoolRule
         {
             Rule = Kind,
             Module = m.Program.Module(child),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, 1, 1,
-                child.Int("ceilMode") == 1, (child.Int("countIncludePad") ?? 1) != 0),
+            Geometry = Geometry(m, i, k, st, pad, (1, 1), child.Int("ceilMode") == 1, (child.Int("countIncludePad") ?? 1) != 0),
         };
     }
 
@@ -134,16 +167,21 @@ internal sealed class AdaptivePoolRule : AveragingPoolRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        var inS = m.Shapes[m.In(i, 0)];
-        var outS = m.Shapes[i];
-        return plan with
-        {
-            Rule = Kind,
-            Module = m.Program.Module(child),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
-        };
+        return PlanAdaptive(m, i, plan, Kind);
     }
 
     protected override string Entry => "AdaptivePool";
+}
+
+/// <summary>An AdaptiveMaxPool2d layer: the maximum of each adaptive window and its position (the backward is MaxPool's scatter).</summary>
+internal sealed class AdaptiveMaxPoolRule : MaxPoolRule
+{
+    public override RuleKind Kind => RuleKind.AdaptiveMaxPool;
+
+    protected override string Entry => "AdaptiveMaxPool";
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        return PlanAdaptive(m, i, plan, Kind);
+    }
 }

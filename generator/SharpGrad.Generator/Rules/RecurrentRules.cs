@@ -1,11 +1,10 @@
 using System.Collections.Generic;
-using System.Linq;
 
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
 internal sealed record RecurrentGeometry(string Mode, int InputSize, int HiddenSize, int NumLayers, bool Bidirectional, bool Bias, int Steps,
-    EquatableArray<ParamSlot> Weights) : Geometry;
+    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
 
 /// <summary>
 /// An RNN/LSTM/GRU layer (batch first, zero initial states, its output sequence): the fused recurrent kernel — per layer
@@ -13,9 +12,20 @@ internal sealed record RecurrentGeometry(string Mode, int InputSize, int HiddenS
 /// arithmetic in one loop (<c>Kernels/RecurrentStack.cs</c> over eager's <c>RecurrentKernel</c>) — and its backward, through a
 /// workspace that keeps what the forward computed (<c>CompiledSupport.RecurrentForward</c>/<c>RecurrentBackward</c>).
 /// </summary>
-internal sealed class RecurrentRule : Rule
+internal sealed class RecurrentRule : WholeLayerRule
 {
     public override RuleKind Kind => RuleKind.Recurrent;
+
+    protected override string Entry => "Recurrent";
+
+    protected override string Workspace => "RecurrentWorkspace";
+
+    protected override string ForwardComment(NodePlan n)
+        => $"{n.Text}: per layer and direction one GEMM for the gates of all {((RecurrentGeometry)n.Geometry!).Steps} steps, then the time loop "
+           + "(one GEMM per step, the gate arithmetic in one loop)";
+
+    protected override string BackwardComment(NodePlan n)
+        => $"d {n.Text}: the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all steps) added";
 
     /// <summary>
     /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null: compiled programs hold
@@ -68,16 +78,6 @@ internal sealed class RecurrentRule : Rule
         };
     }
 
-    public override IEnumerable<ParamSlot> Params(NodePlan n) => ((RecurrentGeometry)n.Geometry!).Weights;
-
-    /// <summary>The backward reads the workspace (its copy of the input, the gates, the states), not the input's or output's buffer.</summary>
-    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
-
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
-    {
-        yield return new("workspace", $"{EmitContext.Kernels}.RecurrentWorkspace?", null, Init: "new()");
-    }
-
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (RecurrentGeometry)n.Geometry!;
@@ -89,26 +89,4 @@ internal sealed class RecurrentRule : Rule
     }
 
     private static string Bool(bool b) => b ? "true" : "false";
-
-    public override void Forward(EmitContext e, NodePlan n)
-    {
-        int i = n.Index, a = n.Inputs[0];
-        var g = (RecurrentGeometry)n.Geometry!;
-        e.W.Comment($"{n.Text}: per layer and direction one GEMM for the gates of all {g.Steps} steps, then the time loop "
-                    + "(one GEMM per step, the gate arithmetic in one loop)");
-        e.W.Call($"{EmitContext.Support}.RecurrentForward", [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
-        e.ForwardHooks(n, a);
-    }
-
-    public override void Backward(EmitContext e, NodePlan n)
-    {
-        int i = n.Index, a = n.Inputs[0];
-        var g = (RecurrentGeometry)n.Geometry!;
-        e.W.Comment($"d {n.Text}: the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all steps) added");
-        Hooks.Before(e, n, a);
-        string grads = "new float[]?[] { " + string.Join(", ", g.Weights.Select(EmitContext.ParamGradOrNull)) + " }";
-        e.W.Call($"{EmitContext.Support}.RecurrentBackward",
-            [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
-        Hooks.After(e, n, a);
-    }
 }

@@ -71,7 +71,8 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(),
+            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -89,6 +90,7 @@ internal static class RuleSet
     {
         OpFamily.Recurrent => RecurrentRule.Unsupported(child, tensorArguments),
         OpFamily.TransformerLayer => TransformerLayerRule.Unsupported(child, tensorArguments),
+        OpFamily.GroupNorm => GroupNormRule.Unsupported(child),
         _ => null,
     };
 
@@ -119,11 +121,18 @@ internal static class RuleSet
             OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear],
             OpFamily.Conv => [RuleKind.Conv],
+            OpFamily.ConvTranspose => [RuleKind.ConvTranspose],
             OpFamily.MaxPool => [RuleKind.MaxPool],
             OpFamily.AvgPool => [RuleKind.AvgPool],
             OpFamily.AdaptivePool => [RuleKind.AdaptivePool],
+            OpFamily.AdaptiveMaxPool => [RuleKind.AdaptiveMaxPool],
+            OpFamily.Resample => [RuleKind.Resample],
+            OpFamily.Pad => [RuleKind.Pad],
+            OpFamily.ChannelDropout => [RuleKind.ChannelDropout],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
             OpFamily.LayerNorm => [RuleKind.LayerNorm],
+            OpFamily.GroupNorm => [RuleKind.GroupNorm],
+            OpFamily.RmsNorm => [RuleKind.RmsNorm],
             OpFamily.Embedding => [RuleKind.Embedding],
             OpFamily.Dropout => [RuleKind.Dropout],
             OpFamily.Softmax => [RuleKind.Softmax],

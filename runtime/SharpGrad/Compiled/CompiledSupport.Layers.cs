@@ -93,6 +93,24 @@ public static partial class CompiledSupport
         if (gBias is not null) AddInto(scratchBias!, gBias, shape.OutChannels);
     }
 
+    /// <summary>
+    /// A transposed convolution (PyTorch: <c>F.conv_transpose2d</c>; 1-d as H = 1); <paramref name="shape"/> is the adjoint
+    /// convolution's (its input is this op's output [C_out, H, W], its output this op's input [C_in, h, w]).
+    /// </summary>
+    public static void ConvTransposeForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, ConvShape shape)
+        => Conv.TransposeForward(shape.For(n), x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y);
+
+    /// <summary>The gradients of <see cref="ConvTransposeForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> through scratch arrays.</summary>
+    public static void ConvTransposeBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
+        float[] scratchX, float[] scratchWeight, float[]? scratchBias)
+    {
+        var g = shape.For(n);
+        Conv.TransposeBackward(g, x, ZeroOffset(weight), gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
+        if (gx is not null) AddInto(scratchX, gx, n * shape.OutChannels * shape.OutHeight * shape.OutWidth);
+        if (gWeight is not null) AddInto(scratchWeight, gWeight, shape.WeightCount);
+        if (gBias is not null) AddInto(scratchBias!, gBias, shape.InChannels);
+    }
+
     /// <summary>2-d max pooling (PyTorch: <c>F.max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>
     public static void MaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
         => Pooling.MaxForward(shape.For(n), x, y, indices);
@@ -104,6 +122,74 @@ public static partial class CompiledSupport
         int planes = n * shape.Channels, hw = shape.Height * shape.Width;
         Pooling.MaxBackward(planes, hw, shape.OutHeight * shape.OutWidth, gy, indices, scratch);
         AddInto(scratch, gx, planes * hw);
+    }
+
+    /// <summary>2-d adaptive max pooling (PyTorch: <c>F.adaptive_max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>
+    public static void AdaptiveMaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
+        => Pooling.AdaptiveMaxForward(n * shape.Channels, shape.Height, shape.Width, shape.OutHeight, shape.OutWidth, x, y, indices);
+
+    /// <summary>Resampling (PyTorch: <c>F.interpolate</c>, <c>nn.Upsample</c>) of n·C planes.</summary>
+    public static void ResampleForward(float[] x, float[] y, int n, ResampleShape shape)
+    {
+        var (rows, cols) = shape.Taps();
+        int planes = n * shape.Channels;
+        Resample.Forward<float>(planes, shape.Height, shape.Width, rows, cols, shape.Mode == (int)ResampleMode.Linear,
+            x.AsSpan(0, planes * shape.Height * shape.Width), y.AsSpan(0, planes * shape.OutHeight * shape.OutWidth));
+    }
+
+    /// <summary>The gradient of <see cref="ResampleForward"/> (the resampling's adjoint), added to <paramref name="gx"/> through <paramref name="scratch"/>.</summary>
+    public static void ResampleBackward(float[] gy, float[]? gx, int n, ResampleShape shape, float[] scratch)
+    {
+        if (gx is null) return;
+        var (rows, cols) = shape.Taps();
+        int planes = n * shape.Channels, count = planes * shape.Height * shape.Width;
+        Resample.Backward<float>(planes, shape.Height, shape.Width, rows, cols, shape.Mode == (int)ResampleMode.Linear,
+            gy.AsSpan(0, planes * shape.OutHeight * shape.OutWidth), scratch.AsSpan(0, count));
+        AddInto(scratch, gx, count);
+    }
+
+    /// <summary>
+    /// Dropout2d (PyTorch: <c>F.dropout2d</c>): in training (p &gt; 0) one mask value per channel of <paramref name="length"/>
+    /// elements, drawn from the layer's generator as eager draws it; the identity otherwise. Returns whether a mask was applied.
+    /// </summary>
+    public static bool ChannelDropoutForward(Module layer, float[] x, float[] y, float[] mask, int count, int length)
+    {
+        if (layer is not Dropout2d drop) throw new ArgumentException($"Compiled Dropout2d: expected a Dropout2d layer, but got {layer?.GetType().Name ?? "null"}.");
+        if (!drop.Training || drop.P == 0)
+        {
+            Array.Copy(x, y, count);
+            return false;
+        }
+        DropoutKernel.Mask(mask.AsSpan(0, count / length), drop.P, drop.Rng);
+        for (int j = 0; j < count; j++) y[j] = x[j] * mask[j / length];
+        return true;
+    }
+
+    /// <summary>The gradient of <see cref="ChannelDropoutForward"/> through the same mask, added to <paramref name="gx"/>.</summary>
+    public static void ChannelDropoutBackward(float[] gy, float[]? gx, float[] mask, int count, int length, bool active)
+    {
+        if (gx is null) return;
+        if (active) for (int j = 0; j < count; j++) gx[j] += gy[j] * mask[j / length];
+        else AddInto(gy, gx, count);
+    }
+
+    /// <summary>The gather map of one image of a <see cref="PadForward"/> (built once, when the program sizes its buffers).</summary>
+    public static int[] PadSources(PadShape shape) => shape.Sources();
+
+    /// <summary>Zero padding of the last two dims (PyTorch: <c>nn.ZeroPad2d</c>, <c>F.pad</c> constant 0) through eager's gather kernel, image by image.</summary>
+    public static void PadForward(float[] x, float[] y, int n, PadShape shape, int[] sources)
+    {
+        int inCount = shape.Channels * shape.Height * shape.Width, outCount = shape.OutCount;
+        for (int s = 0; s < n; s++) PadKernel.Forward<float>(sources, 0f, x.AsSpan(s * inCount, inCount), y.AsSpan(s * outCount, outCount));
+    }
+
+    /// <summary>The gradient of <see cref="PadForward"/> (the gather's scatter), added to <paramref name="gx"/> through <paramref name="scratch"/>.</summary>
+    public static void PadBackward(float[] gy, float[]? gx, int n, PadShape shape, int[] sources, float[] scratch)
+    {
+        if (gx is null) return;
+        int inCount = shape.Channels * shape.Height * shape.Width, outCount = shape.OutCount;
+        for (int s = 0; s < n; s++) PadKernel.Backward<float>(sources, gy.AsSpan(s * outCount, outCount), scratch.AsSpan(s * inCount, inCount));
+        AddInto(scratch, gx, n * inCount);
     }
 
     /// <summary>2-d average pooling (PyTorch: <c>F.avg_pool2d</c>) with PyTorch's divisor rules; <paramref name="divisorOverride"/> 0 = none.</summary>
@@ -221,6 +307,56 @@ public static partial class CompiledSupport
         NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols),
             saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows), Float32Span(ln.Weight, "LayerNorm", "the weight"),
             ln.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, cols), ln.Bias is null || gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
+    }
+
+    /// <summary>The affine parameters and eps of a compiled GroupNorm or InstanceNorm1d/2d (instance norm: groups = channels).</summary>
+    private static (Tensor? Weight, Tensor? Bias, double Eps) GroupNormState(Module layer) => layer switch
+    {
+        GroupNorm gn => (gn.Weight, gn.Bias, gn.Eps),
+        InstanceNormBase inn => (inn.Weight, inn.Bias, inn.Eps),
+        _ => throw new ArgumentException($"Compiled GroupNorm: expected a GroupNorm or InstanceNorm layer, but got {layer?.GetType().Name ?? "null"}."),
+    };
+
+    /// <summary>
+    /// Group normalisation (PyTorch: <c>F.group_norm</c>; instance norm is groups = channels) of [n, channels, length] data;
+    /// the per-(sample, group) mean and 1/std are kept for the backward.
+    /// </summary>
+    public static void GroupNormForward(Module layer, float[] x, float[] y, int n, int channels, int length, int groups, float[] saveMean, float[] saveInvstd)
+    {
+        var (weight, bias, eps) = GroupNormState(layer);
+        int count = n * channels * length;
+        GroupNormKernel.Forward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, channels, length, groups, Float32Span(weight, "GroupNorm", "the weight"),
+            Float32Span(bias, "GroupNorm", "the bias"), eps, saveMean.AsSpan(0, n * groups), saveInvstd.AsSpan(0, n * groups), []);
+    }
+
+    /// <summary>The gradients of <see cref="GroupNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void GroupNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? gWeight, float[]? gBias,
+        int n, int channels, int length, int groups)
+    {
+        var (weight, bias, _) = GroupNormState(layer);
+        int count = n * channels * length;
+        GroupNormKernel.Backward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, n * groups),
+            saveInvstd.AsSpan(0, n * groups), Float32Span(weight, "GroupNorm", "the weight"), weight is null || gWeight is null ? [] : gWeight.AsSpan(0, channels),
+            bias is null || gBias is null ? [] : gBias.AsSpan(0, channels), n, channels, length, groups);
+    }
+
+    private static RMSNorm AsRmsNorm(Module layer) => layer as RMSNorm
+        ?? throw new ArgumentException($"Compiled RMSNorm: expected an RMSNorm layer, but got {layer?.GetType().Name ?? "null"}.");
+
+    /// <summary>RMS normalisation (PyTorch 2.4: <c>F.rms_norm</c>) of rows of <paramref name="cols"/>; a null eps is float32's machine epsilon, as eager.</summary>
+    public static void RmsNormForward(Module layer, float[] x, float[] y, int rows, int cols, float[] saveInvrms)
+    {
+        var rms = AsRmsNorm(layer);
+        RmsNormKernel.Forward<float>(x.AsSpan(0, rows * cols), y.AsSpan(0, rows * cols), rows, cols, Float32Span(rms.Weight, "RMSNorm", "the weight"),
+            rms.Eps ?? MathF.BitIncrement(1f) - 1f, saveInvrms.AsSpan(0, rows));
+    }
+
+    /// <summary>The gradients of <see cref="RmsNormForward"/>, added to <paramref name="gx"/> and <paramref name="gWeight"/> (either may be null).</summary>
+    public static void RmsNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveInvrms, float[]? gWeight, int rows, int cols)
+    {
+        var rms = AsRmsNorm(layer);
+        RmsNormKernel.Backward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols), saveInvrms.AsSpan(0, rows),
+            Float32Span(rms.Weight, "RMSNorm", "the weight"), rms.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, cols), rows, cols);
     }
 
     private static Embedding AsEmbedding(Module layer, Tensor indices, int count, int dim)

@@ -58,12 +58,13 @@ internal static partial class OpCatalogue
     ];
 
     /// <summary>
-    /// Resampling, padding, group/instance/RMS normalisation, channel dropout, 1-d and adaptive max pooling and the 1-d
-    /// transposed convolution (issue 13's primitive layers): eager kernels, no compiled rule yet.
+    /// Issue 13's primitive layers. Compiled (sharing the eager kernels): Upsample, ZeroPad2d, Unflatten, group/instance/RMS
+    /// normalisation, channel dropout, the 1-d pools (the 2-d rows' builder), adaptive max pooling and the 1-d transposed
+    /// convolution. Eager only so far: the Functional forms (Pad, Interpolate, GroupNorm, …) called in Forward.
     /// </summary>
     private static IEnumerable<OpRow> PrimitiveLayerRows() =>
     [
-        new OpRow("Interpolate", "interpolate", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("Interpolate", "interpolate", OpFamily.Resample, OpSurface.Functional)
         {
             Layer = "Upsample", Inputs = In("input"),
             Params =
@@ -77,7 +78,19 @@ internal static partial class OpCatalogue
                 Opt("alignCorners", "align_corners", ParamKind.Bool, null) with { Property = "AlignCorners" },
                 Opt("recomputeScaleFactor", "recompute_scale_factor", ParamKind.Bool, null) with { Property = "RecomputeScaleFactor" },
             ],
-            Onnx = "Resize",
+            Shape = static c => c.IsLayer ? ShapeRules.Interpolate(c.Input(0), c.Ints("size"), c.Number("scaleFactor")) : ShapeResult.Unknown,
+            Kernel = "Resample", Compiled = true, Onnx = "Resize",
+        },
+        new OpRow("Unflatten", "unflatten", OpFamily.View, OpSurface.None)
+        {
+            Layer = "Unflatten", Inputs = In("input"),
+            Params =
+            [
+                Req("dim", "dim", ParamKind.Int, ParamUse.Layer) with { Property = "Dim" },
+                Req("unflattenedSize", "unflattened_size", ParamKind.Ints, ParamUse.Layer) with { Property = "UnflattenedSize" },
+            ],
+            Shape = static c => c.Int("dim") is { } d && c.Ints("unflattenedSize") is { } sizes ? ShapeRules.Unflatten(c.Input(0), d, sizes) : ShapeResult.Unknown,
+            Compiled = true, Onnx = "Reshape",
         },
         new OpRow("Pad", "pad", OpFamily.Eager, OpSurface.Functional)
         {
@@ -90,12 +103,12 @@ internal static partial class OpCatalogue
             ],
             Onnx = "Pad",
         },
-        new OpRow("ZeroPad2d", "pad", OpFamily.Eager, OpSurface.None)
+        new OpRow("ZeroPad2d", "pad", OpFamily.Pad, OpSurface.None)
         {
             Layer = "ZeroPad2d", Inputs = In("input"), Params = [Req("padding", "padding", ParamKind.Ints, ParamUse.Layer) with { Property = "Padding" }],
-            Onnx = "Pad",
+            Shape = static c => ShapeRules.ZeroPad2d(c.Input(0), c.Ints("padding")), Kernel = "PadKernel", Compiled = true, Onnx = "Pad",
         },
-        new OpRow("GroupNorm", "group_norm", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("GroupNorm", "group_norm", OpFamily.GroupNorm, OpSurface.Functional)
         {
             Layer = "GroupNorm", Inputs = In("input", "weight?", "bias?"), TensorArity = -1,
             Params =
@@ -105,7 +118,8 @@ internal static partial class OpCatalogue
                 Opt("eps", "eps", ParamKind.Double, OpDefaults.Norm.Eps) with { Property = "Eps" },
                 Opt("affine", "affine", ParamKind.Bool, OpDefaults.GroupNorm.Affine, ParamUse.Layer) with { Property = "Affine" },
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "GroupNormalization",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true,
+            Onnx = "GroupNormalization",
         },
         new OpRow("InstanceNorm", "instance_norm", OpFamily.Eager, OpSurface.Functional)
         {
@@ -118,17 +132,17 @@ internal static partial class OpCatalogue
             ],
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"],
         },
-        new OpRow("InstanceNorm1d", "instance_norm", OpFamily.Eager, OpSurface.None)
+        new OpRow("InstanceNorm1d", "instance_norm", OpFamily.GroupNorm, OpSurface.None)
         {
             Layer = "InstanceNorm1d", Inputs = In("input"), Params = InstanceNormParams(), Shape = ShapeRules.SameAsInput,
-            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "InstanceNormalization",
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true, Onnx = "InstanceNormalization",
         },
-        new OpRow("InstanceNorm2d", "instance_norm", OpFamily.Eager, OpSurface.None)
+        new OpRow("InstanceNorm2d", "instance_norm", OpFamily.GroupNorm, OpSurface.None)
         {
             Layer = "InstanceNorm2d", Inputs = In("input"), Params = InstanceNormParams(), Shape = ShapeRules.SameAsInput,
-            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Onnx = "InstanceNormalization",
+            Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true, Onnx = "InstanceNormalization",
         },
-        new OpRow("RmsNorm", "rms_norm", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("RmsNorm", "rms_norm", OpFamily.RmsNorm, OpSurface.Functional)
         {
             Layer = "RMSNorm", Inputs = In("input", "weight?"), TensorArity = -1,
             Params =
@@ -137,9 +151,10 @@ internal static partial class OpCatalogue
                 Opt("eps", "eps", ParamKind.Double, null) with { Property = "Eps" },
                 Opt("elementwiseAffine", "elementwise_affine", ParamKind.Bool, OpDefaults.RmsNorm.ElementwiseAffine, ParamUse.Layer) with { Property = "ElementwiseAffine" },
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["invrms"], Onnx = "RMSNormalization",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["invrms"], Kernel = "RmsNormKernel", Compiled = true,
+            Onnx = "RMSNormalization",
         },
-        new OpRow("Dropout2d", "dropout2d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("Dropout2d", "dropout2d", OpFamily.ChannelDropout, OpSurface.Functional)
         {
             Layer = "Dropout2d", Inputs = In("input"),
             Params =
@@ -148,44 +163,21 @@ internal static partial class OpCatalogue
                 Opt("training", "training", ParamKind.Bool, true, ParamUse.Function),
                 Inplace(),
             ],
-            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Onnx = "Dropout",
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Saved, Saves = ["mask"], Kernel = "DropoutKernel", Compiled = true, Onnx = "Dropout",
         },
-        new OpRow("MaxPool1d", "max_pool1d", OpFamily.Eager, OpSurface.Functional)
-        {
-            Layer = "MaxPool1d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.Int) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.Int, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.Int, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("dilation", "dilation", ParamKind.Int, OpDefaults.Pool.Dilation) with { Property = "Dilation" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-            ],
-            Reads = BackwardReads.Saved, Saves = ["indices"], Onnx = "MaxPool",
-        },
-        new OpRow("AvgPool1d", "avg_pool1d", OpFamily.Eager, OpSurface.Functional)
-        {
-            Layer = "AvgPool1d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.Int) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.Int, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.Int, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-                Opt("countIncludePad", "count_include_pad", ParamKind.Bool, OpDefaults.Pool.CountIncludePad) with { Property = "CountIncludePad" },
-            ],
-            Onnx = "AveragePool",
-        },
-        new OpRow("AdaptiveMaxPool2d", "adaptive_max_pool2d", OpFamily.Eager, OpSurface.Functional)
+        MaxPoolRow(1),
+        AvgPoolRow(1),
+        new OpRow("AdaptiveMaxPool2d", "adaptive_max_pool2d", OpFamily.AdaptiveMaxPool, OpSurface.Functional)
         {
             Layer = "AdaptiveMaxPool2d", Inputs = In("input"),
             Params = [Req("outputSize", "output_size", ParamKind.IntPair) with { Property = "OutputSize" }],
-            Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Reads = BackwardReads.Saved, Saves = ["indices"],
+            Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true,
         },
-        new OpRow("ConvTranspose1d", "conv_transpose1d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("ConvTranspose1d", "conv_transpose1d", OpFamily.ConvTranspose, OpSurface.Functional)
         {
             Layer = "ConvTranspose1d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvTransposeParams(ParamKind.Int),
-            Reads = BackwardReads.Input | BackwardReads.OtherInputs, Onnx = "ConvTranspose",
+            Shape = static c => ConvTransposeRule(c, 1), Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true,
+            Onnx = "ConvTranspose",
         },
     ];
 }

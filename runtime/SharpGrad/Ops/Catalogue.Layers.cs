@@ -65,11 +65,76 @@ internal static partial class OpCatalogue
             PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
     }
 
-    private static ShapeResult PoolRule(ShapeCall c, bool max)
+    private static ShapeResult PoolRule(ShapeCall c, bool max, int spatial)
     {
         var kernel = c.Pair("kernelSize");
         var stride = c.Pair("stride") ?? kernel;
-        return ShapeRules.Pool(c.Input(0), kernel, stride, PairOr(c, "padding", (0, 0)), max ? PairOr(c, "dilation", (1, 1)) : (1, 1), c.Flag("ceilMode") ?? false);
+        return ShapeRules.Pool(c.Input(0), kernel, stride, PairOr(c, "padding", (0, 0)), max ? PairOr(c, "dilation", (1, 1)) : (1, 1), c.Flag("ceilMode") ?? false,
+            spatial);
+    }
+
+    /// <summary>
+    /// The MaxPool1d/MaxPool2d row (<paramref name="spatial"/> 1 or 2): PyTorch's <c>max_pool{1,2}d</c> arguments, ints for
+    /// 1-d and pairs for 2-d; the 1-d pool runs as the 2-d pool of a [·, 1, L] view, eager and compiled.
+    /// </summary>
+    private static OpRow MaxPoolRow(int spatial)
+    {
+        var window = spatial == 1 ? ParamKind.Int : ParamKind.IntPair;
+        return new OpRow($"MaxPool{spatial}d", $"max_pool{spatial}d", OpFamily.MaxPool, OpSurface.Functional)
+        {
+            Layer = $"MaxPool{spatial}d", Inputs = In("input"),
+            Params =
+            [
+                Req("kernelSize", "kernel_size", window) with { Property = "KernelSize" },
+                Opt("stride", "stride", window, null) with { Property = "Stride" },
+                Opt("padding", "padding", window, OpDefaults.Pool.Padding) with { Property = "Padding" },
+                Opt("dilation", "dilation", window, OpDefaults.Pool.Dilation) with { Property = "Dilation" },
+                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
+            ],
+            Shape = c => PoolRule(c, max: true, spatial), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true, Onnx = "MaxPool",
+        };
+    }
+
+    /// <summary>The AvgPool1d/AvgPool2d row (<paramref name="spatial"/> 1 or 2); only the 2-d pool has PyTorch's <c>divisor_override</c>.</summary>
+    private static OpRow AvgPoolRow(int spatial)
+    {
+        var window = spatial == 1 ? ParamKind.Int : ParamKind.IntPair;
+        ScalarParam[] common =
+        [
+            Req("kernelSize", "kernel_size", window) with { Property = "KernelSize" },
+            Opt("stride", "stride", window, null) with { Property = "Stride" },
+            Opt("padding", "padding", window, OpDefaults.Pool.Padding) with { Property = "Padding" },
+            Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
+            Opt("countIncludePad", "count_include_pad", ParamKind.Bool, OpDefaults.Pool.CountIncludePad) with { Property = "CountIncludePad" },
+        ];
+        return new OpRow($"AvgPool{spatial}d", $"avg_pool{spatial}d", OpFamily.AvgPool, OpSurface.Functional)
+        {
+            Layer = $"AvgPool{spatial}d", Inputs = In("input"),
+            Params = spatial == 1 ? common : [.. common, Opt("divisorOverride", "divisor_override", ParamKind.Int, null) with { Property = "DivisorOverride" }],
+            Shape = c => PoolRule(c, max: false, spatial), Compiled = true, Onnx = "AveragePool",
+        };
+    }
+
+    /// <summary>
+    /// The output of a ConvTranspose1d/2d layer: [N, out_channels, (H−1)·s − 2p + d·(k−1) + output_padding + 1, …] (PyTorch's
+    /// formula, <see cref="ShapeRules.TransposedOutputSize"/>); unknown for the functional form (the weight decides).
+    /// </summary>
+    internal static ShapeResult ConvTransposeRule(ShapeCall c, int spatial)
+    {
+        if (!c.IsLayer || c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Int("outChannels") is not { } outChannels) return ShapeResult.Unknown;
+        if (c.Int("inChannels") is { } inChannels && s[1].DefinitelyDiffers(Dim.Of(inChannels))) return ShapeResult.Unknown;
+        var kernel = c.Pair("kernelSize");
+        var stride = PairOr(c, "stride", (1, 1));
+        var padding = PairOr(c, "padding", (0, 0));
+        var dilation = PairOr(c, "dilation", (1, 1));
+        var outputPadding = PairOr(c, "outputPadding", (0, 0));
+        if (kernel is not { } k) return ShapeResult.Unknown;
+        Dim Out(Dim size, int kk, int st, int pad, int dil, int op)
+            => size.IsFixed && ShapeRules.TransposedOutputSize(size.Size, kk, st, pad, dil, op) is var o && o > 0 ? Dim.Of(o) : Dim.Unknown;
+        return spatial == 1
+            ? new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H))
+            : new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H),
+                Out(s[3], k.W, stride.W, padding.W, dilation.W, outputPadding.W));
     }
 
     private static ScalarParam[] ConvParams(ParamKind window) =>
@@ -106,8 +171,8 @@ internal static partial class OpCatalogue
                 Req("outFeatures", "out_features", ParamKind.Int, ParamUse.Layer) with { Property = "OutFeatures" },
                 Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
             ],
-            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Int("inFeatures"), c.Int("outFeatures")) : ShapeResult.Unknown,
-            InputHint = static c => c.Int("inFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f)) : null,
+            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Size("inFeatures"), c.Size("outFeatures")) : ShapeResult.Unknown,
+            InputHint = static c => c.Size("inFeatures") is { } f ? new TensorShape(Batch, f) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "Gemm",
         },
         new OpRow("Conv1d", "conv1d", OpFamily.Conv, OpSurface.Functional)
@@ -124,39 +189,14 @@ internal static partial class OpCatalogue
             InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown, Dim.Unknown) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
         },
-        new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.Eager, OpSurface.Functional)
+        new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.ConvTranspose, OpSurface.Functional)
         {
             Layer = "ConvTranspose2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvTransposeParams(ParamKind.IntPair),
-            Reads = BackwardReads.Input | BackwardReads.OtherInputs,
+            Shape = static c => ConvTransposeRule(c, 2), Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true,
             Onnx = "ConvTranspose",
         },
-        new OpRow("MaxPool2d", "max_pool2d", OpFamily.MaxPool, OpSurface.Functional)
-        {
-            Layer = "MaxPool2d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.IntPair) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.IntPair, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.IntPair, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("dilation", "dilation", ParamKind.IntPair, OpDefaults.Pool.Dilation) with { Property = "Dilation" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-            ],
-            Shape = static c => PoolRule(c, max: true), Reads = BackwardReads.Saved, Saves = ["indices"], Compiled = true, Onnx = "MaxPool",
-        },
-        new OpRow("AvgPool2d", "avg_pool2d", OpFamily.AvgPool, OpSurface.Functional)
-        {
-            Layer = "AvgPool2d", Inputs = In("input"),
-            Params =
-            [
-                Req("kernelSize", "kernel_size", ParamKind.IntPair) with { Property = "KernelSize" },
-                Opt("stride", "stride", ParamKind.IntPair, null) with { Property = "Stride" },
-                Opt("padding", "padding", ParamKind.IntPair, OpDefaults.Pool.Padding) with { Property = "Padding" },
-                Opt("ceilMode", "ceil_mode", ParamKind.Bool, OpDefaults.Pool.CeilMode) with { Property = "CeilMode" },
-                Opt("countIncludePad", "count_include_pad", ParamKind.Bool, OpDefaults.Pool.CountIncludePad) with { Property = "CountIncludePad" },
-                Opt("divisorOverride", "divisor_override", ParamKind.Int, null) with { Property = "DivisorOverride" },
-            ],
-            Shape = static c => PoolRule(c, max: false), Compiled = true, Onnx = "AveragePool",
-        },
+        MaxPoolRow(2),
+        AvgPoolRow(2),
         new OpRow("AdaptiveAvgPool2d", "adaptive_avg_pool2d", OpFamily.AdaptivePool, OpSurface.Functional)
         {
             Layer = "AdaptiveAvgPool2d", Inputs = In("input"),

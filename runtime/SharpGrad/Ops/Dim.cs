@@ -41,7 +41,30 @@ internal readonly struct Dim : IEquatable<Dim>
     public bool IsOne => IsFixed && Size == 1;
 
     /// <summary>True when both are known and certainly differ (two different symbols may still be equal at run time, so they do not).</summary>
-    public bool DefinitelyDiffers(Dim other) => IsFixed && other.IsFixed && Size != other.Size;
+    public bool DefinitelyDiffers(Dim other)
+    {
+        if (IsFixed && other.IsFixed) return Size != other.Size;
+        // Sizes bound when a module is built: 2*hidden and hidden differ (sizes are positive), hidden and width may not.
+        return IsSymbol && other.IsSymbol && Term(Symbol!, out int a, out string x) && Term(other.Symbol!, out int b, out string y)
+               && a != b && string.Equals(x, y, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A symbolic size as a coefficient times a product of named sizes: <c>2*hidden</c> is (2, <c>hidden</c>),
+    /// <c>hidden</c> is (1, <c>hidden</c>), <c>heads*width</c> is (1, <c>heads*width</c>); false for a symbol that is not
+    /// such a term.
+    /// </summary>
+    public static bool Term(string symbol, out int coefficient, out string product)
+    {
+        coefficient = 1;
+        product = symbol;
+        int star = symbol.IndexOf('*');
+        if (star <= 0) return symbol.Length > 0 && symbol != UnknownSymbol;
+        if (!int.TryParse(symbol.Substring(0, star), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c)) return true;
+        coefficient = c;
+        product = symbol.Substring(star + 1);
+        return product.Length > 0;
+    }
 
     public bool Equals(Dim other) => Size == other.Size && string.Equals(Symbol, other.Symbol, StringComparison.Ordinal);
 

@@ -45,11 +45,32 @@ internal enum OpFamily
 
     Linear,
     Conv,
+
+    /// <summary>ConvTranspose1d/2d: the adjoint of a convolution (the convolution kernel's input-gradient path).</summary>
+    ConvTranspose,
     MaxPool,
     AvgPool,
     AdaptivePool,
+
+    /// <summary>AdaptiveMaxPool2d: the maximum of each adaptive window, its position kept for the backward.</summary>
+    AdaptiveMaxPool,
+
+    /// <summary>Upsample (interpolate's layer): nearest, nearest-exact or (bi)linear resampling of the spatial dims.</summary>
+    Resample,
+
+    /// <summary>Dropout2d: whole channels zeroed (one draw per sample and channel), the rest scaled by 1/(1 − p).</summary>
+    ChannelDropout,
+
+    /// <summary>ZeroPad2d: the last two dims padded with zeros (a gather from the input, its adjoint a scatter).</summary>
+    Pad,
     BatchNorm,
     LayerNorm,
+
+    /// <summary>GroupNorm and InstanceNorm1d/2d (groups = channels): per-sample statistics of channel groups, a per-channel affine.</summary>
+    GroupNorm,
+
+    /// <summary>RMSNorm: each row of the normalized shape scaled by its reciprocal root mean square, then by the weight.</summary>
+    RmsNorm,
     Embedding,
     Dropout,
 

@@ -25,6 +25,16 @@ internal interface IOpArguments
     bool Has(string name);
 }
 
+/// <summary>
+/// Arguments that may be sizes bound when the module is built (<c>new Linear(4, hidden)</c> with <c>hidden</c> a
+/// constructor parameter): the generator gives them as symbols (<c>hidden</c>, <c>2*hidden</c>).
+/// </summary>
+internal interface ISymbolicArguments
+{
+    /// <summary>The symbol of an int argument that is not a constant but a size known once the module is built; null otherwise.</summary>
+    string? Symbol(string name);
+}
+
 /// <summary>No argument is known (the shape rule uses its row's defaults or gives up).</summary>
 internal sealed class NoArguments : IOpArguments
 {
@@ -70,6 +80,10 @@ internal sealed class ShapeCall
 
     /// <summary>An int argument (or the first of a pair), with the row's default.</summary>
     public int? Int(string name) => Ints(name) is { Count: > 0 } v ? v[0] : Number(name) is { } n ? (int)n : null;
+
+    /// <summary>A size argument as a dim: its constant, or its symbol when it is bound when the module is built (<see cref="ISymbolicArguments"/>); null when unknown.</summary>
+    public Dim? Size(string name)
+        => Int(name) is { } v ? Dim.Of(v) : Arguments is ISymbolicArguments symbolic && symbolic.Symbol(name) is { } symbol ? Dim.Sym(symbol) : null;
 
     /// <summary>An int list or (H, W) pair argument, with the row's default.</summary>
     public IReadOnlyList<int>? Ints(string name) => Arguments.Has(name) ? Arguments.Ints(name) : Op.Param(name, IsLayer)?.DefaultInts;
@@ -386,6 +400,59 @@ internal static class ShapeRules
         return new TensorShape(dims);
     }
 
+    /// <summary>
+    /// nn.Unflatten(dim, sizes): dim <paramref name="dim"/> becomes <paramref name="sizes"/> (one −1 inferred); unknown when
+    /// that dim is not a fixed size the sizes divide.
+    /// </summary>
+    public static ShapeResult Unflatten(TensorShape? s, int dim, IReadOnlyList<int> sizes)
+    {
+        if (s is null || Normalize(dim, s.Rank) is not { } d || !s[d].IsFixed || sizes.Count == 0) return ShapeResult.Unknown;
+        long known = 1;
+        int infer = -1;
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            if (sizes[i] == -1 && infer < 0) infer = i;
+            else if (sizes[i] < 0) return ShapeResult.Unknown;
+            else known *= sizes[i];
+        }
+        if (infer >= 0 ? known == 0 || s[d].Size % known != 0 : known != s[d].Size) return ShapeResult.Unknown;   // the layer's own error, at run time
+        var dims = new List<Dim>();
+        for (int i = 0; i < d; i++) dims.Add(s[i]);
+        for (int i = 0; i < sizes.Count; i++) dims.Add(Dim.Of(i == infer ? (int)(s[d].Size / known) : sizes[i]));
+        for (int i = d + 1; i < s.Rank; i++) dims.Add(s[i]);
+        return new TensorShape(dims);
+    }
+
+    /// <summary>ZeroPad2d((left, right, top, bottom), or one int for all four): the last two dims grow; unknown when a size would not be positive.</summary>
+    public static ShapeResult ZeroPad2d(TensorShape? s, IReadOnlyList<int>? padding)
+    {
+        if (s is not { Rank: 3 or 4 } || padding is not { Count: 1 or 4 } p) return ShapeResult.Unknown;
+        int Side(int k) => p.Count == 1 ? p[0] : p[k];
+        Dim Grow(Dim size, int before, int after) => size.IsFixed && size.Size + before + after > 0 ? Dim.Of(size.Size + before + after) : Dim.Unknown;
+        return s.With(s.Rank - 2, Grow(s[s.Rank - 2], Side(2), Side(3))).With(s.Rank - 1, Grow(s[s.Rank - 1], Side(0), Side(1)));
+    }
+
+    /// <summary>
+    /// Upsample / interpolate of a 3-d [N, C, L] or 4-d [N, C, H, W] input: each spatial dim becomes <paramref name="size"/>
+    /// (one value for all, or one per dim) or ⌊in·<paramref name="scale"/>⌋; unknown otherwise.
+    /// </summary>
+    public static ShapeResult Interpolate(TensorShape? s, IReadOnlyList<int>? size, double? scale)
+    {
+        if (s is not { Rank: 3 or 4 }) return ShapeResult.Unknown;
+        int spatial = s.Rank - 2;
+        var result = s;
+        for (int d = 0; d < spatial; d++)
+        {
+            Dim outDim;
+            if (size is { Count: > 0 } && (size.Count == 1 || size.Count == spatial)) outDim = Dim.Of(size[size.Count == 1 ? 0 : d]);
+            else if (size is not { Count: > 0 } && scale is { } f && f > 0 && s[2 + d].IsFixed && System.Math.Floor(s[2 + d].Size * f) is var o && o >= 1 && o < int.MaxValue)
+                outDim = Dim.Of((int)o);
+            else return ShapeResult.Unknown;
+            result = result.With(2 + d, outDim);
+        }
+        return result;
+    }
+
     /// <summary>The permutation as non-negative dims, or null when it is not one.</summary>
     public static int[]? Permutation(IReadOnlyList<int> order, int rank)
     {
@@ -648,15 +715,19 @@ internal static class ShapeRules
 
     /// <summary>A Linear layer: [..., in] → [..., out].</summary>
     public static ShapeResult Linear(TensorShape? s, int? inFeatures, int? outFeatures)
+        => Linear(s, inFeatures is { } i ? Dim.Of(i) : null, outFeatures is { } o ? Dim.Of(o) : null);
+
+    /// <summary>A Linear layer whose sizes may be symbols bound when the module is built (<c>Linear(4, hidden)</c>).</summary>
+    public static ShapeResult Linear(TensorShape? s, Dim? inFeatures, Dim? outFeatures)
     {
         if (s is not { Rank: > 0 }) return ShapeResult.Unknown;
         var last = s.Last;
-        string outText = outFeatures?.ToString(CultureInfo.InvariantCulture) ?? "…";
-        if (inFeatures is { } expected && last.DefinitelyDiffers(Dim.Of(expected)))
+        string outText = outFeatures?.ToString() ?? "…";
+        if (inFeatures is { } expected && last.DefinitelyDiffers(expected))
         {
-            return new ShapeError(ShapeErrorKind.LinearInFeatures, S(expected), outText, last.ToString(), s.ToString());
+            return new ShapeError(ShapeErrorKind.LinearInFeatures, expected.ToString(), outText, last.ToString(), s.ToString());
         }
-        return s.With(s.Rank - 1, outFeatures is { } o ? Dim.Of(o) : Dim.Unknown);
+        return s.With(s.Rank - 1, outFeatures ?? Dim.Unknown);
     }
 
     /// <summary>
@@ -709,16 +780,17 @@ internal static class ShapeRules
         return new TensorShape(dims);
     }
 
-    /// <summary>MaxPool2d/AvgPool2d over the last two dims of a 3-d or 4-d input.</summary>
-    public static ShapeResult Pool(TensorShape? s, (int H, int W)? kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceil)
+    /// <summary>MaxPool2d/AvgPool2d over the last two dims of a 3-d or 4-d input; with <paramref name="spatial"/> 1, MaxPool1d/AvgPool1d over the last dim of a 2-d or 3-d input.</summary>
+    public static ShapeResult Pool(TensorShape? s, (int H, int W)? kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceil,
+        int spatial = 2)
     {
-        if (s is not { Rank: 3 or 4 }) return ShapeResult.Unknown;
+        if (s is null || (s.Rank != spatial + 1 && s.Rank != spatial + 2)) return ShapeResult.Unknown;
         var dims = new List<Dim>();
-        for (int i = 0; i < s.Rank - 2; i++) dims.Add(s[i]);
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < s.Rank - spatial; i++) dims.Add(s[i]);
+        for (int i = 0; i < spatial; i++)
         {
             int? k = kernel is { } kk ? Pick(kk, i) : null;
-            var size = s[s.Rank - 2 + i];
+            var size = s[s.Rank - spatial + i];
             dims.Add(stride is { } st ? OutputDim(size, k, Pick(st, i), Pick(padding, i), Pick(dilation, i), ceil) : Dim.Unknown);
         }
         return new TensorShape(dims);

@@ -331,3 +331,118 @@ public sealed partial class EmbeddingBagNet
         return fc.Forward(Functional.Tanh(h));
     }
 }
+
+/// <summary>Two sizes the build cannot compare (hidden, width): compiled, and checked once in Compile().</summary>
+[Module]
+public sealed partial class TwoWidthNet
+{
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+
+    public TwoWidthNet(int hidden, int width)
+    {
+        fc1 = new Linear(3, hidden);
+        fc2 = new Linear(width, 2);
+    }
+
+    public Tensor Forward(Tensor x) => fc2.Forward(Functional.Tanh(fc1.Forward(x)));
+}
+
+/// <summary>Sizes as products and a readonly field: <c>hidden * 2</c>, <c>this.d</c>.</summary>
+[Module]
+public sealed partial class ProductSizedNet
+{
+    private readonly int d;
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+    private readonly Linear fc3;
+
+    public ProductSizedNet(int hidden)
+    {
+        d = hidden * 2;
+        fc1 = new Linear(5, hidden * 2);
+        fc2 = new Linear(2 * hidden, hidden * 2);
+        fc3 = new Linear(d, 3);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Functional.Relu(fc1.Forward(x));
+        h = h + Functional.Sigmoid(fc2.Forward(h));
+        return fc3.Forward(h);
+    }
+}
+
+/// <summary>A user block sized by its constructor, used twice with different sizes.</summary>
+[Module]
+public sealed partial class SizedBlock
+{
+    private readonly Linear inner;
+    private readonly Linear outer;
+
+    public SizedBlock(int d, int expand)
+    {
+        inner = new Linear(d, d * expand);
+        outer = new Linear(d * expand, d);
+    }
+
+    public Tensor Forward(Tensor x) => x + outer.Forward(Functional.Gelu(inner.Forward(x)));
+}
+
+/// <summary>Two instances of a constructor-sized block with different sizes, assigned in the constructor.</summary>
+[Module]
+public sealed partial class TwoBlockNet
+{
+    private readonly SizedBlock first;
+    private readonly Linear mid;
+    private readonly SizedBlock second;
+
+    public TwoBlockNet(int a, int b)
+    {
+        first = new SizedBlock(a, 2);
+        mid = new Linear(a, b);
+        second = new SizedBlock(b, 3);
+    }
+
+    public Tensor Forward(Tensor x) => second.Forward(mid.Forward(first.Forward(x)));
+}
+
+/// <summary>A tensor parameter named <c>n</c>, like the generated Prepare's batch local (CS0128 before).</summary>
+[Module]
+public sealed partial class ParameterNamedN
+{
+    private readonly Linear fc = new(4, 3);
+    private readonly Linear gate = new(4, 3);
+
+    public Tensor Forward(Tensor x, Tensor n) => fc.Forward(x) * Functional.Sigmoid(gate.Forward(n));
+}
+
+/// <summary>
+/// A pre-norm residual MLP whose width comes from the constructor (LayerNorm(d), Linear(d, 4 * d)); its input's size is
+/// declared with the constructor parameter's name (a symbol bound from inProj).
+/// </summary>
+[Module]
+public sealed partial class NormedMlp
+{
+    private readonly Linear inProj;
+    private readonly LayerNorm norm;
+    private readonly Linear up;
+    private readonly Linear down;
+    private readonly Linear head;
+
+    public NormedMlp(int inFeatures, int d, int classes)
+    {
+        inProj = new Linear(inFeatures, d);
+        norm = new LayerNorm(d);
+        up = new Linear(d, 4 * d);
+        down = new Linear(4 * d, d);
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward([Shape("N", "inFeatures")] Tensor x)
+    {
+        var h = inProj.Forward(x);
+        h = h + down.Forward(Functional.Gelu(up.Forward(norm.Forward(h))));
+        return head.Forward(Functional.Relu(h));
+    }
+}

@@ -48,7 +48,63 @@ public class AcceptanceTests
     {
         var model = new CtorMlp(4, 9, 3);
         var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Eager.Compare(model, [Randn([batch, 4], 3)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ConstructorSizesTheBuildCannotCompareAreCheckedOnceInCompile(int batch)
+    {
+        var model = new TwoWidthNet(6, 6);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 3], 11)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        var wrong = new TwoWidthNet(6, 7);
+        var error = Assert.Throws<InvalidOperationException>(() => wrong.Compile());
+        Assert.Contains("TwoWidthNet.Compile(): fc2.in_features is 7", error.Message, StringComparison.Ordinal);
+        Assert.Contains("hidden = 6", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ConstructorSizesAsProductsAndReadonlyFields(int batch)
+    {
+        var model = new ProductSizedNet(3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 5], 12)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void TwoInstancesOfAConstructorSizedBlockBindTheirOwnSizes(int batch)
+    {
+        var model = new TwoBlockNet(4, 5);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 4], 13)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ATensorParameterNamedNDoesNotClashWithTheBatchLocal(int batch)
+    {
+        var model = new ParameterNamedN();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 4], 14), Randn([batch, 4], 15)], xs => model.Forward(xs[0], xs[1]), xs => compiled.Forward(xs[0], xs[1]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ConstructorSizedLayerNormAndResidual(int batch)
+    {
+        var model = new NormedMlp(5, 6, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 5], 16)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
     }
 
     [Theory]

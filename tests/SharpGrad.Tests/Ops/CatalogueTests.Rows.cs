@@ -124,6 +124,7 @@ public partial class CatalogueTests
         // ---- Catalogue.LayerPrimitives.cs
         ["Interpolate"] = () => Check(xs => Functional.Interpolate(xs[0], 7, "linear"), R(2, 3, 4)),
         ["Pad"] = () => Check(xs => Functional.Pad(xs[0], [1, 2, 0, 1], "reflect"), R(2, 3, 4)),
+        ["Unflatten"] = () => Check(xs => new Unflatten(1, [2, -1]).Forward(xs[0]), R(2, 6, 2)),
         ["ZeroPad2d"] = () => Check(xs => new ZeroPad2d(1).Forward(xs[0]), R(1, 2, 3, 3)),
         ["GroupNorm"] = () => Check(xs => Functional.GroupNorm(xs[0], 2, xs[1], xs[2]), R(2, 4, 3), R(4), R(4)),
         ["InstanceNorm"] = () => Check(xs => Functional.InstanceNorm(xs[0], weight: xs[1], bias: xs[2]), R(2, 3, 5), R(3), R(3)),
@@ -275,6 +276,31 @@ public partial class CatalogueTests
             var tests = new CompiledTransformerTests();
             tests.PostNormEncoderLayerMatchesEager(3);
             tests.PreNormGeluEncoderLayerMatchesEager(3);
+        }),
+        new("transposed convolution", ["ConvTranspose1d", "ConvTranspose2d"], () =>
+        {
+            var tests = new CompiledConvTransposeTests();
+            tests.StridedConvTranspose2dMatchesEager(3);
+            tests.GroupedConvTranspose2dWithoutBiasMatchesEager(3);
+            tests.DilatedConvTranspose1dMatchesEager(3);
+        }),
+        new("group, instance and RMS normalisation; 1-d pools", ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RmsNorm", "MaxPool1d", "AvgPool1d"], () =>
+        {
+            var tests = new CompiledPrimitiveLayerTests();
+            tests.Norms1dAndPools1dMatchEager(3);
+            tests.Norms2dMatchEager(3);
+        }),
+        new("resampling, padding, adaptive max pooling, unflatten", ["Interpolate", "ZeroPad2d", "AdaptiveMaxPool2d", "Unflatten"], () =>
+        {
+            var tests = new CompiledPrimitiveLayerTests();
+            tests.PadUpsampleAdaptiveMaxPoolAndUnflattenMatchEager(3);
+            tests.Upsample1dMatchesEager(3);
+        }),
+        new("channel dropout", ["Dropout2d"], () =>
+        {
+            var tests = new CompiledPrimitiveLayerTests();
+            tests.Dropout2dInTrainingDrawsTheSameChannelMaskAsEager(8);
+            tests.Dropout2dInEvaluationIsTheIdentityAsEager(3);
         }),
         new("GLU and PReLU", ["Glu", "Prelu"], () =>
         {

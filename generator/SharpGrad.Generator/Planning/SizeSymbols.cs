@@ -1,0 +1,123 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+
+namespace SharpGrad.Generator.Planning;
+
+/// <summary>
+/// How a compiled program binds a size symbol (<c>hidden</c>) when <c>Compile()</c> is called, or checks one more size
+/// against the symbols bound: <paramref name="Source"/> is the built layer's size (<c>fc1.OutFeatures</c>).
+/// </summary>
+/// <param name="Field">For a binding: the field holding the symbol's value (<c>_sym_hidden</c>); null for a check.</param>
+/// <param name="Source">The C# expression of the layer's size, read in the <c>Compiled</c> constructor.</param>
+/// <param name="What">The size as PyTorch names it (<c>fc1.out_features</c>), for messages.</param>
+/// <param name="Symbol">The symbol the layer was built with (<c>2*hidden</c>).</param>
+/// <param name="Coefficient">For a binding: the constant the symbol is multiplied by.</param>
+/// <param name="Expected">For a check: the C# expression of the value it must have (<c>2 * _sym_hidden</c>).</param>
+internal sealed record SizeBinding(string? Field, string Source, string What, string Symbol, int Coefficient, string Expected);
+
+/// <summary>
+/// The size symbols of a module (sizes bound when it is built, <see cref="Parsing.SymbolicSizes"/>): each atom
+/// (<c>hidden</c>) is bound from the first built layer whose size is a multiple of it, and every other symbolic size of
+/// a layer is checked against it once, when the program is created. Symbols no layer binds (a sequence length) are not
+/// compiled.
+/// </summary>
+internal sealed class SizeSymbols
+{
+    private readonly Dictionary<string, SizeBinding> _atoms = new(System.StringComparer.Ordinal);
+    private readonly List<SizeBinding> _checks = new();
+
+    public SizeSymbols(ModuleGraph graph)
+    {
+        var sized = new List<(ChildSpec Child, ChildArg Arg, string Source, string What)>();
+        foreach (var child in graph.Children)
+        {
+            if (!child.IsBuiltIn || OpCatalogue.ForLayer(child.Kind) is not { } row) continue;
+            foreach (var arg in child.Args)
+            {
+                if (arg.Symbol is null || row.Param(arg.Name, layer: true) is not { Property: { } property } param) continue;
+                // An int list (LayerNorm's normalized_shape) given as one size: its first item.
+                sized.Add((child, arg, Source(child, property + (param.Kind == ParamKind.Ints ? "[0]" : "")), child.Path + "." + param.PyTorchName));
+            }
+        }
+        foreach (var (_, arg, source, what) in sized)
+        {
+            if (!Dim.Term(arg.Symbol!, out int coefficient, out string product) || Atoms(product).Count != 1 || _atoms.ContainsKey(product)) continue;
+            _atoms[product] = new SizeBinding(Field(product), source, what, arg.Symbol!, coefficient, "");
+        }
+        foreach (var (_, arg, source, what) in sized)
+        {
+            if (Expression(arg.Symbol!) is not { } expected) continue;
+            if (_atoms.Values.Any(b => b.Source == source)) continue;   // the binding itself
+            _checks.Add(new SizeBinding(null, source, what, arg.Symbol!, 0, expected));
+        }
+    }
+
+    /// <summary>True when no layer of the module has a size bound when it is built.</summary>
+    public bool IsEmpty => _atoms.Count == 0;
+
+    /// <summary>The C# expression of a built layer's size (<c>….Submodule&lt;Linear&gt;(module, "fc1").OutFeatures</c>), read in the <c>Compiled</c> constructor.</summary>
+    public static string Source(ChildSpec child, string property)
+        => $"{Emit.EmitContext.Support}.Submodule<global::SharpGrad.Layers.{child.Kind}>(module, \"{child.Path}\").{property}";
+
+    /// <summary>
+    /// A layer size the planner relies on being equal to <paramref name="dim"/> (the size of the value it reads,
+    /// <c>hidden</c>) although the layer was built with another (<c>width</c>, or a constant): checked in <c>Compile()</c>.
+    /// </summary>
+    public bool Require(ChildSpec child, string parameter, Dim dim)
+    {
+        string? expected = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? Expression(dim.Symbol!) : null;
+        if (OpCatalogue.ForLayer(child.Kind)?.Param(parameter, layer: true) is not { Property: { } property } param || expected is null) return false;
+        var check = new SizeBinding(null, Source(child, property), child.Path + "." + param.PyTorchName, dim.ToString(), 0, expected);
+        if (!_checks.Contains(check)) _checks.Add(check);
+        return true;
+    }
+
+    /// <summary>When the planned methods use symbols (<paramref name="used"/>): every binding, then every check.</summary>
+    public IEnumerable<SizeBinding> For(IReadOnlyCollection<string> used)
+        => used.Count == 0 ? [] : _atoms.Values.Concat(_checks);
+
+    /// <summary>The C# expression of a symbol (<c>2*hidden</c> ⇒ <c>(2 * _sym_hidden)</c>), or null when an atom is not bound.</summary>
+    public string? Expression(string symbol)
+        => Dim.Term(symbol, out _, out string product) && Atoms(product).All(_atoms.ContainsKey) ? Csharp(symbol) : null;
+
+    /// <summary>The C# expression of a symbol whose atoms are bound (emitters: the planner checked them).</summary>
+    public static string Csharp(string symbol)
+    {
+        Dim.Term(symbol, out int coefficient, out string product);
+        var parts = new List<string>();
+        if (coefficient != 1) parts.Add(MethodDraft.I(coefficient));
+        foreach (var atom in Atoms(product)) parts.Add(Field(atom));
+        return parts.Count == 1 ? parts[0] : "(" + string.Join(" * ", parts) + ")";
+    }
+
+    /// <summary>A dim as C# text: its size, or its symbol's expression.</summary>
+    public static string Csharp(Dim dim) => dim.IsFixed ? MethodDraft.I(dim.Size) : Csharp(dim.Symbol!);
+
+    /// <summary>The field of an atom's value: <c>_sym_hidden</c>, <c>_sym_block_d</c>.</summary>
+    private static string Field(string atom)
+    {
+        var sb = new StringBuilder("_sym_");
+        foreach (char c in atom) sb.Append(char.IsLetterOrDigit(c) ? c : '_');
+        return sb.ToString();
+    }
+
+    /// <summary>The atoms of a product (<c>heads*width</c>), split outside parentheses.</summary>
+    public static List<string> Atoms(string product)
+    {
+        var atoms = new List<string>();
+        int depth = 0, start = 0;
+        for (int i = 0; i < product.Length; i++)
+        {
+            if (product[i] == '(') depth++;
+            else if (product[i] == ')') depth--;
+            else if (product[i] == '*' && depth == 0)
+            {
+                atoms.Add(product.Substring(start, i - start));
+                start = i + 1;
+            }
+        }
+        atoms.Add(product.Substring(start));
+        return atoms;
+    }
+}
