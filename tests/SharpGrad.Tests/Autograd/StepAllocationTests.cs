@@ -16,10 +16,9 @@ public sealed partial class WorkloadMlp
 }
 
 /// <summary>
-/// Bytes allocated per training step of the benchmark workloads' models (issue 14's targets, measured with
-/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> over 10 steps after 3 warm-up steps): eager at most 5 % of what a
-/// step allocated before the caching allocator (2.5 MB for the MLP at batch 64, 12 MB for the CNN at batch 32), and the
-/// natural compiled loop (compiled Forward on the tape, eager loss, Backward) nothing proportional to the parameters.
+/// Bytes allocated per step of the natural compiled loop (compiled Forward on the tape, eager loss, Backward) of the
+/// benchmark workloads' MLP, measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> over 10 steps after 3
+/// warm-up steps (the eager steps' bounds are in <see cref="CachingAllocatorTests"/>).
 /// </summary>
 [Collection(AllocationCollection.Name)]
 public class StepAllocationTests
@@ -30,43 +29,6 @@ public class StepAllocationTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++) step();
         return (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
-    }
-
-    [Fact]
-    public void AnEagerMlpStepAllocatesUnderFivePercentOfTheUncachedFigure()
-    {
-        var rng = new Rng(80);
-#pragma warning disable SG2009 // the eager models of the workloads, built at run time on purpose
-        var mlp = new Sequential(new Linear(784, 256), new ReLU(), new Linear(256, 128), new ReLU(), new Linear(128, 10));
-        var opt = new Sgd(mlp.Parameters(), 0.01);
-        var x = Tensor.Rand([64, 784], rng: rng);
-        var y = Tensor.RandInt(0, 10, [64], rng);
-        long bytes = BytesPerStep(() =>
-        {
-            opt.ZeroGrad();
-            Losses.CrossEntropy(mlp.Forward(x), y).Backward();
-            opt.Step();
-        });
-        Assert.True(bytes <= 125_000, $"an eager MLP step allocated {bytes} B (at most 5 % of 2.5 MB expected)");
-    }
-
-    [Fact]
-    public void AnEagerCnnStepAllocatesUnderFivePercentOfTheUncachedFigure()
-    {
-        var rng = new Rng(81);
-        var cnn = new Sequential(new Conv2d(1, 16, 3, padding: 1), new ReLU(), new MaxPool2d(2), new Conv2d(16, 32, 3, padding: 1), new ReLU(),
-            new MaxPool2d(2), new Flatten(), new Linear(32 * 7 * 7, 10));
-#pragma warning restore SG2009
-        var opt = new Sgd(cnn.Parameters(), 0.01);
-        var x = Tensor.Rand([32, 1, 28, 28], rng: rng);
-        var y = Tensor.RandInt(0, 10, [32], rng);
-        long bytes = BytesPerStep(() =>
-        {
-            opt.ZeroGrad();
-            Losses.CrossEntropy(cnn.Forward(x), y).Backward();
-            opt.Step();
-        });
-        Assert.True(bytes <= 600_000, $"an eager CNN step allocated {bytes} B (at most 5 % of 12 MB expected)");
     }
 
     [Fact]
