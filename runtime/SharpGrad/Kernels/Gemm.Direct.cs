@@ -166,15 +166,15 @@ public static partial class Gemm
     /// <typeparamref name="V"/> (<see cref="Simd512{T}"/> or <see cref="Simd256{T}"/>: 16 accumulators either way).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Dot4x4<T, TRows, V>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
-        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<V, T>
+    internal static void Dot4x4<T, TRows, V, TV>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<TV, T> where TV : struct
     {
         int w = V.Count;
         ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
         ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
         ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
-        V c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
-        V c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         int p = 0;
         for (; p <= k - w; p += w)
         {
@@ -212,13 +212,13 @@ public static partial class Gemm
         V.AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
     }
 
-    /// <summary><see cref="Dot4x4{T, TRows, V}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>
+    /// <summary><see cref="Dot4x4{T, TRows, V, TV}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Dot4x4<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
         where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
-        if (Vector512.IsHardwareAccelerated) Dot4x4<T, TRows, Simd512<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
-        else Dot4x4<T, TRows, Simd256<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
+        if (Vector512.IsHardwareAccelerated) Dot4x4<T, TRows, Simd512<T>, Vector512<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
+        else Dot4x4<T, TRows, Simd256<T>, Vector256<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
     }
 
     // ---------------- op(A)·B: broadcast op(A), stream the rows of B ----------------
@@ -295,16 +295,16 @@ public static partial class Gemm
     /// fill the registers; rows 6 and 7 compile away in the 6-row instantiation).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void AxpyTile<T, TRows, V>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
-        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<V, T>
+    internal static void AxpyTile<T, TRows, V, TV>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<TV, T> where TV : struct
     {
         int w = V.Count;
         bool eight = V.AxpyRows == 8;
         ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
         ref T a4 = ref Unsafe.Add(ref a, 4 * ai); ref T a5 = ref Unsafe.Add(ref a, 5 * ai);
         ref T a6 = ref Unsafe.Add(ref a, eight ? 6 * ai : 0); ref T a7 = ref Unsafe.Add(ref a, eight ? 7 * ai : 0);
-        V c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        V c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        TV c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         nint pa = 0;
         for (int p = 0; p < k; p++, pa += ap)
         {
@@ -332,32 +332,32 @@ public static partial class Gemm
             }
         }
         var va = V.Broadcast(alpha);
-        AddTile(ref c, va, accumulate, c00, c01, w);
-        AddTile(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
-        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
-        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
-        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
-        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
+        AddTile<T, V, TV>(ref c, va, accumulate, c00, c01, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
         if (eight)
         {
-            AddTile(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
-            AddTile(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
+            AddTile<T, V, TV>(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
+            AddTile<T, V, TV>(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
         }
     }
 
-    /// <summary><see cref="AxpyTile{T, TRows, V}"/> at the widest vectors the machine has (<see cref="DirectMR"/> rows).</summary>
+    /// <summary><see cref="AxpyTile{T, TRows, V, TV}"/> at the widest vectors the machine has (<see cref="DirectMR"/> rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void AxpyTile<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
         where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
-        if (Vector512.IsHardwareAccelerated) AxpyTile<T, TRows, Simd512<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
-        else AxpyTile<T, TRows, Simd256<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
+        if (Vector512.IsHardwareAccelerated) AxpyTile<T, TRows, Simd512<T>, Vector512<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
+        else AxpyTile<T, TRows, Simd256<T>, Vector256<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
     }
 
     /// <summary>C[0..2w) = alpha · (v0, v1), or += when <paramref name="accumulate"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTile<T, V>(ref T c, V alpha, bool accumulate, V v0, V v1, int w)
-        where T : unmanaged, INumber<T> where V : struct, ISimd<V, T>
+    private static void AddTile<T, V, TV>(ref T c, TV alpha, bool accumulate, TV v0, TV v1, int w)
+        where T : unmanaged, INumber<T> where V : struct, ISimd<TV, T> where TV : struct
     {
         if (accumulate)
         {
