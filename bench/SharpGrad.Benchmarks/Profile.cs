@@ -120,6 +120,10 @@ public static class Profile
         var optc = new Sgd(netc.Parameters(), 0.01);
         Add("mlp-fwd", "compiled train b64: forward", () => cc.Forward(xb), 300);
         Add("mlp-step-tape", "compiled train b64: full step, tape (Forward + eager loss)", () => Workloads.MlpTrainStepCompiledTape(cc, optc, xb, yb), 300);
+        // the tape step's allocations by part: the eager loss on a leaf of the logits' shape, with and without its backward
+        var logits = Tensor.Randn([64, 10]).RequiresGrad_();
+        Add("ce-fwd", "cross-entropy forward b64x10 (leaf logits)", () => Losses.CrossEntropy(logits, yb), 1000);
+        Add("ce-fwdbwd", "cross-entropy forward + backward b64x10 (leaf logits)", () => { logits.Grad = null; Losses.CrossEntropy(logits, yb).Backward(); }, 1000);
         Add("mlp-lossbwd", "compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
         Add("mlp-step", "compiled train b64: full step (mlp_train_step_b64)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
 

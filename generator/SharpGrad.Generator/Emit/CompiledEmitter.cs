@@ -44,7 +44,7 @@ internal static class CompiledEmitter
                 w.WriteLine($"private readonly {cls} _m;");
                 w.WriteLine($"private readonly {EmitContext.Guard} {EmitContext.GuardField} = new(\"{cls}.Compiled\"); // refuses concurrent calls");
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
-                foreach (var s in p.Params) w.WriteLine($"private readonly float[] {EmitContext.ParamGrad(s)}; // the gradient of {s.Path}");
+                foreach (var s in p.Params) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
                 foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");
                 var fused = new HashSet<ParamSlot>(p.Methods.Where(m => m.ScalarOutput).SelectMany(MethodEmitter.Slots));
                 foreach (var s in p.Params.Where(fused.Contains))
@@ -62,7 +62,6 @@ internal static class CompiledEmitter
                             ? $"{c.Field} = {EmitContext.Support}.Submodule<{c.Type}>(module, \"{c.Path}\");"
                             : $"{c.Field} = module.{(Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(c.Member) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" : "")}{c.Member};");
                     }
-                    foreach (var s in p.Params) w.WriteLine($"{EmitContext.ParamGrad(s)} = new float[{s.Expr}.NumElements];");
                     SizeBindings(w, cls, p.Sizes);
                 }
                 foreach (var m in p.Methods)

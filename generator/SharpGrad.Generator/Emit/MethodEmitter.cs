@@ -166,10 +166,13 @@ internal sealed class MethodEmitter
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = false;");
             foreach (var s in _slots) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
             _w.WriteLine($"{P}ClearGrads({n});");
+            // Each parameter's gradient is accumulated where it ends up: .Grad's own array, or the tensor that becomes .Grad.
+            foreach (var s in _slots)
+                _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindGrad", [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
             _w.WriteLine($"{P}Backward({n});");
             foreach (var s in _slots)
-                _w.Call($"if ({EmitContext.Needed(s)}) {Support}.AccumulateGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+                _w.Call($"if ({EmitContext.Needed(s)}) {Support}.DeliverGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             _w.WriteLine($"return {value};");
         }
     }
@@ -263,6 +266,8 @@ internal sealed class MethodEmitter
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
             for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
             _w.WriteLine($"{P}ClearGrads(n);");
+            // The parameters' gradients go to the engine as they are (no copy): each backward accumulates into a fresh array.
+            foreach (var s in _slots) _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.RentGrad", [s.Expr]);
             var output = Nodes[_p.Output];
             _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
             _w.WriteLine($"{P}Backward(n);");
@@ -274,7 +279,7 @@ internal sealed class MethodEmitter
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
-                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.WrapCopy", [EmitContext.ParamGrad(s), $"{s.Expr}.Shape"]);
+                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.WrapGradient", [EmitContext.ParamGrad(s), $"{s.Expr}.Shape"]);
             }
             _w.WriteLine("return grads;");
         }
@@ -282,12 +287,12 @@ internal sealed class MethodEmitter
 
     private void EmitClearGrads()
     {
-        _w.WriteLine("/// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>");
+        _w.WriteLine("/// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at");
+        _w.WriteLine("/// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>");
         using (_w.Block($"private void {P}ClearGrads(int n)"))
         {
             foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
                 _w.WriteLine($"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});");
-            foreach (var s in _slots) _w.WriteLine($"if ({EmitContext.Needed(s)}) global::System.Array.Clear({EmitContext.ParamGrad(s)});");
         }
     }
 

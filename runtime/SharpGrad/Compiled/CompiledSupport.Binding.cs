@@ -120,39 +120,4 @@ public static partial class CompiledSupport
     /// <summary><paramref name="destination"/>[i] += <paramref name="source"/>[i] for the first <paramref name="count"/> elements.</summary>
     public static void AddInto(float[] source, float[] destination, int count)
         => TensorPrimitives.Add(destination.AsSpan(0, count), source.AsSpan(0, count), destination.AsSpan(0, count));
-
-    /// <summary>
-    /// Delivers a parameter gradient computed by a compiled program's fused backward (PyTorch: what
-    /// <c>AccumulateGrad</c> does): the parameter's hooks run, then the gradient is added to <c>.Grad</c> in place, or,
-    /// when <c>.Grad</c> is null, <c>.Grad</c> becomes <paramref name="cache"/> holding a copy (reused by later calls, so
-    /// no allocation in the steady state); then its post-accumulate-grad hooks run.
-    /// </summary>
-    public static void AccumulateGrad(Tensor parameter, float[] gradient, ref Tensor? cache)
-    {
-        int count = parameter.NumElements;
-        if (parameter.LeafHooks is not null)
-        {
-            Engine.DeliverToLeaf(parameter, WrapCopy(gradient, parameter.Shape));
-            return;
-        }
-        var existing = parameter.Grad;
-        if (existing is null)
-        {
-            if (cache is null || !ShapeUtil.SameShape(cache._shape, parameter._shape) || cache.DType != DType.Float32) cache = Tensor.Zeros(parameter._shape, DType.Float32);
-            gradient.AsSpan(0, count).CopyTo(cache.Data<float>().AsSpan(0, count));
-            cache.Storage.Version++;
-            parameter.SetGradUnchecked(cache);
-            Engine.RunPostAccumulateGradHooks(parameter);
-            return;
-        }
-        if (existing.DType == DType.Float32 && existing.IsContiguous && !existing.RequiresGrad)
-        {
-            var span = existing.Data<float>().AsSpan(existing.Offset, count);
-            TensorPrimitives.Add(span, gradient.AsSpan(0, count), span);
-            existing.Storage.Version++;
-            Engine.RunPostAccumulateGradHooks(parameter);
-            return;
-        }
-        Engine.DeliverToLeaf(parameter, WrapCopy(gradient, parameter.Shape));
-    }
 }

@@ -137,8 +137,7 @@ internal static partial class Conv
                 {
                     ref T a = ref Unsafe.Add(ref w0, i * lay.K + pc);
                     ref T c = ref Unsafe.Add(ref y0, i * lay.Nr + j);
-                    if (Vector512.IsHardwareAccelerated) Gemm.Axpy8x512(ref a, lay.K, 1, ref bj, rows, pc, kc, T.One, ref c, lay.Nr, pc > 0);
-                    else Gemm.Axpy6x256(ref a, lay.K, 1, ref bj, rows, pc, kc, T.One, ref c, lay.Nr, pc > 0);
+                    Gemm.AxpyTile(ref a, lay.K, 1, ref bj, rows, pc, kc, T.One, ref c, lay.Nr, pc > 0);
                 }
             }
         }
@@ -211,8 +210,7 @@ internal static partial class Conv
                     {
                         ref T a = ref Unsafe.Add(ref gy0, o * lay.Nr);
                         ref T c = ref Unsafe.Add(ref gw0, o * lay.K4 + q);
-                        if (Vector512.IsHardwareAccelerated) Gemm.Dot4x4x512(ref a, lay.Nr, ref x0, rows, q, lay.Nr, T.One, ref c, lay.K4);
-                        else Gemm.Dot4x4x256(ref a, lay.Nr, ref x0, rows, q, lay.Nr, T.One, ref c, lay.K4);
+                        Gemm.Dot4x4(ref a, lay.Nr, ref x0, rows, q, lay.Nr, T.One, ref c, lay.K4);
                     }
                 }
             }

@@ -152,8 +152,7 @@ public static partial class Gemm
                 ref T ai = ref Unsafe.Add(ref a0, aOff + i * lda);
                 ref T ci = ref MemoryMarshal.GetArrayDataReference(c);
                 ci = ref Unsafe.Add(ref ci, cOff + i * ldc + j);
-                if (Vector512.IsHardwareAccelerated) Dot4x4x512(ref ai, lda, ref bj, new StridedRows(ldb), 0, k, alpha, ref ci, ldc);
-                else Dot4x4x256(ref ai, lda, ref bj, new StridedRows(ldb), 0, k, alpha, ref ci, ldc);
+                Dot4x4(ref ai, lda, ref bj, new StridedRows(ldb), 0, k, alpha, ref ci, ldc);
             }
         }
         // The rows below the last block of 4 (all columns), and the columns after the last block of 4 (the 4-row blocks).
@@ -163,159 +162,63 @@ public static partial class Gemm
 
     /// <summary>
     /// C[r, q] += alpha · Σ_p x_r[p]·y_q[p] for rows x_0..3 (<paramref name="ldx"/> apart) and y_q at
-    /// <paramref name="y"/> + rows.Offset(q0 + q), r, q &lt; 4, C's rows <paramref name="ldc"/> apart; k ≥ one vector.
+    /// <paramref name="y"/> + rows.Offset(q0 + q), r, q &lt; 4, C's rows <paramref name="ldc"/> apart; k ≥ one vector of
+    /// <typeparamref name="V"/> (<see cref="Simd512{T}"/> or <see cref="Simd256{T}"/>: 16 accumulators either way).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Dot4x4x512<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
-        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
+    internal static void Dot4x4<T, TRows, V, TV>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<TV, T> where TV : struct
     {
-        int w = Vector512<T>.Count;
+        int w = V.Count;
         ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
         ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
         ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
-        Vector512<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector512<T> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         int p = 0;
         for (; p <= k - w; p += w)
         {
-            var u0 = Vector512.LoadUnsafe(ref y0, (nuint)p); var u1 = Vector512.LoadUnsafe(ref y1, (nuint)p);
-            var u2 = Vector512.LoadUnsafe(ref y2, (nuint)p); var u3 = Vector512.LoadUnsafe(ref y3, (nuint)p);
-            var v = Vector512.LoadUnsafe(ref x, (nuint)p);
-            c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
-            v = Vector512.LoadUnsafe(ref x1, (nuint)p);
-            c10 = Fma(v, u0, c10); c11 = Fma(v, u1, c11); c12 = Fma(v, u2, c12); c13 = Fma(v, u3, c13);
-            v = Vector512.LoadUnsafe(ref x2, (nuint)p);
-            c20 = Fma(v, u0, c20); c21 = Fma(v, u1, c21); c22 = Fma(v, u2, c22); c23 = Fma(v, u3, c23);
-            v = Vector512.LoadUnsafe(ref x3, (nuint)p);
-            c30 = Fma(v, u0, c30); c31 = Fma(v, u1, c31); c32 = Fma(v, u2, c32); c33 = Fma(v, u3, c33);
+            var u0 = V.Load(ref y0, (nuint)p); var u1 = V.Load(ref y1, (nuint)p);
+            var u2 = V.Load(ref y2, (nuint)p); var u3 = V.Load(ref y3, (nuint)p);
+            var v = V.Load(ref x, (nuint)p);
+            c00 = V.MultiplyAdd(v, u0, c00); c01 = V.MultiplyAdd(v, u1, c01); c02 = V.MultiplyAdd(v, u2, c02); c03 = V.MultiplyAdd(v, u3, c03);
+            v = V.Load(ref x1, (nuint)p);
+            c10 = V.MultiplyAdd(v, u0, c10); c11 = V.MultiplyAdd(v, u1, c11); c12 = V.MultiplyAdd(v, u2, c12); c13 = V.MultiplyAdd(v, u3, c13);
+            v = V.Load(ref x2, (nuint)p);
+            c20 = V.MultiplyAdd(v, u0, c20); c21 = V.MultiplyAdd(v, u1, c21); c22 = V.MultiplyAdd(v, u2, c22); c23 = V.MultiplyAdd(v, u3, c23);
+            v = V.Load(ref x3, (nuint)p);
+            c30 = V.MultiplyAdd(v, u0, c30); c31 = V.MultiplyAdd(v, u1, c31); c32 = V.MultiplyAdd(v, u2, c32); c33 = V.MultiplyAdd(v, u3, c33);
         }
         if (p < k)
         {
             // The last k mod w elements: one more vector ending at k, its lanes before p (already counted) masked off in both
             // operands (0·0, so that an infinity there cannot turn into NaN).
             nuint q = (nuint)(k - w);
-            var mask = Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(p - (k - w))));
-            var u0 = Vector512.LoadUnsafe(ref y0, q) & mask; var u1 = Vector512.LoadUnsafe(ref y1, q) & mask;
-            var u2 = Vector512.LoadUnsafe(ref y2, q) & mask; var u3 = Vector512.LoadUnsafe(ref y3, q) & mask;
-            var v = Vector512.LoadUnsafe(ref x, q) & mask;
-            c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
-            v = Vector512.LoadUnsafe(ref x1, q) & mask;
-            c10 = Fma(v, u0, c10); c11 = Fma(v, u1, c11); c12 = Fma(v, u2, c12); c13 = Fma(v, u3, c13);
-            v = Vector512.LoadUnsafe(ref x2, q) & mask;
-            c20 = Fma(v, u0, c20); c21 = Fma(v, u1, c21); c22 = Fma(v, u2, c22); c23 = Fma(v, u3, c23);
-            v = Vector512.LoadUnsafe(ref x3, q) & mask;
-            c30 = Fma(v, u0, c30); c31 = Fma(v, u1, c31); c32 = Fma(v, u2, c32); c33 = Fma(v, u3, c33);
+            var mask = V.LanesFrom(p - (k - w));
+            var u0 = V.And(V.Load(ref y0, q), mask); var u1 = V.And(V.Load(ref y1, q), mask);
+            var u2 = V.And(V.Load(ref y2, q), mask); var u3 = V.And(V.Load(ref y3, q), mask);
+            var v = V.And(V.Load(ref x, q), mask);
+            c00 = V.MultiplyAdd(v, u0, c00); c01 = V.MultiplyAdd(v, u1, c01); c02 = V.MultiplyAdd(v, u2, c02); c03 = V.MultiplyAdd(v, u3, c03);
+            v = V.And(V.Load(ref x1, q), mask);
+            c10 = V.MultiplyAdd(v, u0, c10); c11 = V.MultiplyAdd(v, u1, c11); c12 = V.MultiplyAdd(v, u2, c12); c13 = V.MultiplyAdd(v, u3, c13);
+            v = V.And(V.Load(ref x2, q), mask);
+            c20 = V.MultiplyAdd(v, u0, c20); c21 = V.MultiplyAdd(v, u1, c21); c22 = V.MultiplyAdd(v, u2, c22); c23 = V.MultiplyAdd(v, u3, c23);
+            v = V.And(V.Load(ref x3, q), mask);
+            c30 = V.MultiplyAdd(v, u0, c30); c31 = V.MultiplyAdd(v, u1, c31); c32 = V.MultiplyAdd(v, u2, c32); c33 = V.MultiplyAdd(v, u3, c33);
         }
-        AddSums(ref c, alpha, c00, c01, c02, c03);
-        AddSums(ref Unsafe.Add(ref c, ldc), alpha, c10, c11, c12, c13);
-        AddSums(ref Unsafe.Add(ref c, 2 * ldc), alpha, c20, c21, c22, c23);
-        AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
+        V.AddSums(ref c, alpha, c00, c01, c02, c03);
+        V.AddSums(ref Unsafe.Add(ref c, ldc), alpha, c10, c11, c12, c13);
+        V.AddSums(ref Unsafe.Add(ref c, 2 * ldc), alpha, c20, c21, c22, c23);
+        V.AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
     }
 
-    /// <summary><see cref="Dot4x4x512{T, TRows}"/> with 256-bit vectors.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Dot4x4x256<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
+    /// <summary><see cref="Dot4x4{T, TRows, V, TV}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Dot4x4<T, TRows>(ref T x, int ldx, ref T y, TRows rows, int q0, int k, T alpha, ref T c, int ldc)
         where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
     {
-        int w = Vector256<T>.Count;
-        ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
-        ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
-        ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
-        Vector256<T> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector256<T> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
-        int p = 0;
-        for (; p <= k - w; p += w)
-        {
-            var u0 = Vector256.LoadUnsafe(ref y0, (nuint)p); var u1 = Vector256.LoadUnsafe(ref y1, (nuint)p);
-            var u2 = Vector256.LoadUnsafe(ref y2, (nuint)p); var u3 = Vector256.LoadUnsafe(ref y3, (nuint)p);
-            var v = Vector256.LoadUnsafe(ref x, (nuint)p);
-            c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
-            v = Vector256.LoadUnsafe(ref x1, (nuint)p);
-            c10 = Fma(v, u0, c10); c11 = Fma(v, u1, c11); c12 = Fma(v, u2, c12); c13 = Fma(v, u3, c13);
-            v = Vector256.LoadUnsafe(ref x2, (nuint)p);
-            c20 = Fma(v, u0, c20); c21 = Fma(v, u1, c21); c22 = Fma(v, u2, c22); c23 = Fma(v, u3, c23);
-            v = Vector256.LoadUnsafe(ref x3, (nuint)p);
-            c30 = Fma(v, u0, c30); c31 = Fma(v, u1, c31); c32 = Fma(v, u2, c32); c33 = Fma(v, u3, c33);
-        }
-        if (p < k)
-        {
-            nuint q = (nuint)(k - w);
-            var mask = Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(p - (k - w))));
-            var u0 = Vector256.LoadUnsafe(ref y0, q) & mask; var u1 = Vector256.LoadUnsafe(ref y1, q) & mask;
-            var u2 = Vector256.LoadUnsafe(ref y2, q) & mask; var u3 = Vector256.LoadUnsafe(ref y3, q) & mask;
-            var v = Vector256.LoadUnsafe(ref x, q) & mask;
-            c00 = Fma(v, u0, c00); c01 = Fma(v, u1, c01); c02 = Fma(v, u2, c02); c03 = Fma(v, u3, c03);
-            v = Vector256.LoadUnsafe(ref x1, q) & mask;
-            c10 = Fma(v, u0, c10); c11 = Fma(v, u1, c11); c12 = Fma(v, u2, c12); c13 = Fma(v, u3, c13);
-            v = Vector256.LoadUnsafe(ref x2, q) & mask;
-            c20 = Fma(v, u0, c20); c21 = Fma(v, u1, c21); c22 = Fma(v, u2, c22); c23 = Fma(v, u3, c23);
-            v = Vector256.LoadUnsafe(ref x3, q) & mask;
-            c30 = Fma(v, u0, c30); c31 = Fma(v, u1, c31); c32 = Fma(v, u2, c32); c33 = Fma(v, u3, c33);
-        }
-        AddSums(ref c, alpha, c00, c01, c02, c03);
-        AddSums(ref Unsafe.Add(ref c, ldc), alpha, c10, c11, c12, c13);
-        AddSums(ref Unsafe.Add(ref c, 2 * ldc), alpha, c20, c21, c22, c23);
-        AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
-    }
-
-    /// <summary>C[0..4) += alpha · (Σ v0, Σ v1, Σ v2, Σ v3).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddSums<T>(ref T c, T alpha, Vector512<T> v0, Vector512<T> v1, Vector512<T> v2, Vector512<T> v3) where T : unmanaged, INumber<T>
-    {
-        if (typeof(T) == typeof(float) && Avx512F.IsSupported)
-        {
-            var s = Sums4(v0.As<T, float>(), v1.As<T, float>(), v2.As<T, float>(), v3.As<T, float>());
-            ref float cf = ref Unsafe.As<T, float>(ref c);
-            Vector128.FusedMultiplyAdd(Vector128.Create(Unsafe.As<T, float>(ref alpha)), s, Vector128.LoadUnsafe(ref cf)).StoreUnsafe(ref cf);
-            return;
-        }
-        c += alpha * Vector512.Sum(v0);
-        Unsafe.Add(ref c, 1) += alpha * Vector512.Sum(v1);
-        Unsafe.Add(ref c, 2) += alpha * Vector512.Sum(v2);
-        Unsafe.Add(ref c, 3) += alpha * Vector512.Sum(v3);
-    }
-
-    /// <summary>C[0..4) += alpha · (Σ v0, Σ v1, Σ v2, Σ v3).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddSums<T>(ref T c, T alpha, Vector256<T> v0, Vector256<T> v1, Vector256<T> v2, Vector256<T> v3) where T : unmanaged, INumber<T>
-    {
-        if (typeof(T) == typeof(float) && Avx.IsSupported)
-        {
-            var s = Sums4(v0.As<T, float>(), v1.As<T, float>(), v2.As<T, float>(), v3.As<T, float>());
-            ref float cf = ref Unsafe.As<T, float>(ref c);
-            (Vector128.Create(Unsafe.As<T, float>(ref alpha)) * s + Vector128.LoadUnsafe(ref cf)).StoreUnsafe(ref cf);
-            return;
-        }
-        c += alpha * Vector256.Sum(v0);
-        Unsafe.Add(ref c, 1) += alpha * Vector256.Sum(v1);
-        Unsafe.Add(ref c, 2) += alpha * Vector256.Sum(v2);
-        Unsafe.Add(ref c, 3) += alpha * Vector256.Sum(v3);
-    }
-
-    /// <summary>
-    /// (Σ a, Σ b, Σ c, Σ d) in 13 instructions instead of four separate reductions: pairs interleaved and added within each
-    /// 128-bit lane (unpack), the four rows gathered per lane (shuffle), then the four lanes added.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sums4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
-    {
-        // per 128-bit lane: ab = (a0+a2, b0+b2, a1+a3, b1+b3), cd likewise
-        var ab = Avx512F.UnpackLow(a, b) + Avx512F.UnpackHigh(a, b);
-        var cd = Avx512F.UnpackLow(c, d) + Avx512F.UnpackHigh(c, d);
-        // per lane: (a, b, c, d) partial sums
-        var abcd = Avx512F.Shuffle(ab, cd, 0b01_00_01_00) + Avx512F.Shuffle(ab, cd, 0b11_10_11_10);
-        var h = abcd.GetLower() + abcd.GetUpper();
-        return h.GetLower() + h.GetUpper();
-    }
-
-    /// <summary><see cref="Sums4(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float})"/> for 256-bit vectors.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sums4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
-    {
-        var ab = Avx.UnpackLow(a, b) + Avx.UnpackHigh(a, b);
-        var cd = Avx.UnpackLow(c, d) + Avx.UnpackHigh(c, d);
-        var abcd = Avx.Shuffle(ab, cd, 0b01_00_01_00) + Avx.Shuffle(ab, cd, 0b11_10_11_10);
-        return abcd.GetLower() + abcd.GetUpper();
+        if (Vector512.IsHardwareAccelerated) Dot4x4<T, TRows, Simd512<T>, Vector512<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
+        else Dot4x4<T, TRows, Simd256<T>, Vector256<T>>(ref x, ldx, ref y, rows, q0, k, alpha, ref c, ldc);
     }
 
     // ---------------- op(A)·B: broadcast op(A), stream the rows of B ----------------
@@ -361,8 +264,7 @@ public static partial class Gemm
                 {
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
                     ref T cp = ref Unsafe.Add(ref c0, cOff + i * ldc + j);
-                    if (Vector512.IsHardwareAccelerated) Axpy8x512(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
-                    else Axpy6x256(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
+                    AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
                 }
             }
             if (edge is not null)
@@ -376,8 +278,7 @@ public static partial class Gemm
                 for (int i = 0; i < m6; i += mr)
                 {
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
-                    if (Vector512.IsHardwareAccelerated) Axpy8x512(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
-                    else Axpy6x256(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
+                    AxpyTile(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
                     for (int r = 0; r < mr; r++) AddRow<T>(tile.Slice(r * w2, rem), c.AsSpan(cOff + (i + r) * ldc + jEnd, rem));
                 }
             }
@@ -388,118 +289,85 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// C[0..8, 0..2w) += alpha · Σ_{p &lt; k} A(r, p) · B(p)[0..2w) (= instead of += when not <paramref name="accumulate"/>), A(r, p) at
-    /// a + r·ai + p·ap, row p of B at b + rows.Offset(p0 + p) (a strided matrix, or an implicit im2col: Conv.cs).
+    /// C[0..R, 0..2w) += alpha · Σ_{p &lt; k} A(r, p) · B(p)[0..2w) (= instead of += when not <paramref name="accumulate"/>), A(r, p) at
+    /// a + r·ai + p·ap, row p of B at b + rows.Offset(p0 + p) (a strided matrix, or an implicit im2col: Conv.cs); w and
+    /// R = <c>V.AxpyRows</c> from <typeparamref name="V"/> (8 rows of 512-bit vectors, 6 of 256-bit: the accumulators
+    /// fill the registers; rows 6 and 7 compile away in the 6-row instantiation).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Axpy8x512<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
-        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
+    internal static void AxpyTile<T, TRows, V, TV>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets where V : struct, ISimd<TV, T> where TV : struct
     {
-        int w = Vector512<T>.Count;
-        ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
-        ref T a4 = ref Unsafe.Add(ref a, 4 * ai); ref T a5 = ref Unsafe.Add(ref a, 5 * ai); ref T a6 = ref Unsafe.Add(ref a, 6 * ai);
-        ref T a7 = ref Unsafe.Add(ref a, 7 * ai);
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector512<T> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        nint pa = 0;
-        for (int p = 0; p < k; p++, pa += ap)
-        {
-            ref T bp = ref Unsafe.Add(ref b, rows.Offset(p0 + p));
-            var b0 = Vector512.LoadUnsafe(ref bp);
-            var b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
-            var v = Vector512.Create(Unsafe.Add(ref a, pa));
-            c00 = Fma(v, b0, c00); c01 = Fma(v, b1, c01);
-            v = Vector512.Create(Unsafe.Add(ref a1, pa));
-            c10 = Fma(v, b0, c10); c11 = Fma(v, b1, c11);
-            v = Vector512.Create(Unsafe.Add(ref a2, pa));
-            c20 = Fma(v, b0, c20); c21 = Fma(v, b1, c21);
-            v = Vector512.Create(Unsafe.Add(ref a3, pa));
-            c30 = Fma(v, b0, c30); c31 = Fma(v, b1, c31);
-            v = Vector512.Create(Unsafe.Add(ref a4, pa));
-            c40 = Fma(v, b0, c40); c41 = Fma(v, b1, c41);
-            v = Vector512.Create(Unsafe.Add(ref a5, pa));
-            c50 = Fma(v, b0, c50); c51 = Fma(v, b1, c51);
-            v = Vector512.Create(Unsafe.Add(ref a6, pa));
-            c60 = Fma(v, b0, c60); c61 = Fma(v, b1, c61);
-            v = Vector512.Create(Unsafe.Add(ref a7, pa));
-            c70 = Fma(v, b0, c70); c71 = Fma(v, b1, c71);
-        }
-        var va = Vector512.Create(alpha);
-        AddTile(ref c, va, accumulate, c00, c01, w);
-        AddTile(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
-        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
-        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
-        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
-        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
-        AddTile(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
-        AddTile(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTile<T>(ref T c, Vector512<T> alpha, bool accumulate, Vector512<T> v0, Vector512<T> v1, int w) where T : unmanaged
-    {
-        if (accumulate)
-        {
-            Fma(alpha, v0, Vector512.LoadUnsafe(ref c)).StoreUnsafe(ref c);
-            Fma(alpha, v1, Vector512.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
-        }
-        else
-        {
-            (alpha * v0).StoreUnsafe(ref c);
-            (alpha * v1).StoreUnsafe(ref c, (nuint)w);
-        }
-    }
-
-    /// <summary><see cref="Axpy8x512{T, TRows}"/> with 256-bit vectors and 6 rows (AVX2 has 16 vector registers).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Axpy6x256<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
-        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
-    {
-        int w = Vector256<T>.Count;
+        int w = V.Count;
+        bool eight = V.AxpyRows == 8;
         ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
         ref T a4 = ref Unsafe.Add(ref a, 4 * ai); ref T a5 = ref Unsafe.Add(ref a, 5 * ai);
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        ref T a6 = ref Unsafe.Add(ref a, eight ? 6 * ai : 0); ref T a7 = ref Unsafe.Add(ref a, eight ? 7 * ai : 0);
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        TV c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         nint pa = 0;
         for (int p = 0; p < k; p++, pa += ap)
         {
             ref T bp = ref Unsafe.Add(ref b, rows.Offset(p0 + p));
-            var b0 = Vector256.LoadUnsafe(ref bp);
-            var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
-            var v = Vector256.Create(Unsafe.Add(ref a, pa));
-            c00 = Fma(v, b0, c00); c01 = Fma(v, b1, c01);
-            v = Vector256.Create(Unsafe.Add(ref a1, pa));
-            c10 = Fma(v, b0, c10); c11 = Fma(v, b1, c11);
-            v = Vector256.Create(Unsafe.Add(ref a2, pa));
-            c20 = Fma(v, b0, c20); c21 = Fma(v, b1, c21);
-            v = Vector256.Create(Unsafe.Add(ref a3, pa));
-            c30 = Fma(v, b0, c30); c31 = Fma(v, b1, c31);
-            v = Vector256.Create(Unsafe.Add(ref a4, pa));
-            c40 = Fma(v, b0, c40); c41 = Fma(v, b1, c41);
-            v = Vector256.Create(Unsafe.Add(ref a5, pa));
-            c50 = Fma(v, b0, c50); c51 = Fma(v, b1, c51);
+            var b0 = V.Load(ref bp, 0);
+            var b1 = V.Load(ref bp, (nuint)w);
+            var v = V.Broadcast(Unsafe.Add(ref a, pa));
+            c00 = V.MultiplyAdd(v, b0, c00); c01 = V.MultiplyAdd(v, b1, c01);
+            v = V.Broadcast(Unsafe.Add(ref a1, pa));
+            c10 = V.MultiplyAdd(v, b0, c10); c11 = V.MultiplyAdd(v, b1, c11);
+            v = V.Broadcast(Unsafe.Add(ref a2, pa));
+            c20 = V.MultiplyAdd(v, b0, c20); c21 = V.MultiplyAdd(v, b1, c21);
+            v = V.Broadcast(Unsafe.Add(ref a3, pa));
+            c30 = V.MultiplyAdd(v, b0, c30); c31 = V.MultiplyAdd(v, b1, c31);
+            v = V.Broadcast(Unsafe.Add(ref a4, pa));
+            c40 = V.MultiplyAdd(v, b0, c40); c41 = V.MultiplyAdd(v, b1, c41);
+            v = V.Broadcast(Unsafe.Add(ref a5, pa));
+            c50 = V.MultiplyAdd(v, b0, c50); c51 = V.MultiplyAdd(v, b1, c51);
+            if (eight)
+            {
+                v = V.Broadcast(Unsafe.Add(ref a6, pa));
+                c60 = V.MultiplyAdd(v, b0, c60); c61 = V.MultiplyAdd(v, b1, c61);
+                v = V.Broadcast(Unsafe.Add(ref a7, pa));
+                c70 = V.MultiplyAdd(v, b0, c70); c71 = V.MultiplyAdd(v, b1, c71);
+            }
         }
-        var va = Vector256.Create(alpha);
-        AddTile(ref c, va, accumulate, c00, c01, w);
-        AddTile(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
-        AddTile(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
-        AddTile(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
-        AddTile(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
-        AddTile(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
+        var va = V.Broadcast(alpha);
+        AddTile<T, V, TV>(ref c, va, accumulate, c00, c01, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
+        if (eight)
+        {
+            AddTile<T, V, TV>(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
+            AddTile<T, V, TV>(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
+        }
     }
 
+    /// <summary><see cref="AxpyTile{T, TRows, V, TV}"/> at the widest vectors the machine has (<see cref="DirectMR"/> rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTile<T>(ref T c, Vector256<T> alpha, bool accumulate, Vector256<T> v0, Vector256<T> v1, int w) where T : unmanaged
+    internal static void AxpyTile<T, TRows>(ref T a, int ai, int ap, ref T b, TRows rows, int p0, int k, T alpha, ref T c, int ldc, bool accumulate)
+        where T : unmanaged, INumber<T> where TRows : struct, IRowOffsets
+    {
+        if (Vector512.IsHardwareAccelerated) AxpyTile<T, TRows, Simd512<T>, Vector512<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
+        else AxpyTile<T, TRows, Simd256<T>, Vector256<T>>(ref a, ai, ap, ref b, rows, p0, k, alpha, ref c, ldc, accumulate);
+    }
+
+    /// <summary>C[0..2w) = alpha · (v0, v1), or += when <paramref name="accumulate"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTile<T, V, TV>(ref T c, TV alpha, bool accumulate, TV v0, TV v1, int w)
+        where T : unmanaged, INumber<T> where V : struct, ISimd<TV, T> where TV : struct
     {
         if (accumulate)
         {
-            Fma(alpha, v0, Vector256.LoadUnsafe(ref c)).StoreUnsafe(ref c);
-            Fma(alpha, v1, Vector256.LoadUnsafe(ref c, (nuint)w)).StoreUnsafe(ref c, (nuint)w);
+            V.Store(V.MultiplyAdd(alpha, v0, V.Load(ref c, 0)), ref c, 0);
+            V.Store(V.MultiplyAdd(alpha, v1, V.Load(ref c, (nuint)w)), ref c, (nuint)w);
         }
         else
         {
-            (alpha * v0).StoreUnsafe(ref c);
-            (alpha * v1).StoreUnsafe(ref c, (nuint)w);
+            V.Store(V.Multiply(alpha, v0), ref c, 0);
+            V.Store(V.Multiply(alpha, v1), ref c, (nuint)w);
         }
     }
 }

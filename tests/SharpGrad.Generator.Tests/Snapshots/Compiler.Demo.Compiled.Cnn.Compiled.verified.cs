@@ -28,12 +28,12 @@ partial class Cnn
         private readonly global::SharpGrad.Layers.MaxPool2d _pool;
         private readonly global::SharpGrad.Layers.Linear _dense1;
         private readonly global::SharpGrad.Layers.Linear _dense2;
-        private readonly float[] _conv1_weight_grad; // the gradient of conv1.weight
-        private readonly float[] _conv1_bias_grad; // the gradient of conv1.bias
-        private readonly float[] _dense1_weight_grad; // the gradient of dense1.weight
-        private readonly float[] _dense1_bias_grad; // the gradient of dense1.bias
-        private readonly float[] _dense2_weight_grad; // the gradient of dense2.weight
-        private readonly float[] _dense2_bias_grad; // the gradient of dense2.bias
+        private float[] _conv1_weight_grad = []; // the gradient of conv1.weight, bound before each backward
+        private float[] _conv1_bias_grad = []; // the gradient of conv1.bias, bound before each backward
+        private float[] _dense1_weight_grad = []; // the gradient of dense1.weight, bound before each backward
+        private float[] _dense1_bias_grad = []; // the gradient of dense1.bias, bound before each backward
+        private float[] _dense2_weight_grad = []; // the gradient of dense2.weight, bound before each backward
+        private float[] _dense2_bias_grad = []; // the gradient of dense2.bias, bound before each backward
         private bool _conv1_weight_grad_needed;
         private bool _conv1_bias_grad_needed;
         private bool _dense1_weight_grad_needed;
@@ -78,12 +78,6 @@ partial class Cnn
             _pool = module.pool;
             _dense1 = module.dense1;
             _dense2 = module.dense2;
-            _conv1_weight_grad = new float[_conv1.Weight.NumElements];
-            _conv1_bias_grad = new float[_conv1.Bias!.NumElements];
-            _dense1_weight_grad = new float[_dense1.Weight.NumElements];
-            _dense1_bias_grad = new float[_dense1.Bias!.NumElements];
-            _dense2_weight_grad = new float[_dense2.Weight.NumElements];
-            _dense2_bias_grad = new float[_dense2.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="Cnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -147,29 +141,30 @@ partial class Cnn
             _dense2_weight_grad_needed = node.NeedsInputGrad(5);
             _dense2_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            if (_conv1_weight_grad_needed) _conv1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Weight);
+            if (_conv1_bias_grad_needed) _conv1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Bias!);
+            if (_dense1_weight_grad_needed) _dense1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense1.Weight);
+            if (_dense1_bias_grad_needed) _dense1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense1.Bias!);
+            if (_dense2_weight_grad_needed) _dense2_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense2.Weight);
+            if (_dense2_bias_grad_needed) _dense2_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense2.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_dense2_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 3, 8, 8);
-            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_conv1_weight_grad, _conv1.Weight.Shape);
-            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_conv1_bias_grad, _conv1.Bias!.Shape);
-            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_dense1_weight_grad, _dense1.Weight.Shape);
-            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_dense1_bias_grad, _dense1.Bias!.Shape);
-            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_dense2_weight_grad, _dense2.Weight.Shape);
-            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_dense2_bias_grad, _dense2.Bias!.Shape);
+            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_conv1_weight_grad, _conv1.Weight.Shape);
+            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_conv1_bias_grad, _conv1.Bias!.Shape);
+            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_dense1_weight_grad, _dense1.Weight.Shape);
+            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_dense1_bias_grad, _dense1.Bias!.Shape);
+            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_dense2_weight_grad, _dense2.Weight.Shape);
+            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_dense2_bias_grad, _dense2.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_x_grad, 0, n * 192);
             global::System.Array.Clear(_forward_dense2_out_grad, 0, n * 10);
-            if (_conv1_weight_grad_needed) global::System.Array.Clear(_conv1_weight_grad);
-            if (_conv1_bias_grad_needed) global::System.Array.Clear(_conv1_bias_grad);
-            if (_dense1_weight_grad_needed) global::System.Array.Clear(_dense1_weight_grad);
-            if (_dense1_bias_grad_needed) global::System.Array.Clear(_dense1_bias_grad);
-            if (_dense2_weight_grad_needed) global::System.Array.Clear(_dense2_weight_grad);
-            if (_dense2_bias_grad_needed) global::System.Array.Clear(_dense2_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>

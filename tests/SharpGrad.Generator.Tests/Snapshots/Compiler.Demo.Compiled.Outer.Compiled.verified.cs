@@ -28,10 +28,10 @@ partial class Outer
         private readonly global::SharpGrad.Layers.Linear _block_fc;
         private readonly global::Demo.Compiled.Block _block;
         private readonly global::SharpGrad.Layers.Dropout _drop;
-        private readonly float[] _stem_weight_grad; // the gradient of stem.weight
-        private readonly float[] _stem_bias_grad; // the gradient of stem.bias
-        private readonly float[] _block_fc_weight_grad; // the gradient of block.fc.weight
-        private readonly float[] _block_fc_bias_grad; // the gradient of block.fc.bias
+        private float[] _stem_weight_grad = []; // the gradient of stem.weight, bound before each backward
+        private float[] _stem_bias_grad = []; // the gradient of stem.bias, bound before each backward
+        private float[] _block_fc_weight_grad = []; // the gradient of block.fc.weight, bound before each backward
+        private float[] _block_fc_bias_grad = []; // the gradient of block.fc.bias, bound before each backward
         private bool _stem_weight_grad_needed;
         private bool _stem_bias_grad_needed;
         private bool _block_fc_weight_grad_needed;
@@ -104,10 +104,6 @@ partial class Outer
             _block_fc = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "block.fc");
             _block = module.block;
             _drop = module.drop;
-            _stem_weight_grad = new float[_stem.Weight.NumElements];
-            _stem_bias_grad = new float[_stem.Bias!.NumElements];
-            _block_fc_weight_grad = new float[_block_fc.Weight.NumElements];
-            _block_fc_bias_grad = new float[_block_fc.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="Outer.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -169,27 +165,28 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Weight);
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Bias!);
+            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Weight);
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_sum_out_grad, n);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_weight_grad, _stem.Weight.Shape);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_bias_grad, _stem.Bias!.Shape);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_weight_grad, _block_fc.Weight.Shape);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_bias_grad, _block_fc.Bias!.Shape);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_weight_grad, _stem.Weight.Shape);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_bias_grad, _stem.Bias!.Shape);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_weight_grad, _block_fc.Weight.Shape);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_bias_grad, _block_fc.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_x_grad, 0, n * 16);
             global::System.Array.Clear(_forward_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_sum_out_grad, 0, n);
-            if (_stem_weight_grad_needed) global::System.Array.Clear(_stem_weight_grad);
-            if (_stem_bias_grad_needed) global::System.Array.Clear(_stem_bias_grad);
-            if (_block_fc_weight_grad_needed) global::System.Array.Clear(_block_fc_weight_grad);
-            if (_block_fc_bias_grad_needed) global::System.Array.Clear(_block_fc_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
@@ -367,14 +364,18 @@ partial class Outer
             _block_fc_weight_grad_needed = _block_fc.Weight.RequiresGrad;
             _block_fc_bias_grad_needed = _block_fc.Bias!.RequiresGrad;
             _loss_ClearGrads(n);
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(_stem.Weight, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_stem.Bias!, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _block_fc.Weight, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_block_fc.Bias!, ref _block_fc_bias_grad_tensor);
             _loss_mse_loss_out_grad[0] = 1f;
             _loss_Backward(n);
-            if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
-            if (_block_fc_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+            if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
                 _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
-            if (_block_fc_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
-                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
+            if (_block_fc_bias_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
             return value;
         }
 
@@ -422,27 +423,28 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _loss_ClearGrads(n);
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Weight);
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Bias!);
+            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Weight);
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _loss_mse_loss_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_weight_grad, _stem.Weight.Shape);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_stem_bias_grad, _stem.Bias!.Shape);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_weight_grad, _block_fc.Weight.Shape);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_block_fc_bias_grad, _block_fc.Bias!.Shape);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_weight_grad, _stem.Weight.Shape);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_bias_grad, _stem.Bias!.Shape);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_weight_grad, _block_fc.Weight.Shape);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_bias_grad, _block_fc.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
             global::System.Array.Clear(_loss_x_grad, 0, n * 16);
             global::System.Array.Clear(_loss_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_mse_loss_out_grad, 0, 1);
-            if (_stem_weight_grad_needed) global::System.Array.Clear(_stem_weight_grad);
-            if (_stem_bias_grad_needed) global::System.Array.Clear(_stem_bias_grad);
-            if (_block_fc_weight_grad_needed) global::System.Array.Clear(_block_fc_weight_grad);
-            if (_block_fc_bias_grad_needed) global::System.Array.Clear(_block_fc_bias_grad);
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>

@@ -30,12 +30,12 @@ partial class SeqCnn
         private readonly global::SharpGrad.Layers.MaxPool2d _features_3;
         private readonly global::SharpGrad.Layers.Sequential _features;
         private readonly global::SharpGrad.Layers.Linear _head;
-        private readonly float[] _features_0_weight_grad; // the gradient of features.0.weight
-        private readonly float[] _features_0_bias_grad; // the gradient of features.0.bias
-        private readonly float[] _features_1_weight_grad; // the gradient of features.1.weight
-        private readonly float[] _features_1_bias_grad; // the gradient of features.1.bias
-        private readonly float[] _head_weight_grad; // the gradient of head.weight
-        private readonly float[] _head_bias_grad; // the gradient of head.bias
+        private float[] _features_0_weight_grad = []; // the gradient of features.0.weight, bound before each backward
+        private float[] _features_0_bias_grad = []; // the gradient of features.0.bias, bound before each backward
+        private float[] _features_1_weight_grad = []; // the gradient of features.1.weight, bound before each backward
+        private float[] _features_1_bias_grad = []; // the gradient of features.1.bias, bound before each backward
+        private float[] _head_weight_grad = []; // the gradient of head.weight, bound before each backward
+        private float[] _head_bias_grad = []; // the gradient of head.bias, bound before each backward
         private bool _features_0_weight_grad_needed;
         private bool _features_0_bias_grad_needed;
         private bool _features_1_weight_grad_needed;
@@ -127,12 +127,6 @@ partial class SeqCnn
             _features_3 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.MaxPool2d>(module, "features.3");
             _features = module.features;
             _head = module.head;
-            _features_0_weight_grad = new float[_features_0.Weight.NumElements];
-            _features_0_bias_grad = new float[_features_0.Bias!.NumElements];
-            _features_1_weight_grad = new float[_features_1.Weight!.NumElements];
-            _features_1_bias_grad = new float[_features_1.Bias!.NumElements];
-            _head_weight_grad = new float[_head.Weight.NumElements];
-            _head_bias_grad = new float[_head.Bias!.NumElements];
         }
 
         /// <summary>Runs the compiled <see cref="SeqCnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
@@ -203,31 +197,32 @@ partial class SeqCnn
             _head_weight_grad_needed = node.NeedsInputGrad(5);
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Weight);
+            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Bias!);
+            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Weight!);
+            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Bias!);
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Weight);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_weight_grad, _features_0.Weight.Shape);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_bias_grad, _features_0.Bias!.Shape);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_weight_grad, _features_1.Weight!.Shape);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_bias_grad, _features_1.Bias!.Shape);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_head_weight_grad, _head.Weight.Shape);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_head_bias_grad, _head.Bias!.Shape);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_weight_grad, _features_0.Weight.Shape);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_bias_grad, _features_0.Bias!.Shape);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_weight_grad, _features_1.Weight!.Shape);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_bias_grad, _features_1.Bias!.Shape);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_head_weight_grad, _head.Weight.Shape);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_head_bias_grad, _head.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_x_grad, 0, n * 784);
             global::System.Array.Clear(_forward_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
-            if (_features_0_weight_grad_needed) global::System.Array.Clear(_features_0_weight_grad);
-            if (_features_0_bias_grad_needed) global::System.Array.Clear(_features_0_bias_grad);
-            if (_features_1_weight_grad_needed) global::System.Array.Clear(_features_1_weight_grad);
-            if (_features_1_bias_grad_needed) global::System.Array.Clear(_features_1_bias_grad);
-            if (_head_weight_grad_needed) global::System.Array.Clear(_head_weight_grad);
-            if (_head_bias_grad_needed) global::System.Array.Clear(_head_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
@@ -383,18 +378,28 @@ partial class SeqCnn
             _head_weight_grad_needed = _head.Weight.RequiresGrad;
             _head_bias_grad_needed = _head.Bias!.RequiresGrad;
             _loss_ClearGrads(n);
+            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _features_0.Weight, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _features_0.Bias!, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _features_1.Weight!, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _features_1.Bias!, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(_head.Weight, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_head.Bias!, ref _head_bias_grad_tensor);
             _loss_cross_entropy_out_grad[0] = 1f;
             _loss_Backward(n);
-            if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+            if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
                 _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
-            if (_features_0_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+            if (_features_0_bias_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
                 _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
-            if (_features_1_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+            if (_features_1_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
                 _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
-            if (_features_1_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(
+            if (_features_1_bias_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
                 _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
-            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.AccumulateGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
+            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
             return value;
         }
 
@@ -448,31 +453,32 @@ partial class SeqCnn
             _head_weight_grad_needed = node.NeedsInputGrad(5);
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _loss_ClearGrads(n);
+            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Weight);
+            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Bias!);
+            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Weight!);
+            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Bias!);
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Weight);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _loss_cross_entropy_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_weight_grad, _features_0.Weight.Shape);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_features_0_bias_grad, _features_0.Bias!.Shape);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_weight_grad, _features_1.Weight!.Shape);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_features_1_bias_grad, _features_1.Bias!.Shape);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapCopy(_head_weight_grad, _head.Weight.Shape);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapCopy(_head_bias_grad, _head.Bias!.Shape);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_weight_grad, _features_0.Weight.Shape);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_bias_grad, _features_0.Bias!.Shape);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_weight_grad, _features_1.Weight!.Shape);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_bias_grad, _features_1.Bias!.Shape);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_head_weight_grad, _head.Weight.Shape);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_head_bias_grad, _head.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
             global::System.Array.Clear(_loss_x_grad, 0, n * 784);
             global::System.Array.Clear(_loss_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);
-            if (_features_0_weight_grad_needed) global::System.Array.Clear(_features_0_weight_grad);
-            if (_features_0_bias_grad_needed) global::System.Array.Clear(_features_0_bias_grad);
-            if (_features_1_weight_grad_needed) global::System.Array.Clear(_features_1_weight_grad);
-            if (_features_1_bias_grad_needed) global::System.Array.Clear(_features_1_bias_grad);
-            if (_head_weight_grad_needed) global::System.Array.Clear(_head_weight_grad);
-            if (_head_bias_grad_needed) global::System.Array.Clear(_head_bias_grad);
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>

@@ -112,4 +112,59 @@ public class DirectGemmTests
             Assert.Equal(0.5f * k, c[i * n + 3], 1e-3);
         }
     }
+    [Theory]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(37)]
+    [InlineData(300)]
+    public void BothVectorWidthsOfTheMicroKernelsMatchNaive(int k)
+    {
+        // The one generic definition of each micro-kernel, instantiated for 512- and 256-bit vectors (both run anywhere: a
+        // width the machine lacks is emulated), on a strided tile with an offset, accumulating and overwriting.
+        CheckDot<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(k);
+        CheckDot<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(k);
+        foreach (bool accumulate in new[] { true, false })
+        {
+            CheckAxpy<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(k, accumulate);
+            CheckAxpy<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(k, accumulate);
+        }
+    }
+
+    private static void CheckDot<V, TV>(int k) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(k * 31 + V.Count);
+        int ldx = k + 3, ldy = k + 1, ldc = 7, off = 2;
+        var x = SmallGemmTests.Random(4 * ldx, rng);
+        var y = SmallGemmTests.Random(off + 4 * ldy, rng);
+        var c = SmallGemmTests.Random(4 * ldc, rng);
+        var expected = (float[])c.Clone();
+        for (int r = 0; r < 4; r++)
+            for (int q = 0; q < 4; q++)
+            {
+                double sum = 0;
+                for (int p = 0; p < k; p++) sum += (double)x[r * ldx + p] * y[off + q * ldy + p];
+                expected[r * ldc + q] += (float)(0.5 * sum);
+            }
+        Gemm.Dot4x4<float, Gemm.StridedRows, V, TV>(ref x[0], ldx, ref y[off], new Gemm.StridedRows(ldy), 0, k, 0.5f, ref c[0], ldc);
+        TensorAssert.Close(expected, c, 1e-4, 1e-4, $"Dot4x4 with {V.Count}-float vectors, k={k}");
+    }
+
+    private static void CheckAxpy<V, TV>(int k, bool accumulate) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(k * 37 + V.Count);
+        int rows = V.AxpyRows, w2 = 2 * V.Count, lda = k + 2, ldb = w2 + 5, ldc = w2 + 3;
+        var a = SmallGemmTests.Random(rows * lda, rng);
+        var b = SmallGemmTests.Random(1 + k * ldb, rng);
+        var c = SmallGemmTests.Random((rows + 1) * ldc, rng);   // the row after the tile must stay as it is
+        var expected = (float[])c.Clone();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w2; j++)
+            {
+                double sum = 0;
+                for (int p = 0; p < k; p++) sum += (double)a[r * lda + p] * b[1 + p * ldb + j];
+                expected[r * ldc + j] = (float)(0.75 * sum) + (accumulate ? c[r * ldc + j] : 0f);
+            }
+        Gemm.AxpyTile<float, Gemm.StridedRows, V, TV>(ref a[0], lda, 1, ref b[1], new Gemm.StridedRows(ldb), 0, k, 0.75f, ref c[0], ldc, accumulate);
+        TensorAssert.Close(expected, c, 1e-4, 1e-4, $"AxpyTile with {V.Count}-float vectors, k={k}, accumulate={accumulate}");
+    }
 }

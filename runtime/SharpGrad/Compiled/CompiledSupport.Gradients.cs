@@ -1,0 +1,95 @@
+namespace SharpGrad;
+
+// Where a compiled program's backward writes a parameter's gradient. The generated backward accumulates each parameter's
+// gradient into an array (the weight-gradient GEMMs run with β = 1); these helpers choose that array before the backward
+// and deliver it after, so that the gradient is written once, where it ends up: in .Grad's own array (no clear, no copy),
+// in the tensor that becomes .Grad, or in an array the engine takes as it is (docs/performance.md, "gradient binding").
+public static partial class CompiledSupport
+{
+    /// <summary>
+    /// The array a fused backward (<c>LossBackward</c>) accumulates <paramref name="parameter"/>'s gradient into (PyTorch:
+    /// what <c>AccumulateGrad</c> adds to): <c>.Grad</c>'s own array when <c>.Grad</c> is a dense float32 tensor without a
+    /// graph and the parameter has no hooks (accumulated in place: not cleared); when <c>.Grad</c> is null, the array of
+    /// <paramref name="cache"/>, cleared (the tensor that becomes <c>.Grad</c>, reused by later calls unless user code
+    /// kept it); otherwise a cleared array from the caching allocator, delivered through the hooks by
+    /// <see cref="DeliverGrad"/>. Pair every call with <see cref="DeliverGrad"/> after the backward.
+    /// </summary>
+    public static float[] BindGrad(Tensor parameter, ref Tensor? cache)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        int count = parameter.NumElements;
+        if (parameter.LeafHooks is null)
+        {
+            var existing = parameter.GradInternal;
+            if (existing is null)
+            {
+                // A cache that user code holds (read through .Grad: Escaped) keeps its values: a new tensor becomes .Grad,
+                // as PyTorch allocates a new gradient after zero_grad(set_to_none=True).
+                if (cache is null || cache.Storage.Escaped || cache.Storage.Released || !ShapeUtil.SameShape(cache._shape, parameter._shape) ||
+                    cache.DType != DType.Float32)
+                {
+                    cache = Tensor.Zeros(parameter._shape, DType.Float32);
+                    return cache.Data<float>();
+                }
+                var array = cache.Data<float>();
+                Array.Clear(array, 0, count);
+                return array;
+            }
+            if (Bindable(existing, count)) return existing.Data<float>();
+        }
+        return CachingAllocator.Rent<float>(count);
+    }
+
+    /// <summary>
+    /// Delivers the gradient a fused backward accumulated into <paramref name="gradient"/> (the array
+    /// <see cref="BindGrad"/> returned): bumps <c>.Grad</c>'s version when it was <c>.Grad</c>'s own array, makes
+    /// <paramref name="cache"/> the <c>.Grad</c> when it was the cache's, and otherwise hands the array to the engine (the
+    /// parameter's hooks run, then it is added to <c>.Grad</c>); then the post-accumulate-grad hooks run.
+    /// </summary>
+    public static void DeliverGrad(Tensor parameter, float[] gradient, ref Tensor? cache)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        ArgumentNullException.ThrowIfNull(gradient);
+        var existing = parameter.GradInternal;
+        if (existing is not null && ReferenceEquals(existing.Storage.Array, gradient))
+        {
+            existing.Storage.Version++;
+        }
+        else if (existing is null && cache is not null && ReferenceEquals(cache.Storage.Array, gradient))
+        {
+            cache.Storage.Version++;
+            parameter.SetGradUnchecked(cache);
+        }
+        else
+        {
+            Engine.DeliverToLeaf(parameter, WrapGradient(gradient, parameter.Shape));
+            return; // the engine ran the post-accumulate-grad hooks
+        }
+        Engine.RunPostAccumulateGradHooks(parameter);
+    }
+
+    /// <summary>A cleared array from the caching allocator for the tape backward to accumulate a parameter's gradient into
+    /// (then handed to the engine by <see cref="WrapGradient"/>, without a copy).</summary>
+    public static float[] RentGrad(Tensor parameter)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        return CachingAllocator.Rent<float>(parameter.NumElements);
+    }
+
+    /// <summary>A float32 tensor of <paramref name="shape"/> over <paramref name="gradient"/> itself (an array from
+    /// <see cref="RentGrad"/> or <see cref="BindGrad"/> that the program no longer uses): no copy; the engine may make it
+    /// <c>.Grad</c>, and <c>ZeroGrad</c> gives the array back to the caching allocator.</summary>
+    public static Tensor WrapGradient(float[] gradient, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        int count = ShapeUtil.Count(ShapeUtil.Validate(shape));
+        if (gradient.Length != count)
+            throw new ArgumentException($"Compiled program: a gradient array of {gradient.Length} elements cannot be a tensor of shape {ShapeUtil.Format(shape)}.", nameof(gradient));
+        return new Tensor(new Storage<float>(gradient) { Recyclable = true }, (int[])shape.Clone());
+    }
+
+    /// <summary>A <c>.Grad</c> the backward can accumulate into directly: float32, no graph, and exactly its own dense array.</summary>
+    private static bool Bindable(Tensor grad, int count)
+        => grad.DType == DType.Float32 && !grad.RequiresGrad && grad.Offset == 0 && grad.IsContiguous && grad.Storage.Array.Length == count &&
+           !grad.Storage.Released;
+}
