@@ -109,7 +109,9 @@ internal sealed class Inliner
         for (int k = 0; k < method.Inputs.Count; k++)
         {
             var input = method.Inputs[k];
-            if (input.Shape is null && InferFromConsumer(InputNode(k)) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
+            // A region's input is a local of the eager code around it: a constructor size there is not trusted (it may be [N, T, d]).
+            if (input.Shape is null && InferFromConsumer(InputNode(k)) is { } inferred
+                && (method.RegionOf is null || !inferred.Dims.Skip(1).Any(d => d.IsSymbol))) input = input with { Shape = inferred, IsInferred = true };
             inputs.Add(input);
         }
         return method with

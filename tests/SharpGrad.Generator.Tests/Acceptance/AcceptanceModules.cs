@@ -462,3 +462,19 @@ public sealed partial class TokenClassifier
 
     public Tensor Forward([Shape("N")] Tensor tokens) => fc.Forward(Functional.Tanh(embed.Forward(tokens)));
 }
+
+/// <summary>Children named with C# keywords (<c>@in</c>, <c>@out</c>, as the zoo's GruSeq2Seq writes): the generated code keeps the <c>@</c>.</summary>
+[Module]
+public sealed partial class KeywordChildNet
+{
+    private readonly Linear @in;
+    private readonly Linear @out;
+
+    public KeywordChildNet(int hidden)
+    {
+        @in = new Linear(3, hidden);
+        @out = new Linear(hidden, 2);
+    }
+
+    public Tensor Forward(Tensor x) => @out.Forward(Functional.Relu(@in.Forward(x)));
+}

@@ -120,6 +120,16 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ChildrenNamedWithKeywords(int batch)
+    {
+        var model = new KeywordChildNet(5);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 3], 21)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void MlpFromAListOfHiddenSizes(int batch)
     {
         var model = new HiddenSizesMlp([5, 8, 8, 2]);
