@@ -60,7 +60,7 @@ internal static class CompiledEmitter
                     {
                         w.WriteLine(c.Path.Contains('.') || c.Path != c.Member
                             ? $"{c.Field} = {EmitContext.Support}.Submodule<{c.Type}>(module, \"{c.Path}\");"
-                            : $"{c.Field} = module.{(Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(c.Member) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" : "")}{c.Member};");
+                            : $"{c.Field} = module.{Identifier(c.Member)};");
                     }
                     SizeBindings(w, cls, p.Sizes);
                 }
@@ -133,6 +133,10 @@ internal static class CompiledEmitter
                 w.Call($"{EmitContext.Support}.CheckSize", [b.Source, b.Expected, Literal(b.Symbol), Literal(b.What), where]);
         }
     }
+
+    /// <summary>A member name as C# code: a keyword (<c>out</c>, a child the user declared as <c>@out</c>) gets its <c>@</c>.</summary>
+    private static string Identifier(string name)
+        => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + name : name;
 
     /// <summary>A member per method that runs eagerly: it calls the module's own method (outputs, gradients and hooks as eager).</summary>
     private static void StandIns(IndentedWriter w, string cls, EquatableArray<GraphMethod> methods)

@@ -176,7 +176,8 @@ internal static class ChildParser
             while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
             bool known = GraphParser.Ints(value, ints)
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
-                         || value is IDefaultValueOperation;
+                         || value is IDefaultValueOperation
+                         || argument.Parameter?.Type is { Name: "Rng" } rngType && IsRuntimeType(rngType);   // initialisation only: not in the program
             // new Linear(4, hidden): a size bound when the module is built, a symbol (for the layers whose rules take one).
             // A user module's own layers take its sizes as symbols of that instance when it is inlined (Inliner).
             string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind)) ? SymbolicSizes.Of(value) : null;
@@ -295,6 +296,9 @@ internal static class ChildParser
         }
         return child with { Items = items.ToEquatableArray() };
     }
+
+    /// <summary>True for a type of the runtime's root namespace (<c>SharpGrad.Rng</c>).</summary>
+    private static bool IsRuntimeType(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad";
 
     /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
     internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";

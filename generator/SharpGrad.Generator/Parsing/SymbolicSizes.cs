@@ -16,10 +16,10 @@ namespace SharpGrad.Generator.Parsing;
 internal static class SymbolicSizes
 {
     /// <summary>The built-in layers whose size arguments may be symbols (their rules compile symbolic sizes).</summary>
-    public static bool Accepts(string layerKind) => layerKind is "Linear" or "LayerNorm";
+    public static bool Accepts(string layerKind) => layerKind is "Linear" or "LayerNorm" or "Embedding";
 
     /// <summary>The layers of <see cref="Accepts"/>, for messages.</summary>
-    public const string Layers = "Linear and LayerNorm";
+    public const string Layers = "Linear, LayerNorm and Embedding";
 
     /// <summary>The symbol of a size expression, or null when it is not one (a constant is not a symbol).</summary>
     public static string? Of(IOperation value)

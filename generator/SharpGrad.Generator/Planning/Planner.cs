@@ -318,7 +318,7 @@ internal static class Planner
         if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
         return rule switch
         {
-            RuleKind.Input or RuleKind.Linear => true,
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),

@@ -130,7 +130,11 @@ internal sealed record NormGeometry(int Channels, int Length) : Geometry
 }
 
 /// <summary>An embedding of <see cref="Dim"/> per index.</summary>
-internal sealed record EmbeddingGeometry(int Dim) : Geometry;
+internal sealed record EmbeddingGeometry(int Dim) : Geometry
+{
+    /// <summary>For a size bound when the module is built (<c>Embedding(vocab, d)</c>): the C# expression of <see cref="Dim"/>, else null.</summary>
+    public string? DimText { get; init; }
+}
 
 /// <summary>A loss: class count (class-index losses), reduction and ignored index as C# expressions.</summary>
 internal sealed record LossGeometry(int Classes, string Reduction, string IgnoreIndex) : Geometry;

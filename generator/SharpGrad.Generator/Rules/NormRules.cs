@@ -273,26 +273,32 @@ internal sealed class EmbeddingRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         // Unbatched indices too: a position embedding of `Tensor.Arange(T).Unsqueeze(0)` ([1, T] → [1, T, D]).
-        if (m.Child(i) is not { } child || !m.IsRaw(m.In(i, 0)) || child.Int("embeddingDim") is not { } dim) return null;
+        if (m.Child(i) is not { } child || !m.IsRaw(m.In(i, 0))) return null;
+        // Embedding(vocab, d) with d bound when the module is built: rows of d, the output's last dim.
+        string? symbolic = child.Int("embeddingDim") is null && child.Arg("embeddingDim")?.Symbol is { } symbol && m.Shapes[i].Last.Symbol == symbol
+            ? m.Program.Sizes.Expression(symbol) : null;
+        if (child.Int("embeddingDim") is null && symbolic is null) return null;
         var module = m.Program.Module(child);
         return plan with
         {
             Rule = Kind,
             Module = module,
             Weight = m.Program.Param(module.Field + ".Weight", module.Path + ".weight"),
-            Geometry = new EmbeddingGeometry(dim),
+            Geometry = new EmbeddingGeometry(child.Int("embeddingDim") ?? 0) { DimText = symbolic },
         };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
-    private static string Count(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim)}";
+    private static string Dim(NodePlan n) => ((EmbeddingGeometry)n.Geometry!).DimText ?? MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim);
+
+    private static string Count(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {Dim(n)}";
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         e.W.Comment(n.Text);
         e.W.Call($"{EmitContext.Support}.EmbeddingForward",
-            [n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Value(n.Index), Count(e, n), MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim)]);
+            [n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Value(n.Index), Count(e, n), Dim(n)]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
@@ -300,8 +306,7 @@ internal sealed class EmbeddingRule : Rule
         e.W.Comment($"d {n.Text}: rows scattered into the table's gradient");
         e.W.Call($"{EmitContext.Support}.EmbeddingBackward",
         [
-            n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), EmitContext.ParamGradOrNull(n.Weight), Count(e, n),
-            MethodDraft.I(((EmbeddingGeometry)n.Geometry!).Dim),
+            n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), EmitContext.ParamGradOrNull(n.Weight), Count(e, n), Dim(n),
         ]);
     }
 }

@@ -242,7 +242,7 @@ internal static partial class OpCatalogue
                 Req("embeddingDim", "embedding_dim", ParamKind.Int, ParamUse.Layer) with { Property = "EmbeddingDim" },
                 Opt("paddingIdx", "padding_idx", ParamKind.Int, null) with { Property = "PaddingIdx" },
             ],
-            Shape = static c => c.IsLayer ? ShapeRules.Embedding(c.Input(0), c.Int("embeddingDim")) : ShapeResult.Unknown,
+            Shape = static c => c.IsLayer ? ShapeRules.Embedding(c.Input(0), c.Size("embeddingDim")) : ShapeResult.Unknown,
             InputHint = static _ => new TensorShape(Batch, Dim.Unknown),
             Reads = BackwardReads.Input, Compiled = true, Onnx = "Gather",
         },

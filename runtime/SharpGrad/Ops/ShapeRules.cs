@@ -808,10 +808,13 @@ internal static class ShapeRules
     }
 
     /// <summary>An embedding lookup: indices.shape + [embedding_dim].</summary>
-    public static ShapeResult Embedding(TensorShape? indices, int? dim)
+    public static ShapeResult Embedding(TensorShape? indices, int? dim) => Embedding(indices, dim is { } d ? Dim.Of(d) : null);
+
+    /// <summary>An embedding whose size may be a symbol bound when the module is built (<c>Embedding(vocab, d)</c>).</summary>
+    public static ShapeResult Embedding(TensorShape? indices, Dim? dim)
     {
         if (indices is null || dim is not { } d) return ShapeResult.Unknown;
-        var dims = new List<Dim>(indices.Dims) { Dim.Of(d) };
+        var dims = new List<Dim>(indices.Dims) { d };
         return new TensorShape(dims);
     }
 

@@ -446,3 +446,35 @@ public sealed partial class NormedMlp
         return head.Forward(Functional.Relu(h));
     }
 }
+
+/// <summary>Embedding(vocab, d) and a head sized by the constructor, layers given the caller's Rng (as the zoo writes them).</summary>
+[Module]
+public sealed partial class TokenClassifier
+{
+    private readonly Embedding embed;
+    private readonly Linear fc;
+
+    public TokenClassifier(int vocab, int d, int classes, Rng? rng = null)
+    {
+        embed = new Embedding(vocab, d, rng: rng);
+        fc = new Linear(d, classes, rng: rng);
+    }
+
+    public Tensor Forward([Shape("N")] Tensor tokens) => fc.Forward(Functional.Tanh(embed.Forward(tokens)));
+}
+
+/// <summary>Children named with C# keywords (<c>@in</c>, <c>@out</c>, as the zoo's GruSeq2Seq writes): the generated code keeps the <c>@</c>.</summary>
+[Module]
+public sealed partial class KeywordChildNet
+{
+    private readonly Linear @in;
+    private readonly Linear @out;
+
+    public KeywordChildNet(int hidden)
+    {
+        @in = new Linear(3, hidden);
+        @out = new Linear(hidden, 2);
+    }
+
+    public Tensor Forward(Tensor x) => @out.Forward(Functional.Relu(@in.Forward(x)));
+}

@@ -109,6 +109,27 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ConstructorSizedEmbeddingWithTheCallersRng(int batch)
+    {
+        var model = new TokenClassifier(11, 6, 3, new Rng(19));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        var tokens = Tensor.RandInt(0, 11, [batch], new Rng(20));
+        Eager.Compare(model, [tokens], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ChildrenNamedWithKeywords(int batch)
+    {
+        var model = new KeywordChildNet(5);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 3], 21)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void MlpFromAListOfHiddenSizes(int batch)
     {
         var model = new HiddenSizesMlp([5, 8, 8, 2]);

@@ -22,7 +22,7 @@ public class ConstructorSizeTests
             private readonly Linear fc2;
         {{fields}}
 
-            public CtorNet(int hidden, int width)
+            public CtorNet(int hidden, int width, Rng? rng = null)
             {
         {{constructor}}
             }
@@ -81,6 +81,17 @@ public class ConstructorSizeTests
         var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.CtorNet.Compiled.g.cs").SourceText.ToString();
         Assert.Contains("[return: global::SharpGrad.Shape(\"N\", \"d\")]", text);
         Assert.Contains("new float[n * 2 * _sym_hidden]", text);   // [N, 2*hidden]: 2 into the fixed count, hidden the factor
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void AnRngPassedToALayerIsNotPartOfTheProgram()
+    {
+        // new Linear(4, hidden, rng: rng): the generator used to call rng "not a compile-time constant" (a break).
+        var (result, output) = GeneratorHarness.Run(Net("fc1 = new Linear(4, hidden, rng: rng);\n        fc2 = new Linear(hidden, 10, rng: rng);"));
+        Assert.Empty(result.Diagnostics);
+        var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.CtorNet.Compiled.g.cs").SourceText.ToString();
+        Assert.DoesNotContain("=> _m.Forward(x)", text);
         Assert.Empty(GeneratorHarness.Problems(output));
     }
 
