@@ -19,10 +19,10 @@ public readonly record struct EncoderLayerShape(int DModel, int Heads, int FeedF
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class EncoderLayerWorkspace
 {
-    internal float[] Input = [], Qkv = [], Q = [], K = [], V = [], Probs = [], Context = [], Merged = [], Attention = [];
+    internal float[] Input = [], Qkv = [], Probs = [], Merged = [], Attention = [];
     internal float[] Residual1 = [], Hidden1 = [], Normed2 = [], Ff1 = [], Ff1Act = [], Ff2 = [], Residual2 = [];
     internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
-    internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GContext = [], GProbs = [], GScores = [], GQ = [], GK = [], GV = [], GQkv = [];
+    internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     private int _n = -1;
 
     internal void Ensure(in EncoderLayerShape s, int n)
@@ -30,12 +30,10 @@ public sealed class EncoderLayerWorkspace
         if (n == _n) return;
         int rows = n * s.Steps, e = s.DModel, f = s.FeedForward, heads = n * s.Heads, t = s.Steps;
         float[] A(int size) => new float[size];
-        (Input, Qkv, Q, K, V, Probs, Context, Merged, Attention) = (A(rows * e), A(rows * 3 * e), A(rows * e), A(rows * e), A(rows * e), A(heads * t * t),
-            A(rows * e), A(rows * e), A(rows * e));
+        (Input, Qkv, Probs, Merged, Attention) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e), A(rows * e));
         (Residual1, Hidden1, Normed2, Ff1, Ff1Act, Ff2, Residual2) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * e));
         (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
-        (G1, G2, G3, GFf, GFfAct, GMerged, GContext) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * e));
-        (GProbs, GScores, GQ, GK, GV, GQkv) = (A(heads * t * t), A(heads * t * t), A(rows * e), A(rows * e), A(rows * e), A(rows * 3 * e));
+        (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * 3 * e));
         _n = n;
     }
 }
@@ -180,19 +178,13 @@ public static class TransformerLayerKernel
         LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
     }
 
-    /// <summary>Self-attention of <paramref name="x"/> [N·T, E] into <c>ws.Attention</c>, keeping q, k, v, the probabilities and the merged heads.</summary>
+    /// <summary>Self-attention of <paramref name="x"/> [N·T, E] into <c>ws.Attention</c>, keeping the packed q, k, v, the probabilities and the merged heads.</summary>
     private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
     {
-        int t = s.Steps, e = s.DModel, h = s.Heads, d = s.HeadDim, rows = n * t;
-        float scale = 1f / MathF.Sqrt(d);
+        int t = s.Steps, e = s.DModel, rows = n * t;
         Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
-        SplitHeads(ws.Qkv, 3 * e, 0, ws.Q, n, s, toHeads: true);
-        SplitHeads(ws.Qkv, 3 * e, e, ws.K, n, s, toHeads: true);
-        SplitHeads(ws.Qkv, 3 * e, 2 * e, ws.V, n, s, toHeads: true);
-        for (int m = 0; m < n * h; m++) Gemm.Sgemm(false, true, t, t, d, scale, ws.Q, m * t * d, d, ws.K, m * t * d, d, 0f, ws.GScores, m * t * t, t);
-        SoftmaxKernel.Forward(ws.GScores, ws.Probs, n * h * t, t, 1, log: false);
-        for (int m = 0; m < n * h; m++) Gemm.Sgemm(false, false, t, d, t, 1f, ws.Probs, m * t * t, t, ws.V, m * t * d, d, 0f, ws.Context, m * t * d, d);
-        SplitHeads(ws.Merged, e, 0, ws.Context, n, s, toHeads: false);
+        var (q, k, v) = QkvRows(s, ws.Qkv);
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e));
         Linear(ws.Merged, w[OutW], w[OutB], ws.Attention, rows, e, e);
     }
 
@@ -200,48 +192,21 @@ public static class TransformerLayerKernel
     private static void AttentionBackward(in EncoderLayerShape s, int n, float[] x, float[] gy, float[]? gx, IReadOnlyList<float[]> w,
         IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws)
     {
-        int t = s.Steps, e = s.DModel, h = s.Heads, d = s.HeadDim, rows = n * t;
-        float scale = 1f / MathF.Sqrt(d);
+        int t = s.Steps, e = s.DModel, rows = n * t;
         LinearBackward(ws.Merged, w[OutW], gy, ws.GMerged, accumulate: false, g[OutW], g[OutB], rows, e, e);
-        SplitHeads(ws.GMerged, e, 0, ws.GContext, n, s, toHeads: true);
-        for (int m = 0; m < n * h; m++)
-        {
-            Gemm.Sgemm(false, true, t, t, d, 1f, ws.GContext, m * t * d, d, ws.V, m * t * d, d, 0f, ws.GProbs, m * t * t, t);
-            Gemm.Sgemm(true, false, t, d, t, 1f, ws.Probs, m * t * t, t, ws.GContext, m * t * d, d, 0f, ws.GV, m * t * d, d);
-        }
-        Array.Clear(ws.GScores, 0, n * h * t * t);
-        SoftmaxKernel.Backward(ws.Probs, ws.GProbs, ws.GScores, n * h * t, t, 1, log: false);
-        for (int m = 0; m < n * h; m++)
-        {
-            Gemm.Sgemm(false, false, t, d, t, scale, ws.GScores, m * t * t, t, ws.K, m * t * d, d, 0f, ws.GQ, m * t * d, d);
-            Gemm.Sgemm(true, false, t, d, t, scale, ws.GScores, m * t * t, t, ws.Q, m * t * d, d, 0f, ws.GK, m * t * d, d);
-        }
-        SplitHeads(ws.GQkv, 3 * e, 0, ws.GQ, n, s, toHeads: false);
-        SplitHeads(ws.GQkv, 3 * e, e, ws.GK, n, s, toHeads: false);
-        SplitHeads(ws.GQkv, 3 * e, 2 * e, ws.GV, n, s, toHeads: false);
+        var (q, k, v) = QkvRows(s, ws.Qkv);
+        var (gq, gk, gv) = QkvRows(s, ws.GQkv);
+        AttentionKernel.Backward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, t * e, e), gq, gk, gv);
         LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
     }
 
-    /// <summary>
-    /// Between [N·T, stride] rows (the E columns at <paramref name="offset"/>) and per-head [N, H, T, d]: gathered into
-    /// <paramref name="heads"/> when <paramref name="toHeads"/>, else scattered back into <paramref name="rowsArray"/>.
-    /// </summary>
-    private static void SplitHeads(float[] rowsArray, int stride, int offset, float[] heads, int n, in EncoderLayerShape s, bool toHeads)
+    /// <summary>softmax's scale 1/√head_dim.</summary>
+    private static float Scale(in EncoderLayerShape s) => 1f / MathF.Sqrt(s.HeadDim);
+
+    /// <summary>q, k and v as rows of the packed [N, T, 3E] projection (or its gradient).</summary>
+    private static (HeadRows Q, HeadRows K, HeadRows V) QkvRows(in EncoderLayerShape s, float[] qkv)
     {
-        int t = s.Steps, h = s.Heads, d = s.HeadDim;
-        for (int b = 0; b < n; b++)
-        {
-            for (int step = 0; step < t; step++)
-            {
-                int row = (b * t + step) * stride + offset;
-                for (int head = 0; head < h; head++)
-                {
-                    var r = rowsArray.AsSpan(row + head * d, d);
-                    var m = heads.AsSpan(((b * h + head) * t + step) * d, d);
-                    if (toHeads) r.CopyTo(m);
-                    else m.CopyTo(r);
-                }
-            }
-        }
+        int e = s.DModel, stride = 3 * e, batch = s.Steps * stride;
+        return (new HeadRows(qkv, 0, batch, stride), new HeadRows(qkv, e, batch, stride), new HeadRows(qkv, 2 * e, batch, stride));
     }
 }
