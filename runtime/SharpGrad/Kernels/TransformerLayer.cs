@@ -19,8 +19,8 @@ public readonly record struct EncoderLayerShape(int DModel, int Heads, int FeedF
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class EncoderLayerWorkspace
 {
-    internal float[] Input = [], Qkv = [], Probs = [], Merged = [], Attention = [];
-    internal float[] Residual1 = [], Hidden1 = [], Normed2 = [], Ff1 = [], Ff1Act = [], Ff2 = [], Residual2 = [];
+    internal float[] Input = [], Qkv = [], Probs = [], Merged = [];
+    internal float[] Residual1 = [], Hidden1 = [], Normed2 = [], Ff1 = [], Ff1Act = [], Residual2 = [];
     internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     private int _n = -1;
@@ -30,8 +30,8 @@ public sealed class EncoderLayerWorkspace
         if (n == _n) return;
         int rows = n * s.Steps, e = s.DModel, f = s.FeedForward, heads = n * s.Heads, t = s.Steps;
         float[] A(int size) => new float[size];
-        (Input, Qkv, Probs, Merged, Attention) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e), A(rows * e));
-        (Residual1, Hidden1, Normed2, Ff1, Ff1Act, Ff2, Residual2) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * e));
+        (Input, Qkv, Probs, Merged) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e));
+        (Residual1, Hidden1, Normed2, Ff1, Ff1Act, Residual2) = (A(rows * e), A(rows * e), A(rows * e), s.Gelu ? A(rows * f) : [], A(rows * f), A(rows * e));
         (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
         (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * 3 * e));
         _n = n;
@@ -62,20 +62,16 @@ public static class TransformerLayerKernel
         {
             // n1 = LN1(x); r1 = x + attn(n1); n2 = LN2(r1); y = r1 + ff(n2)
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            AttentionForward(s, n, ws.Hidden1, w, ws);
-            TensorPrimitives.Add(ws.Input.AsSpan(0, rows * e), ws.Attention.AsSpan(0, rows * e), ws.Residual1.AsSpan(0, rows * e));
+            AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Normed2, rows, w, ws);
-            TensorPrimitives.Add(ws.Residual1.AsSpan(0, rows * e), ws.Ff2.AsSpan(0, rows * e), y.AsSpan(0, rows * e));
+            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w, ws);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
-            AttentionForward(s, n, ws.Input, w, ws);
-            TensorPrimitives.Add(ws.Input.AsSpan(0, rows * e), ws.Attention.AsSpan(0, rows * e), ws.Residual1.AsSpan(0, rows * e));
+            AttentionForward(s, n, ws.Input, ws.Input, w, ws);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            FeedForward(s, ws.Hidden1, rows, w, ws);
-            TensorPrimitives.Add(ws.Hidden1.AsSpan(0, rows * e), ws.Ff2.AsSpan(0, rows * e), ws.Residual2.AsSpan(0, rows * e));
+            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w, ws);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
         }
     }
@@ -140,13 +136,10 @@ public static class TransformerLayerKernel
             invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
     }
 
-    /// <summary>y = x·Wᵀ + b over <paramref name="rows"/> rows.</summary>
-    private static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF)
-    {
-        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, 0, inF, 0f, y, 0, outF);
-        var b = bias.AsSpan(0, outF);
-        for (int r = 0; r < rows; r++) TensorPrimitives.Add(y.AsSpan(r * outF, outF), b, y.AsSpan(r * outF, outF));
-    }
+    /// <summary>y = act(x·Wᵀ + b (+ residual)) over <paramref name="rows"/> rows, the bias, residual and ReLU applied in the GEMM's epilogue.</summary>
+    private static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false)
+        => Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, 0, inF, 0f, y, 0, outF,
+            new GemmEpilogue(bias, residual: residual, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
 
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
     private static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
@@ -157,13 +150,20 @@ public static class TransformerLayerKernel
         if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
     }
 
-    private static void FeedForward(in EncoderLayerShape s, float[] x, int rows, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    /// <summary><paramref name="y"/> = <paramref name="residual"/> + the feed-forward block of <paramref name="x"/>.</summary>
+    private static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
     {
         int e = s.DModel, f = s.FeedForward;
-        Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
-        if (s.Gelu) Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
-        else Pointwise.Forward<ReluOp>(ws.Ff1, ws.Ff1Act, rows * f);
-        Linear(ws.Ff1Act, w[L2W], w[L2B], ws.Ff2, rows, f, e);
+        if (s.Gelu)
+        {
+            Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
+            Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
+        }
+        else
+        {
+            Linear(x, w[L1W], w[L1B], ws.Ff1Act, rows, e, f, relu: true);
+        }
+        Linear(ws.Ff1Act, w[L2W], w[L2B], y, rows, f, e, residual);
     }
 
     /// <summary>The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>.</summary>
@@ -174,18 +174,21 @@ public static class TransformerLayerKernel
         LinearBackward(ws.Ff1Act, w[L2W], gy, ws.GFfAct, accumulate: false, g[L2W], g[L2B], rows, f, e);
         Array.Clear(ws.GFf, 0, rows * f);
         if (s.Gelu) Pointwise.Backward<GeluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
-        else Pointwise.Backward<ReluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
+        else Pointwise.Backward<ReluOp>(ws.Ff1Act, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f); // relu(x) > 0 exactly where x > 0
         LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
     }
 
-    /// <summary>Self-attention of <paramref name="x"/> [N·T, E] into <c>ws.Attention</c>, keeping the packed q, k, v, the probabilities and the merged heads.</summary>
-    private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    /// <summary>
+    /// <c>ws.Residual1</c> = <paramref name="residual"/> + self-attention of <paramref name="x"/> [N·T, E], keeping the packed q, k, v, the
+    /// probabilities and the merged heads.
+    /// </summary>
+    private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, float[] residual, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
     {
         int t = s.Steps, e = s.DModel, rows = n * t;
         Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
         var (q, k, v) = QkvRows(s, ws.Qkv);
         AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e));
-        Linear(ws.Merged, w[OutW], w[OutB], ws.Attention, rows, e, e);
+        Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual);
     }
 
     /// <summary>The self-attention's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/> (when not null).</summary>
