@@ -82,6 +82,18 @@ public static class SequenceWorkloads
             add($"xfmr-gemm-{name}-fwd", $"sgemm 1024x{inF} · ({outF}x{inF})ᵀ", () => Kernels.Gemm.Sgemm(false, true, 1024, outF, inF, 1f, ga, 0, inF, gb, 0, inF, 0f, gc, 0, outF), 30);
             add($"xfmr-gemm-{name}-dx", $"sgemm 1024x{outF} · {outF}x{inF}", () => Kernels.Gemm.Sgemm(false, false, 1024, inF, outF, 1f, ga, 0, outF, gb, 0, inF, 0f, gc, 0, inF), 30);
             add($"xfmr-gemm-{name}-dw", $"sgemm (1024x{outF})ᵀ · 1024x{inF}", () => Kernels.Gemm.Sgemm(true, false, outF, inF, 1024, 1f, ga, 0, outF, gb, 0, inF, 1f, gc, 0, inF), 30);
+            add($"xfmr-gemm-{name}-fwd4", $"sgemm 1024x{inF} · ({outF}x{inF})ᵀ in 4 row blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(false, true, 256, outF, inF, 1f, ga, r * inF, inF, gb, 0, inF, 0f, gc, r * outF, outF);
+            }, 30);
+            add($"xfmr-gemm-{name}-dx4", $"sgemm 1024x{outF} · {outF}x{inF} in 4 row blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(false, false, 256, inF, outF, 1f, ga, r * outF, outF, gb, 0, inF, 0f, gc, r * inF, inF);
+            }, 30);
+            add($"xfmr-gemm-{name}-dw4", $"sgemm (1024x{outF})ᵀ · 1024x{inF} in 4 k blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(true, false, outF, inF, 256, 1f, ga, r * outF, outF, gb, r * inF, inF, 1f, gc, 0, inF);
+            }, 30);
         }
         var layer = (TransformerEncoderLayer)encoder[0];
         var shape = new Kernels.EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, LayerNormEps: 1e-5);

@@ -141,12 +141,24 @@ public static class TransformerLayerKernel
         => Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, 0, inF, 0f, y, 0, outF,
             new GemmEpilogue(bias, residual: residual, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
 
+    /// <summary>
+    /// Multiply-adds per GEMM call in <see cref="LinearBackward"/>: the token rows are taken in blocks this small so that
+    /// g·W and gᵀ·x stay on the GEMM's direct (unpacked) path, which at a layer's 1024 token rows is 25–35 % faster for these
+    /// two products than packing (gᵀ·x packs A through a strided gather); x·Wᵀ is faster packed and is not split.
+    /// </summary>
+    private const int BackwardBlockMacs = 1 << 24;
+
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
     private static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
         int inF, int outF)
     {
-        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, weight, 0, inF, accumulate ? 1f : 0f, gx, 0, inF);
-        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight, 0, inF);
+        int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
+        for (int r = 0; r < rows; r += block)
+        {
+            int m = Math.Min(block, rows - r);
+            if (gx is not null) Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, 0, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
+            if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, 0, inF);
+        }
         if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
     }
 
