@@ -176,6 +176,7 @@ public static class Profile
         var coptc = new Sgd(cnnc.Parameters(), 0.01);
         Add("cnn-fwd", "compiled cnn b32: forward", () => ccnn.Forward(xc), 50);
         Add("cnn-step", "compiled cnn b32: full step (cnn_train_step_b32)", () => Workloads.CnnTrainStepCompiled(ccnn, coptc, xc, yc), 50);
+        SequenceWorkloads.ProfilePieces(Add);
         return list;
     }
 }

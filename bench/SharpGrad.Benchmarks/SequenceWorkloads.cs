@@ -55,6 +55,57 @@ public static class SequenceWorkloads
         }
     }
 
+    /// <summary>
+    /// The parts of transformer_train_step_b16 that <c>profile</c> and <c>count</c> time (called by <see cref="Profile"/>):
+    /// the compiled and eager steps and the encoder layer's kernel forward and backward; <paramref name="add"/> takes (key,
+    /// what, body, iterations per timed loop).
+    /// </summary>
+    public static void ProfilePieces(Action<string, string, Action, int> add)
+    {
+        ArgumentNullException.ThrowIfNull(add);
+        Rng.ManualSeed(0);
+        var (encoder, head) = Transformer();
+        var opt = new Sgd(encoder.Parameters().Concat(head.Parameters()), 0.01);
+        var x = Tensor.Rand(16, 64, 128);
+        var y = Tensor.RandInt(0, 10, [16]);
+        add("xfmr-step-eager", "transformer b16: full step (transformer_train_step_b16, eager)", () => TransformerTrainStepEager(encoder, head, opt, x, y), 10);
+        var net = new TransformerNet();
+        var compiled = net.Compile();
+        var copt = new Sgd(net.Parameters(), 0.01);
+        add("xfmr-step", "compiled transformer b16: full step (transformer_train_step_b16)", () => CompiledTrainStep(copt, () => compiled.LossBackward(x, y)), 10);
+        // The layer's GEMMs at the workload's sizes (1024 token rows): forward x·Wᵀ, input gradient g·W, weight gradient gᵀ·x.
+        var ga = new float[1024 * 512];
+        var gb = new float[1024 * 512];
+        var gc = new float[1024 * 512];
+        foreach (var (name, inF, outF) in new[] { ("qkv", 128, 384), ("out", 128, 128), ("ff1", 128, 512), ("ff2", 512, 128) })
+        {
+            add($"xfmr-gemm-{name}-fwd", $"sgemm 1024x{inF} · ({outF}x{inF})ᵀ", () => Kernels.Gemm.Sgemm(false, true, 1024, outF, inF, 1f, ga, 0, inF, gb, 0, inF, 0f, gc, 0, outF), 30);
+            add($"xfmr-gemm-{name}-dx", $"sgemm 1024x{outF} · {outF}x{inF}", () => Kernels.Gemm.Sgemm(false, false, 1024, inF, outF, 1f, ga, 0, outF, gb, 0, inF, 0f, gc, 0, inF), 30);
+            add($"xfmr-gemm-{name}-dw", $"sgemm (1024x{outF})ᵀ · 1024x{inF}", () => Kernels.Gemm.Sgemm(true, false, outF, inF, 1024, 1f, ga, 0, outF, gb, 0, inF, 1f, gc, 0, inF), 30);
+            add($"xfmr-gemm-{name}-fwd4", $"sgemm 1024x{inF} · ({outF}x{inF})ᵀ in 4 row blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(false, true, 256, outF, inF, 1f, ga, r * inF, inF, gb, 0, inF, 0f, gc, r * outF, outF);
+            }, 30);
+            add($"xfmr-gemm-{name}-dx4", $"sgemm 1024x{outF} · {outF}x{inF} in 4 row blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(false, false, 256, inF, outF, 1f, ga, r * outF, outF, gb, 0, inF, 0f, gc, r * inF, inF);
+            }, 30);
+            add($"xfmr-gemm-{name}-dw4", $"sgemm (1024x{outF})ᵀ · 1024x{inF} in 4 k blocks", () =>
+            {
+                for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(true, false, outF, inF, 256, 1f, ga, r * outF, outF, gb, r * inF, inF, 1f, gc, 0, inF);
+            }, 30);
+        }
+        var layer = (TransformerEncoderLayer)encoder[0];
+        var shape = new Kernels.EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, LayerNormEps: 1e-5);
+        var w = layer.Parameters().Select(p => p.Data<float>().ToArray()).ToArray();
+        var g = w.Select(a => (float[]?)new float[a.Length]).ToArray();
+        var ws = new Kernels.EncoderLayerWorkspace();
+        float[] xs = x.Data<float>().ToArray(), ys = new float[xs.Length], gx = new float[xs.Length];
+        add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
+        Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
+        add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+    }
+
     /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>
     private static void CompiledTrainStep(Optimizer opt, Func<float> lossBackward)
     {

@@ -1,3 +1,5 @@
+using SharpGrad.Kernels;
+
 namespace SharpGrad;
 
 public static partial class Functional
@@ -79,5 +81,65 @@ public static partial class Functional
         var weights = Softmax(scores, -1);
         if (dropoutP > 0) weights = Dropout(weights, dropoutP, training: true, rng);
         return (weights.MatMul(v), needWeights ? weights : null);
+    }
+
+    /// <summary>
+    /// Self-attention over a packed in-projection, fused (the float32 fast path of <see cref="Layers.MultiheadAttention"/>
+    /// without masks, dropout or returned weights): <paramref name="qkv"/> is [N, L, 3E] (<paramref name="batchFirst"/>) or
+    /// [L, N, 3E], q | k | v along the last dim; returns the merged heads' context [N, L, E] (or [L, N, E]), what
+    /// <c>softmax(q·kᵀ·scale)·v</c> per head followed by the head merge gives, without the head split and merge copies. One
+    /// autograd node (<c>SelfAttentionBackward</c>) whose backward runs <see cref="AttentionKernel.Backward"/>; differentiating
+    /// that backward again (<c>createGraph</c>) goes through the unfused ops.
+    /// </summary>
+    internal static Tensor PackedSelfAttention(Tensor qkv, int heads, bool batchFirst, double scale)
+    {
+        var shape = qkv._shape;
+        if (qkv.DType != DType.Float32 || shape.Length != 3 || shape[2] % (3 * heads) != 0)
+        {
+            throw new ArgumentException($"PackedSelfAttention: expected a float32 [N, L, 3E] or [L, N, 3E] projection with E divisible by the {heads} heads, but got {qkv.DType} {ShapeUtil.Format(shape)}.");
+        }
+        int n = batchFirst ? shape[0] : shape[1], l = batchFirst ? shape[1] : shape[0], e = shape[2] / 3, d = e / heads;
+        float fscale = (float)scale;
+        var x = qkv.ContiguousRaw();
+        var context = Tensor.Empty([shape[0], shape[1], e]);
+        var probs = Tensor.Empty([n * heads * l * l]);
+        probs.Storage.Internal = true; // only this op (and its node) reaches it
+        var (q, k, v) = PackedRows(x.Data<float>(), x.Offset, n, l, e, batchFirst);
+        AttentionKernel.Forward(n, heads, l, l, d, fscale, q, k, v, probs.Data<float>(), Rows(context.Data<float>(), context.Offset, n, l, e, batchFirst));
+        if (!Tensor.ShouldRecord(qkv))
+        {
+            probs.Storage.TryRecycle();
+            return context;
+        }
+        return Tensor.Record(context, "SelfAttentionBackward", [qkv], (g, node) =>
+        {
+            if (Autograd.IsGradEnabled)
+            {
+                // createGraph: the gradient as a function of qkv and g, through the unfused ops.
+                var chunks = qkv.Chunk(3, -1);
+                Tensor Heads(Tensor t) => (batchFirst ? t : t.Transpose(0, 1)).Reshape(n, l, heads, d).Transpose(1, 2);
+                var ctx = AttentionCore(Heads(chunks[0]), Heads(chunks[1]), Heads(chunks[2]), null, scale, 0, null, needWeights: false).Output
+                    .Transpose(1, 2).Reshape(n, l, e);
+                if (!batchFirst) ctx = ctx.Transpose(0, 1);
+                return [Autograd.Grad(ctx, qkv, g, retainGraph: true, createGraph: true)];
+            }
+            var gc = g.DType == DType.Float32 ? g.ContiguousRaw() : g.ToRaw(DType.Float32);
+            var gqkv = Tensor.Empty(shape);
+            var (gq, gk, gv) = PackedRows(gqkv.Data<float>(), gqkv.Offset, n, l, e, batchFirst);
+            AttentionKernel.Backward(n, heads, l, l, d, fscale, q, k, v, probs.Data<float>(), Rows(gc.Data<float>(), gc.Offset, n, l, e, batchFirst),
+                gq, gk, gv);
+            return [gqkv];
+        }, x, probs);
+    }
+
+    /// <summary>Rows of <paramref name="width"/> features of an [N, L, width] (batch first) or [L, N, width] array.</summary>
+    private static HeadRows Rows(float[] data, int offset, int n, int l, int width, bool batchFirst)
+        => batchFirst ? new HeadRows(data, offset, l * width, width) : new HeadRows(data, offset, width, n * width);
+
+    /// <summary>q, k and v of a packed [N, L, 3E] (or [L, N, 3E]) projection.</summary>
+    private static (HeadRows Q, HeadRows K, HeadRows V) PackedRows(float[] data, int offset, int n, int l, int e, bool batchFirst)
+    {
+        var r = Rows(data, offset, n, l, 3 * e, batchFirst);
+        return (r, r with { Offset = offset + e }, r with { Offset = offset + 2 * e });
     }
 }

@@ -10,7 +10,7 @@ namespace SharpGrad.Kernels;
 /// <c>Functional.LayerNorm</c> and generated code call the same kernels.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class NormKernel
+public static partial class NormKernel
 {
     /// <summary>
     /// y = (x − mean)·invstd·weight + bias per channel, with the batch statistics (biased variance) when
@@ -128,67 +128,153 @@ public static class NormKernel
 
     /// <summary>
     /// y = (x − mean)·invstd·weight + bias per row of <paramref name="cols"/> elements (the biased variance);
-    /// <paramref name="saveMean"/>/<paramref name="saveInvstd"/> (rows values) receive the statistics.
+    /// <paramref name="saveMean"/>/<paramref name="saveInvstd"/> (rows values) receive the statistics. Rows are vectorised
+    /// (the row's sums in <typeparamref name="T"/> SIMD lanes) and split over the worker pool when there are many.
     /// </summary>
-    public static void LayerNormForward<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int cols, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, double eps,
+    public static unsafe void LayerNormForward<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int cols, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, double eps,
         Span<T> saveMean, Span<T> saveInvstd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int r = 0; r < rows; r++)
+        if (rows <= 0) return;
+        if (cols <= 0)
         {
-            var xr = x.Slice(r * cols, cols);
-            T mean = T.CreateTruncating(double.CreateTruncating(TensorPrimitives.Sum(xr)) / Math.Max(1, cols));
-            double sq = 0;
-            for (int k = 0; k < cols; k++)
-            {
-                double d = double.CreateTruncating(xr[k] - mean);
-                sq += d * d;
-            }
-            T invstd = T.CreateTruncating(1.0 / Math.Sqrt(sq / Math.Max(1, cols) + eps));
-            saveMean[r] = mean;
-            saveInvstd[r] = invstd;
-            var yr = y.Slice(r * cols, cols);
-            for (int k = 0; k < cols; k++)
-            {
-                T v = (xr[k] - mean) * invstd;
-                if (!weight.IsEmpty) v *= weight[k];
-                if (!bias.IsEmpty) v += bias[k];
-                yr[k] = v;
-            }
+            // empty rows: mean 0, variance 0
+            saveMean[..rows].Clear();
+            saveInvstd[..rows].Fill(T.CreateTruncating(1.0 / Math.Sqrt(eps)));
+            return;
+        }
+        fixed (T* px = x, py = y, pw = weight, pb = bias, pm = saveMean, pi = saveInvstd)
+        {
+            var body = new LayerNormForwardRows<T>(px, py, cols, weight.IsEmpty ? null : pw, bias.IsEmpty ? null : pb, eps, pm, pi);
+            RunRowParts(rows, cols, body);
         }
     }
 
     /// <summary>
     /// Gradients of <see cref="LayerNormForward{T}"/>: <paramref name="gx"/> (when not empty), <paramref name="gWeight"/> and
-    /// <paramref name="gBias"/> (cols values, when not empty) are added to.
+    /// <paramref name="gBias"/> (cols values, when not empty) are added to. Split over the worker pool like the forward, each
+    /// part summing its rows' weight and bias gradients on its own before they are added up.
     /// </summary>
-    public static void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
+    public static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
         ReadOnlySpan<T> weight, Span<T> gWeight, Span<T> gBias, int rows, int cols)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int r = 0; r < rows; r++)
+        if (rows <= 0 || cols <= 0) return;
+        int parts = RowParts(rows, cols);
+        bool sums = !gWeight.IsEmpty || !gBias.IsEmpty;
+        // Each part's weight and bias gradients: [parts, 2, cols] (part 0 of a single part writes straight into gWeight/gBias).
+        T[]? partial = parts > 1 && sums ? Scratch<T>.Pool.Rent(parts * 2 * cols) : null;
+        try
         {
-            T mean = saveMean[r], invstd = saveInvstd[r];
-            int o = r * cols;
-            double sg = 0, sgx = 0;
-            for (int k = 0; k < cols; k++)
+            if (partial is not null) partial.AsSpan(0, parts * 2 * cols).Clear();
+            fixed (T* px = x, pg = gy, pgx = gx, pm = saveMean, pi = saveInvstd, pw = weight, pgw = gWeight, pgb = gBias, pp = partial)
             {
-                T g = gy[o + k];
-                T xhat = (x[o + k] - mean) * invstd;
-                T gxhat = weight.IsEmpty ? g : g * weight[k];
-                sg += double.CreateTruncating(gxhat);
-                sgx += double.CreateTruncating(gxhat * xhat);
-                if (!gWeight.IsEmpty) gWeight[k] += g * xhat;
-                if (!gBias.IsEmpty) gBias[k] += g;
+                var body = new LayerNormBackwardRows<T>(px, pg, gx.IsEmpty ? null : pgx, pm, pi, weight.IsEmpty ? null : pw, gWeight.IsEmpty ? null : pgw,
+                    gBias.IsEmpty ? null : pgb, partial is null ? null : pp, cols, (rows + parts - 1) / parts, rows);
+                if (parts == 1) body.Invoke(0);
+                else Parallelism.For(parts, body);
             }
-            if (gx.IsEmpty) continue;
-            T mg = T.CreateTruncating(sg / cols), mgx = T.CreateTruncating(sgx / cols);
-            for (int k = 0; k < cols; k++)
+            if (partial is not null)
             {
-                T g = gy[o + k];
-                T xhat = (x[o + k] - mean) * invstd;
-                T gxhat = weight.IsEmpty ? g : g * weight[k];
-                gx[o + k] += invstd * (gxhat - mg - xhat * mgx);
+                for (int p = 0; p < parts; p++)
+                {
+                    if (!gWeight.IsEmpty) TensorPrimitives.Add(gWeight, partial.AsSpan(p * 2 * cols, cols), gWeight);
+                    if (!gBias.IsEmpty) TensorPrimitives.Add(gBias, partial.AsSpan(p * 2 * cols + cols, cols), gBias);
+                }
+            }
+        }
+        finally
+        {
+            if (partial is not null) Scratch<T>.Pool.Return(partial);
+        }
+    }
+
+    /// <summary>Elements per part below which layer-norm rows are not split further (a few µs of work).</summary>
+    private const int LayerNormElementsPerPart = 16384;
+
+    private static int RowParts(int rows, int cols) => Math.Min(rows, Parallelism.Parts((double)rows * cols, LayerNormElementsPerPart));
+
+    /// <summary>Runs <paramref name="body"/> over row ranges: part p gets rows [p·chunk, (p + 1)·chunk).</summary>
+    private static void RunRowParts<TBody>(int rows, int cols, TBody body) where TBody : struct, IRowRange
+    {
+        int parts = RowParts(rows, cols);
+        int chunk = (rows + parts - 1) / parts;
+        if (parts == 1) body.Rows(0, rows);
+        else Parallelism.For((rows + chunk - 1) / chunk, new RowRangeParts<TBody>(body, chunk, rows));
+    }
+
+    private interface IRowRange
+    {
+        void Rows(int start, int end);
+    }
+
+    private readonly struct RowRangeParts<TBody>(TBody body, int chunk, int rows) : IParallelBody where TBody : struct, IRowRange
+    {
+        public void Invoke(int index) => body.Rows(index * chunk, Math.Min(rows, (index + 1) * chunk));
+    }
+
+    private readonly unsafe struct LayerNormForwardRows<T>(T* x, T* y, int cols, T* weight, T* bias, double eps, T* mean, T* invstd) : IRowRange
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Rows(int start, int end)
+        {
+            T tCols = T.CreateTruncating(cols);
+            for (int r = start; r < end; r++)
+            {
+                var xr = new ReadOnlySpan<T>(x + (long)r * cols, cols);
+                var yr = new Span<T>(y + (long)r * cols, cols);
+                T m = TensorPrimitives.Sum(xr) / tCols;
+                // y holds x − mean until it is scaled (y may be x: each element is read before it is written)
+                TensorPrimitives.Subtract(xr, m, yr);
+                double variance = double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(yr)) / cols;
+                T inv = T.CreateTruncating(1.0 / Math.Sqrt(variance + eps));
+                mean[r] = m;
+                invstd[r] = inv;
+                TensorPrimitives.Multiply(yr, inv, yr);
+                if (weight != null) TensorPrimitives.Multiply(yr, new ReadOnlySpan<T>(weight, cols), yr);
+                if (bias != null) TensorPrimitives.Add(yr, new ReadOnlySpan<T>(bias, cols), yr);
+            }
+        }
+    }
+
+    private readonly unsafe struct LayerNormBackwardRows<T>(T* x, T* gy, T* gx, T* mean, T* invstd, T* weight, T* gWeight, T* gBias, T* partial, int cols,
+        int chunk, int rows) : IParallelBody
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Invoke(int part)
+        {
+            int start = part * chunk, end = Math.Min(rows, start + chunk);
+            T* gw = partial != null ? (gWeight != null ? partial + (long)part * 2 * cols : null) : gWeight;
+            T* gb = partial != null ? (gBias != null ? partial + (long)part * 2 * cols + cols : null) : gBias;
+            var buffer = cols <= 1024 ? stackalloc T[2 * cols] : new T[2 * cols];
+            Span<T> xhat = buffer[..cols], gxhat = buffer[cols..];
+            T tCols = T.CreateTruncating(cols);
+            for (int r = start; r < end; r++)
+            {
+                var xr = new ReadOnlySpan<T>(x + (long)r * cols, cols);
+                var gr = new ReadOnlySpan<T>(gy + (long)r * cols, cols);
+                T inv = invstd[r];
+                TensorPrimitives.Subtract(xr, mean[r], xhat);
+                TensorPrimitives.Multiply(xhat, inv, xhat);
+                if (weight != null) TensorPrimitives.Multiply(gr, new ReadOnlySpan<T>(weight, cols), gxhat);
+                else gr.CopyTo(gxhat);
+                if (gw != null)
+                {
+                    var gwr = new Span<T>(gw, cols);
+                    TensorPrimitives.MultiplyAdd(gr, xhat, gwr, gwr);
+                }
+                if (gb != null)
+                {
+                    var gbr = new Span<T>(gb, cols);
+                    TensorPrimitives.Add(gbr, gr, gbr);
+                }
+                if (gx == null) continue;
+                T mg = TensorPrimitives.Sum<T>(gxhat) / tCols, mgx = TensorPrimitives.Dot<T>(gxhat, xhat) / tCols;
+                // gx += invstd·(gxhat − mg − xhat·mgx)
+                TensorPrimitives.Subtract(gxhat, mg, gxhat);
+                TensorPrimitives.MultiplyAdd(xhat, -mgx, gxhat, gxhat);
+                var gxr = new Span<T>(gx + (long)r * cols, cols);
+                TensorPrimitives.MultiplyAdd(gxhat, inv, gxr, gxr);
             }
         }
     }

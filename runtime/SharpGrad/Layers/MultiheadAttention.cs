@@ -125,6 +125,15 @@ public sealed partial class MultiheadAttention : Module
         }
         // To [L, N, E], keeping "query is key is value" (self-attention projects once).
         bool selfAttention = ReferenceEquals(query, key) && ReferenceEquals(key, value);
+        if (selfAttention && attnMask is null && keyPaddingMask is null && !needWeights && (Dropout == 0 || !Training) && InProjWeight is not null
+            && query.DType == DType.Float32 && InProjWeight.DType == DType.Float32 && query._shape[^1] == EmbedDim)
+        {
+            // The fused path: one packed projection, the heads attended where they lie in it, the context in the input's layout.
+            var qkv = Functional.Linear(batched ? query : query.Unsqueeze(0), InProjWeight, InProjBias);
+            var context = Functional.PackedSelfAttention(qkv, NumHeads, batchFirst: BatchFirst || !batched, 1 / Math.Sqrt(HeadDim));
+            var projected = OutProj.Forward(context);
+            return (batched ? projected : projected.Squeeze(0), null);
+        }
         bool keyIsValue = ReferenceEquals(key, value);
         if (!batched)
         {

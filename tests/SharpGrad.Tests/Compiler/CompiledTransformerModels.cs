@@ -13,6 +13,18 @@ public sealed partial class CompiledEncoderLayerPostNorm
     public Tensor Forward([Shape("N", 5, 16)] Tensor x) => layer.Forward(x);
 }
 
+/// <summary>
+/// transformer_train_step_b16's layer size (d_model 128, 4 heads, feed-forward 512, 64 tokens): enough token rows at batch 5
+/// for the backward's GEMMs to run in several row blocks and a remainder, and heads of 32 for the attention kernel.
+/// </summary>
+[Module]
+public sealed partial class CompiledEncoderLayerWorkloadSize
+{
+    private readonly TransformerEncoderLayer layer = new(128, 4, 512, dropout: 0.0, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 64, 128)] Tensor x) => layer.Forward(x);
+}
+
 /// <summary>A pre-norm GELU encoder layer with an odd model size (3 heads of 4).</summary>
 [Module]
 public sealed partial class CompiledEncoderLayerPreNormGelu

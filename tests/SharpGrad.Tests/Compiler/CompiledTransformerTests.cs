@@ -22,6 +22,18 @@ public class CompiledTransformerTests
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, 16], seed: 82);
     }
 
+    [Fact]
+    public void WorkloadSizedEncoderLayerMatchesEager()
+    {
+        Rng.ManualSeed(85);
+        var model = new CompiledEncoderLayerWorkloadSize();
+        // a second instance with the same weights, so that the parameter gradients of the two modes are separate tensors
+        var twin = new CompiledEncoderLayerWorkloadSize();
+        twin.LoadStateDict(model.StateDict());
+        Assert.True(twin.Compile().Explanation.IsFullyCompiled, twin.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, twin, x => model.Forward(x), x => twin.Compile().Forward(x), [5, 64, 128], seed: 86);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]

@@ -1,0 +1,123 @@
+using System.ComponentModel;
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// Where the rows of one operand of <see cref="AttentionKernel"/> live: the element of sequence <c>b</c>, position
+/// <c>p</c>, feature <c>f</c> is at <c>Offset + b·BatchStride + p·StepStride + f</c>. Head <c>h</c> of the operand is
+/// the <c>head_dim</c> features from <c>h·head_dim</c>. So q, k and v can be read straight out of a packed in-projection
+/// ([N, T, 3E] with batch first: q at offset 0, k at E, v at 2E, step stride 3E, batch stride T·3E; [T, N, 3E] without:
+/// step stride N·3E, batch stride 3E) and the context written straight into the merged-heads rows — no split or merge copies.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct HeadRows(float[] Data, int Offset, int BatchStride, int StepStride)
+{
+    /// <summary>The element offset of head <paramref name="head"/>'s first row in sequence <paramref name="b"/>.</summary>
+    internal int Start(int b, int head, int headDim) => Offset + b * BatchStride + head * headDim;
+}
+
+/// <summary>
+/// Multi-head scaled dot-product attention without mask or dropout (PyTorch: the core of <c>F.multi_head_attention_forward</c>,
+/// <c>softmax(q·kᵀ·scale)·v</c> per sequence and head) on float32 rows laid out as <see cref="HeadRows"/>, parallel over
+/// sequences × heads on the worker pool (each item runs its head's small GEMMs and softmax rows on one core, so the
+/// 64×64×32 products of a Transformer's heads do not each pay a parallel dispatch). The compiled encoder layer
+/// (<see cref="TransformerLayerKernel"/>) and eager <c>MultiheadAttention</c> self-attention both call it. Not meant to be
+/// called by hand.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class AttentionKernel
+{
+    /// <summary>
+    /// probs[b, h] = softmax(scale·q[b, h]·k[b, h]ᵀ) ([n·heads, l, s], kept for the backward) and context[b, h] = probs·v[b, h],
+    /// for <paramref name="n"/> sequences of <paramref name="l"/> queries and <paramref name="s"/> keys.
+    /// </summary>
+    public static void Forward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows context)
+    {
+        Check(n, heads, l, s, headDim, probs);
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context));
+    }
+
+    /// <summary>
+    /// The gradients of <see cref="Forward"/> from the context's gradient <paramref name="gContext"/>: written (not added)
+    /// into <paramref name="gq"/>, <paramref name="gk"/> and <paramref name="gv"/>.
+    /// </summary>
+    public static void Backward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+    {
+        Check(n, heads, l, s, headDim, probs);
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv));
+    }
+
+    private static void Check(int n, int heads, int l, int s, int headDim, float[] probs)
+    {
+        if (n < 0 || heads <= 0 || l <= 0 || s <= 0 || headDim <= 0)
+        {
+            throw new ArgumentException($"AttentionKernel: expected a non-negative batch and positive heads, lengths and head size, but got n {n}, heads {heads}, l {l}, s {s}, head_dim {headDim}.");
+        }
+        if (probs.Length < (long)n * heads * l * s)
+        {
+            throw new ArgumentException($"AttentionKernel: the probabilities need {(long)n * heads * l * s} elements ([{n}·{heads}, {l}, {s}]), but the array has {probs.Length}.");
+        }
+    }
+
+    private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context)
+        : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            int b = index / heads, h = index % heads, p = index * l * s;
+            // The scale rides on the GEMM's alpha; softmax in place, row by row (the rows are in L1).
+            Gemm.Sgemm(false, true, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, 0f, probs, p, s);
+            for (int i = 0; i < l; i++) SoftmaxRow(probs.AsSpan(p + i * s, s));
+            Gemm.Sgemm(false, false, l, d, s, 1f, probs, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
+                context.StepStride);
+        }
+    }
+
+    private readonly struct BackwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            int b = index / heads, h = index % heads, p = index * l * s;
+            var gScores = Scratch<float>.Pool.Rent(l * s);
+            try
+            {
+                int gc = gContext.Start(b, h, d);
+                // gP = gC·vᵀ; gv = Pᵀ·gC
+                Gemm.Sgemm(false, true, l, s, d, 1f, gContext.Data, gc, gContext.StepStride, v.Data, v.Start(b, h, d), v.StepStride, 0f, gScores, 0, s);
+                Gemm.Sgemm(true, false, s, d, l, 1f, probs, p, s, gContext.Data, gc, gContext.StepStride, 0f, gv.Data, gv.Start(b, h, d), gv.StepStride);
+                // gS = scale·P∘(gP − Σ gP∘P), in place
+                for (int i = 0; i < l; i++) SoftmaxBackwardRow(probs.AsSpan(p + i * s, s), gScores.AsSpan(i * s, s), scale);
+                // gq = gS·k; gk = gSᵀ·q
+                Gemm.Sgemm(false, false, l, d, s, 1f, gScores, 0, s, k.Data, k.Start(b, h, d), k.StepStride, 0f, gq.Data, gq.Start(b, h, d), gq.StepStride);
+                Gemm.Sgemm(true, false, s, d, l, 1f, gScores, 0, s, q.Data, q.Start(b, h, d), q.StepStride, 0f, gk.Data, gk.Start(b, h, d), gk.StepStride);
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(gScores);
+            }
+        }
+    }
+
+    /// <summary>Softmax of one row in place (as <see cref="SoftmaxKernel"/>: shifted by the maximum, by 0 when it is infinite).</summary>
+    private static void SoftmaxRow(Span<float> row)
+    {
+        float m = TensorPrimitives.Max(row);
+        if (float.IsInfinity(m)) m = 0;
+        TensorPrimitives.Subtract(row, m, row);
+        TensorPrimitives.Exp(row, row);
+        TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+    }
+
+    /// <summary>g = scale·y∘(g − Σ g∘y), in place: softmax's backward with the scores' scale.</summary>
+    private static void SoftmaxBackwardRow(ReadOnlySpan<float> y, Span<float> g, float scale)
+    {
+        float dot = TensorPrimitives.Dot(g, y);
+        TensorPrimitives.Subtract(g, dot, g);
+        TensorPrimitives.Multiply(g, y, g);
+        TensorPrimitives.Multiply(g, scale, g);
+    }
+}

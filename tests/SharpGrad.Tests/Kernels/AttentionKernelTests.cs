@@ -1,0 +1,161 @@
+using SharpGrad;
+using SharpGrad.Kernels;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Kernels;
+
+/// <summary>
+/// <see cref="AttentionKernel"/> (multi-head softmax(scale·q·kᵀ)·v on strided rows, parallel over sequences × heads) against
+/// a naive double-precision reference, forward and backward, on odd sizes (l ≠ s, heads of odd size), with q, k, v read
+/// from a packed batch-first projection and from separate sequence-first arrays with offsets, on 1 and 2 threads.
+/// </summary>
+public class AttentionKernelTests
+{
+    public static IEnumerable<object[]> Shapes()
+    {
+        // n, heads, l, s, head_dim, threads
+        yield return [1, 1, 1, 1, 1, 1];
+        yield return [3, 2, 5, 7, 3, 2];
+        yield return [2, 3, 9, 4, 17, 1];
+        yield return [5, 4, 13, 13, 8, 2];
+        yield return [2, 4, 64, 64, 32, 2]; // the workload's head size
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PackedBatchFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads)
+    {
+        if (l != s) return; // a packed self-attention projection has one length
+        int e = heads * d, stride = 3 * e;
+        var rng = new Rng(n * 1000 + heads * 100 + l * 10 + d);
+        var qkv = SmallGemmTests.Random(n * l * stride, rng);
+        var q = new HeadRows(qkv, 0, l * stride, stride);
+        var k = new HeadRows(qkv, e, l * stride, stride);
+        var v = new HeadRows(qkv, 2 * e, l * stride, stride);
+        var gCtx = SmallGemmTests.Random(n * l * e, rng);
+        var context = new float[n * l * e];
+        var gqkv = new float[n * l * stride];
+        RunAndCompare(n, heads, l, s, d, threads, q, k, v, new HeadRows(context, 0, l * e, e), new HeadRows(gCtx, 0, l * e, e),
+            new HeadRows(gqkv, 0, l * stride, stride), new HeadRows(gqkv, e, l * stride, stride), new HeadRows(gqkv, 2 * e, l * stride, stride));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void SeparateSequenceFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads)
+    {
+        // [L, N, E] with an offset and a row stride E + 2 (gaps the kernel must not write)
+        int e = heads * d, ld = e + 2, off = 3;
+        var rng = new Rng(n * 7 + heads * 11 + l * 13 + s * 17 + d);
+        HeadRows Rows(int len, float[] data) => new(data, off, ld, n * ld);
+        float[] New(int len, bool random) => random ? SmallGemmTests.Random(off + len * n * ld, rng) : new float[off + len * n * ld];
+        RunAndCompare(n, heads, l, s, d, threads, Rows(l, New(l, true)), Rows(s, New(s, true)), Rows(s, New(s, true)), Rows(l, New(l, false)),
+            Rows(l, New(l, true)), Rows(l, New(l, false)), Rows(s, New(s, false)), Rows(s, New(s, false)));
+    }
+
+    private static void RunAndCompare(int n, int heads, int l, int s, int d, int threads, HeadRows q, HeadRows k, HeadRows v, HeadRows context,
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+    {
+        float scale = 1f / MathF.Sqrt(d);
+        var probs = new float[n * heads * l * s];
+        var gqBefore = (float[])gq.Data.Clone();
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            AttentionKernel.Forward(n, heads, l, s, d, scale, q, k, v, probs, context);
+            AttentionKernel.Backward(n, heads, l, s, d, scale, q, k, v, probs, gContext, gq, gk, gv);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+
+        for (int b = 0; b < n; b++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                double At(HeadRows r, int pos, int f) => r.Data[r.Offset + b * r.BatchStride + pos * r.StepStride + h * d + f];
+                // forward: P = softmax(scale·q·kᵀ), C = P·v
+                var p = new double[l, s];
+                for (int i = 0; i < l; i++)
+                {
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j < s; j++)
+                    {
+                        double dot = 0;
+                        for (int f = 0; f < d; f++) dot += At(q, i, f) * At(k, j, f);
+                        p[i, j] = dot * scale;
+                        max = Math.Max(max, p[i, j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < s; j++) sum += p[i, j] = Math.Exp(p[i, j] - max);
+                    for (int j = 0; j < s; j++)
+                    {
+                        p[i, j] /= sum;
+                        Assert.Equal(p[i, j], probs[((b * heads + h) * l + i) * s + j], 1e-5);
+                    }
+                    for (int f = 0; f < d; f++)
+                    {
+                        double c = 0;
+                        for (int j = 0; j < s; j++) c += p[i, j] * At(v, j, f);
+                        Assert.Equal(c, At(context, i, f), 1e-4);
+                    }
+                }
+                // backward: gP = gC·vᵀ, gS = P∘(gP − rowsum(gP∘P))·scale, gq = gS·k, gk = gSᵀ·q, gv = Pᵀ·gC
+                var gs = new double[l, s];
+                for (int i = 0; i < l; i++)
+                {
+                    double rowDot = 0;
+                    for (int j = 0; j < s; j++)
+                    {
+                        double gp = 0;
+                        for (int f = 0; f < d; f++) gp += At(gContext, i, f) * At(v, j, f);
+                        gs[i, j] = gp;
+                        rowDot += gp * p[i, j];
+                    }
+                    for (int j = 0; j < s; j++) gs[i, j] = p[i, j] * (gs[i, j] - rowDot) * scale;
+                }
+                for (int f = 0; f < d; f++)
+                {
+                    for (int i = 0; i < l; i++)
+                    {
+                        double g = 0;
+                        for (int j = 0; j < s; j++) g += gs[i, j] * At(k, j, f);
+                        Assert.Equal(g, At(gq, i, f), 1e-4);
+                    }
+                    for (int j = 0; j < s; j++)
+                    {
+                        double gK = 0, gV = 0;
+                        for (int i = 0; i < l; i++)
+                        {
+                            gK += gs[i, j] * At(q, i, f);
+                            gV += p[i, j] * At(gContext, i, f);
+                        }
+                        Assert.Equal(gK, At(gk, j, f), 1e-4);
+                        Assert.Equal(gV, At(gv, j, f), 1e-4);
+                    }
+                }
+            }
+        }
+        // The gaps between the rows of the gradient are not written.
+        if (gq.BatchStride < gq.StepStride)
+        {
+            // sequence-first rows BatchStride apart, with gaps after each row's E features
+            for (int i = 0; i < gq.Data.Length; i++)
+            {
+                int r = i - gq.Offset;
+                bool inside = r >= 0 && r % gq.BatchStride < heads * d;
+                if (!inside) Assert.Equal(gqBefore[i], gq.Data[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void ATooSmallProbabilityArrayIsRejected()
+    {
+        var data = new float[2 * 4 * 3 * 2];
+        var rows = new HeadRows(data, 0, 4 * 6, 6);
+        var ex = Assert.Throws<ArgumentException>(() => AttentionKernel.Forward(2, 2, 4, 4, 1, 1f, rows, rows, rows, new float[10], rows));
+        Assert.Contains("probabilities need 64", ex.Message);
+    }
+}

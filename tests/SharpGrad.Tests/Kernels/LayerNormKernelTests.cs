@@ -1,0 +1,80 @@
+using SharpGrad;
+using SharpGrad.Kernels;
+
+namespace SharpGrad.Tests.Kernels;
+
+/// <summary>
+/// <see cref="NormKernel.LayerNormForward{T}"/>/<see cref="NormKernel.LayerNormBackward{T}"/> (vectorised rows, split over
+/// the worker pool when there are many, each part summing its own weight and bias gradients) against a naive double
+/// reference, on odd sizes, with and without weight and bias, on 1 and 2 threads, with the output written over the input.
+/// </summary>
+public class LayerNormKernelTests
+{
+    [Theory]
+    [InlineData(1, 1, true, 1)]
+    [InlineData(7, 13, true, 2)]
+    [InlineData(301, 129, true, 2)] // several parts
+    [InlineData(301, 129, false, 2)]
+    [InlineData(1024, 128, true, 1)]
+    [InlineData(65, 1031, true, 2)] // a row longer than the stack buffer
+    public void MatchesNaive(int rows, int cols, bool affine, int threads)
+    {
+        var rng = new Rng(rows * 31 + cols);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] x = R(rows * cols), gy = R(rows * cols), w = affine ? R(cols) : [], b = affine ? R(cols) : [];
+        var y = new float[rows * cols];
+        float[] mean = new float[rows], invstd = new float[rows];
+        float[] gx = R(rows * cols), gw = R(cols), gb = R(cols); // added to
+        float[] gx0 = (float[])gx.Clone(), gw0 = (float[])gw.Clone(), gb0 = (float[])gb.Clone();
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            NormKernel.LayerNormForward<float>(x, y, rows, cols, w, b, 1e-5, mean, invstd);
+            NormKernel.LayerNormBackward<float>(x, gy, gx, mean, invstd, w, affine ? gw : [], affine ? gb : [], rows, cols);
+            // in place: y over x gives the same values
+            var inPlace = (float[])x.Clone();
+            NormKernel.LayerNormForward<float>(inPlace, inPlace, rows, cols, w, b, 1e-5, new float[rows], new float[rows]);
+            Assert.Equal(y, inPlace);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+
+        var sw = new double[cols];
+        var sb = new double[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            double mu = 0, v = 0;
+            for (int c = 0; c < cols; c++) mu += x[r * cols + c];
+            mu /= cols;
+            for (int c = 0; c < cols; c++) v += (x[r * cols + c] - mu) * (x[r * cols + c] - mu);
+            double inv = 1 / Math.Sqrt(v / cols + 1e-5);
+            Assert.Equal(mu, mean[r], 1e-5);
+            Assert.Equal(inv, invstd[r], 1e-3 * inv);
+            double mg = 0, mgx = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                double xhat = (x[r * cols + c] - mu) * inv, g = gy[r * cols + c], gxhat = affine ? g * w[c] : g;
+                Assert.Equal(affine ? xhat * w[c] + b[c] : xhat, y[r * cols + c], 1e-4);
+                mg += gxhat / cols;
+                mgx += gxhat * xhat / cols;
+                sw[c] += g * xhat;
+                sb[c] += g;
+            }
+            for (int c = 0; c < cols; c++)
+            {
+                double xhat = (x[r * cols + c] - mu) * inv, g = gy[r * cols + c], gxhat = affine ? g * w[c] : g;
+                double expected = gx0[r * cols + c] + inv * (gxhat - mg - xhat * mgx);
+                Assert.True(Math.Abs(expected - gx[r * cols + c]) <= 2e-4 * (1 + Math.Abs(expected)), $"gx[{r}, {c}]: expected {expected}, got {gx[r * cols + c]}");
+            }
+        }
+        for (int c = 0; c < cols; c++)
+        {
+            double ew = affine ? gw0[c] + sw[c] : gw0[c], eb = affine ? gb0[c] + sb[c] : gb0[c];
+            Assert.True(Math.Abs(ew - gw[c]) <= 1e-3 * (1 + Math.Abs(ew)), $"gWeight[{c}]: expected {ew}, got {gw[c]}");
+            Assert.True(Math.Abs(eb - gb[c]) <= 1e-3 * (1 + Math.Abs(eb)), $"gBias[{c}]: expected {eb}, got {gb[c]}");
+        }
+    }
+}
