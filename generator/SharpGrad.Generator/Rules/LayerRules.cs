@@ -206,12 +206,19 @@ internal sealed class ConvRule : Rule
         e.ForwardHooks(n, a);
     }
 
-    public override void Backward(EmitContext e, NodePlan n)
+    public override void Backward(EmitContext e, NodePlan n) =>
+        EmitBackward(e, n, "ConvBackward", "the convolution's backward kernel, into scratch buffers, then added to the gradients");
+
+    /// <summary>
+    /// The backward call of a convolution or a transposed convolution (<paramref name="kernel"/>): the same arguments —
+    /// input, weight, output gradient, the gradients it adds to, the geometry and its three scratch buffers.
+    /// </summary>
+    internal static void EmitBackward(EmitContext e, NodePlan n, string kernel, string what)
     {
         int i = n.Index, a = n.Inputs[0];
-        e.W.Comment($"d {n.Text}: the convolution's backward kernel, into scratch buffers, then added to the gradients");
+        e.W.Comment($"d {n.Text}: {what}");
         Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.ConvBackward",
+        e.W.Call($"{EmitContext.Support}.{kernel}",
         [
             e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n),
             e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Bias is null ? "null" : e.Scratch(n, "bias_grad_scratch"),
@@ -296,16 +303,6 @@ internal sealed class ConvTransposeRule : Rule
         e.ForwardHooks(n, a);
     }
 
-    public override void Backward(EmitContext e, NodePlan n)
-    {
-        int i = n.Index, a = n.Inputs[0];
-        e.W.Comment($"d {n.Text}: a convolution for the input's gradient and its weight gradient, into scratch buffers, then added");
-        Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.ConvTransposeBackward",
-        [
-            e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n),
-            e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Bias is null ? "null" : e.Scratch(n, "bias_grad_scratch"),
-        ]);
-        Hooks.After(e, n, a);
-    }
+    public override void Backward(EmitContext e, NodePlan n) =>
+        ConvRule.EmitBackward(e, n, "ConvTransposeBackward", "a convolution for the input's gradient and its weight gradient, into scratch buffers, then added");
 }
