@@ -26,10 +26,10 @@ partial class CtorNet
         private readonly global::SharpGrad.CompiledCallGuard _guard = new("CtorNet.Compiled"); // refuses concurrent calls
         private readonly global::SharpGrad.Layers.Linear _fc1;
         private readonly global::SharpGrad.Layers.Linear _fc2;
-        private readonly float[] _fc1_weight_grad; // the gradient of fc1.weight
-        private readonly float[] _fc1_bias_grad; // the gradient of fc1.bias
-        private readonly float[] _fc2_weight_grad; // the gradient of fc2.weight
-        private readonly float[] _fc2_bias_grad; // the gradient of fc2.bias
+        private float[] _fc1_weight_grad = []; // the gradient of fc1.weight, bound before each backward
+        private float[] _fc1_bias_grad = []; // the gradient of fc1.bias, bound before each backward
+        private float[] _fc2_weight_grad = []; // the gradient of fc2.weight, bound before each backward
+        private float[] _fc2_bias_grad = []; // the gradient of fc2.bias, bound before each backward
         private bool _fc1_weight_grad_needed;
         private bool _fc1_bias_grad_needed;
         private bool _fc2_weight_grad_needed;
@@ -56,10 +56,6 @@ partial class CtorNet
             _m = module;
             _fc1 = module.fc1;
             _fc2 = module.fc2;
-            _fc1_weight_grad = new float[_fc1.Weight.NumElements];
-            _fc1_bias_grad = new float[_fc1.Bias!.NumElements];
-            _fc2_weight_grad = new float[_fc2.Weight.NumElements];
-            _fc2_bias_grad = new float[_fc2.Bias!.NumElements];
             // Sizes bound when the module was built: each symbol from one layer, every other symbolic size checked against it.
             _sym_hidden = global::SharpGrad.CompiledSupport.BindSize(
                 global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "fc1").OutFeatures, 1, "hidden", "fc1.out_features",
@@ -121,27 +117,28 @@ partial class CtorNet
             _fc2_weight_grad_needed = node.NeedsInputGrad(3);
             _fc2_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
+            if (_fc1_weight_grad_needed) _fc1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Weight);
+            if (_fc1_bias_grad_needed) _fc1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Bias!);
+            if (_fc2_weight_grad_needed) _fc2_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc2.Weight);
+            if (_fc2_bias_grad_needed) _fc2_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc2.Bias!);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_fc2_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 4);
-            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapCopy(_fc1_weight_grad, _fc1.Weight.Shape);
-            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapCopy(_fc1_bias_grad, _fc1.Bias!.Shape);
-            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapCopy(_fc2_weight_grad, _fc2.Weight.Shape);
-            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapCopy(_fc2_bias_grad, _fc2.Bias!.Shape);
+            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_fc1_weight_grad, _fc1.Weight.Shape);
+            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_fc1_bias_grad, _fc1.Bias!.Shape);
+            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_fc2_weight_grad, _fc2.Weight.Shape);
+            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_fc2_bias_grad, _fc2.Bias!.Shape);
             return grads;
         }
 
-        /// <summary>Clears the gradient buffers the backward accumulates into (those shared by liveness are cleared at their first write).</summary>
+        /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
+        /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_x_grad, 0, n * 4);
             global::System.Array.Clear(_forward_fc1_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);
-            if (_fc1_weight_grad_needed) global::System.Array.Clear(_fc1_weight_grad);
-            if (_fc1_bias_grad_needed) global::System.Array.Clear(_fc1_bias_grad);
-            if (_fc2_weight_grad_needed) global::System.Array.Clear(_fc2_weight_grad);
-            if (_fc2_bias_grad_needed) global::System.Array.Clear(_fc2_bias_grad);
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
