@@ -7,38 +7,13 @@ Run from anywhere with Debian's PyTorch 1.13:
     /usr/bin/python3 tests/SharpGrad.Tests/Fixtures/catalogue/extremes.py
 
 It writes extremes.safetensors next to itself: for each case NAME, NAME.x, NAME.out, NAME.seed_grad and NAME.grad_x, all
-float64 (CompiledReductionTests.MaxAndMinMatchPyTorch). Deterministic (fixed seed, CPU, one thread).
+float64 (CompiledReductionTests.MaxAndMinOfAllElementsMatchPyTorch). Deterministic (fixed seed, CPU, one thread).
 """
-import importlib.util
 import os
+import sys
 
-import torch
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-torch.set_num_threads(1)
-torch.manual_seed(12)
-
-_spec = importlib.util.spec_from_file_location("arch_generate", os.path.join(HERE, "..", "arch", "generate.py"))
-_arch = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_arch)
-
-tensors = {}
-
-
-def case(name, fn, x):
-    x = x.clone().double().requires_grad_(True)
-    out = fn(x)
-    seed = torch.randn(out.shape, dtype=torch.float64)
-    out.backward(seed)
-    tensors[f"{name}.x"] = x.detach()
-    tensors[f"{name}.grad_x"] = x.grad.detach()
-    tensors[f"{name}.out"] = out.detach()
-    tensors[f"{name}.seed_grad"] = seed
-
-
-def randn(*shape):
-    return torch.randn(*shape, dtype=torch.float64) * 1.5 + 0.3
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reduction_cases import case, randn, save, torch  # noqa: E402
 
 case("max_three_ties", lambda x: x.max(), torch.tensor([[1.0, 3.0, 3.0], [0.0, 3.0, 2.0]]))
 case("min_two_ties", lambda x: x.min(), torch.tensor([[-1.0, 4.0], [2.0, -1.0], [0.5, 7.0]]))
@@ -47,6 +22,4 @@ case("min_single", lambda x: x.min(), randn(5, 3))
 case("max_all_equal", lambda x: x.max(), torch.full((2, 2), 0.25))
 case("min_relu_zeros", lambda x: x.relu().min(), randn(3, 4))
 
-_arch.save_safetensors(os.path.join(HERE, "extremes.safetensors"), tensors,
-                       {"generator": "tests/SharpGrad.Tests/Fixtures/catalogue/extremes.py", "torch": torch.__version__})
-print(f"wrote {len(tensors)} tensors")
+save("extremes.safetensors", "extremes.py")
