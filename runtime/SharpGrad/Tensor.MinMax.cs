@@ -83,6 +83,16 @@ public partial class Tensor
         var x = this;
         return Record(r, max ? "MaxBackward" : "MinBackward", [x], (g, n) =>
         {
+            if (!Autograd.IsGradEnabled && g.DType is DType.Float32 or DType.Float64 && x.DType == g.DType)
+            {
+                // Split evenly among the ties by the kernel compiled programs call too.
+                var xc = x.ContiguousRaw();
+                var gc = g.ContiguousRaw();
+                var gx = Zeros(x._shape, g.DType);
+                if (g.DType == DType.Float32) Kernels.ReduceKernel.SpreadExtremeAll(xc.Span<float>(), r.Span<float>()[0], gc.Span<float>()[0], gx.Span<float>());
+                else Kernels.ReduceKernel.SpreadExtremeAll(xc.Span<double>(), r.Span<double>()[0], gc.Span<double>()[0], gx.Span<double>());
+                return [gx];
+            }
             var mask = MaskOf(x.Eq(r), g.DType);
             var count = mask.Sum();
             return [g * BinaryRaw(mask, count, BinaryKind.Div)];

@@ -1075,7 +1075,7 @@ internal sealed class GraphParser
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask or OpFamily.Where or OpFamily.ChannelDropout => NodeKind.Elementwise,
-        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance => NodeKind.Reduce,
+        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance or OpFamily.ExtremeAll => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,

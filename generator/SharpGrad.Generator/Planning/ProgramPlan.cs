@@ -36,6 +36,8 @@ internal enum RuleKind
     /// <summary>Var / Std over adjacent non-batch dims, with Bessel's correction.</summary>
     Variance,
     Extreme,
+    /// <summary>Max() / Min() of all elements (the batch's too): a 0-d result, the gradient split evenly among ties.</summary>
+    ExtremeAll,
     Permute,
     MatMul,
     /// <summary><c>MaskedFill</c> with a mask read as data.</summary>

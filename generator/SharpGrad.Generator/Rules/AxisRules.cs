@@ -215,6 +215,32 @@ internal sealed class ExtremeRule : Rule
     }
 }
 
+/// <summary>
+/// <c>x.Max()</c> / <c>Min()</c>: the extreme of all elements (the batch's too) by the kernel eager's backward calls; the
+/// backward splits the gradient evenly among the elements equal to it (PyTorch's <c>max()</c>), so it reads x and the result.
+/// </summary>
+internal sealed class ExtremeAllRule : Rule
+{
+    public override RuleKind Kind => RuleKind.ExtremeAll;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+        => ReduceRule.Reduced(m, i) is { OverBatch: true, Outer: 1, Inner: 1 } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
+
+    private static string Size(NodePlan n) => $"size: {EmitContext.Size(true, ((ReduceGeometry)n.Geometry!).Size)}";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment(n.Text);
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ExtremeAll", [e.Value(n.Inputs[0]), e.Value(n.Index), Size(n), $"max: {(n.Variant ? "true" : "false")}"]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: split evenly among the elements equal to the result");
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.SpreadExtremeAll", [e.Value(n.Inputs[0]), e.Value(n.Index), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), Size(n)]);
+    }
+}
+
 /// <summary>A Transpose/Permute (the batch dim stays first), materialised; the backward applies the inverse permutation.</summary>
 internal sealed class PermuteRule : Rule
 {

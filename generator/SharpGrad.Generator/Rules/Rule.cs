@@ -71,7 +71,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new VarianceRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
+            new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
             new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
@@ -114,6 +114,7 @@ internal static class RuleSet
             OpFamily.Reduce => [RuleKind.Reduce],
             OpFamily.Variance => [RuleKind.Variance],
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
+            OpFamily.ExtremeAll => [RuleKind.ExtremeAll],
             OpFamily.MatMul => [RuleKind.MatMul, RuleKind.BroadcastMatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],
             OpFamily.Where => [RuleKind.Where, RuleKind.WhereScalar],

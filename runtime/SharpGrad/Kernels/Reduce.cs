@@ -60,6 +60,33 @@ public static class ReduceKernel
         }
     }
 
+    /// <summary>Float32 for generated code: y[0] = the max (or min) of x's first <paramref name="size"/> elements (NaN wins), PyTorch's <c>max()</c>.</summary>
+    public static void ExtremeAll(float[] x, float[] y, int size, bool max)
+    {
+        Span<long> index = stackalloc long[1];
+        ArgExtreme<float>(new ReadOnlySpan<float>(x, 0, size), new Span<float>(y, 0, 1), index, 1, size, 1, max);
+    }
+
+    /// <summary>Float32 for generated code: the backward of <see cref="ExtremeAll"/> (see the generic overload).</summary>
+    public static void SpreadExtremeAll(float[] x, float[] y, float[] gy, float[]? gx, int size)
+    {
+        if (gx is null) return;
+        SpreadExtremeAll<float>(new ReadOnlySpan<float>(x, 0, size), y[0], gy[0], new Span<float>(gx, 0, size));
+    }
+
+    /// <summary>
+    /// The backward of <c>max()</c>/<c>min()</c> of all elements: gx[k] += gy / c where x[k] equals the result
+    /// <paramref name="y"/> and c is how many elements do (PyTorch splits the gradient evenly among ties).
+    /// </summary>
+    public static void SpreadExtremeAll<T>(ReadOnlySpan<T> x, T y, T gy, Span<T> gx) where T : unmanaged, INumber<T>
+    {
+        int count = 0;
+        foreach (var v in x) if (v == y) count++;
+        if (count == 0) return;
+        var share = gy / T.CreateChecked(count);
+        for (int k = 0; k < x.Length; k++) if (x[k] == y) gx[k] += share;
+    }
+
     /// <summary>Float32 for generated code: the extremes along the middle dim and their positions.</summary>
     public static void ArgExtreme(float[] x, float[] values, long[] indices, int outer, int size, int inner, bool max)
         => ArgExtreme<float>(new ReadOnlySpan<float>(x, 0, outer * size * inner), new Span<float>(values, 0, outer * inner),

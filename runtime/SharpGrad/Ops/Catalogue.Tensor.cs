@@ -107,8 +107,8 @@ internal static partial class OpCatalogue
         Reduction("LogSumExp", "logsumexp") with { Family = OpFamily.Composite },
         Variance("Var", "var", std: false),
         Variance("Std", "std", std: true),
-        Reduction("Max", "max") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
-        Reduction("Min", "min") with { Family = OpFamily.Eager, Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
+        Reduction("Max", "max", OpFamily.ExtremeAll, compiled: true) with { Reads = BackwardReads.Input | BackwardReads.Output, Params = [], Variant = true },
+        Reduction("Min", "min", OpFamily.ExtremeAll, compiled: true) with { Reads = BackwardReads.Input | BackwardReads.Output, Params = [] },
         Reduction("MaxDim", "max", OpFamily.ReduceIndexed, compiled: true) with
         {
             Method = "Max", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"], Variant = true,

@@ -25,6 +25,9 @@ internal enum OpFamily
     /// <summary><c>Max(dim)</c>/<c>Min(dim)</c>: values and indices (two outputs).</summary>
     ReduceIndexed,
 
+    /// <summary><c>Max()</c>/<c>Min()</c> of all elements: a 0-d result whose gradient is split evenly among ties.</summary>
+    ExtremeAll,
+
     /// <summary>A view of the input's elements in the same order (View, Reshape, Flatten, Unsqueeze, Squeeze): no copy.</summary>
     View,
 

@@ -51,6 +51,7 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x", "return Tensor.Where(Tensor.Arange(8).Ge(4), h, 0.5);", "MaskedFillKernel.Forward" },
         { "[Shape(\"N\", 8)] Tensor x", "return h * Tensor.Arange(8).Gt(2).To(DType.Float32);", "CompiledSupport.Data(" },
         { "[Shape(\"N\", 2, 8)] Tensor x", "return h.Var(-1, unbiased: false, keepDim: true) + h.Std(1);", "VarianceKernel.Forward" },
+        { "[Shape(\"N\", 2, 8)] Tensor x", "return h.Max() - h.Min();", "ReduceKernel.SpreadExtremeAll" },
     };
 
     [Theory]

@@ -21,3 +21,19 @@ public sealed partial class CompiledVarianceNet
         return normed * spread + total;
     }
 }
+
+/// <summary>
+/// Max() and Min() of all elements in Forward (CompiledReductionTests): ReLU's zeros tie for the minimum, and min(h, 0)'s
+/// zeros for the maximum, so the backward's even split among ties is exercised; at batch 1 a single item.
+/// </summary>
+[Module]
+public sealed partial class CompiledExtremeAllNet
+{
+    private readonly Linear fc = new(6, 6);
+
+    public Tensor Forward([Shape("N", 4, 6)] Tensor x)
+    {
+        var h = fc.Forward(x);
+        return h.Relu().Min() * 2f - h.Neg().Relu().Max() + (h * 3f).Max();
+    }
+}

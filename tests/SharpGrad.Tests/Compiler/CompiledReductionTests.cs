@@ -58,4 +58,40 @@ public class CompiledReductionTests
         Assert.True(explanation.IsFullyCompiled, explanation.ToString());
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 4, 6], seed: 310);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void MaxAndMinOfAllElementsMatchEager(int batch)
+    {
+        var model = new CompiledExtremeAllNet();
+        var explanation = model.Compile().Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 4, 6], seed: 311);
+    }
+
+    private static readonly Lazy<StateDict> Extremes = new(() =>
+        StateDict.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "extremes.safetensors")));
+
+    [Theory]
+    [InlineData("max_three_ties")]
+    [InlineData("min_two_ties")]
+    [InlineData("max_single")]
+    [InlineData("min_single")]
+    [InlineData("max_all_equal")]
+    [InlineData("min_relu_zeros")]
+    public void MaxAndMinOfAllElementsMatchPyTorch(string name)
+    {
+        Tensor Fixture(string key) => Extremes.Value.TryGetValue($"{name}.{key}", out var t) ? t.Clone() : throw new KeyNotFoundException($"{name}.{key}");
+        var x = Fixture("x").RequiresGrad_();
+        var y = name switch
+        {
+            "min_relu_zeros" => x.Relu().Min(),
+            _ => name.StartsWith("max", StringComparison.Ordinal) ? x.Max() : x.Min(),
+        };
+        TensorAssert.Close(Fixture("out"), y, 1e-12, 1e-14, $"{name}: out");
+        y.Backward(Fixture("seed_grad"));
+        TensorAssert.Close(Fixture("grad_x"), x.Grad!, 1e-12, 1e-14, $"{name}: grad_x");
+    }
 }
