@@ -177,12 +177,18 @@ internal sealed class ConvRule : Rule
         ]);
     }
 
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => BackwardScratch(e, n, ((ConvGeometry)n.Geometry!).O);
+
+    /// <summary>
+    /// The three scratch buffers of a convolution's or a transposed convolution's backward (<see cref="EmitBackward"/>):
+    /// the input's gradient, the weight's, and the bias's of <paramref name="biasLength"/> channels.
+    /// </summary>
+    internal static IEnumerable<Scratch> BackwardScratch(EmitContext e, NodePlan n, int biasLength)
     {
         var g = (ConvGeometry)n.Geometry!;
         yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
         yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
-        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(g.O));
+        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(biasLength));
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -287,13 +293,8 @@ internal sealed class ConvTransposeRule : Rule
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
 
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
-    {
-        var g = (ConvGeometry)n.Geometry!;
-        yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
-        yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
-        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(g.C));
-    }
+    // The adjoint convolution's geometry: its input channels C are the layer's output channels, the bias's length.
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => ConvRule.BackwardScratch(e, n, ((ConvGeometry)n.Geometry!).C);
 
     public override void Forward(EmitContext e, NodePlan n)
     {
