@@ -13,7 +13,10 @@ public static partial class CompiledSupport
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
         var epilogue = new GemmEpilogue(bias is null ? null : Dense(bias), residual: residual, residualLd: residual is null ? 0 : outF, activation: activation);
-        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, Dense(weight), 0, inF, 0f, y, 0, outF, epilogue);
+        var w = Dense(weight);
+        // One sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
+        if (rows == 1 && Gemm.TryLinearRowPacked(weight, x, 0, y, 0, epilogue.ToEpi(), allowParallel: true)) return;
+        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, w, 0, inF, 0f, y, 0, outF, epilogue);
     }
 
     /// <summary>

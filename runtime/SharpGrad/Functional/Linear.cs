@@ -51,8 +51,14 @@ public static partial class Functional
         outShape[^1] = outF;
         var y = Tensor.Empty(outShape, weight.DType);
         var epi = new Kernels.Epi<T>(b?.Data<T>(), b?.Offset ?? 0, null, 0, 0, relu: false);
-        Kernels.Gemm.Run(false, true, rows, outF, inF, T.One, x.Data<T>(), x.Offset, inF, w.Data<T>(), w.Offset, inF, T.Zero, y.Data<T>(), 0, outF,
-            allowParallel: true, epi);
+        // One float32 sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
+        bool packed = rows == 1 && typeof(T) == typeof(float) && Kernels.Gemm.TryLinearRowPacked(
+            w, x.Data<float>(), x.Offset, y.Data<float>(), 0, new Kernels.Epi<float>(b?.Data<float>(), b?.Offset ?? 0, null, 0, 0, relu: false), allowParallel: true);
+        if (!packed)
+        {
+            Kernels.Gemm.Run(false, true, rows, outF, inF, T.One, x.Data<T>(), x.Offset, inF, w.Data<T>(), w.Offset, inF, T.Zero, y.Data<T>(), 0, outF,
+                allowParallel: true, epi);
+        }
         if (!Tensor.ShouldRecord([input, weight, bias])) return y;
         return Tensor.Record(y, bias is null ? "MmBackward" : "AddmmBackward", [input, weight, bias], (g, node) =>
         {
