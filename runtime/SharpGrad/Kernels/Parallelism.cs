@@ -129,9 +129,15 @@ internal sealed unsafe class WorkerPool
             if (sleepers > 0) _wake.Release(sleepers);
 
             Work(seq);
-            // Wait for the items the workers claimed.
+            // Wait for the items the workers claimed: short spins first (an item of a batch-1 layer takes a few µs, and
+            // SpinWait's growing spins and yields overshoot its end), then SpinWait's.
+            long hot = Stopwatch.GetTimestamp() + HotSpinTicks;
             var spin = new SpinWait();
-            while (Volatile.Read(ref _done) < count) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _done) < count)
+            {
+                if (Stopwatch.GetTimestamp() < hot) Thread.SpinWait(4);
+                else spin.SpinOnce(sleep1Threshold: -1);
+            }
             if (_error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
             return true;
         }
