@@ -117,6 +117,18 @@ public static partial class Gemm
             => PackedRowPanels(x, xOff, panels, k, n, y, yOff, epi, index * perPart, Math.Min(count, (index + 1) * perPart));
     }
 
+    /// <summary>acc_i += xp · W[p, 16i .. 16i + 16) for the panel's row p at <paramref name="o"/> (four 512-bit FMAs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PanelStep(float xp, ref float panel, nuint o,
+        ref Vector512<float> acc0, ref Vector512<float> acc1, ref Vector512<float> acc2, ref Vector512<float> acc3)
+    {
+        var v = Vector512.Create(xp);
+        acc0 = Fma(v, Vector512.LoadUnsafe(ref panel, o), acc0);
+        acc1 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 16), acc1);
+        acc2 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 32), acc2);
+        acc3 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 48), acc3);
+    }
+
     /// <summary>
     /// Panels [q0, q1): y[j] = Σ_p x[p]·W[j, p] for the panel's 64 columns (the even and the odd p in two sets of four
     /// accumulators, added at the end), then the epilogue on those columns.
@@ -136,26 +148,10 @@ public static partial class Gemm
             for (; p + 2 <= k; p += 2)
             {
                 nuint o = (nuint)p * RowPackPanel;
-                var v = Vector512.Create(Unsafe.Add(ref x, p));
-                a0 = Fma(v, Vector512.LoadUnsafe(ref b, o), a0);
-                a1 = Fma(v, Vector512.LoadUnsafe(ref b, o + 16), a1);
-                a2 = Fma(v, Vector512.LoadUnsafe(ref b, o + 32), a2);
-                a3 = Fma(v, Vector512.LoadUnsafe(ref b, o + 48), a3);
-                var u = Vector512.Create(Unsafe.Add(ref x, p + 1));
-                c0 = Fma(u, Vector512.LoadUnsafe(ref b, o + 64), c0);
-                c1 = Fma(u, Vector512.LoadUnsafe(ref b, o + 80), c1);
-                c2 = Fma(u, Vector512.LoadUnsafe(ref b, o + 96), c2);
-                c3 = Fma(u, Vector512.LoadUnsafe(ref b, o + 112), c3);
+                PanelStep(Unsafe.Add(ref x, p), ref b, o, ref a0, ref a1, ref a2, ref a3);
+                PanelStep(Unsafe.Add(ref x, p + 1), ref b, o + RowPackPanel, ref c0, ref c1, ref c2, ref c3);
             }
-            if (p < k)
-            {
-                nuint o = (nuint)p * RowPackPanel;
-                var v = Vector512.Create(Unsafe.Add(ref x, p));
-                a0 = Fma(v, Vector512.LoadUnsafe(ref b, o), a0);
-                a1 = Fma(v, Vector512.LoadUnsafe(ref b, o + 16), a1);
-                a2 = Fma(v, Vector512.LoadUnsafe(ref b, o + 32), a2);
-                a3 = Fma(v, Vector512.LoadUnsafe(ref b, o + 48), a3);
-            }
+            if (p < k) PanelStep(Unsafe.Add(ref x, p), ref b, (nuint)p * RowPackPanel, ref a0, ref a1, ref a2, ref a3);
             int j0 = q * RowPackPanel, cols = Math.Min(RowPackPanel, n - j0);
             if (cols == RowPackPanel)
             {
