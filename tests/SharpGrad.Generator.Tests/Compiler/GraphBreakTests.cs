@@ -209,6 +209,65 @@ public class GraphBreakTests
     }
 
     [Fact]
+    public void InputShapeNotKnownAtBuildTime()
+    {
+        // No [Shape] and no layer to take it from: Forward runs eagerly inside Compile(), and the break says how to compile it.
+        var (text, message) = Single(Model("", "Tensor x", "        return x * 2f;"));
+        Assert.Equal("Forward", text);
+        Assert.Contains("at Forward, whose inputs have no batch dim known at build time;", message);
+        Assert.Contains("declare the input's shape with [Shape(\"N\", …)]", message);
+    }
+
+    /// <summary>Runs the generator on a module that gets no program: one SG1017 warning, at the method, with its message (and maybe breaks).</summary>
+    private static (string Text, string Message) NoProgram(string source)
+    {
+        var (result, output) = GeneratorHarness.Run(source);
+        var d = Assert.Single(result.Diagnostics, d => d.Id != "SG1019");
+        Assert.Equal("SG1017", d.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
+        Assert.StartsWith("'Net' gets no Compile(): ", d.GetMessage());
+        Assert.EndsWith("(docs/diagnostics/SG1017.md)", d.GetMessage());
+        Assert.DoesNotContain(result.GeneratedSources, s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs");
+        Assert.Empty(output.GetDiagnostics().Where(e => e.Severity == DiagnosticSeverity.Error));
+        var span = d.Location.SourceSpan;
+        return (source.Substring(span.Start, span.Length), d.GetMessage());
+    }
+
+    [Fact]
+    public void AMethodNamedLikeAMemberOfTheProgramIsSG1017()
+    {
+        var (text, message) = NoProgram(Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;",
+            "    [Compiled] public Tensor Compile(Tensor x, Tensor y) => Forward(x) - y;"));
+        Assert.Equal("Compile", text);
+        Assert.Contains("its method `Compile` has the name of a member the generated program needs; the model still runs eagerly (rename the method", message);
+    }
+
+    [Fact]
+    public void AMethodTheProgramCannotRedeclareIsSG1017()
+    {
+        var (text, message) = NoProgram(Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;",
+            "    [Compiled] public Tensor Score(Tensor x, ref int calls) { calls++; return Forward(x); }"));
+        Assert.Equal("Score", text);
+        Assert.Contains("its method `Score` cannot be re-declared by the generated program (a generic method, or ref/out/in parameters)", message);
+        Assert.Contains("make it a plain method of tensor parameters", message);
+    }
+
+    [Fact]
+    public void EveryReasonForNoProgramOrABreakIsReportedInOneBuild()
+    {
+        // Three modules in one build: a break, a shape not known, and no program at all; each says why, none is silent.
+        string Named(string name, string source) => source.Replace("public partial class Net", "public partial class " + name, StringComparison.Ordinal);
+        var (result, _) = GeneratorHarness.Run(
+            Named("A", Model("", "[Shape(\"N\", 3)] Tensor x", "        return Scale(x);", "    private static Tensor Scale(Tensor t) => t;")),
+            Named("B", Model("", "Tensor x", "        return x * 2f;")),
+            Named("C", Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;", "    [Compiled] public Tensor Explanation(Tensor x, Tensor y) => Forward(x) - y;")));
+        Assert.Equal(3, result.Diagnostics.Length);
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1019" && d.GetMessage().StartsWith("'A' breaks the compiled graph at the call to `A.Scale`", StringComparison.Ordinal));
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1019" && d.GetMessage().StartsWith("'B' breaks the compiled graph at Forward, whose inputs have no batch dim", StringComparison.Ordinal));
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1017" && d.GetMessage().StartsWith("'C' gets no Compile(): its method `Explanation`", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void ChildAssignedInTheConstructorIsParsed()
     {
         // self.fc = nn.Linear(8, 4) in __init__: constant arguments, so it is a child like a field initialiser.

@@ -1,0 +1,36 @@
+using SharpGrad.Layers;
+
+namespace SharpGrad.Tests.Compiler;
+
+// Models for CompiledFunctionalTests: Functional forms called in Forward, as PyTorch users write F.max_pool2d(F.relu(self.conv1(x)), 2).
+
+/// <summary>PyTorch's MNIST example shape: Functional max, average and adaptive pooling between convolutions, then a Linear.</summary>
+[Module]
+public sealed partial class FunctionalPoolNet
+{
+    private readonly Conv2d conv1 = new(1, 4, 3, padding: 1);
+    private readonly Conv2d conv2 = new(4, 6, 3);
+    private readonly Linear fc = new(24, 5);
+
+    public Tensor Forward([Shape("N", 1, 10, 10)] Tensor x)
+    {
+        var h = Functional.MaxPool2d(Functional.Relu(conv1.Forward(x)), 2);
+        var c = Functional.Relu(conv2.Forward(h));
+        var pooled = Functional.AvgPool2d(c, 2, stride: 1) + Functional.AdaptiveAvgPool2d(c, (2, 2));
+        return fc.Forward(pooled.Flatten(1));
+    }
+}
+
+/// <summary>Functional 1-d pools with a stride, padding and ceil mode, then a Linear.</summary>
+[Module]
+public sealed partial class FunctionalPool1dNet
+{
+    private readonly Conv1d conv = new(2, 3, 3, padding: 1);
+    private readonly Linear fc = new(9, 2);
+
+    public Tensor Forward([Shape("N", 2, 11)] Tensor x)
+    {
+        var h = Functional.MaxPool1d(conv.Forward(x), 3, stride: 2, padding: 1);
+        return fc.Forward(Functional.AvgPool1d(h, 2, ceilMode: true, countIncludePad: false).Flatten(1));
+    }
+}
