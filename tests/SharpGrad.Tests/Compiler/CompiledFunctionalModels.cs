@@ -34,3 +34,18 @@ public sealed partial class FunctionalPool1dNet
         return fc.Forward(Functional.AvgPool1d(h, 2, ceilMode: true, countIncludePad: false).Flatten(1));
     }
 }
+
+/// <summary>Pow of two tensors: a positive base from one Linear, exponents from another, same-shape and broadcast.</summary>
+[Module]
+public sealed partial class PowTensorNet
+{
+    private readonly Linear a = new(5, 4);
+    private readonly Linear b = new(5, 4);
+
+    public Tensor Forward([Shape("N", 5)] Tensor x)
+    {
+        var basis = Functional.Softplus(a.Forward(x)) + 0.25f;
+        var exponent = Functional.Tanh(b.Forward(x));
+        return basis.Pow(exponent) + basis.Pow(exponent.Mean(1, keepDim: true));
+    }
+}

@@ -1,3 +1,4 @@
+using SharpGrad.Serialization;
 using SharpGrad.Tests.Support;
 
 namespace SharpGrad.Tests.Compiler;
@@ -31,5 +32,37 @@ public class CompiledFunctionalTests
         var model = new FunctionalPool1dNet();
         Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 2, 11], seed: 214);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void PowOfTwoTensorsMatchesEager(int batch)
+    {
+        Rng.ManualSeed(215);
+        var model = new PowTensorNet();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5], seed: 216);
+    }
+
+    private static readonly Lazy<StateDict> PowFixture = new(() =>
+        StateDict.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "pow.safetensors")));
+
+    /// <summary>Eager Pow(tensor, tensor) (the kernel the compiled program calls) equals PyTorch 1.13, its special cases at 0 included.</summary>
+    [Theory]
+    [InlineData("zero_base_and_exponent")]
+    [InlineData("broadcast_exponent")]
+    [InlineData("broadcast_base")]
+    public void PowOfTwoTensorsMatchesPyTorch(string name)
+    {
+        Tensor Fixture(string key) => PowFixture.Value.TryGetValue($"{name}.{key}", out var t) ? t.Clone() : throw new KeyNotFoundException($"{name}.{key}");
+        var x = Fixture("x").RequiresGrad_();
+        var y = Fixture("y").RequiresGrad_();
+        var output = x.Pow(y);
+        TensorAssert.Close(Fixture("out"), output, 1e-12, 1e-14, $"{name}: out");
+        output.Backward(Fixture("seed_grad"));
+        TensorAssert.Close(Fixture("grad_x"), x.Grad!, 1e-12, 1e-14, $"{name}: grad_x");
+        TensorAssert.Close(Fixture("grad_y"), y.Grad!, 1e-12, 1e-14, $"{name}: grad_y");
     }
 }
