@@ -192,7 +192,9 @@ internal static class Planner
         int count = nodes.Count;
 
         // Raw inputs: method parameters used only as a loss target or as embedding indices (read as data, not differentiated).
-        bool IsRawUse((int Node, int Slot) c) => m.Row(c.Node) is { } row && MethodDraft.ReadsAsData(row, c.Slot);
+        // A view of such an input read only as data is data too (`padding.Unsqueeze(1)` as a MaskedFill mask).
+        bool IsRawUse((int Node, int Slot) c) => m.Row(c.Node) is { } row
+            && (MethodDraft.ReadsAsData(row, c.Slot) || (DataRule.Takes(row) && m.Consumers[c.Node].Count > 0 && m.Consumers[c.Node].All(IsRawUse)));
         bool IsRawInput(int i) => nodes[i].Kind == NodeKind.Input && nodes[i].Op == "Input" && m.Consumers[i].Count > 0 && m.Consumers[i].All(IsRawUse);
 
         // The batch symbol: dim 0 of the first float input (or, with only raw inputs such as token ids, of those).

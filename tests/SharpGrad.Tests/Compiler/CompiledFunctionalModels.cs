@@ -49,3 +49,21 @@ public sealed partial class PowTensorNet
         return basis.Pow(exponent) + basis.Pow(exponent.Mean(1, keepDim: true));
     }
 }
+
+/// <summary>
+/// Attention scores with a batched key-padding mask (<c>[N, T]</c>, unsqueezed to <c>[N, 1, T]</c>) into MaskedFill and a
+/// batched row mask (<c>[N, T, 1]</c>) into Where, as a PyTorch user writes <c>scores.masked_fill(pad[:, None, :], -1e9)</c>.
+/// </summary>
+[Module]
+public sealed partial class PaddingMaskNet
+{
+    private readonly Linear q = new(6, 6);
+    private readonly Linear k = new(6, 6);
+
+    public Tensor Forward([Shape("N", 4, 6)] Tensor x, [Shape("N", 4)] Tensor padding, [Shape("N", 4, 1)] Tensor rows)
+    {
+        var scores = q.Forward(x).MatMul(k.Forward(x).Transpose(1, 2));
+        var weights = Functional.Softmax(scores.MaskedFill(padding.Unsqueeze(1), -1e9), -1);
+        return Tensor.Where(rows, weights, 0.0) + Tensor.Where(padding.Unsqueeze(2), scores, weights);
+    }
+}

@@ -65,4 +65,27 @@ public class CompiledFunctionalTests
         TensorAssert.Close(Fixture("grad_x"), x.Grad!, 1e-12, 1e-14, $"{name}: grad_x");
         TensorAssert.Close(Fixture("grad_y"), y.Grad!, 1e-12, 1e-14, $"{name}: grad_y");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void BatchedMasksIntoMaskedFillAndWhereMatchEager(int batch)
+    {
+        Rng.ManualSeed(217);
+        var model = new PaddingMaskNet();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        var padding = Tensor.Rand([batch, 4], rng: new Rng(218)).Gt(0.6);
+        var rows = Tensor.Rand([batch, 4, 1], rng: new Rng(219)).Gt(0.3);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, padding, rows), x => model.Compile().Forward(x, padding, rows), [batch, 4, 6], seed: 220);
+    }
+
+    [Fact]
+    public void ABatchedMaskOfAnotherBatchSizeSaysWhichShapeItNeeds()
+    {
+        var net = new PaddingMaskNet().Compile();
+        var x = Tensor.Randn([3, 4, 6], rng: new Rng(221));
+        var e = Assert.Throws<ArgumentException>(() => net.Forward(x, Tensor.Ones([2, 4], DType.Bool), Tensor.Ones([3, 4, 1], DType.Bool)));
+        Assert.Contains("the mask has shape [2, 1, 4], but the compiled program was built for [3, 1, 4]", e.Message);
+    }
 }
