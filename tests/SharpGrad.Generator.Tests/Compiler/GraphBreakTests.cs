@@ -208,6 +208,42 @@ public class GraphBreakTests
         Assert.Contains(breaks, d => d.GetMessage().Contains("a loop", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// One row per remaining parse-time break class (the others have a test of their own above): the fields, Forward's
+    /// body over <c>[Shape("N", 8)] Tensor x</c>, the source text the SG1019 points at, and what its message names.
+    /// </summary>
+    public static TheoryData<string, string, string, string> BreakClasses() => new()
+    {
+        { "", "        Tensor h;\n        h = x * 2f;\n        return h;", "h", "at a local without an initial value; that part runs eagerly inside Compile() (to compile it: give it its value where it is declared)" },
+        { "    private int calls;", "        calls = 1;\n        return x * 2f;", "calls = 1", "at an assignment to something other than a tensor local;" },
+        { "    private readonly int which = 1;", "        var parts = x.Split([4, 4], 1);\n        return parts[which];", "parts[which]", "at the part `parts[which]` with a non-constant index; that part runs eagerly inside Compile() (to compile it: index the parts with a constant)" },
+        { "", "        return Tensor.Cat(new System.Collections.Generic.List<Tensor> { x, x }, 1);", "new System.Collections.Generic.List<Tensor> { x, x }",
+          "at the tensor list `new System.Collections.Generic.List<Tensor> { x, x }`; that part runs eagerly inside Compile() (to compile it: list the tensors in the call (`Tensor.Cat([a, b], 1)`))" },
+        { "", "        return x.Prod(1);", "x.Prod(1)", "at `Tensor.Prod`, which the compiler does not know yet;" },
+        { "", "        Tensor a = x, b = x * 2f;\n        (a, b) = (b, a);\n        return a;", "(a, b) = (b, a)", "at the deconstruction `(a, b) = (b, a)`;" },
+        { "    private readonly GRU gru = new(4, 4, batchFirst: true);", "        var (y, h) = gru.Forward(x.View(-1, 2, 4));\n        return y.Flatten(1);",
+          "var (y, h) = gru.Forward(x.View(-1, 2, 4))", "at the final states (h_n, c_n) of `gru.Forward(x.View(-1, 2, 4))`;" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BreakClasses))]
+    public void EachBreakClassIsAnInfoAtTheConstructWithItsMessage(string fields, string body, string text, string message)
+    {
+        var (at, actual) = Single(Model(fields, "[Shape(\"N\", 8)] Tensor x", body));
+        Assert.Equal(text, at);
+        Assert.Contains(message, actual);
+    }
+
+    [Fact]
+    public void OverloadsOfAParsedMethod()
+    {
+        // Forward(x) and Forward(x, y) would share the compiled fields of their name: each runs eagerly, with a break that says why.
+        var (breaks, _, _) = Breaks(Model("", "[Shape(\"N\", 8)] Tensor x", "        return x * 2f;",
+            "    public Tensor Forward([Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 8)] Tensor y) => x + y;"));
+        Assert.Equal(2, breaks.Count);
+        Assert.All(breaks, d => Assert.Contains("at the overloads of `Forward`, which are not compiled (each would need its own name); that part runs eagerly inside Compile() (to compile it: give each overload its own name)", d.GetMessage()));
+    }
+
     [Fact]
     public void InputShapeNotKnownAtBuildTime()
     {
