@@ -4,7 +4,7 @@ namespace SharpGrad.Tests.Compiler;
 
 // Models for CompiledFunctionalTests: Functional forms called in Forward, as PyTorch users write F.max_pool2d(F.relu(self.conv1(x)), 2).
 
-/// <summary>PyTorch's MNIST example shape: Functional max, average and adaptive pooling between convolutions, then a Linear.</summary>
+/// <summary>PyTorch's MNIST example shape: Functional max, average and adaptive (average and max) pooling between convolutions, then a Linear.</summary>
 [Module]
 public sealed partial class FunctionalPoolNet
 {
@@ -16,7 +16,7 @@ public sealed partial class FunctionalPoolNet
     {
         var h = Functional.MaxPool2d(Functional.Relu(conv1.Forward(x)), 2);
         var c = Functional.Relu(conv2.Forward(h));
-        var pooled = Functional.AvgPool2d(c, 2, stride: 1) + Functional.AdaptiveAvgPool2d(c, (2, 2));
+        var pooled = Functional.AvgPool2d(c, 2, stride: 1) + Functional.AdaptiveAvgPool2d(c, (2, 2)) + Functional.AdaptiveMaxPool2d(c, 2);
         return fc.Forward(pooled.Flatten(1));
     }
 }
