@@ -142,11 +142,15 @@ internal static class DiagnosticDescriptors
         DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
-    /// <summary>SG1017: a parsed module's graph uses an op or a combination the code generator does not emit yet (a warning: the model stays eager).</summary>
+    /// <summary>
+    /// SG1017: a parsed module gets no <c>Compile()</c> at all (a warning: the model is valid and runs eagerly), for a reason
+    /// a graph break cannot take: a method the generated program cannot re-declare, or a name it needs. What the code
+    /// generator does not emit is a graph break (SG1019), not this.
+    /// </summary>
     public static readonly DiagnosticDescriptor NotCompiled = new(
         NotCompiledId,
-        title: "The compiler does not generate code for this model yet",
-        messageFormat: WithDocsPage("'{0}' gets no Compiled program: {1}; the model still runs eagerly; rewrite that expression with the ops listed in docs/static-subset.md, or mark the class [Module(Compile = false)] to silence this", NotCompiledId),
+        title: "This module gets no Compile()",
+        messageFormat: WithDocsPage("'{0}' gets no Compile(): {1}; the model still runs eagerly ({2}, or mark the class [Module(Compile = false)] to silence this)", NotCompiledId),
         ShapeCategory,
         DiagnosticSeverity.Warning,
         isEnabledByDefault: true);

@@ -4,7 +4,7 @@ using SharpGrad.Kernels;
 namespace SharpGrad;
 
 /// <summary>The binary arithmetic ops the dtype dispatcher knows.</summary>
-internal enum BinaryKind { Add, Sub, Mul, Div, Maximum, Minimum, Prelu }
+internal enum BinaryKind { Add, Sub, Mul, Div, Maximum, Minimum, Prelu, Pow }
 
 /// <summary>The comparison ops; each produces a Bool tensor.</summary>
 internal enum CompareKind { Eq, Ne, Lt, Le, Gt, Ge }
@@ -57,6 +57,7 @@ public partial class Tensor
             case BinaryKind.Maximum: MaximumOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
             case BinaryKind.Minimum: MinimumOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
             case BinaryKind.Prelu: PreluOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
+            case BinaryKind.Pow: PowOp.Forward(shape, ad, a.Offset, sa, bd, b.Offset, sb, od, dst.Offset, os); break;
         }
     }
 

@@ -71,37 +71,16 @@ public partial class Tensor
     /// <summary>xᵖ elementwise for a scalar exponent (PyTorch: <c>torch.pow(input, exponent)</c>).</summary>
     public Tensor Pow(double exponent) => Pointwise.Apply<PowScalarOp>(this, exponent);
 
-    /// <summary>xʸ elementwise with a tensor exponent, broadcasting (PyTorch: <c>torch.pow(input, exponent)</c>).</summary>
+    /// <summary>
+    /// xʸ elementwise with a tensor exponent, broadcasting (PyTorch: <c>torch.pow(input, exponent)</c>); integer operands
+    /// give Float32. One kernel (<see cref="PowOp"/>) with eager and compiled code, its derivatives PyTorch's (0 where they
+    /// would be 0 · ∞ or 0 · log 0).
+    /// </summary>
     public Tensor Pow(Tensor exponent)
     {
         ArgumentNullException.ThrowIfNull(exponent);
-        var x = this;
-        var e = exponent;
-        var dtype = DTypes.Promote(x.DType, e.DType);
-        if (!dtype.IsFloatingPoint()) dtype = DType.Float32;
-        var shape = ShapeUtil.Broadcast(x._shape, e._shape, "Pow");
-        var xs = Empty(shape, dtype);
-        var es = Empty(shape, dtype);
-        CopyRaw(x, xs);
-        CopyRaw(e, es);
-        var r = Empty(shape, dtype);
-        if (dtype == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Pow<float>(xs.Span<float>(), es.Span<float>(), r.Span<float>());
-        else System.Numerics.Tensors.TensorPrimitives.Pow<double>(xs.Span<double>(), es.Span<double>(), r.Span<double>());
-        if (!ShouldRecord(x, e)) return r;
-        int[] sx = x._shape, se = e._shape;
-        return Record(r, "PowBackward", [x, e], (g, n) =>
-        {
-            Tensor? gx = null, ge = null;
-            if (n.NeedsInputGrad(0)) gx = (g * e * x.Pow(e - 1f)).SumTo(sx);
-            if (n.NeedsInputGrad(1))
-            {
-                // PyTorch: the gradient is 0 where the base is 0 and the exponent is non-negative (instead of NaN from log 0).
-                var zeroBase = x.Eq(0.0);
-                var full = g * r * x.Log();
-                ge = Where(zeroBase.Expand(full._shape), ZerosLike(full), full).SumTo(se);
-            }
-            return [gx, ge];
-        }, x, e, r);
+        var x = DTypes.Promote(DType, exponent.DType).IsFloatingPoint() ? this : To(DType.Float32);
+        return Binary<PowOp>(x, exponent, BinaryKind.Pow);
     }
 
     /// <summary>x² elementwise (PyTorch: <c>torch.square</c>).</summary>

@@ -10,7 +10,7 @@ public class DiagnosticTests
     private static (Diagnostic Diagnostic, string Text, int Line) Single(string source, string id)
     {
         var (result, _) = GeneratorHarness.Run(TestSources.Layers, source);
-        var diagnostic = Assert.Single(result.Diagnostics);
+        var diagnostic = Assert.Single(WithoutBreaks(result.Diagnostics));
         Assert.Equal(id, diagnostic.Id);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         // Specs cache locations as file path + spans, so the reported location is a file location, not a tree reference.
@@ -21,6 +21,12 @@ public class DiagnosticTests
         Assert.EndsWith($"(docs/diagnostics/{id}.md)", diagnostic.GetMessage());
         return (diagnostic, text, diagnostic.Location.GetLineSpan().StartLinePosition.Line + 1);
     }
+
+    /// <summary>
+    /// The diagnostics other than graph breaks (SG1019, info): the stub layers of <see cref="TestSources.Layers"/> have
+    /// no input shape, so each runs eagerly inside Compile() and says so; GraphBreakTests tests those.
+    /// </summary>
+    private static IEnumerable<Diagnostic> WithoutBreaks(IEnumerable<Diagnostic> diagnostics) => diagnostics.Where(d => d.Id != "SG1019");
 
     [Fact]
     public void SG1001_ModuleNotPartial()
@@ -104,7 +110,7 @@ public class DiagnosticTests
             [Module] public partial class Derived : Base { private readonly ReLU act = new(); }
             [Module] public partial class Direct : Module { }
             """);
-        Assert.Empty(result.Diagnostics);
+        Assert.Empty(WithoutBreaks(result.Diagnostics));
         Assert.Empty(GeneratorHarness.Problems(output));
         var derived = result.GeneratedSources.Single(s => s.HintName == "Demo.Derived.g.cs").SourceText.ToString();
         Assert.Contains("foreach (var inherited in base.NamedDirectParameters()) yield return inherited;", derived);

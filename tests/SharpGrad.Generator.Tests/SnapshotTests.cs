@@ -44,7 +44,10 @@ public class SnapshotTests
         var (result, _) = GeneratorHarness.Run(TestSources.Layers, TestSources.Cnn, TestSources.Features);
 
         Assert.Equal(
-            ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.Compiled.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs", "SharpGrad.Interceptors.g.cs"],
+            // The stub layers have no input shape: their Compile() runs Forward eagerly (a graph break, SG1019).
+            ["Demo.Blocks.Features.g.cs", "Demo.Layers.Conv2d.Compiled.g.cs", "Demo.Layers.Conv2d.g.cs", "Demo.Layers.Linear.Compiled.g.cs", "Demo.Layers.Linear.g.cs",
+             "Demo.Layers.ReLU.Compiled.g.cs", "Demo.Layers.ReLU.g.cs", "Demo.Net.Compiled.g.cs", "Demo.Net.g.cs", "Demo.ResidualBlock.g.cs",
+             "SharpGrad.Interceptors.g.cs"],
             result.GeneratedSources.Select(s => s.HintName).Order(StringComparer.Ordinal));
     }
 
@@ -77,7 +80,8 @@ public class SnapshotTests
                 public Tensor Forward(Tensor input) => relu.Forward(input);
             }
             """);
-        Assert.Empty(result.Diagnostics);
+        // Only the graph breaks of modules with no input shape (they run eagerly inside Compile()).
+        Assert.All(result.Diagnostics, d => Assert.Contains("whose inputs have no batch dim known at build time", d.GetMessage()));
         var problems = GeneratorHarness.Problems(output);
         Assert.True(problems.Count == 0, GeneratorHarness.Format(problems));
 

@@ -15,7 +15,11 @@ internal static class Planner
     private const string DeclareShape = " (declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters)";
 
     /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
-    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage);
+    /// <param name="Reason">The construct and why (the break's message).</param>
+    /// <param name="Location">Where.</param>
+    /// <param name="Coverage">True for a gap of the code generator; false for a shape not known at build time.</param>
+    /// <param name="InChild">True when the shape is not known inside an inlined child, whose own diagnostics say why.</param>
+    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage, bool InChild = false);
 
     /// <summary>
     /// Plans one module: each parsed method is compiled whole, compiled region by region around its graph breaks
@@ -27,7 +31,12 @@ internal static class Planner
         var emitSpec = spec with { Diagnostics = default };
         if (!spec.CanEmit || spec.Graph is not { } graph) return new PlannedModule(emitSpec, null, default);
         var user = graph.Methods.Where(m => m.RegionOf is null).ToList();
-        if (user.Count == 0 || user.Any(m => m.Name is "Compile" or "Compiled" or "Explanation")) return new PlannedModule(emitSpec, null, default);
+        if (user.Count == 0) return new PlannedModule(emitSpec, null, default);
+        // From here on, a module that gets no program says why (SG1017): never silently without Compile().
+        if (user.FirstOrDefault(m => m.Name is "Compile" or "Compiled" or "Explanation") is { } clash)
+        {
+            return NoProgram(emitSpec, clash.Location, $"its method `{clash.Name}` has the name of a member the generated program needs", "rename the method");
+        }
         // Overloads (Forward(x) and Forward(x, y)) would share the compiled fields of their name: they run eagerly.
         bool overloads = user.Select(m => m.Name).Distinct().Count() != user.Count;
         bool parseBreaks = !graph.NotCompilable.IsEmpty;
@@ -78,10 +87,9 @@ internal static class Planner
                         methods.Add(regionPlan with { IsRegion = true });
                         regions.Add(method.Name + ", " + segment.Where);
                     }
-                    else if (why is { Coverage: true } w)
+                    else if (why is { Coverage: true } w)   // a shape not known here comes from a break before it, which says why
                     {
-                        breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason,
-                            "write that expression with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
+                        breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason, Fix(w)) { Method = method.Name });
                     }
                 }
                 if (methods.Count > compiledBefore)
@@ -90,7 +98,7 @@ internal static class Planner
                     continue;
                 }
                 // No region compiled: the method runs eagerly as a whole.
-                if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);
+                if (method.Signature.Length == 0) return NotRedeclarable(emitSpec, method);
                 eager.Add(method);
                 continue;
             }
@@ -102,23 +110,25 @@ internal static class Planner
                 regions.Add(method.Name + ": the whole method");
                 continue;
             }
-            if (method.Signature.Length == 0) return new PlannedModule(emitSpec, null, default);   // cannot be re-declared (ref parameters, generic)
-            // Shapes not known at build time (no [Shape] and nothing to infer from, a shape error here or in a child):
-            // nothing to compile, no program, and nothing to report.
-            if (!parseBreaks && failure is { Coverage: false }) return new PlannedModule(emitSpec, null, default);
+            if (method.Signature.Length == 0) return NotRedeclarable(emitSpec, method);
+            // A shape error proved here (SG1010–SG1014, SG1018, SG1021) fails the build: it is the reason, and no program is made.
+            if (!parseBreaks && failure is { Coverage: false } && HasError(spec)) return new PlannedModule(emitSpec, null, default);
+            // Shapes not known at build time (no [Shape] and nothing to infer them from, or a child's shape error): the method
+            // runs eagerly inside Compile(), and the break says why (below).
             eager.Add(method);
             // Parse breaks explain themselves; a method the planner refuses gets a break of its own.
-            if (!parseBreaks && method.Output >= 0)
+            if (!parseBreaks && method.Output >= 0 && failure is not { Coverage: false, InChild: true })
             {
-                var w = failure ?? (overloads ? new PlanFailure("the overloads of `" + method.Name + "`, which are not compiled (each would need its own name)", method.Location, true) : null);
-                if (w is { } f)
-                {
-                    breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, f.Location, f.Reason,
-                        overloads ? "give each overload its own name" : "write that expression with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
-                }
+                var f = failure
+                        ?? (overloads ? new PlanFailure("the overloads of `" + method.Name + "`, which are not compiled (each would need its own name)", method.Location, true) : null)
+                        ?? new PlanFailure($"{method.Name}, whose result is not computed by an op of its tensor inputs", method.Location, true);
+                breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, f.Location, f.Reason, overloads ? "give each overload its own name" : Fix(f)) { Method = method.Name });
             }
         }
-        if (eager.Select(m => m.Signature).Distinct().Count() != eager.Count) return new PlannedModule(emitSpec, null, default);
+        if (eager.Select(m => m.Signature).Distinct().Count() != eager.Count)
+        {
+            return NoProgram(emitSpec, eager[0].Location, $"two of its methods have the same signature as eager stand-ins ({eager[0].Signature})", "give them different names");
+        }
 
         var diagnostics = breaks.Distinct()
             .Select(b => new DiagnosticInfo(DiagnosticDescriptors.GraphBreakId, b.Location, new[] { spec.ClassName, b.What, b.Reason }.ToEquatableArray()))
@@ -133,6 +143,25 @@ internal static class Planner
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
     }
+
+    /// <summary>What a break's message suggests: another expression for a gap of the code generator, a declared shape for a shape not known.</summary>
+    private static string Fix(PlanFailure failure)
+        => failure.Coverage ? "write that expression with the ops docs/static-subset.md lists as compiled"
+            : "declare the input's shape with [Shape(\"N\", …)], or start with a layer whose input size is a constant";
+
+    /// <summary>A module with no program: SG1017 at <paramref name="location"/> says why and what to do.</summary>
+    private static PlannedModule NoProgram(ModuleSpec emitSpec, LocationInfo? location, string why, string fix)
+        => new(emitSpec, null, new[] { new DiagnosticInfo(DiagnosticDescriptors.NotCompiledId, location, new[] { emitSpec.ClassName, why, fix }.ToEquatableArray()) }
+            .ToEquatableArray());
+
+    /// <summary>A method an eager stand-in cannot re-declare (ref/out parameters, a generic method): no program.</summary>
+    private static PlannedModule NotRedeclarable(ModuleSpec emitSpec, GraphMethod method)
+        => NoProgram(emitSpec, method.Location, $"its method `{method.Name}` cannot be re-declared by the generated program (a generic method, or ref/out/in parameters)",
+            "make it a plain method of tensor parameters");
+
+    /// <summary>True when the module's own shape checks report an error (the build fails with it).</summary>
+    private static bool HasError(ModuleSpec spec)
+        => spec.Diagnostics.Any(d => DiagnosticDescriptors.ById(d.Id).DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
 
     /// <summary>Plans a method; when it cannot be planned, the children and parameters it bound are released again.</summary>
     private static MethodPlan? PlanTentatively(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
@@ -163,7 +192,9 @@ internal static class Planner
         int count = nodes.Count;
 
         // Raw inputs: method parameters used only as a loss target or as embedding indices (read as data, not differentiated).
-        bool IsRawUse((int Node, int Slot) c) => m.Row(c.Node) is { } row && MethodDraft.ReadsAsData(row, c.Slot);
+        // A view of such an input read only as data is data too (`padding.Unsqueeze(1)` as a MaskedFill mask).
+        bool IsRawUse((int Node, int Slot) c) => m.Row(c.Node) is { } row
+            && (MethodDraft.ReadsAsData(row, c.Slot) || (DataRule.Takes(row) && m.Consumers[c.Node].Count > 0 && m.Consumers[c.Node].All(IsRawUse)));
         bool IsRawInput(int i) => nodes[i].Kind == NodeKind.Input && nodes[i].Op == "Input" && m.Consumers[i].Count > 0 && m.Consumers[i].All(IsRawUse);
 
         // The batch symbol: dim 0 of the first float input (or, with only raw inputs such as token ids, of those).
@@ -222,7 +253,7 @@ internal static class Planner
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
                 // With sizes bound when the module is built, a shape the build cannot compute from them is a break (never silent).
                 failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time{(program.Sizes.IsEmpty ? "" : " (its sizes bound when the module is built do not combine into one the compiler can compute)")} (in {where})",
-                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty);
+                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty, InChild: method.IsInlined(i));
                 return null;
             }
             m.Shapes[i] = shape;
@@ -281,7 +312,11 @@ internal static class Planner
             }
             m.Nodes[i] = planned;
         }
-        if (!m.Live(method.Output)) return null;
+        if (!m.Live(method.Output))
+        {
+            failure = new PlanFailure($"{where}, whose result is not computed by an op of its tensor inputs", method.Location, Coverage: true);
+            return null;
+        }
         if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
             failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: false);

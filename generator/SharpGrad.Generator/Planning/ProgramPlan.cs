@@ -119,7 +119,18 @@ internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int I
 internal sealed record MatMulGeometry(int M, int K, int N, int Groups) : Geometry;
 
 /// <summary>A MaskedFill: the mask's declared shape and the fill value.</summary>
-internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value) : Geometry;
+internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value) : Geometry
+{
+    /// <summary>
+    /// For a mask that broadcasts other than by repetition (a batched key-padding mask [N, 1, 1, T] over [N, H, T, T], a
+    /// [T, 1] column): the value's dims after the batch, which the mask is expanded to at each call. Empty when the mask
+    /// is the value's trailing dims, repeated over the leading ones.
+    /// </summary>
+    public EquatableArray<int> Over { get; init; }
+
+    /// <summary>True when the value is batched (the expanded mask has n rows of <see cref="Over"/>).</summary>
+    public bool OverBatched { get; init; }
+}
 
 /// <summary>The permutation of a Transpose/Permute (the batch dim stays first).</summary>
 internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geometry;

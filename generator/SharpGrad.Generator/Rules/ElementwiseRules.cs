@@ -96,18 +96,27 @@ internal sealed class PointwiseRule : Rule
     }
 }
 
-/// <summary>The backward hooks of a child's node: its input's gradient before, and the hooks after (the part this node added).</summary>
+/// <summary>
+/// The backward hooks of a child's node: its input's gradient before, and the hooks after (the part this node added).
+/// A node with no module (a Functional call) has no hooks: nothing is written.
+/// </summary>
 internal static class Hooks
 {
     public static string Local(NodePlan n) => n.Name + "_input_grad_before";
 
     public static void Before(EmitContext e, NodePlan n, int input)
-        => e.W.Call($"var {Local(n)} = {EmitContext.Support}.HasBackwardHooks({n.Module!.Field}) ? {EmitContext.Support}.Snapshot",
+    {
+        if (n.Module is not { } module) return;
+        e.W.Call($"var {Local(n)} = {EmitContext.Support}.HasBackwardHooks({module.Field}) ? {EmitContext.Support}.Snapshot",
             [e.Grad(input), e.Size(input)], ") : null;");
+    }
 
     public static void After(EmitContext e, NodePlan n, int input)
-        => e.W.Call($"if ({Local(n)} is not null) {EmitContext.Support}.BackwardHooks",
-            [n.Module!.Field, e.GradOrNull(input), Local(n), e.ShapeExpr(input), e.Grad(n.Index), e.ShapeExpr(n.Index)]);
+    {
+        if (n.Module is not { } module) return;
+        e.W.Call($"if ({Local(n)} is not null) {EmitContext.Support}.BackwardHooks",
+            [module.Field, e.GradOrNull(input), Local(n), e.ShapeExpr(input), e.Grad(n.Index), e.ShapeExpr(n.Index)]);
+    }
 }
 
 /// <summary>

@@ -16,29 +16,59 @@ internal sealed class MaskedFillRule : Rule
     {
         int a = m.In(i, 0), mask = m.In(i, 1);
         if (!m.BatchedLike(i, 0) || !m.IsRaw(mask) || m.Arguments(i).Number("value") is not { } value) return null;
-        return MaskShape(m, mask, a) is { } declared ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, value) } : null;
+        return MaskShape(m, mask, a, value) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
     }
 
     /// <summary>
-    /// The declared shape of a mask read as data (<paramref name="mask"/>) over the value <paramref name="over"/>: its leading
-    /// 1s broadcast, the rest must be the value's trailing dims, none of them the batch's. Null when it is not such a mask.
+    /// The geometry of a mask read as data (<paramref name="mask"/>) over the value <paramref name="over"/>, or null when it
+    /// does not broadcast to it. A mask of the value's trailing dims (leading 1s allowed, none the batch's) is repeated
+    /// over the leading dims; any other mask that broadcasts (PyTorch's rules: each dim equal or 1), a batched one
+    /// included (<c>[N, 1, 1, T]</c> over attention scores <c>[N, H, T, T]</c>, its batch -1 in the constant), is expanded
+    /// to the value's shape at each call (<see cref="MaskGeometry.Over"/>).
     /// </summary>
-    internal static EquatableArray<int>? MaskShape(MethodDraft m, int mask, int over)
+    internal static MaskGeometry? MaskShape(MethodDraft m, int mask, int over, double value)
     {
         if (m.InferredShapes[mask] is not { } maskShape) return null;
+        var shape = m.Shapes[over];
+        bool batched = maskShape.Rank >= 1 && maskShape[0].IsSymbol && maskShape[0].Symbol == m.Batch;
+        if (!batched && Repeated(m, maskShape, over)) return new MaskGeometry(Enumerable.Range(0, maskShape.Rank).Select(d => maskShape[d].Size).ToEquatableArray(), value);
+        int offset = shape.Rank - maskShape.Rank;
+        if (offset < 0 || (batched && (offset != 0 || !m.Batched[over]))) return null;
+        var dims = new List<int>();
+        for (int d = 0; d < maskShape.Rank; d++)
+        {
+            bool batchDim = m.Batched[over] && offset + d == 0;
+            if (batched && d == 0)
+            {
+                dims.Add(-1);
+                continue;
+            }
+            if (!maskShape[d].IsFixed || (maskShape[d].Size != 1 && (batchDim || maskShape[d].Size != shape[offset + d].Size))) return null;
+            dims.Add(maskShape[d].Size);
+        }
+        return new MaskGeometry(dims.ToEquatableArray(), value)
+        {
+            Over = Enumerable.Range(m.Batched[over] ? 1 : 0, shape.Rank - (m.Batched[over] ? 1 : 0)).Select(d => shape[d].Size).ToEquatableArray(),
+            OverBatched = m.Batched[over],
+        };
+    }
+
+    /// <summary>True when the mask (leading 1s aside) is the value's trailing dims, none of them the batch's: the kernel repeats it.</summary>
+    private static bool Repeated(MethodDraft m, TensorShape maskShape, int over)
+    {
         var shape = m.Shapes[over];
         int first = 0;
         while (first < maskShape.Rank - 1 && maskShape[first].IsFixed && maskShape[first].Size == 1) first++;
         var dims = new List<int>();
         for (int d = first; d < maskShape.Rank; d++)
         {
-            if (!maskShape[d].IsFixed) return null;
+            if (!maskShape[d].IsFixed) return false;
             dims.Add(maskShape[d].Size);
         }
         int offset = shape.Rank - dims.Count;
-        if (offset < (m.Batched[over] ? 1 : 0)) return null;
-        for (int d = 0; d < dims.Count; d++) if (shape[offset + d].Size != dims[d]) return null;
-        return Enumerable.Range(0, maskShape.Rank).Select(d => maskShape[d].Size).ToEquatableArray();
+        if (offset < (m.Batched[over] ? 1 : 0)) return false;
+        for (int d = 0; d < dims.Count; d++) if (shape[offset + d].Size != dims[d]) return false;
+        return true;
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -49,7 +79,11 @@ internal sealed class MaskedFillRule : Rule
     internal static string Mask(EmitContext e, NodePlan n, int slot = 1, bool negate = false)
     {
         string tensor = MethodEmitter.RawField(e, n.Inputs[slot]) + (negate ? ".Eq(0.0)" : "");   // negated by the eager comparison
-        return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, \"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\")";
+        string where = $"\"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+        var g = (MaskGeometry)n.Geometry!;
+        if (g.Over.IsEmpty) return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, {where})";
+        string over = "[" + string.Join(", ", g.Over.Select(MethodDraft.I)) + "]";
+        return $"{EmitContext.Support}.MaskOver({tensor}, {e.Geometry(n)}, {over}, {(g.OverBatched ? "n" : "0")}, {where})";
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -81,7 +115,7 @@ internal sealed class WhereRule : Rule
         int condition = m.In(i, 0), x = m.In(i, 1), y = m.In(i, 2);
         if (!m.IsRaw(condition) || m.IsConst(x) || m.IsConst(y)) return null;
         if (!m.Shapes[x].Equals(m.Shapes[i]) || !m.Shapes[y].Equals(m.Shapes[i]) || !m.BatchedLike(i, 1) || !m.BatchedLike(i, 2)) return null;
-        return MaskedFillRule.MaskShape(m, condition, i) is { } declared ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, 0) } : null;
+        return MaskedFillRule.MaskShape(m, condition, i, 0) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -123,9 +157,7 @@ internal sealed class WhereScalarRule : Rule
         if (!m.IsRaw(condition) || m.IsConst(tensor) || (scalarIsX ? args.Number("x") : args.Number("y")) is not { } value) return null;
         if (!m.Shapes[tensor].Equals(m.Shapes[i]) || !m.BatchedLike(i, 1)) return null;
         // Variant: the scalar is the false branch (y), so the tensor is kept where the condition is true.
-        return MaskedFillRule.MaskShape(m, condition, i) is { } declared
-            ? plan with { Rule = Kind, Geometry = new MaskGeometry(declared, value), Variant = !scalarIsX }
-            : null;
+        return MaskedFillRule.MaskShape(m, condition, i, value) is { } geometry ? plan with { Rule = Kind, Geometry = geometry, Variant = !scalarIsX } : null;
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];

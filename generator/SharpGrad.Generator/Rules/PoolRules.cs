@@ -2,17 +2,62 @@ using System.Collections.Generic;
 
 namespace SharpGrad.Generator.Rules;
 
-/// <summary>What the pooling rules share: the window read from the layer (defaults from its catalogue row) and the geometry constant.</summary>
+/// <summary>
+/// What the pooling rules share: the window read from the layer's constructor arguments (a child's Forward) or from the
+/// call's own (<c>Functional.MaxPool2d(x, 2)</c>), with the row's defaults, and the geometry constant.
+/// </summary>
 internal abstract class PoolRuleBase : Rule
 {
-    /// <summary>An (H, W) argument: the default when absent or null, null when present but not a constant.</summary>
-    protected static (int H, int W)? PairOr(ChildSpec child, string name, (int, int) fallback)
-        => child.Arg(name) switch
+    /// <summary>
+    /// An (H, W) argument of node <paramref name="i"/> (a single int is used for both): the default when absent or
+    /// null, null when given but not a constant.
+    /// </summary>
+    protected static (int H, int W)? PairOr(MethodDraft m, int i, string name, (int, int) fallback)
+    {
+        if (m.Child(i) is { } child)
+        {
+            return child.Arg(name) switch
+            {
+                null => fallback,
+                { IsKnown: true, Values.Count: 0 } => fallback,
+                _ => child.Pair(name),
+            };
+        }
+        return m.Node(i).Scalar(name) switch
         {
             null => fallback,
-            { IsKnown: true, Values.Count: 0 } => fallback,
-            _ => child.Pair(name),
+            { Ints: { Count: 1 } v } => (v[0], v[0]),
+            { Ints: { Count: 2 } v } => (v[0], v[1]),
+            { Ints.Count: > 2 } => null,
+            { IsKnown: true, String: null } s when s.Value == System.Math.Floor(s.Value) => ((int)s.Value, (int)s.Value),
+            { IsKnown: false, Text.Length: 0 } => fallback,   // a parameter left at its default null (`int? stride = null`)
+            _ => null,
         };
+    }
+
+    /// <summary>A bool argument of node <paramref name="i"/>: the default when absent, null when given but not a constant.</summary>
+    protected static bool? FlagOr(MethodDraft m, int i, string name, bool fallback)
+    {
+        if (m.Child(i) is { } child)
+        {
+            return child.Arg(name) switch
+            {
+                null => fallback,
+                { IsKnown: true } a => (a.Number ?? (a.Values.Count == 1 ? a.Values[0] : 0)) != 0,
+                _ => null,
+            };
+        }
+        return m.Node(i).Scalar(name) switch
+        {
+            null => fallback,
+            { IsKnown: true } s => s.Value != 0,
+            { Text.Length: 0 } => fallback,
+            _ => null,
+        };
+    }
+
+    /// <summary>The child's module (its hooks run around the pool), or null for a Functional call.</summary>
+    protected static ModuleRef? ModuleOf(MethodDraft m, int i) => m.Child(i) is { } child ? m.Program.Module(child) : null;
 
     /// <summary>The window's spatial rank: 1 for the 1-d rows (MaxPool1d, AvgPool1d: their window arguments are ints), else 2.</summary>
     protected static int Spatial(MethodDraft m, int i) => m.Row(i)?.Param("kernelSize", layer: true)?.Kind == ParamKind.Int ? 1 : 2;
@@ -42,13 +87,13 @@ internal abstract class PoolRuleBase : Rule
     /// <summary>An adaptive pool (average or max): the input's and output's planes, no window (it follows from the two sizes).</summary>
     internal static NodePlan? PlanAdaptive(MethodDraft m, int i, NodePlan plan, RuleKind kind)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
+        if (!Fits(m, i)) return null;
         var inS = m.Shapes[m.In(i, 0)];
         var outS = m.Shapes[i];
         return plan with
         {
             Rule = kind,
-            Module = m.Program.Module(child),
+            Module = ModuleOf(m, i),
             Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
         };
     }
@@ -67,7 +112,7 @@ internal abstract class PoolRuleBase : Rule
     }
 }
 
-/// <summary>A MaxPool1d/MaxPool2d layer: the maxima and their positions (kept for the backward, which scatters to them).</summary>
+/// <summary>A MaxPool1d/MaxPool2d layer or Functional call: the maxima and their positions (kept for the backward, which scatters to them).</summary>
 internal class MaxPoolRule : PoolRuleBase
 {
     public override RuleKind Kind => RuleKind.MaxPool;
@@ -77,17 +122,17 @@ internal class MaxPoolRule : PoolRuleBase
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", k) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad
-            || PairOr(child, "dilation", (1, 1)) is not { } dil || child.Arg("ceilMode") is { IsKnown: false })
+        if (!Fits(m, i)) return null;
+        if (PairOr(m, i, "kernelSize", (0, 0)) is not { H: > 0, W: > 0 } k || PairOr(m, i, "stride", k) is not { } st || PairOr(m, i, "padding", (0, 0)) is not { } pad
+            || PairOr(m, i, "dilation", (1, 1)) is not { } dil || FlagOr(m, i, "ceilMode", false) is not { } ceilMode)
         {
             return null;
         }
         return plan with
         {
             Rule = Kind,
-            Module = m.Program.Module(child),
-            Geometry = Geometry(m, i, k, st, pad, dil, child.Int("ceilMode") == 1, true),
+            Module = ModuleOf(m, i),
+            Geometry = Geometry(m, i, k, st, pad, dil, ceilMode, true),
         };
     }
 
@@ -138,29 +183,29 @@ internal abstract class AveragingPoolRule : PoolRuleBase
     }
 }
 
-/// <summary>An AvgPool1d/AvgPool2d layer with PyTorch's divisor rules (padding, ceil mode, count_include_pad).</summary>
+/// <summary>An AvgPool1d/AvgPool2d layer or Functional call with PyTorch's divisor rules (padding, ceil mode, count_include_pad).</summary>
 internal sealed class AvgPoolRule : AveragingPoolRule
 {
     public override RuleKind Kind => RuleKind.AvgPool;
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || !Fits(m, i)) return null;
-        if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", k) is not { } st || PairOr(child, "padding", (0, 0)) is not { } pad) return null;
-        if (child.Arg("ceilMode") is { IsKnown: false } || child.Arg("countIncludePad") is { IsKnown: false }) return null;
-        if (child.Arg("divisorOverride") is { IsKnown: true, Values.Count: > 0 } or { IsKnown: false }) return null;
+        if (!Fits(m, i)) return null;
+        if (PairOr(m, i, "kernelSize", (0, 0)) is not { H: > 0, W: > 0 } k || PairOr(m, i, "stride", k) is not { } st || PairOr(m, i, "padding", (0, 0)) is not { } pad) return null;
+        if (FlagOr(m, i, "ceilMode", false) is not { } ceilMode || FlagOr(m, i, "countIncludePad", true) is not { } countIncludePad) return null;
+        if (PairOr(m, i, "divisorOverride", (0, 0)) is not { H: 0 }) return null;   // a divisor override is not emitted
         return plan with
         {
             Rule = Kind,
-            Module = m.Program.Module(child),
-            Geometry = Geometry(m, i, k, st, pad, (1, 1), child.Int("ceilMode") == 1, (child.Int("countIncludePad") ?? 1) != 0),
+            Module = ModuleOf(m, i),
+            Geometry = Geometry(m, i, k, st, pad, (1, 1), ceilMode, countIncludePad),
         };
     }
 
     protected override string Entry => "AvgPool";
 }
 
-/// <summary>An AdaptiveAvgPool2d layer: each output cell averages its share of the input.</summary>
+/// <summary>An AdaptiveAvgPool2d layer or Functional call: each output cell averages its share of the input.</summary>
 internal sealed class AdaptivePoolRule : AveragingPoolRule
 {
     public override RuleKind Kind => RuleKind.AdaptivePool;
@@ -173,7 +218,7 @@ internal sealed class AdaptivePoolRule : AveragingPoolRule
     protected override string Entry => "AdaptivePool";
 }
 
-/// <summary>An AdaptiveMaxPool2d layer: the maximum of each adaptive window and its position (the backward is MaxPool's scatter).</summary>
+/// <summary>An AdaptiveMaxPool2d layer or Functional call: the maximum of each adaptive window and its position (the backward is MaxPool's scatter).</summary>
 internal sealed class AdaptiveMaxPoolRule : MaxPoolRule
 {
     public override RuleKind Kind => RuleKind.AdaptiveMaxPool;

@@ -182,6 +182,39 @@ public readonly struct MinimumOp : IBinaryPointwiseOp
 }
 
 /// <summary>
+/// aᵇ with a tensor exponent (PyTorch: <c>torch.pow(input, exponent)</c>). As in PyTorch's derivatives, ∂/∂a is 0 where
+/// b = 0 (not 0 · 0⁻¹), and ∂/∂b is 0 where a = 0 and b ≥ 0 (not 0 · log 0).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct PowOp : IBinaryPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "PowTensor";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<int> shape, T[] a, int aOff, ReadOnlySpan<int> aStr, T[] b, int bOff, ReadOnlySpan<int> bStr,
+        T[] o, int oOff, ReadOnlySpan<int> oStr) where T : unmanaged, INumber<T>
+        => Elementwise.Binary<T, PowScalar<T>>(shape, a, aOff, aStr, b, bOff, bStr, o, oOff, oStr);
+
+    /// <inheritdoc/>
+    public static TA DerivativeA<TA>(TA a, TA b) where TA : IGradAlgebra<TA>
+        => TA.Select(Zero(b), TA.Constant(a, 0), b * TA.Pow(a, b + -1));
+
+    /// <inheritdoc/>
+    public static TA DerivativeB<TA>(TA a, TA b) where TA : IGradAlgebra<TA>
+        => TA.Select(Zero(a) * (1.0 - TA.Below(b, 0)), TA.Constant(a, 0), TA.Pow(a, b) * TA.Log(a));
+
+    /// <summary>1 where x = 0, else 0.</summary>
+    private static TA Zero<TA>(TA x) where TA : IGradAlgebra<TA> => 1.0 - TA.Above(x, 0) - TA.Below(x, 0);
+
+    /// <inheritdoc/>
+    public static double? ConstantA => null;
+
+    /// <inheritdoc/>
+    public static double? ConstantB => null;
+}
+
+/// <summary>
 /// PReLU (PyTorch: <c>F.prelu</c>): a where a &gt; 0, else b·a, b the learnable slope broadcast over the input (one per
 /// channel, or one for all).
 /// </summary>

@@ -218,6 +218,20 @@ internal readonly struct MaximumVector<T> : IBinaryOp<T> where T : unmanaged, IN
     public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => Vector.Max(a, b);
 }
 
+/// <summary>aᵇ per element (no vector form: <c>Vector&lt;T&gt;</c> has no power).</summary>
+internal readonly struct PowScalar<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => false;
+
+    public static T Invoke(T a, T b)
+    {
+        if (typeof(T) == typeof(float)) return (T)(object)MathF.Pow((float)(object)a, (float)(object)b);
+        return T.CreateTruncating(Math.Pow(double.CreateTruncating(a), double.CreateTruncating(b)));
+    }
+
+    public static Vector<T> Invoke(Vector<T> a, Vector<T> b) => throw new NotSupportedException("PowScalar has no vector form.");
+}
+
 internal readonly struct MinimumVector<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
 {
     public static bool Vectorizable => true;

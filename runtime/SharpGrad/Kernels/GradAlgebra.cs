@@ -70,6 +70,12 @@ public interface IGradAlgebra<TSelf> where TSelf : IGradAlgebra<TSelf>
     /// <summary>xᵖ.</summary>
     static abstract TSelf Pow(TSelf x, double p);
 
+    /// <summary>xʸ elementwise (both operands values of the algebra).</summary>
+    static abstract TSelf Pow(TSelf x, TSelf y);
+
+    /// <summary>The natural logarithm.</summary>
+    static abstract TSelf Log(TSelf x);
+
     /// <summary>1 where x &gt; t, else 0 (a step: its derivative is 0).</summary>
     static abstract TSelf Above(TSelf x, double t);
 
@@ -125,6 +131,8 @@ internal readonly struct F32(float value) : IScalarAlgebra<F32, float>
     }
 
     public static F32 Pow(F32 x, double p) => new(p == 2 ? x.Value * x.Value : MathF.Pow(x.Value, (float)p));
+    public static F32 Pow(F32 x, F32 y) => new(MathF.Pow(x.Value, y.Value));
+    public static F32 Log(F32 x) => new(MathF.Log(x.Value));
     public static F32 Above(F32 x, double t) => new(x.Value > t ? 1f : 0f);
     public static F32 Below(F32 x, double t) => new(x.Value < t ? 1f : 0f);
     public static F32 Wins(F32 a, F32 b) => new(a.Value > b.Value ? 1f : a.Value == b.Value ? 0.5f : 0f);
@@ -163,6 +171,8 @@ internal readonly struct F64(double value) : IScalarAlgebra<F64, double>
     }
 
     public static F64 Pow(F64 x, double p) => new(p == 2 ? x.Value * x.Value : Math.Pow(x.Value, p));
+    public static F64 Pow(F64 x, F64 y) => new(Math.Pow(x.Value, y.Value));
+    public static F64 Log(F64 x) => new(Math.Log(x.Value));
     public static F64 Above(F64 x, double t) => new(x.Value > t ? 1 : 0);
     public static F64 Below(F64 x, double t) => new(x.Value < t ? 1 : 0);
     public static F64 Wins(F64 a, F64 b) => new(a.Value > b.Value ? 1 : a.Value == b.Value ? 0.5 : 0);
@@ -200,6 +210,8 @@ internal readonly struct TensorAlgebra(Tensor value) : IGradAlgebra<TensorAlgebr
     public static TensorAlgebra Sign(TensorAlgebra x) => new(x.Value.Sign());
     public static TensorAlgebra Softplus(TensorAlgebra x) => new(Functional.Softplus(x.Value));
     public static TensorAlgebra Pow(TensorAlgebra x, double p) => new(x.Value.Pow(p));
+    public static TensorAlgebra Pow(TensorAlgebra x, TensorAlgebra y) => new(x.Value.Pow(y.Value));
+    public static TensorAlgebra Log(TensorAlgebra x) => new(x.Value.Log());
     public static TensorAlgebra Above(TensorAlgebra x, double t) => Mask(x.Value.Gt(t), x.Value);
     public static TensorAlgebra Below(TensorAlgebra x, double t) => Mask(x.Value.Lt(t), x.Value);
 

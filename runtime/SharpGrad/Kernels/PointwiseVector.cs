@@ -40,6 +40,8 @@ internal readonly struct VectorAlgebra<T>(Vector<T> value) : IGradAlgebra<Vector
     public static VectorAlgebra<T> Cos(VectorAlgebra<T> x) => throw Transcendental(nameof(Cos));
     public static VectorAlgebra<T> Softplus(VectorAlgebra<T> x) => throw Transcendental(nameof(Softplus));
     public static VectorAlgebra<T> Pow(VectorAlgebra<T> x, double p) => throw Transcendental(nameof(Pow));
+    public static VectorAlgebra<T> Pow(VectorAlgebra<T> x, VectorAlgebra<T> y) => throw Transcendental(nameof(Pow));
+    public static VectorAlgebra<T> Log(VectorAlgebra<T> x) => throw Transcendental(nameof(Log));
 
     /// <summary>−1, 0 or 1, NaN kept (as <see cref="F32.Sign"/>).</summary>
     public static VectorAlgebra<T> Sign(VectorAlgebra<T> x)

@@ -96,8 +96,7 @@ internal static partial class OpCatalogue
         Binary("Div", "div", BackwardReads.Input | BackwardReads.OtherInputs) with { Operator = "/", Onnx = "Div" },
         Binary("Maximum", "maximum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Max" },
         Binary("Minimum", "minimum", BackwardReads.Input | BackwardReads.OtherInputs) with { Onnx = "Min" },
-        Binary("PowTensor", "pow", BackwardReads.Input | BackwardReads.OtherInputs | BackwardReads.Output, compiled: false)
-            with { Method = "Pow", Family = OpFamily.Eager, Kernel = null, Onnx = "Pow" },
+        Binary("PowTensor", "pow", BackwardReads.Input | BackwardReads.OtherInputs) with { Method = "Pow", Kernel = "PowOp", Onnx = "Pow" },
 
         Reduction("Sum", "sum", compiled: true) with { Onnx = "ReduceSum" },
         Reduction("Mean", "mean", compiled: true) with { Variant = true, Onnx = "ReduceMean" },

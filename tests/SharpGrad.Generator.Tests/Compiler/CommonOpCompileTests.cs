@@ -52,6 +52,18 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x", "return h * Tensor.Arange(8).Gt(2).To(DType.Float32);", "CompiledSupport.Data(" },
         { "[Shape(\"N\", 2, 8)] Tensor x", "return h.Var(-1, unbiased: false, keepDim: true) + h.Std(1);", "VarianceKernel.Forward" },
         { "[Shape(\"N\", 2, 8)] Tensor x", "return h.Max() - h.Min();", "ReduceKernel.SpreadExtremeAll" },
+        // Functional pooling in Forward (F.max_pool2d(x, 2) in PyTorch): the layers' rules, the window read from the call.
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.MaxPool2d(h.View(-1, 2, 2, 2), 2);", "MaxPoolForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.MaxPool2d(h.View(-1, 2, 2, 2), (2, 1), stride: (1, 1), padding: (1, 0));", "MaxPoolForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.AvgPool2d(h.View(-1, 2, 2, 2), 2, stride: 1, ceilMode: true, countIncludePad: false);", "AvgPoolForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.AdaptiveAvgPool2d(h.View(-1, 2, 2, 2), 1);", "AdaptivePoolForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.MaxPool1d(h.View(-1, 2, 4), 3, stride: 1, padding: 1);", "MaxPoolForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.AvgPool1d(h.View(-1, 2, 4), 2);", "AvgPoolForward" },
+        // Masks that broadcast other than by repetition, batched ones included (a key-padding mask), expanded at each call.
+        { "[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 1)] Tensor keep", "return h.MaskedFill(keep, 0.0);", "CompiledSupport.MaskOver(" },
+        { "[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 8)] Tensor keep", "return Tensor.Where(keep, h, x);", "CompiledSupport.MaskOver(" },
+        { "[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 4)] Tensor pad", "return h.View(-1, 2, 4).MaskedFill(pad.Unsqueeze(1), -1.0);", "CompiledSupport.MaskOver(" },
+        { "[Shape(\"N\", 8)] Tensor x, [Shape(2, 1)] Tensor rows", "return Tensor.Where(rows, h.View(-1, 2, 4), 0.5);", "CompiledSupport.MaskOver(" },
     };
 
     [Theory]

@@ -208,6 +208,101 @@ public class GraphBreakTests
         Assert.Contains(breaks, d => d.GetMessage().Contains("a loop", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// One row per remaining parse-time break class (the others have a test of their own above): the fields, Forward's
+    /// body over <c>[Shape("N", 8)] Tensor x</c>, the source text the SG1019 points at, and what its message names.
+    /// </summary>
+    public static TheoryData<string, string, string, string> BreakClasses() => new()
+    {
+        { "", "        Tensor h;\n        h = x * 2f;\n        return h;", "h", "at a local without an initial value; that part runs eagerly inside Compile() (to compile it: give it its value where it is declared)" },
+        { "    private int calls;", "        calls = 1;\n        return x * 2f;", "calls = 1", "at an assignment to something other than a tensor local;" },
+        { "    private readonly int which = 1;", "        var parts = x.Split([4, 4], 1);\n        return parts[which];", "parts[which]", "at the part `parts[which]` with a non-constant index; that part runs eagerly inside Compile() (to compile it: index the parts with a constant)" },
+        { "", "        return Tensor.Cat(new System.Collections.Generic.List<Tensor> { x, x }, 1);", "new System.Collections.Generic.List<Tensor> { x, x }",
+          "at the tensor list `new System.Collections.Generic.List<Tensor> { x, x }`; that part runs eagerly inside Compile() (to compile it: list the tensors in the call (`Tensor.Cat([a, b], 1)`))" },
+        { "", "        return x.Prod(1);", "x.Prod(1)", "at `Tensor.Prod`, which the compiler does not know yet;" },
+        { "", "        Tensor a = x, b = x * 2f;\n        (a, b) = (b, a);\n        return a;", "(a, b) = (b, a)", "at the deconstruction `(a, b) = (b, a)`;" },
+        { "    private readonly GRU gru = new(4, 4, batchFirst: true);", "        var (y, h) = gru.Forward(x.View(-1, 2, 4));\n        return y.Flatten(1);",
+          "var (y, h) = gru.Forward(x.View(-1, 2, 4))", "at the final states (h_n, c_n) of `gru.Forward(x.View(-1, 2, 4))`;" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BreakClasses))]
+    public void EachBreakClassIsAnInfoAtTheConstructWithItsMessage(string fields, string body, string text, string message)
+    {
+        var (at, actual) = Single(Model(fields, "[Shape(\"N\", 8)] Tensor x", body));
+        Assert.Equal(text, at);
+        Assert.Contains(message, actual);
+    }
+
+    [Fact]
+    public void OverloadsOfAParsedMethod()
+    {
+        // Forward(x) and Forward(x, y) would share the compiled fields of their name: each runs eagerly, with a break that says why.
+        var (breaks, _, _) = Breaks(Model("", "[Shape(\"N\", 8)] Tensor x", "        return x * 2f;",
+            "    public Tensor Forward([Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 8)] Tensor y) => x + y;"));
+        Assert.Equal(2, breaks.Count);
+        Assert.All(breaks, d => Assert.Contains("at the overloads of `Forward`, which are not compiled (each would need its own name); that part runs eagerly inside Compile() (to compile it: give each overload its own name)", d.GetMessage()));
+    }
+
+    [Fact]
+    public void InputShapeNotKnownAtBuildTime()
+    {
+        // No [Shape] and no layer to take it from: Forward runs eagerly inside Compile(), and the break says how to compile it.
+        var (text, message) = Single(Model("", "Tensor x", "        return x * 2f;"));
+        Assert.Equal("Forward", text);
+        Assert.Contains("at Forward, whose inputs have no batch dim known at build time;", message);
+        Assert.Contains("declare the input's shape with [Shape(\"N\", …)]", message);
+    }
+
+    /// <summary>Runs the generator on a module that gets no program: one SG1017 warning, at the method, with its message (and maybe breaks).</summary>
+    private static (string Text, string Message) NoProgram(string source)
+    {
+        var (result, output) = GeneratorHarness.Run(source);
+        var d = Assert.Single(result.Diagnostics, d => d.Id != "SG1019");
+        Assert.Equal("SG1017", d.Id);
+        Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
+        Assert.StartsWith("'Net' gets no Compile(): ", d.GetMessage());
+        Assert.EndsWith("(docs/diagnostics/SG1017.md)", d.GetMessage());
+        Assert.DoesNotContain(result.GeneratedSources, s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs");
+        Assert.Empty(output.GetDiagnostics().Where(e => e.Severity == DiagnosticSeverity.Error));
+        var span = d.Location.SourceSpan;
+        return (source.Substring(span.Start, span.Length), d.GetMessage());
+    }
+
+    [Fact]
+    public void AMethodNamedLikeAMemberOfTheProgramIsSG1017()
+    {
+        var (text, message) = NoProgram(Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;",
+            "    [Compiled] public Tensor Compile(Tensor x, Tensor y) => Forward(x) - y;"));
+        Assert.Equal("Compile", text);
+        Assert.Contains("its method `Compile` has the name of a member the generated program needs; the model still runs eagerly (rename the method", message);
+    }
+
+    [Fact]
+    public void AMethodTheProgramCannotRedeclareIsSG1017()
+    {
+        var (text, message) = NoProgram(Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;",
+            "    [Compiled] public Tensor Score(Tensor x, ref int calls) { calls++; return Forward(x); }"));
+        Assert.Equal("Score", text);
+        Assert.Contains("its method `Score` cannot be re-declared by the generated program (a generic method, or ref/out/in parameters)", message);
+        Assert.Contains("make it a plain method of tensor parameters", message);
+    }
+
+    [Fact]
+    public void EveryReasonForNoProgramOrABreakIsReportedInOneBuild()
+    {
+        // Three modules in one build: a break, a shape not known, and no program at all; each says why, none is silent.
+        string Named(string name, string source) => source.Replace("public partial class Net", "public partial class " + name, StringComparison.Ordinal);
+        var (result, _) = GeneratorHarness.Run(
+            Named("A", Model("", "[Shape(\"N\", 3)] Tensor x", "        return Scale(x);", "    private static Tensor Scale(Tensor t) => t;")),
+            Named("B", Model("", "Tensor x", "        return x * 2f;")),
+            Named("C", Model("", "[Shape(\"N\", 3)] Tensor x", "        return x * 2f;", "    [Compiled] public Tensor Explanation(Tensor x, Tensor y) => Forward(x) - y;")));
+        Assert.Equal(3, result.Diagnostics.Length);
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1019" && d.GetMessage().StartsWith("'A' breaks the compiled graph at the call to `A.Scale`", StringComparison.Ordinal));
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1019" && d.GetMessage().StartsWith("'B' breaks the compiled graph at Forward, whose inputs have no batch dim", StringComparison.Ordinal));
+        Assert.Contains(result.Diagnostics, d => d.Id == "SG1017" && d.GetMessage().StartsWith("'C' gets no Compile(): its method `Explanation`", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void ChildAssignedInTheConstructorIsParsed()
     {

@@ -258,6 +258,7 @@ public partial class CatalogueTests
         new("where", ["Where"], () => new CompiledSliceTests().WhereClampAndPowMatchEager(3)),
         new("variance", ["Var", "Std"], () => new CompiledReductionTests().VarAndStdMatchEager(3)),
         new("max and min of all elements", ["Max", "Min"], () => new CompiledReductionTests().MaxAndMinOfAllElementsMatchEager(3)),
+        new("pow of two tensors", ["PowTensor"], () => new CompiledFunctionalTests().PowOfTwoTensorsMatchesEager(3)),
         new("where with a scalar branch", ["WhereScalar"], () => new CompiledMaskTests().WhereWithAScalarBranchMatchesEager(3)),
         new("mask builders", CompiledMaskTests.Ops, () =>
         {
