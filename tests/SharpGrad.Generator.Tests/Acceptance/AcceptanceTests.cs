@@ -157,6 +157,26 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ModuleListFilledInAConstantConstructorLoopCompilesWithNoBreak(int batch)
+    {
+        var model = new ConstDepthStack(6, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 6], 22)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void SequentialFilledInAConstantConstructorLoopCompilesWithNoBreak(int batch)
+    {
+        var model = new LoopSequentialNet(5);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 5], 23)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void SequentialFilledWithAddInTheConstructor(int batch)
     {
         var model = new SequentialAddNet();
