@@ -520,3 +520,27 @@ public sealed partial class LoopSequentialNet
 
     public Tensor Forward(Tensor x) => head.Forward(body.Forward(x));
 }
+
+/// <summary>A per-token tagger over a sequence of any length T: a pre-norm residual MLP applied at every position, then a head.</summary>
+[Module]
+public sealed partial class SequenceTagger
+{
+    private readonly LayerNorm norm;
+    private readonly Linear up;
+    private readonly Linear down;
+    private readonly Linear head;
+
+    public SequenceTagger(int d, int tags)
+    {
+        norm = new LayerNorm(d);
+        up = new Linear(d, 2 * d);
+        down = new Linear(2 * d, d);
+        head = new Linear(d, tags);
+    }
+
+    public Tensor Forward([Shape("N", "T", "d")] Tensor x)
+    {
+        var h = down.Forward(Functional.Gelu(up.Forward(norm.Forward(x))));
+        return head.Forward(x + h);
+    }
+}

@@ -177,6 +177,22 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ASequenceModelCompilesOnceAndRunsAtTwoSequenceLengths(int batch)
+    {
+        var model = new SequenceTagger(6, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        // One program, lengths 7 then 3 (buffers reused) then 9 (grown): each equal to eager.
+        foreach (int length in new[] { 7, 3, 9 })
+        {
+            Eager.Compare(model, [Randn([batch, length, 6], 24 + length)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+        var error = Assert.Throws<ArgumentException>(() => compiled.Forward(Randn([batch, 5], 41)));
+        Assert.Contains("SequenceTagger.Compiled.Forward: expected x of shape [N, T, d], with T (dim 1) at least 1, but got", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void SequentialFilledWithAddInTheConstructor(int batch)
     {
         var model = new SequentialAddNet();
