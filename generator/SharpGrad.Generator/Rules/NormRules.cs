@@ -12,11 +12,20 @@ internal sealed class BatchNormRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Int("numFeatures") is not { } c) return null;
+        if (m.Child(i) is not { } child) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || inS.Rank < 2 || inS[1].Size != c || m.Features[a] % c != 0) return null;
-        if (child.Arg("affine") is { IsKnown: false }) return null;
+        if (!m.Batched[a] || inS.Rank < 2 || child.Arg("affine") is { IsKnown: false }) return null;
+        // [n, C, L…]: C may be a size bound when the module is built (BatchNorm2d(planes)), read from the layer and checked
+        // against the value's dim; the positions L… are constants.
+        if (SizeText(m, child, "numFeatures", inS[1]) is not { } channels) return null;
+        int length = 1;
+        for (int d = 2; d < inS.Rank; d++)
+        {
+            if (!inS[d].IsFixed) return null;
+            length *= inS[d].Size;
+        }
+        int c = inS[1].IsFixed ? inS[1].Size : 0;
         var module = m.Program.Module(child);
         bool affine = (child.Int("affine") ?? 1) != 0;
         return plan with
@@ -25,14 +34,14 @@ internal sealed class BatchNormRule : Rule
             Module = module,
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new NormGeometry(c, m.Features[a] / c),
+            Geometry = new NormGeometry(c, length) { ChannelsText = inS[1].IsFixed ? null : channels },
         };
     }
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
     {
         var g = (NormGeometry)n.Geometry!;
-        return [new("mean", "float[]", MethodDraft.I(g.Channels)), new("invstd", "float[]", MethodDraft.I(g.Channels)), new("batch_stats", "bool", null)];
+        return [new("mean", "float[]", g.ChannelsCode), new("invstd", "float[]", g.ChannelsCode), new("batch_stats", "bool", null)];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -41,7 +50,7 @@ internal sealed class BatchNormRule : Rule
         int a = n.Inputs[0];
         e.W.Comment($"{n.Text}: batch statistics in training (the running statistics updated as eager), running statistics in evaluation");
         e.W.Call($"{e.Scratch(n, "batch_stats")} = {EmitContext.Support}.BatchNormForward",
-            [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+            [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", g.ChannelsCode, MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
         e.ForwardHooks(n, a);
     }
 
@@ -54,7 +63,7 @@ internal sealed class BatchNormRule : Rule
         e.W.Call($"{EmitContext.Support}.BatchNormBackward",
         [
             n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
-            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length),
+            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", g.ChannelsCode, MethodDraft.I(g.Length),
             e.Scratch(n, "batch_stats"),
         ]);
         Hooks.After(e, n, a);
