@@ -133,7 +133,7 @@ internal sealed class ConvRule : Rule
         var outS = m.Shapes[i];
         bool is1d = inS.Rank == 3;
         if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
-        if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
+        if (child.Arg("bias") is { IsKnown: false }) return null;
         var row = m.Row(i)!;
         int Default(string name) => (int)row.Param(name, layer: true)!.DefaultNumber!.Value;
         if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (Default("stride"), Default("stride"))) is not { } st
