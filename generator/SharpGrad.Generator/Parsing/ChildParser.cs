@@ -186,7 +186,7 @@ internal static class ChildParser
                          || argument.Parameter?.Type is { Name: "Rng" } rngType && IsRuntimeType(rngType);   // initialisation only: not in the program
             // new Linear(4, hidden): a size bound when the module is built, a symbol (for the layers whose rules take one).
             // A user module's own layers take its sizes as symbols of that instance when it is inlined (Inliner).
-            string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind)) ? SymbolicSizes.Of(value) : null;
+            string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind, argument.Parameter?.Name ?? "")) ? SymbolicSizes.Of(value) : null;
             if (!known && symbol is null && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
             var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };

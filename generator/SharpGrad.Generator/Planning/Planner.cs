@@ -334,9 +334,13 @@ internal static class Planner
         if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
         return rule switch
         {
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding => true,
+            // Rules that read their sizes from the layer (checked in Compile() where the build cannot prove them).
+            // Channels of convolutions, pools and batch norms are read from the layer or the value's dim.
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.Conv
+                or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
+                or RuleKind.AdaptiveMaxPool => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
-            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
+            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select or RuleKind.View
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
             _ => false,
         };

@@ -104,12 +104,15 @@ internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsP
     public string? RowsText { get; init; }
 }
 
-/// <summary>A convolution of [C, H, W] images (1-d: H = KH = 1).</summary>
-internal sealed record ConvGeometry(int C, int H, int W, int O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int Groups, int HO, int WO)
+/// <summary>
+/// A convolution of [C, H, W] images (1-d: H = KH = 1). The channel counts and groups are C# text: constants, or the
+/// expressions of sizes bound when the module is built (<c>_sym_planes</c>).
+/// </summary>
+internal sealed record ConvGeometry(string C, int H, int W, string O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, string Groups, int HO, int WO)
     : Geometry;
 
-/// <summary>A pooling window over [C, H, W] images (adaptive: no window).</summary>
-internal sealed record PoolGeometry(int C, int H, int W, int HO, int WO, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW,
+/// <summary>A pooling window over [C, H, W] images (adaptive: no window); the channel count is C# text (a constant or a bound size).</summary>
+internal sealed record PoolGeometry(string C, int H, int W, int HO, int WO, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW,
     bool CeilMode, bool CountIncludePad) : Geometry;
 
 /// <summary>A tensor seen as [Outer, Size, Inner] around one dim; <see cref="Batched"/>: Outer counts per batch item.</summary>
@@ -130,8 +133,11 @@ internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geomet
 /// <summary>A normalisation: [n, Channels, Length] for batch norm, rows of <see cref="Channels"/> for layer norm.</summary>
 internal sealed record NormGeometry(int Channels, int Length) : Geometry
 {
-    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
+    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>, <c>BatchNorm2d(planes)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
     public string? ChannelsText { get; init; }
+
+    /// <summary><see cref="Channels"/> as C# text: its bound expression, or the constant.</summary>
+    public string ChannelsCode => ChannelsText ?? Planning.MethodDraft.I(Channels);
 }
 
 /// <summary>An embedding of <see cref="Dim"/> per index.</summary>

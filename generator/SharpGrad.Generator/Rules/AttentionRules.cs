@@ -4,7 +4,8 @@ using System.Linq;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
-internal sealed record EncoderLayerGeometry(int DModel, int Heads, int FeedForward, int Steps, bool NormFirst, bool Gelu, double Eps,
+/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
+internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
     EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
 
 /// <summary>
@@ -50,11 +51,15 @@ internal sealed class TransformerLayerRule : WholeLayerRule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
-        if (child.Int("dModel") is not { } d || child.Int("nhead") is not { } heads || heads <= 0 || d % heads != 0) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3 || inS[2].Size != d) return null;
-        int ff = child.Int("dimFeedforward") ?? OpDefaults.TransformerLayer.DimFeedforward;
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        // Constant sizes are checked here (heads divide d_model); sizes bound when the module is built are read from the
+        // layer, whose constructor checked them.
+        if (child.Int("dModel") is { } dm && child.Int("nhead") is { } nh && (nh <= 0 || dm % nh != 0)) return null;
+        if (SizeText(m, child, "dModel", inS[2]) is not { } d || LayerSize(m, child, "nhead") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        string? ff = child.Arg("dimFeedforward") is null ? MethodDraft.I(OpDefaults.TransformerLayer.DimFeedforward) : LayerSize(m, child, "dimFeedforward");
+        if (ff is null) return null;
         string activation = child.Arg("activation")?.String ?? OpDefaults.TransformerLayer.Activation;
         if (activation is not ("relu" or "gelu")) return null;
         double eps = child.Arg("layerNormEps")?.Number ?? OpDefaults.TransformerLayer.LayerNormEps;
@@ -64,7 +69,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new EncoderLayerGeometry(d, heads, ff, inS[1].Size, child.Int("normFirst") == 1, activation == "gelu", eps, weights),
+            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights),
         };
     }
 

@@ -59,9 +59,9 @@ internal static partial class OpCatalogue
     /// </summary>
     private static ShapeResult RecurrentRule(ShapeCall c)
     {
-        if (c.Input(0) is not { Rank: 3 } input || c.Int("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
+        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
         int directions = c.Flag("bidirectional") == true ? 2 : 1;
-        return ShapeRules.Linear(input, c.Int("inputSize"), directions * hidden);
+        return ShapeRules.Linear(input, c.Size("inputSize"), hidden.Times(directions));
     }
 
     /// <summary>
@@ -108,7 +108,7 @@ internal static partial class OpCatalogue
                 Opt("batchFirst", "batch_first", ParamKind.Bool, OpDefaults.TransformerLayer.BatchFirst, ParamUse.Layer) with { Property = "BatchFirst" },
                 Opt("normFirst", "norm_first", ParamKind.Bool, OpDefaults.TransformerLayer.NormFirst, ParamUse.Layer) with { Property = "NormFirst" },
             ],
-            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Int("dModel"), c.Int("dModel")) : ShapeResult.Unknown,
+            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("dModel"), c.Size("dModel")) : ShapeResult.Unknown,
             Reads = BackwardReads.Saved, Kernel = "TransformerLayerKernel", Compiled = true,
         },
     ];

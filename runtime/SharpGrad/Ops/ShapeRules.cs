@@ -758,20 +758,20 @@ internal static class ShapeRules
     /// A Conv1d/Conv2d layer (<paramref name="spatial"/> 1 or 2): [N, C, …] → [N, O, …]; the input's channels must be
     /// in_channels. Unbatched inputs ([C, …]) are accepted as at run time.
     /// </summary>
-    public static ShapeResult Conv(TensorShape? s, int spatial, string kind, int? inChannels, int? outChannels,
+    public static ShapeResult Conv(TensorShape? s, int spatial, string kind, Dim? inChannels, Dim? outChannels,
         (int H, int W)? kernel, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation)
     {
         if (s is null || (s.Rank != spatial + 1 && s.Rank != spatial + 2)) return ShapeResult.Unknown;
         int channelDim = s.Rank - spatial - 1;
         var channels = s[channelDim];
-        string outText = outChannels?.ToString(CultureInfo.InvariantCulture) ?? "…";
-        if (inChannels is { } expected && channels.DefinitelyDiffers(Dim.Of(expected)))
+        string outText = outChannels?.ToString() ?? "…";
+        if (inChannels is { } expected && channels.DefinitelyDiffers(expected))
         {
-            return new ShapeError(ShapeErrorKind.ConvInChannels, kind, S(expected), outText, channels.ToString(), s.ToString());
+            return new ShapeError(ShapeErrorKind.ConvInChannels, kind, expected.ToString(), outText, channels.ToString(), s.ToString());
         }
         var dims = new List<Dim>();
         for (int i = 0; i < channelDim; i++) dims.Add(s[i]);
-        dims.Add(outChannels is { } o ? Dim.Of(o) : Dim.Unknown);
+        dims.Add(outChannels ?? Dim.Unknown);
         for (int i = 0; i < spatial; i++)
         {
             int? k = kernel is { } kk ? Pick(kk, i) : null;

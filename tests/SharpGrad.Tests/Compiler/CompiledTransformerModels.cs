@@ -54,3 +54,22 @@ public sealed partial class CompiledEncoderLayerWithDropout
 
     public Tensor Forward([Shape("N", 4, 8)] Tensor x) => layer.Forward(x);
 }
+
+/// <summary>
+/// CharLM's Transformer at a small size, its sizes from the constructor: a pre-norm GELU encoder layer of d_model d with
+/// heads heads and 4·d feed-forward, then a Linear head (symbols bound in <c>Compile()</c>).
+/// </summary>
+[Module]
+public sealed partial class CtorSizedEncoderLayerHead
+{
+    private readonly TransformerEncoderLayer layer;
+    private readonly Linear head;
+
+    public CtorSizedEncoderLayerHead(int d, int heads, int classes)
+    {
+        layer = new TransformerEncoderLayer(d, heads, 4 * d, dropout: 0.0, activation: "gelu", batchFirst: true, normFirst: true);
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward([Shape("N", 5, "d")] Tensor x) => head.Forward(layer.Forward(x));
+}

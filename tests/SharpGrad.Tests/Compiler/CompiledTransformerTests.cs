@@ -70,4 +70,17 @@ public class CompiledTransformerTests
         using var noGrad = Autograd.NoGrad();
         Assert.Equal(model.Forward(x).ToArray(), compiled.Forward(x).ToArray());
     }
+
+    [Theory]
+    [InlineData(1, 8, 2)]
+    [InlineData(3, 12, 3)]
+    [InlineData(64, 8, 4)]
+    public void ConstructorSizedEncoderLayerMatchesEager(int batch, int d, int heads)
+    {
+        // One generated program, instances of different d_model and head counts: the sizes are symbols bound in Compile().
+        Rng.ManualSeed(97);
+        var model = new CtorSizedEncoderLayerHead(d, heads, 3);
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 5, d], seed: 98);
+    }
 }
