@@ -260,7 +260,9 @@ internal static class Planner
                 if (!shape[d].IsFixed)
                 {
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
-                        Coverage: shape[d].IsSymbol);   // a symbolic dim (a sequence length) is the code generator's gap; `?` is a shape not known
+                        // A symbolic dim is the code generator's gap; `?` is a shape not known, a break too once the module has
+                        // sizes bound when it is built (never silently without a program).
+                        Coverage: shape[d].IsSymbol || !program.Sizes.IsEmpty);
                     return null;
                 }
                 features *= shape[d].Size;
