@@ -544,3 +544,19 @@ public sealed partial class SequenceTagger
         return head.Forward(x + h);
     }
 }
+
+/// <summary>A GRU tagger over a sequence of any length: a batch-first GRU, then a Linear at every step.</summary>
+[Module]
+public sealed partial class GruSequenceTagger
+{
+    private readonly GRU gru;
+    private readonly Linear head;
+
+    public GruSequenceTagger(int d, int hidden, int tags)
+    {
+        gru = new GRU(d, hidden, batchFirst: true);
+        head = new Linear(hidden, tags);
+    }
+
+    public Tensor Forward([Shape("N", "T", "d")] Tensor x) => head.Forward(gru.Forward(x).Output);
+}

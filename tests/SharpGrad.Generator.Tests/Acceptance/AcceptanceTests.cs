@@ -193,6 +193,19 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void ARecurrentSequenceModelCompilesOnceAndRunsAtTwoSequenceLengths(int batch)
+    {
+        var model = new GruSequenceTagger(4, 5, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        foreach (int length in new[] { 6, 2, 8 })
+        {
+            Eager.Compare(model, [Randn([batch, length, 4], 50 + length)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void SequentialFilledWithAddInTheConstructor(int batch)
     {
         var model = new SequentialAddNet();
