@@ -158,7 +158,12 @@ internal static class Planner
             failure = new PlanFailure($"{where}, which has no tensor input to compile over", method.Location, Coverage: false);
             return null;
         }
-        var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
+        var shapeErrors = new List<DiagnosticInfo>();
+        var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, shapeErrors));
+        // Shapes the user declared ([Shape(…)]) or sizes bound when the module is built: what the build cannot compute is a
+        // break (reported), never a module silently without Compile() — unless a shape error (reported) is why.
+        bool declared = method.Inputs.Any(x => x.Shape is not null && !x.IsInferred) && shapeErrors.Count == 0;
+        bool mustExplain = !program.Sizes.IsEmpty || declared;
         var used = new HashSet<string>(System.StringComparer.Ordinal);
         var nodes = method.Nodes;
         int count = nodes.Count;
@@ -181,8 +186,10 @@ internal static class Planner
         if (m.Batch == "")
         {
             // With sizes bound when the module is built, an input shape the build cannot tell is a break (never silent).
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}",
-                method.Location, Coverage: !program.Sizes.IsEmpty);
+            // So is one whose shapes the user declared ([Shape(T, "N", 8)]: the batch not first).
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}"
+                + (declared ? " (the compiled program needs the batch as the first dim of a float input, named in [Shape(\"N\", …)])" : ""),
+                method.Location, Coverage: mustExplain);
             return null;
         }
 
@@ -233,7 +240,7 @@ internal static class Planner
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
                 // With sizes bound when the module is built, a shape the build cannot compute from them is a break (never silent).
                 failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time{(program.Sizes.IsEmpty ? "" : " (its sizes bound when the module is built do not combine into one the compiler can compute)")} (in {where})",
-                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty);
+                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty || (declared && node.Inputs.Count == 0));   // a leaf: a field of unknown shape
                 return null;
             }
             m.Shapes[i] = shape;
@@ -262,7 +269,7 @@ internal static class Planner
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
                         // A symbolic dim is the code generator's gap; `?` is a shape not known, a break too once the module has
                         // sizes bound when it is built (never silently without a program).
-                        Coverage: shape[d].IsSymbol || !program.Sizes.IsEmpty);
+                        Coverage: shape[d].IsSymbol || mustExplain);
                     return null;
                 }
                 features *= shape[d].Size;
@@ -302,7 +309,7 @@ internal static class Planner
         if (!m.Live(method.Output)) return null;
         if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: false);
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: declared);
             return null;
         }
 
