@@ -301,7 +301,12 @@ internal static class ShapeRules
     // ---- movement -------------------------------------------------------------------------------------------------
 
     /// <summary>The product of some dims: fixed, one symbol alone, or unknown.</summary>
-    public static Dim Product(IEnumerable<Dim> dims)
+    /// <remarks>
+    /// With <paramref name="scaled"/>, one symbol times constants is that symbol scaled (<c>[2*c, 2, 2]</c> flattened is
+    /// <c>8*c</c>: a size bound when the module is built); without, only a symbol alone is kept (a batch times features
+    /// stays unknown).
+    /// </remarks>
+    public static Dim Product(IEnumerable<Dim> dims, bool scaled = false)
     {
         long product = 1;
         string? symbol = null;
@@ -312,7 +317,8 @@ internal static class ShapeRules
             else return Dim.Unknown;
         }
         if (symbol is null) return Dim.Of((int)product);
-        return product == 1 ? Dim.Sym(symbol) : Dim.Unknown;
+        if (product == 1) return Dim.Sym(symbol);
+        return scaled && product is > 1 and <= int.MaxValue ? Dim.Sym(symbol).Times((int)product) : Dim.Unknown;
     }
 
     /// <summary>
@@ -395,7 +401,7 @@ internal static class ShapeRules
         for (int i = 0; i < a; i++) dims.Add(s[i]);
         var middle = new List<Dim>();
         for (int i = a; i <= b; i++) middle.Add(s[i]);
-        dims.Add(Product(middle));
+        dims.Add(Product(middle, scaled: a > 0));   // the batch dim flattened with others: not a size of the program
         for (int i = b + 1; i < s.Rank; i++) dims.Add(s[i]);
         return new TensorShape(dims);
     }
