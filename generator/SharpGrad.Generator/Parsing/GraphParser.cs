@@ -828,8 +828,11 @@ internal sealed class GraphParser
             }
             var args = argSyntax.Select(Expr).ToArray();
             var (kind, op, childInts) = ChildRule(child);
+            // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`).
+            var slots = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0)
+                .Select((a, k) => new ScalarArg(a.Parameter?.Name ?? "", k, true, Text(a.Syntax))).ToEquatableArray();
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
-                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray(), scalars: slots));
         }
 
         // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.

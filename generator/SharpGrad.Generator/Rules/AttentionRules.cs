@@ -6,10 +6,17 @@ namespace SharpGrad.Generator.Rules;
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
 internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
+    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding <c>src_mask</c> (read as data), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding <c>src_key_padding_mask</c> (read as data), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
 
 /// <summary>
-/// A TransformerEncoderLayer (batch first, no masks, dropout 0): self-attention (one GEMM for the packed q/k/v projection,
+/// A TransformerEncoderLayer (batch first, dropout 0, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
 /// two per head, softmax, the out-projection), residuals, LayerNorms and the feed-forward block in one kernel call with a
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
@@ -42,7 +49,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
     /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
-        if (tensorArguments > 1) return "the attention masks of a TransformerEncoderLayer";
+        if (tensorArguments > 3) return "a TransformerEncoderLayer call with more than src, src_mask and src_key_padding_mask";
         if (child.Int("batchFirst") != 1) return "a TransformerEncoderLayer with batch_first=False (its sequences are [T, N, E], batch second)";
         if (child.Arg("dropout") is not { Number: 0 }) return "a TransformerEncoderLayer with dropout (the compiled layer has dropout 0)";
         return null;
@@ -50,7 +57,12 @@ internal sealed class TransformerLayerRule : WholeLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
+        if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
+        // The masks (src_mask [T, T] or [N·nhead, T, T], src_key_padding_mask [N, T]; Bool or additive float) are data the
+        // program reads at each call: method arguments, the module's mask buffers, or masks built in Forward.
+        int maskInput = InputOf(m, i, "srcMask"), paddingInput = InputOf(m, i, "srcKeyPaddingMask");
+        if (m.Node(i).Inputs.Count != 1 + (maskInput >= 0 ? 1 : 0) + (paddingInput >= 0 ? 1 : 0)) return null;
+        if ((maskInput >= 0 && !m.IsRaw(m.In(i, maskInput))) || (paddingInput >= 0 && !m.IsRaw(m.In(i, paddingInput)))) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
@@ -69,8 +81,21 @@ internal sealed class TransformerLayerRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights),
+            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights)
+            {
+                MaskInput = maskInput, PaddingInput = paddingInput,
+            },
         };
+    }
+
+    /// <summary>The node input bound to the layer's tensor parameter <paramref name="parameter"/> (given by position or by name), or −1.</summary>
+    private static int InputOf(MethodDraft m, int i, string parameter) => m.Node(i).Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        if (g.MaskInput >= 0) yield return "srcMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+        if (g.PaddingInput >= 0) yield return "srcKeyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)

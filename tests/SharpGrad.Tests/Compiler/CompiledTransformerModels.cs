@@ -73,3 +73,44 @@ public sealed partial class CtorSizedEncoderLayerHead
 
     public Tensor Forward([Shape("N", 5, "d")] Tensor x) => head.Forward(layer.Forward(x));
 }
+
+/// <summary>An encoder layer with both masks given as arguments of Forward (positionally): a Bool [T, T] src_mask and a Bool [N, T] key padding mask.</summary>
+[Module]
+public sealed partial class CompiledEncoderLayerMasked
+{
+    private readonly TransformerEncoderLayer layer = new(8, 2, 16, dropout: 0.0, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 5, 8)] Tensor x, [Shape(5, 5)] Tensor mask, [Shape("N", 5)] Tensor padding) => layer.Forward(x, mask, padding);
+}
+
+/// <summary>
+/// A constructor-sized pre-norm encoder layer under a causal mask built in Forward and a key padding mask given by name (the
+/// zoo's and CharLM's use), then a Linear head.
+/// </summary>
+[Module]
+public sealed partial class CtorSizedMaskedEncoder
+{
+    private readonly TransformerEncoderLayer layer;
+    private readonly Linear head;
+
+    public CtorSizedMaskedEncoder(int d, int heads)
+    {
+        layer = new TransformerEncoderLayer(d, heads, 2 * d, dropout: 0.0, batchFirst: true, normFirst: true);
+        head = new Linear(d, 3);
+    }
+
+    public Tensor Forward([Shape("N", 6, "d")] Tensor x, [Shape("N", 6)] Tensor padding)
+    {
+        var causal = Tensor.Ones([6, 6], DType.Bool).Triu(1);
+        return head.Forward(layer.Forward(x, srcMask: causal, srcKeyPaddingMask: padding));
+    }
+}
+
+/// <summary>An encoder layer with only the key padding mask, given by name (the src_mask parameter skipped).</summary>
+[Module]
+public sealed partial class CompiledEncoderLayerPaddingOnly
+{
+    private readonly TransformerEncoderLayer layer = new(8, 4, 16, dropout: 0.0, activation: "gelu", batchFirst: true);
+
+    public Tensor Forward([Shape("N", 5, 8)] Tensor x, [Shape("N", 5)] Tensor padding) => layer.Forward(x, srcKeyPaddingMask: padding);
+}
