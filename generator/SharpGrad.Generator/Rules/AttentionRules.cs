@@ -108,3 +108,85 @@ internal sealed class TransformerLayerRule : WholeLayerRule
         ]);
     }
 }
+
+/// <summary>A MultiheadAttention self-attention's geometry, its four parameters in PyTorch's order and where its masks come in.</summary>
+/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built.</remarks>
+internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding <c>attn_mask</c> (read as data), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding <c>key_padding_mask</c> (read as data), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
+
+/// <summary>
+/// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
+/// with biases, dropout 0), with or without its <c>key_padding_mask</c> and <c>attn_mask</c>; <c>need_weights</c> may be
+/// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
+/// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
+/// </summary>
+internal sealed class SelfAttentionRule : WholeLayerRule
+{
+    private static readonly string[] ParamNames = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
+
+    private static readonly string[] ParamExprs = ["InProjWeight!", "InProjBias!", "OutProj.Weight", "OutProj.Bias!"];
+
+    public override RuleKind Kind => RuleKind.SelfAttention;
+
+    protected override string Entry => "SelfAttention";
+
+    protected override string Workspace => "EncoderLayerWorkspace";
+
+    protected override string ForwardComment(NodePlan n)
+        => $"{n.Text}: self-attention (packed q/k/v GEMM, per head softmax(q·kᵀ/√d + masks)·v, the out-projection)";
+
+    protected override string BackwardComment(NodePlan n) => $"d {n.Text}: the attention's backward through its workspace; its 4 parameters' gradients added";
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child) return null;
+        var node = m.Node(i);
+        int Input(string parameter) => node.Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+        int query = Input("query"), key = Input("key"), value = Input("value"), mask = Input("attnMask"), padding = Input("keyPaddingMask");
+        if (query != 0 || key < 0 || value < 0 || m.In(i, key) != m.In(i, query) || m.In(i, value) != m.In(i, query)) return null;   // self-attention only
+        int flags = 0;
+        foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
+        {
+            if (flag < 0) continue;
+            if (!m.IsConst(m.In(i, flag))) return null;   // the weights are not taken: any constant will do
+            flags++;
+        }
+        if (node.Inputs.Count != 3 + flags + (mask >= 0 ? 1 : 0) + (padding >= 0 ? 1 : 0)) return null;
+        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        if (child.Int("batchFirst") != 1 || child.Arg("dropout") is { Number: not 0 } || child.Int("bias") == 0) return null;
+        if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false }) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
+        if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        var module = m.Program.Module(child);
+        var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Geometry = new SelfAttentionGeometry(d, heads, steps, weights) { MaskInput = mask, PaddingInput = padding },
+        };
+    }
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (SelfAttentionGeometry)n.Geometry!;
+        if (g.PaddingInput >= 0) yield return "keyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
+        if (g.MaskInput >= 0) yield return "attnMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (SelfAttentionGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.EncoderLayerShape",
+            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
+    }
+}

@@ -35,6 +35,34 @@ public static partial class CompiledSupport
         Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
         => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps));
 
+    /// <summary>A MultiheadAttention's four weights (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), checked against the program's shape.</summary>
+    private static float[][] SelfAttentionWeights(MultiheadAttention attn, in EncoderLayerShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(attn);
+        if (attn.EmbedDim != shape.DModel || attn.NumHeads != shape.Heads || attn.InProjWeight is null || attn.InProjBias is null || attn.OutProj.Bias is null)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the MultiheadAttention (embed_dim {attn.EmbedDim}, num_heads {attn.NumHeads}) is not the one the program was generated for " +
+                $"(embed_dim {shape.DModel}, num_heads {shape.Heads}, packed in-projection with biases); rebuild the project.");
+        }
+        return [Dense(attn.InProjWeight), Dense(attn.InProjBias), Dense(attn.OutProj.Weight), Dense(attn.OutProj.Bias)];
+    }
+
+    /// <summary>
+    /// A compiled MultiheadAttention's self-attention output (<c>attn.Forward(x, x, x, …).Output</c>, batch first, dropout 0;
+    /// <see cref="TransformerLayerKernel.SelfAttentionForward"/>) with PyTorch's optional masks: <paramref name="keyPaddingMask"/>
+    /// [N, T] and <paramref name="attnMask"/> [T, T] or [N·num_heads, T, T] (Bool true: not attended; float: added).
+    /// </summary>
+    public static void SelfAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
+        Tensor? keyPaddingMask = null, Tensor? attnMask = null)
+        => TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
+            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps));
+
+    /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    public static void SelfAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
+        EncoderLayerWorkspace workspace)
+        => TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+
     /// <summary>
     /// A self-attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call: the
     /// attention mask [T, T] (shared) or [N·heads, T, T], the key padding mask [N, T]; Bool masks become 0 / −∞ as eager's.

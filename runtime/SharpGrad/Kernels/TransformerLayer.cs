@@ -220,6 +220,39 @@ public static class TransformerLayerKernel
         LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
     }
 
+    /// <summary>
+    /// A MultiheadAttention layer's self-attention (PyTorch: <c>mha(x, x, x, key_padding_mask, attn_mask=…)[0]</c>, batch first,
+    /// packed in-projection, dropout 0) on [N, T, E] rows: <paramref name="y"/> = out_proj(attention(in_proj(x))). The shape's
+    /// feed-forward and LayerNorm fields are unused; <paramref name="w"/> is in_proj_weight, in_proj_bias, out_proj.weight,
+    /// out_proj.bias (the first four of the encoder layer's weights).
+    /// </summary>
+    public static void SelfAttentionForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws,
+        AttentionMasks masks = default)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(ws);
+        ws.Ensure(s, n);
+        int t = s.Steps, e = s.DModel, rows = n * t;
+        Array.Copy(x, ws.Input, rows * e);
+        Linear(ws.Input, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
+        var (q, k, v) = QkvRows(s, ws.Qkv);
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks);
+        Linear(ws.Merged, w[OutW], w[OutB], y, rows, e, e);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="SelfAttentionForward"/> (same workspace): the input's gradient added into <paramref name="gx"/>
+    /// (when not null), the four weights' into <paramref name="g"/> (null entries skipped).
+    /// </summary>
+    public static void SelfAttentionBackward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
+        EncoderLayerWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(ws);
+        AttentionBackward(s, n, ws.Input, gy, gx, w, g, ws);
+    }
+
     /// <summary>softmax's scale 1/√head_dim.</summary>
     private static float Scale(in EncoderLayerShape s) => 1f / MathF.Sqrt(s.HeadDim);
 

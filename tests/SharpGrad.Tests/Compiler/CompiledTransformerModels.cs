@@ -114,3 +114,44 @@ public sealed partial class CompiledEncoderLayerPaddingOnly
 
     public Tensor Forward([Shape("N", 5, 8)] Tensor x, [Shape("N", 5)] Tensor padding) => layer.Forward(x, srcKeyPaddingMask: padding);
 }
+
+/// <summary>
+/// The zoo's GPT block with its sizes from the constructor and declared input shapes: pre-norm causal self-attention through a
+/// standalone MultiheadAttention (<c>.Output</c>, need_weights=False) and a GELU MLP in a Sequential, each around a residual.
+/// </summary>
+[Module]
+public sealed partial class CtorSizedGptBlock
+{
+    private readonly LayerNorm ln1;
+    private readonly MultiheadAttention attn;
+    private readonly LayerNorm ln2;
+    private readonly Sequential mlp;
+
+    public CtorSizedGptBlock(int d, int heads)
+    {
+        ln1 = new LayerNorm(d);
+        attn = new MultiheadAttention(d, heads, batchFirst: true);
+        ln2 = new LayerNorm(d);
+        mlp = new Sequential(new Linear(d, 4 * d), new GELU(), new Linear(4 * d, d));
+    }
+
+    public Tensor Forward([Shape("N", 6, "d")] Tensor x, [Shape(6, 6)] Tensor causal)
+    {
+        var h = ln1.Forward(x);
+        x = x + attn.Forward(h, h, h, attnMask: causal, needWeights: false).Output;
+        return x + mlp.Forward(ln2.Forward(x));
+    }
+}
+
+/// <summary>A standalone MultiheadAttention with a key padding mask, need_weights left at its default, the output deconstructed.</summary>
+[Module]
+public sealed partial class CompiledSelfAttentionPadded
+{
+    private readonly MultiheadAttention attn = new(12, 3, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 5, 12)] Tensor x, [Shape("N", 5)] Tensor padding)
+    {
+        var (y, _) = attn.Forward(x, x, x, padding);
+        return y;
+    }
+}

@@ -141,4 +141,30 @@ public class CompiledTransformerTests
         var error = Assert.Throws<ArgumentException>(() => compiled.Forward(Tensor.Randn([2, 5, 8], rng: new Rng(117)), Padding(3, 5)));
         Assert.Contains("[2, 5]", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(1, 8, 2)]
+    [InlineData(3, 12, 3)]
+    [InlineData(64, 8, 4)]
+    public void ConstructorSizedGptBlockWithStandaloneAttentionMatchesEager(int batch, int d, int heads)
+    {
+        Rng.ManualSeed(121);
+        var model = new CtorSizedGptBlock(d, heads);
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        var causal = Tensor.Ones([6, 6], DType.Bool).Triu(1);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, causal), x => model.Compile().Forward(x, causal), [batch, 6, d], seed: 122);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void StandaloneSelfAttentionWithKeyPaddingMatchesEager(int batch)
+    {
+        Rng.ManualSeed(123);
+        var model = new CompiledSelfAttentionPadded();
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        var padding = Padding(batch, 5);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x, padding), x => model.Compile().Forward(x, padding), [batch, 5, 12], seed: 124);
+    }
 }
