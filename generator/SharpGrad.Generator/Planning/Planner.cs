@@ -129,6 +129,7 @@ internal static class Planner
             Runners = runners.ToEquatableArray(),
             Regions = regions.ToEquatableArray(),
             Sizes = methods.Count == 0 ? default : program.Sizes.For(program.UsedSymbols).ToEquatableArray(),
+            PerCallSizes = methods.Count == 0 ? default : program.Sizes.PerCall(program.UsedSymbols).ToEquatableArray(),
             Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
@@ -183,6 +184,16 @@ internal static class Planner
             failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}",
                 method.Location, Coverage: !program.Sizes.IsEmpty);
             return null;
+        }
+
+        // A plain symbol of an input's dims after the batch that no layer binds (T of [N, T, 8]): read from the inputs at each call.
+        foreach (var input in method.Inputs)
+        {
+            if (input.Shape is not { Rank: >= 2 } s || s[0].Symbol != m.Batch) continue;
+            for (int d = 1; d < s.Rank; d++)
+            {
+                if (s[d].IsSymbol && program.Sizes.Expression(s[d].Symbol!) is null) program.Sizes.ReadAtEachCall(s[d]);
+            }
         }
 
         // Modes: which nodes are needed in training, in evaluation (Select on `if (Training)`).
@@ -249,7 +260,9 @@ internal static class Planner
                 if (!shape[d].IsFixed)
                 {
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
-                        Coverage: shape[d].IsSymbol);   // a symbolic dim (a sequence length) is the code generator's gap; `?` is a shape not known
+                        // A symbolic dim is the code generator's gap; `?` is a shape not known, a break too once the module has
+                        // sizes bound when it is built (never silently without a program).
+                        Coverage: shape[d].IsSymbol || !program.Sizes.IsEmpty);
                     return null;
                 }
                 features *= shape[d].Size;
@@ -266,7 +279,12 @@ internal static class Planner
             var planned = PlanNode(m, i, plan, row);
             if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
             {
-                failure = new PlanFailure($"`{node.Text}` (shape {shape}), whose sizes are bound when the module is built, which {planned.Rule} code does not take yet (in {where})",
+                var shapes = node.Inputs.Select(k => m.Shapes[k]).Prepend(shape).Where(z => z is not null).SelectMany(z => z!.Dims);
+                var perCall = shapes.Where(z => z.IsSymbol && Dim.Term(z.Symbol!, out _, out string p) && SizeSymbols.Atoms(p).Any(program.Sizes.IsPerCall))
+                    .Select(z => z.Symbol!).Distinct().ToList();
+                string sized = perCall.Count > 0 ? "whose sizes " + string.Join(", ", perCall) + " are read from the inputs at each call" : "whose sizes are bound when the module is built";
+                var inputShapes = string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"));
+                failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {inputShapes}), {sized}, which {planned.Rule} code does not take yet (in {where})",
                     node.Location ?? method.Location, Coverage: true);
                 return null;
             }

@@ -101,6 +101,9 @@ internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsP
 
     /// <summary>For sizes bound when the module is built: the C# expression of out_features, else null.</summary>
     public string? OutText { get; init; }
+
+    /// <summary>When the dims between the batch and the features are symbolic (<c>[N, T, 8]</c>): the C# expression of the rows per item (<c>_sym_T</c>), else null.</summary>
+    public string? RowsText { get; init; }
 }
 
 /// <summary>
@@ -292,6 +295,9 @@ internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableA
 
     /// <summary>The size symbols the program binds when <c>Compile()</c> is called, then the sizes it checks there.</summary>
     public EquatableArray<SizeBinding> Sizes { get; init; }
+
+    /// <summary>The size atoms the program reads from its inputs at each call (a sequence length <c>T</c>), in ordinal order.</summary>
+    public EquatableArray<string> PerCallSizes { get; init; }
 
     /// <summary>Every graph break, parse and planning alike.</summary>
     public EquatableArray<GraphIssue> Breaks { get; init; }

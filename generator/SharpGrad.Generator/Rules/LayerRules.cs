@@ -23,17 +23,21 @@ internal sealed class LinearRule : Rule
         }
         else
         {
-            // Sizes bound when the module is built (Linear(4, hidden)): [N, …, in] → [N, …, out], in and out read from the
-            // layer's symbols (the program binds them in Compile()), the rows of each item the product of the dims between.
-            if (m.Shapes[a] is not { Rank: >= 2 } inShape || m.Shapes[i] is not { } outShape || outShape.Rank != inShape.Rank) return null;
+            // Sizes bound when the module is built (Linear(4, hidden)) or read at each call ([N, T, 8]): [N, …, in] → [N, …, out],
+            // in and out read from the layer's symbols (the program binds them in Compile()), the rows per item from the dims between.
+            if (m.Shapes[a] is not { Rank: >= 2 } inShape || m.Shapes[i] is not { Rank: >= 2 } outShape || inShape.Rank != outShape.Rank) return null;
             if (SizeText(m, child, "inFeatures", inShape.Last) is not { } inText || SizeText(m, child, "outFeatures", outShape.Last) is not { } outText) return null;
             int rows = 1;
+            var rowsText = new List<string>();
             for (int d = 1; d < inShape.Rank - 1; d++)
             {
-                if (!inShape[d].IsFixed || inShape[d] != outShape[d]) return null;
-                rows *= inShape[d].Size;
+                if (inShape[d] != outShape[d]) return null;
+                if (inShape[d].IsFixed) rows *= inShape[d].Size;
+                else if (inShape[d].IsSymbol && m.Program.Sizes.Expression(inShape[d].Symbol!) is { } text) rowsText.Add(text);
+                else return null;
             }
-            geometry = new LinearGeometry(0, 0, rows) { InText = inText, OutText = outText };
+            if (rows != 1 || rowsText.Count == 0) rowsText.Insert(0, MethodDraft.I(rows));
+            geometry = new LinearGeometry(0, 0, rows) { InText = inText, OutText = outText, RowsText = rowsText.Count == 1 && rowsText[0] == "1" ? null : string.Join(" * ", rowsText) };
         }
         var module = m.Program.Module(child);
         return plan with
@@ -54,7 +58,7 @@ internal sealed class LinearRule : Rule
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (LinearGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsPerItem}"]);
+        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsText ?? MethodDraft.I(g.RowsPerItem)}"]);
     }
 
     public override void Forward(EmitContext e, NodePlan n)

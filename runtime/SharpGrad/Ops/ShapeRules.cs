@@ -2,6 +2,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 
 namespace SharpGrad.Ops;
 
@@ -300,25 +301,49 @@ internal static class ShapeRules
 
     // ---- movement -------------------------------------------------------------------------------------------------
 
-    /// <summary>The product of some dims: fixed, one symbol alone, or unknown.</summary>
-    /// <remarks>
-    /// With <paramref name="scaled"/>, one symbol times constants is that symbol scaled (<c>[2*c, 2, 2]</c> flattened is
-    /// <c>8*c</c>: a size bound when the module is built); without, only a symbol alone is kept (a batch times features
-    /// stays unknown).
-    /// </remarks>
-    public static Dim Product(IEnumerable<Dim> dims, bool scaled = false)
+    /// <summary>
+    /// The product of some dims: fixed, or a symbolic term (a constant times named sizes, <c>[2*c, 2, 2]</c> ⇒ <c>8*c</c>,
+    /// <c>[T, c]</c> ⇒ <c>T*c</c>, atoms in ordinal order as <see cref="Dim.Term"/> reads them), or unknown when a dim is.
+    /// </summary>
+    public static Dim Product(IEnumerable<Dim> dims)
     {
         long product = 1;
-        string? symbol = null;
+        var atoms = new List<string>();
         foreach (var d in dims)
         {
             if (d.IsFixed) product *= d.Size;
-            else if (symbol is null && !d.IsUnknown) symbol = d.Symbol;
-            else return Dim.Unknown;
+            else if (d.IsUnknown || !Dim.Term(d.Symbol!, out int coefficient, out string term)) return Dim.Unknown;
+            else
+            {
+                product *= coefficient;
+                atoms.AddRange(Atoms(term));
+            }
         }
-        if (symbol is null) return Dim.Of((int)product);
-        if (product == 1) return Dim.Sym(symbol);
-        return scaled && product is > 1 and <= int.MaxValue ? Dim.Sym(symbol).Times((int)product) : Dim.Unknown;
+        if (product > int.MaxValue) return Dim.Unknown;
+        if (atoms.Count == 0) return Dim.Of((int)product);
+        if (product == 0) return Dim.Of(0);
+        atoms.Sort(StringComparer.Ordinal);
+        string joined = string.Join("*", atoms);
+        return Dim.Sym(product == 1 ? joined : S(product) + "*" + joined);
+    }
+
+    /// <summary>The named sizes of a product (<c>heads*width</c>, <c>(d/h)*T</c>), split at the <c>*</c> outside parentheses.</summary>
+    private static List<string> Atoms(string product)
+    {
+        var atoms = new List<string>();
+        int depth = 0, start = 0;
+        for (int i = 0; i < product.Length; i++)
+        {
+            if (product[i] == '(') depth++;
+            else if (product[i] == ')') depth--;
+            else if (product[i] == '*' && depth == 0)
+            {
+                atoms.Add(product.Substring(start, i - start));
+                start = i + 1;
+            }
+        }
+        atoms.Add(product.Substring(start));
+        return atoms;
     }
 
     /// <summary>
@@ -376,6 +401,19 @@ internal static class ShapeRules
         }
 
         if (known == 0) return new TensorShape(dims);
+        if (remaining.Count > 0)
+        {
+            // Symbols left over ([N, 2*c, 2, 2] viewed as [N, -1]): the hole is their product with the constants that
+            // remain (8*c), when the constants divide; else the build cannot tell (the runtime checks the count).
+            var rest = Product(remaining.Select(Dim.Sym).Append(Dim.Of((int)fixedCount)));
+            if (rest.IsSymbol && Dim.Term(rest.Symbol!, out int c, out string p) && c % known == 0)
+            {
+                int hole0 = 0;
+                while (target[hole0] != -1) hole0++;
+                dims[hole0] = Product([Dim.Of((int)(c / known)), Dim.Sym(p)]);
+                return new TensorShape(dims);
+            }
+        }
         if (fixedCount % known != 0)
         {
             string reason = "the sizes other than -1 multiply to " + targetCount + ", which does not divide " + count
@@ -401,7 +439,7 @@ internal static class ShapeRules
         for (int i = 0; i < a; i++) dims.Add(s[i]);
         var middle = new List<Dim>();
         for (int i = a; i <= b; i++) middle.Add(s[i]);
-        dims.Add(Product(middle, scaled: a > 0));   // the batch dim flattened with others: not a size of the program
+        dims.Add(Product(middle));
         for (int i = b + 1; i < s.Rank; i++) dims.Add(s[i]);
         return new TensorShape(dims);
     }
