@@ -24,10 +24,11 @@ public sealed class EncoderLayerWorkspace
     internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     private int _n = -1;
+    private EncoderLayerShape _shape;
 
     internal void Ensure(in EncoderLayerShape s, int n)
     {
-        if (n == _n) return;
+        if (n == _n && s == _shape) return;   // the batch and the shape (a sequence length read at each call changes its steps)
         int rows = n * s.Steps, e = s.DModel, f = s.FeedForward, heads = n * s.Heads, t = s.Steps;
         float[] A(int size) => new float[size];
         (Input, Qkv, Probs, Merged) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e));
@@ -35,6 +36,7 @@ public sealed class EncoderLayerWorkspace
         (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
         (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * 3 * e));
         _n = n;
+        _shape = s;
     }
 }
 

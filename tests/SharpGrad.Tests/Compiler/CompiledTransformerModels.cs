@@ -155,3 +155,31 @@ public sealed partial class CompiledSelfAttentionPadded
         return y;
     }
 }
+
+/// <summary>
+/// A sequence length read at each call (T) through a constructor-sized LSTM, an encoder layer under a key padding mask
+/// [N, T] and a self-attention, then a Linear head: the whole-layer kernels size their workspaces from the call's T.
+/// </summary>
+[Module]
+public sealed partial class SequenceLengthEncoder
+{
+    private readonly LSTM lstm;
+    private readonly TransformerEncoderLayer layer;
+    private readonly MultiheadAttention attn;
+    private readonly Linear head;
+
+    public SequenceLengthEncoder(int d, int heads)
+    {
+        lstm = new LSTM(d, d, batchFirst: true);
+        layer = new TransformerEncoderLayer(d, heads, 2 * d, dropout: 0.0, batchFirst: true);
+        attn = new MultiheadAttention(d, heads, batchFirst: true);
+        head = new Linear(d, 3);
+    }
+
+    public Tensor Forward([Shape("N", "T", "d")] Tensor x, [Shape("N", "T")] Tensor padding)
+    {
+        var (y, _) = lstm.Forward(x);
+        var h = layer.Forward(y, srcKeyPaddingMask: padding);
+        return head.Forward(attn.Forward(h, h, h, padding, needWeights: false).Output);
+    }
+}

@@ -167,4 +167,22 @@ public class CompiledTransformerTests
         var padding = Padding(batch, 5);
         CompiledLayerTests.Compare(model, model, x => model.Forward(x, padding), x => model.Compile().Forward(x, padding), [batch, 5, 12], seed: 124);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void SequenceLengthReadAtEachCallThroughLstmEncoderAndAttentionMatchesEager(int batch)
+    {
+        // One compiled program at sequence lengths 6, 3 and 6 again: the workspaces follow the call's T.
+        Rng.ManualSeed(131);
+        var model = new SequenceLengthEncoder(8, 2);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        foreach (int t in new[] { 6, 3, 6 })
+        {
+            var padding = Padding(batch, t);
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x, padding), x => compiled.Forward(x, padding), [batch, t, 8], seed: 132 + t);
+        }
+    }
 }
