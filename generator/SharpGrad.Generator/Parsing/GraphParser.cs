@@ -792,7 +792,7 @@ internal sealed class GraphParser
         => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } access
            && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
            && _children.TryGetValue(member.Name, out var child) && child.IsBuiltIn
-           && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent };
+           && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent or OpFamily.Attention };   // MultiheadAttention: (output, weights)
 
     /// <summary>
     /// <c>var (output, _) = lstm.Forward(x);</c> (or <c>(y, _) = …</c>): the output sequence of a recurrent child bound to the
@@ -912,10 +912,16 @@ internal sealed class GraphParser
             {
                 throw Unsupported(invocation, reason + " in `" + Text(invocation) + "`", "construct and call the layer as docs/compiler.md's layer table says, or run it eagerly");
             }
-            var args = argSyntax.Select(Expr).ToArray();
+            // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`); a
+            // constant flag of the call (MultiheadAttention's `needWeights: false`) is a constant input.
+            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            var args = given.Select(a => a.Value.ConstantValue is { HasValue: true, Value: bool flag }
+                ? Add(new GraphNode(NodeKind.Constant, "Constant", default, value: flag ? 1 : 0, text: Text(a.Syntax), location: Where(a.Syntax)))
+                : Expr(((ArgumentSyntax)a.Syntax).Expression)).ToArray();
+            var slots = given.Select((a, k) => new ScalarArg(a.Parameter?.Name ?? "", k, true, Text(a.Syntax))).ToEquatableArray();
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
-                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray(), scalars: slots));
         }
 
         // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.

@@ -25,6 +25,7 @@ internal static class SymbolicSizes
         "Linear" or "LayerNorm" or "Embedding" => true,
         "RNN" or "LSTM" or "GRU" => parameter is "inputSize" or "hiddenSize",
         "TransformerEncoderLayer" => parameter is "dModel" or "nhead" or "dimFeedforward",
+        "MultiheadAttention" => parameter is "embedDim" or "numHeads",
         "Conv1d" or "Conv2d" or "ConvTranspose1d" or "ConvTranspose2d" => parameter is "inChannels" or "outChannels" or "groups",
         "BatchNorm1d" or "BatchNorm2d" or "InstanceNorm1d" or "InstanceNorm2d" => parameter is "numFeatures",
         "GroupNorm" => parameter is "numGroups" or "numChannels",
@@ -32,7 +33,7 @@ internal static class SymbolicSizes
     };
 
     /// <summary>The layers of <see cref="Accepts"/>, for messages.</summary>
-    public const string Layers = "Linear, LayerNorm, Embedding, RNN/LSTM/GRU (input and hidden sizes) and TransformerEncoderLayer (d_model, nhead, dim_feedforward), Conv/ConvTranspose (channels, groups), BatchNorm/InstanceNorm (num_features) and GroupNorm";
+    public const string Layers = "Linear, LayerNorm, Embedding, RNN/LSTM/GRU (input and hidden sizes) and TransformerEncoderLayer (d_model, nhead, dim_feedforward), MultiheadAttention (embed_dim, num_heads), Conv/ConvTranspose (channels, groups), BatchNorm/InstanceNorm (num_features) and GroupNorm";
 
     /// <summary>The symbol of a size expression, or null when it is not one (a constant is not a symbol).</summary>
     public static string? Of(IOperation value)

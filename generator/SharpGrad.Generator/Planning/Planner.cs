@@ -345,7 +345,7 @@ internal static class Planner
         {
             // Rules that read their sizes from the layer (checked in Compile() where the build cannot prove them).
             // Channels of convolutions, pools and batch norms are read from the layer or the value's dim.
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.Conv
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],

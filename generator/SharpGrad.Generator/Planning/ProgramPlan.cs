@@ -80,6 +80,8 @@ internal enum RuleKind
     Data,
     /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
     DataValue,
+    /// <summary>A MultiheadAttention layer's self-attention (packed projection, attention kernel, out-projection) as one fused kernel.</summary>
+    SelfAttention,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

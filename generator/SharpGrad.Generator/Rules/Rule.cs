@@ -102,7 +102,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
-            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -172,6 +172,7 @@ internal static class RuleSet
             OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
             OpFamily.Recurrent => [RuleKind.Recurrent],
             OpFamily.TransformerLayer => [RuleKind.TransformerLayer],
+            OpFamily.Attention => [RuleKind.SelfAttention],
             OpFamily.Data => [RuleKind.Data],
             _ => [],
         };
