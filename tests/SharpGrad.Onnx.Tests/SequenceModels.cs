@@ -4,10 +4,11 @@ namespace SharpGrad.Onnx.Tests;
 
 // The sequence and attention test models: SharpGrad's eager RNN, LSTM, GRU, MultiheadAttention and Transformer layers,
 // each with a hand-written BuildOnnxGraph (one builder call per layer of Forward). Every model takes its Rng, so no test
-// reseeds Rng.Default. Eager-only ([Module(Compile = false)]): the compiler does not take these Forwards.
+// reseeds Rng.Default. Each has Compile() (SequenceModelsCompileTests: compiled = eager), compiled where the compiler
+// covers its Forward and run eagerly inside Compile() where it breaks the graph.
 
 /// <summary>A 2-layer bidirectional batch-first LSTM from given states; output, h_n and c_n are all graph outputs.</summary>
-[Module(Compile = false)]
+[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
 public sealed partial class LstmWithStates : IOnnxExportable
 {
     public const int T = 7, In = 5, H = 6, States = 4;
@@ -15,7 +16,7 @@ public sealed partial class LstmWithStates : IOnnxExportable
 
     public LstmWithStates(Rng rng) => lstm = new LSTM(In, H, numLayers: 2, batchFirst: true, bidirectional: true, rng: rng);
 
-    public Tensor[] Forward(Tensor x, Tensor h0, Tensor c0)
+    public Tensor[] Forward([Shape("N", T, In)] Tensor x, [Shape(States, "N", H)] Tensor h0, [Shape(States, "N", H)] Tensor c0)
     {
         var (output, (hn, cn)) = lstm.Forward(x, (h0, c0));
         return [output, hn, cn];
@@ -31,7 +32,7 @@ public sealed partial class LstmWithStates : IOnnxExportable
 }
 
 /// <summary>Embedding, a bidirectional batch-first LSTM from zero states, the mean over time and a classifier.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class BiLstmClassifier : IOnnxExportable
 {
     public const int T = 9;
@@ -46,7 +47,7 @@ public sealed partial class BiLstmClassifier : IOnnxExportable
         fc = new Linear(20, 3, rng: rng);
     }
 
-    public Tensor Forward(Tensor tokens) => fc.Forward(lstm.Forward(embed.Forward(tokens)).Output.Mean(1));
+    public Tensor Forward([Shape("N", T)] Tensor tokens) => fc.Forward(lstm.Forward(embed.Forward(tokens)).Output.Mean(1));
 
     public void BuildOnnxGraph(OnnxGraphBuilder graph)
     {
@@ -56,7 +57,7 @@ public sealed partial class BiLstmClassifier : IOnnxExportable
 }
 
 /// <summary>A 3-layer sequence-first GRU from a given state: output and h_n.</summary>
-[Module(Compile = false)]
+[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
 public sealed partial class GruWithState : IOnnxExportable
 {
     public const int T = 5, In = 4, H = 8;
@@ -64,7 +65,7 @@ public sealed partial class GruWithState : IOnnxExportable
 
     public GruWithState(Rng rng) => gru = new GRU(In, H, numLayers: 3, rng: rng);
 
-    public Tensor[] Forward(Tensor x, Tensor h0)
+    public Tensor[] Forward([Shape(T, "N", In)] Tensor x, [Shape(3, "N", H)] Tensor h0)
     {
         var (output, hn) = gru.Forward(x, h0);
         return [output, hn];
@@ -79,7 +80,7 @@ public sealed partial class GruWithState : IOnnxExportable
 }
 
 /// <summary>A 2-layer bidirectional GRU over one unbatched sequence [L, H_in] from a given state [4, H].</summary>
-[Module(Compile = false)]
+[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
 public sealed partial class UnbatchedBiGru : IOnnxExportable
 {
     public const int T = 6, In = 3, H = 5;
@@ -87,7 +88,7 @@ public sealed partial class UnbatchedBiGru : IOnnxExportable
 
     public UnbatchedBiGru(Rng rng) => gru = new GRU(In, H, numLayers: 2, bidirectional: true, rng: rng);
 
-    public Tensor[] Forward(Tensor x, Tensor h0)
+    public Tensor[] Forward([Shape(T, In)] Tensor x, [Shape(4, H)] Tensor h0)
     {
         var (output, hn) = gru.Forward(x, h0);
         return [output, hn];
@@ -102,7 +103,7 @@ public sealed partial class UnbatchedBiGru : IOnnxExportable
 }
 
 /// <summary>A 2-layer bidirectional ReLU RNN (batch first), then a tanh RNN, then a classifier on the last step.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class ElmanRnnStack : IOnnxExportable
 {
     public const int T = 6;
@@ -125,7 +126,7 @@ public sealed partial class ElmanRnnStack : IOnnxExportable
 
 /// <summary>Batch-first cross-attention with separate q/k/v projections (kdim, vdim ≠ embed_dim), a Bool key padding
 /// mask (a graph input) and a float attention mask (a constant).</summary>
-[Module(Compile = false)]
+[Module(Compile = false)] // after the compiled MultiheadAttention rule (s5-layers) the generator gives it no program and no diagnostic: open
 public sealed partial class CrossAttention : IOnnxExportable
 {
     public const int L = 5, S = 7, E = 16, KDim = 10, VDim = 12;
@@ -152,7 +153,7 @@ public sealed partial class CrossAttention : IOnnxExportable
 }
 
 /// <summary>Sequence-first self-attention (the packed in_proj_weight) under a Bool causal mask, then a classifier.</summary>
-[Module(Compile = false)]
+[Module(Compile = false)] // after the compiled MultiheadAttention rule (s5-layers) the generator gives it no program and no diagnostic: open
 public sealed partial class CausalSelfAttention : IOnnxExportable
 {
     public const int T = 6, E = 12;
@@ -176,7 +177,7 @@ public sealed partial class CausalSelfAttention : IOnnxExportable
 }
 
 /// <summary>nn.TransformerEncoderLayer as PyTorch builds it by default: post-norm, ReLU, sequence first.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class EncoderLayerPostNorm : IOnnxExportable
 {
     public const int T = 6, E = 16;
@@ -191,7 +192,7 @@ public sealed partial class EncoderLayerPostNorm : IOnnxExportable
 
 /// <summary>nn.TransformerEncoder of two pre-norm GELU batch-first layers and a final LayerNorm, with a causal float
 /// mask (constant) and a Bool key padding mask (graph input), then the mean over time and a classifier.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class TransformerEncoderClassifier : IOnnxExportable
 {
     public const int T = 6, E = 16;
@@ -219,7 +220,7 @@ public sealed partial class TransformerEncoderClassifier : IOnnxExportable
 
 /// <summary>nn.Transformer (one encoder and one decoder layer, batch first) with a causal target mask and the source's
 /// key padding mask used for the encoder and for the decoder's memory.</summary>
-[Module(Compile = false)]
+[Module]
 public sealed partial class TinyTransformer : IOnnxExportable
 {
     public const int S = 5, T = 4, E = 8;
@@ -228,7 +229,7 @@ public sealed partial class TinyTransformer : IOnnxExportable
 
     public TinyTransformer(Rng rng) => transformer = new Transformer(E, 2, 1, 1, dimFeedforward: 16, batchFirst: true, rng: rng);
 
-    public Tensor Forward(Tensor src, Tensor tgt, Tensor srcPadding) =>
+    public Tensor Forward([Shape("N", S, E)] Tensor src, [Shape("N", T, E)] Tensor tgt, [Shape("N", S)] Tensor srcPadding) =>
         transformer.Forward(src, tgt, tgtMask: causal, srcKeyPaddingMask: srcPadding, memoryKeyPaddingMask: srcPadding);
 
     public void BuildOnnxGraph(OnnxGraphBuilder graph)

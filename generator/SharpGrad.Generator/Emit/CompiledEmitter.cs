@@ -51,6 +51,8 @@ internal static class CompiledEmitter
                     w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the fused backward reuses");
                 foreach (var b in p.Sizes.Where(b => b.Field is not null))
                     w.WriteLine($"private readonly int {b.Field}; // {b.Symbol.Substring(b.Symbol.IndexOf('*') + 1)}, bound from {b.What} when Compile() is called");
+                foreach (var atom in p.PerCallSizes)
+                    w.WriteLine($"private int {SizeSymbols.Field(atom)}; // {atom}, read from the inputs at each call (the backward restores its call's)");
                 foreach (var m in p.Methods) new MethodEmitter(p, m, cls, w).Fields();
                 w.WriteLine();
                 using (w.Block($"internal Compiled({cls} module)"))

@@ -39,6 +39,24 @@ internal sealed class MethodEmitter
 
     private string P => _p.Prefix;
 
+    /// <summary>The sizes this method reads from its inputs at each call (a sequence length <c>T</c>): atom, input parameter, dim.</summary>
+    private List<(string Atom, string Input, int Dim, TensorShape Shape)> PerCall()
+    {
+        var reads = new List<(string, string, int, TensorShape)>();
+        foreach (var atom in _program.PerCallSizes)
+        {
+            foreach (var input in _p.Inputs)
+            {
+                if (input.Shape is not { } shape) continue;
+                int d = System.Array.FindIndex(shape.Dims.ToArray(), x => x.IsSymbol && x.Symbol == atom);
+                if (d < 1) continue;
+                reads.Add((atom, input.Name, d, shape));
+                break;
+            }
+        }
+        return reads;
+    }
+
     private IReadOnlyList<NodePlan> Nodes => _p.Nodes;
 
     private bool Live(int i) => Nodes[i].Rule is not (RuleKind.None or RuleKind.Constant or RuleKind.Raw);
@@ -62,6 +80,7 @@ internal sealed class MethodEmitter
     public void Fields()
     {
         _w.WriteLine($"private int {P}capacity = -1;");
+        foreach (var read in PerCall()) _w.WriteLine($"private int {P}capacity{SizeSymbols.Field(read.Atom)} = -1; // the {read.Atom} the buffers are sized for");
         _w.WriteLine($"private int {P}generation;");
         _w.WriteLine($"private bool {P}training;");
         foreach (var f in _p.FloatInputs)
@@ -87,7 +106,7 @@ internal sealed class MethodEmitter
             if (RuleOf(n.Index).Constant(n) is { } constant)
             {
                 // With sizes bound when the module is built (Linear(4, hidden)), the constant is computed from them.
-                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0);
+                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0) || constant.Arguments.Any(a => a.Contains("_sym_"));
                 string field = bound ? $"private {constant.Type} {_e.Geometry(n)} => " : $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
                 if (constant.Type.EndsWith("[]")) _w.WriteLine(field + "[" + string.Join(", ", constant.Arguments) + "];");
                 else _w.Call(field + "new", constant.Arguments);
@@ -128,10 +147,14 @@ internal sealed class MethodEmitter
             _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
             _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
             _w.WriteLine($"int {generation} = {P}generation;");
+            // A size read at this call (a sequence length) is restored for the backward: another method may read another one meanwhile.
+            var sizes = PerCall().Select(r => (Local(SizeSymbols.Field(r.Atom).TrimStart('_')), SizeSymbols.Field(r.Atom))).ToList();
+            foreach (var (local, field) in sizes) _w.WriteLine($"int {local} = {field};");
             var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
             string g = Local("g"), node = Local("node");
+            string extra = string.Concat(sizes.Select(z => ", " + z.Item1));
             _w.Call($"return {Support}.RecordCompiled",
-                [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n})", .. saved]);
+                [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n}{extra})", .. saved]);
         }
         if (_p.ScalarOutput && !_p.IsRegion) EmitFusedBackwardEntry(paramList, argList);
         _w.WriteLine();
@@ -208,6 +231,13 @@ internal sealed class MethodEmitter
             // The batch local steps aside when a parameter is named n (every size below is written with it).
             string batchLocal = Local("n");
             string? first = null;
+            var reads = PerCall();
+            foreach (var read in reads)
+            {
+                // A size read at each call (T of [N, T, 8]): from the first input that has it; the checks below compare the others.
+                _w.Call($"{SizeSymbols.Field(read.Atom)} = {Support}.SizeAt",
+                    [read.Input, $"nameof({read.Input})", MethodDraft.I(read.Dim), MethodDraft.I(read.Shape.Rank), $"\"{read.Shape}\"", $"\"{read.Atom}\"", $"\"{where}\""]);
+            }
             foreach (var f in _p.FloatInputs)
             {
                 var node = Nodes[f];
@@ -223,9 +253,11 @@ internal sealed class MethodEmitter
                 first = ParameterName(raw);
                 _w.WriteLine($"int {batchLocal} = {Support}.BatchOf({first}, nameof({first}), \"{where}\");");
             }
-            using (_w.Block($"if ({batchLocal} > {P}capacity)"))
+            string grown = string.Concat(reads.Select(r => $" || {SizeSymbols.Field(r.Atom)} > {P}capacity{SizeSymbols.Field(r.Atom)}"));
+            using (_w.Block($"if ({batchLocal} > {P}capacity{grown})"))
             {
-                _w.Comment("The buffers are sized on the first call, and grown only when the batch grows.");
+                _w.Comment(reads.Count == 0 ? "The buffers are sized on the first call, and grown only when the batch grows."
+                    : "The buffers are sized on the first call, and grown only when the batch or " + string.Join(" or ", reads.Select(r => r.Atom)) + " grows.");
                 foreach (var b in _p.Buffers) _w.WriteLine($"{b.Field} = new float[{BatchAs(EmitContext.Size(b.Batched, b.Features, b.Symbolic), batchLocal)}];");
                 foreach (var n in Nodes.Where(n => Live(n.Index)))
                 {
@@ -236,6 +268,7 @@ internal sealed class MethodEmitter
                     }
                 }
                 _w.WriteLine($"{P}capacity = {batchLocal};");
+                foreach (var r in reads) _w.WriteLine($"{P}capacity{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom)};");
             }
             // Shapes with the batch dim are updated on every call (no allocation).
             foreach (var n in Nodes.Where(n => Live(n.Index)))
@@ -257,10 +290,13 @@ internal sealed class MethodEmitter
     {
         string where = $"{_class}.Compiled.{_p.Name}";
         _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
-        using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n)"))
+        var reads = PerCall();
+        string sizes = string.Concat(reads.Select(r => ", int " + SizeSymbols.Field(r.Atom).TrimStart('_')));
+        using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n{sizes})"))
         {
             EnterGuard(_p.Name + " (backward)");
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
+            foreach (var r in reads) _w.WriteLine($"{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom).TrimStart('_')};");
             int count = _p.FloatInputs.Count + _slots.Count;
             _w.WriteLine($"var grads = new {Tensor}?[{MethodDraft.I(count)}];");
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");

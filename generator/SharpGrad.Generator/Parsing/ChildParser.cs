@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 using SharpGrad.Generator.Model;
@@ -77,11 +78,16 @@ internal static class ChildParser
             var model = compilation.GetSemanticModel(initializer.SyntaxTree);
             var creation = model.GetOperation(initializer, token);
             var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
+            GraphIssue? loop = null;
             if (child is { Kind: "Sequential" or "ModuleList", IsBuiltIn: true } && notConstant is null)
             {
-                child = ConstructorItems(type, member, child, compilation, token, ref notConstant);
+                child = ConstructorItems(type, member, child, compilation, token, ref notConstant, ref loop);
             }
-            if (notConstant is not null)
+            if (loop is not null)
+            {
+                issues.Add(loop);
+            }
+            else if (notConstant is not null)
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(initializer.GetLocation()),
                     "the child '" + member.Name + "', whose argument `" + notConstant + "` is not a compile-time constant (its shapes are unknown at build time)",
@@ -180,7 +186,7 @@ internal static class ChildParser
                          || argument.Parameter?.Type is { Name: "Rng" } rngType && IsRuntimeType(rngType);   // initialisation only: not in the program
             // new Linear(4, hidden): a size bound when the module is built, a symbol (for the layers whose rules take one).
             // A user module's own layers take its sizes as symbols of that instance when it is inlined (Inliner).
-            string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind)) ? SymbolicSizes.Of(value) : null;
+            string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind, argument.Parameter?.Name ?? "")) ? SymbolicSizes.Of(value) : null;
             if (!known && symbol is null && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
             var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
@@ -244,57 +250,151 @@ internal static class ChildParser
     }
 
     /// <summary>
-    /// The items a constructor adds to a Sequential or ModuleList child, one statement after another
+    /// The items a constructor adds to a Sequential or ModuleList child, statement after statement
     /// (<c>body.Add("fc1", new Linear(4, 16));</c>, <c>layers.Append(new Linear(8, 8));</c>, as PyTorch's
-    /// <c>add_module</c> and <c>append</c> in <c>__init__</c>), after those of its construction. Any other use of the
-    /// child in a constructor (a call in a loop or a condition, another method) leaves its items unknown: a break.
+    /// <c>add_module</c> and <c>append</c> in <c>__init__</c>), after those of its construction; a <c>for</c> loop with a
+    /// constant count (<c>for (int i = 0; i &lt; 4; i++) blocks.Append(new Block(d));</c>) adds its body's items once per
+    /// iteration. Any other use of the child in a constructor (a loop whose count is known only when the module is
+    /// built, a condition, another method) leaves its items unknown: a break, with <paramref name="loop"/> saying why
+    /// when it is a loop.
     /// </summary>
-    private static ChildSpec ConstructorItems(INamedTypeSymbol type, ISymbol member, ChildSpec child, Compilation compilation, CancellationToken token, ref string? notConstant)
+    private static ChildSpec ConstructorItems(INamedTypeSymbol type, ISymbol member, ChildSpec child, Compilation compilation, CancellationToken token,
+        ref string? notConstant, ref GraphIssue? loop)
     {
         var items = new List<ChildSpec>(child.Items);
         foreach (var constructor in type.InstanceConstructors)
         {
             foreach (var reference in constructor.DeclaringSyntaxReferences)
             {
-                if (reference.GetSyntax(token) is not ConstructorDeclarationSyntax syntax) continue;
-                var model = compilation.GetSemanticModel(syntax.SyntaxTree);
-                foreach (var access in syntax.DescendantNodes().OfType<MemberAccessExpressionSyntax>())
-                {
-                    if (!SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(access.Expression, token).Symbol, member)) continue;
-                    if (access.Parent is not InvocationExpressionSyntax call || access.Name.Identifier.ValueText is not ("Add" or "Append")
-                        || call.Parent is not ExpressionStatementSyntax statement || statement.Parent != syntax.Body)
-                    {
-                        notConstant ??= GraphParser.Text(access.Parent ?? access);
-                        continue;
-                    }
-                    var arguments = call.ArgumentList.Arguments;
-                    string key = items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    if (arguments.Count == 2)
-                    {
-                        if (model.GetConstantValue(arguments[0].Expression, token) is not { HasValue: true, Value: string given })
-                        {
-                            notConstant ??= GraphParser.Text(call);
-                            continue;
-                        }
-                        key = given;
-                    }
-                    else if (arguments.Count != 1)
-                    {
-                        notConstant ??= GraphParser.Text(call);
-                        continue;
-                    }
-                    var module = arguments[arguments.Count - 1].Expression;
-                    var item = FromCreation(key, model.GetOperation(module, token), module, out var itemNotConstant);
-                    if (itemNotConstant is not null || item is null)
-                    {
-                        notConstant ??= itemNotConstant ?? GraphParser.Text(module);
-                        continue;
-                    }
-                    items.Add(item);
-                }
+                if (reference.GetSyntax(token) is not ConstructorDeclarationSyntax { Body: { } body } syntax) continue;
+                var walker = new ItemWalker(member, compilation.GetSemanticModel(syntax.SyntaxTree), items, token);
+                walker.Statements(body.Statements);
+                notConstant ??= walker.NotConstant;
+                loop ??= walker.Loop;
             }
         }
         return child with { Items = items.ToEquatableArray() };
+    }
+
+    /// <summary>Walks a constructor's statements in order, as they run, collecting the items added to one container child.</summary>
+    private sealed class ItemWalker(ISymbol member, SemanticModel model, List<ChildSpec> items, CancellationToken token)
+    {
+        /// <summary>The loop variables of the enclosing constant loops (an item built from one differs per iteration).</summary>
+        private readonly List<ISymbol> _loopVariables = new();
+
+        public string? NotConstant { get; private set; }
+
+        public GraphIssue? Loop { get; private set; }
+
+        public void Statements(SyntaxList<StatementSyntax> statements)
+        {
+            foreach (var statement in statements) Statement(statement);
+        }
+
+        private void Statement(StatementSyntax statement)
+        {
+            if (!Mentions(statement)) return;
+            switch (statement)
+            {
+                case BlockSyntax block:
+                    Statements(block.Statements);
+                    return;
+                case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax access } call }
+                    when IsMember(access.Expression) && access.Name.Identifier.ValueText is "Add" or "Append":
+                    Add(call);
+                    return;
+                case ForStatementSyntax loop:
+                {
+                    var count = Count(loop, out var variable);
+                    if (count is int iterations && variable is not null)
+                    {
+                        _loopVariables.Add(variable);
+                        for (int k = 0; k < iterations && NotConstant is null; k++) Statement(loop.Statement);
+                        _loopVariables.Remove(variable);
+                        return;
+                    }
+                    string bound = loop.Condition is BinaryExpressionSyntax { Right: var right } ? GraphParser.Text(right) : GraphParser.Text(loop);
+                    Loop ??= new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(loop.GetLocation()),
+                        "the child '" + member.Name + "', filled in a loop of `" + bound + "` iterations, a count the build does not know (its items are unknown at build time)",
+                        "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children");
+                    NotConstant ??= GraphParser.Text(loop.Statement);
+                    return;
+                }
+                default:
+                    NotConstant ??= GraphParser.Text(statement);
+                    return;
+            }
+        }
+
+        /// <summary><c>for (int i = a; i &lt; b; i++)</c> (or <c>&lt;=</c>, <c>++i</c>, <c>i += 1</c>) with constant a and b: its iterations and variable.</summary>
+        private int? Count(ForStatementSyntax loop, out ISymbol? variable)
+        {
+            variable = null;
+            if (loop.Declaration is not { Variables: [{ Initializer.Value: var first } declarator] } || loop.Incrementors.Count != 1) return null;
+            variable = model.GetDeclaredSymbol(declarator, token);
+            if (model.GetConstantValue(first, token) is not { HasValue: true, Value: int from }) return null;
+            bool step = loop.Incrementors[0] switch
+            {
+                PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == declarator.Identifier.ValueText,
+                PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == declarator.Identifier.ValueText,
+                AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.AddAssignmentExpression, Left: IdentifierNameSyntax id, Right: var by }
+                    => id.Identifier.ValueText == declarator.Identifier.ValueText && model.GetConstantValue(by, token) is { HasValue: true, Value: 1 },
+                _ => false,
+            };
+            if (!step || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left, Right: var right } condition
+                || left.Identifier.ValueText != declarator.Identifier.ValueText
+                || model.GetConstantValue(right, token) is not { HasValue: true, Value: int to }) return null;
+            int count = condition.Kind() switch
+            {
+                SyntaxKind.LessThanExpression => to - from,
+                SyntaxKind.LessThanOrEqualExpression => to - from + 1,
+                _ => -1,
+            };
+            // The body must not change the loop variable.
+            if (count < 0 || loop.Statement.DescendantNodes().OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax { Identifier.ValueText: var n } && n == declarator.Identifier.ValueText)) return null;
+            return System.Math.Min(count, 4096);
+        }
+
+        private void Add(InvocationExpressionSyntax call)
+        {
+            var arguments = call.ArgumentList.Arguments;
+            string key = items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (arguments.Count == 2)
+            {
+                if (model.GetConstantValue(arguments[0].Expression, token) is not { HasValue: true, Value: string given })
+                {
+                    NotConstant ??= GraphParser.Text(call);
+                    return;
+                }
+                key = given;
+            }
+            else if (arguments.Count != 1)
+            {
+                NotConstant ??= GraphParser.Text(call);
+                return;
+            }
+            var module = arguments[arguments.Count - 1].Expression;
+            if (_loopVariables.Count > 0 && module.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>()
+                    .Any(id => model.GetSymbolInfo(id, token).Symbol is { } s && _loopVariables.Contains(s, SymbolEqualityComparer.Default)))
+            {
+                NotConstant ??= GraphParser.Text(module);   // built from the loop variable: each item differs
+                return;
+            }
+            var item = FromCreation(key, model.GetOperation(module, token), module, out var itemNotConstant);
+            if (itemNotConstant is not null || item is null)
+            {
+                NotConstant ??= itemNotConstant ?? GraphParser.Text(module);
+                return;
+            }
+            items.Add(item);
+        }
+
+        private bool IsMember(ExpressionSyntax expression)
+            => SymbolEqualityComparer.Default.Equals(model.GetSymbolInfo(expression, token).Symbol, member);
+
+        /// <summary>True when the statement uses the member as the receiver of a call or member access.</summary>
+        private bool Mentions(StatementSyntax statement)
+            => statement.DescendantNodesAndSelf().OfType<MemberAccessExpressionSyntax>().Any(a => IsMember(a.Expression));
     }
 
     /// <summary>True for a type of the runtime's root namespace (<c>SharpGrad.Rng</c>).</summary>

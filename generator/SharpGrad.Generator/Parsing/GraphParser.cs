@@ -28,6 +28,9 @@ internal sealed class GraphParser
 
     /// <summary>The child each variable of an unrolled foreach stands for, while its body is parsed.</summary>
     private readonly Dictionary<ISymbol, ChildSpec> _loopChild = new(SymbolEqualityComparer.Default);
+
+    /// <summary>The index each variable of an unrolled <c>for</c> loop stands for, while its body is parsed (<c>blocks[i]</c>).</summary>
+    private readonly Dictionary<ISymbol, int> _loopIndex = new(SymbolEqualityComparer.Default);
     private readonly INamedTypeSymbol _type;
 
     private SemanticModel _model = null!;
@@ -510,12 +513,94 @@ internal sealed class GraphParser
                 _loopChild.Remove(variable);
                 break;
             }
+            case ForStatementSyntax loop when ForCount(loop) is { } unrolled:
+            {
+                // for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x): unrolled, i bound to each index in turn.
+                for (int k = 0; k < unrolled.Count; k++)
+                {
+                    _loopIndex[unrolled.Variable] = unrolled.From + k;
+                    if (loop.Statement is BlockSyntax body) Statements(body.Statements, isTopLevel: false);
+                    else Statements(SyntaxFactory.SingletonList(loop.Statement), isTopLevel: false);
+                }
+                _loopIndex.Remove(unrolled.Variable);
+                break;
+            }
+            case ForEachStatementSyntax or ForStatementSyntax when ListOfUnknownChildren(statement) is { } list:
+                throw Unsupported(statement, "a loop over '" + list + "', whose items are not known at build time (see the break where it is filled)",
+                    "fill '" + list + "' with constant constructions, in a loop of constant count");
             case ReturnStatementSyntax:
                 throw Unsupported(statement, "a return before the end of the method", "compute the result in a local and return it once, at the end");
             default:
                 throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
         }
         return false;
+    }
+
+    /// <summary>
+    /// The iterations of a <c>for</c> loop the parser unrolls: <c>for (int i = a; i &lt; b; i++)</c> (or <c>i &lt;= b</c>,
+    /// <c>++i</c>, <c>i += 1</c>) with a constant start and a bound that is a constant or <c>list.Count</c> of a list of
+    /// children known at build time, whose body does not assign <c>i</c>. Null for any other loop (a break).
+    /// </summary>
+    private (ISymbol Variable, int From, int Count)? ForCount(ForStatementSyntax loop)
+    {
+        if (loop.Declaration is not { Variables: [{ Initializer.Value: var first } declarator] } || loop.Incrementors.Count != 1) return null;
+        string name = declarator.Identifier.ValueText;
+        if (_model.GetDeclaredSymbol(declarator, _token) is not { } variable || _model.GetConstantValue(first, _token) is not { HasValue: true, Value: int from }) return null;
+        bool step = loop.Incrementors[0] switch
+        {
+            PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == name,
+            PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == name,
+            AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.AddAssignmentExpression, Left: IdentifierNameSyntax id, Right: var by }
+                => id.Identifier.ValueText == name && _model.GetConstantValue(by, _token) is { HasValue: true, Value: 1 },
+            _ => false,
+        };
+        if (!step || loop.Condition is not BinaryExpressionSyntax { Left: IdentifierNameSyntax left, Right: var right } condition || left.Identifier.ValueText != name) return null;
+        int? to = _model.GetConstantValue(right, _token) is { HasValue: true, Value: int constant } ? constant
+            : right is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Count" or "Length", Expression: var list }
+              && _model.GetSymbolInfo(list, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
+              && _children.Values.Any(c => c.ArrayMember == member.Name)
+                ? _children.Values.Count(c => c.ArrayMember == member.Name) : null;
+        if (to is null) return null;
+        int count = condition.Kind() switch
+        {
+            SyntaxKind.LessThanExpression => to.Value - from,
+            SyntaxKind.LessThanOrEqualExpression => to.Value - from + 1,
+            _ => -1,
+        };
+        if (count < 0 || count > 4096 || loop.Statement.DescendantNodes().OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax { Identifier.ValueText: var n } && n == name)) return null;
+        return (variable, from, count);
+    }
+
+    /// <summary>The name of the child list a loop iterates (<c>foreach (var b in blocks)</c>, <c>i &lt; blocks.Count</c>) when it is a child whose items the build does not know; else null.</summary>
+    private string? ListOfUnknownChildren(StatementSyntax loop)
+    {
+        var list = loop switch
+        {
+            ForEachStatementSyntax each => each.Expression,
+            ForStatementSyntax { Condition: BinaryExpressionSyntax { Right: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Count" or "Length" } count } } => count.Expression,
+            _ => null,
+        };
+        if (list is null || _model.GetSymbolInfo(list, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)) return null;
+        bool known = _children.Values.Any(c => c.ArrayMember == member.Name);
+        bool container = _children.TryGetValue(member.Name, out var child) && child.Kind is "ModuleList" or "Sequential"
+                         || _issues.Any(i => i.What.StartsWith("the list of children '" + member.Name + "'", System.StringComparison.Ordinal));
+        return !known && container ? member.Name : null;
+    }
+
+    /// <summary>
+    /// The item of a list of children an element access names (<c>blocks[i]</c> with <c>i</c> the variable of an
+    /// unrolled for, or <c>blocks[0]</c>, <c>blocks[^1]</c>, <c>blocks[-1]</c> as ModuleList allows), or null.
+    /// </summary>
+    private ChildSpec? IndexedChild(ElementAccessExpressionSyntax access)
+    {
+        if (access.ArgumentList.Arguments is not [{ Expression: var index }]) return null;
+        if (_model.GetSymbolInfo(access.Expression, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)) return null;
+        var items = _children.Values.Where(c => c.ArrayMember == member.Name).OrderBy(c => c.ArrayIndex).ToList();
+        if (items.Count == 0) return null;
+        int? k = _model.GetSymbolInfo(index, _token).Symbol is { } symbol && _loopIndex.TryGetValue(symbol, out int bound) ? bound
+            : index is PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.IndexExpression, Operand: var fromEnd } && _model.GetConstantValue(fromEnd, _token) is { HasValue: true, Value: int e } ? items.Count - e
+            : _model.GetConstantValue(index, _token) is { HasValue: true, Value: int c } ? (c < 0 ? items.Count + c : c) : null;
+        return k is int at && at >= 0 && at < items.Count ? items[at] : null;
     }
 
     private void Assign(AssignmentExpressionSyntax assignment)
@@ -707,7 +792,7 @@ internal sealed class GraphParser
         => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } access
            && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
            && _children.TryGetValue(member.Name, out var child) && child.IsBuiltIn
-           && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent };
+           && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent or OpFamily.Attention };   // MultiheadAttention: (output, weights)
 
     /// <summary>
     /// <c>var (output, _) = lstm.Forward(x);</c> (or <c>(y, _) = …</c>): the output sequence of a recurrent child bound to the
@@ -816,7 +901,8 @@ internal sealed class GraphParser
         if (method.Name == "Forward" && invocation.Expression is MemberAccessExpressionSyntax access
             && _model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiverSymbol)
         {
-            if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
+            if (access.Expression is ElementAccessExpressionSyntax indexed) child = IndexedChild(indexed);
+            else if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
             else if (_loopChild.TryGetValue(receiverSymbol, out var item)) child = item;
         }
         if (child is not null)
@@ -826,10 +912,16 @@ internal sealed class GraphParser
             {
                 throw Unsupported(invocation, reason + " in `" + Text(invocation) + "`", "construct and call the layer as docs/compiler.md's layer table says, or run it eagerly");
             }
-            var args = argSyntax.Select(Expr).ToArray();
+            // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`); a
+            // constant flag of the call (MultiheadAttention's `needWeights: false`) is a constant input.
+            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            var args = given.Select(a => a.Value.ConstantValue is { HasValue: true, Value: bool flag }
+                ? Add(new GraphNode(NodeKind.Constant, "Constant", default, value: flag ? 1 : 0, text: Text(a.Syntax), location: Where(a.Syntax)))
+                : Expr(((ArgumentSyntax)a.Syntax).Expression)).ToArray();
+            var slots = given.Select((a, k) => new ScalarArg(a.Parameter?.Name ?? "", k, true, Text(a.Syntax))).ToEquatableArray();
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
-                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray()));
+                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray(), scalars: slots));
         }
 
         // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.
@@ -1189,8 +1281,9 @@ internal sealed class GraphParser
 
     private static string Describe(StatementSyntax statement) => statement switch
     {
-        ForEachStatementSyntax => "foreach loop (unrolling over children is not implemented yet)",
-        ForStatementSyntax or WhileStatementSyntax or DoStatementSyntax => "loop",
+        ForEachStatementSyntax => "loop (foreach) over something other than a list of children known at build time",
+        ForStatementSyntax => "loop whose count the build does not know (a for loop is unrolled from a constant to a constant, or to `list.Count` of a list of children known at build time)",
+        WhileStatementSyntax or DoStatementSyntax => "loop",
         IfStatementSyntax => "condition other than `if (Training)`",
         _ => "statement `" + Text(statement) + "`",
     };

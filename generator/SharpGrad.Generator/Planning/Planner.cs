@@ -139,6 +139,7 @@ internal static class Planner
             Runners = runners.ToEquatableArray(),
             Regions = regions.ToEquatableArray(),
             Sizes = methods.Count == 0 ? default : program.Sizes.For(program.UsedSymbols).ToEquatableArray(),
+            PerCallSizes = methods.Count == 0 ? default : program.Sizes.PerCall(program.UsedSymbols).ToEquatableArray(),
             Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
@@ -186,7 +187,12 @@ internal static class Planner
             failure = new PlanFailure($"{where}, which has no tensor input to compile over", method.Location, Coverage: false);
             return null;
         }
-        var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, new List<DiagnosticInfo>()));
+        var shapeErrors = new List<DiagnosticInfo>();
+        var m = new MethodDraft(program, method, ShapeInference.InferNodes(program.Spec, method, shapeErrors));
+        // Shapes the user declared ([Shape(…)]) or sizes bound when the module is built: what the build cannot compute is a
+        // break (reported), never a module silently without Compile() — unless a shape error (reported) is why.
+        bool declared = method.Inputs.Any(x => x.Shape is not null && !x.IsInferred) && shapeErrors.Count == 0;
+        bool mustExplain = !program.Sizes.IsEmpty || declared;
         var used = new HashSet<string>(System.StringComparer.Ordinal);
         var nodes = method.Nodes;
         int count = nodes.Count;
@@ -211,9 +217,21 @@ internal static class Planner
         if (m.Batch == "")
         {
             // With sizes bound when the module is built, an input shape the build cannot tell is a break (never silent).
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}",
-                method.Location, Coverage: !program.Sizes.IsEmpty);
+            // So is one whose shapes the user declared ([Shape(T, "N", 8)]: the batch not first).
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}"
+                + (declared ? " (the compiled program needs the batch as the first dim of a float input, named in [Shape(\"N\", …)])" : ""),
+                method.Location, Coverage: mustExplain);
             return null;
+        }
+
+        // A plain symbol of an input's dims after the batch that no layer binds (T of [N, T, 8]): read from the inputs at each call.
+        foreach (var input in method.Inputs)
+        {
+            if (input.Shape is not { Rank: >= 2 } s || s[0].Symbol != m.Batch) continue;
+            for (int d = 1; d < s.Rank; d++)
+            {
+                if (s[d].IsSymbol && program.Sizes.Expression(s[d].Symbol!) is null) program.Sizes.ReadAtEachCall(s[d]);
+            }
         }
 
         // Modes: which nodes are needed in training, in evaluation (Select on `if (Training)`).
@@ -253,7 +271,7 @@ internal static class Planner
                 var opaque = node.Kind == NodeKind.Call && node.Child is not null && program.Graph.FindChild(node.Child) is { IsBuiltIn: false };
                 // With sizes bound when the module is built, a shape the build cannot compute from them is a break (never silent).
                 failure = opaque ? null : new PlanFailure($"`{node.Text}`, whose shape is not known at build time{(program.Sizes.IsEmpty ? "" : " (its sizes bound when the module is built do not combine into one the compiler can compute)")} (in {where})",
-                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty, InChild: method.IsInlined(i));
+                    node.Location ?? method.Location, Coverage: !program.Sizes.IsEmpty || (declared && node.Inputs.Count == 0), InChild: method.IsInlined(i));   // a leaf: a field of unknown shape
                 return null;
             }
             m.Shapes[i] = shape;
@@ -280,7 +298,9 @@ internal static class Planner
                 if (!shape[d].IsFixed)
                 {
                     failure = new PlanFailure($"`{node.Text}`, whose shape {shape} has a dim other than the batch not known at build time (in {where})", node.Location ?? method.Location,
-                        Coverage: shape[d].IsSymbol);   // a symbolic dim (a sequence length) is the code generator's gap; `?` is a shape not known
+                        // A symbolic dim is the code generator's gap; `?` is a shape not known, a break too once the module has
+                        // sizes bound when it is built (never silently without a program).
+                        Coverage: shape[d].IsSymbol || mustExplain);
                     return null;
                 }
                 features *= shape[d].Size;
@@ -297,7 +317,12 @@ internal static class Planner
             var planned = PlanNode(m, i, plan, row);
             if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
             {
-                failure = new PlanFailure($"`{node.Text}` (shape {shape}), whose sizes are bound when the module is built, which {planned.Rule} code does not take yet (in {where})",
+                var shapes = node.Inputs.Select(k => m.Shapes[k]).Prepend(shape).Where(z => z is not null).SelectMany(z => z!.Dims);
+                var perCall = shapes.Where(z => z.IsSymbol && Dim.Term(z.Symbol!, out _, out string p) && SizeSymbols.Atoms(p).Any(program.Sizes.IsPerCall))
+                    .Select(z => z.Symbol!).Distinct().ToList();
+                string sized = perCall.Count > 0 ? "whose sizes " + string.Join(", ", perCall) + " are read from the inputs at each call" : "whose sizes are bound when the module is built";
+                var inputShapes = string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"));
+                failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {inputShapes}), {sized}, which {planned.Rule} code does not take yet (in {where})",
                     node.Location ?? method.Location, Coverage: true);
                 return null;
             }
@@ -319,7 +344,7 @@ internal static class Planner
         }
         if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: false);
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: declared);
             return null;
         }
 
@@ -353,9 +378,13 @@ internal static class Planner
         if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
         return rule switch
         {
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding => true,
+            // Rules that read their sizes from the layer (checked in Compile() where the build cannot prove them).
+            // Channels of convolutions, pools and batch norms are read from the layer or the value's dim.
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
+                or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
+                or RuleKind.AdaptiveMaxPool => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
-            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select
+            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select or RuleKind.View
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
             _ => false,
         };

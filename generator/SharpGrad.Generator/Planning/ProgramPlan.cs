@@ -80,6 +80,8 @@ internal enum RuleKind
     Data,
     /// <summary>A data op read only by arithmetic (<c>h * tokens.Ne(pad).To(DType.Float32)</c>): its float32 copy, no gradient.</summary>
     DataValue,
+    /// <summary>A MultiheadAttention layer's self-attention (packed projection, attention kernel, out-projection) as one fused kernel.</summary>
+    SelfAttention,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>
@@ -99,14 +101,20 @@ internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsP
 
     /// <summary>For sizes bound when the module is built: the C# expression of out_features, else null.</summary>
     public string? OutText { get; init; }
+
+    /// <summary>When the dims between the batch and the features are symbolic (<c>[N, T, 8]</c>): the C# expression of the rows per item (<c>_sym_T</c>), else null.</summary>
+    public string? RowsText { get; init; }
 }
 
-/// <summary>A convolution of [C, H, W] images (1-d: H = KH = 1).</summary>
-internal sealed record ConvGeometry(int C, int H, int W, int O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int Groups, int HO, int WO)
+/// <summary>
+/// A convolution of [C, H, W] images (1-d: H = KH = 1). The channel counts and groups are C# text: constants, or the
+/// expressions of sizes bound when the module is built (<c>_sym_planes</c>).
+/// </summary>
+internal sealed record ConvGeometry(string C, int H, int W, string O, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, string Groups, int HO, int WO)
     : Geometry;
 
-/// <summary>A pooling window over [C, H, W] images (adaptive: no window).</summary>
-internal sealed record PoolGeometry(int C, int H, int W, int HO, int WO, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW,
+/// <summary>A pooling window over [C, H, W] images (adaptive: no window); the channel count is C# text (a constant or a bound size).</summary>
+internal sealed record PoolGeometry(string C, int H, int W, int HO, int WO, int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW,
     bool CeilMode, bool CountIncludePad) : Geometry;
 
 /// <summary>A tensor seen as [Outer, Size, Inner] around one dim; <see cref="Batched"/>: Outer counts per batch item.</summary>
@@ -138,8 +146,11 @@ internal sealed record PermuteGeometry(EquatableArray<int> Permutation) : Geomet
 /// <summary>A normalisation: [n, Channels, Length] for batch norm, rows of <see cref="Channels"/> for layer norm.</summary>
 internal sealed record NormGeometry(int Channels, int Length) : Geometry
 {
-    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
+    /// <summary>For a size bound when the module is built (<c>LayerNorm(d)</c>, <c>BatchNorm2d(planes)</c>): the C# expression of <see cref="Channels"/>, else null.</summary>
     public string? ChannelsText { get; init; }
+
+    /// <summary><see cref="Channels"/> as C# text: its bound expression, or the constant.</summary>
+    public string ChannelsCode => ChannelsText ?? Planning.MethodDraft.I(Channels);
 }
 
 /// <summary>An embedding of <see cref="Dim"/> per index.</summary>
@@ -295,6 +306,9 @@ internal sealed record ProgramPlan(EquatableArray<ModuleRef> Modules, EquatableA
 
     /// <summary>The size symbols the program binds when <c>Compile()</c> is called, then the sizes it checks there.</summary>
     public EquatableArray<SizeBinding> Sizes { get; init; }
+
+    /// <summary>The size atoms the program reads from its inputs at each call (a sequence length <c>T</c>), in ordinal order.</summary>
+    public EquatableArray<string> PerCallSizes { get; init; }
 
     /// <summary>Every graph break, parse and planning alike.</summary>
     public EquatableArray<GraphIssue> Breaks { get; init; }

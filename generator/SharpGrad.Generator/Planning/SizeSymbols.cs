@@ -19,8 +19,8 @@ internal sealed record SizeBinding(string? Field, string Source, string What, st
 /// <summary>
 /// The size symbols of a module (sizes bound when it is built, <see cref="Parsing.SymbolicSizes"/>): each atom
 /// (<c>hidden</c>) is bound from the first built layer whose size is a multiple of it, and every other symbolic size of
-/// a layer is checked against it once, when the program is created. Symbols no layer binds (a sequence length) are not
-/// compiled.
+/// a layer is checked against it once, when the program is created. A plain symbol no layer binds (a sequence length
+/// <c>T</c> of an input declared <c>[N, T, 8]</c>) is read from the inputs at each call (<see cref="ReadAtEachCall"/>).
 /// </summary>
 internal sealed class SizeSymbols
 {
@@ -53,8 +53,34 @@ internal sealed class SizeSymbols
         }
     }
 
+    /// <summary>
+    /// Sizes read from the inputs at each call (a sequence length <c>T</c> of an input declared <c>[N, T, 8]</c>): atoms no
+    /// layer binds, which the program reads from the first input that has them, checks on every other input, and sizes
+    /// its buffers from, like the batch.
+    /// </summary>
+    private readonly SortedSet<string> _perCall = new(System.StringComparer.Ordinal);
+
     /// <summary>True when no layer of the module has a size bound when it is built.</summary>
     public bool IsEmpty => _atoms.Count == 0;
+
+    /// <summary>
+    /// Makes the atom of <paramref name="dim"/> a size read from the inputs at each call, when it is one plain atom
+    /// (<c>T</c>, not <c>2*T</c> or <c>(d/h)</c>) no layer binds. True when the dim is such a size (now or before).
+    /// </summary>
+    public bool ReadAtEachCall(Dim dim)
+    {
+        if (!dim.IsSymbol || !Dim.Term(dim.Symbol!, out int coefficient, out string product) || coefficient != 1) return false;
+        if (Atoms(product).Count != 1 || product.StartsWith("(", System.StringComparison.Ordinal) || _atoms.ContainsKey(product)) return false;
+        _perCall.Add(product);
+        return true;
+    }
+
+    /// <summary>True for an atom read from the inputs at each call (<see cref="ReadAtEachCall"/>).</summary>
+    public bool IsPerCall(string atom) => _perCall.Contains(atom);
+
+    /// <summary>The atoms read at each call that the planned methods use (<paramref name="used"/>).</summary>
+    public IEnumerable<string> PerCall(IReadOnlyCollection<string> used)
+        => _perCall.Where(a => used.Any(u => Dim.Term(u, out _, out string product) && Atoms(product).Contains(a)));
 
     /// <summary>The C# expression of a built layer's size (<c>….Submodule&lt;Linear&gt;(module, "fc1").OutFeatures</c>), read in the <c>Compiled</c> constructor.</summary>
     public static string Source(ChildSpec child, string property)
@@ -79,7 +105,7 @@ internal sealed class SizeSymbols
 
     /// <summary>The C# expression of a symbol (<c>2*hidden</c> ⇒ <c>(2 * _sym_hidden)</c>), or null when an atom is not bound.</summary>
     public string? Expression(string symbol)
-        => Dim.Term(symbol, out _, out string product) && Atoms(product).All(_atoms.ContainsKey) ? Csharp(symbol) : null;
+        => Dim.Term(symbol, out _, out string product) && Atoms(product).All(a => _atoms.ContainsKey(a) || _perCall.Contains(a)) ? Csharp(symbol) : null;
 
     /// <summary>The C# expression of a symbol whose atoms are bound (emitters: the planner checked them).</summary>
     public static string Csharp(string symbol)
@@ -94,8 +120,8 @@ internal sealed class SizeSymbols
     /// <summary>A dim as C# text: its size, or its symbol's expression.</summary>
     public static string Csharp(Dim dim) => dim.IsFixed ? MethodDraft.I(dim.Size) : Csharp(dim.Symbol!);
 
-    /// <summary>The field of an atom's value: <c>_sym_hidden</c>, <c>_sym_block_d</c>.</summary>
-    private static string Field(string atom)
+    /// <summary>The field of an atom's value: <c>_sym_hidden</c>, <c>_sym_block_d</c>, <c>_sym_T</c>.</summary>
+    public static string Field(string atom)
     {
         var sb = new StringBuilder("_sym_");
         foreach (char c in atom) sb.Append(char.IsLetterOrDigit(c) ? c : '_');

@@ -4,11 +4,19 @@ using System.Linq;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
-internal sealed record EncoderLayerGeometry(int DModel, int Heads, int FeedForward, int Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
+/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
+internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
+    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding <c>src_mask</c> (read as data), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding <c>src_key_padding_mask</c> (read as data), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
 
 /// <summary>
-/// A TransformerEncoderLayer (batch first, no masks, dropout 0): self-attention (one GEMM for the packed q/k/v projection,
+/// A TransformerEncoderLayer (batch first, dropout 0, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
 /// two per head, softmax, the out-projection), residuals, LayerNorms and the feed-forward block in one kernel call with a
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
@@ -41,7 +49,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
     /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
-        if (tensorArguments > 1) return "the attention masks of a TransformerEncoderLayer";
+        if (tensorArguments > 3) return "a TransformerEncoderLayer call with more than src, src_mask and src_key_padding_mask";
         if (child.Int("batchFirst") != 1) return "a TransformerEncoderLayer with batch_first=False (its sequences are [T, N, E], batch second)";
         if (child.Arg("dropout") is not { Number: 0 }) return "a TransformerEncoderLayer with dropout (the compiled layer has dropout 0)";
         return null;
@@ -49,12 +57,21 @@ internal sealed class TransformerLayerRule : WholeLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
-        if (child.Int("dModel") is not { } d || child.Int("nhead") is not { } heads || heads <= 0 || d % heads != 0) return null;
+        if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
+        // The masks (src_mask [T, T] or [N·nhead, T, T], src_key_padding_mask [N, T]; Bool or additive float) are data the
+        // program reads at each call: method arguments, the module's mask buffers, or masks built in Forward.
+        int maskInput = InputOf(m, i, "srcMask"), paddingInput = InputOf(m, i, "srcKeyPaddingMask");
+        if (m.Node(i).Inputs.Count != 1 + (maskInput >= 0 ? 1 : 0) + (paddingInput >= 0 ? 1 : 0)) return null;
+        if ((maskInput >= 0 && !m.IsRaw(m.In(i, maskInput))) || (paddingInput >= 0 && !m.IsRaw(m.In(i, paddingInput)))) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3 || inS[2].Size != d) return null;
-        int ff = child.Int("dimFeedforward") ?? OpDefaults.TransformerLayer.DimFeedforward;
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        // Constant sizes are checked here (heads divide d_model); sizes bound when the module is built are read from the
+        // layer, whose constructor checked them.
+        if (child.Int("dModel") is { } dm && child.Int("nhead") is { } nh && (nh <= 0 || dm % nh != 0)) return null;
+        if (SizeText(m, child, "dModel", inS[2]) is not { } d || LayerSize(m, child, "nhead") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        string? ff = child.Arg("dimFeedforward") is null ? MethodDraft.I(OpDefaults.TransformerLayer.DimFeedforward) : LayerSize(m, child, "dimFeedforward");
+        if (ff is null) return null;
         string activation = child.Arg("activation")?.String ?? OpDefaults.TransformerLayer.Activation;
         if (activation is not ("relu" or "gelu")) return null;
         double eps = child.Arg("layerNormEps")?.Number ?? OpDefaults.TransformerLayer.LayerNormEps;
@@ -64,8 +81,21 @@ internal sealed class TransformerLayerRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new EncoderLayerGeometry(d, heads, ff, inS[1].Size, child.Int("normFirst") == 1, activation == "gelu", eps, weights),
+            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights)
+            {
+                MaskInput = maskInput, PaddingInput = paddingInput,
+            },
         };
+    }
+
+    /// <summary>The node input bound to the layer's tensor parameter <paramref name="parameter"/> (given by position or by name), or −1.</summary>
+    private static int InputOf(MethodDraft m, int i, string parameter) => m.Node(i).Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        if (g.MaskInput >= 0) yield return "srcMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+        if (g.PaddingInput >= 0) yield return "srcKeyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
@@ -76,5 +106,87 @@ internal sealed class TransformerLayerRule : WholeLayerRule
             $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {g.Steps}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
             $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {MethodDraft.F64(g.Eps)}",
         ]);
+    }
+}
+
+/// <summary>A MultiheadAttention self-attention's geometry, its four parameters in PyTorch's order and where its masks come in.</summary>
+/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built.</remarks>
+internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding <c>attn_mask</c> (read as data), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding <c>key_padding_mask</c> (read as data), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
+
+/// <summary>
+/// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
+/// with biases, dropout 0), with or without its <c>key_padding_mask</c> and <c>attn_mask</c>; <c>need_weights</c> may be
+/// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
+/// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
+/// </summary>
+internal sealed class SelfAttentionRule : WholeLayerRule
+{
+    private static readonly string[] ParamNames = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
+
+    private static readonly string[] ParamExprs = ["InProjWeight!", "InProjBias!", "OutProj.Weight", "OutProj.Bias!"];
+
+    public override RuleKind Kind => RuleKind.SelfAttention;
+
+    protected override string Entry => "SelfAttention";
+
+    protected override string Workspace => "EncoderLayerWorkspace";
+
+    protected override string ForwardComment(NodePlan n)
+        => $"{n.Text}: self-attention (packed q/k/v GEMM, per head softmax(q·kᵀ/√d + masks)·v, the out-projection)";
+
+    protected override string BackwardComment(NodePlan n) => $"d {n.Text}: the attention's backward through its workspace; its 4 parameters' gradients added";
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (m.Child(i) is not { } child) return null;
+        var node = m.Node(i);
+        int Input(string parameter) => node.Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+        int query = Input("query"), key = Input("key"), value = Input("value"), mask = Input("attnMask"), padding = Input("keyPaddingMask");
+        if (query != 0 || key < 0 || value < 0 || m.In(i, key) != m.In(i, query) || m.In(i, value) != m.In(i, query)) return null;   // self-attention only
+        int flags = 0;
+        foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
+        {
+            if (flag < 0) continue;
+            if (!m.IsConst(m.In(i, flag))) return null;   // the weights are not taken: any constant will do
+            flags++;
+        }
+        if (node.Inputs.Count != 3 + flags + (mask >= 0 ? 1 : 0) + (padding >= 0 ? 1 : 0)) return null;
+        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        if (child.Int("batchFirst") != 1 || child.Arg("dropout") is { Number: not 0 } || child.Int("bias") == 0) return null;
+        if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false }) return null;
+        int a = m.In(i, 0);
+        var inS = m.Shapes[a];
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
+        if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        var module = m.Program.Module(child);
+        var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
+        return plan with
+        {
+            Rule = Kind,
+            Module = module,
+            Geometry = new SelfAttentionGeometry(d, heads, steps, weights) { MaskInput = mask, PaddingInput = padding },
+        };
+    }
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (SelfAttentionGeometry)n.Geometry!;
+        if (g.PaddingInput >= 0) yield return "keyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
+        if (g.MaskInput >= 0) yield return "attnMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (SelfAttentionGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.EncoderLayerShape",
+            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }
 }

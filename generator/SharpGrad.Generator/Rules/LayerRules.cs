@@ -23,11 +23,21 @@ internal sealed class LinearRule : Rule
         }
         else
         {
-            // Sizes bound when the module is built (Linear(4, hidden)): [N, in] → [N, out], in and out read from the layer's
-            // symbols (the program binds them in Compile()).
-            if (m.Shapes[a] is not { Rank: 2 } inShape || m.Shapes[i] is not { Rank: 2 } outShape) return null;
-            if (SizeText(m, child, "inFeatures", inShape[1]) is not { } inText || SizeText(m, child, "outFeatures", outShape[1]) is not { } outText) return null;
-            geometry = new LinearGeometry(0, 0, 1) { InText = inText, OutText = outText };
+            // Sizes bound when the module is built (Linear(4, hidden)) or read at each call ([N, T, 8]): [N, …, in] → [N, …, out],
+            // in and out read from the layer's symbols (the program binds them in Compile()), the rows per item from the dims between.
+            if (m.Shapes[a] is not { Rank: >= 2 } inShape || m.Shapes[i] is not { Rank: >= 2 } outShape || inShape.Rank != outShape.Rank) return null;
+            if (SizeText(m, child, "inFeatures", inShape.Last) is not { } inText || SizeText(m, child, "outFeatures", outShape.Last) is not { } outText) return null;
+            int rows = 1;
+            var rowsText = new List<string>();
+            for (int d = 1; d < inShape.Rank - 1; d++)
+            {
+                if (inShape[d] != outShape[d]) return null;
+                if (inShape[d].IsFixed) rows *= inShape[d].Size;
+                else if (inShape[d].IsSymbol && m.Program.Sizes.Expression(inShape[d].Symbol!) is { } text) rowsText.Add(text);
+                else return null;
+            }
+            if (rows != 1 || rowsText.Count == 0) rowsText.Insert(0, MethodDraft.I(rows));
+            geometry = new LinearGeometry(0, 0, rows) { InText = inText, OutText = outText, RowsText = rowsText.Count == 1 && rowsText[0] == "1" ? null : string.Join(" * ", rowsText) };
         }
         var module = m.Program.Module(child);
         return plan with
@@ -40,20 +50,6 @@ internal sealed class LinearRule : Rule
         };
     }
 
-    /// <summary>
-    /// The C# text of the layer size that must equal <paramref name="dim"/>: a constant equal to it, or the dim's bound
-    /// symbol; when the layer was built with another size the build cannot compare (<c>width</c> where the value has
-    /// <c>hidden</c>), <c>Compile()</c> checks that they are equal. Null when they cannot be.
-    /// </summary>
-    private static string? SizeText(MethodDraft m, ChildSpec child, string parameter, Dim dim)
-    {
-        if (dim.IsFixed && child.Int(parameter) is { } constant) return constant == dim.Size ? MethodDraft.I(constant) : null;
-        string? expression = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
-        if (expression is null) return null;
-        if (child.Arg(parameter)?.Symbol == dim.Symbol) return expression;
-        return m.Program.Sizes.Require(child, parameter, dim) ? expression : null;
-    }
-
     /// <summary>True at run time when no forward hook must see the producer's output or the fused op's own (the fusion may run).</summary>
     public static string NoHooks(ModuleRef producer, NodePlan fused)
         => $"!{EmitContext.Support}.HasForwardHooks({producer.Field})"
@@ -62,7 +58,7 @@ internal sealed class LinearRule : Rule
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (LinearGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsPerItem}"]);
+        return ($"{EmitContext.Kernels}.LinearShape", [$"InFeatures: {g.InText ?? MethodDraft.I(g.InFeatures)}", $"OutFeatures: {g.OutText ?? MethodDraft.I(g.OutFeatures)}", $"RowsPerItem: {g.RowsText ?? MethodDraft.I(g.RowsPerItem)}"]);
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -141,7 +137,7 @@ internal sealed class ConvRule : Rule
         var outS = m.Shapes[i];
         bool is1d = inS.Rank == 3;
         if (!m.Batched[a] || !m.Batched[i] || (inS.Rank != 3 && inS.Rank != 4) || outS.Rank != inS.Rank) return null;
-        if (child.Arg("bias") is { IsKnown: false } || child.Arg("groups") is { IsKnown: false }) return null;
+        if (child.Arg("bias") is { IsKnown: false }) return null;
         var row = m.Row(i)!;
         int Default(string name) => (int)row.Param(name, layer: true)!.DefaultNumber!.Value;
         if (child.Pair("kernelSize") is not { } k || PairOr(child, "stride", (Default("stride"), Default("stride"))) is not { } st
@@ -150,12 +146,21 @@ internal sealed class ConvRule : Rule
         {
             return null;
         }
-        int groups = child.Int("groups") ?? Default("groups");
+        // The spatial sizes are constants; the channels may be sizes bound when the module is built (Conv2d(planes, planes, 3)),
+        // read from the layer's symbols and checked against the values' dims (in Compile() where the build cannot prove them).
+        for (int d = 2; d < inS.Rank; d++)
+        {
+            if (!inS[d].IsFixed || !outS[d].IsFixed) return null;
+        }
+        if (SizeText(m, child, "inChannels", inS[1]) is not { } inChannels || SizeText(m, child, "outChannels", outS[1]) is not { } outChannels) return null;
+        string? groups = child.Arg("groups") is null ? MethodDraft.I(Default("groups")) : LayerSize(m, child, "groups");
+        if (groups is null) return null;
         var module = m.Program.Module(child);
         var (x, y) = adjoint ? (outS, inS) : (inS, outS);
+        var (c, o) = adjoint ? (outChannels, inChannels) : (inChannels, outChannels);
         var geometry = is1d
-            ? new ConvGeometry(x[1].Size, 1, x[2].Size, y[1].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, y[2].Size)
-            : new ConvGeometry(x[1].Size, x[2].Size, x[3].Size, y[1].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups, y[2].Size, y[3].Size);
+            ? new ConvGeometry(c, 1, x[2].Size, o, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, groups, 1, y[2].Size)
+            : new ConvGeometry(c, x[2].Size, x[3].Size, o, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W, groups, y[2].Size, y[3].Size);
         return plan with
         {
             Rule = kind,
@@ -183,12 +188,21 @@ internal sealed class ConvRule : Rule
     /// The three scratch buffers of a convolution's or a transposed convolution's backward (<see cref="EmitBackward"/>):
     /// the input's gradient, the weight's, and the bias's of <paramref name="biasLength"/> channels.
     /// </summary>
-    internal static IEnumerable<Scratch> BackwardScratch(EmitContext e, NodePlan n, int biasLength)
+    internal static IEnumerable<Scratch> BackwardScratch(EmitContext e, NodePlan n, string biasLength)
     {
         var g = (ConvGeometry)n.Geometry!;
         yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
-        yield return new("weight_grad_scratch", "float[]", MethodDraft.I(g.O * (g.C / g.Groups) * g.KH * g.KW));
-        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", MethodDraft.I(biasLength));
+        yield return new("weight_grad_scratch", "float[]", WeightSize(g));
+        if (n.Bias is not null) yield return new("bias_grad_scratch", "float[]", biasLength);
+    }
+
+    /// <summary>The weight's element count O · (C / groups) · KH · KW, folded when the channels are constants.</summary>
+    private static string WeightSize(ConvGeometry g)
+    {
+        int window = g.KH * g.KW;
+        static bool Constant(string text, out int value) => int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
+        if (Constant(g.O, out int o) && Constant(g.C, out int c) && Constant(g.Groups, out int groups)) return MethodDraft.I(o * (c / groups) * window);
+        return $"{g.O} * ({g.C} / {g.Groups}) * {MethodDraft.I(window)}";
     }
 
     public override void Forward(EmitContext e, NodePlan n)

@@ -12,11 +12,20 @@ internal sealed class BatchNormRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Int("numFeatures") is not { } c) return null;
+        if (m.Child(i) is not { } child) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || inS.Rank < 2 || inS[1].Size != c || m.Features[a] % c != 0) return null;
-        if (child.Arg("affine") is { IsKnown: false }) return null;
+        if (!m.Batched[a] || inS.Rank < 2 || child.Arg("affine") is { IsKnown: false }) return null;
+        // [n, C, L…]: C may be a size bound when the module is built (BatchNorm2d(planes)), read from the layer and checked
+        // against the value's dim; the positions L… are constants.
+        if (SizeText(m, child, "numFeatures", inS[1]) is not { } channels) return null;
+        int length = 1;
+        for (int d = 2; d < inS.Rank; d++)
+        {
+            if (!inS[d].IsFixed) return null;
+            length *= inS[d].Size;
+        }
+        int c = inS[1].IsFixed ? inS[1].Size : 0;
         var module = m.Program.Module(child);
         bool affine = (child.Int("affine") ?? 1) != 0;
         return plan with
@@ -25,14 +34,14 @@ internal sealed class BatchNormRule : Rule
             Module = module,
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new NormGeometry(c, m.Features[a] / c),
+            Geometry = new NormGeometry(c, length) { ChannelsText = inS[1].IsFixed ? null : channels },
         };
     }
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
     {
         var g = (NormGeometry)n.Geometry!;
-        return [new("mean", "float[]", MethodDraft.I(g.Channels)), new("invstd", "float[]", MethodDraft.I(g.Channels)), new("batch_stats", "bool", null)];
+        return [new("mean", "float[]", g.ChannelsCode), new("invstd", "float[]", g.ChannelsCode), new("batch_stats", "bool", null)];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -41,7 +50,7 @@ internal sealed class BatchNormRule : Rule
         int a = n.Inputs[0];
         e.W.Comment($"{n.Text}: batch statistics in training (the running statistics updated as eager), running statistics in evaluation");
         e.W.Call($"{e.Scratch(n, "batch_stats")} = {EmitContext.Support}.BatchNormForward",
-            [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+            [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", g.ChannelsCode, MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
         e.ForwardHooks(n, a);
     }
 
@@ -54,7 +63,7 @@ internal sealed class BatchNormRule : Rule
         e.W.Call($"{EmitContext.Support}.BatchNormBackward",
         [
             n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
-            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length),
+            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", g.ChannelsCode, MethodDraft.I(g.Length),
             e.Scratch(n, "batch_stats"),
         ]);
         Hooks.After(e, n, a);
@@ -128,8 +137,11 @@ internal sealed class LayerNormRule : Rule
     }
 }
 
-/// <summary>A GroupNorm/InstanceNorm layer's geometry: [n, C, L] data in <paramref name="Groups"/> groups (instance norm: C groups).</summary>
-internal sealed record GroupNormGeometry(int Channels, int Length, int Groups) : Geometry;
+/// <summary>
+/// A GroupNorm/InstanceNorm layer's geometry: [n, C, L] data in <paramref name="Groups"/> groups (instance norm: C groups);
+/// the channel and group counts are C# text (constants, or sizes bound when the module is built).
+/// </summary>
+internal sealed record GroupNormGeometry(string Channels, int Length, string Groups) : Geometry;
 
 /// <summary>
 /// A GroupNorm or InstanceNorm1d/2d layer (instance norm is group norm with one group per channel, as eager runs it): the
@@ -151,21 +163,29 @@ internal sealed class GroupNormRule : Rule
         if (m.Child(i) is not { } child || Unsupported(child) is not null || child.Arg("affine") is { IsKnown: false }) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || inS.Rank < 3 || !inS[1].IsFixed) return null;
-        int c = inS[1].Size, length = m.Features[a] / System.Math.Max(1, c);
-        int groups;
-        bool affine;
-        if (child.Int("numGroups") is { } g)
+        if (!m.Batched[a] || inS.Rank < 3 || DimText(m, inS[1]) is not { } channels) return null;
+        int length = 1;
+        for (int d = 2; d < inS.Rank; d++)
         {
-            if (child.Int("numChannels") != c || g <= 0 || c % g != 0) return null;
-            groups = g;
+            if (!inS[d].IsFixed) return null;
+            length *= inS[d].Size;
+        }
+        string groups;
+        bool affine;
+        if (child.Arg("numGroups") is not null)
+        {
+            // GroupNorm(groups, channels): constants are checked here, sizes bound when the module is built by the layer's
+            // constructor (channels divisible by groups) and in Compile() (channels equal to the value's).
+            if (child.Int("numGroups") is { } g && inS[1].IsFixed && (g <= 0 || inS[1].Size % g != 0)) return null;
+            if (SizeText(m, child, "numChannels", inS[1]) is null || LayerSize(m, child, "numGroups") is not { } groupText) return null;
+            groups = groupText;
             affine = (child.Int("affine") ?? 1) != 0;
         }
         else
         {
             affine = child.Int("affine") == 1;
-            if ((affine && child.Int("numFeatures") != c) || length <= 1) return null;   // eager's errors, at run time
-            groups = c;
+            if ((affine && SizeText(m, child, "numFeatures", inS[1]) is null) || length <= 1) return null;   // eager's errors, at run time
+            groups = channels;
         }
         var module = m.Program.Module(child);
         return plan with
@@ -174,21 +194,17 @@ internal sealed class GroupNormRule : Rule
             Module = module,
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
-            Geometry = new GroupNormGeometry(c, length, groups),
+            Geometry = new GroupNormGeometry(channels, length, groups),
         };
     }
 
     /// <summary>n·groups statistics: the element count over the elements of one group.</summary>
-    private static string Stats(EmitContext e, NodePlan n)
-    {
-        var g = (GroupNormGeometry)n.Geometry!;
-        return $"{e.Size(n.Index)} / {MethodDraft.I(g.Channels / g.Groups * g.Length)}";
-    }
+    private static string Stats(EmitContext e, NodePlan n) => $"n * {((GroupNormGeometry)n.Geometry!).Groups}";
 
     private static string[] Dims(NodePlan n)
     {
         var g = (GroupNormGeometry)n.Geometry!;
-        return ["n", MethodDraft.I(g.Channels), MethodDraft.I(g.Length), MethodDraft.I(g.Groups)];
+        return ["n", g.Channels, MethodDraft.I(g.Length), g.Groups];
     }
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(e, n)), new("invstd", "float[]", Stats(e, n))];

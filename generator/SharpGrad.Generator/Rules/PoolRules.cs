@@ -63,11 +63,25 @@ internal abstract class PoolRuleBase : Rule
     protected static int Spatial(MethodDraft m, int i) => m.Row(i)?.Param("kernelSize", layer: true)?.Kind == ParamKind.Int ? 1 : 2;
 
     /// <summary>The input and output shapes are [n, C, H, W] (batched, rank 4), or [n, C, L] for a 1-d pool.</summary>
+    /// <remarks>
+    /// The spatial sizes are constants; the channels may be a size bound when the module is built (the planes of a
+    /// constructor-sized block), the pool passes them through.
+    /// </remarks>
     protected static bool Fits(MethodDraft m, int i)
     {
         int rank = Spatial(m, i) + 2;
-        return m.Batched[m.In(i, 0)] && m.Shapes[m.In(i, 0)].Rank == rank && m.Shapes[i].Rank == rank;
+        var inS = m.Shapes[m.In(i, 0)];
+        var outS = m.Shapes[i];
+        if (!m.Batched[m.In(i, 0)] || inS.Rank != rank || outS.Rank != rank || DimText(m, inS[1]) is null) return false;
+        for (int d = 2; d < rank; d++)
+        {
+            if (!inS[d].IsFixed || !outS[d].IsFixed) return false;
+        }
+        return true;
     }
+
+    /// <summary>The channel count of the pool's input as C# text (checked by <see cref="Fits"/>).</summary>
+    private static string Channels(MethodDraft m, int i) => DimText(m, m.Shapes[m.In(i, 0)][1])!;
 
     /// <summary>
     /// The pool's geometry over [C, H, W] planes; a 1-d pool is the 2-d pool of a [C, 1, L] view (as eager runs it), its
@@ -79,8 +93,8 @@ internal abstract class PoolRuleBase : Rule
         var inS = m.Shapes[m.In(i, 0)];
         var outS = m.Shapes[i];
         return Spatial(m, i) == 1
-            ? new PoolGeometry(inS[1].Size, 1, inS[2].Size, 1, outS[2].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, ceilMode, countIncludePad)
-            : new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W,
+            ? new PoolGeometry(Channels(m, i), 1, inS[2].Size, 1, outS[2].Size, 1, k.H, 1, st.H, 0, pad.H, 1, dil.H, ceilMode, countIncludePad)
+            : new PoolGeometry(Channels(m, i), inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, k.H, k.W, st.H, st.W, pad.H, pad.W, dil.H, dil.W,
                 ceilMode, countIncludePad);
     }
 
@@ -94,7 +108,7 @@ internal abstract class PoolRuleBase : Rule
         {
             Rule = kind,
             Module = ModuleOf(m, i),
-            Geometry = new PoolGeometry(inS[1].Size, inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
+            Geometry = new PoolGeometry(Channels(m, i), inS[2].Size, inS[3].Size, outS[2].Size, outS[3].Size, 0, 0, 1, 1, 0, 0, 1, 1, false, true),
         };
     }
 

@@ -3,7 +3,8 @@ using System.Collections.Generic;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
-internal sealed record RecurrentGeometry(string Mode, int InputSize, int HiddenSize, int NumLayers, bool Bidirectional, bool Bias, int Steps,
+/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_hidden</c>).</remarks>
+internal sealed record RecurrentGeometry(string Mode, string InputSize, string HiddenSize, int NumLayers, bool Bidirectional, bool Bias, string Steps,
     EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
 
 /// <summary>
@@ -42,10 +43,17 @@ internal sealed class RecurrentRule : WholeLayerRule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
-        if (child.Int("inputSize") is not { } inputSize || child.Int("hiddenSize") is not { } hidden) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3 || inS[2].Size != inputSize) return null;
+        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        // Sizes bound when the module is built (LSTM(emb, hidden)) are read from the layer's symbols; a sequence length
+        // bound at each call is the dim's expression.
+        if (SizeText(m, child, "inputSize", inS[2]) is not { } inputSize || LayerSize(m, child, "hiddenSize") is not { } hidden
+            || DimText(m, inS[1]) is not { } steps)
+        {
+            return null;
+        }
+        if (child.Arg("numLayers") is { IsKnown: false }) return null;
         int layers = child.Int("numLayers") ?? 1;
         bool bidirectional = child.Int("bidirectional") == 1, bias = child.Int("bias") != 0;
         string mode = child.Kind switch
@@ -74,7 +82,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, inS[1].Size, weights.ToEquatableArray()),
+            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray()),
         };
     }
 

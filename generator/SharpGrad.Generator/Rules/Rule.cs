@@ -51,6 +51,36 @@ internal abstract class Rule
     /// <summary>The node's geometry as a generated constant: its type and named arguments (null: none).</summary>
     public virtual (string Type, string[] Arguments)? Constant(NodePlan n) => null;
 
+    /// <summary>
+    /// The C# text of the layer size that must equal <paramref name="dim"/>: a constant equal to it, or the dim's bound
+    /// symbol; when the layer was built with another size the build cannot compare (<c>width</c> where the value has
+    /// <c>hidden</c>), <c>Compile()</c> checks that they are equal. Null when they cannot be.
+    /// </summary>
+    protected internal static string? SizeText(MethodDraft m, ChildSpec child, string parameter, Dim dim)
+    {
+        if (dim.IsFixed && child.Int(parameter) is { } constant) return constant == dim.Size ? MethodDraft.I(constant) : null;
+        string? expression = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
+        if (expression is null) return null;
+        if (child.Arg(parameter)?.Symbol == dim.Symbol) return expression;
+        return m.Program.Sizes.Require(child, parameter, dim) ? expression : null;
+    }
+
+    /// <summary>
+    /// The C# text of a layer's size argument <paramref name="parameter"/>: its constant, or the expression of the symbol
+    /// it was built with (bound in <c>Compile()</c>); null when it is neither (not known at build time).
+    /// </summary>
+    protected internal static string? LayerSize(MethodDraft m, ChildSpec child, string parameter)
+    {
+        if (child.Int(parameter) is { } constant) return MethodDraft.I(constant);
+        if (child.Arg(parameter)?.Symbol is not { } symbol || m.Program.Sizes.Expression(symbol) is not { } expression) return null;
+        m.Program.UsedSymbols.Add(symbol);   // bound in Compile() even when no shape of the program has it (a head count)
+        return expression;
+    }
+
+    /// <summary>A dim as C# text: its size, or its bound symbol's expression; null for a symbol no layer binds.</summary>
+    protected internal static string? DimText(MethodDraft m, Dim dim)
+        => dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
+
     /// <summary>Writes the node's forward.</summary>
     public abstract void Forward(EmitContext e, NodePlan n);
 
@@ -72,7 +102,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
-            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -142,6 +172,7 @@ internal static class RuleSet
             OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
             OpFamily.Recurrent => [RuleKind.Recurrent],
             OpFamily.TransformerLayer => [RuleKind.TransformerLayer],
+            OpFamily.Attention => [RuleKind.SelfAttention],
             OpFamily.Data => [RuleKind.Data],
             _ => [],
         };

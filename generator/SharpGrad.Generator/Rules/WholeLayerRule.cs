@@ -26,6 +26,9 @@ internal abstract class WholeLayerRule : Rule
     /// <summary>The comment above the backward call.</summary>
     protected abstract string BackwardComment(NodePlan n);
 
+    /// <summary>Arguments the forward call passes after the workspace (a layer's masks, read as data); none by default.</summary>
+    protected virtual IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n) => [];
+
     public sealed override IEnumerable<ParamSlot> Params(NodePlan n) => ((WholeLayerGeometry)n.Geometry!).Weights;
 
     /// <summary>The backward reads the workspace (its copy of the input and every intermediate), not the input's or output's buffer.</summary>
@@ -40,7 +43,8 @@ internal abstract class WholeLayerRule : Rule
     {
         int i = n.Index, a = n.Inputs[0];
         e.W.Comment(ForwardComment(n));
-        e.W.Call($"{EmitContext.Support}.{Entry}Forward", [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        e.W.Call($"{EmitContext.Support}.{Entry}Forward",
+            [n.Module!.Field, e.Value(a), e.Value(i), "n", e.Geometry(n), e.Scratch(n, "workspace") + "!", .. ForwardArguments(e, n)]);
         e.ForwardHooks(n, a);
     }
 

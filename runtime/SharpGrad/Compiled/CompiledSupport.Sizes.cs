@@ -39,4 +39,28 @@ public static partial class CompiledSupport
                 $"{where}: {what} is {actual}, but the program generated at build time needs it to be {symbol} = {expected} (the sizes of this module's layers do not fit together). Build the layers with sizes that match, as Forward passes one layer's output to the next."));
         }
     }
+
+    /// <summary>
+    /// Reads a size a compiled program takes from its inputs at each call, like the batch (a sequence length <c>T</c> of an
+    /// input declared <c>[N, T, 8]</c>): dim <paramref name="dim"/> of <paramref name="x"/>, which must have
+    /// <paramref name="rank"/> dims and a size of at least 1 there. The program's buffers are sized from it, and every other
+    /// input with the same symbol is checked against it.
+    /// </summary>
+    /// <param name="x">The input.</param>
+    /// <param name="name">The input's parameter name, for the message.</param>
+    /// <param name="dim">The dim the size is read from.</param>
+    /// <param name="rank">The input's rank the program was generated for.</param>
+    /// <param name="shape">The input's shape as the build inferred it (<c>[N, T, 8]</c>), for the message.</param>
+    /// <param name="symbol">The size's symbol (<c>T</c>), for the message.</param>
+    /// <param name="where">The compiled method (<c>Net.Compiled.Forward</c>), for the message.</param>
+    public static int SizeAt(Tensor x, string name, int dim, int rank, string shape, string symbol, string where)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != rank || x.Size(dim) < 1)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"{where}: expected {name} of shape {shape}, with {symbol} (dim {dim}) at least 1, but got {ShapeUtil.Format(x._shape)}. Pass a tensor of that shape or run the eager {where.Replace(".Compiled.", ".", StringComparison.Ordinal)}."), name);
+        }
+        return x.Size(dim);
+    }
 }

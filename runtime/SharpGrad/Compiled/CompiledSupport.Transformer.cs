@@ -26,9 +26,78 @@ public static partial class CompiledSupport
         ];
     }
 
-    /// <summary>A compiled TransformerEncoderLayer's forward (no masks, dropout 0; <see cref="TransformerLayerKernel.Forward"/>).</summary>
-    public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace)
-        => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace);
+    /// <summary>
+    /// A compiled TransformerEncoderLayer's forward (dropout 0; <see cref="TransformerLayerKernel.Forward"/>)
+    /// with PyTorch's optional <paramref name="srcMask"/> ([T, T] or [N·nhead, T, T]) and <paramref name="srcKeyPaddingMask"/>
+    /// ([N, T]): Bool true marks what may not be attended, a float mask is added to the scores.
+    /// </summary>
+    public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
+        Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
+        => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps));
+
+    /// <summary>A MultiheadAttention's four weights (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), checked against the program's shape.</summary>
+    private static float[][] SelfAttentionWeights(MultiheadAttention attn, in EncoderLayerShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(attn);
+        if (attn.EmbedDim != shape.DModel || attn.NumHeads != shape.Heads || attn.InProjWeight is null || attn.InProjBias is null || attn.OutProj.Bias is null)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the MultiheadAttention (embed_dim {attn.EmbedDim}, num_heads {attn.NumHeads}) is not the one the program was generated for " +
+                $"(embed_dim {shape.DModel}, num_heads {shape.Heads}, packed in-projection with biases); rebuild the project.");
+        }
+        return [Dense(attn.InProjWeight), Dense(attn.InProjBias), Dense(attn.OutProj.Weight), Dense(attn.OutProj.Bias)];
+    }
+
+    /// <summary>
+    /// A compiled MultiheadAttention's self-attention output (<c>attn.Forward(x, x, x, …).Output</c>, batch first, dropout 0;
+    /// <see cref="TransformerLayerKernel.SelfAttentionForward"/>) with PyTorch's optional masks: <paramref name="keyPaddingMask"/>
+    /// [N, T] and <paramref name="attnMask"/> [T, T] or [N·num_heads, T, T] (Bool true: not attended; float: added).
+    /// </summary>
+    public static void SelfAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
+        Tensor? keyPaddingMask = null, Tensor? attnMask = null)
+        => TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
+            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps));
+
+    /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    public static void SelfAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
+        EncoderLayerWorkspace workspace)
+        => TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+
+    /// <summary>
+    /// A self-attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call: the
+    /// attention mask [T, T] (shared) or [N·heads, T, T], the key padding mask [N, T]; Bool masks become 0 / −∞ as eager's.
+    /// </summary>
+    private static AttentionMasks AttentionMasksOf(Tensor? attnMask, Tensor? keyPaddingMask, int n, int heads, int t)
+    {
+        float[]? shared = null, perHead = null, padding = null;
+        if (attnMask is not null)
+        {
+            var additive = Functional.AdditiveMask(attnMask, DType.Float32, allowedWhereTrue: false);
+            if (attnMask.Rank == 2 && attnMask.Size(0) == t && attnMask.Size(1) == t) shared = MaskData(additive);
+            else if (attnMask.Rank == 3 && attnMask.Size(0) == n * heads && attnMask.Size(1) == t && attnMask.Size(2) == t) perHead = MaskData(additive);
+            else
+            {
+                throw new ArgumentException(
+                    $"Compiled program: the attention mask has shape {ShapeUtil.Format(attnMask._shape)}, but the call needs [{t}, {t}] or [{n * heads}, {t}, {t}] (batch × heads, L, S).");
+            }
+        }
+        if (keyPaddingMask is not null)
+        {
+            if (keyPaddingMask.Rank != 2 || keyPaddingMask.Size(0) != n || keyPaddingMask.Size(1) != t)
+            {
+                throw new ArgumentException(
+                    $"Compiled program: the key padding mask has shape {ShapeUtil.Format(keyPaddingMask._shape)}, but the call needs [{n}, {t}] ([N, S]).");
+            }
+            padding = MaskData(Functional.AdditiveMask(keyPaddingMask, DType.Float32, allowedWhereTrue: false));
+        }
+        return new AttentionMasks(shared, perHead, padding);
+
+        static float[] MaskData(Tensor mask)
+        {
+            float[]? copy = null;
+            return Dense(mask, ref copy);
+        }
+    }
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void EncoderLayerBackward(TransformerEncoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,

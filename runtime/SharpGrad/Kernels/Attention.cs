@@ -18,7 +18,33 @@ public readonly record struct HeadRows(float[] Data, int Offset, int BatchStride
 }
 
 /// <summary>
-/// Multi-head scaled dot-product attention without mask or dropout (PyTorch: the core of <c>F.multi_head_attention_forward</c>,
+/// The additive masks of <see cref="AttentionKernel.Forward"/> (PyTorch's <c>attn_mask</c> and <c>key_padding_mask</c>, Bool
+/// masks already turned into 0 / −∞): added to the scaled scores before the softmax. Each may be null.
+/// </summary>
+/// <param name="Shared">[l, s], the same for every sequence and head (a causal mask).</param>
+/// <param name="PerHead">[n·heads, l, s], one per sequence and head.</param>
+/// <param name="KeyPadding">[n, s], one per sequence, the same for every query and head.</param>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct AttentionMasks(float[]? Shared, float[]? PerHead, float[]? KeyPadding)
+{
+    /// <summary>True when no mask is given.</summary>
+    public bool IsEmpty => Shared is null && PerHead is null && KeyPadding is null;
+
+    /// <summary>Adds the masks to the scores of sequence <paramref name="b"/>, head-item <paramref name="index"/> ([l, s] at <paramref name="p"/>).</summary>
+    internal void AddTo(float[] scores, int p, int index, int b, int l, int s)
+    {
+        for (int i = 0; i < l; i++)
+        {
+            var row = scores.AsSpan(p + i * s, s);
+            if (Shared is not null) TensorPrimitives.Add(row, Shared.AsSpan(i * s, s), row);
+            if (PerHead is not null) TensorPrimitives.Add(row, PerHead.AsSpan((index * l + i) * s, s), row);
+            if (KeyPadding is not null) TensorPrimitives.Add(row, KeyPadding.AsSpan(b * s, s), row);
+        }
+    }
+}
+
+/// <summary>
+/// Multi-head scaled dot-product attention with optional additive masks (<see cref="AttentionMasks"/>) and no dropout (PyTorch: the core of <c>F.multi_head_attention_forward</c>,
 /// <c>softmax(q·kᵀ·scale)·v</c> per sequence and head) on float32 rows laid out as <see cref="HeadRows"/>, parallel over
 /// sequences × heads on the worker pool (each item runs its head's small GEMMs and softmax rows on one core, so the
 /// 64×64×32 products of a Transformer's heads do not each pay a parallel dispatch). The compiled encoder layer
@@ -32,11 +58,21 @@ public static class AttentionKernel
     /// probs[b, h] = softmax(scale·q[b, h]·k[b, h]ᵀ) ([n·heads, l, s], kept for the backward) and context[b, h] = probs·v[b, h],
     /// for <paramref name="n"/> sequences of <paramref name="l"/> queries and <paramref name="s"/> keys.
     /// </summary>
+    /// <remarks>
+    /// The additive <paramref name="masks"/> (none by default) are added to the scaled scores before the softmax. A masked
+    /// score's probability is 0, so <see cref="Backward"/> (which reads the probabilities) needs no mask; a query whose keys
+    /// are all masked gives NaN, as PyTorch.
+    /// </remarks>
     public static void Forward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows context)
+        HeadRows context, AttentionMasks masks = default)
     {
         Check(n, heads, l, s, headDim, probs);
-        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context));
+        if ((masks.Shared is { } shared && shared.Length < l * s) || (masks.PerHead is { } perHead && perHead.Length < (long)n * heads * l * s)
+            || (masks.KeyPadding is { } padding && padding.Length < (long)n * s))
+        {
+            throw new ArgumentException($"AttentionKernel: the masks must be [{l}, {s}], [{n}·{heads}, {l}, {s}] and [{n}, {s}], but have {masks.Shared?.Length}, {masks.PerHead?.Length} and {masks.KeyPadding?.Length} elements.");
+        }
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks));
     }
 
     /// <summary>
@@ -62,14 +98,15 @@ public static class AttentionKernel
         }
     }
 
-    private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context)
-        : IParallelBody
+    private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context,
+        AttentionMasks masks) : IParallelBody
     {
         public void Invoke(int index)
         {
             int b = index / heads, h = index % heads, p = index * l * s;
-            // The scale rides on the GEMM's alpha; softmax in place, row by row (the rows are in L1).
+            // The scale rides on the GEMM's alpha; the masks are added; softmax in place, row by row (the rows are in L1).
             Gemm.Sgemm(false, true, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, 0f, probs, p, s);
+            if (!masks.IsEmpty) masks.AddTo(probs, p, index, b, l, s);
             for (int i = 0; i < l; i++) SoftmaxRow(probs.AsSpan(p + i * s, s));
             Gemm.Sgemm(false, false, l, d, s, 1f, probs, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
                 context.StepStride);

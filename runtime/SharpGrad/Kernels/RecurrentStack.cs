@@ -40,10 +40,12 @@ public sealed class RecurrentWorkspace
     internal float[] OutputGrad = [];        // [T·N·H]: one direction's share of the layer output's gradient
     internal float[] ProjectionGrad = [];    // [T·N·G]
     private int _n = -1;
+    private RecurrentShape _shape;
 
     internal void Ensure(in RecurrentShape s, int n)
     {
-        if (n == _n && Buffers.Length == s.NumLayers * s.Directions) return;
+        // Sized for the batch and the shape (its steps: a sequence length read at each call changes them).
+        if (n == _n && s == _shape && Buffers.Length == s.NumLayers * s.Directions) return;
         int t = s.Steps, d = s.Directions, h = s.HiddenSize, g = s.Step(n, 0).GateWidth;
         LayerInputs = new float[s.NumLayers + 1][];
         InputGrads = new float[s.NumLayers + 1][];
@@ -66,6 +68,7 @@ public sealed class RecurrentWorkspace
         OutputGrad = new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         _n = n;
+        _shape = s;
     }
 }
 

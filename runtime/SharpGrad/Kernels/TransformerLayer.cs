@@ -24,10 +24,11 @@ public sealed class EncoderLayerWorkspace
     internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     private int _n = -1;
+    private EncoderLayerShape _shape;
 
     internal void Ensure(in EncoderLayerShape s, int n)
     {
-        if (n == _n) return;
+        if (n == _n && s == _shape) return;   // the batch and the shape (a sequence length read at each call changes its steps)
         int rows = n * s.Steps, e = s.DModel, f = s.FeedForward, heads = n * s.Heads, t = s.Steps;
         float[] A(int size) => new float[size];
         (Input, Qkv, Probs, Merged) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e));
@@ -35,6 +36,7 @@ public sealed class EncoderLayerWorkspace
         (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
         (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * 3 * e));
         _n = n;
+        _shape = s;
     }
 }
 
@@ -51,7 +53,11 @@ public static class TransformerLayerKernel
     private const int InW = 0, InB = 1, OutW = 2, OutB = 3, L1W = 4, L1B = 5, L2W = 6, L2B = 7, N1W = 8, N1B = 9, N2W = 10, N2B = 11;
 
     /// <summary><paramref name="y"/> [N, T, E] = the layer applied to <paramref name="x"/> [N, T, E] (batch first).</summary>
-    public static void Forward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    /// <remarks>
+    /// <paramref name="masks"/>: the self-attention's additive masks (PyTorch's <c>src_mask</c> and <c>src_key_padding_mask</c>;
+    /// none by default); the backward is the same (masked probabilities are 0).
+    /// </remarks>
+    public static void Forward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks = default)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(ws);
@@ -62,14 +68,14 @@ public static class TransformerLayerKernel
         {
             // n1 = LN1(x); r1 = x + attn(n1); n2 = LN2(r1); y = r1 + ff(n2)
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws);
+            AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
             FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w, ws);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
-            AttentionForward(s, n, ws.Input, ws.Input, w, ws);
+            AttentionForward(s, n, ws.Input, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w, ws);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
@@ -194,12 +200,13 @@ public static class TransformerLayerKernel
     /// <c>ws.Residual1</c> = <paramref name="residual"/> + self-attention of <paramref name="x"/> [N·T, E], keeping the packed q, k, v, the
     /// probabilities and the merged heads.
     /// </summary>
-    private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, float[] residual, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    private static void AttentionForward(in EncoderLayerShape s, int n, float[] x, float[] residual, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws,
+        AttentionMasks masks)
     {
         int t = s.Steps, e = s.DModel, rows = n * t;
         Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
         var (q, k, v) = QkvRows(s, ws.Qkv);
-        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e));
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks);
         Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual);
     }
 
@@ -213,6 +220,39 @@ public static class TransformerLayerKernel
         var (gq, gk, gv) = QkvRows(s, ws.GQkv);
         AttentionKernel.Backward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, t * e, e), gq, gk, gv);
         LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
+    }
+
+    /// <summary>
+    /// A MultiheadAttention layer's self-attention (PyTorch: <c>mha(x, x, x, key_padding_mask, attn_mask=…)[0]</c>, batch first,
+    /// packed in-projection, dropout 0) on [N, T, E] rows: <paramref name="y"/> = out_proj(attention(in_proj(x))). The shape's
+    /// feed-forward and LayerNorm fields are unused; <paramref name="w"/> is in_proj_weight, in_proj_bias, out_proj.weight,
+    /// out_proj.bias (the first four of the encoder layer's weights).
+    /// </summary>
+    public static void SelfAttentionForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws,
+        AttentionMasks masks = default)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(ws);
+        ws.Ensure(s, n);
+        int t = s.Steps, e = s.DModel, rows = n * t;
+        Array.Copy(x, ws.Input, rows * e);
+        Linear(ws.Input, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
+        var (q, k, v) = QkvRows(s, ws.Qkv);
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks);
+        Linear(ws.Merged, w[OutW], w[OutB], y, rows, e, e);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="SelfAttentionForward"/> (same workspace): the input's gradient added into <paramref name="gx"/>
+    /// (when not null), the four weights' into <paramref name="g"/> (null entries skipped).
+    /// </summary>
+    public static void SelfAttentionBackward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
+        EncoderLayerWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(ws);
+        AttentionBackward(s, n, ws.Input, gy, gx, w, g, ws);
     }
 
     /// <summary>softmax's scale 1/√head_dim.</summary>

@@ -61,7 +61,7 @@ internal static partial class OpCatalogue
     private static ShapeResult ConvRule(ShapeCall c, int spatial)
     {
         if (!c.IsLayer) return ShapeResult.Unknown;   // Functional.Conv2d: the weight's shape decides (not known at build time)
-        return ShapeRules.Conv(c.Input(0), spatial, c.Op.Layer!, c.Int("inChannels"), c.Int("outChannels"), c.Pair("kernelSize"),
+        return ShapeRules.Conv(c.Input(0), spatial, c.Op.Layer!, c.Size("inChannels"), c.Size("outChannels"), c.Pair("kernelSize"),
             PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
     }
 
@@ -121,8 +121,8 @@ internal static partial class OpCatalogue
     /// </summary>
     internal static ShapeResult ConvTransposeRule(ShapeCall c, int spatial)
     {
-        if (!c.IsLayer || c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Int("outChannels") is not { } outChannels) return ShapeResult.Unknown;
-        if (c.Int("inChannels") is { } inChannels && s[1].DefinitelyDiffers(Dim.Of(inChannels))) return ShapeResult.Unknown;
+        if (!c.IsLayer || c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Size("outChannels") is not { } outChannels) return ShapeResult.Unknown;
+        if (c.Size("inChannels") is { } inChannels && s[1].DefinitelyDiffers(inChannels)) return ShapeResult.Unknown;
         var kernel = c.Pair("kernelSize");
         var stride = PairOr(c, "stride", (1, 1));
         var padding = PairOr(c, "padding", (0, 0));
@@ -132,8 +132,8 @@ internal static partial class OpCatalogue
         Dim Out(Dim size, int kk, int st, int pad, int dil, int op)
             => size.IsFixed && ShapeRules.TransposedOutputSize(size.Size, kk, st, pad, dil, op) is var o && o > 0 ? Dim.Of(o) : Dim.Unknown;
         return spatial == 1
-            ? new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H))
-            : new TensorShape(s[0], Dim.Of(outChannels), Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H),
+            ? new TensorShape(s[0], outChannels, Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H))
+            : new TensorShape(s[0], outChannels, Out(s[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H),
                 Out(s[3], k.W, stride.W, padding.W, dilation.W, outputPadding.W));
     }
 
@@ -179,14 +179,14 @@ internal static partial class OpCatalogue
         {
             Layer = "Conv1d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvParams(ParamKind.Int),
             Shape = static c => ConvRule(c, 1),
-            InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown) : null,
+            InputHint = static c => c.Size("inChannels") is { } ch ? new TensorShape(Batch, ch, Dim.Unknown) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
         },
         new OpRow("Conv2d", "conv2d", OpFamily.Conv, OpSurface.Functional)
         {
             Layer = "Conv2d", Inputs = In("input", "weight", "bias?"), TensorArity = -1, Params = ConvParams(ParamKind.IntPair),
             Shape = static c => ConvRule(c, 2),
-            InputHint = static c => c.Int("inChannels") is { } ch ? new TensorShape(Batch, Dim.Of(ch), Dim.Unknown, Dim.Unknown) : null,
+            InputHint = static c => c.Size("inChannels") is { } ch ? new TensorShape(Batch, ch, Dim.Unknown, Dim.Unknown) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Kernel = "Conv", Compiled = true, Onnx = "Conv",
         },
         new OpRow("ConvTranspose2d", "conv_transpose2d", OpFamily.ConvTranspose, OpSurface.Functional)
@@ -211,13 +211,13 @@ internal static partial class OpCatalogue
         new OpRow("BatchNorm1d", "batch_norm", OpFamily.BatchNorm, OpSurface.None)
         {
             Layer = "BatchNorm1d", Inputs = In("input"), Params = BatchNormParams(), Shape = ShapeRules.SameAsInput,
-            InputHint = static c => c.Int("numFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f)) : null,
+            InputHint = static c => c.Size("numFeatures") is { } f ? new TensorShape(Batch, f) : null,
             Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Compiled = true, Onnx = "BatchNormalization",
         },
         new OpRow("BatchNorm2d", "batch_norm", OpFamily.BatchNorm, OpSurface.None)
         {
             Layer = "BatchNorm2d", Inputs = In("input"), Params = BatchNormParams(), Shape = ShapeRules.SameAsInput,
-            InputHint = static c => c.Int("numFeatures") is { } f ? new TensorShape(Batch, Dim.Of(f), Dim.Unknown, Dim.Unknown) : null,
+            InputHint = static c => c.Size("numFeatures") is { } f ? new TensorShape(Batch, f, Dim.Unknown, Dim.Unknown) : null,
             Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Compiled = true, Onnx = "BatchNormalization",
         },
         new OpRow("LayerNorm", "layer_norm", OpFamily.LayerNorm, OpSurface.Functional)

@@ -59,9 +59,9 @@ internal static partial class OpCatalogue
     /// </summary>
     private static ShapeResult RecurrentRule(ShapeCall c)
     {
-        if (c.Input(0) is not { Rank: 3 } input || c.Int("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
+        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
         int directions = c.Flag("bidirectional") == true ? 2 : 1;
-        return ShapeRules.Linear(input, c.Int("inputSize"), directions * hidden);
+        return ShapeRules.Linear(input, c.Size("inputSize"), hidden.Times(directions));
     }
 
     /// <summary>
@@ -91,6 +91,25 @@ internal static partial class OpCatalogue
             Outputs = ["output", "h_n"], Reads = BackwardReads.Input | BackwardReads.Output | BackwardReads.Saved, Kernel = "RecurrentKernel",
             Compiled = true, Onnx = "GRU",
         },
+        new OpRow("MultiheadAttention", "multi_head_attention", OpFamily.Attention, OpSurface.None)
+        {
+            // Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights) → (output, weights); the
+            // rows' shape rule is the output's. Compiled: self-attention (query, key and value the same tensor), batch first,
+            // packed in-projection with biases, dropout 0, the output only (Kernels/TransformerLayer.cs over Kernels/Attention.cs).
+            Layer = "MultiheadAttention", Inputs = In("query", "key", "value", "!keyPaddingMask?", "!attnMask?"),
+            Params =
+            [
+                Req("embedDim", "embed_dim", ParamKind.Int, ParamUse.Layer) with { Property = "EmbedDim" },
+                Req("numHeads", "num_heads", ParamKind.Int, ParamUse.Layer) with { Property = "NumHeads" },
+                Opt("dropout", "dropout", ParamKind.Double, 0.0, ParamUse.Layer) with { Property = "Dropout" },
+                Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
+                Opt("batchFirst", "batch_first", ParamKind.Bool, false, ParamUse.Layer) with { Property = "BatchFirst" },
+                Opt("needWeights", "need_weights", ParamKind.Bool, true, ParamUse.Function),
+                Opt("averageAttnWeights", "average_attn_weights", ParamKind.Bool, true, ParamUse.Function),
+            ],
+            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("embedDim"), c.Size("embedDim")) : ShapeResult.Unknown,
+            Outputs = ["attn_output", "attn_output_weights"], Reads = BackwardReads.Saved, Kernel = "AttentionKernel", Compiled = true,
+        },
         new OpRow("TransformerEncoderLayer", "transformer_encoder_layer", OpFamily.TransformerLayer, OpSurface.None)
         {
             Layer = "TransformerEncoderLayer", Inputs = In("src", "!srcMask?", "!srcKeyPaddingMask?"),
@@ -108,7 +127,7 @@ internal static partial class OpCatalogue
                 Opt("batchFirst", "batch_first", ParamKind.Bool, OpDefaults.TransformerLayer.BatchFirst, ParamUse.Layer) with { Property = "BatchFirst" },
                 Opt("normFirst", "norm_first", ParamKind.Bool, OpDefaults.TransformerLayer.NormFirst, ParamUse.Layer) with { Property = "NormFirst" },
             ],
-            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Int("dModel"), c.Int("dModel")) : ShapeResult.Unknown,
+            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("dModel"), c.Size("dModel")) : ShapeResult.Unknown,
             Reads = BackwardReads.Saved, Kernel = "TransformerLayerKernel", Compiled = true,
         },
     ];

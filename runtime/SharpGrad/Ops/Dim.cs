@@ -66,6 +66,18 @@ internal readonly struct Dim : IEquatable<Dim>
         return product.Length > 0;
     }
 
+    /// <summary>
+    /// This size times a positive constant: a fixed size multiplied, a symbol's coefficient multiplied (<c>hidden</c> × 2 is
+    /// <c>2*hidden</c>), unknown stays unknown.
+    /// </summary>
+    public Dim Times(int factor)
+    {
+        if (factor == 1 || IsUnknown) return this;
+        if (IsFixed) return Of(Size * factor);
+        if (!Term(Symbol!, out int coefficient, out string product)) return Unknown;
+        return Sym((coefficient * factor).ToString(System.Globalization.CultureInfo.InvariantCulture) + "*" + product);
+    }
+
     public bool Equals(Dim other) => Size == other.Size && string.Equals(Symbol, other.Symbol, StringComparison.Ordinal);
 
     public override bool Equals(object? obj) => obj is Dim other && Equals(other);

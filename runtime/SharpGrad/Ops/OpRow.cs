@@ -104,6 +104,9 @@ internal enum OpFamily
     /// <summary>A Transformer layer (self-attention, feed-forward, residuals and LayerNorms) as one fused kernel.</summary>
     TransformerLayer,
 
+    /// <summary>MultiheadAttention: the packed in-projection, softmax(q·kᵀ/√d + masks)·v per head and the out-projection.</summary>
+    Attention,
+
     /// <summary>
     /// A tensor built from shapes, constants and data (Arange, Ones/Zeros/Full, Triu/Tril, comparisons, a dtype
     /// conversion): never differentiated; a compiled program calls the eager method when every tensor it reads is data.

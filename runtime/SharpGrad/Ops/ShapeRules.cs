@@ -2,6 +2,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 
 namespace SharpGrad.Ops;
 
@@ -300,19 +301,49 @@ internal static class ShapeRules
 
     // ---- movement -------------------------------------------------------------------------------------------------
 
-    /// <summary>The product of some dims: fixed, one symbol alone, or unknown.</summary>
+    /// <summary>
+    /// The product of some dims: fixed, or a symbolic term (a constant times named sizes, <c>[2*c, 2, 2]</c> ⇒ <c>8*c</c>,
+    /// <c>[T, c]</c> ⇒ <c>T*c</c>, atoms in ordinal order as <see cref="Dim.Term"/> reads them), or unknown when a dim is.
+    /// </summary>
     public static Dim Product(IEnumerable<Dim> dims)
     {
         long product = 1;
-        string? symbol = null;
+        var atoms = new List<string>();
         foreach (var d in dims)
         {
             if (d.IsFixed) product *= d.Size;
-            else if (symbol is null && !d.IsUnknown) symbol = d.Symbol;
-            else return Dim.Unknown;
+            else if (d.IsUnknown || !Dim.Term(d.Symbol!, out int coefficient, out string term)) return Dim.Unknown;
+            else
+            {
+                product *= coefficient;
+                atoms.AddRange(Atoms(term));
+            }
         }
-        if (symbol is null) return Dim.Of((int)product);
-        return product == 1 ? Dim.Sym(symbol) : Dim.Unknown;
+        if (product > int.MaxValue) return Dim.Unknown;
+        if (atoms.Count == 0) return Dim.Of((int)product);
+        if (product == 0) return Dim.Of(0);
+        atoms.Sort(StringComparer.Ordinal);
+        string joined = string.Join("*", atoms);
+        return Dim.Sym(product == 1 ? joined : S(product) + "*" + joined);
+    }
+
+    /// <summary>The named sizes of a product (<c>heads*width</c>, <c>(d/h)*T</c>), split at the <c>*</c> outside parentheses.</summary>
+    private static List<string> Atoms(string product)
+    {
+        var atoms = new List<string>();
+        int depth = 0, start = 0;
+        for (int i = 0; i < product.Length; i++)
+        {
+            if (product[i] == '(') depth++;
+            else if (product[i] == ')') depth--;
+            else if (product[i] == '*' && depth == 0)
+            {
+                atoms.Add(product.Substring(start, i - start));
+                start = i + 1;
+            }
+        }
+        atoms.Add(product.Substring(start));
+        return atoms;
     }
 
     /// <summary>
@@ -370,6 +401,19 @@ internal static class ShapeRules
         }
 
         if (known == 0) return new TensorShape(dims);
+        if (remaining.Count > 0)
+        {
+            // Symbols left over ([N, 2*c, 2, 2] viewed as [N, -1]): the hole is their product with the constants that
+            // remain (8*c), when the constants divide; else the build cannot tell (the runtime checks the count).
+            var rest = Product(remaining.Select(Dim.Sym).Append(Dim.Of((int)fixedCount)));
+            if (rest.IsSymbol && Dim.Term(rest.Symbol!, out int c, out string p) && c % known == 0)
+            {
+                int hole0 = 0;
+                while (target[hole0] != -1) hole0++;
+                dims[hole0] = Product([Dim.Of((int)(c / known)), Dim.Sym(p)]);
+                return new TensorShape(dims);
+            }
+        }
         if (fixedCount % known != 0)
         {
             string reason = "the sizes other than -1 multiply to " + targetCount + ", which does not divide " + count
@@ -758,20 +802,20 @@ internal static class ShapeRules
     /// A Conv1d/Conv2d layer (<paramref name="spatial"/> 1 or 2): [N, C, …] → [N, O, …]; the input's channels must be
     /// in_channels. Unbatched inputs ([C, …]) are accepted as at run time.
     /// </summary>
-    public static ShapeResult Conv(TensorShape? s, int spatial, string kind, int? inChannels, int? outChannels,
+    public static ShapeResult Conv(TensorShape? s, int spatial, string kind, Dim? inChannels, Dim? outChannels,
         (int H, int W)? kernel, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation)
     {
         if (s is null || (s.Rank != spatial + 1 && s.Rank != spatial + 2)) return ShapeResult.Unknown;
         int channelDim = s.Rank - spatial - 1;
         var channels = s[channelDim];
-        string outText = outChannels?.ToString(CultureInfo.InvariantCulture) ?? "…";
-        if (inChannels is { } expected && channels.DefinitelyDiffers(Dim.Of(expected)))
+        string outText = outChannels?.ToString() ?? "…";
+        if (inChannels is { } expected && channels.DefinitelyDiffers(expected))
         {
-            return new ShapeError(ShapeErrorKind.ConvInChannels, kind, S(expected), outText, channels.ToString(), s.ToString());
+            return new ShapeError(ShapeErrorKind.ConvInChannels, kind, expected.ToString(), outText, channels.ToString(), s.ToString());
         }
         var dims = new List<Dim>();
         for (int i = 0; i < channelDim; i++) dims.Add(s[i]);
-        dims.Add(outChannels is { } o ? Dim.Of(o) : Dim.Unknown);
+        dims.Add(outChannels ?? Dim.Unknown);
         for (int i = 0; i < spatial; i++)
         {
             int? k = kernel is { } kk ? Pick(kk, i) : null;

@@ -34,7 +34,7 @@ public sealed partial class SkipAcrossBreakNet
     {
         var skip = inProj.Forward(x);
         var h = Functional.Tanh(skip);
-        for (int i = 0; i < 2; i++) h = h * 0.9f;
+        foreach (float scale in new[] { 0.9f, 0.9f }) h = h * scale;
         h = outProj.Forward(h) + skip;
         return Functional.Sigmoid(h);
     }
@@ -477,4 +477,86 @@ public sealed partial class KeywordChildNet
     }
 
     public Tensor Forward(Tensor x) => @out.Forward(Functional.Relu(@in.Forward(x)));
+}
+
+/// <summary>A ModuleList of residual blocks filled in a constructor loop of constant count, called by index in a for loop.</summary>
+[Module]
+public sealed partial class ConstDepthStack
+{
+    private const int Depth = 3;
+    private readonly ModuleList<ResidualMlpBlock> blocks;
+    private readonly Linear head;
+
+    public ConstDepthStack(int d, int classes)
+    {
+        blocks = new ModuleList<ResidualMlpBlock>();
+        for (int i = 0; i < Depth; i++) blocks.Append(new ResidualMlpBlock(d));
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward([Shape("N", "d")] Tensor x)
+    {
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x);
+        return head.Forward(x);
+    }
+}
+
+/// <summary>nn.Sequential filled in a constructor loop, two layers per iteration (Linear then Tanh), as <c>for _ in range(2): seq.append(…)</c>.</summary>
+[Module]
+public sealed partial class LoopSequentialNet
+{
+    private readonly Sequential body = new();
+    private readonly Linear head;
+
+    public LoopSequentialNet(int d)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            body.Append(new Linear(d, d));
+            body.Append(new Tanh());
+        }
+        head = new Linear(d, 2);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(body.Forward(x));
+}
+
+/// <summary>A per-token tagger over a sequence of any length T: a pre-norm residual MLP applied at every position, then a head.</summary>
+[Module]
+public sealed partial class SequenceTagger
+{
+    private readonly LayerNorm norm;
+    private readonly Linear up;
+    private readonly Linear down;
+    private readonly Linear head;
+
+    public SequenceTagger(int d, int tags)
+    {
+        norm = new LayerNorm(d);
+        up = new Linear(d, 2 * d);
+        down = new Linear(2 * d, d);
+        head = new Linear(d, tags);
+    }
+
+    public Tensor Forward([Shape("N", "T", "d")] Tensor x)
+    {
+        var h = down.Forward(Functional.Gelu(up.Forward(norm.Forward(x))));
+        return head.Forward(x + h);
+    }
+}
+
+/// <summary>A GRU tagger over a sequence of any length: a batch-first GRU, then a Linear at every step.</summary>
+[Module]
+public sealed partial class GruSequenceTagger
+{
+    private readonly GRU gru;
+    private readonly Linear head;
+
+    public GruSequenceTagger(int d, int hidden, int tags)
+    {
+        gru = new GRU(d, hidden, batchFirst: true);
+        head = new Linear(hidden, tags);
+    }
+
+    public Tensor Forward([Shape("N", "T", "d")] Tensor x) => head.Forward(gru.Forward(x).Output);
 }

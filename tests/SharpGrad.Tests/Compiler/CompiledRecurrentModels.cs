@@ -82,3 +82,40 @@ public sealed partial class CompiledGruWithState
         return y.Sum(1) + h.Sum(0);
     }
 }
+
+/// <summary>
+/// A constructor-sized 2-layer bidirectional LSTM (sizes from the constructor, as a PyTorch user writes <c>__init__</c>) into
+/// a Linear over 2·hidden features: the sizes are symbols bound in <c>Compile()</c>.
+/// </summary>
+[Module]
+public sealed partial class CtorSizedLstmHead
+{
+    private readonly LSTM lstm;
+    private readonly Linear fc;
+
+    public CtorSizedLstmHead(int inputSize, int hidden, int classes)
+    {
+        lstm = new LSTM(inputSize, hidden, numLayers: 2, batchFirst: true, bidirectional: true);
+        fc = new Linear(2 * hidden, classes);
+    }
+
+    public Tensor Forward([Shape("N", 6, "inputSize")] Tensor x) => fc.Forward(lstm.Forward(x).Output);
+}
+
+/// <summary>Embedding → constructor-sized GRU → Linear over every step (CharLM's shape, with a GRU).</summary>
+[Module]
+public sealed partial class CtorSizedGruTagger
+{
+    private readonly Embedding emb;
+    private readonly GRU gru;
+    private readonly Linear head;
+
+    public CtorSizedGruTagger(int vocabulary, int embedding, int hidden)
+    {
+        emb = new Embedding(vocabulary, embedding);
+        gru = new GRU(embedding, hidden, batchFirst: true);
+        head = new Linear(hidden, vocabulary);
+    }
+
+    public Tensor Forward([Shape("N", 7)] Tensor tokens) => head.Forward(gru.Forward(emb.Forward(tokens)).Output);
+}

@@ -89,6 +89,7 @@ public partial class CatalogueTests
         ["Lstm"] = () => new SequenceLayerGradCheckTests().BidirectionalTwoLayerLstm(),
         ["Gru"] = () => new SequenceLayerGradCheckTests().GruAndRnn(),
         ["Rnn"] = () => new SequenceLayerGradCheckTests().GruAndRnn(),
+        ["MultiheadAttention"] = () => new SequenceLayerGradCheckTests().MultiheadAttentionWithMasks(),
         ["TransformerEncoderLayer"] = () =>
         {
             new SequenceLayerGradCheckTests().EncoderLayer(false, "relu", false);
@@ -278,6 +279,13 @@ public partial class CatalogueTests
             var tests = new CompiledTransformerTests();
             tests.PostNormEncoderLayerMatchesEager(3);
             tests.PreNormGeluEncoderLayerMatchesEager(3);
+            tests.EncoderLayerWithBothMasksMatchesEager(3);
+        }),
+        new("multi-head self-attention", ["MultiheadAttention"], () =>
+        {
+            var tests = new CompiledTransformerTests();
+            tests.StandaloneSelfAttentionWithKeyPaddingMatchesEager(3);
+            tests.ConstructorSizedGptBlockWithStandaloneAttentionMatchesEager(3, 12, 3);
         }),
         new("transposed convolution", ["ConvTranspose1d", "ConvTranspose2d"], () =>
         {

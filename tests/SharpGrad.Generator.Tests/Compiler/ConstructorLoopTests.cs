@@ -1,0 +1,122 @@
+using Microsoft.CodeAnalysis;
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests.Compiler;
+
+/// <summary>
+/// ModuleList/Sequential children filled in constructor loops (issue 12 item 2): a loop of constant count adds its
+/// body's items once per iteration (the names PyTorch's <c>append</c> gives), and a <c>foreach</c> or an indexed
+/// <c>for</c> over the list in Forward is unrolled into calls of those items; a count known only when the module is
+/// built is a graph break (SG1019) at the loop, naming the count.
+/// </summary>
+public class ConstructorLoopTests
+{
+    private static string Net(string constructor, string forward) => $$"""
+        using SharpGrad;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public partial class Stack
+        {
+            private const int Depth = 2;
+            private readonly ModuleList<Linear> blocks = new();
+            private readonly Linear head;
+
+            public Stack(int d, int layers)
+            {
+        {{constructor}}
+                head = new Linear(d, 3);
+            }
+
+            public Tensor Forward([Shape("N", "d")] Tensor x)
+            {
+        {{forward}}
+                return head.Forward(x);
+            }
+        }
+        """;
+
+    private static string CompiledText(GeneratorRunResult result)
+        => result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Stack.Compiled.g.cs").SourceText.ToString();
+
+    [Fact]
+    public void AConstantLoopUnrollsIntoTheListsItemsAndMatchesSnapshot()
+    {
+        var (result, output) = GeneratorHarness.Run(Net(
+            "for (int i = 0; i < Depth; i++) blocks.Append(new Linear(d, d));",
+            "foreach (var block in blocks) x = Functional.Relu(block.Forward(x));"));
+        Assert.Empty(result.Diagnostics);
+        var text = CompiledText(result);
+        // Both items are children of the program, bound by their state names, each called once.
+        Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"blocks.0\")", text);
+        Assert.Contains("Submodule<global::SharpGrad.Layers.Linear>(module, \"blocks.1\")", text);
+        Assert.DoesNotContain("\"blocks.2\"", text);
+        Assert.DoesNotContain("=> _m.Forward(x)", text);
+        Snapshot.Verify("Compiler.Demo.Compiled.Stack.Compiled", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void AnIndexedForOverTheListIsUnrolledToo()
+    {
+        var (result, output) = GeneratorHarness.Run(Net(
+            "for (int i = 0; i <= 2; ++i) blocks.Append(new Linear(d, d));",
+            "for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x) + x;"));
+        Assert.Empty(result.Diagnostics);
+        var text = CompiledText(result);
+        Assert.Contains("\"blocks.2\"", text);   // <= 2: three items
+        Assert.DoesNotContain("\"blocks.3\"", text);
+        Assert.DoesNotContain("=> _m.Forward(x)", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void SG1019_ALoopCountKnownOnlyWhenTheModuleIsBuiltIsABreakAtTheLoop()
+    {
+        string loop = "for (int i = 0; i < layers; i++) blocks.Append(new Linear(d, d));";
+        string source = Net(loop, "foreach (var block in blocks) x = block.Forward(x);");
+        var (result, output) = GeneratorHarness.Run(source);
+        // Two breaks, both reported in one build: where the list is filled, and the loop over it in Forward.
+        Assert.Equal(2, result.Diagnostics.Length);
+        Assert.All(result.Diagnostics, d => Assert.Equal(("SG1019", DiagnosticSeverity.Info), (d.Id, d.Severity)));
+        var filled = result.Diagnostics.Single(d => d.GetMessage().Contains("filled in a loop"));
+        var span = filled.Location.SourceSpan;
+        Assert.Equal(loop, source.Substring(span.Start, span.Length));
+        var message = filled.GetMessage();
+        Assert.Contains("the child 'blocks', filled in a loop of `layers` iterations, a count the build does not know", message);
+        Assert.Contains("make the count a constant", message);
+        var used = result.Diagnostics.Single(d => d != filled);
+        span = used.Location.SourceSpan;
+        Assert.Equal("foreach (var block in blocks) x = block.Forward(x);", source.Substring(span.Start, span.Length));
+        Assert.Contains("a loop over 'blocks', whose items are not known at build time", used.GetMessage());
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
+    }
+
+    [Fact]
+    public void SG1019_ItemsBuiltFromTheLoopVariableAreABreak()
+    {
+        // Each item differs per iteration (new Linear(d + i, …)): not unrolled as copies of one construction.
+        string source = Net("for (int i = 0; i < 2; i++) blocks.Append(new Linear(d + i, d));", "foreach (var block in blocks) x = block.Forward(x);");
+        var (result, _) = GeneratorHarness.Run(source);
+        Assert.Equal(2, result.Diagnostics.Length);
+        var d = result.Diagnostics[0];
+        Assert.Equal("SG1019", d.Id);
+        Assert.Contains("`new Linear(d + i, d)` is not a compile-time constant", d.GetMessage());
+        Assert.Contains("a loop over 'blocks'", result.Diagnostics[1].GetMessage());
+    }
+
+    [Fact]
+    public void AForLoopOfConstantCountOverDataIsUnrolledWithNoBreak()
+    {
+        // for (int i = 0; i < 3; i++) x = x * 0.5f: three multiplications, compiled (it used to be a break).
+        var (result, output) = GeneratorHarness.Run(Net("", "for (int i = 0; i < 3; i++) x = x * 0.5f;"));
+        Assert.Empty(result.Diagnostics);
+        var text = CompiledText(result);
+        Assert.DoesNotContain("=> _m.Forward(x)", text);
+        Assert.Contains("((x[j] * 0.5f) * 0.5f) * 0.5f", text);   // the three iterations, fused into one loop
+        Assert.Contains("\"Forward: the whole method\"", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+}
