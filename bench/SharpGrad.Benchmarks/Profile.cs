@@ -54,6 +54,7 @@ public static class Profile
         var proc = System.Diagnostics.Process.GetCurrentProcess();
         var cpu0 = proc.TotalProcessorTime;
         var times = new double[n];
+        long bytes0 = GC.GetAllocatedBytesForCurrentThread();
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int i = 0; i < n; i++)
         {
@@ -62,13 +63,14 @@ public static class Profile
             times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
         }
         double wall = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
         proc.Refresh();
         // Under load the mean is mostly other processes' time slices; the fastest calls (min, 10th percentile) are the
         // ones that ran undisturbed, and CPU time counts only the time the process ran (summed over its threads).
         Array.Sort(times);
         if (n > 0)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{piece.Key}: min {times[0]:F1} us, p10 {times[n / 10]:F1} us, median {times[n / 2]:F1} us, mean {wall / n:F1} us wall; {(proc.TotalProcessorTime - cpu0).TotalMicroseconds / n:F1} us CPU per call ({n} calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+                $"{piece.Key}: min {times[0]:F1} us, p10 {times[n / 10]:F1} us, median {times[n / 2]:F1} us, mean {wall / n:F1} us wall; {(proc.TotalProcessorTime - cpu0).TotalMicroseconds / n:F1} us CPU per call, {bytes / n} B allocated per call ({n} calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
         return 0;
     }
 

@@ -54,12 +54,18 @@ internal static class CachingAllocator
                 if (clear) Array.Clear(found);
                 return found;
             }
-            CountNewLargeArray((long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+            var array = new T[length];
+            CountNewLargeArray(array, (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+            return array;
         }
         return new T[length];
     }
 
-    /// <summary>Arrays of at least this many bytes go to the GC's large object heap.</summary>
+    /// <summary>
+    /// Arrays of at least this many bytes go to the GC's large object heap by default (the runtime's
+    /// <c>System.GC.LOHThreshold</c>; SharpGrad's package raises it, see <c>build/SharpGrad.props</c>): smaller arrays are
+    /// never checked.
+    /// </summary>
     private const long LargeObjectBytes = 85_000;
 
     /// <summary>
@@ -74,9 +80,11 @@ internal static class CachingAllocator
     private static long s_newLargeBytes;
     private static int s_gen2Seen;
 
-    private static void CountNewLargeArray(long bytes)
+    private static void CountNewLargeArray(Array array, long bytes)
     {
-        if (bytes < LargeObjectBytes || !Enabled) return;
+        // Only arrays that did land on the large object heap count (it reports them as generation 2): with a raised
+        // System.GC.LOHThreshold a batch-sized array is an ordinary gen-0 object, reclaimed by the next gen-0 collection.
+        if (bytes < LargeObjectBytes || !Enabled || GC.GetGeneration(array) != 2) return;
         int gen2 = GC.CollectionCount(2);
         if (gen2 != Volatile.Read(ref s_gen2Seen))
         {

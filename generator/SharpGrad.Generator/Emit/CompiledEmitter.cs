@@ -46,6 +46,8 @@ internal static class CompiledEmitter
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
                 foreach (var s in p.Params) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
                 foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");
+                foreach (var s in p.Params.Where(s => p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
+                    w.WriteLine($"private bool {EmitContext.Fresh(s)}; // set when the gradient is fresh: its first writer in the backward overwrites it");
                 var fused = new HashSet<ParamSlot>(p.Methods.Where(m => m.ScalarOutput).SelectMany(MethodEmitter.Slots));
                 foreach (var s in p.Params.Where(fused.Contains))
                     w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the fused backward reuses");

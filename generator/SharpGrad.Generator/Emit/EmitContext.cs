@@ -140,6 +140,30 @@ internal sealed class EmitContext
     /// <summary>The gradient buffer of a parameter, or null at run time when nobody wants it.</summary>
     public static string ParamGradOrNull(ParamSlot? s) => s is null ? "null" : $"({Needed(s)} ? {ParamGrad(s)} : null)";
 
+    /// <summary>The flag set before a backward when a parameter's gradient array holds no values to keep (a fresh .Grad after
+    /// <c>ZeroGrad</c>): its first writer overwrites it (β = 0) instead of the array being cleared and added to.</summary>
+    public static string Fresh(ParamSlot s) => "_" + s.Name + "_grad_fresh";
+
+    /// <summary>
+    /// True when <paramref name="n"/> is the first node of the backward to write <paramref name="s"/>'s gradient: the live node
+    /// of highest index that differentiates it, run in both modes, in a method without graph breaks (whose eager parts the
+    /// generator does not see). Its rule may overwrite the gradient when <see cref="Fresh"/> is set at run time.
+    /// </summary>
+    public bool WritesFirst(NodePlan n, ParamSlot s) => FirstWriter(Method, s) == n.Index && n.Mode == 3;
+
+    /// <summary>The index of the first backward writer of <paramref name="s"/>'s gradient in <paramref name="method"/>, or −1 (see <see cref="WritesFirst"/>).</summary>
+    public static int FirstWriter(MethodPlan method, ParamSlot s)
+    {
+        var nodes = method.Nodes;
+        if (nodes.Any(x => x.Rule == RuleKind.Boundary)) return -1;
+        for (int i = nodes.Count - 1; i >= 0; i--)
+        {
+            if (nodes[i].Rule is RuleKind.None or RuleKind.Constant or RuleKind.Raw) continue;
+            if ((RuleSet.For(nodes[i].Rule)?.Params(nodes[i]) ?? []).Contains(s)) return i;
+        }
+        return -1;
+    }
+
     /// <summary>The float32 array of a parameter (contiguous at offset 0, as parameters are).</summary>
     public static string Dense(ParamSlot s) => $"{Support}.Dense({s.Expr})";
 

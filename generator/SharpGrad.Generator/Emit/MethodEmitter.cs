@@ -34,6 +34,14 @@ internal sealed class MethodEmitter
     public static IEnumerable<ParamSlot> Slots(MethodPlan plan)
         => plan.Nodes.SelectMany(n => RuleSet.For(n.Rule)?.Params(n) ?? []).Distinct();
 
+    /// <summary>True when <paramref name="plan"/>'s backward overwrites a fresh gradient of <paramref name="s"/> at its first
+    /// writer (<see cref="EmitContext.WritesFirst"/>), so its entries bind it with <c>BindGrad(…, out fresh)</c>.</summary>
+    public static bool Overwrites(MethodPlan plan, ParamSlot s)
+    {
+        int first = EmitContext.FirstWriter(plan, s);
+        return first >= 0 && plan.Nodes[first].Mode == 3 && RuleSet.For(plan.Nodes[first].Rule)!.OverwritesFreshParams;
+    }
+
     /// <summary>The field holding a raw input (a class-index target, embedding indices) as a tensor; a data node's (a mask buffer's, a data op's) expression.</summary>
     public static string RawField(EmitContext e, int node) => DataRule.Expression(e, node, e.Prefix + e.Nodes[node].Name + "!");
 
@@ -190,8 +198,14 @@ internal sealed class MethodEmitter
             foreach (var s in _slots) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
             _w.WriteLine($"{P}ClearGrads({n});");
             // Each parameter's gradient is accumulated where it ends up: .Grad's own array, or the tensor that becomes .Grad.
+            // A fresh gradient (none after ZeroGrad) is not cleared when its first writer overwrites it (EmitContext.WritesFirst).
             foreach (var s in _slots)
-                _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindGrad", [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+            {
+                bool overwrites = Overwrites(_p, s);
+                if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
+                _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindGrad",
+                    overwrites ? [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor", $"out {EmitContext.Fresh(s)}"] : [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+            }
             _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
             _w.WriteLine($"{P}Backward({n});");
             foreach (var s in _slots)
@@ -303,6 +317,7 @@ internal sealed class MethodEmitter
             for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
             _w.WriteLine($"{P}ClearGrads(n);");
             // The parameters' gradients go to the engine as they are (no copy): each backward accumulates into a fresh array.
+            foreach (var s in _slots.Where(s => Overwrites(_p, s))) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
             foreach (var s in _slots) _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.RentGrad", [s.Expr]);
             var output = Nodes[_p.Output];
             _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");

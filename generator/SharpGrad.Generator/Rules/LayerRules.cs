@@ -93,6 +93,8 @@ internal sealed class LinearRule : Rule
         e.ForwardHooks(n, a);
     }
 
+    public override bool OverwritesFreshParams => true;
+
     public override void Backward(EmitContext e, NodePlan n)
     {
         int i = n.Index, a = n.Inputs[0];
@@ -100,8 +102,11 @@ internal sealed class LinearRule : Rule
         e.W.Comment($"d {n.Text}: {e.Grad(a)} += {gy} · {path}.weight; {path}.weight's gradient += {gy}ᵀ · {e.Value(a)}"
                     + (n.Bias is null ? "" : $"; {path}.bias's gradient += {gy} summed over rows"));
         Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.LinearBackward",
-            [e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n)]);
+        var args = new List<string> { e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n) };
+        // The first writer of a fresh gradient (after ZeroGrad) overwrites it: the entry did not clear it.
+        if (e.WritesFirst(n, n.Weight)) args.Add($"overwriteWeight: {EmitContext.Fresh(n.Weight)}");
+        if (n.Bias is not null && e.WritesFirst(n, n.Bias)) args.Add($"overwriteBias: {EmitContext.Fresh(n.Bias)}");
+        e.W.Call($"{EmitContext.Support}.LinearBackward", args);
         Hooks.After(e, n, a);
     }
 }

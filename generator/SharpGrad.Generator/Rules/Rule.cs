@@ -42,6 +42,10 @@ internal abstract class Rule
         if (n.Bias is not null) yield return n.Bias;
     }
 
+    /// <summary>True when the rule's backward overwrites (β = 0) the gradient of a parameter it writes first when that
+    /// gradient is fresh (<see cref="Emit.EmitContext.WritesFirst"/>), so the entry need not clear it.</summary>
+    public virtual bool OverwritesFreshParams => false;
+
     /// <summary>The node's scratch buffers.</summary>
     public virtual IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [];
 

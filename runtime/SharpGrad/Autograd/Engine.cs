@@ -20,6 +20,38 @@ internal static class Engine
             "outside of one there is no end of backward to run it at.")).Add(callback);
     }
 
+    /// <summary>
+    /// The bookkeeping collections of one backward pass, kept per thread and cleared after each pass, so that a training
+    /// step's backward allocates no dictionaries, queues or lists (a nested pass, from a hook, gets its own).
+    /// </summary>
+    private sealed class Scratch
+    {
+        public readonly List<Action> Callbacks = [];
+        public readonly Dictionary<Node, Tensor> Pending = new(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        public readonly Dictionary<Tensor, Tensor> LeafPending = new(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
+        public readonly List<Node> Roots = [];
+        public readonly Dictionary<Node, int> Dependencies = new(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
+        public readonly Dictionary<Tensor, int> LeafDependencies = new(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
+        public readonly Stack<Node> Stack = new();
+        public readonly PriorityQueue<Node, long> Ready = new();
+
+        /// <summary>Drops every reference the pass left (the collections keep their capacity).</summary>
+        public void Clear()
+        {
+            Callbacks.Clear();
+            Pending.Clear();
+            LeafPending.Clear();
+            Roots.Clear();
+            Dependencies.Clear();
+            LeafDependencies.Clear();
+            Stack.Clear();
+            Ready.Clear();
+        }
+    }
+
+    /// <summary>This thread's idle <see cref="Scratch"/> (null while a pass uses it).</summary>
+    [ThreadStatic] private static Scratch? t_scratch;
+
     public static Tensor?[]? Run(
         IReadOnlyList<Tensor> outputs,
         IReadOnlyList<Tensor?>? gradOutputs,
@@ -28,10 +60,12 @@ internal static class Engine
         IReadOnlyList<Tensor>? captureInputs)
     {
         var outer = t_callbacks;
-        var callbacks = t_callbacks = [];
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
+        var callbacks = t_callbacks = scratch.Callbacks;
         try
         {
-            var captured = RunGraph(outputs, gradOutputs, retainGraph, createGraph, captureInputs);
+            var captured = RunGraph(scratch, outputs, gradOutputs, retainGraph, createGraph, captureInputs);
             // Callbacks may queue more callbacks; they run too, in order (PyTorch: queue_callback).
             for (int i = 0; i < callbacks.Count; i++) callbacks[i]();
             return captured;
@@ -39,10 +73,13 @@ internal static class Engine
         finally
         {
             t_callbacks = outer;
+            scratch.Clear();
+            t_scratch = scratch;
         }
     }
 
     private static Tensor?[]? RunGraph(
+        Scratch scratch,
         IReadOnlyList<Tensor> outputs,
         IReadOnlyList<Tensor?>? gradOutputs,
         bool retainGraph,
@@ -69,9 +106,9 @@ internal static class Engine
 
         using var mode = Autograd.SetGradEnabled(createGraph);
 
-        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
-        var leafPending = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
-        var roots = new List<Node>();
+        var pending = scratch.Pending;
+        var leafPending = scratch.LeafPending;
+        var roots = scratch.Roots;
         for (int i = 0; i < outputs.Count; i++)
         {
             var output = outputs[i];
@@ -110,9 +147,9 @@ internal static class Engine
         }
 
         // Count, for every reachable node and leaf, how many edges lead into it.
-        var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance as IEqualityComparer<Node>);
-        var leafDependencies = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance as IEqualityComparer<Tensor>);
-        var stack = new Stack<Node>();
+        var dependencies = scratch.Dependencies;
+        var leafDependencies = scratch.LeafDependencies;
+        var stack = scratch.Stack;
         foreach (var r in roots)
         {
             if (dependencies.TryAdd(r, 0)) stack.Push(r);
@@ -138,13 +175,15 @@ internal static class Engine
         }
 
         // An output that is itself a leaf, and that no recorded op uses, gets its gradient now.
-        foreach (var leaf in leafPending.Keys.ToArray())
+        // (leafPending holds only such outputs here; an output listed twice is delivered once.)
+        for (int i = 0; i < outputs.Count; i++)
         {
-            if (!leafDependencies.ContainsKey(leaf)) DeliverPending(leaf);
+            var leaf = outputs[i];
+            if (leaf.GradFn is null && !leafDependencies.ContainsKey(leaf)) DeliverPending(leaf);
         }
 
         // Ready nodes run latest-created first.
-        var ready = new PriorityQueue<Node, long>();
+        var ready = scratch.Ready;
         foreach (var r in roots)
         {
             if (dependencies[r] == 0)

@@ -14,9 +14,22 @@ public static partial class CompiledSupport
     /// kept it); otherwise a cleared array from the caching allocator, delivered through the hooks by
     /// <see cref="DeliverGrad"/>. Pair every call with <see cref="DeliverGrad"/> after the backward.
     /// </summary>
-    public static float[] BindGrad(Tensor parameter, ref Tensor? cache)
+    public static float[] BindGrad(Tensor parameter, ref Tensor? cache) => BindGrad(parameter, ref cache, overwritten: false, out _);
+
+    /// <summary>
+    /// <see cref="BindGrad(Tensor, ref Tensor?)"/> for a parameter whose first writer in the backward overwrites a fresh
+    /// gradient (β = 0; the generator proves it is the first): when <c>.Grad</c> is null and the cached tensor is reused,
+    /// the array is returned as it is and <paramref name="fresh"/> is true, so the writer overwrites instead of the array
+    /// being cleared and added to (PyTorch: the gradient after <c>zero_grad(set_to_none=True)</c> is the first backward's).
+    /// Otherwise (an existing <c>.Grad</c> is added to, hooks, a new tensor) <paramref name="fresh"/> is false and the array
+    /// is the one the other overload returns.
+    /// </summary>
+    public static float[] BindGrad(Tensor parameter, ref Tensor? cache, out bool fresh) => BindGrad(parameter, ref cache, overwritten: true, out fresh);
+
+    private static float[] BindGrad(Tensor parameter, ref Tensor? cache, bool overwritten, out bool fresh)
     {
         ArgumentNullException.ThrowIfNull(parameter);
+        fresh = false;
         int count = parameter.NumElements;
         if (parameter.LeafHooks is null)
         {
@@ -32,7 +45,8 @@ public static partial class CompiledSupport
                     return cache.Data<float>();
                 }
                 var array = cache.Data<float>();
-                Array.Clear(array, 0, count);
+                if (overwritten) fresh = true;
+                else Array.Clear(array, 0, count);
                 return array;
             }
             if (Bindable(existing, count)) return existing.Data<float>();
@@ -42,7 +56,7 @@ public static partial class CompiledSupport
 
     /// <summary>
     /// Delivers the gradient a fused backward accumulated into <paramref name="gradient"/> (the array
-    /// <see cref="BindGrad"/> returned): bumps <c>.Grad</c>'s version when it was <c>.Grad</c>'s own array, makes
+    /// <see cref="BindGrad(Tensor, ref Tensor?)"/> returned): bumps <c>.Grad</c>'s version when it was <c>.Grad</c>'s own array, makes
     /// <paramref name="cache"/> the <c>.Grad</c> when it was the cache's, and otherwise hands the array to the engine (the
     /// parameter's hooks run, then it is added to <c>.Grad</c>); then the post-accumulate-grad hooks run.
     /// </summary>
@@ -77,7 +91,7 @@ public static partial class CompiledSupport
     }
 
     /// <summary>A float32 tensor of <paramref name="shape"/> over <paramref name="gradient"/> itself (an array from
-    /// <see cref="RentGrad"/> or <see cref="BindGrad"/> that the program no longer uses): no copy; the engine may make it
+    /// <see cref="RentGrad"/> or <see cref="BindGrad(Tensor, ref Tensor?)"/> that the program no longer uses): no copy; the engine may make it
     /// <c>.Grad</c>, and <c>ZeroGrad</c> gives the array back to the caching allocator.</summary>
     public static Tensor WrapGradient(float[] gradient, params int[] shape)
     {

@@ -21,14 +21,17 @@ public static partial class CompiledSupport
 
     /// <summary>
     /// The gradients of <see cref="LinearForward"/>, added to: <paramref name="gx"/> += gy · weight, <paramref name="gWeight"/>
-    /// += gyᵀ · x, <paramref name="gBias"/> += Σ_rows gy; any may be null.
+    /// += gyᵀ · x, <paramref name="gBias"/> += Σ_rows gy; any may be null. <paramref name="overwriteWeight"/> and
+    /// <paramref name="overwriteBias"/> write the parameters' gradients instead of adding to them (a fresh gradient the
+    /// entry did not clear: <see cref="BindGrad(Tensor, ref Tensor?, out bool)"/>).
     /// </summary>
-    public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape)
+    public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
+        bool overwriteWeight = false, bool overwriteBias = false)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
         if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, Dense(weight), 0, inF, 1f, gx, 0, inF);
-        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight, 0, inF);
-        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
+        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
     }
 
     /// <summary>A batched matrix product per item (PyTorch: <c>torch.matmul</c> of [n, m, k] and [n, k, q]).</summary>

@@ -90,7 +90,9 @@ public static partial class Losses
             CheckWeight(op, weight, c);
             w = weight.ToDoubleArray();
         }
-        var targets = new Kernels.Indices(target.ToLongArray());
+        // The targets are read where they are (no copy); the node saves the target, so an in-place change of it before the
+        // backward is an error, as in PyTorch (nll_loss saves its target).
+        var targets = new Kernels.Indices(target);
         Kernels.ClassIndexLoss.CheckRange(op, targets, c, ignoreIndex);
         var setup = new Kernels.ClassIndexLoss.Setup
         {
@@ -98,6 +100,9 @@ public static partial class Losses
         };
         var x = input.Contiguous();
         var logp = Tensor.Empty(x._shape, x.DType);
+        // Only this loss (and its node) holds the log-probabilities: the node saves them, and the backward that frees the
+        // node gives the array back to the caching allocator (no batch-sized garbage per training step).
+        logp.Storage.Internal = true;
         var perRow = reduction == Reduction.None ? new double[n * s] : [];
         double total = input.DType == DType.Float32
             ? Kernels.ClassIndexLoss.Forward(x.Span<float>(), logp.Span<float>(), targets, ref setup, perRow)
@@ -105,7 +110,7 @@ public static partial class Losses
         var result = reduction == Reduction.None ? Tensor.FromArray(perRow, outShape).To(input.DType) : Tensor.Full([], total, input.DType);
         if (!ShouldRecordInput(input)) return result;
         var inputShape = input._shape;
-        return Record(result, logSoftmax ? "CrossEntropyLossBackward" : "NllLossBackward", input, (g, node) =>
+        return Record(result, logSoftmax ? "CrossEntropyLossBackward" : "NllLossBackward", input, [logp, target], (g, node) =>
         {
             // With createGraph (grad mode on during backward) the gradient is built from Tensor ops so it can be differentiated again.
             if (Autograd.IsGradEnabled) return [Kernels.ClassIndexLoss.DifferentiableBackward(g, input, targets, setup)];
@@ -119,10 +124,10 @@ public static partial class Losses
 
     private static bool ShouldRecordInput(Tensor input) => input.RequiresGrad && Autograd.IsGradEnabled;
 
-    private static Tensor Record(Tensor result, string name, Tensor input, BackwardFunction backward)
+    private static Tensor Record(Tensor result, string name, Tensor input, Tensor[] saved, BackwardFunction backward)
     {
         // The backward reads only the kernel's own log-probabilities, targets and weights, never the input's values.
-        result.SetGradFn(new Node(name, [input], backward, null));
+        result.SetGradFn(new Node(name, [input], backward, saved));
         return result;
     }
 }

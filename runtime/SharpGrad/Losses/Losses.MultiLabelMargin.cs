@@ -64,7 +64,7 @@ public static partial class Losses
         };
         if (!ShouldRecordInput(input)) return result;
         var shape = input._shape;
-        return Record(result, "MultilabelMarginLossBackward", input, (g, node) =>
+        return Record(result, "MultilabelMarginLossBackward", input, [], (g, node) =>
         {
             var gv = g.ToDoubleArray();
             var grad = new double[n * c];

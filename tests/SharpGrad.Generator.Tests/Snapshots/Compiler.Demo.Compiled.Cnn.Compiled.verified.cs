@@ -40,6 +40,10 @@ partial class Cnn
         private bool _dense1_bias_grad_needed;
         private bool _dense2_weight_grad_needed;
         private bool _dense2_bias_grad_needed;
+        private bool _dense1_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _dense1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _dense2_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _dense2_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private int _forward_capacity = -1;
         private int _forward_generation;
         private bool _forward_training;
@@ -141,6 +145,10 @@ partial class Cnn
             _dense2_weight_grad_needed = node.NeedsInputGrad(5);
             _dense2_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            _dense1_weight_grad_fresh = false;
+            _dense1_bias_grad_fresh = false;
+            _dense2_weight_grad_fresh = false;
+            _dense2_bias_grad_fresh = false;
             if (_conv1_weight_grad_needed) _conv1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Weight);
             if (_conv1_bias_grad_needed) _conv1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Bias!);
             if (_dense1_weight_grad_needed) _dense1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense1.Weight);
@@ -238,7 +246,8 @@ partial class Cnn
                 relu_out_2_grad, n * 64) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out_2, _dense2.Weight, dense2_out_grad, relu_out_2_grad, (_dense2_weight_grad_needed ? _dense2_weight_grad : null),
-                (_dense2_bias_grad_needed ? _dense2_bias_grad : null), n, _forward_dense2_out_geometry);
+                (_dense2_bias_grad_needed ? _dense2_bias_grad : null), n, _forward_dense2_out_geometry, overwriteWeight: _dense2_weight_grad_fresh,
+                overwriteBias: _dense2_bias_grad_fresh);
             if (dense2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _dense2, relu_out_2_grad, dense2_out_input_grad_before, new int[] { n, 64 }, dense2_out_grad, new int[] { n, 10 });
             // dense1_out_grad starts here: its buffer is shared by liveness
@@ -253,7 +262,8 @@ partial class Cnn
                 view_out_grad, n * 512) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 view_out, _dense1.Weight, dense1_out_grad, view_out_grad, (_dense1_weight_grad_needed ? _dense1_weight_grad : null),
-                (_dense1_bias_grad_needed ? _dense1_bias_grad : null), n, _forward_dense1_out_geometry);
+                (_dense1_bias_grad_needed ? _dense1_bias_grad : null), n, _forward_dense1_out_geometry, overwriteWeight: _dense1_weight_grad_fresh,
+                overwriteBias: _dense1_bias_grad_fresh);
             if (dense1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _dense1, view_out_grad, dense1_out_input_grad_before, new int[] { n, 512 }, dense1_out_grad, new int[] { n, 64 });
             // relu_out_grad starts here: its buffer is shared by liveness

@@ -34,6 +34,10 @@ partial class CtorNet
         private bool _fc1_bias_grad_needed;
         private bool _fc2_weight_grad_needed;
         private bool _fc2_bias_grad_needed;
+        private bool _fc1_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _fc1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _fc2_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _fc2_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private readonly int _sym_hidden; // hidden, bound from fc1.out_features when Compile() is called
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -117,6 +121,10 @@ partial class CtorNet
             _fc2_weight_grad_needed = node.NeedsInputGrad(3);
             _fc2_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
+            _fc1_weight_grad_fresh = false;
+            _fc1_bias_grad_fresh = false;
+            _fc2_weight_grad_fresh = false;
+            _fc2_bias_grad_fresh = false;
             if (_fc1_weight_grad_needed) _fc1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Weight);
             if (_fc1_bias_grad_needed) _fc1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Bias!);
             if (_fc2_weight_grad_needed) _fc2_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc2.Weight);
@@ -183,7 +191,8 @@ partial class CtorNet
                 relu_out_grad, n * _sym_hidden) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out, _fc2.Weight, fc2_out_grad, relu_out_grad, (_fc2_weight_grad_needed ? _fc2_weight_grad : null),
-                (_fc2_bias_grad_needed ? _fc2_bias_grad : null), n, _forward_fc2_out_geometry);
+                (_fc2_bias_grad_needed ? _fc2_bias_grad : null), n, _forward_fc2_out_geometry, overwriteWeight: _fc2_weight_grad_fresh,
+                overwriteBias: _fc2_bias_grad_fresh);
             if (fc2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc2, relu_out_grad, fc2_out_input_grad_before, new int[] { n, _sym_hidden }, fc2_out_grad, new int[] { n, 10 });
             // d Functional.Relu(fc1.Forward(x)): the kernel's derivative, from its output
@@ -194,7 +203,8 @@ partial class CtorNet
                 x_grad, n * 4) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _fc1.Weight, fc1_out_grad, (_forward_x_grad_needed ? x_grad : null), (_fc1_weight_grad_needed ? _fc1_weight_grad : null),
-                (_fc1_bias_grad_needed ? _fc1_bias_grad : null), n, _forward_fc1_out_geometry);
+                (_fc1_bias_grad_needed ? _fc1_bias_grad : null), n, _forward_fc1_out_geometry, overwriteWeight: _fc1_weight_grad_fresh,
+                overwriteBias: _fc1_bias_grad_fresh);
             if (fc1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc1, (_forward_x_grad_needed ? x_grad : null), fc1_out_input_grad_before, new int[] { n, 4 }, fc1_out_grad, new int[] { n, _sym_hidden });
         }

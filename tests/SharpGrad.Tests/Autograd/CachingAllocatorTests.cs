@@ -224,8 +224,9 @@ public class CachingAllocatorTests
         long bytes = 0;
         while (bytes <= CachingAllocator.CollectAfterLargeBytes + (1 << 20))
         {
-            held.Add(Tensor.Zeros([64, 784 * 2 + 7]));   // 400 KB each, a length nothing else rents
-            bytes += 64 * (784 * 2 + 7) * 4;
+            // 1.6 MB each, a length nothing else rents, above SharpGrad.props' LOH threshold (1 MB): on the large object heap
+            held.Add(Tensor.Zeros([64, 784 * 8 + 7]));
+            bytes += 64 * (784 * 8 + 7) * 4;
         }
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (GC.CollectionCount(2) == before && DateTime.UtcNow < deadline) Thread.Sleep(10);   // a background collection

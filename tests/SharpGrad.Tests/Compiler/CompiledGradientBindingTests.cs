@@ -30,6 +30,20 @@ public class CompiledGradientBindingTests
         return grads;
     }
 
+    /// <summary>The eager gradients of <paramref name="twin"/> loaded with <paramref name="model"/>'s parameters (the model's
+    /// .Grad is not read, so its gradient tensors stay the compiled program's to reuse).</summary>
+    private static List<Tensor> TwinGradients(Module twin, Module model, Tensor x, Tensor target)
+    {
+        twin.LoadStateDict(model.StateDict());
+        Losses.CrossEntropy(twin switch
+        {
+            CompiledClassifier c => c.Forward(x),
+            CompiledSharedLinearLoss s => s.Forward(x),
+            _ => throw new ArgumentException("unknown twin"),
+        }, target).Backward();
+        return twin.Parameters().Select(p => p.Grad!).ToList();
+    }
+
     [Fact]
     public void TheFusedBackwardAccumulatesIntoTheUsersGradTensorInPlace()
     {
@@ -128,5 +142,65 @@ public class CompiledGradientBindingTests
         // and the fused backward adds to what the tape left
         net.LossBackward(x, target);
         for (int i = 0; i < ps.Count; i++) TensorAssert.Close(eager[i] * 3f, ps[i].GradInternal!, 1e-4, 1e-5, $"parameter {i}, tape twice then fused");
+    }
+
+    /// <summary>
+    /// After ZeroGrad the fused backward reuses the previous step's gradient tensor without clearing it: the first writer
+    /// overwrites it. Each step's gradient must be that step's eager gradient, not the sum with the last one.
+    /// </summary>
+    [Fact]
+    public void EachFusedStepAfterZeroGradGivesThatStepsGradientInTheReusedTensor()
+    {
+        var (model, net, ps, _, target) = Setup(72);
+        var opt = new Sgd(ps, 0.05);
+        var first = new Tensor?[ps.Count];
+        for (int step = 0; step < 3; step++)
+        {
+            var x = Tensor.Randn([7, 20], rng: new Rng(100 + step));
+            var eager = TwinGradients(new CompiledClassifier(), model, x, target);
+            opt.ZeroGrad();
+            net.LossBackward(x, target);
+            for (int i = 0; i < ps.Count; i++)
+            {
+                first[i] ??= ps[i].GradInternal;
+                Assert.Same(first[i], ps[i].GradInternal);   // the uncleared tensor was reused: the overwrite path ran
+                TensorAssert.Close(eager[i], ps[i].GradInternal!, 1e-4, 1e-5, $"parameter {i}, step {step}");
+            }
+            opt.Step();
+        }
+    }
+
+    /// <summary>A Linear applied twice: its gradient's first writer overwrites the reused tensor, the second adds to it.</summary>
+    [Fact]
+    public void ALinearUsedTwiceGetsBothContributionsAfterZeroGrad()
+    {
+        var model = new CompiledSharedLinearLoss();
+        var net = model.Compile();
+        var ps = model.Parameters().ToList();
+        var target = Tensor.RandInt(0, 3, [5], new Rng(81));
+        var opt = new Sgd(ps, 0.05);
+        for (int step = 0; step < 3; step++)
+        {
+            var x = Tensor.Randn([5, 6], rng: new Rng(90 + step));
+            var eager = TwinGradients(new CompiledSharedLinearLoss(), model, x, target);
+            opt.ZeroGrad();
+            net.LossBackward(x, target);
+            for (int i = 0; i < ps.Count; i++) TensorAssert.Close(eager[i], ps[i].GradInternal!, 1e-4, 1e-5, $"parameter {i}, step {step}");
+            opt.Step();
+        }
+    }
+
+    /// <summary>ZeroGrad(setToNone: false) leaves zeroed .Grad tensors: the fused backward adds to them (no overwrite), twice.</summary>
+    [Fact]
+    public void ZeroGradToZerosIsAddedToLikeEager()
+    {
+        var (model, net, ps, x, target) = Setup(74);
+        var opt = new Sgd(ps, 0.05);
+        net.LossBackward(x, target);
+        opt.ZeroGrad(setToNone: false);
+        var eager = EagerGradients(model, ps, x, target);
+        net.LossBackward(x, target);
+        net.LossBackward(x, target);
+        for (int i = 0; i < ps.Count; i++) TensorAssert.Close(eager[i] * 2f, ps[i].GradInternal!, 1e-4, 1e-5, $"parameter {i}");
     }
 }

@@ -138,3 +138,18 @@ public sealed partial class CompiledMaxOverTime
         return head.Forward(m + (h - k).Sum(1) * 0.1f);
     }
 }
+
+/// <summary>A [Compiled] loss through one Linear applied twice: the backward's first writer of its gradient overwrites a
+/// fresh gradient, the second adds to it.</summary>
+[Module]
+public sealed partial class CompiledSharedLinearLoss
+{
+    private readonly Linear fc = new(6, 6);
+    private readonly Linear head = new(6, 3);
+
+    public Tensor Forward([Shape("N", 6)] Tensor x) => head.Forward(Functional.Relu(fc.Forward(Functional.Relu(fc.Forward(x)))));
+
+    [Compiled]
+    public Tensor Loss([Shape("N", 6)] Tensor x, [Shape("N")] Tensor target)
+        => Losses.CrossEntropy(head.Forward(Functional.Relu(fc.Forward(Functional.Relu(fc.Forward(x))))), target);
+}

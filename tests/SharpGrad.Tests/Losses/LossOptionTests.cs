@@ -377,4 +377,38 @@ public class LossModuleStateTests
         Assert.Empty(new MSELoss().NamedParameters());
         Assert.Equal("MSELoss()", new MSELoss().ToString());
     }
+
+    private static Tensor Randn(int seed, params int[] shape) => Tensor.Randn(shape, DType.Float64, rng: new Rng(seed));
+
+    [Fact]
+    public void ClassIndexTargetsChangedInPlaceBeforeBackwardAreAnError()
+    {
+        // The class-index losses read the target where it is and save it (PyTorch: nll_loss saves its target): changing it in
+        // place between the forward and the backward is reported, as PyTorch does, instead of using the old or the new values.
+        var x = Randn(3, 4, 5).RequiresGrad_();
+        var y = Tensor.FromArray(new long[] { 1, 0, 4, 2 }, 4);
+        var loss = L.CrossEntropy(x, y);
+        y.Fill_(3);
+        var e = Assert.Throws<InvalidOperationException>(() => loss.Backward());
+        Assert.Contains("CrossEntropyLossBackward", e.Message);
+    }
+
+    [Fact]
+    public void RecycledLogProbabilitiesBelongToOneLossAtATime()
+    {
+        // A loss's log-probabilities go back to the caching allocator when its backward frees its node; a loss whose
+        // backward is still to come keeps its own, whatever losses of the same shape run and recycle theirs in between.
+        var y = Tensor.FromArray(new long[] { 1, 0, 4, 2 }, 4);
+        var held = Randn(4, 4, 5).RequiresGrad_();
+        var pending = L.CrossEntropy(held, y);
+        for (int seed = 5; seed < 8; seed++)
+        {
+            L.CrossEntropy(Randn(seed, 4, 5).RequiresGrad_(), y).Backward();
+            _ = L.CrossEntropy(Randn(seed + 10, 4, 5).RequiresGrad_(), y);   // may take the array just recycled
+        }
+        pending.Backward();
+        var fresh = held.Detach().RequiresGrad_();
+        L.CrossEntropy(fresh, y).Backward();
+        Assert.Equal(fresh.Grad!.ToDoubleArray(), held.Grad!.ToDoubleArray());
+    }
 }
