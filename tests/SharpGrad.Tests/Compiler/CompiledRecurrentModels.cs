@@ -119,3 +119,28 @@ public sealed partial class CtorSizedGruTagger
 
     public Tensor Forward([Shape("N", 7)] Tensor tokens) => head.Forward(gru.Forward(emb.Forward(tokens)).Output);
 }
+
+/// <summary>
+/// An LSTM started from given states (h_0, c_0 [1, N, 5], batch second as in PyTorch) whose final states (h_n, c_n) are
+/// used: compiled programs do not take them yet, so the call is a named graph break that runs eagerly.
+/// </summary>
+[Module]
+public sealed partial class CompiledLstmWithStates
+{
+    private readonly LSTM lstm = new(4, 5, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x, Tensor h0, Tensor c0)
+    {
+        var (y, (hN, cN)) = lstm.Forward(x, (h0, c0));
+        return y.Sum(1) + hN.Sum(0) + cN.Sum(0);
+    }
+}
+
+/// <summary>A GRU started from a given h_0 [1, N, 5], its output sequence only (<c>.Output</c>): a named graph break.</summary>
+[Module]
+public sealed partial class CompiledGruFromInitialState
+{
+    private readonly GRU gru = new(4, 5, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x, Tensor h0) => gru.Forward(x, h0).Output.Sum(1);
+}

@@ -101,6 +101,51 @@ public class CompiledRecurrentTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void LstmInitialAndFinalStatesAreANamedBreakEqualToEager(int batch)
+    {
+        // h_0/c_0 in and (h_n, c_n) out are not compiled yet: the call is a named break (never silently different), and the
+        // method runs eagerly with gradients into x, h_0, c_0 and the weights equal to eager's.
+        Rng.ManualSeed(96);
+        var eager = new CompiledLstmWithStates();
+        var model = new CompiledLstmWithStates();
+        model.LoadStateDict(eager.StateDict());
+        var compiled = model.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("states", StringComparison.Ordinal));
+        var inputs = new[] { Tensor.Randn([batch, 6, 4], rng: new Rng(97)), Tensor.Randn([1, batch, 5], rng: new Rng(98)), Tensor.Randn([1, batch, 5], rng: new Rng(99)) };
+        var e = inputs.Select(t => t.Detach().RequiresGrad_()).ToArray();
+        var c = inputs.Select(t => t.Detach().RequiresGrad_()).ToArray();
+        var ye = eager.Forward(e[0], e[1], e[2]);
+        var yc = compiled.Forward(c[0], c[1], c[2]);
+        TensorAssert.Close(ye.Detach(), yc.Detach(), 1e-5, 1e-6, "output");
+        ye.Sum().Backward();
+        yc.Sum().Backward();
+        for (int k = 0; k < 3; k++) TensorAssert.Close(e[k].Grad!, c[k].Grad!, 1e-5, 1e-6, "gradient of input " + k);
+        foreach (var ((name, pe), (_, pc)) in eager.NamedParameters().Zip(model.NamedParameters()))
+            TensorAssert.Close(pe.Grad!, pc.Grad!, 1e-5, 1e-6, "gradient of " + name);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void GruInitialStateIsANamedBreakEqualToEager(int batch)
+    {
+        Rng.ManualSeed(100);
+        var model = new CompiledGruFromInitialState();
+        var compiled = model.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("initial states", StringComparison.Ordinal));
+        var x = Tensor.Randn([batch, 6, 4], rng: new Rng(101));
+        var h0 = Tensor.Randn([1, batch, 5], rng: new Rng(102));
+        using var noGrad = Autograd.NoGrad();
+        Assert.Equal(model.Forward(x, h0).ToArray(), compiled.Forward(x, h0).ToArray());
+    }
+
+    [Theory]
     [InlineData(1, 5, 7)]
     [InlineData(3, 4, 9)]
     [InlineData(64, 5, 7)]
