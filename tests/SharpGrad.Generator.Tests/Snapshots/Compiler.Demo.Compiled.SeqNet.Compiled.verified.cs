@@ -39,6 +39,10 @@ partial class SeqNet
         private bool _norm_bias_grad_needed;
         private bool _down_weight_grad_needed;
         private bool _down_bias_grad_needed;
+        private bool _up_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _up_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _down_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _down_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private int _sym_T; // T, read from the inputs at each call (the backward restores its call's)
         private int _forward_capacity = -1;
         private int _forward_capacity_sym_T = -1; // the T the buffers are sized for
@@ -133,6 +137,10 @@ partial class SeqNet
             _down_weight_grad_needed = node.NeedsInputGrad(5);
             _down_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            _up_weight_grad_fresh = false;
+            _up_bias_grad_fresh = false;
+            _down_weight_grad_fresh = false;
+            _down_bias_grad_fresh = false;
             if (_up_weight_grad_needed) _up_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_up.Weight);
             if (_up_bias_grad_needed) _up_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_up.Bias!);
             if (_norm_weight_grad_needed) _norm_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_norm.Weight!);
@@ -205,7 +213,8 @@ partial class SeqNet
                 norm_out_grad, n * 16 * _sym_T) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 norm_out, _down.Weight, down_out_grad, norm_out_grad, (_down_weight_grad_needed ? _down_weight_grad : null),
-                (_down_bias_grad_needed ? _down_bias_grad : null), n, _forward_down_out_geometry);
+                (_down_bias_grad_needed ? _down_bias_grad : null), n, _forward_down_out_geometry, overwriteWeight: _down_weight_grad_fresh,
+                overwriteBias: _down_bias_grad_fresh);
             if (down_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _down, norm_out_grad, down_out_input_grad_before, new int[] { n, _sym_T, 16 }, down_out_grad, new int[] { n, _sym_T, 4 });
             // d norm.Forward(Functional.Gelu(up.Forward(x))): from the statistics the forward used
@@ -224,7 +233,8 @@ partial class SeqNet
                 x_grad, n * 8 * _sym_T) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _up.Weight, up_out_grad, (_forward_x_grad_needed ? x_grad : null), (_up_weight_grad_needed ? _up_weight_grad : null),
-                (_up_bias_grad_needed ? _up_bias_grad : null), n, _forward_up_out_geometry);
+                (_up_bias_grad_needed ? _up_bias_grad : null), n, _forward_up_out_geometry, overwriteWeight: _up_weight_grad_fresh,
+                overwriteBias: _up_bias_grad_fresh);
             if (up_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _up, (_forward_x_grad_needed ? x_grad : null), up_out_input_grad_before, new int[] { n, _sym_T, 8 }, up_out_grad, new int[] { n, _sym_T, 16 });
         }

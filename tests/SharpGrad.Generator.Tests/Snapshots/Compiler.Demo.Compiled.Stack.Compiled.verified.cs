@@ -39,6 +39,12 @@ partial class Stack
         private bool _blocks_1_bias_grad_needed;
         private bool _head_weight_grad_needed;
         private bool _head_bias_grad_needed;
+        private bool _blocks_0_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _blocks_0_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _blocks_1_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _blocks_1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private readonly int _sym_d; // d, bound from blocks.0.in_features when Compile() is called
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -141,6 +147,12 @@ partial class Stack
             _head_weight_grad_needed = node.NeedsInputGrad(5);
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            _blocks_0_weight_grad_fresh = false;
+            _blocks_0_bias_grad_fresh = false;
+            _blocks_1_weight_grad_fresh = false;
+            _blocks_1_bias_grad_fresh = false;
+            _head_weight_grad_fresh = false;
+            _head_bias_grad_fresh = false;
             if (_blocks_0_weight_grad_needed) _blocks_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_0.Weight);
             if (_blocks_0_bias_grad_needed) _blocks_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_0.Bias!);
             if (_blocks_1_weight_grad_needed) _blocks_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_1.Weight);
@@ -232,7 +244,8 @@ partial class Stack
                 relu_out_2_grad, n * _sym_d) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out_2, _head.Weight, head_out_grad, relu_out_2_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
+                overwriteBias: _head_bias_grad_fresh);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, relu_out_2_grad, head_out_input_grad_before, new int[] { n, _sym_d }, head_out_grad, new int[] { n, 3 });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output
@@ -244,7 +257,8 @@ partial class Stack
                 relu_out_grad, n * _sym_d) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out, _blocks_1.Weight, blocks_1_out_grad, relu_out_grad, (_blocks_1_weight_grad_needed ? _blocks_1_weight_grad : null),
-                (_blocks_1_bias_grad_needed ? _blocks_1_bias_grad : null), n, _forward_blocks_1_out_geometry);
+                (_blocks_1_bias_grad_needed ? _blocks_1_bias_grad : null), n, _forward_blocks_1_out_geometry, overwriteWeight: _blocks_1_weight_grad_fresh,
+                overwriteBias: _blocks_1_bias_grad_fresh);
             if (blocks_1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _blocks_1, relu_out_grad, blocks_1_out_input_grad_before, new int[] { n, _sym_d }, blocks_1_out_grad, new int[] { n, _sym_d });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output
@@ -255,7 +269,8 @@ partial class Stack
                 x_grad, n * _sym_d) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _blocks_0.Weight, blocks_0_out_grad, (_forward_x_grad_needed ? x_grad : null), (_blocks_0_weight_grad_needed ? _blocks_0_weight_grad : null),
-                (_blocks_0_bias_grad_needed ? _blocks_0_bias_grad : null), n, _forward_blocks_0_out_geometry);
+                (_blocks_0_bias_grad_needed ? _blocks_0_bias_grad : null), n, _forward_blocks_0_out_geometry, overwriteWeight: _blocks_0_weight_grad_fresh,
+                overwriteBias: _blocks_0_bias_grad_fresh);
             if (blocks_0_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _blocks_0, (_forward_x_grad_needed ? x_grad : null), blocks_0_out_input_grad_before, new int[] { n, _sym_d }, blocks_0_out_grad,
                 new int[] { n, _sym_d });
