@@ -126,7 +126,7 @@ public sealed partial class ElmanRnnStack : IOnnxExportable
 
 /// <summary>Batch-first cross-attention with separate q/k/v projections (kdim, vdim ≠ embed_dim), a Bool key padding
 /// mask (a graph input) and a float attention mask (a constant).</summary>
-[Module(Compile = false)] // after the compiled MultiheadAttention rule (s5-layers) the generator gives it no program and no diagnostic: open
+[Module]
 public sealed partial class CrossAttention : IOnnxExportable
 {
     public const int L = 5, S = 7, E = 16, KDim = 10, VDim = 12;
@@ -153,7 +153,7 @@ public sealed partial class CrossAttention : IOnnxExportable
 }
 
 /// <summary>Sequence-first self-attention (the packed in_proj_weight) under a Bool causal mask, then a classifier.</summary>
-[Module(Compile = false)] // after the compiled MultiheadAttention rule (s5-layers) the generator gives it no program and no diagnostic: open
+[Module]
 public sealed partial class CausalSelfAttention : IOnnxExportable
 {
     public const int T = 6, E = 12;

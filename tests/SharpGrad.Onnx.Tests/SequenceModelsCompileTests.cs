@@ -5,8 +5,7 @@ namespace SharpGrad.Onnx.Tests;
 /// did not take their Forward (issue 12: coverage-only opt-outs are gone). These now have <c>Compile()</c>, compiled where
 /// the compiler covers them and run eagerly inside it where they break the graph; either way their outputs, input
 /// gradients and parameter gradients equal eager's at batch 1, 3 and 64. (LstmWithStates, GruWithState and
-/// UnbatchedBiGru keep <c>Compile = false</c>: their Forward returns a Tensor[], which the generator does not parse yet;
-/// CrossAttention and CausalSelfAttention too: with the compiled MultiheadAttention rule they get no program, silently.)
+/// UnbatchedBiGru keep <c>Compile = false</c>: their Forward returns a Tensor[], which the generator does not parse yet.)
 /// </summary>
 public class SequenceModelsCompileTests
 {
@@ -71,6 +70,27 @@ public class SequenceModelsCompileTests
         var c = m.Compile();
         Same(m, [Randn(26, n, TinyTransformer.S, TinyTransformer.E), Randn(27, n, TinyTransformer.T, TinyTransformer.E), Padding(n, TinyTransformer.S)],
             i => [m.Forward(i[0], i[1], i[2])], i => [c.Forward(i[0], i[1], i[2])]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void CrossAttentionCompiled(int n)
+    {
+        var m = new CrossAttention(new Rng(28));
+        var c = m.Compile();
+        Assert.NotEmpty(c.Explanation.Breaks);   // kdim/vdim cross-attention with no declared shapes: a named break, run eagerly
+        Same(m, [Randn(29, n, CrossAttention.L, CrossAttention.E), Randn(30, n, CrossAttention.S, CrossAttention.KDim),
+                Randn(31, n, CrossAttention.S, CrossAttention.VDim), Padding(n, CrossAttention.S)],
+            i => [m.Forward(i[0], i[1], i[2], i[3])], i => [c.Forward(i[0], i[1], i[2], i[3])]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void CausalSelfAttentionCompiled(int n)
+    {
+        var m = new CausalSelfAttention(new Rng(32));
+        var c = m.Compile();
+        Same(m, [Randn(33, CausalSelfAttention.T, n, CausalSelfAttention.E)], i => [m.Forward(i[0])], i => [c.Forward(i[0])]);
     }
 
     /// <summary>Compiled = eager: every output, and after a backward of the same random weighting of all outputs, every float input's and parameter's gradient (1e-4 relative).</summary>
