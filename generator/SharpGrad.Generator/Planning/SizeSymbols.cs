@@ -128,22 +128,6 @@ internal sealed class SizeSymbols
         return sb.ToString();
     }
 
-    /// <summary>The atoms of a product (<c>heads*width</c>), split outside parentheses.</summary>
-    public static List<string> Atoms(string product)
-    {
-        var atoms = new List<string>();
-        int depth = 0, start = 0;
-        for (int i = 0; i < product.Length; i++)
-        {
-            if (product[i] == '(') depth++;
-            else if (product[i] == ')') depth--;
-            else if (product[i] == '*' && depth == 0)
-            {
-                atoms.Add(product.Substring(start, i - start));
-                start = i + 1;
-            }
-        }
-        atoms.Add(product.Substring(start));
-        return atoms;
-    }
+    /// <summary>The atoms of a product (<c>heads*width</c>), split outside parentheses (the runtime's shape rule's split).</summary>
+    public static List<string> Atoms(string product) => SharpGrad.Ops.ShapeRules.Atoms(product);
 }

@@ -327,8 +327,11 @@ internal static class ShapeRules
         return Dim.Sym(product == 1 ? joined : S(product) + "*" + joined);
     }
 
-    /// <summary>The named sizes of a product (<c>heads*width</c>, <c>(d/h)*T</c>), split at the <c>*</c> outside parentheses.</summary>
-    private static List<string> Atoms(string product)
+    /// <summary>
+    /// The named sizes of a product (<c>heads*width</c>, <c>(d/h)*T</c>), split at the <c>*</c> outside parentheses (the
+    /// generator's symbolic sizes use it too: this file is linked into the generator).
+    /// </summary>
+    internal static List<string> Atoms(string product)
     {
         var atoms = new List<string>();
         int depth = 0, start = 0;
