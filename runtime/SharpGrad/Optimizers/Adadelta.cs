@@ -43,7 +43,7 @@ public sealed class Adadelta : Optimizer
         for (int pi = 0; pi < ps.Count; pi++)
         {
             var p = ps[pi];
-            if (p.Grad is null) continue;
+            if (p.GradInternal is null) continue;
             var grad = PrepareGrad(p);
             var st = GetState(p, out bool created);
             if (created)
