@@ -117,7 +117,8 @@ internal sealed class LinearRule : Rule
             activation = $"{nextFlag} ? {EmitContext.Kernels}.GemmActivation.Relu : {activation}";
         }
         e.W.Comment($"one sample: {nextModule.Path} in the same pass (each core its share of both weights), unless a hook must see an output");
-        e.W.Call($"{pair} = {reluFlag} && !{EmitContext.Support}.HasForwardHooks({nextModule.Field}) && {EmitContext.Support}.LinearReluLinearForward", [
+        e.W.WriteLine($"{pair} = {reluFlag} && !{EmitContext.Support}.HasForwardHooks({nextModule.Field});");
+        e.W.Call($"if ({pair}) {pair} = {EmitContext.Support}.LinearReluLinearForward", [
             call[0], call[1], call[2], call[3], next.Weight!.Expr, next.Bias is null ? "null" : next.Bias.Expr, e.Value(next.Index), "n",
             call[5], e.Geometry(next), $"activation2: {activation}"]);
         return $"if (!{pair}) {head}";

@@ -182,3 +182,60 @@ public class CompiledPairTests
         TensorAssert.Close(model.fc1.Weight.Grad!.ToArray(), compiledW1, 1e-5, 1e-5, "d fc1.weight");
     }
 }
+
+/// <summary>
+/// Eager Sequential under no_grad runs a Linear and the ReLU after it as one GEMM, and on one sample Linear → ReLU →
+/// Linear (→ ReLU) as one pass (Layers/Sequential.Fusion.cs): equal to the naive sums in double, with a hook that turns
+/// the fusion off, and the same network recording a tape when gradients are on.
+/// </summary>
+public class SequentialFusionTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 2)]
+    [InlineData(3, 2)]
+    public void FusedChildrenEqualTheLayersOneByOne(int batch, int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            Rng.ManualSeed(7);
+            var (l1, l2, l3) = (new SharpGrad.Layers.Linear(150, 70), new SharpGrad.Layers.Linear(70, 33), new SharpGrad.Layers.Linear(33, 5));
+            var relu2 = new SharpGrad.Layers.ReLU();
+            var seq = new SharpGrad.Layers.Sequential(l1, new SharpGrad.Layers.ReLU(), l2, relu2, l3);
+            var x = Tensor.Randn([batch, 150]);
+            float[] Layer(float[] input, SharpGrad.Layers.Linear l, bool relu)
+            {
+                var (w, b) = (l.Weight.ToArray(), l.Bias!.ToArray());
+                var y = new float[batch * l.OutFeatures];
+                for (int r = 0; r < batch; r++)
+                    for (int j = 0; j < l.OutFeatures; j++)
+                    {
+                        double s = b[j];
+                        for (int p = 0; p < l.InFeatures; p++) s += (double)input[r * l.InFeatures + p] * w[j * l.InFeatures + p];
+                        y[r * l.OutFeatures + j] = relu ? (float)Math.Max(0, s) : (float)s;
+                    }
+                return y;
+            }
+            var h2 = Layer(Layer(x.ToArray(), l1, true), l2, true);
+            var expected = Layer(h2, l3, false);
+            using (Autograd.NoGrad())
+            {
+                for (int call = 1; call <= 6; call++)
+                    TensorAssert.Close(expected, seq.Forward(x).ToArray(), 1e-4, 1e-4, $"batch {batch}, {threads} thread(s), call {call}");
+                float[]? seen = null;
+                using (relu2.RegisterForwardHook((m, inputs, output) => { seen = output.ToArray(); }))
+                    TensorAssert.Close(expected, seq.Forward(x).ToArray(), 1e-4, 1e-4, "with a hook on the second ReLU");
+                TensorAssert.Close(h2, seen!, 1e-4, 1e-4, "the hook sees the second ReLU's output");
+            }
+            var y = seq.Forward(x);
+            Assert.NotNull(y.GradFn);
+            TensorAssert.Close(expected, y.ToArray(), 1e-4, 1e-4, "with gradients on (recorded, not fused)");
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+}
