@@ -93,6 +93,17 @@ public static class Profile
         net1.Eval();
         var c1 = net1.Compile();
         Add("mlp-infer", "compiled MLP forward b1, no grad (mlp_infer_b1)", () => Workloads.MlpInferCompiled(c1, x), 5000);
+        // the compiled forward's three kernel calls alone (no wrapper), and fc1's alone: the wrapper's share is the difference
+        var (l1, l2, l3) = ((Layers.Linear)mlp[0], (Layers.Linear)mlp[2], (Layers.Linear)mlp[4]);
+        var (xk, h1, h2k, yk) = (CompiledSupport.FloatData(x), new float[256], new float[128], new float[10]);
+        Add("b1-kernels", "the three LinearForward calls of mlp_infer_b1", () =>
+        {
+            CompiledSupport.LinearForward(xk, l1.Weight, l1.Bias, h1, 1, new(784, 256), GemmActivation.Relu);
+            CompiledSupport.LinearForward(h1, l2.Weight, l2.Bias, h2k, 1, new(256, 128), GemmActivation.Relu);
+            CompiledSupport.LinearForward(h2k, l3.Weight, l3.Bias, yk, 1, new(128, 10));
+        }, 5000);
+        Add("b1-fc1", "LinearForward fc1 (784→256, ReLU) b1", () => CompiledSupport.LinearForward(xk, l1.Weight, l1.Bias, h1, 1, new(784, 256), GemmActivation.Relu), 5000);
+        Add("b1-fc2", "LinearForward fc2 (256→128, ReLU) b1", () => CompiledSupport.LinearForward(h1, l2.Weight, l2.Bias, h2k, 1, new(256, 128), GemmActivation.Relu), 5000);
         var w2 = new float[128 * 256]; var y2 = new float[128];
         Add("gemm-b1-fc2", "sgemm 1x256 · (128x256)ᵀ (fc2 kernel, b1)", () => Gemm.Sgemm(false, true, 1, 128, 256, 1f, y1, 0, 256, w2, 0, 256, 0f, y2, 0, 128), 5000);
 

@@ -5,7 +5,8 @@ namespace SharpGrad.Generator.Planning;
 
 /// <summary>
 /// The fusion passes over a planned method: a ReLU into the epilogue of the Linear/Conv before it, a residual add into
-/// the epilogue of the Linear before it, and chains of same-shape elementwise ops into one loop. Each fused node keeps
+/// the epilogue of the Linear before it, a Linear → ReLU → Linear pair into one batch-1 pass, and chains of same-shape
+/// elementwise ops into one loop. Each fused node keeps
 /// its plan; the emitted code says where it was computed.
 /// </summary>
 internal static class Fusion
@@ -47,6 +48,19 @@ internal static class Fusion
                     break;
                 }
             }
+        }
+        // Linear → ReLU (in its epilogue) → Linear, emitted one after the other, the ReLU read by nothing else: a pair that
+        // one sample's pass computes at once (the second layer's output is written at the first one's place, so nothing
+        // may be emitted between them).
+        for (int a = 0; a + 2 < m.Count; a++)
+        {
+            var first = nodes[a];
+            int r = first.Epilogue, b = a + 2;
+            if (first.Rule != RuleKind.Linear || first.PairOf >= 0 || r != a + 1 || m.Consumers[r].Count != 1 || r == m.Output || a == m.Output) continue;
+            var second = nodes[b];
+            if (second.Rule != RuleKind.Linear || second.Inputs[0] != r || second.ResidualAdd >= 0 || second.PairOf >= 0) continue;
+            nodes[a] = first with { PairNext = b };
+            nodes[b] = second with { PairOf = a };
         }
         // A view or boundary of a fused node holds the buffer that node now writes into (roots precede their readers).
         for (int i = 0; i < m.Count; i++)

@@ -239,6 +239,15 @@ internal sealed record NodePlan(int Index, RuleKind Rule)
     /// <summary>On a ReLU: the Linear/Conv whose epilogue computes it (-1: none).</summary>
     public int EpilogueOf { get; init; } = -1;
 
+    /// <summary>
+    /// On a Linear whose epilogue computes a ReLU read only by the next Linear: that Linear, which one sample's pass
+    /// computes with this one (<c>CompiledSupport.LinearReluLinearForward</c>; -1: none).
+    /// </summary>
+    public int PairNext { get; init; } = -1;
+
+    /// <summary>On the second Linear of such a pair: the first (-1: none).</summary>
+    public int PairOf { get; init; } = -1;
+
     /// <summary>On a Linear: the residual Add its epilogue computes (-1: none).</summary>
     public int ResidualAdd { get; init; } = -1;
 

@@ -69,13 +69,16 @@ internal sealed class LinearRule : Rule
         string[] call = [e.Value(a), n.Weight!.Expr, bias, e.Value(i), "n", e.Geometry(n)];
         string head = $"{EmitContext.Support}.LinearForward";
         e.W.Comment($"{n.Text}: {n.Name} = {e.Value(a)} · {module.Path}.weightᵀ{(n.Bias is null ? "" : " + " + module.Path + ".bias")} by one GEMM");
+        if (n.PairOf >= 0) head = $"if (!{PairFlag(e.Nodes[n.PairOf])}) {head}";
         if (n.Epilogue >= 0)
         {
             var relu = e.Nodes[n.Epilogue];
             string flag = e.Local(Planning.Fusion.FusedFlag(n), "bool", "false");
             e.W.Comment($"fused: `{relu.Text}` in the GEMM's epilogue, unless a hook must see {module.Path}'s output");
             e.W.WriteLine($"{flag} = {NoHooks(module, relu)};");
-            e.W.Call(head, [.. call, $"activation: {flag} ? {EmitContext.Kernels}.GemmActivation.Relu : {EmitContext.Kernels}.GemmActivation.None"]);
+            string activation = $"activation: {flag} ? {EmitContext.Kernels}.GemmActivation.Relu : {EmitContext.Kernels}.GemmActivation.None";
+            if (n.PairNext >= 0) head = EmitPair(e, n, flag, call, head);
+            e.W.Call(head, [.. call, activation]);
         }
         else if (n.ResidualAdd >= 0)
         {
@@ -91,6 +94,34 @@ internal sealed class LinearRule : Rule
             e.W.Call(head, call);
         }
         e.ForwardHooks(n, a);
+    }
+
+    /// <summary>The run-time flag of a pair's first Linear: true when one pass computed both layers.</summary>
+    private static string PairFlag(NodePlan first) => first.Name + "_pair";
+
+    /// <summary>
+    /// The first Linear of a pair (Linear → ReLU → Linear, <see cref="NodePlan.PairNext"/>): one sample's pass computes both
+    /// layers at once, when no hook must see their outputs; otherwise (or for a batch) each runs its own GEMM. Returns the
+    /// call head of the first layer's own GEMM.
+    /// </summary>
+    private static string EmitPair(EmitContext e, NodePlan n, string reluFlag, string[] call, string head)
+    {
+        var next = e.Nodes[n.PairNext];
+        var nextModule = next.Module!;
+        string pair = e.Local(PairFlag(n), "bool", "false");
+        string activation = $"{EmitContext.Kernels}.GemmActivation.None";
+        if (next.Epilogue >= 0)
+        {
+            string nextFlag = e.Local(Planning.Fusion.FusedFlag(next), "bool", "false");
+            e.W.WriteLine($"{nextFlag} = {NoHooks(nextModule, e.Nodes[next.Epilogue])};");
+            activation = $"{nextFlag} ? {EmitContext.Kernels}.GemmActivation.Relu : {activation}";
+        }
+        e.W.Comment($"one sample: {nextModule.Path} in the same pass (each core its share of both weights), unless a hook must see an output");
+        e.W.WriteLine($"{pair} = {reluFlag} && !{EmitContext.Support}.HasForwardHooks({nextModule.Field});");
+        e.W.Call($"if ({pair}) {pair} = {EmitContext.Support}.LinearReluLinearForward", [
+            call[0], call[1], call[2], call[3], next.Weight!.Expr, next.Bias is null ? "null" : next.Bias.Expr, e.Value(next.Index), "n",
+            call[5], e.Geometry(next), $"activation2: {activation}"]);
+        return $"if (!{pair}) {head}";
     }
 
     public override bool OverwritesFreshParams => true;

@@ -37,10 +37,28 @@ public static partial class Functional
     }
 
     /// <summary>
+    /// relu(x·Wᵀ + b) as one GEMM with the bias and the ReLU in its epilogue, recording nothing: for callers that know no
+    /// gradient is recorded (a Sequential's Linear and ReLU children under <c>no_grad</c>). Null when the operands are not
+    /// float32/float64 of one dtype or do not fit (the caller then runs the layers one by one, which reports the error).
+    /// </summary>
+    internal static Tensor? LinearReluNoRecord(Tensor input, Tensor weight, Tensor? bias)
+    {
+        if (weight.Rank != 2 || input.Rank == 0 || input._shape[^1] != weight._shape[1]) return null;
+        if (bias is not null && (bias.Rank != 1 || bias._shape[0] != weight._shape[0] || bias.DType != weight.DType)) return null;
+        if (input.DType != weight.DType) return null;
+        return weight.DType switch
+        {
+            DType.Float32 => LinearFused<float>(input, weight, bias, relu: true),
+            DType.Float64 => LinearFused<double>(input, weight, bias, relu: true),
+            _ => null,
+        };
+    }
+
+    /// <summary>
     /// y = x·Wᵀ + b as one GEMM with the bias in its epilogue (PyTorch: <c>addmm</c>), and a backward that computes
     /// dX = g·W and dW = gᵀ·x directly in W's layout (no transposed views, no copies) and db by column sums.
     /// </summary>
-    private static Tensor LinearFused<T>(Tensor input, Tensor weight, Tensor? bias) where T : unmanaged, System.Numerics.INumber<T>
+    private static Tensor LinearFused<T>(Tensor input, Tensor weight, Tensor? bias, bool relu = false) where T : unmanaged, System.Numerics.INumber<T>
     {
         int inF = weight._shape[1], outF = weight._shape[0];
         int rows = inF == 0 ? 0 : input.NumElements / inF;
@@ -50,16 +68,16 @@ public static partial class Functional
         var outShape = (int[])input._shape.Clone();
         outShape[^1] = outF;
         var y = Tensor.Empty(outShape, weight.DType);
-        var epi = new Kernels.Epi<T>(b?.Data<T>(), b?.Offset ?? 0, null, 0, 0, relu: false);
+        var epi = new Kernels.Epi<T>(b?.Data<T>(), b?.Offset ?? 0, null, 0, 0, relu);
         // One float32 sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
         bool packed = rows == 1 && typeof(T) == typeof(float) && Kernels.Gemm.TryLinearRowPacked(
-            w, x.Data<float>(), x.Offset, y.Data<float>(), 0, new Kernels.Epi<float>(b?.Data<float>(), b?.Offset ?? 0, null, 0, 0, relu: false), allowParallel: true);
+            w, x.Data<float>(), x.Offset, y.Data<float>(), 0, new Kernels.Epi<float>(b?.Data<float>(), b?.Offset ?? 0, null, 0, 0, relu), allowParallel: true);
         if (!packed)
         {
             Kernels.Gemm.Run(false, true, rows, outF, inF, T.One, x.Data<T>(), x.Offset, inF, w.Data<T>(), w.Offset, inF, T.Zero, y.Data<T>(), 0, outF,
                 allowParallel: true, epi);
         }
-        if (!Tensor.ShouldRecord([input, weight, bias])) return y;
+        if (relu || !Tensor.ShouldRecord([input, weight, bias])) return y;
         return Tensor.Record(y, bias is null ? "MmBackward" : "AddmmBackward", [input, weight, bias], (g, node) =>
         {
             if (Autograd.IsGradEnabled)

@@ -34,6 +34,9 @@ public static partial class Gemm
 
         /// <summary>The storage version the last unpacked call saw (-1: none): a second call at that version packs.</summary>
         public int SeenVersion = -1;
+
+        /// <summary>Counts the packed calls: odd calls read the panels in the reverse order (see <see cref="PackedRowPanels"/>).</summary>
+        public int Calls;
     }
 
     /// <summary>W [n, k] (from <see cref="Source"/> at <see cref="Offset"/>, at <see cref="Version"/>) as panels of 64 columns.</summary>
@@ -71,17 +74,18 @@ public static partial class Gemm
         }
 
         int panels = (n + RowPackPanel - 1) / RowPackPanel;
+        bool reverse = (++slot.Calls & 1) != 0;
         int parts = 1;
         if (allowParallel && Parallelism.MaxThreads > 1 && (long)n * k * sizeof(float) >= RowGemvParallelBytes)
             parts = Math.Min(Parallelism.MaxThreads, panels);
         if (parts <= 1)
         {
-            PackedRowPanels(x, xOff, pack.Panels, k, n, y, yOff, epi, 0, panels);
+            PackedRowPanels(x, xOff, pack.Panels, k, n, y, yOff, epi, 0, panels, reverse);
             return true;
         }
         // One contiguous run of panels per thread, so that each core streams its share of W from its own L2.
         int perPart = (panels + parts - 1) / parts;
-        Parallelism.For((panels + perPart - 1) / perPart, new PackedRowPart(x, xOff, pack.Panels, k, n, y, yOff, epi, perPart, panels));
+        Parallelism.For((panels + perPart - 1) / perPart, new PackedRowPart(x, xOff, pack.Panels, k, n, y, yOff, epi, perPart, panels, reverse));
         return true;
     }
 
@@ -110,11 +114,11 @@ public static partial class Gemm
     }
 
     /// <summary>One run of panels of <see cref="TryLinearRowPacked"/>, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
-    private readonly struct PackedRowPart(float[] x, int xOff, float[] panels, int k, int n, float[] y, int yOff, Epi<float> epi, int perPart, int count)
+    private readonly struct PackedRowPart(float[] x, int xOff, float[] panels, int k, int n, float[] y, int yOff, Epi<float> epi, int perPart, int count, bool reverse)
         : IParallelBody
     {
         public void Invoke(int index)
-            => PackedRowPanels(x, xOff, panels, k, n, y, yOff, epi, index * perPart, Math.Min(count, (index + 1) * perPart));
+            => PackedRowPanels(x, xOff, panels, k, n, y, yOff, epi, index * perPart, Math.Min(count, (index + 1) * perPart), reverse);
     }
 
     /// <summary>acc_i += xp · W[p, 16i .. 16i + 16) for the panel's row p at <paramref name="o"/> (four 512-bit FMAs).</summary>
@@ -134,13 +138,14 @@ public static partial class Gemm
     /// accumulators, added at the end), then the epilogue on those columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackedRowPanels(float[] xs, int xOff, float[] panels, int k, int n, float[] y, int yOff, Epi<float> epi, int q0, int q1)
+    private static void PackedRowPanels(float[] xs, int xOff, float[] panels, int k, int n, float[] y, int yOff, Epi<float> epi, int q0, int q1, bool reverse)
     {
         ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(xs), xOff);
         ref float w0 = ref MemoryMarshal.GetArrayDataReference(panels);
         Span<float> tail = stackalloc float[RowPackPanel];
-        for (int q = q0; q < q1; q++)
+        for (int i = q0; i < q1; i++)
         {
+            int q = reverse ? q0 + q1 - 1 - i : i;
             ref float b = ref Unsafe.Add(ref w0, (nint)q * RowPackPanel * k);
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;

@@ -78,15 +78,19 @@ public partial class Sequential : Module, IEnumerable<Module>
         var x = input;
         Module? producer = null;
         long producedFrom = 0;
-        // foreach over the List<> itself: a struct enumerator, no allocation
-        foreach (var (_, m) in _children)
+        for (int i = 0; i < _children.Count;)
         {
+            var m = _children[i].Module;
             long from = Storage.NextSequence;
-            var y = m.Call(x);
+            // Linear + ReLU (+ Linear (+ ReLU)) children in one kernel when nothing records (Sequential.Fusion.cs)
+            int ran = RunFused(i, x, out var fused);
+            var y = ran > 0 ? fused! : m.Call(x);
             if (producer is not null) PassedOn(producer, producedFrom, m, x, y);
-            producer = m;
+            ran = Math.Max(ran, 1);
+            producer = _children[i + ran - 1].Module;
             producedFrom = from;
             x = y;
+            i += ran;
         }
         return x;
     }

@@ -188,6 +188,7 @@ partial class Cnn
             float[] dense2_out = _forward_dense2_out;
             bool conv1_out_fused = false;
             bool dense1_out_fused = false;
+            bool dense1_out_pair = false;
             // conv1.Forward(x): the convolution kernel (im2col + GEMM per image), the bias added by it
             // fused: `Functional.Relu(conv1.Forward(x))` in the convolution's epilogue, unless a hook must see conv1's output
             conv1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_conv1);
@@ -207,7 +208,12 @@ partial class Cnn
             // dense1.Forward(h): dense1_out = view_out · dense1.weightᵀ + dense1.bias by one GEMM
             // fused: `Functional.Relu(dense1.Forward(h))` in the GEMM's epilogue, unless a hook must see dense1's output
             dense1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_dense1);
-            global::SharpGrad.CompiledSupport.LinearForward(
+            // one sample: dense2 in the same pass (each core its share of both weights), unless a hook must see an output
+            dense1_out_pair = dense1_out_fused && !global::SharpGrad.CompiledSupport.HasForwardHooks(_dense2);
+            if (dense1_out_pair) dense1_out_pair = global::SharpGrad.CompiledSupport.LinearReluLinearForward(
+                view_out, _dense1.Weight, _dense1.Bias!, dense1_out, _dense2.Weight, _dense2.Bias!, dense2_out, n, _forward_dense1_out_geometry,
+                _forward_dense2_out_geometry, activation2: global::SharpGrad.Kernels.GemmActivation.None);
+            if (!dense1_out_pair) global::SharpGrad.CompiledSupport.LinearForward(
                 view_out, _dense1.Weight, _dense1.Bias!, dense1_out, n, _forward_dense1_out_geometry,
                 activation: dense1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_dense1)) global::SharpGrad.CompiledSupport.ForwardHooks(
@@ -218,7 +224,8 @@ partial class Cnn
                 global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(relu_out_2, relu_out_2, n * 64);
             }
             // dense2.Forward(Functional.Relu(dense1.Forward(h))): dense2_out = relu_out_2 · dense2.weightᵀ + dense2.bias by one GEMM
-            global::SharpGrad.CompiledSupport.LinearForward(relu_out_2, _dense2.Weight, _dense2.Bias!, dense2_out, n, _forward_dense2_out_geometry);
+            if (!dense1_out_pair) global::SharpGrad.CompiledSupport.LinearForward(
+                relu_out_2, _dense2.Weight, _dense2.Bias!, dense2_out, n, _forward_dense2_out_geometry);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_dense2)) global::SharpGrad.CompiledSupport.ForwardHooks(
                 _dense2, relu_out_2, new int[] { n, 64 }, dense2_out, new int[] { n, 10 });
         }

@@ -149,10 +149,16 @@ partial class Mlp
             float[] relu_out = _forward_fc1_out;
             float[] fc2_out = _forward_fc2_out;
             bool fc1_out_fused = false;
+            bool fc1_out_pair = false;
             // fc1.Forward(x): fc1_out = x · fc1.weightᵀ + fc1.bias by one GEMM
             // fused: `Functional.Relu(fc1.Forward(x))` in the GEMM's epilogue, unless a hook must see fc1's output
             fc1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_fc1);
-            global::SharpGrad.CompiledSupport.LinearForward(
+            // one sample: fc2 in the same pass (each core its share of both weights), unless a hook must see an output
+            fc1_out_pair = fc1_out_fused && !global::SharpGrad.CompiledSupport.HasForwardHooks(_fc2);
+            if (fc1_out_pair) fc1_out_pair = global::SharpGrad.CompiledSupport.LinearReluLinearForward(
+                x, _fc1.Weight, _fc1.Bias!, fc1_out, _fc2.Weight, _fc2.Bias!, fc2_out, n, _forward_fc1_out_geometry, _forward_fc2_out_geometry,
+                activation2: global::SharpGrad.Kernels.GemmActivation.None);
+            if (!fc1_out_pair) global::SharpGrad.CompiledSupport.LinearForward(
                 x, _fc1.Weight, _fc1.Bias!, fc1_out, n, _forward_fc1_out_geometry,
                 activation: fc1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_fc1)) global::SharpGrad.CompiledSupport.ForwardHooks(
@@ -163,7 +169,7 @@ partial class Mlp
                 global::SharpGrad.Kernels.Pointwise.Forward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, n * 256);
             }
             // fc2.Forward(h): fc2_out = relu_out · fc2.weightᵀ + fc2.bias by one GEMM
-            global::SharpGrad.CompiledSupport.LinearForward(relu_out, _fc2.Weight, _fc2.Bias!, fc2_out, n, _forward_fc2_out_geometry);
+            if (!fc1_out_pair) global::SharpGrad.CompiledSupport.LinearForward(relu_out, _fc2.Weight, _fc2.Bias!, fc2_out, n, _forward_fc2_out_geometry);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_fc2)) global::SharpGrad.CompiledSupport.ForwardHooks(
                 _fc2, relu_out, new int[] { n, 256 }, fc2_out, new int[] { n, 10 });
         }

@@ -193,11 +193,19 @@ partial class Stack
             float[] relu_out_2 = _forward_blocks_1_out;
             float[] head_out = _forward_head_out;
             bool blocks_0_out_fused = false;
+            bool blocks_0_out_pair = false;
             bool blocks_1_out_fused = false;
             // block.Forward(x): blocks_0_out = x · blocks.0.weightᵀ + blocks.0.bias by one GEMM
             // fused: `Functional.Relu(block.Forward(x))` in the GEMM's epilogue, unless a hook must see blocks.0's output
             blocks_0_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_0);
-            global::SharpGrad.CompiledSupport.LinearForward(
+            blocks_1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_1);
+            // one sample: blocks.1 in the same pass (each core its share of both weights), unless a hook must see an output
+            blocks_0_out_pair = blocks_0_out_fused && !global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_1);
+            if (blocks_0_out_pair) blocks_0_out_pair = global::SharpGrad.CompiledSupport.LinearReluLinearForward(
+                x, _blocks_0.Weight, _blocks_0.Bias!, blocks_0_out, _blocks_1.Weight, _blocks_1.Bias!, blocks_1_out, n, _forward_blocks_0_out_geometry,
+                _forward_blocks_1_out_geometry,
+                activation2: blocks_1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
+            if (!blocks_0_out_pair) global::SharpGrad.CompiledSupport.LinearForward(
                 x, _blocks_0.Weight, _blocks_0.Bias!, blocks_0_out, n, _forward_blocks_0_out_geometry,
                 activation: blocks_0_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_0)) global::SharpGrad.CompiledSupport.ForwardHooks(
@@ -210,7 +218,7 @@ partial class Stack
             // block.Forward(x): blocks_1_out = relu_out · blocks.1.weightᵀ + blocks.1.bias by one GEMM
             // fused: `Functional.Relu(block.Forward(x))` in the GEMM's epilogue, unless a hook must see blocks.1's output
             blocks_1_out_fused = !global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_1);
-            global::SharpGrad.CompiledSupport.LinearForward(
+            if (!blocks_0_out_pair) global::SharpGrad.CompiledSupport.LinearForward(
                 relu_out, _blocks_1.Weight, _blocks_1.Bias!, blocks_1_out, n, _forward_blocks_1_out_geometry,
                 activation: blocks_1_out_fused ? global::SharpGrad.Kernels.GemmActivation.Relu : global::SharpGrad.Kernels.GemmActivation.None);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_blocks_1)) global::SharpGrad.CompiledSupport.ForwardHooks(
