@@ -677,7 +677,9 @@ internal sealed class GraphParser
     private bool? Decided(ExpressionSyntax condition)
     {
         var reads = condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Select(id => _model.GetSymbolInfo(id, _token).Symbol).ToList();
-        bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false } or IPropertySymbol { IsStatic: false } && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
+        // Only what cannot change after the constructor: readonly fields and get-only properties (a settable one is a break).
+        bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null }
+                                                            && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;

@@ -26,10 +26,10 @@ public class ZooTests
 
     public static IEnumerable<object[]> Models() => ArchFixtures.CaseNames("zoo", "zoo");
 
-    private static StateDict Data(string name) => ArchFixtures.Load(Path.Combine("zoo", name + ".safetensors"));
+    internal static StateDict Data(string name) => ArchFixtures.Load(Path.Combine("zoo", name + ".safetensors"));
 
     /// <summary>The model with PyTorch's initial weights, read from the .pt file torch.save wrote.</summary>
-    private static Module LoadFromPt(string name)
+    internal static Module LoadFromPt(string name)
     {
         var model = Module.SkipInit(Specs[name].Build);
         model.LoadStateDict(StateDict.Load(ArchFixtures.PathOf(Path.Combine("zoo", name + ".pt"))), strict: true);
@@ -37,7 +37,7 @@ public class ZooTests
     }
 
     /// <summary>Cross entropy over the last dim (sequence models flatten [N, T, C] to [N·T, C], as generate.py does).</summary>
-    private static Tensor Loss(Tensor output, Tensor target) => output.Rank == 3
+    internal static Tensor Loss(Tensor output, Tensor target) => output.Rank == 3
         ? Losses.CrossEntropy(output.Reshape(-1, output.Size(-1)), target.Reshape(-1))
         : Losses.CrossEntropy(output, target);
 
@@ -46,7 +46,7 @@ public class ZooTests
     /// a floor for values that are zero in exact arithmetic (e.g. the bias of a BatchNorm whose output feeds another BatchNorm:
     /// its gradient is rounding noise on both sides).
     /// </summary>
-    private static void CloseToScale(Tensor expected, Tensor actual, double rtol, string what)
+    internal static void CloseToScale(Tensor expected, Tensor actual, double rtol, string what)
     {
         double scale = expected.Abs().Max().ItemDouble();
         TensorAssert.Close(expected, actual, rtol, rtol * scale + 1e-6, what);
