@@ -696,6 +696,25 @@ internal sealed class GraphParser
     }
 
     /// <summary>
+    /// <c>((Block)b)</c> (or <c>(b as Block)</c>) where <c>b</c> is the variable of a <c>foreach</c> over a child list whose items
+    /// are typed as <c>Module</c> (an untyped <c>ModuleList</c>): the list's name and the type cast to; else null.
+    /// </summary>
+    private (string List, string Type)? UntypedListItem(ExpressionSyntax receiver)
+    {
+        while (receiver is ParenthesizedExpressionSyntax p) receiver = p.Expression;
+        var (operand, type) = receiver switch
+        {
+            CastExpressionSyntax cast => (cast.Expression, cast.Type),
+            BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression } asCast => (asCast.Left, asCast.Right as TypeSyntax),
+            _ => ((ExpressionSyntax?)null, (TypeSyntax?)null),
+        };
+        if (operand is null || type is null || _model.GetSymbolInfo(operand, _token).Symbol is not ILocalSymbol { Type.Name: "Module" } local) return null;
+        if (local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_token) is not ForEachStatementSyntax loop
+            || _model.GetSymbolInfo(loop.Expression, _token).Symbol is not { } list || list is not (IFieldSymbol or IPropertySymbol)) return null;
+        return (list.Name, Text(type));
+    }
+
+    /// <summary>
     /// <c>Training</c> or <c>this.Training</c>: Module's property, or (when the class gets its <c>: Module</c> base from
     /// this generator, so the name does not bind yet) the unbound name itself.
     /// </summary>
@@ -974,6 +993,12 @@ internal sealed class GraphParser
 
         string container = method.ContainingType?.Name ?? "";
         bool inSharpGrad = method.ContainingType?.ContainingNamespace?.ToDisplayString() == "SharpGrad";
+        if (invocation.Expression is MemberAccessExpressionSyntax { Expression: var castItem } && UntypedListItem(castItem) is { } untyped)
+        {
+            // foreach (var b in blocks) x = ((Block)b).Forward(x) over an untyped ModuleList: the items' type is the fix.
+            throw Unsupported(invocation, "the call `" + Text(invocation) + "` on an item of the untyped ModuleList '" + untyped.List + "' cast to " + untyped.Type,
+                "declare `ModuleList<" + untyped.Type + "> " + untyped.List + "` (PyTorch's nn.ModuleList, typed) so its items are " + untyped.Type + " without a cast; the loop over it is then unrolled");
+        }
         if (!inSharpGrad || container is not ("Tensor" or "Functional" or "Losses"))
         {
             throw Unsupported(invocation, "the call to `" + (method.ContainingType?.Name ?? "?") + "." + method.Name + "`, which SharpGrad cannot see into",
