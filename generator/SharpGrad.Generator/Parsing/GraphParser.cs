@@ -33,6 +33,9 @@ internal sealed class GraphParser
     private readonly Dictionary<ISymbol, int> _loopIndex = new(SymbolEqualityComparer.Default);
     private readonly INamedTypeSymbol _type;
 
+    /// <summary>Every field's value after the constructor (<see cref="ConstructorEvaluator"/>): what decides Forward's conditions on them.</summary>
+    private Dictionary<ISymbol, CtorValue> _fields = new(SymbolEqualityComparer.Default);
+
     private SemanticModel _model = null!;
     private List<GraphNode> _nodes = new();
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
@@ -69,6 +72,13 @@ internal sealed class GraphParser
         .WithParameterOptions(SymbolDisplayParameterOptions.IncludeName);
 
     public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+        => Parse(type, compilation, token, null);
+
+    /// <summary>
+    /// The graph of <paramref name="type"/>; with <paramref name="arguments"/>, of the instance a parent builds with these
+    /// constructor arguments (<see cref="ChildSpec.Instance"/>): children and Forward's conditions as that instance has them.
+    /// </summary>
+    public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token, IReadOnlyDictionary<string, CtorValue>? arguments)
     {
         var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
         foreach (var member in type.GetMembers())
@@ -86,8 +96,8 @@ internal sealed class GraphParser
         var issues = new List<GraphIssue>();
         try
         {
-            var children = ChildParser.Parse(type, compilation, issues, token);
-            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token);
+            var children = ChildParser.Parse(type, compilation, issues, token, arguments, out var fields);
+            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token) { _fields = fields };
             var graphs = new List<GraphMethod>();
             foreach (var (method, syntax) in methods)
             {
@@ -496,6 +506,11 @@ internal sealed class GraphParser
             case IfStatementSyntax branch when IsTraining(branch.Condition):
                 IfTraining(branch);
                 break;
+            case IfStatementSyntax branch when Decided(branch.Condition) is bool taken:
+                // if (downsample is not null) …: the constructor fixed it; only the branch it takes is the module's graph.
+                if (taken) BranchBody(branch.Statement);
+                else if (branch.Else is { } otherwise) BranchBody(otherwise.Statement);
+                break;
             case BlockSyntax block:
                 Statements(block.Statements, isTopLevel: false);
                 break;
@@ -653,10 +668,50 @@ internal sealed class GraphParser
         }
     }
 
+    /// <summary>
+    /// A condition over the module's own fields that its constructor decides (<c>downsample is not null</c>, a readonly flag
+    /// <c>useResidual</c>, <c>stride == 1</c>): its value, or null when it reads anything else. A condition over fields whose
+    /// values depend on the constructor's arguments is a graph break here; the parent that builds the module with known
+    /// arguments compiles it (<see cref="ChildSpec.Instance"/>).
+    /// </summary>
+    private bool? Decided(ExpressionSyntax condition)
+    {
+        var reads = condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Select(id => _model.GetSymbolInfo(id, _token).Symbol).ToList();
+        // Only what cannot change after the constructor: readonly fields and get-only properties (a settable one is a break).
+        bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null }
+                                                            && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
+                                                        || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
+        if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
+        if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
+        throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(condition),
+            "the test `" + Text(condition) + "` of the module's fields, which its constructor's arguments decide",
+            "build the module in a parent with arguments the build knows (its Compile() then takes the branch this instance has), or set the fields from constants")
+        { DependsOnArguments = true });
+    }
+
     private void BranchBody(StatementSyntax statement)
     {
         if (statement is BlockSyntax block) Statements(block.Statements, isTopLevel: false);
         else Statements(SyntaxFactory.SingletonList(statement), isTopLevel: false);
+    }
+
+    /// <summary>
+    /// <c>((Block)b)</c> (or <c>(b as Block)</c>) where <c>b</c> is the variable of a <c>foreach</c> over a child list whose items
+    /// are typed as <c>Module</c> (an untyped <c>ModuleList</c>): the list's name and the type cast to; else null.
+    /// </summary>
+    private (string List, string Type)? UntypedListItem(ExpressionSyntax receiver)
+    {
+        while (receiver is ParenthesizedExpressionSyntax p) receiver = p.Expression;
+        var (operand, type) = receiver switch
+        {
+            CastExpressionSyntax cast => (cast.Expression, cast.Type),
+            BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AsExpression } asCast => (asCast.Left, asCast.Right as TypeSyntax),
+            _ => ((ExpressionSyntax?)null, (TypeSyntax?)null),
+        };
+        if (operand is null || type is null || _model.GetSymbolInfo(operand, _token).Symbol is not ILocalSymbol { Type.Name: "Module" } local) return null;
+        if (local.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(_token) is not ForEachStatementSyntax loop
+            || _model.GetSymbolInfo(loop.Expression, _token).Symbol is not { } list || list is not (IFieldSymbol or IPropertySymbol)) return null;
+        return (list.Name, Text(type));
     }
 
     /// <summary>
@@ -690,6 +745,8 @@ internal sealed class GraphParser
         {
             case ParenthesizedExpressionSyntax p:
                 return Expr(p.Expression);
+            case ConditionalExpressionSyntax conditional when Decided(conditional.Condition) is bool taken:
+                return Expr(taken ? conditional.WhenTrue : conditional.WhenFalse);   // useResidual ? x + f(x) : f(x), fixed by the constructor
             case CastExpressionSyntax or CheckedExpressionSyntax:
                 break;
             case BinaryExpressionSyntax binary when BinaryOp(binary.Kind()) is { } op:
@@ -936,6 +993,12 @@ internal sealed class GraphParser
 
         string container = method.ContainingType?.Name ?? "";
         bool inSharpGrad = method.ContainingType?.ContainingNamespace?.ToDisplayString() == "SharpGrad";
+        if (invocation.Expression is MemberAccessExpressionSyntax { Expression: var castItem } && UntypedListItem(castItem) is { } untyped)
+        {
+            // foreach (var b in blocks) x = ((Block)b).Forward(x) over an untyped ModuleList: the items' type is the fix.
+            throw Unsupported(invocation, "the call `" + Text(invocation) + "` on an item of the untyped ModuleList '" + untyped.List + "' cast to " + untyped.Type,
+                "declare `ModuleList<" + untyped.Type + "> " + untyped.List + "` (PyTorch's nn.ModuleList, typed) so its items are " + untyped.Type + " without a cast; the loop over it is then unrolled");
+        }
         if (!inSharpGrad || container is not ("Tensor" or "Functional" or "Losses"))
         {
             throw Unsupported(invocation, "the call to `" + (method.ContainingType?.Name ?? "?") + "." + method.Name + "`, which SharpGrad cannot see into",

@@ -7,7 +7,11 @@ namespace SharpGrad.Generator.Rules;
 internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, int Step) : Geometry;
 
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
-internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry;
+internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry
+{
+    /// <summary>Each input's size along the dim and the output's (last) as C# text: a constant, or a size bound when the module is built (<c>(2 * _sym_c)</c>).</summary>
+    public EquatableArray<string> Sizes { get; init; }
+}
 
 /// <summary>
 /// A slicing op (Narrow, Slice, Select, a part of Chunk/Split/Unbind) along a dim other than the batch's: the axis-copy
@@ -65,13 +69,37 @@ internal sealed class JoinRule : Rule
         int d = MethodDraft.Norm(dim, m.Shapes[i].Rank);
         if (d < 0 || (m.Batched[i] && d == 0)) return null;
         var counts = new List<int>();
+        var sizes = new List<string>();
+        var shape = m.Shapes[i];
+        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim only: the others fixed.
+        for (int k = m.Batched[i] ? 1 : 0; k < shape.Rank; k++)
+        {
+            if (k != d && !shape[k].IsFixed) return null;
+        }
         for (int k = 0; k < inputs.Count; k++)
         {
             if (!m.BatchedLike(i, k) || m.IsConst(inputs[k])) return null;
-            counts.Add(plan.Variant ? 1 : m.Shapes[inputs[k]][d].Size);
+            var along = plan.Variant ? Dim.Of(1) : m.Shapes[inputs[k]][d];
+            counts.Add(along.Size);
+            sizes.Add(SizeSymbols.Csharp(along));
         }
-        if (counts.Sum() != m.Shapes[i][d].Size) return null;
-        return plan with { Rule = Kind, Geometry = new JoinGeometry(m.Axis(i, d), counts.ToEquatableArray()) };
+        if (shape[d].IsFixed && counts.Sum() != shape[d].Size) return null;
+        sizes.Add(SizeSymbols.Csharp(shape[d]));
+        return plan with { Rule = Kind, Geometry = new JoinGeometry(m.Axis(i, d), counts.ToEquatableArray()) { Sizes = sizes.ToEquatableArray() } };
+    }
+
+    /// <summary>Where input <paramref name="k"/> starts along the dim, as C# text (<c>0</c>, <c>8</c>, <c>(2 * _sym_c)</c>).</summary>
+    private static string Start(JoinGeometry g, int k)
+    {
+        int constant = 0;
+        var symbolic = new List<string>();
+        for (int j = 0; j < k; j++)
+        {
+            if (int.TryParse(g.Sizes[j], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c)) constant += c;
+            else symbolic.Add(g.Sizes[j]);
+        }
+        if (constant != 0 || symbolic.Count == 0) symbolic.Insert(0, MethodDraft.I(constant));
+        return string.Join(" + ", symbolic);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -80,14 +108,12 @@ internal sealed class JoinRule : Rule
     {
         var g = (JoinGeometry)n.Geometry!;
         e.W.Comment($"{n.Text}: each input at its offset along the dim");
-        int start = 0;
         for (int k = 0; k < n.Inputs.Count; k++)
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
-                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {MethodDraft.I(g.Axis.Size)}", $"start: {MethodDraft.I(start)}", "step: 1",
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {MethodDraft.I(g.Counts[k])}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1",
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: false"]);
-            start += g.Counts[k];
         }
     }
 
@@ -95,14 +121,12 @@ internal sealed class JoinRule : Rule
     {
         var g = (JoinGeometry)n.Geometry!;
         e.W.Comment($"d {n.Text}: each input's range of the gradient");
-        int start = 0;
         for (int k = 0; k < n.Inputs.Count; k++)
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
-                [e.Grad(n.Index), $"srcSize: {MethodDraft.I(g.Axis.Size)}", $"start: {MethodDraft.I(start)}", "step: 1", e.GradOrNull(n.Inputs[k]),
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {MethodDraft.I(g.Counts[k])}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                [e.Grad(n.Index), $"srcSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1", e.GradOrNull(n.Inputs[k]),
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: true"]);
-            start += g.Counts[k];
         }
     }
 }

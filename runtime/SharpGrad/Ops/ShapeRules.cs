@@ -697,6 +697,8 @@ internal static class ShapeRules
         if (stack) dims.Insert(d, Dim.Of(c.Inputs.Count));
         bool known = true;
         int total = 0;
+        string? product = null;   // sizes bound when the module is built, of one product (2*c and 2*c: 4*c)
+        int coefficients = 0;
         for (int i = 0; i < c.Inputs.Count; i++)
         {
             if (c.Input(i) is not { } t) return ShapeResult.Unknown;
@@ -711,10 +713,16 @@ internal static class ShapeRules
             if (!stack)
             {
                 if (t[d].IsFixed) total += t[d].Size;
+                else if (t[d].IsSymbol && Dim.Term(t[d].Symbol!, out int coefficient, out string p) && (product is null || product == p))
+                {
+                    product = p;
+                    coefficients += coefficient;
+                }
                 else known = false;
             }
         }
-        if (!stack) dims[d] = known ? Dim.Of(total) : Dim.Unknown;
+        if (!stack) dims[d] = !known ? Dim.Unknown : product is null ? Dim.Of(total)
+            : total == 0 ? Dim.Sym(coefficients == 1 ? product : coefficients.ToString(System.Globalization.CultureInfo.InvariantCulture) + "*" + product) : Dim.Unknown;
         return new TensorShape(dims);
     }
 

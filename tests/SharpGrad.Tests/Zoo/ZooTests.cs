@@ -26,10 +26,10 @@ public class ZooTests
 
     public static IEnumerable<object[]> Models() => ArchFixtures.CaseNames("zoo", "zoo");
 
-    private static StateDict Data(string name) => ArchFixtures.Load(Path.Combine("zoo", name + ".safetensors"));
+    internal static StateDict Data(string name) => ArchFixtures.Load(Path.Combine("zoo", name + ".safetensors"));
 
     /// <summary>The model with PyTorch's initial weights, read from the .pt file torch.save wrote.</summary>
-    private static Module LoadFromPt(string name)
+    internal static Module LoadFromPt(string name)
     {
         var model = Module.SkipInit(Specs[name].Build);
         model.LoadStateDict(StateDict.Load(ArchFixtures.PathOf(Path.Combine("zoo", name + ".pt"))), strict: true);
@@ -37,7 +37,7 @@ public class ZooTests
     }
 
     /// <summary>Cross entropy over the last dim (sequence models flatten [N, T, C] to [N·T, C], as generate.py does).</summary>
-    private static Tensor Loss(Tensor output, Tensor target) => output.Rank == 3
+    internal static Tensor Loss(Tensor output, Tensor target) => output.Rank == 3
         ? Losses.CrossEntropy(output.Reshape(-1, output.Size(-1)), target.Reshape(-1))
         : Losses.CrossEntropy(output, target);
 
@@ -46,7 +46,7 @@ public class ZooTests
     /// a floor for values that are zero in exact arithmetic (e.g. the bias of a BatchNorm whose output feeds another BatchNorm:
     /// its gradient is rounding noise on both sides).
     /// </summary>
-    private static void CloseToScale(Tensor expected, Tensor actual, double rtol, string what)
+    internal static void CloseToScale(Tensor expected, Tensor actual, double rtol, string what)
     {
         double scale = expected.Abs().Max().ItemDouble();
         TensorAssert.Close(expected, actual, rtol, rtol * scale + 1e-6, what);
@@ -170,23 +170,21 @@ public class ZooTests
     public ZooTests(Xunit.Abstractions.ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void ZooModelsGetCompileAndExplainTheirGraphBreaks()
+    public void ConvZooModelsCompileWithNoGraphBreak()
     {
-        // The zoo's models were [Module(Compile = false)] because the compiler rejected their Forward (SG1015/SG1016);
-        // now each construct it does not take is a graph break (SG1019): Compile() exists, runs them eagerly with the
-        // eager results, and its Explanation names each break with its place in ZooModels.cs.
+        // The zoo's conv models were graph breaks where the constructor used helpers (MakeLayer, DoubleConv), locals and
+        // children passed in (BasicBlock's downsample); the constructor is now evaluated at build time (docs/compiler.md).
+        // Their compiled training is checked against PyTorch in CompiledZooConvTests.
         using var noGrad = Autograd.NoGrad();
         var resnet = new ResNet18(numClasses: 10, width: 8);
         var x = Data("resnet18")["in.x"];
         var compiled = resnet.Compile();
-        Assert.Equal(resnet.Forward(x).ToArray(), compiled.Forward(x).ToArray());
-        Assert.False(compiled.Explanation.IsFullyCompiled);
-        Assert.All(compiled.Explanation.Breaks, b => Assert.StartsWith("ZooModels.cs(", b.Location, StringComparison.Ordinal));
-        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("layer1", StringComparison.Ordinal));
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        TensorAssert.Close(resnet.Forward(x), compiled.Forward(x), 1e-4, 1e-5, "resnet18");
 
         var unet = new UNet();
         var u = Data("unet")["in.x"];
-        Assert.Equal(unet.Forward(u).ToArray(), unet.Compile().Forward(u).ToArray());
-        Assert.NotEmpty(unet.Compile().Explanation.Breaks);
+        Assert.True(unet.Compile().Explanation.IsFullyCompiled, unet.Compile().Explanation.ToString());
+        TensorAssert.Close(unet.Forward(u), unet.Compile().Forward(u), 1e-4, 1e-5, "unet");
     }
 }
