@@ -16,7 +16,7 @@ internal static class Axis
 
     /// <summary>Named kernel arguments for an [outer, size, inner] view (outer counted per batch item, times n).</summary>
     public static string[] Arguments(EmitContext e, int node, AxisGeometry g, string sizeName = "size", int? size = null)
-        => [$"outer: {EmitContext.Size(g.Batched, g.Outer, g.OuterText ?? "")}", $"{sizeName}: {(size is null ? g.SizeText : null) ?? MethodDraft.I(size ?? g.Size)}",
+        => [$"outer: {EmitContext.Count(g.Batched, g.Outer, g.OuterText)}", $"{sizeName}: {(size is null ? g.SizeText : null) ?? MethodDraft.I(size ?? g.Size)}",
             $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}"];
 }
 
@@ -127,8 +127,8 @@ internal sealed class ReduceRule : Rule
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (ReduceGeometry)n.Geometry!;
-        string outer = g.OverBatch ? g.OuterText ?? MethodDraft.I(g.Outer) : EmitContext.Size(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText ?? "");
-        string size = g.OverBatch ? EmitContext.Size(true, g.Size, g.SizeText ?? "") : g.SizeText ?? MethodDraft.I(g.Size);
+        string outer = g.OverBatch ? g.OuterText ?? MethodDraft.I(g.Outer) : EmitContext.Count(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText);
+        string size = g.OverBatch ? EmitContext.Count(true, g.Size, g.SizeText) : g.SizeText ?? MethodDraft.I(g.Size);
         string scale = n.Variant ? $"1f / ({size})" : "1f";
         return [$"outer: {outer}", $"size: {size}", $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}", $"scale: {scale}"];
     }

@@ -45,6 +45,23 @@ public class CompiledLengthReadTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void CausalAttentionWrittenOutOverAReadLengthMatchesEager(int batch)
+    {
+        // View/Transpose/MatMul/MaskedFill/Softmax/Mean/Sum over T = x.Size(1): one program at lengths 6, 3 and 6.
+        Rng.ManualSeed(431);
+        var model = new LengthReadAttention();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        foreach (int t in new[] { 6, 3, 6 })
+        {
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 8], seed: 432 + t);
+        }
+    }
+
     [Fact]
     public void ALengthLongerThanThePositionTableIsEagersError()
     {
