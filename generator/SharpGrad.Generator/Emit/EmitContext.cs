@@ -112,6 +112,12 @@ internal sealed class EmitContext
         return string.Join(" * ", parts);
     }
 
+    /// <summary>
+    /// A count (<c>n * 6</c>): <paramref name="value"/>, or <paramref name="text"/> when it is not fixed at build time (its C#,
+    /// the fixed factor included: <c>(2 * _sym_T)</c>), times n when <paramref name="batched"/>.
+    /// </summary>
+    public static string Count(bool batched, int value, string? text) => text is null ? Size(batched, value) : Size(batched, 1, text);
+
     /// <summary>The element count <paramref name="perItem"/> of node <paramref name="i"/>'s batch items (times n when batched).</summary>
     public string Outer(int i, int perItem) => Size(Nodes[i].Batched, perItem);
 

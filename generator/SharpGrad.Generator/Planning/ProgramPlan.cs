@@ -118,23 +118,72 @@ internal sealed record PoolGeometry(string C, int H, int W, int HO, int WO, int 
     bool CeilMode, bool CountIncludePad) : Geometry;
 
 /// <summary>A tensor seen as [Outer, Size, Inner] around one dim; <see cref="Batched"/>: Outer counts per batch item.</summary>
-internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched) : Geometry;
+internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched) : Geometry
+{
+    /// <summary>For dims not fixed at build time (a sequence length <c>T</c>, a size bound in <c>Compile()</c>): the C# of <see cref="Outer"/>, else null.</summary>
+    public string? OuterText { get; init; }
+
+    /// <summary>The C# of <see cref="Size"/> when it is not fixed at build time, else null.</summary>
+    public string? SizeText { get; init; }
+
+    /// <summary>The C# of <see cref="Inner"/> when it is not fixed at build time, else null.</summary>
+    public string? InnerText { get; init; }
+}
 
 /// <summary>A sum or mean: over the batch dim too (<see cref="OverBatch"/>), then [Outer, Size, Inner] per item.</summary>
-internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry;
+internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry
+{
+    /// <summary>For dims not fixed at build time: the C# of <see cref="Outer"/>, else null.</summary>
+    public string? OuterText { get; init; }
+
+    /// <summary>The C# of <see cref="Size"/> when it is not fixed at build time, else null.</summary>
+    public string? SizeText { get; init; }
+
+    /// <summary>The C# of <see cref="Inner"/> when it is not fixed at build time, else null.</summary>
+    public string? InnerText { get; init; }
+}
 
 /// <summary>Per item [M, K] · [K, N].</summary>
-internal sealed record MatMulGeometry(int M, int K, int N, int Groups) : Geometry;
+internal sealed record MatMulGeometry(int M, int K, int N, int Groups) : Geometry
+{
+    /// <summary>For dims not fixed at build time (a sequence length <c>T</c>): the C# of M, K, N and Groups (null where fixed).</summary>
+    public string? MText { get; init; }
 
-/// <summary>A MaskedFill: the mask's declared shape and the fill value.</summary>
-internal sealed record MaskGeometry(EquatableArray<int> MaskShape, double Value) : Geometry
+    /// <summary>The C# of K when it is not fixed at build time, else null.</summary>
+    public string? KText { get; init; }
+
+    /// <summary>The C# of N when it is not fixed at build time, else null.</summary>
+    public string? NText { get; init; }
+
+    /// <summary>The C# of Groups when it is not fixed at build time, else null.</summary>
+    public string? GroupsText { get; init; }
+
+    /// <summary>The kernel shape's arguments (<c>M: 5</c>, or <c>M: _sym_T</c>).</summary>
+    public string[] ShapeArguments => [$"M: {MText ?? M.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+        $"K: {KText ?? K.ToString(System.Globalization.CultureInfo.InvariantCulture)}", $"N: {NText ?? N.ToString(System.Globalization.CultureInfo.InvariantCulture)}"];
+
+    /// <summary>The number of matrices: the batch times the dims between it and the last two (<c>n * 4</c>).</summary>
+    public string Matrices => Emit.EmitContext.Count(true, Groups, GroupsText);
+
+    /// <summary>The geometry of [.., m, k] · [.., k, q] (<paramref name="a"/>, <paramref name="b"/>) with the batch dims from <paramref name="from"/> to the last two.</summary>
+    public static MatMulGeometry Of(MethodDraft m, TensorShape a, TensorShape b, TensorShape batched, int from)
+        => new(MethodDraft.Product(a, a.Rank - 2, a.Rank - 1), MethodDraft.Product(a, a.Rank - 1, a.Rank), MethodDraft.Product(b, b.Rank - 1, b.Rank),
+            MethodDraft.Product(batched, from, batched.Rank - 2))
+        {
+            MText = m.ProductText(a, a.Rank - 2, a.Rank - 1), KText = m.ProductText(a, a.Rank - 1, a.Rank), NText = m.ProductText(b, b.Rank - 1, b.Rank),
+            GroupsText = m.ProductText(batched, from, batched.Rank - 2),
+        };
+}
+
+/// <summary>A MaskedFill: the mask's shape (its sizes as C#: constants, <c>-1</c> for a batch, <c>_sym_T</c> for a length read at each call) and the fill value.</summary>
+internal sealed record MaskGeometry(EquatableArray<string> MaskShape, double Value) : Geometry
 {
     /// <summary>
     /// For a mask that broadcasts other than by repetition (a batched key-padding mask [N, 1, 1, T] over [N, H, T, T], a
     /// [T, 1] column): the value's dims after the batch, which the mask is expanded to at each call. Empty when the mask
     /// is the value's trailing dims, repeated over the leading ones.
     /// </summary>
-    public EquatableArray<int> Over { get; init; }
+    public EquatableArray<string> Over { get; init; }
 
     /// <summary>True when the value is batched (the expanded mask has n rows of <see cref="Over"/>).</summary>
     public bool OverBatched { get; init; }

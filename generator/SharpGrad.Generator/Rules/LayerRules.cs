@@ -297,23 +297,17 @@ internal sealed class MatMulRule : Rule
         var a = m.Shapes[l];
         var b = m.Shapes[r];
         if (a.Rank < 3 || b.Rank != a.Rank || !m.Batched[l] || !m.Batched[r] || !m.Batched[i]) return null;
-        int groups = 1;
         for (int d = 1; d < a.Rank - 2; d++)
         {
-            if (a[d].Size != b[d].Size) return null;   // broadcast batch dims: not emitted (eager runs them)
-            groups *= a[d].Size;
+            if (!a[d].Equals(b[d])) return null;   // broadcast batch dims: BroadcastMatMulRule
         }
-        return plan with { Rule = Kind, Geometry = new MatMulGeometry(a[a.Rank - 2].Size, a.Last.Size, b.Last.Size, groups) };
+        return plan with { Rule = Kind, Geometry = MatMulGeometry.Of(m, a, b, a, 1) };
     }
 
-    public override (string Type, string[] Arguments)? Constant(NodePlan n)
-    {
-        var g = (MatMulGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.MatMulShape", [$"M: {g.M}", $"K: {g.K}", $"N: {g.N}"]);
-    }
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ($"{EmitContext.Kernels}.MatMulShape", ((MatMulGeometry)n.Geometry!).ShapeArguments);
 
     /// <summary>The number of matrices: the batch times the product of the dims between it and the last two.</summary>
-    private static string Matrices(NodePlan n) => ((MatMulGeometry)n.Geometry!).Groups is var g && g == 1 ? "n" : $"n * {MethodDraft.I(g)}";
+    private static string Matrices(NodePlan n) => ((MatMulGeometry)n.Geometry!).Matrices;
 
     public override void Forward(EmitContext e, NodePlan n)
     {

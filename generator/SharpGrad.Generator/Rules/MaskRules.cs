@@ -31,26 +31,35 @@ internal sealed class MaskedFillRule : Rule
         if (m.InferredShapes[mask] is not { } maskShape) return null;
         var shape = m.Shapes[over];
         bool batched = maskShape.Rank >= 1 && maskShape[0].IsSymbol && maskShape[0].Symbol == m.Batch;
-        if (!batched && Repeated(m, maskShape, over)) return new MaskGeometry(Enumerable.Range(0, maskShape.Rank).Select(d => maskShape[d].Size).ToEquatableArray(), value);
+        if (!batched && Repeated(m, maskShape, over)) return new MaskGeometry(maskShape.Dims.Select(d => Size(m, d)!).ToEquatableArray(), value);
         int offset = shape.Rank - maskShape.Rank;
         if (offset < 0 || (batched && (offset != 0 || !m.Batched[over]))) return null;
-        var dims = new List<int>();
+        var dims = new List<string>();
         for (int d = 0; d < maskShape.Rank; d++)
         {
             bool batchDim = m.Batched[over] && offset + d == 0;
             if (batched && d == 0)
             {
-                dims.Add(-1);
+                dims.Add("-1");
                 continue;
             }
-            if (!maskShape[d].IsFixed || (maskShape[d].Size != 1 && (batchDim || maskShape[d].Size != shape[offset + d].Size))) return null;
-            dims.Add(maskShape[d].Size);
+            if (Size(m, maskShape[d]) is not { } size || (!maskShape[d].IsOne && (batchDim || !maskShape[d].Equals(shape[offset + d])))) return null;
+            dims.Add(size);
         }
         return new MaskGeometry(dims.ToEquatableArray(), value)
         {
-            Over = Enumerable.Range(m.Batched[over] ? 1 : 0, shape.Rank - (m.Batched[over] ? 1 : 0)).Select(d => shape[d].Size).ToEquatableArray(),
+            Over = Enumerable.Range(m.Batched[over] ? 1 : 0, shape.Rank - (m.Batched[over] ? 1 : 0)).Select(d => Size(m, shape[d])!).ToEquatableArray(),
             OverBatched = m.Batched[over],
         };
+    }
+
+    /// <summary>A dim other than the batch as C#: its size, or the expression of its symbol (a length read at each call); null when neither.</summary>
+    private static string? Size(MethodDraft m, Dim dim)
+    {
+        if (dim.IsFixed) return MethodDraft.I(dim.Size);
+        if (!dim.IsSymbol || dim.Symbol == m.Batch || m.Program.Sizes.Expression(dim.Symbol!) is not { } expression) return null;
+        m.Program.UsedSymbols.Add(dim.Symbol!);
+        return expression;
     }
 
     /// <summary>True when the mask (leading 1s aside) is the value's trailing dims, none of them the batch's: the kernel repeats it.</summary>
@@ -58,22 +67,20 @@ internal sealed class MaskedFillRule : Rule
     {
         var shape = m.Shapes[over];
         int first = 0;
-        while (first < maskShape.Rank - 1 && maskShape[first].IsFixed && maskShape[first].Size == 1) first++;
-        var dims = new List<int>();
-        for (int d = first; d < maskShape.Rank; d++)
-        {
-            if (!maskShape[d].IsFixed) return false;
-            dims.Add(maskShape[d].Size);
-        }
-        int offset = shape.Rank - dims.Count;
+        while (first < maskShape.Rank - 1 && maskShape[first].IsOne) first++;
+        int count = maskShape.Rank - first;
+        int offset = shape.Rank - count;
         if (offset < (m.Batched[over] ? 1 : 0)) return false;
-        for (int d = 0; d < dims.Count; d++) if (shape[offset + d].Size != dims[d]) return false;
+        for (int d = 0; d < count; d++)
+        {
+            if (Size(m, maskShape[first + d]) is null || !shape[offset + d].Equals(maskShape[first + d])) return false;
+        }
         return true;
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
-    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.ToArray());
 
     /// <summary>The mask's elements (a method argument, the module's own mask buffer, a data op), checked against the shape the program was built for; <paramref name="negate"/>: its negation.</summary>
     internal static string Mask(EmitContext e, NodePlan n, int slot = 1, bool negate = false)
@@ -82,7 +89,7 @@ internal sealed class MaskedFillRule : Rule
         string where = $"\"{n.Text.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
         var g = (MaskGeometry)n.Geometry!;
         if (g.Over.IsEmpty) return $"{EmitContext.Support}.Mask({tensor}, {e.Geometry(n)}, {where})";
-        string over = "[" + string.Join(", ", g.Over.Select(MethodDraft.I)) + "]";
+        string over = "[" + string.Join(", ", g.Over) + "]";
         return $"{EmitContext.Support}.MaskOver({tensor}, {e.Geometry(n)}, {over}, {(g.OverBatched ? "n" : "0")}, {where})";
     }
 
@@ -120,7 +127,7 @@ internal sealed class WhereRule : Rule
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
-    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.ToArray());
 
     public override void Forward(EmitContext e, NodePlan n)
     {
@@ -162,7 +169,7 @@ internal sealed class WhereScalarRule : Rule
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
-    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.Select(MethodDraft.I).ToArray());
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => ("int[]", ((MaskGeometry)n.Geometry!).MaskShape.ToArray());
 
     public override void Forward(EmitContext e, NodePlan n)
     {

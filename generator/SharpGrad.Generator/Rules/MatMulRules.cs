@@ -4,7 +4,7 @@ using System.Linq;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A MatMul with one operand shared by every matrix of the other: per-matrix [M, K] · [K, N], Count matrices per batch item.</summary>
-internal sealed record BroadcastMatMulGeometry(int M, int K, int N, int Groups, bool AShared, bool BShared) : Geometry;
+internal sealed record BroadcastMatMulGeometry(MatMulGeometry Matrix, bool AShared, bool BShared) : Geometry;
 
 /// <summary>
 /// A MatMul whose batch dims broadcast (PyTorch's matmul rules): one operand is not batched and has only 1s before its
@@ -25,26 +25,19 @@ internal sealed class BroadcastMatMulRule : Rule
         var shared = aShared ? a : b;
         var batched = aShared ? b : a;
         if (batched.Rank < 3) return null;
-        for (int d = 0; d < shared.Rank - 2; d++) if (shared[d].Size != 1) return null;
-        int groups = 1;
-        for (int d = 1; d < batched.Rank - 2; d++) groups *= batched[d].Size;
-        return plan with
-        {
-            Rule = Kind,
-            Geometry = new BroadcastMatMulGeometry(a[a.Rank - 2].Size, a.Last.Size, b.Last.Size, groups, aShared, !aShared),
-        };
+        for (int d = 0; d < shared.Rank - 2; d++) if (!shared[d].IsOne) return null;
+        return plan with { Rule = Kind, Geometry = new BroadcastMatMulGeometry(MatMulGeometry.Of(m, a, b, batched, 1), aShared, !aShared) };
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
-        var g = (BroadcastMatMulGeometry)n.Geometry!;
-        return ($"{EmitContext.Kernels}.MatMulShape", [$"M: {g.M}", $"K: {g.K}", $"N: {g.N}"]);
+        return ($"{EmitContext.Kernels}.MatMulShape", ((BroadcastMatMulGeometry)n.Geometry!).Matrix.ShapeArguments);
     }
 
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (BroadcastMatMulGeometry)n.Geometry!;
-        return [$"count: {EmitContext.Size(true, g.Groups)}", e.Geometry(n), $"aShared: {(g.AShared ? "true" : "false")}", $"bShared: {(g.BShared ? "true" : "false")}"];
+        return [$"count: {g.Matrix.Matrices}", e.Geometry(n), $"aShared: {(g.AShared ? "true" : "false")}", $"bShared: {(g.BShared ? "true" : "false")}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
