@@ -319,7 +319,7 @@ internal static class Planner
                 Kernel = row?.Kernel, Operator = row?.Operator, Variant = row?.Variant ?? false, Reads = row?.Reads ?? BackwardReads.None,
             };
             var planned = PlanNode(m, i, plan, row);
-            if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
+            if (planned is not null && !SymbolicSizesFit(m, i, planned))
             {
                 var shapes = node.Inputs.Select(k => m.Shapes[k]).Prepend(shape).Where(z => z is not null).SelectMany(z => z!.Dims);
                 var perCall = shapes.Where(z => z.IsSymbol && Dim.Term(z.Symbol!, out _, out string p) && SizeSymbols.Atoms(p).Any(program.Sizes.IsPerCall))
@@ -330,10 +330,11 @@ internal static class Planner
                     node.Location ?? method.Location, Coverage: true);
                 return null;
             }
-            if (planned is not null && !BatchAxisFits(m, i, planned.Rule))
+            if ((planned is not null && !BatchAxisFits(m, i, planned.Rule))
+                || (planned is null && node.Inputs.Any(k => m.Batched[k] && m.BatchAxis[k] == 1 && !m.IsConst(k))))
             {
                 failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"))}), " +
-                    $"which has the batch in dim 1 (a recurrent layer's states), which {planned.Rule} code does not take (in {where}); select a layer's " +
+                    $"which has the batch in dim 1 (a recurrent layer's states), which {(planned is null ? "the code generator" : planned.Rule + " code")} does not take (in {where}); select a layer's " +
                     "state first (`h.Select(0, -1)` is [N, H])", node.Location ?? method.Location, Coverage: true);
                 return null;
             }
@@ -383,18 +384,22 @@ internal static class Planner
     /// and its inputs have: the rules that work on element counts (pointwise, same-shape elementwise, dropout, the
     /// boundary and branch selection) with inputs of the same size, and Linear, which reads its sizes from the layer.
     /// </summary>
-    private static bool SymbolicSizesFit(MethodDraft m, int i, RuleKind rule)
+    private static bool SymbolicSizesFit(MethodDraft m, int i, NodePlan planned)
     {
+        var rule = planned.Rule;
         var inputs = m.Node(i).Inputs.Where(k => !m.IsConst(k)).ToList();
         if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
         return rule switch
         {
             // Rules that read their sizes from the layer (checked in Compile() where the build cannot prove them).
             // Channels of convolutions, pools and batch norms are read from the layer or the value's dim.
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
+            // Windows along dim 0 of a recurrent layer's states and joins write their symbolic extents as text.
+            RuleKind.Slice => planned.Geometry is WindowGeometry { BatchedInner: true },
+            RuleKind.Join => planned.Geometry is JoinGeometry { Texts.IsEmpty: false },
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select or RuleKind.View
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
             _ => false,

@@ -8,10 +8,20 @@ internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, i
 {
     /// <summary>True when the batch is inside the inner block (a window along dim 0 of [L·D, N, H]: inner is n · H).</summary>
     public bool BatchedInner { get; init; }
+
+    /// <summary>The inner block as C# text when it has sizes bound when the module is built (<c>_sym_hidden</c>), else null.</summary>
+    public string? InnerText { get; init; }
 }
 
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
-internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry;
+internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry
+{
+    /// <summary>
+    /// With sizes bound when the module is built (Cat of two [N, hidden] into [N, 2·hidden]): the joined size, each input's
+    /// extent and the inner block as C# text (null: the ints above).
+    /// </summary>
+    public EquatableArray<string> Texts { get; init; }
+}
 
 /// <summary>
 /// A slicing op (Narrow, Slice, Select, a part of Chunk/Split/Unbind) along a dim other than the batch's: the axis-copy
@@ -34,8 +44,22 @@ internal sealed class SliceRule : Rule
             if (w.Dim != 0) return null;
             var s = m.Shapes[a];
             int inner = 1;
-            for (int k = 2; k < s.Rank; k++) inner *= s[k].Size;
-            return plan with { Rule = Kind, Geometry = new WindowGeometry(new AxisGeometry(1, s[0].Size, inner, false), w.Start, w.Count, w.Step) { BatchedInner = true } };
+            var texts = new List<string>();
+            for (int k = 2; k < s.Rank; k++)
+            {
+                if (DimText(m, s[k]) is not { } text) return null;
+                texts.Add(text);
+                inner *= s[k].Size;
+            }
+            bool symbolic = s.Dims.Skip(2).Any(d => !d.IsFixed);
+            return plan with
+            {
+                Rule = Kind,
+                Geometry = new WindowGeometry(new AxisGeometry(1, s[0].Size, inner, false), w.Start, w.Count, w.Step)
+                {
+                    BatchedInner = true, InnerText = symbolic ? string.Join(" * ", texts) : null,
+                },
+            };
         }
         if (m.Batched[a] && w.Dim == 0) return null;
         return plan with { Rule = Kind, Geometry = new WindowGeometry(m.Axis(a, w.Dim), w.Start, w.Count, w.Step) };
@@ -45,7 +69,7 @@ internal sealed class SliceRule : Rule
 
     private static string[] Arguments(WindowGeometry g)
         => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}",
-            $"count: {MethodDraft.I(g.Count)}", $"inner: {EmitContext.Size(g.BatchedInner, g.Axis.Inner)}"];
+            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Size(g.BatchedInner, g.Axis.Inner))}"];
 
     public override void Forward(EmitContext e, NodePlan n)
     {
@@ -84,8 +108,46 @@ internal sealed class JoinRule : Rule
             if (!m.BatchedLike(i, k) || m.IsConst(inputs[k])) return null;
             counts.Add(plan.Variant ? 1 : m.Shapes[inputs[k]][d].Size);
         }
+        var shape = m.Shapes[i];
+        if (shape.Dims.Skip(m.Batched[i] ? 1 : 0).Any(x => !x.IsFixed))
+        {
+            // Sizes bound when the module is built: Cat along a dim whose extents are symbols (and the dims after it), with
+            // fixed dims before it; the extents' symbols add up to the output's (checked where the build can prove it).
+            if (plan.Variant || shape.Dims.Skip(m.Batched[i] ? 1 : 0).Take(d - (m.Batched[i] ? 1 : 0)).Any(x => !x.IsFixed)) return null;
+            var texts = new List<string>();
+            if (DimText(m, shape[d]) is not { } size) return null;
+            texts.Add(size);
+            foreach (var k in inputs)
+            {
+                if (DimText(m, m.Shapes[k][d]) is not { } count) return null;
+                texts.Add(count);
+            }
+            var inner = new List<string>();
+            for (int k = d + 1; k < shape.Rank; k++)
+            {
+                if (DimText(m, shape[k]) is not { } text) return null;
+                inner.Add(text);
+            }
+            texts.Add(inner.Count == 0 ? "1" : string.Join(" * ", inner));
+            int outer = 1;
+            for (int k = m.Batched[i] ? 1 : 0; k < d; k++) outer *= shape[k].Size;
+            return plan with { Rule = Kind, Geometry = new JoinGeometry(new AxisGeometry(outer, 0, 0, m.Batched[i]), counts.ToEquatableArray()) { Texts = texts.ToEquatableArray() } };
+        }
         if (counts.Sum() != m.Shapes[i][d].Size) return null;
         return plan with { Rule = Kind, Geometry = new JoinGeometry(m.Axis(i, d), counts.ToEquatableArray()) };
+    }
+
+    /// <summary>The joined size, input <paramref name="k"/>'s extent, its start and the inner block as C# text.</summary>
+    private static (string Size, string Count, string Start, string Inner) Extents(JoinGeometry g, int k)
+    {
+        if (g.Texts.IsEmpty)
+        {
+            int start = 0;
+            for (int j = 0; j < k; j++) start += g.Counts[j];
+            return (MethodDraft.I(g.Axis.Size), MethodDraft.I(g.Counts[k]), MethodDraft.I(start), MethodDraft.I(g.Axis.Inner));
+        }
+        string begin = k == 0 ? "0" : string.Join(" + ", Enumerable.Range(1, k).Select(j => g.Texts[j]));
+        return (g.Texts[0], g.Texts[k + 1], begin, g.Texts[g.Texts.Count - 1]);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -94,14 +156,12 @@ internal sealed class JoinRule : Rule
     {
         var g = (JoinGeometry)n.Geometry!;
         e.W.Comment($"{n.Text}: each input at its offset along the dim");
-        int start = 0;
         for (int k = 0; k < n.Inputs.Count; k++)
         {
+            var (size, count, start, inner) = Extents(g, k);
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
-                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {MethodDraft.I(g.Axis.Size)}", $"start: {MethodDraft.I(start)}", "step: 1",
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {MethodDraft.I(g.Counts[k])}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
-                 "accumulate: false"]);
-            start += g.Counts[k];
+                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {size}", $"start: {start}", "step: 1",
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {count}", $"inner: {inner}", "accumulate: false"]);
         }
     }
 
@@ -109,14 +169,12 @@ internal sealed class JoinRule : Rule
     {
         var g = (JoinGeometry)n.Geometry!;
         e.W.Comment($"d {n.Text}: each input's range of the gradient");
-        int start = 0;
         for (int k = 0; k < n.Inputs.Count; k++)
         {
+            var (size, count, start, inner) = Extents(g, k);
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
-                [e.Grad(n.Index), $"srcSize: {MethodDraft.I(g.Axis.Size)}", $"start: {MethodDraft.I(start)}", "step: 1", e.GradOrNull(n.Inputs[k]),
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {MethodDraft.I(g.Counts[k])}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
-                 "accumulate: true"]);
-            start += g.Counts[k];
+                [e.Grad(n.Index), $"srcSize: {size}", $"start: {start}", "step: 1", e.GradOrNull(n.Inputs[k]),
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {count}", $"inner: {inner}", "accumulate: true"]);
         }
     }
 }
