@@ -696,7 +696,8 @@ internal static class ShapeRules
         var dims = new List<Dim>(first.Dims);
         if (stack) dims.Insert(d, Dim.Of(c.Inputs.Count));
         bool known = true;
-        int total = 0;
+        int total = 0, coefficients = 0;
+        string? product = null;   // inputs sized by one symbol (hidden, 2*hidden) join into its multiple (Cat of two [N, hidden]: 2*hidden)
         for (int i = 0; i < c.Inputs.Count; i++)
         {
             if (c.Input(i) is not { } t) return ShapeResult.Unknown;
@@ -711,10 +712,19 @@ internal static class ShapeRules
             if (!stack)
             {
                 if (t[d].IsFixed) total += t[d].Size;
+                else if (t[d].IsSymbol && Dim.Term(t[d].Symbol!, out int coefficient, out string term) && (product is null || product == term))
+                {
+                    product = term;
+                    coefficients += coefficient;
+                }
                 else known = false;
             }
         }
-        if (!stack) dims[d] = known ? Dim.Of(total) : Dim.Unknown;
+        if (!stack)
+        {
+            dims[d] = !known || (product is not null && total != 0) ? Dim.Unknown
+                : product is null ? Dim.Of(total) : Dim.Sym(product).Times(coefficients);
+        }
         return new TensorShape(dims);
     }
 
