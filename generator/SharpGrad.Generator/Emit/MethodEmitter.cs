@@ -287,12 +287,18 @@ internal sealed class MethodEmitter
                 _w.WriteLine($"{P}capacity = {batchLocal};");
                 foreach (var r in reads) _w.WriteLine($"{P}capacity{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom)};");
             }
-            // Shapes with the batch dim are updated on every call (no allocation).
+            // Shapes with the batch dim or a size read at each call (T) are updated on every call (no allocation).
             foreach (var n in Nodes.Where(n => Live(n.Index)))
             {
                 foreach (var s in RuleOf(n.Index).Scratch(_e, n))
                 {
-                    if (s.Init is { } init && init.StartsWith("new int[] { n", System.StringComparison.Ordinal)) _w.WriteLine($"{_e.Scratch(n, s.Role)}[0] = {batchLocal};");
+                    if (s.Init is not { } init || !init.StartsWith("new int[] { ", System.StringComparison.Ordinal)) continue;
+                    var dims = init.Substring(12, init.Length - 14).Split([", "], System.StringSplitOptions.None);
+                    for (int k = 0; k < dims.Length; k++)
+                    {
+                        if (dims[k] == "n" || reads.Any(r => dims[k].Contains(SizeSymbols.Field(r.Atom))))
+                            _w.WriteLine($"{_e.Scratch(n, s.Role)}[{MethodDraft.I(k)}] = {BatchAs(dims[k], batchLocal)};");
+                    }
                 }
             }
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{Nodes[f].ValueField} = {Support}.Dense({ParameterName(f)}, ref {P}{Nodes[f].Name}_copy);");

@@ -463,9 +463,9 @@ internal sealed class GraphParser
                     if (v.Initializer is null) throw Unsupported(v, "a local without an initial value", "give it its value where it is declared");
                     var symbol = _model.GetDeclaredSymbol(v, _token)!;
                     if (symbol is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 }
-                        && _model.GetOperation(v.Initializer.Value, _token) is { } read && IsBatchRead(read))
+                        && _model.GetOperation(v.Initializer.Value, _token) is { } read && SizeReadCode(read) is { } code)
                     {
-                        _intEnv[symbol] = GraphNode.BatchDim;   // int n = x.Shape[0]: the batch, symbolic
+                        _intEnv[symbol] = code;   // int n = x.Shape[0]: the batch; int t = x.Size(1): a size read at run time
                         continue;
                     }
                     _env[symbol] = Expr(v.Initializer.Value);
@@ -1126,9 +1126,9 @@ internal sealed class GraphParser
     private bool ShapeInts(IOperation value, List<int> into)
     {
         while (value is IConversionOperation conversion && !value.ConstantValue.HasValue) value = conversion.Operand;
-        if (IsBatchRead(value))
+        if (SizeReadCode(value) is { } code)
         {
-            into.Add(GraphNode.BatchDim);
+            into.Add(code);
             return true;
         }
         if (value is ILocalReferenceOperation { Local: var local } && _intEnv.TryGetValue(local, out int known))
@@ -1164,19 +1164,31 @@ internal sealed class GraphParser
         return null;
     }
 
-    /// <summary><c>t.Shape[0]</c> or <c>t.Size(0)</c> of a tensor of the graph: the batch size.</summary>
-    private bool IsBatchRead(IOperation value)
+    /// <summary>
+    /// <c>t.Shape[k]</c> or <c>t.Size(k)</c> (k constant) of a tensor local or parameter of the graph: for k = 0 the batch
+    /// size (<see cref="GraphNode.BatchDim"/>), else a size read at run time (<see cref="ShapeRules.SizeRead"/> of t's node),
+    /// which shape inference resolves to t's dim (a sequence length <c>T</c>); null for anything else.
+    /// </summary>
+    private int? SizeReadCode(IOperation value)
     {
         while (value is IConversionOperation conversion) value = conversion.Operand;
-        IOperation? tensor = value switch
+        (IOperation? tensor, IOperation? index) = value switch
         {
-            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance }, Indices: [{ ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
-            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [{ Value.ConstantValue: { HasValue: true, Value: 0 } }] } => instance,
-            _ => null,
+            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance }, Indices: [var k] } => (instance, k),
+            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [var k] } => (instance, k.Value),
+            _ => (null, null),
         };
-        return tensor?.Type is { } type && ModuleParser.IsExactlyTensor(type)
-               && tensor is IParameterReferenceOperation or ILocalReferenceOperation
-               && _model.GetSymbolInfo(tensor.Syntax, _token).Symbol is { } symbol && _env.ContainsKey(symbol);
+        if (tensor?.Type is not { } type || !ModuleParser.IsExactlyTensor(type) || index?.ConstantValue is not { HasValue: true, Value: int dim } || dim < -32 || dim > 31
+            || tensor is not (IParameterReferenceOperation or ILocalReferenceOperation) || _model.GetSymbolInfo(tensor.Syntax, _token).Symbol is not { } symbol)
+        {
+            return null;
+        }
+        if (!_env.TryGetValue(symbol, out int node))
+        {
+            if (dim == 0 || !_regionMode || !IsTensorLocal(symbol) || _eager.Contains(symbol)) return null;
+            node = RegionInput(symbol);
+        }
+        return dim == 0 ? GraphNode.BatchDim : ShapeRules.SizeRead(node, dim);
     }
 
     private static bool IsShapeArgument(string method, string? parameter)

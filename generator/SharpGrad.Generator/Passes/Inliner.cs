@@ -106,10 +106,20 @@ internal sealed class Inliner
         int output = method.Output >= 0 ? map[method.Output] : -1;
 
         var inputs = new List<GraphInput>();
+        var taken = new HashSet<string>(method.Inputs.Where(x => x.Shape is not null).SelectMany(x => x.Shape!.Dims).Where(d => d.IsSymbol).Select(d => d.Symbol!));
+        foreach (var arg in _children.SelectMany(c => c.Args).Where(a => a.Symbol is not null)) taken.UnionWith(SymbolicAtoms(arg.Symbol!));
         for (int k = 0; k < method.Inputs.Count; k++)
         {
             var input = method.Inputs[k];
-            if (input.Shape is null && InferFromConsumer(InputNode(k), input.IsLocal) is { } inferred) input = input with { Shape = inferred, IsInferred = true };
+            if (input.Shape is null && InferFromConsumers(InputNode(k), input.IsLocal) is { } inferred)
+            {
+                input = input with { Shape = inferred.Shape, IsInferred = true };
+                // An Embedding's indices ([N, ?]): the sequence length is a size read at each call, named T (T2, … when taken).
+                if (inferred.Row.Family == OpFamily.Embedding && inferred.Shape.Dims.Skip(1).Any(d => d.IsUnknown))
+                {
+                    input = input with { Shape = new TensorShape(inferred.Shape.Dims.Select((d, j) => j > 0 && d.IsUnknown ? Dim.Sym(Fresh(taken)) : d).ToArray()) };
+                }
+            }
             inputs.Add(input);
         }
         return method with
@@ -177,9 +187,24 @@ internal sealed class Inliner
             string? renamed = node.Child is null or "this" ? node.Child
                 : context.Graph.FindChild(node.Child) is { } c ? ChildName(context, c)
                 : context.Prefix + node.Child;
-            map[i] = Add(Renamed(node, inputs, renamed), context);
+            map[i] = Add(Renamed(RemapReads(node, map), inputs, renamed), context);
         }
         return map;
+    }
+
+    /// <summary>A node whose shape arguments read sizes of other nodes at run time (<see cref="ShapeRules.SizeRead"/>), with those nodes renumbered.</summary>
+    private static GraphNode RemapReads(GraphNode node, int[] map)
+    {
+        static int Remap(int v, int[] map)
+        {
+            if (!ShapeRules.IsSizeRead(v)) return v;
+            var (read, dim) = ShapeRules.SizeReadOf(v);
+            return ShapeRules.SizeRead(map[read], dim);
+        }
+        if (!node.IntArgs.Any(ShapeRules.IsSizeRead) && !node.Scalars.Any(a => a.Ints.Any(ShapeRules.IsSizeRead))) return node;
+        var scalars = node.Scalars.Select(a => a with { Ints = a.Ints.Select(v => Remap(v, map)).ToEquatableArray() }).ToEquatableArray();
+        return new GraphNode(node.Kind, node.Op, node.Inputs, node.IntArgs.Select(v => Remap(v, map)).ToEquatableArray(), node.Flag, node.Child, node.Value, node.Text,
+            node.Location, node.InputTexts, scalars);
     }
 
     /// <summary>
@@ -363,11 +388,34 @@ internal sealed class Inliner
     /// <c>[N, ?]</c>, <c>BatchNorm1d(f)</c> ⇒ <c>[N, f]</c>, <c>BatchNorm2d(c)</c> ⇒ <c>[N, c, ?, ?]</c>, looking through
     /// unary elementwise ops and boundaries. Null when the first consumer says nothing.
     /// </summary>
-    private TensorShape? InferFromConsumer(int index, bool local)
+    private (TensorShape Shape, OpRow Row)? InferFromConsumers(int index, bool local)
+    {
+        // The first consumer that says something (a padding mask `tokens.Eq(pad)` before the Embedding says nothing).
+        for (int i = index + 1; index >= 0 && i < _nodes.Count; i++)
+        {
+            if (_nodes[i].Inputs.Contains(index) && InferFromConsumer(index, i, local) is { } inferred) return inferred;
+        }
+        return null;
+    }
+
+    /// <summary>A fresh name for a sequence length (T, T2, …) not among <paramref name="taken"/>, which gains it.</summary>
+    private static string Fresh(HashSet<string> taken)
+    {
+        string name = "T";
+        for (int k = 2; taken.Contains(name); k++) name = "T" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        taken.Add(name);
+        return name;
+    }
+
+    /// <summary>The named sizes of a symbolic size (<c>2*hidden</c> ⇒ hidden).</summary>
+    private static IEnumerable<string> SymbolicAtoms(string symbol)
+        => Dim.Term(symbol, out _, out string product) ? ShapeRules.Atoms(product) : [];
+
+    private (TensorShape Shape, OpRow Row)? InferFromConsumer(int index, int first, bool local)
     {
         for (int depth = 0; index >= 0 && depth < 64; depth++)
         {
-            int consumer = -1;
+            int consumer = depth == 0 ? first : -1;
             for (int i = index + 1; i < _nodes.Count && consumer < 0; i++)
             {
                 if (_nodes[i].Inputs.Contains(index)) consumer = i;
@@ -384,7 +432,7 @@ internal sealed class Inliner
                 // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]), and so may a region's
                 // input computed by eager code (a GRU's output sequence read by Linear(hidden, …)).
                 if ((depth > 0 || local) && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
-                return hinted;
+                return hinted is null ? null : (hinted, row);
             }
             if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)
             {

@@ -77,6 +77,14 @@ internal sealed class ShapeInference
         return new MethodShapes(method.Name, method.Inputs, output);
     }
 
+    /// <summary>The dim a size read at run time stands for (<c>tokens.Size(1)</c> ⇒ T of tokens' [N, T]); null when not known.</summary>
+    private Dim? SizeRead(int code)
+    {
+        var (node, dim) = ShapeRules.SizeReadOf(code);
+        if (node >= _current || _shapes[node] is not { } shape || ShapeRules.Normalize(dim, shape.Rank) is not { } d) return null;
+        return shape[d];
+    }
+
     private TensorShape? In(GraphNode node, int i) => i < node.Inputs.Count ? _shapes[node.Inputs[i]] : null;
 
     private TensorShape? Infer(GraphNode node)
@@ -104,7 +112,7 @@ internal sealed class ShapeInference
         var inputs = new TensorShape?[node.Inputs.Count];
         for (int k = 0; k < inputs.Length; k++) inputs[k] = In(node, k);
         var arguments = new NodeArguments(node, child);
-        var result = rule(new ShapeCall(row, inputs, arguments, BatchOf(_method), arguments.IsLayer));
+        var result = rule(new ShapeCall(row, inputs, arguments, BatchOf(_method), arguments.IsLayer) { Reads = SizeRead });
         if (result.Error is { } error) Report(error, node, child);
         return result.Shape;
     }

@@ -168,9 +168,43 @@ internal sealed class MethodDraft
     public AxisGeometry Axis(int i, int d)
     {
         var shape = Shapes[i];
-        int outer = 1, inner = 1;
-        for (int k = Batched[i] ? 1 : 0; k < d; k++) outer *= shape[k].Size;
-        for (int k = d + 1; k < shape.Rank; k++) inner *= shape[k].Size;
-        return new AxisGeometry(outer, shape[d].Size, inner, Batched[i]);
+        int from = Batched[i] ? 1 : 0;
+        return new AxisGeometry(Product(shape, from, d), Product(shape, d, d + 1), Product(shape, d + 1, shape.Rank), Batched[i])
+        {
+            OuterText = ProductText(shape, from, d), SizeText = ProductText(shape, d, d + 1), InnerText = ProductText(shape, d + 1, shape.Rank),
+        };
+    }
+
+    /// <summary>The product of the fixed dims <paramref name="from"/>..<paramref name="to"/> (exclusive) of a shape.</summary>
+    public static int Product(TensorShape shape, int from, int to)
+    {
+        int product = 1;
+        for (int k = from; k < to; k++) product *= shape[k].IsFixed ? shape[k].Size : 1;
+        return product;
+    }
+
+    /// <summary>
+    /// The product of dims <paramref name="from"/>..<paramref name="to"/> (exclusive) as C# when one of them is a symbol (a
+    /// sequence length read at each call, <c>_sym_T</c>, or a size bound in <c>Compile()</c>); null when all are fixed
+    /// (the rule writes <see cref="Product"/>).
+    /// </summary>
+    public string? ProductText(TensorShape shape, int from, int to)
+    {
+        int fixedPart = 1;
+        var parts = new List<string>();
+        for (int k = from; k < to; k++)
+        {
+            if (shape[k].IsFixed)
+            {
+                fixedPart *= shape[k].Size;
+                continue;
+            }
+            if (!shape[k].IsSymbol || Program.Sizes.Expression(shape[k].Symbol!) is not { } expression) throw new System.InvalidOperationException("a dim the planner should have refused: " + shape);
+            Program.UsedSymbols.Add(shape[k].Symbol!);
+            parts.Add(expression);
+        }
+        if (parts.Count == 0) return null;
+        if (fixedPart != 1) parts.Insert(0, I(fixedPart));
+        return parts.Count == 1 ? parts[0] : "(" + string.Join(" * ", parts) + ")";
     }
 }

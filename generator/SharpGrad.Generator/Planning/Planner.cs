@@ -393,6 +393,11 @@ internal static class Planner
         {
             // Rules that read their sizes from the layer (checked in Compile() where the build cannot prove them).
             // Channels of convolutions, pools and batch norms are read from the layer or the value's dim.
+            // Data is evaluated by the eager method (its sizes read at run time written as they are read); a data value is
+            // checked against its shape and copied; broadcasting takes its shapes at each call.
+            RuleKind.Raw or RuleKind.Data or RuleKind.DataValue or RuleKind.Broadcast or RuleKind.Permute => true,
+            // Geometry written with the symbols' expressions (MethodDraft.ProductText).
+            RuleKind.Softmax or RuleKind.Reduce => true,
             RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,

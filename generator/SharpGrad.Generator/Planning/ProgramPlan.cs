@@ -120,10 +120,30 @@ internal sealed record PoolGeometry(string C, int H, int W, int HO, int WO, int 
     bool CeilMode, bool CountIncludePad) : Geometry;
 
 /// <summary>A tensor seen as [Outer, Size, Inner] around one dim; <see cref="Batched"/>: Outer counts per batch item.</summary>
-internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched) : Geometry;
+internal sealed record AxisGeometry(int Outer, int Size, int Inner, bool Batched) : Geometry
+{
+    /// <summary>For dims not fixed at build time (a sequence length <c>T</c>, a size bound in <c>Compile()</c>): the C# of <see cref="Outer"/>, else null.</summary>
+    public string? OuterText { get; init; }
+
+    /// <summary>The C# of <see cref="Size"/> when it is not fixed at build time, else null.</summary>
+    public string? SizeText { get; init; }
+
+    /// <summary>The C# of <see cref="Inner"/> when it is not fixed at build time, else null.</summary>
+    public string? InnerText { get; init; }
+}
 
 /// <summary>A sum or mean: over the batch dim too (<see cref="OverBatch"/>), then [Outer, Size, Inner] per item.</summary>
-internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry;
+internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int Inner) : Geometry
+{
+    /// <summary>For dims not fixed at build time: the C# of <see cref="Outer"/>, else null.</summary>
+    public string? OuterText { get; init; }
+
+    /// <summary>The C# of <see cref="Size"/> when it is not fixed at build time, else null.</summary>
+    public string? SizeText { get; init; }
+
+    /// <summary>The C# of <see cref="Inner"/> when it is not fixed at build time, else null.</summary>
+    public string? InnerText { get; init; }
+}
 
 /// <summary>Per item [M, K] · [K, N].</summary>
 internal sealed record MatMulGeometry(int M, int K, int N, int Groups) : Geometry;

@@ -36,6 +36,8 @@ internal sealed class SizeSymbols
             foreach (var arg in child.Args)
             {
                 if (arg.Symbol is null || row.Param(arg.Name, layer: true) is not { Property: { } property } param) continue;
+                // An optional argument without a default (Embedding's paddingIdx) is a nullable option, not a size.
+                if (param is { HasDefault: true, Default: null }) continue;
                 // An int list (LayerNorm's normalized_shape) given as one size: its first item.
                 sized.Add((child, arg, Source(child, property + (param.Kind == ParamKind.Ints ? "[0]" : "")), child.Path + "." + param.PyTorchName));
             }

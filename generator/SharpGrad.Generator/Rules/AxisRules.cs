@@ -16,7 +16,8 @@ internal static class Axis
 
     /// <summary>Named kernel arguments for an [outer, size, inner] view (outer counted per batch item, times n).</summary>
     public static string[] Arguments(EmitContext e, int node, AxisGeometry g, string sizeName = "size", int? size = null)
-        => [$"outer: {EmitContext.Size(g.Batched, g.Outer)}", $"{sizeName}: {MethodDraft.I(size ?? g.Size)}", $"inner: {MethodDraft.I(g.Inner)}"];
+        => [$"outer: {EmitContext.Size(g.Batched, g.Outer, g.OuterText ?? "")}", $"{sizeName}: {(size is null ? g.SizeText : null) ?? MethodDraft.I(size ?? g.Size)}",
+            $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}"];
 }
 
 /// <summary>Softmax / log-softmax along one dim (not the batch's): the kernel from its output, which the backward reads.</summary>
@@ -114,14 +115,11 @@ internal sealed class ReduceRule : Rule
         if (dims.Count == 0 || dims.Any(d => d < 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
         bool overBatch = dims[0] == 0;
         if (overBatch == m.Batched[i]) return null;
-        int outer = 1, size = 1, inner = 1;
-        for (int d = 1; d < rank; d++)
+        int first = System.Math.Max(dims[0], 1), last = dims[dims.Count - 1] + 1;
+        return new ReduceGeometry(overBatch, MethodDraft.Product(inS, 1, first), MethodDraft.Product(inS, first, last), MethodDraft.Product(inS, last, rank))
         {
-            if (d < dims[0]) outer *= inS[d].Size;
-            else if (d > dims[dims.Count - 1]) inner *= inS[d].Size;
-            else size *= inS[d].Size;
-        }
-        return new ReduceGeometry(overBatch, outer, size, inner);
+            OuterText = m.ProductText(inS, 1, first), SizeText = m.ProductText(inS, first, last), InnerText = m.ProductText(inS, last, rank),
+        };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -129,10 +127,10 @@ internal sealed class ReduceRule : Rule
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (ReduceGeometry)n.Geometry!;
-        string outer = g.OverBatch ? MethodDraft.I(g.Outer) : e.Outer(n.Inputs[0], g.Outer);
-        string size = g.OverBatch ? EmitContext.Size(true, g.Size) : MethodDraft.I(g.Size);
+        string outer = g.OverBatch ? g.OuterText ?? MethodDraft.I(g.Outer) : EmitContext.Size(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText ?? "");
+        string size = g.OverBatch ? EmitContext.Size(true, g.Size, g.SizeText ?? "") : g.SizeText ?? MethodDraft.I(g.Size);
         string scale = n.Variant ? $"1f / ({size})" : "1f";
-        return [$"outer: {outer}", $"size: {size}", $"inner: {MethodDraft.I(g.Inner)}", $"scale: {scale}"];
+        return [$"outer: {outer}", $"size: {size}", $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}", $"scale: {scale}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)

@@ -59,18 +59,42 @@ internal sealed class DataRule : Rule
             if (scalar.Type.EndsWith("[]", System.StringComparison.Ordinal))
             {
                 var ints = scalar.Ints.IsEmpty ? new[] { (int)scalar.Value } : scalar.Ints.ToArray();
-                return "new int[] { " + string.Join(", ", ints.Select(v => v == ShapeRules.BatchRead ? "n" : MethodDraft.I(v))) + " }";
+                return Sizes(m, ints);
             }
             if (scalar.Type is "bool") return scalar.Value != 0 ? "true" : "false";
             bool integral = scalar.Value == System.Math.Floor(scalar.Value) && System.Math.Abs(scalar.Value) < int.MaxValue;
             return cast + (integral ? MethodDraft.I((int)scalar.Value) : "(" + MethodDraft.F64(scalar.Value) + ")");
         }
-        if (!scalar.IsKnown && scalar.Ints.Count > 0 && scalar.Type.EndsWith("[]", System.StringComparison.Ordinal))
-        {
-            return "new int[] { " + string.Join(", ", scalar.Ints.Select(v => v == ShapeRules.BatchRead ? "n" : MethodDraft.I(v))) + " }";
-        }
+        if (!scalar.IsKnown && scalar.Ints.Count > 0 && scalar.Type.EndsWith("[]", System.StringComparison.Ordinal)) return Sizes(m, scalar.Ints);
+        // One size read at run time (Tensor.Arange(t) with t = tokens.Size(1)).
+        if (!scalar.IsKnown && scalar.Ints is [var read] && SizeText(m, read) is { } size) return cast + size;
         if (scalar.Member is { } member && !m.Method.IsInlined(i)) return cast + "_m." + member;
         return null;
+    }
+
+    /// <summary>An int list of sizes as C#: constants, the batch (<c>n</c>), sizes read at run time (<c>_sym_T</c>); null when one is not known.</summary>
+    private static string? Sizes(MethodDraft m, IEnumerable<int> sizes)
+    {
+        var texts = sizes.Select(v => SizeText(m, v)).ToList();
+        return texts.Any(t => t is null) ? null : "new int[] { " + string.Join(", ", texts) + " }";
+    }
+
+    /// <summary>
+    /// A size as C#: a constant, the batch <c>n</c>, or a size read at run time (<see cref="ShapeRules.SizeRead"/>) as the dim of
+    /// the value it reads: a constant, <c>n</c>, or its symbol's expression (<c>_sym_T</c>, read from the inputs at each call).
+    /// </summary>
+    internal static string? SizeText(MethodDraft m, int size)
+    {
+        if (size == ShapeRules.BatchRead) return "n";
+        if (!ShapeRules.IsSizeRead(size)) return MethodDraft.I(size);
+        var (node, dim) = ShapeRules.SizeReadOf(size);
+        if (m.InferredShapes[node] is not { } shape || ShapeRules.Normalize(dim, shape.Rank) is not { } d) return null;
+        var read = shape[d];
+        if (read.IsFixed) return MethodDraft.I(read.Size);
+        if (read.Symbol == m.Batch) return "n";
+        if (!read.IsSymbol || m.Program.Sizes.Expression(read.Symbol!) is not { } expression) return null;
+        m.Program.UsedSymbols.Add(read.Symbol!);
+        return expression;
     }
 
     /// <summary>The C# expression of a data node's tensor: its template with its inputs' expressions (or a raw input's field).</summary>
@@ -111,7 +135,7 @@ internal sealed class DataValueRule : Rule
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
-        => ("int[]", n.Shape!.Dims.Select((d, k) => k == 0 && n.Batched ? "-1" : MethodDraft.I(d.Size)).ToArray());
+        => ("int[]", n.Shape!.Dims.Select((d, k) => k == 0 && n.Batched ? "-1" : SizeSymbols.Csharp(d)).ToArray());
 
     public override void Forward(EmitContext e, NodePlan n)
     {

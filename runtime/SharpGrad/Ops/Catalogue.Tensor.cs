@@ -80,7 +80,7 @@ internal static partial class OpCatalogue
     private static OpRow EagerOp(string name, string pyTorchName, OpSurface surface, int tensorArity, System.Func<ShapeCall, ShapeResult>? shape = null)
         => new(name, pyTorchName, OpFamily.Eager, surface) { TensorArity = tensorArity, Shape = shape };
 
-    private static ShapeResult ViewRule(ShapeCall c) => c.Ints("shape") is { } sizes ? ShapeRules.View(c.Input(0), sizes, c.Batch) : ShapeResult.Unknown;
+    private static ShapeResult ViewRule(ShapeCall c) => c.Ints("shape") is { } sizes ? ShapeRules.View(c.Input(0), sizes, c.Batch, c.Reads) : ShapeResult.Unknown;
 
     private static ShapeResult TransposeRule(ShapeCall c)
         => c.Input(0) is { } s && c.Int("dim0") is { } a && c.Int("dim1") is { } b && ShapeRules.TransposePermutation(s.Rank, a, b) is { } perm

@@ -74,6 +74,18 @@ internal sealed class ShapeCall
     /// <summary>What a read of the batch size at run time (<c>x.Shape[0]</c> in a View) stands for.</summary>
     public Dim Batch { get; }
 
+    /// <summary>
+    /// What a read of another size at run time (<see cref="ShapeRules.SizeRead"/>: <c>tokens.Size(1)</c>, an <c>int t</c>
+    /// holding one) stands for: the dim of the value it reads (a sequence length <c>T</c>); null where no one resolves it.
+    /// </summary>
+    public Func<int, Dim?>? Reads { get; init; }
+
+    /// <summary>A size written in a shape argument as a dim: a constant, the batch, a size read (<see cref="Reads"/>); null otherwise.</summary>
+    public Dim? SizeOf(int size)
+        => size == ShapeRules.BatchRead ? Batch
+            : ShapeRules.IsSizeRead(size) ? Reads?.Invoke(size) is { IsUnknown: false } read ? read : null
+            : size >= 0 ? Dim.Of(size) : null;
+
     public TensorShape? Input(int i) => i < Inputs.Count ? Inputs[i] : null;
 
     /// <summary>The argument's value, or the row's default when the call does not have the argument; null when unknown.</summary>
@@ -196,6 +208,21 @@ internal static class ShapeRules
     /// <summary>In the ints of a View/Reshape: the batch size read at run time (<c>x.Shape[0]</c>), i.e. <see cref="ShapeCall.Batch"/>.</summary>
     public const int BatchRead = int.MinValue;
 
+    /// <summary>The first code of a size read (<see cref="SizeRead"/>); codes run up to 2^30 above it, far below any size.</summary>
+    private const int SizeReadBase = int.MinValue + 1;
+
+    /// <summary>
+    /// In the ints of a shape argument: a read at run time of dim <paramref name="dim"/> (−32 … 31) of the value of graph node
+    /// <paramref name="node"/> (<c>int t = tokens.Size(1)</c>), resolved by shape inference to that value's dim (<see cref="ShapeCall.Reads"/>).
+    /// </summary>
+    public static int SizeRead(int node, int dim) => SizeReadBase + node * 64 + (dim + 32);
+
+    /// <summary>True for a code made by <see cref="SizeRead"/>.</summary>
+    public static bool IsSizeRead(int value) => value >= SizeReadBase && value < SizeReadBase + (1 << 30);
+
+    /// <summary>The node and dim of a size read (<see cref="SizeRead"/>).</summary>
+    public static (int Node, int Dim) SizeReadOf(int value) => ((value - SizeReadBase) / 64, (value - SizeReadBase) % 64 - 32);
+
     private static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A dim index normalised to [0, rank), or null when out of range.</summary>
@@ -216,6 +243,11 @@ internal static class ShapeRules
     /// </summary>
     public static ShapeResult Arange(ShapeCall call)
     {
+        // Arange(t) of a size read at run time (t = tokens.Size(1)): [t].
+        if (call.Ints("end") is [var read] && (read == BatchRead || IsSizeRead(read)) && call.Number("start") is 0 && call.Number("step") is 1)
+        {
+            return call.SizeOf(read) is { } length ? new TensorShape([length]) : ShapeResult.Unknown;
+        }
         if (call.Number("start") is not { } start || call.Number("end") is not { } end || call.Number("step") is not { } step || step == 0) return ShapeResult.Unknown;
         return TensorShape.Of([(int)Math.Max(0, Math.Ceiling((end - start) / step))]);
     }
@@ -227,8 +259,7 @@ internal static class ShapeRules
         var dims = new List<Dim>();
         foreach (int size in sizes)
         {
-            if (size == BatchRead) dims.Add(call.Batch);
-            else if (size >= 0) dims.Add(Dim.Of(size));
+            if (call.SizeOf(size) is { } dim) dims.Add(dim);
             else return ShapeResult.Unknown;
         }
         return new TensorShape(dims);
@@ -353,17 +384,18 @@ internal static class ShapeRules
     /// <c>View</c>/<c>Reshape</c> to <paramref name="target"/> (-1 inferred; <see cref="BatchRead"/> = the batch): symbols
     /// on both sides cancel (N·512 → [N, -1]); a symbol of the target the input does not have is not checked.
     /// </summary>
-    public static ShapeResult View(TensorShape? input, IReadOnlyList<int> target, Dim batch)
+    public static ShapeResult View(TensorShape? input, IReadOnlyList<int> target, Dim batch, Func<int, Dim?>? reads = null)
     {
         int holes = 0;
         foreach (int t in target)
         {
             if (t == -1) holes++;
-            else if (t < -1 && t != BatchRead) return ShapeResult.Unknown;   // the runtime reports these
+            else if (IsSizeRead(t) && reads?.Invoke(t) is not { IsUnknown: false }) return ShapeResult.Unknown;
+            else if (t < -1 && t != BatchRead && !IsSizeRead(t)) return ShapeResult.Unknown;   // the runtime reports these
         }
         if (holes > 1) return ShapeResult.Unknown;
         var dims = new Dim[target.Count];
-        for (int i = 0; i < dims.Length; i++) dims[i] = target[i] == -1 ? Dim.Unknown : target[i] == BatchRead ? batch : Dim.Of(target[i]);
+        for (int i = 0; i < dims.Length; i++) dims[i] = target[i] == -1 ? Dim.Unknown : target[i] == BatchRead ? batch : IsSizeRead(target[i]) ? reads!(target[i])!.Value : Dim.Of(target[i]);
         long known = 1;
         var targetSymbols = new List<string>();
         for (int i = 0; i < dims.Length; i++)
