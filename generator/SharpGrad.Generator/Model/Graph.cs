@@ -52,6 +52,13 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
     /// </summary>
     public EquatableArray<ChildSpec> Items { get; init; }
 
+    /// <summary>
+    /// For a user module whose <c>Forward</c> depends on its constructor's arguments (an optional child passed in, a flag):
+    /// its graph parsed for this instance, with the arguments its parent passes (sizes in the parent's symbols, conditions
+    /// decided). The inliner inlines it instead of the class's own graph. Null otherwise.
+    /// </summary>
+    public ModuleGraph? Instance { get; init; }
+
     /// <summary>True for a <c>Sequential</c> whose items were read from its constant construction.</summary>
     public bool IsStaticSequential => Kind == "Sequential" && IsBuiltIn && !Items.IsEmpty;
 
@@ -92,6 +99,9 @@ internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool Is
     /// <c>(dModel/nHeads)</c>), bound when <c>Compile()</c> is called. Null otherwise.
     /// </summary>
     public string? Symbol { get; init; }
+
+    /// <summary>For a module passed as the argument (<c>new BasicBlock(…, downsample)</c>): its spec. Null otherwise.</summary>
+    public ChildSpec? Module { get; init; }
 }
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>
@@ -189,6 +199,12 @@ internal sealed record GraphInput(string Name, TensorShape? Shape)
 /// <summary>Why part of a module is outside the static subset (a graph break, SG1019): the diagnostic id, where, the construct and the fix.</summary>
 internal sealed record GraphIssue(string Id, LocationInfo? Location, string What, string Reason)
 {
+    /// <summary>
+    /// True when the break depends only on the module's constructor arguments (a child or flag passed in): a parent that builds
+    /// the module with arguments the build knows compiles it (<see cref="ChildSpec.Instance"/>).
+    /// </summary>
+    public bool DependsOnArguments { get; init; }
+
     /// <summary>The method the break is in (<c>Forward</c>), or <c>constructor</c> for a child's declaration.</summary>
     public string Method { get; init; } = "constructor";
 

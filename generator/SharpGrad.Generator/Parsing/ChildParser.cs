@@ -18,7 +18,17 @@ namespace SharpGrad.Generator.Parsing;
 internal static class ChildParser
 {
     public static List<ChildSpec> Parse(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, CancellationToken token)
+        => Parse(type, compilation, issues, token, null, out _);
+
+    /// <summary>
+    /// The children of <paramref name="type"/>; with <paramref name="arguments"/>, of the instance its parent builds with
+    /// them (<see cref="ConstructorEvaluator"/>). <paramref name="fields"/>: every field's value after the constructor, for
+    /// the conditions of Forward.
+    /// </summary>
+    public static List<ChildSpec> Parse(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, CancellationToken token,
+        IReadOnlyDictionary<string, CtorValue>? arguments, out Dictionary<ISymbol, CtorValue> fields)
     {
+        fields = ConstructorEvaluator.Fields(type, compilation, arguments, token);
         var children = new List<ChildSpec>();
         foreach (var member in type.GetMembers())
         {
@@ -66,22 +76,54 @@ internal static class ChildParser
             string kind = memberType.Name;
             string path = Naming.ToStateName(member.Name);
             string typeName = TypeName(memberType);
-            var initializer = Initializer(member, token) ?? ConstructorAssignment(type, member, compilation, token);
+            var initializer = arguments is null ? Initializer(member, token) ?? ConstructorAssignment(type, member, compilation, token) : null;
+            ChildSpec? child = null;
+            string? notConstant = null;
+            GraphIssue? loop = null;
+            if (initializer is not null)
+            {
+                var creation = compilation.GetSemanticModel(initializer.SyntaxTree).GetOperation(initializer, token);
+                child = FromCreation(member.Name, creation, initializer, out notConstant);
+                if (child is { Kind: "Sequential" or "ModuleList", IsBuiltIn: true } && notConstant is null)
+                {
+                    child = ConstructorItems(type, member, child, compilation, token, ref notConstant, ref loop);
+                }
+                if (notConstant is null && loop is null)
+                {
+                    AddChild(children, child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }, path, member.Name);
+                    continue;
+                }
+            }
+
+            // The constructor as it runs (helpers, locals, conditions, loops, ConstructorEvaluator): the child it leaves, when
+            // one construction read directly does not give it, and always for an instance a parent builds.
+            fields.TryGetValue(member, out var evaluated);
+            if (evaluated is { IsKnownModule: true })
+            {
+                AddChild(children, evaluated.Spec! with { Name = member.Name, Text = evaluated.Spec!.Text.Length > 0 ? evaluated.Spec.Text : member.Name }, path, member.Name);
+                continue;
+            }
+            if (evaluated is { Kind: CtorValue.Kinds.Null } && arguments is not null) continue;   // an optional child this instance does not have
+            if (evaluated is { Kind: CtorValue.Kinds.Unknown, FromArgument: true })
+            {
+                issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, location,
+                    "the child '" + member.Name + "', passed to the constructor as " + evaluated.Why + " (which module it is, if any, is known only where the module is built)",
+                    "build it in a parent with arguments the build knows (`new " + type.Name + "(…, new Sequential(…))`): the parent compiles it whole") { DependsOnArguments = true });
+                children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
+                continue;
+            }
+            if (initializer is null && evaluated is { Kind: CtorValue.Kinds.Module, Loop: { } unknownLoop })
+            {
+                issues.Add(LoopIssue(member, unknownLoop.Loop, unknownLoop.Bound));
+                children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
+                continue;
+            }
             if (initializer is null)
             {
                 issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, location, "the child '" + member.Name + "', which is not constructed once in a field initialiser or the constructor",
                     "construct it once, as `readonly " + kind + " " + member.Name + " = new(…);` or `" + member.Name + " = new(…);` in the constructor, with constant arguments"));
                 children.Add(new ChildSpec(member.Name, kind, builtIn, default, "") { Path = path, TypeName = typeName });
                 continue;
-            }
-
-            var model = compilation.GetSemanticModel(initializer.SyntaxTree);
-            var creation = model.GetOperation(initializer, token);
-            var child = FromCreation(member.Name, creation, initializer, out string? notConstant);
-            GraphIssue? loop = null;
-            if (child is { Kind: "Sequential" or "ModuleList", IsBuiltIn: true } && notConstant is null)
-            {
-                child = ConstructorItems(type, member, child, compilation, token, ref notConstant, ref loop);
             }
             if (loop is not null)
             {
@@ -94,18 +136,26 @@ internal static class ChildParser
                     "pass constants or const fields; sizes from the constructor's int parameters are compiled for " + SymbolicSizes.Layers + " children"));
             }
             children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
-            if (child is { Kind: "ModuleList", Items.IsEmpty: false } list && notConstant is null)
-            {
-                // A ModuleList built from constant constructions: its items are children "layers.0", … a foreach unrolls over.
-                for (int k = 0; k < list.Items.Count; k++)
-                {
-                    string itemPath = path + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    children.Add(list.Items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member.Name, ArrayIndex = k });
-                }
-            }
         }
         return children;
     }
+
+    /// <summary>A child under its state path; a ModuleList's items too, as children "layers.0", … a foreach unrolls over.</summary>
+    private static void AddChild(List<ChildSpec> children, ChildSpec child, string path, string member)
+    {
+        children.Add(child with { Path = path });
+        if (child is not { Kind: "ModuleList", Items.IsEmpty: false } list) return;
+        for (int k = 0; k < list.Items.Count; k++)
+        {
+            string itemPath = path + "." + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            children.Add(list.Items[k] with { Name = itemPath, Path = itemPath, ArrayMember = member, ArrayIndex = k });
+        }
+    }
+
+    private static GraphIssue LoopIssue(ISymbol member, StatementSyntax loop, string bound)
+        => new(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(loop.GetLocation()),
+            "the child '" + member.Name + "', filled in a loop of `" + bound + "` iterations, a count the build does not know (its items are unknown at build time)",
+            "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children");
 
     /// <summary>
     /// A child from its construction <c>new Linear(…)</c>: every constructor argument bound. A <c>Sequential</c> built
@@ -113,16 +163,27 @@ internal static class ChildParser
     /// parsed the same way and named by its key. <paramref name="notConstant"/> names the first argument that is not
     /// a compile-time constant (or the item that is not a construction).
     /// </summary>
-    private static ChildSpec? FromCreation(string name, IOperation? creation, SyntaxNode syntax, out string? notConstant)
+    internal static ChildSpec? FromCreation(string name, IOperation? creation, SyntaxNode syntax, out string? notConstant,
+        System.Func<IOperation, CtorValue>? resolve = null, Compilation? compilation = null, CancellationToken token = default, bool specialize = true)
     {
         notConstant = null;
         while (creation is IConversionOperation conversion) creation = conversion.Operand;
+        compilation ??= creation?.SemanticModel?.Compilation;
+        if (resolve is not null && creation is not (null or IObjectCreationOperation or IInvalidOperation)
+            && !(creation is IInvocationOperation { TargetMethod.Name: "Add" or "Append" }))
+        {
+            // A module the constructor holds in a local or makes in a helper (`new Sequential(conv, DoubleConv(c, c))`).
+            var held = resolve(creation);
+            if (held.IsKnownModule) return held.Spec! with { Name = name, Path = name };
+            notConstant = held.Why ?? GraphParser.Text(syntax);
+            return null;
+        }
 
         // new Sequential().Add("conv1", new Conv2d(…)).Append(new ReLU()): the add_module form, item by item.
         if (creation is IInvocationOperation { TargetMethod: { Name: "Add" or "Append" } added, Instance: { } instance } invocation
             && added.ContainingType is { Name: "Sequential" } container && IsBuiltIn(container))
         {
-            var sequence = FromCreation(name, instance, syntax, out notConstant);
+            var sequence = FromCreation(name, instance, syntax, out notConstant, resolve, compilation, token, specialize);
             if (sequence is null || notConstant is not null) return sequence;
             var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
             string key = sequence.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -136,7 +197,7 @@ internal static class ChildParser
                 key = given;
             }
             var module = arguments[arguments.Count - 1].Value;
-            var item = FromCreation(key, module, module.Syntax, out notConstant);
+            var item = FromCreation(key, module, module.Syntax, out notConstant, resolve, compilation, token, specialize);
             if (item is null) return sequence;
             return sequence with { Items = sequence.Items.Concat(new[] { item }).ToEquatableArray(), Text = GraphParser.Text(syntax) };
         }
@@ -149,7 +210,7 @@ internal static class ChildParser
             foreach (var argument in container2.ArgumentList!.Arguments)
             {
                 var element = creation.SemanticModel!.GetOperation(argument.Expression);
-                if (element is null || !SequentialItems(element, containerItems, ref notConstant, single: true)) notConstant ??= GraphParser.Text(argument);
+                if (element is null || !SequentialItems(element, containerItems, ref notConstant, single: true, resolve, compilation, token, specialize)) notConstant ??= GraphParser.Text(argument);
             }
             return new ChildSpec(name, containerType.Name, true, new[] { new ChildArg("modules", default, true) }.ToEquatableArray(), GraphParser.Text(syntax))
             {
@@ -174,12 +235,17 @@ internal static class ChildParser
             var value = argument.Value;
             if (isSequential)
             {
-                if (!SequentialItems(value, items, ref notConstant)) notConstant ??= GraphParser.Text(argument.Syntax);
+                if (!SequentialItems(value, items, ref notConstant, false, resolve, compilation, token, specialize)) notConstant ??= GraphParser.Text(argument.Syntax);
                 args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, true));
                 continue;
             }
             var ints = new List<int>();
             while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
+            if (resolve is not null && !value.ConstantValue.HasValue && value is not IDefaultValueOperation && Resolved(resolve(value), argument, kind, builtIn) is { } given)
+            {
+                args.Add(given);
+                continue;
+            }
             bool known = GraphParser.Ints(value, ints)
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                          || value is IDefaultValueOperation
@@ -192,11 +258,76 @@ internal static class ChildParser
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
             args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string, Symbol = symbol });
         }
-        return new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
+        var spec = new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
         {
             TypeName = TypeName(type),
             Items = items.ToEquatableArray(),
         };
+        return !builtIn && specialize && notConstant is null && compilation is not null && type is INamedTypeSymbol named ? Specialize(named, spec, compilation, token) : spec;
+    }
+
+    /// <summary>An argument whose value the constructor evaluation knows: an int, a size, a bool, null or a module; else null.</summary>
+    private static ChildArg? Resolved(CtorValue value, IArgumentOperation argument, string kind, bool builtIn)
+    {
+        string name = argument.Parameter?.Name ?? "";
+        switch (value.Kind)
+        {
+            case CtorValue.Kinds.Int:
+                return new ChildArg(name, new[] { value.Int }.ToEquatableArray(), true) { Number = value.Int };
+            case CtorValue.Kinds.Bool:
+                return new ChildArg(name, new[] { value.Bool ? 1 : 0 }.ToEquatableArray(), true) { Number = value.Bool ? 1 : 0 };
+            case CtorValue.Kinds.Null:
+                return new ChildArg(name, default, true);
+            case CtorValue.Kinds.Size when !builtIn || SymbolicSizes.Accepts(kind, name):
+                return new ChildArg(name, default, false) { Symbol = value.Symbol };
+            case CtorValue.Kinds.Module when value.IsKnownModule && !builtIn:
+                return new ChildArg(name, default, true) { Module = value.Spec };
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>How deep instance graphs are being parsed (a module built inside a module built inside …).</summary>
+    [System.ThreadStatic] private static int s_instanceDepth;
+
+    /// <summary>
+    /// A user module whose Forward may depend on its constructor's arguments (a module or bool parameter, a bool field:
+    /// <c>if (downsample is not null)</c>, <c>useResidual ? … : …</c>) gets its graph parsed for this instance
+    /// (<see cref="ChildSpec.Instance"/>): its constructor run with the arguments the parent passes.
+    /// </summary>
+    private static ChildSpec Specialize(INamedTypeSymbol type, ChildSpec spec, Compilation compilation, CancellationToken token)
+    {
+        var constructors = type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared).ToList();
+        if (constructors.Count != 1 || s_instanceDepth > 8) return spec;
+        var parameters = constructors[0].Parameters;
+        bool depends = parameters.Any(p => p.Type.SpecialType == SpecialType.System_Boolean || ModuleParser.IsModuleType(p.Type))
+                       || type.GetMembers().OfType<IFieldSymbol>().Any(f => !f.IsStatic && f.Type.SpecialType == SpecialType.System_Boolean);
+        if (!depends) return spec;
+        var arguments = new Dictionary<string, CtorValue>();
+        foreach (var parameter in parameters)
+        {
+            if (spec.Arg(parameter.Name) is not { } a) continue;
+            CtorValue? v = a switch
+            {
+                { Module: { } module } => CtorValue.Of(module),
+                { Symbol: { } symbol } => CtorValue.OfSize(symbol),
+                { IsKnown: true, Values.Count: 0, Number: null, String: null } => CtorValue.Null,
+                { IsKnown: true, Values.Count: 1 } when parameter.Type.SpecialType == SpecialType.System_Boolean => CtorValue.Of(a.Values[0] != 0),
+                { IsKnown: true, Values.Count: 1 } when parameter.Type.SpecialType == SpecialType.System_Int32 => CtorValue.Of(a.Values[0]),
+                _ => null,
+            };
+            if (v is not null) arguments[parameter.Name] = v;
+        }
+        s_instanceDepth++;
+        try
+        {
+            var graph = GraphParser.Parse(type, compilation, token, arguments);
+            return graph is { IsCompilable: true } ? spec with { Instance = graph } : spec;
+        }
+        finally
+        {
+            s_instanceDepth--;
+        }
     }
 
     /// <summary>
@@ -214,7 +345,8 @@ internal static class ChildParser
     }
 
     /// <summary>The items of a Sequential's params argument: module constructions, or ("name", construction) tuples.</summary>
-    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant, bool single = false)
+    private static bool SequentialItems(IOperation value, List<ChildSpec> items, ref string? notConstant, bool single = false,
+        System.Func<IOperation, CtorValue>? resolve = null, Compilation? compilation = null, CancellationToken token = default, bool specialize = true)
     {
         while (value is IConversionOperation conversion) value = conversion.Operand;
         IEnumerable<IOperation>? elements = single ? new[] { value } : value switch
@@ -241,7 +373,7 @@ internal static class ChildParser
                 key = given;
                 module = tuple.Elements[1];
             }
-            var item = FromCreation(key, module, module.Syntax, out var itemNotConstant);
+            var item = FromCreation(key, module, module.Syntax, out var itemNotConstant, resolve, compilation, token, specialize);
             if (itemNotConstant is not null) notConstant ??= itemNotConstant;
             if (item is null) return true;
             items.Add(item);
@@ -314,9 +446,7 @@ internal static class ChildParser
                         return;
                     }
                     string bound = loop.Condition is BinaryExpressionSyntax { Right: var right } ? GraphParser.Text(right) : GraphParser.Text(loop);
-                    Loop ??= new GraphIssue(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(loop.GetLocation()),
-                        "the child '" + member.Name + "', filled in a loop of `" + bound + "` iterations, a count the build does not know (its items are unknown at build time)",
-                        "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children");
+                    Loop ??= LoopIssue(member, loop, bound);
                     NotConstant ??= GraphParser.Text(loop.Statement);
                     return;
                 }

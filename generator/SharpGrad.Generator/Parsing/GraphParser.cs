@@ -33,6 +33,9 @@ internal sealed class GraphParser
     private readonly Dictionary<ISymbol, int> _loopIndex = new(SymbolEqualityComparer.Default);
     private readonly INamedTypeSymbol _type;
 
+    /// <summary>Every field's value after the constructor (<see cref="ConstructorEvaluator"/>): what decides Forward's conditions on them.</summary>
+    private Dictionary<ISymbol, CtorValue> _fields = new(SymbolEqualityComparer.Default);
+
     private SemanticModel _model = null!;
     private List<GraphNode> _nodes = new();
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
@@ -69,6 +72,13 @@ internal sealed class GraphParser
         .WithParameterOptions(SymbolDisplayParameterOptions.IncludeName);
 
     public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+        => Parse(type, compilation, token, null);
+
+    /// <summary>
+    /// The graph of <paramref name="type"/>; with <paramref name="arguments"/>, of the instance a parent builds with these
+    /// constructor arguments (<see cref="ChildSpec.Instance"/>): children and Forward's conditions as that instance has them.
+    /// </summary>
+    public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token, IReadOnlyDictionary<string, CtorValue>? arguments)
     {
         var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
         foreach (var member in type.GetMembers())
@@ -86,8 +96,8 @@ internal sealed class GraphParser
         var issues = new List<GraphIssue>();
         try
         {
-            var children = ChildParser.Parse(type, compilation, issues, token);
-            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token);
+            var children = ChildParser.Parse(type, compilation, issues, token, arguments, out var fields);
+            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token) { _fields = fields };
             var graphs = new List<GraphMethod>();
             foreach (var (method, syntax) in methods)
             {
@@ -496,6 +506,11 @@ internal sealed class GraphParser
             case IfStatementSyntax branch when IsTraining(branch.Condition):
                 IfTraining(branch);
                 break;
+            case IfStatementSyntax branch when Decided(branch.Condition) is bool taken:
+                // if (downsample is not null) …: the constructor fixed it; only the branch it takes is the module's graph.
+                if (taken) BranchBody(branch.Statement);
+                else if (branch.Else is { } otherwise) BranchBody(otherwise.Statement);
+                break;
             case BlockSyntax block:
                 Statements(block.Statements, isTopLevel: false);
                 break;
@@ -653,6 +668,25 @@ internal sealed class GraphParser
         }
     }
 
+    /// <summary>
+    /// A condition over the module's own fields that its constructor decides (<c>downsample is not null</c>, a readonly flag
+    /// <c>useResidual</c>, <c>stride == 1</c>): its value, or null when it reads anything else. A condition over fields whose
+    /// values depend on the constructor's arguments is a graph break here; the parent that builds the module with known
+    /// arguments compiles it (<see cref="ChildSpec.Instance"/>).
+    /// </summary>
+    private bool? Decided(ExpressionSyntax condition)
+    {
+        var reads = condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Select(id => _model.GetSymbolInfo(id, _token).Symbol).ToList();
+        bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false } or IPropertySymbol { IsStatic: false } && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
+                                                        || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
+        if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
+        if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
+        throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(condition),
+            "the test `" + Text(condition) + "` of the module's fields, which its constructor's arguments decide",
+            "build the module in a parent with arguments the build knows (its Compile() then takes the branch this instance has), or set the fields from constants")
+        { DependsOnArguments = true });
+    }
+
     private void BranchBody(StatementSyntax statement)
     {
         if (statement is BlockSyntax block) Statements(block.Statements, isTopLevel: false);
@@ -690,6 +724,8 @@ internal sealed class GraphParser
         {
             case ParenthesizedExpressionSyntax p:
                 return Expr(p.Expression);
+            case ConditionalExpressionSyntax conditional when Decided(conditional.Condition) is bool taken:
+                return Expr(taken ? conditional.WhenTrue : conditional.WhenFalse);   // useResidual ? x + f(x) : f(x), fixed by the constructor
             case CastExpressionSyntax or CheckedExpressionSyntax:
                 break;
             case BinaryExpressionSyntax binary when BinaryOp(binary.Kind()) is { } op:

@@ -214,7 +214,9 @@ internal sealed class Inliner
     private int? InlineUserModule(ChildSpec child, string name, string prefix, int[] inputs, GraphNode call, Context context)
     {
         if (context.Depth >= MaxDepth || child.TypeName.Length == 0 || context.Stack.Contains(child.TypeName)) return null;
-        if (!_library.TryGetValue(child.TypeName, out var entry) || !entry.Graph.IsCompilable)
+        // An instance whose graph depends on its constructor's arguments was parsed for them (sizes already in this module's symbols).
+        var graph = child.Instance;
+        if (!_library.TryGetValue(child.TypeName, out var entry) || !(graph ?? entry.Graph).IsCompilable)
         {
             string why = entry is null
                 ? "which the compiler does not see into (its class is marked [Module(Compile = false)] or is not a [Module] class)"
@@ -234,11 +236,12 @@ internal sealed class Inliner
             return Boundary(result, name, inputs, call, context);
         }
 
-        var forward = entry.Graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
+        graph ??= entry.Graph;
+        var forward = graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
         if (forward is null) return null;
-        var inner = Enter(context, call, inputs, entry.Graph, prefix, child);
+        var inner = Enter(context, call, inputs, graph, prefix, child.Instance is null ? child : null);
         inner.Stack.Add(child.TypeName);
-        foreach (var grandchild in entry.Graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path, inner);
+        foreach (var grandchild in graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path, inner);
         int output = Copy(forward, inner)[forward.Output];
         return Boundary(output, name, inputs, call, context);
     }

@@ -16,11 +16,8 @@ internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, i
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
 internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry
 {
-    /// <summary>
-    /// With sizes bound when the module is built (Cat of two [N, hidden] into [N, 2·hidden]): the joined size, each input's
-    /// extent and the inner block as C# text (null: the ints above).
-    /// </summary>
-    public EquatableArray<string> Texts { get; init; }
+    /// <summary>Each input's size along the dim and the output's (last) as C# text: a constant, or a size bound when the module is built (<c>(2 * _sym_c)</c>).</summary>
+    public EquatableArray<string> Sizes { get; init; }
 }
 
 /// <summary>
@@ -103,51 +100,37 @@ internal sealed class JoinRule : Rule
         int d = MethodDraft.Norm(dim, m.Shapes[i].Rank);
         if (d < 0 || (m.Batched[i] && d == 0)) return null;
         var counts = new List<int>();
+        var sizes = new List<string>();
+        var shape = m.Shapes[i];
+        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim only: the others fixed.
+        for (int k = m.Batched[i] ? 1 : 0; k < shape.Rank; k++)
+        {
+            if (k != d && !shape[k].IsFixed) return null;
+        }
         for (int k = 0; k < inputs.Count; k++)
         {
             if (!m.BatchedLike(i, k) || m.IsConst(inputs[k])) return null;
-            counts.Add(plan.Variant ? 1 : m.Shapes[inputs[k]][d].Size);
+            var along = plan.Variant ? Dim.Of(1) : m.Shapes[inputs[k]][d];
+            counts.Add(along.Size);
+            sizes.Add(SizeSymbols.Csharp(along));
         }
-        var shape = m.Shapes[i];
-        if (shape.Dims.Skip(m.Batched[i] ? 1 : 0).Any(x => !x.IsFixed))
-        {
-            // Sizes bound when the module is built: Cat along a dim whose extents are symbols (and the dims after it), with
-            // fixed dims before it; the extents' symbols add up to the output's (checked where the build can prove it).
-            if (plan.Variant || shape.Dims.Skip(m.Batched[i] ? 1 : 0).Take(d - (m.Batched[i] ? 1 : 0)).Any(x => !x.IsFixed)) return null;
-            var texts = new List<string>();
-            if (DimText(m, shape[d]) is not { } size) return null;
-            texts.Add(size);
-            foreach (var k in inputs)
-            {
-                if (DimText(m, m.Shapes[k][d]) is not { } count) return null;
-                texts.Add(count);
-            }
-            var inner = new List<string>();
-            for (int k = d + 1; k < shape.Rank; k++)
-            {
-                if (DimText(m, shape[k]) is not { } text) return null;
-                inner.Add(text);
-            }
-            texts.Add(inner.Count == 0 ? "1" : string.Join(" * ", inner));
-            int outer = 1;
-            for (int k = m.Batched[i] ? 1 : 0; k < d; k++) outer *= shape[k].Size;
-            return plan with { Rule = Kind, Geometry = new JoinGeometry(new AxisGeometry(outer, 0, 0, m.Batched[i]), counts.ToEquatableArray()) { Texts = texts.ToEquatableArray() } };
-        }
-        if (counts.Sum() != m.Shapes[i][d].Size) return null;
-        return plan with { Rule = Kind, Geometry = new JoinGeometry(m.Axis(i, d), counts.ToEquatableArray()) };
+        if (shape[d].IsFixed && counts.Sum() != shape[d].Size) return null;
+        sizes.Add(SizeSymbols.Csharp(shape[d]));
+        return plan with { Rule = Kind, Geometry = new JoinGeometry(m.Axis(i, d), counts.ToEquatableArray()) { Sizes = sizes.ToEquatableArray() } };
     }
 
-    /// <summary>The joined size, input <paramref name="k"/>'s extent, its start and the inner block as C# text.</summary>
-    private static (string Size, string Count, string Start, string Inner) Extents(JoinGeometry g, int k)
+    /// <summary>Where input <paramref name="k"/> starts along the dim, as C# text (<c>0</c>, <c>8</c>, <c>(2 * _sym_c)</c>).</summary>
+    private static string Start(JoinGeometry g, int k)
     {
-        if (g.Texts.IsEmpty)
+        int constant = 0;
+        var symbolic = new List<string>();
+        for (int j = 0; j < k; j++)
         {
-            int start = 0;
-            for (int j = 0; j < k; j++) start += g.Counts[j];
-            return (MethodDraft.I(g.Axis.Size), MethodDraft.I(g.Counts[k]), MethodDraft.I(start), MethodDraft.I(g.Axis.Inner));
+            if (int.TryParse(g.Sizes[j], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int c)) constant += c;
+            else symbolic.Add(g.Sizes[j]);
         }
-        string begin = k == 0 ? "0" : string.Join(" + ", Enumerable.Range(1, k).Select(j => g.Texts[j]));
-        return (g.Texts[0], g.Texts[k + 1], begin, g.Texts[g.Texts.Count - 1]);
+        if (constant != 0 || symbolic.Count == 0) symbolic.Insert(0, MethodDraft.I(constant));
+        return string.Join(" + ", symbolic);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -158,10 +141,10 @@ internal sealed class JoinRule : Rule
         e.W.Comment($"{n.Text}: each input at its offset along the dim");
         for (int k = 0; k < n.Inputs.Count; k++)
         {
-            var (size, count, start, inner) = Extents(g, k);
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
-                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {size}", $"start: {start}", "step: 1",
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {count}", $"inner: {inner}", "accumulate: false"]);
+                [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1",
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 "accumulate: false"]);
         }
     }
 
@@ -171,10 +154,10 @@ internal sealed class JoinRule : Rule
         e.W.Comment($"d {n.Text}: each input's range of the gradient");
         for (int k = 0; k < n.Inputs.Count; k++)
         {
-            var (size, count, start, inner) = Extents(g, k);
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
-                [e.Grad(n.Index), $"srcSize: {size}", $"start: {start}", "step: 1", e.GradOrNull(n.Inputs[k]),
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {count}", $"inner: {inner}", "accumulate: true"]);
+                [e.Grad(n.Index), $"srcSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1", e.GradOrNull(n.Inputs[k]),
+                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 "accumulate: true"]);
         }
     }
 }

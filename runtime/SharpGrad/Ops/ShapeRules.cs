@@ -728,8 +728,9 @@ internal static class ShapeRules
         var dims = new List<Dim>(first.Dims);
         if (stack) dims.Insert(d, Dim.Of(c.Inputs.Count));
         bool known = true;
-        int total = 0, coefficients = 0;
-        string? product = null;   // inputs sized by one symbol (hidden, 2*hidden) join into its multiple (Cat of two [N, hidden]: 2*hidden)
+        int total = 0;
+        string? product = null;   // sizes bound when the module is built, of one product (2*c and 2*c: 4*c)
+        int coefficients = 0;
         for (int i = 0; i < c.Inputs.Count; i++)
         {
             if (c.Input(i) is not { } t) return ShapeResult.Unknown;
@@ -744,19 +745,16 @@ internal static class ShapeRules
             if (!stack)
             {
                 if (t[d].IsFixed) total += t[d].Size;
-                else if (t[d].IsSymbol && Dim.Term(t[d].Symbol!, out int coefficient, out string term) && (product is null || product == term))
+                else if (t[d].IsSymbol && Dim.Term(t[d].Symbol!, out int coefficient, out string p) && (product is null || product == p))
                 {
-                    product = term;
+                    product = p;
                     coefficients += coefficient;
                 }
                 else known = false;
             }
         }
-        if (!stack)
-        {
-            dims[d] = !known || (product is not null && total != 0) ? Dim.Unknown
-                : product is null ? Dim.Of(total) : Dim.Sym(product).Times(coefficients);
-        }
+        if (!stack) dims[d] = !known ? Dim.Unknown : product is null ? Dim.Of(total)
+            : total == 0 ? Dim.Sym(coefficients == 1 ? product : coefficients.ToString(System.Globalization.CultureInfo.InvariantCulture) + "*" + product) : Dim.Unknown;
         return new TensorShape(dims);
     }
 

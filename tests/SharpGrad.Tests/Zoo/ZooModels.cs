@@ -79,7 +79,7 @@ public sealed partial class ResNet18
         return layers;
     }
 
-    public Tensor Forward(Tensor x)
+    public Tensor Forward([Shape("N", 3, 32, 32)] Tensor x)
     {
         x = maxpool.Forward(relu.Forward(bn1.Forward(conv1.Forward(x))));
         x = layer4.Forward(layer3.Forward(layer2.Forward(layer1.Forward(x))));
@@ -260,7 +260,7 @@ public sealed partial class UNet
         head = new Conv2d(baseWidth, classes, 1);
     }
 
-    public Tensor Forward(Tensor x)
+    public Tensor Forward([Shape("N", "cin", 16, 16)] Tensor x)
     {
         var e1 = enc1.Forward(x);
         var e2 = enc2.Forward(pool.Forward(e1));
@@ -304,6 +304,6 @@ public sealed partial class MobileNetTiny
 
     public MobileNetTiny(int classes = 10) => classifier = new Linear(16, classes);
 
-    public Tensor Forward(Tensor x) => classifier.Forward(pool.Forward(blocks.Forward(stem.Forward(x))).Flatten(1));
+    public Tensor Forward([Shape("N", 3, 16, 16)] Tensor x) => classifier.Forward(pool.Forward(blocks.Forward(stem.Forward(x))).Flatten(1));
 }
 #endregion

@@ -170,23 +170,21 @@ public class ZooTests
     public ZooTests(Xunit.Abstractions.ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void ZooModelsGetCompileAndExplainTheirGraphBreaks()
+    public void ConvZooModelsCompileWithNoGraphBreak()
     {
-        // The zoo's models were [Module(Compile = false)] because the compiler rejected their Forward (SG1015/SG1016);
-        // now each construct it does not take is a graph break (SG1019): Compile() exists, runs them eagerly with the
-        // eager results, and its Explanation names each break with its place in ZooModels.cs.
+        // The zoo's conv models were graph breaks where the constructor used helpers (MakeLayer, DoubleConv), locals and
+        // children passed in (BasicBlock's downsample); the constructor is now evaluated at build time (docs/compiler.md).
+        // Their compiled training is checked against PyTorch in CompiledZooConvTests.
         using var noGrad = Autograd.NoGrad();
         var resnet = new ResNet18(numClasses: 10, width: 8);
         var x = Data("resnet18")["in.x"];
         var compiled = resnet.Compile();
-        Assert.Equal(resnet.Forward(x).ToArray(), compiled.Forward(x).ToArray());
-        Assert.False(compiled.Explanation.IsFullyCompiled);
-        Assert.All(compiled.Explanation.Breaks, b => Assert.StartsWith("ZooModels.cs(", b.Location, StringComparison.Ordinal));
-        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("layer1", StringComparison.Ordinal));
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        TensorAssert.Close(resnet.Forward(x), compiled.Forward(x), 1e-4, 1e-5, "resnet18");
 
         var unet = new UNet();
         var u = Data("unet")["in.x"];
-        Assert.Equal(unet.Forward(u).ToArray(), unet.Compile().Forward(u).ToArray());
-        Assert.NotEmpty(unet.Compile().Explanation.Breaks);
+        Assert.True(unet.Compile().Explanation.IsFullyCompiled, unet.Compile().Explanation.ToString());
+        TensorAssert.Close(unet.Forward(u), unet.Compile().Forward(u), 1e-4, 1e-5, "unet");
     }
 }

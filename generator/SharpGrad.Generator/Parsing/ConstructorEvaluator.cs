@@ -1,0 +1,593 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Operations;
+using SharpGrad.Generator.Model;
+
+namespace SharpGrad.Generator.Parsing;
+
+/// <summary>
+/// A value the constructor evaluation knows: an int, a size bound when the module is built (a symbol, <c>cin*expand</c>),
+/// a bool, <c>null</c>, a module (its <see cref="ChildSpec"/>, which a later <c>Append</c> may extend), or unknown (why).
+/// </summary>
+internal sealed class CtorValue
+{
+    public enum Kinds { Unknown, Int, Size, Bool, Null, Module }
+
+    public Kinds Kind { get; private init; }
+    public int Int { get; private init; }
+    public string Symbol { get; private init; } = "";
+    public bool Bool { get; private init; }
+
+    /// <summary>For a module: its spec so far (a Sequential's items grow as the constructor appends them).</summary>
+    public ChildSpec? Spec { get; set; }
+
+    /// <summary>For an unknown value (or a module whose items became unknown): why, as source text.</summary>
+    public string? Why { get; set; }
+
+    /// <summary>True for a value the module's constructor was given (standalone): a parent that builds the module knows it.</summary>
+    public bool FromArgument { get; private init; }
+
+    /// <summary>For a module filled in a loop whose count the build does not know: the loop and its bound.</summary>
+    public (StatementSyntax Loop, string Bound)? Loop { get; set; }
+
+    public static CtorValue Of(int value) => new() { Kind = Kinds.Int, Int = value };
+    public static CtorValue OfSize(string symbol) => new() { Kind = Kinds.Size, Symbol = symbol };
+    public static CtorValue Of(bool value) => new() { Kind = Kinds.Bool, Bool = value };
+    public static readonly CtorValue Null = new() { Kind = Kinds.Null };
+    public static CtorValue Of(ChildSpec spec) => new() { Kind = Kinds.Module, Spec = spec };
+    public static CtorValue Unknown(string why, bool fromArgument = false) => new() { Kind = Kinds.Unknown, Why = why, FromArgument = fromArgument };
+
+    /// <summary>A module whose items are known (not made unknown by a loop or a condition).</summary>
+    public bool IsKnownModule => Kind == Kinds.Module && Why is null && Spec is not null;
+
+    /// <summary>The size as a term: a constant or a symbol (null for anything else).</summary>
+    public (int Coefficient, string Product)? Term => Kind switch
+    {
+        Kinds.Int => (Int, ""),
+        Kinds.Size when Dim.Term(Symbol, out int c, out string p) => (c, p),
+        _ => null,
+    };
+}
+
+/// <summary>
+/// Runs a module's constructor at build time, symbolically, as PyTorch users write <c>__init__</c>: field initialisers, then
+/// the constructor's statements in order, with constructor locals (<c>int hidden = cin * expand;</c>), assignments to
+/// fields (a mutable <c>inplanes</c> too), <c>if</c>s whose condition the build decides, <c>for</c> loops whose count it
+/// knows, <c>Add</c>/<c>Append</c> on a Sequential or ModuleList, and calls of the class's own helper methods (static
+/// <c>DoubleConv(cin, cout)</c>, instance <c>MakeLayer(planes, blocks, stride)</c>) inlined with their arguments bound.
+/// Constructor parameters are sizes named by the parameter (standalone), or the values a parent passes (an instance). What
+/// the build cannot decide (a condition over sizes only known when the module is built, a loop of such a count) makes the
+/// values it writes unknown, with the reason: never a guess.
+/// </summary>
+internal sealed class ConstructorEvaluator
+{
+    private const int MaxDepth = 16;
+    private const int MaxSteps = 100_000;
+
+    private readonly INamedTypeSymbol _type;
+    private readonly Compilation _compilation;
+    private readonly CancellationToken _token;
+    private readonly Dictionary<ISymbol, CtorValue> _fields = new(SymbolEqualityComparer.Default);
+    private int _steps;
+
+    private ConstructorEvaluator(INamedTypeSymbol type, Compilation compilation, CancellationToken token)
+    {
+        _type = type;
+        _compilation = compilation;
+        _token = token;
+    }
+
+    /// <summary>A method's locals and parameters, and its return value once it has returned.</summary>
+    private sealed class Frame(int depth)
+    {
+        public readonly Dictionary<ISymbol, CtorValue> Locals = new(SymbolEqualityComparer.Default);
+        public readonly int Depth = depth;
+        public CtorValue? Returned;
+
+        /// <summary>The variables of the enclosing unrolled loops (an item built from one differs per iteration).</summary>
+        public readonly List<ISymbol> LoopVariables = new();
+    }
+
+    /// <summary>
+    /// The value each field (and auto-property) of <paramref name="type"/> holds after its constructor, keyed by the member.
+    /// <paramref name="arguments"/>: the constructor's arguments by parameter name (an instance a parent builds), or null
+    /// (standalone: each int parameter is a size named by the parameter, anything else unknown).
+    /// </summary>
+    public static Dictionary<ISymbol, CtorValue> Fields(INamedTypeSymbol type, Compilation compilation, IReadOnlyDictionary<string, CtorValue>? arguments, CancellationToken token)
+    {
+        var evaluator = new ConstructorEvaluator(type, compilation, token);
+        try
+        {
+            evaluator.Run(arguments);
+        }
+        catch (System.InvalidOperationException)
+        {
+            // Too many steps (a runaway loop): everything unknown.
+            foreach (var key in evaluator._fields.Keys.ToList()) evaluator._fields[key] = CtorValue.Unknown("the constructor (too long to evaluate at build time)");
+        }
+        return evaluator._fields;
+    }
+
+    /// <summary>Decides a condition over the fields (<c>downsample is not null</c>, <c>useResidual</c>): true/false, or null when the build cannot.</summary>
+    public static bool? Decide(IOperation condition, INamedTypeSymbol type, Compilation compilation, Dictionary<ISymbol, CtorValue> fields, CancellationToken token)
+    {
+        var evaluator = new ConstructorEvaluator(type, compilation, token);
+        foreach (var kv in fields) evaluator._fields[kv.Key] = kv.Value;
+        var value = evaluator.Eval(condition, new Frame(0));
+        return value.Kind == CtorValue.Kinds.Bool ? value.Bool : null;
+    }
+
+    private void Run(IReadOnlyDictionary<string, CtorValue>? arguments)
+    {
+        var frame = new Frame(0);
+        var constructors = _type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared).ToList();
+        // Field initialisers run first, in declaration order.
+        foreach (var member in _type.GetMembers())
+        {
+            if (member.IsStatic || member is not (IFieldSymbol or IPropertySymbol)) continue;
+            foreach (var reference in member.DeclaringSyntaxReferences)
+            {
+                var value = reference.GetSyntax(_token) switch
+                {
+                    VariableDeclaratorSyntax { Initializer.Value: var v } => v,
+                    PropertyDeclarationSyntax { Initializer.Value: var v } => v,
+                    _ => null,
+                };
+                if (value is not null && _compilation.GetSemanticModel(value.SyntaxTree).GetOperation(value, _token) is { } operation)
+                {
+                    _fields[member] = Eval(operation, frame);
+                }
+            }
+        }
+        if (constructors.Count == 0) return;
+        if (constructors.Count > 1)
+        {
+            // Which constructor runs is the caller's choice: the fields it sets are unknown.
+            foreach (var c in constructors) TaintBody(c, "one of several constructors");
+            return;
+        }
+        var constructor = constructors[0];
+        var syntax = constructor.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
+        if (syntax is null) return;
+        if (syntax.Initializer is { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.ThisKeyword })
+        {
+            TaintBody(constructor, "a constructor that calls another (`: this(…)`)");
+            return;
+        }
+        foreach (var parameter in constructor.Parameters)
+        {
+            frame.Locals[parameter] = arguments is null ? Standalone(parameter)
+                : arguments.TryGetValue(parameter.Name, out var given) ? given
+                : Default(parameter);
+        }
+        var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+        if (syntax.Body is { } body) Statements(body.Statements, frame, model);
+        else if (syntax.ExpressionBody is { Expression: var expression } && model.GetOperation(expression, _token) is { } op) Eval(op, frame);
+    }
+
+    /// <summary>A parameter of the module's own constructor, standalone: an int is the size it names; anything else unknown.</summary>
+    private static CtorValue Standalone(IParameterSymbol parameter) => parameter.Type.SpecialType == SpecialType.System_Int32
+        ? CtorValue.OfSize(parameter.Name)
+        : CtorValue.Unknown("the constructor argument '" + parameter.Name + "'", fromArgument: true);
+
+    private static CtorValue Default(IParameterSymbol parameter)
+    {
+        if (!parameter.HasExplicitDefaultValue) return CtorValue.Unknown("the constructor argument '" + parameter.Name + "'", fromArgument: true);
+        return Constant(parameter.ExplicitDefaultValue) ?? CtorValue.Unknown("the constructor argument '" + parameter.Name + "'", fromArgument: true);
+    }
+
+    private static CtorValue? Constant(object? value) => value switch
+    {
+        null => CtorValue.Null,
+        int i => CtorValue.Of(i),
+        bool b => CtorValue.Of(b),
+        _ => null,
+    };
+
+    private void TaintBody(IMethodSymbol method, string why)
+    {
+        foreach (var reference in method.DeclaringSyntaxReferences)
+        {
+            if (reference.GetSyntax(_token) is ConstructorDeclarationSyntax { Body: { } body } syntax)
+            {
+                var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+                foreach (var statement in body.Statements) Taint(statement, new Frame(0), model, why);
+            }
+        }
+    }
+
+    // ---- statements ------------------------------------------------------------------------------------------
+
+    private void Statements(SyntaxList<StatementSyntax> statements, Frame frame, SemanticModel model)
+    {
+        foreach (var statement in statements)
+        {
+            if (frame.Returned is not null) return;
+            Statement(statement, frame, model);
+        }
+    }
+
+    private void Statement(StatementSyntax statement, Frame frame, SemanticModel model)
+    {
+        _token.ThrowIfCancellationRequested();
+        if (++_steps > MaxSteps) throw new System.InvalidOperationException("too many steps");
+        switch (statement)
+        {
+            case BlockSyntax block:
+                Statements(block.Statements, frame, model);
+                return;
+            case LocalDeclarationStatementSyntax local:
+                foreach (var v in local.Declaration.Variables)
+                {
+                    var symbol = model.GetDeclaredSymbol(v, _token);
+                    if (symbol is null) continue;
+                    frame.Locals[symbol] = v.Initializer is { Value: var init } && model.GetOperation(init, _token) is { } op
+                        ? Eval(op, frame) : CtorValue.Unknown(v.Identifier.ValueText);
+                }
+                return;
+            case ExpressionStatementSyntax { Expression: var expression } when model.GetOperation(expression, _token) is { } operation:
+                Eval(operation, frame);
+                return;
+            case ReturnStatementSyntax { Expression: var returned }:
+                frame.Returned = returned is not null && model.GetOperation(returned, _token) is { } r ? Eval(r, frame) : CtorValue.Null;
+                return;
+            case IfStatementSyntax branch when model.GetOperation(branch.Condition, _token) is { } condition:
+            {
+                var decided = Eval(condition, frame);
+                if (decided.Kind == CtorValue.Kinds.Bool)
+                {
+                    if (decided.Bool) Statement(branch.Statement, frame, model);
+                    else if (branch.Else is { } otherwise) Statement(otherwise.Statement, frame, model);
+                    return;
+                }
+                Taint(statement, frame, model, "`" + GraphParser.Text(statement) + "`, chosen by `" + GraphParser.Text(branch.Condition) + "`, which the build cannot decide");
+                return;
+            }
+            case ForStatementSyntax loop:
+                For(loop, frame, model);
+                return;
+            case EmptyStatementSyntax:
+                return;
+            default:
+                Taint(statement, frame, model, "`" + GraphParser.Text(statement) + "`");
+                return;
+        }
+    }
+
+    /// <summary><c>for (int i = a; i &lt; b; i++)</c> (or <c>&lt;=</c>, <c>++i</c>, <c>i += 1</c>) with a and b known ints: unrolled, i bound to each value.</summary>
+    private void For(ForStatementSyntax loop, Frame frame, SemanticModel model)
+    {
+        string bound = loop.Condition is BinaryExpressionSyntax { Right: var right } ? GraphParser.Text(right) : GraphParser.Text(loop);
+        if (loop.Declaration is { Variables: [{ Initializer.Value: var first } declarator] } && loop.Incrementors.Count == 1
+            && model.GetDeclaredSymbol(declarator, _token) is { } variable
+            && model.GetOperation(first, _token) is { } firstOp && Eval(firstOp, frame) is { Kind: CtorValue.Kinds.Int } from
+            && loop.Condition is BinaryExpressionSyntax { Left: IdentifierNameSyntax left, Right: var to } condition
+            && left.Identifier.ValueText == declarator.Identifier.ValueText
+            && model.GetOperation(to, _token) is { } toOp && Eval(toOp, frame) is { Kind: CtorValue.Kinds.Int } limit
+            && Steps(loop, declarator.Identifier.ValueText, model)
+            && !loop.Statement.DescendantNodes().OfType<AssignmentExpressionSyntax>().Any(a => a.Left is IdentifierNameSyntax { Identifier.ValueText: var n } && n == declarator.Identifier.ValueText))
+        {
+            int count = condition.Kind() switch
+            {
+                SyntaxKind.LessThanExpression => limit.Int - from.Int,
+                SyntaxKind.LessThanOrEqualExpression => limit.Int - from.Int + 1,
+                _ => -1,
+            };
+            if (count >= 0 && count <= 4096)
+            {
+                frame.LoopVariables.Add(variable);
+                for (int k = 0; k < count && frame.Returned is null; k++)
+                {
+                    frame.Locals[variable] = CtorValue.Of(from.Int + k);
+                    Statement(loop.Statement, frame, model);
+                }
+                frame.LoopVariables.Remove(variable);
+                return;
+            }
+        }
+        Taint(loop, frame, model, "`" + GraphParser.Text(loop.Statement) + "`", (loop, bound));
+    }
+
+    private bool Steps(ForStatementSyntax loop, string name, SemanticModel model) => loop.Incrementors[0] switch
+    {
+        PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PostIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == name,
+        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.PreIncrementExpression, Operand: IdentifierNameSyntax id } => id.Identifier.ValueText == name,
+        AssignmentExpressionSyntax { RawKind: (int)SyntaxKind.AddAssignmentExpression, Left: IdentifierNameSyntax id, Right: var by }
+            => id.Identifier.ValueText == name && model.GetConstantValue(by, _token) is { HasValue: true, Value: 1 },
+        _ => false,
+    };
+
+    /// <summary>
+    /// A statement the build does not run: every variable or field it assigns becomes unknown, and every module it may fill
+    /// (<c>blocks.Append(…)</c>) has unknown items, with <paramref name="why"/>. Statements that touch neither (a
+    /// <c>foreach</c> over <c>Modules()</c> that initialises weights) change nothing the compiler reads.
+    /// </summary>
+    private void Taint(StatementSyntax statement, Frame frame, SemanticModel model, string why, (StatementSyntax, string)? loop = null)
+    {
+        foreach (var node in statement.DescendantNodesAndSelf())
+        {
+            ISymbol? target = node switch
+            {
+                AssignmentExpressionSyntax a => model.GetSymbolInfo(a.Left, _token).Symbol,
+                PostfixUnaryExpressionSyntax { Operand: var o } => model.GetSymbolInfo(o, _token).Symbol,
+                PrefixUnaryExpressionSyntax { Operand: var o } when node.IsKind(SyntaxKind.PreIncrementExpression) || node.IsKind(SyntaxKind.PreDecrementExpression) => model.GetSymbolInfo(o, _token).Symbol,
+                _ => null,
+            };
+            if (target is not null)
+            {
+                if (frame.Locals.ContainsKey(target)) frame.Locals[target] = CtorValue.Unknown(why);
+                else if (target is IFieldSymbol or IPropertySymbol && SymbolEqualityComparer.Default.Equals(target.ContainingType, _type)) _fields[target] = CtorValue.Unknown(why);
+            }
+            if (node is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax access }
+                && model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiver
+                && (frame.Locals.TryGetValue(receiver, out var held) || _fields.TryGetValue(receiver, out held))
+                && held.Kind == CtorValue.Kinds.Module)
+            {
+                held.Why ??= why;
+                held.Loop ??= loop;
+            }
+        }
+    }
+
+    // ---- expressions -----------------------------------------------------------------------------------------
+
+    private CtorValue Eval(IOperation operation, Frame frame)
+    {
+        _token.ThrowIfCancellationRequested();
+        if (++_steps > MaxSteps) throw new System.InvalidOperationException("too many steps");
+        while (operation is IConversionOperation { ConstantValue.HasValue: false } conversion) operation = conversion.Operand;
+        if (operation.ConstantValue is { HasValue: true } constant)
+        {
+            return Constant(constant.Value) ?? CtorValue.Unknown(GraphParser.Text(operation.Syntax));
+        }
+        switch (operation)
+        {
+            case IParenthesizedOperation p:
+                return Eval(p.Operand, frame);
+            case IParameterReferenceOperation { Parameter: var parameter }:
+                return frame.Locals.TryGetValue(parameter, out var pv) ? pv : CtorValue.Unknown(parameter.Name);
+            case ILocalReferenceOperation { Local: var local }:
+                return frame.Locals.TryGetValue(local, out var lv) ? lv : CtorValue.Unknown(local.Name);
+            case IFieldReferenceOperation { Field: var field, Instance: IInstanceReferenceOperation or null }:
+                return _fields.TryGetValue(field, out var fv) ? fv : CtorValue.Unknown(field.Name);
+            case IPropertyReferenceOperation { Property: var property, Instance: IInstanceReferenceOperation or null }:
+                return _fields.TryGetValue(property, out var prv) ? prv : CtorValue.Unknown(property.Name);
+            case ISimpleAssignmentOperation assignment:
+            {
+                var value = Eval(assignment.Value, frame);
+                Store(assignment.Target, value, frame);
+                return value;
+            }
+            case ICompoundAssignmentOperation compound:
+            {
+                var value = Binary(compound.OperatorKind, Eval(compound.Target, frame), Eval(compound.Value, frame), compound.Syntax);
+                Store(compound.Target, value, frame);
+                return value;
+            }
+            case IIncrementOrDecrementOperation step:
+            {
+                var before = Eval(step.Target, frame);
+                var after = before.Kind == CtorValue.Kinds.Int ? CtorValue.Of(before.Int + (step.Kind == OperationKind.Increment ? 1 : -1)) : CtorValue.Unknown(GraphParser.Text(step.Syntax));
+                Store(step.Target, after, frame);
+                return step.IsPostfix ? before : after;
+            }
+            case IBinaryOperation binary:
+                if (binary.OperatorKind is BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr)
+                {
+                    var l = Eval(binary.LeftOperand, frame);
+                    bool and = binary.OperatorKind == BinaryOperatorKind.ConditionalAnd;
+                    if (l.Kind == CtorValue.Kinds.Bool && l.Bool != and) return l;   // false && …, true || …
+                    var r = Eval(binary.RightOperand, frame);
+                    if (r.Kind == CtorValue.Kinds.Bool && r.Bool != and) return r;   // unknown && false, unknown || true
+                    return l.Kind == CtorValue.Kinds.Bool && r.Kind == CtorValue.Kinds.Bool ? CtorValue.Of(and ? l.Bool && r.Bool : l.Bool || r.Bool)
+                        : CtorValue.Unknown(GraphParser.Text(binary.Syntax));
+                }
+                return Binary(binary.OperatorKind, Eval(binary.LeftOperand, frame), Eval(binary.RightOperand, frame), binary.Syntax);
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
+                return Eval(not.Operand, frame) is { Kind: CtorValue.Kinds.Bool } b ? CtorValue.Of(!b.Bool) : CtorValue.Unknown(GraphParser.Text(not.Syntax));
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } minus:
+                return Eval(minus.Operand, frame) is { Kind: CtorValue.Kinds.Int } i ? CtorValue.Of(-i.Int) : CtorValue.Unknown(GraphParser.Text(minus.Syntax));
+            case IIsPatternOperation pattern:
+                return IsNull(Eval(pattern.Value, frame), pattern.Pattern) is bool isNull ? CtorValue.Of(isNull) : CtorValue.Unknown(GraphParser.Text(pattern.Syntax));
+            case IConditionalOperation { WhenFalse: { } whenFalse } conditional:
+            {
+                var c = Eval(conditional.Condition, frame);
+                return c.Kind == CtorValue.Kinds.Bool ? Eval(c.Bool ? conditional.WhenTrue : whenFalse, frame) : CtorValue.Unknown(GraphParser.Text(conditional.Syntax));
+            }
+            case IDefaultValueOperation:
+                return CtorValue.Null;
+            case IInvocationOperation invocation when Appended(invocation.Syntax, frame) is { } appended:
+                return appended;
+            case IInvocationOperation invocation:
+                return Invocation(invocation, frame);
+            case IInvalidOperation { Syntax: InvocationExpressionSyntax } unbound when Appended(unbound.Syntax, frame) is { } appended:
+                // blocks.Append(new Block(…)) where Block gets its `: Module` base from this generator: the call does not bind yet.
+                return appended;
+            case IObjectCreationOperation or IInvalidOperation when ModuleCreation(operation, frame) is { } created:
+                return created;
+        }
+        return CtorValue.Unknown(GraphParser.Text(operation.Syntax));
+    }
+
+    /// <summary>A module construction (<c>new Conv2d(cin, hidden, 1)</c>, <c>new Sequential(…)</c>), its arguments read from the frame.</summary>
+    private CtorValue? ModuleCreation(IOperation creation, Frame frame)
+    {
+        if (creation.Type is { } type && type.TypeKind != TypeKind.Error && !ModuleParser.IsModuleType(type)) return null;
+        if (frame.LoopVariables.Count > 0 && creation.Syntax.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>()
+                .Any(id => creation.SemanticModel!.GetSymbolInfo(id, _token).Symbol is { } s && frame.LoopVariables.Contains(s, SymbolEqualityComparer.Default)))
+        {
+            return CtorValue.Unknown(GraphParser.Text(creation.Syntax));   // built from the loop variable: each item differs
+        }
+        var spec = ChildParser.FromCreation("", creation, creation.Syntax, out string? notConstant, value => Eval(value, frame), _compilation, _token);
+        if (spec is null) return null;
+        if (notConstant is not null) return CtorValue.Unknown(notConstant);
+        return CtorValue.Of(spec);
+    }
+
+    private static bool? IsNull(CtorValue value, IPatternOperation pattern)
+    {
+        bool negated = false;
+        while (pattern is INegatedPatternOperation n)
+        {
+            negated = !negated;
+            pattern = n.Pattern;
+        }
+        if (pattern is not IConstantPatternOperation { Value.ConstantValue: { HasValue: true, Value: null } }) return null;
+        bool? isNull = value.Kind switch
+        {
+            CtorValue.Kinds.Null => true,
+            CtorValue.Kinds.Module => false,
+            _ => null,
+        };
+        return isNull is bool b ? b != negated : null;
+    }
+
+    private void Store(IOperation target, CtorValue value, Frame frame)
+    {
+        switch (target)
+        {
+            case ILocalReferenceOperation { Local: var local }:
+                frame.Locals[local] = value;
+                break;
+            case IParameterReferenceOperation { Parameter: var parameter }:
+                frame.Locals[parameter] = value;
+                break;
+            case IFieldReferenceOperation { Field: var field, Instance: IInstanceReferenceOperation or null } when SymbolEqualityComparer.Default.Equals(field.ContainingType, _type):
+                _fields[field] = value;
+                break;
+            case IPropertyReferenceOperation { Property: var property, Instance: IInstanceReferenceOperation or null } when SymbolEqualityComparer.Default.Equals(property.ContainingType, _type):
+                _fields[property] = value;
+                break;
+        }
+    }
+
+    /// <summary>Arithmetic and comparisons of ints and sizes; sizes compare equal when their terms are, and differ when only their coefficients do.</summary>
+    private static CtorValue Binary(BinaryOperatorKind kind, CtorValue left, CtorValue right, SyntaxNode syntax)
+    {
+        if (left.Kind == CtorValue.Kinds.Int && right.Kind == CtorValue.Kinds.Int)
+        {
+            int a = left.Int, b = right.Int;
+            switch (kind)
+            {
+                case BinaryOperatorKind.Add: return CtorValue.Of(a + b);
+                case BinaryOperatorKind.Subtract: return CtorValue.Of(a - b);
+                case BinaryOperatorKind.Multiply: return CtorValue.Of(a * b);
+                case BinaryOperatorKind.Divide when b != 0: return CtorValue.Of(a / b);
+                case BinaryOperatorKind.Remainder when b != 0: return CtorValue.Of(a % b);
+                case BinaryOperatorKind.Equals: return CtorValue.Of(a == b);
+                case BinaryOperatorKind.NotEquals: return CtorValue.Of(a != b);
+                case BinaryOperatorKind.LessThan: return CtorValue.Of(a < b);
+                case BinaryOperatorKind.LessThanOrEqual: return CtorValue.Of(a <= b);
+                case BinaryOperatorKind.GreaterThan: return CtorValue.Of(a > b);
+                case BinaryOperatorKind.GreaterThanOrEqual: return CtorValue.Of(a >= b);
+            }
+        }
+        if (left.Kind == CtorValue.Kinds.Bool && right.Kind == CtorValue.Kinds.Bool)
+        {
+            switch (kind)
+            {
+                case BinaryOperatorKind.Equals: return CtorValue.Of(left.Bool == right.Bool);
+                case BinaryOperatorKind.NotEquals: return CtorValue.Of(left.Bool != right.Bool);
+                case BinaryOperatorKind.And: return CtorValue.Of(left.Bool & right.Bool);
+                case BinaryOperatorKind.Or: return CtorValue.Of(left.Bool | right.Bool);
+            }
+        }
+        if (left.Term is { } l && right.Term is { } r)
+        {
+            switch (kind)
+            {
+                case BinaryOperatorKind.Multiply:
+                    return Size(l.Coefficient * r.Coefficient, Planning.SizeSymbols.Atoms(l.Product).Concat(Planning.SizeSymbols.Atoms(r.Product)));
+                case BinaryOperatorKind.Add or BinaryOperatorKind.Subtract when l.Product == r.Product:
+                    return Size(kind == BinaryOperatorKind.Add ? l.Coefficient + r.Coefficient : l.Coefficient - r.Coefficient, Planning.SizeSymbols.Atoms(l.Product));
+                case BinaryOperatorKind.Add or BinaryOperatorKind.Subtract or BinaryOperatorKind.Divide:
+                {
+                    string op = kind switch { BinaryOperatorKind.Divide => "/", BinaryOperatorKind.Add => "+", _ => "-" };
+                    return CtorValue.OfSize("(" + SymbolicSizes.Text(l.Coefficient, Planning.SizeSymbols.Atoms(l.Product)) + op + SymbolicSizes.Text(r.Coefficient, Planning.SizeSymbols.Atoms(r.Product)) + ")");
+                }
+                case BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals when l.Product == r.Product && l.Product.Length > 0:
+                    // c1·P vs c2·P: sizes are positive, so equal exactly when the coefficients are.
+                    return CtorValue.Of((l.Coefficient == r.Coefficient) == (kind == BinaryOperatorKind.Equals));
+            }
+        }
+        return CtorValue.Unknown(GraphParser.Text(syntax));
+    }
+
+    private static CtorValue Size(int coefficient, IEnumerable<string> atoms)
+    {
+        var list = atoms.Where(a => a.Length > 0).ToList();
+        if (coefficient <= 0 && list.Count > 0) return CtorValue.Unknown(SymbolicSizes.Text(coefficient, list));
+        return list.Count == 0 ? CtorValue.Of(coefficient) : CtorValue.OfSize(SymbolicSizes.Text(coefficient, list));
+    }
+
+    /// <summary>
+    /// <c>list.Add("name", module)</c> / <c>list.Append(module)</c> on a Sequential or ModuleList the constructor holds (read
+    /// from the syntax: the call may not bind while generating); the list, or null for any other call.
+    /// </summary>
+    private CtorValue? Appended(SyntaxNode syntax, Frame frame)
+    {
+        if (syntax is not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Add" or "Append" } access } call) return null;
+        var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+        if (model.GetOperation(access.Expression, _token) is not { } receiver) return null;
+        var list = Eval(receiver, frame);
+        if (list.Kind != CtorValue.Kinds.Module || list.Spec is not { Kind: "Sequential" or "ModuleList", IsBuiltIn: true }) return null;
+        if (!list.IsKnownModule) return list;
+        var arguments = call.ArgumentList.Arguments;
+        string key = list.Spec.Items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (access.Name.Identifier.ValueText == "Add")
+        {
+            if (arguments.Count != 2 || model.GetConstantValue(arguments[0].Expression, _token) is not { HasValue: true, Value: string given })
+            {
+                list.Why = GraphParser.Text(call);
+                return list;
+            }
+            key = given;
+        }
+        else if (arguments.Count != 1)
+        {
+            list.Why = GraphParser.Text(call);
+            return list;
+        }
+        var module = arguments[arguments.Count - 1].Expression;
+        var item = model.GetOperation(module, _token) is { } operation ? Eval(operation, frame) : CtorValue.Unknown(GraphParser.Text(module));
+        if (!item.IsKnownModule)
+        {
+            list.Why = item.Why ?? GraphParser.Text(module);
+            return list;
+        }
+        list.Spec = list.Spec with { Items = list.Spec.Items.Concat(new[] { item.Spec! with { Name = key, Path = key } }).ToEquatableArray() };
+        return list;
+    }
+
+    /// <summary>A call of a helper method of the class (static or instance): inlined, its parameters bound to the arguments.</summary>
+    private CtorValue Invocation(IInvocationOperation invocation, Frame frame)
+    {
+        var method = invocation.TargetMethod;
+        var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+
+        bool own = SymbolEqualityComparer.Default.Equals(method.ContainingType?.OriginalDefinition, _type.OriginalDefinition)
+                   && (method.IsStatic || invocation.Instance is null or IInstanceReferenceOperation);
+        if (own && frame.Depth < MaxDepth
+            && method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<MethodDeclarationSyntax>().FirstOrDefault() is { } declaration)
+        {
+            var callee = new Frame(frame.Depth + 1);
+            foreach (var argument in arguments)
+            {
+                if (argument.Parameter is null) continue;
+                callee.Locals[argument.Parameter] = Eval(argument.Value, frame);
+            }
+            var model = _compilation.GetSemanticModel(declaration.SyntaxTree);
+            if (declaration.ExpressionBody is { Expression: var body } && model.GetOperation(body, _token) is { } op) return Eval(op, callee);
+            if (declaration.Body is { } block)
+            {
+                Statements(block.Statements, callee, model);
+                return callee.Returned ?? CtorValue.Null;
+            }
+        }
+        return CtorValue.Unknown(GraphParser.Text(invocation.Syntax));
+    }
+}
