@@ -76,7 +76,7 @@ internal static class CompiledEmitter
                 foreach (var m in p.Runners)
                 {
                     w.WriteLine();
-                    w.WriteLine($"/// <summary>Runs <c>{cls}.{m.Name}</c> with its static regions compiled and the statements between them eager (its graph breaks).</summary>");
+                    w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> with its static regions compiled and the statements between them eager (its graph breaks).</summary>");
                     w.WriteLine($"public {m.Signature} => _m.{RegionEmitter.RunnerName(m)}(this{(m.Arguments.Length == 0 ? "" : ", " + m.Arguments)});");
                 }
                 StandIns(w, cls, p.Eager);
