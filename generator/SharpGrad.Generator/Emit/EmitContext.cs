@@ -187,14 +187,14 @@ internal sealed class EmitContext
     public string ShapeExpr(int i)
     {
         var node = Nodes[i];
-        return "new int[] { " + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : SizeSymbols.Csharp(d))) + " }";
+        return "new int[] { " + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == node.BatchAxis && node.Batched ? "n" : SizeSymbols.Csharp(d))) + " }";
     }
 
     /// <summary>The dims of node <paramref name="i"/> as C# arguments, n for the batch (<c>n, 3, 8, 8</c>).</summary>
     public string DimsExpr(int i)
     {
         var node = Nodes[i];
-        string dims = string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "n" : SizeSymbols.Csharp(d)));
+        string dims = string.Join(", ", node.Shape!.Dims.Select((d, k) => k == node.BatchAxis && node.Batched ? "n" : SizeSymbols.Csharp(d)));
         return dims.Length == 0 ? "global::System.Array.Empty<int>()" : dims;
     }
 

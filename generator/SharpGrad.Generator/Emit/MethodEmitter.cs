@@ -80,7 +80,7 @@ internal sealed class MethodEmitter
     private string DimsLiteral(int input)
     {
         var node = Nodes[input];
-        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == 0 && node.Batched ? "-1" : SizeSymbols.Csharp(d))) + "]";
+        return "[" + string.Join(", ", node.Shape!.Dims.Select((d, k) => k == node.BatchAxis && node.Batched ? "-1" : SizeSymbols.Csharp(d))) + "]";
     }
 
     // ---- fields -----------------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ internal sealed class MethodEmitter
         {
             _w.WriteLine($"private float[] {Nodes[f].ValueField} = [];");
             _w.WriteLine($"private float[]? {P}{Nodes[f].Name}_copy;");
-            if (Nodes[f].Shape!.Dims.Skip(Nodes[f].Batched ? 1 : 0).All(d => d.IsFixed))
+            if (Nodes[f].Shape!.Dims.Where((d, k) => !Nodes[f].Batched || k != Nodes[f].BatchAxis).All(d => d.IsFixed))
                 _w.WriteLine($"private static readonly int[] {Dims(f)} = {DimsLiteral(f)}; // inferred at build time, -1 for the batch");
             else
                 _w.WriteLine($"private int[] {Dims(f)} => {DimsLiteral(f)}; // inferred at build time, -1 for the batch, sizes bound in Compile()");
@@ -252,20 +252,23 @@ internal sealed class MethodEmitter
                 _w.Call($"{SizeSymbols.Field(read.Atom)} = {Support}.SizeAt",
                     [read.Input, $"nameof({read.Input})", MethodDraft.I(read.Dim), MethodDraft.I(read.Shape.Rank), $"\"{read.Shape}\"", $"\"{read.Atom}\"", $"\"{where}\""]);
             }
-            foreach (var f in _p.FloatInputs)
-            {
-                var node = Nodes[f];
-                string x = ParameterName(f);
-                string call = first is null && node.Batched ? $"int {batchLocal} = " : "";
-                string[] batch = first is null ? [] : [batchLocal, $"nameof({first})"];
-                _w.Call($"{call}{Support}.CheckInput", [x, $"nameof({x})", Dims(f), $"\"{node.Shape}\"", $"\"{where}\"", .. batch]);
-                if (node.Batched) first ??= x;
-            }
-            if (first is null)
+            // The batch comes from the first input with the batch in dim 0 (a float input, else one read as data); inputs with
+            // the batch in dim 1 (a recurrent layer's h_0) are checked against it.
+            bool BatchFirst(int f) => Nodes[f].Batched && Nodes[f].BatchAxis == 0;
+            if (!_p.FloatInputs.Any(BatchFirst))
             {
                 int raw = _p.RawInputs.First(r => inputs[Nodes[r].Parameter].Shape is { Rank: >= 1 } s && s[0].Symbol == _p.Batch);
                 first = ParameterName(raw);
                 _w.WriteLine($"int {batchLocal} = {Support}.BatchOf({first}, nameof({first}), \"{where}\");");
+            }
+            foreach (var f in _p.FloatInputs.OrderBy(f => BatchFirst(f) ? 0 : 1))
+            {
+                var node = Nodes[f];
+                string x = ParameterName(f);
+                string call = first is null && BatchFirst(f) ? $"int {batchLocal} = " : "";
+                string[] batch = first is null ? [] : [batchLocal, $"nameof({first})"];
+                _w.Call($"{call}{Support}.CheckInput", [x, $"nameof({x})", Dims(f), $"\"{node.Shape}\"", $"\"{where}\"", .. batch]);
+                if (BatchFirst(f)) first ??= x;
             }
             string grown = string.Concat(reads.Select(r => $" || {SizeSymbols.Field(r.Atom)} > {P}capacity{SizeSymbols.Field(r.Atom)}"));
             using (_w.Block($"if ({batchLocal} > {P}capacity{grown})"))

@@ -63,6 +63,12 @@ internal sealed class GraphNode : IEquatable<GraphNode>
     /// </summary>
     public const int BatchDim = ShapeRules.BatchRead;
 
+    /// <summary>
+    /// The <see cref="Op"/> of a recurrent layer's final state (<see cref="NodeKind.Call"/>, the layer's <see cref="Child"/>,
+    /// one input: the layer's node; scalar <c>item</c> 1 for h_n, 2 for c_n): a second result of the layer's node.
+    /// </summary>
+    public const string StateOp = "RecurrentState";
+
     /// <summary>The <see cref="Op"/> of the boundary node appended after an inlined child's output (<see cref="NodeKind.Elementwise"/>, one input).</summary>
     public const string BoundaryOp = "Identity";
 

@@ -852,31 +852,64 @@ internal sealed class GraphParser
            && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent or OpFamily.Attention };   // MultiheadAttention: (output, weights)
 
     /// <summary>
-    /// <c>var (output, _) = lstm.Forward(x);</c> (or <c>(y, _) = …</c>): the output sequence of a recurrent child bound to the
-    /// first element; the final states must be discarded (they are [layers·directions, N, H], batch second, which compiled
-    /// programs do not hold yet), else the statement is a graph break.
+    /// <c>var (output, h) = gru.Forward(x);</c>, <c>var (y, (h, c)) = lstm.Forward(x, (h0, c0));</c> (or into existing locals,
+    /// any element discarded): the output sequence is the layer's node, each final state a <see cref="GraphNode.StateOp"/>
+    /// node reading it (a second result of the same node, [L·D, N, H]). MultiheadAttention's weights must be discarded.
     /// </summary>
     private void Deconstruct(AssignmentExpressionSyntax assignment)
     {
         if (assignment.Right is not InvocationExpressionSyntax call || !RecurrentChildCall(call))
         {
-            throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct only the result of a recurrent layer's Forward (`var (output, _) = lstm.Forward(x);`)");
+            throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct only the result of a recurrent layer's Forward (`var (output, h) = gru.Forward(x);`)");
         }
         var elements = TupleElements(assignment.Left);
-        if (elements.Count == 0 || elements.Skip(1).Any(e => !IsDiscard(e)))
+        if (elements.Count != 2) throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct into (output, state)");
+        var child = _children[_model.GetSymbolInfo(((MemberAccessExpressionSyntax)call.Expression).Expression, _token).Symbol!.Name];
+        bool lstm = child.Kind == "LSTM", attention = OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Attention };
+        var states = new List<(SyntaxNode Element, int Item)>();
+        if (!IsDiscard(elements[1]))
         {
-            throw Unsupported(assignment, "the final states (h_n, c_n) of `" + Text(call) + "`",
-                "compiled programs take a recurrent layer's output sequence only (`var (output, _) = " + Text(call) + ";`); the final states run eagerly");
+            if (attention)
+            {
+                throw Unsupported(assignment, "the attention weights of `" + Text(call) + "`", "compiled programs take the attention's output only (`var (output, _) = " + Text(call) + ";`)");
+            }
+            if (!lstm) states.Add((elements[1], 1));
+            else if (Nested(elements[1]) is [var h, var c]) states.AddRange([(h, 1), (c, 2)]);
+            else throw Unsupported(assignment, "the state tuple of `" + Text(call) + "` kept whole", "deconstruct it: `var (output, (h, c)) = " + Text(call) + ";`");
         }
-        ISymbol? target = elements[0] switch
+        int layer = Invocation(call);
+        Bind(assignment, elements[0], layer);
+        foreach (var (element, item) in states)
+        {
+            if (IsDiscard(element)) continue;
+            var scalars = new[] { new ScalarArg("item", item, true, item == 1 ? "h_n" : "c_n") }.ToEquatableArray();
+            Bind(assignment, element, Add(new GraphNode(NodeKind.Call, GraphNode.StateOp, new[] { layer }.ToEquatableArray(), child: _nodes[layer].Child,
+                text: (item == 1 ? "h_n of " : "c_n of ") + Text(call), location: Where(element), inputTexts: new[] { Text(call) }.ToEquatableArray(), scalars: scalars)));
+        }
+    }
+
+    /// <summary>The elements of a nested tuple element (<c>(h, c)</c>), or null.</summary>
+    private static List<SyntaxNode>? Nested(SyntaxNode element) => element switch
+    {
+        ParenthesizedVariableDesignationSyntax p => p.Variables.Cast<SyntaxNode>().ToList(),
+        DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax p } => p.Variables.Cast<SyntaxNode>().ToList(),
+        TupleExpressionSyntax t => t.Arguments.Select(a => (SyntaxNode)a.Expression).ToList(),
+        _ => null,
+    };
+
+    /// <summary>Binds a deconstruction's element (a new local, or an existing tensor local) to <paramref name="value"/>; discards are skipped.</summary>
+    private void Bind(AssignmentExpressionSyntax assignment, SyntaxNode element, int value)
+    {
+        if (IsDiscard(element)) return;
+        ISymbol? target = element switch
         {
             SingleVariableDesignationSyntax v => _model.GetDeclaredSymbol(v, _token),
             DeclarationExpressionSyntax { Designation: SingleVariableDesignationSyntax v } => _model.GetDeclaredSymbol(v, _token),
-            ExpressionSyntax e => _model.GetSymbolInfo(e, _token).Symbol is { } s && _env.ContainsKey(s) ? s : null,
+            ExpressionSyntax e => _model.GetSymbolInfo(e, _token).Symbol is { } s && (_env.ContainsKey(s) || (_regionMode && IsTensorLocal(s))) ? s : null,
             _ => null,
         };
-        if (target is null) throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct into a new local: `var (output, _) = " + Text(call) + ";`");
-        _env[target] = Invocation(call);
+        if (target is null) throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct into new locals: `var (output, h) = …;`");
+        _env[target] = value;
     }
 
     /// <summary>The top-level elements of a deconstruction's left side (designations or expressions).</summary>
@@ -971,14 +1004,34 @@ internal sealed class GraphParser
             }
             // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`); a
             // constant flag of the call (MultiheadAttention's `needWeights: false`) is a constant input.
+            // A tuple argument (LSTM's `(h0, c0)`) gives one input per element, its slot named `hx.0`, `hx.1`.
             var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
-            var args = given.Select(a => a.Value.ConstantValue is { HasValue: true, Value: bool flag }
-                ? Add(new GraphNode(NodeKind.Constant, "Constant", default, value: flag ? 1 : 0, text: Text(a.Syntax), location: Where(a.Syntax)))
-                : Expr(((ArgumentSyntax)a.Syntax).Expression)).ToArray();
-            var slots = given.Select((a, k) => new ScalarArg(a.Parameter?.Name ?? "", k, true, Text(a.Syntax))).ToEquatableArray();
+            var args = new List<int>();
+            var slotList = new List<ScalarArg>();
+            var argTexts = new List<string>();
+            foreach (var a in given)
+            {
+                var expression = ((ArgumentSyntax)a.Syntax).Expression;
+                string name = a.Parameter?.Name ?? "";
+                if (a.Value.ConstantValue is { HasValue: true, Value: bool flag })
+                {
+                    args.Add(Add(new GraphNode(NodeKind.Constant, "Constant", default, value: flag ? 1 : 0, text: Text(a.Syntax), location: Where(a.Syntax))));
+                    slotList.Add(new ScalarArg(name, args.Count - 1, true, Text(a.Syntax)));
+                    argTexts.Add(Text(expression));
+                    continue;
+                }
+                var elements = expression is TupleExpressionSyntax tuple ? tuple.Arguments.Select(e => e.Expression).ToList() : new List<ExpressionSyntax> { expression };
+                for (int e = 0; e < elements.Count; e++)
+                {
+                    args.Add(Expr(elements[e]));
+                    string slot = expression is TupleExpressionSyntax ? name + "." + e.ToString(System.Globalization.CultureInfo.InvariantCulture) : name;
+                    slotList.Add(new ScalarArg(slot, args.Count - 1, true, Text(elements[e])));
+                    argTexts.Add(Text(elements[e]));
+                }
+            }
             var (kind, op, childInts) = ChildRule(child);
             return Add(new GraphNode(kind, op, args.ToEquatableArray(), childInts, child: child.Name, text: Text(invocation), location: Where(invocation),
-                inputTexts: argSyntax.Select(a => Text(a)).ToEquatableArray(), scalars: slots));
+                inputTexts: argTexts.ToEquatableArray(), scalars: slotList.ToEquatableArray()));
         }
 
         // this.Forward(x) from a [Compiled] method: a call of another parsed method of the same module.

@@ -100,6 +100,14 @@ internal sealed class ShapeInference
                 return In(node, 0) is { } a && a.Equals(In(node, 1)) ? a : null;
         }
         var child = node.Child is null ? null : _graph.FindChild(node.Child);
+        if (node.Op == GraphNode.StateOp)
+        {
+            // h_n / c_n: [L·D, N, H] from the layer's arguments and the layer's input.
+            var layer = _method.Nodes[node.Inputs[0]];
+            if (NodeArguments.RowOf(layer, child) is not { } layerRow) return null;
+            var args = new NodeArguments(layer, child);
+            return OpCatalogue.RecurrentStates(new ShapeCall(layerRow, [In(layer, 0)], args, BatchOf(_method), args.IsLayer)).Shape;
+        }
         if (NodeArguments.RowOf(node, child) is not { Shape: { } rule } row) return null;
         var inputs = new TensorShape?[node.Inputs.Count];
         for (int k = 0; k < inputs.Length; k++) inputs[k] = In(node, k);

@@ -71,6 +71,7 @@ internal sealed class MethodDraft
         InferredShapes = shapes;
         Shapes = new TensorShape[count];
         Batched = new bool[count];
+        BatchAxis = new int[count];
         Features = new int[count];
         Symbolic = new string[count];
         Mode = new int[count];
@@ -93,6 +94,9 @@ internal sealed class MethodDraft
     public TensorShape[] Shapes { get; }
 
     public bool[] Batched { get; }
+
+    /// <summary>Per batched node: the batch's dim (0, or 1 for a recurrent layer's states [L·D, N, H]).</summary>
+    public int[] BatchAxis { get; }
 
     public int[] Features { get; }
 

@@ -281,11 +281,14 @@ internal static class Planner
                 m.Nodes[i] = plan with { Rule = RuleKind.Constant, Shape = shape, Args = new[] { MethodDraft.F32(node.Value) }.ToEquatableArray() };
                 continue;
             }
-            bool batched = shape.Rank >= 1 && shape[0].Symbol == m.Batch;
+            // The batch is dim 0, or dim 1 for a recurrent layer's states (h_0, h_n: [L·D, N, H], PyTorch's layout).
+            int batchAxis = shape.Rank >= 1 && shape[0].Symbol == m.Batch ? 0 : shape.Rank >= 2 && shape[1].Symbol == m.Batch ? 1 : -1;
+            bool batched = batchAxis >= 0;
             int features = 1;
             var symbolic = new List<string>();
-            for (int d = batched ? 1 : 0; d < shape.Rank; d++)
+            for (int d = 0; d < shape.Rank; d++)
             {
+                if (d == batchAxis) continue;
                 // A size bound when the module is built (Linear(4, hidden)): a factor the program binds in Compile().
                 // Its constant goes into the fixed count, its atoms into the factor ([N, 2*c, 2, 2] and [N, 8*c] are both 8 · c).
                 if (shape[d].IsSymbol && program.Sizes.Expression(shape[d].Symbol!) is not null && Dim.Term(shape[d].Symbol!, out int coefficient, out string product))
@@ -306,16 +309,17 @@ internal static class Planner
                 features *= shape[d].Size;
             }
             m.Batched[i] = batched;
+            m.BatchAxis[i] = System.Math.Max(batchAxis, 0);
             m.Features[i] = features;
             m.Symbolic[i] = string.Join(" * ", symbolic.OrderBy(a => a, System.StringComparer.Ordinal).Select(SizeSymbols.Csharp));
             var row = m.Row(i);
             plan = plan with
             {
-                Shape = shape, Batched = batched, Features = features, Symbolic = m.Symbolic[i], CallArguments = node.Child is not null ? node.IntArgs : default,
+                Shape = shape, Batched = batched, BatchAxis = m.BatchAxis[i], Features = features, Symbolic = m.Symbolic[i], CallArguments = node.Child is not null ? node.IntArgs : default,
                 Kernel = row?.Kernel, Operator = row?.Operator, Variant = row?.Variant ?? false, Reads = row?.Reads ?? BackwardReads.None,
             };
             var planned = PlanNode(m, i, plan, row);
-            if (planned is not null && !SymbolicSizesFit(m, i, planned.Rule))
+            if (planned is not null && !SymbolicSizesFit(m, i, planned))
             {
                 var shapes = node.Inputs.Select(k => m.Shapes[k]).Prepend(shape).Where(z => z is not null).SelectMany(z => z!.Dims);
                 var perCall = shapes.Where(z => z.IsSymbol && Dim.Term(z.Symbol!, out _, out string p) && SizeSymbols.Atoms(p).Any(program.Sizes.IsPerCall))
@@ -324,6 +328,14 @@ internal static class Planner
                 var inputShapes = string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"));
                 failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {inputShapes}), {sized}, which {planned.Rule} code does not take yet (in {where})",
                     node.Location ?? method.Location, Coverage: true);
+                return null;
+            }
+            if ((planned is not null && !BatchAxisFits(m, i, planned.Rule))
+                || (planned is null && node.Inputs.Any(k => m.Batched[k] && m.BatchAxis[k] == 1 && !m.IsConst(k))))
+            {
+                failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"))}), " +
+                    $"which has the batch in dim 1 (a recurrent layer's states), which {(planned is null ? "the code generator" : planned.Rule + " code")} does not take (in {where}); select a layer's " +
+                    "state first (`h.Select(0, -1)` is [N, H])", node.Location ?? method.Location, Coverage: true);
                 return null;
             }
             if (planned is null)
@@ -342,7 +354,7 @@ internal static class Planner
             failure = new PlanFailure($"{where}, whose result is not computed by an op of its tensor inputs", method.Location, Coverage: true);
             return null;
         }
-        if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
+        if (!m.FloatInputs.Any(f => m.Batched[f] && m.BatchAxis[f] == 0) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
             failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: declared);
             return null;
@@ -372,8 +384,9 @@ internal static class Planner
     /// and its inputs have: the rules that work on element counts (pointwise, same-shape elementwise, dropout, the
     /// boundary and branch selection) with inputs of the same size, and Linear, which reads its sizes from the layer.
     /// </summary>
-    private static bool SymbolicSizesFit(MethodDraft m, int i, RuleKind rule)
+    private static bool SymbolicSizesFit(MethodDraft m, int i, NodePlan planned)
     {
+        var rule = planned.Rule;
         var inputs = m.Node(i).Inputs.Where(k => !m.IsConst(k)).ToList();
         if (!m.IsSymbolic(i) && !inputs.Any(m.IsSymbolic)) return true;
         return rule switch
@@ -385,14 +398,35 @@ internal static class Planner
             RuleKind.Raw or RuleKind.Data or RuleKind.DataValue or RuleKind.Broadcast or RuleKind.Permute => true,
             // Geometry written with the symbols' expressions (MethodDraft.ProductText).
             RuleKind.Softmax or RuleKind.Reduce or RuleKind.MatMul or RuleKind.BroadcastMatMul or RuleKind.MaskedFill or RuleKind.Where or RuleKind.WhereScalar => true,
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
+            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             // Cat/Stack: sizes bound when the module is built along the joined dim only (JoinRule checks the others are fixed).
             RuleKind.Join => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
+            // A window along dim 0 of a recurrent layer's states writes its symbolic inner block as text.
+            RuleKind.Slice => planned.Geometry is WindowGeometry { BatchedInner: true },
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select or RuleKind.View
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// True when the rule chosen for node <paramref name="i"/> takes where the batch is in it and its inputs: a value with
+    /// the batch in dim 1 (a recurrent layer's h_0, h_n, c_n) is made by an input or a state node, and read only by a
+    /// recurrent layer (its initial states), a window along dim 0 (<c>h.Select(0, -1)</c>), or pointwise and same-shape
+    /// elementwise code (which does not see the layout).
+    /// </summary>
+    private static bool BatchAxisFits(MethodDraft m, int i, RuleKind rule)
+    {
+        var inputs = m.Node(i).Inputs.Where(k => !m.IsConst(k) && !m.IsRaw(k)).ToList();
+        bool Second(int k) => m.Batched[k] && m.BatchAxis[k] == 1;
+        if (!Second(i) && !inputs.Any(Second)) return true;
+        return rule switch
+        {
+            RuleKind.Input or RuleKind.RecurrentState or RuleKind.Recurrent or RuleKind.Slice => true,
+            RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout => inputs.All(k => m.Shapes[k].Equals(m.Shapes[i])),
             _ => false,
         };
     }

@@ -82,6 +82,8 @@ internal enum RuleKind
     DataValue,
     /// <summary>A MultiheadAttention layer's self-attention (packed projection, attention kernel, out-projection) as one fused kernel.</summary>
     SelfAttention,
+    /// <summary>A final state (h_n, c_n) of a recurrent node, read from its workspace (<see cref="Rules.RecurrentStateRule"/>).</summary>
+    RecurrentState,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>
@@ -234,8 +236,11 @@ internal sealed record NodePlan(int Index, RuleKind Rule)
 
     public TensorShape? Shape { get; init; }
 
-    /// <summary>True when dim 0 is the batch (sizes are then per batch item, times n).</summary>
+    /// <summary>True when a dim is the batch (dim <see cref="BatchAxis"/>; sizes are then per batch item, times n).</summary>
     public bool Batched { get; init; }
+
+    /// <summary>The batch's dim when <see cref="Batched"/>: 0, or 1 for a recurrent layer's states ([L·D, N, H], PyTorch's h_0, h_n).</summary>
+    public int BatchAxis { get; init; }
 
     /// <summary>Elements per batch item (batched) or in all.</summary>
     public int Features { get; init; }

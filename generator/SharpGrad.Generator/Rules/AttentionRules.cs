@@ -88,9 +88,6 @@ internal sealed class TransformerLayerRule : WholeLayerRule
         };
     }
 
-    /// <summary>The node input bound to the layer's tensor parameter <paramref name="parameter"/> (given by position or by name), or −1.</summary>
-    private static int InputOf(MethodDraft m, int i, string parameter) => m.Node(i).Scalar(parameter) is { } slot ? (int)slot.Value : -1;
-
     protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
     {
         var g = (EncoderLayerGeometry)n.Geometry!;
@@ -147,7 +144,7 @@ internal sealed class SelfAttentionRule : WholeLayerRule
     {
         if (m.Child(i) is not { } child) return null;
         var node = m.Node(i);
-        int Input(string parameter) => node.Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+        int Input(string parameter) => InputOf(m, i, parameter);
         int query = Input("query"), key = Input("key"), value = Input("value"), mask = Input("attnMask"), padding = Input("keyPaddingMask");
         if (query != 0 || key < 0 || value < 0 || m.In(i, key) != m.In(i, query) || m.In(i, value) != m.In(i, query)) return null;   // self-attention only
         int flags = 0;

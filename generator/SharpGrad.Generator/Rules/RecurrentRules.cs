@@ -5,10 +5,18 @@ namespace SharpGrad.Generator.Rules;
 /// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_hidden</c>).</remarks>
 internal sealed record RecurrentGeometry(string Mode, string InputSize, string HiddenSize, int NumLayers, bool Bidirectional, bool Bias, string Steps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights);
+    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding h_0 ([L·D, N, H]), or −1 (zeros).</summary>
+    public int H0Input { get; init; } = -1;
+
+    /// <summary>The node input holding LSTM's c_0, or −1 (zeros).</summary>
+    public int C0Input { get; init; } = -1;
+}
 
 /// <summary>
-/// An RNN/LSTM/GRU layer (batch first, zero initial states, its output sequence): the fused recurrent kernel — per layer
+/// An RNN/LSTM/GRU layer (batch first; zero initial states or h_0/c_0 [L·D, N, H]; its output sequence, its final states read
+/// by <see cref="RecurrentStateRule"/> nodes): the fused recurrent kernel — per layer
 /// and direction one GEMM for all gates of the input sequence and the time loop with one GEMM per step and the gate
 /// arithmetic in one loop (<c>Kernels/RecurrentStack.cs</c> over eager's <c>RecurrentKernel</c>) — and its backward, through a
 /// workspace that keeps what the forward computed (<c>CompiledSupport.RecurrentForward</c>/<c>RecurrentBackward</c>).
@@ -34,7 +42,7 @@ internal sealed class RecurrentRule : WholeLayerRule
     /// </summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
-        if (tensorArguments > 1) return "the initial states of a recurrent layer (compiled recurrent layers start from zero states)";
+        if (tensorArguments > 2) return "a recurrent layer's call with more than the input and its initial state";
         if (child.Int("batchFirst") != 1) return "a recurrent layer with batch_first=False (its sequences are [T, N, …], batch second)";
         if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is > 1) return "a recurrent layer with dropout between its layers";
         return null;
@@ -42,10 +50,21 @@ internal sealed class RecurrentRule : WholeLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || m.Node(i).Inputs.Count != 1 || Unsupported(child, 1) is not null) return null;
+        if (m.Child(i) is not { } child || Unsupported(child, 1) is not null) return null;
+        // The initial states: `hx` (RNN, GRU), `(h0, c0)` (LSTM: slots hx.0 and hx.1), [L·D, N, H] with the batch in dim 1.
+        bool lstm = child.Kind == "LSTM";
+        int h0 = lstm ? InputOf(m, i, "hx.0") : InputOf(m, i, "hx"), c0 = lstm ? InputOf(m, i, "hx.1") : -1;
+        if (lstm && (h0 >= 0) != (c0 >= 0)) return null;
+        if (m.Node(i).Inputs.Count != 1 + (h0 >= 0 ? 1 : 0) + (c0 >= 0 ? 1 : 0)) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        if (!m.Batched[a] || m.BatchAxis[a] != 0 || !m.Batched[i] || inS.Rank != 3) return null;
+        foreach (int state in new[] { h0, c0 })
+        {
+            if (state < 0) continue;
+            int k = m.In(i, state);
+            if (!m.Live(k) || m.IsConst(k) || !m.Batched[k] || m.BatchAxis[k] != 1 || m.Shapes[k].Rank != 3) return null;
+        }
         // Sizes bound when the module is built (LSTM(emb, hidden)) are read from the layer's symbols; a sequence length
         // bound at each call is the dim's expression.
         if (SizeText(m, child, "inputSize", inS[2]) is not { } inputSize || LayerSize(m, child, "hiddenSize") is not { } hidden
@@ -82,8 +101,22 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray()),
+            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray()) { H0Input = h0, C0Input = c0 },
         };
+    }
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (RecurrentGeometry)n.Geometry!;
+        if (g.H0Input >= 0) yield return "h0: " + e.Value(n.Inputs[g.H0Input]);
+        if (g.C0Input >= 0) yield return "c0: " + e.Value(n.Inputs[g.C0Input]);
+    }
+
+    protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (RecurrentGeometry)n.Geometry!;
+        if (g.H0Input >= 0) yield return "gradH0: " + e.GradOrNull(n.Inputs[g.H0Input]);
+        if (g.C0Input >= 0) yield return "gradC0: " + e.GradOrNull(n.Inputs[g.C0Input]);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
@@ -98,3 +131,47 @@ internal sealed class RecurrentRule : WholeLayerRule
 
     private static string Bool(bool b) => b ? "true" : "false";
 }
+
+/// <summary>
+/// A recurrent layer's final state (h_n, or LSTM's c_n; [L·D, N, H], the batch in dim 1): a second result of the layer's node,
+/// copied from its workspace after the layer's forward; its gradient goes back into the workspace, where the layer's
+/// backward (which runs after it) starts its time loops from it (<c>CompiledSupport.RecurrentState</c>/<c>RecurrentStateBackward</c>).
+/// </summary>
+internal sealed class RecurrentStateRule : Rule
+{
+    public override RuleKind Kind => RuleKind.RecurrentState;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int layer = m.In(i, 0);
+        if (m.Nodes[layer].Rule != RuleKind.Recurrent || m.Node(i).Scalar("item") is not { } item || !m.Batched[i] || m.BatchAxis[i] != 1) return null;
+        if (item.Value == 2 && m.Child(layer)?.Kind != "LSTM") return null;
+        return plan with { Rule = Kind, Geometry = new StateGeometry((int)item.Value) };
+    }
+
+    /// <summary>Nothing: the value is copied from the layer's workspace, the gradient written into it.</summary>
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override IEnumerable<ParamSlot> Params(NodePlan n) => [];
+
+    private static string Workspace(EmitContext e, NodePlan layer) => e.Scratch(layer, "workspace") + "!";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        var layer = e.Nodes[n.Inputs[0]];
+        int item = ((StateGeometry)n.Geometry!).Item;
+        e.W.Comment($"{n.Text}: the layer's final {(item == 1 ? "hidden" : "cell")} states, from its workspace");
+        e.W.Call($"{EmitContext.Support}.RecurrentState", [MethodDraft.I(item), e.Value(n.Index), "n", e.Geometry(layer), Workspace(e, layer)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        var layer = e.Nodes[n.Inputs[0]];
+        int item = ((StateGeometry)n.Geometry!).Item;
+        e.W.Comment($"d {n.Text}: kept in the layer's workspace for its backward");
+        e.W.Call($"{EmitContext.Support}.RecurrentStateBackward", [MethodDraft.I(item), e.Grad(n.Index), "n", e.Geometry(layer), Workspace(e, layer)]);
+    }
+}
+
+/// <summary>Which final state a <see cref="RecurrentStateRule"/> node reads: 1 h_n, 2 c_n.</summary>
+internal sealed record StateGeometry(int Item) : Geometry;

@@ -81,6 +81,9 @@ internal abstract class Rule
         return expression;
     }
 
+    /// <summary>The node input bound to the layer's tensor parameter <paramref name="parameter"/> (given by position or by name), or −1.</summary>
+    protected internal static int InputOf(MethodDraft m, int i, string parameter) => m.Node(i).Scalar(parameter) is { } slot ? (int)slot.Value : -1;
+
     /// <summary>A dim as C# text: its size, or its bound symbol's expression; null for a symbol no layer binds.</summary>
     protected internal static string? DimText(MethodDraft m, Dim dim)
         => dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
@@ -105,7 +108,7 @@ internal static class RuleSet
             new LinearRule(), new ConvRule(), new MaxPoolRule(), new AvgPoolRule(), new AdaptivePoolRule(), new BatchNormRule(),
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
-            new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
+            new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new RecurrentStateRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
             new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
@@ -135,6 +138,7 @@ internal static class RuleSet
         {
             case NodeKind.Select: return [RuleKind.Select];
             case NodeKind.Input: return node.Op == "Input" ? [RuleKind.Input] : [RuleKind.Member];
+            case NodeKind.Call when node.Op == GraphNode.StateOp: return [RuleKind.RecurrentState];
         }
         if (row is null) return [];
         if (node.Child is not null && node.IntArgs.Count > 0 && row.Family == OpFamily.Identity) return [RuleKind.Boundary];

@@ -4,7 +4,14 @@ using System.Linq;
 namespace SharpGrad.Generator.Rules;
 
 /// <summary>A window of an [Outer, Size, Inner] view along one dim: positions Start, Start + Step, … (Count of them).</summary>
-internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, int Step) : Geometry;
+internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, int Step) : Geometry
+{
+    /// <summary>True when the batch is inside the inner block (a window along dim 0 of [L·D, N, H]: inner is n · H).</summary>
+    public bool BatchedInner { get; init; }
+
+    /// <summary>The inner block as C# text when it has sizes bound when the module is built (<c>_sym_hidden</c>), else null.</summary>
+    public string? InnerText { get; init; }
+}
 
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
 internal sealed record JoinGeometry(AxisGeometry Axis, EquatableArray<int> Counts) : Geometry
@@ -27,7 +34,31 @@ internal sealed class SliceRule : Rule
         int a = m.In(i, 0);
         if (!m.BatchedLike(i, 0) || m.Row(i) is not { } row) return null;
         var call = new ShapeCall(row, [m.Shapes[a]], m.Arguments(i), Dim.Sym(m.Batch));
-        if (ShapeRules.Window(call) is not { } w || (m.Batched[a] && w.Dim == 0)) return null;
+        if (ShapeRules.Window(call) is not { } w) return null;
+        if (m.Batched[a] && m.BatchAxis[a] == 1)
+        {
+            // A recurrent layer's states [L·D, N, H] along dim 0: one block of n · H per layer-direction.
+            if (w.Dim != 0) return null;
+            var s = m.Shapes[a];
+            int inner = 1;
+            var texts = new List<string>();
+            for (int k = 2; k < s.Rank; k++)
+            {
+                if (DimText(m, s[k]) is not { } text) return null;
+                texts.Add(text);
+                inner *= s[k].Size;
+            }
+            bool symbolic = s.Dims.Skip(2).Any(d => !d.IsFixed);
+            return plan with
+            {
+                Rule = Kind,
+                Geometry = new WindowGeometry(new AxisGeometry(1, s[0].Size, inner, false), w.Start, w.Count, w.Step)
+                {
+                    BatchedInner = true, InnerText = symbolic ? string.Join(" * ", texts) : null,
+                },
+            };
+        }
+        if (m.Batched[a] && w.Dim == 0) return null;
         return plan with { Rule = Kind, Geometry = new WindowGeometry(m.Axis(a, w.Dim), w.Start, w.Count, w.Step) };
     }
 
@@ -35,7 +66,7 @@ internal sealed class SliceRule : Rule
 
     private static string[] Arguments(WindowGeometry g)
         => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}",
-            $"count: {MethodDraft.I(g.Count)}", $"inner: {MethodDraft.I(g.Axis.Inner)}"];
+            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Size(g.BatchedInner, g.Axis.Inner))}"];
 
     public override void Forward(EmitContext e, NodePlan n)
     {

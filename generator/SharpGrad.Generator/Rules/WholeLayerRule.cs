@@ -29,6 +29,9 @@ internal abstract class WholeLayerRule : Rule
     /// <summary>Arguments the forward call passes after the workspace (a layer's masks, read as data); none by default.</summary>
     protected virtual IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n) => [];
 
+    /// <summary>Arguments the backward call passes after the workspace (gradients of a layer's other inputs); none by default.</summary>
+    protected virtual IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n) => [];
+
     public sealed override IEnumerable<ParamSlot> Params(NodePlan n) => ((WholeLayerGeometry)n.Geometry!).Weights;
 
     /// <summary>The backward reads the workspace (its copy of the input and every intermediate), not the input's or output's buffer.</summary>
@@ -54,7 +57,7 @@ internal abstract class WholeLayerRule : Rule
         e.W.Comment(BackwardComment(n));
         Hooks.Before(e, n, a);
         string grads = "new float[]?[] { " + string.Join(", ", ((WholeLayerGeometry)n.Geometry!).Weights.Select(EmitContext.ParamGradOrNull)) + " }";
-        e.W.Call($"{EmitContext.Support}.{Entry}Backward", [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!"]);
+        e.W.Call($"{EmitContext.Support}.{Entry}Backward", [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!", .. BackwardArguments(e, n)]);
         Hooks.After(e, n, a);
     }
 }

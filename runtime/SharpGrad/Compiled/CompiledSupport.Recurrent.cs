@@ -24,18 +24,33 @@ public static partial class CompiledSupport
         return weights;
     }
 
-    /// <summary>A compiled RNN/LSTM/GRU's output sequence for zero initial states (<see cref="RecurrentStack.Forward"/>).</summary>
-    public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace)
+    /// <summary>
+    /// A compiled RNN/LSTM/GRU's output sequence (<see cref="RecurrentStack.Forward"/>) from the initial states
+    /// <paramref name="h0"/> and <paramref name="c0"/> ([L·D, N, H]; null: zeros); the workspace keeps the final states.
+    /// </summary>
+    public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
+        float[]? h0 = null, float[]? c0 = null)
     {
         ArgumentNullException.ThrowIfNull(module);
-        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace);
+        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0);
     }
 
-    /// <summary>Its backward: the input's gradient added into <paramref name="gradInput"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    /// <summary>
+    /// Its backward: the input's gradient added into <paramref name="gradInput"/>, each weight's into <paramref name="weightGrads"/>,
+    /// the initial states' into <paramref name="gradH0"/>/<paramref name="gradC0"/> (when not null).
+    /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
-        RecurrentWorkspace workspace)
+        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null)
     {
         ArgumentNullException.ThrowIfNull(module);
-        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace);
+        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0);
     }
+
+    /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
+    public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace)
+        => RecurrentStack.FinalState(shape, item, state, n, workspace);
+
+    /// <summary>The gradient of a final state, kept in the workspace for the layer's backward (which runs after it).</summary>
+    public static void RecurrentStateBackward(int item, float[] grad, int n, RecurrentShape shape, RecurrentWorkspace workspace)
+        => RecurrentStack.FinalStateGrad(shape, item, grad, n, workspace);
 }

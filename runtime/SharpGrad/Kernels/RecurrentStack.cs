@@ -36,6 +36,13 @@ public sealed class RecurrentWorkspace
     internal float[][] Outputs = [];         // [L·D][T·N·H]
     internal RecurrenceBuffers<float>[] Buffers = [];
     internal float[] Zeros = [];             // h_0 (and c_0) = 0
+    internal float[][] InitialH = [];        // [L·D][N·H]: copies of the given h_0 (the backward reads them); empty: zeros
+    internal float[][] InitialC = [];        // [L·D][N·H]: LSTM's given c_0
+    internal float[][] FinalC = [];          // [L·D][N·H]: LSTM's c_T
+    internal float[] FinalHGrad = [];        // [L·D·N·H]: the gradient of h_n, when a program reads h_n (HasFinalHGrad)
+    internal float[] FinalCGrad = [];        // [L·D·N·H]: the gradient of c_n (HasFinalCGrad)
+    internal float[] InitialGrad = [];       // [N·H]: one layer-direction's gradient of h_0 or c_0
+    internal bool HasInitialH, HasInitialC, HasFinalHGrad, HasFinalCGrad;
     internal float[][] InputGrads = [];      // [L + 1][T·N·in_l]
     internal float[] OutputGrad = [];        // [T·N·H]: one direction's share of the layer output's gradient
     internal float[] ProjectionGrad = [];    // [T·N·G]
@@ -65,6 +72,19 @@ public sealed class RecurrentWorkspace
             Buffers[k] = new RecurrenceBuffers<float>();
         }
         Zeros = new float[n * h];
+        int states = s.NumLayers * d;
+        InitialH = new float[states][];
+        InitialC = new float[states][];
+        FinalC = new float[states][];
+        for (int k = 0; k < states; k++)
+        {
+            InitialH[k] = new float[n * h];
+            InitialC[k] = s.Mode == RecurrentMode.Lstm ? new float[n * h] : [];
+            FinalC[k] = s.Mode == RecurrentMode.Lstm ? new float[n * h] : [];
+        }
+        FinalHGrad = new float[states * n * h];
+        FinalCGrad = s.Mode == RecurrentMode.Lstm ? new float[states * n * h] : [];
+        InitialGrad = new float[n * h];
         OutputGrad = new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         _n = n;
@@ -83,14 +103,25 @@ public static class RecurrentStack
 {
     /// <summary>
     /// <paramref name="output"/> [N, T, D·H] (batch first) or [T, N, D·H] from <paramref name="input"/> [N, T, I] or [T, N, I];
-    /// <paramref name="weights"/> are w_ih, w_hh (b_ih, b_hh) of each layer and direction in PyTorch's order.
+    /// <paramref name="weights"/> are w_ih, w_hh (b_ih, b_hh) of each layer and direction in PyTorch's order; the initial states
+    /// <paramref name="h0"/> and (LSTM) <paramref name="c0"/> are [L·D, N, H] (PyTorch's h_0, c_0; null: zeros), copied into the
+    /// workspace, which keeps the final states for <see cref="FinalState"/>.
     /// </summary>
-    public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws)
+    public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws,
+        float[]? h0 = null, float[]? c0 = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ws);
         ws.Ensure(s, n);
-        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection;
+        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection, nh = n * h;
+        ws.HasInitialH = h0 is not null;
+        ws.HasInitialC = c0 is not null && s.Mode == RecurrentMode.Lstm;
+        ws.HasFinalHGrad = ws.HasFinalCGrad = false;
+        for (int idx = 0; idx < s.NumLayers * d; idx++)
+        {
+            if (h0 is not null) h0.AsSpan(idx * nh, nh).CopyTo(ws.InitialH[idx]);
+            if (ws.HasInitialC) c0!.AsSpan(idx * nh, nh).CopyTo(ws.InitialC[idx]);
+        }
         ToTimeMajor(s, input, ws.LayerInputs[0], n, s.InputSize, accumulate: false);
         for (int layer = 0; layer < s.NumLayers; layer++)
         {
@@ -110,8 +141,9 @@ public static class RecurrentStack
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(xw.AsSpan(r * g, g), bIh, xw.AsSpan(r * g, g));
                 }
                 var o = ws.Outputs[idx];
-                RecurrentKernel.Forward(step, xw, ws.Zeros, default, weights[idx * k + 1], 0, s.Bias ? weights[idx * k + 3].AsSpan(0, g) : default,
-                    o, default, ws.Buffers[idx]);
+                RecurrentKernel.Forward(step, xw, ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
+                    weights[idx * k + 1], 0, s.Bias ? weights[idx * k + 3].AsSpan(0, g) : default, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default,
+                    ws.Buffers[idx]);
                 for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
             }
         }
@@ -119,16 +151,72 @@ public static class RecurrentStack
     }
 
     /// <summary>
+    /// The final states of the last <see cref="Forward"/>: <paramref name="item"/> 1 is h_n, 2 is LSTM's c_n, written into
+    /// <paramref name="state"/> [L·D, N, H] in PyTorch's order (layer by layer, forward direction then reverse).
+    /// </summary>
+    public static void FinalState(in RecurrentShape s, int item, float[] state, int n, RecurrentWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(ws);
+        int nh = n * s.HiddenSize;
+        for (int idx = 0; idx < s.NumLayers * s.Directions; idx++)
+        {
+            var to = state.AsSpan(idx * nh, nh);
+            if (item == 2 && s.Mode == RecurrentMode.Lstm)
+            {
+                if (s.Steps > 0) ws.FinalC[idx].CopyTo(to);
+                else if (ws.HasInitialC) ws.InitialC[idx].CopyTo(to);
+                else to.Clear();
+            }
+            else if (item == 1)
+            {
+                // h_n of a direction is its output at its last step (t = T − 1 forwards, t = 0 in reverse).
+                if (s.Steps > 0) ws.Outputs[idx].AsSpan(s.Step(n, idx % s.Directions).TimeOf(s.Steps - 1) * nh, nh).CopyTo(to);
+                else if (ws.HasInitialH) ws.InitialH[idx].CopyTo(to);
+                else to.Clear();
+            }
+            else
+            {
+                throw new ArgumentOutOfRangeException(nameof(item), item, $"the final state {item} of a {s.Mode} (1: h_n, 2: LSTM's c_n)");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The gradient of the final state <paramref name="item"/> (1: h_n, 2: c_n; [L·D, N, H]) for the next <see cref="Backward"/>
+    /// of the same workspace, which starts its time loops from it; a later <see cref="Forward"/> forgets it.
+    /// </summary>
+    public static void FinalStateGrad(in RecurrentShape s, int item, float[] grad, int n, RecurrentWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(grad);
+        ArgumentNullException.ThrowIfNull(ws);
+        int size = s.NumLayers * s.Directions * n * s.HiddenSize;
+        if (item == 1)
+        {
+            grad.AsSpan(0, size).CopyTo(ws.FinalHGrad);
+            ws.HasFinalHGrad = true;
+        }
+        else
+        {
+            grad.AsSpan(0, size).CopyTo(ws.FinalCGrad);
+            ws.HasFinalCGrad = true;
+        }
+    }
+
+    /// <summary>
     /// The backward of <see cref="Forward"/> (same workspace): adds the input's gradient into <paramref name="gradInput"/> (when
-    /// not null) and each weight's into <paramref name="weightGrads"/> (same order as the weights; null entries are skipped).
+    /// not null) and each weight's into <paramref name="weightGrads"/> (same order as the weights; null entries are skipped); the
+    /// final states' gradients given by <see cref="FinalStateGrad"/> join the time loops, and the initial states' are added into
+    /// <paramref name="gradH0"/>/<paramref name="gradC0"/> [L·D, N, H] (when not null).
     /// </summary>
     public static void Backward(in RecurrentShape s, float[] gradOutput, float[]? gradInput, int n, IReadOnlyList<float[]> weights,
-        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws)
+        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(weightGrads);
         ArgumentNullException.ThrowIfNull(ws);
-        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection;
+        int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection, nh = n * h;
+        bool lstm = s.Mode == RecurrentMode.Lstm;
         ToTimeMajor(s, gradOutput, ws.InputGrads[s.NumLayers], n, d * h, accumulate: false);
         for (int layer = s.NumLayers - 1; layer >= 0; layer--)
         {
@@ -143,9 +231,27 @@ public static class RecurrentStack
                 int g = step.GateWidth;
                 var dOut = ws.OutputGrad;
                 for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                if (ws.HasFinalHGrad && t > 0)
+                {
+                    // h_n is the direction's output at its last step: its gradient joins that step's.
+                    var last = dOut.AsSpan(step.TimeOf(t - 1) * nh, nh);
+                    TensorPrimitives.Add(last, ws.FinalHGrad.AsSpan(idx * nh, nh), last);
+                }
                 var dXw = ws.ProjectionGrad;
-                RecurrentKernel.Backward(step, dOut, default, ws.Outputs[idx], ws.Zeros, default, weights[idx * k + 1], 0, dXw, default, default,
+                var h0 = ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros;
+                RecurrentKernel.Backward(step, dOut, lstm && ws.HasFinalCGrad ? ws.FinalCGrad.AsSpan(idx * nh, nh) : default, ws.Outputs[idx], h0,
+                    ws.HasInitialC ? ws.InitialC[idx] : default, weights[idx * k + 1], 0, dXw, gradH0 is null ? default : ws.InitialGrad, default,
                     weightGrads[idx * k + 1], s.Bias && weightGrads[idx * k + 3] is { } gbHh ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                if (gradH0 is not null) AddState(gradH0, idx, ws, n, s, t == 0 && ws.HasFinalHGrad ? ws.FinalHGrad : null);
+                if (gradC0 is not null && lstm)
+                {
+                    // The kernel leaves dc_0 in its cell-gradient buffer (with no step, c_0 is c_n).
+                    if (t > 0) ws.Buffers[idx].Dc.AsSpan(0, nh).CopyTo(ws.InitialGrad);
+                    else if (ws.HasFinalCGrad) ws.FinalCGrad.AsSpan(idx * nh, nh).CopyTo(ws.InitialGrad);
+                    else Array.Clear(ws.InitialGrad);
+                    var to = gradC0.AsSpan(idx * nh, nh);
+                    TensorPrimitives.Add(to, ws.InitialGrad, to);
+                }
                 if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.LayerInputs[layer], 0, inF, 1f, gwIh, 0, inF);
                 if (s.Bias && weightGrads[idx * k + 2] is { } gbIh)
                 {
@@ -156,6 +262,16 @@ public static class RecurrentStack
             }
         }
         if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: true);
+        ws.HasFinalHGrad = ws.HasFinalCGrad = false;
+    }
+
+    /// <summary>Adds layer-direction <paramref name="idx"/>'s h_0 gradient (the kernel's, or with no step h_n's) into <paramref name="grad"/>.</summary>
+    private static void AddState(float[] grad, int idx, RecurrentWorkspace ws, int n, in RecurrentShape s, float[]? passThrough)
+    {
+        int nh = n * s.HiddenSize;
+        var to = grad.AsSpan(idx * nh, nh);
+        if (s.Steps > 0) TensorPrimitives.Add(to, ws.InitialGrad.AsSpan(0, nh), to);
+        else if (passThrough is not null) TensorPrimitives.Add(to, passThrough.AsSpan(idx * nh, nh), to);
     }
 
     /// <summary>[N, T, F] (batch first) or [T, N, F] → time-major [T, N, F].</summary>

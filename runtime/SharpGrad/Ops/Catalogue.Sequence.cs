@@ -65,6 +65,18 @@ internal static partial class OpCatalogue
     }
 
     /// <summary>
+    /// The final states h_n (and LSTM's c_n) of a recurrent stack called on an input of shape <c>c.Input(0)</c> ([N, T, I] batch
+    /// first, else [T, N, I]): [num_layers · directions, N, hidden_size], the batch in dim 1 as PyTorch has it; PyTorch's h_0 and
+    /// c_0 have the same shape.
+    /// </summary>
+    internal static ShapeResult RecurrentStates(ShapeCall c)
+    {
+        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden || c.Int("numLayers") is not { } layers) return ShapeResult.Unknown;
+        int directions = c.Flag("bidirectional") == true ? 2 : 1;
+        return new TensorShape(Dim.Of(layers * directions), input[c.Flag("batchFirst") == true ? 0 : 1], hidden);
+    }
+
+    /// <summary>
     /// RNN, LSTM and GRU (family <see cref="OpFamily.Recurrent"/>) and the Transformer encoder layer (family
     /// <see cref="OpFamily.TransformerLayer"/>; kernel <c>Kernels/TransformerLayer.cs</c>, no masks and dropout 0 compiled).
     /// The recurrent layers (family <see cref="OpFamily.Recurrent"/>): the layer's <c>Forward</c> returns the output sequence

@@ -221,8 +221,8 @@ public class GraphBreakTests
           "at the tensor list `new System.Collections.Generic.List<Tensor> { x, x }`; that part runs eagerly inside Compile() (to compile it: list the tensors in the call (`Tensor.Cat([a, b], 1)`))" },
         { "", "        return x.Prod(1);", "x.Prod(1)", "at `Tensor.Prod`, which the compiler does not know yet;" },
         { "", "        Tensor a = x, b = x * 2f;\n        (a, b) = (b, a);\n        return a;", "(a, b) = (b, a)", "at the deconstruction `(a, b) = (b, a)`;" },
-        { "    private readonly GRU gru = new(4, 4, batchFirst: true);", "        var (y, h) = gru.Forward(x.View(-1, 2, 4));\n        return y.Flatten(1);",
-          "var (y, h) = gru.Forward(x.View(-1, 2, 4))", "at the final states (h_n, c_n) of `gru.Forward(x.View(-1, 2, 4))`;" },
+        { "    private readonly LSTM lstm = new(4, 4, batchFirst: true);", "        var (y, state) = lstm.Forward(x.View(-1, 2, 4));\n        return y.Flatten(1);",
+          "var (y, state) = lstm.Forward(x.View(-1, 2, 4))", "at the state tuple of `lstm.Forward(x.View(-1, 2, 4))` kept whole;" },
     };
 
     [Theory]

@@ -2,8 +2,8 @@ using SharpGrad.Layers;
 
 namespace SharpGrad.Tests.Compiler;
 
-// Models with RNN/LSTM/GRU layers for the compiled recurrent rule (CompiledRecurrentTests): batch first, zero initial
-// states, the output sequence taken by deconstruction or .Output.
+// Models with RNN/LSTM/GRU layers for the compiled recurrent rule (CompiledRecurrentTests): batch first, the output
+// sequence taken by deconstruction or .Output (initial and final states: CompiledRecurrentStateModels.cs).
 
 /// <summary>A 2-layer bidirectional LSTM's output sequence, deconstructed.</summary>
 [Module]
@@ -70,7 +70,7 @@ public sealed partial class CompiledLstmClassifier
     }
 }
 
-/// <summary>A GRU whose final state is used: a graph break (the states are not held by compiled programs yet).</summary>
+/// <summary>A GRU whose final state is summed over its layer-directions (dim 0, beside the batch in dim 1): a named graph break.</summary>
 [Module]
 public sealed partial class CompiledGruWithState
 {
@@ -122,25 +122,25 @@ public sealed partial class CtorSizedGruTagger
 
 /// <summary>
 /// An LSTM started from given states (h_0, c_0 [1, N, 5], batch second as in PyTorch) whose final states (h_n, c_n) are
-/// used: compiled programs do not take them yet, so the call is a named graph break that runs eagerly.
+/// used: compiled with no break.
 /// </summary>
 [Module]
 public sealed partial class CompiledLstmWithStates
 {
     private readonly LSTM lstm = new(4, 5, batchFirst: true);
 
-    public Tensor Forward([Shape("N", 6, 4)] Tensor x, Tensor h0, Tensor c0)
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x, [Shape(1, "N", 5)] Tensor h0, [Shape(1, "N", 5)] Tensor c0)
     {
         var (y, (hN, cN)) = lstm.Forward(x, (h0, c0));
-        return y.Sum(1) + hN.Sum(0) + cN.Sum(0);
+        return y.Sum(1) + hN.Select(0, 0) + cN.Select(0, 0);
     }
 }
 
-/// <summary>A GRU started from a given h_0 [1, N, 5], its output sequence only (<c>.Output</c>): a named graph break.</summary>
+/// <summary>A GRU started from a given h_0 [1, N, 5], its output sequence only (<c>.Output</c>).</summary>
 [Module]
 public sealed partial class CompiledGruFromInitialState
 {
     private readonly GRU gru = new(4, 5, batchFirst: true);
 
-    public Tensor Forward([Shape("N", 6, 4)] Tensor x, Tensor h0) => gru.Forward(x, h0).Output.Sum(1);
+    public Tensor Forward([Shape("N", 6, 4)] Tensor x, [Shape(1, "N", 5)] Tensor h0) => gru.Forward(x, h0).Output.Sum(1);
 }

@@ -192,7 +192,7 @@ public sealed partial class BiLstmClassifier
         fc = new Linear(2 * hidden, classes);
     }
 
-    public Tensor Forward(Tensor tokens)
+    public Tensor Forward([Shape("N", "T")] Tensor tokens)
     {
         var (_, (h, _)) = lstm.Forward(embed.Forward(tokens));
         return fc.Forward(Tensor.Cat([h.Select(0, -2), h.Select(0, -1)], 1));
@@ -220,7 +220,7 @@ public sealed partial class GruSeq2Seq
         @out = new Linear(hidden, tgtVocab);
     }
 
-    public Tensor Forward(Tensor src, Tensor tgtIn)
+    public Tensor Forward([Shape("N", "S")] Tensor src, [Shape("N", "T")] Tensor tgtIn)
     {
         var (_, h) = encoder.Forward(src_embed.Forward(src));
         var (y, _) = decoder.Forward(tgt_embed.Forward(tgtIn), h);
