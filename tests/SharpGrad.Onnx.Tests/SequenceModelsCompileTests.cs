@@ -107,6 +107,7 @@ public class SequenceModelsCompileTests
     {
         var m = new LstmWithStates(new Rng(40));
         var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "lstm.Forward");
         int s = LstmWithStates.States, h = LstmWithStates.H;
         Same(m, [Randn(41, n, LstmWithStates.T, LstmWithStates.In), Randn(42, s, n, h), Randn(43, s, n, h)],
             i => m.Forward(i[0], i[1], i[2]), i => c.Forward(i[0], i[1], i[2]), subset);
@@ -118,6 +119,7 @@ public class SequenceModelsCompileTests
     {
         var m = new GruWithState(new Rng(44));
         var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "gru.Forward");
         Same(m, [Randn(45, GruWithState.T, n, GruWithState.In), Randn(46, 3, n, GruWithState.H)],
             i => m.Forward(i[0], i[1]), i => c.Forward(i[0], i[1]), subset.Where(k => k < 2).DefaultIfEmpty(1).ToArray());
     }
@@ -130,8 +132,16 @@ public class SequenceModelsCompileTests
     {
         var m = new UnbatchedBiGru(new Rng(47));
         var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "gru.Forward");
         Same(m, [Randn(48, UnbatchedBiGru.T, UnbatchedBiGru.In), Randn(49, 4, UnbatchedBiGru.H)],
             i => m.Forward(i[0], i[1]), i => c.Forward(i[0], i[1]), subset);
+    }
+
+    /// <summary>Fully compiled, or every break named at the recurrent call (its final states): never silently eager.</summary>
+    private static void NamedOrCompiled(GraphExplanation explanation, string call)
+    {
+        if (explanation.IsFullyCompiled) return;
+        Assert.All(explanation.Breaks, b => Assert.Contains(call, b.Construct, StringComparison.Ordinal));
     }
 
     /// <summary>A Tensor[] Forward whose elements compile: each is a compiled region of its own, and no element is left eager.</summary>
