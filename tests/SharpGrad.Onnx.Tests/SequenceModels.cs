@@ -8,7 +8,7 @@ namespace SharpGrad.Onnx.Tests;
 // covers its Forward and run eagerly inside Compile() where it breaks the graph.
 
 /// <summary>A 2-layer bidirectional batch-first LSTM from given states; output, h_n and c_n are all graph outputs.</summary>
-[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
+[Module]
 public sealed partial class LstmWithStates : IOnnxExportable
 {
     public const int T = 7, In = 5, H = 6, States = 4;
@@ -57,7 +57,7 @@ public sealed partial class BiLstmClassifier : IOnnxExportable
 }
 
 /// <summary>A 3-layer sequence-first GRU from a given state: output and h_n.</summary>
-[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
+[Module]
 public sealed partial class GruWithState : IOnnxExportable
 {
     public const int T = 5, In = 4, H = 8;
@@ -80,7 +80,7 @@ public sealed partial class GruWithState : IOnnxExportable
 }
 
 /// <summary>A 2-layer bidirectional GRU over one unbatched sequence [L, H_in] from a given state [4, H].</summary>
-[Module(Compile = false)] // Forward returns Tensor[] (several outputs): not parsed yet, see SequenceModelsCompileTests
+[Module]
 public sealed partial class UnbatchedBiGru : IOnnxExportable
 {
     public const int T = 6, In = 3, H = 5;

@@ -1,11 +1,14 @@
+using SharpGrad.Layers;
+
 namespace SharpGrad.Onnx.Tests;
 
 /// <summary>
 /// The sequence and attention models of SequenceModels.cs were <c>[Module(Compile = false)]</c> because the compiler
 /// did not take their Forward (issue 12: coverage-only opt-outs are gone). These now have <c>Compile()</c>, compiled where
 /// the compiler covers them and run eagerly inside it where they break the graph; either way their outputs, input
-/// gradients and parameter gradients equal eager's at batch 1, 3 and 64. (LstmWithStates, GruWithState and
-/// UnbatchedBiGru keep <c>Compile = false</c>: their Forward returns a Tensor[], which the generator does not parse yet.)
+/// gradients and parameter gradients equal eager's at batch 1, 3 and 64. LstmWithStates, GruWithState and UnbatchedBiGru
+/// return a Tensor[] (several outputs): each element is compiled where its ops compile (their recurrent calls with given
+/// states are named breaks), and a backward through any subset of the outputs equals eager's.
 /// </summary>
 public class SequenceModelsCompileTests
 {
@@ -93,31 +96,97 @@ public class SequenceModelsCompileTests
         Same(m, [Randn(33, CausalSelfAttention.T, n, CausalSelfAttention.E)], i => [m.Forward(i[0])], i => [c.Forward(i[0])]);
     }
 
-    /// <summary>Compiled = eager: every output, and after a backward of the same random weighting of all outputs, every float input's and parameter's gradient (1e-4 relative).</summary>
-    private static void Same(Module model, Tensor[] inputs, Func<Tensor[], Tensor[]> eager, Func<Tensor[], Tensor[]> compiled)
+    public static TheoryData<int, int[]> BatchesAndSubsets => new()
     {
-        var parameters = model.Parameters().ToList();
-        var (outE, gradE) = Run(eager, inputs, parameters);
-        var (outC, gradC) = Run(compiled, inputs, parameters);
-        Assert.Equal(outE.Count, outC.Count);
-        for (int k = 0; k < outE.Count; k++) Close(outE[k], outC[k], $"output {k}");
-        for (int k = 0; k < gradE.Count; k++) Close(gradE[k], gradC[k], $"gradient {k}");
+        { 1, [0, 1, 2] }, { 3, [0, 1, 2] }, { 64, [0, 1, 2] }, { 3, [1] }, { 3, [0, 2] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BatchesAndSubsets))]
+    public void LstmWithStatesCompiled(int n, int[] subset)
+    {
+        var m = new LstmWithStates(new Rng(40));
+        var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "lstm.Forward");
+        int s = LstmWithStates.States, h = LstmWithStates.H;
+        Same(m, [Randn(41, n, LstmWithStates.T, LstmWithStates.In), Randn(42, s, n, h), Randn(43, s, n, h)],
+            i => m.Forward(i[0], i[1], i[2]), i => c.Forward(i[0], i[1], i[2]), subset);
     }
 
-    private static (List<Tensor> Outputs, List<Tensor> Grads) Run(Func<Tensor[], Tensor[]> forward, Tensor[] inputs, List<Tensor> parameters)
+    [Theory]
+    [MemberData(nameof(BatchesAndSubsets))]
+    public void GruWithStateCompiled(int n, int[] subset)
+    {
+        var m = new GruWithState(new Rng(44));
+        var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "gru.Forward");
+        Same(m, [Randn(45, GruWithState.T, n, GruWithState.In), Randn(46, 3, n, GruWithState.H)],
+            i => m.Forward(i[0], i[1]), i => c.Forward(i[0], i[1]), subset.Where(k => k < 2).DefaultIfEmpty(1).ToArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { 0, 1 })]
+    [InlineData(new[] { 0 })]
+    [InlineData(new[] { 1 })]
+    public void UnbatchedBiGruCompiled(int[] subset)
+    {
+        var m = new UnbatchedBiGru(new Rng(47));
+        var c = m.Compile();
+        NamedOrCompiled(c.Explanation, "gru.Forward");
+        Same(m, [Randn(48, UnbatchedBiGru.T, UnbatchedBiGru.In), Randn(49, 4, UnbatchedBiGru.H)],
+            i => m.Forward(i[0], i[1]), i => c.Forward(i[0], i[1]), subset);
+    }
+
+    /// <summary>Fully compiled, or every break named at the recurrent call (its final states): never silently eager.</summary>
+    private static void NamedOrCompiled(GraphExplanation explanation, string call)
+    {
+        if (explanation.IsFullyCompiled) return;
+        Assert.All(explanation.Breaks, b => Assert.Contains(call, b.Construct, StringComparison.Ordinal));
+    }
+
+    /// <summary>A Tensor[] Forward whose elements compile: each is a compiled region of its own, and no element is left eager.</summary>
+    [Theory]
+    [MemberData(nameof(BatchesAndSubsets))]
+    public void TwoHeadsCompiled(int n, int[] subset)
+    {
+        var m = new TwoHeads(new Rng(50));
+        var c = m.Compile();
+        Assert.True(c.Explanation.IsFullyCompiled, c.Explanation.ToString());
+        Assert.Equal(3, c.Explanation.Regions.Count);   // h, then each element
+        Same(m, [Randn(51, n, 4)], i => m.Forward(i[0]), i => c.Forward(i[0]), subset.Where(k => k < 2).DefaultIfEmpty(0).ToArray());
+    }
+
+    /// <summary>Compiled = eager: every output, and after a backward of the same random weighting of all outputs, every float input's and parameter's gradient (1e-4 relative).</summary>
+    private static void Same(Module model, Tensor[] inputs, Func<Tensor[], Tensor[]> eager, Func<Tensor[], Tensor[]> compiled, int[]? subset = null)
+    {
+        var parameters = model.Parameters().ToList();
+        var (outE, gradE) = Run(eager, inputs, parameters, subset);
+        var (outC, gradC) = Run(compiled, inputs, parameters, subset);
+        Assert.Equal(outE.Count, outC.Count);
+        for (int k = 0; k < outE.Count; k++) Close(outE[k], outC[k], $"output {k}");
+        for (int k = 0; k < gradE.Count; k++)
+        {
+            // With a subset of the outputs, a parameter none of them reads has no gradient: in both modes.
+            Assert.True((gradE[k] is null) == (gradC[k] is null), $"gradient {k}: {(gradE[k] is null ? "none" : "one")} eager, {(gradC[k] is null ? "none" : "one")} compiled");
+            if (gradE[k] is { } e) Close(e, gradC[k]!, $"gradient {k}");
+        }
+    }
+
+    private static (List<Tensor> Outputs, List<Tensor?> Grads) Run(Func<Tensor[], Tensor[]> forward, Tensor[] inputs, List<Tensor> parameters, int[]? subset)
     {
         foreach (var p in parameters) p.Grad = null;
         var xs = inputs.Select(x => x.DType == DType.Float32 ? x.Detach().Clone().RequiresGrad_() : x).ToArray();
         var ys = forward(xs);
         Tensor? loss = null;
-        for (int k = 0; k < ys.Length; k++)
+        foreach (int k in subset ?? Enumerable.Range(0, ys.Length).ToArray())
         {
             var term = (ys[k] * Tensor.Randn(ys[k].Shape, rng: new Rng(90 + k))).Sum();
             loss = loss is null ? term : loss + term;
         }
         loss!.Backward();
-        var grads = xs.Where(x => x.RequiresGrad).Select(x => x.Grad!).Concat(parameters.Select(p => p.Grad!)).ToList();
-        Assert.All(grads, g => Assert.NotNull(g));
+        var grads = xs.Where(x => x.RequiresGrad).Select(x => x.Grad).Concat(parameters.Select(p => p.Grad)).ToList();
+        if (subset is null) Assert.All(grads, g => Assert.NotNull(g));
+        else Assert.Contains(grads, g => g is not null);
         return (ys.Select(y => y.Detach()).ToList(), grads);
     }
 
@@ -131,5 +200,24 @@ public class SequenceModelsCompileTests
             double tolerance = 1e-5 + 1e-4 * Math.Abs(e[i]);
             Assert.True(Math.Abs(e[i] - a[i]) <= tolerance, $"{what}: element {i} is {a[i]} compiled and {e[i]} eager");
         }
+    }
+}
+
+/// <summary>Two heads over one input, returned as a Tensor[]: each element compiles (a region of its own).</summary>
+[Module]
+public sealed partial class TwoHeads
+{
+    private readonly Linear fc1, fc2;
+
+    public TwoHeads(Rng rng)
+    {
+        fc1 = new Linear(4, 3, rng: rng);
+        fc2 = new Linear(4, 2, rng: rng);
+    }
+
+    public Tensor[] Forward([Shape("N", 4)] Tensor x)
+    {
+        var h = x.Tanh();
+        return [fc1.Forward(h).Relu(), fc2.Forward(h) * 2];
     }
 }

@@ -47,6 +47,9 @@ internal sealed class GraphParser
     /// <summary>While the static regions of a broken method are parsed: a tensor local read before it is assigned is an input of the region.</summary>
     private bool _regionMode;
 
+    /// <summary>True once the method being parsed ends with <c>return [a, b, …]</c> (a Tensor[] Forward): it is compiled element by element.</summary>
+    private bool _severalOutputs;
+
     /// <summary>The inputs of the region being parsed: the locals and parameters it reads, in order.</summary>
     private List<(ISymbol Symbol, GraphInput Input)> _regionInputs = new();
 
@@ -84,7 +87,8 @@ internal sealed class GraphParser
         foreach (var member in type.GetMembers())
         {
             if (member is not IMethodSymbol { MethodKind: MethodKind.Ordinary, IsStatic: false } method) continue;
-            if (!ModuleParser.IsForwardCandidate(method) && !ModuleParser.HasAttribute(method, CompiledAttributeName)) continue;
+            if (!ModuleParser.IsForwardCandidate(method) && !ModuleParser.IsMultiOutputForward(method)
+                && !ModuleParser.HasAttribute(method, CompiledAttributeName)) continue;
             var syntax = method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<MethodDeclarationSyntax>().FirstOrDefault();
             if (syntax is null) continue;
             methods.Add((method, syntax));
@@ -174,6 +178,7 @@ internal sealed class GraphParser
         }
 
         int output = -1;
+        _severalOutputs = false;
         try
         {
             if (syntax.ExpressionBody is { } arrow)
@@ -190,7 +195,8 @@ internal sealed class GraphParser
             if (e.Issue is not null) _issues.Add(e.Issue);
             output = -1;
         }
-        bool broken = _issues.Count > issuesBefore;
+        bool broken = _issues.Count > issuesBefore || _severalOutputs;
+        _severalOutputs = false;
         if (broken) output = -1;   // a method with a break has no whole graph
         for (int k = issuesBefore; k < _issues.Count; k++) _issues[k] = _issues[k] with { Method = method.Name };
 
@@ -242,6 +248,15 @@ internal sealed class GraphParser
                 _token.ThrowIfCancellationRequested();
                 var statement = statements[i];
                 bool isFinal = i == statements.Count - 1 && statement is ReturnStatementSyntax { Expression: not null };
+                if (isFinal && Elements(method, statement) is { } elements)
+                {
+                    // return [a, b, c] (several outputs): each element a region of its own where its ops compile, else eager.
+                    if (start >= 0 && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
+                    start = -1;
+                    ElementRegions(method, (ReturnStatementSyntax)statement, elements, segments);
+                    i++;
+                    continue;
+                }
                 if (start < 0)
                 {
                     OpenRegion();
@@ -275,6 +290,64 @@ internal sealed class GraphParser
             _regionMode = false;
         }
         return segments.Any(s => s.Region is not null) ? segments.ToEquatableArray() : default;
+    }
+
+    /// <summary>The elements of the final <c>return [a, b, …]</c> of a <c>Tensor[]</c> Forward, or null (a spread, or any other return).</summary>
+    private List<ExpressionSyntax>? Elements(IMethodSymbol method, StatementSyntax statement)
+    {
+        if (!ModuleParser.IsMultiOutputForward(method) || statement is not ReturnStatementSyntax { Expression: { } value }) return null;
+        var elements = value switch
+        {
+            CollectionExpressionSyntax collection when collection.Elements.All(e => e is ExpressionElementSyntax)
+                => collection.Elements.Cast<ExpressionElementSyntax>().Select(e => e.Expression).ToList(),
+            ArrayCreationExpressionSyntax { Initializer: { } init } => init.Expressions.ToList(),
+            ImplicitArrayCreationExpressionSyntax { Initializer: { } init } => init.Expressions.ToList(),
+            _ => null,
+        };
+        return elements is { Count: > 0 } ? elements : null;
+    }
+
+    /// <summary>
+    /// The outputs of <c>return [a, b, …]</c>: each element is parsed as a region of its own (<c>__sgOut0 = ForwardRegion2(…)</c>)
+    /// where its ops compile, and assigned eagerly where they break (or where it is a local computed before); then the array is returned.
+    /// </summary>
+    private void ElementRegions(IMethodSymbol method, ReturnStatementSyntax statement, List<ExpressionSyntax> elements, List<MethodSegment> segments)
+    {
+        var names = new List<string>();
+        for (int k = 0; k < elements.Count; k++)
+        {
+            var element = elements[k];
+            string name = "__sgOut" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            names.Add(name);
+            string where = Lines(element, element);
+            OpenRegion();
+            int issues = _issues.Count, eager = _eager.Count;
+            int node;
+            try
+            {
+                node = Expr(element);
+                if (_issues.Count != issues || _eager.Count != eager) node = -1;
+            }
+            catch (UnsupportedException e)
+            {
+                if (e.Issue is not null) _issues.Add(e.Issue);
+                node = -1;
+            }
+            // An element that breaks runs eagerly, and its break is named (the method's whole parse stopped at the return).
+            for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
+            if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
+            {
+                AddEager(segments, "var " + name + " = " + element + ";", where, new List<string>());
+                continue;
+            }
+            // Its code runs as written if the planner does not take the region (a named break): it declares the element's local.
+            AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + element + ";", where, LocationInfo.From(element.GetLocation()), node, segments, new MethodSegment(null, "", "")
+            {
+                Output = name,
+                Declarations = new[] { "global::SharpGrad.Tensor " + name }.ToEquatableArray(),
+            });
+        }
+        AddEager(segments, "return new global::SharpGrad.Tensor[] { " + string.Join(", ", names) + " };", Lines(statement, statement), new List<string>());
     }
 
     /// <summary>What a region leaves: its one computed value (and where it goes), the locals equal to an input, the locals it declares for later statements.</summary>
@@ -390,21 +463,25 @@ internal sealed class GraphParser
             AddEager(segments, code, where, Writes(statements, start, end));
             return;
         }
-        int number = _regions.Count(r => r.RegionOf == method.Name) + 1;
-        string name = method.Name + "Region" + number.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _regions.Add(new GraphMethod(name, _regionInputs.Select(r => r.Input).ToEquatableArray(), _nodes.ToEquatableArray(), outputs.Node,
-            LocationInfo.From(statements[start].GetLocation()))
+        AddRegion(method, code, where, LocationInfo.From(statements[start].GetLocation()), outputs.Node, segments, new MethodSegment(null, "", "")
         {
-            RegionOf = method.Name,
-        });
-        segments.Add(new MethodSegment(name, code, where)
-        {
-            Arguments = _regionInputs.Select(r => r.Symbol.Name).ToEquatableArray(),
             Output = outputs.Output,
             Returns = outputs.Returns,
             Declarations = outputs.Declarations.ToEquatableArray(),
             Aliases = outputs.Aliases.ToEquatableArray(),
         });
+    }
+
+    /// <summary>The open region as a method of its own (<c>ForwardRegion1</c>) and its segment (<paramref name="leaves"/>: where its value goes).</summary>
+    private void AddRegion(IMethodSymbol method, string code, string where, LocationInfo? location, int node, List<MethodSegment> segments, MethodSegment leaves)
+    {
+        int number = _regions.Count(r => r.RegionOf == method.Name) + 1;
+        string name = method.Name + "Region" + number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _regions.Add(new GraphMethod(name, _regionInputs.Select(r => r.Input).ToEquatableArray(), _nodes.ToEquatableArray(), node, location)
+        {
+            RegionOf = method.Name,
+        });
+        segments.Add(leaves with { Region = name, Code = code, Where = where, Arguments = _regionInputs.Select(r => r.Symbol.Name).ToEquatableArray() });
     }
 
     private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
@@ -500,6 +577,11 @@ internal sealed class GraphParser
             case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax assignment }:
                 Assign(assignment);
                 break;
+            case ReturnStatementSyntax { Expression: CollectionExpressionSyntax or ArrayCreationExpressionSyntax or ImplicitArrayCreationExpressionSyntax } several
+                when isFinal && !_regionMode:
+                // Several outputs: not one program, but no break either: each element becomes a region of its own (ElementRegions).
+                _severalOutputs = true;
+                return true;
             case ReturnStatementSyntax { Expression: { } value } when isFinal:
                 returned = Expr(value);
                 return true;

@@ -227,6 +227,20 @@ internal static class ModuleParser
            && IsExactlyTensor(method.ReturnType)
            && method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams && IsExactlyTensor(p.Type));
 
+    /// <summary>
+    /// A public instance <c>Tensor[] Forward(Tensor, …)</c> (several outputs, PyTorch: a forward returning a tuple): parsed
+    /// and compiled like a <c>Tensor</c> Forward, but not called by ForwardDynamic or as a child's Forward.
+    /// </summary>
+    internal static bool IsMultiOutputForward(IMethodSymbol method)
+        => method.Name == "Forward"
+           && method.MethodKind == MethodKind.Ordinary
+           && method.DeclaredAccessibility == Accessibility.Public
+           && !method.IsGenericMethod
+           && !method.IsStatic
+           && method.Parameters.Length > 0
+           && method.ReturnType is IArrayTypeSymbol { Rank: 1 } array && IsExactlyTensor(array.ElementType)
+           && method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams && IsExactlyTensor(p.Type));
+
     /// <summary>True if <paramref name="type"/> (or a base) has a public <c>Tensor Forward(Tensor)</c> — or will have one generated.</summary>
     private static bool HasUsableForward(ITypeSymbol type)
     {

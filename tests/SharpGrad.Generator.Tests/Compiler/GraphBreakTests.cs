@@ -342,4 +342,25 @@ public class GraphBreakTests
         var regions = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Regions.g.cs").SourceText.ToString();
         Snapshot.Verify("Compiler.Demo.Compiled.Net.Regions", regions);
     }
+
+    [Fact]
+    public void ATensorArrayForwardCompilesEachElementWhereItsOpsCompile()
+    {
+        // return [a, b] (PyTorch: a forward returning a tuple): h is region 1, the first element region 2, the second
+        // element breaks (an unparsed helper) and runs as written, with its break named; the runner returns the array.
+        var source = Model("    readonly Linear fc1 = new(6, 8);\n    readonly Linear fc2 = new(8, 4);", "[Shape(\"N\", 6)] Tensor x", """
+                    var h = Functional.Relu(fc1.Forward(x));
+                    return [fc2.Forward(h) * 2f, Rescale(h)];
+            """, "    private static Tensor Rescale(Tensor t) => t * 0.5f;").Replace("public Tensor Forward", "public Tensor[] Forward");
+        var (breaks, _, result) = Breaks(source);
+        var d = Assert.Single(breaks);
+        Assert.Contains("Net.Rescale", d.GetMessage(), StringComparison.Ordinal);
+        Assert.Equal("Rescale(h)", source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("internal global::SharpGrad.Tensor ForwardRegion2([global::SharpGrad.Shape(\"N\", 8)] global::SharpGrad.Tensor h)", compiled);
+        Assert.DoesNotContain("ForwardRegion3", compiled);
+        Assert.Contains("public global::SharpGrad.Tensor[] Forward(global::SharpGrad.Tensor x) => _m.__SharpGrad_Forward(this, x);", compiled);
+        var regions = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Regions.g.cs").SourceText.ToString();
+        Snapshot.Verify("Compiler.Demo.Compiled.Net.SeveralOutputs.Regions", regions);
+    }
 }
