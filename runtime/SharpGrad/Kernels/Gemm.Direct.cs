@@ -43,6 +43,14 @@ public static partial class Gemm
     /// <summary>Below this many flops per part a direct GEMM is not split further (~5 µs of work on one core).</summary>
     private const double DirectFlopsPerPart = 1e6;
 
+    /// <summary>
+    /// Below this many flops a direct GEMM stays on the calling thread (~50 µs on one core). The MLP step's fc2 products
+    /// (64×256×128, 4.2 MFLOP, ~25 µs) took as long split in four over two threads as on one (`count gemm-fc2-fwd`, min
+    /// 27.7 against 28.8 µs), and every hand-off is a chance for the caller to wait on a worker the operating system has
+    /// descheduled (docs/performance.md, session 6).
+    /// </summary>
+    private const double DirectParallelFlops = 8e6;
+
     /// <summary>The k-block of the broadcast kernel: a strip of B (k × 2 vectors, 128 B per k) stays in the 48 KB L1.</summary>
     private const int DirectKC = 256;
 
@@ -87,7 +95,8 @@ public static partial class Gemm
         {
             // Column ranges aligned to the kernels' widths (4 dot products, 2 vectors of axpy).
             int align = transB ? 16 : 2 * Math.Max(Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count, 1);
-            int parts = allowParallel ? Parallelism.Parts(2.0 * m * n * k, DirectFlopsPerPart, partsPerThread: 4) : 1;
+            double flops = 2.0 * m * n * k;
+            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
             parts = Math.Min(parts, (n + align - 1) / align);
             if (parts <= 1)
             {
