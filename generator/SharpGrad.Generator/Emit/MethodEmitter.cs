@@ -343,7 +343,13 @@ internal sealed class MethodEmitter
         using (_w.Block($"private void {P}ClearGrads(int n)"))
         {
             foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
-                _w.WriteLine($"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});");
+            {
+                // An input's gradient is read only when it is needed (LossBackward never needs x's): its buffer (its own,
+                // not shared by liveness) is cleared only then — x's gradient of an MLP step is a 200 KB memset.
+                bool ownInput = _p.FloatInputs.Contains(node.Index) && Nodes.Count(o => o.GradField == node.GradField) == 1;
+                string clear = $"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});";
+                _w.WriteLine(ownInput ? $"if ({P}{node.Name}_grad_needed) {clear}" : clear);
+            }
         }
     }
 

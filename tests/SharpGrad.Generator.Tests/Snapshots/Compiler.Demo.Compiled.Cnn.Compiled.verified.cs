@@ -171,7 +171,7 @@ partial class Cnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 192);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 192);
             global::System.Array.Clear(_forward_dense2_out_grad, 0, n * 10);
         }
 

@@ -135,7 +135,7 @@ partial class Mlp
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 784);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
             global::System.Array.Clear(_forward_fc1_out_grad, 0, n * 256);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * 256);
             global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);

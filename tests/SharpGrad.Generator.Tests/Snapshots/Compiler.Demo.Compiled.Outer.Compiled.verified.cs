@@ -183,7 +183,7 @@ partial class Outer
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 16);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 16);
             global::System.Array.Clear(_forward_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_sum_out_grad, 0, n);
@@ -441,7 +441,7 @@ partial class Outer
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_x_grad, 0, n * 16);
+            if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 16);
             global::System.Array.Clear(_loss_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_mse_loss_out_grad, 0, 1);

@@ -219,7 +219,7 @@ partial class SeqCnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 784);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
             global::System.Array.Clear(_forward_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
@@ -475,7 +475,7 @@ partial class SeqCnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_x_grad, 0, n * 784);
+            if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 784);
             global::System.Array.Clear(_loss_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);

@@ -163,7 +163,7 @@ partial class SeqNet
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
             global::System.Array.Clear(_forward_up_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_gelu_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_norm_out_grad, 0, n * 16 * _sym_T);

@@ -175,7 +175,7 @@ partial class Stack
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_blocks_0_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_blocks_1_out_grad, 0, n * _sym_d);
