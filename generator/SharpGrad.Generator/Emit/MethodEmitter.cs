@@ -316,9 +316,16 @@ internal sealed class MethodEmitter
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
             for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
             _w.WriteLine($"{P}ClearGrads(n);");
-            // The parameters' gradients go to the engine as they are (no copy): each backward accumulates into a fresh array.
-            foreach (var s in _slots.Where(s => Overwrites(_p, s))) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
-            foreach (var s in _slots) _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.RentGrad", [s.Expr]);
+            // A parameter's gradient is written into .Grad when the engine would only add it there (BindTapeGrad), else into a
+            // fresh array handed to the engine as it is (no copy).
+            for (int k = 0; k < _slots.Count; k++)
+            {
+                var s = _slots[k];
+                bool overwrites = Overwrites(_p, s);
+                if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
+                string[] args = ["node", MethodDraft.I(_p.FloatInputs.Count + k), s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"];
+                _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindTapeGrad", overwrites ? [.. args, $"out {EmitContext.Fresh(s)}"] : args);
+            }
             var output = Nodes[_p.Output];
             _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
             _w.WriteLine($"{P}Backward(n);");
@@ -330,7 +337,7 @@ internal sealed class MethodEmitter
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
-                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.WrapGradient", [EmitContext.ParamGrad(s), $"{s.Expr}.Shape"]);
+                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.TapeGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
             _w.WriteLine("return grads;");
         }
