@@ -139,6 +139,14 @@ public static class Profile
         Add("ce-fwdbwd", "cross-entropy forward + backward b64x10 (leaf logits)", () => { logits.Grad = null; Losses.CrossEntropy(logits, yb).Backward(); }, 1000);
         Add("mlp-lossbwd", "compiled train b64: LossBackward only", () => cc.LossBackward(xb, yb), 300);
         Add("mlp-step", "compiled train b64: full step (mlp_train_step_b64)", () => Workloads.MlpTrainStepCompiled(cc, optc, xb, yb), 300);
+        // the optimizer's step alone on the MLP's 235 K parameters (gradients left by one LossBackward): plain SGD as
+        // mlp_train_step_b64, and with momentum as mnist_mlp_5_epochs (a memory-bound pass over 2.8 and 4.7 MB)
+        var netSgd = new MlpNet();
+        netSgd.Compile().LossBackward(xb, yb);
+        var sgdPlain = new Sgd(netSgd.Parameters(), 1e-9);
+        var sgdMomentum = new Sgd(netSgd.Parameters(), 1e-9, momentum: 0.9);
+        Add("sgd-step", "SGD step on the MLP's parameters (lr only)", () => sgdPlain.Step(), 1000);
+        Add("sgd-momentum-step", "SGD step on the MLP's parameters, momentum 0.9", () => sgdMomentum.Step(), 1000);
 
         // mnist_mlp_5_epochs: its data path per step (a batch of 64 rows gathered by a shuffled index, as MnistMlp does)
         var images = Tensor.Rand(8000, 784);

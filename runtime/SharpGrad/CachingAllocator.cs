@@ -54,7 +54,8 @@ internal static class CachingAllocator
                 if (clear) Array.Clear(found);
                 return found;
             }
-            var array = new T[length];
+            // A caller that overwrites every element does not need the GC to clear a new array either.
+            var array = clear ? new T[length] : GC.AllocateUninitializedArray<T>(length);
             CountNewLargeArray(array, (long)length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
             return array;
         }

@@ -59,14 +59,24 @@ internal abstract class Storage
         return new Storage<float>(array) { Recyclable = true };
     }
 
-    private static Storage AllocateCore(DType dtype, int length) => dtype switch
+    /// <summary>
+    /// A storage of <paramref name="length"/> elements whose values are unspecified (PyTorch: <c>torch.empty</c>), for a
+    /// caller that overwrites every element (a gather of whole rows): neither a cached array nor a new one is cleared.
+    /// </summary>
+    internal static Storage AllocateUninitialized(DType dtype, int length)
     {
-        DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length)) { Recyclable = true },
-        DType.Float64 => new Storage<double>(CachingAllocator.Rent<double>(length)) { Recyclable = true },
-        DType.Int64 => new Storage<long>(CachingAllocator.Rent<long>(length)) { Recyclable = true },
-        DType.Int32 => new Storage<int>(CachingAllocator.Rent<int>(length)) { Recyclable = true },
-        DType.Bool => new Storage<bool>(CachingAllocator.Rent<bool>(length)) { Recyclable = true },
-        DType.UInt8 => new Storage<byte>(CachingAllocator.Rent<byte>(length)) { Recyclable = true },
+        Serialization.AllocationBudget.Charge(dtype, length);
+        return AllocateCore(dtype, length, clear: false);
+    }
+
+    private static Storage AllocateCore(DType dtype, int length, bool clear = true) => dtype switch
+    {
+        DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length, clear)) { Recyclable = true },
+        DType.Float64 => new Storage<double>(CachingAllocator.Rent<double>(length, clear)) { Recyclable = true },
+        DType.Int64 => new Storage<long>(CachingAllocator.Rent<long>(length, clear)) { Recyclable = true },
+        DType.Int32 => new Storage<int>(CachingAllocator.Rent<int>(length, clear)) { Recyclable = true },
+        DType.Bool => new Storage<bool>(CachingAllocator.Rent<bool>(length, clear)) { Recyclable = true },
+        DType.UInt8 => new Storage<byte>(CachingAllocator.Rent<byte>(length, clear)) { Recyclable = true },
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 

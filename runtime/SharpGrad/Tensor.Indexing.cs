@@ -326,8 +326,10 @@ public partial class Tensor
         var v = IndexValues(index, d, "IndexSelect");
         var shape = (int[])_shape.Clone();
         shape[d] = v.Length;
-        var result = Empty(shape, DType);
-        if (d == 0 && IsContiguous)
+        bool rows = d == 0 && IsContiguous;
+        // Rows of a contiguous tensor overwrite every element of the result: its array is not cleared first.
+        var result = rows ? new Tensor(Storage.AllocateUninitialized(DType, ShapeUtil.Count(shape)), shape) : Empty(shape, DType);
+        if (rows)
         {
             // Rows of a contiguous tensor (a data loader gathering a shuffled batch): one block copy per index, no views.
             int row = _shape[0] == 0 ? 0 : NumElements / _shape[0];

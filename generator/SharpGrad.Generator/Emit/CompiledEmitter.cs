@@ -48,9 +48,9 @@ internal static class CompiledEmitter
                 foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");
                 foreach (var s in p.Params.Where(s => p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
                     w.WriteLine($"private bool {EmitContext.Fresh(s)}; // set when the gradient is fresh: its first writer in the backward overwrites it");
-                var fused = new HashSet<ParamSlot>(p.Methods.Where(m => m.ScalarOutput).SelectMany(MethodEmitter.Slots));
-                foreach (var s in p.Params.Where(fused.Contains))
-                    w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the fused backward reuses");
+                var bound = new HashSet<ParamSlot>(p.Methods.SelectMany(MethodEmitter.Slots));
+                foreach (var s in p.Params.Where(bound.Contains))
+                    w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the backward reuses");
                 foreach (var b in p.Sizes.Where(b => b.Field is not null))
                     w.WriteLine($"private readonly int {b.Field}; // {b.Symbol.Substring(b.Symbol.IndexOf('*') + 1)}, bound from {b.What} when Compile() is called");
                 foreach (var atom in p.PerCallSizes)

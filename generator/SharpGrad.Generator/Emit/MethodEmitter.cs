@@ -325,9 +325,16 @@ internal sealed class MethodEmitter
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
             for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
             _w.WriteLine($"{P}ClearGrads(n);");
-            // The parameters' gradients go to the engine as they are (no copy): each backward accumulates into a fresh array.
-            foreach (var s in _slots.Where(s => Overwrites(_p, s))) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
-            foreach (var s in _slots) _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.RentGrad", [s.Expr]);
+            // A parameter's gradient is written into .Grad when the engine would only add it there (BindTapeGrad), else into a
+            // fresh array handed to the engine as it is (no copy).
+            for (int k = 0; k < _slots.Count; k++)
+            {
+                var s = _slots[k];
+                bool overwrites = Overwrites(_p, s);
+                if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
+                string[] args = ["node", MethodDraft.I(_p.FloatInputs.Count + k), s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"];
+                _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindTapeGrad", overwrites ? [.. args, $"out {EmitContext.Fresh(s)}"] : args);
+            }
             var output = Nodes[_p.Output];
             _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
             _w.WriteLine($"{P}Backward(n);");
@@ -339,7 +346,7 @@ internal sealed class MethodEmitter
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
-                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.WrapGradient", [EmitContext.ParamGrad(s), $"{s.Expr}.Shape"]);
+                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.TapeGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
             _w.WriteLine("return grads;");
         }
@@ -352,7 +359,13 @@ internal sealed class MethodEmitter
         using (_w.Block($"private void {P}ClearGrads(int n)"))
         {
             foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
-                _w.WriteLine($"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});");
+            {
+                // An input's gradient is read only when it is needed (LossBackward never needs x's): its buffer (its own,
+                // not shared by liveness) is cleared only then — x's gradient of an MLP step is a 200 KB memset.
+                bool ownInput = _p.FloatInputs.Contains(node.Index) && Nodes.Count(o => o.GradField == node.GradField) == 1;
+                string clear = $"global::System.Array.Clear({node.GradField}, 0, {_e.Size(node.Index)});";
+                _w.WriteLine(ownInput ? $"if ({P}{node.Name}_grad_needed) {clear}" : clear);
+            }
         }
     }
 

@@ -13,6 +13,13 @@ internal static class Engine
 
     internal static bool IsRunning => t_callbacks is not null;
 
+    /// <summary>True while the backward pass running on this thread accumulates leaf gradients into <c>.Grad</c> (no
+    /// <c>Autograd.Grad</c> capture, no <c>createGraph</c>): a compiled node may then write a parameter's gradient into
+    /// <c>.Grad</c> itself (<see cref="CompiledSupport.BindTapeGrad(Node, int, Tensor, ref Tensor?)"/>).</summary>
+    [ThreadStatic] private static bool t_deliversToGrad;
+
+    internal static bool DeliversToGrad => t_deliversToGrad;
+
     internal static void QueueCallback(Action callback)
     {
         (t_callbacks ?? throw new InvalidOperationException(
@@ -60,9 +67,11 @@ internal static class Engine
         IReadOnlyList<Tensor>? captureInputs)
     {
         var outer = t_callbacks;
+        bool outerDelivers = t_deliversToGrad;
         var scratch = t_scratch ?? new Scratch();
         t_scratch = null;
         var callbacks = t_callbacks = scratch.Callbacks;
+        t_deliversToGrad = captureInputs is null && !createGraph;
         try
         {
             var captured = RunGraph(scratch, outputs, gradOutputs, retainGraph, createGraph, captureInputs);
@@ -73,6 +82,7 @@ internal static class Engine
         finally
         {
             t_callbacks = outer;
+            t_deliversToGrad = outerDelivers;
             scratch.Clear();
             t_scratch = scratch;
         }

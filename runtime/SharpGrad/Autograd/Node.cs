@@ -66,6 +66,10 @@ public sealed class Node
     /// <summary>True if input <paramref name="i"/> requires a gradient (PyTorch: <c>needs_input_grad</c>).</summary>
     public bool NeedsInputGrad(int i) => Inputs[i] is not null || NextFns[i] is not null;
 
+    /// <summary>True if input <paramref name="i"/> is <paramref name="leaf"/> itself, a leaf whose gradient the engine
+    /// accumulates into its <c>.Grad</c> (no node in between).</summary>
+    internal bool IsLeafInput(int i, Tensor leaf) => ReferenceEquals(Inputs[i], leaf);
+
     /// <summary>The nodes this node passes gradients to (null entries for leaves and inputs without grad).</summary>
     public IReadOnlyList<Node?> NextFunctions => NextFns;
 

@@ -90,6 +90,49 @@ public static partial class CompiledSupport
         return CachingAllocator.Rent<float>(parameter.NumElements);
     }
 
+    /// <summary>
+    /// The array the tape backward of a compiled node accumulates <paramref name="parameter"/>'s gradient into. When the
+    /// engine would only add that gradient to <c>.Grad</c> — the pass accumulates into <c>.Grad</c> (no <c>Autograd.Grad</c>
+    /// capture, no <c>createGraph</c>), input <paramref name="input"/> of <paramref name="node"/> is the parameter itself, and
+    /// the parameter has no hooks — it is the array <see cref="BindGrad(Tensor, ref Tensor?)"/> chooses (<c>.Grad</c>'s own,
+    /// or the cached tensor that becomes <c>.Grad</c>): the gradient is written where it ends up, and no tensor is handed to
+    /// the engine. Otherwise a cleared array from the caching allocator (<see cref="RentGrad"/>). Pair it with
+    /// <see cref="TapeGrad"/>. (A second consumer of the parameter is still summed by the engine, into the same <c>.Grad</c>.)
+    /// </summary>
+    public static float[] BindTapeGrad(Node node, int input, Tensor parameter, ref Tensor? cache)
+        => WritesGradDirectly(node, input, parameter) ? BindGrad(parameter, ref cache) : RentGrad(parameter);
+
+    /// <summary><see cref="BindTapeGrad(Node, int, Tensor, ref Tensor?)"/> for a parameter whose first writer overwrites a fresh
+    /// gradient (see <see cref="BindGrad(Tensor, ref Tensor?, out bool)"/>).</summary>
+    public static float[] BindTapeGrad(Node node, int input, Tensor parameter, ref Tensor? cache, out bool fresh)
+    {
+        fresh = false;
+        return WritesGradDirectly(node, input, parameter) ? BindGrad(parameter, ref cache, out fresh) : RentGrad(parameter);
+    }
+
+    /// <summary>
+    /// What the tape backward returns to the engine for <paramref name="parameter"/> after writing its gradient into
+    /// <paramref name="gradient"/> (the array of <see cref="BindTapeGrad(Node, int, Tensor, ref Tensor?)"/>): null when it was
+    /// written into <c>.Grad</c> (delivered here, as <see cref="DeliverGrad"/> does), else the array as a tensor for the engine.
+    /// </summary>
+    public static Tensor? TapeGrad(Tensor parameter, float[] gradient, ref Tensor? cache)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        ArgumentNullException.ThrowIfNull(gradient);
+        var existing = parameter.GradInternal;
+        bool bound = existing is not null ? ReferenceEquals(existing.Storage.Array, gradient) : cache is not null && ReferenceEquals(cache.Storage.Array, gradient);
+        if (!bound) return WrapGradient(gradient, parameter.Shape);
+        DeliverGrad(parameter, gradient, ref cache);
+        return null;
+    }
+
+    private static bool WritesGradDirectly(Node node, int input, Tensor parameter)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentNullException.ThrowIfNull(parameter);
+        return Engine.DeliversToGrad && node.IsLeafInput(input, parameter) && parameter.LeafHooks is null && parameter.PostAccumulateGradHooks is null;
+    }
+
     /// <summary>A float32 tensor of <paramref name="shape"/> over <paramref name="gradient"/> itself (an array from
     /// <see cref="RentGrad"/> or <see cref="BindGrad(Tensor, ref Tensor?)"/> that the program no longer uses): no copy; the engine may make it
     /// <c>.Grad</c>, and <c>ZeroGrad</c> gives the array back to the caching allocator.</summary>

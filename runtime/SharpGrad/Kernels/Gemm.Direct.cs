@@ -43,6 +43,14 @@ public static partial class Gemm
     /// <summary>Below this many flops per part a direct GEMM is not split further (~5 µs of work on one core).</summary>
     private const double DirectFlopsPerPart = 1e6;
 
+    /// <summary>
+    /// Below this many flops a direct GEMM stays on the calling thread (~50 µs on one core). The MLP step's fc2 products
+    /// (64×256×128, 4.2 MFLOP, ~25 µs) took as long split in four over two threads as on one (`count gemm-fc2-fwd`, min
+    /// 27.7 against 28.8 µs), and every hand-off is a chance for the caller to wait on a worker the operating system has
+    /// descheduled (docs/performance.md, session 6).
+    /// </summary>
+    private const double DirectParallelFlops = 8e6;
+
     /// <summary>The k-block of the broadcast kernel: a strip of B (k × 2 vectors, 128 B per k) stays in the 48 KB L1.</summary>
     private const int DirectKC = 256;
 
@@ -65,7 +73,7 @@ public static partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Direct<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, bool allowParallel, Epi<T> epi)
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, bool allowParallel, Epi<T> epi, bool overwrite)
         where T : unmanaged, INumber<T>
     {
         T[]? gathered = null;
@@ -87,16 +95,17 @@ public static partial class Gemm
         {
             // Column ranges aligned to the kernels' widths (4 dot products, 2 vectors of axpy).
             int align = transB ? 16 : 2 * Math.Max(Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count, 1);
-            int parts = allowParallel ? Parallelism.Parts(2.0 * m * n * k, DirectFlopsPerPart, partsPerThread: 4) : 1;
+            double flops = 2.0 * m * n * k;
+            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
             parts = Math.Min(parts, (n + align - 1) / align);
             if (parts <= 1)
             {
-                DirectRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, 0, n);
+                DirectRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, 0, n, overwrite);
                 return;
             }
             int chunk = RoundUp((n + parts - 1) / parts, align);
             parts = (n + chunk - 1) / chunk;
-            Parallelism.For(parts, new DirectPart<T>(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, chunk));
+            Parallelism.For(parts, new DirectPart<T>(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, chunk, overwrite));
         }
         finally
         {
@@ -106,25 +115,39 @@ public static partial class Gemm
 
     /// <summary>One column range of a direct GEMM, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
     private readonly struct DirectPart<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int chunk) : IParallelBody
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int chunk, bool overwrite) : IParallelBody
         where T : unmanaged, INumber<T>
     {
         public void Invoke(int index)
         {
             int j0 = index * chunk, j1 = Math.Min(n, j0 + chunk);
-            DirectRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, j0, j1);
+            DirectRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, j0, j1, overwrite);
         }
     }
 
-    /// <summary>Columns [j0, j1) of C (all m rows), then the epilogue on them.</summary>
+    /// <summary>
+    /// Columns [j0, j1) of C (all m rows), then the epilogue on them. <paramref name="overwrite"/> (β = 0, C not cleared by
+    /// the caller): the broadcast kernel stores its full tiles instead of adding them, and only what the other kernels add
+    /// to is cleared first (a weight gradient gᵀ·x of 800 KB is written once instead of cleared, read and written).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectRange<T>(bool transA, bool transB, int m, int k, T alpha,
-        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1)
+        T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1, bool overwrite)
         where T : unmanaged, INumber<T>
     {
-        if (transB) DirectDot(m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
-        else DirectAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
+        if (transB)
+        {
+            if (overwrite) ClearColumns(c, cOff, ldc, 0, m, j0, j1);
+            DirectDot(m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
+        }
+        else DirectAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1, overwrite);
         if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
+    }
+
+    /// <summary>C[i, j] = 0 for rows [i0, i1) and columns [j0, j1).</summary>
+    private static void ClearColumns<T>(T[] c, int cOff, int ldc, int i0, int i1, int j0, int j1) where T : unmanaged
+    {
+        for (int i = i0; i < i1; i++) c.AsSpan(cOff + i * ldc + j0, j1 - j0).Clear();
     }
 
     // ---------------- x·Wᵀ: dot products ----------------
@@ -229,7 +252,7 @@ public static partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectAxpy<T>(bool transA, int m, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb,
-        T[] c, int cOff, int ldc, int j0, int j1) where T : unmanaged, INumber<T>
+        T[] c, int cOff, int ldc, int j0, int j1, bool overwrite) where T : unmanaged, INumber<T>
     {
         int w2 = 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count);
         int mr = DirectMR;
@@ -237,6 +260,7 @@ public static partial class Gemm
         int jEnd = j0 + (j1 - j0) / w2 * w2;
         if (m6 == 0 || !DirectVectors)
         {
+            if (overwrite) ClearColumns(c, cOff, ldc, 0, m, j0, j1);
             SmallAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
             return;
         }
@@ -250,6 +274,12 @@ public static partial class Gemm
         // of that strip of B, into a tile whose valid columns are then added to C: vector speed for an edge that is an
         // eighth of the work when n = 196 (a 14×14 convolution's output).
         int rem = j1 - jEnd;
+        if (overwrite)
+        {
+            // The full tiles of the first k-block store; the edge columns and the rows after the last block are added to.
+            if (rem > 0) ClearColumns(c, cOff, ldc, 0, m6, jEnd, j1);
+            if (m6 < m) ClearColumns(c, cOff, ldc, m6, m, j0, j1);
+        }
         T[]? edge = rem > 0 ? Scratch<T>.Pool.Rent(Math.Min(DirectKC, k) * w2) : null;
         Span<T> tile = stackalloc T[8 * 32];
         tile = tile[..(mr * w2)];
@@ -264,7 +294,7 @@ public static partial class Gemm
                 {
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
                     ref T cp = ref Unsafe.Add(ref c0, cOff + i * ldc + j);
-                    AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, true);
+                    AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, accumulate: !overwrite || pc > 0);
                 }
             }
             if (edge is not null)

@@ -65,8 +65,12 @@ public static partial class Gemm
         if (m <= 0 || n <= 0) return;
         CheckArgs(transA, transB, m, n, k, a.Length - aOffset, lda, b.Length - bOffset, ldb, c.Length - cOffset, ldc);
         epi.Check(m, n);
+        // The sizes of a layer's training step (and anything with few rows, few columns of x·Wᵀ or a tiny k): no packing.
+        bool direct = !UseRowGemv<T>(transA, transB, m, k) && !(n == 1 && m > SmallM) && UseDirect(transA, transB, m, n, k);
+        // With beta == 0 the direct path writes C itself (Gemm.Direct.cs, DirectRange) instead of C being cleared first.
+        bool overwrite = direct && beta == T.Zero && k > 0 && alpha != T.Zero;
         // C = beta * C first; beta == 0 overwrites (so NaNs in C do not survive, like BLAS).
-        if (beta != T.One)
+        if (beta != T.One && !overwrite)
         {
             for (int i = 0; i < m; i++)
             {
@@ -95,10 +99,9 @@ public static partial class Gemm
             return;
         }
 
-        // The sizes of a layer's training step (and anything with few rows, few columns of x·Wᵀ or a tiny k): no packing.
-        if (UseDirect(transA, transB, m, n, k))
+        if (direct)
         {
-            Direct(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi);
+            Direct(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, overwrite);
             return;
         }
 

@@ -1,6 +1,8 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using SharpGrad.Kernels;
 
 namespace SharpGrad.Optimizers;
 
@@ -64,17 +66,62 @@ public sealed class Sgd : Optimizer
                 }
                 buf.Storage.Version++;
             }
-            if (p.DType == DType.Float32)
-                Kernel(S<float>(p), S<float>(grad), buf is null ? default : S<float>(buf), first, lr, momentum, dampening, wd, nesterov, maximize);
-            else
-                Kernel(S<double>(p), S<double>(grad), buf is null ? default : S<double>(buf), first, lr, momentum, dampening, wd, nesterov, maximize);
+            var options = new Options(first, lr, momentum, dampening, wd, nesterov, maximize);
+            if (p.DType == DType.Float32) Update<float>(p, grad, buf, options);
+            else Update<double>(p, grad, buf, options);
             p.Storage.Version++;
         }
     }
 
-    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> buf, bool first, double lrD, double momD, double dampD, double wdD, bool nesterov, bool maximize)
+    /// <summary>One step's hyper-parameters of one group, as the kernel takes them.</summary>
+    private readonly record struct Options(bool First, double Lr, double Momentum, double Dampening, double WeightDecay, bool Nesterov, bool Maximize);
+
+    /// <summary>
+    /// Below this many elements per part the update stays on the calling thread. The update is memory-bound (a 235 K-element
+    /// weight with momentum moves ~4.7 MB, tens of µs): with two threads each core streams its half through its own L2;
+    /// a small tensor (a bias) is not worth a hand-off.
+    /// </summary>
+    private const int ElementsPerPart = 32 * 1024;
+
+    /// <summary>The update of one parameter, split into contiguous ranges over the worker threads when it is large (<see cref="Parallelism"/>).</summary>
+    private static void Update<T>(Tensor p, Tensor grad, Tensor? buf, Options o) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = p.NumElements;
+        int parts = Parallelism.Parts(count, ElementsPerPart, partsPerThread: 4);
+        if (parts <= 1)
+        {
+            Kernel(S<T>(p), S<T>(grad), buf is null ? default : S<T>(buf), o);
+            return;
+        }
+        // Ranges of a multiple of 16 elements (whole vectors; whole 64-byte lines when the tensor starts on one).
+        int chunk = (count + parts - 1) / parts;
+        chunk = (chunk + 15) & ~15;
+        parts = (count + chunk - 1) / chunk;
+        Parallelism.For(parts, new Part<T>(p.Data<T>(), p.Offset, grad.Data<T>(), grad.Offset, buf?.Data<T>(), buf?.Offset ?? 0, count, chunk, o));
+    }
+
+    /// <summary>One contiguous range of a parameter's update, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
+    private readonly struct Part<T>(T[] p, int pOff, T[] grad, int gOff, T[]? buf, int bOff, int count, int chunk, Options o) : IParallelBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public void Invoke(int index)
+        {
+            int start = index * chunk, len = Math.Min(chunk, count - start);
+            Kernel(p.AsSpan(pOff + start, len), grad.AsSpan(gOff + start, len), buf is null ? default : buf.AsSpan(bOff + start, len), o);
+        }
+    }
+
+    /// <summary>
+    /// The update of one range (PyTorch's <c>_single_tensor_sgd</c>, elementwise). Optimised at its first call: a training
+    /// run's first steps would otherwise run its loop as unoptimised tier-0 code until the tiered JIT replaces it
+    /// (mnist_mlp_5_epochs' first epochs; docs/performance.md, session 6).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> grad, Span<T> buf, Options o)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        (bool first, double lrD, double momD, double dampD, double wdD, bool nesterov, bool maximize) =
+            (o.First, o.Lr, o.Momentum, o.Dampening, o.WeightDecay, o.Nesterov, o.Maximize);
         T lr = C<T>(lrD), mom = C<T>(momD), oneMinusDamp = C<T>(1 - dampD), wd = C<T>(wdD);
         bool hasMomentum = momD != 0, hasWd = wdD != 0;
         int i = 0;

@@ -44,6 +44,12 @@ partial class Cnn
         private bool _dense1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _dense2_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _dense2_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private global::SharpGrad.Tensor? _conv1_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _conv1_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _dense1_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _dense1_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _dense2_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _dense2_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
         private bool _forward_training;
@@ -145,25 +151,33 @@ partial class Cnn
             _dense2_weight_grad_needed = node.NeedsInputGrad(5);
             _dense2_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
+            if (_conv1_weight_grad_needed) _conv1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _conv1.Weight, ref _conv1_weight_grad_tensor);
+            if (_conv1_bias_grad_needed) _conv1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _conv1.Bias!, ref _conv1_bias_grad_tensor);
             _dense1_weight_grad_fresh = false;
+            if (_dense1_weight_grad_needed) _dense1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _dense1.Weight, ref _dense1_weight_grad_tensor, out _dense1_weight_grad_fresh);
             _dense1_bias_grad_fresh = false;
+            if (_dense1_bias_grad_needed) _dense1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _dense1.Bias!, ref _dense1_bias_grad_tensor, out _dense1_bias_grad_fresh);
             _dense2_weight_grad_fresh = false;
+            if (_dense2_weight_grad_needed) _dense2_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 5, _dense2.Weight, ref _dense2_weight_grad_tensor, out _dense2_weight_grad_fresh);
             _dense2_bias_grad_fresh = false;
-            if (_conv1_weight_grad_needed) _conv1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Weight);
-            if (_conv1_bias_grad_needed) _conv1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_conv1.Bias!);
-            if (_dense1_weight_grad_needed) _dense1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense1.Weight);
-            if (_dense1_bias_grad_needed) _dense1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense1.Bias!);
-            if (_dense2_weight_grad_needed) _dense2_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense2.Weight);
-            if (_dense2_bias_grad_needed) _dense2_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_dense2.Bias!);
+            if (_dense2_bias_grad_needed) _dense2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _dense2.Bias!, ref _dense2_bias_grad_tensor, out _dense2_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_dense2_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 3, 8, 8);
-            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_conv1_weight_grad, _conv1.Weight.Shape);
-            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_conv1_bias_grad, _conv1.Bias!.Shape);
-            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_dense1_weight_grad, _dense1.Weight.Shape);
-            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_dense1_bias_grad, _dense1.Bias!.Shape);
-            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_dense2_weight_grad, _dense2.Weight.Shape);
-            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_dense2_bias_grad, _dense2.Bias!.Shape);
+            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _conv1.Weight, _conv1_weight_grad, ref _conv1_weight_grad_tensor);
+            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_conv1.Bias!, _conv1_bias_grad, ref _conv1_bias_grad_tensor);
+            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _dense1.Weight, _dense1_weight_grad, ref _dense1_weight_grad_tensor);
+            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_dense1.Bias!, _dense1_bias_grad, ref _dense1_bias_grad_tensor);
+            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _dense2.Weight, _dense2_weight_grad, ref _dense2_weight_grad_tensor);
+            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_dense2.Bias!, _dense2_bias_grad, ref _dense2_bias_grad_tensor);
             return grads;
         }
 
@@ -171,7 +185,7 @@ partial class Cnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 192);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 192);
             global::System.Array.Clear(_forward_dense2_out_grad, 0, n * 10);
         }
 

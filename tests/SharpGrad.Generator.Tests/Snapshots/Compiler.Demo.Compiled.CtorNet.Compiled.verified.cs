@@ -38,6 +38,10 @@ partial class CtorNet
         private bool _fc1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _fc2_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _fc2_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private global::SharpGrad.Tensor? _fc1_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _fc1_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _fc2_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _fc2_bias_grad_tensor; // the .Grad tensor the backward reuses
         private readonly int _sym_hidden; // hidden, bound from fc1.out_features when Compile() is called
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -122,20 +126,24 @@ partial class CtorNet
             _fc2_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
             _fc1_weight_grad_fresh = false;
+            if (_fc1_weight_grad_needed) _fc1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _fc1.Weight, ref _fc1_weight_grad_tensor, out _fc1_weight_grad_fresh);
             _fc1_bias_grad_fresh = false;
+            if (_fc1_bias_grad_needed) _fc1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _fc1.Bias!, ref _fc1_bias_grad_tensor, out _fc1_bias_grad_fresh);
             _fc2_weight_grad_fresh = false;
+            if (_fc2_weight_grad_needed) _fc2_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _fc2.Weight, ref _fc2_weight_grad_tensor, out _fc2_weight_grad_fresh);
             _fc2_bias_grad_fresh = false;
-            if (_fc1_weight_grad_needed) _fc1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Weight);
-            if (_fc1_bias_grad_needed) _fc1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc1.Bias!);
-            if (_fc2_weight_grad_needed) _fc2_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc2.Weight);
-            if (_fc2_bias_grad_needed) _fc2_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_fc2.Bias!);
+            if (_fc2_bias_grad_needed) _fc2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _fc2.Bias!, ref _fc2_bias_grad_tensor, out _fc2_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_fc2_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 4);
-            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_fc1_weight_grad, _fc1.Weight.Shape);
-            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_fc1_bias_grad, _fc1.Bias!.Shape);
-            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_fc2_weight_grad, _fc2.Weight.Shape);
-            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_fc2_bias_grad, _fc2.Bias!.Shape);
+            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_fc1.Weight, _fc1_weight_grad, ref _fc1_weight_grad_tensor);
+            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_fc1.Bias!, _fc1_bias_grad, ref _fc1_bias_grad_tensor);
+            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(_fc2.Weight, _fc2_weight_grad, ref _fc2_weight_grad_tensor);
+            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_fc2.Bias!, _fc2_bias_grad, ref _fc2_bias_grad_tensor);
             return grads;
         }
 
@@ -143,7 +151,7 @@ partial class CtorNet
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 4);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 4);
             global::System.Array.Clear(_forward_fc1_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);

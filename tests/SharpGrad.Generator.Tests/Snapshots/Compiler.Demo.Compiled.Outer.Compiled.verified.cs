@@ -36,10 +36,10 @@ partial class Outer
         private bool _stem_bias_grad_needed;
         private bool _block_fc_weight_grad_needed;
         private bool _block_fc_bias_grad_needed;
-        private global::SharpGrad.Tensor? _stem_weight_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _stem_bias_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _block_fc_weight_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _block_fc_bias_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _stem_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _stem_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _block_fc_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _block_fc_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
         private bool _forward_training;
@@ -165,17 +165,22 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
-            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Weight);
-            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Bias!);
-            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Weight);
-            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Bias!);
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _stem.Weight, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _stem.Bias!, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_sum_out_grad, n);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_weight_grad, _stem.Weight.Shape);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_bias_grad, _stem.Bias!.Shape);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_weight_grad, _block_fc.Weight.Shape);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_bias_grad, _block_fc.Bias!.Shape);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
             return grads;
         }
 
@@ -183,7 +188,7 @@ partial class Outer
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 16);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 16);
             global::System.Array.Clear(_forward_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_forward_sum_out_grad, 0, n);
@@ -423,17 +428,22 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _loss_ClearGrads(n);
-            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Weight);
-            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_stem.Bias!);
-            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Weight);
-            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_block_fc.Bias!);
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _stem.Weight, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _stem.Bias!, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
             global::SharpGrad.CompiledSupport.CopyInto(g, _loss_mse_loss_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_weight_grad, _stem.Weight.Shape);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_stem_bias_grad, _stem.Bias!.Shape);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_weight_grad, _block_fc.Weight.Shape);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_block_fc_bias_grad, _block_fc.Bias!.Shape);
+            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
             return grads;
         }
 
@@ -441,7 +451,7 @@ partial class Outer
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_x_grad, 0, n * 16);
+            if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 16);
             global::System.Array.Clear(_loss_stem_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_block_add_out_grad, 0, n * 64);
             global::System.Array.Clear(_loss_mse_loss_out_grad, 0, 1);

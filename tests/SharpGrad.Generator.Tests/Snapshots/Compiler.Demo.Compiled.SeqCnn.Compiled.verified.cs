@@ -42,12 +42,12 @@ partial class SeqCnn
         private bool _features_1_bias_grad_needed;
         private bool _head_weight_grad_needed;
         private bool _head_bias_grad_needed;
-        private global::SharpGrad.Tensor? _features_0_weight_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _features_0_bias_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _features_1_weight_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _features_1_bias_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _head_weight_grad_tensor; // the .Grad tensor the fused backward reuses
-        private global::SharpGrad.Tensor? _head_bias_grad_tensor; // the .Grad tensor the fused backward reuses
+        private global::SharpGrad.Tensor? _features_0_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _features_0_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _features_1_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _features_1_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _head_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _head_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
         private bool _forward_training;
@@ -197,21 +197,30 @@ partial class SeqCnn
             _head_weight_grad_needed = node.NeedsInputGrad(5);
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
-            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Weight);
-            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Bias!);
-            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Weight!);
-            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Bias!);
-            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Weight);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Bias!);
+            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _features_0.Weight, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _features_0.Bias!, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _features_1.Weight!, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _features_1.Bias!, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 5, _head.Weight, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_weight_grad, _features_0.Weight.Shape);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_bias_grad, _features_0.Bias!.Shape);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_weight_grad, _features_1.Weight!.Shape);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_bias_grad, _features_1.Bias!.Shape);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_head_weight_grad, _head.Weight.Shape);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_head_bias_grad, _head.Bias!.Shape);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
             return grads;
         }
 
@@ -219,7 +228,7 @@ partial class SeqCnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 784);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
             global::System.Array.Clear(_forward_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
@@ -453,21 +462,30 @@ partial class SeqCnn
             _head_weight_grad_needed = node.NeedsInputGrad(5);
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _loss_ClearGrads(n);
-            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Weight);
-            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_0.Bias!);
-            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Weight!);
-            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_features_1.Bias!);
-            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Weight);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Bias!);
+            if (_features_0_weight_grad_needed) _features_0_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _features_0.Weight, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) _features_0_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _features_0.Bias!, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) _features_1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _features_1.Weight!, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _features_1.Bias!, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 5, _head.Weight, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
             global::SharpGrad.CompiledSupport.CopyInto(g, _loss_cross_entropy_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_weight_grad, _features_0.Weight.Shape);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_features_0_bias_grad, _features_0.Bias!.Shape);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_weight_grad, _features_1.Weight!.Shape);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_features_1_bias_grad, _features_1.Bias!.Shape);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_head_weight_grad, _head.Weight.Shape);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_head_bias_grad, _head.Bias!.Shape);
+            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
             return grads;
         }
 
@@ -475,7 +493,7 @@ partial class SeqCnn
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _loss_ClearGrads(int n)
         {
-            global::System.Array.Clear(_loss_x_grad, 0, n * 784);
+            if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 784);
             global::System.Array.Clear(_loss_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);

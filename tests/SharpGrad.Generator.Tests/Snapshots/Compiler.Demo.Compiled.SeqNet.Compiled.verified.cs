@@ -43,6 +43,12 @@ partial class SeqNet
         private bool _up_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _down_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _down_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private global::SharpGrad.Tensor? _up_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _up_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _norm_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _norm_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _down_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _down_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _sym_T; // T, read from the inputs at each call (the backward restores its call's)
         private int _forward_capacity = -1;
         private int _forward_capacity_sym_T = -1; // the T the buffers are sized for
@@ -138,24 +144,29 @@ partial class SeqNet
             _down_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
             _up_weight_grad_fresh = false;
+            if (_up_weight_grad_needed) _up_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _up.Weight, ref _up_weight_grad_tensor, out _up_weight_grad_fresh);
             _up_bias_grad_fresh = false;
+            if (_up_bias_grad_needed) _up_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _up.Bias!, ref _up_bias_grad_tensor, out _up_bias_grad_fresh);
+            if (_norm_weight_grad_needed) _norm_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _norm.Weight!, ref _norm_weight_grad_tensor);
+            if (_norm_bias_grad_needed) _norm_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 4, _norm.Bias!, ref _norm_bias_grad_tensor);
             _down_weight_grad_fresh = false;
+            if (_down_weight_grad_needed) _down_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 5, _down.Weight, ref _down_weight_grad_tensor, out _down_weight_grad_fresh);
             _down_bias_grad_fresh = false;
-            if (_up_weight_grad_needed) _up_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_up.Weight);
-            if (_up_bias_grad_needed) _up_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_up.Bias!);
-            if (_norm_weight_grad_needed) _norm_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_norm.Weight!);
-            if (_norm_bias_grad_needed) _norm_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_norm.Bias!);
-            if (_down_weight_grad_needed) _down_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_down.Weight);
-            if (_down_bias_grad_needed) _down_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_down.Bias!);
+            if (_down_bias_grad_needed) _down_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _down.Bias!, ref _down_bias_grad_tensor, out _down_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_down_out_grad, n * 4 * _sym_T);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, _sym_T, 8);
-            if (_up_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_up_weight_grad, _up.Weight.Shape);
-            if (_up_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_up_bias_grad, _up.Bias!.Shape);
-            if (_norm_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_norm_weight_grad, _norm.Weight!.Shape);
-            if (_norm_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_norm_bias_grad, _norm.Bias!.Shape);
-            if (_down_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_down_weight_grad, _down.Weight.Shape);
-            if (_down_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_down_bias_grad, _down.Bias!.Shape);
+            if (_up_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_up.Weight, _up_weight_grad, ref _up_weight_grad_tensor);
+            if (_up_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_up.Bias!, _up_bias_grad, ref _up_bias_grad_tensor);
+            if (_norm_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(_norm.Weight!, _norm_weight_grad, ref _norm_weight_grad_tensor);
+            if (_norm_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_norm.Bias!, _norm_bias_grad, ref _norm_bias_grad_tensor);
+            if (_down_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_down.Weight, _down_weight_grad, ref _down_weight_grad_tensor);
+            if (_down_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_down.Bias!, _down_bias_grad, ref _down_bias_grad_tensor);
             return grads;
         }
 
@@ -163,7 +174,7 @@ partial class SeqNet
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
             global::System.Array.Clear(_forward_up_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_gelu_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_norm_out_grad, 0, n * 16 * _sym_T);

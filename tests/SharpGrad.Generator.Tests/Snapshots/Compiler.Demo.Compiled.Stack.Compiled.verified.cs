@@ -45,6 +45,12 @@ partial class Stack
         private bool _blocks_1_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _head_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private bool _head_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private global::SharpGrad.Tensor? _blocks_0_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _blocks_0_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _blocks_1_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _blocks_1_bias_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _head_weight_grad_tensor; // the .Grad tensor the backward reuses
+        private global::SharpGrad.Tensor? _head_bias_grad_tensor; // the .Grad tensor the backward reuses
         private readonly int _sym_d; // d, bound from blocks.0.in_features when Compile() is called
         private int _forward_capacity = -1;
         private int _forward_generation;
@@ -148,26 +154,36 @@ partial class Stack
             _head_bias_grad_needed = node.NeedsInputGrad(6);
             _forward_ClearGrads(n);
             _blocks_0_weight_grad_fresh = false;
+            if (_blocks_0_weight_grad_needed) _blocks_0_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _blocks_0.Weight, ref _blocks_0_weight_grad_tensor, out _blocks_0_weight_grad_fresh);
             _blocks_0_bias_grad_fresh = false;
+            if (_blocks_0_bias_grad_needed) _blocks_0_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _blocks_0.Bias!, ref _blocks_0_bias_grad_tensor, out _blocks_0_bias_grad_fresh);
             _blocks_1_weight_grad_fresh = false;
+            if (_blocks_1_weight_grad_needed) _blocks_1_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 3, _blocks_1.Weight, ref _blocks_1_weight_grad_tensor, out _blocks_1_weight_grad_fresh);
             _blocks_1_bias_grad_fresh = false;
+            if (_blocks_1_bias_grad_needed) _blocks_1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _blocks_1.Bias!, ref _blocks_1_bias_grad_tensor, out _blocks_1_bias_grad_fresh);
             _head_weight_grad_fresh = false;
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 5, _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
             _head_bias_grad_fresh = false;
-            if (_blocks_0_weight_grad_needed) _blocks_0_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_0.Weight);
-            if (_blocks_0_bias_grad_needed) _blocks_0_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_0.Bias!);
-            if (_blocks_1_weight_grad_needed) _blocks_1_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_1.Weight);
-            if (_blocks_1_bias_grad_needed) _blocks_1_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_blocks_1.Bias!);
-            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Weight);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.RentGrad(_head.Bias!);
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 3);
             _forward_Backward(n);
             if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, _sym_d);
-            if (_blocks_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.WrapGradient(_blocks_0_weight_grad, _blocks_0.Weight.Shape);
-            if (_blocks_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.WrapGradient(_blocks_0_bias_grad, _blocks_0.Bias!.Shape);
-            if (_blocks_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.WrapGradient(_blocks_1_weight_grad, _blocks_1.Weight.Shape);
-            if (_blocks_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.WrapGradient(_blocks_1_bias_grad, _blocks_1.Bias!.Shape);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.WrapGradient(_head_weight_grad, _head.Weight.Shape);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.WrapGradient(_head_bias_grad, _head.Bias!.Shape);
+            if (_blocks_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _blocks_0.Weight, _blocks_0_weight_grad, ref _blocks_0_weight_grad_tensor);
+            if (_blocks_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _blocks_0.Bias!, _blocks_0_bias_grad, ref _blocks_0_bias_grad_tensor);
+            if (_blocks_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _blocks_1.Weight, _blocks_1_weight_grad, ref _blocks_1_weight_grad_tensor);
+            if (_blocks_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
+                _blocks_1.Bias!, _blocks_1_bias_grad, ref _blocks_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
             return grads;
         }
 
@@ -175,7 +191,7 @@ partial class Stack
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
+            if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_blocks_0_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_blocks_1_out_grad, 0, n * _sym_d);

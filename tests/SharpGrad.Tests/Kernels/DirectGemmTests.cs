@@ -52,6 +52,51 @@ public class DirectGemmTests
         }
     }
 
+    /// <summary>
+    /// β = 0 on the direct path writes C without clearing it first (the full tiles store, the edges and leftover rows are
+    /// cleared and added to): C filled with NaN must come out as the product, with the gaps between rows untouched, on
+    /// every shape above and on 1–3 threads (the split ranges clear only their own columns).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void BetaZeroOverwritesWhatCHeld(int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            foreach (var shape in Shapes().Append([67, 300, 300]).Append([64, 130, 600]))
+            {
+                int m = (int)shape[0], n = (int)shape[1], k = (int)shape[2];
+                foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+                {
+                    var rng = new Rng(m * 31 + n * 7 + k + threads);
+                    int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
+                    var a = SmallGemmTests.Random((ta ? k : m) * lda, rng);
+                    var b = SmallGemmTests.Random((tb ? n : k) * ldb, rng);
+                    var c = new float[m * ldc];
+                    Array.Fill(c, float.NaN);
+                    var expected = (float[])c.Clone();
+                    for (int i = 0; i < m; i++) Array.Clear(expected, i * ldc, n);
+                    SmallGemmTests.Naive(ta, tb, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, 1f, expected, 0, ldc);
+                    Gemm.Sgemm(ta, tb, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, 0f, c, 0, ldc);
+                    for (int i = 0; i < m; i++)
+                        for (int j = n; j < ldc && i * ldc + j < c.Length; j++)
+                            Assert.True(float.IsNaN(c[i * ldc + j]), $"the gap after row {i} was written (m={m} n={n} k={k})");
+                    var rows = Enumerable.Range(0, m).SelectMany(i => c.Skip(i * ldc).Take(n)).ToArray();
+                    var want = Enumerable.Range(0, m).SelectMany(i => expected.Skip(i * ldc).Take(n)).ToArray();
+                    TensorAssert.Close(want, rows, 1e-4, 1e-4, $"beta=0 threads={threads} m={m} n={n} k={k} transA={ta} transB={tb}");
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -62,7 +107,7 @@ public class DirectGemmTests
         try
         {
             Parallelism.MaxThreads = threads;
-            foreach (var (m, n, k) in new[] { (64, 257, 300), (67, 300, 130) })
+            foreach (var (m, n, k) in new[] { (64, 257, 300), (67, 300, 230) }) // above the 8 MFLOP of a split
             {
                 foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true) })
                 {
