@@ -43,6 +43,8 @@ internal static class CompiledEmitter
             {
                 w.WriteLine($"private readonly {cls} _m;");
                 w.WriteLine($"private readonly {EmitContext.Guard} {EmitContext.GuardField} = new(\"{cls}.Compiled\"); // refuses concurrent calls");
+                if (p.Runners.Any(r => r.Segments.Any(s => s.Region is null && s.Code.Contains("__compiled.__elements."))))
+                    w.WriteLine("internal readonly global::SharpGrad.ElementPrograms __elements = new(); // the compiled programs of the elements its loops run");
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
                 foreach (var s in p.Params) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
                 foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");

@@ -485,7 +485,44 @@ internal sealed class GraphParser
     }
 
     private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
-        => AddEager(segments, Code(statements, i, i), Lines(statements[i], statements[i]), Writes(statements, i, i));
+        => AddEager(segments, statements[i] is ForEachStatementSyntax loop && PerElementLoop(loop) is { } perElement ? perElement.Code : Code(statements, i, i),
+            Lines(statements[i], statements[i]), Writes(statements, i, i));
+
+    /// <summary>
+    /// <c>foreach (var block in blocks) … block.Forward(…) …</c> over a <c>ModuleList&lt;Block&gt;</c> of [Module] blocks whose
+    /// count the constructor's arguments set (the build does not know the items), the loop variable used only to call its
+    /// Forward: the list, the element type and the loop as the region runner writes it, each <c>block.Forward(…)</c> a call
+    /// of that element's compiled program (<c>global::SharpGrad.ElementPrograms</c>, held by the parent's program); else null.
+    /// </summary>
+    /// <summary>T of a <c>ModuleList&lt;T&gt;</c> field or property whose T is the user's [Module] class (it has its own generated program), else null.</summary>
+    private static INamedTypeSymbol? ElementType(ISymbol member)
+    {
+        var type = member switch { IFieldSymbol f => f.Type, IPropertySymbol p => p.Type, _ => null };
+        return type is INamedTypeSymbol { Name: "ModuleList", TypeArguments: [INamedTypeSymbol element] } list && ChildParser.IsBuiltIn(list)
+               && !ChildParser.IsBuiltIn(element) && ModuleParser.HasAttribute(element, ModuleParser.ModuleAttributeName) ? element : null;
+    }
+
+    private (string List, string Element, string Code)? PerElementLoop(ForEachStatementSyntax loop)
+    {
+        if (_model.GetSymbolInfo(loop.Expression, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
+            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || _children.Values.Any(c => c.ArrayMember == member.Name)
+            || ElementType(member) is not { } element
+            || _model.GetDeclaredSymbol(loop, _token) is not { } variable) return null;
+        var uses = loop.Statement.DescendantNodes().OfType<IdentifierNameSyntax>()
+            .Where(id => SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(id, _token).Symbol, variable)).ToList();
+        var calls = new List<MemberAccessExpressionSyntax>();
+        foreach (var use in uses)
+        {
+            if (use.Parent is not MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Parent: InvocationExpressionSyntax } call || call.Expression != use) return null;
+            calls.Add(call);
+        }
+        if (calls.Count == 0) return null;
+        string name = loop.Identifier.ValueText;
+        var program = SyntaxFactory.ParseExpression("__compiled.__elements.Of(" + name + ", static __e => __e.Compile())");
+        var rewritten = loop.ReplaceNodes(calls, (original, _) => original.WithExpression(program.WithTriviaFrom(original.Expression)));
+        return (member.Name, element.Name, rewritten.ToString());
+    }
 
     /// <summary>The names of the tensor locals and parameters statements <paramref name="start"/>..<paramref name="end"/> assign.</summary>
     private List<string> Writes(SyntaxList<StatementSyntax> statements, int start, int end)
@@ -622,6 +659,12 @@ internal sealed class GraphParser
                 _loopIndex.Remove(unrolled.Variable);
                 break;
             }
+            case ForEachStatementSyntax loop when PerElementLoop(loop) is { } perElement:
+                // foreach (var block in blocks) x = block.Forward(x): the count is the constructor's. A break (the loop runs in the
+                // region runner), each element's Forward a call of its own program (the code AddEager writes).
+                throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(loop),
+                    "the loop over '" + perElement.List + "', whose count the constructor's arguments set: it runs at run time, each " + perElement.Element + "'s Forward through that element's own program (its Compile(); its Explanation says what of it is compiled)",
+                    "nothing needed for correctness; for no break, make the count a constant (`const int Layers = 4;`) so the loop is unrolled at build time"));
             case ForEachStatementSyntax or ForStatementSyntax when ListOfUnknownChildren(statement) is { } list:
                 throw Unsupported(statement, "a loop over '" + list + "', whose items are not known at build time (see the break where it is filled)",
                     "fill '" + list + "' with constant constructions, in a loop of constant count");
