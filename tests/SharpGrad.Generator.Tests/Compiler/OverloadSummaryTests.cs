@@ -38,6 +38,8 @@ public class OverloadSummaryTests
         { "    public Tensor Forward([Shape(\"N\", 8)] Tensor x) => fc.Forward(x).Relu();", "<see cref=\"Net.Forward(global::SharpGrad.Tensor)\"/>" },
         // A graph break (a size computed at run time): the regions and the runner name the method as text.
         { "    public Tensor Forward([Shape(\"N\", 8)] Tensor x)\n    {\n        var h = fc.Forward(x).Relu();\n        int k = System.Math.Max(1, (int)h.Sum().Item());\n        return h * k;\n    }", "<c>Net.Forward</c>" },
+        // Run eagerly (it calls the stateful overload, as CharLM's CharLstm): the stand-in names the method as text.
+        { "    public Tensor Forward([Shape(\"N\", 8)] Tensor x) => Forward(x, null).Y;", "<summary>Runs <c>Net.Forward</c> eagerly" },
     };
 
     [Theory]
