@@ -11,6 +11,9 @@ public interface ICharModel
 
     /// <summary>A generation session: feed it characters one at a time, it returns the next character's logits.</summary>
     ICharSession StartSession();
+
+    /// <summary>The compiled program's <see cref="Forward(Tensor)"/> (<c>Compile()</c>) and its explanation (what runs eagerly).</summary>
+    (Func<Tensor, Tensor> Forward, GraphExplanation Explanation) CompileForward();
 }
 
 /// <summary>Reads characters one at a time (under <c>Autograd.NoGrad()</c>, in eval mode) and gives the next one's logits.</summary>
@@ -25,7 +28,7 @@ public interface ICharSession
 /// <c>nn.Linear(H, V)</c>). Generation carries the LSTM's state (h, c) from one character to the next, so each new
 /// character costs one step.
 /// </summary>
-[Module(Compile = false)] // eager only until the compiler covers LSTM (issue 13's compiled part)
+[Module]
 public sealed partial class CharLstm : ICharModel
 {
     private readonly Embedding embed;
@@ -52,6 +55,13 @@ public sealed partial class CharLstm : ICharModel
     /// <inheritdoc/>
     public ICharSession StartSession() => new Session(this);
 
+    /// <inheritdoc/>
+    public (Func<Tensor, Tensor> Forward, GraphExplanation Explanation) CompileForward()
+    {
+        var compiled = Compile();
+        return (compiled.Forward, compiled.Explanation);
+    }
+
     private sealed class Session(CharLstm model) : ICharSession
     {
         private (Tensor H, Tensor C)? state;
@@ -71,7 +81,7 @@ public sealed partial class CharLstm : ICharModel
 /// activation="gelu", batch_first=True, norm_first=True), layers)</c> with <c>mask=causal</c>). Generation reruns the
 /// last <c>context</c> characters for each new one (no key/value cache).
 /// </summary>
-[Module(Compile = false)] // eager only until the compiler covers MultiheadAttention (issue 13's compiled part)
+[Module]
 public sealed partial class CharTransformer : ICharModel
 {
     private readonly int context;
@@ -105,6 +115,13 @@ public sealed partial class CharTransformer : ICharModel
 
     /// <inheritdoc/>
     public ICharSession StartSession() => new Session(this);
+
+    /// <inheritdoc/>
+    public (Func<Tensor, Tensor> Forward, GraphExplanation Explanation) CompileForward()
+    {
+        var compiled = Compile();
+        return (compiled.Forward, compiled.Explanation);
+    }
 
     private sealed class Session(CharTransformer model) : ICharSession
     {

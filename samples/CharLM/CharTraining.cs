@@ -20,7 +20,7 @@ public enum CharMode
 {
     /// <summary>The C# <c>Forward</c> as written, op by op on the autograd tape.</summary>
     Eager,
-    /// <summary>The generator's compiled forward and backward — not available for these models yet (see <see cref="CharTraining.CompiledUnavailable"/>).</summary>
+    /// <summary>The generator's compiled forward and backward (<c>Compile()</c>); what it does not take runs eagerly, as its explanation says.</summary>
     Compiled,
 }
 
@@ -104,13 +104,6 @@ public sealed class Vocabulary
 /// <summary>The training loop, kept out of Program.cs so that the tests run the very same code.</summary>
 public static class CharTraining
 {
-    /// <summary>Why <c>--mode compiled</c> is refused for now.</summary>
-    public const string CompiledUnavailable =
-        "compiled mode is not available for CharLM yet: the source generator does not compile LSTM, MultiheadAttention or " +
-        "the Transformer layers (nor Embedding) yet, so CharLstm and CharTransformer are [Module(Compile = false)] and have no " +
-        "Compile(). It comes with the compiled half of issue 13 (fused LSTM/attention rules), after the op catalogue (issue 11). " +
-        "Use --mode eager (the default).";
-
     /// <summary>The most distinct characters a text may have (a vocabulary beyond that is not a character-level model's job).</summary>
     public const int MaxVocabulary = 1024;
 
@@ -137,7 +130,6 @@ public static class CharTraining
     public static CharResult Run(CharOptions o, Action<string>? log = null, Action<StepProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        if (o.Mode == CharMode.Compiled) throw new NotSupportedException(CompiledUnavailable);
         if (!(o.Temperature > 0 && double.IsFinite(o.Temperature))) throw new ArgumentException($"--temperature must be a positive number, but got {o.Temperature}.");
         if (o.Model == CharModelKind.Transformer && o.Hidden % 4 != 0)
             throw new ArgumentException($"--hidden must be a multiple of 4 for the Transformer (4 heads), but got {o.Hidden}.");
@@ -163,6 +155,14 @@ public static class CharTraining
             ? new CharLstm(vocab.Count, embedding: 64, hidden: o.Hidden, layers: o.Layers, rng)
             : new CharTransformer(vocab.Count, dModel: o.Hidden, heads: 4, layers: o.Layers, context: t, rng);
         var module = (Module)model;
+        // Training steps run the compiled program in compiled mode (validation and generation stay eager: the same weights).
+        Func<Tensor, Tensor> forward = model.Forward;
+        if (o.Mode == CharMode.Compiled)
+        {
+            var (compiled, explanation) = model.CompileForward();
+            forward = compiled;
+            log?.Invoke(explanation.IsFullyCompiled ? "compiled: no graph break" : "compiled: " + OneLine(explanation.ToString()));
+        }
         var optimizer = new Adam(module.Parameters(), lr: o.LearningRate);
         // The learning rate falls along a half cosine to 0 over the run (PyTorch: CosineAnnealingLR(opt, T_max=total steps)).
         var schedule = new CosineAnnealingLR(optimizer, tMax: o.Epochs * steps);
@@ -180,7 +180,7 @@ public static class CharTraining
             {
                 var (x, y) = RandomBatch(ids, split, o.BatchSize, t, rng);
                 optimizer.ZeroGrad();
-                var loss = Loss(model.Forward(x), y);
+                var loss = Loss(forward(x), y);
                 loss.Backward();
                 Utils.ClipGradNorm(module.Parameters(), 1.0);
                 optimizer.Step();

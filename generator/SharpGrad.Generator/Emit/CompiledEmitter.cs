@@ -78,7 +78,8 @@ internal static class CompiledEmitter
                 foreach (var m in p.Runners)
                 {
                     w.WriteLine();
-                    w.WriteLine($"/// <summary>Runs <see cref=\"{cls}.{m.Name}\"/> with its static regions compiled and the statements between them eager (its graph breaks).</summary>");
+                    // Named in text: the method's parameters may be of any type (a tuple cref is not C#), and an overload would make a bare cref ambiguous.
+                    w.WriteLine($"/// <summary>Runs <c>{cls}.{m.Name}</c> with its static regions compiled and the statements between them eager (its graph breaks).</summary>");
                     w.WriteLine($"public {m.Signature} => _m.{RegionEmitter.RunnerName(m)}(this{(m.Arguments.Length == 0 ? "" : ", " + m.Arguments)});");
                 }
                 StandIns(w, cls, p.Eager);
@@ -150,9 +151,8 @@ internal static class CompiledEmitter
         foreach (var m in methods)
         {
             w.WriteLine();
-            // An overloaded name is named in text (a cref to it would be ambiguous).
-            string name = methods.Count(o => o.Name == m.Name) > 1 ? $"<c>{cls}.{m.Name}</c>" : $"<see cref=\"{cls}.{m.Name}\"/>";
-            w.WriteLine($"/// <summary>Runs {name} eagerly (its graph breaks).</summary>");
+            // Named in text, as the runners: an overload of the name, parsed or not, would make a bare cref ambiguous.
+            w.WriteLine($"/// <summary>Runs <c>{cls}.{m.Name}</c> eagerly (its graph breaks).</summary>");
             w.WriteLine($"public {m.Signature} => _m.{m.Name}({m.Arguments});");
         }
     }

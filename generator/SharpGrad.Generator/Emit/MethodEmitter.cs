@@ -138,8 +138,12 @@ internal sealed class MethodEmitter
         string paramList = string.Join(", ", parameters);
         string argList = string.Join(", ", inputs.Select(x => x.Name));
 
-        if (_p.IsRegion) _w.WriteLine($"/// <summary>Runs a compiled region of <see cref=\"{_class}.{_p.Name.Substring(0, _p.Name.LastIndexOf("Region", System.StringComparison.Ordinal))}\"/>: same result and gradients as its statements run eagerly, as one node on the tape.</summary>");
-        else _w.WriteLine($"/// <summary>Runs the compiled <see cref=\"{_class}.{_p.Name}\"/>: same result and gradients as the eager method, as one node on the tape.</summary>");
+        if (_p.IsRegion) _w.WriteLine($"/// <summary>Runs a compiled region of <c>{_class}.{_p.Name.Substring(0, _p.Name.LastIndexOf("Region", System.StringComparison.Ordinal))}</c>: same result and gradients as its statements run eagerly, as one node on the tape.</summary>");
+        else
+        {
+            _w.WriteLine($"/// <summary>Runs the compiled {UserMethod()}:");
+            _w.WriteLine("/// same result and gradients as the eager method, as one node on the tape.</summary>");
+        }
         if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
         using (_w.Block($"{(_p.IsRegion ? "internal" : "public")} {Tensor} {_p.Name}({paramList})"))
         {
@@ -177,13 +181,22 @@ internal sealed class MethodEmitter
         EmitBackward();
     }
 
+    /// <summary>
+    /// The user's method this program compiles, as a cref with its parameter types (<c>Net.Forward(Tensor)</c>): the
+    /// class may have other overloads of the name that the compiler leaves out (a stateful <c>Forward(x, state)</c>),
+    /// which would make a bare <c>Net.Forward</c> ambiguous (CS0419). Every parameter of a compiled method is a tensor.
+    /// </summary>
+    private string UserMethod()
+        => $"<see cref=\"{_class}.{_p.Name}({string.Join(", ", _p.Inputs.Select(_ => Tensor))})\"/>";
+
     private void EmitFusedBackwardEntry(string paramList, string argList)
     {
         int outNode = _p.Output;
         _w.WriteLine();
         _w.WriteLine("/// <summary>");
-        _w.WriteLine($"/// Runs the compiled <see cref=\"{_class}.{_p.Name}\"/> and its backward in one program (PyTorch: <c>loss = model.{_p.Name.ToLowerInvariant()}(…);");
-        _w.WriteLine("/// loss.backward(); loss.item()</c>): accumulates the gradients of the parameters that require grad into their");
+        _w.WriteLine($"/// Runs the compiled {UserMethod()}");
+        _w.WriteLine($"/// and its backward in one program (PyTorch: <c>loss = model.{_p.Name.ToLowerInvariant()}(…); loss.backward(); loss.item()</c>):");
+        _w.WriteLine("/// accumulates the gradients of the parameters that require grad into their");
         _w.WriteLine("/// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns");
         _w.WriteLine("/// the value. Allocates nothing once the buffers are sized.");
         _w.WriteLine("/// </summary>");

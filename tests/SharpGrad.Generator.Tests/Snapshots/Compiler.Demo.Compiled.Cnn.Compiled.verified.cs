@@ -90,7 +90,8 @@ partial class Cnn
             _dense2 = module.dense2;
         }
 
-        /// <summary>Runs the compiled <see cref="Cnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="Cnn.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 3, 8, 8)] global::SharpGrad.Tensor x)
         {

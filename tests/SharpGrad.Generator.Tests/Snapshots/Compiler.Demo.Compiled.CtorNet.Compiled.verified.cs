@@ -73,7 +73,8 @@ partial class CtorNet
                 "fc2.in_features", "CtorNet.Compile()");
         }
 
-        /// <summary>Runs the compiled <see cref="CtorNet.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="CtorNet.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 4)] global::SharpGrad.Tensor x)
         {

@@ -65,7 +65,8 @@ partial class Mlp
             _fc2 = module.fc2;
         }
 
-        /// <summary>Runs the compiled <see cref="Mlp.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="Mlp.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 784)] global::SharpGrad.Tensor x)
         {

@@ -106,7 +106,8 @@ partial class Outer
             _drop = module.drop;
         }
 
-        /// <summary>Runs the compiled <see cref="Outer.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="Outer.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 1)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x)
         {
@@ -334,7 +335,8 @@ partial class Outer
                 _stem, (_forward_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }
 
-        /// <summary>Runs the compiled <see cref="Outer.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="Outer.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("Loss");
@@ -352,8 +354,9 @@ partial class Outer
         }
 
         /// <summary>
-        /// Runs the compiled <see cref="Outer.Loss"/> and its backward in one program (PyTorch: <c>loss = model.loss(…);
-        /// loss.backward(); loss.item()</c>): accumulates the gradients of the parameters that require grad into their
+        /// Runs the compiled <see cref="Outer.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>
+        /// and its backward in one program (PyTorch: <c>loss = model.loss(…); loss.backward(); loss.item()</c>):
+        /// accumulates the gradients of the parameters that require grad into their
         /// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns
         /// the value. Allocates nothing once the buffers are sized.
         /// </summary>

@@ -129,7 +129,8 @@ partial class SeqCnn
             _head = module.head;
         }
 
-        /// <summary>Runs the compiled <see cref="SeqCnn.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="SeqCnn.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x)
         {
@@ -347,7 +348,8 @@ partial class SeqCnn
                 new int[] { n, 8, 14, 14 });
         }
 
-        /// <summary>Runs the compiled <see cref="SeqCnn.Loss"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="SeqCnn.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("Loss");
@@ -368,8 +370,9 @@ partial class SeqCnn
         }
 
         /// <summary>
-        /// Runs the compiled <see cref="SeqCnn.Loss"/> and its backward in one program (PyTorch: <c>loss = model.loss(…);
-        /// loss.backward(); loss.item()</c>): accumulates the gradients of the parameters that require grad into their
+        /// Runs the compiled <see cref="SeqCnn.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>
+        /// and its backward in one program (PyTorch: <c>loss = model.loss(…); loss.backward(); loss.item()</c>):
+        /// accumulates the gradients of the parameters that require grad into their
         /// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns
         /// the value. Allocates nothing once the buffers are sized.
         /// </summary>

@@ -80,7 +80,8 @@ partial class SeqNet
             _down = module.down;
         }
 
-        /// <summary>Runs the compiled <see cref="SeqNet.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="SeqNet.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", "T", 4)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", "T", 8)] global::SharpGrad.Tensor x)
         {

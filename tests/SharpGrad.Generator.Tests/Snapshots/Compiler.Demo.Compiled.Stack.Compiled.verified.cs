@@ -96,7 +96,8 @@ partial class Stack
                 "Stack.Compile()");
         }
 
-        /// <summary>Runs the compiled <see cref="Stack.Forward"/>: same result and gradients as the eager method, as one node on the tape.</summary>
+        /// <summary>Runs the compiled <see cref="Stack.Forward(global::SharpGrad.Tensor)"/>:
+        /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 3)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", "d")] global::SharpGrad.Tensor x)
         {

@@ -133,6 +133,20 @@ public class CharLMSampleTests
         foreach (var file in new[] { "charlm.safetensors", "loss.png" }) Assert.True(File.Exists(Path.Combine(dir, file)), $"{file} written");
     }
 
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("transformer")]
+    public void CompiledModeTrainsThroughTheCompiledProgram(string model)
+    {
+        // Both models have Compile() (no [Module(Compile = false)]): compiled mode trains through it and names what runs eagerly.
+        using var dir = new TempFolder("charlm-compiled");
+        var lines = SampleProgram.Lines("CharLM.dll", "--model", model, "--mode", "compiled", "--epochs", "1", "--steps", "3", "--batch-size", "4",
+            "--seq-len", "16", "--hidden", "32", "--text-length", "5000", "--generate", "10", "--out", dir);
+        Assert.Contains("compiled mode", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("compiled: ", lines[1], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("epoch 1/1  loss ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void TheProgramListsItsOptionsAndRefusesWhatItCannotDo()
     {
@@ -144,9 +158,6 @@ public class CharLMSampleTests
         (code, _, var stderr) = RunProgram("--model", "gpt5");
         Assert.Equal(2, code);
         Assert.Contains("--model expects 'lstm' or 'transformer', but got 'gpt5'", stderr);
-        (code, _, stderr) = RunProgram("--mode", "compiled");
-        Assert.Equal(2, code);
-        Assert.Contains("compiled mode is not available for CharLM yet", stderr);
         (code, _, stderr) = RunProgram("--temperature", "0");
         Assert.Equal(2, code);
         Assert.Contains("--temperature expects a positive number", stderr);
