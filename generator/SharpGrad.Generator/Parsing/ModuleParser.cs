@@ -218,13 +218,16 @@ internal static class ModuleParser
 
     /// <summary>A public instance <c>Tensor Forward(Tensor, …)</c> that ForwardDynamic can call with an array.</summary>
     internal static bool IsForwardCandidate(IMethodSymbol method)
+        => HasForwardParameters(method) && IsExactlyTensor(method.ReturnType);
+
+    /// <summary>A public, non-generic instance method named <c>Forward</c> whose parameters are all plain <c>Tensor</c>s.</summary>
+    private static bool HasForwardParameters(IMethodSymbol method)
         => method.Name == "Forward"
            && method.MethodKind == MethodKind.Ordinary
            && method.DeclaredAccessibility == Accessibility.Public
            && !method.IsGenericMethod
            && !method.IsStatic
            && method.Parameters.Length > 0
-           && IsExactlyTensor(method.ReturnType)
            && method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams && IsExactlyTensor(p.Type));
 
     /// <summary>
@@ -232,14 +235,8 @@ internal static class ModuleParser
     /// and compiled like a <c>Tensor</c> Forward, but not called by ForwardDynamic or as a child's Forward.
     /// </summary>
     internal static bool IsMultiOutputForward(IMethodSymbol method)
-        => method.Name == "Forward"
-           && method.MethodKind == MethodKind.Ordinary
-           && method.DeclaredAccessibility == Accessibility.Public
-           && !method.IsGenericMethod
-           && !method.IsStatic
-           && method.Parameters.Length > 0
-           && method.ReturnType is IArrayTypeSymbol { Rank: 1 } array && IsExactlyTensor(array.ElementType)
-           && method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams && IsExactlyTensor(p.Type));
+        => HasForwardParameters(method)
+           && method.ReturnType is IArrayTypeSymbol { Rank: 1 } array && IsExactlyTensor(array.ElementType);
 
     /// <summary>True if <paramref name="type"/> (or a base) has a public <c>Tensor Forward(Tensor)</c> — or will have one generated.</summary>
     private static bool HasUsableForward(ITypeSymbol type)
