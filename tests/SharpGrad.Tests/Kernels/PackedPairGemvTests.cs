@@ -232,6 +232,9 @@ public class SequentialFusionTests
             var y = seq.Forward(x);
             Assert.NotNull(y.GradFn);
             TensorAssert.Close(expected, y.ToArray(), 1e-4, 1e-4, "with gradients on (recorded, not fused)");
+            y.Sum().Backward();
+            Assert.True(l1.Weight.Grad is not null && l2.Weight.Grad is not null,
+                "with gradients on, every Linear is on the tape (the fused path records nothing)");
         }
         finally
         {
