@@ -61,7 +61,7 @@ public static partial class Gemm
         float[] w = weight.Data<float>();
         var slot = s_rowPacks.GetValue(storage, static _ => new RowPackSlot());
         var pack = slot.Pack;
-        if (pack is null || pack.Version != version || !ReferenceEquals(pack.Source, w) || pack.Offset != weight.Offset || pack.N != n || pack.K != k)
+        if (pack is null || !IsCurrent(pack, weight))
         {
             if (Volatile.Read(ref slot.SeenVersion) != version)
             {
@@ -91,8 +91,12 @@ public static partial class Gemm
 
     /// <summary>Whether <paramref name="weight"/> has a packed copy at its current version (for tests).</summary>
     internal static bool HasCurrentRowPack(Tensor weight)
-        => s_rowPacks.TryGetValue(weight.Storage, out var slot) && slot.Pack is { } p && p.Version == weight.Storage.Version
-           && ReferenceEquals(p.Source, weight.Data<float>());
+        => s_rowPacks.TryGetValue(weight.Storage, out var slot) && slot.Pack is { } p && IsCurrent(p, weight);
+
+    /// <summary>Whether <paramref name="pack"/> is a copy of <paramref name="weight"/>'s current elements.</summary>
+    private static bool IsCurrent(RowPack pack, Tensor weight)
+        => pack.Version == weight.Storage.Version && ReferenceEquals(pack.Source, weight.Data<float>()) && pack.Offset == weight.Offset
+           && pack.N == weight._shape[0] && pack.K == weight._shape[1];
 
     /// <summary>Repacks W [n, k] into panels (reusing <paramref name="old"/>'s array when the sizes match); the columns past n are zero.</summary>
     private static RowPack PackRows(float[] w, int offset, int version, int n, int k, RowPack? old)

@@ -83,11 +83,6 @@ public static partial class Gemm
         return true;
     }
 
-    /// <summary>Whether <paramref name="pack"/> is a copy of <paramref name="weight"/>'s current elements.</summary>
-    private static bool IsCurrent(RowPack pack, Tensor weight)
-        => pack.Version == weight.Storage.Version && ReferenceEquals(pack.Source, weight.Data<float>()) && pack.Offset == weight.Offset
-           && pack.N == weight._shape[0] && pack.K == weight._shape[1];
-
     /// <summary>Copies W [n, k] transposed, as Wᵀ [k, n] row-major (reusing <paramref name="old"/>'s array when the sizes match).</summary>
     private static RowPack PackTransposed(float[] w, int offset, int version, int n, int k, RowPack? old)
     {

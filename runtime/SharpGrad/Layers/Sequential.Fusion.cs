@@ -32,7 +32,7 @@ public partial class Sequential
 
     /// <summary>Whether running <paramref name="layer"/> on <paramref name="x"/> would record a tape node.</summary>
     private static bool Records(Tensor x, Linear layer)
-        => Autograd.IsGradEnabled && (x.RequiresGrad || layer.Weight.RequiresGrad || layer.Bias is { RequiresGrad: true });
+        => Tensor.ShouldRecord([x, layer.Weight, layer.Bias]);
 
     /// <summary>One float32 sample through Linear → ReLU → Linear (→ ReLU) in one pass, when both weights are packed.</summary>
     private static bool TryPair(Tensor x, Linear l1, Linear l2, bool relu2, out Tensor? y)
