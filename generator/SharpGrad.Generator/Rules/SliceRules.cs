@@ -65,15 +65,18 @@ internal sealed class SliceRule : Rule
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     private static string[] Arguments(WindowGeometry g)
-        => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}",
-            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Size(g.BatchedInner, g.Axis.Inner))}"];
+        => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}",
+            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Count(g.BatchedInner, g.Axis.Inner, g.Axis.InnerText))}"];
+
+    /// <summary>The size of the sliced dim as C# (<c>8</c>, or <c>_sym_T</c> for a window of a dim read at each call).</summary>
+    private static string SourceSize(WindowGeometry g) => g.Axis.SizeText ?? MethodDraft.I(g.Axis.Size);
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         var g = (WindowGeometry)n.Geometry!;
         e.W.Comment($"{n.Text}: the window's copy");
         e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
-            [e.Value(n.Inputs[0]), $"srcSize: {MethodDraft.I(g.Axis.Size)}", .. Arguments(g).Take(2), e.Value(n.Index), .. Arguments(g).Skip(2), "accumulate: false"]);
+            [e.Value(n.Inputs[0]), $"srcSize: {SourceSize(g)}", .. Arguments(g).Take(2), e.Value(n.Index), .. Arguments(g).Skip(2), "accumulate: false"]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
@@ -81,7 +84,7 @@ internal sealed class SliceRule : Rule
         var g = (WindowGeometry)n.Geometry!;
         e.W.Comment($"d {n.Text}: added back into the window");
         e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
-            [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), $"dstSize: {MethodDraft.I(g.Axis.Size)}", .. Arguments(g), "accumulate: true"]);
+            [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), $"dstSize: {SourceSize(g)}", .. Arguments(g), "accumulate: true"]);
     }
 }
 
@@ -102,14 +105,17 @@ internal sealed class JoinRule : Rule
         var counts = new List<int>();
         var sizes = new List<string>();
         var shape = m.Shapes[i];
-        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim only: the others fixed.
-        for (int k = m.Batched[i] ? 1 : 0; k < shape.Rank; k++)
-        {
-            if (k != d && !shape[k].IsFixed) return null;
-        }
+        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim, and symbols in the
+        // other dims (a length T read at each call: Cat of [N, T, 8] and [N, T, 4] along dim 2) when every input has the
+        // output's very symbol there (two lengths T and T2 may differ at run time: not compiled).
         for (int k = 0; k < inputs.Count; k++)
         {
             if (!m.BatchedLike(i, k) || m.IsConst(inputs[k])) return null;
+            var input = m.Shapes[inputs[k]];
+            for (int j = m.Batched[i] ? 1 : 0; j < shape.Rank; j++)
+            {
+                if (j != d && !shape[j].IsFixed && input[plan.Variant && j > d ? j - 1 : j] != shape[j]) return null;   // Stack: a new dim at d
+            }
             var along = plan.Variant ? Dim.Of(1) : m.Shapes[inputs[k]][d];
             counts.Add(along.Size);
             sizes.Add(SizeSymbols.Csharp(along));
@@ -143,7 +149,7 @@ internal sealed class JoinRule : Rule
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
                 [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1",
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}", $"count: {g.Sizes[k]}", $"inner: {g.Axis.InnerText ?? MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: false"]);
         }
     }
@@ -156,7 +162,7 @@ internal sealed class JoinRule : Rule
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
                 [e.Grad(n.Index), $"srcSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1", e.GradOrNull(n.Inputs[k]),
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}", $"count: {g.Sizes[k]}", $"inner: {g.Axis.InnerText ?? MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: true"]);
         }
     }
