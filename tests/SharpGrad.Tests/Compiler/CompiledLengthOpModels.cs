@@ -45,3 +45,33 @@ public sealed partial class LengthGluWindows
         return head.Forward(joined).Sum(1) + stacked.Sum(1).Sum(1).Narrow(1, 0, 2);
     }
 }
+
+/// <summary>
+/// Multi-query attention (one key/value head shared by every query head, as PyTorch users write it with
+/// <c>k.unsqueeze(1)</c>): <c>[N, H, T, d] · [N, 1, d, T]</c> and <c>[N, H, T, T] · [N, 1, T, d]</c> broadcast the key's and
+/// value's head dim; a per-head projection, a parameter <c>[H, d, 3]</c>, broadcasts the batch: MatMul broadcasting both
+/// operands.
+/// </summary>
+[Module]
+public sealed partial class LengthMultiQueryAttention
+{
+    private const int D = 8;
+    private const int H = 4;
+    private const int Dh = 2;
+    private readonly Linear q = new(D, H * Dh);
+    private readonly Linear kv = new(D, 2 * Dh);
+    private readonly Parameter perHead = new(Tensor.Randn([H, Dh, 3]));
+    private readonly Linear head = new(H * 3, 3);
+
+    public Tensor Forward([Shape("N", "T", D)] Tensor x)
+    {
+        int n = x.Size(0);
+        int t = x.Size(1);
+        var qh = q.Forward(x).View(n, t, H, Dh).Transpose(1, 2);            // [N, H, T, Dh]
+        var (k, v) = kv.Forward(x).Chunk(2, -1);                            // [N, T, Dh] each
+        var scores = qh.MatMul(k.Unsqueeze(1).Transpose(-2, -1)) * 0.7f;    // [N, H, T, T]
+        var y = Functional.Softmax(scores, -1).MatMul(v.Unsqueeze(1));      // [N, H, T, Dh]
+        var z = y.MatMul(perHead);                                          // [N, H, T, 3]
+        return head.Forward(z.Transpose(1, 2).Reshape(n, t, H * 3)).Mean(1);
+    }
+}

@@ -41,4 +41,21 @@ public class CompiledLengthOpTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void MatMulBroadcastingBothOperandsMatchesEager(int batch)
+    {
+        // [N, H, T, d] · [N, 1, d, T], [N, H, T, T] · [N, 1, T, d] and [N, H, T, d] · [H, d, 3]: the shared key/value and the
+        // per-head parameter receive the gradients summed over the matrices that read them.
+        Rng.ManualSeed(521);
+        var model = new LengthMultiQueryAttention();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        foreach (int t in new[] { 6, 3, 6 })
+        {
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 8], seed: 522 + t);
+        }
+    }
 }
