@@ -11,6 +11,12 @@ internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, i
 
     /// <summary>The inner block as C# text when it has sizes bound when the module is built (<c>_sym_hidden</c>), else null.</summary>
     public string? InnerText { get; init; }
+
+    /// <summary>
+    /// For a window along a dim read at each call (a length T): the start as C# (<c>_sym_T - 1</c> for Select(1, -1)), and
+    /// the window is checked against the dim's size at each call (<c>CompiledSupport.CheckWindow</c>). Null along a fixed dim.
+    /// </summary>
+    public string? StartText { get; init; }
 }
 
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
@@ -59,13 +65,16 @@ internal sealed class SliceRule : Rule
             };
         }
         if (m.Batched[a] && w.Dim == 0) return null;
-        return plan with { Rule = Kind, Geometry = new WindowGeometry(m.Axis(a, w.Dim), w.Start, w.Count, w.Step) };
+        var axis = m.Axis(a, w.Dim);
+        // Along a symbolic dim a negative start counts from its end (the size at this call).
+        string? startText = axis.SizeText is not { } size ? null : w.Start >= 0 ? MethodDraft.I(w.Start) : $"{size} - {MethodDraft.I(-w.Start)}";
+        return plan with { Rule = Kind, Geometry = new WindowGeometry(axis, w.Start, w.Count, w.Step) { StartText = startText } };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     private static string[] Arguments(WindowGeometry g)
-        => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}",
+        => [$"start: {g.StartText ?? MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}",
             $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Count(g.BatchedInner, g.Axis.Inner, g.Axis.InnerText))}"];
 
     /// <summary>The size of the sliced dim as C# (<c>8</c>, or <c>_sym_T</c> for a window of a dim read at each call).</summary>
@@ -74,6 +83,10 @@ internal sealed class SliceRule : Rule
     public override void Forward(EmitContext e, NodePlan n)
     {
         var g = (WindowGeometry)n.Geometry!;
+        if (g.StartText is { } start)
+        {
+            e.W.Call($"{EmitContext.Support}.CheckWindow", [start, MethodDraft.I(g.Count), SourceSize(g), CompiledEmitter.Literal(n.Text), $"select: {(n.Shape!.Rank < e.Nodes[n.Inputs[0]].Shape!.Rank ? "true" : "false")}"]);
+        }
         e.W.Comment($"{n.Text}: the window's copy");
         e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
             [e.Value(n.Inputs[0]), $"srcSize: {SourceSize(g)}", .. Arguments(g).Take(2), e.Value(n.Index), .. Arguments(g).Skip(2), "accumulate: false"]);

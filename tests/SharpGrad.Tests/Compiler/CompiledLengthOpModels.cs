@@ -75,3 +75,22 @@ public sealed partial class LengthMultiQueryAttention
         return head.Forward(z.Transpose(1, 2).Reshape(n, t, H * 3)).Mean(1);
     }
 }
+
+/// <summary>
+/// An LSTM classifier over a length read at each call, as PyTorch users write it: the last step's output
+/// (<c>out[:, -1]</c>, <c>Select(1, -1)</c>), the first, and a window of the steps (<c>Narrow(1, 1, 2)</c>, so T ≥ 3).
+/// </summary>
+[Module]
+public sealed partial class LengthLastStepClassifier
+{
+    private readonly LSTM lstm = new(5, 6, batchFirst: true);
+    private readonly Linear head = new(6, 3);
+
+    public Tensor Forward([Shape("N", "T", 5)] Tensor x)
+    {
+        var (y, _) = lstm.Forward(x);                                        // [N, T, 6]
+        var last = y.Select(1, -1);                                          // [N, 6]
+        var window = y.Narrow(1, 1, 2).Sum(1);                               // [N, 6]
+        return head.Forward(last + y.Select(1, 0) * 0.5f) + head.Forward(window);
+    }
+}

@@ -58,4 +58,37 @@ public class CompiledLengthOpTests
             CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 8], seed: 522 + t);
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void SelectAndNarrowAlongTheLengthMatchEager(int batch)
+    {
+        // Select(1, -1) is step T − 1 of each call's T; the gradient goes back into that step only.
+        Rng.ManualSeed(531);
+        var model = new LengthLastStepClassifier();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        foreach (int t in new[] { 5, 3, 8, 5 })
+        {
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 5], seed: 532 + t);
+        }
+    }
+
+    [Fact]
+    public void AWindowOutsideTheLengthOfThisCallIsEagersError()
+    {
+        // Narrow(1, 1, 2) needs T ≥ 3: at T = 2 the compiled program throws what eager throws, naming the window and the size.
+        var model = new LengthLastStepClassifier();
+        var compiled = model.Compile();
+        var x = Tensor.Randn([2, 2, 5], rng: new Rng(541));
+        var eager = Assert.ThrowsAny<Exception>(() => model.Forward(x));
+        var error = Assert.ThrowsAny<Exception>(() => compiled.Forward(x));
+        Assert.Equal(eager.GetType(), error.GetType());
+        Assert.Contains("[1, 3)", error.Message);
+        Assert.Contains("size 2", error.Message);
+        // A long enough input afterwards is computed as usual.
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [2, 4, 5], seed: 542);
+    }
 }
