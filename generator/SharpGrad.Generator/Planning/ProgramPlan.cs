@@ -22,6 +22,8 @@ internal enum RuleKind
     /// <summary>A binary op with broadcasting (and Maximum, Minimum, PReLU).</summary>
     Broadcast,
     Linear,
+    /// <summary><c>Functional.Linear(x, weight, bias)</c> with the module's own parameters: one GEMM with the weight's value.</summary>
+    FunctionalLinear,
     Conv,
     MaxPool,
     AvgPool,
