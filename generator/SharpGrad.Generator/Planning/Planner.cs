@@ -400,7 +400,7 @@ internal static class Planner
             RuleKind.Softmax or RuleKind.Reduce or RuleKind.MatMul or RuleKind.BroadcastMatMul or RuleKind.MaskedFill or RuleKind.Where or RuleKind.WhereScalar => true,
             // Along one dim, [outer, size, inner] written with the symbols' expressions (AxisGeometry's texts); Glu halves a fixed dim.
             RuleKind.Extreme or RuleKind.Variance or RuleKind.Glu or RuleKind.Slice => true,
-            RuleKind.Input or RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
+            RuleKind.Input or RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.FunctionalLayerNorm or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             // Cat/Stack: sizes bound when the module is built along the joined dim only (JoinRule checks the others are fixed).

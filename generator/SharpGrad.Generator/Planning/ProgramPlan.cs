@@ -24,6 +24,8 @@ internal enum RuleKind
     Linear,
     /// <summary><c>Functional.Linear(x, weight, bias)</c> with the module's own parameters: one GEMM with the weight's value.</summary>
     FunctionalLinear,
+    /// <summary><c>Functional.LayerNorm(x, shape, weight, bias)</c> with the module's own parameters (or none).</summary>
+    FunctionalLayerNorm,
     Conv,
     MaxPool,
     AvgPool,

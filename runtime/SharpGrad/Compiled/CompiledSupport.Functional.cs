@@ -32,4 +32,23 @@ public static partial class CompiledSupport
             for (int j = 0; j < outF; j++) gb[j] += row[j];
         }
     }
+
+    /// <summary>
+    /// <c>Functional.LayerNorm</c> over <paramref name="rows"/> rows of <paramref name="cols"/> with a weight and bias of
+    /// <paramref name="cols"/> values (or none): the kernel eager runs, the statistics saved for the backward.
+    /// </summary>
+    public static void FunctionalLayerNormForward(float[] x, float[]? weight, float[]? bias, float[] y, int rows, int cols, double eps, float[] saveMean, float[] saveInvstd)
+    {
+        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * cols), y.AsSpan(0, rows * cols), rows, cols, weight is null ? [] : weight.AsSpan(0, cols),
+            bias is null ? [] : bias.AsSpan(0, cols), eps, saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows));
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalLayerNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/> and <paramref name="gBias"/> (each may be null).</summary>
+    public static void FunctionalLayerNormBackward(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? weight,
+        float[]? gWeight, float[]? gBias, int rows, int cols)
+    {
+        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols),
+            saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows), weight is null ? [] : weight.AsSpan(0, cols),
+            gWeight is null ? [] : gWeight.AsSpan(0, cols), gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
+    }
 }

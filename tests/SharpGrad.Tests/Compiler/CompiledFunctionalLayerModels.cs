@@ -23,3 +23,23 @@ public sealed partial class FunctionalLinearOverLength
 
     public Tensor Forward([Shape("N", "T", 4)] Tensor x) => Functional.Sigmoid(Functional.Linear(x, weight, bias)).Mean(1) * 2f;
 }
+
+/// <summary>
+/// <c>Functional.LayerNorm</c> with the module's own weight and bias over the last dim of a sequence (a length T read at
+/// each call), and without them over the last two dims of a fixed-size view.
+/// </summary>
+[Module]
+public sealed partial class FunctionalLayerNormNet
+{
+    private readonly Parameter lnWeight = new(Tensor.Randn(6));
+    private readonly Parameter lnBias = new(Tensor.Randn(6));
+    private readonly Parameter proj = new(Tensor.Randn([6, 4]));
+
+    public Tensor Forward([Shape("N", "T", 4)] Tensor x)
+    {
+        var h = Functional.Linear(x, proj);                                            // [N, T, 6]
+        var normed = Functional.LayerNorm(h, [6], lnWeight, lnBias, eps: 1e-3);       // [N, T, 6]
+        var pooled = Functional.Gelu(normed).Mean(1).View(-1, 2, 3);                  // [N, 2, 3]
+        return Functional.LayerNorm(pooled, [2, 3]).View(-1, 6) * 1.5f + normed.Sum(1);
+    }
+}

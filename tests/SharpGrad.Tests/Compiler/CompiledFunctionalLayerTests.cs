@@ -1,7 +1,7 @@
 namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
-/// <c>Functional.Linear(x, weight, bias)</c> with the module's own parameters is compiled with no graph break
+/// <c>Functional.Linear(x, weight, bias)</c> and <c>Functional.LayerNorm</c> with the module's own parameters are compiled with no graph break
 /// (CompiledFunctionalLayerModels.cs): one program equals eager — output, input gradient and the parameters' gradients —
 /// at batch 1, 3 and 64, and over two sequence lengths.
 /// </summary>
@@ -30,10 +30,18 @@ public class CompiledFunctionalLayerTests
         Rng.ManualSeed(611);
         var model = new FunctionalLinearOverLength();
         var compiled = model.Compile();
-        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
-        foreach (int t in new[] { 4, 7, 2 })
-        {
-            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 4], seed: 612 + t);
-        }
+        CompiledLengthOpTests.EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 4, lengths: [4, 7, 2], seed: 612);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalLayerNormWithAndWithoutTheModulesOwnParametersMatchesEager(int batch)
+    {
+        Rng.ManualSeed(621);
+        var model = new FunctionalLayerNormNet();
+        var compiled = model.Compile();
+        CompiledLengthOpTests.EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 4, lengths: [5, 2, 5], seed: 622);
     }
 }

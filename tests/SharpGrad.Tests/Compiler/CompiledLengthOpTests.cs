@@ -4,8 +4,9 @@ namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
 /// Ops over values with a sequence length T read at each call (CompiledLengthOpModels.cs): Max(dim)/Min(dim) values,
-/// Var/Std, Glu, windows and Cat/Stack beside T are compiled with no graph break, and one program equals eager (output,
-/// input and parameter gradients) at batch 1, 3 and 64 and at two lengths, a longer one after a shorter one and back.
+/// Var/Std, Glu, windows and Cat/Stack beside T, Select/Narrow along T, and MatMul broadcasting both operands are compiled
+/// with no graph break, and one program equals eager (output, input and parameter gradients) at batch 1, 3 and 64 and at
+/// several lengths, a longer one after a shorter one and back.
 /// </summary>
 public class CompiledLengthOpTests
 {
@@ -18,11 +19,7 @@ public class CompiledLengthOpTests
         Rng.ManualSeed(501);
         var model = new LengthExtremeVariance();
         var compiled = model.Compile();
-        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
-        foreach (int t in new[] { 5, 2, 9, 5 })
-        {
-            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 6], seed: 502 + t);
-        }
+        EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 6, lengths: [5, 2, 9, 5], seed: 502);
     }
 
     [Theory]
@@ -34,11 +31,7 @@ public class CompiledLengthOpTests
         Rng.ManualSeed(511);
         var model = new LengthGluWindows();
         var compiled = model.Compile();
-        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
-        foreach (int t in new[] { 4, 7, 1, 4 })
-        {
-            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 4], seed: 512 + t);
-        }
+        EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 4, lengths: [4, 7, 1, 4], seed: 512);
     }
 
     [Theory]
@@ -52,11 +45,7 @@ public class CompiledLengthOpTests
         Rng.ManualSeed(521);
         var model = new LengthMultiQueryAttention();
         var compiled = model.Compile();
-        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
-        foreach (int t in new[] { 6, 3, 6 })
-        {
-            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 8], seed: 522 + t);
-        }
+        EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 8, lengths: [6, 3, 6], seed: 522);
     }
 
     [Theory]
@@ -69,11 +58,7 @@ public class CompiledLengthOpTests
         Rng.ManualSeed(531);
         var model = new LengthLastStepClassifier();
         var compiled = model.Compile();
-        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
-        foreach (int t in new[] { 5, 3, 8, 5 })
-        {
-            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, t, 5], seed: 532 + t);
-        }
+        EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 5, lengths: [5, 3, 8, 5], seed: 532);
     }
 
     [Fact]
@@ -90,5 +75,18 @@ public class CompiledLengthOpTests
         Assert.Contains("size 2", error.Message);
         // A long enough input afterwards is computed as usual.
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [2, 4, 5], seed: 542);
+    }
+
+    /// <summary>
+    /// The module is fully compiled, and its one program equals eager on inputs [batch, t, features] for each length t in
+    /// turn (the buffers grown and reused as T changes).
+    /// </summary>
+    internal static void EqualAtEachLength(Module model, Func<Tensor, Tensor> eager, GraphExplanation explanation, Func<Tensor, Tensor> compiled, int batch, int features, int[] lengths, int seed)
+    {
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        foreach (int t in lengths)
+        {
+            CompiledLayerTests.Compare(model, model, eager, compiled, [batch, t, features], seed: seed + t);
+        }
     }
 }
