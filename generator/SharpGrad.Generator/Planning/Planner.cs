@@ -398,14 +398,14 @@ internal static class Planner
             RuleKind.Raw or RuleKind.Data or RuleKind.DataValue or RuleKind.Broadcast or RuleKind.Permute => true,
             // Geometry written with the symbols' expressions (MethodDraft.ProductText).
             RuleKind.Softmax or RuleKind.Reduce or RuleKind.MatMul or RuleKind.BroadcastMatMul or RuleKind.MaskedFill or RuleKind.Where or RuleKind.WhereScalar => true,
-            RuleKind.Input or RuleKind.Linear or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
+            // Along one dim, [outer, size, inner] written with the symbols' expressions (AxisGeometry's texts); Glu halves a fixed dim.
+            RuleKind.Extreme or RuleKind.Variance or RuleKind.Glu or RuleKind.Slice => true,
+            RuleKind.Input or RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.FunctionalLayerNorm or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             // Cat/Stack: sizes bound when the module is built along the joined dim only (JoinRule checks the others are fixed).
             RuleKind.Join => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
-            // A window along dim 0 of a recurrent layer's states writes its symbolic inner block as text.
-            RuleKind.Slice => planned.Geometry is WindowGeometry { BatchedInner: true },
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout or RuleKind.Boundary or RuleKind.Select or RuleKind.View
                 => inputs.All(k => m.Symbolic[k] == m.Symbolic[i] && m.Batched[k] == m.Batched[i] && m.Features[k] == m.Features[i]),
             _ => false,

@@ -22,6 +22,10 @@ internal enum RuleKind
     /// <summary>A binary op with broadcasting (and Maximum, Minimum, PReLU).</summary>
     Broadcast,
     Linear,
+    /// <summary><c>Functional.Linear(x, weight, bias)</c> with the module's own parameters: one GEMM with the weight's value.</summary>
+    FunctionalLinear,
+    /// <summary><c>Functional.LayerNorm(x, shape, weight, bias)</c> with the module's own parameters (or none).</summary>
+    FunctionalLayerNorm,
     Conv,
     MaxPool,
     AvgPool,

@@ -63,7 +63,8 @@ internal sealed class GluRule : Rule
         int a = m.In(i, 0);
         if (!m.BatchedLike(i, 0) || Axis.Dim(m, i) is not { } dim) return null;
         int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
-        if (d < 0 || (m.Batched[a] && d == 0) || m.Shapes[a][d].Size % 2 != 0) return null;
+        // The halved dim must be fixed and even (a symbolic one, a sequence length, may be odd at run time: eager's error).
+        if (d < 0 || (m.Batched[a] && d == 0) || !m.Shapes[a][d].IsFixed || m.Shapes[a][d].Size % 2 != 0) return null;
         var child = m.Child(i);
         return plan with { Rule = Kind, Geometry = m.Axis(a, d), Module = child is null ? null : m.Program.Module(child) };
     }
@@ -166,7 +167,8 @@ internal sealed class VarianceRule : Rule
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (ReduceGeometry)n.Geometry!;
-        return [$"outer: {e.Outer(n.Inputs[0], g.Outer)}", $"size: {MethodDraft.I(g.Size)}", $"inner: {MethodDraft.I(g.Inner)}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
+        return [$"outer: {EmitContext.Count(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText)}", $"size: {g.SizeText ?? MethodDraft.I(g.Size)}",
+                $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)

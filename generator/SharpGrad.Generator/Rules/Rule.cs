@@ -109,7 +109,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new RecurrentStateRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
-            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -158,7 +158,7 @@ internal static class RuleSet
             OpFamily.Where => [RuleKind.Where, RuleKind.WhereScalar],
             OpFamily.Slice => [RuleKind.Slice],
             OpFamily.Concat => [RuleKind.Join],
-            OpFamily.Linear => [RuleKind.Linear],
+            OpFamily.Linear => [RuleKind.Linear, RuleKind.FunctionalLinear],
             OpFamily.Conv => [RuleKind.Conv],
             OpFamily.ConvTranspose => [RuleKind.ConvTranspose],
             OpFamily.MaxPool => [RuleKind.MaxPool],
@@ -169,7 +169,7 @@ internal static class RuleSet
             OpFamily.Pad => [RuleKind.Pad],
             OpFamily.ChannelDropout => [RuleKind.ChannelDropout],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
-            OpFamily.LayerNorm => [RuleKind.LayerNorm],
+            OpFamily.LayerNorm => [RuleKind.LayerNorm, RuleKind.FunctionalLayerNorm],
             OpFamily.GroupNorm => [RuleKind.GroupNorm],
             OpFamily.RmsNorm => [RuleKind.RmsNorm],
             OpFamily.Embedding => [RuleKind.Embedding],

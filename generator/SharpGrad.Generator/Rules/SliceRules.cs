@@ -11,6 +11,12 @@ internal sealed record WindowGeometry(AxisGeometry Axis, int Start, int Count, i
 
     /// <summary>The inner block as C# text when it has sizes bound when the module is built (<c>_sym_hidden</c>), else null.</summary>
     public string? InnerText { get; init; }
+
+    /// <summary>
+    /// For a window along a dim read at each call (a length T): the start as C# (<c>_sym_T - 1</c> for Select(1, -1)), and
+    /// the window is checked against the dim's size at each call (<c>CompiledSupport.CheckWindow</c>). Null along a fixed dim.
+    /// </summary>
+    public string? StartText { get; init; }
 }
 
 /// <summary>Cat/Stack along one dim of the output seen as [Outer, Total, Inner]: each input's extent along it, in order.</summary>
@@ -59,21 +65,31 @@ internal sealed class SliceRule : Rule
             };
         }
         if (m.Batched[a] && w.Dim == 0) return null;
-        return plan with { Rule = Kind, Geometry = new WindowGeometry(m.Axis(a, w.Dim), w.Start, w.Count, w.Step) };
+        var axis = m.Axis(a, w.Dim);
+        // Along a symbolic dim a negative start counts from its end (the size at this call).
+        string? startText = axis.SizeText is not { } size ? null : w.Start >= 0 ? MethodDraft.I(w.Start) : $"{size} - {MethodDraft.I(-w.Start)}";
+        return plan with { Rule = Kind, Geometry = new WindowGeometry(axis, w.Start, w.Count, w.Step) { StartText = startText } };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     private static string[] Arguments(WindowGeometry g)
-        => [$"start: {MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}",
-            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Size(g.BatchedInner, g.Axis.Inner))}"];
+        => [$"start: {g.StartText ?? MethodDraft.I(g.Start)}", $"step: {MethodDraft.I(g.Step)}", $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}",
+            $"count: {MethodDraft.I(g.Count)}", $"inner: {(g.InnerText is { } text ? (g.BatchedInner ? "n * " : "") + text : EmitContext.Count(g.BatchedInner, g.Axis.Inner, g.Axis.InnerText))}"];
+
+    /// <summary>The size of the sliced dim as C# (<c>8</c>, or <c>_sym_T</c> for a window of a dim read at each call).</summary>
+    private static string SourceSize(WindowGeometry g) => g.Axis.SizeText ?? MethodDraft.I(g.Axis.Size);
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         var g = (WindowGeometry)n.Geometry!;
+        if (g.StartText is { } start)
+        {
+            e.W.Call($"{EmitContext.Support}.CheckWindow", [start, MethodDraft.I(g.Count), SourceSize(g), CompiledEmitter.Literal(n.Text), $"select: {(n.Shape!.Rank < e.Nodes[n.Inputs[0]].Shape!.Rank ? "true" : "false")}"]);
+        }
         e.W.Comment($"{n.Text}: the window's copy");
         e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
-            [e.Value(n.Inputs[0]), $"srcSize: {MethodDraft.I(g.Axis.Size)}", .. Arguments(g).Take(2), e.Value(n.Index), .. Arguments(g).Skip(2), "accumulate: false"]);
+            [e.Value(n.Inputs[0]), $"srcSize: {SourceSize(g)}", .. Arguments(g).Take(2), e.Value(n.Index), .. Arguments(g).Skip(2), "accumulate: false"]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
@@ -81,7 +97,7 @@ internal sealed class SliceRule : Rule
         var g = (WindowGeometry)n.Geometry!;
         e.W.Comment($"d {n.Text}: added back into the window");
         e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
-            [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), $"dstSize: {MethodDraft.I(g.Axis.Size)}", .. Arguments(g), "accumulate: true"]);
+            [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), $"dstSize: {SourceSize(g)}", .. Arguments(g), "accumulate: true"]);
     }
 }
 
@@ -102,14 +118,17 @@ internal sealed class JoinRule : Rule
         var counts = new List<int>();
         var sizes = new List<string>();
         var shape = m.Shapes[i];
-        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim only: the others fixed.
-        for (int k = m.Batched[i] ? 1 : 0; k < shape.Rank; k++)
-        {
-            if (k != d && !shape[k].IsFixed) return null;
-        }
+        // Sizes bound when the module is built (Cat of [N, 2*c, 8, 8] and [N, 2*c, 8, 8]) along the dim, and symbols in the
+        // other dims (a length T read at each call: Cat of [N, T, 8] and [N, T, 4] along dim 2) when every input has the
+        // output's very symbol there (two lengths T and T2 may differ at run time: not compiled).
         for (int k = 0; k < inputs.Count; k++)
         {
             if (!m.BatchedLike(i, k) || m.IsConst(inputs[k])) return null;
+            var input = m.Shapes[inputs[k]];
+            for (int j = m.Batched[i] ? 1 : 0; j < shape.Rank; j++)
+            {
+                if (j != d && !shape[j].IsFixed && input[plan.Variant && j > d ? j - 1 : j] != shape[j]) return null;   // Stack: a new dim at d
+            }
             var along = plan.Variant ? Dim.Of(1) : m.Shapes[inputs[k]][d];
             counts.Add(along.Size);
             sizes.Add(SizeSymbols.Csharp(along));
@@ -143,7 +162,7 @@ internal sealed class JoinRule : Rule
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Write",
                 [e.Value(n.Inputs[k]), e.Value(n.Index), $"dstSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1",
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}", $"count: {g.Sizes[k]}", $"inner: {g.Axis.InnerText ?? MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: false"]);
         }
     }
@@ -156,7 +175,7 @@ internal sealed class JoinRule : Rule
         {
             e.W.Call($"{EmitContext.Kernels}.AxisCopyKernel.Read",
                 [e.Grad(n.Index), $"srcSize: {g.Sizes[g.Sizes.Count - 1]}", $"start: {Start(g, k)}", "step: 1", e.GradOrNull(n.Inputs[k]),
-                 $"outer: {EmitContext.Size(g.Axis.Batched, g.Axis.Outer)}", $"count: {g.Sizes[k]}", $"inner: {MethodDraft.I(g.Axis.Inner)}",
+                 $"outer: {EmitContext.Count(g.Axis.Batched, g.Axis.Outer, g.Axis.OuterText)}", $"count: {g.Sizes[k]}", $"inner: {g.Axis.InnerText ?? MethodDraft.I(g.Axis.Inner)}",
                  "accumulate: true"]);
         }
     }

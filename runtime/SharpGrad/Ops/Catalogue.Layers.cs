@@ -171,7 +171,9 @@ internal static partial class OpCatalogue
                 Req("outFeatures", "out_features", ParamKind.Int, ParamUse.Layer) with { Property = "OutFeatures" },
                 Opt("bias", "bias", ParamKind.Bool, true, ParamUse.Layer),
             ],
-            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Size("inFeatures"), c.Size("outFeatures")) : ShapeResult.Unknown,
+            // Functional.Linear(x, weight, bias): the sizes are the weight's [out, in].
+            Shape = static c => c.IsLayer ? ShapeRules.Linear(c.Input(0), c.Size("inFeatures"), c.Size("outFeatures"))
+                : c.Inputs.Count >= 2 && c.Input(1) is { Rank: 2 } w ? ShapeRules.Linear(c.Input(0), w[1], w[0]) : ShapeResult.Unknown,
             InputHint = static c => c.Size("inFeatures") is { } f ? new TensorShape(Batch, f) : null,
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "Gemm",
         },

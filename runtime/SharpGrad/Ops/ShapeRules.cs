@@ -175,7 +175,11 @@ internal sealed class ShapeError
     public IReadOnlyList<string> Args { get; }
 }
 
-/// <summary>A window along one dim: positions start, start + step, … (count of them); Squeeze removes the dim (Select).</summary>
+/// <summary>
+/// A window along one dim: positions start, start + step, … (count of them); Squeeze removes the dim (Select). Along a dim
+/// of fixed size the start is in range; along a symbolic one (a length T read at each call) a negative start counts from
+/// the end (Select(1, -1): T − 1), and the window is checked against the size at each call.
+/// </summary>
 internal sealed class AxisWindow
 {
     public AxisWindow(int dim, int start, int count, int step, bool squeeze)
@@ -621,7 +625,15 @@ internal static class ShapeRules
             if (!part) problem = "dim " + S(dim) + " is out of range for " + S(s.Rank) + " dims (use a dim in [" + S(-s.Rank) + ", " + S(s.Rank - 1) + "])";
             return null;
         }
-        if (!s[d].IsFixed) return null;
+        if (!s[d].IsFixed)
+        {
+            // A dim not known at build time (a length T): Select of a constant index and Narrow of a constant length have a
+            // shape the build knows; whether the window fits is known only at each call (Chunk, Split, Slice: not even the shape).
+            if (part || !s[d].IsSymbol) return null;
+            if (c.Op.Name == "Select" && c.Int("index") is { } at) return new AxisWindow(d, at, 1, 1, true);
+            if (c.Op.Name == "Narrow" && c.Int("start") is { } from && c.Int("length") is { } count && count >= 0) return new AxisWindow(d, from, count, 1, false);
+            return null;
+        }
         int size = s[d].Size;
         string where = "dim " + S(d) + " has size " + S(size);
         switch (c.Op.Name)

@@ -1,0 +1,54 @@
+using SharpGrad.Kernels;
+
+namespace SharpGrad;
+
+// Glue for the compiled Functional forms of the layers whose weights are values of the program (the module's own
+// parameters): Functional.Linear(x, weight, bias). The same GEMM kernel as every product.
+public static partial class CompiledSupport
+{
+    /// <summary>y = x · wᵀ (+ b) over <paramref name="n"/> × RowsPerItem rows: x [rows, in], w [out, in], b [out] or null.</summary>
+    public static void FunctionalLinearForward(float[] x, float[] w, float[]? b, float[] y, int n, LinearShape shape)
+    {
+        int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
+        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, w, 0, inF, 0f, y, 0, outF);
+        if (b is null) return;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new System.Span<float>(y, r * outF, outF);
+            for (int j = 0; j < outF; j++) row[j] += b[j];
+        }
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalLinearForward"/>, added to: gx += gy · w, gw += gyᵀ · x, gb += gy summed over rows; each may be null.</summary>
+    public static void FunctionalLinearBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gw, float[]? gb, int n, LinearShape shape)
+    {
+        int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
+        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+        if (gw is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gw, 0, inF);
+        if (gb is null) return;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = new System.ReadOnlySpan<float>(gy, r * outF, outF);
+            for (int j = 0; j < outF; j++) gb[j] += row[j];
+        }
+    }
+
+    /// <summary>
+    /// <c>Functional.LayerNorm</c> over <paramref name="rows"/> rows of <paramref name="cols"/> with a weight and bias of
+    /// <paramref name="cols"/> values (or none): the kernel eager runs, the statistics saved for the backward.
+    /// </summary>
+    public static void FunctionalLayerNormForward(float[] x, float[]? weight, float[]? bias, float[] y, int rows, int cols, double eps, float[] saveMean, float[] saveInvstd)
+    {
+        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * cols), y.AsSpan(0, rows * cols), rows, cols, weight is null ? [] : weight.AsSpan(0, cols),
+            bias is null ? [] : bias.AsSpan(0, cols), eps, saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows));
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalLayerNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/> and <paramref name="gBias"/> (each may be null).</summary>
+    public static void FunctionalLayerNormBackward(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? weight,
+        float[]? gWeight, float[]? gBias, int rows, int cols)
+    {
+        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols),
+            saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows), weight is null ? [] : weight.AsSpan(0, cols),
+            gWeight is null ? [] : gWeight.AsSpan(0, cols), gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
+    }
+}

@@ -1,0 +1,45 @@
+namespace SharpGrad.Tests.Compiler;
+
+// [Module] classes calling the Functional form of a layer with the module's own parameters (issue 12 item 3,
+// CompiledFunctionalLayerTests), as PyTorch users write F.linear(x, self.weight, self.bias).
+
+/// <summary>A two-layer MLP from <c>Functional.Linear</c> over the module's own weights, with and without a bias.</summary>
+[Module]
+public sealed partial class FunctionalLinearMlp
+{
+    private readonly Parameter w1 = new(Tensor.Randn([8, 5]));
+    private readonly Parameter b1 = new(Tensor.Randn(8));
+    private readonly Parameter w2 = new(Tensor.Randn([3, 8]));
+
+    public Tensor Forward([Shape("N", 5)] Tensor x) => Functional.Linear(Functional.Tanh(Functional.Linear(x, w1, b1)), w2);
+}
+
+/// <summary><c>Functional.Linear</c> over every position of a sequence of a length T read at each call.</summary>
+[Module]
+public sealed partial class FunctionalLinearOverLength
+{
+    private readonly Parameter weight = new(Tensor.Randn([6, 4]));
+    private readonly Parameter bias = new(Tensor.Randn(6));
+
+    public Tensor Forward([Shape("N", "T", 4)] Tensor x) => Functional.Sigmoid(Functional.Linear(x, weight, bias)).Mean(1) * 2f;
+}
+
+/// <summary>
+/// <c>Functional.LayerNorm</c> with the module's own weight and bias over the last dim of a sequence (a length T read at
+/// each call), and without them over the last two dims of a fixed-size view.
+/// </summary>
+[Module]
+public sealed partial class FunctionalLayerNormNet
+{
+    private readonly Parameter lnWeight = new(Tensor.Randn(6));
+    private readonly Parameter lnBias = new(Tensor.Randn(6));
+    private readonly Parameter proj = new(Tensor.Randn([6, 4]));
+
+    public Tensor Forward([Shape("N", "T", 4)] Tensor x)
+    {
+        var h = Functional.Linear(x, proj);                                            // [N, T, 6]
+        var normed = Functional.LayerNorm(h, [6], lnWeight, lnBias, eps: 1e-3);       // [N, T, 6]
+        var pooled = Functional.Gelu(normed).Mean(1).View(-1, 2, 3);                  // [N, 2, 3]
+        return Functional.LayerNorm(pooled, [2, 3]).View(-1, 6) * 1.5f + normed.Sum(1);
+    }
+}
