@@ -3,17 +3,58 @@ using System.Linq;
 
 namespace SharpGrad.Generator.Rules;
 
+/// <summary>
+/// What the attention layers' geometries share: where the call's two masks come in. The masks are data the program reads at
+/// each call (method arguments, the module's mask buffers, masks built in Forward): an attention mask ([T, T] or
+/// [N·heads, T, T]) and a key padding mask ([N, T]); Bool or additive float.
+/// </summary>
+internal abstract record AttentionGeometry(EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding the attention mask (<c>src_mask</c>, <c>attn_mask</c>), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding the key padding mask (<c>src_key_padding_mask</c>, <c>key_padding_mask</c>), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
+
+/// <summary>
+/// The attention layers compiled as one kernel call (<see cref="TransformerLayerRule"/>, <see cref="SelfAttentionRule"/>): one
+/// layout of their masks — found among the call's inputs by the layer's parameter names, read as data, and passed to the
+/// support call by the names of <c>CompiledSupport</c>'s parameters.
+/// </summary>
+internal abstract class AttentionLayerRule : WholeLayerRule
+{
+    /// <summary>The layer's parameter names of the attention mask and the key padding mask (as its Forward and catalogue row name them).</summary>
+    protected abstract (string Mask, string Padding) MaskParameters { get; }
+
+    /// <summary>
+    /// The node inputs of the call's masks (−1 when not passed), or null when a mask is not data the program can read
+    /// (a value computed with gradients).
+    /// </summary>
+    protected (int Mask, int Padding)? Masks(MethodDraft m, int i)
+    {
+        var (maskName, paddingName) = MaskParameters;
+        int mask = InputOf(m, i, maskName), padding = InputOf(m, i, paddingName);
+        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        return (mask, padding);
+    }
+
+    /// <summary>The number of the call's inputs the masks take.</summary>
+    protected static int MaskCount((int Mask, int Padding) masks) => (masks.Mask >= 0 ? 1 : 0) + (masks.Padding >= 0 ? 1 : 0);
+
+    protected sealed override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (AttentionGeometry)n.Geometry!;
+        var (maskName, paddingName) = MaskParameters;
+        if (g.MaskInput >= 0) yield return maskName + ": " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+        if (g.PaddingInput >= 0) yield return paddingName + ": " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
+    }
+}
+
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
 internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
-{
-    /// <summary>The node input holding <c>src_mask</c> (read as data), or −1.</summary>
-    public int MaskInput { get; init; } = -1;
-
-    /// <summary>The node input holding <c>src_key_padding_mask</c> (read as data), or −1.</summary>
-    public int PaddingInput { get; init; } = -1;
-}
+    EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
 
 /// <summary>
 /// A TransformerEncoderLayer (batch first, dropout 0, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
@@ -21,7 +62,7 @@ internal sealed record EncoderLayerGeometry(string DModel, string Heads, string 
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
 /// </summary>
-internal sealed class TransformerLayerRule : WholeLayerRule
+internal sealed class TransformerLayerRule : AttentionLayerRule
 {
     private static readonly string[] ParamNames =
     [
@@ -58,11 +99,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
-        // The masks (src_mask [T, T] or [N·nhead, T, T], src_key_padding_mask [N, T]; Bool or additive float) are data the
-        // program reads at each call: method arguments, the module's mask buffers, or masks built in Forward.
-        int maskInput = InputOf(m, i, "srcMask"), paddingInput = InputOf(m, i, "srcKeyPaddingMask");
-        if (m.Node(i).Inputs.Count != 1 + (maskInput >= 0 ? 1 : 0) + (paddingInput >= 0 ? 1 : 0)) return null;
-        if ((maskInput >= 0 && !m.IsRaw(m.In(i, maskInput))) || (paddingInput >= 0 && !m.IsRaw(m.In(i, paddingInput)))) return null;
+        if (Masks(m, i) is not { } masks || m.Node(i).Inputs.Count != 1 + MaskCount(masks)) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
@@ -83,17 +120,12 @@ internal sealed class TransformerLayerRule : WholeLayerRule
             Module = module,
             Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights)
             {
-                MaskInput = maskInput, PaddingInput = paddingInput,
+                MaskInput = masks.Mask, PaddingInput = masks.Padding,
             },
         };
     }
 
-    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
-    {
-        var g = (EncoderLayerGeometry)n.Geometry!;
-        if (g.MaskInput >= 0) yield return "srcMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
-        if (g.PaddingInput >= 0) yield return "srcKeyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
-    }
+    protected override (string Mask, string Padding) MaskParameters => ("srcMask", "srcKeyPaddingMask");
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
@@ -108,14 +140,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
 
 /// <summary>A MultiheadAttention self-attention's geometry, its four parameters in PyTorch's order and where its masks come in.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built.</remarks>
-internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
-{
-    /// <summary>The node input holding <c>attn_mask</c> (read as data), or −1.</summary>
-    public int MaskInput { get; init; } = -1;
-
-    /// <summary>The node input holding <c>key_padding_mask</c> (read as data), or −1.</summary>
-    public int PaddingInput { get; init; } = -1;
-}
+internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
 
 /// <summary>
 /// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
@@ -123,7 +148,7 @@ internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, stri
 /// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
 /// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
 /// </summary>
-internal sealed class SelfAttentionRule : WholeLayerRule
+internal sealed class SelfAttentionRule : AttentionLayerRule
 {
     private static readonly string[] ParamNames = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
 
@@ -145,7 +170,7 @@ internal sealed class SelfAttentionRule : WholeLayerRule
         if (m.Child(i) is not { } child) return null;
         var node = m.Node(i);
         int Input(string parameter) => InputOf(m, i, parameter);
-        int query = Input("query"), key = Input("key"), value = Input("value"), mask = Input("attnMask"), padding = Input("keyPaddingMask");
+        int query = Input("query"), key = Input("key"), value = Input("value");
         if (query != 0 || key < 0 || value < 0 || m.In(i, key) != m.In(i, query) || m.In(i, value) != m.In(i, query)) return null;   // self-attention only
         int flags = 0;
         foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
@@ -154,8 +179,7 @@ internal sealed class SelfAttentionRule : WholeLayerRule
             if (!m.IsConst(m.In(i, flag))) return null;   // the weights are not taken: any constant will do
             flags++;
         }
-        if (node.Inputs.Count != 3 + flags + (mask >= 0 ? 1 : 0) + (padding >= 0 ? 1 : 0)) return null;
-        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        if (Masks(m, i) is not { } masks || node.Inputs.Count != 3 + flags + MaskCount(masks)) return null;
         if (child.Int("batchFirst") != 1 || child.Arg("dropout") is { Number: not 0 } || child.Int("bias") == 0) return null;
         if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false }) return null;
         int a = m.In(i, 0);
@@ -169,16 +193,11 @@ internal sealed class SelfAttentionRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new SelfAttentionGeometry(d, heads, steps, weights) { MaskInput = mask, PaddingInput = padding },
+            Geometry = new SelfAttentionGeometry(d, heads, steps, weights) { MaskInput = masks.Mask, PaddingInput = masks.Padding },
         };
     }
 
-    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
-    {
-        var g = (SelfAttentionGeometry)n.Geometry!;
-        if (g.PaddingInput >= 0) yield return "keyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
-        if (g.MaskInput >= 0) yield return "attnMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
-    }
+    protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
