@@ -18,12 +18,7 @@ public static partial class CompiledSupport
                 $"Compiled program: the TransformerEncoderLayer (d_model {layer.DModel}, nhead {layer.Nhead}, dim_feedforward {layer.DimFeedforward}) is not the " +
                 $"one the program was generated for (d_model {shape.DModel}, nhead {shape.Heads}, dim_feedforward {shape.FeedForward}, with biases); rebuild the project.");
         }
-        return
-        [
-            Dense(attn.InProjWeight), Dense(attn.InProjBias), Dense(attn.OutProj.Weight), Dense(attn.OutProj.Bias),
-            Dense(layer.Linear1.Weight), Dense(layer.Linear1.Bias!), Dense(layer.Linear2.Weight), Dense(layer.Linear2.Bias!),
-            Dense(layer.Norm1.Weight), Dense(layer.Norm1.Bias!), Dense(layer.Norm2.Weight), Dense(layer.Norm2.Bias!),
-        ];
+        return Array.ConvertAll(layer.KernelParameters(), Dense);
     }
 
     /// <summary>

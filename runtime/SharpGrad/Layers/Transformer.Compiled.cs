@@ -17,6 +17,20 @@ public sealed partial class TransformerEncoderLayer
     /// </summary>
     public Compiled Compile() => new(this);
 
+    /// <summary>
+    /// The layer's 12 parameters in the order of the fused kernel's weights (PyTorch's state-dict order: in_proj_weight,
+    /// in_proj_bias, out_proj.weight, out_proj.bias, linear1, linear2, norm1, norm2), for its compiled programs.
+    /// </summary>
+    internal Tensor[] KernelParameters()
+    {
+        var attn = SelfAttn;
+        return
+        [
+            attn.InProjWeight!, attn.InProjBias!, attn.OutProj.Weight, attn.OutProj.Bias!, Linear1.Weight, Linear1.Bias!,
+            Linear2.Weight, Linear2.Bias!, Norm1.Weight!, Norm1.Bias!, Norm2.Weight!, Norm2.Bias!,
+        ];
+    }
+
     /// <summary>The compiled program of a <see cref="TransformerEncoderLayer"/> (<see cref="Compile"/>).</summary>
     public sealed class Compiled
     {
@@ -71,7 +85,7 @@ public sealed partial class TransformerEncoderLayer
             var y = new float[n * t * layer.DModel];
             CompiledSupport.EncoderLayerForward(layer, x, y, n, shape, _workspace, srcMask, srcKeyPaddingMask);
             var result = CompiledSupport.Wrap(y, n, t, layer.DModel);
-            var parameters = Weights(layer);
+            var parameters = layer.KernelParameters();
             var inputs = new Tensor?[1 + parameters.Length];
             inputs[0] = src;
             parameters.CopyTo(inputs, 1);
@@ -79,17 +93,6 @@ public sealed partial class TransformerEncoderLayer
             int generation = ++_generation;
             return CompiledSupport.RecordCompiled(result, "TransformerEncoderLayerCompiledBackward", inputs,
                 (g, node) => Backward(g, node, generation, n, shape, parameters), src);
-        }
-
-        /// <summary>The layer's 12 parameters in the kernel's order (PyTorch's state-dict order).</summary>
-        private static Tensor[] Weights(TransformerEncoderLayer layer)
-        {
-            var attn = layer.SelfAttn;
-            return
-            [
-                attn.InProjWeight!, attn.InProjBias!, attn.OutProj.Weight, attn.OutProj.Bias!, layer.Linear1.Weight, layer.Linear1.Bias!,
-                layer.Linear2.Weight, layer.Linear2.Bias!, layer.Norm1.Weight!, layer.Norm1.Bias!, layer.Norm2.Weight!, layer.Norm2.Bias!,
-            ];
         }
 
         private Tensor?[] Backward(Tensor g, Node node, int generation, int n, EncoderLayerShape shape, Tensor[] parameters)
