@@ -403,6 +403,8 @@ internal static class Planner
             RuleKind.Input or RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.FunctionalLayerNorm or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
+            // Cross-attention: the query's and the memory's lengths passed at each call (CrossAttentionRule).
+            RuleKind.CrossAttention => true,
             // Cat/Stack: sizes bound when the module is built along the joined dim only (JoinRule checks the others are fixed).
             RuleKind.Join => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],

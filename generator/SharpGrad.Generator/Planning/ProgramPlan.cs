@@ -88,6 +88,8 @@ internal enum RuleKind
     SelfAttention,
     /// <summary>A final state (h_n, c_n) of a recurrent node, read from its workspace (<see cref="Rules.RecurrentStateRule"/>).</summary>
     RecurrentState,
+    /// <summary>A MultiheadAttention layer's attention over another sequence (key = value ≠ query) as one fused kernel.</summary>
+    CrossAttention,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

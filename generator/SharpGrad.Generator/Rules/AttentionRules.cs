@@ -3,17 +3,61 @@ using System.Linq;
 
 namespace SharpGrad.Generator.Rules;
 
+/// <summary>
+/// What the attention layers' geometries share: where the call's two masks come in. The masks are data the program reads at
+/// each call (method arguments, the module's mask buffers, masks built in Forward): an attention mask ([T, T] or
+/// [N·heads, T, T]) and a key padding mask ([N, T]); Bool or additive float.
+/// </summary>
+internal abstract record AttentionGeometry(EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+{
+    /// <summary>The node input holding the attention mask (<c>src_mask</c>, <c>attn_mask</c>), or −1.</summary>
+    public int MaskInput { get; init; } = -1;
+
+    /// <summary>The node input holding the key padding mask (<c>src_key_padding_mask</c>, <c>key_padding_mask</c>), or −1.</summary>
+    public int PaddingInput { get; init; } = -1;
+}
+
+/// <summary>
+/// The attention layers compiled as one kernel call (<see cref="TransformerLayerRule"/>, <see cref="SelfAttentionRule"/>): one
+/// layout of their masks — found among the call's inputs by the layer's parameter names, read as data, and passed to the
+/// support call by the names of <c>CompiledSupport</c>'s parameters.
+/// </summary>
+internal abstract class AttentionLayerRule : WholeLayerRule
+{
+    /// <summary>The layer's parameter names of the attention mask and the key padding mask (as its Forward and catalogue row name them).</summary>
+    protected abstract (string Mask, string Padding) MaskParameters { get; }
+
+    /// <summary>
+    /// The node inputs of the call's masks (−1 when not passed), or null when a mask is not data the program can read
+    /// (a value computed with gradients).
+    /// </summary>
+    protected (int Mask, int Padding)? Masks(MethodDraft m, int i) => Masks(m, i, MaskParameters);
+
+    /// <summary>The masks of the call by the layer's parameter names <paramref name="names"/>.</summary>
+    protected static (int Mask, int Padding)? Masks(MethodDraft m, int i, (string Mask, string Padding) names)
+    {
+        var (maskName, paddingName) = names;
+        int mask = InputOf(m, i, maskName), padding = InputOf(m, i, paddingName);
+        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        return (mask, padding);
+    }
+
+    /// <summary>The number of the call's inputs the masks take.</summary>
+    protected static int MaskCount((int Mask, int Padding) masks) => (masks.Mask >= 0 ? 1 : 0) + (masks.Padding >= 0 ? 1 : 0);
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (AttentionGeometry)n.Geometry!;
+        var (maskName, paddingName) = MaskParameters;
+        if (g.MaskInput >= 0) yield return maskName + ": " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+        if (g.PaddingInput >= 0) yield return paddingName + ": " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
+    }
+}
+
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
 internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
-{
-    /// <summary>The node input holding <c>src_mask</c> (read as data), or −1.</summary>
-    public int MaskInput { get; init; } = -1;
-
-    /// <summary>The node input holding <c>src_key_padding_mask</c> (read as data), or −1.</summary>
-    public int PaddingInput { get; init; } = -1;
-}
+    EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
 
 /// <summary>
 /// A TransformerEncoderLayer (batch first, dropout 0, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
@@ -21,7 +65,7 @@ internal sealed record EncoderLayerGeometry(string DModel, string Heads, string 
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
 /// </summary>
-internal sealed class TransformerLayerRule : WholeLayerRule
+internal sealed class TransformerLayerRule : AttentionLayerRule
 {
     private static readonly string[] ParamNames =
     [
@@ -58,11 +102,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
-        // The masks (src_mask [T, T] or [N·nhead, T, T], src_key_padding_mask [N, T]; Bool or additive float) are data the
-        // program reads at each call: method arguments, the module's mask buffers, or masks built in Forward.
-        int maskInput = InputOf(m, i, "srcMask"), paddingInput = InputOf(m, i, "srcKeyPaddingMask");
-        if (m.Node(i).Inputs.Count != 1 + (maskInput >= 0 ? 1 : 0) + (paddingInput >= 0 ? 1 : 0)) return null;
-        if ((maskInput >= 0 && !m.IsRaw(m.In(i, maskInput))) || (paddingInput >= 0 && !m.IsRaw(m.In(i, paddingInput)))) return null;
+        if (Masks(m, i) is not { } masks || m.Node(i).Inputs.Count != 1 + MaskCount(masks)) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
@@ -83,17 +123,12 @@ internal sealed class TransformerLayerRule : WholeLayerRule
             Module = module,
             Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights)
             {
-                MaskInput = maskInput, PaddingInput = paddingInput,
+                MaskInput = masks.Mask, PaddingInput = masks.Padding,
             },
         };
     }
 
-    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
-    {
-        var g = (EncoderLayerGeometry)n.Geometry!;
-        if (g.MaskInput >= 0) yield return "srcMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
-        if (g.PaddingInput >= 0) yield return "srcKeyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
-    }
+    protected override (string Mask, string Padding) MaskParameters => ("srcMask", "srcKeyPaddingMask");
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
@@ -108,14 +143,7 @@ internal sealed class TransformerLayerRule : WholeLayerRule
 
 /// <summary>A MultiheadAttention self-attention's geometry, its four parameters in PyTorch's order and where its masks come in.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built.</remarks>
-internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
-{
-    /// <summary>The node input holding <c>attn_mask</c> (read as data), or −1.</summary>
-    public int MaskInput { get; init; } = -1;
-
-    /// <summary>The node input holding <c>key_padding_mask</c> (read as data), or −1.</summary>
-    public int PaddingInput { get; init; } = -1;
-}
+internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
 
 /// <summary>
 /// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
@@ -123,7 +151,7 @@ internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, stri
 /// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
 /// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
 /// </summary>
-internal sealed class SelfAttentionRule : WholeLayerRule
+internal sealed class SelfAttentionRule : AttentionLayerRule
 {
     private static readonly string[] ParamNames = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
 
@@ -142,11 +170,29 @@ internal sealed class SelfAttentionRule : WholeLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
+        if (Call(m, i) is not { } call || call.Memory >= 0) return null;   // self-attention only
+        return plan with
+        {
+            Rule = Kind,
+            Module = call.Module,
+            Geometry = new SelfAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.Weights) { MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding },
+        };
+    }
+
+    /// <summary>
+    /// What a MultiheadAttention call the compiled kernels take has: batch first, packed in-projection with biases (no
+    /// kdim/vdim), dropout 0, the weights not taken (<c>need_weights</c> any constant), masks read as data, the query a
+    /// batched [N, L, E] value, and the key and value either the query itself (<c>Memory</c> −1) or one other batched
+    /// [N, S, E] value (the node input <c>Memory</c>). Null when the call is none of these.
+    /// </summary>
+    internal static AttentionCall? Call(MethodDraft m, int i)
+    {
         if (m.Child(i) is not { } child) return null;
         var node = m.Node(i);
         int Input(string parameter) => InputOf(m, i, parameter);
-        int query = Input("query"), key = Input("key"), value = Input("value"), mask = Input("attnMask"), padding = Input("keyPaddingMask");
-        if (query != 0 || key < 0 || value < 0 || m.In(i, key) != m.In(i, query) || m.In(i, value) != m.In(i, query)) return null;   // self-attention only
+        int query = Input("query"), key = Input("key"), value = Input("value");
+        if (query != 0 || key < 0 || value < 0 || m.In(i, value) != m.In(i, key)) return null;
+        int memory = m.In(i, key) == m.In(i, query) ? -1 : key;
         int flags = 0;
         foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
         {
@@ -154,35 +200,105 @@ internal sealed class SelfAttentionRule : WholeLayerRule
             if (!m.IsConst(m.In(i, flag))) return null;   // the weights are not taken: any constant will do
             flags++;
         }
-        if (node.Inputs.Count != 3 + flags + (mask >= 0 ? 1 : 0) + (padding >= 0 ? 1 : 0)) return null;
-        if ((mask >= 0 && !m.IsRaw(m.In(i, mask))) || (padding >= 0 && !m.IsRaw(m.In(i, padding)))) return null;
+        var masks = Masks(m, i, ("attnMask", "keyPaddingMask"));
+        if (masks is null || node.Inputs.Count != 3 + flags + MaskCount(masks.Value)) return null;
         if (child.Int("batchFirst") != 1 || child.Arg("dropout") is { Number: not 0 } || child.Int("bias") == 0) return null;
         if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false }) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        if (!m.Batched[a] || m.BatchAxis[a] != 0 || !m.Batched[i] || inS.Rank != 3) return null;
         if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
         if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        string? memorySteps = null;
+        if (memory >= 0)
+        {
+            int k = m.In(i, memory);
+            var kS = m.Shapes[k];
+            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != 0 || kS.Rank != 3 || !kS[2].Equals(inS[2])) return null;
+            if (DimText(m, kS[1]) is not { } s) return null;
+            memorySteps = s;
+        }
         var module = m.Program.Module(child);
         var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
+        return new AttentionCall(module, d, heads, steps, weights, masks.Value, memory, memorySteps);
+    }
+
+    protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n)
+    {
+        var g = (SelfAttentionGeometry)n.Geometry!;
+        return ($"{EmitContext.Kernels}.EncoderLayerShape",
+            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
+    }
+}
+
+/// <summary>
+/// A MultiheadAttention call the compiled kernels take (<see cref="SelfAttentionRule.Call"/>): the layer, its sizes as C# text,
+/// its four parameters, its masks' node inputs; <c>Memory</c> is the node input holding the key and value when they are not
+/// the query (cross-attention), or −1, and <c>MemorySteps</c> that sequence's length as C# text (else null).
+/// </summary>
+internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights,
+    (int Mask, int Padding) Masks, int Memory, string? MemorySteps);
+
+/// <summary>A MultiheadAttention cross-attention's geometry: the self-attention's, plus where the memory (key = value) comes in and its length.</summary>
+internal sealed record CrossAttentionGeometry(string EmbedDim, string Heads, string Steps, string MemorySteps, int MemoryInput, EquatableArray<ParamSlot> Weights)
+    : AttentionGeometry(Weights);
+
+/// <summary>
+/// A MultiheadAttention layer used over another sequence, <c>attn.Forward(x, memory, memory, …).Output</c> (a decoder's
+/// attention over the encoder's output; batch first, packed in-projection with biases, dropout 0), with or without its masks:
+/// q from the query's rows, k and v in one GEMM over the memory's rows, the attention kernel per sequence and head, the
+/// out-projection; the backward gives the query's and the memory's gradients through a workspace
+/// (<c>CompiledSupport.CrossAttentionForward</c>/<c>CrossAttentionBackward</c> over <c>Kernels/CrossAttention.cs</c>).
+/// </summary>
+internal sealed class CrossAttentionRule : AttentionLayerRule
+{
+    public override RuleKind Kind => RuleKind.CrossAttention;
+
+    protected override string Entry => "CrossAttention";
+
+    protected override string Workspace => "CrossAttentionWorkspace";
+
+    protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
+
+    protected override string ForwardComment(NodePlan n)
+        => $"{n.Text}: attention over another sequence (q GEMM, one k/v GEMM over the memory, per head softmax(q·kᵀ/√d + masks)·v, the out-projection)";
+
+    protected override string BackwardComment(NodePlan n) => $"d {n.Text}: the attention's backward through its workspace: the query's and the memory's gradients, its 4 parameters'";
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        if (SelfAttentionRule.Call(m, i) is not { Memory: >= 0 } call) return null;
         return plan with
         {
             Rule = Kind,
-            Module = module,
-            Geometry = new SelfAttentionGeometry(d, heads, steps, weights) { MaskInput = mask, PaddingInput = padding },
+            Module = call.Module,
+            Geometry = new CrossAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.MemorySteps!, call.Memory, call.Weights)
+            {
+                MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding,
+            },
         };
     }
 
     protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
     {
-        var g = (SelfAttentionGeometry)n.Geometry!;
-        if (g.PaddingInput >= 0) yield return "keyPaddingMask: " + MethodEmitter.RawField(e, n.Inputs[g.PaddingInput]);
-        if (g.MaskInput >= 0) yield return "attnMask: " + MethodEmitter.RawField(e, n.Inputs[g.MaskInput]);
+        var g = (CrossAttentionGeometry)n.Geometry!;
+        yield return "memory: " + e.Value(n.Inputs[g.MemoryInput]);
+        yield return "memorySteps: " + g.MemorySteps;
+        foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
+    }
+
+    protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
+    {
+        var g = (CrossAttentionGeometry)n.Geometry!;
+        yield return "memorySteps: " + g.MemorySteps;
+        yield return "gradMemory: " + e.GradOrNull(n.Inputs[g.MemoryInput]);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
-        var g = (SelfAttentionGeometry)n.Geometry!;
+        var g = (CrossAttentionGeometry)n.Geometry!;
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
             [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }

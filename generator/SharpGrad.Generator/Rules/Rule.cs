@@ -109,7 +109,7 @@ internal static class RuleSet
             new LayerNormRule(), new EmbeddingRule(), new DropoutRule(), new SoftmaxRule(), new GluRule(), new ReduceRule(),
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new RecurrentStateRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
-            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
+            new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new CrossAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -180,7 +180,7 @@ internal static class RuleSet
             OpFamily.ElementwiseLoss => [RuleKind.ElementwiseLoss],
             OpFamily.Recurrent => [RuleKind.Recurrent],
             OpFamily.TransformerLayer => [RuleKind.TransformerLayer],
-            OpFamily.Attention => [RuleKind.SelfAttention],
+            OpFamily.Attention => [RuleKind.SelfAttention, RuleKind.CrossAttention],
             OpFamily.Data => [RuleKind.Data],
             _ => [],
         };

@@ -18,12 +18,7 @@ public static partial class CompiledSupport
                 $"Compiled program: the TransformerEncoderLayer (d_model {layer.DModel}, nhead {layer.Nhead}, dim_feedforward {layer.DimFeedforward}) is not the " +
                 $"one the program was generated for (d_model {shape.DModel}, nhead {shape.Heads}, dim_feedforward {shape.FeedForward}, with biases); rebuild the project.");
         }
-        return
-        [
-            Dense(attn.InProjWeight), Dense(attn.InProjBias), Dense(attn.OutProj.Weight), Dense(attn.OutProj.Bias),
-            Dense(layer.Linear1.Weight), Dense(layer.Linear1.Bias!), Dense(layer.Linear2.Weight), Dense(layer.Linear2.Bias!),
-            Dense(layer.Norm1.Weight), Dense(layer.Norm1.Bias!), Dense(layer.Norm2.Weight), Dense(layer.Norm2.Bias!),
-        ];
+        return Array.ConvertAll(layer.KernelParameters(), Dense);
     }
 
     /// <summary>
@@ -33,7 +28,8 @@ public static partial class CompiledSupport
     /// </summary>
     public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
         Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
-        => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps));
+        => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace,
+            AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
 
     /// <summary>A MultiheadAttention's four weights (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), checked against the program's shape.</summary>
     private static float[][] SelfAttentionWeights(MultiheadAttention attn, in EncoderLayerShape shape)
@@ -56,7 +52,7 @@ public static partial class CompiledSupport
     public static void SelfAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
         Tensor? keyPaddingMask = null, Tensor? attnMask = null)
         => TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
-            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps));
+            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void SelfAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
@@ -64,29 +60,46 @@ public static partial class CompiledSupport
         => TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
 
     /// <summary>
-    /// A self-attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call: the
-    /// attention mask [T, T] (shared) or [N·heads, T, T], the key padding mask [N, T]; Bool masks become 0 / −∞ as eager's.
+    /// A compiled MultiheadAttention's attention of <paramref name="x"/> [N, L, E] over <paramref name="memory"/> [N, S, E]
+    /// (<c>attn.Forward(x, memory, memory, …).Output</c>, batch first, packed in-projection with biases, dropout 0;
+    /// <see cref="CrossAttentionKernel.Forward"/>) with PyTorch's optional masks: <paramref name="keyPaddingMask"/> [N, S] and
+    /// <paramref name="attnMask"/> [L, S] or [N·num_heads, L, S] (Bool true: not attended; float: added).
     /// </summary>
-    private static AttentionMasks AttentionMasksOf(Tensor? attnMask, Tensor? keyPaddingMask, int n, int heads, int t)
+    public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
+        float[] memory, int memorySteps, Tensor? keyPaddingMask = null, Tensor? attnMask = null)
+        => CrossAttentionKernel.Forward(shape, x, memory, memorySteps, y, n, SelfAttentionWeights(attn, shape), workspace,
+            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+
+    /// <summary>Its backward: the query's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
+        CrossAttentionWorkspace workspace, int memorySteps, float[]? gradMemory)
+        => CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradMemory, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+
+    /// <summary>
+    /// An attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call (L
+    /// queries over S keys): the attention mask [L, S] (shared) or [N·heads, L, S], the key padding mask [N, S]; Bool masks
+    /// become 0 / −∞ as eager's.
+    /// </summary>
+    private static AttentionMasks AttentionMasksOf(Tensor? attnMask, Tensor? keyPaddingMask, int n, int heads, int l, int s)
     {
         float[]? shared = null, perHead = null, padding = null;
         if (attnMask is not null)
         {
             var additive = Functional.AdditiveMask(attnMask, DType.Float32, allowedWhereTrue: false);
-            if (attnMask.Rank == 2 && attnMask.Size(0) == t && attnMask.Size(1) == t) shared = MaskData(additive);
-            else if (attnMask.Rank == 3 && attnMask.Size(0) == n * heads && attnMask.Size(1) == t && attnMask.Size(2) == t) perHead = MaskData(additive);
+            if (attnMask.Rank == 2 && attnMask.Size(0) == l && attnMask.Size(1) == s) shared = MaskData(additive);
+            else if (attnMask.Rank == 3 && attnMask.Size(0) == n * heads && attnMask.Size(1) == l && attnMask.Size(2) == s) perHead = MaskData(additive);
             else
             {
                 throw new ArgumentException(
-                    $"Compiled program: the attention mask has shape {ShapeUtil.Format(attnMask._shape)}, but the call needs [{t}, {t}] or [{n * heads}, {t}, {t}] (batch × heads, L, S).");
+                    $"Compiled program: the attention mask has shape {ShapeUtil.Format(attnMask._shape)}, but the call needs [{l}, {s}] or [{n * heads}, {l}, {s}] (batch × heads, L, S).");
             }
         }
         if (keyPaddingMask is not null)
         {
-            if (keyPaddingMask.Rank != 2 || keyPaddingMask.Size(0) != n || keyPaddingMask.Size(1) != t)
+            if (keyPaddingMask.Rank != 2 || keyPaddingMask.Size(0) != n || keyPaddingMask.Size(1) != s)
             {
                 throw new ArgumentException(
-                    $"Compiled program: the key padding mask has shape {ShapeUtil.Format(keyPaddingMask._shape)}, but the call needs [{n}, {t}] ([N, S]).");
+                    $"Compiled program: the key padding mask has shape {ShapeUtil.Format(keyPaddingMask._shape)}, but the call needs [{n}, {s}] ([N, S]).");
             }
             padding = MaskData(Functional.AdditiveMask(keyPaddingMask, DType.Float32, allowedWhereTrue: false));
         }

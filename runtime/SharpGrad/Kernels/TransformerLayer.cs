@@ -143,9 +143,10 @@ public static class TransformerLayerKernel
     }
 
     /// <summary>y = act(x·Wᵀ + b (+ residual)) over <paramref name="rows"/> rows, the bias, residual and ReLU applied in the GEMM's epilogue.</summary>
-    private static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false)
-        => Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, 0, inF, 0f, y, 0, outF,
-            new GemmEpilogue(bias, residual: residual, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
+    internal static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false,
+        int weightOffset = 0, int biasOffset = 0)
+        => Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, weightOffset, inF, 0f, y, 0, outF,
+            new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
 
     /// <summary>
     /// Multiply-adds per GEMM call in <see cref="LinearBackward"/>: the token rows are taken in blocks this small so that
@@ -155,17 +156,18 @@ public static class TransformerLayerKernel
     private const int BackwardBlockMacs = 1 << 24;
 
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
-    private static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
-        int inF, int outF)
+    /// <remarks>The weight may be rows of a larger matrix (<paramref name="weightOffset"/>, its gradient at the same offset; the bias's at <paramref name="biasOffset"/>).</remarks>
+    internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
+        int inF, int outF, int weightOffset = 0, int biasOffset = 0)
     {
         int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
         for (int r = 0; r < rows; r += block)
         {
             int m = Math.Min(block, rows - r);
-            if (gx is not null) Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, 0, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
-            if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, 0, inF);
+            if (gx is not null) Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
+            if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
         }
-        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: true);
+        if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
     }
 
     /// <summary><paramref name="y"/> = <paramref name="residual"/> + the feed-forward block of <paramref name="x"/>.</summary>
@@ -256,7 +258,7 @@ public static class TransformerLayerKernel
     }
 
     /// <summary>softmax's scale 1/√head_dim.</summary>
-    private static float Scale(in EncoderLayerShape s) => 1f / MathF.Sqrt(s.HeadDim);
+    internal static float Scale(in EncoderLayerShape s) => 1f / MathF.Sqrt(s.HeadDim);
 
     /// <summary>q, k and v as rows of the packed [N, T, 3E] projection (or its gradient).</summary>
     private static (HeadRows Q, HeadRows K, HeadRows V) QkvRows(in EncoderLayerShape s, float[] qkv)

@@ -128,7 +128,7 @@ public class SequenceLayerFixtureTests
     }
 
     /// <summary>Loads the case's weights by PyTorch's names, runs it, and compares outputs and every gradient with PyTorch's.</summary>
-    private static void CheckAgainstPyTorch(string caseName, Module? module, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>> call)
+    internal static void CheckAgainstPyTorch(string caseName, Module? module, Func<Dictionary<string, Tensor>, Dictionary<string, Tensor>> call)
     {
         var c = ArchFixtures.Case(File, caseName);
         if (module is not null)
