@@ -89,14 +89,44 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
         Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
     }
 
-    /// <summary>Sizes the arrays only the backward uses.</summary>
+    /// <summary>Sizes the arrays only the backward uses (and the working arrays, which a pooled set gave back after the forward).</summary>
     internal void EnsureBackward(in RecurrenceShape s)
     {
+        int nh = s.Batch * s.Hidden;
         GradHw = Fit(GradHw, s.Mode == RecurrentMode.Gru ? s.Steps * s.Batch * s.GateWidth : 0);
-        Previous = Fit(Previous, s.Steps * s.Batch * s.Hidden);
+        Previous = Fit(Previous, s.Steps * nh);
+        Dh = Fit(Dh, nh);
+        DhNext = Fit(DhNext, nh);
+        Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
     }
 
-    private static T[] Fit(T[] a, int size) => a.Length == size ? a : new T[size];
+    /// <summary>
+    /// Eager mode's buffers, one set per call: the working arrays come from the caching allocator and go back after each
+    /// pass (<see cref="ReturnWorking"/>); the kept arrays are the caller's (<see cref="Adopt"/>: tensors its autograd node
+    /// saves, recycled when the node is released). Compiled programs keep one set per layer and reuse it.
+    /// </summary>
+    internal bool Pooled { get; init; }
+
+    /// <summary>Uses the caller's arrays for what the forward keeps for the backward (each of the size <see cref="Ensure"/> gives it).</summary>
+    internal void Adopt(T[] gates, T[] aux, T[] tanhC)
+    {
+        Gates = gates;
+        Aux = aux;
+        TanhC = tanhC;
+    }
+
+    /// <summary>A pooled set gives its working arrays back to the caching allocator (the kept ones stay).</summary>
+    internal void ReturnWorking()
+    {
+        if (!Pooled) return;
+        foreach (var a in (T[][])[Hw, WeightT, Dh, DhNext, Dc, Previous, GradHw])
+        {
+            if (a.Length > 0) CachingAllocator.Return(a);
+        }
+        Hw = WeightT = Dh = DhNext = Dc = Previous = GradHw = [];
+    }
+
+    private T[] Fit(T[] a, int size) => a.Length == size ? a : Pooled && size > 0 ? CachingAllocator.Rent<T>(size, clear: false) : new T[size];
 }
 
 /// <summary>
@@ -181,6 +211,7 @@ public static partial class RecurrentKernel
             }
         }
         if (s.Mode == RecurrentMode.Lstm && !cLast.IsEmpty && s.Steps > 0) aux.AsSpan(s.TimeOf(s.Steps - 1) * nh, nh).CopyTo(cLast);
+        buffers.ReturnWorking();
     }
 
     /// <summary>
@@ -280,6 +311,7 @@ public static partial class RecurrentKernel
         {
             for (int row = 0; row < steps * n; row++) TensorPrimitives.Add(dB, dHw.AsSpan(row * g, g), dB);
         }
+        buffers.ReturnWorking();
     }
 
     /// <summary>C (+)= op(A)·op(B) on float or double arrays.</summary>
