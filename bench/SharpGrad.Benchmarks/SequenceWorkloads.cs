@@ -104,6 +104,7 @@ public static class SequenceWorkloads
         add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+        LstmProfile.Pieces(add);
     }
 
     /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>

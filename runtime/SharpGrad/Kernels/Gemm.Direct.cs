@@ -40,6 +40,9 @@ public static partial class Gemm
     /// <summary>Up to this many multiply-adds (m·n·k) a GEMM takes the direct path (a 2^24 product is ~0.2 ms on one core).</summary>
     private const long DirectMaxMacs = 1L << 24;
 
+    /// <summary>Up to this many columns a product without transB takes the direct path whatever its size (see <see cref="UseDirect"/>).</summary>
+    private const int DirectNarrowN = 128;
+
     /// <summary>Below this many flops per part a direct GEMM is not split further (~5 µs of work on one core).</summary>
     private const double DirectFlopsPerPart = 1e6;
 
@@ -64,6 +67,9 @@ public static partial class Gemm
     {
         if (transA && transB) return m <= SmallM;                  // gathered to x·Wᵀ (small path)
         if (m <= SmallM || (transB && n <= SmallN && k >= 16) || (!transB && k <= SmallK)) return true;
+        // A narrow op(A)·B (an LSTM's input gradient 1120×512·512×64, its weight gradients (1120×512)ᵀ·1120×{64, 128}):
+        // packing A would copy m·k elements for only n/… multiply-adds each, while the broadcast kernel reads A where it is.
+        if (DirectVectors && !transB && n <= DirectNarrowN) return true;
         return DirectVectors && (long)m * n * k <= DirectMaxMacs;
     }
 

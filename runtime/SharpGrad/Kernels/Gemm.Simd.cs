@@ -32,6 +32,15 @@ public static partial class Gemm
 
         static abstract TV Multiply(TV a, TV b);
 
+        static abstract TV Add(TV a, TV b);
+
+        static abstract TV Subtract(TV a, TV b);
+
+        static abstract TV Divide(TV a, TV b);
+
+        /// <summary>eˣ per lane (float and double: the runtime's vectorised exp, within about 1 ulp).</summary>
+        static abstract TV Exp(TV x);
+
         /// <summary>The lanes at index ≥ <paramref name="first"/> all ones, the others zero (a mask for <see cref="And"/>).</summary>
         static abstract TV LanesFrom(int first);
 
@@ -62,6 +71,23 @@ public static partial class Gemm
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<T> Subtract(Vector512<T> a, Vector512<T> b) => a - b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<T> Divide(Vector512<T> a, Vector512<T> b) => a / b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<T> Exp(Vector512<T> x)
+        {
+            if (typeof(T) == typeof(float)) return Vector512.Exp(x.As<T, float>()).As<float, T>();
+            if (typeof(T) == typeof(double)) return Vector512.Exp(x.As<T, double>()).As<double, T>();
+            throw new NotSupportedException($"Exp of {typeof(T).Name} vectors: only float and double.");
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector512<T> LanesFrom(int first) => Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(first)));
@@ -114,6 +140,23 @@ public static partial class Gemm
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<T> Subtract(Vector256<T> a, Vector256<T> b) => a - b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<T> Divide(Vector256<T> a, Vector256<T> b) => a / b;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<T> Exp(Vector256<T> x)
+        {
+            if (typeof(T) == typeof(float)) return Vector256.Exp(x.As<T, float>()).As<float, T>();
+            if (typeof(T) == typeof(double)) return Vector256.Exp(x.As<T, double>()).As<double, T>();
+            throw new NotSupportedException($"Exp of {typeof(T).Name} vectors: only float and double.");
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<T> LanesFrom(int first) => Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(first)));

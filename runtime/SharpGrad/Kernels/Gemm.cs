@@ -374,26 +374,36 @@ public static partial class Gemm
             int i0 = ic + ip * MR;
             int h = Math.Min(MR, ic + mc - i0);
             int baseIdx = ip * kc * MR;
+            // The bounds were checked once (CheckArgs; dst holds the panels): element copies without per-element checks.
+            ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), baseIdx);
+            ref T a0 = ref MemoryMarshal.GetArrayDataReference(a);
             if (transA)
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    int di = baseIdx + p * MR;
-                    int si = aOff + (pc + p) * lda + i0;
-                    for (int r = 0; r < h; r++) dst[di + r] = a[si + r];
-                    for (int r = h; r < MR; r++) dst[di + r] = T.Zero;
+                    ref T dp = ref Unsafe.Add(ref d, p * MR);
+                    ref T sp = ref Unsafe.Add(ref a0, aOff + (pc + p) * lda + i0);
+                    if (h == MR)
+                    {
+                        dp = sp; Unsafe.Add(ref dp, 1) = Unsafe.Add(ref sp, 1); Unsafe.Add(ref dp, 2) = Unsafe.Add(ref sp, 2);
+                        Unsafe.Add(ref dp, 3) = Unsafe.Add(ref sp, 3); Unsafe.Add(ref dp, 4) = Unsafe.Add(ref sp, 4); Unsafe.Add(ref dp, 5) = Unsafe.Add(ref sp, 5);
+                        continue;
+                    }
+                    for (int r = 0; r < h; r++) Unsafe.Add(ref dp, r) = Unsafe.Add(ref sp, r);
+                    for (int r = h; r < MR; r++) Unsafe.Add(ref dp, r) = T.Zero;
                 }
             }
             else
             {
                 for (int r = 0; r < h; r++)
                 {
-                    int si = aOff + (i0 + r) * lda + pc;
-                    for (int p = 0; p < kc; p++) dst[baseIdx + p * MR + r] = a[si + p];
+                    ref T sr = ref Unsafe.Add(ref a0, aOff + (i0 + r) * lda + pc);
+                    ref T dr = ref Unsafe.Add(ref d, r);
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref dr, p * MR) = Unsafe.Add(ref sr, p);
                 }
                 for (int r = h; r < MR; r++)
                 {
-                    for (int p = 0; p < kc; p++) dst[baseIdx + p * MR + r] = T.Zero;
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref d, p * MR + r) = T.Zero;
                 }
             }
         }
@@ -417,6 +427,16 @@ public static partial class Gemm
                 int i0 = ic + ip * MR;
                 int h = Math.Min(MR, ic + mc - i0);
                 var ap = aPack.AsSpan(ip * kc * MR, kc * MR);
+                if (h == MR && w == nr && Vector512.IsHardwareAccelerated)
+                {
+                    // A full tile: the kernel adds alpha·A·B to C itself.
+                    Kernel512(ap, bp, kc, ref c[cOff + i0 * ldc + j0], ldc, alpha, add: true);
+                    if (last && !epi.IsNone)
+                    {
+                        for (int r = 0; r < MR; r++) epi.ApplyRow(c.AsSpan(cOff + (i0 + r) * ldc + j0, nr), i0 + r, j0);
+                    }
+                    continue;
+                }
                 var t = tile[..(MR * nr)];
                 MicroKernel(ap, bp, kc, nr, t);
                 for (int r = 0; r < h; r++)
@@ -435,7 +455,7 @@ public static partial class Gemm
     private static void MicroKernel<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, int nr, Span<T> tile)
         where T : unmanaged, INumber<T>
     {
-        if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, tile); return; }
+        if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, ref MemoryMarshal.GetReference(tile), nr, default(T), add: false); return; }
         if (Vector256.IsHardwareAccelerated) { Kernel256(ap, bp, kc, tile); return; }
         // NativeAOT's default x64 target (SSE4.2, no AVX) lands here: still vectorised, 4 floats wide.
         if (Vector128.IsHardwareAccelerated) { Kernel128(ap, bp, kc, tile); return; }
@@ -467,7 +487,7 @@ public static partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
+    private static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T t, int ldt, T alpha, bool add) where T : unmanaged
     {
         int W = Vector512<T>.Count;
         int nr = 2 * W;
@@ -493,13 +513,27 @@ public static partial class Gemm
             var a5 = Vector512.Create(Unsafe.Add(ref a, ai + 5));
             c50 = Fma(a5, b0, c50); c51 = Fma(a5, b1, c51);
         }
-        ref T t = ref MemoryMarshal.GetReference(tile);
-        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
-        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
-        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
-        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
-        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
-        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+        // Into a tile (raw sums, ldt = nr), or added to C (C += alpha·sums): a full tile needs no buffer and no second pass.
+        Out512(ref t, add, alpha, c00, c01, W);
+        Out512(ref Unsafe.Add(ref t, ldt), add, alpha, c10, c11, W);
+        Out512(ref Unsafe.Add(ref t, 2 * ldt), add, alpha, c20, c21, W);
+        Out512(ref Unsafe.Add(ref t, 3 * ldt), add, alpha, c30, c31, W);
+        Out512(ref Unsafe.Add(ref t, 4 * ldt), add, alpha, c40, c41, W);
+        Out512(ref Unsafe.Add(ref t, 5 * ldt), add, alpha, c50, c51, W);
+    }
+
+    /// <summary>t[0..2W) = (v0, v1), or += alpha·(v0, v1) when <paramref name="add"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Out512<T>(ref T t, bool add, T alpha, Vector512<T> v0, Vector512<T> v1, int w) where T : unmanaged
+    {
+        if (add)
+        {
+            var va = Vector512.Create(alpha);
+            v0 = Fma(va, v0, Vector512.LoadUnsafe(ref t));
+            v1 = Fma(va, v1, Vector512.LoadUnsafe(ref t, (nuint)w));
+        }
+        v0.StoreUnsafe(ref t);
+        v1.StoreUnsafe(ref t, (nuint)w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

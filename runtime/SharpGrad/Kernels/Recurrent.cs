@@ -56,6 +56,9 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[N, gates·H]: h_{t−1}·W_hhᵀ + b_hh of the current step.</summary>
     public T[] Hw { get; private set; } = [];
 
+    /// <summary>[H, gates·H]: W_hhᵀ, for the forward's per-step product.</summary>
+    public T[] WeightT { get; private set; } = [];
+
     /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
     public T[] GradHw { get; private set; } = [];
 
@@ -80,19 +83,50 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
         Aux = Fit(Aux, gated ? steps * nh : 0);
         TanhC = Fit(TanhC, s.Mode == RecurrentMode.Lstm ? steps * nh : 0);
         Hw = Fit(Hw, ng);
+        WeightT = Fit(WeightT, s.GateWidth * s.Hidden);
         Dh = Fit(Dh, nh);
         DhNext = Fit(DhNext, nh);
         Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
     }
 
-    /// <summary>Sizes the arrays only the backward uses.</summary>
+    /// <summary>Sizes the arrays only the backward uses (and the working arrays, which a pooled set gave back after the forward).</summary>
     internal void EnsureBackward(in RecurrenceShape s)
     {
+        int nh = s.Batch * s.Hidden;
         GradHw = Fit(GradHw, s.Mode == RecurrentMode.Gru ? s.Steps * s.Batch * s.GateWidth : 0);
-        Previous = Fit(Previous, s.Steps * s.Batch * s.Hidden);
+        Previous = Fit(Previous, s.Steps * nh);
+        Dh = Fit(Dh, nh);
+        DhNext = Fit(DhNext, nh);
+        Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
     }
 
-    private static T[] Fit(T[] a, int size) => a.Length == size ? a : new T[size];
+    /// <summary>
+    /// Eager mode's buffers, one set per call: the working arrays come from the caching allocator and go back after each
+    /// pass (<see cref="ReturnWorking"/>); the kept arrays are the caller's (<see cref="Adopt"/>: tensors its autograd node
+    /// saves, recycled when the node is released). Compiled programs keep one set per layer and reuse it.
+    /// </summary>
+    internal bool Pooled { get; init; }
+
+    /// <summary>Uses the caller's arrays for what the forward keeps for the backward (each of the size <see cref="Ensure"/> gives it).</summary>
+    internal void Adopt(T[] gates, T[] aux, T[] tanhC)
+    {
+        Gates = gates;
+        Aux = aux;
+        TanhC = tanhC;
+    }
+
+    /// <summary>A pooled set gives its working arrays back to the caching allocator (the kept ones stay).</summary>
+    internal void ReturnWorking()
+    {
+        if (!Pooled) return;
+        foreach (var a in (T[][])[Hw, WeightT, Dh, DhNext, Dc, Previous, GradHw])
+        {
+            if (a.Length > 0) CachingAllocator.Return(a);
+        }
+        Hw = WeightT = Dh = DhNext = Dc = Previous = GradHw = [];
+    }
+
+    private T[] Fit(T[] a, int size) => a.Length == size ? a : Pooled && size > 0 ? CachingAllocator.Rent<T>(size, clear: false) : new T[size];
 }
 
 /// <summary>
@@ -102,7 +136,7 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
 /// (one autograd node per layer and direction) and compiled programs (<see cref="RecurrentStack"/>) call the same code.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class RecurrentKernel
+public static partial class RecurrentKernel
 {
     /// <summary>
     /// Runs the recurrence over <paramref name="xw"/> = W_ih·x + b_ih [T, N, gates·H] from <paramref name="h0"/> [N, H] (and
@@ -120,14 +154,21 @@ public static class RecurrentKernel
         var aux = buffers.Aux;
         var tanhC = buffers.TanhC;
         var hw = buffers.Hw;
+        // W_hhᵀ [H, gates·H] once for all steps: each step's h·W_hhᵀ is then a plain product whose kernel broadcasts h and
+        // streams rows of W_hhᵀ (the dot-product form, with one horizontal sum per output, is slower at these sizes).
+        var wT = buffers.WeightT;
+        for (int q = 0; q < g; q++)
+        {
+            for (int p = 0; p < h; p++) wT[p * g + q] = w[wOffset + q * h + p];
+        }
         for (int k = 0; k < s.Steps; k++)
         {
             int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
             // hw = h_{t-1}·W_hhᵀ + b_hh
             var hPrev = k == 0 ? h0 : output;
             int hPrevOffset = k == 0 ? 0 : prev * nh;
-            Gemm<T>(false, true, n, g, h, hPrev, hPrevOffset, h, w, wOffset, h, hw, 0, g, beta: false);
-            if (!bias.IsEmpty)
+            Gemm<T>(false, false, n, g, h, hPrev, hPrevOffset, h, wT, 0, g, hw, 0, g, beta: false);
+            if (!bias.IsEmpty && s.Mode != RecurrentMode.Lstm)
             {
                 for (int r = 0; r < n; r++) TensorPrimitives.Add(hw.AsSpan(r * g, g), bias, hw.AsSpan(r * g, g));
             }
@@ -136,27 +177,10 @@ public static class RecurrentKernel
             switch (s.Mode)
             {
                 case RecurrentMode.Lstm:
-                {
-                    var a = act.AsSpan(t * n * g, n * g);
-                    TensorPrimitives.Add(x, hw, a);
-                    var cPrev = k == 0 ? c0 : aux.AsSpan(prev * nh, nh);
-                    var c = aux.AsSpan(t * nh, nh);
-                    var tc = tanhC.AsSpan(t * nh, nh);
-                    for (int r = 0; r < n; r++)
-                    {
-                        var row = a.Slice(r * g, g);
-                        TensorPrimitives.Sigmoid(row[..(2 * h)], row[..(2 * h)]);        // i, f
-                        TensorPrimitives.Tanh(row.Slice(2 * h, h), row.Slice(2 * h, h));   // g
-                        TensorPrimitives.Sigmoid(row.Slice(3 * h, h), row.Slice(3 * h, h)); // o
-                        var cr = c.Slice(r * h, h);
-                        if (cPrev.IsEmpty) cr.Clear();                                    // c = f·c_{t-1} + i·g
-                        else TensorPrimitives.Multiply(row.Slice(h, h), cPrev.Slice(r * h, h), cr);
-                        TensorPrimitives.FusedMultiplyAdd(row[..h], row.Slice(2 * h, h), cr, cr);
-                        TensorPrimitives.Tanh(cr, tc.Slice(r * h, h));
-                        TensorPrimitives.Multiply(row.Slice(3 * h, h), tc.Slice(r * h, h), hOut.Slice(r * h, h)); // h = o·tanh(c)
-                    }
+                    // The gates with b_hh, the cell and the output in one pass (Recurrent.Lstm.cs).
+                    LstmStepForward(n, h, x, hw, bias, act.AsSpan(t * n * g, n * g), k == 0 ? c0 : aux.AsSpan(prev * nh, nh),
+                        aux.AsSpan(t * nh, nh), tanhC.AsSpan(t * nh, nh), hOut);
                     break;
-                }
                 case RecurrentMode.Gru:
                 {
                     var a = act.AsSpan(t * n * g, n * g);
@@ -187,6 +211,7 @@ public static class RecurrentKernel
             }
         }
         if (s.Mode == RecurrentMode.Lstm && !cLast.IsEmpty && s.Steps > 0) aux.AsSpan(s.TimeOf(s.Steps - 1) * nh, nh).CopyTo(cLast);
+        buffers.ReturnWorking();
     }
 
     /// <summary>
@@ -219,34 +244,15 @@ public static class RecurrentKernel
         for (int k = steps - 1; k >= 0; k--)
         {
             int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
-            TensorPrimitives.Add(gOutput.Slice(t * nh, nh), dhNext, dh);
+            if (s.Mode != RecurrentMode.Lstm) TensorPrimitives.Add(gOutput.Slice(t * nh, nh), dhNext, dh);
             var dxt = dXw.AsSpan(t * n * g, n * g);
             switch (s.Mode)
             {
                 case RecurrentMode.Lstm:
-                {
-                    var a = act.AsSpan(t * n * g, n * g);
-                    var tc = tanhC.AsSpan(t * nh, nh);
-                    var cPrev = k == 0 ? c0 : aux.AsSpan(prev * nh, nh);
-                    for (int r = 0; r < n; r++)
-                    {
-                        int ro = r * g, so = r * h;
-                        for (int j = 0; j < h; j++)
-                        {
-                            T i = a[ro + j], f = a[ro + h + j], gg = a[ro + 2 * h + j], o = a[ro + 3 * h + j];
-                            T th = tc[so + j], dhj = dh[so + j];
-                            T dcj = dc[so + j] + dhj * o * (one - th * th);
-                            T cp = cPrev.IsEmpty ? T.Zero : cPrev[so + j];
-                            dxt[ro + j] = dcj * gg * i * (one - i);                 // i
-                            dxt[ro + h + j] = dcj * cp * f * (one - f);             // f
-                            dxt[ro + 2 * h + j] = dcj * i * (one - gg * gg);        // g
-                            dxt[ro + 3 * h + j] = dhj * th * o * (one - o);         // o
-                            dc[so + j] = dcj * f;                                   // to c_{t-1}
-                        }
-                    }
-                    Array.Clear(dhNext);
+                    // dh = the output's gradient + dhNext, read in the same pass (Recurrent.Lstm.cs).
+                    LstmStepBackward(n, h, gOutput.Slice(t * nh, nh), dhNext, act.AsSpan(t * n * g, n * g), tanhC.AsSpan(t * nh, nh),
+                        k == 0 ? c0 : aux.AsSpan(prev * nh, nh), dc, dxt);
                     break;
-                }
                 case RecurrentMode.Gru:
                 {
                     var a = act.AsSpan(t * n * g, n * g);
@@ -281,12 +287,11 @@ public static class RecurrentKernel
                         T y = ho[e];
                         dxt[e] = s.Mode == RecurrentMode.RnnRelu ? (y > T.Zero ? dh[e] : T.Zero) : dh[e] * (one - y * y);
                     }
-                    Array.Clear(dhNext);
                     break;
                 }
             }
-            // dh_{t-1} += dHw_t · W_hh
-            Gemm<T>(false, false, n, h, g, dHw, t * n * g, g, w, wOffset, h, dhNext, 0, h, beta: true);
+            // dh_{t-1} = dHw_t · W_hh (GRU: += onto the direct part z·dh_t)
+            Gemm<T>(false, false, n, h, g, dHw, t * n * g, g, w, wOffset, h, dhNext, 0, h, beta: s.Mode == RecurrentMode.Gru);
         }
 
         if (!dH0.IsEmpty) dhNext.AsSpan(0, nh).CopyTo(dH0);
@@ -306,6 +311,7 @@ public static class RecurrentKernel
         {
             for (int row = 0; row < steps * n; row++) TensorPrimitives.Add(dB, dHw.AsSpan(row * g, g), dB);
         }
+        buffers.ReturnWorking();
     }
 
     /// <summary>C (+)= op(A)·op(B) on float or double arrays.</summary>

@@ -29,7 +29,12 @@ internal static partial class Recurrence
         Tensor?[] inputs = [xw, h0, c0, wHh, bHh];
         // The backward reads W_hh, h_0, c_0 and the outputs (and, recorded, re-runs from every input): an in-place change to
         // any of them before it is an error, as for the ops of Step.
-        Tensor[] saved = [.. inputs.OfType<Tensor>(), packed];
+        Tensor[] saved = [.. inputs.OfType<Tensor>(), packed, .. kernel.Kept];
+        if (!Tensor.ShouldRecord(inputs))
+        {
+            kernel.RecycleKept();
+            return (packed.Narrow(0, 0, steps), packed.Select(0, reverse ? 0 : steps - 1), lstm ? packed.Select(0, steps) : null);
+        }
         packed = Tensor.Record(packed, lstm ? "LstmBackward" : mode == "GRU" ? "GruBackward" : "RnnBackward", inputs, (g, node) =>
         {
             if (Autograd.IsGradEnabled) return DifferentiableBackward(mode, g, node, inputs, reverse);
@@ -89,6 +94,19 @@ internal static partial class Recurrence
         private object? _buffers;  // RecurrenceBuffers<T>: what the forward kept
         private Tensor? _packed;   // the forward's output (read by the backward for h_{t-1} and h_t)
 
+        /// <summary>
+        /// What the forward keeps for the backward (gates, cells, tanh of the cells) as internal tensors: the node saves them,
+        /// so they go back to the caching allocator when it is released instead of being new arrays every step.
+        /// </summary>
+        public Tensor[] Kept { get; private set; } = [];
+
+        /// <summary>Gives the kept arrays back at once (nothing recorded: no backward will read them).</summary>
+        public void RecycleKept()
+        {
+            foreach (var t in Kept) t.Storage.TryRecycle();
+            Kept = [];
+        }
+
         public Tensor Forward<T>(Tensor xwT, Tensor h0T, Tensor? c0T, Tensor wHhT, Tensor? bHhT)
             where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -97,7 +115,12 @@ internal static partial class Recurrence
             var w = wHhT.Contiguous();
             var packed = Tensor.Empty([steps + (lstm ? 1 : 0), n, h], xwT.DType);
             var outData = packed.Data<T>();
-            var buffers = new RecurrenceBuffers<T>();
+            var buffers = new RecurrenceBuffers<T> { Pooled = true };
+            bool gated = _shape.Mode is RecurrentMode.Lstm or RecurrentMode.Gru;
+            int[] sizes = [gated ? steps * n * _shape.GateWidth : 0, gated ? steps * nh : 0, lstm ? steps * nh : 0];
+            Kept = sizes.Select(len => Tensor.Empty([len], xwT.DType)).ToArray();
+            foreach (var t in Kept) t.Storage.Internal = true; // only this node reaches them
+            buffers.Adopt(Kept[0].Data<T>(), Kept[1].Data<T>(), Kept[2].Data<T>());
             RecurrentKernel.Forward(_shape, xwT.Contiguous().Span<T>(), h0T.Contiguous().Span<T>().ToArray(),
                 c0T is null ? default : c0T.Contiguous().Span<T>(), w.Data<T>(), w.Offset, bHhT is null ? default : bHhT.Contiguous().Span<T>(),
                 outData, lstm ? outData.AsSpan(steps * nh, nh) : default, buffers);

@@ -190,6 +190,8 @@ public abstract partial class RNNBase : Module
                 Tensor? bIh = Bias ? w[2] : null, bHh = Bias ? w[3] : null;
                 // The input projection of every step at once: [L, N, gates·H]; then the recurrence as one node.
                 var xw = Functional.Linear(layerInput, w[0], bIh);
+                // Only the recurrence's node reads the projection (it saves it): back to the caching allocator on its release.
+                xw.Storage.Internal = true;
                 var (o, hs, cs) = Recurrence.Sequence(Mode, xw, hInit.Select(0, idx), cInit?.Select(0, idx), w[1], bHh, reverse: dir == 1);
                 outputs[dir] = o;
                 hN[idx] = hs;

@@ -98,6 +98,38 @@ public class GemmKernelTests
         }
     }
 
+    /// <summary>
+    /// Shapes past the direct path's size limit (m·n·k &gt; 2^24): the packed path (full 6-row tiles written to C by the
+    /// kernel, edge tiles through its buffer, both packings of A) and the narrow direct path (n ≤ 128 without transB: an
+    /// LSTM's input and weight gradients), each with offsets, padded leading dimensions, alpha and beta.
+    /// </summary>
+    [Theory]
+    [InlineData(131, 263, 517)]
+    [InlineData(700, 67, 390)]
+    [InlineData(1121, 64, 257)]
+    public void LargeShapesMatchNaive(int m, int n, int k)
+    {
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var rng = new Rng(m + n + k);
+            int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+            int aOff = 4, bOff = 1, cOff = 3;
+            // Inputs that are exact in float, so the float and double products see the same operands.
+            var a = Random(aOff + (ta ? k : m) * lda, rng).Select(v => (double)(float)v).ToArray();
+            var b = Random(bOff + (tb ? n : k) * ldb, rng).Select(v => (double)(float)v).ToArray();
+            var c = Random(cOff + m * ldc, rng).Select(v => (double)(float)v).ToArray();
+            var expected = (double[])c.Clone();
+            Naive(ta, tb, m, n, k, 0.75, a, aOff, lda, b, bOff, ldb, -0.5, expected, cOff, ldc);
+            var cd = (double[])c.Clone();
+            Gemm.Dgemm(ta, tb, m, n, k, 0.75, a, aOff, lda, b, bOff, ldb, -0.5, cd, cOff, ldc);
+            TensorAssert.Close(expected, cd, 1e-12, 1e-12, $"dgemm m={m} n={n} k={k} transA={ta} transB={tb}");
+            var cf = c.Select(v => (float)v).ToArray();
+            Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a.Select(v => (float)v).ToArray(), aOff, lda, b.Select(v => (float)v).ToArray(), bOff, ldb, -0.5f, cf, cOff, ldc);
+            // float32 sums of up to 517 products of size ≤ 1.
+            TensorAssert.Close(expected, cf.Select(v => (double)v).ToArray(), 2e-4, 2e-4, $"sgemm m={m} n={n} k={k} transA={ta} transB={tb}");
+        }
+    }
+
     [Fact]
     public void BetaZeroOverwritesNaN()
     {

@@ -1,0 +1,62 @@
+using SharpGrad.Kernels;
+using SharpGrad.Layers;
+using SharpGrad.Optimizers;
+
+namespace SharpGrad.Benchmarks;
+
+/// <summary>
+/// The parts of lstm_train_step_b32 that <c>profile</c> and <c>count</c> time: the compiled and eager steps, the recurrence
+/// kernel's forward and backward alone (35 steps, batch 32, hidden 128, input 64), and each GEMM of the step at its size, so a
+/// GFLOP/s per shape can be read off (flops = 2·m·n·k).
+/// </summary>
+public static class LstmProfile
+{
+    /// <summary>Adds the pieces; <paramref name="add"/> takes (key, what, body, iterations per timed loop).</summary>
+    public static void Pieces(Action<string, string, Action, int> add)
+    {
+        ArgumentNullException.ThrowIfNull(add);
+        const int T = 35, N = 32, H = 128, I = 64, G = 4 * H, Rows = T * N;
+        Rng.ManualSeed(0);
+        var (embedding, lstm, head) = SequenceWorkloads.Lstm();
+        var opt = new Sgd(embedding.Parameters().Concat(lstm.Parameters()).Concat(head.Parameters()), 0.01);
+        var tokens = Tensor.RandInt(0, 1000, [N, T]);
+        var y = Tensor.RandInt(0, 10, [N]);
+        add("lstm-step-eager", "lstm b32: full step (lstm_train_step_b32, eager)", () => SequenceWorkloads.LstmTrainStepEager(embedding, lstm, head, opt, tokens, y), 20);
+        var net = new LstmNet();
+        var compiled = net.Compile();
+        var copt = new Sgd(net.Parameters(), 0.01);
+        add("lstm-step", "compiled lstm b32: full step (lstm_train_step_b32)", () =>
+        {
+            copt.ZeroGrad();
+            compiled.LossBackward(tokens, y);
+            copt.Step();
+        }, 20);
+
+        var rnd = new Random(1);
+        float[] Rand(int len) => Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
+        float[] a = Rand(Rows * G), b = Rand(G * Math.Max(H, I)), c = Rand(Rows * G);
+        add("lstm-gemm-hw", "sgemm 32x128 · (512x128)ᵀ (per step, forward)", () => Gemm.Sgemm(false, true, N, G, H, 1f, a, 0, H, b, 0, H, 0f, c, 0, G), 2000);
+        add("lstm-gemm-hwt", "sgemm 32x128 · 128x512 (per step, forward, W_hhᵀ stored)", () => Gemm.Sgemm(false, false, N, G, H, 1f, a, 0, H, b, 0, G, 0f, c, 0, G), 2000);
+        add("lstm-gemm-dh", "sgemm 32x512 · 512x128 (per step, backward)", () => Gemm.Sgemm(false, false, N, H, G, 1f, a, 0, G, b, 0, H, 1f, c, 0, H), 2000);
+        add("lstm-gemm-xw", "sgemm 1120x64 · (512x64)ᵀ (input projection)", () => Gemm.Sgemm(false, true, Rows, G, I, 1f, a, 0, I, b, 0, I, 0f, c, 0, G), 200);
+        add("lstm-gemm-dwih", "sgemm (1120x512)ᵀ · 1120x64 (W_ih gradient)", () => Gemm.Sgemm(true, false, G, I, Rows, 1f, a, 0, G, c, 0, I, 1f, b, 0, I), 200);
+        add("lstm-gemm-dwhh", "sgemm (1120x512)ᵀ · 1120x128 (W_hh gradient)", () => Gemm.Sgemm(true, false, G, H, Rows, 1f, a, 0, G, c, 0, H, 1f, b, 0, H), 200);
+        add("lstm-gemm-dx", "sgemm 1120x512 · 512x64 (input gradient)", () => Gemm.Sgemm(false, false, Rows, I, G, 1f, a, 0, G, b, 0, I, 0f, c, 0, I), 200);
+
+        var shape = new RecurrenceShape(RecurrentMode.Lstm, T, N, H, Reverse: false);
+        var xw = Rand(Rows * G);
+        var w = Rand(G * H);
+        var bias = Rand(G);
+        var h0 = new float[N * H];
+        var output = new float[Rows * H];
+        var buffers = new RecurrenceBuffers<float>();
+        add("lstm-kernel-fwd", "LSTM recurrence forward, 35 steps x 32 x 128", () => RecurrentKernel.Forward<float>(shape, xw, h0, default, w, 0, bias, output, default, buffers), 50);
+        RecurrentKernel.Forward<float>(shape, xw, h0, default, w, 0, bias, output, default, buffers);
+        var gOut = Rand(Rows * H);
+        var dXw = new float[Rows * G];
+        var dW = new float[G * H];
+        var dB = new float[G];
+        add("lstm-kernel-bwd", "LSTM recurrence backward, 35 steps x 32 x 128 (with dW_hh, db_hh)", () => RecurrentKernel.Backward<float>(shape, gOut, default, output, h0, default,
+            w, 0, dXw, default, default, dW, dB, buffers), 50);
+    }
+}

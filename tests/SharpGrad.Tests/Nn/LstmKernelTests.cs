@@ -1,0 +1,177 @@
+using SharpGrad.Kernels;
+
+namespace SharpGrad.Tests.Nn;
+
+/// <summary>
+/// The LSTM recurrence kernel (RecurrentKernel.Forward/Backward with the fused cell of Recurrent.Lstm.cs) in float against
+/// the definition written out in double, on odd sizes: hidden sizes below, at and past the vector widths (the scalar tail and
+/// the 256/512-bit bodies), one and several rows, with and without biases and initial states, both time directions.
+/// </summary>
+public class LstmKernelTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        foreach (int h in new[] { 1, 5, 16, 17, 37 })
+        {
+            yield return [h, 3, 4, true, true, false];
+            yield return [h, 1, 2, false, false, true];
+        }
+        yield return [33, 5, 7, true, false, true];
+        yield return [8, 2, 1, false, true, false];
+    }
+
+    private static double Sig(double x) => 1 / (1 + Math.Exp(-x));
+
+    /// <summary>The forward and backward in double, straight from the equations (PyTorch's nn.LSTM, gates i, f, g, o).</summary>
+    private static (double[] Out, double[] CLast, double[] DXw, double[] DH0, double[] DC0, double[] DW, double[] DB) Reference(
+        int steps, int n, int h, bool reverse, double[] xw, double[] h0, double[] c0, double[] w, double[]? b, double[] gOut, double[] gC)
+    {
+        int g = 4 * h, nh = n * h;
+        var output = new double[steps * nh];
+        var cs = new double[steps * nh];
+        var acts = new double[steps * n * g];
+        int T(int k) => reverse ? steps - 1 - k : k;
+        for (int k = 0; k < steps; k++)
+        {
+            int t = T(k);
+            for (int r = 0; r < n; r++)
+            {
+                for (int q = 0; q < g; q++)
+                {
+                    double s = xw[(t * n + r) * g + q] + (b?[q] ?? 0);
+                    for (int p = 0; p < h; p++) s += w[q * h + p] * (k == 0 ? h0[r * h + p] : output[T(k - 1) * nh + r * h + p]);
+                    int gate = q / h;
+                    acts[(t * n + r) * g + q] = gate == 2 ? Math.Tanh(s) : Sig(s);
+                }
+                for (int j = 0; j < h; j++)
+                {
+                    int a = (t * n + r) * g;
+                    double cp = k == 0 ? c0[r * h + j] : cs[T(k - 1) * nh + r * h + j];
+                    double c = acts[a + h + j] * cp + acts[a + j] * acts[a + 2 * h + j];
+                    cs[t * nh + r * h + j] = c;
+                    output[t * nh + r * h + j] = acts[a + 3 * h + j] * Math.Tanh(c);
+                }
+            }
+        }
+        var dXw = new double[steps * n * g];
+        var dW = new double[g * h];
+        var dB = new double[g];
+        var dh = new double[nh];
+        var dc = (double[])gC.Clone();
+        for (int k = steps - 1; k >= 0; k--)
+        {
+            int t = T(k);
+            var dhPrev = new double[nh];
+            for (int r = 0; r < n; r++)
+            {
+                int a = (t * n + r) * g;
+                for (int j = 0; j < h; j++)
+                {
+                    int e = r * h + j;
+                    double dhj = gOut[t * nh + e] + dh[e];
+                    double i = acts[a + j], f = acts[a + h + j], gg = acts[a + 2 * h + j], o = acts[a + 3 * h + j];
+                    double th = Math.Tanh(cs[t * nh + e]);
+                    double cp = k == 0 ? c0[e] : cs[T(k - 1) * nh + e];
+                    double dcj = dc[e] + dhj * o * (1 - th * th);
+                    dXw[a + j] = dcj * gg * i * (1 - i);
+                    dXw[a + h + j] = dcj * cp * f * (1 - f);
+                    dXw[a + 2 * h + j] = dcj * i * (1 - gg * gg);
+                    dXw[a + 3 * h + j] = dhj * th * o * (1 - o);
+                    dc[e] = dcj * f;
+                }
+                for (int q = 0; q < g; q++)
+                {
+                    double d = dXw[a + q];
+                    dB[q] += d;
+                    for (int p = 0; p < h; p++)
+                    {
+                        double hp = k == 0 ? h0[r * h + p] : output[T(k - 1) * nh + r * h + p];
+                        dW[q * h + p] += d * hp;
+                        dhPrev[r * h + p] += d * w[q * h + p];
+                    }
+                }
+            }
+            dh = dhPrev;
+        }
+        var cLast = new double[nh];
+        if (steps > 0) Array.Copy(cs, T(steps - 1) * nh, cLast, 0, nh);
+        return (output, cLast, dXw, dh, dc, dW, dB);
+    }
+
+    private static double[] Random(int count, Random rng, double scale = 1) =>
+        Enumerable.Range(0, count).Select(_ => (rng.NextDouble() * 2 - 1) * scale).ToArray();
+
+    private static float[] F(double[] v) => v.Select(x => (float)x).ToArray();
+
+    private static void Close(double[] expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.True(actual.Length >= expected.Length, $"{what}: {actual.Length} values, expected {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double tol = 2e-5 + 2e-5 * Math.Abs(expected[i]);
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: expected {expected[i]:R}, got {actual[i]:R}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FloatKernelMatchesTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse)
+    {
+        var rng = new Random(h * 1000 + n * 10 + steps);
+        int g = 4 * h, nh = n * h;
+        // Pre-activations up to ±3 reach the flat ends of σ and tanh; W scaled so h·Wᵀ stays in that range.
+        double[] xw = Random(steps * n * g, rng, 2), w = Random(g * h, rng, 1.5 / Math.Sqrt(h)), b = Random(g, rng, 0.5);
+        double[] h0 = initial ? Random(nh, rng) : new double[nh], c0 = initial ? Random(nh, rng) : new double[nh];
+        double[] gOut = Random(steps * nh, rng), gC = initial ? Random(nh, rng) : new double[nh];
+        var want = Reference(steps, n, h, reverse, xw, h0, c0, w, bias ? b : null, gOut, gC);
+
+        var shape = new RecurrenceShape(RecurrentMode.Lstm, steps, n, h, reverse);
+        var buffers = new RecurrenceBuffers<float>();
+        // W_hh at an offset inside a larger array, as a layer's weight view can be.
+        var wf = new float[g * h + 3];
+        F(w).CopyTo(wf, 3);
+        var output = new float[steps * nh];
+        var cLast = new float[nh];
+        var h0f = F(h0);
+        var c0f = F(c0);
+        RecurrentKernel.Forward<float>(shape, F(xw), h0f, initial ? c0f : default, wf, 3, bias ? F(b) : default, output, cLast, buffers);
+        Close(want.Out, output, "output");
+        Close(want.CLast, cLast, "c_T");
+
+        // dXw starts as NaN: the kernel must write every element. dW and dB are accumulated into.
+        var dXw = Enumerable.Repeat(float.NaN, steps * n * g).ToArray();
+        var dH0 = new float[nh];
+        var dC0 = new float[nh];
+        var dW = Enumerable.Repeat(0.25f, g * h).ToArray();
+        var dB = Enumerable.Repeat(-0.5f, g).ToArray();
+        RecurrentKernel.Backward<float>(shape, F(gOut), initial ? F(gC) : default, output, h0f, initial ? c0f : default, wf, 3, dXw, dH0, dC0, dW,
+            bias ? dB : default, buffers);
+        Close(want.DXw, dXw, "dXw");
+        Close(want.DH0, dH0, "dh_0");
+        Close(want.DC0, dC0, "dc_0");
+        Close(want.DW.Select(v => v + 0.25).ToArray(), dW, "dW_hh");
+        if (bias) Close(want.DB.Select(v => v - 0.5).ToArray(), dB, "db_hh");
+    }
+
+    [Theory]
+    [InlineData(5, 3)]
+    [InlineData(37, 2)]
+    public void DoubleKernelMatchesTheDoubleDefinition(int h, int n)
+    {
+        var rng = new Random(7 + h);
+        int steps = 3, g = 4 * h, nh = n * h;
+        double[] xw = Random(steps * n * g, rng, 2), w = Random(g * h, rng, 1.5 / Math.Sqrt(h)), b = Random(g, rng, 0.5);
+        double[] h0 = Random(nh, rng), c0 = Random(nh, rng), gOut = Random(steps * nh, rng), gC = new double[nh];
+        var want = Reference(steps, n, h, false, xw, h0, c0, w, b, gOut, gC);
+        var shape = new RecurrenceShape(RecurrentMode.Lstm, steps, n, h, false);
+        var buffers = new RecurrenceBuffers<double>();
+        var output = new double[steps * nh];
+        RecurrentKernel.Forward<double>(shape, xw, h0, c0, w, 0, b, output, default, buffers);
+        var dXw = new double[steps * n * g];
+        var dW = new double[g * h];
+        RecurrentKernel.Backward<double>(shape, gOut, default, output, h0, c0, w, 0, dXw, default, default, dW, default, buffers);
+        for (int i = 0; i < output.Length; i++) Assert.Equal(want.Out[i], output[i], 1e-12);
+        for (int i = 0; i < dXw.Length; i++) Assert.Equal(want.DXw[i], dXw[i], 1e-12);
+        for (int i = 0; i < dW.Length; i++) Assert.Equal(want.DW[i], dW[i], 1e-12);
+    }
+}
