@@ -155,7 +155,10 @@ internal static class ChildParser
     private static GraphIssue LoopIssue(ISymbol member, StatementSyntax loop, string bound)
         => new(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(loop.GetLocation()),
             "the child '" + member.Name + "', filled in a loop of `" + bound + "` iterations, a count the build does not know (its items are unknown at build time)",
-            "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children");
+            "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children")
+        {
+            ElementList = member.Name,
+        };
 
     /// <summary>
     /// A child from its construction <c>new Linear(…)</c>: every constructor argument bound. A <c>Sequential</c> built

@@ -117,6 +117,63 @@ public sealed partial class ResidualStack
     }
 }
 
+/// <summary>A residual MLP block of width d whose first layer is a Linear (its input, [N, d], is known from it: its own program is whole).</summary>
+[Module]
+public sealed partial class LinearResidualBlock
+{
+    private readonly Linear up;
+    private readonly Linear down;
+
+    public LinearResidualBlock(int d)
+    {
+        up = new Linear(d, 2 * d);
+        down = new Linear(2 * d, d);
+    }
+
+    public Tensor Forward(Tensor x) => x + down.Forward(Functional.Tanh(up.Forward(x)));
+}
+
+/// <summary>A stack of blocks whose count is a constructor parameter, then a head: each block runs its own whole program.</summary>
+[Module]
+public sealed partial class DeepResidualNet
+{
+    private readonly Linear stem;
+    private readonly ModuleList<LinearResidualBlock> blocks = new();
+    private readonly Linear head;
+
+    public DeepResidualNet(int inputs, int d, int depth, int classes)
+    {
+        stem = new Linear(inputs, d);
+        for (int i = 0; i < depth; i++) blocks.Append(new LinearResidualBlock(d));
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        x = Functional.Relu(stem.Forward(x));
+        foreach (var block in blocks) x = block.Forward(x);
+        return head.Forward(x);
+    }
+}
+
+/// <summary>Only the loop over the blocks (no compiled region of the parent's own): the loop alone is the program.</summary>
+[Module]
+public sealed partial class BlocksOnly
+{
+    private readonly ModuleList<LinearResidualBlock> blocks = new();
+
+    public BlocksOnly(int d, int depth)
+    {
+        for (int i = 0; i < depth; i++) blocks.Append(new LinearResidualBlock(d));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var block in blocks) x = block.Forward(x);
+        return x;
+    }
+}
+
 /// <summary>nn.Sequential filled with add_module in the constructor (constant sizes).</summary>
 [Module]
 public sealed partial class SequentialAddNet
