@@ -174,6 +174,46 @@ public sealed partial class BlocksOnly
     }
 }
 
+/// <summary>A block with two constructors, the short one forwarding to the full one (<c>: this(d, 2 * d)</c>).</summary>
+[Module]
+public sealed partial class TwoCtorBlock
+{
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+
+    public TwoCtorBlock(int d) : this(d, 2 * d) { }
+
+    public TwoCtorBlock(int d, int hidden)
+    {
+        fc1 = new Linear(d, hidden);
+        fc2 = new Linear(hidden, d);
+    }
+
+    public Tensor Forward(Tensor x) => x + fc2.Forward(Functional.Relu(fc1.Forward(x)));
+}
+
+/// <summary>A net built with a default constructor forwarding to a sized one, whose blocks use both constructors of TwoCtorBlock.</summary>
+[Module]
+public sealed partial class ChainedCtorNet
+{
+    private readonly Linear stem;
+    private readonly TwoCtorBlock wide;
+    private readonly TwoCtorBlock narrow;
+    private readonly Linear head;
+
+    public ChainedCtorNet() : this(5, 8) { }
+
+    public ChainedCtorNet(int inputs, int width)
+    {
+        stem = new Linear(inputs, width);
+        wide = new TwoCtorBlock(width);
+        narrow = new TwoCtorBlock(width, 3);
+        head = new Linear(width, 2);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(narrow.Forward(wide.Forward(stem.Forward(x))));
+}
+
 /// <summary>nn.Sequential filled with add_module in the constructor (constant sizes).</summary>
 [Module]
 public sealed partial class SequentialAddNet

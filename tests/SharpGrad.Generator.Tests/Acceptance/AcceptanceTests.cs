@@ -216,6 +216,30 @@ public class AcceptanceTests
         Eager.Compare(model, [Randn([batch, 5], 10)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
     }
 
+    /// <summary>
+    /// Several constructors, the others forwarding with <c>: this(…)</c>: the module is built by the one they forward to, a
+    /// child made with the short one (<c>new TwoCtorBlock(width)</c>, hidden = 2·width) inlined with the sizes it passes on.
+    /// Fully compiled whichever constructor built it, and equal to eager.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ConstructorsForwardingWithThisCompileWithNoBreak(int batch)
+    {
+        foreach (var (model, inputs) in new[] { (new ChainedCtorNet(), 5), (new ChainedCtorNet(4, 6), 4) })
+        {
+            var compiled = model.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            Assert.Equal(["Forward: the whole method"], compiled.Explanation.Regions);
+            Eager.Compare(model, [Randn([batch, inputs], 31)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+        foreach (var block in new[] { new TwoCtorBlock(6), new TwoCtorBlock(6, 4) })
+        {
+            var compiled = block.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            Eager.Compare(block, [Randn([batch, 6], 32)], xs => block.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Batches))]
     public void ModuleListFilledInAConstantConstructorLoopCompilesWithNoBreak(int batch)
