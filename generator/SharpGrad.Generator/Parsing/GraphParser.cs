@@ -50,8 +50,8 @@ internal sealed class GraphParser
     /// <summary>True once the method being parsed ends with <c>return [a, b, …]</c> (a Tensor[] Forward): it is compiled element by element.</summary>
     private bool _severalOutputs;
 
-    /// <summary>The lists of children whose loops run each element's own program (<see cref="PerElementLoop"/>).</summary>
-    private readonly HashSet<string> _elementLists = new();
+    /// <summary>The loops the region runner writes as calls of each element's own program (<see cref="PerElementLoop"/>), by location.</summary>
+    private readonly HashSet<LocationInfo> _composedLoops = new();
 
     /// <summary>The inputs of the region being parsed: the locals and parameters it reads, in order.</summary>
     private List<(ISymbol Symbol, GraphInput Input)> _regionInputs = new();
@@ -112,10 +112,16 @@ internal sealed class GraphParser
                 graphs.Add(parser.ParseMethod(method, syntax));
             }
             graphs.AddRange(parser._regions);
-            // A list only run element by element through each element's own program: its issues are not breaks (ElementLoop).
+            // A loop the runner writes as calls of the elements' programs is no break (ElementLoop); nor is the filling of a list
+            // only such loops run. A loop over the list nested in another statement runs eagerly: it stays a break.
+            bool Composed(GraphIssue i) => i.Method != "constructor" && i.Location is { } at && parser._composedLoops.Contains(at);
+            var composed = new HashSet<string>(issues.Where(i => i.ElementList is not null && Composed(i)).Select(i => i.ElementList!));
+            var broken = new HashSet<string>(issues.Where(i => i.ElementList is not null && i.Method != "constructor" && !Composed(i)).Select(i => i.ElementList!));
             for (int k = 0; k < issues.Count; k++)
             {
-                if (issues[k].ElementList is { } list && parser._elementLists.Contains(list)) issues[k] = issues[k] with { ComposesElements = true };
+                var issue = issues[k];
+                if (issue.ElementList is not { } list) continue;
+                if (Composed(issue) || issue.Method == "constructor" && composed.Contains(list) && !broken.Contains(list)) issues[k] = issue with { ComposesElements = true };
             }
             // A break inside an unrolled foreach is found once per item: reported once.
             return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
@@ -496,6 +502,7 @@ internal sealed class GraphParser
     private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
     {
         var perElement = statements[i] is ForEachStatementSyntax loop ? PerElementLoop(loop) : null;
+        if (perElement is not null) _composedLoops.Add(Where(statements[i])!);
         string where = Lines(statements[i], statements[i]);
         AddEager(segments, perElement?.Code ?? Code(statements, i, i), where, Writes(statements, i, i),
             perElement is { } p ? new ElementLoop(p.List, where) : null);
@@ -682,10 +689,9 @@ internal sealed class GraphParser
                 // foreach (var block in blocks) x = block.Forward(x): the count is the constructor's. Not one graph (the loop runs in
                 // the region runner, each element's Forward a call of its own program: the code AddEager writes), but not a break
                 // either: Explanation lists each element's program, and the module is fully compiled when every element's is.
-                _elementLists.Add(perElement.List);
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(loop),
                     "the loop over '" + perElement.List + "', whose count the constructor's arguments set: it runs at run time, each " + perElement.Element + "'s Forward through that element's own program (its Compile(); its Explanation says what of it is compiled)",
-                    "nothing needed: the explanation lists each element's program")
+                    "write the loop as a statement of its own in the method's body (not inside an `if` or a block): there each element runs its own program and the loop is no break")
                 {
                     ElementList = perElement.List,
                 });
