@@ -14,7 +14,7 @@ internal static class CompiledEmitter
 
     public static string Emit(ModuleSpec spec, ProgramPlan p)
     {
-        if (p.Methods.IsEmpty) return EmitEager(spec, p);
+        if (p.Methods.IsEmpty && p.Runners.IsEmpty) return EmitEager(spec, p);
         var w = ModuleEmitter.BeginFile(spec);
         string cls = spec.ClassName;
         using (w.Block($"{spec.DeclarationKeywords} {cls}"))
@@ -32,7 +32,12 @@ internal static class CompiledEmitter
             w.WriteLine("/// One instance per thread: the buffers are reused from call to call, so concurrent (or nested) calls of one instance");
             w.WriteLine("/// throw an <see cref=\"global::System.InvalidOperationException\"/> (<see cref=\"global::SharpGrad.CompiledCallGuard\"/>);");
             w.WriteLine("/// call <c>Compile()</c> once per thread, which shares the parameters (docs/threading.md).");
-            if (!p.IsWhole)
+            if (p.Breaks.IsEmpty && p.Eager.IsEmpty && ElementLoops(spec, p).Count > 0)
+            {
+                w.WriteLine("/// Its loops over a list the constructor sizes call each element's own program (listed by <see cref=\"Explanation\"/>),");
+                w.WriteLine("/// each entering the tape as one node; the regions around them are compiled.");
+            }
+            else if (!p.IsWhole)
             {
                 w.WriteLine("/// Its graph breaks (SG1019, listed by <see cref=\"Explanation\"/>): what lies between the compiled regions runs eagerly,");
                 w.WriteLine("/// each compiled region entering the tape as one node (PyTorch: a <c>torch.compile</c> graph break).");
@@ -84,11 +89,16 @@ internal static class CompiledEmitter
                 }
                 StandIns(w, cls, p.Eager);
                 w.WriteLine();
-                Explanation(w, p.Regions, p.Breaks);
+                Explanation(w, p.Regions, p.Breaks, ElementLoops(spec, p));
             }
         }
         return ModuleEmitter.EndFile(w, spec);
     }
+
+    /// <summary>The loops of the runners over element programs: the method and where, and the list's member and state-dict name.</summary>
+    private static List<(string Loop, string Member, string Path)> ElementLoops(ModuleSpec spec, ProgramPlan p)
+        => p.Runners.SelectMany(r => r.Segments.SelectMany(s => s.ElementLoops.Select(l =>
+            (r.Name + ", " + l.Where, l.List, spec.Graph?.Children.FirstOrDefault(c => c.Name == l.List)?.Path ?? l.List)))).ToList();
 
     /// <summary>
     /// The <c>Compiled</c> class of a module whose graph breaks (SG1019): each parsed method runs the module's own
@@ -158,11 +168,25 @@ internal static class CompiledEmitter
     }
 
     /// <summary>The <c>Explanation</c> property: the compiled regions and the graph breaks, as data.</summary>
-    private static void Explanation(IndentedWriter w, EquatableArray<string> regions, EquatableArray<GraphIssue> breaks)
+    private static void Explanation(IndentedWriter w, EquatableArray<string> regions, EquatableArray<GraphIssue> breaks,
+        List<(string Loop, string Member, string Path)>? loops = null)
     {
         const string type = "global::SharpGrad.GraphExplanation";
         w.WriteLine("/// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>");
-        w.WriteLine($"public {type} Explanation {{ get; }} = new(s_regions, s_breaks);");
+        if (loops is { Count: > 0 })
+        {
+            // A loop over element programs adds each element's explanation, read when asked (the elements are the module's now).
+            string explanation = "new(s_regions, s_breaks)";
+            foreach (var (loop, member, path) in loops)
+            {
+                explanation = $"__elements.Explain({explanation}, {Literal(loop)}, {Literal(path)}, _m.{Identifier(member)}, static e => e.Compile(), static c => c.Explanation)";
+            }
+            w.WriteLine($"public {type} Explanation => {explanation};");
+        }
+        else
+        {
+            w.WriteLine($"public {type} Explanation {{ get; }} = new(s_regions, s_breaks);");
+        }
         w.WriteLine();
         using (w.Block("private static readonly string[] s_regions =", "};"))
         {

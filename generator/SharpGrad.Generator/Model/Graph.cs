@@ -184,7 +184,17 @@ internal sealed record MethodSegment(string? Region, string Code, string Where)
 
     /// <summary>For eager statements: the locals and parameters they assign (a later region cannot take their shapes from an earlier one).</summary>
     public EquatableArray<string> Writes { get; init; }
+
+    /// <summary>
+    /// For eager statements: the loops among them over a list the constructor sizes that run each element's own compiled
+    /// program (<c>foreach (var block in blocks) x = block.Forward(x)</c>, <c>GraphParser.PerElementLoop</c>). Not breaks:
+    /// <c>Explanation</c> lists each element's program, compiled when its own is.
+    /// </summary>
+    public EquatableArray<ElementLoop> ElementLoops { get; init; }
 }
+
+/// <summary>A loop over the list of children <paramref name="List"/> (its member name) that calls each element's own program, at <paramref name="Where"/> (<c>Net.cs line 12</c>).</summary>
+internal sealed record ElementLoop(string List, string Where);
 
 /// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>
 internal sealed record GraphInput(string Name, TensorShape? Shape)
@@ -207,6 +217,19 @@ internal sealed record GraphIssue(string Id, LocationInfo? Location, string What
 
     /// <summary>The method the break is in (<c>Forward</c>), or <c>constructor</c> for a child's declaration.</summary>
     public string Method { get; init; } = "constructor";
+
+    /// <summary>For a list of children filled in a loop of a count the build does not know, or a loop over one: the list's member name.</summary>
+    public string? ElementList { get; init; }
+
+    /// <summary>
+    /// True when the issue is not a graph break: the list <see cref="ElementList"/> is only run by loops that call each
+    /// element's own compiled program (<see cref="ElementLoop"/>). Kept so the module is not inlined or exported as one
+    /// graph; not reported (no SG1019, not in <c>Explanation.Breaks</c>).
+    /// </summary>
+    public bool ComposesElements { get; init; }
+
+    /// <summary>True for a graph break (reported as SG1019 and listed by <c>Explanation.Breaks</c>).</summary>
+    public bool IsBreak => !ComposesElements;
 
     /// <summary>Where, as <c>GraphBreak.Location</c> shows it: the file name with the 1-based line and column (<c>Net.cs(12,9)</c>), or "".</summary>
     public string At => Location?.Display ?? "";

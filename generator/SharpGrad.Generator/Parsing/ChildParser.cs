@@ -155,7 +155,10 @@ internal static class ChildParser
     private static GraphIssue LoopIssue(ISymbol member, StatementSyntax loop, string bound)
         => new(DiagnosticDescriptors.GraphBreakId, LocationInfo.From(loop.GetLocation()),
             "the child '" + member.Name + "', filled in a loop of `" + bound + "` iterations, a count the build does not know (its items are unknown at build time)",
-            "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children");
+            "make the count a constant (`const int Layers = 4;`, or a literal) so the loop is unrolled at build time, or use a readonly array of children")
+        {
+            ElementList = member.Name,
+        };
 
     /// <summary>
     /// A child from its construction <c>new Linear(…)</c>: every constructor argument bound. A <c>Sequential</c> built
@@ -258,12 +261,74 @@ internal static class ChildParser
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
             args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string, Symbol = symbol });
         }
+        if (!builtIn && objectCreation.Constructor is { } called && compilation is not null)
+        {
+            // new Block(d) with Block(int d) : this(d, d): the arguments of the constructor that builds it (Block(cin, cout)).
+            if (Forwarded(called, args, compilation, token) is { } forwarded) args = forwarded;
+            else notConstant ??= GraphParser.Text(syntax);
+        }
         var spec = new ChildSpec(name, kind, builtIn, args.ToEquatableArray(), GraphParser.Text(syntax))
         {
             TypeName = TypeName(type),
             Items = items.ToEquatableArray(),
         };
         return !builtIn && specialize && notConstant is null && compilation is not null && type is INamedTypeSymbol named ? Specialize(named, spec, compilation, token) : spec;
+    }
+
+    /// <summary>
+    /// The arguments of a user module's construction, carried along its <c>: this(…)</c> chain to the constructor that
+    /// builds it (<see cref="ConstructorEvaluator.Primary"/>), each named by that constructor's parameter: a parameter passed
+    /// on, a constant, or a size over the parameters (<c>: this(d, 2 * d)</c>). Null when an argument is anything else.
+    /// </summary>
+    private static List<ChildArg>? Forwarded(IMethodSymbol constructor, List<ChildArg> args, Compilation compilation, CancellationToken token)
+    {
+        for (int depth = 0; depth < 16; depth++)
+        {
+            var syntax = constructor.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
+            if (syntax?.Initializer is not { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.ThisKeyword } initializer) return args;
+            var operation = compilation.GetSemanticModel(syntax.SyntaxTree).GetOperation(initializer, token);
+            if (operation is IExpressionStatementOperation statement) operation = statement.Operation;
+            if (operation is not IInvocationOperation call) return null;
+            var byName = new Dictionary<string, ChildArg>();
+            foreach (var a in args) byName[a.Name] = a;
+            var next = new List<ChildArg>();
+            foreach (var argument in call.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+            {
+                string name = argument.Parameter?.Name ?? "";
+                var value = argument.Value;
+                while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand;
+                var ints = new List<int>();
+                if (value is IParameterReferenceOperation { Parameter.Name: var passed } && byName.TryGetValue(passed, out var given))
+                {
+                    next.Add(given with { Name = name });
+                }
+                else if (value.ConstantValue is { HasValue: true } constant)
+                {
+                    GraphParser.Ints(value, ints);
+                    double? number = constant.Value switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
+                    next.Add(new ChildArg(name, ints.ToEquatableArray(), true) { Number = number, String = constant.Value as string });
+                }
+                else if (SymbolicSizes.Of(value) is { } symbol)
+                {
+                    bool resolved = true;
+                    string size = SymbolicSizes.Substitute(symbol, atom =>
+                    {
+                        if (byName.TryGetValue(atom, out var a) && a.Symbol is { } bound) return bound;
+                        if (a is { IsKnown: true, Values.Count: 1 }) return a.Values[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        resolved = false;
+                        return atom;
+                    });
+                    if (!resolved) return null;
+                    next.Add(int.TryParse(size, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int known)
+                        ? new ChildArg(name, new[] { known }.ToEquatableArray(), true) { Number = known }
+                        : new ChildArg(name, default, false) { Symbol = size });
+                }
+                else return null;
+            }
+            args = next;
+            constructor = call.TargetMethod;
+        }
+        return null;
     }
 
     /// <summary>An argument whose value the constructor evaluation knows: an int, a size, a bool, null or a module; else null.</summary>
@@ -298,8 +363,8 @@ internal static class ChildParser
     private static ChildSpec Specialize(INamedTypeSymbol type, ChildSpec spec, Compilation compilation, CancellationToken token)
     {
         var constructors = type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared).ToList();
-        if (constructors.Count != 1 || s_instanceDepth > 8) return spec;
-        var parameters = constructors[0].Parameters;
+        if (ConstructorEvaluator.Primary(constructors, token) is not { } primary || s_instanceDepth > 8) return spec;
+        var parameters = primary.Parameters;
         bool depends = parameters.Any(p => p.Type.SpecialType == SpecialType.System_Boolean || ModuleParser.IsModuleType(p.Type))
                        || type.GetMembers().OfType<IFieldSymbol>().Any(f => !f.IsStatic && f.Type.SpecialType == SpecialType.System_Boolean);
         if (!depends) return spec;

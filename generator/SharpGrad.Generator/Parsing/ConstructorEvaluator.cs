@@ -144,20 +144,14 @@ internal sealed class ConstructorEvaluator
             }
         }
         if (constructors.Count == 0) return;
-        if (constructors.Count > 1)
+        if (Primary(constructors, _token) is not { } constructor)
         {
-            // Which constructor runs is the caller's choice: the fields it sets are unknown.
-            foreach (var c in constructors) TaintBody(c, "one of several constructors");
+            // Which constructor runs is the caller's choice, and they build different things: the fields they set are unknown.
+            foreach (var c in constructors) TaintBody(c, "one of several constructors that do not all forward to one (`: this(…)`)");
             return;
         }
-        var constructor = constructors[0];
         var syntax = constructor.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
         if (syntax is null) return;
-        if (syntax.Initializer is { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.ThisKeyword })
-        {
-            TaintBody(constructor, "a constructor that calls another (`: this(…)`)");
-            return;
-        }
         foreach (var parameter in constructor.Parameters)
         {
             frame.Locals[parameter] = arguments is null ? Standalone(parameter)
@@ -167,6 +161,31 @@ internal sealed class ConstructorEvaluator
         var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
         if (syntax.Body is { } body) Statements(body.Statements, frame, model);
         else if (syntax.ExpressionBody is { Expression: var expression } && model.GetOperation(expression, _token) is { } op) Eval(op, frame);
+    }
+
+    /// <summary>
+    /// The constructor that builds the module: the only one, or, of several, the one every other forwards to with
+    /// <c>: this(…)</c> and nothing else (an empty body), as <c>Block(int d) : this(d, d) { }</c> forwards to
+    /// <c>Block(int cin, int cout)</c>: whichever the caller uses, the primary one builds the children, with the sizes
+    /// the others pass (a parent's construction is translated to it, <see cref="ChildParser"/>). Null when there is no
+    /// such constructor (two build different things).
+    /// </summary>
+    internal static IMethodSymbol? Primary(IReadOnlyList<IMethodSymbol> constructors, CancellationToken token)
+    {
+        IMethodSymbol? primary = null;
+        foreach (var c in constructors)
+        {
+            var syntax = c.DeclaringSyntaxReferences.Select(r => r.GetSyntax(token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
+            if (syntax is null) return null;
+            if (syntax.Initializer is { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.ThisKeyword })
+            {
+                if (syntax.ExpressionBody is not null || syntax.Body is { Statements.Count: > 0 }) return null;
+                continue;
+            }
+            if (primary is not null) return null;
+            primary = c;
+        }
+        return primary;
     }
 
     /// <summary>A parameter of the module's own constructor, standalone: an int is the size it names; anything else unknown.</summary>

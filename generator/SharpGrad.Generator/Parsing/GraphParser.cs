@@ -50,6 +50,9 @@ internal sealed class GraphParser
     /// <summary>True once the method being parsed ends with <c>return [a, b, …]</c> (a Tensor[] Forward): it is compiled element by element.</summary>
     private bool _severalOutputs;
 
+    /// <summary>The loops the region runner writes as calls of each element's own program (<see cref="PerElementLoop"/>), by location.</summary>
+    private readonly HashSet<LocationInfo> _composedLoops = new();
+
     /// <summary>The inputs of the region being parsed: the locals and parameters it reads, in order.</summary>
     private List<(ISymbol Symbol, GraphInput Input)> _regionInputs = new();
 
@@ -109,6 +112,17 @@ internal sealed class GraphParser
                 graphs.Add(parser.ParseMethod(method, syntax));
             }
             graphs.AddRange(parser._regions);
+            // A loop the runner writes as calls of the elements' programs is no break (ElementLoop); nor is the filling of a list
+            // only such loops run. A loop over the list nested in another statement runs eagerly: it stays a break.
+            bool Composed(GraphIssue i) => i.Method != "constructor" && i.Location is { } at && parser._composedLoops.Contains(at);
+            var composed = new HashSet<string>(issues.Where(i => i.ElementList is not null && Composed(i)).Select(i => i.ElementList!));
+            var broken = new HashSet<string>(issues.Where(i => i.ElementList is not null && i.Method != "constructor" && !Composed(i)).Select(i => i.ElementList!));
+            for (int k = 0; k < issues.Count; k++)
+            {
+                var issue = issues[k];
+                if (issue.ElementList is not { } list) continue;
+                if (Composed(issue) || issue.Method == "constructor" && composed.Contains(list) && !broken.Contains(list)) issues[k] = issue with { ComposesElements = true };
+            }
             // A break inside an unrolled foreach is found once per item: reported once.
             return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
         }
@@ -289,7 +303,8 @@ internal sealed class GraphParser
         {
             _regionMode = false;
         }
-        return segments.Any(s => s.Region is not null) ? segments.ToEquatableArray() : default;
+        // A loop over element programs makes a runner even with no region: it calls the elements' programs.
+        return segments.Any(s => s.Region is not null || !s.ElementLoops.IsEmpty) ? segments.ToEquatableArray() : default;
     }
 
     /// <summary>The elements of the final <c>return [a, b, …]</c> of a <c>Tensor[]</c> Forward, or null (a spread, or any other return).</summary>
@@ -457,9 +472,9 @@ internal sealed class GraphParser
     {
         string code = Code(statements, start, end);
         string where = Lines(statements[start], statements[end]);
-        if (outputs.Node < 0)
+        if (outputs.Node < 0 || _nodes[outputs.Node] is { Kind: NodeKind.Input })
         {
-            // Nothing computed leaves the region (`var skip = x;`): its statements run as written.
+            // Nothing computed leaves the region (`var skip = x;`, `return x;`): its statements run as written.
             AddEager(segments, code, where, Writes(statements, start, end));
             return;
         }
@@ -485,8 +500,13 @@ internal sealed class GraphParser
     }
 
     private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
-        => AddEager(segments, statements[i] is ForEachStatementSyntax loop && PerElementLoop(loop) is { } perElement ? perElement.Code : Code(statements, i, i),
-            Lines(statements[i], statements[i]), Writes(statements, i, i));
+    {
+        var perElement = statements[i] is ForEachStatementSyntax loop ? PerElementLoop(loop) : null;
+        if (perElement is not null) _composedLoops.Add(Where(statements[i])!);
+        string where = Lines(statements[i], statements[i]);
+        AddEager(segments, perElement?.Code ?? Code(statements, i, i), where, Writes(statements, i, i),
+            perElement is { } p ? new ElementLoop(p.List, where) : null);
+    }
 
     /// <summary>
     /// <c>foreach (var block in blocks) … block.Forward(…) …</c> over a <c>ModuleList&lt;Block&gt;</c> of [Module] blocks whose
@@ -532,14 +552,20 @@ internal sealed class GraphParser
     }
 
     /// <summary>Eager statements, joined with the eager statements just before them.</summary>
-    private static void AddEager(List<MethodSegment> segments, string code, string where, List<string> writes)
+    private static void AddEager(List<MethodSegment> segments, string code, string where, List<string> writes, ElementLoop? loop = null)
     {
+        var loops = loop is null ? System.Array.Empty<ElementLoop>() : new[] { loop };
         if (segments.Count > 0 && segments[segments.Count - 1] is { Region: null } previous)
         {
-            segments[segments.Count - 1] = previous with { Code = previous.Code + "\n" + code, Writes = previous.Writes.Concat(writes).Distinct().ToEquatableArray() };
+            segments[segments.Count - 1] = previous with
+            {
+                Code = previous.Code + "\n" + code,
+                Writes = previous.Writes.Concat(writes).Distinct().ToEquatableArray(),
+                ElementLoops = previous.ElementLoops.Concat(loops).ToEquatableArray(),
+            };
             return;
         }
-        segments.Add(new MethodSegment(null, code, where) { Writes = writes.ToEquatableArray() });
+        segments.Add(new MethodSegment(null, code, where) { Writes = writes.ToEquatableArray(), ElementLoops = loops.ToEquatableArray() });
     }
 
     private static string Code(SyntaxList<StatementSyntax> statements, int start, int end)
@@ -660,11 +686,15 @@ internal sealed class GraphParser
                 break;
             }
             case ForEachStatementSyntax loop when PerElementLoop(loop) is { } perElement:
-                // foreach (var block in blocks) x = block.Forward(x): the count is the constructor's. A break (the loop runs in the
-                // region runner), each element's Forward a call of its own program (the code AddEager writes).
+                // foreach (var block in blocks) x = block.Forward(x): the count is the constructor's. Not one graph (the loop runs in
+                // the region runner, each element's Forward a call of its own program: the code AddEager writes), but not a break
+                // either: Explanation lists each element's program, and the module is fully compiled when every element's is.
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(loop),
                     "the loop over '" + perElement.List + "', whose count the constructor's arguments set: it runs at run time, each " + perElement.Element + "'s Forward through that element's own program (its Compile(); its Explanation says what of it is compiled)",
-                    "nothing needed for correctness; for no break, make the count a constant (`const int Layers = 4;`) so the loop is unrolled at build time"));
+                    "write the loop as a statement of its own in the method's body (not inside an `if` or a block): there each element runs its own program and the loop is no break")
+                {
+                    ElementList = perElement.List,
+                });
             case ForEachStatementSyntax or ForStatementSyntax when ListOfUnknownChildren(statement) is { } list:
                 throw Unsupported(statement, "a loop over '" + list + "', whose items are not known at build time (see the break where it is filled)",
                     "fill '" + list + "' with constant constructions, in a loop of constant count");

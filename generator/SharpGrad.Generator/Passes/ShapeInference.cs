@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Collections.Generic;
 using System.Threading;
 using SharpGrad.Generator.Model;
@@ -29,7 +30,7 @@ internal sealed class ShapeInference
     {
         if (spec.Graph is not { } graph || spec.IsSequential) return spec;
         var diagnostics = new List<DiagnosticInfo>(spec.Diagnostics);
-        foreach (var issue in graph.NotCompilable)
+        foreach (var issue in graph.NotCompilable.Where(i => i.IsBreak))
         {
             diagnostics.Add(new DiagnosticInfo(issue.Id, issue.Location, new[] { spec.ClassName, issue.What, issue.Reason }.ToEquatableArray()));
         }

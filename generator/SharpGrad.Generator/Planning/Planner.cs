@@ -39,7 +39,7 @@ internal static class Planner
         }
         // Overloads (Forward(x) and Forward(x, y)) would share the compiled fields of their name: they run eagerly.
         bool overloads = user.Select(m => m.Name).Distinct().Count() != user.Count;
-        bool parseBreaks = !graph.NotCompilable.IsEmpty;
+        bool parseBreaks = graph.NotCompilable.Any(i => i.IsBreak);
 
         var program = new ProgramDraft(spec, graph);
         var methods = new List<MethodPlan>();
@@ -87,13 +87,16 @@ internal static class Planner
                         methods.Add(regionPlan with { IsRegion = true });
                         regions.Add(method.Name + ", " + segment.Where);
                     }
-                    else if (why is { Coverage: true } w)   // a shape not known here comes from a break before it, which says why
+                    else if (why is { } w && (w.Coverage || !Broken(graph, breaks, method)))
                     {
+                        // A shape not known here comes from a break before it, which says why; after a loop over element programs
+                        // (not a break) the region says it itself.
                         breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason, Fix(w)) { Method = method.Name });
                     }
                 }
-                if (methods.Count > compiledBefore)
+                if (methods.Count > compiledBefore || method.Segments.Any(s => !s.ElementLoops.IsEmpty))
                 {
+                    // With a loop over element programs the runner runs even with no region compiled: the loop calls the programs.
                     runners.Add(method);
                     continue;
                 }
@@ -140,10 +143,14 @@ internal static class Planner
             Regions = regions.ToEquatableArray(),
             Sizes = methods.Count == 0 ? default : program.Sizes.For(program.UsedSymbols).ToEquatableArray(),
             PerCallSizes = methods.Count == 0 ? default : program.Sizes.PerCall(program.UsedSymbols).ToEquatableArray(),
-            Breaks = graph.NotCompilable.Concat(breaks).Distinct().ToEquatableArray(),
+            Breaks = graph.NotCompilable.Where(i => i.IsBreak).Concat(breaks).Distinct().ToEquatableArray(),
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
     }
+
+    /// <summary>True when <paramref name="method"/> has a graph break (parse or planning) already, which says why a later shape is not known.</summary>
+    private static bool Broken(ModuleGraph graph, List<GraphIssue> breaks, GraphMethod method)
+        => breaks.Any(b => b.Method == method.Name) || graph.NotCompilable.Any(i => i.IsBreak && (i.Method == method.Name || i.Method == "constructor"));
 
     /// <summary>What a break's message suggests: another expression for a gap of the code generator, a declared shape for a shape not known.</summary>
     private static string Fix(PlanFailure failure)

@@ -31,4 +31,39 @@ public sealed class ElementPrograms
         _programs[element] = made;
         return made;
     }
+
+    /// <summary>
+    /// <paramref name="own"/> (the parent's explanation, the loop not counted as a break) with the loop over
+    /// <paramref name="elements"/> added: each element's compiled regions (<c>Forward, Net.cs line 12: blocks.0: Forward: the
+    /// whole method</c>) and its graph breaks (its <see cref="GraphBreak.Method"/> prefixed with its path, <c>blocks.0.Forward</c>).
+    /// The parent is fully compiled when every element's program is (PyTorch: <c>torch._dynamo.explain</c> of a loop over
+    /// <c>nn.ModuleList</c>, traced through each block).
+    /// </summary>
+    /// <param name="own">The parent's explanation so far.</param>
+    /// <param name="loop">The parent's method and where the loop is (<c>Forward, Net.cs line 12</c>).</param>
+    /// <param name="list">The list's state-dict name (<c>blocks</c>).</param>
+    /// <param name="elements">The list's elements, in order.</param>
+    /// <param name="compile">Makes an element's program (<c>static e =&gt; e.Compile()</c>), as the loop does.</param>
+    /// <param name="explanation">Reads a program's explanation.</param>
+    public GraphExplanation Explain<TModule, TProgram>(GraphExplanation own, string loop, string list, IEnumerable<TModule> elements,
+        Func<TModule, TProgram> compile, Func<TProgram, GraphExplanation> explanation)
+        where TModule : class
+        where TProgram : class
+    {
+        ArgumentNullException.ThrowIfNull(own);
+        ArgumentNullException.ThrowIfNull(elements);
+        ArgumentNullException.ThrowIfNull(explanation);
+        var regions = new List<string>(own.Regions);
+        var breaks = new List<GraphBreak>(own.Breaks);
+        int index = 0;
+        foreach (var element in elements)
+        {
+            string path = list + "." + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var of = explanation(Of(element, compile));
+            foreach (var region in of.Regions) regions.Add(loop + ": " + path + ": " + region);
+            foreach (var b in of.Breaks) breaks.Add(b with { Method = path + "." + b.Method });
+            index++;
+        }
+        return new GraphExplanation(regions, breaks);
+    }
 }

@@ -117,6 +117,103 @@ public sealed partial class ResidualStack
     }
 }
 
+/// <summary>A residual MLP block of width d whose first layer is a Linear (its input, [N, d], is known from it: its own program is whole).</summary>
+[Module]
+public sealed partial class LinearResidualBlock
+{
+    private readonly Linear up;
+    private readonly Linear down;
+
+    public LinearResidualBlock(int d)
+    {
+        up = new Linear(d, 2 * d);
+        down = new Linear(2 * d, d);
+    }
+
+    public Tensor Forward(Tensor x) => x + down.Forward(Functional.Tanh(up.Forward(x)));
+}
+
+/// <summary>A stack of blocks whose count is a constructor parameter, then a head: each block runs its own whole program.</summary>
+[Module]
+public sealed partial class DeepResidualNet
+{
+    private readonly Linear stem;
+    private readonly ModuleList<LinearResidualBlock> blocks = new();
+    private readonly Linear head;
+
+    public DeepResidualNet(int inputs, int d, int depth, int classes)
+    {
+        stem = new Linear(inputs, d);
+        for (int i = 0; i < depth; i++) blocks.Append(new LinearResidualBlock(d));
+        head = new Linear(d, classes);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        x = Functional.Relu(stem.Forward(x));
+        foreach (var block in blocks) x = block.Forward(x);
+        return head.Forward(x);
+    }
+}
+
+/// <summary>Only the loop over the blocks (no compiled region of the parent's own): the loop alone is the program.</summary>
+[Module]
+public sealed partial class BlocksOnly
+{
+    private readonly ModuleList<LinearResidualBlock> blocks = new();
+
+    public BlocksOnly(int d, int depth)
+    {
+        for (int i = 0; i < depth; i++) blocks.Append(new LinearResidualBlock(d));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var block in blocks) x = block.Forward(x);
+        return x;
+    }
+}
+
+/// <summary>A block with two constructors, the short one forwarding to the full one (<c>: this(d, 2 * d)</c>).</summary>
+[Module]
+public sealed partial class TwoCtorBlock
+{
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+
+    public TwoCtorBlock(int d) : this(d, 2 * d) { }
+
+    public TwoCtorBlock(int d, int hidden)
+    {
+        fc1 = new Linear(d, hidden);
+        fc2 = new Linear(hidden, d);
+    }
+
+    public Tensor Forward(Tensor x) => x + fc2.Forward(Functional.Relu(fc1.Forward(x)));
+}
+
+/// <summary>A net built with a default constructor forwarding to a sized one, whose blocks use both constructors of TwoCtorBlock.</summary>
+[Module]
+public sealed partial class ChainedCtorNet
+{
+    private readonly Linear stem;
+    private readonly TwoCtorBlock wide;
+    private readonly TwoCtorBlock narrow;
+    private readonly Linear head;
+
+    public ChainedCtorNet() : this(5, 8) { }
+
+    public ChainedCtorNet(int inputs, int width)
+    {
+        stem = new Linear(inputs, width);
+        wide = new TwoCtorBlock(width);
+        narrow = new TwoCtorBlock(width, 3);
+        head = new Linear(width, 2);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(narrow.Forward(wide.Forward(stem.Forward(x))));
+}
+
 /// <summary>nn.Sequential filled with add_module in the constructor (constant sizes).</summary>
 [Module]
 public sealed partial class SequentialAddNet

@@ -149,9 +149,10 @@ public class AcceptanceTests
     public static TheoryData<int, int> BatchesAndDepths => new() { { 1, 2 }, { 3, 2 }, { 64, 2 }, { 1, 5 }, { 3, 5 }, { 64, 5 } };
 
     /// <summary>
-    /// <c>for (i &lt; depth) blocks.Append(new ResidualMlpBlock(d))</c>, a count the build does not know: a break at the loop in
-    /// Forward, which runs at run time, each block's Forward through the block's own program (held by the parent's program),
-    /// the head after it compiled; compiled equals eager for two depths of the same class.
+    /// <c>for (i &lt; depth) blocks.Append(new ResidualMlpBlock(d))</c>, a count the build does not know: the loop runs at run
+    /// time, each block's Forward through the block's own program (held by the parent's program), the head after it compiled.
+    /// The loop is no break of its own; but ResidualMlpBlock's own program breaks (its input shape is not known on its own),
+    /// so the explanation lists that break once per block, under the block's path. Compiled equals eager for two depths.
     /// </summary>
     [Theory]
     [MemberData(nameof(BatchesAndDepths))]
@@ -159,8 +160,84 @@ public class AcceptanceTests
     {
         var model = new ResidualStack(6, depth, 4);
         var compiled = model.Compile();
-        Assert.Contains(compiled.Explanation.Breaks, b => b.Construct.Contains("each ResidualMlpBlock's Forward through that element's own program", StringComparison.Ordinal));
+        var explanation = compiled.Explanation;
+        Assert.False(explanation.IsFullyCompiled);
+        Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("the loop over 'blocks'", StringComparison.Ordinal));
+        Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("the child 'blocks'", StringComparison.Ordinal));
+        Assert.Equal(Enumerable.Range(0, depth).Select(i => $"blocks.{i}.Forward"), explanation.Breaks.Select(b => b.Method));
+        Assert.All(explanation.Breaks, b => Assert.Equal(new ResidualMlpBlock(6).Compile().Explanation.Breaks[0].Construct, b.Construct));
         Eager.Compare(model, [Randn([batch, 6], 6)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>
+    /// The same loop over blocks whose own program is whole (LinearResidualBlock starts with a Linear): the parent is fully
+    /// compiled, the explanation lists each block's program under its path, and the tape holds one compiled node per block
+    /// (each block ran its program, not eager ops) between the parent's two compiled regions. Compiled equals eager.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BatchesAndDepths))]
+    public void ALoopOverBlocksWhoseProgramsAreWholeIsFullyCompiled(int batch, int depth)
+    {
+        var model = new DeepResidualNet(5, 6, depth, 4);
+        var compiled = model.Compile();
+        var explanation = compiled.Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        for (int i = 0; i < depth; i++)
+        {
+            Assert.Contains(explanation.Regions, r => r.StartsWith("Forward, AcceptanceModules.cs line ", StringComparison.Ordinal)
+                                                      && r.EndsWith($": blocks.{i}: Forward: the whole method", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(explanation.Regions, r => r.Contains($"blocks.{depth}:", StringComparison.Ordinal));
+        var x = Randn([batch, 5], 7).RequiresGrad_();
+        var y = compiled.Forward(x);
+        var names = new List<string>();
+        for (var node = y.GradFn; node is not null; node = node.NextFunctions[0])
+        {
+            if (node.Name.EndsWith("CompiledBackward", StringComparison.Ordinal)) names.Add(node.Name);
+        }
+        Assert.Equal(["DeepResidualNetForwardRegion2CompiledBackward", .. Enumerable.Repeat("LinearResidualBlockForwardCompiledBackward", depth),
+            "DeepResidualNetForwardRegion1CompiledBackward"], names);
+        y.Backward(Tensor.OnesLike(y));
+        Eager.Compare(model, [Randn([batch, 5], 8)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>A Forward that is only the loop (no region of its own compiles): still each block's program, fully compiled.</summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void AForwardThatIsOnlyTheLoopRunsTheBlocksPrograms(int batch)
+    {
+        var model = new BlocksOnly(5, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(3, compiled.Explanation.Regions.Count);
+        var y = compiled.Forward(Randn([batch, 5], 9).RequiresGrad_());
+        Assert.Equal("LinearResidualBlockForwardCompiledBackward", y.GradFn!.Name);
+        y.Backward(Tensor.OnesLike(y));
+        Eager.Compare(model, [Randn([batch, 5], 10)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>
+    /// Several constructors, the others forwarding with <c>: this(…)</c>: the module is built by the one they forward to, a
+    /// child made with the short one (<c>new TwoCtorBlock(width)</c>, hidden = 2·width) inlined with the sizes it passes on.
+    /// Fully compiled whichever constructor built it, and equal to eager.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ConstructorsForwardingWithThisCompileWithNoBreak(int batch)
+    {
+        foreach (var (model, inputs) in new[] { (new ChainedCtorNet(), 5), (new ChainedCtorNet(4, 6), 4) })
+        {
+            var compiled = model.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            Assert.Equal(["Forward: the whole method"], compiled.Explanation.Regions);
+            Eager.Compare(model, [Randn([batch, inputs], 31)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+        foreach (var block in new[] { new TwoCtorBlock(6), new TwoCtorBlock(6, 4) })
+        {
+            var compiled = block.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            Eager.Compare(block, [Randn([batch, 6], 32)], xs => block.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
     }
 
     [Theory]

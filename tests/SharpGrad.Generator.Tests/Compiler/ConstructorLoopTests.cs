@@ -95,6 +95,100 @@ public class ConstructorLoopTests
     }
 
     [Fact]
+    public void ALoopOverUserBlocksOfACountKnownWhenBuiltIsNoBreakButEachBlocksProgram()
+    {
+        // The items are the user's [Module] blocks: the loop calls each block's own program, and Explanation adds the blocks'.
+        string source = """
+            using SharpGrad;
+            using SharpGrad.Layers;
+
+            namespace Demo.Compiled;
+
+            [Module]
+            public partial class Block
+            {
+                private readonly Linear fc;
+                public Block(int d) { fc = new Linear(d, d); }
+                public Tensor Forward(Tensor x) => x + fc.Forward(x);
+            }
+
+            [Module]
+            public partial class Stack
+            {
+                private readonly ModuleList<Block> blocks = new();
+                private readonly Linear head;
+
+                public Stack(int d, int layers)
+                {
+                    for (int i = 0; i < layers; i++) blocks.Append(new Block(d));
+                    head = new Linear(d, 3);
+                }
+
+                public Tensor Forward([Shape("N", "d")] Tensor x)
+                {
+                    foreach (var block in blocks) x = block.Forward(x);
+                    return head.Forward(x);
+                }
+            }
+            """;
+        var (result, output) = GeneratorHarness.Run(source);
+        Assert.Empty(result.Diagnostics);
+        var stack = CompiledText(result);
+        Assert.Contains("Explanation => __elements.Explain(new(s_regions, s_breaks), \"Forward, Source0.cs line 28\", \"blocks\", _m.blocks, static e => e.Compile(), static c => c.Explanation);", stack);
+        Assert.DoesNotContain("new(\"constructor\"", stack);
+        var regions = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Stack.Regions.g.cs").SourceText.ToString();
+        Assert.Contains("foreach (var block in blocks) x = __compiled.__elements.Of(block, static __e => __e.Compile()).Forward(x);", regions);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void SG1019_ALoopOverUserBlocksInsideAnotherStatementRunsEagerlyAndIsABreak()
+    {
+        // Only a loop that is a statement of the method's body is run through the blocks' programs; inside a block it runs as written.
+        string source = """
+            using SharpGrad;
+            using SharpGrad.Layers;
+
+            namespace Demo.Compiled;
+
+            [Module]
+            public partial class Block
+            {
+                private readonly Linear fc;
+                public Block(int d) { fc = new Linear(d, d); }
+                public Tensor Forward(Tensor x) => x + fc.Forward(x);
+            }
+
+            [Module]
+            public partial class Stack
+            {
+                private readonly ModuleList<Block> blocks = new();
+                private readonly Linear head;
+
+                public Stack(int d, int layers)
+                {
+                    for (int i = 0; i < layers; i++) blocks.Append(new Block(d));
+                    head = new Linear(d, 3);
+                }
+
+                public Tensor Forward([Shape("N", "d")] Tensor x)
+                {
+                    {
+                        foreach (var block in blocks) x = block.Forward(x);
+                    }
+                    return head.Forward(x);
+                }
+            }
+            """;
+        var (result, _) = GeneratorHarness.Run(source);
+        Assert.Equal(2, result.Diagnostics.Length);
+        Assert.All(result.Diagnostics, d => Assert.Equal("SG1019", d.Id));
+        Assert.Contains(result.Diagnostics, d => d.GetMessage().Contains("the child 'blocks', filled in a loop of `layers` iterations"));
+        Assert.Contains(result.Diagnostics, d => d.GetMessage().Contains("write the loop as a statement of its own in the method's body"));
+        Assert.DoesNotContain("__elements.Explain", CompiledText(result));
+    }
+
+    [Fact]
     public void SG1019_ItemsBuiltFromTheLoopVariableAreABreak()
     {
         // Each item differs per iteration (new Linear(d + i, …)): not unrolled as copies of one construction.
