@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace SharpGrad.Kernels;
@@ -19,10 +18,6 @@ namespace SharpGrad.Kernels;
 // docs/performance-runs/2026-12-05-b1-pair-ab-session6.txt.)
 public static partial class Gemm
 {
-    // The pair's own code is optimised at its first call (AggressiveOptimization, like the panel kernel it calls): a batch-1
-    // forward is a few µs, so the first-tier JIT code of the barrier and the claims would otherwise be a visible share of
-    // the first ~100 ms of calls.
-
     /// <summary>The barrier state of the pairs this thread calls (reused: one pair runs at a time per calling thread).</summary>
     [ThreadStatic] private static PairSync? t_pairSync;
 
@@ -34,7 +29,6 @@ public static partial class Gemm
     /// W1 too small to pack or not packed at its current version yet, W2 at its first call at its version, sizes that do
     /// not chain): the caller then runs the two layers one after the other (which packs W1 on its second call).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearReluLinearRowPacked(Tensor w1, float[] x, int xOff, float[] h, int hOff, Epi<float> epi1,
         Tensor w2, float[] y, int yOff, Epi<float> epi2, bool allowParallel)
     {
@@ -104,7 +98,6 @@ public static partial class Gemm
         public void FinishedFirstLayerShare() => Interlocked.Increment(ref _done1);
 
         /// <summary>Waits until every share of the first layer is finished (each one claimed is being run by a live thread).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AwaitFirstLayer()
         {
             if (Volatile.Read(ref _done1) >= Shares) return;
@@ -125,7 +118,6 @@ public static partial class Gemm
     private readonly record struct PairPart(PairSync Sync, float[] X, int XOff, float[] Panels1, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
         float[] Panels2, int N2, float[] Y, int YOff, Epi<float> Epi2, int Per1, int Count1, int Per2, int Count2, bool Reverse) : IParallelBody
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int me = Sync.Participant(), shares = Sync.Shares;
