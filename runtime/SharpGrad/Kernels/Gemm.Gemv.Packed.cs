@@ -56,8 +56,22 @@ public static partial class Gemm
         if (x.Length - xOff < k || y.Length - yOff < n)
             throw new ArgumentException($"Linear (batch 1): x needs {k} elements from {xOff} (has {x.Length - xOff}) and y {n} from {yOff} (has {y.Length - yOff}).");
         epi.Check(1, n);
-        var slot = s_rowPacks.GetValue(weight.Storage, static _ => new RowPackSlot());
-        if (CurrentRowPack(weight, slot) is not { } pack) return false;
+        var storage = weight.Storage;
+        int version = storage.Version;
+        float[] w = weight.Data<float>();
+        var slot = s_rowPacks.GetValue(storage, static _ => new RowPackSlot());
+        var pack = slot.Pack;
+        if (pack is null || !IsCurrent(pack, weight))
+        {
+            if (Volatile.Read(ref slot.SeenVersion) != version)
+            {
+                // First call at this version: no copy yet (a training loop changes the version at every step).
+                Volatile.Write(ref slot.SeenVersion, version);
+                return false;
+            }
+            pack = PackRows(w, weight.Offset, version, n, k, pack);
+            slot.Pack = pack;
+        }
 
         int panels = (n + RowPackPanel - 1) / RowPackPanel;
         bool reverse = (++slot.Calls & 1) != 0;
@@ -73,26 +87,6 @@ public static partial class Gemm
         int perPart = (panels + parts - 1) / parts;
         Parallelism.For((panels + perPart - 1) / perPart, new PackedRowPart(x, xOff, pack.Panels, k, n, y, yOff, epi, perPart, panels, reverse));
         return true;
-    }
-
-    /// <summary>
-    /// The packed copy of <paramref name="weight"/> [n, k] at its current version from <paramref name="slot"/>, made now
-    /// if this is the second call that sees that version; null on the first (a training loop changes the version at every
-    /// step, so it never pays for packing).
-    /// </summary>
-    private static RowPack? CurrentRowPack(Tensor weight, RowPackSlot slot)
-    {
-        var pack = slot.Pack;
-        if (pack is not null && IsCurrent(pack, weight)) return pack;
-        int version = weight.Storage.Version;
-        if (Volatile.Read(ref slot.SeenVersion) != version)
-        {
-            Volatile.Write(ref slot.SeenVersion, version);
-            return null;
-        }
-        pack = PackRows(weight.Data<float>(), weight.Offset, version, weight._shape[0], weight._shape[1], pack);
-        slot.Pack = pack;
-        return pack;
     }
 
     /// <summary>Whether <paramref name="weight"/> has a packed copy at its current version (for tests).</summary>

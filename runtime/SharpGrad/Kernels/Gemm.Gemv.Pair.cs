@@ -1,33 +1,34 @@
-using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace SharpGrad.Kernels;
 
 // Two Linear layers with a ReLU between them applied to one sample (batch-1 inference of an MLP block):
-// h = relu(x·W1ᵀ + b1), y = epi(h·W2ᵀ), both from the packed copies of the weights (Gemm.Gemv.Packed.cs), in ONE hand-off
-// to the worker pool instead of one per layer. Each participant owns a fixed share of each layer (the caller the first
-// run of panels, a worker the next), so from call to call each core streams the same part of W1 and of W2 from its own
-// L2; between the layers the participants meet at a spin barrier (the second layer needs all of h). No share waits for a
-// participant that has not arrived: a share is claimed (compare-and-swap) before it is run, and a participant that has
-// finished its own share of a layer takes the unclaimed ones, so a worker the operating system does not schedule promptly
-// costs nothing but the second core. Every output is computed by the same kernel on the same panel whichever core runs
-// it: the bits do not depend on the split.
-//
-// (Session 6's pair instead multiplied each panel's h by the matching rows of a packed W2ᵀ and summed the partial
-// results: it measured slower than the two layers one by one, 8.1–9.1 against 7.5–7.7 µs with two threads,
-// docs/performance-runs/2026-12-05-b1-pair-ab-session6.txt.)
+// h = relu(x·W1ᵀ + b1), y = epi(h·W2ᵀ), in one pass over the cores instead of one hand-off (and one serial layer) per layer.
+// Each panel q of W1's packed copy (64 outputs of h, Gemm.Gemv.Packed.cs) is followed at once by the rows
+// 64q .. 64q + 64 of W2ᵀ (a second packed copy, W2 transposed): part_q = h[64q .. 64q + 64) · W2ᵀ[64q .. 64q + 64, :], a
+// partial of y that needs only the h values this panel has just computed. A core therefore runs its share of both layers
+// without waiting for the other, and reads its share of both weights (its own part of the panels and the matching rows
+// of W2ᵀ) from its own L2 from call to call; the caller adds the parts in panel order (the same bits whichever core or
+// order computed them), then y's epilogue. Like the one-layer path, the panels are read in alternating order from call to
+// call: the panel read last by one call is the one most recently cached, so the next call starts with the bytes most
+// likely still in L2 (the weights of the workloads' MLP, 940 KB, fill the 1 MB L2 to the brim).
 public static partial class Gemm
 {
-    /// <summary>The barrier state of the pairs this thread calls (reused: one pair runs at a time per calling thread).</summary>
-    [ThreadStatic] private static PairSync? t_pairSync;
+    /// <summary>W2ᵀ [k2, n2] copies of the second layer of a pair, one slot per weight storage (<see cref="s_rowPacks"/>' rules).</summary>
+    private static readonly ConditionalWeakTable<Storage, RowPackSlot> s_transposedPacks = new();
+
+    /// <summary>The partial results of the pairs run by this thread (panels × n2 floats, grown as needed).</summary>
+    [ThreadStatic] private static float[]? t_pairParts;
 
     /// <summary>
     /// h[hOff .. hOff + n1) = epi1(x·W1ᵀ) and y[yOff .. yOff + n2) = epi2(h·W2ᵀ) for float32 weights W1 [n1, k] and
     /// W2 [n2, n1] (contiguous, rank 2), where epi1 must end with the ReLU (PyTorch: <c>F.linear(F.relu(F.linear(x, W1,
-    /// b1)), W2, b2)</c>). Runs from the packed copies of W1 and W2 in one parallel step when
-    /// <paramref name="allowParallel"/>. Returns false, having done nothing, when the path does not apply (no AVX-512, a
-    /// W1 too small to pack or not packed at its current version yet, W2 at its first call at its version, sizes that do
-    /// not chain): the caller then runs the two layers one after the other (which packs W1 on its second call).
+    /// b1)), W2, b2)</c>). Runs from the packed copies of W1 and W2ᵀ, split over the worker pool by panels of W1 when
+    /// <paramref name="allowParallel"/>. Returns false, having done nothing, when the path does not apply (no AVX-512, W1
+    /// not packed at its current version yet, W2ᵀ at its first call at W2's version, sizes that do not chain): the caller
+    /// then runs the two layers one after the other.
     /// </summary>
     internal static bool TryLinearReluLinearRowPacked(Tensor w1, float[] x, int xOff, float[] h, int hOff, Epi<float> epi1,
         Tensor w2, float[] y, int yOff, Epi<float> epi2, bool allowParallel)
@@ -36,113 +37,130 @@ public static partial class Gemm
         if (!Vector512.IsHardwareAccelerated || w1.DType != DType.Float32 || w1.Rank != 2 || !w1.IsContiguous) return false;
         int n1 = w1._shape[0], k = w1._shape[1], n2 = w2._shape[0];
         if (w2._shape[1] != n1 || n2 < 1) return false;
-        // W1 is packed by the one-layer path (its policy: large enough, second call at a version); it is never sighted here,
-        // so a batch-1 training loop (a new version each step) packs nothing.
         if (!s_rowPacks.TryGetValue(w1.Storage, out var slot1) || slot1.Pack is not { } pack1 || !IsCurrent(pack1, w1)) return false;
         if (x.Length - xOff < k || h.Length - hOff < n1 || y.Length - yOff < n2)
             throw new ArgumentException($"Linear, ReLU, Linear (batch 1): x needs {k} elements from {xOff} (has {x.Length - xOff}), h {n1} from {hOff} (has {h.Length - hOff}) and y {n2} from {yOff} (has {y.Length - yOff}).");
         epi1.Check(1, n1);
         epi2.Check(1, n2);
-        // W2 in panels too, whatever its size (its columns past n2 are zero): packed on the second call that sees its version.
-        var slot2 = s_rowPacks.GetValue(w2.Storage, static _ => new RowPackSlot());
-        if (CurrentRowPack(w2, slot2) is not { } pack2) return false;
 
-        int panels1 = (n1 + RowPackPanel - 1) / RowPackPanel, panels2 = (n2 + RowPackPanel - 1) / RowPackPanel;
+        var storage2 = w2.Storage;
+        int version2 = storage2.Version;
+        var slot2 = s_transposedPacks.GetValue(storage2, static _ => new RowPackSlot());
+        var pack2 = slot2.Pack;
+        if (pack2 is null || !IsCurrent(pack2, w2))
+        {
+            if (Volatile.Read(ref slot2.SeenVersion) != version2)
+            {
+                // First call at this version of W2: no copy yet (a training loop changes the version at every step).
+                Volatile.Write(ref slot2.SeenVersion, version2);
+                return false;
+            }
+            pack2 = PackTransposed(w2.Data<float>(), w2.Offset, version2, n2, n1, pack2);
+            slot2.Pack = pack2;
+        }
+
+        int panels = (n1 + RowPackPanel - 1) / RowPackPanel;
+        var parts = t_pairParts;
+        if (parts is null || parts.Length < panels * n2) t_pairParts = parts = new float[panels * n2];
         bool reverse = (++slot1.Calls & 1) != 0;
+        var body = new PairPart(x, xOff, pack1.Panels, k, n1, h, hOff, epi1, pack2.Panels, n2, parts, panels, panels, reverse);
         int split = 1;
         if (allowParallel && Parallelism.MaxThreads > 1 && (long)n1 * k * sizeof(float) >= RowGemvParallelBytes)
-            split = Math.Min(Parallelism.MaxThreads, panels1);
-        if (split <= 1)
+            split = Math.Min(Parallelism.MaxThreads, panels);
+        if (split <= 1) body.Invoke(0);
+        else
         {
-            PackedRowPanels(x, xOff, pack1.Panels, k, n1, h, hOff, epi1, 0, panels1, reverse);
-            PackedRowPanels(h, hOff, pack2.Panels, n1, n2, y, yOff, epi2, 0, panels2, reverse);
-            return true;
+            // One contiguous run of panels per thread, so that each core reads its share of both weights from its own L2.
+            int perPart = (panels + split - 1) / split;
+            Parallelism.For((panels + perPart - 1) / perPart, body with { PerPart = perPart });
         }
-        var sync = t_pairSync ??= new PairSync();
-        sync.Start(split, Environment.CurrentManagedThreadId);
-        Parallelism.For(split, new PairPart(sync, x, xOff, pack1.Panels, k, n1, h, hOff, epi1, pack2.Panels, n2, y, yOff, epi2,
-            (panels1 + split - 1) / split, panels1, (panels2 + split - 1) / split, panels2, reverse));
+
+        // y = Σ_q part_q in panel order, then y's epilogue.
+        var yd = y.AsSpan(yOff, n2);
+        parts.AsSpan(0, n2).CopyTo(yd);
+        for (int q = 1; q < panels; q++) AddTo(yd, parts.AsSpan(q * n2, n2));
+        if (!epi2.IsNone) epi2.ApplyRows(y, yOff, 0, 0, 1, 0, n2);
         return true;
     }
 
-    /// <summary>
-    /// Who runs which share of a pair's two layers: a claim flag per share and layer, the count of the first layer's
-    /// finished shares (the barrier), and the next participant number for a worker (the caller is participant 0).
-    /// </summary>
-    private sealed class PairSync
+    /// <summary>Copies W [n, k] transposed, as Wᵀ [k, n] row-major (reusing <paramref name="old"/>'s array when the sizes match).</summary>
+    private static RowPack PackTransposed(float[] w, int offset, int version, int n, int k, RowPack? old)
     {
-        /// <summary>How long a participant spins at the barrier without yielding (the other share takes a few µs).</summary>
-        private static readonly long HotSpinTicks = Stopwatch.Frequency / 20000; // 50 µs
-
-        private int[] _claimed = [];
-        private int _done1, _nextWorker;
-
-        public int Caller { get; private set; }
-
-        public int Shares { get; private set; }
-
-        public void Start(int shares, int caller)
+        float[] t = old is not null && old.N == n && old.K == k ? old.Panels : new float[(long)n * k];
+        for (int j = 0; j < n; j++)
         {
-            if (_claimed.Length < 2 * shares) _claimed = new int[2 * shares];
-            else Array.Clear(_claimed, 0, 2 * shares);
-            (_done1, _nextWorker, Shares, Caller) = (0, 0, shares, caller);
+            var row = w.AsSpan(offset + j * k, k);
+            for (int p = 0; p < k; p++) t[p * n + j] = row[p];
         }
+        return new RowPack(w, offset, version, n, k, t);
+    }
 
-        /// <summary>This participant's number: 0 for the thread that called the pair, 1, 2, … for the workers in arrival order.</summary>
-        public int Participant() => Environment.CurrentManagedThreadId == Caller ? 0 : Interlocked.Increment(ref _nextWorker);
+    /// <summary>acc += src, elementwise.</summary>
+    private static void AddTo(Span<float> acc, ReadOnlySpan<float> src)
+    {
+        int j = 0;
+        for (; j + Vector512<float>.Count <= acc.Length; j += Vector512<float>.Count)
+            (Vector512.Create(acc[j..]) + Vector512.Create(src[j..])).CopyTo(acc[j..]);
+        for (; j < acc.Length; j++) acc[j] += src[j];
+    }
 
-        /// <summary>Claims share <paramref name="share"/> of layer <paramref name="layer"/> (0 or 1); false when another participant has.</summary>
-        public bool Claim(int layer, int share) => Interlocked.CompareExchange(ref _claimed[layer * Shares + share], 1, 0) == 0;
-
-        /// <summary>Counts one finished share of the first layer (called even when it threw, so that no participant waits forever).</summary>
-        public void FinishedFirstLayerShare() => Interlocked.Increment(ref _done1);
-
-        /// <summary>Waits until every share of the first layer is finished (each one claimed is being run by a live thread).</summary>
-        public void AwaitFirstLayer()
+    /// <summary>
+    /// The panels [i·PerPart, (i + 1)·PerPart) of a pair, in forward or reverse order: each panel of the first layer, then
+    /// its partial of the second (an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>).
+    /// </summary>
+    private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
+        float[] W2t, int N2, float[] Parts, int PerPart, int Count, bool Reverse) : IParallelBody
+    {
+        public void Invoke(int index)
         {
-            if (Volatile.Read(ref _done1) >= Shares) return;
-            long hot = Stopwatch.GetTimestamp() + HotSpinTicks;
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _done1) < Shares)
+            int q0 = index * PerPart, q1 = Math.Min(Count, q0 + PerPart);
+            for (int i = q0; i < q1; i++)
             {
-                if (Stopwatch.GetTimestamp() < hot) Thread.SpinWait(4);
-                else spin.SpinOnce(sleep1Threshold: -1);
+                int q = Reverse ? q0 + q1 - 1 - i : i;
+                PackedRowPanels(X, XOff, Panels1, K, N1, H, HOff, Epi1, q, q + 1, reverse: false);
+                int p0 = q * RowPackPanel, rows = Math.Min(RowPackPanel, N1 - p0);
+                RowsTimesMatrix(H, HOff + p0, W2t, p0, rows, N2, Parts, q * N2);
             }
         }
     }
 
-    /// <summary>
-    /// One participant of a pair (an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>, whichever index it got): its
-    /// own share of the first layer, any unclaimed share of it, the barrier, then the same for the second layer.
-    /// </summary>
-    private readonly record struct PairPart(PairSync Sync, float[] X, int XOff, float[] Panels1, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
-        float[] Panels2, int N2, float[] Y, int YOff, Epi<float> Epi2, int Per1, int Count1, int Per2, int Count2, bool Reverse) : IParallelBody
+    /// <summary>out[outOff .. outOff + n) = Σ_{r &lt; rows} a[aOff + r] · B[b0 + r, :] for B [·, n] row-major (eight, then one vector of columns at a time).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsTimesMatrix(float[] a, int aOff, float[] b, int b0, int rows, int n, float[] outs, int outOff)
     {
-        public void Invoke(int index)
+        ref float av = ref MemoryMarshal.GetArrayDataReference(a);
+        ref float bv = ref MemoryMarshal.GetArrayDataReference(b);
+        ref float ov = ref MemoryMarshal.GetArrayDataReference(outs);
+        const int V = 16;
+        int j = 0;
+        for (; j + 8 * V <= n; j += 8 * V)
         {
-            int me = Sync.Participant(), shares = Sync.Shares;
-            for (int i = 0; i < shares; i++)
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int r = 0; r < rows; r++)
             {
-                int share = (me + i) % shares;
-                if (!Sync.Claim(0, share)) continue;
-                try
-                {
-                    int q0 = share * Per1;
-                    PackedRowPanels(X, XOff, Panels1, K, N1, H, HOff, Epi1, Math.Min(q0, Count1), Math.Min(Count1, q0 + Per1), Reverse);
-                }
-                finally
-                {
-                    Sync.FinishedFirstLayerShare();
-                }
+                var s = Vector512.Create(Unsafe.Add(ref av, aOff + r));
+                nuint o = (nuint)((long)(b0 + r) * n + j);
+                c0 = Fma(s, Vector512.LoadUnsafe(ref bv, o), c0); c1 = Fma(s, Vector512.LoadUnsafe(ref bv, o + V), c1);
+                c2 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 2 * V), c2); c3 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 3 * V), c3);
+                c4 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 4 * V), c4); c5 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 5 * V), c5);
+                c6 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 6 * V), c6); c7 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 7 * V), c7);
             }
-            Sync.AwaitFirstLayer();
-            for (int i = 0; i < shares; i++)
-            {
-                int share = (me + i) % shares;
-                if (!Sync.Claim(1, share)) continue;
-                int q0 = share * Per2;
-                PackedRowPanels(H, HOff, Panels2, N1, N2, Y, YOff, Epi2, Math.Min(q0, Count2), Math.Min(Count2, q0 + Per2), Reverse);
-            }
+            ref float d = ref Unsafe.Add(ref ov, outOff + j);
+            c0.StoreUnsafe(ref d, 0); c1.StoreUnsafe(ref d, V); c2.StoreUnsafe(ref d, 2 * V); c3.StoreUnsafe(ref d, 3 * V);
+            c4.StoreUnsafe(ref d, 4 * V); c5.StoreUnsafe(ref d, 5 * V); c6.StoreUnsafe(ref d, 6 * V); c7.StoreUnsafe(ref d, 7 * V);
+        }
+        for (; j + V <= n; j += V)
+        {
+            Vector512<float> c = default;
+            for (int r = 0; r < rows; r++)
+                c = Fma(Vector512.Create(Unsafe.Add(ref av, aOff + r)), Vector512.LoadUnsafe(ref bv, (nuint)((long)(b0 + r) * n + j)), c);
+            c.StoreUnsafe(ref Unsafe.Add(ref ov, outOff + j));
+        }
+        for (; j < n; j++)
+        {
+            float s = 0;
+            for (int r = 0; r < rows; r++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref av, aOff + r), Unsafe.Add(ref bv, (b0 + r) * n + j), s);
+            Unsafe.Add(ref ov, outOff + j) = s;
         }
     }
 }
