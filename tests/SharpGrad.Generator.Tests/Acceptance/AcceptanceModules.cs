@@ -657,3 +657,83 @@ public sealed partial class GruSequenceTagger
 
     public Tensor Forward([Shape("N", "T", "d")] Tensor x) => head.Forward(gru.Forward(x).Output);
 }
+
+/// <summary>Issue 12 item 2, as a user writes it: a readonly flag the constructor sets from its arguments (<c>cin == cout</c>).</summary>
+[Module]
+public sealed partial class FlagBlock
+{
+    private readonly Linear fc;
+    private readonly LayerNorm norm;
+    private readonly bool residual;
+
+    public FlagBlock(int cin, int cout)
+    {
+        fc = new Linear(cin, cout);
+        norm = new LayerNorm(cout);
+        residual = cin == cout;
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = norm.Forward(Functional.Relu(fc.Forward(x)));
+        return residual ? x + h : h;
+    }
+}
+
+/// <summary>Issue 12 item 2's parent: a loop over FlagBlocks (the first changes the width), then Cat, Pow, Clamp and a head.</summary>
+[Module]
+public sealed partial class FlagNet
+{
+    private readonly ModuleList<FlagBlock> blocks = new();
+    private readonly Linear head;
+
+    public FlagNet(int cin, int hidden, int classes)
+    {
+        blocks.Append(new FlagBlock(cin, hidden));
+        for (int i = 0; i < 2; i++) blocks.Append(new FlagBlock(hidden, hidden));
+        head = new Linear(2 * hidden, classes);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var b in blocks) x = b.Forward(x);
+        return head.Forward(Tensor.Cat([x, x.Pow(2).Clamp(0, 1)], 1));
+    }
+}
+
+/// <summary>FlagBlock without the flag (its program is whole): shows what FlagNet's tail compiles to once the blocks are whole.</summary>
+[Module]
+public sealed partial class NormBlock
+{
+    private readonly Linear fc;
+    private readonly LayerNorm norm;
+
+    public NormBlock(int cin, int cout)
+    {
+        fc = new Linear(cin, cout);
+        norm = new LayerNorm(cout);
+    }
+
+    public Tensor Forward(Tensor x) => norm.Forward(Functional.Relu(fc.Forward(x)));
+}
+
+/// <summary>FlagNet over NormBlocks: the loop, then Cat, Pow, Clamp and the head after it.</summary>
+[Module]
+public sealed partial class NormBlockNet
+{
+    private readonly ModuleList<NormBlock> blocks = new();
+    private readonly Linear head;
+
+    public NormBlockNet(int cin, int hidden, int classes)
+    {
+        blocks.Append(new NormBlock(cin, hidden));
+        for (int i = 0; i < 2; i++) blocks.Append(new NormBlock(hidden, hidden));
+        head = new Linear(2 * hidden, classes);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        foreach (var b in blocks) x = b.Forward(x);
+        return head.Forward(Tensor.Cat([x, x.Pow(2).Clamp(0, 1)], 1));
+    }
+}

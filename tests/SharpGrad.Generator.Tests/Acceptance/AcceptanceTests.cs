@@ -415,6 +415,51 @@ public class AcceptanceTests
         Eager.Compare(model, [Randn([batch, 3], 20), Randn([batch, 3], 21)], xs => model.Forward(xs[0], xs[1]), xs => compiled.Forward(xs[0], xs[1]));
     }
 
+    public static TheoryData<int, int> BatchesAndWidths => new() { { 1, 8 }, { 3, 8 }, { 64, 8 }, { 1, 32 }, { 3, 32 }, { 64, 32 } };
+
+    /// <summary>
+    /// Issue 12 item 2: <c>residual ? x + h : h</c> with <c>residual = cin == cout</c>. Both instances (flag true at 8→8, false
+    /// at 8→32) give eager's output, input gradient and parameter gradients: never the other instance's branch. Until
+    /// Compile() picks the branch by the instance's flag, the test is a named SG1019 break over <c>residual</c> (runs eagerly).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BatchesAndWidths))]
+    public void AFlagTheConstructorSetsFromItsArgumentsGivesEachInstancesBranch(int batch, int cout)
+    {
+        var model = new FlagBlock(8, cout);
+        var compiled = model.Compile();
+        var explanation = compiled.Explanation;
+        if (!explanation.IsFullyCompiled)
+            Assert.Contains(explanation.Breaks, b => b.Construct.Contains("`residual`", StringComparison.Ordinal));
+        var y = compiled.Forward(Randn([batch, 8], 11));
+        Assert.Equal([batch, cout], y.Shape.ToArray());
+        Eager.Compare(model, [Randn([batch, 8], 12)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>Issue 12 item 2's Net: a loop over FlagBlocks (8→32, then 32→32 twice), then Cat, Pow, Clamp and the head: compiled equals eager.</summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ALoopOverFlagBlocksThenCatPowClampEqualsEager(int batch)
+    {
+        var model = new FlagNet(8, 32, 3);
+        var compiled = model.Compile();
+        Eager.Compare(model, [Randn([batch, 8], 13)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>
+    /// With the blocks whole, the Net of issue 12 item 2 is fully compiled: the loop runs each block's program and the Cat,
+    /// Pow, Clamp and head after it are one compiled region. Compiled equals eager.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void WithWholeBlocksTheCatPowClampHeadAfterTheLoopCompile(int batch)
+    {
+        var model = new NormBlockNet(8, 32, 3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 8], 14)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
     private static Tensor Randn(int[] shape, int seed) => Tensor.Randn(shape, rng: new Rng(seed));
 
     private static Tensor CausalMask(int t) => Tensor.Ones(t, t).Triu(1).Gt(0.0);
