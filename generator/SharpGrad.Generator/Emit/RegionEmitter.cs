@@ -35,8 +35,30 @@ internal static class RegionEmitter
                 using (w.Block($"private {method.ReturnType} {RunnerName(method)}(Compiled __compiled{parameters})"))
                 {
                     int temp = 0;
-                    foreach (var segment in method.Segments)
+                    var segments = method.Segments.ToList();
+                    for (int n = 0; n < segments.Count; n++)
                     {
+                        var segment = segments[n];
+                        // A branch pair (GraphParser.BranchRegions): the instance's fields choose the region; a branch with no region passes
+                        // its input on. When either region is not compiled, the statement runs once, as written (its Code).
+                        if (segment.Condition is not null)
+                        {
+                            var pair = segment.Condition.Length > 0 ? (segment, segments[n + 1]) : (segments[n - 1], segment);
+                            bool ready = new[] { pair.Item1, pair.Item2 }.All(s => s.Region is null || compiled.Contains(s.Region));
+                            if (!ready)
+                            {
+                                if (segment.Condition.Length == 0) continue;
+                                w.Comment("eager (not compiled, see Explanation): " + segment.Where);
+                                foreach (var line in segment.Code.Split('\n')) w.WriteLine(line.TrimEnd('\r'));
+                                continue;
+                            }
+                            w.Comment((segment.Region is null ? "passed on: " : "compiled: ") + segment.Where);
+                            foreach (var declaration in segment.Declarations) w.WriteLine(declaration + ";");
+                            string value = segment.Region is null ? segment.Arguments[0] : $"__compiled.{segment.Region}({string.Join(", ", segment.Arguments)})";
+                            using (w.Block(segment.Condition.Length == 0 ? "else" : $"if ({segment.Condition})"))
+                                w.WriteLine(segment.Returns ? $"return {value};" : segment.Output is null ? value + ";" : $"{segment.Output} = {value};");
+                            continue;
+                        }
                         if (segment.Region is null || !compiled.Contains(segment.Region))
                         {
                             w.Comment((segment.Region is null ? "eager (a graph break): " : "eager (not compiled, see Explanation): ") + segment.Where);

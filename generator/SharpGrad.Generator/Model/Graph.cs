@@ -182,6 +182,12 @@ internal sealed record MethodSegment(string? Region, string Code, string Where)
     /// <summary>Locals the region leaves equal to one of its inputs (<c>var skip = x;</c>): "target=input" pairs, assigned after the call.</summary>
     public EquatableArray<string> Aliases { get; init; }
 
+    /// <summary>
+    /// For one branch of a test the constructor's arguments decide (<c>GraphParser.BranchRegions</c>): the test, run as
+    /// <c>if (test)</c> before this region; empty for the <c>else</c> region that follows it; null for any other segment.
+    /// </summary>
+    public string? Condition { get; init; }
+
     /// <summary>For eager statements: the locals and parameters they assign (a later region cannot take their shapes from an earlier one).</summary>
     public EquatableArray<string> Writes { get; init; }
 

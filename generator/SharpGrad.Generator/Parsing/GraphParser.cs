@@ -59,6 +59,18 @@ internal sealed class GraphParser
     /// <summary>The static regions of the broken methods parsed so far (methods of their own, <see cref="GraphMethod.RegionOf"/>).</summary>
     private readonly List<GraphMethod> _regions = new();
 
+    /// <summary>
+    /// While one branch of a flag the constructor's arguments decide is parsed (<see cref="BranchRegions"/>): the value
+    /// assumed for its test, by the test's text.
+    /// </summary>
+    private readonly Dictionary<string, bool> _assumed = new();
+
+    /// <summary>The last test of the module's fields the build could not decide (<see cref="Decided"/>): its text and where it is.</summary>
+    private (string Text, LocationInfo? Where)? _undecided;
+
+    /// <summary>The tests compiled as one region per value, the instance's value chosen when the runner runs: no break.</summary>
+    private readonly HashSet<LocationInfo> _branched = new();
+
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
         _type = type;
@@ -217,6 +229,8 @@ internal sealed class GraphParser
         bool declarable = !method.IsGenericMethod && method.Parameters.All(p => p.RefKind == RefKind.None);
         var nodes = _nodes.ToEquatableArray();
         var segments = broken && declarable && syntax.Body is { } statements ? Regions(method, statements) : default;
+        // A test compiled as one region per value (BranchRegions) is no break.
+        _issues.RemoveAll(i => i.DependsOnArguments && i.Location is { } at && _branched.Contains(at) && i.Method == method.Name);
         var root = syntax.SyntaxTree.GetCompilationUnitRoot(_token);
         var usings = root.Usings.Concat(syntax.Ancestors().OfType<BaseNamespaceDeclarationSyntax>().Reverse().SelectMany(n => n.Usings));
         return new GraphMethod(method.Name, inputs.ToEquatableArray(), nodes, output,
@@ -278,7 +292,21 @@ internal sealed class GraphParser
                     current = null;
                 }
                 var snapshot = Snapshot();
+                _undecided = null;
                 bool parsed = TryStatement(statement, isFinal, out int returned);
+                var undecided = _undecided;
+                if (!parsed && undecided is { } flag)
+                {
+                    // The open region and this statement, once per value of the test: the instance's value is taken at run time.
+                    var open = (_nodes, _env, _intEnv, _eager, _regionInputs);
+                    if (BranchRegions(method, statements, start, i, isFinal, flag, segments))
+                    {
+                        start = -1;
+                        i++;
+                        continue;
+                    }
+                    (_nodes, _env, _intEnv, _eager, _regionInputs) = open;
+                }
                 var outputs = parsed ? Outputs(statements, start, i, isFinal ? returned : -1) : null;
                 if (outputs is not null)
                 {
@@ -363,6 +391,65 @@ internal sealed class GraphParser
             });
         }
         AddEager(segments, "return new global::SharpGrad.Tensor[] { " + string.Join(", ", names) + " };", Lines(statement, statement), new List<string>());
+    }
+
+    /// <summary>
+    /// A statement that breaks only on a test of the module's fields its constructor's arguments decide (<c>residual ? x + h : h</c>,
+    /// <c>residual = cin == cout</c>): parsed once with the test true and once false, each a region of its own; the runner
+    /// runs the one the instance's fields choose (<c>if (residual) … else …</c>), so no break. False (nothing added) when
+    /// either branch breaks for another reason or leaves no computed value.
+    /// </summary>
+    private bool BranchRegions(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int first, int i, bool isFinal, (string Text, LocationInfo? Where) flag,
+                               List<MethodSegment> segments)
+    {
+        if (flag.Where is null || _assumed.ContainsKey(flag.Text)) return false;
+        int regionsBefore = _regions.Count;
+        var branches = new List<MethodSegment>();
+        foreach (bool value in new[] { true, false })
+        {
+            OpenRegion();
+            _assumed[flag.Text] = value;
+            try
+            {
+                bool parsed = true;
+                int returned = -1;
+                for (int k = first; k <= i && parsed; k++) parsed = TryStatement(statements[k], isFinal && k == i, out returned);
+                var outputs = parsed ? Outputs(statements, first, i, isFinal ? returned : -1) : null;
+                if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0)
+                {
+                    _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+                    return false;
+                }
+                if (_nodes[outputs.Node] is { Kind: NodeKind.Input } passed)
+                {
+                    // The branch leaves one of its inputs (`residual ? x + h : h` when false): nothing to compile, it passes that local on.
+                    branches.Add(new MethodSegment(null, Code(statements, first, i), Lines(statements[first], statements[i]))
+                    {
+                        Output = outputs.Output,
+                        Returns = outputs.Returns,
+                        Declarations = (value ? outputs.Declarations : new List<string>()).ToEquatableArray(),
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Symbol.Name }.ToEquatableArray(),
+                        Condition = value ? flag.Text : "",
+                    });
+                    continue;
+                }
+                AddRegion(method, Code(statements, first, i), Lines(statements[first], statements[i]) + (value ? " (" : " (!") + flag.Text + ")",
+                    LocationInfo.From(statements[first].GetLocation()), outputs.Node, branches, new MethodSegment(null, "", "")
+                    {
+                        Output = outputs.Output,
+                        Returns = outputs.Returns,
+                        Declarations = (value ? outputs.Declarations : new List<string>()).ToEquatableArray(),
+                        Condition = value ? flag.Text : "",
+                    });
+            }
+            finally
+            {
+                _assumed.Remove(flag.Text);
+            }
+        }
+        segments.AddRange(branches);
+        _branched.Add(flag.Where);
+        return true;
     }
 
     /// <summary>What a region leaves: its one computed value (and where it goes), the locals equal to an input, the locals it declares for later statements.</summary>
@@ -838,6 +925,8 @@ internal sealed class GraphParser
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
+        if (_assumed.TryGetValue(Text(condition), out bool assumed)) return assumed;
+        _undecided = (Text(condition), Where(condition));
         throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(condition),
             "the test `" + Text(condition) + "` of the module's fields, which its constructor's arguments decide",
             "build the module in a parent with arguments the build knows (its Compile() then takes the branch this instance has), or set the fields from constants")

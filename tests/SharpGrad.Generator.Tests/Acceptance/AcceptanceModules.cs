@@ -737,3 +737,23 @@ public sealed partial class NormBlockNet
         return head.Forward(Tensor.Cat([x, x.Pow(2).Clamp(0, 1)], 1));
     }
 }
+
+/// <summary>A flag the constructor sets from its arguments (<c>cout &gt; 16</c>) whose two branches have shapes the build knows.</summary>
+[Module]
+public sealed partial class GatedBlock
+{
+    private readonly Linear fc;
+    private readonly bool gated;
+
+    public GatedBlock(int cin, int cout)
+    {
+        fc = new Linear(cin, cout);
+        gated = cout > 16;
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Functional.Relu(fc.Forward(x));
+        return gated ? h * Functional.Tanh(h) : h;
+    }
+}

@@ -418,21 +418,42 @@ public class AcceptanceTests
     public static TheoryData<int, int> BatchesAndWidths => new() { { 1, 8 }, { 3, 8 }, { 64, 8 }, { 1, 32 }, { 3, 32 }, { 64, 32 } };
 
     /// <summary>
-    /// Issue 12 item 2: <c>residual ? x + h : h</c> with <c>residual = cin == cout</c>. Both instances (flag true at 8→8, false
-    /// at 8→32) give eager's output, input gradient and parameter gradients: never the other instance's branch. Until
-    /// Compile() picks the branch by the instance's flag, the test is a named SG1019 break over <c>residual</c> (runs eagerly).
+    /// A flag the constructor sets from its arguments (<c>gated = cout &gt; 16</c>) is no break: each value of
+    /// <c>gated ? h * tanh(h) : h</c> is a compiled region (the false one is <c>h</c>'s own), and the runner takes the one the
+    /// instance has. Both instances are fully compiled, their output's grad_fn is the chosen region's, and compiled equals eager.
     /// </summary>
     [Theory]
     [MemberData(nameof(BatchesAndWidths))]
-    public void AFlagTheConstructorSetsFromItsArgumentsGivesEachInstancesBranch(int batch, int cout)
+    public void AFlagTheConstructorSetsFromItsArgumentsTakesEachInstancesBranch(int batch, int cout)
+    {
+        var model = new GatedBlock(8, cout);
+        var compiled = model.Compile();
+        var explanation = compiled.Explanation;
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        Assert.Contains(explanation.Regions, r => r.EndsWith("(gated)", StringComparison.Ordinal));
+        Assert.Contains(explanation.Regions, r => r.EndsWith("(!gated)", StringComparison.Ordinal));
+        var y = compiled.Forward(Randn([batch, 8], 11).RequiresGrad_());
+        Assert.Equal("GatedBlockForwardRegion" + (cout > 16 ? "1" : "2") + "CompiledBackward", y.GradFn!.Name);
+        Assert.Equal([batch, cout], y.Shape.ToArray());
+        Eager.Compare(model, [Randn([batch, 8], 12)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    /// <summary>
+    /// Issue 12 item 2's block: <c>residual ? x + h : h</c> with <c>residual = cin == cout</c>. Both instances (flag true at
+    /// 8→8, false at 8→32) give eager's output, input gradient and parameter gradients: never the other instance's branch.
+    /// The flag itself is no longer the break; <c>x + h</c> is, since the build cannot prove cin == cout inside the true branch
+    /// (a named SG1019 break; the statement runs eagerly).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BatchesAndWidths))]
+    public void AResidualFlagTheConstructorSetsGivesEachInstancesBranch(int batch, int cout)
     {
         var model = new FlagBlock(8, cout);
         var compiled = model.Compile();
         var explanation = compiled.Explanation;
-        if (!explanation.IsFullyCompiled)
-            Assert.Contains(explanation.Breaks, b => b.Construct.Contains("`residual`", StringComparison.Ordinal));
-        var y = compiled.Forward(Randn([batch, 8], 11));
-        Assert.Equal([batch, cout], y.Shape.ToArray());
+        Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("`residual`", StringComparison.Ordinal));
+        Assert.Contains(explanation.Breaks, b => b.Construct.Contains("`x + h`", StringComparison.Ordinal));
+        Assert.Equal([batch, cout], compiled.Forward(Randn([batch, 8], 11)).Shape.ToArray());
         Eager.Compare(model, [Randn([batch, 8], 12)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
     }
 
