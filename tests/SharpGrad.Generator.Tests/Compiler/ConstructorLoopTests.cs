@@ -94,11 +94,8 @@ public class ConstructorLoopTests
         Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
     }
 
-    [Fact]
-    public void ALoopOverUserBlocksOfACountKnownWhenBuiltIsNoBreakButEachBlocksProgram()
-    {
-        // The items are the user's [Module] blocks: the loop calls each block's own program, and Explanation adds the blocks'.
-        string source = """
+    /// <summary>The user's own [Module] block in a list whose length a constructor parameter gives; <paramref name="loop"/> is Forward's loop over it.</summary>
+    private static string BlockStack(string loop) => $$"""
             using SharpGrad;
             using SharpGrad.Layers;
 
@@ -126,11 +123,19 @@ public class ConstructorLoopTests
 
                 public Tensor Forward([Shape("N", "d")] Tensor x)
                 {
-                    foreach (var block in blocks) x = block.Forward(x);
+                    {{Indent(loop)}}
                     return head.Forward(x);
                 }
             }
             """;
+
+    private static string Indent(string code) => code.Replace("\n", "\n        ");
+
+    [Fact]
+    public void ALoopOverUserBlocksOfACountKnownWhenBuiltIsNoBreakButEachBlocksProgram()
+    {
+        // The items are the user's [Module] blocks: the loop calls each block's own program, and Explanation adds the blocks'.
+        string source = BlockStack("foreach (var block in blocks) x = block.Forward(x);");
         var (result, output) = GeneratorHarness.Run(source);
         Assert.Empty(result.Diagnostics);
         var stack = CompiledText(result);
@@ -145,41 +150,11 @@ public class ConstructorLoopTests
     public void SG1019_ALoopOverUserBlocksInsideAnotherStatementRunsEagerlyAndIsABreak()
     {
         // Only a loop that is a statement of the method's body is run through the blocks' programs; inside a block it runs as written.
-        string source = """
-            using SharpGrad;
-            using SharpGrad.Layers;
-
-            namespace Demo.Compiled;
-
-            [Module]
-            public partial class Block
-            {
-                private readonly Linear fc;
-                public Block(int d) { fc = new Linear(d, d); }
-                public Tensor Forward(Tensor x) => x + fc.Forward(x);
-            }
-
-            [Module]
-            public partial class Stack
-            {
-                private readonly ModuleList<Block> blocks = new();
-                private readonly Linear head;
-
-                public Stack(int d, int layers)
-                {
-                    for (int i = 0; i < layers; i++) blocks.Append(new Block(d));
-                    head = new Linear(d, 3);
-                }
-
-                public Tensor Forward([Shape("N", "d")] Tensor x)
-                {
-                    {
-                        foreach (var block in blocks) x = block.Forward(x);
-                    }
-                    return head.Forward(x);
-                }
-            }
-            """;
+        string source = BlockStack("""
+        {
+            foreach (var block in blocks) x = block.Forward(x);
+        }
+        """);
         var (result, _) = GeneratorHarness.Run(source);
         Assert.Equal(2, result.Diagnostics.Length);
         Assert.All(result.Diagnostics, d => Assert.Equal("SG1019", d.Id));
