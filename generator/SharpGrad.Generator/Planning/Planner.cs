@@ -12,14 +12,15 @@ namespace SharpGrad.Generator.Planning;
 /// </summary>
 internal static class Planner
 {
-    private const string DeclareShape = " (declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters)";
+    private const string DeclareShape = "declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters";
 
     /// <summary>Why a method or region got no plan: the construct, where, and whether it is a gap of the code generator (a break) or shapes not known at build time.</summary>
     /// <param name="Reason">The construct and why (the break's message).</param>
     /// <param name="Location">Where.</param>
     /// <param name="Coverage">True for a gap of the code generator; false for a shape not known at build time.</param>
     /// <param name="InChild">True when the shape is not known inside an inlined child, whose own diagnostics say why.</param>
-    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage, bool InChild = false);
+    /// <param name="FixText">The fix when it is neither of <see cref="Fix"/>'s two general ones.</param>
+    private sealed record PlanFailure(string Reason, LocationInfo? Location, bool Coverage, bool InChild = false, string? FixText = null);
 
     /// <summary>
     /// Plans one module: each parsed method is compiled whole, compiled region by region around its graph breaks
@@ -154,8 +155,8 @@ internal static class Planner
 
     /// <summary>What a break's message suggests: another expression for a gap of the code generator, a declared shape for a shape not known.</summary>
     private static string Fix(PlanFailure failure)
-        => failure.Coverage ? "write that expression with the ops docs/static-subset.md lists as compiled"
-            : "declare the input's shape with [Shape(\"N\", …)], or start with a layer whose input size is a constant";
+        => failure.FixText ?? (failure.Coverage ? "write that expression with the ops docs/static-subset.md lists as compiled"
+            : "declare the input's shape with [Shape(\"N\", …)], or start with a layer whose input size is a constant");
 
     /// <summary>A module with no program: SG1017 at <paramref name="location"/> says why and what to do.</summary>
     private static PlannedModule NoProgram(ModuleSpec emitSpec, LocationInfo? location, string why, string fix)
@@ -225,9 +226,10 @@ internal static class Planner
         {
             // With sizes bound when the module is built, an input shape the build cannot tell is a break (never silent).
             // So is one whose shapes the user declared ([Shape(T, "N", 8)]: the batch not first).
-            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time{(program.Sizes.IsEmpty ? "" : DeclareShape)}"
+            // The fix is the shape, even where the break is a coverage one (sizes bound when the module is built).
+            failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time"
                 + (declared ? " (the compiled program needs the batch as the first dim of a float input, named in [Shape(\"N\", …)])" : ""),
-                method.Location, Coverage: mustExplain);
+                method.Location, Coverage: mustExplain, FixText: program.Sizes.IsEmpty ? null : DeclareShape);
             return null;
         }
 

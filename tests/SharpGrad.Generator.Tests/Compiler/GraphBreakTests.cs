@@ -245,6 +245,18 @@ public class GraphBreakTests
     }
 
     [Fact]
+    public void InputShapeNotKnownInAConstructorSizedModuleSaysToDeclareIt()
+    {
+        // Sizes bound when the module is built: the break's one fix is the [Shape], not the generic "write it with compiled ops".
+        var (text, message) = Single(Model("    private readonly Linear fc;\n    public Net(int hidden) { fc = new Linear(hidden, 3); }",
+            "Tensor x", "        return fc.Forward(x * 2f);"));
+        Assert.Equal("Forward", text);
+        Assert.Contains("at Forward, whose inputs have no batch dim known at build time;", message);
+        Assert.Contains("(to compile it: declare the input's shape with [Shape(\"N\", …)]; its sizes may name the constructor's parameters)", message);
+        Assert.DoesNotContain("write that expression", message);
+    }
+
+    [Fact]
     public void InputShapeNotKnownAtBuildTime()
     {
         // No [Shape] and no layer to take it from: Forward runs eagerly inside Compile(), and the break says how to compile it.
