@@ -38,38 +38,13 @@ public sealed partial class LengthReadClassifier
     }
 }
 
-/// <summary>The zoo GptBlock's Forward: pre-norm causal self-attention and an MLP, each around a residual.</summary>
-[Module]
-public sealed partial class LengthReadBlock
-{
-    private readonly LayerNorm ln1;
-    private readonly MultiheadAttention attn;
-    private readonly LayerNorm ln2;
-    private readonly Sequential mlp;
-
-    public LengthReadBlock(int d, int heads)
-    {
-        ln1 = new LayerNorm(d);
-        attn = new MultiheadAttention(d, heads, batchFirst: true);
-        ln2 = new LayerNorm(d);
-        mlp = new Sequential(new Linear(d, 4 * d), new GELU(), new Linear(4 * d, d));
-    }
-
-    public Tensor Forward(Tensor x, Tensor causal)
-    {
-        var h = ln1.Forward(x);
-        x = x + attn.Forward(h, h, h, attnMask: causal, needWeights: false).Output;
-        return x + mlp.Forward(ln2.Forward(x));
-    }
-}
-
-/// <summary>The zoo Gpt's Forward (two blocks): <c>int t = tokens.Size(1)</c>, a causal mask and positions of length t.</summary>
+/// <summary>The zoo Gpt's Forward over the zoo's own GptBlock (two blocks): <c>int t = tokens.Size(1)</c>, a causal mask and positions of length t.</summary>
 [Module]
 public sealed partial class LengthReadGpt
 {
     private readonly Embedding tok;
     private readonly Embedding pos;
-    private readonly ModuleList<LengthReadBlock> blocks;
+    private readonly ModuleList<Zoo.GptBlock> blocks;
     private readonly LayerNorm ln_f;
     private readonly Linear head;
 
@@ -77,8 +52,8 @@ public sealed partial class LengthReadGpt
     {
         tok = new Embedding(vocab, d);
         pos = new Embedding(maxLen, d);
-        blocks = new ModuleList<LengthReadBlock>();
-        for (int i = 0; i < 2; i++) blocks.Append(new LengthReadBlock(d, heads));
+        blocks = new ModuleList<Zoo.GptBlock>();
+        for (int i = 0; i < 2; i++) blocks.Append(new Zoo.GptBlock(d, heads));
         ln_f = new LayerNorm(d);
         head = new Linear(d, vocab, bias: false);
     }
