@@ -55,7 +55,7 @@ public class InterceptorTests
             using Demo.Layers;
             namespace Demo;
 
-            [Module(Compile = false)] // DispatchForward: outside the static subset
+            [Module]
             public partial class Net
             {
                 private readonly Linear fc = new(1, 1);
@@ -98,7 +98,7 @@ public class InterceptorTests
                 public virtual Tensor Forward(Tensor x) => x;
             }
 
-            [Module(Compile = false)] // base.Forward: outside the static subset
+            [Module]
             public partial class DerivedBlock : BaseBlock
             {
                 public override Tensor Forward(Tensor x) => base.Forward(x) + x;

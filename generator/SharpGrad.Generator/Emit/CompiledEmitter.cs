@@ -12,16 +12,30 @@ internal static class CompiledEmitter
 {
     public static string HintName(ModuleSpec spec) => ModuleEmitter.HintName(spec).Replace(".g.cs", ".Compiled.g.cs");
 
+    /// <summary>
+    /// A module class derived from another module class (<c>class DerivedBlock : BaseBlock</c>, PyTorch's subclassing of a
+    /// module) declares its own <c>Compile()</c> and <c>Compiled</c>, hiding the base's when the base has them (a [Module]
+    /// base gets them from this generator, a runtime layer may have its own). Whether the base's exist depends on how the base
+    /// compiles, which this class's generation does not see, so the members are declared <c>new</c> and CS0109 ("the new
+    /// keyword is not required") is silenced for the file.
+    /// </summary>
+    private static string New(ModuleSpec spec) => spec.BaseKind == BaseKind.ModuleSubclass ? "new " : "";
+
+    private static IndentedWriter BeginFile(ModuleSpec spec)
+        => spec.BaseKind == BaseKind.ModuleSubclass
+            ? ModuleEmitter.BeginFile(spec, ["#nullable enable", "#pragma warning disable CS0109 // `new` hides the base module's Compile()/Compiled when it has them"])
+            : ModuleEmitter.BeginFile(spec);
+
     public static string Emit(ModuleSpec spec, ProgramPlan p)
     {
         if (p.Methods.IsEmpty && p.Runners.IsEmpty) return EmitEager(spec, p);
-        var w = ModuleEmitter.BeginFile(spec);
+        var w = BeginFile(spec);
         string cls = spec.ClassName;
         using (w.Block($"{spec.DeclarationKeywords} {cls}"))
         {
             w.WriteLine("/// <summary>Returns the compiled program of this module, sharing its parameters (no copies). See <see cref=\"Compiled\"/>.</summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
-            w.WriteLine("public Compiled Compile() => new(this);");
+            w.WriteLine($"public {New(spec)}Compiled Compile() => new(this);");
             w.WriteLine();
             w.WriteLine("/// <summary>");
             w.WriteLine("/// The program SharpGrad generated at build time from this module's parsed methods: a straight-line forward over");
@@ -44,7 +58,7 @@ internal static class CompiledEmitter
             }
             w.WriteLine("/// </summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
-            using (w.Block("public sealed class Compiled"))
+            using (w.Block($"public {New(spec)}sealed class Compiled"))
             {
                 w.WriteLine($"private readonly {cls} _m;");
                 w.WriteLine($"private readonly {EmitContext.Guard} {EmitContext.GuardField} = new(\"{cls}.Compiled\"); // refuses concurrent calls");
@@ -66,6 +80,12 @@ internal static class CompiledEmitter
                 w.WriteLine();
                 using (w.Block($"internal Compiled({cls} module)"))
                 {
+                    if (!spec.DeclarationKeywords.Split(' ').Contains("sealed"))
+                    {
+                        // Compile() is not virtual (each class's Compiled is its own type): called through a base reference on a
+                        // subclass, it would run the base's Forward where eager runs the override. Refuse rather than differ.
+                        w.WriteLine($"{EmitContext.Support}.RequireExactType(module, typeof({cls}));");
+                    }
                     w.WriteLine("_m = module;");
                     foreach (var c in p.Modules)
                     {
@@ -106,13 +126,13 @@ internal static class CompiledEmitter
     /// </summary>
     private static string EmitEager(ModuleSpec spec, ProgramPlan p)
     {
-        var w = ModuleEmitter.BeginFile(spec);
+        var w = BeginFile(spec);
         string cls = spec.ClassName;
         using (w.Block($"{spec.DeclarationKeywords} {cls}"))
         {
             w.WriteLine("/// <summary>Returns this module's program (see <see cref=\"Compiled\"/>: its graph breaks, so it runs eagerly).</summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
-            w.WriteLine("public Compiled Compile() => new(this);");
+            w.WriteLine($"public {New(spec)}Compiled Compile() => new(this);");
             w.WriteLine();
             w.WriteLine("/// <summary>");
             w.WriteLine("/// The program SharpGrad generated at build time for this module. Its graph breaks (SG1019, listed by");
@@ -120,7 +140,7 @@ internal static class CompiledEmitter
             w.WriteLine("/// gradients as the module itself.");
             w.WriteLine("/// </summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
-            using (w.Block("public sealed class Compiled"))
+            using (w.Block($"public {New(spec)}sealed class Compiled"))
             {
                 w.WriteLine($"private readonly {cls} _m;");
                 w.WriteLine();

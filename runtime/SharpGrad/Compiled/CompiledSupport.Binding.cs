@@ -23,6 +23,23 @@ public static partial class CompiledSupport
     }
 
     /// <summary>
+    /// Refuses to compile a subclass of a module class through the base class's <c>Compile()</c>: the base's program computes
+    /// the base's Forward, where eager runs the subclass's override (Compile() is not virtual: each class's Compiled is its
+    /// own type). Called by the generated Compiled constructor of every unsealed module class.
+    /// </summary>
+    /// <param name="module">The module being compiled.</param>
+    /// <param name="generatedFor">The class the program was generated for.</param>
+    public static void RequireExactType(Module module, Type generatedFor)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(generatedFor);
+        if (module.GetType() == generatedFor) return;
+        throw new InvalidOperationException(
+            $"{generatedFor.Name}.Compile() compiles {generatedFor.Name}.Forward, but this module is a {module.GetType().Name}, a subclass whose Forward " +
+            $"may differ: call Compile() on a reference of the subclass's own type (a [Module] subclass has its own Compile()), or run it eagerly.");
+    }
+
+    /// <summary>
     /// Checks a float input of a compiled method against the shape inferred at build time: its rank, its fixed dims
     /// (<paramref name="dims"/>, −1 for the batch dim), the batch size of the first batched input (<paramref name="batch"/>,
     /// −1 for the first) and float32. Returns its batch size (dim 0) when it is batched, else <paramref name="batch"/>.

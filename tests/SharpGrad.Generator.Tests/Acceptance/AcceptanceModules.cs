@@ -757,3 +757,26 @@ public sealed partial class GatedBlock
         return gated ? h * Functional.Tanh(h) : h;
     }
 }
+
+/// <summary>
+/// class BaseMlp(nn.Module) … class GatedMlp(BaseMlp): a module subclassing another module and overriding forward, using the
+/// base's layers. Both have their own Compile() (the derived class's generated Compile() and Compiled used to hide the
+/// base's without <c>new</c>: CS0108, a build error with warnings as errors).
+/// </summary>
+[Module]
+public partial class BaseMlp
+{
+    protected readonly Linear fc1 = new(5, 8);
+    protected readonly Linear fc2 = new(8, 3);
+
+    public virtual Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x)));
+}
+
+/// <summary>The subclass of <see cref="BaseMlp"/>: a gate of its own on the base's hidden layer.</summary>
+[Module]
+public sealed partial class GatedMlp : BaseMlp
+{
+    private readonly Linear gate = new(5, 8);
+
+    public override Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x)) * gate.Forward(x).Sigmoid());
+}

@@ -54,6 +54,24 @@ public class AcceptanceTests
 
     [Theory]
     [MemberData(nameof(Batches))]
+    public void AModuleSubclassingAnotherModuleHasItsOwnProgram(int batch)
+    {
+        var baseModel = new BaseMlp();
+        var baseCompiled = baseModel.Compile();
+        Eager.Compare(baseModel, [Randn([batch, 5], 21)], xs => baseModel.Forward(xs[0]), xs => baseCompiled.Forward(xs[0]));
+
+        var model = new GatedMlp();
+        GatedMlp.Compiled compiled = model.Compile();
+        Assert.Equal(["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "gate.weight", "gate.bias"], model.NamedParameters().Select(p => p.Name).ToArray());
+        Eager.Compare(model, [Randn([batch, 5], 22)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        // Through the base type, Compile() is the base's (hidden, not overridden): its program computes BaseMlp.Forward, not
+        // the override eager runs, so it refuses and says which Compile() to call.
+        var error = Assert.Throws<InvalidOperationException>(() => ((BaseMlp)model).Compile());
+        Assert.Contains("BaseMlp.Compile() compiles BaseMlp.Forward, but this module is a GatedMlp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
     public void ConstructorSizesTheBuildCannotCompareAreCheckedOnceInCompile(int batch)
     {
         var model = new TwoWidthNet(6, 6);

@@ -269,7 +269,7 @@ public class InliningTests
             {
                 public Tensor Forward(Tensor x)
                 {
-                    for (int i = 0; i < 2; i++) x = x * 2f;   // a loop: not static, so eager-only
+                    for (int i = 0; i < 2; i++) x = x * 2f;   // would compile (unrolled); Compile = false is what keeps it a Call
                     return x;
                 }
             }

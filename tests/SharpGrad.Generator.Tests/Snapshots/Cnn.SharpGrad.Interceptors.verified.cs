@@ -23,24 +23,24 @@ namespace SharpGrad.Generated
     [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
     file static class ForwardInterceptors
     {
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgIUBAABTb3VyY2UxLmNz")] // Source1.cs(14,89)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNIUBAABTb3VyY2UxLmNz")] // Source1.cs(14,89)
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
         public static global::SharpGrad.Tensor Forward0(this global::Demo.Layers.Conv2d module, global::SharpGrad.Tensor input)
             => global::SharpGrad.Module.DispatchForward(module, input, static (m, x) => m.Forward(x));
 
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgFgBAABTb3VyY2UxLmNz")] // Source1.cs(14,44)
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgGQBAABTb3VyY2UxLmNz")] // Source1.cs(14,56)
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgD8DAABTb3VyY2UxLmNz")] // Source1.cs(28,68)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNFgBAABTb3VyY2UxLmNz")] // Source1.cs(14,44)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNGQBAABTb3VyY2UxLmNz")] // Source1.cs(14,56)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNHsDAABTb3VyY2UxLmNz")] // Source1.cs(28,68)
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
         public static global::SharpGrad.Tensor Forward1(this global::Demo.Layers.Linear module, global::SharpGrad.Tensor input)
             => global::SharpGrad.Module.DispatchForward(module, input, static (m, x) => m.Forward(x));
 
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgDEDAABTb3VyY2UxLmNz")] // Source1.cs(28,54)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNG0DAABTb3VyY2UxLmNz")] // Source1.cs(28,54)
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
         public static global::SharpGrad.Tensor Forward2(this global::Demo.Layers.ReLU module, global::SharpGrad.Tensor input)
             => global::SharpGrad.Module.DispatchForward(module, input, static (m, x) => m.Forward(x));
 
-        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "yq1nT56XOmVApeoyqrMdgHcBAABTb3VyY2UxLmNz")] // Source1.cs(14,75)
+        [global::System.Runtime.CompilerServices.InterceptsLocation(1, "vg/rt6sOhLucdZvdjdMlNHcBAABTb3VyY2UxLmNz")] // Source1.cs(14,75)
         [global::System.CodeDom.Compiler.GeneratedCode("SharpGrad.Generator", "0.1.0")]
         public static global::SharpGrad.Tensor Forward3(this global::Demo.ResidualBlock module, global::SharpGrad.Tensor input)
             => global::SharpGrad.Module.DispatchForward(module, input, static (m, x) => m.Forward(x));

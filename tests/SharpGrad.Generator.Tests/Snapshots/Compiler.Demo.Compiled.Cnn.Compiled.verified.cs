@@ -83,6 +83,7 @@ partial class Cnn
 
         internal Compiled(Cnn module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(Cnn));
             _m = module;
             _conv1 = module.conv1;
             _pool = module.pool;

@@ -61,6 +61,7 @@ partial class CtorNet
 
         internal Compiled(CtorNet module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(CtorNet));
             _m = module;
             _fc1 = module.fc1;
             _fc2 = module.fc2;

@@ -60,6 +60,7 @@ partial class Mlp
 
         internal Compiled(Mlp module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(Mlp));
             _m = module;
             _fc1 = module.fc1;
             _fc2 = module.fc2;

@@ -99,6 +99,7 @@ partial class Outer
 
         internal Compiled(Outer module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(Outer));
             _m = module;
             _stem = module.stem;
             _block_fc = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "block.fc");

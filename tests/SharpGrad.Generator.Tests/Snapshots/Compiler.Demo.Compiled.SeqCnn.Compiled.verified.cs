@@ -120,6 +120,7 @@ partial class SeqCnn
 
         internal Compiled(SeqCnn module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(SeqCnn));
             _m = module;
             _features_0 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Conv2d>(module, "features.0");
             _features_1 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.BatchNorm2d>(module, "features.1");

@@ -74,6 +74,7 @@ partial class SeqNet
 
         internal Compiled(SeqNet module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(SeqNet));
             _m = module;
             _up = module.up;
             _norm = module.norm;

@@ -74,6 +74,7 @@ partial class Stack
 
         internal Compiled(Stack module)
         {
+            global::SharpGrad.CompiledSupport.RequireExactType(module, typeof(Stack));
             _m = module;
             _blocks_0 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "blocks.0");
             _blocks_1 = global::SharpGrad.CompiledSupport.Submodule<global::SharpGrad.Layers.Linear>(module, "blocks.1");

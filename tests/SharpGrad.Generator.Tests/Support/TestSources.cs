@@ -68,7 +68,7 @@ internal static class TestSources
             public Tensor Forward(Tensor x, Tensor skip) => Forward(x) + skip;
         }
 
-        [Module(Compile = false)] // a foreach over a list of children: eager-only
+        [Module(Compile = false)] // the switch under test: not parsed, a call the parent does not see into (the foreach itself would compile)
         internal partial class ResidualBlock
         {
             private readonly Linear[] layers = [new(8, 8), new(8, 8)];
