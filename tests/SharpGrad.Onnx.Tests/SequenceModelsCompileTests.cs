@@ -144,6 +144,22 @@ public class SequenceModelsCompileTests
         Assert.All(explanation.Breaks, b => Assert.Contains(call, b.Construct, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// ActivationZoo (Models.cs) was [Module(Compile = false)] because Narrow and Cat did not compile. Now its program is
+    /// compiled up to the one op the compiler does not know (Functional.Softsign, a composite), a named graph break.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ActivationZooCompiled(int n)
+    {
+        var m = new ActivationZoo();
+        var c = m.Compile();
+        Assert.True(c.Explanation.Regions.Count >= 2, c.Explanation.ToString());
+        var only = Assert.Single(c.Explanation.Breaks);
+        Assert.Contains("Functional.Softsign", only.Construct, StringComparison.Ordinal);
+        Same(m, [Randn(52, n, 10)], i => [m.Forward(i[0])], i => [c.Forward(i[0])]);
+    }
+
     /// <summary>A Tensor[] Forward whose elements compile: each is a compiled region of its own, and no element is left eager.</summary>
     [Theory]
     [MemberData(nameof(BatchesAndSubsets))]
