@@ -8,8 +8,6 @@ public static partial class Functional
     // The activations' forward and derivative are their kernels (Kernels/Activations.cs); their defaults are the op
     // catalogue's (Ops/Catalogue.Pointwise.cs). These entries only name them.
 
-    private static Tensor ActScale(Tensor t, double s) => t.Mul(Tensor.ScalarLike(t, s));
-
     private static void ActRequireFloat(Tensor x, string op)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -84,28 +82,28 @@ public static partial class Functional
     public static Tensor Softmin(Tensor x, int dim) => Softmax(x.Neg(), dim);
 
     /// <summary>x / (1 + |x|) (PyTorch: <c>F.softsign</c>).</summary>
-    public static Tensor Softsign(Tensor x) => x / (x.Abs() + 1f);
+    public static Tensor Softsign(Tensor x) => Activation<SoftsignOp>(x);
 
     /// <summary>
     /// scale·(max(0, x) + min(0, α·(eˣ − 1))) with PyTorch's fixed α ≈ 1.6733 and scale ≈ 1.0507 (PyTorch: <c>F.selu</c>).
     /// </summary>
-    public static Tensor Selu(Tensor x) => ActScale(Elu(x, 1.6732632423543772848170429916717), 1.0507009873554804934193349852946);
+    public static Tensor Selu(Tensor x) => Activation<SeluOp>(x);
 
     /// <summary>max(0, x) + min(0, α·(e^(x/α) − 1)) (PyTorch: <c>F.celu</c>).</summary>
     public static Tensor Celu(Tensor x, double alpha = OpDefaults.Celu.Alpha)
     {
         if (alpha == 0) throw new ArgumentException("Celu: alpha must not be 0.");
-        return ActScale(Elu(ActScale(x, 1 / alpha), 1), alpha);
+        return Activation<CeluOp>(x, alpha);
     }
 
     /// <summary>x·tanh(softplus(x)) (PyTorch: <c>F.mish</c>).</summary>
-    public static Tensor Mish(Tensor x) => x * Softplus(x).Tanh();
+    public static Tensor Mish(Tensor x) => Activation<MishOp>(x);
 
     /// <summary>relu6(x + 3) / 6 (PyTorch: <c>F.hardsigmoid</c>).</summary>
-    public static Tensor Hardsigmoid(Tensor x) => ActScale(Hardtanh(x + 3f, 0, 6), 1.0 / 6);
+    public static Tensor Hardsigmoid(Tensor x) => Activation<HardsigmoidOp>(x);
 
     /// <summary>x·relu6(x + 3) / 6 (PyTorch: <c>F.hardswish</c>).</summary>
-    public static Tensor Hardswish(Tensor x) => x * Hardsigmoid(x);
+    public static Tensor Hardswish(Tensor x) => Activation<HardswishOp>(x);
 
     /// <summary>
     /// Clamps to [minVal, maxVal] (PyTorch: <c>F.hardtanh</c>); the gradient is 1 strictly inside the interval, 0 at and beyond

@@ -381,3 +381,156 @@ internal static class MathExtra
         return Math.Exp(-x * x) / (f * 1.7724538509055160);
     }
 }
+
+/// <summary>Softsign (PyTorch: <c>F.softsign</c>): x / (1 + |x|); the derivative is 1 / (1 + |x|)².</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SoftsignOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Softsign";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] / (T.Abs(x[i]) + T.One);
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+    {
+        var d = (x * TA.Sign(x)) + 1;
+        return 1.0 / (d * d);
+    }
+}
+
+/// <summary>
+/// SELU (PyTorch: <c>F.selu</c>): scale·(max(0, x) + min(0, α·(eˣ − 1))) with PyTorch's fixed α ≈ 1.6733 and scale ≈ 1.0507;
+/// the derivative is scale for x &gt; 0, else y + scale·α.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct SeluOp : IPointwiseOp
+{
+    /// <summary>PyTorch's α.</summary>
+    internal const double Alpha = 1.6732632423543772848170429916717;
+
+    /// <summary>PyTorch's scale.</summary>
+    internal const double Scale = 1.0507009873554804934193349852946;
+
+    /// <inheritdoc/>
+    public static string Name => "Selu";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = double.CreateTruncating(x[i]);
+            y[i] = T.CreateTruncating(Scale * (v > 0 ? v : Alpha * MathExtra.Expm1(v)));
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+        => TA.Select(TA.Above(x, 0), TA.Constant(x, Scale), y + (Scale * Alpha));
+}
+
+/// <summary>
+/// CELU (PyTorch: <c>F.celu</c>): max(0, x) + min(0, α·(e^(x/α) − 1)) with α = a; the derivative is 1 for x &gt; 0, else
+/// y/α + 1 (= e^(x/α)). Throws when α = 0.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct CeluOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Celu";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a == 0) throw new ArgumentException("Celu: alpha must not be 0.");
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = double.CreateTruncating(x[i]);
+            y[i] = v > 0 ? x[i] : T.CreateTruncating(a * MathExtra.Expm1(v / a));
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+        => TA.Select(TA.Above(x, 0), TA.Constant(x, 1), (y * (1.0 / a)) + 1);
+}
+
+/// <summary>
+/// Mish (PyTorch: <c>F.mish</c>): x·tanh(softplus(x)) (softplus with PyTorch's default threshold 20); the derivative is
+/// tanh(sp) + x·(1 − tanh²(sp))·σ(x).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct MishOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Mish";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = double.CreateTruncating(x[i]);
+            double sp = v > SharpGrad.Ops.OpDefaults.Softplus.Threshold ? v : MathExtra.Log1p(Math.Exp(v));
+            y[i] = T.CreateTruncating(v * Math.Tanh(sp));
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+    {
+        var t = TA.Tanh(TA.Softplus(x));
+        return t + (x * (1.0 - (t * t)) * TA.Sigmoid(x));
+    }
+}
+
+/// <summary>
+/// Hardsigmoid (PyTorch: <c>F.hardsigmoid</c>): relu6(x + 3) / 6; the derivative is 1/6 strictly between −3 and 3, else 0
+/// (PyTorch's <c>hardsigmoid_backward</c>).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct HardsigmoidOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static string Name => "Hardsigmoid";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T three = T.CreateTruncating(3), six = T.CreateTruncating(6);
+        for (int i = 0; i < x.Length; i++) y[i] = T.Min(T.Max(x[i] + three, T.Zero), six) / six;
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Above(x, -3) * TA.Below(x, 3) * (1.0 / 6);
+}
+
+/// <summary>
+/// Hardswish (PyTorch: <c>F.hardswish</c>): x·relu6(x + 3) / 6; the derivative is 0 below −3, 1 above 3, and x/3 + 1/2
+/// between them, bounds included (PyTorch's <c>hardswish_backward</c>).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct HardswishOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static string Name => "Hardswish";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T three = T.CreateTruncating(3), six = T.CreateTruncating(6);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] * T.Min(T.Max(x[i] + three, T.Zero), six) / six;
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA>
+        => TA.Select(TA.Below(x, -3), TA.Constant(x, 0), TA.Select(TA.Above(x, 3), TA.Constant(x, 1), (x * (1.0 / 3)) + 0.5));
+}

@@ -142,13 +142,14 @@ internal static partial class OpCatalogue
         Composite("ClampMin", "clamp_min", T, Req("min", "min", ParamKind.Double)),
         Composite("ClampMax", "clamp_max", T, Req("max", "max", ParamKind.Double)),
         Composite("Square", "square", T) with { Reads = BackwardReads.Input },
-        Composite("Selu", "selu", F, Inplace()) with { Layer = "SELU" },
-        Composite("Celu", "celu", F, Opt("alpha", "alpha", ParamKind.Double, OpDefaults.Celu.Alpha) with { Property = "Alpha" }, Inplace())
+        Pointwise("Selu", "selu", F, BackwardReads.Input | BackwardReads.Output, Inplace()) with { Layer = "SELU" },
+        Pointwise("Celu", "celu", F, BackwardReads.Input | BackwardReads.Output,
+            Opt("alpha", "alpha", ParamKind.Double, OpDefaults.Celu.Alpha) with { Property = "Alpha", KernelSlot = 0 }, Inplace())
             with { Layer = "CELU" },
-        Composite("Mish", "mish", F, Inplace()) with { Layer = "Mish", Reads = BackwardReads.Input },
-        Composite("Softsign", "softsign", F) with { Layer = "Softsign" },
-        Composite("Hardsigmoid", "hardsigmoid", F, Inplace()) with { Layer = "Hardsigmoid", Reads = BackwardReads.Input },
-        Composite("Hardswish", "hardswish", F, Inplace()) with { Layer = "Hardswish", Reads = BackwardReads.Input },
+        Pointwise("Mish", "mish", F, BackwardReads.Input, Inplace()) with { Layer = "Mish" },
+        Pointwise("Softsign", "softsign", F, BackwardReads.Input) with { Layer = "Softsign" },
+        Pointwise("Hardsigmoid", "hardsigmoid", F, BackwardReads.Input, Inplace()) with { Layer = "Hardsigmoid" },
+        Pointwise("Hardswish", "hardswish", F, BackwardReads.Input, Inplace()) with { Layer = "Hardswish" },
         Composite("Softmin", "softmin", F, Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }) with { Layer = "Softmin" },
     ];
 }

@@ -53,7 +53,7 @@ public sealed partial class CompiledPointwiseCatalogue
     [
         "Relu", "Relu6", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Gelu", "Silu", "Softplus", "Hardtanh", "LogSigmoid", "Softshrink",
         "Hardshrink", "Exp", "Log", "Sqrt", "Rsqrt", "Abs", "Neg", "Sign", "Reciprocal", "Sin", "Cos", "Log1p", "Expm1", "Erf",
-        "PowScalar", "Clamp",
+        "PowScalar", "Clamp", "Selu", "Celu", "Mish", "Softsign", "Hardsigmoid", "Hardswish",
     ];
 
     private readonly Linear fc = new(6, 6);
@@ -65,7 +65,8 @@ public sealed partial class CompiledPointwiseCatalogue
         var activations = Functional.Relu(h) + Functional.Relu6(h * 4f) + Functional.Sigmoid(h) + Functional.Tanh(h)
             + Functional.LeakyRelu(h, 0.2) + Functional.Elu(h, 0.7) + Functional.Gelu(h) + Functional.Gelu(h, "tanh") + Functional.Silu(h)
             + Functional.Softplus(h, 2.0, 1.5) + Functional.Hardtanh(h, -0.5, 0.8) + Functional.LogSigmoid(h) + Functional.Softshrink(h, 0.3)
-            + Functional.Hardshrink(h, 0.3);
+            + Functional.Hardshrink(h, 0.3) + Functional.Selu(h) + Functional.Celu(h, 0.6) + Functional.Mish(h) + Functional.Softsign(h)
+            + Functional.Hardsigmoid(h * 3f) + Functional.Hardswish(h * 3f);
         var math = h.Exp() * 0.01f + p.Log() + p.Sqrt() + p.Rsqrt() + h.Abs() + h.Neg() + h.Sign() + p.Reciprocal() + h.Sin() + h.Cos()
             + p.Log1p() + (h * 0.1f).Expm1() + h.Erf() + p.Pow(2.5) + h.Clamp(-0.5, 0.7);
         return activations + math;
