@@ -146,7 +146,7 @@ public class SequenceModelsCompileTests
 
     /// <summary>
     /// ActivationZoo (Models.cs) was [Module(Compile = false)] because Narrow and Cat did not compile. Now its program is
-    /// compiled up to the one op the compiler does not know (Functional.Softsign, a composite), a named graph break.
+    /// compiled up to the one op the compiler does not know (Functional.Softmin, a composite), a named graph break.
     /// </summary>
     [Theory]
     [MemberData(nameof(Batches))]
@@ -156,7 +156,7 @@ public class SequenceModelsCompileTests
         var c = m.Compile();
         Assert.True(c.Explanation.Regions.Count >= 2, c.Explanation.ToString());
         var only = Assert.Single(c.Explanation.Breaks);
-        Assert.Contains("Functional.Softsign", only.Construct, StringComparison.Ordinal);
+        Assert.Contains("Functional.Softmin", only.Construct, StringComparison.Ordinal);
         Same(m, [Randn(52, n, 10)], i => [m.Forward(i[0])], i => [c.Forward(i[0])]);
     }
 
