@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SharpGrad.Kernels;
 
@@ -157,10 +159,7 @@ public static partial class RecurrentKernel
         // W_hhᵀ [H, gates·H] once for all steps: each step's h·W_hhᵀ is then a plain product whose kernel broadcasts h and
         // streams rows of W_hhᵀ (the dot-product form, with one horizontal sum per output, is slower at these sizes).
         var wT = buffers.WeightT;
-        for (int q = 0; q < g; q++)
-        {
-            for (int p = 0; p < h; p++) wT[p * g + q] = w[wOffset + q * h + p];
-        }
+        Transpose(w, wOffset, g, h, wT);
         for (int k = 0; k < s.Steps; k++)
         {
             int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
@@ -312,6 +311,34 @@ public static partial class RecurrentKernel
             for (int row = 0; row < steps * n; row++) TensorPrimitives.Add(dB, dHw.AsSpan(row * g, g), dB);
         }
         buffers.ReturnWorking();
+    }
+
+    /// <summary>
+    /// <paramref name="dst"/>[p·rows + q] = <paramref name="src"/>[offset + q·cols + p] ([rows, cols] → [cols, rows]), in 16 × 16
+    /// tiles without bounds checks (the checked scalar loop took ~3 % of the LSTM step).
+    /// </summary>
+    internal static void Transpose<T>(T[] src, int offset, int rows, int cols, T[] dst) where T : unmanaged
+    {
+        if (offset < 0 || (long)offset + (long)rows * cols > src.Length || (long)rows * cols > dst.Length)
+            throw new ArgumentException($"Transpose of [{rows}, {cols}] at {offset}: the arrays hold {src.Length} and {dst.Length} elements.");
+        ref T s0 = ref MemoryMarshal.GetArrayDataReference(src);
+        ref T d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        s0 = ref Unsafe.Add(ref s0, offset);
+        const int Tile = 16;
+        for (int q0 = 0; q0 < rows; q0 += Tile)
+        {
+            int q1 = Math.Min(q0 + Tile, rows);
+            for (int p0 = 0; p0 < cols; p0 += Tile)
+            {
+                int p1 = Math.Min(p0 + Tile, cols);
+                for (int q = q0; q < q1; q++)
+                {
+                    ref T sq = ref Unsafe.Add(ref s0, (nint)q * cols);
+                    for (int p = p0; p < p1; p++)
+                        Unsafe.Add(ref d0, (nint)p * rows + q) = Unsafe.Add(ref sq, p);
+                }
+            }
+        }
     }
 
     /// <summary>C (+)= op(A)·op(B) on float or double arrays.</summary>
