@@ -70,7 +70,8 @@ public sealed class RecurrentWorkspace
         for (int k = 0; k < Projections.Length; k++)
         {
             Projections[k] = new float[t * n * g];
-            Outputs[k] = new float[t * n * h];
+            // One direction: the layer's outputs are the next layer's time-major input as they are (no copy).
+            Outputs[k] = d == 1 ? LayerInputs[k + 1] : new float[t * n * h];
             Buffers[k] = new RecurrenceBuffers<float>();
         }
         Zeros = new float[n * h];
@@ -87,7 +88,7 @@ public sealed class RecurrentWorkspace
         FinalHGrad = new float[states * n * h];
         FinalCGrad = s.Mode == RecurrentMode.Lstm ? new float[states * n * h] : [];
         InitialGrad = new float[n * h];
-        OutputGrad = new float[t * n * h];
+        OutputGrad = d == 1 ? [] : new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         CellBias = new float[g];
         BiasGrad = new float[g];
@@ -155,7 +156,10 @@ public static class RecurrentStack
                 var o = ws.Outputs[idx];
                 RecurrentKernel.Forward(step, xw, ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
                     weights[idx * k + 1], 0, cellBias, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default, ws.Buffers[idx]);
-                for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
+                if (!ReferenceEquals(o, next))
+                {
+                    for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
+                }
             }
         }
         FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
@@ -240,8 +244,13 @@ public static class RecurrentStack
                 int idx = layer * d + dir;
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
-                var dOut = ws.OutputGrad;
-                for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                // One direction: the output's gradient is the layer above's input gradient as it is (a scratch array: h_n's
+                // gradient may be added into it).
+                var dOut = d == 1 ? dNext : ws.OutputGrad;
+                if (d > 1)
+                {
+                    for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                }
                 if (ws.HasFinalHGrad && t > 0)
                 {
                     // h_n is the direction's output at its last step: its gradient joins that step's.
