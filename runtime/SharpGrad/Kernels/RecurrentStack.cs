@@ -46,6 +46,8 @@ public sealed class RecurrentWorkspace
     internal float[][] InputGrads = [];      // [L + 1][T·N·in_l]
     internal float[] OutputGrad = [];        // [T·N·H]: one direction's share of the layer output's gradient
     internal float[] ProjectionGrad = [];    // [T·N·G]
+    internal float[] CellBias = [];          // [G]: LSTM's b_ih + b_hh, added once in the cell instead of b_ih to every projected row
+    internal float[] BiasGrad = [];          // [G]: Σ rows of the projection's gradient, b_ih's and b_hh's alike (LSTM, RNN)
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -68,7 +70,8 @@ public sealed class RecurrentWorkspace
         for (int k = 0; k < Projections.Length; k++)
         {
             Projections[k] = new float[t * n * g];
-            Outputs[k] = new float[t * n * h];
+            // One direction: the layer's outputs are the next layer's time-major input as they are (no copy).
+            Outputs[k] = d == 1 ? LayerInputs[k + 1] : new float[t * n * h];
             Buffers[k] = new RecurrenceBuffers<float>();
         }
         Zeros = new float[n * h];
@@ -85,8 +88,10 @@ public sealed class RecurrentWorkspace
         FinalHGrad = new float[states * n * h];
         FinalCGrad = s.Mode == RecurrentMode.Lstm ? new float[states * n * h] : [];
         InitialGrad = new float[n * h];
-        OutputGrad = new float[t * n * h];
+        OutputGrad = d == 1 ? [] : new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
+        CellBias = new float[g];
+        BiasGrad = new float[g];
         _n = n;
         _shape = s;
     }
@@ -135,16 +140,26 @@ public static class RecurrentStack
                 int g = step.GateWidth;
                 var xw = ws.Projections[idx];
                 Gemm.Sgemm(false, true, rows, g, inF, 1f, x, 0, inF, weights[idx * k], 0, inF, 0f, xw, 0, g);
-                if (s.Bias)
+                ReadOnlySpan<float> cellBias = default;
+                if (s.Bias && s.Mode == RecurrentMode.Lstm)
+                {
+                    // The LSTM cell adds its bias to every pre-activation: b_ih + b_hh there, once, instead of b_ih to every row here.
+                    TensorPrimitives.Add(weights[idx * k + 2].AsSpan(0, g), weights[idx * k + 3].AsSpan(0, g), ws.CellBias);
+                    cellBias = ws.CellBias;
+                }
+                else if (s.Bias)
                 {
                     var bIh = weights[idx * k + 2].AsSpan(0, g);
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(xw.AsSpan(r * g, g), bIh, xw.AsSpan(r * g, g));
+                    cellBias = weights[idx * k + 3].AsSpan(0, g);
                 }
                 var o = ws.Outputs[idx];
                 RecurrentKernel.Forward(step, xw, ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
-                    weights[idx * k + 1], 0, s.Bias ? weights[idx * k + 3].AsSpan(0, g) : default, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default,
-                    ws.Buffers[idx]);
-                for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
+                    weights[idx * k + 1], 0, cellBias, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default, ws.Buffers[idx]);
+                if (!ReferenceEquals(o, next))
+                {
+                    for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
+                }
             }
         }
         FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
@@ -229,8 +244,13 @@ public static class RecurrentStack
                 int idx = layer * d + dir;
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
-                var dOut = ws.OutputGrad;
-                for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                // One direction: the output's gradient is the layer above's input gradient as it is (a scratch array: h_n's
+                // gradient may be added into it).
+                var dOut = d == 1 ? dNext : ws.OutputGrad;
+                if (d > 1)
+                {
+                    for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
+                }
                 if (ws.HasFinalHGrad && t > 0)
                 {
                     // h_n is the direction's output at its last step: its gradient joins that step's.
@@ -239,9 +259,20 @@ public static class RecurrentStack
                 }
                 var dXw = ws.ProjectionGrad;
                 var h0 = ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros;
+                var gbHh = s.Bias ? weightGrads[idx * k + 3] : null;
+                var gbIh = s.Bias ? weightGrads[idx * k + 2] : null;
+                // Outside GRU, b_ih and b_hh reach the same pre-activations: their gradients are one sum over the rows, made once
+                // (into BiasGrad by the kernel) and added to both.
+                bool sharedBiasGrad = s.Mode != RecurrentMode.Gru && gbHh is not null && gbIh is not null;
+                if (sharedBiasGrad) Array.Clear(ws.BiasGrad);
                 RecurrentKernel.Backward(step, dOut, lstm && ws.HasFinalCGrad ? ws.FinalCGrad.AsSpan(idx * nh, nh) : default, ws.Outputs[idx], h0,
                     ws.HasInitialC ? ws.InitialC[idx] : default, weights[idx * k + 1], 0, dXw, gradH0 is null ? default : ws.InitialGrad, default,
-                    weightGrads[idx * k + 1], s.Bias && weightGrads[idx * k + 3] is { } gbHh ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                    weightGrads[idx * k + 1], sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                if (sharedBiasGrad)
+                {
+                    TensorPrimitives.Add(gbHh.AsSpan(0, g), ws.BiasGrad, gbHh.AsSpan(0, g));
+                    TensorPrimitives.Add(gbIh.AsSpan(0, g), ws.BiasGrad, gbIh.AsSpan(0, g));
+                }
                 if (gradH0 is not null) AddState(gradH0, idx, ws, n, s, t == 0 && ws.HasFinalHGrad ? ws.FinalHGrad : null);
                 if (gradC0 is not null && lstm)
                 {
@@ -253,7 +284,7 @@ public static class RecurrentStack
                     TensorPrimitives.Add(to, ws.InitialGrad, to);
                 }
                 if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.LayerInputs[layer], 0, inF, 1f, gwIh, 0, inF);
-                if (s.Bias && weightGrads[idx * k + 2] is { } gbIh)
+                if (gbIh is not null && !sharedBiasGrad)
                 {
                     var gb = gbIh.AsSpan(0, g);
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dXw.AsSpan(r * g, g), gb);
