@@ -109,6 +109,7 @@ partial class Outer
         /// <summary>Runs the compiled <see cref="Outer.Forward(global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 1)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x)
         {
             using var call = _guard.Enter("Forward");
@@ -126,6 +127,7 @@ partial class Outer
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -196,6 +198,7 @@ partial class Outer
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Run(int n)
         {
             float[] x = _forward_x;
@@ -337,6 +340,7 @@ partial class Outer
 
         /// <summary>Runs the compiled <see cref="Outer.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("Loss");
@@ -388,6 +392,7 @@ partial class Outer
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _loss_Prepare(global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -461,6 +466,7 @@ partial class Outer
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _loss_Run(int n)
         {
             float[] x = _loss_x;
