@@ -94,6 +94,8 @@ public static class Compare
 
         Console.WriteLine($"# compare, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Machine()}");
         Console.WriteLine($"# peers: {Path.GetFullPath(peersDir)}; rounds: {rounds}; threads: {string.Join(",", threadCounts)}");
+        // The child `workloads` processes read the same variable (Workloads.WarmupMs): our warm-up lasts at least this long.
+        Console.WriteLine($"# SharpGrad timing: best of three loops after the peers' iters/10 warm-up calls and at least {Workloads.WarmupMs} ms (SHARPGRAD_BENCH_WARMUP_MS; docs/performance.md, \"Timing policy\")");
         var lines = new List<Line>();
         var sw = Stopwatch.StartNew();
         for (int round = 1; round <= rounds; round++)

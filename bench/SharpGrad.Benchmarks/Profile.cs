@@ -26,8 +26,8 @@ public static class Profile
             p.Body();
             long before = GC.GetAllocatedBytesForCurrentThread();
             int gc0 = GC.CollectionCount(0);
-            double us = Workloads.MicrosPerCall(p.Body, p.Iters);
-            long bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / (p.Iters * 3 + Math.Max(3, p.Iters / 10));
+            double us = Workloads.MicrosPerCall(p.Body, p.Iters, out long calls);
+            long bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / calls;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{p.Key,-18} {p.What,-58} {us,10:F1} us  {bytes,9} B/call  gen0 GCs {GC.CollectionCount(0) - gc0}"));
         }

@@ -8,6 +8,9 @@
 //       then the NativeAOT binary of bench/SharpGrad.Benchmarks.Aot at PATH (peer=sharpgrad-aot)
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- profile [--threads N]
 //       times the pieces of the small workloads (kernels, layers, forward/backward/step) and the bytes allocated per call
+//   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- allocations [--threads N] [--steps N]
+//       bytes allocated per training step (GC.GetAllocatedBytesForCurrentThread and the whole process) of the loops issue 14
+//       sets allocation targets for: compiled LossBackward, the natural compiled loop, the eager MLP and CNN steps
 //   dotnet run -c Release --project bench/SharpGrad.Benchmarks -- distributed [--steps N] [--batch N]
 //       data-parallel training (DistributedDataParallel over MPI) of the workloads' CNN on 1 and on 2 ranks, 1 thread each:
 //       images/s over all ranks and the share of the step spent waiting for the gradient all-reduces (needs mpiexec)
@@ -27,6 +30,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks profile [--threads N]                   where the time and the allocations of the small workloads go
           SharpGrad.Benchmarks distributed [--steps N] [--batch N]     DDP training images/s on 1 and 2 ranks (mpiexec), and the time waiting for gradients
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
+          SharpGrad.Benchmarks allocations [--threads N] [--steps N]   bytes allocated per training step (issue 14's four allocation targets)
           SharpGrad.Benchmarks count NAME N [--threads T]              run one profiled part N times (for callgrind instruction counts; NAME as in profile)
           SharpGrad.Benchmarks compare [--peers DIR] [--threads 2,1]   TorchSharp, PyTorch and our workloads in one run: the table with ratios and targets (compare --help)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
@@ -45,6 +49,8 @@ switch (args[0])
         return Profile.Run(args[1..]);
     case "count":
         return Profile.Count(args[1..]);
+    case "allocations":
+        return Allocations.Run(args[1..]);
     case "compare":
         return Compare.Run(args[1..]);
     case "distributed":
@@ -55,6 +61,6 @@ switch (args[0])
         BenchmarkSwitcher.FromAssembly(typeof(Workloads).Assembly).Run(args[1..].Length == 0 ? ["--filter", "*"] : args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'onnxruntime', 'profile', 'count', 'distributed', 'micro' or 'compare' (--help lists the options).");
+        Console.Error.WriteLine($"SharpGrad.Benchmarks: unknown command '{args[0]}'; expected 'workloads', 'onnxruntime', 'profile', 'count', 'allocations', 'distributed', 'micro' or 'compare' (--help lists the options).");
         return 2;
 }

@@ -145,6 +145,7 @@ internal sealed class MethodEmitter
             _w.WriteLine("/// same result and gradients as the eager method, as one node on the tape.</summary>");
         }
         if (!_p.ScalarOutput || Nodes[outNode].Shape!.Rank > 0) _w.WriteLine($"[return: global::SharpGrad.Shape({ShapeArguments(Nodes[outNode].Shape!)})]");
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"{(_p.IsRegion ? "internal" : "public")} {Tensor} {_p.Name}({paramList})"))
         {
             // The entry's own locals never take the name of one of the user's parameters (a loss's target is often `y`).
@@ -252,6 +253,7 @@ internal sealed class MethodEmitter
         var inputs = _p.Inputs;
         string where = $"{_class}.Compiled.{_p.Name}";
         _w.WriteLine("/// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>");
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private int {P}Prepare({string.Join(", ", inputs.Select(x => $"{Tensor} {x.Name}"))})"))
         {
             foreach (var x in inputs) _w.WriteLine($"global::System.ArgumentNullException.ThrowIfNull({x.Name});");
@@ -398,6 +400,7 @@ internal sealed class MethodEmitter
     private void EmitRun()
     {
         _w.WriteLine($"/// <summary>The forward program of {_p.Name}, node by node.</summary>");
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private void {P}Run(int n)"))
         {
             _e.Body(_w, e =>

@@ -40,6 +40,7 @@ public sealed class CompiledCallGuard
     /// </summary>
     /// <exception cref="InvalidOperationException">Another call of this program is in progress, on another thread or (from a
     /// hook) on this one.</exception>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Scope Enter(string method)
     {
         int me = Environment.CurrentManagedThreadId;

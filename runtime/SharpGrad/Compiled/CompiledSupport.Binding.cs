@@ -51,6 +51,7 @@ public static partial class CompiledSupport
     /// <param name="where">The compiled method (<c>Net.Compiled.Forward</c>), for messages.</param>
     /// <param name="batch">The batch size of an earlier input, or −1.</param>
     /// <param name="batchFrom">The name of that input.</param>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static int CheckInput(Tensor x, string name, ReadOnlySpan<int> dims, string shape, string where, int batch = -1, string? batchFrom = null)
     {
         bool batched = dims.Length > 0 && dims[0] < 0;
@@ -89,6 +90,7 @@ public static partial class CompiledSupport
     }
 
     /// <summary>The float32 array of a parameter or buffer, which must be contiguous and start at element 0 (as parameters are).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static float[] Dense(Tensor tensor)
     {
         if (tensor.DType != DType.Float32 || !tensor.IsContiguous || tensor.Offset != 0)
@@ -104,6 +106,7 @@ public static partial class CompiledSupport
     /// The float32 data of an input as an array starting at element 0: the tensor's own storage when it is contiguous at
     /// offset 0 (no copy), otherwise a copy into <paramref name="scratch"/> (grown when needed).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static float[] Dense(Tensor tensor, ref float[]? scratch)
     {
         if (tensor.IsContiguous && tensor.Offset == 0) return tensor.Data<float>();

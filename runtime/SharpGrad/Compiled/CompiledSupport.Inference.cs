@@ -12,6 +12,7 @@ public static partial class CompiledSupport
     /// row, the weights not packed yet at their current versions): the program then runs the two
     /// <see cref="LinearForward"/> calls.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static bool LinearReluLinearForward(float[] x, Tensor weight1, Tensor? bias1, float[] h, Tensor weight2, Tensor? bias2, float[] y,
         int n, LinearShape shape1, LinearShape shape2, GemmActivation activation2 = GemmActivation.None)
     {

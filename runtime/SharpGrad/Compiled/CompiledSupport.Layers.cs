@@ -8,6 +8,7 @@ namespace SharpGrad;
 public static partial class CompiledSupport
 {
     /// <summary>A Linear layer (PyTorch: <c>F.linear</c>): y = x · weightᵀ + bias by one GEMM, the epilogue fused (bias, ReLU or a residual add).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void LinearForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, LinearShape shape,
         GemmActivation activation = GemmActivation.None, float[]? residual = null)
     {

@@ -48,6 +48,7 @@ public static partial class Gemm
     /// false, having done nothing, when the packed path does not apply (no AVX-512, a small or non-contiguous W, or the
     /// first call at W's current version): the caller then runs the GEMM.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearRowPacked(Tensor weight, float[] x, int xOff, float[] y, int yOff, Epi<float> epi, bool allowParallel)
     {
         if (!Vector512.IsHardwareAccelerated || weight.DType != DType.Float32 || weight.Rank != 2 || !weight.IsContiguous) return false;

@@ -30,6 +30,7 @@ public static partial class Gemm
     /// not packed at its current version yet, W2ᵀ at its first call at W2's version, sizes that do not chain): the caller
     /// then runs the two layers one after the other.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearReluLinearRowPacked(Tensor w1, float[] x, int xOff, float[] h, int hOff, Epi<float> epi1,
         Tensor w2, float[] y, int yOff, Epi<float> epi2, bool allowParallel)
     {
@@ -111,6 +112,7 @@ public static partial class Gemm
     private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
         float[] W2t, int N2, float[] Parts, int PerPart, int Count, bool Reverse) : IParallelBody
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int q0 = index * PerPart, q1 = Math.Min(Count, q0 + PerPart);

@@ -111,6 +111,7 @@ internal sealed unsafe class WorkerPool
     private int _sleepers;
 
     /// <summary>Runs the loop on the pool, or returns false when another caller holds it.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool TryRun<TBody>(int count, int threads, ref TBody body) where TBody : struct, IParallelBody
     {
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return false;
@@ -152,6 +153,7 @@ internal sealed unsafe class WorkerPool
         => Unsafe.AsRef<TBody>(body).Invoke(index);
 
     /// <summary>Claims and runs items of loop <paramref name="seq"/> until none is left (or the loop is not current any more).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Work(long seq)
     {
         while (true)
@@ -219,6 +221,7 @@ internal sealed unsafe class WorkerPool
     private static readonly long HotSpinTicks = Stopwatch.Frequency / 20000; // 50 µs
 
     /// <summary>Spins until a loop newer than <paramref name="seen"/> is published (without yielding for <see cref="HotSpinTicks"/>, then yielding), then parks until woken.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private long WaitForLoop(long seen)
     {
         long start = Stopwatch.GetTimestamp();

@@ -110,6 +110,7 @@ partial class Outer
         /// <summary>Runs the compiled <see cref="Outer.Forward(global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 1)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x)
         {
             using var call = _guard.Enter("Forward");
@@ -127,6 +128,7 @@ partial class Outer
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -197,6 +199,7 @@ partial class Outer
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Run(int n)
         {
             float[] x = _forward_x;
@@ -338,6 +341,7 @@ partial class Outer
 
         /// <summary>Runs the compiled <see cref="Outer.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 16)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("Loss");
@@ -389,6 +393,7 @@ partial class Outer
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _loss_Prepare(global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -462,6 +467,7 @@ partial class Outer
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _loss_Run(int n)
         {
             float[] x = _loss_x;

@@ -133,6 +133,7 @@ partial class SeqCnn
         /// <summary>Runs the compiled <see cref="SeqCnn.Forward(global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 10)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x)
         {
             using var call = _guard.Enter("Forward");
@@ -153,6 +154,7 @@ partial class SeqCnn
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -237,6 +239,7 @@ partial class SeqCnn
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Run(int n)
         {
             float[] x = _forward_x;
@@ -351,6 +354,7 @@ partial class SeqCnn
 
         /// <summary>Runs the compiled <see cref="SeqCnn.Loss(global::SharpGrad.Tensor, global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Loss([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("Loss");
@@ -417,6 +421,7 @@ partial class SeqCnn
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _loss_Prepare(global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -504,6 +509,7 @@ partial class SeqCnn
         }
 
         /// <summary>The forward program of Loss, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _loss_Run(int n)
         {
             float[] x = _loss_x;

@@ -100,6 +100,7 @@ partial class Stack
         /// <summary>Runs the compiled <see cref="Stack.Forward(global::SharpGrad.Tensor)"/>:
         /// same result and gradients as the eager method, as one node on the tape.</summary>
         [return: global::SharpGrad.Shape("N", 3)]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public global::SharpGrad.Tensor Forward([global::SharpGrad.Shape("N", "d")] global::SharpGrad.Tensor x)
         {
             using var call = _guard.Enter("Forward");
@@ -117,6 +118,7 @@ partial class Stack
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private int _forward_Prepare(global::SharpGrad.Tensor x)
         {
             global::System.ArgumentNullException.ThrowIfNull(x);
@@ -202,6 +204,7 @@ partial class Stack
         }
 
         /// <summary>The forward program of Forward, node by node.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Run(int n)
         {
             float[] x = _forward_x;
