@@ -53,7 +53,7 @@ public sealed partial class CompiledPointwiseCatalogue
     [
         "Relu", "Relu6", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Gelu", "Silu", "Softplus", "Hardtanh", "LogSigmoid", "Softshrink",
         "Hardshrink", "Exp", "Log", "Sqrt", "Rsqrt", "Abs", "Neg", "Sign", "Reciprocal", "Sin", "Cos", "Log1p", "Expm1", "Erf",
-        "PowScalar", "Clamp",
+        "PowScalar", "Clamp", "RemainderScalar", "FmodScalar",
     ];
 
     private readonly Linear fc = new(6, 6);
@@ -67,7 +67,7 @@ public sealed partial class CompiledPointwiseCatalogue
             + Functional.Softplus(h, 2.0, 1.5) + Functional.Hardtanh(h, -0.5, 0.8) + Functional.LogSigmoid(h) + Functional.Softshrink(h, 0.3)
             + Functional.Hardshrink(h, 0.3);
         var math = h.Exp() * 0.01f + p.Log() + p.Sqrt() + p.Rsqrt() + h.Abs() + h.Neg() + h.Sign() + p.Reciprocal() + h.Sin() + h.Cos()
-            + p.Log1p() + (h * 0.1f).Expm1() + h.Erf() + p.Pow(2.5) + h.Clamp(-0.5, 0.7);
+            + p.Log1p() + (h * 0.1f).Expm1() + h.Erf() + p.Pow(2.5) + h.Clamp(-0.5, 0.7) + h.Remainder(1.5) + h.Fmod(-0.8);
         return activations + math;
     }
 }
