@@ -66,7 +66,7 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.AvgPool1d(h.View(-1, 2, 4), 2);", "AvgPoolForward" },
         // Functional convolution and group normalisation over the module's own parameters (F.conv2d(x, self.weight, self.bias, …)).
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv2d(h.View(-1, 2, 2, 2), cw, cb, stride: 1, padding: 1, groups: 2);", "FunctionalConvForward" },
-        { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv2d(h.View(-1, 2, 2, 2), cw, cb, (2, 1), (1, 0), groups: 2);", "FunctionalConvForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv2d(h.View(-1, 2, 2, 2), cw, cb, (2, 1), (1, 1), groups: 2);", "FunctionalConvForward" },
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv1d(h.View(-1, 2, 4), cw1, padding: 1, dilation: 2);", "FunctionalConvForward" },
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.GroupNorm(h.View(-1, 4, 2), 2, gw, gb);", "FunctionalGroupNormForward" },
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.GroupNorm(h.View(-1, 4, 2), 4, eps: 1e-3);", "FunctionalGroupNormForward" },
