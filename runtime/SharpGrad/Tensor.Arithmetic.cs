@@ -259,6 +259,8 @@ public partial class Tensor
     public static Tensor operator /(Tensor a, float b) => a.Div(ScalarLike(a, b));
     /// <summary>Divides a scalar.</summary>
     public static Tensor operator /(float a, Tensor b) => ScalarLike(b, a).Div(b);
+    /// <summary>The remainder with the sign of the divisor (PyTorch and Python: <c>a % b</c>, <c>torch.remainder</c>); see <see cref="Remainder(double)"/>.</summary>
+    public static Tensor operator %(Tensor a, double b) => a.Remainder(b);
     /// <summary>Negation (PyTorch: <c>-a</c>).</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
 }

@@ -83,6 +83,45 @@ public partial class Tensor
         return Binary<PowOp>(x, exponent, BinaryKind.Pow);
     }
 
+    /// <summary>
+    /// The remainder of each element divided by <paramref name="other"/>, with the sign of the divisor (PyTorch:
+    /// <c>torch.remainder(input, other)</c>, Python's <c>%</c>; <c>5 % -3</c> is −1, <c>-5 % 3</c> is 1). The gradient in the
+    /// input is 1. An integer tensor and an integral divisor give an integer tensor (dividing by 0 throws, as PyTorch);
+    /// otherwise a float tensor, NaN where <paramref name="other"/> is 0.
+    /// </summary>
+    public Tensor Remainder(double other) => Modulo(other, floored: true);
+
+    /// <summary>
+    /// The remainder of each element divided by <paramref name="other"/>, with the sign of the dividend (PyTorch:
+    /// <c>torch.fmod(input, other)</c>, C's <c>fmod</c>; <c>5 fmod -3</c> is 2, <c>-5 fmod 3</c> is −2). The gradient in the
+    /// input is 1. An integer tensor and an integral divisor give an integer tensor (dividing by 0 throws, as PyTorch);
+    /// otherwise a float tensor, NaN where <paramref name="other"/> is 0.
+    /// </summary>
+    public Tensor Fmod(double other) => Modulo(other, floored: false);
+
+    private Tensor Modulo(double other, bool floored)
+    {
+        if (!DType.IsFloatingPoint() && DType != DType.Bool)
+        {
+            if (other == Math.Floor(other) && Math.Abs(other) < 9.2e18)
+            {
+                long d = (long)other;
+                if (d == 0)
+                {
+                    throw new DivideByZeroException(
+                        $"{(floored ? "Remainder" : "Fmod")}: integer division by zero (the {DType} tensor of shape {ShapeUtil.Format(_shape)} divided by 0); divide by a nonzero integer, or convert the tensor with To(DType.Float32) to get NaN as PyTorch does for floats.");
+                }
+                return MapIntegral(this, v =>
+                {
+                    long r = d == -1 ? 0 : v % d;
+                    return floored && r != 0 && (r < 0) != (d < 0) ? r + d : r;
+                });
+            }
+            return To(DType.Float32).Modulo(other, floored);
+        }
+        return floored ? Pointwise.Apply<RemainderScalarOp>(this, other) : Pointwise.Apply<FmodScalarOp>(this, other);
+    }
+
     /// <summary>x² elementwise (PyTorch: <c>torch.square</c>).</summary>
     public Tensor Square() => DType.IsFloatingPoint() ? Pow(2) : Mul(this);
 

@@ -90,6 +90,10 @@ internal enum RuleKind
     RecurrentState,
     /// <summary>A MultiheadAttention layer's attention over another sequence (key = value ≠ query) as one fused kernel.</summary>
     CrossAttention,
+    /// <summary><c>Functional.Conv1d/Conv2d(x, weight, bias, …)</c> with the module's own parameters of fixed shape.</summary>
+    FunctionalConv,
+    /// <summary><c>Functional.GroupNorm(x, groups, weight, bias)</c> with the module's own parameters (or none).</summary>
+    FunctionalGroupNorm,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

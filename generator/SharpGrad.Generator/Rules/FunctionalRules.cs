@@ -116,3 +116,151 @@ internal sealed class FunctionalLayerNormRule : Rule
              n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[1]) : "null", n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[2]) : "null", Rows(e, n), Cols(n)]);
     }
 }
+
+/// <summary>
+/// <c>Functional.Conv1d/Conv2d(x, weight, bias, stride, padding, dilation, groups)</c> (PyTorch's <c>F.conv1d</c>/<c>F.conv2d</c>)
+/// with a weight and bias that are values of the program of fixed shape (the module's own parameters): the convolution
+/// kernel eager runs (im2col + GEMM; 1-d as H = 1), and its backward into scratch buffers, added to the gradients of x, the
+/// weight and the bias, which the member nodes add to the parameters' gradients.
+/// </summary>
+internal sealed class FunctionalConvRule : Rule
+{
+    public override RuleKind Kind => RuleKind.FunctionalConv;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        var inputs = m.Node(i).Inputs;
+        if (m.Child(i) is not null || inputs.Count is < 2 or > 3) return null;
+        int x = inputs[0], w = inputs[1];
+        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0) return null;
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            if (m.Batched[inputs[k]] || m.IsConst(inputs[k]) || m.IsRaw(inputs[k]) || m.IsSymbolic(inputs[k])) return null;
+        }
+        var xs = m.Shapes[x];
+        var ys = m.Shapes[i];
+        var ws = m.Shapes[w];
+        bool is1d = xs.Rank == 3;
+        if ((xs.Rank != 3 && xs.Rank != 4) || ys.Rank != xs.Rank || ws.Rank != xs.Rank) return null;
+        for (int d = 1; d < xs.Rank; d++) if (!xs[d].IsFixed || !ys[d].IsFixed) return null;
+        for (int d = 0; d < ws.Rank; d++) if (!ws[d].IsFixed) return null;
+        if (m.Arguments(i).Number("groups") is not { } groupsValue || groupsValue < 1 || groupsValue != System.Math.Floor(groupsValue)) return null;
+        int groups = (int)groupsValue;
+        int c = xs[1].Size, o = ws[0].Size;
+        if (c != ws[1].Size * groups || o % groups != 0 || ys[1].Size != o) return null;
+        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == o)) return null;
+        if (PoolRuleBase.PairOr(m, i, "stride", (1, 1)) is not { } st || PoolRuleBase.PairOr(m, i, "padding", (0, 0)) is not { } pad
+            || PoolRuleBase.PairOr(m, i, "dilation", (1, 1)) is not { } dil)
+        {
+            return null;
+        }
+        string C = MethodDraft.I(c), O = MethodDraft.I(o), G = MethodDraft.I(groups);
+        var geometry = is1d
+            ? new ConvGeometry(C, 1, xs[2].Size, O, 1, ws[2].Size, 1, st.H, 0, pad.H, 1, dil.H, G, 1, ys[2].Size)
+            : new ConvGeometry(C, xs[2].Size, xs[3].Size, O, ws[2].Size, ws[3].Size, st.H, st.W, pad.H, pad.W, dil.H, dil.W, G, ys[2].Size, ys[3].Size);
+        return plan with { Rule = Kind, Geometry = geometry };
+    }
+
+    public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
+
+    private static string Weights(NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        return MethodDraft.I(int.Parse(g.O, System.Globalization.CultureInfo.InvariantCulture) * (int.Parse(g.C, System.Globalization.CultureInfo.InvariantCulture) / int.Parse(g.Groups, System.Globalization.CultureInfo.InvariantCulture)) * g.KH * g.KW);
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        yield return new("input_grad_scratch", "float[]", e.Size(n.Inputs[0]));
+        yield return new("weight_grad_scratch", "float[]", Weights(n));
+        if (n.Inputs.Count == 3) yield return new("bias_grad_scratch", "float[]", g.O);
+    }
+
+    private static string Bias(EmitContext e, NodePlan n) => n.Inputs.Count == 3 ? e.Value(n.Inputs[2]) : "null";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the convolution kernel (im2col + GEMM per image) with the weight's value{(n.Inputs.Count == 3 ? ", the bias added by it" : "")}");
+        e.W.Call($"{EmitContext.Support}.FunctionalConvForward", [e.Value(n.Inputs[0]), e.Value(n.Inputs[1]), Bias(e, n), e.Value(n.Index), "n", e.Geometry(n)]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        int x = n.Inputs[0], w = n.Inputs[1];
+        e.W.Comment($"d {n.Text}: the convolution's backward kernel, into scratch buffers, then added to x's, the weight's{(n.Inputs.Count == 3 ? " and the bias's" : "")} gradients");
+        e.W.Call($"{EmitContext.Support}.FunctionalConvBackward",
+        [
+            e.Value(x), e.Value(w), e.Grad(n.Index), e.GradOrNull(x), e.GradOrNull(w), n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[2]) : "null", "n", e.Geometry(n),
+            e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), n.Inputs.Count == 3 ? e.Scratch(n, "bias_grad_scratch") : "null",
+        ]);
+    }
+}
+
+/// <summary>
+/// <c>Functional.GroupNorm(x, numGroups, weight, bias, eps)</c> (PyTorch's <c>F.group_norm</c>) over [N, C, *] with a weight
+/// and bias that are values of the program (the module's own parameters) or without them: the GroupNorm kernel eager
+/// runs, the per-(sample, group) statistics kept for the backward, which adds into the gradients of x, the weight and the bias.
+/// </summary>
+internal sealed class FunctionalGroupNormRule : Rule
+{
+    public override RuleKind Kind => RuleKind.FunctionalGroupNorm;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        var inputs = m.Node(i).Inputs;
+        // The affine pair both given (weight, bias) or neither: one of them alone is ambiguous by position (not compiled yet).
+        if (m.Child(i) is not null || inputs.Count is not (1 or 3)) return null;
+        var args = m.Arguments(i);
+        int x = inputs[0];
+        var xs = m.Shapes[x];
+        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0 || xs.Rank < 2 || !xs[1].IsFixed) return null;
+        if (args.Number("numGroups") is not { } groupsValue || groupsValue != System.Math.Floor(groupsValue)) return null;
+        int groups = (int)groupsValue, channels = xs[1].Size;
+        if (groups <= 0 || channels % groups != 0) return null;   // eager's error, at run time
+        if (args.Has("eps") && args.Number("eps") is null) return null;
+        double eps = args.Number("eps") ?? OpCatalogue.Find("GroupNorm")!.Param("eps")!.DefaultNumber ?? 1e-5;
+        int length = 1;
+        for (int d = 2; d < xs.Rank; d++)
+        {
+            if (!xs[d].IsFixed) return null;
+            length *= xs[d].Size;
+        }
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            int p = inputs[k];
+            if (m.Batched[p] || m.IsConst(p) || m.IsRaw(p) || m.IsSymbolic(p) || m.Shapes[p] is not { Rank: 1 } ps || !ps[0].IsFixed || ps[0].Size != channels) return null;
+        }
+        var geometry = new GroupNormGeometry(MethodDraft.I(channels), length, MethodDraft.I(groups));
+        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(eps) }.ToEquatableArray() };
+    }
+
+    private static string Stats(NodePlan n) => $"n * {((GroupNormGeometry)n.Geometry!).Groups}";
+
+    private static string[] Dims(NodePlan n)
+    {
+        var g = (GroupNormGeometry)n.Geometry!;
+        return ["n", g.Channels, MethodDraft.I(g.Length), g.Groups];
+    }
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(n)), new("invstd", "float[]", Stats(n))];
+
+    private static string Affine(EmitContext e, NodePlan n, int k) => n.Inputs.Count == 3 ? e.Value(n.Inputs[k]) : "null";
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: the GroupNorm kernel, per-sample statistics of each channel group kept");
+        e.W.Call($"{EmitContext.Support}.FunctionalGroupNormForward",
+            [e.Value(n.Inputs[0]), Affine(e, n, 1), Affine(e, n, 2), e.Value(n.Index), .. Dims(n), n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: into x's{(n.Inputs.Count == 3 ? ", the weight's and the bias's" : "")} gradients");
+        e.W.Call($"{EmitContext.Support}.FunctionalGroupNormBackward",
+        [
+            e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 1),
+            n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[1]) : "null", n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[2]) : "null", .. Dims(n),
+        ]);
+    }
+}

@@ -12,7 +12,7 @@ internal abstract class PoolRuleBase : Rule
     /// An (H, W) argument of node <paramref name="i"/> (a single int is used for both): the default when absent or
     /// null, null when given but not a constant.
     /// </summary>
-    protected static (int H, int W)? PairOr(MethodDraft m, int i, string name, (int, int) fallback)
+    protected internal static (int H, int W)? PairOr(MethodDraft m, int i, string name, (int, int) fallback)
     {
         if (m.Child(i) is { } child)
         {

@@ -110,6 +110,7 @@ internal static class RuleSet
             new ExtremeRule(), new PermuteRule(), new MatMulRule(), new MaskedFillRule(), new WhereRule(), new WhereScalarRule(), new MemberRule(), new BroadcastMatMulRule(), new SliceRule(), new JoinRule(), new SelectRule(), new ClassIndexLossRule(), new ElementwiseLossRule(),
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new RecurrentStateRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
             new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new CrossAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
+            new FunctionalConvRule(), new FunctionalGroupNormRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -159,7 +160,7 @@ internal static class RuleSet
             OpFamily.Slice => [RuleKind.Slice],
             OpFamily.Concat => [RuleKind.Join],
             OpFamily.Linear => [RuleKind.Linear, RuleKind.FunctionalLinear],
-            OpFamily.Conv => [RuleKind.Conv],
+            OpFamily.Conv => [RuleKind.Conv, RuleKind.FunctionalConv],
             OpFamily.ConvTranspose => [RuleKind.ConvTranspose],
             OpFamily.MaxPool => [RuleKind.MaxPool],
             OpFamily.AvgPool => [RuleKind.AvgPool],
@@ -170,7 +171,7 @@ internal static class RuleSet
             OpFamily.ChannelDropout => [RuleKind.ChannelDropout],
             OpFamily.BatchNorm => [RuleKind.BatchNorm],
             OpFamily.LayerNorm => [RuleKind.LayerNorm, RuleKind.FunctionalLayerNorm],
-            OpFamily.GroupNorm => [RuleKind.GroupNorm],
+            OpFamily.GroupNorm => [RuleKind.GroupNorm, RuleKind.FunctionalGroupNorm],
             OpFamily.RmsNorm => [RuleKind.RmsNorm],
             OpFamily.Embedding => [RuleKind.Embedding],
             OpFamily.Dropout => [RuleKind.Dropout],

@@ -3,7 +3,7 @@ using SharpGrad.Kernels;
 namespace SharpGrad;
 
 // Glue for the compiled Functional forms of the layers whose weights are values of the program (the module's own
-// parameters): Functional.Linear(x, weight, bias). The same GEMM kernel as every product.
+// parameters): Functional.Linear(x, weight, bias), Functional.LayerNorm, Functional.Conv1d/Conv2d, Functional.GroupNorm. The kernels eager runs.
 public static partial class CompiledSupport
 {
     /// <summary>y = x · wᵀ (+ b) over <paramref name="n"/> × RowsPerItem rows: x [rows, in], w [out, in], b [out] or null.</summary>
@@ -50,5 +50,45 @@ public static partial class CompiledSupport
         NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * cols), gy.AsSpan(0, rows * cols), gx is null ? [] : gx.AsSpan(0, rows * cols),
             saveMean.AsSpan(0, rows), saveInvstd.AsSpan(0, rows), weight is null ? [] : weight.AsSpan(0, cols),
             gWeight is null ? [] : gWeight.AsSpan(0, cols), gBias is null ? [] : gBias.AsSpan(0, cols), rows, cols);
+    }
+
+    /// <summary>
+    /// <c>Functional.Conv1d/Conv2d</c> (PyTorch: <c>F.conv1d</c>/<c>F.conv2d</c>) with the weight's and the bias's values
+    /// (the module's own parameters): the convolution kernel eager runs, over <paramref name="n"/> images.
+    /// </summary>
+    public static void FunctionalConvForward(float[] x, float[] w, float[]? b, float[] y, int n, ConvShape shape)
+        => Conv.Forward(shape.For(n), x, w, b, y);
+
+    /// <summary>The gradients of <see cref="FunctionalConvForward"/>, added to <paramref name="gx"/>, <paramref name="gw"/> and <paramref name="gb"/> (each may be null) through the scratch arrays the kernel overwrites.</summary>
+    public static void FunctionalConvBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gw, float[]? gb, int n, ConvShape shape,
+        float[] scratchX, float[] scratchWeight, float[]? scratchBias)
+    {
+        Conv.Backward(shape.For(n), x, w, gy, gx is null ? null : scratchX, gw is null ? null : scratchWeight, gb is null ? null : scratchBias);
+        if (gx is not null) AddInto(scratchX, gx, n * shape.InChannels * shape.Height * shape.Width);
+        if (gw is not null) AddInto(scratchWeight, gw, shape.WeightCount);
+        if (gb is not null) AddInto(scratchBias!, gb, shape.OutChannels);
+    }
+
+    /// <summary>
+    /// <c>Functional.GroupNorm</c> (PyTorch: <c>F.group_norm</c>) of <paramref name="n"/> samples [channels, length] in
+    /// <paramref name="groups"/> groups, with a weight and bias of <paramref name="channels"/> values (or none): the kernel
+    /// eager runs, the per-(sample, group) statistics saved for the backward.
+    /// </summary>
+    public static void FunctionalGroupNormForward(float[] x, float[]? weight, float[]? bias, float[] y, int n, int channels, int length, int groups, double eps,
+        float[] saveMean, float[] saveInvstd)
+    {
+        int count = n * channels * length;
+        GroupNormKernel.Forward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, channels, length, groups, weight is null ? [] : weight.AsSpan(0, channels),
+            bias is null ? [] : bias.AsSpan(0, channels), eps, saveMean.AsSpan(0, n * groups), saveInvstd.AsSpan(0, n * groups), []);
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalGroupNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/> and <paramref name="gBias"/> (each may be null).</summary>
+    public static void FunctionalGroupNormBackward(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? weight,
+        float[]? gWeight, float[]? gBias, int n, int channels, int length, int groups)
+    {
+        int count = n * channels * length;
+        GroupNormKernel.Backward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, n * groups),
+            saveInvstd.AsSpan(0, n * groups), weight is null ? [] : weight.AsSpan(0, channels), gWeight is null ? [] : gWeight.AsSpan(0, channels),
+            gBias is null ? [] : gBias.AsSpan(0, channels), n, channels, length, groups);
     }
 }

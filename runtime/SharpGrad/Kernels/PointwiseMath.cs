@@ -239,6 +239,60 @@ public readonly struct PowScalarOp : IPointwiseOp
 }
 
 /// <summary>
+/// The remainder of x divided by a scalar a with the sign of the divisor (PyTorch: <c>torch.remainder(input, other)</c>,
+/// Python's <c>%</c>): fmod(x, a), plus a where that is nonzero and its sign differs from a's (PyTorch's kernel); NaN for a = 0.
+/// Its derivative in x is 1 (PyTorch's).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct RemainderScalarOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static string Name => "RemainderScalar";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T d = T.CreateChecked(a);
+        bool negative = a < 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            T r = x[i] % d;
+            y[i] = r != T.Zero && T.IsNegative(r) != negative ? r + d : r;
+        }
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Constant(x, 1);
+}
+
+/// <summary>
+/// The remainder of x divided by a scalar a with the sign of the dividend (PyTorch: <c>torch.fmod(input, other)</c>, C's
+/// <c>fmod</c>); NaN for a = 0. Its derivative in x is 1 (PyTorch's).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct FmodScalarOp : IPointwiseOp
+{
+    /// <inheritdoc/>
+    public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static string Name => "FmodScalar";
+
+    /// <inheritdoc/>
+    public static void Forward<T>(ReadOnlySpan<T> x, Span<T> y, double a, double b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T d = T.CreateChecked(a);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] % d;
+    }
+
+    /// <inheritdoc/>
+    public static TA Derivative<TA>(TA x, TA y, double a, double b) where TA : IGradAlgebra<TA> => TA.Constant(x, 1);
+}
+
+/// <summary>
 /// Clamp to [a, b] (PyTorch: <c>torch.clamp</c>); a NaN bound means "no bound", NaN inputs stay NaN. The derivative is 1
 /// where a ≤ x ≤ b (bounds included, like PyTorch).
 /// </summary>

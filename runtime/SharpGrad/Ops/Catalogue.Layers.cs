@@ -60,9 +60,23 @@ internal static partial class OpCatalogue
 
     private static ShapeResult ConvRule(ShapeCall c, int spatial)
     {
-        if (!c.IsLayer) return ShapeResult.Unknown;   // Functional.Conv2d: the weight's shape decides (not known at build time)
+        if (!c.IsLayer) return FunctionalConvRule(c, spatial);
         return ShapeRules.Conv(c.Input(0), spatial, c.Op.Layer!, c.Size("inChannels"), c.Size("outChannels"), c.Pair("kernelSize"),
             PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
+    }
+
+    /// <summary>
+    /// <c>Functional.Conv1d/Conv2d(x, weight, bias, …)</c>: the weight [out, in / groups, kH(, kW)] decides the channels and the
+    /// window; unknown when its shape is not known at build time, or when x's channels are not the weight's (eager's error).
+    /// </summary>
+    private static ShapeResult FunctionalConvRule(ShapeCall c, int spatial)
+    {
+        if (c.Input(1) is not { } w || w.Rank != spatial + 2 || c.Int("groups") is not { } groups || groups < 1) return ShapeResult.Unknown;
+        for (int d = 0; d < w.Rank; d++) if (!w[d].IsFixed) return ShapeResult.Unknown;
+        if (c.Input(0) is not { } x || x.Rank != spatial + 2 || !x[1].IsFixed || x[1].Size != w[1].Size * groups || w[0].Size % groups != 0) return ShapeResult.Unknown;
+        if (c.Inputs.Count > 2 && c.Input(2) is { } b && !(b.Rank == 1 && b[0].IsFixed && b[0].Size == w[0].Size)) return ShapeResult.Unknown;
+        var kernel = spatial == 1 ? (w[2].Size, 1) : (w[2].Size, w[3].Size);
+        return ShapeRules.Conv(x, spatial, c.Op.Layer!, null, w[0], kernel, PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
     }
 
     private static ShapeResult PoolRule(ShapeCall c, bool max, int spatial)

@@ -20,6 +20,11 @@ public class CommonOpCompileTests
         public partial class Net
         {
             private readonly Linear fc = new(8, 8);
+            private readonly Parameter cw = new(Tensor.Randn([4, 1, 3, 3]));
+            private readonly Parameter cb = new(Tensor.Randn(4));
+            private readonly Parameter cw1 = new(Tensor.Randn([3, 2, 3]));
+            private readonly Parameter gw = new(Tensor.Randn(4));
+            private readonly Parameter gb = new(Tensor.Randn(4));
 
             public Tensor Forward({{parameters}})
             {
@@ -59,6 +64,12 @@ public class CommonOpCompileTests
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.AdaptiveAvgPool2d(h.View(-1, 2, 2, 2), 1);", "AdaptivePoolForward" },
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.MaxPool1d(h.View(-1, 2, 4), 3, stride: 1, padding: 1);", "MaxPoolForward" },
         { "[Shape(\"N\", 8)] Tensor x", "return Functional.AvgPool1d(h.View(-1, 2, 4), 2);", "AvgPoolForward" },
+        // Functional convolution and group normalisation over the module's own parameters (F.conv2d(x, self.weight, self.bias, …)).
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv2d(h.View(-1, 2, 2, 2), cw, cb, stride: 1, padding: 1, groups: 2);", "FunctionalConvForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv2d(h.View(-1, 2, 2, 2), cw, cb, (2, 1), (1, 1), groups: 2);", "FunctionalConvForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.Conv1d(h.View(-1, 2, 4), cw1, padding: 1, dilation: 2);", "FunctionalConvForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.GroupNorm(h.View(-1, 4, 2), 2, gw, gb);", "FunctionalGroupNormForward" },
+        { "[Shape(\"N\", 8)] Tensor x", "return Functional.GroupNorm(h.View(-1, 4, 2), 4, eps: 1e-3);", "FunctionalGroupNormForward" },
         // Masks that broadcast other than by repetition, batched ones included (a key-padding mask), expanded at each call.
         { "[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 1)] Tensor keep", "return h.MaskedFill(keep, 0.0);", "CompiledSupport.MaskOver(" },
         { "[Shape(\"N\", 8)] Tensor x, [Shape(\"N\", 8)] Tensor keep", "return Tensor.Where(keep, h, x);", "CompiledSupport.MaskOver(" },

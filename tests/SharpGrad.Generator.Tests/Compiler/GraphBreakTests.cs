@@ -58,6 +58,29 @@ public class GraphBreakTests
         return (source.Substring(span.Start, span.Length), d.GetMessage());
     }
 
+    /// <summary>
+    /// The common ops still without compiled code (issue 12 item 3, session 8) are each one named break at the expression:
+    /// int64 values (indices), windows along the batch dim, the Functional forms whose layers compile only as children,
+    /// an affine GroupNorm with the weight alone, and <c>%</c> (<c>Remainder</c> compiles).
+    /// </summary>
+    [Theory]
+    [InlineData("return h.Max(1).Indices;", "h.Max(1).Indices", "the expression `h.Max(1).Indices`")]
+    [InlineData("return h.ArgMax(1);", "h.ArgMax(1)", "`Tensor.ArgMax`, which the compiler does not know yet")]
+    [InlineData("return h.ArgMin();", "h.ArgMin()", "`Tensor.ArgMin`, which the compiler does not know yet")]
+    [InlineData("return h.Narrow(0, 0, 1);", "h.Narrow(0, 0, 1)", "(Narrow, input shapes [N, 8], output [1, 8]), which the code generator does not emit yet")]
+    [InlineData("return h.Select(0, 0);", "h.Select(0, 0)", "(Select, input shapes [N, 8], output [8]), which the code generator does not emit yet")]
+    [InlineData("return Functional.InstanceNorm(h.View(-1, 2, 4));", "Functional.InstanceNorm(h.View(-1, 2, 4))", "`Functional.InstanceNorm`, which the compiler does not know yet")]
+    [InlineData("return Functional.GroupNorm(h.View(-1, 8, 1), 2, g);", "Functional.GroupNorm(h.View(-1, 8, 1), 2, g)", "(GroupNorm, input shapes [N, 8, 1], [8], output [N, 8, 1]), which the code generator does not emit yet")]
+    [InlineData("return h % 2;", "h % 2", "the expression `h % 2`")]
+    public void ACommonOpWithoutCompiledCodeIsANamedBreak(string body, string expectedText, string expectedMessage)
+    {
+        var (text, message) = Single(Model("    private readonly Linear fc = new(8, 8);\n    private readonly Parameter g = new(Tensor.Ones(8));", "[Shape(\"N\", 8)] Tensor x",
+            "        var h = fc.Forward(x);\n        " + body));
+        Assert.Equal(expectedText, text);
+        Assert.Contains(expectedMessage, message);
+        Assert.Contains("that part runs eagerly inside Compile()", message);
+    }
+
     [Fact]
     public void CallOfAMethodTheCompilerCannotSeeInto()
     {

@@ -43,3 +43,46 @@ public sealed partial class FunctionalLayerNormNet
         return Functional.LayerNorm(pooled, [2, 3]).View(-1, 6) * 1.5f + normed.Sum(1);
     }
 }
+
+/// <summary>
+/// <c>Functional.Conv2d</c>/<c>Conv1d</c> over the module's own weights (PyTorch's <c>F.conv2d(x, self.weight, self.bias, …)</c>):
+/// with a bias and padding, without one with stride 2 and groups, and a 1-d convolution with stride, padding,
+/// dilation and a bias over a view of the result.
+/// </summary>
+[Module]
+public sealed partial class FunctionalConvNet
+{
+    private readonly Parameter w1 = new(Tensor.Randn([6, 2, 3, 3]));
+    private readonly Parameter b1 = new(Tensor.Randn(6));
+    private readonly Parameter w2 = new(Tensor.Randn([6, 2, 3, 3]));
+    private readonly Parameter w3 = new(Tensor.Randn([4, 6, 3]));
+    private readonly Parameter b3 = new(Tensor.Randn(4));
+
+    public Tensor Forward([Shape("N", 2, 6, 6)] Tensor x)
+    {
+        var h = Functional.Relu(Functional.Conv2d(x, w1, b1, stride: 1, padding: 1));        // [N, 6, 6, 6]
+        h = Functional.Conv2d(h, w2, stride: 2, padding: 1, groups: 3);                      // [N, 6, 3, 3]
+        var s = Functional.Tanh(h.View(-1, 6, 9));                                           // [N, 6, 9]
+        return Functional.Conv1d(s, w3, b3, stride: 2, padding: 1, dilation: 2).Flatten(1);  // [N, 4, 4] → [N, 16]
+    }
+}
+
+/// <summary>
+/// <c>Functional.GroupNorm</c> with the module's own weight and bias over [N, 6, 4] in 3 groups, and without them over
+/// [N, 4, 2, 3] in 2 groups with another eps (PyTorch's <c>F.group_norm(x, g, self.weight, self.bias)</c>).
+/// </summary>
+[Module]
+public sealed partial class FunctionalGroupNormNet
+{
+    private readonly Parameter proj = new(Tensor.Randn([24, 5]));
+    private readonly Parameter gnWeight = new(Tensor.Randn(6));
+    private readonly Parameter gnBias = new(Tensor.Randn(6));
+
+    public Tensor Forward([Shape("N", 5)] Tensor x)
+    {
+        var h = Functional.Linear(x, proj).View(-1, 6, 4);                              // [N, 6, 4]
+        var a = Functional.GroupNorm(h, 3, gnWeight, gnBias);                           // [N, 6, 4]
+        var b = Functional.GroupNorm(Functional.Gelu(a).View(-1, 4, 2, 3), 2, eps: 1e-3); // [N, 4, 2, 3]
+        return b.Flatten(1) * 1.5f + a.Flatten(1);
+    }
+}

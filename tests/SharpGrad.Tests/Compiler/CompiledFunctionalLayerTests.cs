@@ -1,7 +1,10 @@
+using SharpGrad.Serialization;
+using SharpGrad.Tests.Support;
+
 namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
-/// <c>Functional.Linear(x, weight, bias)</c> and <c>Functional.LayerNorm</c> with the module's own parameters are compiled with no graph break
+/// <c>Functional.Linear(x, weight, bias)</c>, <c>Functional.LayerNorm</c> and <c>Functional.Conv1d/Conv2d</c> with the module's own parameters are compiled with no graph break
 /// (CompiledFunctionalLayerModels.cs): one program equals eager — output, input gradient and the parameters' gradients —
 /// at batch 1, 3 and 64, and over two sequence lengths.
 /// </summary>
@@ -43,5 +46,77 @@ public class CompiledFunctionalLayerTests
         var model = new FunctionalLayerNormNet();
         var compiled = model.Compile();
         CompiledLengthOpTests.EqualAtEachLength(model, model.Forward, compiled.Explanation, compiled.Forward, batch, features: 4, lengths: [5, 2, 5], seed: 622);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalConvolutionsWithTheModulesOwnParametersMatchEager(int batch)
+    {
+        // Conv2d with bias and padding, Conv2d without bias with stride 2 and 3 groups, Conv1d with stride, padding,
+        // dilation and bias: every weight's and bias's gradient, and x's.
+        Rng.ManualSeed(631);
+        var model = new FunctionalConvNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 2, 6, 6], seed: 632);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 2, 6, 6], seed: 633);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalGroupNormWithAndWithoutTheModulesOwnParametersMatchesEager(int batch)
+    {
+        Rng.ManualSeed(641);
+        var model = new FunctionalGroupNormNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 642);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 643);
+    }
+
+    private static readonly Lazy<StateDict> RemainderFixture = new(() =>
+        StateDict.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "remainder.safetensors")));
+
+    /// <summary>
+    /// Eager Remainder / Fmod / <c>%</c> by a scalar (the kernels the compiled program calls) equal PyTorch 1.13: remainder takes
+    /// the divisor's sign, fmod the dividend's; the input's gradient is 1; integer tensors stay integer.
+    /// </summary>
+    [Theory]
+    [InlineData("remainder_pos", 1.5)]
+    [InlineData("remainder_neg", -2.25)]
+    [InlineData("fmod_pos", 1.5)]
+    [InlineData("fmod_neg", -2.25)]
+    public void RemainderAndFmodMatchPyTorch(string name, double divisor)
+    {
+        Tensor Fixture(string key) => RemainderFixture.Value.TryGetValue($"{name}.{key}", out var t) ? t.Clone() : throw new KeyNotFoundException($"{name}.{key}");
+        var x = Fixture("x").RequiresGrad_();
+        var output = name.StartsWith("remainder", StringComparison.Ordinal) ? x % divisor : x.Fmod(divisor);
+        TensorAssert.Close(Fixture("out"), output, 1e-12, 1e-14, $"{name}: out");
+        output.Backward(Fixture("seed_grad"));
+        TensorAssert.Close(Fixture("grad_x"), x.Grad!, 1e-12, 1e-14, $"{name}: grad_x");
+        // float32 too: the same values within float32's rounding
+        var x32 = Fixture("x").To(DType.Float32);
+        var out32 = name.StartsWith("remainder", StringComparison.Ordinal) ? x32.Remainder(divisor) : x32.Fmod(divisor);
+        TensorAssert.Close(Fixture("out").To(DType.Float32), out32, 1e-5, 1e-5, $"{name}: float32 out");
+    }
+
+    [Theory]
+    [InlineData("remainder_int_pos", 3)]
+    [InlineData("remainder_int_neg", -3)]
+    [InlineData("fmod_int_pos", 3)]
+    [InlineData("fmod_int_neg", -3)]
+    public void IntegerRemainderAndFmodMatchPyTorch(string name, int divisor)
+    {
+        var x = RemainderFixture.Value[$"{name}.x"];
+        var expected = RemainderFixture.Value[$"{name}.out"];
+        var output = name.StartsWith("remainder", StringComparison.Ordinal) ? x % divisor : x.Fmod(divisor);
+        Assert.Equal(DType.Int64, output.DType);
+        Assert.Equal(expected.ToLongArray(), output.ToLongArray());
+        var error = Assert.Throws<DivideByZeroException>(() => x % 0);
+        Assert.Contains("division by zero", error.Message);
     }
 }

@@ -101,7 +101,7 @@ public partial class CatalogueTests
     }
 
     /// <summary>Values for parameters without a default (and for Clamp's optional bounds), by name.</summary>
-    private static readonly Dictionary<string, object> Required = new() { ["exponent"] = 2.5, ["min"] = -0.5, ["max"] = 0.7, ["dim"] = 1 };
+    private static readonly Dictionary<string, object> Required = new() { ["exponent"] = 2.5, ["other"] = 1.7, ["min"] = -0.5, ["max"] = 0.7, ["dim"] = 1 };
 
     /// <summary>The ops defined for positive inputs only (PowScalar: x^2.5).</summary>
     private static readonly HashSet<string> PositiveDomain = ["Log", "Sqrt", "Rsqrt", "Reciprocal", "Log1p", "PowScalar"];
