@@ -372,33 +372,8 @@ internal sealed class GraphParser
             var element = elements[k];
             string name = "__sgOut" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
             names.Add(name);
-            string where = Lines(element, element);
-            OpenRegion();
-            int issues = _issues.Count, eager = _eager.Count;
-            int node;
-            try
-            {
-                node = Expr(element);
-                if (_issues.Count != issues || _eager.Count != eager) node = -1;
-            }
-            catch (UnsupportedException e)
-            {
-                if (e.Issue is not null) _issues.Add(e.Issue);
-                node = -1;
-            }
             // An element that breaks runs eagerly, and its break is named (the method's whole parse stopped at the return).
-            for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
-            if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
-            {
-                AddEager(segments, "var " + name + " = " + element + ";", where, new List<string>());
-                continue;
-            }
-            // Its code runs as written if the planner does not take the region (a named break): it declares the element's local.
-            AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + element + ";", where, LocationInfo.From(element.GetLocation()), node, segments, new MethodSegment(null, "", "")
-            {
-                Output = name,
-                Declarations = new[] { "global::SharpGrad.Tensor " + name }.ToEquatableArray(),
-            });
+            ArgumentRegion(method, element, name, segments);
         }
         AddEager(segments, "return new global::SharpGrad.Tensor[] { " + string.Join(", ", names) + " };", Lines(statement, statement), new List<string>());
     }
@@ -577,7 +552,11 @@ internal sealed class GraphParser
         return true;
     }
 
-    /// <summary>An argument of a composed call as a region of its own (<c>__sgArg0 = ForwardRegion2(…)</c>), or eager where it breaks (its break named).</summary>
+    /// <summary>
+    /// An expression as a region of its own whose value is the local <paramref name="name"/> (an argument of a composed call,
+    /// <c>__sgArg0 = ForwardRegion2(…)</c>; an element of <c>return [a, b]</c>), or eager where it breaks (its break named). Its code
+    /// runs as written if the planner does not take the region (a named break): it declares the local.
+    /// </summary>
     private void ArgumentRegion(IMethodSymbol method, ExpressionSyntax argument, string name, List<MethodSegment> segments)
     {
         OpenRegion();
