@@ -116,9 +116,9 @@ internal static class CompiledEmitter
     }
 
     /// <summary>The loops of the runners over element programs: the method and where, and the list's member and state-dict name.</summary>
-    private static List<(string Loop, string Member, string Path)> ElementLoops(ModuleSpec spec, ProgramPlan p)
+    private static List<(string Loop, string Member, string Path, bool Single)> ElementLoops(ModuleSpec spec, ProgramPlan p)
         => p.Runners.SelectMany(r => r.Segments.SelectMany(s => s.ElementLoops.Select(l =>
-            (r.Name + ", " + l.Where, l.List, spec.Graph?.Children.FirstOrDefault(c => c.Name == l.List)?.Path ?? l.List)))).ToList();
+            (r.Name + ", " + l.Where, l.List, spec.Graph?.Children.FirstOrDefault(c => c.Name == l.List)?.Path ?? l.List, l.Single)))).ToList();
 
     /// <summary>
     /// The <c>Compiled</c> class of a module whose graph breaks (SG1019): each parsed method runs the module's own
@@ -189,7 +189,7 @@ internal static class CompiledEmitter
 
     /// <summary>The <c>Explanation</c> property: the compiled regions and the graph breaks, as data.</summary>
     private static void Explanation(IndentedWriter w, EquatableArray<string> regions, EquatableArray<GraphIssue> breaks,
-        List<(string Loop, string Member, string Path)>? loops = null)
+        List<(string Loop, string Member, string Path, bool Single)>? loops = null)
     {
         const string type = "global::SharpGrad.GraphExplanation";
         w.WriteLine("/// <summary>What was compiled and where the graph breaks (PyTorch: <c>torch._dynamo.explain</c>).</summary>");
@@ -197,9 +197,11 @@ internal static class CompiledEmitter
         {
             // A loop over element programs adds each element's explanation, read when asked (the elements are the module's now).
             string explanation = "new(s_regions, s_breaks)";
-            foreach (var (loop, member, path) in loops)
+            foreach (var (loop, member, path, single) in loops)
             {
-                explanation = $"__elements.Explain({explanation}, {Literal(loop)}, {Literal(path)}, _m.{Identifier(member)}, static e => e.Compile(), static c => c.Explanation)";
+                explanation = single
+                    ? $"__elements.ExplainChild({explanation}, {Literal(loop)}, {Literal(path)}, _m.{Identifier(member)}, static e => e.Compile(), static c => c.Explanation)"
+                    : $"__elements.Explain({explanation}, {Literal(loop)}, {Literal(path)}, _m.{Identifier(member)}, static e => e.Compile(), static c => c.Explanation)";
             }
             w.WriteLine($"public {type} Explanation => {explanation};");
         }

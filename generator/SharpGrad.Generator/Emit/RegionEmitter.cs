@@ -76,6 +76,7 @@ internal static class RegionEmitter
                         if (segment.Aliases.IsEmpty)
                         {
                             w.WriteLine(segment.Output is null ? call + ";" : $"{segment.Output} = {call};");
+                            foreach (var again in segment.Recomputed) w.WriteLine(again);   // data the region leaves (a mask), as written
                             continue;
                         }
                         // Locals the region leaves equal to an input (`var skip = x;`): read before any of them is assigned.
@@ -85,6 +86,7 @@ internal static class RegionEmitter
                         for (int k = 0; k < pairs.Count; k++) w.WriteLine($"var {result}_{k} = {pairs[k][1]};");
                         for (int k = 0; k < pairs.Count; k++) w.WriteLine($"{pairs[k][0]} = {result}_{k};");
                         if (segment.Output is not null) w.WriteLine($"{segment.Output} = {result};");
+                        foreach (var again in segment.Recomputed) w.WriteLine(again);
                     }
                 }
             }

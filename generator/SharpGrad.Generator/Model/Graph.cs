@@ -197,10 +197,26 @@ internal sealed record MethodSegment(string? Region, string Code, string Where)
     /// <c>Explanation</c> lists each element's program, compiled when its own is.
     /// </summary>
     public EquatableArray<ElementLoop> ElementLoops { get; init; }
+
+    /// <summary>
+    /// For a region: data locals later statements read (a mask, positions), computed again after the call as written
+    /// (<c>mask = tokens.Eq(pad);</c>), so the region leaves one value.
+    /// </summary>
+    public EquatableArray<string> Recomputed { get; init; }
+
+    /// <summary>
+    /// For eager statements: "target=source" pairs, a local they assign that has the shape of another (a TransformerEncoder keeps its
+    /// input's shape), so a region after them knows it.
+    /// </summary>
+    public EquatableArray<string> ShapeOf { get; init; }
 }
 
 /// <summary>A loop over the list of children <paramref name="List"/> (its member name) that calls each element's own program, at <paramref name="Where"/> (<c>Net.cs line 12</c>).</summary>
-internal sealed record ElementLoop(string List, string Where);
+internal sealed record ElementLoop(string List, string Where)
+{
+    /// <summary>True for one call of a child with a program of its own (<c>var h = encoder.Forward(…)</c>), not a loop over a list.</summary>
+    public bool Single { get; init; }
+}
 
 /// <summary>A tensor parameter and the shape its <c>[Shape]</c> attribute declares (null without one).</summary>
 internal sealed record GraphInput(string Name, TensorShape? Shape)

@@ -230,6 +230,12 @@ internal static class ChildParser
 
         bool builtIn = IsBuiltIn(type);
         string kind = type.Name;
+        if (builtIn && IsComposedKind(kind))
+        {
+            // new TransformerEncoder(new TransformerEncoderLayer(…), layers): not read into the parent's graph; a call of it is a
+            // call of its own compiled program (GraphParser.ComposedCall), so its arguments need not be known at build time.
+            return new ChildSpec(name, kind, true, default, GraphParser.Text(syntax)) { TypeName = TypeName(type) };
+        }
         var args = new List<ChildArg>();
         var items = new List<ChildSpec>();
         bool isSequential = builtIn && kind is "Sequential" or "ModuleList";
@@ -596,6 +602,12 @@ internal static class ChildParser
     private static bool IsRuntimeType(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad";
 
     /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
+    /// <summary>
+    /// Built-in layers with a hand-written compiled program of their own (<c>TransformerEncoder.Compile()</c>) that a parent runs as
+    /// such: a statement calling one is a call of that program in the region runner, not part of a region (GraphParser.ComposedCall).
+    /// </summary>
+    internal static bool IsComposedKind(string kind) => kind == "TransformerEncoder";
+
     internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
 
     /// <summary>The type's full name without <c>global::</c> and without nullability (<c>Demo.Block</c>).</summary>

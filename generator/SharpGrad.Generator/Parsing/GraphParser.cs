@@ -266,6 +266,7 @@ internal sealed class GraphParser
         var statements = body.Statements;
         var segments = new List<MethodSegment>();
         _regionMode = true;
+        _composedArguments = 0;
         try
         {
             int start = -1;
@@ -295,6 +296,15 @@ internal sealed class GraphParser
                 _undecided = null;
                 bool parsed = TryStatement(statement, isFinal, out int returned);
                 var undecided = _undecided;
+                if (!parsed && ComposedCall(statement) is { } composed)
+                {
+                    // var h = encoder.Forward(…): its arguments computed by regions, the call itself the stack's own program.
+                    Restore(snapshot);
+                    ComposedStatement(method, statements, start, i, current, composed, segments);
+                    start = -1;
+                    i++;
+                    continue;
+                }
                 if (!parsed && undecided is { } flag)
                 {
                     // The open region and this statement, once per value of the test: the instance's value is taken at run time.
@@ -362,33 +372,8 @@ internal sealed class GraphParser
             var element = elements[k];
             string name = "__sgOut" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
             names.Add(name);
-            string where = Lines(element, element);
-            OpenRegion();
-            int issues = _issues.Count, eager = _eager.Count;
-            int node;
-            try
-            {
-                node = Expr(element);
-                if (_issues.Count != issues || _eager.Count != eager) node = -1;
-            }
-            catch (UnsupportedException e)
-            {
-                if (e.Issue is not null) _issues.Add(e.Issue);
-                node = -1;
-            }
             // An element that breaks runs eagerly, and its break is named (the method's whole parse stopped at the return).
-            for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
-            if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
-            {
-                AddEager(segments, "var " + name + " = " + element + ";", where, new List<string>());
-                continue;
-            }
-            // Its code runs as written if the planner does not take the region (a named break): it declares the element's local.
-            AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + element + ";", where, LocationInfo.From(element.GetLocation()), node, segments, new MethodSegment(null, "", "")
-            {
-                Output = name,
-                Declarations = new[] { "global::SharpGrad.Tensor " + name }.ToEquatableArray(),
-            });
+            ArgumentRegion(method, element, name, segments);
         }
         AddEager(segments, "return new global::SharpGrad.Tensor[] { " + string.Join(", ", names) + " };", Lines(statement, statement), new List<string>());
     }
@@ -415,7 +400,7 @@ internal sealed class GraphParser
                 int returned = -1;
                 for (int k = first; k <= i && parsed; k++) parsed = TryStatement(statements[k], isFinal && k == i, out returned);
                 var outputs = parsed ? Outputs(statements, first, i, isFinal ? returned : -1) : null;
-                if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0)
+                if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0 || outputs.Recomputed.Count > 0)
                 {
                     _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
                     return false;
@@ -452,8 +437,161 @@ internal sealed class GraphParser
         return true;
     }
 
+    /// <summary>The temporaries of the arguments of composed calls in the method being split (<c>__sgArg0</c>, …).</summary>
+    private int _composedArguments;
+
+    /// <summary>
+    /// A top-level statement that is one call of a child with a compiled program of its own (<see cref="ChildParser.IsComposedKind"/>):
+    /// <c>var h = encoder.Forward(…);</c>, <c>h = encoder.Forward(…);</c> or <c>return encoder.Forward(…);</c>; else null.
+    /// </summary>
+    private (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child)? ComposedCall(StatementSyntax statement)
+    {
+        ExpressionSyntax? value = statement switch
+        {
+            LocalDeclarationStatementSyntax { Declaration.Variables: { Count: 1 } variables } => variables[0].Initializer?.Value,
+            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
+                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
+            ReturnStatementSyntax { Expression: { } returned } => returned,
+            _ => null,
+        };
+        if (value is not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } } call
+            || _model.GetSymbolInfo(receiver, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
+            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || !_children.TryGetValue(member.Name, out var child) || !child.IsBuiltIn || !ChildParser.IsComposedKind(child.Kind)
+            || call.ArgumentList.Arguments.Any(a => !a.RefKindKeyword.IsKind(SyntaxKind.None))) return null;
+        return (call, receiver, member.Name);
+    }
+
+    /// <summary>
+    /// A composed call (<see cref="ComposedCall"/>) at statement <paramref name="i"/>, the region open since <paramref name="start"/>:
+    /// each tensor argument that is not a local or parameter is computed by a region (the first one by the open region, when
+    /// the statements before it leave nothing else computed that later code reads, else by a region of its own), and the
+    /// statement runs in the runner with the child's own program (<c>__compiled.__elements.Of(encoder, static __e =&gt; __e.Compile())</c>),
+    /// which enters the tape per layer. Its result has the shape of its first argument (<see cref="MethodSegment.ShapeOf"/>).
+    /// </summary>
+    private void ComposedStatement(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, RegionOutputs? current,
+                                   (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child) composed, List<MethodSegment> segments)
+    {
+        var statement = statements[i];
+        _composedLoops.Add(Where(composed.Call)!);
+        var replaced = new Dictionary<SyntaxNode, string>();
+        string? first = null;
+        bool open = start >= 0;
+        foreach (var argument in composed.Call.ArgumentList.Arguments)
+        {
+            var e = argument.Expression;
+            bool passed = _model.GetSymbolInfo(e, _token).Symbol is ILocalSymbol or IParameterSymbol;
+            if (_model.GetTypeInfo(e, _token).Type is not { } type || !ModuleParser.IsTensor(type) || passed)
+            {
+                if (first is null && passed && argument.NameColon is null) first = e.ToString();
+                continue;   // a local or parameter, a constant, null: passed as it is
+            }
+            string name = "__sgArg" + (_composedArguments++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (first is null && argument.NameColon is null) first = name;
+            replaced[e] = name;
+            if (open && JoinArgument(method, statements, start, i, e, name, segments))
+            {
+                open = false;
+                continue;
+            }
+            if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
+            else if (open && i > start) AddEager(segments, Code(statements, start, i - 1), Lines(statements[start], statements[i - 1]), Writes(statements, start, i - 1));
+            open = false;
+            ArgumentRegion(method, e, name, segments);
+        }
+        if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
+        var program = SyntaxFactory.ParseExpression("__compiled.__elements.Of(" + composed.Receiver + ", static __e => __e.Compile())");
+        var rewritten = statement.ReplaceNodes(replaced.Keys.Append(composed.Receiver),
+            (original, _) => original == composed.Receiver ? program.WithTriviaFrom(original) : SyntaxFactory.IdentifierName(replaced[original]).WithTriviaFrom(original));
+        string where = Lines(statement, statement);
+        var writes = Writes(statements, i, i);
+        AddEager(segments, rewritten.ToString(), where, writes, new ElementLoop(composed.Child, where) { Single = true });
+        // What the runner knows of the result: the stack keeps its input's shape.
+        if (first is not null && writes.Count == 1)
+        {
+            var last = segments[segments.Count - 1];
+            segments[segments.Count - 1] = last with { ShapeOf = last.ShapeOf.Concat(new[] { writes[0] + "=" + first }).ToEquatableArray() };
+        }
+    }
+
+    /// <summary>
+    /// The open region (statements <paramref name="start"/>..<paramref name="i"/>−1) grown by the argument <paramref name="argument"/>
+    /// of the composed call at <paramref name="i"/>, its value the region's output <paramref name="name"/>; false (nothing added) when
+    /// the argument breaks or the statements before it leave another computed value or an alias that later code reads.
+    /// </summary>
+    private bool JoinArgument(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, ExpressionSyntax argument, string name,
+                              List<MethodSegment> segments)
+    {
+        var snapshot = Snapshot();
+        int eager = _eager.Count;
+        int node;
+        try
+        {
+            node = Expr(argument);
+        }
+        catch (UnsupportedException)
+        {
+            Restore(snapshot);
+            return false;
+        }
+        var outputs = i > start ? Outputs(statements, start, i - 1, -1, argument) : new RegionOutputs(-1, null, false, new List<string>(), new List<string>());
+        if (_issues.Count != snapshot.Issues || _eager.Count != eager || node < 0 || _nodes[node] is { Kind: NodeKind.Input }
+            || outputs is null || outputs.Node >= 0 || outputs.Aliases.Count > 0)
+        {
+            Restore(snapshot);
+            return false;
+        }
+        string code = (i > start ? Code(statements, start, i - 1) + "\n" : "") + "global::SharpGrad.Tensor " + name + " = " + argument + ";";
+        var firstNode = i > start ? (SyntaxNode)statements[start] : argument;
+        AddRegion(method, code, Lines(firstNode, argument), LocationInfo.From(firstNode.GetLocation()), node, segments, new MethodSegment(null, "", "")
+        {
+            Output = name,
+            Declarations = outputs.Declarations.Concat(new[] { "global::SharpGrad.Tensor " + name }).ToEquatableArray(),
+            Recomputed = outputs.Recomputed.ToEquatableArray(),
+        });
+        return true;
+    }
+
+    /// <summary>
+    /// An expression as a region of its own whose value is the local <paramref name="name"/> (an argument of a composed call,
+    /// <c>__sgArg0 = ForwardRegion2(…)</c>; an element of <c>return [a, b]</c>), or eager where it breaks (its break named). Its code
+    /// runs as written if the planner does not take the region (a named break): it declares the local.
+    /// </summary>
+    private void ArgumentRegion(IMethodSymbol method, ExpressionSyntax argument, string name, List<MethodSegment> segments)
+    {
+        OpenRegion();
+        int issues = _issues.Count, eager = _eager.Count;
+        int node;
+        try
+        {
+            node = Expr(argument);
+            if (_issues.Count != issues || _eager.Count != eager) node = -1;
+        }
+        catch (UnsupportedException e)
+        {
+            if (e.Issue is not null) _issues.Add(e.Issue);
+            node = -1;
+        }
+        for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
+        if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
+        {
+            AddEager(segments, "var " + name + " = " + argument + ";", Lines(argument, argument), new List<string>());
+            return;
+        }
+        AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + argument + ";", Lines(argument, argument), LocationInfo.From(argument.GetLocation()), node, segments,
+            new MethodSegment(null, "", "")
+            {
+                Output = name,
+                Declarations = new[] { "global::SharpGrad.Tensor " + name }.ToEquatableArray(),
+            });
+    }
+
     /// <summary>What a region leaves: its one computed value (and where it goes), the locals equal to an input, the locals it declares for later statements.</summary>
-    private sealed record RegionOutputs(int Node, string? Output, bool Returns, List<string> Aliases, List<string> Declarations);
+    private sealed record RegionOutputs(int Node, string? Output, bool Returns, List<string> Aliases, List<string> Declarations)
+    {
+        /// <summary>Data locals (masks, positions) later code reads, computed again after the region call (<see cref="MethodSegment.Recomputed"/>).</summary>
+        public List<string> Recomputed { get; init; } = new();
+    }
 
     private void OpenRegion()
     {
@@ -498,7 +636,7 @@ internal sealed class GraphParser
     /// The outputs of statements <paramref name="start"/>..<paramref name="end"/> as a region, or null when they leave
     /// something a region cannot: two computed values, or a non-tensor local that later statements read.
     /// </summary>
-    private RegionOutputs? Outputs(SyntaxList<StatementSyntax> statements, int start, int end, int returned)
+    private RegionOutputs? Outputs(SyntaxList<StatementSyntax> statements, int start, int end, int returned, ExpressionSyntax? consumed = null)
     {
         var flow = _model.AnalyzeDataFlow(statements[start], statements[end]);
         if (flow is null || !flow.Succeeded) return null;
@@ -507,15 +645,25 @@ internal sealed class GraphParser
         {
             foreach (var name in statements[k].DescendantNodesAndSelf().OfType<IdentifierNameSyntax>())
             {
-                if (_model.GetSymbolInfo(name, _token).Symbol is ILocalSymbol local) later.Add(local);
+                // Read by an argument the region itself computes (JoinArgument): not read after the region.
+                if (consumed is not null && consumed.Span.Contains(name.Span)) continue;
+                if (_model.GetSymbolInfo(name, _token).Symbol is ILocalSymbol or IParameterSymbol) later.Add(_model.GetSymbolInfo(name, _token).Symbol!);
             }
         }
         int node = returned;
         string? output = null;
         var aliases = new List<string>();
+        var recomputed = new List<string>();
         foreach (var symbol in flow.DataFlowsOut)
         {
+            if (consumed is not null && !later.Contains(symbol)) continue;
             if (!IsTensorLocal(symbol) || !_env.TryGetValue(symbol, out int value)) return null;
+            if (Recomputable(statements, start, end, flow, symbol, value) is { } again)
+            {
+                // A mask or positions (data, no gradient) later code reads: computed again after the region, as written.
+                recomputed.Add(again);
+                continue;
+            }
             var produced = _nodes[value];
             if (produced is { Kind: NodeKind.Input, Op: "Input" })
             {
@@ -534,7 +682,39 @@ internal sealed class GraphParser
             if (symbol is not ILocalSymbol local || !IsTensorLocal(local)) return null;
             declarations.Add(local.Type.ToDisplayString(TypeFormat) + " " + local.Name);
         }
-        return new RegionOutputs(node, output, returned >= 0, aliases, declarations);
+        return new RegionOutputs(node, output, returned >= 0, aliases, declarations) { Recomputed = recomputed };
+    }
+
+    /// <summary>
+    /// <c>mask = tokens.Eq(pad);</c> for a local the region leaves that is data (a mask, positions: data ops and movements of
+    /// them, never differentiated), declared once in the region as <c>var mask = …;</c> from values the region does not assign:
+    /// computing it again after the region gives the same tensor. Null for anything else.
+    /// </summary>
+    private string? Recomputable(SyntaxList<StatementSyntax> statements, int start, int end, DataFlowAnalysis flow, ISymbol symbol, int value)
+    {
+        if (!IsData(value) || symbol is not ILocalSymbol) return null;
+        if (flow.WrittenInside.Count(w => SymbolEqualityComparer.Default.Equals(w, symbol)) != 1) return null;
+        for (int k = start; k <= end; k++)
+        {
+            if (statements[k] is not LocalDeclarationStatementSyntax declaration) continue;
+            foreach (var variable in declaration.Declaration.Variables)
+            {
+                if (!SymbolEqualityComparer.Default.Equals(_model.GetDeclaredSymbol(variable, _token), symbol) || variable.Initializer is not { } init) continue;
+                var reads = _model.AnalyzeDataFlow(init.Value);
+                if (reads is null || !reads.Succeeded || reads.ReadInside.Any(r => flow.WrittenInside.Contains(r, SymbolEqualityComparer.Default))) return null;
+                if (statements.Skip(start).Take(end - start + 1).Any(st => st.DescendantNodes().OfType<AssignmentExpressionSyntax>()
+                        .Any(a => SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(a.Left, _token).Symbol, symbol)))) return null;
+                return symbol.Name + " = " + init.Value + ";";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>True when node <paramref name="value"/> is data: a data op (Arange, Eq, Triu, …) or a movement of data.</summary>
+    private bool IsData(int value)
+    {
+        var node = _nodes[value];
+        return node.Kind == NodeKind.Data || node.Kind == NodeKind.Movement && node.Inputs.Count > 0 && node.Inputs.All(IsData);
     }
 
     private static bool IsTensorLocal(ISymbol symbol) => symbol switch
@@ -571,6 +751,7 @@ internal sealed class GraphParser
             Returns = outputs.Returns,
             Declarations = outputs.Declarations.ToEquatableArray(),
             Aliases = outputs.Aliases.ToEquatableArray(),
+            Recomputed = outputs.Recomputed.ToEquatableArray(),
         });
     }
 
@@ -1238,6 +1419,17 @@ internal sealed class GraphParser
             if (access.Expression is ElementAccessExpressionSyntax indexed) child = IndexedChild(indexed);
             else if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
             else if (_loopChild.TryGetValue(receiverSymbol, out var item)) child = item;
+        }
+        if (child is { IsBuiltIn: true } && ChildParser.IsComposedKind(child.Kind))
+        {
+            // encoder.Forward(x, srcKeyPaddingMask: mask) of a TransformerEncoder: its own compiled program (its Compile()), called by
+            // the region runner (ComposedStatement) when the call is a statement of its own; not part of a region.
+            throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
+                "the call of '" + child.Name + "' (a " + child.Kind + ", which runs its own compiled program) inside `" + Text(invocation.Parent ?? invocation) + "`",
+                "write the call as a statement of its own (`var h = " + child.Name + ".Forward(…);`): the stack's own program (its Compile()) then runs it, and the code around it is compiled")
+            {
+                ElementList = child.Name,
+            });
         }
         if (child is not null)
         {

@@ -65,7 +65,10 @@ internal static class Planner
                 {
                     if (segment.Region is null || graph.Methods.FirstOrDefault(m => m.Name == segment.Region) is not { } region)
                     {
+                        // A composed call (var h = encoder.Forward(x, …)) leaves h of x's shape; any other write is unknown from here on.
+                        var kept = segment.ShapeOf.Select(p => p.Split('=')).Where(p => known.ContainsKey(p[1])).Select(p => (p[0], known[p[1]])).ToList();
                         foreach (var written in segment.Writes) known.Remove(written);
+                        foreach (var (to, shape) in kept) known[to] = shape;
                         continue;
                     }
                     var inputs = region.Inputs.Select(i => i.Shape is null && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
@@ -85,6 +88,11 @@ internal static class Planner
                     }
                     if (regionPlan is not null)
                     {
+                        // The shapes this region gave its inputs (a token input's [N, T], from its Embedding) hold for the regions after it.
+                        foreach (var input in regionPlan.Inputs)
+                        {
+                            if (input.Shape is { } given && !known.ContainsKey(input.Name)) known[input.Name] = given;
+                        }
                         methods.Add(regionPlan with { IsRegion = true });
                         regions.Add(method.Name + ", " + segment.Where);
                     }

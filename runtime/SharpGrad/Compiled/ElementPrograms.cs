@@ -66,4 +66,30 @@ public sealed class ElementPrograms
         }
         return new GraphExplanation(regions, breaks);
     }
+
+    /// <summary>
+    /// <paramref name="own"/> with one child that runs its own compiled program added (<c>var h = encoder.Forward(…)</c> over a
+    /// <c>TransformerEncoder</c>, whose count of layers the constructor's arguments set): its compiled regions (<c>Forward, Net.cs
+    /// line 12: encoder: Forward</c>) and its breaks (<see cref="GraphBreak.Method"/> prefixed with its path, <c>encoder.Forward</c>).
+    /// </summary>
+    /// <param name="own">The parent's explanation so far.</param>
+    /// <param name="call">The parent's method and where the call is (<c>Forward, Net.cs line 12</c>).</param>
+    /// <param name="path">The child's state-dict name (<c>encoder</c>).</param>
+    /// <param name="child">The child.</param>
+    /// <param name="compile">Makes its program (<c>static e =&gt; e.Compile()</c>), as the call does.</param>
+    /// <param name="explanation">Reads a program's explanation.</param>
+    public GraphExplanation ExplainChild<TModule, TProgram>(GraphExplanation own, string call, string path, TModule child,
+        Func<TModule, TProgram> compile, Func<TProgram, GraphExplanation> explanation)
+        where TModule : class
+        where TProgram : class
+    {
+        ArgumentNullException.ThrowIfNull(own);
+        ArgumentNullException.ThrowIfNull(explanation);
+        var of = explanation(Of(child, compile));
+        var regions = new List<string>(own.Regions);
+        var breaks = new List<GraphBreak>(own.Breaks);
+        foreach (var region in of.Regions) regions.Add(call + ": " + path + ": " + region);
+        foreach (var b in of.Breaks) breaks.Add(b with { Method = path + "." + b.Method });
+        return new GraphExplanation(regions, breaks);
+    }
 }

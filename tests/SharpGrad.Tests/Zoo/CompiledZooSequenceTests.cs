@@ -22,6 +22,12 @@ public class CompiledZooSequenceTests
                 var c = m.Compile();
                 return (m, a => c.Forward(a["in.tokens"]), c.Explanation);
             }
+            case "transformer_classifier":
+            {
+                var m = Load(() => new TransformerClassifier(), name);
+                var c = m.Compile();
+                return (m, a => c.Forward(a["in.tokens"]), c.Explanation);
+            }
             case "gru_seq2seq":
             {
                 var m = Load(() => new GruSeq2Seq(), name);
@@ -33,7 +39,7 @@ public class CompiledZooSequenceTests
         }
     }
 
-    public static IEnumerable<object[]> Models() => [["bilstm_classifier"], ["gru_seq2seq"]];
+    public static IEnumerable<object[]> Models() => [["bilstm_classifier"], ["gru_seq2seq"], ["transformer_classifier"]];
 
     private static T Load<T>(Func<T> build, string name) where T : Module
     {

@@ -1,0 +1,89 @@
+using Microsoft.CodeAnalysis;
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests.Compiler;
+
+/// <summary>
+/// A <c>TransformerEncoder(layer, layers)</c> with a count from the constructor (issue 13's Transformer classifier): a call of it
+/// that is a statement of its own is no break — the runner calls the stack's own compiled program, its argument is the output of
+/// the region before it (the padding mask, data, computed again after that region), and the region after it knows the result's
+/// shape; a call inside an expression is an SG1019 break naming the construct and the fix.
+/// </summary>
+public class ComposedCallTests
+{
+    private static string Classifier(string forward) => $$"""
+        using SharpGrad;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public partial class Classifier
+        {
+            private readonly long pad;
+            private readonly Embedding embed;
+            private readonly Embedding pos;
+            private readonly TransformerEncoder encoder;
+            private readonly Linear head;
+
+            public Classifier(int dModel, int layers, int pad = 0)
+            {
+                this.pad = pad;
+                embed = new Embedding(20, dModel, paddingIdx: pad);
+                pos = new Embedding(10, dModel);
+                encoder = new TransformerEncoder(new TransformerEncoderLayer(dModel, 4, 32, dropout: 0.0, batchFirst: true), layers);
+                head = new Linear(dModel, 3);
+            }
+
+            public Tensor Forward(Tensor tokens)
+            {
+        {{forward}}
+            }
+        }
+        """;
+
+    private const string ZooForward = """
+                var mask = tokens.Eq(pad);
+                var positions = Tensor.Arange(tokens.Size(1)).Unsqueeze(0);
+                var h = encoder.Forward(embed.Forward(tokens) + pos.Forward(positions), srcKeyPaddingMask: mask);
+                var keep = tokens.Ne(pad).Unsqueeze(-1).To(DType.Float32);
+                return head.Forward((h * keep).Sum(1) / keep.Sum(1));
+        """;
+
+    [Fact]
+    public void AStatementCallingTheStackRunsItsProgramBetweenTwoCompiledRegions()
+    {
+        var (result, output) = GeneratorHarness.Run(Classifier(ZooForward));
+        Assert.Empty(result.Diagnostics);
+        var runner = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Classifier.Regions.g.cs").SourceText.ToString();
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Classifier.Compiled.g.cs").SourceText.ToString();
+        // The region before the call computes its argument; the mask it also leaves is computed again after it, as written.
+        int region1 = runner.IndexOf("__sgArg0 = __compiled.ForwardRegion1(tokens);", StringComparison.Ordinal);
+        int mask = runner.IndexOf("mask = tokens.Eq(pad);", region1 + 1, StringComparison.Ordinal);
+        int call = runner.IndexOf("var h = __compiled.__elements.Of(encoder, static __e => __e.Compile()).Forward(__sgArg0, srcKeyPaddingMask: mask);", StringComparison.Ordinal);
+        int region2 = runner.IndexOf("return __compiled.ForwardRegion2(", StringComparison.Ordinal);
+        Assert.True(region1 >= 0 && mask > region1 && call > mask && region2 > call, runner);
+        // Both regions are compiled programs (the second knows h's shape from the call's argument), and the stack's program is listed.
+        Assert.Contains("internal global::SharpGrad.Tensor ForwardRegion1(", compiled);
+        Assert.Contains("internal global::SharpGrad.Tensor ForwardRegion2(", compiled);
+        Assert.Contains("__elements.ExplainChild(new(s_regions, s_breaks), \"Forward, ", compiled);
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
+    }
+
+    [Fact]
+    public void SG1019_TheStackCalledInsideAnExpressionIsANamedBreak()
+    {
+        string source = Classifier("""
+                    var x = embed.Forward(tokens);
+                    return head.Forward(encoder.Forward(x).Mean(1));
+            """);
+        var (result, output) = GeneratorHarness.Run(source);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("SG1019", DiagnosticSeverity.Info), (d.Id, d.Severity));
+        var span = d.Location.SourceSpan;
+        Assert.Equal("encoder.Forward(x)", source.Substring(span.Start, span.Length));
+        Assert.Contains("the call of 'encoder' (a TransformerEncoder, which runs its own compiled program) inside `encoder.Forward(x).Mean`", d.GetMessage());
+        Assert.Contains("write the call as a statement of its own", d.GetMessage());
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
+    }
+}
