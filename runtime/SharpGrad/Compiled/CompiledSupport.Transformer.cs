@@ -31,6 +31,37 @@ public static partial class CompiledSupport
         => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace,
             AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
 
+    /// <summary>A TransformerDecoderLayer's 18 weights in PyTorch's order, checked against the program's shape.</summary>
+    private static float[][] DecoderLayerWeights(TransformerDecoderLayer layer, in EncoderLayerShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (layer.DModel != shape.DModel || layer.Nhead != shape.Heads || layer.DimFeedforward != shape.FeedForward || layer.NormFirst != shape.NormFirst
+            || (layer.Activation == "gelu") != shape.Gelu)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the TransformerDecoderLayer (d_model {layer.DModel}, nhead {layer.Nhead}, dim_feedforward {layer.DimFeedforward}) is not the " +
+                $"one the program was generated for (d_model {shape.DModel}, nhead {shape.Heads}, dim_feedforward {shape.FeedForward}); rebuild the project.");
+        }
+        return Array.ConvertAll(layer.KernelParameters(), Dense);
+    }
+
+    /// <summary>
+    /// A compiled TransformerDecoderLayer's forward (batch first, dropout 0; <see cref="DecoderLayerKernel.Forward"/>) of
+    /// <paramref name="x"/> [N, L, E] over <paramref name="memory"/> [N, S, E] with PyTorch's optional masks: <paramref name="tgtMask"/>
+    /// [L, L] or [N·nhead, L, L], <paramref name="memoryMask"/> [L, S] or [N·nhead, L, S], <paramref name="tgtKeyPaddingMask"/>
+    /// [N, L], <paramref name="memoryKeyPaddingMask"/> [N, S] (Bool true: not attended; float: added).
+    /// </summary>
+    public static void DecoderLayerForward(TransformerDecoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, DecoderLayerWorkspace workspace,
+        float[] memory, int memorySteps, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null, Tensor? memoryKeyPaddingMask = null)
+        => DecoderLayerKernel.Forward(shape, x, memory, memorySteps, y, n, DecoderLayerWeights(layer, shape), workspace,
+            AttentionMasksOf(tgtMask, tgtKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps),
+            AttentionMasksOf(memoryMask, memoryKeyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+
+    /// <summary>Its backward: the target's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    public static void DecoderLayerBackward(TransformerDecoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
+        DecoderLayerWorkspace workspace, int memorySteps, float[]? gradMemory)
+        => DecoderLayerKernel.Backward(shape, memorySteps, gy, gx, gradMemory, n, DecoderLayerWeights(layer, shape), weightGrads, workspace);
+
     /// <summary>A MultiheadAttention's four weights (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), checked against the program's shape.</summary>
     private static float[][] SelfAttentionWeights(MultiheadAttention attn, in EncoderLayerShape shape)
     {
