@@ -35,6 +35,15 @@ public sealed partial class DecoderLayerHead
     public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 8)] Tensor memory) => head.Forward(layer.Forward(x, memory));
 }
 
+/// <summary>A built-in encoder layer inside a [Module]: the generated program runs it as one fused node.</summary>
+[Module]
+public sealed partial class EncoderLayerInModule
+{
+    internal readonly TransformerEncoderLayer layer = new(8, 2, 16, dropout: 0.0, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x) => layer.Forward(x);
+}
+
 /// <summary>
 /// MultiheadAttention calls the compiled kernels do not take yet (kdim/vdim with separate q_proj_weight/k_proj_weight/
 /// v_proj_weight; key ≠ value): Compile() names them in its Explanation (never silent) and runs them eagerly, so the
@@ -106,5 +115,28 @@ public class CompiledAttentionBreakTests
         Assert.Contains("layer.Forward", compiled.Explanation.ToString(), StringComparison.Ordinal);
         var rng = new Rng(146);
         Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]), [Tensor.Randn([3, 4, 8], rng: rng), Tensor.Randn([3, 6, 8], rng: rng)]);
+    }
+
+    /// <summary>
+    /// A hook on a submodule of an encoder layer that a generated program runs as one fused node cannot be called there:
+    /// the call is a clear error naming the submodule (never a silently skipped hook); without the hook it compiles.
+    /// </summary>
+    [Fact]
+    public void HookOnAFusedLayersSubmoduleIsAClearError()
+    {
+        var model = new EncoderLayerInModule();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        var x = Tensor.Randn([2, 4, 8], rng: new Rng(147));
+        var expected = compiled.Forward(x).Detach();
+        int calls = 0;
+        using (model.layer.Norm1.RegisterForwardHook((m, i, o) => calls++))
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => compiled.Forward(x));
+            Assert.Contains("'norm1'", e.Message, StringComparison.Ordinal);
+            using (Autograd.NoGrad()) model.Forward(x);
+            Assert.Equal(1, calls);
+        }
+        TensorAssert.Close(expected, compiled.Forward(x).Detach(), 0, 0, "without the hook, compiled again");
     }
 }
