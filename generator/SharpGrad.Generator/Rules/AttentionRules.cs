@@ -180,6 +180,23 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
     }
 
     /// <summary>
+    /// Why a MultiheadAttention layer's calls are not compiled (the parser makes each call a graph break, SG1019, naming it),
+    /// or null: separate q/k/v projections (kdim/vdim), batch second, dropout, no biases — the compiled kernels take the packed
+    /// in_proj_weight of a batch-first layer with biases and dropout 0.
+    /// </summary>
+    public static string? Unsupported(ChildSpec child)
+    {
+        if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false })
+        {
+            return "a MultiheadAttention built with kdim/vdim (separate q_proj_weight, k_proj_weight and v_proj_weight; the compiled attention takes the packed in_proj_weight)";
+        }
+        if (child.Int("batchFirst") != 1) return "a MultiheadAttention with batch_first=False (its sequences are [L, N, E], batch second)";
+        if (child.Arg("dropout") is { Number: not 0 }) return "a MultiheadAttention with dropout (the compiled attention has dropout 0)";
+        if (child.Int("bias") == 0) return "a MultiheadAttention with bias=False (the compiled attention adds in_proj_bias and out_proj.bias)";
+        return null;
+    }
+
+    /// <summary>
     /// What a MultiheadAttention call the compiled kernels take has: batch first, packed in-projection with biases (no
     /// kdim/vdim), dropout 0, the weights not taken (<c>need_weights</c> any constant), masks read as data, the query a
     /// batched [N, L, E] value, and the key and value either the query itself (<c>Memory</c> −1) or one other batched

@@ -129,6 +129,7 @@ internal static class RuleSet
         OpFamily.Recurrent => RecurrentRule.Unsupported(child, tensorArguments),
         OpFamily.TransformerLayer => TransformerLayerRule.Unsupported(child, tensorArguments),
         OpFamily.GroupNorm => GroupNormRule.Unsupported(child),
+        OpFamily.Attention => SelfAttentionRule.Unsupported(child),
         _ => null,
     };
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SharpGrad.Kernels;
 using SharpGrad.Layers;
 
@@ -6,6 +7,26 @@ namespace SharpGrad;
 // Glue of compiled Transformer layers: the layer's weights as arrays for the shared kernels (Kernels/TransformerLayer.cs).
 public static partial class CompiledSupport
 {
+    private static readonly ConditionalWeakTable<Module, Module[]> LayerSubmodules = new();
+
+    /// <summary>
+    /// Throws when a hook is registered on a submodule of a built-in attention layer a generated program runs as one fused
+    /// kernel (<c>layer.Norm1</c>, <c>attn.OutProj</c>): the program cannot call it, and skipping it would differ from eager.
+    /// Hooks on the layer itself are called by the program.
+    /// </summary>
+    private static void RefuseSubmoduleHooks(Module layer)
+    {
+        var submodules = LayerSubmodules.GetValue(layer, static l => l.NamedModules().Select(m => m.Module).Where(m => !ReferenceEquals(m, l)).ToArray());
+        foreach (var m in submodules)
+        {
+            if (!m.HasHooks) continue;
+            string name = layer.NamedModules().First(p => ReferenceEquals(p.Module, m)).Name;
+            throw new InvalidOperationException(
+                $"Compiled program: a hook is registered on '{name}' inside a {layer.GetType().Name}, which the generated program runs as one fused kernel, so " +
+                "it cannot call the hook. Register the hook on the layer itself, call the layer's own Compile() (it runs the hooks), or run the model eagerly.");
+        }
+    }
+
     /// <summary>A TransformerEncoderLayer's 12 weights in PyTorch's order, checked against the program's shape.</summary>
     private static float[][] EncoderLayerWeights(TransformerEncoderLayer layer, in EncoderLayerShape shape)
     {
@@ -28,8 +49,42 @@ public static partial class CompiledSupport
     /// </summary>
     public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
         Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
-        => TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace,
+    {
+        RefuseSubmoduleHooks(layer);
+        TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace,
             AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
+    }
+
+    /// <summary>A TransformerDecoderLayer's 18 weights in PyTorch's order, checked against the program's shape.</summary>
+    private static float[][] DecoderLayerWeights(TransformerDecoderLayer layer, in EncoderLayerShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (layer.DModel != shape.DModel || layer.Nhead != shape.Heads || layer.DimFeedforward != shape.FeedForward || layer.NormFirst != shape.NormFirst
+            || (layer.Activation == "gelu") != shape.Gelu)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the TransformerDecoderLayer (d_model {layer.DModel}, nhead {layer.Nhead}, dim_feedforward {layer.DimFeedforward}) is not the " +
+                $"one the program was generated for (d_model {shape.DModel}, nhead {shape.Heads}, dim_feedforward {shape.FeedForward}); rebuild the project.");
+        }
+        return Array.ConvertAll(layer.KernelParameters(), Dense);
+    }
+
+    /// <summary>
+    /// A compiled TransformerDecoderLayer's forward (batch first, dropout 0; <see cref="DecoderLayerKernel.Forward"/>) of
+    /// <paramref name="x"/> [N, L, E] over <paramref name="memory"/> [N, S, E] with PyTorch's optional masks: <paramref name="tgtMask"/>
+    /// [L, L] or [N·nhead, L, L], <paramref name="memoryMask"/> [L, S] or [N·nhead, L, S], <paramref name="tgtKeyPaddingMask"/>
+    /// [N, L], <paramref name="memoryKeyPaddingMask"/> [N, S] (Bool true: not attended; float: added).
+    /// </summary>
+    public static void DecoderLayerForward(TransformerDecoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, DecoderLayerWorkspace workspace,
+        float[] memory, int memorySteps, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null, Tensor? memoryKeyPaddingMask = null)
+        => DecoderLayerKernel.Forward(shape, x, memory, memorySteps, y, n, DecoderLayerWeights(layer, shape), workspace,
+            AttentionMasksOf(tgtMask, tgtKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps),
+            AttentionMasksOf(memoryMask, memoryKeyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+
+    /// <summary>Its backward: the target's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    public static void DecoderLayerBackward(TransformerDecoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
+        DecoderLayerWorkspace workspace, int memorySteps, float[]? gradMemory)
+        => DecoderLayerKernel.Backward(shape, memorySteps, gy, gx, gradMemory, n, DecoderLayerWeights(layer, shape), weightGrads, workspace);
 
     /// <summary>A MultiheadAttention's four weights (in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias), checked against the program's shape.</summary>
     private static float[][] SelfAttentionWeights(MultiheadAttention attn, in EncoderLayerShape shape)
@@ -51,8 +106,11 @@ public static partial class CompiledSupport
     /// </summary>
     public static void SelfAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
         Tensor? keyPaddingMask = null, Tensor? attnMask = null)
-        => TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
+    {
+        RefuseSubmoduleHooks(attn);
+        TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
             AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
+    }
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void SelfAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
@@ -67,8 +125,11 @@ public static partial class CompiledSupport
     /// </summary>
     public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
         float[] memory, int memorySteps, Tensor? keyPaddingMask = null, Tensor? attnMask = null)
-        => CrossAttentionKernel.Forward(shape, x, memory, memorySteps, y, n, SelfAttentionWeights(attn, shape), workspace,
+    {
+        RefuseSubmoduleHooks(attn);
+        CrossAttentionKernel.Forward(shape, x, memory, memorySteps, y, n, SelfAttentionWeights(attn, shape), workspace,
             AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+    }
 
     /// <summary>Its backward: the query's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,

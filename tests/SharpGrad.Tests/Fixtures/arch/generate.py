@@ -478,6 +478,38 @@ def layers(manifest):
     record("gru_2l_bi_unbatched_h0", gru, {"x": torch.randn(T, I), "h0": torch.randn(4, Hd)},
            lambda m, a: dict(zip(["out", "hn"], m(a["x"], a["h0"]))),
            kind="recurrent", cls="GRU", input_size=I, hidden_size=Hd, num_layers=2, bias=True, batch_first=False, bidirectional=True)
+
+    # --- compiled decoder layers and stacks: batch 1, other sequence lengths, all four masks at once (own seed: the cases
+    # above keep their values)
+    torch.manual_seed(131)
+    D, NH, FF, L, S = 8, 2, 16, 4, 9
+    layer = nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0)
+    tgt_kpm = torch.zeros(1, L, dtype=torch.bool)
+    tgt_kpm[0, -1] = True
+    mem_kpm = torch.zeros(1, S, dtype=torch.bool)
+    mem_kpm[0, -3:] = True
+    record("dec_layer_post_b1_all_masks", layer,
+           {"tgt": torch.randn(L, 1, D), "memory": torch.randn(S, 1, D), "tgt_mask": torch.ones(L, L, dtype=torch.bool).triu(1),
+            "memory_mask": torch.randn(NH, L, S), "tgt_key_padding_mask": tgt_kpm, "memory_key_padding_mask": mem_kpm},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"], memory_mask=a["memory_mask"],
+                                  tgt_key_padding_mask=a["tgt_key_padding_mask"], memory_key_padding_mask=a["memory_key_padding_mask"])},
+           kind="transformer", cls="TransformerDecoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="relu", norm_first=False, batch_first=False)
+    layer = nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0, batch_first=True, norm_first=True)
+    record("dec_layer_pre_relu_bf_b1", layer,
+           {"tgt": torch.randn(1, L, D), "memory": torch.randn(1, S, D), "tgt_mask": torch.triu(torch.full((L, L), float("-inf")), diagonal=1)},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"])},
+           kind="transformer", cls="TransformerDecoderLayer", d_model=D, nhead=NH, dim_feedforward=FF, activation="relu", norm_first=True, batch_first=True)
+    N = 3
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(D, NH, FF, dropout=0.0, activation="gelu", batch_first=True, norm_first=True), 2,
+                                norm=nn.LayerNorm(D))
+    mem_kpm = torch.zeros(N, S, dtype=torch.bool)
+    mem_kpm[1, -4:] = True
+    record("decoder_stack_pre_gelu_bf_norm", dec,
+           {"tgt": torch.randn(N, L, D), "memory": torch.randn(N, S, D), "tgt_mask": torch.ones(L, L, dtype=torch.bool).triu(1),
+            "memory_key_padding_mask": mem_kpm},
+           lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"], memory_key_padding_mask=a["memory_key_padding_mask"])},
+           kind="transformer", cls="TransformerDecoder", d_model=D, nhead=NH, dim_feedforward=FF, num_layers=2, final_norm=True, batch_first=True,
+           norm_first=True, activation="gelu")
     out.write(manifest)
 
 

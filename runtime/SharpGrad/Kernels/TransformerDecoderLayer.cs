@@ -1,0 +1,202 @@
+using System.ComponentModel;
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>What a compiled decoder layer keeps between its forward and backward (and its backward's temporaries), sized per batch.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class DecoderLayerWorkspace
+{
+    internal readonly EncoderLayerWorkspace SelfAttn = new();
+    internal readonly CrossAttentionWorkspace Cross = new();
+    internal float[] Input = [], Attn = [], Residual1 = [], Hidden1 = [], Residual2 = [], Hidden2 = [], Residual3 = [], Hidden3 = [];
+    internal float[] Ff1 = [], Ff1Act = [], GFf = [], GFfAct = [];
+    internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [], Mean3 = [], Invstd3 = [];
+    internal float[] G1 = [], G2 = [], G3 = [], G4 = [];
+    private int _n = -1;
+    private EncoderLayerShape _shape;
+
+    internal void Ensure(in EncoderLayerShape s, int n)
+    {
+        if (n == _n && s == _shape) return;
+        int rows = n * s.Steps, e = s.DModel, f = s.FeedForward;
+        float[] A(int size) => new float[size];
+        (Input, Attn, Residual1, Hidden1, Residual2, Hidden2, Residual3, Hidden3) = (A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e));
+        (Ff1, Ff1Act, GFf, GFfAct) = (s.Gelu ? A(rows * f) : [], A(rows * f), A(rows * f), A(rows * f));
+        (Mean1, Invstd1, Mean2, Invstd2, Mean3, Invstd3) = (A(rows), A(rows), A(rows), A(rows), A(rows), A(rows));
+        (G1, G2, G3, G4) = (A(rows * e), A(rows * e), A(rows * e), A(rows * e));
+        _n = n;
+        _shape = s;
+    }
+}
+
+/// <summary>
+/// A Transformer decoder layer (PyTorch: <c>nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout=0, activation,
+/// layer_norm_eps, batch_first=True, norm_first)</c>) on float32 arrays for compiled programs: self-attention over the target
+/// (<see cref="TransformerLayerKernel.SelfAttentionForward"/>), attention over the memory (<see cref="CrossAttentionKernel"/>),
+/// the feed-forward block, residuals and three LayerNorms, each composed of the shared kernels. The shape's <c>Steps</c> is
+/// the target's length; the memory's is passed. Weights in PyTorch's state-dict order: self_attn (in_proj_weight,
+/// in_proj_bias, out_proj.weight, out_proj.bias), multihead_attn (the same four), linear1 (weight, bias), linear2, norm1,
+/// norm2, norm3 — 18 arrays.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class DecoderLayerKernel
+{
+    private const int Sa = 0, Ca = 4, L1W = 8, L1B = 9, L2W = 10, L2B = 11, N1W = 12, N1B = 13, N2W = 14, N2B = 15, N3W = 16, N3B = 17;
+
+    /// <summary>The number of weights (<see cref="DecoderLayerKernel"/>'s order).</summary>
+    public const int WeightCount = 18;
+
+    /// <summary>
+    /// <paramref name="y"/> [N, L, E] = the layer applied to <paramref name="x"/> [N, L, E] over <paramref name="memory"/>
+    /// [N, S, E] (batch first), with the self-attention's masks (<c>tgt_mask</c>, <c>tgt_key_padding_mask</c>) and the
+    /// cross-attention's (<c>memory_mask</c>, <c>memory_key_padding_mask</c>).
+    /// </summary>
+    public static void Forward(in EncoderLayerShape s, float[] x, float[] memory, int memorySteps, float[] y, int n, IReadOnlyList<float[]> w,
+        DecoderLayerWorkspace ws, AttentionMasks selfMasks = default, AttentionMasks memoryMasks = default)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(ws);
+        if (w.Count != WeightCount) throw new ArgumentException($"DecoderLayerKernel: expected {WeightCount} weights, got {w.Count}.", nameof(w));
+        ws.Ensure(s, n);
+        int rows = n * s.Steps, size = rows * s.DModel;
+        Array.Copy(x, ws.Input, size);
+        var sa = Slice(w, Sa);
+        var ca = Slice(w, Ca);
+        var a = AttentionShape(s);
+        if (s.NormFirst)
+        {
+            // h1 = LN1(x); r1 = x + sa(h1); h2 = LN2(r1); r2 = r1 + ca(h2, mem); h3 = LN3(r2); y = r2 + ff(h3)
+            LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            TransformerLayerKernel.SelfAttentionForward(a, ws.Hidden1, ws.Attn, n, sa, ws.SelfAttn, selfMasks);
+            TensorPrimitives.Add(ws.Input.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual1.AsSpan(0, size));
+            LayerNorm(s, ws.Residual1, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+            CrossAttentionKernel.Forward(a, ws.Hidden2, memory, memorySteps, ws.Attn, n, ca, ws.Cross, memoryMasks);
+            TensorPrimitives.Add(ws.Residual1.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual2.AsSpan(0, size));
+            LayerNorm(s, ws.Residual2, ws.Hidden3, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
+            FeedForward(s, ws.Hidden3, ws.Residual2, y, rows, w, ws);
+        }
+        else
+        {
+            // r1 = x + sa(x); h1 = LN1(r1); r2 = h1 + ca(h1, mem); h2 = LN2(r2); r3 = h2 + ff(h2); y = LN3(r3)
+            TransformerLayerKernel.SelfAttentionForward(a, ws.Input, ws.Attn, n, sa, ws.SelfAttn, selfMasks);
+            TensorPrimitives.Add(ws.Input.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual1.AsSpan(0, size));
+            LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            CrossAttentionKernel.Forward(a, ws.Hidden1, memory, memorySteps, ws.Attn, n, ca, ws.Cross, memoryMasks);
+            TensorPrimitives.Add(ws.Hidden1.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual2.AsSpan(0, size));
+            LayerNorm(s, ws.Residual2, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+            FeedForward(s, ws.Hidden2, ws.Hidden2, ws.Residual3, rows, w, ws);
+            LayerNorm(s, ws.Residual3, y, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
+        }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Forward"/> (same workspace): the target's gradient added into <paramref name="gx"/> and the
+    /// memory's into <paramref name="gMemory"/> (each when not null), each weight's into <paramref name="g"/> (same order as
+    /// the weights; null entries skipped).
+    /// </summary>
+    public static void Backward(in EncoderLayerShape s, int memorySteps, float[] gy, float[]? gx, float[]? gMemory, int n, IReadOnlyList<float[]> w,
+        IReadOnlyList<float[]?> g, DecoderLayerWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(ws);
+        int rows = n * s.Steps, size = rows * s.DModel;
+        var sa = Slice(w, Sa);
+        var ca = Slice(w, Ca);
+        var gSa = Slice(g, Sa);
+        var gCa = Slice(g, Ca);
+        var a = AttentionShape(s);
+        if (s.NormFirst)
+        {
+            // y = r2 + ff(h3), h3 = LN3(r2)
+            var gR2 = ws.G1;
+            Array.Copy(gy, gR2, size);
+            var gH = ws.G2;
+            Array.Clear(gH, 0, size);
+            FeedForwardBackward(s, ws.Hidden3, gy, gH, rows, w, g, ws);
+            LayerNormBackward(s, ws.Residual2, gH, gR2, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
+            // r2 = r1 + ca(h2, mem), h2 = LN2(r1)
+            var gR1 = ws.G3;
+            Array.Copy(gR2, gR1, size);
+            Array.Clear(gH, 0, size);
+            CrossAttentionKernel.Backward(a, memorySteps, gR2, gH, gMemory, n, ca, gCa, ws.Cross);
+            LayerNormBackward(s, ws.Residual1, gH, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            // r1 = x + sa(h1), h1 = LN1(x)
+            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            Array.Clear(gH, 0, size);
+            TransformerLayerKernel.SelfAttentionBackward(a, gR1, gH, n, sa, gSa, ws.SelfAttn);
+            LayerNormBackward(s, ws.Input, gH, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+        }
+        else
+        {
+            // y = LN3(r3), r3 = h2 + ff(h2)
+            var gR = ws.G1;
+            Array.Clear(gR, 0, size);
+            LayerNormBackward(s, ws.Residual3, gy, gR, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
+            var gH = ws.G2;
+            Array.Copy(gR, gH, size);
+            FeedForwardBackward(s, ws.Hidden2, gR, gH, rows, w, g, ws);
+            // h2 = LN2(r2), r2 = h1 + ca(h1, mem)
+            Array.Clear(gR, 0, size);
+            LayerNormBackward(s, ws.Residual2, gH, gR, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            var gH1 = ws.G3;
+            Array.Copy(gR, gH1, size);
+            CrossAttentionKernel.Backward(a, memorySteps, gR, gH1, gMemory, n, ca, gCa, ws.Cross);
+            // h1 = LN1(r1), r1 = x + sa(x)
+            Array.Clear(gR, 0, size);
+            LayerNormBackward(s, ws.Residual1, gH1, gR, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR.AsSpan(0, size), gx.AsSpan(0, size));
+            TransformerLayerKernel.SelfAttentionBackward(a, gR, gx, n, sa, gSa, ws.SelfAttn);
+        }
+    }
+
+    /// <summary>The attentions' shape: the layer's without the feed-forward block (their workspaces then hold no feed-forward buffers).</summary>
+    private static EncoderLayerShape AttentionShape(in EncoderLayerShape s) => s with { FeedForward = 0, Gelu = false, NormFirst = false };
+
+    private static T[] Slice<T>(IReadOnlyList<T> list, int start) => [list[start], list[start + 1], list[start + 2], list[start + 3]];
+
+    private static void LayerNorm(in EncoderLayerShape s, float[] x, float[] y, int rows, float[] weight, float[] bias, float[] mean, float[] invstd)
+    {
+        int e = s.DModel;
+        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * e), y.AsSpan(0, rows * e), rows, e, weight.AsSpan(0, e), bias.AsSpan(0, e), s.LayerNormEps,
+            mean.AsSpan(0, rows), invstd.AsSpan(0, rows));
+    }
+
+    /// <summary>LayerNorm's backward: the input's gradient added into <paramref name="gx"/> (when not null), the weight's and bias's added.</summary>
+    private static void LayerNormBackward(in EncoderLayerShape s, float[] x, float[] gy, float[]? gx, int rows, float[] weight, float[]? gWeight,
+        float[]? gBias, float[] mean, float[] invstd)
+    {
+        int e = s.DModel;
+        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * e), gy.AsSpan(0, rows * e), gx is null ? [] : gx.AsSpan(0, rows * e), mean.AsSpan(0, rows),
+            invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
+    }
+
+    /// <summary><paramref name="y"/> = <paramref name="residual"/> + linear2(act(linear1(x))).</summary>
+    private static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, IReadOnlyList<float[]> w, DecoderLayerWorkspace ws)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        if (s.Gelu)
+        {
+            TransformerLayerKernel.Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
+            Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
+        }
+        else
+        {
+            TransformerLayerKernel.Linear(x, w[L1W], w[L1B], ws.Ff1Act, rows, e, f, relu: true);
+        }
+        TransformerLayerKernel.Linear(ws.Ff1Act, w[L2W], w[L2B], y, rows, f, e, residual);
+    }
+
+    /// <summary>The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>.</summary>
+    private static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, IReadOnlyList<float[]> w,
+        IReadOnlyList<float[]?> g, DecoderLayerWorkspace ws)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        TransformerLayerKernel.LinearBackward(ws.Ff1Act, w[L2W], gy, ws.GFfAct, accumulate: false, g[L2W], g[L2B], rows, f, e);
+        Array.Clear(ws.GFf, 0, rows * f);
+        if (s.Gelu) Pointwise.Backward<GeluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
+        else Pointwise.Backward<ReluOp>(ws.Ff1Act, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f); // relu(x) > 0 exactly where x > 0
+        TransformerLayerKernel.LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
+    }
+}

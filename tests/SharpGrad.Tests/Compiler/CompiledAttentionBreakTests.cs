@@ -1,0 +1,142 @@
+using SharpGrad.Layers;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Compiler;
+
+/// <summary>Attention with kdim/vdim ≠ embed_dim (separate q/k/v projection weights) and key ≠ value, then a Linear.</summary>
+[Module]
+public sealed partial class KdimVdimAttender
+{
+    private readonly MultiheadAttention attn = new(8, 2, kdim: 5, vdim: 7, batchFirst: true);
+    private readonly Linear head = new(8, 3);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 5)] Tensor keys, [Shape("N", 6, 7)] Tensor values)
+        => head.Forward(attn.Forward(x, keys, values, needWeights: false).Output);
+}
+
+/// <summary>Attention with a key and a value that are different tensors of the same size (packed in-projection), then a Linear.</summary>
+[Module]
+public sealed partial class KeyNotValueAttender
+{
+    private readonly MultiheadAttention attn = new(8, 2, batchFirst: true);
+    private readonly Linear head = new(8, 3);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 8)] Tensor keys, [Shape("N", 6, 8)] Tensor values)
+        => head.Forward(attn.Forward(x, keys, values, needWeights: false).Output);
+}
+
+/// <summary>A built-in decoder layer called inside a [Module] Forward (the generator has no rule for it yet), then a Linear.</summary>
+[Module]
+public sealed partial class DecoderLayerHead
+{
+    private readonly TransformerDecoderLayer layer = new(8, 2, 16, dropout: 0.0, batchFirst: true);
+    private readonly Linear head = new(8, 3);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 8)] Tensor memory) => head.Forward(layer.Forward(x, memory));
+}
+
+/// <summary>A built-in encoder layer inside a [Module]: the generated program runs it as one fused node.</summary>
+[Module]
+public sealed partial class EncoderLayerInModule
+{
+    internal readonly TransformerEncoderLayer layer = new(8, 2, 16, dropout: 0.0, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x) => layer.Forward(x);
+}
+
+/// <summary>
+/// MultiheadAttention calls the compiled kernels do not take yet (kdim/vdim with separate q_proj_weight/k_proj_weight/
+/// v_proj_weight; key ≠ value): Compile() names them in its Explanation (never silent) and runs them eagerly, so the
+/// output and the gradients of the inputs and of every parameter equal eager's (never wrong), at batch 1 and 3.
+/// </summary>
+[Collection(GlobalRngCollection.Name)]
+public class CompiledAttentionBreakTests
+{
+    private static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
+    {
+        Tensor[] Fresh() => floats.Select(f => f.Detach().Clone().RequiresGrad_()).ToArray();
+        var (ea, ca) = (Fresh(), Fresh());
+        var ey = runEager(ea);
+        var cy = runCompiled(ca);
+        TensorAssert.Close(ey.Detach(), cy.Detach(), 1e-5, 1e-5, "output");
+        var g = Tensor.Randn(ey.Shape, rng: new Rng(77));
+        (ey * g).Sum().Backward();
+        (cy * g).Sum().Backward();
+        for (int k = 0; k < floats.Length; k++) TensorAssert.Close(ea[k].Grad!, ca[k].Grad!, 1e-4, 1e-5, $"gradient of input {k}");
+        var twinParams = twin.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
+        foreach (var (name, p) in eager.NamedParameters()) TensorAssert.Close(p.Grad!, twinParams[name].Grad!, 1e-4, 1e-5, "gradient of " + name);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void KdimVdimIsANamedBreakThatEqualsEager(int batch)
+    {
+        Rng.ManualSeed(141);
+        var model = new KdimVdimAttender();
+        var twin = new KdimVdimAttender();
+        twin.LoadStateDict(model.StateDict());
+        Assert.Contains("attn.q_proj_weight", model.StateDict().Keys);
+        var compiled = twin.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains("kdim/vdim", compiled.Explanation.ToString(), StringComparison.Ordinal);
+        var rng = new Rng(142);
+        Compare(model, twin, a => model.Forward(a[0], a[1], a[2]), a => compiled.Forward(a[0], a[1], a[2]),
+            [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 5], rng: rng), Tensor.Randn([batch, 6, 7], rng: rng)]);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void KeyNotValueIsANamedBreakThatEqualsEager(int batch)
+    {
+        Rng.ManualSeed(143);
+        var model = new KeyNotValueAttender();
+        var twin = new KeyNotValueAttender();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains("attn.Forward", compiled.Explanation.ToString(), StringComparison.Ordinal);
+        var rng = new Rng(144);
+        Compare(model, twin, a => model.Forward(a[0], a[1], a[2]), a => compiled.Forward(a[0], a[1], a[2]),
+            [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng)]);
+    }
+
+    /// <summary>A TransformerDecoderLayer child in a [Module] Forward is named in the Explanation and runs eagerly, equal to eager.</summary>
+    [Fact]
+    public void DecoderLayerChildIsNamedAndEqualsEager()
+    {
+        Rng.ManualSeed(145);
+        var model = new DecoderLayerHead();
+        var twin = new DecoderLayerHead();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        Assert.False(compiled.Explanation.IsFullyCompiled);
+        Assert.Contains("layer.Forward", compiled.Explanation.ToString(), StringComparison.Ordinal);
+        var rng = new Rng(146);
+        Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]), [Tensor.Randn([3, 4, 8], rng: rng), Tensor.Randn([3, 6, 8], rng: rng)]);
+    }
+
+    /// <summary>
+    /// A hook on a submodule of an encoder layer that a generated program runs as one fused node cannot be called there:
+    /// the call is a clear error naming the submodule (never a silently skipped hook); without the hook it compiles.
+    /// </summary>
+    [Fact]
+    public void HookOnAFusedLayersSubmoduleIsAClearError()
+    {
+        var model = new EncoderLayerInModule();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        var x = Tensor.Randn([2, 4, 8], rng: new Rng(147));
+        var expected = compiled.Forward(x).Detach();
+        int calls = 0;
+        using (model.layer.Norm1.RegisterForwardHook((m, i, o) => calls++))
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => compiled.Forward(x));
+            Assert.Contains("'norm1'", e.Message, StringComparison.Ordinal);
+            using (Autograd.NoGrad()) model.Forward(x);
+            Assert.Equal(1, calls);
+        }
+        TensorAssert.Close(expected, compiled.Forward(x).Detach(), 0, 0, "without the hook, compiled again");
+    }
+}
