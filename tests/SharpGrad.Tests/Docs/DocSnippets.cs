@@ -596,4 +596,20 @@ public class PyTorchGuideSnippets
         var ex = Assert.ThrowsAny<ArgumentException>(() => compiled.Forward(Tensor.Randn([8, 100])));
         Assert.Contains("784", ex.Message);
     }
+
+    [Fact]
+    public void DecoderStackCompiles()
+    {
+        int l = 5, s = 7, n = 3;
+        var tgt = Tensor.Randn([l, n, 64], rng: new Rng(1));
+        var memory = Tensor.Randn([s, n, 64], rng: new Rng(2));
+        #region doc:decoder-compile
+        var layer = new TransformerDecoderLayer(64, 4, 128, dropout: 0.0, normFirst: true);   // batchFirst: false
+        var decoder = new TransformerDecoder(layer, 2, new LayerNorm(64));
+        var y = decoder.Compile().Forward(tgt, memory, tgtMask: Transformer.GenerateSquareSubsequentMask(l));
+        #endregion
+        var eager = decoder.Forward(tgt, memory, tgtMask: Transformer.GenerateSquareSubsequentMask(l));
+        Assert.Equal([l, n, 64], y.Shape.ToArray());
+        TensorAssert.Close(eager, y, 1e-4, 1e-5, "compiled decoder vs eager");
+    }
 }
