@@ -67,26 +67,26 @@ public static class DecoderLayerKernel
         if (s.NormFirst)
         {
             // h1 = LN1(x); r1 = x + sa(h1); h2 = LN2(r1); r2 = r1 + ca(h2, mem); h3 = LN3(r2); y = r2 + ff(h3)
-            LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            TransformerLayerKernel.LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             TransformerLayerKernel.SelfAttentionForward(a, ws.Hidden1, ws.Attn, n, sa, ws.SelfAttn, selfMasks);
             TensorPrimitives.Add(ws.Input.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual1.AsSpan(0, size));
-            LayerNorm(s, ws.Residual1, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+            TransformerLayerKernel.LayerNorm(s, ws.Residual1, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
             CrossAttentionKernel.Forward(a, ws.Hidden2, memory, memorySteps, ws.Attn, n, ca, ws.Cross, memoryMasks);
             TensorPrimitives.Add(ws.Residual1.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual2.AsSpan(0, size));
-            LayerNorm(s, ws.Residual2, ws.Hidden3, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
-            FeedForward(s, ws.Hidden3, ws.Residual2, y, rows, w, ws);
+            TransformerLayerKernel.LayerNorm(s, ws.Residual2, ws.Hidden3, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
+            TransformerLayerKernel.FeedForward(s, ws.Hidden3, ws.Residual2, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
         }
         else
         {
             // r1 = x + sa(x); h1 = LN1(r1); r2 = h1 + ca(h1, mem); h2 = LN2(r2); r3 = h2 + ff(h2); y = LN3(r3)
             TransformerLayerKernel.SelfAttentionForward(a, ws.Input, ws.Attn, n, sa, ws.SelfAttn, selfMasks);
             TensorPrimitives.Add(ws.Input.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual1.AsSpan(0, size));
-            LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
+            TransformerLayerKernel.LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             CrossAttentionKernel.Forward(a, ws.Hidden1, memory, memorySteps, ws.Attn, n, ca, ws.Cross, memoryMasks);
             TensorPrimitives.Add(ws.Hidden1.AsSpan(0, size), ws.Attn.AsSpan(0, size), ws.Residual2.AsSpan(0, size));
-            LayerNorm(s, ws.Residual2, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Hidden2, ws.Hidden2, ws.Residual3, rows, w, ws);
-            LayerNorm(s, ws.Residual3, y, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
+            TransformerLayerKernel.LayerNorm(s, ws.Residual2, ws.Hidden2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
+            TransformerLayerKernel.FeedForward(s, ws.Hidden2, ws.Hidden2, ws.Residual3, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
+            TransformerLayerKernel.LayerNorm(s, ws.Residual3, y, rows, w[N3W], w[N3B], ws.Mean3, ws.Invstd3);
         }
     }
 
@@ -114,38 +114,38 @@ public static class DecoderLayerKernel
             Array.Copy(gy, gR2, size);
             var gH = ws.G2;
             Array.Clear(gH, 0, size);
-            FeedForwardBackward(s, ws.Hidden3, gy, gH, rows, w, g, ws);
-            LayerNormBackward(s, ws.Residual2, gH, gR2, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
+            TransformerLayerKernel.FeedForwardBackward(s, ws.Hidden3, gy, gH, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Residual2, gH, gR2, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
             // r2 = r1 + ca(h2, mem), h2 = LN2(r1)
             var gR1 = ws.G3;
             Array.Copy(gR2, gR1, size);
             Array.Clear(gH, 0, size);
             CrossAttentionKernel.Backward(a, memorySteps, gR2, gH, gMemory, n, ca, gCa, ws.Cross);
-            LayerNormBackward(s, ws.Residual1, gH, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Residual1, gH, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + sa(h1), h1 = LN1(x)
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             Array.Clear(gH, 0, size);
             TransformerLayerKernel.SelfAttentionBackward(a, gR1, gH, n, sa, gSa, ws.SelfAttn);
-            LayerNormBackward(s, ws.Input, gH, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Input, gH, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
         }
         else
         {
             // y = LN3(r3), r3 = h2 + ff(h2)
             var gR = ws.G1;
             Array.Clear(gR, 0, size);
-            LayerNormBackward(s, ws.Residual3, gy, gR, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Residual3, gy, gR, rows, w[N3W], g[N3W], g[N3B], ws.Mean3, ws.Invstd3);
             var gH = ws.G2;
             Array.Copy(gR, gH, size);
-            FeedForwardBackward(s, ws.Hidden2, gR, gH, rows, w, g, ws);
+            TransformerLayerKernel.FeedForwardBackward(s, ws.Hidden2, gR, gH, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
             // h2 = LN2(r2), r2 = h1 + ca(h1, mem)
             Array.Clear(gR, 0, size);
-            LayerNormBackward(s, ws.Residual2, gH, gR, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Residual2, gH, gR, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             var gH1 = ws.G3;
             Array.Copy(gR, gH1, size);
             CrossAttentionKernel.Backward(a, memorySteps, gR, gH1, gMemory, n, ca, gCa, ws.Cross);
             // h1 = LN1(r1), r1 = x + sa(x)
             Array.Clear(gR, 0, size);
-            LayerNormBackward(s, ws.Residual1, gH1, gR, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            TransformerLayerKernel.LayerNormBackward(s, ws.Residual1, gH1, gR, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR.AsSpan(0, size), gx.AsSpan(0, size));
             TransformerLayerKernel.SelfAttentionBackward(a, gR, gx, n, sa, gSa, ws.SelfAttn);
         }
@@ -155,48 +155,5 @@ public static class DecoderLayerKernel
     private static EncoderLayerShape AttentionShape(in EncoderLayerShape s) => s with { FeedForward = 0, Gelu = false, NormFirst = false };
 
     private static T[] Slice<T>(IReadOnlyList<T> list, int start) => [list[start], list[start + 1], list[start + 2], list[start + 3]];
-
-    private static void LayerNorm(in EncoderLayerShape s, float[] x, float[] y, int rows, float[] weight, float[] bias, float[] mean, float[] invstd)
-    {
-        int e = s.DModel;
-        NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * e), y.AsSpan(0, rows * e), rows, e, weight.AsSpan(0, e), bias.AsSpan(0, e), s.LayerNormEps,
-            mean.AsSpan(0, rows), invstd.AsSpan(0, rows));
-    }
-
-    /// <summary>LayerNorm's backward: the input's gradient added into <paramref name="gx"/> (when not null), the weight's and bias's added.</summary>
-    private static void LayerNormBackward(in EncoderLayerShape s, float[] x, float[] gy, float[]? gx, int rows, float[] weight, float[]? gWeight,
-        float[]? gBias, float[] mean, float[] invstd)
-    {
-        int e = s.DModel;
-        NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * e), gy.AsSpan(0, rows * e), gx is null ? [] : gx.AsSpan(0, rows * e), mean.AsSpan(0, rows),
-            invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
-    }
-
-    /// <summary><paramref name="y"/> = <paramref name="residual"/> + linear2(act(linear1(x))).</summary>
-    private static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, IReadOnlyList<float[]> w, DecoderLayerWorkspace ws)
-    {
-        int e = s.DModel, f = s.FeedForward;
-        if (s.Gelu)
-        {
-            TransformerLayerKernel.Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
-            Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
-        }
-        else
-        {
-            TransformerLayerKernel.Linear(x, w[L1W], w[L1B], ws.Ff1Act, rows, e, f, relu: true);
-        }
-        TransformerLayerKernel.Linear(ws.Ff1Act, w[L2W], w[L2B], y, rows, f, e, residual);
-    }
-
-    /// <summary>The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>.</summary>
-    private static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, IReadOnlyList<float[]> w,
-        IReadOnlyList<float[]?> g, DecoderLayerWorkspace ws)
-    {
-        int e = s.DModel, f = s.FeedForward;
-        TransformerLayerKernel.LinearBackward(ws.Ff1Act, w[L2W], gy, ws.GFfAct, accumulate: false, g[L2W], g[L2B], rows, f, e);
-        Array.Clear(ws.GFf, 0, rows * f);
-        if (s.Gelu) Pointwise.Backward<GeluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
-        else Pointwise.Backward<ReluOp>(ws.Ff1Act, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f); // relu(x) > 0 exactly where x > 0
-        TransformerLayerKernel.LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
-    }
 }
+

@@ -70,14 +70,14 @@ public static class TransformerLayerKernel
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w, ws);
+            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
             AttentionForward(s, n, ws.Input, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w, ws);
+            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
         }
     }
@@ -100,7 +100,7 @@ public static class TransformerLayerKernel
             Array.Copy(gy, gR1, size);
             var gN2 = ws.G2;
             Array.Clear(gN2, 0, size);
-            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w, g, ws);
+            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
             LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + attn(n1)
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
@@ -118,7 +118,7 @@ public static class TransformerLayerKernel
             LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             var gH1 = ws.G3;
             Array.Copy(gR2, gH1, size);
-            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w, g, ws);
+            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
             // h1 = LN1(r1), r1 = x + attn(x)
             Array.Clear(gR1, 0, size);
             LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
@@ -127,14 +127,16 @@ public static class TransformerLayerKernel
         }
     }
 
-    private static void LayerNorm(in EncoderLayerShape s, float[] x, float[] y, int rows, float[] weight, float[] bias, float[] mean, float[] invstd)
+    /// <summary>LayerNorm over the rows' last dim (d_model): shared by the encoder and decoder layer kernels.</summary>
+    internal static void LayerNorm(in EncoderLayerShape s, float[] x, float[] y, int rows, float[] weight, float[] bias, float[] mean, float[] invstd)
     {
         int e = s.DModel;
         NormKernel.LayerNormForward<float>(x.AsSpan(0, rows * e), y.AsSpan(0, rows * e), rows, e, weight.AsSpan(0, e), bias.AsSpan(0, e), s.LayerNormEps,
             mean.AsSpan(0, rows), invstd.AsSpan(0, rows));
     }
 
-    private static void LayerNormBackward(in EncoderLayerShape s, float[] x, float[] gy, float[]? gx, int rows, float[] weight, float[]? gWeight,
+    /// <summary>LayerNorm's backward: the input's gradient added into <paramref name="gx"/> (when not null), the weight's and bias's added.</summary>
+    internal static void LayerNormBackward(in EncoderLayerShape s, float[] x, float[] gy, float[]? gx, int rows, float[] weight, float[]? gWeight,
         float[]? gBias, float[] mean, float[] invstd)
     {
         int e = s.DModel;
@@ -170,32 +172,40 @@ public static class TransformerLayerKernel
         if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
     }
 
-    /// <summary><paramref name="y"/> = <paramref name="residual"/> + the feed-forward block of <paramref name="x"/>.</summary>
-    private static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws)
+    /// <summary>
+    /// <paramref name="y"/> = <paramref name="residual"/> + linear2(act(linear1(<paramref name="x"/>))), keeping linear1's output
+    /// (<paramref name="ff1"/>, GELU only) and the activation (<paramref name="ff1Act"/>) for the backward; shared by the encoder
+    /// and decoder layer kernels.
+    /// </summary>
+    internal static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, float[] w1, float[] b1, float[] w2,
+        float[] b2, float[] ff1, float[] ff1Act)
     {
         int e = s.DModel, f = s.FeedForward;
         if (s.Gelu)
         {
-            Linear(x, w[L1W], w[L1B], ws.Ff1, rows, e, f);
-            Pointwise.Forward<GeluOp>(ws.Ff1, ws.Ff1Act, rows * f);
+            Linear(x, w1, b1, ff1, rows, e, f);
+            Pointwise.Forward<GeluOp>(ff1, ff1Act, rows * f);
         }
         else
         {
-            Linear(x, w[L1W], w[L1B], ws.Ff1Act, rows, e, f, relu: true);
+            Linear(x, w1, b1, ff1Act, rows, e, f, relu: true);
         }
-        Linear(ws.Ff1Act, w[L2W], w[L2B], y, rows, f, e, residual);
+        Linear(ff1Act, w2, b2, y, rows, f, e, residual);
     }
 
-    /// <summary>The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>.</summary>
-    private static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, IReadOnlyList<float[]> w,
-        IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws)
+    /// <summary>
+    /// The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>, the
+    /// weights' and biases' gradients added; <paramref name="gFfAct"/> and <paramref name="gFf"/> are scratch of rows × d_ff.
+    /// </summary>
+    internal static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
+        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf)
     {
         int e = s.DModel, f = s.FeedForward;
-        LinearBackward(ws.Ff1Act, w[L2W], gy, ws.GFfAct, accumulate: false, g[L2W], g[L2B], rows, f, e);
-        Array.Clear(ws.GFf, 0, rows * f);
-        if (s.Gelu) Pointwise.Backward<GeluOp>(ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f);
-        else Pointwise.Backward<ReluOp>(ws.Ff1Act, ws.Ff1Act, ws.GFfAct, ws.GFf, rows * f); // relu(x) > 0 exactly where x > 0
-        LinearBackward(x, w[L1W], ws.GFf, gx, accumulate: true, g[L1W], g[L1B], rows, e, f);
+        LinearBackward(ff1Act, w2, gy, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
+        Array.Clear(gFf, 0, rows * f);
+        if (s.Gelu) Pointwise.Backward<GeluOp>(ff1, ff1Act, gFfAct, gFf, rows * f);
+        else Pointwise.Backward<ReluOp>(ff1Act, ff1Act, gFfAct, gFf, rows * f); // relu(x) > 0 exactly where x > 0
+        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f);
     }
 
     /// <summary>
