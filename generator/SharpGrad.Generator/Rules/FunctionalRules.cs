@@ -15,13 +15,8 @@ internal sealed class FunctionalLinearRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         var inputs = m.Node(i).Inputs;
-        if (m.Child(i) is not null || inputs.Count is < 2 or > 3) return null;
+        if (!FunctionalWeights.Take(m, i)) return null;
         int x = inputs[0], w = inputs[1];
-        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0) return null;
-        for (int k = 1; k < inputs.Count; k++)
-        {
-            if (m.Batched[inputs[k]] || m.IsConst(inputs[k]) || m.IsRaw(inputs[k]) || m.IsSymbolic(inputs[k])) return null;
-        }
         var ws = m.Shapes[w];
         var xs = m.Shapes[x];
         if (ws.Rank != 2 || !ws[0].IsFixed || !ws[1].IsFixed || xs.Rank < 2 || !xs.Last.Equals(ws[1])) return null;
@@ -130,13 +125,8 @@ internal sealed class FunctionalConvRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         var inputs = m.Node(i).Inputs;
-        if (m.Child(i) is not null || inputs.Count is < 2 or > 3) return null;
+        if (!FunctionalWeights.Take(m, i)) return null;
         int x = inputs[0], w = inputs[1];
-        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0) return null;
-        for (int k = 1; k < inputs.Count; k++)
-        {
-            if (m.Batched[inputs[k]] || m.IsConst(inputs[k]) || m.IsRaw(inputs[k]) || m.IsSymbolic(inputs[k])) return null;
-        }
         var xs = m.Shapes[x];
         var ys = m.Shapes[i];
         var ws = m.Shapes[w];
@@ -262,5 +252,26 @@ internal sealed class FunctionalGroupNormRule : Rule
             e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 1),
             n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[1]) : "null", n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[2]) : "null", .. Dims(n),
         ]);
+    }
+}
+
+/// <summary>
+/// The operands the <c>Functional</c> layer rules take (<see cref="FunctionalLinearRule"/>, <see cref="FunctionalConvRule"/>):
+/// a batched x (batch first) and then a weight and an optional bias that are unbatched values of the program (the module's
+/// own parameters or fixed-shape values), not constants, raw data or symbolic sizes; a plain call (no child).
+/// </summary>
+internal static class FunctionalWeights
+{
+    public static bool Take(MethodDraft m, int i)
+    {
+        var inputs = m.Node(i).Inputs;
+        if (m.Child(i) is not null || inputs.Count is < 2 or > 3) return false;
+        int x = inputs[0];
+        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0) return false;
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            if (m.Batched[inputs[k]] || m.IsConst(inputs[k]) || m.IsRaw(inputs[k]) || m.IsSymbolic(inputs[k])) return false;
+        }
+        return true;
     }
 }
