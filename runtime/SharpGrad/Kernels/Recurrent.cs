@@ -64,7 +64,7 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
     public T[] GradHw { get; private set; } = [];
 
-    /// <summary>[T, N, H]: h_{t−1} by t, for W_hh's gradient in one GEMM.</summary>
+    /// <summary>Unused since W_hh's gradient reads h_{t−1} in place from the outputs (kept empty; was [T, N, H], h_{t−1} by t).</summary>
     public T[] Previous { get; private set; } = [];
 
     /// <summary>[N, H]: the gradient of h_t (from the output at t and from step t + 1).</summary>
@@ -96,7 +96,6 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     {
         int nh = s.Batch * s.Hidden;
         GradHw = Fit(GradHw, s.Mode == RecurrentMode.Gru ? s.Steps * s.Batch * s.GateWidth : 0);
-        Previous = Fit(Previous, s.Steps * nh);
         Dh = Fit(Dh, nh);
         DhNext = Fit(DhNext, nh);
         Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
@@ -291,6 +290,11 @@ public static partial class RecurrentKernel
                     break;
                 }
             }
+            // b_hh's gradient: the step's rows summed while they are in the cache (not in a pass over all T·N rows at the end)
+            if (!dB.IsEmpty)
+            {
+                for (int r = 0; r < n; r++) TensorPrimitives.Add(dB, dHw.AsSpan((t * n + r) * g, g), dB);
+            }
             // dh_{t-1} = dHw_t · W_hh (GRU: += onto the direct part z·dh_t); after the first step only when h_0's gradient is asked for
             if (k > 0 || !dH0.IsEmpty)
                 Gemm<T>(false, false, n, h, g, dHw, t * n * g, g, w, wOffset, h, dhNext, 0, h, beta: s.Mode == RecurrentMode.Gru);
@@ -300,21 +304,17 @@ public static partial class RecurrentKernel
         if (!dC0.IsEmpty && s.Mode == RecurrentMode.Lstm) dc.AsSpan(0, nh).CopyTo(dC0);
         if (dW is not null && steps > 0)
         {
-            // dW_hh += Σ_t dHw_tᵀ·h_{t-1}: one GEMM over the T·N rows, with h_{t-1} laid out by t. The first step's rows add
-            // nothing when h_0 = 0: they are left out (forwards the first N rows, in reverse the last).
-            var hPrev = buffers.Previous;
-            for (int k = 0; k < steps; k++)
+            // dW_hh += Σ_t dHw_tᵀ·h_{t-1}, with h_{t-1} read in place: the steps after the first take h_{t-1} from the outputs,
+            // which hold it one time block away (forwards dHw's rows 1.. against the outputs' rows 0.., in reverse dHw's rows
+            // 0..T−2 against the outputs' 1..), so one GEMM over their (T−1)·N rows needs no copy; the first step's N rows
+            // (time T−1 in reverse) pair with h_0 and add nothing when h_0 = 0 (then left out).
+            if (steps > 1)
             {
-                var src = k == 0 ? h0.AsSpan(0, nh) : output.AsSpan(s.TimeOf(k - 1) * nh, nh);
-                src.CopyTo(hPrev.AsSpan(s.TimeOf(k) * nh, nh));
+                int dRow = s.Reverse ? 0 : n, hRow = s.Reverse ? n : 0;
+                Gemm<T>(true, false, g, h, (steps - 1) * n, dHw, dRow * g, g, output, hRow * h, h, dW, 0, h, beta: true);
             }
-            bool skipFirst = steps > 1 && IsZero<T>(h0.AsSpan(0, nh));
-            int firstRow = skipFirst && !s.Reverse ? n : 0, rowCount = skipFirst ? (steps - 1) * n : steps * n;
-            Gemm<T>(true, false, g, h, rowCount, dHw, firstRow * g, g, hPrev, firstRow * h, h, dW, 0, h, beta: true);
-        }
-        if (!dB.IsEmpty)
-        {
-            for (int row = 0; row < steps * n; row++) TensorPrimitives.Add(dB, dHw.AsSpan(row * g, g), dB);
+            if (!IsZero<T>(h0.AsSpan(0, nh)))
+                Gemm<T>(true, false, g, h, n, dHw, s.TimeOf(0) * n * g, g, h0, 0, h, dW, 0, h, beta: true);
         }
         buffers.ReturnWorking();
     }

@@ -18,6 +18,10 @@ public class LstmKernelTests
         }
         yield return [33, 5, 7, true, false, true];
         yield return [8, 2, 1, false, true, false];
+        // W_hh's gradient reads h_{t−1} from the outputs in place and h_0 separately: a non-zero h_0 in reverse (its rows are
+        // the last time block) and one step from h_0 = 0 (no product at all)
+        yield return [19, 3, 5, true, true, true];
+        yield return [16, 4, 1, true, false, false];
     }
 
     private static double Sig(double x) => 1 / (1 + Math.Exp(-x));
