@@ -120,6 +120,7 @@ public partial class Tensor
     }
 
     /// <summary>A random permutation of 0..n-1 as Int64 (PyTorch: <c>torch.randperm</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static Tensor RandPerm(int n, Rng? rng = null)
     {
         var p = (rng ?? Rng.Default).Permutation(n);

@@ -104,6 +104,7 @@ public partial class Tensor
 
     // ---------------- Gather / Scatter ----------------
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static Tensor CheckIndex(Tensor index, string op)
     {
         ArgumentNullException.ThrowIfNull(index);
@@ -295,6 +296,7 @@ public partial class Tensor
         return new Tensor(t.Storage, shape, strides, t.Offset + i * t._strides[dim]);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private long[] IndexValues(Tensor index, int dim, string op)
     {
         var idx = CheckIndex(index, op);
@@ -319,6 +321,7 @@ public partial class Tensor
     /// The slices along <paramref name="dim"/> listed in the 1-D Int64 <paramref name="index"/> (PyTorch: <c>index_select</c>).
     /// Backward index-adds the gradient.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Tensor IndexSelect(int dim, Tensor index)
     {
         if (Rank == 0) throw new ArgumentException("IndexSelect: the input is 0-d; it has no dimension to index.");

@@ -212,6 +212,7 @@ public partial class Tensor
     public Tensor ExpandAs(Tensor other) => Expand(other._shape);
 
     /// <summary>The slice [start, start+length) of dimension <paramref name="dim"/>, as a view (PyTorch: <c>narrow</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Tensor Narrow(int dim, int start, int length)
     {
         dim = NormalizeDim(dim, Rank);

@@ -26,6 +26,7 @@ public static partial class CompiledSupport
     /// </summary>
     public static float[] BindGrad(Tensor parameter, ref Tensor? cache, out bool fresh) => BindGrad(parameter, ref cache, overwritten: true, out fresh);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static float[] BindGrad(Tensor parameter, ref Tensor? cache, bool overwritten, out bool fresh)
     {
         ArgumentNullException.ThrowIfNull(parameter);
@@ -60,6 +61,7 @@ public static partial class CompiledSupport
     /// <paramref name="cache"/> the <c>.Grad</c> when it was the cache's, and otherwise hands the array to the engine (the
     /// parameter's hooks run, then it is added to <c>.Grad</c>); then the post-accumulate-grad hooks run.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void DeliverGrad(Tensor parameter, float[] gradient, ref Tensor? cache)
     {
         ArgumentNullException.ThrowIfNull(parameter);

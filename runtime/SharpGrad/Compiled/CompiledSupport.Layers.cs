@@ -26,6 +26,7 @@ public static partial class CompiledSupport
     /// <paramref name="overwriteBias"/> write the parameters' gradients instead of adding to them (a fresh gradient the
     /// entry did not clear: <see cref="BindGrad(Tensor, ref Tensor?, out bool)"/>).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
         bool overwriteWeight = false, bool overwriteBias = false)
     {

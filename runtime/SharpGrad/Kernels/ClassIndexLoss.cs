@@ -68,6 +68,7 @@ public static class ClassIndexLoss
     }
 
     /// <summary>Checks class-index targets as PyTorch does (dtype, shape, range); throws naming what is wrong.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void CheckTargets(string op, Tensor target, int n, int classes, long ignoreIndex)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -84,6 +85,7 @@ public static class ClassIndexLoss
     }
 
     /// <summary>Every target is a class in [0, classes) or the ignored index.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void CheckRange(string op, Indices target, int classes, long ignoreIndex)
     {
         for (int i = 0; i < target.Count; i++)
@@ -104,6 +106,7 @@ public static class ClassIndexLoss
     /// Float32 forward for generated code, input [n, classes]: <paramref name="logp"/> receives the log-probabilities
     /// (the input itself is read as them for Nll, <paramref name="logSoftmax"/> false); returns the reduced loss.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static float Forward(float[] x, Tensor target, float[] logp, int n, int classes, Reduction reduction, long ignoreIndex, bool logSoftmax)
     {
         string op = logSoftmax ? "CrossEntropy" : "Nll";
@@ -114,6 +117,7 @@ public static class ClassIndexLoss
     }
 
     /// <summary>Float32 backward for generated code: <paramref name="gx"/> += the gradient for the loss gradient <paramref name="gLoss"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Backward(float[] logp, Tensor target, float gLoss, float[]? gx, int n, int classes, Reduction reduction, long ignoreIndex, bool logSoftmax)
     {
         if (gx is null) return;
@@ -149,6 +153,7 @@ public static class ClassIndexLoss
     /// double, or x itself for Nll); <paramref name="perRow"/> (when not empty, n·s values) the unreduced losses. Returns
     /// the reduced loss (for Mean/Sum) and fills the normalisers of <paramref name="setup"/>.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static double Forward<T>(ReadOnlySpan<T> x, Span<T> logp, Indices target, ref Setup setup, Span<double> perRow)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -16,6 +16,7 @@ namespace SharpGrad.Kernels;
 public static partial class Gemm
 {
     /// <summary>Single-precision GEMM on arrays with element offsets (BLAS: <c>sgemm</c>, row-major).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc)
         => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true);
@@ -26,6 +27,7 @@ public static partial class Gemm
     /// <c>torch.relu(torch.addmm(bias, a, b) + residual)</c>; <c>addmm</c> + <c>relu</c> is what a <c>Linear</c> followed
     /// by <c>ReLU</c> runs). See <see cref="GemmEpilogue"/>.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float beta, float[] c, int cOffset, int ldc, in GemmEpilogue epilogue)
         => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true, epilogue.ToEpi());
@@ -297,6 +299,7 @@ public static partial class Gemm
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void CheckArgs(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
     {
         int aRows = transA ? k : m, aCols = transA ? m : k;

@@ -45,6 +45,7 @@ public static class Pointwise
     /// <paramref name="gx"/>[i] += <paramref name="gy"/>[i] · f′ at element i, reading the input <paramref name="x"/> and/or the
     /// output <paramref name="y"/> (pass either for the one the op's derivative does not read). Does nothing when <paramref name="gx"/> is null.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Backward<TOp>(float[] x, float[] y, float[] gy, float[]? gx, int count, double a = 0, double b = 0) where TOp : IPointwiseOp
     {
         if (gx is null) return;

@@ -13,6 +13,7 @@ namespace SharpGrad.Kernels;
 public static class ReduceKernel
 {
     /// <summary>Float32 for generated code: y[o, i] = scale · Σₛ x[o, s, i] (or += when <paramref name="accumulate"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Sum(float[] x, float[] y, int outer, int size, int inner, float scale, bool accumulate = false)
         => Sum<float>(new ReadOnlySpan<float>(x, 0, outer * size * inner), new Span<float>(y, 0, outer * inner), outer, size, inner, scale, accumulate);
 
@@ -24,6 +25,7 @@ public static class ReduceKernel
     }
 
     /// <summary>y[o, i] = scale · Σₛ x[o, s, i] (or += when <paramref name="accumulate"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Sum<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int size, int inner, T scale, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -89,6 +89,7 @@ public abstract class Optimizer
     protected abstract void Validate(ParamGroup group);
 
     /// <summary>Performs one optimization step on every parameter that has a gradient (PyTorch: <c>optimizer.step()</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Step()
     {
         using (Autograd.NoGrad())
@@ -120,6 +121,7 @@ public abstract class Optimizer
     /// Clears the gradients of all parameters (PyTorch: <c>optimizer.zero_grad(set_to_none=True)</c>): sets them to null,
     /// or fills them with zeros when <paramref name="setToNone"/> is false.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void ZeroGrad(bool setToNone = true)
     {
         foreach (var g in _groups)
@@ -149,6 +151,7 @@ public abstract class Optimizer
         _state.TryGetValue(parameter, out var s) ? s : new Dictionary<string, Tensor>();
 
     /// <summary>The state of <paramref name="p"/>, created on first use.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     protected Dictionary<string, Tensor> GetState(Tensor p, out bool created)
     {
         created = !_state.TryGetValue(p, out var s);
@@ -284,6 +287,7 @@ public abstract class Optimizer
     /// <summary>
     /// Checks a parameter and returns its gradient, contiguous, in the parameter's dtype and shape.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     protected Tensor PrepareGrad(Tensor p)
     {
         var grad = p.GradInternal!;

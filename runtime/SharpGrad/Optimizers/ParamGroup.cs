@@ -101,6 +101,7 @@ public sealed class ParamGroup
     public bool Has(string name) => Options.ContainsKey(name);
 
     /// <summary>Reads a numeric hyper-parameter by PyTorch name (PyTorch: <c>group[name]</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public double GetDouble(string name) => Options.TryGetValue(name, out var v)
         ? v switch { double d => d, float f => f, int i => i, long l => l, bool b => b ? 1 : 0, _ => throw new InvalidOperationException($"Param group option '{name}' is not a number (it is {v}).") }
         : throw Missing(name);

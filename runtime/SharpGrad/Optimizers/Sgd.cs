@@ -43,6 +43,7 @@ public sealed class Sgd : Optimizer
     }
 
     /// <inheritdoc/>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     protected override void StepGroup(ParamGroup g)
     {
         double lr = g.Lr, momentum = g.Momentum, dampening = g.GetDouble("dampening"), wd = g.WeightDecay;
@@ -84,6 +85,7 @@ public sealed class Sgd : Optimizer
     private const int ElementsPerPart = 32 * 1024;
 
     /// <summary>The update of one parameter, split into contiguous ranges over the worker threads when it is large (<see cref="Parallelism"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Update<T>(Tensor p, Tensor grad, Tensor? buf, Options o) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int count = p.NumElements;
