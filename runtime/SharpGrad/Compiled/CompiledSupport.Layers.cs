@@ -29,9 +29,15 @@ public static partial class CompiledSupport
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
         bool overwriteWeight = false, bool overwriteBias = false)
+        => LinearBackward(x, Dense(weight), gy, gx, gWeight, gBias, n, shape, overwriteWeight, overwriteBias);
+
+    /// <summary><see cref="LinearBackward(float[], Tensor, float[], float[], float[], float[], int, LinearShape, bool, bool)"/> on the weight's values (also <see cref="FunctionalLinearBackward"/>'s).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void LinearBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
+        bool overwriteWeight, bool overwriteBias)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
-        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, Dense(weight), 0, inF, 1f, gx, 0, inF);
+        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
         if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
         if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
     }
@@ -93,13 +99,7 @@ public static partial class CompiledSupport
     /// </summary>
     public static void ConvBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
         float[] scratchX, float[] scratchWeight, float[]? scratchBias)
-    {
-        var g = shape.For(n);
-        Conv.Backward(g, x, ZeroOffset(weight), gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
-        if (gx is not null) AddInto(scratchX, gx, n * shape.InChannels * shape.Height * shape.Width);
-        if (gWeight is not null) AddInto(scratchWeight, gWeight, shape.WeightCount);
-        if (gBias is not null) AddInto(scratchBias!, gBias, shape.OutChannels);
-    }
+        => FunctionalConvBackward(x, ZeroOffset(weight), gy, gx, gWeight, gBias, n, shape, scratchX, scratchWeight, scratchBias);
 
     /// <summary>
     /// A transposed convolution (PyTorch: <c>F.conv_transpose2d</c>; 1-d as H = 1); <paramref name="shape"/> is the adjoint
