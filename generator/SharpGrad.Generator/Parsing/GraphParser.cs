@@ -456,7 +456,7 @@ internal sealed class GraphParser
         };
         if (value is not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } } call
             || _model.GetSymbolInfo(receiver, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
-            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || !IsOwnMember(member)
             || !_children.TryGetValue(member.Name, out var child) || !child.IsBuiltIn || !ChildParser.IsComposedKind(child.Kind)
             || call.ArgumentList.Arguments.Any(a => !a.RefKindKeyword.IsKind(SyntaxKind.None))) return null;
         return (call, receiver, member.Name);
@@ -793,7 +793,7 @@ internal sealed class GraphParser
     private (string List, string Element, string Code)? PerElementLoop(ForEachStatementSyntax loop)
     {
         if (_model.GetSymbolInfo(loop.Expression, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
-            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || !IsOwnMember(member)
             || _children.Values.Any(c => c.ArrayMember == member.Name)
             || ElementType(member) is not { } element
             || _model.GetDeclaredSymbol(loop, _token) is not { } variable) return null;
@@ -1061,8 +1061,14 @@ internal sealed class GraphParser
             SyntaxKind.SubtractAssignmentExpression => "Sub",
             SyntaxKind.MultiplyAssignmentExpression => "Mul",
             SyntaxKind.DivideAssignmentExpression => "Div",
-            _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / and '='"),
+            SyntaxKind.ModuloAssignmentExpression => "Remainder",
+            _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / % and '='"),
         };
+        if (op == "Remainder")
+        {
+            _env[target] = Remainder(assignment, assignment.Right, Expr(assignment.Left), Text(assignment.Left));
+            return;
+        }
         int value = Expr(assignment.Right);
         _env[target] = op is null ? value : Add(Elementwise(op, assignment, Expr(assignment.Left), value, Text(assignment.Left), Text(assignment.Right)));
     }
@@ -1102,7 +1108,7 @@ internal sealed class GraphParser
         var reads = condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Select(id => _model.GetSymbolInfo(id, _token).Symbol).ToList();
         // Only what cannot change after the constructor: readonly fields and get-only properties (a settable one is a break).
         bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null }
-                                                            && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
+                                                            && IsOwnMember(s)
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
@@ -1113,6 +1119,10 @@ internal sealed class GraphParser
             "build the module in a parent with arguments the build knows (its Compile() then takes the branch this instance has), or set the fields from constants")
         { DependsOnArguments = true });
     }
+
+    /// <summary>True for a member of the module's class or of one of its [Module] base classes (whose children and fields are the module's too).</summary>
+    private bool IsOwnMember(ISymbol symbol)
+        => symbol.ContainingType is { } owner && ConstructorEvaluator.WithModuleBases(_type).Contains(owner.OriginalDefinition, SymbolEqualityComparer.Default);
 
     private void BranchBody(StatementSyntax statement)
     {
@@ -1174,6 +1184,8 @@ internal sealed class GraphParser
                 return Expr(taken ? conditional.WhenTrue : conditional.WhenFalse);   // useResidual ? x + f(x) : f(x), fixed by the constructor
             case CastExpressionSyntax or CheckedExpressionSyntax:
                 break;
+            case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.ModuloExpression } modulo:
+                return Remainder(modulo, modulo.Right, Expr(modulo.Left), Text(modulo.Left));
             case BinaryExpressionSyntax binary when BinaryOp(binary.Kind()) is { } op:
                 int left = Expr(binary.Left), right = Expr(binary.Right);
                 return Add(Elementwise(op, binary, left, right, Text(binary.Left), Text(binary.Right)));
@@ -1209,9 +1221,9 @@ internal sealed class GraphParser
         if (_regionMode && symbol is not null && IsTensorLocal(symbol)) return RegionInput(symbol);
         if (symbol is not null && _eager.Contains(symbol)) throw new UnsupportedException(null);
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
-            && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
+            && IsOwnMember(symbol))
         {
-            // A parameter or buffer of the module itself: an input of the graph; IntArgs = its sizes when known ([Shape] on
+            // A parameter or buffer of the module itself (or of its [Module] base class): an input of the graph; IntArgs = its sizes when known ([Shape] on
             // a field, or a constant Tensor creation in its initialiser), else empty (unknown shape).
             // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
             var memberShape = DeclaredShape(symbol) is { AllFixed: true } declared ? declared.Sizes() : MemberSizes(symbol);
@@ -1222,6 +1234,36 @@ internal sealed class GraphParser
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary>
+    /// <c>x % 2</c> (or <c>h %= 2</c>): Tensor's <c>operator %(Tensor, double)</c> is <c>x.Remainder(2)</c>, so it is the node that call
+    /// makes (the catalogue's Remainder row, its <c>other</c> argument the constant). A divisor other than a constant is a break.
+    /// </summary>
+    private int Remainder(ExpressionSyntax whole, ExpressionSyntax divisor, int dividend, string dividendText)
+    {
+        var method = _model.GetOperation(whole, _token) switch
+        {
+            IBinaryOperation { OperatorMethod: { } m } => m,
+            ICompoundAssignmentOperation { OperatorMethod: { } m } => m,
+            _ => null,
+        };
+        if (method is null || !ModuleParser.IsExactlyTensor(method.ContainingType) || method.Parameters is not [_, { Type.SpecialType: SpecialType.System_Double }])
+        {
+            throw Unsupported(whole, "the expression `" + Text(whole) + "`", "write it as `x.Remainder(s)` with a constant s");
+        }
+        if (_model.GetConstantValue(divisor, _token) is not { HasValue: true, Value: var constant } || ToDouble(constant) is not { } value)
+        {
+            throw Unsupported(divisor, "the non-constant divisor `" + Text(divisor) + "` of `" + Text(whole) + "`", "divide by a constant (it is part of the compiled program)");
+        }
+        var row = OpCatalogue.ForCall(OpSurface.Tensor, "Remainder", 1, p => p == "other");
+        if (row is null || KindOf(row) is not { } kind)
+        {
+            throw Unsupported(whole, "`" + Text(whole) + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
+        }
+        var scalar = new ScalarArg("other", value, true, Text(divisor)) { Type = method.Parameters[1].Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) };
+        return Add(new GraphNode(kind, row.Name, new[] { dividend }.ToEquatableArray(), default, text: Text(whole), location: Where(whole),
+            inputTexts: new[] { dividendText }.ToEquatableArray(), scalars: new[] { scalar }.ToEquatableArray()));
     }
 
     /// <summary>The methods a member's initialiser may apply to its created tensor without changing its shape (a causal mask's Triu, Gt).</summary>
@@ -1433,7 +1475,7 @@ internal sealed class GraphParser
         }
         if (child is not null)
         {
-            var argSyntax = ArgumentExpressions(operation);
+            var argSyntax = ArgumentExpressions(operation, skipAbsent: child.IsBuiltIn);
             if (child.IsBuiltIn && OpCatalogue.ForLayer(child.Kind) is { } layerRow && Rules.RuleSet.Unsupported(child, layerRow, argSyntax.Length) is { } reason)
             {
                 throw Unsupported(invocation, reason + " in `" + Text(invocation) + "`", "construct and call the layer as docs/compiler.md's layer table says, or run it eagerly");
@@ -1441,7 +1483,8 @@ internal sealed class GraphParser
             // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`); a
             // constant flag of the call (MultiheadAttention's `needWeights: false`) is a constant input.
             // A tuple argument (LSTM's `(h0, c0)`) gives one input per element, its slot named `hx.0`, `hx.1`.
-            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            // A built-in layer's inputs are slots named by parameter: a literal null there (`attn.Forward(x, x, x, null)`) is the input left out.
+            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue && !(child.IsBuiltIn && IsAbsent(a))).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
             var args = new List<int>();
             var slotList = new List<ScalarArg>();
             var argTexts = new List<string>();
@@ -1534,6 +1577,18 @@ internal sealed class GraphParser
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+                if (IsAbsent(argument))
+                {
+                    // Functional.Conv2d(x, w, null): null is what leaving the argument out passes, when no tensor follows it (the
+                    // tensors are the op's operands in order: a null before a given one would shift them).
+                    if (operation.Arguments.Any(a => a.Parameter is { } later && later.Ordinal > argument.Parameter!.Ordinal && ModuleParser.IsTensor(later.Type)
+                                                     && a.ArgumentKind != ArgumentKind.DefaultValue && !IsAbsent(a)))
+                    {
+                        throw Unsupported(argument.Syntax, "the `null` argument `" + Text(argument.Syntax) + "` before a tensor argument of `" + Text(invocation) + "`",
+                            "leave it out and pass the tensors after it by name, or pass a tensor");
+                    }
+                    continue;
+                }
                 if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
                 {
                     throw Unsupported(invocation, "a params argument list in `" + Text(invocation) + "`", "pass the tensors one by one");
@@ -1576,6 +1631,19 @@ internal sealed class GraphParser
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
     }
 
+    /// <summary>
+    /// A literal <c>null</c> (or <c>default</c>) passed for a tensor parameter that takes one (nullable, or optional with null as
+    /// its default): the same as leaving the argument out.
+    /// </summary>
+    private static bool IsAbsent(IArgumentOperation argument)
+    {
+        if (argument.ArgumentKind == ArgumentKind.DefaultValue || argument.Parameter is not { } parameter) return false;
+        var value = StripConversions(argument.Value);
+        bool isNull = value is IDefaultValueOperation || value.ConstantValue is { HasValue: true, Value: null } || argument.Value.ConstantValue is { HasValue: true, Value: null };
+        bool takesNull = parameter.NullableAnnotation == NullableAnnotation.Annotated || parameter.HasExplicitDefaultValue && parameter.ExplicitDefaultValue is null;
+        return isNull && takesNull;
+    }
+
     /// <summary>A non-tensor argument as data: its constant value (number, enum, bool) when it has one.</summary>
     private static ScalarArg Scalar(IArgumentOperation argument)
     {
@@ -1603,12 +1671,12 @@ internal sealed class GraphParser
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
-    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation)
+    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation, bool skipAbsent = false)
     {
         var result = new List<ExpressionSyntax>();
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+            if (argument.ArgumentKind == ArgumentKind.DefaultValue || skipAbsent && IsAbsent(argument)) continue;
             if (argument.Syntax is not ArgumentSyntax { Expression: var expression })
             {
                 throw Unsupported(operation.Syntax, "a params argument list in `" + Text(operation.Syntax) + "`", "pass the tensors one by one");

@@ -780,3 +780,83 @@ public sealed partial class GatedMlp : BaseMlp
 
     public override Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x)) * gate.Forward(x).Sigmoid());
 }
+
+/// <summary>
+/// A base whose layers its constructor sizes (<c>super().__init__(d_in, hidden)</c> in PyTorch), a private layer of its own the
+/// subclass cannot see, and a readonly flag its constructor sets.
+/// </summary>
+[Module]
+public partial class SizedBase
+{
+    protected readonly Linear fc1;
+    protected readonly Linear fc2;
+    protected readonly bool useSkip;
+    private readonly Linear own;
+
+    public SizedBase(int inFeatures, int hidden, bool skip)
+    {
+        fc1 = new Linear(inFeatures, hidden);
+        fc2 = new Linear(hidden, 3);
+        own = new Linear(inFeatures, 3);
+        useSkip = skip;
+    }
+
+    public virtual Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x))) + own.Forward(x);
+}
+
+/// <summary>
+/// The subclass: <c>: this(…)</c> into a constructor that chains <c>: base(4, 2 * hidden, true)</c>, a layer of its own, and a
+/// Forward over the base's layers and flag (<c>super().__init__</c> then <c>self.skip = …</c>).
+/// </summary>
+[Module]
+public sealed partial class SizedSubclass : SizedBase
+{
+    private readonly Linear skipProj;
+
+    public SizedSubclass() : this(5) { }
+
+    public SizedSubclass(int hidden) : base(4, 2 * hidden, true)
+    {
+        skipProj = new Linear(4, 3);
+    }
+
+    public override Tensor Forward(Tensor x)
+    {
+        var h = fc2.Forward(Functional.Tanh(fc1.Forward(x)));
+        if (useSkip) h = h + skipProj.Forward(x);
+        return h;
+    }
+}
+
+/// <summary>
+/// A literal <c>null</c> for an optional tensor (<c>F.conv2d(x, w, None, stride=2)</c>, <c>F.linear(h, w, None)</c>) is the
+/// argument left out, and <c>%</c> with a constant is <c>Remainder</c> (<c>y % 0.75</c>, <c>h %= 1.5</c>): compiled, no break.
+/// </summary>
+[Module]
+public sealed partial class NullArgumentNet
+{
+    private readonly Parameter w1 = new(Tensor.Randn([4, 2, 3, 3]));
+    private readonly Parameter w2 = new(Tensor.Randn([3, 16]));
+
+    public Tensor Forward([Shape("N", 2, 6, 6)] Tensor x)
+    {
+        var h = Functional.Tanh(Functional.Conv2d(x, w1, null, stride: 2));   // [N, 4, 2, 2]
+        var y = Functional.Linear(h.Flatten(1), w2, null) * 3f;              // [N, 3]
+        y %= 1.5;
+        return y % 0.75 + y * 0.5f;
+    }
+}
+
+/// <summary><c>gru.Forward(x, null)</c>: a built-in layer's optional state passed as <c>null</c> is the state left out.</summary>
+[Module]
+public sealed partial class NullStateGruNet
+{
+    private readonly GRU gru = new(4, 5, batchFirst: true);
+    private readonly Linear head = new(5, 2);
+
+    public Tensor Forward([Shape("N", "T", 4)] Tensor x)
+    {
+        var (o, _) = gru.Forward(x, null);
+        return head.Forward(o.Mean(1));
+    }
+}

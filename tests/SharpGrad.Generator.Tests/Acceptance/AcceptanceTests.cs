@@ -62,12 +62,55 @@ public class AcceptanceTests
 
         var model = new GatedMlp();
         GatedMlp.Compiled compiled = model.Compile();
+        // The base's children are the subclass's too: its Forward over them compiles whole (it used to break at fc1).
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Single(compiled.Explanation.Regions);
         Assert.Equal(["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "gate.weight", "gate.bias"], model.NamedParameters().Select(p => p.Name).ToArray());
         Eager.Compare(model, [Randn([batch, 5], 22)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
         // Through the base type, Compile() is the base's (hidden, not overridden): its program computes BaseMlp.Forward, not
         // the override eager runs, so it refuses and says which Compile() to call.
         var error = Assert.Throws<InvalidOperationException>(() => ((BaseMlp)model).Compile());
         Assert.Contains("BaseMlp.Compile() compiles BaseMlp.Forward, but this module is a GatedMlp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ASubclassChainingBaseAndThisConstructorsCompilesTheBaseLayersItsArgumentsSize(int batch)
+    {
+        var model = new SizedSubclass(3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.NotEmpty(compiled.Explanation.Regions);
+        Eager.Compare(model, [Randn([batch, 4], 23)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        // Through `: this(5)`: hidden = 5, the base's fc1 is Linear(4, 10).
+        var forwarded = new SizedSubclass();
+        var forwardedCompiled = forwarded.Compile();
+        Assert.True(forwardedCompiled.Explanation.IsFullyCompiled, forwardedCompiled.Explanation.ToString());
+        Eager.Compare(forwarded, [Randn([batch, 4], 24)], xs => forwarded.Forward(xs[0]), xs => forwardedCompiled.Forward(xs[0]));
+
+        var baseModel = new SizedBase(4, 6, false);
+        var baseCompiled = baseModel.Compile();
+        Assert.True(baseCompiled.Explanation.IsFullyCompiled, baseCompiled.Explanation.ToString());
+        Eager.Compare(baseModel, [Randn([batch, 4], 25)], xs => baseModel.Forward(xs[0]), xs => baseCompiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void NullForAnOptionalTensorAndRemainderCompile(int batch)
+    {
+        var model = new NullArgumentNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 2, 6, 6], 26)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        var gru = new NullStateGruNet();
+        var gruCompiled = gru.Compile();
+        Assert.True(gruCompiled.Explanation.IsFullyCompiled, gruCompiled.Explanation.ToString());
+        foreach (int length in new[] { 3, 7 })
+        {
+            Eager.Compare(gru, [Randn([batch, length, 4], 27 + length)], xs => gru.Forward(xs[0]), xs => gruCompiled.Forward(xs[0]));
+        }
     }
 
     [Theory]
