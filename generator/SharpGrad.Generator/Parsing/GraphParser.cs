@@ -205,6 +205,8 @@ internal sealed class GraphParser
 
         int output = -1;
         _severalOutputs = false;
+        _guards = 0;
+        _undecided = null;
         try
         {
             if (syntax.ExpressionBody is { } arrow)
@@ -221,14 +223,20 @@ internal sealed class GraphParser
             if (e.Issue is not null) _issues.Add(e.Issue);
             output = -1;
         }
-        bool broken = _issues.Count > issuesBefore || _severalOutputs;
+        var undecided = _undecided;
+        // A guard (`ArgumentNullException.ThrowIfNull(x)`, `if (…) throw …;`) is no break, but it must run: the method gets a runner
+        // whose eager segments run it, as written, before the regions after it.
+        bool broken = _issues.Count > issuesBefore || _severalOutputs || _guards > 0;
         _severalOutputs = false;
         if (broken) output = -1;   // a method with a break has no whole graph
         for (int k = issuesBefore; k < _issues.Count; k++) _issues[k] = _issues[k] with { Method = method.Name };
 
         bool declarable = !method.IsGenericMethod && method.Parameters.All(p => p.RefKind == RefKind.None);
         var nodes = _nodes.ToEquatableArray();
-        var segments = broken && declarable && syntax.Body is { } statements ? Regions(method, statements) : default;
+        var segments = !broken || !declarable ? default
+            : syntax.Body is { } statements ? Regions(method, statements)
+            : syntax.ExpressionBody is { } expressionBody && undecided is { } flag && _issues.Count == issuesBefore + 1 ? ExpressionBranches(method, expressionBody, flag)
+            : default;
         // A test compiled as one region per value (BranchRegions) is no break.
         _issues.RemoveAll(i => i.DependsOnArguments && i.Location is { } at && _branched.Contains(at) && i.Method == method.Name);
         var root = syntax.SyntaxTree.GetCompilationUnitRoot(_token);
@@ -267,6 +275,7 @@ internal sealed class GraphParser
         var segments = new List<MethodSegment>();
         _regionMode = true;
         _composedArguments = 0;
+        _hoisted = 0;
         try
         {
             int start = -1;
@@ -316,6 +325,16 @@ internal sealed class GraphParser
                         continue;
                     }
                     (_nodes, _env, _intEnv, _eager, _regionInputs) = open;
+                }
+                if (!parsed && Hoistable(statement) is { } hoisted)
+                {
+                    // var y = Scale(fc1.Forward(x)): the statement breaks, but what it computes first compiles: that part is a
+                    // region (joining the open one where it can), the rest of the statement eager, reading its value.
+                    Restore(snapshot);
+                    Hoist(method, statements, start, i, current, hoisted, segments);
+                    start = -1;
+                    i++;
+                    continue;
                 }
                 var outputs = parsed ? Outputs(statements, start, i, isFinal ? returned : -1) : null;
                 if (outputs is not null)
@@ -435,6 +454,152 @@ internal sealed class GraphParser
         segments.AddRange(branches);
         _branched.Add(flag.Where);
         return true;
+    }
+
+    /// <summary>
+    /// An expression-bodied method that breaks only on a test of the module's fields its constructor's arguments decide
+    /// (<c>=&gt; residual ? x + f(x) : f(x)</c>): the expression parsed once with the test true and once false, each a region
+    /// returning its value; the runner returns the one the instance's fields choose, as <see cref="BranchRegions"/> does for a
+    /// block body. Empty (the method stays eager, its break reported) when either branch breaks for another reason.
+    /// </summary>
+    private EquatableArray<MethodSegment> ExpressionBranches(IMethodSymbol method, ArrowExpressionClauseSyntax arrow, (string Text, LocationInfo? Where) flag)
+    {
+        if (flag.Where is null) return default;
+        var expression = arrow.Expression;
+        int regionsBefore = _regions.Count, issues = _issues.Count;
+        var branches = new List<MethodSegment>();
+        string code = "return " + expression + ";";
+        string where = Lines(expression, expression);
+        _regionMode = true;
+        try
+        {
+            foreach (bool value in new[] { true, false })
+            {
+                OpenRegion();
+                _assumed[flag.Text] = value;
+                int node;
+                try
+                {
+                    node = Expr(expression);
+                }
+                catch (UnsupportedException)
+                {
+                    node = -1;
+                }
+                finally
+                {
+                    _assumed.Remove(flag.Text);
+                }
+                if (node < 0 || _issues.Count != issues || _eager.Count > 0)
+                {
+                    _issues.RemoveRange(issues, _issues.Count - issues);
+                    _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+                    return default;
+                }
+                string condition = value ? flag.Text : "";
+                if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
+                {
+                    // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
+                    branches.Add(new MethodSegment(null, code, where)
+                    {
+                        Returns = true,
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Symbol.Name }.ToEquatableArray(),
+                        Condition = condition,
+                    });
+                    continue;
+                }
+                AddRegion(method, code, where + (value ? " (" : " (!") + flag.Text + ")", LocationInfo.From(expression.GetLocation()), node, branches,
+                    new MethodSegment(null, "", "") { Returns = true, Condition = condition });
+            }
+        }
+        finally
+        {
+            _regionMode = false;
+        }
+        _branched.Add(flag.Where);
+        return branches.ToEquatableArray();
+    }
+
+    /// <summary>The temporaries of the sub-expressions hoisted out of broken statements in the method being split (<c>__sgPart0</c>, …).</summary>
+    private int _hoisted;
+
+    /// <summary>
+    /// The sub-expression of a statement that breaks which the statement evaluates first and which compiles on its own
+    /// (<c>fc1.Forward(x)</c> in <c>var y = Scale(Functional.Relu(fc1.Forward(x)));</c>: the outermost such one, found along the
+    /// operands evaluated first: a call's receiver or first argument, a binary operator's left operand); null when there is none
+    /// or it computes nothing (a local, a constant). Only what runs first is hoisted, so nothing of the statement runs in
+    /// another order than written (a helper's side effects, a random draw).
+    /// </summary>
+    private ExpressionSyntax? Hoistable(StatementSyntax statement)
+    {
+        ExpressionSyntax? value = statement switch
+        {
+            LocalDeclarationStatementSyntax { Declaration.Variables: [{ Initializer.Value: var init }] } => init,
+            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
+                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
+            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call } => call,
+            ReturnStatementSyntax { Expression: { } returned } => returned,
+            _ => null,
+        };
+        for (var candidate = value; candidate is not null; candidate = FirstOperand(candidate))
+        {
+            if (candidate is ParenthesizedExpressionSyntax) continue;
+            if (_model.GetTypeInfo(candidate, _token).Type is not { } type || !ModuleParser.IsTensor(type)) continue;
+            var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, _issues.Count);
+            OpenRegion();
+            int node;
+            try
+            {
+                node = Expr(candidate);
+                if (_issues.Count != saved.Item6 || _eager.Count > 0) node = -1;
+            }
+            catch (UnsupportedException)
+            {
+                node = -1;
+            }
+            bool computes = node >= 0 && _nodes[node].Kind is not (NodeKind.Input or NodeKind.Constant);
+            _issues.RemoveRange(saved.Item6, _issues.Count - saved.Item6);
+            (_nodes, _env, _intEnv, _eager, _regionInputs) = (saved.Item1, saved.Item2, saved.Item3, saved.Item4, saved.Item5);
+            if (node >= 0) return computes && candidate != value ? candidate : null;
+        }
+        return null;
+    }
+
+    /// <summary>The operand an expression evaluates first when it is itself computed (a call's receiver or first argument, a binary's left), else null.</summary>
+    private ExpressionSyntax? FirstOperand(ExpressionSyntax expression) => expression switch
+    {
+        ParenthesizedExpressionSyntax p => p.Expression,
+        InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: var receiver } }
+            when _model.GetSymbolInfo(receiver, _token).Symbol is not (INamedTypeSymbol or INamespaceSymbol or IFieldSymbol or IPropertySymbol or ILocalSymbol or IParameterSymbol)
+                 && receiver is not (ThisExpressionSyntax or BaseExpressionSyntax) => receiver,
+        InvocationExpressionSyntax { ArgumentList.Arguments: [var first, ..] } when first.RefKindKeyword.IsKind(SyntaxKind.None) => first.Expression,
+        BinaryExpressionSyntax binary when binary.IsKind(SyntaxKind.AddExpression) || binary.IsKind(SyntaxKind.SubtractExpression)
+                                           || binary.IsKind(SyntaxKind.MultiplyExpression) || binary.IsKind(SyntaxKind.DivideExpression)
+                                           || binary.IsKind(SyntaxKind.ModuloExpression) => binary.Left,
+        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negate => negate.Operand,
+        MemberAccessExpressionSyntax { Expression: var inner } when _model.GetSymbolInfo(expression, _token).Symbol is IPropertySymbol => inner,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Statement <paramref name="i"/> with its sub-expression <paramref name="part"/> (<see cref="Hoistable"/>) computed by a region:
+    /// the open region grown by it where it can be (<see cref="JoinArgument"/>), else a region of its own after the open one
+    /// closes; then the statement, its part replaced by the region's value, eager.
+    /// </summary>
+    private void Hoist(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, RegionOutputs? current, ExpressionSyntax part,
+                       List<MethodSegment> segments)
+    {
+        var statement = statements[i];
+        string name = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        bool open = start >= 0;
+        if (!(open && JoinArgument(method, statements, start, i, part, name, segments)))
+        {
+            if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
+            else if (open && i > start) AddEager(segments, Code(statements, start, i - 1), Lines(statements[start], statements[i - 1]), Writes(statements, start, i - 1));
+            ArgumentRegion(method, part, name, segments);
+        }
+        var rewritten = statement.ReplaceNode(part, SyntaxFactory.IdentifierName(name).WithTriviaFrom(part));
+        AddEager(segments, rewritten.ToString(), Lines(statement, statement), Writes(statements, i, i));
     }
 
     /// <summary>The temporaries of the arguments of composed calls in the method being split (<c>__sgArg0</c>, …).</summary>
@@ -916,6 +1081,12 @@ internal sealed class GraphParser
             case ReturnStatementSyntax { Expression: { } value } when isFinal:
                 returned = Expr(value);
                 return true;
+            case var guard when IsGuard(guard):
+                // A check that throws (the input's shape, a null): eager code, run as written in the method's runner before the code
+                // after it; not part of a region.
+                if (_regionMode) throw new UnsupportedException(null);
+                _guards++;
+                break;
             case IfStatementSyntax branch when IsTraining(branch.Condition):
                 IfTraining(branch);
                 break;
@@ -972,6 +1143,30 @@ internal sealed class GraphParser
                 throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
         }
         return false;
+    }
+
+    /// <summary>The guards of the method being parsed (<see cref="IsGuard"/>): each runs eagerly, in the method's runner.</summary>
+    private int _guards;
+
+    /// <summary>
+    /// A statement of the method's body that only checks and throws, as PyTorch users write <c>assert</c>s and <c>raise</c>s at the top
+    /// of forward: <c>ArgumentNullException.ThrowIfNull(x);</c> (any <c>System.*Exception.ThrowIf…</c>), or <c>if (cond) throw …;</c>
+    /// with no else. It runs eagerly, as written (the same exception when it fires), and is no break.
+    /// </summary>
+    private bool IsGuard(StatementSyntax statement)
+    {
+        if (statement.Parent is not BlockSyntax { Parent: MethodDeclarationSyntax }) return false;
+        switch (statement)
+        {
+            case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }:
+                return _model.GetSymbolInfo(call, _token).Symbol is IMethodSymbol { IsStatic: true, Name: var name, ContainingType: { } owner }
+                       && name.StartsWith("ThrowIf", System.StringComparison.Ordinal) && owner.Name.EndsWith("Exception", System.StringComparison.Ordinal)
+                       && owner.ContainingNamespace?.ToDisplayString() == "System";
+            case IfStatementSyntax { Else: null, Statement: var body }:
+                return body is ThrowStatementSyntax { Expression: not null } || body is BlockSyntax { Statements: [ThrowStatementSyntax { Expression: not null }] };
+            default:
+                return false;
+        }
     }
 
     /// <summary>
