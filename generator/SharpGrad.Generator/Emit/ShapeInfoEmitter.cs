@@ -18,14 +18,16 @@ internal static class ShapeInfoEmitter
 
     public static string Emit(ModuleSpec spec)
     {
-        var w = ModuleEmitter.BeginFile(spec);
+        // A module subclass's ShapeInfo hides its base's (`new`; CS0109 when the base has none).
+        bool subclass = spec.BaseKind == BaseKind.ModuleSubclass;
+        var w = subclass ? ModuleEmitter.BeginFile(spec, ["#pragma warning disable CS0109 // `new` hides the base module's ShapeInfo when it has one"]) : ModuleEmitter.BeginFile(spec);
 
         using (w.Block($"{spec.DeclarationKeywords} {spec.ClassName}"))
         {
             w.WriteLine($"/// <summary>The shapes SharpGrad inferred for {spec.ClassName} at build time, for analyzers (one delegate per checked method).</summary>");
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
             w.WriteLine("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
-            using (w.Block("internal static class ShapeInfo"))
+            using (w.Block((subclass ? "internal new static class" : "internal static class") + " ShapeInfo"))
             {
                 var used = new System.Collections.Generic.Dictionary<string, int>();
                 bool first = true;

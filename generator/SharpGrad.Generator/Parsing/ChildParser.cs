@@ -30,10 +30,13 @@ internal static class ChildParser
     {
         fields = ConstructorEvaluator.Fields(type, compilation, arguments, token);
         var children = new List<ChildSpec>();
-        foreach (var member in type.GetMembers())
+        foreach (var member in Members(type, compilation))
         {
             token.ThrowIfCancellationRequested();
-            if (member.IsStatic || member.IsImplicitlyDeclared) continue;
+            // A member of a [Module] base class: its children are this module's too (NamedModules lists them first); the
+            // constructors that set it are the base's, run with the arguments `: base(…)` passes (ConstructorEvaluator).
+            var owner = member.ContainingType;
+            bool inherited = !SymbolEqualityComparer.Default.Equals(owner, type);
             ITypeSymbol? memberType = member switch
             {
                 IFieldSymbol { IsConst: false } f => f.Type,
@@ -76,7 +79,7 @@ internal static class ChildParser
             string kind = memberType.Name;
             string path = Naming.ToStateName(member.Name);
             string typeName = TypeName(memberType);
-            var initializer = arguments is null ? Initializer(member, token) ?? ConstructorAssignment(type, member, compilation, token) : null;
+            var initializer = arguments is null ? Initializer(member, token) ?? (inherited ? null : ConstructorAssignment(type, member, compilation, token)) : null;
             ChildSpec? child = null;
             string? notConstant = null;
             GraphIssue? loop = null;
@@ -86,7 +89,7 @@ internal static class ChildParser
                 child = FromCreation(member.Name, creation, initializer, out notConstant);
                 if (child is { Kind: "Sequential" or "ModuleList", IsBuiltIn: true } && notConstant is null)
                 {
-                    child = ConstructorItems(type, member, child, compilation, token, ref notConstant, ref loop);
+                    child = ConstructorItems(owner, member, child, compilation, token, ref notConstant, ref loop);
                 }
                 if (notConstant is null && loop is null)
                 {
@@ -138,6 +141,31 @@ internal static class ChildParser
             children.Add((child ?? new ChildSpec(member.Name, kind, builtIn, default, GraphParser.Text(initializer)) { TypeName = typeName }) with { Path = path });
         }
         return children;
+    }
+
+    /// <summary>
+    /// The instance members of <paramref name="type"/> and of its [Module] base classes declared in source, the farthest
+    /// base first (the order NamedModules gives); of the bases, those <paramref name="type"/> can use (not private) and does
+    /// not hide with a member of the same name.
+    /// </summary>
+    internal static List<ISymbol> Members(INamedTypeSymbol type, Compilation compilation)
+    {
+        var members = new List<ISymbol>();
+        var names = new HashSet<string>();
+        foreach (var t in ConstructorEvaluator.WithModuleBases(type))
+        {
+            bool inherited = !SymbolEqualityComparer.Default.Equals(t, type);
+            var own = new List<ISymbol>();
+            foreach (var member in t.GetMembers())
+            {
+                if (member.IsStatic || member.IsImplicitlyDeclared || member is not (IFieldSymbol or IPropertySymbol)) continue;
+                if (inherited && (names.Contains(member.Name) || !compilation.IsSymbolAccessibleWithin(member, type))) continue;
+                own.Add(member);
+            }
+            foreach (var member in own) names.Add(member.Name);
+            members.InsertRange(0, own);
+        }
+        return members;
     }
 
     /// <summary>A child under its state path; a ModuleList's items too, as children "layers.0", … a foreach unrolls over.</summary>
@@ -372,7 +400,7 @@ internal static class ChildParser
         if (ConstructorEvaluator.Primary(constructors, token) is not { } primary || s_instanceDepth > 8) return spec;
         var parameters = primary.Parameters;
         bool depends = parameters.Any(p => p.Type.SpecialType == SpecialType.System_Boolean || ModuleParser.IsModuleType(p.Type))
-                       || type.GetMembers().OfType<IFieldSymbol>().Any(f => !f.IsStatic && f.Type.SpecialType == SpecialType.System_Boolean);
+                       || Members(type, compilation).OfType<IFieldSymbol>().Any(f => f.Type.SpecialType == SpecialType.System_Boolean);
         if (!depends) return spec;
         var arguments = new Dictionary<string, CtorValue>();
         foreach (var parameter in parameters)

@@ -123,12 +123,131 @@ internal sealed class ConstructorEvaluator
 
     private void Run(IReadOnlyDictionary<string, CtorValue>? arguments)
     {
-        var frame = new Frame(0);
         var constructors = _type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared).ToList();
-        // Field initialisers run first, in declaration order.
-        foreach (var member in _type.GetMembers())
+        if (constructors.Count == 0)
         {
-            if (member.IsStatic || member is not (IFieldSymbol or IPropertySymbol)) continue;
+            // The implicit constructor: this class's field initialisers, then the base's constructor (its parameterless one).
+            Initializers(_type);
+            Base(null, _type, null);
+            return;
+        }
+        if (Primary(constructors, _token) is not { } constructor)
+        {
+            // Which constructor runs is the caller's choice, and they build different things: the fields they set are unknown.
+            Initializers(_type);
+            Base(null, _type, null);
+            foreach (var c in constructors) TaintBody(c, "one of several constructors that do not all forward to one (`: this(…)`)");
+            return;
+        }
+        var given = new Dictionary<IParameterSymbol, CtorValue>(SymbolEqualityComparer.Default);
+        foreach (var parameter in constructor.Parameters)
+        {
+            given[parameter] = arguments is null ? Standalone(parameter)
+                : arguments.TryGetValue(parameter.Name, out var value) ? value
+                : Default(parameter);
+        }
+        Constructor(constructor, given, 0);
+    }
+
+    /// <summary>
+    /// Runs one constructor as C# does: with <c>: this(…)</c>, the constructor it forwards to (its arguments evaluated here)
+    /// then this body; otherwise this class's field initialisers, the base's constructor (<c>: base(…)</c>, or the implicit
+    /// <c>base()</c>) for a [Module] base declared in source, then this body.
+    /// </summary>
+    private void Constructor(IMethodSymbol constructor, Dictionary<IParameterSymbol, CtorValue> given, int depth)
+    {
+        var frame = new Frame(0);
+        foreach (var kv in given) frame.Locals[kv.Key] = kv.Value;
+        var syntax = constructor.IsImplicitlyDeclared ? null
+            : constructor.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
+        var type = constructor.ContainingType;
+        if (syntax is null)
+        {
+            Initializers(type);
+            Base(null, type, null);
+            return;
+        }
+        var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
+        var chained = syntax.Initializer is { } initializer ? model.GetOperation(initializer, _token) : null;
+        if (chained is IExpressionStatementOperation statement) chained = statement.Operation;
+        if (syntax.Initializer is { ThisOrBaseKeyword.RawKind: (int)SyntaxKind.ThisKeyword })
+        {
+            if (chained is IInvocationOperation { TargetMethod: { } target } call && depth < MaxDepth)
+            {
+                Constructor(target, Arguments(call, frame), depth + 1);
+            }
+            else
+            {
+                foreach (var member in Members(type)) _fields[member] = CtorValue.Unknown("`" + GraphParser.Text(syntax.Initializer) + "`");
+            }
+        }
+        else
+        {
+            Initializers(type);
+            Base(chained as IInvocationOperation, type, frame, depth);
+        }
+        if (syntax.Body is { } body) Statements(body.Statements, frame, model);
+        else if (syntax.ExpressionBody is { Expression: var expression } && model.GetOperation(expression, _token) is { } op) Eval(op, frame);
+    }
+
+    /// <summary>
+    /// The base's constructor, for a base that is the user's own [Module] class (its children are this module's too): the one
+    /// <paramref name="call"/> (<c>: base(…)</c>) binds, its arguments evaluated in <paramref name="frame"/>, or the base's
+    /// parameterless one. Nothing for SharpGrad's Module or a class of another assembly.
+    /// </summary>
+    private void Base(IInvocationOperation? call, INamedTypeSymbol type, Frame? frame, int depth = 0)
+    {
+        if (ModuleBase(type) is not { } baseType || depth >= MaxDepth) return;
+        var target = call?.TargetMethod is { MethodKind: MethodKind.Constructor } bound && SymbolEqualityComparer.Default.Equals(bound.ContainingType, baseType) ? bound
+            : baseType.InstanceConstructors.FirstOrDefault(c => c.Parameters.All(p => p.HasExplicitDefaultValue || p.IsParams));
+        if (target is null) return;
+        var given = call is not null && frame is not null && SymbolEqualityComparer.Default.Equals(call.TargetMethod, target)
+            ? Arguments(call, frame)
+            : target.Parameters.ToDictionary(p => p, p => Default(p), (IEqualityComparer<IParameterSymbol>)SymbolEqualityComparer.Default);
+        Constructor(target, given, depth + 1);
+    }
+
+    /// <summary>The arguments of a constructor call (<c>: this(d, 2 * d)</c>, <c>: base(hidden)</c>) by parameter, evaluated in <paramref name="frame"/>; defaults included.</summary>
+    private Dictionary<IParameterSymbol, CtorValue> Arguments(IInvocationOperation call, Frame frame)
+    {
+        var given = new Dictionary<IParameterSymbol, CtorValue>(SymbolEqualityComparer.Default);
+        foreach (var argument in call.Arguments)
+        {
+            if (argument.Parameter is not { } parameter) continue;
+            given[parameter] = argument.ArgumentKind == ArgumentKind.DefaultValue ? Default(parameter) : Eval(argument.Value, frame);
+        }
+        foreach (var parameter in call.TargetMethod.Parameters)
+        {
+            if (!given.ContainsKey(parameter)) given[parameter] = Default(parameter);
+        }
+        return given;
+    }
+
+    /// <summary>The base class of <paramref name="type"/> when it is the user's own [Module] class declared in source, else null.</summary>
+    internal static INamedTypeSymbol? ModuleBase(INamedTypeSymbol type)
+        => type.BaseType is { TypeKind: TypeKind.Class } b && b.Locations.Any(l => l.IsInSource) && !ChildParser.IsBuiltIn(b)
+           && b.ContainingNamespace?.ToDisplayString() != "SharpGrad" && ModuleParser.HasAttribute(b, ModuleParser.ModuleAttributeName) ? b : null;
+
+    /// <summary><paramref name="type"/> and its [Module] bases declared in source, the type first.</summary>
+    internal static IEnumerable<INamedTypeSymbol> WithModuleBases(INamedTypeSymbol type)
+    {
+        int depth = 0;
+        for (INamedTypeSymbol? t = type; t is not null && depth++ < MaxDepth; t = ModuleBase(t)) yield return t;
+    }
+
+    /// <summary>The instance fields and properties of one class.</summary>
+    private static IEnumerable<ISymbol> Members(INamedTypeSymbol type)
+        => type.GetMembers().Where(m => !m.IsStatic && m is IFieldSymbol or IPropertySymbol);
+
+    /// <summary>True for a field or property of the module's class or of one of its [Module] bases (what its constructors set).</summary>
+    private bool IsOwn(ISymbol member) => member.ContainingType is { } owner && WithModuleBases(_type).Contains(owner.OriginalDefinition, SymbolEqualityComparer.Default);
+
+    /// <summary>The field initialisers of one class, in declaration order.</summary>
+    private void Initializers(INamedTypeSymbol type)
+    {
+        var frame = new Frame(0);
+        foreach (var member in Members(type))
+        {
             foreach (var reference in member.DeclaringSyntaxReferences)
             {
                 var value = reference.GetSyntax(_token) switch
@@ -143,24 +262,6 @@ internal sealed class ConstructorEvaluator
                 }
             }
         }
-        if (constructors.Count == 0) return;
-        if (Primary(constructors, _token) is not { } constructor)
-        {
-            // Which constructor runs is the caller's choice, and they build different things: the fields they set are unknown.
-            foreach (var c in constructors) TaintBody(c, "one of several constructors that do not all forward to one (`: this(…)`)");
-            return;
-        }
-        var syntax = constructor.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<ConstructorDeclarationSyntax>().FirstOrDefault();
-        if (syntax is null) return;
-        foreach (var parameter in constructor.Parameters)
-        {
-            frame.Locals[parameter] = arguments is null ? Standalone(parameter)
-                : arguments.TryGetValue(parameter.Name, out var given) ? given
-                : Default(parameter);
-        }
-        var model = _compilation.GetSemanticModel(syntax.SyntaxTree);
-        if (syntax.Body is { } body) Statements(body.Statements, frame, model);
-        else if (syntax.ExpressionBody is { Expression: var expression } && model.GetOperation(expression, _token) is { } op) Eval(op, frame);
     }
 
     /// <summary>
@@ -339,7 +440,7 @@ internal sealed class ConstructorEvaluator
             if (target is not null)
             {
                 if (frame.Locals.ContainsKey(target)) frame.Locals[target] = CtorValue.Unknown(why);
-                else if (target is IFieldSymbol or IPropertySymbol && SymbolEqualityComparer.Default.Equals(target.ContainingType, _type)) _fields[target] = CtorValue.Unknown(why);
+                else if (target is IFieldSymbol or IPropertySymbol && IsOwn(target)) _fields[target] = CtorValue.Unknown(why);
             }
             if (node is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax access }
                 && model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiver
@@ -475,10 +576,10 @@ internal sealed class ConstructorEvaluator
             case IParameterReferenceOperation { Parameter: var parameter }:
                 frame.Locals[parameter] = value;
                 break;
-            case IFieldReferenceOperation { Field: var field, Instance: IInstanceReferenceOperation or null } when SymbolEqualityComparer.Default.Equals(field.ContainingType, _type):
+            case IFieldReferenceOperation { Field: var field, Instance: IInstanceReferenceOperation or null } when IsOwn(field):
                 _fields[field] = value;
                 break;
-            case IPropertyReferenceOperation { Property: var property, Instance: IInstanceReferenceOperation or null } when SymbolEqualityComparer.Default.Equals(property.ContainingType, _type):
+            case IPropertyReferenceOperation { Property: var property, Instance: IInstanceReferenceOperation or null } when IsOwn(property):
                 _fields[property] = value;
                 break;
         }
@@ -588,7 +689,7 @@ internal sealed class ConstructorEvaluator
         var method = invocation.TargetMethod;
         var arguments = invocation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
 
-        bool own = SymbolEqualityComparer.Default.Equals(method.ContainingType?.OriginalDefinition, _type.OriginalDefinition)
+        bool own = method.ContainingType is { } owner && WithModuleBases(_type).Any(t => SymbolEqualityComparer.Default.Equals(owner.OriginalDefinition, t.OriginalDefinition))
                    && (method.IsStatic || invocation.Instance is null or IInstanceReferenceOperation);
         if (own && frame.Depth < MaxDepth
             && method.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_token)).OfType<MethodDeclarationSyntax>().FirstOrDefault() is { } declaration)

@@ -205,6 +205,8 @@ internal sealed class GraphParser
 
         int output = -1;
         _severalOutputs = false;
+        _guards = 0;
+        _undecided = null;
         try
         {
             if (syntax.ExpressionBody is { } arrow)
@@ -221,14 +223,20 @@ internal sealed class GraphParser
             if (e.Issue is not null) _issues.Add(e.Issue);
             output = -1;
         }
-        bool broken = _issues.Count > issuesBefore || _severalOutputs;
+        var undecided = _undecided;
+        // A guard (`ArgumentNullException.ThrowIfNull(x)`, `if (…) throw …;`) is no break, but it must run: the method gets a runner
+        // whose eager segments run it, as written, before the regions after it.
+        bool broken = _issues.Count > issuesBefore || _severalOutputs || _guards > 0;
         _severalOutputs = false;
         if (broken) output = -1;   // a method with a break has no whole graph
         for (int k = issuesBefore; k < _issues.Count; k++) _issues[k] = _issues[k] with { Method = method.Name };
 
         bool declarable = !method.IsGenericMethod && method.Parameters.All(p => p.RefKind == RefKind.None);
         var nodes = _nodes.ToEquatableArray();
-        var segments = broken && declarable && syntax.Body is { } statements ? Regions(method, statements) : default;
+        var segments = !broken || !declarable ? default
+            : syntax.Body is { } statements ? Regions(method, statements)
+            : syntax.ExpressionBody is { } expressionBody && undecided is { } flag && _issues.Count == issuesBefore + 1 ? ExpressionBranches(method, expressionBody, flag)
+            : default;
         // A test compiled as one region per value (BranchRegions) is no break.
         _issues.RemoveAll(i => i.DependsOnArguments && i.Location is { } at && _branched.Contains(at) && i.Method == method.Name);
         var root = syntax.SyntaxTree.GetCompilationUnitRoot(_token);
@@ -267,6 +275,7 @@ internal sealed class GraphParser
         var segments = new List<MethodSegment>();
         _regionMode = true;
         _composedArguments = 0;
+        _hoisted = 0;
         try
         {
             int start = -1;
@@ -316,6 +325,16 @@ internal sealed class GraphParser
                         continue;
                     }
                     (_nodes, _env, _intEnv, _eager, _regionInputs) = open;
+                }
+                if (!parsed && Hoistable(statement) is { } hoisted)
+                {
+                    // var y = Scale(fc1.Forward(x)): the statement breaks, but what it computes first compiles: that part is a
+                    // region (joining the open one where it can), the rest of the statement eager, reading its value.
+                    Restore(snapshot);
+                    Hoist(method, statements, start, i, current, hoisted, segments);
+                    start = -1;
+                    i++;
+                    continue;
                 }
                 var outputs = parsed ? Outputs(statements, start, i, isFinal ? returned : -1) : null;
                 if (outputs is not null)
@@ -437,6 +456,152 @@ internal sealed class GraphParser
         return true;
     }
 
+    /// <summary>
+    /// An expression-bodied method that breaks only on a test of the module's fields its constructor's arguments decide
+    /// (<c>=&gt; residual ? x + f(x) : f(x)</c>): the expression parsed once with the test true and once false, each a region
+    /// returning its value; the runner returns the one the instance's fields choose, as <see cref="BranchRegions"/> does for a
+    /// block body. Empty (the method stays eager, its break reported) when either branch breaks for another reason.
+    /// </summary>
+    private EquatableArray<MethodSegment> ExpressionBranches(IMethodSymbol method, ArrowExpressionClauseSyntax arrow, (string Text, LocationInfo? Where) flag)
+    {
+        if (flag.Where is null) return default;
+        var expression = arrow.Expression;
+        int regionsBefore = _regions.Count, issues = _issues.Count;
+        var branches = new List<MethodSegment>();
+        string code = "return " + expression + ";";
+        string where = Lines(expression, expression);
+        _regionMode = true;
+        try
+        {
+            foreach (bool value in new[] { true, false })
+            {
+                OpenRegion();
+                _assumed[flag.Text] = value;
+                int node;
+                try
+                {
+                    node = Expr(expression);
+                }
+                catch (UnsupportedException)
+                {
+                    node = -1;
+                }
+                finally
+                {
+                    _assumed.Remove(flag.Text);
+                }
+                if (node < 0 || _issues.Count != issues || _eager.Count > 0)
+                {
+                    _issues.RemoveRange(issues, _issues.Count - issues);
+                    _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+                    return default;
+                }
+                string condition = value ? flag.Text : "";
+                if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
+                {
+                    // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
+                    branches.Add(new MethodSegment(null, code, where)
+                    {
+                        Returns = true,
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Symbol.Name }.ToEquatableArray(),
+                        Condition = condition,
+                    });
+                    continue;
+                }
+                AddRegion(method, code, where + (value ? " (" : " (!") + flag.Text + ")", LocationInfo.From(expression.GetLocation()), node, branches,
+                    new MethodSegment(null, "", "") { Returns = true, Condition = condition });
+            }
+        }
+        finally
+        {
+            _regionMode = false;
+        }
+        _branched.Add(flag.Where);
+        return branches.ToEquatableArray();
+    }
+
+    /// <summary>The temporaries of the sub-expressions hoisted out of broken statements in the method being split (<c>__sgPart0</c>, …).</summary>
+    private int _hoisted;
+
+    /// <summary>
+    /// The sub-expression of a statement that breaks which the statement evaluates first and which compiles on its own
+    /// (<c>fc1.Forward(x)</c> in <c>var y = Scale(Functional.Relu(fc1.Forward(x)));</c>: the outermost such one, found along the
+    /// operands evaluated first: a call's receiver or first argument, a binary operator's left operand); null when there is none
+    /// or it computes nothing (a local, a constant). Only what runs first is hoisted, so nothing of the statement runs in
+    /// another order than written (a helper's side effects, a random draw).
+    /// </summary>
+    private ExpressionSyntax? Hoistable(StatementSyntax statement)
+    {
+        ExpressionSyntax? value = statement switch
+        {
+            LocalDeclarationStatementSyntax { Declaration.Variables: [{ Initializer.Value: var init }] } => init,
+            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
+                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
+            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call } => call,
+            ReturnStatementSyntax { Expression: { } returned } => returned,
+            _ => null,
+        };
+        for (var candidate = value; candidate is not null; candidate = FirstOperand(candidate))
+        {
+            if (candidate is ParenthesizedExpressionSyntax) continue;
+            if (_model.GetTypeInfo(candidate, _token).Type is not { } type || !ModuleParser.IsTensor(type)) continue;
+            var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, _issues.Count);
+            OpenRegion();
+            int node;
+            try
+            {
+                node = Expr(candidate);
+                if (_issues.Count != saved.Item6 || _eager.Count > 0) node = -1;
+            }
+            catch (UnsupportedException)
+            {
+                node = -1;
+            }
+            bool computes = node >= 0 && _nodes[node].Kind is not (NodeKind.Input or NodeKind.Constant);
+            _issues.RemoveRange(saved.Item6, _issues.Count - saved.Item6);
+            (_nodes, _env, _intEnv, _eager, _regionInputs) = (saved.Item1, saved.Item2, saved.Item3, saved.Item4, saved.Item5);
+            if (node >= 0) return computes && candidate != value ? candidate : null;
+        }
+        return null;
+    }
+
+    /// <summary>The operand an expression evaluates first when it is itself computed (a call's receiver or first argument, a binary's left), else null.</summary>
+    private ExpressionSyntax? FirstOperand(ExpressionSyntax expression) => expression switch
+    {
+        ParenthesizedExpressionSyntax p => p.Expression,
+        InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: var receiver } }
+            when _model.GetSymbolInfo(receiver, _token).Symbol is not (INamedTypeSymbol or INamespaceSymbol or IFieldSymbol or IPropertySymbol or ILocalSymbol or IParameterSymbol)
+                 && receiver is not (ThisExpressionSyntax or BaseExpressionSyntax) => receiver,
+        InvocationExpressionSyntax { ArgumentList.Arguments: [var first, ..] } when first.RefKindKeyword.IsKind(SyntaxKind.None) => first.Expression,
+        BinaryExpressionSyntax binary when binary.IsKind(SyntaxKind.AddExpression) || binary.IsKind(SyntaxKind.SubtractExpression)
+                                           || binary.IsKind(SyntaxKind.MultiplyExpression) || binary.IsKind(SyntaxKind.DivideExpression)
+                                           || binary.IsKind(SyntaxKind.ModuloExpression) => binary.Left,
+        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negate => negate.Operand,
+        MemberAccessExpressionSyntax { Expression: var inner } when _model.GetSymbolInfo(expression, _token).Symbol is IPropertySymbol => inner,
+        _ => null,
+    };
+
+    /// <summary>
+    /// Statement <paramref name="i"/> with its sub-expression <paramref name="part"/> (<see cref="Hoistable"/>) computed by a region:
+    /// the open region grown by it where it can be (<see cref="JoinArgument"/>), else a region of its own after the open one
+    /// closes; then the statement, its part replaced by the region's value, eager.
+    /// </summary>
+    private void Hoist(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, RegionOutputs? current, ExpressionSyntax part,
+                       List<MethodSegment> segments)
+    {
+        var statement = statements[i];
+        string name = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        bool open = start >= 0;
+        if (!(open && JoinArgument(method, statements, start, i, part, name, segments)))
+        {
+            if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
+            else if (open && i > start) AddEager(segments, Code(statements, start, i - 1), Lines(statements[start], statements[i - 1]), Writes(statements, start, i - 1));
+            ArgumentRegion(method, part, name, segments);
+        }
+        var rewritten = statement.ReplaceNode(part, SyntaxFactory.IdentifierName(name).WithTriviaFrom(part));
+        AddEager(segments, rewritten.ToString(), Lines(statement, statement), Writes(statements, i, i));
+    }
+
     /// <summary>The temporaries of the arguments of composed calls in the method being split (<c>__sgArg0</c>, …).</summary>
     private int _composedArguments;
 
@@ -456,7 +621,7 @@ internal sealed class GraphParser
         };
         if (value is not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } } call
             || _model.GetSymbolInfo(receiver, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
-            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || !IsOwnMember(member)
             || !_children.TryGetValue(member.Name, out var child) || !child.IsBuiltIn || !ChildParser.IsComposedKind(child.Kind)
             || call.ArgumentList.Arguments.Any(a => !a.RefKindKeyword.IsKind(SyntaxKind.None))) return null;
         return (call, receiver, member.Name);
@@ -793,7 +958,7 @@ internal sealed class GraphParser
     private (string List, string Element, string Code)? PerElementLoop(ForEachStatementSyntax loop)
     {
         if (_model.GetSymbolInfo(loop.Expression, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
-            || !SymbolEqualityComparer.Default.Equals(member.ContainingType, _type)
+            || !IsOwnMember(member)
             || _children.Values.Any(c => c.ArrayMember == member.Name)
             || ElementType(member) is not { } element
             || _model.GetDeclaredSymbol(loop, _token) is not { } variable) return null;
@@ -916,6 +1081,12 @@ internal sealed class GraphParser
             case ReturnStatementSyntax { Expression: { } value } when isFinal:
                 returned = Expr(value);
                 return true;
+            case var guard when IsGuard(guard):
+                // A check that throws (the input's shape, a null): eager code, run as written in the method's runner before the code
+                // after it; not part of a region.
+                if (_regionMode) throw new UnsupportedException(null);
+                _guards++;
+                break;
             case IfStatementSyntax branch when IsTraining(branch.Condition):
                 IfTraining(branch);
                 break;
@@ -972,6 +1143,30 @@ internal sealed class GraphParser
                 throw Unsupported(statement, "a " + Describe(statement), "move it out of the method");
         }
         return false;
+    }
+
+    /// <summary>The guards of the method being parsed (<see cref="IsGuard"/>): each runs eagerly, in the method's runner.</summary>
+    private int _guards;
+
+    /// <summary>
+    /// A statement of the method's body that only checks and throws, as PyTorch users write <c>assert</c>s and <c>raise</c>s at the top
+    /// of forward: <c>ArgumentNullException.ThrowIfNull(x);</c> (any <c>System.*Exception.ThrowIf…</c>), or <c>if (cond) throw …;</c>
+    /// with no else. It runs eagerly, as written (the same exception when it fires), and is no break.
+    /// </summary>
+    private bool IsGuard(StatementSyntax statement)
+    {
+        if (statement.Parent is not BlockSyntax { Parent: MethodDeclarationSyntax }) return false;
+        switch (statement)
+        {
+            case ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call }:
+                return _model.GetSymbolInfo(call, _token).Symbol is IMethodSymbol { IsStatic: true, Name: var name, ContainingType: { } owner }
+                       && name.StartsWith("ThrowIf", System.StringComparison.Ordinal) && owner.Name.EndsWith("Exception", System.StringComparison.Ordinal)
+                       && owner.ContainingNamespace?.ToDisplayString() == "System";
+            case IfStatementSyntax { Else: null, Statement: var body }:
+                return body is ThrowStatementSyntax { Expression: not null } || body is BlockSyntax { Statements: [ThrowStatementSyntax { Expression: not null }] };
+            default:
+                return false;
+        }
     }
 
     /// <summary>
@@ -1061,8 +1256,14 @@ internal sealed class GraphParser
             SyntaxKind.SubtractAssignmentExpression => "Sub",
             SyntaxKind.MultiplyAssignmentExpression => "Mul",
             SyntaxKind.DivideAssignmentExpression => "Div",
-            _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / and '='"),
+            SyntaxKind.ModuloAssignmentExpression => "Remainder",
+            _ => throw Unsupported(assignment, "the assignment '" + assignment.OperatorToken.Text + "'", "write it with + - * / % and '='"),
         };
+        if (op == "Remainder")
+        {
+            _env[target] = Remainder(assignment, assignment.Right, Expr(assignment.Left), Text(assignment.Left));
+            return;
+        }
         int value = Expr(assignment.Right);
         _env[target] = op is null ? value : Add(Elementwise(op, assignment, Expr(assignment.Left), value, Text(assignment.Left), Text(assignment.Right)));
     }
@@ -1102,7 +1303,7 @@ internal sealed class GraphParser
         var reads = condition.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>().Select(id => _model.GetSymbolInfo(id, _token).Symbol).ToList();
         // Only what cannot change after the constructor: readonly fields and get-only properties (a settable one is a break).
         bool fieldsOnly = reads.Count > 0 && reads.All(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null }
-                                                            && SymbolEqualityComparer.Default.Equals(s.ContainingType, _type)
+                                                            && IsOwnMember(s)
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
@@ -1113,6 +1314,10 @@ internal sealed class GraphParser
             "build the module in a parent with arguments the build knows (its Compile() then takes the branch this instance has), or set the fields from constants")
         { DependsOnArguments = true });
     }
+
+    /// <summary>True for a member of the module's class or of one of its [Module] base classes (whose children and fields are the module's too).</summary>
+    private bool IsOwnMember(ISymbol symbol)
+        => symbol.ContainingType is { } owner && ConstructorEvaluator.WithModuleBases(_type).Contains(owner.OriginalDefinition, SymbolEqualityComparer.Default);
 
     private void BranchBody(StatementSyntax statement)
     {
@@ -1174,6 +1379,8 @@ internal sealed class GraphParser
                 return Expr(taken ? conditional.WhenTrue : conditional.WhenFalse);   // useResidual ? x + f(x) : f(x), fixed by the constructor
             case CastExpressionSyntax or CheckedExpressionSyntax:
                 break;
+            case BinaryExpressionSyntax { RawKind: (int)SyntaxKind.ModuloExpression } modulo:
+                return Remainder(modulo, modulo.Right, Expr(modulo.Left), Text(modulo.Left));
             case BinaryExpressionSyntax binary when BinaryOp(binary.Kind()) is { } op:
                 int left = Expr(binary.Left), right = Expr(binary.Right);
                 return Add(Elementwise(op, binary, left, right, Text(binary.Left), Text(binary.Right)));
@@ -1209,9 +1416,9 @@ internal sealed class GraphParser
         if (_regionMode && symbol is not null && IsTensorLocal(symbol)) return RegionInput(symbol);
         if (symbol is not null && _eager.Contains(symbol)) throw new UnsupportedException(null);
         if (symbol is IPropertySymbol or IFieldSymbol && SymbolType(symbol) is { } memberType && ModuleParser.IsTensor(memberType)
-            && SymbolEqualityComparer.Default.Equals(symbol.ContainingType, _type))
+            && IsOwnMember(symbol))
         {
-            // A parameter or buffer of the module itself: an input of the graph; IntArgs = its sizes when known ([Shape] on
+            // A parameter or buffer of the module itself (or of its [Module] base class): an input of the graph; IntArgs = its sizes when known ([Shape] on
             // a field, or a constant Tensor creation in its initialiser), else empty (unknown shape).
             // Child = its state name (what NamedParameters/NamedBuffers yield); the inliner prefixes a child's path.
             var memberShape = DeclaredShape(symbol) is { AllFixed: true } declared ? declared.Sizes() : MemberSizes(symbol);
@@ -1222,6 +1429,36 @@ internal sealed class GraphParser
         }
 
         throw Unsupported(syntax, "the expression `" + Text(syntax) + "`", "use locals, children's Forward, Functional/Losses/tensor methods, operators and constants");
+    }
+
+    /// <summary>
+    /// <c>x % 2</c> (or <c>h %= 2</c>): Tensor's <c>operator %(Tensor, double)</c> is <c>x.Remainder(2)</c>, so it is the node that call
+    /// makes (the catalogue's Remainder row, its <c>other</c> argument the constant). A divisor other than a constant is a break.
+    /// </summary>
+    private int Remainder(ExpressionSyntax whole, ExpressionSyntax divisor, int dividend, string dividendText)
+    {
+        var method = _model.GetOperation(whole, _token) switch
+        {
+            IBinaryOperation { OperatorMethod: { } m } => m,
+            ICompoundAssignmentOperation { OperatorMethod: { } m } => m,
+            _ => null,
+        };
+        if (method is null || !ModuleParser.IsExactlyTensor(method.ContainingType) || method.Parameters is not [_, { Type.SpecialType: SpecialType.System_Double }])
+        {
+            throw Unsupported(whole, "the expression `" + Text(whole) + "`", "write it as `x.Remainder(s)` with a constant s");
+        }
+        if (_model.GetConstantValue(divisor, _token) is not { HasValue: true, Value: var constant } || ToDouble(constant) is not { } value)
+        {
+            throw Unsupported(divisor, "the non-constant divisor `" + Text(divisor) + "` of `" + Text(whole) + "`", "divide by a constant (it is part of the compiled program)");
+        }
+        var row = OpCatalogue.ForCall(OpSurface.Tensor, "Remainder", 1, p => p == "other");
+        if (row is null || KindOf(row) is not { } kind)
+        {
+            throw Unsupported(whole, "`" + Text(whole) + "`, which the compiler does not know yet", "write it with the ops the compiler knows (docs/compiler.md, static subset)");
+        }
+        var scalar = new ScalarArg("other", value, true, Text(divisor)) { Type = method.Parameters[1].Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) };
+        return Add(new GraphNode(kind, row.Name, new[] { dividend }.ToEquatableArray(), default, text: Text(whole), location: Where(whole),
+            inputTexts: new[] { dividendText }.ToEquatableArray(), scalars: new[] { scalar }.ToEquatableArray()));
     }
 
     /// <summary>The methods a member's initialiser may apply to its created tensor without changing its shape (a causal mask's Triu, Gt).</summary>
@@ -1433,7 +1670,7 @@ internal sealed class GraphParser
         }
         if (child is not null)
         {
-            var argSyntax = ArgumentExpressions(operation);
+            var argSyntax = ArgumentExpressions(operation, skipAbsent: child.IsBuiltIn);
             if (child.IsBuiltIn && OpCatalogue.ForLayer(child.Kind) is { } layerRow && Rules.RuleSet.Unsupported(child, layerRow, argSyntax.Length) is { } reason)
             {
                 throw Unsupported(invocation, reason + " in `" + Text(invocation) + "`", "construct and call the layer as docs/compiler.md's layer table says, or run it eagerly");
@@ -1441,7 +1678,8 @@ internal sealed class GraphParser
             // Which parameter each input binds (a layer's optional masks may be given by name: `srcKeyPaddingMask: mask`); a
             // constant flag of the call (MultiheadAttention's `needWeights: false`) is a constant input.
             // A tuple argument (LSTM's `(h0, c0)`) gives one input per element, its slot named `hx.0`, `hx.1`.
-            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
+            // A built-in layer's inputs are slots named by parameter: a literal null there (`attn.Forward(x, x, x, null)`) is the input left out.
+            var given = operation.Arguments.Where(a => a.ArgumentKind != ArgumentKind.DefaultValue && !(child.IsBuiltIn && IsAbsent(a))).OrderBy(a => a.Parameter?.Ordinal ?? 0).ToList();
             var args = new List<int>();
             var slotList = new List<ScalarArg>();
             var argTexts = new List<string>();
@@ -1534,6 +1772,18 @@ internal sealed class GraphParser
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
                 if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+                if (IsAbsent(argument))
+                {
+                    // Functional.Conv2d(x, w, null): null is what leaving the argument out passes, when no tensor follows it (the
+                    // tensors are the op's operands in order: a null before a given one would shift them).
+                    if (operation.Arguments.Any(a => a.Parameter is { } later && later.Ordinal > argument.Parameter!.Ordinal && ModuleParser.IsTensor(later.Type)
+                                                     && a.ArgumentKind != ArgumentKind.DefaultValue && !IsAbsent(a)))
+                    {
+                        throw Unsupported(argument.Syntax, "the `null` argument `" + Text(argument.Syntax) + "` before a tensor argument of `" + Text(invocation) + "`",
+                            "leave it out and pass the tensors after it by name, or pass a tensor");
+                    }
+                    continue;
+                }
                 if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
                 {
                     throw Unsupported(invocation, "a params argument list in `" + Text(invocation) + "`", "pass the tensors one by one");
@@ -1576,6 +1826,19 @@ internal sealed class GraphParser
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
     }
 
+    /// <summary>
+    /// A literal <c>null</c> (or <c>default</c>) passed for a tensor parameter that takes one (nullable, or optional with null as
+    /// its default): the same as leaving the argument out.
+    /// </summary>
+    private static bool IsAbsent(IArgumentOperation argument)
+    {
+        if (argument.ArgumentKind == ArgumentKind.DefaultValue || argument.Parameter is not { } parameter) return false;
+        var value = StripConversions(argument.Value);
+        bool isNull = value is IDefaultValueOperation || value.ConstantValue is { HasValue: true, Value: null } || argument.Value.ConstantValue is { HasValue: true, Value: null };
+        bool takesNull = parameter.NullableAnnotation == NullableAnnotation.Annotated || parameter.HasExplicitDefaultValue && parameter.ExplicitDefaultValue is null;
+        return isNull && takesNull;
+    }
+
     /// <summary>A non-tensor argument as data: its constant value (number, enum, bool) when it has one.</summary>
     private static ScalarArg Scalar(IArgumentOperation argument)
     {
@@ -1603,12 +1866,12 @@ internal sealed class GraphParser
     }
 
     /// <summary>The written argument expressions of a call in parameter order; a default or params argument stops the graph.</summary>
-    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation)
+    private ExpressionSyntax[] ArgumentExpressions(IInvocationOperation operation, bool skipAbsent = false)
     {
         var result = new List<ExpressionSyntax>();
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
-            if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+            if (argument.ArgumentKind == ArgumentKind.DefaultValue || skipAbsent && IsAbsent(argument)) continue;
             if (argument.Syntax is not ArgumentSyntax { Expression: var expression })
             {
                 throw Unsupported(operation.Syntax, "a params argument list in `" + Text(operation.Syntax) + "`", "pass the tensors one by one");

@@ -780,3 +780,172 @@ public sealed partial class GatedMlp : BaseMlp
 
     public override Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x)) * gate.Forward(x).Sigmoid());
 }
+
+/// <summary>
+/// A base whose layers its constructor sizes (<c>super().__init__(d_in, hidden)</c> in PyTorch), a private layer of its own the
+/// subclass cannot see, and a readonly flag its constructor sets.
+/// </summary>
+[Module]
+public partial class SizedBase
+{
+    protected readonly Linear fc1;
+    protected readonly Linear fc2;
+    protected readonly bool useSkip;
+    private readonly Linear own;
+
+    public SizedBase(int inFeatures, int hidden, bool skip)
+    {
+        fc1 = new Linear(inFeatures, hidden);
+        fc2 = new Linear(hidden, 3);
+        own = new Linear(inFeatures, 3);
+        useSkip = skip;
+    }
+
+    public virtual Tensor Forward(Tensor x) => fc2.Forward(Functional.Relu(fc1.Forward(x))) + own.Forward(x);
+}
+
+/// <summary>
+/// The subclass: <c>: this(…)</c> into a constructor that chains <c>: base(4, 2 * hidden, true)</c>, a layer of its own, and a
+/// Forward over the base's layers and flag (<c>super().__init__</c> then <c>self.skip = …</c>).
+/// </summary>
+[Module]
+public sealed partial class SizedSubclass : SizedBase
+{
+    private readonly Linear skipProj;
+
+    public SizedSubclass() : this(5) { }
+
+    public SizedSubclass(int hidden) : base(4, 2 * hidden, true)
+    {
+        skipProj = new Linear(4, 3);
+    }
+
+    public override Tensor Forward(Tensor x)
+    {
+        var h = fc2.Forward(Functional.Tanh(fc1.Forward(x)));
+        if (useSkip) h = h + skipProj.Forward(x);
+        return h;
+    }
+}
+
+/// <summary>
+/// A literal <c>null</c> for an optional tensor (<c>F.conv2d(x, w, None, stride=2)</c>, <c>F.linear(h, w, None)</c>) is the
+/// argument left out, and <c>%</c> with a constant is <c>Remainder</c> (<c>y % 0.75</c>, <c>h %= 1.5</c>): compiled, no break.
+/// </summary>
+[Module]
+public sealed partial class NullArgumentNet
+{
+    private readonly Parameter w1 = new(Tensor.Randn([4, 2, 3, 3]));
+    private readonly Parameter w2 = new(Tensor.Randn([3, 16]));
+
+    public Tensor Forward([Shape("N", 2, 6, 6)] Tensor x)
+    {
+        var h = Functional.Tanh(Functional.Conv2d(x, w1, null, stride: 2));   // [N, 4, 2, 2]
+        var y = Functional.Linear(h.Flatten(1), w2, null) * 3f;              // [N, 3]
+        y %= 1.5;
+        return y % 0.75 + y * 0.5f;
+    }
+}
+
+/// <summary><c>gru.Forward(x, null)</c>: a built-in layer's optional state passed as <c>null</c> is the state left out.</summary>
+[Module]
+public sealed partial class NullStateGruNet
+{
+    private readonly GRU gru = new(4, 5, batchFirst: true);
+    private readonly Linear head = new(5, 2);
+
+    public Tensor Forward([Shape("N", "T", 4)] Tensor x)
+    {
+        var (o, _) = gru.Forward(x, null);
+        return head.Forward(o.Mean(1));
+    }
+}
+
+/// <summary>
+/// An expression-bodied <c>?:</c> over flags the constructor's arguments set (a bool and an int): compiled once per value of
+/// the test, the runner returning the branch the instance's fields choose (<c>return h if self.residual else …</c>).
+/// </summary>
+[Module]
+public sealed partial class ExpressionGatedBlock
+{
+    private readonly Linear fc;
+    private readonly bool residual;
+
+    public ExpressionGatedBlock(int d, bool residual)
+    {
+        fc = new Linear(d, d);
+        this.residual = residual;
+    }
+
+    public Tensor Forward([Shape("N", "d")] Tensor x) => residual ? x + Functional.Tanh(fc.Forward(x)) : Functional.Tanh(fc.Forward(x)) * 2f;
+}
+
+/// <summary>The int flag's form: <c>mode == 2 ? … : x</c>, the false branch passing its input on.</summary>
+[Module]
+public sealed partial class ExpressionModeBlock
+{
+    private readonly Linear fc = new(4, 4);
+    private readonly int mode;
+
+    public ExpressionModeBlock(int mode) => this.mode = mode;
+
+    public Tensor Forward([Shape("N", 4)] Tensor x) => mode == 2 ? Functional.Sigmoid(fc.Forward(x)) : x;
+}
+
+/// <summary>
+/// Guards at the top of Forward, as PyTorch users write <c>assert</c>/<c>raise</c>: a null check and a bound on the batch. They
+/// run as written (the same exception as eager), and are no break: the rest is one compiled region.
+/// </summary>
+[Module]
+public sealed partial class GuardedNet
+{
+    private readonly Linear fc1 = new(6, 8);
+    private readonly Linear fc2 = new(8, 3);
+    private readonly int maxBatch = 64;
+
+    public Tensor Forward(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Shape[0] > maxBatch) throw new ArgumentException($"x has a batch of {x.Shape[0]}, more than {maxBatch}", nameof(x));
+        var h = Functional.Relu(fc1.Forward(x));
+        return fc2.Forward(h);
+    }
+}
+
+/// <summary>
+/// A break in the middle of a statement: <c>Rescale(…)</c> (a helper) applied to what compiles. The part it reads is computed
+/// by a region (the first statement's region grown by it in <see cref="HoistJoinNet"/>), the helper eager, the rest compiled.
+/// </summary>
+[Module]
+public sealed partial class HoistNet
+{
+    private readonly Linear fc1 = new(6, 8);
+    private readonly Linear fc2 = new(8, 3);
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = Rescale(Functional.Relu(fc1.Forward(x)));   // Relu(fc1(x)) compiled, Rescale eager
+        // Sigmoid(fc1(x)) * 2f compiled; Rescale, + h, fc2 and + 1f eager (they read the helper's value, whose shape the build does not know)
+        return fc2.Forward(Rescale(Functional.Sigmoid(fc1.Forward(x)) * 2f) + h) + 1f;
+    }
+
+    private static Tensor Rescale(Tensor t) => t * 0.5f + 1f;
+}
+
+/// <summary>The hoisted part joins the region open before its statement.</summary>
+[Module]
+public sealed partial class HoistJoinNet
+{
+    private readonly Linear fc0 = new(5, 6);
+    private readonly Linear fc1 = new(6, 8);
+    private readonly Linear fc2 = new(8, 3);
+
+    public Tensor Forward(Tensor x)
+    {
+        var a = Functional.Tanh(fc0.Forward(x));
+        var h = Rescale(fc1.Forward(a));
+        return fc2.Forward(h);
+    }
+
+    private static Tensor Rescale(Tensor t) => t * 0.5f + 1f;
+}

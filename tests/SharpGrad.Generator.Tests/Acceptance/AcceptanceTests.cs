@@ -62,12 +62,119 @@ public class AcceptanceTests
 
         var model = new GatedMlp();
         GatedMlp.Compiled compiled = model.Compile();
+        // The base's children are the subclass's too: its Forward over them compiles whole (it used to break at fc1).
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Single(compiled.Explanation.Regions);
         Assert.Equal(["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "gate.weight", "gate.bias"], model.NamedParameters().Select(p => p.Name).ToArray());
         Eager.Compare(model, [Randn([batch, 5], 22)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
         // Through the base type, Compile() is the base's (hidden, not overridden): its program computes BaseMlp.Forward, not
         // the override eager runs, so it refuses and says which Compile() to call.
         var error = Assert.Throws<InvalidOperationException>(() => ((BaseMlp)model).Compile());
         Assert.Contains("BaseMlp.Compile() compiles BaseMlp.Forward, but this module is a GatedMlp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void ASubclassChainingBaseAndThisConstructorsCompilesTheBaseLayersItsArgumentsSize(int batch)
+    {
+        var model = new SizedSubclass(3);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.NotEmpty(compiled.Explanation.Regions);
+        Eager.Compare(model, [Randn([batch, 4], 23)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        // Through `: this(5)`: hidden = 5, the base's fc1 is Linear(4, 10).
+        var forwarded = new SizedSubclass();
+        var forwardedCompiled = forwarded.Compile();
+        Assert.True(forwardedCompiled.Explanation.IsFullyCompiled, forwardedCompiled.Explanation.ToString());
+        Eager.Compare(forwarded, [Randn([batch, 4], 24)], xs => forwarded.Forward(xs[0]), xs => forwardedCompiled.Forward(xs[0]));
+
+        var baseModel = new SizedBase(4, 6, false);
+        var baseCompiled = baseModel.Compile();
+        Assert.True(baseCompiled.Explanation.IsFullyCompiled, baseCompiled.Explanation.ToString());
+        Eager.Compare(baseModel, [Randn([batch, 4], 25)], xs => baseModel.Forward(xs[0]), xs => baseCompiled.Forward(xs[0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void NullForAnOptionalTensorAndRemainderCompile(int batch)
+    {
+        var model = new NullArgumentNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Eager.Compare(model, [Randn([batch, 2, 6, 6], 26)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        var gru = new NullStateGruNet();
+        var gruCompiled = gru.Compile();
+        Assert.True(gruCompiled.Explanation.IsFullyCompiled, gruCompiled.Explanation.ToString());
+        foreach (int length in new[] { 3, 7 })
+        {
+            Eager.Compare(gru, [Randn([batch, length, 4], 27 + length)], xs => gru.Forward(xs[0]), xs => gruCompiled.Forward(xs[0]));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void AnExpressionBodiedConditionalOnConstructorFlagsCompilesTheInstancesBranch(int batch)
+    {
+        foreach (bool residual in new[] { true, false })
+        {
+            var model = new ExpressionGatedBlock(5, residual);
+            var compiled = model.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            Assert.Equal(2, compiled.Explanation.Regions.Count);   // one per value of the test
+            Eager.Compare(model, [Randn([batch, 5], 40)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+        }
+        foreach (int mode in new[] { 2, 3 })
+        {
+            var model = new ExpressionModeBlock(mode);
+            var compiled = model.Compile();
+            Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+            var x = Randn([batch, 4], 41);
+            if (mode == 2) Eager.Compare(model, [x], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+            else Assert.Same(x, compiled.Forward(x));   // the false branch returns its input, as eager does
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void GuardsAtTheTopOfForwardRunAsWrittenAndAreNoBreak(int batch)
+    {
+        var model = new GuardedNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Single(compiled.Explanation.Regions);
+        Eager.Compare(model, [Randn([batch, 6], 42)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        // When a guard fires: the same exception, with the same message, as eager.
+        var tooMany = Randn([65, 6], 43);
+        var eagerError = Assert.Throws<ArgumentException>(() => model.Forward(tooMany));
+        var compiledError = Assert.Throws<ArgumentException>(() => compiled.Forward(tooMany));
+        Assert.Equal(eagerError.Message, compiledError.Message);
+        Assert.Equal("x", Assert.Throws<ArgumentNullException>(() => compiled.Forward(null!)).ParamName);
+    }
+
+    [Theory]
+    [MemberData(nameof(Batches))]
+    public void APartOfABrokenStatementThatRunsFirstIsCompiled(int batch)
+    {
+        var model = new HoistNet();
+        var compiled = model.Compile();
+        // Relu(fc1(x)) and Sigmoid(fc1(x)) * 2f: two regions (before, the two statements were eager whole); the two Rescale calls are the breaks.
+        Assert.Equal(2, compiled.Explanation.Regions.Count);
+        Assert.Equal(2, compiled.Explanation.Breaks.Count);
+        var x = Randn([batch, 6], 44);
+        Assert.Equal(2, CompiledNodes(compiled.Forward(x.Detach().RequiresGrad_())));
+        Eager.Compare(model, [x], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+
+        var joined = new HoistJoinNet();
+        var joinedCompiled = joined.Compile();
+        // `a` and fc1(a) in one region (lines 2–3 of Forward), fc2(h) in another.
+        Assert.Equal(2, joinedCompiled.Explanation.Regions.Count);
+        Assert.Contains("–", joinedCompiled.Explanation.Regions[0], StringComparison.Ordinal);
+        var y = Randn([batch, 5], 45);
+        Assert.Equal(2, CompiledNodes(joinedCompiled.Forward(y.Detach().RequiresGrad_())));
+        Eager.Compare(joined, [y], xs => joined.Forward(xs[0]), xs => joinedCompiled.Forward(xs[0]));
     }
 
     [Theory]

@@ -32,6 +32,7 @@ internal static class Eager
 
     private static void Close(Tensor? expected, Tensor? actual, string what)
     {
+        if (expected is null && actual is null) return;   // a parameter Forward does not use (a base's private layer): none either way
         Assert.True(expected is not null, what + ": eager gave no gradient");
         Assert.True(actual is not null, what + ": the compiled program gave no gradient");
         Assert.Equal(expected!.Shape, actual!.Shape);

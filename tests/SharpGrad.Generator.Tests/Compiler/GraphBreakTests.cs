@@ -61,7 +61,7 @@ public class GraphBreakTests
     /// <summary>
     /// The common ops still without compiled code (issue 12 item 3, session 8) are each one named break at the expression:
     /// int64 values (indices), windows along the batch dim, the Functional forms whose layers compile only as children,
-    /// an affine GroupNorm with the weight alone, and <c>%</c> (<c>Remainder</c> compiles).
+    /// an affine GroupNorm with the weight alone (<c>%</c> with a constant divisor compiles since session 9: Remainder's node).
     /// </summary>
     [Theory]
     [InlineData("return h.Max(1).Indices;", "h.Max(1).Indices", "the expression `h.Max(1).Indices`")]
@@ -71,7 +71,6 @@ public class GraphBreakTests
     [InlineData("return h.Select(0, 0);", "h.Select(0, 0)", "(Select, input shapes [N, 8], output [8]), which the code generator does not emit yet")]
     [InlineData("return Functional.InstanceNorm(h.View(-1, 2, 4));", "Functional.InstanceNorm(h.View(-1, 2, 4))", "`Functional.InstanceNorm`, which the compiler does not know yet")]
     [InlineData("return Functional.GroupNorm(h.View(-1, 8, 1), 2, g);", "Functional.GroupNorm(h.View(-1, 8, 1), 2, g)", "(GroupNorm, input shapes [N, 8, 1], [8], output [N, 8, 1]), which the code generator does not emit yet")]
-    [InlineData("return h % 2;", "h % 2", "the expression `h % 2`")]
     public void ACommonOpWithoutCompiledCodeIsANamedBreak(string body, string expectedText, string expectedMessage)
     {
         var (text, message) = Single(Model("    private readonly Linear fc = new(8, 8);\n    private readonly Parameter g = new(Tensor.Ones(8));", "[Shape(\"N\", 8)] Tensor x",
@@ -79,6 +78,26 @@ public class GraphBreakTests
         Assert.Equal(expectedText, text);
         Assert.Contains(expectedMessage, message);
         Assert.Contains("that part runs eagerly inside Compile()", message);
+    }
+
+    /// <summary><c>x % s</c> compiles as <c>x.Remainder(s)</c> when s is a constant; a divisor read at run time is a break at it.</summary>
+    [Fact]
+    public void RemainderByADivisorKnownOnlyAtRunTime()
+    {
+        var (text, message) = Single(Model("    private readonly Linear fc = new(3, 3);\n    private static double k = 1.5;", "[Shape(\"N\", 3)] Tensor x",
+            "        return fc.Forward(x) % k;"));
+        Assert.Equal("k", text);
+        Assert.Contains("the non-constant divisor `k` of `fc.Forward(x) % k`", message);
+    }
+
+    /// <summary>A <c>null</c> before a tensor argument would shift the op's operands: a break at the <c>null</c>, never a silent difference.</summary>
+    [Fact]
+    public void NullBeforeAGivenTensorArgumentIsABreak()
+    {
+        var (text, message) = Single(Model("    private readonly Parameter g = new(Tensor.Ones(3));", "[Shape(\"N\", 3)] Tensor x",
+            "        return Functional.LayerNorm(x, [3], null, g);"));
+        Assert.Equal("null", text);
+        Assert.Contains("the `null` argument `null` before a tensor argument of `Functional.LayerNorm(x, [3], null, g)`", message);
     }
 
     [Fact]
