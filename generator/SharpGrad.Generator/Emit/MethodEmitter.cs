@@ -201,6 +201,9 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns");
         _w.WriteLine("/// the value. Allocates nothing once the buffers are sized.");
         _w.WriteLine("/// </summary>");
+        // Called every training step: compiled optimised at its first call, not at tier 0 and again on the background JIT
+        // thread while the step's kernels want the second core (docs/performance.md, mnist_mlp_5_epochs).
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"public float {_p.Name}Backward({paramList})"))
         {
             string n = Local("n"), value = Local("value");
@@ -371,6 +374,7 @@ internal sealed class MethodEmitter
     {
         _w.WriteLine("/// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at");
         _w.WriteLine("/// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>");
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private void {P}ClearGrads(int n)"))
         {
             foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
@@ -413,6 +417,7 @@ internal sealed class MethodEmitter
     private void EmitBackward()
     {
         _w.WriteLine($"/// <summary>The backward program of {_p.Name}, generated from the IR: each node's backward rule, in reverse order.</summary>");
+        _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private void {P}Backward(int n)"))
         {
             _e.Body(_w, e =>

@@ -47,8 +47,9 @@ public static partial class CompiledSupport
     public static void FunctionalConvBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gw, float[]? gb, int n, ConvShape shape,
         float[] scratchX, float[] scratchWeight, float[]? scratchBias)
     {
-        Conv.Backward(shape.For(n), x, w, gy, gx is null ? null : scratchX, gw is null ? null : scratchWeight, gb is null ? null : scratchBias);
-        if (gx is not null) AddInto(scratchX, gx, n * shape.InChannels * shape.Height * shape.Width);
+        // The input's gradient is added into gx by the kernel itself (scratchX is no longer used for it).
+        _ = scratchX;
+        Conv.Backward(shape.For(n), x, w, gy, gx, gw is null ? null : scratchWeight, gb is null ? null : scratchBias, accumulateInput: true);
         if (gw is not null) AddInto(scratchWeight, gw, shape.WeightCount);
         if (gb is not null) AddInto(scratchBias!, gb, shape.OutChannels);
     }

@@ -123,13 +123,15 @@ public static partial class CompiledSupport
     public static void MaxPoolForward(float[] x, float[] y, long[] indices, int n, PoolShape shape)
         => Pooling.MaxForward(shape.For(n), x, y, indices);
 
-    /// <summary>The gradient of <see cref="MaxPoolForward"/>, added to <paramref name="gx"/> (null: nothing) through <paramref name="scratch"/>.</summary>
+    /// <summary>
+    /// The gradient of <see cref="MaxPoolForward"/>, added to <paramref name="gx"/> (null: nothing) by the scatter itself
+    /// (<paramref name="scratch"/> is no longer used: scattering into a cleared scratch and adding it cost two more passes).
+    /// </summary>
     public static void MaxPoolBackward(float[] gy, long[] indices, float[]? gx, int n, PoolShape shape, float[] scratch)
     {
+        _ = scratch;
         if (gx is null) return;
-        int planes = n * shape.Channels, hw = shape.Height * shape.Width;
-        Pooling.MaxBackward(planes, hw, shape.OutHeight * shape.OutWidth, gy, indices, scratch);
-        AddInto(scratch, gx, planes * hw);
+        Pooling.MaxBackward(shape.For(n), gy, indices, gx, accumulate: true);
     }
 
     /// <summary>2-d adaptive max pooling (PyTorch: <c>F.adaptive_max_pool2d</c>); <paramref name="indices"/> receives each maximum's position in its plane.</summary>

@@ -58,11 +58,10 @@ public static partial class Functional
     /// <summary>The max-pool backward: gx[plane, idx] += g (linear in g; its own backward is <see cref="MaxGather"/>).</summary>
     private static Tensor MaxScatter(Tensor grad, long[] idx, PoolGeometry g, int[] inShape, DType dtype)
     {
-        int hw = g.H * g.W, lo = g.HO * g.WO;
         var gx = Tensor.Empty(inShape, dtype);
         var gr = CastRaw(grad, dtype);
-        if (dtype == DType.Float32) Pooling.MaxBackward(g.Planes, hw, lo, Dense<float>(gr), idx, gx.Data<float>());
-        else Pooling.MaxBackward(g.Planes, hw, lo, Dense<double>(gr), idx, gx.Data<double>());
+        if (dtype == DType.Float32) Pooling.MaxBackward(g, Dense<float>(gr), idx, gx.Data<float>(), accumulate: false);
+        else Pooling.MaxBackward(g, Dense<double>(gr), idx, gx.Data<double>(), accumulate: false);
         if (!Tensor.ShouldRecord(grad)) return gx;
         var outShape = grad._shape;
         return Tensor.Record(gx, "MaxPool2DWithIndicesBackwardBackward", [grad], (gg, node) => [MaxGather(gg, idx, g, outShape, dtype)]);

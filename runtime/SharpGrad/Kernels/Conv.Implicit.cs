@@ -53,6 +53,7 @@ internal static partial class Conv
         }
 
         /// <summary>Copies sample <paramref name="n"/> into the interior of xp (the borders and the tail stay zero).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void FillInput<T>(in ConvGeometry g, T[] x, int n, T[] xp) where T : unmanaged, INumber<T>
         {
             ref T src = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), n * g.C * g.H * g.W);
@@ -67,7 +68,8 @@ internal static partial class Conv
         Vector512.IsHardwareAccelerated ? (2 * Vector512<T>.Count, 8) : (2 * Vector256<T>.Count, 6);
 
     /// <summary>The forward on the implicit path (see the comment at the top of the file).</summary>
-    private static void ForwardImplicit<T>(in ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu) where T : unmanaged, INumber<T>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardImplicit<T>(in ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu, bool accumulate = false) where T : unmanaged, INumber<T>
     {
         var (w2, mr) = KernelShape<T>();
         var lay = new ImplicitLayout(g, w2, mr);
@@ -82,16 +84,17 @@ internal static partial class Conv
             wp.AsSpan(g.O * lay.K, (lay.Or - g.O) * lay.K).Clear();
         }
         int parts = Parts(g);
-        var body = new ImplicitForwardPart<T>(g, lay, parts, x, wp, bias, y, relu, offsets);
+        var body = new ImplicitForwardPart<T>(g, lay, parts, x, wp, bias, y, relu, accumulate, offsets);
         if (parts > 1) Parallelism.For(parts, body);
         else body.Invoke(0);
         if (!ReferenceEquals(wp, w)) Scratch<T>.Pool.Return(wp);
         Scratch<int>.Pool.Return(offsets);
     }
 
-    private readonly struct ImplicitForwardPart<T>(ConvGeometry g, ImplicitLayout lay, int parts, T[] x, T[] w, T[]? bias, T[] y, bool relu, int[] offsets)
+    private readonly struct ImplicitForwardPart<T>(ConvGeometry g, ImplicitLayout lay, int parts, T[] x, T[] w, T[]? bias, T[] y, bool relu, bool accumulate, int[] offsets)
         : IParallelBody where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int part)
         {
             var xp = Scratch<T>.Pool.Rent(lay.XpLength);
@@ -101,7 +104,7 @@ internal static partial class Conv
             {
                 lay.FillInput(g, x, n, xp);
                 ImplicitProduct(lay, w, xp, offsets, yp);
-                // y[n, o, oh, ow] = act(y'[o, oh·Wp + ow] + bias[o])
+                // y[n, o, oh, ow] = act(y'[o, oh·Wp + ow] + bias[o]), or y += y' (accumulate)
                 ref T y0 = ref MemoryMarshal.GetArrayDataReference(y);
                 ref T yp0 = ref MemoryMarshal.GetArrayDataReference(yp);
                 for (int o = 0; o < g.O; o++)
@@ -109,7 +112,14 @@ internal static partial class Conv
                     T b = bias is null ? T.Zero : bias[o];
                     ref T dst = ref Unsafe.Add(ref y0, (n * g.O + o) * g.HO * g.WO);
                     ref T src = ref Unsafe.Add(ref yp0, o * lay.Nr);
-                    for (int oh = 0; oh < g.HO; oh++) BiasAct(ref Unsafe.Add(ref src, oh * lay.Wp), b, relu, ref Unsafe.Add(ref dst, oh * g.WO), g.WO);
+                    if (accumulate)
+                    {
+                        for (int oh = 0; oh < g.HO; oh++) AddShort(ref Unsafe.Add(ref src, oh * lay.Wp), ref Unsafe.Add(ref dst, oh * g.WO), g.WO);
+                    }
+                    else
+                    {
+                        for (int oh = 0; oh < g.HO; oh++) BiasAct(ref Unsafe.Add(ref src, oh * lay.Wp), b, relu, ref Unsafe.Add(ref dst, oh * g.WO), g.WO);
+                    }
                 }
             }
             Scratch<T>.Pool.Return(yp);
@@ -143,24 +153,103 @@ internal static partial class Conv
         }
     }
 
-    /// <summary>dst[0..len) = src[0..len) + b, then max(0, ·) when <paramref name="relu"/> (NaN stays NaN, like torch.relu).</summary>
+    /// <summary>
+    /// dst[0..len) = src[0..len) + b, then ReLU when <paramref name="relu"/> (NaN stays NaN and −0 becomes +0, like
+    /// torch.relu). Rows here are short (28 or 14 outputs): whole vectors, then one more vector ending at the row's end
+    /// (it recomputes a few outputs: src and dst do not overlap), so a row is two or three instructions of each kind, not a
+    /// library call per operation (which cost more than the arithmetic at these lengths).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BiasAct<T>(ref T src, T b, bool relu, ref T dst, int len) where T : unmanaged, INumber<T>
     {
-        var d = MemoryMarshal.CreateSpan(ref dst, len);
-        System.Numerics.Tensors.TensorPrimitives.Add(MemoryMarshal.CreateReadOnlySpan(ref src, len), b, d);
-        if (relu) System.Numerics.Tensors.TensorPrimitives.Max(d, T.Zero, d);
+        if (Vector512.IsHardwareAccelerated && len >= Vector512<T>.Count)
+        {
+            int c = Vector512<T>.Count;
+            var vb = Vector512.Create(b);
+            for (int i = 0; ; i += c)
+            {
+                if (i + c > len) i = len - c;
+                var v = Vector512.LoadUnsafe(ref src, (nuint)i) + vb;
+                if (relu) v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<T>.Zero) | ~Vector512.Equals(v, v), v, Vector512<T>.Zero);
+                v.StoreUnsafe(ref dst, (nuint)i);
+                if (i + c == len) return;
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && len >= Vector256<T>.Count)
+        {
+            int c = Vector256<T>.Count;
+            var vb = Vector256.Create(b);
+            for (int i = 0; ; i += c)
+            {
+                if (i + c > len) i = len - c;
+                var v = Vector256.LoadUnsafe(ref src, (nuint)i) + vb;
+                if (relu) v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<T>.Zero) | ~Vector256.Equals(v, v), v, Vector256<T>.Zero);
+                v.StoreUnsafe(ref dst, (nuint)i);
+                if (i + c == len) return;
+            }
+        }
+        for (int i = 0; i < len; i++)
+        {
+            T v = Unsafe.Add(ref src, i) + b;
+            Unsafe.Add(ref dst, i) = relu && !(v > T.Zero || T.IsNaN(v)) ? T.Zero : v;
+        }
     }
 
-    /// <summary>dst[0..len) = src[0..len) (src and dst must not overlap).</summary>
+    /// <summary>dst[0..len) += src[0..len) (src and dst must not overlap): whole vectors, then the rest one by one (an overlapping last vector, as in <see cref="BiasAct{T}"/>, would add some elements twice).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddShort<T>(ref T src, ref T dst, int len) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + Vector512<T>.Count <= len; i += Vector512<T>.Count)
+                (Vector512.LoadUnsafe(ref dst, (nuint)i) + Vector512.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + Vector256<T>.Count <= len; i += Vector256<T>.Count)
+                (Vector256.LoadUnsafe(ref dst, (nuint)i) + Vector256.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i + Vector128<T>.Count <= len; i += Vector128<T>.Count)
+                (Vector128.LoadUnsafe(ref dst, (nuint)i) + Vector128.LoadUnsafe(ref src, (nuint)i)).StoreUnsafe(ref dst, (nuint)i);
+        }
+        for (; i < len; i++) Unsafe.Add(ref dst, i) += Unsafe.Add(ref src, i);
+    }
+
+    /// <summary>dst[0..len) = src[0..len) (src and dst must not overlap); short rows as <see cref="BiasAct{T}"/> does them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyShort<T>(ref T src, ref T dst, int len) where T : unmanaged, INumber<T>
-        => MemoryMarshal.CreateReadOnlySpan(ref src, len).CopyTo(MemoryMarshal.CreateSpan(ref dst, len));
+    {
+        if (Vector512.IsHardwareAccelerated && len >= Vector512<T>.Count)
+        {
+            int c = Vector512<T>.Count;
+            for (int i = 0; ; i += c)
+            {
+                if (i + c > len) i = len - c;
+                Vector512.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+                if (i + c == len) return;
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && len >= Vector256<T>.Count)
+        {
+            int c = Vector256<T>.Count;
+            for (int i = 0; ; i += c)
+            {
+                if (i + c > len) i = len - c;
+                Vector256.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+                if (i + c == len) return;
+            }
+        }
+        for (int i = 0; i < len; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, i);
+    }
 
     /// <summary>
     /// The weight gradient on the implicit path: gw[O, K] = Σ_n gy'_n[O, Nr] · cols_nᵀ, as 4×4 blocks of dot products between
     /// the rows of gy' and the runs of xp (Gemm.Dot4x4…), one partial sum per part, added in part order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradImplicit<T>(in ConvGeometry g, T[] x, T[] gy, T[] gw) where T : unmanaged, INumber<T>
     {
         var (w2, mr) = KernelShape<T>();
@@ -183,6 +272,7 @@ internal static partial class Conv
     private readonly struct ImplicitWeightGradPart<T>(ConvGeometry g, ImplicitLayout lay, int parts, T[] x, T[] gy, int[] offsets, T[] partial)
         : IParallelBody where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int part)
         {
             var xp = Scratch<T>.Pool.Rent(lay.XpLength);
@@ -223,7 +313,8 @@ internal static partial class Conv
     /// The input gradient of a stride-1 convolution is a stride-1 convolution of gy with the flipped, transposed weights
     /// (w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j]) and padding dh·(kh−1) − ph: returns false when that padding would be negative.
     /// </summary>
-    private static bool InputGradImplicit<T>(in ConvGeometry g, T[] w, T[] gy, T[] gx) where T : unmanaged, INumber<T>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool InputGradImplicit<T>(in ConvGeometry g, T[] w, T[] gy, T[] gx, bool accumulate) where T : unmanaged, INumber<T>
     {
         int ph = g.DH * (g.KH - 1) - g.PH, pw = g.DW * (g.KW - 1) - g.PW;
         if (ph < 0 || pw < 0) return false;
@@ -234,7 +325,7 @@ internal static partial class Conv
             for (int c = 0; c < g.C; c++)
                 for (int t = 0; t < taps; t++)
                     wt[(c * g.O + o) * taps + (taps - 1 - t)] = w[(o * g.C + c) * taps + t];
-        ForwardImplicit(gt, gy, wt, null, gx, relu: false);
+        ForwardImplicit(gt, gy, wt, null, gx, relu: false, accumulate);
         Scratch<T>.Pool.Return(wt);
         return true;
     }

@@ -120,6 +120,7 @@ internal static partial class Conv
     /// conv + eltwise post-op): the bias and the activation are applied by the GEMM's epilogue to each output tile while
     /// it is in cache, not in extra passes over the output.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward<T>(ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu) where T : unmanaged, INumber<T>
     {
         if (UseImplicit(g))
@@ -172,6 +173,15 @@ internal static partial class Conv
 
     /// <summary>Gradients of <see cref="Forward{T}(ConvGeometry, T[], T[], T[], T[])"/>: gx (may be null), gw (may be null, overwritten), gb (may be null, overwritten).</summary>
     public static void Backward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb) where T : unmanaged, INumber<T>
+        => Backward(g, x, w, gy, gx, gw, gb, accumulateInput: false);
+
+    /// <summary>
+    /// Gradients of a convolution: gx (may be null) overwritten, or added to when <paramref name="accumulateInput"/> (the
+    /// compiled backward adds into the gradient it holds, without a scratch buffer and a pass to add it); gw and gb (may be
+    /// null) overwritten.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb, bool accumulateInput) where T : unmanaged, INumber<T>
     {
         int K = g.K, L = g.L;
         if (gb is not null)
@@ -186,10 +196,10 @@ internal static partial class Conv
         if (UseImplicit(g))
         {
             if (gw is not null) WeightGradImplicit(g, x, gy, gw);
-            if (gx is null || InputGradImplicit(g, w, gy, gx)) return;
+            if (gx is null || InputGradImplicit(g, w, gy, gx, accumulateInput)) return;
             gw = null;   // done: only the input gradient is left for the im2col path
         }
-        if (gx is not null) Array.Clear(gx);
+        if (gx is not null && !accumulateInput) Array.Clear(gx);
         int parts = Parts(g);
         if (parts > 1)
         {

@@ -145,6 +145,7 @@ partial class Mlp
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
@@ -188,6 +189,7 @@ partial class Mlp
         }
 
         /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Backward(int n)
         {
             float[] x = _forward_x;

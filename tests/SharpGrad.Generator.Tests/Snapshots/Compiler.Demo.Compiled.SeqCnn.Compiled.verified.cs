@@ -230,6 +230,7 @@ partial class SeqCnn
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
@@ -278,6 +279,7 @@ partial class SeqCnn
         }
 
         /// <summary>The backward program of Forward, generated from the IR: each node's backward rule, in reverse order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_Backward(int n)
         {
             float[] x = _forward_x;
@@ -381,6 +383,7 @@ partial class SeqCnn
         /// <c>Grad</c> (a parameter whose Grad is null gets a gradient tensor this program reuses on later calls) and returns
         /// the value. Allocates nothing once the buffers are sized.
         /// </summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public float LossBackward([global::SharpGrad.Shape("N", 1, 28, 28)] global::SharpGrad.Tensor x, global::SharpGrad.Tensor target)
         {
             using var call = _guard.Enter("LossBackward");
@@ -500,6 +503,7 @@ partial class SeqCnn
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
         /// their first write; the parameters' gradient arrays are bound by the entry: BindGrad, RentGrad).</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _loss_ClearGrads(int n)
         {
             if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 784);
@@ -551,6 +555,7 @@ partial class SeqCnn
         }
 
         /// <summary>The backward program of Loss, generated from the IR: each node's backward rule, in reverse order.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _loss_Backward(int n)
         {
             float[] x = _loss_x;

@@ -50,4 +50,18 @@ public class TrainingStepJitTests
         Assert.NotEmpty(methods);
         Assert.Contains(methods, m => (m.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0);
     }
+
+    /// <summary>The generated per-step methods of a compiled loss: the fused entry, its forward, backward and gradient clearing.</summary>
+    [Theory]
+    [InlineData("LossBackward")]
+    [InlineData("_loss_Run")]
+    [InlineData("_loss_Backward")]
+    [InlineData("_loss_ClearGrads")]
+    public void GeneratedStepMethodIsCompiledOptimisedAtItsFirstCall(string name)
+    {
+        var method = typeof(SharpGrad.Tests.Compiler.CompiledFixtureCnn.Compiled).GetMethod(name,
+            BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly);
+        Assert.NotNull(method);
+        Assert.True((method!.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0, $"{name} is not AggressiveOptimization");
+    }
 }

@@ -25,6 +25,8 @@ public class ConvKernelTests
         [2, 6, 5, 6, 4, 3, 3, 1, 1, 1, 2],       // groups
         [2, 3, 5, 6, 4, 1, 1, 1, 0, 1, 1],       // pointwise
         [2, 13, 6, 4, 17, 1, 3, 1, 1, 1, 1],     // 13 channels, 17 outputs (not multiples of the kernel's blocks)
+        [2, 2, 5, 19, 3, 3, 3, 1, 1, 1, 1],      // rows of 19 (a vector of 16 and one ending at the row's end)
+        [2, 1, 4, 3, 2, 3, 3, 1, 1, 1, 1],       // rows of 3 (no whole vector)
     ];
 
     private static double[] Rand(int n, Rng rng)
@@ -111,6 +113,14 @@ public class ConvKernelTests
                 var gxOnly = new float[x.Length];
                 Conv.Backward(g, F(x), F(wt), F(gy), gxOnly, null, null);
                 TensorAssert.Close(gx, gxOnly.Select(v => (double)v).ToArray(), 1e-4, 1e-4, what + " input gradient alone");
+                // the compiled backward's entry: the input gradient added to what gx holds
+                var held = Rand(x.Length, rng);
+                var gxAcc = F(held);
+                var gwAcc = new float[wt.Length];
+                Conv.Backward(g, F(x), F(wt), F(gy), gxAcc, gwAcc, null, accumulateInput: true);
+                TensorAssert.Close(gx.Select((v, i) => v + (float)held[i]).ToArray(), gxAcc.Select(v => (double)v).ToArray(), 1e-4, 1e-4,
+                    what + " input gradient added to a held one");
+                TensorAssert.Close(gw, gwAcc.Select(v => (double)v).ToArray(), 1e-4, 1e-3, what + " weight gradient beside an added input gradient");
             }
         }
         finally

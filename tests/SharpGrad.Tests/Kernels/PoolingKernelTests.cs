@@ -22,6 +22,12 @@ public class PoolingKernelTests
     [InlineData(2, 10, 23, 2, 3, 1, 2, 1, 0, 1, 1)]
     [InlineData(1, 7, 7, 7, 7, 7, 7, 3, 3, 1, 1)]
     [InlineData(700, 5, 9, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(2, 6, 34, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(3, 7, 30, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(2, 8, 16, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(3, 9, 12, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(2, 4, 3, 2, 2, 2, 2, 0, 0, 1, 1)]
+    [InlineData(2, 9, 22, 2, 2, 2, 2, 0, 0, 2, 2)]
     public void MaxPoolMatchesTheDefinition(int planes, int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
     {
         int ho = ShapeRules.OutputSize(h, kh, sh, ph, dh, false)!.Value, wo = ShapeRules.OutputSize(w, kw, sw, pw, dw, false)!.Value;
@@ -64,6 +70,21 @@ public class PoolingKernelTests
                     Array.Fill(gxf, 5f);   // overwritten, not accumulated
                     Pooling.MaxBackward(planes, h * w, ho * wo, gy.Select(v => (float)v).ToArray(), idx, gxf);
                     for (int i = 0; i < gx.Length; i++) Assert.True(gxf[i] == (float)gx[i], $"{what}: gx[{i}] = {gxf[i]}, expected {gx[i]}");
+
+                    // The geometry's entry point: overwriting (eager) and adding to what gx holds (the compiled backward).
+                    var gyf = gy.Select(v => (float)v).ToArray();
+                    Array.Fill(gxf, 5f);
+                    Pooling.MaxBackward(g, gyf, idx, gxf, accumulate: false);
+                    for (int i = 0; i < gx.Length; i++) Assert.True(gxf[i] == (float)gx[i], $"{what}: overwriting gx[{i}] = {gxf[i]}, expected {gx[i]}");
+                    var held = new float[x.Length];
+                    for (int i = 0; i < held.Length; i++) held[i] = rnd.Next(-8, 9) * 0.5f;
+                    var gxa = (float[])held.Clone();
+                    Pooling.MaxBackward(g, gyf, idx, gxa, accumulate: true);
+                    for (int i = 0; i < gx.Length; i++) Assert.True(gxa[i] == held[i] + (float)gx[i], $"{what}: accumulating gx[{i}] = {gxa[i]}, expected {held[i]} + {gx[i]}");
+                    var gxd = new double[x.Length];
+                    Array.Fill(gxd, 3.0);
+                    Pooling.MaxBackward(g, gy, idx, gxd, accumulate: true);
+                    for (int i = 0; i < gx.Length; i++) Assert.True(gxd[i] == 3.0 + gx[i], $"{what}: double accumulating gx[{i}] = {gxd[i]}, expected 3 + {gx[i]}");
                 }
             }
             finally
@@ -71,6 +92,33 @@ public class PoolingKernelTests
                 Parallelism.MaxThreads = saved;
             }
         }
+    }
+
+    /// <summary>
+    /// The 2×2 backward adds a window's gradients with vectors only when every index of the group lies in its window; an
+    /// index elsewhere in the plane is scattered as given (the scatter's definition), one outside the plane throws.
+    /// </summary>
+    [Fact]
+    public void HalvingBackwardScattersIndicesOutsideTheirWindowAsGiven()
+    {
+        var g = new PoolGeometry(2, 6, 26, 3, 13, 2, 2, 2, 2, 0, 0, 1, 1);
+        int lo = g.HO * g.WO, hw = g.H * g.W;
+        var rnd = new Random(5);
+        var idx = new long[2 * lo];
+        for (int p = 0; p < 2; p++)
+            for (int oh = 0; oh < g.HO; oh++)
+                for (int ow = 0; ow < g.WO; ow++) idx[p * lo + oh * g.WO + ow] = (2 * oh + rnd.Next(2)) * g.W + 2 * ow + rnd.Next(2);
+        idx[3] = 77; idx[lo + 10] = 0; idx[lo + 12] = hw - 1;   // in the plane, not in their windows (an 8-group, a 4-group, the tail)
+        var gy = new float[2 * lo];
+        for (int i = 0; i < gy.Length; i++) gy[i] = rnd.Next(1, 9) * 0.25f;
+        var expected = new float[2 * hw];
+        for (int p = 0; p < 2; p++)
+            for (int o = 0; o < lo; o++) expected[p * hw + idx[p * lo + o]] += gy[p * lo + o];
+        var gx = new float[2 * hw];
+        Pooling.MaxBackward(g, gy, idx, gx, accumulate: true);
+        for (int i = 0; i < gx.Length; i++) Assert.True(gx[i] == expected[i], $"gx[{i}] = {gx[i]}, expected {expected[i]}");
+        idx[5] = hw + 3;
+        Assert.ThrowsAny<IndexOutOfRangeException>(() => Pooling.MaxBackward(g, gy, idx, gx, accumulate: true));
     }
 
     [Fact]
