@@ -102,6 +102,14 @@ internal static class Planner
                         // (not a break) the region says it itself.
                         breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason, Fix(w)) { Method = method.Name });
                     }
+                    else if (why is null && !Broken(graph, breaks, method))
+                    {
+                        // The planner gave up with no reason of its own (none of the above): the region still runs as written, and
+                        // says so (never a region silently eager in a program whose Explanation would read fully compiled).
+                        breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, region.Location,
+                            $"the region of {method.Name} at {segment.Where}, which the code generator does not take as one program",
+                            "split the statements (a region leaves one value), or write them with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
+                    }
                 }
                 if (methods.Count > compiledBefore || method.Segments.Any(s => !s.ElementLoops.IsEmpty))
                 {
@@ -294,7 +302,12 @@ internal static class Planner
             m.Shapes[i] = shape;
             if (node.Kind == NodeKind.Constant)
             {
-                if (shape.Rank != 0) return null;
+                if (shape.Rank != 0)
+                {
+                    failure = new PlanFailure($"`{node.Text}`, a constant of shape {shape}, which the code generator takes only as a scalar (in {where})",
+                        node.Location ?? method.Location, Coverage: true);
+                    return null;
+                }
                 m.Nodes[i] = plan with { Rule = RuleKind.Constant, Shape = shape, Args = new[] { MethodDraft.F32(node.Value) }.ToEquatableArray() };
                 continue;
             }
