@@ -71,7 +71,9 @@ internal static class Planner
                         foreach (var (to, shape) in kept) known[to] = shape;
                         continue;
                     }
-                    var inputs = region.Inputs.Select(i => i.Shape is null && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
+                    // A shape a region or call before this one left beats one guessed from the first consumer (`head.Forward(h)` with
+                    // Linear(8, 3) guesses [N, 8]; the decoder before it left h as [N, 4, 8]).
+                    var inputs = region.Inputs.Select(i => (i.Shape is null || i.IsInferred && !Vaguer(known, i.Name)) && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
                     region = region with { Inputs = inputs.ToEquatableArray() };
                     var regionPlan = PlanTentatively(program, region, out var why);
                     var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;
@@ -164,6 +166,10 @@ internal static class Planner
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
     }
+
+    /// <summary>True when the shape known for <paramref name="name"/> has a dim not known at build time (an inferred one may say more).</summary>
+    private static bool Vaguer(Dictionary<string, TensorShape> known, string name)
+        => known.TryGetValue(name, out var shape) && shape.Dims.Any(d => d.IsUnknown);
 
     /// <summary>True when <paramref name="method"/> has a graph break (parse or planning) already, which says why a later shape is not known.</summary>
     private static bool Broken(ModuleGraph graph, List<GraphIssue> breaks, GraphMethod method)
