@@ -55,7 +55,7 @@ public sealed partial class EncoderLayerInModule
 [Collection(GlobalRngCollection.Name)]
 public class CompiledAttentionBreakTests
 {
-    private static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
+    internal static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
     {
         Tensor[] Fresh() => floats.Select(f => f.Detach().Clone().RequiresGrad_()).ToArray();
         var (ea, ca) = (Fresh(), Fresh());

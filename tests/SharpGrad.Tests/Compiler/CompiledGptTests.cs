@@ -96,21 +96,6 @@ public class CompiledGptTests
         }
     }
 
-    private static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
-    {
-        Tensor[] Fresh() => floats.Select(f => f.Detach().Clone().RequiresGrad_()).ToArray();
-        var (ea, ca) = (Fresh(), Fresh());
-        var ey = runEager(ea);
-        var cy = runCompiled(ca);
-        TensorAssert.Close(ey.Detach(), cy.Detach(), 1e-5, 1e-5, "output");
-        var g = Tensor.Randn(ey.Shape, rng: new Rng(77));
-        (ey * g).Sum().Backward();
-        (cy * g).Sum().Backward();
-        for (int k = 0; k < floats.Length; k++) TensorAssert.Close(ea[k].Grad!, ca[k].Grad!, 1e-4, 1e-5, $"gradient of input {k}");
-        var twinParams = twin.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
-        foreach (var (name, p) in eager.NamedParameters()) TensorAssert.Close(p.Grad!, twinParams[name].Grad!, 1e-4, 1e-5, "gradient of " + name);
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
@@ -125,7 +110,7 @@ public class CompiledGptTests
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Contains("layer", compiled.Explanation.ToString(), StringComparison.Ordinal);
         var rng = new Rng(172);
-        Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]),
+        CompiledAttentionBreakTests.Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]),
             [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng)]);
     }
 
@@ -143,7 +128,7 @@ public class CompiledGptTests
         var compiled = twin.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         var rng = new Rng(182 + t);
-        Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]),
+        CompiledAttentionBreakTests.Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]),
             [Tensor.Randn([batch, t, 5], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng)]);
     }
 }
