@@ -634,7 +634,11 @@ internal static class ChildParser
     /// Built-in layers with a hand-written compiled program of their own (<c>TransformerEncoder.Compile()</c>) that a parent runs as
     /// such: a statement calling one is a call of that program in the region runner, not part of a region (GraphParser.ComposedCall).
     /// </summary>
-    internal static bool IsComposedKind(string kind) => kind == "TransformerEncoder";
+    /// <summary>
+    /// A built-in layer whose call is a call of its own compiled program (its <c>Compile()</c>): the encoder stack, and the
+    /// decoder layer and stack (their result has the shape of their first argument, the target sequence).
+    /// </summary>
+    internal static bool IsComposedKind(string kind) => kind is "TransformerEncoder" or "TransformerDecoder" or "TransformerDecoderLayer";
 
     internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
 

@@ -280,6 +280,10 @@ internal sealed class GraphParser
         {
             int start = -1;
             RegionOutputs? current = null;
+            // A statement that parses but leaves an int local later statements read (`int t = tokens.Size(1);`) is kept in the
+            // region tentatively, until a statement after it reads the int and the region leaves one value again; if none
+            // does, the region ends before it (restored to this snapshot) and it runs as written.
+            (int Statement, (int Nodes, Dictionary<ISymbol, int> Env, Dictionary<ISymbol, int> Ints, HashSet<ISymbol> Eager, int Inputs, int Issues) State)? pending = null;
             int i = 0;
             while (i < statements.Count)
             {
@@ -305,7 +309,7 @@ internal sealed class GraphParser
                 _undecided = null;
                 bool parsed = TryStatement(statement, isFinal, out int returned);
                 var undecided = _undecided;
-                if (!parsed && ComposedCall(statement) is { } composed)
+                if (!parsed && pending is null && ComposedCall(statement) is { } composed)
                 {
                     // var h = encoder.Forward(…): its arguments computed by regions, the call itself the stack's own program.
                     Restore(snapshot);
@@ -314,7 +318,7 @@ internal sealed class GraphParser
                     i++;
                     continue;
                 }
-                if (!parsed && undecided is { } flag)
+                if (!parsed && pending is null && undecided is { } flag)
                 {
                     // The open region and this statement, once per value of the test: the instance's value is taken at run time.
                     var open = (_nodes, _env, _intEnv, _eager, _regionInputs);
@@ -340,10 +344,28 @@ internal sealed class GraphParser
                 if (outputs is not null)
                 {
                     current = outputs;
+                    pending = null;
                     i++;
                     continue;
                 }
-                Restore(snapshot);
+                if (parsed && !isFinal && LeavesOnlyInts(statements, start, i))
+                {
+                    pending ??= (i, snapshot);
+                    i++;
+                    continue;
+                }
+                if (pending is { } p)
+                {
+                    // Back to the region as it was before the statement that left the int.
+                    Restore(p.State);
+                    i = p.Statement;
+                    pending = null;
+                    parsed = true;
+                }
+                else
+                {
+                    Restore(snapshot);
+                }
                 if (i > start)
                 {
                     CloseRegion(method, statements, start, i - 1, current!, segments);
@@ -353,6 +375,14 @@ internal sealed class GraphParser
                 start = -1;
                 AddEager(segments, statements, i);
                 i++;
+            }
+            if (pending is { } left && start >= 0)
+            {
+                // The method ended with an int still left: the region ends before the statement that left it, which runs as written.
+                Restore(left.State);
+                if (left.Statement > start && current is not null) CloseRegion(method, statements, start, left.Statement - 1, current, segments);
+                for (int k = left.Statement; k < statements.Count; k++) AddEager(segments, statements, k);
+                start = -1;
             }
             if (start >= 0 && current is not null) CloseRegion(method, statements, start, statements.Count - 1, current, segments);
         }
@@ -866,13 +896,61 @@ internal sealed class GraphParser
             {
                 if (!SymbolEqualityComparer.Default.Equals(_model.GetDeclaredSymbol(variable, _token), symbol) || variable.Initializer is not { } init) continue;
                 var reads = _model.AnalyzeDataFlow(init.Value);
-                if (reads is null || !reads.Succeeded || reads.ReadInside.Any(r => flow.WrittenInside.Contains(r, SymbolEqualityComparer.Default))) return null;
+                if (reads is null || !reads.Succeeded) return null;
+                // An int the region declares from values it does not assign (`int t = tokens.Size(1);`) is read again in its place.
+                var substituted = new Dictionary<ISymbol, string>(SymbolEqualityComparer.Default);
+                foreach (var read in reads.ReadInside.Where(r => flow.WrittenInside.Contains(r, SymbolEqualityComparer.Default)))
+                {
+                    if (RecomputableInt(statements, start, end, flow, read) is not { } again) return null;
+                    substituted[read] = again;
+                }
                 if (statements.Skip(start).Take(end - start + 1).Any(st => st.DescendantNodes().OfType<AssignmentExpressionSyntax>()
                         .Any(a => SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(a.Left, _token).Symbol, symbol)))) return null;
-                return symbol.Name + " = " + init.Value + ";";
+                var names = init.Value.DescendantNodesAndSelf().OfType<IdentifierNameSyntax>()
+                    .Where(n => _model.GetSymbolInfo(n, _token).Symbol is { } r && substituted.ContainsKey(r)).ToList();
+                var expression = names.Count == 0 ? init.Value
+                    : init.Value.ReplaceNodes(names, (original, _) => SyntaxFactory.ParseExpression(substituted[_model.GetSymbolInfo(original, _token).Symbol!]).WithTriviaFrom(original));
+                return symbol.Name + " = " + expression + ";";
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// <c>(tokens.Size(1))</c> for an int local the region declares once, <c>int t = tokens.Size(1);</c>, from values it does not
+    /// assign and never assigns again: reading it again after the region gives the same number. Null for anything else.
+    /// </summary>
+    private string? RecomputableInt(SyntaxList<StatementSyntax> statements, int start, int end, DataFlowAnalysis flow, ISymbol symbol)
+    {
+        if (symbol is not ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 or SpecialType.System_Int64 }) return null;
+        if (flow.WrittenInside.Count(w => SymbolEqualityComparer.Default.Equals(w, symbol)) != 1) return null;
+        if (statements.Skip(start).Take(end - start + 1).Any(st => st.DescendantNodes().Any(n => n is AssignmentExpressionSyntax a
+                && SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(a.Left, _token).Symbol, symbol)
+                || n is PostfixUnaryExpressionSyntax or PrefixUnaryExpressionSyntax && n.DescendantNodes().OfType<IdentifierNameSyntax>()
+                    .Any(id => SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(id, _token).Symbol, symbol))))) return null;
+        for (int k = start; k <= end; k++)
+        {
+            if (statements[k] is not LocalDeclarationStatementSyntax declaration) continue;
+            foreach (var variable in declaration.Declaration.Variables)
+            {
+                if (!SymbolEqualityComparer.Default.Equals(_model.GetDeclaredSymbol(variable, _token), symbol) || variable.Initializer is not { } init) return null;
+                var reads = _model.AnalyzeDataFlow(init.Value);
+                if (reads is null || !reads.Succeeded || reads.ReadInside.Any(r => flow.WrittenInside.Contains(r, SymbolEqualityComparer.Default))) return null;
+                if (init.Value.DescendantNodesAndSelf().Any(n => n is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: not ("Size" or "Shape") } }
+                        or AssignmentExpressionSyntax)) return null;
+                return "(" + init.Value + ")";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>True when the statements <paramref name="start"/>..<paramref name="end"/> leave, besides tensor locals, only int locals that later statements read.</summary>
+    private bool LeavesOnlyInts(SyntaxList<StatementSyntax> statements, int start, int end)
+    {
+        var flow = _model.AnalyzeDataFlow(statements[start], statements[end]);
+        if (flow is null || !flow.Succeeded) return false;
+        var outside = flow.DataFlowsOut.Where(o => !IsTensorLocal(o)).ToList();
+        return outside.Count > 0 && outside.All(o => o is ILocalSymbol { Type.SpecialType: SpecialType.System_Int32 } && _intEnv.ContainsKey(o));
     }
 
     /// <summary>True when node <paramref name="value"/> is data: a data op (Arange, Eq, Triu, …) or a movement of data.</summary>
@@ -939,6 +1017,25 @@ internal sealed class GraphParser
         string where = Lines(statements[i], statements[i]);
         AddEager(segments, perElement?.Code ?? Code(statements, i, i), where, Writes(statements, i, i),
             perElement is { } p ? new ElementLoop(p.List, where) : null);
+        if (perElement is not null && LoopCarried((ForEachStatementSyntax)statements[i]) is { } carried)
+        {
+            // x = block.Forward(x, …) over blocks of a count the build does not know: x keeps its shape (a second block reads the
+            // first's result), so the region after the loop knows it; the compiled region checks its input at each call.
+            var last = segments[segments.Count - 1];
+            segments[segments.Count - 1] = last with { ShapeOf = last.ShapeOf.Concat(new[] { carried + "=" + carried }).ToEquatableArray() };
+        }
+    }
+
+    /// <summary>The local <c>x</c> of a per-element loop whose body is only <c>x = block.Forward(x, …);</c>, else null.</summary>
+    private string? LoopCarried(ForEachStatementSyntax loop)
+    {
+        var body = loop.Statement is BlockSyntax { Statements: { Count: 1 } inner } ? inner[0] : loop.Statement;
+        if (body is not ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax left, Right: InvocationExpressionSyntax call } assignment }
+            || !assignment.IsKind(SyntaxKind.SimpleAssignmentExpression)
+            || call.ArgumentList.Arguments.FirstOrDefault() is not { NameColon: null, Expression: IdentifierNameSyntax first }
+            || first.Identifier.ValueText != left.Identifier.ValueText
+            || _model.GetSymbolInfo(left, _token).Symbol is not ILocalSymbol and not IParameterSymbol) return null;
+        return left.Identifier.ValueText;
     }
 
     /// <summary>

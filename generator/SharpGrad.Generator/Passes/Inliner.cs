@@ -115,7 +115,8 @@ internal sealed class Inliner
             {
                 input = input with { Shape = inferred.Shape, IsInferred = true };
                 // An Embedding's indices ([N, ?]): the sequence length is a size read at each call, named T (T2, … when taken).
-                if (inferred.Row.Family == OpFamily.Embedding && inferred.Shape.Dims.Skip(1).Any(d => d.IsUnknown))
+                // So is an attention or encoder layer's query length ([N, L, E]).
+                if (inferred.Row.Family is OpFamily.Embedding or OpFamily.Attention or OpFamily.TransformerLayer && inferred.Shape.Dims.Skip(1).Any(d => d.IsUnknown))
                 {
                     input = input with { Shape = new TensorShape(inferred.Shape.Dims.Select((d, j) => j > 0 && d.IsUnknown ? Dim.Sym(Fresh(taken)) : d).ToArray()) };
                 }
@@ -434,7 +435,10 @@ internal sealed class Inliner
                 // A size bound when the module is built is trusted from the input's direct consumer only: behind a
                 // shape-preserving op of any rank (LayerNorm) the input may have more dims ([N, T, d]), and so may a region's
                 // input computed by eager code (a GRU's output sequence read by Linear(hidden, …)).
-                if ((depth > 0 || local) && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
+                // An attention or encoder layer's query is [N, L, E] whatever came before (its rank is the layer's): trusted
+                // through a LayerNorm too (a pre-norm block's `ln1.Forward(x)` before `attn.Forward(h, h, h, …)`).
+                bool fullRank = row.Family is OpFamily.Attention or OpFamily.TransformerLayer;
+                if ((depth > 0 || local) && !fullRank && hinted is not null && hinted.Dims.Skip(1).Any(d => d.IsSymbol)) return null;
                 return hinted is null ? null : (hinted, row);
             }
             if (row is not null && node.Inputs.Count == 1 && row.Shape == ShapeRules.SameAsInput)

@@ -71,7 +71,9 @@ internal static class Planner
                         foreach (var (to, shape) in kept) known[to] = shape;
                         continue;
                     }
-                    var inputs = region.Inputs.Select(i => i.Shape is null && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
+                    // A shape a region or call before this one left beats one guessed from the first consumer (`head.Forward(h)` with
+                    // Linear(8, 3) guesses [N, 8]; the decoder before it left h as [N, 4, 8]).
+                    var inputs = region.Inputs.Select(i => (i.Shape is null || i.IsInferred && !Vaguer(known, i.Name)) && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
                     region = region with { Inputs = inputs.ToEquatableArray() };
                     var regionPlan = PlanTentatively(program, region, out var why);
                     var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;
@@ -101,6 +103,14 @@ internal static class Planner
                         // A shape not known here comes from a break before it, which says why; after a loop over element programs
                         // (not a break) the region says it itself.
                         breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, w.Location, w.Reason, Fix(w)) { Method = method.Name });
+                    }
+                    else if (why is null && !Broken(graph, breaks, method))
+                    {
+                        // The planner gave up with no reason of its own (none of the above): the region still runs as written, and
+                        // says so (never a region silently eager in a program whose Explanation would read fully compiled).
+                        breaks.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, region.Location,
+                            $"the region of {method.Name} at {segment.Where}, which the code generator does not take as one program",
+                            "split the statements (a region leaves one value), or write them with the ops docs/static-subset.md lists as compiled") { Method = method.Name });
                     }
                 }
                 if (methods.Count > compiledBefore || method.Segments.Any(s => !s.ElementLoops.IsEmpty))
@@ -156,6 +166,10 @@ internal static class Planner
         };
         return new PlannedModule(emitSpec, plan2, diagnostics);
     }
+
+    /// <summary>True when the shape known for <paramref name="name"/> has a dim not known at build time (an inferred one may say more).</summary>
+    private static bool Vaguer(Dictionary<string, TensorShape> known, string name)
+        => known.TryGetValue(name, out var shape) && shape.Dims.Any(d => d.IsUnknown);
 
     /// <summary>True when <paramref name="method"/> has a graph break (parse or planning) already, which says why a later shape is not known.</summary>
     private static bool Broken(ModuleGraph graph, List<GraphIssue> breaks, GraphMethod method)
@@ -294,7 +308,12 @@ internal static class Planner
             m.Shapes[i] = shape;
             if (node.Kind == NodeKind.Constant)
             {
-                if (shape.Rank != 0) return null;
+                if (shape.Rank != 0)
+                {
+                    failure = new PlanFailure($"`{node.Text}`, a constant of shape {shape}, which the code generator takes only as a scalar (in {where})",
+                        node.Location ?? method.Location, Coverage: true);
+                    return null;
+                }
                 m.Nodes[i] = plan with { Rule = RuleKind.Constant, Shape = shape, Args = new[] { MethodDraft.F32(node.Value) }.ToEquatableArray() };
                 continue;
             }

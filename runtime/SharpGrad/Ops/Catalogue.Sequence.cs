@@ -121,6 +121,8 @@ internal static partial class OpCatalogue
                 Opt("averageAttnWeights", "average_attn_weights", ParamKind.Bool, true, ParamUse.Function),
             ],
             Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("embedDim"), c.Size("embedDim")) : ShapeResult.Unknown,
+            // The query of a batch-first layer is [N, L, E] (the rank is the layer's, so an input read through a LayerNorm may take it).
+            InputHint = static c => c.Flag("batchFirst") == true && c.Size("embedDim") is { } e ? new TensorShape(Batch, Dim.Unknown, e) : null,
             Outputs = ["attn_output", "attn_output_weights"], Reads = BackwardReads.Saved, Kernel = "AttentionKernel", Compiled = true,
         },
         new OpRow("TransformerEncoderLayer", "transformer_encoder_layer", OpFamily.TransformerLayer, OpSurface.None)
@@ -141,6 +143,7 @@ internal static partial class OpCatalogue
                 Opt("normFirst", "norm_first", ParamKind.Bool, OpDefaults.TransformerLayer.NormFirst, ParamUse.Layer) with { Property = "NormFirst" },
             ],
             Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("dModel"), c.Size("dModel")) : ShapeResult.Unknown,
+            InputHint = static c => c.Flag("batchFirst") == true && c.Size("dModel") is { } e ? new TensorShape(Batch, Dim.Unknown, e) : null,
             Reads = BackwardReads.Saved, Kernel = "TransformerLayerKernel", Compiled = true,
         },
     ];

@@ -25,7 +25,10 @@ public sealed partial class KeyNotValueAttender
         => head.Forward(attn.Forward(x, keys, values, needWeights: false).Output);
 }
 
-/// <summary>A built-in decoder layer called inside a [Module] Forward (the generator has no rule for it yet), then a Linear.</summary>
+/// <summary>
+/// A built-in decoder layer called inside an expression of a [Module] Forward, then a Linear: a named break (as a statement of its
+/// own it runs its own program, CompiledGptTests.DecoderLayerCalledAsAStatementRunsItsProgramAndMatchesEager).
+/// </summary>
 [Module]
 public sealed partial class DecoderLayerHead
 {
@@ -52,7 +55,7 @@ public sealed partial class EncoderLayerInModule
 [Collection(GlobalRngCollection.Name)]
 public class CompiledAttentionBreakTests
 {
-    private static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
+    internal static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats)
     {
         Tensor[] Fresh() => floats.Select(f => f.Detach().Clone().RequiresGrad_()).ToArray();
         var (ea, ca) = (Fresh(), Fresh());
@@ -102,7 +105,7 @@ public class CompiledAttentionBreakTests
             [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng)]);
     }
 
-    /// <summary>A TransformerDecoderLayer child in a [Module] Forward is named in the Explanation and runs eagerly, equal to eager.</summary>
+    /// <summary>A TransformerDecoderLayer child called inside an expression is named in the Explanation and runs eagerly, equal to eager.</summary>
     [Fact]
     public void DecoderLayerChildIsNamedAndEqualsEager()
     {
@@ -112,7 +115,7 @@ public class CompiledAttentionBreakTests
         twin.LoadStateDict(model.StateDict());
         var compiled = twin.Compile();
         Assert.False(compiled.Explanation.IsFullyCompiled);
-        Assert.Contains("layer.Forward", compiled.Explanation.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the call of 'layer' (a TransformerDecoderLayer, which runs its own compiled program) inside", compiled.Explanation.ToString(), StringComparison.Ordinal);
         var rng = new Rng(146);
         Compare(model, twin, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]), [Tensor.Randn([3, 4, 8], rng: rng), Tensor.Randn([3, 6, 8], rng: rng)]);
     }

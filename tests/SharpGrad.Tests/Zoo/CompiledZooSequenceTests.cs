@@ -28,6 +28,14 @@ public class CompiledZooSequenceTests
                 var c = m.Compile();
                 return (m, a => c.Forward(a["in.tokens"]), c.Explanation);
             }
+            case "gpt":
+            {
+                // Blocks appended in a loop of a constructor count: each block's own program (inferred [N, T, d] through its
+                // LayerNorm), the embeddings and causal mask before the loop and the head after it compiled regions.
+                var m = Load(() => new Gpt(), name);
+                var c = m.Compile();
+                return (m, a => c.Forward(a["in.tokens"]), c.Explanation);
+            }
             case "gru_seq2seq":
             {
                 var m = Load(() => new GruSeq2Seq(), name);
@@ -39,7 +47,7 @@ public class CompiledZooSequenceTests
         }
     }
 
-    public static IEnumerable<object[]> Models() => [["bilstm_classifier"], ["gru_seq2seq"], ["transformer_classifier"]];
+    public static IEnumerable<object[]> Models() => [["bilstm_classifier"], ["gru_seq2seq"], ["transformer_classifier"], ["gpt"]];
 
     private static T Load<T>(Func<T> build, string name) where T : Module
     {
