@@ -120,6 +120,44 @@ public class LstmKernelTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void FloatKernelMatchesTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse)
+        => CheckFloatKernel(h, n, steps, bias, initial, reverse);
+
+    public static IEnumerable<object[]> SplitCases()
+    {
+        // The batch split into blocks, each run through all steps on its own (RecurrentKernel.BatchParts): odd batches into
+        // blocks of unequal sizes, more blocks than threads, one-row blocks, with and without h_0/c_0 and biases, both directions.
+        yield return [17, 7, 4, true, true, false, 2];
+        yield return [37, 9, 3, true, false, true, 3];
+        yield return [5, 5, 5, false, true, true, 5];
+        yield return [16, 11, 2, true, true, true, 4];
+    }
+
+    [Theory]
+    [MemberData(nameof(SplitCases))]
+    public void BatchSplitKernelMatchesTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+    {
+        RecurrentKernel.t_forcedBatchParts = parts;
+        try
+        {
+            CheckFloatKernel(h, n, steps, bias, initial, reverse);
+        }
+        finally
+        {
+            RecurrentKernel.t_forcedBatchParts = 0;
+        }
+    }
+
+    [Fact]
+    public void TheWorkloadSizeIsSplitOnlyWithSeveralThreads()
+    {
+        var s = new RecurrenceShape(RecurrentMode.Lstm, 35, 32, 128, false);
+        // min(threads, 32 rows / 4, 2·35·32·128·512 flops / 4e6)
+        Assert.Equal(Math.Min(Parallelism.MaxThreads, 8), RecurrentKernel.BatchParts(s));
+        // A short sequence of few rows stays on one thread.
+        Assert.Equal(1, RecurrentKernel.BatchParts(new RecurrenceShape(RecurrentMode.Lstm, 2, 4, 16, false)));
+    }
+
+    private static void CheckFloatKernel(int h, int n, int steps, bool bias, bool initial, bool reverse)
     {
         var rng = new Random(h * 1000 + n * 10 + steps);
         int g = 4 * h, nh = n * h;
