@@ -3,6 +3,8 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SharpGrad.Kernels;
 
@@ -489,6 +491,11 @@ public static partial class RecurrentKernel
         ref T s0 = ref MemoryMarshal.GetArrayDataReference(src);
         ref T d0 = ref MemoryMarshal.GetArrayDataReference(dst);
         s0 = ref Unsafe.Add(ref s0, offset);
+        if (typeof(T) == typeof(float) && Avx.IsSupported && rows >= 8 && cols >= 8)
+        {
+            TransposeAvx(ref Unsafe.As<T, float>(ref s0), rows, cols, ref Unsafe.As<T, float>(ref d0));
+            return;
+        }
         const int Tile = 16;
         for (int q0 = 0; q0 < rows; q0 += Tile)
         {
@@ -503,6 +510,65 @@ public static partial class RecurrentKernel
                         Unsafe.Add(ref d0, (nint)p * rows + q) = Unsafe.Add(ref sq, p);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Float <see cref="Transpose{T}"/> in 8 × 8 blocks transposed in AVX registers (unpack, shuffle, lane permute: 24
+    /// instructions per 64 elements); the columns and rows past the last full block element by element. W_hhᵀ of
+    /// lstm_train_step_b32 (512 × 128) took ~39 µs per forward in the scalar tiles.
+    /// </summary>
+    private static void TransposeAvx(ref float s0, int rows, int cols, ref float d0)
+    {
+        int r8 = rows & ~7, c8 = cols & ~7;
+        nint ld = cols, ldd = rows;
+        for (int q0 = 0; q0 < r8; q0 += 8)
+        {
+            for (int p0 = 0; p0 < c8; p0 += 8)
+            {
+                ref float sp = ref Unsafe.Add(ref s0, (nint)q0 * ld + p0);
+                var r0 = Vector256.LoadUnsafe(ref sp);
+                var r1 = Vector256.LoadUnsafe(ref sp, (nuint)ld);
+                var r2 = Vector256.LoadUnsafe(ref sp, (nuint)(2 * ld));
+                var r3 = Vector256.LoadUnsafe(ref sp, (nuint)(3 * ld));
+                var r4 = Vector256.LoadUnsafe(ref sp, (nuint)(4 * ld));
+                var r5 = Vector256.LoadUnsafe(ref sp, (nuint)(5 * ld));
+                var r6 = Vector256.LoadUnsafe(ref sp, (nuint)(6 * ld));
+                var r7 = Vector256.LoadUnsafe(ref sp, (nuint)(7 * ld));
+                // [a00 a10 a01 a11 | a04 a14 a05 a15], …
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                // [a00 a10 a20 a30 | a04 a14 a24 a34], …
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                ref float dp = ref Unsafe.Add(ref d0, (nint)p0 * ldd + q0);
+                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dp);
+                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref dp, (nuint)ldd);
+                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref dp, (nuint)(2 * ldd));
+                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref dp, (nuint)(3 * ldd));
+                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref dp, (nuint)(4 * ldd));
+                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref dp, (nuint)(5 * ldd));
+                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref dp, (nuint)(6 * ldd));
+                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref dp, (nuint)(7 * ldd));
+            }
+        }
+        // The edges: the last cols − c8 columns of every row, and the last rows − r8 rows of the first c8 columns.
+        for (int q = 0; q < rows; q++)
+        {
+            ref float sq = ref Unsafe.Add(ref s0, (nint)q * ld);
+            for (int p = q < r8 ? c8 : 0; p < cols; p++) Unsafe.Add(ref d0, (nint)p * ldd + q) = Unsafe.Add(ref sq, p);
         }
     }
 

@@ -157,6 +157,33 @@ public class LstmKernelTests
         Assert.Equal(1, RecurrentKernel.BatchParts(new RecurrenceShape(RecurrentMode.Lstm, 2, 4, 16, false)));
     }
 
+    /// <summary>W_hhᵀ: the float transpose (8 × 8 AVX blocks and scalar edges) and the double one against the definition, odd shapes.</summary>
+    [Theory]
+    [InlineData(512, 128, 0)]
+    [InlineData(8, 8, 3)]
+    [InlineData(23, 17, 5)]
+    [InlineData(9, 40, 1)]
+    [InlineData(7, 30, 0)]
+    [InlineData(3, 5, 2)]
+    public void TransposeMatchesTheDefinition(int rows, int cols, int offset)
+    {
+        var src = Enumerable.Range(0, offset + rows * cols + 4).Select(i => (float)i).ToArray();
+        var dst = Enumerable.Repeat(float.NaN, rows * cols + 2).ToArray();
+        RecurrentKernel.Transpose(src, offset, rows, cols, dst);
+        var srcD = src.Select(v => (double)v).ToArray();
+        var dstD = new double[rows * cols];
+        RecurrentKernel.Transpose(srcD, offset, rows, cols, dstD);
+        for (int q = 0; q < rows; q++)
+        {
+            for (int p = 0; p < cols; p++)
+            {
+                Assert.True(src[offset + q * cols + p] == dst[p * rows + q], $"[{rows}, {cols}] float: dst[{p}, {q}] = {dst[p * rows + q]}");
+                Assert.Equal(srcD[offset + q * cols + p], dstD[p * rows + q]);
+            }
+        }
+        Assert.True(float.IsNaN(dst[rows * cols]), "wrote past the end");
+    }
+
     private static void CheckFloatKernel(int h, int n, int steps, bool bias, bool initial, bool reverse)
     {
         var rng = new Random(h * 1000 + n * 10 + steps);
