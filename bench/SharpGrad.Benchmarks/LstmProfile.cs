@@ -39,6 +39,17 @@ public static class LstmProfile
         add("lstm-gemm-hwt", "sgemm 32x128 · 128x512 (per step, forward, W_hhᵀ stored)", () => Gemm.Sgemm(false, false, N, G, H, 1f, a, 0, H, b, 0, G, 0f, c, 0, G), 2000);
         add("lstm-gemm-dh", "sgemm 32x512 · 512x128 (per step, backward)", () => Gemm.Sgemm(false, false, N, H, G, 1f, a, 0, G, b, 0, H, 1f, c, 0, H), 2000);
         add("lstm-gemm-xw", "sgemm 1120x64 · (512x64)ᵀ (input projection)", () => Gemm.Sgemm(false, true, Rows, G, I, 1f, a, 0, I, b, 0, I, 0f, c, 0, G), 200);
+        // The input projection as RecurrentStack does it since session 9: W_ihᵀ stored, 3 row blocks of 374/373 rows (direct path).
+        var bT = Rand(I * G);
+        add("lstm-gemm-xwt", "sgemm 1120x64 · 64x512 in 3 row blocks (input projection, W_ihᵀ stored)", () =>
+        {
+            for (int blk = 0; blk < 3; blk++)
+            {
+                int r0 = Rows * blk / 3, r1 = Rows * (blk + 1) / 3;
+                Gemm.Sgemm(false, false, r1 - r0, G, I, 1f, a, r0 * I, I, bT, 0, G, 0f, c, r0 * G, G);
+            }
+        }, 200);
+        add("lstm-transpose-whh", "W_hhᵀ: transpose of 512x128 (per forward)", () => RecurrentKernel.Transpose(b, 0, G, H, c), 2000);
         add("lstm-gemm-dwih", "sgemm (1120x512)ᵀ · 1120x64 (W_ih gradient)", () => Gemm.Sgemm(true, false, G, I, Rows, 1f, a, 0, G, c, 0, I, 1f, b, 0, I), 200);
         add("lstm-gemm-dwhh", "sgemm (1120x512)ᵀ · 1120x128 (W_hh gradient)", () => Gemm.Sgemm(true, false, G, H, Rows, 1f, a, 0, G, c, 0, H, 1f, b, 0, H), 200);
         add("lstm-gemm-dx", "sgemm 1120x512 · 512x64 (input gradient)", () => Gemm.Sgemm(false, false, Rows, I, G, 1f, a, 0, G, b, 0, I, 0f, c, 0, I), 200);

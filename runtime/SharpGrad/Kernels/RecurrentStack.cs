@@ -48,6 +48,7 @@ public sealed class RecurrentWorkspace
     internal float[] ProjectionGrad = [];    // [T·N·G]
     internal float[] CellBias = [];          // [G]: LSTM's b_ih + b_hh, added once in the cell instead of b_ih to every projected row
     internal float[] BiasGrad = [];          // [G]: Σ rows of the projection's gradient, b_ih's and b_hh's alike (LSTM, RNN)
+    internal float[] InputWeightT = [];      // [in_l, G]: W_ihᵀ of the layer being projected
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -91,6 +92,7 @@ public sealed class RecurrentWorkspace
         OutputGrad = d == 1 ? [] : new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         CellBias = new float[g];
+        InputWeightT = new float[Math.Max(s.InputSize, d * h) * g];
         BiasGrad = new float[g];
         _n = n;
         _shape = s;
@@ -139,7 +141,7 @@ public static class RecurrentStack
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
                 var xw = ws.Projections[idx];
-                Gemm.Sgemm(false, true, rows, g, inF, 1f, x, 0, inF, weights[idx * k], 0, inF, 0f, xw, 0, g);
+                Project(x, weights[idx * k], xw, rows, inF, g, ws);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)
                 {
@@ -163,6 +165,28 @@ public static class RecurrentStack
             }
         }
         FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
+    }
+
+    /// <summary>At most this many multiply-adds per block of <see cref="Project"/>: the GEMM's direct path (Gemm.Direct.cs) takes a block this size.</summary>
+    private const long ProjectionBlockMacs = 1L << 24;
+
+    /// <summary>
+    /// The input projection x·W_ihᵀ [rows, G] of a whole sequence: W_ihᵀ stored once, then row blocks of ≤ 2²⁴ multiply-adds
+    /// as plain products (the direct path, writing xw without clearing it first). At lstm_train_step_b32's 1120 × 64 · 64 × 512
+    /// the one x·Wᵀ product took the packed path (B packed, xw cleared first: 2.3 MB).
+    /// </summary>
+    private static void Project(float[] x, float[] wIh, float[] xw, int rows, int inF, int g, RecurrentWorkspace ws)
+    {
+        var wT = ws.InputWeightT;
+        RecurrentKernel.Transpose(wIh, 0, g, inF, wT);
+        int block = (int)Math.Clamp(ProjectionBlockMacs / Math.Max(1L, (long)g * inF), 1, Math.Max(1, rows));
+        // Blocks of equal size (1120 rows: 3 of ≤ 374, not 512 + 512 + 96).
+        int blocks = (rows + block - 1) / block;
+        for (int b = 0; b < blocks; b++)
+        {
+            int r0 = (int)((long)rows * b / blocks), r1 = (int)((long)rows * (b + 1) / blocks);
+            if (r1 > r0) Gemm.Sgemm(false, false, r1 - r0, g, inF, 1f, x, r0 * inF, inF, wT, 0, g, 0f, xw, r0 * g, g);
+        }
     }
 
     /// <summary>

@@ -120,6 +120,71 @@ public class LstmKernelTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void FloatKernelMatchesTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse)
+        => CheckFloatKernel(h, n, steps, bias, initial, reverse);
+
+    public static IEnumerable<object[]> SplitCases()
+    {
+        // The batch split into blocks, each run through all steps on its own (RecurrentKernel.BatchParts): odd batches into
+        // blocks of unequal sizes, more blocks than threads, one-row blocks, with and without h_0/c_0 and biases, both directions.
+        yield return [17, 7, 4, true, true, false, 2];
+        yield return [37, 9, 3, true, false, true, 3];
+        yield return [5, 5, 5, false, true, true, 5];
+        yield return [16, 11, 2, true, true, true, 4];
+    }
+
+    [Theory]
+    [MemberData(nameof(SplitCases))]
+    public void BatchSplitKernelMatchesTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+    {
+        RecurrentKernel.t_forcedBatchParts = parts;
+        try
+        {
+            CheckFloatKernel(h, n, steps, bias, initial, reverse);
+        }
+        finally
+        {
+            RecurrentKernel.t_forcedBatchParts = 0;
+        }
+    }
+
+    [Fact]
+    public void TheWorkloadSizeIsSplitOnlyWithSeveralThreads()
+    {
+        var s = new RecurrenceShape(RecurrentMode.Lstm, 35, 32, 128, false);
+        // min(threads, 32 rows / 4, 2·35·32·128·512 flops / 4e6)
+        Assert.Equal(Math.Min(Parallelism.MaxThreads, 8), RecurrentKernel.BatchParts(s));
+        // A short sequence of few rows stays on one thread.
+        Assert.Equal(1, RecurrentKernel.BatchParts(new RecurrenceShape(RecurrentMode.Lstm, 2, 4, 16, false)));
+    }
+
+    /// <summary>W_hhᵀ: the float transpose (8 × 8 AVX blocks and scalar edges) and the double one against the definition, odd shapes.</summary>
+    [Theory]
+    [InlineData(512, 128, 0)]
+    [InlineData(8, 8, 3)]
+    [InlineData(23, 17, 5)]
+    [InlineData(9, 40, 1)]
+    [InlineData(7, 30, 0)]
+    [InlineData(3, 5, 2)]
+    public void TransposeMatchesTheDefinition(int rows, int cols, int offset)
+    {
+        var src = Enumerable.Range(0, offset + rows * cols + 4).Select(i => (float)i).ToArray();
+        var dst = Enumerable.Repeat(float.NaN, rows * cols + 2).ToArray();
+        RecurrentKernel.Transpose(src, offset, rows, cols, dst);
+        var srcD = src.Select(v => (double)v).ToArray();
+        var dstD = new double[rows * cols];
+        RecurrentKernel.Transpose(srcD, offset, rows, cols, dstD);
+        for (int q = 0; q < rows; q++)
+        {
+            for (int p = 0; p < cols; p++)
+            {
+                Assert.True(src[offset + q * cols + p] == dst[p * rows + q], $"[{rows}, {cols}] float: dst[{p}, {q}] = {dst[p * rows + q]}");
+                Assert.Equal(srcD[offset + q * cols + p], dstD[p * rows + q]);
+            }
+        }
+        Assert.True(float.IsNaN(dst[rows * cols]), "wrote past the end");
+    }
+
+    private static void CheckFloatKernel(int h, int n, int steps, bool bias, bool initial, bool reverse)
     {
         var rng = new Random(h * 1000 + n * 10 + steps);
         int g = 4 * h, nh = n * h;

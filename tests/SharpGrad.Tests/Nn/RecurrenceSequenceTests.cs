@@ -25,6 +25,22 @@ public class RecurrenceSequenceTests
         return data;
     }
 
+    /// <summary>The same with the kernel's batch split forced (3 rows in blocks of 1 and 2, each run through all steps alone).</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FusedEqualsStepByStepWithTheBatchSplit(string mode, bool reverse, DType dtype)
+    {
+        SharpGrad.Kernels.RecurrentKernel.t_forcedBatchParts = 2;
+        try
+        {
+            FusedEqualsStepByStep(mode, reverse, dtype);
+        }
+        finally
+        {
+            SharpGrad.Kernels.RecurrentKernel.t_forcedBatchParts = 0;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void FusedEqualsStepByStep(string mode, bool reverse, DType dtype)
