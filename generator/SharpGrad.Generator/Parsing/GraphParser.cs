@@ -1524,6 +1524,7 @@ internal sealed class GraphParser
         }
         var ints = new List<int>();
         var scalars = new List<ScalarArg>();
+        var omitted = new List<string>();
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
@@ -1553,7 +1554,11 @@ internal sealed class GraphParser
             }
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
-                if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+                if (argument.ArgumentKind == ArgumentKind.DefaultValue)
+                {
+                    omitted.Add(argument.Parameter!.Name);   // GroupNorm(x, 2, w): the bias left out (told apart from the weight)
+                    continue;
+                }
                 if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
                 {
                     throw Unsupported(invocation, "a params argument list in `" + Text(invocation) + "`", "pass the tensors one by one");
@@ -1591,6 +1596,7 @@ internal sealed class GraphParser
                     "pass a constant, or keep the value in a field or property of the module");
             }
         }
+        if (omitted.Count > 0) scalars.Add(new ScalarArg(GraphNode.OmittedTensors, 0, true, "") { String = string.Join(",", omitted) });
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));

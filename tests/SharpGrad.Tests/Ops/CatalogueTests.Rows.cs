@@ -321,6 +321,7 @@ public partial class CatalogueTests
             tests.CompiledMlpOfTheFourLayersMatchesEager(3);
             tests.CompiledCnnWithPerChannelPreluAndFunctionalCallsMatchesEager(3);
         }),
+        new("functional instance norm", ["InstanceNorm"], () => new CompiledFunctionalLayerTests().GroupNormWithOneAffineTensorAndFunctionalInstanceNormMatchEager(3)),
         new("mm, bmm and softmin", CompiledCommonOpsNet.Ops, () => new CompiledCommonOpTests().MmBmmAndSoftminMatchEager(3)),
         new("int64 indices", ["ArgMax", "ArgMin"], () =>
         {
