@@ -206,18 +206,27 @@ internal sealed class ExtremeRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
+        return AlongDim(m, i, plan, Kind);
+    }
+
+    /// <summary>The plan of an extreme along a constant dim other than the batch's (batched in and out), for <paramref name="kind"/>; null otherwise.</summary>
+    internal static NodePlan? AlongDim(MethodDraft m, int i, NodePlan plan, RuleKind kind)
+    {
         int a = m.In(i, 0);
         if (Axis.Dim(m, i) is not { } dim || !m.Batched[a] || !m.Batched[i]) return null;
         int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
         if (d <= 0) return null;
-        return plan with { Rule = Kind, Geometry = m.Axis(a, d) };
+        return plan with { Rule = kind, Geometry = m.Axis(a, d) };
     }
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("indices", "long[]", e.Size(n.Index))];
 
-    public override void Forward(EmitContext e, NodePlan n)
+    public override void Forward(EmitContext e, NodePlan n) => EmitArgExtreme(e, n, "the positions of the extremes are kept for the backward");
+
+    /// <summary>The extremes into the node's buffer and their positions into its <c>indices</c> scratch (eager's kernel).</summary>
+    internal static void EmitArgExtreme(EmitContext e, NodePlan n, string what)
     {
-        e.W.Comment($"{n.Text}: the positions of the extremes are kept for the backward");
+        e.W.Comment($"{n.Text}: {what}");
         e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ArgExtreme",
             [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), $"max: {(n.Variant ? "true" : "false")}"]);
     }
@@ -251,10 +260,7 @@ internal sealed class ArgExtremeRule : Rule
             if (m.Batched[i] || m.Features[i] != 1 || m.IsSymbolic(i)) return null;
             return plan with { Rule = Kind, Geometry = new AxisGeometry(1, m.Features[a], 1, false) { SizeText = EmitContext.Size(true, m.Features[a], m.Symbolic[a]) } };
         }
-        if (Axis.Dim(m, i) is not { } dim || !m.Batched[i]) return null;
-        int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
-        if (d <= 0) return null;
-        return plan with { Rule = Kind, Geometry = m.Axis(a, d) };
+        return ExtremeRule.AlongDim(m, i, plan, Kind);
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -264,12 +270,7 @@ internal sealed class ArgExtremeRule : Rule
     /// <summary>The int64 value: the scratch array of the positions (the program's result is a copy of it).</summary>
     public override string? Int64Value(EmitContext e, NodePlan n) => e.Scratch(n, "indices");
 
-    public override void Forward(EmitContext e, NodePlan n)
-    {
-        e.W.Comment($"{n.Text}: the int64 positions of the extremes");
-        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ArgExtreme",
-            [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), $"max: {(n.Variant ? "true" : "false")}"]);
-    }
+    public override void Forward(EmitContext e, NodePlan n) => ExtremeRule.EmitArgExtreme(e, n, "the int64 positions of the extremes");
 
     public override void Backward(EmitContext e, NodePlan n)
     {

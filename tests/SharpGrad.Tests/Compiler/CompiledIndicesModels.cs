@@ -44,3 +44,16 @@ public sealed partial class CompiledIndicesNet
     [Compiled]
     public Tensor ArgMinAllKept([Shape("N", 6)] Tensor x) => fc.Forward(x).View(-1, 3, 4).ArgMin(keepDim: true);
 }
+
+/// <summary>PyTorch's <c>values, indices = h.max(2)</c> returned together: a <c>Tensor[] Forward</c>, each element a compiled region.</summary>
+[Module]
+public sealed partial class CompiledValuesAndIndicesNet
+{
+    private readonly Linear fc = new(6, 12);
+
+    public Tensor[] Forward([Shape("N", 6)] Tensor x)
+    {
+        var h = fc.Forward(x).View(-1, 3, 4);
+        return [h.Max(2).Values * 2f, h.ArgMax(2)];
+    }
+}

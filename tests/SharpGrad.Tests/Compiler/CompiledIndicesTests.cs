@@ -76,4 +76,33 @@ public class CompiledIndicesTests
         var model = new CompiledIndicesNet();
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, 6], seed: 960);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void ValuesAndIndicesReturnedTogetherMatchEager(int batch)
+    {
+        var model = new CompiledValuesAndIndicesNet();
+        var net = model.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        var input = Tensor.Randn([batch, 6], rng: new Rng(980 + batch));
+        var seed = Tensor.Randn([batch, 3], rng: new Rng(990 + batch));
+        foreach (var p in model.Parameters()) p.Grad = null;
+        var xe = input.Clone().RequiresGrad_();
+        var eager = model.Forward(xe);
+        eager[0].Backward(seed);
+        var eagerGrads = model.Parameters().Select(p => p.Grad!.Clone()).ToList();
+        foreach (var p in model.Parameters()) p.Grad = null;
+        var xc = input.Clone().RequiresGrad_();
+        var compiled = net.Forward(xc);
+        compiled[0].Backward(seed);
+        TensorAssert.Close(eager[0].Detach(), compiled[0].Detach(), 1e-5, 1e-6, "values");
+        TensorAssert.Close(xe.Grad!, xc.Grad!, 1e-5, 1e-6, "input gradient");
+        var grads = model.Parameters().Select(p => p.Grad!).ToList();
+        for (int k = 0; k < grads.Count; k++) TensorAssert.Close(eagerGrads[k], grads[k], 1e-5, 1e-6, $"gradient of parameter {k}");
+        Assert.Equal(DType.Int64, compiled[1].DType);
+        Assert.Equal(eager[1].Shape, compiled[1].Shape);
+        Assert.Equal(eager[1].ToLongArray(), compiled[1].ToLongArray());
+    }
 }
