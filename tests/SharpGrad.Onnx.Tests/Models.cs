@@ -185,7 +185,7 @@ public sealed class NotExportable : Module
 
 /// <summary>Every activation the builder writes, slicing and concatenation, with a hand-written BuildOnnxGraph: the
 /// builder methods generated code does not call yet (Narrow, Cat, Softmin, Softsign), checked through ONNX Runtime. Its
-/// Forward compiles too, with a graph break at Softmin (SequenceModelsCompileTests compares the program with eager).</summary>
+/// Forward compiles too, with no graph break (SequenceModelsCompileTests compares the program with eager).</summary>
 [Module]
 public sealed partial class ActivationZoo : IOnnxExportable
 {

@@ -153,21 +153,31 @@ internal sealed class MethodEmitter
             EnterGuard(_p.Name);
             _w.WriteLine($"int {n} = {P}Prepare({argList});");
             _w.WriteLine($"{P}Run({n});");
-            _w.WriteLine($"var {y} = new float[{BatchAs(_e.Size(outNode), n)}];");
-            _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, {y}, {y}.Length);");
-            _w.WriteLine($"var {result} = {Support}.Wrap({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
-            var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
-            _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
-            _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
-            _w.WriteLine($"int {generation} = {P}generation;");
-            // A size read at this call (a sequence length) is restored for the backward: another method may read another one meanwhile.
-            var sizes = PerCall().Select(r => (Local(SizeSymbols.Field(r.Atom).TrimStart('_')), SizeSymbols.Field(r.Atom))).ToList();
-            foreach (var (local, field) in sizes) _w.WriteLine($"int {local} = {field};");
-            var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
-            string g = Local("g"), node = Local("node");
-            string extra = string.Concat(sizes.Select(z => ", " + z.Item1));
-            _w.Call($"return {Support}.RecordCompiled",
-                [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n}{extra})", .. saved]);
+            if (RuleOf(outNode).Int64Value(_e, Nodes[outNode]) is { } longs)
+            {
+                // An int64 result (indices): eager's Int64 tensor, which has no gradient, so nothing is recorded.
+                _w.WriteLine($"var {y} = new long[{BatchAs(_e.Size(outNode), n)}];");
+                _w.WriteLine($"global::System.Array.Copy({longs}, {y}, {y}.Length);");
+                _w.WriteLine($"return {Support}.WrapInt64({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
+            }
+            else
+            {
+                _w.WriteLine($"var {y} = new float[{BatchAs(_e.Size(outNode), n)}];");
+                _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, {y}, {y}.Length);");
+                _w.WriteLine($"var {result} = {Support}.Wrap({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
+                var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
+                _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
+                _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
+                _w.WriteLine($"int {generation} = {P}generation;");
+                // A size read at this call (a sequence length) is restored for the backward: another method may read another one meanwhile.
+                var sizes = PerCall().Select(r => (Local(SizeSymbols.Field(r.Atom).TrimStart('_')), SizeSymbols.Field(r.Atom))).ToList();
+                foreach (var (local, field) in sizes) _w.WriteLine($"int {local} = {field};");
+                var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
+                string g = Local("g"), node = Local("node");
+                string extra = string.Concat(sizes.Select(z => ", " + z.Item1));
+                _w.Call($"return {Support}.RecordCompiled",
+                    [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n}{extra})", .. saved]);
+            }
         }
         if (_p.ScalarOutput && !_p.IsRegion) EmitFusedBackwardEntry(paramList, argList);
         _w.WriteLine();

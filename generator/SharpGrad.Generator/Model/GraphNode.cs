@@ -69,6 +69,12 @@ internal sealed class GraphNode : IEquatable<GraphNode>
     /// </summary>
     public const string StateOp = "RecurrentState";
 
+    /// <summary>
+    /// The scalar naming the optional tensor parameters a call left out (<see cref="ScalarArg.String"/>: comma-separated, e.g.
+    /// <c>bias</c> for <c>Functional.GroupNorm(x, 2, w)</c>), so a rule can tell a weight alone from a bias alone.
+    /// </summary>
+    public const string OmittedTensors = "omitted tensors";
+
     /// <summary>The <see cref="Op"/> of the boundary node appended after an inlined child's output (<see cref="NodeKind.Elementwise"/>, one input).</summary>
     public const string BoundaryOp = "Identity";
 

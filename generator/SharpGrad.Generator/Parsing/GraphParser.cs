@@ -1152,7 +1152,7 @@ internal sealed class GraphParser
                 }
                 break;
             case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: DeclarationExpressionSyntax { Designation: ParenthesizedVariableDesignationSyntax names } } deconstruction }
-                when !(deconstruction.Right is InvocationExpressionSyntax layerCall && RecurrentChildCall(layerCall)):   // a recurrent layer: Assign
+                when !(deconstruction.Right is InvocationExpressionSyntax layerCall && (RecurrentChildCall(layerCall) || ExtremeCall(layerCall) is not null)):   // a recurrent layer, Max(dim): Assign
             {
                 // var (a, b) = x.Chunk(2, 1): each variable is a part.
                 int parts = Expr(deconstruction.Right);
@@ -1485,6 +1485,8 @@ internal sealed class GraphParser
                 when _model.GetConstantValue(negate, _token) is not { HasValue: true }:
                 return Add(new GraphNode(NodeKind.Elementwise, "Neg", new[] { Expr(negate.Operand) }.ToEquatableArray(), text: Text(negate), location: Where(negate),
                     inputTexts: new[] { Text(negate.Operand) }.ToEquatableArray()));
+            case InvocationExpressionSyntax argExtreme when ExtremeCall(argExtreme, arg: true) is { } argCall:
+                return ExtremeValues(argExtreme, argCall, Expr(((MemberAccessExpressionSyntax)argExtreme.Expression).Expression), indices: true, argExtreme);
             case InvocationExpressionSyntax invocation:
                 return Invocation(invocation);
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Output" or "Item1", Expression: InvocationExpressionSyntax call }
@@ -1497,10 +1499,9 @@ internal sealed class GraphParser
                     throw Unsupported(element, "the part `" + Text(element) + "` with a non-constant index", "index the parts with a constant");
                 }
                 return Part(Expr(element.Expression), index, element);
-            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values", Expression: InvocationExpressionSyntax extreme } values
-                when _model.GetOperation(extreme, _token) is IInvocationOperation { TargetMethod.Name: "Max" or "Min", Instance: { } } call
-                     && ModuleParser.IsTensor(call.TargetMethod.ContainingType):
-                return ExtremeValues(values, extreme, call);
+            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Values" or "Indices", Expression: InvocationExpressionSyntax extreme } values
+                when ExtremeCall(extreme) is { } call:
+                return ExtremeValues(extreme, call, Expr(((MemberAccessExpressionSyntax)extreme.Expression).Expression), values.Name.Identifier.ValueText == "Indices", values);
         }
 
         if (_model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var constant } && ToDouble(constant) is { } number)
@@ -1617,6 +1618,14 @@ internal sealed class GraphParser
     /// </summary>
     private void Deconstruct(AssignmentExpressionSyntax assignment)
     {
+        // var (values, indices) = x.Max(dim): the values node and the indices node (ArgMax) over the same input.
+        if (assignment.Right is InvocationExpressionSyntax extreme && ExtremeCall(extreme) is { } extremeCall && TupleElements(assignment.Left) is [var v, var k])
+        {
+            int input = Expr(((MemberAccessExpressionSyntax)extreme.Expression).Expression);
+            if (!IsDiscard(v)) Bind(assignment, v, ExtremeValues(extreme, extremeCall, input, indices: false, assignment));
+            if (!IsDiscard(k)) Bind(assignment, k, ExtremeValues(extreme, extremeCall, input, indices: true, assignment));
+            return;
+        }
         if (assignment.Right is not InvocationExpressionSyntax call || !RecurrentChildCall(call))
         {
             throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct only the result of a recurrent layer's Forward (`var (output, h) = gru.Forward(x);`)");
@@ -1690,13 +1699,23 @@ internal sealed class GraphParser
         _ => false,
     };
 
-    /// <summary><c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its Flag.</summary>
-    private int ExtremeValues(MemberAccessExpressionSyntax values, InvocationExpressionSyntax extreme, IInvocationOperation call)
+    /// <summary><c>x.Max(dim)</c> / <c>x.Min(dim)</c> on a tensor (the (Values, Indices) tuple), or null.</summary>
+    private IInvocationOperation? ExtremeCall(InvocationExpressionSyntax extreme, bool arg = false)
+        => extreme.Expression is MemberAccessExpressionSyntax
+           && _model.GetOperation(extreme, _token) is IInvocationOperation { Instance: { } } call
+           && (arg ? call.TargetMethod.Name is "ArgMax" or "ArgMin" : call.TargetMethod.Name is "Max" or "Min" && call.Arguments.Length > 0)
+           && ModuleParser.IsTensor(call.TargetMethod.ContainingType) ? call : null;
+
+    /// <summary>
+    /// <c>x.Max(dim, keepDim).Values</c> (or Min): a reduction node MaxDim/MinDim with the dim as its IntArg and keepDim as its
+    /// Flag; <c>.Indices</c>: the node ArgMax/ArgMin of the same arguments (int64, the catalogue's row of the indices).
+    /// </summary>
+    private int ExtremeValues(InvocationExpressionSyntax extreme, IInvocationOperation call, int input, bool indices, SyntaxNode at)
     {
         var receiver = ((MemberAccessExpressionSyntax)extreme.Expression).Expression;
-        int input = Expr(receiver);
         var ints = new List<int>();
         bool keepDim = false;
+        bool arg = call.TargetMethod.Name.StartsWith("Arg", System.StringComparison.Ordinal);
         foreach (var argument in call.Arguments)
         {
             if (argument.Parameter?.Name == "keepDim")
@@ -1704,22 +1723,23 @@ internal sealed class GraphParser
                 keepDim = argument.Value.ConstantValue is { HasValue: true, Value: true };
                 continue;
             }
+            // ArgMax() / ArgMax(null): of the flattened tensor, no dim.
+            if (arg && (argument.ArgumentKind == ArgumentKind.DefaultValue || argument.Value.ConstantValue is { HasValue: true, Value: null })) continue;
             if (!Ints(argument.Value, ints))
             {
                 throw Unsupported(argument.Syntax, "the non-constant argument `" + Text(argument.Syntax) + "`", "pass a constant dim (it decides the shape of the graph)");
             }
         }
-        if (ints.Count != 1)
+        if (ints.Count != 1 && !(arg && ints.Count == 0))
         {
             throw Unsupported(extreme, "`" + Text(extreme) + "` without a dim", "use Max(dim).Values, or Max() for the scalar maximum in eager mode");
         }
-        var scalars = new[]
-        {
-            new ScalarArg("dim", ints[0], true, Text(call.Arguments[0].Syntax)) { Ints = ints.ToEquatableArray() },
-            new ScalarArg("keepDim", keepDim ? 1 : 0, true, ""),
-        };
-        return Add(new GraphNode(NodeKind.Reduce, call.TargetMethod.Name + "Dim", new[] { input }.ToEquatableArray(), ints.ToEquatableArray(), flag: keepDim,
-            text: Text(values), location: Where(values), inputTexts: new[] { Text(receiver) }.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
+        var scalars = new List<ScalarArg> { new("keepDim", keepDim ? 1 : 0, true, "") };
+        if (ints.Count == 1) scalars.Insert(0, new ScalarArg("dim", ints[0], true, Text(call.Arguments[0].Syntax)) { Ints = ints.ToEquatableArray() });
+        string op = arg ? call.TargetMethod.Name : indices ? "Arg" + call.TargetMethod.Name : call.TargetMethod.Name + "Dim";
+        string text = at is AssignmentExpressionSyntax ? Text(extreme) + (indices ? ".Indices" : ".Values") : Text(at);
+        return Add(new GraphNode(NodeKind.Reduce, op, new[] { input }.ToEquatableArray(), ints.ToEquatableArray(), flag: keepDim,
+            text: text, location: Where(at), inputTexts: new[] { Text(receiver) }.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
     }
 
     private int Invocation(InvocationExpressionSyntax invocation)
@@ -1839,6 +1859,7 @@ internal sealed class GraphParser
         }
         var ints = new List<int>();
         var scalars = new List<ScalarArg>();
+        var omitted = new List<string>();
         bool keepDim = false;
         foreach (var argument in operation.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
@@ -1868,7 +1889,11 @@ internal sealed class GraphParser
             }
             if (parameterType is not null && ModuleParser.IsTensor(parameterType))
             {
-                if (argument.ArgumentKind == ArgumentKind.DefaultValue) continue;
+                if (argument.ArgumentKind == ArgumentKind.DefaultValue)
+                {
+                    omitted.Add(argument.Parameter!.Name);   // GroupNorm(x, 2, w): the bias left out (told apart from the weight)
+                    continue;
+                }
                 if (IsAbsent(argument))
                 {
                     // Functional.Conv2d(x, w, null): null is what leaving the argument out passes, when no tensor follows it (the
@@ -1879,6 +1904,7 @@ internal sealed class GraphParser
                         throw Unsupported(argument.Syntax, "the `null` argument `" + Text(argument.Syntax) + "` before a tensor argument of `" + Text(invocation) + "`",
                             "leave it out and pass the tensors after it by name, or pass a tensor");
                     }
+                    omitted.Add(argument.Parameter!.Name);
                     continue;
                 }
                 if (argument.Syntax is not ArgumentSyntax { Expression: var tensorArgument })
@@ -1918,6 +1944,7 @@ internal sealed class GraphParser
                     "pass a constant, or keep the value in a field or property of the module");
             }
         }
+        if (omitted.Count > 0) scalars.Add(new ScalarArg(GraphNode.OmittedTensors, 0, true, "") { String = string.Join(",", omitted) });
         var intArgs = nodeKind is NodeKind.Movement or NodeKind.Reduce ? ints.ToEquatableArray() : default;
         return Add(new GraphNode(nodeKind.Value, opName, tensors.ToEquatableArray(), intArgs, flag: keepDim, text: Text(invocation), location: Where(invocation),
             inputTexts: texts.ToEquatableArray(), scalars: scalars.ToEquatableArray()));
@@ -2091,7 +2118,7 @@ internal sealed class GraphParser
     {
         OpFamily.Pointwise or OpFamily.Binary or OpFamily.Dropout or OpFamily.Softmax or OpFamily.Identity or OpFamily.Glu or OpFamily.Prelu
             or OpFamily.Mask or OpFamily.Where or OpFamily.ChannelDropout => NodeKind.Elementwise,
-        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance or OpFamily.ExtremeAll => NodeKind.Reduce,
+        OpFamily.Reduce or OpFamily.ReduceIndexed or OpFamily.Variance or OpFamily.ExtremeAll or OpFamily.ArgExtreme => NodeKind.Reduce,
         OpFamily.View or OpFamily.Permute or OpFamily.Slice or OpFamily.Concat => NodeKind.Movement,
         OpFamily.MatMul => NodeKind.MatMul,
         OpFamily.Linear => NodeKind.Linear,

@@ -296,6 +296,13 @@ internal static class Planner
                 continue;
             }
             if (m.Mode[i] == 0 && node.Kind != NodeKind.Input) continue;
+            if (BatchWindow(m, i) is { } batchWindow)
+            {
+                // Its result's first dim is another batch (a constant, or unknown for Slice): not a shape to declare.
+                failure = new PlanFailure($"{batchWindow} (in {where})", node.Location ?? method.Location, Coverage: true,
+                    FixText: "take the window beside the batch dim (dim 1 or later), or choose the samples before calling the module");
+                return null;
+            }
             if (m.InferredShapes[i] is not { } shape)
             {
                 // A call of a user child that is not inlined is a break the inliner reported; anything else says why here.
@@ -354,6 +361,13 @@ internal static class Planner
                 Shape = shape, Batched = batched, BatchAxis = m.BatchAxis[i], Features = features, Symbolic = m.Symbolic[i], CallArguments = node.Child is not null ? node.IntArgs : default,
                 Kernel = row?.Kernel, Operator = row?.Operator, Variant = row?.Variant ?? false, Reads = row?.Reads ?? BackwardReads.None,
             };
+            if (node.Inputs.Where(k => m.Nodes[k].Rule == RuleKind.ArgExtreme).Select(k => nodes[k].Text).FirstOrDefault() is { } indices)
+            {
+                // int64 values (indices) leave the program as its result; no compiled op reads them yet.
+                failure = new PlanFailure($"`{node.Text}`, which reads the int64 indices `{indices}` (compiled code returns indices as a result but does not compute with them yet) (in {where})",
+                    node.Location ?? method.Location, Coverage: true, FixText: "return the indices from Forward (or from a region of their own) and use them after it");
+                return null;
+            }
             var planned = PlanNode(m, i, plan, row);
             if (planned is not null && !SymbolicSizesFit(m, i, planned))
             {
@@ -406,7 +420,7 @@ internal static class Planner
         return new MethodPlan(method.Name, MethodPrefix(method.Name), method.Inputs, m.Nodes.ToEquatableArray(), method.Output)
         {
             Batch = m.Batch,
-            ScalarOutput = !m.Batched[method.Output] && m.Features[method.Output] == 1 && m.Shapes[method.Output].Rank == 0,
+            ScalarOutput = !m.Batched[method.Output] && m.Features[method.Output] == 1 && m.Shapes[method.Output].Rank == 0 && m.Nodes[method.Output].Rule != RuleKind.ArgExtreme,
             FloatInputs = m.FloatInputs.ToEquatableArray(),
             RawInputs = m.RawInputs.ToEquatableArray(),
             Buffers = buffers.ToEquatableArray(),
@@ -467,6 +481,20 @@ internal static class Planner
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout => inputs.All(k => m.Shapes[k].Equals(m.Shapes[i])),
             _ => false,
         };
+    }
+
+    /// <summary>
+    /// For a window (Narrow, Slice, Select, a part of Chunk/Split/Unbind) along the batch dim of its input: what the break
+    /// says (compiled code keeps the batch whole: a window of it is a batch of another size); null otherwise.
+    /// </summary>
+    private static string? BatchWindow(MethodDraft m, int i)
+    {
+        var node = m.Node(i);
+        if (m.Row(i) is not { Family: OpFamily.Slice } row || node.Inputs.Count != 1 || m.IsRaw(node.Inputs[0])   // data: the eager call
+            || m.InferredShapes[node.Inputs[0]] is not { Rank: > 0 } input) return null;
+        if (input[0].Symbol != m.Batch || Rules.Axis.Dim(m, i) is not { } dim || ShapeRules.Normalize(dim, input.Rank) != 0) return null;
+        return $"`{node.Text}` ({row.Name} along dim 0 of {input}), a window of the batch {m.Batch}: its result is a batch of another size, " +
+               "and compiled code keeps the batch whole (windows beside the batch dim compile)";
     }
 
     /// <summary>The first rule (of those the node's kind and row allow) that can plan the node, or null.</summary>

@@ -94,6 +94,8 @@ internal enum RuleKind
     FunctionalConv,
     /// <summary><c>Functional.GroupNorm(x, groups, weight, bias)</c> with the module's own parameters (or none).</summary>
     FunctionalGroupNorm,
+    /// <summary>ArgMax/ArgMin, the indices of Max(dim)/Min(dim): int64 positions, a result of the program (<see cref="Rules.ArgExtremeRule"/>).</summary>
+    ArgExtreme,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

@@ -30,25 +30,40 @@ internal sealed class SoftmaxRule : Rule
         if (!m.BatchedLike(i, 0) || m.Features[m.In(i, 0)] != m.Features[i]) return null;
         if (Axis.Dim(m, i) is not { } dim || MethodDraft.Norm(dim, m.Shapes[i].Rank) is var d && d < 0 || (m.Batched[i] && d == 0)) return null;
         var child = m.Child(i);
-        return plan with { Rule = Kind, Geometry = m.Axis(i, d), Module = child is null ? null : m.Program.Module(child) };
+        // Softmin: the softmax of −x (its row's KernelArguments: the input's scale −1).
+        var negated = m.Row(i)?.KernelArguments is [-1.0] ? new[] { "negated" }.ToEquatableArray() : default;
+        return plan with { Rule = Kind, Geometry = m.Axis(i, d), Module = child is null ? null : m.Program.Module(child), Args = negated };
     }
 
     private static string Log(NodePlan n) => $"log: {(n.Variant ? "true" : "false")}";
 
+    private static bool Negated(NodePlan n) => n.Args.Count == 1 && n.Args[0] == "negated";
+
+    private static string Neg => $"{EmitContext.Kernels}.Pointwise.Forward<{EmitContext.Kernels}.NegOp>";
+
     public override void Forward(EmitContext e, NodePlan n)
     {
         e.W.Comment(n.Text);
-        e.W.Call($"{EmitContext.Kernels}.SoftmaxKernel.Forward", [e.Value(n.Inputs[0]), e.Value(n.Index), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), Log(n)]);
+        string x = e.Value(n.Inputs[0]);
+        if (Negated(n))
+        {
+            // softmin(x) = softmax(−x): −x into the output, then the softmax kernel in place.
+            e.W.Call(Neg, [x, e.Value(n.Index), e.Size(n.Index)]);
+            x = e.Value(n.Index);
+        }
+        e.W.Call($"{EmitContext.Kernels}.SoftmaxKernel.Forward", [x, e.Value(n.Index), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), Log(n)]);
         e.ForwardHooks(n, n.Inputs[0]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
-        e.W.Comment($"d {n.Text}: from the output");
+        e.W.Comment($"d {n.Text}: from the output{(Negated(n) ? " (softmin: the softmax gradient of −gy, gy restored after)" : "")}");
         if (n.Module is not null) Hooks.Before(e, n, a);
+        if (Negated(n)) e.W.Call(Neg, [e.Grad(n.Index), e.Grad(n.Index), e.Size(n.Index)]);
         e.W.Call($"{EmitContext.Kernels}.SoftmaxKernel.Backward",
             [e.Value(n.Index), e.Grad(n.Index), e.GradOrNull(a), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), Log(n)]);
+        if (Negated(n)) e.W.Call(Neg, [e.Grad(n.Index), e.Grad(n.Index), e.Size(n.Index)]);
         if (n.Module is not null) Hooks.After(e, n, a);
     }
 }
@@ -191,18 +206,27 @@ internal sealed class ExtremeRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
+        return AlongDim(m, i, plan, Kind);
+    }
+
+    /// <summary>The plan of an extreme along a constant dim other than the batch's (batched in and out), for <paramref name="kind"/>; null otherwise.</summary>
+    internal static NodePlan? AlongDim(MethodDraft m, int i, NodePlan plan, RuleKind kind)
+    {
         int a = m.In(i, 0);
         if (Axis.Dim(m, i) is not { } dim || !m.Batched[a] || !m.Batched[i]) return null;
         int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
         if (d <= 0) return null;
-        return plan with { Rule = Kind, Geometry = m.Axis(a, d) };
+        return plan with { Rule = kind, Geometry = m.Axis(a, d) };
     }
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("indices", "long[]", e.Size(n.Index))];
 
-    public override void Forward(EmitContext e, NodePlan n)
+    public override void Forward(EmitContext e, NodePlan n) => EmitArgExtreme(e, n, "the positions of the extremes are kept for the backward");
+
+    /// <summary>The extremes into the node's buffer and their positions into its <c>indices</c> scratch (eager's kernel).</summary>
+    internal static void EmitArgExtreme(EmitContext e, NodePlan n, string what)
     {
-        e.W.Comment($"{n.Text}: the positions of the extremes are kept for the backward");
+        e.W.Comment($"{n.Text}: {what}");
         e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ArgExtreme",
             [e.Value(n.Inputs[0]), e.Value(n.Index), e.Scratch(n, "indices"), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!), $"max: {(n.Variant ? "true" : "false")}"]);
     }
@@ -212,6 +236,45 @@ internal sealed class ExtremeRule : Rule
         e.W.Comment($"d {n.Text}: to the positions of the extremes");
         e.W.Call($"{EmitContext.Kernels}.ReduceKernel.ScatterExtreme",
             [e.Grad(n.Index), e.Scratch(n, "indices"), e.GradOrNull(n.Inputs[0]), .. Axis.Arguments(e, n.Index, (AxisGeometry)n.Geometry!)]);
+    }
+}
+
+/// <summary>
+/// <c>x.ArgMax(dim, keepDim)</c> / <c>ArgMin</c>, <c>x.Max(dim).Indices</c>, the second element of <c>var (v, i) = x.Max(dim)</c>,
+/// and <c>x.ArgMax()</c> of all elements (the batch's too): the positions of the extremes by the kernel eager calls
+/// (<c>ReduceKernel.ArgExtreme</c>, first index on ties, NaN wins), kept as int64 in a scratch array. An int64 value is a
+/// result of the program (returned as eager's Int64 tensor), never read by other compiled code, never differentiated;
+/// the extremes themselves go to the node's float buffer, which nothing reads.
+/// </summary>
+internal sealed class ArgExtremeRule : Rule
+{
+    public override RuleKind Kind => RuleKind.ArgExtreme;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int a = m.In(i, 0);
+        if (!m.Batched[a]) return null;
+        if (!m.Arguments(i).Has("dim"))
+        {
+            // Of the flattened tensor: one row of n · features elements, a 0-d result (all ones with keepDim).
+            if (m.Batched[i] || m.Features[i] != 1 || m.IsSymbolic(i)) return null;
+            return plan with { Rule = Kind, Geometry = new AxisGeometry(1, m.Features[a], 1, false) { SizeText = EmitContext.Size(true, m.Features[a], m.Symbolic[a]) } };
+        }
+        return ExtremeRule.AlongDim(m, i, plan, Kind);
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("indices", "long[]", e.Size(n.Index))];
+
+    /// <summary>The int64 value: the scratch array of the positions (the program's result is a copy of it).</summary>
+    public override string? Int64Value(EmitContext e, NodePlan n) => e.Scratch(n, "indices");
+
+    public override void Forward(EmitContext e, NodePlan n) => ExtremeRule.EmitArgExtreme(e, n, "the int64 positions of the extremes");
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: int64 positions, no gradient");
     }
 }
 

@@ -21,6 +21,8 @@ internal sealed class PointwiseRule : Rule
     {
         var args = m.Arguments(i);
         var slots = new List<string>();
+        // A row that is another kernel with fixed arguments (Square, ClampMin) starts from those; its parameters fill their slots.
+        if (row.KernelArguments is { } fixedArguments) slots.AddRange(fixedArguments.Select(v => MethodDraft.F64(v)));
         foreach (var p in row.Params.Where(p => p.KernelSlot >= 0).OrderBy(p => p.KernelSlot))
         {
             double? value = p.DefaultNumber;
@@ -29,7 +31,10 @@ internal sealed class PointwiseRule : Rule
                 value = p.Kind == ParamKind.Choice ? args.Text(p.Name) is { } text ? p.ToNumber(text) : null : args.Number(p.Name);
                 if (value is null && !IsNull(m, i, p)) return null;
             }
-            slots.Add(MethodDraft.F64(value ?? double.NaN) + " /* " + p.Name + " */");
+            string slot = MethodDraft.F64(value ?? double.NaN) + " /* " + p.Name + " */";
+            while (slots.Count < p.KernelSlot) slots.Add(MethodDraft.F64(double.NaN));
+            if (p.KernelSlot < slots.Count) slots[p.KernelSlot] = slot;
+            else slots.Add(slot);
         }
         return slots.ToArray();
     }

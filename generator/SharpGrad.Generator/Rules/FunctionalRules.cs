@@ -198,14 +198,32 @@ internal sealed class FunctionalGroupNormRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        var inputs = m.Node(i).Inputs;
-        // The affine pair both given (weight, bias) or neither: one of them alone is ambiguous by position (not compiled yet).
-        if (m.Child(i) is not null || inputs.Count is not (1 or 3)) return null;
+        var node = m.Node(i);
+        var inputs = node.Inputs;
+        if (m.Child(i) is not null || inputs.Count is < 1 or > 3) return null;
+        // Which affine tensors the call passed: both, neither, or one of them (the other left out: the parser's marker).
+        var omitted = (node.Scalar(GraphNode.OmittedTensors)?.String ?? "").Split(',');
+        string affine = inputs.Count switch
+        {
+            1 => "",
+            3 => "wb",
+            _ => System.Array.IndexOf(omitted, "bias") >= 0 && System.Array.IndexOf(omitted, "weight") < 0 ? "w"
+                : System.Array.IndexOf(omitted, "weight") >= 0 && System.Array.IndexOf(omitted, "bias") < 0 ? "b" : "?",
+        };
+        if (affine == "?") return null;
         var args = m.Arguments(i);
         int x = inputs[0];
         var xs = m.Shapes[x];
         if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0 || xs.Rank < 2 || !xs[1].IsFixed) return null;
-        if (args.Number("numGroups") is not { } groupsValue || groupsValue != System.Math.Floor(groupsValue)) return null;
+        bool instance = m.Row(i)!.Variant;   // Functional.InstanceNorm: a group per channel, the statistics of each instance
+        if (instance)
+        {
+            // Without running statistics (both left out) and with the input's statistics (eager's default); eager needs 3+ dims.
+            if (System.Array.IndexOf(omitted, "runningMean") < 0 || System.Array.IndexOf(omitted, "runningVar") < 0 || xs.Rank < 3) return null;
+            if (args.Has("useInputStats") && args.Number("useInputStats") != 1) return null;
+        }
+        double? groupsArgument = instance ? xs[1].Size : args.Number("numGroups");
+        if (groupsArgument is not { } groupsValue || groupsValue != System.Math.Floor(groupsValue)) return null;
         int groups = (int)groupsValue, channels = xs[1].Size;
         if (groups <= 0 || channels % groups != 0) return null;   // eager's error, at run time
         if (args.Has("eps") && args.Number("eps") is null) return null;
@@ -216,13 +234,14 @@ internal sealed class FunctionalGroupNormRule : Rule
             if (!xs[d].IsFixed) return null;
             length *= xs[d].Size;
         }
+        if (instance && length <= 1) return null;   // eager's error (one element per channel), at run time
         for (int k = 1; k < inputs.Count; k++)
         {
             int p = inputs[k];
             if (m.Batched[p] || m.IsConst(p) || m.IsRaw(p) || m.IsSymbolic(p) || m.Shapes[p] is not { Rank: 1 } ps || !ps[0].IsFixed || ps[0].Size != channels) return null;
         }
         var geometry = new GroupNormGeometry(MethodDraft.I(channels), length, MethodDraft.I(groups));
-        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(eps) }.ToEquatableArray() };
+        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(eps), affine }.ToEquatableArray() };
     }
 
     private static string Stats(NodePlan n) => $"n * {((GroupNormGeometry)n.Geometry!).Groups}";
@@ -235,22 +254,31 @@ internal sealed class FunctionalGroupNormRule : Rule
 
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(n)), new("invstd", "float[]", Stats(n))];
 
-    private static string Affine(EmitContext e, NodePlan n, int k) => n.Inputs.Count == 3 ? e.Value(n.Inputs[k]) : "null";
+    /// <summary>The input holding the weight (<paramref name="role"/> 'w') or the bias ('b'), or -1 when the call left it out.</summary>
+    private static int AffineInput(NodePlan n, char role)
+    {
+        int at = n.Args[1].IndexOf(role);
+        return at < 0 ? -1 : n.Inputs[1 + at];
+    }
+
+    private static string Affine(EmitContext e, NodePlan n, char role) => AffineInput(n, role) is var k && k >= 0 ? e.Value(k) : "null";
+
+    private static string AffineGrad(EmitContext e, NodePlan n, char role) => AffineInput(n, role) is var k && k >= 0 ? e.GradOrNull(k) : "null";
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         e.W.Comment($"{n.Text}: the GroupNorm kernel, per-sample statistics of each channel group kept");
         e.W.Call($"{EmitContext.Support}.FunctionalGroupNormForward",
-            [e.Value(n.Inputs[0]), Affine(e, n, 1), Affine(e, n, 2), e.Value(n.Index), .. Dims(n), n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
+            [e.Value(n.Inputs[0]), Affine(e, n, 'w'), Affine(e, n, 'b'), e.Value(n.Index), .. Dims(n), n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
     {
-        e.W.Comment($"d {n.Text}: into x's{(n.Inputs.Count == 3 ? ", the weight's and the bias's" : "")} gradients");
+        e.W.Comment($"d {n.Text}: into x's{(n.Args[1].IndexOf('w') >= 0 ? ", the weight's" : "")}{(n.Args[1].IndexOf('b') >= 0 ? ", the bias's" : "")} gradients");
         e.W.Call($"{EmitContext.Support}.FunctionalGroupNormBackward",
         [
-            e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 1),
-            n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[1]) : "null", n.Inputs.Count == 3 ? e.GradOrNull(n.Inputs[2]) : "null", .. Dims(n),
+            e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 'w'),
+            AffineGrad(e, n, 'w'), AffineGrad(e, n, 'b'), .. Dims(n),
         ]);
     }
 }

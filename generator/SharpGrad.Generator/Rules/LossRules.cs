@@ -16,6 +16,7 @@ internal static class LossPlan
             if (s.Name == "reduction" && s.IsKnown && s.Value is 1 or 2) continue;
             if (s.Name == "ignoreIndex" && s.IsKnown) continue;
             if (s.Name == "labelSmoothing" && s.IsKnown && s.Value == 0) continue;
+            if (s.Name == GraphNode.OmittedTensors) continue;   // class weights left out
             return null;   // another option (class weights, pos_weight, …): eager only for now
         }
         var row = m.Row(i)!;

@@ -35,6 +35,12 @@ internal sealed class BroadcastMatMulRule : Rule
         bool aShared = !m.Batched[l];
         var shared = aShared ? a : b;
         var batched = aShared ? b : a;
+        if (batched.Rank == 2 && !aShared && shared.Rank == 2)
+        {
+            // [N, k] · [k, q] (x.Mm(weight), x.MatMul(weight)): N matrices of one row each, the weight shared.
+            var row = new MatMulGeometry(1, MethodDraft.Product(a, 1, 2), MethodDraft.Product(b, 1, 2), 1) { KText = m.ProductText(a, 1, 2), NText = m.ProductText(b, 1, 2) };
+            return plan with { Rule = Kind, Geometry = new BroadcastMatMulGeometry(row, false, true) };
+        }
         if (batched.Rank < 3) return null;
         for (int d = 0; d < shared.Rank - 2; d++) if (!shared[d].IsOne) return null;
         return plan with { Rule = Kind, Geometry = new BroadcastMatMulGeometry(MatMulGeometry.Of(m, a, b, batched, 1), aShared, !aShared) };

@@ -49,6 +49,12 @@ internal abstract class Rule
     /// <summary>The node's scratch buffers.</summary>
     public virtual IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [];
 
+    /// <summary>
+    /// For a node whose value is int64 (<see cref="ArgExtremeRule"/>): the field of its <c>long[]</c>, which the program
+    /// returns as an Int64 tensor (null: a float32 value, in the node's buffer).
+    /// </summary>
+    public virtual string? Int64Value(EmitContext e, NodePlan n) => null;
+
     /// <summary>True when the node has no value buffer of its own (a view of its input's).</summary>
     public virtual bool IsView => false;
 
@@ -111,6 +117,7 @@ internal static class RuleSet
             new VarianceRule(), new ExtremeAllRule(), new RecurrentRule(), new RecurrentStateRule(), new TransformerLayerRule(), new DataRule(), new DataValueRule(), new ConvTransposeRule(), new GroupNormRule(),
             new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new CrossAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
             new FunctionalConvRule(), new FunctionalGroupNormRule(),
+            new ArgExtremeRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -155,6 +162,7 @@ internal static class RuleSet
             OpFamily.Variance => [RuleKind.Variance],
             OpFamily.ReduceIndexed => [RuleKind.Extreme],
             OpFamily.ExtremeAll => [RuleKind.ExtremeAll],
+            OpFamily.ArgExtreme => [RuleKind.ArgExtreme],
             OpFamily.MatMul => [RuleKind.MatMul, RuleKind.BroadcastMatMul],
             OpFamily.Mask => [RuleKind.MaskedFill],
             OpFamily.Where => [RuleKind.Where, RuleKind.WhereScalar],

@@ -35,6 +35,9 @@ public static partial class CompiledSupport
     /// <summary>Wraps <paramref name="data"/> (not copied; the tensor owns it from now on) as a float32 tensor of <paramref name="shape"/>.</summary>
     public static Tensor Wrap(float[] data, params int[] shape) => Tensor.Wrap(data, shape);
 
+    /// <summary>Wraps <paramref name="data"/> (not copied; the tensor owns it from now on) as an Int64 tensor of <paramref name="shape"/> (a program's indices).</summary>
+    public static Tensor WrapInt64(long[] data, params int[] shape) => Tensor.Wrap(data, shape);
+
     /// <summary>PyTorch-style shape text (<c>[2, 3]</c>) for the messages of generated code.</summary>
     public static string FormatShape(int[] shape) => ShapeUtil.Format(shape);
 }

@@ -121,8 +121,10 @@ internal static partial class OpCatalogue
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true,
             Onnx = "GroupNormalization",
         },
-        new OpRow("InstanceNorm", "instance_norm", OpFamily.Eager, OpSurface.Functional)
+        // Without running statistics: the GroupNorm kernel with a group per channel (Variant), as the InstanceNorm layers.
+        new OpRow("InstanceNorm", "instance_norm", OpFamily.GroupNorm, OpSurface.Functional)
         {
+            Kernel = "GroupNormKernel", Variant = true, Compiled = true,
             Inputs = In("input", "!runningMean?", "!runningVar?", "weight?", "bias?"), TensorArity = -1,
             Params =
             [

@@ -143,9 +143,12 @@ internal static partial class OpCatalogue
             Opt("min", "min", ParamKind.Double, null) with { KernelSlot = 0 },
             Opt("max", "max", ParamKind.Double, null) with { KernelSlot = 1 }) with { Onnx = "Clip" },
 
-        Composite("ClampMin", "clamp_min", T, Req("min", "min", ParamKind.Double)),
-        Composite("ClampMax", "clamp_max", T, Req("max", "max", ParamKind.Double)),
-        Composite("Square", "square", T) with { Reads = BackwardReads.Input },
+        // Clamp with one bound and pow with exponent 2: the kernels of Clamp and PowScalar with the row's fixed arguments.
+        Pointwise("ClampMin", "clamp_min", T, BackwardReads.Input, Req("min", "min", ParamKind.Double) with { KernelSlot = 0 })
+            with { Kernel = "ClampOp", KernelArguments = [double.NaN, double.NaN] },
+        Pointwise("ClampMax", "clamp_max", T, BackwardReads.Input, Req("max", "max", ParamKind.Double) with { KernelSlot = 1 })
+            with { Kernel = "ClampOp", KernelArguments = [double.NaN, double.NaN] },
+        Pointwise("Square", "square", T, BackwardReads.Input) with { Kernel = "PowScalarOp", KernelArguments = [2.0] },
         Pointwise("Selu", "selu", F, BackwardReads.Input | BackwardReads.Output, Inplace()) with { Layer = "SELU" },
         Pointwise("Celu", "celu", F, BackwardReads.Input | BackwardReads.Output,
             Opt("alpha", "alpha", ParamKind.Double, OpDefaults.Celu.Alpha) with { Property = "Alpha", KernelSlot = 0 }, Inplace())
@@ -154,6 +157,11 @@ internal static partial class OpCatalogue
         Pointwise("Softsign", "softsign", F, BackwardReads.Input) with { Layer = "Softsign" },
         Pointwise("Hardsigmoid", "hardsigmoid", F, BackwardReads.Input, Inplace()) with { Layer = "Hardsigmoid" },
         Pointwise("Hardswish", "hardswish", F, BackwardReads.Input, Inplace()) with { Layer = "Hardswish" },
-        Composite("Softmin", "softmin", F, Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }) with { Layer = "Softmin" },
+        // softmin(x) = softmax(−x): the softmax kernel of the negated input (KernelArguments: the input's scale, −1).
+        new OpRow("Softmin", "softmin", OpFamily.Softmax, F)
+        {
+            Layer = "Softmin", Inputs = In("input"), Params = [Req("dim", "dim", ParamKind.Int) with { Property = "Dim" }],
+            Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Output, KernelArguments = [-1.0], Compiled = true,
+        },
     ];
 }

@@ -41,6 +41,20 @@ internal static partial class OpCatalogue
             Reads = BackwardReads.Input | BackwardReads.Output, Kernel = "VarianceKernel", Variant = std,
         };
 
+    /// <summary>ArgMax / ArgMin along <c>dim</c>, or of the flattened tensor without one (family <see cref="OpFamily.ArgExtreme"/>; Variant: the maximum).</summary>
+    private static OpRow ArgExtreme(string name, string pyTorchName, bool max)
+        => new(name, pyTorchName, OpFamily.ArgExtreme, OpSurface.Tensor)
+        {
+            Inputs = In("input"),
+            Params = [Opt("dim", "dim", ParamKind.Int, null), Opt("keepDim", "keepdim", ParamKind.Bool, false)],
+            Shape = ShapeRules.ReduceCall,
+            Outputs = ["indices"],
+            Kernel = "ReduceKernel",
+            Variant = max,
+            Differentiable = false,
+            Compiled = true,
+        };
+
     private static OpRow Movement(string name, string pyTorchName, System.Func<ShapeCall, ShapeResult> shape, params ScalarParam[] parameters)
         => new(name, pyTorchName, OpFamily.View, OpSurface.Tensor)
         {
@@ -116,6 +130,10 @@ internal static partial class OpCatalogue
         {
             Method = "Min", Overload = "dim", Outputs = ["values", "indices"], Reads = BackwardReads.Saved, Saves = ["indices"],
         },
+        // The int64 positions of the extremes (PyTorch's argmax/argmin, and the indices of max(dim)/min(dim)): the kernel of
+        // MaxDim/MinDim, a result of the program, never differentiated.
+        ArgExtreme("ArgMax", "argmax", max: true),
+        ArgExtreme("ArgMin", "argmin", max: false),
 
         Movement("View", "view", ViewRule, Req("shape", "size", ParamKind.Ints)) with { Onnx = "Reshape" },
         Movement("Reshape", "reshape", ViewRule, Req("shape", "shape", ParamKind.Ints)) with { Onnx = "Reshape" },
@@ -154,8 +172,18 @@ internal static partial class OpCatalogue
             Inputs = In("input", "other"), TensorArity = 2, Shape = static c => ShapeRules.MatMul(c.Input(0), c.Input(1)),
             Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true, Onnx = "MatMul",
         },
-        EagerOp("Mm", "mm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
-        EagerOp("Bmm", "bmm", OpSurface.Tensor, 2, static c => ShapeRules.MatMul(c.Input(0), c.Input(1))) with { Family = OpFamily.Composite },
+        // mm and bmm: MatMul's rule and kernel on the ranks they take (eager throws on any other; here the shape is not known,
+        // so the statement runs eagerly and throws there). Bmm's batch dims must be equal: it does not broadcast.
+        new OpRow("Mm", "mm", OpFamily.MatMul, OpSurface.Tensor)
+        {
+            Inputs = In("input", "mat2"), TensorArity = 2, Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true,
+            Shape = static c => c.Input(0) is { Rank: 2 } a && c.Input(1) is { Rank: 2 } b ? ShapeRules.MatMul(a, b) : ShapeResult.Unknown,
+        },
+        new OpRow("Bmm", "bmm", OpFamily.MatMul, OpSurface.Tensor)
+        {
+            Inputs = In("input", "mat2"), TensorArity = 2, Reads = BackwardReads.Input | BackwardReads.OtherInputs, Compiled = true,
+            Shape = static c => c.Input(0) is { Rank: 3 } a && c.Input(1) is { Rank: 3 } b && (a[0].IsFixed || a[0].IsSymbol) && a[0].Equals(b[0]) ? ShapeRules.MatMul(a, b) : ShapeResult.Unknown,
+        },
 
         Join("Cat", "cat", stack: false) with { Onnx = "Concat" },
         Join("Stack", "stack", stack: true),

@@ -28,6 +28,12 @@ internal enum OpFamily
     /// <summary><c>Max()</c>/<c>Min()</c> of all elements: a 0-d result whose gradient is split evenly among ties.</summary>
     ExtremeAll,
 
+    /// <summary>
+    /// <c>ArgMax</c>/<c>ArgMin</c> (and the <c>Indices</c> of <c>Max(dim)</c>/<c>Min(dim)</c>): the int64 position of the
+    /// extreme along a dim, or in the flattened tensor; not differentiable.
+    /// </summary>
+    ArgExtreme,
+
     /// <summary>A view of the input's elements in the same order (View, Reshape, Flatten, Unsqueeze, Squeeze): no copy.</summary>
     View,
 
@@ -312,6 +318,13 @@ internal sealed record OpRow
 
     /// <summary>True when the code generator has a rule for it (a compiled program may contain it).</summary>
     public bool Compiled { get; init; }
+
+    /// <summary>
+    /// The kernel's scalar arguments (a, b) that no parameter gives, fixed by the row: a row that is another kernel with a
+    /// constant (<c>Square</c>: <c>PowScalarOp</c> with exponent 2; <c>ClampMin</c>: <c>ClampOp</c> with no upper bound,
+    /// NaN). A parameter's <see cref="ScalarParam.KernelSlot"/> overrides its entry. Null: the row's own kernel.
+    /// </summary>
+    public IReadOnlyList<double>? KernelArguments { get; init; }
 
     /// <summary>True when the analyzers may treat its result as an op result that preserves autograd (every row but plumbing).</summary>
     public bool Differentiable { get; init; } = true;

@@ -60,17 +60,15 @@ public class GraphBreakTests
 
     /// <summary>
     /// The common ops still without compiled code (issue 12 item 3, session 8) are each one named break at the expression:
-    /// int64 values (indices), windows along the batch dim, the Functional forms whose layers compile only as children,
-    /// an affine GroupNorm with the weight alone (<c>%</c> with a constant divisor compiles since session 9: Remainder's node).
+    /// windows along the batch dim, the Functional forms whose layers compile only as children
+    /// (<c>%</c> with a constant divisor compiles since session 9: Remainder's node; indices compile as a result).
     /// </summary>
     [Theory]
-    [InlineData("return h.Max(1).Indices;", "h.Max(1).Indices", "the expression `h.Max(1).Indices`")]
-    [InlineData("return h.ArgMax(1);", "h.ArgMax(1)", "`Tensor.ArgMax`, which the compiler does not know yet")]
-    [InlineData("return h.ArgMin();", "h.ArgMin()", "`Tensor.ArgMin`, which the compiler does not know yet")]
-    [InlineData("return h.Narrow(0, 0, 1);", "h.Narrow(0, 0, 1)", "(Narrow, input shapes [N, 8], output [1, 8]), which the code generator does not emit yet")]
-    [InlineData("return h.Select(0, 0);", "h.Select(0, 0)", "(Select, input shapes [N, 8], output [8]), which the code generator does not emit yet")]
-    [InlineData("return Functional.InstanceNorm(h.View(-1, 2, 4));", "Functional.InstanceNorm(h.View(-1, 2, 4))", "`Functional.InstanceNorm`, which the compiler does not know yet")]
-    [InlineData("return Functional.GroupNorm(h.View(-1, 8, 1), 2, g);", "Functional.GroupNorm(h.View(-1, 8, 1), 2, g)", "(GroupNorm, input shapes [N, 8, 1], [8], output [N, 8, 1]), which the code generator does not emit yet")]
+    [InlineData("return h.Narrow(0, 0, 1);", "h.Narrow(0, 0, 1)", "(Narrow along dim 0 of [N, 8]), a window of the batch N: its result is a batch of another size")]
+    [InlineData("return h.Select(0, 0);", "h.Select(0, 0)", "(Select along dim 0 of [N, 8]), a window of the batch N")]
+    [InlineData("return h.Slice(0, 0, 2);", "h.Slice(0, 0, 2)", "(Slice along dim 0 of [N, 8]), a window of the batch N")]
+    [InlineData("return h.Chunk(2, 0)[1];", "h.Chunk(2, 0)[1]", "(Chunk along dim 0 of [N, 8]), a window of the batch N")]
+    [InlineData("return Functional.InstanceNorm(h.View(-1, 8, 1));", "Functional.InstanceNorm(h.View(-1, 8, 1))", "(InstanceNorm, input shapes [N, 8, 1], output [N, 8, 1]), which the code generator does not emit yet")]
     public void ACommonOpWithoutCompiledCodeIsANamedBreak(string body, string expectedText, string expectedMessage)
     {
         var (text, message) = Single(Model("    private readonly Linear fc = new(8, 8);\n    private readonly Parameter g = new(Tensor.Ones(8));", "[Shape(\"N\", 8)] Tensor x",
@@ -78,6 +76,34 @@ public class GraphBreakTests
         Assert.Equal(expectedText, text);
         Assert.Contains(expectedMessage, message);
         Assert.Contains("that part runs eagerly inside Compile()", message);
+        Assert.DoesNotContain("[Shape", message);   // a window of the batch is not a shape to declare
+    }
+
+    /// <summary>int64 indices compile as the program's result (session 9): no break, a program returning eager's Int64 tensor.</summary>
+    [Theory]
+    [InlineData("return h.Max(1).Indices;")]
+    [InlineData("var (v, i) = h.View(-1, 2, 4).Min(2, keepDim: true);\n        return i;")]
+    [InlineData("return h.ArgMax(1);")]
+    [InlineData("return h.ArgMin();")]
+    [InlineData("return h.View(-1, 2, 4).ArgMax(-1, keepDim: true);")]
+    public void IndicesCompileAsTheResult(string body)
+    {
+        var (breaks, _, result) = Breaks(Model("    private readonly Linear fc = new(8, 8);", "[Shape(\"N\", 8)] Tensor x", "        var h = fc.Forward(x);\n        " + body));
+        Assert.Empty(breaks);
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Net.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("ReduceKernel.ArgExtreme", compiled);
+        Assert.Contains("WrapInt64", compiled);
+    }
+
+    /// <summary>Compiled code does not compute with indices yet: arithmetic on them is a break naming the indices, and the fix.</summary>
+    [Fact]
+    public void ArithmeticOnIndicesIsANamedBreak()
+    {
+        var (text, message) = Single(Model("    private readonly Linear fc = new(8, 8);", "[Shape(\"N\", 8)] Tensor x",
+            "        var h = fc.Forward(x);\n        return h.Max(1).Values + h.ArgMax(1);"));
+        Assert.Equal("h.Max(1).Values + h.ArgMax(1)", text);
+        Assert.Contains("reads the int64 indices `h.ArgMax(1)`", message);
+        Assert.Contains("return the indices from Forward", message);
     }
 
     /// <summary><c>x % s</c> compiles as <c>x.Remainder(s)</c> when s is a constant; a divisor read at run time is a break at it.</summary>

@@ -86,3 +86,27 @@ public sealed partial class FunctionalGroupNormNet
         return b.Flatten(1) * 1.5f + a.Flatten(1);
     }
 }
+
+/// <summary>
+/// <c>Functional.GroupNorm</c> with the module's weight alone and with its bias alone (the other left out), and
+/// <c>Functional.InstanceNorm</c> without and with the affine tensors (no running statistics): the GroupNorm kernel.
+/// </summary>
+[Module]
+public sealed partial class FunctionalOneAffineNormNet
+{
+    private readonly SharpGrad.Layers.Linear fc = new(5, 24);
+    private readonly Parameter gnWeight = new(Tensor.Randn(6));
+    private readonly Parameter gnBias = new(Tensor.Randn(6));
+    private readonly Parameter inWeight = new(Tensor.Randn(4));
+    private readonly Parameter inBias = new(Tensor.Randn(4));
+
+    public Tensor Forward([Shape("N", 5)] Tensor x)
+    {
+        var h = fc.Forward(x).View(-1, 6, 4);
+        var a = Functional.GroupNorm(h, 3, gnWeight);                                         // [N, 6, 4], weight alone
+        var b = Functional.GroupNorm(Functional.Tanh(a), 2, bias: gnBias);                    // bias alone
+        var c = Functional.InstanceNorm(b.View(-1, 4, 2, 3));                                 // [N, 4, 2, 3]
+        var d = Functional.InstanceNorm(Functional.Gelu(c), weight: inWeight, bias: inBias, eps: 1e-3);
+        return d.Flatten(1) + a.Flatten(1);
+    }
+}

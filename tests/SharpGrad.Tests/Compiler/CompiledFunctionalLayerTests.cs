@@ -78,6 +78,20 @@ public class CompiledFunctionalLayerTests
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 643);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void GroupNormWithOneAffineTensorAndFunctionalInstanceNormMatchEager(int batch)
+    {
+        Rng.ManualSeed(651);
+        var model = new FunctionalOneAffineNormNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 652);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 653);
+    }
+
     private static readonly Lazy<StateDict> RemainderFixture = new(() =>
         StateDict.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "remainder.safetensors")));
 

@@ -54,6 +54,7 @@ public sealed partial class CompiledPointwiseCatalogue
         "Relu", "Relu6", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Gelu", "Silu", "Softplus", "Hardtanh", "LogSigmoid", "Softshrink",
         "Hardshrink", "Exp", "Log", "Sqrt", "Rsqrt", "Abs", "Neg", "Sign", "Reciprocal", "Sin", "Cos", "Log1p", "Expm1", "Erf",
         "PowScalar", "Clamp", "Selu", "Celu", "Mish", "Softsign", "Hardsigmoid", "Hardswish", "RemainderScalar", "FmodScalar",
+        "ClampMin", "ClampMax", "Square",
     ];
 
     private readonly Linear fc = new(6, 6);
@@ -68,7 +69,8 @@ public sealed partial class CompiledPointwiseCatalogue
             + Functional.Hardshrink(h, 0.3) + Functional.Selu(h) + Functional.Celu(h, 0.6) + Functional.Mish(h) + Functional.Softsign(h)
             + Functional.Hardsigmoid(h * 3f) + Functional.Hardswish(h * 3f);
         var math = h.Exp() * 0.01f + p.Log() + p.Sqrt() + p.Rsqrt() + h.Abs() + h.Neg() + h.Sign() + p.Reciprocal() + h.Sin() + h.Cos()
-            + p.Log1p() + (h * 0.1f).Expm1() + h.Erf() + p.Pow(2.5) + h.Clamp(-0.5, 0.7) + h.Remainder(1.5) + h.Fmod(-0.8);
+            + p.Log1p() + (h * 0.1f).Expm1() + h.Erf() + p.Pow(2.5) + h.Clamp(-0.5, 0.7) + h.Remainder(1.5) + h.Fmod(-0.8)
+            + h.ClampMin(-0.3) + h.ClampMax(0.4) + h.Square();
         return activations + math;
     }
 }

@@ -118,6 +118,7 @@ public partial class CatalogueTests
         ["Dropout"] = () => Check(xs => Functional.Dropout(xs[0], 0.4, training: true, rng: new Rng(3)), R(4, 5)),
         ["Softmax"] = () => Check(xs => Functional.Softmax(xs[0], 1), R(3, 4)),
         ["LogSoftmax"] = () => Check(xs => Functional.LogSoftmax(xs[0], 0), R(3, 4)),
+        ["Softmin"] = () => Check(xs => Functional.Softmin(xs[0], 1), R(3, 4)),
         ["Identity"] = () => Check(xs => new Identity().Forward(xs[0]), R(3, 4)),
         ["Glu"] = () => Check(xs => Functional.Glu(xs[0], 1), R(2, 4, 3)),
         ["Prelu"] = () => Check(xs => Functional.Prelu(xs[0], xs[1]), R(2, 3, 4), R(3)),
@@ -162,8 +163,9 @@ public partial class CatalogueTests
 
     /// <summary>Rows without a gradient check, each with the reason.</summary>
     private static readonly Dictionary<string, string> NoGradCheck = OpCatalogue.All
-        .Where(r => r.Family == OpFamily.Data && !r.Differentiable)
-        .ToDictionary(r => r.Name, r => "builds data (a mask, positions, a dtype conversion) from shapes, constants or data: no differentiable input");
+        .Where(r => r.Family is OpFamily.Data or OpFamily.ArgExtreme && !r.Differentiable)
+        .ToDictionary(r => r.Name, r => r.Family == OpFamily.ArgExtreme ? "int64 positions (PyTorch's argmax/argmin): no gradient"
+            : "builds data (a mask, positions, a dtype conversion) from shapes, constants or data: no differentiable input");
 
     public static TheoryData<string> GradCheckRows()
     {
@@ -196,7 +198,8 @@ public partial class CatalogueTests
         {
             if (row.Family == OpFamily.Pointwise)
             {
-                Assert.Equal(name + "Op", row.Kernel);
+                // A row that is another row's kernel with fixed arguments (Square: PowScalarOp with 2) names that kernel.
+                if (row.KernelArguments is null) Assert.Equal(name + "Op", row.Kernel);
                 Assert.NotNull(typeof(Tensor).Assembly.GetType("SharpGrad.Kernels." + row.Kernel));
             }
             var x = Tensor.Randn([3, 5], DType.Float64, rng: new Rng(name.Length)) * 2f;
@@ -317,6 +320,14 @@ public partial class CatalogueTests
             var tests = new ProofOpTests();
             tests.CompiledMlpOfTheFourLayersMatchesEager(3);
             tests.CompiledCnnWithPerChannelPreluAndFunctionalCallsMatchesEager(3);
+        }),
+        new("functional instance norm", ["InstanceNorm"], () => new CompiledFunctionalLayerTests().GroupNormWithOneAffineTensorAndFunctionalInstanceNormMatchEager(3)),
+        new("mm, bmm and softmin", CompiledCommonOpsNet.Ops, () => new CompiledCommonOpTests().MmBmmAndSoftminMatchEager(3)),
+        new("int64 indices", ["ArgMax", "ArgMin"], () =>
+        {
+            var tests = new CompiledIndicesTests();
+            tests.EveryMethodCompilesWithNoGraphBreak();
+            foreach (var name in new[] { "MaxIndices", "MinIndicesKept", "ArgMaxDim", "ArgMinLastKept", "ArgMaxAll", "ArgMinAllKept" }) tests.IndicesMatchEager(name, 3);
         }),
     ];
 
