@@ -24,6 +24,8 @@ public class IncrementalityTests
         TrackingNames.PresentForwardCalls,
         TrackingNames.CollectedForwardCalls,
         TrackingNames.AllForwardCalls,
+        TrackingNames.LossCalls,
+        TrackingNames.AllLossCalls,
         TrackingNames.OnnxReferenced,
         TrackingNames.OnnxSpecs,
     ];

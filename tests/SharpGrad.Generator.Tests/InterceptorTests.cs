@@ -118,4 +118,96 @@ public class InterceptorTests
         Assert.Contains("this global::Demo.Stack module", text);
         Assert.True(3 == text.Split("InterceptsLocation(1, ").Length - 1, text);
     }
+    /// <summary>The loss interceptors generated for <paramref name="use"/> beside the compiled MLP; the output must compile.</summary>
+    private static string? LossInterceptors(string use)
+    {
+        var (result, output) = GeneratorHarness.Run(CompilerSources.Mlp, use);
+        var problems = GeneratorHarness.Problems(output);
+        Assert.True(problems.Count == 0, GeneratorHarness.Format(problems));
+        Assert.DoesNotContain(result.Diagnostics, d => d.Severity >= DiagnosticSeverity.Warning);
+        return result.GeneratedSources.SingleOrDefault(s => s.HintName == "SharpGrad.LossInterceptors.g.cs").SourceText?.ToString();
+    }
+
+    [Fact]
+    public void CrossEntropyOfACompiledForwardIsInterceptedWithTheLossOwnSignature()
+    {
+        var text = LossInterceptors("""
+            using SharpGrad;
+            namespace Demo.Compiled;
+
+            public sealed class Trainer
+            {
+                private readonly Mlp.Compiled _field;
+                public Trainer(Mlp model) => _field = model.Compile();
+
+                public Tensor FromLocal(Mlp model, Tensor x, Tensor y)
+                {
+                    var c = model.Compile();
+                    return Losses.CrossEntropy(c.Forward(x), y);
+                }
+
+                public Tensor FromParameter(Mlp.Compiled c, Tensor x, Tensor y) => Losses.CrossEntropy(c.Forward(x), y, labelSmoothing: 0.1);
+
+                public Tensor FromField(Tensor x, Tensor y, Tensor w) => SharpGrad.Losses.CrossEntropy(_field.Forward(x), y, w, reduction: Reduction.Sum);
+
+                public Tensor FromCompile(Mlp model, Tensor x, Tensor y) => Losses.CrossEntropy((model.Compile()).Forward(x), y);
+
+                private static (Mlp Model, Mlp.Compiled C) Make()
+                {
+                    var m = new Mlp();
+                    return (m, m.Compile());
+                }
+
+                public Tensor FromTuple(Tensor x, Tensor y)
+                {
+                    var (_, c) = Make();
+                    return Losses.CrossEntropy(c.Forward(x), y) + Losses.CrossEntropy(Make().C.Forward(x), y);
+                }
+            }
+            """);
+        Assert.NotNull(text);
+        Assert.True(6 == text.Split("InterceptsLocation(1, ").Length - 1, text);
+        Assert.Contains("public static global::SharpGrad.Tensor CrossEntropy(global::SharpGrad.Tensor input, global::SharpGrad.Tensor target, global::SharpGrad.Tensor? weight, long ignoreIndex, double labelSmoothing, global::SharpGrad.Reduction reduction)", text);
+        Assert.Contains("=> global::SharpGrad.CompiledSupport.CrossEntropy(input, target, weight, ignoreIndex, labelSmoothing, reduction);", text);
+    }
+
+    [Fact]
+    public void LossCallsWhoseFirstArgumentIsNotACompiledForwardAreLeftAlone()
+    {
+        var text = LossInterceptors("""
+            using SharpGrad;
+            namespace Demo.Compiled;
+
+            public sealed class Wrapper
+            {
+                public Tensor Forward(Tensor x) => x;
+                public Wrapper Compile() => this;
+            }
+
+            public static class Use
+            {
+                // the eager module, a held output, a class that is not a module (even with a Compile()), another loss, a
+                // target that is a compiled output
+                public static Tensor Eager(Mlp model, Tensor x, Tensor y) => Losses.CrossEntropy(model.Forward(x), y);
+
+                public static Tensor Held(Mlp model, Tensor x, Tensor y)
+                {
+                    var c = model.Compile();
+                    var logits = c.Forward(x);
+                    return Losses.CrossEntropy(logits, y);
+                }
+
+                public static Tensor NotAModule(Wrapper w, Tensor x, Tensor y)
+                {
+                    var c = w.Compile();
+                    return Losses.CrossEntropy(c.Forward(x), y) + Losses.CrossEntropy(w.Forward(x), y);
+                }
+
+                public static Tensor OtherLoss(Mlp model, Tensor x, Tensor y) => Losses.Nll(model.Compile().Forward(x), y);
+
+                public static Tensor Target(Mlp model, Tensor x) => Losses.CrossEntropy(x, model.Compile().Forward(x));
+            }
+            """);
+        Assert.Null(text);
+    }
 }
