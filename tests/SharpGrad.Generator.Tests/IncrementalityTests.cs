@@ -24,8 +24,6 @@ public class IncrementalityTests
         TrackingNames.PresentForwardCalls,
         TrackingNames.CollectedForwardCalls,
         TrackingNames.AllForwardCalls,
-        TrackingNames.LossCalls,
-        TrackingNames.AllLossCalls,
         TrackingNames.OnnxReferenced,
         TrackingNames.OnnxSpecs,
     ];

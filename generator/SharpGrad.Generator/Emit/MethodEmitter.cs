@@ -177,7 +177,7 @@ internal sealed class MethodEmitter
                 // closure and no second array per call (the natural compiled loop's allocations, docs/performance.md).
                 _w.Call($"return {Support}.RecordCompiled",
                     [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape,
-                     $"{P}tape ??= ({g}, {node}) => {P}TapeBackward({g}, {node}, {Support}.Generation({node}), {Support}.Batch({node}))", generation, n]);
+                     $"{P}tape ??= {P}TapeBackward", generation, n]);
             }
             else
             {
@@ -346,9 +346,16 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
         var reads = PerCall();
         string sizes = string.Concat(reads.Select(r => ", int " + SizeSymbols.Field(r.Atom).TrimStart('_')));
-        using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n{sizes})"))
+        using (_w.Block(CachedTape
+            ? $"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node)"
+            : $"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n{sizes})"))
         {
             EnterGuard(_p.Name + " (backward)");
+            if (CachedTape)
+            {
+                _w.WriteLine($"int generation = {Support}.Generation(node); // the call's, kept in its node");
+                _w.WriteLine($"int n = {Support}.Batch(node);");
+            }
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
             foreach (var r in reads) _w.WriteLine($"{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom).TrimStart('_')};");
             int count = _p.FloatInputs.Count + _slots.Count;
