@@ -68,6 +68,22 @@ public sealed class ModuleGenerator : IIncrementalGenerator
             if (calls.IsEmpty) return;
             spc.AddSource(InterceptorEmitter.HintName, InterceptorEmitter.Emit(calls));
         });
+
+        // Losses.CrossEntropy(c.Forward(x), y) on a compiled program → the compiled loss head (one tape node).
+        var lossCalls = context.SyntaxProvider
+            .CreateSyntaxProvider(
+                static (node, _) => LossInterceptorParser.IsCandidate(node),
+                static (ctx, token) => LossInterceptorParser.Parse(ctx, token))
+            .WithTrackingName(TrackingNames.LossCalls)
+            .Where(static c => c is not null)
+            .Collect()
+            .Select(static (calls, _) => calls.Select(static c => c!).ToEquatableArray())
+            .WithTrackingName(TrackingNames.AllLossCalls);
+        context.RegisterSourceOutput(lossCalls, static (spc, calls) =>
+        {
+            if (calls.IsEmpty) return;
+            spc.AddSource(LossInterceptorEmitter.HintName, LossInterceptorEmitter.Emit(calls));
+        });
     }
 
     private static IncrementalValuesProvider<ModuleSpec> NonNull(IncrementalValuesProvider<ModuleSpec?> specs)

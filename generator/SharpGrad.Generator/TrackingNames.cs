@@ -51,6 +51,12 @@ internal static class TrackingNames
     /// <summary>All intercepted calls, collected into one equatable array.</summary>
     public const string AllForwardCalls = "AllForwardCalls";
 
+    /// <summary>Loss calls on a compiled Forward's output to intercept (null for other invocations).</summary>
+    public const string LossCalls = "LossCalls";
+
+    /// <summary>All intercepted loss calls, collected into one equatable array.</summary>
+    public const string AllLossCalls = "AllLossCalls";
+
     /// <summary>Whether the compilation references SharpGrad.Onnx (its <c>IOnnxExportable</c>): a bool, so it stays cached.</summary>
     public const string OnnxReferenced = "OnnxReferenced";
 

@@ -29,6 +29,12 @@ internal abstract class Storage
     /// <summary>Handed to user code (a <c>Grad</c> getter, a hook, <c>Autograd.Grad</c>): never recycled, whatever else holds it.</summary>
     internal bool Escaped;
 
+    /// <summary>
+    /// The copy of a compiled program's output that its generated method returned (<see cref="CompiledSupport.Output"/>):
+    /// a loss applied straight to that call may read it as its own input (a fused loss head) and take the array over.
+    /// </summary>
+    internal bool CompiledOutput;
+
     private int _released;
 
     /// <summary>The array went back to the caching allocator: a tensor over this storage must not be used any more.</summary>

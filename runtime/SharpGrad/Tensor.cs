@@ -216,6 +216,7 @@ public partial class Tensor
 
     internal static int[] ContiguousStrides(int[] shape)
     {
+        if (shape.Length == 0) return [];   // a scalar (a loss): no array per tensor
         var strides = new int[shape.Length];
         int s = 1;
         for (int d = shape.Length - 1; d >= 0; d--)

@@ -47,6 +47,10 @@ internal sealed class MethodEmitter
 
     private string P => _p.Prefix;
 
+    /// <summary>True when the tape backward needs only the call's generation and batch (no size read per call, no raw input
+    /// saved): the entry records with one cached delegate (<c>…tape</c>) and keeps both numbers in the node.</summary>
+    private bool CachedTape => PerCall().Count == 0 && !_p.RawInputs.Any();
+
     /// <summary>The sizes this method reads from its inputs at each call (a sequence length <c>T</c>): atom, input parameter, dim.</summary>
     private List<(string Atom, string Input, int Dim, TensorShape Shape)> PerCall()
     {
@@ -90,6 +94,7 @@ internal sealed class MethodEmitter
         _w.WriteLine($"private int {P}capacity = -1;");
         foreach (var read in PerCall()) _w.WriteLine($"private int {P}capacity{SizeSymbols.Field(read.Atom)} = -1; // the {read.Atom} the buffers are sized for");
         _w.WriteLine($"private int {P}generation;");
+        if (CachedTape) _w.WriteLine($"private global::SharpGrad.BackwardFunction? {P}tape; // the tape backward of every call (its generation and batch are in the node)");
         _w.WriteLine($"private bool {P}training;");
         foreach (var f in _p.FloatInputs)
         {
@@ -149,22 +154,23 @@ internal sealed class MethodEmitter
         using (_w.Block($"{(_p.IsRegion ? "internal" : "public")} {Tensor} {_p.Name}({paramList})"))
         {
             // The entry's own locals never take the name of one of the user's parameters (a loss's target is often `y`).
-            string n = Local("n"), y = Local("y"), result = Local("result"), tape = Local("inputs"), generation = Local("generation");
+            string n = Local("n"), result = Local("result"), tape = Local("inputs"), generation = Local("generation");
             EnterGuard(_p.Name);
             _w.WriteLine($"int {n} = {P}Prepare({argList});");
             _w.WriteLine($"{P}Run({n});");
             if (RuleOf(outNode).Int64Value(_e, Nodes[outNode]) is { } longs)
             {
                 // An int64 result (indices): eager's Int64 tensor, which has no gradient, so nothing is recorded.
+                string y = Local("y");
                 _w.WriteLine($"var {y} = new long[{BatchAs(_e.Size(outNode), n)}];");
                 _w.WriteLine($"global::System.Array.Copy({longs}, {y}, {y}.Length);");
                 _w.WriteLine($"return {Support}.WrapInt64({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
             }
             else
             {
-                _w.WriteLine($"var {y} = new float[{BatchAs(_e.Size(outNode), n)}];");
-                _w.WriteLine($"global::System.Array.Copy({Nodes[outNode].ValueField}, {y}, {y}.Length);");
-                _w.WriteLine($"var {result} = {Support}.Wrap({y}, {BatchAs(_e.DimsExpr(outNode), n)});");
+                // The output is a copy (the user may keep it) from the caching allocator; a loss applied straight to this call takes it
+                // over (CompiledSupport.CrossEntropy: the compiled loss head).
+                _w.WriteLine($"var {result} = {Support}.Output({Nodes[outNode].ValueField}, {BatchAs(_e.Size(outNode), n)}, {BatchAs(_e.DimsExpr(outNode), n)});");
                 var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
                 _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
                 _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
@@ -175,8 +181,19 @@ internal sealed class MethodEmitter
                 var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
                 string g = Local("g"), node = Local("node");
                 string extra = string.Concat(sizes.Select(z => ", " + z.Item1));
-                _w.Call($"return {Support}.RecordCompiled",
-                    [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n}{extra})", .. saved]);
+                if (CachedTape)
+                {
+                    // One delegate per instance, the call's generation and batch kept in the node, the inputs saved as they are: no
+                    // closure and no second array per call (the natural compiled loop's allocations, docs/performance.md).
+                    _w.Call($"return {Support}.RecordCompiled",
+                        [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape,
+                         $"{P}tape ??= {P}TapeBackward", generation, n]);
+                }
+                else
+                {
+                    _w.Call($"return {Support}.RecordCompiled",
+                        [result, $"\"{_class}{_p.Name}CompiledBackward\"", tape, $"({g}, {node}) => {P}TapeBackward({g}, {node}, {generation}, {n}{extra})", .. saved]);
+                }
             }
         }
         if (_p.ScalarOutput && !_p.IsRegion) EmitFusedBackwardEntry(paramList, argList);
@@ -343,13 +360,21 @@ internal sealed class MethodEmitter
         _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
         var reads = PerCall();
         string sizes = string.Concat(reads.Select(r => ", int " + SizeSymbols.Field(r.Atom).TrimStart('_')));
-        using (_w.Block($"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n{sizes})"))
+        using (_w.Block(CachedTape
+            ? $"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node)"
+            : $"private {Tensor}?[] {P}TapeBackward({Tensor} g, global::SharpGrad.Node node, int generation, int n{sizes})"))
         {
             EnterGuard(_p.Name + " (backward)");
+            if (CachedTape)
+            {
+                _w.WriteLine($"int generation = {Support}.Generation(node); // the call's, kept in its node");
+                _w.WriteLine($"int n = {Support}.Batch(node);");
+            }
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
             foreach (var r in reads) _w.WriteLine($"{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom).TrimStart('_')};");
             int count = _p.FloatInputs.Count + _slots.Count;
-            _w.WriteLine($"var grads = new {Tensor}?[{MethodDraft.I(count)}];");
+            // The array is allocated only for a gradient handed to the engine (none when every parameter's is written into .Grad).
+            _w.WriteLine($"{Tensor}?[]? grads = null;");
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
             for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
             _w.WriteLine($"{P}ClearGrads(n);");
@@ -364,19 +389,21 @@ internal sealed class MethodEmitter
                 _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindTapeGrad", overwrites ? [.. args, $"out {EmitContext.Fresh(s)}"] : args);
             }
             var output = Nodes[_p.Output];
-            _w.WriteLine($"{Support}.CopyInto(g, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
+            // The output's gradient: g, or from g by the loss this node computes after the program (a fused loss head).
+            _w.WriteLine($"{Support}.OutputGrad(g, node, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
             _w.WriteLine($"{P}Backward(n);");
             for (int j = 0; j < _p.FloatInputs.Count; j++)
             {
                 var node = Nodes[_p.FloatInputs[j]];
-                _w.Call($"if ({P}{node.Name}_grad_needed) grads[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
+                _w.Call($"if ({P}{node.Name}_grad_needed) (grads ??= new {Tensor}?[{MethodDraft.I(count)}])[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
             }
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
-                _w.Call($"if ({EmitContext.Needed(s)}) grads[{MethodDraft.I(_p.FloatInputs.Count + k)}] = {Support}.TapeGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+                _w.Call($"if ({EmitContext.Needed(s)}) {Support}.SetTapeGrad",
+                    ["ref grads", MethodDraft.I(count), MethodDraft.I(_p.FloatInputs.Count + k), s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
-            _w.WriteLine("return grads;");
+            _w.WriteLine("return grads ?? [];");
         }
     }
 

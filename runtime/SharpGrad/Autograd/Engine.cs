@@ -59,6 +59,16 @@ internal static class Engine
     /// <summary>This thread's idle <see cref="Scratch"/> (null while a pass uses it).</summary>
     [ThreadStatic] private static Scratch? t_scratch;
 
+    /// <summary>The float32 scalar 1 that seeds the backward of a fused compiled loss (never written, never shown to user code).</summary>
+    private static readonly Tensor s_lossSeed = CreateLossSeed();
+
+    private static Tensor CreateLossSeed()
+    {
+        var one = Tensor.Full([], 1.0, DType.Float32);
+        one.Storage.Escape();   // never recycled
+        return one;
+    }
+
     public static Tensor?[]? Run(
         IReadOnlyList<Tensor> outputs,
         IReadOnlyList<Tensor?>? gradOutputs,
@@ -137,7 +147,11 @@ internal static class Engine
                         $"Backward() needs a scalar, but the tensor has shape {ShapeUtil.Format(output._shape)} ({output.NumElements} elements): " +
                         "a gradient can be implicitly created only for scalar outputs. Reduce it with .Sum() or .Mean(), or pass gradient: with the same shape.");
                 }
-                grad = Tensor.OnesLike(output);
+                // The seed of a fused compiled loss is read by that loss's backward only (no hook, no capture sees it): a shared one.
+                grad = output.GradFn is { LossHead: not null, TensorHooks: null, RetainedTensor: null } && output.DType == DType.Float32 &&
+                       captureInputs is null && !createGraph
+                    ? s_lossSeed
+                    : Tensor.OnesLike(output);
             }
             else if (!ShapeUtil.SameShape(grad._shape, output._shape))
             {

@@ -58,7 +58,24 @@ public sealed class Node
     }
 
     /// <summary>The op's name, like PyTorch's (<c>MulBackward</c>, <c>AddmmBackward</c>, …).</summary>
-    public string Name { get; }
+    public string Name { get; private set; }
+
+    /// <summary>
+    /// The loss a compiled program's node computes after the program (a fused loss head,
+    /// <see cref="CompiledSupport.CrossEntropy"/>): the node's output is then the loss, and the program's backward starts
+    /// from the loss's gradient (<see cref="CompiledSupport.OutputGrad"/>). Null for every other node.
+    /// </summary>
+    internal CompiledLossHead? LossHead { get; private set; }
+
+    /// <summary>The generation and batch size of the compiled call that recorded this node (<see cref="CompiledSupport.Generation"/>).</summary>
+    internal int CompiledGeneration, CompiledBatch;
+
+    /// <summary>Makes this compiled program's node compute <paramref name="head"/> after the program, under the loss's name.</summary>
+    internal void AttachLossHead(CompiledLossHead head, string name)
+    {
+        LossHead = head;
+        Name = name;
+    }
 
     /// <summary>The number of inputs of the op.</summary>
     public int InputCount => Inputs.Length;
@@ -104,6 +121,7 @@ public sealed class Node
         {
             Released = true;
             _backward = null;
+            LossHead?.Release();
             // The saved tensors are no longer held by this node: an intermediate nothing else holds goes back to the caching allocator.
             foreach (var t in _saved)
             {

@@ -128,6 +128,15 @@ public static partial class CompiledSupport
         return null;
     }
 
+    /// <summary>
+    /// <see cref="TapeGrad"/> into the tape backward's result: a gradient for the engine goes to <paramref name="grads"/>[<paramref name="index"/>],
+    /// the array (of <paramref name="count"/> entries) allocated at the first such gradient; none when every gradient was written into <c>.Grad</c>.
+    /// </summary>
+    public static void SetTapeGrad(ref Tensor?[]? grads, int count, int index, Tensor parameter, float[] gradient, ref Tensor? cache)
+    {
+        if (TapeGrad(parameter, gradient, ref cache) is { } g) (grads ??= new Tensor?[count])[index] = g;
+    }
+
     private static bool WritesGradDirectly(Node node, int input, Tensor parameter)
     {
         ArgumentNullException.ThrowIfNull(node);

@@ -18,6 +18,31 @@ public static partial class CompiledSupport
     public static Tensor RecordCompiled(Tensor output, string name, Tensor?[] inputs, BackwardFunction backward, params Tensor[] saved)
         => Tensor.Record(output, name, inputs, backward, saved);
 
+    /// <summary>
+    /// <see cref="RecordCompiled(Tensor, string, Tensor?[], BackwardFunction, Tensor[])"/> for a program whose backward reads
+    /// its inputs and needs only the call's <paramref name="generation"/> and <paramref name="batch"/>: the node saves the
+    /// inputs themselves (their in-place changes before the backward are caught) and keeps both numbers
+    /// (<see cref="Generation"/>, <see cref="Batch"/>), so that <paramref name="backward"/> can be one delegate per compiled
+    /// instance: no closure and no saved array per call.
+    /// </summary>
+    public static Tensor RecordCompiled(Tensor output, string name, Tensor?[] inputs, BackwardFunction backward, int generation, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (!Tensor.ShouldRecord(inputs)) return output;
+        bool dense = true;
+        foreach (var t in inputs) dense &= t is not null;
+        Tensor[] saved = dense ? (Tensor[])inputs! : [.. inputs.Where(t => t is not null).Select(t => t!)];
+        output.SetGradFn(new Node(name, inputs, backward, saved) { CompiledGeneration = generation, CompiledBatch = batch });
+        return output;
+    }
+
+    /// <summary>The generation of the compiled call that recorded <paramref name="node"/> (<see cref="RecordCompiled(Tensor, string, Tensor?[], BackwardFunction, int, int)"/>).</summary>
+    public static int Generation(Node node) => node.CompiledGeneration;
+
+    /// <summary>The batch size of the compiled call that recorded <paramref name="node"/>.</summary>
+    public static int Batch(Node node) => node.CompiledBatch;
+
     /// <summary>True when a compiled program's output must be recorded (grad mode on and an input requires grad).</summary>
     public static bool ShouldRecord(Tensor?[] inputs) => Tensor.ShouldRecord(inputs);
 

@@ -52,6 +52,7 @@ partial class Cnn
         private global::SharpGrad.Tensor? _dense2_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
+        private global::SharpGrad.BackwardFunction? _forward_tape; // the tape backward of every call (its generation and batch are in the node)
         private bool _forward_training;
         private float[] _forward_x = [];
         private float[]? _forward_x_copy;
@@ -100,15 +101,12 @@ partial class Cnn
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n * 10];
-            global::System.Array.Copy(_forward_dense2_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_dense2_out, n * 10, n, 10);
             var inputs = new global::SharpGrad.Tensor?[] { x, _conv1.Weight, _conv1.Bias!, _dense1.Weight, _dense1.Bias!, _dense2.Weight, _dense2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
             return global::SharpGrad.CompiledSupport.RecordCompiled(
-                result, "CnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _conv1.Weight, _conv1.Bias!,
-                _dense1.Weight, _dense1.Bias!, _dense2.Weight, _dense2.Bias!);
+                result, "CnnForwardCompiledBackward", inputs, _forward_tape ??= _forward_TapeBackward, generation, n);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
@@ -142,11 +140,13 @@ partial class Cnn
         }
 
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
-        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node)
         {
             using var call = _guard.Enter("Forward (backward)");
+            int generation = global::SharpGrad.CompiledSupport.Generation(node); // the call's, kept in its node
+            int n = global::SharpGrad.CompiledSupport.Batch(node);
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Cnn.Compiled.Forward");
-            var grads = new global::SharpGrad.Tensor?[7];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _conv1_weight_grad_needed = node.NeedsInputGrad(1);
             _conv1_bias_grad_needed = node.NeedsInputGrad(2);
@@ -170,19 +170,23 @@ partial class Cnn
             _dense2_bias_grad_fresh = false;
             if (_dense2_bias_grad_needed) _dense2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 6, _dense2.Bias!, ref _dense2_bias_grad_tensor, out _dense2_bias_grad_fresh);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_dense2_out_grad, n * 10);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_dense2_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 3, 8, 8);
-            if (_conv1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _conv1.Weight, _conv1_weight_grad, ref _conv1_weight_grad_tensor);
-            if (_conv1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_conv1.Bias!, _conv1_bias_grad, ref _conv1_bias_grad_tensor);
-            if (_dense1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _dense1.Weight, _dense1_weight_grad, ref _dense1_weight_grad_tensor);
-            if (_dense1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_dense1.Bias!, _dense1_bias_grad, ref _dense1_bias_grad_tensor);
-            if (_dense2_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _dense2.Weight, _dense2_weight_grad, ref _dense2_weight_grad_tensor);
-            if (_dense2_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_dense2.Bias!, _dense2_bias_grad, ref _dense2_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(
+                _forward_x_grad, n, 3, 8, 8);
+            if (_conv1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 1, _conv1.Weight, _conv1_weight_grad, ref _conv1_weight_grad_tensor);
+            if (_conv1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 2, _conv1.Bias!, _conv1_bias_grad, ref _conv1_bias_grad_tensor);
+            if (_dense1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 3, _dense1.Weight, _dense1_weight_grad, ref _dense1_weight_grad_tensor);
+            if (_dense1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 4, _dense1.Bias!, _dense1_bias_grad, ref _dense1_bias_grad_tensor);
+            if (_dense2_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 5, _dense2.Weight, _dense2_weight_grad, ref _dense2_weight_grad_tensor);
+            if (_dense2_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 6, _dense2.Bias!, _dense2_bias_grad, ref _dense2_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at

@@ -44,6 +44,7 @@ partial class Mlp
         private global::SharpGrad.Tensor? _fc2_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
+        private global::SharpGrad.BackwardFunction? _forward_tape; // the tape backward of every call (its generation and batch are in the node)
         private bool _forward_training;
         private float[] _forward_x = [];
         private float[]? _forward_x_copy;
@@ -75,15 +76,12 @@ partial class Mlp
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n * 10];
-            global::System.Array.Copy(_forward_fc2_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_fc2_out, n * 10, n, 10);
             var inputs = new global::SharpGrad.Tensor?[] { x, _fc1.Weight, _fc1.Bias!, _fc2.Weight, _fc2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
             return global::SharpGrad.CompiledSupport.RecordCompiled(
-                result, "MlpForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _fc1.Weight, _fc1.Bias!,
-                _fc2.Weight, _fc2.Bias!);
+                result, "MlpForwardCompiledBackward", inputs, _forward_tape ??= _forward_TapeBackward, generation, n);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
@@ -110,11 +108,13 @@ partial class Mlp
         }
 
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
-        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node)
         {
             using var call = _guard.Enter("Forward (backward)");
+            int generation = global::SharpGrad.CompiledSupport.Generation(node); // the call's, kept in its node
+            int n = global::SharpGrad.CompiledSupport.Batch(node);
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Mlp.Compiled.Forward");
-            var grads = new global::SharpGrad.Tensor?[5];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _fc1_weight_grad_needed = node.NeedsInputGrad(1);
             _fc1_bias_grad_needed = node.NeedsInputGrad(2);
@@ -133,14 +133,16 @@ partial class Mlp
             _fc2_bias_grad_fresh = false;
             if (_fc2_bias_grad_needed) _fc2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 4, _fc2.Bias!, ref _fc2_bias_grad_tensor, out _fc2_bias_grad_fresh);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_fc2_out_grad, n * 10);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_fc2_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 784);
-            if (_fc1_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_fc1.Weight, _fc1_weight_grad, ref _fc1_weight_grad_tensor);
-            if (_fc1_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_fc1.Bias!, _fc1_bias_grad, ref _fc1_bias_grad_tensor);
-            if (_fc2_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(_fc2.Weight, _fc2_weight_grad, ref _fc2_weight_grad_tensor);
-            if (_fc2_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_fc2.Bias!, _fc2_bias_grad, ref _fc2_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[5])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 784);
+            if (_fc1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 1, _fc1.Weight, _fc1_weight_grad, ref _fc1_weight_grad_tensor);
+            if (_fc1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(ref grads, 5, 2, _fc1.Bias!, _fc1_bias_grad, ref _fc1_bias_grad_tensor);
+            if (_fc2_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 3, _fc2.Weight, _fc2_weight_grad, ref _fc2_weight_grad_tensor);
+            if (_fc2_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(ref grads, 5, 4, _fc2.Bias!, _fc2_bias_grad, ref _fc2_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at

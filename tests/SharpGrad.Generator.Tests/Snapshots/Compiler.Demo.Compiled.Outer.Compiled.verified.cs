@@ -42,6 +42,7 @@ partial class Outer
         private global::SharpGrad.Tensor? _block_fc_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
+        private global::SharpGrad.BackwardFunction? _forward_tape; // the tape backward of every call (its generation and batch are in the node)
         private bool _forward_training;
         private float[] _forward_x = [];
         private float[]? _forward_x_copy;
@@ -116,15 +117,12 @@ partial class Outer
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n];
-            global::System.Array.Copy(_forward_sum_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 1);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_sum_out, n, n, 1);
             var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
             return global::SharpGrad.CompiledSupport.RecordCompiled(
-                result, "OuterForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _stem.Weight, _stem.Bias!,
-                _block_fc.Weight, _block_fc.Bias!);
+                result, "OuterForwardCompiledBackward", inputs, _forward_tape ??= _forward_TapeBackward, generation, n);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
@@ -158,11 +156,13 @@ partial class Outer
         }
 
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
-        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node)
         {
             using var call = _guard.Enter("Forward (backward)");
+            int generation = global::SharpGrad.CompiledSupport.Generation(node); // the call's, kept in its node
+            int n = global::SharpGrad.CompiledSupport.Batch(node);
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Forward");
-            var grads = new global::SharpGrad.Tensor?[5];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _stem_weight_grad_needed = node.NeedsInputGrad(1);
             _stem_bias_grad_needed = node.NeedsInputGrad(2);
@@ -176,16 +176,18 @@ partial class Outer
                 node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
             if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_sum_out_grad, n);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_sum_out_grad, n);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[5])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
+            if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 1, _stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 2, _stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 3, _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 4, _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
@@ -349,9 +351,7 @@ partial class Outer
             using var call = _guard.Enter("Loss");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
-            var y = new float[1];
-            global::System.Array.Copy(_loss_mse_loss_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, global::System.Array.Empty<int>());
+            var result = global::SharpGrad.CompiledSupport.Output(_loss_mse_loss_out, 1, global::System.Array.Empty<int>());
             var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _loss_generation;
@@ -433,7 +433,7 @@ partial class Outer
         {
             using var call = _guard.Enter("Loss (backward)");
             if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Outer.Compiled.Loss");
-            var grads = new global::SharpGrad.Tensor?[5];
+            global::SharpGrad.Tensor?[]? grads = null;
             _loss_x_grad_needed = node.NeedsInputGrad(0);
             _stem_weight_grad_needed = node.NeedsInputGrad(1);
             _stem_bias_grad_needed = node.NeedsInputGrad(2);
@@ -447,16 +447,18 @@ partial class Outer
                 node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
             if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_mse_loss_out_grad, 1);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _loss_mse_loss_out_grad, 1);
             _loss_Backward(n);
-            if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
-            if (_stem_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
-            if (_block_fc_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
-            if (_block_fc_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
-            return grads;
+            if (_loss_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[5])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
+            if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 1, _stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
+            if (_stem_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 2, _stem.Bias!, _stem_bias_grad, ref _stem_bias_grad_tensor);
+            if (_block_fc_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 3, _block_fc.Weight, _block_fc_weight_grad, ref _block_fc_weight_grad_tensor);
+            if (_block_fc_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 5, 4, _block_fc.Bias!, _block_fc_bias_grad, ref _block_fc_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at

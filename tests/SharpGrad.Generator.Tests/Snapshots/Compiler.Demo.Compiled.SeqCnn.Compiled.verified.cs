@@ -50,6 +50,7 @@ partial class SeqCnn
         private global::SharpGrad.Tensor? _head_bias_grad_tensor; // the .Grad tensor the backward reuses
         private int _forward_capacity = -1;
         private int _forward_generation;
+        private global::SharpGrad.BackwardFunction? _forward_tape; // the tape backward of every call (its generation and batch are in the node)
         private bool _forward_training;
         private float[] _forward_x = [];
         private float[]? _forward_x_copy;
@@ -139,9 +140,7 @@ partial class SeqCnn
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n * 10];
-            global::System.Array.Copy(_forward_head_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 10);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_head_out, n * 10, n, 10);
             var inputs = new global::SharpGrad.Tensor?[]
             {
                 x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,
@@ -149,8 +148,7 @@ partial class SeqCnn
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
             return global::SharpGrad.CompiledSupport.RecordCompiled(
-                result, "SeqCnnForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _features_0.Weight,
-                _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!);
+                result, "SeqCnnForwardCompiledBackward", inputs, _forward_tape ??= _forward_TapeBackward, generation, n);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
@@ -188,11 +186,13 @@ partial class SeqCnn
         }
 
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
-        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node)
         {
             using var call = _guard.Enter("Forward (backward)");
+            int generation = global::SharpGrad.CompiledSupport.Generation(node); // the call's, kept in its node
+            int n = global::SharpGrad.CompiledSupport.Batch(node);
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Forward");
-            var grads = new global::SharpGrad.Tensor?[7];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _features_0_weight_grad_needed = node.NeedsInputGrad(1);
             _features_0_bias_grad_needed = node.NeedsInputGrad(2);
@@ -212,20 +212,23 @@ partial class SeqCnn
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 5, _head.Weight, ref _head_weight_grad_tensor);
             if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 10);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_head_out_grad, n * 10);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(
+                _forward_x_grad, n, 1, 28, 28);
+            if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 1, _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 2, _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 3, _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 4, _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 5, _head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 6, _head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
@@ -362,9 +365,7 @@ partial class SeqCnn
             using var call = _guard.Enter("Loss");
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
-            var y = new float[1];
-            global::System.Array.Copy(_loss_cross_entropy_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, global::System.Array.Empty<int>());
+            var result = global::SharpGrad.CompiledSupport.Output(_loss_cross_entropy_out, 1, global::System.Array.Empty<int>());
             var inputs = new global::SharpGrad.Tensor?[]
             {
                 x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,
@@ -465,7 +466,7 @@ partial class SeqCnn
         {
             using var call = _guard.Enter("Loss (backward)");
             if (generation != _loss_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqCnn.Compiled.Loss");
-            var grads = new global::SharpGrad.Tensor?[7];
+            global::SharpGrad.Tensor?[]? grads = null;
             _loss_x_grad_needed = node.NeedsInputGrad(0);
             _features_0_weight_grad_needed = node.NeedsInputGrad(1);
             _features_0_bias_grad_needed = node.NeedsInputGrad(2);
@@ -485,20 +486,22 @@ partial class SeqCnn
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 5, _head.Weight, ref _head_weight_grad_tensor);
             if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _loss_cross_entropy_out_grad, 1);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _loss_cross_entropy_out_grad, 1);
             _loss_Backward(n);
-            if (_loss_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
-            if (_features_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
-            if (_features_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
-            if (_features_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
-            if (_features_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
-            return grads;
+            if (_loss_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
+            if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 1, _features_0.Weight, _features_0_weight_grad, ref _features_0_weight_grad_tensor);
+            if (_features_0_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 2, _features_0.Bias!, _features_0_bias_grad, ref _features_0_bias_grad_tensor);
+            if (_features_1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 3, _features_1.Weight!, _features_1_weight_grad, ref _features_1_weight_grad_tensor);
+            if (_features_1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 4, _features_1.Bias!, _features_1_bias_grad, ref _features_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 5, _head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 6, _head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at

@@ -90,9 +90,7 @@ partial class SeqNet
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n * 4 * _sym_T];
-            global::System.Array.Copy(_forward_down_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, _sym_T, 4);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_down_out, n * 4 * _sym_T, n, _sym_T, 4);
             var inputs = new global::SharpGrad.Tensor?[] { x, _up.Weight, _up.Bias!, _norm.Weight!, _norm.Bias!, _down.Weight, _down.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
@@ -138,7 +136,7 @@ partial class SeqNet
             using var call = _guard.Enter("Forward (backward)");
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("SeqNet.Compiled.Forward");
             _sym_T = sym_T;
-            var grads = new global::SharpGrad.Tensor?[7];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _up_weight_grad_needed = node.NeedsInputGrad(1);
             _up_bias_grad_needed = node.NeedsInputGrad(2);
@@ -162,16 +160,21 @@ partial class SeqNet
             _down_bias_grad_fresh = false;
             if (_down_bias_grad_needed) _down_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 6, _down.Bias!, ref _down_bias_grad_tensor, out _down_bias_grad_fresh);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_down_out_grad, n * 4 * _sym_T);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_down_out_grad, n * 4 * _sym_T);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, _sym_T, 8);
-            if (_up_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(_up.Weight, _up_weight_grad, ref _up_weight_grad_tensor);
-            if (_up_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(_up.Bias!, _up_bias_grad, ref _up_bias_grad_tensor);
-            if (_norm_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(_norm.Weight!, _norm_weight_grad, ref _norm_weight_grad_tensor);
-            if (_norm_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(_norm.Bias!, _norm_bias_grad, ref _norm_bias_grad_tensor);
-            if (_down_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_down.Weight, _down_weight_grad, ref _down_weight_grad_tensor);
-            if (_down_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_down.Bias!, _down_bias_grad, ref _down_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(
+                _forward_x_grad, n, _sym_T, 8);
+            if (_up_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(ref grads, 7, 1, _up.Weight, _up_weight_grad, ref _up_weight_grad_tensor);
+            if (_up_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(ref grads, 7, 2, _up.Bias!, _up_bias_grad, ref _up_bias_grad_tensor);
+            if (_norm_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 3, _norm.Weight!, _norm_weight_grad, ref _norm_weight_grad_tensor);
+            if (_norm_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 4, _norm.Bias!, _norm_bias_grad, ref _norm_bias_grad_tensor);
+            if (_down_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 5, _down.Weight, _down_weight_grad, ref _down_weight_grad_tensor);
+            if (_down_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 6, _down.Bias!, _down_bias_grad, ref _down_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at

@@ -54,6 +54,7 @@ partial class Stack
         private readonly int _sym_d; // d, bound from blocks.0.in_features when Compile() is called
         private int _forward_capacity = -1;
         private int _forward_generation;
+        private global::SharpGrad.BackwardFunction? _forward_tape; // the tape backward of every call (its generation and batch are in the node)
         private bool _forward_training;
         private float[] _forward_x = [];
         private float[]? _forward_x_copy;
@@ -106,15 +107,12 @@ partial class Stack
             using var call = _guard.Enter("Forward");
             int n = _forward_Prepare(x);
             _forward_Run(n);
-            var y = new float[n * 3];
-            global::System.Array.Copy(_forward_head_out, y, y.Length);
-            var result = global::SharpGrad.CompiledSupport.Wrap(y, n, 3);
+            var result = global::SharpGrad.CompiledSupport.Output(_forward_head_out, n * 3, n, 3);
             var inputs = new global::SharpGrad.Tensor?[] { x, _blocks_0.Weight, _blocks_0.Bias!, _blocks_1.Weight, _blocks_1.Bias!, _head.Weight, _head.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
             return global::SharpGrad.CompiledSupport.RecordCompiled(
-                result, "StackForwardCompiledBackward", inputs, (g, node) => _forward_TapeBackward(g, node, generation, n), x, _blocks_0.Weight,
-                _blocks_0.Bias!, _blocks_1.Weight, _blocks_1.Bias!, _head.Weight, _head.Bias!);
+                result, "StackForwardCompiledBackward", inputs, _forward_tape ??= _forward_TapeBackward, generation, n);
         }
 
         /// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>
@@ -144,11 +142,13 @@ partial class Stack
         }
 
         /// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>
-        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node, int generation, int n)
+        private global::SharpGrad.Tensor?[] _forward_TapeBackward(global::SharpGrad.Tensor g, global::SharpGrad.Node node)
         {
             using var call = _guard.Enter("Forward (backward)");
+            int generation = global::SharpGrad.CompiledSupport.Generation(node); // the call's, kept in its node
+            int n = global::SharpGrad.CompiledSupport.Batch(node);
             if (generation != _forward_generation) throw global::SharpGrad.CompiledSupport.StaleBackward("Stack.Compiled.Forward");
-            var grads = new global::SharpGrad.Tensor?[7];
+            global::SharpGrad.Tensor?[]? grads = null;
             _forward_x_grad_needed = node.NeedsInputGrad(0);
             _blocks_0_weight_grad_needed = node.NeedsInputGrad(1);
             _blocks_0_bias_grad_needed = node.NeedsInputGrad(2);
@@ -175,20 +175,23 @@ partial class Stack
             _head_bias_grad_fresh = false;
             if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 6, _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
-            global::SharpGrad.CompiledSupport.CopyInto(g, _forward_head_out_grad, n * 3);
+            global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_head_out_grad, n * 3);
             _forward_Backward(n);
-            if (_forward_x_grad_needed) grads[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, _sym_d);
-            if (_blocks_0_weight_grad_needed) grads[1] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _blocks_0.Weight, _blocks_0_weight_grad, ref _blocks_0_weight_grad_tensor);
-            if (_blocks_0_bias_grad_needed) grads[2] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _blocks_0.Bias!, _blocks_0_bias_grad, ref _blocks_0_bias_grad_tensor);
-            if (_blocks_1_weight_grad_needed) grads[3] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _blocks_1.Weight, _blocks_1_weight_grad, ref _blocks_1_weight_grad_tensor);
-            if (_blocks_1_bias_grad_needed) grads[4] = global::SharpGrad.CompiledSupport.TapeGrad(
-                _blocks_1.Bias!, _blocks_1_bias_grad, ref _blocks_1_bias_grad_tensor);
-            if (_head_weight_grad_needed) grads[5] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) grads[6] = global::SharpGrad.CompiledSupport.TapeGrad(_head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
-            return grads;
+            if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(
+                _forward_x_grad, n, _sym_d);
+            if (_blocks_0_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 1, _blocks_0.Weight, _blocks_0_weight_grad, ref _blocks_0_weight_grad_tensor);
+            if (_blocks_0_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 2, _blocks_0.Bias!, _blocks_0_bias_grad, ref _blocks_0_bias_grad_tensor);
+            if (_blocks_1_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 3, _blocks_1.Weight, _blocks_1_weight_grad, ref _blocks_1_weight_grad_tensor);
+            if (_blocks_1_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 4, _blocks_1.Bias!, _blocks_1_bias_grad, ref _blocks_1_bias_grad_tensor);
+            if (_head_weight_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 5, _head.Weight, _head_weight_grad, ref _head_weight_grad_tensor);
+            if (_head_bias_grad_needed) global::SharpGrad.CompiledSupport.SetTapeGrad(
+                ref grads, 7, 6, _head.Bias!, _head_bias_grad, ref _head_bias_grad_tensor);
+            return grads ?? [];
         }
 
         /// <summary>Clears the gradient buffers of the values the backward accumulates into (those shared by liveness are cleared at
