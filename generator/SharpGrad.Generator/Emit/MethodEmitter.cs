@@ -48,8 +48,9 @@ internal sealed class MethodEmitter
     private string P => _p.Prefix;
 
     /// <summary>True when the tape backward needs only the call's generation and batch (no size read per call, no raw input
-    /// saved): the entry records with one cached delegate (<c>…tape</c>) and keeps both numbers in the node.</summary>
-    private bool CachedTape => PerCall().Count == 0 && !_p.RawInputs.Any();
+    /// saved): the entry records with one cached delegate (<c>…tape</c>) and keeps both numbers in the node. An int64 result
+    /// (indices) records nothing, so it has no delegate to cache.</summary>
+    private bool CachedTape => PerCall().Count == 0 && !_p.RawInputs.Any() && RuleOf(_p.Output).Int64Value(_e, Nodes[_p.Output]) is null;
 
     /// <summary>The sizes this method reads from its inputs at each call (a sequence length <c>T</c>): atom, input parameter, dim.</summary>
     private List<(string Atom, string Input, int Dim, TensorShape Shape)> PerCall()
