@@ -448,8 +448,9 @@ internal static class Planner
             RuleKind.Raw or RuleKind.Data or RuleKind.DataValue or RuleKind.Broadcast or RuleKind.Permute => true,
             // Geometry written with the symbols' expressions (MethodDraft.ProductText).
             RuleKind.Softmax or RuleKind.Reduce or RuleKind.MatMul or RuleKind.BroadcastMatMul or RuleKind.MaskedFill or RuleKind.Where or RuleKind.WhereScalar => true,
-            // Along one dim, [outer, size, inner] written with the symbols' expressions (AxisGeometry's texts); Glu halves a fixed dim.
-            RuleKind.Extreme or RuleKind.Variance or RuleKind.Glu or RuleKind.Slice => true,
+            // Along one dim, [outer, size, inner] written with the symbols' expressions (AxisGeometry's texts; ArgMax of all
+            // elements too); Glu halves a fixed dim.
+            RuleKind.Extreme or RuleKind.ArgExtreme or RuleKind.Variance or RuleKind.Glu or RuleKind.Slice => true,
             RuleKind.Input or RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.FunctionalLayerNorm or RuleKind.Embedding or RuleKind.Recurrent or RuleKind.RecurrentState or RuleKind.TransformerLayer or RuleKind.SelfAttention or RuleKind.Conv
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,

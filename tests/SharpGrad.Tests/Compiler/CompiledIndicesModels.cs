@@ -57,3 +57,26 @@ public sealed partial class CompiledValuesAndIndicesNet
         return [h.Max(2).Values * 2f, h.ArgMax(2)];
     }
 }
+
+/// <summary>A constructor-sized classifier's predictions (CompiledIndicesTests.IndicesOfAConstructorSizedValueCompileAndMatchEager).</summary>
+[Module]
+public sealed partial class CompiledSizedIndicesNet
+{
+    private readonly Linear fc;
+
+    public CompiledSizedIndicesNet(int hidden) { fc = new Linear(6, hidden); }
+
+    public Tensor Forward([Shape("N", 6)] Tensor x) => fc.Forward(x);
+
+    /// <summary>The class a softmin of the logits ranks first, behind a guard (runs as written, no break).</summary>
+    [Compiled]
+    public Tensor Predict([Shape("N", 6)] Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return Functional.Softmin(fc.Forward(x), 1).ArgMax(1);
+    }
+
+    /// <summary>The flat position of the smallest logit of the whole batch.</summary>
+    [Compiled]
+    public Tensor PredictAll([Shape("N", 6)] Tensor x) => fc.Forward(x).ArgMin();
+}

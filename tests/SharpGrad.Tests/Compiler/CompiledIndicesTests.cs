@@ -105,4 +105,26 @@ public class CompiledIndicesTests
         Assert.Equal(eager[1].Shape, compiled[1].Shape);
         Assert.Equal(eager[1].ToLongArray(), compiled[1].ToLongArray());
     }
+
+    /// <summary>
+    /// Indices of a constructor-sized value (<c>new Linear(6, hidden)</c>), as a PyTorch user writes a classifier's
+    /// prediction: found by the user check of session 9 (a named break "whose sizes are bound when the module is built"
+    /// before the planner let the ArgExtreme rule take symbolic sizes). Compiled with no break, equal to eager.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(3, 7)]
+    [InlineData(64, 16)]
+    public void IndicesOfAConstructorSizedValueCompileAndMatchEager(int batch, int hidden)
+    {
+        var model = new CompiledSizedIndicesNet(hidden);
+        var net = model.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        foreach (int n in new[] { batch, batch + 2 })
+        {
+            var x = Tensor.Randn([n, 6], rng: new Rng(1000 + n + hidden));
+            Assert.Equal(model.Predict(x).ToLongArray(), net.Predict(x).ToLongArray());
+            Assert.Equal(model.PredictAll(x).ToLongArray(), net.PredictAll(x).ToLongArray());
+        }
+    }
 }
