@@ -47,6 +47,10 @@ internal sealed class MethodEmitter
 
     private string P => _p.Prefix;
 
+    /// <summary>The user's method this program runs (a region's, <c>ForwardRegion1</c>, is its method's, <c>Forward</c>): the
+    /// name error messages give, since the user never sees a region's entry.</summary>
+    private string UserMethodName => _p.IsRegion ? _p.Name.Substring(0, _p.Name.LastIndexOf("Region", System.StringComparison.Ordinal)) : _p.Name;
+
     /// <summary>True when the tape backward needs only the call's generation and batch (no size read per call, no raw input
     /// saved): the entry records with one cached delegate (<c>…tape</c>) and keeps both numbers in the node. An int64 result
     /// (indices) records nothing, so it has no delegate to cache.</summary>
@@ -144,7 +148,7 @@ internal sealed class MethodEmitter
         string paramList = string.Join(", ", parameters);
         string argList = string.Join(", ", inputs.Select(x => x.Name));
 
-        if (_p.IsRegion) _w.WriteLine($"/// <summary>Runs a compiled region of <c>{_class}.{_p.Name.Substring(0, _p.Name.LastIndexOf("Region", System.StringComparison.Ordinal))}</c>: same result and gradients as its statements run eagerly, as one node on the tape.</summary>");
+        if (_p.IsRegion) _w.WriteLine($"/// <summary>Runs a compiled region of <c>{_class}.{UserMethodName}</c>: same result and gradients as its statements run eagerly, as one node on the tape.</summary>");
         else
         {
             _w.WriteLine($"/// <summary>Runs the compiled {UserMethod()}:");
@@ -282,7 +286,7 @@ internal sealed class MethodEmitter
     private void EmitPrepare()
     {
         var inputs = _p.Inputs;
-        string where = $"{_class}.Compiled.{_p.Name}";
+        string where = $"{_class}.Compiled.{UserMethodName}";
         _w.WriteLine("/// <summary>Checks the inputs against the shapes inferred at build time, sizes the buffers (grown only with the batch) and binds the inputs.</summary>");
         _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private int {P}Prepare({string.Join(", ", inputs.Select(x => $"{Tensor} {x.Name}"))})"))
@@ -357,7 +361,7 @@ internal sealed class MethodEmitter
 
     private void EmitTapeBackward()
     {
-        string where = $"{_class}.Compiled.{_p.Name}";
+        string where = $"{_class}.Compiled.{UserMethodName}";
         _w.WriteLine("/// <summary>The tape's backward for this method's node: runs the generated backward and returns one gradient per tape input.</summary>");
         var reads = PerCall();
         string sizes = string.Concat(reads.Select(r => ", int " + SizeSymbols.Field(r.Atom).TrimStart('_')));

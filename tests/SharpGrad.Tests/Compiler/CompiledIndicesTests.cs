@@ -127,4 +127,18 @@ public class CompiledIndicesTests
             Assert.Equal(model.PredictAll(x).ToLongArray(), net.PredictAll(x).ToLongArray());
         }
     }
+
+    /// <summary>
+    /// A wrong input to a method compiled as a region (its guard runs first) is reported under the user's method name, never
+    /// the region's internal entry (the user check of session 9 read "…Compiled.PredictRegion1 … run the eager …PredictRegion1").
+    /// </summary>
+    [Fact]
+    public void AWrongInputToARegionNamesTheUsersMethod()
+    {
+        var net = new CompiledSizedIndicesNet(5).Compile();
+        var error = Assert.Throws<ArgumentException>(() => net.Predict(Tensor.Randn([4, 7], rng: new Rng(1))));
+        Assert.Contains("CompiledSizedIndicesNet.Compiled.Predict: expected x of shape [N, 6], but got [4, 7]", error.Message);
+        Assert.Contains("run the eager CompiledSizedIndicesNet.Predict.", error.Message);
+        Assert.DoesNotContain("Region", error.Message);
+    }
 }
