@@ -102,17 +102,21 @@ public sealed class Node
         {
             for (int i = 0; i < _saved.Length; i++)
             {
-                if (_saved[i].Version != _savedVersions![i])
-                {
-                    throw new InvalidOperationException(
-                        $"One of the tensors needed for gradient computation has been modified by an in-place operation: the tensor of shape " +
-                        $"{ShapeUtil.Format(_saved[i]._shape)} saved by {Name} is at version {_saved[i].Version}; expected version {_savedVersions[i]}. " +
-                        $"Use the out-of-place op (e.g. Relu instead of Relu_, x + y instead of x.Add_(y)) on tensors that {Name} needs for backward.");
-                }
+                if (_saved[i].Version != _savedVersions![i]) throw ModifiedInPlace(_saved[i], _savedVersions[i], Name);
             }
         }
         return _backward(gradOutput, this);
     }
+
+    /// <summary>
+    /// The error of a backward that finds a tensor it saved changed in place since (PyTorch's "one of the variables needed
+    /// for gradient computation has been modified by an inplace operation"): <paramref name="saved"/> is at another version
+    /// than <paramref name="expected"/>, the one <paramref name="name"/> recorded.
+    /// </summary>
+    internal static InvalidOperationException ModifiedInPlace(Tensor saved, int expected, string name) => new(
+        $"One of the tensors needed for gradient computation has been modified by an in-place operation: the tensor of shape " +
+        $"{ShapeUtil.Format(saved._shape)} saved by {name} is at version {saved.Version}; expected version {expected}. " +
+        $"Use the out-of-place op (e.g. Relu instead of Relu_, x + y instead of x.Add_(y)) on tensors that {name} needs for backward.");
 
     /// <summary>Frees what backward needed; only nodes that saved tensors refuse a second backward, as in PyTorch.</summary>
     internal void Release()

@@ -95,14 +95,8 @@ internal sealed class CompiledLossHead
     /// <summary>Writes d loss / d output for the loss gradient <paramref name="g"/> into <paramref name="destination"/>.</summary>
     public void Backward(Tensor g, float[] destination, int count)
     {
-        if (_target.Version != _targetVersion)
-        {
-            // The eager loss saves its target (PyTorch: nll_loss does): an in-place change before the backward is an error.
-            throw new InvalidOperationException(
-                $"One of the tensors needed for gradient computation has been modified by an in-place operation: the tensor of shape " +
-                $"{ShapeUtil.Format(_target._shape)} saved by CrossEntropyLossBackward is at version {_target.Version}; expected version {_targetVersion}. " +
-                "Use the out-of-place op (e.g. Relu instead of Relu_, x + y instead of x.Add_(y)) on tensors that CrossEntropyLossBackward needs for backward.");
-        }
+        // The eager loss saves its target (PyTorch: nll_loss does): an in-place change before the backward is an error.
+        if (_target.Version != _targetVersion) throw Node.ModifiedInPlace(_target, _targetVersion, "CrossEntropyLossBackward");
         if (_logp.Released) throw new InvalidOperationException("CrossEntropyLossBackward: the loss's saved values were freed by an earlier backward.");
         Span<float> gLoss = [g.Item()];   // a scalar loss: its gradient is one value
         Kernels.ClassIndexLoss.Backward<float>(new ReadOnlySpan<float>(_logp.Data, 0, count), gLoss, new Span<float>(destination, 0, count), _targets, _setup, accumulate: false);
