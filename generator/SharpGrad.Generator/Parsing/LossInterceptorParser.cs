@@ -66,8 +66,8 @@ internal static class LossInterceptorParser
         => type is { Name: "Compiled", TypeKind: TypeKind.Class, ContainingType: { } outer } && type is not IErrorTypeSymbol && IsModuleClass(outer);
 
     private static bool IsModuleClass(ITypeSymbol? type)
-        => type is INamedTypeSymbol named && named.GetAttributes().Any(a => a.AttributeClass is { Name: "ModuleAttribute" or "SequentialAttribute" } c
-            && c.ContainingNamespace is { Name: "SharpGrad", ContainingNamespace.IsGlobalNamespace: true });
+        => type is INamedTypeSymbol named
+           && (ModuleParser.HasAttribute(named, ModuleParser.ModuleAttributeName) || ModuleParser.HasAttribute(named, ModuleParser.SequentialAttributeName));
 
     /// <summary>An expression whose value is a module's compiled program, judged from its syntax where its type is not generated yet.</summary>
     private static bool IsCompiledReceiver(SemanticModel model, ExpressionSyntax expression, CancellationToken token, int depth)
