@@ -66,9 +66,6 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
     public T[] GradHw { get; private set; } = [];
 
-    /// <summary>Unused since W_hh's gradient reads h_{t−1} in place from the outputs (kept empty; was [T, N, H], h_{t−1} by t).</summary>
-    public T[] Previous { get; private set; } = [];
-
     /// <summary>[N, H]: the gradient of h_t (from the output at t and from step t + 1).</summary>
     public T[] Dh { get; private set; } = [];
 
@@ -125,11 +122,11 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     internal void ReturnWorking()
     {
         if (!Pooled) return;
-        foreach (var a in (T[][])[Hw, WeightT, Dh, DhNext, Dc, Previous, GradHw])
+        foreach (var a in (T[][])[Hw, WeightT, Dh, DhNext, Dc, GradHw])
         {
             if (a.Length > 0) CachingAllocator.Return(a);
         }
-        Hw = WeightT = Dh = DhNext = Dc = Previous = GradHw = [];
+        Hw = WeightT = Dh = DhNext = Dc = GradHw = [];
     }
 
     private T[] Fit(T[] a, int size) => a.Length == size ? a : Pooled && size > 0 ? CachingAllocator.Rent<T>(size, clear: false) : new T[size];
