@@ -122,6 +122,8 @@ public static class Profile
         var rnd = new Random(0);
         foreach (var arr in new[] { wa, wb, wc }) for (int i = 0; i < arr.Length; i++) arr[i] = rnd.NextSingle() - 0.5f;
         Add("gemm-fc1-fwd", "sgemm 64x784 · (256x784)ᵀ (fc1 forward)", () => Gemm.Sgemm(false, true, 64, 256, 784, 1f, wa, 0, 784, wb, 0, 784, 0f, wc, 0, 256), 300);
+        var wat = new float[784 * 64]; var wct = new float[256 * 64];
+        Add("gemm-fc1-fwd-t", "sgemm 256x784 · 784x64 (fc1 forward as W·xᵀ, transposed)", () => Gemm.Sgemm(false, false, 256, 64, 784, 1f, wb, 0, 784, wat, 0, 64, 0f, wct, 0, 64), 300);
         Add("gemm-fc1-dx", "sgemm 64x256 · 256x784 (fc1 input gradient)", () => Gemm.Sgemm(false, false, 64, 784, 256, 1f, wc, 0, 256, wb, 0, 784, 0f, wa, 0, 784), 300);
         Add("gemm-fc1-dw", "sgemm (64x256)ᵀ · 64x784 (fc1 weight gradient)", () => Gemm.Sgemm(true, false, 256, 784, 64, 1f, wc, 0, 256, wa, 0, 784, 0f, wb, 0, 784), 300);
         var w2b = new float[128 * 256]; var h2 = new float[64 * 128];

@@ -99,6 +99,11 @@ public static partial class Gemm
         }
         try
         {
+            if (transB && UseTransposedProduct<T>(m, n, k, lda))
+            {
+                Transposed(m, n, k, alpha, a, aOff, b, bOff, ldb, c, cOff, ldc, allowParallel, epi, overwrite);
+                return;
+            }
             // Column ranges aligned to the kernels' widths (4 dot products, 2 vectors of axpy).
             int align = transB ? 16 : 2 * Math.Max(Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count, 1);
             double flops = 2.0 * m * n * k;
@@ -117,6 +122,129 @@ public static partial class Gemm
         {
             if (gathered is not null) Scratch<T>.Pool.Return(gathered);
         }
+    }
+
+    // ---------------- x·Wᵀ with few rows of x: (W·xᵀ)ᵀ through the broadcast kernel ----------------
+
+    /// <summary>
+    /// Whether x·Wᵀ (A m×k contiguous, B n×k) runs as Cᵀ = B·Aᵀ on the broadcast kernel instead of as dot products. A
+    /// layer's training forward (64×784·(256×784)ᵀ, fc1 of the MLP) ran at ~150 GFLOP/s in <see cref="Dot4x4{T, TRows}"/>
+    /// and at ~205 as W·xᵀ in <see cref="AxpyTile{T, TRows}"/> (`count gemm-fc1-fwd` / `gemm-fc1-fwd-t`, one core); the two
+    /// transposes it needs (x: m·k elements, the m×n result) are a small fraction of m·n·k when W has many rows. AVX-512 and
+    /// float only (where it was measured); x with few rows (the transposed copy of x stays in L2 and the broadcast kernel's
+    /// strips of it in L1).
+    /// </summary>
+    private static bool UseTransposedProduct<T>(int m, int n, int k, int lda) where T : unmanaged
+        => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && lda == k
+           && m >= TransposedMinM && m <= TransposedMaxM && n >= TransposedMinN && k >= TransposedMinK;
+
+    /// <summary>The fewest rows of x for <see cref="UseTransposedProduct{T}"/> (one 32-column strip of xᵀ).</summary>
+    private const int TransposedMinM = 32;
+
+    /// <summary>The most rows of x for <see cref="UseTransposedProduct{T}"/> (xᵀ of 256×1024 floats is 1 MB, the L2).</summary>
+    private const int TransposedMaxM = 256;
+
+    /// <summary>The fewest rows of W for <see cref="UseTransposedProduct{T}"/> (eight 8-row tiles of the broadcast kernel).</summary>
+    private const int TransposedMinN = 64;
+
+    /// <summary>
+    /// The shortest k for <see cref="UseTransposedProduct{T}"/>: fc1's k = 784 gains (min 156 → 124 µs), fc2's
+    /// 64×256·(128×256)ᵀ does not (27.2 → 30.4 µs: the transposes and the shorter broadcast loops cost more than the dot
+    /// kernel loses there).
+    /// </summary>
+    private const int TransposedMinK = 512;
+
+    /// <summary>
+    /// C (=|+=) alpha·A·Bᵀ computed as T = alpha·B·Aᵀ (n×m, the broadcast kernel over B's rows, Aᵀ's rows streamed), then
+    /// C[i, j] (=|+=) T[j, i] and the epilogue. Split over ranges of B's rows (C's columns) on the worker pool like the dot
+    /// path; each part transposes its own block of T into C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transposed<T>(int m, int n, int k, T alpha, T[] a, int aOff, T[] b, int bOff, int ldb,
+        T[] c, int cOff, int ldc, bool allowParallel, Epi<T> epi, bool overwrite) where T : unmanaged, INumber<T>
+    {
+        var at = Scratch<T>.Pool.Rent(k * m);
+        var t = Scratch<T>.Pool.Rent(n * m);
+        try
+        {
+            RecurrentKernel.Transpose(a, aOff, m, k, at);
+            double flops = 2.0 * m * n * k;
+            int mr = DirectMR;
+            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
+            parts = Math.Min(parts, (n + mr - 1) / mr);
+            if (parts <= 1)
+            {
+                TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite);
+                return;
+            }
+            int chunk = RoundUp((n + parts - 1) / parts, mr);
+            parts = (n + chunk - 1) / chunk;
+            Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, chunk, overwrite));
+        }
+        finally
+        {
+            Scratch<T>.Pool.Return(t);
+            Scratch<T>.Pool.Return(at);
+        }
+    }
+
+    /// <summary>One range of B's rows of <see cref="Transposed{T}"/>, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
+    private readonly struct TransposedPart<T>(int m, int n, int k, T alpha, T[] at, T[] b, int bOff, int ldb, T[] t,
+        T[] c, int cOff, int ldc, Epi<T> epi, int chunk, bool overwrite) : IParallelBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Invoke(int index)
+        {
+            int j0 = index * chunk, j1 = Math.Min(n, j0 + chunk);
+            TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, j0, j1, overwrite);
+        }
+    }
+
+    /// <summary>
+    /// Rows [j0, j1) of T = alpha·B·Aᵀ (<paramref name="at"/> = Aᵀ, k×m), then columns [j0, j1) of C from them and the
+    /// epilogue on those columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposedRange<T>(int m, int k, T alpha, T[] at, T[] b, int bOff, int ldb, T[] t,
+        T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1, bool overwrite) where T : unmanaged, INumber<T>
+    {
+        int rows = j1 - j0;
+        // T's rows [j0, j1) = alpha·W[j0..j1)·Aᵀ: 8-row tiles of W, each against every 2-vector strip of Aᵀ before the next
+        // tile (the tile's k-block, 8 KB, stays in L1 and W is read once; DirectAxpy's order, strips outside, would read W
+        // once per strip, from L3 in a training step where the optimizer's pass has pushed it out of L2).
+        int mr = DirectMR, w2 = 2 * Vector512<T>.Count;
+        int rowsFull = rows / mr * mr, colsFull = m / w2 * w2;
+        ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T at0 = ref MemoryMarshal.GetArrayDataReference(at);
+        ref T t0 = ref MemoryMarshal.GetArrayDataReference(t);
+        for (int pc = 0; pc < k; pc += DirectKC)
+        {
+            int kc = Math.Min(DirectKC, k - pc);
+            for (int i = 0; i < rowsFull; i += mr)
+            {
+                ref T wTile = ref Unsafe.Add(ref b0, bOff + (j0 + i) * ldb + pc);
+                for (int q = 0; q < colsFull; q += w2)
+                {
+                    AxpyTile(ref wTile, ldb, 1, ref Unsafe.Add(ref at0, pc * m + q), new StridedRows(m), 0, kc, alpha,
+                        ref Unsafe.Add(ref t0, (j0 + i) * m + q), m, accumulate: pc > 0);
+                }
+            }
+        }
+        // The columns of T after the last full strip (rows of W in full tiles), then the rows of W after the last tile.
+        if (colsFull < m && rowsFull > 0) DirectAxpy(false, rowsFull, k, alpha, b, bOff + j0 * ldb, ldb, at, 0, m, t, j0 * m, m, colsFull, m, overwrite: true);
+        if (rowsFull < rows) DirectAxpy(false, rows - rowsFull, k, alpha, b, bOff + (j0 + rowsFull) * ldb, ldb, at, 0, m, t, (j0 + rowsFull) * m, m, 0, m, overwrite: true);
+        // The block back into C through a transposed copy (m×rows), row by row (C's rows are ldc apart).
+        var back = Scratch<T>.Pool.Rent(m * rows);
+        RecurrentKernel.Transpose(t, j0 * m, rows, m, back);
+        for (int i = 0; i < m; i++)
+        {
+            var src = back.AsSpan(i * rows, rows);
+            var dst = c.AsSpan(cOff + i * ldc + j0, rows);
+            if (overwrite) src.CopyTo(dst);
+            else AddRow<T>(src, dst);
+        }
+        Scratch<T>.Pool.Return(back);
+        if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
     }
 
     /// <summary>One column range of a direct GEMM, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>

@@ -212,4 +212,57 @@ public class DirectGemmTests
         Gemm.AxpyTile<float, Gemm.StridedRows, V, TV>(ref a[0], lda, 1, ref b[1], new Gemm.StridedRows(ldb), 0, k, 0.75f, ref c[0], ldc, accumulate);
         TensorAssert.Close(expected, c, 1e-4, 1e-4, $"AxpyTile with {V.Count}-float vectors, k={k}, accumulate={accumulate}");
     }
+
+    /// <summary>
+    /// x·Wᵀ with a contiguous x of 32…256 rows, W of ≥ 64 rows and k ≥ 512 (a layer's training forward) runs as (W·xᵀ)ᵀ on the
+    /// broadcast kernel (Gemm.Direct.cs, <c>Transposed</c>): odd sizes around its bounds and the kernels' blocks, W strided
+    /// with an offset, C strided with an offset, β = 0 over NaN (overwritten, the gaps between C's rows untouched) and
+    /// β ≠ 0 (added to), with and without a bias + ReLU epilogue, on 1–3 threads (the split over W's rows), against the
+    /// naive triple loop in double. (Also the transA·transB case, which gathers A's columns into contiguous rows first.)
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TransposedProductOfAFewRowsTimesWTransposedMatchesNaive(int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            foreach (var (m, n, k) in new[] { (32, 64, 512), (33, 65, 513), (45, 77, 600), (64, 256, 784), (67, 129, 700), (100, 257, 530), (256, 64, 520), (31, 100, 600), (64, 63, 600), (64, 100, 511), (257, 64, 512) })
+            {
+                foreach (var (beta, epilogue, transA) in new[] { (0f, false, false), (-0.5f, false, false), (0f, true, false), (1f, true, false), (0f, false, true) })
+                {
+                    var rng = new Rng(m * 131 + n * 17 + k + threads + (int)(beta * 4) + (epilogue ? 1000 : 0));
+                    int lda = transA ? m : k, ldb = k + 2, ldc = n + 3;
+                    int aOff = transA ? 0 : 5, bOff = 3, cOff = 2;
+                    var a = SmallGemmTests.Random(aOff + (transA ? k : m) * lda, rng);
+                    var b = SmallGemmTests.Random(bOff + n * ldb, rng);
+                    var bias = SmallGemmTests.Random(n, rng);
+                    var c = SmallGemmTests.Random(cOff + m * ldc, rng);
+                    if (beta == 0) Array.Fill(c, float.NaN);
+                    var expected = (float[])c.Clone();
+                    if (beta == 0)
+                        for (int i = 0; i < m; i++) Array.Clear(expected, cOff + i * ldc, n);
+                    SmallGemmTests.Naive(transA, true, m, n, k, 0.75f, a, aOff, lda, b, bOff, ldb, beta == 0 ? 1f : beta, expected, cOff, ldc);
+                    if (epilogue)
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < n; j++) expected[cOff + i * ldc + j] = Math.Max(0, expected[cOff + i * ldc + j] + bias[j]);
+                    if (epilogue) Gemm.Sgemm(transA, true, m, n, k, 0.75f, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, new GemmEpilogue(bias, activation: GemmActivation.Relu));
+                    else Gemm.Sgemm(transA, true, m, n, k, 0.75f, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+                    string what = $"threads={threads} m={m} n={n} k={k} beta={beta} epilogue={epilogue} transA={transA}";
+                    for (int i = 0; i < m; i++)
+                        for (int j = n; j < ldc && cOff + i * ldc + j < c.Length; j++)
+                            Assert.True(c[cOff + i * ldc + j].Equals(expected[cOff + i * ldc + j]), $"the gap after row {i} was written ({what})");
+                    Assert.True(c.AsSpan(0, cOff).SequenceEqual(expected.AsSpan(0, cOff)), $"C before its offset was written ({what})");
+                    TensorAssert.Close(expected, c, 1e-4, 1e-4, what);
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
 }
