@@ -14,16 +14,26 @@ namespace SharpGrad.Benchmarks;
 /// </summary>
 public static class MnistSplit
 {
+    /// <summary>The process's minor page faults so far (/proc/self/stat, field 10).</summary>
+    private static long MinorFaults()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], CultureInfo.InvariantCulture);
+    }
+
     public static int Run(string[] args)
     {
         int threads = 2;
         string variant = "workload";
         int epochs = 5;
+        int warmMs = 0;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--variant") variant = args[++i];
             else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--warm") warmMs = int.Parse(args[++i], CultureInfo.InvariantCulture);
         }
         Parallelism.MaxThreads = threads;
         Rng.ManualSeed(0);
@@ -31,6 +41,16 @@ public static class MnistSplit
         var (images, labels) = Mnist.Load(Path.Combine(dir, "mnist10k-images-idx3-ubyte.gz"), Path.Combine(dir, "mnist10k-labels-idx1-ubyte.gz"));
         var x = images.Reshape(10000, 784);
         var (xtr, ytr) = (x.Narrow(0, 0, 8000), labels.Narrow(0, 0, 8000));
+        if (warmMs > 0)
+        {
+            // as in `workloads`/`compare`: the MLP step (another instance, plain SGD, one random batch) ran for ≥ 1 s before
+            var (wx, wy) = (Tensor.Rand(64, 784), Tensor.RandInt(0, 10, [64]));
+            var wnet = new MlpNet();
+            var wc = wnet.Compile();
+            var wopt = new Sgd(wnet.Parameters(), 0.01);
+            var wsw = Stopwatch.StartNew();
+            while (wsw.ElapsedMilliseconds < warmMs) Workloads.MlpTrainStepCompiled(wc, wopt, wx, wy);
+        }
         var net = new MlpNet();
         var c = net.Compile();
         var opt = new Sgd(net.Parameters(), 0.1, momentum: variant == "plain" ? 0 : 0.9);
@@ -41,9 +61,14 @@ public static class MnistSplit
         var jitMs = new double[epochs];
         var jitCount = new long[epochs];
         var gcs = new int[epochs];
+        var pauseMs = new double[epochs];
+        var faults = new long[epochs];
+        Tensor? reuseX = variant == "reuse" ? Tensor.Empty([64, 784]) : null;
+        long[] ysrc = ytr.ToLongArray();
         var maxStep = new double[epochs];
         var (gc0, gc1, gc2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
-        Tensor? fx = null, fy = null;
+        Tensor? fx = variant == "fixed-rand" ? Tensor.Rand(64, 784) : null, fy = variant == "fixed-rand" ? Tensor.RandInt(0, 10, [64]) : null;
+        var per = new double[epochs, parts, 8000 / 64];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"before the loop: JIT {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms ({System.Runtime.JitInfo.GetCompiledMethodCount()} methods) since start"));
         var swAll = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -52,6 +77,8 @@ public static class MnistSplit
             var j0 = System.Runtime.JitInfo.GetCompilationTime();
             long jc0 = System.Runtime.JitInfo.GetCompiledMethodCount();
             int g0 = GC.CollectionCount(0);
+            var p0 = GC.GetTotalPauseDuration();
+            long f0 = MinorFaults();
             long a = Stopwatch.GetTimestamp();
             var perm = Tensor.RandPerm(8000);
             long b = Stopwatch.GetTimestamp();
@@ -74,7 +101,15 @@ public static class MnistSplit
                 a = Stopwatch.GetTimestamp();
                 Tensor xb, yb;
                 if (pre is not null) (xb, yb) = pre[k];
-                else if (variant == "fixed" && fx is not null) (xb, yb) = (fx, fy!);
+                else if (variant.StartsWith("fixed", StringComparison.Ordinal) && fx is not null) (xb, yb) = (fx, fy!);
+                else if (reuseX is not null)
+                {
+                    // the same rows copied into one batch tensor kept across steps (what a pooled batch would cost)
+                    var idx = perm.Narrow(0, i, 64).ToLongArray();
+                    var (src, dst) = (CompiledSupport.FloatData(xtr), CompiledSupport.FloatData(reuseX));
+                    for (int r = 0; r < 64; r++) Array.Copy(src, (int)idx[r] * 784, dst, r * 784, 784);
+                    (xb, yb) = (reuseX, Tensor.FromArray(idx.Select(j => ysrc[j]).ToArray(), [64]));
+                }
                 else
                 {
                     var idx = perm.Narrow(0, i, 64);
@@ -92,12 +127,17 @@ public static class MnistSplit
                 t[epoch, 2] += Stopwatch.GetElapsedTime(b, c1).TotalMilliseconds;
                 t[epoch, 3] += Stopwatch.GetElapsedTime(c1, c2).TotalMilliseconds;
                 t[epoch, 4] += Stopwatch.GetElapsedTime(c2, c3).TotalMilliseconds;
+                per[epoch, 1, k] = Stopwatch.GetElapsedTime(a, b).TotalMicroseconds;
+                per[epoch, 3, k] = Stopwatch.GetElapsedTime(c1, c2).TotalMicroseconds;
+                per[epoch, 4, k] = Stopwatch.GetElapsedTime(c2, c3).TotalMicroseconds;
                 maxStep[epoch] = Math.Max(maxStep[epoch], Stopwatch.GetElapsedTime(a, c3).TotalMilliseconds);
             }
             wall[epoch] = Stopwatch.GetElapsedTime(e0).TotalMilliseconds;
             jitMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalMilliseconds;
             jitCount[epoch] = System.Runtime.JitInfo.GetCompiledMethodCount() - jc0;
             gcs[epoch] = GC.CollectionCount(0) - g0;
+            pauseMs[epoch] = (GC.GetTotalPauseDuration() - p0).TotalMilliseconds;
+            faults[epoch] = MinorFaults() - f0;
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mnist-split variant={variant} threads={threads} total {swAll.Elapsed.TotalSeconds:F3} s; GCs gen0 {GC.CollectionCount(0) - gc0} gen1 {GC.CollectionCount(1) - gc1} gen2 {GC.CollectionCount(2) - gc2}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
@@ -105,7 +145,9 @@ public static class MnistSplit
         {
             var sb = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"  epoch {e}: {wall[e],6:F1} ms ="));
             for (int p = 0; p < parts; p++) sb.Append(CultureInfo.InvariantCulture, $" {names[p]} {t[e, p],6:F1}");
-            sb.Append(CultureInfo.InvariantCulture, $"; JIT {jitMs[e]:F1} ms ({jitCount[e]} methods), gen0 GCs {gcs[e]}, slowest step {maxStep[e]:F2} ms");
+            sb.Append(CultureInfo.InvariantCulture, $"; JIT {jitMs[e]:F1} ms ({jitCount[e]} methods), gen0 GCs {gcs[e]} (pause {pauseMs[e]:F1} ms), {faults[e]} page faults, slowest step {maxStep[e]:F2} ms");
+            double Median(int part) { var v = Enumerable.Range(0, 8000 / 64).Select(j => per[e, part, j]).Order().ToArray(); return v[v.Length / 2]; }
+            sb.Append(CultureInfo.InvariantCulture, $"; median us: gather {Median(1):F1} lossbwd {Median(3):F1} step {Median(4):F1}");
             Console.WriteLine(sb.ToString());
         }
         return 0;

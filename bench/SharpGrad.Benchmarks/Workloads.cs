@@ -208,7 +208,7 @@ public static partial class Workloads
         var mlp = Mlp();
         var opt = new Sgd(compiled ? net.Parameters() : mlp.Parameters(), 0.1, momentum: 0.9);
         var (gc0, gc1, gc2, allocated) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetAllocatedBytesForCurrentThread());
-        var (epochMs, epochCpuMs) = (new double[epochs], new double[epochs]);
+        var (epochMs, epochCpuMs, epochPauseMs) = (new double[epochs], new double[epochs], new double[epochs]);
         var process = Process.GetCurrentProcess();
         var sw = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -216,6 +216,7 @@ public static partial class Workloads
             double epochStart = sw.Elapsed.TotalMilliseconds;
             process.Refresh();
             double cpuStart = process.TotalProcessorTime.TotalMilliseconds;
+            var pauseStart = GC.GetTotalPauseDuration();
             var perm = Tensor.RandPerm(8000);
             for (int i = 0; i + 64 <= 8000; i += 64)
             {
@@ -227,13 +228,14 @@ public static partial class Workloads
             epochMs[epoch] = sw.Elapsed.TotalMilliseconds - epochStart;
             process.Refresh();
             epochCpuMs[epoch] = process.TotalProcessorTime.TotalMilliseconds - cpuStart;
+            epochPauseMs[epoch] = (GC.GetTotalPauseDuration() - pauseStart).TotalMilliseconds;
         }
         double secs = sw.Elapsed.TotalSeconds;
         // Where the time went (stderr, so that compare's parser sees only the workload lines): the epochs one by one show
         // the warm-up (JIT tier-up of the code the run meets first; its CPU time includes the background JIT thread), the
         // collections and bytes show the data path's garbage.
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"# mnist_mlp_5_epochs {(compiled ? "compiled" : "eager")}: epochs {string.Join(" ", epochMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms wall, {string.Join(" ", epochCpuMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms CPU (all threads); " +
+            $"# mnist_mlp_5_epochs {(compiled ? "compiled" : "eager")}: epochs {string.Join(" ", epochMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms wall, {string.Join(" ", epochCpuMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms CPU (all threads), {string.Join(" ", epochPauseMs.Select(ms => ms.ToString("F1", CultureInfo.InvariantCulture)))} ms in GC pauses; " +
             $"GCs gen0 {GC.CollectionCount(0) - gc0} gen1 {GC.CollectionCount(1) - gc1} gen2 {GC.CollectionCount(2) - gc2}; " +
             $"{(GC.GetAllocatedBytesForCurrentThread() - allocated) / (epochs * (8000 / 64))} B per step"));
         net.Eval();
