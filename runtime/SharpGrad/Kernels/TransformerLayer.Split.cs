@@ -98,11 +98,7 @@ public static partial class TransformerLayerKernel
     }
 
     /// <summary>The sequences [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of part <paramref name="part"/>.</summary>
-    internal static (int Start, int Count) PartRows(int n, int parts, int part)
-    {
-        int r0 = (int)((long)n * part / parts), r1 = (int)((long)n * (part + 1) / parts);
-        return (r0, r1 - r0);
-    }
+    internal static (int Start, int Count) PartRows(int n, int parts, int part) => Parallelism.PartRange(n, parts, part);
 
     /// <summary>Runs <see cref="Forward"/> as batch parts on the worker pool when <see cref="SplitParts"/> says so (no masks); false: run it whole.</summary>
     private static bool SplitForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks)
