@@ -73,6 +73,14 @@ public static class SequenceWorkloads
         var compiled = net.Compile();
         var copt = new Sgd(net.Parameters(), 0.01);
         add("xfmr-step", "compiled transformer b16: full step (transformer_train_step_b16)", () => CompiledTrainStep(copt, () => compiled.LossBackward(x, y)), 10);
+        // The layers split into 2 batch parts whatever the thread count (with 1 thread: the parts one after the other, so the
+        // split's cost per core is measured without needing a free second core).
+        add("xfmr-step-parts2", "compiled transformer b16: full step, layers in 2 batch parts", () =>
+        {
+            Kernels.TransformerLayerKernel.t_forcedParts = 2;
+            try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
+            finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
+        }, 10);
         // The layer's GEMMs at the workload's sizes (1024 token rows): forward x·Wᵀ, input gradient g·W, weight gradient gᵀ·x.
         var ga = new float[1024 * 512];
         var gb = new float[1024 * 512];
@@ -104,6 +112,20 @@ public static class SequenceWorkloads
         add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+        foreach (int parts in new[] { 1, 2, 4 })
+        {
+            var wsp = new Kernels.EncoderLayerWorkspace();
+            add($"xfmr-layer-parts{parts}", $"encoder layer kernel forward and backward, 16x64x128, in {parts} batch parts", () =>
+            {
+                Kernels.TransformerLayerKernel.t_forcedParts = parts;
+                try
+                {
+                    Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, wsp);
+                    Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, wsp);
+                }
+                finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
+            }, 30);
+        }
         LstmProfile.Pieces(add);
     }
 

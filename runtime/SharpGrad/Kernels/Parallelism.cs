@@ -59,6 +59,16 @@ public static class Parallelism
     }
 
     /// <summary>
+    /// The items [<paramref name="part"/>·n/parts, (part + 1)·n/parts) of part <paramref name="part"/> when <paramref name="n"/>
+    /// items (rows, samples, sequences) are cut into <paramref name="parts"/> contiguous parts of sizes differing by at most one.
+    /// </summary>
+    internal static (int Start, int Count) PartRange(int n, int parts, int part)
+    {
+        int r0 = (int)((long)n * part / parts), r1 = (int)((long)n * (part + 1) / parts);
+        return (r0, r1 - r0);
+    }
+
+    /// <summary>
     /// How many parts a loop of <paramref name="work"/> units should be split into so that each part has at least
     /// <paramref name="minWorkPerPart"/> units, at most <see cref="MaxThreads"/> × <paramref name="partsPerThread"/> parts
     /// (1 = stay on the calling thread).

@@ -205,11 +205,7 @@ public static partial class RecurrentKernel
     [ThreadStatic] internal static int t_forcedBatchParts;
 
     /// <summary>The batch rows [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of block <paramref name="part"/>.</summary>
-    private static (int Start, int Count) PartRows(int n, int parts, int part)
-    {
-        int r0 = (int)((long)n * part / parts), r1 = (int)((long)n * (part + 1) / parts);
-        return (r0, r1 - r0);
-    }
+    private static (int Start, int Count) PartRows(int n, int parts, int part) => Parallelism.PartRange(n, parts, part);
 
     /// <summary>One block of batch rows of <see cref="Forward"/> on a worker (the spans as pinned pointers: the loop returns before they unpin).</summary>
     private unsafe struct ForwardPart<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>

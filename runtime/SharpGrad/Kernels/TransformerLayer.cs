@@ -23,6 +23,8 @@ public sealed class EncoderLayerWorkspace
     internal float[] Residual1 = [], Hidden1 = [], Normed2 = [], Ff1 = [], Ff1Act = [], Residual2 = [];
     internal float[] Mean1 = [], Invstd1 = [], Mean2 = [], Invstd2 = [];
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
+    /// <summary>The batch parts of a split forward (<see cref="TransformerLayerKernel"/>, TransformerLayer.Split.cs); null until one runs.</summary>
+    internal EncoderLayerSplit? Split;
     private int _n = -1;
     private EncoderLayerShape _shape;
 
@@ -48,7 +50,7 @@ public sealed class EncoderLayerWorkspace
 /// out_proj.bias, linear1.weight, linear1.bias, linear2.weight, linear2.bias, norm1.weight, norm1.bias, norm2.weight, norm2.bias.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class TransformerLayerKernel
+public static partial class TransformerLayerKernel
 {
     private const int InW = 0, InB = 1, OutW = 2, OutB = 3, L1W = 4, L1B = 5, L2W = 6, L2B = 7, N1W = 8, N1B = 9, N2W = 10, N2B = 11;
 
@@ -61,9 +63,10 @@ public static class TransformerLayerKernel
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(ws);
+        if (SplitForward(s, x, y, n, w, ws, masks)) return;
         ws.Ensure(s, n);
         int rows = n * s.Steps, e = s.DModel;
-        Array.Copy(x, ws.Input, rows * e);
+        if (!ReferenceEquals(x, ws.Input)) Array.Copy(x, ws.Input, rows * e);
         if (s.NormFirst)
         {
             // n1 = LN1(x); r1 = x + attn(n1); n2 = LN2(r1); y = r1 + ff(n2)
@@ -92,6 +95,7 @@ public static class TransformerLayerKernel
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(ws);
+        if (SplitBackward(s, gy, gx, n, w, g, ws)) return;
         int rows = n * s.Steps, e = s.DModel, size = rows * e;
         var gR1 = ws.G1;
         if (s.NormFirst)
@@ -162,6 +166,12 @@ public static class TransformerLayerKernel
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
         int inF, int outF, int weightOffset = 0, int biasOffset = 0)
     {
+        if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
+        {
+            // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards.
+            deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset));
+            (gWeight, gBias) = (null, null);
+        }
         int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
         for (int r = 0; r < rows; r += block)
         {

@@ -1,0 +1,254 @@
+using System.Numerics.Tensors;
+
+namespace SharpGrad.Kernels;
+
+/// <summary>
+/// One call of <see cref="TransformerLayerKernel.LinearBackward"/> inside a batch part of a split backward: its weight's and
+/// bias's gradients (gW += gyᵀ·x, gb += Σ rows of gy), summed over all parts after them (the input's gradient is the part's own).
+/// </summary>
+internal readonly record struct DeferredWeightGrad(float[] X, float[] Gy, float[]? GWeight, float[]? GBias, int Rows, int InF, int OutF, int WeightOffset,
+    int BiasOffset);
+
+/// <summary>
+/// The batch parts of a split encoder layer (<see cref="TransformerLayerKernel"/>): a workspace per part (its sequences), the
+/// part's output, output gradient and input gradient rows, its LayerNorm weight gradients and its deferred weight gradients.
+/// </summary>
+internal sealed class EncoderLayerSplit
+{
+    internal EncoderLayerWorkspace[] Parts = [];
+    internal float[][] Y = [], Gy = [], Gx = [];
+    /// <summary>Per part, the gradient list its backward writes: the layer's own for the linear weights (deferred), the part's for the LayerNorms.</summary>
+    internal float[]?[][] G = [];
+    internal float[][][] NormGrads = [];
+    internal List<DeferredWeightGrad>[] Deferred = [];
+    /// <summary>The weight-gradient items of the last backward: (record index, first output row, end row).</summary>
+    internal readonly List<(int Record, int Row0, int Row1)> Items = [];
+    /// <summary>The number of parts of the last forward (0: the last forward ran whole) and its batch.</summary>
+    internal int Count, N;
+    private int _e;
+
+    internal void Ensure(in EncoderLayerShape s, int n, int parts)
+    {
+        if (parts != Parts.Length || s.DModel != _e)
+        {
+            Parts = new EncoderLayerWorkspace[parts];
+            (Y, Gy, Gx) = (new float[parts][], new float[parts][], new float[parts][]);
+            G = new float[]?[parts][];
+            NormGrads = new float[parts][][];
+            Deferred = new List<DeferredWeightGrad>[parts];
+            for (int p = 0; p < parts; p++)
+            {
+                Parts[p] = new EncoderLayerWorkspace();
+                (Y[p], Gy[p], Gx[p]) = ([], [], []);
+                G[p] = new float[]?[12];
+                NormGrads[p] = [new float[s.DModel], new float[s.DModel], new float[s.DModel], new float[s.DModel]];
+                Deferred[p] = [];
+            }
+            _e = s.DModel;
+        }
+        for (int p = 0; p < parts; p++)
+        {
+            int size = TransformerLayerKernel.PartRows(n, parts, p).Count * s.Steps * s.DModel;
+            if (Y[p].Length != size) (Y[p], Gy[p], Gx[p]) = (new float[size], new float[size], new float[size]);
+        }
+        (Count, N) = (parts, n);
+    }
+}
+
+public static partial class TransformerLayerKernel
+{
+    /// <summary>Tests: the number of batch parts for the layers called on this thread (0: <see cref="SplitParts"/> decides).</summary>
+    [ThreadStatic] internal static int t_forcedParts;
+
+    /// <summary>Tests: the output rows per item of the weight-gradient sum on this thread (0: by <see cref="WeightGradFlopsPerItem"/>).</summary>
+    [ThreadStatic] internal static int t_forcedWeightGradRows;
+
+    /// <summary>Set on the thread running a part of a split backward: <see cref="LinearBackward"/> records its weight gradients here.</summary>
+    [ThreadStatic] private static List<DeferredWeightGrad>? t_deferredWeightGrads;
+
+    /// <summary>Set on the thread running a part of a split forward: the part runs whole.</summary>
+    [ThreadStatic] private static bool t_inPart;
+
+    /// <summary>
+    /// Flops of weight gradient per item of the summing loop (~0.25 ms on one core): a few items per weight, so the cores share
+    /// the loop evenly while each product keeps enough output rows for the GEMM's kernel.
+    /// </summary>
+    private const double WeightGradFlopsPerItem = 48e6;
+
+    /// <summary>
+    /// Into how many parts (sequences) a layer over <paramref name="n"/> sequences is split (1: it runs whole, each kernel
+    /// split on its own): two per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
+    /// </summary>
+    /// <remarks>
+    /// Every token row of an encoder layer depends only on its own sequence, so with several threads each thread runs whole
+    /// sequences through the layer — all its kernels serial, on its core's cache — and the threads meet twice per layer and
+    /// step (the forward's end; the backward's end, where the weight gradients of all parts are summed in one parallel loop),
+    /// instead of once per kernel (~25 hand-offs per layer, each waiting for the slower core and any worker the operating
+    /// system has not scheduled). Two parts per thread rather than one: parts are claimed one at a time, so when a worker is
+    /// descheduled in the middle of its part, the caller waits for half of that thread's share, not all of it (the smaller
+    /// parts cost ~3 % more per core: B is packed once per part, and the rows are copied in and out).
+    /// </remarks>
+    internal static int SplitParts(in EncoderLayerShape s, int n)
+    {
+        if (t_forcedParts > 0) return Math.Max(1, Math.Min(t_forcedParts, n));
+        int threads = Parallelism.MaxThreads;
+        if (threads <= 1 || WorkerPool.InsideItem || n < 2) return 1;
+        double flops = 2.0 * n * s.Steps * s.DModel * (4.0 * s.DModel + 2.0 * s.FeedForward + 2.0 * s.Steps);
+        return (int)Math.Max(1, Math.Min(Math.Min(2 * threads, n), flops / 4e6));
+    }
+
+    /// <summary>The sequences [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of part <paramref name="part"/>.</summary>
+    internal static (int Start, int Count) PartRows(int n, int parts, int part) => Parallelism.PartRange(n, parts, part);
+
+    /// <summary>Runs <see cref="Forward"/> as batch parts on the worker pool when <see cref="SplitParts"/> says so (no masks); false: run it whole.</summary>
+    private static bool SplitForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks)
+    {
+        int parts = masks.IsEmpty && !t_inPart ? SplitParts(s, n) : 1;
+        if (parts <= 1)
+        {
+            if (ws.Split is { } last) last.Count = 0;
+            return false;
+        }
+        int size = n * s.Steps * s.DModel;
+        if (x.Length < size || y.Length < size)
+            throw new ArgumentException($"TransformerLayerKernel.Forward: x and y must hold {n}·{s.Steps}·{s.DModel} = {size} elements, but have {x.Length} and {y.Length}.");
+        var split = ws.Split ??= new EncoderLayerSplit();
+        split.Ensure(s, n, parts);
+        Parallelism.For(parts, new ForwardPart(s, x, y, n, w, split));
+        return true;
+    }
+
+    private readonly struct ForwardPart(EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerSplit split) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            var (b0, nb) = PartRows(n, split.Count, index);
+            int rowSize = s.Steps * s.DModel;
+            var part = split.Parts[index];
+            part.Ensure(s, nb);
+            Array.Copy(x, b0 * rowSize, part.Input, 0, nb * rowSize);
+            t_inPart = true;
+            try
+            {
+                Forward(s, part.Input, split.Y[index], nb, w, part);
+            }
+            finally
+            {
+                t_inPart = false;
+            }
+            Array.Copy(split.Y[index], 0, y, b0 * rowSize, nb * rowSize);
+        }
+    }
+
+    /// <summary>
+    /// The backward of a split forward: each part's backward on the worker pool (its input gradient into its rows of
+    /// <paramref name="gx"/>, its LayerNorm gradients into the part's own sums, its linear layers' weight gradients deferred),
+    /// then the weight gradients of all parts summed in one parallel loop over blocks of output rows. False: the forward ran whole.
+    /// </summary>
+    private static bool SplitBackward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
+        EncoderLayerWorkspace ws)
+    {
+        if (ws.Split is not { Count: > 1 } split) return false;
+        if (split.N != n)
+            throw new InvalidOperationException($"TransformerLayerKernel.Backward: the forward ran on {split.N} sequences, the backward was called with {n}.");
+        int size = n * s.Steps * s.DModel, parts = split.Count;
+        if (gy.Length < size || (gx is not null && gx.Length < size))
+            throw new ArgumentException($"TransformerLayerKernel.Backward: gy and gx must hold {n}·{s.Steps}·{s.DModel} = {size} elements, but have {gy.Length} and {gx?.Length}.");
+        for (int p = 0; p < parts; p++)
+        {
+            var pg = split.G[p];
+            for (int i = 0; i < pg.Length; i++) pg[i] = i < g.Count ? g[i] : null;
+            for (int i = N1W; i <= N2B; i++)
+            {
+                if (pg[i] is null) continue;
+                var own = split.NormGrads[p][i - N1W];
+                Array.Clear(own);
+                pg[i] = own;
+            }
+            split.Deferred[p].Clear();
+        }
+        Parallelism.For(parts, new BackwardPart(s, gy, gx, w, split));
+
+        // The deferred weight gradients: the parts recorded the same layers in the same order.
+        var first = split.Deferred[0];
+        for (int p = 1; p < parts; p++)
+        {
+            var other = split.Deferred[p];
+            if (other.Count != first.Count)
+                throw new InvalidOperationException("TransformerLayerKernel.Backward: the batch parts recorded different weight gradients.");
+            for (int j = 0; j < first.Count; j++)
+            {
+                if (other[j].GWeight != first[j].GWeight || other[j].GBias != first[j].GBias || other[j].WeightOffset != first[j].WeightOffset
+                    || other[j].InF != first[j].InF || other[j].OutF != first[j].OutF)
+                    throw new InvalidOperationException("TransformerLayerKernel.Backward: the batch parts recorded different weight gradients.");
+            }
+        }
+        var items = split.Items;
+        items.Clear();
+        for (int j = 0; j < first.Count; j++)
+        {
+            var r = first[j];
+            int blocks = (int)Math.Clamp(Math.Ceiling(2.0 * n * s.Steps * r.InF * r.OutF / WeightGradFlopsPerItem), 1, Math.Max(1, r.OutF / 8));
+            int block = t_forcedWeightGradRows > 0 ? t_forcedWeightGradRows : Math.Min(r.OutF, ((r.OutF + blocks - 1) / blocks + 7) / 8 * 8);
+            for (int o = 0; o < r.OutF; o += block) items.Add((j, o, Math.Min(r.OutF, o + block)));
+        }
+        Parallelism.For(items.Count, new WeightGradItem(split));
+
+        for (int i = N1W; i <= N2B; i++)
+        {
+            if (i >= g.Count || g[i] is not { } target) continue;
+            for (int p = 0; p < parts; p++) TensorPrimitives.Add(target.AsSpan(0, s.DModel), split.NormGrads[p][i - N1W], target.AsSpan(0, s.DModel));
+        }
+        return true;
+    }
+
+    private readonly struct BackwardPart(EncoderLayerShape s, float[] gy, float[]? gx, IReadOnlyList<float[]> w, EncoderLayerSplit split) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            var (b0, nb) = PartRows(split.N, split.Count, index);
+            int rowSize = s.Steps * s.DModel, off = b0 * rowSize, len = nb * rowSize;
+            Array.Copy(gy, off, split.Gy[index], 0, len);
+            if (gx is not null) Array.Copy(gx, off, split.Gx[index], 0, len);
+            t_deferredWeightGrads = split.Deferred[index];
+            try
+            {
+                Backward(s, split.Gy[index], gx is null ? null : split.Gx[index], nb, w, split.G[index], split.Parts[index]);
+            }
+            finally
+            {
+                t_deferredWeightGrads = null;
+            }
+            if (gx is not null) Array.Copy(split.Gx[index], 0, gx, off, len);
+        }
+    }
+
+    /// <summary>Rows [Row0, Row1) of one deferred weight gradient (and its bias's), summed over every part's rows.</summary>
+    private readonly struct WeightGradItem(EncoderLayerSplit split) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            var (j, o0, o1) = split.Items[index];
+            int m = o1 - o0;
+            for (int p = 0; p < split.Count; p++)
+            {
+                var rec = split.Deferred[p][j];
+                int inF = rec.InF, outF = rec.OutF;
+                if (rec.GWeight is { } gW)
+                {
+                    int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, m * inF) / 8 * 8);
+                    for (int r = 0; r < rec.Rows; r += block)
+                    {
+                        int k = Math.Min(block, rec.Rows - r);
+                        Gemm.Sgemm(true, false, m, inF, k, 1f, rec.Gy, r * outF + o0, outF, rec.X, r * inF, inF, 1f, gW, rec.WeightOffset + o0 * inF, inF);
+                    }
+                }
+                if (rec.GBias is { } gB)
+                {
+                    var sum = gB.AsSpan(rec.BiasOffset + o0, m);
+                    for (int r = 0; r < rec.Rows; r++) TensorPrimitives.Add(sum, rec.Gy.AsSpan(r * outF + o0, m), sum);
+                }
+            }
+        }
+    }
+}
