@@ -53,10 +53,14 @@ public static partial class CompiledSupport
         return buffer;
     }
 
-    /// <summary>Throws when a layer's batch_first is not the program's (the values' layout was chosen at build time).</summary>
+    /// <summary>
+    /// Throws when a program generated for a batch-second layer (<paramref name="batchFirst"/> false: [T, N, E] values) runs a
+    /// batch-first one. A batch-first call passes [N, T, E] rows, which a batch-second layer's own <c>Compile()</c> program
+    /// also passes after transposing (so that direction is not checked).
+    /// </summary>
     private static void CheckLayout(Module layer, bool layerBatchFirst, bool batchFirst)
     {
-        if (layerBatchFirst != batchFirst)
+        if (!batchFirst && layerBatchFirst)
         {
             throw new InvalidOperationException(
                 $"Compiled program: the {layer.GetType().Name} has batch_first={(layerBatchFirst ? "True" : "False")}, but the program was generated for " +
