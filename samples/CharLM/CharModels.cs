@@ -43,7 +43,11 @@ public sealed partial class CharLstm : ICharModel
     }
 
     /// <inheritdoc/>
-    public Tensor Forward(Tensor tokens) => Forward(tokens, null).Logits;
+    /// <remarks>
+    /// Written out rather than as <c>Forward(tokens, null).Logits</c>: the generator compiles a <c>Tensor Forward</c> whose
+    /// body it reads; a call to the tuple-returning overload below is code it does not see into (a graph break).
+    /// </remarks>
+    public Tensor Forward(Tensor tokens) => head.Forward(lstm.Forward(embed.Forward(tokens)).Output);
 
     /// <summary>The logits [N, T, V] and the LSTM's final state, starting from <paramref name="state"/> (zeros when null).</summary>
     public (Tensor Logits, (Tensor H, Tensor C) State) Forward(Tensor tokens, (Tensor H, Tensor C)? state)
@@ -103,14 +107,17 @@ public sealed partial class CharTransformer : ICharModel
     }
 
     /// <inheritdoc/>
-    public Tensor Forward(Tensor tokens)
+    /// <remarks>The shape tells the compiled program where the batch is in the region after the stack (which runs its own program).</remarks>
+    public Tensor Forward([Shape("N", "T")] Tensor tokens)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         int t = tokens.Size(1);
         if (t > context) throw new ArgumentException($"CharTransformer: sequences of at most {context} characters (its position table), but got {t}.");
         var causal = Tensor.Ones([t, t], DType.Bool).Triu(1); // true above the diagonal: a position may not see later ones
         var x = tok.Forward(tokens) + pos.Forward(Tensor.Arange(t).Unsqueeze(0));
-        return head.Forward(ln_f.Forward(blocks.Forward(x, causal)));
+        // A statement of its own: in Compile() the stack runs its own compiled program, the code around it compiled.
+        var h = blocks.Forward(x, causal);
+        return head.Forward(ln_f.Forward(h));
     }
 
     /// <inheritdoc/>

@@ -55,12 +55,16 @@ internal abstract class AttentionLayerRule : WholeLayerRule
 }
 
 /// <summary>A Transformer encoder layer's geometry and the 12 parameters it differentiates, in PyTorch's order.</summary>
-/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).</remarks>
+/// <remarks>
+/// The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_dModel</c>).
+/// <c>BatchFirst</c> false: a layer built with <c>batch_first=False</c>, its values [T, N, E] (the batch in dim 1), which the
+/// support call transposes to the kernel's [N, T, E] rows and back.
+/// </remarks>
 internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
+    EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights);
 
 /// <summary>
-/// A TransformerEncoderLayer (batch first, dropout 0, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
+/// A TransformerEncoderLayer (dropout 0, batch first or second, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
 /// two per head, softmax, the out-projection), residuals, LayerNorms and the feed-forward block in one kernel call with a
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
@@ -94,7 +98,7 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
         if (tensorArguments > 3) return "a TransformerEncoderLayer call with more than src, src_mask and src_key_padding_mask";
-        if (child.Int("batchFirst") != 1) return "a TransformerEncoderLayer with batch_first=False (its sequences are [T, N, E], batch second)";
+        if (child.Arg("batchFirst") is { IsKnown: false }) return "a TransformerEncoderLayer whose batch_first is not known at build time";
         if (child.Arg("dropout") is not { Number: 0 }) return "a TransformerEncoderLayer with dropout (the compiled layer has dropout 0)";
         return null;
     }
@@ -103,13 +107,15 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
     {
         if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
         if (Masks(m, i) is not { } masks || m.Node(i).Inputs.Count != 1 + MaskCount(masks)) return null;
-        int a = m.In(i, 0);
+        // Batch first: [N, T, E]; batch_first=False: [T, N, E], the batch in dim 1.
+        bool batchFirst = child.Int("batchFirst") == 1;
+        int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1;
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || !m.Batched[i] || inS.Rank != 3) return null;
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
         // Constant sizes are checked here (heads divide d_model); sizes bound when the module is built are read from the
         // layer, whose constructor checked them.
         if (child.Int("dModel") is { } dm && child.Int("nhead") is { } nh && (nh <= 0 || dm % nh != 0)) return null;
-        if (SizeText(m, child, "dModel", inS[2]) is not { } d || LayerSize(m, child, "nhead") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        if (SizeText(m, child, "dModel", inS[2]) is not { } d || LayerSize(m, child, "nhead") is not { } heads || DimText(m, inS[1 - batchAxis]) is not { } steps) return null;
         string? ff = child.Arg("dimFeedforward") is null ? MethodDraft.I(OpDefaults.TransformerLayer.DimFeedforward) : LayerSize(m, child, "dimFeedforward");
         if (ff is null) return null;
         string activation = child.Arg("activation")?.String ?? OpDefaults.TransformerLayer.Activation;
@@ -121,7 +127,7 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights)
+            Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights, batchFirst)
             {
                 MaskInput = masks.Mask, PaddingInput = masks.Padding,
             },
@@ -129,6 +135,17 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
     }
 
     protected override (string Mask, string Padding) MaskParameters => ("srcMask", "srcKeyPaddingMask");
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
+        if (!((EncoderLayerGeometry)n.Geometry!).BatchFirst) yield return "batchFirst: false";
+    }
+
+    protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
+    {
+        if (!((EncoderLayerGeometry)n.Geometry!).BatchFirst) yield return "batchFirst: false";
+    }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {

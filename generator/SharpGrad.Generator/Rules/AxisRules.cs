@@ -304,7 +304,10 @@ internal sealed class ExtremeAllRule : Rule
     }
 }
 
-/// <summary>A Transpose/Permute (the batch dim stays first), materialised; the backward applies the inverse permutation.</summary>
+/// <summary>
+/// A Transpose/Permute, materialised; the backward applies the inverse permutation. The batch dim stays in dim 0 or 1: moving
+/// it between them (<c>x.Transpose(0, 1)</c>, [N, T, E] ↔ [T, N, E]) feeds and reads batch-second (<c>batch_first=False</c>) layers.
+/// </summary>
 internal sealed class PermuteRule : Rule
 {
     public override RuleKind Kind => RuleKind.Permute;
@@ -317,7 +320,7 @@ internal sealed class PermuteRule : Rule
         int[]? perm = args.Has("dims")
             ? args.Ints("dims") is { } dims ? ShapeRules.Permutation(dims, rank) : null
             : args.Number("dim0") is { } d0 && args.Number("dim1") is { } d1 ? ShapeRules.TransposePermutation(rank, (int)d0, (int)d1) : null;
-        if (perm is null || (m.Batched[a] && perm[0] != 0)) return null;
+        if (perm is null || (m.Batched[a] && System.Array.IndexOf(perm, m.BatchAxis[a]) is not (0 or 1))) return null;
         return plan with { Rule = Kind, Geometry = new PermuteGeometry(perm.ToEquatableArray()) };
     }
 

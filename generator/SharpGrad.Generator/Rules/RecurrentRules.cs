@@ -5,7 +5,7 @@ namespace SharpGrad.Generator.Rules;
 /// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_hidden</c>).</remarks>
 internal sealed record RecurrentGeometry(string Mode, string InputSize, string HiddenSize, int NumLayers, bool Bidirectional, bool Bias, string Steps,
-    EquatableArray<ParamSlot> Weights) : WholeLayerGeometry(Weights)
+    EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : WholeLayerGeometry(Weights)
 {
     /// <summary>The node input holding h_0 ([L·D, N, H]), or −1 (zeros).</summary>
     public int H0Input { get; init; } = -1;
@@ -37,13 +37,13 @@ internal sealed class RecurrentRule : WholeLayerRule
         => $"d {n.Text}: the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all steps) added";
 
     /// <summary>
-    /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null: compiled programs hold
-    /// batch-first sequences, and dropout between layers is not emitted.
+    /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null: dropout between layers is
+    /// not emitted. A batch-second layer (<c>batch_first=False</c>) takes [T, N, I] values, the batch in dim 1.
     /// </summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
         if (tensorArguments > 2) return "a recurrent layer's call with more than the input and its initial state";
-        if (child.Int("batchFirst") != 1) return "a recurrent layer with batch_first=False (its sequences are [T, N, …], batch second)";
+        if (child.Arg("batchFirst") is { IsKnown: false }) return "a recurrent layer whose batch_first is not known at build time";
         if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is > 1) return "a recurrent layer with dropout between its layers";
         return null;
     }
@@ -56,9 +56,11 @@ internal sealed class RecurrentRule : WholeLayerRule
         int h0 = lstm ? InputOf(m, i, "hx.0") : InputOf(m, i, "hx"), c0 = lstm ? InputOf(m, i, "hx.1") : -1;
         if (lstm && (h0 >= 0) != (c0 >= 0)) return null;
         if (m.Node(i).Inputs.Count != 1 + (h0 >= 0 ? 1 : 0) + (c0 >= 0 ? 1 : 0)) return null;
-        int a = m.In(i, 0);
+        // Batch first: [N, T, I]; batch second (batch_first=False): [T, N, I], the kernel reads the steps time-major.
+        bool batchFirst = child.Int("batchFirst") == 1;
+        int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1;
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || m.BatchAxis[a] != 0 || !m.Batched[i] || inS.Rank != 3) return null;
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
         foreach (int state in new[] { h0, c0 })
         {
             if (state < 0) continue;
@@ -68,7 +70,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         // Sizes bound when the module is built (LSTM(emb, hidden)) are read from the layer's symbols; a sequence length
         // bound at each call is the dim's expression.
         if (SizeText(m, child, "inputSize", inS[2]) is not { } inputSize || LayerSize(m, child, "hiddenSize") is not { } hidden
-            || DimText(m, inS[1]) is not { } steps)
+            || DimText(m, inS[1 - batchAxis]) is not { } steps)
         {
             return null;
         }
@@ -101,7 +103,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray()) { H0Input = h0, C0Input = c0 },
+            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray(), batchFirst) { H0Input = h0, C0Input = c0 },
         };
     }
 
@@ -125,7 +127,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         return ($"{EmitContext.Kernels}.RecurrentShape",
         [
             $"Mode: {EmitContext.Kernels}.RecurrentMode.{g.Mode}", $"InputSize: {g.InputSize}", $"HiddenSize: {g.HiddenSize}", $"NumLayers: {g.NumLayers}",
-            $"Bidirectional: {Bool(g.Bidirectional)}", "BatchFirst: true", $"Bias: {Bool(g.Bias)}", $"Steps: {g.Steps}",
+            $"Bidirectional: {Bool(g.Bidirectional)}", $"BatchFirst: {Bool(g.BatchFirst)}", $"Bias: {Bool(g.Bias)}", $"Steps: {g.Steps}",
         ]);
     }
 

@@ -27,6 +27,47 @@ public static partial class CompiledSupport
         }
     }
 
+    /// <summary>Per thread: the batch-first rows of a batch-second call's input (or output gradient) and its output (or input gradient).</summary>
+    [ThreadStatic] private static float[]? t_rowsIn, t_rowsOut;
+
+    /// <summary><paramref name="y"/> [b, a, e] (+)= <paramref name="x"/> [a, b, e] with its two leading dims swapped ([T, N, E] ↔ [N, T, E]).</summary>
+    private static void SwapLeading(float[] x, float[] y, int a, int b, int e, bool accumulate)
+    {
+        for (int i = 0; i < a; i++)
+        {
+            for (int j = 0; j < b; j++)
+            {
+                var from = x.AsSpan((i * b + j) * e, e);
+                var to = y.AsSpan((j * a + i) * e, e);
+                if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(to, from, to);
+                else from.CopyTo(to);
+            }
+        }
+    }
+
+    /// <summary>A thread's scratch of at least <paramref name="count"/> floats (cleared when <paramref name="clear"/>).</summary>
+    private static float[] Rows(ref float[]? buffer, int count, bool clear)
+    {
+        if (buffer is null || buffer.Length < count) buffer = new float[count];
+        else if (clear) Array.Clear(buffer, 0, count);
+        return buffer;
+    }
+
+    /// <summary>
+    /// Throws when a program generated for a batch-second layer (<paramref name="batchFirst"/> false: [T, N, E] values) runs a
+    /// batch-first one. A batch-first call passes [N, T, E] rows, which a batch-second layer's own <c>Compile()</c> program
+    /// also passes after transposing (so that direction is not checked).
+    /// </summary>
+    private static void CheckLayout(Module layer, bool layerBatchFirst, bool batchFirst)
+    {
+        if (!batchFirst && layerBatchFirst)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the {layer.GetType().Name} has batch_first={(layerBatchFirst ? "True" : "False")}, but the program was generated for " +
+                $"batch_first={(batchFirst ? "True" : "False")}; rebuild the project.");
+        }
+    }
+
     /// <summary>A TransformerEncoderLayer's 12 weights in PyTorch's order, checked against the program's shape.</summary>
     private static float[][] EncoderLayerWeights(TransformerEncoderLayer layer, in EncoderLayerShape shape)
     {
@@ -45,14 +86,27 @@ public static partial class CompiledSupport
     /// <summary>
     /// A compiled TransformerEncoderLayer's forward (dropout 0; <see cref="TransformerLayerKernel.Forward"/>)
     /// with PyTorch's optional <paramref name="srcMask"/> ([T, T] or [N·nhead, T, T]) and <paramref name="srcKeyPaddingMask"/>
-    /// ([N, T]): Bool true marks what may not be attended, a float mask is added to the scores.
+    /// ([N, T]): Bool true marks what may not be attended, a float mask is added to the scores. With <paramref name="batchFirst"/>
+    /// false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/> are [T, N, E], transposed
+    /// to and from the kernel's [N, T, E] rows.
     /// </summary>
     public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
-        Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
+        Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null, bool batchFirst = true)
     {
         RefuseSubmoduleHooks(layer);
-        TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace,
-            AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
+        CheckLayout(layer, layer.BatchFirst, batchFirst);
+        var masks = AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps);
+        if (batchFirst)
+        {
+            TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, masks);
+            return;
+        }
+        int t = shape.Steps, e = shape.DModel, count = n * t * e;
+        var rowsIn = Rows(ref t_rowsIn, count, clear: false);
+        var rowsOut = Rows(ref t_rowsOut, count, clear: false);
+        SwapLeading(x, rowsIn, t, n, e, accumulate: false);
+        TransformerLayerKernel.Forward(shape, rowsIn, rowsOut, n, EncoderLayerWeights(layer, shape), workspace, masks);
+        SwapLeading(rowsOut, y, n, t, e, accumulate: false);
     }
 
     /// <summary>A TransformerDecoderLayer's 18 weights in PyTorch's order, checked against the program's shape.</summary>
@@ -175,6 +229,24 @@ public static partial class CompiledSupport
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void EncoderLayerBackward(TransformerEncoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        EncoderLayerWorkspace workspace)
-        => TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
+        EncoderLayerWorkspace workspace, bool batchFirst = true)
+    {
+        if (batchFirst)
+        {
+            TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
+            return;
+        }
+        var (rowsGy, rowsGx) = ToRows(gy, gx, n, shape);
+        TransformerLayerKernel.Backward(shape, rowsGy, rowsGx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
+        if (gx is not null) SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: true);
+    }
+
+    /// <summary>A batch-second backward's output gradient as [N, T, E] rows, and a cleared [N, T, E] input gradient when <paramref name="gx"/> is wanted.</summary>
+    private static (float[] Gy, float[]? Gx) ToRows(float[] gy, float[]? gx, int n, in EncoderLayerShape shape)
+    {
+        int t = shape.Steps, e = shape.DModel, count = n * t * e;
+        var rowsGy = Rows(ref t_rowsIn, count, clear: false);
+        SwapLeading(gy, rowsGy, t, n, e, accumulate: false);
+        return (rowsGy, gx is null ? null : Rows(ref t_rowsOut, count, clear: true));
+    }
 }

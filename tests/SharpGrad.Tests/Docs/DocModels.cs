@@ -92,3 +92,20 @@ public sealed class Doubling(int count) : IDataset<Tensor[]>
     }
 }
 #endregion
+
+/// <summary>A batch_first=False TransformerEncoderLayer inside a compiled program (pytorch-guide.md; CompiledBatchSecondTests runs it).</summary>
+[Module]
+public sealed partial class BatchSecondEncoderLayer
+{
+    private readonly Linear proj = new(6, 16);
+    private readonly TransformerEncoderLayer layer = new(16, 4, 24, dropout: 0.0);
+    private readonly Linear head = new(16, 3);
+
+    #region doc:batch-second
+    public Tensor Forward([Shape("N", "T", 6)] Tensor x)
+    {
+        var h = layer.Forward(proj.Forward(x).Transpose(0, 1));   // [T, N, 16]: layer = new TransformerEncoderLayer(16, 4, 24, dropout: 0.0)
+        return head.Forward(h.Transpose(0, 1));
+    }
+    #endregion
+}

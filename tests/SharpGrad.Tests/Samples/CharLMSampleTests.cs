@@ -1,5 +1,6 @@
 using SharpGrad.Samples.CharLM;
 using SharpGrad.Serialization;
+using SharpGrad.Tests.Compiler;
 using SharpGrad.Tests.Support;
 
 namespace SharpGrad.Tests.Samples;
@@ -145,6 +146,39 @@ public class CharLMSampleTests
         Assert.Contains("compiled mode", lines[0], StringComparison.Ordinal);
         Assert.StartsWith("compiled: ", lines[1], StringComparison.Ordinal);
         Assert.Contains(lines, l => l.StartsWith("epoch 1/1  loss ", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("lstm", 1)]
+    [InlineData("lstm", 3)]
+    [InlineData("lstm", 64)]
+    [InlineData("transformer", 1)]
+    [InlineData("transformer", 3)]
+    [InlineData("transformer", 64)]
+    public void BothModelsCompiledProgramsEqualEager(string kind, int batch)
+    {
+        // The models as the sample builds them (sizes and the layer count from the constructor): the compiled program's
+        // logits and every parameter's gradient equal eager's at two sequence lengths.
+        ICharModel model = kind == "lstm" ? new CharLstm(20, 12, 16, 2, new Rng(7)) : new CharTransformer(20, 16, 4, 2, 12, new Rng(7));
+        var (compiled, explanation) = model.CompileForward();
+        Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("Forward(tokens, null)", StringComparison.Ordinal));
+        // The Transformer's embeddings and mask are a compiled region and its stack runs its own compiled program (the
+        // region after the stack is still a named break); the LSTM's constructor-sized num_layers is a named break (the
+        // whole Forward runs eagerly).
+        if (kind == "transformer")
+        {
+            Assert.Contains(explanation.Regions, r => r.EndsWith(": blocks: Forward", StringComparison.Ordinal));
+            Assert.Equal(2, explanation.Regions.Count);
+        }
+        else
+        {
+            Assert.Contains(explanation.Breaks, b => b.Construct.Contains("numLayers: layers", StringComparison.Ordinal));
+        }
+        foreach (int t in new[] { 7, 12 })
+        {
+            var tokens = Tensor.RandInt(0, 20, [batch, t], new Rng(8 + t));
+            CompiledLengthReadTests.CompareTokens((Module)model, model.Forward, compiled, tokens, seed: 9 + t);
+        }
     }
 
     [Fact]
