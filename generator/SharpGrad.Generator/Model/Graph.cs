@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.Linq;
+
 namespace SharpGrad.Generator.Model;
 
 /// <summary>
@@ -137,6 +140,59 @@ internal sealed record GraphMethod(
     /// any other and called from the method's <see cref="Segments"/>. Null for a method the user wrote.
     /// </summary>
     public string? RegionOf { get; init; }
+
+    /// <summary>
+    /// For a region compiled for one value of a test its constructor's arguments decide (<c>residual</c> with
+    /// <c>residual = cin == cout</c>): the sizes that value makes equal, as <c>left=right</c> (<c>cin=cout</c>, <c>stride=1</c>).
+    /// The region runs only when the test has that value, so its shapes take them as one size (<see cref="Canonical(Dim)"/>).
+    /// </summary>
+    public EquatableArray<string> Equalities { get; init; }
+
+    /// <summary>
+    /// <paramref name="dim"/> with the sizes <see cref="Equalities"/> makes equal written as one (<c>cout</c> ⇒ <c>cin</c>,
+    /// <c>2*cout</c> ⇒ <c>2*cin</c>, <c>stride</c> ⇒ 1); the dim itself without equalities.
+    /// </summary>
+    public Dim Canonical(Dim dim)
+    {
+        if (Equalities.IsEmpty || !dim.IsSymbol) return dim;
+        string text = Canonical(dim.Symbol!);
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int size) ? Dim.Of(size) : Dim.Sym(text);
+    }
+
+    /// <summary>A shape with each dim <see cref="Canonical(Dim)"/>.</summary>
+    public TensorShape? Canonical(TensorShape? shape)
+        => shape is null || Equalities.IsEmpty || !shape.Dims.Any(d => d.IsSymbol) ? shape : new TensorShape(shape.Dims.Select(d => Canonical(d)).ToArray());
+
+    /// <summary>A size symbol with the sizes <see cref="Equalities"/> makes equal written as one (<see cref="Canonical(Dim)"/>).</summary>
+    public string Canonical(string symbol)
+    {
+        if (Equalities.IsEmpty) return symbol;
+        // Each equality replaces an atom by the other side (the right one, when it is an atom: cin == cout writes cout as cin).
+        var atoms = new Dictionary<string, string>(System.StringComparer.Ordinal);
+        string Apply(string s) => Parsing.SymbolicSizes.Substitute(s, a => atoms.TryGetValue(a, out var to) ? to : a);
+        foreach (var equality in Equalities)
+        {
+            int at = equality.IndexOf('=');
+            string left = Apply(equality.Substring(0, at)), right = Apply(equality.Substring(at + 1));
+            if (left == right) continue;
+            if (IsAtom(right)) atoms[right] = left;
+            else if (IsAtom(left)) atoms[left] = right;
+            else continue;
+            foreach (var key in atoms.Keys.ToList()) atoms[key] = Apply(atoms[key]);
+        }
+        for (int pass = 0; pass < 4; pass++)
+        {
+            string next = Apply(symbol);
+            if (next == symbol) break;
+            symbol = next;
+        }
+        return symbol;
+    }
+
+    private static bool IsAtom(string text)
+        => !int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
+           && Dim.Term(text, out int coefficient, out string product) && coefficient == 1 && product.Length > 0
+           && !product.Contains('*') && !product.StartsWith("(", System.StringComparison.Ordinal);
 
     /// <summary>
     /// For a method whose graph breaks (block body): its top-level statements in order, grouped into static regions

@@ -31,6 +31,16 @@ internal sealed class CtorValue
     /// <summary>True for a value the module's constructor was given (standalone): a parent that builds the module knows it.</summary>
     public bool FromArgument { get; private init; }
 
+    /// <summary>
+    /// For an unknown bool (a test over sizes bound when the module is built, <c>cin == cout</c>): the sizes it makes equal when
+    /// it is true, as pairs of size texts (<c>("cin", "cout")</c>, <c>("stride", "1")</c>); <see cref="WhenFalse"/> when false
+    /// (<c>cin != cout</c>). What a branch the test guards may assume about the sizes (<see cref="GraphParser"/>'s branch regions).
+    /// </summary>
+    public IReadOnlyList<(string Left, string Right)> WhenTrue { get; init; } = [];
+
+    /// <summary>The sizes an unknown bool makes equal when it is false (<see cref="WhenTrue"/>).</summary>
+    public IReadOnlyList<(string Left, string Right)> WhenFalse { get; init; } = [];
+
     /// <summary>For a module filled in a loop whose count the build does not know: the loop and its bound.</summary>
     public (StatementSyntax Loop, string Bound)? Loop { get; set; }
 
@@ -40,6 +50,10 @@ internal sealed class CtorValue
     public static readonly CtorValue Null = new() { Kind = Kinds.Null };
     public static CtorValue Of(ChildSpec spec) => new() { Kind = Kinds.Module, Spec = spec };
     public static CtorValue Unknown(string why, bool fromArgument = false) => new() { Kind = Kinds.Unknown, Why = why, FromArgument = fromArgument };
+
+    /// <summary>An unknown bool over sizes bound when the module is built, with the sizes it makes equal when true and when false.</summary>
+    public static CtorValue Test(string why, IReadOnlyList<(string Left, string Right)> whenTrue, IReadOnlyList<(string Left, string Right)> whenFalse)
+        => new() { Kind = Kinds.Unknown, Why = why, WhenTrue = whenTrue, WhenFalse = whenFalse };
 
     /// <summary>A module whose items are known (not made unknown by a loop or a condition).</summary>
     public bool IsKnownModule => Kind == Kinds.Module && Why is null && Spec is not null;
@@ -119,6 +133,19 @@ internal sealed class ConstructorEvaluator
         foreach (var kv in fields) evaluator._fields[kv.Key] = kv.Value;
         var value = evaluator.Eval(condition, new Frame(0));
         return value.Kind == CtorValue.Kinds.Bool ? value.Bool : null;
+    }
+
+    /// <summary>
+    /// The sizes a condition over the fields makes equal when it has the value <paramref name="value"/> (<c>useResidual</c> with
+    /// <c>useResidual = cin == cout</c>, true: <c>("cin", "cout")</c>); empty when it implies none.
+    /// </summary>
+    public static IReadOnlyList<(string Left, string Right)> Implied(IOperation condition, bool value, INamedTypeSymbol type, Compilation compilation,
+                                                                     Dictionary<ISymbol, CtorValue> fields, CancellationToken token)
+    {
+        var evaluator = new ConstructorEvaluator(type, compilation, token);
+        foreach (var kv in fields) evaluator._fields[kv.Key] = kv.Value;
+        var result = evaluator.Eval(condition, new Frame(0));
+        return result.Kind == CtorValue.Kinds.Unknown ? value ? result.WhenTrue : result.WhenFalse : [];
     }
 
     private void Run(IReadOnlyDictionary<string, CtorValue>? arguments)
@@ -503,12 +530,19 @@ internal sealed class ConstructorEvaluator
                     if (l.Kind == CtorValue.Kinds.Bool && l.Bool != and) return l;   // false && …, true || …
                     var r = Eval(binary.RightOperand, frame);
                     if (r.Kind == CtorValue.Kinds.Bool && r.Bool != and) return r;   // unknown && false, unknown || true
-                    return l.Kind == CtorValue.Kinds.Bool && r.Kind == CtorValue.Kinds.Bool ? CtorValue.Of(and ? l.Bool && r.Bool : l.Bool || r.Bool)
-                        : CtorValue.Unknown(GraphParser.Text(binary.Syntax));
+                    if (l.Kind == CtorValue.Kinds.Bool && r.Kind == CtorValue.Kinds.Bool) return CtorValue.Of(and ? l.Bool && r.Bool : l.Bool || r.Bool);
+                    if (l.Kind == CtorValue.Kinds.Bool) return r;   // true && unknown, false || unknown: the unknown, with what it implies
+                    if (r.Kind == CtorValue.Kinds.Bool) return l;
+                    // a && b true: both true, so the sizes either makes equal are; a || b false: both false.
+                    return CtorValue.Test(GraphParser.Text(binary.Syntax), and ? l.WhenTrue.Concat(r.WhenTrue).ToList() : [], and ? [] : l.WhenFalse.Concat(r.WhenFalse).ToList());
                 }
                 return Binary(binary.OperatorKind, Eval(binary.LeftOperand, frame), Eval(binary.RightOperand, frame), binary.Syntax);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
-                return Eval(not.Operand, frame) is { Kind: CtorValue.Kinds.Bool } b ? CtorValue.Of(!b.Bool) : CtorValue.Unknown(GraphParser.Text(not.Syntax));
+            {
+                var operand = Eval(not.Operand, frame);
+                return operand.Kind == CtorValue.Kinds.Bool ? CtorValue.Of(!operand.Bool)
+                    : CtorValue.Test(GraphParser.Text(not.Syntax), operand.WhenFalse, operand.WhenTrue);
+            }
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } minus:
                 return Eval(minus.Operand, frame) is { Kind: CtorValue.Kinds.Int } i ? CtorValue.Of(-i.Int) : CtorValue.Unknown(GraphParser.Text(minus.Syntax));
             case IIsPatternOperation pattern:
@@ -632,6 +666,12 @@ internal sealed class ConstructorEvaluator
                 case BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals when l.Product == r.Product && l.Product.Length > 0:
                     // c1·P vs c2·P: sizes are positive, so equal exactly when the coefficients are.
                     return CtorValue.Of((l.Coefficient == r.Coefficient) == (kind == BinaryOperatorKind.Equals));
+                case BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals:
+                {
+                    // cin == cout, stride == 1: not known until the module is built; a branch it guards may take the sizes as equal.
+                    var pair = new[] { (SymbolicSizes.Text(l.Coefficient, Planning.SizeSymbols.Atoms(l.Product)), SymbolicSizes.Text(r.Coefficient, Planning.SizeSymbols.Atoms(r.Product))) };
+                    return CtorValue.Test(GraphParser.Text(syntax), kind == BinaryOperatorKind.Equals ? pair : [], kind == BinaryOperatorKind.Equals ? [] : pair);
+                }
             }
         }
         return CtorValue.Unknown(GraphParser.Text(syntax));

@@ -65,6 +65,12 @@ internal sealed class GraphParser
     /// </summary>
     private readonly Dictionary<string, bool> _assumed = new();
 
+    /// <summary>
+    /// The sizes the assumed tests make equal in the region being parsed (<c>cin=cout</c>, <see cref="ConstructorEvaluator.Implied"/>):
+    /// the region runs only when they hold, so its shapes take them as equal (<see cref="GraphMethod.Equalities"/>).
+    /// </summary>
+    private readonly SortedSet<string> _implied = new(System.StringComparer.Ordinal);
+
     /// <summary>The last test of the module's fields the build could not decide (<see cref="Decided"/>): its text and where it is.</summary>
     private (string Text, LocationInfo? Where)? _undecided;
 
@@ -795,6 +801,7 @@ internal sealed class GraphParser
         _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         _eager = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
         _regionInputs = new List<(ISymbol, GraphInput)>();
+        _implied.Clear();
     }
 
     private (int Nodes, Dictionary<ISymbol, int> Env, Dictionary<ISymbol, int> Ints, HashSet<ISymbol> Eager, int Inputs, int Issues) Snapshot()
@@ -1006,6 +1013,7 @@ internal sealed class GraphParser
         _regions.Add(new GraphMethod(name, _regionInputs.Select(r => r.Input).ToEquatableArray(), _nodes.ToEquatableArray(), node, location)
         {
             RegionOf = method.Name,
+            Equalities = _implied.ToEquatableArray(),
         });
         segments.Add(leaves with { Region = name, Code = code, Where = where, Arguments = _regionInputs.Select(r => r.Symbol.Name).ToEquatableArray() });
     }
@@ -1404,7 +1412,12 @@ internal sealed class GraphParser
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
-        if (_assumed.TryGetValue(Text(condition), out bool assumed)) return assumed;
+        if (_assumed.TryGetValue(Text(condition), out bool assumed))
+        {
+            // The branch may take the sizes the test makes equal as equal (`cin == cout`: x + h in `residual ? x + h : h`).
+            foreach (var (left, right) in ConstructorEvaluator.Implied(operation, assumed, _type, _compilation, _fields, _token)) _implied.Add(left + "=" + right);
+            return assumed;
+        }
         _undecided = (Text(condition), Where(condition));
         throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(condition),
             "the test `" + Text(condition) + "` of the module's fields, which its constructor's arguments decide",

@@ -72,7 +72,8 @@ internal sealed class ShapeInference
         for (int i = 0; i < method.Nodes.Count; i++)
         {
             _current = i;
-            _shapes[i] = Infer(method.Nodes[i]);
+            // A region for one value of a test (`residual = cin == cout`): the sizes the test makes equal are one size in it.
+            _shapes[i] = method.Canonical(Infer(method.Nodes[i]));
         }
         var output = method.Output >= 0 ? _shapes[method.Output] : null;
         return new MethodShapes(method.Name, method.Inputs, output);

@@ -87,7 +87,8 @@ internal sealed class LayerNormRule : Rule
             foreach (var v in shape.Values) cols *= v;
             if (cols == 0 || m.Features[a] % cols != 0) return null;
         }
-        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && inShape.Last.Symbol == symbol && m.Program.Sizes.Expression(symbol) is { } text)
+        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && inShape.Last.IsSymbol && m.Method.Canonical(inShape.Last.Symbol!) == m.Method.Canonical(symbol)
+                 && m.Program.Sizes.Expression(symbol) is { } text)
         {
             colsText = text;   // LayerNorm(d), d bound when the module is built: rows of d over the last dim
         }

@@ -71,7 +71,7 @@ internal abstract class Rule
         if (dim.IsFixed && child.Int(parameter) is { } constant) return constant == dim.Size ? MethodDraft.I(constant) : null;
         string? expression = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
         if (expression is null) return null;
-        if (child.Arg(parameter)?.Symbol == dim.Symbol) return expression;
+        if (child.Arg(parameter)?.Symbol is { } built && (built == dim.Symbol || dim.IsSymbol && m.Method.Canonical(built) == m.Method.Canonical(dim.Symbol!))) return expression;
         return m.Program.Sizes.Require(child, parameter, dim) ? expression : null;
     }
 

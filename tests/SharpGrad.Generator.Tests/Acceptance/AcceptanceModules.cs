@@ -680,6 +680,32 @@ public sealed partial class FlagBlock
     }
 }
 
+/// <summary>
+/// A flag over sizes and a stride (<c>useResidual = stride == 1 &amp;&amp; cin == cout</c>, MobileNetV2's inverted residual) tested by
+/// an <c>if</c> statement: the true branch's region takes cin and cout as one size (and stride as 1), so <c>h + x</c> compiles.
+/// </summary>
+[Module]
+public sealed partial class StrideResidualBlock
+{
+    private readonly Linear expand;
+    private readonly Linear project;
+    private readonly bool useResidual;
+
+    public StrideResidualBlock(int cin, int cout, int stride)
+    {
+        expand = new Linear(cin, 2 * cout);
+        project = new Linear(2 * cout, cout);
+        useResidual = stride == 1 && cin == cout;
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = project.Forward(Functional.Gelu(expand.Forward(x)));
+        if (useResidual) h = h + x;
+        return h;
+    }
+}
+
 /// <summary>Issue 12 item 2's parent: a loop over FlagBlocks (the first changes the width), then Cat, Pow, Clamp and a head.</summary>
 [Module]
 public sealed partial class FlagNet

@@ -564,10 +564,10 @@ public class AcceptanceTests
     }
 
     /// <summary>
-    /// Issue 12 item 2's block: <c>residual ? x + h : h</c> with <c>residual = cin == cout</c>. Both instances (flag true at
-    /// 8→8, false at 8→32) give eager's output, input gradient and parameter gradients: never the other instance's branch.
-    /// The flag itself is no longer the break; <c>x + h</c> is, since the build cannot prove cin == cout inside the true branch
-    /// (a named SG1019 break; the statement runs eagerly).
+    /// Issue 12 item 2's block: <c>residual ? x + h : h</c> with <c>residual = cin == cout</c>. The test's two values are each a
+    /// compiled region, the true one taking cin and cout as one size (the region runs only when they are equal), so <c>x + h</c>
+    /// compiles; the instance's value is read when it runs. Both instances (flag true at 8→8, false at 8→32) are fully compiled,
+    /// their output's grad_fn is their own branch's region, and they give eager's output, input gradient and parameter gradients.
     /// </summary>
     [Theory]
     [MemberData(nameof(BatchesAndWidths))]
@@ -576,10 +576,36 @@ public class AcceptanceTests
         var model = new FlagBlock(8, cout);
         var compiled = model.Compile();
         var explanation = compiled.Explanation;
-        Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("`residual`", StringComparison.Ordinal));
-        Assert.Contains(explanation.Breaks, b => b.Construct.Contains("`x + h`", StringComparison.Ordinal));
-        Assert.Equal([batch, cout], compiled.Forward(Randn([batch, 8], 11)).Shape.ToArray());
+        Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+        Assert.Contains(explanation.Regions, r => r.EndsWith("(residual)", StringComparison.Ordinal));
+        Assert.Contains(explanation.Regions, r => r.EndsWith("(!residual)", StringComparison.Ordinal));
+        var y = compiled.Forward(Randn([batch, 8], 11).RequiresGrad_());
+        Assert.Equal([batch, cout], y.Shape.ToArray());
+        Assert.Equal("FlagBlockForwardRegion" + (cout == 8 ? "1" : "2") + "CompiledBackward", y.GradFn!.Name);
         Eager.Compare(model, [Randn([batch, 8], 12)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
+    }
+
+    public static TheoryData<int, int, int> BatchesWidthsAndStrides => new()
+    {
+        { 1, 8, 1 }, { 3, 8, 1 }, { 64, 8, 1 }, { 1, 32, 1 }, { 3, 32, 1 }, { 64, 32, 1 }, { 1, 8, 2 }, { 3, 8, 2 }, { 64, 8, 2 },
+    };
+
+    /// <summary>
+    /// <c>useResidual = stride == 1 &amp;&amp; cin == cout</c> tested by <c>if (useResidual) h = h + x;</c>: fully compiled for every
+    /// instance (residual at 8→8 stride 1; not at 8→32 or at stride 2, where cin == cout but the test is false), each taking its
+    /// own branch's region; compiled equals eager (outputs, input and parameter gradients).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BatchesWidthsAndStrides))]
+    public void AResidualFlagOverSizesAndAStrideTestedByAnIfGivesEachInstancesBranch(int batch, int cout, int stride)
+    {
+        var model = new StrideResidualBlock(8, cout, stride);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        bool residual = stride == 1 && cout == 8;
+        var y = compiled.Forward(Randn([batch, 8], 15).RequiresGrad_());
+        Assert.Equal("StrideResidualBlockForwardRegion" + (residual ? "1" : "2") + "CompiledBackward", y.GradFn!.Name);
+        Eager.Compare(model, [Randn([batch, 8], 16)], xs => model.Forward(xs[0]), xs => compiled.Forward(xs[0]));
     }
 
     /// <summary>Issue 12 item 2's Net: a loop over FlagBlocks (8→32, then 32→32 twice), then Cat, Pow, Clamp and the head: compiled equals eager.</summary>

@@ -122,20 +122,75 @@ public class ConstructorEvaluationTests
     }
 
     [Fact]
-    public void SG1019_AFlagTheArgumentsDecideIsCompiledPerValueNotGuessedAndABranchThatDoesNotCompileIsNamed()
+    public void AFlagTheArgumentsDecideIsCompiledPerValueAndItsTrueBranchTakesTheSizesItTestsAsEqual()
     {
         // Standalone, `useResidual = cin == cout` is not known: the expression-bodied ?: is parsed once per value of the test
-        // (the runner takes the instance's at each call, never a guess). The false branch compiles; in the true branch the
-        // build does not know that x's width (cin) equals fc's (cout), so `x + fc.Forward(x)` is the break, named; a parent
-        // building Flagged(8, 8) takes the residual branch at build time.
-        var (result, _) = GeneratorHarness.Run(Flagged);
-        Assert.DoesNotContain(result.Diagnostics, d => d.GetMessage().Contains("the test `useResidual`", StringComparison.Ordinal));
+        // (the runner takes the instance's at each call, never a guess). Inside the true branch cin and cout are one size (the
+        // region runs only when they are equal), so `x + fc.Forward(x)` compiles: no break at all, two regions.
+        var (result, output) = GeneratorHarness.Run(Flagged);
+        Assert.Empty(result.Diagnostics);
+        var text = CompiledText(result, "Flagged");
+        Assert.Contains("ForwardRegion1(", text);   // the true branch's region
+        Assert.Contains("ForwardRegion2(", text);   // the false branch's region
+        Assert.Contains("(useResidual)", text);
+        Assert.Contains("(!useResidual)", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Theory]
+    [InlineData("useResidual = stride == 1 && cin == cout;", "if (useResidual) h = h + x;")]
+    [InlineData("useResidual = cin == cout && stride == 1;", "if (useResidual) h = x + h;")]
+    [InlineData("useResidual = !(cin != cout);", "if (useResidual) h = h + x;")]
+    [InlineData("useResidual = cin != cout;", "if (!useResidual) h = h + x;")]
+    [InlineData("useResidual = cin == cout;", "h = useResidual ? h + x : h * 2f;")]
+    public void AResidualIfOverSizesTheArgumentsDecideCompilesWithNoBreak(string flag, string test)
+    {
+        var (result, output) = GeneratorHarness.Run(Source($$"""
+            [Module]
+            public partial class Residual
+            {
+                private readonly Linear expand;
+                private readonly Linear project;
+                private readonly bool useResidual;
+
+                public Residual(int cin, int cout, int stride)
+                {
+                    expand = new Linear(cin, 2 * cout);
+                    project = new Linear(2 * cout, cout);
+                    {{flag}}
+                }
+
+                public Tensor Forward(Tensor x)
+                {
+                    var h = project.Forward(Functional.Gelu(expand.Forward(x)));
+                    {{test}}
+                    return h;
+                }
+            }
+            """, withBlock: false));
+        Assert.Empty(result.Diagnostics);
+        var text = CompiledText(result, "Residual");
+        Assert.Contains("ForwardRegion2(", text);
+        Assert.Empty(GeneratorHarness.Problems(output));
+    }
+
+    [Fact]
+    public void SG1019_ATestThatDoesNotMakeTheSizesEqualLeavesTheBranchsMismatchABreak()
+    {
+        // `cin > cout` says nothing about x + h's widths: the true branch is still a break, named at `x + h`.
+        var (result, _) = GeneratorHarness.Run(Source("""
+            [Module]
+            public partial class Wider
+            {
+                private readonly bool shrinks;
+                private readonly Linear fc;
+                public Wider(int cin, int cout) { shrinks = cin > cout; fc = new Linear(cin, cout); }
+                public Tensor Forward([Shape("N", "cin")] Tensor x) => shrinks ? x + fc.Forward(x) : fc.Forward(x);
+            }
+            """, withBlock: false));
         var branch = Assert.Single(result.Diagnostics);
         Assert.Equal(("SG1019", DiagnosticSeverity.Info), (branch.Id, branch.Severity));
-        Assert.Equal("x + fc.Forward(x)", Flagged.Substring(branch.Location.SourceSpan.Start, branch.Location.SourceSpan.Length));
         Assert.Contains("whose shape [N, ?] has a dim other than the batch not known at build time", branch.GetMessage());
-        var text = CompiledText(result, "Flagged");
-        Assert.Contains("ForwardRegion2", text);   // the false branch's region
     }
 
     [Fact]
