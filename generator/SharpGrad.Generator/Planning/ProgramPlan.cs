@@ -88,7 +88,7 @@ internal enum RuleKind
     SelfAttention,
     /// <summary>A final state (h_n, c_n) of a recurrent node, read from its workspace (<see cref="Rules.RecurrentStateRule"/>).</summary>
     RecurrentState,
-    /// <summary>A MultiheadAttention layer's attention over another sequence (key = value ≠ query) as one fused kernel.</summary>
+    /// <summary>A MultiheadAttention call other than the packed, biased, dropout-free self-attention (key ≠ query or ≠ value, kdim/vdim, bias=False, dropout) as one fused kernel.</summary>
     CrossAttention,
     /// <summary><c>Functional.Conv1d/Conv2d(x, weight, bias, …)</c> with the module's own parameters of fixed shape.</summary>
     FunctionalConv,

@@ -167,13 +167,10 @@ internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, stri
 /// with biases, dropout 0), with or without its <c>key_padding_mask</c> and <c>attn_mask</c>; <c>need_weights</c> may be
 /// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
 /// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
+/// Every other batch-first call (no biases, kdim/vdim, key ≠ value, dropout, the weights taken) is <see cref="CrossAttentionRule"/>'s.
 /// </summary>
 internal sealed class SelfAttentionRule : AttentionLayerRule
 {
-    private static readonly string[] ParamNames = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"];
-
-    private static readonly string[] ParamExprs = ["InProjWeight!", "InProjBias!", "OutProj.Weight", "OutProj.Bias!"];
-
     public override RuleKind Kind => RuleKind.SelfAttention;
 
     protected override string Entry => "SelfAttention";
@@ -187,7 +184,7 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (Call(m, i) is not { } call || call.Memory >= 0) return null;   // self-attention only
+        if (Call(m, i) is not { } call || !call.SelfAttention || !call.Packed || !call.Bias || !call.NoDropout || call.WeightsTaken) return null;
         return plan with
         {
             Rule = Kind,
@@ -198,63 +195,93 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
     /// <summary>
     /// Why a MultiheadAttention layer's calls are not compiled (the parser makes each call a graph break, SG1019, naming it),
-    /// or null: separate q/k/v projections (kdim/vdim), batch second, dropout, no biases — the compiled kernels take the packed
-    /// in_proj_weight of a batch-first layer with biases and dropout 0.
+    /// or null: batch second, or bias, kdim or vdim not constants (the parameters the program differentiates depend on them).
     /// </summary>
     public static string? Unsupported(ChildSpec child)
     {
-        if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false })
-        {
-            return "a MultiheadAttention built with kdim/vdim (separate q_proj_weight, k_proj_weight and v_proj_weight; the compiled attention takes the packed in_proj_weight)";
-        }
         if (child.Int("batchFirst") != 1) return "a MultiheadAttention with batch_first=False (its sequences are [L, N, E], batch second)";
-        if (child.Arg("dropout") is { Number: not 0 }) return "a MultiheadAttention with dropout (the compiled attention has dropout 0)";
-        if (child.Int("bias") == 0) return "a MultiheadAttention with bias=False (the compiled attention adds in_proj_bias and out_proj.bias)";
+        if (Packed(child) is null)
+        {
+            return "a MultiheadAttention whose kdim/vdim are not constants (packed in_proj_weight or separate q_proj_weight, k_proj_weight and v_proj_weight is decided when the program is generated)";
+        }
+        if (Bias(child) is null) return "a MultiheadAttention whose bias is not a constant (its parameters are decided when the program is generated)";
         return null;
     }
 
+    /// <summary>Whether the layer has the packed <c>in_proj_weight</c> (kdim and vdim absent, null or embed_dim, as PyTorch's <c>_qkv_same_embed_dim</c>), or null when not known.</summary>
+    internal static bool? Packed(ChildSpec child)
+    {
+        bool? Same(string parameter) => child.Arg(parameter) switch
+        {
+            null or { IsKnown: true, Values.Count: 0 } => true,
+            { IsKnown: true } a when child.Int("embedDim") is { } e => a.Values[0] == e,
+            _ => null,
+        };
+        return Same("kdim") is { } k && Same("vdim") is { } v ? k && v : null;
+    }
+
+    /// <summary>Whether the layer has in_proj_bias and out_proj.bias, or null when not known.</summary>
+    internal static bool? Bias(ChildSpec child) => child.Arg("bias") is null ? true : child.Int("bias") is { } b ? b != 0 : null;
+
     /// <summary>
-    /// What a MultiheadAttention call the compiled kernels take has: batch first, packed in-projection with biases (no
-    /// kdim/vdim), dropout 0, the weights not taken (<c>need_weights</c> any constant), masks read as data, the query a
-    /// batched [N, L, E] value, and the key and value either the query itself (<c>Memory</c> −1) or one other batched
-    /// [N, S, E] value (the node input <c>Memory</c>). Null when the call is none of these.
+    /// What a MultiheadAttention call the compiled kernels take has: batch first, its projections known (packed or kdim/vdim, biases
+    /// or not), masks read as data, the query a batched [N, L, E] value, the key and value batched [N, S, ·] values (or the query
+    /// itself), <c>need_weights</c>/<c>average_attn_weights</c> constants — the weights taken only when averaged
+    /// (<paramref name="weightsTaken"/>). Null when the call is none of these.
     /// </summary>
-    internal static AttentionCall? Call(MethodDraft m, int i)
+    internal static AttentionCall? Call(MethodDraft m, int i, bool weightsTaken = false)
     {
         if (m.Child(i) is not { } child) return null;
         var node = m.Node(i);
         int Input(string parameter) => InputOf(m, i, parameter);
         int query = Input("query"), key = Input("key"), value = Input("value");
-        if (query != 0 || key < 0 || value < 0 || m.In(i, value) != m.In(i, key)) return null;
-        int memory = m.In(i, key) == m.In(i, query) ? -1 : key;
+        if (query != 0 || key < 0 || value < 0) return null;
+        bool self = m.In(i, key) == m.In(i, query) && m.In(i, value) == m.In(i, query);
         int flags = 0;
         foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
         {
             if (flag < 0) continue;
-            if (!m.IsConst(m.In(i, flag))) return null;   // the weights are not taken: any constant will do
+            if (!m.IsConst(m.In(i, flag))) return null;
             flags++;
+        }
+        if (weightsTaken)
+        {
+            // The weights are taken: need_weights true (the default) and averaged over the heads (the default).
+            foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
+            {
+                if (flag >= 0 && m.Node(m.In(i, flag)).Value != 1) return null;
+            }
         }
         var masks = Masks(m, i, ("attnMask", "keyPaddingMask"));
         if (masks is null || node.Inputs.Count != 3 + flags + MaskCount(masks.Value)) return null;
-        if (child.Int("batchFirst") != 1 || child.Arg("dropout") is { Number: not 0 } || child.Int("bias") == 0) return null;
-        if (child.Arg("kdim") is { Values.Count: > 0 } or { IsKnown: false } || child.Arg("vdim") is { Values.Count: > 0 } or { IsKnown: false }) return null;
+        if (child.Int("batchFirst") != 1 || Packed(child) is not { } packed || Bias(child) is not { } bias) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || m.BatchAxis[a] != 0 || !m.Batched[i] || inS.Rank != 3) return null;
         if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
         if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
-        string? memorySteps = null;
-        if (memory >= 0)
+        string? Width(int input, out Dim length)
         {
-            int k = m.In(i, memory);
+            int k = m.In(i, input);
             var kS = m.Shapes[k];
-            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != 0 || kS.Rank != 3 || !kS[2].Equals(inS[2])) return null;
-            if (DimText(m, kS[1]) is not { } s) return null;
-            memorySteps = s;
+            length = kS.Rank == 3 ? kS[1] : default;
+            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != 0 || kS.Rank != 3) return null;
+            return DimText(m, kS[2]);
         }
+        if (Width(key, out var keyLength) is not { } keyWidth || Width(value, out var valueLength) is not { } valueWidth || !keyLength.Equals(valueLength)) return null;
+        if (DimText(m, keyLength) is not { } memorySteps) return null;
         var module = m.Program.Module(child);
-        var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
-        return new AttentionCall(module, d, heads, steps, weights, masks.Value, memory, memorySteps);
+        var names = new List<(string Name, string Expr)>();
+        if (packed) names.Add(("in_proj_weight", "InProjWeight!"));
+        else names.AddRange([("q_proj_weight", "QProjWeight!"), ("k_proj_weight", "KProjWeight!"), ("v_proj_weight", "VProjWeight!")]);
+        if (bias) names.Add(("in_proj_bias", "InProjBias!"));
+        names.Add(("out_proj.weight", "OutProj.Weight"));
+        if (bias) names.Add(("out_proj.bias", "OutProj.Bias!"));
+        var weights = names.Select(p => m.Program.Param(module.Field + "." + p.Expr, module.Path + "." + p.Name)).ToEquatableArray();
+        return new AttentionCall(module, d, heads, steps, weights, masks.Value, key, value, memorySteps, keyWidth, valueWidth)
+        {
+            SelfAttention = self, Packed = packed, Bias = bias, NoDropout = child.Arg("dropout") is null or { Number: 0 }, WeightsTaken = weightsTaken,
+        };
     }
 
     protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
@@ -269,22 +296,43 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
 /// <summary>
 /// A MultiheadAttention call the compiled kernels take (<see cref="SelfAttentionRule.Call"/>): the layer, its sizes as C# text,
-/// its four parameters, its masks' node inputs; <c>Memory</c> is the node input holding the key and value when they are not
-/// the query (cross-attention), or −1, and <c>MemorySteps</c> that sequence's length as C# text (else null).
+/// its parameters (in the layer's order), its masks' node inputs, the node inputs of the key and the value, the key's length
+/// and the key's and value's widths as C# text.
 /// </summary>
 internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights,
-    (int Mask, int Padding) Masks, int Memory, string? MemorySteps);
+    (int Mask, int Padding) Masks, int Key, int Value, string MemorySteps, string KeyWidth, string ValueWidth)
+{
+    /// <summary>The query, key and value are one value.</summary>
+    public bool SelfAttention { get; init; }
 
-/// <summary>A MultiheadAttention cross-attention's geometry: the self-attention's, plus where the memory (key = value) comes in and its length.</summary>
-internal sealed record CrossAttentionGeometry(string EmbedDim, string Heads, string Steps, string MemorySteps, int MemoryInput, EquatableArray<ParamSlot> Weights)
-    : AttentionGeometry(Weights);
+    /// <summary>The layer has the packed in_proj_weight (no kdim/vdim).</summary>
+    public bool Packed { get; init; }
+
+    /// <summary>The layer has in_proj_bias and out_proj.bias.</summary>
+    public bool Bias { get; init; }
+
+    /// <summary>The layer's dropout is the constant 0.</summary>
+    public bool NoDropout { get; init; }
+
+    /// <summary>The call's averaged weights are taken (a second result of the node).</summary>
+    public bool WeightsTaken { get; init; }
+}
 
 /// <summary>
-/// A MultiheadAttention layer used over another sequence, <c>attn.Forward(x, memory, memory, …).Output</c> (a decoder's
-/// attention over the encoder's output; batch first, packed in-projection with biases, dropout 0), with or without its masks:
-/// q from the query's rows, k and v in one GEMM over the memory's rows, the attention kernel per sequence and head, the
-/// out-projection; the backward gives the query's and the memory's gradients through a workspace
-/// (<c>CompiledSupport.CrossAttentionForward</c>/<c>CrossAttentionBackward</c> over <c>Kernels/CrossAttention.cs</c>).
+/// A MultiheadAttention call's geometry for <see cref="CrossAttentionRule"/>: the self-attention's, plus where the key and value come
+/// in, the key's length and the key's and value's widths.
+/// </summary>
+internal sealed record CrossAttentionGeometry(string EmbedDim, string Heads, string Steps, string MemorySteps, int KeyInput, int ValueInput, string KeyWidth,
+    string ValueWidth, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
+
+/// <summary>
+/// A MultiheadAttention call <c>attn.Forward(query, key, value, …).Output</c> other than the packed, biased, dropout-free
+/// self-attention (<see cref="SelfAttentionRule"/>): batch first, the key and value the query, one other value (a decoder's
+/// attention over the encoder's output) or two; packed or separate (kdim/vdim) projections, with or without biases; the layer's
+/// dropout on the weights in training (the mask drawn from the layer's Rng as eager draws it); with or without its masks. q from
+/// the query's rows, k and v over the key's and value's rows (one GEMM when they are one value under the packed weight), the
+/// attention kernel per sequence and head, the out-projection; the backward gives the query's, key's and value's gradients through
+/// a workspace (<c>CompiledSupport.CrossAttentionForward</c>/<c>CrossAttentionBackward</c> over <c>Kernels/CrossAttention.cs</c>).
 /// </summary>
 internal sealed class CrossAttentionRule : AttentionLayerRule
 {
@@ -297,18 +345,20 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
     protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
 
     protected override string ForwardComment(NodePlan n)
-        => $"{n.Text}: attention over another sequence (q GEMM, one k/v GEMM over the memory, per head softmax(q·kᵀ/√d + masks)·v, the out-projection)";
+        => $"{n.Text}: attention (q GEMM, k/v GEMMs over the key and value, per head softmax(q·kᵀ/√d + masks), dropout in training, ·v, the out-projection)";
 
-    protected override string BackwardComment(NodePlan n) => $"d {n.Text}: the attention's backward through its workspace: the query's and the memory's gradients, its 4 parameters'";
+    protected override string BackwardComment(NodePlan n)
+        => $"d {n.Text}: the attention's backward through its workspace: the query's, key's and value's gradients, its {((WholeLayerGeometry)n.Geometry!).Weights.Count} parameters'";
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (SelfAttentionRule.Call(m, i) is not { Memory: >= 0 } call) return null;
+        if (SelfAttentionRule.Call(m, i) is not { } call || (call.SelfAttention && call.Packed && call.Bias && call.NoDropout)) return null;
         return plan with
         {
             Rule = Kind,
             Module = call.Module,
-            Geometry = new CrossAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.MemorySteps!, call.Memory, call.Weights)
+            Geometry = new CrossAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.MemorySteps, call.Key, call.Value, call.KeyWidth, call.ValueWidth,
+                call.Weights)
             {
                 MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding,
             },
@@ -318,8 +368,11 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
     protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
     {
         var g = (CrossAttentionGeometry)n.Geometry!;
-        yield return "memory: " + e.Value(n.Inputs[g.MemoryInput]);
+        yield return "key: " + e.Value(n.Inputs[g.KeyInput]);
+        yield return "value: " + e.Value(n.Inputs[g.ValueInput]);
         yield return "memorySteps: " + g.MemorySteps;
+        yield return "keyWidth: " + g.KeyWidth;
+        yield return "valueWidth: " + g.ValueWidth;
         foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
     }
 
@@ -327,7 +380,10 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
     {
         var g = (CrossAttentionGeometry)n.Geometry!;
         yield return "memorySteps: " + g.MemorySteps;
-        yield return "gradMemory: " + e.GradOrNull(n.Inputs[g.MemoryInput]);
+        yield return "keyWidth: " + g.KeyWidth;
+        yield return "valueWidth: " + g.ValueWidth;
+        yield return "gradKey: " + e.GradOrNull(n.Inputs[g.KeyInput]);
+        yield return "gradValue: " + e.GradOrNull(n.Inputs[g.ValueInput]);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)

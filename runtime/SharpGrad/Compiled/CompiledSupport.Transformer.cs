@@ -172,23 +172,72 @@ public static partial class CompiledSupport
         => TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
 
     /// <summary>
-    /// A compiled MultiheadAttention's attention of <paramref name="x"/> [N, L, E] over <paramref name="memory"/> [N, S, E]
-    /// (<c>attn.Forward(x, memory, memory, …).Output</c>, batch first, packed in-projection with biases, dropout 0;
-    /// <see cref="CrossAttentionKernel.Forward"/>) with PyTorch's optional masks: <paramref name="keyPaddingMask"/> [N, S] and
-    /// <paramref name="attnMask"/> [L, S] or [N·num_heads, L, S] (Bool true: not attended; float: added).
+    /// A MultiheadAttention's projections as the kernel reads them (packed <c>in_proj_weight</c> or <c>q/k/v_proj_weight</c>, with or
+    /// without biases), checked against the program's shape and the key's and value's widths.
     /// </summary>
-    public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
-        float[] memory, int memorySteps, Tensor? keyPaddingMask = null, Tensor? attnMask = null)
+    private static AttentionProjections Projections(MultiheadAttention attn, in EncoderLayerShape shape, int keyWidth, int valueWidth)
     {
-        RefuseSubmoduleHooks(attn);
-        CrossAttentionKernel.Forward(shape, x, memory, memorySteps, y, n, SelfAttentionWeights(attn, shape), workspace,
-            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+        ArgumentNullException.ThrowIfNull(attn);
+        if (attn.EmbedDim != shape.DModel || attn.NumHeads != shape.Heads || attn.Kdim != keyWidth || attn.Vdim != valueWidth)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the MultiheadAttention (embed_dim {attn.EmbedDim}, num_heads {attn.NumHeads}, kdim {attn.Kdim}, vdim {attn.Vdim}) is not the one " +
+                $"the program was generated for (embed_dim {shape.DModel}, num_heads {shape.Heads}, key width {keyWidth}, value width {valueWidth}); rebuild the project.");
+        }
+        float[]? inBias = attn.InProjBias is null ? null : Dense(attn.InProjBias), outBias = attn.OutProj.Bias is null ? null : Dense(attn.OutProj.Bias);
+        if (attn.InProjWeight is not null) return AttentionProjections.Packed(Dense(attn.InProjWeight), inBias, Dense(attn.OutProj.Weight), outBias, attn.EmbedDim);
+        return new AttentionProjections(Dense(attn.QProjWeight!), 0, Dense(attn.KProjWeight!), 0, Dense(attn.VProjWeight!), 0, inBias, Dense(attn.OutProj.Weight), outBias);
     }
 
-    /// <summary>Its backward: the query's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    /// <summary>
+    /// The gradients of a MultiheadAttention's parameters from the program's array, in the order of its parameters
+    /// (<c>in_proj_weight</c> or <c>q_proj_weight</c>, <c>k_proj_weight</c>, <c>v_proj_weight</c>; <c>in_proj_bias</c>;
+    /// <c>out_proj.weight</c>; <c>out_proj.bias</c>; the biases only when the layer has them).
+    /// </summary>
+    private static AttentionProjectionGrads ProjectionGrads(MultiheadAttention attn, float[]?[] g)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        bool packed = attn.InProjWeight is not null, bias = attn.InProjBias is not null;
+        int expected = (packed ? 1 : 3) + (bias ? 3 : 1);
+        if (g.Length != expected)
+        {
+            throw new InvalidOperationException(
+                $"Compiled program: the MultiheadAttention has {expected} parameters ({(packed ? "packed" : "separate q/k/v")} projections, {(bias ? "with" : "without")} biases), " +
+                $"but the program was generated for {g.Length}; rebuild the project.");
+        }
+        int k = 0;
+        var (qw, kw, vw) = packed ? (g[k], g[k], g[k++]) : (g[k++], g[k++], g[k++]);
+        var inBias = bias ? g[k++] : null;
+        var outWeight = g[k++];
+        var outBias = bias ? g[k] : null;
+        return new AttentionProjectionGrads(qw, kw, vw, inBias, outWeight, outBias);
+    }
+
+    /// <summary>
+    /// A compiled MultiheadAttention's attention of <paramref name="x"/> [N, L, E] over <paramref name="key"/> [N, S, kdim] and
+    /// <paramref name="value"/> [N, S, vdim] (<c>attn.Forward(x, key, value, …)</c>, batch first; the same array when key and value
+    /// are one tensor, all three when it is self-attention; <see cref="CrossAttentionKernel"/>) with PyTorch's optional masks:
+    /// <paramref name="keyPaddingMask"/> [N, S] and <paramref name="attnMask"/> [L, S] or [N·num_heads, L, S] (Bool true: not attended;
+    /// float: added). In training, the layer's dropout on the weights draws its mask from the layer's <c>Rng</c> as eager does.
+    /// <paramref name="weights"/> (or null) receives the weights averaged over the heads [N, L, S] (PyTorch's <c>attn_output_weights</c>).
+    /// </summary>
+    public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
+        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, float[]? weights = null)
+    {
+        RefuseSubmoduleHooks(attn);
+        CrossAttentionKernel.Forward(shape, x, key, value, memorySteps, keyWidth, valueWidth, y, n, Projections(attn, shape, keyWidth, valueWidth), workspace,
+            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps), attn.Training ? attn.Dropout : 0, attn.Rng, weights);
+    }
+
+    /// <summary>
+    /// Its backward: the query's gradient added into <paramref name="gx"/>, the key's into <paramref name="gradKey"/>, the value's into
+    /// <paramref name="gradValue"/>, each parameter's into <paramref name="weightGrads"/> (in the layer's parameter order);
+    /// <paramref name="gradWeights"/> is the averaged weights' gradient (or null).
+    /// </summary>
     public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        CrossAttentionWorkspace workspace, int memorySteps, float[]? gradMemory)
-        => CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradMemory, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, float[]? gradWeights = null)
+        => CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradKey, gradValue, n, Projections(attn, shape, keyWidth, valueWidth),
+            ProjectionGrads(attn, weightGrads), workspace, gradWeights);
 
     /// <summary>
     /// An attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call (L

@@ -44,6 +44,19 @@ public readonly record struct AttentionMasks(float[]? Shared, float[]? PerHead, 
 }
 
 /// <summary>
+/// Dropout on the attention weights (PyTorch: <c>dropout(softmax(…), p)</c> in <c>F.multi_head_attention_forward</c>) for
+/// <see cref="AttentionKernel.Forward"/>: <paramref name="Mask"/> [n·heads, l, s] holds 0 or 1/(1 − p) per weight (drawn by
+/// <see cref="DropoutKernel.Mask(float[], int, double, Rng?)"/>, in the order eager's Dropout draws them), <paramref name="Dropped"/>
+/// [n·heads, l, s] receives the weights times the mask (what multiplies v). Inactive when <paramref name="Mask"/> is null.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct AttentionDropout(float[]? Mask, float[]? Dropped)
+{
+    /// <summary>True when a mask is given.</summary>
+    public bool IsActive => Mask is not null;
+}
+
+/// <summary>
 /// Multi-head scaled dot-product attention with optional additive masks (<see cref="AttentionMasks"/>) and no dropout (PyTorch: the core of <c>F.multi_head_attention_forward</c>,
 /// <c>softmax(q·kᵀ·scale)·v</c> per sequence and head) on float32 rows laid out as <see cref="HeadRows"/>, parallel over
 /// sequences × heads on the worker pool (each item runs its head's small GEMMs and softmax rows on one core, so the
@@ -64,26 +77,53 @@ public static class AttentionKernel
     /// are all masked gives NaN, as PyTorch.
     /// </remarks>
     public static void Forward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows context, AttentionMasks masks = default)
+        HeadRows context, AttentionMasks masks = default, AttentionDropout dropout = default)
     {
         Check(n, heads, l, s, headDim, probs);
+        if (dropout.IsActive && (dropout.Mask!.Length < (long)n * heads * l * s || dropout.Dropped is null || dropout.Dropped.Length < (long)n * heads * l * s))
+        {
+            throw new ArgumentException($"AttentionKernel: the dropout mask and the dropped weights need {(long)n * heads * l * s} elements ([{n}·{heads}, {l}, {s}]), but have {dropout.Mask.Length} and {dropout.Dropped?.Length}.");
+        }
         if ((masks.Shared is { } shared && shared.Length < l * s) || (masks.PerHead is { } perHead && perHead.Length < (long)n * heads * l * s)
             || (masks.KeyPadding is { } padding && padding.Length < (long)n * s))
         {
             throw new ArgumentException($"AttentionKernel: the masks must be [{l}, {s}], [{n}·{heads}, {l}, {s}] and [{n}, {s}], but have {masks.Shared?.Length}, {masks.PerHead?.Length} and {masks.KeyPadding?.Length} elements.");
         }
-        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks));
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks, dropout));
     }
 
     /// <summary>
     /// The gradients of <see cref="Forward"/> from the context's gradient <paramref name="gContext"/>: written (not added)
-    /// into <paramref name="gq"/>, <paramref name="gk"/> and <paramref name="gv"/>.
+    /// into <paramref name="gq"/>, <paramref name="gk"/> and <paramref name="gv"/>. With the forward's <paramref name="dropout"/>,
+    /// the gradient goes through the same mask. <paramref name="gWeights"/> ([n, l, s], or null) is the gradient of the weights
+    /// averaged over the heads (PyTorch's returned <c>attn_output_weights</c> with <c>average_attn_weights=True</c>; the weights
+    /// after dropout): each head's weights receive it divided by the number of heads.
     /// </summary>
     public static void Backward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout = default, float[]? gWeights = null)
     {
         Check(n, heads, l, s, headDim, probs);
-        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv));
+        if (gWeights is not null && gWeights.Length < (long)n * l * s)
+        {
+            throw new ArgumentException($"AttentionKernel: the weights' gradient needs {(long)n * l * s} elements ([{n}, {l}, {s}]), but the array has {gWeights.Length}.");
+        }
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights));
+    }
+
+    /// <summary>
+    /// <paramref name="averaged"/>[b, i, j] = Σ_h <paramref name="weights"/>[b, h, i, j] / heads (PyTorch: <c>attn_output_weights.mean(dim=1)</c>,
+    /// summed over the heads in order, then divided, as eager's <c>weights.Sum(1) / heads</c>).
+    /// </summary>
+    public static void AverageHeads(float[] weights, float[] averaged, int n, int heads, int l, int s)
+    {
+        int plane = l * s;
+        for (int b = 0; b < n; b++)
+        {
+            var target = averaged.AsSpan(b * plane, plane);
+            weights.AsSpan(b * heads * plane, plane).CopyTo(target);
+            for (int h = 1; h < heads; h++) TensorPrimitives.Add(target, weights.AsSpan((b * heads + h) * plane, plane), target);
+            TensorPrimitives.Divide(target, heads, target);
+        }
     }
 
     private static void Check(int n, int heads, int l, int s, int headDim, float[] probs)
@@ -99,7 +139,7 @@ public static class AttentionKernel
     }
 
     private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context,
-        AttentionMasks masks) : IParallelBody
+        AttentionMasks masks, AttentionDropout dropout) : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -108,13 +148,20 @@ public static class AttentionKernel
             Gemm.Sgemm(false, true, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, 0f, probs, p, s);
             if (!masks.IsEmpty) masks.AddTo(probs, p, index, b, l, s);
             for (int i = 0; i < l; i++) SoftmaxRow(probs.AsSpan(p + i * s, s));
-            Gemm.Sgemm(false, false, l, d, s, 1f, probs, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
+            var weights = probs;
+            if (dropout.IsActive)
+            {
+                // The dropped weights multiply v; the probabilities stay for the softmax's backward.
+                TensorPrimitives.Multiply(probs.AsSpan(p, l * s), dropout.Mask!.AsSpan(p, l * s), dropout.Dropped!.AsSpan(p, l * s));
+                weights = dropout.Dropped!;
+            }
+            Gemm.Sgemm(false, false, l, d, s, 1f, weights, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
                 context.StepStride);
         }
     }
 
     private readonly struct BackwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv) : IParallelBody
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights) : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -123,9 +170,16 @@ public static class AttentionKernel
             try
             {
                 int gc = gContext.Start(b, h, d);
-                // gP = gC·vᵀ; gv = Pᵀ·gC
+                // gP = gC·vᵀ (+ the averaged weights' gradient / heads), through the dropout mask; gv = Pᵀ·gC (P after dropout)
                 Gemm.Sgemm(false, true, l, s, d, 1f, gContext.Data, gc, gContext.StepStride, v.Data, v.Start(b, h, d), v.StepStride, 0f, gScores, 0, s);
-                Gemm.Sgemm(true, false, s, d, l, 1f, probs, p, s, gContext.Data, gc, gContext.StepStride, 0f, gv.Data, gv.Start(b, h, d), gv.StepStride);
+                if (gWeights is not null)
+                {
+                    var gs = gScores.AsSpan(0, l * s);
+                    TensorPrimitives.MultiplyAdd(gWeights.AsSpan(b * l * s, l * s), 1f / heads, gs, gs);
+                }
+                if (dropout.IsActive) TensorPrimitives.Multiply(gScores.AsSpan(0, l * s), dropout.Mask!.AsSpan(p, l * s), gScores.AsSpan(0, l * s));
+                Gemm.Sgemm(true, false, s, d, l, 1f, dropout.IsActive ? dropout.Dropped! : probs, p, s, gContext.Data, gc, gContext.StepStride, 0f, gv.Data,
+                    gv.Start(b, h, d), gv.StepStride);
                 // gS = scale·P∘(gP − Σ gP∘P), in place
                 for (int i = 0; i < l; i++) SoftmaxBackwardRow(probs.AsSpan(p + i * s, s), gScores.AsSpan(i * s, s), scale);
                 // gq = gS·k; gk = gSᵀ·q

@@ -106,9 +106,9 @@ internal static partial class OpCatalogue
         new OpRow("MultiheadAttention", "multi_head_attention", OpFamily.Attention, OpSurface.None)
         {
             // Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights) → (output, weights); the
-            // rows' shape rule is the output's. Compiled: self-attention (query, key and value the same tensor) and attention over
-            // another sequence (key and value the same tensor, not the query: Kernels/CrossAttention.cs), batch first, packed
-            // in-projection with biases, dropout 0, the output only (Kernels/TransformerLayer.cs over Kernels/Attention.cs).
+            // rows' shape rule is the output's. Compiled, batch first, the output only: self-attention with the packed in-projection,
+            // biases and dropout 0 (Kernels/TransformerLayer.cs), every other call — key = value ≠ query, key ≠ value, kdim/vdim,
+            // bias=False, dropout on the weights in training — by Kernels/CrossAttention.cs (both over Kernels/Attention.cs).
             Layer = "MultiheadAttention", Inputs = In("query", "key", "value", "!keyPaddingMask?", "!attnMask?"),
             Params =
             [

@@ -3,28 +3,6 @@ using SharpGrad.Tests.Support;
 
 namespace SharpGrad.Tests.Compiler;
 
-/// <summary>Attention with kdim/vdim ≠ embed_dim (separate q/k/v projection weights) and key ≠ value, then a Linear.</summary>
-[Module]
-public sealed partial class KdimVdimAttender
-{
-    private readonly MultiheadAttention attn = new(8, 2, kdim: 5, vdim: 7, batchFirst: true);
-    private readonly Linear head = new(8, 3);
-
-    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 5)] Tensor keys, [Shape("N", 6, 7)] Tensor values)
-        => head.Forward(attn.Forward(x, keys, values, needWeights: false).Output);
-}
-
-/// <summary>Attention with a key and a value that are different tensors of the same size (packed in-projection), then a Linear.</summary>
-[Module]
-public sealed partial class KeyNotValueAttender
-{
-    private readonly MultiheadAttention attn = new(8, 2, batchFirst: true);
-    private readonly Linear head = new(8, 3);
-
-    public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 8)] Tensor keys, [Shape("N", 6, 8)] Tensor values)
-        => head.Forward(attn.Forward(x, keys, values, needWeights: false).Output);
-}
-
 /// <summary>
 /// A built-in decoder layer called inside an expression of a [Module] Forward, then a Linear: a named break (as a statement of its
 /// own it runs its own program, CompiledGptTests.DecoderLayerCalledAsAStatementRunsItsProgramAndMatchesEager).
@@ -38,6 +16,19 @@ public sealed partial class DecoderLayerHead
     public Tensor Forward([Shape("N", 4, 8)] Tensor x, [Shape("N", 6, 8)] Tensor memory) => head.Forward(layer.Forward(x, memory));
 }
 
+/// <summary>Attention whose (head-averaged) weights are taken and used: a named break.</summary>
+[Module]
+public sealed partial class WeightsTakenAttender
+{
+    private readonly MultiheadAttention attn = new(8, 2, batchFirst: true);
+
+    public Tensor Forward([Shape("N", 4, 8)] Tensor x)
+    {
+        var (y, w) = attn.Forward(x, x, x);
+        return w!.MatMul(y);
+    }
+}
+
 /// <summary>A built-in encoder layer inside a [Module]: the generated program runs it as one fused node.</summary>
 [Module]
 public sealed partial class EncoderLayerInModule
@@ -48,9 +39,9 @@ public sealed partial class EncoderLayerInModule
 }
 
 /// <summary>
-/// MultiheadAttention calls the compiled kernels do not take yet (kdim/vdim with separate q_proj_weight/k_proj_weight/
-/// v_proj_weight; key ≠ value): Compile() names them in its Explanation (never silent) and runs them eagerly, so the
-/// output and the gradients of the inputs and of every parameter equal eager's (never wrong), at batch 1 and 3.
+/// Attention-layer calls a generated program does not run inline (a decoder layer inside an expression): Compile() names them in
+/// its Explanation (never silent) and runs them eagerly, so the output and the gradients of the inputs and of every parameter
+/// equal eager's (never wrong). (kdim/vdim, key ≠ value, bias=False and dropout compile: CompiledAttentionOptionsTests.)
 /// </summary>
 [Collection(GlobalRngCollection.Name)]
 public class CompiledAttentionBreakTests
@@ -70,39 +61,19 @@ public class CompiledAttentionBreakTests
         foreach (var (name, p) in eager.NamedParameters()) TensorAssert.Close(p.Grad!, twinParams[name].Grad!, 1e-4, 1e-5, "gradient of " + name);
     }
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void KdimVdimIsANamedBreakThatEqualsEager(int batch)
+    /// <summary>Taking MultiheadAttention's weights is named in the Explanation and runs eagerly, equal to eager.</summary>
+    [Fact]
+    public void TakenAttentionWeightsAreNamedAndEqualEager()
     {
-        Rng.ManualSeed(141);
-        var model = new KdimVdimAttender();
-        var twin = new KdimVdimAttender();
-        twin.LoadStateDict(model.StateDict());
-        Assert.Contains("attn.q_proj_weight", model.StateDict().Keys);
-        var compiled = twin.Compile();
-        Assert.False(compiled.Explanation.IsFullyCompiled);
-        Assert.Contains("kdim/vdim", compiled.Explanation.ToString(), StringComparison.Ordinal);
-        var rng = new Rng(142);
-        Compare(model, twin, a => model.Forward(a[0], a[1], a[2]), a => compiled.Forward(a[0], a[1], a[2]),
-            [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 5], rng: rng), Tensor.Randn([batch, 6, 7], rng: rng)]);
-    }
-
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void KeyNotValueIsANamedBreakThatEqualsEager(int batch)
-    {
-        Rng.ManualSeed(143);
-        var model = new KeyNotValueAttender();
-        var twin = new KeyNotValueAttender();
+        Rng.ManualSeed(148);
+        var model = new WeightsTakenAttender();
+        var twin = new WeightsTakenAttender();
         twin.LoadStateDict(model.StateDict());
         var compiled = twin.Compile();
         Assert.False(compiled.Explanation.IsFullyCompiled);
-        Assert.Contains("attn.Forward", compiled.Explanation.ToString(), StringComparison.Ordinal);
-        var rng = new Rng(144);
-        Compare(model, twin, a => model.Forward(a[0], a[1], a[2]), a => compiled.Forward(a[0], a[1], a[2]),
-            [Tensor.Randn([batch, 4, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng), Tensor.Randn([batch, 6, 8], rng: rng)]);
+        Assert.Contains("attention weights", compiled.Explanation.ToString(), StringComparison.Ordinal);
+        var rng = new Rng(149);
+        Compare(model, twin, a => model.Forward(a[0]), a => compiled.Forward(a[0]), [Tensor.Randn([3, 4, 8], rng: rng)]);
     }
 
     /// <summary>A TransformerDecoderLayer child called inside an expression is named in the Explanation and runs eagerly, equal to eager.</summary>
