@@ -122,13 +122,19 @@ internal sealed class FunctionalConvRule : Rule
 {
     public override RuleKind Kind => RuleKind.FunctionalConv;
 
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => Geometry(m, i, adjoint: false) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
+
+    /// <summary>
+    /// The convolution geometry of a <c>Functional</c> convolution (or, <paramref name="adjoint"/>, a transposed convolution:
+    /// the convolution it is the adjoint of, whose input is the call's output and whose output is x) with a weight [O, C /
+    /// groups, kH(, kW)] and a bias of fixed shape that are values of the program; null when the call is outside it.
+    /// </summary>
+    internal static ConvGeometry? Geometry(MethodDraft m, int i, bool adjoint)
     {
         var inputs = m.Node(i).Inputs;
         if (!FunctionalWeights.Take(m, i)) return null;
         int x = inputs[0], w = inputs[1];
-        var xs = m.Shapes[x];
-        var ys = m.Shapes[i];
+        var (xs, ys) = adjoint ? (m.Shapes[i], m.Shapes[x]) : (m.Shapes[x], m.Shapes[i]);
         var ws = m.Shapes[w];
         bool is1d = xs.Rank == 3;
         if ((xs.Rank != 3 && xs.Rank != 4) || ys.Rank != xs.Rank || ws.Rank != xs.Rank) return null;
@@ -138,17 +144,17 @@ internal sealed class FunctionalConvRule : Rule
         int groups = (int)groupsValue;
         int c = xs[1].Size, o = ws[0].Size;
         if (c != ws[1].Size * groups || o % groups != 0 || ys[1].Size != o) return null;
-        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == o)) return null;
+        int biasLength = adjoint ? c : o;   // the bias of a transposed convolution is over its output channels, the adjoint's input
+        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == biasLength)) return null;
         if (PoolRuleBase.PairOr(m, i, "stride", (1, 1)) is not { } st || PoolRuleBase.PairOr(m, i, "padding", (0, 0)) is not { } pad
             || PoolRuleBase.PairOr(m, i, "dilation", (1, 1)) is not { } dil)
         {
             return null;
         }
         string C = MethodDraft.I(c), O = MethodDraft.I(o), G = MethodDraft.I(groups);
-        var geometry = is1d
+        return is1d
             ? new ConvGeometry(C, 1, xs[2].Size, O, 1, ws[2].Size, 1, st.H, 0, pad.H, 1, dil.H, G, 1, ys[2].Size)
             : new ConvGeometry(C, xs[2].Size, xs[3].Size, O, ws[2].Size, ws[3].Size, st.H, st.W, pad.H, pad.W, dil.H, dil.W, G, ys[2].Size, ys[3].Size);
-        return plan with { Rule = Kind, Geometry = geometry };
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);

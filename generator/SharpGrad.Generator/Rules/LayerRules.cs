@@ -338,38 +338,9 @@ internal sealed class ConvTransposeRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
         => m.Child(i) is null ? PlanFunctional(m, i, plan) : ConvRule.PlanLayer(m, i, plan, Kind, adjoint: true);
 
-    /// <summary>
-    /// The Functional form: x [N, C_in, (H,) W] and the weight [C_in, C_out / groups, (kH,) kW] of fixed shape; the geometry is
-    /// the adjoint convolution's (input: this op's output, C_out channels; output: x, C_in channels).
-    /// </summary>
+    /// <summary>The Functional form: the geometry of the convolution it is the adjoint of (<see cref="FunctionalConvRule.Geometry"/>).</summary>
     private static NodePlan? PlanFunctional(MethodDraft m, int i, NodePlan plan)
-    {
-        var inputs = m.Node(i).Inputs;
-        if (!FunctionalWeights.Take(m, i)) return null;
-        int x = inputs[0], w = inputs[1];
-        var xs = m.Shapes[x];
-        var ys = m.Shapes[i];
-        var ws = m.Shapes[w];
-        bool is1d = xs.Rank == 3;
-        if ((xs.Rank != 3 && xs.Rank != 4) || ys.Rank != xs.Rank || ws.Rank != xs.Rank) return null;
-        for (int d = 1; d < xs.Rank; d++) if (!xs[d].IsFixed || !ys[d].IsFixed) return null;
-        for (int d = 0; d < ws.Rank; d++) if (!ws[d].IsFixed) return null;
-        if (m.Arguments(i).Number("groups") is not { } groupsValue || groupsValue < 1 || groupsValue != System.Math.Floor(groupsValue)) return null;
-        int groups = (int)groupsValue;
-        int cin = xs[1].Size, cout = ws[1].Size * groups;
-        if (ws[0].Size != cin || cin % groups != 0 || ys[1].Size != cout) return null;
-        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == cout)) return null;
-        if (PoolRuleBase.PairOr(m, i, "stride", (1, 1)) is not { } st || PoolRuleBase.PairOr(m, i, "padding", (0, 0)) is not { } pad
-            || PoolRuleBase.PairOr(m, i, "dilation", (1, 1)) is not { } dil)
-        {
-            return null;
-        }
-        string C = MethodDraft.I(cout), O = MethodDraft.I(cin), G = MethodDraft.I(groups);
-        var geometry = is1d
-            ? new ConvGeometry(C, 1, ys[2].Size, O, 1, ws[2].Size, 1, st.H, 0, pad.H, 1, dil.H, G, 1, xs[2].Size)
-            : new ConvGeometry(C, ys[2].Size, ys[3].Size, O, ws[2].Size, ws[3].Size, st.H, st.W, pad.H, pad.W, dil.H, dil.W, G, xs[2].Size, xs[3].Size);
-        return plan with { Rule = RuleKind.ConvTranspose, Geometry = geometry };
-    }
+        => FunctionalConvRule.Geometry(m, i, adjoint: true) is { } geometry ? plan with { Rule = RuleKind.ConvTranspose, Geometry = geometry } : null;
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
 
