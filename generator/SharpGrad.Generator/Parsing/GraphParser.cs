@@ -1910,8 +1910,10 @@ internal sealed class GraphParser
                 if (IsAbsent(argument))
                 {
                     // Functional.Conv2d(x, w, null): null is what leaving the argument out passes, when no tensor follows it (the
-                    // tensors are the op's operands in order: a null before a given one would shift them).
-                    if (operation.Arguments.Any(a => a.Parameter is { } later && later.Ordinal > argument.Parameter!.Ordinal && ModuleParser.IsTensor(later.Type)
+                    // tensors are the op's operands in order: a null before a given one would shift them, unless the op's rule
+                    // tells them apart by the names left out: OpRow.TensorsByName, Functional.BatchNorm(x, null, null, w, b)).
+                    if (!(container == "Functional" && OpCatalogue.Find(method.Name) is { TensorsByName: true })
+                        && operation.Arguments.Any(a => a.Parameter is { } later && later.Ordinal > argument.Parameter!.Ordinal && ModuleParser.IsTensor(later.Type)
                                                      && a.ArgumentKind != ArgumentKind.DefaultValue && !IsAbsent(a)))
                     {
                         throw Unsupported(argument.Syntax, "the `null` argument `" + Text(argument.Syntax) + "` before a tensor argument of `" + Text(invocation) + "`",

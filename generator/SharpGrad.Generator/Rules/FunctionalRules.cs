@@ -122,13 +122,19 @@ internal sealed class FunctionalConvRule : Rule
 {
     public override RuleKind Kind => RuleKind.FunctionalConv;
 
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => Geometry(m, i, adjoint: false) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
+
+    /// <summary>
+    /// The convolution geometry of a <c>Functional</c> convolution (or, <paramref name="adjoint"/>, a transposed convolution:
+    /// the convolution it is the adjoint of, whose input is the call's output and whose output is x) with a weight [O, C /
+    /// groups, kH(, kW)] and a bias of fixed shape that are values of the program; null when the call is outside it.
+    /// </summary>
+    internal static ConvGeometry? Geometry(MethodDraft m, int i, bool adjoint)
     {
         var inputs = m.Node(i).Inputs;
         if (!FunctionalWeights.Take(m, i)) return null;
         int x = inputs[0], w = inputs[1];
-        var xs = m.Shapes[x];
-        var ys = m.Shapes[i];
+        var (xs, ys) = adjoint ? (m.Shapes[i], m.Shapes[x]) : (m.Shapes[x], m.Shapes[i]);
         var ws = m.Shapes[w];
         bool is1d = xs.Rank == 3;
         if ((xs.Rank != 3 && xs.Rank != 4) || ys.Rank != xs.Rank || ws.Rank != xs.Rank) return null;
@@ -138,17 +144,17 @@ internal sealed class FunctionalConvRule : Rule
         int groups = (int)groupsValue;
         int c = xs[1].Size, o = ws[0].Size;
         if (c != ws[1].Size * groups || o % groups != 0 || ys[1].Size != o) return null;
-        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == o)) return null;
+        int biasLength = adjoint ? c : o;   // the bias of a transposed convolution is over its output channels, the adjoint's input
+        if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].IsFixed && bs[0].Size == biasLength)) return null;
         if (PoolRuleBase.PairOr(m, i, "stride", (1, 1)) is not { } st || PoolRuleBase.PairOr(m, i, "padding", (0, 0)) is not { } pad
             || PoolRuleBase.PairOr(m, i, "dilation", (1, 1)) is not { } dil)
         {
             return null;
         }
         string C = MethodDraft.I(c), O = MethodDraft.I(o), G = MethodDraft.I(groups);
-        var geometry = is1d
+        return is1d
             ? new ConvGeometry(C, 1, xs[2].Size, O, 1, ws[2].Size, 1, st.H, 0, pad.H, 1, dil.H, G, 1, ys[2].Size)
             : new ConvGeometry(C, xs[2].Size, xs[3].Size, O, ws[2].Size, ws[3].Size, st.H, st.W, pad.H, pad.W, dil.H, dil.W, G, ys[2].Size, ys[3].Size);
-        return plan with { Rule = Kind, Geometry = geometry };
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
@@ -191,36 +197,47 @@ internal sealed class FunctionalConvRule : Rule
 /// <c>Functional.GroupNorm(x, numGroups, weight, bias, eps)</c> (PyTorch's <c>F.group_norm</c>) over [N, C, *] with a weight
 /// and bias that are values of the program (the module's own parameters) or without them: the GroupNorm kernel eager
 /// runs, the per-(sample, group) statistics kept for the backward, which adds into the gradients of x, the weight and the bias.
+/// <c>Functional.InstanceNorm(x, runningMean, runningVar, weight, bias, useInputStats, momentum, eps)</c> is the same kernel
+/// with a group per channel; with running statistics (the module's own [Buffer]s, read as tensors) or useInputStats not
+/// always true it runs what the InstanceNorm layers with track_running_stats run (<c>CompiledSupport.FunctionalInstanceNormForward</c>):
+/// the running statistics updated in place with input statistics, used (BatchNorm's evaluation kernel) without.
 /// </summary>
 internal sealed class FunctionalGroupNormRule : Rule
 {
     public override RuleKind Kind => RuleKind.FunctionalGroupNorm;
 
+    /// <summary>The tensors after x, by role: GroupNorm's weight and bias; InstanceNorm's running mean and variance before them.</summary>
+    private static readonly (string Name, char Role)[] GroupTensors = [("weight", 'w'), ("bias", 'b')];
+    private static readonly (string Name, char Role)[] InstanceTensors = [("runningMean", 'm'), ("runningVar", 'v'), ("weight", 'w'), ("bias", 'b')];
+
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         var node = m.Node(i);
         var inputs = node.Inputs;
-        if (m.Child(i) is not null || inputs.Count is < 1 or > 3) return null;
-        // Which affine tensors the call passed: both, neither, or one of them (the other left out: the parser's marker).
+        if (m.Child(i) is not null || inputs.Count is < 1 or > 5) return null;
+        bool instance = m.Row(i)!.Variant;   // Functional.InstanceNorm: a group per channel, the statistics of each instance
+        // Which tensors the call passed, in order (the others left out or null: the parser's list of omitted tensors).
         var omitted = (node.Scalar(GraphNode.OmittedTensors)?.String ?? "").Split(',');
-        string affine = inputs.Count switch
-        {
-            1 => "",
-            3 => "wb",
-            _ => System.Array.IndexOf(omitted, "bias") >= 0 && System.Array.IndexOf(omitted, "weight") < 0 ? "w"
-                : System.Array.IndexOf(omitted, "weight") >= 0 && System.Array.IndexOf(omitted, "bias") < 0 ? "b" : "?",
-        };
-        if (affine == "?") return null;
+        string roles = "";
+        foreach (var (name, role) in instance ? InstanceTensors : GroupTensors) if (System.Array.IndexOf(omitted, name) < 0) roles += role;
+        if (roles.Length != inputs.Count - 1 || roles.Contains("m") != roles.Contains("v")) return null;
         var args = m.Arguments(i);
         int x = inputs[0];
         var xs = m.Shapes[x];
         if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0 || xs.Rank < 2 || !xs[1].IsFixed) return null;
-        bool instance = m.Row(i)!.Variant;   // Functional.InstanceNorm: a group per channel, the statistics of each instance
+        string useInputStats = "true";
+        double momentum = 0;
         if (instance)
         {
-            // Without running statistics (both left out) and with the input's statistics (eager's default); eager needs 3+ dims.
-            if (System.Array.IndexOf(omitted, "runningMean") < 0 || System.Array.IndexOf(omitted, "runningVar") < 0 || xs.Rank < 3) return null;
-            if (args.Has("useInputStats") && args.Number("useInputStats") != 1) return null;
+            // Eager needs 3+ dims; useInputStats a constant or the module's Training; without running statistics it must be true.
+            if (xs.Rank < 3) return null;
+            var flag = node.Scalar("useInputStats");
+            if (flag is null || flag.Text.Length == 0 || flag.IsKnown) useInputStats = flag is null || flag.Text.Length == 0 || flag.Value != 0 ? "true" : "false";
+            else if (IsTrainingArgument(flag.Text)) useInputStats = "_m.Training";
+            else return null;
+            if (useInputStats != "true" && !roles.Contains("m")) return null;   // eager's error, at run time
+            if (args.Has("momentum") && args.Number("momentum") is null) return null;
+            momentum = args.Number("momentum") ?? m.Row(i)!.Param("momentum")!.DefaultNumber ?? 0.1;
         }
         double? groupsArgument = instance ? xs[1].Size : args.Number("numGroups");
         if (groupsArgument is not { } groupsValue || groupsValue != System.Math.Floor(groupsValue)) return null;
@@ -238,11 +255,20 @@ internal sealed class FunctionalGroupNormRule : Rule
         for (int k = 1; k < inputs.Count; k++)
         {
             int p = inputs[k];
-            if (m.Batched[p] || m.IsConst(p) || m.IsRaw(p) || m.IsSymbolic(p) || m.Shapes[p] is not { Rank: 1 } ps || !ps[0].IsFixed || ps[0].Size != channels) return null;
+            if (m.Batched[p] || m.IsConst(p) || m.IsSymbolic(p) || m.Shapes[p] is not { Rank: 1 } ps || !ps[0].IsFixed || ps[0].Size != channels) return null;
+            if (m.IsRaw(p) != (roles[k - 1] is 'm' or 'v')) return null;   // the running statistics are the tensors themselves
         }
         var geometry = new GroupNormGeometry(MethodDraft.I(channels), length, MethodDraft.I(groups));
-        return plan with { Rule = Kind, Geometry = geometry, Args = new[] { MethodDraft.F64(eps), affine }.ToEquatableArray() };
+        // Args: eps, the roles of the tensors after x, and for an InstanceNorm with running statistics or input statistics not
+        // always used, the momentum (the Training field holds useInputStats).
+        string[] planArgs = instance && (roles.Contains("m") || useInputStats != "true")
+            ? [MethodDraft.F64(eps), roles, MethodDraft.F64(momentum)]
+            : [MethodDraft.F64(eps), roles];
+        return plan with { Rule = Kind, Geometry = geometry, Args = planArgs.ToEquatableArray(), Training = instance ? useInputStats : plan.Training };
     }
+
+    /// <summary>True for Functional.InstanceNorm with running statistics or input statistics not always used.</summary>
+    private static bool Running(NodePlan n) => n.Args.Count > 2;
 
     private static string Stats(NodePlan n) => $"n * {((GroupNormGeometry)n.Geometry!).Groups}";
 
@@ -252,9 +278,18 @@ internal sealed class FunctionalGroupNormRule : Rule
         return ["n", g.Channels, MethodDraft.I(g.Length), g.Groups];
     }
 
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(n)), new("invstd", "float[]", Stats(n))];
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n)
+    {
+        yield return n.Inputs[0];
+        if (AffineInput(n, 'w') is var w && w >= 0) yield return w;
+    }
 
-    /// <summary>The input holding the weight (<paramref name="role"/> 'w') or the bias ('b'), or -1 when the call left it out.</summary>
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+        => Running(n)
+            ? [new("mean", "float[]", Stats(n)), new("invstd", "float[]", Stats(n)), new("variance", "double[]", Stats(n)), new("input_stats", "bool", null)]
+            : [new("mean", "float[]", Stats(n)), new("invstd", "float[]", Stats(n))];
+
+    /// <summary>The input holding the tensor of <paramref name="role"/> ('m', 'v', 'w', 'b'), or -1 when the call left it out.</summary>
     private static int AffineInput(NodePlan n, char role)
     {
         int at = n.Args[1].IndexOf(role);
@@ -265,8 +300,21 @@ internal sealed class FunctionalGroupNormRule : Rule
 
     private static string AffineGrad(EmitContext e, NodePlan n, char role) => AffineInput(n, role) is var k && k >= 0 ? e.GradOrNull(k) : "null";
 
+    private static string RunningStat(EmitContext e, NodePlan n, char role) => AffineInput(n, role) is var k && k >= 0 ? MethodEmitter.RawField(e, k) : "null";
+
     public override void Forward(EmitContext e, NodePlan n)
     {
+        if (Running(n))
+        {
+            var g = (GroupNormGeometry)n.Geometry!;
+            e.W.Comment($"{n.Text}: each instance's statistics when useInputStats{(n.Args[1].Contains("m") ? " (the running statistics updated in place, as eager)" : "")}, the running statistics otherwise");
+            e.W.Call($"{e.Scratch(n, "input_stats")} = {EmitContext.Support}.FunctionalInstanceNormForward",
+            [
+                e.Value(n.Inputs[0]), RunningStat(e, n, 'm'), RunningStat(e, n, 'v'), Affine(e, n, 'w'), Affine(e, n, 'b'), e.Value(n.Index), "n", g.Channels,
+                MethodDraft.I(g.Length), n.Training, n.Args[2], n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd"), e.Scratch(n, "variance"),
+            ]);
+            return;
+        }
         e.W.Comment($"{n.Text}: the GroupNorm kernel, per-sample statistics of each channel group kept");
         e.W.Call($"{EmitContext.Support}.FunctionalGroupNormForward",
             [e.Value(n.Inputs[0]), Affine(e, n, 'w'), Affine(e, n, 'b'), e.Value(n.Index), .. Dims(n), n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
@@ -275,6 +323,16 @@ internal sealed class FunctionalGroupNormRule : Rule
     public override void Backward(EmitContext e, NodePlan n)
     {
         e.W.Comment($"d {n.Text}: into x's{(n.Args[1].IndexOf('w') >= 0 ? ", the weight's" : "")}{(n.Args[1].IndexOf('b') >= 0 ? ", the bias's" : "")} gradients");
+        if (Running(n))
+        {
+            var g = (GroupNormGeometry)n.Geometry!;
+            e.W.Call($"{EmitContext.Support}.FunctionalInstanceNormBackward",
+            [
+                e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 'w'),
+                AffineGrad(e, n, 'w'), AffineGrad(e, n, 'b'), "n", g.Channels, MethodDraft.I(g.Length), e.Scratch(n, "input_stats"),
+            ]);
+            return;
+        }
         e.W.Call($"{EmitContext.Support}.FunctionalGroupNormBackward",
         [
             e.Value(n.Inputs[0]), e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Affine(e, n, 'w'),

@@ -325,29 +325,65 @@ internal sealed class MatMulRule : Rule
 
 /// <summary>
 /// A ConvTranspose1d/ConvTranspose2d layer: the convolution kernel's adjoint (<c>Conv.TransposeForward</c>, what eager
-/// runs), described by the adjoint convolution's geometry (its input is this layer's output), and its backward — a
-/// convolution for the input's gradient, the weight gradient of that convolution — through scratch buffers
-/// (<c>CompiledSupport.ConvTransposeForward</c>/<c>ConvTransposeBackward</c>).
+/// runs), the bias added, and its backward (a convolution for the input's gradient, the weight's) through scratch buffers
+/// (<c>CompiledSupport.ConvTransposeForward</c>/<c>ConvTransposeBackward</c>). Its Functional form,
+/// <c>Functional.ConvTranspose1d/2d(x, weight, bias, stride, padding, outputPadding, groups, dilation)</c> (PyTorch's
+/// <c>F.conv_transpose2d(x, self.weight, self.bias, …)</c>), is the same kernels with the weight's and the bias's values of
+/// the program (the module's own parameters of fixed shape), whose gradients the member nodes add to the parameters'.
 /// </summary>
 internal sealed class ConvTransposeRule : Rule
 {
     public override RuleKind Kind => RuleKind.ConvTranspose;
 
-    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan) => ConvRule.PlanLayer(m, i, plan, Kind, adjoint: true);
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+        => m.Child(i) is null ? PlanFunctional(m, i, plan) : ConvRule.PlanLayer(m, i, plan, Kind, adjoint: true);
+
+    /// <summary>The Functional form: the geometry of the convolution it is the adjoint of (<see cref="FunctionalConvRule.Geometry"/>).</summary>
+    private static NodePlan? PlanFunctional(MethodDraft m, int i, NodePlan plan)
+        => FunctionalConvRule.Geometry(m, i, adjoint: true) is { } geometry ? plan with { Rule = RuleKind.ConvTranspose, Geometry = geometry } : null;
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n) => RuleSet.For(RuleKind.Conv)!.Constant(n);
 
     // The adjoint convolution's geometry: its input channels C are the layer's output channels, the bias's length.
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => ConvRule.BackwardScratch(e, n, ((ConvGeometry)n.Geometry!).C);
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+    {
+        var g = (ConvGeometry)n.Geometry!;
+        if (n.Module is not null) return ConvRule.BackwardScratch(e, n, g.C);
+        // The Functional form: the same three buffers, the bias's when the call passes one.
+        var scratch = new List<Scratch>(ConvRule.BackwardScratch(e, n with { Bias = null }, g.C));
+        if (n.Inputs.Count == 3) scratch.Add(new("bias_grad_scratch", "float[]", g.C));
+        return scratch;
+    }
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         int i = n.Index, a = n.Inputs[0];
+        if (n.Module is null)
+        {
+            e.W.Comment($"{n.Text}: the transposed convolution (the adjoint of im2col + GEMM) with the weight's value{(n.Inputs.Count == 3 ? ", the bias added" : "")}");
+            e.W.Call($"{EmitContext.Support}.FunctionalConvTransposeForward",
+                [e.Value(a), e.Value(n.Inputs[1]), n.Inputs.Count == 3 ? e.Value(n.Inputs[2]) : "null", e.Value(i), "n", e.Geometry(n)]);
+            return;
+        }
         e.W.Comment($"{n.Text}: the transposed convolution (the adjoint of im2col + GEMM){(n.Bias is null ? "" : ", the bias added")}");
         e.W.Call($"{EmitContext.Support}.ConvTransposeForward", [e.Value(a), n.Weight!.Expr, n.Bias is null ? "null" : n.Bias.Expr, e.Value(i), "n", e.Geometry(n)]);
         e.ForwardHooks(n, a);
     }
 
-    public override void Backward(EmitContext e, NodePlan n) =>
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        if (n.Module is null)
+        {
+            int x = n.Inputs[0], w = n.Inputs[1];
+            bool bias = n.Inputs.Count == 3;
+            e.W.Comment($"d {n.Text}: a convolution for x's gradient and the weight's{(bias ? ", the bias's" : "")}, into scratch buffers, then added");
+            e.W.Call($"{EmitContext.Support}.FunctionalConvTransposeBackward",
+            [
+                e.Value(x), e.Value(w), e.Grad(n.Index), e.GradOrNull(x), e.GradOrNull(w), bias ? e.GradOrNull(n.Inputs[2]) : "null", "n", e.Geometry(n),
+                e.Scratch(n, "input_grad_scratch"), e.Scratch(n, "weight_grad_scratch"), bias ? e.Scratch(n, "bias_grad_scratch") : "null",
+            ]);
+            return;
+        }
         ConvRule.EmitBackward(e, n, "ConvTransposeBackward", "a convolution for the input's gradient and its weight gradient, into scratch buffers, then added");
+    }
 }

@@ -4,27 +4,30 @@ namespace SharpGrad.Generator.Rules;
 
 /// <summary>
 /// A BatchNorm1d/BatchNorm2d layer over [n, C, L]: the layer's step (running statistics, num_batches_tracked) and the
-/// normalisation kernel; the statistics used are kept for the backward (<c>CompiledSupport.BatchNormForward</c>).
+/// normalisation kernel; the statistics used are kept for the backward (<c>CompiledSupport.BatchNormForward</c>). Its
+/// Functional form, <c>Functional.BatchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps)</c>
+/// (PyTorch's <c>F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training, …)</c>), is the
+/// same kernel and backward with the tensors the call passes: the running statistics the module's own buffers (updated in
+/// place in training, as eager updates them; left out or <c>null</c>: batch statistics always), the weight and bias
+/// values of the program (the module's own parameters) or left out (<c>CompiledSupport.FunctionalBatchNormForward</c>).
 /// </summary>
 internal sealed class BatchNormRule : Rule
 {
     public override RuleKind Kind => RuleKind.BatchNorm;
 
+    /// <summary>The Functional form's tensors after x, in order, by role: running mean, running variance, weight, bias.</summary>
+    private static readonly (string Name, char Role)[] FunctionalTensors = [("runningMean", 'm'), ("runningVar", 'v'), ("weight", 'w'), ("bias", 'b')];
+
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child) return null;
+        if (m.Child(i) is not { } child) return PlanFunctional(m, i, plan);
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || inS.Rank < 2 || child.Arg("affine") is { IsKnown: false }) return null;
         // [n, C, L…]: C may be a size bound when the module is built (BatchNorm2d(planes)), read from the layer and checked
         // against the value's dim; the positions L… are constants.
         if (SizeText(m, child, "numFeatures", inS[1]) is not { } channels) return null;
-        int length = 1;
-        for (int d = 2; d < inS.Rank; d++)
-        {
-            if (!inS[d].IsFixed) return null;
-            length *= inS[d].Size;
-        }
+        if (SpatialLength(inS) is not { } length) return null;
         int c = inS[1].IsFixed ? inS[1].Size : 0;
         var module = m.Program.Module(child);
         bool affine = (child.Int("affine") ?? 1) != 0;
@@ -38,6 +41,76 @@ internal sealed class BatchNormRule : Rule
         };
     }
 
+    /// <summary>The product of the dims after the channels, all constants (null when one is not).</summary>
+    internal static int? SpatialLength(TensorShape shape)
+    {
+        int length = 1;
+        for (int d = 2; d < shape.Rank; d++)
+        {
+            if (!shape[d].IsFixed) return null;
+            length *= shape[d].Size;
+        }
+        return length;
+    }
+
+    /// <summary>
+    /// <c>Functional.BatchNorm</c>: x batched [n, C, L…] with C and L constants; the running statistics both given (raw
+    /// [Buffer]s of the module, read as tensors and updated in place) or both left out; the weight and bias values of the
+    /// program of shape [C]; training a constant or the module's <c>Training</c>; momentum and eps constants.
+    /// Args: eps, momentum, the roles of the tensors given after x (<see cref="FunctionalTensors"/>).
+    /// </summary>
+    private static NodePlan? PlanFunctional(MethodDraft m, int i, NodePlan plan)
+    {
+        var node = m.Node(i);
+        var inputs = node.Inputs;
+        int x = inputs[0];
+        var xs = m.Shapes[x];
+        if (!m.Batched[x] || !m.Batched[i] || m.BatchAxis[x] != 0 || xs.Rank < 2 || !xs[1].IsFixed || SpatialLength(xs) is not { } length) return null;
+        int channels = xs[1].Size;
+        var omitted = (node.Scalar(GraphNode.OmittedTensors)?.String ?? "").Split(',');
+        string roles = "";
+        foreach (var (name, role) in FunctionalTensors) if (System.Array.IndexOf(omitted, name) < 0) roles += role;
+        if (roles.Length != inputs.Count - 1 || roles.Contains("m") != roles.Contains("v")) return null;   // eager's error, at run time
+        for (int k = 1; k < inputs.Count; k++)
+        {
+            int p = inputs[k];
+            if (m.Batched[p] || m.IsConst(p) || m.IsSymbolic(p) || m.Shapes[p] is not { Rank: 1 } ps || !ps[0].IsFixed || ps[0].Size != channels) return null;
+            bool runningStat = roles[k - 1] is 'm' or 'v';
+            if (m.IsRaw(p) != runningStat) return null;   // the running statistics are the tensors themselves; weight and bias values
+        }
+        var args = m.Arguments(i);
+        if (args.Has("eps") && args.Number("eps") is null || args.Has("momentum") && args.Number("momentum") is null) return null;
+        var row = m.Row(i)!;
+        double eps = args.Number("eps") ?? row.Param("eps")!.DefaultNumber ?? 1e-5;
+        double momentum = args.Number("momentum") ?? row.Param("momentum")!.DefaultNumber ?? 0.1;
+        string training;
+        var flag = node.Scalar("training");
+        if (flag is null || flag.Text.Length == 0) training = "false";   // F.batch_norm's default
+        else if (flag.IsKnown) training = flag.Value != 0 ? "true" : "false";
+        else if (IsTrainingArgument(flag.Text)) training = "_m.Training";
+        else return null;
+        return plan with
+        {
+            Rule = RuleKind.BatchNorm,
+            Geometry = new NormGeometry(channels, length),
+            Args = new[] { MethodDraft.F64(eps), MethodDraft.F64(momentum), roles }.ToEquatableArray(),
+            Training = training,
+        };
+    }
+
+    /// <summary>The input of the Functional form's tensor of <paramref name="role"/>, or -1 when the call left it out.</summary>
+    private static int FunctionalInput(NodePlan n, char role)
+    {
+        int at = n.Args[2].IndexOf(role);
+        return at < 0 ? -1 : n.Inputs[1 + at];
+    }
+
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n)
+    {
+        yield return n.Inputs[0];
+        if (n.Module is null && FunctionalInput(n, 'w') is var w && w >= 0) yield return w;
+    }
+
     public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
     {
         var g = (NormGeometry)n.Geometry!;
@@ -48,6 +121,18 @@ internal sealed class BatchNormRule : Rule
     {
         var g = (NormGeometry)n.Geometry!;
         int a = n.Inputs[0];
+        if (n.Module is null)
+        {
+            string Tensor(char role) => FunctionalInput(n, role) is var k && k >= 0 ? MethodEmitter.RawField(e, k) : "null";
+            string Value(char role) => FunctionalInput(n, role) is var k && k >= 0 ? e.Value(k) : "null";
+            e.W.Comment($"{n.Text}: the BatchNorm kernel, batch statistics when training{(n.Args[2].Contains("m") ? " (the running statistics updated in place, as eager), the running statistics otherwise" : "")}");
+            e.W.Call($"{e.Scratch(n, "batch_stats")} = {EmitContext.Support}.FunctionalBatchNormForward",
+            [
+                e.Value(a), Tensor('m'), Tensor('v'), Value('w'), Value('b'), e.Value(n.Index), "n", g.ChannelsCode, MethodDraft.I(g.Length), n.Training,
+                n.Args[1], n.Args[0], e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+            ]);
+            return;
+        }
         e.W.Comment($"{n.Text}: batch statistics in training (the running statistics updated as eager), running statistics in evaluation");
         e.W.Call($"{e.Scratch(n, "batch_stats")} = {EmitContext.Support}.BatchNormForward",
             [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", g.ChannelsCode, MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
@@ -59,6 +144,17 @@ internal sealed class BatchNormRule : Rule
         var g = (NormGeometry)n.Geometry!;
         int a = n.Inputs[0];
         e.W.Comment($"d {n.Text}: from the statistics the forward used");
+        if (n.Module is null)
+        {
+            string Value(char role) => FunctionalInput(n, role) is var k && k >= 0 ? e.Value(k) : "null";
+            string Grad(char role) => FunctionalInput(n, role) is var k && k >= 0 ? e.GradOrNull(k) : "null";
+            e.W.Call($"{EmitContext.Support}.FunctionalBatchNormBackward",
+            [
+                e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), Value('w'), Grad('w'), Grad('b'),
+                "n", g.ChannelsCode, MethodDraft.I(g.Length), e.Scratch(n, "batch_stats"),
+            ]);
+            return;
+        }
         Hooks.Before(e, n, a);
         e.W.Call($"{EmitContext.Support}.BatchNormBackward",
         [
@@ -147,7 +243,9 @@ internal sealed record GroupNormGeometry(string Channels, int Length, string Gro
 /// <summary>
 /// A GroupNorm or InstanceNorm1d/2d layer (instance norm is group norm with one group per channel, as eager runs it): the
 /// per-(sample, group) statistics are kept for the backward (<c>CompiledSupport.GroupNormForward</c> over
-/// <c>Kernels/GroupNorm.cs</c>). An InstanceNorm with running statistics is a graph break (<see cref="Unsupported"/>).
+/// <c>Kernels/GroupNorm.cs</c>). An InstanceNorm with track_running_stats=True runs eager's <c>Functional.InstanceNorm</c>
+/// steps (<c>CompiledSupport.InstanceNormForward</c>): in training the instance statistics, the running statistics updated
+/// from them in place; in evaluation the running statistics; the flag of which was used kept for the backward.
 /// </summary>
 internal sealed class GroupNormRule : Rule
 {
@@ -155,9 +253,12 @@ internal sealed class GroupNormRule : Rule
 
     /// <summary>Why a call of the layer is not compiled (the parser makes it a graph break), or null.</summary>
     public static string? Unsupported(ChildSpec child)
-        => child.Arg("trackRunningStats") is { IsKnown: false } || child.Int("trackRunningStats") == 1
-            ? "an InstanceNorm with track_running_stats=True (its running statistics are updated eagerly only)"
+        => child.Arg("trackRunningStats") is { IsKnown: false }
+            ? "an InstanceNorm whose track_running_stats is not known at build time"
             : null;
+
+    /// <summary>True for an InstanceNorm layer with running statistics (Args: "track").</summary>
+    private static bool Tracks(NodePlan n) => n.Args.Count > 0 && n.Args[0] == "track";
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
@@ -172,7 +273,7 @@ internal sealed class GroupNormRule : Rule
             length *= inS[d].Size;
         }
         string groups;
-        bool affine;
+        bool affine, track = false;
         if (child.Arg("numGroups") is not null)
         {
             // GroupNorm(groups, channels): constants are checked here, sizes bound when the module is built by the layer's
@@ -185,7 +286,8 @@ internal sealed class GroupNormRule : Rule
         else
         {
             affine = child.Int("affine") == 1;
-            if ((affine && SizeText(m, child, "numFeatures", inS[1]) is null) || length <= 1) return null;   // eager's errors, at run time
+            track = child.Int("trackRunningStats") == 1;
+            if (((affine || track) && SizeText(m, child, "numFeatures", inS[1]) is null) || length <= 1) return null;   // eager's errors, at run time
             groups = channels;
         }
         var module = m.Program.Module(child);
@@ -196,6 +298,7 @@ internal sealed class GroupNormRule : Rule
             Weight = affine ? m.Program.Param(module.Field + ".Weight!", module.Path + ".weight") : null,
             Bias = affine ? m.Program.Param(module.Field + ".Bias!", module.Path + ".bias") : null,
             Geometry = new GroupNormGeometry(channels, length, groups),
+            Args = track ? new[] { "track" }.ToEquatableArray() : plan.Args,
         };
     }
 
@@ -208,11 +311,23 @@ internal sealed class GroupNormRule : Rule
         return ["n", g.Channels, MethodDraft.I(g.Length), g.Groups];
     }
 
-    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [new("mean", "float[]", Stats(e, n)), new("invstd", "float[]", Stats(e, n))];
+    public override IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n)
+        => Tracks(n)
+            ? [new("mean", "float[]", Stats(e, n)), new("invstd", "float[]", Stats(e, n)), new("variance", "double[]", Stats(e, n)), new("input_stats", "bool", null)]
+            : [new("mean", "float[]", Stats(e, n)), new("invstd", "float[]", Stats(e, n))];
 
     public override void Forward(EmitContext e, NodePlan n)
     {
         int a = n.Inputs[0];
+        if (Tracks(n))
+        {
+            var g = (GroupNormGeometry)n.Geometry!;
+            e.W.Comment($"{n.Text}: each instance's statistics in training (the running statistics updated as eager), the running statistics in evaluation");
+            e.W.Call($"{e.Scratch(n, "input_stats")} = {EmitContext.Support}.InstanceNormForward",
+                [n.Module!.Field, e.Value(a), e.Value(n.Index), "n", g.Channels, MethodDraft.I(g.Length), e.Scratch(n, "mean"), e.Scratch(n, "invstd"), e.Scratch(n, "variance")]);
+            e.ForwardHooks(n, a);
+            return;
+        }
         e.W.Comment($"{n.Text}: per-sample statistics of each channel group");
         e.W.Call($"{EmitContext.Support}.GroupNormForward", [n.Module!.Field, e.Value(a), e.Value(n.Index), .. Dims(n), e.Scratch(n, "mean"), e.Scratch(n, "invstd")]);
         e.ForwardHooks(n, a);
@@ -223,11 +338,23 @@ internal sealed class GroupNormRule : Rule
         int a = n.Inputs[0];
         e.W.Comment($"d {n.Text}: from the statistics the forward used");
         Hooks.Before(e, n, a);
-        e.W.Call($"{EmitContext.Support}.GroupNormBackward",
-        [
-            n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
-            EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), .. Dims(n),
-        ]);
+        if (Tracks(n))
+        {
+            var g = (GroupNormGeometry)n.Geometry!;
+            e.W.Call($"{EmitContext.Support}.InstanceNormBackward",
+            [
+                n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+                EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", g.Channels, MethodDraft.I(g.Length), e.Scratch(n, "input_stats"),
+            ]);
+        }
+        else
+        {
+            e.W.Call($"{EmitContext.Support}.GroupNormBackward",
+            [
+                n.Module!.Field, e.Value(a), e.Grad(n.Index), e.GradOrNull(a), e.Scratch(n, "mean"), e.Scratch(n, "invstd"),
+                EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), .. Dims(n),
+            ]);
+        }
         Hooks.After(e, n, a);
     }
 }

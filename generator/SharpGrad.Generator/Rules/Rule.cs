@@ -94,6 +94,17 @@ internal abstract class Rule
     protected internal static string? DimText(MethodDraft m, Dim dim)
         => dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? m.Program.Sizes.Expression(dim.Symbol!) : null;
 
+    /// <summary>
+    /// True when an argument's text is the module's <c>Training</c> flag: <c>Training</c> or <c>this.Training</c>, given by
+    /// position or by name (<c>training: Training</c>).
+    /// </summary>
+    protected internal static bool IsTrainingArgument(string text)
+    {
+        int colon = text.IndexOf(':');
+        string value = (colon >= 0 ? text.Substring(colon + 1) : text).Trim();
+        return value is "Training" or "this.Training";
+    }
+
     /// <summary>Writes the node's forward.</summary>
     public abstract void Forward(EmitContext e, NodePlan n);
 

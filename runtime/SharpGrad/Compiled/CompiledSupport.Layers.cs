@@ -106,14 +106,26 @@ public static partial class CompiledSupport
     /// convolution's (its input is this op's output [C_out, H, W], its output this op's input [C_in, h, w]).
     /// </summary>
     public static void ConvTransposeForward(float[] x, Tensor weight, Tensor? bias, float[] y, int n, ConvShape shape)
-        => Conv.TransposeForward(shape.For(n), x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y);
+        => FunctionalConvTransposeForward(x, ZeroOffset(weight), bias is null ? null : ZeroOffset(bias), y, n, shape);
 
     /// <summary>The gradients of <see cref="ConvTransposeForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> through scratch arrays.</summary>
     public static void ConvTransposeBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
         float[] scratchX, float[] scratchWeight, float[]? scratchBias)
+        => FunctionalConvTransposeBackward(x, ZeroOffset(weight), gy, gx, gWeight, gBias, n, shape, scratchX, scratchWeight, scratchBias);
+
+    /// <summary>
+    /// <c>Functional.ConvTranspose1d/2d</c> (PyTorch: <c>F.conv_transpose1d</c>/<c>F.conv_transpose2d</c>) with the weight's and
+    /// the bias's values (the module's own parameters, or a layer's), as <see cref="ConvTransposeForward"/>.
+    /// </summary>
+    public static void FunctionalConvTransposeForward(float[] x, float[] w, float[]? b, float[] y, int n, ConvShape shape)
+        => Conv.TransposeForward(shape.For(n), x, w, b, y);
+
+    /// <summary>The gradients of <see cref="FunctionalConvTransposeForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (each may be null) through scratch arrays.</summary>
+    public static void FunctionalConvTransposeBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, ConvShape shape,
+        float[] scratchX, float[] scratchWeight, float[]? scratchBias)
     {
         var g = shape.For(n);
-        Conv.TransposeBackward(g, x, ZeroOffset(weight), gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
+        Conv.TransposeBackward(g, x, w, gy, gx is null ? null : scratchX, gWeight is null ? null : scratchWeight, gBias is null ? null : scratchBias);
         if (gx is not null) AddInto(scratchX, gx, n * shape.OutChannels * shape.OutHeight * shape.OutWidth);
         if (gWeight is not null) AddInto(scratchWeight, gWeight, shape.WeightCount);
         if (gBias is not null) AddInto(scratchBias!, gBias, shape.InChannels);
@@ -256,17 +268,55 @@ public static partial class CompiledSupport
     {
         var bn = AsBatchNorm(layer, c);
         var step = BatchNormState.Step(bn.Training, bn.TrackRunningStats, bn.Momentum, bn.NumBatchesTracked, bn.RunningMean is not null);
-        var rm = step.PassStats ? bn.RunningMean : null;
-        var rv = step.PassStats ? bn.RunningVar : null;
-        bool useBatchStats = step.Training || rm is null;
+        return BatchNormCore(x, y, n, c, l, Float32Span(bn.Weight, "BatchNorm", "the weight"), Float32Span(bn.Bias, "BatchNorm", "the bias"),
+            step.PassStats ? bn.RunningMean : null, step.PassStats ? bn.RunningVar : null, step.Training, step.Momentum, bn.Eps, saveMean, saveInvstd);
+    }
+
+    /// <summary>
+    /// <c>Functional.BatchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps)</c> (PyTorch:
+    /// <c>F.batch_norm</c>) over x viewed as [n, c, l], with the weight's and the bias's values (or none) and the running
+    /// statistics themselves (or none), updated in place in training as eager updates them. Returns whether batch
+    /// statistics were used.
+    /// </summary>
+    public static bool FunctionalBatchNormForward(float[] x, Tensor? runningMean, Tensor? runningVar, float[]? weight, float[]? bias, float[] y,
+        int n, int c, int l, bool training, double momentum, double eps, float[] saveMean, float[] saveInvstd)
+    {
+        if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("BatchNorm: pass both runningMean and runningVar, or neither.");
+        CheckRunningStat(runningMean, "BatchNorm", "runningMean", c);
+        CheckRunningStat(runningVar, "BatchNorm", "runningVar", c);
+        return BatchNormCore(x, y, n, c, l, weight is null ? [] : weight.AsSpan(0, c), bias is null ? [] : bias.AsSpan(0, c), runningMean, runningVar,
+            training, momentum, eps, saveMean, saveInvstd);
+    }
+
+    /// <summary>Throws unless a running statistic the compiled program updates in place is a contiguous float32 [c] tensor.</summary>
+    private static void CheckRunningStat(Tensor? stat, string op, string name, int c)
+    {
+        if (stat is null) return;
+        if (stat.Rank != 1 || stat._shape[0] != c)
+        {
+            throw new ArgumentException($"{op}: {name} must have shape [{c}] (the channel dimension, dim 1, of the input), but got {ShapeUtil.Format(stat._shape)}.");
+        }
+        if (!stat.IsContiguous)
+        {
+            throw new ArgumentException($"{op}: compiled code updates {name} in place and needs it contiguous; pass a contiguous tensor (a [Buffer] is), or use the eager Forward.");
+        }
+    }
+
+    /// <summary>
+    /// What the BatchNorm layers and <c>Functional.BatchNorm</c> share: batch statistics in training or without running
+    /// statistics (eager's error for one value per channel), the running statistics updated in place, the kernel.
+    /// </summary>
+    private static bool BatchNormCore(float[] x, float[] y, int n, int c, int l, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Tensor? rm, Tensor? rv,
+        bool training, double momentum, double eps, float[] saveMean, float[] saveInvstd)
+    {
+        bool useBatchStats = training || rm is null;
         if (useBatchStats && n * l <= 1)
         {
             throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, but got input of shape {(l == 1 ? $"[{n}, {c}]" : $"[{n}, {c}, {l}]")}.");
         }
         int count = n * c * l;
-        NormKernel.BatchNormForward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, c, l, Float32Span(bn.Weight, "BatchNorm", "the weight"),
-            Float32Span(bn.Bias, "BatchNorm", "the bias"), Float32Span(rm, "BatchNorm", "running_mean"), Float32Span(rv, "BatchNorm", "running_var"),
-            useBatchStats, step.Momentum, bn.Eps, saveMean.AsSpan(0, c), saveInvstd.AsSpan(0, c));
+        NormKernel.BatchNormForward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, c, l, weight, bias, Float32Span(rm, "BatchNorm", "running_mean"),
+            Float32Span(rv, "BatchNorm", "running_var"), useBatchStats, momentum, eps, saveMean.AsSpan(0, c), saveInvstd.AsSpan(0, c));
         if (useBatchStats && rm is not null)
         {
             rm.Storage.Version++;
@@ -281,10 +331,21 @@ public static partial class CompiledSupport
     {
         var bn = AsBatchNorm(layer, c);
         useBatchStats |= bn.RunningMean is null;   // without running statistics every call normalises with the batch's
+        BatchNormBackwardCore(x, gy, gx, saveMean, saveInvstd, Float32Span(bn.Weight, "BatchNorm", "the weight"), bn.Weight is null ? null : gWeight,
+            bn.Bias is null ? null : gBias, n, c, l, useBatchStats);
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalBatchNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void FunctionalBatchNormBackward(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? weight,
+        float[]? gWeight, float[]? gBias, int n, int c, int l, bool useBatchStats)
+        => BatchNormBackwardCore(x, gy, gx, saveMean, saveInvstd, weight is null ? [] : weight.AsSpan(0, c), gWeight, gBias, n, c, l, useBatchStats);
+
+    private static void BatchNormBackwardCore(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, ReadOnlySpan<float> weight,
+        float[]? gWeight, float[]? gBias, int n, int c, int l, bool useBatchStats)
+    {
         int count = n * c * l;
         NormKernel.BatchNormBackward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, c),
-            saveInvstd.AsSpan(0, c), Float32Span(bn.Weight, "BatchNorm", "the weight"), bn.Weight is null || gWeight is null ? [] : gWeight.AsSpan(0, c),
-            bn.Bias is null || gBias is null ? [] : gBias.AsSpan(0, c), n, c, l, useBatchStats);
+            saveInvstd.AsSpan(0, c), weight, gWeight is null ? [] : gWeight.AsSpan(0, c), gBias is null ? [] : gBias.AsSpan(0, c), n, c, l, useBatchStats);
     }
 
     private static LayerNorm AsLayerNorm(Module layer, int cols)
@@ -348,6 +409,104 @@ public static partial class CompiledSupport
         GroupNormKernel.Backward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, n * groups),
             saveInvstd.AsSpan(0, n * groups), Float32Span(weight, "GroupNorm", "the weight"), weight is null || gWeight is null ? [] : gWeight.AsSpan(0, channels),
             bias is null || gBias is null ? [] : gBias.AsSpan(0, channels), n, channels, length, groups);
+    }
+
+    /// <summary>
+    /// An InstanceNorm1d/2d layer with track_running_stats=True (PyTorch: its <c>forward</c>) over x viewed as [n, c, l]: in
+    /// training each instance's statistics, the running statistics updated from them in place as eager updates them; in
+    /// evaluation the running statistics (BatchNorm's evaluation kernel). Returns whether the instance statistics were used.
+    /// </summary>
+    public static bool InstanceNormForward(Module layer, float[] x, float[] y, int n, int c, int l, float[] saveMean, float[] saveInvstd, double[] variance)
+    {
+        var inn = AsInstanceNorm(layer, c);
+        return InstanceNormCore(x, y, n, c, l, Float32Span(inn.Weight, "InstanceNorm", "the weight"), Float32Span(inn.Bias, "InstanceNorm", "the bias"),
+            inn.RunningMean, inn.RunningVar, inn.Training || !inn.TrackRunningStats, inn.Momentum, inn.Eps, saveMean, saveInvstd, variance);
+    }
+
+    /// <summary>
+    /// <c>Functional.InstanceNorm(x, runningMean, runningVar, weight, bias, useInputStats, momentum, eps)</c> (PyTorch:
+    /// <c>F.instance_norm</c>) with the running statistics themselves (or none), updated in place with input statistics,
+    /// and the weight's and the bias's values (or none). Returns whether the instance statistics were used.
+    /// </summary>
+    public static bool FunctionalInstanceNormForward(float[] x, Tensor? runningMean, Tensor? runningVar, float[]? weight, float[]? bias, float[] y,
+        int n, int c, int l, bool useInputStats, double momentum, double eps, float[] saveMean, float[] saveInvstd, double[] variance)
+    {
+        if ((runningMean is null) != (runningVar is null)) throw new ArgumentException("InstanceNorm: pass both runningMean and runningVar, or neither.");
+        CheckRunningStat(runningMean, "InstanceNorm", "runningMean", c);
+        CheckRunningStat(runningVar, "InstanceNorm", "runningVar", c);
+        return InstanceNormCore(x, y, n, c, l, weight is null ? [] : weight.AsSpan(0, c), bias is null ? [] : bias.AsSpan(0, c), runningMean, runningVar,
+            useInputStats, momentum, eps, saveMean, saveInvstd, variance);
+    }
+
+    private static InstanceNormBase AsInstanceNorm(Module layer, int c)
+    {
+        if (layer is not InstanceNormBase inn)
+        {
+            throw new ArgumentException($"Compiled InstanceNorm: expected an InstanceNorm1d or InstanceNorm2d layer, but got {layer?.GetType().Name ?? "null"}.");
+        }
+        if (inn.NumFeatures != c && (inn.Affine || inn.TrackRunningStats))
+        {
+            throw new ArgumentException($"{layer.GetType().Name}: expected input's size at dim 1 to match num_features ({inn.NumFeatures}), but got {c}.");
+        }
+        return inn;
+    }
+
+    /// <summary>
+    /// What the InstanceNorm layers and <c>Functional.InstanceNorm</c> share (eager's <c>Functional.InstanceNorm</c>): the
+    /// GroupNorm kernel with a group per channel and the running statistics' update (<c>GroupNormKernel.UpdateInstanceRunningStats</c>)
+    /// with input statistics; BatchNorm's evaluation kernel with the running statistics otherwise.
+    /// </summary>
+    private static bool InstanceNormCore(float[] x, float[] y, int n, int c, int l, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Tensor? rm, Tensor? rv,
+        bool useInputStats, double momentum, double eps, float[] saveMean, float[] saveInvstd, double[] variance)
+    {
+        if (!useInputStats)
+        {
+            if (rm is null) throw new ArgumentException("InstanceNorm: useInputStats = false needs runningMean and runningVar.");
+            BatchNormCore(x, y, n, c, l, weight, bias, rm, rv, training: false, momentum, eps, saveMean, saveInvstd);
+            return false;
+        }
+        if (l <= 1)
+        {
+            throw new ArgumentException($"InstanceNorm: expected more than 1 spatial element per channel when using input statistics, but got input of shape [{n}, {c}, {l}].");
+        }
+        int count = n * c * l, stats = n * c;
+        GroupNormKernel.Forward<float>(x.AsSpan(0, count), y.AsSpan(0, count), n, c, l, c, weight, bias, eps, saveMean.AsSpan(0, stats), saveInvstd.AsSpan(0, stats),
+            rm is null ? [] : variance.AsSpan(0, stats));
+        if (rm is not null)
+        {
+            GroupNormKernel.UpdateInstanceRunningStats<float>(saveMean.AsSpan(0, stats), variance.AsSpan(0, stats), n, c, l, momentum,
+                Float32Span(rm, "InstanceNorm", "running_mean"), Float32Span(rv, "InstanceNorm", "running_var"));
+            rm.Storage.Version++;
+            rv!.Storage.Version++;
+        }
+        return true;
+    }
+
+    /// <summary>The gradients of <see cref="InstanceNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void InstanceNormBackward(Module layer, float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? gWeight, float[]? gBias,
+        int n, int c, int l, bool inputStats)
+    {
+        var inn = AsInstanceNorm(layer, c);
+        InstanceNormBackwardCore(x, gy, gx, saveMean, saveInvstd, Float32Span(inn.Weight, "InstanceNorm", "the weight"), inn.Weight is null ? null : gWeight,
+            inn.Bias is null ? null : gBias, n, c, l, inputStats);
+    }
+
+    /// <summary>The gradients of <see cref="FunctionalInstanceNormForward"/>, added to <paramref name="gx"/>, <paramref name="gWeight"/>, <paramref name="gBias"/> (any may be null).</summary>
+    public static void FunctionalInstanceNormBackward(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, float[]? weight,
+        float[]? gWeight, float[]? gBias, int n, int c, int l, bool inputStats)
+        => InstanceNormBackwardCore(x, gy, gx, saveMean, saveInvstd, weight is null ? [] : weight.AsSpan(0, c), gWeight, gBias, n, c, l, inputStats);
+
+    private static void InstanceNormBackwardCore(float[] x, float[] gy, float[]? gx, float[] saveMean, float[] saveInvstd, ReadOnlySpan<float> weight,
+        float[]? gWeight, float[]? gBias, int n, int c, int l, bool inputStats)
+    {
+        if (!inputStats)
+        {
+            BatchNormBackwardCore(x, gy, gx, saveMean, saveInvstd, weight, gWeight, gBias, n, c, l, useBatchStats: false);
+            return;
+        }
+        int count = n * c * l;
+        GroupNormKernel.Backward<float>(x.AsSpan(0, count), gy.AsSpan(0, count), gx is null ? [] : gx.AsSpan(0, count), saveMean.AsSpan(0, n * c),
+            saveInvstd.AsSpan(0, n * c), weight, gWeight is null ? [] : gWeight.AsSpan(0, c), gBias is null ? [] : gBias.AsSpan(0, c), n, c, l, c);
     }
 
     private static RMSNorm AsRmsNorm(Module layer) => layer as RMSNorm

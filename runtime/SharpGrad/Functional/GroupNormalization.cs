@@ -60,23 +60,12 @@ public static partial class Functional
         if (runningMean is not null)
         {
             // PyTorch's instance_norm: batch_norm over [1, N·C, *] updates N copies of the running statistics, then averages them.
-            double unbias = l / (double)(l - 1);
-            var mean = result.SavedMean!;
+            // (the compiled program runs the same update on the float32 statistics in place).
             using (Autograd.NoGrad())
             {
                 var rm = runningMean.ToDoubleArray();
                 var rv = runningVar!.ToDoubleArray();
-                for (int ch = 0; ch < c; ch++)
-                {
-                    double m = 0, v = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        m += mean[i * c + ch];
-                        v += variance![i * c + ch] * unbias;
-                    }
-                    rm[ch] = (1 - momentum) * rm[ch] + momentum * m / n;
-                    rv[ch] = (1 - momentum) * rv[ch] + momentum * v / n;
-                }
+                GroupNormKernel.UpdateInstanceRunningStats<double>(result.SavedMean!, variance!, n, c, l, momentum, rm, rv);
                 runningMean.Copy_(Tensor.FromArray(rm, c).To(runningMean.DType));
                 runningVar.Copy_(Tensor.FromArray(rv, c).To(runningVar.DType));
             }

@@ -98,4 +98,28 @@ internal static class GroupNormKernel
             }
         }
     }
+
+    /// <summary>
+    /// Instance normalisation's running statistics (PyTorch's <c>instance_norm</c>: <c>batch_norm</c> over [1, n·c, *]
+    /// updates n copies of them, then averages): running = (1 − momentum)·running + momentum·(the mean over the n samples
+    /// of each channel's statistic), the unbiased variance (l/(l − 1) of the biased <paramref name="variance"/>) for
+    /// <paramref name="runningVar"/>. <paramref name="saveMean"/> and <paramref name="variance"/> hold n·c values, sample-major.
+    /// </summary>
+    public static void UpdateInstanceRunningStats<T>(ReadOnlySpan<T> saveMean, ReadOnlySpan<double> variance, int n, int c, int l, double momentum,
+        Span<T> runningMean, Span<T> runningVar)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double unbias = l / (double)(l - 1);
+        for (int ch = 0; ch < c; ch++)
+        {
+            double m = 0, v = 0;
+            for (int i = 0; i < n; i++)
+            {
+                m += double.CreateTruncating(saveMean[i * c + ch]);
+                v += variance[i * c + ch] * unbias;
+            }
+            runningMean[ch] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningMean[ch]) + momentum * m / n);
+            runningVar[ch] = T.CreateTruncating((1 - momentum) * double.CreateTruncating(runningVar[ch]) + momentum * v / n);
+        }
+    }
 }

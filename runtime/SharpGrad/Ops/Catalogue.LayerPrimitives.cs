@@ -119,12 +119,13 @@ internal static partial class OpCatalogue
                 Opt("affine", "affine", ParamKind.Bool, OpDefaults.GroupNorm.Affine, ParamUse.Layer) with { Property = "Affine" },
             ],
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"], Kernel = "GroupNormKernel", Compiled = true,
-            Onnx = "GroupNormalization",
+            TensorsByName = true, Onnx = "GroupNormalization",
         },
-        // Without running statistics: the GroupNorm kernel with a group per channel (Variant), as the InstanceNorm layers.
+        // The GroupNorm kernel with a group per channel (Variant), as the InstanceNorm layers; with running statistics, updated
+        // from the instance statistics in training and normalising with them (BatchNorm's eval kernel) otherwise.
         new OpRow("InstanceNorm", "instance_norm", OpFamily.GroupNorm, OpSurface.Functional)
         {
-            Kernel = "GroupNormKernel", Variant = true, Compiled = true,
+            Kernel = "GroupNormKernel", Variant = true, Compiled = true, TensorsByName = true,
             Inputs = In("input", "!runningMean?", "!runningVar?", "weight?", "bias?"), TensorArity = -1,
             Params =
             [

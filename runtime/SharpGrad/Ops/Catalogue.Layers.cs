@@ -79,6 +79,31 @@ internal static partial class OpCatalogue
         return ShapeRules.Conv(x, spatial, c.Op.Layer!, null, w[0], kernel, PairOr(c, "stride", (1, 1)), PairOr(c, "padding", (0, 0)), PairOr(c, "dilation", (1, 1)));
     }
 
+    /// <summary>
+    /// <c>Functional.ConvTranspose1d/2d(x, weight, bias, …)</c>: the weight [in, out / groups, kH(, kW)] decides the channels
+    /// (out = its dim 1 × groups) and the window; unknown when its shape is not known at build time, when x's channels are not
+    /// the weight's dim 0 (eager's error) or when the output would be empty.
+    /// </summary>
+    private static ShapeResult FunctionalConvTransposeRule(ShapeCall c, int spatial)
+    {
+        if (c.Input(1) is not { } w || w.Rank != spatial + 2 || c.Int("groups") is not { } groups || groups < 1) return ShapeResult.Unknown;
+        for (int d = 0; d < w.Rank; d++) if (!w[d].IsFixed) return ShapeResult.Unknown;
+        if (c.Input(0) is not { } x || x.Rank != spatial + 2 || !x[1].IsFixed || x[1].Size != w[0].Size || w[0].Size % groups != 0) return ShapeResult.Unknown;
+        int outChannels = w[1].Size * groups;
+        if (c.Inputs.Count > 2 && c.Input(2) is { } b && !(b.Rank == 1 && b[0].IsFixed && b[0].Size == outChannels)) return ShapeResult.Unknown;
+        var k = spatial == 1 ? (H: w[2].Size, W: 1) : (H: w[2].Size, W: w[3].Size);
+        var stride = PairOr(c, "stride", (1, 1));
+        var padding = PairOr(c, "padding", (0, 0));
+        var dilation = PairOr(c, "dilation", (1, 1));
+        var outputPadding = PairOr(c, "outputPadding", (0, 0));
+        Dim Out(Dim size, int kk, int st, int pad, int dil, int op)
+            => size.IsFixed && ShapeRules.TransposedOutputSize(size.Size, kk, st, pad, dil, op) is var o && o > 0 ? Dim.Of(o) : Dim.Unknown;
+        return spatial == 1
+            ? new TensorShape(x[0], Dim.Of(outChannels), Out(x[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H))
+            : new TensorShape(x[0], Dim.Of(outChannels), Out(x[2], k.H, stride.H, padding.H, dilation.H, outputPadding.H),
+                Out(x[3], k.W, stride.W, padding.W, dilation.W, outputPadding.W));
+    }
+
     private static ShapeResult PoolRule(ShapeCall c, bool max, int spatial)
     {
         var kernel = c.Pair("kernelSize");
@@ -131,11 +156,13 @@ internal static partial class OpCatalogue
 
     /// <summary>
     /// The output of a ConvTranspose1d/2d layer: [N, out_channels, (H−1)·s − 2p + d·(k−1) + output_padding + 1, …] (PyTorch's
-    /// formula, <see cref="ShapeRules.TransposedOutputSize"/>); unknown for the functional form (the weight decides).
+    /// formula, <see cref="ShapeRules.TransposedOutputSize"/>); for the functional form the weight decides the channels and
+    /// the window (<see cref="FunctionalConvTransposeRule"/>).
     /// </summary>
     internal static ShapeResult ConvTransposeRule(ShapeCall c, int spatial)
     {
-        if (!c.IsLayer || c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Size("outChannels") is not { } outChannels) return ShapeResult.Unknown;
+        if (!c.IsLayer) return FunctionalConvTransposeRule(c, spatial);
+        if (c.Input(0) is not { } s || s.Rank != spatial + 2 || c.Size("outChannels") is not { } outChannels) return ShapeResult.Unknown;
         if (c.Size("inChannels") is { } inChannels && s[1].DefinitelyDiffers(inChannels)) return ShapeResult.Unknown;
         var kernel = c.Pair("kernelSize");
         var stride = PairOr(c, "stride", (1, 1));
@@ -219,10 +246,12 @@ internal static partial class OpCatalogue
             Params = [Req("outputSize", "output_size", ParamKind.IntPair) with { Property = "OutputSize" }],
             Shape = static c => ShapeRules.AdaptivePool(c.Input(0), c.Pair("outputSize")), Compiled = true, Onnx = "GlobalAveragePool",
         },
-        new OpRow("BatchNorm", "batch_norm", OpFamily.Eager, OpSurface.Functional)
+        // The BatchNorm layers' rule and kernel, with the running statistics, weight and bias the call passes.
+        new OpRow("BatchNorm", "batch_norm", OpFamily.BatchNorm, OpSurface.Functional)
         {
             Inputs = In("input", "!runningMean?", "!runningVar?", "weight?", "bias?"), TensorArity = -1, Params = BatchNormParams(),
             Shape = ShapeRules.SameAsInput, Reads = BackwardReads.Input | BackwardReads.Saved, Saves = ["mean", "invstd"],
+            TensorsByName = true, Compiled = true,
         },
         new OpRow("BatchNorm1d", "batch_norm", OpFamily.BatchNorm, OpSurface.None)
         {

@@ -336,6 +336,13 @@ internal sealed record OpRow
     public bool Variant { get; init; }
 
     /// <summary>
+    /// True when the compiled rule tells the optional tensor arguments given apart by the names of those left out (the
+    /// parser's list of omitted tensors), so a literal <c>null</c> may stand before a tensor given after it:
+    /// <c>Functional.BatchNorm(x, null, null, weight, bias, training: true)</c>.
+    /// </summary>
+    public bool TensorsByName { get; init; }
+
+    /// <summary>
     /// True for a pointwise op the GEMM and convolution kernels can apply in their epilogue (<c>GemmActivation</c>): the
     /// code generator fuses it into the Linear/Conv before it.
     /// </summary>

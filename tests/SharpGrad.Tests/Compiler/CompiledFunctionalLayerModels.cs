@@ -110,3 +110,117 @@ public sealed partial class FunctionalOneAffineNormNet
         return d.Flatten(1) + a.Flatten(1);
     }
 }
+
+/// <summary>
+/// <c>Functional.BatchNorm</c> as PyTorch users write <c>F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+/// self.bias, self.training, momentum, eps)</c>: with the module's own [Buffer] running statistics and parameters (the
+/// running statistics updated in training, used in evaluation), with a weight alone and no running statistics (batch
+/// statistics always), and with neither (null running statistics, no affine), over [N, C, L] and [N, C, H, W].
+/// <c>: Module</c> is written because <c>Training</c> passed as an argument binds in the generator's view only when the class
+/// names its base (otherwise the call is a "does not bind" break, as for <c>Functional.Dropout(x, p, Training)</c>).
+/// </summary>
+[Module]
+public sealed partial class FunctionalBatchNormNet : Module
+{
+    private readonly Parameter proj = new(Tensor.Randn([24, 5]));
+    private readonly Parameter bnWeight = new(Tensor.Rand(6));
+    private readonly Parameter bnBias = new(Tensor.Randn(6));
+    [Buffer] private readonly Tensor runningMean = Tensor.Zeros(6);
+    [Buffer] private readonly Tensor runningVar = Tensor.Ones(6);
+    private readonly Parameter scale = new(Tensor.Rand(4));
+
+    public Tensor Forward([Shape("N", 5)] Tensor x)
+    {
+        var h = Functional.Linear(x, proj).View(-1, 6, 4);                                            // [N, 6, 4]
+        var a = Functional.BatchNorm(h, runningMean, runningVar, bnWeight, bnBias, Training, 0.3, 1e-3); // the module's statistics
+        var b = Functional.BatchNorm(Functional.Tanh(a).View(-1, 4, 3, 2), null, null, scale, training: true); // [N, 4, 3, 2]
+        var c = Functional.BatchNorm(b.View(-1, 2, 12), null, null);                                   // batch statistics, no affine
+        return c.Flatten(1) * 0.5f + a.Flatten(1);
+    }
+}
+
+/// <summary>
+/// <c>Functional.BatchNorm</c> over an image batch [N, 3, 4, 4] with the module's statistics and affine pair, the default
+/// momentum and eps, and the training flag by name (<c>training: Training</c>).
+/// <c>: Module</c> is written because <c>Training</c> passed as an argument binds in the generator's view only when the class
+/// names its base (otherwise the call is a "does not bind" break, as for <c>Functional.Dropout(x, p, Training)</c>).
+/// </summary>
+[Module]
+public sealed partial class FunctionalBatchNorm2dNet : Module
+{
+    private readonly Parameter weight = new(Tensor.Rand(3));
+    private readonly Parameter bias = new(Tensor.Randn(3));
+    [Buffer] private readonly Tensor runningMean = Tensor.Zeros(3);
+    [Buffer] private readonly Tensor runningVar = Tensor.Ones(3);
+
+    public Tensor Forward([Shape("N", 3, 4, 4)] Tensor x)
+        => Functional.Relu(Functional.BatchNorm(x * 2f + 1f, runningMean, runningVar, weight, bias, training: Training)).Flatten(1);
+}
+
+/// <summary>
+/// <c>Functional.ConvTranspose2d</c>/<c>ConvTranspose1d</c> over the module's own weights (PyTorch's
+/// <c>F.conv_transpose2d(x, self.weight, self.bias, stride=2, padding=1, output_padding=1)</c>): with a bias, stride,
+/// padding and output padding; without a bias with 3 groups; a 1-d one with stride, padding, dilation and a bias.
+/// </summary>
+[Module]
+public sealed partial class FunctionalConvTransposeNet
+{
+    private readonly Parameter w1 = new(Tensor.Randn([4, 3, 3, 3]));
+    private readonly Parameter b1 = new(Tensor.Randn(3));
+    private readonly Parameter w2 = new(Tensor.Randn([3, 2, 2, 2]));
+    private readonly Parameter w3 = new(Tensor.Randn([6, 2, 3]));
+    private readonly Parameter b3 = new(Tensor.Randn(2));
+
+    public Tensor Forward([Shape("N", 4, 3, 3)] Tensor x)
+    {
+        var h = Functional.Relu(Functional.ConvTranspose2d(x, w1, b1, stride: 2, padding: 1, outputPadding: 1)); // [N, 3, 6, 6]
+        h = Functional.ConvTranspose2d(h, w2, groups: 3);                                                        // [N, 6, 7, 7]
+        var s = Functional.Tanh(h.View(-1, 6, 49));                                                               // [N, 6, 49]
+        return Functional.ConvTranspose1d(s, w3, b3, stride: 2, padding: 1, dilation: 2).Flatten(1);              // [N, 2, 99] → [N, 198]
+    }
+}
+
+/// <summary>
+/// InstanceNorm2d/InstanceNorm1d layers with track_running_stats=True (the running statistics updated from the instance
+/// statistics in training, used in evaluation), one affine with another momentum.
+/// </summary>
+[Module]
+public sealed partial class TrackedInstanceNormNet
+{
+    private readonly SharpGrad.Layers.Conv2d conv = new(2, 3, 3, padding: 1);
+    private readonly SharpGrad.Layers.InstanceNorm2d norm2d = new(3, affine: true, trackRunningStats: true);
+    private readonly SharpGrad.Layers.InstanceNorm1d norm1d = new(3, momentum: 0.3, trackRunningStats: true);
+
+    public Tensor Forward([Shape("N", 2, 4, 4)] Tensor x)
+    {
+        var h = Functional.Relu(norm2d.Forward(conv.Forward(x)));              // [N, 3, 4, 4]
+        return norm1d.Forward(h.View(-1, 3, 16) * 2f + 1f).Flatten(1);        // [N, 3, 16] → [N, 48]
+    }
+}
+
+/// <summary>
+/// <c>Functional.InstanceNorm</c> with the module's own [Buffer] running statistics, as PyTorch users write
+/// <c>F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats=self.training, …)</c>,
+/// and with running statistics always updated from the input's (the default useInputStats) and no affine.
+/// <c>: Module</c> is written because <c>Training</c> passed as an argument binds in the generator's view only when the class
+/// names its base (otherwise the call is a "does not bind" break, as for <c>Functional.Dropout(x, p, Training)</c>).
+/// </summary>
+[Module]
+public sealed partial class FunctionalTrackedInstanceNormNet : Module
+{
+    private readonly Parameter proj = new(Tensor.Randn([24, 5]));
+    private readonly Parameter inWeight = new(Tensor.Rand(4));
+    private readonly Parameter inBias = new(Tensor.Randn(4));
+    [Buffer] private readonly Tensor runningMean = Tensor.Zeros(4);
+    [Buffer] private readonly Tensor runningVar = Tensor.Ones(4);
+    [Buffer] private readonly Tensor alwaysMean = Tensor.Zeros(2);
+    [Buffer] private readonly Tensor alwaysVar = Tensor.Ones(2);
+
+    public Tensor Forward([Shape("N", 5)] Tensor x)
+    {
+        var h = Functional.Linear(x, proj).View(-1, 4, 6);                                                             // [N, 4, 6]
+        var a = Functional.InstanceNorm(h, runningMean, runningVar, inWeight, inBias, useInputStats: Training, momentum: 0.3);
+        var b = Functional.InstanceNorm(Functional.Tanh(a).View(-1, 2, 3, 4), alwaysMean, alwaysVar, eps: 1e-3);       // [N, 2, 3, 4]
+        return b.Flatten(1) + a.Flatten(1) * 0.5f;
+    }
+}

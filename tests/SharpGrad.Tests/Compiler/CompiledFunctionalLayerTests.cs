@@ -92,6 +92,138 @@ public class CompiledFunctionalLayerTests
         CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 5], seed: 653);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalBatchNormInTrainingMatchesEagerIncludingRunningStats(int batch)
+    {
+        // Two steps on two copies: outputs, x's and every parameter's gradient, then the running statistics each step
+        // updated (momentum 0.3 in place); batch statistics over few values: the tolerances of CompiledLayerTests.
+        Rng.ManualSeed(661);
+        var eager = new FunctionalBatchNormNet();
+        var compiled = new FunctionalBatchNormNet();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        for (int step = 0; step < 2; step++)
+        {
+            CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 5], seed: 662 + step, rtol: 1e-3, atol: 1e-4);
+            AssertSameBuffers(eager, compiled);
+        }
+        Assert.NotEqual(0f, eager.NamedBuffers().First().Value.Abs().Sum().Item());   // the statistics moved
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalBatchNormInEvaluationUsesTheRunningStatsAsEager(int batch)
+    {
+        Rng.ManualSeed(671);
+        var model = new FunctionalBatchNormNet();
+        using (Autograd.NoGrad())
+        {
+            for (int i = 0; i < 3; i++) model.Forward(Tensor.Randn([8, 5]) * 2f + 0.5f);   // statistics away from 0 and 1
+        }
+        model.Eval();
+        var before = model.NamedBuffers().Select(b => b.Value.Clone()).ToList();
+        var net = model.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => net.Forward(x), [batch, 5], seed: 672, rtol: 1e-3, atol: 1e-4);
+        foreach (var ((name, after), b) in model.NamedBuffers().Zip(before)) TensorAssert.Close(b, after, 0, 0, name + " (unchanged in evaluation)");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalBatchNormOverImagesMatchesEagerInTrainingAndEvaluation(int batch)
+    {
+        Rng.ManualSeed(681);
+        var eager = new FunctionalBatchNorm2dNet();
+        var compiled = new FunctionalBatchNorm2dNet();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 3, 4, 4], seed: 682, rtol: 1e-3, atol: 1e-4);
+        AssertSameBuffers(eager, compiled);
+        eager.Eval();
+        compiled.Eval();
+        CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 3, 4, 4], seed: 683);
+        AssertSameBuffers(eager, compiled);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalTransposedConvolutionsWithTheModulesOwnParametersMatchEager(int batch)
+    {
+        Rng.ManualSeed(691);
+        var model = new FunctionalConvTransposeNet();
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 4, 3, 3], seed: 692, rtol: 1e-4, atol: 1e-4);
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [batch, 4, 3, 3], seed: 693, rtol: 1e-4, atol: 1e-4);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void InstanceNormLayersTrackingRunningStatsMatchEagerInTrainingAndEvaluation(int batch)
+    {
+        Rng.ManualSeed(701);
+        var eager = new TrackedInstanceNormNet();
+        var compiled = new TrackedInstanceNormNet();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        for (int step = 0; step < 2; step++)
+        {
+            CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 2, 4, 4], seed: 702 + step, rtol: 1e-3, atol: 1e-4);
+            AssertSameBuffers(eager, compiled);
+        }
+        eager.Eval();
+        compiled.Eval();
+        CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 2, 4, 4], seed: 704);
+        AssertSameBuffers(eager, compiled);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(64)]
+    public void FunctionalInstanceNormWithRunningStatsMatchesEagerInTrainingAndEvaluation(int batch)
+    {
+        Rng.ManualSeed(711);
+        var eager = new FunctionalTrackedInstanceNormNet();
+        var compiled = new FunctionalTrackedInstanceNormNet();
+        compiled.LoadStateDict(eager.StateDict());
+        var net = compiled.Compile();
+        Assert.True(net.Explanation.IsFullyCompiled, net.Explanation.ToString());
+        for (int step = 0; step < 2; step++)
+        {
+            CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 5], seed: 712 + step, rtol: 1e-3, atol: 1e-4);
+            AssertSameBuffers(eager, compiled);
+        }
+        eager.Eval();
+        compiled.Eval();
+        CompiledLayerTests.Compare(eager, compiled, x => eager.Forward(x), x => net.Forward(x), [batch, 5], seed: 714, rtol: 1e-3, atol: 1e-4);
+        AssertSameBuffers(eager, compiled);
+    }
+
+    /// <summary>The eager model's buffers equal the compiled one's (running statistics after the same steps).</summary>
+    internal static void AssertSameBuffers(Module eager, Module compiled)
+    {
+        var e = eager.NamedBuffers().ToList();
+        var c = compiled.NamedBuffers().ToList();
+        Assert.Equal(e.Count, c.Count);
+        Assert.NotEmpty(e);
+        for (int i = 0; i < e.Count; i++) TensorAssert.Close(e[i].Value, c[i].Value, 1e-4, 1e-5, e[i].Name);
+    }
+
     private static readonly Lazy<StateDict> RemainderFixture = new(() =>
         StateDict.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "catalogue", "remainder.safetensors")));
 

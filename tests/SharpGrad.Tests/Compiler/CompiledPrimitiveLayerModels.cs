@@ -32,7 +32,7 @@ public sealed partial class CompiledNorm2dNet
     public Tensor Forward([Shape("N", 2, 5, 6)] Tensor x) => head.Forward(rms.Forward(instance.Forward(Functional.Gelu(group.Forward(conv.Forward(x))))));
 }
 
-/// <summary>InstanceNorm with running statistics: a graph break naming track_running_stats (eager stand-in).</summary>
+/// <summary>InstanceNorm with running statistics (track_running_stats=True): compiled, the statistics updated as eager.</summary>
 [Module]
 public sealed partial class CompiledTrackedInstanceNorm
 {

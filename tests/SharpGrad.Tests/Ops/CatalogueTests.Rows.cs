@@ -329,6 +329,12 @@ public partial class CatalogueTests
             tests.EveryMethodCompilesWithNoGraphBreak();
             foreach (var name in new[] { "MaxIndices", "MinIndicesKept", "ArgMaxDim", "ArgMinLastKept", "ArgMaxAll", "ArgMinAllKept" }) tests.IndicesMatchEager(name, 3);
         }),
+        new("functional batch norm", ["BatchNorm"], () =>
+        {
+            var tests = new CompiledFunctionalLayerTests();
+            tests.FunctionalBatchNormInTrainingMatchesEagerIncludingRunningStats(3);
+            tests.FunctionalBatchNormInEvaluationUsesTheRunningStatsAsEager(3);
+        }),
     ];
 
     /// <summary>Each [Compiled] loss of <see cref="CompiledLossCatalogue"/> on the tape against the same method run eagerly: value and parameter gradients.</summary>
