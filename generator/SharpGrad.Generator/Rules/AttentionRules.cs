@@ -184,7 +184,7 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (Call(m, i) is not { } call || !call.SelfAttention || !call.Packed || !call.Bias || !call.NoDropout || call.WeightsTaken) return null;
+        if (Call(m, i) is not { } call || !call.SelfAttention || !call.Packed || !call.Bias || !call.NoDropout || call.WeightsTaken || !call.BatchFirst) return null;
         return plan with
         {
             Rule = Kind,
@@ -195,11 +195,11 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
     /// <summary>
     /// Why a MultiheadAttention layer's calls are not compiled (the parser makes each call a graph break, SG1019, naming it),
-    /// or null: batch second, or bias, kdim or vdim not constants (the parameters the program differentiates depend on them).
+    /// or null: batch_first, bias, kdim or vdim not constants (the parameters the program differentiates depend on them).
     /// </summary>
     public static string? Unsupported(ChildSpec child)
     {
-        if (child.Int("batchFirst") != 1) return "a MultiheadAttention with batch_first=False (its sequences are [L, N, E], batch second)";
+        if (child.Arg("batchFirst") is { IsKnown: false }) return "a MultiheadAttention whose batch_first is not known at build time";
         if (Packed(child) is null)
         {
             return "a MultiheadAttention whose kdim/vdim are not constants (packed in_proj_weight or separate q_proj_weight, k_proj_weight and v_proj_weight is decided when the program is generated)";
@@ -224,7 +224,7 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
     internal static bool? Bias(ChildSpec child) => child.Arg("bias") is null ? true : child.Int("bias") is { } b ? b != 0 : null;
 
     /// <summary>
-    /// What a MultiheadAttention call the compiled kernels take has: batch first, its projections known (packed or kdim/vdim, biases
+    /// What a MultiheadAttention call the compiled kernels take has: batch first or second (the query [L, N, E], key and value [S, N, ·]), its projections known (packed or kdim/vdim, biases
     /// or not), masks read as data, the query a batched [N, L, E] value, the key and value batched [N, S, ·] values (or the query
     /// itself), <c>need_weights</c>/<c>average_attn_weights</c> constants — the weights taken only when averaged
     /// (<paramref name="weightsTaken"/>). Null when the call is none of these.
@@ -254,18 +254,20 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         }
         var masks = Masks(m, i, ("attnMask", "keyPaddingMask"));
         if (masks is null || node.Inputs.Count != 3 + flags + MaskCount(masks.Value)) return null;
-        if (child.Int("batchFirst") != 1 || Packed(child) is not { } packed || Bias(child) is not { } bias) return null;
-        int a = m.In(i, 0);
+        if (child.Arg("batchFirst") is { IsKnown: false } || Packed(child) is not { } packed || Bias(child) is not { } bias) return null;
+        // Batch first: [N, L, E]; batch_first=False: [L, N, E], the batch in dim 1.
+        bool batchFirst = child.Int("batchFirst") == 1;
+        int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1, stepAxis = 1 - batchAxis;
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || m.BatchAxis[a] != 0 || !m.Batched[i] || inS.Rank != 3) return null;
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
         if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
-        if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[1]) is not { } steps) return null;
+        if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[stepAxis]) is not { } steps) return null;
         string? Width(int input, out Dim length)
         {
             int k = m.In(i, input);
             var kS = m.Shapes[k];
-            length = kS.Rank == 3 ? kS[1] : default;
-            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != 0 || kS.Rank != 3) return null;
+            length = kS.Rank == 3 ? kS[stepAxis] : default;
+            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != batchAxis || kS.Rank != 3) return null;
             return DimText(m, kS[2]);
         }
         if (Width(key, out var keyLength) is not { } keyWidth || Width(value, out var valueLength) is not { } valueWidth || !keyLength.Equals(valueLength)) return null;
@@ -280,7 +282,7 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         var weights = names.Select(p => m.Program.Param(module.Field + "." + p.Expr, module.Path + "." + p.Name)).ToEquatableArray();
         return new AttentionCall(module, d, heads, steps, weights, masks.Value, key, value, memorySteps, keyWidth, valueWidth)
         {
-            SelfAttention = self, Packed = packed, Bias = bias, NoDropout = child.Arg("dropout") is null or { Number: 0 }, WeightsTaken = weightsTaken,
+            SelfAttention = self, Packed = packed, Bias = bias, NoDropout = child.Arg("dropout") is null or { Number: 0 }, WeightsTaken = weightsTaken, BatchFirst = batchFirst,
         };
     }
 
@@ -316,18 +318,22 @@ internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string H
 
     /// <summary>The call's averaged weights are taken (a second result of the node).</summary>
     public bool WeightsTaken { get; init; }
+
+    /// <summary>The layer has batch_first=True ([N, L, E] values); false: [L, N, E], the batch in dim 1, which only <see cref="CrossAttentionRule"/> takes.</summary>
+    public bool BatchFirst { get; init; } = true;
 }
 
 /// <summary>
 /// A MultiheadAttention call's geometry for <see cref="CrossAttentionRule"/>: the self-attention's, plus where the key and value come
 /// in, the key's length and the key's and value's widths.
 /// </summary>
+/// <remarks><c>BatchFirst</c> false: a layer built with <c>batch_first=False</c>, its values [L, N, E] and [S, N, ·], which the support call transposes to the kernel's rows and back.</remarks>
 internal sealed record CrossAttentionGeometry(string EmbedDim, string Heads, string Steps, string MemorySteps, int KeyInput, int ValueInput, string KeyWidth,
-    string ValueWidth, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
+    string ValueWidth, EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights);
 
 /// <summary>
 /// A MultiheadAttention call <c>attn.Forward(query, key, value, …).Output</c> other than the packed, biased, dropout-free
-/// self-attention (<see cref="SelfAttentionRule"/>): batch first, the key and value the query, one other value (a decoder's
+/// self-attention (<see cref="SelfAttentionRule"/>), and every batch-second call (batch_first=False, [L, N, E] values): the key and value the query, one other value (a decoder's
 /// attention over the encoder's output) or two; packed or separate (kdim/vdim) projections, with or without biases; the layer's
 /// dropout on the weights in training (the mask drawn from the layer's Rng as eager draws it); with or without its masks. q from
 /// the query's rows, k and v over the key's and value's rows (one GEMM when they are one value under the packed weight), the
@@ -352,13 +358,13 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (SelfAttentionRule.Call(m, i) is not { } call || (call.SelfAttention && call.Packed && call.Bias && call.NoDropout)) return null;
+        if (SelfAttentionRule.Call(m, i) is not { } call || (call.SelfAttention && call.Packed && call.Bias && call.NoDropout && call.BatchFirst)) return null;
         return plan with
         {
             Rule = Kind,
             Module = call.Module,
             Geometry = new CrossAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.MemorySteps, call.Key, call.Value, call.KeyWidth, call.ValueWidth,
-                call.Weights)
+                call.Weights, call.BatchFirst)
             {
                 MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding,
             },
@@ -374,6 +380,7 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
         yield return "keyWidth: " + g.KeyWidth;
         yield return "valueWidth: " + g.ValueWidth;
         foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
+        if (!g.BatchFirst) yield return "batchFirst: false";
     }
 
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
@@ -384,6 +391,7 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
         yield return "valueWidth: " + g.ValueWidth;
         yield return "gradKey: " + e.GradOrNull(n.Inputs[g.KeyInput]);
         yield return "gradValue: " + e.GradOrNull(n.Inputs[g.ValueInput]);
+        if (!g.BatchFirst) yield return "batchFirst: false";
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)

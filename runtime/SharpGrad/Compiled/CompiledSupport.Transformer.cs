@@ -30,6 +30,9 @@ public static partial class CompiledSupport
     /// <summary>Per thread: the batch-first rows of a batch-second call's input (or output gradient) and its output (or input gradient).</summary>
     [ThreadStatic] private static float[]? t_rowsIn, t_rowsOut;
 
+    /// <summary>Per thread: the batch-first rows of a batch-second attention's key and value (or their gradients).</summary>
+    [ThreadStatic] private static float[]? t_rowsKey, t_rowsValue;
+
     /// <summary><paramref name="y"/> [b, a, e] (+)= <paramref name="x"/> [a, b, e] with its two leading dims swapped ([T, N, E] ↔ [N, T, E]).</summary>
     private static void SwapLeading(float[] x, float[] y, int a, int b, int e, bool accumulate)
     {
@@ -220,13 +223,34 @@ public static partial class CompiledSupport
     /// <paramref name="keyPaddingMask"/> [N, S] and <paramref name="attnMask"/> [L, S] or [N·num_heads, L, S] (Bool true: not attended;
     /// float: added). In training, the layer's dropout on the weights draws its mask from the layer's <c>Rng</c> as eager does.
     /// <paramref name="weights"/> (or null) receives the weights averaged over the heads [N, L, S] (PyTorch's <c>attn_output_weights</c>).
+    /// With <paramref name="batchFirst"/> false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/>
+    /// are [L, N, E], <paramref name="key"/> and <paramref name="value"/> [S, N, ·], transposed to and from the kernel's rows (one
+    /// array stays one array, so self-attention and key = value keep their fused projections).
     /// </summary>
     public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
-        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, float[]? weights = null)
+        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, float[]? weights = null,
+        bool batchFirst = true)
     {
         RefuseSubmoduleHooks(attn);
-        CrossAttentionKernel.Forward(shape, x, key, value, memorySteps, keyWidth, valueWidth, y, n, Projections(attn, shape, keyWidth, valueWidth), workspace,
-            AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps), attn.Training ? attn.Dropout : 0, attn.Rng, weights);
+        CheckLayout(attn, attn.BatchFirst, batchFirst);
+        var projections = Projections(attn, shape, keyWidth, valueWidth);
+        var masks = AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps);
+        double dropout = attn.Training ? attn.Dropout : 0;
+        if (batchFirst)
+        {
+            CrossAttentionKernel.Forward(shape, x, key, value, memorySteps, keyWidth, valueWidth, y, n, projections, workspace, masks, dropout, attn.Rng, weights);
+            return;
+        }
+        int l = shape.Steps, e = shape.DModel;
+        var rowsX = Rows(ref t_rowsIn, n * l * e, clear: false);
+        SwapLeading(x, rowsX, l, n, e, accumulate: false);
+        var rowsKey = ReferenceEquals(key, x) ? rowsX : Rows(ref t_rowsKey, n * memorySteps * keyWidth, clear: false);
+        if (!ReferenceEquals(rowsKey, rowsX)) SwapLeading(key, rowsKey, memorySteps, n, keyWidth, accumulate: false);
+        var rowsValue = ReferenceEquals(value, x) ? rowsX : ReferenceEquals(value, key) ? rowsKey : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: false);
+        if (!ReferenceEquals(rowsValue, rowsX) && !ReferenceEquals(rowsValue, rowsKey)) SwapLeading(value, rowsValue, memorySteps, n, valueWidth, accumulate: false);
+        var rowsY = Rows(ref t_rowsOut, n * l * e, clear: false);
+        CrossAttentionKernel.Forward(shape, rowsX, rowsKey, rowsValue, memorySteps, keyWidth, valueWidth, rowsY, n, projections, workspace, masks, dropout, attn.Rng, weights);
+        SwapLeading(rowsY, y, n, l, e, accumulate: false);
     }
 
     /// <summary>
@@ -234,10 +258,32 @@ public static partial class CompiledSupport
     /// <paramref name="gradValue"/>, each parameter's into <paramref name="weightGrads"/> (in the layer's parameter order);
     /// <paramref name="gradWeights"/> is the averaged weights' gradient (or null).
     /// </summary>
+    /// With <paramref name="batchFirst"/> false the gradients are [L, N, E] and [S, N, ·], as the forward's values.
     public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, float[]? gradWeights = null)
-        => CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradKey, gradValue, n, Projections(attn, shape, keyWidth, valueWidth),
-            ProjectionGrads(attn, weightGrads), workspace, gradWeights);
+        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, float[]? gradWeights = null,
+        bool batchFirst = true)
+    {
+        var projections = Projections(attn, shape, keyWidth, valueWidth);
+        var grads = ProjectionGrads(attn, weightGrads);
+        if (batchFirst)
+        {
+            CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradKey, gradValue, n, projections, grads, workspace, gradWeights);
+            return;
+        }
+        int l = shape.Steps, e = shape.DModel;
+        // One gradient array (self-attention, key = value) stays one row buffer, so the kernel's additions meet as eager's do.
+        var (rowsGy, rowsGx) = ToRows(gy, gx, n, shape);
+        float[]? rowsGKey = gradKey is null ? null : ReferenceEquals(gradKey, gx) ? rowsGx : Rows(ref t_rowsKey, n * memorySteps * keyWidth, clear: true);
+        float[]? rowsGValue = gradValue is null ? null : ReferenceEquals(gradValue, gx) ? rowsGx : ReferenceEquals(gradValue, gradKey) ? rowsGKey
+            : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: true);
+        CrossAttentionKernel.Backward(shape, memorySteps, rowsGy, rowsGx, rowsGKey, rowsGValue, n, projections, grads, workspace, gradWeights);
+        if (gx is not null) SwapLeading(rowsGx!, gx, n, l, e, accumulate: true);
+        if (gradKey is not null && !ReferenceEquals(gradKey, gx)) SwapLeading(rowsGKey!, gradKey, n, memorySteps, keyWidth, accumulate: true);
+        if (gradValue is not null && !ReferenceEquals(gradValue, gx) && !ReferenceEquals(gradValue, gradKey))
+        {
+            SwapLeading(rowsGValue!, gradValue, n, memorySteps, valueWidth, accumulate: true);
+        }
+    }
 
     /// <summary>
     /// An attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call (L

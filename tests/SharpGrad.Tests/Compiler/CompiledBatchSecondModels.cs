@@ -62,3 +62,50 @@ public sealed partial class BatchSecondDeclaredInput
 
     public Tensor Forward([Shape("T", "N", 8)] Tensor x) => Functional.Relu(layer.Forward(x));
 }
+
+/// <summary>
+/// A batch-second MultiheadAttention (PyTorch's default batch_first=False) as self-attention over the transposed input
+/// ([T, N, 8]), a second one under a causal attn_mask ([T, T], data) and a key padding mask-free call, back to batch first.
+/// </summary>
+[Module]
+public sealed partial class BatchSecondSelfAttention
+{
+    private readonly MultiheadAttention attn = new(8, 2);
+    private readonly MultiheadAttention causalAttn = new(8, 4);
+
+    public Tensor Forward([Shape("N", "T", 8)] Tensor x)
+    {
+        int t = x.Size(1);
+        var causal = Tensor.Ones([t, t], DType.Bool).Triu(1);   // true above the diagonal: a position may not see later ones
+        var s = x.Transpose(0, 1);
+        var h = attn.Forward(s, s, s).Output;
+        var g = Functional.Tanh(h) + s;
+        var z = causalAttn.Forward(g, g, g, attnMask: causal).Output;
+        return z.Permute(1, 0, 2);
+    }
+}
+
+/// <summary>
+/// Batch-second MultiheadAttentions over keys ≠ values: separate projections (kdim 5, vdim 7) with key [S, N, 5] and value
+/// [S, N, 7] from Linear layers of the input, then a packed layer whose key and value are one other value ([S, N, 8], not the query).
+/// </summary>
+[Module]
+public sealed partial class BatchSecondCrossAttention
+{
+    private readonly Linear toKey = new(6, 5);
+    private readonly Linear toValue = new(6, 7);
+    private readonly Linear toQuery = new(6, 8);
+    private readonly MultiheadAttention attn = new(8, 2, kdim: 5, vdim: 7);
+    private readonly MultiheadAttention memoryAttn = new(8, 2);
+
+    public Tensor Forward([Shape("N", "T", 6)] Tensor x)
+    {
+        var q = toQuery.Forward(x).Transpose(0, 1);
+        var k = toKey.Forward(x).Transpose(0, 1);
+        var v = toValue.Forward(x).Permute(1, 0, 2);
+        var y = attn.Forward(q, k, v).Output;
+        var memory = Functional.Tanh(q * 0.5f);
+        var z = memoryAttn.Forward(y, memory, memory).Output;
+        return z.Transpose(0, 1);
+    }
+}

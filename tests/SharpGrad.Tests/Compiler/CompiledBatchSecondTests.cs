@@ -3,7 +3,8 @@ using SharpGrad.Tests.Docs;
 namespace SharpGrad.Tests.Compiler;
 
 /// <summary>
-/// Layers built with <c>batch_first=False</c> inside a generated program (issue 13): a TransformerEncoderLayer and LSTM/GRU
+/// Layers built with <c>batch_first=False</c> inside a generated program (issue 13): a TransformerEncoderLayer, MultiheadAttention
+/// (self-attention, key ≠ value with kdim/vdim, key = value ≠ query) and LSTM/GRU
 /// taking [T, N, E] values (the batch in dim 1) from a <c>Transpose(0, 1)</c>/<c>Permute</c> of the
 /// batch-first input and giving them back. Each model compiles with no graph break, and compiled equals eager (output,
 /// input gradient, every parameter gradient) at batch 1, 3 and 64 and two sequence lengths (CompiledBatchSecondModels.cs).
@@ -13,7 +14,7 @@ public class CompiledBatchSecondTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (var model in new[] { "encoder", "prenorm", "lstm", "gru" })
+        foreach (var model in new[] { "encoder", "prenorm", "lstm", "gru", "self-attention", "cross-attention" })
         {
             foreach (int batch in new[] { 1, 3, 64 }) data.Add(model, batch);
         }
@@ -41,6 +42,18 @@ public class CompiledBatchSecondTests
                 var m = new BatchSecondLstm();
                 var c = m.Compile();
                 return (m, m.Forward, c.Forward, c.Explanation, 5);
+            }
+            case "self-attention":
+            {
+                var m = new BatchSecondSelfAttention();
+                var c = m.Compile();
+                return (m, m.Forward, c.Forward, c.Explanation, 8);
+            }
+            case "cross-attention":
+            {
+                var m = new BatchSecondCrossAttention();
+                var c = m.Compile();
+                return (m, m.Forward, c.Forward, c.Explanation, 6);
             }
             default:
             {
