@@ -80,6 +80,10 @@ internal static class CachingAllocator
 
     private static long s_newLargeBytes;
     private static int s_gen2Seen;
+    private static int s_collectionsRequested;
+
+    /// <summary>How many gen-2 collections the allocator has asked for (tests read it: the collection itself runs when the GC decides).</summary>
+    internal static int CollectionsRequested => Volatile.Read(ref s_collectionsRequested);
 
     private static void CountNewLargeArray(Array array, long bytes)
     {
@@ -95,6 +99,7 @@ internal static class CachingAllocator
         }
         if (Interlocked.Add(ref s_newLargeBytes, bytes) < CollectAfterLargeBytes) return;
         Volatile.Write(ref s_newLargeBytes, 0);
+        Interlocked.Increment(ref s_collectionsRequested);
         GC.Collect(2, GCCollectionMode.Forced, blocking: false);   // a background collection where the runtime has one
     }
 
