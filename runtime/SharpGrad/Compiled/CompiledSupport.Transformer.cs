@@ -33,21 +33,6 @@ public static partial class CompiledSupport
     /// <summary>Per thread: the batch-first rows of a batch-second attention's key and value (or their gradients).</summary>
     [ThreadStatic] private static float[]? t_rowsKey, t_rowsValue;
 
-    /// <summary><paramref name="y"/> [b, a, e] (+)= <paramref name="x"/> [a, b, e] with its two leading dims swapped ([T, N, E] ↔ [N, T, E]).</summary>
-    private static void SwapLeading(float[] x, float[] y, int a, int b, int e, bool accumulate)
-    {
-        for (int i = 0; i < a; i++)
-        {
-            for (int j = 0; j < b; j++)
-            {
-                var from = x.AsSpan((i * b + j) * e, e);
-                var to = y.AsSpan((j * a + i) * e, e);
-                if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(to, from, to);
-                else from.CopyTo(to);
-            }
-        }
-    }
-
     /// <summary>A thread's scratch of at least <paramref name="count"/> floats (cleared when <paramref name="clear"/>).</summary>
     private static float[] Rows(ref float[]? buffer, int count, bool clear)
     {
@@ -107,9 +92,9 @@ public static partial class CompiledSupport
         int t = shape.Steps, e = shape.DModel, count = n * t * e;
         var rowsIn = Rows(ref t_rowsIn, count, clear: false);
         var rowsOut = Rows(ref t_rowsOut, count, clear: false);
-        SwapLeading(x, rowsIn, t, n, e, accumulate: false);
+        AxisCopyKernel.SwapLeading(x, rowsIn, t, n, e, accumulate: false);
         TransformerLayerKernel.Forward(shape, rowsIn, rowsOut, n, EncoderLayerWeights(layer, shape), workspace, masks);
-        SwapLeading(rowsOut, y, n, t, e, accumulate: false);
+        AxisCopyKernel.SwapLeading(rowsOut, y, n, t, e, accumulate: false);
     }
 
     /// <summary>A TransformerDecoderLayer's 18 weights in PyTorch's order, checked against the program's shape.</summary>
@@ -243,14 +228,14 @@ public static partial class CompiledSupport
         }
         int l = shape.Steps, e = shape.DModel;
         var rowsX = Rows(ref t_rowsIn, n * l * e, clear: false);
-        SwapLeading(x, rowsX, l, n, e, accumulate: false);
+        AxisCopyKernel.SwapLeading(x, rowsX, l, n, e, accumulate: false);
         var rowsKey = ReferenceEquals(key, x) ? rowsX : Rows(ref t_rowsKey, n * memorySteps * keyWidth, clear: false);
-        if (!ReferenceEquals(rowsKey, rowsX)) SwapLeading(key, rowsKey, memorySteps, n, keyWidth, accumulate: false);
+        if (!ReferenceEquals(rowsKey, rowsX)) AxisCopyKernel.SwapLeading(key, rowsKey, memorySteps, n, keyWidth, accumulate: false);
         var rowsValue = ReferenceEquals(value, x) ? rowsX : ReferenceEquals(value, key) ? rowsKey : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: false);
-        if (!ReferenceEquals(rowsValue, rowsX) && !ReferenceEquals(rowsValue, rowsKey)) SwapLeading(value, rowsValue, memorySteps, n, valueWidth, accumulate: false);
+        if (!ReferenceEquals(rowsValue, rowsX) && !ReferenceEquals(rowsValue, rowsKey)) AxisCopyKernel.SwapLeading(value, rowsValue, memorySteps, n, valueWidth, accumulate: false);
         var rowsY = Rows(ref t_rowsOut, n * l * e, clear: false);
         CrossAttentionKernel.Forward(shape, rowsX, rowsKey, rowsValue, memorySteps, keyWidth, valueWidth, rowsY, n, projections, workspace, masks, dropout, attn.Rng, weights);
-        SwapLeading(rowsY, y, n, l, e, accumulate: false);
+        AxisCopyKernel.SwapLeading(rowsY, y, n, l, e, accumulate: false);
     }
 
     /// <summary>
@@ -277,11 +262,11 @@ public static partial class CompiledSupport
         float[]? rowsGValue = gradValue is null ? null : ReferenceEquals(gradValue, gx) ? rowsGx : ReferenceEquals(gradValue, gradKey) ? rowsGKey
             : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: true);
         CrossAttentionKernel.Backward(shape, memorySteps, rowsGy, rowsGx, rowsGKey, rowsGValue, n, projections, grads, workspace, gradWeights);
-        if (gx is not null) SwapLeading(rowsGx!, gx, n, l, e, accumulate: true);
-        if (gradKey is not null && !ReferenceEquals(gradKey, gx)) SwapLeading(rowsGKey!, gradKey, n, memorySteps, keyWidth, accumulate: true);
+        if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, l, e, accumulate: true);
+        if (gradKey is not null && !ReferenceEquals(gradKey, gx)) AxisCopyKernel.SwapLeading(rowsGKey!, gradKey, n, memorySteps, keyWidth, accumulate: true);
         if (gradValue is not null && !ReferenceEquals(gradValue, gx) && !ReferenceEquals(gradValue, gradKey))
         {
-            SwapLeading(rowsGValue!, gradValue, n, memorySteps, valueWidth, accumulate: true);
+            AxisCopyKernel.SwapLeading(rowsGValue!, gradValue, n, memorySteps, valueWidth, accumulate: true);
         }
     }
 
@@ -333,7 +318,7 @@ public static partial class CompiledSupport
         }
         var (rowsGy, rowsGx) = ToRows(gy, gx, n, shape);
         TransformerLayerKernel.Backward(shape, rowsGy, rowsGx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
-        if (gx is not null) SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: true);
+        if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: true);
     }
 
     /// <summary>A batch-second backward's output gradient as [N, T, E] rows, and a cleared [N, T, E] input gradient when <paramref name="gx"/> is wanted.</summary>
@@ -341,7 +326,7 @@ public static partial class CompiledSupport
     {
         int t = shape.Steps, e = shape.DModel, count = n * t * e;
         var rowsGy = Rows(ref t_rowsIn, count, clear: false);
-        SwapLeading(gy, rowsGy, t, n, e, accumulate: false);
+        AxisCopyKernel.SwapLeading(gy, rowsGy, t, n, e, accumulate: false);
         return (rowsGy, gx is null ? null : Rows(ref t_rowsOut, count, clear: true));
     }
 }

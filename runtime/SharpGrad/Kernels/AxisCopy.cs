@@ -60,4 +60,23 @@ public static class AxisCopyKernel
         if (dst is null) return;
         Copy<float>(src, count, 0, 1, dst, dstSize, start, step, outer, count, inner, accumulate);
     }
+
+    /// <summary>
+    /// <paramref name="dst"/>[j, i, ·] = (or +=) <paramref name="src"/>[i, j, ·] for <paramref name="src"/> [a, b, inner]:
+    /// the two leading dims swapped (batch first [N, T, E] ↔ batch second [T, N, E]), each row of <paramref name="inner"/>
+    /// copied or, when <paramref name="accumulate"/>, added.
+    /// </summary>
+    internal static void SwapLeading(float[] src, float[] dst, int a, int b, int inner, bool accumulate)
+    {
+        for (int i = 0; i < a; i++)
+        {
+            for (int j = 0; j < b; j++)
+            {
+                var from = src.AsSpan((i * b + j) * inner, inner);
+                var to = dst.AsSpan((j * a + i) * inner, inner);
+                if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(to, from, to);
+                else from.CopyTo(to);
+            }
+        }
+    }
 }

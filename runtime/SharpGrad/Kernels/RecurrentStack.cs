@@ -329,33 +329,23 @@ public static class RecurrentStack
         else if (passThrough is not null) TensorPrimitives.Add(to, passThrough.AsSpan(idx * nh, nh), to);
     }
 
-    /// <summary>[N, T, F] (batch first) or [T, N, F] → time-major [T, N, F].</summary>
+    /// <summary>[N, T, F] (batch first) or [T, N, F] → time-major [T, N, F], written or added.</summary>
     private static void ToTimeMajor(in RecurrentShape s, float[] src, float[] dst, int n, int f, bool accumulate)
     {
-        int t = s.Steps;
-        for (int b = 0; b < n; b++)
-        {
-            for (int step = 0; step < t; step++)
-            {
-                int from = (s.BatchFirst ? b * t + step : step * n + b) * f, to = (step * n + b) * f;
-                if (accumulate) TensorPrimitives.Add(dst.AsSpan(to, f), src.AsSpan(from, f), dst.AsSpan(to, f));
-                else src.AsSpan(from, f).CopyTo(dst.AsSpan(to, f));
-            }
-        }
+        if (s.BatchFirst) AxisCopyKernel.SwapLeading(src, dst, n, s.Steps, f, accumulate);
+        else CopyOrAdd(src, dst, s.Steps * n * f, accumulate);
     }
 
     /// <summary>Time-major [T, N, F] → [N, T, F] (batch first) or [T, N, F], written or added.</summary>
     private static void FromTimeMajor(in RecurrentShape s, float[] src, float[] dst, int n, int f, bool accumulate)
     {
-        int t = s.Steps;
-        for (int b = 0; b < n; b++)
-        {
-            for (int step = 0; step < t; step++)
-            {
-                int from = (step * n + b) * f, to = (s.BatchFirst ? b * t + step : step * n + b) * f;
-                if (accumulate) TensorPrimitives.Add(dst.AsSpan(to, f), src.AsSpan(from, f), dst.AsSpan(to, f));
-                else src.AsSpan(from, f).CopyTo(dst.AsSpan(to, f));
-            }
-        }
+        if (s.BatchFirst) AxisCopyKernel.SwapLeading(src, dst, s.Steps, n, f, accumulate);
+        else CopyOrAdd(src, dst, s.Steps * n * f, accumulate);
+    }
+
+    private static void CopyOrAdd(float[] src, float[] dst, int count, bool accumulate)
+    {
+        if (accumulate) TensorPrimitives.Add(dst.AsSpan(0, count), src.AsSpan(0, count), dst.AsSpan(0, count));
+        else src.AsSpan(0, count).CopyTo(dst);
     }
 }
