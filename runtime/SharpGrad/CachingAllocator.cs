@@ -103,11 +103,18 @@ internal static class CachingAllocator
         GC.Collect(2, GCCollectionMode.Forced, blocking: false);   // a background collection where the runtime has one
     }
 
+    /// <summary>
+    /// Tests: fill every array that comes back with NaN (float, double) or −1 (integers), so that code still reading memory
+    /// it gave back reads garbage at once instead of only when the array happens to be handed out again.
+    /// </summary>
+    internal static bool PoisonReturned;
+
     /// <summary>Keeps <paramref name="array"/> for a later <see cref="Rent{T}(int)"/> of its length (the caller no longer uses it).</summary>
     public static void Return(Array array)
     {
         int length = array.Length;
         if (length < MinLength || !Enabled) return;
+        if (PoisonReturned) Poison(array);
         long bytes = (long)length * (array switch { float[] => 4, double[] => 8, long[] => 8, int[] => 4, _ => 1 });
         lock (s_gate)
         {
@@ -116,6 +123,17 @@ internal static class CachingAllocator
             if (!s_free.TryGetValue(key, out var stack)) s_free[key] = stack = new Stack<Array>();
             stack.Push(array);
             s_cachedBytes += bytes;
+        }
+    }
+
+    private static void Poison(Array array)
+    {
+        switch (array)
+        {
+            case float[] f: f.AsSpan().Fill(float.NaN); break;
+            case double[] d: d.AsSpan().Fill(double.NaN); break;
+            case long[] l: l.AsSpan().Fill(-1); break;
+            case int[] i: i.AsSpan().Fill(-1); break;
         }
     }
 

@@ -31,6 +31,12 @@ public sealed class Node
 
     private static long s_sequence;
 
+    /// <summary>The sequence number the next node will get (compare with <see cref="Sequence"/> to find the nodes a call recorded).</summary>
+    internal static long NextSequence => Volatile.Read(ref s_sequence) + 1;
+
+    /// <summary>The tensors this node saved for its backward (null when it saved none).</summary>
+    internal Tensor[]? Saved => _saved;
+
     internal Node(string name, Tensor?[] inputs, BackwardFunction backward, Tensor[]? saved)
     {
         Name = name;

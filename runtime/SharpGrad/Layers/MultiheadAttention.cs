@@ -123,6 +123,8 @@ public sealed partial class MultiheadAttention : Module
         {
             throw new ArgumentException($"MultiheadAttention: query, key and value must all be 3-d ({(BatchFirst ? "[N, L, E]" : "[L, N, E]")}) or all 2-d (unbatched [L, E]), but got shapes {ShapeUtil.Format(query._shape)}, {ShapeUtil.Format(key._shape)} and {ShapeUtil.Format(value._shape)}.");
         }
+        // The projections and the attention's intermediates go back to the caching allocator when backward is done with them.
+        var scope = LayerIntermediates.Begin(this);
         // To [L, N, E], keeping "query is key is value" (self-attention projects once).
         bool selfAttention = ReferenceEquals(query, key) && ReferenceEquals(key, value);
         if (selfAttention && attnMask is null && keyPaddingMask is null && !needWeights && (Dropout == 0 || !Training) && InProjWeight is not null
@@ -132,7 +134,7 @@ public sealed partial class MultiheadAttention : Module
             var qkv = Functional.Linear(batched ? query : query.Unsqueeze(0), InProjWeight, InProjBias);
             var context = Functional.PackedSelfAttention(qkv, NumHeads, batchFirst: BatchFirst || !batched, 1 / Math.Sqrt(HeadDim));
             var projected = OutProj.Forward(context);
-            return (batched ? projected : projected.Squeeze(0), null);
+            return (scope.End(batched ? projected : projected.Squeeze(0)), null);
         }
         bool keyIsValue = ReferenceEquals(key, value);
         if (!batched)
@@ -209,7 +211,7 @@ public sealed partial class MultiheadAttention : Module
         {
             output = output.Transpose(0, 1);
         }
-        return (output, weights);
+        return (scope.End(output, weights), weights);
     }
 
     /// <summary>The q, k, v projections; self-attention runs one GEMM with the packed weight.</summary>

@@ -47,9 +47,25 @@ public abstract partial class TransformerLayerBase : Module
     /// <summary>Pre-norm (LayerNorm before each block) instead of post-norm (PyTorch: <c>norm_first</c>).</summary>
     public bool NormFirst { get; }
 
-    /// <summary>linear2(dropout(activation(linear1(x)))) — the feed-forward block of both layers.</summary>
-    private protected Tensor FeedForward(Linear linear1, Dropout dropout, Linear linear2, Tensor x) =>
-        linear2.Forward(dropout.Forward(TransformerActivation.Apply(Activation, linear1.Forward(x))));
+    /// <summary>
+    /// linear2(dropout(activation(linear1(x)))) — the feed-forward block of both layers; linear1's output goes back to the
+    /// caching allocator once the activation has read it (<see cref="LayerIntermediates"/>).
+    /// </summary>
+    private protected Tensor FeedForward(Linear linear1, Dropout dropout, Linear linear2, Tensor x, in LayerIntermediates scope)
+    {
+        var hidden = linear1.Forward(x);
+        var activated = TransformerActivation.Apply(Activation, hidden);
+        scope.Dead(hidden);
+        return linear2.Forward(dropout.Forward(activated));
+    }
+
+    /// <summary>x + block, the block's result handed back once added (<see cref="LayerIntermediates.Dead"/>).</summary>
+    private protected static Tensor Residual(Tensor x, Tensor block, in LayerIntermediates scope)
+    {
+        var sum = x + block;
+        scope.Dead(block);
+        return sum;
+    }
 }
 
 /// <summary>
@@ -101,24 +117,25 @@ public sealed partial class TransformerEncoderLayer : TransformerLayerBase
     /// </summary>
     public Tensor Forward(Tensor src, Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)
     {
+        var scope = LayerIntermediates.Begin(this);
         var x = src;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(Norm1.Forward(x), srcMask, srcKeyPaddingMask);
-            x = x + FeedForwardBlock(Norm2.Forward(x));
+            x = Residual(x, SelfAttentionBlock(Norm1.Forward(x), srcMask, srcKeyPaddingMask), scope);
+            x = Residual(x, FeedForwardBlock(Norm2.Forward(x), scope), scope);
         }
         else
         {
-            x = Norm1.Forward(x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask));
-            x = Norm2.Forward(x + FeedForwardBlock(x));
+            x = Norm1.Forward(Residual(x, SelfAttentionBlock(x, srcMask, srcKeyPaddingMask), scope));
+            x = Norm2.Forward(Residual(x, FeedForwardBlock(x, scope), scope));
         }
-        return x;
+        return scope.End(x);
     }
 
     private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask) =>
         Dropout1.Forward(SelfAttn.Forward(x, x, x, keyPaddingMask, needWeights: false, attnMask: mask).Output);
 
-    private Tensor FeedForwardBlock(Tensor x) => Dropout2.Forward(FeedForward(Linear1, Dropout, Linear2, x));
+    private Tensor FeedForwardBlock(Tensor x, in LayerIntermediates scope) => Dropout2.Forward(FeedForward(Linear1, Dropout, Linear2, x, scope));
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs) => inputs?.Length switch
@@ -200,20 +217,21 @@ public sealed partial class TransformerDecoderLayer : TransformerLayerBase
         Tensor? memoryKeyPaddingMask = null)
     {
         ArgumentNullException.ThrowIfNull(memory);
+        var scope = LayerIntermediates.Begin(this);
         var x = tgt;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(Norm1.Forward(x), tgtMask, tgtKeyPaddingMask);
-            x = x + CrossAttentionBlock(Norm2.Forward(x), memory, memoryMask, memoryKeyPaddingMask);
-            x = x + FeedForwardBlock(Norm3.Forward(x));
+            x = Residual(x, SelfAttentionBlock(Norm1.Forward(x), tgtMask, tgtKeyPaddingMask), scope);
+            x = Residual(x, CrossAttentionBlock(Norm2.Forward(x), memory, memoryMask, memoryKeyPaddingMask), scope);
+            x = Residual(x, FeedForwardBlock(Norm3.Forward(x), scope), scope);
         }
         else
         {
-            x = Norm1.Forward(x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask));
-            x = Norm2.Forward(x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask));
-            x = Norm3.Forward(x + FeedForwardBlock(x));
+            x = Norm1.Forward(Residual(x, SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask), scope));
+            x = Norm2.Forward(Residual(x, CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask), scope));
+            x = Norm3.Forward(Residual(x, FeedForwardBlock(x, scope), scope));
         }
-        return x;
+        return scope.End(x);
     }
 
     private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask) =>
@@ -222,7 +240,7 @@ public sealed partial class TransformerDecoderLayer : TransformerLayerBase
     private Tensor CrossAttentionBlock(Tensor x, Tensor memory, Tensor? mask, Tensor? keyPaddingMask) =>
         Dropout2.Forward(MultiheadAttn.Forward(x, memory, memory, keyPaddingMask, needWeights: false, attnMask: mask).Output);
 
-    private Tensor FeedForwardBlock(Tensor x) => Dropout3.Forward(FeedForward(Linear1, Dropout, Linear2, x));
+    private Tensor FeedForwardBlock(Tensor x, in LayerIntermediates scope) => Dropout3.Forward(FeedForward(Linear1, Dropout, Linear2, x, scope));
 
     /// <inheritdoc/>
     protected override Tensor ForwardDynamic(Tensor[] inputs) => inputs?.Length switch
@@ -276,9 +294,10 @@ public sealed partial class TransformerEncoder : Module
     /// <summary>Runs the layers in order, then the norm (PyTorch: <c>forward(src, mask=None, src_key_padding_mask=None)</c>).</summary>
     public Tensor Forward(Tensor src, Tensor? mask = null, Tensor? srcKeyPaddingMask = null)
     {
+        var scope = LayerIntermediates.Begin(this);
         var output = src;
         foreach (var layer in Layers) output = layer.Forward(output, mask, srcKeyPaddingMask);
-        return Norm is null ? output : Norm.Forward(output);
+        return scope.End(Norm is null ? output : Norm.Forward(output));
     }
 
     /// <inheritdoc/>
@@ -323,9 +342,10 @@ public sealed partial class TransformerDecoder : Module
     public Tensor Forward(Tensor tgt, Tensor memory, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null,
         Tensor? memoryKeyPaddingMask = null)
     {
+        var scope = LayerIntermediates.Begin(this);
         var output = tgt;
         foreach (var layer in Layers) output = layer.Forward(output, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask);
-        return Norm is null ? output : Norm.Forward(output);
+        return scope.End(Norm is null ? output : Norm.Forward(output));
     }
 
     /// <inheritdoc/>
