@@ -296,6 +296,26 @@ public partial class Tensor
         return new Tensor(t.Storage, shape, strides, t.Offset + i * t._strides[dim]);
     }
 
+    /// <summary>How many rows ahead <see cref="IndexSelect"/> prefetches a gathered row.</summary>
+    private const int GatherPrefetchAhead = 2;
+
+    /// <summary>The most bytes of one row <see cref="PrefetchBytes"/> asks for (longer rows: the hardware prefetcher follows the copy).</summary>
+    private const long GatherPrefetchMaxBytes = 8192;
+
+    /// <summary>
+    /// Prefetches <paramref name="count"/> bytes (at most <see cref="GatherPrefetchMaxBytes"/>) of <paramref name="array"/>'s
+    /// data from byte <paramref name="start"/>, one request per 64-byte line. A hint only: a prefetch never faults, so the
+    /// array is not pinned (if the GC moved it meanwhile, the hint is wasted, not wrong).
+    /// </summary>
+    private static unsafe void PrefetchBytes(Array array, long start, long count)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        ref byte data = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array);
+        long end = start + Math.Min(count, GatherPrefetchMaxBytes);
+        for (long b = start; b < end; b += 64)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref data, (nint)b)));
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private long[] IndexValues(Tensor index, int dim, string op)
     {
@@ -336,7 +356,15 @@ public partial class Tensor
         {
             // Rows of a contiguous tensor (a data loader gathering a shuffled batch): one block copy per index, no views.
             int row = _shape[0] == 0 ? 0 : NumElements / _shape[0];
-            for (int i = 0; i < v.Length; i++) Array.Copy(Storage.Array, Offset + (int)v[i] * row, result.Storage.Array, i * row, row);
+            var source = Storage.Array;
+            long rowBytes = (long)row * DType.ElementSize();
+            for (int i = 0; i < v.Length; i++)
+            {
+                // The rows are scattered (a shuffled batch from a data set larger than the caches): ask for a later row's
+                // lines while this one is copied, so its misses overlap the copy instead of following it.
+                if (i + GatherPrefetchAhead < v.Length) PrefetchBytes(source, (Offset + v[i + GatherPrefetchAhead] * row) * DType.ElementSize(), rowBytes);
+                Array.Copy(source, Offset + (int)v[i] * row, result.Storage.Array, i * row, row);
+            }
         }
         else
         {
