@@ -419,8 +419,9 @@ public sealed partial class Transformer : Module
         {
             throw new ArgumentException($"Transformer: the feature number of src ({ShapeUtil.Format(src._shape)}) and tgt ({ShapeUtil.Format(tgt._shape)}) must be equal to d_model ({DModel}).");
         }
+        var scope = LayerIntermediates.Begin(this);
         var memory = Encoder.Forward(src, srcMask, srcKeyPaddingMask);
-        return Decoder.Forward(tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask);
+        return scope.End(Decoder.Forward(tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask));
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public class LayerIntermediatesTests
 {
     public static TheoryData<string> Cases => new()
     {
-        "post-norm", "pre-norm-gelu-dropout", "masks", "batch-second", "decoder", "encoder-stack", "attention-weights", "attention-weights-per-head", "cross-attention",
+        "post-norm", "pre-norm-gelu-dropout", "masks", "batch-second", "decoder", "encoder-stack", "attention-weights", "attention-weights-per-head", "cross-attention", "transformer",
     };
 
     /// <summary>A model, its loss for one batch (the output it returned is also handed back, to check it stays valid), and a leaf module to hook.</summary>
@@ -90,6 +90,17 @@ public class LayerIntermediatesTests
                     var (y, _) = attn.Forward(x, key, x.Narrow(2, 2, 4), needWeights: false);
                     return ((y * y).Mean(), [y]);
                 }, attn.OutProj);
+            }
+            case "transformer":
+            {
+                // The whole model: the encoder's output (the memory) is saved by the decoder's cross-attention projections.
+                var model = new Transformer(E, 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 12, dropout: 0.0, batchFirst: true, rng: rng);
+                var mask = Transformer.GenerateSquareSubsequentMask(T - 1);
+                return new Case(model, x =>
+                {
+                    var y = model.Forward(x, x.Narrow(1, 1, T - 1), tgtMask: mask);
+                    return ((y * y).Mean(), [y]);
+                }, model.Decoder.Layers[0].Linear1);
             }
             default: throw new ArgumentException(name);
         }
