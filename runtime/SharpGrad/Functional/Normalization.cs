@@ -163,6 +163,12 @@ public static partial class Functional
                     saveInvstd.Span<double>(), ParameterArray<double>(weight, dtype), gwFull is null ? [] : gwFull.Span<double>(),
                     gbFull is null ? [] : gbFull.Span<double>(), rows, cols);
             }
+            if (!ReferenceEquals(gc.Storage, g.Storage))
+            {
+                // A copy of the incoming gradient made here (a strided or other-dtype gradient) that only this backward read.
+                gc.Storage.Internal = true;
+                gc.Storage.TryRecycle();
+            }
             return [gxFull?.To(input.DType), gwFull?.To(weight!.DType), gbFull?.To(bias!.DType)];
         }, weight is null ? [input] : [input, weight]);
     }

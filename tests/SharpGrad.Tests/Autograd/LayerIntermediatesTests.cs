@@ -36,7 +36,14 @@ public class LayerIntermediatesTests
                 var layer1 = new TransformerEncoderLayer(E, 2, 12, dropout: pre ? 0.2 : 0.0, activation: pre ? "gelu" : "relu", batchFirst: true, normFirst: pre, rng: rng);
                 var layer2 = new TransformerEncoderLayer(E, 2, 12, dropout: pre ? 0.2 : 0.0, activation: pre ? "gelu" : "relu", batchFirst: true, normFirst: pre, rng: rng);
                 var model = new Sequential(layer1, layer2);
-                return new Case(model, x => { var y = model.Forward(x); return ((y * y).Mean(), [y]); }, layer2.Norm1);
+                // Post-norm: the mean over the sequence, as the workload, so the last LayerNorm gets a strided (expanded) gradient.
+                return new Case(model, x =>
+                {
+                    var y = model.Forward(x);
+                    if (pre) return ((y * y).Mean(), [y]);
+                    var m = y.Mean(1);
+                    return ((m * m).Sum(), [y]);
+                }, layer2.Norm1);
             }
             case "masks":
             {
