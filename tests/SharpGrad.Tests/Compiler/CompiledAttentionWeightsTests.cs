@@ -139,21 +139,9 @@ public class CompiledAttentionWeightsTests
         TensorAssert.Close(eager, compiled!, 1e-4, 1e-5, what);
     }
 
-    private static (TModel Model, TModel Twin) Twins<TModel>(Func<TModel> create) where TModel : Module
-    {
-        var model = create();
-        var twin = create();
-        twin.LoadStateDict(model.StateDict());
-        return (model, twin);
-    }
+    private static (TModel Model, TModel Twin) Twins<TModel>(Func<TModel> create) where TModel : Module => CompiledAttentionOptionsTests.Twins(create);
 
-    private static Tensor Padding(int n, int s)
-    {
-        var pad = new bool[n * s];
-        for (int b = 0; b < n; b++)
-            for (int p = Math.Max(1, s - b % 3); p < s; p++) pad[b * s + p] = true;   // never every key of a sequence
-        return Tensor.FromArray(pad, n, s);
-    }
+    private static Tensor Padding(int n, int s) => CompiledAttentionOptionsTests.Padding(n, s);
 
     [Theory]
     [MemberData(nameof(Sizes))]
