@@ -70,6 +70,13 @@ internal sealed class GraphNode : IEquatable<GraphNode>
     public const string StateOp = "RecurrentState";
 
     /// <summary>
+    /// The <see cref="Op"/> of a MultiheadAttention call's returned weights (<see cref="NodeKind.Call"/>, the layer's <see cref="Child"/>,
+    /// one input: the layer's node; scalar <c>average</c> 1 for <c>average_attn_weights=True</c>, [N, L, S], 0 for per head,
+    /// [N, heads, L, S]): a second result of the same node, as <see cref="StateOp"/> is for a recurrent layer.
+    /// </summary>
+    public const string WeightsOp = "AttentionWeights";
+
+    /// <summary>
     /// The scalar naming the optional tensor parameters a call left out (<see cref="ScalarArg.String"/>: comma-separated, e.g.
     /// <c>bias</c> for <c>Functional.GroupNorm(x, 2, w)</c>), so a rule can tell a weight alone from a bias alone.
     /// </summary>

@@ -1505,6 +1505,11 @@ internal sealed class GraphParser
             case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Output" or "Item1", Expression: InvocationExpressionSyntax call }
                 when RecurrentChildCall(call):
                 return Invocation(call);   // lstm.Forward(x).Output: the output sequence
+            case MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Weights" or "Item2", Expression: InvocationExpressionSyntax call } weights
+                when RecurrentChildCall(call) && OpCatalogue.ForLayer(ChildOf(call).Kind) is { Family: OpFamily.Attention }:
+                return AttentionWeights(call, Invocation(call), weights, weights);   // attn.Forward(q, k, v).Weights
+            case PostfixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.SuppressNullableWarningExpression } notNull:
+                return Expr(notNull.Operand);   // w! (MultiheadAttention's weights are a Tensor?)
             case ElementAccessExpressionSyntax { ArgumentList.Arguments: [{ Expression: var indexSyntax }] } element
                 when _model.GetTypeInfo(element.Expression, _token).Type is IArrayTypeSymbol:
                 if (_model.GetConstantValue(indexSyntax, _token) is not { HasValue: true, Value: int index })
@@ -1627,7 +1632,8 @@ internal sealed class GraphParser
     /// <summary>
     /// <c>var (output, h) = gru.Forward(x);</c>, <c>var (y, (h, c)) = lstm.Forward(x, (h0, c0));</c> (or into existing locals,
     /// any element discarded): the output sequence is the layer's node, each final state a <see cref="GraphNode.StateOp"/>
-    /// node reading it (a second result of the same node, [L·D, N, H]). MultiheadAttention's weights must be discarded.
+    /// node reading it (a second result of the same node, [L·D, N, H]). <c>var (output, weights) = attn.Forward(q, k, v);</c>: the
+    /// attention's weights a <see cref="GraphNode.WeightsOp"/> node reading it (<see cref="AttentionWeights"/>).
     /// </summary>
     private void Deconstruct(AssignmentExpressionSyntax assignment)
     {
@@ -1645,14 +1651,17 @@ internal sealed class GraphParser
         }
         var elements = TupleElements(assignment.Left);
         if (elements.Count != 2) throw Unsupported(assignment, "the deconstruction `" + Text(assignment) + "`", "deconstruct into (output, state)");
-        var child = _children[_model.GetSymbolInfo(((MemberAccessExpressionSyntax)call.Expression).Expression, _token).Symbol!.Name];
+        var child = ChildOf(call);
         bool lstm = child.Kind == "LSTM", attention = OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Attention };
         var states = new List<(SyntaxNode Element, int Item)>();
         if (!IsDiscard(elements[1]))
         {
             if (attention)
             {
-                throw Unsupported(assignment, "the attention weights of `" + Text(call) + "`", "compiled programs take the attention's output only (`var (output, _) = " + Text(call) + ";`)");
+                int attended = Invocation(call);
+                Bind(assignment, elements[0], attended);
+                Bind(assignment, elements[1], AttentionWeights(call, attended, elements[1], assignment));
+                return;
             }
             if (!lstm) states.Add((elements[1], 1));
             else if (Nested(elements[1]) is [var h, var c]) states.AddRange([(h, 1), (c, 2)]);
@@ -1667,6 +1676,30 @@ internal sealed class GraphParser
             Bind(assignment, element, Add(new GraphNode(NodeKind.Call, GraphNode.StateOp, new[] { layer }.ToEquatableArray(), child: _nodes[layer].Child,
                 text: (item == 1 ? "h_n of " : "c_n of ") + Text(call), location: Where(element), inputTexts: new[] { Text(call) }.ToEquatableArray(), scalars: scalars)));
         }
+    }
+
+    /// <summary>The built-in child whose Forward <paramref name="call"/> is (one <see cref="RecurrentChildCall"/> accepted).</summary>
+    private ChildSpec ChildOf(InvocationExpressionSyntax call)
+        => _children[_model.GetSymbolInfo(((MemberAccessExpressionSyntax)call.Expression).Expression, _token).Symbol!.Name];
+
+    /// <summary>
+    /// The weights a MultiheadAttention call returns (its node <paramref name="layer"/>): a <see cref="GraphNode.WeightsOp"/> node reading
+    /// the layer's node, its scalar <c>average</c> the call's constant <c>averageAttnWeights</c> (true by default). With
+    /// <c>needWeights: false</c> eager returns null weights: a break naming the call.
+    /// </summary>
+    private int AttentionWeights(InvocationExpressionSyntax call, int layer, SyntaxNode element, SyntaxNode at)
+    {
+        var node = _nodes[layer];
+        double Flag(string name) => node.Scalar(name) is { } slot ? _nodes[node.Inputs[(int)slot.Value]].Value : 1;
+        if (Flag("needWeights") == 0)
+        {
+            throw Unsupported(at, "the attention weights of `" + Text(call) + "`, which are null (needWeights: false)",
+                "pass needWeights: true (the default) to take the weights, or discard them (`var (output, _) = …`)");
+        }
+        bool average = Flag("averageAttnWeights") != 0;
+        var scalars = new[] { new ScalarArg("average", average ? 1 : 0, true, average ? "averaged over the heads" : "per head") }.ToEquatableArray();
+        return Add(new GraphNode(NodeKind.Call, GraphNode.WeightsOp, new[] { layer }.ToEquatableArray(), child: node.Child,
+            text: "the attention weights of " + Text(call), location: Where(element), inputTexts: new[] { Text(call) }.ToEquatableArray(), scalars: scalars));
     }
 
     /// <summary>The elements of a nested tuple element (<c>(h, c)</c>), or null.</summary>

@@ -21,7 +21,7 @@ internal sealed class NodeArguments : IOpArguments, ISymbolicArguments
     /// <summary>The catalogue row of a node: its layer's row for a built-in child, else the op's row; null for inputs, constants, calls.</summary>
     public static OpRow? RowOf(GraphNode node, ChildSpec? child)
     {
-        if (node.Kind is NodeKind.Input or NodeKind.Constant or NodeKind.Select || node.Op == GraphNode.StateOp) return null;
+        if (node.Kind is NodeKind.Input or NodeKind.Constant or NodeKind.Select || node.Op is GraphNode.StateOp or GraphNode.WeightsOp) return null;
         if (node.Op == GraphNode.BoundaryOp && node.Child is not null && node.IntArgs.Count > 0) return OpCatalogue.Find("Identity");
         if (child is { IsBuiltIn: true } && node.Child is not null) return OpCatalogue.ForLayer(child.Kind);
         return node.Kind == NodeKind.Call ? null : OpCatalogue.Find(node.Op);

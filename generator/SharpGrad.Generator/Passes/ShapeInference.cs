@@ -110,6 +110,15 @@ internal sealed class ShapeInference
             var args = new NodeArguments(layer, child);
             return OpCatalogue.RecurrentStates(new ShapeCall(layerRow, [In(layer, 0)], args, BatchOf(_method), args.IsLayer)).Shape;
         }
+        if (node.Op == GraphNode.WeightsOp)
+        {
+            // The attention weights: [N, L, S] averaged over the heads, [N, heads, L, S] per head (batch first whatever batch_first is).
+            var layer = _method.Nodes[node.Inputs[0]];
+            if (NodeArguments.RowOf(layer, child) is not { } layerRow || layer.Scalar("key") is not { } keySlot) return null;
+            var args = new NodeArguments(layer, child);
+            return OpCatalogue.AttentionWeights(new ShapeCall(layerRow, [In(layer, 0), In(layer, (int)keySlot.Value)], args, BatchOf(_method), args.IsLayer),
+                node.Scalar("average") is not { Value: 0 }).Shape;
+        }
         if (NodeArguments.RowOf(node, child) is not { Shape: { } rule } row) return null;
         var inputs = new TensorShape?[node.Inputs.Count];
         for (int k = 0; k < inputs.Length; k++) inputs[k] = In(node, k);

@@ -455,7 +455,7 @@ internal static class Planner
                 or RuleKind.ConvTranspose or RuleKind.BatchNorm or RuleKind.GroupNorm or RuleKind.MaxPool or RuleKind.AvgPool or RuleKind.AdaptivePool
                 or RuleKind.AdaptiveMaxPool => true,
             // Cross-attention: the query's and the memory's lengths passed at each call (CrossAttentionRule).
-            RuleKind.CrossAttention => true,
+            RuleKind.CrossAttention or RuleKind.AttentionWeights => true,
             // Cat/Stack: sizes bound when the module is built along the joined dim only (JoinRule checks the others are fixed).
             RuleKind.Join => true,
             RuleKind.LayerNorm => m.Symbolic[inputs[0]] == m.Symbolic[i] && m.Features[inputs[0]] == m.Features[i],
@@ -469,8 +469,9 @@ internal static class Planner
     /// True when the rule chosen for node <paramref name="i"/> takes where the batch is in it and its inputs: a value with
     /// the batch in dim 1 (a recurrent layer's h_0, h_n, c_n; a batch-second sequence [T, N, E]) is made by an input, a state
     /// node, a permute (<c>x.Transpose(0, 1)</c>) or a batch-second layer, and read only by a recurrent layer (its initial
-    /// states, a batch-second input), a batch-second Transformer encoder layer or MultiheadAttention, a permute, a window along dim 0
-    /// (<c>h.Select(0, -1)</c>), or pointwise and same-shape elementwise code (which does not see the layout).
+    /// states, a batch-second input), a batch-second Transformer encoder layer or MultiheadAttention (whose returned weights are
+    /// batch first, [N, L, S], as PyTorch's), a permute, a window along dim 0 (<c>h.Select(0, -1)</c>), or pointwise and same-shape
+    /// elementwise code (which does not see the layout).
     /// </summary>
     private static bool BatchAxisFits(MethodDraft m, int i, RuleKind rule)
     {
@@ -482,7 +483,7 @@ internal static class Planner
             // Rules that read the layout: a permute moves the batch between dims 0 and 1 (its shapes read at each call); the
             // layers taking batch-second values (batch_first=False) check where the batch is themselves.
             RuleKind.Input or RuleKind.RecurrentState or RuleKind.Recurrent or RuleKind.Slice or RuleKind.Permute or RuleKind.TransformerLayer
-                or RuleKind.CrossAttention => true,
+                or RuleKind.CrossAttention or RuleKind.AttentionWeights => true,
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout => inputs.All(k => m.Shapes[k].Equals(m.Shapes[i])),
             _ => false,
         };

@@ -96,6 +96,8 @@ internal enum RuleKind
     FunctionalGroupNorm,
     /// <summary>ArgMax/ArgMin, the indices of Max(dim)/Min(dim): int64 positions, a result of the program (<see cref="Rules.ArgExtremeRule"/>).</summary>
     ArgExtreme,
+    /// <summary>A MultiheadAttention call's returned weights, read from its <see cref="CrossAttention"/> node's workspace (<see cref="Rules.AttentionWeightsRule"/>).</summary>
+    AttentionWeights,
 }
 
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>

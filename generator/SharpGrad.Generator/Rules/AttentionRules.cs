@@ -165,7 +165,8 @@ internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, stri
 /// <summary>
 /// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
 /// with biases, dropout 0), with or without its <c>key_padding_mask</c> and <c>attn_mask</c>; <c>need_weights</c> may be
-/// anything, the weights are not taken. One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
+/// anything, the weights are not taken (a call whose weights are taken is <see cref="CrossAttentionRule"/>'s, whose workspace
+/// <see cref="AttentionWeightsRule"/> reads). One GEMM for the packed q/k/v projection, the attention kernel per sequence and head,
 /// the out-projection, and the backward through a workspace (<c>CompiledSupport.SelfAttentionForward</c>/<c>SelfAttentionBackward</c>).
 /// Every other batch-first call (no biases, kdim/vdim, key ≠ value, dropout, the weights taken) is <see cref="CrossAttentionRule"/>'s.
 /// </summary>
@@ -184,7 +185,7 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (Call(m, i) is not { } call || !call.SelfAttention || !call.Packed || !call.Bias || !call.NoDropout || call.WeightsTaken || !call.BatchFirst) return null;
+        if (Call(m, i, WeightsTaken(m, i)) is not { } call || !call.SelfAttention || !call.Packed || !call.Bias || !call.NoDropout || call.WeightsTaken || !call.BatchFirst) return null;
         return plan with
         {
             Rule = Kind,
@@ -220,14 +221,18 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         return Same("kdim") is { } k && Same("vdim") is { } v ? k && v : null;
     }
 
+    /// <summary>Whether a live <see cref="GraphNode.WeightsOp"/> node reads the call <paramref name="i"/>'s weights.</summary>
+    internal static bool WeightsTaken(MethodDraft m, int i)
+        => m.Consumers[i].Any(c => m.Node(c.Node).Op == GraphNode.WeightsOp && m.Mode[c.Node] != 0);
+
     /// <summary>Whether the layer has in_proj_bias and out_proj.bias, or null when not known.</summary>
     internal static bool? Bias(ChildSpec child) => child.Arg("bias") is null ? true : child.Int("bias") is { } b ? b != 0 : null;
 
     /// <summary>
     /// What a MultiheadAttention call the compiled kernels take has: batch first or second (the query [L, N, E], key and value [S, N, ·]), its projections known (packed or kdim/vdim, biases
     /// or not), masks read as data, the query a batched [N, L, E] value, the key and value batched [N, S, ·] values (or the query
-    /// itself), <c>need_weights</c>/<c>average_attn_weights</c> constants — the weights taken only when averaged
-    /// (<paramref name="weightsTaken"/>). Null when the call is none of these.
+    /// itself), <c>need_weights</c>/<c>average_attn_weights</c> constants — <c>need_weights</c> true when the weights are taken
+    /// (<paramref name="weightsTaken"/>, averaged or per head). Null when the call is none of these.
     /// </summary>
     internal static AttentionCall? Call(MethodDraft m, int i, bool weightsTaken = false)
     {
@@ -244,14 +249,8 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
             if (!m.IsConst(m.In(i, flag))) return null;
             flags++;
         }
-        if (weightsTaken)
-        {
-            // The weights are taken: need_weights true (the default) and averaged over the heads (the default).
-            foreach (var flag in new[] { Input("needWeights"), Input("averageAttnWeights") })
-            {
-                if (flag >= 0 && m.Node(m.In(i, flag)).Value != 1) return null;
-            }
-        }
+        // The weights taken: need_weights true (the default); averaged over the heads or not, as the weights node says.
+        if (weightsTaken && Input("needWeights") is >= 0 and var needWeights && m.Node(m.In(i, needWeights)).Value != 1) return null;
         var masks = Masks(m, i, ("attnMask", "keyPaddingMask"));
         if (masks is null || node.Inputs.Count != 3 + flags + MaskCount(masks.Value)) return null;
         if (child.Arg("batchFirst") is { IsKnown: false } || Packed(child) is not { } packed || Bias(child) is not { } bias) return null;
@@ -316,7 +315,7 @@ internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string H
     /// <summary>The layer's dropout is the constant 0.</summary>
     public bool NoDropout { get; init; }
 
-    /// <summary>The call's averaged weights are taken (a second result of the node).</summary>
+    /// <summary>The call's weights are taken (a second result of the node, <see cref="AttentionWeightsRule"/>).</summary>
     public bool WeightsTaken { get; init; }
 
     /// <summary>The layer has batch_first=True ([N, L, E] values); false: [L, N, E], the batch in dim 1, which only <see cref="CrossAttentionRule"/> takes.</summary>
@@ -358,7 +357,7 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (SelfAttentionRule.Call(m, i) is not { } call || (call.SelfAttention && call.Packed && call.Bias && call.NoDropout && call.BatchFirst)) return null;
+        if (SelfAttentionRule.Call(m, i, SelfAttentionRule.WeightsTaken(m, i)) is not { } call || (!call.WeightsTaken && call.SelfAttention && call.Packed && call.Bias && call.NoDropout && call.BatchFirst)) return null;
         return plan with
         {
             Rule = Kind,
@@ -401,3 +400,51 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
             [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }
 }
+
+/// <summary>
+/// The weights a MultiheadAttention call returns (<c>var (output, weights) = attn.Forward(q, k, v, …)</c>, <c>….Weights</c>; PyTorch's
+/// <c>attn_output_weights</c>, after dropout as <c>F.multi_head_attention_forward</c> returns them): a second result of the layer's
+/// <see cref="CrossAttentionRule"/> node, batch first whatever the layer's batch_first — [N, L, S] averaged over the heads
+/// (<c>average_attn_weights=True</c>, the default) or [N, heads, L, S] — computed from the probabilities the layer's forward keeps in
+/// its workspace; its gradient goes back into the workspace, where the layer's backward (which runs after it) adds it to the
+/// weights' gradient from the output (<c>CompiledSupport.AttentionWeights</c>/<c>AttentionWeightsBackward</c>), as
+/// <see cref="RecurrentStateRule"/> does for a recurrent layer's final states.
+/// </summary>
+internal sealed class AttentionWeightsRule : Rule
+{
+    public override RuleKind Kind => RuleKind.AttentionWeights;
+
+    public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
+    {
+        int layer = m.In(i, 0);
+        if (m.Nodes[layer].Rule != RuleKind.CrossAttention || m.Node(i).Scalar("average") is not { } average || !m.Batched[i] || m.BatchAxis[i] != 0) return null;
+        return plan with { Rule = Kind, Geometry = new AttentionWeightsGeometry(average.Value != 0) };
+    }
+
+    /// <summary>Nothing: the value is computed from the layer's workspace, the gradient written into it.</summary>
+    public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
+
+    public override IEnumerable<ParamSlot> Params(NodePlan n) => [];
+
+    private static IEnumerable<string> Arguments(EmitContext e, NodePlan n, string array)
+    {
+        var layer = e.Nodes[n.Inputs[0]];
+        var g = (CrossAttentionGeometry)layer.Geometry!;
+        return [((AttentionWeightsGeometry)n.Geometry!).Average ? "true" : "false", array, "n", e.Geometry(layer), g.MemorySteps, e.Scratch(layer, "workspace") + "!"];
+    }
+
+    public override void Forward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"{n.Text}: {(((AttentionWeightsGeometry)n.Geometry!).Average ? "averaged over the heads" : "per head")}, from the layer's workspace");
+        e.W.Call($"{EmitContext.Support}.AttentionWeights", Arguments(e, n, e.Value(n.Index)).ToArray());
+    }
+
+    public override void Backward(EmitContext e, NodePlan n)
+    {
+        e.W.Comment($"d {n.Text}: kept in the layer's workspace for its backward");
+        e.W.Call($"{EmitContext.Support}.AttentionWeightsBackward", Arguments(e, n, e.Grad(n.Index)).ToArray());
+    }
+}
+
+/// <summary>Whether an <see cref="AttentionWeightsRule"/> node's weights are averaged over the heads ([N, L, S]) or per head ([N, heads, L, S]).</summary>
+internal sealed record AttentionWeightsGeometry(bool Average) : Geometry;

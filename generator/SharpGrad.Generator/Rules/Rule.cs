@@ -129,6 +129,7 @@ internal static class RuleSet
             new RmsNormRule(), new AdaptiveMaxPoolRule(), new ResampleRule(), new PadRule(), new ChannelDropoutRule(), new SelfAttentionRule(), new CrossAttentionRule(), new FunctionalLinearRule(), new FunctionalLayerNormRule(),
             new FunctionalConvRule(), new FunctionalGroupNormRule(),
             new ArgExtremeRule(),
+            new AttentionWeightsRule(),
         ];
         var byKind = new Rule[System.Enum.GetValues(typeof(RuleKind)).Length];
         foreach (var rule in all) byKind[(int)rule.Kind] = rule;
@@ -159,6 +160,7 @@ internal static class RuleSet
             case NodeKind.Select: return [RuleKind.Select];
             case NodeKind.Input: return node.Op == "Input" ? [RuleKind.Input] : [RuleKind.Member];
             case NodeKind.Call when node.Op == GraphNode.StateOp: return [RuleKind.RecurrentState];
+            case NodeKind.Call when node.Op == GraphNode.WeightsOp: return [RuleKind.AttentionWeights];
         }
         if (row is null) return [];
         if (node.Child is not null && node.IntArgs.Count > 0 && row.Family == OpFamily.Identity) return [RuleKind.Boundary];

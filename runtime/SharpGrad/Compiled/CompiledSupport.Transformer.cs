@@ -207,14 +207,13 @@ public static partial class CompiledSupport
     /// are one tensor, all three when it is self-attention; <see cref="CrossAttentionKernel"/>) with PyTorch's optional masks:
     /// <paramref name="keyPaddingMask"/> [N, S] and <paramref name="attnMask"/> [L, S] or [N·num_heads, L, S] (Bool true: not attended;
     /// float: added). In training, the layer's dropout on the weights draws its mask from the layer's <c>Rng</c> as eager does.
-    /// <paramref name="weights"/> (or null) receives the weights averaged over the heads [N, L, S] (PyTorch's <c>attn_output_weights</c>).
+    /// The attention weights stay in the workspace for <see cref="AttentionWeights"/>.
     /// With <paramref name="batchFirst"/> false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/>
     /// are [L, N, E], <paramref name="key"/> and <paramref name="value"/> [S, N, ·], transposed to and from the kernel's rows (one
     /// array stays one array, so self-attention and key = value keep their fused projections).
     /// </summary>
     public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
-        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, float[]? weights = null,
-        bool batchFirst = true)
+        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, bool batchFirst = true)
     {
         RefuseSubmoduleHooks(attn);
         CheckLayout(attn, attn.BatchFirst, batchFirst);
@@ -223,7 +222,7 @@ public static partial class CompiledSupport
         double dropout = attn.Training ? attn.Dropout : 0;
         if (batchFirst)
         {
-            CrossAttentionKernel.Forward(shape, x, key, value, memorySteps, keyWidth, valueWidth, y, n, projections, workspace, masks, dropout, attn.Rng, weights);
+            CrossAttentionKernel.Forward(shape, x, key, value, memorySteps, keyWidth, valueWidth, y, n, projections, workspace, masks, dropout, attn.Rng);
             return;
         }
         int l = shape.Steps, e = shape.DModel;
@@ -234,25 +233,24 @@ public static partial class CompiledSupport
         var rowsValue = ReferenceEquals(value, x) ? rowsX : ReferenceEquals(value, key) ? rowsKey : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: false);
         if (!ReferenceEquals(rowsValue, rowsX) && !ReferenceEquals(rowsValue, rowsKey)) AxisCopyKernel.SwapLeading(value, rowsValue, memorySteps, n, valueWidth, accumulate: false);
         var rowsY = Rows(ref t_rowsOut, n * l * e, clear: false);
-        CrossAttentionKernel.Forward(shape, rowsX, rowsKey, rowsValue, memorySteps, keyWidth, valueWidth, rowsY, n, projections, workspace, masks, dropout, attn.Rng, weights);
+        CrossAttentionKernel.Forward(shape, rowsX, rowsKey, rowsValue, memorySteps, keyWidth, valueWidth, rowsY, n, projections, workspace, masks, dropout, attn.Rng);
         AxisCopyKernel.SwapLeading(rowsY, y, n, l, e, accumulate: false);
     }
 
     /// <summary>
     /// Its backward: the query's gradient added into <paramref name="gx"/>, the key's into <paramref name="gradKey"/>, the value's into
-    /// <paramref name="gradValue"/>, each parameter's into <paramref name="weightGrads"/> (in the layer's parameter order);
-    /// <paramref name="gradWeights"/> is the averaged weights' gradient (or null).
+    /// <paramref name="gradValue"/>, each parameter's into <paramref name="weightGrads"/> (in the layer's parameter order); the returned
+    /// weights' gradient, when <see cref="AttentionWeightsBackward"/> gave one, joins the output's.
     /// </summary>
     /// With <paramref name="batchFirst"/> false the gradients are [L, N, E] and [S, N, ·], as the forward's values.
     public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, float[]? gradWeights = null,
-        bool batchFirst = true)
+        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, bool batchFirst = true)
     {
         var projections = Projections(attn, shape, keyWidth, valueWidth);
         var grads = ProjectionGrads(attn, weightGrads);
         if (batchFirst)
         {
-            CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradKey, gradValue, n, projections, grads, workspace, gradWeights);
+            CrossAttentionKernel.Backward(shape, memorySteps, gy, gx, gradKey, gradValue, n, projections, grads, workspace);
             return;
         }
         int l = shape.Steps, e = shape.DModel;
@@ -261,7 +259,7 @@ public static partial class CompiledSupport
         float[]? rowsGKey = gradKey is null ? null : ReferenceEquals(gradKey, gx) ? rowsGx : Rows(ref t_rowsKey, n * memorySteps * keyWidth, clear: true);
         float[]? rowsGValue = gradValue is null ? null : ReferenceEquals(gradValue, gx) ? rowsGx : ReferenceEquals(gradValue, gradKey) ? rowsGKey
             : Rows(ref t_rowsValue, n * memorySteps * valueWidth, clear: true);
-        CrossAttentionKernel.Backward(shape, memorySteps, rowsGy, rowsGx, rowsGKey, rowsGValue, n, projections, grads, workspace, gradWeights);
+        CrossAttentionKernel.Backward(shape, memorySteps, rowsGy, rowsGx, rowsGKey, rowsGValue, n, projections, grads, workspace);
         if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, l, e, accumulate: true);
         if (gradKey is not null && !ReferenceEquals(gradKey, gx)) AxisCopyKernel.SwapLeading(rowsGKey!, gradKey, n, memorySteps, keyWidth, accumulate: true);
         if (gradValue is not null && !ReferenceEquals(gradValue, gx) && !ReferenceEquals(gradValue, gradKey))
@@ -269,6 +267,18 @@ public static partial class CompiledSupport
             AxisCopyKernel.SwapLeading(rowsGValue!, gradValue, n, memorySteps, valueWidth, accumulate: true);
         }
     }
+
+    /// <summary>
+    /// The attention weights of the layer's last <see cref="CrossAttentionForward"/> (PyTorch: the second result of
+    /// <c>mha(query, key, value, need_weights=True, average_attn_weights=…)</c>, after dropout as PyTorch returns them), batch first
+    /// whatever the layer's batch_first: averaged over the heads [N, L, S] (<paramref name="average"/>) or per head [N, heads, L, S].
+    /// </summary>
+    public static void AttentionWeights(bool average, float[] weights, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace)
+        => CrossAttentionKernel.Weights(shape, memorySteps, average, weights, n, workspace);
+
+    /// <summary>The gradient of <see cref="AttentionWeights"/>' result, kept in the workspace for the layer's backward (which runs after it).</summary>
+    public static void AttentionWeightsBackward(bool average, float[] grad, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace)
+        => CrossAttentionKernel.WeightsBackward(shape, memorySteps, average, grad, n, workspace);
 
     /// <summary>
     /// An attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call (L

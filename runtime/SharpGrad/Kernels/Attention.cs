@@ -95,19 +95,21 @@ public static class AttentionKernel
     /// <summary>
     /// The gradients of <see cref="Forward"/> from the context's gradient <paramref name="gContext"/>: written (not added)
     /// into <paramref name="gq"/>, <paramref name="gk"/> and <paramref name="gv"/>. With the forward's <paramref name="dropout"/>,
-    /// the gradient goes through the same mask. <paramref name="gWeights"/> ([n, l, s], or null) is the gradient of the weights
-    /// averaged over the heads (PyTorch's returned <c>attn_output_weights</c> with <c>average_attn_weights=True</c>; the weights
-    /// after dropout): each head's weights receive it divided by the number of heads.
+    /// the gradient goes through the same mask. <paramref name="gWeights"/> (or null) is the gradient of the returned weights
+    /// (PyTorch's <c>attn_output_weights</c>, the weights after dropout): averaged over the heads ([n, l, s],
+    /// <c>average_attn_weights=True</c>), each head's weights receive it divided by the number of heads; per head
+    /// (<paramref name="weightsPerHead"/>, [n, heads, l, s]) each head's weights receive theirs.
     /// </summary>
     public static void Backward(int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout = default, float[]? gWeights = null)
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout = default, float[]? gWeights = null, bool weightsPerHead = false)
     {
         Check(n, heads, l, s, headDim, probs);
-        if (gWeights is not null && gWeights.Length < (long)n * l * s)
+        long needed = (long)n * (weightsPerHead ? heads : 1) * l * s;
+        if (gWeights is not null && gWeights.Length < needed)
         {
-            throw new ArgumentException($"AttentionKernel: the weights' gradient needs {(long)n * l * s} elements ([{n}, {l}, {s}]), but the array has {gWeights.Length}.");
+            throw new ArgumentException($"AttentionKernel: the weights' gradient needs {needed} elements ([{n}{(weightsPerHead ? ", " + heads : "")}, {l}, {s}]), but the array has {gWeights.Length}.");
         }
-        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights));
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights, weightsPerHead));
     }
 
     /// <summary>
@@ -161,7 +163,7 @@ public static class AttentionKernel
     }
 
     private readonly struct BackwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights) : IParallelBody
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights, bool weightsPerHead) : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -170,12 +172,14 @@ public static class AttentionKernel
             try
             {
                 int gc = gContext.Start(b, h, d);
-                // gP = gC·vᵀ (+ the averaged weights' gradient / heads), through the dropout mask; gv = Pᵀ·gC (P after dropout)
+                // gP = gC·vᵀ (+ the returned weights' gradient: this head's, or the averaged weights' / heads), through the dropout
+                // mask; gv = Pᵀ·gC (P after dropout)
                 Gemm.Sgemm(false, true, l, s, d, 1f, gContext.Data, gc, gContext.StepStride, v.Data, v.Start(b, h, d), v.StepStride, 0f, gScores, 0, s);
                 if (gWeights is not null)
                 {
                     var gs = gScores.AsSpan(0, l * s);
-                    TensorPrimitives.MultiplyAdd(gWeights.AsSpan(b * l * s, l * s), 1f / heads, gs, gs);
+                    if (weightsPerHead) TensorPrimitives.Add(gWeights.AsSpan(p, l * s), gs, gs);
+                    else TensorPrimitives.MultiplyAdd(gWeights.AsSpan(b * l * s, l * s), 1f / heads, gs, gs);
                 }
                 if (dropout.IsActive) TensorPrimitives.Multiply(gScores.AsSpan(0, l * s), dropout.Mask!.AsSpan(p, l * s), gScores.AsSpan(0, l * s));
                 Gemm.Sgemm(true, false, s, d, l, 1f, dropout.IsActive ? dropout.Dropped! : probs, p, s, gContext.Data, gc, gContext.StepStride, 0f, gv.Data,

@@ -10,8 +10,12 @@ public sealed class CrossAttentionWorkspace
     internal float[] Query = [], Key = [], Value = [], Q = [], Kv = [], Probs = [], Merged = [];
     internal float[] Mask = [], Dropped = [];
     internal float[] GMerged = [], GQ = [], GKv = [];
+    /// <summary>The gradient of the returned weights ([N, L, S] averaged, [N, heads, L, S] per head), given by <see cref="CrossAttentionKernel.WeightsBackward"/>.</summary>
+    internal float[] GWeights = [];
     /// <summary>Set by the forward for its backward: the value was the key's tensor; k and v came from one GEMM; dropout was drawn.</summary>
     internal bool ValueIsKey, FusedKv, DropoutActive;
+    /// <summary>Reset by the forward, set by <see cref="CrossAttentionKernel.WeightsBackward"/>: the weights' gradient is in <see cref="GWeights"/> (per head or averaged).</summary>
+    internal bool HasWeightsGrad, WeightsGradPerHead;
     private int _n = -1, _memorySteps = -1, _kdim = -1, _vdim = -1;
     private EncoderLayerShape _shape;
 
@@ -19,6 +23,11 @@ public sealed class CrossAttentionWorkspace
     internal int KDim => _kdim;
 
     internal int VDim => _vdim;
+
+    /// <summary>The batch and the key's length of the last forward (−1 before any).</summary>
+    internal int N => _n;
+
+    internal int MemorySteps => _memorySteps;
 
     internal void Ensure(in EncoderLayerShape s, int memorySteps, int n, int kdim, int vdim, bool dropout)
     {
@@ -99,10 +108,10 @@ public static class CrossAttentionKernel
     /// <paramref name="y"/> [N, L, E] = the attention of <paramref name="x"/> [N, L, E] over <paramref name="key"/> [N, S, kdim] and
     /// <paramref name="value"/> [N, S, vdim] (the same array when they are one tensor). <paramref name="dropout"/> &gt; 0 draws the
     /// weights' dropout mask from <paramref name="rng"/> (null: <see cref="Rng.Default"/>), one draw per weight in [N, heads, L, S]
-    /// order, as eager's Dropout. <paramref name="weights"/> (or null) receives the weights (after dropout) averaged over the heads, [N, L, S].
+    /// order, as eager's Dropout. The attention weights stay in the workspace for <see cref="Weights"/>.
     /// </summary>
     public static void Forward(in EncoderLayerShape s, float[] x, float[] key, float[] value, int memorySteps, int kdim, int vdim, float[] y, int n,
-        in AttentionProjections w, CrossAttentionWorkspace ws, AttentionMasks masks = default, double dropout = 0, Rng? rng = null, float[]? weights = null)
+        in AttentionProjections w, CrossAttentionWorkspace ws, AttentionMasks masks = default, double dropout = 0, Rng? rng = null)
     {
         ArgumentNullException.ThrowIfNull(ws);
         DropoutKernel.CheckProbability(dropout);
@@ -125,22 +134,22 @@ public static class CrossAttentionKernel
             Project(ws.ValueIsKey ? ws.Key : ws.Value, memoryRows, vdim, w.VWeight, w.VOffset, w.InBias, 2 * e, ws.Kv, e, 2 * e, e);
         }
         ws.DropoutActive = drop;
+        ws.HasWeightsGrad = false;
         if (drop) DropoutKernel.Mask(ws.Mask, probs, dropout, rng);
         var (q, k, v) = Rows(s, memorySteps, ws.Q, ws.Kv);
         AttentionKernel.Forward(n, s.Heads, l, memorySteps, s.HeadDim, TransformerLayerKernel.Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, l * e, e), masks,
             drop ? new AttentionDropout(ws.Mask, ws.Dropped) : default);
-        if (weights is not null) AttentionKernel.AverageHeads(drop ? ws.Dropped : ws.Probs, weights, n, s.Heads, l, memorySteps);
         Project(ws.Merged, rows, e, w.OutWeight, 0, w.OutBias, 0, y, 0, e, e);
     }
 
     /// <summary>
-    /// The backward of the general <see cref="Forward(in EncoderLayerShape, float[], float[], float[], int, int, int, float[], int, in AttentionProjections, CrossAttentionWorkspace, AttentionMasks, double, Rng?, float[])"/>
+    /// The backward of the general <see cref="Forward(in EncoderLayerShape, float[], float[], float[], int, int, int, float[], int, in AttentionProjections, CrossAttentionWorkspace, AttentionMasks, double, Rng?)"/>
     /// (same workspace): the query's gradient added into <paramref name="gx"/>, the key's into <paramref name="gKey"/>, the value's into
     /// <paramref name="gValue"/> (each when not null; the same array when key and value are one tensor), the parameters' into
-    /// <paramref name="g"/>; <paramref name="gWeights"/> [N, L, S] (or null) is the gradient of the averaged weights.
+    /// <paramref name="g"/>. The returned weights' gradient, when <see cref="WeightsBackward"/> gave one after the forward, joins the output's.
     /// </summary>
     public static void Backward(in EncoderLayerShape s, int memorySteps, float[] gy, float[]? gx, float[]? gKey, float[]? gValue, int n, in AttentionProjections w,
-        in AttentionProjectionGrads g, CrossAttentionWorkspace ws, float[]? gWeights = null)
+        in AttentionProjectionGrads g, CrossAttentionWorkspace ws)
     {
         ArgumentNullException.ThrowIfNull(ws);
         int l = s.Steps, e = s.DModel, rows = n * l, memoryRows = n * memorySteps;
@@ -149,7 +158,7 @@ public static class CrossAttentionKernel
         var (q, k, v) = Rows(s, memorySteps, ws.Q, ws.Kv);
         var (gq, gk, gv) = Rows(s, memorySteps, ws.GQ, ws.GKv);
         AttentionKernel.Backward(n, s.Heads, l, memorySteps, s.HeadDim, TransformerLayerKernel.Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, l * e, e),
-            gq, gk, gv, ws.DropoutActive ? new AttentionDropout(ws.Mask, ws.Dropped) : default, gWeights);
+            gq, gk, gv, ws.DropoutActive ? new AttentionDropout(ws.Mask, ws.Dropped) : default, ws.HasWeightsGrad ? ws.GWeights : null, ws.WeightsGradPerHead);
         var gBias = w.InBias is null ? null : g.InBias;
         TransformerLayerKernel.LinearBackward(ws.Query, w.QWeight, ws.GQ, gx, accumulate: true, g.QWeight, gBias, rows, e, e, weightOffset: w.QOffset);
         if (ws.FusedKv)
@@ -160,6 +169,49 @@ public static class CrossAttentionKernel
         }
         ProjectBackward(ws.Key, memoryRows, kdim, w.KWeight, w.KOffset, ws.GKv, 0, 2 * e, e, gKey, g.KWeight, gBias, e);
         ProjectBackward(ws.ValueIsKey ? ws.Key : ws.Value, memoryRows, vdim, w.VWeight, w.VOffset, ws.GKv, e, 2 * e, e, gValue, g.VWeight, gBias, 2 * e);
+    }
+
+    /// <summary>
+    /// The attention weights of the last <see cref="Forward(in EncoderLayerShape, float[], float[], float[], int, int, int, float[], int, in AttentionProjections, CrossAttentionWorkspace, AttentionMasks, double, Rng?)"/>
+    /// (PyTorch's returned <c>attn_output_weights</c>: after dropout, as <c>F.multi_head_attention_forward</c> returns them) into
+    /// <paramref name="weights"/>: averaged over the heads, [N, L, S] (<paramref name="average"/>, PyTorch's <c>average_attn_weights=True</c>),
+    /// or per head, [N, heads, L, S].
+    /// </summary>
+    public static void Weights(in EncoderLayerShape s, int memorySteps, bool average, float[] weights, int n, CrossAttentionWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        CheckWeights(s, memorySteps, average, weights, n, ws);
+        var source = ws.DropoutActive ? ws.Dropped : ws.Probs;
+        int l = s.Steps;
+        if (average) AttentionKernel.AverageHeads(source, weights, n, s.Heads, l, memorySteps);
+        else Array.Copy(source, weights, n * s.Heads * l * memorySteps);
+    }
+
+    /// <summary>
+    /// The gradient of <see cref="Weights"/>' result, kept in the workspace for <see cref="Backward(in EncoderLayerShape, int, float[], float[], float[], float[], int, in AttentionProjections, in AttentionProjectionGrads, CrossAttentionWorkspace)"/>
+    /// (which runs after it, and adds it to the weights' gradient from the output).
+    /// </summary>
+    public static void WeightsBackward(in EncoderLayerShape s, int memorySteps, bool average, float[] grad, int n, CrossAttentionWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(grad);
+        int count = CheckWeights(s, memorySteps, average, grad, n, ws);
+        if (ws.GWeights.Length != count) ws.GWeights = new float[count];
+        Array.Copy(grad, ws.GWeights, count);
+        ws.HasWeightsGrad = true;
+        ws.WeightsGradPerHead = !average;
+    }
+
+    /// <summary>The weights' element count, after checking the workspace holds a forward of these sizes.</summary>
+    private static int CheckWeights(in EncoderLayerShape s, int memorySteps, bool average, float[] weights, int n, CrossAttentionWorkspace ws)
+    {
+        ArgumentNullException.ThrowIfNull(ws);
+        int count = n * (average ? 1 : s.Heads) * s.Steps * memorySteps;
+        if (ws.N != n || ws.MemorySteps != memorySteps || weights.Length < count)
+        {
+            throw new InvalidOperationException(
+                $"CrossAttentionKernel: the attention weights need a forward of batch {n} over {memorySteps} keys and {count} elements, but the workspace holds batch {ws.N} over {ws.MemorySteps} keys and the array has {weights.Length}.");
+        }
+        return count;
     }
 
     /// <summary>y[r, yOffset + j] (row stride <paramref name="yLd"/>) = x[r]·W[j]ᵀ + b[biasOffset + j]: a Linear written into columns of a wider array.</summary>

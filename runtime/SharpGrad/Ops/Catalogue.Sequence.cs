@@ -77,6 +77,19 @@ internal static partial class OpCatalogue
     }
 
     /// <summary>
+    /// The attention weights a MultiheadAttention returns (PyTorch's <c>attn_output_weights</c>) for a query <c>c.Input(0)</c> ([N, L, E]
+    /// batch first, else [L, N, E]) and a key <c>c.Input(1)</c> ([N, S, kdim] or [S, N, kdim]): batch first whatever the layer's
+    /// batch_first, as PyTorch returns them — [N, L, S] averaged over the heads (<paramref name="average"/>), [N, num_heads, L, S] per head.
+    /// </summary>
+    internal static ShapeResult AttentionWeights(ShapeCall c, bool average)
+    {
+        if (c.Input(0) is not { Rank: 3 } query || c.Input(1) is not { Rank: 3 } key) return ShapeResult.Unknown;
+        int batch = c.Flag("batchFirst") == true ? 0 : 1, step = 1 - batch;
+        if (average) return new TensorShape(query[batch], query[step], key[step]);
+        return c.Size("numHeads") is { } heads ? new TensorShape(query[batch], heads, query[step], key[step]) : ShapeResult.Unknown;
+    }
+
+    /// <summary>
     /// RNN, LSTM and GRU (family <see cref="OpFamily.Recurrent"/>) and the Transformer encoder layer (family
     /// <see cref="OpFamily.TransformerLayer"/>; kernel <c>Kernels/TransformerLayer.cs</c>, no masks and dropout 0 compiled).
     /// The recurrent layers (family <see cref="OpFamily.Recurrent"/>): the layer's <c>Forward</c> returns the output sequence

@@ -102,7 +102,7 @@ public class CompiledAttentionOptionsTests
         }
     }
 
-    private static (TModel Model, TModel Twin) Twins<TModel>(Func<TModel> create) where TModel : Module
+    internal static (TModel Model, TModel Twin) Twins<TModel>(Func<TModel> create) where TModel : Module
     {
         var model = create();
         var twin = create();
@@ -110,7 +110,7 @@ public class CompiledAttentionOptionsTests
         return (model, twin);
     }
 
-    private static Tensor Padding(int n, int s)
+    internal static Tensor Padding(int n, int s)
     {
         var pad = new bool[n * s];
         for (int b = 0; b < n; b++)
