@@ -330,7 +330,7 @@ internal sealed class GraphParser
                     // head.Forward(decoder.Forward(t, m) + x): the call the statement makes first runs the stack's own program into a
                     // local (as a statement of its own would), then the statement is parsed again with that local in the call's place.
                     Restore(snapshot);
-                    string value = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    string value = NextPart();
                     ComposedStatement(method, statements, start, i, current, nested, segments, value);
                     _composedValues[nested.Call] = value;
                     start = -1;
@@ -569,10 +569,10 @@ internal sealed class GraphParser
     }
 
     /// <summary>
-    /// <c>=&gt; head.Forward(decoder.Forward(t, m))</c>: an expression body whose first evaluated call is a composed call
-    /// (<see cref="NestedComposedCall"/>) runs it with the stack's own program into a local (its tensor arguments computed by
-    /// regions), then the expression, that local in the call's place, is a region returning the result (eager, its break named,
-    /// where it breaks for another reason); default when there is no such call.
+    /// <c>=&gt; head.Forward(decoder.Forward(t, m))</c> (or <c>=&gt; decoder.Forward(t, m)</c>): an expression body whose first evaluated
+    /// call is a composed call (<see cref="NestedComposedCall"/>) runs it with the stack's own program into a local (its tensor
+    /// arguments computed by regions), then the expression, that local in the call's place, is a region leaving the result
+    /// (<see cref="ArgumentRegion"/>: eager, its break named, where it breaks for another reason); default when there is no such call.
     /// </summary>
     private EquatableArray<MethodSegment> ExpressionComposed(IMethodSymbol method, ArrowExpressionClauseSyntax arrow)
     {
@@ -584,38 +584,17 @@ internal sealed class GraphParser
         try
         {
             bool any = false;
-            while (NestedComposedCall(null, expression) is { } nested)
+            while ((NestedComposedCall(null, expression) ?? ComposedInvocation(expression)) is { } nested)
             {
-                string value = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                string value = NextPart();
                 ComposedStatement(method, default, -1, -1, null, nested, segments, value);
                 _composedValues[nested.Call] = value;
                 any = true;
             }
             if (!any) return default;
-            OpenRegion();
-            int issues = _issues.Count;
-            int node;
-            try
-            {
-                node = Expr(expression);
-                if (_issues.Count != issues || _eager.Count > 0) node = -1;
-            }
-            catch (UnsupportedException e)
-            {
-                if (e.Issue is not null) _issues.Add(e.Issue);
-                node = -1;
-            }
-            for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
-            string code = "return " + Substituted(expression) + ";";
-            if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
-            {
-                AddEager(segments, code, Lines(expression, expression), new List<string>());
-            }
-            else
-            {
-                AddRegion(method, code, Lines(expression, expression), LocationInfo.From(expression.GetLocation()), node, segments,
-                    new MethodSegment(null, "", "") { Returns = true });
-            }
+            // The expression, those locals in the calls' places: a region leaving the result (eager, its break named, where it breaks).
+            ArgumentRegion(method, expression, "__sgResult", segments);
+            AddEager(segments, "return __sgResult;", Lines(expression, expression), new List<string>());
         }
         finally
         {
@@ -626,6 +605,9 @@ internal sealed class GraphParser
 
     /// <summary>The temporaries of the sub-expressions hoisted out of broken statements in the method being split (<c>__sgPart0</c>, …).</summary>
     private int _hoisted;
+
+    /// <summary>The next temporary of a hoisted sub-expression or a composed call computed before its statement (<c>__sgPart0</c>, …).</summary>
+    private string NextPart() => "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The sub-expression of a statement that breaks which the statement evaluates first and which compiles on its own
@@ -694,7 +676,7 @@ internal sealed class GraphParser
                        List<MethodSegment> segments)
     {
         var statement = statements[i];
-        string name = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string name = NextPart();
         bool open = start >= 0;
         if (!(open && JoinArgument(method, statements, start, i, part, name, segments)))
         {

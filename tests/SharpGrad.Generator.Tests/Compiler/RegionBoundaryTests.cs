@@ -159,8 +159,18 @@ public class RegionBoundaryTests
     {
         var (runner, _) = NoBreak(Model("Dec", fields, method), "Dec");
         Assert.Contains(call, runner);
-        Assert.Matches(@"return __compiled\.ForwardRegion\d\((__sgPart0|y)[,)]", runner);
+        Assert.Matches(@"(return|__sgResult =) __compiled\.ForwardRegion\d\((__sgPart0|y)[,)]", runner);
         Assert.DoesNotContain(".Forward(t * 2f", runner);   // never the call as written after its program ran
+    }
+
+    /// <summary>An expression body that is only the decoder layer's call runs its program; no break.</summary>
+    [Fact]
+    public void AnExpressionBodyThatIsTheDecoderCallRunsItsProgram()
+    {
+        var (runner, _) = NoBreak(Model("Dec", "    private readonly TransformerDecoderLayer layer = new(8, 2, 16, dropout: 0.0, batchFirst: true);",
+            "    public Tensor Forward([Shape(\"N\", \"T\", 8)] Tensor x, [Shape(\"N\", \"S\", 8)] Tensor memory) => layer.Forward(x * 2f, memory);"), "Dec");
+        Assert.Contains("var __sgPart0 = __compiled.__elements.Of(layer, static __e => __e.Compile()).Forward(__sgArg0, memory);", runner);
+        Assert.Contains("return __sgResult;", runner);
     }
 
     /// <summary>
