@@ -107,7 +107,11 @@ public sealed partial class CharTransformer : ICharModel
     }
 
     /// <inheritdoc/>
-    /// <remarks>The shape tells the compiled program where the batch is in the region after the stack (which runs its own program).</remarks>
+    /// <remarks>
+    /// The shape tells the compiled program where the batch is. In <c>Compile()</c> the checks run as written, the mask and the
+    /// embeddings are one compiled region (reading the length again), the stack runs its own program, and the final LayerNorm
+    /// and head are a compiled region of its output: the whole Forward is compiled.
+    /// </remarks>
     public Tensor Forward([Shape("N", "T")] Tensor tokens)
     {
         ArgumentNullException.ThrowIfNull(tokens);

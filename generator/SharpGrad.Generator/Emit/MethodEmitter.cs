@@ -66,7 +66,7 @@ internal sealed class MethodEmitter
             {
                 if (input.Shape is not { } shape) continue;
                 int d = System.Array.FindIndex(shape.Dims.ToArray(), x => x.IsSymbol && x.Symbol == atom);
-                if (d < 1) continue;
+                if (d < 0) continue;   // dim 0 too: T of a batch-second [T, N, 8]
                 reads.Add((atom, input.Name, d, shape));
                 break;
             }
@@ -305,7 +305,16 @@ internal sealed class MethodEmitter
             // The batch comes from the first input with the batch in dim 0 (a float input, else one read as data); inputs with
             // the batch in dim 1 (a recurrent layer's h_0) are checked against it.
             bool BatchFirst(int f) => Nodes[f].Batched && Nodes[f].BatchAxis == 0;
-            if (!_p.FloatInputs.Any(BatchFirst))
+            var batchSecond = _p.FloatInputs.Where(f => Nodes[f].Batched).ToList();
+            if (!_p.FloatInputs.Any(BatchFirst) && batchSecond.Count > 0)
+            {
+                int second = batchSecond[0];
+                // Only batch-second float inputs ([T, N, 8]): the first one's dim 1 is the batch (CheckInput returns it).
+                string x = ParameterName(second);
+                _w.Call($"int {batchLocal} = {Support}.CheckInput", [x, $"nameof({x})", Dims(second), $"\"{Nodes[second].Shape}\"", $"\"{where}\""]);
+                first = x;
+            }
+            if (first is null && !_p.FloatInputs.Any(BatchFirst))
             {
                 int raw = _p.RawInputs.First(r => inputs[Nodes[r].Parameter].Shape is { Rank: >= 1 } s && s[0].Symbol == _p.Batch);
                 first = ParameterName(raw);
@@ -315,6 +324,7 @@ internal sealed class MethodEmitter
             {
                 var node = Nodes[f];
                 string x = ParameterName(f);
+                if (x == first) continue;   // checked above
                 string call = first is null && BatchFirst(f) ? $"int {batchLocal} = " : "";
                 string[] batch = first is null ? [] : [batchLocal, $"nameof({first})"];
                 _w.Call($"{call}{Support}.CheckInput", [x, $"nameof({x})", Dims(f), $"\"{node.Shape}\"", $"\"{where}\"", .. batch]);

@@ -282,6 +282,20 @@ internal sealed record GraphInput(string Name, TensorShape? Shape)
 
     /// <summary>True for a region's input that is a local computed by the eager code before it (its rank is not known at build time).</summary>
     public bool IsLocal { get; init; }
+
+    /// <summary>
+    /// For a region's input whose shape a region, a stack or a declaration before it gave: the dim symbol that is the batch there
+    /// (<c>N</c> of a batch-second <c>[T, N, 16]</c>), so the region takes the same batch; null when not known.
+    /// </summary>
+    public string? Batch { get; init; }
+
+    /// <summary>
+    /// The batch of a declared shape: dim 0's symbol, or <c>N</c> when dim 1 is named <c>N</c> and dim 0 is another symbol
+    /// (<c>[Shape("T", "N", 16)]</c>, a batch-second sequence as a <c>batch_first=False</c> PyTorch model takes it); null without a symbolic dim 0.
+    /// </summary>
+    public static string? DeclaredBatch(TensorShape? shape)
+        => shape is not { Rank: >= 1 } s || !s[0].IsSymbol ? null
+            : s.Rank >= 2 && s[1].Symbol == "N" && s[0].Symbol != "N" ? "N" : s[0].Symbol;
 }
 
 /// <summary>Why part of a module is outside the static subset (a graph break, SG1019): the diagnostic id, where, the construct and the fix.</summary>

@@ -54,7 +54,7 @@ internal sealed class GraphParser
     private readonly HashSet<LocationInfo> _composedLoops = new();
 
     /// <summary>The inputs of the region being parsed: the locals and parameters it reads, in order.</summary>
-    private List<(ISymbol Symbol, GraphInput Input)> _regionInputs = new();
+    private List<(ISymbol? Symbol, GraphInput Input)> _regionInputs = new();
 
     /// <summary>The static regions of the broken methods parsed so far (methods of their own, <see cref="GraphMethod.RegionOf"/>).</summary>
     private readonly List<GraphMethod> _regions = new();
@@ -242,6 +242,7 @@ internal sealed class GraphParser
         var segments = !broken || !declarable ? default
             : syntax.Body is { } statements ? Regions(method, statements)
             : syntax.ExpressionBody is { } expressionBody && undecided is { } flag && _issues.Count == issuesBefore + 1 ? ExpressionBranches(method, expressionBody, flag)
+            : syntax.ExpressionBody is { } composedBody ? ExpressionComposed(method, composedBody)
             : default;
         // A test compiled as one region per value (BranchRegions) is no break.
         _issues.RemoveAll(i => i.DependsOnArguments && i.Location is { } at && _branched.Contains(at) && i.Method == method.Name);
@@ -323,6 +324,17 @@ internal sealed class GraphParser
                     start = -1;
                     i++;
                     continue;
+                }
+                if (!parsed && pending is null && NestedComposedCall(statement) is { } nested)
+                {
+                    // head.Forward(decoder.Forward(t, m) + x): the call the statement makes first runs the stack's own program into a
+                    // local (as a statement of its own would), then the statement is parsed again with that local in the call's place.
+                    Restore(snapshot);
+                    string value = NextPart();
+                    ComposedStatement(method, statements, start, i, current, nested, segments, value);
+                    _composedValues[nested.Call] = value;
+                    start = -1;
+                    continue;   // statement i again
                 }
                 if (!parsed && pending is null && undecided is { } flag)
                 {
@@ -468,7 +480,7 @@ internal sealed class GraphParser
                         Output = outputs.Output,
                         Returns = outputs.Returns,
                         Declarations = (value ? outputs.Declarations : new List<string>()).ToEquatableArray(),
-                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Symbol.Name }.ToEquatableArray(),
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
                         Condition = value ? flag.Text : "",
                     });
                     continue;
@@ -539,7 +551,7 @@ internal sealed class GraphParser
                     branches.Add(new MethodSegment(null, code, where)
                     {
                         Returns = true,
-                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Symbol.Name }.ToEquatableArray(),
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
                         Condition = condition,
                     });
                     continue;
@@ -556,8 +568,46 @@ internal sealed class GraphParser
         return branches.ToEquatableArray();
     }
 
+    /// <summary>
+    /// <c>=&gt; head.Forward(decoder.Forward(t, m))</c> (or <c>=&gt; decoder.Forward(t, m)</c>): an expression body whose first evaluated
+    /// call is a composed call (<see cref="NestedComposedCall"/>) runs it with the stack's own program into a local (its tensor
+    /// arguments computed by regions), then the expression, that local in the call's place, is a region leaving the result
+    /// (<see cref="ArgumentRegion"/>: eager, its break named, where it breaks for another reason); default when there is no such call.
+    /// </summary>
+    private EquatableArray<MethodSegment> ExpressionComposed(IMethodSymbol method, ArrowExpressionClauseSyntax arrow)
+    {
+        var expression = arrow.Expression;
+        var segments = new List<MethodSegment>();
+        _regionMode = true;
+        _composedArguments = 0;
+        _hoisted = 0;
+        try
+        {
+            bool any = false;
+            while ((NestedComposedCall(null, expression) ?? ComposedInvocation(expression)) is { } nested)
+            {
+                string value = NextPart();
+                ComposedStatement(method, default, -1, -1, null, nested, segments, value);
+                _composedValues[nested.Call] = value;
+                any = true;
+            }
+            if (!any) return default;
+            // The expression, those locals in the calls' places: a region leaving the result (eager, its break named, where it breaks).
+            ArgumentRegion(method, expression, "__sgResult", segments);
+            AddEager(segments, "return __sgResult;", Lines(expression, expression), new List<string>());
+        }
+        finally
+        {
+            _regionMode = false;
+        }
+        return segments.ToEquatableArray();
+    }
+
     /// <summary>The temporaries of the sub-expressions hoisted out of broken statements in the method being split (<c>__sgPart0</c>, …).</summary>
     private int _hoisted;
+
+    /// <summary>The next temporary of a hoisted sub-expression or a composed call computed before its statement (<c>__sgPart0</c>, …).</summary>
+    private string NextPart() => "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The sub-expression of a statement that breaks which the statement evaluates first and which compiles on its own
@@ -626,7 +676,7 @@ internal sealed class GraphParser
                        List<MethodSegment> segments)
     {
         var statement = statements[i];
-        string name = "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string name = NextPart();
         bool open = start >= 0;
         if (!(open && JoinArgument(method, statements, start, i, part, name, segments)))
         {
@@ -634,7 +684,10 @@ internal sealed class GraphParser
             else if (open && i > start) AddEager(segments, Code(statements, start, i - 1), Lines(statements[start], statements[i - 1]), Writes(statements, start, i - 1));
             ArgumentRegion(method, part, name, segments);
         }
-        var rewritten = statement.ReplaceNode(part, SyntaxFactory.IdentifierName(name).WithTriviaFrom(part));
+        // The part, and any composed call the runner computed before the statement (NestedComposedCall), replaced by their locals.
+        var calls = statement.DescendantNodes().OfType<InvocationExpressionSyntax>().Where(c => _composedValues.ContainsKey(c) && !part.Span.Contains(c.Span)).ToList();
+        var rewritten = statement.ReplaceNodes(calls.Cast<SyntaxNode>().Append(part),
+            (original, _) => SyntaxFactory.IdentifierName(original == part ? name : _composedValues[original]).WithTriviaFrom(original));
         AddEager(segments, rewritten.ToString(), Lines(statement, statement), Writes(statements, i, i));
     }
 
@@ -655,12 +708,79 @@ internal sealed class GraphParser
             ReturnStatementSyntax { Expression: { } returned } => returned,
             _ => null,
         };
+        return ComposedInvocation(value);
+    }
+
+    /// <summary><c>encoder.Forward(…)</c>: a call of a child with a compiled program of its own, not yet computed by the runner; else null.</summary>
+    private (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child)? ComposedInvocation(ExpressionSyntax? value)
+    {
         if (value is not InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } } call
+            || _composedValues.ContainsKey(call)
             || _model.GetSymbolInfo(receiver, _token).Symbol is not { } member || member is not (IFieldSymbol or IPropertySymbol)
             || !IsOwnMember(member)
             || !_children.TryGetValue(member.Name, out var child) || !child.IsBuiltIn || !ChildParser.IsComposedKind(child.Kind)
             || call.ArgumentList.Arguments.Any(a => !a.RefKindKeyword.IsKind(SyntaxKind.None))) return null;
         return (call, receiver, member.Name);
+    }
+
+    /// <summary>The composed calls inside statements that the runner computes first into a local (<c>__sgPart0</c>), by call.</summary>
+    private readonly Dictionary<SyntaxNode, string> _composedValues = new();
+
+    /// <summary>
+    /// A composed call (<see cref="ComposedInvocation"/>) inside a statement's value (<c>norm.Forward(decoder.Forward(t, m))</c>,
+    /// <c>head.Forward(decoder.Forward(t, m) + x)</c>) that the statement evaluates before anything else with an effect: only
+    /// locals, parameters, fields, constants and calls computed already are read before it (so running it first keeps the order
+    /// of everything that draws random numbers); else null.
+    /// </summary>
+    private (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child)? NestedComposedCall(StatementSyntax? statement, ExpressionSyntax? body = null)
+    {
+        ExpressionSyntax? value = body ?? statement switch
+        {
+            LocalDeclarationStatementSyntax { Declaration.Variables: [{ Initializer.Value: var init }] } => init,
+            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
+                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
+            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call } => call,
+            ReturnStatementSyntax { Expression: { } returned } => returned,
+            _ => null,
+        };
+        for (var e = value; e is not null; e = EvaluatedFirst(e))
+        {
+            if (e != value && ComposedInvocation(e) is { } composed) return composed;
+        }
+        return null;
+    }
+
+    /// <summary>True for an operand whose evaluation has no effect: a local, parameter, field or property name, a literal, a composed call computed already.</summary>
+    private bool Plain(ExpressionSyntax e) => e is IdentifierNameSyntax or LiteralExpressionSyntax || _composedValues.ContainsKey(e)
+        || e is MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax or IdentifierNameSyntax } && _model.GetSymbolInfo(e, _token).Symbol is IFieldSymbol;
+
+    /// <summary>The operand of <paramref name="e"/> evaluated first that is not <see cref="Plain"/> (all before it being plain), or null.</summary>
+    private ExpressionSyntax? EvaluatedFirst(ExpressionSyntax e)
+    {
+        switch (e)
+        {
+            case ParenthesizedExpressionSyntax p:
+                return p.Expression;
+            case InvocationExpressionSyntax call:
+                if (call.Expression is MemberAccessExpressionSyntax { Expression: var receiver } && !Plain(receiver)
+                    && _model.GetSymbolInfo(receiver, _token).Symbol is not (INamedTypeSymbol or INamespaceSymbol or IFieldSymbol or IPropertySymbol or ILocalSymbol or IParameterSymbol)
+                    && receiver is not (ThisExpressionSyntax or BaseExpressionSyntax)) return receiver;
+                foreach (var argument in call.ArgumentList.Arguments)
+                {
+                    if (!argument.RefKindKeyword.IsKind(SyntaxKind.None)) return null;
+                    if (!Plain(argument.Expression)) return argument.Expression;
+                }
+                return null;
+            case BinaryExpressionSyntax binary when binary.IsKind(SyntaxKind.AddExpression) || binary.IsKind(SyntaxKind.SubtractExpression)
+                                                   || binary.IsKind(SyntaxKind.MultiplyExpression) || binary.IsKind(SyntaxKind.DivideExpression):
+                return Plain(binary.Left) ? binary.Right : binary.Left;
+            case PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negate:
+                return negate.Operand;
+            case MemberAccessExpressionSyntax { Expression: var inner } when _model.GetSymbolInfo(e, _token).Symbol is IPropertySymbol:
+                return inner;
+            default:
+                return null;
+        }
     }
 
     /// <summary>
@@ -671,9 +791,8 @@ internal sealed class GraphParser
     /// which enters the tape per layer. Its result has the shape of its first argument (<see cref="MethodSegment.ShapeOf"/>).
     /// </summary>
     private void ComposedStatement(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, RegionOutputs? current,
-                                   (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child) composed, List<MethodSegment> segments)
+                                   (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child) composed, List<MethodSegment> segments, string? value = null)
     {
-        var statement = statements[i];
         _composedLoops.Add(Where(composed.Call)!);
         var replaced = new Dictionary<SyntaxNode, string>();
         string? first = null;
@@ -702,11 +821,15 @@ internal sealed class GraphParser
         }
         if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
         var program = SyntaxFactory.ParseExpression("__compiled.__elements.Of(" + composed.Receiver + ", static __e => __e.Compile())");
-        var rewritten = statement.ReplaceNodes(replaced.Keys.Append(composed.Receiver),
+        // The call inside a statement (value: its local) runs as `var __sgPart0 = …;` before the statement, which reads the local.
+        var statement = value is null ? statements[i] : null;
+        SyntaxNode scope = statement is null ? composed.Call : statement;
+        var rewritten = scope.ReplaceNodes(replaced.Keys.Append(composed.Receiver),
             (original, _) => original == composed.Receiver ? program.WithTriviaFrom(original) : SyntaxFactory.IdentifierName(replaced[original]).WithTriviaFrom(original));
-        string where = Lines(statement, statement);
-        var writes = Writes(statements, i, i);
-        AddEager(segments, rewritten.ToString(), where, writes, new ElementLoop(composed.Child, where) { Single = true });
+        string where = Lines(scope, scope);
+        var writes = value is null ? Writes(statements, i, i) : new List<string> { value };
+        string code = value is null ? rewritten.ToString() : "var " + value + " = " + rewritten.WithoutTrivia() + ";";
+        AddEager(segments, code, where, writes, new ElementLoop(composed.Child, where) { Single = true });
         // What the runner knows of the result: the stack keeps its input's shape.
         if (first is not null && writes.Count == 1)
         {
@@ -742,7 +865,7 @@ internal sealed class GraphParser
             Restore(snapshot);
             return false;
         }
-        string code = (i > start ? Code(statements, start, i - 1) + "\n" : "") + "global::SharpGrad.Tensor " + name + " = " + argument + ";";
+        string code = (i > start ? Code(statements, start, i - 1) + "\n" : "") + "global::SharpGrad.Tensor " + name + " = " + Substituted(argument) + ";";
         var firstNode = i > start ? (SyntaxNode)statements[start] : argument;
         AddRegion(method, code, Lines(firstNode, argument), LocationInfo.From(firstNode.GetLocation()), node, segments, new MethodSegment(null, "", "")
         {
@@ -776,10 +899,10 @@ internal sealed class GraphParser
         for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
         if (node < 0 || _nodes[node] is { Kind: NodeKind.Input })
         {
-            AddEager(segments, "var " + name + " = " + argument + ";", Lines(argument, argument), new List<string>());
+            AddEager(segments, "var " + name + " = " + Substituted(argument) + ";", Lines(argument, argument), new List<string>());
             return;
         }
-        AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + argument + ";", Lines(argument, argument), LocationInfo.From(argument.GetLocation()), node, segments,
+        AddRegion(method, "global::SharpGrad.Tensor " + name + " = " + Substituted(argument) + ";", Lines(argument, argument), LocationInfo.From(argument.GetLocation()), node, segments,
             new MethodSegment(null, "", "")
             {
                 Output = name,
@@ -800,7 +923,7 @@ internal sealed class GraphParser
         _env = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         _intEnv = new Dictionary<ISymbol, int>(SymbolEqualityComparer.Default);
         _eager = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
-        _regionInputs = new List<(ISymbol, GraphInput)>();
+        _regionInputs = new List<(ISymbol?, GraphInput)>();
         _implied.Clear();
     }
 
@@ -869,8 +992,8 @@ internal sealed class GraphParser
             var produced = _nodes[value];
             if (produced is { Kind: NodeKind.Input, Op: "Input" })
             {
-                var source = _regionInputs[produced.IntArgs[0]].Symbol;
-                if (!SymbolEqualityComparer.Default.Equals(source, symbol)) aliases.Add(symbol.Name + "=" + source.Name);
+                var source = _regionInputs[produced.IntArgs[0]];
+                if (!SymbolEqualityComparer.Default.Equals(source.Symbol, symbol)) aliases.Add(symbol.Name + "=" + source.Input.Name);
                 continue;
             }
             if (node >= 0) return null;   // a second computed value: this region would have two outputs
@@ -974,6 +1097,19 @@ internal sealed class GraphParser
         _ => false,
     };
 
+    /// <summary>The region's input for the local <paramref name="name"/> the runner computed a composed call into (<c>__sgPart0</c>); made on first use.</summary>
+    private int ComposedValueInput(string name)
+    {
+        for (int k = 0; k < _nodes.Count; k++)
+        {
+            if (_nodes[k] is { Kind: NodeKind.Input, Op: "Input" } node && node.Text == name && node.IntArgs[0] < _regionInputs.Count
+                && _regionInputs[node.IntArgs[0]] is { Symbol: null } input && input.Input.Name == name) return k;
+        }
+        int index = Add(new GraphNode(NodeKind.Input, "Input", default, new[] { _regionInputs.Count }.ToEquatableArray(), text: name));
+        _regionInputs.Add((null, new GraphInput(name, null) { IsLocal = true }));
+        return index;
+    }
+
     /// <summary>A tensor local or parameter read by a region before it assigns it: a new input of the region.</summary>
     private int RegionInput(ISymbol symbol)
     {
@@ -1015,7 +1151,7 @@ internal sealed class GraphParser
             RegionOf = method.Name,
             Equalities = _implied.ToEquatableArray(),
         });
-        segments.Add(leaves with { Region = name, Code = code, Where = where, Arguments = _regionInputs.Select(r => r.Symbol.Name).ToEquatableArray() });
+        segments.Add(leaves with { Region = name, Code = code, Where = where, Arguments = _regionInputs.Select(r => r.Input.Name).ToEquatableArray() });
     }
 
     private void AddEager(List<MethodSegment> segments, SyntaxList<StatementSyntax> statements, int i)
@@ -1106,8 +1242,17 @@ internal sealed class GraphParser
         segments.Add(new MethodSegment(null, code, where) { Writes = writes.ToEquatableArray(), ElementLoops = loops.ToEquatableArray() });
     }
 
-    private static string Code(SyntaxList<StatementSyntax> statements, int start, int end)
-        => string.Join("\n", statements.Skip(start).Take(end - start + 1).Select(s => s.ToString()));
+    private string Code(SyntaxList<StatementSyntax> statements, int start, int end)
+        => string.Join("\n", statements.Skip(start).Take(end - start + 1).Select(Substituted));
+
+    /// <summary>A statement's text with the composed calls inside it that the runner computed before it (<see cref="_composedValues"/>) replaced by their locals.</summary>
+    private string Substituted(SyntaxNode statement)
+    {
+        var calls = statement.DescendantNodesAndSelf().OfType<InvocationExpressionSyntax>().Where(_composedValues.ContainsKey).ToList();
+        if (calls.Count == 0) return statement.ToString();
+        if (calls[0] == statement) return _composedValues[statement];
+        return statement.ReplaceNodes(calls, (original, _) => SyntaxFactory.IdentifierName(_composedValues[original]).WithTriviaFrom(original)).ToString();
+    }
 
     /// <summary><c>Net.cs line 12</c> or <c>Net.cs lines 12–14</c>.</summary>
     private static string Lines(SyntaxNode first, SyntaxNode last)
@@ -1476,6 +1621,8 @@ internal sealed class GraphParser
     private int Expr(ExpressionSyntax syntax)
     {
         _token.ThrowIfCancellationRequested();
+        // A composed call the runner computed before the statement (NestedComposedCall): its local, an input of the region.
+        if (_regionMode && _composedValues.TryGetValue(syntax, out var computed)) return ComposedValueInput(computed);
         // A constant expression (`1f / 8f`, `float.NegativeInfinity`, a const field) is folded: one scalar node.
         if (syntax is not InvocationExpressionSyntax && _model.GetConstantValue(syntax, _token) is { HasValue: true, Value: var folded } && ToDouble(folded) is { } foldedNumber)
         {
@@ -2070,6 +2217,12 @@ internal sealed class GraphParser
             into.Add(known);
             return true;
         }
+        if (value is ILocalReferenceOperation { Local: var read } && _regionMode && EarlierSizeRead(read) is { } again && SizeReadCode(again) is { } reread)
+        {
+            // int t = tokens.Size(1) run by eager code before this region (a guard after it reads t): the region reads the size again.
+            into.Add(reread);
+            return true;
+        }
         if (value.ConstantValue.HasValue) return Ints(value, into);
         if (Elements(value) is not { } elements) return false;
         foreach (var e in elements)
@@ -2123,6 +2276,51 @@ internal sealed class GraphParser
             node = RegionInput(symbol);
         }
         return dim == 0 ? GraphNode.BatchDim : ShapeRules.SizeRead(node, dim);
+    }
+
+    /// <summary>
+    /// The initial value of <paramref name="local"/> when it is an int declared once as a size read of a tensor parameter or
+    /// local (<c>int t = tokens.Size(1);</c>, <c>x.Shape[1]</c>) and neither it nor that tensor is ever assigned again in the
+    /// method: reading the size again anywhere after the declaration gives the same number. Null for anything else.
+    /// </summary>
+    private IOperation? EarlierSizeRead(ILocalSymbol local)
+    {
+        if (local.Type.SpecialType != SpecialType.System_Int32 || local.IsConst
+            || local.DeclaringSyntaxReferences is not [var reference] || reference.GetSyntax(_token) is not VariableDeclaratorSyntax { Initializer.Value: { } init } declarator
+            || declarator.Parent?.Parent is not LocalDeclarationStatementSyntax
+            || declarator.FirstAncestorOrSelf<MemberDeclarationSyntax>() is not { } member) return null;
+        var size = _model.GetOperation(init, _token);
+        while (size is IConversionOperation conversion) size = conversion.Operand;
+        var tensor = size switch
+        {
+            IArrayElementReferenceOperation { ArrayReference: IPropertyReferenceOperation { Property.Name: "Shape", Instance: { } instance } } => instance,
+            IInvocationOperation { TargetMethod.Name: "Size", Instance: { } instance, Arguments: [_] } => instance,
+            _ => null,
+        };
+        ISymbol? source = tensor switch
+        {
+            IParameterReferenceOperation p => p.Parameter,
+            ILocalReferenceOperation l => l.Local,
+            _ => null,
+        };
+        if (size is null || source is null || AssignedIn(member, local) || AssignedIn(member, source)) return null;
+        return size;
+    }
+
+    /// <summary>True when <paramref name="symbol"/> is assigned in <paramref name="member"/> other than where it is declared (=, op=, ++/--, ref/out).</summary>
+    private bool AssignedIn(SyntaxNode member, ISymbol symbol)
+    {
+        foreach (var name in member.DescendantNodes().OfType<IdentifierNameSyntax>())
+        {
+            if (name.Identifier.ValueText != symbol.Name || !SymbolEqualityComparer.Default.Equals(_model.GetSymbolInfo(name, _token).Symbol, symbol)) continue;
+            var parent = name.Parent;
+            if (parent is AssignmentExpressionSyntax assignment && assignment.Left == name) return true;
+            if (parent is PrefixUnaryExpressionSyntax or PostfixUnaryExpressionSyntax && !parent.IsKind(SyntaxKind.UnaryMinusExpression) && !parent.IsKind(SyntaxKind.UnaryPlusExpression)
+                && !parent.IsKind(SyntaxKind.LogicalNotExpression) && !parent.IsKind(SyntaxKind.BitwiseNotExpression)) return true;
+            if (parent is ArgumentSyntax argument && !argument.RefKindKeyword.IsKind(SyntaxKind.None)) return true;
+            if (parent is TupleExpressionSyntax or ArgumentSyntax { Parent: TupleExpressionSyntax } && name.Ancestors().OfType<AssignmentExpressionSyntax>().Any(a => a.Left.Span.Contains(name.Span))) return true;
+        }
+        return false;
     }
 
     private static bool IsShapeArgument(string method, string? parameter)

@@ -56,9 +56,24 @@ internal static class Planner
                 // Compiled region by region: a region the code generator does not take runs as written (a break).
                 // The shapes regions leave are known to the regions after them, until eager statements assign those locals.
                 var known = new Dictionary<string, TensorShape>();
+                // The batch symbol each known shape has (N of a batch-second [T, N, 16]): a region after a stack, a break or a
+                // region takes the batch the value had there, not whatever its dim 0 is.
+                var batchOf = new Dictionary<string, string>();
+                void Know(string name, TensorShape? shape, string? batch)
+                {
+                    if (shape is null)
+                    {
+                        known.Remove(name);
+                        batchOf.Remove(name);
+                        return;
+                    }
+                    known[name] = shape;
+                    if (batch is not null && shape.Dims.Any(d => d.Symbol == batch)) batchOf[name] = batch;
+                    else batchOf.Remove(name);
+                }
                 foreach (var input in method.Inputs)
                 {
-                    if (input.Shape is { } declared) known[input.Name] = declared;
+                    if (input.Shape is { } declared) Know(input.Name, declared, GraphInput.DeclaredBatch(declared));
                 }
                 int compiledBefore = methods.Count;
                 foreach (var segment in method.Segments)
@@ -66,34 +81,32 @@ internal static class Planner
                     if (segment.Region is null || graph.Methods.FirstOrDefault(m => m.Name == segment.Region) is not { } region)
                     {
                         // A composed call (var h = encoder.Forward(x, …)) leaves h of x's shape; any other write is unknown from here on.
-                        var kept = segment.ShapeOf.Select(p => p.Split('=')).Where(p => known.ContainsKey(p[1])).Select(p => (p[0], known[p[1]])).ToList();
-                        foreach (var written in segment.Writes) known.Remove(written);
-                        foreach (var (to, shape) in kept) known[to] = shape;
+                        var kept = segment.ShapeOf.Select(p => p.Split('=')).Where(p => known.ContainsKey(p[1]))
+                            .Select(p => (p[0], known[p[1]], batchOf.TryGetValue(p[1], out var b) ? b : null)).ToList();
+                        foreach (var written in segment.Writes) Know(written, null, null);
+                        foreach (var (to, shape, batch) in kept) Know(to, shape, batch);
                         continue;
                     }
                     // A shape a region or call before this one left beats one guessed from the first consumer (`head.Forward(h)` with
                     // Linear(8, 3) guesses [N, 8]; the decoder before it left h as [N, 4, 8]).
-                    var inputs = region.Inputs.Select(i => (i.Shape is null || i.IsInferred && !Vaguer(known, i.Name)) && known.TryGetValue(i.Name, out var shape) ? i with { Shape = shape, IsInferred = true } : i);
+                    var inputs = region.Inputs.Select(i => (i.Shape is null || i.IsInferred && !Vaguer(known, i.Name)) && known.TryGetValue(i.Name, out var shape)
+                        ? i with { Shape = shape, IsInferred = true, Batch = batchOf.TryGetValue(i.Name, out var b) ? b : null }
+                        : i.Shape is { } own && !i.IsInferred ? i with { Batch = GraphInput.DeclaredBatch(own) } : i);
                     region = region with { Inputs = inputs.ToEquatableArray() };
                     var regionPlan = PlanTentatively(program, region, out var why);
                     var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;
                     foreach (var alias in segment.Aliases)
                     {
                         var pair = alias.Split('=');
-                        if (known.TryGetValue(pair[1], out var source)) known[pair[0]] = source;
-                        else known.Remove(pair[0]);
+                        Know(pair[0], known.TryGetValue(pair[1], out var source) ? source : null, batchOf.TryGetValue(pair[1], out var b) ? b : null);
                     }
-                    if (segment.Output is { } target)
-                    {
-                        if (output is not null) known[target] = output;
-                        else known.Remove(target);
-                    }
+                    if (segment.Output is { } target) Know(target, output, regionPlan?.Batch);
                     if (regionPlan is not null)
                     {
                         // The shapes this region gave its inputs (a token input's [N, T], from its Embedding) hold for the regions after it.
                         foreach (var input in regionPlan.Inputs)
                         {
-                            if (input.Shape is { } given && !known.ContainsKey(input.Name)) known[input.Name] = given;
+                            if (input.Shape is { } given && !known.ContainsKey(input.Name)) Know(input.Name, given, regionPlan.Batch);
                         }
                         methods.Add(regionPlan with { IsRegion = true });
                         regions.Add(method.Name + ", " + segment.Where);
@@ -198,7 +211,15 @@ internal static class Planner
     private static MethodPlan? PlanTentatively(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
     {
         int modules = program.Modules.Count, parameters = program.Params.Count;
-        var plan = PlanMethod(program, method, out failure);
+        var plan = PlanMethod(program, method, carriedBatch: true, out failure);
+        if (plan is null && method.Inputs.Any(i => CarriedBatch(i) is { } b && i.Shape is { Rank: >= 2 } s && s[0].Symbol != b))
+        {
+            // The batch an input came with is beside dim 0 (N of [T, N, 16]) and the region does not take it there (a Linear reads
+            // [T, N, 16] rows): dim 0 as the program's batch, N a size read at each call, as any other symbolic dim.
+            program.Modules.RemoveRange(modules, program.Modules.Count - modules);
+            program.Params.RemoveRange(parameters, program.Params.Count - parameters);
+            plan = PlanMethod(program, method, carriedBatch: false, out failure);
+        }
         if (plan is null)
         {
             program.Modules.RemoveRange(modules, program.Modules.Count - modules);
@@ -207,7 +228,10 @@ internal static class Planner
         return plan;
     }
 
-    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, out PlanFailure? failure)
+    /// <summary>The batch <paramref name="input"/>'s shape came with (<see cref="GraphInput.Batch"/>), or its declared one (<see cref="GraphInput.DeclaredBatch"/>).</summary>
+    private static string? CarriedBatch(GraphInput input) => input.Batch ?? (input.IsInferred ? null : GraphInput.DeclaredBatch(input.Shape));
+
+    private static MethodPlan? PlanMethod(ProgramDraft program, GraphMethod method, bool carriedBatch, out PlanFailure? failure)
     {
         failure = null;
         string where = method.RegionOf is null ? method.Name : "the region of " + method.RegionOf + " starting here";
@@ -233,7 +257,18 @@ internal static class Planner
             && (MethodDraft.ReadsAsData(row, c.Slot) || (DataRule.Takes(row) && m.Consumers[c.Node].Count > 0 && m.Consumers[c.Node].All(IsRawUse)));
         bool IsRawInput(int i) => nodes[i].Kind == NodeKind.Input && nodes[i].Op == "Input" && m.Consumers[i].Count > 0 && m.Consumers[i].All(IsRawUse);
 
-        // The batch symbol: dim 0 of the first float input (or, with only raw inputs such as token ids, of those).
+        // The batch symbol: the one an input's shape came with (a region after a stack or another region: the batch that value
+        // had there; a declared [Shape("T", "N", …)]: N, dim 1), else dim 0 of the first float input (or, with only raw inputs such
+        // as token ids, of those).
+        foreach (var input in method.Inputs)
+        {
+            string? batch = carriedBatch ? CarriedBatch(input) : null;
+            if (batch is not null && input.Shape is { Rank: >= 1 } s && (s[0].Symbol == batch || s.Rank >= 2 && s[1].Symbol == batch))
+            {
+                m.Batch = batch;
+                break;
+            }
+        }
         for (int i = 0; i < count && m.Batch == ""; i++)
         {
             if (nodes[i].Kind != NodeKind.Input || nodes[i].Op != "Input" || IsRawInput(i)) continue;
@@ -250,18 +285,19 @@ internal static class Planner
             // So is one whose shapes the user declared ([Shape(T, "N", 8)]: the batch not first).
             // The fix is the shape, even where the break is a coverage one (sizes bound when the module is built).
             failure = new PlanFailure($"{where}, whose inputs have no batch dim known at build time"
-                + (declared ? " (the compiled program needs the batch as the first dim of a float input, named in [Shape(\"N\", …)])" : ""),
+                + (declared ? " (the compiled program needs the batch as the first dim of a float input, named in [Shape(\"N\", …)], or as dim 1 named N, [Shape(\"T\", \"N\", …)])" : ""),
                 method.Location, Coverage: mustExplain, FixText: program.Sizes.IsEmpty ? null : DeclareShape);
             return null;
         }
 
-        // A plain symbol of an input's dims after the batch that no layer binds (T of [N, T, 8]): read from the inputs at each call.
+        // A plain symbol of an input's dims beside the batch that no layer binds (T of [N, T, 8] or of a batch-second [T, N, 8]):
+        // read from the inputs at each call.
         foreach (var input in method.Inputs)
         {
-            if (input.Shape is not { Rank: >= 2 } s || s[0].Symbol != m.Batch) continue;
-            for (int d = 1; d < s.Rank; d++)
+            if (input.Shape is not { Rank: >= 2 } s || (s[0].Symbol != m.Batch && s[1].Symbol != m.Batch)) continue;
+            for (int d = 0; d < s.Rank; d++)
             {
-                if (s[d].IsSymbol && program.Sizes.Expression(s[d].Symbol!) is null) program.Sizes.ReadAtEachCall(s[d]);
+                if (s[d].Symbol != m.Batch && s[d].IsSymbol && program.Sizes.Expression(s[d].Symbol!) is null) program.Sizes.ReadAtEachCall(s[d]);
             }
         }
 
@@ -404,7 +440,8 @@ internal static class Planner
             failure = new PlanFailure($"{where}, whose result is not computed by an op of its tensor inputs", method.Location, Coverage: true);
             return null;
         }
-        if (!m.FloatInputs.Any(f => m.Batched[f] && m.BatchAxis[f] == 0) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
+        // The batch size is read from a float input (the batch in dim 0, or dim 1: a batch-second sequence) or an input read as data.
+        if (!m.FloatInputs.Any(f => m.Batched[f]) && !m.RawInputs.Any(r => method.Inputs[nodes[r].IntArgs[0]].Shape is { Rank: >= 1 } s && s[0].Symbol == m.Batch))
         {
             failure = new PlanFailure($"{where}, whose inputs have no batch dim", method.Location, Coverage: declared);
             return null;

@@ -42,7 +42,8 @@ public static partial class CompiledSupport
     /// <summary>
     /// Checks a float input of a compiled method against the shape inferred at build time: its rank, its fixed dims
     /// (<paramref name="dims"/>, −1 for the batch dim), the batch size of the first batched input (<paramref name="batch"/>,
-    /// −1 for the first) and float32. Returns its batch size (dim 0) when it is batched, else <paramref name="batch"/>.
+    /// −1 for the first) and float32. Returns its batch size (the size of its −1 dim: dim 0, or dim 1 batch second) when it is
+    /// batched, else <paramref name="batch"/>.
     /// </summary>
     /// <param name="x">The input.</param>
     /// <param name="name">Its parameter name.</param>
@@ -70,7 +71,9 @@ public static partial class CompiledSupport
                 $"{where}: the compiled program is float32 only, but {name} is {x.DType}; convert it with .To(DType.Float32) or run the eager " +
                 $"{where.Replace(".Compiled.", ".")}.", name);
         }
-        return batched ? x.Size(0) : batch;
+        // The batch dim: 0, or 1 for a batch-second input ([T, N, 8], or a recurrent layer's h_0 [L, N, H] checked against batch).
+        int axis = dims.IndexOf(-1);
+        return axis >= 0 ? x.Size(axis) : batch;
     }
 
     /// <summary>The batch size (dim 0) of a compiled method's input read as data (class indices, token ids).</summary>

@@ -70,12 +70,26 @@ public class ComposedCallTests
         Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
     }
 
+    /// <summary>
+    /// The stack called inside an expression that evaluates it first runs its own program into a local, the expression a
+    /// region (session 11); after an operand that computes (which would then run after it) it is a named break.
+    /// </summary>
     [Fact]
     public void SG1019_TheStackCalledInsideAnExpressionIsANamedBreak()
     {
-        string source = Classifier("""
+        var (first, firstOutput) = GeneratorHarness.Run(Classifier("""
                     var x = embed.Forward(tokens);
                     return head.Forward(encoder.Forward(x).Mean(1));
+            """));
+        Assert.Empty(first.Diagnostics);
+        var runner = first.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Classifier.Regions.g.cs").SourceText.ToString();
+        Assert.Contains("var __sgPart0 = __compiled.__elements.Of(encoder, static __e => __e.Compile()).Forward(x);", runner);
+        Assert.Contains("return __compiled.ForwardRegion2(__sgPart0);", runner);
+        Assert.DoesNotContain(GeneratorHarness.Problems(firstOutput), p => p.Severity == DiagnosticSeverity.Error);
+
+        string source = Classifier("""
+                    var x = embed.Forward(tokens);
+                    return head.Forward(x.Mean(1) + encoder.Forward(x).Mean(1));
             """);
         var (result, output) = GeneratorHarness.Run(source);
         var d = Assert.Single(result.Diagnostics);

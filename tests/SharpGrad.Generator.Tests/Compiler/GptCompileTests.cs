@@ -137,12 +137,18 @@ public class GptCompileTests
         Assert.Contains("return __compiled.ForwardRegion2(h);", runner);
         Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
 
-        // Inside an expression: a named break.
+        // Inside an expression that evaluates it first: its own program into a local, the head a region (session 11).
         string insideSource = source.Replace("var h = layer.Forward(Functional.Gelu(x), memory);", "")
             .Replace("return head.Forward(h);", "return head.Forward(layer.Forward(x, memory));");
         Assert.Contains("head.Forward(layer.Forward(x, memory))", insideSource);
         var (inside, _) = GeneratorHarness.Run(insideSource);
-        var info = Assert.Single(inside.Diagnostics, d => d.Id == "SG1019");
+        Assert.Empty(inside.Diagnostics);
+        Assert.Contains("var __sgPart0 = __compiled.__elements.Of(layer, static __e => __e.Compile()).Forward(x, memory);", Generated(inside, "Demo.Compiled.Dec.Regions.g.cs"));
+        // After an operand that computes: a named break.
+        string afterSource = insideSource.Replace("return head.Forward(layer.Forward(x, memory));", "return head.Forward(Functional.Gelu(x) + layer.Forward(x, memory));");
+        Assert.Contains("Functional.Gelu(x) + layer.Forward(x, memory)", afterSource);
+        var (after, _) = GeneratorHarness.Run(afterSource);
+        var info = Assert.Single(after.Diagnostics, d => d.Id == "SG1019");
         Assert.Contains("(a TransformerDecoderLayer, which runs its own compiled program)", info.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 }

@@ -54,7 +54,7 @@ public sealed partial class BatchSecondGruPair
     }
 }
 
-/// <summary>A batch-second layer reading an input declared batch second (dim 0, T, becomes the program's batch): a named graph break.</summary>
+/// <summary>A batch-second layer reading an input declared batch second ([T, N, 8]: the batch N in dim 1, T read at each call), compiled whole (CompiledRegionBoundaryTests).</summary>
 [Module]
 public sealed partial class BatchSecondDeclaredInput
 {

@@ -30,7 +30,7 @@ public sealed partial class ComposedEncoderOverFloats
     }
 }
 
-/// <summary>The same stack called inside an expression (<c>head.Forward(encoder.Forward(…))</c>): a named graph break, never silently eager.</summary>
+/// <summary>The same stack called inside an expression that evaluates it first (<c>head.Forward(encoder.Forward(…))</c>): its own program into a local, the head a region (session 11).</summary>
 [Module]
 public sealed partial class NestedEncoderCall
 {
@@ -46,4 +46,22 @@ public sealed partial class NestedEncoderCall
     }
 
     public Tensor Forward([Shape("N", "T", 6)] Tensor x) => head.Forward(encoder.Forward(proj.Forward(x))).Mean(1);
+}
+
+/// <summary>The stack called inside an expression after an operand that computes (<c>proj.Forward(x) * 0.5f + encoder.Forward(…)</c>): a named graph break, never silently eager.</summary>
+[Module]
+public sealed partial class EncoderCallAfterAnOperand
+{
+    private readonly Linear proj;
+    private readonly TransformerEncoder encoder;
+    private readonly Linear head;
+
+    public EncoderCallAfterAnOperand(int layers)
+    {
+        proj = new Linear(6, 16);
+        encoder = new TransformerEncoder(new TransformerEncoderLayer(16, 4, 24, dropout: 0.0, batchFirst: true), layers);
+        head = new Linear(16, 3);
+    }
+
+    public Tensor Forward([Shape("N", "T", 6)] Tensor x) => head.Forward(proj.Forward(x) * 0.5f + encoder.Forward(proj.Forward(x)));
 }

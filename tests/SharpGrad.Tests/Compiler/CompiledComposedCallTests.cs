@@ -51,10 +51,24 @@ public class CompiledComposedCallTests
     }
 
     [Fact]
-    public void TheStacksCallInsideAnExpressionIsANamedBreakAndStillEqualsEager()
+    public void TheStacksCallInsideAnExpressionRunsItsProgramAndEqualsEager()
     {
         Rng.ManualSeed(521);
         var model = new NestedEncoderCall(layers: 2);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Contains(compiled.Explanation.Regions, r => r.Contains(": encoder: ", StringComparison.Ordinal));
+        foreach (int t in new[] { 5, 8 })
+        {
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => compiled.Forward(x), [3, t, 6], seed: 522 + t);
+        }
+    }
+
+    [Fact]
+    public void TheStacksCallAfterAComputedOperandIsANamedBreakAndStillEqualsEager()
+    {
+        Rng.ManualSeed(521);
+        var model = new EncoderCallAfterAnOperand(layers: 2);
         var compiled = model.Compile();
         var b = Assert.Single(compiled.Explanation.Breaks);
         Assert.Contains("the call of 'encoder' (a TransformerEncoder, which runs its own compiled program)", b.Construct, StringComparison.Ordinal);

@@ -162,13 +162,14 @@ public class CharLMSampleTests
         ICharModel model = kind == "lstm" ? new CharLstm(20, 12, 16, 2, new Rng(7)) : new CharTransformer(20, 16, 4, 2, 12, new Rng(7));
         var (compiled, explanation) = model.CompileForward();
         Assert.DoesNotContain(explanation.Breaks, b => b.Construct.Contains("Forward(tokens, null)", StringComparison.Ordinal));
-        // The Transformer's embeddings and mask are a compiled region and its stack runs its own compiled program (the
-        // region after the stack is still a named break); the LSTM's constructor-sized num_layers is a named break (the
-        // whole Forward runs eagerly).
+        // The Transformer compiles whole: its guards run as written, the causal mask and both embeddings are a compiled region
+        // (the length read again), the stack runs its own compiled program, and the final LayerNorm and head are a region of
+        // the stack's output; the LSTM's constructor-sized num_layers is a named break (the whole Forward runs eagerly).
         if (kind == "transformer")
         {
+            Assert.True(explanation.IsFullyCompiled, explanation.ToString());
             Assert.Contains(explanation.Regions, r => r.EndsWith(": blocks: Forward", StringComparison.Ordinal));
-            Assert.Equal(2, explanation.Regions.Count);
+            Assert.Equal(3, explanation.Regions.Count);
         }
         else
         {
