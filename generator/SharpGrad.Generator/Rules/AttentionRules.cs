@@ -64,7 +64,8 @@ internal sealed record EncoderLayerGeometry(string DModel, string Heads, string 
     EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights);
 
 /// <summary>
-/// A TransformerEncoderLayer (dropout 0, batch first or second, with or without its src_mask and src_key_padding_mask): self-attention (one GEMM for the packed q/k/v projection,
+/// A TransformerEncoderLayer (batch first or second, with or without its src_mask and src_key_padding_mask, any dropout: in
+/// training each of its four dropouts draws its mask from its module's generator in eager's order): self-attention (one GEMM for the packed q/k/v projection,
 /// two per head, softmax, the out-projection), residuals, LayerNorms and the feed-forward block in one kernel call with a
 /// workspace that keeps what the backward reads (<c>CompiledSupport.EncoderLayerForward</c>/<c>EncoderLayerBackward</c> over
 /// <c>Kernels/TransformerLayer.cs</c>).
@@ -99,7 +100,6 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
     {
         if (tensorArguments > 3) return "a TransformerEncoderLayer call with more than src, src_mask and src_key_padding_mask";
         if (child.Arg("batchFirst") is { IsKnown: false }) return "a TransformerEncoderLayer whose batch_first is not known at build time";
-        if (child.Arg("dropout") is not { Number: 0 }) return "a TransformerEncoderLayer with dropout (the compiled layer has dropout 0)";
         return null;
     }
 

@@ -71,9 +71,27 @@ public static partial class CompiledSupport
         return Array.ConvertAll(layer.KernelParameters(), Dense);
     }
 
+    /// <summary>A dropout submodule as the kernels run it: its p in training, inactive in evaluation; its generator.</summary>
+    private static DropoutSite Site(Dropout dropout) => dropout.Training && dropout.P > 0 ? new DropoutSite(dropout.P, dropout.Rng) : default;
+
+    /// <summary>A MultiheadAttention's dropout on its weights as the kernels run it (eager: <c>Training ? Dropout : 0</c>, its <c>Rng</c>).</summary>
+    private static DropoutSite Site(MultiheadAttention attn) => attn.Training && attn.Dropout > 0 ? new DropoutSite(attn.Dropout, attn.Rng) : default;
+
     /// <summary>
-    /// A compiled TransformerEncoderLayer's forward (dropout 0; <see cref="TransformerLayerKernel.Forward"/>)
-    /// with PyTorch's optional <paramref name="srcMask"/> ([T, T] or [N·nhead, T, T]) and <paramref name="srcKeyPaddingMask"/>
+    /// An encoder layer's dropouts as eager runs them (each submodule's own mode, p and generator), in the layout of the
+    /// layer's tensors.
+    /// </summary>
+    private static TransformerDropout DropoutOf(TransformerEncoderLayer layer)
+        => new(Site(layer.SelfAttn), Site(layer.Dropout1), Site(layer.Dropout), Site(layer.Dropout2), BatchSecond: !layer.BatchFirst);
+
+    /// <summary>A decoder layer's six dropouts as eager runs them.</summary>
+    private static TransformerDropout DropoutOf(TransformerDecoderLayer layer)
+        => new(Site(layer.SelfAttn), Site(layer.Dropout1), Site(layer.Dropout), Site(layer.Dropout3), Site(layer.MultiheadAttn), Site(layer.Dropout2),
+            BatchSecond: !layer.BatchFirst);
+
+    /// <summary>
+    /// A compiled TransformerEncoderLayer's forward (<see cref="TransformerLayerKernel.Forward"/>; in training its dropouts draw
+    /// their masks from their modules' generators in eager's order, so a seeded run equals eager's) with PyTorch's optional <paramref name="srcMask"/> ([T, T] or [N·nhead, T, T]) and <paramref name="srcKeyPaddingMask"/>
     /// ([N, T]): Bool true marks what may not be attended, a float mask is added to the scores. With <paramref name="batchFirst"/>
     /// false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/> are [T, N, E], transposed
     /// to and from the kernel's [N, T, E] rows.
@@ -84,16 +102,17 @@ public static partial class CompiledSupport
         RefuseSubmoduleHooks(layer);
         CheckLayout(layer, layer.BatchFirst, batchFirst);
         var masks = AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps);
+        var dropout = DropoutOf(layer);
         if (batchFirst)
         {
-            TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, masks);
+            TransformerLayerKernel.Forward(shape, x, y, n, EncoderLayerWeights(layer, shape), workspace, masks, dropout);
             return;
         }
         int t = shape.Steps, e = shape.DModel, count = n * t * e;
         var rowsIn = Rows(ref t_rowsIn, count, clear: false);
         var rowsOut = Rows(ref t_rowsOut, count, clear: false);
         AxisCopyKernel.SwapLeading(x, rowsIn, t, n, e, accumulate: false);
-        TransformerLayerKernel.Forward(shape, rowsIn, rowsOut, n, EncoderLayerWeights(layer, shape), workspace, masks);
+        TransformerLayerKernel.Forward(shape, rowsIn, rowsOut, n, EncoderLayerWeights(layer, shape), workspace, masks, dropout);
         AxisCopyKernel.SwapLeading(rowsOut, y, n, t, e, accumulate: false);
     }
 
@@ -112,7 +131,8 @@ public static partial class CompiledSupport
     }
 
     /// <summary>
-    /// A compiled TransformerDecoderLayer's forward (batch first, dropout 0; <see cref="DecoderLayerKernel.Forward"/>) of
+    /// A compiled TransformerDecoderLayer's forward (batch-first rows; <see cref="DecoderLayerKernel.Forward"/>, in training with its
+    /// six dropouts' masks drawn from their modules' generators in eager's order) of
     /// <paramref name="x"/> [N, L, E] over <paramref name="memory"/> [N, S, E] with PyTorch's optional masks: <paramref name="tgtMask"/>
     /// [L, L] or [N·nhead, L, L], <paramref name="memoryMask"/> [L, S] or [N·nhead, L, S], <paramref name="tgtKeyPaddingMask"/>
     /// [N, L], <paramref name="memoryKeyPaddingMask"/> [N, S] (Bool true: not attended; float: added).
@@ -121,7 +141,7 @@ public static partial class CompiledSupport
         float[] memory, int memorySteps, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null, Tensor? memoryKeyPaddingMask = null)
         => DecoderLayerKernel.Forward(shape, x, memory, memorySteps, y, n, DecoderLayerWeights(layer, shape), workspace,
             AttentionMasksOf(tgtMask, tgtKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps),
-            AttentionMasksOf(memoryMask, memoryKeyPaddingMask, n, shape.Heads, shape.Steps, memorySteps));
+            AttentionMasksOf(memoryMask, memoryKeyPaddingMask, n, shape.Heads, shape.Steps, memorySteps), DropoutOf(layer));
 
     /// <summary>Its backward: the target's gradient added into <paramref name="gx"/>, the memory's into <paramref name="gradMemory"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void DecoderLayerBackward(TransformerDecoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,

@@ -23,6 +23,8 @@ internal sealed class EncoderLayerSplit
     internal List<DeferredWeightGrad>[] Deferred = [];
     /// <summary>The weight-gradient items of the last backward: (record index, first output row, end row).</summary>
     internal readonly List<(int Record, int Row0, int Row1)> Items = [];
+    /// <summary>The dropout masks of the whole batch, drawn in eager's order before the parts run; each part copies its sequences'.</summary>
+    internal readonly EncoderDropoutMasks Whole = new();
     /// <summary>The number of parts of the last forward (0: the last forward ran whole) and its batch.</summary>
     internal int Count, N;
     private int _e;
@@ -100,8 +102,13 @@ public static partial class TransformerLayerKernel
     /// <summary>The sequences [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of part <paramref name="part"/>.</summary>
     internal static (int Start, int Count) PartRows(int n, int parts, int part) => Parallelism.PartRange(n, parts, part);
 
-    /// <summary>Runs <see cref="Forward"/> as batch parts on the worker pool when <see cref="SplitParts"/> says so (no masks); false: run it whole.</summary>
-    private static bool SplitForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks)
+    /// <summary>
+    /// Runs <see cref="Forward"/> as batch parts on the worker pool when <see cref="SplitParts"/> says so (no masks); false: run it
+    /// whole. The dropout masks of the whole batch are drawn first, on this thread, in eager's order (so the parts and their
+    /// threads do not change the draws); each part runs with its sequences' slice.
+    /// </summary>
+    private static bool SplitForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks,
+        in TransformerDropout dropout)
     {
         int parts = masks.IsEmpty && !t_inPart ? SplitParts(s, n) : 1;
         if (parts <= 1)
@@ -114,6 +121,7 @@ public static partial class TransformerLayerKernel
             throw new ArgumentException($"TransformerLayerKernel.Forward: x and y must hold {n}·{s.Steps}·{s.DModel} = {size} elements, but have {x.Length} and {y.Length}.");
         var split = ws.Split ??= new EncoderLayerSplit();
         split.Ensure(s, n, parts);
+        split.Whole.Draw(s, n, dropout);
         Parallelism.For(parts, new ForwardPart(s, x, y, n, w, split));
         return true;
     }
@@ -126,6 +134,7 @@ public static partial class TransformerLayerKernel
             int rowSize = s.Steps * s.DModel;
             var part = split.Parts[index];
             part.Ensure(s, nb);
+            part.Drop.CopySlice(split.Whole, s, b0, nb);
             Array.Copy(x, b0 * rowSize, part.Input, 0, nb * rowSize);
             t_inPart = true;
             try

@@ -25,6 +25,14 @@ public sealed class EncoderLayerWorkspace
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     /// <summary>The batch parts of a split forward (<see cref="TransformerLayerKernel"/>, TransformerLayer.Split.cs); null until one runs.</summary>
     internal EncoderLayerSplit? Split;
+    /// <summary>The dropout masks of the last forward (which were drawn, and the masks), for its backward.</summary>
+    internal readonly EncoderDropoutMasks Drop = new();
+    /// <summary>
+    /// With dropout: the attention weights times their mask, the activation times its mask (what linear2 reads), an output
+    /// before its mask, and the masked output gradients of dropout1 and dropout2 (separate arrays: a split part's deferred
+    /// weight gradients read them after the part's backward). Grown when needed, reused across calls.
+    /// </summary>
+    internal float[] Dropped = [], FfDropped = [], Out = [], GMasked1 = [], GMasked2 = [];
     private int _n = -1;
     private EncoderLayerShape _shape;
 
@@ -40,13 +48,121 @@ public sealed class EncoderLayerWorkspace
         _n = n;
         _shape = s;
     }
+
+    /// <summary>Sizes the buffers the drawn masks (<see cref="Drop"/>) need.</summary>
+    internal void EnsureDropout(in EncoderLayerShape s, int n)
+    {
+        int rows = n * s.Steps, e = s.DModel;
+        if (Drop.WeightsOn) EncoderDropoutMasks.Fit(ref Dropped, n * s.Heads * s.Steps * s.Steps);
+        if (Drop.FeedForwardOn) EncoderDropoutMasks.Fit(ref FfDropped, rows * s.FeedForward);
+        if (Drop.SelfOutputOn || Drop.FeedForwardOutputOn) EncoderDropoutMasks.Fit(ref Out, rows * e);
+        if (Drop.SelfOutputOn) EncoderDropoutMasks.Fit(ref GMasked1, rows * e);
+        if (Drop.FeedForwardOutputOn) EncoderDropoutMasks.Fit(ref GMasked2, rows * e);
+    }
+
+    /// <summary>The feed-forward block's dropouts of the last forward (the activation's and the output's).</summary>
+    internal FeedForwardDropout FeedForwardDrop => new(Drop.FeedForwardOn ? Drop.FeedForward : null, FfDropped,
+        Drop.FeedForwardOutputOn ? Drop.FeedForwardOutput : null, Out, GMasked2);
+
+    /// <summary>The attention weights' dropout of the last forward, or inactive.</summary>
+    internal AttentionDropout WeightsDrop => Drop.WeightsOn ? new AttentionDropout(Drop.Weights, Dropped) : default;
 }
+
+/// <summary>
+/// The dropouts of a Transformer layer in training, as eager runs them (PyTorch: <c>TransformerEncoderLayer</c>'s
+/// <c>self_attn</c> dropout on the weights, <c>dropout1</c>, <c>dropout</c> (feed-forward, after the activation),
+/// <c>dropout2</c>; <c>TransformerDecoderLayer</c>'s <c>self_attn</c>, <c>dropout1</c>, <c>multihead_attn</c>,
+/// <c>dropout2</c>, <c>dropout</c>, <c>dropout3</c>), each inactive in evaluation. The masks are drawn in eager's order, each
+/// over its tensor as eager lays it out: [T, N, ·] when <paramref name="BatchSecond"/> (a <c>batch_first=False</c> layer), the
+/// attention weights always [N, heads, L, S].
+/// </summary>
+/// <param name="SelfWeights">The self-attention's dropout on its weights.</param>
+/// <param name="SelfOutput">dropout1: on the self-attention's output.</param>
+/// <param name="FeedForward">dropout: inside the feed-forward block, after the activation.</param>
+/// <param name="FeedForwardOutput">On the feed-forward block's output (the encoder's dropout2, the decoder's dropout3).</param>
+/// <param name="CrossWeights">The decoder's attention over the memory: its dropout on the weights.</param>
+/// <param name="CrossOutput">The decoder's dropout2: on that attention's output.</param>
+/// <param name="BatchSecond">The layer's tensors are [T, N, ·] (batch_first=False).</param>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct TransformerDropout(DropoutSite SelfWeights, DropoutSite SelfOutput, DropoutSite FeedForward, DropoutSite FeedForwardOutput,
+    DropoutSite CrossWeights = default, DropoutSite CrossOutput = default, bool BatchSecond = false);
+
+/// <summary>
+/// An encoder layer's dropout masks of one forward (<see cref="TransformerDropout"/>), batch-first rows: the attention weights'
+/// [N·heads, T, T], dropout1's [N, T, E], the feed-forward's [N, T, F], dropout2's [N, T, E]; each flag says whether it was drawn.
+/// </summary>
+internal sealed class EncoderDropoutMasks
+{
+    internal float[] Weights = [], SelfOutput = [], FeedForward = [], FeedForwardOutput = [];
+    internal bool WeightsOn, SelfOutputOn, FeedForwardOn, FeedForwardOutputOn;
+    private float[] _scratch = [];
+
+    /// <summary>Grows <paramref name="a"/> to at least <paramref name="size"/> elements (never shrinks, so a steady state allocates nothing).</summary>
+    internal static void Fit(ref float[] a, int size)
+    {
+        if (a.Length < size) a = new float[size];
+    }
+
+    /// <summary>Draws the masks of the sites <paramref name="d"/> makes active for <paramref name="n"/> sequences, in eager's order.</summary>
+    internal void Draw(in EncoderLayerShape s, int n, in TransformerDropout d)
+    {
+        int t = s.Steps, e = s.DModel, f = s.FeedForward, probs = n * s.Heads * t * t;
+        (WeightsOn, SelfOutputOn, FeedForwardOn, FeedForwardOutputOn) = (d.SelfWeights.IsActive, d.SelfOutput.IsActive, d.FeedForward.IsActive, d.FeedForwardOutput.IsActive);
+        if (WeightsOn)
+        {
+            Fit(ref Weights, probs);
+            DropoutKernel.Mask(Weights, probs, d.SelfWeights.P, d.SelfWeights.Rng);
+        }
+        if (SelfOutputOn)
+        {
+            Fit(ref SelfOutput, n * t * e);
+            DropoutKernel.MaskRows(d.SelfOutput, SelfOutput, n, t, e, d.BatchSecond, ref _scratch);
+        }
+        if (FeedForwardOn)
+        {
+            Fit(ref FeedForward, n * t * f);
+            DropoutKernel.MaskRows(d.FeedForward, FeedForward, n, t, f, d.BatchSecond, ref _scratch);
+        }
+        if (FeedForwardOutputOn)
+        {
+            Fit(ref FeedForwardOutput, n * t * e);
+            DropoutKernel.MaskRows(d.FeedForwardOutput, FeedForwardOutput, n, t, e, d.BatchSecond, ref _scratch);
+        }
+    }
+
+    /// <summary>Only the self-attention weights' mask (a MultiheadAttention's own self-attention, the decoder's): the others off.</summary>
+    internal void DrawWeights(in EncoderLayerShape s, int n, DropoutSite weights) => Draw(s, n, new TransformerDropout(weights, default, default, default));
+
+    /// <summary>Sequences [<paramref name="b0"/>, b0 + <paramref name="nb"/>) of <paramref name="whole"/>'s masks: a batch part's.</summary>
+    internal void CopySlice(EncoderDropoutMasks whole, in EncoderLayerShape s, int b0, int nb)
+    {
+        int t = s.Steps, plane = s.Heads * t * t, row = t * s.DModel, ffRow = t * s.FeedForward;
+        (WeightsOn, SelfOutputOn, FeedForwardOn, FeedForwardOutputOn) = (whole.WeightsOn, whole.SelfOutputOn, whole.FeedForwardOn, whole.FeedForwardOutputOn);
+        if (WeightsOn) Slice(whole.Weights, b0 * plane, ref Weights, nb * plane);
+        if (SelfOutputOn) Slice(whole.SelfOutput, b0 * row, ref SelfOutput, nb * row);
+        if (FeedForwardOn) Slice(whole.FeedForward, b0 * ffRow, ref FeedForward, nb * ffRow);
+        if (FeedForwardOutputOn) Slice(whole.FeedForwardOutput, b0 * row, ref FeedForwardOutput, nb * row);
+
+        static void Slice(float[] source, int offset, ref float[] target, int count)
+        {
+            Fit(ref target, count);
+            Array.Copy(source, offset, target, 0, count);
+        }
+    }
+}
+
+/// <summary>
+/// The feed-forward block's dropouts for <see cref="TransformerLayerKernel.FeedForward"/> and its backward: the activation's
+/// mask and the activation times it (what linear2 reads), the output's mask, the output before it (forward scratch) and the
+/// output gradient times it (backward). A null mask: that dropout is off.
+/// </summary>
+internal readonly record struct FeedForwardDropout(float[]? Mask, float[]? Dropped, float[]? OutputMask, float[]? Output, float[]? GOutput);
 
 /// <summary>
 /// A Transformer encoder layer (self-attention with a packed in-projection, softmax(q·kᵀ/√d)·v per head, the out-projection;
 /// residuals, LayerNorms, the feed-forward block) on float32 arrays for compiled programs, composed of the shared kernels
-/// (<see cref="Gemm"/>, <see cref="SoftmaxKernel"/>, <see cref="NormKernel"/>, <see cref="Pointwise"/>). Without masks and
-/// dropout (the rule compiles dropout 0 only). Weights in PyTorch's order: in_proj_weight, in_proj_bias, out_proj.weight,
+/// (<see cref="Gemm"/>, <see cref="SoftmaxKernel"/>, <see cref="NormKernel"/>, <see cref="Pointwise"/>), with the attention
+/// masks and, in training, the layer's four dropouts (<see cref="TransformerDropout"/>, masks drawn as eager's). Weights in PyTorch's order: in_proj_weight, in_proj_bias, out_proj.weight,
 /// out_proj.bias, linear1.weight, linear1.bias, linear2.weight, linear2.bias, norm1.weight, norm1.bias, norm2.weight, norm2.bias.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
@@ -57,14 +173,19 @@ public static partial class TransformerLayerKernel
     /// <summary><paramref name="y"/> [N, T, E] = the layer applied to <paramref name="x"/> [N, T, E] (batch first).</summary>
     /// <remarks>
     /// <paramref name="masks"/>: the self-attention's additive masks (PyTorch's <c>src_mask</c> and <c>src_key_padding_mask</c>;
-    /// none by default); the backward is the same (masked probabilities are 0).
+    /// none by default); the backward is the same (masked probabilities are 0). <paramref name="dropout"/>: the layer's dropouts
+    /// in training (none by default), their masks drawn here for the whole batch in eager's order (a split forward draws them
+    /// before its parts run), kept in the workspace for the backward.
     /// </remarks>
-    public static void Forward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks = default)
+    public static void Forward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws, AttentionMasks masks = default,
+        TransformerDropout dropout = default)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(ws);
-        if (SplitForward(s, x, y, n, w, ws, masks)) return;
+        if (SplitForward(s, x, y, n, w, ws, masks, dropout)) return;
         ws.Ensure(s, n);
+        if (!t_inPart) ws.Drop.Draw(s, n, dropout);   // a batch part runs with its slice of the masks its split drew
+        ws.EnsureDropout(s, n);
         int rows = n * s.Steps, e = s.DModel;
         if (!ReferenceEquals(x, ws.Input)) Array.Copy(x, ws.Input, rows * e);
         if (s.NormFirst)
@@ -73,14 +194,14 @@ public static partial class TransformerLayerKernel
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
+            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
             AttentionForward(s, n, ws.Input, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act);
+            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
         }
     }
@@ -104,13 +225,13 @@ public static partial class TransformerLayerKernel
             Array.Copy(gy, gR1, size);
             var gN2 = ws.G2;
             Array.Clear(gN2, 0, size);
-            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
+            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop);
             LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + attn(n1)
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             var gN1 = ws.G3;
             Array.Clear(gN1, 0, size);
-            AttentionBackward(s, n, ws.Hidden1, gR1, gN1, w, g, ws);
+            AttentionBackward(s, n, ws.Hidden1, Masked1(ws, gR1, size), gN1, w, g, ws);
             if (gx is not null) LayerNormBackward(s, ws.Input, gN1, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             else LayerNormBackward(s, ws.Input, gN1, null, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
         }
@@ -122,13 +243,28 @@ public static partial class TransformerLayerKernel
             LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             var gH1 = ws.G3;
             Array.Copy(gR2, gH1, size);
-            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf);
+            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop);
             // h1 = LN1(r1), r1 = x + attn(x)
             Array.Clear(gR1, 0, size);
             LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
-            AttentionBackward(s, n, ws.Input, gR1, gx, w, g, ws);
+            AttentionBackward(s, n, ws.Input, Masked1(ws, gR1, size), gx, w, g, ws);
         }
+    }
+
+    /// <summary>The self-attention output's gradient: <paramref name="g"/> through dropout1's mask when it was drawn (into its own array), else <paramref name="g"/>.</summary>
+    private static float[] Masked1(EncoderLayerWorkspace ws, float[] g, int size)
+    {
+        if (!ws.Drop.SelfOutputOn) return g;
+        TensorPrimitives.Multiply(g.AsSpan(0, size), ws.Drop.SelfOutput.AsSpan(0, size), ws.GMasked1.AsSpan(0, size));
+        return ws.GMasked1;
+    }
+
+    /// <summary><paramref name="y"/> = <paramref name="residual"/> + <paramref name="a"/>·<paramref name="mask"/> (eager's <c>x + dropout(a)</c>), or + a without a mask.</summary>
+    internal static void AddDropped(float[] residual, float[] a, float[]? mask, float[] y, int size)
+    {
+        if (mask is null) TensorPrimitives.Add(residual.AsSpan(0, size), a.AsSpan(0, size), y.AsSpan(0, size));
+        else TensorPrimitives.MultiplyAdd(a.AsSpan(0, size), mask.AsSpan(0, size), residual.AsSpan(0, size), y.AsSpan(0, size));
     }
 
     /// <summary>LayerNorm over the rows' last dim (d_model): shared by the encoder and decoder layer kernels.</summary>
@@ -185,10 +321,10 @@ public static partial class TransformerLayerKernel
     /// <summary>
     /// <paramref name="y"/> = <paramref name="residual"/> + linear2(act(linear1(<paramref name="x"/>))), keeping linear1's output
     /// (<paramref name="ff1"/>, GELU only) and the activation (<paramref name="ff1Act"/>) for the backward; shared by the encoder
-    /// and decoder layer kernels.
+    /// and decoder layer kernels. With <paramref name="drop"/>'s masks: residual + dropout(linear2(dropout(act(linear1(x))))).
     /// </summary>
     internal static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, float[] w1, float[] b1, float[] w2,
-        float[] b2, float[] ff1, float[] ff1Act)
+        float[] b2, float[] ff1, float[] ff1Act, FeedForwardDropout drop = default)
     {
         int e = s.DModel, f = s.FeedForward;
         if (s.Gelu)
@@ -200,18 +336,40 @@ public static partial class TransformerLayerKernel
         {
             Linear(x, w1, b1, ff1Act, rows, e, f, relu: true);
         }
-        Linear(ff1Act, w2, b2, y, rows, f, e, residual);
+        var hidden = ff1Act;
+        if (drop.Mask is { } mask)
+        {
+            TensorPrimitives.Multiply(ff1Act.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), drop.Dropped.AsSpan(0, rows * f));
+            hidden = drop.Dropped!;
+        }
+        if (drop.OutputMask is { } outputMask)
+        {
+            Linear(hidden, w2, b2, drop.Output!, rows, f, e);
+            AddDropped(residual, drop.Output!, outputMask, y, rows * e);
+        }
+        else
+        {
+            Linear(hidden, w2, b2, y, rows, f, e, residual);
+        }
     }
 
     /// <summary>
     /// The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>, the
     /// weights' and biases' gradients added; <paramref name="gFfAct"/> and <paramref name="gFf"/> are scratch of rows × d_ff.
+    /// Through the forward's dropout masks (<paramref name="drop"/>) when it had them.
     /// </summary>
     internal static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
-        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf)
+        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop = default)
     {
         int e = s.DModel, f = s.FeedForward;
-        LinearBackward(ff1Act, w2, gy, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
+        var gOut = gy;
+        if (drop.OutputMask is { } outputMask)
+        {
+            TensorPrimitives.Multiply(gy.AsSpan(0, rows * e), outputMask.AsSpan(0, rows * e), drop.GOutput.AsSpan(0, rows * e));
+            gOut = drop.GOutput!;
+        }
+        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
+        if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
         Array.Clear(gFf, 0, rows * f);
         if (s.Gelu) Pointwise.Backward<GeluOp>(ff1, ff1Act, gFfAct, gFf, rows * f);
         else Pointwise.Backward<ReluOp>(ff1Act, ff1Act, gFfAct, gFf, rows * f); // relu(x) > 0 exactly where x > 0
@@ -228,8 +386,17 @@ public static partial class TransformerLayerKernel
         int t = s.Steps, e = s.DModel, rows = n * t;
         Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
         var (q, k, v) = QkvRows(s, ws.Qkv);
-        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks);
-        Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual);
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks, ws.WeightsDrop);
+        if (ws.Drop.SelfOutputOn)
+        {
+            // r1 = x + dropout1(out_proj(·)), as eager
+            Linear(ws.Merged, w[OutW], w[OutB], ws.Out, rows, e, e);
+            AddDropped(residual, ws.Out, ws.Drop.SelfOutput, ws.Residual1, rows * e);
+        }
+        else
+        {
+            Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual);
+        }
     }
 
     /// <summary>The self-attention's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/> (when not null).</summary>
@@ -240,27 +407,30 @@ public static partial class TransformerLayerKernel
         LinearBackward(ws.Merged, w[OutW], gy, ws.GMerged, accumulate: false, g[OutW], g[OutB], rows, e, e);
         var (q, k, v) = QkvRows(s, ws.Qkv);
         var (gq, gk, gv) = QkvRows(s, ws.GQkv);
-        AttentionKernel.Backward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, t * e, e), gq, gk, gv);
+        AttentionKernel.Backward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, t * e, e), gq, gk, gv, ws.WeightsDrop);
         LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
     }
 
     /// <summary>
     /// A MultiheadAttention layer's self-attention (PyTorch: <c>mha(x, x, x, key_padding_mask, attn_mask=…)[0]</c>, batch first,
-    /// packed in-projection, dropout 0) on [N, T, E] rows: <paramref name="y"/> = out_proj(attention(in_proj(x))). The shape's
+    /// packed in-projection) on [N, T, E] rows: <paramref name="y"/> = out_proj(attention(in_proj(x))). The shape's
     /// feed-forward and LayerNorm fields are unused; <paramref name="w"/> is in_proj_weight, in_proj_bias, out_proj.weight,
-    /// out_proj.bias (the first four of the encoder layer's weights).
+    /// out_proj.bias (the first four of the encoder layer's weights). <paramref name="weightsDropout"/>: the layer's dropout on
+    /// the weights in training (none by default), its [N, heads, T, T] mask drawn here as eager draws it and kept for the backward.
     /// </summary>
     public static void SelfAttentionForward(in EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerWorkspace ws,
-        AttentionMasks masks = default)
+        AttentionMasks masks = default, DropoutSite weightsDropout = default)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(ws);
         ws.Ensure(s, n);
+        ws.Drop.DrawWeights(s, n, weightsDropout);
+        ws.EnsureDropout(s, n);
         int t = s.Steps, e = s.DModel, rows = n * t;
         Array.Copy(x, ws.Input, rows * e);
         Linear(ws.Input, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
         var (q, k, v) = QkvRows(s, ws.Qkv);
-        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks);
+        AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks, ws.WeightsDrop);
         Linear(ws.Merged, w[OutW], w[OutB], y, rows, e, e);
     }
 

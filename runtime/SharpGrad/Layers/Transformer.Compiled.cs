@@ -8,9 +8,9 @@ namespace SharpGrad.Layers;
 // the constructor sets (ElementPrograms: `__elements.Of(layer, static e => e.Compile())`) runs these for the built-in layers.
 //
 // What they share: the kernels take batch-first rows, so a layer built with batch_first=False transposes its inputs to
-// [N, T, E] and its output back (two views on the tape around the one fused node); dropout in training mode runs the eager
-// layer (a graph break named in the Explanation); a float mask that requires grad runs the eager layer (the kernels read
-// masks as data); and while a forward or backward hook is registered on one of the layer's
+// [N, T, E] and its output back (two views on the tape around the one fused node); dropout in training mode is compiled (each
+// mask drawn from its module's generator in eager's order, so a seeded run equals eager's); a float mask that requires grad
+// runs the eager layer (the kernels read masks as data); and while a forward or backward hook is registered on one of the layer's
 // submodules (self_attn, its out_proj, linear1, norm1, …) the call runs the eager layer, whose submodule calls run the hooks
 // — as torch.compile runs them. Hooks on the layer itself belong to whoever calls it (Module.Call / a parent program).
 
@@ -39,16 +39,8 @@ internal static class TransformerCompiledLayout
     /// <summary>[T, N, E] → its [N, T, E] view when the layer is batch second.</summary>
     public static Tensor BatchFirst(Tensor x, bool batchFirst) => batchFirst ? x : x.Transpose(0, 1);
 
-    /// <summary>The breaks of a layer's compiled program: dropout in training mode.</summary>
-    public static GraphExplanation Explain(string owner, double dropout)
-    {
-        var breaks = new List<GraphBreak>();
-        if (dropout > 0)
-        {
-            breaks.Add(new GraphBreak("Forward", owner, $"dropout {dropout} in training mode (eval mode is compiled)", "build it with dropout: 0.0, or call it in eval mode"));
-        }
-        return new GraphExplanation(breaks.Count == 0 ? ["Forward"] : [], breaks);
-    }
+    /// <summary>A layer's compiled program: no break (dropout in training, masks and both layouts are compiled).</summary>
+    public static GraphExplanation Explain() => new(["Forward"], []);
 
     public static void CheckInput(string where, string name, Tensor x, bool batchFirst, int dModel)
     {
@@ -65,9 +57,9 @@ public sealed partial class TransformerEncoderLayer
     /// <summary>
     /// The compiled program of this layer (PyTorch: <c>torch.compile(layer)</c>), sharing its parameters: each call is one
     /// fused kernel (self-attention, residuals, LayerNorms, feed-forward) and one node on the tape (with <c>batch_first=False</c>,
-    /// plus the two transposes to and from the kernel's batch-first rows). Dropout in training mode runs eagerly (its
-    /// <see cref="Compiled.Explanation"/> says so); so does a call while a hook is registered on one of the layer's
-    /// submodules, so that the hook runs and sees what it sees eagerly. One instance per thread, as every compiled program.
+    /// plus the two transposes to and from the kernel's batch-first rows). Dropout in training mode is compiled: each of the
+    /// layer's dropouts draws its mask from its module's generator in eager's order (a seeded run equals eager's). A call while
+    /// a hook is registered on one of the layer's submodules runs eagerly, so that the hook runs and sees what it sees eagerly. One instance per thread, as every compiled program.
     /// </summary>
     public Compiled Compile() => new(this);
 
@@ -101,7 +93,7 @@ public sealed partial class TransformerEncoderLayer
         {
             _layer = layer;
             _submodules = TransformerCompiledLayout.Submodules(layer);
-            Explanation = TransformerCompiledLayout.Explain("TransformerEncoderLayer", layer.DropoutP);
+            Explanation = TransformerCompiledLayout.Explain();
         }
 
         /// <summary>What of the layer is compiled (PyTorch: <c>torch._dynamo.explain</c>).</summary>
@@ -117,7 +109,7 @@ public sealed partial class TransformerEncoderLayer
         {
             ArgumentNullException.ThrowIfNull(src);
             var layer = _layer;
-            if ((layer.Training && layer.DropoutP > 0) || TransformerCompiledLayout.AnyHooks(_submodules) || TransformerCompiledLayout.MaskNeedsGrad(srcMask, srcKeyPaddingMask))
+            if (TransformerCompiledLayout.AnyHooks(_submodules) || TransformerCompiledLayout.MaskNeedsGrad(srcMask, srcKeyPaddingMask))
             {
                 return layer.Forward(src, srcMask, srcKeyPaddingMask);
             }
@@ -213,9 +205,9 @@ public sealed partial class TransformerDecoderLayer
     /// The compiled program of this layer (PyTorch: <c>torch.compile(layer)</c>), sharing its parameters: each call is one
     /// fused kernel (self-attention over the target, attention over the memory, feed-forward, residuals and three LayerNorms)
     /// and one node on the tape, which gives the target's, the memory's and the 18 parameters' gradients (with
-    /// <c>batch_first=False</c>, plus the transposes to and from the kernel's batch-first rows). Dropout in training mode runs
-    /// eagerly (its <see cref="Compiled.Explanation"/> says so); so does a call while a hook is registered on one of the
-    /// layer's submodules. One instance per thread, as every compiled program.
+    /// <c>batch_first=False</c>, plus the transposes to and from the kernel's batch-first rows). Dropout in training mode is
+    /// compiled, its masks drawn as eager draws them; a call while a hook is registered on one of the layer's submodules runs
+    /// eagerly. One instance per thread, as every compiled program.
     /// </summary>
     public Compiled Compile() => new(this);
 
@@ -250,7 +242,7 @@ public sealed partial class TransformerDecoderLayer
         {
             _layer = layer;
             _submodules = TransformerCompiledLayout.Submodules(layer);
-            Explanation = TransformerCompiledLayout.Explain("TransformerDecoderLayer", layer.DropoutP);
+            Explanation = TransformerCompiledLayout.Explain();
         }
 
         /// <summary>What of the layer is compiled (PyTorch: <c>torch._dynamo.explain</c>).</summary>
@@ -271,8 +263,7 @@ public sealed partial class TransformerDecoderLayer
             ArgumentNullException.ThrowIfNull(tgt);
             ArgumentNullException.ThrowIfNull(memory);
             var layer = _layer;
-            if ((layer.Training && layer.DropoutP > 0) || TransformerCompiledLayout.AnyHooks(_submodules)
-                || TransformerCompiledLayout.MaskNeedsGrad(tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask))
+            if (TransformerCompiledLayout.AnyHooks(_submodules) || TransformerCompiledLayout.MaskNeedsGrad(tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask))
             {
                 return layer.Forward(tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask);
             }

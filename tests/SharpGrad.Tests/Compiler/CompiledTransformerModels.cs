@@ -2,7 +2,7 @@ using SharpGrad.Layers;
 
 namespace SharpGrad.Tests.Compiler;
 
-// Models with Transformer encoder layers for the compiled layer rule (CompiledTransformerTests): batch first, dropout 0, no masks.
+// Models with Transformer encoder layers for the compiled layer rule (CompiledTransformerTests): batch first, mostly dropout 0 and no masks.
 
 /// <summary>A post-norm ReLU encoder layer (PyTorch's default placement).</summary>
 [Module]
@@ -46,7 +46,7 @@ public sealed partial class CompiledEncoderClassifier
     public Tensor Forward([Shape("N", 6, 8)] Tensor x) => head.Forward(encoder.Forward(x).Mean(1));
 }
 
-/// <summary>An encoder layer with the default dropout (0.1): a graph break, run eagerly.</summary>
+/// <summary>An encoder layer with the default dropout (0.1): compiled, in training (its masks drawn as eager draws them) and evaluation.</summary>
 [Module]
 public sealed partial class CompiledEncoderLayerWithDropout
 {

@@ -143,13 +143,12 @@ public class CompiledDecoderProgramTests
     }
 
     [Fact]
-    public void DropoutInTrainingRunsEagerlyAndIsNamedAndBadInputsAreNamed()
+    public void DropoutCompilesAndBadInputsAreNamed()
     {
         var rng = new Rng(3);
         var withDropout = new TransformerDecoderLayer(8, 2, 16, 0.5, batchFirst: true, rng: rng);
         var c = withDropout.Compile();
-        Assert.False(c.Explanation.IsFullyCompiled);
-        Assert.Contains("dropout 0.5", c.Explanation.ToString(), StringComparison.Ordinal);
+        Assert.True(c.Explanation.IsFullyCompiled, "dropout in training compiles (CompiledTransformerDropoutTests)");
         withDropout.Eval();
         var (x, memory) = (Tensor.Randn([2, 3, 8], rng: rng), Tensor.Randn([2, 5, 8], rng: rng));
         TensorAssert.Close(withDropout.Forward(x, memory), c.Forward(x, memory), 1e-5, 1e-5, "dropout layer in eval mode, compiled");

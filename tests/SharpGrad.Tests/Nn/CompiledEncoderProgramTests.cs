@@ -106,7 +106,7 @@ public class CompiledEncoderProgramTests
     }
 
     [Fact]
-    public void WhatDoesNotCompileRunsEagerlyAndIsNamed()
+    public void BatchSecondAndDropoutCompileAndBadInputsAreNamed()
     {
         var rng = new Rng(3);
         // batch second compiles: the kernel runs on the [N, T, E] view, the output is transposed back
@@ -118,7 +118,7 @@ public class CompiledEncoderProgramTests
         Assert.Contains("[T, N, 8]", Assert.Throws<ArgumentException>(() => c.Forward(Tensor.Randn([3, 2, 6]))).Message, StringComparison.Ordinal);
 
         var withDropout = new TransformerEncoderLayer(8, 2, 16, 0.5, batchFirst: true, rng: rng);
-        Assert.Contains("dropout 0.5", withDropout.Compile().Explanation.ToString(), StringComparison.Ordinal);
+        Assert.True(withDropout.Compile().Explanation.IsFullyCompiled, "dropout in training compiles (CompiledTransformerDropoutTests)");
         withDropout.Eval();
         var y = Tensor.Randn([2, 3, 8], rng: rng);
         TensorAssert.Close(withDropout.Forward(y), withDropout.Compile().Forward(y), 1e-5, 1e-5, "dropout layer in eval mode, compiled");
