@@ -68,7 +68,7 @@ internal static class CompiledEmitter
                 foreach (var s in p.Params.Where(s => !s.IsGroup)) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
                 foreach (var s in p.Params.Where(s => !s.IsGroup)) w.WriteLine($"private bool {EmitContext.Needed(s)};");
                 foreach (var s in p.Params.Where(s => s.IsGroup))
-                    w.WriteLine($"private readonly global::SharpGrad.CompiledParameterGroup {EmitContext.Group(s)}; // the parameters of {s.Path} (as many as it was built with), their gradients bound before each backward");
+                    w.WriteLine($"private readonly global::SharpGrad.CompiledParameterGroup {EmitContext.Group(s)}; // {s.Path}'s parameters, as many as it has");
                 foreach (var s in p.Params.Where(s => !s.IsGroup && p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
                     w.WriteLine($"private bool {EmitContext.Fresh(s)}; // set when the gradient is fresh: its first writer in the backward overwrites it");
                 var bound = new HashSet<ParamSlot>(p.Methods.SelectMany(MethodEmitter.Slots));

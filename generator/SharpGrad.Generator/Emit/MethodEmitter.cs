@@ -179,7 +179,7 @@ internal sealed class MethodEmitter
                 // A group's parameters (a recurrent stack's, as many as it has layers) are spread in: their number is known at run time.
                 var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.IsGroup ? ".. " + EmitContext.Group(s) + ".Parameters" : s.Expr)).ToList();
                 bool groups = _slots.Any(s => s.IsGroup);
-                if (groups) _w.WriteLine($"{Tensor}?[] {tape} = [{string.Join(", ", tapeInputs)}];");
+                if (groups) _w.Collection($"{Tensor}?[] {tape} = ", tapeInputs, ";");
                 else _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
                 _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
                 _w.WriteLine($"int {generation} = {P}generation;");
