@@ -65,12 +65,14 @@ internal static class CompiledEmitter
                 if (p.Runners.Any(r => r.Segments.Any(s => s.Region is null && s.Code.Contains("__compiled.__elements."))))
                     w.WriteLine("internal readonly global::SharpGrad.ElementPrograms __elements = new(); // the compiled programs of the elements its loops run");
                 foreach (var c in p.Modules) w.WriteLine($"private readonly {c.Type} {c.Field};");
-                foreach (var s in p.Params) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
-                foreach (var s in p.Params) w.WriteLine($"private bool {EmitContext.Needed(s)};");
-                foreach (var s in p.Params.Where(s => p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
+                foreach (var s in p.Params.Where(s => !s.IsGroup)) w.WriteLine($"private float[] {EmitContext.ParamGrad(s)} = []; // the gradient of {s.Path}, bound before each backward");
+                foreach (var s in p.Params.Where(s => !s.IsGroup)) w.WriteLine($"private bool {EmitContext.Needed(s)};");
+                foreach (var s in p.Params.Where(s => s.IsGroup))
+                    w.WriteLine($"private readonly global::SharpGrad.CompiledParameterGroup {EmitContext.Group(s)}; // {s.Path}'s parameters, as many as it has");
+                foreach (var s in p.Params.Where(s => !s.IsGroup && p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
                     w.WriteLine($"private bool {EmitContext.Fresh(s)}; // set when the gradient is fresh: its first writer in the backward overwrites it");
                 var bound = new HashSet<ParamSlot>(p.Methods.SelectMany(MethodEmitter.Slots));
-                foreach (var s in p.Params.Where(bound.Contains))
+                foreach (var s in p.Params.Where(s => !s.IsGroup && bound.Contains(s)))
                     w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the backward reuses");
                 foreach (var b in p.Sizes.Where(b => b.Field is not null))
                     w.WriteLine($"private readonly int {b.Field}; // {b.Symbol.Substring(b.Symbol.IndexOf('*') + 1)}, bound from {b.What} when Compile() is called");
@@ -93,6 +95,7 @@ internal static class CompiledEmitter
                             ? $"{c.Field} = {EmitContext.Support}.Submodule<{c.Type}>(module, \"{c.Path}\");"
                             : $"{c.Field} = module.{Identifier(c.Member)};");
                     }
+                    foreach (var s in p.Params.Where(s => s.IsGroup)) w.WriteLine($"{EmitContext.Group(s)} = new({s.Expr});");
                     SizeBindings(w, cls, p.Sizes);
                 }
                 foreach (var m in p.Methods)

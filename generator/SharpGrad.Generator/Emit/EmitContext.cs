@@ -146,6 +146,28 @@ internal sealed class EmitContext
     /// <summary>The gradient buffer of a parameter, or null at run time when nobody wants it.</summary>
     public static string ParamGradOrNull(ParamSlot? s) => s is null ? "null" : $"({Needed(s)} ? {ParamGrad(s)} : null)";
 
+    /// <summary>The <c>CompiledParameterGroup</c> field of a group of parameters (<see cref="ParamSlot.IsGroup"/>): <c>_lstm_params</c>.</summary>
+    public static string Group(ParamSlot s) => "_" + s.Name;
+
+    /// <summary>
+    /// The tape inputs of <paramref name="slots"/> after <paramref name="first"/> inputs: the index of each slot's (first)
+    /// input as C#, and the count after them all; a group's parameters are its <c>Count</c> inputs in a row, known at run time.
+    /// </summary>
+    public static (List<string> Offsets, string Count) TapeIndices(int first, IReadOnlyList<ParamSlot> slots)
+    {
+        var offsets = new List<string>();
+        int constant = first;
+        var groups = new List<string>();
+        string Text() => groups.Count == 0 ? MethodDraft.I(constant) : MethodDraft.I(constant) + " + " + string.Join(" + ", groups);
+        foreach (var s in slots)
+        {
+            offsets.Add(Text());
+            if (s.IsGroup) groups.Add(Group(s) + ".Count");
+            else constant++;
+        }
+        return (offsets, Text());
+    }
+
     /// <summary>The flag set before a backward when a parameter's gradient array holds no values to keep (a fresh .Grad after
     /// <c>ZeroGrad</c>): its first writer overwrites it (β = 0) instead of the array being cleared and added to.</summary>
     public static string Fresh(ParamSlot s) => "_" + s.Name + "_grad_fresh";

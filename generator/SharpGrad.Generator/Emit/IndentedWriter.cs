@@ -78,6 +78,26 @@ internal sealed class IndentedWriter
         WriteLine("}" + tail);
     }
 
+    /// <summary>
+    /// Writes <c>head[item, item, …]tail</c> (a collection expression) on one line when it fits in <see cref="MaxWidth"/>,
+    /// else the items packed on lines between brackets.
+    /// </summary>
+    public void Collection(string head, IReadOnlyList<string> items, string tail)
+    {
+        string line = head + "[" + string.Join(", ", items) + "]" + tail;
+        if (Indentation + line.Length <= MaxWidth)
+        {
+            WriteLine(line);
+            return;
+        }
+        WriteLine(head.TrimEnd());
+        WriteLine("[");
+        _indent++;
+        Pack(items, ",");
+        _indent--;
+        WriteLine("]" + tail);
+    }
+
     /// <summary>Writes the items separated by commas, as many on a line as fit in <see cref="MaxWidth"/>; the last one ends with <paramref name="last"/>.</summary>
     private void Pack(IReadOnlyList<string> items, string last)
     {

@@ -176,14 +176,18 @@ internal sealed class MethodEmitter
                 // The output is a copy (the user may keep it) from the caching allocator; a loss applied straight to this call takes it
                 // over (CompiledSupport.CrossEntropy: the compiled loss head).
                 _w.WriteLine($"var {result} = {Support}.Output({Nodes[outNode].ValueField}, {BatchAs(_e.Size(outNode), n)}, {BatchAs(_e.DimsExpr(outNode), n)});");
-                var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.Expr)).ToList();
-                _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
+                // A group's parameters (a recurrent stack's, as many as it has layers) are spread in: their number is known at run time.
+                var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.IsGroup ? ".. " + EmitContext.Group(s) + ".Parameters" : s.Expr)).ToList();
+                bool groups = _slots.Any(s => s.IsGroup);
+                if (groups) _w.Collection($"{Tensor}?[] {tape} = ", tapeInputs, ";");
+                else _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
                 _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");
                 _w.WriteLine($"int {generation} = {P}generation;");
                 // A size read at this call (a sequence length) is restored for the backward: another method may read another one meanwhile.
                 var sizes = PerCall().Select(r => (Local(SizeSymbols.Field(r.Atom).TrimStart('_')), SizeSymbols.Field(r.Atom))).ToList();
                 foreach (var (local, field) in sizes) _w.WriteLine($"int {local} = {field};");
-                var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName));
+                var saved = tapeInputs.Concat(_p.RawInputs.Select(ParameterName)).ToList();
+                if (groups) saved = ["[" + string.Join(", ", saved) + "]"];
                 string g = Local("g"), node = Local("node");
                 string extra = string.Concat(sizes.Select(z => ", " + z.Item1));
                 if (CachedTape)
@@ -244,12 +248,17 @@ internal sealed class MethodEmitter
             _w.WriteLine($"{P}Run({n});");
             _w.WriteLine($"float {value} = {Nodes[outNode].ValueField}[0];");
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = false;");
-            foreach (var s in _slots) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
+            foreach (var s in _slots.Where(s => !s.IsGroup)) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
             _w.WriteLine($"{P}ClearGrads({n});");
             // Each parameter's gradient is accumulated where it ends up: .Grad's own array, or the tensor that becomes .Grad.
             // A fresh gradient (none after ZeroGrad) is not cleared when its first writer overwrites it (EmitContext.WritesFirst).
             foreach (var s in _slots)
             {
+                if (s.IsGroup)
+                {
+                    _w.WriteLine($"{EmitContext.Group(s)}.Bind();");
+                    continue;
+                }
                 bool overwrites = Overwrites(_p, s);
                 if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
                 _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindGrad",
@@ -258,7 +267,10 @@ internal sealed class MethodEmitter
             _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
             _w.WriteLine($"{P}Backward({n});");
             foreach (var s in _slots)
-                _w.Call($"if ({EmitContext.Needed(s)}) {Support}.DeliverGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+            {
+                if (s.IsGroup) _w.WriteLine($"{EmitContext.Group(s)}.Deliver();");
+                else _w.Call($"if ({EmitContext.Needed(s)}) {Support}.DeliverGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+            }
             _w.WriteLine($"return {value};");
         }
     }
@@ -387,20 +399,28 @@ internal sealed class MethodEmitter
             }
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
             foreach (var r in reads) _w.WriteLine($"{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom).TrimStart('_')};");
-            int count = _p.FloatInputs.Count + _slots.Count;
+            var (offsets, count) = EmitContext.TapeIndices(_p.FloatInputs.Count, _slots);
             // The array is allocated only for a gradient handed to the engine (none when every parameter's is written into .Grad).
             _w.WriteLine($"{Tensor}?[]? grads = null;");
             for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
-            for (int k = 0; k < _slots.Count; k++) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({MethodDraft.I(_p.FloatInputs.Count + k)});");
+            for (int k = 0; k < _slots.Count; k++)
+            {
+                if (!_slots[k].IsGroup) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({offsets[k]});");
+            }
             _w.WriteLine($"{P}ClearGrads(n);");
             // A parameter's gradient is written into .Grad when the engine would only add it there (BindTapeGrad), else into a
             // fresh array handed to the engine as it is (no copy).
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
+                if (s.IsGroup)
+                {
+                    _w.WriteLine($"{EmitContext.Group(s)}.BindTape(node, {offsets[k]});");
+                    continue;
+                }
                 bool overwrites = Overwrites(_p, s);
                 if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
-                string[] args = ["node", MethodDraft.I(_p.FloatInputs.Count + k), s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"];
+                string[] args = ["node", offsets[k], s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"];
                 _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindTapeGrad", overwrites ? [.. args, $"out {EmitContext.Fresh(s)}"] : args);
             }
             var output = Nodes[_p.Output];
@@ -410,13 +430,18 @@ internal sealed class MethodEmitter
             for (int j = 0; j < _p.FloatInputs.Count; j++)
             {
                 var node = Nodes[_p.FloatInputs[j]];
-                _w.Call($"if ({P}{node.Name}_grad_needed) (grads ??= new {Tensor}?[{MethodDraft.I(count)}])[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
+                _w.Call($"if ({P}{node.Name}_grad_needed) (grads ??= new {Tensor}?[{count}])[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
             }
             for (int k = 0; k < _slots.Count; k++)
             {
                 var s = _slots[k];
+                if (s.IsGroup)
+                {
+                    _w.WriteLine($"{EmitContext.Group(s)}.SetTapeGrads(ref grads, {count}, {offsets[k]});");
+                    continue;
+                }
                 _w.Call($"if ({EmitContext.Needed(s)}) {Support}.SetTapeGrad",
-                    ["ref grads", MethodDraft.I(count), MethodDraft.I(_p.FloatInputs.Count + k), s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
+                    ["ref grads", count, offsets[k], s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
             _w.WriteLine("return grads ?? [];");
         }

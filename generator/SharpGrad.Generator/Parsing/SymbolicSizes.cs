@@ -17,13 +17,14 @@ internal static class SymbolicSizes
 {
     /// <summary>
     /// True when the built-in layer's constructor argument <paramref name="parameter"/> may be a symbol: a size its rule
-    /// compiles symbolically. Structural counts (a recurrent stack's <c>num_layers</c>, which decides how many parameters
-    /// the program differentiates) and windows (kernel sizes, strides) stay constants.
+    /// compiles symbolically. A recurrent stack's <c>num_layers</c> is one (session 11): its parameters are one group the
+    /// program reads at run time (<c>ParamSlot.IsGroup</c>), its kernel loops over the layers. Windows (kernel sizes,
+    /// strides) stay constants.
     /// </summary>
     public static bool Accepts(string layerKind, string parameter) => layerKind switch
     {
         "Linear" or "LayerNorm" or "Embedding" => true,
-        "RNN" or "LSTM" or "GRU" => parameter is "inputSize" or "hiddenSize",
+        "RNN" or "LSTM" or "GRU" => parameter is "inputSize" or "hiddenSize" or "numLayers",
         "TransformerEncoderLayer" => parameter is "dModel" or "nhead" or "dimFeedforward",
         "MultiheadAttention" => parameter is "embedDim" or "numHeads",
         "Conv1d" or "Conv2d" or "ConvTranspose1d" or "ConvTranspose2d" => parameter is "inChannels" or "outChannels" or "groups",
@@ -33,7 +34,7 @@ internal static class SymbolicSizes
     };
 
     /// <summary>The layers of <see cref="Accepts"/>, for messages.</summary>
-    public const string Layers = "Linear, LayerNorm, Embedding, RNN/LSTM/GRU (input and hidden sizes) and TransformerEncoderLayer (d_model, nhead, dim_feedforward), MultiheadAttention (embed_dim, num_heads), Conv/ConvTranspose (channels, groups), BatchNorm/InstanceNorm (num_features) and GroupNorm";
+    public const string Layers = "Linear, LayerNorm, Embedding, RNN/LSTM/GRU (input and hidden sizes, num_layers) and TransformerEncoderLayer (d_model, nhead, dim_feedforward), MultiheadAttention (embed_dim, num_heads), Conv/ConvTranspose (channels, groups), BatchNorm/InstanceNorm (num_features) and GroupNorm";
 
     /// <summary>The symbol of a size expression, or null when it is not one (a constant is not a symbol).</summary>
     public static string? Of(IOperation value)

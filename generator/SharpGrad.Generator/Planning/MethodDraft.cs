@@ -48,6 +48,18 @@ internal sealed class ProgramDraft
         return slot;
     }
 
+    /// <summary>
+    /// A group of parameters the program differentiates (<see cref="ParamSlot.IsGroup"/>): the parameters of
+    /// <paramref name="path"/>'s layer listed by <paramref name="expr"/> (<c>_lstm.AllWeights</c>), added once.
+    /// </summary>
+    public ParamSlot ParamGroup(string expr, string path)
+    {
+        foreach (var s in Params) if (s.Expr == expr) return s;
+        var slot = new ParamSlot(Params.Count, path, expr, Identifier(path) + "_params") { IsGroup = true };
+        Params.Add(slot);
+        return slot;
+    }
+
     /// <summary>A C# identifier from a dotted path (<c>features.0.weight</c> → <c>features_0_weight</c>).</summary>
     public static string Identifier(string path)
     {

@@ -103,8 +103,17 @@ internal enum RuleKind
 /// <summary>A child module the compiled program reads (a field of <c>Compiled</c> resolved once in its constructor).</summary>
 internal sealed record ModuleRef(string Field, string Type, string Path, string Member);
 
-/// <summary>A parameter the program differentiates: its index among the tape inputs after the float inputs, its gradient buffer.</summary>
-internal sealed record ParamSlot(int Index, string Path, string Expr, string Name);
+/// <summary>
+/// A parameter the program differentiates: its index among the tape inputs after the float inputs, its gradient buffer.
+/// A group (<see cref="IsGroup"/>) is a child's parameters whose number is known only when the module is built (a recurrent
+/// stack of constructor-sized <c>num_layers</c>): <see cref="Expr"/> is its list of lists (<c>_lstm.AllWeights</c>), kept in a
+/// <c>CompiledParameterGroup</c> field (<see cref="Emit.EmitContext.Group"/>) that holds each parameter's gradient binding;
+/// its parameters are that many tape inputs in a row.
+/// </summary>
+internal sealed record ParamSlot(int Index, string Path, string Expr, string Name)
+{
+    public bool IsGroup { get; init; }
+}
 
 /// <summary>The geometry a rule computed for a node (one record type per family): what generated code passes its kernel.</summary>
 internal abstract record Geometry;

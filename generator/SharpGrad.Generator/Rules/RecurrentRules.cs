@@ -2,9 +2,13 @@ using System.Collections.Generic;
 
 namespace SharpGrad.Generator.Rules;
 
-/// <summary>A recurrent stack's geometry, and the parameters it differentiates (w_ih, w_hh, b_ih, b_hh per layer and direction).</summary>
-/// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built (<c>_sym_hidden</c>).</remarks>
-internal sealed record RecurrentGeometry(string Mode, string InputSize, string HiddenSize, int NumLayers, bool Bidirectional, bool Bias, string Steps,
+/// <summary>
+/// A recurrent stack's geometry, and the parameters it differentiates: one group (<see cref="ParamSlot.IsGroup"/>), the
+/// layer's w_ih, w_hh, b_ih, b_hh per layer and direction as it was built (<c>AllWeights</c>), read at run time.
+/// </summary>
+/// <remarks>The sizes and the layer count are C# text: constants, or the expressions of sizes bound when the module is built
+/// (<c>_sym_hidden</c>, <c>_sym_layers</c>).</remarks>
+internal sealed record RecurrentGeometry(string Mode, string InputSize, string HiddenSize, string NumLayers, bool Bidirectional, bool Bias, string Steps,
     EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : WholeLayerGeometry(Weights)
 {
     /// <summary>The node input holding h_0 ([L·D, N, H]), or −1 (zeros).</summary>
@@ -43,8 +47,13 @@ internal sealed class RecurrentRule : WholeLayerRule
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
         if (tensorArguments > 2) return "a recurrent layer's call with more than the input and its initial state";
-        if (child.Arg("batchFirst") is { IsKnown: false }) return "a recurrent layer whose batch_first is not known at build time";
-        if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is > 1) return "a recurrent layer with dropout between its layers";
+        // The flags decide the program's shapes (D·hidden features) and kernel: a flag from a bool constructor parameter is a
+        // break where the module is compiled on its own (a parent that builds it with a constant compiles it).
+        foreach (var (flag, name) in new[] { ("batchFirst", "batch_first"), ("bidirectional", "bidirectional"), ("bias", "bias"), ("nonlinearity", "nonlinearity") })
+        {
+            if (child.Arg(flag) is { IsKnown: false }) return $"a recurrent layer whose {name} is not known at build time";
+        }
+        if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is not 1) return "a recurrent layer with dropout between its layers";
         return null;
     }
 
@@ -74,8 +83,9 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             return null;
         }
-        if (child.Arg("numLayers") is { IsKnown: false }) return null;
-        int layers = child.Int("numLayers") ?? 1;
+        // num_layers: a constant, or a size bound when the module is built (LSTM(e, h, numLayers: layers)); the kernel loops
+        // over the layers at run time and the parameters are one group, as many as the layer has.
+        if ((child.Arg("numLayers") is null ? "1" : LayerSize(m, child, "numLayers")) is not { } layers) return null;
         bool bidirectional = child.Int("bidirectional") == 1, bias = child.Int("bias") != 0;
         string mode = child.Kind switch
         {
@@ -84,21 +94,8 @@ internal sealed class RecurrentRule : WholeLayerRule
             _ => child.Arg("nonlinearity")?.String == "relu" ? "RnnRelu" : "RnnTanh",
         };
         var module = m.Program.Module(child);
-        var weights = new List<ParamSlot>();
-        int dirs = bidirectional ? 2 : 1;
-        for (int layer = 0; layer < layers; layer++)
-        {
-            for (int dir = 0; dir < dirs; dir++)
-            {
-                string suffix = "_l" + MethodDraft.I(layer) + (dir == 1 ? "_reverse" : "");
-                string[] names = bias ? ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] : ["weight_ih", "weight_hh"];
-                for (int k = 0; k < names.Length; k++)
-                {
-                    weights.Add(m.Program.Param($"{module.Field}.AllWeights[{MethodDraft.I(layer * dirs + dir)}][{MethodDraft.I(k)}]",
-                        module.Path + "." + names[k] + suffix));
-                }
-            }
-        }
+        // weight_ih_l0, weight_hh_l0, (bias_ih_l0, bias_hh_l0), the same _reverse, then _l1, …: PyTorch's order, the kernel's.
+        var weights = new[] { m.Program.ParamGroup(module.Field + ".AllWeights", module.Path) };
         return plan with
         {
             Rule = Kind,

@@ -55,12 +55,17 @@ internal sealed class SliceRule : Rule
                 inner *= s[k].Size;
             }
             bool symbolic = s.Dims.Skip(2).Any(d => !d.IsFixed);
+            // L·D bound when the module is built (a constructor-sized num_layers: 2*layers): a negative start counts from its
+            // end, and the window is checked against it at each call, as along a length read at each call.
+            string? layersText = null;
+            if (!s[0].IsFixed && (layersText = DimText(m, s[0])) is null) return null;
+            string? layersStart = layersText is null ? null : w.Start >= 0 ? MethodDraft.I(w.Start) : $"{layersText} - {MethodDraft.I(-w.Start)}";
             return plan with
             {
                 Rule = Kind,
-                Geometry = new WindowGeometry(new AxisGeometry(1, s[0].Size, inner, false), w.Start, w.Count, w.Step)
+                Geometry = new WindowGeometry(new AxisGeometry(1, s[0].Size, inner, false) { SizeText = layersText }, w.Start, w.Count, w.Step)
                 {
-                    BatchedInner = true, InnerText = symbolic ? string.Join(" * ", texts) : null,
+                    BatchedInner = true, InnerText = symbolic ? string.Join(" * ", texts) : null, StartText = layersStart,
                 },
             };
         }

@@ -10,7 +10,7 @@ internal abstract record WholeLayerGeometry(EquatableArray<ParamSlot> Weights) :
 /// What the whole-layer rules share (a recurrent stack, a Transformer encoder layer): one kernel call forward and one
 /// backward (<c>CompiledSupport.{Entry}Forward</c>/<c>{Entry}Backward</c>) through a workspace that keeps everything the
 /// backward reads, so the node keeps neither its input's nor its output's buffer; its weights' gradients are passed as one
-/// array in the geometry's order.
+/// array in the geometry's order (a recurrent stack's: its parameter group's, <see cref="ParamSlot.IsGroup"/>).
 /// </summary>
 internal abstract class WholeLayerRule : Rule
 {
@@ -56,7 +56,10 @@ internal abstract class WholeLayerRule : Rule
         int i = n.Index, a = n.Inputs[0];
         e.W.Comment(BackwardComment(n));
         Hooks.Before(e, n, a);
-        string grads = "new float[]?[] { " + string.Join(", ", ((WholeLayerGeometry)n.Geometry!).Weights.Select(EmitContext.ParamGradOrNull)) + " }";
+        // A group of parameters (a recurrent stack's, as many as it was built with) binds its gradients in an array of its own.
+        var weights = ((WholeLayerGeometry)n.Geometry!).Weights;
+        string grads = weights is [{ IsGroup: true } group] ? EmitContext.Group(group) + ".Grads"
+            : "new float[]?[] { " + string.Join(", ", weights.Select(EmitContext.ParamGradOrNull)) + " }";
         e.W.Call($"{EmitContext.Support}.{Entry}Backward", [n.Module!.Field, e.Grad(i), e.GradOrNull(a), grads, "n", e.Geometry(n), e.Scratch(n, "workspace") + "!", .. BackwardArguments(e, n)]);
         Hooks.After(e, n, a);
     }

@@ -13,7 +13,7 @@ public static partial class CompiledSupport
     public static void CheckWindow(int start, int count, int size, string what, bool select)
     {
         if (start >= 0 && start + count <= size) return;
-        string message = $"`{what}`: the window [{start}, {start + count}) is outside its dim, of size {size} at this call (a size read from the inputs); " +
+        string message = $"`{what}`: the window [{start}, {start + count}) is outside its dim, of size {size} at this call (a size read from the inputs, or bound when the module was built); " +
                          (select ? $"use an index in [-{size}, {size})" : $"use start + length ≤ {size}") + ", or pass a longer input.";
         if (select) throw new System.IndexOutOfRangeException(message);
         throw new System.ArgumentOutOfRangeException(nameof(start), message);

@@ -71,9 +71,10 @@ internal static partial class OpCatalogue
     /// </summary>
     internal static ShapeResult RecurrentStates(ShapeCall c)
     {
-        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden || c.Int("numLayers") is not { } layers) return ShapeResult.Unknown;
+        // num_layers may be a size bound when the module is built (LSTM(e, h, numLayers: layers)): L·D is then 2*layers.
+        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden || c.Size("numLayers") is not { IsUnknown: false } layers) return ShapeResult.Unknown;
         int directions = c.Flag("bidirectional") == true ? 2 : 1;
-        return new TensorShape(Dim.Of(layers * directions), input[c.Flag("batchFirst") == true ? 0 : 1], hidden);
+        return new TensorShape(layers.Times(directions), input[c.Flag("batchFirst") == true ? 0 : 1], hidden);
     }
 
     /// <summary>
