@@ -73,29 +73,9 @@ public sealed partial class CtorDropoutDecoderModel
 [Collection(GlobalRngCollection.Name)]
 public class CompiledConstructorDropoutTests
 {
+    // Run (reseeded forward and backward), AssertSame (outputs and every gradient) and Randomize are CompiledTransformerDropoutTests'.
     private static (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) Run(Module model, Func<Tensor[], Tensor> forward, Tensor[] inputs, Tensor seed, int rngSeed)
-    {
-        model.ZeroGrad();
-        var fresh = inputs.Select(x => x.Detach().Clone().RequiresGrad_()).ToArray();
-        Rng.ManualSeed(rngSeed);
-        var y = forward(fresh);
-        (y * seed).Sum().Backward();
-        return (y.Detach(), fresh.Select(x => x.Grad!).ToArray(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Value.Grad!.Clone()));
-    }
-
-    private static void AssertSame((Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) eager, (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) compiled,
-        string what)
-    {
-        TensorAssert.Close(eager.Out, compiled.Out, 1e-4, 1e-5, what + ": output");
-        for (int k = 0; k < eager.InputGrads.Length; k++) TensorAssert.Close(eager.InputGrads[k], compiled.InputGrads[k], 1e-3, 1e-5, $"{what}: gradient of input {k}");
-        Assert.Equal(eager.Grads.Keys, compiled.Grads.Keys);
-        foreach (var (name, g) in eager.Grads) TensorAssert.Close(g, compiled.Grads[name], 1e-3, 1e-5, $"{what}: gradient of {name}");
-    }
-
-    private static void Randomize(Module model, Rng rng)
-    {
-        foreach (var p in model.Parameters()) (Tensor.Randn(p.Shape, rng: rng) * 0.3f).Data<float>().AsSpan().CopyTo(p.Data<float>());
-    }
+        => CompiledTransformerDropoutTests.Run(model, forward, inputs, seed, rngSeed);
 
     public static TheoryData<double, int, bool> Cases()
     {
@@ -122,7 +102,7 @@ public class CompiledConstructorDropoutTests
         else model.Eval();
         var eager = Run(model, eagerForward, inputs, seed, 301);
         var compiled = Run(model, compiledForward, inputs, seed, 301);
-        AssertSame(eager, compiled, $"{what} (p {p}, {(training ? "training" : "evaluation")})");
+        CompiledTransformerDropoutTests.AssertSame(eager, compiled, $"{what} (p {p}, {(training ? "training" : "evaluation")})");
         if (training && p > 0)
         {
             model.Eval();
@@ -140,7 +120,7 @@ public class CompiledConstructorDropoutTests
         const int d = 8, t = 5;
         var rng = new Rng(311);
         var model = new CtorDropoutEncoderModel(d, 2, 16, p);
-        Randomize(model, rng);
+        CompiledTransformerDropoutTests.Randomize(model, rng);
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         var x = Tensor.Randn([batch, t, d], rng: rng);
@@ -155,7 +135,7 @@ public class CompiledConstructorDropoutTests
         const int d = 8, t = 5, s = 7;
         var rng = new Rng(321);
         var model = new CtorDropoutAttentionModel(d, 2, p);
-        Randomize(model, rng);
+        CompiledTransformerDropoutTests.Randomize(model, rng);
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         var x = Tensor.Randn([batch, t, d], rng: rng);
@@ -171,7 +151,7 @@ public class CompiledConstructorDropoutTests
         const int d = 8, t = 4, s = 6;
         var rng = new Rng(331);
         var model = new CtorDropoutDecoderModel(d, 2, 16, p);
-        Randomize(model, rng);
+        CompiledTransformerDropoutTests.Randomize(model, rng);
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         var x = Tensor.Randn([batch, t, d], rng: rng);
