@@ -290,7 +290,10 @@ internal static class ChildParser
             // new Linear(4, hidden): a size bound when the module is built, a symbol (for the layers whose rules take one).
             // A user module's own layers take its sizes as symbols of that instance when it is inlined (Inliner).
             string? symbol = !known && (!builtIn || SymbolicSizes.Accepts(kind, argument.Parameter?.Name ?? "")) ? SymbolicSizes.Of(value) : null;
-            if (!known && symbol is null && notConstant is null) notConstant = GraphParser.Text(argument.Syntax);
+            // A dropout probability the compiled kernels read from the layer at each call need not be known at build time
+            // (`new TransformerEncoderLayer(d, h, ff, dropout)` with `dropout` a constructor parameter): an unknown argument.
+            bool readAtRunTime = builtIn && ReadAtRunTime(kind, argument.Parameter?.Name ?? "");
+            if (!known && symbol is null && notConstant is null && !readAtRunTime) notConstant = GraphParser.Text(argument.Syntax);
             var constant = value.ConstantValue is { HasValue: true } c ? c.Value : null;
             double? number = constant switch { int i => i, long l => l, double d => d, float f => f, bool b => b ? 1 : 0, _ => null };
             args.Add(new ChildArg(argument.Parameter?.Name ?? "", ints.ToEquatableArray(), known) { Number = number, String = constant as string, Symbol = symbol });
@@ -638,6 +641,14 @@ internal static class ChildParser
     /// A built-in layer whose call is a call of its own compiled program (its <c>Compile()</c>): the encoder stack, and the
     /// decoder layer and stack (their result has the shape of their first argument, the target sequence).
     /// </summary>
+    /// <summary>
+    /// A built-in layer's argument its compiled rule never reads, because the kernels read it from the layer at each call: the
+    /// dropout probability of <c>Dropout</c> (<c>P</c>), <c>TransformerEncoderLayer</c> (its dropout modules) and
+    /// <c>MultiheadAttention</c> (whose call, p unknown, takes <c>CrossAttentionRule</c>, which handles any dropout).
+    /// </summary>
+    internal static bool ReadAtRunTime(string kind, string parameter)
+        => (kind, parameter) is ("Dropout", "p") or ("TransformerEncoderLayer", "dropout") or ("MultiheadAttention", "dropout");
+
     internal static bool IsComposedKind(string kind) => kind is "TransformerEncoder" or "TransformerDecoder" or "TransformerDecoderLayer";
 
     internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";

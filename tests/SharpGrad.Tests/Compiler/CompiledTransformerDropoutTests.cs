@@ -53,7 +53,7 @@ public class CompiledTransformerDropoutTests
     }
 
     /// <summary>Runs <paramref name="forward"/> (after reseeding the default generator) on fresh inputs and back-propagates <paramref name="seed"/>.</summary>
-    private static (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) Run(Module model, Func<Tensor[], Tensor> forward, Tensor[] inputs, Tensor seed,
+    internal static (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) Run(Module model, Func<Tensor[], Tensor> forward, Tensor[] inputs, Tensor seed,
         int rngSeed, int parts = 0)
     {
         model.ZeroGrad();
@@ -73,7 +73,7 @@ public class CompiledTransformerDropoutTests
         return (y.Detach(), fresh.Select(x => x.Grad!).ToArray(), model.NamedParameters().ToDictionary(p => p.Name, p => p.Value.Grad!.Clone()));
     }
 
-    private static void AssertSame((Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) eager, (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) compiled,
+    internal static void AssertSame((Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) eager, (Tensor Out, Tensor[] InputGrads, Dictionary<string, Tensor> Grads) compiled,
         string what)
     {
         TensorAssert.Close(eager.Out, compiled.Out, 1e-4, 1e-5, what + ": output");
@@ -83,7 +83,7 @@ public class CompiledTransformerDropoutTests
     }
 
     /// <summary>Random weights (the stacks' layers start as copies of one layer; training would make them differ).</summary>
-    private static void Randomize(Module model, Rng rng)
+    internal static void Randomize(Module model, Rng rng)
     {
         foreach (var p in model.Parameters()) (Tensor.Randn(p.Shape, rng: rng) * 0.3f).Data<float>().AsSpan().CopyTo(p.Data<float>());
     }
