@@ -94,6 +94,16 @@ internal sealed class SizeSymbols
     /// </summary>
     public bool Require(ChildSpec child, string parameter, Dim dim)
     {
+        // A size the inputs declare with a name no constructor parameter has (F of `[Shape("N", "F")]` in front of
+        // `Linear(input, …)`) was taken as read at each call; a layer's size equals it, so the layer binds it when the
+        // module is built (`_sym_F = fc.InFeatures`) and each call checks the input's dim against it, as for `input`.
+        if (dim.IsSymbol && Dim.Term(dim.Symbol!, out int unit, out string atom) && unit == 1 && _perCall.Contains(atom)
+            && OpCatalogue.ForLayer(child.Kind)?.Param(parameter, layer: true) is { Property: { } bound } boundParam)
+        {
+            _perCall.Remove(atom);
+            _atoms[atom] = new SizeBinding(Field(atom), Source(child, bound), child.Path + "." + boundParam.PyTorchName, atom, 1, "");
+            return true;
+        }
         string? expected = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? Expression(dim.Symbol!) : null;
         if (OpCatalogue.ForLayer(child.Kind)?.Param(parameter, layer: true) is not { Property: { } property } param || expected is null) return false;
         var check = new SizeBinding(null, Source(child, property), child.Path + "." + param.PyTorchName, dim.ToString(), 0, expected);

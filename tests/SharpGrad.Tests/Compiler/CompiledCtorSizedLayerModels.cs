@@ -74,3 +74,33 @@ public sealed partial class CtorSizedMismatchedConvs
 
     public Tensor Forward([Shape("N", 3, 6, 6)] Tensor x) => conv2.Forward(conv1.Forward(x));
 }
+
+/// <summary>
+/// An input declared with a size name no constructor parameter has (<c>F</c>, where the constructor says <c>input</c>): the
+/// Linear's in_features binds it when the module is built, and each call checks the input against it.
+/// </summary>
+[Module]
+public sealed partial class CtorSizedOtherNameLinear
+{
+    private readonly Linear fc;
+
+    public CtorSizedOtherNameLinear(int input) { fc = new Linear(input, 4); }
+
+    public Tensor Forward([Shape("N", "F")] Tensor x) => fc.Forward(x).Relu();
+}
+
+/// <summary>The same with a sequence: <c>[N, T, F]</c> in front of an LSTM built with <c>input</c> and constructor-sized layers.</summary>
+[Module]
+public sealed partial class CtorSizedOtherNameLstm
+{
+    private readonly LSTM lstm;
+    private readonly Linear head;
+
+    public CtorSizedOtherNameLstm(int input, int hidden, int layers)
+    {
+        lstm = new LSTM(input, hidden, numLayers: layers, batchFirst: true);
+        head = new Linear(hidden, 3);
+    }
+
+    public Tensor Forward([Shape("N", "T", "F")] Tensor x) => head.Forward(lstm.Forward(x).Output);
+}

@@ -42,4 +42,35 @@ public class CompiledCtorSizedLayerTests
         var error = Assert.Throws<InvalidOperationException>(() => new CtorSizedMismatchedConvs(5, 6).Compile());
         Assert.Contains("conv2.in_channels is 6", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(3, 12)]
+    [InlineData(64, 7)]
+    public void AnInputSizeNamedOtherThanTheConstructorsIsBoundByTheLayer(int batch, int input)
+    {
+        // [Shape("N", "F")] in front of Linear(input, …): F is the layer's in_features, bound in Compile() (it used to be
+        // taken as a size read at each call, and Compile() threw "needs it to be F = 0").
+        Rng.ManualSeed(105);
+        var model = new CtorSizedOtherNameLinear(input);
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, input], seed: 106);
+        var error = Assert.Throws<ArgumentException>(() => model.Compile().Forward(Tensor.Randn([batch, input + 1])));
+        Assert.Contains($"[{batch}, {input + 1}]", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1, 5, 2)]
+    [InlineData(3, 6, 1)]
+    [InlineData(64, 4, 3)]
+    public void AnLstmInputSizeNamedOtherThanTheConstructorsIsBoundByTheLayer(int batch, int input, int layers)
+    {
+        Rng.ManualSeed(107);
+        var model = new CtorSizedOtherNameLstm(input, 8, layers);
+        Assert.True(model.Compile().Explanation.IsFullyCompiled, model.Compile().Explanation.ToString());
+        foreach (int t in new[] { 3, 7 })
+        {
+            CompiledLayerTests.Compare(model, model, x => model.Forward(x), x => model.Compile().Forward(x), [batch, t, input], seed: 108 + t);
+        }
+    }
 }
