@@ -103,41 +103,11 @@ public class CompiledAttentionWeightsTests
     public static TheoryData<int, int, int> Sizes => new() { { 1, 5, 7 }, { 3, 5, 7 }, { 3, 9, 2 }, { 64, 4, 6 } };
 
     /// <summary>
-    /// Runs eager on <paramref name="eager"/> and compiled on its twin (same weights), each after <paramref name="reseed"/>, then
-    /// compares the results, the inputs' gradients and the parameters' gradients (every parameter must get one).
+    /// <see cref="CompiledAttentionOptionsTests.Compare"/>, where a parameter eager gives no gradient (only the weights used: the
+    /// value and the out-projection do not reach them) may get none or zeros from the compiled program (docs/compiler.md).
     /// </summary>
     private static void Compare(Module eager, Module twin, Func<Tensor[], Tensor> runEager, Func<Tensor[], Tensor> runCompiled, Tensor[] floats, Action? reseed = null)
-    {
-        Tensor[] Fresh() => floats.Select(f => f.Detach().Clone().RequiresGrad_()).ToArray();
-        var (ea, ca) = (Fresh(), Fresh());
-        reseed?.Invoke();
-        var ey = runEager(ea);
-        reseed?.Invoke();
-        var cy = runCompiled(ca);
-        Assert.Equal(ey.Shape, cy.Shape);
-        TensorAssert.Close(ey.Detach(), cy.Detach(), 1e-5, 1e-5, "result");
-        var g = Tensor.Randn(ey.Shape, rng: new Rng(77));
-        (ey * g).Sum().Backward();
-        (cy * g).Sum().Backward();
-        for (int k = 0; k < floats.Length; k++) CloseGrad(ea[k].Grad, ca[k].Grad, $"gradient of input {k}");
-        var twinParams = twin.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
-        foreach (var (name, p) in eager.NamedParameters()) CloseGrad(p.Grad, twinParams[name].Grad, "gradient of " + name);
-    }
-
-    /// <summary>
-    /// Equal gradients; where eager leaves none (only the weights used: the value and the out-projection do not reach them), the
-    /// compiled program's is none or zeros (the fused attention's backward writes every parameter of the layer; docs/compiler.md).
-    /// </summary>
-    private static void CloseGrad(Tensor? eager, Tensor? compiled, string what)
-    {
-        if (eager is null)
-        {
-            if (compiled is not null) Assert.True(compiled.Abs().Max().Item() == 0, $"{what}: eager has none, compiled is not zero");
-            return;
-        }
-        Assert.True(compiled is not null, $"{what}: the compiled program gave none");
-        TensorAssert.Close(eager, compiled!, 1e-4, 1e-5, what);
-    }
+        => CompiledAttentionOptionsTests.Compare(eager, twin, runEager, runCompiled, floats, reseed, noneMayBeZero: true);
 
     private static (TModel Model, TModel Twin) Twins<TModel>(Func<TModel> create) where TModel : Module => CompiledAttentionOptionsTests.Twins(create);
 
