@@ -64,7 +64,7 @@ public static partial class Gemm
         var parts = t_pairParts;
         if (parts is null || parts.Length < panels * n2) t_pairParts = parts = new float[panels * n2];
         bool reverse = (++slot1.Calls & 1) != 0;
-        var body = new PairPart(x, xOff, pack1.Panels, k, n1, h, hOff, epi1, pack2.Panels, n2, parts, panels, panels, reverse);
+        var body = new PairPart(x, xOff, pack1.Panels, pack1.Start, k, n1, h, hOff, epi1, pack2.Panels, pack2.Start, n2, parts, panels, panels, reverse, pack2.Finite);
         int split = 1;
         if (allowParallel && Parallelism.MaxThreads > 1 && (long)n1 * k * sizeof(float) >= RowGemvParallelBytes)
             split = Math.Min(Parallelism.MaxThreads, panels);
@@ -84,16 +84,33 @@ public static partial class Gemm
         return true;
     }
 
+    /// <summary>The addresses of the first used element of W1's packed copy and of W2's transposed copy, or null where none exists (for tests).</summary>
+    internal static unsafe (long?, long?) RowPackAddresses(Tensor w1, Tensor w2)
+    {
+        static long? Address(ConditionalWeakTable<Storage, RowPackSlot> table, Tensor w)
+        {
+            if (!table.TryGetValue(w.Storage, out var slot) || slot.Pack is not { } p) return null;
+            fixed (float* a = &p.Panels[p.Start]) return (long)a;
+        }
+        return (Address(s_rowPacks, w1), Address(s_transposedPacks, w2));
+    }
+
     /// <summary>Copies W [n, k] transposed, as Wᵀ [k, n] row-major (reusing <paramref name="old"/>'s array when the sizes match).</summary>
     private static RowPack PackTransposed(float[] w, int offset, int version, int n, int k, RowPack? old)
     {
-        float[] t = old is not null && old.N == n && old.K == k ? old.Panels : new float[(long)n * k];
+        float[] t = AlignedPanels((long)n * k, old, out int start);
+        bool finite = true;
         for (int j = 0; j < n; j++)
         {
             var row = w.AsSpan(offset + j * k, k);
-            for (int p = 0; p < k; p++) t[p * n + j] = row[p];
+            for (int p = 0; p < k; p++)
+            {
+                float v = row[p];
+                finite &= float.IsFinite(v);
+                t[start + p * n + j] = v;
+            }
         }
-        return new RowPack(w, offset, version, n, k, t);
+        return new RowPack(w, offset, version, n, k, t, start, finite);
     }
 
     /// <summary>acc += src, elementwise.</summary>
@@ -109,8 +126,8 @@ public static partial class Gemm
     /// The panels [i·PerPart, (i + 1)·PerPart) of a pair, in forward or reverse order: each panel of the first layer, then
     /// its partial of the second (an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>).
     /// </summary>
-    private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
-        float[] W2t, int N2, float[] Parts, int PerPart, int Count, bool Reverse) : IParallelBody
+    private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int Panels1Off, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
+        float[] W2t, int W2tOff, int N2, float[] Parts, int PerPart, int Count, bool Reverse, bool SkipZeros) : IParallelBody
     {
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
@@ -119,27 +136,51 @@ public static partial class Gemm
             for (int i = q0; i < q1; i++)
             {
                 int q = Reverse ? q0 + q1 - 1 - i : i;
-                PackedRowPanels(X, XOff, Panels1, K, N1, H, HOff, Epi1, q, q + 1, reverse: false);
+                PackedRowPanels(X, XOff, Panels1, Panels1Off, K, N1, H, HOff, Epi1, q, q + 1, reverse: false);
                 int p0 = q * RowPackPanel, rows = Math.Min(RowPackPanel, N1 - p0);
-                RowsTimesMatrix(H, HOff + p0, W2t, p0, rows, N2, Parts, q * N2);
+                RowsTimesMatrix(H, HOff + p0, W2t, W2tOff, p0, rows, N2, Parts, q * N2, SkipZeros);
             }
         }
     }
 
-    /// <summary>out[outOff .. outOff + n) = Σ_{r &lt; rows} a[aOff + r] · B[b0 + r, :] for B [·, n] row-major (eight, then one vector of columns at a time).</summary>
+    /// <summary>
+    /// out[outOff .. outOff + n) = Σ_{r &lt; rows} a[aOff + r] · B[b0 + r, :] for B [·, n] row-major (eight, then one vector
+    /// of columns at a time), rows ≤ 64. With <paramref name="skipZeros"/> (only for a B whose elements are all finite) the
+    /// rows whose a[aOff + r] is zero are not read: after a ReLU about half of them, and 0·w adds nothing to a sum that starts
+    /// at +0 (it stays the same bits: an FMA chain from +0 never holds −0, and x + ±0 = x otherwise), so the result is
+    /// the same bits as with every row. A NaN in a is not zero and is kept.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsTimesMatrix(float[] a, int aOff, float[] b, int b0, int rows, int n, float[] outs, int outOff)
+    private static void RowsTimesMatrix(float[] a, int aOff, float[] b, int bOff, int b0, int rows, int n, float[] outs, int outOff, bool skipZeros = false)
     {
         ref float av = ref MemoryMarshal.GetArrayDataReference(a);
-        ref float bv = ref MemoryMarshal.GetArrayDataReference(b);
+        ref float bv = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b), bOff);
         ref float ov = ref MemoryMarshal.GetArrayDataReference(outs);
+        // The rows to read, as offsets from b0 (all of them, or those whose factor is not zero).
+        Span<int> used = stackalloc int[RowPackPanel];
+        int m = 0;
+        if (skipZeros)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                used[m] = r;
+                m += Unsafe.Add(ref av, aOff + r) != 0f ? 1 : 0;
+            }
+        }
+        else
+        {
+            for (int r = 0; r < rows; r++) used[r] = r;
+            m = rows;
+        }
+        ref int u = ref MemoryMarshal.GetReference(used);
         const int V = 16;
         int j = 0;
         for (; j + 8 * V <= n; j += 8 * V)
         {
             Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
-            for (int r = 0; r < rows; r++)
+            for (int i = 0; i < m; i++)
             {
+                int r = Unsafe.Add(ref u, i);
                 var s = Vector512.Create(Unsafe.Add(ref av, aOff + r));
                 nuint o = (nuint)((long)(b0 + r) * n + j);
                 c0 = Fma(s, Vector512.LoadUnsafe(ref bv, o), c0); c1 = Fma(s, Vector512.LoadUnsafe(ref bv, o + V), c1);
@@ -154,14 +195,21 @@ public static partial class Gemm
         for (; j + V <= n; j += V)
         {
             Vector512<float> c = default;
-            for (int r = 0; r < rows; r++)
+            for (int i = 0; i < m; i++)
+            {
+                int r = Unsafe.Add(ref u, i);
                 c = Fma(Vector512.Create(Unsafe.Add(ref av, aOff + r)), Vector512.LoadUnsafe(ref bv, (nuint)((long)(b0 + r) * n + j)), c);
+            }
             c.StoreUnsafe(ref Unsafe.Add(ref ov, outOff + j));
         }
         for (; j < n; j++)
         {
             float s = 0;
-            for (int r = 0; r < rows; r++) s = MathF.FusedMultiplyAdd(Unsafe.Add(ref av, aOff + r), Unsafe.Add(ref bv, (b0 + r) * n + j), s);
+            for (int i = 0; i < m; i++)
+            {
+                int r = Unsafe.Add(ref u, i);
+                s = MathF.FusedMultiplyAdd(Unsafe.Add(ref av, aOff + r), Unsafe.Add(ref bv, (b0 + r) * n + j), s);
+            }
             Unsafe.Add(ref ov, outOff + j) = s;
         }
     }

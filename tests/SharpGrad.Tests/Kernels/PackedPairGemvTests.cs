@@ -91,6 +91,87 @@ public class PackedPairGemvTests
 
     private static bool Vector512Accelerated => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
 
+    /// <summary>
+    /// The second layer skips the rows of W2ᵀ whose ReLU output is 0 only while every element of W2 is finite: a NaN or ∞ of
+    /// W2 in a column that meets h = 0 still makes the output NaN (0·NaN = 0·∞ = NaN), a NaN of h (from a NaN in W1) is not
+    /// skipped, and with finite weights the skipping pass equals the naive sums (about half of h is 0 here).
+    /// </summary>
+    [Theory]
+    [InlineData(130, 257, 37, 1)]
+    [InlineData(130, 257, 37, 2)]
+    [InlineData(65, 785, 129, 2)]
+    [InlineData(256, 784, 128, 1)]
+    public void TheSecondLayerSkipsZeroInputsOnlyWhenItsWeightsAreFinite(int n1, int k, int n2, int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            var rng = new Rng(n1 + 3 * k + 5 * n2 + threads);
+            var (w1d, w2d, b2d) = (SmallGemmTests.Random(n1 * k, rng), SmallGemmTests.Random(n2 * n1, rng), SmallGemmTests.Random(n2, rng));
+            var x = SmallGemmTests.Random(k, rng);
+            // a bias that sends about half of h below zero
+            var b1d = Naive(x, w1d, new float[n1], n1, k, relu: false);
+            for (int j = 0; j < n1; j++) b1d[j] = j % 2 == 0 ? -b1d[j] - 0.25f : -b1d[j] + 0.25f;
+            var hExpected = Naive(x, w1d, b1d, n1, k, relu: true);
+            int zeros = hExpected.Count(v => v == 0f);
+            Assert.True(zeros >= n1 / 3, $"{zeros} of {n1} h are zero");
+            int zeroColumn = Array.IndexOf(hExpected, 0f), zeroColumn2 = Array.LastIndexOf(hExpected, 0f);
+
+            void Run(string what, float[] w1v, float[] w2v, Func<float[], bool> expectY)
+            {
+                var (w1, b1, w2, b2) = (Tensor.FromArray(w1v, n1, k), Tensor.FromArray(b1d, n1), Tensor.FromArray(w2v, n2, n1), Tensor.FromArray(b2d, n2));
+                var hNaive = Naive(x, w1v, b1d, n1, k, relu: true);
+                var yNaive = Naive(hNaive, w2v, b2d, n2, n1, relu: false);
+                Assert.True(expectY(yNaive), $"{what}: the naive y is not what the case is about");
+                var (h, y) = (new float[n1], new float[n2]);
+                bool pair = false;
+                for (int call = 1; call <= 5; call++)
+                {
+                    pair = Call(x, w1, b1, h, w2, b2, y, relu2: false);
+                    TensorAssert.Close(hNaive, h, 1e-4, 1e-4, $"{what}, {threads} thread(s), call {call} (h)");
+                    TensorAssert.Close(yNaive, y, 1e-4, 1e-4, $"{what}, {threads} thread(s), call {call} (y)");
+                }
+                Assert.Equal(Vector512Accelerated, pair);
+            }
+
+            Run("finite weights", w1d, w2d, y => y.All(float.IsFinite));
+            var w2NaN = (float[])w2d.Clone();
+            w2NaN[(n2 / 2) * n1 + zeroColumn] = float.NaN;       // meets h = 0: y[n2 / 2] is NaN
+            w2NaN[(n2 - 1) * n1 + zeroColumn2] = float.PositiveInfinity; // meets h = 0: y[n2 − 1] is NaN
+            Run("NaN and ∞ in W2 where h = 0", w1d, w2NaN, y => float.IsNaN(y[n2 / 2]) && float.IsNaN(y[n2 - 1]) && y.Count(float.IsNaN) == (n2 > 2 ? 2 : 1));
+            var w2Inf = (float[])w2d.Clone();
+            int live = Array.FindIndex(hExpected, v => v > 0f);
+            w2Inf[live] = float.NegativeInfinity;                 // meets h > 0: y[0] is −∞
+            Run("−∞ in W2 where h > 0", w1d, w2Inf, y => float.IsNegativeInfinity(y[0]) && y.Skip(1).All(float.IsFinite));
+            var w1NaN = (float[])w1d.Clone();
+            w1NaN[zeroColumn * k] = float.NaN;                    // h[zeroColumn] is NaN: every y is NaN
+            Run("NaN in W1 (a NaN of h)", w1NaN, w2d, y => y.All(float.IsNaN));
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    /// <summary>The packed copies start on a 64-byte boundary (one cache line per 512-bit load), whatever the array's own offset.</summary>
+    [Fact]
+    public void PackedCopiesAreAlignedToACacheLine()
+    {
+        var rng = new Rng(11);
+        for (int trial = 0; trial < 8; trial++)
+        {
+            int n1 = 64 + trial * 9, k = 129 + trial * 31, n2 = 3 + trial;
+            var (w1, b1, w2, b2) = (Tensor.FromArray(SmallGemmTests.Random(n1 * k, rng), n1, k), Tensor.FromArray(SmallGemmTests.Random(n1, rng), n1),
+                Tensor.FromArray(SmallGemmTests.Random(n2 * n1, rng), n2, n1), Tensor.FromArray(SmallGemmTests.Random(n2, rng), n2));
+            var (x, h, y) = (SmallGemmTests.Random(k, rng), new float[n1], new float[n2]);
+            for (int call = 0; call < 4; call++) Call(x, w1, b1, h, w2, b2, y, relu2: false);
+            if (!Vector512Accelerated) return;
+            Assert.True(Gemm.RowPackAddresses(w1, w2) is ({ } a1, { } a2) && a1 % 64 == 0 && a2 % 64 == 0,
+                $"trial {trial}: the packed copies start at {Gemm.RowPackAddresses(w1, w2)}");
+        }
+    }
+
     [Fact]
     public void AnInPlaceChangeOfEitherWeightIsSeenByTheNextCall()
     {
@@ -180,6 +261,82 @@ public class CompiledPairTests
         model.Forward(xe).Sum().Backward();
         TensorAssert.Close(xe.Grad!.ToArray(), compiledGrad, 1e-5, 1e-5, "d x");
         TensorAssert.Close(model.fc1.Weight.Grad!.ToArray(), compiledW1, 1e-5, 1e-5, "d fc1.weight");
+    }
+}
+
+/// <summary>
+/// The compiled batch-1 MLP (the pair, whose second layer skips the rows a zero of the ReLU multiplies while its weights are
+/// finite) against eager, in eval mode without gradients and in train mode through the backward, with finite weights and
+/// with a NaN and an ∞ of fc2's weight where the ReLU output is 0 (the output must be NaN as eager's is), over calls that
+/// run before and after the packed copies exist and after each in-place change of the weight.
+/// </summary>
+public class CompiledPairNonFiniteTests
+{
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(false, 2)]
+    [InlineData(true, 1)]
+    [InlineData(true, 2)]
+    public void CompiledEqualsEagerWithNonFiniteSecondWeights(bool train, int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            Rng.ManualSeed(5 + threads);
+            var model = new PairMlp();
+            if (train) model.Train(); else model.Eval();
+            var net = model.Compile();
+            var x = Tensor.Randn([1, 150]);
+            float[] h;
+            using (Autograd.NoGrad()) h = Functional.Relu(model.fc1.Forward(x)).ToArray();
+            int zero = Array.IndexOf(h, 0f), zero2 = Array.LastIndexOf(h, 0f);
+            Assert.True(zero >= 0 && zero2 != zero, "the case needs two zeros of fc1's ReLU");
+
+            void Compare(string what, int[] nanOutputs)
+            {
+                for (int call = 1; call <= 5; call++)
+                {
+                    string where = $"{what}, {(train ? "train" : "eval")}, {threads} thread(s), call {call}";
+                    if (!train)
+                    {
+                        using (Autograd.NoGrad())
+                        {
+                            var (e, c) = (model.Forward(x).ToArray(), net.Forward(x).ToArray());
+                            TensorAssert.Close(e, c, 1e-5, 1e-5, where);
+                            for (int j = 0; j < c.Length; j++) Assert.True(float.IsNaN(c[j]) == nanOutputs.Contains(j), $"{where}: output {j} = {c[j]}");
+                        }
+                        continue;
+                    }
+                    var xc = x.Clone().RequiresGrad_();
+                    var yc = net.Forward(xc);
+                    yc.Sum().Backward();
+                    var (gc, g1c) = (xc.Grad!.ToArray(), model.fc1.Weight.Grad!.ToArray());
+                    model.ZeroGrad();
+                    var xe = x.Clone().RequiresGrad_();
+                    var ye = model.Forward(xe);
+                    ye.Sum().Backward();
+                    TensorAssert.Close(ye.ToArray(), yc.ToArray(), 1e-5, 1e-5, where + " (y)");
+                    var c2 = yc.ToArray();
+                    for (int j = 0; j < c2.Length; j++) Assert.True(float.IsNaN(c2[j]) == nanOutputs.Contains(j), $"{where}: output {j} = {c2[j]}");
+                    TensorAssert.Close(xe.Grad!.ToArray(), gc, 1e-5, 1e-5, where + " (d x)");
+                    TensorAssert.Close(model.fc1.Weight.Grad!.ToArray(), g1c, 1e-5, 1e-5, where + " (d fc1.weight)");
+                    model.ZeroGrad();
+                }
+            }
+
+            Compare("finite weights", []);
+            var w2 = model.fc2.Weight.ToArray();
+            w2[3 * 70 + zero] = float.NaN;
+            w2[7 * 70 + zero2] = float.PositiveInfinity;
+            using (Autograd.NoGrad()) model.fc2.Weight.Copy_(Tensor.FromArray(w2, 19, 70));
+            // fc2's outputs 3 and 7 are NaN; after fc3 (which mixes all 19), every output is NaN
+            Compare("NaN and ∞ in fc2.weight where fc1's ReLU is 0", [0, 1, 2, 3, 4]);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
     }
 }
 
