@@ -112,6 +112,15 @@ public static class Profile
             }
             CompiledSupport.LinearForward(h2k, l3.Weight, l3.Bias, yk, 1, new(128, 10));
         }, 5000);
+        Add("b1-pair", "LinearReluLinearForward fc1+fc2 alone (mlp_infer_b1)", () =>
+        {
+            if (!CompiledSupport.LinearReluLinearForward(xk, l1.Weight, l1.Bias, h1, l2.Weight, l2.Bias, h2k, 1, new(784, 256), new(256, 128), GemmActivation.Relu))
+            {
+                CompiledSupport.LinearForward(xk, l1.Weight, l1.Bias, h1, 1, new(784, 256), GemmActivation.Relu);
+                CompiledSupport.LinearForward(h1, l2.Weight, l2.Bias, h2k, 1, new(256, 128), GemmActivation.Relu);
+            }
+        }, 5000);
+        Add("b1-fc3", "LinearForward fc3 (128→10) b1", () => CompiledSupport.LinearForward(h2k, l3.Weight, l3.Bias, yk, 1, new(128, 10)), 5000);
         Add("b1-fc1", "LinearForward fc1 (784→256, ReLU) b1", () => CompiledSupport.LinearForward(xk, l1.Weight, l1.Bias, h1, 1, new(784, 256), GemmActivation.Relu), 5000);
         Add("b1-fc2", "LinearForward fc2 (256→128, ReLU) b1", () => CompiledSupport.LinearForward(h1, l2.Weight, l2.Bias, h2k, 1, new(256, 128), GemmActivation.Relu), 5000);
         var w2 = new float[128 * 256]; var y2 = new float[128];
