@@ -103,143 +103,95 @@ internal sealed unsafe class WorkerPool
     private readonly List<Thread> _threads = [];
     private readonly SemaphoreSlim _wake = new(0);
 
-    /// <summary>
-    /// The words the caller and the workers share, each group on cache lines of its own: a line moves between the two
-    /// cores of this machine in ~0.2–0.3 µs (a C ping-pong: 0.39–0.56 µs per round trip), so a word one side writes must
-    /// not share a line with a word the other side polls (docs/performance.md, "mlp_infer_b1, session 12").
-    /// </summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 384)]
-    private struct Shared
-    {
-        /// <summary>(sequence &lt;&lt; 32) | next unclaimed index of the current loop (published by the caller, claimed by all).</summary>
-        [System.Runtime.InteropServices.FieldOffset(64)] public long Claim;
+    /// <summary>0 when free, 1 while a caller runs a loop.</summary>
+    private int _busy;
 
-        // The current loop: written by the caller before it publishes the new sequence in Claim (same line: a worker
-        // that sees the sequence has these too).
-        [System.Runtime.InteropServices.FieldOffset(72)] public delegate*<void*, int, void> Fn;
-        [System.Runtime.InteropServices.FieldOffset(80)] public void* Body;
-        [System.Runtime.InteropServices.FieldOffset(88)] public int Count;
-        [System.Runtime.InteropServices.FieldOffset(92)] public int Participants;
+    /// <summary>(sequence &lt;&lt; 32) | next unclaimed index of the current loop.</summary>
+    private long _claim;
 
-        /// <summary>Items finished by the workers in the current loop (the caller counts its own apart: it polls this line).</summary>
-        [System.Runtime.InteropServices.FieldOffset(192)] public int Done;
-
-        /// <summary>0 when free, 1 while a caller runs a loop (the caller's line).</summary>
-        [System.Runtime.InteropServices.FieldOffset(320)] public int Busy;
-
-        /// <summary>Workers that found no work and parked (woken by the next loop).</summary>
-        [System.Runtime.InteropServices.FieldOffset(324)] public int Sleepers;
-    }
-
-    /// <summary>The shared words, in memory aligned to a cache line (the pool lives as long as the process; never freed).</summary>
-    private readonly Shared* _shared = AllocateShared();
-
-    private ref Shared S => ref *_shared;
-
-    private static Shared* AllocateShared()
-    {
-        var p = (Shared*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)sizeof(Shared), 64);
-        *p = default;
-        return p;
-    }
-
+    // The current loop: written by the caller before it publishes the new sequence in _claim.
+    private delegate*<void*, int, void> _fn;
+    private void* _body;
+    private int _count;
+    private int _participants;
+    private int _done;
     private Exception? _error;
+
+    /// <summary>Workers that found no work and parked (woken by the next loop).</summary>
+    private int _sleepers;
 
     /// <summary>Runs the loop on the pool, or returns false when another caller holds it.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool TryRun<TBody>(int count, int threads, ref TBody body) where TBody : struct, IParallelBody
     {
-        ref Shared s = ref S;
-        if (Interlocked.CompareExchange(ref s.Busy, 1, 0) != 0) return false;
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return false;
         try
         {
             EnsureWorkers(threads - 1);
-            s.Fn = &Trampoline<TBody>;
-            s.Body = Unsafe.AsPointer(ref body);
-            s.Count = count;
-            s.Participants = threads - 1;
-            s.Done = 0;
+            _fn = &Trampoline<TBody>;
+            _body = Unsafe.AsPointer(ref body);
+            _count = count;
+            _participants = threads - 1;
+            _done = 0;
             _error = null;
-            // Item 0 is the caller's from the start (published as claimed): it needs no compare-and-swap on the line the
-            // workers are reading, and a loop that gives each thread one item (a batch-1 layer's halves) runs its first
-            // item on the calling thread every time, so that half of the weights stays in the caller's L2.
-            long seq = (s.Claim >> 32) + 1;
-            Volatile.Write(ref s.Claim, (seq << 32) | 1);
-            int sleepers = Interlocked.Exchange(ref s.Sleepers, 0);
+            long seq = (_claim >> 32) + 1;
+            Volatile.Write(ref _claim, seq << 32);
+            int sleepers = Interlocked.Exchange(ref _sleepers, 0);
             if (sleepers > 0) _wake.Release(sleepers);
 
-            RunItem(s.Body, s.Fn, 0, countDone: false);
-            int own = 1 + Work(seq, countDone: false);
+            Work(seq);
             // Wait for the items the workers claimed: short spins first (an item of a batch-1 layer takes a few µs, and
             // SpinWait's growing spins and yields overshoot its end), then SpinWait's.
-            int others = count - own;
-            if (others > 0)
+            long hot = Stopwatch.GetTimestamp() + HotSpinTicks;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _done) < count)
             {
-                long hot = Stopwatch.GetTimestamp() + HotSpinTicks;
-                var spin = new SpinWait();
-                while (Volatile.Read(ref s.Done) < others)
-                {
-                    if (Stopwatch.GetTimestamp() < hot) Thread.SpinWait(4);
-                    else spin.SpinOnce(sleep1Threshold: -1);
-                }
+                if (Stopwatch.GetTimestamp() < hot) Thread.SpinWait(4);
+                else spin.SpinOnce(sleep1Threshold: -1);
             }
             if (_error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
             return true;
         }
         finally
         {
-            s.Body = null;
-            Volatile.Write(ref s.Busy, 0);
-        }
-    }
-
-    /// <summary>Runs item <paramref name="index"/> (already claimed); a worker (<paramref name="countDone"/>) then adds it to <see cref="Shared.Done"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void RunItem(void* body, delegate*<void*, int, void> fn, int index, bool countDone)
-    {
-        t_insideItem = true;
-        try
-        {
-            fn(body, index);
-        }
-        catch (Exception e)
-        {
-            Interlocked.CompareExchange(ref _error, e, null);
-        }
-        finally
-        {
-            t_insideItem = false;
-            if (countDone) Interlocked.Increment(ref S.Done);
+            _body = null;
+            Volatile.Write(ref _busy, 0);
         }
     }
 
     private static void Trampoline<TBody>(void* body, int index) where TBody : struct, IParallelBody
         => Unsafe.AsRef<TBody>(body).Invoke(index);
 
-    /// <summary>
-    /// Claims and runs items of loop <paramref name="seq"/> until none is left (or the loop is not current any more);
-    /// returns how many it ran. A worker (<paramref name="countDone"/>) adds each to <see cref="Shared.Done"/>; the caller
-    /// counts its own.
-    /// </summary>
+    /// <summary>Claims and runs items of loop <paramref name="seq"/> until none is left (or the loop is not current any more).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private int Work(long seq, bool countDone)
+    private void Work(long seq)
     {
-        ref Shared s = ref S;
-        int ran = 0;
         while (true)
         {
-            long claim = Volatile.Read(ref s.Claim);
-            if (claim >> 32 != seq) return ran;
+            long claim = Volatile.Read(ref _claim);
+            if (claim >> 32 != seq) return;
             int index = (int)claim;
             // Read after the claim: these are loop seq's values, or the CAS below fails (a later loop cannot have been
             // published while an index of this one is unclaimed).
-            int count = s.Count;
-            var fn = s.Fn;
-            void* body = s.Body;
-            if (index >= count) return ran;
-            if (Interlocked.CompareExchange(ref s.Claim, claim + 1, claim) != claim) continue;
-            RunItem(body, fn, index, countDone);
-            ran++;
+            int count = _count;
+            var fn = _fn;
+            void* body = _body;
+            if (index >= count) return;
+            if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
+            t_insideItem = true;
+            try
+            {
+                fn(body, index);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, e, null);
+            }
+            finally
+            {
+                t_insideItem = false;
+                Interlocked.Increment(ref _done);
+            }
         }
     }
 
@@ -260,13 +212,13 @@ internal sealed unsafe class WorkerPool
 
     private void WorkerLoop(int id)
     {
-        long seen = Volatile.Read(ref S.Claim) >> 32;
+        long seen = Volatile.Read(ref _claim) >> 32;
         while (true)
         {
             long seq = WaitForLoop(seen);
             seen = seq;
             // Only the first MaxThreads − 1 workers take part (MaxThreads may have been lowered since they started).
-            if (id < S.Participants) Work(seq, countDone: true);
+            if (id < _participants) Work(seq);
         }
     }
 
@@ -287,7 +239,7 @@ internal sealed unsafe class WorkerPool
         var spin = new SpinWait();
         while (true)
         {
-            long seq = Volatile.Read(ref S.Claim) >> 32;
+            long seq = Volatile.Read(ref _claim) >> 32;
             if (seq != seen) return seq;
             long now = Stopwatch.GetTimestamp();
             if (now < hot)
@@ -300,9 +252,9 @@ internal sealed unsafe class WorkerPool
                 spin.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
-            Interlocked.Increment(ref S.Sleepers);
-            // A loop published between the check above and the increment has already read Sleepers: look again.
-            seq = Volatile.Read(ref S.Claim) >> 32;
+            Interlocked.Increment(ref _sleepers);
+            // A loop published between the check above and the increment has already read _sleepers: look again.
+            seq = Volatile.Read(ref _claim) >> 32;
             if (seq != seen) return seq;
             _wake.Wait();
             start = Stopwatch.GetTimestamp();
