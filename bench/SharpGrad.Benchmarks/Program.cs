@@ -49,6 +49,8 @@ switch (args[0])
         return Profile.Run(args[1..]);
     case "count":
         return Profile.Count(args[1..]);
+    case "b1-breakdown":
+        return B1Breakdown.Run(args[1..]);
     case "mnist-split":
         return MnistSplit.Run(args[1..]);
     case "allocations":

@@ -1,0 +1,63 @@
+using System.Globalization;
+using SharpGrad;
+using SharpGrad.Kernels;
+
+namespace SharpGrad.Benchmarks;
+
+/// <summary>
+/// `b1-breakdown N [--threads T]`: mlp_infer_b1's layers of cost measured in one process, call by call in turn (so all
+/// share the process's cache placement): the fc1+fc2 pair alone, the pair then fc3 (the three kernels the compiled forward
+/// runs), and the whole compiled forward (with its wrapper: guard, checks, output tensor). Prints each one's quantiles.
+/// </summary>
+public static class B1Breakdown
+{
+    public static int Run(string[] args)
+    {
+        int n = int.Parse(args[0], CultureInfo.InvariantCulture);
+        Parallelism.MaxThreads = args.Length >= 3 && args[1] == "--threads" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+        Rng.ManualSeed(0);
+        var mlp = Workloads.Mlp();
+        mlp.Eval();
+        var x = Tensor.Rand(1, 784);
+        var net = new MlpNet();
+        net.Eval();
+        var c = net.Compile();
+        var (l1, l2, l3) = ((Layers.Linear)mlp[0], (Layers.Linear)mlp[2], (Layers.Linear)mlp[4]);
+        var (xk, h1, h2, yk) = (CompiledSupport.FloatData(x), new float[256], new float[128], new float[10]);
+        void Pair()
+        {
+            if (!CompiledSupport.LinearReluLinearForward(xk, l1.Weight, l1.Bias, h1, l2.Weight, l2.Bias, h2, 1, new(784, 256), new(256, 128), GemmActivation.Relu))
+            {
+                CompiledSupport.LinearForward(xk, l1.Weight, l1.Bias, h1, 1, new(784, 256), GemmActivation.Relu);
+                CompiledSupport.LinearForward(h1, l2.Weight, l2.Bias, h2, 1, new(256, 128), GemmActivation.Relu);
+            }
+        }
+        void Fc3() => CompiledSupport.LinearForward(h2, l3.Weight, l3.Bias, yk, 1, new(128, 10));
+        var bodies = new (string Name, Action Body)[]
+        {
+            ("pair", Pair),
+            ("pair+fc3", () => { Pair(); Fc3(); }),
+            ("compiled forward", () => Workloads.MlpInferCompiled(c, x)),
+        };
+        var times = new double[bodies.Length][];
+        for (int b = 0; b < bodies.Length; b++) times[b] = new double[n];
+        for (int i = 0; i < 20000; i++) foreach (var b in bodies) b.Body();
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < bodies.Length; b++)
+            {
+                // each body runs 8 times in a row and the 8th is timed, so that it finds the cache as a loop of itself leaves it
+                for (int r = 0; r < 7; r++) bodies[b].Body();
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                bodies[b].Body();
+                times[b][i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            }
+        for (int b = 0; b < bodies.Length; b++)
+        {
+            var t = times[b];
+            Array.Sort(t);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{bodies[b].Name,-18} min {t[0]:F2} p10 {t[n / 10]:F2} median {t[n / 2]:F2} us ({n} timed calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+        }
+        return 0;
+    }
+}
