@@ -32,6 +32,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
           SharpGrad.Benchmarks micro [BenchmarkDotNet options]         BenchmarkDotNet micro-benchmarks (--filter '*Gemm*', --job short, ...)
           SharpGrad.Benchmarks allocations [--threads N] [--steps N]   bytes allocated per training step (issue 14's four allocation targets)
           SharpGrad.Benchmarks count NAME N [--threads T]              run one profiled part N times (for callgrind instruction counts; NAME as in profile)
+          SharpGrad.Benchmarks b1-breakdown N [--threads T]            mlp_infer_b1's pair, pair + fc3 and compiled forward timed in turn in one process
           SharpGrad.Benchmarks compare [--peers DIR] [--threads 2,1]   TorchSharp, PyTorch and our workloads in one run: the table with ratios and targets (compare --help)
         Workloads: mlp_train_step_b64 mlp_infer_b1 cnn_train_step_b32 sgemm_1024 mnist_mlp_5_epochs (also prints mnist_mlp_5_epochs_test_accuracy)
           transformer_train_step_b16 lstm_train_step_b32 (eager only for now: SequenceWorkloads.cs)
