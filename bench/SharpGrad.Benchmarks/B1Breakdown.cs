@@ -7,7 +7,9 @@ namespace SharpGrad.Benchmarks;
 /// <summary>
 /// `b1-breakdown N [--threads T]`: mlp_infer_b1's layers of cost measured in one process, call by call in turn (so all
 /// share the process's cache placement): the fc1+fc2 pair alone, the pair then fc3 (the three kernels the compiled forward
-/// runs), and the whole compiled forward (with its wrapper: guard, checks, output tensor). Prints each one's quantiles.
+/// runs), the pair then a 0.17 µs busy wait (fc3's time without its work), fc3 then the pair, and the whole compiled
+/// forward (with its wrapper: guard, checks, output tensor). Prints how long Thread.SpinWait(1) and (4) take here (the
+/// pool's polling step), then each body's quantiles.
 /// </summary>
 public static class B1Breakdown
 {
@@ -37,8 +39,16 @@ public static class B1Breakdown
         {
             ("pair", Pair),
             ("pair+fc3", () => { Pair(); Fc3(); }),
+            ("pair+spin", () => { Pair(); long t = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 6_000_000; while (System.Diagnostics.Stopwatch.GetTimestamp() < t) { } }),
+            ("fc3+pair", () => { Fc3(); Pair(); }),
             ("compiled forward", () => Workloads.MlpInferCompiled(c, x)),
         };
+        foreach (int it in new[] { 1, 4 })
+        {
+            long s0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int i = 0; i < 1_000_000; i++) Thread.SpinWait(it);
+            Console.WriteLine($"Thread.SpinWait({it}): {System.Diagnostics.Stopwatch.GetElapsedTime(s0).TotalMicroseconds / 1e6 * 1000:F1} ns");
+        }
         var times = new double[bodies.Length][];
         for (int b = 0; b < bodies.Length; b++) times[b] = new double[n];
         for (int i = 0; i < 20000; i++) foreach (var b in bodies) b.Body();
