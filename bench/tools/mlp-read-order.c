@@ -8,15 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-static int cmp(const void*a,const void*b){double x=*(double*)a,y=*(double*)b;return x<y?-1:x>y;}
-static __m512 rd(const float*a,size_t n,__m512 x,__m512 acc){
-  __m512 c0=acc,c1=_mm512_setzero_ps(),c2=c1,c3=c1;
-  for(size_t i=0;i<n;i+=64){
-    c0=_mm512_fmadd_ps(x,_mm512_load_ps(a+i),c0); c1=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+16),c1);
-    c2=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+32),c2); c3=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+48),c3);}
-  return _mm512_add_ps(_mm512_add_ps(c0,c1),_mm512_add_ps(c2,c3));
-}
+#include "mlp-read.h"
 // mode 0: all forward; 1: fc1 panels alternate; 2: fc1 in 16 chunks alternate, fc2 in 4 chunks alternate
 int main(int argc,char**argv){
   double frac2=argc>1?atof(argv[1]):1.0;

@@ -11,15 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <stdatomic.h>
-static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-static int cmp(const void*a,const void*b){double x=*(double*)a,y=*(double*)b;return x<y?-1:x>y;}
-static __m512 rd(const float*a,size_t n,__m512 x,__m512 acc){
-  __m512 c0=acc,c1=_mm512_setzero_ps(),c2=c1,c3=c1;
-  for(size_t i=0;i<n;i+=64){
-    c0=_mm512_fmadd_ps(x,_mm512_load_ps(a+i),c0); c1=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+16),c1);
-    c2=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+32),c2); c3=_mm512_fmadd_ps(x,_mm512_load_ps(a+i+48),c3);}
-  return _mm512_add_ps(_mm512_add_ps(c0,c1),_mm512_add_ps(c2,c3));
-}
+#include "mlp-read.h"
 static size_t n1=256*784,n2=128*256;
 static float*w1,*w2; static float out[2][64] __attribute__((aligned(64)));
 static _Atomic long seq __attribute__((aligned(128))); static _Atomic long done __attribute__((aligned(128)));
