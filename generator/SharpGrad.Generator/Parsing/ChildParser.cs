@@ -644,10 +644,12 @@ internal static class ChildParser
     /// <summary>
     /// A built-in layer's argument its compiled rule never reads, because the kernels read it from the layer at each call: the
     /// dropout probability of <c>Dropout</c> (<c>P</c>), <c>TransformerEncoderLayer</c> (its dropout modules) and
-    /// <c>MultiheadAttention</c> (whose call, p unknown, takes <c>CrossAttentionRule</c>, which handles any dropout).
+    /// <c>MultiheadAttention</c> (whose call, p unknown, takes <c>CrossAttentionRule</c>, which handles any dropout), and the
+    /// dropout between the layers of <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> (<c>CompiledSupport.RecurrentForward</c>).
     /// </summary>
     internal static bool ReadAtRunTime(string kind, string parameter)
-        => (kind, parameter) is ("Dropout", "p") or ("TransformerEncoderLayer", "dropout") or ("MultiheadAttention", "dropout");
+        => (kind, parameter) is ("Dropout", "p") or ("TransformerEncoderLayer", "dropout") or ("MultiheadAttention", "dropout")
+            or ("RNN" or "LSTM" or "GRU", "dropout");
 
     internal static bool IsComposedKind(string kind) => kind is "TransformerEncoder" or "TransformerDecoder" or "TransformerDecoderLayer";
 

@@ -19,8 +19,8 @@ internal sealed record RecurrentGeometry(string Mode, string InputSize, string H
 }
 
 /// <summary>
-/// An RNN/LSTM/GRU layer (batch first; zero initial states or h_0/c_0 [L·D, N, H]; its output sequence, its final states read
-/// by <see cref="RecurrentStateRule"/> nodes): the fused recurrent kernel — per layer
+/// An RNN/LSTM/GRU layer (batch first or second; zero initial states or h_0/c_0 [L·D, N, H]; any dropout between the layers; its
+/// output sequence, its final states read by <see cref="RecurrentStateRule"/> nodes): the fused recurrent kernel — per layer
 /// and direction one GEMM for all gates of the input sequence and the time loop with one GEMM per step and the gate
 /// arithmetic in one loop (<c>Kernels/RecurrentStack.cs</c> over eager's <c>RecurrentKernel</c>) — and its backward, through a
 /// workspace that keeps what the forward computed (<c>CompiledSupport.RecurrentForward</c>/<c>RecurrentBackward</c>).
@@ -41,8 +41,10 @@ internal sealed class RecurrentRule : WholeLayerRule
         => $"d {n.Text}: the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all steps) added";
 
     /// <summary>
-    /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null: dropout between layers is
-    /// not emitted. A batch-second layer (<c>batch_first=False</c>) takes [T, N, I] values, the batch in dim 1.
+    /// Why a recurrent child's call is not compiled (the parser makes it a graph break), or null. A batch-second layer
+    /// (<c>batch_first=False</c>) takes [T, N, I] values, the batch in dim 1. Any <c>dropout</c> between the layers compiles (a
+    /// constant or a constructor parameter): the support call reads p and the mode from the layer at each call and, in
+    /// training, draws each layer's mask from the layer's generator as eager does (<c>RecurrentStack.Forward</c>).
     /// </summary>
     public static string? Unsupported(ChildSpec child, int tensorArguments)
     {
@@ -53,7 +55,6 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             if (child.Arg(flag) is { IsKnown: false }) return $"a recurrent layer whose {name} is not known at build time";
         }
-        if (child.Arg("dropout") is { Number: > 0 } && child.Int("numLayers") is not 1) return "a recurrent layer with dropout between its layers";
         return null;
     }
 

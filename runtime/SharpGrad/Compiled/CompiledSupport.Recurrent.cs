@@ -26,13 +26,16 @@ public static partial class CompiledSupport
 
     /// <summary>
     /// A compiled RNN/LSTM/GRU's output sequence (<see cref="RecurrentStack.Forward"/>) from the initial states
-    /// <paramref name="h0"/> and <paramref name="c0"/> ([L·D, N, H]; null: zeros); the workspace keeps the final states.
+    /// <paramref name="h0"/> and <paramref name="c0"/> ([L·D, N, H]; null: zeros); the workspace keeps the final states. In
+    /// training the layer's <c>dropout</c> (read from the layer at each call) masks every layer's output but the last, the masks
+    /// drawn from the layer's <see cref="RNNBase.Rng"/> as eager draws them; in evaluation nothing is drawn.
     /// </summary>
     public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
         float[]? h0 = null, float[]? c0 = null)
     {
         ArgumentNullException.ThrowIfNull(module);
-        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0);
+        var dropout = module.Training && module.Dropout > 0 ? new DropoutSite(module.Dropout, module.Rng) : default;
+        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout);
     }
 
     /// <summary>

@@ -49,6 +49,9 @@ public sealed class RecurrentWorkspace
     internal float[] CellBias = [];          // [G]: LSTM's b_ih + b_hh, added once in the cell instead of b_ih to every projected row
     internal float[] BiasGrad = [];          // [G]: Σ rows of the projection's gradient, b_ih's and b_hh's alike (LSTM, RNN)
     internal float[] InputWeightT = [];      // [in_l, G]: W_ihᵀ of the layer being projected
+    internal float[][] Masks = [];           // [L][T·N·D·H]: in training with dropout, the mask on layer l's input (l ≥ 1; [0] unused)
+    internal float[][] Dropped = [];         // [L][T·N·D·H]: layer l's input after its mask (what layer l reads; l ≥ 1)
+    internal bool Dropping;                  // the last forward drew masks (training, dropout > 0, more than one layer)
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -94,9 +97,28 @@ public sealed class RecurrentWorkspace
         CellBias = new float[g];
         InputWeightT = new float[Math.Max(s.InputSize, d * h) * g];
         BiasGrad = new float[g];
+        Masks = Dropped = [];
         _n = n;
         _shape = s;
     }
+
+    /// <summary>The masks and the dropped layer inputs of a forward in training with dropout, sized once for the shape and batch.</summary>
+    internal void EnsureDropout(in RecurrentShape s, int n)
+    {
+        if (Masks.Length == s.NumLayers) return;
+        int size = s.Steps * n * s.Directions * s.HiddenSize;
+        Masks = new float[s.NumLayers][];
+        Dropped = new float[s.NumLayers][];
+        Masks[0] = Dropped[0] = [];
+        for (int l = 1; l < s.NumLayers; l++)
+        {
+            Masks[l] = new float[size];
+            Dropped[l] = new float[size];
+        }
+    }
+
+    /// <summary>What layer <paramref name="layer"/> reads: its time-major input, after the dropout mask when the forward drew one.</summary>
+    internal float[] InputOf(int layer) => Dropping && layer > 0 && layer < Masks.Length ? Dropped[layer] : LayerInputs[layer];
 }
 
 /// <summary>
@@ -112,15 +134,20 @@ public static class RecurrentStack
     /// <paramref name="output"/> [N, T, D·H] (batch first) or [T, N, D·H] from <paramref name="input"/> [N, T, I] or [T, N, I];
     /// <paramref name="weights"/> are w_ih, w_hh (b_ih, b_hh) of each layer and direction in PyTorch's order; the initial states
     /// <paramref name="h0"/> and (LSTM) <paramref name="c0"/> are [L·D, N, H] (PyTorch's h_0, c_0; null: zeros), copied into the
-    /// workspace, which keeps the final states for <see cref="FinalState"/>.
+    /// workspace, which keeps the final states for <see cref="FinalState"/>. With an active <paramref name="dropout"/> (training,
+    /// p &gt; 0: PyTorch's <c>dropout</c> between layers) each layer's output but the last is multiplied by a mask drawn from its
+    /// generator as eager draws it — one <see cref="DropoutKernel.Mask(Span{float}, double, Rng?)"/> per layer, in layer order,
+    /// over the time-major [T, N, D·H] output (both directions') — kept for the backward; the final states are before the mask.
     /// </summary>
     public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws,
-        float[]? h0 = null, float[]? c0 = null)
+        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ws);
         ws.Ensure(s, n);
         int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection, nh = n * h;
+        ws.Dropping = dropout.IsActive && s.NumLayers > 1;
+        if (ws.Dropping) ws.EnsureDropout(s, n);
         ws.HasInitialH = h0 is not null;
         ws.HasInitialC = c0 is not null && s.Mode == RecurrentMode.Lstm;
         ws.HasFinalHGrad = ws.HasFinalCGrad = false;
@@ -133,7 +160,7 @@ public static class RecurrentStack
         for (int layer = 0; layer < s.NumLayers; layer++)
         {
             int inF = s.LayerInput(layer);
-            var x = ws.LayerInputs[layer];
+            var x = ws.InputOf(layer);
             var next = ws.LayerInputs[layer + 1];
             for (int dir = 0; dir < d; dir++)
             {
@@ -162,6 +189,14 @@ public static class RecurrentStack
                 {
                     for (int r = 0; r < rows; r++) o.AsSpan(r * h, h).CopyTo(next.AsSpan(r * d * h + dir * h, h));
                 }
+            }
+            if (ws.Dropping && layer < s.NumLayers - 1)
+            {
+                // Eager: Functional.Dropout(layer output [T, N, D·H], p, training, rng) — the same draws, in the same order.
+                int size = rows * d * h;
+                var mask = ws.Masks[layer + 1];
+                DropoutKernel.Mask(mask, size, dropout.P, dropout.Rng);
+                TensorPrimitives.Multiply(next.AsSpan(0, size), mask.AsSpan(0, size), ws.Dropped[layer + 1].AsSpan(0, size));
             }
         }
         FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
@@ -263,6 +298,12 @@ public static class RecurrentStack
             bool wantInput = layer > 0 || gradInput is not null;
             var dx = ws.InputGrads[layer];
             var dNext = ws.InputGrads[layer + 1];
+            if (ws.Dropping && layer < s.NumLayers - 1)
+            {
+                // The gradient of the layer above's (dropped) input, through the mask the forward drew: the output's gradient.
+                int size = rows * d * h;
+                TensorPrimitives.Multiply(dNext.AsSpan(0, size), ws.Masks[layer + 1].AsSpan(0, size), dNext.AsSpan(0, size));
+            }
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;
@@ -307,7 +348,7 @@ public static class RecurrentStack
                     var to = gradC0.AsSpan(idx * nh, nh);
                     TensorPrimitives.Add(to, ws.InitialGrad, to);
                 }
-                if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.LayerInputs[layer], 0, inF, 1f, gwIh, 0, inF);
+                if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.InputOf(layer), 0, inF, 1f, gwIh, 0, inF);
                 if (gbIh is not null && !sharedBiasGrad)
                 {
                     var gb = gbIh.AsSpan(0, g);
