@@ -30,7 +30,7 @@ internal abstract class Storage
     internal bool Escaped;
 
     /// <summary>
-    /// The copy of a compiled program's output that its generated method returned (<see cref="CompiledSupport.Output"/>):
+    /// The copy of a compiled program's output that its generated method returned (<see cref="CompiledSupport.Output(float[], int, int[])"/>):
     /// a loss applied straight to that call may read it as its own input (a fused loss head) and take the array over.
     /// </summary>
     internal bool CompiledOutput;

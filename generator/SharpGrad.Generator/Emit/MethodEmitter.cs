@@ -179,6 +179,8 @@ internal sealed class MethodEmitter
                 // A group's parameters (a recurrent stack's, as many as it has layers) are spread in: their number is known at run time.
                 var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.IsGroup ? ".. " + EmitContext.Group(s) + ".Parameters" : s.Expr)).ToList();
                 bool groups = _slots.Any(s => s.IsGroup);
+                // Under no_grad (inference) nothing is recorded: no array of the tape's inputs, no tape work (mlp_infer_b1, docs/performance.md).
+                _w.WriteLine($"if (!global::SharpGrad.Autograd.IsGradEnabled) return {result};");
                 if (groups) _w.Collection($"{Tensor}?[] {tape} = ", tapeInputs, ";");
                 else _w.List($"var {tape} = new {Tensor}?[]", tapeInputs, ";");
                 _w.WriteLine($"if (!{Support}.ShouldRecord({tape})) return {result};");

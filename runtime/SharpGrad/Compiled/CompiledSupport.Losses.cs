@@ -20,6 +20,33 @@ public static partial class CompiledSupport
     }
 
     /// <summary>
+    /// <see cref="Output(float[], int, int[])"/> for a result of shape [<paramref name="rows"/>, <paramref name="columns"/>]
+    /// (what generated code calls for a two-dimensional result): the tensor's shape and strides arrays are shared with the
+    /// previous such output of the same shape (a tensor never changes its own), so a call allocates only the tensor, its
+    /// storage and the storage's array.
+    /// </summary>
+    public static Tensor Output(float[] source, int count, int rows, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var storage = Storage.CopyOf(source, count);
+        storage.CompiledOutput = true;
+        var layout = s_lastOutputLayout;
+        if (layout is null || layout.Shape[0] != rows || layout.Shape[1] != columns)
+            s_lastOutputLayout = layout = new OutputLayout([rows, columns], [columns, 1]);
+        return new Tensor(storage, layout.Shape, layout.Strides, 0);
+    }
+
+    // The last two-dimensional output's shape and strides (immutable once made; read and replaced as one reference, so
+    // threads may race on it harmlessly).
+    private static OutputLayout? s_lastOutputLayout;
+
+    private sealed class OutputLayout(int[] shape, int[] strides)
+    {
+        public readonly int[] Shape = shape;
+        public readonly int[] Strides = strides;
+    }
+
+    /// <summary>
     /// The tape backward's first step: the gradient of the program's output into <paramref name="destination"/> (its first
     /// <paramref name="count"/> elements). For a node that computes a fused loss after the program (<see cref="CrossEntropy"/>)
     /// <paramref name="g"/> is the loss's gradient and the loss's backward writes the output's gradient there; otherwise

@@ -104,6 +104,7 @@ partial class CharNet
             int n = _forward_Prepare(tokens);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_head_out, n * _sym_T * _sym_vocabulary, n, _sym_T, _sym_vocabulary);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             global::SharpGrad.Tensor?[] inputs = [_embed.Weight, .. _lstm_params.Parameters, _head.Weight, _head.Bias!];
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;

@@ -102,6 +102,7 @@ partial class Cnn
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_dense2_out, n * 10, n, 10);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _conv1.Weight, _conv1.Bias!, _dense1.Weight, _dense1.Bias!, _dense2.Weight, _dense2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;

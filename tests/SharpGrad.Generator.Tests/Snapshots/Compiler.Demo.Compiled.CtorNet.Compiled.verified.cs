@@ -85,6 +85,7 @@ partial class CtorNet
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_fc2_out, n * 10, n, 10);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _fc1.Weight, _fc1.Bias!, _fc2.Weight, _fc2.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;

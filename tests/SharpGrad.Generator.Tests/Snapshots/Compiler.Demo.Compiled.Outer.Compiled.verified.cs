@@ -118,6 +118,7 @@ partial class Outer
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_sum_out, n, n, 1);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;
@@ -352,6 +353,7 @@ partial class Outer
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_loss_mse_loss_out, 1, global::System.Array.Empty<int>());
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _stem.Weight, _stem.Bias!, _block_fc.Weight, _block_fc.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _loss_generation;

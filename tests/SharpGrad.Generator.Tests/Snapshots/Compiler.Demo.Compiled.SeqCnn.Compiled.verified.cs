@@ -141,6 +141,7 @@ partial class SeqCnn
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_head_out, n * 10, n, 10);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[]
             {
                 x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,
@@ -366,6 +367,7 @@ partial class SeqCnn
             int n = _loss_Prepare(x, target);
             _loss_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_loss_cross_entropy_out, 1, global::System.Array.Empty<int>());
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[]
             {
                 x, _features_0.Weight, _features_0.Bias!, _features_1.Weight!, _features_1.Bias!, _head.Weight, _head.Bias!,

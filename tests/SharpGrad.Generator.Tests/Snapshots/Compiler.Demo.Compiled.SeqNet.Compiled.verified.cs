@@ -91,6 +91,7 @@ partial class SeqNet
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_down_out, n * 4 * _sym_T, n, _sym_T, 4);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _up.Weight, _up.Bias!, _norm.Weight!, _norm.Bias!, _down.Weight, _down.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;

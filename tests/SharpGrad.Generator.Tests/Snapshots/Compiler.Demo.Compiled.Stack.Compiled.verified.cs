@@ -108,6 +108,7 @@ partial class Stack
             int n = _forward_Prepare(x);
             _forward_Run(n);
             var result = global::SharpGrad.CompiledSupport.Output(_forward_head_out, n * 3, n, 3);
+            if (!global::SharpGrad.Autograd.IsGradEnabled) return result;
             var inputs = new global::SharpGrad.Tensor?[] { x, _blocks_0.Weight, _blocks_0.Bias!, _blocks_1.Weight, _blocks_1.Bias!, _head.Weight, _head.Bias! };
             if (!global::SharpGrad.CompiledSupport.ShouldRecord(inputs)) return result;
             int generation = _forward_generation;

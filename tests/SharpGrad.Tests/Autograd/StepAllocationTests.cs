@@ -55,4 +55,30 @@ public class StepAllocationTests
         });
         Assert.True(bytes <= 1_024, $"the natural compiled loop allocated {bytes} B per step");
     }
+    [Fact]
+    public void TheCompiledForwardUnderNoGradAllocatesOnlyTheOutputTensor()
+    {
+        // mlp_infer_b1: the compiled forward of one sample in eval mode under no_grad. The output is a new tensor per call
+        // (PyTorch: the caller may keep it), so what is left is that tensor, its storage and the storage's array of 10
+        // floats: 208 B measured. No array of the tape's inputs (the generated Forward returns before it under no_grad:
+        // 80 B) and no shape or strides arrays (CompiledSupport.Output(source, count, rows, columns) shares them with the
+        // previous output of the same shape: 64 B); before both, 352 B (docs/performance.md, mlp_infer_b1 session 12).
+        var rng = new Rng(83);
+        var model = new WorkloadMlp();
+        model.Eval();
+        var c = model.Compile();
+        var x = Tensor.Rand([1, 784], rng: rng);
+        Tensor? kept = null;
+        long bytes;
+        using (Autograd.NoGrad())
+        {
+            for (int i = 0; i < 100; i++) kept = c.Forward(x);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++) kept = c.Forward(x);
+            bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
+        }
+        Assert.True(bytes <= 208, $"the compiled forward under no_grad allocated {bytes} B per call");
+        Assert.Equal([1, 10], kept!.Shape);
+        Assert.Null(kept.GradFn);
+    }
 }
