@@ -71,7 +71,7 @@ internal static class CompiledEmitter
                     w.WriteLine($"private readonly global::SharpGrad.CompiledParameterGroup {EmitContext.Group(s)}; // {s.Path}'s parameters, as many as it has");
                 foreach (var s in p.Params.Where(s => !s.IsGroup && p.Methods.Any(m => MethodEmitter.Overwrites(m, s))))
                     w.WriteLine($"private bool {EmitContext.Fresh(s)}; // set when the gradient is fresh: its first writer in the backward overwrites it");
-                var bound = new HashSet<ParamSlot>(p.Methods.SelectMany(MethodEmitter.Slots));
+                var bound = new HashSet<ParamSlot>(p.Methods.SelectMany(MethodEmitter.BoundSlots));
                 foreach (var s in p.Params.Where(s => !s.IsGroup && bound.Contains(s)))
                     w.WriteLine($"private {EmitContext.Tensor}? {EmitContext.ParamGrad(s)}_tensor; // the .Grad tensor the backward reuses");
                 foreach (var b in p.Sizes.Where(b => b.Field is not null))

@@ -19,6 +19,7 @@ internal sealed class MethodEmitter
     private readonly IndentedWriter _w;
     private readonly EmitContext _e;
     private readonly List<ParamSlot> _slots;
+    private readonly GradientReach _reach;
 
     public MethodEmitter(ProgramPlan program, MethodPlan plan, string className, IndentedWriter writer)
     {
@@ -28,11 +29,34 @@ internal sealed class MethodEmitter
         _w = writer;
         _e = new EmitContext(program, plan, className, writer);
         _slots = Slots(plan).OrderBy(s => s.Index).ToList();
+        _reach = new GradientReach(plan);
     }
+
+    /// <summary>
+    /// The float inputs the result's gradient reaches (<see cref="GradientReach"/>), the tape node's first inputs: an input the
+    /// result does not depend on gets no gradient (its <c>.Grad</c> stays null, as eager's) and does not make the result require grad.
+    /// </summary>
+    private List<int> TapeFloats => _p.FloatInputs.Where(f => _reach.Node(f) != 0).ToList();
+
+    /// <summary>The parameters the result's gradient reaches, the tape node's inputs after the float inputs; the others keep their <c>.Grad</c>.</summary>
+    private List<ParamSlot> TapeSlots => _slots.Where(s => _reach.Param(s) != 0).ToList();
+
+    /// <summary>The condition (the call's training flag) under which the gradient of a value reached in one mode only is computed, or null.</summary>
+    private string? ReachCondition(int modes) => GradientReach.Condition(modes, P);
+
+    /// <summary><paramref name="needed"/>, and the mode condition of a value reached in one mode only.</summary>
+    private string WhenReached(int modes, string needed) => ReachCondition(modes) is { } condition ? $"{condition} && {needed}" : needed;
 
     /// <summary>The parameter slots a method's nodes differentiate.</summary>
     public static IEnumerable<ParamSlot> Slots(MethodPlan plan)
         => plan.Nodes.SelectMany(n => RuleSet.For(n.Rule)?.Params(n) ?? []).Distinct();
+
+    /// <summary>The parameter slots a method's backward binds a gradient for: those its result's gradient reaches (<see cref="GradientReach"/>).</summary>
+    public static IEnumerable<ParamSlot> BoundSlots(MethodPlan plan)
+    {
+        var reach = new GradientReach(plan);
+        return Slots(plan).Where(s => reach.Param(s) != 0);
+    }
 
     /// <summary>True when <paramref name="plan"/>'s backward overwrites a fresh gradient of <paramref name="s"/> at its first
     /// writer (<see cref="EmitContext.WritesFirst"/>), so its entries bind it with <c>BindGrad(…, out fresh)</c>.</summary>
@@ -177,8 +201,9 @@ internal sealed class MethodEmitter
                 // over (CompiledSupport.CrossEntropy: the compiled loss head).
                 _w.WriteLine($"var {result} = {Support}.Output({Nodes[outNode].ValueField}, {BatchAs(_e.Size(outNode), n)}, {BatchAs(_e.DimsExpr(outNode), n)});");
                 // A group's parameters (a recurrent stack's, as many as it has layers) are spread in: their number is known at run time.
-                var tapeInputs = _p.FloatInputs.Select(ParameterName).Concat(_slots.Select(s => s.IsGroup ? ".. " + EmitContext.Group(s) + ".Parameters" : s.Expr)).ToList();
-                bool groups = _slots.Any(s => s.IsGroup);
+                // The inputs and parameters the result's gradient reaches (GradientReach): the others get no gradient, as in eager.
+                var tapeInputs = TapeFloats.Select(ParameterName).Concat(TapeSlots.Select(s => s.IsGroup ? ".. " + EmitContext.Group(s) + ".Parameters" : s.Expr)).ToList();
+                bool groups = TapeSlots.Any(s => s.IsGroup);
                 // Under no_grad (inference) nothing is recorded: no array of the tape's inputs, no tape work (mlp_infer_b1, docs/performance.md).
                 _w.WriteLine($"if (!global::SharpGrad.Autograd.IsGradEnabled) return {result};");
                 if (groups) _w.Collection($"{Tensor}?[] {tape} = ", tapeInputs, ";");
@@ -250,7 +275,9 @@ internal sealed class MethodEmitter
             _w.WriteLine($"{P}Run({n});");
             _w.WriteLine($"float {value} = {Nodes[outNode].ValueField}[0];");
             foreach (var f in _p.FloatInputs) _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = false;");
-            foreach (var s in _slots.Where(s => !s.IsGroup)) _w.WriteLine($"{EmitContext.Needed(s)} = {s.Expr}.RequiresGrad;");
+            // A parameter the result's gradient does not reach (GradientReach) is left as it is: no gradient, as in eager.
+            foreach (var s in _slots.Where(s => !s.IsGroup))
+                _w.WriteLine(_reach.Param(s) == 0 ? $"{EmitContext.Needed(s)} = false;" : $"{EmitContext.Needed(s)} = {WhenReached(_reach.Param(s), s.Expr + ".RequiresGrad")};");
             _w.WriteLine($"{P}ClearGrads({n});");
             // Each parameter's gradient is accumulated where it ends up: .Grad's own array, or the tensor that becomes .Grad.
             // A fresh gradient (none after ZeroGrad) is not cleared when its first writer overwrites it (EmitContext.WritesFirst).
@@ -258,23 +285,37 @@ internal sealed class MethodEmitter
             {
                 if (s.IsGroup)
                 {
-                    _w.WriteLine($"{EmitContext.Group(s)}.Bind();");
+                    BindGroup(s, "Bind()");
                     continue;
                 }
                 bool overwrites = Overwrites(_p, s);
                 if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
+                if (_reach.Param(s) == 0) continue;
                 _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindGrad",
                     overwrites ? [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor", $"out {EmitContext.Fresh(s)}"] : [s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
             _w.WriteLine($"{Nodes[Nodes[outNode].GradRoot].GradField}[0] = 1f;");
             _w.WriteLine($"{P}Backward({n});");
-            foreach (var s in _slots)
+            foreach (var s in _slots.Where(s => _reach.Param(s) != 0))
             {
                 if (s.IsGroup) _w.WriteLine($"{EmitContext.Group(s)}.Deliver();");
                 else _w.Call($"if ({EmitContext.Needed(s)}) {Support}.DeliverGrad", [s.Expr, EmitContext.ParamGrad(s), $"ref {EmitContext.ParamGrad(s)}_tensor"]);
             }
             _w.WriteLine($"return {value};");
         }
+    }
+
+    /// <summary>
+    /// Binds a group's gradients by <paramref name="bind"/> (<c>Bind()</c>, <c>BindTape(node, 2)</c>) where the result's gradient
+    /// reaches it, and leaves them unbound (<c>Unbind()</c>: none computed, none delivered) where it does not.
+    /// </summary>
+    private void BindGroup(ParamSlot s, string bind)
+    {
+        int modes = _reach.Param(s);
+        string group = EmitContext.Group(s);
+        if (modes == 0) _w.WriteLine($"{group}.Unbind();");
+        else if (ReachCondition(modes) is { } condition) _w.WriteLine($"if ({condition}) {group}.{bind}; else {group}.Unbind();");
+        else _w.WriteLine($"{group}.{bind};");
     }
 
     /// <summary>Enters the program's <see cref="EmitContext.GuardField"/> for the rest of the method (the buffers are shared).</summary>
@@ -401,27 +442,37 @@ internal sealed class MethodEmitter
             }
             _w.WriteLine($"if (generation != {P}generation) throw {Support}.StaleBackward(\"{where}\");");
             foreach (var r in reads) _w.WriteLine($"{SizeSymbols.Field(r.Atom)} = {SizeSymbols.Field(r.Atom).TrimStart('_')};");
-            var (offsets, count) = EmitContext.TapeIndices(_p.FloatInputs.Count, _slots);
+            // The tape node's inputs are the float inputs and parameters the result's gradient reaches (GradientReach); the others
+            // get none, as in eager.
+            var floats = TapeFloats;
+            var slots = TapeSlots;
+            var (offsets, count) = EmitContext.TapeIndices(floats.Count, slots);
             // The array is allocated only for a gradient handed to the engine (none when every parameter's is written into .Grad).
             _w.WriteLine($"{Tensor}?[]? grads = null;");
-            for (int j = 0; j < _p.FloatInputs.Count; j++) _w.WriteLine($"{P}{Nodes[_p.FloatInputs[j]].Name}_grad_needed = node.NeedsInputGrad({MethodDraft.I(j)});");
-            for (int k = 0; k < _slots.Count; k++)
+            foreach (int f in _p.FloatInputs)
             {
-                if (!_slots[k].IsGroup) _w.WriteLine($"{EmitContext.Needed(_slots[k])} = node.NeedsInputGrad({offsets[k]});");
+                int j = floats.IndexOf(f);
+                _w.WriteLine($"{P}{Nodes[f].Name}_grad_needed = {(j < 0 ? "false" : WhenReached(_reach.Node(f), $"node.NeedsInputGrad({MethodDraft.I(j)})"))};");
+            }
+            foreach (var s in _slots.Where(s => !s.IsGroup))
+            {
+                int k = slots.IndexOf(s);
+                _w.WriteLine($"{EmitContext.Needed(s)} = {(k < 0 ? "false" : WhenReached(_reach.Param(s), $"node.NeedsInputGrad({offsets[k]})"))};");
             }
             _w.WriteLine($"{P}ClearGrads(n);");
             // A parameter's gradient is written into .Grad when the engine would only add it there (BindTapeGrad), else into a
             // fresh array handed to the engine as it is (no copy).
-            for (int k = 0; k < _slots.Count; k++)
+            foreach (var s in _slots)
             {
-                var s = _slots[k];
+                int k = slots.IndexOf(s);
                 if (s.IsGroup)
                 {
-                    _w.WriteLine($"{EmitContext.Group(s)}.BindTape(node, {offsets[k]});");
+                    BindGroup(s, $"BindTape(node, {(k < 0 ? "0" : offsets[k])})");
                     continue;
                 }
                 bool overwrites = Overwrites(_p, s);
                 if (overwrites) _w.WriteLine($"{EmitContext.Fresh(s)} = false;");
+                if (k < 0) continue;
                 string[] args = ["node", offsets[k], s.Expr, $"ref {EmitContext.ParamGrad(s)}_tensor"];
                 _w.Call($"if ({EmitContext.Needed(s)}) {EmitContext.ParamGrad(s)} = {Support}.BindTapeGrad", overwrites ? [.. args, $"out {EmitContext.Fresh(s)}"] : args);
             }
@@ -429,14 +480,14 @@ internal sealed class MethodEmitter
             // The output's gradient: g, or from g by the loss this node computes after the program (a fused loss head).
             _w.WriteLine($"{Support}.OutputGrad(g, node, {Nodes[output.GradRoot].GradField}, {_e.Size(_p.Output)});");
             _w.WriteLine($"{P}Backward(n);");
-            for (int j = 0; j < _p.FloatInputs.Count; j++)
+            for (int j = 0; j < floats.Count; j++)
             {
-                var node = Nodes[_p.FloatInputs[j]];
+                var node = Nodes[floats[j]];
                 _w.Call($"if ({P}{node.Name}_grad_needed) (grads ??= new {Tensor}?[{count}])[{MethodDraft.I(j)}] = {Support}.WrapCopy", [node.GradField!, _e.DimsExpr(node.Index)]);
             }
-            for (int k = 0; k < _slots.Count; k++)
+            for (int k = 0; k < slots.Count; k++)
             {
-                var s = _slots[k];
+                var s = slots[k];
                 if (s.IsGroup)
                 {
                     _w.WriteLine($"{EmitContext.Group(s)}.SetTapeGrads(ref grads, {count}, {offsets[k]});");

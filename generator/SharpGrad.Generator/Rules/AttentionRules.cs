@@ -399,6 +399,14 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
             [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }
+
+    /// <summary>The returned weights alone (result 1, <see cref="AttentionWeightsRule"/>) depend on the query and the key, not on the value.</summary>
+    public override bool Differentiates(NodePlan n, int results, int slot) => (results & 1) != 0 || slot != ((CrossAttentionGeometry)n.Geometry!).ValueInput;
+
+    /// <summary>The returned weights alone depend on neither the value's projection (<c>v_proj_weight</c>) nor the out-projection (GradientReach).</summary>
+    public override IEnumerable<ParamSlot> Params(NodePlan n, int results)
+        => (results & 1) != 0 ? Params(n) : Params(n).Where(p => !p.Path.EndsWith(".v_proj_weight", System.StringComparison.Ordinal) && !p.Path.EndsWith(".out_proj.weight", System.StringComparison.Ordinal)
+            && !p.Path.EndsWith(".out_proj.bias", System.StringComparison.Ordinal));
 }
 
 /// <summary>
@@ -425,6 +433,9 @@ internal sealed class AttentionWeightsRule : Rule
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     public override IEnumerable<ParamSlot> Params(NodePlan n) => [];
+
+    /// <summary>The layer's second result (GradientReach: <see cref="CrossAttentionRule.Params(NodePlan, int)"/>).</summary>
+    public override int InputResult(NodePlan n, int slot) => 1;
 
     private static IEnumerable<string> Arguments(EmitContext e, NodePlan n, string array)
     {

@@ -42,6 +42,30 @@ internal abstract class Rule
         if (n.Bias is not null) yield return n.Bias;
     }
 
+    /// <summary>
+    /// The parameters the gradient of the node's <paramref name="results"/> reaches (bit r: result r; bit 0 the node's own value,
+    /// the others read by nodes of their own, <see cref="InputResult"/>): by default all of <see cref="Params(NodePlan)"/>, as for
+    /// a node of one result. A node of several results overrides it when one of them does not depend on every parameter (a
+    /// MultiheadAttention call's weights do not depend on the value's projection nor on the out-projection), so that a parameter
+    /// no reached result depends on gets no gradient, as in eager (<see cref="GradientReach"/>).
+    /// </summary>
+    public virtual IEnumerable<ParamSlot> Params(NodePlan n, int results) => Params(n);
+
+    /// <summary>
+    /// True when the gradient of the node's <paramref name="results"/> (bits as in <see cref="Params(NodePlan, int)"/>) reaches
+    /// its input <paramref name="slot"/> (a value of the program: inputs read as data and constants never get one): by default
+    /// every input. False for an input no reached result depends on (a MultiheadAttention call's value when only its weights are
+    /// used), or one the op does not differentiate.
+    /// </summary>
+    public virtual bool Differentiates(NodePlan n, int results, int slot) => true;
+
+    /// <summary>
+    /// Which result of its input <paramref name="slot"/>'s node the node reads: 0, the input's own value; r ≥ 1 for a node that
+    /// is another result of a node of several (a MultiheadAttention call's returned weights). A node of several results whose
+    /// results all depend on every input and parameter (a recurrent layer and its final states) needs no declaration.
+    /// </summary>
+    public virtual int InputResult(NodePlan n, int slot) => 0;
+
     /// <summary>True when the rule's backward overwrites (β = 0) the gradient of a parameter it writes first when that
     /// gradient is fresh (<see cref="Emit.EmitContext.WritesFirst"/>), so the entry need not clear it.</summary>
     public virtual bool OverwritesFreshParams => false;

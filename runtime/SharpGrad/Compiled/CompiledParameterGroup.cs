@@ -49,6 +49,16 @@ public sealed class CompiledParameterGroup
         }
     }
 
+    /// <summary>
+    /// For a backward whose result does not depend on the group (PyTorch: its parameters are not in the autograd graph of the
+    /// tensor the backward starts from): no gradient computed, none delivered; each <c>.Grad</c> stays as it is.
+    /// </summary>
+    public void Unbind()
+    {
+        Array.Clear(Needed);
+        Array.Clear(Grads);
+    }
+
     /// <summary>After a fused backward: each gradient delivered (<see cref="CompiledSupport.DeliverGrad"/>).</summary>
     public void Deliver()
     {
