@@ -65,6 +65,24 @@ public class UnbatchedAttentionCompileTests
         Assert.Contains("[T, T]", d.GetMessage(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The other layers PyTorch calls unbatched — a Transformer encoder or decoder layer on [S, E], a recurrent layer on [L, H_in] —
+    /// have no compiled rule for the 2-d form yet: never a silent program, the diagnostics name the call.
+    /// </summary>
+    [Theory]
+    [InlineData("TransformerEncoderLayer enc = new(16, 2, 32, dropout: 0.0);", "enc.Forward(x)")]
+    [InlineData("TransformerDecoderLayer dec = new(16, 2, 32, dropout: 0.0);", "dec.Forward(x, x)")]
+    [InlineData("LSTM lstm = new(16, 8);", "lstm.Forward(x).Output")]
+    [InlineData("GRU gru = new(16, 8);", "gru.Forward(x).Output")]
+    public void OtherUnbatchedSequenceLayersAreNamedBreaks(string field, string call)
+    {
+        var source = Module("private readonly " + field + "\n    public Tensor Forward([Shape(\"T\", 16)] Tensor x) => " + call + ";");
+        var (result, _) = GeneratorHarness.Run(source);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1019", d.Id);
+        Assert.Contains(call.Split('.')[0], d.GetMessage(), StringComparison.Ordinal);
+    }
+
     /// <summary>A batched call with its masks named around <c>needWeights</c>: the masks are read as data by name, not by position (no break).</summary>
     [Fact]
     public void BatchedMasksNamedAroundNeedWeightsAreData()
