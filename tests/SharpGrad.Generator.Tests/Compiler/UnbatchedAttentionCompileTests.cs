@@ -66,12 +66,12 @@ public class UnbatchedAttentionCompileTests
     }
 
     /// <summary>
-    /// The other layers PyTorch calls unbatched — a Transformer encoder or decoder layer on [S, E], a recurrent layer on [L, H_in] —
-    /// have no compiled rule for the 2-d form yet: never a silent program, the diagnostics name the call.
+    /// The other layers PyTorch calls unbatched — a Transformer encoder layer on [S, E], a recurrent layer on [L, H_in] — have no
+    /// compiled rule for the 2-d form yet: never a silent program, the diagnostics name the call. (A TransformerDecoderLayer child
+    /// runs its own program, no diagnostic; its unbatched call is not checked against eager yet: docs/compiler.md.)
     /// </summary>
     [Theory]
     [InlineData("TransformerEncoderLayer enc = new(16, 2, 32, dropout: 0.0);", "enc.Forward(x)")]
-    [InlineData("TransformerDecoderLayer dec = new(16, 2, 32, dropout: 0.0);", "dec.Forward(x, x)")]
     [InlineData("LSTM lstm = new(16, 8);", "lstm.Forward(x).Output")]
     [InlineData("GRU gru = new(16, 8);", "gru.Forward(x).Output")]
     public void OtherUnbatchedSequenceLayersAreNamedBreaks(string field, string call)
