@@ -164,6 +164,23 @@ internal sealed class MethodDraft
         => row.Family == OpFamily.Data || (slot < row.Inputs.Count && !row.Inputs[slot].Differentiable)
            || (slot == 1 && row.Family is OpFamily.ClassIndexLoss or OpFamily.ElementwiseLoss || slot == 1 && row.Surface == OpSurface.Losses);
 
+    /// <summary>
+    /// <see cref="ReadsAsData(OpRow, int)"/> for node <paramref name="i"/>'s input <paramref name="slot"/>, matched to the row's tensor
+    /// input by name where the call binds it by name (a layer's Forward whose masks are named with a flag between them:
+    /// MultiheadAttention's <c>keyPaddingMask: p, attnMask: m, needWeights: false</c>, the mask's slot not the row's position),
+    /// by position otherwise.
+    /// </summary>
+    public bool ReadsAsData(int i, int slot)
+    {
+        if (Row(i) is not { } row) return false;
+        var node = Node(i);
+        for (int k = 0; k < row.Inputs.Count; k++)
+        {
+            if (node.Scalar(row.Inputs[k].Name) is { } bound && (int)bound.Value == slot) return ReadsAsData(row, k);
+        }
+        return ReadsAsData(row, slot);
+    }
+
     /// <summary>A float32 literal (<c>0.2f</c>).</summary>
     public static string F32(double v) => ((float)v).ToString("R", CultureInfo.InvariantCulture) + "f";
 

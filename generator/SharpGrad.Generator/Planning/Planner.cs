@@ -254,7 +254,7 @@ internal static class Planner
         // Raw inputs: method parameters used only as a loss target or as embedding indices (read as data, not differentiated).
         // A view of such an input read only as data is data too (`padding.Unsqueeze(1)` as a MaskedFill mask).
         bool IsRawUse((int Node, int Slot) c) => m.Row(c.Node) is { } row
-            && (MethodDraft.ReadsAsData(row, c.Slot) || (DataRule.Takes(row) && m.Consumers[c.Node].Count > 0 && m.Consumers[c.Node].All(IsRawUse)));
+            && (m.ReadsAsData(c.Node, c.Slot) || (DataRule.Takes(row) && m.Consumers[c.Node].Count > 0 && m.Consumers[c.Node].All(IsRawUse)));
         bool IsRawInput(int i) => nodes[i].Kind == NodeKind.Input && nodes[i].Op == "Input" && m.Consumers[i].Count > 0 && m.Consumers[i].All(IsRawUse);
 
         // The batch symbol: the one an input's shape came with (a region after a stack or another region: the batch that value
@@ -553,7 +553,7 @@ internal static class Planner
         for (int s = 0; s < node.Inputs.Count; s++)
         {
             // A raw input is read only where the row says so (a target, indices).
-            if (m.IsRaw(node.Inputs[s]) && (row is null || !MethodDraft.ReadsAsData(row, s))) return null;
+            if (m.IsRaw(node.Inputs[s]) && (row is null || !m.ReadsAsData(i, s))) return null;
         }
         foreach (var kind in RuleSet.Candidates(node, row))
         {

@@ -160,7 +160,11 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
 
 /// <summary>A MultiheadAttention self-attention's geometry, its four parameters in PyTorch's order and where its masks come in.</summary>
 /// <remarks>The sizes are C# text: constants, or the expressions of sizes bound when the module is built.</remarks>
-internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights);
+internal sealed record SelfAttentionGeometry(string EmbedDim, string Heads, string Steps, EquatableArray<ParamSlot> Weights) : AttentionGeometry(Weights)
+{
+    /// <summary>An unbatched call (<see cref="AttentionCall.Unbatched"/>): its geometry's steps are the call's rows, passed as n.</summary>
+    public bool Unbatched { get; init; }
+}
 
 /// <summary>
 /// A MultiheadAttention layer used as self-attention, <c>attn.Forward(x, x, x, …).Output</c> (batch first, packed in-projection
@@ -190,8 +194,22 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         {
             Rule = Kind,
             Module = call.Module,
-            Geometry = new SelfAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.Weights) { MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding },
+            Geometry = new SelfAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.Weights)
+            {
+                MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding, Unbatched = call.Unbatched,
+            },
         };
+    }
+
+    protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
+    {
+        foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
+        if (((SelfAttentionGeometry)n.Geometry!).Unbatched) yield return "unbatched: true";
+    }
+
+    protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
+    {
+        if (((SelfAttentionGeometry)n.Geometry!).Unbatched) yield return "unbatched: true";
     }
 
     /// <summary>
@@ -254,23 +272,41 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         var masks = Masks(m, i, ("attnMask", "keyPaddingMask"));
         if (masks is null || node.Inputs.Count != 3 + flags + MaskCount(masks.Value)) return null;
         if (child.Arg("batchFirst") is { IsKnown: false } || Packed(child) is not { } packed || Bias(child) is not { } bias) return null;
-        // Batch first: [N, L, E]; batch_first=False: [L, N, E], the batch in dim 1.
+        // Batch first: [N, L, E]; batch_first=False: [L, N, E], the batch in dim 1. Unbatched (PyTorch's 2-d call, batch_first
+        // ignored): the query [L, E] whose rows are the program's batch (its n), run by the kernels as one sequence of n steps.
         bool batchFirst = child.Int("batchFirst") == 1;
         int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1, stepAxis = 1 - batchAxis;
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
+        bool unbatched = inS.Rank == 2;
+        if (unbatched) (batchFirst, batchAxis) = (true, 0);
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != (unbatched ? 2 : 3)) return null;
         if (child.Int("embedDim") is { } e && child.Int("numHeads") is { } h && (h <= 0 || e % h != 0)) return null;
-        if (SizeText(m, child, "embedDim", inS[2]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads || DimText(m, inS[stepAxis]) is not { } steps) return null;
-        string? Width(int input, out Dim length)
+        if (SizeText(m, child, "embedDim", inS[inS.Rank - 1]) is not { } d || LayerSize(m, child, "numHeads") is not { } heads) return null;
+        if ((unbatched ? UnbatchedRows : DimText(m, inS[stepAxis])) is not { } steps) return null;
+        // A key or value: its width and its length S as C# text. Unbatched: [S, ·], its rows the program's batch (S = the
+        // query's n: self-attention, or a value computed from the query's rows) or a value of fixed shape (S a constant).
+        string? Width(int input, out string? length)
         {
             int k = m.In(i, input);
             var kS = m.Shapes[k];
-            length = kS.Rank == 3 ? kS[stepAxis] : default;
-            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || !m.Batched[k] || m.BatchAxis[k] != batchAxis || kS.Rank != 3) return null;
-            return DimText(m, kS[2]);
+            length = null;
+            if (!m.Live(k) || m.IsConst(k) || m.IsRaw(k) || kS.Rank != (unbatched ? 2 : 3)) return null;
+            if (unbatched)
+            {
+                if (m.Batched[k] && m.BatchAxis[k] != 0) return null;
+                length = m.Batched[k] ? UnbatchedRows : kS[0].IsFixed ? DimText(m, kS[0]) : null;
+            }
+            else
+            {
+                if (!m.Batched[k] || m.BatchAxis[k] != batchAxis) return null;
+                length = DimText(m, kS[stepAxis]);
+            }
+            return DimText(m, kS[kS.Rank - 1]);
         }
-        if (Width(key, out var keyLength) is not { } keyWidth || Width(value, out var valueLength) is not { } valueWidth || !keyLength.Equals(valueLength)) return null;
-        if (DimText(m, keyLength) is not { } memorySteps) return null;
+        if (Width(key, out var keyLength) is not { } keyWidth || Width(value, out var valueLength) is not { } valueWidth || keyLength is null || keyLength != valueLength) return null;
+        // Both fixed: the same constant; otherwise both the query's rows.
+        if (unbatched && m.Batched[m.In(i, key)] != m.Batched[m.In(i, value)]) return null;
+        string memorySteps = keyLength;
         var module = m.Program.Module(child);
         var names = new List<(string Name, string Expr)>();
         if (packed) names.Add(("in_proj_weight", "InProjWeight!"));
@@ -282,16 +318,24 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
         return new AttentionCall(module, d, heads, steps, weights, masks.Value, key, value, memorySteps, keyWidth, valueWidth)
         {
             SelfAttention = self, Packed = packed, Bias = bias, NoDropout = child.Arg("dropout") is null or { Number: 0 }, WeightsTaken = weightsTaken, BatchFirst = batchFirst,
+            Unbatched = unbatched,
         };
     }
+
+    /// <summary>
+    /// The length of an unbatched call's query (and of a key or value computed from its rows): the program's batch count
+    /// <c>n</c>, in scope where the forward and backward calls are written; the support call runs the rows as one sequence.
+    /// </summary>
+    internal const string UnbatchedRows = "n";
 
     protected override (string Mask, string Padding) MaskParameters => ("attnMask", "keyPaddingMask");
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (SelfAttentionGeometry)n.Geometry!;
+        // Unbatched: the steps are the call's rows (n), which the support call sets.
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
-            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
+            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {(g.Unbatched ? "0" : g.Steps)}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }
 }
 
@@ -320,6 +364,12 @@ internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string H
 
     /// <summary>The layer has batch_first=True ([N, L, E] values); false: [L, N, E], the batch in dim 1, which only <see cref="CrossAttentionRule"/> takes.</summary>
     public bool BatchFirst { get; init; } = true;
+
+    /// <summary>
+    /// PyTorch's unbatched call: the query [L, E] (its rows the program's batch), the key and value [S, ·]; run as one sequence
+    /// (<see cref="BatchFirst"/> true whatever the layer's batch_first, which PyTorch ignores for it).
+    /// </summary>
+    public bool Unbatched { get; init; }
 }
 
 /// <summary>
@@ -328,7 +378,11 @@ internal sealed record AttentionCall(ModuleRef Module, string EmbedDim, string H
 /// </summary>
 /// <remarks><c>BatchFirst</c> false: a layer built with <c>batch_first=False</c>, its values [L, N, E] and [S, N, ·], which the support call transposes to the kernel's rows and back.</remarks>
 internal sealed record CrossAttentionGeometry(string EmbedDim, string Heads, string Steps, string MemorySteps, int KeyInput, int ValueInput, string KeyWidth,
-    string ValueWidth, EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights);
+    string ValueWidth, EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights)
+{
+    /// <summary>An unbatched call (<see cref="AttentionCall.Unbatched"/>): its geometry's steps are the call's rows, passed as n.</summary>
+    public bool Unbatched { get; init; }
+}
 
 /// <summary>
 /// A MultiheadAttention call <c>attn.Forward(query, key, value, …).Output</c> other than the packed, biased, dropout-free
@@ -365,7 +419,7 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
             Geometry = new CrossAttentionGeometry(call.EmbedDim, call.Heads, call.Steps, call.MemorySteps, call.Key, call.Value, call.KeyWidth, call.ValueWidth,
                 call.Weights, call.BatchFirst)
             {
-                MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding,
+                MaskInput = call.Masks.Mask, PaddingInput = call.Masks.Padding, Unbatched = call.Unbatched,
             },
         };
     }
@@ -380,6 +434,7 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
         yield return "valueWidth: " + g.ValueWidth;
         foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
         if (!g.BatchFirst) yield return "batchFirst: false";
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
@@ -391,13 +446,15 @@ internal sealed class CrossAttentionRule : AttentionLayerRule
         yield return "gradKey: " + e.GradOrNull(n.Inputs[g.KeyInput]);
         yield return "gradValue: " + e.GradOrNull(n.Inputs[g.ValueInput]);
         if (!g.BatchFirst) yield return "batchFirst: false";
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {
         var g = (CrossAttentionGeometry)n.Geometry!;
+        // Unbatched: the steps are the call's rows (n), which the support call sets.
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
-            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {g.Steps}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
+            [$"DModel: {g.EmbedDim}", $"Heads: {g.Heads}", "FeedForward: 0", $"Steps: {(g.Unbatched ? "0" : g.Steps)}", "NormFirst: false", "Gelu: false", "LayerNormEps: 0.0"]);
     }
 
     /// <summary>The returned weights alone (result 1, <see cref="AttentionWeightsRule"/>) depend on the query and the key, not on the value.</summary>
@@ -425,7 +482,10 @@ internal sealed class AttentionWeightsRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         int layer = m.In(i, 0);
-        if (m.Nodes[layer].Rule != RuleKind.CrossAttention || m.Node(i).Scalar("average") is not { } average || !m.Batched[i] || m.BatchAxis[i] != 0) return null;
+        if (m.Nodes[layer].Rule != RuleKind.CrossAttention || m.Node(i).Scalar("average") is not { } average || !m.Batched[i]) return null;
+        // Batch first, [N, L, S] or [N, heads, L, S]; unbatched, the query's rows the batch: [L, S] or [heads, L, S] (the batch in dim 1).
+        bool unbatched = ((CrossAttentionGeometry)m.Nodes[layer].Geometry!).Unbatched;
+        if (m.BatchAxis[i] != (unbatched && average.Value == 0 ? 1 : 0)) return null;
         return plan with { Rule = Kind, Geometry = new AttentionWeightsGeometry(average.Value != 0) };
     }
 
@@ -441,7 +501,8 @@ internal sealed class AttentionWeightsRule : Rule
     {
         var layer = e.Nodes[n.Inputs[0]];
         var g = (CrossAttentionGeometry)layer.Geometry!;
-        return [((AttentionWeightsGeometry)n.Geometry!).Average ? "true" : "false", array, "n", e.Geometry(layer), g.MemorySteps, e.Scratch(layer, "workspace") + "!"];
+        string[] arguments = [((AttentionWeightsGeometry)n.Geometry!).Average ? "true" : "false", array, "n", e.Geometry(layer), g.MemorySteps, e.Scratch(layer, "workspace") + "!"];
+        return g.Unbatched ? [.. arguments, "unbatched: true"] : arguments;
     }
 
     public override void Forward(EmitContext e, NodePlan n)

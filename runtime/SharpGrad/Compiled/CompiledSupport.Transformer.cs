@@ -165,19 +165,40 @@ public static partial class CompiledSupport
     /// A compiled MultiheadAttention's self-attention output (<c>attn.Forward(x, x, x, …).Output</c>, batch first, dropout 0;
     /// <see cref="TransformerLayerKernel.SelfAttentionForward"/>) with PyTorch's optional masks: <paramref name="keyPaddingMask"/>
     /// [N, T] and <paramref name="attnMask"/> [T, T] or [N·num_heads, T, T] (Bool true: not attended; float: added).
+    /// With <paramref name="unbatched"/> (PyTorch's unbatched call, <paramref name="x"/> [L, E]; batch_first ignored) the program's
+    /// <paramref name="n"/> rows are one sequence of L = n steps (<see cref="Unbatched"/>), the key padding mask [S].
     /// </summary>
     public static void SelfAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
-        Tensor? keyPaddingMask = null, Tensor? attnMask = null)
+        Tensor? keyPaddingMask = null, Tensor? attnMask = null, bool unbatched = false)
     {
         RefuseSubmoduleHooks(attn);
+        if (unbatched) (shape, n, keyPaddingMask) = Unbatched(shape, n, keyPaddingMask);
         TransformerLayerKernel.SelfAttentionForward(shape, x, y, n, SelfAttentionWeights(attn, shape), workspace,
             AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps));
     }
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void SelfAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        EncoderLayerWorkspace workspace)
-        => TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+        EncoderLayerWorkspace workspace, bool unbatched = false)
+    {
+        if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
+        TransformerLayerKernel.SelfAttentionBackward(shape, gy, gx, n, SelfAttentionWeights(attn, shape), weightGrads, workspace);
+    }
+
+    /// <summary>
+    /// An unbatched attention call (PyTorch: a 2-d query [L, E], key and value [S, ·], key padding mask [S]) as the kernels run it:
+    /// the program's <paramref name="rows"/> (its batch count, the query's L) one sequence — steps L, batch 1 (the data of [L, E] is
+    /// that of [1, L, E]) — and the key padding mask [S] as [1, S]; a key padding mask of another rank is an error naming it.
+    /// </summary>
+    private static (EncoderLayerShape Shape, int N, Tensor? KeyPaddingMask) Unbatched(in EncoderLayerShape shape, int rows, Tensor? keyPaddingMask)
+    {
+        if (keyPaddingMask is not null && keyPaddingMask.Rank != 1)
+        {
+            throw new ArgumentException(
+                $"Compiled program: for an unbatched MultiheadAttention call (query [L, E]) the key padding mask must be 1-d [S], but got shape {ShapeUtil.Format(keyPaddingMask._shape)}.");
+        }
+        return (shape with { Steps = rows }, 1, keyPaddingMask?.Unsqueeze(0));
+    }
 
     /// <summary>
     /// A MultiheadAttention's projections as the kernel reads them (packed <c>in_proj_weight</c> or <c>q/k/v_proj_weight</c>, with or
@@ -231,11 +252,16 @@ public static partial class CompiledSupport
     /// With <paramref name="batchFirst"/> false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/>
     /// are [L, N, E], <paramref name="key"/> and <paramref name="value"/> [S, N, ·], transposed to and from the kernel's rows (one
     /// array stays one array, so self-attention and key = value keep their fused projections).
+    /// With <paramref name="unbatched"/> (PyTorch's unbatched call: <paramref name="x"/> [L, E], <paramref name="key"/> and
+    /// <paramref name="value"/> [S, ·], the key padding mask [S]; batch_first ignored) the program's <paramref name="n"/> rows are
+    /// one sequence of L = n steps.
     /// </summary>
     public static void CrossAttentionForward(MultiheadAttention attn, float[] x, float[] y, int n, EncoderLayerShape shape, CrossAttentionWorkspace workspace,
-        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, bool batchFirst = true)
+        float[] key, float[] value, int memorySteps, int keyWidth, int valueWidth, Tensor? keyPaddingMask = null, Tensor? attnMask = null, bool batchFirst = true,
+        bool unbatched = false)
     {
         RefuseSubmoduleHooks(attn);
+        if (unbatched) (shape, n, keyPaddingMask) = Unbatched(shape, n, keyPaddingMask);
         CheckLayout(attn, attn.BatchFirst, batchFirst);
         var projections = Projections(attn, shape, keyWidth, valueWidth);
         var masks = AttentionMasksOf(attnMask, keyPaddingMask, n, shape.Heads, shape.Steps, memorySteps);
@@ -264,8 +290,10 @@ public static partial class CompiledSupport
     /// </summary>
     /// With <paramref name="batchFirst"/> false the gradients are [L, N, E] and [S, N, ·], as the forward's values.
     public static void CrossAttentionBackward(MultiheadAttention attn, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, bool batchFirst = true)
+        CrossAttentionWorkspace workspace, int memorySteps, int keyWidth, int valueWidth, float[]? gradKey, float[]? gradValue, bool batchFirst = true,
+        bool unbatched = false)
     {
+        if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
         var projections = Projections(attn, shape, keyWidth, valueWidth);
         var grads = ProjectionGrads(attn, weightGrads);
         if (batchFirst)
@@ -291,14 +319,23 @@ public static partial class CompiledSupport
     /// <summary>
     /// The attention weights of the layer's last <see cref="CrossAttentionForward"/> (PyTorch: the second result of
     /// <c>mha(query, key, value, need_weights=True, average_attn_weights=…)</c>, after dropout as PyTorch returns them), batch first
-    /// whatever the layer's batch_first: averaged over the heads [N, L, S] (<paramref name="average"/>) or per head [N, heads, L, S].
+    /// whatever the layer's batch_first: averaged over the heads [N, L, S] (<paramref name="average"/>) or per head [N, heads, L, S];
+    /// of an unbatched call (<paramref name="unbatched"/>, the program's <paramref name="n"/> rows its L), [L, S] or [heads, L, S].
     /// </summary>
-    public static void AttentionWeights(bool average, float[] weights, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace)
-        => CrossAttentionKernel.Weights(shape, memorySteps, average, weights, n, workspace);
+    public static void AttentionWeights(bool average, float[] weights, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace,
+        bool unbatched = false)
+    {
+        if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
+        CrossAttentionKernel.Weights(shape, memorySteps, average, weights, n, workspace);
+    }
 
     /// <summary>The gradient of <see cref="AttentionWeights"/>' result, kept in the workspace for the layer's backward (which runs after it).</summary>
-    public static void AttentionWeightsBackward(bool average, float[] grad, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace)
-        => CrossAttentionKernel.WeightsBackward(shape, memorySteps, average, grad, n, workspace);
+    public static void AttentionWeightsBackward(bool average, float[] grad, int n, EncoderLayerShape shape, int memorySteps, CrossAttentionWorkspace workspace,
+        bool unbatched = false)
+    {
+        if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
+        CrossAttentionKernel.WeightsBackward(shape, memorySteps, average, grad, n, workspace);
+    }
 
     /// <summary>
     /// An attention's masks as the kernel adds them (<see cref="AttentionMasks"/>), checked against the sizes of the call (L

@@ -84,6 +84,12 @@ internal static partial class OpCatalogue
     /// </summary>
     internal static ShapeResult AttentionWeights(ShapeCall c, bool average)
     {
+        // Unbatched (PyTorch: a 2-d query [L, E] and key [S, kdim], batch_first ignored): [L, S] averaged, [num_heads, L, S] per head.
+        if (c.Input(0) is { Rank: 2 } q2 && c.Input(1) is { Rank: 2 } k2)
+        {
+            if (average) return new TensorShape(q2[0], k2[0]);
+            return c.Size("numHeads") is { } h ? new TensorShape(h, q2[0], k2[0]) : ShapeResult.Unknown;
+        }
         if (c.Input(0) is not { Rank: 3 } query || c.Input(1) is not { Rank: 3 } key) return ShapeResult.Unknown;
         int batch = c.Flag("batchFirst") == true ? 0 : 1, step = 1 - batch;
         if (average) return new TensorShape(query[batch], query[step], key[step]);
@@ -120,7 +126,7 @@ internal static partial class OpCatalogue
         new OpRow("MultiheadAttention", "multi_head_attention", OpFamily.Attention, OpSurface.None)
         {
             // Forward(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights) → (output, weights); the
-            // rows' shape rule is the output's. Compiled, batch first, the output only: self-attention with the packed in-projection,
+            // rows' shape rule is the output's. Compiled (batch first or second, or unbatched [L, E] run as one sequence): self-attention with the packed in-projection,
             // biases and dropout 0 (Kernels/TransformerLayer.cs), every other call — key = value ≠ query, key ≠ value, kdim/vdim,
             // bias=False, dropout on the weights in training — by Kernels/CrossAttention.cs (both over Kernels/Attention.cs).
             Layer = "MultiheadAttention", Inputs = In("query", "key", "value", "!keyPaddingMask?", "!attnMask?"),
@@ -134,7 +140,9 @@ internal static partial class OpCatalogue
                 Opt("needWeights", "need_weights", ParamKind.Bool, true, ParamUse.Function),
                 Opt("averageAttnWeights", "average_attn_weights", ParamKind.Bool, true, ParamUse.Function),
             ],
-            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("embedDim"), c.Size("embedDim")) : ShapeResult.Unknown,
+            // Batched [N, L, E] / [L, N, E], or unbatched [L, E] (key and value 2-d too, as PyTorch's): the query's shape.
+            Shape = static c => c.Input(0) is { Rank: 3 or 2 } s && (c.Input(1) is not { } k || k.Rank == s.Rank) && (c.Input(2) is not { } v || v.Rank == s.Rank)
+                ? ShapeRules.Linear(s, c.Size("embedDim"), c.Size("embedDim")) : ShapeResult.Unknown,
             // The query of a batch-first layer is [N, L, E] (the rank is the layer's, so an input read through a LayerNorm may take it).
             InputHint = static c => c.Flag("batchFirst") == true && c.Size("embedDim") is { } e ? new TensorShape(Batch, Dim.Unknown, e) : null,
             Outputs = ["attn_output", "attn_output_weights"], Reads = BackwardReads.Saved, Kernel = "AttentionKernel", Compiled = true,

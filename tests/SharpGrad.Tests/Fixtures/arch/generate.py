@@ -510,6 +510,26 @@ def layers(manifest):
            lambda m, a: {"out": m(a["tgt"], a["memory"], tgt_mask=a["tgt_mask"], memory_key_padding_mask=a["memory_key_padding_mask"])},
            kind="transformer", cls="TransformerDecoder", d_model=D, nhead=NH, dim_feedforward=FF, num_layers=2, final_norm=True, batch_first=True,
            norm_first=True, activation="gelu")
+
+    # --- unbatched MultiheadAttention with masks (session 12; own seed: the cases above keep their values): a 2-d query [L, E],
+    # key and value [S, E], key_padding_mask [S], attn_mask [L, S] (Bool) or [num_heads, L, S] (float); batch_first ignored.
+    torch.manual_seed(1212)
+    E, H, L, S = 8, 2, 5, 6
+    mha = nn.MultiheadAttention(E, H, batch_first=True)
+    kpm = torch.zeros(S, dtype=torch.bool)
+    kpm[-2:] = True
+    attn_mask = torch.rand(L, S) > 0.7
+    attn_mask[:, 0] = False
+    record("mha_unbatched_bool_masks", mha, {"q": torch.randn(L, E), "kv": torch.randn(S, E), "attn_mask": attn_mask, "key_padding_mask": kpm},
+           lambda m, a: dict(zip(["out", "weights"], m(a["q"], a["kv"], a["kv"], key_padding_mask=a["key_padding_mask"], attn_mask=a["attn_mask"],
+                                                     average_attn_weights=False))),
+           kind="mha", embed_dim=E, num_heads=H, batch_first=True, key_is_value=True, average_attn_weights=False)
+    mha = nn.MultiheadAttention(E, H)
+    kpm = torch.zeros(L, dtype=torch.bool)
+    kpm[-1] = True
+    record("mha_unbatched_self_float_mask", mha, {"x": torch.randn(L, E), "attn_mask": torch.randn(H, L, L), "key_padding_mask": kpm},
+           lambda m, a: dict(zip(["out", "weights"], m(a["x"], a["x"], a["x"], key_padding_mask=a["key_padding_mask"], attn_mask=a["attn_mask"]))),
+           kind="mha", embed_dim=E, num_heads=H, self_attention=True)
     out.write(manifest)
 
 

@@ -1,0 +1,94 @@
+using Microsoft.CodeAnalysis;
+using SharpGrad.Generator.Tests.Support;
+
+namespace SharpGrad.Generator.Tests.Compiler;
+
+/// <summary>
+/// PyTorch's unbatched MultiheadAttention call (query [L, E], key and value [S, ·]; masks [S] and [L, S] or [heads, L, S]; weights
+/// [L, S] or [heads, L, S]) compiles with no graph break (SG1019): the query's rows are the program's batch, and the support calls
+/// run them as one sequence (<c>unbatched: true</c>). CompiledUnbatchedAttentionTests runs such programs against eager.
+/// </summary>
+public class UnbatchedAttentionCompileTests
+{
+    private static string Module(string forward) => """
+        using SharpGrad;
+        using SharpGrad.Layers;
+
+        namespace Demo.Compiled;
+
+        [Module]
+        public sealed partial class U
+        {
+            private readonly MultiheadAttention attn = new(16, 2);
+            private readonly MultiheadAttention cross = new(16, 4, batchFirst: true);
+            private readonly MultiheadAttention kdim = new(16, 2, bias: false, kdim: 5, vdim: 7);
+
+            FORWARD
+        }
+        """.Replace("FORWARD", forward, StringComparison.Ordinal);
+
+    public static TheoryData<string, string> Compiled => new()
+    {
+        { "self-attention", """public Tensor Forward([Shape("T", 16)] Tensor x) => attn.Forward(x, x, x).Output * 2f;""" },
+        {
+            "masks named around needWeights",
+            """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape("T")] Tensor padding, [Shape("T", "T")] Tensor causal, [Shape(2, "T", "T")] Tensor bias) { var h = cross.Forward(x, x, x, keyPaddingMask: padding, attnMask: causal, needWeights: false).Output + x; return attn.Forward(h, h, h, attnMask: bias, needWeights: false).Output; }"""
+        },
+        { "averaged weights over a fixed memory", """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape(6, 16)] Tensor m) { var (y, w) = cross.Forward(x, m, m); return y + w!.MatMul(m); }""" },
+        { "per-head weights, kdim/vdim", """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape(6, 5)] Tensor k, [Shape(6, 7)] Tensor v) => kdim.Forward(x, k, v, averageAttnWeights: false).Weights!;""" },
+        { "key and value of the query's rows", """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape("T", 16)] Tensor k, [Shape("T", 16)] Tensor v) => attn.Forward(x, k, v).Output;""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Compiled))]
+    public void UnbatchedCallsCompileWithNoGraphBreak(string what, string forward)
+    {
+        var (result, output) = GeneratorHarness.Run(Module(forward));
+        Assert.True(result.Diagnostics.IsEmpty, what + ": " + string.Join("\n", result.Diagnostics));
+        var program = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.U.Compiled.g.cs").SourceText.ToString();
+        Assert.Contains("\"Forward: the whole method\"", program);
+        Assert.Contains("unbatched: true", program);
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
+    }
+
+    /// <summary>
+    /// The weights of an unbatched self-attention are [T, T], T the program's batch: a value whose size is the batch squared, which
+    /// compiled code does not hold — a break naming the weights, never a silent program.
+    /// </summary>
+    [Fact]
+    public void SelfAttentionWeightsOfTheBatchSquaredAreANamedBreak()
+    {
+        var (result, _) = GeneratorHarness.Run(Module("""public Tensor Forward([Shape("T", 16)] Tensor x) { var (y, w) = attn.Forward(x, x, x); return y + w!.MatMul(x); }"""));
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1019", d.Id);
+        Assert.Contains("the attention weights of attn.Forward(x, x, x)", d.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("[T, T]", d.GetMessage(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The other layers PyTorch calls unbatched — a Transformer encoder layer on [S, E], a recurrent layer on [L, H_in] — have no
+    /// compiled rule for the 2-d form yet: never a silent program, the diagnostics name the call. (A TransformerDecoderLayer child
+    /// runs its own program, no diagnostic; its unbatched call is not checked against eager yet: docs/compiler.md.)
+    /// </summary>
+    [Theory]
+    [InlineData("TransformerEncoderLayer enc = new(16, 2, 32, dropout: 0.0);", "enc.Forward(x)")]
+    [InlineData("LSTM lstm = new(16, 8);", "lstm.Forward(x).Output")]
+    [InlineData("GRU gru = new(16, 8);", "gru.Forward(x).Output")]
+    public void OtherUnbatchedSequenceLayersAreNamedBreaks(string field, string call)
+    {
+        var source = Module("private readonly " + field + "\n    public Tensor Forward([Shape(\"T\", 16)] Tensor x) => " + call + ";");
+        var (result, _) = GeneratorHarness.Run(source);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1019", d.Id);
+        Assert.Contains(call.Split('.')[0], d.GetMessage(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A batched call with its masks named around <c>needWeights</c>: the masks are read as data by name, not by position (no break).</summary>
+    [Fact]
+    public void BatchedMasksNamedAroundNeedWeightsAreData()
+    {
+        var (result, _) = GeneratorHarness.Run(Module(
+            """public Tensor Forward([Shape("N", "T", 16)] Tensor x, [Shape("N", "T")] Tensor padding, [Shape("T", "T")] Tensor causal) => cross.Forward(x, x, x, keyPaddingMask: padding, attnMask: causal, needWeights: false).Output;"""));
+        Assert.True(result.Diagnostics.IsEmpty, string.Join("\n", result.Diagnostics));
+    }
+}
