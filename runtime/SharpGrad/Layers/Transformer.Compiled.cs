@@ -39,6 +39,15 @@ internal static class TransformerCompiledLayout
     /// <summary>[T, N, E] → its [N, T, E] view when the layer is batch second.</summary>
     public static Tensor BatchFirst(Tensor x, bool batchFirst) => batchFirst ? x : x.Transpose(0, 1);
 
+    /// <summary>
+    /// The batch dim an unbatched call ([T, E], PyTorch's unbatched form; batch_first ignored) takes when it runs as a batch of
+    /// one: 0 batch first, 1 batch second.
+    /// </summary>
+    public static int BatchDim(bool batchFirst) => batchFirst ? 0 : 1;
+
+    /// <summary>An unbatched call's key padding mask [S] as the batch of one's [1, S] (a batched [N, S] or null as it is).</summary>
+    public static Tensor? OneRow(Tensor? keyPaddingMask) => keyPaddingMask is { Rank: 1 } ? keyPaddingMask.Unsqueeze(0) : keyPaddingMask;
+
     /// <summary>A layer's compiled program: no break (dropout in training, masks and both layouts are compiled).</summary>
     public static GraphExplanation Explain() => new(["Forward"], []);
 
@@ -109,6 +118,12 @@ public sealed partial class TransformerEncoderLayer
         {
             ArgumentNullException.ThrowIfNull(src);
             var layer = _layer;
+            if (src.Rank == 2)
+            {
+                // Unbatched [T, E] (PyTorch takes it; batch_first does not apply): the batch of one, the result's batch dim dropped.
+                int b = TransformerCompiledLayout.BatchDim(layer.BatchFirst);
+                return Forward(src.Unsqueeze(b), srcMask, TransformerCompiledLayout.OneRow(srcKeyPaddingMask)).Squeeze(b);
+            }
             if (TransformerCompiledLayout.AnyHooks(_submodules) || TransformerCompiledLayout.MaskNeedsGrad(srcMask, srcKeyPaddingMask))
             {
                 return layer.Forward(src, srcMask, srcKeyPaddingMask);
@@ -263,6 +278,13 @@ public sealed partial class TransformerDecoderLayer
             ArgumentNullException.ThrowIfNull(tgt);
             ArgumentNullException.ThrowIfNull(memory);
             var layer = _layer;
+            if (tgt.Rank == 2 && memory.Rank == 2)
+            {
+                // Unbatched tgt [L, E] and memory [S, E] (PyTorch takes them; batch_first does not apply): the batch of one.
+                int b = TransformerCompiledLayout.BatchDim(layer.BatchFirst);
+                return Forward(tgt.Unsqueeze(b), memory.Unsqueeze(b), tgtMask, memoryMask, TransformerCompiledLayout.OneRow(tgtKeyPaddingMask),
+                    TransformerCompiledLayout.OneRow(memoryKeyPaddingMask)).Squeeze(b);
+            }
             if (TransformerCompiledLayout.AnyHooks(_submodules) || TransformerCompiledLayout.MaskNeedsGrad(tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask))
             {
                 return layer.Forward(tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask);
