@@ -119,6 +119,12 @@ internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool Is
     /// the runner takes the one the built layer has (<c>GraphParser.BranchRegions</c>). Null otherwise.
     /// </summary>
     public string? Option { get; init; }
+
+    /// <summary>
+    /// For an <see cref="Option"/>: the constructor parameter that gives it (<c>the constructor argument 'bidirectional'</c>); options
+    /// of several children given by one parameter take one value together (an LSTM and a GRU built with the same flag).
+    /// </summary>
+    public string? OptionSource { get; init; }
 }
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>

@@ -288,7 +288,7 @@ internal static class ChildParser
             {
                 // new LSTM(d, d, bidirectional: bidirectional) with `bidirectional` the module's own constructor parameter: not known at
                 // build time, but the built layer has it; the parser compiles one region per value (GraphParser.BranchRegions).
-                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test });
+                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test, OptionSource = resolved.Why });
                 continue;
             }
             bool known = GraphParser.Ints(value, ints)

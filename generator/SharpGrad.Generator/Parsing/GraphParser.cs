@@ -83,6 +83,12 @@ internal sealed class GraphParser
     /// </summary>
     private readonly HashSet<string> _options = new(System.StringComparer.Ordinal);
 
+    /// <summary>
+    /// The test the runner makes for each constructor parameter that gives layer options (<see cref="ChildArg.OptionSource"/>): that of
+    /// the first child met that it built (<c>this.lstm.Bidirectional</c>); a second child built with it (a GRU) takes the same value.
+    /// </summary>
+    private readonly Dictionary<string, string> _optionTests = new(System.StringComparer.Ordinal);
+
     /// <summary>The children with their options taken as one value each (<see cref="Assumed"/>), added to the module's children.</summary>
     private readonly List<ChildSpec> _variants = new();
 
@@ -577,7 +583,7 @@ internal sealed class GraphParser
 
     /// <summary>A branch region's label in <c>Explanation</c>: <c> (gated)</c>, <c> (!gated)</c>, or <c> (a, !b)</c>.</summary>
     private static string Label(List<(string Text, LocationInfo? Where)> flags, bool[] values)
-        => " (" + string.Join(", ", flags.Select((f, k) => (values[k] ? "" : "!") + f.Text)) + ")";
+        => " (" + string.Join(", ", flags.Select((f, k) => values[k] ? f.Text : f.Text.Contains(' ') ? "!(" + f.Text + ")" : "!" + f.Text)) + ")";
 
     /// <summary>A method with more tests than <see cref="MaxBranchTests"/>: a break at the first one left out, saying why.</summary>
     private void TooManyTests(IMethodSymbol method, List<(string Text, LocationInfo? Where)> flags, (string Text, LocationInfo? Where) next)
@@ -1949,11 +1955,15 @@ internal sealed class GraphParser
                 continue;
             }
             string test = "this." + child.Name + "." + arg.Option;
-            if (child.ArrayMember is not null || child.Path != child.Name || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
+            // A parameter that gives the same option of several children is one test (its value is the same in each).
+            string source = arg.OptionSource + "." + arg.Option;
+            if (_optionTests.TryGetValue(source, out var earlier)) test = earlier;
+            if (child.ArrayMember is not null || child.Path != child.Name || !IsFixedMember(child.Name) || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
             {
-                throw Unsupported(invocation, "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (not known at build time)",
-                    "pass a constant, or build the module in a parent with a constant (its Compile() then takes that value)");
+                throw Unsupported(invocation, "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (not known at build time), of a layer that is not a readonly field of its own",
+                    "declare the layer as a readonly field (or get-only property) so its built value is tested at run time, pass a constant, or build the module in a parent with a constant");
             }
+            _optionTests[source] = test;
             if (!_assumed.TryGetValue(test, out bool value))
             {
                 _options.Add(test);
@@ -1974,6 +1984,11 @@ internal sealed class GraphParser
         _variants.Add(variant);
         return variant;
     }
+
+    /// <summary>True for a readonly field or get-only property of the module (or its [Module] bases): the layer the constructor built stays.</summary>
+    private bool IsFixedMember(string name)
+        => ConstructorEvaluator.WithModuleBases(_type).SelectMany(t => t.GetMembers(name))
+            .Any(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null });
 
     /// <summary>The built-in child whose Forward <paramref name="call"/> is (one <see cref="RecurrentChildCall"/> accepted).</summary>
     private ChildSpec ChildOf(InvocationExpressionSyntax call)
