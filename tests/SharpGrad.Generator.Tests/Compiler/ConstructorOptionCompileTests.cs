@@ -108,4 +108,21 @@ public class ConstructorOptionCompileTests
         string program = compiled + string.Concat(result.GeneratedSources.Where(g => g.HintName.EndsWith(".Regions.g.cs", StringComparison.Ordinal)).Select(g => g.SourceText.ToString()));
         foreach (var text in expected) Assert.Contains(text, program);
     }
+
+    /// <summary>
+    /// Four tests in one method (an LSTM's three flags and a LayerNorm's elementwise_affine, from four parameters) would be 16
+    /// programs: the cap (GraphParser.MaxBranchTests = 3) makes it a named break saying which test and why, never a guessed value.
+    /// </summary>
+    [Fact]
+    public void MoreOptionsThanTheCapAreANamedBreak()
+    {
+        var (result, _) = GeneratorHarness.Run(Source(
+            "int d, bool bidirectional, bool batchFirst, bool bias, bool affine",
+            "    private readonly LSTM lstm;\n    private readonly LayerNorm norm;",
+            "        lstm = new LSTM(d, 5, bidirectional: bidirectional, batchFirst: batchFirst, bias: bias);\n        norm = new LayerNorm(5, elementwiseAffine: affine);",
+            "    public Tensor Forward(Tensor x) => norm.Forward(lstm.Forward(x).Output);"));
+        var breaks = result.Diagnostics.Where(d => d.Id == "SG1019").Select(d => d.GetMessage()).ToList();
+        Assert.Contains(breaks, m => m.Contains("this.norm.ElementwiseAffine", StringComparison.Ordinal) && m.Contains("one more than the 3 tests", StringComparison.Ordinal));
+        Assert.Contains(breaks, m => m.Contains("given by a constructor parameter", StringComparison.Ordinal));
+    }
 }
