@@ -148,7 +148,8 @@ internal sealed class MethodEmitter
             if (RuleOf(n.Index).Constant(n) is { } constant)
             {
                 // With sizes bound when the module is built (Linear(4, hidden)), the constant is computed from them.
-                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0) || constant.Arguments.Any(a => a.Contains("_sym_"));
+                bool bound = n.Symbolic.Length > 0 || n.Inputs.Any(k => Nodes[k].Symbolic.Length > 0) || constant.Arguments.Any(a => a.Contains("_sym_"))
+                             || n.Geometry is { ReadsLayer: true };
                 string field = bound ? $"private {constant.Type} {_e.Geometry(n)} => " : $"private static readonly {constant.Type} {_e.Geometry(n)} = ";
                 if (constant.Type.EndsWith("[]")) _w.WriteLine(field + "[" + string.Join(", ", constant.Arguments) + "];");
                 else _w.Call(field + "new", constant.Arguments);

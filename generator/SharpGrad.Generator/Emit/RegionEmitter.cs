@@ -39,24 +39,31 @@ internal static class RegionEmitter
                     for (int n = 0; n < segments.Count; n++)
                     {
                         var segment = segments[n];
-                        // A branch pair (GraphParser.BranchRegions): the instance's fields choose the region; a branch with no region passes
-                        // its input on. When either region is not compiled, the statement runs once, as written (its Code).
+                        // A branch group (GraphParser.BranchRegions): one segment per combination of the tests' values, the last the
+                        // `else`; the instance's fields or built layers choose the region; a branch with no region passes its input on.
+                        // When any region is not compiled, the statements run once, as written (their Code).
                         if (segment.Condition is not null)
                         {
-                            var pair = segment.Condition.Length > 0 ? (segment, segments[n + 1]) : (segments[n - 1], segment);
-                            bool ready = new[] { pair.Item1, pair.Item2 }.All(s => s.Region is null || compiled.Contains(s.Region));
-                            if (!ready)
+                            int end = n;
+                            while (end < segments.Count - 1 && segments[end].Condition is { Length: > 0 }) end++;
+                            var group = segments.GetRange(n, end - n + 1);
+                            n = end;
+                            if (!group.All(s => s.Region is null || compiled.Contains(s.Region)))
                             {
-                                if (segment.Condition.Length == 0) continue;
-                                w.Comment("eager (not compiled, see Explanation): " + segment.Where);
-                                foreach (var line in segment.Code.Split('\n')) w.WriteLine(line.TrimEnd('\r'));
+                                w.Comment("eager (not compiled, see Explanation): " + group[0].Where);
+                                foreach (var line in group[0].Code.Split('\n')) w.WriteLine(line.TrimEnd('\r'));
                                 continue;
                             }
-                            w.Comment((segment.Region is null ? "passed on: " : "compiled: ") + segment.Where);
-                            foreach (var declaration in segment.Declarations) w.WriteLine(declaration + ";");
-                            string value = segment.Region is null ? segment.Arguments[0] : $"__compiled.{segment.Region}({string.Join(", ", segment.Arguments)})";
-                            using (w.Block(segment.Condition.Length == 0 ? "else" : $"if ({segment.Condition})"))
-                                w.WriteLine(segment.Returns ? $"return {value};" : segment.Output is null ? value + ";" : $"{segment.Output} = {value};");
+                            for (int g = 0; g < group.Count; g++)
+                            {
+                                var branch = group[g];
+                                w.Comment((branch.Region is null ? "passed on: " : "compiled: ") + branch.Where);
+                                foreach (var declaration in branch.Declarations) w.WriteLine(declaration + ";");
+                                string value = branch.Region is null ? branch.Arguments[0] : $"__compiled.{branch.Region}({string.Join(", ", branch.Arguments)})";
+                                string test = branch.Condition!.Length == 0 ? "else" : g == 0 ? $"if ({branch.Condition})" : $"else if ({branch.Condition})";
+                                using (w.Block(test))
+                                    w.WriteLine(branch.Returns ? $"return {value};" : branch.Output is null ? value + ";" : $"{branch.Output} = {value};");
+                            }
                             continue;
                         }
                         if (segment.Region is null || !compiled.Contains(segment.Region))

@@ -65,6 +65,12 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
     /// <summary>True for a <c>Sequential</c> whose items were read from its constant construction.</summary>
     public bool IsStaticSequential => Kind == "Sequential" && IsBuiltIn && !Items.IsEmpty;
 
+    /// <summary>
+    /// True for a built-in child with its options given by constructor parameters taken as one value each (<c>GraphParser.Assumed</c>):
+    /// a region compiled for that value, run when the built layer has it.
+    /// </summary>
+    public bool IsVariant { get; init; }
+
     /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
     public ChildArg? Arg(string parameter)
     {
@@ -105,6 +111,20 @@ internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool Is
 
     /// <summary>For a module passed as the argument (<c>new BasicBlock(…, downsample)</c>): its spec. Null otherwise.</summary>
     public ChildSpec? Module { get; init; }
+
+    /// <summary>
+    /// For a layer option given by a constructor parameter of the module compiled on its own (<c>new LSTM(d, d, bidirectional:
+    /// bidirectional)</c>): the test of the built layer that reads it, after the child's name (<c>Bidirectional</c>,
+    /// <c>Activation == "gelu"</c>; <see cref="Parsing.ChildParser.RunTimeOption"/>). The parser compiles one region per value and
+    /// the runner takes the one the built layer has (<c>GraphParser.BranchRegions</c>). Null otherwise.
+    /// </summary>
+    public string? Option { get; init; }
+
+    /// <summary>
+    /// For an <see cref="Option"/>: the constructor parameter that gives it (<c>the constructor argument 'bidirectional'</c>); options
+    /// of several children given by one parameter take one value together (an LSTM and a GRU built with the same flag).
+    /// </summary>
+    public string? OptionSource { get; init; }
 }
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>

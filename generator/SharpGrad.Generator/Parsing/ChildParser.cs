@@ -278,9 +278,17 @@ internal static class ChildParser
             }
             var ints = new List<int>();
             while (value is IConversionOperation { ConstantValue.HasValue: false } widening) value = widening.Operand; // 0.1 → double?
-            if (resolve is not null && !value.ConstantValue.HasValue && value is not IDefaultValueOperation && Resolved(resolve(value), argument, kind, builtIn) is { } given)
+            var resolved = resolve is not null && !value.ConstantValue.HasValue && value is not IDefaultValueOperation ? resolve!(value) : null;
+            if (resolved is not null && Resolved(resolved, argument, kind, builtIn) is { } given)
             {
                 args.Add(given);
+                continue;
+            }
+            if (builtIn && resolved is { Kind: CtorValue.Kinds.Unknown, FromArgument: true } && RunTimeOption(kind, argument.Parameter?.Name ?? "") is { } option)
+            {
+                // new LSTM(d, d, bidirectional: bidirectional) with `bidirectional` the module's own constructor parameter: not known at
+                // build time, but the built layer has it; the parser compiles one region per value (GraphParser.BranchRegions).
+                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test, OptionSource = resolved.Why });
                 continue;
             }
             bool known = GraphParser.Ints(value, ints)
@@ -648,8 +656,43 @@ internal static class ChildParser
     /// dropout between the layers of <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> (<c>CompiledSupport.RecurrentForward</c>).
     /// </summary>
     internal static bool ReadAtRunTime(string kind, string parameter)
-        => (kind, parameter) is ("Dropout", "p") or ("TransformerEncoderLayer", "dropout") or ("MultiheadAttention", "dropout")
+        => (kind, parameter) is ("Dropout", "p") or ("Dropout2d", "p") or ("TransformerEncoderLayer", "dropout") or ("MultiheadAttention", "dropout")
+            or ("LayerNorm", "eps") or ("TransformerEncoderLayer", "layerNormEps")
             or ("RNN" or "LSTM" or "GRU", "dropout");
+
+    /// <summary>
+    /// A built-in layer's option that decides its compiled program (shapes, kernel) and that the built layer exposes: the test of
+    /// the layer that reads it (after <c>layer.</c>), and the argument each value of the test stands for. Given by a bool (or,
+    /// for activation/nonlinearity, string) constructor parameter of a module compiled on its own, it is compiled once per value
+    /// and chosen at run time from the built layer (<see cref="ChildArg.Option"/>); null for any other argument.
+    /// </summary>
+    internal static (string Test, ChildArg WhenTrue, ChildArg WhenFalse)? RunTimeOption(string kind, string parameter)
+    {
+        string? property = (kind, parameter) switch
+        {
+            ("RNN" or "LSTM" or "GRU", "bidirectional") => "Bidirectional",
+            ("RNN" or "LSTM" or "GRU", "batchFirst") => "BatchFirst",
+            ("RNN" or "LSTM" or "GRU", "bias") => "Bias",
+            ("TransformerEncoderLayer", "normFirst") => "NormFirst",
+            ("TransformerEncoderLayer" or "MultiheadAttention", "batchFirst") => "BatchFirst",
+            ("LayerNorm", "elementwiseAffine") => "ElementwiseAffine",
+            _ => null,
+        };
+        if (property is not null)
+        {
+            return (property, new ChildArg(parameter, new[] { 1 }.ToEquatableArray(), true) { Number = 1 },
+                new ChildArg(parameter, new[] { 0 }.ToEquatableArray(), true) { Number = 0 });
+        }
+        // Options of two values, the layer's constructor refusing any other: activation "relu"/"gelu", nonlinearity "tanh"/"relu".
+        var (name, one, other) = (kind, parameter) switch
+        {
+            ("TransformerEncoderLayer", "activation") => ("Activation", "gelu", "relu"),
+            ("RNN", "nonlinearity") => ("Nonlinearity", "relu", "tanh"),
+            _ => ("", "", ""),
+        };
+        if (name.Length == 0) return null;
+        return (name + " == \"" + one + "\"", new ChildArg(parameter, default, true) { String = one }, new ChildArg(parameter, default, true) { String = other });
+    }
 
     internal static bool IsComposedKind(string kind) => kind is "TransformerEncoder" or "TransformerDecoder" or "TransformerDecoderLayer";
 

@@ -77,6 +77,24 @@ internal sealed class GraphParser
     /// <summary>The tests compiled as one region per value, the instance's value chosen when the runner runs: no break.</summary>
     private readonly HashSet<LocationInfo> _branched = new();
 
+    /// <summary>
+    /// The tests of built layers' options given by constructor parameters (<c>this.lstm.Bidirectional</c>, <see cref="ChildArg.Option"/>):
+    /// their regions run to the end of the method (a value after the layer has the shape its variant gives).
+    /// </summary>
+    private readonly HashSet<string> _options = new(System.StringComparer.Ordinal);
+
+    /// <summary>
+    /// The test the runner makes for each constructor parameter that gives layer options (<see cref="ChildArg.OptionSource"/>): that of
+    /// the first child met that it built (<c>this.lstm.Bidirectional</c>); a second child built with it (a GRU) takes the same value.
+    /// </summary>
+    private readonly Dictionary<string, string> _optionTests = new(System.StringComparer.Ordinal);
+
+    /// <summary>The children with their options taken as one value each (<see cref="Assumed"/>), added to the module's children.</summary>
+    private readonly List<ChildSpec> _variants = new();
+
+    /// <summary>At most this many tests compiled together, one region per combination of their values (2^3 = 8 programs).</summary>
+    internal const int MaxBranchTests = 3;
+
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
         _type = type;
@@ -142,7 +160,7 @@ internal sealed class GraphParser
                 if (Composed(issue) || issue.Method == "constructor" && composed.Contains(list) && !broken.Contains(list)) issues[k] = issue with { ComposesElements = true };
             }
             // A break inside an unrolled foreach is found once per item: reported once.
-            return new ModuleGraph(children.ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
+            return new ModuleGraph(children.Concat(parser._variants).ToEquatableArray(), graphs.ToEquatableArray(), issues.Distinct().ToEquatableArray());
         }
         catch (System.Exception e) when (e is not System.OperationCanceledException)
         {
@@ -340,7 +358,7 @@ internal sealed class GraphParser
                 {
                     // The open region and this statement, once per value of the test: the instance's value is taken at run time.
                     var open = (_nodes, _env, _intEnv, _eager, _regionInputs);
-                    if (BranchRegions(method, statements, start, i, isFinal, flag, segments))
+                    if (BranchRegions(method, statements, start, ref i, isFinal, flag, segments))
                     {
                         start = -1;
                         i++;
@@ -447,125 +465,219 @@ internal sealed class GraphParser
 
     /// <summary>
     /// A statement that breaks only on a test of the module's fields its constructor's arguments decide (<c>residual ? x + h : h</c>,
-    /// <c>residual = cin == cout</c>): parsed once with the test true and once false, each a region of its own; the runner
-    /// runs the one the instance's fields choose (<c>if (residual) … else …</c>), so no break. False (nothing added) when
-    /// either branch breaks for another reason or leaves no computed value.
+    /// <c>residual = cin == cout</c>), or on a built layer's option given by a constructor parameter (<c>new LSTM(d, d,
+    /// bidirectional: bidirectional)</c>, <see cref="Assumed"/>): parsed once per value of the test, each a region of its own; the
+    /// runner runs the one the instance's fields or built layer choose (<c>if (residual) … else …</c>), so no break. A region of a
+    /// layer's option runs to the end of the method (what follows the layer has the shapes its variant gives). Tests found while a
+    /// branch is parsed join the first (at most <see cref="MaxBranchTests"/>): one region per combination of their values, the
+    /// runner testing them in turn (<c>if (a &amp;&amp; b) … else if (a &amp;&amp; !b) … else …</c>). False (nothing added) when
+    /// a branch breaks for another reason or leaves no computed value; <paramref name="i"/> is the last statement taken.
     /// </summary>
-    private bool BranchRegions(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int first, int i, bool isFinal, (string Text, LocationInfo? Where) flag,
+    private bool BranchRegions(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int first, ref int i, bool isFinal, (string Text, LocationInfo? Where) flag,
                                List<MethodSegment> segments)
     {
         if (flag.Where is null || _assumed.ContainsKey(flag.Text)) return false;
+        var flags = new List<(string Text, LocationInfo? Where)> { flag };
         int regionsBefore = _regions.Count;
-        var branches = new List<MethodSegment>();
-        foreach (bool value in new[] { true, false })
+        int last = i;
+        bool final = isFinal;
+        while (true)
         {
-            OpenRegion();
-            _assumed[flag.Text] = value;
-            try
+            if (flags.Any(f => _options.Contains(f.Text)) && last < statements.Count - 1)
             {
-                bool parsed = true;
-                int returned = -1;
-                for (int k = first; k <= i && parsed; k++) parsed = TryStatement(statements[k], isFinal && k == i, out returned);
-                var outputs = parsed ? Outputs(statements, first, i, isFinal ? returned : -1) : null;
-                if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0 || outputs.Recomputed.Count > 0)
-                {
-                    _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
-                    return false;
-                }
-                if (_nodes[outputs.Node] is { Kind: NodeKind.Input } passed)
-                {
-                    // The branch leaves one of its inputs (`residual ? x + h : h` when false): nothing to compile, it passes that local on.
-                    branches.Add(new MethodSegment(null, Code(statements, first, i), Lines(statements[first], statements[i]))
-                    {
-                        Output = outputs.Output,
-                        Returns = outputs.Returns,
-                        Declarations = (value ? outputs.Declarations : new List<string>()).ToEquatableArray(),
-                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
-                        Condition = value ? flag.Text : "",
-                    });
-                    continue;
-                }
-                AddRegion(method, Code(statements, first, i), Lines(statements[first], statements[i]) + (value ? " (" : " (!") + flag.Text + ")",
-                    LocationInfo.From(statements[first].GetLocation()), outputs.Node, branches, new MethodSegment(null, "", "")
-                    {
-                        Output = outputs.Output,
-                        Returns = outputs.Returns,
-                        Declarations = (value ? outputs.Declarations : new List<string>()).ToEquatableArray(),
-                        Condition = value ? flag.Text : "",
-                    });
+                last = statements.Count - 1;
+                final = statements[last] is ReturnStatementSyntax { Expression: not null };
             }
-            finally
+            var branches = new List<MethodSegment>();
+            (string Text, LocationInfo? Where)? more = null;
+            bool failed = false;
+            var combinations = Combinations(flags.Count);
+            for (int c = 0; c < combinations.Count && !failed; c++)
             {
-                _assumed.Remove(flag.Text);
+                var values = combinations[c];
+                OpenRegion();
+                for (int k = 0; k < flags.Count; k++) _assumed[flags[k].Text] = values[k];
+                try
+                {
+                    bool parsed = true;
+                    int returned = -1;
+                    _undecided = null;
+                    for (int k = first; k <= last && parsed; k++) parsed = TryStatement(statements[k], final && k == last, out returned);
+                    if (!parsed && _undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text) && !_assumed.ContainsKey(found.Text)) more = found;
+                    var outputs = parsed ? Outputs(statements, first, last, final ? returned : -1) : null;
+                    if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0 || outputs.Recomputed.Count > 0)
+                    {
+                        failed = true;
+                        continue;
+                    }
+                    string condition = Condition(flags, values, c == combinations.Count - 1);
+                    var declarations = (c == 0 ? outputs.Declarations : new List<string>()).ToEquatableArray();
+                    if (_nodes[outputs.Node] is { Kind: NodeKind.Input } passed)
+                    {
+                        // The branch leaves one of its inputs (`residual ? x + h : h` when false): nothing to compile, it passes that local on.
+                        branches.Add(new MethodSegment(null, Code(statements, first, last), Lines(statements[first], statements[last]))
+                        {
+                            Output = outputs.Output,
+                            Returns = outputs.Returns,
+                            Declarations = declarations,
+                            Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
+                            Condition = condition,
+                        });
+                        continue;
+                    }
+                    AddRegion(method, Code(statements, first, last), Lines(statements[first], statements[last]) + Label(flags, values),
+                        LocationInfo.From(statements[first].GetLocation()), outputs.Node, branches, new MethodSegment(null, "", "")
+                        {
+                            Output = outputs.Output,
+                            Returns = outputs.Returns,
+                            Declarations = declarations,
+                            Condition = condition,
+                        });
+                }
+                finally
+                {
+                    foreach (var f in flags) _assumed.Remove(f.Text);
+                }
             }
+            if (!failed)
+            {
+                segments.AddRange(branches);
+                foreach (var f in flags) _branched.Add(f.Where!);
+                i = last;
+                return true;
+            }
+            _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+            if (more is not { } next) return false;
+            if (flags.Count >= MaxBranchTests)
+            {
+                TooManyTests(method, flags, next);
+                return false;
+            }
+            flags.Add(next);
         }
-        segments.AddRange(branches);
-        _branched.Add(flag.Where);
-        return true;
+    }
+
+    /// <summary>The combinations of values of <paramref name="count"/> tests, all true first, all false last.</summary>
+    private static List<bool[]> Combinations(int count)
+    {
+        var all = new List<bool[]>();
+        for (int k = 0; k < 1 << count; k++)
+        {
+            var values = new bool[count];
+            for (int j = 0; j < count; j++) values[j] = (k >> (count - 1 - j) & 1) == 0;
+            all.Add(values);
+        }
+        return all;
     }
 
     /// <summary>
-    /// An expression-bodied method that breaks only on a test of the module's fields its constructor's arguments decide
-    /// (<c>=&gt; residual ? x + f(x) : f(x)</c>): the expression parsed once with the test true and once false, each a region
-    /// returning its value; the runner returns the one the instance's fields choose, as <see cref="BranchRegions"/> does for a
-    /// block body. Empty (the method stays eager, its break reported) when either branch breaks for another reason.
+    /// The runner's test of one combination (<see cref="MethodSegment.Condition"/>): one test as written (or "" for its false
+    /// region, the <c>else</c>); several, their conjunction, "" for the last combination.
+    /// </summary>
+    private static string Condition(List<(string Text, LocationInfo? Where)> flags, bool[] values, bool last)
+    {
+        if (last) return "";
+        if (flags.Count == 1) return flags[0].Text;
+        return string.Join(" && ", flags.Select((f, k) => (values[k] ? "(" : "!(") + f.Text + ")"));
+    }
+
+    /// <summary>A branch region's label in <c>Explanation</c>: <c> (gated)</c>, <c> (!gated)</c>, or <c> (a, !b)</c>.</summary>
+    private static string Label(List<(string Text, LocationInfo? Where)> flags, bool[] values)
+        => " (" + string.Join(", ", flags.Select((f, k) => values[k] ? f.Text : f.Text.Contains(' ') ? "!(" + f.Text + ")" : "!" + f.Text)) + ")";
+
+    /// <summary>A method with more tests than <see cref="MaxBranchTests"/>: a break at the first one left out, saying why.</summary>
+    private void TooManyTests(IMethodSymbol method, List<(string Text, LocationInfo? Where)> flags, (string Text, LocationInfo? Where) next)
+        => _issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, next.Where,
+            "the test `" + next.Text + "`, one more than the " + MaxBranchTests.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            + " tests the constructor's arguments decide that one compiled method takes (`" + string.Join("`, `", flags.Select(f => f.Text)) + "`: one program per combination of their values)",
+            "give some of these options constants, or build the module in a parent with constants (its Compile() then takes those values)")
+        {
+            Method = method.Name,
+        });
+
+    /// <summary>
+    /// An expression-bodied method that breaks only on tests its constructor's arguments decide (<c>=&gt; residual ? x + f(x) :
+    /// f(x)</c>, a layer's option given by a constructor parameter): the expression parsed once per combination of their values,
+    /// each a region returning its value; the runner returns the one the instance chooses, as <see cref="BranchRegions"/> does
+    /// for a block body. Empty (the method stays eager, its break reported) when a branch breaks for another reason.
     /// </summary>
     private EquatableArray<MethodSegment> ExpressionBranches(IMethodSymbol method, ArrowExpressionClauseSyntax arrow, (string Text, LocationInfo? Where) flag)
     {
         if (flag.Where is null) return default;
         var expression = arrow.Expression;
         int regionsBefore = _regions.Count, issues = _issues.Count;
-        var branches = new List<MethodSegment>();
+        var flags = new List<(string Text, LocationInfo? Where)> { flag };
         string code = "return " + expression + ";";
         string where = Lines(expression, expression);
         _regionMode = true;
         try
         {
-            foreach (bool value in new[] { true, false })
+            while (true)
             {
-                OpenRegion();
-                _assumed[flag.Text] = value;
-                int node;
-                try
+                var branches = new List<MethodSegment>();
+                (string Text, LocationInfo? Where)? more = null;
+                bool failed = false;
+                var combinations = Combinations(flags.Count);
+                for (int c = 0; c < combinations.Count && !failed; c++)
                 {
-                    node = Expr(expression);
+                    var values = combinations[c];
+                    OpenRegion();
+                    for (int k = 0; k < flags.Count; k++) _assumed[flags[k].Text] = values[k];
+                    int node;
+                    _undecided = null;
+                    try
+                    {
+                        node = Expr(expression);
+                    }
+                    catch (UnsupportedException)
+                    {
+                        node = -1;
+                    }
+                    finally
+                    {
+                        foreach (var f in flags) _assumed.Remove(f.Text);
+                    }
+                    if (node < 0 || _issues.Count != issues || _eager.Count > 0)
+                    {
+                        if (_undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text)) more = found;
+                        _issues.RemoveRange(issues, _issues.Count - issues);
+                        failed = true;
+                        continue;
+                    }
+                    string condition = Condition(flags, values, c == combinations.Count - 1);
+                    if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
+                    {
+                        // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
+                        branches.Add(new MethodSegment(null, code, where)
+                        {
+                            Returns = true,
+                            Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
+                            Condition = condition,
+                        });
+                        continue;
+                    }
+                    AddRegion(method, code, where + Label(flags, values), LocationInfo.From(expression.GetLocation()), node, branches,
+                        new MethodSegment(null, "", "") { Returns = true, Condition = condition });
                 }
-                catch (UnsupportedException)
+                if (!failed)
                 {
-                    node = -1;
+                    foreach (var f in flags) _branched.Add(f.Where!);
+                    return branches.ToEquatableArray();
                 }
-                finally
+                _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+                if (more is not { } next) return default;
+                if (flags.Count >= MaxBranchTests)
                 {
-                    _assumed.Remove(flag.Text);
-                }
-                if (node < 0 || _issues.Count != issues || _eager.Count > 0)
-                {
-                    _issues.RemoveRange(issues, _issues.Count - issues);
-                    _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
+                    TooManyTests(method, flags, next);
                     return default;
                 }
-                string condition = value ? flag.Text : "";
-                if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
-                {
-                    // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
-                    branches.Add(new MethodSegment(null, code, where)
-                    {
-                        Returns = true,
-                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
-                        Condition = condition,
-                    });
-                    continue;
-                }
-                AddRegion(method, code, where + (value ? " (" : " (!") + flag.Text + ")", LocationInfo.From(expression.GetLocation()), node, branches,
-                    new MethodSegment(null, "", "") { Returns = true, Condition = condition });
+                flags.Add(next);
             }
         }
         finally
         {
             _regionMode = false;
         }
-        _branched.Add(flag.Where);
-        return branches.ToEquatableArray();
     }
 
     /// <summary>
@@ -1825,6 +1937,59 @@ internal sealed class GraphParser
         }
     }
 
+    /// <summary>
+    /// A built-in child whose options are given by the module's constructor parameters (<see cref="ChildArg.Option"/>): with each
+    /// option's test assumed (<see cref="BranchRegions"/>), the child as built with that value (a variant of its own name, added to
+    /// the module's children, its path the child's); else a graph break naming the option, with <see cref="_undecided"/> its test,
+    /// so the statement is compiled once per value.
+    /// </summary>
+    private ChildSpec Assumed(ChildSpec child, InvocationExpressionSyntax invocation)
+    {
+        var args = new List<ChildArg>();
+        var label = new List<string>();
+        foreach (var arg in child.Args)
+        {
+            if (arg.Option is null)
+            {
+                args.Add(arg);
+                continue;
+            }
+            string test = "this." + child.Name + "." + arg.Option;
+            // A parameter that gives the same option of several children is one test (its value is the same in each).
+            string source = arg.OptionSource + "." + arg.Option;
+            if (_optionTests.TryGetValue(source, out var earlier)) test = earlier;
+            if (child.ArrayMember is not null || child.Path != child.Name || !IsFixedMember(child.Name) || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
+            {
+                throw Unsupported(invocation, "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (not known at build time), of a layer that is not a readonly field of its own",
+                    "declare the layer as a readonly field (or get-only property) so its built value is tested at run time, pass a constant, or build the module in a parent with a constant");
+            }
+            _optionTests[source] = test;
+            if (!_assumed.TryGetValue(test, out bool value))
+            {
+                _options.Add(test);
+                _undecided = (test, Where(invocation));
+                throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
+                    "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (`" + test + "`, known only when the module is built)",
+                    "pass a constant, or build the module in a parent with a constant; compiled on its own, at most " + MaxBranchTests.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    + " such options (and readonly-field tests) of one method are compiled, one program per combination of their values")
+                { DependsOnArguments = true });
+            }
+            args.Add(value ? option.WhenTrue : option.WhenFalse);
+            label.Add(arg.Name + "=" + (args[args.Count - 1].String ?? (value ? "true" : "false")));
+        }
+        string name = child.Name + "[" + string.Join(",", label) + "]";
+        if (_children.TryGetValue(name, out var known)) return known;
+        var variant = child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true };
+        _children[name] = variant;
+        _variants.Add(variant);
+        return variant;
+    }
+
+    /// <summary>True for a readonly field or get-only property of the module (or its [Module] bases): the layer the constructor built stays.</summary>
+    private bool IsFixedMember(string name)
+        => ConstructorEvaluator.WithModuleBases(_type).SelectMany(t => t.GetMembers(name))
+            .Any(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null });
+
     /// <summary>The built-in child whose Forward <paramref name="call"/> is (one <see cref="RecurrentChildCall"/> accepted).</summary>
     private ChildSpec ChildOf(InvocationExpressionSyntax call)
         => _children[_model.GetSymbolInfo(((MemberAccessExpressionSyntax)call.Expression).Expression, _token).Symbol!.Name];
@@ -1978,6 +2143,7 @@ internal sealed class GraphParser
                 ElementList = child.Name,
             });
         }
+        if (child is { IsBuiltIn: true } && child.Args.Any(a => a.Option is not null)) child = Assumed(child, invocation);
         if (child is not null)
         {
             var argSyntax = ArgumentExpressions(operation, skipAbsent: child.IsBuiltIn);

@@ -116,10 +116,12 @@ internal sealed class Inliner
                 input = input with { Shape = inferred.Shape, IsInferred = true };
                 // An Embedding's indices ([N, ?]): the sequence length is a size read at each call, named T (T2, … when taken).
                 // So is an attention or encoder layer's query length ([N, L, E]).
-                if (inferred.Row.Family is OpFamily.Embedding or OpFamily.Attention or OpFamily.TransformerLayer && inferred.Shape.Dims.Skip(1).Any(d => d.IsUnknown))
+                // So is a recurrent layer's sequence length, dim 0 of a batch-second layer's [T, N, ·] (VariantHint), whose batch is dim 1.
+                if (inferred.Row.Family is OpFamily.Embedding or OpFamily.Attention or OpFamily.TransformerLayer or OpFamily.Recurrent && inferred.Shape.Dims.Any(d => d.IsUnknown))
                 {
-                    input = input with { Shape = new TensorShape(inferred.Shape.Dims.Select((d, j) => j > 0 && d.IsUnknown ? Dim.Sym(Fresh(taken)) : d).ToArray()) };
+                    input = input with { Shape = new TensorShape(inferred.Shape.Dims.Select(d => d.IsUnknown ? Dim.Sym(Fresh(taken)) : d).ToArray()) };
                 }
+                if (input.Shape is { Rank: >= 2 } s && s[1].Symbol == BatchSymbol && s[0].Symbol != BatchSymbol) input = input with { Batch = BatchSymbol };
             }
             inputs.Add(input);
         }
@@ -415,6 +417,26 @@ internal sealed class Inliner
     private static IEnumerable<string> SymbolicAtoms(string symbol)
         => Dim.Term(symbol, out _, out string product) ? ShapeRules.Atoms(product) : [];
 
+    /// <summary>
+    /// The input of a recurrent, encoder or attention layer's variant (its options given by constructor parameters, one region per
+    /// value: <c>GraphParser.Assumed</c>): batch first [N, T, size], batch second [T, N, size] (the batch in dim 1), T read at each
+    /// call. The module cannot declare it with <c>[Shape]</c>: the layout is the variant's.
+    /// </summary>
+    private static TensorShape? VariantHint(ChildSpec child, OpRow? row)
+    {
+        string? size = row?.Family switch
+        {
+            OpFamily.Recurrent => "inputSize",
+            OpFamily.TransformerLayer => "dModel",
+            OpFamily.Attention => "embedDim",
+            _ => null,
+        };
+        if (size is null || child.Arg(size) is not { } a) return null;
+        Dim? width = a is { IsKnown: true, Values.Count: 1 } ? Dim.Of(a.Values[0]) : a.Symbol is { } symbol ? Dim.Sym(symbol) : null;
+        if (width is null) return null;
+        return child.Int("batchFirst") == 1 ? new TensorShape(Dim.Sym(BatchSymbol), Dim.Unknown, width.Value) : new TensorShape(Dim.Unknown, Dim.Sym(BatchSymbol), width.Value);
+    }
+
     private (TensorShape Shape, OpRow Row)? InferFromConsumer(int index, int first, bool local)
     {
         for (int depth = 0; index >= 0 && depth < 64; depth++)
@@ -428,6 +450,7 @@ internal sealed class Inliner
             var node = _nodes[consumer];
             var child = node.Child is null ? null : _children.FirstOrDefault(c => c.Name == node.Child);
             var row = NodeArguments.RowOf(node, child);
+            if (child is { IsVariant: true } && node.Inputs[0] == index && VariantHint(child, row) is { } variant) return (variant, row!);
             if (row?.InputHint is { } hint && node.Inputs[0] == index)
             {
                 var arguments = new NodeArguments(node, child);

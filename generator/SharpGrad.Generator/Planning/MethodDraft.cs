@@ -31,7 +31,8 @@ internal sealed class ProgramDraft
     /// <summary>The field of a child (<c>_conv1</c>, <c>_features_0</c>), added once.</summary>
     public ModuleRef Module(ChildSpec child)
     {
-        foreach (var m in Modules) if (m.Member == child.Name) return m;
+        // A child's variants (its options given by constructor parameters, one per region: GraphParser.Assumed) are one module.
+        foreach (var m in Modules) if (m.Member == child.Name || m.Path == child.Path) return m;
         string type = child.IsBuiltIn ? "global::SharpGrad.Layers." + child.Kind : "global::" + (child.TypeName.Length > 0 ? child.TypeName : child.Kind);
         var r = new ModuleRef("_" + Identifier(child.Path), type, child.Path, child.Name);
         if (Modules.Any(m => m.Field == r.Field) || Emit.EmitContext.ReservedFields.Contains(r.Field)) r = r with { Field = r.Field + "_" + Modules.Count.ToString(CultureInfo.InvariantCulture) };

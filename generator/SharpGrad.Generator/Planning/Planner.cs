@@ -76,8 +76,42 @@ internal static class Planner
                     if (input.Shape is { } declared) Know(input.Name, declared, GraphInput.DeclaredBatch(declared));
                 }
                 int compiledBefore = methods.Count;
+                // A branch group (GraphParser.BranchRegions: one region per value of tests the instance decides) holds alternatives:
+                // each is planned from what was known before the group (a batch-second variant's input is not the batch-first one's),
+                // and after it a local is known only where every alternative left it the same shape.
+                (Dictionary<string, TensorShape> Known, Dictionary<string, string> Batch, List<(string? Output, TensorShape? Shape)> Left)? group = null;
+                void Reset(Dictionary<string, TensorShape> k, Dictionary<string, string> b)
+                {
+                    known.Clear();
+                    foreach (var kv in k) known[kv.Key] = kv.Value;
+                    batchOf.Clear();
+                    foreach (var kv in b) batchOf[kv.Key] = kv.Value;
+                }
                 foreach (var segment in method.Segments)
                 {
+                    if (segment.Condition is not null)
+                    {
+                        if (group is null) group = (new(known), new(batchOf), new());
+                        else Reset(group.Value.Known, group.Value.Batch);
+                    }
+                    Plan(segment);
+                    if (segment.Condition is { Length: 0 } && group is { } ended)
+                    {
+                        var left = ended.Left;
+                        Reset(ended.Known, ended.Batch);
+                        if (left.Count > 0 && left[0].Output is { } target && left.All(l => l.Output == target && l.Shape is not null && l.Shape.Equals(left[0].Shape)))
+                        {
+                            Know(target, left[0].Shape, null);
+                        }
+                        group = null;
+                    }
+                }
+                void Plan(MethodSegment segment)
+                {
+                    if (segment.Condition is not null && group is { } open && segment.Region is null)
+                    {
+                        open.Left.Add((segment.Output, segment.Arguments.Count > 0 && known.TryGetValue(segment.Arguments[0], out var passed) ? passed : null));
+                    }
                     if (segment.Region is null || graph.Methods.FirstOrDefault(m => m.Name == segment.Region) is not { } region)
                     {
                         // A composed call (var h = encoder.Forward(x, …)) leaves h of x's shape; any other write is unknown from here on.
@@ -85,7 +119,7 @@ internal static class Planner
                             .Select(p => (p[0], known[p[1]], batchOf.TryGetValue(p[1], out var b) ? b : null)).ToList();
                         foreach (var written in segment.Writes) Know(written, null, null);
                         foreach (var (to, shape, batch) in kept) Know(to, shape, batch);
-                        continue;
+                        return;
                     }
                     // A shape a region or call before this one left beats one guessed from the first consumer (`head.Forward(h)` with
                     // Linear(8, 3) guesses [N, 8]; the decoder before it left h as [N, 4, 8]).
@@ -101,6 +135,7 @@ internal static class Planner
                         Know(pair[0], known.TryGetValue(pair[1], out var source) ? source : null, batchOf.TryGetValue(pair[1], out var b) ? b : null);
                     }
                     if (segment.Output is { } target) Know(target, output, regionPlan?.Batch);
+                    if (segment.Condition is not null && group is { } current) current.Left.Add((segment.Output, output));
                     if (regionPlan is not null)
                     {
                         // The shapes this region gave its inputs (a token input's [N, T], from its Embedding) hold for the regions after it.

@@ -116,7 +116,14 @@ internal sealed record ParamSlot(int Index, string Path, string Expr, string Nam
 }
 
 /// <summary>The geometry a rule computed for a node (one record type per family): what generated code passes its kernel.</summary>
-internal abstract record Geometry;
+internal abstract record Geometry
+{
+    /// <summary>
+    /// True when the rule's constant (<see cref="Rules.Rule.Constant"/>) reads the built layer (an option the build does not know,
+    /// a TransformerEncoderLayer's <c>layer_norm_eps</c> from a constructor parameter): computed per instance, not static.
+    /// </summary>
+    public bool ReadsLayer { get; init; }
+}
 
 /// <summary>[rows = n·RowsPerItem, In] · weightᵀ → [rows, Out].</summary>
 internal sealed record LinearGeometry(int InFeatures, int OutFeatures, int RowsPerItem) : Geometry

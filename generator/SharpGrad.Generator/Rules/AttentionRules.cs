@@ -61,7 +61,11 @@ internal abstract class AttentionLayerRule : WholeLayerRule
 /// support call transposes to the kernel's [N, T, E] rows and back.
 /// </remarks>
 internal sealed record EncoderLayerGeometry(string DModel, string Heads, string FeedForward, string Steps, bool NormFirst, bool Gelu, double Eps,
-    EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights);
+    EquatableArray<ParamSlot> Weights, bool BatchFirst = true) : AttentionGeometry(Weights)
+{
+    /// <summary>The layer's <c>LayerNormEps</c> read from the built layer (given by a constructor parameter), or null (<see cref="Eps"/>).</summary>
+    public string? EpsText { get; init; }
+}
 
 /// <summary>
 /// A TransformerEncoderLayer (batch first or second, with or without its src_mask and src_key_padding_mask, any dropout: in
@@ -122,6 +126,8 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         if (activation is not ("relu" or "gelu")) return null;
         double eps = child.Arg("layerNormEps")?.Number ?? OpDefaults.TransformerLayer.LayerNormEps;
         var module = m.Program.Module(child);
+        // layer_norm_eps from a constructor parameter (ChildParser.ReadAtRunTime): read from the built layer.
+        string? epsText = child.Arg("layerNormEps") is { IsKnown: false } ? module.Field + ".LayerNormEps" : null;
         var weights = ParamNames.Select((name, k) => m.Program.Param(module.Field + "." + ParamExprs[k], module.Path + "." + name)).ToEquatableArray();
         return plan with
         {
@@ -129,7 +135,7 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
             Module = module,
             Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights, batchFirst)
             {
-                MaskInput = masks.Mask, PaddingInput = masks.Padding,
+                MaskInput = masks.Mask, PaddingInput = masks.Padding, EpsText = epsText, ReadsLayer = epsText is not null,
             },
         };
     }
@@ -153,7 +159,7 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
         [
             $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {g.Steps}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
-            $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {MethodDraft.F64(g.Eps)}",
+            $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {g.EpsText ?? MethodDraft.F64(g.Eps)}",
         ]);
     }
 }

@@ -16,7 +16,8 @@ internal sealed class ChannelDropoutRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (m.Child(i) is not { } child || child.Arg("p") is { IsKnown: false }) return null;
+        // p is read from the layer at each call (ChannelDropoutForward), so a p from a constructor parameter compiles too.
+        if (m.Child(i) is not { } child) return null;
         int a = m.In(i, 0);
         var inS = m.Shapes[a];
         if (!m.Batched[a] || inS.Rank is not (3 or 4) || !inS[1].IsFixed || inS[1].Size == 0) return null;
