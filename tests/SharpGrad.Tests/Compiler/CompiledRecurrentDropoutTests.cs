@@ -1,6 +1,7 @@
 using SharpGrad.Kernels;
 using SharpGrad.Layers;
 using SharpGrad.Tests.Support;
+using static SharpGrad.Tests.Compiler.CompiledRecurrentLayerCountTests;
 
 namespace SharpGrad.Tests.Compiler;
 
@@ -110,18 +111,7 @@ public class CompiledRecurrentDropoutTests
         }
     }
 
-    private static Tensor Randn(Rng rng, params int[] shape) => Tensor.Randn(shape, rng: rng);
-
-    private static Func<int, int, int, int, Tensor[]> Sequence(int seed) => (n, t, i, _) => [Randn(new Rng(seed), n, t, i)];
-
-    private static Func<int, int, int, int, Tensor[]> WithStates(int seed, int stateRows, int states)
-        => (n, t, i, h) =>
-        {
-            var rng = new Rng(seed);
-            return [Randn(rng, n, t, i), .. Enumerable.Range(0, states).Select(_ => Randn(rng, stateRows, n, h))];
-        };
-
-    private static void AssertWhole(GraphExplanation explanation) => Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+    // Randn, Sequence, WithStates and AssertWhole: CompiledRecurrentLayerCountTests' (using static above).
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -71,19 +71,19 @@ public class CompiledRecurrentLayerCountTests
         }
     }
 
-    private static Tensor Randn(Rng rng, params int[] shape) => Tensor.Randn(shape, rng: rng);
+    internal static Tensor Randn(Rng rng, params int[] shape) => Tensor.Randn(shape, rng: rng);
 
-    private static Func<int, int, int, int, Tensor[]> Sequence(int seed)
+    internal static Func<int, int, int, int, Tensor[]> Sequence(int seed)
         => (n, t, i, _) => [Randn(new Rng(seed), n, t, i)];
 
-    private static Func<int, int, int, int, Tensor[]> WithStates(int seed, int stateRows, int states)
+    internal static Func<int, int, int, int, Tensor[]> WithStates(int seed, int stateRows, int states)
         => (n, t, i, h) =>
         {
             var rng = new Rng(seed);
             return [Randn(rng, n, t, i), .. Enumerable.Range(0, states).Select(_ => Randn(rng, stateRows, n, h))];
         };
 
-    private static void AssertWhole(GraphExplanation explanation) => Assert.True(explanation.IsFullyCompiled, explanation.ToString());
+    internal static void AssertWhole(GraphExplanation explanation) => Assert.True(explanation.IsFullyCompiled, explanation.ToString());
 
     [Theory]
     [MemberData(nameof(Cases))]
