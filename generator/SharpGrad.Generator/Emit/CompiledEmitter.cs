@@ -169,7 +169,7 @@ internal static class CompiledEmitter
         {
             if (b.Field is not null)
                 w.Call($"{b.Field} = {EmitContext.Support}.BindSize", [b.Source, MethodDraft.I(b.Coefficient), Literal(b.Symbol), Literal(b.What), where]);
-            else
+            else if (b.Regions.IsEmpty)
                 w.Call($"{EmitContext.Support}.CheckSize", [b.Source, b.Expected, Literal(b.Symbol), Literal(b.What), where]);
         }
     }

@@ -125,6 +125,7 @@ internal sealed class MethodEmitter
         _w.WriteLine($"private int {P}generation;");
         if (CachedTape) _w.WriteLine($"private global::SharpGrad.BackwardFunction? {P}tape; // the tape backward of every call (its generation and batch are in the node)");
         _w.WriteLine($"private bool {P}training;");
+        if (BranchChecks.Count > 0) _w.WriteLine($"private bool {P}sizesChecked; // this region's own size checks (it runs for one value of a layer option)");
         foreach (var f in _p.FloatInputs)
         {
             _w.WriteLine($"private float[] {Nodes[f].ValueField} = [];");
@@ -186,6 +187,7 @@ internal sealed class MethodEmitter
             // The entry's own locals never take the name of one of the user's parameters (a loss's target is often `y`).
             string n = Local("n"), result = Local("result"), tape = Local("inputs"), generation = Local("generation");
             EnterGuard(_p.Name);
+            EmitBranchChecks();
             _w.WriteLine($"int {n} = {P}Prepare({argList});");
             _w.WriteLine($"{P}Run({n});");
             if (RuleOf(outNode).Int64Value(_e, Nodes[outNode]) is { } longs)
@@ -542,6 +544,28 @@ internal sealed class MethodEmitter
             {
                 for (int i = 0; i < Nodes.Count; i++) WithMode(i, () => RuleOf(i).Forward(e, Nodes[i]));
             }, forward: true);
+        }
+    }
+
+    /// <summary>
+    /// The size checks only this region needs (<see cref="SizeBinding.Regions"/>: it is compiled for one value of a layer option
+    /// the constructor's arguments decide, and only the region the instance chooses runs): made at its first call, as
+    /// <c>Compile()</c> makes the others.
+    /// </summary>
+    private List<SizeBinding> BranchChecks => _program.Sizes.Where(b => b.Field is null && b.Regions.Contains(_p.Name)).ToList();
+
+    private void EmitBranchChecks()
+    {
+        var checks = BranchChecks;
+        if (checks.Count == 0) return;
+        using (_w.Block($"if (!{P}sizesChecked)"))
+        {
+            string where = "\"" + _class + "." + UserMethodName + "\"";
+            foreach (var b in checks)
+            {
+                _w.Call($"{Support}.CheckSize", [b.Source.Replace("(module, ", "(_m, "), b.Expected, "\"" + b.Symbol + "\"", "\"" + b.What + "\"", where]);
+            }
+            _w.WriteLine($"{P}sizesChecked = true;");
         }
     }
 

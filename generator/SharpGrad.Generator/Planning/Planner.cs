@@ -127,7 +127,10 @@ internal static class Planner
                         ? i with { Shape = shape, IsInferred = true, Batch = batchOf.TryGetValue(i.Name, out var b) ? b : null }
                         : i.Shape is { } own && !i.IsInferred ? i with { Batch = GraphInput.DeclaredBatch(own) } : i);
                     region = region with { Inputs = inputs.ToEquatableArray() };
+                    // A region compiled for one value of a test or layer option: the size checks it needs are its own (SizeBinding.Regions).
+                    program.Sizes.Branch = segment.Condition is not null ? region.Name : null;
                     var regionPlan = PlanTentatively(program, region, out var why);
+                    program.Sizes.Branch = null;
                     var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;
                     foreach (var alias in segment.Aliases)
                     {

@@ -14,7 +14,16 @@ namespace SharpGrad.Generator.Planning;
 /// <param name="Symbol">The symbol the layer was built with (<c>2*hidden</c>).</param>
 /// <param name="Coefficient">For a binding: the constant the symbol is multiplied by.</param>
 /// <param name="Expected">For a check: the C# expression of the value it must have (<c>2 * _sym_hidden</c>).</param>
-internal sealed record SizeBinding(string? Field, string Source, string What, string Symbol, int Coefficient, string Expected);
+internal sealed record SizeBinding(string? Field, string Source, string What, string Symbol, int Coefficient, string Expected)
+{
+    /// <summary>
+    /// For a check only the regions compiled for one value of a layer option need (a <c>head = new Linear(bidirectional ? 2 * hidden
+    /// : hidden, 4)</c> after an LSTM whose <c>bidirectional</c> comes from the constructor: <c>2*hidden</c> in one region,
+    /// <c>hidden</c> in the other): those regions, which check it at their first call, since only the one the instance's options
+    /// choose ever runs. Empty: checked in <c>Compile()</c>.
+    /// </summary>
+    public EquatableArray<string> Regions { get; init; }
+}
 
 /// <summary>
 /// The size symbols of a module (sizes bound when it is built, <see cref="Parsing.SymbolicSizes"/>): each atom
@@ -26,6 +35,16 @@ internal sealed class SizeSymbols
 {
     private readonly Dictionary<string, SizeBinding> _atoms = new(System.StringComparer.Ordinal);
     private readonly List<SizeBinding> _checks = new();
+
+    /// <summary>The regions each check is needed by when only branch regions need it (<see cref="SizeBinding.Regions"/>); absent: every call.</summary>
+    private readonly Dictionary<SizeBinding, SortedSet<string>> _branchChecks = new();
+
+    /// <summary>
+    /// The region being planned when it is one of the regions compiled per value of a constructor-decided test or layer option
+    /// (<c>MethodSegment.Condition</c>), null otherwise: a check it requires is made by that region (only the one the instance
+    /// chooses runs), not in <c>Compile()</c>.
+    /// </summary>
+    public string? Branch { get; set; }
 
     public SizeSymbols(ModuleGraph graph)
     {
@@ -107,13 +126,21 @@ internal sealed class SizeSymbols
         string? expected = dim.IsFixed ? MethodDraft.I(dim.Size) : dim.IsSymbol ? Expression(dim.Symbol!) : null;
         if (OpCatalogue.ForLayer(child.Kind)?.Param(parameter, layer: true) is not { Property: { } property } param || expected is null) return false;
         var check = new SizeBinding(null, Source(child, property), child.Path + "." + param.PyTorchName, dim.ToString(), 0, expected);
-        if (!_checks.Contains(check)) _checks.Add(check);
+        bool known = _checks.Contains(check);
+        if (Branch is { } region)
+        {
+            // Needed by this branch region only, unless something else already needs it at every call.
+            if (!known) _branchChecks[check] = new SortedSet<string>(System.StringComparer.Ordinal);
+            if (_branchChecks.TryGetValue(check, out var regions)) regions.Add(region);
+        }
+        else _branchChecks.Remove(check);
+        if (!known) _checks.Add(check);
         return true;
     }
 
     /// <summary>When the planned methods use symbols (<paramref name="used"/>): every binding, then every check.</summary>
     public IEnumerable<SizeBinding> For(IReadOnlyCollection<string> used)
-        => used.Count == 0 ? [] : _atoms.Values.Concat(_checks);
+        => used.Count == 0 ? [] : _atoms.Values.Concat(_checks.Select(c => _branchChecks.TryGetValue(c, out var regions) ? c with { Regions = regions.ToEquatableArray() } : c));
 
     /// <summary>The C# expression of a symbol (<c>2*hidden</c> ⇒ <c>(2 * _sym_hidden)</c>), or null when an atom is not bound.</summary>
     public string? Expression(string symbol)

@@ -72,6 +72,43 @@ public sealed partial class FlagDropout2dModel
 }
 
 /// <summary>
+/// PyTorch's tagger: <c>self.lstm = nn.LSTM(d, hidden, num_layers, dropout=p, bidirectional=bidirectional, batch_first=True)</c>
+/// then <c>nn.Linear(2 * hidden if bidirectional else hidden, 4)</c>, a head whose width the flag decides. Each region checks
+/// the head's in_features against its own output width (2·hidden or hidden) at its first call, not <c>Compile()</c> both
+/// (which threw "head.in_features is 32, but … needs it to be hidden = 16" for every instance, found from the package).
+/// </summary>
+[Module]
+public sealed partial class FlagSizedHeadTagger
+{
+    private readonly LSTM lstm;
+    private readonly Linear head;
+
+    public FlagSizedHeadTagger(int d, int hidden, int layers, double dropout, bool bidirectional)
+    {
+        lstm = new LSTM(d, hidden, numLayers: layers, dropout: dropout, bidirectional: bidirectional, batchFirst: true);
+        head = new Linear(bidirectional ? 2 * hidden : hidden, 4);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);
+}
+
+/// <summary>The head's width from a flag of its own (<c>wideHead</c>), so an instance can get it wrong for the LSTM's.</summary>
+[Module]
+public sealed partial class MismatchedHeadTagger
+{
+    private readonly LSTM lstm;
+    private readonly Linear head;
+
+    public MismatchedHeadTagger(int d, int hidden, bool bidirectional, bool wideHead)
+    {
+        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);
+        head = new Linear(wideHead ? 2 * hidden : hidden, 4);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);
+}
+
+/// <summary>
 /// Layer options given by the module's constructor parameters, the module compiled on its own: each instance, built with
 /// each value of each flag, is fully compiled (no graph break) and its compiled program equals eager — output, input gradient
 /// and every parameter's gradient — at batch 1, 3 and 64. Dropout2d in training draws eager's masks (the same seed).
@@ -80,6 +117,56 @@ public sealed partial class FlagDropout2dModel
 public class CompiledConstructorFlagTests
 {
     private static readonly int[] Batches = [1, 3, 64];
+
+    public static IEnumerable<object[]> SizedHeadCases()
+    {
+        foreach (bool bidirectional in new[] { false, true })
+            foreach (int batch in Batches)
+                yield return [bidirectional, batch];
+    }
+
+    [Theory]
+    [MemberData(nameof(SizedHeadCases))]
+    public void AHeadSizedByTheFlagCompilesAndEqualsEager(bool bidirectional, int batch)
+    {
+        const int d = 4, hidden = 5, t = 6;
+        var rng = new Rng(405);
+        var model = new FlagSizedHeadTagger(d, hidden, 2, 0.0, bidirectional);
+        CompiledTransformerDropoutTests.Randomize(model, rng);
+        var compiled = model.Compile();
+        AssertBothRegionsCompiled(compiled.Explanation);
+        var x = Tensor.Randn([batch, t, d], rng: rng);
+        var seed = Tensor.Randn([batch, t, 4], rng: rng);
+        var eager = CompiledTransformerDropoutTests.Run(model, a => model.Forward(a[0]), [x], seed, 406);
+        var program = CompiledTransformerDropoutTests.Run(model, a => compiled.Forward(a[0]), [x], seed, 406);
+        CompiledTransformerDropoutTests.AssertSame(eager, program, $"tagger (bidirectional {bidirectional}, batch {batch})");
+    }
+
+    /// <summary>
+    /// Both regions (the LSTM's flag true and false) compiled, the head with them; the one break listed is the head's constructor
+    /// argument (`bidirectional ? 2 * hidden : hidden`, not a size symbol), which the regions take from the value they read and
+    /// check at their first call (open: docs/compiler.md "What remains").
+    /// </summary>
+    private static void AssertBothRegionsCompiled(GraphExplanation explanation)
+    {
+        Assert.Equal(2, explanation.Regions.Count);
+        var only = Assert.Single(explanation.Breaks);
+        Assert.Contains("the child 'head'", only.ToString());
+    }
+
+    [Fact]
+    public void AHeadOfTheWrongWidthForTheFlagNamesBothSizesAtTheFirstCall()
+    {
+        // Right: compiles and runs. Wrong (a head of 2·hidden behind a one-way LSTM): Compile() succeeds (the other region would
+        // take it), and the first call of the region the instance chooses names both sizes, as Compile() does for a fixed check.
+        var right = new MismatchedHeadTagger(4, 5, bidirectional: true, wideHead: true).Compile();
+        AssertBothRegionsCompiled(right.Explanation);
+        Assert.Equal([2, 3, 4], right.Forward(Tensor.Randn([2, 3, 4], rng: new Rng(407))).Shape.ToArray());
+        var wrong = new MismatchedHeadTagger(4, 5, bidirectional: false, wideHead: true).Compile();
+        var message = Assert.Throws<InvalidOperationException>(() => wrong.Forward(Tensor.Randn([2, 3, 4], rng: new Rng(408)))).Message;
+        Assert.Contains("head.in_features is 10", message);
+        Assert.Contains("hidden", message);
+    }
 
     public static IEnumerable<object[]> RecurrentCases()
     {
