@@ -477,17 +477,69 @@ internal sealed class GraphParser
                                List<MethodSegment> segments)
     {
         if (flag.Where is null || _assumed.ContainsKey(flag.Text)) return false;
-        var flags = new List<(string Text, LocationInfo? Where)> { flag };
-        int regionsBefore = _regions.Count;
         int last = i;
         bool final = isFinal;
-        while (true)
+        var branches = EachCombination(method, flag, flags =>
         {
             if (flags.Any(f => _options.Contains(f.Text)) && last < statements.Count - 1)
             {
                 last = statements.Count - 1;
                 final = statements[last] is ReturnStatementSyntax { Expression: not null };
             }
+        }, (flags, values, condition, branches) =>
+        {
+            bool parsed = true;
+            int returned = -1;
+            for (int k = first; k <= last && parsed; k++) parsed = TryStatement(statements[k], final && k == last, out returned);
+            var more = !parsed && _undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text) && !_assumed.ContainsKey(found.Text) ? found : ((string, LocationInfo?)?)null;
+            var outputs = parsed ? Outputs(statements, first, last, final ? returned : -1) : null;
+            if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0 || outputs.Recomputed.Count > 0) return (false, more);
+            var declarations = (branches.Count == 0 ? outputs.Declarations : new List<string>()).ToEquatableArray();
+            if (_nodes[outputs.Node] is { Kind: NodeKind.Input } passed)
+            {
+                // The branch leaves one of its inputs (`residual ? x + h : h` when false): nothing to compile, it passes that local on.
+                branches.Add(new MethodSegment(null, Code(statements, first, last), Lines(statements[first], statements[last]))
+                {
+                    Output = outputs.Output,
+                    Returns = outputs.Returns,
+                    Declarations = declarations,
+                    Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
+                    Condition = condition,
+                });
+                return (true, null);
+            }
+            AddRegion(method, Code(statements, first, last), Lines(statements[first], statements[last]) + Label(flags, values),
+                LocationInfo.From(statements[first].GetLocation()), outputs.Node, branches, new MethodSegment(null, "", "")
+                {
+                    Output = outputs.Output,
+                    Returns = outputs.Returns,
+                    Declarations = declarations,
+                    Condition = condition,
+                });
+            return (true, null);
+        });
+        if (branches is null) return false;
+        segments.AddRange(branches);
+        i = last;
+        return true;
+    }
+
+    /// <summary>
+    /// The loop <see cref="BranchRegions"/> and <see cref="ExpressionBranches"/> share: <paramref name="parse"/> once per
+    /// combination of the tests' values (assumed while it runs; it adds the combination's segment to the branches and gets the
+    /// runner's condition), stopping at the first that fails. All parsed: the branches. A failure on a test not yet taken (the
+    /// <c>More</c> it returns) starts again with that test too, up to <see cref="MaxBranchTests"/> (then a break naming it);
+    /// any other failure: null, the regions of the attempt removed. <paramref name="round"/> runs before each attempt with the
+    /// tests taken so far.
+    /// </summary>
+    private List<MethodSegment>? EachCombination(IMethodSymbol method, (string Text, LocationInfo? Where) flag, System.Action<List<(string Text, LocationInfo? Where)>>? round,
+        System.Func<List<(string Text, LocationInfo? Where)>, bool[], string, List<MethodSegment>, (bool Parsed, (string Text, LocationInfo? Where)? More)> parse)
+    {
+        var flags = new List<(string Text, LocationInfo? Where)> { flag };
+        int regionsBefore = _regions.Count;
+        while (true)
+        {
+            round?.Invoke(flags);
             var branches = new List<MethodSegment>();
             (string Text, LocationInfo? Where)? more = null;
             bool failed = false;
@@ -499,40 +551,10 @@ internal sealed class GraphParser
                 for (int k = 0; k < flags.Count; k++) _assumed[flags[k].Text] = values[k];
                 try
                 {
-                    bool parsed = true;
-                    int returned = -1;
                     _undecided = null;
-                    for (int k = first; k <= last && parsed; k++) parsed = TryStatement(statements[k], final && k == last, out returned);
-                    if (!parsed && _undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text) && !_assumed.ContainsKey(found.Text)) more = found;
-                    var outputs = parsed ? Outputs(statements, first, last, final ? returned : -1) : null;
-                    if (outputs is null || outputs.Node < 0 || outputs.Aliases.Count > 0 || outputs.Recomputed.Count > 0)
-                    {
-                        failed = true;
-                        continue;
-                    }
-                    string condition = Condition(flags, values, c == combinations.Count - 1);
-                    var declarations = (c == 0 ? outputs.Declarations : new List<string>()).ToEquatableArray();
-                    if (_nodes[outputs.Node] is { Kind: NodeKind.Input } passed)
-                    {
-                        // The branch leaves one of its inputs (`residual ? x + h : h` when false): nothing to compile, it passes that local on.
-                        branches.Add(new MethodSegment(null, Code(statements, first, last), Lines(statements[first], statements[last]))
-                        {
-                            Output = outputs.Output,
-                            Returns = outputs.Returns,
-                            Declarations = declarations,
-                            Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
-                            Condition = condition,
-                        });
-                        continue;
-                    }
-                    AddRegion(method, Code(statements, first, last), Lines(statements[first], statements[last]) + Label(flags, values),
-                        LocationInfo.From(statements[first].GetLocation()), outputs.Node, branches, new MethodSegment(null, "", "")
-                        {
-                            Output = outputs.Output,
-                            Returns = outputs.Returns,
-                            Declarations = declarations,
-                            Condition = condition,
-                        });
+                    var (parsed, found) = parse(flags, values, Condition(flags, values, c == combinations.Count - 1), branches);
+                    failed = !parsed;
+                    more = found;
                 }
                 finally
                 {
@@ -541,17 +563,15 @@ internal sealed class GraphParser
             }
             if (!failed)
             {
-                segments.AddRange(branches);
                 foreach (var f in flags) _branched.Add(f.Where!);
-                i = last;
-                return true;
+                return branches;
             }
             _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
-            if (more is not { } next) return false;
+            if (more is not { } next) return null;
             if (flags.Count >= MaxBranchTests)
             {
                 TooManyTests(method, flags, next);
-                return false;
+                return null;
             }
             flags.Add(next);
         }
@@ -605,74 +625,44 @@ internal sealed class GraphParser
     {
         if (flag.Where is null) return default;
         var expression = arrow.Expression;
-        int regionsBefore = _regions.Count, issues = _issues.Count;
-        var flags = new List<(string Text, LocationInfo? Where)> { flag };
+        int issues = _issues.Count;
         string code = "return " + expression + ";";
         string where = Lines(expression, expression);
         _regionMode = true;
         try
         {
-            while (true)
+            return EachCombination(method, flag, null, (flags, values, condition, branches) =>
             {
-                var branches = new List<MethodSegment>();
-                (string Text, LocationInfo? Where)? more = null;
-                bool failed = false;
-                var combinations = Combinations(flags.Count);
-                for (int c = 0; c < combinations.Count && !failed; c++)
+                int node;
+                try
                 {
-                    var values = combinations[c];
-                    OpenRegion();
-                    for (int k = 0; k < flags.Count; k++) _assumed[flags[k].Text] = values[k];
-                    int node;
-                    _undecided = null;
-                    try
-                    {
-                        node = Expr(expression);
-                    }
-                    catch (UnsupportedException)
-                    {
-                        node = -1;
-                    }
-                    finally
-                    {
-                        foreach (var f in flags) _assumed.Remove(f.Text);
-                    }
-                    if (node < 0 || _issues.Count != issues || _eager.Count > 0)
-                    {
-                        if (_undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text)) more = found;
-                        _issues.RemoveRange(issues, _issues.Count - issues);
-                        failed = true;
-                        continue;
-                    }
-                    string condition = Condition(flags, values, c == combinations.Count - 1);
-                    if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
-                    {
-                        // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
-                        branches.Add(new MethodSegment(null, code, where)
-                        {
-                            Returns = true,
-                            Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
-                            Condition = condition,
-                        });
-                        continue;
-                    }
-                    AddRegion(method, code, where + Label(flags, values), LocationInfo.From(expression.GetLocation()), node, branches,
-                        new MethodSegment(null, "", "") { Returns = true, Condition = condition });
+                    node = Expr(expression);
                 }
-                if (!failed)
+                catch (UnsupportedException)
                 {
-                    foreach (var f in flags) _branched.Add(f.Where!);
-                    return branches.ToEquatableArray();
+                    node = -1;
                 }
-                _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
-                if (more is not { } next) return default;
-                if (flags.Count >= MaxBranchTests)
+                if (node < 0 || _issues.Count != issues || _eager.Count > 0)
                 {
-                    TooManyTests(method, flags, next);
-                    return default;
+                    var more = _undecided is { Where: not null } found && !flags.Any(f => f.Text == found.Text) ? found : ((string, LocationInfo?)?)null;
+                    _issues.RemoveRange(issues, _issues.Count - issues);
+                    return (false, more);
                 }
-                flags.Add(next);
-            }
+                if (_nodes[node] is { Kind: NodeKind.Input, Op: "Input" } passed)
+                {
+                    // `=> residual ? x + h(x) : x` when false: nothing to compile, it returns its input.
+                    branches.Add(new MethodSegment(null, code, where)
+                    {
+                        Returns = true,
+                        Arguments = new[] { _regionInputs[passed.IntArgs[0]].Input.Name }.ToEquatableArray(),
+                        Condition = condition,
+                    });
+                    return (true, null);
+                }
+                AddRegion(method, code, where + Label(flags, values), LocationInfo.From(expression.GetLocation()), node, branches,
+                    new MethodSegment(null, "", "") { Returns = true, Condition = condition });
+                return (true, null);
+            })?.ToEquatableArray() ?? default;
         }
         finally
         {
