@@ -560,10 +560,10 @@ internal sealed class MethodEmitter
         if (checks.Count == 0) return;
         using (_w.Block($"if (!{P}sizesChecked)"))
         {
-            string where = "\"" + _class + "." + UserMethodName + "\"";
+            string where = CompiledEmitter.Literal(_class + "." + UserMethodName);
             foreach (var b in checks)
             {
-                _w.Call($"{Support}.CheckSize", [b.Source.Replace("(module, ", "(_m, "), b.Expected, "\"" + b.Symbol + "\"", "\"" + b.What + "\"", where]);
+                _w.Call($"{Support}.CheckSize", [b.Source.Replace("(module, ", "(_m, "), b.Expected, CompiledEmitter.Literal(b.Symbol), CompiledEmitter.Literal(b.What), where]);
             }
             _w.WriteLine($"{P}sizesChecked = true;");
         }
