@@ -249,17 +249,7 @@ internal static class Pooling
         }
         if (typeof(T) != typeof(float) || !IsHalving(g))
         {
-            if (accumulate)
-            {
-                int parts0 = PlaneParts(g.Planes, (long)g.Planes * hw);
-                var body = new MaxBackwardPlanes<T>(hw, lo, gy, idx, gx, parts0, g.Planes, clear: false);
-                if (parts0 > 1) Parallelism.For(parts0, body);
-                else body.Invoke(0);
-            }
-            else
-            {
-                MaxBackward(g.Planes, hw, lo, gy, idx, gx);
-            }
+            ScatterPlanes(g.Planes, hw, lo, gy, idx, gx, clear: !accumulate);
             return;
         }
         int parts = PlaneParts(g.Planes, (long)g.Planes * hw);
@@ -283,10 +273,14 @@ internal static class Pooling
     }
 
     /// <summary>gx[p, idx] += gy[p, ·] (gx cleared first); the planes are split over the workers when there are many.</summary>
-    public static void MaxBackward<T>(int planes, int hw, int lo, T[] gy, long[] idx, T[] gx) where T : unmanaged, INumber<T>
+    public static void MaxBackward<T>(int planes, int hw, int lo, T[] gy, long[] idx, T[] gx) where T : unmanaged, INumber<T> =>
+        ScatterPlanes(planes, hw, lo, gy, idx, gx, clear: true);
+
+    /// <summary>gx[p, idx] += gy[p, ·] for every plane, each plane cleared first when <paramref name="clear"/>; the planes are split over the workers when there are many.</summary>
+    private static void ScatterPlanes<T>(int planes, int hw, int lo, T[] gy, long[] idx, T[] gx, bool clear) where T : unmanaged, INumber<T>
     {
         int parts = PlaneParts(planes, (long)planes * hw);
-        var body = new MaxBackwardPlanes<T>(hw, lo, gy, idx, gx, parts, planes, clear: true);
+        var body = new MaxBackwardPlanes<T>(hw, lo, gy, idx, gx, parts, planes, clear);
         if (parts > 1) Parallelism.For(parts, body);
         else body.Invoke(0);
     }
