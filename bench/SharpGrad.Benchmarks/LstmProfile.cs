@@ -37,6 +37,17 @@ public static class LstmProfile
         float[] a = Rand(Rows * G), b = Rand(G * Math.Max(H, I)), c = Rand(Rows * G);
         add("lstm-gemm-hw", "sgemm 32x128 · (512x128)ᵀ (per step, forward)", () => Gemm.Sgemm(false, true, N, G, H, 1f, a, 0, H, b, 0, H, 0f, c, 0, G), 2000);
         add("lstm-gemm-hwt", "sgemm 32x128 · 128x512 (per step, forward, W_hhᵀ stored)", () => Gemm.Sgemm(false, false, N, G, H, 1f, a, 0, H, b, 0, G, 0f, c, 0, G), 2000);
+        // The same products with the leading dimension of the 512-wide operand padded to 528 (off the 2 KB stride that
+        // maps the rows of a strip to a few L1 sets): what the recurrence's own buffers could use.
+        const int GP = G + 16;
+        float[] bp = Rand(GP * Math.Max(H, I)), ap = Rand(Rows * GP), cp = Rand(Rows * GP);
+        add("lstm-gemm-hwt-pad", "sgemm 32x128 · 128x512, ldb 528", () => Gemm.Sgemm(false, false, N, G, H, 1f, a, 0, H, bp, 0, GP, 0f, cp, 0, GP), 2000);
+        add("lstm-gemm-dwhh-pad", "sgemm (1120x512)ᵀ · 1120x128, lda 528", () => Gemm.Sgemm(true, false, G, H, Rows, 1f, ap, 0, GP, c, 0, H, 1f, b, 0, H), 200);
+        add("lstm-gemm-dwih-pad", "sgemm (1120x512)ᵀ · 1120x64, lda 528", () => Gemm.Sgemm(true, false, G, I, Rows, 1f, ap, 0, GP, c, 0, I, 1f, b, 0, I), 200);
+        add("lstm-gemm-dx-pad", "sgemm 1120x512 · 512x64, lda 528", () => Gemm.Sgemm(false, false, Rows, I, G, 1f, ap, 0, GP, b, 0, I, 0f, c, 0, I), 200);
+        add("lstm-gemm-dh-pad", "sgemm 32x512 · 512x128, lda 528", () => Gemm.Sgemm(false, false, N, H, G, 1f, ap, 0, GP, b, 0, H, 1f, c, 0, H), 2000);
+        add("lstm-gemm-dwhh-t", "sgemm (1120x128)ᵀ · 1120x512 (W_hh gradient, transposed)", () => Gemm.Sgemm(true, false, H, G, Rows, 1f, c, 0, H, a, 0, G, 1f, b, 0, G), 200);
+        add("lstm-gemm-dwih-t", "sgemm (1120x64)ᵀ · 1120x512 (W_ih gradient, transposed)", () => Gemm.Sgemm(true, false, I, G, Rows, 1f, c, 0, I, a, 0, G, 1f, b, 0, G), 200);
         add("lstm-gemm-dh", "sgemm 32x512 · 512x128 (per step, backward)", () => Gemm.Sgemm(false, false, N, H, G, 1f, a, 0, G, b, 0, H, 1f, c, 0, H), 2000);
         add("lstm-gemm-xw", "sgemm 1120x64 · (512x64)ᵀ (input projection)", () => Gemm.Sgemm(false, true, Rows, G, I, 1f, a, 0, I, b, 0, I, 0f, c, 0, G), 200);
         // The input projection as RecurrentStack does it since session 9: W_ihᵀ stored, 3 row blocks of 374/373 rows (direct path).

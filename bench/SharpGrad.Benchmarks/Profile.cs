@@ -135,6 +135,10 @@ public static class Profile
         Add("gemm-fc1-fwd-t", "sgemm 256x784 · 784x64 (fc1 forward as W·xᵀ, transposed)", () => Gemm.Sgemm(false, false, 256, 64, 784, 1f, wb, 0, 784, wat, 0, 64, 0f, wct, 0, 64), 300);
         Add("gemm-fc1-dx", "sgemm 64x256 · 256x784 (fc1 input gradient)", () => Gemm.Sgemm(false, false, 64, 784, 256, 1f, wc, 0, 256, wb, 0, 784, 0f, wa, 0, 784), 300);
         Add("gemm-fc1-dw", "sgemm (64x256)ᵀ · 64x784 (fc1 weight gradient)", () => Gemm.Sgemm(true, false, 256, 784, 64, 1f, wc, 0, 256, wa, 0, 784, 0f, wb, 0, 784), 300);
+        // the transposed path's two copies for fc1 (x: 64×784 → 784×64; T: 256×64 → 64×256) and fc2's (64×256, 128×64)
+        Add("transpose-x1", "transpose 64x784 (fc1 forward's xᵀ)", () => RecurrentKernel.Transpose(wa, 0, 64, 784, wat), 2000);
+        Add("transpose-t1", "transpose 256x64 (fc1 forward's T back)", () => RecurrentKernel.Transpose(wct, 0, 256, 64, wc), 2000);
+        Add("transpose-x2", "transpose 64x256 (fc2 forward's xᵀ)", () => RecurrentKernel.Transpose(wc, 0, 64, 256, wct), 2000);
         var w2b = new float[128 * 256]; var h2 = new float[64 * 128];
         Add("gemm-fc2-fwd", "sgemm 64x256 · (128x256)ᵀ (fc2 forward)", () => Gemm.Sgemm(false, true, 64, 128, 256, 1f, wc, 0, 256, w2b, 0, 256, 0f, h2, 0, 128), 1000);
         Add("gemm-fc2-dx", "sgemm 64x128 · 128x256 (fc2 input gradient)", () => Gemm.Sgemm(false, false, 64, 256, 128, 1f, h2, 0, 128, w2b, 0, 256, 0f, wc, 0, 256), 1000);

@@ -28,6 +28,9 @@ public static partial class Gemm
     /// <summary>Rows <c>ld</c> elements apart (a row-major matrix).</summary>
     internal readonly struct StridedRows(int ld) : IRowOffsets
     {
+        /// <summary>The distance between two rows, in elements.</summary>
+        public int Ld => ld;
+
         public nint Offset(int p) => (nint)p * ld;
     }
 
@@ -148,11 +151,12 @@ public static partial class Gemm
     private const int TransposedMinN = 64;
 
     /// <summary>
-    /// The shortest k for <see cref="UseTransposedProduct{T}"/>: fc1's k = 784 gains (min 156 → 124 µs), fc2's
-    /// 64×256·(128×256)ᵀ does not (27.2 → 30.4 µs: the transposes and the shorter broadcast loops cost more than the dot
-    /// kernel loses there).
+    /// The shortest k for <see cref="UseTransposedProduct{T}"/>: fc1's k = 784 gains (min 156 → 124 µs), and so does fc2's
+    /// 64×256·(128×256)ᵀ (min 28.5 → 21.8 µs, `count gemm-fc2-fwd 20000`, s13-steps). Session 10 measured fc2 slower this
+    /// way (27.2 → 30.4 µs) in `count` runs of ~30 ms, in which the transpose still ran as tier-0 code (it is
+    /// AggressiveOptimization since); the dot kernel's four horizontal sums per 4×4 block are a fifth of its work at k = 256.
     /// </summary>
-    private const int TransposedMinK = 512;
+    private const int TransposedMinK = 256;
 
     /// <summary>
     /// C (=|+=) alpha·A·Bᵀ computed as T = alpha·B·Aᵀ (n×m, the broadcast kernel over B's rows, Aᵀ's rows streamed), then
@@ -464,36 +468,46 @@ public static partial class Gemm
     {
         int w = V.Count;
         bool eight = V.AxpyRows == 8;
-        ref T a1 = ref Unsafe.Add(ref a, ai); ref T a2 = ref Unsafe.Add(ref a, 2 * ai); ref T a3 = ref Unsafe.Add(ref a, 3 * ai);
-        ref T a4 = ref Unsafe.Add(ref a, 4 * ai); ref T a5 = ref Unsafe.Add(ref a, 5 * ai);
-        ref T a6 = ref Unsafe.Add(ref a, eight ? 6 * ai : 0); ref T a7 = ref Unsafe.Add(ref a, eight ? 7 * ai : 0);
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         TV c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        nint pa = 0;
-        for (int p = 0; p < k; p++, pa += ap)
+        // A's 8 rows addressed from two moving pointers and three index registers (row r at ar + r·ai, row 4 + r at
+        // ar4 + r·ai), and a strided B's row by a moving pointer (the implicit im2col's rows come from its table). The
+        // loop this replaced kept eight row pointers and recomputed B's row offset; the JIT spilled four of its registers
+        // to the stack and reloaded them every iteration (5 loads and 2 stores per 16 FMAs on top of the 10 operand loads:
+        // docs/performance.md, s13-steps).
+        bool strided = typeof(TRows) == typeof(StridedRows);
+        nint ldb = strided ? Unsafe.As<TRows, StridedRows>(ref rows).Ld : 0;
+        nint ai1 = ai, ai2 = 2 * (nint)ai, ai3 = 3 * (nint)ai, aStep = ap;
+        ref T ar = ref a;
+        ref T ar4 = ref Unsafe.Add(ref a, 4 * (nint)ai);
+        ref T bRow = ref Unsafe.Add(ref b, (nint)p0 * ldb);
+        for (int p = 0; p < k; p++)
         {
-            ref T bp = ref Unsafe.Add(ref b, rows.Offset(p0 + p));
+            ref T bp = ref strided ? ref bRow : ref Unsafe.Add(ref b, rows.Offset(p0 + p));
             var b0 = V.Load(ref bp, 0);
             var b1 = V.Load(ref bp, (nuint)w);
-            var v = V.Broadcast(Unsafe.Add(ref a, pa));
+            var v = V.Broadcast(ar);
             c00 = V.MultiplyAdd(v, b0, c00); c01 = V.MultiplyAdd(v, b1, c01);
-            v = V.Broadcast(Unsafe.Add(ref a1, pa));
+            v = V.Broadcast(Unsafe.Add(ref ar, ai1));
             c10 = V.MultiplyAdd(v, b0, c10); c11 = V.MultiplyAdd(v, b1, c11);
-            v = V.Broadcast(Unsafe.Add(ref a2, pa));
+            v = V.Broadcast(Unsafe.Add(ref ar, ai2));
             c20 = V.MultiplyAdd(v, b0, c20); c21 = V.MultiplyAdd(v, b1, c21);
-            v = V.Broadcast(Unsafe.Add(ref a3, pa));
+            v = V.Broadcast(Unsafe.Add(ref ar, ai3));
             c30 = V.MultiplyAdd(v, b0, c30); c31 = V.MultiplyAdd(v, b1, c31);
-            v = V.Broadcast(Unsafe.Add(ref a4, pa));
+            v = V.Broadcast(ar4);
             c40 = V.MultiplyAdd(v, b0, c40); c41 = V.MultiplyAdd(v, b1, c41);
-            v = V.Broadcast(Unsafe.Add(ref a5, pa));
+            v = V.Broadcast(Unsafe.Add(ref ar4, ai1));
             c50 = V.MultiplyAdd(v, b0, c50); c51 = V.MultiplyAdd(v, b1, c51);
             if (eight)
             {
-                v = V.Broadcast(Unsafe.Add(ref a6, pa));
+                v = V.Broadcast(Unsafe.Add(ref ar4, ai2));
                 c60 = V.MultiplyAdd(v, b0, c60); c61 = V.MultiplyAdd(v, b1, c61);
-                v = V.Broadcast(Unsafe.Add(ref a7, pa));
+                v = V.Broadcast(Unsafe.Add(ref ar4, ai3));
                 c70 = V.MultiplyAdd(v, b0, c70); c71 = V.MultiplyAdd(v, b1, c71);
             }
+            ar = ref Unsafe.Add(ref ar, aStep);
+            ar4 = ref Unsafe.Add(ref ar4, aStep);
+            if (strided) bRow = ref Unsafe.Add(ref bRow, ldb);
         }
         var va = V.Broadcast(alpha);
         AddTile<T, V, TV>(ref c, va, accumulate, c00, c01, w);

@@ -509,8 +509,11 @@ public static partial class RecurrentKernel
     /// <summary>
     /// Float <see cref="Transpose{T}"/> in 8 × 8 blocks transposed in AVX registers (unpack, shuffle, lane permute: 24
     /// instructions per 64 elements); the columns and rows past the last full block element by element. W_hhᵀ of
-    /// lstm_train_step_b32 (512 × 128) took ~39 µs per forward in the scalar tiles.
+    /// lstm_train_step_b32 (512 × 128) took ~39 µs per forward in the scalar tiles. AggressiveOptimization: the GEMM's
+    /// transposed path (Gemm.Direct.cs) calls it on every x·Wᵀ of a training batch, and as tier-0 code (the first ~100 ms
+    /// of a process) it took 5× as long (`count transpose-x1`: 16 µs against 3 µs).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeAvx(ref float s0, int rows, int cols, ref float d0)
     {
         int r8 = rows & ~7, c8 = cols & ~7;
