@@ -13,6 +13,40 @@ namespace SharpGrad.Benchmarks;
 /// </summary>
 public static class B1Breakdown
 {
+    /// <summary>
+    /// `b1-cores N [--threads T]`: how often the OS moves the thread that calls the compiled forward to another core between
+    /// two calls (with 2 threads the caller and the pool's worker then swap cores, and each core finds the other's half of
+    /// the weights in its L2 unless the halves follow the cores). Prints the share of calls whose processor differs from the
+    /// previous call's, and the calls' median time with and without such a change.
+    /// </summary>
+    public static int Cores(string[] args)
+    {
+        int n = int.Parse(args[0], CultureInfo.InvariantCulture);
+        Parallelism.MaxThreads = args.Length >= 3 && args[1] == "--threads" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+        Rng.ManualSeed(0);
+        var x = Tensor.Rand(1, 784);
+        var net = new MlpNet();
+        net.Eval();
+        var c = net.Compile();
+        for (int i = 0; i < 200_000; i++) Workloads.MlpInferCompiled(c, x);
+        var cpu = new int[n];
+        var t = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            cpu[i] = Thread.GetCurrentProcessorId();
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Workloads.MlpInferCompiled(c, x);
+            t[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+        var moved = new List<double>();
+        var stayed = new List<double>();
+        for (int i = 1; i < n; i++) (cpu[i] != cpu[i - 1] ? moved : stayed).Add(t[i]);
+        static double Median(List<double> v) { v.Sort(); return v.Count == 0 ? double.NaN : v[v.Count / 2]; }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"caller moved before {moved.Count} of {n - 1} calls ({100.0 * moved.Count / (n - 1):F2} %); median {Median(moved):F2} us after a move, {Median(stayed):F2} us otherwise ({Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+        return 0;
+    }
+
     public static int Run(string[] args)
     {
         int n = int.Parse(args[0], CultureInfo.InvariantCulture);
