@@ -23,17 +23,17 @@ public static partial class Gemm
     [ThreadStatic] private static float[]? t_pairParts;
 
     /// <summary>
-    /// The two-part pass's signals of the pairs run by this thread: [<see cref="PairPanelReady"/>] = the call's token once
-    /// the second part's first panel of h is written, [<see cref="PairPartTaken"/>] = the call's token once the first part
-    /// has computed that panel's partial of the second layer (on lines of their own: the worker writes the first, the
-    /// caller's item the second).
+    /// The two-part pass's signals of the pairs run by this thread: [<see cref="PairPartStarted"/>] = the call's token once
+    /// the second part has started, [<see cref="PairPanelReady"/>] = once its first panel of h is written,
+    /// [<see cref="PairPartTaken"/>] = once the first part has computed that panel's partial of the second layer (the
+    /// second part's two signals on one line, the first part's on another).
     /// </summary>
     [ThreadStatic] private static int[]? t_pairSync;
 
     /// <summary>The token of this thread's last two-part pass (a new one per call, so that no signal of an earlier call counts).</summary>
     [ThreadStatic] private static int t_pairToken;
 
-    private const int PairPanelReady = 16, PairPartTaken = 32;
+    private const int PairPartStarted = 16, PairPanelReady = 17, PairPartTaken = 32;
 
     /// <summary>The two-part pass with the moved partial (true), or the even split of session 12 (false): for A/B runs in one process (bench `b1-ab`).</summary>
     internal static bool PairTwoParts = true;
@@ -156,8 +156,8 @@ public static partial class Gemm
     /// published while the worker's starts 0.2–0.5 µs later and its end reaches the caller 0.1–0.4 µs after that
     /// (docs/performance.md, "mlp_infer_b1, session 13"): part 1 computes its first panel of the first layer, signals it
     /// (<see cref="PairPanelReady"/>), then its other panels with their partials; part 0, after its own panels, computes
-    /// that first panel's partial of the second layer if the signal is there (it is, unless part 1 started late or part 0
-    /// runs both parts itself), and otherwise the caller computes it after the loop. Either way the partial is the same
+    /// that first panel's partial of the second layer if part 1 has started on another thread (waiting for the signal if
+    /// needed), and otherwise (part 0 may have to run part 1 itself) the caller computes it after the loop. Either way the partial is the same
     /// function of the same h and the same rows, so the result is the same bits as one thread's.
     /// </remarks>
     private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int Panels1Off, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
@@ -172,14 +172,19 @@ public static partial class Gemm
                 if (index == 0)
                 {
                     for (int q = q0; q < q1; q++) Panel(q, secondLayer: true);
-                    if (q1 < Count && Volatile.Read(ref sync[PairPanelReady]) == Token)
+                    // Part 1 running on another thread will signal its first panel (waiting for it costs nothing: the
+                    // loop waits for part 1's end anyway); part 1 not started yet may be this thread's to run next, so
+                    // then the caller takes the partial after the loop.
+                    if (q1 < Count && Volatile.Read(ref sync[PairPartStarted]) == Token)
                     {
+                        while (Volatile.Read(ref sync[PairPanelReady]) != Token) WorkerPool.HotPause();
                         SecondLayerPart(q1);
                         Volatile.Write(ref sync[PairPartTaken], Token);
                     }
                 }
                 else if (q0 < q1)
                 {
+                    Volatile.Write(ref sync[PairPartStarted], Token);
                     Panel(q0, secondLayer: false);
                     Volatile.Write(ref sync[PairPanelReady], Token);
                     for (int q = q0 + 1; q < q1; q++) Panel(q, secondLayer: true);
