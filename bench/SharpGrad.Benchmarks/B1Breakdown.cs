@@ -48,9 +48,9 @@ public static class B1Breakdown
     }
 
     /// <summary>
-    /// `b1-ab N [--threads T]`: the compiled forward of mlp_infer_b1 under four settings of session 13's two changes, in one
-    /// process, in turn (each runs 8 calls, the 8th timed), so that the machine's load falls on all alike: the pool's polling
-    /// (one pause, or Thread.SpinWait(4)) and the pair's two-part pass (the moved partial, or the even split).
+    /// `b1-ab N [--threads T]`: the compiled forward of mlp_infer_b1 under two settings of the pool's hot polling (one
+    /// pause, or Thread.SpinWait(4) as before session 13), in one process, in turn (each runs 8 calls, the 8th timed), so
+    /// that the machine's load falls on both alike.
     /// </summary>
     public static int Ab(string[] args)
     {
@@ -61,30 +61,26 @@ public static class B1Breakdown
         var net = new MlpNet();
         net.Eval();
         var c = net.Compile();
-        var settings = new (string Name, bool Pause, bool TwoParts)[]
-        {
-            ("SpinWait(4), even split", false, false), ("pause, even split", true, false),
-            ("SpinWait(4), two parts", false, true), ("pause, two parts", true, true),
-        };
+        var settings = new (string Name, bool Pause)[] { ("SpinWait(4)", false), ("pause", true) };
         var times = new double[settings.Length][];
         for (int s = 0; s < settings.Length; s++) times[s] = new double[n];
         for (int i = 0; i < 200_000; i++) Workloads.MlpInferCompiled(c, x);
         for (int i = 0; i < n; i++)
             for (int s = 0; s < settings.Length; s++)
             {
-                (WorkerPool.PausePoll, Gemm.PairTwoParts) = (settings[s].Pause, settings[s].TwoParts);
+                WorkerPool.PausePoll = settings[s].Pause;
                 for (int r = 0; r < 7; r++) Workloads.MlpInferCompiled(c, x);
                 long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 Workloads.MlpInferCompiled(c, x);
                 times[s][i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
             }
-        (WorkerPool.PausePoll, Gemm.PairTwoParts) = (true, true);
+        WorkerPool.PausePoll = true;
         for (int s = 0; s < settings.Length; s++)
         {
             var t = times[s];
             Array.Sort(t);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{settings[s].Name,-24} min {t[0]:F2} p10 {t[n / 10]:F2} median {t[n / 2]:F2} p90 {t[n * 9 / 10]:F2} us ({n} timed calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+                $"{settings[s].Name,-12} min {t[0]:F2} p10 {t[n / 10]:F2} median {t[n / 2]:F2} p90 {t[n * 9 / 10]:F2} us ({n} timed calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
         }
         return 0;
     }

@@ -23,22 +23,6 @@ public static partial class Gemm
     [ThreadStatic] private static float[]? t_pairParts;
 
     /// <summary>
-    /// The two-part pass's signals of the pairs run by this thread: [<see cref="PairPartStarted"/>] = the call's token once
-    /// the second part has started, [<see cref="PairPanelReady"/>] = once its first panel of h is written,
-    /// [<see cref="PairPartTaken"/>] = once the first part has computed that panel's partial of the second layer (the
-    /// second part's two signals on one line, the first part's on another).
-    /// </summary>
-    [ThreadStatic] private static int[]? t_pairSync;
-
-    /// <summary>The token of this thread's last two-part pass (a new one per call, so that no signal of an earlier call counts).</summary>
-    [ThreadStatic] private static int t_pairToken;
-
-    private const int PairPartStarted = 16, PairPanelReady = 17, PairPartTaken = 32;
-
-    /// <summary>The two-part pass with the moved partial (true), or the even split of session 12 (false): for A/B runs in one process (bench `b1-ab`).</summary>
-    internal static bool PairTwoParts = true;
-
-    /// <summary>
     /// h[hOff .. hOff + n1) = epi1(x·W1ᵀ) and y[yOff .. yOff + n2) = epi2(h·W2ᵀ) for float32 weights W1 [n1, k] and
     /// W2 [n2, n1] (contiguous, rank 2), where epi1 must end with the ReLU (PyTorch: <c>F.linear(F.relu(F.linear(x, W1,
     /// b1)), W2, b2)</c>). Runs from the packed copies of W1 and W2ᵀ, split over the worker pool by panels of W1 when
@@ -85,15 +69,6 @@ public static partial class Gemm
         if (allowParallel && Parallelism.MaxThreads > 1 && (long)n1 * k * sizeof(float) >= RowGemvParallelBytes)
             split = Math.Min(Parallelism.MaxThreads, panels);
         if (split <= 1) body.Invoke(0);
-        else if (split == 2 && PairTwoParts)
-        {
-            // Two parts: the second part's first panel of the second layer moves to the first part (see PairPart).
-            var sync = t_pairSync ??= new int[PairPartTaken + 16];
-            int token = ++t_pairToken;
-            int perPart = (panels + 1) / 2;
-            Parallelism.For(2, body with { PerPart = perPart, Sync = sync, Token = token });
-            if (Volatile.Read(ref sync[PairPartTaken]) != token) body.SecondLayerPart(perPart);
-        }
         else
         {
             // One contiguous run of panels per thread, so that each core reads its share of both weights from its own L2.
@@ -151,62 +126,20 @@ public static partial class Gemm
     /// The panels [i·PerPart, (i + 1)·PerPart) of a pair, in forward or reverse order: each panel of the first layer, then
     /// its partial of the second (an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>).
     /// </summary>
-    /// <remarks>
-    /// With two parts (<see cref="Sync"/> set), the work is rebalanced towards the caller, whose part starts when the loop is
-    /// published while the worker's starts 0.2–0.5 µs later and its end reaches the caller 0.1–0.4 µs after that
-    /// (docs/performance.md, "mlp_infer_b1, session 13"): part 1 computes its first panel of the first layer, signals it
-    /// (<see cref="PairPanelReady"/>), then its other panels with their partials; part 0, after its own panels, computes
-    /// that first panel's partial of the second layer if part 1 has started on another thread (waiting for the signal if
-    /// needed), and otherwise (part 0 may have to run part 1 itself) the caller computes it after the loop. Either way the partial is the same
-    /// function of the same h and the same rows, so the result is the same bits as one thread's.
-    /// </remarks>
     private readonly record struct PairPart(float[] X, int XOff, float[] Panels1, int Panels1Off, int K, int N1, float[] H, int HOff, Epi<float> Epi1,
-        float[] W2t, int W2tOff, int N2, float[] Parts, int PerPart, int Count, bool Reverse, bool SkipZeros, int[]? Sync = null, int Token = 0) : IParallelBody
+        float[] W2t, int W2tOff, int N2, float[] Parts, int PerPart, int Count, bool Reverse, bool SkipZeros) : IParallelBody
     {
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int q0 = index * PerPart, q1 = Math.Min(Count, q0 + PerPart);
-            if (Sync is { } sync)
+            for (int i = q0; i < q1; i++)
             {
-                if (index == 0)
-                {
-                    for (int q = q0; q < q1; q++) Panel(q, secondLayer: true);
-                    // Part 1 running on another thread will signal its first panel (waiting for it costs nothing: the
-                    // loop waits for part 1's end anyway); part 1 not started yet may be this thread's to run next, so
-                    // then the caller takes the partial after the loop.
-                    if (q1 < Count && Volatile.Read(ref sync[PairPartStarted]) == Token)
-                    {
-                        while (Volatile.Read(ref sync[PairPanelReady]) != Token) WorkerPool.HotPause();
-                        SecondLayerPart(q1);
-                        Volatile.Write(ref sync[PairPartTaken], Token);
-                    }
-                }
-                else if (q0 < q1)
-                {
-                    Volatile.Write(ref sync[PairPartStarted], Token);
-                    Panel(q0, secondLayer: false);
-                    Volatile.Write(ref sync[PairPanelReady], Token);
-                    for (int q = q0 + 1; q < q1; q++) Panel(q, secondLayer: true);
-                }
-                return;
+                int q = Reverse ? q0 + q1 - 1 - i : i;
+                PackedRowPanels(X, XOff, Panels1, Panels1Off, K, N1, H, HOff, Epi1, q, q + 1, reverse: false);
+                int p0 = q * RowPackPanel, rows = Math.Min(RowPackPanel, N1 - p0);
+                RowsTimesMatrix(H, HOff + p0, W2t, W2tOff, p0, rows, N2, Parts, q * N2, SkipZeros);
             }
-            for (int i = q0; i < q1; i++) Panel(Reverse ? q0 + q1 - 1 - i : i, secondLayer: true);
-        }
-
-        /// <summary>Panel q of the first layer (h's 64 columns from 64q), then, if <paramref name="secondLayer"/>, its partial of the second.</summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        private void Panel(int q, bool secondLayer)
-        {
-            PackedRowPanels(X, XOff, Panels1, Panels1Off, K, N1, H, HOff, Epi1, q, q + 1, reverse: false);
-            if (secondLayer) SecondLayerPart(q);
-        }
-
-        /// <summary>part_q = h[64q .. 64q + 64) · W2ᵀ[64q .. 64q + 64, :] into the parts (h's panel q must be written).</summary>
-        public void SecondLayerPart(int q)
-        {
-            int p0 = q * RowPackPanel, rows = Math.Min(RowPackPanel, N1 - p0);
-            RowsTimesMatrix(H, HOff + p0, W2t, W2tOff, p0, rows, N2, Parts, q * N2, SkipZeros);
         }
     }
 

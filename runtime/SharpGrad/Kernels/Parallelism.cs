@@ -240,7 +240,7 @@ internal sealed unsafe class WorkerPool
     internal static bool PausePoll = true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void HotPause()
+    private static void HotPause()
     {
         if (System.Runtime.Intrinsics.X86.X86Base.IsSupported && PausePoll) System.Runtime.Intrinsics.X86.X86Base.Pause();
         else Thread.SpinWait(PausePoll ? 1 : 4);

@@ -92,24 +92,24 @@ public class PackedPairGemvTests
     private static bool Vector512Accelerated => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
 
     /// <summary>
-    /// With two threads the pass runs in two parts and moves the second part's first partial of the second layer to the
-    /// first part when the second part has signalled that panel of h, else to the caller after the loop (the second part
-    /// started late, or one thread ran both parts: here, inside another loop's item, where loops run serially). Every way
-    /// gives the same bits as one thread, on sizes with 2, 3, 4 and 5 panels (some partial) and about half of h zero.
+    /// The pass gives the same bits with 1, 2 and 3 threads, and when run inside another loop's item (where loops run
+    /// serially, so one thread runs every part), on sizes with 2, 3, 4 and 5 panels (some partial) and about half of h
+    /// zero; a new input at every call, so that a partial left over from an earlier call (on whichever thread) is seen.
+    /// (Session 13 tried moving one partial of the second layer from the worker's part to the caller's, and kept this test
+    /// when it reverted that: with that move's fallback removed, 2 of the 4 sizes failed.)
     /// </summary>
     [Theory]
     [InlineData(130, 257, 37)]
     [InlineData(128, 785, 129)]
     [InlineData(257, 45, 17)]
     [InlineData(256, 784, 128)]
-    public void TwoPartsGiveTheSameBitsAsOneThreadWhicheverPartTakesTheMovedPartial(int n1, int k, int n2)
+    public void TheSameBitsWithAnyThreadCountAndInsideALoopItem(int n1, int k, int n2)
     {
         int saved = Parallelism.MaxThreads;
         try
         {
             var rng = new Rng(n1 * 13 + k + 3 * n2);
             var (w1d, w2d, b2d) = (SmallGemmTests.Random(n1 * k, rng), SmallGemmTests.Random(n2 * n1, rng), SmallGemmTests.Random(n2, rng));
-            // a new input at every call, so that a partial left over from an earlier call (on whichever thread) is seen
             var inputs = Enumerable.Range(0, 6).Select(_ => SmallGemmTests.Random(k, rng)).ToArray();
             var b1d = Naive(inputs[0], w1d, new float[n1], n1, k, relu: false);
             for (int j = 0; j < n1; j++) b1d[j] = j % 3 == 0 ? -b1d[j] - 0.25f : -b1d[j] + 0.25f * (j % 2 == 0 ? 1 : -1);
