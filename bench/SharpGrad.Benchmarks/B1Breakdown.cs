@@ -13,13 +13,8 @@ namespace SharpGrad.Benchmarks;
 /// </summary>
 public static class B1Breakdown
 {
-    /// <summary>
-    /// `b1-cores N [--threads T]`: how often the OS moves the thread that calls the compiled forward to another core between
-    /// two calls (with 2 threads the caller and the pool's worker then swap cores, and each core finds the other's half of
-    /// the weights in its L2 unless the halves follow the cores). Prints the share of calls whose processor differs from the
-    /// previous call's, and the calls' median time with and without such a change.
-    /// </summary>
-    public static int Cores(string[] args)
+    /// <summary>`N [--threads T]` (T = 2 by default), then the workloads' compiled MLP in eval mode and an input, after 200,000 warm-up calls.</summary>
+    private static (int N, MlpNet.Compiled C, Tensor X) CompiledForward(string[] args)
     {
         int n = int.Parse(args[0], CultureInfo.InvariantCulture);
         Parallelism.MaxThreads = args.Length >= 3 && args[1] == "--threads" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
@@ -29,6 +24,18 @@ public static class B1Breakdown
         net.Eval();
         var c = net.Compile();
         for (int i = 0; i < 200_000; i++) Workloads.MlpInferCompiled(c, x);
+        return (n, c, x);
+    }
+
+    /// <summary>
+    /// `b1-cores N [--threads T]`: how often the OS moves the thread that calls the compiled forward to another core between
+    /// two calls (with 2 threads the caller and the pool's worker then swap cores, and each core finds the other's half of
+    /// the weights in its L2 unless the halves follow the cores). Prints the share of calls whose processor differs from the
+    /// previous call's, and the calls' median time with and without such a change.
+    /// </summary>
+    public static int Cores(string[] args)
+    {
+        var (n, c, x) = CompiledForward(args);
         var cpu = new int[n];
         var t = new double[n];
         for (int i = 0; i < n; i++)
@@ -54,17 +61,10 @@ public static class B1Breakdown
     /// </summary>
     public static int Ab(string[] args)
     {
-        int n = int.Parse(args[0], CultureInfo.InvariantCulture);
-        Parallelism.MaxThreads = args.Length >= 3 && args[1] == "--threads" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
-        Rng.ManualSeed(0);
-        var x = Tensor.Rand(1, 784);
-        var net = new MlpNet();
-        net.Eval();
-        var c = net.Compile();
+        var (n, c, x) = CompiledForward(args);
         var settings = new (string Name, bool Pause)[] { ("SpinWait(4)", false), ("pause", true) };
         var times = new double[settings.Length][];
         for (int s = 0; s < settings.Length; s++) times[s] = new double[n];
-        for (int i = 0; i < 200_000; i++) Workloads.MlpInferCompiled(c, x);
         for (int i = 0; i < n; i++)
             for (int s = 0; s < settings.Length; s++)
             {
