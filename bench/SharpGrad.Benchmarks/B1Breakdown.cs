@@ -13,6 +13,78 @@ namespace SharpGrad.Benchmarks;
 /// </summary>
 public static class B1Breakdown
 {
+    /// <summary>`N [--threads T]` (T = 2 by default), then the workloads' compiled MLP in eval mode and an input, after 200,000 warm-up calls.</summary>
+    private static (int N, MlpNet.Compiled C, Tensor X) CompiledForward(string[] args)
+    {
+        int n = int.Parse(args[0], CultureInfo.InvariantCulture);
+        Parallelism.MaxThreads = args.Length >= 3 && args[1] == "--threads" ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2;
+        Rng.ManualSeed(0);
+        var x = Tensor.Rand(1, 784);
+        var net = new MlpNet();
+        net.Eval();
+        var c = net.Compile();
+        for (int i = 0; i < 200_000; i++) Workloads.MlpInferCompiled(c, x);
+        return (n, c, x);
+    }
+
+    /// <summary>
+    /// `b1-cores N [--threads T]`: how often the OS moves the thread that calls the compiled forward to another core between
+    /// two calls (with 2 threads the caller and the pool's worker then swap cores, and each core finds the other's half of
+    /// the weights in its L2 unless the halves follow the cores). Prints the share of calls whose processor differs from the
+    /// previous call's, and the calls' median time with and without such a change.
+    /// </summary>
+    public static int Cores(string[] args)
+    {
+        var (n, c, x) = CompiledForward(args);
+        var cpu = new int[n];
+        var t = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            cpu[i] = Thread.GetCurrentProcessorId();
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Workloads.MlpInferCompiled(c, x);
+            t[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+        var moved = new List<double>();
+        var stayed = new List<double>();
+        for (int i = 1; i < n; i++) (cpu[i] != cpu[i - 1] ? moved : stayed).Add(t[i]);
+        static double Median(List<double> v) { v.Sort(); return v.Count == 0 ? double.NaN : v[v.Count / 2]; }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"caller moved before {moved.Count} of {n - 1} calls ({100.0 * moved.Count / (n - 1):F2} %); median {Median(moved):F2} us after a move, {Median(stayed):F2} us otherwise ({Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+        return 0;
+    }
+
+    /// <summary>
+    /// `b1-ab N [--threads T]`: the compiled forward of mlp_infer_b1 under two settings of the pool's hot polling (one
+    /// pause, or Thread.SpinWait(4) as before session 13), in one process, in turn (each runs 8 calls, the 8th timed), so
+    /// that the machine's load falls on both alike.
+    /// </summary>
+    public static int Ab(string[] args)
+    {
+        var (n, c, x) = CompiledForward(args);
+        var settings = new (string Name, bool Pause)[] { ("SpinWait(4)", false), ("pause", true) };
+        var times = new double[settings.Length][];
+        for (int s = 0; s < settings.Length; s++) times[s] = new double[n];
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < settings.Length; s++)
+            {
+                WorkerPool.PausePoll = settings[s].Pause;
+                for (int r = 0; r < 7; r++) Workloads.MlpInferCompiled(c, x);
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Workloads.MlpInferCompiled(c, x);
+                times[s][i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            }
+        WorkerPool.PausePoll = true;
+        for (int s = 0; s < settings.Length; s++)
+        {
+            var t = times[s];
+            Array.Sort(t);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{settings[s].Name,-12} min {t[0]:F2} p10 {t[n / 10]:F2} median {t[n / 2]:F2} p90 {t[n * 9 / 10]:F2} us ({n} timed calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+        }
+        return 0;
+    }
+
     public static int Run(string[] args)
     {
         int n = int.Parse(args[0], CultureInfo.InvariantCulture);

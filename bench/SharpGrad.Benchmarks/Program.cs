@@ -52,6 +52,10 @@ switch (args[0])
         return Profile.Count(args[1..]);
     case "b1-breakdown":
         return B1Breakdown.Run(args[1..]);
+    case "b1-ab":
+        return B1Breakdown.Ab(args[1..]);
+    case "b1-cores":
+        return B1Breakdown.Cores(args[1..]);
     case "mnist-split":
         return MnistSplit.Run(args[1..]);
     case "allocations":

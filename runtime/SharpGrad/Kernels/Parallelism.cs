@@ -146,7 +146,7 @@ internal sealed unsafe class WorkerPool
             var spin = new SpinWait();
             while (Volatile.Read(ref _done) < count)
             {
-                if (Stopwatch.GetTimestamp() < hot) Thread.SpinWait(4);
+                if (Stopwatch.GetTimestamp() < hot) HotPause();
                 else spin.SpinOnce(sleep1Threshold: -1);
             }
             if (_error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
@@ -230,6 +230,22 @@ internal sealed unsafe class WorkerPool
     /// </summary>
     private static readonly long HotSpinTicks = Stopwatch.Frequency / 20000; // 50 µs
 
+    /// <summary>
+    /// One step of a hot poll: one <c>pause</c> instruction (20 ns on the 2-core EPYC) where the processor has it, instead of
+    /// <see cref="Thread.SpinWait(int)"/>(4), which .NET normalises to 170–210 ns there: a worker polling that way noticed
+    /// a new loop, and the caller the last item's end, ~0.1 µs late on average, twice per batch-1 forward
+    /// (docs/performance.md, "mlp_infer_b1, session 13").
+    /// </summary>
+    /// <summary>Polls with one <c>pause</c> (true) or with Thread.SpinWait(4) as before session 13 (false): for A/B runs in one process (bench `b1-ab`).</summary>
+    internal static bool PausePoll = true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HotPause()
+    {
+        if (System.Runtime.Intrinsics.X86.X86Base.IsSupported && PausePoll) System.Runtime.Intrinsics.X86.X86Base.Pause();
+        else Thread.SpinWait(PausePoll ? 1 : 4);
+    }
+
     /// <summary>Spins until a loop newer than <paramref name="seen"/> is published (without yielding for <see cref="HotSpinTicks"/>, then yielding), then parks until woken.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private long WaitForLoop(long seen)
@@ -244,7 +260,7 @@ internal sealed unsafe class WorkerPool
             long now = Stopwatch.GetTimestamp();
             if (now < hot)
             {
-                Thread.SpinWait(4);
+                HotPause();
                 continue;
             }
             if (now < deadline)
