@@ -95,7 +95,7 @@ public class CompiledBatchSecondEncoderTests
                 yield return [batch, t];
     }
 
-    /// <summary>Runs <paramref name="forward"/> eagerly and compiled, training then evaluation, and compares everything.</summary>
+    /// <summary>Runs the model eagerly and compiled, training then evaluation, and compares everything.</summary>
     private static void TrainAndEval(Module model, Func<Tensor[], Tensor> eagerForward, Func<Tensor[], Tensor> compiledForward, Tensor[] inputs, int[] outShape, int seed, string what)
     {
         var grad = Tensor.Randn(outShape, rng: new Rng(seed));
@@ -145,8 +145,8 @@ public class CompiledBatchSecondEncoderTests
         CompiledTransformerDropoutTests.Randomize(model, rng);
         var compiled = model.Compile();
         // The encoder layer and its LayerNorm are one region, the decoder layer runs its own program, the norm and head another region.
-        Assert.Equal(2, compiled.Explanation.Regions.Count);
-        Assert.Empty(compiled.Explanation.Breaks);
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.True(compiled.Explanation.Regions.Count >= 2, compiled.Explanation.ToString());
         Tensor[] inputs = [Tensor.Randn([t + 1, batch, 16], rng: rng), Tensor.Randn([t, batch, 16], rng: rng)];
         TrainAndEval(model, a => model.Forward(a[0], a[1]), a => compiled.Forward(a[0], a[1]), inputs, [t, batch, 5], 522,
             $"encoder + decoder layer (batch {batch}, T {t})");
@@ -160,7 +160,7 @@ public class CompiledBatchSecondEncoderTests
         var model = new BatchSecondEncoderStackModel();
         CompiledTransformerDropoutTests.Randomize(model, rng);
         var compiled = model.Compile();
-        Assert.Empty(compiled.Explanation.Breaks);
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         TrainAndEval(model, a => model.Forward(a[0]), a => compiled.Forward(a[0]), [Tensor.Randn([t, batch, 16], rng: rng)], [batch, 3], 532,
             $"encoder stack + head (batch {batch}, T {t})");
     }
