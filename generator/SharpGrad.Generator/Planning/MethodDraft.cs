@@ -194,36 +194,57 @@ internal sealed class MethodDraft
     /// <summary>A dim normalised to [0, rank), or −1.</summary>
     public static int Norm(int dim, int rank) => ShapeRules.Normalize(dim, rank) ?? -1;
 
-    /// <summary>[outer, size, inner] of node <paramref name="i"/>'s shape around dim <paramref name="d"/> (outer per batch item when batched).</summary>
+    /// <summary>
+    /// True when dim <paramref name="d"/> of node <paramref name="i"/> is after its batch dim (or the node is not batched): an op
+    /// working on dims after the batch sees rows whatever the batch's dim — [T, N, E] with the batch in dim 1 (a batch-second
+    /// sequence) is T·n rows of E, as [N, T, E] is n·T rows, in another order the op does not see (<see cref="Axis"/>,
+    /// <see cref="ItemProduct"/> count the rows beside the batch).
+    /// </summary>
+    public bool AfterBatch(int i, int d) => !Batched[i] || d > BatchAxis[i];
+
+    /// <summary>Node <paramref name="i"/>'s batch dim, or −1 when it is not batched (the dim <see cref="ItemProduct"/> leaves out).</summary>
+    public int BatchDim(int i) => Batched[i] ? BatchAxis[i] : -1;
+
+    /// <summary>
+    /// [outer, size, inner] of node <paramref name="i"/>'s shape around dim <paramref name="d"/> (outer per batch item when batched:
+    /// the dims before <paramref name="d"/> but the batch's, which must be before <paramref name="d"/>, <see cref="AfterBatch"/>).
+    /// </summary>
     public AxisGeometry Axis(int i, int d)
     {
         var shape = Shapes[i];
-        int from = Batched[i] ? 1 : 0;
-        return new AxisGeometry(Product(shape, from, d), Product(shape, d, d + 1), Product(shape, d + 1, shape.Rank), Batched[i])
+        int skip = BatchDim(i);
+        return new AxisGeometry(Product(shape, 0, d, skip), Product(shape, d, d + 1), Product(shape, d + 1, shape.Rank), Batched[i])
         {
-            OuterText = ProductText(shape, from, d), SizeText = ProductText(shape, d, d + 1), InnerText = ProductText(shape, d + 1, shape.Rank),
+            OuterText = ProductText(shape, 0, d, skip), SizeText = ProductText(shape, d, d + 1), InnerText = ProductText(shape, d + 1, shape.Rank),
         };
     }
 
-    /// <summary>The product of the fixed dims <paramref name="from"/>..<paramref name="to"/> (exclusive) of a shape.</summary>
-    public static int Product(TensorShape shape, int from, int to)
+    /// <summary>The product of node <paramref name="i"/>'s fixed dims <paramref name="from"/>..<paramref name="to"/> (exclusive) but its batch dim.</summary>
+    public int ItemProduct(int i, int from, int to) => Product(Shapes[i], from, to, BatchDim(i));
+
+    /// <summary><see cref="ProductText"/> of node <paramref name="i"/>'s dims <paramref name="from"/>..<paramref name="to"/> (exclusive) but its batch dim.</summary>
+    public string? ItemProductText(int i, int from, int to) => ProductText(Shapes[i], from, to, BatchDim(i));
+
+    /// <summary>The product of the fixed dims <paramref name="from"/>..<paramref name="to"/> (exclusive) of a shape, but dim <paramref name="skip"/>.</summary>
+    public static int Product(TensorShape shape, int from, int to, int skip = -1)
     {
         int product = 1;
-        for (int k = from; k < to; k++) product *= shape[k].IsFixed ? shape[k].Size : 1;
+        for (int k = from; k < to; k++) product *= shape[k].IsFixed && k != skip ? shape[k].Size : 1;
         return product;
     }
 
     /// <summary>
     /// The product of dims <paramref name="from"/>..<paramref name="to"/> (exclusive) as C# when one of them is a symbol (a
     /// sequence length read at each call, <c>_sym_T</c>, or a size bound in <c>Compile()</c>); null when all are fixed
-    /// (the rule writes <see cref="Product"/>).
+    /// (the rule writes <see cref="Product"/>); dim <paramref name="skip"/> (the batch's) left out.
     /// </summary>
-    public string? ProductText(TensorShape shape, int from, int to)
+    public string? ProductText(TensorShape shape, int from, int to, int skip = -1)
     {
         int fixedPart = 1;
         var parts = new List<string>();
         for (int k = from; k < to; k++)
         {
+            if (k == skip) continue;
             if (shape[k].IsFixed)
             {
                 fixedPart *= shape[k].Size;

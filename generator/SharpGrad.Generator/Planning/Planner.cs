@@ -458,8 +458,8 @@ internal static class Planner
                 || (planned is null && node.Inputs.Any(k => m.Batched[k] && m.BatchAxis[k] == 1 && !m.IsConst(k))))
             {
                 failure = new PlanFailure($"`{node.Text}` (shape {shape}, input shapes {string.Join(", ", node.Inputs.Select(k => m.Shapes[k]?.ToString() ?? "?"))}), " +
-                    $"which has the batch in dim 1 (a recurrent layer's states), which {(planned is null ? "the code generator" : planned.Rule + " code")} does not take (in {where}); select a layer's " +
-                    "state first (`h.Select(0, -1)` is [N, H])", node.Location ?? method.Location, Coverage: true);
+                    $"which has the batch in dim 1 (a recurrent layer's states, a batch-second sequence), which {(planned is null ? "the code generator" : planned.Rule + " code")} does not take (in {where}); select a layer's " +
+                    "state first (`h.Select(0, -1)` is [N, H]), or make the sequence batch first (`x.Transpose(0, 1)`)", node.Location ?? method.Location, Coverage: true);
                 return null;
             }
             if (planned is null)
@@ -545,8 +545,10 @@ internal static class Planner
     /// the batch in dim 1 (a recurrent layer's h_0, h_n, c_n; a batch-second sequence [T, N, E]) is made by an input, a state
     /// node, a permute (<c>x.Transpose(0, 1)</c>) or a batch-second layer, and read only by a recurrent layer (its initial
     /// states, a batch-second input), a batch-second Transformer encoder layer or MultiheadAttention (whose returned weights are
-    /// batch first, [N, L, S], as PyTorch's), a permute, a window along dim 0 (<c>h.Select(0, -1)</c>), or pointwise and same-shape
-    /// elementwise code (which does not see the layout).
+    /// batch first, [N, L, S], as PyTorch's), a permute, a window along dim 0 (<c>h.Select(0, -1)</c>), pointwise and same-shape
+    /// elementwise code (which does not see the layout), or an op on rows of dims after the batch (Linear, LayerNorm, softmax, GLU,
+    /// max/min along a dim; a sum, mean or variance, also over the steps before the batch): whatever the batch's dim, those are
+    /// n·outer rows (<see cref="MethodDraft.AfterBatch"/>), which each of these rules checks.
     /// </summary>
     private static bool BatchAxisFits(MethodDraft m, int i, RuleKind rule)
     {
@@ -559,6 +561,9 @@ internal static class Planner
             // layers taking batch-second values (batch_first=False) check where the batch is themselves.
             RuleKind.Input or RuleKind.RecurrentState or RuleKind.Recurrent or RuleKind.Slice or RuleKind.Permute or RuleKind.TransformerLayer
                 or RuleKind.CrossAttention or RuleKind.AttentionWeights => true,
+            // Rows of dims after the batch (MethodDraft.AfterBatch, checked by each rule), and reductions that count the batch where it is.
+            RuleKind.Linear or RuleKind.FunctionalLinear or RuleKind.LayerNorm or RuleKind.Softmax or RuleKind.Glu or RuleKind.Extreme
+                or RuleKind.Reduce or RuleKind.Variance => true,
             RuleKind.Pointwise or RuleKind.Elementwise or RuleKind.Dropout => inputs.All(k => m.Shapes[k].Equals(m.Shapes[i])),
             _ => false,
         };

@@ -173,6 +173,12 @@ internal sealed record ReduceGeometry(bool OverBatch, int Outer, int Size, int I
 
     /// <summary>The C# of <see cref="Inner"/> when it is not fixed at build time, else null.</summary>
     public string? InnerText { get; init; }
+
+    /// <summary>
+    /// Over dims before the batch's (the steps of a batch-second [T, N, E], <c>Mean(0)</c>): the batch is in the inner count (n·inner),
+    /// not the outer; the counts leave the batch's dim out either way.
+    /// </summary>
+    public bool BatchInner { get; init; }
 }
 
 /// <summary>Per item [M, K] · [K, N].</summary>

@@ -28,7 +28,7 @@ internal sealed class SoftmaxRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         if (!m.BatchedLike(i, 0) || m.Features[m.In(i, 0)] != m.Features[i]) return null;
-        if (Axis.Dim(m, i) is not { } dim || MethodDraft.Norm(dim, m.Shapes[i].Rank) is var d && d < 0 || (m.Batched[i] && d == 0)) return null;
+        if (Axis.Dim(m, i) is not { } dim || MethodDraft.Norm(dim, m.Shapes[i].Rank) is var d && d < 0 || !m.AfterBatch(i, d)) return null;
         var child = m.Child(i);
         // Softmin: the softmax of −x (its row's KernelArguments: the input's scale −1).
         var negated = m.Row(i)?.KernelArguments is [-1.0] ? new[] { "negated" }.ToEquatableArray() : default;
@@ -79,7 +79,7 @@ internal sealed class GluRule : Rule
         if (!m.BatchedLike(i, 0) || Axis.Dim(m, i) is not { } dim) return null;
         int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
         // The halved dim must be fixed and even (a symbolic one, a sequence length, may be odd at run time: eager's error).
-        if (d < 0 || (m.Batched[a] && d == 0) || !m.Shapes[a][d].IsFixed || m.Shapes[a][d].Size % 2 != 0) return null;
+        if (d < 0 || !m.AfterBatch(a, d) || !m.Shapes[a][d].IsFixed || m.Shapes[a][d].Size % 2 != 0) return null;
         var child = m.Child(i);
         return plan with { Rule = Kind, Geometry = m.Axis(a, d), Module = child is null ? null : m.Program.Module(child) };
     }
@@ -118,6 +118,9 @@ internal sealed class ReduceRule : Rule
     /// <summary>
     /// The geometry of node <paramref name="i"/>'s reduction over its <c>dims</c>/<c>dim</c> argument (all dims when none):
     /// adjacent dims, over the batch (a non-batched result) or not; null otherwise. Shared with <see cref="VarianceRule"/>.
+    /// The counts leave the batch's dim out (the kernel's arguments put n where it is): over dims after the batch, n·outer
+    /// blocks; over the batch, n·size; over dims before it (the steps of a batch-second [T, N, E], <c>Mean(0)</c>), the batch in
+    /// the inner count (<see cref="ReduceGeometry.BatchInner"/>).
     /// </summary>
     internal static ReduceGeometry? Reduced(MethodDraft m, int i)
     {
@@ -129,24 +132,30 @@ internal sealed class ReduceRule : Rule
         if (given is null || !m.Batched[a]) return null;
         var dims = given.Count == 0 ? Enumerable.Range(0, rank).ToList() : given.Select(d => MethodDraft.Norm(d, rank)).Distinct().OrderBy(d => d).ToList();
         if (dims.Count == 0 || dims.Any(d => d < 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
-        bool overBatch = dims[0] == 0;
+        int batch = m.BatchAxis[a];
+        bool overBatch = dims.Contains(batch);
         if (overBatch == m.Batched[i]) return null;
-        int first = System.Math.Max(dims[0], 1), last = dims[dims.Count - 1] + 1;
-        return new ReduceGeometry(overBatch, MethodDraft.Product(inS, 1, first), MethodDraft.Product(inS, first, last), MethodDraft.Product(inS, last, rank))
+        int first = dims[0], last = dims[dims.Count - 1] + 1;
+        return new ReduceGeometry(overBatch, MethodDraft.Product(inS, 0, first, batch), MethodDraft.Product(inS, first, last, batch), MethodDraft.Product(inS, last, rank, batch))
         {
-            OuterText = m.ProductText(inS, 1, first), SizeText = m.ProductText(inS, first, last), InnerText = m.ProductText(inS, last, rank),
+            OuterText = m.ProductText(inS, 0, first, batch), SizeText = m.ProductText(inS, first, last, batch), InnerText = m.ProductText(inS, last, rank, batch),
+            BatchInner = !overBatch && batch >= last,
         };
     }
+
+    /// <summary>The kernel's outer and inner counts of a reduction over dims beside the batch: the batch's n in the outer count, or in the inner (<see cref="ReduceGeometry.BatchInner"/>).</summary>
+    internal static (string Outer, string Inner) BesideBatch(ReduceGeometry g, bool batched)
+        => (EmitContext.Count(batched && !g.BatchInner, g.Outer, g.OuterText), EmitContext.Count(batched && g.BatchInner, g.Inner, g.InnerText));
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
 
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (ReduceGeometry)n.Geometry!;
-        string outer = g.OverBatch ? g.OuterText ?? MethodDraft.I(g.Outer) : EmitContext.Count(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText);
+        var (outer, inner) = g.OverBatch ? (g.OuterText ?? MethodDraft.I(g.Outer), g.InnerText ?? MethodDraft.I(g.Inner)) : BesideBatch(g, e.Nodes[n.Inputs[0]].Batched);
         string size = g.OverBatch ? EmitContext.Count(true, g.Size, g.SizeText) : g.SizeText ?? MethodDraft.I(g.Size);
         string scale = n.Variant ? $"1f / ({size})" : "1f";
-        return [$"outer: {outer}", $"size: {size}", $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}", $"scale: {scale}"];
+        return [$"outer: {outer}", $"size: {size}", $"inner: {inner}", $"scale: {scale}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -182,8 +191,8 @@ internal sealed class VarianceRule : Rule
     private static string[] Arguments(EmitContext e, NodePlan n)
     {
         var g = (ReduceGeometry)n.Geometry!;
-        return [$"outer: {EmitContext.Count(e.Nodes[n.Inputs[0]].Batched, g.Outer, g.OuterText)}", $"size: {g.SizeText ?? MethodDraft.I(g.Size)}",
-                $"inner: {g.InnerText ?? MethodDraft.I(g.Inner)}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
+        var (outer, inner) = ReduceRule.BesideBatch(g, e.Nodes[n.Inputs[0]].Batched);
+        return [$"outer: {outer}", $"size: {g.SizeText ?? MethodDraft.I(g.Size)}", $"inner: {inner}", $"correction: {n.Args[0]}", $"std: {(n.Variant ? "true" : "false")}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -215,7 +224,7 @@ internal sealed class ExtremeRule : Rule
         int a = m.In(i, 0);
         if (Axis.Dim(m, i) is not { } dim || !m.Batched[a] || !m.Batched[i]) return null;
         int d = MethodDraft.Norm(dim, m.Shapes[a].Rank);
-        if (d <= 0) return null;
+        if (d < 0 || !m.AfterBatch(a, d)) return null;
         return plan with { Rule = kind, Geometry = m.Axis(a, d) };
     }
 

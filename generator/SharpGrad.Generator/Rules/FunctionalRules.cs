@@ -19,10 +19,10 @@ internal sealed class FunctionalLinearRule : Rule
         int x = inputs[0], w = inputs[1];
         var ws = m.Shapes[w];
         var xs = m.Shapes[x];
-        if (ws.Rank != 2 || !ws[0].IsFixed || !ws[1].IsFixed || xs.Rank < 2 || !xs.Last.Equals(ws[1])) return null;
+        if (ws.Rank != 2 || !ws[0].IsFixed || !ws[1].IsFixed || xs.Rank < 2 || !xs.Last.Equals(ws[1]) || !m.AfterBatch(x, xs.Rank - 1)) return null;
         if (inputs.Count == 3 && !(m.Shapes[inputs[2]] is { Rank: 1 } bs && bs[0].Equals(ws[0]))) return null;
         int inF = ws[1].Size, outF = ws[0].Size;
-        var geometry = new LinearGeometry(inF, outF, MethodDraft.Product(xs, 1, xs.Rank - 1)) { RowsText = m.ProductText(xs, 1, xs.Rank - 1) };
+        var geometry = new LinearGeometry(inF, outF, m.ItemProduct(x, 0, xs.Rank - 1)) { RowsText = m.ItemProductText(x, 0, xs.Rank - 1) };
         return plan with { Rule = Kind, Geometry = geometry };
     }
 

@@ -14,7 +14,8 @@ internal sealed class LinearRule : Rule
     {
         if (m.Child(i) is not { } child || child.Arg("bias") is { IsKnown: false }) return null;
         int a = m.In(i, 0);
-        if (!m.Batched[a] || !m.Batched[i]) return null;
+        // Rows of the last dim, beside the batch wherever it is (a batch-second [T, N, E]: T·n rows, MethodDraft.AfterBatch).
+        if (!m.Batched[a] || !m.Batched[i] || !m.AfterBatch(a, m.Shapes[a].Rank - 1)) return null;
         LinearGeometry geometry;
         if (child.Int("inFeatures") is { } inF && child.Int("outFeatures") is { } outF && !m.IsSymbolic(a) && !m.IsSymbolic(i))
         {
@@ -29,8 +30,9 @@ internal sealed class LinearRule : Rule
             if (SizeText(m, child, "inFeatures", inShape.Last) is not { } inText || SizeText(m, child, "outFeatures", outShape.Last) is not { } outText) return null;
             int rows = 1;
             var rowsText = new List<string>();
-            for (int d = 1; d < inShape.Rank - 1; d++)
+            for (int d = 0; d < inShape.Rank - 1; d++)
             {
+                if (d == m.BatchAxis[a]) continue;
                 if (inShape[d] != outShape[d]) return null;
                 if (inShape[d].IsFixed) rows *= inShape[d].Size;
                 else if (inShape[d].IsSymbol && m.Program.Sizes.Expression(inShape[d].Symbol!) is { } text) rowsText.Add(text);

@@ -178,12 +178,13 @@ internal sealed class LayerNormRule : Rule
         int a = m.In(i, 0);
         int cols = 1;
         string? colsText = null;
+        // Rows of the normalized dims, which are after the batch wherever it is (a batch-second [T, N, E]: MethodDraft.AfterBatch).
         if (shape is { IsKnown: true, Values.Count: > 0 })
         {
             foreach (var v in shape.Values) cols *= v;
-            if (cols == 0 || m.Features[a] % cols != 0) return null;
+            if (cols == 0 || m.Features[a] % cols != 0 || !m.AfterBatch(a, m.Shapes[a].Rank - shape.Values.Count)) return null;
         }
-        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && inShape.Last.IsSymbol && m.Method.Canonical(inShape.Last.Symbol!) == m.Method.Canonical(symbol)
+        else if (shape.Symbol is { } symbol && m.Shapes[a] is { Rank: > 0 } inShape && m.AfterBatch(a, inShape.Rank - 1) && inShape.Last.IsSymbol && m.Method.Canonical(inShape.Last.Symbol!) == m.Method.Canonical(symbol)
                  && m.Program.Sizes.Expression(symbol) is { } text)
         {
             colsText = text;   // LayerNorm(d), d bound when the module is built: rows of d over the last dim
