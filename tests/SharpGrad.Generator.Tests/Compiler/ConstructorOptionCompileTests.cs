@@ -176,9 +176,9 @@ public class ConstructorOptionCompileTests
         {
             "widths from flags: h * 2, nested, a local",
             "int d, int hidden, bool wide, bool bidirectional",
-            "    private readonly Linear proj;\n    private readonly LSTM lstm;\n    private readonly Linear head;",
-            "        proj = new Linear(d, wide ? d * 2 : d);\n        lstm = new LSTM(wide ? 2 * d : d, hidden, bidirectional: bidirectional, batchFirst: true);\n        int width = bidirectional ? (wide ? 2 * hidden : hidden * 2) : hidden;\n        head = new Linear(width, 3);",
-            "    public Tensor Forward([Shape(\"N\", 6, \"d\")] Tensor x) => head.Forward(lstm.Forward(proj.Forward(x)).Output);",
+            "    private readonly LSTM lstm;\n    private readonly Linear head;",
+            "        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);\n        int width = bidirectional ? (wide ? 2 * hidden : hidden * 2) : hidden;\n        head = new Linear(width, 3);",
+            "    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);",
             ["if (this.lstm.Bidirectional)", "ForwardRegion2("],
             ["ForwardRegion3("]
         },
@@ -199,9 +199,8 @@ public class ConstructorOptionCompileTests
     }
 
     /// <summary>
-    /// Options of layers that are items of a readonly Sequential or of a list of children filled in the constructor
-    /// (<c>nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d, elementwise_affine=affine))</c>, <c>nn.ModuleList([nn.LayerNorm(d,
-    /// elementwise_affine=affine) for _ in range(2)])</c>): tested on the built item, one region per value, no break.
+    /// Options of layers that are items of a readonly Sequential (<c>nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d,
+    /// elementwise_affine=affine))</c>): tested on the built item, one region per value, no break.
     /// </summary>
     public static TheoryData<string, string, string, string, string, string[]> ItemModels() => new()
     {
@@ -212,14 +211,6 @@ public class ConstructorOptionCompileTests
             "        body = new Sequential(new Linear(d, d), new LayerNorm(d, elementwiseAffine: affine));",
             "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x) => body.Forward(x) * 2f;",
             ["((global::SharpGrad.Layers.LayerNorm)this.body[1]).ElementwiseAffine", "ForwardRegion2("]
-        },
-        {
-            "ModuleList filled in a loop",
-            "int d, bool affine",
-            "    private readonly ModuleList<LayerNorm> norms;\n    private readonly Linear fc;",
-            "        fc = new Linear(d, d);\n        norms = new ModuleList<LayerNorm>();\n        for (int i = 0; i < 2; i++) norms.Append(new LayerNorm(d, elementwiseAffine: affine));",
-            "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x)\n    {\n        var h = fc.Forward(x);\n        foreach (var n in norms) h = n.Forward(h) * 2f;\n        return h;\n    }",
-            ["((global::SharpGrad.Layers.LayerNorm)this.norms[0]).ElementwiseAffine", "ForwardRegion2("]
         },
     };
 
