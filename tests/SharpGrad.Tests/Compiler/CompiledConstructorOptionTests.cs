@@ -37,25 +37,26 @@ public sealed partial class OppositeFlagsModel
 }
 
 /// <summary>
-/// Four options from four parameters (16 programs, over the former cap of 3 tests): an LSTM and a GRU sharing
-/// <c>bidirectional</c> (one test), their own <c>bias</c> flags, and a LayerNorm's <c>elementwise_affine</c>, its width the
-/// flag's (<c>nn.LayerNorm(2 * hidden if bidirectional else hidden, elementwise_affine=affine)</c>).
+/// Four options from four parameters (16 programs, over the former cap of 3 tests): an LSTM's and a GRU's <c>bias</c>, an RNN's
+/// <c>nonlinearity</c> and a LayerNorm's <c>elementwise_affine</c>.
 /// </summary>
 [Module]
 public sealed partial class FourOptionModel
 {
     private readonly LSTM lstm;
     private readonly GRU gru;
+    private readonly RNN rnn;
     private readonly LayerNorm norm;
 
-    public FourOptionModel(int d, int hidden, bool bidirectional, bool lstmBias, bool gruBias, bool affine)
+    public FourOptionModel(int d, int hidden, bool lstmBias, bool gruBias, string nonlinearity, bool affine)
     {
-        lstm = new LSTM(d, hidden, bias: lstmBias, batchFirst: true, bidirectional: bidirectional);
-        gru = new GRU(d, hidden, bias: gruBias, batchFirst: true, bidirectional: bidirectional);
-        norm = new LayerNorm(bidirectional ? 2 * hidden : hidden, elementwiseAffine: affine);
+        lstm = new LSTM(d, hidden, bias: lstmBias, batchFirst: true);
+        gru = new GRU(d, hidden, bias: gruBias, batchFirst: true);
+        rnn = new RNN(d, hidden, nonlinearity: nonlinearity, batchFirst: true);
+        norm = new LayerNorm(hidden, elementwiseAffine: affine);
     }
 
-    public Tensor Forward(Tensor x) => norm.Forward(lstm.Forward(x).Output + gru.Forward(x).Output);
+    public Tensor Forward(Tensor x) => norm.Forward(lstm.Forward(x).Output + gru.Forward(x).Output + rnn.Forward(x).Output);
 }
 
 /// <summary>
@@ -160,27 +161,26 @@ public class CompiledConstructorOptionTests
 
     public static IEnumerable<object[]> FourOptionCases()
     {
-        foreach (bool bidirectional in new[] { false, true })
-            foreach (bool lstmBias in new[] { false, true })
-                foreach (bool gruBias in new[] { false, true })
+        foreach (bool lstmBias in new[] { false, true })
+            foreach (bool gruBias in new[] { false, true })
+                foreach (string nonlinearity in new[] { "tanh", "relu" })
                     foreach (bool affine in new[] { false, true })
                         foreach (int batch in Batches)
-                            yield return [bidirectional, lstmBias, gruBias, affine, batch];
+                            yield return [lstmBias, gruBias, nonlinearity, affine, batch];
     }
 
     [Theory]
     [MemberData(nameof(FourOptionCases))]
-    public void FourOptionsInOneMethodCompileAndEqualEager(bool bidirectional, bool lstmBias, bool gruBias, bool affine, int batch)
+    public void FourOptionsInOneMethodCompileAndEqualEager(bool lstmBias, bool gruBias, string nonlinearity, bool affine, int batch)
     {
         const int d = 4, hidden = 5, t = 3;
-        var model = new FourOptionModel(d, hidden, bidirectional, lstmBias, gruBias, affine);
+        var model = new FourOptionModel(d, hidden, lstmBias, gruBias, nonlinearity, affine);
         CompiledTransformerDropoutTests.Randomize(model, new Rng(521));
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Equal(16, compiled.Explanation.Regions.Count);
-        int width = (bidirectional ? 2 : 1) * hidden;
-        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, width], 522,
-            $"four options (bidirectional {bidirectional}, lstmBias {lstmBias}, gruBias {gruBias}, affine {affine}, batch {batch})");
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, hidden], 522,
+            $"four options (lstmBias {lstmBias}, gruBias {gruBias}, {nonlinearity}, affine {affine}, batch {batch})");
     }
 
     public static IEnumerable<object[]> WidthCases()
