@@ -284,11 +284,13 @@ internal static class ChildParser
                 args.Add(given);
                 continue;
             }
-            if (builtIn && resolved is { Kind: CtorValue.Kinds.Unknown, FromArgument: true } && RunTimeOption(kind, argument.Parameter?.Name ?? "") is { } option)
+            if (builtIn && resolved is { Kind: CtorValue.Kinds.Unknown } && (resolved.FromArgument || resolved.Condition is not null)
+                && RunTimeOption(kind, argument.Parameter?.Name ?? "") is { } option)
             {
-                // new LSTM(d, d, bidirectional: bidirectional) with `bidirectional` the module's own constructor parameter: not known at
-                // build time, but the built layer has it; the parser compiles one region per value (GraphParser.BranchRegions).
-                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test, OptionSource = resolved.Why });
+                // new LSTM(d, d, bidirectional: bidirectional) with `bidirectional` the module's own constructor parameter (or a condition
+                // over them: `!unidirectional`, `mode == 2`): not known at build time, but the built layer has it; the parser compiles one
+                // region per value (GraphParser.BranchRegions), only the combinations the conditions can reach (Conditions).
+                args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test, OptionSource = resolved.Condition ?? resolved.Why });
                 continue;
             }
             bool known = GraphParser.Ints(value, ints)

@@ -41,6 +41,13 @@ internal sealed class CtorValue
     /// <summary>The sizes an unknown bool makes equal when it is false (<see cref="WhenTrue"/>).</summary>
     public IReadOnlyList<(string Left, string Right)> WhenFalse { get; init; } = [];
 
+    /// <summary>
+    /// For an unknown bool the module's own constructor arguments decide (standalone): its canonical text over them
+    /// (<c>bidirectional</c>, <c>!flag</c>, <c>(flag&amp;&amp;other)</c>, <c>mode==2</c>; <see cref="Conditions"/>), so a layer option it
+    /// gives is tested on the built layer and a size it chooses (<c>flag ? 2 * h : h</c>) is a size of its own. Null otherwise.
+    /// </summary>
+    public string? Condition { get; init; }
+
     /// <summary>For a module filled in a loop whose count the build does not know: the loop and its bound.</summary>
     public (StatementSyntax Loop, string Bound)? Loop { get; set; }
 
@@ -50,6 +57,13 @@ internal sealed class CtorValue
     public static readonly CtorValue Null = new() { Kind = Kinds.Null };
     public static CtorValue Of(ChildSpec spec) => new() { Kind = Kinds.Module, Spec = spec };
     public static CtorValue Unknown(string why, bool fromArgument = false) => new() { Kind = Kinds.Unknown, Why = why, FromArgument = fromArgument };
+
+    /// <summary>A bool parameter of the module's own constructor (standalone): unknown, its condition the parameter's name.</summary>
+    public static CtorValue Argument(string why, string condition) => new() { Kind = Kinds.Unknown, Why = why, FromArgument = true, Condition = condition };
+
+    /// <summary>An unknown bool the constructor's arguments decide, with its canonical text (<see cref="Condition"/>).</summary>
+    public static CtorValue Flag(string why, string? condition, IReadOnlyList<(string Left, string Right)> whenTrue, IReadOnlyList<(string Left, string Right)> whenFalse)
+        => new() { Kind = Kinds.Unknown, Why = why, Condition = condition, WhenTrue = whenTrue, WhenFalse = whenFalse };
 
     /// <summary>An unknown bool over sizes bound when the module is built, with the sizes it makes equal when true and when false.</summary>
     public static CtorValue Test(string why, IReadOnlyList<(string Left, string Right)> whenTrue, IReadOnlyList<(string Left, string Right)> whenFalse)
@@ -317,9 +331,13 @@ internal sealed class ConstructorEvaluator
     }
 
     /// <summary>A parameter of the module's own constructor, standalone: an int is the size it names; anything else unknown.</summary>
-    private static CtorValue Standalone(IParameterSymbol parameter) => parameter.Type.SpecialType == SpecialType.System_Int32
-        ? CtorValue.OfSize(parameter.Name)
-        : CtorValue.Unknown("the constructor argument '" + parameter.Name + "'", fromArgument: true);
+    private static CtorValue Standalone(IParameterSymbol parameter) => parameter.Type.SpecialType switch
+    {
+        SpecialType.System_Int32 => CtorValue.OfSize(parameter.Name),
+        // A bool: unknown, but its text is a condition a layer option or a size may be decided by (Conditions).
+        SpecialType.System_Boolean => CtorValue.Argument("the constructor argument '" + parameter.Name + "'", parameter.Name),
+        _ => CtorValue.Unknown("the constructor argument '" + parameter.Name + "'", fromArgument: true),
+    };
 
     private static CtorValue Default(IParameterSymbol parameter)
     {
@@ -534,14 +552,15 @@ internal sealed class ConstructorEvaluator
                     if (l.Kind == CtorValue.Kinds.Bool) return r;   // true && unknown, false || unknown: the unknown, with what it implies
                     if (r.Kind == CtorValue.Kinds.Bool) return l;
                     // a && b true: both true, so the sizes either makes equal are; a || b false: both false.
-                    return CtorValue.Test(GraphParser.Text(binary.Syntax), and ? l.WhenTrue.Concat(r.WhenTrue).ToList() : [], and ? [] : l.WhenFalse.Concat(r.WhenFalse).ToList());
+                    return CtorValue.Flag(GraphParser.Text(binary.Syntax), l.Condition is { } lc && r.Condition is { } rc ? "(" + lc + (and ? "&&" : "||") + rc + ")" : null,
+                        and ? l.WhenTrue.Concat(r.WhenTrue).ToList() : [], and ? [] : l.WhenFalse.Concat(r.WhenFalse).ToList());
                 }
                 return Binary(binary.OperatorKind, Eval(binary.LeftOperand, frame), Eval(binary.RightOperand, frame), binary.Syntax);
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not:
             {
                 var operand = Eval(not.Operand, frame);
                 return operand.Kind == CtorValue.Kinds.Bool ? CtorValue.Of(!operand.Bool)
-                    : CtorValue.Test(GraphParser.Text(not.Syntax), operand.WhenFalse, operand.WhenTrue);
+                    : CtorValue.Flag(GraphParser.Text(not.Syntax), operand.Condition is { } c ? "!" + c : null, operand.WhenFalse, operand.WhenTrue);
             }
             case IUnaryOperation { OperatorKind: UnaryOperatorKind.Minus } minus:
                 return Eval(minus.Operand, frame) is { Kind: CtorValue.Kinds.Int } i ? CtorValue.Of(-i.Int) : CtorValue.Unknown(GraphParser.Text(minus.Syntax));
@@ -550,7 +569,23 @@ internal sealed class ConstructorEvaluator
             case IConditionalOperation { WhenFalse: { } whenFalse } conditional:
             {
                 var c = Eval(conditional.Condition, frame);
-                return c.Kind == CtorValue.Kinds.Bool ? Eval(c.Bool ? conditional.WhenTrue : whenFalse, frame) : CtorValue.Unknown(GraphParser.Text(conditional.Syntax));
+                if (c.Kind == CtorValue.Kinds.Bool) return Eval(c.Bool ? conditional.WhenTrue : whenFalse, frame);
+                // `bidirectional ? 2 * hidden : hidden` (PyTorch's `2 * hidden if bidirectional else hidden`): a size of its own, bound
+                // when the module is built (SizeSymbols binds it from the layer built with it), so a layer sized by it compiles.
+                if (c.Condition is { } condition && Eval(conditional.WhenTrue, frame).Term is { } yes && Eval(whenFalse, frame).Term is { } no)
+                {
+                    string a = SymbolicSizes.Text(yes.Coefficient, Planning.SizeSymbols.Atoms(yes.Product));
+                    string b = SymbolicSizes.Text(no.Coefficient, Planning.SizeSymbols.Atoms(no.Product));
+                    if (a == b) return Eval(whenFalse, frame);
+                    if (yes.Coefficient > 0 && no.Coefficient > 0) return CtorValue.OfSize(Conditions.Size(condition, a, b));
+                }
+                if (c.Condition is { } chosen && Eval(conditional.WhenTrue, frame) is { Kind: CtorValue.Kinds.Bool } t && Eval(whenFalse, frame) is { Kind: CtorValue.Kinds.Bool } f)
+                {
+                    // flag ? true : false, flag ? false : other-constant: a condition of the same arguments.
+                    if (t.Bool == f.Bool) return t;
+                    return CtorValue.Flag(GraphParser.Text(conditional.Syntax), t.Bool ? chosen : "!" + chosen, [], []);
+                }
+                return CtorValue.Unknown(GraphParser.Text(conditional.Syntax));
             }
             case IDefaultValueOperation:
                 return CtorValue.Null;
@@ -670,7 +705,9 @@ internal sealed class ConstructorEvaluator
                 {
                     // cin == cout, stride == 1: not known until the module is built; a branch it guards may take the sizes as equal.
                     var pair = new[] { (SymbolicSizes.Text(l.Coefficient, Planning.SizeSymbols.Atoms(l.Product)), SymbolicSizes.Text(r.Coefficient, Planning.SizeSymbols.Atoms(r.Product))) };
-                    return CtorValue.Test(GraphParser.Text(syntax), kind == BinaryOperatorKind.Equals ? pair : [], kind == BinaryOperatorKind.Equals ? [] : pair);
+                    string? equal = Conditions.Comparison(pair[0].Item1, pair[0].Item2);
+                    return CtorValue.Flag(GraphParser.Text(syntax), equal is null ? null : kind == BinaryOperatorKind.Equals ? equal : "!" + equal,
+                        kind == BinaryOperatorKind.Equals ? pair : [], kind == BinaryOperatorKind.Equals ? [] : pair);
                 }
             }
         }

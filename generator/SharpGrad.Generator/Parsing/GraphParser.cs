@@ -92,8 +92,23 @@ internal sealed class GraphParser
     /// <summary>The children with their options taken as one value each (<see cref="Assumed"/>), added to the module's children.</summary>
     private readonly List<ChildSpec> _variants = new();
 
-    /// <summary>At most this many tests compiled together, one region per combination of their values (2^3 = 8 programs).</summary>
-    internal const int MaxBranchTests = 3;
+    /// <summary>
+    /// The condition over the module's constructor arguments each layer-option test reads (<c>this.gru.Bidirectional</c> ⇒
+    /// <c>!unidirectional</c>, <see cref="Conditions"/>): the combinations of the tests' values the arguments can reach.
+    /// </summary>
+    private readonly Dictionary<string, string> _testConditions = new(System.StringComparer.Ordinal);
+
+    /// <summary>
+    /// At most this many programs (regions) for one method's tests, one per combination of their values the constructor's
+    /// arguments can reach (<see cref="Reachable"/>): 4 independent options (2^4), or more options decided by fewer
+    /// arguments (an LSTM's and a GRU's <c>bidirectional</c> from one flag are one test; <c>flag</c> and <c>!flag</c> two tests, 2
+    /// programs). Each program is a region the build plans and emits in full (a recurrent or attention region is a few
+    /// hundred lines of generated code), so the bound keeps a module's build time within a few times that of one program.
+    /// </summary>
+    internal const int MaxBranchPrograms = 16;
+
+    /// <summary>At most this many tests taken together (their combinations enumerated), whatever the programs they reach.</summary>
+    internal const int MaxBranchTests = 8;
 
     private GraphParser(INamedTypeSymbol type, Compilation compilation, List<GraphIssue> issues, Dictionary<string, ChildSpec> children, CancellationToken token)
     {
@@ -543,7 +558,7 @@ internal sealed class GraphParser
             var branches = new List<MethodSegment>();
             (string Text, LocationInfo? Where)? more = null;
             bool failed = false;
-            var combinations = Combinations(flags.Count);
+            var combinations = Reachable(flags);
             for (int c = 0; c < combinations.Count && !failed; c++)
             {
                 var values = combinations[c];
@@ -568,13 +583,46 @@ internal sealed class GraphParser
             }
             _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
             if (more is not { } next) return null;
-            if (flags.Count >= MaxBranchTests)
+            var taken = new List<(string Text, LocationInfo? Where)>(flags) { next };
+            if (flags.Count >= MaxBranchTests || Reachable(taken).Count > MaxBranchPrograms)
             {
-                TooManyTests(method, flags, next);
+                TooManyTests(method, flags, next, Reachable(taken).Count);
                 return null;
             }
             flags.Add(next);
         }
+    }
+
+    /// <summary>
+    /// The combinations of the tests' values the module's constructor arguments can reach, in <see cref="Combinations"/>' order: a
+    /// test of a layer option given by a condition over the arguments (<see cref="_testConditions"/>) takes that condition's value
+    /// under each assignment of its atoms; any other test (a readonly field's) is an atom of its own.
+    /// </summary>
+    private List<bool[]> Reachable(List<(string Text, LocationInfo? Where)> flags)
+    {
+        var conditions = new List<string>();
+        var atoms = new List<string>();
+        for (int k = 0; k < flags.Count; k++)
+        {
+            string condition = _testConditions.TryGetValue(flags[k].Text, out var c) && Conditions.Atoms(c) is not null ? c
+                : "#" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            conditions.Add(condition);
+            foreach (var atom in Conditions.Atoms(condition) ?? []) if (!atoms.Contains(atom)) atoms.Add(atom);
+        }
+        var all = Combinations(flags.Count);
+        if (atoms.Count > 16) return all;
+        var reached = new HashSet<int>();
+        for (int assignment = 0; assignment < 1 << atoms.Count; assignment++)
+        {
+            int key = 0;
+            foreach (var condition in conditions)
+            {
+                bool value = Conditions.Evaluate(condition, a => (assignment >> atoms.IndexOf(a) & 1) == 1) ?? false;
+                key = key << 1 | (value ? 1 : 0);
+            }
+            reached.Add(key);
+        }
+        return all.Where(values => reached.Contains(values.Aggregate(0, (key, v) => key << 1 | (v ? 1 : 0)))).ToList();
     }
 
     /// <summary>The combinations of values of <paramref name="count"/> tests, all true first, all false last.</summary>
@@ -605,12 +653,16 @@ internal sealed class GraphParser
     private static string Label(List<(string Text, LocationInfo? Where)> flags, bool[] values)
         => " (" + string.Join(", ", flags.Select((f, k) => values[k] ? f.Text : f.Text.Contains(' ') ? "!(" + f.Text + ")" : "!" + f.Text)) + ")";
 
-    /// <summary>A method with more tests than <see cref="MaxBranchTests"/>: a break at the first one left out, saying why.</summary>
-    private void TooManyTests(IMethodSymbol method, List<(string Text, LocationInfo? Where)> flags, (string Text, LocationInfo? Where) next)
+    /// <summary>
+    /// A method whose tests would make more than <see cref="MaxBranchPrograms"/> programs (or take more than <see cref="MaxBranchTests"/>
+    /// tests): a break at the first test left out, saying why.
+    /// </summary>
+    private void TooManyTests(IMethodSymbol method, List<(string Text, LocationInfo? Where)> flags, (string Text, LocationInfo? Where) next, int programs)
         => _issues.Add(new GraphIssue(DiagnosticDescriptors.GraphBreakId, next.Where,
-            "the test `" + next.Text + "`, one more than the " + MaxBranchTests.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            + " tests the constructor's arguments decide that one compiled method takes (`" + string.Join("`, `", flags.Select(f => f.Text)) + "`: one program per combination of their values)",
-            "give some of these options constants, or build the module in a parent with constants (its Compile() then takes those values)")
+            "the test `" + next.Text + "`, which with the tests `" + string.Join("`, `", flags.Select(f => f.Text)) + "` that the constructor's arguments decide would make "
+            + programs.ToString(System.Globalization.CultureInfo.InvariantCulture) + " programs of this method (one per combination of their values the arguments can reach), more than the "
+            + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture) + " one compiled method takes",
+            "give some of these options constants, derive several from one parameter (one test), or build the module in a parent with constants (its Compile() then takes those values)")
         {
             Method = method.Name,
         });
@@ -1933,8 +1985,12 @@ internal sealed class GraphParser
     /// the module's children, its path the child's); else a graph break naming the option, with <see cref="_undecided"/> its test,
     /// so the statement is compiled once per value.
     /// </summary>
-    private ChildSpec Assumed(ChildSpec child, InvocationExpressionSyntax invocation)
+    private ChildSpec Assumed(ChildSpec child, InvocationExpressionSyntax invocation, string? access = null)
     {
+        // The built layer, as the runner reads it: a readonly field (`this.lstm`), or an item of a readonly array or list of
+        // children (`((global::SharpGrad.Layers.LayerNorm)this.norms[1])`) or of a readonly Sequential (`this.body[1]`).
+        access ??= child.ArrayMember is { } list ? IsFixedMember(list) ? "((global::SharpGrad.Layers." + child.Kind + ")this." + list + "[" + child.ArrayIndex.ToString(System.Globalization.CultureInfo.InvariantCulture) + "])" : null
+            : child.Path == child.Name && IsFixedMember(child.Name) ? "this." + child.Name : null;
         var args = new List<ChildArg>();
         var label = new List<string>();
         foreach (var arg in child.Args)
@@ -1944,23 +2000,24 @@ internal sealed class GraphParser
                 args.Add(arg);
                 continue;
             }
-            string test = "this." + child.Name + "." + arg.Option;
+            string test = access + "." + arg.Option;
             // A parameter that gives the same option of several children is one test (its value is the same in each).
             string source = arg.OptionSource + "." + arg.Option;
             if (_optionTests.TryGetValue(source, out var earlier)) test = earlier;
-            if (child.ArrayMember is not null || child.Path != child.Name || !IsFixedMember(child.Name) || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
+            if (access is null || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
             {
                 throw Unsupported(invocation, "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (not known at build time), of a layer that is not a readonly field of its own",
                     "declare the layer as a readonly field (or get-only property) so its built value is tested at run time, pass a constant, or build the module in a parent with a constant");
             }
             _optionTests[source] = test;
+            if (arg.OptionSource is { } condition && Conditions.Atoms(condition) is not null && option.WhenTrue.String is null) _testConditions[test] = condition;
             if (!_assumed.TryGetValue(test, out bool value))
             {
                 _options.Add(test);
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (`" + test + "`, known only when the module is built)",
-                    "pass a constant, or build the module in a parent with a constant; compiled on its own, at most " + MaxBranchTests.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    "pass a constant, or build the module in a parent with a constant; compiled on its own, at most " + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture)
                     + " such options (and readonly-field tests) of one method are compiled, one program per combination of their values")
                 { DependsOnArguments = true });
             }
@@ -1968,8 +2025,44 @@ internal sealed class GraphParser
             label.Add(arg.Name + "=" + (args[args.Count - 1].String ?? (value ? "true" : "false")));
         }
         string name = child.Name + "[" + string.Join(",", label) + "]";
+        if (access != "this." + child.Name && child.ArrayMember is null) return child with { Name = name, Args = args.ToEquatableArray(), IsVariant = true };   // a Sequential's item (AssumedItems)
         if (_children.TryGetValue(name, out var known)) return known;
         var variant = child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true };
+        _children[name] = variant;
+        _variants.Add(variant);
+        return variant;
+    }
+
+    /// <summary>
+    /// A readonly Sequential child whose items have options given by the module's constructor parameters (<c>new Sequential(new
+    /// Linear(d, d), new LayerNorm(d, elementwiseAffine: affine))</c>): each such item taken as built with the assumed values
+    /// (<see cref="Assumed"/>, the runner reading <c>((LayerNorm)this.body[1]).ElementwiseAffine</c>), the Sequential a variant
+    /// of its own name with those items.
+    /// </summary>
+    private ChildSpec AssumedItems(ChildSpec sequential, InvocationExpressionSyntax invocation)
+    {
+        if (sequential.ArrayMember is not null || sequential.Path != sequential.Name || !IsFixedMember(sequential.Name))
+        {
+            throw Unsupported(invocation, "the options of the items of '" + sequential.Name + "', given by a constructor parameter (not known at build time), in a Sequential that is not a readonly field of its own",
+                "declare the Sequential as a readonly field (or get-only property) so its built items are tested at run time, pass constants, or build the module in a parent with constants");
+        }
+        var items = new List<ChildSpec>();
+        var label = new List<string>();
+        for (int k = 0; k < sequential.Items.Count; k++)
+        {
+            var item = sequential.Items[k];
+            if (!item.IsBuiltIn || !item.Args.Any(a => a.Option is not null))
+            {
+                items.Add(item);
+                continue;
+            }
+            var assumed = Assumed(item, invocation, "((global::SharpGrad.Layers." + item.Kind + ")this." + sequential.Name + "[" + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "])");
+            items.Add(assumed with { Path = item.Path });   // named `1[elementwiseAffine=true]`, its state path `1` (Inliner.Chain)
+            label.Add(assumed.Name);
+        }
+        string name = sequential.Name + "[" + string.Join(",", label) + "]";
+        if (_children.TryGetValue(name, out var known)) return known;
+        var variant = sequential with { Name = name, Path = sequential.Path, Items = items.ToEquatableArray(), IsVariant = true };
         _children[name] = variant;
         _variants.Add(variant);
         return variant;
@@ -2134,6 +2227,7 @@ internal sealed class GraphParser
             });
         }
         if (child is { IsBuiltIn: true } && child.Args.Any(a => a.Option is not null)) child = Assumed(child, invocation);
+        if (child is { IsStaticSequential: true } && child.Items.Any(item => item.IsBuiltIn && item.Args.Any(a => a.Option is not null))) child = AssumedItems(child, invocation);
         if (child is not null)
         {
             var argSyntax = ArgumentExpressions(operation, skipAbsent: child.IsBuiltIn);

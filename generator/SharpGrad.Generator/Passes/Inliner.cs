@@ -257,7 +257,9 @@ internal sealed class Inliner
         foreach (var item in items)
         {
             string name = prefix + item.Path;
-            AddChild(item, name, context);
+            // An item taken with one value of an option (GraphParser.AssumedItems): a child of its own name, its state path the item's.
+            if (item.IsVariant) name = prefix + item.Name;
+            AddChild(item, name, context, prefix + item.Path);
             if (item.IsStaticSequential)
             {
                 int result = Chain(item.Items, name + ".", x, call, context);
@@ -356,10 +358,10 @@ internal sealed class Inliner
     /// <c>Linear(d, d)</c>) are rewritten in the symbols of the module being compiled (<see cref="Context.Symbols"/>):
     /// two instances built with different sizes bind different symbols, and a size passed as a constant is a constant.
     /// </summary>
-    private void AddChild(ChildSpec child, string name, Context context)
+    private void AddChild(ChildSpec child, string name, Context context, string? path = null)
     {
         if (!_childNames.Add(name)) return;
-        _children.Add(Rewritten(child, context.Symbols) with { Name = name, Path = name });
+        _children.Add(Rewritten(child, context.Symbols) with { Name = name, Path = path ?? name });
     }
 
     private static ChildSpec Rewritten(ChildSpec child, System.Func<string, string> symbols)

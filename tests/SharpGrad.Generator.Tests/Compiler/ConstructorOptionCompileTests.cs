@@ -11,7 +11,7 @@ namespace SharpGrad.Generator.Tests.Compiler;
 /// <c>elementwiseAffine</c>; MultiheadAttention <c>batchFirst</c>) is compiled once per value, the region runner taking the one
 /// the built layer has (<c>if (this.lstm.Bidirectional) …</c>); a double read by the kernels at each call (LayerNorm <c>eps</c>,
 /// TransformerEncoderLayer <c>layerNormEps</c>, Dropout2d <c>p</c>) needs no variant. None is a graph break (SG1019) any more;
-/// more than <c>GraphParser.MaxBranchTests</c> options in one method is, naming why. Compiled equals eager: SharpGrad.Tests'
+/// more than <c>GraphParser.MaxBranchPrograms</c> (16) reachable combinations in one method is, naming why. Compiled equals eager: SharpGrad.Tests'
 /// CompiledConstructorFlagTests.
 /// </summary>
 public class ConstructorOptionCompileTests
@@ -110,19 +110,112 @@ public class ConstructorOptionCompileTests
     }
 
     /// <summary>
-    /// Four tests in one method (an LSTM's three flags and a LayerNorm's elementwise_affine, from four parameters) would be 16
-    /// programs: the cap (GraphParser.MaxBranchTests = 3) makes it a named break saying which test and why, never a guessed value.
+    /// Five tests in one method from five parameters (an LSTM's three flags, a LayerNorm's elementwise_affine, a GRU's bias) would
+    /// be 32 programs: the cap (GraphParser.MaxBranchPrograms = 16 reachable combinations) makes it a named break saying which
+    /// test, how many programs and why, never a guessed value.
     /// </summary>
     [Fact]
-    public void MoreOptionsThanTheCapAreANamedBreak()
+    public void MoreProgramsThanTheCapAreANamedBreak()
     {
         var (result, _) = GeneratorHarness.Run(Source(
-            "int d, bool bidirectional, bool batchFirst, bool bias, bool affine",
-            "    private readonly LSTM lstm;\n    private readonly LayerNorm norm;",
-            "        lstm = new LSTM(d, 5, bidirectional: bidirectional, batchFirst: batchFirst, bias: bias);\n        norm = new LayerNorm(5, elementwiseAffine: affine);",
-            "    public Tensor Forward(Tensor x) => norm.Forward(lstm.Forward(x).Output);"));
+            "int d, bool bidirectional, bool batchFirst, bool bias, bool affine, bool gruBias",
+            "    private readonly LSTM lstm;\n    private readonly LayerNorm norm;\n    private readonly GRU gru;",
+            "        lstm = new LSTM(d, 5, bidirectional: bidirectional, batchFirst: batchFirst, bias: bias);\n        norm = new LayerNorm(5, elementwiseAffine: affine);\n        gru = new GRU(5, 5, batchFirst: true, bias: gruBias);",
+            "    public Tensor Forward(Tensor x) => gru.Forward(norm.Forward(lstm.Forward(x).Output)).Output;"));
         var breaks = result.Diagnostics.Where(d => d.Id == "SG1019").Select(d => d.GetMessage()).ToList();
-        Assert.Contains(breaks, m => m.Contains("this.norm.ElementwiseAffine", StringComparison.Ordinal) && m.Contains("one more than the 3 tests", StringComparison.Ordinal));
+        Assert.Contains(breaks, m => m.Contains("the test `this.", StringComparison.Ordinal) && m.Contains("would make 32 programs", StringComparison.Ordinal)
+                                     && m.Contains("more than the 16", StringComparison.Ordinal));
         Assert.Contains(breaks, m => m.Contains("given by a constructor parameter", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// Options computed from the constructor's parameters (PyTorch: <c>nn.LSTM(…, bidirectional=not unidirectional, bias=mode == 2)</c>):
+    /// tested on the built layer as a parameter's are; the combinations compiled are those the parameters can reach (an LSTM built
+    /// with <c>!flag</c> and a GRU with <c>flag</c> are never both bidirectional: 2 programs, not 4), so more than four options
+    /// derived from few parameters compile; a size a flag decides (<c>flag ? 2 * h : h</c>, nested, from a local) is a size of its
+    /// own bound when the module is built, no break.
+    /// </summary>
+    public static TheoryData<string, string, string, string, string, string[], string[]> DerivedModels() => new()
+    {
+        {
+            "!flag, flag: two tests, two programs",
+            "int d, bool flag",
+            "    private readonly LSTM lstm;\n    private readonly GRU gru;",
+            "        lstm = new LSTM(d, 5, bidirectional: !flag, batchFirst: true);\n        gru = new GRU(d, 5, bidirectional: flag, batchFirst: true);",
+            "    public Tensor Forward(Tensor x) => lstm.Forward(x).Output.Sum(2) + gru.Forward(x).Output.Sum(2);",
+            ["if ((this.lstm.Bidirectional) && !(this.gru.Bidirectional))", "ForwardRegion2("],
+            ["ForwardRegion3("]
+        },
+        {
+            "flag && other, mode == 2, mode != 0",
+            "int d, bool unidirectional, bool useBias, int mode",
+            "    private readonly LSTM lstm;",
+            "        lstm = new LSTM(d, 5, bidirectional: !unidirectional, batchFirst: mode == 2, bias: useBias && mode != 0);",
+            "    public Tensor Forward(Tensor x) => lstm.Forward(x).Output;",
+            ["this.lstm.Bidirectional", "this.lstm.BatchFirst", "this.lstm.Bias", "ForwardRegion8("],
+            ["ForwardRegion9("]
+        },
+        {
+            "five options from two parameters",
+            "int d, bool a, bool b",
+            "    private readonly LSTM lstm;\n    private readonly GRU gru;\n    private readonly LayerNorm norm;",
+            "        lstm = new LSTM(d, 5, bidirectional: a, batchFirst: true, bias: b);\n        gru = new GRU(d, 5, bidirectional: !a, batchFirst: true, bias: a || b);\n        norm = new LayerNorm(5, elementwiseAffine: a && b);",
+            "    public Tensor Forward([Shape(\"N\", 5, \"d\")] Tensor x) => norm.Forward(lstm.Forward(x).Output.Sum(2) + gru.Forward(x).Output.Sum(2));",
+            ["ForwardRegion4("],
+            ["ForwardRegion5("]
+        },
+        {
+            "a head sized by the flag",
+            "int d, int hidden, bool bidirectional",
+            "    private readonly LSTM lstm;\n    private readonly Linear head;",
+            "        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);\n        head = new Linear(bidirectional ? 2 * hidden : hidden, 4);",
+            "    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);",
+            ["if (this.lstm.Bidirectional)", "ForwardRegion2(", "head.in_features"],
+            []
+        },
+        {
+            "widths from flags: h * 2, nested, a local",
+            "int d, int hidden, bool wide, bool bidirectional",
+            "    private readonly LSTM lstm;\n    private readonly Linear head;",
+            "        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);\n        int width = bidirectional ? (wide ? 2 * hidden : hidden * 2) : hidden;\n        head = new Linear(width, 3);",
+            "    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);",
+            ["if (this.lstm.Bidirectional)", "ForwardRegion2("],
+            ["ForwardRegion3("]
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(DerivedModels))]
+    public void AnOptionOrSizeComputedFromTheConstructorsParametersIsNoBreak(string name, string parameters, string fields, string constructor, string forward, string[] expected, string[] absent)
+    {
+        var (result, output) = GeneratorHarness.Run(Source(parameters, fields, constructor, forward));
+        Assert.True(result.Diagnostics.IsEmpty, name + ":\n" + GeneratorHarness.Format(result.Diagnostics));
+        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
+        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Model.Compiled.g.cs").SourceText.ToString();
+        Assert.DoesNotContain("new(\"Forward\"", compiled);   // no break listed
+        string program = compiled + string.Concat(result.GeneratedSources.Where(g => g.HintName.EndsWith(".Regions.g.cs", StringComparison.Ordinal)).Select(g => g.SourceText.ToString()));
+        foreach (var text in expected) Assert.Contains(text, program);
+        foreach (var text in absent) Assert.DoesNotContain(text, program);   // the combinations the parameters cannot reach are not compiled
+    }
+
+    /// <summary>
+    /// Options of layers that are items of a readonly Sequential (<c>nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d,
+    /// elementwise_affine=affine))</c>): tested on the built item, one region per value, no break.
+    /// </summary>
+    public static TheoryData<string, string, string, string, string, string[]> ItemModels() => new()
+    {
+        {
+            "Sequential item",
+            "int d, bool affine",
+            "    private readonly Sequential body;",
+            "        body = new Sequential(new Linear(d, d), new LayerNorm(d, elementwiseAffine: affine));",
+            "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x) => body.Forward(x) * 2f;",
+            ["((global::SharpGrad.Layers.LayerNorm)this.body[1]).ElementwiseAffine", "ForwardRegion2("]
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(ItemModels))]
+    public void AnOptionOfAnItemIsNoBreak(string name, string parameters, string fields, string constructor, string forward, string[] expected)
+        => AnOptionGivenToTheConstructorIsNoBreak(name, parameters, fields, constructor, forward, expected);
 }

@@ -1,0 +1,217 @@
+using SharpGrad.Layers;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Compiler;
+
+/// <summary>
+/// Options computed from the constructor's parameters, as PyTorch users write
+/// <c>nn.LSTM(d, hidden, bidirectional=not unidirectional, batch_first=mode == 2, bias=use_bias and mode != 0)</c>.
+/// </summary>
+[Module]
+public sealed partial class DerivedOptionEncoder
+{
+    private readonly LSTM lstm;
+
+    public DerivedOptionEncoder(int d, int hidden, bool unidirectional, bool useBias, int mode)
+    {
+        lstm = new LSTM(d, hidden, bidirectional: !unidirectional, batchFirst: mode == 2, bias: useBias && mode != 0);
+    }
+
+    public Tensor Forward(Tensor x) => lstm.Forward(x).Output;
+}
+
+/// <summary>An LSTM built with <c>!flag</c> and a GRU with <c>flag</c>: never both bidirectional, so 2 programs, not 4.</summary>
+[Module]
+public sealed partial class OppositeFlagsModel
+{
+    private readonly LSTM lstm;
+    private readonly GRU gru;
+
+    public OppositeFlagsModel(int d, int hidden, bool flag)
+    {
+        lstm = new LSTM(d, hidden, bidirectional: !flag, batchFirst: true);
+        gru = new GRU(d, hidden, bidirectional: flag, batchFirst: true);
+    }
+
+    public Tensor Forward(Tensor x) => lstm.Forward(x).Output.Sum(2) + gru.Forward(x).Output.Sum(2);
+}
+
+/// <summary>
+/// Four options from four parameters (16 programs, over the former cap of 3 tests): an LSTM's and a GRU's <c>bias</c>, an RNN's
+/// <c>nonlinearity</c> and a LayerNorm's <c>elementwise_affine</c>.
+/// </summary>
+[Module]
+public sealed partial class FourOptionModel
+{
+    private readonly LSTM lstm;
+    private readonly GRU gru;
+    private readonly RNN rnn;
+    private readonly LayerNorm norm;
+
+    public FourOptionModel(int d, int hidden, bool lstmBias, bool gruBias, string nonlinearity, bool affine)
+    {
+        lstm = new LSTM(d, hidden, bias: lstmBias, batchFirst: true);
+        gru = new GRU(d, hidden, bias: gruBias, batchFirst: true);
+        rnn = new RNN(d, hidden, nonlinearity: nonlinearity, batchFirst: true);
+        norm = new LayerNorm(hidden, elementwiseAffine: affine);
+    }
+
+    public Tensor Forward(Tensor x) => norm.Forward(lstm.Forward(x).Output + gru.Forward(x).Output + rnn.Forward(x).Output);
+}
+
+/// <summary>
+/// The head's width in the other forms PyTorch code has it: a local <c>width = hidden * 2 if bidirectional else hidden</c>,
+/// nested (<c>(2 * hidden if wide else hidden * 2) if bidirectional else hidden</c>).
+/// </summary>
+[Module]
+public sealed partial class WidthFromFlagsModel
+{
+    private readonly LSTM lstm;
+    private readonly Linear head;
+
+    public WidthFromFlagsModel(int d, int hidden, bool wide, bool bidirectional)
+    {
+        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);
+        int width = bidirectional ? (wide ? 2 * hidden : hidden * 2) : hidden;
+        head = new Linear(width, 3);
+    }
+
+    public Tensor Forward(Tensor x) => head.Forward(lstm.Forward(x).Output);
+}
+
+/// <summary>An option of a Sequential's item (<c>nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d, elementwise_affine=affine))</c>).</summary>
+[Module]
+public sealed partial class SequentialItemOptionModel
+{
+    private readonly Sequential body;
+
+    public SequentialItemOptionModel(int d, bool affine)
+    {
+        body = new Sequential(new Linear(d, d), new LayerNorm(d, elementwiseAffine: affine));
+    }
+
+    public Tensor Forward([Shape("N", "d")] Tensor x) => body.Forward(x) * 2f;
+}
+
+/// <summary>
+/// Layer options that are not the constructor's parameters themselves (computed from them, of items of a Sequential,
+/// more than 3 in one method) and sizes a flag decides: each instance, built with each value, is fully compiled (no graph
+/// break) and its compiled program equals eager — output, input gradient and every parameter's gradient — at batch 1, 3 and 64.
+/// </summary>
+[Collection(GlobalRngCollection.Name)]
+public class CompiledConstructorOptionTests
+{
+    private static readonly int[] Batches = [1, 3, 64];
+
+    private static void AssertEqualsEager(Module model, Func<Tensor, Tensor> compiled, Func<Tensor, Tensor> eager, int[] input, int[] output, int seed, string what)
+    {
+        var rng = new Rng(seed);
+        var x = Tensor.Randn(input, rng: rng);
+        var gradient = Tensor.Randn(output, rng: rng);
+        var e = CompiledTransformerDropoutTests.Run(model, a => eager(a[0]), [x], gradient, seed + 1);
+        var c = CompiledTransformerDropoutTests.Run(model, a => compiled(a[0]), [x], gradient, seed + 1);
+        Assert.Equal(output, c.Out.Shape.ToArray());
+        CompiledTransformerDropoutTests.AssertSame(e, c, what);
+    }
+
+    public static IEnumerable<object[]> DerivedCases()
+    {
+        foreach (bool unidirectional in new[] { false, true })
+            foreach (bool useBias in new[] { false, true })
+                foreach (int mode in new[] { 0, 1, 2 })
+                    foreach (int batch in Batches)
+                        yield return [unidirectional, useBias, mode, batch];
+    }
+
+    [Theory]
+    [MemberData(nameof(DerivedCases))]
+    public void OptionsComputedFromTheParametersCompileAndEqualEager(bool unidirectional, bool useBias, int mode, int batch)
+    {
+        const int d = 4, hidden = 5, t = 6;
+        var model = new DerivedOptionEncoder(d, hidden, unidirectional, useBias, mode);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(501));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(8, compiled.Explanation.Regions.Count);
+        int width = (unidirectional ? 1 : 2) * hidden;
+        bool batchFirst = mode == 2;
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), batchFirst ? [batch, t, d] : [t, batch, d], batchFirst ? [batch, t, width] : [t, batch, width], 502,
+            $"derived options (unidirectional {unidirectional}, useBias {useBias}, mode {mode}, batch {batch})");
+    }
+
+    public static IEnumerable<object[]> FlagCases()
+    {
+        foreach (bool flag in new[] { false, true })
+            foreach (int batch in Batches)
+                yield return [flag, batch];
+    }
+
+    [Theory]
+    [MemberData(nameof(FlagCases))]
+    public void OppositeOptionsCompileOnlyTheReachableCombinations(bool flag, int batch)
+    {
+        const int d = 4, hidden = 5, t = 6;
+        var model = new OppositeFlagsModel(d, hidden, flag);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(511));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(2, compiled.Explanation.Regions.Count);   // (lstm bidirectional, gru not) and (gru bidirectional, lstm not)
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t], 512, $"opposite flags (flag {flag}, batch {batch})");
+    }
+
+    public static IEnumerable<object[]> FourOptionCases()
+    {
+        foreach (bool lstmBias in new[] { false, true })
+            foreach (bool gruBias in new[] { false, true })
+                foreach (string nonlinearity in new[] { "tanh", "relu" })
+                    foreach (bool affine in new[] { false, true })
+                        foreach (int batch in Batches)
+                            yield return [lstmBias, gruBias, nonlinearity, affine, batch];
+    }
+
+    [Theory]
+    [MemberData(nameof(FourOptionCases))]
+    public void FourOptionsInOneMethodCompileAndEqualEager(bool lstmBias, bool gruBias, string nonlinearity, bool affine, int batch)
+    {
+        const int d = 4, hidden = 5, t = 3;
+        var model = new FourOptionModel(d, hidden, lstmBias, gruBias, nonlinearity, affine);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(521));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(16, compiled.Explanation.Regions.Count);
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, hidden], 522,
+            $"four options (lstmBias {lstmBias}, gruBias {gruBias}, {nonlinearity}, affine {affine}, batch {batch})");
+    }
+
+    public static IEnumerable<object[]> WidthCases()
+    {
+        foreach (bool wide in new[] { false, true })
+            foreach (bool bidirectional in new[] { false, true })
+                foreach (int batch in Batches)
+                    yield return [wide, bidirectional, batch];
+    }
+
+    [Theory]
+    [MemberData(nameof(WidthCases))]
+    public void WidthsDecidedByFlagsCompileAndEqualEager(bool wide, bool bidirectional, int batch)
+    {
+        const int d = 4, hidden = 5, t = 6;
+        var model = new WidthFromFlagsModel(d, hidden, wide, bidirectional);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(531));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, 3], 532, $"widths (wide {wide}, bidirectional {bidirectional}, batch {batch})");
+    }
+
+    [Theory]
+    [MemberData(nameof(FlagCases))]
+    public void AnOptionOfASequentialItemCompilesAndEqualsEager(bool affine, int batch)
+    {
+        const int d = 6;
+        var model = new SequentialItemOptionModel(d, affine);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(541));
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 542, $"Sequential item (affine {affine}, batch {batch})");
+    }
+}
