@@ -228,6 +228,38 @@ internal sealed class EmitContext
             [module.Field, Value(input), ShapeExpr(input), Value(n.Index), ShapeExpr(n.Index)]);
     }
 
+    /// <summary>Which nodes the method's result's gradient reaches, per mode (set by the method's emitter).</summary>
+    public GradientReach? Reach { get; set; }
+
+    /// <summary>
+    /// True when the result's gradient reaches node <paramref name="i"/> in some mode: only then may its child's full backward
+    /// hooks run — eager never calls a full backward hook of a module whose output the loss does not depend on (PyTorch's rule),
+    /// where the program's backward, which runs every node, would call it with zeros (<see cref="GradientReach"/>).
+    /// </summary>
+    public bool HooksReached(int i) => Reach is null || Reach.Node(i) != 0;
+
+    /// <summary>
+    /// Writes <paramref name="write"/>'s backward hook code for node <paramref name="i"/> where the result's gradient reaches it:
+    /// as it is when in both modes, under <c>if (training flag)</c> when in one, not at all when in none (<see cref="HooksReached"/>).
+    /// </summary>
+    public void WhenHooksReached(int i, System.Action write)
+    {
+        if (!HooksReached(i)) return;
+        if (HookCondition(i) is not { } condition) write();
+        else using (W.Block($"if ({condition})")) write();
+    }
+
+    /// <summary>
+    /// The mode test under which node <paramref name="i"/>'s backward hooks run, or null when the result's gradient reaches it in
+    /// every mode the node runs in (its code is already inside that mode's block).
+    /// </summary>
+    public string? HookCondition(int i)
+    {
+        if (Reach is null) return null;
+        int reached = Reach.Node(i), runs = Nodes[i].Mode;
+        return (runs & ~reached) == 0 ? null : GradientReach.Condition(reached, Prefix);
+    }
+
     /// <summary>The source text of a node, for comments.</summary>
     public string Text(int i) => Nodes[i].Text;
 }

@@ -30,6 +30,7 @@ internal sealed class MethodEmitter
         _e = new EmitContext(program, plan, className, writer);
         _slots = Slots(plan).OrderBy(s => s.Index).ToList();
         _reach = new GradientReach(plan);
+        _e.Reach = _reach;
     }
 
     /// <summary>

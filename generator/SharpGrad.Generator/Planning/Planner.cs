@@ -330,14 +330,22 @@ internal static class Planner
 
         // A plain symbol of an input's dims beside the batch that no layer binds (T of [N, T, 8] or of a batch-second [T, N, 8]):
         // read from the inputs at each call.
+        // So is one of an input without the batch (S of an unbatched attention's key [S, E] beside the query [T, E], session 13).
         foreach (var input in method.Inputs)
         {
-            if (input.Shape is not { Rank: >= 2 } s || (s[0].Symbol != m.Batch && s[1].Symbol != m.Batch)) continue;
+            if (input.Shape is not { Rank: >= 1 } s || (s.Rank == 1 && s[0].Symbol != m.Batch)) continue;
+            bool hasBatch = s.Dims.Any(d => d.Symbol == m.Batch);
+            if (!hasBatch && s.Rank < 2) continue;
+            if (hasBatch && s[0].Symbol != m.Batch && s[1].Symbol != m.Batch) continue;
             for (int d = 0; d < s.Rank; d++)
             {
                 if (s[d].Symbol != m.Batch && s[d].IsSymbol && program.Sizes.Expression(s[d].Symbol!) is null) program.Sizes.ReadAtEachCall(s[d]);
             }
         }
+        // The batch in another dim of a value too (the weights [T, T] of an unbatched self-attention, T the query's rows, the
+        // program's batch): that dim is a size read at each call like T of [N, T, 8] — the batch count, read from the input whose
+        // dim it is — so the value is n · T elements (session 13).
+        if (m.InferredShapes.Any(s => s is not null && s.Dims.Count(d => d.Symbol == m.Batch) >= 2)) program.Sizes.ReadAtEachCall(Dim.Sym(m.Batch));
 
         // Modes: which nodes are needed in training, in evaluation (Select on `if (Training)`).
         m.Mode[method.Output] = 3;

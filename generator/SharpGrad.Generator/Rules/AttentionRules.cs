@@ -300,7 +300,8 @@ internal sealed class SelfAttentionRule : AttentionLayerRule
             if (unbatched)
             {
                 if (m.Batched[k] && m.BatchAxis[k] != 0) return null;
-                length = m.Batched[k] ? UnbatchedRows : kS[0].IsFixed ? DimText(m, kS[0]) : null;
+                // Of fixed length, or of a length symbol of its own (`[Shape("S", E)] memory`: S read from the input at each call).
+                length = m.Batched[k] ? UnbatchedRows : DimText(m, kS[0]);
             }
             else
             {

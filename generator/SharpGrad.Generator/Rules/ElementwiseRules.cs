@@ -95,8 +95,8 @@ internal sealed class PointwiseRule : Rule
         if (hooks) Hooks.After(e, n, a);
         else if (n.Module is { } module)
         {
-            e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {EmitContext.Support}.BackwardHooks",
-                [module.Field, e.Grad(a), "null", e.ShapeExpr(a), e.Grad(i), e.ShapeExpr(i)]);
+            e.WhenHooksReached(i, () => e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {EmitContext.Support}.BackwardHooks",
+                [module.Field, e.Grad(a), "null", e.ShapeExpr(a), e.Grad(i), e.ShapeExpr(i)]));
         }
     }
 }
@@ -112,13 +112,22 @@ internal static class Hooks
     public static void Before(EmitContext e, NodePlan n, int input)
     {
         if (n.Module is not { } module) return;
+        // Not reached by the result's gradient (GradientReach): no hook, as in eager (nor in After); reached in one mode: only then.
+        if (!e.HooksReached(n.Index)) return;
+        if (e.HookCondition(n.Index) is { } condition)
+        {
+            e.W.WriteLine($"float[]? {Local(n)} = null;");
+            using (e.W.Block($"if ({condition})"))
+                e.W.Call($"{Local(n)} = {EmitContext.Support}.HasBackwardHooks({module.Field}) ? {EmitContext.Support}.Snapshot", [e.Grad(input), e.Size(input)], ") : null;");
+            return;
+        }
         e.W.Call($"var {Local(n)} = {EmitContext.Support}.HasBackwardHooks({module.Field}) ? {EmitContext.Support}.Snapshot",
             [e.Grad(input), e.Size(input)], ") : null;");
     }
 
     public static void After(EmitContext e, NodePlan n, int input)
     {
-        if (n.Module is not { } module) return;
+        if (n.Module is not { } module || !e.HooksReached(n.Index)) return;
         e.W.Call($"if ({Local(n)} is not null) {EmitContext.Support}.BackwardHooks",
             [module.Field, e.GradOrNull(input), Local(n), e.ShapeExpr(input), e.Grad(n.Index), e.ShapeExpr(n.Index)]);
     }

@@ -16,6 +16,12 @@ internal sealed record RecurrentGeometry(string Mode, string InputSize, string H
 
     /// <summary>The node input holding LSTM's c_0, or −1 (zeros).</summary>
     public int C0Input { get; init; } = -1;
+
+    /// <summary>
+    /// PyTorch's unbatched call (input [L, H_in], h_0/c_0 and h_n/c_n [L·D, H]; batch_first ignored): the input's rows are the
+    /// program's batch, run by the kernels as one sequence of n steps (<c>unbatched: true</c>; <see cref="Steps"/> is then 0).
+    /// </summary>
+    public bool Unbatched { get; init; }
 }
 
 /// <summary>
@@ -34,7 +40,7 @@ internal sealed class RecurrentRule : WholeLayerRule
     protected override string Workspace => "RecurrentWorkspace";
 
     protected override string ForwardComment(NodePlan n)
-        => $"{n.Text}: per layer and direction one GEMM for the gates of all {((RecurrentGeometry)n.Geometry!).Steps} steps, then the time loop "
+        => $"{n.Text}: per layer and direction one GEMM for the gates of all {(((RecurrentGeometry)n.Geometry!).Unbatched ? "n (unbatched: the input's rows)" : ((RecurrentGeometry)n.Geometry!).Steps)} steps, then the time loop "
            + "(one GEMM per step, the gate arithmetic in one loop)";
 
     protected override string BackwardComment(NodePlan n)
@@ -67,20 +73,25 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (lstm && (h0 >= 0) != (c0 >= 0)) return null;
         if (m.Node(i).Inputs.Count != 1 + (h0 >= 0 ? 1 : 0) + (c0 >= 0 ? 1 : 0)) return null;
         // Batch first: [N, T, I]; batch second (batch_first=False): [T, N, I], the kernel reads the steps time-major.
+        // Unbatched (PyTorch's 2-d call, batch_first ignored): [T, I], its rows the program's batch, run as one sequence.
         bool batchFirst = child.Int("batchFirst") == 1;
         int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1;
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
+        bool unbatched = inS.Rank == 2;
+        if (unbatched) (batchFirst, batchAxis) = (true, 0);
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != (unbatched ? 2 : 3)) return null;
         foreach (int state in new[] { h0, c0 })
         {
             if (state < 0) continue;
             int k = m.In(i, state);
-            if (!m.Live(k) || m.IsConst(k) || !m.Batched[k] || m.BatchAxis[k] != 1 || m.Shapes[k].Rank != 3) return null;
+            if (!m.Live(k) || m.IsConst(k)) return null;
+            // [L·D, N, H], the batch in dim 1; unbatched [L·D, H], no batch (one sequence).
+            if (unbatched ? m.Batched[k] || m.Shapes[k].Rank != 2 : !m.Batched[k] || m.BatchAxis[k] != 1 || m.Shapes[k].Rank != 3) return null;
         }
         // Sizes bound when the module is built (LSTM(emb, hidden)) are read from the layer's symbols; a sequence length
-        // bound at each call is the dim's expression.
-        if (SizeText(m, child, "inputSize", inS[2]) is not { } inputSize || LayerSize(m, child, "hiddenSize") is not { } hidden
-            || DimText(m, inS[1 - batchAxis]) is not { } steps)
+        // bound at each call is the dim's expression; unbatched, the steps are the program's n, which the support call sets.
+        if (SizeText(m, child, "inputSize", inS[inS.Rank - 1]) is not { } inputSize || LayerSize(m, child, "hiddenSize") is not { } hidden
+            || (unbatched ? "0" : DimText(m, inS[1 - batchAxis])) is not { } steps)
         {
             return null;
         }
@@ -101,7 +112,10 @@ internal sealed class RecurrentRule : WholeLayerRule
         {
             Rule = Kind,
             Module = module,
-            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray(), batchFirst) { H0Input = h0, C0Input = c0 },
+            Geometry = new RecurrentGeometry(mode, inputSize, hidden, layers, bidirectional, bias, steps, weights.ToEquatableArray(), batchFirst)
+            {
+                H0Input = h0, C0Input = c0, Unbatched = unbatched,
+            },
         };
     }
 
@@ -110,6 +124,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         var g = (RecurrentGeometry)n.Geometry!;
         if (g.H0Input >= 0) yield return "h0: " + e.Value(n.Inputs[g.H0Input]);
         if (g.C0Input >= 0) yield return "c0: " + e.Value(n.Inputs[g.C0Input]);
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
@@ -117,6 +132,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         var g = (RecurrentGeometry)n.Geometry!;
         if (g.H0Input >= 0) yield return "gradH0: " + e.GradOrNull(n.Inputs[g.H0Input]);
         if (g.C0Input >= 0) yield return "gradC0: " + e.GradOrNull(n.Inputs[g.C0Input]);
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
@@ -144,7 +160,10 @@ internal sealed class RecurrentStateRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         int layer = m.In(i, 0);
-        if (m.Nodes[layer].Rule != RuleKind.Recurrent || m.Node(i).Scalar("item") is not { } item || !m.Batched[i] || m.BatchAxis[i] != 1) return null;
+        if (m.Nodes[layer].Rule != RuleKind.Recurrent || m.Node(i).Scalar("item") is not { } item) return null;
+        // [L·D, N, H], the batch in dim 1; of an unbatched call [L·D, H] (one sequence, no batch).
+        bool unbatched = ((RecurrentGeometry)m.Nodes[layer].Geometry!).Unbatched;
+        if (unbatched ? m.Batched[i] || m.Shapes[i].Rank != 2 : !m.Batched[i] || m.BatchAxis[i] != 1) return null;
         if (item.Value == 2 && m.Child(layer)?.Kind != "LSTM") return null;
         return plan with { Rule = Kind, Geometry = new StateGeometry((int)item.Value) };
     }
@@ -161,7 +180,7 @@ internal sealed class RecurrentStateRule : Rule
         var layer = e.Nodes[n.Inputs[0]];
         int item = ((StateGeometry)n.Geometry!).Item;
         e.W.Comment($"{n.Text}: the layer's final {(item == 1 ? "hidden" : "cell")} states, from its workspace");
-        e.W.Call($"{EmitContext.Support}.RecurrentState", [MethodDraft.I(item), e.Value(n.Index), "n", e.Geometry(layer), Workspace(e, layer)]);
+        e.W.Call($"{EmitContext.Support}.RecurrentState", [MethodDraft.I(item), e.Value(n.Index), "n", e.Geometry(layer), Workspace(e, layer), .. Unbatched(layer)]);
     }
 
     public override void Backward(EmitContext e, NodePlan n)
@@ -169,8 +188,11 @@ internal sealed class RecurrentStateRule : Rule
         var layer = e.Nodes[n.Inputs[0]];
         int item = ((StateGeometry)n.Geometry!).Item;
         e.W.Comment($"d {n.Text}: kept in the layer's workspace for its backward");
-        e.W.Call($"{EmitContext.Support}.RecurrentStateBackward", [MethodDraft.I(item), e.Grad(n.Index), "n", e.Geometry(layer), Workspace(e, layer)]);
+        e.W.Call($"{EmitContext.Support}.RecurrentStateBackward", [MethodDraft.I(item), e.Grad(n.Index), "n", e.Geometry(layer), Workspace(e, layer), .. Unbatched(layer)]);
     }
+
+    /// <summary>The support call's flag for a state of an unbatched call ([L·D, H]; the program's n its steps).</summary>
+    private static string[] Unbatched(NodePlan layer) => ((RecurrentGeometry)layer.Geometry!).Unbatched ? ["unbatched: true"] : [];
 }
 
 /// <summary>Which final state a <see cref="RecurrentStateRule"/> node reads: 1 h_n, 2 c_n.</summary>

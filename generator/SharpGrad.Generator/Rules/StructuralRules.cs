@@ -59,8 +59,8 @@ internal sealed class ViewRule : Rule
     {
         if (n.Module is not { } module) return;
         int i = n.Index;
-        e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {EmitContext.Support}.BackwardHooks",
-            [module.Field, e.Grad(i), "null", e.ShapeExpr(i), e.Grad(i), e.ShapeExpr(i)]);
+        e.WhenHooksReached(i, () => e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {EmitContext.Support}.BackwardHooks",
+            [module.Field, e.Grad(i), "null", e.ShapeExpr(i), e.Grad(i), e.ShapeExpr(i)]));
     }
 }
 
@@ -104,8 +104,9 @@ internal sealed class BoundaryRule : Rule
     {
         int arg = HookInput(n);
         var module = n.Module!;
-        e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {Before(e, n)} = {EmitContext.Support}.Snapshot",
-            [e.Grad(arg), e.Size(arg)]);
+        // Not reached by the result's gradient: no snapshot, so Complete calls no hook (eager calls none).
+        e.WhenHooksReached(n.Index, () => e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {Before(e, n)} = {EmitContext.Support}.Snapshot",
+            [e.Grad(arg), e.Size(arg)]));
     }
 
     /// <summary>Where the child's backward is complete: its backward hooks, with the gradient it added to its input.</summary>

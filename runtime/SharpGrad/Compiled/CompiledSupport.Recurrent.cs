@@ -28,32 +28,49 @@ public static partial class CompiledSupport
     /// A compiled RNN/LSTM/GRU's output sequence (<see cref="RecurrentStack.Forward"/>) from the initial states
     /// <paramref name="h0"/> and <paramref name="c0"/> ([L·D, N, H]; null: zeros); the workspace keeps the final states. In
     /// training the layer's <c>dropout</c> (read from the layer at each call) masks every layer's output but the last, the masks
-    /// drawn from the layer's <see cref="RNNBase.Rng"/> as eager draws them; in evaluation nothing is drawn.
+    /// drawn from the layer's <see cref="RNNBase.Rng"/> as eager draws them; in evaluation nothing is drawn. With
+    /// <paramref name="unbatched"/> (PyTorch's 2-d call: input [L, H_in], states [L·D, H]) the program's <paramref name="n"/> rows are
+    /// one sequence of n steps.
     /// </summary>
     public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
-        float[]? h0 = null, float[]? c0 = null)
+        float[]? h0 = null, float[]? c0 = null, bool unbatched = false)
     {
         ArgumentNullException.ThrowIfNull(module);
+        if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         var dropout = module.Training && module.Dropout > 0 ? new DropoutSite(module.Dropout, module.Rng) : default;
         RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout);
     }
 
     /// <summary>
     /// Its backward: the input's gradient added into <paramref name="gradInput"/>, each weight's into <paramref name="weightGrads"/>,
-    /// the initial states' into <paramref name="gradH0"/>/<paramref name="gradC0"/> (when not null).
+    /// the initial states' into <paramref name="gradH0"/>/<paramref name="gradC0"/> (when not null). <paramref name="unbatched"/>: as the forward's.
     /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
-        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null)
+        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false)
     {
         ArgumentNullException.ThrowIfNull(module);
+        if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0);
     }
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
-    public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace)
-        => RecurrentStack.FinalState(shape, item, state, n, workspace);
+    public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)
+    {
+        if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
+        RecurrentStack.FinalState(shape, item, state, n, workspace);
+    }
 
     /// <summary>The gradient of a final state, kept in the workspace for the layer's backward (which runs after it).</summary>
-    public static void RecurrentStateBackward(int item, float[] grad, int n, RecurrentShape shape, RecurrentWorkspace workspace)
-        => RecurrentStack.FinalStateGrad(shape, item, grad, n, workspace);
+    public static void RecurrentStateBackward(int item, float[] grad, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)
+    {
+        if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
+        RecurrentStack.FinalStateGrad(shape, item, grad, n, workspace);
+    }
+
+    /// <summary>
+    /// An unbatched call (PyTorch: input [L, H_in], h_0/c_0 and h_n/c_n [L·D, H]) as the kernels run it: the program's
+    /// <paramref name="rows"/> (its batch count, the input's L) one sequence — steps L, batch 1 (the data of [L, H_in] is that of
+    /// [1, L, H_in], of [L·D, H] that of [L·D, 1, H]).
+    /// </summary>
+    private static (RecurrentShape Shape, int N) UnbatchedRecurrent(in RecurrentShape shape, int rows) => (shape with { Steps = rows, BatchFirst = true }, 1);
 }

@@ -55,11 +55,11 @@ internal static partial class OpCatalogue
 
     /// <summary>
     /// The output sequence of a recurrent stack: [N, T, I] (batch first) or [T, N, I] → the same with directions·hidden features.
-    /// Only the batched 3-d form has a rule (an unbatched [T, I] input gives an unknown shape).
+    /// PyTorch's unbatched call: [T, I] → [T, directions·hidden] (session 13).
     /// </summary>
     private static ShapeResult RecurrentRule(ShapeCall c)
     {
-        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
+        if (c.Input(0) is not { Rank: 2 or 3 } input || c.Size("hiddenSize") is not { } hidden) return ShapeResult.Unknown;
         int directions = c.Flag("bidirectional") == true ? 2 : 1;
         return ShapeRules.Linear(input, c.Size("inputSize"), hidden.Times(directions));
     }
@@ -67,13 +67,15 @@ internal static partial class OpCatalogue
     /// <summary>
     /// The final states h_n (and LSTM's c_n) of a recurrent stack called on an input of shape <c>c.Input(0)</c> ([N, T, I] batch
     /// first, else [T, N, I]): [num_layers · directions, N, hidden_size], the batch in dim 1 as PyTorch has it; PyTorch's h_0 and
-    /// c_0 have the same shape.
+    /// c_0 have the same shape; of an unbatched call ([T, I]) [num_layers · directions, hidden_size].
     /// </summary>
     internal static ShapeResult RecurrentStates(ShapeCall c)
     {
         // num_layers may be a size bound when the module is built (LSTM(e, h, numLayers: layers)): L·D is then 2*layers.
-        if (c.Input(0) is not { Rank: 3 } input || c.Size("hiddenSize") is not { } hidden || c.Size("numLayers") is not { IsUnknown: false } layers) return ShapeResult.Unknown;
+        if (c.Input(0) is not { Rank: 2 or 3 } input || c.Size("hiddenSize") is not { } hidden || c.Size("numLayers") is not { IsUnknown: false } layers) return ShapeResult.Unknown;
         int directions = c.Flag("bidirectional") == true ? 2 : 1;
+        // Unbatched (PyTorch: input [T, I]): [num_layers · directions, hidden_size], no batch (session 13).
+        if (input.Rank == 2) return new TensorShape(layers.Times(directions), hidden);
         return new TensorShape(layers.Times(directions), input[c.Flag("batchFirst") == true ? 0 : 1], hidden);
     }
 
