@@ -100,13 +100,23 @@ public class ConstructorOptionCompileTests
     [MemberData(nameof(Models))]
     public void AnOptionGivenToTheConstructorIsNoBreak(string name, string parameters, string fields, string constructor, string forward, string[] expected)
     {
+        string program = ProgramWithoutBreak(name, parameters, fields, constructor, forward);
+        foreach (var text in expected) Assert.Contains(text, program);
+    }
+
+    /// <summary>
+    /// Runs the generator on the model and returns its compiled method's text with its regions', after asserting no
+    /// diagnostic, no compile error in the output and no break listed.
+    /// </summary>
+    private static string ProgramWithoutBreak(string name, string parameters, string fields, string constructor, string forward)
+    {
         var (result, output) = GeneratorHarness.Run(Source(parameters, fields, constructor, forward));
         Assert.True(result.Diagnostics.IsEmpty, name + ":\n" + GeneratorHarness.Format(result.Diagnostics));
         Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
         var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Model.Compiled.g.cs").SourceText.ToString();
         Assert.DoesNotContain("new(\"Forward\"", compiled);   // no break listed
         string program = compiled + string.Concat(result.GeneratedSources.Where(g => g.HintName.EndsWith(".Regions.g.cs", StringComparison.Ordinal)).Select(g => g.SourceText.ToString()));
-        foreach (var text in expected) Assert.Contains(text, program);
+        return program;
     }
 
     /// <summary>
@@ -188,12 +198,7 @@ public class ConstructorOptionCompileTests
     [MemberData(nameof(DerivedModels))]
     public void AnOptionOrSizeComputedFromTheConstructorsParametersIsNoBreak(string name, string parameters, string fields, string constructor, string forward, string[] expected, string[] absent)
     {
-        var (result, output) = GeneratorHarness.Run(Source(parameters, fields, constructor, forward));
-        Assert.True(result.Diagnostics.IsEmpty, name + ":\n" + GeneratorHarness.Format(result.Diagnostics));
-        Assert.DoesNotContain(GeneratorHarness.Problems(output), p => p.Severity == DiagnosticSeverity.Error);
-        var compiled = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.Model.Compiled.g.cs").SourceText.ToString();
-        Assert.DoesNotContain("new(\"Forward\"", compiled);   // no break listed
-        string program = compiled + string.Concat(result.GeneratedSources.Where(g => g.HintName.EndsWith(".Regions.g.cs", StringComparison.Ordinal)).Select(g => g.SourceText.ToString()));
+        string program = ProgramWithoutBreak(name, parameters, fields, constructor, forward);
         foreach (var text in expected) Assert.Contains(text, program);
         foreach (var text in absent) Assert.DoesNotContain(text, program);   // the combinations the parameters cannot reach are not compiled
     }
