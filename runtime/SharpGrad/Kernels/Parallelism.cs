@@ -230,15 +230,15 @@ internal sealed unsafe class WorkerPool
     /// </summary>
     private static readonly long HotSpinTicks = Stopwatch.Frequency / 20000; // 50 µs
 
+    /// <summary>Polls with one <c>pause</c> (true) or with Thread.SpinWait(4) as before session 13 (false): for A/B runs in one process (bench `b1-ab`).</summary>
+    internal static bool PausePoll = true;
+
     /// <summary>
     /// One step of a hot poll: one <c>pause</c> instruction (20 ns on the 2-core EPYC) where the processor has it, instead of
     /// <see cref="Thread.SpinWait(int)"/>(4), which .NET normalises to 170–210 ns there: a worker polling that way noticed
     /// a new loop, and the caller the last item's end, ~0.1 µs late on average, twice per batch-1 forward
     /// (docs/performance.md, "mlp_infer_b1, session 13").
     /// </summary>
-    /// <summary>Polls with one <c>pause</c> (true) or with Thread.SpinWait(4) as before session 13 (false): for A/B runs in one process (bench `b1-ab`).</summary>
-    internal static bool PausePoll = true;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void HotPause()
     {
