@@ -65,6 +65,9 @@ internal sealed record EncoderLayerGeometry(string DModel, string Heads, string 
 {
     /// <summary>The layer's <c>LayerNormEps</c> read from the built layer (given by a constructor parameter), or null (<see cref="Eps"/>).</summary>
     public string? EpsText { get; init; }
+
+    /// <summary>PyTorch's unbatched call (src [T, E]): the program's rows are one sequence, passed as n (steps 0 in the constant).</summary>
+    public bool Unbatched { get; init; }
 }
 
 /// <summary>
@@ -112,14 +115,19 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         if (m.Child(i) is not { } child || Unsupported(child, m.Node(i).Inputs.Count) is not null) return null;
         if (Masks(m, i) is not { } masks || m.Node(i).Inputs.Count != 1 + MaskCount(masks)) return null;
         // Batch first: [N, T, E]; batch_first=False: [T, N, E], the batch in dim 1.
+        // Unbatched (PyTorch's 2-d src [T, E], batch_first ignored): the rows are the program's batch, run as one sequence.
         bool batchFirst = child.Int("batchFirst") == 1;
-        int a = m.In(i, 0), batchAxis = batchFirst ? 0 : 1;
+        int a = m.In(i, 0);
         var inS = m.Shapes[a];
-        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != 3) return null;
+        bool unbatched = inS.Rank == 2;
+        if (unbatched) batchFirst = true;
+        int batchAxis = batchFirst ? 0 : 1;
+        if (!m.Batched[a] || m.BatchAxis[a] != batchAxis || !m.Batched[i] || m.BatchAxis[i] != batchAxis || inS.Rank != (unbatched ? 2 : 3)) return null;
         // Constant sizes are checked here (heads divide d_model); sizes bound when the module is built are read from the
         // layer, whose constructor checked them.
         if (child.Int("dModel") is { } dm && child.Int("nhead") is { } nh && (nh <= 0 || dm % nh != 0)) return null;
-        if (SizeText(m, child, "dModel", inS[2]) is not { } d || LayerSize(m, child, "nhead") is not { } heads || DimText(m, inS[1 - batchAxis]) is not { } steps) return null;
+        if (SizeText(m, child, "dModel", inS[inS.Rank - 1]) is not { } d || LayerSize(m, child, "nhead") is not { } heads
+            || (unbatched ? SelfAttentionRule.UnbatchedRows : DimText(m, inS[1 - batchAxis])) is not { } steps) return null;
         string? ff = child.Arg("dimFeedforward") is null ? MethodDraft.I(OpDefaults.TransformerLayer.DimFeedforward) : LayerSize(m, child, "dimFeedforward");
         if (ff is null) return null;
         string activation = child.Arg("activation")?.String ?? OpDefaults.TransformerLayer.Activation;
@@ -135,7 +143,7 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
             Module = module,
             Geometry = new EncoderLayerGeometry(d, heads, ff, steps, child.Int("normFirst") == 1, activation == "gelu", eps, weights, batchFirst)
             {
-                MaskInput = masks.Mask, PaddingInput = masks.Padding, EpsText = epsText, ReadsLayer = epsText is not null,
+                MaskInput = masks.Mask, PaddingInput = masks.Padding, EpsText = epsText, ReadsLayer = epsText is not null, Unbatched = unbatched,
             },
         };
     }
@@ -145,12 +153,16 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
     protected override IEnumerable<string> ForwardArguments(EmitContext e, NodePlan n)
     {
         foreach (var mask in base.ForwardArguments(e, n)) yield return mask;
-        if (!((EncoderLayerGeometry)n.Geometry!).BatchFirst) yield return "batchFirst: false";
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        if (!g.BatchFirst) yield return "batchFirst: false";
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
     {
-        if (!((EncoderLayerGeometry)n.Geometry!).BatchFirst) yield return "batchFirst: false";
+        var g = (EncoderLayerGeometry)n.Geometry!;
+        if (!g.BatchFirst) yield return "batchFirst: false";
+        if (g.Unbatched) yield return "unbatched: true";
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
@@ -158,7 +170,8 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         var g = (EncoderLayerGeometry)n.Geometry!;
         return ($"{EmitContext.Kernels}.EncoderLayerShape",
         [
-            $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {g.Steps}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
+            // Unbatched: the steps are the call's rows (n), which the support call sets.
+            $"DModel: {g.DModel}", $"Heads: {g.Heads}", $"FeedForward: {g.FeedForward}", $"Steps: {(g.Unbatched ? "0" : g.Steps)}", $"NormFirst: {(g.NormFirst ? "true" : "false")}",
             $"Gelu: {(g.Gelu ? "true" : "false")}", $"LayerNormEps: {g.EpsText ?? MethodDraft.F64(g.Eps)}",
         ]);
     }

@@ -94,13 +94,15 @@ public static partial class CompiledSupport
     /// their masks from their modules' generators in eager's order, so a seeded run equals eager's) with PyTorch's optional <paramref name="srcMask"/> ([T, T] or [N·nhead, T, T]) and <paramref name="srcKeyPaddingMask"/>
     /// ([N, T]): Bool true marks what may not be attended, a float mask is added to the scores. With <paramref name="batchFirst"/>
     /// false (a layer built with <c>batch_first=False</c>) <paramref name="x"/> and <paramref name="y"/> are [T, N, E], transposed
-    /// to and from the kernel's [N, T, E] rows.
+    /// to and from the kernel's [N, T, E] rows. With <paramref name="unbatched"/> (PyTorch's 2-d call, src [T, E]) the program's
+    /// <paramref name="n"/> rows are one sequence — steps n, batch 1 — and a key padding mask [T] is read as [1, T].
     /// </summary>
     public static void EncoderLayerForward(TransformerEncoderLayer layer, float[] x, float[] y, int n, EncoderLayerShape shape, EncoderLayerWorkspace workspace,
-        Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null, bool batchFirst = true)
+        Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null, bool batchFirst = true, bool unbatched = false)
     {
         RefuseSubmoduleHooks(layer);
         CheckLayout(layer, layer.BatchFirst, batchFirst);
+        if (unbatched) (shape, n, srcKeyPaddingMask) = Unbatched(shape, n, srcKeyPaddingMask);
         var masks = AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps);
         var dropout = DropoutOf(layer);
         if (batchFirst)
@@ -376,8 +378,9 @@ public static partial class CompiledSupport
 
     /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
     public static void EncoderLayerBackward(TransformerEncoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        EncoderLayerWorkspace workspace, bool batchFirst = true)
+        EncoderLayerWorkspace workspace, bool batchFirst = true, bool unbatched = false)
     {
+        if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
         if (batchFirst)
         {
             TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);

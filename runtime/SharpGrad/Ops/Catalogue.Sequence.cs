@@ -166,7 +166,8 @@ internal static partial class OpCatalogue
                 Opt("batchFirst", "batch_first", ParamKind.Bool, OpDefaults.TransformerLayer.BatchFirst, ParamUse.Layer) with { Property = "BatchFirst" },
                 Opt("normFirst", "norm_first", ParamKind.Bool, OpDefaults.TransformerLayer.NormFirst, ParamUse.Layer) with { Property = "NormFirst" },
             ],
-            Shape = static c => c.Input(0) is { Rank: 3 } s ? ShapeRules.Linear(s, c.Size("dModel"), c.Size("dModel")) : ShapeResult.Unknown,
+            // Batched [N, T, E] / [T, N, E], or unbatched [T, E] (PyTorch's 2-d src): the input's shape.
+            Shape = static c => c.Input(0) is { Rank: 3 or 2 } s ? ShapeRules.Linear(s, c.Size("dModel"), c.Size("dModel")) : ShapeResult.Unknown,
             InputHint = static c => c.Flag("batchFirst") == true && c.Size("dModel") is { } e ? new TensorShape(Batch, Dim.Unknown, e) : null,
             Reads = BackwardReads.Saved, Kernel = "TransformerLayerKernel", Compiled = true,
         },

@@ -104,6 +104,26 @@ public sealed partial class UnbatchedDecoderLayerNet
 }
 
 /// <summary>
+/// An unbatched TransformerEncoderLayer ([T, 16], PyTorch's 2-d src; batch_first=False, which does not apply) as a node of the
+/// module's graph, between a Linear and a residual + LayerNorm + Linear head, under a causal Bool src_mask [T, T] and a key
+/// padding mask [T], with dropout 0.1: one compiled region, the rows one sequence (session 13).
+/// </summary>
+[Module]
+public sealed partial class UnbatchedEncoderNodeNet
+{
+    private readonly Linear proj = new(8, 16);
+    private readonly TransformerEncoderLayer encoder = new(16, 2, 32, 0.1);
+    private readonly LayerNorm norm = new(16);
+    private readonly Linear head = new(16, 3);
+
+    public Tensor Forward([Shape("T", 8)] Tensor x, [Shape("T", "T")] Tensor causal, [Shape("T")] Tensor padding)
+    {
+        var h = proj.Forward(x);
+        return head.Forward(norm.Forward(encoder.Forward(h, srcMask: causal, srcKeyPaddingMask: padding) + h));
+    }
+}
+
+/// <summary>
 /// PyTorch's unbatched MultiheadAttention call (query [L, E], key and value [S, ·], key_padding_mask [S], attn_mask [L, S] or
 /// [heads, L, S]; weights [L, S] or [heads, L, S]; batch_first ignored) compiled: the query's rows are the program's batch, run by the
 /// attention kernels as one sequence. No graph break, and the output, the inputs' and every parameter's gradients equal eager's at
@@ -132,6 +152,27 @@ public class CompiledUnbatchedAttentionTests
         var padding = Tensor.FromArray(Enumerable.Range(0, t).Select(p => p > 0 && p >= t - 2).ToArray(), t);   // never every key
         using (Autograd.NoGrad()) Assert.Equal([t, 16], model.Forward(inputs[0], inputs[1], causal, memoryPadding, padding).Shape);
         Compare(model, twin, a => model.Forward(a[0], a[1], causal, memoryPadding, padding), a => compiled.Forward(a[0], a[1], causal, memoryPadding, padding), inputs);
+    }
+
+    /// <summary>An unbatched encoder layer inside the graph: fully compiled, equal to eager in training (same dropout masks) and in evaluation.</summary>
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void UnbatchedEncoderLayerNodeMatchesEager(int t)
+    {
+        Rng.ManualSeed(231);
+        var (model, twin) = CompiledAttentionOptionsTests.Twins(() => new UnbatchedEncoderNodeNet());
+        var compiled = twin.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        var rng = new Rng(232);
+        Tensor[] inputs = [Tensor.Randn([t, 8], rng: rng)];
+        var causal = Tensor.Ones([t, t], DType.Bool).Triu(1);
+        var padding = Tensor.FromArray(Enumerable.Range(0, t).Select(p => p > 0 && p >= t - 2).ToArray(), t);   // never every key
+        Compare(model, twin, a => model.Forward(a[0], causal, padding), a => compiled.Forward(a[0], causal, padding), inputs, () => Rng.ManualSeed(233));
+        model.Eval();
+        twin.Eval();
+        model.ZeroGrad();
+        twin.ZeroGrad();
+        Compare(model, twin, a => model.Forward(a[0], causal, padding), a => compiled.Forward(a[0], causal, padding), inputs);
     }
 
     [Theory]
