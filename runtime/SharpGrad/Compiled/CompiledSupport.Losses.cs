@@ -11,12 +11,15 @@ public static partial class CompiledSupport
     /// buffer <paramref name="source"/>, its array from the caching allocator, flagged as a fresh compiled output so that a
     /// loss applied straight to it (<see cref="CrossEntropy"/>) may take the array over.
     /// </summary>
-    public static Tensor Output(float[] source, int count, params int[] shape)
+    public static Tensor Output(float[] source, int count, params int[] shape) => new(OutputStorage(source, count), shape);
+
+    /// <summary>The storage of a compiled method's result: a copy of <paramref name="source"/>'s first <paramref name="count"/> elements, flagged as a fresh compiled output.</summary>
+    private static Storage<float> OutputStorage(float[] source, int count)
     {
         ArgumentNullException.ThrowIfNull(source);
         var storage = Storage.CopyOf(source, count);
         storage.CompiledOutput = true;
-        return new Tensor(storage, shape);
+        return storage;
     }
 
     /// <summary>
@@ -27,9 +30,7 @@ public static partial class CompiledSupport
     /// </summary>
     public static Tensor Output(float[] source, int count, int rows, int columns)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        var storage = Storage.CopyOf(source, count);
-        storage.CompiledOutput = true;
+        var storage = OutputStorage(source, count);
         var layout = s_lastOutputLayout;
         if (layout is null || layout.Shape[0] != rows || layout.Shape[1] != columns)
             s_lastOutputLayout = layout = new OutputLayout([rows, columns], [columns, 1]);

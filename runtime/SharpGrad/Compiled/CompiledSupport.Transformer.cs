@@ -102,7 +102,7 @@ public static partial class CompiledSupport
     {
         RefuseSubmoduleHooks(layer);
         CheckLayout(layer, layer.BatchFirst, batchFirst);
-        if (unbatched) (shape, n, srcKeyPaddingMask) = Unbatched(shape, n, srcKeyPaddingMask);
+        if (unbatched) (shape, n, srcKeyPaddingMask) = Unbatched(shape, n, srcKeyPaddingMask, "TransformerEncoderLayer call (src [T, E])");
         var masks = AttentionMasksOf(srcMask, srcKeyPaddingMask, n, shape.Heads, shape.Steps, shape.Steps);
         var dropout = DropoutOf(layer);
         if (batchFirst)
@@ -192,12 +192,13 @@ public static partial class CompiledSupport
     /// the program's <paramref name="rows"/> (its batch count, the query's L) one sequence — steps L, batch 1 (the data of [L, E] is
     /// that of [1, L, E]) — and the key padding mask [S] as [1, S]; a key padding mask of another rank is an error naming it.
     /// </summary>
-    private static (EncoderLayerShape Shape, int N, Tensor? KeyPaddingMask) Unbatched(in EncoderLayerShape shape, int rows, Tensor? keyPaddingMask)
+    private static (EncoderLayerShape Shape, int N, Tensor? KeyPaddingMask) Unbatched(in EncoderLayerShape shape, int rows, Tensor? keyPaddingMask,
+        string call = "MultiheadAttention call (query [L, E])")
     {
         if (keyPaddingMask is not null && keyPaddingMask.Rank != 1)
         {
             throw new ArgumentException(
-                $"Compiled program: for an unbatched MultiheadAttention call (query [L, E]) the key padding mask must be 1-d [S], but got shape {ShapeUtil.Format(keyPaddingMask._shape)}.");
+                $"Compiled program: for an unbatched {call} the key padding mask must be 1-d [S], but got shape {ShapeUtil.Format(keyPaddingMask._shape)}.");
         }
         return (shape with { Steps = rows }, 1, keyPaddingMask?.Unsqueeze(0));
     }

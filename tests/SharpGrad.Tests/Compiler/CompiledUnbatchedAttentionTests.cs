@@ -175,6 +175,18 @@ public class CompiledUnbatchedAttentionTests
         Compare(model, twin, a => model.Forward(a[0], causal, padding), a => compiled.Forward(a[0], causal, padding), inputs);
     }
 
+    /// <summary>A batched [1, T] key padding mask given to the unbatched encoder layer node: an error naming the layer and the shape.</summary>
+    [Fact]
+    public void UnbatchedEncoderLayerNodeNamesABatchedPaddingMask()
+    {
+        var model = new UnbatchedEncoderNodeNet();
+        var compiled = model.Compile();
+        var causal = Tensor.Ones([4, 4], DType.Bool).Triu(1);
+        var e = Assert.Throws<ArgumentException>(() => compiled.Forward(Tensor.Randn([4, 8], rng: new Rng(234)), causal, Tensor.Zeros([1, 4], DType.Bool)));
+        Assert.Contains("unbatched TransformerEncoderLayer call (src [T, E])", e.Message, StringComparison.Ordinal);
+        Assert.Contains("[1, 4]", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [MemberData(nameof(Lengths))]
     public void SelfAttentionMatchesEager(int t)
