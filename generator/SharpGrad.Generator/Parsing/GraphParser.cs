@@ -583,10 +583,10 @@ internal sealed class GraphParser
             }
             _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
             if (more is not { } next) return null;
-            var taken = new List<(string Text, LocationInfo? Where)>(flags) { next };
-            if (flags.Count >= MaxBranchTests || Reachable(taken).Count > MaxBranchPrograms)
+            int programs = Reachable(new List<(string Text, LocationInfo? Where)>(flags) { next }).Count;
+            if (flags.Count >= MaxBranchTests || programs > MaxBranchPrograms)
             {
-                TooManyTests(method, flags, next, Reachable(taken).Count);
+                TooManyTests(method, flags, next, programs);
                 return null;
             }
             flags.Add(next);
@@ -1989,7 +1989,7 @@ internal sealed class GraphParser
     {
         // The built layer, as the runner reads it: a readonly field (`this.lstm`), or an item of a readonly array or list of
         // children (`((global::SharpGrad.Layers.LayerNorm)this.norms[1])`) or of a readonly Sequential (`this.body[1]`).
-        access ??= child.ArrayMember is { } list ? IsFixedMember(list) ? "((global::SharpGrad.Layers." + child.Kind + ")this." + list + "[" + child.ArrayIndex.ToString(System.Globalization.CultureInfo.InvariantCulture) + "])" : null
+        access ??= child.ArrayMember is { } list ? IsFixedMember(list) ? ItemAccess(child.Kind, list, child.ArrayIndex) : null
             : child.Path == child.Name && IsFixedMember(child.Name) ? "this." + child.Name : null;
         var args = new List<ChildArg>();
         var label = new List<string>();
@@ -2026,12 +2026,21 @@ internal sealed class GraphParser
         }
         string name = child.Name + "[" + string.Join(",", label) + "]";
         if (access != "this." + child.Name && child.ArrayMember is null) return child with { Name = name, Args = args.ToEquatableArray(), IsVariant = true };   // a Sequential's item (AssumedItems)
-        if (_children.TryGetValue(name, out var known)) return known;
-        var variant = child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true };
-        _children[name] = variant;
+        return Variant(child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true });
+    }
+
+    /// <summary>The variant child of that name already made, or <paramref name="variant"/>, added to the module's children.</summary>
+    private ChildSpec Variant(ChildSpec variant)
+    {
+        if (_children.TryGetValue(variant.Name, out var known)) return known;
+        _children[variant.Name] = variant;
         _variants.Add(variant);
         return variant;
     }
+
+    /// <summary>How the runner reads item <paramref name="index"/> of a readonly list of children: <c>((global::SharpGrad.Layers.LayerNorm)this.norms[1])</c>.</summary>
+    private static string ItemAccess(string kind, string member, int index)
+        => "((global::SharpGrad.Layers." + kind + ")this." + member + "[" + index.ToString(System.Globalization.CultureInfo.InvariantCulture) + "])";
 
     /// <summary>
     /// A readonly Sequential child whose items have options given by the module's constructor parameters (<c>new Sequential(new
@@ -2056,16 +2065,11 @@ internal sealed class GraphParser
                 items.Add(item);
                 continue;
             }
-            var assumed = Assumed(item, invocation, "((global::SharpGrad.Layers." + item.Kind + ")this." + sequential.Name + "[" + k.ToString(System.Globalization.CultureInfo.InvariantCulture) + "])");
+            var assumed = Assumed(item, invocation, ItemAccess(item.Kind, sequential.Name, k));
             items.Add(assumed with { Path = item.Path });   // named `1[elementwiseAffine=true]`, its state path `1` (Inliner.Chain)
             label.Add(assumed.Name);
         }
-        string name = sequential.Name + "[" + string.Join(",", label) + "]";
-        if (_children.TryGetValue(name, out var known)) return known;
-        var variant = sequential with { Name = name, Path = sequential.Path, Items = items.ToEquatableArray(), IsVariant = true };
-        _children[name] = variant;
-        _variants.Add(variant);
-        return variant;
+        return Variant(sequential with { Name = sequential.Name + "[" + string.Join(",", label) + "]", Path = sequential.Path, Items = items.ToEquatableArray(), IsVariant = true });
     }
 
     /// <summary>True for a readonly field or get-only property of the module (or its [Module] bases): the layer the constructor built stays.</summary>
