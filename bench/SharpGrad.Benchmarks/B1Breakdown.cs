@@ -55,26 +55,26 @@ public static class B1Breakdown
     }
 
     /// <summary>
-    /// `b1-ab N [--threads T]`: the compiled forward of mlp_infer_b1 under two settings of the pool's hot polling (one
-    /// pause, or Thread.SpinWait(4) as before session 13), in one process, in turn (each runs 8 calls, the 8th timed), so
+    /// `b1-ab N [--threads T]`: the compiled forward of mlp_infer_b1 under two settings of the pool's hand-off (item 0
+    /// raced for by compare-and-swap as before session 14, or published as the caller's), in one process, in turn (each runs 8 calls, the 8th timed), so
     /// that the machine's load falls on both alike.
     /// </summary>
     public static int Ab(string[] args)
     {
         var (n, c, x) = CompiledForward(args);
-        var settings = new (string Name, bool Pause)[] { ("SpinWait(4)", false), ("pause", true) };
+        var settings = new (string Name, bool Race)[] { ("race for item 0", true), ("item 0 the caller's", false) };
         var times = new double[settings.Length][];
         for (int s = 0; s < settings.Length; s++) times[s] = new double[n];
         for (int i = 0; i < n; i++)
             for (int s = 0; s < settings.Length; s++)
             {
-                WorkerPool.PausePoll = settings[s].Pause;
+                WorkerPool.RaceForItem0 = settings[s].Race;
                 for (int r = 0; r < 7; r++) Workloads.MlpInferCompiled(c, x);
                 long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 Workloads.MlpInferCompiled(c, x);
                 times[s][i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
             }
-        WorkerPool.PausePoll = true;
+        WorkerPool.RaceForItem0 = false;
         for (int s = 0; s < settings.Length; s++)
         {
             var t = times[s];

@@ -56,6 +56,8 @@ switch (args[0])
         return B1Breakdown.Ab(args[1..]);
     case "b1-cores":
         return B1Breakdown.Cores(args[1..]);
+    case "b1-modes":
+        return B1Modes.Run(args[1..]);
     case "mnist-split":
         return MnistSplit.Run(args[1..]);
     case "allocations":

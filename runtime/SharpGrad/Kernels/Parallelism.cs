@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace SharpGrad.Kernels;
 
@@ -52,10 +53,29 @@ public static class Parallelism
     {
         if (count <= 0) return;
         int threads = Math.Min(_maxThreads, count);
-        if (threads <= 1 || WorkerPool.InsideItem || !WorkerPool.Instance.TryRun(count, threads, ref body))
+        if (threads <= 1 || WorkerPool.InsideItem || !WorkerPool.Instance.TryRun(count, threads, ref body)) Serial(count, ref body);
+    }
+
+    /// <summary>
+    /// The loop on the calling thread, with the pool's semantics: every item runs, the first exception is rethrown at the
+    /// end (before session 14 the first exception ended the loop here, so a loop that found the workers held by another
+    /// thread's loop skipped its remaining items; ParallelismTests' exception test failed that way when run beside others).
+    /// </summary>
+    private static void Serial<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
+    {
+        Exception? first = null;
+        for (int i = 0; i < count; i++)
         {
-            for (int i = 0; i < count; i++) body.Invoke(i);
+            try
+            {
+                body.Invoke(i);
+            }
+            catch (Exception e)
+            {
+                first ??= e;
+            }
         }
+        if (first is not null) ExceptionDispatchInfo.Capture(first).Throw();
     }
 
     /// <summary>
@@ -87,10 +107,19 @@ public static class Parallelism
 /// sequence number; items are claimed by a compare-and-swap on (sequence, next index), so a worker that wakes late never
 /// runs an item of a finished loop.
 /// </summary>
+/// <remarks>
+/// The words the threads share live on three cache lines of their own (native memory, 64-byte aligned), because each
+/// time a line changes hands between the two cores of the workloads' machine it costs a transfer: the job line (claim
+/// word, function, body, count, participants: written by the caller, polled by the workers, so one transfer hands a worker
+/// the whole job), the done line (the workers' finished items, cumulative, so it is never reset) and the sleepers line.
+/// The caller publishes the loop with item 0 already claimed as its own and runs it at once: no locked instruction
+/// between the publish and the caller's first item (before session 14 the caller raced the worker for item 0 with a
+/// compare-and-swap on the line the worker was polling, lost it in most processes, and started its item 0.2–0.35 µs
+/// late, then paid for an exchange on the sleepers word and a reset of the done counter on the same line: ~0.5 µs of a
+/// 4–5 µs batch-1 forward, docs/performance.md "mlp_infer_b1, session 14").
+/// </remarks>
 internal sealed unsafe class WorkerPool
 {
-    public static readonly WorkerPool Instance = new();
-
     /// <summary>How long a worker spins for the next loop before it parks (a training step calls kernels back to back).</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
 
@@ -99,26 +128,59 @@ internal sealed unsafe class WorkerPool
     /// <summary>True on a thread that is running an item (a nested loop runs serially).</summary>
     public static bool InsideItem => t_insideItem;
 
+    /// <summary>
+    /// For the bench's <c>b1-modes</c> timeline: when set, each loop records at slot (sequence mod <see cref="TimelineLoops"/>)
+    /// × 8 its publish time, each of items 0 and 1's start, end and runner (1 = a worker) and the join time (Stopwatch ticks).
+    /// </summary>
+    internal static long[]? Timeline;
+
+    /// <summary>For A/B runs in one process (bench `b1-ab`): publish item 0 unclaimed and let the caller race the workers for it, as before session 14.</summary>
+    internal static bool RaceForItem0;
+
+    /// <summary>Loops <see cref="Timeline"/> holds before it wraps around.</summary>
+    internal const int TimelineLoops = 1 << 17;
+
+    /// <summary>The job line: written by the caller, polled by the workers.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 64)]
+    private struct JobLine
+    {
+        /// <summary>(sequence &lt;&lt; 32) | next unclaimed index of the current loop.</summary>
+        public long Claim;
+        public delegate*<void*, int, void> Fn;
+        public void* Body;
+        public int Count;
+        public int Participants;
+    }
+
+    // The three shared lines (job, done, sleepers), 128 bytes apart in native memory. Static and read-only, so that the
+    // workers never read the pool object, whose fields (_busy, _error, _doneBase) the caller writes at every loop: a
+    // worker polling through an instance field re-read that line after each of those writes, and the caller's
+    // compare-and-swap on _busy then waited for the line to come back.
+    private static readonly byte* s_lines = AllocateLines();
+    private static readonly JobLine* s_job = (JobLine*)s_lines;
+    private static readonly long* s_done = (long*)(s_lines + 128);
+    private static readonly int* s_sleepers = (int*)(s_lines + 256);
+
+    private static byte* AllocateLines()
+    {
+        var lines = (byte*)NativeMemory.AlignedAlloc(3 * 128, 128); // lives as long as the process (one pool)
+        NativeMemory.Clear(lines, 3 * 128);
+        return lines;
+    }
+
+    public static readonly WorkerPool Instance = new();
+
     private readonly object _gate = new();
     private readonly List<Thread> _threads = [];
     private readonly SemaphoreSlim _wake = new(0);
 
-    /// <summary>0 when free, 1 while a caller runs a loop.</summary>
+    /// <summary>0 when free, 1 while a caller runs a loop (the caller's side only).</summary>
     private int _busy;
 
-    /// <summary>(sequence &lt;&lt; 32) | next unclaimed index of the current loop.</summary>
-    private long _claim;
+    /// <summary>*s_done when the current loop was published (all earlier loops' worker items had finished by then).</summary>
+    private long _doneBase;
 
-    // The current loop: written by the caller before it publishes the new sequence in _claim.
-    private delegate*<void*, int, void> _fn;
-    private void* _body;
-    private int _count;
-    private int _participants;
-    private int _done;
     private Exception? _error;
-
-    /// <summary>Workers that found no work and parked (woken by the next loop).</summary>
-    private int _sleepers;
 
     /// <summary>Runs the loop on the pool, or returns false when another caller holds it.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -128,57 +190,133 @@ internal sealed unsafe class WorkerPool
         try
         {
             EnsureWorkers(threads - 1);
-            _fn = &Trampoline<TBody>;
-            _body = Unsafe.AsPointer(ref body);
-            _count = count;
-            _participants = threads - 1;
-            _done = 0;
             _error = null;
-            long seq = (_claim >> 32) + 1;
-            Volatile.Write(ref _claim, seq << 32);
-            int sleepers = Interlocked.Exchange(ref _sleepers, 0);
-            if (sleepers > 0) _wake.Release(sleepers);
-
-            Work(seq);
-            // Wait for the items the workers claimed: short spins first (an item of a batch-1 layer takes a few µs, and
-            // SpinWait's growing spins and yields overshoot its end), then SpinWait's.
-            long hot = Stopwatch.GetTimestamp() + HotSpinTicks;
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _done) < count)
+            var job = s_job;
+            long seq = (job->Claim >> 32) + 1;
+            // Close the previous loop first: a worker that read its claim word (every item claimed) and then reads this
+            // loop's count must not claim by compare-and-swap on the old word while the new one is not yet published (it
+            // would run an item of this loop that the new claim word hands out again).
+            Volatile.Write(ref job->Claim, ((seq - 1) << 32) | int.MaxValue);
+            delegate*<void*, int, void> fn = &Trampoline<TBody>;
+            Volatile.Write(ref *(nint*)&job->Fn, (nint)fn);
+            Volatile.Write(ref *(nint*)&job->Body, (nint)Unsafe.AsPointer(ref body));
+            Volatile.Write(ref job->Count, count);
+            Volatile.Write(ref job->Participants, threads - 1);
+            long doneBase = _doneBase;
+            var timeline = Timeline;
+            long slot = (seq & (TimelineLoops - 1)) * 8;
+            if (timeline is not null) timeline[slot] = Stopwatch.GetTimestamp();
+            int mine = 0;
+            if (!RaceForItem0)
             {
+                // Published with item 0 claimed: the caller's own, run at once, with no locked instruction before it (one
+                // would wait for the job line to come back from the workers polling it). A worker that parks while this
+                // loop is published (its increment of the sleepers and this read cross) sleeps until the next loop, whose
+                // publish sees it; the caller claims the items it would have run.
+                Volatile.Write(ref job->Claim, (seq << 32) | 1);
+                if (Volatile.Read(ref *s_sleepers) > 0) Wake();
+                RunItem(ref body, 0, timeline, slot);
+                mine = 1;
+            }
+            else
+            {
+                // Before session 14 (bench `b1-ab`): item 0 published unclaimed, the caller claims it by compare-and-swap.
+                Volatile.Write(ref job->Claim, seq << 32);
+                Wake();
+            }
+            // Then the items no worker has claimed yet, and the wait for those they did: short spins first (an item of a
+            // batch-1 layer takes a few µs, and SpinWait's growing spins and yields overshoot its end), then SpinWait's.
+            // The done count is read first: when the workers have finished, the job line (which their claims took) is
+            // not fetched back at all.
+            long hot = 0;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref *s_done) - doneBase != count - mine)
+            {
+                long claim = Volatile.Read(ref job->Claim);
+                int index = (int)claim;
+                if (index < count)
+                {
+                    if (Interlocked.CompareExchange(ref job->Claim, claim + 1, claim) == claim)
+                    {
+                        RunItem(ref body, index, timeline, slot);
+                        mine++;
+                    }
+                    continue;
+                }
+                if (hot == 0) hot = Stopwatch.GetTimestamp() + HotSpinTicks;
                 if (Stopwatch.GetTimestamp() < hot) HotPause();
                 else spin.SpinOnce(sleep1Threshold: -1);
             }
+            _doneBase = doneBase + (count - mine);
+            if (timeline is not null) timeline[slot + 7] = Stopwatch.GetTimestamp();
             if (_error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
             return true;
         }
         finally
         {
-            _body = null;
+            // The job line keeps the stale body pointer: no worker dereferences it, since every item of the loop has been
+            // claimed (clearing it would cost a transfer of the line the workers poll).
             Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Wakes the parked workers.</summary>
+    private void Wake()
+    {
+        int sleepers = Interlocked.Exchange(ref *s_sleepers, 0);
+        if (sleepers > 0) _wake.Release(sleepers);
+    }
+
+    /// <summary>Runs item <paramref name="index"/> of the caller's body, keeping its first exception.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RunItem<TBody>(ref TBody body, int index, long[]? timeline, long slot) where TBody : struct, IParallelBody
+    {
+        t_insideItem = true;
+        long t0 = timeline is null ? 0 : Stopwatch.GetTimestamp();
+        try
+        {
+            body.Invoke(index);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _error, e, null);
+        }
+        finally
+        {
+            t_insideItem = false;
+            if (timeline is not null && index < 2)
+            {
+                long b = slot + 1 + 3 * index;
+                timeline[b] = t0;
+                timeline[b + 1] = Stopwatch.GetTimestamp();
+                timeline[b + 2] = 0;
+            }
         }
     }
 
     private static void Trampoline<TBody>(void* body, int index) where TBody : struct, IParallelBody
         => Unsafe.AsRef<TBody>(body).Invoke(index);
 
-    /// <summary>Claims and runs items of loop <paramref name="seq"/> until none is left (or the loop is not current any more).</summary>
+    /// <summary>A worker's part: claims and runs items of loop <paramref name="seq"/> until none is left (or the loop is not current any more).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Work(long seq)
     {
+        var job = s_job;
         while (true)
         {
-            long claim = Volatile.Read(ref _claim);
+            long claim = Volatile.Read(ref job->Claim);
             if (claim >> 32 != seq) return;
             int index = (int)claim;
             // Read after the claim: these are loop seq's values, or the CAS below fails (a later loop cannot have been
             // published while an index of this one is unclaimed).
-            int count = _count;
-            var fn = _fn;
-            void* body = _body;
+            int count = job->Count;
+            var fn = job->Fn;
+            void* body = job->Body;
             if (index >= count) return;
-            if (Interlocked.CompareExchange(ref _claim, claim + 1, claim) != claim) continue;
+            if (Interlocked.CompareExchange(ref job->Claim, claim + 1, claim) != claim) continue;
             t_insideItem = true;
+            var timeline = Timeline;
+            long t0 = timeline is null ? 0 : Stopwatch.GetTimestamp();
             try
             {
                 fn(body, index);
@@ -190,7 +328,14 @@ internal sealed unsafe class WorkerPool
             finally
             {
                 t_insideItem = false;
-                Interlocked.Increment(ref _done);
+                if (timeline is not null && index < 2)
+                {
+                    long b = (seq & (TimelineLoops - 1)) * 8 + 1 + 3 * index;
+                    timeline[b] = t0;
+                    timeline[b + 1] = Stopwatch.GetTimestamp();
+                    timeline[b + 2] = 1;
+                }
+                Interlocked.Increment(ref *s_done);
             }
         }
     }
@@ -212,13 +357,13 @@ internal sealed unsafe class WorkerPool
 
     private void WorkerLoop(int id)
     {
-        long seen = Volatile.Read(ref _claim) >> 32;
+        long seen = Volatile.Read(ref s_job->Claim) >> 32;
         while (true)
         {
             long seq = WaitForLoop(seen);
             seen = seq;
             // Only the first MaxThreads − 1 workers take part (MaxThreads may have been lowered since they started).
-            if (id < _participants) Work(seq);
+            if (id < Volatile.Read(ref s_job->Participants)) Work(seq);
         }
     }
 
@@ -255,7 +400,7 @@ internal sealed unsafe class WorkerPool
         var spin = new SpinWait();
         while (true)
         {
-            long seq = Volatile.Read(ref _claim) >> 32;
+            long seq = Volatile.Read(ref s_job->Claim) >> 32;
             if (seq != seen) return seq;
             long now = Stopwatch.GetTimestamp();
             if (now < hot)
@@ -268,9 +413,9 @@ internal sealed unsafe class WorkerPool
                 spin.SpinOnce(sleep1Threshold: -1);
                 continue;
             }
-            Interlocked.Increment(ref _sleepers);
-            // A loop published between the check above and the increment has already read _sleepers: look again.
-            seq = Volatile.Read(ref _claim) >> 32;
+            Interlocked.Increment(ref *s_sleepers);
+            // A loop published between the check above and the increment may have read the sleepers before it: look again.
+            seq = Volatile.Read(ref s_job->Claim) >> 32;
             if (seq != seen) return seq;
             _wake.Wait();
             start = Stopwatch.GetTimestamp();

@@ -104,6 +104,42 @@ public class ParallelismTests
         }
     }
 
+    private readonly struct Block(ManualResetEventSlim started, ManualResetEventSlim release) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            started.Set();
+            release.Wait();
+        }
+    }
+
+    [Fact]
+    public void ALoopThatFindsTheWorkersBusyStillRunsEveryItemAndRethrowsTheFirstException()
+    {
+        int before = Parallelism.MaxThreads;
+        using var started = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        try
+        {
+            Parallelism.MaxThreads = 2;
+            // another thread's loop holds the workers until released, so this thread's loop runs on this thread alone
+            var holder = new Thread(() => Parallelism.For(2, new Block(started, release)));
+            holder.Start();
+            Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the holding loop did not start");
+            var hits = new int[20];
+            var e = Assert.Throws<InvalidOperationException>(() => Parallelism.For(20, new ThrowAt(5, hits)));
+            release.Set();
+            Assert.True(holder.Join(TimeSpan.FromSeconds(30)), "the holding loop did not finish");
+            Assert.Equal("item 5 failed", e.Message);
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+        finally
+        {
+            release.Set();
+            Parallelism.MaxThreads = before;
+        }
+    }
+
     private readonly struct Slice(int[] hits, int offset) : IParallelBody
     {
         public void Invoke(int index) => Interlocked.Increment(ref hits[offset + index]);
