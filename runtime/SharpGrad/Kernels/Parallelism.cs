@@ -108,15 +108,16 @@ public static class Parallelism
 /// runs an item of a finished loop.
 /// </summary>
 /// <remarks>
-/// The words the threads share live on three cache lines of their own (native memory, 64-byte aligned), because each
+/// The words the threads share live on three cache lines of their own (native memory, 128 bytes apart), because each
 /// time a line changes hands between the two cores of the workloads' machine it costs a transfer: the job line (claim
 /// word, function, body, count, participants: written by the caller, polled by the workers, so one transfer hands a worker
 /// the whole job), the done line (the workers' finished items, cumulative, so it is never reset) and the sleepers line.
-/// The caller publishes the loop with item 0 already claimed as its own and runs it at once: no locked instruction
-/// between the publish and the caller's first item (before session 14 the caller raced the worker for item 0 with a
-/// compare-and-swap on the line the worker was polling, lost it in most processes, and started its item 0.2–0.35 µs
-/// late, then paid for an exchange on the sleepers word and a reset of the done counter on the same line: ~0.5 µs of a
-/// 4–5 µs batch-1 forward, docs/performance.md "mlp_infer_b1, session 14").
+/// The caller publishes the loop with item 0 already claimed as its own and runs it at once, with no locked instruction
+/// before it. Before session 14 the caller raced the worker for item 0 by a compare-and-swap on the line the worker was
+/// polling; which thread won was decided per process (the worker in ~6 of 10), and the loser started its item ~0.3 µs
+/// late. Measured speed is the same either way (A/B in docs/performance.md, "mlp_infer_b1, session 14"): on the
+/// workloads' VM a batch-1 forward is bound by ~5 cross-core line transfers per call (publish, claim, body, done, the
+/// partial results), whose cost depends on where the host puts the two vCPUs (60–75 ns or 400–480 ns per round trip).
 /// </remarks>
 internal sealed unsafe class WorkerPool
 {
