@@ -258,6 +258,14 @@ public class ConstructorOptionCompileTests
             "    public Tensor Forward(Tensor x) => head.Forward(norm.Forward(lstm.Forward(x).Output));",
             ["if (this.lstm.Bidirectional)", "ForwardRegion2(", "\"head.in_features\""]
         },
+        {
+            "a readonly flag's regions: the width it chooses, a residual in the !wide one",
+            "int d, bool wide",
+            "    private readonly bool wide;\n    private readonly Linear up;\n    private readonly LayerNorm norm;",
+            "        this.wide = wide;\n        up = new Linear(d, wide ? 2 * d : d);\n        norm = new LayerNorm(wide ? d + d : d);",
+            "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x)\n    {\n        var h = up.Forward(x);\n        return wide ? norm.Forward(h * 2f) : norm.Forward(h + x);\n    }",
+            ["if (wide)", "ForwardRegion2(", "\"up.out_features\""]
+        },
     };
 
     [Theory]

@@ -123,6 +123,32 @@ public sealed partial class FlagSizedNormModel
 }
 
 /// <summary>
+/// A readonly flag the constructor stores (<c>self.wide = wide</c>) tested in <c>Forward</c>, and a width it chooses
+/// (<c>2 * d if wide else d</c>): the region compiled for <c>!wide</c> takes the width as <c>d</c>, so the residual <c>h + x</c> and the
+/// LayerNorm of <c>d + d if wide else d</c> over it compile.
+/// </summary>
+[Module]
+public sealed partial class WideFieldModel
+{
+    private readonly bool wide;
+    private readonly Linear up;
+    private readonly LayerNorm norm;
+
+    public WideFieldModel(int d, bool wide)
+    {
+        this.wide = wide;
+        up = new Linear(d, wide ? 2 * d : d);
+        norm = new LayerNorm(wide ? d + d : d);
+    }
+
+    public Tensor Forward([Shape("N", "d")] Tensor x)
+    {
+        var h = up.Forward(x);
+        return wide ? norm.Forward(h * 2f) : norm.Forward(h + x);
+    }
+}
+
+/// <summary>
 /// Five options from five parameters, each of its own layer called in a statement of its own, that only pick a kernel: 32
 /// combinations, compiled as 5 · 2 = 10 programs (each statement per value of its own option), not 32.
 /// </summary>
@@ -329,5 +355,20 @@ public class CompiledConstructorOptionTests
         Assert.Equal(10, compiled.Explanation.Regions.Count);
         AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, d], 562,
             $"five options (lstmBias {lstmBias}, gruBias {gruBias}, affine {affine}, rnnBias {rnnBias}, {nonlinearity}, training {training}, batch {batch})");
+    }
+
+    /// <summary>A width a readonly flag chooses, resolved in the flag's regions (the residual in the <c>!wide</c> one): fully compiled, = eager.</summary>
+    [Theory]
+    [MemberData(nameof(FlagSizeCases))]
+    public void AWidthAReadonlyFlagChoosesIsTheBranchsWidth(bool wide, bool training, int batch)
+    {
+        const int d = 4;
+        var model = new WideFieldModel(d, wide);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(571));
+        model.Train(training);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, wide ? 2 * d : d], 572,
+            $"wide field (wide {wide}, training {training}, batch {batch})");
     }
 }
