@@ -187,12 +187,27 @@ internal sealed record GraphMethod(
     public string Canonical(string symbol)
     {
         if (Equalities.IsEmpty) return symbol;
+        // A size a flag chooses (`(bidirectional?2*hidden:hidden)`), in a region compiled for one value of the flag: the size it
+        // chooses there (`2*hidden`), the atom replaced whole before the equalities of sizes apply.
+        var chosen = new Dictionary<string, string>(System.StringComparer.Ordinal);
+        foreach (var equality in Equalities)
+        {
+            int at = Separator(equality);
+            if (at > 0 && Parsing.Conditions.IsSize(equality.Substring(0, at))) chosen[equality.Substring(0, at)] = equality.Substring(at + 1);
+        }
+        for (int pass = 0; pass < 4 && chosen.Count > 0; pass++)
+        {
+            string next = Parsing.SymbolicSizes.Replace(symbol, chosen);
+            if (next == symbol) break;
+            symbol = next;
+        }
         // Each equality replaces an atom by the other side (the right one, when it is an atom: cin == cout writes cout as cin).
         var atoms = new Dictionary<string, string>(System.StringComparer.Ordinal);
         string Apply(string s) => Parsing.SymbolicSizes.Substitute(s, a => atoms.TryGetValue(a, out var to) ? to : a);
         foreach (var equality in Equalities)
         {
-            int at = equality.IndexOf('=');
+            int at = Separator(equality);
+            if (chosen.ContainsKey(equality.Substring(0, at))) continue;
             string left = Apply(equality.Substring(0, at)), right = Apply(equality.Substring(at + 1));
             if (left == right) continue;
             if (IsAtom(right)) atoms[right] = left;
@@ -207,6 +222,19 @@ internal sealed record GraphMethod(
             symbol = next;
         }
         return symbol;
+    }
+
+    /// <summary>Where an equality <c>left=right</c> divides: its first <c>=</c> outside parentheses (a chosen size's condition may hold <c>mode==2</c>).</summary>
+    internal static int Separator(string equality)
+    {
+        int depth = 0;
+        for (int k = 0; k < equality.Length; k++)
+        {
+            if (equality[k] == '(') depth++;
+            else if (equality[k] == ')') depth--;
+            else if (equality[k] == '=' && depth == 0) return k;
+        }
+        return equality.IndexOf('=');
     }
 
     private static bool IsAtom(string text)

@@ -14,7 +14,52 @@ namespace SharpGrad.Generator.Parsing;
 internal static class Conditions
 {
     /// <summary>The size <c>condition ? a : b</c> as one atom: <c>(bidirectional?2*hidden:hidden)</c>, bound when the module is built.</summary>
-    public static string Size(string condition, string whenTrue, string whenFalse) => "(" + condition + "?" + whenTrue + ":" + whenFalse + ")";
+    /// <remarks>
+    /// Written one way for one choice: a negated condition is turned round (<c>!flag ? h : 2 * h</c> is <c>(flag?2*h:h)</c>), so two
+    /// sizes a flag decides compare equal whenever they choose the same sizes by the same condition.
+    /// </remarks>
+    public static string Size(string condition, string whenTrue, string whenFalse)
+        => condition.Length > 1 && condition[0] == '!' ? Size(condition.Substring(1), whenFalse, whenTrue) : "(" + condition + "?" + whenTrue + ":" + whenFalse + ")";
+
+    /// <summary>True for a size a condition chooses (<see cref="Size"/>): <c>(bidirectional?2*hidden:hidden)</c>.</summary>
+    public static bool IsSize(string atom) => Split(atom) is not null;
+
+    /// <summary>The condition and the two sizes of a size a condition chooses (<see cref="Size"/>), or null for any other text.</summary>
+    public static (string Condition, string WhenTrue, string WhenFalse)? Split(string atom)
+    {
+        if (atom.Length < 5 || atom[0] != '(' || atom[atom.Length - 1] != ')') return null;
+        int i = 1;
+        if (Parse(atom, ref i, null, null) is null || i >= atom.Length || atom[i] != '?') return null;
+        string condition = atom.Substring(1, i - 1);
+        int question = i, colon = -1, depth = 0;
+        for (int k = question + 1; k < atom.Length - 1; k++)
+        {
+            char c = atom[k];
+            if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (c == ':' && depth == 0)
+            {
+                colon = k;
+                break;
+            }
+            if (depth < 0) return null;
+        }
+        if (colon < 0) return null;
+        string whenTrue = atom.Substring(question + 1, colon - question - 1), whenFalse = atom.Substring(colon + 1, atom.Length - colon - 2);
+        return whenTrue.Length > 0 && whenFalse.Length > 0 ? (condition, whenTrue, whenFalse) : null;
+    }
+
+    /// <summary>
+    /// A size a condition chooses, resolved where the condition's value is known (a region compiled for one value of the options the
+    /// condition gives): the chosen size, itself resolved when it is such a size too (nested: <c>(a?(b?3*h:2*h):h)</c>); the atom
+    /// unchanged where <paramref name="value"/> cannot decide the condition (null).
+    /// </summary>
+    public static string Resolve(string atom, System.Func<string, bool?> value)
+    {
+        if (Split(atom) is not { } size || value(size.Condition) is not bool chosen) return atom;
+        string text = chosen ? size.WhenTrue : size.WhenFalse;
+        return IsSize(text) ? Resolve(text, value) : text;
+    }
 
     /// <summary>The atom <c>left==right</c> for two sizes (null when a text would not read back as one atom).</summary>
     public static string? Comparison(string left, string right)

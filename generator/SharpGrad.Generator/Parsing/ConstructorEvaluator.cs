@@ -162,6 +162,18 @@ internal sealed class ConstructorEvaluator
         return result.Kind == CtorValue.Kinds.Unknown ? value ? result.WhenTrue : result.WhenFalse : [];
     }
 
+    /// <summary>
+    /// The canonical condition over the constructor's arguments (<see cref="Conditions"/>) that a condition over the fields reads
+    /// (<c>this.wide</c> with <c>wide = bidirectional</c> ⇒ <c>bidirectional</c>), or null when it is not one.
+    /// </summary>
+    public static string? ConditionOf(IOperation condition, INamedTypeSymbol type, Compilation compilation, Dictionary<ISymbol, CtorValue> fields, CancellationToken token)
+    {
+        var evaluator = new ConstructorEvaluator(type, compilation, token);
+        foreach (var kv in fields) evaluator._fields[kv.Key] = kv.Value;
+        var result = evaluator.Eval(condition, new Frame(0));
+        return result.Kind == CtorValue.Kinds.Unknown && result.Condition is { } c && Conditions.Atoms(c) is not null ? c : null;
+    }
+
     private void Run(IReadOnlyDictionary<string, CtorValue>? arguments)
     {
         var constructors = _type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared).ToList();
@@ -521,6 +533,10 @@ internal sealed class ConstructorEvaluator
                 return _fields.TryGetValue(field, out var fv) ? fv : CtorValue.Unknown(field.Name);
             case IPropertyReferenceOperation { Property: var property, Instance: IInstanceReferenceOperation or null }:
                 return _fields.TryGetValue(property, out var prv) ? prv : CtorValue.Unknown(property.Name);
+            case IPropertyReferenceOperation { Property.Type.SpecialType: SpecialType.System_Int32, Instance: { } layer } read
+                when Eval(layer, frame) is { Kind: CtorValue.Kinds.Module, Spec: { IsBuiltIn: true } spec } && LayerSize(spec, read.Property.Name) is { } size:
+                // A built layer's size (`head = new Linear(rnn.HiddenSize * 2, 3)`, `norm = new LayerNorm(fc.OutFeatures)`): the size it was built with.
+                return size;
             case ISimpleAssignmentOperation assignment:
             {
                 var value = Eval(assignment.Value, frame);
@@ -712,6 +728,23 @@ internal sealed class ConstructorEvaluator
             }
         }
         return CtorValue.Unknown(GraphParser.Text(syntax));
+    }
+
+    /// <summary>The size a built-in layer was built with that its int property <paramref name="property"/> reads (<c>OutFeatures</c>), or null.</summary>
+    private static CtorValue? LayerSize(ChildSpec spec, string property)
+    {
+        if (OpCatalogue.ForLayer(spec.Kind) is not { } row) return null;
+        foreach (var param in row.Params)
+        {
+            if (param.Property != property || param.Kind == ParamKind.Ints) continue;
+            return spec.Arg(param.Name) switch
+            {
+                { Symbol: { } symbol } => CtorValue.OfSize(symbol),
+                { IsKnown: true, Values.Count: 1 } constant => CtorValue.Of(constant.Values[0]),
+                _ => null,
+            };
+        }
+        return null;
     }
 
     private static CtorValue Size(int coefficient, IEnumerable<string> atoms)

@@ -489,18 +489,24 @@ internal sealed class GraphParser
     /// a branch breaks for another reason or leaves no computed value; <paramref name="i"/> is the last statement taken.
     /// </summary>
     private bool BranchRegions(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int first, ref int i, bool isFinal, (string Text, LocationInfo? Where) flag,
-                               List<MethodSegment> segments)
+                               List<MethodSegment> segments, bool toEnd = false)
     {
         if (flag.Where is null || _assumed.ContainsKey(flag.Text)) return false;
         int last = i;
         bool final = isFinal;
+        // Options that only pick a kernel end their regions with the statement (ChangesShapes); when that statement then leaves no
+        // one value (a tuple, an alias), the regions run to the end of the method (toEnd) as for the other options.
+        bool split = false;
+        int issues = _issues.Count;
         var branches = EachCombination(method, flag, flags =>
         {
-            if (flags.Any(f => _options.Contains(f.Text)) && last < statements.Count - 1)
+            bool options = flags.Any(f => _options.Contains(f.Text));
+            if (options && (toEnd || flags.Any(f => _options.Contains(f.Text) && ChangesShapes(f.Text))) && last < statements.Count - 1)
             {
                 last = statements.Count - 1;
                 final = statements[last] is ReturnStatementSyntax { Expression: not null };
             }
+            else if (options && last < statements.Count - 1) split = true;
         }, (flags, values, condition, branches) =>
         {
             bool parsed = true;
@@ -533,7 +539,7 @@ internal sealed class GraphParser
                 });
             return (true, null);
         });
-        if (branches is null) return false;
+        if (branches is null) return !toEnd && split && _issues.Count == issues && BranchRegions(method, statements, first, ref i, isFinal, flag, segments, toEnd: true);
         segments.AddRange(branches);
         i = last;
         return true;
@@ -662,7 +668,8 @@ internal sealed class GraphParser
             "the test `" + next.Text + "`, which with the tests `" + string.Join("`, `", flags.Select(f => f.Text)) + "` that the constructor's arguments decide would make "
             + programs.ToString(System.Globalization.CultureInfo.InvariantCulture) + " programs of this method (one per combination of their values the arguments can reach), more than the "
             + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture) + " one compiled method takes",
-            "give some of these options constants, derive several from one parameter (one test), or build the module in a parent with constants (its Compile() then takes those values)")
+            "call the layers whose options only pick a kernel (bias, elementwise_affine, norm_first, activation, nonlinearity) in statements of their own (`var h = norm.Forward(x);`: each statement is then compiled per value of its own options), "
+            + "give some of these options constants, derive several from one parameter (one test), or build the module in a parent with constants (its Compile() then takes those values)")
         {
             Method = method.Name,
         });
@@ -1303,7 +1310,7 @@ internal sealed class GraphParser
         _regions.Add(new GraphMethod(name, _regionInputs.Select(r => r.Input).ToEquatableArray(), _nodes.ToEquatableArray(), node, location)
         {
             RegionOf = method.Name,
-            Equalities = _implied.ToEquatableArray(),
+            Equalities = _implied.Concat(ChosenSizes()).ToEquatableArray(),
         });
         segments.Add(leaves with { Region = name, Code = code, Where = where, Arguments = _regionInputs.Select(r => r.Input.Name).ToEquatableArray() });
     }
@@ -1713,6 +1720,7 @@ internal sealed class GraphParser
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
         if (_assumed.TryGetValue(Text(condition), out bool assumed))
         {
+            if (ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) is { } over) _fieldConditions[Text(condition)] = over;
             // The branch may take the sizes the test makes equal as equal (`cin == cout`: x + h in `residual ? x + h : h`).
             foreach (var (left, right) in ConstructorEvaluator.Implied(operation, assumed, _type, _compilation, _fields, _token)) _implied.Add(left + "=" + right);
             return assumed;
@@ -2768,5 +2776,96 @@ internal sealed class GraphParser
             _eager.Add(symbol);
             _env.Remove(symbol);
         }
+    }
+
+    /// <summary>
+    /// True for the test of a layer option whose values give the layer's output another shape or layout (RNN/LSTM/GRU
+    /// <c>bidirectional</c>: width H or 2·H; <c>batch_first</c> of any layer: the batch in dim 0 or 1): its regions run to the end of
+    /// the method, since what follows the layer reads a value shaped by the variant. Any other option (<c>bias</c>,
+    /// <c>elementwise_affine</c>, <c>norm_first</c>, <c>activation</c>, <c>nonlinearity</c>) only picks the layer's kernel: its
+    /// regions end with the statement that calls the layer, so options called in statements of their own are compiled per
+    /// statement (2 + 2 + … programs, not 2 · 2 · …; <see cref="BranchRegions"/>).
+    /// </summary>
+    private static bool ChangesShapes(string test)
+        => test.EndsWith(".Bidirectional", System.StringComparison.Ordinal) || test.EndsWith(".BatchFirst", System.StringComparison.Ordinal);
+
+    /// <summary>
+    /// The condition over the constructor's arguments of each readonly-field test assumed while a branch is parsed (<c>this.wide</c>
+    /// with <c>wide = bidirectional</c> ⇒ <c>bidirectional</c>; <see cref="Decided"/>), for <see cref="ChosenSizes"/>. Unlike
+    /// <see cref="_testConditions"/> it does not change the combinations compiled.
+    /// </summary>
+    private readonly Dictionary<string, string> _fieldConditions = new(System.StringComparer.Ordinal);
+
+    /// <summary>
+    /// The sizes a condition over the constructor's arguments chooses (<c>(bidirectional?2*hidden:hidden)</c>, <see cref="Conditions.Size"/>)
+    /// that the region being parsed resolves: its assumed tests (layer options, <see cref="_testConditions"/>, and readonly fields,
+    /// <see cref="_fieldConditions"/>) decide the condition, so the region takes the size as the one chosen, written over the other
+    /// symbols (<c>(bidirectional?2*hidden:hidden)=2*hidden</c>, <see cref="GraphMethod.Equalities"/>): equal to the LSTM's
+    /// <c>2*hidden</c> output, to a local <c>hidden + hidden</c>, summed with it, normalized by a LayerNorm built with it. The region
+    /// checks the built layer that binds the size at its first call (<see cref="Planning.SizeSymbols.RequireChosen"/>).
+    /// </summary>
+    private IEnumerable<string> ChosenSizes()
+    {
+        var known = new List<(string Condition, bool Value)>();
+        foreach (var test in _assumed)
+        {
+            if (_testConditions.TryGetValue(test.Key, out var condition) || _fieldConditions.TryGetValue(test.Key, out condition)) known.Add((condition, test.Value));
+        }
+        if (known.Count == 0) return [];
+        var sizes = new SortedSet<string>(System.StringComparer.Ordinal);
+        foreach (var child in _children.Values) ChosenSizesOf(child, sizes);
+        var chosen = new List<string>();
+        foreach (var size in sizes)
+        {
+            string resolved = Conditions.Resolve(size, c => Decides(known, c));
+            if (resolved != size) chosen.Add(size + "=" + resolved);
+        }
+        return chosen;
+    }
+
+    /// <summary>The sizes a condition chooses among a child's (and its items') size arguments, nested ones included.</summary>
+    private static void ChosenSizesOf(ChildSpec child, SortedSet<string> sizes)
+    {
+        foreach (var arg in child.Args)
+        {
+            if (arg.Symbol is { } symbol) ChosenSizesIn(symbol, sizes);
+        }
+        foreach (var item in child.Items) ChosenSizesOf(item, sizes);
+    }
+
+    private static void ChosenSizesIn(string symbol, SortedSet<string> sizes)
+    {
+        if (!Dim.Term(symbol, out _, out string product)) return;
+        foreach (var atom in Planning.SizeSymbols.Atoms(product))
+        {
+            if (Conditions.Split(atom) is not { } size || !sizes.Add(atom)) continue;
+            ChosenSizesIn(size.WhenTrue, sizes);
+            ChosenSizesIn(size.WhenFalse, sizes);
+        }
+    }
+
+    /// <summary>
+    /// The value of <paramref name="condition"/> under every assignment of the arguments that gives the assumed tests their values
+    /// (<paramref name="known"/>), or null when those leave it open (or no assignment does, or too many atoms to enumerate).
+    /// </summary>
+    private static bool? Decides(List<(string Condition, bool Value)> known, string condition)
+    {
+        var atoms = new List<string>();
+        foreach (var c in known.Select(k => k.Condition).Append(condition))
+        {
+            if (Conditions.Atoms(c) is not { } some) return null;
+            foreach (var atom in some) if (!atoms.Contains(atom)) atoms.Add(atom);
+        }
+        if (atoms.Count > 16) return null;
+        bool? value = null;
+        for (int assignment = 0; assignment < 1 << atoms.Count; assignment++)
+        {
+            bool Atom(string a) => (assignment >> atoms.IndexOf(a) & 1) == 1;
+            if (known.Any(k => Conditions.Evaluate(k.Condition, Atom) != k.Value)) continue;
+            bool? here = Conditions.Evaluate(condition, Atom);
+            if (here is null || value is { } before && before != here) return null;
+            value = here;
+        }
+        return value;
     }
 }

@@ -77,6 +77,37 @@ internal static class SymbolicSizes
         return Text(coefficient, result);
     }
 
+    /// <summary>
+    /// A symbol with each of its atoms that <paramref name="atoms"/> names replaced, whole, by the size given for it (a symbol or a
+    /// constant), in canonical form again: <c>2*(bidirectional?2*hidden:hidden)</c> with that atom ⇒ <c>2*hidden</c> is
+    /// <c>4*hidden</c>. Unlike <see cref="Substitute"/>, an atom in parentheses is replaced as one (a size a condition chooses,
+    /// <see cref="Conditions.Size"/>), not inside.
+    /// </summary>
+    public static string Replace(string symbol, IReadOnlyDictionary<string, string> atoms)
+    {
+        if (atoms.Count == 0 || !Dim.Term(symbol, out int coefficient, out string product)) return symbol;
+        var result = new List<string>();
+        bool changed = false;
+        foreach (var atom in Planning.SizeSymbols.Atoms(product))
+        {
+            if (!atoms.TryGetValue(atom, out var to))
+            {
+                result.Add(atom);
+                continue;
+            }
+            changed = true;
+            if (int.TryParse(to, NumberStyles.None, CultureInfo.InvariantCulture, out int constant))
+            {
+                coefficient *= constant;
+                continue;
+            }
+            if (!Dim.Term(to, out int c, out string p)) return symbol;
+            coefficient *= c;
+            result.AddRange(Planning.SizeSymbols.Atoms(p).Where(a => a.Length > 0));
+        }
+        return changed ? Text(coefficient, result) : symbol;
+    }
+
     private static (int Coefficient, List<string> Atoms)? Term(IOperation value)
     {
         while (value is IConversionOperation { ConstantValue.HasValue: false } conversion) value = conversion.Operand;

@@ -129,6 +129,7 @@ internal static class Planner
                     region = region with { Inputs = inputs.ToEquatableArray() };
                     // A region compiled for one value of a test or layer option: the size checks it needs are its own (SizeBinding.Regions).
                     program.Sizes.Branch = segment.Condition is not null ? region.Name : null;
+                    program.Sizes.RequireChosen(region.Equalities);
                     var regionPlan = PlanTentatively(program, region, out var why);
                     program.Sizes.Branch = null;
                     var output = regionPlan is not null ? regionPlan.Nodes[regionPlan.Output].Shape : null;

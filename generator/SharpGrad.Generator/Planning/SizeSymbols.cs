@@ -138,6 +138,33 @@ internal sealed class SizeSymbols
         return true;
     }
 
+    /// <summary>
+    /// The sizes a flag chooses that a region compiled for one value of the flag resolves (<see cref="Model.GraphMethod.Equalities"/>
+    /// <c>(bidirectional?2*hidden:hidden)=2*hidden</c>): the built layer that binds such a size is checked against the size the region
+    /// takes for it, at the region's first call (<see cref="Branch"/>), naming the layer and the sizes. True by construction when the
+    /// constructor built the layers as the build read it; the check keeps a compiled region from ever running with another size.
+    /// </summary>
+    public void RequireChosen(EquatableArray<string> equalities)
+    {
+        if (Branch is not { } region) return;
+        foreach (var equality in equalities)
+        {
+            int at = GraphMethod.Separator(equality);
+            if (at <= 0 || !Parsing.Conditions.IsSize(equality.Substring(0, at)) || !_atoms.TryGetValue(equality.Substring(0, at), out var binding)) continue;
+            string resolved = Parsing.SymbolicSizes.Replace(binding.Symbol, new Dictionary<string, string>(System.StringComparer.Ordinal) { [equality.Substring(0, at)] = equality.Substring(at + 1) });
+            string? expected = int.TryParse(resolved, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int constant)
+                ? MethodDraft.I(constant) : Expression(resolved);
+            if (expected is null) continue;
+            var check = new SizeBinding(null, binding.Source, binding.What, resolved, 0, expected);
+            if (!_checks.Contains(check))
+            {
+                _checks.Add(check);
+                _branchChecks[check] = new SortedSet<string>(System.StringComparer.Ordinal);
+            }
+            if (_branchChecks.TryGetValue(check, out var regions)) regions.Add(region);
+        }
+    }
+
     /// <summary>When the planned methods use symbols (<paramref name="used"/>): every binding, then every check.</summary>
     public IEnumerable<SizeBinding> For(IReadOnlyCollection<string> used)
         => used.Count == 0 ? [] : _atoms.Values.Concat(_checks.Select(c => _branchChecks.TryGetValue(c, out var regions) ? c with { Regions = regions.ToEquatableArray() } : c));

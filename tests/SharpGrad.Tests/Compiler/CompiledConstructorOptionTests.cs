@@ -94,6 +94,93 @@ public sealed partial class SequentialItemOptionModel
 }
 
 /// <summary>
+/// Sizes a flag chooses, written the ways PyTorch code has them, in one model: a LayerNorm of <c>2 * hidden if bidirectional else
+/// hidden</c> after the LSTM, a projection of a local <c>hidden + hidden if bidirectional else hidden</c> (its out size
+/// <c>hidden if not bidirectional else 2 * hidden</c>) added to its own input, a head sized by the projection's <c>out_features</c>.
+/// </summary>
+[Module]
+public sealed partial class FlagSizedNormModel
+{
+    private readonly LSTM lstm;
+    private readonly LayerNorm norm;
+    private readonly Linear proj;
+    private readonly Linear head;
+
+    public FlagSizedNormModel(int d, int hidden, bool bidirectional)
+    {
+        lstm = new LSTM(d, hidden, bidirectional: bidirectional, batchFirst: true);
+        norm = new LayerNorm(bidirectional ? 2 * hidden : hidden);
+        int width = bidirectional ? hidden + hidden : hidden;
+        proj = new Linear(width, !bidirectional ? hidden : 2 * hidden);
+        head = new Linear(proj.OutFeatures, 3);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = norm.Forward(lstm.Forward(x).Output);
+        return head.Forward(h + proj.Forward(h));
+    }
+}
+
+/// <summary>
+/// A readonly flag the constructor stores (<c>self.wide = wide</c>) tested in <c>Forward</c>, and a width it chooses
+/// (<c>2 * d if wide else d</c>): the region compiled for <c>!wide</c> takes the width as <c>d</c>, so the residual <c>h + x</c> and the
+/// LayerNorm of <c>d + d if wide else d</c> over it compile.
+/// </summary>
+[Module]
+public sealed partial class WideFieldModel
+{
+    private readonly bool wide;
+    private readonly Linear up;
+    private readonly LayerNorm norm;
+
+    public WideFieldModel(int d, bool wide)
+    {
+        this.wide = wide;
+        up = new Linear(d, wide ? 2 * d : d);
+        norm = new LayerNorm(wide ? d + d : d);
+    }
+
+    public Tensor Forward([Shape("N", "d")] Tensor x)
+    {
+        var h = up.Forward(x);
+        return wide ? norm.Forward(h * 2f) : norm.Forward(h + x);
+    }
+}
+
+/// <summary>
+/// Five options from five parameters, each of its own layer called in a statement of its own, that only pick a kernel: 32
+/// combinations, compiled as 5 · 2 = 10 programs (each statement per value of its own option), not 32.
+/// </summary>
+[Module]
+public sealed partial class FiveKernelOptionModel
+{
+    private readonly LSTM lstm;
+    private readonly GRU gru;
+    private readonly LayerNorm norm;
+    private readonly RNN rnn;
+    private readonly RNN cell;
+
+    public FiveKernelOptionModel(int d, bool lstmBias, bool gruBias, bool affine, bool rnnBias, string nonlinearity)
+    {
+        lstm = new LSTM(d, d, bias: lstmBias, batchFirst: true);
+        gru = new GRU(d, d, bias: gruBias, batchFirst: true);
+        norm = new LayerNorm(d, elementwiseAffine: affine);
+        rnn = new RNN(d, d, bias: rnnBias, batchFirst: true);
+        cell = new RNN(d, d, nonlinearity: nonlinearity, batchFirst: true);
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        var h = lstm.Forward(x).Output;
+        h = gru.Forward(h).Output;
+        h = norm.Forward(h);
+        h = rnn.Forward(h).Output;
+        return cell.Forward(h).Output;
+    }
+}
+
+/// <summary>
 /// Layer options that are not the constructor's parameters themselves (computed from them, of items of a Sequential,
 /// more than 3 in one method) and sizes a flag decides: each instance, built with each value, is fully compiled (no graph
 /// break) and its compiled program equals eager — output, input gradient and every parameter's gradient — at batch 1, 3 and 64.
@@ -213,5 +300,75 @@ public class CompiledConstructorOptionTests
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 542, $"Sequential item (affine {affine}, batch {batch})");
+    }
+
+    public static IEnumerable<object[]> FlagSizeCases()
+    {
+        foreach (bool bidirectional in new[] { false, true })
+            foreach (bool training in new[] { false, true })
+                foreach (int batch in Batches)
+                    yield return [bidirectional, training, batch];
+    }
+
+    /// <summary>
+    /// A LayerNorm, a residual projection and a head sized by the flag (written three ways) after an LSTM the flag makes bidirectional:
+    /// fully compiled (each region takes the size as its branch's), equal to eager in training and evaluation.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FlagSizeCases))]
+    public void LayersSizedByTheFlagCompileAndEqualEager(bool bidirectional, bool training, int batch)
+    {
+        const int d = 4, hidden = 5, t = 6;
+        var model = new FlagSizedNormModel(d, hidden, bidirectional);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(551));
+        model.Train(training);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(2, compiled.Explanation.Regions.Count);
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, 3], 552,
+            $"flag-sized layers (bidirectional {bidirectional}, training {training}, batch {batch})");
+    }
+
+    public static IEnumerable<object[]> FiveOptionCases()
+    {
+        for (int k = 0; k < 32; k++)
+        {
+            int batch = k % 3 == 0 ? 1 : k % 3 == 1 ? 3 : 64;
+            yield return [(k & 1) != 0, (k & 2) != 0, (k & 4) != 0, (k & 8) != 0, (k & 16) != 0 ? "relu" : "tanh", k % 2 == 0, batch];
+        }
+    }
+
+    /// <summary>
+    /// Five options of five layers in statements of their own (32 combinations): 10 programs, fully compiled, every combination equal
+    /// to eager (outputs, input gradient, every parameter's gradient), in training and evaluation.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FiveOptionCases))]
+    public void FiveOptionsInStatementsOfTheirOwnCompileAndEqualEager(bool lstmBias, bool gruBias, bool affine, bool rnnBias, string nonlinearity, bool training, int batch)
+    {
+        const int d = 4, t = 3;
+        var model = new FiveKernelOptionModel(d, lstmBias, gruBias, affine, rnnBias, nonlinearity);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(561));
+        model.Train(training);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(10, compiled.Explanation.Regions.Count);
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, d], 562,
+            $"five options (lstmBias {lstmBias}, gruBias {gruBias}, affine {affine}, rnnBias {rnnBias}, {nonlinearity}, training {training}, batch {batch})");
+    }
+
+    /// <summary>A width a readonly flag chooses, resolved in the flag's regions (the residual in the <c>!wide</c> one): fully compiled, = eager.</summary>
+    [Theory]
+    [MemberData(nameof(FlagSizeCases))]
+    public void AWidthAReadonlyFlagChoosesIsTheBranchsWidth(bool wide, bool training, int batch)
+    {
+        const int d = 4;
+        var model = new WideFieldModel(d, wide);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(571));
+        model.Train(training);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, wide ? 2 * d : d], 572,
+            $"wide field (wide {wide}, training {training}, batch {batch})");
     }
 }
