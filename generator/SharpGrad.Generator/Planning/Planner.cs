@@ -580,7 +580,8 @@ internal static class Planner
 
     /// <summary>
     /// For a window (Narrow, Slice, Select, a part of Chunk/Split/Unbind) along the batch dim of its input: what the break
-    /// says (compiled code keeps the batch whole: a window of it is a batch of another size); null otherwise.
+    /// says (compiled code keeps the batch whole: a window of it is a batch of another size); null otherwise. A Select of one
+    /// row is no window: its result has no batch (<c>SliceRule.BatchRow</c>).
     /// </summary>
     private static string? BatchWindow(MethodDraft m, int i)
     {
@@ -588,6 +589,9 @@ internal static class Planner
         if (m.Row(i) is not { Family: OpFamily.Slice } row || node.Inputs.Count != 1 || m.IsRaw(node.Inputs[0])   // data: the eager call
             || m.InferredShapes[node.Inputs[0]] is not { Rank: > 0 } input) return null;
         if (input[0].Symbol != m.Batch || Rules.Axis.Dim(m, i) is not { } dim || ShapeRules.Normalize(dim, input.Rank) != 0) return null;
+        // One row, `y.Select(0, -1)` (the last step of an unbatched RNN's output, whose rows are the batch): a value without the
+        // batch, which SliceRule copies out of the n rows (a break when its input has the batch elsewhere too, or sizes it does not take).
+        if (row.Name == "Select" && m.InferredShapes[i] is { } selected && selected.Rank == input.Rank - 1 && !selected.Dims.Any(d => d.Symbol == m.Batch)) return null;
         return $"`{node.Text}` ({row.Name} along dim 0 of {input}), a window of the batch {m.Batch}: its result is a batch of another size, " +
                "and compiled code keeps the batch whole (windows beside the batch dim compile)";
     }

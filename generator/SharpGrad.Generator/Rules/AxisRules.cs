@@ -129,12 +129,13 @@ internal sealed class ReduceRule : Rule
         int rank = inS.Rank;
         var args = m.Arguments(i);
         IReadOnlyList<int>? given = args.Has("dims") ? args.Ints("dims") : args.Has("dim") ? args.Ints("dim") : [];
-        if (given is null || !m.Batched[a]) return null;
+        // A value without the batch (an unbatched recurrent layer's states h_n [L·D, H], `h.Sum(0)`): a reduction of its own elements.
+        if (given is null || (!m.Batched[a] && (m.Batched[i] || !m.Live(a) || m.Nodes[a].Rule is RuleKind.Member or RuleKind.Input))) return null;
         var dims = given.Count == 0 ? Enumerable.Range(0, rank).ToList() : given.Select(d => MethodDraft.Norm(d, rank)).Distinct().OrderBy(d => d).ToList();
         if (dims.Count == 0 || dims.Any(d => d < 0) || dims[dims.Count - 1] - dims[0] != dims.Count - 1) return null;
-        int batch = m.BatchAxis[a];
+        int batch = m.BatchDim(a);
         bool overBatch = dims.Contains(batch);
-        if (overBatch == m.Batched[i]) return null;
+        if (m.Batched[a] && overBatch == m.Batched[i]) return null;
         int first = dims[0], last = dims[dims.Count - 1] + 1;
         return new ReduceGeometry(overBatch, MethodDraft.Product(inS, 0, first, batch), MethodDraft.Product(inS, first, last, batch), MethodDraft.Product(inS, last, rank, batch))
         {

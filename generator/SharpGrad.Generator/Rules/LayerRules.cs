@@ -14,8 +14,9 @@ internal sealed class LinearRule : Rule
     {
         if (m.Child(i) is not { } child || child.Arg("bias") is { IsKnown: false }) return null;
         int a = m.In(i, 0);
-        // Rows of the last dim, beside the batch wherever it is (a batch-second [T, N, E]: T·n rows, MethodDraft.AfterBatch).
-        if (!m.Batched[a] || !m.Batched[i] || !m.AfterBatch(a, m.Shapes[a].Rank - 1)) return null;
+        // Rows of the last dim, beside the batch wherever it is (a batch-second [T, N, E]: T·n rows, MethodDraft.AfterBatch); or of a
+        // value without the batch (the last step of an unbatched RNN's output, y.Select(0, -1), or its states h_n [L·D, H]): one item.
+        if (m.Batched[a] != m.Batched[i] || m.Shapes[a].Rank == 0 || !m.AfterBatch(a, m.Shapes[a].Rank - 1)) return null;
         LinearGeometry geometry;
         if (child.Int("inFeatures") is { } inF && child.Int("outFeatures") is { } outF && !m.IsSymbolic(a) && !m.IsSymbolic(i))
         {
@@ -26,13 +27,14 @@ internal sealed class LinearRule : Rule
         {
             // Sizes bound when the module is built (Linear(4, hidden)) or read at each call ([N, T, 8]): [N, …, in] → [N, …, out],
             // in and out read from the layer's symbols (the program binds them in Compile()), the rows per item from the dims between.
-            if (m.Shapes[a] is not { Rank: >= 2 } inShape || m.Shapes[i] is not { Rank: >= 2 } outShape || inShape.Rank != outShape.Rank) return null;
+            int least = m.Batched[a] ? 2 : 1;
+            if (m.Shapes[a] is not { } inShape || m.Shapes[i] is not { } outShape || inShape.Rank < least || inShape.Rank != outShape.Rank) return null;
             if (SizeText(m, child, "inFeatures", inShape.Last) is not { } inText || SizeText(m, child, "outFeatures", outShape.Last) is not { } outText) return null;
             int rows = 1;
             var rowsText = new List<string>();
             for (int d = 0; d < inShape.Rank - 1; d++)
             {
-                if (d == m.BatchAxis[a]) continue;
+                if (d == m.BatchDim(a)) continue;
                 if (inShape[d] != outShape[d]) return null;
                 if (inShape[d].IsFixed) rows *= inShape[d].Size;
                 else if (inShape[d].IsSymbol && m.Program.Sizes.Expression(inShape[d].Symbol!) is { } text) rowsText.Add(text);
@@ -68,7 +70,7 @@ internal sealed class LinearRule : Rule
         int i = n.Index, a = n.Inputs[0];
         var module = n.Module!;
         string bias = n.Bias is null ? "null" : n.Bias.Expr;
-        string[] call = [e.Value(a), n.Weight!.Expr, bias, e.Value(i), "n", e.Geometry(n)];
+        string[] call = [e.Value(a), n.Weight!.Expr, bias, e.Value(i), Items(n), e.Geometry(n)];
         string head = $"{EmitContext.Support}.LinearForward";
         e.W.Comment($"{n.Text}: {n.Name} = {e.Value(a)} · {module.Path}.weightᵀ{(n.Bias is null ? "" : " + " + module.Path + ".bias")} by one GEMM");
         if (n.PairOf >= 0) head = $"if (!{PairFlag(e.Nodes[n.PairOf])}) {head}";
@@ -98,6 +100,9 @@ internal sealed class LinearRule : Rule
         e.ForwardHooks(n, a);
     }
 
+    /// <summary>The items the rows are counted per: the batch's n, or 1 for a value without the batch (<c>y.Select(0, -1)</c>).</summary>
+    private static string Items(NodePlan n) => n.Batched ? "n" : "1";
+
     /// <summary>The run-time flag of a pair's first Linear: true when one pass computed both layers.</summary>
     private static string PairFlag(NodePlan first) => first.Name + "_pair";
 
@@ -121,7 +126,7 @@ internal sealed class LinearRule : Rule
         e.W.Comment($"one sample: {nextModule.Path} in the same pass (each core its share of both weights), unless a hook must see an output");
         e.W.WriteLine($"{pair} = {reluFlag} && !{EmitContext.Support}.HasForwardHooks({nextModule.Field});");
         e.W.Call($"if ({pair}) {pair} = {EmitContext.Support}.LinearReluLinearForward", [
-            call[0], call[1], call[2], call[3], next.Weight!.Expr, next.Bias is null ? "null" : next.Bias.Expr, e.Value(next.Index), "n",
+            call[0], call[1], call[2], call[3], next.Weight!.Expr, next.Bias is null ? "null" : next.Bias.Expr, e.Value(next.Index), Items(n),
             call[5], e.Geometry(next), $"activation2: {activation}"]);
         return $"if (!{pair}) {head}";
     }
@@ -135,7 +140,7 @@ internal sealed class LinearRule : Rule
         e.W.Comment($"d {n.Text}: {e.Grad(a)} += {gy} · {path}.weight; {path}.weight's gradient += {gy}ᵀ · {e.Value(a)}"
                     + (n.Bias is null ? "" : $"; {path}.bias's gradient += {gy} summed over rows"));
         Hooks.Before(e, n, a);
-        var args = new List<string> { e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), "n", e.Geometry(n) };
+        var args = new List<string> { e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), Items(n), e.Geometry(n) };
         // The first writer of a fresh gradient (after ZeroGrad) overwrites it: the entry did not clear it.
         if (e.WritesFirst(n, n.Weight)) args.Add($"overwriteWeight: {EmitContext.Fresh(n.Weight)}");
         if (n.Bias is not null && e.WritesFirst(n, n.Bias)) args.Add($"overwriteBias: {EmitContext.Fresh(n.Bias)}");

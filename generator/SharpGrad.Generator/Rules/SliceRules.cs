@@ -38,9 +38,11 @@ internal sealed class SliceRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         int a = m.In(i, 0);
-        if (!m.BatchedLike(i, 0) || m.Row(i) is not { } row) return null;
+        if (m.Row(i) is not { } row) return null;
         var call = new ShapeCall(row, [m.Shapes[a]], m.Arguments(i), Dim.Sym(m.Batch));
         if (ShapeRules.Window(call) is not { } w) return null;
+        if (m.Batched[a] && !m.Batched[i] && w.Dim == 0) return BatchRow(m, a, i, plan, w);
+        if (!m.BatchedLike(i, 0)) return null;
         if (m.Batched[a] && m.BatchAxis[a] == 1)
         {
             // A recurrent layer's states [L·D, N, H] along dim 0: one block of n · H per layer-direction.
@@ -74,6 +76,28 @@ internal sealed class SliceRule : Rule
         // Along a symbolic dim a negative start counts from its end (the size at this call).
         string? startText = axis.SizeText is not { } size ? null : w.Start >= 0 ? MethodDraft.I(w.Start) : $"{size} - {MethodDraft.I(-w.Start)}";
         return plan with { Rule = Kind, Geometry = new WindowGeometry(axis, w.Start, w.Count, w.Step) { StartText = startText } };
+    }
+
+    /// <summary>
+    /// <c>y.Select(0, k)</c> along the batch dim: one row of the batch, a value without the batch (the last step <c>y.Select(0, -1)</c>
+    /// of an unbatched RNN/LSTM/GRU output [T, D·H], whose rows are the program's batch: [D·H], as PyTorch's <c>y[-1]</c>). The row
+    /// is copied out of the n rows (k counted from the end when negative, checked against n at each call as eager checks it); its
+    /// gradient is added back into that row. Any other window of the batch (Narrow, Slice, a part) is a batch of another size: a break
+    /// (<c>Planner.BatchWindow</c>).
+    /// </summary>
+    private NodePlan? BatchRow(MethodDraft m, int a, int i, NodePlan plan, AxisWindow w)
+    {
+        var s = m.Shapes[a];
+        if (m.BatchAxis[a] != 0 || m.Batched[i] || !w.Squeeze || w.Count != 1 || m.Shapes[i].Rank != s.Rank - 1 || m.IsSymbolic(a)) return null;
+        string? inner = m.ProductText(s, 1, s.Rank);
+        return plan with
+        {
+            Rule = Kind,
+            Geometry = new WindowGeometry(new AxisGeometry(1, 1, MethodDraft.Product(s, 1, s.Rank), false) { SizeText = "n", InnerText = inner }, w.Start, 1, 1)
+            {
+                StartText = w.Start >= 0 ? MethodDraft.I(w.Start) : $"n - {MethodDraft.I(-w.Start)}",
+            },
+        };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];

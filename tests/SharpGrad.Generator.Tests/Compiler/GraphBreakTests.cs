@@ -65,7 +65,6 @@ public class GraphBreakTests
     /// </summary>
     [Theory]
     [InlineData("return h.Narrow(0, 0, 1);", "h.Narrow(0, 0, 1)", "(Narrow along dim 0 of [N, 8]), a window of the batch N: its result is a batch of another size")]
-    [InlineData("return h.Select(0, 0);", "h.Select(0, 0)", "(Select along dim 0 of [N, 8]), a window of the batch N")]
     [InlineData("return h.Slice(0, 0, 2);", "h.Slice(0, 0, 2)", "(Slice along dim 0 of [N, 8]), a window of the batch N")]
     [InlineData("return h.Chunk(2, 0)[1];", "h.Chunk(2, 0)[1]", "(Chunk along dim 0 of [N, 8]), a window of the batch N")]
     [InlineData("return Functional.InstanceNorm(h.View(-1, 8, 1));", "Functional.InstanceNorm(h.View(-1, 8, 1))", "(InstanceNorm, input shapes [N, 8, 1], output [N, 8, 1]), which the code generator does not emit yet")]

@@ -49,6 +49,11 @@ public class UnbatchedAttentionCompileTests
         // Session 13: unbatched recurrent layers ([T, H_in], states [L·D, H]) followed by other ops.
         { "LSTM into a Linear", "private readonly LSTM lstm = new(16, 8, numLayers: 2, bidirectional: true);\nprivate readonly Linear fc = new(16, 3);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape(4, 8)] Tensor h0, [Shape(4, 8)] Tensor c0) => fc.Forward(lstm.Forward(x, (h0, c0)).Output);""" },
         { "GRU's final state", "private readonly GRU gru = new(16, 8);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x) { var (_, h) = gru.Forward(x); return h; }""" },
+        // Session 14: the last step of an unbatched output (a row of the program's batch, no batch: [D·H]) and ops on the states [L·D, H].
+        { "LSTM's last step into a Linear", "private readonly LSTM lstm = new(16, 8, numLayers: 2, bidirectional: true);\nprivate readonly Linear fc = new(16, 3);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x) { var (y, _) = lstm.Forward(x); return Functional.Relu(fc.Forward(y.Select(0, -1))); }""" },
+        { "GRU's first step into a Linear", "private readonly GRU gru = new(16, 8);\nprivate readonly Linear fc = new(8, 3);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x) => fc.Forward(gru.Forward(x).Output.Select(0, 0)).Tanh();""" },
+        { "states' last rows joined into a Linear", "private readonly LSTM lstm = new(16, 8, bidirectional: true);\nprivate readonly Linear fc = new(16, 3);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x) { var (_, (h, _)) = lstm.Forward(x); return fc.Forward(Tensor.Cat([h.Select(0, -2), h.Select(0, -1)], 0)); }""" },
+        { "a sum of the states, a Linear of each state", "private readonly GRU gru = new(16, 8, numLayers: 2);\nprivate readonly Linear fc = new(8, 3);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x) { var (_, h) = gru.Forward(x); return fc.Forward(h).Sum(0) + fc.Forward(h.Sum(0)); }""" },
         // Session 13 (integration): an unbatched Transformer encoder layer ([T, E], batch_first ignored) between other ops, with its masks.
         { "encoder layer between Linears", "private readonly Linear proj = new(8, 16);\nprivate readonly TransformerEncoderLayer enc = new(16, 2, 32, dropout: 0.1);\nprivate readonly Linear head = new(16, 3);\n" + """public Tensor Forward([Shape("T", 8)] Tensor x) => head.Forward(enc.Forward(proj.Forward(x)));""" },
         { "pre-norm encoder layer with its masks, then LayerNorm", "private readonly TransformerEncoderLayer enc = new(16, 2, 32, normFirst: true, batchFirst: true);\nprivate readonly LayerNorm norm = new(16);\n" + """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape("T", "T")] Tensor causal, [Shape("T")] Tensor padding) => norm.Forward(enc.Forward(x, srcMask: causal, srcKeyPaddingMask: padding) + x);""" },
@@ -77,6 +82,20 @@ public class UnbatchedAttentionCompileTests
         var d = Assert.Single(result.Diagnostics);
         Assert.Equal("SG1019", d.Id);
         Assert.Contains("MatMul", d.GetMessage(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A loss inside the module of a value without the batch (an unbatched LSTM's last step through a Linear, session 14): the loss
+    /// rules take a batched input, so it is a break naming the loss, never a silent program.
+    /// </summary>
+    [Fact]
+    public void ALossOfTheLastStepInsideTheModuleIsANamedBreak()
+    {
+        var (result, _) = GeneratorHarness.Run(Module("private readonly GRU gru = new(16, 8);\nprivate readonly Linear fc = new(8, 3);\n"
+            + """public Tensor Forward([Shape("T", 16)] Tensor x, [Shape(3)] Tensor target) => Losses.Mse(fc.Forward(gru.Forward(x).Output.Select(0, -1)), target);"""));
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("SG1019", d.Id);
+        Assert.Contains("Mse", d.GetMessage(), StringComparison.Ordinal);
     }
 
     /// <summary>A batched call with its masks named around <c>needWeights</c>: the masks are read as data by name, not by position (no break).</summary>

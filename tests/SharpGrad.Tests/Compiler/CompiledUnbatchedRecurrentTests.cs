@@ -54,6 +54,71 @@ public sealed partial class UnbatchedLstmCellNet
 }
 
 /// <summary>
+/// A sequence classifier without batch (session 14): an unbatched 2-layer bidirectional LSTM ([T, 6], dropout between its layers),
+/// the last step of its output `y.Select(0, -1)` ([16], PyTorch's <c>y[-1]</c>), a Dropout, a Linear and a ReLU.
+/// </summary>
+[Module]
+public sealed partial class UnbatchedLstmLastStepNet
+{
+    private readonly Linear embed = new(5, 6);
+    private readonly LSTM lstm = new(6, 8, numLayers: 2, bidirectional: true, dropout: 0.3);
+    private readonly Dropout drop = new(0.2);
+    private readonly Linear head = new(16, 3);
+
+    public Tensor Forward([Shape("T", 5)] Tensor x)
+    {
+        var (y, _) = lstm.Forward(embed.Forward(x));
+        return Functional.Relu(head.Forward(drop.Forward(y.Select(0, -1))));
+    }
+}
+
+/// <summary>An unbatched GRU's first step `y.Select(0, 0)` ([8]) into a Linear and a Tanh, plus the mean of its steps through the same Linear.</summary>
+[Module]
+public sealed partial class UnbatchedGruFirstStepNet
+{
+    private readonly GRU gru = new(6, 8);
+    private readonly Linear head = new(8, 4);
+
+    public Tensor Forward([Shape("T", 6)] Tensor x)
+    {
+        var (y, _) = gru.Forward(x);
+        return head.Forward(y.Select(0, 0)).Tanh() + head.Forward(y.Mean(0));
+    }
+}
+
+/// <summary>
+/// Ops on an unbatched 2-layer bidirectional LSTM's states h_n/c_n [4, 8] (no batch): the two directions' last hidden states
+/// joined (`Cat([h[-2], h[-1]])`, [16]) into a Linear, plus a Linear of the cell states' mean over the layers and directions.
+/// </summary>
+[Module]
+public sealed partial class UnbatchedLstmStatesHeadNet
+{
+    private readonly LSTM lstm = new(6, 8, numLayers: 2, bidirectional: true);
+    private readonly Linear head = new(16, 3);
+    private readonly Linear cell = new(8, 3);
+
+    public Tensor Forward([Shape("T", 6)] Tensor x)
+    {
+        var (_, (h, c)) = lstm.Forward(x);
+        return head.Forward(Tensor.Cat([h.Select(0, -2), h.Select(0, -1)], 0)) + cell.Forward(c.Mean(0));
+    }
+}
+
+/// <summary>An unbatched bidirectional RNN's h_n [2, 8] through a Linear on each row, a softmax, and the sum over the directions.</summary>
+[Module]
+public sealed partial class UnbatchedRnnStatesSoftmaxNet
+{
+    private readonly RNN rnn = new(6, 8, bidirectional: true);
+    private readonly Linear head = new(8, 5);
+
+    public Tensor Forward([Shape("T", 6)] Tensor x)
+    {
+        var (_, h) = rnn.Forward(x);
+        return Functional.Softmax(head.Forward(h), -1).Sum(0);
+    }
+}
+
+/// <summary>
 /// Issue 13, session 13: PyTorch's unbatched RNN/LSTM/GRU call (input [T, H_in], h_0/c_0 and h_n/c_n [L·D, H]) inside a module's
 /// compiled graph, followed by other ops: the input's rows are the program's batch, run by the recurrent kernels as one sequence
 /// (<c>unbatched: true</c>). No graph break; output, the inputs' (x, h_0, c_0) and every parameter's gradients equal eager's at several
@@ -112,6 +177,58 @@ public class CompiledUnbatchedRecurrentTests
         => Compare(() => new UnbatchedLstmCellNet(), (m, a) => m.Forward(a[0]),
             m => { var c = m.Compile(); CompiledRecurrentLayerCountTests.AssertWhole(c.Explanation); return a => c.Forward(a[0]); },
             Inputs(514, [t, 6]), training);
+
+    /// <summary>
+    /// Session 14: the last step of an unbatched output (`y.Select(0, -1)`, a row of the program's batch, a value without the batch)
+    /// into Dropout, Linear, ReLU: compiled whole, equal to eager (training with eager's dropout masks, and evaluation).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void LastStepOfABidirectionalLstmIntoALinearMatchesEager(int t, bool training)
+        => Compare(() => new UnbatchedLstmLastStepNet(), (m, a) => m.Forward(a[0]),
+            m => { var c = m.Compile(); CompiledRecurrentLayerCountTests.AssertWhole(c.Explanation); return a => c.Forward(a[0]); },
+            Inputs(515, [t, 5]), training);
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void FirstStepOfAGruIntoALinearMatchesEager(int t, bool training)
+        => Compare(() => new UnbatchedGruFirstStepNet(), (m, a) => m.Forward(a[0]),
+            m => { var c = m.Compile(); CompiledRecurrentLayerCountTests.AssertWhole(c.Explanation); return a => c.Forward(a[0]); },
+            Inputs(516, [t, 6]), training);
+
+    /// <summary>Session 14: ops on the unbatched states [L·D, H] (rows selected and joined, a mean over dim 0, a Linear of each row, a softmax).</summary>
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void LstmStatesIntoLinearsMatchEager(int t, bool training)
+        => Compare(() => new UnbatchedLstmStatesHeadNet(), (m, a) => m.Forward(a[0]),
+            m => { var c = m.Compile(); CompiledRecurrentLayerCountTests.AssertWhole(c.Explanation); return a => c.Forward(a[0]); },
+            Inputs(517, [t, 6]), training);
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void RnnStatesThroughALinearAndSoftmaxMatchEager(int t, bool training)
+        => Compare(() => new UnbatchedRnnStatesSoftmaxNet(), (m, a) => m.Forward(a[0]),
+            m => { var c = m.Compile(); CompiledRecurrentLayerCountTests.AssertWhole(c.Explanation); return a => c.Forward(a[0]); },
+            Inputs(518, [t, 6]), training);
+
+    /// <summary>The selected step's shape is PyTorch's ([D·H]: [16] for the bidirectional LSTM's y[-1]), the head's [3].</summary>
+    [Fact]
+    public void TheLastStepHasPyTorchsShape()
+    {
+        var compiled = new UnbatchedLstmLastStepNet().Compile();
+        Assert.Equal([3], compiled.Forward(Tensor.Randn(4, 5)).Shape);
+    }
+
+    /// <summary>A step index outside the rows at this call is eager's IndexOutOfRangeException in both modes.</summary>
+    [Fact]
+    public void AnEmptySequenceIsAClearErrorInBothModes()
+    {
+        var model = new UnbatchedGruFirstStepNet();
+        var compiled = model.Compile();
+        var x = Tensor.Zeros(0, 6);
+        Assert.ThrowsAny<Exception>(() => model.Forward(x));
+        Assert.ThrowsAny<Exception>(() => compiled.Forward(x));
+    }
 
     /// <summary>An initial state of the wrong shape (batched [4, 1, 8] for an unbatched input) is a clear error in both modes.</summary>
     [Fact]
