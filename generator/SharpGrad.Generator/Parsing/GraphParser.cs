@@ -585,7 +585,10 @@ internal sealed class GraphParser
             if (!failed)
             {
                 foreach (var f in flags) _branched.Add(f.Where!);
-                return branches;
+                // The breaks a test's layer call recorded while it was not yet assumed (a call inside a foreach body or a block, whose
+                // statements record their breaks as they go): that test is compiled per value now, so they are no break.
+                _issues.RemoveAll(i => i.DependsOnArguments && i.Location is { } at && flags.Any(f => at.Equals(f.Where)));
+                return SameOptionChecks(flags, branches);
             }
             _regions.RemoveRange(regionsBefore, _regions.Count - regionsBefore);
             if (more is not { } next) return null;
@@ -1933,9 +1936,7 @@ internal sealed class GraphParser
     /// (output, final states): the compiled program takes its output sequence.
     /// </summary>
     private bool RecurrentChildCall(InvocationExpressionSyntax call)
-        => call.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } access
-           && _model.GetSymbolInfo(access.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var member
-           && _children.TryGetValue(member.Name, out var child) && child.IsBuiltIn
+        => ReceiverChild(call) is { IsBuiltIn: true } child
            && OpCatalogue.ForLayer(child.Kind) is { Family: OpFamily.Recurrent or OpFamily.Attention };   // MultiheadAttention: (output, weights)
 
     /// <summary>
@@ -2009,9 +2010,14 @@ internal sealed class GraphParser
                 continue;
             }
             string test = access + "." + arg.Option;
-            // A parameter that gives the same option of several children is one test (its value is the same in each).
+            // A parameter that gives the same option of several children is one test (its value is the same in each). An item of a
+            // list or Sequential may be replaced after the constructor: the runner checks it still agrees (SameOptionChecks).
             string source = arg.OptionSource + "." + arg.Option;
-            if (_optionTests.TryGetValue(source, out var earlier)) test = earlier;
+            if (_optionTests.TryGetValue(source, out var earlier))
+            {
+                if (access is not null && earlier != test && (access != "this." + child.Name || !earlier.StartsWith("this.", System.StringComparison.Ordinal))) _sameOption[test] = (earlier, child.Path);
+                test = earlier;
+            }
             if (access is null || ChildParser.RunTimeOption(child.Kind, arg.Name) is not { } option)
             {
                 throw Unsupported(invocation, "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (not known at build time), of a layer that is not a readonly field of its own",
@@ -2034,7 +2040,8 @@ internal sealed class GraphParser
         }
         string name = child.Name + "[" + string.Join(",", label) + "]";
         if (access != "this." + child.Name && child.ArrayMember is null) return child with { Name = name, Args = args.ToEquatableArray(), IsVariant = true };   // a Sequential's item (AssumedItems)
-        return Variant(child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true });
+        // A list's item stays the list's: its variant is not one more item a foreach over the list would unroll (ArrayMember null).
+        return Variant(child with { Name = name, Path = child.Path, Args = args.ToEquatableArray(), IsVariant = true, ArrayMember = null });
     }
 
     /// <summary>The variant child of that name already made, or <paramref name="variant"/>, added to the module's children.</summary>
@@ -2086,8 +2093,7 @@ internal sealed class GraphParser
             .Any(s => s is IFieldSymbol { IsStatic: false, IsReadOnly: true } or IPropertySymbol { IsStatic: false, SetMethod: null });
 
     /// <summary>The built-in child whose Forward <paramref name="call"/> is (one <see cref="RecurrentChildCall"/> accepted).</summary>
-    private ChildSpec ChildOf(InvocationExpressionSyntax call)
-        => _children[_model.GetSymbolInfo(((MemberAccessExpressionSyntax)call.Expression).Expression, _token).Symbol!.Name];
+    private ChildSpec ChildOf(InvocationExpressionSyntax call) => ReceiverChild(call)!;
 
     /// <summary>
     /// The weights a MultiheadAttention call returns (its node <paramref name="layer"/>): a <see cref="GraphNode.WeightsOp"/> node reading
@@ -2867,5 +2873,46 @@ internal sealed class GraphParser
             value = here;
         }
         return value;
+    }
+
+    /// <summary>
+    /// The option tests of list or Sequential items that another child's test stands for (<see cref="Assumed"/>: items built from one
+    /// constructor parameter share its test), by the item's own test: the test taken and the item's state path.
+    /// </summary>
+    private readonly Dictionary<string, (string Test, string Path)> _sameOption = new(System.StringComparer.Ordinal);
+
+    /// <summary>
+    /// <paramref name="branches"/> of tests <paramref name="flags"/>, after an eager check, when some item's option is taken from
+    /// another child's test (<see cref="_sameOption"/>): the constructor built them alike, but a list's item may be replaced after it
+    /// (<c>norms.Insert(1, new LayerNorm(d, elementwiseAffine: false))</c>), and a region compiled for the other value must not run
+    /// on it. The check throws naming the item, the value it has and the test's; the region runs only on a module as it was built.
+    /// </summary>
+    private List<MethodSegment> SameOptionChecks(List<(string Text, LocationInfo? Where)> flags, List<MethodSegment> branches)
+    {
+        var checks = _sameOption.Where(p => flags.Any(f => f.Text == p.Value.Test)).OrderBy(p => p.Key, System.StringComparer.Ordinal).ToList();
+        if (checks.Count == 0) return branches;
+        string Literal(string text) => SymbolDisplay.FormatLiteral(text, quote: true);
+        var code = checks.Select(p => "if ((" + p.Key + ") != (" + p.Value.Test + ")) throw new global::System.InvalidOperationException("
+            + Literal("The compiled " + _type.Name + " tests `" + p.Value.Test + "` for its item '" + p.Value.Path + "' too (the constructor built them from one parameter), but '"
+                      + p.Value.Path + "' now differs (`" + p.Key + "` is ") + " + (" + p.Key + ") + " + Literal("): it was replaced after the module was built. Build the module anew, or run it eagerly.") + ");");
+        var check = new MethodSegment(null, string.Join("\n", code), "the check that the items built from one parameter still agree ("
+            + string.Join(", ", checks.Select(p => p.Value.Path)) + ")");
+        return new List<MethodSegment> { check }.Concat(branches).ToList();
+    }
+    /// <summary>
+    /// The child whose <c>Forward</c> <paramref name="call"/> is, as <see cref="Invocation"/> finds it: a field or property
+    /// (<c>lstm.Forward(x)</c>), an item of a list of children (<c>layers[i].Forward(x)</c>), or the variable of an unrolled foreach
+    /// over one (<c>foreach (var l in layers) h = l.Forward(h).Output;</c>); else null.
+    /// </summary>
+    private ChildSpec? ReceiverChild(InvocationExpressionSyntax call)
+    {
+        if (call.Expression is not MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } access) return null;
+        if (access.Expression is ElementAccessExpressionSyntax indexed) return IndexedChild(indexed);
+        return _model.GetSymbolInfo(access.Expression, _token).Symbol switch
+        {
+            (IFieldSymbol or IPropertySymbol) and var member => _children.TryGetValue(member.Name, out var child) ? child : null,
+            { } variable when _loopChild.TryGetValue(variable, out var item) => item,
+            _ => null,
+        };
     }
 }

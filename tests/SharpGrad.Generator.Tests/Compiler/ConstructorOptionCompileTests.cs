@@ -206,7 +206,11 @@ public class ConstructorOptionCompileTests
 
     /// <summary>
     /// Options of layers that are items of a readonly Sequential (<c>nn.Sequential(nn.Linear(d, d), nn.LayerNorm(d,
-    /// elementwise_affine=affine))</c>): tested on the built item, one region per value, no break.
+    /// elementwise_affine=affine))</c>) or of a ModuleList iterated by foreach (<c>nn.ModuleList([nn.LayerNorm(d,
+    /// elementwise_affine=affine) for _ in range(2)])</c>, <c>for n in self.norms: h = n(h)</c>): tested on the built item, one region
+    /// per value, no break. Items built from one parameter share the first one's test, and the runner checks the others still agree
+    /// (a list's item may be replaced after the constructor); items built with different options (<c>affine</c>, <c>!affine</c>) are
+    /// tested each.
     /// </summary>
     public static TheoryData<string, string, string, string, string, string[]> ItemModels() => new()
     {
@@ -217,6 +221,46 @@ public class ConstructorOptionCompileTests
             "        body = new Sequential(new Linear(d, d), new LayerNorm(d, elementwiseAffine: affine));",
             "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x) => body.Forward(x) * 2f;",
             ["((global::SharpGrad.Layers.LayerNorm)this.body[1]).ElementwiseAffine", "ForwardRegion2("]
+        },
+        {
+            "ModuleList items filled in a loop, foreach",
+            "int d, bool affine",
+            "    private readonly ModuleList<LayerNorm> norms = new();",
+            "        for (int i = 0; i < 2; i++) norms.Append(new LayerNorm(d, elementwiseAffine: affine));",
+            "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x)\n    {\n        var h = x * 2f;\n        foreach (var n in norms) h = n.Forward(h);\n        return h;\n    }",
+            ["((global::SharpGrad.Layers.LayerNorm)this.norms[0]).ElementwiseAffine", "ForwardRegion2(", "if ((((global::SharpGrad.Layers.LayerNorm)this.norms[1]).ElementwiseAffine) != (((global::SharpGrad.Layers.LayerNorm)this.norms[0]).ElementwiseAffine)) throw"]
+        },
+        {
+            "ModuleList items with options that differ per item",
+            "int d, bool affine",
+            "    private readonly ModuleList<LayerNorm> norms = new();",
+            "        norms.Append(new LayerNorm(d, elementwiseAffine: affine));\n        norms.Append(new LayerNorm(d, elementwiseAffine: !affine));\n        norms.Append(new LayerNorm(d));",
+            "    public Tensor Forward([Shape(\"N\", \"d\")] Tensor x)\n    {\n        var h = x * 2f;\n        foreach (var n in norms) h = n.Forward(h);\n        return h;\n    }",
+            ["if ((((global::SharpGrad.Layers.LayerNorm)this.norms[0]).ElementwiseAffine) && !(((global::SharpGrad.Layers.LayerNorm)this.norms[1]).ElementwiseAffine))", "ForwardRegion2("]
+        },
+        {
+            "ModuleList of GRU filled one statement after another, bias",
+            "int d, bool bias",
+            "    private readonly ModuleList<GRU> layers = new();",
+            "        layers.Append(new GRU(d, d, batchFirst: true, bias: bias));\n        layers.Append(new GRU(d, d, batchFirst: true, bias: bias));",
+            "    public Tensor Forward(Tensor x)\n    {\n        var h = x;\n        foreach (var l in layers) h = l.Forward(h).Output;\n        return h;\n    }",
+            ["((global::SharpGrad.Layers.GRU)this.layers[0]).Bias", "((global::SharpGrad.Layers.GRU)this.layers[1]).Bias) != (", "ForwardRegion2("]
+        },
+        {
+            "ModuleList of LSTM, bias, the output of a loop variable's call",
+            "int d, bool bias",
+            "    private readonly ModuleList<LSTM> layers = new();",
+            "        for (int i = 0; i < 2; i++) layers.Append(new LSTM(d, d, batchFirst: true, bias: bias));",
+            "    public Tensor Forward(Tensor x)\n    {\n        var h = x;\n        foreach (var l in layers) h = l.Forward(h).Output;\n        return h;\n    }",
+            ["((global::SharpGrad.Layers.LSTM)this.layers[0]).Bias", "ForwardRegion2("]
+        },
+        {
+            "ModuleList of TransformerEncoderLayer, normFirst",
+            "int d, bool normFirst",
+            "    private readonly ModuleList<TransformerEncoderLayer> layers = new();",
+            "        for (int i = 0; i < 2; i++) layers.Append(new TransformerEncoderLayer(d, 2, 16, 0.0, batchFirst: true, normFirst: normFirst));",
+            "    public Tensor Forward([Shape(\"N\", 5, \"d\")] Tensor x)\n    {\n        var h = x;\n        foreach (var l in layers) h = l.Forward(h);\n        return h;\n    }",
+            ["((global::SharpGrad.Layers.TransformerEncoderLayer)this.layers[0]).NormFirst", "ForwardRegion2("]
         },
     };
 
