@@ -642,15 +642,6 @@ internal static class ChildParser
     /// <summary>True for a type of the runtime's root namespace (<c>SharpGrad.Rng</c>).</summary>
     private static bool IsRuntimeType(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad";
 
-    /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
-    /// <summary>
-    /// Built-in layers with a hand-written compiled program of their own (<c>TransformerEncoder.Compile()</c>) that a parent runs as
-    /// such: a statement calling one is a call of that program in the region runner, not part of a region (GraphParser.ComposedCall).
-    /// </summary>
-    /// <summary>
-    /// A built-in layer whose call is a call of its own compiled program (its <c>Compile()</c>): the encoder stack, and the
-    /// decoder layer and stack (their result has the shape of their first argument, the target sequence).
-    /// </summary>
     /// <summary>
     /// A built-in layer's argument its compiled rule never reads, because the kernels read it from the layer at each call: the
     /// dropout probability of <c>Dropout</c> (<c>P</c>), <c>TransformerEncoderLayer</c> (its dropout modules) and
@@ -677,7 +668,12 @@ internal static class ChildParser
             ("RNN" or "LSTM" or "GRU", "bias") => "Bias",
             ("TransformerEncoderLayer", "normFirst") => "NormFirst",
             ("TransformerEncoderLayer" or "MultiheadAttention", "batchFirst") => "BatchFirst",
-            ("LayerNorm", "elementwiseAffine") => "ElementwiseAffine",
+            ("LayerNorm" or "RMSNorm", "elementwiseAffine") => "ElementwiseAffine",
+            ("BatchNorm1d" or "BatchNorm2d" or "GroupNorm" or "InstanceNorm1d" or "InstanceNorm2d", "affine") => "Affine",
+            ("BatchNorm1d" or "BatchNorm2d" or "InstanceNorm1d" or "InstanceNorm2d", "trackRunningStats") => "TrackRunningStats",
+            // PyTorch's `bias=False` leaves the layer's bias None: the built layer's test is whether it has one.
+            ("Linear" or "Conv1d" or "Conv2d" or "ConvTranspose1d" or "ConvTranspose2d" or "LayerNorm", "bias") => "Bias is not null",
+            ("MultiheadAttention", "bias") => "InProjBias is not null",
             _ => null,
         };
         if (property is not null)
@@ -696,8 +692,14 @@ internal static class ChildParser
         return (name + " == \"" + one + "\"", new ChildArg(parameter, default, true) { String = one }, new ChildArg(parameter, default, true) { String = other });
     }
 
+    /// <summary>
+    /// A built-in layer with a hand-written compiled program of its own (its <c>Compile()</c>) that a parent runs as such: the
+    /// encoder stack, and the decoder layer and stack (their result has the shape of their first argument, the target sequence). A
+    /// statement calling one is a call of that program in the region runner, not part of a region (GraphParser.ComposedCall).
+    /// </summary>
     internal static bool IsComposedKind(string kind) => kind is "TransformerEncoder" or "TransformerDecoder" or "TransformerDecoderLayer";
 
+    /// <summary>True for the layers of the runtime (<c>SharpGrad.Layers</c>).</summary>
     internal static bool IsBuiltIn(ITypeSymbol type) => type.ContainingNamespace?.ToDisplayString() == "SharpGrad.Layers";
 
     /// <summary>The type's full name without <c>global::</c> and without nullability (<c>Demo.Block</c>).</summary>
