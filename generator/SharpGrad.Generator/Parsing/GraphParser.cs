@@ -16,7 +16,7 @@ namespace SharpGrad.Generator.Parsing;
 /// inferred from the first layer by the inliner). Anything outside the static subset stops the method's graph there
 /// and is recorded as a <see cref="GraphIssue"/>.
 /// </summary>
-internal sealed class GraphParser
+internal sealed partial class GraphParser
 {
     public const string CompiledAttributeName = "SharpGrad.CompiledAttribute";
     public const string ShapeAttributeName = "SharpGrad.ShapeAttribute";
@@ -348,6 +348,8 @@ internal sealed class GraphParser
                 var snapshot = Snapshot();
                 _undecided = null;
                 bool parsed = TryStatement(statement, isFinal, out int returned);
+                // A statement computing with a break's value it linearized (HoistInOrder), whose shape the build does not know: eager.
+                if (parsed && ComputesWithEagerValue(LinearizedValue(statement))) parsed = false;
                 var undecided = _undecided;
                 if (!parsed && pending is null && ComposedCall(statement) is { } composed)
                 {
@@ -381,15 +383,15 @@ internal sealed class GraphParser
                     }
                     (_nodes, _env, _intEnv, _eager, _regionInputs) = open;
                 }
-                if (!parsed && Hoistable(statement) is { } hoisted)
+                if (!parsed && pending is null && Linearize(statement) is { } plan)
                 {
-                    // var y = Scale(fc1.Forward(x)): the statement breaks, but what it computes first compiles: that part is a
-                    // region (joining the open one where it can), the rest of the statement eager, reading its value.
+                    // return fc1.Forward(x) + Helper(x) * fc2.Forward(x): the operands evaluated before the first break (or composed
+                    // call) computed first, in order, into temporaries (regions where they compile), then the break eagerly; then the
+                    // statement is parsed again with those temporaries in their places, so what it evaluates after the break compiles.
                     Restore(snapshot);
-                    Hoist(method, statements, start, i, current, hoisted, segments);
+                    HoistInOrder(method, statements, start, i, current, plan, segments);
                     start = -1;
-                    i++;
-                    continue;
+                    continue;   // statement i again
                 }
                 var outputs = parsed ? Outputs(statements, start, i, isFinal ? returned : -1) : null;
                 if (outputs is not null)
@@ -748,16 +750,27 @@ internal sealed class GraphParser
         try
         {
             bool any = false;
-            while ((NestedComposedCall(null, expression) ?? ComposedInvocation(expression)) is { } nested)
+            while (true)
             {
-                string value = NextPart();
-                ComposedStatement(method, default, -1, -1, null, nested, segments, value);
-                _composedValues[nested.Call] = value;
+                if ((NestedComposedCall(null, expression) ?? ComposedInvocation(expression)) is { } nested)
+                {
+                    string value = NextPart();
+                    ComposedStatement(method, default, -1, -1, null, nested, segments, value);
+                    _composedValues[nested.Call] = value;
+                }
+                else if (Linearize(null, expression) is { } plan)
+                {
+                    // => fc.Forward(x) + decoder.Forward(t, m), => a(x) + Helper(x): the operands before the barrier, then the barrier (HoistInOrder).
+                    HoistInOrder(method, default, -1, -1, null, plan, segments);
+                }
+                else break;
                 any = true;
             }
             if (!any) return default;
-            // The expression, those locals in the calls' places: a region leaving the result (eager, its break named, where it breaks).
-            ArgumentRegion(method, expression, "__sgResult", segments);
+            // The expression, those locals in the calls' places: a region leaving the result (eager, its break named, where it breaks;
+            // eager too where it computes with a break's value, whose shape the build does not know).
+            if (ComputesWithEagerValue(expression)) AddEager(segments, "var __sgResult = " + Substituted(expression) + ";", Lines(expression, expression), new List<string>());
+            else ArgumentRegion(method, expression, "__sgResult", segments);
             AddEager(segments, "return __sgResult;", Lines(expression, expression), new List<string>());
         }
         finally
@@ -772,88 +785,6 @@ internal sealed class GraphParser
 
     /// <summary>The next temporary of a hoisted sub-expression or a composed call computed before its statement (<c>__sgPart0</c>, …).</summary>
     private string NextPart() => "__sgPart" + (_hoisted++).ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// The sub-expression of a statement that breaks which the statement evaluates first and which compiles on its own
-    /// (<c>fc1.Forward(x)</c> in <c>var y = Scale(Functional.Relu(fc1.Forward(x)));</c>: the outermost such one, found along the
-    /// operands evaluated first: a call's receiver or first argument, a binary operator's left operand); null when there is none
-    /// or it computes nothing (a local, a constant). Only what runs first is hoisted, so nothing of the statement runs in
-    /// another order than written (a helper's side effects, a random draw).
-    /// </summary>
-    private ExpressionSyntax? Hoistable(StatementSyntax statement)
-    {
-        ExpressionSyntax? value = statement switch
-        {
-            LocalDeclarationStatementSyntax { Declaration.Variables: [{ Initializer.Value: var init }] } => init,
-            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
-                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
-            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call } => call,
-            ReturnStatementSyntax { Expression: { } returned } => returned,
-            _ => null,
-        };
-        for (var candidate = value; candidate is not null; candidate = FirstOperand(candidate))
-        {
-            if (candidate is ParenthesizedExpressionSyntax) continue;
-            if (_model.GetTypeInfo(candidate, _token).Type is not { } type || !ModuleParser.IsTensor(type)) continue;
-            var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, _issues.Count);
-            OpenRegion();
-            int node;
-            try
-            {
-                node = Expr(candidate);
-                if (_issues.Count != saved.Item6 || _eager.Count > 0) node = -1;
-            }
-            catch (UnsupportedException)
-            {
-                node = -1;
-            }
-            bool computes = node >= 0 && _nodes[node].Kind is not (NodeKind.Input or NodeKind.Constant);
-            _issues.RemoveRange(saved.Item6, _issues.Count - saved.Item6);
-            (_nodes, _env, _intEnv, _eager, _regionInputs) = (saved.Item1, saved.Item2, saved.Item3, saved.Item4, saved.Item5);
-            if (node >= 0) return computes && candidate != value ? candidate : null;
-        }
-        return null;
-    }
-
-    /// <summary>The operand an expression evaluates first when it is itself computed (a call's receiver or first argument, a binary's left), else null.</summary>
-    private ExpressionSyntax? FirstOperand(ExpressionSyntax expression) => expression switch
-    {
-        ParenthesizedExpressionSyntax p => p.Expression,
-        InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Expression: var receiver } }
-            when _model.GetSymbolInfo(receiver, _token).Symbol is not (INamedTypeSymbol or INamespaceSymbol or IFieldSymbol or IPropertySymbol or ILocalSymbol or IParameterSymbol)
-                 && receiver is not (ThisExpressionSyntax or BaseExpressionSyntax) => receiver,
-        InvocationExpressionSyntax { ArgumentList.Arguments: [var first, ..] } when first.RefKindKeyword.IsKind(SyntaxKind.None) => first.Expression,
-        BinaryExpressionSyntax binary when binary.IsKind(SyntaxKind.AddExpression) || binary.IsKind(SyntaxKind.SubtractExpression)
-                                           || binary.IsKind(SyntaxKind.MultiplyExpression) || binary.IsKind(SyntaxKind.DivideExpression)
-                                           || binary.IsKind(SyntaxKind.ModuloExpression) => binary.Left,
-        PrefixUnaryExpressionSyntax { RawKind: (int)SyntaxKind.UnaryMinusExpression } negate => negate.Operand,
-        MemberAccessExpressionSyntax { Expression: var inner } when _model.GetSymbolInfo(expression, _token).Symbol is IPropertySymbol => inner,
-        _ => null,
-    };
-
-    /// <summary>
-    /// Statement <paramref name="i"/> with its sub-expression <paramref name="part"/> (<see cref="Hoistable"/>) computed by a region:
-    /// the open region grown by it where it can be (<see cref="JoinArgument"/>), else a region of its own after the open one
-    /// closes; then the statement, its part replaced by the region's value, eager.
-    /// </summary>
-    private void Hoist(IMethodSymbol method, SyntaxList<StatementSyntax> statements, int start, int i, RegionOutputs? current, ExpressionSyntax part,
-                       List<MethodSegment> segments)
-    {
-        var statement = statements[i];
-        string name = NextPart();
-        bool open = start >= 0;
-        if (!(open && JoinArgument(method, statements, start, i, part, name, segments)))
-        {
-            if (open && i > start && current is not null) CloseRegion(method, statements, start, i - 1, current, segments);
-            else if (open && i > start) AddEager(segments, Code(statements, start, i - 1), Lines(statements[start], statements[i - 1]), Writes(statements, start, i - 1));
-            ArgumentRegion(method, part, name, segments);
-        }
-        // The part, and any composed call the runner computed before the statement (NestedComposedCall), replaced by their locals.
-        var calls = statement.DescendantNodes().OfType<InvocationExpressionSyntax>().Where(c => _composedValues.ContainsKey(c) && !part.Span.Contains(c.Span)).ToList();
-        var rewritten = statement.ReplaceNodes(calls.Cast<SyntaxNode>().Append(part),
-            (original, _) => SyntaxFactory.IdentifierName(original == part ? name : _composedValues[original]).WithTriviaFrom(original));
-        AddEager(segments, rewritten.ToString(), Lines(statement, statement), Writes(statements, i, i));
-    }
 
     /// <summary>The temporaries of the arguments of composed calls in the method being split (<c>__sgArg0</c>, …).</summary>
     private int _composedArguments;
@@ -964,6 +895,13 @@ internal sealed class GraphParser
         foreach (var argument in composed.Call.ArgumentList.Arguments)
         {
             var e = argument.Expression;
+            if (_composedValues.TryGetValue(e, out var computed))
+            {
+                // An argument computed before the call (HoistInOrder): its temporary, passed as it is.
+                replaced[e] = computed;
+                if (first is null && argument.NameColon is null) first = computed;
+                continue;
+            }
             bool passed = _model.GetSymbolInfo(e, _token).Symbol is ILocalSymbol or IParameterSymbol;
             if (_model.GetTypeInfo(e, _token).Type is not { } type || !ModuleParser.IsTensor(type) || passed)
             {
@@ -1409,10 +1347,10 @@ internal sealed class GraphParser
     private string Code(SyntaxList<StatementSyntax> statements, int start, int end)
         => string.Join("\n", statements.Skip(start).Take(end - start + 1).Select(Substituted));
 
-    /// <summary>A statement's text with the composed calls inside it that the runner computed before it (<see cref="_composedValues"/>) replaced by their locals.</summary>
+    /// <summary>A statement's text with the composed calls and operands inside it that the runner computed before it (<see cref="_composedValues"/>) replaced by their locals.</summary>
     private string Substituted(SyntaxNode statement)
     {
-        var calls = statement.DescendantNodesAndSelf().OfType<InvocationExpressionSyntax>().Where(_composedValues.ContainsKey).ToList();
+        var calls = statement.DescendantNodesAndSelf().OfType<ExpressionSyntax>().Where(_composedValues.ContainsKey).ToList();
         if (calls.Count == 0) return statement.ToString();
         if (calls[0] == statement) return _composedValues[statement];
         return statement.ReplaceNodes(calls, (original, _) => SyntaxFactory.IdentifierName(_composedValues[original]).WithTriviaFrom(original)).ToString();

@@ -48,7 +48,7 @@ public sealed partial class NestedEncoderCall
     public Tensor Forward([Shape("N", "T", 6)] Tensor x) => head.Forward(encoder.Forward(proj.Forward(x))).Mean(1);
 }
 
-/// <summary>The stack called inside an expression after an operand that computes (<c>proj.Forward(x) * 0.5f + encoder.Forward(…)</c>): a named graph break, never silently eager.</summary>
+/// <summary>The stack called inside an expression after an operand that computes (<c>proj.Forward(x) * 0.5f + encoder.Forward(…)</c>): that operand first, then the stack (session 14).</summary>
 [Module]
 public sealed partial class EncoderCallAfterAnOperand
 {
