@@ -118,22 +118,22 @@ internal sealed partial class GraphParser
 
     /// <summary>
     /// True for a tensor sub-expression that does not compile on its own, or that computes with an operand computed eagerly (a
-    /// break's value, whose shape the build does not know) other than as a child's input (<c>fc.Forward(h)</c>, which gives it its
-    /// shape): its other operands are computed first (regions where they compile), it runs eagerly.
+    /// break's value, whose shape the build does not know — also as a child's input: <c>fc.Forward(h)</c> takes any leading dims,
+    /// so the layer does not give h its rank; <c>fc.Forward(Functional.Pad(t, …))</c> of a [N, C, L] t): its other operands are
+    /// computed first (regions where they compile), it runs eagerly.
     /// </summary>
     private bool Breaks(ExpressionSyntax e, Dictionary<SyntaxNode, (bool Ok, bool Computes, bool Data)> compiles)
     {
         if (!IsTensorValue(e)) return false;
         var (ok, computes, _) = Compiles(e, compiles);
         if (!ok) return true;
-        if (!computes || e is InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } }
-            && !IsTensorValue(receiver)) return false;
+        if (!computes) return false;
         return Operands(e).Any(o => _eagerValues.Contains(Unparenthesized(o)));
     }
 
     /// <summary>
-    /// True when <paramref name="value"/> (a statement's value, <see cref="LinearizedValue"/>) computes with a break's value computed into a temporary (<see cref="_eagerValues"/>)
-    /// other than as a child's input: the shape of that value is not known at build time, so the statement runs as written.
+    /// True when <paramref name="value"/> (a statement's value, <see cref="LinearizedValue"/>) computes with a break's value computed into a temporary (<see cref="_eagerValues"/>):
+    /// the shape of that value is not known at build time, so the statement runs as written.
     /// </summary>
     private bool ComputesWithEagerValue(ExpressionSyntax? value)
     {
