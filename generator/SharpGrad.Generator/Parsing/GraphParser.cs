@@ -829,15 +829,7 @@ internal sealed partial class GraphParser
     /// </summary>
     private (InvocationExpressionSyntax Call, ExpressionSyntax Receiver, string Child)? NestedComposedCall(StatementSyntax? statement, ExpressionSyntax? body = null)
     {
-        ExpressionSyntax? value = body ?? statement switch
-        {
-            LocalDeclarationStatementSyntax { Declaration.Variables: [{ Initializer.Value: var init }] } => init,
-            ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax { Left: IdentifierNameSyntax } assignment }
-                when assignment.IsKind(SyntaxKind.SimpleAssignmentExpression) => assignment.Right,
-            ExpressionStatementSyntax { Expression: InvocationExpressionSyntax call } => call,
-            ReturnStatementSyntax { Expression: { } returned } => returned,
-            _ => null,
-        };
+        ExpressionSyntax? value = body ?? LinearizedValue(statement);
         for (var e = value; e is not null; e = EvaluatedFirst(e))
         {
             if (e != value && ComposedInvocation(e) is { } composed) return composed;

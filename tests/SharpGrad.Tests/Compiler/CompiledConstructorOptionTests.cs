@@ -190,7 +190,8 @@ public class CompiledConstructorOptionTests
 {
     private static readonly int[] Batches = [1, 3, 64];
 
-    private static void AssertEqualsEager(Module model, Func<Tensor, Tensor> compiled, Func<Tensor, Tensor> eager, int[] input, int[] output, int seed, string what)
+    /// <summary>Compiled against eager on one random input and seed gradient: output shape, output, input and parameter gradients.</summary>
+    internal static void AssertEqualsEager(Module model, Func<Tensor, Tensor> compiled, Func<Tensor, Tensor> eager, int[] input, int[] output, int seed, string what)
     {
         var rng = new Rng(seed);
         var x = Tensor.Randn(input, rng: rng);

@@ -102,17 +102,6 @@ public class CompiledListOptionTests
 {
     private static readonly int[] Batches = [1, 3];
 
-    private static void AssertEqualsEager(Module model, Func<Tensor, Tensor> compiled, Func<Tensor, Tensor> eager, int[] input, int[] output, int seed, string what)
-    {
-        var rng = new Rng(seed);
-        var x = Tensor.Randn(input, rng: rng);
-        var gradient = Tensor.Randn(output, rng: rng);
-        var e = CompiledTransformerDropoutTests.Run(model, a => eager(a[0]), [x], gradient, seed + 1);
-        var c = CompiledTransformerDropoutTests.Run(model, a => compiled(a[0]), [x], gradient, seed + 1);
-        Assert.Equal(output, c.Out.Shape.ToArray());
-        CompiledTransformerDropoutTests.AssertSame(e, c, what);
-    }
-
     public static IEnumerable<object[]> FlagCases()
     {
         foreach (bool flag in new[] { false, true })
@@ -133,7 +122,7 @@ public class CompiledListOptionTests
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Equal(2, compiled.Explanation.Regions.Count);
         Assert.Equal(affine ? 6 : 2, model.Parameters().Count());
-        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 602, $"list items (affine {affine}, training {training}, batch {batch})");
+        CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 602, $"list items (affine {affine}, training {training}, batch {batch})");
     }
 
     [Theory]
@@ -147,7 +136,7 @@ public class CompiledListOptionTests
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Equal(2, compiled.Explanation.Regions.Count);   // (norms.0 affine, norms.1 not) and the other way: never both
-        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 612, $"mixed items (affine {affine}, training {training}, batch {batch})");
+        CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, d], 612, $"mixed items (affine {affine}, training {training}, batch {batch})");
     }
 
     public static IEnumerable<object[]> EncoderCases()
@@ -171,7 +160,7 @@ public class CompiledListOptionTests
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Equal(4, compiled.Explanation.Regions.Count);
         int[] shape = batchFirst ? [batch, t, d] : [t, batch, d];
-        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), shape, shape, 622,
+        CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), shape, shape, 622,
             $"encoder layers (normFirst {normFirst}, batchFirst {batchFirst}, training {training}, batch {batch})");
     }
 
@@ -186,7 +175,7 @@ public class CompiledListOptionTests
         var compiled = model.Compile();
         Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
         Assert.Equal(2, compiled.Explanation.Regions.Count);
-        AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, d], 632, $"LSTM items (bias {bias}, training {training}, batch {batch})");
+        CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, t, d], [batch, t, d], 632, $"LSTM items (bias {bias}, training {training}, batch {batch})");
     }
 
     /// <summary>
