@@ -1961,8 +1961,8 @@ internal sealed partial class GraphParser
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (`" + test + "`, known only when the module is built)",
-                    "pass a constant, or build the module in a parent with a constant; compiled on its own, at most " + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                    + " such options (and readonly-field tests) of one method are compiled, one program per combination of their values")
+                    "pass a constant, or build the module in a parent with a constant; compiled on its own, a method takes one program per reachable combination of such options (and readonly-field tests), at most "
+                    + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture) + " per group of regions (a layer whose option only picks its kernel, called in a statement of its own, is a group of its own)")
                 { DependsOnArguments = true });
             }
             args.Add(value ? option.WhenTrue : option.WhenFalse);
