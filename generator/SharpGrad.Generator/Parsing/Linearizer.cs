@@ -55,8 +55,9 @@ internal sealed partial class GraphParser
         if (barrier is null) return null;
         bool composed = ComposedInvocation(barrier) is not null;
         // A break is computed into a temporary of its own only when something after it compiles: an operand that computes without
-        // it, or a child's call reading it (the layer gives it its shape); else it stays in the statement, which runs as written.
-        bool kept = !composed && (Unparenthesized(value) == barrier || !ComputesAfter(value, barrier, compiles) && !ReadByChild(barrier));
+        // it (what computes with it, a child's call reading it included, runs eagerly: Breaks); else it stays in the statement,
+        // which runs as written.
+        bool kept = !composed && (Unparenthesized(value) == barrier || !ComputesAfter(value, barrier, compiles));
         var parts = before.Where(p => Needed(p, compiles)).ToList();
         if (kept && parts.Count == 0) return null;
         return new Linearized(parts, barrier, kept);
@@ -66,15 +67,6 @@ internal sealed partial class GraphParser
     private bool ComputesAfter(ExpressionSyntax value, ExpressionSyntax barrier, Dictionary<SyntaxNode, (bool Ok, bool Computes, bool Data)> compiles)
         => value.DescendantNodesAndSelf(n => n is not AnonymousFunctionExpressionSyntax).OfType<ExpressionSyntax>()
             .Any(e => e.SpanStart >= barrier.Span.End && !Plain(e) && IsTensorValue(e) && Compiles(e, compiles) is { Ok: true, Computes: true, Data: false });
-
-    /// <summary>True when <paramref name="barrier"/> is an argument of a child's call (<c>fc.Forward(Helper(x))</c>).</summary>
-    private bool ReadByChild(ExpressionSyntax barrier)
-    {
-        SyntaxNode node = barrier;
-        while (node.Parent is ParenthesizedExpressionSyntax p) node = p;
-        return node.Parent is ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward", Expression: var receiver } } } }
-               && !IsTensorValue(receiver);
-    }
 
     private static ExpressionSyntax Unparenthesized(ExpressionSyntax e)
     {
@@ -148,25 +140,45 @@ internal sealed partial class GraphParser
     private (bool Ok, bool Computes, bool Data) Compiles(ExpressionSyntax e, Dictionary<SyntaxNode, (bool Ok, bool Computes, bool Data)> compiles)
     {
         if (compiles.TryGetValue(e, out var known)) return known;
-        var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, Issues: _issues.Count, _undecided, Implied: _implied.ToList());
+        int issues = _issues.Count;
+        var result = Aside(() =>
+        {
+            int node;
+            try
+            {
+                node = Expr(e);
+                if (_issues.Count != issues || _eager.Count > 0) node = -1;
+            }
+            catch (UnsupportedException)
+            {
+                node = -1;
+            }
+            bool computes = node >= 0 && _nodes[node].Kind is not (NodeKind.Input or NodeKind.Constant);
+            return (node >= 0, computes, computes && IsData(node));
+        });
+        _issues.RemoveRange(issues, _issues.Count - issues);
+        return compiles[e] = result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="parse"/> in a region of its own with the parser's state set aside: the nodes, environments, eager
+    /// statements, region inputs, the undecided test and the implied facts are as they were afterwards (the issues it adds are the
+    /// caller's to keep or drop).
+    /// </summary>
+    private T Aside<T>(System.Func<T> parse)
+    {
+        var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, _undecided, Implied: _implied.ToList());
         OpenRegion();
-        int node;
         try
         {
-            node = Expr(e);
-            if (_issues.Count != saved.Issues || _eager.Count > 0) node = -1;
+            return parse();
         }
-        catch (UnsupportedException)
+        finally
         {
-            node = -1;
+            (_nodes, _env, _intEnv, _eager, _regionInputs, _undecided) = (saved._nodes, saved._env, saved._intEnv, saved._eager, saved._regionInputs, saved._undecided);
+            _implied.Clear();
+            _implied.UnionWith(saved.Implied);
         }
-        bool computes = node >= 0 && _nodes[node].Kind is not (NodeKind.Input or NodeKind.Constant);
-        bool data = computes && IsData(node);
-        _issues.RemoveRange(saved.Issues, _issues.Count - saved.Issues);
-        (_nodes, _env, _intEnv, _eager, _regionInputs, _undecided) = (saved._nodes, saved._env, saved._intEnv, saved._eager, saved._regionInputs, saved._undecided);
-        _implied.Clear();
-        _implied.UnionWith(saved.Implied);
-        return compiles[e] = (node >= 0, computes, data);
     }
 
     /// <summary>
@@ -249,21 +261,20 @@ internal sealed partial class GraphParser
     /// </summary>
     private void NameBreak(IMethodSymbol method, ExpressionSyntax barrier)
     {
-        var saved = (_nodes, _env, _intEnv, _eager, _regionInputs, _undecided, Implied: _implied.ToList());
         int issues = _issues.Count;
-        OpenRegion();
-        try
+        Aside(() =>
         {
-            Expr(barrier);
-        }
-        catch (UnsupportedException e)
-        {
-            if (e.Issue is not null) _issues.Add(e.Issue);
-        }
+            try
+            {
+                Expr(barrier);
+            }
+            catch (UnsupportedException e)
+            {
+                if (e.Issue is not null) _issues.Add(e.Issue);
+            }
+            return 0;
+        });
         for (int j = issues; j < _issues.Count; j++) _issues[j] = _issues[j] with { Method = method.Name };
-        (_nodes, _env, _intEnv, _eager, _regionInputs, _undecided) = (saved._nodes, saved._env, saved._intEnv, saved._eager, saved._regionInputs, saved._undecided);
-        _implied.Clear();
-        _implied.UnionWith(saved.Implied);
     }
 
     /// <summary>
