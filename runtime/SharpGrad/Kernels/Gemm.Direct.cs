@@ -133,12 +133,13 @@ public static partial class Gemm
     /// Whether x·Wᵀ (A m×k contiguous, B n×k) runs as Cᵀ = B·Aᵀ on the broadcast kernel instead of as dot products. A
     /// layer's training forward (64×784·(256×784)ᵀ, fc1 of the MLP) ran at ~150 GFLOP/s in <see cref="Dot4x4{T, TRows}"/>
     /// and at ~205 as W·xᵀ in <see cref="AxpyTile{T, TRows}"/> (`count gemm-fc1-fwd` / `gemm-fc1-fwd-t`, one core); the two
-    /// transposes it needs (x: m·k elements, the m×n result) are a small fraction of m·n·k when W has many rows. AVX-512 and
-    /// float only (where it was measured); x with few rows (the transposed copy of x stays in L2 and the broadcast kernel's
+    /// transposes it needs (x: m·k elements, the m×n result) are a small fraction of m·n·k when W has many rows. With AVX2
+    /// (session 15, Zen 3) the same holds: fc1's forward 464 → see docs/performance.md "AVX2 GEMM, session 15". Float only
+    /// (where it was measured); x with few rows (the transposed copy of x stays in L2 and the broadcast kernel's
     /// strips of it in L1).
     /// </summary>
     private static bool UseTransposedProduct<T>(int m, int n, int k, int lda) where T : unmanaged
-        => typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && lda == k
+        => typeof(T) == typeof(float) && DirectVectors && lda == k
            && m >= TransposedMinM && m <= TransposedMaxM && n >= TransposedMinN && k >= TransposedMinK;
 
     /// <summary>The fewest rows of x for <see cref="UseTransposedProduct{T}"/> (one 32-column strip of xᵀ).</summary>
@@ -216,7 +217,7 @@ public static partial class Gemm
         // T's rows [j0, j1) = alpha·W[j0..j1)·Aᵀ: 8-row tiles of W, each against every 2-vector strip of Aᵀ before the next
         // tile (the tile's k-block, 8 KB, stays in L1 and W is read once; DirectAxpy's order, strips outside, would read W
         // once per strip, from L3 in a training step where the optimizer's pass has pushed it out of L2).
-        int mr = DirectMR, w2 = 2 * Vector512<T>.Count;
+        int mr = DirectMR, w2 = 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count);
         int rowsFull = rows / mr * mr, colsFull = m / w2 * w2;
         ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
         ref T at0 = ref MemoryMarshal.GetArrayDataReference(at);
@@ -334,6 +335,15 @@ public static partial class Gemm
         ref T x1 = ref Unsafe.Add(ref x, ldx); ref T x2 = ref Unsafe.Add(ref x, 2 * ldx); ref T x3 = ref Unsafe.Add(ref x, 3 * ldx);
         ref T y0 = ref Unsafe.Add(ref y, rows.Offset(q0));
         ref T y1 = ref Unsafe.Add(ref y, rows.Offset(q0 + 1)); ref T y2 = ref Unsafe.Add(ref y, rows.Offset(q0 + 2)); ref T y3 = ref Unsafe.Add(ref y, rows.Offset(q0 + 3));
+        if (V.AxpyRows != 8)
+        {
+            // 16 vector registers (AVX2): 16 accumulators + 4 rows of y + 1 of x do not fit, and the JIT spilled six
+            // accumulators (12 stack loads and stores per 16 FMAs). Two passes of 2 rows × 4 instead (13 registers); the
+            // 4 rows of y are read twice, from L1.
+            Dot2x4<T, V, TV>(ref x, ref x1, ref y0, ref y1, ref y2, ref y3, k, alpha, ref c, ldc);
+            Dot2x4<T, V, TV>(ref x2, ref x3, ref y0, ref y1, ref y2, ref y3, k, alpha, ref Unsafe.Add(ref c, 2 * ldc), ldc);
+            return;
+        }
         TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
         TV c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         int p = 0;
@@ -371,6 +381,42 @@ public static partial class Gemm
         V.AddSums(ref Unsafe.Add(ref c, ldc), alpha, c10, c11, c12, c13);
         V.AddSums(ref Unsafe.Add(ref c, 2 * ldc), alpha, c20, c21, c22, c23);
         V.AddSums(ref Unsafe.Add(ref c, 3 * ldc), alpha, c30, c31, c32, c33);
+    }
+
+    /// <summary>
+    /// C[r, q] += alpha · Σ_p x_r[p]·y_q[p] for r &lt; 2 and q &lt; 4 (8 accumulators): <see cref="Dot4x4{T, TRows, V, TV}"/>'s
+    /// halves on 16 vector registers, in the same order of summation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2x4<T, V, TV>(ref T x0, ref T x1, ref T y0, ref T y1, ref T y2, ref T y3, int k, T alpha, ref T c, int ldc)
+        where T : unmanaged, INumber<T> where V : struct, ISimd<TV, T> where TV : struct
+    {
+        int w = V.Count;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
+        int p = 0;
+        for (; p <= k - w; p += w)
+        {
+            var u0 = V.Load(ref y0, (nuint)p); var u1 = V.Load(ref y1, (nuint)p);
+            var u2 = V.Load(ref y2, (nuint)p); var u3 = V.Load(ref y3, (nuint)p);
+            var v = V.Load(ref x0, (nuint)p);
+            c00 = V.MultiplyAdd(v, u0, c00); c01 = V.MultiplyAdd(v, u1, c01); c02 = V.MultiplyAdd(v, u2, c02); c03 = V.MultiplyAdd(v, u3, c03);
+            v = V.Load(ref x1, (nuint)p);
+            c10 = V.MultiplyAdd(v, u0, c10); c11 = V.MultiplyAdd(v, u1, c11); c12 = V.MultiplyAdd(v, u2, c12); c13 = V.MultiplyAdd(v, u3, c13);
+        }
+        if (p < k)
+        {
+            // The last k mod w elements, masked as in Dot4x4.
+            nuint q = (nuint)(k - w);
+            var mask = V.LanesFrom(p - (k - w));
+            var u0 = V.And(V.Load(ref y0, q), mask); var u1 = V.And(V.Load(ref y1, q), mask);
+            var u2 = V.And(V.Load(ref y2, q), mask); var u3 = V.And(V.Load(ref y3, q), mask);
+            var v = V.And(V.Load(ref x0, q), mask);
+            c00 = V.MultiplyAdd(v, u0, c00); c01 = V.MultiplyAdd(v, u1, c01); c02 = V.MultiplyAdd(v, u2, c02); c03 = V.MultiplyAdd(v, u3, c03);
+            v = V.And(V.Load(ref x1, q), mask);
+            c10 = V.MultiplyAdd(v, u0, c10); c11 = V.MultiplyAdd(v, u1, c11); c12 = V.MultiplyAdd(v, u2, c12); c13 = V.MultiplyAdd(v, u3, c13);
+        }
+        V.AddSums(ref c, alpha, c00, c01, c02, c03);
+        V.AddSums(ref Unsafe.Add(ref c, ldc), alpha, c10, c11, c12, c13);
     }
 
     /// <summary><see cref="Dot4x4{T, TRows, V, TV}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>

@@ -150,13 +150,18 @@ public static partial class Gemm
                 {
                     int kcur = Math.Min(KC, k - pc);
                     bool last = pc + kcur >= k;
-                    PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
                     if (parallel)
                     {
+                        // The panels of B packed by both cores (one core packing 1 MB per k-block of a 1024² product left
+                        // the other idle for ~5 % of the time), then the row blocks.
+                        int panels = (ncur + nr - 1) / nr;
+                        int perPart = (panels + 2 * threads - 1) / (2 * threads);
+                        Parallelism.For((panels + perPart - 1) / perPart, new PackBPart<T>(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack, perPart));
                         ParallelBlocks(transA, m, mc, mBlocks, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi);
                     }
                     else
                     {
+                        PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
                         var aPack = Scratch<T>.Pool.Rent(kcMax * mc);
                         for (int ic = 0; ic < m; ic += mc)
                         {
@@ -170,6 +175,17 @@ public static partial class Gemm
         finally
         {
             Scratch<T>.Pool.Return(bPack);
+        }
+    }
+
+    /// <summary>Panels [index·perPart, …) of <see cref="PackB{T}"/>'s k-block, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
+    private readonly struct PackBPart<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst, int perPart) : IParallelBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Invoke(int index)
+        {
+            int j0 = index * perPart * nr;
+            PackB(transB, b, bOff, ldb, pc, kc, jc + j0, Math.Min(perPart * nr, nc - j0), nr, dst, index * perPart * kc * nr);
         }
     }
 
@@ -332,9 +348,9 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns: panel-major, then p, then column (zero padded).</summary>
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of nr columns: panel-major, then p, then column (zero padded), the first panel at dst[dstOff].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst)
+    private static void PackB<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst, int dstOff = 0)
         where T : unmanaged, INumber<T>
     {
         int panels = (nc + nr - 1) / nr;
@@ -342,7 +358,7 @@ public static partial class Gemm
         {
             int j0 = jc + jp * nr;
             int w = Math.Min(nr, jc + nc - j0);
-            int baseIdx = jp * kc * nr;
+            int baseIdx = dstOff + jp * kc * nr;
             if (!transB)
             {
                 for (int p = 0; p < kc; p++)
@@ -430,10 +446,10 @@ public static partial class Gemm
                 int i0 = ic + ip * MR;
                 int h = Math.Min(MR, ic + mc - i0);
                 var ap = aPack.AsSpan(ip * kc * MR, kc * MR);
-                if (h == MR && w == nr && Vector512.IsHardwareAccelerated)
+                if (h == MR && w == nr && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated))
                 {
                     // A full tile: the kernel adds alpha·A·B to C itself.
-                    Kernel512(ap, bp, kc, ref c[cOff + i0 * ldc + j0], ldc, alpha, add: true);
+                    PackedTile(ap, bp, kc, ref c[cOff + i0 * ldc + j0], ldc, alpha, accumulate: true);
                     if (last && !epi.IsNone)
                     {
                         for (int r = 0; r < MR; r++) epi.ApplyRow(c.AsSpan(cOff + (i0 + r) * ldc + j0, nr), i0 + r, j0);
@@ -458,8 +474,11 @@ public static partial class Gemm
     private static void MicroKernel<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, int nr, Span<T> tile)
         where T : unmanaged, INumber<T>
     {
-        if (Vector512.IsHardwareAccelerated) { Kernel512(ap, bp, kc, ref MemoryMarshal.GetReference(tile), nr, default(T), add: false); return; }
-        if (Vector256.IsHardwareAccelerated) { Kernel256(ap, bp, kc, tile); return; }
+        if (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated)
+        {
+            PackedTile(ap, bp, kc, ref MemoryMarshal.GetReference(tile), nr, T.One, accumulate: false);
+            return;
+        }
         // NativeAOT's default x64 target (SSE4.2, no AVX) lands here: still vectorised, 4 floats wide.
         if (Vector128.IsHardwareAccelerated) { Kernel128(ap, bp, kc, tile); return; }
         tile.Clear();
@@ -489,90 +508,60 @@ public static partial class Gemm
         return a * b + c;
     }
 
+    /// <summary>
+    /// The packed path's micro-kernel, defined once for both vector widths (<typeparamref name="V"/> = <see cref="Simd512{T}"/>
+    /// or <see cref="Simd256{T}"/>): C[0..MR, 0..2w) += alpha · Apanel[kc×MR]ᵀ · Bpanel[kc×2w] (= alpha·… when not
+    /// <paramref name="accumulate"/>), C's rows <paramref name="ldc"/> apart. A full tile is added to C by the kernel itself
+    /// (no tile buffer, no second pass); an edge tile goes to a buffer (alpha = 1, not accumulating: the raw sums). 12
+    /// accumulators, the two vectors of B and one broadcast of A: 15 of AVX2's 16 registers. The panels are walked by
+    /// moving pointers: indexing them by p·MR and p·2w cost ~20 integer instructions per 12 FMAs on AVX2 (sign extensions
+    /// and index arithmetic per broadcast, seen with <c>DOTNET_JitDisasm=Kernel256</c>), so the loop was issue-bound.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T t, int ldt, T alpha, bool add) where T : unmanaged
+    internal static void PackedTile<T, V, TV>(ref T a, ref T b, int kc, ref T c, int ldc, T alpha, bool accumulate)
+        where T : unmanaged, INumber<T> where V : struct, ISimd<TV, T> where TV : struct
     {
-        int W = Vector512<T>.Count;
-        int nr = 2 * W;
-        ref T a = ref MemoryMarshal.GetReference(ap);
-        ref T b = ref MemoryMarshal.GetReference(bp);
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int w = V.Count;
+        nint bStep = 2 * w;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.LoadUnsafe(ref b, (nuint)(p * nr));
-            var b1 = Vector512.LoadUnsafe(ref b, (nuint)(p * nr + W));
-            int ai = p * MR;
-            var a0 = Vector512.Create(Unsafe.Add(ref a, ai));
-            c00 = Fma(a0, b0, c00); c01 = Fma(a0, b1, c01);
-            var a1 = Vector512.Create(Unsafe.Add(ref a, ai + 1));
-            c10 = Fma(a1, b0, c10); c11 = Fma(a1, b1, c11);
-            var a2 = Vector512.Create(Unsafe.Add(ref a, ai + 2));
-            c20 = Fma(a2, b0, c20); c21 = Fma(a2, b1, c21);
-            var a3 = Vector512.Create(Unsafe.Add(ref a, ai + 3));
-            c30 = Fma(a3, b0, c30); c31 = Fma(a3, b1, c31);
-            var a4 = Vector512.Create(Unsafe.Add(ref a, ai + 4));
-            c40 = Fma(a4, b0, c40); c41 = Fma(a4, b1, c41);
-            var a5 = Vector512.Create(Unsafe.Add(ref a, ai + 5));
-            c50 = Fma(a5, b0, c50); c51 = Fma(a5, b1, c51);
+            var b0 = V.Load(ref b, 0);
+            var b1 = V.Load(ref b, (nuint)w);
+            var v = V.Broadcast(a);
+            c00 = V.MultiplyAdd(v, b0, c00); c01 = V.MultiplyAdd(v, b1, c01);
+            v = V.Broadcast(Unsafe.Add(ref a, 1));
+            c10 = V.MultiplyAdd(v, b0, c10); c11 = V.MultiplyAdd(v, b1, c11);
+            v = V.Broadcast(Unsafe.Add(ref a, 2));
+            c20 = V.MultiplyAdd(v, b0, c20); c21 = V.MultiplyAdd(v, b1, c21);
+            v = V.Broadcast(Unsafe.Add(ref a, 3));
+            c30 = V.MultiplyAdd(v, b0, c30); c31 = V.MultiplyAdd(v, b1, c31);
+            v = V.Broadcast(Unsafe.Add(ref a, 4));
+            c40 = V.MultiplyAdd(v, b0, c40); c41 = V.MultiplyAdd(v, b1, c41);
+            v = V.Broadcast(Unsafe.Add(ref a, 5));
+            c50 = V.MultiplyAdd(v, b0, c50); c51 = V.MultiplyAdd(v, b1, c51);
+            a = ref Unsafe.Add(ref a, MR);
+            b = ref Unsafe.Add(ref b, bStep);
         }
-        // Into a tile (raw sums, ldt = nr), or added to C (C += alpha·sums): a full tile needs no buffer and no second pass.
-        Out512(ref t, add, alpha, c00, c01, W);
-        Out512(ref Unsafe.Add(ref t, ldt), add, alpha, c10, c11, W);
-        Out512(ref Unsafe.Add(ref t, 2 * ldt), add, alpha, c20, c21, W);
-        Out512(ref Unsafe.Add(ref t, 3 * ldt), add, alpha, c30, c31, W);
-        Out512(ref Unsafe.Add(ref t, 4 * ldt), add, alpha, c40, c41, W);
-        Out512(ref Unsafe.Add(ref t, 5 * ldt), add, alpha, c50, c51, W);
+        var va = V.Broadcast(alpha);
+        AddTile<T, V, TV>(ref c, va, accumulate, c00, c01, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
+        AddTile<T, V, TV>(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
     }
 
-    /// <summary>t[0..2W) = (v0, v1), or += alpha·(v0, v1) when <paramref name="add"/>.</summary>
+    /// <summary><see cref="PackedTile{T, V, TV}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Out512<T>(ref T t, bool add, T alpha, Vector512<T> v0, Vector512<T> v1, int w) where T : unmanaged
+    private static void PackedTile<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, bool accumulate)
+        where T : unmanaged, INumber<T>
     {
-        if (add)
-        {
-            var va = Vector512.Create(alpha);
-            v0 = Fma(va, v0, Vector512.LoadUnsafe(ref t));
-            v1 = Fma(va, v1, Vector512.LoadUnsafe(ref t, (nuint)w));
-        }
-        v0.StoreUnsafe(ref t);
-        v1.StoreUnsafe(ref t, (nuint)w);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel256<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, Span<T> tile) where T : unmanaged
-    {
-        int W = Vector256<T>.Count;
-        int nr = 2 * W;
         ref T a = ref MemoryMarshal.GetReference(ap);
         ref T b = ref MemoryMarshal.GetReference(bp);
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector256.LoadUnsafe(ref b, (nuint)(p * nr));
-            var b1 = Vector256.LoadUnsafe(ref b, (nuint)(p * nr + W));
-            int ai = p * MR;
-            var a0 = Vector256.Create(Unsafe.Add(ref a, ai));
-            c00 = Fma(a0, b0, c00); c01 = Fma(a0, b1, c01);
-            var a1 = Vector256.Create(Unsafe.Add(ref a, ai + 1));
-            c10 = Fma(a1, b0, c10); c11 = Fma(a1, b1, c11);
-            var a2 = Vector256.Create(Unsafe.Add(ref a, ai + 2));
-            c20 = Fma(a2, b0, c20); c21 = Fma(a2, b1, c21);
-            var a3 = Vector256.Create(Unsafe.Add(ref a, ai + 3));
-            c30 = Fma(a3, b0, c30); c31 = Fma(a3, b1, c31);
-            var a4 = Vector256.Create(Unsafe.Add(ref a, ai + 4));
-            c40 = Fma(a4, b0, c40); c41 = Fma(a4, b1, c41);
-            var a5 = Vector256.Create(Unsafe.Add(ref a, ai + 5));
-            c50 = Fma(a5, b0, c50); c51 = Fma(a5, b1, c51);
-        }
-        ref T t = ref MemoryMarshal.GetReference(tile);
-        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, (nuint)W);
-        c10.StoreUnsafe(ref t, (nuint)nr); c11.StoreUnsafe(ref t, (nuint)(nr + W));
-        c20.StoreUnsafe(ref t, (nuint)(2 * nr)); c21.StoreUnsafe(ref t, (nuint)(2 * nr + W));
-        c30.StoreUnsafe(ref t, (nuint)(3 * nr)); c31.StoreUnsafe(ref t, (nuint)(3 * nr + W));
-        c40.StoreUnsafe(ref t, (nuint)(4 * nr)); c41.StoreUnsafe(ref t, (nuint)(4 * nr + W));
-        c50.StoreUnsafe(ref t, (nuint)(5 * nr)); c51.StoreUnsafe(ref t, (nuint)(5 * nr + W));
+        if (Vector512.IsHardwareAccelerated) PackedTile<T, Simd512<T>, Vector512<T>>(ref a, ref b, kc, ref c, ldc, alpha, accumulate);
+        else PackedTile<T, Simd256<T>, Vector256<T>>(ref a, ref b, kc, ref c, ldc, alpha, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -172,6 +172,73 @@ public class DirectGemmTests
         {
             CheckAxpy<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(k, accumulate);
             CheckAxpy<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(k, accumulate);
+            CheckPacked<float, Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(k, accumulate);
+            CheckPacked<float, Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(k, accumulate);
+            CheckPacked<double, Gemm.Simd512<double>, System.Runtime.Intrinsics.Vector512<double>>(k, accumulate);
+            CheckPacked<double, Gemm.Simd256<double>, System.Runtime.Intrinsics.Vector256<double>>(k, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// The packed path's micro-kernel (<c>Gemm.PackedTile</c>: a 6-row × 2-vector tile of packed panels added to a strided
+    /// C, or stored) at one width, against the naive sum in double; the row after the tile and the columns after its
+    /// two vectors must stay as they are.
+    /// </summary>
+    private static void CheckPacked<T, V, TV>(int k, bool accumulate)
+        where T : unmanaged, System.Numerics.INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        var rng = new Rng(k * 41 + V.Count + (accumulate ? 1 : 0));
+        int rows = 6, w2 = 2 * V.Count, ldc = w2 + 3;
+        var ap = SmallGemmTests.Random(k * rows, rng).Select(T.CreateChecked).ToArray();   // panel: p, then row
+        var bp = SmallGemmTests.Random(k * w2, rng).Select(T.CreateChecked).ToArray();     // panel: p, then column
+        var c = SmallGemmTests.Random((rows + 1) * ldc, rng).Select(T.CreateChecked).ToArray();
+        var expected = c.Select(double.CreateChecked).ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w2; j++)
+            {
+                double sum = 0;
+                for (int p = 0; p < k; p++) sum += double.CreateChecked(ap[p * rows + r]) * double.CreateChecked(bp[p * w2 + j]);
+                expected[r * ldc + j] = -0.75 * sum + (accumulate ? expected[r * ldc + j] : 0);
+            }
+        Gemm.PackedTile<T, V, TV>(ref ap[0], ref bp[0], k, ref c[0], ldc, T.CreateChecked(-0.75), accumulate);
+        TensorAssert.Close(expected, c.Select(double.CreateChecked).ToArray(), 1e-4, 1e-4,
+            $"PackedTile<{typeof(T).Name}> with {V.Count}-element vectors, k={k}, accumulate={accumulate}");
+    }
+
+    /// <summary>
+    /// The packed path (m·n·k above the direct path's limit) on 1–3 threads: B's panels packed by the workers in parts
+    /// (a last part with fewer panels and a partial panel), the row blocks split, both transposes of B, against the naive
+    /// triple loop in double.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void PackedPathOnTheWorkerPoolMatchesNaive(int threads)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            foreach (var (m, n, k) in new[] { (131, 263, 517), (250, 301, 300) })
+            {
+                foreach (var (ta, tb) in new[] { (false, false), (true, true), (false, true) })
+                {
+                    var rng = new Rng(threads * 13 + m + n + (tb ? 1 : 0));
+                    int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
+                    var a = SmallGemmTests.Random((ta ? k : m) * lda, rng);
+                    var b = SmallGemmTests.Random((tb ? n : k) * ldb, rng);
+                    var c = SmallGemmTests.Random(m * ldc, rng);
+                    var expected = (float[])c.Clone();
+                    SmallGemmTests.Naive(ta, tb, m, n, k, 0.5f, a, 0, lda, b, 0, ldb, 1f, expected, 0, ldc);
+                    Gemm.Sgemm(ta, tb, m, n, k, 0.5f, a, 0, lda, b, 0, ldb, 1f, c, 0, ldc);
+                    TensorAssert.Close(expected, c, 2e-4, 2e-4, $"threads={threads} m={m} n={n} k={k} transA={ta} transB={tb}");
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
         }
     }
 
