@@ -222,6 +222,11 @@ public static partial class Gemm
         ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
         ref T at0 = ref MemoryMarshal.GetArrayDataReference(at);
         ref T t0 = ref MemoryMarshal.GetArrayDataReference(t);
+        // AVX2: the rows of W after the last full tile as one more tile over the last 6 rows, into a buffer of which only
+        // those rows are kept (as in DirectAxpy: SmallAxpy's one-row kernel runs at a quarter of the rate on 256-bit vectors).
+        bool tailTile = rowsFull < rows && rows >= mr && !Vector512.IsHardwareAccelerated;
+        Span<T> tile = stackalloc T[8 * 32];
+        tile = tile[..(mr * w2)];
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
@@ -234,10 +239,28 @@ public static partial class Gemm
                         ref Unsafe.Add(ref t0, (j0 + i) * m + q), m, accumulate: pc > 0);
                 }
             }
+            if (tailTile)
+            {
+                ref T wTail = ref Unsafe.Add(ref b0, bOff + (j0 + rows - mr) * ldb + pc);
+                for (int q = 0; q < colsFull; q += w2)
+                {
+                    AxpyTile(ref wTail, ldb, 1, ref Unsafe.Add(ref at0, pc * m + q), new StridedRows(m), 0, kc, alpha,
+                        ref MemoryMarshal.GetReference(tile), w2, accumulate: false);
+                    for (int r = rowsFull; r < rows; r++)
+                    {
+                        var src = tile.Slice((r - (rows - mr)) * w2, w2);
+                        var dst = t.AsSpan((j0 + r) * m + q, w2);
+                        if (pc == 0) src.CopyTo(dst);
+                        else AddRow<T>(src, dst);
+                    }
+                }
+            }
         }
-        // The columns of T after the last full strip (rows of W in full tiles), then the rows of W after the last tile.
-        if (colsFull < m && rowsFull > 0) DirectAxpy(false, rowsFull, k, alpha, b, bOff + j0 * ldb, ldb, at, 0, m, t, j0 * m, m, colsFull, m, overwrite: true);
-        if (rowsFull < rows) DirectAxpy(false, rows - rowsFull, k, alpha, b, bOff + (j0 + rowsFull) * ldb, ldb, at, 0, m, t, (j0 + rowsFull) * m, m, 0, m, overwrite: true);
+        // The columns of T after the last full strip (rows of W in full tiles, or all rows after the tail tiles), then
+        // the rows of W after the last tile.
+        int edgeRows = tailTile ? rows : rowsFull;
+        if (colsFull < m && edgeRows > 0) DirectAxpy(false, edgeRows, k, alpha, b, bOff + j0 * ldb, ldb, at, 0, m, t, j0 * m, m, colsFull, m, overwrite: true);
+        if (rowsFull < rows && !tailTile) DirectAxpy(false, rows - rowsFull, k, alpha, b, bOff + (j0 + rowsFull) * ldb, ldb, at, 0, m, t, (j0 + rowsFull) * m, m, 0, m, overwrite: true);
         // The block back into C through a transposed copy (m×rows), row by row (C's rows are ldc apart).
         var back = Scratch<T>.Pool.Rent(m * rows);
         RecurrentKernel.Transpose(t, j0 * m, rows, m, back);
@@ -468,6 +491,12 @@ public static partial class Gemm
         Span<T> tile = stackalloc T[8 * 32];
         tile = tile[..(mr * w2)];
         ref T t0 = ref MemoryMarshal.GetReference(tile);
+        // AVX2: the rows after the last block (m mod 6) of the full strips as one more tile over the last 6 rows, into the
+        // buffer, of which only those rows are added to C. SmallAxpy's one-row kernel has only two accumulators per row on
+        // 256-bit vectors (bound by the FMA latency, a quarter of the kernel's rate), and its rows were up to 6 % of a
+        // training product's (fc2's input gradient: 4 of 64 rows). AVX-512 keeps SmallAxpy (four accumulators per row).
+        bool tailTile = m6 < m && !Vector512.IsHardwareAccelerated;
+        int iTail = m - mr;
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
@@ -479,6 +508,11 @@ public static partial class Gemm
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
                     ref T cp = ref Unsafe.Add(ref c0, cOff + i * ldc + j);
                     AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, accumulate: !overwrite || pc > 0);
+                }
+                if (tailTile)
+                {
+                    AxpyTile(ref Unsafe.Add(ref a0, aOff + iTail * ai + pc * ap), ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref t0, w2, false);
+                    for (int i = m6; i < m; i++) AddRow<T>(tile.Slice((i - iTail) * w2, w2), c.AsSpan(cOff + i * ldc + j, w2));
                 }
             }
             if (edge is not null)
@@ -498,8 +532,8 @@ public static partial class Gemm
             }
         }
         if (edge is not null) Scratch<T>.Pool.Return(edge);
-        // The rows after the last block (all columns).
-        if (m6 < m) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, j0, j1);
+        // The rows after the last block (all columns, or only the edge columns after the tail tiles).
+        if (m6 < m) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, tailTile ? jEnd : j0, j1);
     }
 
     /// <summary>
