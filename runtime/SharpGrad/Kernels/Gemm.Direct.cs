@@ -134,7 +134,7 @@ public static partial class Gemm
     /// layer's training forward (64×784·(256×784)ᵀ, fc1 of the MLP) ran at ~150 GFLOP/s in <see cref="Dot4x4{T, TRows}"/>
     /// and at ~205 as W·xᵀ in <see cref="AxpyTile{T, TRows}"/> (`count gemm-fc1-fwd` / `gemm-fc1-fwd-t`, one core); the two
     /// transposes it needs (x: m·k elements, the m×n result) are a small fraction of m·n·k when W has many rows. With AVX2
-    /// (session 15, Zen 3) the same holds: fc1's forward 464 → see docs/performance.md "AVX2 GEMM, session 15". Float only
+    /// (session 15, Zen 3) the same holds more so (the 4×4 dot kernel spilled there): fc1's forward 465 → 318 µs. Float only
     /// (where it was measured); x with few rows (the transposed copy of x stays in L2 and the broadcast kernel's
     /// strips of it in L1).
     /// </summary>
