@@ -225,8 +225,8 @@ public static partial class Gemm
         // AVX2: the rows of W after the last full tile as one more tile over the last 6 rows, into a buffer of which only
         // those rows are kept (as in DirectAxpy: SmallAxpy's one-row kernel runs at a quarter of the rate on 256-bit vectors).
         bool tailTile = rowsFull < rows && rows >= mr && !Vector512.IsHardwareAccelerated;
-        Span<T> tile = stackalloc T[8 * 32];
-        tile = tile[..(mr * w2)];
+        Span<T> tile = tailTile ? stackalloc T[8 * 32] : default;
+        if (tailTile) tile = tile[..(mr * w2)];
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
