@@ -3,7 +3,7 @@
 // call, mode 2 with finer blocks alternating (docs/performance.md, mlp_infer_b1 session 6). Prints min / p10 / median per call.
 // An optional argument reads only that fraction of fc2's rows (session 12: the pair skips the rows of fc2's Wᵀ that a zero
 // of the ReLU multiplies, about half of them for the workload's input: `./mlp-read-order 0.5`).
-//   gcc -O2 -mavx512f -o mlp-read-order bench/tools/mlp-read-order.c && taskset -c 0 ./mlp-read-order
+//   gcc -O2 -mavx512f -o mlp-read-order bench/tools/mlp-read-order.c (AVX2: -mavx2 -mfma) && taskset -c 0 ./mlp-read-order
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@ int main(int argc,char**argv){
   size_t n1=256*784,n2=(size_t)(128*256*frac2)/256*256,n3=16*128;
   float*w1=aligned_alloc(64,n1*4),*w2=aligned_alloc(64,n2*4),*w3=aligned_alloc(64,n3*4);
   for(size_t i=0;i<n1;i++)w1[i]=1e-3f;for(size_t i=0;i<n2;i++)w2[i]=1e-3f;for(size_t i=0;i<n3;i++)w3[i]=1e-3f;
-  __m512 x=_mm512_set1_ps(1.0001f),acc=_mm512_setzero_ps(); int reps=20000; double*t=malloc(reps*sizeof(double));
+  vf x=vset1(1.0001f),acc=vzero(); int reps=20000; double*t=malloc(reps*sizeof(double));
   for(int round=0;round<2;round++)
   for(int mode=0;mode<3;mode++){
     int c1=mode==2?16:4, c2=mode==2&&n2%(4*64)==0?4:1;
@@ -30,5 +30,5 @@ int main(int argc,char**argv){
     qsort(t,reps,sizeof(double),cmp);
     printf("mode %d: min %5.2f p10 %5.2f median %5.2f us\n",mode,t[0]*1e6,t[reps/10]*1e6,t[reps/2]*1e6);
   }
-  volatile float s=_mm512_reduce_add_ps(acc);
+  volatile float s=vsum(acc);
 }

@@ -1,7 +1,7 @@
 // The two-core floor of mlp_infer_b1 (docs/performance.md, "mlp_infer_b1, session 12"): each core reads its fixed half of
 // fc1 (401 KB) and of fc2 (64 KB) from its own L2 with the kernels' loads and FMAs, one hand-off per call (the caller
 // publishes a sequence number, the worker spins on it and stores its own when done). Prints min / p10 / median per call.
-//   gcc -O2 -mavx512f -mfma -pthread -o mlp-two-cores bench/tools/mlp-two-cores.c && ./mlp-two-cores 1 1
+//   gcc -O2 -mavx512f -mfma -pthread -o mlp-two-cores bench/tools/mlp-two-cores.c (AVX2: -mavx2 -mfma) && ./mlp-two-cores 1 1
 // arguments: two cores (1) or one core reading both halves (0); pin the threads to cores 0 and 1 (1) or not (0).
 #define _GNU_SOURCE
 #include <immintrin.h>
@@ -18,8 +18,8 @@ static void*alloc(size_t b){ if(!getenv("HUGE")) return aligned_alloc(64,b); siz
 static size_t n1=256*784,n2=128*256;
 static float*w1,*w2; static float out[2][64] __attribute__((aligned(64)));
 static _Atomic long seq __attribute__((aligned(128))); static _Atomic long done __attribute__((aligned(128)));
-static void half(int h){ __m512 x=_mm512_set1_ps(1.0001f),acc=_mm512_setzero_ps();
-  acc=rd(w1+h*(n1/2),n1/2,x,acc); acc=rd(w2+h*(n2/2),n2/2,x,acc); _mm512_store_ps(out[h],acc);}
+static void half(int h){ vf x=vset1(1.0001f),acc=vzero();
+  acc=rd(w1+h*(n1/2),n1/2,x,acc); acc=rd(w2+h*(n2/2),n2/2,x,acc); vstore(out[h],acc);}
 static int pin=1;
 static void*worker(void*a){ if(pin){cpu_set_t s;CPU_ZERO(&s);CPU_SET(1,&s);sched_setaffinity(0,sizeof s,&s);}
   long seen=0; for(;;){ long q; while((q=atomic_load_explicit(&seq,memory_order_acquire))==seen) _mm_pause(); if(q<0)return 0; seen=q; half(1); atomic_store_explicit(&done,q,memory_order_release);} }

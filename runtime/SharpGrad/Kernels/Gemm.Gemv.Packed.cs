@@ -6,7 +6,7 @@ namespace SharpGrad.Kernels;
 
 // A Linear layer applied to one sample (batch-1 inference, y = x·Wᵀ + b) from a copy of W repacked into panels of 64
 // output columns, each panel [k][64] contiguous: per input element p, one broadcast of x[p] and four 512-bit FMAs over
-// W[j0..j0+64, p]. The kernel then reads W in memory order as one stream (the hardware prefetcher's best case) and needs
+// W[j0..j0+64, p] (AVX2: eight 256-bit FMAs; the kernel is defined once for both widths, Gemm.Simd.cs). The kernel then reads W in memory order as one stream (the hardware prefetcher's best case) and needs
 // no horizontal sums, where the row kernel (Gemm.Gemv.cs) reads eight rows 3 KB apart at once and reduces each. Measured
 // on the workloads' fc1 (256×784, 803 KB, one core): 4.2–4.4 µs packed against 7.6–8.8 µs for the row kernel, with the
 // plain read of the same bytes at 3.7–5.7 µs (bench/SharpGrad.Benchmarks `count gemm-b1-fc1-packed`, docs/performance.md).
@@ -17,8 +17,11 @@ namespace SharpGrad.Kernels;
 // never pays for packing; it costs the weight's size once more and lives as long as the storage (a weak table).
 public static partial class Gemm
 {
-    /// <summary>Output columns per panel of a packed weight (four 512-bit vectors of float).</summary>
+    /// <summary>Output columns per panel of a packed weight (four 512-bit or eight 256-bit vectors of float).</summary>
     private const int RowPackPanel = 64;
+
+    /// <summary>Whether the packed batch-1 kernels run: 512- or 256-bit vectors (AVX-512 or AVX2).</summary>
+    private static bool RowPackVectors => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
     /// <summary>Weights with fewer elements keep the row kernel (fc3 of the MLP, 10×128, is not worth a copy).</summary>
     private const int RowPackMinElements = 8 * 1024;
@@ -71,13 +74,13 @@ public static partial class Gemm
     /// <summary>
     /// y[yOff .. yOff + n) = epi(x[xOff .. xOff + k) · Wᵀ) for the float32 weight W [n, k] (a contiguous rank-2 tensor) from
     /// its packed copy, split over the worker pool by panels when W is large and <paramref name="allowParallel"/>. Returns
-    /// false, having done nothing, when the packed path does not apply (no AVX-512, a small or non-contiguous W, or the
+    /// false, having done nothing, when the packed path does not apply (neither AVX-512 nor AVX2, a small or non-contiguous W, or the
     /// first call at W's current version): the caller then runs the GEMM.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearRowPacked(Tensor weight, float[] x, int xOff, float[] y, int yOff, Epi<float> epi, bool allowParallel)
     {
-        if (!Vector512.IsHardwareAccelerated || weight.DType != DType.Float32 || weight.Rank != 2 || !weight.IsContiguous) return false;
+        if (!RowPackVectors || weight.DType != DType.Float32 || weight.Rank != 2 || !weight.IsContiguous) return false;
         int n = weight._shape[0], k = weight._shape[1];
         if (n < RowPackPanel || k < 1 || (long)n * k < RowPackMinElements) return false;
         if (x.Length - xOff < k || y.Length - yOff < n)
@@ -152,56 +155,75 @@ public static partial class Gemm
             => PackedRowPanels(x, xOff, panels, panelsOff, k, n, y, yOff, epi, index * perPart, Math.Min(count, (index + 1) * perPart), reverse);
     }
 
-    /// <summary>acc_i += xp · W[p, 16i .. 16i + 16) for the panel's row p at <paramref name="o"/> (four 512-bit FMAs).</summary>
+    /// <summary>acc_i += xp · W[p, j + i·w .. j + (i + 1)·w) for the w-float vectors at <paramref name="o"/> + i·w (four FMAs).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PanelStep(float xp, ref float panel, nuint o,
-        ref Vector512<float> acc0, ref Vector512<float> acc1, ref Vector512<float> acc2, ref Vector512<float> acc3)
+    private static void PanelStep<V, TV>(float xp, ref float panel, nuint o, ref TV acc0, ref TV acc1, ref TV acc2, ref TV acc3)
+        where V : struct, ISimd<TV, float> where TV : struct
     {
-        var v = Vector512.Create(xp);
-        acc0 = Fma(v, Vector512.LoadUnsafe(ref panel, o), acc0);
-        acc1 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 16), acc1);
-        acc2 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 32), acc2);
-        acc3 = Fma(v, Vector512.LoadUnsafe(ref panel, o + 48), acc3);
+        var v = V.Broadcast(xp);
+        nuint w = (nuint)V.Count;
+        acc0 = V.MultiplyAdd(v, V.Load(ref panel, o), acc0);
+        acc1 = V.MultiplyAdd(v, V.Load(ref panel, o + w), acc1);
+        acc2 = V.MultiplyAdd(v, V.Load(ref panel, o + 2 * w), acc2);
+        acc3 = V.MultiplyAdd(v, V.Load(ref panel, o + 3 * w), acc3);
+    }
+
+    /// <summary><see cref="PackedRowPanels{V, TV}"/> at the machine's widest vectors (AVX-512, else AVX2).</summary>
+    private static void PackedRowPanels(float[] xs, int xOff, float[] panels, int panelsOff, int k, int n, float[] y, int yOff, Epi<float> epi, int q0, int q1, bool reverse)
+    {
+        if (Vector512.IsHardwareAccelerated) PackedRowPanels<Simd512<float>, Vector512<float>>(xs, xOff, panels, panelsOff, k, n, y, yOff, epi, q0, q1, reverse);
+        else PackedRowPanels<Simd256<float>, Vector256<float>>(xs, xOff, panels, panelsOff, k, n, y, yOff, epi, q0, q1, reverse);
     }
 
     /// <summary>
-    /// Panels [q0, q1): y[j] = Σ_p x[p]·W[j, p] for the panel's 64 columns (the even and the odd p in two sets of four
-    /// accumulators, added at the end), then the epilogue on those columns.
+    /// Panels [q0, q1): y[j] = Σ_p x[p]·W[j, p] for the panel's 64 columns, then the epilogue on those columns. Two sets of
+    /// four accumulators: with 512-bit vectors (four per panel row) the even and the odd p, added at the end; with 256-bit
+    /// vectors (eight per panel row, 16 registers) the first and the second 32 columns, each summed over p in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackedRowPanels(float[] xs, int xOff, float[] panels, int panelsOff, int k, int n, float[] y, int yOff, Epi<float> epi, int q0, int q1, bool reverse)
+    internal static void PackedRowPanels<V, TV>(float[] xs, int xOff, float[] panels, int panelsOff, int k, int n, float[] y, int yOff, Epi<float> epi, int q0, int q1, bool reverse)
+        where V : struct, ISimd<TV, float> where TV : struct
     {
         ref float x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(xs), xOff);
         ref float w0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(panels), panelsOff);
         Span<float> tail = stackalloc float[RowPackPanel];
+        int w = V.Count;
+        bool wide = 4 * w == RowPackPanel;   // one panel row is four vectors (512-bit), else eight (256-bit)
         for (int i = q0; i < q1; i++)
         {
             int q = reverse ? q0 + q1 - 1 - i : i;
             ref float b = ref Unsafe.Add(ref w0, (nint)q * RowPackPanel * k);
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
-            int p = 0;
-            for (; p + 2 <= k; p += 2)
+            TV a0 = default, a1 = default, a2 = default, a3 = default;
+            TV c0 = default, c1 = default, c2 = default, c3 = default;
+            if (wide)
             {
-                nuint o = (nuint)p * RowPackPanel;
-                PanelStep(Unsafe.Add(ref x, p), ref b, o, ref a0, ref a1, ref a2, ref a3);
-                PanelStep(Unsafe.Add(ref x, p + 1), ref b, o + RowPackPanel, ref c0, ref c1, ref c2, ref c3);
-            }
-            if (p < k) PanelStep(Unsafe.Add(ref x, p), ref b, (nuint)p * RowPackPanel, ref a0, ref a1, ref a2, ref a3);
-            int j0 = q * RowPackPanel, cols = Math.Min(RowPackPanel, n - j0);
-            if (cols == RowPackPanel)
-            {
-                ref float yj = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(y), yOff + j0);
-                (a0 + c0).StoreUnsafe(ref yj, 0); (a1 + c1).StoreUnsafe(ref yj, 16);
-                (a2 + c2).StoreUnsafe(ref yj, 32); (a3 + c3).StoreUnsafe(ref yj, 48);
+                int p = 0;
+                for (; p + 2 <= k; p += 2)
+                {
+                    nuint o = (nuint)p * RowPackPanel;
+                    PanelStep<V, TV>(Unsafe.Add(ref x, p), ref b, o, ref a0, ref a1, ref a2, ref a3);
+                    PanelStep<V, TV>(Unsafe.Add(ref x, p + 1), ref b, o + RowPackPanel, ref c0, ref c1, ref c2, ref c3);
+                }
+                if (p < k) PanelStep<V, TV>(Unsafe.Add(ref x, p), ref b, (nuint)p * RowPackPanel, ref a0, ref a1, ref a2, ref a3);
+                a0 = V.Add(a0, c0); a1 = V.Add(a1, c1); a2 = V.Add(a2, c2); a3 = V.Add(a3, c3);
             }
             else
             {
-                ref float t = ref MemoryMarshal.GetReference(tail);
-                (a0 + c0).StoreUnsafe(ref t, 0); (a1 + c1).StoreUnsafe(ref t, 16);
-                (a2 + c2).StoreUnsafe(ref t, 32); (a3 + c3).StoreUnsafe(ref t, 48);
-                tail[..cols].CopyTo(y.AsSpan(yOff + j0, cols));
+                nuint half = (nuint)(4 * w);
+                for (int p = 0; p < k; p++)
+                {
+                    nuint o = (nuint)p * RowPackPanel;
+                    float xp = Unsafe.Add(ref x, p);
+                    PanelStep<V, TV>(xp, ref b, o, ref a0, ref a1, ref a2, ref a3);
+                    PanelStep<V, TV>(xp, ref b, o + half, ref c0, ref c1, ref c2, ref c3);
+                }
             }
+            int j0 = q * RowPackPanel, cols = Math.Min(RowPackPanel, n - j0);
+            ref float t = ref cols == RowPackPanel ? ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(y), yOff + j0) : ref MemoryMarshal.GetReference(tail);
+            nuint uw = (nuint)w;
+            V.Store(a0, ref t, 0); V.Store(a1, ref t, uw); V.Store(a2, ref t, 2 * uw); V.Store(a3, ref t, 3 * uw);
+            if (!wide) { V.Store(c0, ref t, 4 * uw); V.Store(c1, ref t, 5 * uw); V.Store(c2, ref t, 6 * uw); V.Store(c3, ref t, 7 * uw); }
+            if (cols != RowPackPanel) tail[..cols].CopyTo(y.AsSpan(yOff + j0, cols));
             if (!epi.IsNone) epi.ApplyRows(y, yOff, 0, 0, 1, j0, j0 + cols);
         }
     }

@@ -26,7 +26,7 @@ public static partial class Gemm
     /// h[hOff .. hOff + n1) = epi1(x·W1ᵀ) and y[yOff .. yOff + n2) = epi2(h·W2ᵀ) for float32 weights W1 [n1, k] and
     /// W2 [n2, n1] (contiguous, rank 2), where epi1 must end with the ReLU (PyTorch: <c>F.linear(F.relu(F.linear(x, W1,
     /// b1)), W2, b2)</c>). Runs from the packed copies of W1 and W2ᵀ, split over the worker pool by panels of W1 when
-    /// <paramref name="allowParallel"/>. Returns false, having done nothing, when the path does not apply (no AVX-512, W1
+    /// <paramref name="allowParallel"/>. Returns false, having done nothing, when the path does not apply (neither AVX-512 nor AVX2, W1
     /// not packed at its current version yet, W2ᵀ at its first call at W2's version, sizes that do not chain): the caller
     /// then runs the two layers one after the other.
     /// </summary>
@@ -35,7 +35,7 @@ public static partial class Gemm
         Tensor w2, float[] y, int yOff, Epi<float> epi2, bool allowParallel)
     {
         if (!epi1.Relu || w2.DType != DType.Float32 || w2.Rank != 2 || !w2.IsContiguous) return false;
-        if (!Vector512.IsHardwareAccelerated || w1.DType != DType.Float32 || w1.Rank != 2 || !w1.IsContiguous) return false;
+        if (!RowPackVectors || w1.DType != DType.Float32 || w1.Rank != 2 || !w1.IsContiguous) return false;
         int n1 = w1._shape[0], k = w1._shape[1], n2 = w2._shape[0];
         if (w2._shape[1] != n1 || n2 < 1) return false;
         if (!s_rowPacks.TryGetValue(w1.Storage, out var slot1) || slot1.Pack is not { } pack1 || !IsCurrent(pack1, w1)) return false;
@@ -116,10 +116,19 @@ public static partial class Gemm
     /// <summary>acc += src, elementwise.</summary>
     private static void AddTo(Span<float> acc, ReadOnlySpan<float> src)
     {
+        if (Vector512.IsHardwareAccelerated) AddTo<Simd512<float>, Vector512<float>>(acc, src);
+        else AddTo<Simd256<float>, Vector256<float>>(acc, src);
+    }
+
+    /// <summary>acc += src, elementwise, in vectors of one width.</summary>
+    private static void AddTo<V, TV>(Span<float> acc, ReadOnlySpan<float> src) where V : struct, ISimd<TV, float> where TV : struct
+    {
+        ref float a = ref MemoryMarshal.GetReference(acc);
+        ref float b = ref MemoryMarshal.GetReference(src);
         int j = 0;
-        for (; j + Vector512<float>.Count <= acc.Length; j += Vector512<float>.Count)
-            (Vector512.Create(acc[j..]) + Vector512.Create(src[j..])).CopyTo(acc[j..]);
-        for (; j < acc.Length; j++) acc[j] += src[j];
+        for (; j + V.Count <= acc.Length; j += V.Count)
+            V.Store(V.Add(V.Load(ref a, (nuint)j), V.Load(ref b, (nuint)j)), ref a, (nuint)j);
+        for (; j < acc.Length; j++) Unsafe.Add(ref a, j) += Unsafe.Add(ref b, j);
     }
 
     /// <summary>
@@ -150,8 +159,16 @@ public static partial class Gemm
     /// at +0 (it stays the same bits: an FMA chain from +0 never holds −0, and x + ±0 = x otherwise), so the result is
     /// the same bits as with every row. A NaN in a is not zero and is kept.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsTimesMatrix(float[] a, int aOff, float[] b, int bOff, int b0, int rows, int n, float[] outs, int outOff, bool skipZeros = false)
+    {
+        if (Vector512.IsHardwareAccelerated) RowsTimesMatrix<Simd512<float>, Vector512<float>>(a, aOff, b, bOff, b0, rows, n, outs, outOff, skipZeros);
+        else RowsTimesMatrix<Simd256<float>, Vector256<float>>(a, aOff, b, bOff, b0, rows, n, outs, outOff, skipZeros);
+    }
+
+    /// <summary><see cref="RowsTimesMatrix(float[], int, float[], int, int, int, int, float[], int, bool)"/> in vectors of one width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowsTimesMatrix<V, TV>(float[] a, int aOff, float[] b, int bOff, int b0, int rows, int n, float[] outs, int outOff, bool skipZeros = false)
+        where V : struct, ISimd<TV, float> where TV : struct
     {
         ref float av = ref MemoryMarshal.GetArrayDataReference(a);
         ref float bv = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b), bOff);
@@ -173,34 +190,35 @@ public static partial class Gemm
             m = rows;
         }
         ref int u = ref MemoryMarshal.GetReference(used);
-        const int V = 16;
+        int vw = V.Count;
+        nuint w = (nuint)vw;
         int j = 0;
-        for (; j + 8 * V <= n; j += 8 * V)
+        for (; j + 8 * vw <= n; j += 8 * vw)
         {
-            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+            TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
             for (int i = 0; i < m; i++)
             {
                 int r = Unsafe.Add(ref u, i);
-                var s = Vector512.Create(Unsafe.Add(ref av, aOff + r));
+                var s = V.Broadcast(Unsafe.Add(ref av, aOff + r));
                 nuint o = (nuint)((long)(b0 + r) * n + j);
-                c0 = Fma(s, Vector512.LoadUnsafe(ref bv, o), c0); c1 = Fma(s, Vector512.LoadUnsafe(ref bv, o + V), c1);
-                c2 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 2 * V), c2); c3 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 3 * V), c3);
-                c4 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 4 * V), c4); c5 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 5 * V), c5);
-                c6 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 6 * V), c6); c7 = Fma(s, Vector512.LoadUnsafe(ref bv, o + 7 * V), c7);
+                c0 = V.MultiplyAdd(s, V.Load(ref bv, o), c0); c1 = V.MultiplyAdd(s, V.Load(ref bv, o + w), c1);
+                c2 = V.MultiplyAdd(s, V.Load(ref bv, o + 2 * w), c2); c3 = V.MultiplyAdd(s, V.Load(ref bv, o + 3 * w), c3);
+                c4 = V.MultiplyAdd(s, V.Load(ref bv, o + 4 * w), c4); c5 = V.MultiplyAdd(s, V.Load(ref bv, o + 5 * w), c5);
+                c6 = V.MultiplyAdd(s, V.Load(ref bv, o + 6 * w), c6); c7 = V.MultiplyAdd(s, V.Load(ref bv, o + 7 * w), c7);
             }
             ref float d = ref Unsafe.Add(ref ov, outOff + j);
-            c0.StoreUnsafe(ref d, 0); c1.StoreUnsafe(ref d, V); c2.StoreUnsafe(ref d, 2 * V); c3.StoreUnsafe(ref d, 3 * V);
-            c4.StoreUnsafe(ref d, 4 * V); c5.StoreUnsafe(ref d, 5 * V); c6.StoreUnsafe(ref d, 6 * V); c7.StoreUnsafe(ref d, 7 * V);
+            V.Store(c0, ref d, 0); V.Store(c1, ref d, w); V.Store(c2, ref d, 2 * w); V.Store(c3, ref d, 3 * w);
+            V.Store(c4, ref d, 4 * w); V.Store(c5, ref d, 5 * w); V.Store(c6, ref d, 6 * w); V.Store(c7, ref d, 7 * w);
         }
-        for (; j + V <= n; j += V)
+        for (; j + vw <= n; j += vw)
         {
-            Vector512<float> c = default;
+            TV c = default;
             for (int i = 0; i < m; i++)
             {
                 int r = Unsafe.Add(ref u, i);
-                c = Fma(Vector512.Create(Unsafe.Add(ref av, aOff + r)), Vector512.LoadUnsafe(ref bv, (nuint)((long)(b0 + r) * n + j)), c);
+                c = V.MultiplyAdd(V.Broadcast(Unsafe.Add(ref av, aOff + r)), V.Load(ref bv, (nuint)((long)(b0 + r) * n + j)), c);
             }
-            c.StoreUnsafe(ref Unsafe.Add(ref ov, outOff + j));
+            V.Store(c, ref Unsafe.Add(ref ov, outOff + j), 0);
         }
         for (; j < n; j++)
         {

@@ -127,31 +127,12 @@ public sealed class Sgd : Optimizer
         T lr = C<T>(lrD), mom = C<T>(momD), oneMinusDamp = C<T>(1 - dampD), wd = C<T>(wdD);
         bool hasMomentum = momD != 0, hasWd = wdD != 0;
         int i = 0;
+        // Plain vector loads and stores on the arrays (no span slicing per vector): the update of the MLP's 235 K parameters
+        // is memory-bound, and this loop moves it at close to the cache's speed (docs/performance.md).
         if (Vector512.IsHardwareAccelerated)
-        {
-            // Plain 512-bit loads and stores on the arrays (no span slicing per vector): the update of the MLP's 235 K
-            // parameters is memory-bound, and this loop moves it at close to the cache's speed (docs/performance.md).
-            // The same operations in the same order as the scalar loop below (no fused multiply-add): same results.
-            int w = Vector512<T>.Count;
-            ref T pr = ref MemoryMarshal.GetReference(p);
-            ref T gr = ref MemoryMarshal.GetReference(grad);
-            ref T br = ref MemoryMarshal.GetReference(buf);
-            Vector512<T> vlr = Vector512.Create(lr), vmom = Vector512.Create(mom), vdamp = Vector512.Create(oneMinusDamp), vwd = Vector512.Create(wd);
-            for (; i <= p.Length - w; i += w)
-            {
-                var d = Vector512.LoadUnsafe(ref gr, (nuint)i);
-                if (maximize) d = -d;
-                var pv = Vector512.LoadUnsafe(ref pr, (nuint)i);
-                if (hasWd) d += vwd * pv;
-                if (hasMomentum)
-                {
-                    var b = first ? d : vmom * Vector512.LoadUnsafe(ref br, (nuint)i) + vdamp * d;
-                    b.StoreUnsafe(ref br, (nuint)i);
-                    d = nesterov ? d + vmom * b : b;
-                }
-                (pv - vlr * d).StoreUnsafe(ref pr, (nuint)i);
-            }
-        }
+            i = VectorKernel<T, Gemm.Simd512<T>, Vector512<T>>(p, grad, buf, first, lr, mom, oneMinusDamp, wd, hasMomentum, hasWd, nesterov, maximize);
+        else if (Vector256.IsHardwareAccelerated)
+            i = VectorKernel<T, Gemm.Simd256<T>, Vector256<T>>(p, grad, buf, first, lr, mom, oneMinusDamp, wd, hasMomentum, hasWd, nesterov, maximize);
         else if (Vector.IsHardwareAccelerated)
         {
             // The same operations in the same order as the scalar loop below (no fused multiply-add): same results.
@@ -184,5 +165,37 @@ public sealed class Sgd : Optimizer
             }
             p[i] -= lr * d;
         }
+    }
+
+    /// <summary>
+    /// The vector part of <see cref="Kernel{T}"/> in vectors of one width (512- or 256-bit); returns how many elements it
+    /// updated (the rest is the scalar loop's). The same operations in the same order as the scalar loop (no fused
+    /// multiply-add): same results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int VectorKernel<T, V, TV>(Span<T> p, ReadOnlySpan<T> grad, Span<T> buf, bool first, T lr, T mom, T oneMinusDamp, T wd,
+        bool hasMomentum, bool hasWd, bool nesterov, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        int w = V.Count, i = 0;
+        ref T pr = ref MemoryMarshal.GetReference(p);
+        ref T gr = ref MemoryMarshal.GetReference(grad);
+        ref T br = ref MemoryMarshal.GetReference(buf);
+        TV vlr = V.Broadcast(lr), vmom = V.Broadcast(mom), vdamp = V.Broadcast(oneMinusDamp), vwd = V.Broadcast(wd), minusOne = V.Broadcast(-T.One);
+        for (; i <= p.Length - w; i += w)
+        {
+            var d = V.Load(ref gr, (nuint)i);
+            if (maximize) d = V.Multiply(minusOne, d);
+            var pv = V.Load(ref pr, (nuint)i);
+            if (hasWd) d = V.Add(d, V.Multiply(vwd, pv));
+            if (hasMomentum)
+            {
+                var b = first ? d : V.Add(V.Multiply(vmom, V.Load(ref br, (nuint)i)), V.Multiply(vdamp, d));
+                V.Store(b, ref br, (nuint)i);
+                d = nesterov ? V.Add(d, V.Multiply(vmom, b)) : b;
+            }
+            V.Store(V.Subtract(pv, V.Multiply(vlr, d)), ref pr, (nuint)i);
+        }
+        return i;
     }
 }
