@@ -295,7 +295,7 @@ public static partial class TransformerLayerKernel
     /// g·W and gᵀ·x stay on the GEMM's direct (unpacked) path, which at a layer's 1024 token rows is 25–35 % faster for these
     /// two products than packing (gᵀ·x packs A through a strided gather); x·Wᵀ is faster packed and is not split.
     /// </summary>
-    private const int BackwardBlockMacs = 1 << 24;
+    internal static int BackwardBlockMacs = 1 << 24;
 
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
     /// <remarks>The weight may be rows of a larger matrix (<paramref name="weightOffset"/>, its gradient at the same offset; the bias's at <paramref name="biasOffset"/>).</remarks>
