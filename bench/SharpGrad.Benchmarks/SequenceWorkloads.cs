@@ -82,12 +82,15 @@ public static class SequenceWorkloads
         }, 10);
         // The layers split into 2 batch parts whatever the thread count (with 1 thread: the parts one after the other, so the
         // split's cost per core is measured without needing a free second core).
-        add("xfmr-step-parts2", "compiled transformer b16: full step, layers in 2 batch parts", () =>
+        foreach (int parts in new[] { 1, 2, 4 })
         {
-            Kernels.TransformerLayerKernel.t_forcedParts = 2;
-            try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
-            finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
-        }, 10);
+            add($"xfmr-step-parts{parts}", $"compiled transformer b16: full step, layers in {parts} batch part(s)", () =>
+            {
+                Kernels.TransformerLayerKernel.t_forcedParts = parts;
+                try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
+                finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
+            }, 10);
+        }
         // The layer's GEMMs at the workload's sizes (1024 token rows): forward x·Wᵀ, input gradient g·W, weight gradient gᵀ·x.
         var ga = new float[1024 * 512];
         var gb = new float[1024 * 512];

@@ -370,9 +370,10 @@ public static partial class TransformerLayerKernel
         }
         LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
-        Array.Clear(gFf, 0, rows * f);
-        if (s.Gelu) Pointwise.Backward<GeluOp>(ff1, ff1Act, gFfAct, gFf, rows * f);
-        else Pointwise.Backward<ReluOp>(ff1Act, ff1Act, gFfAct, gFf, rows * f); // relu(x) > 0 exactly where x > 0
+        // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first)
+        int size = rows * f;
+        if (s.Gelu) Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
+        else Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
         LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f);
     }
 
