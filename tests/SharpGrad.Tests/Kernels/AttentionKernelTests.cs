@@ -205,22 +205,20 @@ public class AttentionKernelTests
         var all = (float[])x.Clone();
         AttentionKernel.ExpShifted(all, shift);
         Check(all, -1);
-        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
-        {
-            var y = (float[])x.Clone();
-            int done = AttentionKernel.ExpShifted<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(ref y[0], count, shift);
-            Assert.Equal(count / 8 * 8, done);
-            for (int i = done; i < count; i++) y[i] = MathF.Exp(y[i] - shift);
-            Check(y, done);
-        }
-        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
-        {
-            var y = (float[])x.Clone();
-            int done = AttentionKernel.ExpShifted<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(ref y[0], count, shift);
-            Assert.Equal(count / 16 * 16, done);
-            for (int i = done; i < count; i++) y[i] = MathF.Exp(y[i] - shift);
-            Check(y, done);
-        }
+        ExpAtWidth<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated, x, shift, Check);
+        ExpAtWidth<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, x, shift, Check);
+    }
+
+    /// <summary>The full vectors of one width (when the machine has it), the tail by MathF.Exp, checked by <paramref name="check"/>.</summary>
+    private static void ExpAtWidth<V, TV>(bool accelerated, float[] x, float shift, Action<float[], int> check)
+        where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        if (!accelerated) return;
+        var y = (float[])x.Clone();
+        int done = AttentionKernel.ExpShifted<V, TV>(ref y[0], y.Length, shift);
+        Assert.Equal(y.Length / V.Count * V.Count, done);
+        for (int i = done; i < y.Length; i++) y[i] = MathF.Exp(y[i] - shift);
+        check(y, done);
     }
 
     /// <summary>The transpose of rows <c>ld</c> apart (a head's keys in a packed projection), odd sizes around the 8 × 8 blocks.</summary>
