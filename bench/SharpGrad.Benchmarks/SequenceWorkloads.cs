@@ -73,14 +73,24 @@ public static class SequenceWorkloads
         var compiled = net.Compile();
         var copt = new Sgd(net.Parameters(), 0.01);
         add("xfmr-step", "compiled transformer b16: full step (transformer_train_step_b16)", () => CompiledTrainStep(copt, () => compiled.LossBackward(x, y)), 10);
+        add("xfmr-step-whole", "compiled transformer b16: full step, LinearBackward unblocked", () =>
+        {
+            int keep = Kernels.TransformerLayerKernel.BackwardBlockMacs;
+            Kernels.TransformerLayerKernel.BackwardBlockMacs = 1 << 30;
+            try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
+            finally { Kernels.TransformerLayerKernel.BackwardBlockMacs = keep; }
+        }, 10);
         // The layers split into 2 batch parts whatever the thread count (with 1 thread: the parts one after the other, so the
         // split's cost per core is measured without needing a free second core).
-        add("xfmr-step-parts2", "compiled transformer b16: full step, layers in 2 batch parts", () =>
+        foreach (int parts in new[] { 1, 2, 4 })
         {
-            Kernels.TransformerLayerKernel.t_forcedParts = 2;
-            try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
-            finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
-        }, 10);
+            add($"xfmr-step-parts{parts}", $"compiled transformer b16: full step, layers in {parts} batch part(s)", () =>
+            {
+                Kernels.TransformerLayerKernel.t_forcedParts = parts;
+                try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
+                finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
+            }, 10);
+        }
         // The layer's GEMMs at the workload's sizes (1024 token rows): forward x·Wᵀ, input gradient g·W, weight gradient gᵀ·x.
         var ga = new float[1024 * 512];
         var gb = new float[1024 * 512];
@@ -102,6 +112,61 @@ public static class SequenceWorkloads
             {
                 for (int r = 0; r < 1024; r += 256) Kernels.Gemm.Sgemm(true, false, outF, inF, 256, 1f, ga, r * outF, outF, gb, r * inF, inF, 1f, gc, 0, inF);
             }, 30);
+        }
+        // The layer kernel's own calls at the workload's sizes: each linear layer as the compiled layer runs it (forward with its
+        // epilogue; backward through LinearBackward, in its row blocks), the attention core, a LayerNorm, the ReLU's gradient.
+        var lx = new float[1024 * 512];
+        var lgy = new float[1024 * 512];
+        var lgx = new float[1024 * 512];
+        var lb = new float[512];
+        var lgb = new float[512];
+        foreach (var arr in new[] { lx, lgy, ga, gb }) for (int i = 0; i < arr.Length; i++) arr[i] = 0.01f * ((i * 7919) % 101 - 50);
+        foreach (var (name, inF, outF) in new[] { ("qkv", 128, 384), ("out", 128, 128), ("ff1", 128, 512), ("ff2", 512, 128) })
+        {
+            bool residual = name is "out" or "ff2";
+            add($"xfmr-lin-{name}-fwd", $"layer Linear 1024x{inF} -> {outF} (+ bias{(residual ? ", residual" : name == "ff1" ? ", relu" : "")})",
+                () => Kernels.TransformerLayerKernel.Linear(lx, gb, lb, gc, 1024, inF, outF, residual ? lgy : null, relu: name == "ff1"), 30);
+            add($"xfmr-lin-{name}-bwd", $"layer LinearBackward 1024x{inF} -> {outF} (gx, gW, gb)",
+                () => Kernels.TransformerLayerKernel.LinearBackward(lx, gb, lgy, lgx, accumulate: name == "ff1" || name == "qkv", gc, lgb, 1024, inF, outF), 30);
+            foreach (int macs in new[] { 1 << 22, 1 << 23, 1 << 25, 1 << 30 })
+            {
+                add($"xfmr-lin-{name}-bwd-{macs >> 20}", $"layer LinearBackward 1024x{inF} -> {outF}, blocks of {macs >> 20} Mi MACs", () =>
+                {
+                    int keep = Kernels.TransformerLayerKernel.BackwardBlockMacs;
+                    Kernels.TransformerLayerKernel.BackwardBlockMacs = macs;
+                    try { Kernels.TransformerLayerKernel.LinearBackward(lx, gb, lgy, lgx, accumulate: name == "ff1" || name == "qkv", gc, lgb, 1024, inF, outF); }
+                    finally { Kernels.TransformerLayerKernel.BackwardBlockMacs = keep; }
+                }, 30);
+            }
+        }
+        {
+            int an = 16, heads = 4, t = 64, d = 32, e = 128;
+            var qkv = new float[an * t * 3 * e];
+            var gqkv = new float[an * t * 3 * e];
+            var probs = new float[an * heads * t * t];
+            var merged = new float[an * t * e];
+            for (int i = 0; i < qkv.Length; i++) qkv[i] = 0.01f * ((i * 7919) % 101 - 50);
+            var q = new Kernels.HeadRows(qkv, 0, t * 3 * e, 3 * e);
+            var k = new Kernels.HeadRows(qkv, e, t * 3 * e, 3 * e);
+            var v = new Kernels.HeadRows(qkv, 2 * e, t * 3 * e, 3 * e);
+            var gq = new Kernels.HeadRows(gqkv, 0, t * 3 * e, 3 * e);
+            var gk = new Kernels.HeadRows(gqkv, e, t * 3 * e, 3 * e);
+            var gv = new Kernels.HeadRows(gqkv, 2 * e, t * 3 * e, 3 * e);
+            var ctx = new Kernels.HeadRows(merged, 0, t * e, e);
+            float scale = 1f / MathF.Sqrt(d);
+            add("xfmr-attn-fwd", "attention core 16x4 heads, 64x64, head 32 (forward)",
+                () => Kernels.AttentionKernel.Forward(an, heads, t, t, d, scale, q, k, v, probs, ctx), 30);
+            add("xfmr-attn-bwd", "attention core 16x4 heads, 64x64, head 32 (backward)",
+                () => Kernels.AttentionKernel.Backward(an, heads, t, t, d, scale, q, k, v, probs, ctx, gq, gk, gv), 30);
+            var mean = new float[1024];
+            var invstd = new float[1024];
+            var lnw = new float[e];
+            Array.Fill(lnw, 1f);
+            add("xfmr-ln-fwd", "LayerNorm 1024x128 (forward)", () => Kernels.NormKernel.LayerNormForward<float>(lx.AsSpan(0, 1024 * e), lgx.AsSpan(0, 1024 * e),
+                1024, e, lnw, lb.AsSpan(0, e), 1e-5, mean, invstd), 100);
+            add("xfmr-ln-bwd", "LayerNorm 1024x128 (backward)", () => Kernels.NormKernel.LayerNormBackward<float>(lx.AsSpan(0, 1024 * e), lgy.AsSpan(0, 1024 * e),
+                lgx.AsSpan(0, 1024 * e), mean, invstd, lnw, lgb.AsSpan(0, e), lb.AsSpan(0, e), 1024, e), 100);
+            add("xfmr-relu-bwd", "ReLU gradient 1024x512", () => Kernels.Pointwise.Backward<Kernels.ReluOp>(lx, lx, lgy, lgx, 1024 * 512), 100);
         }
         var layer = (TransformerEncoderLayer)encoder[0];
         var shape = new Kernels.EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, LayerNormEps: 1e-5);

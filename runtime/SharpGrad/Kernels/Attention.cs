@@ -1,5 +1,8 @@
 using System.ComponentModel;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SharpGrad.Kernels;
 
@@ -89,8 +92,17 @@ public static class AttentionKernel
         {
             throw new ArgumentException($"AttentionKernel: the masks must be [{l}, {s}], [{n}·{heads}, {l}, {s}] and [{n}, {s}], but have {masks.Shared?.Length}, {masks.PerHead?.Length} and {masks.KeyPadding?.Length} elements.");
         }
-        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks, dropout));
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks, dropout, TransposedKeys));
     }
+
+    /// <summary>
+    /// Whether the products with kᵀ (the forward's scores q·kᵀ, the backward's gC·vᵀ) multiply by a transposed copy of the
+    /// head's keys (values), [head_dim, s], instead of taking dot products of rows. With AVX2 (16 registers) the dot-product
+    /// kernel of a 64×64×32 head (<c>Gemm.Dot4x4</c>: 4 × 4 sums of 4 vectors, then 16 horizontal sums) ran at ~40 % of the
+    /// broadcast kernel's rate on the same head's probs·v; the 2048-element transpose costs ~1 % of the product. On AVX-512
+    /// the dot products stay (measured there in earlier sessions; this machine cannot measure them).
+    /// </summary>
+    internal static bool TransposedKeys => !Vector512.IsHardwareAccelerated;
 
     /// <summary>
     /// The gradients of <see cref="Forward"/> from the context's gradient <paramref name="gContext"/>: written (not added)
@@ -109,7 +121,8 @@ public static class AttentionKernel
         {
             throw new ArgumentException($"AttentionKernel: the weights' gradient needs {needed} elements ([{n}{(weightsPerHead ? ", " + heads : "")}, {l}, {s}]), but the array has {gWeights.Length}.");
         }
-        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights, weightsPerHead));
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights, weightsPerHead,
+            TransposedKeys));
     }
 
     /// <summary>
@@ -140,14 +153,51 @@ public static class AttentionKernel
         }
     }
 
+    /// <summary>c[l, s] = alpha·x·yᵀ for a head's rows x [l, d] and y [s, d]: dot products, or (<paramref name="transposed"/>) x times a transposed copy of y.</summary>
+    private static void TimesTransposed(bool transposed, int l, int s, int d, float alpha, float[] x, int xOff, int ldx, float[] y, int yOff, int ldy,
+        float[] c, int cOff)
+    {
+        if (!transposed)
+        {
+            Gemm.Sgemm(false, true, l, s, d, alpha, x, xOff, ldx, y, yOff, ldy, 0f, c, cOff, s);
+            return;
+        }
+        var yt = Scratch<float>.Pool.Rent(d * s);
+        try
+        {
+            RecurrentKernel.TransposeStrided(y, yOff, ldy, s, d, yt);
+            Gemm.Sgemm(false, false, l, s, d, alpha, x, xOff, ldx, yt, 0, s, 0f, c, cOff, s);
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(yt);
+        }
+    }
+
+    /// <summary>Tests: <see cref="Forward"/> with the products by kᵀ taken as dot products or by a transposed copy, whatever the machine.</summary>
+    internal static void ForwardWith(bool transposedKeys, int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows context)
+    {
+        Check(n, heads, l, s, headDim, probs);
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, default, default, transposedKeys));
+    }
+
+    /// <summary>Tests: <see cref="Backward"/> with the products by vᵀ taken as dot products or by a transposed copy, whatever the machine.</summary>
+    internal static void BackwardWith(bool transposedKeys, int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+    {
+        Check(n, heads, l, s, headDim, probs);
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, default, null, false, transposedKeys));
+    }
+
     private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context,
-        AttentionMasks masks, AttentionDropout dropout) : IParallelBody
+        AttentionMasks masks, AttentionDropout dropout, bool transposedKeys) : IParallelBody
     {
         public void Invoke(int index)
         {
             int b = index / heads, h = index % heads, p = index * l * s;
             // The scale rides on the GEMM's alpha; the masks are added; softmax in place, row by row (the rows are in L1).
-            Gemm.Sgemm(false, true, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, 0f, probs, p, s);
+            TimesTransposed(transposedKeys, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, probs, p);
             if (!masks.IsEmpty) masks.AddTo(probs, p, index, b, l, s);
             for (int i = 0; i < l; i++) SoftmaxRow(probs.AsSpan(p + i * s, s));
             var weights = probs;
@@ -163,7 +213,7 @@ public static class AttentionKernel
     }
 
     private readonly struct BackwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights, bool weightsPerHead) : IParallelBody
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights, bool weightsPerHead, bool transposedKeys) : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -174,7 +224,7 @@ public static class AttentionKernel
                 int gc = gContext.Start(b, h, d);
                 // gP = gC·vᵀ (+ the returned weights' gradient: this head's, or the averaged weights' / heads), through the dropout
                 // mask; gv = Pᵀ·gC (P after dropout)
-                Gemm.Sgemm(false, true, l, s, d, 1f, gContext.Data, gc, gContext.StepStride, v.Data, v.Start(b, h, d), v.StepStride, 0f, gScores, 0, s);
+                TimesTransposed(transposedKeys, l, s, d, 1f, gContext.Data, gc, gContext.StepStride, v.Data, v.Start(b, h, d), v.StepStride, gScores, 0);
                 if (gWeights is not null)
                 {
                     var gs = gScores.AsSpan(0, l * s);
@@ -198,13 +248,35 @@ public static class AttentionKernel
     }
 
     /// <summary>Softmax of one row in place (as <see cref="SoftmaxKernel"/>: shifted by the maximum, by 0 when it is infinite).</summary>
-    private static void SoftmaxRow(Span<float> row)
+    internal static void SoftmaxRow(Span<float> row)
     {
         float m = TensorPrimitives.Max(row);
         if (float.IsInfinity(m)) m = 0;
-        TensorPrimitives.Subtract(row, m, row);
-        TensorPrimitives.Exp(row, row);
+        ExpShifted(row, m);
         TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+    }
+
+    /// <summary>
+    /// row = e^(row − <paramref name="shift"/>) in place, the full vectors by the LSTM cell's inlined exp (<see cref="RecurrentMath"/>,
+    /// within 2 ulp; <c>TensorPrimitives.Exp</c> widens float to double and was a quarter of the attention forward with AVX2).
+    /// </summary>
+    internal static void ExpShifted(Span<float> row, float shift)
+    {
+        ref float r = ref MemoryMarshal.GetReference(row);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && row.Length >= Vector512<float>.Count) j = ExpShifted<Gemm.Simd512<float>, Vector512<float>>(ref r, row.Length, shift);
+        else if (Vector256.IsHardwareAccelerated && row.Length >= Vector256<float>.Count) j = ExpShifted<Gemm.Simd256<float>, Vector256<float>>(ref r, row.Length, shift);
+        for (; j < row.Length; j++) row[j] = MathF.Exp(row[j] - shift);
+    }
+
+    /// <summary>The full vectors of <see cref="ExpShifted(Span{float}, float)"/> at one width; returns the first element it did not do.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int ExpShifted<V, TV>(ref float row, int count, float shift) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var sh = V.Broadcast(shift);
+        int w = V.Count, j = 0;
+        for (; j <= count - w; j += w) V.Store(RecurrentMath.CellExp<float, V, TV>(V.Subtract(V.Load(ref row, (nuint)j), sh)), ref row, (nuint)j);
+        return j;
     }
 
     /// <summary>g = scale·y∘(g − Σ g∘y), in place: softmax's backward with the scores' scale.</summary>

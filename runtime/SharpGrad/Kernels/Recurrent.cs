@@ -478,15 +478,22 @@ public static partial class RecurrentKernel
     /// tiles without bounds checks (the checked scalar loop took ~3 % of the LSTM step).
     /// </summary>
     internal static void Transpose<T>(T[] src, int offset, int rows, int cols, T[] dst) where T : unmanaged
+        => TransposeStrided(src, offset, cols, rows, cols, dst);
+
+    /// <summary>
+    /// <see cref="Transpose{T}"/> of rows <paramref name="ld"/> elements apart (≥ cols): a head's keys
+    /// inside a packed projection (<see cref="AttentionKernel"/>).
+    /// </summary>
+    internal static void TransposeStrided<T>(T[] src, int offset, int ld, int rows, int cols, T[] dst) where T : unmanaged
     {
-        if (offset < 0 || (long)offset + (long)rows * cols > src.Length || (long)rows * cols > dst.Length)
-            throw new ArgumentException($"Transpose of [{rows}, {cols}] at {offset}: the arrays hold {src.Length} and {dst.Length} elements.");
+        if (offset < 0 || ld < cols || (rows > 0 && (long)offset + (long)(rows - 1) * ld + cols > src.Length) || (long)rows * cols > dst.Length)
+            throw new ArgumentException($"Transpose of [{rows}, {cols}] (rows {ld} apart) at {offset}: the arrays hold {src.Length} and {dst.Length} elements.");
         ref T s0 = ref MemoryMarshal.GetArrayDataReference(src);
         ref T d0 = ref MemoryMarshal.GetArrayDataReference(dst);
         s0 = ref Unsafe.Add(ref s0, offset);
         if (typeof(T) == typeof(float) && Avx.IsSupported && rows >= 8 && cols >= 8)
         {
-            TransposeAvx(ref Unsafe.As<T, float>(ref s0), rows, cols, ref Unsafe.As<T, float>(ref d0));
+            TransposeAvx(ref Unsafe.As<T, float>(ref s0), ld, rows, cols, ref Unsafe.As<T, float>(ref d0));
             return;
         }
         const int Tile = 16;
@@ -498,7 +505,7 @@ public static partial class RecurrentKernel
                 int p1 = Math.Min(p0 + Tile, cols);
                 for (int q = q0; q < q1; q++)
                 {
-                    ref T sq = ref Unsafe.Add(ref s0, (nint)q * cols);
+                    ref T sq = ref Unsafe.Add(ref s0, (nint)q * ld);
                     for (int p = p0; p < p1; p++)
                         Unsafe.Add(ref d0, (nint)p * rows + q) = Unsafe.Add(ref sq, p);
                 }
@@ -514,10 +521,10 @@ public static partial class RecurrentKernel
     /// of a process) it took 5× as long (`count transpose-x1`: 16 µs against 3 µs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeAvx(ref float s0, int rows, int cols, ref float d0)
+    private static void TransposeAvx(ref float s0, nint ld, int rows, int cols, ref float d0)
     {
         int r8 = rows & ~7, c8 = cols & ~7;
-        nint ld = cols, ldd = rows;
+        nint ldd = rows;
         // Down the source rows inside: the 8 destination rows then fill sequentially. (Across the columns inside, each block
         // wrote half lines of 8 destination rows 4·rows bytes apart, which at rows = 512 fall into two L1 sets: no faster than scalar.)
         for (int p0 = 0; p0 < c8; p0 += 8)

@@ -293,9 +293,11 @@ public static partial class TransformerLayerKernel
     /// <summary>
     /// Multiply-adds per GEMM call in <see cref="LinearBackward"/>: the token rows are taken in blocks this small so that
     /// g·W and gᵀ·x stay on the GEMM's direct (unpacked) path, which at a layer's 1024 token rows is 25–35 % faster for these
-    /// two products than packing (gᵀ·x packs A through a strided gather); x·Wᵀ is faster packed and is not split.
+    /// two products than packing (gᵀ·x packs A through a strided gather); x·Wᵀ is faster packed and is not split. On AVX2
+    /// (session 15) blocks of 4, 8, 16, 32 and 1024 Mi multiply-adds were within the noise of each other for all four of the
+    /// workload's linear layers (`count xfmr-lin-*-bwd-*`); settable only for those profile pieces (not thread-safe).
     /// </summary>
-    private const int BackwardBlockMacs = 1 << 24;
+    internal static int BackwardBlockMacs = 1 << 24;
 
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
     /// <remarks>The weight may be rows of a larger matrix (<paramref name="weightOffset"/>, its gradient at the same offset; the bias's at <paramref name="biasOffset"/>).</remarks>
@@ -370,9 +372,10 @@ public static partial class TransformerLayerKernel
         }
         LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
-        Array.Clear(gFf, 0, rows * f);
-        if (s.Gelu) Pointwise.Backward<GeluOp>(ff1, ff1Act, gFfAct, gFf, rows * f);
-        else Pointwise.Backward<ReluOp>(ff1Act, ff1Act, gFfAct, gFf, rows * f); // relu(x) > 0 exactly where x > 0
+        // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first)
+        int size = rows * f;
+        if (s.Gelu) Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
+        else Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
         LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f);
     }
 

@@ -21,9 +21,24 @@ public class AttentionKernelTests
         yield return [2, 4, 64, 64, 32, 2]; // the workload's head size
     }
 
+    /// <summary>The shapes, each with the products by kᵀ and vᵀ as dot products (false) and by a transposed copy (true), whatever the machine picks.</summary>
+    public static IEnumerable<object[]> ShapesAndProductForms() => Shapes().SelectMany(shape => new[] { false, true }.Select(t => shape.Append(t).ToArray()));
+
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PackedBatchFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads)
+    public void PackedBatchFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads) => PackedBatchFirst(n, heads, l, s, d, threads, null);
+
+    [Theory]
+    [MemberData(nameof(ShapesAndProductForms))]
+    public void PackedBatchFirstMatchesNaiveInBothProductForms(int n, int heads, int l, int s, int d, int threads, bool transposed)
+        => PackedBatchFirst(n, heads, l, s, d, threads, transposed);
+
+    [Theory]
+    [MemberData(nameof(ShapesAndProductForms))]
+    public void SeparateSequenceFirstMatchesNaiveInBothProductForms(int n, int heads, int l, int s, int d, int threads, bool transposed)
+        => SeparateSequenceFirst(n, heads, l, s, d, threads, transposed);
+
+    private static void PackedBatchFirst(int n, int heads, int l, int s, int d, int threads, bool? transposed)
     {
         if (l != s) return; // a packed self-attention projection has one length
         int e = heads * d, stride = 3 * e;
@@ -36,12 +51,14 @@ public class AttentionKernelTests
         var context = new float[n * l * e];
         var gqkv = new float[n * l * stride];
         RunAndCompare(n, heads, l, s, d, threads, q, k, v, new HeadRows(context, 0, l * e, e), new HeadRows(gCtx, 0, l * e, e),
-            new HeadRows(gqkv, 0, l * stride, stride), new HeadRows(gqkv, e, l * stride, stride), new HeadRows(gqkv, 2 * e, l * stride, stride));
+            new HeadRows(gqkv, 0, l * stride, stride), new HeadRows(gqkv, e, l * stride, stride), new HeadRows(gqkv, 2 * e, l * stride, stride), transposed);
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void SeparateSequenceFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads)
+    public void SeparateSequenceFirstMatchesNaive(int n, int heads, int l, int s, int d, int threads) => SeparateSequenceFirst(n, heads, l, s, d, threads, null);
+
+    private static void SeparateSequenceFirst(int n, int heads, int l, int s, int d, int threads, bool? transposed)
     {
         // [L, N, E] with an offset and a row stride E + 2 (gaps the kernel must not write)
         int e = heads * d, ld = e + 2, off = 3;
@@ -49,11 +66,12 @@ public class AttentionKernelTests
         HeadRows Rows(int len, float[] data) => new(data, off, ld, n * ld);
         float[] New(int len, bool random) => random ? SmallGemmTests.Random(off + len * n * ld, rng) : new float[off + len * n * ld];
         RunAndCompare(n, heads, l, s, d, threads, Rows(l, New(l, true)), Rows(s, New(s, true)), Rows(s, New(s, true)), Rows(l, New(l, false)),
-            Rows(l, New(l, true)), Rows(l, New(l, false)), Rows(s, New(s, false)), Rows(s, New(s, false)));
+            Rows(l, New(l, true)), Rows(l, New(l, false)), Rows(s, New(s, false)), Rows(s, New(s, false)), transposed);
     }
 
+    /// <summary>Runs the kernel (the public entry when <paramref name="transposed"/> is null, else that product form) and checks it against the naive reference.</summary>
     private static void RunAndCompare(int n, int heads, int l, int s, int d, int threads, HeadRows q, HeadRows k, HeadRows v, HeadRows context,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, bool? transposed)
     {
         float scale = 1f / MathF.Sqrt(d);
         var probs = new float[n * heads * l * s];
@@ -62,8 +80,16 @@ public class AttentionKernelTests
         try
         {
             Parallelism.MaxThreads = threads;
-            AttentionKernel.Forward(n, heads, l, s, d, scale, q, k, v, probs, context);
-            AttentionKernel.Backward(n, heads, l, s, d, scale, q, k, v, probs, gContext, gq, gk, gv);
+            if (transposed is { } form)
+            {
+                AttentionKernel.ForwardWith(form, n, heads, l, s, d, scale, q, k, v, probs, context);
+                AttentionKernel.BackwardWith(form, n, heads, l, s, d, scale, q, k, v, probs, gContext, gq, gk, gv);
+            }
+            else
+            {
+                AttentionKernel.Forward(n, heads, l, s, d, scale, q, k, v, probs, context);
+                AttentionKernel.Backward(n, heads, l, s, d, scale, q, k, v, probs, gContext, gq, gk, gv);
+            }
         }
         finally
         {
@@ -148,6 +174,70 @@ public class AttentionKernelTests
                 if (!inside) Assert.Equal(gqBefore[i], gq.Data[i]);
             }
         }
+    }
+
+    /// <summary>The softmax's exp (<see cref="AttentionKernel.ExpShifted(Span{float}, float)"/>) at both vector widths and the scalar tail, against Math.Exp, on odd lengths and the limits.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(16)]
+    [InlineData(37)]
+    [InlineData(64)]
+    public void ExpShiftedMatchesExpAtBothWidths(int count)
+    {
+        var rng = new Rng(count);
+        var x = SmallGemmTests.Random(count, rng);
+        for (int i = 0; i < count; i++) x[i] *= 40f;
+        if (count > 3) (x[0], x[1], x[2]) = (float.NegativeInfinity, float.NaN, -200f);
+        const float shift = 1.5f;
+        void Check(float[] y, int done)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                double expected = Math.Exp(x[i] - shift);   // the difference rounded to float, as the kernel takes it
+                if (float.IsNaN(x[i])) Assert.True(float.IsNaN(y[i]));
+                else if (expected < 1e-37) Assert.Equal(0f, y[i], 1e-37f);
+                else Assert.True(Math.Abs(y[i] - expected) <= 4e-7 * expected, $"exp({x[i]} - {shift}) at {i} of {count} (vectors up to {done}): {y[i]}, expected {expected}");
+            }
+        }
+        var all = (float[])x.Clone();
+        AttentionKernel.ExpShifted(all, shift);
+        Check(all, -1);
+        ExpAtWidth<Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated, x, shift, Check);
+        ExpAtWidth<Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, x, shift, Check);
+    }
+
+    /// <summary>The full vectors of one width (when the machine has it), the tail by MathF.Exp, checked by <paramref name="check"/>.</summary>
+    private static void ExpAtWidth<V, TV>(bool accelerated, float[] x, float shift, Action<float[], int> check)
+        where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        if (!accelerated) return;
+        var y = (float[])x.Clone();
+        int done = AttentionKernel.ExpShifted<V, TV>(ref y[0], y.Length, shift);
+        Assert.Equal(y.Length / V.Count * V.Count, done);
+        for (int i = done; i < y.Length; i++) y[i] = MathF.Exp(y[i] - shift);
+        check(y, done);
+    }
+
+    /// <summary>The transpose of rows <c>ld</c> apart (a head's keys in a packed projection), odd sizes around the 8 × 8 blocks.</summary>
+    [Theory]
+    [InlineData(1, 1, 1, 0)]
+    [InlineData(9, 8, 8, 3)]
+    [InlineData(13, 11, 19, 5)]
+    [InlineData(64, 32, 384, 128)]
+    public void StridedTransposeMatchesTheDefinition(int rows, int cols, int ld, int offset)
+    {
+        var src = SmallGemmTests.Random(offset + rows * ld, new Rng(rows * 31 + cols));
+        var dst = new float[rows * cols];
+        RecurrentKernel.TransposeStrided(src, offset, ld, rows, cols, dst);
+        for (int q = 0; q < rows; q++)
+        {
+            for (int p = 0; p < cols; p++) Assert.Equal(src[offset + q * ld + p], dst[p * rows + q]);
+        }
+        Assert.Throws<ArgumentException>(() => RecurrentKernel.TransposeStrided(src, offset, ld, rows, cols, new float[rows * cols - 1]));
+        Assert.Throws<ArgumentException>(() => RecurrentKernel.TransposeStrided(src, offset + ld - cols + 1, ld, rows, cols, dst));
     }
 
     [Fact]
