@@ -71,6 +71,14 @@ internal sealed record ChildSpec(string Name, string Kind, bool IsBuiltIn, Equat
     /// </summary>
     public bool IsVariant { get; init; }
 
+    /// <summary>
+    /// For a user module a parent builds with its own bool constructor parameters (<c>new Block(d, affine)</c>, an argument with
+    /// <see cref="ChildArg.Condition"/>): the module parsed once per value of those arguments (<c>block[affine=true]</c>, each
+    /// <see cref="IsVariant"/> with its <see cref="Instance"/> parsed with the values given), the parent's parser taking the one its
+    /// region assumes (<c>GraphParser.AssumedBlock</c>). Empty otherwise.
+    /// </summary>
+    public EquatableArray<ChildSpec> Variants { get; init; }
+
     /// <summary>The argument named <paramref name="parameter"/>, or null if the constructor has no such parameter.</summary>
     public ChildArg? Arg(string parameter)
     {
@@ -125,6 +133,14 @@ internal sealed record ChildArg(string Name, EquatableArray<int> Values, bool Is
     /// of several children given by one parameter take one value together (an LSTM and a GRU built with the same flag).
     /// </summary>
     public string? OptionSource { get; init; }
+
+    /// <summary>
+    /// For a bool argument of a user module that the parent gives from its own constructor parameters (<c>new Block(d, affine)</c>
+    /// in <c>Net(int d, bool affine)</c>): the condition over them (<c>affine</c>, <c>!affine</c>; <see cref="Parsing.Conditions"/>).
+    /// The block is parsed per value (<see cref="ChildSpec.Variants"/>) and tested at run time through a layer of it the flag
+    /// builds (its <see cref="Option"/>). Null otherwise.
+    /// </summary>
+    public string? Condition { get; init; }
 }
 
 /// <summary>A parsed method: its tensor parameters (with declared shapes), its nodes in order, and the node it returns (-1 when the graph stopped at an unsupported construct).</summary>

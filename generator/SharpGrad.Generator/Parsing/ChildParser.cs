@@ -293,6 +293,14 @@ internal static class ChildParser
                 args.Add(new ChildArg(argument.Parameter?.Name ?? "", default, false) { Option = option.Test, OptionSource = resolved.Condition ?? resolved.Why });
                 continue;
             }
+            if (!builtIn && resolved is { Kind: CtorValue.Kinds.Unknown, Condition: { } passed } && Conditions.Atoms(passed) is not null
+                && argument.Parameter is { Type.SpecialType: SpecialType.System_Boolean } flagParameter)
+            {
+                // new Block(d, affine) with `affine` the parent's own constructor parameter (or a condition over them): the block is
+                // parsed once per value (Specialize) and the parent's parser takes the one its region assumes (GraphParser.AssumedBlock).
+                args.Add(new ChildArg(flagParameter.Name, default, false) { Condition = passed });
+                continue;
+            }
             bool known = GraphParser.Ints(value, ints)
                          || value.ConstantValue.HasValue   // null, doubles, strings: constant, not a shape
                          || value is IDefaultValueOperation
@@ -399,6 +407,39 @@ internal static class ChildParser
         }
     }
 
+    /// <summary>At most this many flags a parent passes on to one child block, parsed per value (2^n variants); more is a named break.</summary>
+    internal const int MaxPassedFlags = 3;
+
+    /// <summary>
+    /// The built-in layers inside a block built with flags from its parent's parameters (<see cref="ChildArg.Condition"/>) whose
+    /// options those flags give (<see cref="ChildArg.Option"/>), nested blocks included: each layer's state path under the block
+    /// (<c>ln</c>, <c>block.fc</c>), kind, test and the condition over the parent's parameters it reads.
+    /// </summary>
+    internal static IEnumerable<(string Path, string Kind, string Option, string Condition)> InnerOptions(ChildSpec block)
+    {
+        foreach (var child in block.Instance?.Children ?? default)
+        {
+            if (child.IsVariant) continue;
+            if (child.IsBuiltIn)
+            {
+                foreach (var arg in child.Args)
+                {
+                    if (arg is { Option: { } option, OptionSource: { } source } && Conditions.Atoms(source) is not null) yield return (child.Path, child.Kind, option, source);
+                }
+                foreach (var item in child.Items)
+                {
+                    foreach (var arg in item.Args)
+                    {
+                        if (item.IsBuiltIn && arg is { Option: { } option, OptionSource: { } source } && Conditions.Atoms(source) is not null)
+                            yield return (child.Path + "." + item.Path, item.Kind, option, source);
+                    }
+                }
+                continue;
+            }
+            foreach (var inner in InnerOptions(child)) yield return (child.Path + "." + inner.Path, inner.Kind, inner.Option, inner.Condition);
+        }
+    }
+
     /// <summary>How deep instance graphs are being parsed (a module built inside a module built inside …).</summary>
     [System.ThreadStatic] private static int s_instanceDepth;
 
@@ -423,6 +464,8 @@ internal static class ChildParser
             {
                 { Module: { } module } => CtorValue.Of(module),
                 { Symbol: { } symbol } => CtorValue.OfSize(symbol),
+                // A flag the parent passes from its own parameters: a condition over them, as a standalone module's own bool is.
+                { Condition: { } condition, IsKnown: false } => CtorValue.Argument("the constructor argument '" + parameter.Name + "' (`" + condition + "` where the parent builds it)", condition),
                 { IsKnown: true, Values.Count: 0, Number: null, String: null } => CtorValue.Null,
                 { IsKnown: true, Values.Count: 1 } when parameter.Type.SpecialType == SpecialType.System_Boolean => CtorValue.Of(a.Values[0] != 0),
                 { IsKnown: true, Values.Count: 1 } when parameter.Type.SpecialType == SpecialType.System_Int32 => CtorValue.Of(a.Values[0]),
@@ -434,7 +477,25 @@ internal static class ChildParser
         try
         {
             var graph = GraphParser.Parse(type, compilation, token, arguments);
-            return graph is { IsCompilable: true } ? spec with { Instance = graph } : spec;
+            var passed = spec.Args.Where(a => a is { Condition: not null, IsKnown: false }).ToList();
+            if (passed.Count == 0) return graph is { IsCompilable: true } ? spec with { Instance = graph } : spec;
+            // Flags the parent passes from its own parameters: the instance parsed with them as conditions over the parent's parameters
+            // (its layers' options and sizes in the parent's terms: `block.ln`'s ElementwiseAffine given by `affine`, a Linear of
+            // `(affine?2*d:d)`), kept even when its Forward breaks (GraphParser.AssumedBlock finds the layer to test in its children),
+            // and once per value of the flags, each a variant whose Forward takes the options as those values.
+            var variants = new List<ChildSpec>();
+            for (int bits = 0; passed.Count <= MaxPassedFlags && bits < 1 << passed.Count; bits++)
+            {
+                var given = passed.Select((a, k) => (a.Condition!, (bits >> k & 1) == 1)).ToList();
+                var values = new Dictionary<string, bool>();
+                for (int k = 0; k < passed.Count; k++) values[passed[k].Name] = given[k].Item2;
+                var args = spec.Args.Select(a => values.TryGetValue(a.Name, out bool v) && a.Condition is not null
+                    ? new ChildArg(a.Name, new[] { v ? 1 : 0 }.ToEquatableArray(), true) { Number = v ? 1 : 0, Condition = a.Condition } : a).ToEquatableArray();
+                string label = "[" + string.Join(",", passed.Select(a => a.Name + "=" + (values[a.Name] ? "true" : "false"))) + "]";
+                var instance = GraphParser.Parse(type, compilation, token, arguments, given);
+                variants.Add(spec with { Name = label, Path = label, Args = args, Instance = instance, IsVariant = true });
+            }
+            return spec with { Instance = graph, Variants = variants.ToEquatableArray() };
         }
         finally
         {

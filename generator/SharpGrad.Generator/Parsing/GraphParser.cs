@@ -36,6 +36,12 @@ internal sealed partial class GraphParser
     /// <summary>Every field's value after the constructor (<see cref="ConstructorEvaluator"/>): what decides Forward's conditions on them.</summary>
     private Dictionary<ISymbol, CtorValue> _fields = new(SymbolEqualityComparer.Default);
 
+    /// <summary>
+    /// For an instance a parent builds with flags from its own parameters, parsed for one value of them (<see cref="ChildSpec.Variants"/>):
+    /// the value of each flag's condition over the parent's parameters, which decides the options and field tests they give. Null otherwise.
+    /// </summary>
+    private List<(string Condition, bool Value)>? _given;
+
     private SemanticModel _model = null!;
     private List<GraphNode> _nodes = new();
     private Dictionary<ISymbol, int> _env = new(SymbolEqualityComparer.Default);
@@ -135,7 +141,8 @@ internal sealed partial class GraphParser
     /// The graph of <paramref name="type"/>; with <paramref name="arguments"/>, of the instance a parent builds with these
     /// constructor arguments (<see cref="ChildSpec.Instance"/>): children and Forward's conditions as that instance has them.
     /// </summary>
-    public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token, IReadOnlyDictionary<string, CtorValue>? arguments)
+    public static ModuleGraph? Parse(INamedTypeSymbol type, Compilation compilation, CancellationToken token, IReadOnlyDictionary<string, CtorValue>? arguments,
+        List<(string Condition, bool Value)>? given = null)
     {
         var methods = new List<(IMethodSymbol Method, MethodDeclarationSyntax Syntax)>();
         foreach (var member in type.GetMembers())
@@ -155,7 +162,7 @@ internal sealed partial class GraphParser
         try
         {
             var children = ChildParser.Parse(type, compilation, issues, token, arguments, out var fields);
-            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token) { _fields = fields };
+            var parser = new GraphParser(type, compilation, issues, children.ToDictionary(c => c.Name), token) { _fields = fields, _given = given };
             var graphs = new List<GraphMethod>();
             foreach (var (method, syntax) in methods)
             {
@@ -1651,6 +1658,7 @@ internal sealed partial class GraphParser
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
+        if (_given is not null && ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) is { } givenBy && Decides(_given, givenBy) is bool given) return given;
         if (_assumed.TryGetValue(Text(condition), out bool assumed))
         {
             if (ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) is { } over) _fieldConditions[Text(condition)] = over;
@@ -1955,7 +1963,10 @@ internal sealed partial class GraphParser
             }
             _optionTests[source] = test;
             if (arg.OptionSource is { } condition && Conditions.Atoms(condition) is not null && option.WhenTrue.String is null) _testConditions[test] = condition;
-            if (!_assumed.TryGetValue(test, out bool value))
+            bool known = _assumed.TryGetValue(test, out bool value);
+            // In a block parsed for the values its parent's flags have (AssumedBlock): the option those values decide.
+            if (!known && _given is not null && arg.OptionSource is { } givenBy && Decides(_given, givenBy) is bool given) (known, value) = (true, given);
+            if (!known)
             {
                 _options.Add(test);
                 _undecided = (test, Where(invocation));
@@ -2015,6 +2026,65 @@ internal sealed partial class GraphParser
             label.Add(assumed.Name);
         }
         return Variant(sequential with { Name = sequential.Name + "[" + string.Join(",", label) + "]", Path = sequential.Path, Items = items.ToEquatableArray(), IsVariant = true });
+    }
+
+    /// <summary>
+    /// A user block this module builds with flags from its own constructor parameters (<c>block = new Block(d, affine)</c>,
+    /// <see cref="ChildArg.Condition"/>): the block as parsed for the values this region has (<see cref="ChildSpec.Variants"/>, a variant
+    /// <c>block[affine=true]</c> whose state path stays <c>block</c>). Each flag's value is the one the module's own given values decide (a
+    /// block inside a block), else that of a test of a layer inside the block the flag builds (<c>…Submodule&lt;LayerNorm&gt;(this,
+    /// "block.ln").ElementwiseAffine</c>, <see cref="ChildParser.InnerOptions"/>), compiled one region per value as <see cref="Assumed"/>
+    /// does. A flag that builds no such layer leaves the block as parsed with the flag as a condition (sizes it chooses are symbols of
+    /// their own); if that block does not compile whole, a graph break naming the flag.
+    /// </summary>
+    private ChildSpec AssumedBlock(ChildSpec child, InvocationExpressionSyntax invocation)
+    {
+        var values = new Dictionary<string, bool>(System.StringComparer.Ordinal);
+        string? untested = null;
+        foreach (var arg in child.Args)
+        {
+            if (arg is not { Condition: { } condition, IsKnown: false }) continue;
+            if (_given is not null && Decides(_given, condition) is bool given)
+            {
+                values[arg.Name] = given;
+                continue;
+            }
+            // A layer inside the block whose option the flag alone decides: its test reads the built layer by its state path.
+            var inner = ChildParser.InnerOptions(child).FirstOrDefault(o => Decides([(o.Condition, true)], condition) is bool yes && Decides([(o.Condition, false)], condition) is bool no && yes != no);
+            if (inner.Option is null)
+            {
+                untested ??= arg.Name;
+                continue;
+            }
+            string test = Emit.EmitContext.Support + ".Submodule<global::SharpGrad.Layers." + inner.Kind + ">(this, \"" + child.Path + "." + inner.Path + "\")." + inner.Option;
+            _testConditions[test] = inner.Condition;
+            if (!_assumed.TryGetValue(test, out bool value))
+            {
+                _options.Add(test);
+                _undecided = (test, Where(invocation));
+                throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
+                    "the child '" + child.Name + "', built with `" + arg.Name + "` from a constructor parameter (`" + condition + "`, known only when the module is built)",
+                    "pass a constant, or build the module in a parent with a constant; compiled on its own, the block takes one program per reachable value, tested on its layer '"
+                    + child.Path + "." + inner.Path + "', at most " + MaxBranchPrograms.ToString(System.Globalization.CultureInfo.InvariantCulture) + " per group of regions")
+                { DependsOnArguments = true });
+            }
+            values[arg.Name] = Decides([(inner.Condition, value)], condition)!.Value;
+        }
+        if (untested is not null)
+        {
+            // The flag builds no layer option the runner can test: the block as parsed with it as a condition, when that compiles whole.
+            if (values.Count == 0 && child.Instance is { IsCompilable: true } whole && whole.Methods.Any(m => m.Name == "Forward" && m.Output >= 0)) return child;
+            throw Unsupported(invocation, "the child '" + child.Name + "', built with `" + untested + "` from a constructor parameter, which decides its Forward but builds no layer option in it that the compiled code can test at run time (a bias, affine, elementwise_affine, bidirectional, … of a layer the block builds with it)",
+                "pass a constant, give the flag to a layer option inside the block, or build the module in a parent with a constant (the block is then compiled for that value)");
+        }
+        var variant = child.Variants.FirstOrDefault(v => v.Args.All(a => a.Condition is null || !values.TryGetValue(a.Name, out bool want) || a.Values.Count == 1 && (a.Values[0] != 0) == want));
+        if (variant?.Instance is null)
+        {
+            throw Unsupported(invocation, "the child '" + child.Name + "', built with " + values.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                + " flags from constructor parameters (more than " + ChildParser.MaxPassedFlags.ToString(System.Globalization.CultureInfo.InvariantCulture) + ", or nested too deep, to compile per value)",
+                "pass constants for some of them, or build the module in a parent with constants");
+        }
+        return Variant(variant with { Name = child.Name + variant.Name, Path = child.Path });
     }
 
     /// <summary>True for a readonly field or get-only property of the module (or its [Module] bases): the layer the constructor built stays.</summary>
@@ -2176,6 +2246,7 @@ internal sealed partial class GraphParser
         }
         if (child is { IsBuiltIn: true } && child.Args.Any(a => a.Option is not null)) child = Assumed(child, invocation);
         if (child is { IsStaticSequential: true } && child.Items.Any(item => item.IsBuiltIn && item.Args.Any(a => a.Option is not null))) child = AssumedItems(child, invocation);
+        if (child is { IsBuiltIn: false } && child.Args.Any(a => a is { Condition: not null, IsKnown: false })) child = AssumedBlock(child, invocation);
         if (child is not null)
         {
             var argSyntax = ArgumentExpressions(operation, skipAbsent: child.IsBuiltIn);
@@ -2747,6 +2818,7 @@ internal sealed partial class GraphParser
         {
             if (_testConditions.TryGetValue(test.Key, out var condition) || _fieldConditions.TryGetValue(test.Key, out condition)) known.Add((condition, test.Value));
         }
+        if (_given is not null) known.AddRange(_given);
         if (known.Count == 0) return [];
         var sizes = new SortedSet<string>(System.StringComparer.Ordinal);
         foreach (var child in _children.Values) ChosenSizesOf(child, sizes);
@@ -2767,6 +2839,8 @@ internal sealed partial class GraphParser
             if (arg.Symbol is { } symbol) ChosenSizesIn(symbol, sizes);
         }
         foreach (var item in child.Items) ChosenSizesOf(item, sizes);
+        // A block built with a flag of this module's parameters: the sizes the flag chooses inside it (`new Linear(d, affine ? 2 * d : d)`).
+        foreach (var inner in child.Instance?.Children ?? default) ChosenSizesOf(inner, sizes);
     }
 
     private static void ChosenSizesIn(string symbol, SortedSet<string> sizes)

@@ -56,6 +56,13 @@ internal sealed class Inliner
     private sealed class Context
     {
         public string Prefix = "";
+
+        /// <summary>
+        /// The prefix of its children's state paths (<c>block.</c>): <see cref="Prefix"/>, except under a variant of a block (a block a
+        /// parent builds with its own flag, parsed per value: <c>block[affine=true].</c> names, <c>block.</c> paths, as <see cref="Chain"/>
+        /// names a Sequential's variant items), so two variants' layers are two children of one state path.
+        /// </summary>
+        public string PathPrefix = "";
         public ModuleGraph Graph = null!;
         public int[]? InputMap;
         public bool Foreign;
@@ -152,7 +159,7 @@ internal sealed class Inliner
 
             if (node.Kind == NodeKind.Input && node.Op is "Parameter" or "Buffer")
             {
-                map[i] = Add(Renamed(node, inputs, context.Prefix + node.Child), context);
+                map[i] = Add(Renamed(node, inputs, context.PathPrefix + node.Child), context);
                 continue;
             }
 
@@ -161,7 +168,7 @@ internal sealed class Inliner
                 var target = context.Graph.Methods.FirstOrDefault(m => m.Name == node.Op && m.Inputs.Count == inputs.Length && m.Output >= 0);
                 if (target is not null && context.Depth < MaxDepth && !ReferenceEquals(target, method))
                 {
-                    var sub = Enter(context, node, inputs, context.Graph, context.Prefix);
+                    var sub = Enter(context, node, inputs, context.Graph, context.Prefix, context.PathPrefix);
                     map[i] = Copy(target, sub)[target.Output];
                     continue;
                 }
@@ -171,15 +178,17 @@ internal sealed class Inliner
                 && context.Graph.FindChild(childName) is { } child)
             {
                 string name = ChildName(context, child);
-                // Grandchildren are named under the child's state path (self_attn.q for a field selfAttn), as NamedModules names them.
-                string prefix = context.Prefix + child.Path + ".";
+                // Grandchildren are named under the child's state path (self_attn.q for a field selfAttn), as NamedModules names them;
+                // under a variant's name, their paths still the state path (Context.PathPrefix).
+                string prefix = context.Prefix + (child.IsVariant ? child.Name : child.Path) + ".";
+                string pathPrefix = context.PathPrefix + child.Path + ".";
                 if (inputs.Length == 1 && child.IsStaticSequential)
                 {
-                    int result = Chain(child.Items, prefix, inputs[0], node, context);
+                    int result = Chain(child.Items, prefix, pathPrefix, inputs[0], node, context);
                     map[i] = Boundary(result, name, inputs, node, context);
                     continue;
                 }
-                if (!child.IsBuiltIn && InlineUserModule(child, name, prefix, inputs, node, context) is { } inlined)
+                if (!child.IsBuiltIn && InlineUserModule(child, name, prefix, pathPrefix, inputs, node, context) is { } inlined)
                 {
                     map[i] = inlined;
                     continue;
@@ -214,7 +223,7 @@ internal sealed class Inliner
     /// Inlines a user module child (its <c>Forward</c>, or the chain of a <c>[Sequential]</c> class) called with
     /// <paramref name="inputs"/>, followed by its boundary node; null when it cannot be inlined.
     /// </summary>
-    private int? InlineUserModule(ChildSpec child, string name, string prefix, int[] inputs, GraphNode call, Context context)
+    private int? InlineUserModule(ChildSpec child, string name, string prefix, string pathPrefix, int[] inputs, GraphNode call, Context context)
     {
         if (context.Depth >= MaxDepth || child.TypeName.Length == 0 || context.Stack.Contains(child.TypeName)) return null;
         // An instance whose graph depends on its constructor's arguments was parsed for them (sizes already in this module's symbols).
@@ -233,24 +242,24 @@ internal sealed class Inliner
         if (entry.IsSequential)
         {
             if (inputs.Length != 1 || entry.Graph.Children.IsEmpty) return null;
-            var sub = Enter(context, call, inputs, entry.Graph, prefix, child);
+            var sub = Enter(context, call, inputs, entry.Graph, prefix, pathPrefix, child);
             sub.Stack.Add(child.TypeName);
-            int result = Chain(entry.Graph.Children, prefix, inputs[0], call, sub);
+            int result = Chain(entry.Graph.Children, prefix, pathPrefix, inputs[0], call, sub);
             return Boundary(result, name, inputs, call, context);
         }
 
         graph ??= entry.Graph;
         var forward = graph.Methods.FirstOrDefault(m => m.Name == "Forward" && m.Inputs.Count == inputs.Length && m.Output >= 0);
         if (forward is null) return null;
-        var inner = Enter(context, call, inputs, graph, prefix, child.Instance is null ? child : null);
+        var inner = Enter(context, call, inputs, graph, prefix, pathPrefix, child.Instance is null ? child : null);
         inner.Stack.Add(child.TypeName);
-        foreach (var grandchild in graph.Children) AddChild(grandchild, inner.Prefix + grandchild.Path, inner);
+        foreach (var grandchild in graph.Children) AddChild(grandchild, ChildName(inner, grandchild), inner, inner.PathPrefix + grandchild.Path);
         int output = Copy(forward, inner)[forward.Output];
         return Boundary(output, name, inputs, call, context);
     }
 
     /// <summary>The items of a Sequential, one after another from <paramref name="input"/>; returns the last value.</summary>
-    private int Chain(EquatableArray<ChildSpec> items, string prefix, int input, GraphNode call, Context context)
+    private int Chain(EquatableArray<ChildSpec> items, string prefix, string pathPrefix, int input, GraphNode call, Context context)
     {
         int x = input;
         string text = call.InputText(0);
@@ -259,13 +268,13 @@ internal sealed class Inliner
             string name = prefix + item.Path;
             // An item taken with one value of an option (GraphParser.AssumedItems): a child of its own name, its state path the item's.
             if (item.IsVariant) name = prefix + item.Name;
-            AddChild(item, name, context, prefix + item.Path);
+            AddChild(item, name, context, pathPrefix + item.Path);
             if (item.IsStaticSequential)
             {
-                int result = Chain(item.Items, name + ".", x, call, context);
+                int result = Chain(item.Items, name + ".", pathPrefix + item.Path + ".", x, call, context);
                 x = Boundary(result, name, new[] { x }, call, context);
             }
-            else if (!item.IsBuiltIn && InlineUserModule(item, name, name + ".", new[] { x }, call, context) is { } inlined)
+            else if (!item.IsBuiltIn && InlineUserModule(item, name, name + ".", pathPrefix + item.Path + ".", new[] { x }, call, context) is { } inlined)
             {
                 x = inlined;
             }
@@ -289,7 +298,7 @@ internal sealed class Inliner
             child: child, text: call.Text, location: call.Location, inputTexts: new[] { call.Text }.ToEquatableArray()), context);
 
     /// <summary>The context of a graph inlined at <paramref name="call"/>: foreign, its inputs wired to <paramref name="inputs"/>.</summary>
-    private Context Enter(Context outer, GraphNode call, int[] inputs, ModuleGraph graph, string prefix, ChildSpec? instance = null)
+    private Context Enter(Context outer, GraphNode call, int[] inputs, ModuleGraph graph, string prefix, string pathPrefix, ChildSpec? instance = null)
     {
         if (!outer.Foreign)
         {
@@ -299,6 +308,7 @@ internal sealed class Inliner
         var inner = new Context
         {
             Prefix = prefix,
+            PathPrefix = pathPrefix,
             Graph = graph,
             InputMap = inputs,
             Foreign = true,
@@ -308,7 +318,7 @@ internal sealed class Inliner
             {
                 { IsKnown: true, Values.Count: 1 } constant => constant.Values[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
                 { Symbol: { } symbol } => Parsing.SymbolicSizes.Substitute(symbol, outer.Symbols),
-                _ => outer.Symbols(prefix + atom),
+                _ => outer.Symbols(pathPrefix + atom),
             },
         };
         inner.Stack.AddRange(outer.Stack);
@@ -351,7 +361,7 @@ internal sealed class Inliner
         => new(node.Kind, node.Op, inputs.ToEquatableArray(), node.IntArgs, node.Flag, child, node.Value, node.Text, node.Location, node.InputTexts, node.Scalars);
 
     /// <summary>A child's name in the output graph: its member name at top level, its dotted path inside an inlined child.</summary>
-    private static string ChildName(Context context, ChildSpec child) => context.Prefix.Length == 0 ? child.Name : context.Prefix + child.Path;
+    private static string ChildName(Context context, ChildSpec child) => context.Prefix.Length == 0 || child.IsVariant ? context.Prefix + child.Name : context.Prefix + child.Path;
 
     /// <summary>
     /// Adds a child of an inlined module under its path. Its sizes bound when that module is built (<c>d</c> in
