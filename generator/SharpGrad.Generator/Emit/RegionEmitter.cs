@@ -74,30 +74,47 @@ internal static class RegionEmitter
                         }
                         w.Comment("compiled: " + segment.Where);
                         foreach (var declaration in segment.Declarations) w.WriteLine(declaration + ";");
-                        string call = $"__compiled.{segment.Region}({string.Join(", ", segment.Arguments)})";
-                        if (segment.Returns)
+                        if (segment.Guard is null)
                         {
-                            w.WriteLine($"return {call};");
+                            Call(w, segment, ref temp);
                             continue;
                         }
-                        if (segment.Aliases.IsEmpty)
+                        // A break's value read by the region, its rank guessed from the layer reading it (Planner): the region for
+                        // that rank, the statements as written for any other (a Linear takes any leading dims).
+                        using (w.Block($"if ({segment.Guard})")) Call(w, segment, ref temp);
+                        using (w.Block("else"))
                         {
-                            w.WriteLine(segment.Output is null ? call + ";" : $"{segment.Output} = {call};");
-                            foreach (var again in segment.Recomputed) w.WriteLine(again);   // data the region leaves (a mask), as written
-                            continue;
+                            foreach (var line in segment.Fallback!.Split('\n')) w.WriteLine(line.TrimEnd('\r'));
                         }
-                        // Locals the region leaves equal to an input (`var skip = x;`): read before any of them is assigned.
-                        string result = "__r" + (temp++).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                        w.WriteLine($"var {result} = {call};");
-                        var pairs = segment.Aliases.Select(a => a.Split('=')).ToList();
-                        for (int k = 0; k < pairs.Count; k++) w.WriteLine($"var {result}_{k} = {pairs[k][1]};");
-                        for (int k = 0; k < pairs.Count; k++) w.WriteLine($"{pairs[k][0]} = {result}_{k};");
-                        if (segment.Output is not null) w.WriteLine($"{segment.Output} = {result};");
-                        foreach (var again in segment.Recomputed) w.WriteLine(again);
                     }
                 }
             }
         }
         return ModuleEmitter.EndFile(w, spec);
+    }
+
+    /// <summary>The call of a segment's compiled region and the assignments of what it leaves.</summary>
+    private static void Call(IndentedWriter w, MethodSegment segment, ref int temp)
+    {
+        string call = $"__compiled.{segment.Region}({string.Join(", ", segment.Arguments)})";
+        if (segment.Returns)
+        {
+            w.WriteLine($"return {call};");
+            return;
+        }
+        if (segment.Aliases.IsEmpty)
+        {
+            w.WriteLine(segment.Output is null ? call + ";" : $"{segment.Output} = {call};");
+            foreach (var again in segment.Recomputed) w.WriteLine(again);   // data the region leaves (a mask), as written
+            return;
+        }
+        // Locals the region leaves equal to an input (`var skip = x;`): read before any of them is assigned.
+        string result = "__r" + (temp++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        w.WriteLine($"var {result} = {call};");
+        var pairs = segment.Aliases.Select(a => a.Split('=')).ToList();
+        for (int k = 0; k < pairs.Count; k++) w.WriteLine($"var {result}_{k} = {pairs[k][1]};");
+        for (int k = 0; k < pairs.Count; k++) w.WriteLine($"{pairs[k][0]} = {result}_{k};");
+        if (segment.Output is not null) w.WriteLine($"{segment.Output} = {result};");
+        foreach (var again in segment.Recomputed) w.WriteLine(again);
     }
 }

@@ -329,6 +329,19 @@ internal sealed record MethodSegment(string? Region, string Code, string Where)
     /// input's shape), so a region after them knows it.
     /// </summary>
     public EquatableArray<string> ShapeOf { get; init; }
+
+    /// <summary>
+    /// For a region of whole statements: those statements as the runner runs them when <see cref="Guard"/> fails (as written, the
+    /// locals of <see cref="Declarations"/> assigned, not declared); null when they cannot be written so.
+    /// </summary>
+    public string? Fallback { get; init; }
+
+    /// <summary>
+    /// Set by the planner for a region reading a local the eager code before it computed (a break's value), whose shape only the
+    /// layer reading it suggested (<c>fc.Forward(p)</c> ⇒ [N, in]): the test of that rank (<c>p is { Rank: 2 }</c>) under which the
+    /// runner calls the region; for another rank (a Linear takes any leading dims) it runs <see cref="Fallback"/>, eagerly.
+    /// </summary>
+    public string? Guard { get; init; }
 }
 
 /// <summary>A loop over the list of children <paramref name="List"/> (its member name) that calls each element's own program, at <paramref name="Where"/> (<c>Net.cs line 12</c>).</summary>

@@ -718,29 +718,31 @@ internal static class ChildParser
     /// A built-in layer's option that decides its compiled program (shapes, kernel) and that the built layer exposes: the test of
     /// the layer that reads it (after <c>layer.</c>), and the argument each value of the test stands for. Given by a bool (or,
     /// for activation/nonlinearity, string) constructor parameter of a module compiled on its own, it is compiled once per value
-    /// and chosen at run time from the built layer (<see cref="ChildArg.Option"/>); null for any other argument.
+    /// and chosen at run time from the built layer (<see cref="ChildArg.Option"/>); null for any other argument. ChangesShapes: its
+    /// values give the layer's output another shape or layout (<c>bidirectional</c>: H or 2·H; <c>batch_first</c>: the batch in dim 0
+    /// or 1), so what follows the layer reads the variant's; any other option only picks the layer's kernel (GraphParser.ChangesShapes).
     /// </summary>
-    internal static (string Test, ChildArg WhenTrue, ChildArg WhenFalse)? RunTimeOption(string kind, string parameter)
+    internal static (string Test, ChildArg WhenTrue, ChildArg WhenFalse, bool ChangesShapes)? RunTimeOption(string kind, string parameter)
     {
-        string? property = (kind, parameter) switch
+        var (property, changesShapes) = (kind, parameter) switch
         {
-            ("RNN" or "LSTM" or "GRU", "bidirectional") => "Bidirectional",
-            ("RNN" or "LSTM" or "GRU", "batchFirst") => "BatchFirst",
-            ("RNN" or "LSTM" or "GRU", "bias") => "Bias",
-            ("TransformerEncoderLayer", "normFirst") => "NormFirst",
-            ("TransformerEncoderLayer" or "MultiheadAttention", "batchFirst") => "BatchFirst",
-            ("LayerNorm" or "RMSNorm", "elementwiseAffine") => "ElementwiseAffine",
-            ("BatchNorm1d" or "BatchNorm2d" or "GroupNorm" or "InstanceNorm1d" or "InstanceNorm2d", "affine") => "Affine",
-            ("BatchNorm1d" or "BatchNorm2d" or "InstanceNorm1d" or "InstanceNorm2d", "trackRunningStats") => "TrackRunningStats",
+            ("RNN" or "LSTM" or "GRU", "bidirectional") => ("Bidirectional", true),
+            ("RNN" or "LSTM" or "GRU", "batchFirst") => ("BatchFirst", true),
+            ("RNN" or "LSTM" or "GRU", "bias") => ("Bias", false),
+            ("TransformerEncoderLayer", "normFirst") => ("NormFirst", false),
+            ("TransformerEncoderLayer" or "MultiheadAttention", "batchFirst") => ("BatchFirst", true),
+            ("LayerNorm" or "RMSNorm", "elementwiseAffine") => ("ElementwiseAffine", false),
+            ("BatchNorm1d" or "BatchNorm2d" or "GroupNorm" or "InstanceNorm1d" or "InstanceNorm2d", "affine") => ("Affine", false),
+            ("BatchNorm1d" or "BatchNorm2d" or "InstanceNorm1d" or "InstanceNorm2d", "trackRunningStats") => ("TrackRunningStats", false),
             // PyTorch's `bias=False` leaves the layer's bias None: the built layer's test is whether it has one.
-            ("Linear" or "Conv1d" or "Conv2d" or "ConvTranspose1d" or "ConvTranspose2d" or "LayerNorm", "bias") => "Bias is not null",
-            ("MultiheadAttention", "bias") => "InProjBias is not null",
-            _ => null,
+            ("Linear" or "Conv1d" or "Conv2d" or "ConvTranspose1d" or "ConvTranspose2d" or "LayerNorm", "bias") => ("Bias is not null", false),
+            ("MultiheadAttention", "bias") => ("InProjBias is not null", false),
+            _ => ((string?)null, false),
         };
         if (property is not null)
         {
             return (property, new ChildArg(parameter, new[] { 1 }.ToEquatableArray(), true) { Number = 1 },
-                new ChildArg(parameter, new[] { 0 }.ToEquatableArray(), true) { Number = 0 });
+                new ChildArg(parameter, new[] { 0 }.ToEquatableArray(), true) { Number = 0 }, changesShapes);
         }
         // Options of two values, the layer's constructor refusing any other: activation "relu"/"gelu", nonlinearity "tanh"/"relu".
         var (name, one, other) = (kind, parameter) switch
@@ -750,7 +752,7 @@ internal static class ChildParser
             _ => ("", "", ""),
         };
         if (name.Length == 0) return null;
-        return (name + " == \"" + one + "\"", new ChildArg(parameter, default, true) { String = one }, new ChildArg(parameter, default, true) { String = other });
+        return (name + " == \"" + one + "\"", new ChildArg(parameter, default, true) { String = one }, new ChildArg(parameter, default, true) { String = other }, false);
     }
 
     /// <summary>

@@ -84,10 +84,10 @@ internal sealed partial class GraphParser
     private readonly HashSet<LocationInfo> _branched = new();
 
     /// <summary>
-    /// The tests of built layers' options given by constructor parameters (<c>this.lstm.Bidirectional</c>, <see cref="ChildArg.Option"/>):
-    /// their regions run to the end of the method (a value after the layer has the shape its variant gives).
+    /// The tests of built layers' options given by constructor parameters (<c>this.lstm.Bidirectional</c>, <see cref="ChildArg.Option"/>),
+    /// each with its <c>ChildParser.RunTimeOption</c> flag: true when its values change the layer's output shape (<see cref="ChangesShapes"/>).
     /// </summary>
-    private readonly HashSet<string> _options = new(System.StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _options = new(System.StringComparer.Ordinal);
 
     /// <summary>
     /// The test the runner makes for each constructor parameter that gives layer options (<see cref="ChildArg.OptionSource"/>): that of
@@ -509,8 +509,8 @@ internal sealed partial class GraphParser
         int issues = _issues.Count;
         var branches = EachCombination(method, flag, flags =>
         {
-            bool options = flags.Any(f => _options.Contains(f.Text));
-            if (options && (toEnd || flags.Any(f => _options.Contains(f.Text) && ChangesShapes(f.Text))) && last < statements.Count - 1)
+            bool options = flags.Any(f => _options.ContainsKey(f.Text));
+            if (options && (toEnd || flags.Any(f => ChangesShapes(f.Text))) && last < statements.Count - 1)
             {
                 last = statements.Count - 1;
                 final = statements[last] is ReturnStatementSyntax { Expression: not null };
@@ -1239,7 +1239,34 @@ internal sealed partial class GraphParser
             Declarations = outputs.Declarations.ToEquatableArray(),
             Aliases = outputs.Aliases.ToEquatableArray(),
             Recomputed = outputs.Recomputed.ToEquatableArray(),
+            Fallback = Fallback(statements, start, end, outputs.Declarations),
         });
+    }
+
+    /// <summary>
+    /// Statements <paramref name="start"/>..<paramref name="end"/> as the runner writes them when the region's guard fails
+    /// (<see cref="MethodSegment.Fallback"/>): as written, a declaration of a local the runner declares before the region
+    /// (<paramref name="declarations"/>) an assignment of it. Null when such a local is not declared by a statement of its own
+    /// with an initializer (<c>Foo(out var h)</c>): the region then has no fallback and no guard.
+    /// </summary>
+    private string? Fallback(SyntaxList<StatementSyntax> statements, int start, int end, List<string> declarations)
+    {
+        var names = new HashSet<string>(declarations.Select(d => d.Substring(d.LastIndexOf(' ') + 1)), System.StringComparer.Ordinal);
+        var lines = new List<string>();
+        int assigned = 0;
+        for (int k = start; k <= end; k++)
+        {
+            if (statements[k] is LocalDeclarationStatementSyntax { Declaration.Variables: var variables } declaration
+                && variables.Any(v => names.Contains(v.Identifier.ValueText)))
+            {
+                if (!declaration.UsingKeyword.IsKind(SyntaxKind.None) || !variables.All(v => names.Contains(v.Identifier.ValueText) && v.Initializer is not null)) return null;
+                foreach (var v in variables) lines.Add(v.Identifier.ValueText + " = " + Substituted(v.Initializer!.Value) + ";");
+                assigned += variables.Count;
+                continue;
+            }
+            lines.Add(Substituted(statements[k]));
+        }
+        return assigned == names.Count ? string.Join("\n", lines) : null;
     }
 
     /// <summary>The open region as a method of its own (<c>ForwardRegion1</c>) and its segment (<paramref name="leaves"/>: where its value goes).</summary>
@@ -1968,7 +1995,7 @@ internal sealed partial class GraphParser
             if (!known && _given is not null && arg.OptionSource is { } givenBy && Decides(_given, givenBy) is bool given) (known, value) = (true, given);
             if (!known)
             {
-                _options.Add(test);
+                _options[test] = _options.TryGetValue(test, out bool shapes) && shapes || option.ChangesShapes;
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (`" + test + "`, known only when the module is built)",
@@ -2205,10 +2232,8 @@ internal sealed partial class GraphParser
     {
         // child.Forward(x) of a [Sequential] (or [Module]) child whose Forward this generator writes: it does not bind
         // while generating, but the child is known, so it is a child call all the same.
-        if (invocation.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } unbound
-            && _model.GetSymbolInfo(invocation, _token).Symbol is null
-            && _model.GetSymbolInfo(unbound.Expression, _token).Symbol is (IFieldSymbol or IPropertySymbol) and var unboundMember
-            && _children.TryGetValue(unboundMember.Name, out var unboundChild)
+        if (_model.GetSymbolInfo(invocation, _token).Symbol is null
+            && ReceiverChild(invocation) is { } unboundChild
             && invocation.ArgumentList.Arguments.All(a => a.NameColon is null && a.RefKindKeyword.IsKind(SyntaxKind.None)))
         {
             var argSyntax = invocation.ArgumentList.Arguments.Select(a => a.Expression).ToArray();
@@ -2224,15 +2249,9 @@ internal sealed partial class GraphParser
             throw Unsupported(invocation, "the call `" + Text(invocation) + "`, which does not bind", "fix the call");
         }
 
-        // child.Forward(x), or item.Forward(x) for the variable of an unrolled foreach over an array of children
-        ChildSpec? child = null;
-        if (method.Name == "Forward" && invocation.Expression is MemberAccessExpressionSyntax access
-            && _model.GetSymbolInfo(access.Expression, _token).Symbol is { } receiverSymbol)
-        {
-            if (access.Expression is ElementAccessExpressionSyntax indexed) child = IndexedChild(indexed);
-            else if (receiverSymbol is IFieldSymbol or IPropertySymbol) _children.TryGetValue(receiverSymbol.Name, out child);
-            else if (_loopChild.TryGetValue(receiverSymbol, out var item)) child = item;
-        }
+        // child.Forward(x), layers[0].Forward(x) (an item of an array or a ModuleList of children), or item.Forward(x) for the
+        // variable of an unrolled foreach over one
+        ChildSpec? child = method.Name == "Forward" ? ReceiverChild(invocation) : null;
         if (child is { IsBuiltIn: true } && ChildParser.IsComposedKind(child.Kind))
         {
             // encoder.Forward(x, srcKeyPaddingMask: mask) of a TransformerEncoder: its own compiled program (its Compile()), called by
@@ -2791,10 +2810,9 @@ internal sealed partial class GraphParser
     /// the method, since what follows the layer reads a value shaped by the variant. Any other option (<c>bias</c>,
     /// <c>elementwise_affine</c>, <c>norm_first</c>, <c>activation</c>, <c>nonlinearity</c>) only picks the layer's kernel: its
     /// regions end with the statement that calls the layer, so options called in statements of their own are compiled per
-    /// statement (2 + 2 + … programs, not 2 · 2 · …; <see cref="BranchRegions"/>).
+    /// statement (2 + 2 + … programs, not 2 · 2 · …; <see cref="BranchRegions"/>). The flag is ChildParser.RunTimeOption's.
     /// </summary>
-    private static bool ChangesShapes(string test)
-        => test.EndsWith(".Bidirectional", System.StringComparison.Ordinal) || test.EndsWith(".BatchFirst", System.StringComparison.Ordinal);
+    private bool ChangesShapes(string test) => _options.TryGetValue(test, out bool shapes) && shapes;
 
     /// <summary>
     /// The condition over the constructor's arguments of each readonly-field test assumed while a branch is parsed (<c>this.wide</c>
@@ -2904,7 +2922,7 @@ internal sealed partial class GraphParser
         return new List<MethodSegment> { check }.Concat(branches).ToList();
     }
     /// <summary>
-    /// The child whose <c>Forward</c> <paramref name="call"/> is, as <see cref="Invocation"/> finds it: a field or property
+    /// The child whose <c>Forward</c> <paramref name="call"/> is (the one lookup, <see cref="Invocation"/>'s too): a field or property
     /// (<c>lstm.Forward(x)</c>), an item of a list of children (<c>layers[i].Forward(x)</c>), or the variable of an unrolled foreach
     /// over one (<c>foreach (var l in layers) h = l.Forward(h).Output;</c>); else null.
     /// </summary>

@@ -87,8 +87,11 @@ internal static class Planner
                     batchOf.Clear();
                     foreach (var kv in b) batchOf[kv.Key] = kv.Value;
                 }
-                foreach (var segment in method.Segments)
+                var segments = method.Segments.ToArray();
+                int at;   // the segment Plan plans (it may give it a guard)
+                for (at = 0; at < segments.Length; at++)
                 {
+                    var segment = segments[at];
                     if (segment.Condition is not null)
                     {
                         if (group is null) group = (new(known), new(batchOf), new());
@@ -121,6 +124,12 @@ internal static class Planner
                         foreach (var (to, shape, batch) in kept) Know(to, shape, batch);
                         return;
                     }
+                    // A local the eager code before the region computed (a break's value), its shape only guessed from the layer reading it:
+                    // a layer takes other ranks too (a Linear any leading dims, a Conv2d an unbatched [C, H, W]), so the runner calls the
+                    // region for the guessed rank only and runs the statements as written for any other (as eager does, never an error).
+                    var guessed = region.Inputs.Where(i => i is { IsLocal: true, IsInferred: true, Shape: not null } && !known.ContainsKey(i.Name))
+                        .Select(i => $"{i.Name} is {{ Rank: {i.Shape!.Rank.ToString(System.Globalization.CultureInfo.InvariantCulture)} }}").ToList();
+                    if (guessed.Count > 0 && segment.Condition is null && segment.Fallback is not null) segments[at] = segment with { Guard = string.Join(" && ", guessed) };
                     // A shape a region or call before this one left beats one guessed from the first consumer (`head.Forward(h)` with
                     // Linear(8, 3) guesses [N, 8]; the decoder before it left h as [N, 4, 8]).
                     var inputs = region.Inputs.Select(i => (i.Shape is null || i.IsInferred && !Vaguer(known, i.Name)) && known.TryGetValue(i.Name, out var shape)
@@ -168,7 +177,7 @@ internal static class Planner
                 if (methods.Count > compiledBefore || method.Segments.Any(s => !s.ElementLoops.IsEmpty))
                 {
                     // With a loop over element programs the runner runs even with no region compiled: the loop calls the programs.
-                    runners.Add(method);
+                    runners.Add(method with { Segments = segments.ToEquatableArray() });
                     continue;
                 }
                 // No region compiled: the method runs eagerly as a whole.

@@ -248,7 +248,11 @@ internal sealed record EmbeddingGeometry(int Dim) : Geometry
 }
 
 /// <summary>A loss: class count (class-index losses), reduction and ignored index as C# expressions.</summary>
-internal sealed record LossGeometry(int Classes, string Reduction, string IgnoreIndex) : Geometry;
+internal sealed record LossGeometry(int Classes, string Reduction, string IgnoreIndex) : Geometry
+{
+    /// <summary>A class-index loss's rows as a C# expression: <c>n</c> for a batched input, its fixed row count for a value without the batch.</summary>
+    public string Rows { get; init; } = "n";
+}
 
 /// <summary>
 /// The plan of one node: its rule and geometry, the names of its value and gradient in generated code, and what the

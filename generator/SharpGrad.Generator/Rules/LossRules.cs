@@ -1,16 +1,25 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Globalization;
 
 namespace SharpGrad.Generator.Rules;
 
-/// <summary>What the loss rules share: a scalar loss (reduction Mean or Sum) of a batched input against a raw target.</summary>
+/// <summary>
+/// What the loss rules share: a scalar loss (reduction Mean or Sum) of an input against a raw target. The input is batched, or
+/// a value without the batch (<c>y.Select(0, -1)</c> of an unbatched sequence, <c>h_n[-1]</c>: SliceRule.BatchRow) against a
+/// target of a fixed shape (the target test <see cref="Geometry"/> is given).
+/// </summary>
 internal static class LossPlan
 {
-    /// <summary>The reduction and ignored index of a loss node as C# expressions, or null when the compiled kernels do not take it.</summary>
-    public static LossGeometry? Geometry(MethodDraft m, int i, int classes)
+    /// <summary>
+    /// The reduction and ignored index of a loss node as C# expressions, or null when the compiled kernels do not take it. An input
+    /// without the batch is taken when <paramref name="target"/> accepts the target's shape (build time, no batch symbol in it).
+    /// </summary>
+    public static LossGeometry? Geometry(MethodDraft m, int i, int classes, System.Func<TensorShape, bool> target)
     {
         var node = m.Node(i);
-        if (node.Inputs.Count != 2 || !m.IsRaw(m.In(i, 1)) || !m.Batched[m.In(i, 0)] || m.Batched[i] || m.Features[i] != 1) return null;
+        if (node.Inputs.Count != 2 || !m.IsRaw(m.In(i, 1)) || m.Batched[i] || m.Features[i] != 1) return null;
+        if (!m.Batched[m.In(i, 0)] && (m.InferredShapes[m.In(i, 1)] is not { } t || t.Dims.Any(d => !d.IsFixed) || !target(t))) return null;
         foreach (var s in node.Scalars)
         {
             if (s.Name == "reduction" && s.IsKnown && s.Value is 1 or 2) continue;
@@ -38,8 +47,17 @@ internal sealed class ClassIndexLossRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
         var inS = m.Shapes[m.In(i, 0)];
-        if (inS.Rank != 2 || LossPlan.Geometry(m, i, inS[1].Size) is not { } geometry) return null;
-        return plan with { Rule = Kind, Geometry = geometry };
+        if (m.Batched[m.In(i, 0)])
+        {
+            if (inS.Rank != 2 || LossPlan.Geometry(m, i, inS[1].Size, _ => false) is not { } geometry) return null;
+            return plan with { Rule = Kind, Geometry = geometry };
+        }
+        // Without the batch: logits [k, C] against class indices [k] (k rows), all sizes fixed. (Logits [C] against a 0-d index, which
+        // PyTorch takes, eager's CrossEntropy refuses: not compiled either.)
+        if (inS.Rank != 2 || inS.Dims.Any(d => !d.IsFixed)) return null;
+        int rows = inS[0].Size;
+        if (LossPlan.Geometry(m, i, inS[1].Size, t => t.Rank == 1 && t[0].Size == rows) is not { } fixedRows) return null;
+        return plan with { Rule = Kind, Geometry = fixedRows with { Rows = MethodDraft.I(rows) } };
     }
 
     public override IEnumerable<int> Reads(IReadOnlyList<NodePlan> nodes, NodePlan n) => [];
@@ -49,7 +67,7 @@ internal sealed class ClassIndexLossRule : Rule
     private static string[] Options(NodePlan n)
     {
         var g = (LossGeometry)n.Geometry!;
-        return ["n", MethodDraft.I(g.Classes), g.Reduction, g.IgnoreIndex, $"logSoftmax: {(n.Variant ? "true" : "false")}"];
+        return [g.Rows, MethodDraft.I(g.Classes), g.Reduction, g.IgnoreIndex, $"logSoftmax: {(n.Variant ? "true" : "false")}"];
     }
 
     public override void Forward(EmitContext e, NodePlan n)
@@ -78,7 +96,8 @@ internal sealed class ElementwiseLossRule : Rule
 
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
     {
-        if (plan.Kernel is null || LossPlan.Geometry(m, i, 0) is not { } geometry) return null;
+        var input = m.Shapes[m.In(i, 0)];
+        if (plan.Kernel is null || LossPlan.Geometry(m, i, 0, t => t.Equals(input)) is not { } geometry) return null;
         return plan with { Rule = Kind, Geometry = geometry };
     }
 

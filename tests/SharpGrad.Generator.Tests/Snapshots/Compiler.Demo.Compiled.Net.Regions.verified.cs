@@ -21,6 +21,13 @@ partial class Net
         // eager (a graph break): Source0.cs line 16
         h = Rescale(h);
         // compiled: Source0.cs line 17
-        return __compiled.ForwardRegion2(h, skip);
+        if (h is { Rank: 2 })
+        {
+            return __compiled.ForwardRegion2(h, skip);
+        }
+        else
+        {
+            return fc2.Forward(h) + skip.Sum(1, keepDim: true);
+        }
     }
 }

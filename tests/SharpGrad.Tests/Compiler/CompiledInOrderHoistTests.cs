@@ -47,7 +47,7 @@ public class CompiledInOrderHoistTests
     /// outputs, the inputs' and every parameter's gradients, and the next number the generator gives (as many numbers drawn). In
     /// training the masks must drop (the output differs from evaluation's).
     /// </summary>
-    private static void Compare(Module model, Func<Tensor[], Tensor> eager, Func<Tensor[], Tensor> compiled, int[][] shapes, bool training, int seed)
+    internal static void Compare(Module model, Func<Tensor[], Tensor> eager, Func<Tensor[], Tensor> compiled, int[][] shapes, bool training, int seed)
     {
         var rng = new Rng(seed);
         var inputs = shapes.Select(s => Tensor.Randn(s, rng: rng)).ToArray();
