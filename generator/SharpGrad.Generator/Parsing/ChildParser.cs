@@ -413,9 +413,10 @@ internal static class ChildParser
     /// <summary>
     /// The built-in layers inside a block built with flags from its parent's parameters (<see cref="ChildArg.Condition"/>) whose
     /// options those flags give (<see cref="ChildArg.Option"/>), nested blocks included: each layer's state path under the block
-    /// (<c>ln</c>, <c>block.fc</c>), kind, test and the condition over the parent's parameters it reads.
+    /// (<c>ln</c>, <c>block.fc</c>), kind, test, the condition over the parent's parameters it reads, and whether the option changes
+    /// shapes (<see cref="RunTimeOption"/>'s flag; an option it does not list counts as changing them).
     /// </summary>
-    internal static IEnumerable<(string Path, string Kind, string Option, string Condition)> InnerOptions(ChildSpec block)
+    internal static IEnumerable<(string Path, string Kind, string Option, string Condition, bool ChangesShapes)> InnerOptions(ChildSpec block)
     {
         foreach (var child in block.Instance?.Children ?? default)
         {
@@ -424,19 +425,19 @@ internal static class ChildParser
             {
                 foreach (var arg in child.Args)
                 {
-                    if (arg is { Option: { } option, OptionSource: { } source } && Conditions.Atoms(source) is not null) yield return (child.Path, child.Kind, option, source);
+                    if (arg is { Option: { } option, OptionSource: { } source } && Conditions.Atoms(source) is not null) yield return (child.Path, child.Kind, option, source, RunTimeOption(child.Kind, arg.Name)?.ChangesShapes ?? true);
                 }
                 foreach (var item in child.Items)
                 {
                     foreach (var arg in item.Args)
                     {
                         if (item.IsBuiltIn && arg is { Option: { } option, OptionSource: { } source } && Conditions.Atoms(source) is not null)
-                            yield return (child.Path + "." + item.Path, item.Kind, option, source);
+                            yield return (child.Path + "." + item.Path, item.Kind, option, source, RunTimeOption(item.Kind, arg.Name)?.ChangesShapes ?? true);
                     }
                 }
                 continue;
             }
-            foreach (var inner in InnerOptions(child)) yield return (child.Path + "." + inner.Path, inner.Kind, inner.Option, inner.Condition);
+            foreach (var inner in InnerOptions(child)) yield return (child.Path + "." + inner.Path, inner.Kind, inner.Option, inner.Condition, inner.ChangesShapes);
         }
     }
 

@@ -2087,7 +2087,7 @@ internal sealed partial class GraphParser
             _testConditions[test] = inner.Condition;
             if (!_assumed.TryGetValue(test, out bool value))
             {
-                _options.Add(test);
+                _options[test] = _options.TryGetValue(test, out bool shapes) && shapes || inner.ChangesShapes;
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the child '" + child.Name + "', built with `" + arg.Name + "` from a constructor parameter (`" + condition + "`, known only when the module is built)",
