@@ -53,7 +53,7 @@ internal sealed class ClassIndexLossRule : Rule
             return plan with { Rule = Kind, Geometry = geometry };
         }
         // Without the batch: logits [k, C] against class indices [k] (k rows), all sizes fixed. (Logits [C] against a 0-d index, which
-        // PyTorch takes, eager's CrossEntropy refuses: not compiled either.)
+        // PyTorch and eager's CrossEntropy take, is not compiled: a named break, run eagerly.)
         if (inS.Rank != 2 || inS.Dims.Any(d => !d.IsFixed)) return null;
         int rows = inS[0].Size;
         if (LossPlan.Geometry(m, i, inS[1].Size, t => t.Rank == 1 && t[0].Size == rows) is not { } fixedRows) return null;
