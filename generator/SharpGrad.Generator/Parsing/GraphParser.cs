@@ -1685,10 +1685,14 @@ internal sealed partial class GraphParser
                                                         || s is IFieldSymbol { IsConst: true } || s is INamedTypeSymbol);
         if (!fieldsOnly || _model.GetOperation(condition, _token) is not { } operation) return null;
         if (ConstructorEvaluator.Decide(operation, _type, _compilation, _fields, _token) is bool decided) return decided;
-        if (_given is not null && ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) is { } givenBy && Decides(_given, givenBy) is bool given) return given;
-        if (_assumed.TryGetValue(Text(condition), out bool assumed))
+        bool isAssumed = _assumed.TryGetValue(Text(condition), out bool assumed);
+        // The test as a condition over the constructor's arguments (`this.wide` with `wide = bidirectional` ⇒ `bidirectional`), for
+        // the values a parent gives (AssumedBlock) and for ChosenSizes; not needed on the way to the break below.
+        string? over = _given is not null || isAssumed ? ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) : null;
+        if (_given is not null && over is not null && Decides(_given, over) is bool given) return given;
+        if (isAssumed)
         {
-            if (ConstructorEvaluator.ConditionOf(operation, _type, _compilation, _fields, _token) is { } over) _fieldConditions[Text(condition)] = over;
+            if (over is not null) _fieldConditions[Text(condition)] = over;
             // The branch may take the sizes the test makes equal as equal (`cin == cout`: x + h in `residual ? x + h : h`).
             foreach (var (left, right) in ConstructorEvaluator.Implied(operation, assumed, _type, _compilation, _fields, _token)) _implied.Add(left + "=" + right);
             return assumed;
@@ -1995,7 +1999,7 @@ internal sealed partial class GraphParser
             if (!known && _given is not null && arg.OptionSource is { } givenBy && Decides(_given, givenBy) is bool given) (known, value) = (true, given);
             if (!known)
             {
-                _options[test] = _options.TryGetValue(test, out bool shapes) && shapes || option.ChangesShapes;
+                _options[test] = ChangesShapes(test) || option.ChangesShapes;
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the option `" + arg.Name + "` of '" + child.Name + "', given by a constructor parameter (`" + test + "`, known only when the module is built)",
@@ -2087,7 +2091,7 @@ internal sealed partial class GraphParser
             _testConditions[test] = inner.Condition;
             if (!_assumed.TryGetValue(test, out bool value))
             {
-                _options[test] = _options.TryGetValue(test, out bool shapes) && shapes || inner.ChangesShapes;
+                _options[test] = ChangesShapes(test) || inner.ChangesShapes;
                 _undecided = (test, Where(invocation));
                 throw new UnsupportedException(new GraphIssue(DiagnosticDescriptors.GraphBreakId, Where(invocation),
                     "the child '" + child.Name + "', built with `" + arg.Name + "` from a constructor parameter (`" + condition + "`, known only when the module is built)",
@@ -2921,6 +2925,7 @@ internal sealed partial class GraphParser
             + string.Join(", ", checks.Select(p => p.Value.Path)) + ")");
         return new List<MethodSegment> { check }.Concat(branches).ToList();
     }
+
     /// <summary>
     /// The child whose <c>Forward</c> <paramref name="call"/> is (the one lookup, <see cref="Invocation"/>'s too): a field or property
     /// (<c>lstm.Forward(x)</c>), an item of a list of children (<c>layers[i].Forward(x)</c>), or the variable of an unrolled foreach
