@@ -118,6 +118,45 @@ public sealed partial class DeepFlagNet
     public Tensor Forward([Shape("N", "d")] Tensor x) => head.Forward(stage.Forward(x));
 }
 
+/// <summary>A block whose GRU's <c>bidirectional</c> is its flag (<c>nn.GRU(d, h, batch_first=True, bidirectional=bidi)</c>): an option that changes the output's width.</summary>
+[Module]
+public sealed partial class BidiFlagBlock
+{
+    private readonly GRU gru;
+
+    public BidiFlagBlock(int d, int h, bool bidirectional) => gru = new GRU(d, h, batchFirst: true, bidirectional: bidirectional);
+
+    public Tensor Forward(Tensor x)
+    {
+        var (y, _) = gru.Forward(x);
+        return y;
+    }
+}
+
+/// <summary>
+/// A parent passing its flag to the GRU block and reading the block's output in later statements, its head sized by the same flag:
+/// the flag changes shapes, so each value's region runs to the end of the method (ChildParser.InnerOptions' ChangesShapes).
+/// </summary>
+[Module]
+public sealed partial class BidiFlagNet
+{
+    private readonly BidiFlagBlock block;
+    private readonly Linear head;
+
+    public BidiFlagNet(int d, int h, bool bidirectional)
+    {
+        block = new BidiFlagBlock(d, h, bidirectional);
+        head = new Linear(bidirectional ? 2 * h : h, 2);
+    }
+
+    public Tensor Forward([Shape("N", 5, "d")] Tensor x)
+    {
+        var y = block.Forward(x);
+        var pooled = y.Mean(1);
+        return head.Forward(pooled);
+    }
+}
+
 /// <summary>
 /// A parent [Module] passing its own constructor flag on to a child [Module] block: each instance, built with each value, is fully
 /// compiled (one program per value, the runner testing the block's built layer) and equals eager — output, input gradient and
@@ -149,6 +188,22 @@ public class CompiledChildFlagTests
         Assert.Equal(affine, model.NamedParameters().Any(p => p.Name == "block.fc.bias"));
         CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, d], [batch, 2], 702,
             $"flag passed to a block (affine {affine}, training {training}, batch {batch})");
+    }
+
+    [Theory]
+    [MemberData(nameof(FlagCases))]
+    public void AFlagThatChangesTheBlocksOutputWidthCompilesAndEqualsEager(bool bidirectional, bool training, int batch)
+    {
+        const int d = 4, h = 3;
+        var model = new BidiFlagNet(d, h, bidirectional);
+        CompiledTransformerDropoutTests.Randomize(model, new Rng(741));
+        model.Train(training);
+        var compiled = model.Compile();
+        Assert.True(compiled.Explanation.IsFullyCompiled, compiled.Explanation.ToString());
+        Assert.Equal(2, compiled.Explanation.Regions.Count);
+        Assert.Equal(bidirectional, model.NamedParameters().Any(p => p.Name == "block.gru.weight_ih_l0_reverse"));
+        CompiledConstructorOptionTests.AssertEqualsEager(model, x => compiled.Forward(x), x => model.Forward(x), [batch, 5, d], [batch, 2], 742,
+            $"bidirectional flag passed to a block (bidirectional {bidirectional}, training {training}, batch {batch})");
     }
 
     [Theory]
