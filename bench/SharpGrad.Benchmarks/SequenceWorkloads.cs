@@ -126,6 +126,20 @@ public static class SequenceWorkloads
             bool residual = name is "out" or "ff2";
             add($"xfmr-lin-{name}-fwd", $"layer Linear 1024x{inF} -> {outF} (+ bias{(residual ? ", residual" : name == "ff1" ? ", relu" : "")})",
                 () => Kernels.TransformerLayerKernel.Linear(lx, gb, lb, gc, 1024, inF, outF, residual ? lgy : null, relu: name == "ff1"), 30);
+            var wt = new float[inF * outF];
+            Kernels.RecurrentKernel.Transpose(gb, 0, outF, inF, wt);
+            add($"xfmr-lin-{name}-fwdT", $"layer Linear 1024x{inF} -> {outF} as x·(Wᵀ) (+ bias{(residual ? ", residual" : name == "ff1" ? ", relu" : "")})",
+                () => Kernels.TransformerLayerKernel.Linear(lx, gb, lb, gc, 1024, inF, outF, residual ? lgy : null, relu: name == "ff1", weightT: wt), 30);
+            add($"xfmr-lin-{name}-fwdT4", $"layer Linear 4 x 256x{inF} -> {outF} as x·(Wᵀ) (a 2-thread step's batch parts)", () =>
+            {
+                for (int r = 0; r < 1024; r += 256)
+                    Kernels.Gemm.Sgemm(false, false, 256, outF, inF, 1f, lx, r * inF, inF, wt, 0, outF, 0f, gc, r * outF, outF, new Kernels.GemmEpilogue(lb, activation: name == "ff1" ? Kernels.GemmActivation.Relu : Kernels.GemmActivation.None));
+            }, 30);
+            add($"xfmr-lin-{name}-fwd4", $"layer Linear 4 x 256x{inF} -> {outF} as x·Wᵀ (a 2-thread step's batch parts)", () =>
+            {
+                for (int r = 0; r < 1024; r += 256)
+                    Kernels.Gemm.Sgemm(false, true, 256, outF, inF, 1f, lx, r * inF, inF, gb, 0, inF, 0f, gc, r * outF, outF, new Kernels.GemmEpilogue(lb, activation: name == "ff1" ? Kernels.GemmActivation.Relu : Kernels.GemmActivation.None));
+            }, 30);
             add($"xfmr-lin-{name}-bwd", $"layer LinearBackward 1024x{inF} -> {outF} (gx, gW, gb)",
                 () => Kernels.TransformerLayerKernel.LinearBackward(lx, gb, lgy, lgx, accumulate: name == "ff1" || name == "qkv", gc, lgb, 1024, inF, outF), 30);
             foreach (int macs in new[] { 1 << 22, 1 << 23, 1 << 25, 1 << 30 })
@@ -177,6 +191,15 @@ public static class SequenceWorkloads
         add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+        // Where a zero-skipping product would gain: the exact zeros of linear1's ReLU output (what linear2's forward reads as A,
+        // and where the backward's gradient gFf is zero: linear1's g·W and gᵀ·x read it as A), printed by each call.
+        add("xfmr-ff-zeros", "encoder layer: exact zeros of linear1's ReLU output (printed)", () =>
+        {
+            Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws);
+            int size = 16 * 64 * 512, zeros = 0;
+            for (int i = 0; i < size; i++) if (ws.Ff1Act[i] == 0) zeros++;
+            Console.WriteLine($"linear1's ReLU output: {zeros} of {size} exact zeros ({100.0 * zeros / size:F1} %)");
+        }, 1);
         foreach (int parts in new[] { 1, 2, 4 })
         {
             var wsp = new Kernels.EncoderLayerWorkspace();

@@ -31,7 +31,7 @@ public sealed class DecoderLayerWorkspace
         int rows = n * s.Steps, e = s.DModel, f = s.FeedForward;
         float[] A(int size) => new float[size];
         (Input, Attn, Residual1, Hidden1, Residual2, Hidden2, Residual3, Hidden3) = (A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e), A(rows * e));
-        (Ff1, Ff1Act, GFf, GFfAct) = (s.Gelu ? A(rows * f) : [], A(rows * f), A(rows * f), A(rows * f));
+        (Ff1, Ff1Act, GFf, GFfAct) = (s.Gelu ? A(rows * f) : [], A(rows * f), s.Gelu ? A(rows * f) : [], A(rows * f));
         (Mean1, Invstd1, Mean2, Invstd2, Mean3, Invstd3) = (A(rows), A(rows), A(rows), A(rows), A(rows), A(rows));
         (G1, G2, G3, G4) = (A(rows * e), A(rows * e), A(rows * e), A(rows * e));
         _n = n;

@@ -122,11 +122,13 @@ public static partial class TransformerLayerKernel
         var split = ws.Split ??= new EncoderLayerSplit();
         split.Ensure(s, n, parts);
         split.Whole.Draw(s, n, dropout);
-        Parallelism.For(parts, new ForwardPart(s, x, y, n, w, split));
+        ws.WeightsT.Fill(s, w);
+        Parallelism.For(parts, new ForwardPart(s, x, y, n, w, split, ws.WeightsT));
         return true;
     }
 
-    private readonly struct ForwardPart(EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerSplit split) : IParallelBody
+    private readonly struct ForwardPart(EncoderLayerShape s, float[] x, float[] y, int n, IReadOnlyList<float[]> w, EncoderLayerSplit split, EncoderWeightsT weightsT)
+        : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -135,6 +137,7 @@ public static partial class TransformerLayerKernel
             var part = split.Parts[index];
             part.Ensure(s, nb);
             part.Drop.CopySlice(split.Whole, s, b0, nb);
+            part.WeightsT = weightsT;
             Array.Copy(x, b0 * rowSize, part.Input, 0, nb * rowSize);
             t_inPart = true;
             try

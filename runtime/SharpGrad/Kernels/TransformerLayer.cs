@@ -25,6 +25,8 @@ public sealed class EncoderLayerWorkspace
     internal float[] G1 = [], G2 = [], G3 = [], GFf = [], GFfAct = [], GMerged = [], GQkv = [];
     /// <summary>The batch parts of a split forward (<see cref="TransformerLayerKernel"/>, TransformerLayer.Split.cs); null until one runs.</summary>
     internal EncoderLayerSplit? Split;
+    /// <summary>The forward's linear weights transposed (filled by each whole or split forward; a batch part shares its split's).</summary>
+    internal EncoderWeightsT WeightsT = new();
     /// <summary>The dropout masks of the last forward (which were drawn, and the masks), for its backward.</summary>
     internal readonly EncoderDropoutMasks Drop = new();
     /// <summary>
@@ -44,7 +46,7 @@ public sealed class EncoderLayerWorkspace
         (Input, Qkv, Probs, Merged) = (A(rows * e), A(rows * 3 * e), A(heads * t * t), A(rows * e));
         (Residual1, Hidden1, Normed2, Ff1, Ff1Act, Residual2) = (A(rows * e), A(rows * e), A(rows * e), s.Gelu ? A(rows * f) : [], A(rows * f), A(rows * e));
         (Mean1, Invstd1, Mean2, Invstd2) = (A(rows), A(rows), A(rows), A(rows));
-        (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), A(rows * f), A(rows * f), A(rows * e), A(rows * 3 * e));
+        (G1, G2, G3, GFf, GFfAct, GMerged, GQkv) = (A(rows * e), A(rows * e), A(rows * e), s.Gelu ? A(rows * f) : [], A(rows * f), A(rows * e), A(rows * 3 * e));
         _n = n;
         _shape = s;
     }
@@ -66,6 +68,35 @@ public sealed class EncoderLayerWorkspace
 
     /// <summary>The attention weights' dropout of the last forward, or inactive.</summary>
     internal AttentionDropout WeightsDrop => Drop.WeightsOn ? new AttentionDropout(Drop.Weights, Dropped) : default;
+}
+
+/// <summary>
+/// An encoder layer's four linear weights transposed, [in, out] (in_proj, out_proj, linear1, linear2), copied at each forward
+/// (the optimizer changes the weights between steps): the forward's x·Wᵀ products then run as x·(Wᵀ) on the GEMM's
+/// broadcast kernels. On AVX2 (session 16, `count`, 1 thread, min): the out-projection 1024×128·(128×128)ᵀ took 587 µs as dot
+/// products (`Gemm.Dot4x4`, the direct path of x·Wᵀ) against 387 µs as x·(Wᵀ), linear2's 1024×512·(128×512)ᵀ 1802 µs packed
+/// against 1544; and in a 2-thread step's batch parts (256 token rows) every x·Wᵀ of the layer fell on the dot-product path.
+/// The four copies are ~200 K floats per layer and forward.
+/// </summary>
+internal sealed class EncoderWeightsT
+{
+    internal float[] In = [], Out = [], L1 = [], L2 = [];
+
+    /// <summary>Copies the transposes of <paramref name="w"/>'s linear weights (the encoder layer's order).</summary>
+    internal void Fill(in EncoderLayerShape s, IReadOnlyList<float[]> w)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        Transposed(w[0], 3 * e, e, ref In);
+        Transposed(w[2], e, e, ref Out);
+        Transposed(w[4], f, e, ref L1);
+        Transposed(w[6], e, f, ref L2);
+
+        static void Transposed(float[] weight, int rows, int cols, ref float[] target)
+        {
+            EncoderDropoutMasks.Fit(ref target, rows * cols);
+            RecurrentKernel.Transpose(weight, 0, rows, cols, target);
+        }
+    }
 }
 
 /// <summary>
@@ -184,7 +215,11 @@ public static partial class TransformerLayerKernel
         ArgumentNullException.ThrowIfNull(ws);
         if (SplitForward(s, x, y, n, w, ws, masks, dropout)) return;
         ws.Ensure(s, n);
-        if (!t_inPart) ws.Drop.Draw(s, n, dropout);   // a batch part runs with its slice of the masks its split drew
+        if (!t_inPart)
+        {
+            ws.Drop.Draw(s, n, dropout);   // a batch part runs with its slice of the masks its split drew
+            ws.WeightsT.Fill(s, w);        // and with its split's transposed weights
+        }
         ws.EnsureDropout(s, n);
         int rows = n * s.Steps, e = s.DModel;
         if (!ReferenceEquals(x, ws.Input)) Array.Copy(x, ws.Input, rows * e);
@@ -194,14 +229,14 @@ public static partial class TransformerLayerKernel
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop);
+            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
             AttentionForward(s, n, ws.Input, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop);
+            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
         }
     }
@@ -284,18 +319,42 @@ public static partial class TransformerLayerKernel
             invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
     }
 
-    /// <summary>y = act(x·Wᵀ + b (+ residual)) over <paramref name="rows"/> rows, the bias, residual and ReLU applied in the GEMM's epilogue.</summary>
+    /// <summary>
+    /// y = act(x·Wᵀ + b (+ residual)) over <paramref name="rows"/> rows, the bias, residual and ReLU applied in the GEMM's epilogue;
+    /// as x·(Wᵀ) when <paramref name="weightT"/> (Wᵀ, [inF, outF], see <see cref="EncoderWeightsT"/>) is given.
+    /// </summary>
     internal static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false,
-        int weightOffset = 0, int biasOffset = 0)
-        => Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, weightOffset, inF, 0f, y, 0, outF,
-            new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
+        int weightOffset = 0, int biasOffset = 0, float[]? weightT = null)
+    {
+        var act = relu ? GemmActivation.Relu : GemmActivation.None;
+        if (weightT is null)
+        {
+            Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, weightOffset, inF, 0f, y, 0, outF,
+                new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act));
+            return;
+        }
+        // Row blocks of ≤ 256 rows and ≤ 2^24 multiply-adds: the GEMM's direct broadcast kernel, whose output block is still
+        // in L2 for the epilogue (1 thread, `count xfmr-lin-*-fwdT4` against `-fwdT`/`-fwd`, min: in-proj 1390 against 1584
+        // packed x·(Wᵀ) and 1594 packed x·Wᵀ, linear1 1945–2043 against 2077–2347 µs).
+        int block = Math.Max(8, Math.Min(LinearRowBlock, (1 << 24) / Math.Max(1, inF * outF)));
+        for (int r = 0; r < rows; r += block)
+        {
+            int m = Math.Min(block, rows - r);
+            Gemm.Sgemm(false, false, m, outF, inF, 1f, x, r * inF, inF, weightT, 0, outF, 0f, y, r * outF, outF,
+                new GemmEpilogue(bias, biasOffset, residual: residual, residualOffset: r * outF, residualLd: outF, activation: act));
+        }
+    }
+
+    /// <summary>The most token rows per GEMM call of <see cref="Linear"/>'s x·(Wᵀ) (see there).</summary>
+    private const int LinearRowBlock = 256;
 
     /// <summary>
     /// Multiply-adds per GEMM call in <see cref="LinearBackward"/>: the token rows are taken in blocks this small so that
     /// g·W and gᵀ·x stay on the GEMM's direct (unpacked) path, which at a layer's 1024 token rows is 25–35 % faster for these
     /// two products than packing (gᵀ·x packs A through a strided gather); x·Wᵀ is faster packed and is not split. On AVX2
     /// (session 15) blocks of 4, 8, 16, 32 and 1024 Mi multiply-adds were within the noise of each other for all four of the
-    /// workload's linear layers (`count xfmr-lin-*-bwd-*`); settable only for those profile pieces (not thread-safe).
+    /// workload's linear layers (`count xfmr-lin-*-bwd-*`); session 16 measured linear2 (inF ≥ 2·outF) faster whole, which
+    /// <see cref="LinearBackward"/> does whatever this value. Settable only for those profile pieces (not thread-safe).
     /// </summary>
     internal static int BackwardBlockMacs = 1 << 24;
 
@@ -310,14 +369,48 @@ public static partial class TransformerLayerKernel
             deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset));
             (gWeight, gBias) = (null, null);
         }
-        int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
+        // A wide input (linear2: 128 outputs of 512 inputs) runs whole: at 1024 rows its g·W (n = 512) and gᵀ·x take the packed
+        // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
+        // 4216 against 4509 / 4558 µs); the other three layers were equal or faster in blocks (linear1 4057–4245 against 4322–4562).
+        int block = inF >= 2 * outF ? rows : Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
+        bool transposedWeightGrad = gWeight is not null && UseTransposedWeightGrad(rows, inF, outF);
         for (int r = 0; r < rows; r += block)
         {
             int m = Math.Min(block, rows - r);
             if (gx is not null) Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
-            if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
+            if (gWeight is not null && !transposedWeightGrad) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
         }
+        if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);
         if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
+    }
+
+    /// <summary>
+    /// Whether <see cref="LinearBackward"/> computes gW += gyᵀ·x as gW += (xᵀ·gy)ᵀ: a narrow input and a wide output (linear1:
+    /// 512 outputs of 128 inputs, the in-projection: 384 of 128) over many rows. gyᵀ·x is then [outF, inF] with inF ≤ 128 columns,
+    /// which the GEMM keeps on its direct path at ~64 GFLOP/s on AVX2, while xᵀ·gy ([inF, outF], outF wide) takes the packed
+    /// path (session 16, 1 thread, `count`, min: (512×1024)·(1024×128) 1895 µs whole and 2083 in 256-row blocks, against 1688
+    /// for (128×1024)·(1024×512)); the transposed add of the [inF, outF] result is ~2·inF·outF element moves.
+    /// </summary>
+    private static bool UseTransposedWeightGrad(int rows, int inF, int outF) => outF >= 2 * inF && (long)rows * inF * outF > 1 << 24;
+
+    /// <summary>gW[o, i] += Σ_r x[r, i]·gy[r, o]: the product xᵀ·gy into a scratch [inF, outF], transposed and added into gW.</summary>
+    private static void WeightGradTransposed(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int weightOffset)
+    {
+        int size = inF * outF;
+        var product = Scratch<float>.Pool.Rent(size);
+        var back = Scratch<float>.Pool.Rent(size);
+        try
+        {
+            Gemm.Sgemm(true, false, inF, outF, rows, 1f, x, 0, inF, gy, 0, outF, 0f, product, 0, outF);
+            RecurrentKernel.Transpose(product, 0, inF, outF, back);
+            var target = gWeight.AsSpan(weightOffset, size);
+            TensorPrimitives.Add(target, back.AsSpan(0, size), target);
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(back);
+            Scratch<float>.Pool.Return(product);
+        }
     }
 
     /// <summary>
@@ -325,18 +418,19 @@ public static partial class TransformerLayerKernel
     /// (<paramref name="ff1"/>, GELU only) and the activation (<paramref name="ff1Act"/>) for the backward; shared by the encoder
     /// and decoder layer kernels. With <paramref name="drop"/>'s masks: residual + dropout(linear2(dropout(act(linear1(x))))).
     /// </summary>
+    /// <remarks><paramref name="w1T"/>, <paramref name="w2T"/>: the weights transposed (<see cref="EncoderWeightsT"/>), or null.</remarks>
     internal static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, float[] w1, float[] b1, float[] w2,
-        float[] b2, float[] ff1, float[] ff1Act, FeedForwardDropout drop = default)
+        float[] b2, float[] ff1, float[] ff1Act, FeedForwardDropout drop = default, float[]? w1T = null, float[]? w2T = null)
     {
         int e = s.DModel, f = s.FeedForward;
         if (s.Gelu)
         {
-            Linear(x, w1, b1, ff1, rows, e, f);
+            Linear(x, w1, b1, ff1, rows, e, f, weightT: w1T);
             Pointwise.Forward<GeluOp>(ff1, ff1Act, rows * f);
         }
         else
         {
-            Linear(x, w1, b1, ff1Act, rows, e, f, relu: true);
+            Linear(x, w1, b1, ff1Act, rows, e, f, relu: true, weightT: w1T);
         }
         var hidden = ff1Act;
         if (drop.Mask is { } mask)
@@ -346,12 +440,12 @@ public static partial class TransformerLayerKernel
         }
         if (drop.OutputMask is { } outputMask)
         {
-            Linear(hidden, w2, b2, drop.Output!, rows, f, e);
+            Linear(hidden, w2, b2, drop.Output!, rows, f, e, weightT: w2T);
             AddDropped(residual, drop.Output!, outputMask, y, rows * e);
         }
         else
         {
-            Linear(hidden, w2, b2, y, rows, f, e, residual);
+            Linear(hidden, w2, b2, y, rows, f, e, residual, weightT: w2T);
         }
     }
 
@@ -372,10 +466,18 @@ public static partial class TransformerLayerKernel
         }
         LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
-        // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first)
+        // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first); ReLU's in place (the element's
+        // gradient is read and then written, so gFfAct may be the output: one array of rows × d_ff less to stream)
         int size = rows * f;
-        if (s.Gelu) Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
-        else Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
+        if (s.Gelu)
+        {
+            Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
+        }
+        else
+        {
+            Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFfAct.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
+            gFf = gFfAct;
+        }
         LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f);
     }
 
@@ -387,18 +489,18 @@ public static partial class TransformerLayerKernel
         AttentionMasks masks)
     {
         int t = s.Steps, e = s.DModel, rows = n * t;
-        Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e);
+        Linear(x, w[InW], w[InB], ws.Qkv, rows, e, 3 * e, weightT: ws.WeightsT.In);
         var (q, k, v) = QkvRows(s, ws.Qkv);
         AttentionKernel.Forward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.Merged, 0, t * e, e), masks, ws.WeightsDrop);
         if (ws.Drop.SelfOutputOn)
         {
             // r1 = x + dropout1(out_proj(·)), as eager
-            Linear(ws.Merged, w[OutW], w[OutB], ws.Out, rows, e, e);
+            Linear(ws.Merged, w[OutW], w[OutB], ws.Out, rows, e, e, weightT: ws.WeightsT.Out);
             AddDropped(residual, ws.Out, ws.Drop.SelfOutput, ws.Residual1, rows * e);
         }
         else
         {
-            Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual);
+            Linear(ws.Merged, w[OutW], w[OutB], ws.Residual1, rows, e, e, residual, weightT: ws.WeightsT.Out);
         }
     }
 
