@@ -65,21 +65,7 @@ public class PackedGemmTests
             for (int i = 0; i < c.Length; i++) c[i] = double.NaN;
         }
         var expected = (double[])c.Clone();
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    double av = ta ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
-                    double bv = tb ? b[bOff + j * ldb + p] : b[bOff + p * ldb + j];
-                    s += av * bv;
-                }
-                int ci = cOff + i * ldc + j;
-                expected[ci] = 0.75 * s + (beta == 0 ? 0 : beta * c[ci]);
-            }
-        }
+        SharpGrad.Tests.Nn.GemmKernelTests.Naive(ta, tb, m, n, k, 0.75, a, aOff, lda, b, bOff, ldb, beta, expected, cOff, ldc);
         string what = $"m={m} n={n} k={k} transA={ta} transB={tb} beta={beta} threads={threads}";
 
         var cd = (double[])c.Clone();
