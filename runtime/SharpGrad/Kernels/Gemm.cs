@@ -654,7 +654,7 @@ public static partial class Gemm
             // The tile of C is read when the sums are done: requested now, its lines arrive while the k loop runs. C's rows
             // are far apart (4 KB in a 1024-column C: every row of the tile in another page, out of the hardware
             // prefetcher's reach), and without this the kernel waited for ~12 lines from L3 or memory at the end of each
-            // tile (sgemm_1024, 1 thread: +8–10 %, docs/performance.md "The packed GEMM, session 16").
+            // tile (sgemm_1024, 1 thread: ~+15 %, docs/performance.md "The packed GEMM, session 16").
             unsafe
             {
                 byte* row = (byte*)Unsafe.AsPointer(ref c);
