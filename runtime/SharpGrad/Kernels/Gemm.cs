@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SharpGrad.Kernels;
 
@@ -39,6 +40,9 @@ public static partial class Gemm
 
     private const int MR = 6;
     private const int KC = 256;
+
+    /// <summary>Rows of B the packing of B requests ahead of the row it copies (see <see cref="PackBRows{T}"/>).</summary>
+    private const int PackBAhead = 8;
     /// <summary>
     /// Below this many flops a GEMM stays on the calling thread. Splitting costs a thread-pool dispatch and a wake-up of the
     /// workers (tens of µs warm; at process start the pool's first threads are created, ~1 ms), while 4 MFLOP takes only
@@ -70,7 +74,8 @@ public static partial class Gemm
         // The sizes of a layer's training step (and anything with few rows, few columns of x·Wᵀ or a tiny k): no packing.
         bool direct = !UseRowGemv<T>(transA, transB, m, k) && !(n == 1 && m > SmallM) && UseDirect(transA, transB, m, n, k);
         // With beta == 0 the direct path writes C itself (Gemm.Direct.cs, DirectRange) instead of C being cleared first.
-        bool overwrite = direct && beta == T.Zero && k > 0 && alpha != T.Zero;
+        bool packed = !direct && !UseRowGemv<T>(transA, transB, m, k) && !(n == 1 && m > SmallM) && (long)m * n * k > 4096;
+        bool overwrite = (direct || packed) && beta == T.Zero && k > 0 && alpha != T.Zero;
         // C = beta * C first; beta == 0 overwrites (so NaNs in C do not survive, like BLAS).
         if (beta != T.One && !overwrite)
         {
@@ -116,13 +121,13 @@ public static partial class Gemm
             return;
         }
 
-        Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr);
+        Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr, overwrite);
     }
 
     /// <summary>The packed, cache-blocked path (BLIS's five loops around the micro-kernel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Packed<T>(bool transA, bool transB, int m, int n, int k, T alpha,
-        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr)
+        T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr, bool overwrite)
         where T : unmanaged, INumber<T>
     {
         int mc = Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
@@ -142,7 +147,8 @@ public static partial class Gemm
         }
 
         int kcMax = Math.Min(KC, k); // a small k (a 3×3 convolution over one channel: 9) needs a small panel
-        var bPack = Scratch<T>.Pool.Rent(kcMax * nc);
+        var bPack = Scratch<T>.Pool.Rent(kcMax * nc + Pad<T>());
+        int bBase = Align64(bPack);
         try
         {
             for (int jc = 0; jc < n; jc += nc)
@@ -152,22 +158,23 @@ public static partial class Gemm
                 {
                     int kcur = Math.Min(KC, k - pc);
                     bool last = pc + kcur >= k;
+                    bool first = overwrite && pc == 0;
                     if (parallel)
                     {
                         // The panels of B packed by both cores (one core packing 1 MB per k-block of a 1024² product left
                         // the other idle for ~5 % of the time), then the row blocks.
                         int panels = (ncur + nr - 1) / nr;
                         int perPart = (panels + 2 * threads - 1) / (2 * threads);
-                        Parallelism.For((panels + perPart - 1) / perPart, new PackBPart<T>(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack, perPart));
-                        ParallelBlocks(transA, m, mc, parts, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi);
+                        Parallelism.For((panels + perPart - 1) / perPart, new PackBPart<T>(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack, bBase, perPart));
+                        ParallelBlocks(transA, m, mc, parts, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, bBase, c, cOffset, ldc, first, last, epi);
                     }
                     else
                     {
-                        PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack);
-                        var aPack = Scratch<T>.Pool.Rent(kcMax * mc);
+                        PackB(transB, b, bOffset, ldb, pc, kcur, jc, ncur, nr, bPack, bBase);
+                        var aPack = Scratch<T>.Pool.Rent(kcMax * mc + 2 * Pad<T>());
                         for (int ic = 0; ic < m; ic += mc)
                         {
-                            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
+                            Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, bBase, c, cOffset, ldc, first, last, epi);
                         }
                         Scratch<T>.Pool.Return(aPack);
                     }
@@ -181,40 +188,40 @@ public static partial class Gemm
     }
 
     /// <summary>Panels [index·perPart, …) of <see cref="PackB{T}"/>'s k-block, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
-    private readonly struct PackBPart<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst, int perPart) : IParallelBody
+    private readonly struct PackBPart<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst, int dstBase, int perPart) : IParallelBody
         where T : unmanaged, INumber<T>
     {
         public void Invoke(int index)
         {
             int j0 = index * perPart * nr;
-            PackB(transB, b, bOff, ldb, pc, kc, jc + j0, Math.Min(perPart * nr, nc - j0), nr, dst, index * perPart * kc * nr);
+            PackB(transB, b, bOff, ldb, pc, kc, jc + j0, Math.Min(perPart * nr, nc - j0), nr, dst, dstBase + index * perPart * kc * nr);
         }
     }
 
     /// <summary>The row blocks of one packed panel on the worker pool (each item packs its own block of A).</summary>
     private static void ParallelBlocks<T>(bool transA, int m, int mc, int parts, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
-        T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi)
+        T alpha, T[] bPack, int bBase, T[] c, int cOffset, int ldc, bool first, bool last, Epi<T> epi)
         where T : unmanaged, INumber<T>
-        => Parallelism.For(parts, new PackedRowBlock<T>(transA, m, mc, parts, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, c, cOffset, ldc, last, epi));
+        => Parallelism.For(parts, new PackedRowBlock<T>(transA, m, mc, parts, a, aOffset, lda, pc, kcur, jc, ncur, nr, alpha, bPack, bBase, c, cOffset, ldc, first, last, epi));
 
     /// <summary>
     /// Share <c>part</c> of a packed panel's rows (the MR-row tiles cut into <c>parts</c> contiguous shares of sizes differing
     /// by at most one tile), in row blocks of at most <c>mc</c> rows, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.
     /// </summary>
     private readonly struct PackedRowBlock<T>(bool transA, int m, int mc, int parts, T[] a, int aOffset, int lda, int pc, int kcur, int jc, int ncur, int nr,
-        T alpha, T[] bPack, T[] c, int cOffset, int ldc, bool last, Epi<T> epi) : IParallelBody
+        T alpha, T[] bPack, int bBase, T[] c, int cOffset, int ldc, bool first, bool last, Epi<T> epi) : IParallelBody
         where T : unmanaged, INumber<T>
     {
         public void Invoke(int part)
         {
-            var aPack = Scratch<T>.Pool.Rent(kcur * mc);
+            var aPack = Scratch<T>.Pool.Rent(kcur * mc + 2 * Pad<T>());
             var (t0, tn) = Parallelism.PartRange((m + MR - 1) / MR, parts, part);
             int blocks = (tn * MR + mc - 1) / mc;
             for (int i = 0; i < blocks; i++)
             {
                 var (s0, sn) = Parallelism.PartRange(tn, blocks, i);
                 int ic = (t0 + s0) * MR;
-                Block(transA, a, aOffset, lda, ic, Math.Min(sn * MR, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, c, cOffset, ldc, last, epi);
+                Block(transA, a, aOffset, lda, ic, Math.Min(sn * MR, m - ic), pc, kcur, jc, ncur, nr, alpha, aPack, bPack, bBase, c, cOffset, ldc, first, last, epi);
             }
             Scratch<T>.Pool.Return(aPack);
         }
@@ -324,6 +331,16 @@ public static partial class Gemm
     /// <summary>Σ x.</summary>
     internal static T SumRow<T>(ReadOnlySpan<T> x) where T : unmanaged, INumber<T> => TensorPrimitives.Sum<T>(x);
 
+    /// <summary>Extra elements a packing buffer is rented with, so that its packs can start on a 64-byte boundary.</summary>
+    private static int Pad<T>() where T : unmanaged => 64 / Unsafe.SizeOf<T>();
+
+    /// <summary>The first index of <paramref name="buffer"/> on a 64-byte boundary (a cache line): the packed panels' vector loads then never straddle two lines.</summary>
+    private static unsafe int Align64<T>(T[] buffer) where T : unmanaged
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (int)((-address & 63) / Unsafe.SizeOf<T>());
+    }
+
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -365,7 +382,13 @@ public static partial class Gemm
         where T : unmanaged, INumber<T>
     {
         int panels = (nc + nr - 1) / nr;
-        for (int jp = 0; jp < panels; jp++)
+        int jp0 = 0;
+        if (!transB && Vector256.IsHardwareAccelerated && nr % Vector256<T>.Count == 0)
+        {
+            jp0 = nc / nr;
+            PackBRows(b, bOff, ldb, pc, kc, jc, jp0, nr, dst, dstOff);
+        }
+        for (int jp = jp0; jp < panels; jp++)
         {
             int j0 = jc + jp * nr;
             int w = Math.Min(nr, jc + nc - j0);
@@ -393,9 +416,92 @@ public static partial class Gemm
         }
     }
 
+    /// <summary>
+    /// The <paramref name="full"/> full panels of B (not transposed) for <see cref="PackB{T}"/>, in groups of four: each row of
+    /// B is read four panels wide (four cache lines of the row per visit of its page, the rows being 4 KB apart in a
+    /// 1024-column B) while the same columns <see cref="PackBAhead"/> rows further are requested (the hardware prefetcher
+    /// does not cross pages). Before session 16 each panel was copied on its own, one 64-byte span copy per row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackBRows<T>(T[] b, int bOff, int ldb, int pc, int kc, int jc, int full, int nr, T[] dst, int dstOff)
+        where T : unmanaged, INumber<T>
+    {
+        const int Group = 4;
+        int vc = Vector256<T>.Count;
+        ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        nint rowBytes = (nint)ldb * Unsafe.SizeOf<T>();
+        const int ahead = PackBAhead;
+        for (int g = 0; g < full; g += Group)
+        {
+            int gp = Math.Min(Group, full - g);
+            int width = gp * nr;
+            nint bytes = (nint)width * Unsafe.SizeOf<T>();
+            ref T sg = ref Unsafe.Add(ref b0, bOff + pc * ldb + jc + g * nr);
+            ref T dg = ref Unsafe.Add(ref d0, dstOff + g * kc * nr);
+            for (int p = 0; p < kc; p++)
+            {
+                ref T sp = ref Unsafe.Add(ref sg, p * ldb);
+                if (p + ahead < kc && Sse.IsSupported)
+                {
+                    byte* f = (byte*)Unsafe.AsPointer(ref sp) + ahead * rowBytes;
+                    for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
+                    Sse.Prefetch0(f + bytes - 1);
+                }
+                ref T dp = ref Unsafe.Add(ref dg, p * nr);
+                for (int q = 0; q < gp; q++)
+                {
+                    ref T sq = ref Unsafe.Add(ref sp, q * nr);
+                    ref T dq = ref Unsafe.Add(ref dp, q * kc * nr);
+                    for (int v = 0; v < nr; v += vc) Vector256.LoadUnsafe(ref sq, (nuint)v).StoreUnsafe(ref dq, (nuint)v);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first <paramref name="blocks"/>·8 columns of a full six-row panel of A (not transposed), eight columns at a time:
+    /// six rows of eight loaded, transposed as an 8×8 block with two zero rows (unpack, shuffle, lane permute: 22 shuffles
+    /// for 48 elements instead of 48 scalar copies), and column j stored as 8 floats at d[6·j], each store's last two lanes
+    /// overwritten by the next one. The last store writes two floats past the block: the next block, the scalar tail or
+    /// the next panel overwrites them, and the buffer has room for them after the last panel (rented with 2·Pad).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA6x8(ref float a, int lda, int blocks, ref float d)
+    {
+        var z = Vector256<float>.Zero;
+        nint l = lda;
+        for (int q = 0; q < blocks; q++)
+        {
+            ref float s = ref Unsafe.Add(ref a, q * 8);
+            var r0 = Vector256.LoadUnsafe(ref s);
+            var r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref s, l));
+            var r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref s, 2 * l));
+            var r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref s, 3 * l));
+            var r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref s, 4 * l));
+            var r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref s, 5 * l));
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
+            var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
+            var s4 = Avx.Shuffle(t4, z, 0x44); var s5 = Avx.Shuffle(t4, z, 0xEE);
+            var s6 = Avx.Shuffle(t5, z, 0x44); var s7 = Avx.Shuffle(t5, z, 0xEE);
+            ref float o = ref Unsafe.Add(ref d, q * 48);
+            Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref o);
+            Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref o, 6);
+            Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref o, 12);
+            Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref o, 18);
+            Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref o, 24);
+            Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref o, 30);
+            Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref o, 36);
+            Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref o, 42);
+        }
+    }
+
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] into panels of MR rows: panel-major, then p, then row (zero padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst)
+    private static void PackA<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst, int dstOff)
         where T : unmanaged, INumber<T>
     {
         int panels = (mc + MR - 1) / MR;
@@ -403,7 +509,7 @@ public static partial class Gemm
         {
             int i0 = ic + ip * MR;
             int h = Math.Min(MR, ic + mc - i0);
-            int baseIdx = ip * kc * MR;
+            int baseIdx = dstOff + ip * kc * MR;
             // The bounds were checked once (CheckArgs; dst holds the panels): element copies without per-element checks.
             ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), baseIdx);
             ref T a0 = ref MemoryMarshal.GetArrayDataReference(a);
@@ -425,11 +531,16 @@ public static partial class Gemm
             }
             else
             {
+                // Eight columns at a time first (its last store spills two floats into the columns after, which the scalar
+                // tail below then writes).
+                bool eights = h == MR && typeof(T) == typeof(float) && Avx.IsSupported;
+                if (eights) PackA6x8(ref Unsafe.As<T, float>(ref Unsafe.Add(ref a0, aOff + i0 * lda + pc)), lda, kc / 8, ref Unsafe.As<T, float>(ref d));
+                int p0 = eights ? kc / 8 * 8 : 0;
                 for (int r = 0; r < h; r++)
                 {
                     ref T sr = ref Unsafe.Add(ref a0, aOff + (i0 + r) * lda + pc);
                     ref T dr = ref Unsafe.Add(ref d, r);
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref dr, p * MR) = Unsafe.Add(ref sr, p);
+                    for (int p = p0; p < kc; p++) Unsafe.Add(ref dr, p * MR) = Unsafe.Add(ref sr, p);
                 }
                 for (int r = h; r < MR; r++)
                 {
@@ -441,9 +552,10 @@ public static partial class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, int jc, int nc, int nr,
-        T alpha, T[] aPack, T[] bPack, T[] c, int cOff, int ldc, bool last, Epi<T> epi) where T : unmanaged, INumber<T>
+        T alpha, T[] aPack, T[] bPack, int bBase, T[] c, int cOff, int ldc, bool first, bool last, Epi<T> epi) where T : unmanaged, INumber<T>
     {
-        PackA(transA, a, aOff, lda, ic, mc, pc, kc, aPack);
+        int aBase = Align64(aPack);
+        PackA(transA, a, aOff, lda, ic, mc, pc, kc, aPack, aBase);
         Span<T> tile = stackalloc T[MR * 64];
         int nPanels = (nc + nr - 1) / nr;
         int mPanels = (mc + MR - 1) / MR;
@@ -451,16 +563,16 @@ public static partial class Gemm
         {
             int j0 = jc + jp * nr;
             int w = Math.Min(nr, jc + nc - j0);
-            var bp = bPack.AsSpan(jp * kc * nr, kc * nr);
+            var bp = bPack.AsSpan(bBase + jp * kc * nr, kc * nr);
             for (int ip = 0; ip < mPanels; ip++)
             {
                 int i0 = ic + ip * MR;
                 int h = Math.Min(MR, ic + mc - i0);
-                var ap = aPack.AsSpan(ip * kc * MR, kc * MR);
+                var ap = aPack.AsSpan(aBase + ip * kc * MR, kc * MR);
                 if (h == MR && w == nr && (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated))
                 {
                     // A full tile: the kernel adds alpha·A·B to C itself.
-                    PackedTile(ap, bp, kc, ref c[cOff + i0 * ldc + j0], ldc, alpha, accumulate: true);
+                    PackedTile(ap, bp, kc, ref c[cOff + i0 * ldc + j0], ldc, alpha, accumulate: !first);
                     if (last && !epi.IsNone)
                     {
                         for (int r = 0; r < MR; r++) epi.ApplyRow(c.AsSpan(cOff + (i0 + r) * ldc + j0, nr), i0 + r, j0);
@@ -472,6 +584,7 @@ public static partial class Gemm
                 for (int r = 0; r < h; r++)
                 {
                     var crow = c.AsSpan(cOff + (i0 + r) * ldc + j0, w);
+                    if (first) crow.Clear();
                     AxpyRow(alpha, t.Slice(r * nr, w), crow);
                     // The tile row is in L1 now: bias, residual and activation while it is hot.
                     if (last && !epi.IsNone) epi.ApplyRow(crow, i0 + r, j0);
@@ -536,6 +649,23 @@ public static partial class Gemm
         nint bStep = 2 * w;
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (Sse.IsSupported)
+        {
+            // The tile of C is read when the sums are done: requested now, its lines arrive while the k loop runs. C's rows
+            // are far apart (4 KB in a 1024-column C: every row of the tile in another page, out of the hardware
+            // prefetcher's reach), and without this the kernel waited for ~12 lines from L3 or memory at the end of each
+            // tile (sgemm_1024, 1 thread: ~+15 %, docs/performance.md "The packed GEMM, session 16").
+            unsafe
+            {
+                byte* row = (byte*)Unsafe.AsPointer(ref c);
+                nint rowBytes = (nint)ldc * Unsafe.SizeOf<T>(), last = 2 * w * Unsafe.SizeOf<T>() - 1;
+                for (int r = 0; r < MR; r++, row += rowBytes)
+                {
+                    for (nint o = 0; o < last; o += 64) Sse.Prefetch0(row + o);
+                    Sse.Prefetch0(row + last);
+                }
+            }
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = V.Load(ref b, 0);

@@ -14,8 +14,8 @@ public class GemmKernelTests
         return v;
     }
 
-    /// <summary>C = alpha·op(A)·op(B) + beta·C, the definition, in double.</summary>
-    private static void Naive(bool ta, bool tb, int m, int n, int k, double alpha, double[] a, int aOff, int lda, double[] b, int bOff, int ldb,
+    /// <summary>C = alpha·op(A)·op(B) + beta·C, the definition, in double (beta = 0: C's old values, NaN included, are not read, as in BLAS).</summary>
+    internal static void Naive(bool ta, bool tb, int m, int n, int k, double alpha, double[] a, int aOff, int lda, double[] b, int bOff, int ldb,
         double beta, double[] c, int cOff, int ldc)
     {
         for (int i = 0; i < m; i++)
@@ -29,7 +29,7 @@ public class GemmKernelTests
                     double bv = tb ? b[bOff + j * ldb + p] : b[bOff + p * ldb + j];
                     s += av * bv;
                 }
-                c[cOff + i * ldc + j] = alpha * s + beta * c[cOff + i * ldc + j];
+                c[cOff + i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[cOff + i * ldc + j]);
             }
         }
     }
