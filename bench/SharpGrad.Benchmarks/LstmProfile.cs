@@ -63,6 +63,10 @@ public static class LstmProfile
         add("lstm-transpose-whh", "W_hhᵀ: transpose of 512x128 (per forward)", () => RecurrentKernel.Transpose(b, 0, G, H, c), 2000);
         add("lstm-gemm-dwih", "sgemm (1120x512)ᵀ · 1120x64 (W_ih gradient)", () => Gemm.Sgemm(true, false, G, I, Rows, 1f, a, 0, G, c, 0, I, 1f, b, 0, I), 200);
         add("lstm-gemm-dwhh", "sgemm (1120x512)ᵀ · 1120x128 (W_hh gradient)", () => Gemm.Sgemm(true, false, G, H, Rows, 1f, a, 0, G, c, 0, H, 1f, b, 0, H), 200);
+        // Both weight gradients as one product over [x_t | h_{t−1}] (1120 × 192), as is and transposed.
+        float[] xh = Rand(Rows * (I + H)), dwCat = Rand(G * (I + H));
+        add("lstm-gemm-dwcat", "sgemm (1120x512)ᵀ · 1120x192 (W_ih and W_hh gradients in one product)", () => Gemm.Sgemm(true, false, G, I + H, Rows, 1f, a, 0, G, xh, 0, I + H, 0f, dwCat, 0, I + H), 200);
+        add("lstm-gemm-dwcat-t", "sgemm (1120x192)ᵀ · 1120x512 (both weight gradients, transposed)", () => Gemm.Sgemm(true, false, I + H, G, Rows, 1f, xh, 0, I + H, a, 0, G, 0f, dwCat, 0, G), 200);
         add("lstm-gemm-dx", "sgemm 1120x512 · 512x64 (input gradient)", () => Gemm.Sgemm(false, false, Rows, I, G, 1f, a, 0, G, b, 0, I, 0f, c, 0, I), 200);
 
         var shape = new RecurrenceShape(RecurrentMode.Lstm, T, N, H, Reverse: false);

@@ -104,9 +104,6 @@ public static partial class RecurrentKernel
     {
         int w = V.Count;
         nuint uh = (nuint)h;
-        var one = V.Broadcast(T.One);
-        var two = V.Broadcast(T.One + T.One);
-        var zero = V.Broadcast(T.Zero);
         int j = 0;
         for (; j <= h - w; j += w)
         {
@@ -122,22 +119,38 @@ public static partial class RecurrentKernel
                 ag = V.Add(ag, V.Load(ref bias, jg));
                 ao = V.Add(ao, V.Load(ref bias, jo));
             }
-            var i = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, ai))));
-            var f = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, af))));
-            var gg = V.Subtract(one, V.Divide(two, V.Add(RecurrentMath.CellExp<T, V, TV>(V.Add(ag, ag)), one)));
-            var o = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, ao))));
-            V.Store(i, ref act, ji);
-            V.Store(f, ref act, jf);
-            V.Store(gg, ref act, jg);
-            V.Store(o, ref act, jo);
-            var ig = V.Multiply(i, gg);
-            var cc = hasPrev ? V.MultiplyAdd(f, V.Load(ref cPrev, ji), ig) : ig;
-            V.Store(cc, ref c, ji);
-            var tc = V.Subtract(one, V.Divide(two, V.Add(RecurrentMath.CellExp<T, V, TV>(V.Add(cc, cc)), one)));
-            V.Store(tc, ref tanhC, ji);
-            V.Store(V.Multiply(o, tc), ref hOut, ji);
+            LstmCellForward<T, V, TV>(ai, af, ag, ao, ji, uh, ref act, ref cPrev, hasPrev, ref c, ref tanhC, ref hOut);
         }
         return j;
+    }
+
+    /// <summary>
+    /// The cell of one vector of units from the gates' pre-activations (<paramref name="ai"/>, <paramref name="af"/>,
+    /// <paramref name="ag"/>, <paramref name="ao"/>): stores i, f, g, o at <paramref name="ji"/> + q·<paramref name="uh"/> of
+    /// <paramref name="act"/>, and c, tanh(c) and h at <paramref name="ji"/>. Shared by the row loop and the fused step (Recurrent.Fused.cs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void LstmCellForward<T, V, TV>(TV ai, TV af, TV ag, TV ao, nuint ji, nuint uh, ref T act, ref T cPrev, bool hasPrev,
+        ref T c, ref T tanhC, ref T hOut) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        var one = V.Broadcast(T.One);
+        var two = V.Broadcast(T.One + T.One);
+        var zero = V.Broadcast(T.Zero);
+        nuint jf = ji + uh, jg = jf + uh, jo = jg + uh;
+        var i = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, ai))));
+        var f = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, af))));
+        var gg = V.Subtract(one, V.Divide(two, V.Add(RecurrentMath.CellExp<T, V, TV>(V.Add(ag, ag)), one)));
+        var o = V.Divide(one, V.Add(one, RecurrentMath.CellExp<T, V, TV>(V.Subtract(zero, ao))));
+        V.Store(i, ref act, ji);
+        V.Store(f, ref act, jf);
+        V.Store(gg, ref act, jg);
+        V.Store(o, ref act, jo);
+        var ig = V.Multiply(i, gg);
+        var cc = hasPrev ? V.MultiplyAdd(f, V.Load(ref cPrev, ji), ig) : ig;
+        V.Store(cc, ref c, ji);
+        var tc = V.Subtract(one, V.Divide(two, V.Add(RecurrentMath.CellExp<T, V, TV>(V.Add(cc, cc)), one)));
+        V.Store(tc, ref tanhC, ji);
+        V.Store(V.Multiply(o, tc), ref hOut, ji);
     }
 
     /// <summary>Column <paramref name="j"/> of one row of <see cref="LstmStepForward{T}"/>, scalar.</summary>
@@ -170,27 +183,40 @@ public static partial class RecurrentKernel
     {
         int w = V.Count;
         nuint uh = (nuint)h;
-        var one = V.Broadcast(T.One);
         int j = 0;
         for (; j <= h - w; j += w)
         {
-            nuint ji = (nuint)j, jf = ji + uh, jg = jf + uh, jo = jg + uh;
-            var i = V.Load(ref act, ji);
-            var f = V.Load(ref act, jf);
-            var gg = V.Load(ref act, jg);
-            var o = V.Load(ref act, jo);
-            var th = V.Load(ref tanhC, ji);
+            nuint ji = (nuint)j;
             var dh = V.Add(V.Load(ref gOut, ji), V.Load(ref dhNext, ji));
-            // dc = dc_{t+1}·f_{t+1} + dh·o·(1 − th²)
-            var dcj = V.MultiplyAdd(V.Multiply(dh, o), V.Subtract(one, V.Multiply(th, th)), V.Load(ref dc, ji));
-            V.Store(V.Multiply(V.Multiply(dcj, gg), V.Multiply(i, V.Subtract(one, i))), ref dGates, ji);
-            if (hasPrev) V.Store(V.Multiply(V.Multiply(dcj, V.Load(ref cPrev, ji)), V.Multiply(f, V.Subtract(one, f))), ref dGates, jf);
-            else V.Store(V.Broadcast(T.Zero), ref dGates, jf);
-            V.Store(V.Multiply(V.Multiply(dcj, i), V.Subtract(one, V.Multiply(gg, gg))), ref dGates, jg);
-            V.Store(V.Multiply(V.Multiply(dh, th), V.Multiply(o, V.Subtract(one, o))), ref dGates, jo);
-            V.Store(V.Multiply(dcj, f), ref dc, ji);
+            LstmCellBackward<T, V, TV>(dh, ji, uh, ref act, ref tanhC, ref cPrev, hasPrev, ref dc, ref dGates);
         }
         return j;
+    }
+
+    /// <summary>
+    /// The cell backward of one vector of units: from dh (<paramref name="dh"/>) and the cell gradient at <paramref name="ji"/>
+    /// of <paramref name="dc"/> (replaced by c_{t−1}'s), the pre-activations' gradients at <paramref name="ji"/> + q·<paramref name="uh"/>
+    /// of <paramref name="dGates"/>. Shared by the row loop and the fused step (Recurrent.Fused.cs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void LstmCellBackward<T, V, TV>(TV dh, nuint ji, nuint uh, ref T act, ref T tanhC, ref T cPrev, bool hasPrev, ref T dc, ref T dGates)
+        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        var one = V.Broadcast(T.One);
+        nuint jf = ji + uh, jg = jf + uh, jo = jg + uh;
+        var i = V.Load(ref act, ji);
+        var f = V.Load(ref act, jf);
+        var gg = V.Load(ref act, jg);
+        var o = V.Load(ref act, jo);
+        var th = V.Load(ref tanhC, ji);
+        // dc = dc_{t+1}·f_{t+1} + dh·o·(1 − th²)
+        var dcj = V.MultiplyAdd(V.Multiply(dh, o), V.Subtract(one, V.Multiply(th, th)), V.Load(ref dc, ji));
+        V.Store(V.Multiply(V.Multiply(dcj, gg), V.Multiply(i, V.Subtract(one, i))), ref dGates, ji);
+        if (hasPrev) V.Store(V.Multiply(V.Multiply(dcj, V.Load(ref cPrev, ji)), V.Multiply(f, V.Subtract(one, f))), ref dGates, jf);
+        else V.Store(V.Broadcast(T.Zero), ref dGates, jf);
+        V.Store(V.Multiply(V.Multiply(dcj, i), V.Subtract(one, V.Multiply(gg, gg))), ref dGates, jg);
+        V.Store(V.Multiply(V.Multiply(dh, th), V.Multiply(o, V.Subtract(one, o))), ref dGates, jo);
+        V.Store(V.Multiply(dcj, f), ref dc, ji);
     }
 
     /// <summary>Column <paramref name="j"/> of one row of <see cref="LstmStepBackward{T}"/>, scalar.</summary>

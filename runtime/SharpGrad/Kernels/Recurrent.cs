@@ -63,6 +63,9 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[H, gates·H]: W_hhᵀ, for the forward's per-step product.</summary>
     public T[] WeightT { get; private set; } = [];
 
+    /// <summary>[4H·H]: LSTM's W_hh packed for the fused loops (Recurrent.Fused.cs): the forward's panels, then the backward's.</summary>
+    public T[] Packed { get; private set; } = [];
+
     /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
     public T[] GradHw { get; private set; } = [];
 
@@ -88,6 +91,7 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
         TanhC = Fit(TanhC, s.Mode == RecurrentMode.Lstm ? steps * nh : 0);
         Hw = Fit(Hw, ng);
         WeightT = Fit(WeightT, s.GateWidth * s.Hidden);
+        Packed = Fit(Packed, s.Mode == RecurrentMode.Lstm ? s.GateWidth * s.Hidden : 0);
         Dh = Fit(Dh, nh);
         DhNext = Fit(DhNext, nh);
         Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
@@ -98,6 +102,7 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     {
         int nh = s.Batch * s.Hidden;
         GradHw = Fit(GradHw, s.Mode == RecurrentMode.Gru ? s.Steps * s.Batch * s.GateWidth : 0);
+        Packed = Fit(Packed, s.Mode == RecurrentMode.Lstm ? s.GateWidth * s.Hidden : 0);
         Dh = Fit(Dh, nh);
         DhNext = Fit(DhNext, nh);
         Dc = Fit(Dc, s.Mode == RecurrentMode.Lstm ? nh : 0);
@@ -122,11 +127,11 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     internal void ReturnWorking()
     {
         if (!Pooled) return;
-        foreach (var a in (T[][])[Hw, WeightT, Dh, DhNext, Dc, GradHw])
+        foreach (var a in (T[][])[Hw, WeightT, Packed, Dh, DhNext, Dc, GradHw])
         {
             if (a.Length > 0) CachingAllocator.Return(a);
         }
-        Hw = WeightT = Dh = DhNext = Dc = GradHw = [];
+        Hw = WeightT = Packed = Dh = DhNext = Dc = GradHw = [];
     }
 
     private T[] Fit(T[] a, int size) => a.Length == size ? a : Pooled && size > 0 ? CachingAllocator.Rent<T>(size, clear: false) : new T[size];
@@ -165,11 +170,13 @@ public static partial class RecurrentKernel
         // W_hhᵀ [H, gates·H] once for all steps: each step's h·W_hhᵀ is then a plain product whose kernel broadcasts h and
         // streams rows of W_hhᵀ (the dot-product form, with one horizontal sum per output, is slower at these sizes).
         Transpose(w, wOffset, g, h, buffers.WeightT);
+        int fused = FusedLstmWidth<T>(s);
+        if (fused > 0) PackLstmForward(fused, h, buffers);
         bool zeroH0 = IsZero<T>(h0.AsSpan(0, nh));
         int parts = BatchParts(s);
         if (parts <= 1)
         {
-            ForwardRows(s, 0, n, xw, h0, zeroH0, c0, bias, output, buffers);
+            ForwardRows(s, fused, 0, n, xw, h0, zeroH0, c0, bias, output, buffers);
         }
         else
         {
@@ -177,7 +184,7 @@ public static partial class RecurrentKernel
             {
                 var body = new ForwardPart<T>
                 {
-                    Shape = s, Parts = parts, Xw = px, XwLength = xw.Length, H0 = h0, ZeroH0 = zeroH0, C0 = pc0, C0Length = c0.Length,
+                    Shape = s, Fused = fused, Parts = parts, Xw = px, XwLength = xw.Length, H0 = h0, ZeroH0 = zeroH0, C0 = pc0, C0Length = c0.Length,
                     Bias = pb, BiasLength = bias.Length, Output = output, Buffers = buffers,
                 };
                 Parallelism.For(parts, body);
@@ -211,7 +218,7 @@ public static partial class RecurrentKernel
     private unsafe struct ForwardPart<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public RecurrenceShape Shape;
-        public int Parts, XwLength, C0Length, BiasLength;
+        public int Fused, Parts, XwLength, C0Length, BiasLength;
         public T* Xw, C0, Bias;
         public T[] H0, Output;
         public bool ZeroH0;
@@ -220,16 +227,24 @@ public static partial class RecurrentKernel
         public readonly void Invoke(int index)
         {
             var (r0, nr) = PartRows(Shape.Batch, Parts, index);
-            ForwardRows(Shape, r0, nr, new ReadOnlySpan<T>(Xw, XwLength), H0, ZeroH0, new ReadOnlySpan<T>(C0, C0Length),
+            ForwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(Xw, XwLength), H0, ZeroH0, new ReadOnlySpan<T>(C0, C0Length),
                 new ReadOnlySpan<T>(Bias, BiasLength), Output, Buffers);
         }
     }
 
-    /// <summary>The forward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) (W_hhᵀ already in the buffers).</summary>
-    private static void ForwardRows<T>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
+    /// <summary>
+    /// The forward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) (W_hhᵀ already in the buffers;
+    /// <paramref name="fused"/> &gt; 0: the fused LSTM loop at that width, W_hh packed).
+    /// </summary>
+    private static void ForwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
         ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (nr <= 0) return;
+        if (fused > 0)
+        {
+            LstmFusedForward(fused, s, r0, nr, xw, h0, zeroH0, c0, bias, output, buffers);
+            return;
+        }
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, ph = nr * h, pg = nr * g, rh = r0 * h, rg = r0 * g;
         var act = buffers.Gates;
         var aux = buffers.Aux;
@@ -310,10 +325,12 @@ public static partial class RecurrentKernel
         var dhNext = buffers.DhNext;
         var dc = buffers.Dc;
         bool wantDh0 = !dH0.IsEmpty;
+        int fused = FusedLstmWidth<T>(s);
+        if (fused > 0) PackLstmBackward(fused, w, wOffset, h, buffers);
         int parts = BatchParts(s);
         if (parts <= 1)
         {
-            BackwardRows(s, 0, n, gOutput, gCLast, output, h0, c0, w, wOffset, dXw, wantDh0, dB, buffers);
+            BackwardRows(s, fused, 0, n, gOutput, gCLast, output, h0, c0, w, wOffset, dXw, wantDh0, dB, buffers);
         }
         else
         {
@@ -328,7 +345,7 @@ public static partial class RecurrentKernel
             {
                 var body = new BackwardPart<T>
                 {
-                    Shape = s, Parts = parts, GOut = pgo, GOutLength = gOutput.Length, GC = pgc, GCLength = gCLast.Length, C0 = pc0, C0Length = c0.Length,
+                    Shape = s, Fused = fused, Parts = parts, GOut = pgo, GOutLength = gOutput.Length, GC = pgc, GCLength = gCLast.Length, C0 = pc0, C0Length = c0.Length,
                     DB = pdb, DBLength = dB.Length, BiasParts = biasParts, Output = output, H0 = h0, W = w, WOffset = wOffset, DXw = dXw, WantDh0 = wantDh0,
                     Buffers = buffers,
                 };
@@ -363,7 +380,7 @@ public static partial class RecurrentKernel
     private unsafe struct BackwardPart<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public RecurrenceShape Shape;
-        public int Parts, GOutLength, GCLength, C0Length, DBLength, WOffset;
+        public int Fused, Parts, GOutLength, GCLength, C0Length, DBLength, WOffset;
         public T* GOut, GC, C0, DB;
         public T[] BiasParts, Output, H0, W, DXw;
         public bool WantDh0;
@@ -374,17 +391,25 @@ public static partial class RecurrentKernel
             var (r0, nr) = PartRows(Shape.Batch, Parts, index);
             int g = Shape.GateWidth;
             var dB = DBLength == 0 ? default : index == 0 ? new Span<T>(DB, g) : BiasParts.AsSpan((index - 1) * g, g);
-            BackwardRows(Shape, r0, nr, new ReadOnlySpan<T>(GOut, GOutLength), new ReadOnlySpan<T>(GC, GCLength), Output, H0,
+            BackwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(GOut, GOutLength), new ReadOnlySpan<T>(GC, GCLength), Output, H0,
                 new ReadOnlySpan<T>(C0, C0Length), W, WOffset, DXw, WantDh0, dB, Buffers);
         }
     }
 
-    /// <summary>The backward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>); b_hh's gradient of those rows is added into <paramref name="dB"/>.</summary>
-    private static void BackwardRows<T>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0,
+    /// <summary>
+    /// The backward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>); b_hh's gradient of those rows is
+    /// added into <paramref name="dB"/> (<paramref name="fused"/> &gt; 0: the fused LSTM loop at that width, W_hh packed).
+    /// </summary>
+    private static void BackwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0,
         ReadOnlySpan<T> c0, T[] w, int wOffset, T[] dXw, bool wantDh0, Span<T> dB, RecurrenceBuffers<T> buffers)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (nr <= 0) return;
+        if (fused > 0)
+        {
+            LstmFusedBackward(fused, s, r0, nr, gOutput, gCLast, c0, w, wOffset, dXw, wantDh0, dB, buffers);
+            return;
+        }
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, steps = s.Steps, ph = nr * h, pg = nr * g, rh = r0 * h;
         var act = buffers.Gates;
         var aux = buffers.Aux;

@@ -147,6 +147,60 @@ public class LstmKernelTests
         }
     }
 
+    public static IEnumerable<object[]> FusedCases()
+    {
+        // The fused loops (Recurrent.Fused.cs) at both widths (512 emulated on an AVX2 machine): row pairs and a lone last row
+        // (odd batches), 4-row backward tiles with 1–3 rows left over, two-vector and one-vector backward tiles (h a multiple
+        // of 2w or only of w), one step, one row, h_0/c_0 and biases on and off, both directions, batch blocks.
+        foreach (int width in new[] { 256, 512 })
+        {
+            yield return [width, 16, 5, 7, true, true, false, 1];
+            yield return [width, 32, 3, 4, false, false, true, 1];
+            yield return [width, 48, 7, 3, true, false, true, 2];
+            yield return [width, 16, 9, 1, true, true, true, 3];
+            yield return [width, 64, 1, 5, true, true, false, 1];
+            yield return [width, 32, 6, 2, false, true, false, 4];
+        }
+        yield return [256, 8, 11, 3, true, true, true, 1];
+        yield return [256, 24, 5, 4, true, false, false, 2];
+    }
+
+    [Theory]
+    [MemberData(nameof(FusedCases))]
+    public void FusedKernelMatchesTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+    {
+        RecurrentKernel.t_forcedLstmWidth = width;
+        RecurrentKernel.t_forcedBatchParts = parts;
+        try
+        {
+            Assert.Equal(width, RecurrentKernel.FusedLstmWidth<float>(new RecurrenceShape(RecurrentMode.Lstm, steps, n, h, reverse)));
+            CheckFloatKernel(h, n, steps, bias, initial, reverse);
+        }
+        finally
+        {
+            RecurrentKernel.t_forcedLstmWidth = 0;
+            RecurrentKernel.t_forcedBatchParts = 0;
+        }
+    }
+
+    [Theory]
+    [InlineData(16, 5, 4, true, true, false)]
+    [InlineData(32, 7, 3, false, false, true)]
+    public void GenericLoopsStillMatchTheDoubleDefinition(int h, int n, int steps, bool bias, bool initial, bool reverse)
+    {
+        // The hidden sizes the fused loops take, through the generic per-step GEMM and cell instead (−1: fusion off).
+        RecurrentKernel.t_forcedLstmWidth = -1;
+        try
+        {
+            Assert.Equal(0, RecurrentKernel.FusedLstmWidth<float>(new RecurrenceShape(RecurrentMode.Lstm, steps, n, h, reverse)));
+            CheckFloatKernel(h, n, steps, bias, initial, reverse);
+        }
+        finally
+        {
+            RecurrentKernel.t_forcedLstmWidth = 0;
+        }
+    }
+
     [Fact]
     public void TheWorkloadSizeIsSplitOnlyWithSeveralThreads()
     {
