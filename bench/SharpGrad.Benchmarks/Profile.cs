@@ -1,5 +1,6 @@
 using System.Globalization;
 using SharpGrad.Kernels;
+using SharpGrad.Layers;
 using SharpGrad.Optimizers;
 
 namespace SharpGrad.Benchmarks;
@@ -199,6 +200,9 @@ public static class Profile
         Add("conv1-bwd", "conv1 backward (weight and bias gradients)", () => Conv.Backward(g1, cx1, cw1, cy1, null, gw1, gb1), 100);
         Add("conv2-fwd", "conv 32x16x14x14 * 32x16x3x3 + bias, relu (conv2 forward)", () => Conv.Forward(g2, cx2, cw2, cb2, cy2, relu: true), 100);
         Add("conv2-bwd", "conv2 backward (input, weight and bias gradients)", () => Conv.Backward(g2, cx2, cw2, cy2, gx2, gw2, gb2), 100);
+        Add("conv2-wgrad", "conv2 weight gradient alone", () => Conv.Backward(g2, cx2, cw2, cy2, null, gw2, null), 100);
+        Add("conv2-igrad", "conv2 input gradient alone, added (as compiled)", () => Conv.Backward(g2, cx2, cw2, cy2, gx2, null, null, accumulateInput: true), 100);
+        Add("conv2-bgrad", "conv2 bias gradient alone", () => Conv.Backward(g2, cx2, cw2, cy2, null, null, gb2), 100);
 
         // cnn_train_step_b32: the pooling and activation passes between the convolutions
         var pg1 = new PoolGeometry(32 * 16, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0, 1, 1);
@@ -216,6 +220,22 @@ public static class Profile
         var xc = Tensor.Rand(32, 1, 28, 28);
         var yc = Tensor.RandInt(0, 10, [32]);
         Add("cnn-fwd-eager", "cnn b32: forward", () => cnn.Forward(xc), 50);
+        // The exact zeros of the convolutions' output gradients (after the pool's scatter and the ReLU's mask), for a
+        // zero-skipping product: printed once per call (`count cnn-grad-zeros 1`).
+        var zr1 = new ReLU(); var zr2 = new ReLU();
+        var zcnn = new Sequential(("conv1", new Conv2d(1, 16, 3, padding: 1)), ("relu1", zr1), ("pool1", new MaxPool2d(2)),
+            ("conv2", new Conv2d(16, 32, 3, padding: 1)), ("relu2", zr2), ("pool2", new MaxPool2d(2)), ("flatten", new Flatten()), ("fc", new Linear(32 * 7 * 7, 10)));
+        var zopt = new Sgd(zcnn.Parameters(), 0.01);
+        string zeros = "";
+        void Zeros(string name, Tensor?[] gin) { var d = gin[0]!.ToArray(); zeros += $"{name} {d.Count(v => v == 0f) / (double)d.Length:F3} "; }
+        zr1.RegisterFullBackwardHook((m, gin, gout) => { Zeros("conv1_out_grad", gin); return null; });
+        zr2.RegisterFullBackwardHook((m, gin, gout) => { Zeros("conv2_out_grad", gin); return null; });
+        Add("cnn-grad-zeros", "cnn b32: zero fraction of the conv output gradients (eager step, printed)", () =>
+        {
+            zeros = "";
+            Workloads.CnnTrainStepEager(zcnn, zopt, xc, yc);
+            Console.Error.WriteLine("exact zeros: " + zeros);
+        }, 1);
         Add("cnn-step-eager", "cnn b32: full step (cnn_train_step_b32, eager)", () => Workloads.CnnTrainStepEager(cnn, copt, xc, yc), 50);
         var cnnc = new CnnNet();
         var ccnn = cnnc.Compile();

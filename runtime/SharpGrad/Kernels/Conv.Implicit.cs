@@ -64,6 +64,9 @@ internal static partial class Conv
         }
     }
 
+    /// <summary>The shortest k (Cg·kh·kw) for which the forward takes <see cref="ForwardLanes{T, V, TV}"/>.</summary>
+    private const int LanesMinK = 16;
+
     private static (int W2, int Mr) KernelShape<T>() where T : unmanaged =>
         Vector512.IsHardwareAccelerated ? (2 * Vector512<T>.Count, 8) : (2 * Vector256<T>.Count, 6);
 
@@ -71,6 +74,23 @@ internal static partial class Conv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardImplicit<T>(in ConvGeometry g, T[] x, T[] w, T[]? bias, T[] y, bool relu, bool accumulate = false) where T : unmanaged, INumber<T>
     {
+        // O a multiple of two vectors: the output channels in the lanes (Conv.ForwardLanes.cs), no padded rows or columns.
+        // Not for a short k (conv1's K = 9: the tile's epilogue and the output's transpose cost more than the padded rows
+        // and columns it saves; `count conv1-fwd` 252 µs against 236).
+        if (g.K < LanesMinK) { }
+        else if (Vector512.IsHardwareAccelerated)
+        {
+            if (g.O % (2 * Vector512<T>.Count) == 0)
+            {
+                ForwardLanes<T, Gemm.Simd512<T>, Vector512<T>>(g, x, w, bias, y, relu, accumulate);
+                return;
+            }
+        }
+        else if (g.O % (2 * Vector256<T>.Count) == 0)
+        {
+            ForwardLanes<T, Gemm.Simd256<T>, Vector256<T>>(g, x, w, bias, y, relu, accumulate);
+            return;
+        }
         var (w2, mr) = KernelShape<T>();
         var lay = new ImplicitLayout(g, w2, mr);
         var offsets = Scratch<int>.Pool.Rent(lay.K4);
@@ -252,6 +272,20 @@ internal static partial class Conv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradImplicit<T>(in ConvGeometry g, T[] x, T[] gy, T[] gw) where T : unmanaged, INumber<T>
     {
+        // O a multiple of two vectors: the output channels in the lanes (Conv.WeightGrad.cs), without horizontal sums.
+        if (Vector512.IsHardwareAccelerated)
+        {
+            if (g.O % (2 * Vector512<T>.Count) == 0)
+            {
+                WeightGradLanes<T, Gemm.Simd512<T>, Vector512<T>>(g, x, gy, gw);
+                return;
+            }
+        }
+        else if (g.O % (2 * Vector256<T>.Count) == 0)
+        {
+            WeightGradLanes<T, Gemm.Simd256<T>, Vector256<T>>(g, x, gy, gw);
+            return;
+        }
         var (w2, mr) = KernelShape<T>();
         var lay = new ImplicitLayout(g, w2, mr);
         var offsets = Scratch<int>.Pool.Rent(lay.K4);

@@ -327,8 +327,11 @@ internal static class Pooling
             ref float row1 = ref Unsafe.Add(ref row0, w);
             ref float yr = ref Unsafe.Add(ref y0, oh * wo);
             int ow = 0;
-            for (; ow + 8 <= wo; ow += 8)
+            for (; ow < wo && wo >= 8; ow += 8)
             {
+                // The last eight outputs of a row end at the row's end (recomputing a few: y and the indices are only written)
+                // instead of going through the 4-wide and the scalar steps, whose data-dependent branches mispredict.
+                if (ow + 8 > wo) ow = wo - 8;
                 var (a, b) = Split(Vector256.LoadUnsafe(ref row0, (nuint)(2 * ow)), Vector256.LoadUnsafe(ref row0, (nuint)(2 * ow + 8)));
                 var (c, d) = Split(Vector256.LoadUnsafe(ref row1, (nuint)(2 * ow)), Vector256.LoadUnsafe(ref row1, (nuint)(2 * ow + 8)));
                 var best = a;
@@ -345,8 +348,9 @@ internal static class Pooling
                     high.StoreUnsafe(ref ir, 4);
                 }
             }
-            for (; ow + 4 <= wo; ow += 4)
+            for (; ow < wo && wo >= 4; ow += 4)
             {
+                if (ow + 4 > wo) ow = wo - 4;   // the last four end at the row's end, as above
                 var (a, b) = Split(Vector128.LoadUnsafe(ref row0, (nuint)(2 * ow)), Vector128.LoadUnsafe(ref row0, (nuint)(2 * ow + 4)));
                 var (c, d) = Split(Vector128.LoadUnsafe(ref row1, (nuint)(2 * ow)), Vector128.LoadUnsafe(ref row1, (nuint)(2 * ow + 4)));
                 var best = a;

@@ -128,4 +128,138 @@ public class ConvKernelTests
             Parallelism.MaxThreads = saved;
         }
     }
+
+    public static IEnumerable<object[]> LaneGeometries() =>
+    [
+        // n, c, h, w, o, kh, kw, pad, dilation: O a multiple of 32 (two vectors at both widths)
+        [3, 16, 14, 14, 32, 3, 3, 1, 1],   // the CNN's conv2
+        [2, 1, 9, 7, 32, 3, 3, 1, 1],      // one input channel, odd sizes (K = 9: the last row block reads zeros)
+        [3, 5, 7, 11, 64, 3, 2, 0, 1],     // no padding, rectangular kernel, two lane blocks
+        [2, 3, 10, 9, 32, 3, 3, 2, 2],     // dilation
+        [2, 2, 5, 6, 32, 5, 5, 2, 1],      // 5×5
+        [1, 7, 3, 19, 32, 1, 3, 1, 1],     // 1×3 kernel, rows of 19
+    ];
+
+    /// <summary>
+    /// The weight gradient with the output channels in the vector lanes (<c>Conv.WeightGradLanes</c>, Conv.WeightGrad.cs) at
+    /// both vector widths (512-bit emulated on an AVX2 machine) and 1 and 2 threads, against the definition in double; it
+    /// adds to what gw holds.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LaneGeometries))]
+    public void WeightGradientWithChannelsInLanesMatchesTheDefinitionAtBothWidths(int n, int c, int h, int w, int o, int kh, int kw, int p, int d)
+    {
+        int ho = h + 2 * p - d * (kh - 1), wo = w + 2 * p - d * (kw - 1);
+        var g = new ConvGeometry(n, c, h, w, o, kh, kw, 1, 1, p, p, d, d, 1, ho, wo);
+        var rng = new Rng(n * 1000 + c * 100 + o * 10 + kh + 7);
+        var x = Rand(n * c * h * w, rng);
+        var gy = Rand(n * o * ho * wo, rng);
+        var held = Rand(o * c * kh * kw, rng);
+        var gw = (double[])held.Clone();
+        for (int ni = 0; ni < n; ni++)
+            for (int oi = 0; oi < o; oi++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++)
+                        for (int ci = 0; ci < c; ci++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int ih = oh - p + i * d, iw = ow - p + j * d;
+                                    if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                    gw[((oi * c + ci) * kh + i) * kw + j] += gy[((ni * o + oi) * ho + oh) * wo + ow] * x[((ni * c + ci) * h + ih) * w + iw];
+                                }
+        float[] F(double[] v) => v.Select(e => (float)e).ToArray();
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxThreads = threads;
+                string what = $"n={n} c={c} {h}x{w} o={o} k={kh}x{kw} p={p} d={d} threads={threads}";
+                var g512 = F(held);
+                Conv.WeightGradLanes<float, Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(g, F(x), F(gy), g512);
+                TensorAssert.Close(gw, g512.Select(v => (double)v).ToArray(), 1e-4, 1e-3, what + " 512-bit");
+                var g256 = F(held);
+                Conv.WeightGradLanes<float, Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(g, F(x), F(gy), g256);
+                TensorAssert.Close(gw, g256.Select(v => (double)v).ToArray(), 1e-4, 1e-3, what + " 256-bit");
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    /// <summary>
+    /// The forward with the output channels in the vector lanes (<c>Conv.ForwardLanes</c>, Conv.ForwardLanes.cs) at both
+    /// vector widths and 1 and 2 threads, against the definition in double: with the bias and ReLU (NaN inputs must stay
+    /// NaN, like torch.relu), and accumulated into what y holds (the input gradient's form).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LaneGeometries))]
+    public void ForwardWithChannelsInLanesMatchesTheDefinitionAtBothWidths(int n, int c, int h, int w, int o, int kh, int kw, int p, int d)
+    {
+        int ho = h + 2 * p - d * (kh - 1), wo = w + 2 * p - d * (kw - 1);
+        var g = new ConvGeometry(n, c, h, w, o, kh, kw, 1, 1, p, p, d, d, 1, ho, wo);
+        var rng = new Rng(n * 1000 + c * 100 + o * 10 + kh + 11);
+        var x = Rand(n * c * h * w, rng);
+        x[x.Length / 2] = double.NaN;   // one NaN input: the outputs it reaches are NaN, with or without ReLU
+        var wt = Rand(o * c * kh * kw, rng);
+        var b = Rand(o, rng);
+        var held = Rand(n * o * ho * wo, rng);
+        var y = new double[n * o * ho * wo];
+        for (int ni = 0; ni < n; ni++)
+            for (int oi = 0; oi < o; oi++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++)
+                    {
+                        double acc = 0;
+                        for (int ci = 0; ci < c; ci++)
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    int ih = oh - p + i * d, iw = ow - p + j * d;
+                                    if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                    acc += x[((ni * c + ci) * h + ih) * w + iw] * wt[((oi * c + ci) * kh + i) * kw + j];
+                                }
+                        y[((ni * o + oi) * ho + oh) * wo + ow] = acc;
+                    }
+        float[] F(double[] v) => v.Select(e => (float)e).ToArray();
+        double[] D(float[] v) => v.Select(e => (double)e).ToArray();
+        var withBias = y.Select((v, i) => v + b[i / (ho * wo) % o]).ToArray();
+        var relu = withBias.Select(v => double.IsNaN(v) ? v : Math.Max(0, v)).ToArray();
+        var added = y.Select((v, i) => v + (float)held[i]).ToArray();
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxThreads = threads;
+                string what = $"n={n} c={c} {h}x{w} o={o} k={kh}x{kw} p={p} d={d} threads={threads}";
+                foreach (int bits in new[] { 512, 256 })
+                {
+                    void Run(float[]? bias, float[] yf, bool act, bool accumulate)
+                    {
+                        if (bits == 512) Conv.ForwardLanes<float, Gemm.Simd512<float>, System.Runtime.Intrinsics.Vector512<float>>(g, F(x), F(wt), bias, yf, act, accumulate);
+                        else Conv.ForwardLanes<float, Gemm.Simd256<float>, System.Runtime.Intrinsics.Vector256<float>>(g, F(x), F(wt), bias, yf, act, accumulate);
+                    }
+                    var yb = new float[y.Length];
+                    Array.Fill(yb, float.NaN);   // every output must be written
+                    Run(F(b), yb, false, false);
+                    TensorAssert.Close(withBias, D(yb), 1e-4, 1e-4, $"{what} {bits}-bit bias");
+                    var yr = new float[y.Length];
+                    Array.Fill(yr, float.NaN);
+                    Run(F(b), yr, true, false);
+                    TensorAssert.Close(relu, D(yr), 1e-4, 1e-4, $"{what} {bits}-bit bias + relu");
+                    var ya = F(held);
+                    Run(null, ya, false, true);
+                    TensorAssert.Close(added, D(ya), 1e-4, 1e-4, $"{what} {bits}-bit accumulated");
+                }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
 }
