@@ -17,6 +17,8 @@ public static partial class CompiledSupport
         var w = Dense(weight);
         // One sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
         if (rows == 1 && Gemm.TryLinearRowPacked(weight, x, 0, y, 0, epilogue.ToEpi(), allowParallel: true)) return;
+        // An input of mostly exact zeros (MNIST's pixels): only its nonzeros' terms (Gemm.ZeroSkip.cs).
+        if (Gemm.TryLinearSkipZeros(x, 0, w, 0, y, 0, rows, inF, outF, epilogue.ToEpi(), allowParallel: true)) return;
         Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, w, 0, inF, 0f, y, 0, outF, epilogue);
     }
 
@@ -37,8 +39,16 @@ public static partial class CompiledSupport
         bool overwriteWeight, bool overwriteBias)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
-        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
-        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+        // After a ReLU about half of gy is exact zeros: both products skip them (Gemm.ZeroSkip.cs), or run dense.
+        long nonZero = gx is null && gWeight is null ? 0 : Gemm.CountNonZero(gy, 0, rows, outF, outF);
+        if (gx is not null && !Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, nonZero: nonZero))
+        {
+            Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+        }
+        if (gWeight is not null && !Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gy, 0, outF, x, 0, inF, gWeight, 0, inF, accumulate: !overwriteWeight, allowParallel: true, nonZero: nonZero))
+        {
+            Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+        }
         if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
     }
 
