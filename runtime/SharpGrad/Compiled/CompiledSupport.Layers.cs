@@ -39,13 +39,12 @@ public static partial class CompiledSupport
         bool overwriteWeight, bool overwriteBias)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
-        // After a ReLU about half of gy is exact zeros: both products skip them (Gemm.ZeroSkip.cs), or run dense.
-        long nonZero = gx is null && gWeight is null ? 0 : Gemm.CountNonZero(gy, 0, rows, outF, outF);
-        if (gx is not null && !Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, nonZero: nonZero))
+        // Exact zeros of gy (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs).
+        if (gx is not null && !Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true))
         {
             Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
         }
-        if (gWeight is not null && !Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gy, 0, outF, x, 0, inF, gWeight, 0, inF, accumulate: !overwriteWeight, allowParallel: true, nonZero: nonZero))
+        if (gWeight is not null && !Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
         {
             Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
         }

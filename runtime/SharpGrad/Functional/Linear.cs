@@ -99,14 +99,13 @@ public static partial class Functional
             var gc = g.Contiguous();
             T[] gd = gc.Data<T>();
             Tensor? dx = null, dw = null, db = null;
-            // float32 after a ReLU: about half of g is exact zeros, which both products skip (Gemm.ZeroSkip.cs), or run dense.
+            // float32: exact zeros of g (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs).
             float[]? gf = (object)gd as float[];
-            long nonZero = gf is null ? 0 : Kernels.Gemm.CountNonZero(gf, gc.Offset, rows, outF, outF);
             if (node.NeedsInputGrad(0))
             {
                 dx = Tensor.Empty(input._shape, weight.DType);
-                if (gf is null || !Kernels.Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gf, gc.Offset, outF, w.Data<float>(), w.Offset, inF,
-                        dx.Data<float>(), 0, inF, accumulate: false, allowParallel: true, nonZero: nonZero))
+                if (gf is null || !Kernels.Gemm.TryLinearInputGradSkipZeros(gf, gc.Offset, w.Data<float>(), w.Offset, dx.Data<float>(), 0, rows, inF, outF,
+                        accumulate: false, allowParallel: true))
                 {
                     Kernels.Gemm.Run(false, false, rows, inF, outF, T.One, gd, gc.Offset, outF, w.Data<T>(), w.Offset, inF, T.Zero, dx.Data<T>(), 0, inF, true);
                 }
@@ -114,8 +113,8 @@ public static partial class Functional
             if (node.NeedsInputGrad(1))
             {
                 dw = Tensor.Empty(weight._shape, weight.DType);
-                if (gf is null || !Kernels.Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gf, gc.Offset, outF, x.Data<float>(), x.Offset, inF,
-                        dw.Data<float>(), 0, inF, accumulate: false, allowParallel: true, nonZero: nonZero))
+                if (gf is null || !Kernels.Gemm.TryLinearWeightGradSkipZeros(gf, gc.Offset, x.Data<float>(), x.Offset, dw.Data<float>(), rows, inF, outF,
+                        accumulate: false, allowParallel: true))
                 {
                     Kernels.Gemm.Run(true, false, outF, inF, rows, T.One, gd, gc.Offset, outF, x.Data<T>(), x.Offset, inF, T.Zero, dw.Data<T>(), 0, inF, true);
                 }

@@ -7,17 +7,17 @@ namespace SharpGrad.Kernels;
 // A product that skips the exact zeros of its left operand: C = op(A)·B (+ C) over only the terms whose A element is not
 // zero, each row of C a chain of FMAs over the remaining terms in their original order. A ReLU's backward makes about half
 // of the gradient that reaches a Linear exactly zero (dZ = dH ⊙ (Z > 0)), so the layer's weight gradient dZᵀ·X and input
-// gradient dZ·W need about half the multiply-adds. The skipped terms add 0·b, which leaves a sum unchanged when b is finite
-// (acc + ±0 = acc; only an accumulated −0 in C may come out as +0 on the dense path and −0 here, equal values). A NaN or
-// ±Inf in B would make 0·b a NaN: a B with any non-finite element takes the dense path, as does an A with too few zeros
-// to pay for the index lists.
+// gradient dZ·W need about half the multiply-adds, and MNIST's pixels are ~80 % zeros. The skipped terms add 0·b, which
+// leaves an FMA chain from +0 unchanged when b is finite (acc + ±0 = acc, and the chain never holds −0), so each element is
+// the same bits as the dense kernels' chain; C += adds that chain to C as they do. A NaN or ±Inf in B would make 0·b a
+// NaN: a B with any non-finite element takes the dense path, as does an A with too few zeros to pay for the index lists.
 public static partial class Gemm
 {
     /// <summary>
     /// The largest fraction of nonzero elements of A for which <see cref="TrySgemmSkipZeros"/> skips: above it the dense
     /// kernels win (measured on the MLP step's fc1 weight gradient, docs/performance.md "Zero-skipping products").
     /// </summary>
-    internal const float SkipZerosMaxDensity = 0.75f;
+    internal const float SkipZerosMaxDensity = 0.6f;
 
     /// <summary>B's columns per block of the skipping kernel are kept so that the block's strip of B (k rows) stays in L1.</summary>
     private const int SkipZerosL1Bytes = 24 * 1024;
@@ -54,43 +54,53 @@ public static partial class Gemm
             if (!accumulate) ClearColumns(c, cOff, ldc, 0, m, 0, n);
             return true;
         }
-        // op(A)[i, p] = a[aOff + i·rowStride + p·colStride].
-        int rowStride = transA ? 1 : lda, colStride = transA ? lda : 1;
         long total = (long)m * k;
         if (nonZero < 0) nonZero = CountNonZero(a, aOff, transA ? k : m, transA ? m : k, lda);
         if (nonZero > maxDensity * total) return false;
         if (!AllFinite(b, bOff, k, n, ldb)) return false;
+        if (accumulate)
+        {
+            // C += the chain from zero, as the dense kernels add their sum to C (not a chain started from C).
+            float[] sum = Scratch<float>.Pool.Rent(m * n);
+            try
+            {
+                SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, sum, 0, n, allowParallel);
+                for (int i = 0; i < m; i++) AddRow<float>(sum.AsSpan(i * n, n), c.AsSpan(cOff + i * ldc, n));
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(sum);
+            }
+        }
+        else
+        {
+            SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel);
+        }
+        return true;
+    }
 
-        // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p.
+    /// <summary>C = op(A)·B over A's nonzero terms (the checks done by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SkipZerosProduct<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool allowParallel)
+        where V : struct, ISimd<TV, float> where TV : struct
+    {
+        // Per row i of op(A): its nonzero values and the offsets in B of the rows p they multiply, in order of p
+        // (row i's list at [i·k, i·k + counts[i])).
+        long total = (long)m * k;
         float[] values = Scratch<float>.Pool.Rent((int)total);
         int[] rows = Scratch<int>.Pool.Rent((int)total);
         int[] counts = Scratch<int>.Pool.Rent(m);
         try
         {
-            nonZero = 0;
-            ref float av = ref MemoryMarshal.GetArrayDataReference(a);
-            for (int i = 0; i < m; i++)
-            {
-                int t = i * k, start = t;
-                int src = aOff + i * rowStride;
-                for (int p = 0; p < k; p++, src += colStride)
-                {
-                    float v = Unsafe.Add(ref av, src);
-                    values[t] = v;
-                    rows[t] = p * ldb;
-                    t += v != 0f ? 1 : 0;
-                }
-                counts[i] = t - start;
-                nonZero += t - start;
-            }
-            var body = new SkipZerosPart<V, TV>(m, k, values, rows, counts, b, bOff, ldb, c, cOff, ldc, accumulate, 0);
+            long nonZero = transA ? ListColumns(a, aOff, lda, m, k, ldb, values, rows, counts) : ListRows(a, aOff, lda, m, k, ldb, values, rows, counts);
+            var body = new SkipZerosPart<V, TV>(m, k, values, rows, counts, b, bOff, ldb, c, cOff, ldc, 0);
             double flops = 2.0 * nonZero * n;
             int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);
             else Parallelism.For(parts, body with { Chunk = chunk, N = n });
-            return true;
         }
         finally
         {
@@ -101,10 +111,158 @@ public static partial class Gemm
     }
 
     /// <summary>
+    /// The fewest multiply-adds (rows·inF·outF) for which a Linear's products skip zeros: below it (fc2 of the MLP, 2.1 M)
+    /// the lists and checks cost more than the skipped half saves (`count zs-fc2-dw-50` against `gemm-fc2-dw`).
+    /// </summary>
+    internal const long SkipZerosMinMacs = 4_000_000;
+
+    /// <summary>The largest fraction of nonzero inputs for which a weight gradient skips the input's zeros (<see cref="TryLinearWeightGradSkipZeros"/>).</summary>
+    internal const float SkipInputZerosMaxDensity = 0.4f;
+
+    /// <summary>
+    /// A Linear layer's weight gradient gW (=, or += with <paramref name="accumulate"/>) gᵀ·x for float32 (PyTorch: the
+    /// weight's gradient of <c>F.linear</c>), g [rows×outF] at <paramref name="gOff"/>, x [rows×inF] at
+    /// <paramref name="xOff"/>, gW [outF×inF] from index 0: skipping the exact zeros of the operand that has more of them —
+    /// x's (MNIST's pixels) as gWᵀ = xᵀ·g then transposed, else g's (a ReLU's backward). False (nothing written) when the
+    /// product is small or neither operand has enough zeros: the caller runs the dense GEMM. <paramref name="gNonZero"/>:
+    /// g's nonzero count if known, or −1.
+    /// </summary>
+    public static bool TryLinearWeightGradSkipZeros(float[] g, int gOff, float[] x, int xOff, float[] gw, int rows, int inF, int outF,
+        bool accumulate, bool allowParallel, long gNonZero = -1)
+    {
+        if (rows <= 0 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        if (gNonZero < 0) gNonZero = CountNonZero(g, gOff, rows, outF, outF);
+        long xNonZero = CountNonZero(x, xOff, rows, inF, inF);
+        double gDensity = gNonZero / ((double)rows * outF), xDensity = xNonZero / ((double)rows * inF);
+        if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity)
+        {
+            float[] t = Scratch<float>.Pool.Rent(inF * outF);
+            try
+            {
+                if (TrySgemmSkipZeros(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, t, 0, outF, false, allowParallel, 1f, xNonZero))
+                {
+                    if (!accumulate)
+                    {
+                        RecurrentKernel.Transpose(t, 0, inF, outF, gw);
+                        return true;
+                    }
+                    float[] back = Scratch<float>.Pool.Rent(inF * outF);
+                    RecurrentKernel.Transpose(t, 0, inF, outF, back);
+                    AddRow<float>(back.AsSpan(0, inF * outF), gw.AsSpan(0, inF * outF));
+                    Scratch<float>.Pool.Return(back);
+                    return true;
+                }
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(t);
+            }
+        }
+        return TrySgemmSkipZeros(true, outF, inF, rows, g, gOff, outF, x, xOff, inF, gw, 0, inF, accumulate, allowParallel, SkipZerosMaxDensity, gNonZero);
+    }
+
+    /// <summary>
+    /// A Linear layer's input gradient gx (=, or += with <paramref name="accumulate"/>) g·W for float32, g [rows×outF] at
+    /// <paramref name="gOff"/>, W [outF×inF] at <paramref name="wOff"/>, gx [rows×inF] at <paramref name="gxOff"/>,
+    /// skipping g's exact zeros (a ReLU's backward: the transformer FFN's first linear). False when the product is small or
+    /// g has too few zeros: the caller runs the dense GEMM.
+    /// </summary>
+    public static bool TryLinearInputGradSkipZeros(float[] g, int gOff, float[] w, int wOff, float[] gx, int gxOff, int rows, int inF, int outF,
+        bool accumulate, bool allowParallel, long gNonZero = -1)
+    {
+        if (rows <= 0 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        return TrySgemmSkipZeros(false, rows, inF, outF, g, gOff, outF, w, wOff, inF, gx, gxOff, inF, accumulate, allowParallel, SkipZerosMaxDensity, gNonZero);
+    }
+
+    /// <summary>The lists of A [m×k] (rows contiguous): row by row, eight elements at a time, the nonzero lanes' bits walked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long ListRows(float[] a, int aOff, int lda, int m, int k, int ldb, float[] values, int[] rows, int[] counts)
+    {
+        long nonZero = 0;
+        ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+        ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+        for (int i = 0; i < m; i++)
+        {
+            ref float ar = ref a[aOff + i * lda];
+            int t = i * k, start = t, p = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; p + 8 <= k; p += 8)
+                {
+                    uint bits = ~Vector256.Equals(Vector256.LoadUnsafe(ref ar, (nuint)p), Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
+                    while (bits != 0)
+                    {
+                        int q = p + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        Unsafe.Add(ref vv, t) = Unsafe.Add(ref ar, q);
+                        Unsafe.Add(ref rv, t) = q * ldb;
+                        t++;
+                        bits &= bits - 1;
+                    }
+                }
+            }
+            for (; p < k; p++)
+            {
+                float v = Unsafe.Add(ref ar, p);
+                Unsafe.Add(ref vv, t) = v;
+                Unsafe.Add(ref rv, t) = p * ldb;
+                t += v != 0f ? 1 : 0;
+            }
+            counts[i] = t - start;
+            nonZero += t - start;
+        }
+        return nonZero;
+    }
+
+    /// <summary>The lists of op(A) = Aᵀ, A [k×m] (rows contiguous over i): A's rows in order of p, each nonzero appended to its column's list.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long ListColumns(float[] a, int aOff, int lda, int m, int k, int ldb, float[] values, int[] rows, int[] counts)
+    {
+        ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+        ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref int cv = ref MemoryMarshal.GetArrayDataReference(counts);
+        for (int i = 0; i < m; i++) Unsafe.Add(ref cv, i) = i * k;   // each list's next slot
+        for (int p = 0; p < k; p++)
+        {
+            ref float ar = ref a[aOff + p * lda];
+            int off = p * ldb, i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 8 <= m; i += 8)
+                {
+                    uint bits = ~Vector256.Equals(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
+                    while (bits != 0)
+                    {
+                        int q = i + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        int t = Unsafe.Add(ref cv, q)++;
+                        Unsafe.Add(ref vv, t) = Unsafe.Add(ref ar, q);
+                        Unsafe.Add(ref rv, t) = off;
+                        bits &= bits - 1;
+                    }
+                }
+            }
+            for (; i < m; i++)
+            {
+                float v = Unsafe.Add(ref ar, i);
+                if (v == 0f) continue;
+                int t = Unsafe.Add(ref cv, i)++;
+                Unsafe.Add(ref vv, t) = v;
+                Unsafe.Add(ref rv, t) = off;
+            }
+        }
+        long nonZero = 0;
+        for (int i = 0; i < m; i++)
+        {
+            counts[i] -= i * k;
+            nonZero += counts[i];
+        }
+        return nonZero;
+    }
+
+    /// <summary>
     /// The largest fraction of nonzero inputs for which <see cref="TryLinearSkipZeros"/> skips: it transposes W first
     /// (an 800 KB copy for fc1 of the MLP), so it needs more zeros than the gradients do (MNIST's pixels: ~80 % zeros).
     /// </summary>
-    internal const float SkipZerosForwardMaxDensity = 0.5f;
+    internal const float SkipZerosForwardMaxDensity = 0.3f;
 
     /// <summary>
     /// A Linear layer's y = x·Wᵀ then its epilogue (bias, ReLU, residual) for float32, skipping the exact zeros of x
@@ -115,7 +273,7 @@ public static partial class Gemm
     internal static bool TryLinearSkipZeros(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF,
         Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity)
     {
-        if (rows <= 1 || inF <= 0 || outF <= 0) return false;
+        if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
         long nonZero = CountNonZero(x, xOff, rows, inF, inF);
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
         float[] wt = Scratch<float>.Pool.Rent(inF * outF);
@@ -133,6 +291,7 @@ public static partial class Gemm
     }
 
     /// <summary>The nonzero elements of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> (row stride <paramref name="ld"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static long CountNonZero(float[] x, int off, int rows, int cols, int ld)
     {
         long count = 0;
@@ -156,6 +315,7 @@ public static partial class Gemm
     }
 
     /// <summary>Whether every element of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> is finite (x − x is 0 only for finite x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool AllFinite(float[] x, int off, int rows, int cols, int ld)
     {
         if (cols <= 0) return true;
@@ -183,7 +343,7 @@ public static partial class Gemm
 
     /// <summary>One part of the skipping product: columns [index·Chunk, …) of C, every row.</summary>
     private readonly struct SkipZerosPart<V, TV>(int m, int k, float[] values, int[] rows, int[] counts, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool accumulate, int chunk) : IParallelBody
+        float[] c, int cOff, int ldc, int chunk) : IParallelBody
         where V : struct, ISimd<TV, float> where TV : struct
     {
         public int Chunk { get; init; } = chunk;
@@ -241,7 +401,7 @@ public static partial class Gemm
                 for (int i = 0; i < m; i++)
                 {
                     ref float ci = ref c[cOff + i * ldc + j];
-                    float s = accumulate ? ci : 0f;
+                    float s = 0f;
                     int t0 = i * k, t1 = t0 + counts[i];
                     for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] + j], s);
                     ci = s;
@@ -267,7 +427,7 @@ public static partial class Gemm
             for (int p0 = 0; p0 < k; p0 += kb)
             {
                 long limit = (long)Math.Min(k, p0 + kb) * ldb;
-                bool load = accumulate || p0 > 0;
+                bool load = p0 > 0;
                 for (int i = 0; i < m; i++)
                 {
                     ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(c), cOff + i * ldc + j);

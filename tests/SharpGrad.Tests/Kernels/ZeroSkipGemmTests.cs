@@ -45,13 +45,13 @@ public class ZeroSkipGemmTests
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                float s = accumulate ? c[cOff + i * ldc + j] : 0f;
+                float s = 0f;
                 for (int p = 0; p < k; p++)
                 {
                     float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
                     s = MathF.FusedMultiplyAdd(av, b[bOff + p * ldb + j], s);
                 }
-                expected[cOff + i * ldc + j] = s;
+                expected[cOff + i * ldc + j] = accumulate ? c[cOff + i * ldc + j] + s : s;
             }
         bool done = Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel: true, maxDensity: 1f);
         Assert.True(done);
@@ -121,35 +121,83 @@ public class ZeroSkipGemmTests
     }
 
     /// <summary>
-    /// An eager Linear whose output gradient is half zeros (the gradient a ReLU passes back) and whose input holds a NaN
-    /// or ±Inf: the weight gradient's column of that input feature is NaN in every row, as PyTorch's dense product gives
-    /// (0·NaN = NaN), and the other columns equal gᵀ·x.
+    /// An eager Linear large enough for the skipping products (64×300→256), whose output gradient is 60 % zeros (what a
+    /// ReLU passes back) and whose input holds a NaN or ±Inf in a row whose gradient is all zero: the weight gradient's
+    /// column of that input feature is NaN in every row, as PyTorch's dense product gives (0·NaN = NaN); the other
+    /// columns equal gᵀ·x.
     /// </summary>
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]
     public void LinearWeightGradientKeepsNaNOfZeroTimesNonFinite(float bad)
     {
-        int rows = 6, inF = 19, outF = 13;
+        int rows = 64, inF = 300, outF = 256;
         var rng = new Rng(11);
         var xv = SmallGemmTests.Random(rows * inF, rng);
         xv[2 * inF + 5] = bad;
         var gv = Sparse(rows * outF, 0.6, rng);
         for (int j = 0; j < outF; j++) gv[2 * outF + j] = 0f;   // the bad row's gradient is all zero
-        var x = Tensor.FromArray(xv, rows, inF);
-        var w = Tensor.FromArray(SmallGemmTests.Random(outF * inF, rng), outF, inF).RequiresGrad_();
-        Functional.Linear(x, w).Backward(Tensor.FromArray(gv, rows, outF));
-        var dw = w.Grad!.ToArray();
+        var dw = WeightGrad(xv, gv, rows, inF, outF, rng);
         for (int j = 0; j < outF; j++)
         {
             Assert.True(float.IsNaN(dw[j * inF + 5]), $"dW[{j}, 5] = {dw[j * inF + 5]}: 0·{bad} must give NaN");
+        }
+        CheckWeightGrad(xv, gv, dw, rows, inF, outF, skipColumn: 5);
+    }
+
+    /// <summary>
+    /// MNIST-like input (80 % zeros): the weight gradient runs as (xᵀ·g)ᵀ skipping x's zeros and equals gᵀ·x; a NaN in g
+    /// (whose row of x is mostly zeros) makes that gradient row NaN everywhere, as the dense product does.
+    /// </summary>
+    [Fact]
+    public void LinearWeightGradientOverSparseInput()
+    {
+        int rows = 64, inF = 784, outF = 100;
+        var rng = new Rng(12);
+        var xv = Sparse(rows * inF, 0.8, rng);
+        var gv = SmallGemmTests.Random(rows * outF, rng);
+        CheckWeightGrad(xv, gv, WeightGrad(xv, gv, rows, inF, outF, rng), rows, inF, outF, skipColumn: -1);
+        gv[3 * outF + 7] = float.NaN;
+        var dw = WeightGrad(xv, gv, rows, inF, outF, rng);
+        for (int q = 0; q < inF; q++) Assert.True(float.IsNaN(dw[7 * inF + q]), $"dW[7, {q}] = {dw[7 * inF + q]}: NaN·0 must give NaN");
+    }
+
+    /// <summary>An eager Linear's forward on MNIST-like input (80 % zeros, through the skipping forward) equals x·Wᵀ + b.</summary>
+    [Fact]
+    public void LinearForwardOverSparseInput()
+    {
+        int rows = 64, inF = 784, outF = 256;
+        var rng = new Rng(13);
+        var xv = Sparse(rows * inF, 0.8, rng);
+        var wv = SmallGemmTests.Random(outF * inF, rng);
+        var bv = SmallGemmTests.Random(outF, rng);
+        var y = Functional.Linear(Tensor.FromArray(xv, rows, inF), Tensor.FromArray(wv, outF, inF), Tensor.FromArray(bv, outF)).ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < outF; j++)
+            {
+                double s = bv[j];
+                for (int q = 0; q < inF; q++) s += (double)xv[r * inF + q] * wv[j * inF + q];
+                if (Math.Abs(s - y[r * outF + j]) > 1e-4 * (1 + Math.Abs(s))) Assert.Fail($"y[{r}, {j}] = {y[r * outF + j]}, expected {s}");
+            }
+    }
+
+    private static float[] WeightGrad(float[] xv, float[] gv, int rows, int inF, int outF, Rng rng)
+    {
+        var x = Tensor.FromArray(xv, rows, inF);
+        var w = Tensor.FromArray(SmallGemmTests.Random(outF * inF, rng), outF, inF).RequiresGrad_();
+        Functional.Linear(x, w).Backward(Tensor.FromArray(gv, rows, outF));
+        return w.Grad!.ToArray();
+    }
+
+    private static void CheckWeightGrad(float[] xv, float[] gv, float[] dw, int rows, int inF, int outF, int skipColumn)
+    {
+        for (int j = 0; j < outF; j++)
             for (int q = 0; q < inF; q++)
             {
-                if (q == 5) continue;
+                if (q == skipColumn) continue;
                 double s = 0;
                 for (int r = 0; r < rows; r++) s += (double)gv[r * outF + j] * xv[r * inF + q];
-                Assert.Equal(s, dw[j * inF + q], 4);
+                if (Math.Abs(s - dw[j * inF + q]) > 1e-4 * (1 + Math.Abs(s))) Assert.Fail($"dW[{j}, {q}] = {dw[j * inF + q]}, expected {s}");
             }
-        }
     }
 }
