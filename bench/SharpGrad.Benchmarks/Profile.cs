@@ -144,6 +144,26 @@ public static class Profile
         Add("gemm-fc2-fwd", "sgemm 64x256 · (128x256)ᵀ (fc2 forward)", () => Gemm.Sgemm(false, true, 64, 128, 256, 1f, wc, 0, 256, w2b, 0, 256, 0f, h2, 0, 128), 1000);
         Add("gemm-fc2-dx", "sgemm 64x128 · 128x256 (fc2 input gradient)", () => Gemm.Sgemm(false, false, 64, 256, 128, 1f, h2, 0, 128, w2b, 0, 256, 0f, wc, 0, 256), 1000);
         Add("gemm-fc2-dw", "sgemm (64x128)ᵀ · 64x256 (fc2 weight gradient)", () => Gemm.Sgemm(true, false, 128, 256, 64, 1f, h2, 0, 128, wc, 0, 256, 0f, w2b, 0, 256), 1000);
+        // the zero-skipping products (Gemm.ZeroSkip.cs) on output gradients of which NN % are nonzero (a ReLU's backward
+        // leaves ~50 %), against the dense gemm-fc1-dw / gemm-fc2-dx / gemm-fc2-dw above: where the crossover is
+        foreach (int pct in new[] { 10, 25, 50, 75, 90 })
+        {
+            var zg1 = new float[64 * 256]; var zg2 = new float[64 * 128];
+            for (int i = 0; i < zg1.Length; i++) zg1[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() - 0.5f : 0f;
+            for (int i = 0; i < zg2.Length; i++) zg2[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() - 0.5f : 0f;
+            Add($"zs-fc1-dw-{pct}", $"skip-zeros (64x256, {pct} % nonzero)ᵀ · 64x784 (fc1 weight gradient)", () => Gemm.TrySgemmSkipZeros(true, 256, 784, 64, zg1, 0, 256, wa, 0, 784, wb, 0, 784, false, true, 1f), 300);
+            Add($"zs-fc2-dx-{pct}", $"skip-zeros (64x128, {pct} % nonzero) · 128x256 (fc2 input gradient)", () => Gemm.TrySgemmSkipZeros(false, 64, 256, 128, zg2, 0, 128, w2b, 0, 256, wc, 0, 256, false, true, 1f), 1000);
+            Add($"zs-fc2-dw-{pct}", $"skip-zeros (64x128, {pct} % nonzero)ᵀ · 64x256 (fc2 weight gradient)", () => Gemm.TrySgemmSkipZeros(true, 128, 256, 64, zg2, 0, 128, wc, 0, 256, w2b, 0, 256, false, true, 1f), 1000);
+        }
+        // x·Wᵀ skipping x's zeros (W transposed first): fc1 on MNIST-like inputs (~20 % nonzero), fc2 after a ReLU (~50 %)
+        foreach (int pct in new[] { 20, 35, 50 })
+        {
+            var zx1 = new float[64 * 784]; var zx2 = new float[64 * 256];
+            for (int i = 0; i < zx1.Length; i++) zx1[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() : 0f;
+            for (int i = 0; i < zx2.Length; i++) zx2[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() : 0f;
+            Add($"zs-fc1-fwd-{pct}", $"skip-zeros 64x784 ({pct} % nonzero) · (256x784)ᵀ (fc1 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx1, 0, wb, 0, wc, 0, 64, 784, 256, default, true, 1f), 300);
+            Add($"zs-fc2-fwd-{pct}", $"skip-zeros 64x256 ({pct} % nonzero) · (128x256)ᵀ (fc2 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx2, 0, w2b, 0, h2, 0, 64, 256, 128, default, true, 1f), 1000);
+        }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];
         Add("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10);
 

@@ -17,6 +17,8 @@ public static partial class CompiledSupport
         var w = Dense(weight);
         // One sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
         if (rows == 1 && Gemm.TryLinearRowPacked(weight, x, 0, y, 0, epilogue.ToEpi(), allowParallel: true)) return;
+        // An input of mostly exact zeros (MNIST's pixels): only its nonzeros' terms (Gemm.ZeroSkip.cs).
+        if (Gemm.TryLinearSkipZeros(x, 0, w, 0, y, 0, rows, inF, outF, epilogue.ToEpi(), allowParallel: true)) return;
         Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, w, 0, inF, 0f, y, 0, outF, epilogue);
     }
 
@@ -37,8 +39,15 @@ public static partial class CompiledSupport
         bool overwriteWeight, bool overwriteBias)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
-        if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
-        if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+        // Exact zeros of gy (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs).
+        if (gx is not null && !Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true))
+        {
+            Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+        }
+        if (gWeight is not null && !Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
+        {
+            Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+        }
         if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
     }
 

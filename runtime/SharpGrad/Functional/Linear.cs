@@ -70,9 +70,15 @@ public static partial class Functional
         var y = Tensor.Empty(outShape, weight.DType);
         var epi = new Kernels.Epi<T>(b?.Data<T>(), b?.Offset ?? 0, null, 0, 0, relu);
         // One float32 sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
-        bool packed = rows == 1 && typeof(T) == typeof(float) && Kernels.Gemm.TryLinearRowPacked(
+        bool done = rows == 1 && typeof(T) == typeof(float) && Kernels.Gemm.TryLinearRowPacked(
             w, x.Data<float>(), x.Offset, y.Data<float>(), 0, new Kernels.Epi<float>(b?.Data<float>(), b?.Offset ?? 0, null, 0, 0, relu), allowParallel: true);
-        if (!packed)
+        // An input of mostly exact zeros (MNIST's pixels): only its nonzeros' terms (Gemm.ZeroSkip.cs).
+        if (!done && typeof(T) == typeof(float))
+        {
+            done = Kernels.Gemm.TryLinearSkipZeros(x.Data<float>(), x.Offset, w.Data<float>(), w.Offset, y.Data<float>(), 0, rows, inF, outF,
+                new Kernels.Epi<float>(b?.Data<float>(), b?.Offset ?? 0, null, 0, 0, relu), allowParallel: true);
+        }
+        if (!done)
         {
             Kernels.Gemm.Run(false, true, rows, outF, inF, T.One, x.Data<T>(), x.Offset, inF, w.Data<T>(), w.Offset, inF, T.Zero, y.Data<T>(), 0, outF,
                 allowParallel: true, epi);
@@ -93,15 +99,25 @@ public static partial class Functional
             var gc = g.Contiguous();
             T[] gd = gc.Data<T>();
             Tensor? dx = null, dw = null, db = null;
+            // float32: exact zeros of g (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs).
+            float[]? gf = (object)gd as float[];
             if (node.NeedsInputGrad(0))
             {
                 dx = Tensor.Empty(input._shape, weight.DType);
-                Kernels.Gemm.Run(false, false, rows, inF, outF, T.One, gd, gc.Offset, outF, w.Data<T>(), w.Offset, inF, T.Zero, dx.Data<T>(), 0, inF, true);
+                if (gf is null || !Kernels.Gemm.TryLinearInputGradSkipZeros(gf, gc.Offset, w.Data<float>(), w.Offset, dx.Data<float>(), 0, rows, inF, outF,
+                        accumulate: false, allowParallel: true))
+                {
+                    Kernels.Gemm.Run(false, false, rows, inF, outF, T.One, gd, gc.Offset, outF, w.Data<T>(), w.Offset, inF, T.Zero, dx.Data<T>(), 0, inF, true);
+                }
             }
             if (node.NeedsInputGrad(1))
             {
                 dw = Tensor.Empty(weight._shape, weight.DType);
-                Kernels.Gemm.Run(true, false, outF, inF, rows, T.One, gd, gc.Offset, outF, x.Data<T>(), x.Offset, inF, T.Zero, dw.Data<T>(), 0, inF, true);
+                if (gf is null || !Kernels.Gemm.TryLinearWeightGradSkipZeros(gf, gc.Offset, x.Data<float>(), x.Offset, dw.Data<float>(), rows, inF, outF,
+                        accumulate: false, allowParallel: true))
+                {
+                    Kernels.Gemm.Run(true, false, outF, inF, rows, T.One, gd, gc.Offset, outF, x.Data<T>(), x.Offset, inF, T.Zero, dw.Data<T>(), 0, inF, true);
+                }
             }
             if (bias is not null && node.NeedsInputGrad(2))
             {

@@ -1,0 +1,515 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpGrad.Kernels;
+
+// A product that skips the exact zeros of its left operand: C = op(A)·B (+ C) over only the terms whose A element is not
+// zero, each row of C a chain of FMAs over the remaining terms in their original order. A ReLU's backward makes about half
+// of the gradient that reaches a Linear exactly zero (dZ = dH ⊙ (Z > 0)), so the layer's weight gradient dZᵀ·X and input
+// gradient dZ·W need about half the multiply-adds, and MNIST's pixels are ~80 % zeros. The skipped terms add 0·b, which
+// leaves an FMA chain from +0 unchanged when b is finite (acc + ±0 = acc, and the chain never holds −0), so each element is
+// the same bits as the dense kernels' chain; C += adds that chain to C as they do. A NaN or ±Inf in B would make 0·b a
+// NaN: a B with any non-finite element takes the dense path, as does an A with too few zeros to pay for the index lists.
+public static partial class Gemm
+{
+    /// <summary>
+    /// The largest fraction of nonzero elements of A for which <see cref="TrySgemmSkipZeros"/> skips: above it the dense
+    /// kernels win (measured on the MLP step's fc1 weight gradient, docs/performance.md "Zero-skipping products").
+    /// </summary>
+    internal const float SkipZerosMaxDensity = 0.6f;
+
+    /// <summary>B's columns per block of the skipping kernel are kept so that the block's strip of B (k rows) stays in L1.</summary>
+    private const int SkipZerosL1Bytes = 24 * 1024;
+
+    /// <summary>
+    /// C[m×n] = op(A)·B (<paramref name="accumulate"/>: C += op(A)·B) for float32, skipping the terms whose element of A is
+    /// exactly zero (PyTorch: the same value as <c>torch.mm</c>/<c>addmm</c>; used for a Linear's gradients after a ReLU).
+    /// op(A) is A [m×k] (row stride <paramref name="lda"/>) or, with <paramref name="transA"/>, Aᵀ of A stored [k×m]; B is
+    /// [k×n] row-major (row stride <paramref name="ldb"/>); C row stride <paramref name="ldc"/>. Each element of C is the
+    /// FMA chain over the nonzero terms in order of p, so it equals the dense chain over every term. Returns false and writes
+    /// nothing when more than <paramref name="maxDensity"/> of A's elements are nonzero or when B holds a NaN or ±Inf (0·NaN
+    /// must stay NaN): the caller then runs the dense product. <paramref name="nonZero"/>: A's nonzero count when the caller
+    /// already has it (<see cref="CountNonZero"/>: two products of one gradient count it once), or −1.
+    /// </summary>
+    public static bool TrySgemmSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity = SkipZerosMaxDensity, long nonZero = -1)
+    {
+        if (Vector512.IsHardwareAccelerated)
+            return TrySgemmSkipZeros<Simd512<float>, Vector512<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero);
+        if (Vector256.IsHardwareAccelerated)
+            return TrySgemmSkipZeros<Simd256<float>, Vector256<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero);
+        return false;
+    }
+
+    /// <summary><see cref="TrySgemmSkipZeros(bool, int, int, int, float[], int, int, float[], int, int, float[], int, int, bool, bool, float, long)"/> in vectors of one width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool TrySgemmSkipZeros<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero = -1)
+        where V : struct, ISimd<TV, float> where TV : struct
+    {
+        if (m <= 0 || n <= 0) return true;
+        if (k <= 0)
+        {
+            if (!accumulate) ClearColumns(c, cOff, ldc, 0, m, 0, n);
+            return true;
+        }
+        long total = (long)m * k;
+        if (nonZero < 0) nonZero = CountNonZero(a, aOff, transA ? k : m, transA ? m : k, lda);
+        if (nonZero > maxDensity * total) return false;
+        if (!AllFinite(b, bOff, k, n, ldb)) return false;
+        if (accumulate)
+        {
+            // C += the chain from zero, as the dense kernels add their sum to C (not a chain started from C).
+            float[] sum = Scratch<float>.Pool.Rent(m * n);
+            try
+            {
+                SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, sum, 0, n, allowParallel);
+                for (int i = 0; i < m; i++) AddRow<float>(sum.AsSpan(i * n, n), c.AsSpan(cOff + i * ldc, n));
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(sum);
+            }
+        }
+        else
+        {
+            SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel);
+        }
+        return true;
+    }
+
+    /// <summary>C = op(A)·B over A's nonzero terms (the checks done by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SkipZerosProduct<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool allowParallel)
+        where V : struct, ISimd<TV, float> where TV : struct
+    {
+        // Per row i of op(A): its nonzero values and the offsets in B of the rows p they multiply, in order of p
+        // (row i's list at [i·k, i·k + counts[i])).
+        long total = (long)m * k;
+        float[] values = Scratch<float>.Pool.Rent((int)total);
+        int[] rows = Scratch<int>.Pool.Rent((int)total);
+        int[] counts = Scratch<int>.Pool.Rent(m);
+        try
+        {
+            long nonZero = transA ? ListColumns(a, aOff, lda, m, k, ldb, values, rows, counts) : ListRows(a, aOff, lda, m, k, ldb, values, rows, counts);
+            var body = new SkipZerosPart<V, TV>(m, k, values, rows, counts, b, bOff, ldb, c, cOff, ldc, 0);
+            double flops = 2.0 * nonZero * n;
+            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
+            int chunk = RoundUp((n + parts - 1) / parts, V.Count);
+            parts = (n + chunk - 1) / chunk;
+            if (parts <= 1) body.Columns(0, n);
+            else Parallelism.For(parts, body with { Chunk = chunk, N = n });
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(values);
+            Scratch<int>.Pool.Return(rows);
+            Scratch<int>.Pool.Return(counts);
+        }
+    }
+
+    /// <summary>
+    /// The fewest multiply-adds (rows·inF·outF) for which a Linear's products skip zeros: below it (fc2 of the MLP, 2.1 M)
+    /// the lists and checks cost more than the skipped half saves (`count zs-fc2-dw-50` against `gemm-fc2-dw`).
+    /// </summary>
+    internal const long SkipZerosMinMacs = 4_000_000;
+
+    /// <summary>
+    /// The longest reduction for which a Linear's gradients skip zeros: up to the direct kernels' k-block (256) the dense
+    /// product is one FMA chain per element, which the skipping chain equals bit for bit; beyond it the dense kernels add
+    /// per-block partial sums, which round differently (the workload-sized encoder layer's linear1, k = 1024, differed from
+    /// the compiled layer by 1.1e-5 in CompiledTransformerTests). Longer reductions need the same blocking first.
+    /// </summary>
+    internal const int SkipZerosMaxK = DirectKC;
+
+    /// <summary>The largest fraction of nonzero inputs for which a weight gradient skips the input's zeros (<see cref="TryLinearWeightGradSkipZeros"/>).</summary>
+    internal const float SkipInputZerosMaxDensity = 0.4f;
+
+    /// <summary>
+    /// A Linear layer's weight gradient gW (=, or += with <paramref name="accumulate"/>) gᵀ·x for float32 (PyTorch: the
+    /// weight's gradient of <c>F.linear</c>), g [rows×outF] at <paramref name="gOff"/>, x [rows×inF] at
+    /// <paramref name="xOff"/>, gW [outF×inF] from index 0: skipping the exact zeros of the operand that has more of them —
+    /// x's (MNIST's pixels) as gWᵀ = xᵀ·g then transposed, else g's (a ReLU's backward). False (nothing written) when the
+    /// product is small or neither operand has enough zeros: the caller runs the dense GEMM. <paramref name="gNonZero"/>:
+    /// g's nonzero count if known, or −1.
+    /// </summary>
+    public static bool TryLinearWeightGradSkipZeros(float[] g, int gOff, float[] x, int xOff, float[] gw, int rows, int inF, int outF,
+        bool accumulate, bool allowParallel, long gNonZero = -1)
+    {
+        if (rows <= 0 || inF <= 0 || outF <= 0 || rows > SkipZerosMaxK || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        if (gNonZero < 0) gNonZero = CountNonZero(g, gOff, rows, outF, outF);
+        long xNonZero = CountNonZero(x, xOff, rows, inF, inF);
+        double gDensity = gNonZero / ((double)rows * outF), xDensity = xNonZero / ((double)rows * inF);
+        if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity)
+        {
+            float[] t = Scratch<float>.Pool.Rent(inF * outF);
+            try
+            {
+                if (TrySgemmSkipZeros(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, t, 0, outF, false, allowParallel, 1f, xNonZero))
+                {
+                    if (!accumulate)
+                    {
+                        RecurrentKernel.Transpose(t, 0, inF, outF, gw);
+                        return true;
+                    }
+                    float[] back = Scratch<float>.Pool.Rent(inF * outF);
+                    RecurrentKernel.Transpose(t, 0, inF, outF, back);
+                    AddRow<float>(back.AsSpan(0, inF * outF), gw.AsSpan(0, inF * outF));
+                    Scratch<float>.Pool.Return(back);
+                    return true;
+                }
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(t);
+            }
+        }
+        return TrySgemmSkipZeros(true, outF, inF, rows, g, gOff, outF, x, xOff, inF, gw, 0, inF, accumulate, allowParallel, SkipZerosMaxDensity, gNonZero);
+    }
+
+    /// <summary>
+    /// A Linear layer's input gradient gx (=, or += with <paramref name="accumulate"/>) g·W for float32, g [rows×outF] at
+    /// <paramref name="gOff"/>, W [outF×inF] at <paramref name="wOff"/>, gx [rows×inF] at <paramref name="gxOff"/>,
+    /// skipping g's exact zeros (a ReLU's backward: the transformer FFN's first linear). False when the product is small or
+    /// g has too few zeros: the caller runs the dense GEMM.
+    /// </summary>
+    public static bool TryLinearInputGradSkipZeros(float[] g, int gOff, float[] w, int wOff, float[] gx, int gxOff, int rows, int inF, int outF,
+        bool accumulate, bool allowParallel, long gNonZero = -1)
+    {
+        if (rows <= 0 || inF <= 0 || outF <= 0 || outF > SkipZerosMaxK || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        return TrySgemmSkipZeros(false, rows, inF, outF, g, gOff, outF, w, wOff, inF, gx, gxOff, inF, accumulate, allowParallel, SkipZerosMaxDensity, gNonZero);
+    }
+
+    /// <summary>The lists of A [m×k] (rows contiguous): row by row, eight elements at a time, the nonzero lanes' bits walked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long ListRows(float[] a, int aOff, int lda, int m, int k, int ldb, float[] values, int[] rows, int[] counts)
+    {
+        long nonZero = 0;
+        ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+        ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+        for (int i = 0; i < m; i++)
+        {
+            ref float ar = ref a[aOff + i * lda];
+            int t = i * k, start = t, p = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; p + 8 <= k; p += 8)
+                {
+                    uint bits = ~Vector256.Equals(Vector256.LoadUnsafe(ref ar, (nuint)p), Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
+                    while (bits != 0)
+                    {
+                        int q = p + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        Unsafe.Add(ref vv, t) = Unsafe.Add(ref ar, q);
+                        Unsafe.Add(ref rv, t) = q * ldb;
+                        t++;
+                        bits &= bits - 1;
+                    }
+                }
+            }
+            for (; p < k; p++)
+            {
+                float v = Unsafe.Add(ref ar, p);
+                Unsafe.Add(ref vv, t) = v;
+                Unsafe.Add(ref rv, t) = p * ldb;
+                t += v != 0f ? 1 : 0;
+            }
+            counts[i] = t - start;
+            nonZero += t - start;
+        }
+        return nonZero;
+    }
+
+    /// <summary>The lists of op(A) = Aᵀ, A [k×m] (rows contiguous over i): A's rows in order of p, each nonzero appended to its column's list.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long ListColumns(float[] a, int aOff, int lda, int m, int k, int ldb, float[] values, int[] rows, int[] counts)
+    {
+        ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+        ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref int cv = ref MemoryMarshal.GetArrayDataReference(counts);
+        for (int i = 0; i < m; i++) Unsafe.Add(ref cv, i) = i * k;   // each list's next slot
+        for (int p = 0; p < k; p++)
+        {
+            ref float ar = ref a[aOff + p * lda];
+            int off = p * ldb, i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 8 <= m; i += 8)
+                {
+                    uint bits = ~Vector256.Equals(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
+                    while (bits != 0)
+                    {
+                        int q = i + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        int t = Unsafe.Add(ref cv, q)++;
+                        Unsafe.Add(ref vv, t) = Unsafe.Add(ref ar, q);
+                        Unsafe.Add(ref rv, t) = off;
+                        bits &= bits - 1;
+                    }
+                }
+            }
+            for (; i < m; i++)
+            {
+                float v = Unsafe.Add(ref ar, i);
+                if (v == 0f) continue;
+                int t = Unsafe.Add(ref cv, i)++;
+                Unsafe.Add(ref vv, t) = v;
+                Unsafe.Add(ref rv, t) = off;
+            }
+        }
+        long nonZero = 0;
+        for (int i = 0; i < m; i++)
+        {
+            counts[i] -= i * k;
+            nonZero += counts[i];
+        }
+        return nonZero;
+    }
+
+    /// <summary>
+    /// The largest fraction of nonzero inputs for which <see cref="TryLinearSkipZeros"/> skips: it transposes W first
+    /// (an 800 KB copy for fc1 of the MLP), so it needs more zeros than the gradients do (MNIST's pixels: ~80 % zeros).
+    /// </summary>
+    internal const float SkipZerosForwardMaxDensity = 0.3f;
+
+    /// <summary>
+    /// A Linear layer's y = x·Wᵀ then its epilogue (bias, ReLU, residual) for float32, skipping the exact zeros of x
+    /// (PyTorch: <c>F.linear</c>, same values): x [rows×inF], W [outF×inF], y [rows×outF], all contiguous. W is
+    /// transposed into scratch so each nonzero x[r, q] adds x[r, q]·Wᵀ[q, :] to y's row. False (nothing written) when x
+    /// has more than <paramref name="maxDensity"/> nonzeros or W a NaN or ±Inf: the caller runs the dense GEMM.
+    /// </summary>
+    internal static bool TryLinearSkipZeros(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF,
+        Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity)
+    {
+        if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        long nonZero = CountNonZero(x, xOff, rows, inF, inF);
+        if (nonZero > maxDensity * ((long)rows * inF)) return false;
+        float[] wt = Scratch<float>.Pool.Rent(inF * outF);
+        try
+        {
+            RecurrentKernel.TransposeStrided(w, wOff, inF, outF, inF, wt);
+            if (!TrySgemmSkipZeros(false, rows, outF, inF, x, xOff, inF, wt, 0, outF, y, yOff, outF, accumulate: false, allowParallel, 1f, nonZero)) return false;
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(wt);
+        }
+        if (!epi.IsNone) epi.ApplyRows(y, yOff, outF, 0, rows, 0, outF);
+        return true;
+    }
+
+    /// <summary>The nonzero elements of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> (row stride <paramref name="ld"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static long CountNonZero(float[] x, int off, int rows, int cols, int ld)
+    {
+        long count = 0;
+        if (cols <= 0) return 0;
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref x[off + r * ld];
+            int j = 0, zeros = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; j + Vector256<float>.Count <= cols; j += Vector256<float>.Count)
+                {
+                    uint bits = Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256<float>.Zero).ExtractMostSignificantBits();
+                    zeros += System.Numerics.BitOperations.PopCount(bits);
+                }
+            }
+            for (; j < cols; j++) zeros += Unsafe.Add(ref row, j) == 0f ? 1 : 0;
+            count += cols - zeros;
+        }
+        return count;
+    }
+
+    /// <summary>Whether every element of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> is finite (x − x is 0 only for finite x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool AllFinite(float[] x, int off, int rows, int cols, int ld)
+    {
+        if (cols <= 0) return true;
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref x[off + r * ld];
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var bad = Vector256<float>.Zero;
+                for (; j + Vector256<float>.Count <= cols; j += Vector256<float>.Count)
+                {
+                    var v = Vector256.LoadUnsafe(ref row, (nuint)j);
+                    bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
+                }
+                if (bad != Vector256<float>.Zero) return false;
+            }
+            for (; j < cols; j++)
+            {
+                if (!float.IsFinite(Unsafe.Add(ref row, j))) return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>One part of the skipping product: columns [index·Chunk, …) of C, every row.</summary>
+    private readonly struct SkipZerosPart<V, TV>(int m, int k, float[] values, int[] rows, int[] counts, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, int chunk) : IParallelBody
+        where V : struct, ISimd<TV, float> where TV : struct
+    {
+        public int Chunk { get; init; } = chunk;
+
+        public int N { get; init; }
+
+        public void Invoke(int index)
+        {
+            int j0 = index * Chunk;
+            Columns(j0, Math.Min(N, j0 + Chunk));
+        }
+
+        /// <summary>
+        /// Columns [j0, j1): blocks of at most 12 vectors, as equal as possible (each FMA chain's latency is hidden by the
+        /// block's other chains: a 2-vector remainder block would run at a quarter of the rate), every row of C per block
+        /// and B's rows in k-blocks whose strip stays in L1; then the columns after the last whole vector one by one.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Columns(int j0, int j1)
+        {
+            int w = V.Count;
+            int vectors = (j1 - j0) / w;
+            int blocks = (vectors + 11) / 12;
+            int j = j0;
+            int[] cursor = Scratch<int>.Pool.Rent(m);
+            try
+            {
+                for (int blk = 0; blk < blocks; blk++)
+                {
+                    int nv = vectors / blocks + (blk < vectors % blocks ? 1 : 0);
+                    switch (nv)
+                    {
+                        case 1: Block<Lanes1>(j, cursor); break;
+                        case 2: Block<Lanes2>(j, cursor); break;
+                        case 3: Block<Lanes3>(j, cursor); break;
+                        case 4: Block<Lanes4>(j, cursor); break;
+                        case 5: Block<Lanes5>(j, cursor); break;
+                        case 6: Block<Lanes6>(j, cursor); break;
+                        case 7: Block<Lanes7>(j, cursor); break;
+                        case 8: Block<Lanes8>(j, cursor); break;
+                        case 9: Block<Lanes9>(j, cursor); break;
+                        case 10: Block<Lanes10>(j, cursor); break;
+                        case 11: Block<Lanes11>(j, cursor); break;
+                        default: Block<Lanes12>(j, cursor); break;
+                    }
+                    j += nv * w;
+                }
+            }
+            finally
+            {
+                Scratch<int>.Pool.Return(cursor);
+            }
+            for (; j < j1; j++)
+            {
+                for (int i = 0; i < m; i++)
+                {
+                    ref float ci = ref c[cOff + i * ldc + j];
+                    float s = 0f;
+                    int t0 = i * k, t1 = t0 + counts[i];
+                    for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] + j], s);
+                    ci = s;
+                }
+            }
+        }
+
+        /// <summary>
+        /// TN.Count vectors of columns from <paramref name="j"/>, every row of C, over B's rows in k-blocks of a strip that
+        /// fits L1 (all of k at once for a weight gradient over a batch of 64; ~40 rows for x·Wᵀ over 784 features): each row
+        /// of C is carried from block to block through memory, its terms still in order of p (<paramref name="cursor"/>:
+        /// each row's next term).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Block<TN>(int j, int[] cursor) where TN : struct, IVectorCount
+        {
+            nuint w = (nuint)V.Count;
+            ref float bv = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b), bOff + j);
+            ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+            ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+            int kb = Math.Max(8, SkipZerosL1Bytes / (TN.Count * V.Count * sizeof(float)));
+            for (int i = 0; i < m; i++) cursor[i] = i * k;
+            for (int p0 = 0; p0 < k; p0 += kb)
+            {
+                long limit = (long)Math.Min(k, p0 + kb) * ldb;
+                bool load = p0 > 0;
+                for (int i = 0; i < m; i++)
+                {
+                    ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(c), cOff + i * ldc + j);
+                    TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+                    TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+                    if (load)
+                    {
+                        c0 = V.Load(ref cr, 0);
+                        if (TN.Count > 1) c1 = V.Load(ref cr, w);
+                        if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
+                        if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
+                        if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
+                        if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
+                        if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
+                        if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
+                        if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
+                        if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
+                        if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
+                        if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                    }
+                    int t = cursor[i], t1 = i * k + counts[i];
+                    for (; t < t1; t++)
+                    {
+                        int row = Unsafe.Add(ref rv, t);
+                        if (row >= limit) break;
+                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
+                        ref float br = ref Unsafe.Add(ref bv, row);
+                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                    }
+                    cursor[i] = t;
+                    V.Store(c0, ref cr, 0);
+                    if (TN.Count > 1) V.Store(c1, ref cr, w);
+                    if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
+                    if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
+                    if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
+                    if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
+                    if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
+                    if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
+                    if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
+                    if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
+                    if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
+                    if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
+                }
+            }
+        }
+    }
+
+    /// <summary>A number of vectors as a type argument (a register block's width, folded to a constant by the JIT).</summary>
+    internal interface IVectorCount
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct Lanes1 : IVectorCount { public static int Count => 1; }
+    private readonly struct Lanes2 : IVectorCount { public static int Count => 2; }
+    private readonly struct Lanes3 : IVectorCount { public static int Count => 3; }
+    private readonly struct Lanes4 : IVectorCount { public static int Count => 4; }
+    private readonly struct Lanes5 : IVectorCount { public static int Count => 5; }
+    private readonly struct Lanes6 : IVectorCount { public static int Count => 6; }
+    private readonly struct Lanes7 : IVectorCount { public static int Count => 7; }
+    private readonly struct Lanes8 : IVectorCount { public static int Count => 8; }
+    private readonly struct Lanes9 : IVectorCount { public static int Count => 9; }
+    private readonly struct Lanes10 : IVectorCount { public static int Count => 10; }
+    private readonly struct Lanes11 : IVectorCount { public static int Count => 11; }
+    private readonly struct Lanes12 : IVectorCount { public static int Count => 12; }
+}

@@ -1,0 +1,203 @@
+using System.Runtime.Intrinsics;
+using SharpGrad;
+using SharpGrad.Kernels;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Kernels;
+
+/// <summary>
+/// The zero-skipping product (<c>Gemm.TrySgemmSkipZeros</c>, Gemm.ZeroSkip.cs) at both vector widths against the dense FMA
+/// chain over every term (zeros included), element by element: skipping exact zeros of A must give the same values. Odd
+/// sizes, offsets and leading dimensions larger than the rows, both layouts of A, overwrite and accumulate, 0/50/90/100 %
+/// zeros; a NaN or ±Inf in B must take the dense path (0·NaN is NaN, as in PyTorch), a NaN in A is kept.
+/// </summary>
+public class ZeroSkipGemmTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130]];
+        foreach (var s in shapes)
+            foreach (double zeros in new[] { 0.0, 0.5, 0.9, 1.0 })
+                yield return [s[0], s[1], s[2], zeros];
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BothVectorWidthsEqualTheDenseChain(int m, int n, int k, double zeros)
+    {
+        foreach (bool transA in new[] { false, true })
+            foreach (bool accumulate in new[] { false, true })
+            {
+                Check<Gemm.Simd512<float>, Vector512<float>>(m, n, k, zeros, transA, accumulate);
+                Check<Gemm.Simd256<float>, Vector256<float>>(m, n, k, zeros, transA, accumulate);
+            }
+    }
+
+    private static void Check<V, TV>(int m, int n, int k, double zeros, bool transA, bool accumulate)
+        where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(m * 7919 + n * 31 + k + (int)(zeros * 100) + (transA ? 1 : 0) + (accumulate ? 2 : 0) + V.Count);
+        int lda = (transA ? m : k) + 3, ldb = n + 5, ldc = n + 2, aOff = 4, bOff = 1, cOff = 3;
+        var a = Sparse((transA ? k : m) * lda + aOff, zeros, rng);
+        var b = SmallGemmTests.Random(k * ldb + bOff, rng);
+        var c = SmallGemmTests.Random(m * ldc + cOff + 1, rng);
+        var expected = (float[])c.Clone();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float s = 0f;
+                for (int p = 0; p < k; p++)
+                {
+                    float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                    s = MathF.FusedMultiplyAdd(av, b[bOff + p * ldb + j], s);
+                }
+                expected[cOff + i * ldc + j] = accumulate ? c[cOff + i * ldc + j] + s : s;
+            }
+        bool done = Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel: true, maxDensity: 1f);
+        Assert.True(done);
+        for (int e = 0; e < c.Length; e++)
+        {
+            if (c[e] != expected[e])
+            {
+                Assert.Fail($"{V.Count}-lane skip product m={m} n={n} k={k} zeros={zeros} transA={transA} accumulate={accumulate}: " +
+                            $"element {e} is {c[e]:R}, the dense chain {expected[e]:R}");
+            }
+        }
+    }
+
+    private static float[] Sparse(int length, double zeros, Rng rng)
+    {
+        var v = SmallGemmTests.Random(length, rng);
+        for (int i = 0; i < length; i++)
+        {
+            if (rng.NextDouble() < zeros) v[i] = 0f;
+        }
+        return v;
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    public void NonFiniteBTakesTheDensePath(float bad)
+    {
+        // A is all zeros where B's bad row is multiplied: skipping would drop 0·NaN, which must give NaN.
+        int m = 9, n = 24, k = 11;
+        var rng = new Rng(5);
+        var a = Sparse(m * k, 0.5, rng);
+        for (int i = 0; i < m; i++) a[i * k + 4] = 0f;
+        var b = SmallGemmTests.Random(k * n, rng);
+        b[4 * n + 17] = bad;
+        var c = new float[m * n];
+        Assert.False(Gemm.TrySgemmSkipZeros<Gemm.Simd256<float>, Vector256<float>>(false, m, n, k, a, 0, k, b, 0, n, c, 0, n, false, false, 1f));
+        Assert.False(Gemm.TrySgemmSkipZeros<Gemm.Simd512<float>, Vector512<float>>(false, m, n, k, a, 0, k, b, 0, n, c, 0, n, false, false, 1f));
+        Assert.All(c, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void NaNInATurnsItsRowNaN()
+    {
+        int m = 4, n = 16, k = 5;
+        var rng = new Rng(9);
+        var a = Sparse(m * k, 0.5, rng);
+        a[2 * k + 1] = float.NaN;
+        var b = SmallGemmTests.Random(k * n, rng);
+        var c = new float[m * n];
+        Assert.True(Gemm.TrySgemmSkipZeros(false, m, n, k, a, 0, k, b, 0, n, c, 0, n, false, false, 1f));
+        for (int j = 0; j < n; j++) Assert.True(float.IsNaN(c[2 * n + j]));
+        for (int j = 0; j < n; j++) Assert.False(float.IsNaN(c[j]));
+    }
+
+    [Fact]
+    public void DenseAIsLeftToTheDenseKernels()
+    {
+        int m = 8, n = 16, k = 10;
+        var rng = new Rng(3);
+        var a = Sparse(m * k, 0.1, rng);
+        var b = SmallGemmTests.Random(k * n, rng);
+        var c = new float[m * n];
+        Assert.False(Gemm.TrySgemmSkipZeros(false, m, n, k, a, 0, k, b, 0, n, c, 0, n, false, false));
+        Assert.All(c, v => Assert.Equal(0f, v));
+    }
+
+    /// <summary>
+    /// An eager Linear large enough for the skipping products (64×300→256), whose output gradient is 60 % zeros (what a
+    /// ReLU passes back) and whose input holds a NaN or ±Inf in a row whose gradient is all zero: the weight gradient's
+    /// column of that input feature is NaN in every row, as PyTorch's dense product gives (0·NaN = NaN); the other
+    /// columns equal gᵀ·x.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void LinearWeightGradientKeepsNaNOfZeroTimesNonFinite(float bad)
+    {
+        int rows = 64, inF = 300, outF = 256;
+        var rng = new Rng(11);
+        var xv = SmallGemmTests.Random(rows * inF, rng);
+        xv[2 * inF + 5] = bad;
+        var gv = Sparse(rows * outF, 0.6, rng);
+        for (int j = 0; j < outF; j++) gv[2 * outF + j] = 0f;   // the bad row's gradient is all zero
+        var dw = WeightGrad(xv, gv, rows, inF, outF, rng);
+        for (int j = 0; j < outF; j++)
+        {
+            Assert.True(float.IsNaN(dw[j * inF + 5]), $"dW[{j}, 5] = {dw[j * inF + 5]}: 0·{bad} must give NaN");
+        }
+        CheckWeightGrad(xv, gv, dw, rows, inF, outF, skipColumn: 5);
+    }
+
+    /// <summary>
+    /// MNIST-like input (80 % zeros): the weight gradient runs as (xᵀ·g)ᵀ skipping x's zeros and equals gᵀ·x; a NaN in g
+    /// (whose row of x is mostly zeros) makes that gradient row NaN everywhere, as the dense product does.
+    /// </summary>
+    [Fact]
+    public void LinearWeightGradientOverSparseInput()
+    {
+        int rows = 64, inF = 784, outF = 100;
+        var rng = new Rng(12);
+        var xv = Sparse(rows * inF, 0.8, rng);
+        var gv = SmallGemmTests.Random(rows * outF, rng);
+        CheckWeightGrad(xv, gv, WeightGrad(xv, gv, rows, inF, outF, rng), rows, inF, outF, skipColumn: -1);
+        gv[3 * outF + 7] = float.NaN;
+        var dw = WeightGrad(xv, gv, rows, inF, outF, rng);
+        for (int q = 0; q < inF; q++) Assert.True(float.IsNaN(dw[7 * inF + q]), $"dW[7, {q}] = {dw[7 * inF + q]}: NaN·0 must give NaN");
+    }
+
+    /// <summary>An eager Linear's forward on MNIST-like input (80 % zeros, through the skipping forward) equals x·Wᵀ + b.</summary>
+    [Fact]
+    public void LinearForwardOverSparseInput()
+    {
+        int rows = 64, inF = 784, outF = 256;
+        var rng = new Rng(13);
+        var xv = Sparse(rows * inF, 0.8, rng);
+        var wv = SmallGemmTests.Random(outF * inF, rng);
+        var bv = SmallGemmTests.Random(outF, rng);
+        var y = Functional.Linear(Tensor.FromArray(xv, rows, inF), Tensor.FromArray(wv, outF, inF), Tensor.FromArray(bv, outF)).ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < outF; j++)
+            {
+                double s = bv[j];
+                for (int q = 0; q < inF; q++) s += (double)xv[r * inF + q] * wv[j * inF + q];
+                if (Math.Abs(s - y[r * outF + j]) > 1e-4 * (1 + Math.Abs(s))) Assert.Fail($"y[{r}, {j}] = {y[r * outF + j]}, expected {s}");
+            }
+    }
+
+    private static float[] WeightGrad(float[] xv, float[] gv, int rows, int inF, int outF, Rng rng)
+    {
+        var x = Tensor.FromArray(xv, rows, inF);
+        var w = Tensor.FromArray(SmallGemmTests.Random(outF * inF, rng), outF, inF).RequiresGrad_();
+        Functional.Linear(x, w).Backward(Tensor.FromArray(gv, rows, outF));
+        return w.Grad!.ToArray();
+    }
+
+    private static void CheckWeightGrad(float[] xv, float[] gv, float[] dw, int rows, int inF, int outF, int skipColumn)
+    {
+        for (int j = 0; j < outF; j++)
+            for (int q = 0; q < inF; q++)
+            {
+                if (q == skipColumn) continue;
+                double s = 0;
+                for (int r = 0; r < rows; r++) s += (double)gv[r * outF + j] * xv[r * inF + q];
+                if (Math.Abs(s - dw[j * inF + q]) > 1e-4 * (1 + Math.Abs(s))) Assert.Fail($"dW[{j}, {q}] = {dw[j * inF + q]}, expected {s}");
+            }
+    }
+}
