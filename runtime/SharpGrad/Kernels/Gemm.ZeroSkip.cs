@@ -149,15 +149,7 @@ public static partial class Gemm
             {
                 if (TrySgemmSkipZeros(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, t, 0, outF, false, allowParallel, 1f, xNonZero))
                 {
-                    if (!accumulate)
-                    {
-                        RecurrentKernel.Transpose(t, 0, inF, outF, gw);
-                        return true;
-                    }
-                    float[] back = Scratch<float>.Pool.Rent(inF * outF);
-                    RecurrentKernel.Transpose(t, 0, inF, outF, back);
-                    AddRow<float>(back.AsSpan(0, inF * outF), gw.AsSpan(0, inF * outF));
-                    Scratch<float>.Pool.Return(back);
+                    StoreTransposed(t, inF, outF, gw, 0, accumulate);
                     return true;
                 }
             }

@@ -321,6 +321,32 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddRow<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T> => AxpyRow(T.One, x, y);
 
+    /// <summary>
+    /// <paramref name="dst"/>[dstOff + j·rows + i] = (or += with <paramref name="accumulate"/>) <paramref name="src"/>[i·cols + j]:
+    /// a weight gradient computed transposed (xᵀ·g, [rows = inF, cols = outF]) stored in the weight's layout [outF, inF]
+    /// (the encoder layer's wide-output weight gradients, a Linear's weight gradient over a sparse input).
+    /// </summary>
+    internal static void StoreTransposed(float[] src, int rows, int cols, float[] dst, int dstOff, bool accumulate)
+    {
+        if (!accumulate && dstOff == 0)
+        {
+            RecurrentKernel.Transpose(src, 0, rows, cols, dst);
+            return;
+        }
+        int size = rows * cols;
+        float[] back = Scratch<float>.Pool.Rent(size);
+        try
+        {
+            RecurrentKernel.Transpose(src, 0, rows, cols, back);
+            if (accumulate) AddRow<float>(back.AsSpan(0, size), dst.AsSpan(dstOff, size));
+            else back.AsSpan(0, size).CopyTo(dst.AsSpan(dstOff, size));
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(back);
+        }
+    }
+
     /// <summary>y += s.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddScalar<T>(T s, Span<T> y) where T : unmanaged, INumber<T>

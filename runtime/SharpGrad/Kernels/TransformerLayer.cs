@@ -396,19 +396,14 @@ public static partial class TransformerLayerKernel
     /// <summary>gW[o, i] += Σ_r x[r, i]·gy[r, o]: the product xᵀ·gy into a scratch [inF, outF], transposed and added into gW.</summary>
     private static void WeightGradTransposed(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int weightOffset)
     {
-        int size = inF * outF;
-        var product = Scratch<float>.Pool.Rent(size);
-        var back = Scratch<float>.Pool.Rent(size);
+        var product = Scratch<float>.Pool.Rent(inF * outF);
         try
         {
             Gemm.Sgemm(true, false, inF, outF, rows, 1f, x, 0, inF, gy, 0, outF, 0f, product, 0, outF);
-            RecurrentKernel.Transpose(product, 0, inF, outF, back);
-            var target = gWeight.AsSpan(weightOffset, size);
-            TensorPrimitives.Add(target, back.AsSpan(0, size), target);
+            Gemm.StoreTransposed(product, inF, outF, gWeight, weightOffset, accumulate: true);
         }
         finally
         {
-            Scratch<float>.Pool.Return(back);
             Scratch<float>.Pool.Return(product);
         }
     }
