@@ -162,6 +162,26 @@ public class ZeroSkipGemmTests
         for (int q = 0; q < inF; q++) Assert.True(float.IsNaN(dw[7 * inF + q]), $"dW[7, {q}] = {dw[7 * inF + q]}: NaN·0 must give NaN");
     }
 
+    /// <summary>
+    /// The compiled Linear's weight gradient over a sparse input when the gradient already holds a value (a second backward
+    /// without ZeroGrad, accumulate): the skipped product (xᵀ·g, stored transposed) is added to what gW held, not written over it.
+    /// </summary>
+    [Fact]
+    public void LinearWeightGradientOverSparseInputAddsToTheHeldGradient()
+    {
+        int rows = 64, inF = 784, outF = 100;
+        var rng = new Rng(14);
+        var xv = Sparse(rows * inF, 0.8, rng);
+        var gv = SmallGemmTests.Random(rows * outF, rng);
+        var held = SmallGemmTests.Random(outF * inF, rng);
+        var gw = (float[])held.Clone();
+        Assert.True(Gemm.TryLinearWeightGradSkipZeros(gv, 0, xv, 0, gw, rows, inF, outF, accumulate: true, allowParallel: true),
+            "an 80 % sparse input of 64 × 784 into 100 outputs should take the skipping path");
+        var added = new float[gw.Length];
+        for (int i = 0; i < gw.Length; i++) added[i] = gw[i] - held[i];
+        CheckWeightGrad(xv, gv, added, rows, inF, outF, skipColumn: -1);
+    }
+
     /// <summary>An eager Linear's forward on MNIST-like input (80 % zeros, through the skipping forward) equals x·Wᵀ + b.</summary>
     [Fact]
     public void LinearForwardOverSparseInput()
