@@ -64,7 +64,7 @@ public static partial class Gemm
             float[] sum = Scratch<float>.Pool.Rent(m * n);
             try
             {
-                SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, sum, 0, n, allowParallel);
+                SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, sum, 0, n, allowParallel, checkFinite: false);
                 for (int i = 0; i < m; i++) AddRow<float>(sum.AsSpan(i * n, n), c.AsSpan(cOff + i * ldc, n));
             }
             finally
@@ -74,39 +74,69 @@ public static partial class Gemm
         }
         else
         {
-            SkipZerosProduct<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel);
+            SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel, checkFinite: false);
         }
         return true;
     }
 
-    /// <summary>C = op(A)·B over A's nonzero terms (the checks done by the caller).</summary>
+    /// <summary>
+    /// C = op(A)·B over A's nonzero terms. B is [k×n] at <paramref name="bOff"/> with row stride <paramref name="ldb"/>, or
+    /// with <paramref name="transB"/> Wᵀ of W [n×k] (row stride <paramref name="ldb"/>: a Linear's weight, read in its own
+    /// layout). With <paramref name="checkFinite"/> B's elements are checked as they are packed and the result is false
+    /// when one is a NaN or ±Inf (C then holds partial sums: the caller overwrites it with the dense product); without it
+    /// the caller has checked B.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SkipZerosProduct<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool allowParallel)
+    private static bool SkipZerosProduct<V, TV>(bool transA, bool transB, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool allowParallel, bool checkFinite)
         where V : struct, ISimd<TV, float> where TV : struct
     {
-        // Per row i of op(A): its nonzero values and the offsets in B of the rows p they multiply, in order of p
+        // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p
         // (row i's list at [i·k, i·k + counts[i])).
         long total = (long)m * k;
         float[] values = Scratch<float>.Pool.Rent((int)total);
         int[] rows = Scratch<int>.Pool.Rent((int)total);
-        int[] counts = Scratch<int>.Pool.Rent(m);
+        int[] counts = Scratch<int>.Pool.Rent(m + 1);   // [m]: set by a part that met a NaN or ±Inf in B
+        int[]? ends = null;
         try
         {
-            long nonZero = transA ? ListColumns(a, aOff, lda, m, k, ldb, values, rows, counts) : ListRows(a, aOff, lda, m, k, ldb, values, rows, counts);
-            var body = new SkipZerosPart<V, TV>(m, k, values, rows, counts, b, bOff, ldb, c, cOff, ldc, 0);
+            long nonZero = transA ? ListColumns(a, aOff, lda, m, k, 1, values, rows, counts) : ListRows(a, aOff, lda, m, k, 1, values, rows, counts);
+            counts[m] = 0;
+            // B's strip is packed kb rows at a time (a 12-vector block's 24 KB); ends[i·nkb + q]: one past row i's last term in
+            // k-blocks 0..q, so the kernel's loop over a block's terms has no test of p
+            int kb = Math.Max(8, SkipZerosL1Bytes / (12 * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
+            ends = Scratch<int>.Pool.Rent(m * nkb);
+            BlockEnds(rows, counts, m, k, kb, nkb, ends);
+            var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, values, rows, counts, ends, b, bOff, ldb, transB, checkFinite, c, cOff, ldc, 0);
             double flops = 2.0 * nonZero * n;
             int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);
             else Parallelism.For(parts, body with { Chunk = chunk, N = n });
+            return Volatile.Read(ref counts[m]) == 0;
         }
         finally
         {
             Scratch<float>.Pool.Return(values);
             Scratch<int>.Pool.Return(rows);
             Scratch<int>.Pool.Return(counts);
+            if (ends is not null) Scratch<int>.Pool.Return(ends);
+        }
+    }
+
+    /// <summary>ends[i·nkb + q] = one past the last term of row i's list (rows p, ascending) with p &lt; (q + 1)·kb.</summary>
+    private static void BlockEnds(int[] rows, int[] counts, int m, int k, int kb, int nkb, int[] ends)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            int t = i * k, t1 = t + counts[i];
+            for (int q = 0; q < nkb; q++)
+            {
+                int limit = Math.Min(k, (q + 1) * kb);
+                while (t < t1 && rows[t] < limit) t++;
+                ends[i * nkb + q] = t;
+            }
         }
     }
 
@@ -276,16 +306,15 @@ public static partial class Gemm
         if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
         long nonZero = CountNonZero(x, xOff, rows, inF, inF);
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
-        float[] wt = Scratch<float>.Pool.Rent(inF * outF);
-        try
-        {
-            RecurrentKernel.TransposeStrided(w, wOff, inF, outF, inF, wt);
-            if (!TrySgemmSkipZeros(false, rows, outF, inF, x, xOff, inF, wt, 0, outF, y, yOff, outF, accumulate: false, allowParallel, 1f, nonZero)) return false;
-        }
-        finally
-        {
-            Scratch<float>.Pool.Return(wt);
-        }
+        // W is read in its own layout: each block of its rows is transposed into the kernel's L1 panel (and checked for
+        // NaN/±Inf there) as the product goes, not copied whole into a transposed scratch array first.
+        bool finite;
+        if (Vector512.IsHardwareAccelerated)
+            finite = SkipZerosProduct<Simd512<float>, Vector512<float>>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
+        else if (Vector256.IsHardwareAccelerated)
+            finite = SkipZerosProduct<Simd256<float>, Vector256<float>>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
+        else return false;
+        if (!finite) return false;
         if (!epi.IsNone) epi.ApplyRows(y, yOff, outF, 0, rows, 0, outF);
         return true;
     }
@@ -341,9 +370,14 @@ public static partial class Gemm
         return true;
     }
 
-    /// <summary>One part of the skipping product: columns [index·Chunk, …) of C, every row.</summary>
-    private readonly struct SkipZerosPart<V, TV>(int m, int k, float[] values, int[] rows, int[] counts, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, int chunk) : IParallelBody
+    /// <summary>
+    /// One part of the skipping product: columns [index·Chunk, …) of C, every row. B's strip for a block of C's columns is
+    /// packed, one k-block at a time, into an aligned L1 panel (rows of the block's width, contiguous): the kernel's loads
+    /// of B then never straddle a cache line and the strip's rows do not fall into a few L1 sets (B's own rows of 1 KB
+    /// did, for x·Wᵀ's Wᵀ of 256 columns), and W of a Linear is transposed into it directly.
+    /// </summary>
+    private readonly struct SkipZerosPart<V, TV>(int m, int k, int kb, int nkb, float[] values, int[] rows, int[] counts, int[] ends, float[] b, int bOff, int ldb,
+        bool transB, bool checkFinite, float[] c, int cOff, int ldc, int chunk) : IParallelBody
         where V : struct, ISimd<TV, float> where TV : struct
     {
         public int Chunk { get; init; } = chunk;
@@ -359,74 +393,108 @@ public static partial class Gemm
         /// <summary>
         /// Columns [j0, j1): blocks of at most 12 vectors, as equal as possible (each FMA chain's latency is hidden by the
         /// block's other chains: a 2-vector remainder block would run at a quarter of the rate), every row of C per block
-        /// and B's rows in k-blocks whose strip stays in L1; then the columns after the last whole vector one by one.
+        /// and B's rows in k-blocks whose packed strip stays in L1; then the columns after the last whole vector one by one.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Columns(int j0, int j1)
+        public unsafe void Columns(int j0, int j1)
         {
             int w = V.Count;
             int vectors = (j1 - j0) / w;
             int blocks = (vectors + 11) / 12;
             int j = j0;
-            int[] cursor = Scratch<int>.Pool.Rent(m);
+            float* panel = (float*)NativeMemory.AlignedAlloc(SkipZerosL1Bytes + 8 * 12 * 64, 64);
+            bool finite = true;
             try
             {
                 for (int blk = 0; blk < blocks; blk++)
                 {
                     int nv = vectors / blocks + (blk < vectors % blocks ? 1 : 0);
-                    switch (nv)
+                    finite &= nv switch
                     {
-                        case 1: Block<Lanes1>(j, cursor); break;
-                        case 2: Block<Lanes2>(j, cursor); break;
-                        case 3: Block<Lanes3>(j, cursor); break;
-                        case 4: Block<Lanes4>(j, cursor); break;
-                        case 5: Block<Lanes5>(j, cursor); break;
-                        case 6: Block<Lanes6>(j, cursor); break;
-                        case 7: Block<Lanes7>(j, cursor); break;
-                        case 8: Block<Lanes8>(j, cursor); break;
-                        case 9: Block<Lanes9>(j, cursor); break;
-                        case 10: Block<Lanes10>(j, cursor); break;
-                        case 11: Block<Lanes11>(j, cursor); break;
-                        default: Block<Lanes12>(j, cursor); break;
-                    }
+                        1 => Block<Lanes1>(j, panel),
+                        2 => Block<Lanes2>(j, panel),
+                        3 => Block<Lanes3>(j, panel),
+                        4 => Block<Lanes4>(j, panel),
+                        5 => Block<Lanes5>(j, panel),
+                        6 => Block<Lanes6>(j, panel),
+                        7 => Block<Lanes7>(j, panel),
+                        8 => Block<Lanes8>(j, panel),
+                        9 => Block<Lanes9>(j, panel),
+                        10 => Block<Lanes10>(j, panel),
+                        11 => Block<Lanes11>(j, panel),
+                        _ => Block<Lanes12>(j, panel),
+                    };
                     j += nv * w;
                 }
             }
             finally
             {
-                Scratch<int>.Pool.Return(cursor);
+                NativeMemory.AlignedFree(panel);
             }
+            // B's element (p, j): B[p·ldb + j], or W[j·ldb + p] for transB
+            int sp = transB ? 1 : ldb, sj = transB ? ldb : 1;
             for (; j < j1; j++)
             {
+                if (checkFinite && !(transB ? AllFinite(b, bOff + j * ldb, 1, k, ldb) : AllFinite(b, bOff + j, k, 1, ldb))) finite = false;
                 for (int i = 0; i < m; i++)
                 {
                     ref float ci = ref c[cOff + i * ldc + j];
                     float s = 0f;
                     int t0 = i * k, t1 = t0 + counts[i];
-                    for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] + j], s);
+                    for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] * sp + j * sj], s);
                     ci = s;
                 }
             }
+            if (!finite) Volatile.Write(ref counts[m], 1);
         }
 
         /// <summary>
-        /// TN.Count vectors of columns from <paramref name="j"/>, every row of C, over B's rows in k-blocks of a strip that
-        /// fits L1 (all of k at once for a weight gradient over a batch of 64; ~40 rows for x·Wᵀ over 784 features): each row
-        /// of C is carried from block to block through memory, its terms still in order of p (<paramref name="cursor"/>:
-        /// each row's next term).
+        /// B's rows [p0, p1) of the columns [j, j + width) into <paramref name="panel"/> (row stride width): copied, or for
+        /// transB transposed from W's rows [j, j + width); false when <c>checkFinite</c> and one is a NaN or ±Inf.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Block<TN>(int j, int[] cursor) where TN : struct, IVectorCount
+        private unsafe bool Pack(int j, int width, int p0, int p1, float* panel)
+        {
+            int count = (p1 - p0) * width;
+            if (transB)
+            {
+                RecurrentKernel.TransposeAvx(ref b[bOff + j * ldb + p0], ldb, width, p1 - p0, ref Unsafe.AsRef<float>(panel));
+            }
+            else
+            {
+                for (int p = p0; p < p1; p++)
+                    new ReadOnlySpan<float>(b, bOff + p * ldb + j, width).CopyTo(new Span<float>(panel + (nint)(p - p0) * width, width));
+            }
+            if (!checkFinite) return true;
+            var acc = Vector256<float>.Zero;
+            for (int e = 0; e < count; e += Vector256<float>.Count)
+            {
+                var v = Vector256.Load(panel + e);
+                acc |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
+            }
+            return acc == Vector256<float>.Zero;
+        }
+
+        /// <summary>
+        /// TN.Count vectors of columns from <paramref name="j"/>, every row of C, over B's rows in k-blocks of a packed strip
+        /// that fits L1 (all of k at once for a weight gradient over a batch of 64; 64 rows for x·Wᵀ over 784 features with
+        /// 256-bit vectors): each row of C is carried from block to block through memory, its terms still in order of p
+        /// (ends: where each row's terms of a k-block end). False when B held a NaN or ±Inf (<c>checkFinite</c>).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private unsafe bool Block<TN>(int j, float* panel) where TN : struct, IVectorCount
         {
             nuint w = (nuint)V.Count;
-            ref float bv = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b), bOff + j);
+            int width = TN.Count * V.Count;
+            bool finite = true;
             ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
             ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
-            int kb = Math.Max(8, SkipZerosL1Bytes / (TN.Count * V.Count * sizeof(float)));
-            for (int i = 0; i < m; i++) cursor[i] = i * k;
-            for (int p0 = 0; p0 < k; p0 += kb)
+            ref int ev = ref MemoryMarshal.GetArrayDataReference(ends);
+            for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
             {
-                long limit = (long)Math.Min(k, p0 + kb) * ldb;
+                int p1 = Math.Min(k, p0 + kb);
+                finite &= Pack(j, width, p0, p1, panel);
+                float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
                 bool load = p0 > 0;
                 for (int i = 0; i < m; i++)
                 {
@@ -448,13 +516,11 @@ public static partial class Gemm
                         if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
                         if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
                     }
-                    int t = cursor[i], t1 = i * k + counts[i];
+                    int t = q == 0 ? i * k : Unsafe.Add(ref ev, i * nkb + q - 1), t1 = Unsafe.Add(ref ev, i * nkb + q);
                     for (; t < t1; t++)
                     {
-                        int row = Unsafe.Add(ref rv, t);
-                        if (row >= limit) break;
                         var s = V.Broadcast(Unsafe.Add(ref vv, t));
-                        ref float br = ref Unsafe.Add(ref bv, row);
+                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
                         c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
                         if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
                         if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
@@ -468,7 +534,6 @@ public static partial class Gemm
                         if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
                         if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
                     }
-                    cursor[i] = t;
                     V.Store(c0, ref cr, 0);
                     if (TN.Count > 1) V.Store(c1, ref cr, w);
                     if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
@@ -483,6 +548,7 @@ public static partial class Gemm
                     if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
                 }
             }
+            return finite;
         }
     }
 

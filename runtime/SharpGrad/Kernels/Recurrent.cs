@@ -546,7 +546,7 @@ public static partial class RecurrentKernel
     /// of a process) it took 5× as long (`count transpose-x1`: 16 µs against 3 µs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeAvx(ref float s0, nint ld, int rows, int cols, ref float d0)
+    internal static void TransposeAvx(ref float s0, nint ld, int rows, int cols, ref float d0)
     {
         int r8 = rows & ~7, c8 = cols & ~7;
         nint ldd = rows;
