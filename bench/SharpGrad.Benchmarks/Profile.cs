@@ -162,6 +162,8 @@ public static class Profile
             for (int i = 0; i < zx1.Length; i++) zx1[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() : 0f;
             for (int i = 0; i < zx2.Length; i++) zx2[i] = rnd.NextDouble() * 100 < pct ? rnd.NextSingle() : 0f;
             Add($"zs-fc1-fwd-{pct}", $"skip-zeros 64x784 ({pct} % nonzero) · (256x784)ᵀ (fc1 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx1, 0, wb, 0, wc, 0, 64, 784, 256, default, true, 1f), 300);
+            // the weight gradient over that input (g after a ReLU, 50 % nonzero): (xᵀ·g)ᵀ skipping x's zeros, as mnist's fc1
+            Add($"zs-fc1-dwx-{pct}", $"skip-zeros weight gradient (64x256 g)ᵀ · 64x784 x ({pct} % nonzero)", () => Gemm.TryLinearWeightGradSkipZeros(wc, 0, zx1, 0, wb, 64, 784, 256, false, true), 300);
             Add($"zs-fc2-fwd-{pct}", $"skip-zeros 64x256 ({pct} % nonzero) · (128x256)ᵀ (fc2 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx2, 0, w2b, 0, h2, 0, 64, 256, 128, default, true, 1f), 1000);
         }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];

@@ -289,16 +289,17 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// The largest fraction of nonzero inputs for which <see cref="TryLinearSkipZeros"/> skips: it transposes W first
-    /// (an 800 KB copy for fc1 of the MLP), so it needs more zeros than the gradients do (MNIST's pixels: ~80 % zeros).
+    /// The largest fraction of nonzero inputs for which <see cref="TryLinearSkipZeros"/> skips: it transposes all of W into
+    /// its panels (800 KB for fc1 of the MLP), so it needs more zeros than the gradients do (MNIST's pixels: ~80 % zeros).
     /// </summary>
     internal const float SkipZerosForwardMaxDensity = 0.3f;
 
     /// <summary>
     /// A Linear layer's y = x·Wᵀ then its epilogue (bias, ReLU, residual) for float32, skipping the exact zeros of x
-    /// (PyTorch: <c>F.linear</c>, same values): x [rows×inF], W [outF×inF], y [rows×outF], all contiguous. W is
-    /// transposed into scratch so each nonzero x[r, q] adds x[r, q]·Wᵀ[q, :] to y's row. False (nothing written) when x
-    /// has more than <paramref name="maxDensity"/> nonzeros or W a NaN or ±Inf: the caller runs the dense GEMM.
+    /// (PyTorch: <c>F.linear</c>, same values): x [rows×inF], W [outF×inF], y [rows×outF], all contiguous. Blocks of W's
+    /// rows are transposed into the kernel's panels so each nonzero x[r, q] adds x[r, q]·Wᵀ[q, :] to y's row. False when
+    /// x has more than <paramref name="maxDensity"/> nonzeros (nothing written) or W holds a NaN or ±Inf (y then holds
+    /// partial sums, found as W is packed): the caller runs the dense GEMM, which overwrites y.
     /// </summary>
     internal static bool TryLinearSkipZeros(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF,
         Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity)
@@ -308,16 +309,21 @@ public static partial class Gemm
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
         // W is read in its own layout: each block of its rows is transposed into the kernel's L1 panel (and checked for
         // NaN/±Inf there) as the product goes, not copied whole into a transposed scratch array first.
-        bool finite;
-        if (Vector512.IsHardwareAccelerated)
-            finite = SkipZerosProduct<Simd512<float>, Vector512<float>>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
-        else if (Vector256.IsHardwareAccelerated)
-            finite = SkipZerosProduct<Simd256<float>, Vector256<float>>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
-        else return false;
-        if (!finite) return false;
+        bool done = Vector512.IsHardwareAccelerated
+            ? LinearSkipZeros<Simd512<float>, Vector512<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel)
+            : Vector256.IsHardwareAccelerated && LinearSkipZeros<Simd256<float>, Vector256<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel);
+        if (!done) return false;
         if (!epi.IsNone) epi.ApplyRows(y, yOff, outF, 0, rows, 0, outF);
         return true;
     }
+
+    /// <summary>
+    /// y = x·Wᵀ over x's nonzero terms in vectors of one width (<see cref="TryLinearSkipZeros"/> without its size and density
+    /// tests): false, y then holding partial sums, when W holds a NaN or ±Inf.
+    /// </summary>
+    internal static bool LinearSkipZeros<V, TV>(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF, bool allowParallel)
+        where V : struct, ISimd<TV, float> where TV : struct
+        => SkipZerosProduct<V, TV>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
 
     /// <summary>The nonzero elements of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> (row stride <paramref name="ld"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

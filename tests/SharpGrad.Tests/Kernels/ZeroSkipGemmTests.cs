@@ -201,6 +201,121 @@ public class ZeroSkipGemmTests
             }
     }
 
+    /// <summary>
+    /// The skipping forward y = x·Wᵀ on W's own layout (blocks of W's rows transposed into the kernel's panel) at both
+    /// vector widths equals, bit for bit, the FMA chain from +0 over every q in order: odd sizes (tail columns past the
+    /// last whole vector, a last k-block shorter than 8), rows of x all zero and zeros that are −0.0, offsets, a product
+    /// large enough to split over the threads.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 17, 13, 0.8)]
+    [InlineData(5, 130, 37, 0.5)]
+    [InlineData(7, 9, 200, 0.3)]
+    [InlineData(2, 300, 100, 0.9)]
+    [InlineData(64, 784, 256, 0.8)]
+    [InlineData(128, 785, 300, 0.5)]
+    public void ForwardOnTheWeightsLayoutEqualsTheDenseChain(int rows, int inF, int outF, double zeros)
+    {
+        CheckForward<Gemm.Simd256<float>, Vector256<float>>(rows, inF, outF, zeros);
+        CheckForward<Gemm.Simd512<float>, Vector512<float>>(rows, inF, outF, zeros);
+    }
+
+    private static void CheckForward<V, TV>(int rows, int inF, int outF, double zeros)
+        where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(rows * 131 + inF * 7 + outF + V.Count);
+        int xOff = 3, wOff = 5, yOff = 2;
+        var x = Sparse(rows * inF + xOff, zeros, rng);
+        for (int e = 0; e < x.Length; e++)
+        {
+            if (x[e] == 0f && rng.NextDouble() < 0.5) x[e] = -0f;
+        }
+        for (int q = 0; q < inF; q++) x[xOff + inF + q] = q % 2 == 0 ? -0f : 0f;   // row 1 all zero
+        var w = SmallGemmTests.Random(outF * inF + wOff, rng);
+        var y = new float[rows * outF + yOff + 1];
+        Array.Fill(y, float.NaN);
+        Assert.True(Gemm.LinearSkipZeros<V, TV>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel: true));
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outF; o++)
+            {
+                float s = 0f;
+                for (int q = 0; q < inF; q++) s = MathF.FusedMultiplyAdd(x[xOff + r * inF + q], w[wOff + o * inF + q], s);
+                float got = y[yOff + r * outF + o];
+                if (BitConverter.SingleToInt32Bits(got) != BitConverter.SingleToInt32Bits(s))
+                    Assert.Fail($"{V.Count}-lane skipping forward rows={rows} inF={inF} outF={outF}: y[{r}, {o}] = {got:R}, the dense chain {s:R}");
+            }
+        Assert.True(float.IsNaN(y[0]) && float.IsNaN(y[^1]), "the forward wrote outside y");
+    }
+
+    /// <summary>
+    /// A NaN or ±Inf anywhere in W — in a whole-vector block, in a tail column past the last whole vector, at an input
+    /// feature every row of x has zero — makes the skipping forward return false at both widths, so the dense product
+    /// (0·NaN = NaN, as in PyTorch) is run instead.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN, 3, 40)]
+    [InlineData(float.PositiveInfinity, 36, 0)]
+    [InlineData(float.NegativeInfinity, 20, 129)]
+    [InlineData(float.NaN, 0, 128)]
+    public void ForwardWithNonFiniteWeightFails(float bad, int o, int q)
+    {
+        int rows = 6, inF = 130, outF = 37;
+        var rng = new Rng(21 + o + q);
+        var x = Sparse(rows * inF, 0.7, rng);
+        for (int r = 0; r < rows; r++) x[r * inF + q] = 0f;
+        var w = SmallGemmTests.Random(outF * inF, rng);
+        w[o * inF + q] = bad;
+        Assert.False(Gemm.LinearSkipZeros<Gemm.Simd256<float>, Vector256<float>>(x, 0, w, 0, new float[rows * outF], 0, rows, inF, outF, allowParallel: false));
+        Assert.False(Gemm.LinearSkipZeros<Gemm.Simd512<float>, Vector512<float>>(x, 0, w, 0, new float[rows * outF], 0, rows, inF, outF, allowParallel: false));
+        // through the Linear entry (64 × 784 → 256, MNIST-like): the dense product's NaN column
+        int r2 = 64, i2 = 784, o2 = 256;
+        var x2 = Sparse(r2 * i2, 0.85, rng);
+        for (int r = 0; r < r2; r++) x2[r * i2 + 700] = 0f;
+        var w2 = SmallGemmTests.Random(o2 * i2, rng);
+        w2[(o % o2) * i2 + 700] = bad;
+        var y2 = Functional.Linear(Tensor.FromArray(x2, r2, i2), Tensor.FromArray(w2, o2, i2)).ToArray();
+        for (int r = 0; r < r2; r++) Assert.True(float.IsNaN(y2[r * o2 + o % o2]), $"y[{r}, {o % o2}] = {y2[r * o2 + o % o2]}: 0·{bad} must give NaN");
+    }
+
+    /// <summary>
+    /// Zeros of A that are −0.0 (and whole rows of them) are skipped like +0.0 and the result equals the dense chain bit for
+    /// bit, signs of zero included, at both widths and both layouts of A: a chain from +0 stays +0 over ±0 terms
+    /// (+0 + −0 = +0), so a row of zeros gives +0 either way, and x + ±0 = x otherwise.
+    /// </summary>
+    [Fact]
+    public void NegativeZerosOfAAreSkippedBitForBit()
+    {
+        foreach (bool transA in new[] { false, true })
+        {
+            CheckNegativeZeros<Gemm.Simd256<float>, Vector256<float>>(transA);
+            CheckNegativeZeros<Gemm.Simd512<float>, Vector512<float>>(transA);
+        }
+    }
+
+    private static void CheckNegativeZeros<V, TV>(bool transA) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        int m = 11, n = 45, k = 70;
+        var rng = new Rng(31 + V.Count + (transA ? 1 : 0));
+        var a = Sparse(m * k, 0.6, rng);
+        for (int e = 0; e < a.Length; e++)
+        {
+            if (a[e] == 0f && rng.NextDouble() < 0.5) a[e] = -0f;
+        }
+        for (int p = 0; p < k; p++) a[transA ? p * m + 4 : 4 * k + p] = -0f;   // row 4 of op(A): all −0
+        var b = SmallGemmTests.Random(k * n, rng);
+        var c = new float[m * n];
+        Array.Fill(c, -0f);
+        Assert.True(Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, 0, transA ? m : k, b, 0, n, c, 0, n, false, false, 1f));
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float s = 0f;
+                for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(transA ? a[p * m + i] : a[i * k + p], b[p * n + j], s);
+                if (BitConverter.SingleToInt32Bits(c[i * n + j]) != BitConverter.SingleToInt32Bits(s))
+                    Assert.Fail($"{V.Count}-lane transA={transA}: C[{i}, {j}] = {c[i * n + j]:R}, the dense chain {s:R}");
+            }
+    }
+
     private static float[] WeightGrad(float[] xv, float[] gv, int rows, int inF, int outF, Rng rng)
     {
         var x = Tensor.FromArray(xv, rows, inF);
