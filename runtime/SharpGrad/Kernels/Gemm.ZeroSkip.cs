@@ -523,6 +523,38 @@ public static partial class Gemm
                         if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
                     }
                     int t = q == 0 ? i * k : Unsafe.Add(ref ev, i * nkb + q - 1), t1 = Unsafe.Add(ref ev, i * nkb + q);
+                    // two terms per trip (the loop's own compare and branch once per 24 FMAs), in order
+                    for (; t + 1 < t1; t += 2)
+                    {
+                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
+                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
+                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                        s = V.Broadcast(Unsafe.Add(ref vv, t + 1));
+                        br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t + 1) * width);
+                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                    }
                     for (; t < t1; t++)
                     {
                         var s = V.Broadcast(Unsafe.Add(ref vv, t));
