@@ -48,6 +48,9 @@ public static partial class TransformerLayerKernel
         int kc = Gemm.SkipZerosMaxK, blocks = (k + kc - 1) / kc;
         Span<long> counts = blocks <= 64 ? stackalloc long[blocks] : new long[blocks];
         float maxDensity = t_skipMaxDensity > 0 ? t_skipMaxDensity : FeedForwardSkipMaxDensity;
+        // A sample first, the first k-block's first 32 rows of A as stored: a dense A is refused for ~1/32 of the pass
+        int sampleRows = Math.Min(32, transA ? Math.Min(kc, k) : m), sampleCols = transA ? m : Math.Min(kc, k);
+        if (Gemm.CountNonZero(a, aOff, sampleRows, sampleCols, lda) > maxDensity * ((double)sampleRows * sampleCols)) return false;
         for (int blk = 0; blk < blocks; blk++)
         {
             int p0 = blk * kc, kb = Math.Min(kc, k - p0);
