@@ -191,6 +191,50 @@ public static class SequenceWorkloads
         add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+        // The feed-forward block alone (linear1, ReLU, linear2 and their backward, on the layer's own activations), skipping
+        // the ReLU's zeros (TransformerLayer.Skip.cs) and dense, in one binary so the two alternate within a run.
+        var wsf = new Kernels.EncoderLayerWorkspace();
+        float[] yf = new float[xs.Length];
+        void WholeForward()
+        {
+            if (wsf.Hidden1.Length > 0) return;
+            Kernels.TransformerLayerKernel.t_forcedParts = 1;   // the pieces below read a whole forward's activations
+            try { Kernels.TransformerLayerKernel.Forward(shape, xs, yf, 16, w, wsf); }
+            finally { Kernels.TransformerLayerKernel.t_forcedParts = 0; }
+        }
+        foreach (string mode in new[] { "", "-skip", "-dense" })
+        {
+            string suffix = mode;
+            bool dense = mode == "-dense";
+            float skipLimit = mode == "-skip" ? Kernels.Gemm.SkipZerosMaxDensity : 0f;
+            add($"xfmr-ff-fwd{suffix}", $"encoder layer feed-forward forward, 1024x128 -> 512 -> 128{(dense ? ", dense" : mode == "-skip" ? ", skipping up to Gemm.SkipZerosMaxDensity" : "")}", () =>
+            {
+                Kernels.TransformerLayerKernel.t_denseFeedForward = dense;
+                Kernels.TransformerLayerKernel.t_skipMaxDensity = skipLimit;
+                WholeForward();
+                try { Kernels.TransformerLayerKernel.FeedForward(shape, wsf.Hidden1, wsf.Hidden1, wsf.Residual2, 1024, w[4], w[5], w[6], w[7], wsf.Ff1, wsf.Ff1Act, default, wsf.WeightsT.L1, wsf.WeightsT.L2); }
+                finally { (Kernels.TransformerLayerKernel.t_denseFeedForward, Kernels.TransformerLayerKernel.t_skipMaxDensity) = (false, 0f); }
+            }, 30);
+            add($"xfmr-ff-bwd{suffix}", $"encoder layer feed-forward backward, 1024x128 -> 512 -> 128{(dense ? ", dense" : mode == "-skip" ? ", skipping up to Gemm.SkipZerosMaxDensity" : "")}", () =>
+            {
+                Kernels.TransformerLayerKernel.t_denseFeedForward = dense;
+                Kernels.TransformerLayerKernel.t_skipMaxDensity = skipLimit;
+                WholeForward();
+                try { Kernels.TransformerLayerKernel.FeedForwardBackward(shape, wsf.Hidden1, yf, wsf.G3, 1024, w[4], w[6], g[4], g[5], g[6], g[7], wsf.Ff1, wsf.Ff1Act, wsf.GFfAct, wsf.GFf); }
+                finally { (Kernels.TransformerLayerKernel.t_denseFeedForward, Kernels.TransformerLayerKernel.t_skipMaxDensity) = (false, 0f); }
+            }, 30);
+            add($"xfmr-layer-fwd-bwd{suffix}", $"encoder layer kernel forward and backward, 16x64x128{(dense ? ", dense feed-forward" : mode == "-skip" ? ", feed-forward skipping up to Gemm.SkipZerosMaxDensity" : "")}", () =>
+            {
+                Kernels.TransformerLayerKernel.t_denseFeedForward = dense;
+                Kernels.TransformerLayerKernel.t_skipMaxDensity = skipLimit;
+                try
+                {
+                    Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws);
+                    Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws);
+                }
+                finally { (Kernels.TransformerLayerKernel.t_denseFeedForward, Kernels.TransformerLayerKernel.t_skipMaxDensity) = (false, 0f); }
+            }, 30);
+        }
         // Where a zero-skipping product would gain: the exact zeros of linear1's ReLU output (what linear2's forward reads as A,
         // and where the backward's gradient gFf is zero: linear1's g·W and gᵀ·x read it as A), printed by each call.
         add("xfmr-ff-zeros", "encoder layer: exact zeros of linear1's ReLU output (printed)", () =>

@@ -6,8 +6,9 @@ namespace SharpGrad.Kernels;
 /// One call of <see cref="TransformerLayerKernel.LinearBackward"/> inside a batch part of a split backward: its weight's and
 /// bias's gradients (gW += gyᵀ·x, gb += Σ rows of gy), summed over all parts after them (the input's gradient is the part's own).
 /// </summary>
+/// <remarks><paramref name="SkipZeros"/>: the weight gradient may skip the exact zeros of x (<paramref name="ZerosInX"/>) or of gy (TransformerLayer.Skip.cs).</remarks>
 internal readonly record struct DeferredWeightGrad(float[] X, float[] Gy, float[]? GWeight, float[]? GBias, int Rows, int InF, int OutF, int WeightOffset,
-    int BiasOffset);
+    int BiasOffset, bool SkipZeros = false, bool ZerosInX = false);
 
 /// <summary>
 /// The batch parts of a split encoder layer (<see cref="TransformerLayerKernel"/>): a workspace per part (its sequences), the
@@ -246,7 +247,7 @@ public static partial class TransformerLayerKernel
             {
                 var rec = split.Deferred[p][j];
                 int inF = rec.InF, outF = rec.OutF;
-                if (rec.GWeight is { } gW)
+                if (rec.GWeight is { } gW && !(rec.SkipZeros && WeightGradSkipZeros(rec.X, rec.Gy, gW, rec.Rows, inF, outF, o0, o1, rec.WeightOffset, rec.ZerosInX)))
                 {
                     int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, m * inF) / 8 * 8);
                     for (int r = 0; r < rec.Rows; r += block)

@@ -321,12 +321,18 @@ public static partial class TransformerLayerKernel
 
     /// <summary>
     /// y = act(x·Wᵀ + b (+ residual)) over <paramref name="rows"/> rows, the bias, residual and ReLU applied in the GEMM's epilogue;
-    /// as x·(Wᵀ) when <paramref name="weightT"/> (Wᵀ, [inF, outF], see <see cref="EncoderWeightsT"/>) is given.
+    /// as x·(Wᵀ) when <paramref name="weightT"/> (Wᵀ, [inF, outF], see <see cref="EncoderWeightsT"/>) is given, then skipping x's
+    /// exact zeros when <paramref name="skipZeros"/> (x a ReLU's output; TransformerLayer.Skip.cs) and they are enough.
     /// </summary>
     internal static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false,
-        int weightOffset = 0, int biasOffset = 0, float[]? weightT = null)
+        int weightOffset = 0, int biasOffset = 0, float[]? weightT = null, bool skipZeros = false)
     {
         var act = relu ? GemmActivation.Relu : GemmActivation.None;
+        if (weightT is not null && skipZeros && ProductSkipZeros(false, rows, outF, inF, x, 0, inF, weightT, 0, outF, y, 0, outF, accumulate: false))
+        {
+            new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act).ToEpi().ApplyRows(y, 0, outF, 0, rows, 0, outF);
+            return;
+        }
         if (weightT is null)
         {
             Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, weightOffset, inF, 0f, y, 0, outF,
@@ -359,16 +365,24 @@ public static partial class TransformerLayerKernel
     internal static int BackwardBlockMacs = 1 << 24;
 
     /// <summary>gx (+)= gy·W (added when <paramref name="accumulate"/>), gW += gyᵀ·x, gb += Σ rows of gy.</summary>
-    /// <remarks>The weight may be rows of a larger matrix (<paramref name="weightOffset"/>, its gradient at the same offset; the bias's at <paramref name="biasOffset"/>).</remarks>
+    /// <remarks>
+    /// The weight may be rows of a larger matrix (<paramref name="weightOffset"/>, its gradient at the same offset; the bias's at
+    /// <paramref name="biasOffset"/>). <paramref name="zerosInGy"/> (gy is a ReLU's backward: linear1) skips gy's exact zeros
+    /// in gy·W and gyᵀ·x, <paramref name="zerosInX"/> (x is a ReLU's output: linear2) x's in the weight gradient, when they are
+    /// enough (TransformerLayer.Skip.cs).
+    /// </remarks>
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
-        int inF, int outF, int weightOffset = 0, int biasOffset = 0)
+        int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false)
     {
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
         {
             // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards.
-            deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset));
+            deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset, zerosInGy || zerosInX, zerosInX));
             (gWeight, gBias) = (null, null);
         }
+        // gy·W over rows × outF (not in row blocks: the skipping kernel takes each k-block's strip of W once for all rows)
+        if (gx is not null && zerosInGy && ProductSkipZeros(false, rows, inF, outF, gy, 0, outF, weight, weightOffset, inF, gx, 0, inF, accumulate)) gx = null;
+        if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX)) gWeight = null;
         // A wide input (linear2: 128 outputs of 512 inputs) runs whole: at 1024 rows its g·W (n = 512) and gᵀ·x take the packed
         // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
         // 4216 against 4509 / 4558 µs); the other three layers were equal or faster in blocks (linear1 4057–4245 against 4322–4562).
@@ -433,14 +447,16 @@ public static partial class TransformerLayerKernel
             TensorPrimitives.Multiply(ff1Act.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), drop.Dropped.AsSpan(0, rows * f));
             hidden = drop.Dropped!;
         }
+        // ReLU's zeros (and dropout's) in linear2's input are skipped; GELU's output has none
+        bool zeros = !s.Gelu;
         if (drop.OutputMask is { } outputMask)
         {
-            Linear(hidden, w2, b2, drop.Output!, rows, f, e, weightT: w2T);
+            Linear(hidden, w2, b2, drop.Output!, rows, f, e, weightT: w2T, skipZeros: zeros);
             AddDropped(residual, drop.Output!, outputMask, y, rows * e);
         }
         else
         {
-            Linear(hidden, w2, b2, y, rows, f, e, residual, weightT: w2T);
+            Linear(hidden, w2, b2, y, rows, f, e, residual, weightT: w2T, skipZeros: zeros);
         }
     }
 
@@ -459,7 +475,7 @@ public static partial class TransformerLayerKernel
             TensorPrimitives.Multiply(gy.AsSpan(0, rows * e), outputMask.AsSpan(0, rows * e), drop.GOutput.AsSpan(0, rows * e));
             gOut = drop.GOutput!;
         }
-        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e);
+        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
         // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first); ReLU's in place (the element's
         // gradient is read and then written, so gFfAct may be the output: one array of rows × d_ff less to stream)
@@ -473,7 +489,7 @@ public static partial class TransformerLayerKernel
             Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFfAct.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
             gFf = gFfAct;
         }
-        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f);
+        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu);
     }
 
     /// <summary>

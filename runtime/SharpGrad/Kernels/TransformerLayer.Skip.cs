@@ -1,0 +1,104 @@
+using System.Runtime.Intrinsics;
+
+namespace SharpGrad.Kernels;
+
+// The feed-forward block's exact zeros (a ReLU's): ~52 % of linear1's output at the workload's initialisation (layer 0,
+// `count xfmr-ff-zeros`), and the same positions (and more) of the gradient after ReLU's backward. Four of the block's six
+// products have one of them as an operand, and skip its zeros through Gemm.ZeroSkip's kernel (Gemm.TrySgemmSkipZeros):
+// linear2's forward act·W2ᵀ (A = act), linear2's weight gradient gyᵀ·act (as actᵀ·gy, A = act), linear1's input gradient
+// gFf·W1 (A = gFf) and weight gradient gFfᵀ·x (A = gFf). The skipping kernel is one FMA chain per element over A's nonzero
+// terms in order; the dense direct and packed kernels chain over k-blocks of 256 and add each block's chain to C. So the
+// products here run in the same k-blocks (the first written, the others added), which gives the dense kernels' bits on
+// those paths (TransformerFeedForwardSkipTests); the skipped terms are 0·b with b finite, which leave a chain unchanged. A B with a
+// NaN or ±Inf, or an A with too few zeros, runs the dense product (nothing written by the skipping one).
+public static partial class TransformerLayerKernel
+{
+    /// <summary>Tests: the feed-forward block's products on this thread run dense (the reference the skipping ones are compared with).</summary>
+    [ThreadStatic] internal static bool t_denseFeedForward;
+
+    /// <summary>Tests: the products that skipped zeros on this thread (<see cref="ProductSkipZeros"/>).</summary>
+    [ThreadStatic] internal static int t_skippedProducts;
+
+    /// <summary>
+    /// The largest fraction of nonzero elements of A for which the feed-forward block's products skip. On main's skipping
+    /// kernel (session 17, 1 thread, `count xfmr-ff-*` against `-dense`, min, load ~21) the block at its 48 % nonzeros was
+    /// slower skipping than dense: forward 5125–5432 against 4215–4264 µs, backward 15664–18742 against 11607–13156 µs (CPU
+    /// 14.0 against 9.8–10.7 ms): the skipping chain ran at under half the dense kernels' rate per multiply-add, and the
+    /// lists cost a pass over A. So it skips only A with at least three quarters zeros until that kernel is faster (then
+    /// compare `xfmr-ff-fwd-skip` / `-bwd-skip`, which skip up to <see cref="Gemm.SkipZerosMaxDensity"/>, with `-dense`).
+    /// </summary>
+    internal const float FeedForwardSkipMaxDensity = 0.25f;
+
+    /// <summary>Tests and profile pieces: the density limit on this thread instead of <see cref="FeedForwardSkipMaxDensity"/> (0: that).</summary>
+    [ThreadStatic] internal static float t_skipMaxDensity;
+
+    /// <summary>
+    /// Whether C (=, or += with <paramref name="accumulate"/>) op(A)·B ran skipping A's exact zeros (see the file's comment):
+    /// false, with nothing written, when the product is small, A has more than <see cref="FeedForwardSkipMaxDensity"/> nonzeros,
+    /// B holds a NaN or ±Inf, or the machine has no vectors. op(A) as in <see cref="Gemm.TrySgemmSkipZeros"/>.
+    /// </summary>
+    internal static bool ProductSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool accumulate)
+    {
+        if (t_denseFeedForward || m <= 0 || n <= 0 || k <= 0 || (long)m * n * k < Gemm.SkipZerosMinMacs) return false;
+        if (!Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated) return false;
+        // A's nonzeros per k-block, each block within the limit as each call of the kernel checks its own (the first block
+        // too dense ends the counting: a dense A costs a fraction of a pass); the counts are handed to the kernel, which then
+        // does not count again.
+        int kc = Gemm.SkipZerosMaxK, blocks = (k + kc - 1) / kc;
+        Span<long> counts = blocks <= 64 ? stackalloc long[blocks] : new long[blocks];
+        float maxDensity = t_skipMaxDensity > 0 ? t_skipMaxDensity : FeedForwardSkipMaxDensity;
+        // A sample first, the first k-block's first 32 rows of A as stored: a dense A is refused for ~1/32 of the pass
+        int sampleRows = Math.Min(32, transA ? Math.Min(kc, k) : m), sampleCols = transA ? m : Math.Min(kc, k);
+        if (Gemm.CountNonZero(a, aOff, sampleRows, sampleCols, lda) > maxDensity * ((double)sampleRows * sampleCols)) return false;
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            int p0 = blk * kc, kb = Math.Min(kc, k - p0);
+            counts[blk] = transA ? Gemm.CountNonZero(a, aOff + p0 * lda, kb, m, lda) : Gemm.CountNonZero(a, aOff + p0, m, kb, lda);
+            if (counts[blk] > maxDensity * ((double)m * kb)) return false;
+        }
+        if (!Gemm.AllFinite(b, bOff, k, n, ldb)) return false;
+        // Decided for the whole product: each k-block skips whatever its own density (maxDensity 1), so no block can refuse
+        // after an earlier one has written.
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            int p0 = blk * kc, kb = Math.Min(kc, k - p0);
+            int aBlock = aOff + (transA ? p0 * lda : p0);
+            if (!Gemm.TrySgemmSkipZeros(transA, m, n, kb, a, aBlock, lda, b, bOff + p0 * ldb, ldb, c, cOff, ldc, accumulate || p0 > 0, allowParallel: true,
+                maxDensity: 1f, nonZero: counts[blk]))
+                throw new InvalidOperationException($"Gemm.TrySgemmSkipZeros refused k-block {p0}..{p0 + kb} of a {m}×{n}×{k} product after the checks passed.");
+        }
+        t_skippedProducts++;
+        return true;
+    }
+
+    /// <summary>
+    /// gW[o0..o1) += gy[:, o0..o1)ᵀ·x (rows of a Linear's weight gradient, gW at <paramref name="weightOffset"/>) skipping the
+    /// exact zeros of x (<paramref name="zerosInX"/>: computed as xᵀ·gy and stored transposed) or of gy; false, with nothing
+    /// written, when <see cref="ProductSkipZeros"/> does not apply. The product is summed in a scratch and then added to gW,
+    /// as the dense weight gradients add their product.
+    /// </summary>
+    internal static bool WeightGradSkipZeros(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int o0, int o1, int weightOffset, bool zerosInX)
+    {
+        int m = o1 - o0;
+        var product = Scratch<float>.Pool.Rent(m * inF);
+        try
+        {
+            if (zerosInX)
+            {
+                if (!ProductSkipZeros(true, inF, m, rows, x, 0, inF, gy, o0, outF, product, 0, m, accumulate: false)) return false;
+                Gemm.StoreTransposed(product, inF, m, gWeight, weightOffset + o0 * inF, accumulate: true);
+            }
+            else
+            {
+                if (!ProductSkipZeros(true, m, inF, rows, gy, o0, outF, x, 0, inF, product, 0, inF, accumulate: false)) return false;
+                Gemm.AddRow<float>(product.AsSpan(0, m * inF), gWeight.AsSpan(weightOffset + o0 * inF, m * inF));
+            }
+            return true;
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(product);
+        }
+    }
+}
