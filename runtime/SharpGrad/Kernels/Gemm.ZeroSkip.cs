@@ -96,7 +96,7 @@ public static partial class Gemm
             long nonZero = transA ? ListColumns(a, aOff, lda, m, k, ldb, values, rows, counts) : ListRows(a, aOff, lda, m, k, ldb, values, rows, counts);
             var body = new SkipZerosPart<V, TV>(m, k, values, rows, counts, b, bOff, ldb, c, cOff, ldc, 0);
             double flops = 2.0 * nonZero * n;
-            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
+            int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);
