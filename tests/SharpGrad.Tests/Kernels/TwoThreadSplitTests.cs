@@ -39,16 +39,6 @@ public class TwoThreadSplitTests
         }
     }
 
-    private static float[] Sparse(int length, double zeros, Rng rng)
-    {
-        var v = SmallGemmTests.Random(length, rng);
-        for (int i = 0; i < length; i++)
-        {
-            if (rng.NextDouble() < zeros) v[i] = 0f;
-        }
-        return v;
-    }
-
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
@@ -99,7 +89,7 @@ public class TwoThreadSplitTests
             {
                 var rng = new Rng(m * 17 + n * 5 + k + (accumulate ? 1 : 0));
                 int lda = (ta ? m : k) + 2, ldb = n + 1, ldc = n + 3;
-                var a = Sparse((ta ? k : m) * lda, 0.8, rng);
+                var a = ZeroSkipGemmTests.Sparse((ta ? k : m) * lda, 0.8, rng);
                 var b = SmallGemmTests.Random(k * ldb, rng);
                 var c0 = SmallGemmTests.Random(m * ldc, rng);
                 float[] RunWidth<V, TV>() where V : struct, Gemm.ISimd<TV, float> where TV : struct
@@ -124,10 +114,10 @@ public class TwoThreadSplitTests
         foreach (var (rows, inF, outF) in new[] { (64, 784, 256), (63, 785, 257) })
         {
             var rng = new Rng(rows + inF + outF);
-            var x = Sparse(rows * inF, 0.81, rng);
+            var x = ZeroSkipGemmTests.Sparse(rows * inF, 0.81, rng);
             var w = SmallGemmTests.Random(outF * inF, rng);
             var bias = SmallGemmTests.Random(outF, rng);
-            var g = Sparse(rows * outF, 0.5, rng);
+            var g = ZeroSkipGemmTests.Sparse(rows * outF, 0.5, rng);
             var held = SmallGemmTests.Random(outF * inF, rng);
             float[] Forward()
             {
