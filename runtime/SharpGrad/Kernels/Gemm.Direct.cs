@@ -50,12 +50,14 @@ public static partial class Gemm
     private const double DirectFlopsPerPart = 1e6;
 
     /// <summary>
-    /// Below this many flops a direct GEMM stays on the calling thread (~50 µs on one core). The MLP step's fc2 products
-    /// (64×256×128, 4.2 MFLOP, ~25 µs) took as long split in four over two threads as on one (`count gemm-fc2-fwd`, min
-    /// 27.7 against 28.8 µs), and every hand-off is a chance for the caller to wait on a worker the operating system has
-    /// descheduled (docs/performance.md, session 6).
+    /// Below this many flops a direct GEMM stays on the calling thread. The MLP step's fc2 products (64×256×128, 4.2 MFLOP)
+    /// took ~25 µs on the AVX-512 machine of session 6, where splitting them gained nothing (`count gemm-fc2-fwd`, min 27.7
+    /// against 28.8 µs; the bound was 8 MFLOP then); on the AVX2 Zen 3 machine they take ~50 µs each (`count gemm-fc2-fwd`,
+    /// `-dx`, `-dw`, session 17), three of them per step left serial at two threads, so the bound is just below their size
+    /// (docs/performance.md, "two threads, session 17"). Every hand-off is still a chance for the caller to wait on a worker
+    /// the operating system has descheduled.
     /// </summary>
-    private const double DirectParallelFlops = 8e6;
+    private const double DirectParallelFlops = 4e6;
 
     /// <summary>The k-block of the broadcast kernel: a strip of B (k × 2 vectors, 128 B per k) stays in the 48 KB L1.</summary>
     private const int DirectKC = 256;

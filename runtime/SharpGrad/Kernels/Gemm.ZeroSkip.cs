@@ -109,7 +109,7 @@ public static partial class Gemm
             BlockEnds(rows, counts, m, k, kb, nkb, ends);
             var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, values, rows, counts, ends, b, bOff, ldb, transB, checkFinite, c, cOff, ldc, 0);
             double flops = 2.0 * nonZero * n;
-            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
+            int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);

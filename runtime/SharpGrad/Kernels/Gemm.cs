@@ -50,6 +50,15 @@ public static partial class Gemm
     /// </summary>
     private const double ParallelFlops = 4e6;
 
+    /// <summary>
+    /// Below this many flops (over the nonzero terms only) a zero-skipping product (<see cref="TrySgemmSkipZeros"/>) stays
+    /// on the calling thread. The skipping kernel runs at about half the dense kernels' rate, so a product of this size
+    /// is ~45 µs of one core; with the dense path's 8 MFLOP (<see cref="DirectParallelFlops"/>) MNIST's fc1 forward and
+    /// weight gradient (64×784 pixels, ~19 % nonzero: ~4.9 MFLOP each) both ran serially, and the second core had
+    /// nothing to do in mnist_mlp_5_epochs but the optimizer's update (docs/performance.md, session 17).
+    /// </summary>
+    internal const double SkipZerosParallelFlops = 2e6;
+
     /// <summary>The number of columns of the micro-kernel (two vectors).</summary>
     private static int NR<T>() where T : unmanaged => Vector512.IsHardwareAccelerated ? 2 * Vector512<T>.Count
         : Vector256.IsHardwareAccelerated ? 2 * Vector256<T>.Count

@@ -65,7 +65,7 @@ public class ZeroSkipGemmTests
         }
     }
 
-    private static float[] Sparse(int length, double zeros, Rng rng)
+    internal static float[] Sparse(int length, double zeros, Rng rng)
     {
         var v = SmallGemmTests.Random(length, rng);
         for (int i = 0; i < length; i++)

@@ -1,0 +1,141 @@
+using System.Runtime.Intrinsics;
+using SharpGrad;
+using SharpGrad.Kernels;
+using SharpGrad.Tests.Support;
+
+namespace SharpGrad.Tests.Kernels;
+
+/// <summary>
+/// The products that session 17 lets split over the worker threads (docs/performance.md, "Two threads, session 17"): the
+/// direct GEMMs of 4–8 MFLOP (the MLP's fc2 products, serial before) and the zero-skipping products of 2–8 MFLOP over
+/// their nonzero terms (MNIST's fc1 forward and weight gradient, 64×784 pixels ~80 % zeros). A split is over column
+/// ranges and keeps every element's summation order, so 2 and 3 threads must give the same bits as 1 thread. Odd sizes
+/// around the split's bounds, both layouts, β = 0 over NaN and β = 1, the Linear epilogue.
+/// </summary>
+public class TwoThreadSplitTests
+{
+    /// <summary>Runs <paramref name="body"/> with <paramref name="threads"/> kernel threads, then restores the setting.</summary>
+    private static T WithThreads<T>(int threads, Func<T> body)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = threads;
+            return body();
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
+
+    private static void AssertSameBits(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}: element {i} is {actual[i]:R} on several threads, {expected[i]:R} on one");
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void DirectProductsOfFourToEightMflopEqualOneThread(int threads)
+    {
+        // (m, n, k, transA, transB): fc2's forward x·Wᵀ (the transposed path), input gradient g·W, weight gradient gᵀ·x, and odd neighbours
+        var cases = new[]
+        {
+            (64, 128, 256, false, true), (63, 129, 257, false, true), (61, 131, 263, false, true),
+            (64, 256, 128, false, false), (65, 257, 127, false, false),
+            (128, 256, 64, true, false), (129, 255, 65, true, false),
+        };
+        foreach (var (m, n, k, ta, tb) in cases)
+        {
+            Assert.True(2.0 * m * n * k >= 4e6, "each case is above the split's bound");
+            foreach (bool epilogue in new[] { false, true })
+                foreach (float beta in new[] { 0f, 1f })
+                {
+                    var rng = new Rng(m * 131 + n * 7 + k + (epilogue ? 1 : 0) + (int)beta * 2);
+                    int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 3, ldc = n + 2;
+                    var a = SmallGemmTests.Random((ta ? k : m) * lda, rng);
+                    var b = SmallGemmTests.Random((tb ? n : k) * ldb, rng);
+                    var bias = SmallGemmTests.Random(n, rng);
+                    var c0 = SmallGemmTests.Random(m * ldc, rng);
+                    if (beta == 0f) Array.Fill(c0, float.NaN);
+                    float[] Run()
+                    {
+                        var c = (float[])c0.Clone();
+                        if (epilogue) Gemm.Sgemm(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, beta, c, 0, ldc, new GemmEpilogue(bias, activation: GemmActivation.Relu));
+                        else Gemm.Sgemm(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, beta, c, 0, ldc);
+                        return c;
+                    }
+                    var one = WithThreads(1, Run);
+                    AssertSameBits(one, WithThreads(threads, Run), $"threads={threads} m={m} n={n} k={k} transA={ta} transB={tb} beta={beta} epilogue={epilogue}");
+                }
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ZeroSkippingProductsOfTwoToEightMflopEqualOneThread(int threads)
+    {
+        // (m, n, k, transA): MNIST's fc1 forward x·(Wᵀ) over 64×784 pixels, its weight gradient as xᵀ·g, and odd neighbours
+        var cases = new[] { (64, 256, 784, false), (63, 261, 785, false), (784, 256, 64, true), (781, 259, 63, true) };
+        foreach (var (m, n, k, ta) in cases)
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var rng = new Rng(m * 17 + n * 5 + k + (accumulate ? 1 : 0));
+                int lda = (ta ? m : k) + 2, ldb = n + 1, ldc = n + 3;
+                var a = ZeroSkipGemmTests.Sparse((ta ? k : m) * lda, 0.8, rng);
+                var b = SmallGemmTests.Random(k * ldb, rng);
+                var c0 = SmallGemmTests.Random(m * ldc, rng);
+                float[] RunWidth<V, TV>() where V : struct, Gemm.ISimd<TV, float> where TV : struct
+                {
+                    var c = (float[])c0.Clone();
+                    Assert.True(Gemm.TrySgemmSkipZeros<V, TV>(ta, m, n, k, a, 0, lda, b, 0, ldb, c, 0, ldc, accumulate, allowParallel: true, maxDensity: 0.6f),
+                        $"an 80 % sparse A ({m}×{k}) should take the skipping path");
+                    return c;
+                }
+                string what = $"threads={threads} m={m} n={n} k={k} transA={ta} accumulate={accumulate}";
+                AssertSameBits(WithThreads(1, RunWidth<Gemm.Simd256<float>, Vector256<float>>), WithThreads(threads, RunWidth<Gemm.Simd256<float>, Vector256<float>>), "256-bit " + what);
+                AssertSameBits(WithThreads(1, RunWidth<Gemm.Simd512<float>, Vector512<float>>), WithThreads(threads, RunWidth<Gemm.Simd512<float>, Vector512<float>>), "512-bit " + what);
+            }
+    }
+
+    /// <summary>The Linear entries MNIST's compiled step takes (forward with bias + ReLU, weight gradient over the pixels' zeros).</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void MnistLinearSkipZerosEqualOneThread(int threads)
+    {
+        foreach (var (rows, inF, outF) in new[] { (64, 784, 256), (63, 785, 257) })
+        {
+            var rng = new Rng(rows + inF + outF);
+            var x = ZeroSkipGemmTests.Sparse(rows * inF, 0.81, rng);
+            var w = SmallGemmTests.Random(outF * inF, rng);
+            var bias = SmallGemmTests.Random(outF, rng);
+            var g = ZeroSkipGemmTests.Sparse(rows * outF, 0.5, rng);
+            var held = SmallGemmTests.Random(outF * inF, rng);
+            float[] Forward()
+            {
+                var y = new float[rows * outF];
+                Array.Fill(y, float.NaN);
+                var epi = new GemmEpilogue(bias, activation: GemmActivation.Relu).ToEpi();
+                Assert.True(Gemm.TryLinearSkipZeros(x, 0, w, 0, y, 0, rows, inF, outF, epi, allowParallel: true), "MNIST-like input should take the skipping forward");
+                return y;
+            }
+            float[] WeightGrad(bool accumulate)
+            {
+                var gw = accumulate ? (float[])held.Clone() : new float[outF * inF];
+                Assert.True(Gemm.TryLinearWeightGradSkipZeros(g, 0, x, 0, gw, rows, inF, outF, accumulate, allowParallel: true), "MNIST-like input should take the skipping weight gradient");
+                return gw;
+            }
+            AssertSameBits(WithThreads(1, Forward), WithThreads(threads, Forward), $"forward threads={threads} rows={rows} inF={inF} outF={outF}");
+            foreach (bool accumulate in new[] { false, true })
+                AssertSameBits(WithThreads(1, () => WeightGrad(accumulate)), WithThreads(threads, () => WeightGrad(accumulate)), $"weight gradient threads={threads} rows={rows} accumulate={accumulate}");
+        }
+    }
+}
