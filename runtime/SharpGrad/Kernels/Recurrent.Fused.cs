@@ -259,9 +259,18 @@ public static partial class RecurrentKernel
             bool hasPrev = k > 1 || !c0.IsEmpty;
             ref T cp = ref k == 1 ? ref cInit : ref Unsafe.Add(ref aux0, s.TimeOf(k - 2) * nh);
             // Block of units outer, row tiles inner: the block's panel is read from L2 once per step, not once per row tile.
+            // Two-vector blocks: 6-row tiles first (12 accumulators: the 4-row tile's 8 left the FMAs waiting on their own
+            // latency), as many as leave a multiple of 4 rows to the 4-row tiles when possible (32 rows: 6·4 + 4·2, 16: 6·2 + 4).
+            int six = two ? LstmBackwardSixRowTiles(nr) : 0;
             for (int j = 0; j < h; j += u)
             {
-                for (int r = 0; r < nr; r += 4)
+                for (int r = 0; r < 6 * six; r += 6)
+                {
+                    LstmBackwardTile6<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
+                        ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                        ref Unsafe.Add(ref d0, tp * n * g));
+                }
+                for (int r = 6 * six; r < nr; r += 4)
                 {
                     int rows = Math.Min(4, nr - r), ra = r0 + r;
                     // Rows past the end of the block repeat its last row (their sums are not used).
@@ -305,6 +314,73 @@ public static partial class RecurrentKernel
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// How many 6-row tiles the backward's two-vector blocks of <paramref name="nr"/> rows take: the most that leave a multiple
+    /// of 4 rows (for the 4-row tiles), or with none such the most that fit.
+    /// </summary>
+    internal static int LstmBackwardSixRowTiles(int nr)
+    {
+        for (int k = nr / 6; k >= 0; k--)
+        {
+            if ((nr - 6 * k) % 4 == 0) return k;
+        }
+        return nr / 6;
+    }
+
+    /// <summary>
+    /// One 6-row × 2-vector tile of the backward's step: dh_{t−1} of rows [<paramref name="ra"/>, ra + 6) and units
+    /// [<paramref name="j"/>, j + 2w) = dGates_t·W_hh over k = 0..4h from the block's panel [4h][2w], then the cell backward of
+    /// step t − 1 for those rows and units. <paramref name="dT"/>, <paramref name="goP"/>, <paramref name="actP"/>,
+    /// <paramref name="tcP"/> and <paramref name="dgP"/> are the steps' blocks (row 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmBackwardTile6<T, V, TV>(int ra, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP, ref T tcP,
+        ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        ref T a0 = ref Unsafe.Add(ref dT, ra * g);
+        ref T a1 = ref Unsafe.Add(ref a0, g);
+        ref T a2 = ref Unsafe.Add(ref a1, g);
+        ref T a3 = ref Unsafe.Add(ref a2, g);
+        ref T a4 = ref Unsafe.Add(ref a3, g);
+        ref T a5 = ref Unsafe.Add(ref a4, g);
+        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
+        TV s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
+        nuint w = (nuint)V.Count, u = 2 * w;
+        ref T wk = ref panel;
+        for (int p = 0; p < g; p++)
+        {
+            var w0 = V.Load(ref wk, 0);
+            var w1 = V.Load(ref wk, w);
+            var v = V.Broadcast(Unsafe.Add(ref a0, p));
+            s00 = V.MultiplyAdd(v, w0, s00); s01 = V.MultiplyAdd(v, w1, s01);
+            v = V.Broadcast(Unsafe.Add(ref a1, p));
+            s10 = V.MultiplyAdd(v, w0, s10); s11 = V.MultiplyAdd(v, w1, s11);
+            v = V.Broadcast(Unsafe.Add(ref a2, p));
+            s20 = V.MultiplyAdd(v, w0, s20); s21 = V.MultiplyAdd(v, w1, s21);
+            v = V.Broadcast(Unsafe.Add(ref a3, p));
+            s30 = V.MultiplyAdd(v, w0, s30); s31 = V.MultiplyAdd(v, w1, s31);
+            v = V.Broadcast(Unsafe.Add(ref a4, p));
+            s40 = V.MultiplyAdd(v, w0, s40); s41 = V.MultiplyAdd(v, w1, s41);
+            v = V.Broadcast(Unsafe.Add(ref a5, p));
+            s50 = V.MultiplyAdd(v, w0, s50); s51 = V.MultiplyAdd(v, w1, s51);
+            wk = ref Unsafe.Add(ref wk, u);
+        }
+        nuint ji = (nuint)j, uh = (nuint)h;
+        for (int q = 0; q < 6; q++)
+        {
+            var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), 3 => (s30, s31), 4 => (s40, s41), _ => (s50, s51) };
+            int row = ra + q, e = row * h;
+            ref T go = ref Unsafe.Add(ref goP, e);
+            ref T act = ref Unsafe.Add(ref actP, row * g);
+            ref T tc = ref Unsafe.Add(ref tcP, e);
+            ref T cpr = ref Unsafe.Add(ref cp, hasPrev ? e : 0);
+            ref T dcr = ref Unsafe.Add(ref dc0, e);
+            ref T dg = ref Unsafe.Add(ref dgP, row * g);
+            LstmCellBackward<T, V, TV>(V.Add(v0, V.Load(ref go, ji)), ji, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
+            LstmCellBackward<T, V, TV>(V.Add(v1, V.Load(ref go, ji + w)), ji + w, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
         }
     }
 
