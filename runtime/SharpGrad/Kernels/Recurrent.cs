@@ -382,10 +382,11 @@ public static partial class RecurrentKernel
     }
 
     /// <summary>
-    /// W_hh's float gradient, dW [g, h] += dGᵀ·H over <paramref name="rows"/> rows (+ the <paramref name="n0"/> rows of dG at
-    /// <paramref name="dOff0"/> against <paramref name="h0"/>, when not null), computed as dWᵀ = Hᵀ·dG [h, g] and added transposed:
-    /// the product with the 512-wide operand as B runs faster on both vector widths' direct paths (AVX2: lstm-gemm-dwhh
-    /// (512, 128, 1120) 2.36 ms against -dwhh-t (128, 512, 1120) 2.0 ms, docs/performance.md "LSTM step, session 17").
+    /// A recurrent weight's float gradient (W_hh's, W_ih's), dW [g, h] += dGᵀ·H over <paramref name="rows"/> rows (+ the
+    /// <paramref name="n0"/> rows of dG at <paramref name="dOff0"/> against <paramref name="h0"/>, when not null), computed as
+    /// dWᵀ = Hᵀ·dG [h, g] and added transposed: the product with the 512-wide operand as B takes the GEMM's packed path on
+    /// AVX2 and ran faster (lstm-gemm-dwhh (512, 128, 1120) 2.44 ms against -dwhh-t (128, 512, 1120) 1.73 ms,
+    /// docs/performance.md "LSTM step, session 17").
     /// </summary>
     internal static void WeightGradTransposed(float[] hs, int hOff, float[] dG, int dOff, int rows, float[]? h0, int dOff0, int n0, int h, int g, float[] dW)
     {
