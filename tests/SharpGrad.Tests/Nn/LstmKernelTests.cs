@@ -206,6 +206,28 @@ public class LstmKernelTests
     public void SixRowBackwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
         => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
 
+    public static IEnumerable<object[]> FourRowTileCases()
+    {
+        // The backward's 4-row tiles (LstmBackwardTile4), split on the two-vector flag, at both widths: one-vector blocks (h a
+        // multiple of w only) and two-vector blocks without or after 6-row tiles, with 4 rows and 1–3 rows left over (odd row
+        // counts), one step, batch blocks.
+        foreach (int width in new[] { 256, 512 })
+        {
+            int w = width / 32;
+            yield return [width, 3 * w, 7, 3, true, true, false, 1];    // one vector: 4 + 3
+            yield return [width, 5 * w, 6, 2, false, false, true, 1];   // 4 + 2
+            yield return [width, 3 * w, 9, 1, true, false, true, 2];    // blocks of 5 (4 + 1) and 4
+            yield return [width, 2 * w, 5, 3, true, true, false, 1];    // two vectors, no 6-row tile: 4 + 1
+            yield return [width, 4 * w, 11, 2, false, true, true, 1];   // 6 + 4 + 1
+            yield return [width, 2 * w, 3, 4, true, false, false, 1];   // 3 rows
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(FourRowTileCases))]
+    public void FourRowBackwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+        => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
+
     [Theory]
     [InlineData(32, 4)]   // 6·4 + 4·2
     [InlineData(16, 2)]   // 6·2 + 4
