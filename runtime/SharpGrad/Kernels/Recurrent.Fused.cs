@@ -243,7 +243,6 @@ public static partial class RecurrentKernel
         int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, w = V.Count;
         bool two = h % (2 * w) == 0;
         int u = two ? 2 * w : w;
-        nuint uh = (nuint)h, uw = (nuint)w;
         ref T wp0 = ref MemoryMarshal.GetArrayDataReference(buffers.Packed);
         ref T d0 = ref MemoryMarshal.GetArrayDataReference(dXw);
         ref T go0 = ref MemoryMarshal.GetReference(gOutput);
@@ -259,52 +258,168 @@ public static partial class RecurrentKernel
             bool hasPrev = k > 1 || !c0.IsEmpty;
             ref T cp = ref k == 1 ? ref cInit : ref Unsafe.Add(ref aux0, s.TimeOf(k - 2) * nh);
             // Block of units outer, row tiles inner: the block's panel is read from L2 once per step, not once per row tile.
+            // Two-vector blocks: 6-row tiles first (12 accumulators: the 4-row tile's 8 left the FMAs waiting on their own
+            // latency), as many as leave a multiple of 4 rows to the 4-row tiles when possible (32 rows: 6·4 + 4·2, 16: 6·2 + 4).
+            int six = two ? LstmBackwardSixRowTiles(nr) : 0;
             for (int j = 0; j < h; j += u)
             {
-                for (int r = 0; r < nr; r += 4)
+                for (int r = 0; r < 6 * six; r += 6)
                 {
-                    int rows = Math.Min(4, nr - r), ra = r0 + r;
-                    // Rows past the end of the block repeat its last row (their sums are not used).
-                    ref T a0 = ref Unsafe.Add(ref d0, (t * n + ra) * g);
-                    ref T a1 = ref Unsafe.Add(ref d0, (t * n + ra + Math.Min(1, rows - 1)) * g);
-                    ref T a2 = ref Unsafe.Add(ref d0, (t * n + ra + Math.Min(2, rows - 1)) * g);
-                    ref T a3 = ref Unsafe.Add(ref d0, (t * n + ra + Math.Min(3, rows - 1)) * g);
-                    TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
-                    ref T wk = ref Unsafe.Add(ref wp0, j * g);
-                    for (int p = 0; p < g; p++)
+                    LstmBackwardTile6<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
+                        ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                        ref Unsafe.Add(ref d0, tp * n * g));
+                }
+                // The 4-row tiles, one compiled copy per vector count (the flag tested once per tile, not per k).
+                for (int r = 6 * six; r < nr; r += 4)
+                {
+                    int rows = Math.Min(4, nr - r);
+                    if (two)
                     {
-                        var w0 = V.Load(ref wk, 0);
-                        var w1 = two ? V.Load(ref wk, uw) : default;
-                        var v = V.Broadcast(Unsafe.Add(ref a0, p));
-                        s00 = V.MultiplyAdd(v, w0, s00);
-                        if (two) s01 = V.MultiplyAdd(v, w1, s01);
-                        v = V.Broadcast(Unsafe.Add(ref a1, p));
-                        s10 = V.MultiplyAdd(v, w0, s10);
-                        if (two) s11 = V.MultiplyAdd(v, w1, s11);
-                        v = V.Broadcast(Unsafe.Add(ref a2, p));
-                        s20 = V.MultiplyAdd(v, w0, s20);
-                        if (two) s21 = V.MultiplyAdd(v, w1, s21);
-                        v = V.Broadcast(Unsafe.Add(ref a3, p));
-                        s30 = V.MultiplyAdd(v, w0, s30);
-                        if (two) s31 = V.MultiplyAdd(v, w1, s31);
-                        wk = ref Unsafe.Add(ref wk, u);
+                        LstmBackwardTile4<T, V, TV, TwoVectors>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
+                            ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                            ref Unsafe.Add(ref d0, tp * n * g));
                     }
-                    for (int q = 0; q < rows; q++)
+                    else
                     {
-                        var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), _ => (s30, s31) };
-                        int row = ra + q, e = row * h;
-                        ref T go = ref Unsafe.Add(ref go0, tp * nh + e);
-                        ref T act = ref Unsafe.Add(ref act0, (tp * n + row) * g);
-                        ref T tc = ref Unsafe.Add(ref tc0, tp * nh + e);
-                        ref T cpr = ref Unsafe.Add(ref cp, hasPrev ? e : 0);
-                        ref T dcr = ref Unsafe.Add(ref dc0, e);
-                        ref T dg = ref Unsafe.Add(ref d0, (tp * n + row) * g);
-                        nuint ji = (nuint)j;
-                        LstmCellBackward<T, V, TV>(V.Add(v0, V.Load(ref go, ji)), ji, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
-                        if (two) LstmCellBackward<T, V, TV>(V.Add(v1, V.Load(ref go, ji + uw)), ji + uw, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
+                        LstmBackwardTile4<T, V, TV, OneVector>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
+                            ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                            ref Unsafe.Add(ref d0, tp * n * g));
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The vector count of a backward tile (<see cref="OneVector"/>, <see cref="TwoVectors"/>), a constant in each compiled copy.</summary>
+    private interface ITileVectors { static abstract bool Two { get; } }
+
+    /// <summary>Tiles one vector wide (h a multiple of w but not of 2w).</summary>
+    private readonly struct OneVector : ITileVectors { public static bool Two => false; }
+
+    /// <summary>Tiles two vectors wide (h a multiple of 2w).</summary>
+    private readonly struct TwoVectors : ITileVectors { public static bool Two => true; }
+
+    /// <summary>
+    /// One tile of up to 4 rows (<paramref name="rows"/>, 1–4) × 1 or 2 vectors (<typeparamref name="TW"/>) of the backward's
+    /// step, as <see cref="LstmBackwardTile6{T, V, TV}"/>: rows past the tile's end repeat its last row (their sums are not used).
+    /// The vector count is a type, so each copy's k loop carries no test of it (with a bool the JIT, which does not inline the
+    /// tile, tested it per k: 5 branches and 2 stack reloads).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmBackwardTile4<T, V, TV, TW>(int ra, int rows, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP,
+        ref T tcP, ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+        where TW : struct, ITileVectors
+    {
+        bool two = TW.Two;
+        ref T a0 = ref Unsafe.Add(ref dT, ra * g);
+        ref T a1 = ref Unsafe.Add(ref a0, Math.Min(1, rows - 1) * g);
+        ref T a2 = ref Unsafe.Add(ref a0, Math.Min(2, rows - 1) * g);
+        ref T a3 = ref Unsafe.Add(ref a0, Math.Min(3, rows - 1) * g);
+        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
+        nuint w = (nuint)V.Count, u = two ? 2 * w : w;
+        ref T wk = ref panel;
+        for (int p = 0; p < g; p++)
+        {
+            var w0 = V.Load(ref wk, 0);
+            var w1 = two ? V.Load(ref wk, w) : default;
+            var v = V.Broadcast(Unsafe.Add(ref a0, p));
+            s00 = V.MultiplyAdd(v, w0, s00);
+            if (two) s01 = V.MultiplyAdd(v, w1, s01);
+            v = V.Broadcast(Unsafe.Add(ref a1, p));
+            s10 = V.MultiplyAdd(v, w0, s10);
+            if (two) s11 = V.MultiplyAdd(v, w1, s11);
+            v = V.Broadcast(Unsafe.Add(ref a2, p));
+            s20 = V.MultiplyAdd(v, w0, s20);
+            if (two) s21 = V.MultiplyAdd(v, w1, s21);
+            v = V.Broadcast(Unsafe.Add(ref a3, p));
+            s30 = V.MultiplyAdd(v, w0, s30);
+            if (two) s31 = V.MultiplyAdd(v, w1, s31);
+            wk = ref Unsafe.Add(ref wk, u);
+        }
+        for (int q = 0; q < rows; q++)
+        {
+            var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), _ => (s30, s31) };
+            LstmTileRowBackward<T, V, TV, TW>(v0, v1, ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
+        }
+    }
+
+    /// <summary>
+    /// The epilogue of a backward tile for one row: its sums (<paramref name="v0"/>, and <paramref name="v1"/> when
+    /// <typeparamref name="TW"/> is two vectors) + the output's gradient = dh_{t−1} of units [<paramref name="j"/>, …), then the
+    /// cell backward of step t − 1 for them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmTileRowBackward<T, V, TV, TW>(TV v0, TV v1, int row, int j, int g, int h, ref T goP, ref T actP, ref T tcP,
+        ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+        where TW : struct, ITileVectors
+    {
+        nuint ji = (nuint)j, uh = (nuint)h, w = (nuint)V.Count;
+        int e = row * h;
+        ref T go = ref Unsafe.Add(ref goP, e);
+        ref T act = ref Unsafe.Add(ref actP, row * g);
+        ref T tc = ref Unsafe.Add(ref tcP, e);
+        ref T cpr = ref Unsafe.Add(ref cp, hasPrev ? e : 0);
+        ref T dcr = ref Unsafe.Add(ref dc0, e);
+        ref T dg = ref Unsafe.Add(ref dgP, row * g);
+        LstmCellBackward<T, V, TV>(V.Add(v0, V.Load(ref go, ji)), ji, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
+        if (TW.Two) LstmCellBackward<T, V, TV>(V.Add(v1, V.Load(ref go, ji + w)), ji + w, uh, ref act, ref tc, ref cpr, hasPrev, ref dcr, ref dg);
+    }
+
+    /// <summary>
+    /// How many 6-row tiles the backward's two-vector blocks of <paramref name="nr"/> rows take: the most that leave a multiple
+    /// of 4 rows (for the 4-row tiles), or with none such the most that fit.
+    /// </summary>
+    internal static int LstmBackwardSixRowTiles(int nr)
+    {
+        for (int k = nr / 6; k >= 0; k--)
+        {
+            if ((nr - 6 * k) % 4 == 0) return k;
+        }
+        return nr / 6;
+    }
+
+    /// <summary>
+    /// One 6-row × 2-vector tile of the backward's step: dh_{t−1} of rows [<paramref name="ra"/>, ra + 6) and units
+    /// [<paramref name="j"/>, j + 2w) = dGates_t·W_hh over k = 0..4h from the block's panel [4h][2w], then the cell backward of
+    /// step t − 1 for those rows and units. <paramref name="dT"/>, <paramref name="goP"/>, <paramref name="actP"/>,
+    /// <paramref name="tcP"/> and <paramref name="dgP"/> are the steps' blocks (row 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmBackwardTile6<T, V, TV>(int ra, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP, ref T tcP,
+        ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        ref T a0 = ref Unsafe.Add(ref dT, ra * g);
+        ref T a1 = ref Unsafe.Add(ref a0, g);
+        ref T a2 = ref Unsafe.Add(ref a1, g);
+        ref T a3 = ref Unsafe.Add(ref a2, g);
+        ref T a4 = ref Unsafe.Add(ref a3, g);
+        ref T a5 = ref Unsafe.Add(ref a4, g);
+        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
+        TV s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
+        nuint w = (nuint)V.Count, u = 2 * w;
+        ref T wk = ref panel;
+        for (int p = 0; p < g; p++)
+        {
+            var w0 = V.Load(ref wk, 0);
+            var w1 = V.Load(ref wk, w);
+            var v = V.Broadcast(Unsafe.Add(ref a0, p));
+            s00 = V.MultiplyAdd(v, w0, s00); s01 = V.MultiplyAdd(v, w1, s01);
+            v = V.Broadcast(Unsafe.Add(ref a1, p));
+            s10 = V.MultiplyAdd(v, w0, s10); s11 = V.MultiplyAdd(v, w1, s11);
+            v = V.Broadcast(Unsafe.Add(ref a2, p));
+            s20 = V.MultiplyAdd(v, w0, s20); s21 = V.MultiplyAdd(v, w1, s21);
+            v = V.Broadcast(Unsafe.Add(ref a3, p));
+            s30 = V.MultiplyAdd(v, w0, s30); s31 = V.MultiplyAdd(v, w1, s31);
+            v = V.Broadcast(Unsafe.Add(ref a4, p));
+            s40 = V.MultiplyAdd(v, w0, s40); s41 = V.MultiplyAdd(v, w1, s41);
+            v = V.Broadcast(Unsafe.Add(ref a5, p));
+            s50 = V.MultiplyAdd(v, w0, s50); s51 = V.MultiplyAdd(v, w1, s51);
+            wk = ref Unsafe.Add(ref wk, u);
+        }
+        for (int q = 0; q < 6; q++)
+        {
+            var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), 3 => (s30, s31), 4 => (s40, s41), _ => (s50, s51) };
+            LstmTileRowBackward<T, V, TV, TwoVectors>(v0, v1, ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
         }
     }
 

@@ -348,7 +348,8 @@ public static class RecurrentStack
                     var to = gradC0.AsSpan(idx * nh, nh);
                     TensorPrimitives.Add(to, ws.InitialGrad, to);
                 }
-                if (weightGrads[idx * k] is { } gwIh) Gemm.Sgemm(true, false, g, inF, rows, 1f, dXw, 0, g, ws.InputOf(layer), 0, inF, 1f, gwIh, 0, inF);
+                // dW_ih += dXwᵀ·x, as dW_ihᵀ = xᵀ·dXw added transposed (the faster orientation, as W_hh's in the kernel).
+                if (weightGrads[idx * k] is { } gwIh) RecurrentKernel.WeightGradTransposed(ws.InputOf(layer), 0, dXw, 0, rows, null, 0, 0, inF, g, gwIh);
                 if (gbIh is not null && !sharedBiasGrad)
                 {
                     var gb = gbIh.AsSpan(0, g);

@@ -183,6 +183,61 @@ public class LstmKernelTests
         }
     }
 
+    public static IEnumerable<object[]> SixRowTileCases()
+    {
+        // The backward's 6-row × 2-vector tiles (h a multiple of 2w) at both widths, and the 4-row tiles after them: 6 rows (one
+        // tile), 12 (two), 16 (two + one 4-row tile), 13 (two + a 4-row tile of 1 row), 23 (three + 4 + 1), 20 (two + 4 + 4),
+        // 32 split in 2 blocks of 16, 17 in blocks of 9 (6 + 3) and 8 (4 + 4).
+        foreach (int width in new[] { 256, 512 })
+        {
+            yield return [width, 32, 6, 3, true, true, false, 1];
+            yield return [width, 64, 12, 2, false, false, true, 1];
+            yield return [width, 32, 16, 4, true, false, false, 1];
+            yield return [width, 32, 13, 3, true, true, true, 1];
+            yield return [width, 64, 23, 2, false, true, false, 1];
+            yield return [width, 32, 32, 3, true, true, false, 2];
+            yield return [width, 32, 17, 2, true, false, true, 2];
+        }
+        yield return [256, 16, 20, 5, true, true, true, 1];
+    }
+
+    [Theory]
+    [MemberData(nameof(SixRowTileCases))]
+    public void SixRowBackwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+        => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
+
+    public static IEnumerable<object[]> FourRowTileCases()
+    {
+        // The backward's 4-row tiles (LstmBackwardTile4), split on the two-vector flag, at both widths: one-vector blocks (h a
+        // multiple of w only) and two-vector blocks without or after 6-row tiles, with 4 rows and 1–3 rows left over (odd row
+        // counts), one step, batch blocks.
+        foreach (int width in new[] { 256, 512 })
+        {
+            int w = width / 32;
+            yield return [width, 3 * w, 7, 3, true, true, false, 1];    // one vector: 4 + 3
+            yield return [width, 5 * w, 6, 2, false, false, true, 1];   // 4 + 2
+            yield return [width, 3 * w, 9, 1, true, false, true, 2];    // blocks of 5 (4 + 1) and 4
+            yield return [width, 2 * w, 5, 3, true, true, false, 1];    // two vectors, no 6-row tile: 4 + 1
+            yield return [width, 4 * w, 11, 2, false, true, true, 1];   // 6 + 4 + 1
+            yield return [width, 2 * w, 3, 4, true, false, false, 1];   // 3 rows
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(FourRowTileCases))]
+    public void FourRowBackwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+        => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
+
+    [Theory]
+    [InlineData(32, 4)]   // 6·4 + 4·2
+    [InlineData(16, 2)]   // 6·2 + 4
+    [InlineData(12, 2)]
+    [InlineData(13, 2)]   // no count leaves a multiple of 4: as many as fit
+    [InlineData(10, 1)]   // 6 + 4
+    [InlineData(8, 0)]    // 4 + 4
+    [InlineData(5, 0)]
+    public void SixRowTilesLeaveWholeFourRowTiles(int rows, int six) => Assert.Equal(six, RecurrentKernel.LstmBackwardSixRowTiles(rows));
+
     [Theory]
     [InlineData(16, 5, 4, true, true, false)]
     [InlineData(32, 7, 3, false, false, true)]
