@@ -200,6 +200,7 @@ public static partial class Gemm
         T[] c, int cOff, int ldc, Epi<T> epi, int chunk, bool overwrite) : IParallelBody
         where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int j0 = index * chunk, j1 = Math.Min(n, j0 + chunk);
@@ -282,6 +283,7 @@ public static partial class Gemm
         T[] a, int aOff, int lda, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, Epi<T> epi, int chunk, bool overwrite) : IParallelBody
         where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int j0 = index * chunk, j1 = Math.Min(n, j0 + chunk);

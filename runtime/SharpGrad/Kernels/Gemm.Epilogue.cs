@@ -111,6 +111,7 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
     }
 
     /// <summary>Applies the epilogue to C[i0..i1, j0..j1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ApplyRows(T[] c, int cOff, int ldc, int i0, int i1, int j0, int j1)
     {
         for (int i = i0; i < i1; i++) ApplyRow(c.AsSpan(cOff + i * ldc + j0, j1 - j0), i, j0);

@@ -32,6 +32,7 @@ public static partial class Gemm
     /// must stay NaN): the caller then runs the dense product. <paramref name="nonZero"/>: A's nonzero count when the caller
     /// already has it (<see cref="CountNonZero"/>: two products of one gradient count it once), or −1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TrySgemmSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
         float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity = SkipZerosMaxDensity, long nonZero = -1)
     {
@@ -126,6 +127,7 @@ public static partial class Gemm
     }
 
     /// <summary>ends[i·nkb + q] = one past the last term of row i's list (rows p, ascending) with p &lt; (q + 1)·kb.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BlockEnds(int[] rows, int[] counts, int m, int k, int kb, int nkb, int[] ends)
     {
         for (int i = 0; i < m; i++)
@@ -165,6 +167,7 @@ public static partial class Gemm
     /// product is small or neither operand has enough zeros: the caller runs the dense GEMM. <paramref name="gNonZero"/>:
     /// g's nonzero count if known, or −1.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryLinearWeightGradSkipZeros(float[] g, int gOff, float[] x, int xOff, float[] gw, int rows, int inF, int outF,
         bool accumulate, bool allowParallel, long gNonZero = -1)
     {
@@ -197,6 +200,7 @@ public static partial class Gemm
     /// skipping g's exact zeros (a ReLU's backward: the transformer FFN's first linear). False when the product is small or
     /// g has too few zeros: the caller runs the dense GEMM.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryLinearInputGradSkipZeros(float[] g, int gOff, float[] w, int wOff, float[] gx, int gxOff, int rows, int inF, int outF,
         bool accumulate, bool allowParallel, long gNonZero = -1)
     {
@@ -301,6 +305,7 @@ public static partial class Gemm
     /// x has more than <paramref name="maxDensity"/> nonzeros (nothing written) or W holds a NaN or ±Inf (y then holds
     /// partial sums, found as W is packed): the caller runs the dense GEMM, which overwrites y.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearSkipZeros(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF,
         Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity)
     {
@@ -390,6 +395,7 @@ public static partial class Gemm
 
         public int N { get; init; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int j0 = index * Chunk;

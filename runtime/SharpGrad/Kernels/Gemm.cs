@@ -200,6 +200,7 @@ public static partial class Gemm
     private readonly struct PackBPart<T>(bool transB, T[] b, int bOff, int ldb, int pc, int kc, int jc, int nc, int nr, T[] dst, int dstBase, int perPart) : IParallelBody
         where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int j0 = index * perPart * nr;
@@ -221,6 +222,7 @@ public static partial class Gemm
         T alpha, T[] bPack, int bBase, T[] c, int cOffset, int ldc, bool first, bool last, Epi<T> epi) : IParallelBody
         where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int part)
         {
             var aPack = Scratch<T>.Pool.Rent(kcur * mc + 2 * Pad<T>());

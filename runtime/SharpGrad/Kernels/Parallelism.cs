@@ -295,6 +295,7 @@ internal sealed unsafe class WorkerPool
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Trampoline<TBody>(void* body, int index) where TBody : struct, IParallelBody
         => Unsafe.AsRef<TBody>(body).Invoke(index);
 
@@ -356,6 +357,7 @@ internal sealed unsafe class WorkerPool
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop(int id)
     {
         long seen = Volatile.Read(ref s_job->Claim) >> 32;

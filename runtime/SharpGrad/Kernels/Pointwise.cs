@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using SharpGrad.Ops;
 
 namespace SharpGrad.Kernels;
@@ -86,6 +87,7 @@ public static class Pointwise
     /// The mask-derivative path: o = g · f′ (or +=) over whole SIMD vectors, f′ evaluated on <see cref="VectorAlgebra{T}"/>;
     /// returns how many leading elements it did (the rest is the scalar tail). 0 without hardware vectors.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int BackwardVectors<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> o, bool accumulate, double a, double b)
         where TOp : IPointwiseOp
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -537,6 +537,7 @@ public static partial class RecurrentKernel
     /// <see cref="Transpose{T}"/> of rows <paramref name="ld"/> elements apart (≥ cols): a head's keys
     /// inside a packed projection (<see cref="AttentionKernel"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TransposeStrided<T>(T[] src, int offset, int ld, int rows, int cols, T[] dst) where T : unmanaged
     {
         if (offset < 0 || ld < cols || (rows > 0 && (long)offset + (long)(rows - 1) * ld + cols > src.Length) || (long)rows * cols > dst.Length)

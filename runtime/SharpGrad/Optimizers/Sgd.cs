@@ -106,6 +106,7 @@ public sealed class Sgd : Optimizer
     private readonly struct Part<T>(T[] p, int pOff, T[] grad, int gOff, T[]? buf, int bOff, int count, int chunk, Options o) : IParallelBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
             int start = index * chunk, len = Math.Min(chunk, count - start);
