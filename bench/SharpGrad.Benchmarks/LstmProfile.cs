@@ -49,8 +49,9 @@ public static class LstmProfile
         add("lstm-gemm-dwhh-t", "sgemm (1120x128)ᵀ · 1120x512 (W_hh gradient, transposed)", () => Gemm.Sgemm(true, false, H, G, Rows, 1f, c, 0, H, a, 0, G, 1f, b, 0, G), 200);
         add("lstm-gemm-dwih-t", "sgemm (1120x64)ᵀ · 1120x512 (W_ih gradient, transposed)", () => Gemm.Sgemm(true, false, I, G, Rows, 1f, c, 0, I, a, 0, G, 1f, b, 0, G), 200);
         add("lstm-gemm-dh", "sgemm 32x512 · 512x128 (per step, backward)", () => Gemm.Sgemm(false, false, N, H, G, 1f, a, 0, G, b, 0, H, 1f, c, 0, H), 2000);
-        add("lstm-gemm-xw", "sgemm 1120x64 · (512x64)ᵀ (input projection)", () => Gemm.Sgemm(false, true, Rows, G, I, 1f, a, 0, I, b, 0, I, 0f, c, 0, G), 200);
-        // The input projection as RecurrentStack does it since session 9: W_ihᵀ stored, 3 row blocks of 374/373 rows (direct path).
+        add("lstm-gemm-xw", "sgemm 1120x64 · (512x64)ᵀ (input projection, RecurrentStack.Project)", () => Gemm.Sgemm(false, true, Rows, G, I, 1f, a, 0, I, b, 0, I, 0f, c, 0, G), 200);
+        // The input projection as RecurrentStack did it in sessions 9–17: W_ihᵀ stored, 3 row blocks of 374/373 rows (direct path);
+        // since session 18 it is lstm-gemm-xw (one packed product).
         var bT = Rand(I * G);
         add("lstm-gemm-xwt", "sgemm 1120x64 · 64x512 in 3 row blocks (input projection, W_ihᵀ stored)", () =>
         {

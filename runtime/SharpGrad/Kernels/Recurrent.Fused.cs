@@ -6,15 +6,16 @@ using System.Runtime.Intrinsics;
 namespace SharpGrad.Kernels;
 
 // The LSTM time loops with the step's product and the cell in one kernel (float, hidden size a multiple of the vector width).
-//   forward:  per step and pair of batch rows, per block of w hidden units (w = 8 with AVX2, 16 with AVX-512): the four
-//             gates' pre-activations of the block, h_{t−1}·W_hhᵀ, in 2 × 4 vector accumulators over k = 0..H, plus x·W_ihᵀ
-//             and the bias, stored into the gates' rows; then per row the nonlinearities and the cell in loops of
-//             independent iterations (LstmActivateRow). W_hh is packed once per sequence so the block's four gate
-//             columns are one contiguous panel [k][gate][w] (16 KB at H = 128).
-//   backward: per step, the gradient reaching h_{t−1} = dGates_t·W_hh in 4-row × 2-vector tiles over k = 0..4H, and in the
-//             tile's epilogue the cell backward of step t − 1 for those rows and units (dh_{t−1} = that sum + the output's
-//             gradient), which writes dGates_{t−1}: the next step's operand. W_hh is packed once per sequence into panels
-//             [k][2w] of each block of 2w units.
+//   forward:  per step, per block of 2w pre-activation columns (w = 8 with AVX2, 16 with AVX-512), 6-row then 4-row × 2-vector
+//             tiles: h_{t−1}·W_hhᵀ over k = 0..H (LstmTileSums6/4), plus x·W_ihᵀ and the bias, stored into the gates' rows;
+//             then per row the nonlinearities and the cell in loops of independent iterations (LstmActivateRow). W_hh is
+//             packed once per sequence into panels [k][2w] of each column block (8 KB at H = 128 with AVX2).
+//   backward: per step, the gradient reaching h_{t−1} = dGates_t·W_hh in 6-row then 4-row × 2-vector tiles over k = 0..4H
+//             (the same k loops), and in the tile's epilogue the cell backward of step t − 1 for those rows and units
+//             (dh_{t−1} = that sum + the output's gradient), which writes dGates_{t−1}: the next step's operand. W_hh is
+//             packed once per sequence into panels [k][2w] of each block of 2w units.
+// The tiles' k loops are methods of their own (not inlined): inside the time loops the JIT spilled the row pointers, and each
+// inlined tile cleared its sums' struct (384 bytes) twice (docs/performance.md, "LSTM step, session 18").
 // Both replace the generic path's per-step Gemm calls, whose 6-row tiles left 2 of the 32 rows to a slower remainder
 // kernel, and its separate cell pass (docs/performance.md, "LSTM step, session 16"). The batch split over threads
 // (RecurrentKernel.BatchParts) calls them per block of rows, as it calls the generic loops.
@@ -32,42 +33,34 @@ public static partial class RecurrentKernel
         return width > 0 && s.Hidden % (width / 32) == 0 ? width : 0;
     }
 
-    /// <summary>Packs W_hh for the fused forward: [block of w units][k][gate][w], from W_hhᵀ in <see cref="RecurrenceBuffers{T}.WeightT"/>.</summary>
+    /// <summary>
+    /// Packs W_hh for the fused forward: panels [block of 2w of the 4h pre-activation columns][k][2w], from W_hhᵀ in
+    /// <see cref="RecurrenceBuffers{T}.WeightT"/> (8 KB at H = 128 with AVX2).
+    /// </summary>
     private static void PackLstmForward<T>(int width, int h, RecurrenceBuffers<T> buffers) where T : unmanaged, INumber<T>
     {
-        if (width == 512) PackLstmForward<T, Gemm.Simd512<T>, Vector512<T>>(h, buffers);
-        else PackLstmForward<T, Gemm.Simd256<T>, Vector256<T>>(h, buffers);
+        if (width == 512) PackPanels<T, Gemm.Simd512<T>, Vector512<T>>(buffers.WeightT, 0, h, 4 * h, 2 * Vector512<T>.Count, buffers.Packed);
+        else PackPanels<T, Gemm.Simd256<T>, Vector256<T>>(buffers.WeightT, 0, h, 4 * h, 2 * Vector256<T>.Count, buffers.Packed);
     }
 
-    private static void PackLstmForward<T, V, TV>(int h, RecurrenceBuffers<T> buffers) where T : unmanaged, INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    /// <summary>
+    /// Packs the [<paramref name="k"/>, <paramref name="cols"/>] matrix at <paramref name="offset"/> of <paramref name="src"/>
+    /// into panels [block of <paramref name="u"/> columns][k][u] (u a multiple of the vector width dividing cols): the
+    /// B operand of the fused loops' tiles, each panel read contiguously down k.
+    /// </summary>
+    private static void PackPanels<T, V, TV>(T[] src, int offset, int k, int cols, int u, T[] packed) where T : unmanaged, INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        int w = V.Count, g = 4 * h;
-        ref T src = ref MemoryMarshal.GetArrayDataReference(buffers.WeightT);   // [h, 4h]
-        ref T dst = ref MemoryMarshal.GetArrayDataReference(buffers.Packed);
-        nint d = 0;
-        for (int j = 0; j < h; j += w)
-        {
-            for (int k = 0; k < h; k++)
-            {
-                for (int q = 0; q < 4; q++, d += w) V.Store(V.Load(ref src, (nuint)(k * g + q * h + j)), ref dst, (nuint)d);
-            }
-        }
-    }
-
-    /// <summary>Packs W_hh [4h, h] (at <paramref name="wOffset"/>) for the fused backward: [block of <paramref name="u"/> units][k][u].</summary>
-    private static void PackLstmBackward<T, V, TV>(T[] w, int wOffset, int h, int u, T[] packed) where T : unmanaged, INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
-    {
-        int vw = V.Count, g = 4 * h;
-        if ((long)wOffset + (long)g * h > w.Length || packed.Length < g * h)
-            throw new ArgumentException($"LSTM backward: W_hh of [{g}, {h}] at {wOffset} does not fit its array of {w.Length}.");
-        ref T src = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w), wOffset);
+        int vw = V.Count;
+        if (offset < 0 || (long)offset + (long)k * cols > src.Length || packed.Length < k * cols || u % vw != 0 || cols % u != 0)
+            throw new ArgumentException($"LSTM weight packing: [{k}, {cols}] at {offset} in {src.Length} elements into {packed.Length}, panels of {u}.");
+        ref T s0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(src), offset);
         ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
         nint d = 0;
-        for (int j = 0; j < h; j += u)
+        for (int j = 0; j < cols; j += u)
         {
-            for (int k = 0; k < g; k++)
+            for (int p = 0; p < k; p++)
             {
-                for (int l = 0; l < u; l += vw, d += vw) V.Store(V.Load(ref src, (nuint)(k * h + j + l)), ref dst, (nuint)d);
+                for (int l = 0; l < u; l += vw, d += vw) V.Store(V.Load(ref s0, (nuint)(p * cols + j + l)), ref dst, (nuint)d);
             }
         }
     }
@@ -84,8 +77,9 @@ public static partial class RecurrentKernel
     private static void LstmFusedForward<T, V, TV>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
         ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, w = V.Count, panel = 4 * w;
-        nuint uh = (nuint)h;
+        int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, u = 2 * V.Count;
+        if (xw.Length < s.Steps * n * g || (!bias.IsEmpty && bias.Length < g) || buffers.Packed.Length < g * h)
+            throw new ArgumentException($"LSTM forward: the arrays are too small for {s.Steps} steps of {n} rows of hidden size {h}.");
         ref T wp0 = ref MemoryMarshal.GetArrayDataReference(buffers.Packed);
         ref T x0 = ref MemoryMarshal.GetReference(xw);
         ref T b0 = ref MemoryMarshal.GetReference(bias);
@@ -96,76 +90,66 @@ public static partial class RecurrentKernel
         ref T tc0 = ref MemoryMarshal.GetArrayDataReference(buffers.TanhC);
         ref T hInit = ref MemoryMarshal.GetArrayDataReference(h0);
         ref T cInit = ref MemoryMarshal.GetReference(c0);
+        int six = LstmBackwardSixRowTiles(nr);
+        // The tiles' sums, one frame slot for all of them (a struct local of each inlined tile was cleared per tile).
+        TileSums<TV> sums = default;
         for (int k = 0; k < s.Steps; k++)
         {
             int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
             bool product = k > 0 || !zeroH0, hasPrev = k > 0 || !c0.IsEmpty;
             ref T hp = ref k == 0 ? ref hInit : ref Unsafe.Add(ref out0, prev * nh);
             ref T cp = ref k == 0 ? ref cInit : ref Unsafe.Add(ref aux0, prev * nh);
-            // Block of units outer, row pairs inner: the block's 16 KB panel stays in L1 while every row pair uses it (rows
-            // outer streamed all of W_hh from L2 for each pair: the loop then ran at L2's bandwidth, ~60 GFLOP/s).
-            for (int j = 0; j < h; j += w)
+            ref T xT = ref Unsafe.Add(ref x0, t * n * g);
+            ref T actT = ref Unsafe.Add(ref act0, t * n * g);
+            // Block of 2w columns outer, row tiles inner: the block's 8 KB panel stays in L1 while every row tile uses it.
+            // 6-row × 2-vector tiles (12 accumulators; the 2-row × 4-gate tile's 8 left the FMAs waiting on their latency),
+            // then 4-row tiles for the rest (32 rows: 6·4 + 4·2), as the backward's.
+            for (int j = 0; j < g; j += u)
             {
-                nuint ji = (nuint)j;
-                ref T wj = ref Unsafe.Add(ref wp0, j * 4 * h);
-                for (int r = 0; r < nr; r += 2)
-                {
-                    int ra = r0 + r;
-                    bool pair = r + 1 < nr;
-                    int rb = pair ? ra + 1 : ra;
-                    ref T pa = ref Unsafe.Add(ref hp, ra * h);
-                    ref T pb = ref Unsafe.Add(ref hp, rb * h);
-                    TV a0 = default, a1 = default, a2 = default, a3 = default, c0v = default, c1v = default, c2v = default, c3v = default;
-                    if (product)
-                    {
-                        ref T wk = ref wj;
-                        for (int p = 0; p < h; p++)
-                        {
-                            var w0 = V.Load(ref wk, 0);
-                            var w1 = V.Load(ref wk, (nuint)w);
-                            var w2 = V.Load(ref wk, (nuint)(2 * w));
-                            var w3 = V.Load(ref wk, (nuint)(3 * w));
-                            var v = V.Broadcast(Unsafe.Add(ref pa, p));
-                            a0 = V.MultiplyAdd(v, w0, a0); a1 = V.MultiplyAdd(v, w1, a1); a2 = V.MultiplyAdd(v, w2, a2); a3 = V.MultiplyAdd(v, w3, a3);
-                            v = V.Broadcast(Unsafe.Add(ref pb, p));
-                            c0v = V.MultiplyAdd(v, w0, c0v); c1v = V.MultiplyAdd(v, w1, c1v); c2v = V.MultiplyAdd(v, w2, c2v); c3v = V.MultiplyAdd(v, w3, c3v);
-                            wk = ref Unsafe.Add(ref wk, panel);
-                        }
-                    }
-                    LstmFusedPre<T, V, TV>(a0, a1, a2, a3, ji, uh, ref Unsafe.Add(ref x0, (t * n + ra) * g), ref b0, hasBias, ref Unsafe.Add(ref act0, (t * n + ra) * g));
-                    if (pair) LstmFusedPre<T, V, TV>(c0v, c1v, c2v, c3v, ji, uh, ref Unsafe.Add(ref x0, (t * n + rb) * g), ref b0, hasBias, ref Unsafe.Add(ref act0, (t * n + rb) * g));
-                }
+                ref T panel = ref Unsafe.Add(ref wp0, j * h);
+                int r = 0;
+                for (; r < 6 * six; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
+                for (; r < nr; r += 4) LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
             }
             // The pre-activations are complete: the nonlinearities and the cell, row by row.
             for (int row = r0; row < r0 + nr; row++)
             {
-                LstmActivateRow<T, V, TV>(h, ref Unsafe.Add(ref act0, (t * n + row) * g), ref Unsafe.Add(ref cp, hasPrev ? row * h : 0), hasPrev,
+                LstmActivateRow<T, V, TV>(h, ref Unsafe.Add(ref actT, row * g), ref Unsafe.Add(ref cp, hasPrev ? row * h : 0), hasPrev,
                     ref Unsafe.Add(ref aux0, t * nh + row * h), ref Unsafe.Add(ref tc0, t * nh + row * h), ref Unsafe.Add(ref out0, t * nh + row * h));
             }
         }
     }
 
-    /// <summary>The pre-activations of one vector of units of one row: the product's sums + x (+ the bias), stored into the gates' row.</summary>
+    /// <summary>
+    /// One tile of the fused forward's step: rows [<paramref name="ra"/>, ra + <paramref name="rows"/>) (6, or 1–4) and
+    /// pre-activation columns [<paramref name="j"/>, j + 2w): h_{t−1}·W_hhᵀ over k = 0..h from the block's panel (one FMA chain
+    /// per element in order of k; none when not <paramref name="product"/>: h_0 = 0), + x·W_ihᵀ (+ the bias), stored into
+    /// the gates' rows. <paramref name="hp"/>, <paramref name="xT"/> and <paramref name="actT"/> are the step's row 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LstmFusedPre<T, V, TV>(TV si, TV sf, TV sg, TV so, nuint ji, nuint uh, ref T x, ref T bias, bool hasBias, ref T act)
-        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    private static void LstmForwardTile<T, V, TV>(int ra, int rows, int j, int g, int h, ref T hp, ref T panel, bool product, ref T xT, ref T bias,
+        bool hasBias, ref T actT, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        nuint jf = ji + uh, jg = jf + uh, jo = jg + uh;
-        var ai = V.Add(si, V.Load(ref x, ji));
-        var af = V.Add(sf, V.Load(ref x, jf));
-        var ag = V.Add(sg, V.Load(ref x, jg));
-        var ao = V.Add(so, V.Load(ref x, jo));
-        if (hasBias)
+        if (!product) { /* h_0 = 0: the sums are not read */ }
+        else if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref hp, ra * h), h, ref panel, h, ref sums);
+        else LstmTileSums4<T, V, TV, TwoVectors>(ref Unsafe.Add(ref hp, ra * h), Math.Min(1, rows - 1) * h, Math.Min(2, rows - 1) * h, Math.Min(3, rows - 1) * h,
+            ref panel, h, ref sums);
+        nuint ji = (nuint)j, jw = ji + (nuint)V.Count;
+        for (int q = 0; q < rows; q++)
         {
-            ai = V.Add(ai, V.Load(ref bias, ji));
-            af = V.Add(af, V.Load(ref bias, jf));
-            ag = V.Add(ag, V.Load(ref bias, jg));
-            ao = V.Add(ao, V.Load(ref bias, jo));
+            int e = (ra + q) * g;
+            ref T x = ref Unsafe.Add(ref xT, e);
+            var v0 = V.Add(product ? sums[2 * q] : default, V.Load(ref x, ji));
+            var v1 = V.Add(product ? sums[2 * q + 1] : default, V.Load(ref x, jw));
+            if (hasBias)
+            {
+                v0 = V.Add(v0, V.Load(ref bias, ji));
+                v1 = V.Add(v1, V.Load(ref bias, jw));
+            }
+            ref T act = ref Unsafe.Add(ref actT, e);
+            V.Store(v0, ref act, ji);
+            V.Store(v1, ref act, jw);
         }
-        V.Store(ai, ref act, ji);
-        V.Store(af, ref act, jf);
-        V.Store(ag, ref act, jg);
-        V.Store(ao, ref act, jo);
     }
 
     /// <summary>
@@ -251,6 +235,8 @@ public static partial class RecurrentKernel
         ref T tc0 = ref MemoryMarshal.GetArrayDataReference(buffers.TanhC);
         ref T dc0 = ref MemoryMarshal.GetArrayDataReference(buffers.Dc);
         ref T cInit = ref MemoryMarshal.GetReference(c0);
+        // The tiles' sums, one frame slot for all of them (a struct local of each inlined tile was cleared per tile).
+        TileSums<TV> sums = default;
         for (int k = s.Steps - 1; k >= 1; k--)
         {
             int t = s.TimeOf(k), tp = s.TimeOf(k - 1);
@@ -267,7 +253,7 @@ public static partial class RecurrentKernel
                 {
                     LstmBackwardTile6<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
                         ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
-                        ref Unsafe.Add(ref d0, tp * n * g));
+                        ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                 }
                 // The 4-row tiles, one compiled copy per vector count (the flag tested once per tile, not per k).
                 for (int r = 6 * six; r < nr; r += 4)
@@ -277,13 +263,13 @@ public static partial class RecurrentKernel
                     {
                         LstmBackwardTile4<T, V, TV, TwoVectors>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
                             ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
-                            ref Unsafe.Add(ref d0, tp * n * g));
+                            ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                     }
                     else
                     {
                         LstmBackwardTile4<T, V, TV, OneVector>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
                             ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
-                            ref Unsafe.Add(ref d0, tp * n * g));
+                            ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                     }
                 }
             }
@@ -307,40 +293,13 @@ public static partial class RecurrentKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void LstmBackwardTile4<T, V, TV, TW>(int ra, int rows, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP,
-        ref T tcP, ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+        ref T tcP, ref T cp, bool hasPrev, ref T dc0, ref T dgP, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
         where TW : struct, ITileVectors
     {
-        bool two = TW.Two;
-        ref T a0 = ref Unsafe.Add(ref dT, ra * g);
-        ref T a1 = ref Unsafe.Add(ref a0, Math.Min(1, rows - 1) * g);
-        ref T a2 = ref Unsafe.Add(ref a0, Math.Min(2, rows - 1) * g);
-        ref T a3 = ref Unsafe.Add(ref a0, Math.Min(3, rows - 1) * g);
-        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
-        nuint w = (nuint)V.Count, u = two ? 2 * w : w;
-        ref T wk = ref panel;
-        for (int p = 0; p < g; p++)
-        {
-            var w0 = V.Load(ref wk, 0);
-            var w1 = two ? V.Load(ref wk, w) : default;
-            var v = V.Broadcast(Unsafe.Add(ref a0, p));
-            s00 = V.MultiplyAdd(v, w0, s00);
-            if (two) s01 = V.MultiplyAdd(v, w1, s01);
-            v = V.Broadcast(Unsafe.Add(ref a1, p));
-            s10 = V.MultiplyAdd(v, w0, s10);
-            if (two) s11 = V.MultiplyAdd(v, w1, s11);
-            v = V.Broadcast(Unsafe.Add(ref a2, p));
-            s20 = V.MultiplyAdd(v, w0, s20);
-            if (two) s21 = V.MultiplyAdd(v, w1, s21);
-            v = V.Broadcast(Unsafe.Add(ref a3, p));
-            s30 = V.MultiplyAdd(v, w0, s30);
-            if (two) s31 = V.MultiplyAdd(v, w1, s31);
-            wk = ref Unsafe.Add(ref wk, u);
-        }
+        LstmTileSums4<T, V, TV, TW>(ref Unsafe.Add(ref dT, ra * g), Math.Min(1, rows - 1) * g, Math.Min(2, rows - 1) * g, Math.Min(3, rows - 1) * g,
+            ref panel, g, ref sums);
         for (int q = 0; q < rows; q++)
-        {
-            var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), _ => (s30, s31) };
-            LstmTileRowBackward<T, V, TV, TW>(v0, v1, ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
-        }
+            LstmTileRowBackward<T, V, TV, TW>(sums[2 * q], sums[2 * q + 1], ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
     }
 
     /// <summary>
@@ -386,47 +345,100 @@ public static partial class RecurrentKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void LstmBackwardTile6<T, V, TV>(int ra, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP, ref T tcP,
-        ref T cp, bool hasPrev, ref T dc0, ref T dgP) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+        ref T cp, bool hasPrev, ref T dc0, ref T dgP, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        ref T a0 = ref Unsafe.Add(ref dT, ra * g);
-        ref T a1 = ref Unsafe.Add(ref a0, g);
-        ref T a2 = ref Unsafe.Add(ref a1, g);
-        ref T a3 = ref Unsafe.Add(ref a2, g);
-        ref T a4 = ref Unsafe.Add(ref a3, g);
-        ref T a5 = ref Unsafe.Add(ref a4, g);
+        LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref dT, ra * g), g, ref panel, g, ref sums);
+        for (int q = 0; q < 6; q++)
+            LstmTileRowBackward<T, V, TV, TwoVectors>(sums[2 * q], sums[2 * q + 1], ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
+    }
+
+    /// <summary>The 12 accumulators of a backward tile (row q's two vectors at 2q, 2q + 1), handed back through memory by the k loops.</summary>
+    [InlineArray(12)]
+    private struct TileSums<TV> where TV : struct
+    {
+        private TV _e0;
+    }
+
+    /// <summary>
+    /// The k loop of <see cref="LstmBackwardTile6{T, V, TV}"/>: sums[2q + v] = Σ_p dT[q·g + p]·panel[p][v·w..] over p = 0..<paramref name="kCount"/>
+    /// for the 6 rows at <paramref name="a0"/> (<paramref name="g"/> apart), each sum one FMA chain in order of p. Not inlined:
+    /// inside the time loop the JIT kept the tile's epilogue arguments in registers and reloaded 5 of the 6 row pointers from
+    /// the stack on every k; alone, the rows are one moving pointer and 5 offsets in the addressing modes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmTileSums6<T, V, TV>(ref T a0, nint g, ref T panel, int kCount, ref TileSums<TV> sums)
+        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        nint g2 = 2 * g, g3 = 3 * g, g4 = 4 * g, g5 = 5 * g;
         TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default;
         TV s30 = default, s31 = default, s40 = default, s41 = default, s50 = default, s51 = default;
         nuint w = (nuint)V.Count, u = 2 * w;
+        ref T ap = ref a0;
         ref T wk = ref panel;
-        for (int p = 0; p < g; p++)
+        for (int p = 0; p < kCount; p++)
         {
             var w0 = V.Load(ref wk, 0);
             var w1 = V.Load(ref wk, w);
-            var v = V.Broadcast(Unsafe.Add(ref a0, p));
+            var v = V.Broadcast(ap);
             s00 = V.MultiplyAdd(v, w0, s00); s01 = V.MultiplyAdd(v, w1, s01);
-            v = V.Broadcast(Unsafe.Add(ref a1, p));
+            v = V.Broadcast(Unsafe.Add(ref ap, g));
             s10 = V.MultiplyAdd(v, w0, s10); s11 = V.MultiplyAdd(v, w1, s11);
-            v = V.Broadcast(Unsafe.Add(ref a2, p));
+            v = V.Broadcast(Unsafe.Add(ref ap, g2));
             s20 = V.MultiplyAdd(v, w0, s20); s21 = V.MultiplyAdd(v, w1, s21);
-            v = V.Broadcast(Unsafe.Add(ref a3, p));
+            v = V.Broadcast(Unsafe.Add(ref ap, g3));
             s30 = V.MultiplyAdd(v, w0, s30); s31 = V.MultiplyAdd(v, w1, s31);
-            v = V.Broadcast(Unsafe.Add(ref a4, p));
+            v = V.Broadcast(Unsafe.Add(ref ap, g4));
             s40 = V.MultiplyAdd(v, w0, s40); s41 = V.MultiplyAdd(v, w1, s41);
-            v = V.Broadcast(Unsafe.Add(ref a5, p));
+            v = V.Broadcast(Unsafe.Add(ref ap, g5));
             s50 = V.MultiplyAdd(v, w0, s50); s51 = V.MultiplyAdd(v, w1, s51);
+            ap = ref Unsafe.Add(ref ap, 1);
             wk = ref Unsafe.Add(ref wk, u);
         }
-        for (int q = 0; q < 6; q++)
+        sums[0] = s00; sums[1] = s01; sums[2] = s10; sums[3] = s11; sums[4] = s20; sums[5] = s21;
+        sums[6] = s30; sums[7] = s31; sums[8] = s40; sums[9] = s41; sums[10] = s50; sums[11] = s51;
+    }
+
+    /// <summary>
+    /// The k loop of <see cref="LstmBackwardTile4{T, V, TV, TW}"/>, as <see cref="LstmTileSums6{T, V, TV}"/>: rows at
+    /// <paramref name="a0"/> and <paramref name="o1"/>, <paramref name="o2"/>, <paramref name="o3"/> after it (a row past the
+    /// tile's end repeats the last); one or two vectors (<typeparamref name="TW"/>) into sums[2q] (and sums[2q + 1]).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void LstmTileSums4<T, V, TV, TW>(ref T a0, nint o1, nint o2, nint o3, ref T panel, int kCount, ref TileSums<TV> sums)
+        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct where TW : struct, ITileVectors
+    {
+        bool two = TW.Two;
+        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
+        nuint w = (nuint)V.Count, u = two ? 2 * w : w;
+        ref T ap = ref a0;
+        ref T wk = ref panel;
+        for (int p = 0; p < kCount; p++)
         {
-            var (v0, v1) = q switch { 0 => (s00, s01), 1 => (s10, s11), 2 => (s20, s21), 3 => (s30, s31), 4 => (s40, s41), _ => (s50, s51) };
-            LstmTileRowBackward<T, V, TV, TwoVectors>(v0, v1, ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
+            var w0 = V.Load(ref wk, 0);
+            var w1 = two ? V.Load(ref wk, w) : default;
+            var v = V.Broadcast(ap);
+            s00 = V.MultiplyAdd(v, w0, s00);
+            if (two) s01 = V.MultiplyAdd(v, w1, s01);
+            v = V.Broadcast(Unsafe.Add(ref ap, o1));
+            s10 = V.MultiplyAdd(v, w0, s10);
+            if (two) s11 = V.MultiplyAdd(v, w1, s11);
+            v = V.Broadcast(Unsafe.Add(ref ap, o2));
+            s20 = V.MultiplyAdd(v, w0, s20);
+            if (two) s21 = V.MultiplyAdd(v, w1, s21);
+            v = V.Broadcast(Unsafe.Add(ref ap, o3));
+            s30 = V.MultiplyAdd(v, w0, s30);
+            if (two) s31 = V.MultiplyAdd(v, w1, s31);
+            ap = ref Unsafe.Add(ref ap, 1);
+            wk = ref Unsafe.Add(ref wk, u);
         }
+        sums[0] = s00; sums[1] = s01; sums[2] = s10; sums[3] = s11; sums[4] = s20; sums[5] = s21; sums[6] = s30; sums[7] = s31;
     }
 
     /// <summary>Packs W_hh for <see cref="LstmFusedBackward{T}"/> at <paramref name="width"/> bits into the buffers' Packed.</summary>
     private static void PackLstmBackward<T>(int width, T[] w, int wOffset, int h, RecurrenceBuffers<T> buffers) where T : unmanaged, INumber<T>
     {
-        if (width == 512) PackLstmBackward<T, Gemm.Simd512<T>, Vector512<T>>(w, wOffset, h, h % (2 * Vector512<T>.Count) == 0 ? 2 * Vector512<T>.Count : Vector512<T>.Count, buffers.Packed);
-        else PackLstmBackward<T, Gemm.Simd256<T>, Vector256<T>>(w, wOffset, h, h % (2 * Vector256<T>.Count) == 0 ? 2 * Vector256<T>.Count : Vector256<T>.Count, buffers.Packed);
+        // W_hh [4h, h] at wOffset into panels [block of u units][k = 0..4h][u].
+        if (width == 512) PackPanels<T, Gemm.Simd512<T>, Vector512<T>>(w, wOffset, 4 * h, h, h % (2 * Vector512<T>.Count) == 0 ? 2 * Vector512<T>.Count : Vector512<T>.Count, buffers.Packed);
+        else PackPanels<T, Gemm.Simd256<T>, Vector256<T>>(w, wOffset, 4 * h, h, h % (2 * Vector256<T>.Count) == 0 ? 2 * Vector256<T>.Count : Vector256<T>.Count, buffers.Packed);
     }
 }

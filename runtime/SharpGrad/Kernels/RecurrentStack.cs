@@ -48,7 +48,6 @@ public sealed class RecurrentWorkspace
     internal float[] ProjectionGrad = [];    // [T·N·G]
     internal float[] CellBias = [];          // [G]: LSTM's b_ih + b_hh, added once in the cell instead of b_ih to every projected row
     internal float[] BiasGrad = [];          // [G]: Σ rows of the projection's gradient, b_ih's and b_hh's alike (LSTM, RNN)
-    internal float[] InputWeightT = [];      // [in_l, G]: W_ihᵀ of the layer being projected
     internal float[][] Masks = [];           // [L][T·N·D·H]: in training with dropout, the mask on layer l's input (l ≥ 1; [0] unused)
     internal float[][] Dropped = [];         // [L][T·N·D·H]: layer l's input after its mask (what layer l reads; l ≥ 1)
     internal bool Dropping;                  // the last forward drew masks (training, dropout > 0, more than one layer)
@@ -95,7 +94,6 @@ public sealed class RecurrentWorkspace
         OutputGrad = d == 1 ? [] : new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         CellBias = new float[g];
-        InputWeightT = new float[Math.Max(s.InputSize, d * h) * g];
         BiasGrad = new float[g];
         Masks = Dropped = [];
         _n = n;
@@ -168,7 +166,7 @@ public static class RecurrentStack
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
                 var xw = ws.Projections[idx];
-                Project(x, weights[idx * k], xw, rows, inF, g, ws);
+                Project(x, weights[idx * k], xw, rows, inF, g);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)
                 {
@@ -202,27 +200,15 @@ public static class RecurrentStack
         FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
     }
 
-    /// <summary>At most this many multiply-adds per block of <see cref="Project"/>: the GEMM's direct path (Gemm.Direct.cs) takes a block this size.</summary>
-    private const long ProjectionBlockMacs = 1L << 24;
-
     /// <summary>
-    /// The input projection x·W_ihᵀ [rows, G] of a whole sequence: W_ihᵀ stored once, then row blocks of ≤ 2²⁴ multiply-adds
-    /// as plain products (the direct path, writing xw without clearing it first). At lstm_train_step_b32's 1120 × 64 · 64 × 512
-    /// the one x·Wᵀ product took the packed path (B packed, xw cleared first: 2.3 MB).
+    /// The input projection x·W_ihᵀ [rows, G] of a whole sequence as one product (W_ih as stored, the GEMM's packed path).
+    /// Session 9 stored W_ihᵀ and ran row blocks on the direct path, then the faster one; since the packed path's rework
+    /// (session 16) the one product is: lstm_train_step_b32's 1120 × 64 · (512 × 64)ᵀ, `count lstm-gemm-xw` 838 µs against
+    /// `lstm-gemm-xwt` (the blocks) 1000 µs at 1 thread, 513–554 against 536–662 µs at 2 (session 18). Each element is
+    /// the same FMA chain over the inputs in order either way.
     /// </summary>
-    private static void Project(float[] x, float[] wIh, float[] xw, int rows, int inF, int g, RecurrentWorkspace ws)
-    {
-        var wT = ws.InputWeightT;
-        RecurrentKernel.Transpose(wIh, 0, g, inF, wT);
-        int block = (int)Math.Clamp(ProjectionBlockMacs / Math.Max(1L, (long)g * inF), 1, Math.Max(1, rows));
-        // Blocks of equal size (1120 rows: 3 of ≤ 374, not 512 + 512 + 96).
-        int blocks = (rows + block - 1) / block;
-        for (int b = 0; b < blocks; b++)
-        {
-            int r0 = (int)((long)rows * b / blocks), r1 = (int)((long)rows * (b + 1) / blocks);
-            if (r1 > r0) Gemm.Sgemm(false, false, r1 - r0, g, inF, 1f, x, r0 * inF, inF, wT, 0, g, 0f, xw, r0 * g, g);
-        }
-    }
+    private static void Project(float[] x, float[] wIh, float[] xw, int rows, int inF, int g)
+        => Gemm.Sgemm(false, true, rows, g, inF, 1f, x, 0, inF, wIh, 0, inF, 0f, xw, 0, g);
 
     /// <summary>
     /// The final states of the last <see cref="Forward"/>: <paramref name="item"/> 1 is h_n, 2 is LSTM's c_n, written into

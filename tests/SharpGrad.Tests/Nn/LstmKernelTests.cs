@@ -228,6 +228,31 @@ public class LstmKernelTests
     public void FourRowBackwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
         => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
 
+    public static IEnumerable<object[]> ForwardTileCases()
+    {
+        // The forward's tiles (LstmForwardTile: 6-row and 4-row × 2-vector tiles over blocks of 2w pre-activation columns) at
+        // both widths: h a multiple of w only (the blocks then straddle two gates), odd row counts (6 + 1, 6·2 + 1, 6 + 4,
+        // a 4-row tile of 3 rows), one row, the first step with and without h_0 (no product from h_0 = 0), batch blocks of 9
+        // (6 + 3) and 8 (4 + 4) rows.
+        foreach (int width in new[] { 256, 512 })
+        {
+            int w = width / 32;
+            yield return [width, 3 * w, 7, 3, true, true, false, 1];
+            yield return [width, 3 * w, 13, 2, false, false, true, 1];
+            yield return [width, 2 * w, 7, 4, true, false, false, 1];
+            yield return [width, 4 * w, 13, 2, true, true, true, 1];
+            yield return [width, w, 1, 3, false, true, false, 1];
+            yield return [width, 5 * w, 17, 2, true, false, true, 2];
+            yield return [width, 3 * w, 10, 3, true, true, false, 1];   // 6 + 4
+            yield return [width, 2 * w, 3, 2, false, true, true, 1];    // one 4-row tile of 3 rows
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ForwardTileCases))]
+    public void ForwardTilesMatchTheDoubleDefinition(int width, int h, int n, int steps, bool bias, bool initial, bool reverse, int parts)
+        => FusedKernelMatchesTheDoubleDefinition(width, h, n, steps, bias, initial, reverse, parts);
+
     [Theory]
     [InlineData(32, 4)]   // 6·4 + 4·2
     [InlineData(16, 2)]   // 6·2 + 4
