@@ -330,6 +330,7 @@ public class ZeroSkipGemmTests
     [InlineData(9, 45, 130, 0.9)]
     [InlineData(300, 17, 70, 0.75)]
     [InlineData(8, 200, 8, 0.85)]
+    [InlineData(100, 128, 200, 0.8)]
     public void TransposedCEqualsTheDenseChain(int m, int n, int k, double zeros)
     {
         foreach (bool transA in new[] { false, true })
