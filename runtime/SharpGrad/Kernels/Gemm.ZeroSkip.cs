@@ -170,9 +170,10 @@ public static partial class Gemm
     /// A Linear layer's weight gradient gW (=, or += with <paramref name="accumulate"/>) gᵀ·x for float32 (PyTorch: the
     /// weight's gradient of <c>F.linear</c>), g [rows×outF] at <paramref name="gOff"/>, x [rows×inF] at
     /// <paramref name="xOff"/>, gW [outF×inF] from index 0: skipping the exact zeros of the operand that has more of them —
-    /// x's (MNIST's pixels) as gWᵀ = xᵀ·g then transposed, else g's (a ReLU's backward). False (nothing written) when the
-    /// product is small or neither operand has enough zeros: the caller runs the dense GEMM. <paramref name="gNonZero"/>:
-    /// g's nonzero count if known, or −1.
+    /// x's (MNIST's pixels) as xᵀ·g, each block of its columns transposed into gW's rows as it is done (with
+    /// <paramref name="accumulate"/>: the whole product, then transposed and added), else g's (a ReLU's backward). False
+    /// (nothing written) when the product is small or neither operand has enough zeros: the caller runs the dense GEMM.
+    /// <paramref name="gNonZero"/>: g's nonzero count if known, or −1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryLinearWeightGradSkipZeros(float[] g, int gOff, float[] x, int xOff, float[] gw, int rows, int inF, int outF,
