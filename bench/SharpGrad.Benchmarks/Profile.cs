@@ -132,13 +132,14 @@ public static class Profile
         var rnd = new Random(0);
         foreach (var arr in new[] { wa, wb, wc }) for (int i = 0; i < arr.Length; i++) arr[i] = rnd.NextSingle() - 0.5f;
         Add("gemm-fc1-fwd", "sgemm 64x784 · (256x784)ᵀ (fc1 forward)", () => Gemm.Sgemm(false, true, 64, 256, 784, 1f, wa, 0, 784, wb, 0, 784, 0f, wc, 0, 256), 300);
-        var wat = new float[784 * 64]; var wct = new float[256 * 64];
+        var wat = new float[784 * 64]; var wct = new float[256 * 64]; var wb2T = new float[784 * 256];
         Add("gemm-fc1-fwd-t", "sgemm 256x784 · 784x64 (fc1 forward as W·xᵀ, transposed)", () => Gemm.Sgemm(false, false, 256, 64, 784, 1f, wb, 0, 784, wat, 0, 64, 0f, wct, 0, 64), 300);
         Add("gemm-fc1-dx", "sgemm 64x256 · 256x784 (fc1 input gradient)", () => Gemm.Sgemm(false, false, 64, 784, 256, 1f, wc, 0, 256, wb, 0, 784, 0f, wa, 0, 784), 300);
         Add("gemm-fc1-dw", "sgemm (64x256)ᵀ · 64x784 (fc1 weight gradient)", () => Gemm.Sgemm(true, false, 256, 784, 64, 1f, wc, 0, 256, wa, 0, 784, 0f, wb, 0, 784), 300);
         // the transposed path's two copies for fc1 (x: 64×784 → 784×64; T: 256×64 → 64×256) and fc2's (64×256, 128×64)
         Add("transpose-x1", "transpose 64x784 (fc1 forward's xᵀ)", () => RecurrentKernel.Transpose(wa, 0, 64, 784, wat), 2000);
         Add("transpose-t1", "transpose 256x64 (fc1 forward's T back)", () => RecurrentKernel.Transpose(wct, 0, 256, 64, wc), 2000);
+        Add("transpose-w1", "transpose 256x784 (fc1's W, as the zero-skipping forward packs it)", () => RecurrentKernel.Transpose(wb, 0, 256, 784, wb2T), 300);
         Add("transpose-x2", "transpose 64x256 (fc2 forward's xᵀ)", () => RecurrentKernel.Transpose(wc, 0, 64, 256, wct), 2000);
         var w2b = new float[128 * 256]; var h2 = new float[64 * 128];
         Add("gemm-fc2-fwd", "sgemm 64x256 · (128x256)ᵀ (fc2 forward)", () => Gemm.Sgemm(false, true, 64, 128, 256, 1f, wc, 0, 256, w2b, 0, 256, 0f, h2, 0, 128), 1000);
@@ -165,6 +166,14 @@ public static class Profile
             // the weight gradient over that input (g after a ReLU, 50 % nonzero): (xᵀ·g)ᵀ skipping x's zeros, as mnist's fc1
             Add($"zs-fc1-dwx-{pct}", $"skip-zeros weight gradient (64x256 g)ᵀ · 64x784 x ({pct} % nonzero)", () => Gemm.TryLinearWeightGradSkipZeros(wc, 0, zx1, 0, wb, 64, 784, 256, false, true), 300);
             Add($"zs-fc2-fwd-{pct}", $"skip-zeros 64x256 ({pct} % nonzero) · (128x256)ᵀ (fc2 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx2, 0, w2b, 0, h2, 0, 64, 256, 128, default, true, 1f), 1000);
+            // their stages: x's lists (64 rows, k-blocks of 64) as the forward builds them, and xᵀ's (784 rows) as the weight gradient does
+            var zv = new float[784 * 64 + 8]; var zr = new int[784 * 64 + 8]; var ze = new int[784 * 13 + 2]; var zt = new float[784 * 64];
+            Add($"zs-list-x1-{pct}", $"zero-skip lists of 64x784 ({pct} % nonzero), k-blocks of 64", () => Gemm.ListRows(zx1, 0, 784, 64, 784, 64, 13, zv, zr, ze), 2000);
+            Add($"zs-list-x1t-{pct}", $"zero-skip lists of (64x784)ᵀ ({pct} % nonzero): transpose + lists", () =>
+            {
+                RecurrentKernel.Transpose(zx1, 0, 64, 784, zt);
+                Gemm.ListRows(zt, 0, 64, 784, 64, 64, 1, zv, zr, ze);
+            }, 2000);
         }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];
         Add("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10);

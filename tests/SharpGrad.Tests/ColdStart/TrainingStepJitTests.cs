@@ -46,7 +46,7 @@ public class TrainingStepJitTests
         { typeof(Gemm), "TryLinearSkipZeros" },
         { typeof(Gemm), "TryLinearWeightGradSkipZeros" },
         { typeof(Gemm), "TryLinearInputGradSkipZeros" },
-        { typeof(Gemm), "BlockEnds" },
+        { typeof(Gemm), "ListRows" },
         { typeof(Epi<float>), "ApplyRows" },
         { typeof(Pointwise), "BackwardVectors" },
         { typeof(RecurrentKernel), "TransposeStrided" },

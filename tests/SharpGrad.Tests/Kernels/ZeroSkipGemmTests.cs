@@ -316,6 +316,78 @@ public class ZeroSkipGemmTests
             }
     }
 
+    /// <summary>
+    /// The product stored transposed (C [n×m], as a weight gradient xᵀ·g is written in the weight's layout) at both vector
+    /// widths equals the dense chain over every term bit for bit (zeros that are −0.0 included), for both layouts of A: m
+    /// not a multiple of 8 (the tile's transposed edge), n with columns past the last whole vector, k longer than the
+    /// 512-bit k-block and not a multiple of 8 (the lists' scalar tail), densities from 10 to 80 % nonzero; the elements
+    /// of C before and after the product are left alone.
+    /// </summary>
+    [Theory]
+    [InlineData(784, 256, 64, 0.8)]
+    [InlineData(13, 33, 17, 0.5)]
+    [InlineData(67, 100, 63, 0.2)]
+    [InlineData(9, 45, 130, 0.9)]
+    [InlineData(300, 17, 70, 0.75)]
+    [InlineData(8, 200, 8, 0.85)]
+    [InlineData(100, 128, 200, 0.8)]
+    public void TransposedCEqualsTheDenseChain(int m, int n, int k, double zeros)
+    {
+        foreach (bool transA in new[] { false, true })
+        {
+            CheckTransposed<Gemm.Simd256<float>, Vector256<float>>(m, n, k, zeros, transA);
+            CheckTransposed<Gemm.Simd512<float>, Vector512<float>>(m, n, k, zeros, transA);
+        }
+    }
+
+    private static void CheckTransposed<V, TV>(int m, int n, int k, double zeros, bool transA) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(m * 131 + n * 7 + k + V.Count + (transA ? 1 : 0));
+        int lda = (transA ? m : k) + 2, ldb = n + 3, aOff = 5, bOff = 2, cOff = 7;
+        var a = Sparse((transA ? k : m) * lda + aOff, zeros, rng);
+        for (int e = 0; e < a.Length; e++)
+        {
+            if (a[e] == 0f && rng.NextDouble() < 0.3) a[e] = -0f;
+        }
+        var b = SmallGemmTests.Random(k * ldb + bOff, rng);
+        var c = SmallGemmTests.Random(cOff + n * m + 4, rng);
+        var before = (float[])c.Clone();
+        Assert.True(Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, m, false, allowParallel: true, 1f, transC: true));
+        for (int e = 0; e < c.Length; e++)
+        {
+            if (e >= cOff && e < cOff + n * m) continue;
+            Assert.True(BitConverter.SingleToInt32Bits(c[e]) == BitConverter.SingleToInt32Bits(before[e]), $"C[{e}] outside the product was changed");
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float s = 0f;
+                for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p], b[bOff + p * ldb + j], s);
+                float got = c[cOff + j * m + i];
+                if (BitConverter.SingleToInt32Bits(got) != BitConverter.SingleToInt32Bits(s))
+                    Assert.Fail($"{V.Count}-lane transposed m={m} n={n} k={k} zeros={zeros} transA={transA}: C[{i}, {j}] = {got:R}, the dense chain {s:R}");
+            }
+    }
+
+    /// <summary>
+    /// A NaN or ±Inf of B in a column inside a vector block or in the tail past the last whole vector: the transposed
+    /// product refuses (false) at both widths, so the caller runs the dense product, which keeps 0·NaN = NaN.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN, 3)]
+    [InlineData(float.PositiveInfinity, 32)]
+    [InlineData(float.NaN, 34)]
+    public void TransposedCWithNonFiniteBRefuses(float bad, int column)
+    {
+        int m = 40, n = 35, k = 20;
+        var rng = new Rng(77);
+        var a = Sparse(k * m, 0.8, rng);
+        var b = SmallGemmTests.Random(k * n, rng);
+        b[7 * n + column] = bad;
+        Assert.False(Gemm.TrySgemmSkipZeros<Gemm.Simd256<float>, Vector256<float>>(true, m, n, k, a, 0, m, b, 0, n, new float[n * m], 0, m, false, true, 1f, transC: true));
+        Assert.False(Gemm.TrySgemmSkipZeros<Gemm.Simd512<float>, Vector512<float>>(true, m, n, k, a, 0, m, b, 0, n, new float[n * m], 0, m, false, true, 1f, transC: true));
+    }
+
     private static float[] WeightGrad(float[] xv, float[] gv, int rows, int inF, int outF, Rng rng)
     {
         var x = Tensor.FromArray(xv, rows, inF);
