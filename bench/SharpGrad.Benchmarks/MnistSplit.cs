@@ -28,12 +28,14 @@ public static class MnistSplit
         string variant = "workload";
         int epochs = 5;
         int warmMs = 0;
+        bool regions = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--variant") variant = args[++i];
             else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--warm") warmMs = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--regions") regions = true;
         }
         Parallelism.MaxThreads = threads;
         Rng.ManualSeed(0);
@@ -79,6 +81,10 @@ public static class MnistSplit
             int g0 = GC.CollectionCount(0);
             var p0 = GC.GetTotalPauseDuration();
             long f0 = MinorFaults();
+            // --regions: the last epoch's parallel loops on the pool's timeline, with each step's start and end
+            long[]? timeline = regions && epoch == epochs - 1 ? new long[WorkerPool.TimelineLoops * 8] : null;
+            var stepT = new long[2 * (8000 / 64)];
+            WorkerPool.Timeline = timeline;
             long a = Stopwatch.GetTimestamp();
             var perm = Tensor.RandPerm(8000);
             long b = Stopwatch.GetTimestamp();
@@ -131,7 +137,10 @@ public static class MnistSplit
                 per[epoch, 3, k] = Stopwatch.GetElapsedTime(c1, c2).TotalMicroseconds;
                 per[epoch, 4, k] = Stopwatch.GetElapsedTime(c2, c3).TotalMicroseconds;
                 maxStep[epoch] = Math.Max(maxStep[epoch], Stopwatch.GetElapsedTime(a, c3).TotalMilliseconds);
+                (stepT[2 * k], stepT[2 * k + 1]) = (b, c3);
             }
+            WorkerPool.Timeline = null;
+            if (timeline is not null) PrintRegions(timeline, stepT);
             wall[epoch] = Stopwatch.GetElapsedTime(e0).TotalMilliseconds;
             jitMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalMilliseconds;
             jitCount[epoch] = System.Runtime.JitInfo.GetCompiledMethodCount() - jc0;
@@ -151,5 +160,52 @@ public static class MnistSplit
             Console.WriteLine(sb.ToString());
         }
         return 0;
+    }
+
+    /// <summary>
+    /// `--regions`: per step (ZeroGrad + LossBackward + Step, the gathering excluded) the pool's parallel loops in order:
+    /// how many, the time inside them (publish to join) against the time between them (one core working, the other
+    /// waiting), and per position in the step the median serial gap before the loop, its duration and when the worker
+    /// started its first item (µs after the publish; "-" when the caller ran every item).
+    /// </summary>
+    private static void PrintRegions(long[] pt, long[] stepT)
+    {
+        double us = 1e6 / Stopwatch.Frequency;
+        var loops = new List<long[]>();
+        for (int s = 0; s < WorkerPool.TimelineLoops; s++)
+            if (pt[s * 8] != 0 && pt[s * 8 + 7] != 0) loops.Add(pt.AsSpan(s * 8, 8).ToArray());
+        loops.Sort((x, y) => x[0].CompareTo(y[0]));
+        int steps = stepT.Length / 2, j = 0;
+        var perStep = new List<List<long[]>>();
+        var inside = new List<double>();
+        var outside = new List<double>();
+        var workerIdle = new List<double>();
+        for (int i = 0; i < steps; i++)
+        {
+            long s0 = stepT[2 * i], s1 = stepT[2 * i + 1];
+            while (j < loops.Count && loops[j][0] < s0) j++;
+            var mine = new List<long[]>();
+            while (j < loops.Count && loops[j][0] < s1) mine.Add(loops[j++]);
+            perStep.Add(mine);
+            double inLoops = mine.Sum(l => (double)(l[7] - l[0])) * us;
+            inside.Add(inLoops);
+            outside.Add((s1 - s0) * us - inLoops);
+            workerIdle.Add(mine.Count(l => l[3] != 1 && l[6] != 1));
+        }
+        static double Med(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length == 0 ? double.NaN : a[a.Length / 2]; }
+        int modal = perStep.GroupBy(l => l.Count).OrderByDescending(g => g.Count()).First().Key;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  regions (last epoch, {steps} steps): loops per step median {Med(perStep.Select(l => (double)l.Count))} (modal {modal}); per step median µs: inside loops {Med(inside):F1}, between loops (serial) {Med(outside):F1}; loops per step in which the worker ran neither item 0 nor 1: median {Med(workerIdle)}"));
+        var modalSteps = perStep.Select((l, i) => (l, i)).Where(t => t.l.Count == modal).ToList();
+        for (int q = 0; q < modal; q++)
+        {
+            var gap = modalSteps.Select(t => (t.l[q][0] - (q == 0 ? stepT[2 * t.i] : t.l[q - 1][7])) * us);
+            var dur = modalSteps.Select(t => (t.l[q][7] - t.l[q][0]) * us);
+            var ws = modalSteps.Select(t => t.l[q][3] == 1 ? (t.l[q][1] - t.l[q][0]) * us : t.l[q][6] == 1 ? (t.l[q][4] - t.l[q][0]) * us : double.NaN).Where(v => !double.IsNaN(v)).ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    loop {q,2}: serial before {Med(gap),7:F1}  inside {Med(dur),7:F1}  worker start {(ws.Count == 0 ? "-" : Med(ws).ToString("F1", CultureInfo.InvariantCulture)),6} ({ws.Count}/{modalSteps.Count})"));
+        }
+        var tail = modalSteps.Select(t => (stepT[2 * t.i + 1] - (modal == 0 ? stepT[2 * t.i] : t.l[modal - 1][7])) * us);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    after the last loop: serial {Med(tail),7:F1}"));
     }
 }
