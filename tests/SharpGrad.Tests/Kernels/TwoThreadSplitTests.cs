@@ -138,4 +138,51 @@ public class TwoThreadSplitTests
                 AssertSameBits(WithThreads(1, () => WeightGrad(accumulate)), WithThreads(threads, () => WeightGrad(accumulate)), $"weight gradient threads={threads} rows={rows} accumulate={accumulate}");
         }
     }
+
+    /// <summary>
+    /// SGD's step over a group of float32 parameters (session 18: one parallel loop over all of them, each cut into ranges):
+    /// the MLP's sizes and odd ones, momentum (the first step creates the buffer), dampening, weight decay, Nesterov and
+    /// maximize; a float64 parameter in the group keeps its own path. Several steps, each parameter's values and momentum
+    /// buffer the same bits on several threads as on one.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void SgdStepOverAGroupEqualsOneThread(int threads)
+    {
+        int[] sizes = [784 * 256, 256, 256 * 128, 128, 1280, 10, 70_001, 33, 32_769];
+        var options = new (double Momentum, double Dampening, double Wd, bool Nesterov, bool Maximize)[]
+        {
+            (0.9, 0, 0, false, false), (0, 0, 0, false, false), (0.9, 0.1, 1e-3, false, true), (0.8, 0, 1e-2, true, false),
+        };
+        foreach (var o in options)
+        {
+            (double[][] Values, double[][] Buffers) Run()
+            {
+                var rng = new Rng(sizes.Length + (int)(o.Momentum * 10) + (o.Nesterov ? 1 : 0) + (o.Maximize ? 2 : 0));
+                var ps = sizes.Select(n => new Parameter(Tensor.FromArray(SmallGemmTests.Random(n, rng)))).ToList();
+                var extra = new Parameter(Tensor.FromArray(Enumerable.Range(0, 37).Select(i => 0.01 * i).ToArray()));
+                var all = ps.Cast<Tensor>().Append(extra).ToList();
+                var opt = new SharpGrad.Optimizers.Sgd(all, 0.05, o.Momentum, o.Dampening, o.Wd, o.Nesterov, o.Maximize);
+                for (int step = 0; step < 3; step++)
+                {
+                    foreach (var p in ps) p.Grad = Tensor.FromArray(SmallGemmTests.Random(p.NumElements, rng));
+                    extra.Grad = Tensor.FromArray(Enumerable.Range(0, 37).Select(i => 0.1 * (i - step)).ToArray());
+                    opt.Step();
+                }
+                // float32 values widen to float64 exactly, so comparing the widened bits compares the float32 bits
+                var values = all.Select(p => p.ToDoubleArray()).ToArray();
+                var buffers = all.Select(p => opt.StateOf(p).TryGetValue("momentum_buffer", out var b) ? b.ToDoubleArray() : []).ToArray();
+                return (values, buffers);
+            }
+            var one = WithThreads(1, Run);
+            var several = WithThreads(threads, Run);
+            for (int i = 0; i < one.Values.Length; i++)
+            {
+                string what = $"threads={threads} momentum={o.Momentum} dampening={o.Dampening} wd={o.Wd} nesterov={o.Nesterov} maximize={o.Maximize} parameter {i}";
+                Assert.True(one.Values[i].Select(BitConverter.DoubleToInt64Bits).SequenceEqual(several.Values[i].Select(BitConverter.DoubleToInt64Bits)), what);
+                Assert.True(one.Buffers[i].Select(BitConverter.DoubleToInt64Bits).SequenceEqual(several.Buffers[i].Select(BitConverter.DoubleToInt64Bits)), what + " momentum buffer");
+            }
+        }
+    }
 }
