@@ -502,97 +502,103 @@ public static partial class Gemm
             nuint w = (nuint)V.Count;
             int width = TN.Count * V.Count;
             bool finite = true;
-            ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
-            ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
             ref int ev = ref MemoryMarshal.GetArrayDataReference(ends);
-            for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
+            // the lists through pinned pointers, each row's walked by its own pointers (by refs into the arrays the JIT kept
+            // the two bases on the stack and reloaded both on every trip of the term loop)
+            fixed (float* pv = values)
+            fixed (int* pr = rows)
             {
-                int p1 = Math.Min(k, p0 + kb);
-                finite &= Pack(j, width, p0, p1, panel);
-                float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
-                bool load = p0 > 0;
-                for (int i = 0; i < m; i++)
+                for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
                 {
-                    ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cc), ccOff + i * ccLd);
-                    TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
-                    TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-                    if (load)
+                    int p1 = Math.Min(k, p0 + kb);
+                    finite &= Pack(j, width, p0, p1, panel);
+                    float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
+                    bool load = p0 > 0;
+                    for (int i = 0; i < m; i++)
                     {
-                        c0 = V.Load(ref cr, 0);
-                        if (TN.Count > 1) c1 = V.Load(ref cr, w);
-                        if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
-                        if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
-                        if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
-                        if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
-                        if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
-                        if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
-                        if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
-                        if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
-                        if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
-                        if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                        ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cc), ccOff + i * ccLd);
+                        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+                        TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+                        if (load)
+                        {
+                            c0 = V.Load(ref cr, 0);
+                            if (TN.Count > 1) c1 = V.Load(ref cr, w);
+                            if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
+                            if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
+                            if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
+                            if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
+                            if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
+                            if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
+                            if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
+                            if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
+                            if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
+                            if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                        }
+                        int t = Unsafe.Add(ref ev, i * nkb + q), count = Unsafe.Add(ref ev, i * nkb + q + 1) - t;
+                        float* vp = pv + t;
+                        int* rp = pr + t;
+                        // two terms per trip (the loop's own compare and branch once per 16–24 FMAs), in order
+                        for (float* vEnd = vp + (count & ~1); vp < vEnd; vp += 2, rp += 2)
+                        {
+                            var s = V.Broadcast(vp[0]);
+                            ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                            s = V.Broadcast(vp[1]);
+                            br = ref Unsafe.AsRef<float>(bp + (nint)rp[1] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                        }
+                        if ((count & 1) != 0)
+                        {
+                            var s = V.Broadcast(vp[0]);
+                            ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                        }
+                        V.Store(c0, ref cr, 0);
+                        if (TN.Count > 1) V.Store(c1, ref cr, w);
+                        if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
+                        if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
+                        if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
+                        if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
+                        if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
+                        if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
+                        if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
+                        if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
+                        if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
+                        if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
                     }
-                    int t = Unsafe.Add(ref ev, i * nkb + q), t1 = Unsafe.Add(ref ev, i * nkb + q + 1);
-                    // two terms per trip (the loop's own compare and branch once per 24 FMAs), in order
-                    for (; t + 1 < t1; t += 2)
-                    {
-                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
-                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                        s = V.Broadcast(Unsafe.Add(ref vv, t + 1));
-                        br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t + 1) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                    }
-                    for (; t < t1; t++)
-                    {
-                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
-                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                    }
-                    V.Store(c0, ref cr, 0);
-                    if (TN.Count > 1) V.Store(c1, ref cr, w);
-                    if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
-                    if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
-                    if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
-                    if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
-                    if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
-                    if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
-                    if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
-                    if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
-                    if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
-                    if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
                 }
             }
             return finite;
