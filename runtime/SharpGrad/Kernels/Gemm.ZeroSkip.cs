@@ -107,10 +107,13 @@ public static partial class Gemm
         // row i's last term in k-blocks 0..q (ends[0] = 0), so the kernel's loop over a block's terms has no test of p.
         // ends[m·nkb + 1]: set by a part that met a NaN or ±Inf in B.
         long total = (long)m * k;
-        // Blocks of C's columns of at most 12 vectors, or of 8 when C's vectors split into whole blocks of 8 (n = 256 at
-        // 256 bits: 4 blocks of 8 with 96-row k-blocks ran MNIST's fc1 forward in 161 µs against 176 for 11 + 11 + 10 vectors
-        // with 64-row k-blocks, its weight gradient in 158–167 against 169; n = 784's 98 vectors ran faster in blocks of 11).
-        int maxVectors = n / V.Count % 8 == 0 ? 8 : 12;
+        // Blocks of C's columns of at most 12 vectors, or of 8 when C's vectors split into whole blocks of 8 and k needs more
+        // than one k-block at 12 (n = 256 at 256 bits: 4 blocks of 8 with 96-row k-blocks ran MNIST's fc1 forward in 161 µs
+        // against 176 for 11 + 11 + 10 vectors with 64-row k-blocks; its weight gradient over x's zeros, k = 64 in one
+        // k-block either way, ran 148 µs at 11 + 11 + 10 against 162 at 8 once the term loop kept its pointers in registers;
+        // n = 784's 98 vectors ran faster in blocks of 11).
+        int kb12 = SkipZerosL1Bytes / (12 * V.Count * sizeof(float)) & ~7;
+        int maxVectors = k > kb12 && n / V.Count % 8 == 0 ? 8 : 12;
         int kb = Math.Max(8, SkipZerosL1Bytes / (maxVectors * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
         float[] values = Scratch<float>.Pool.Rent((int)total + 8);
         int[] rows = Scratch<int>.Pool.Rent((int)total + 8);

@@ -572,14 +572,13 @@ public static partial class RecurrentKernel
     /// instructions per 64 elements); the columns and rows past the last full block element by element. W_hhᵀ of
     /// lstm_train_step_b32 (512 × 128) took ~39 µs per forward in the scalar tiles. AggressiveOptimization: the GEMM's
     /// transposed path (Gemm.Direct.cs) calls it on every x·Wᵀ of a training batch, and as tier-0 code (the first ~100 ms
-    /// of a process) it took 5× as long (`count transpose-x1`: 16 µs against 3 µs). <paramref name="ldd"/>: the destination's
-    /// row stride (0: <paramref name="rows"/>, the transpose packed; a zero-skipping product's row chunk of a wider matrix).
+    /// of a process) it took 5× as long (`count transpose-x1`: 16 µs against 3 µs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TransposeAvx(ref float s0, nint ld, int rows, int cols, ref float d0, nint ldd = 0)
+    internal static void TransposeAvx(ref float s0, nint ld, int rows, int cols, ref float d0)
     {
         int r8 = rows & ~7, c8 = cols & ~7;
-        if (ldd == 0) ldd = rows;
+        nint ldd = rows;
         // Down the source rows inside: the 8 destination rows then fill sequentially. (Across the columns inside, each block
         // wrote half lines of 8 destination rows 4·rows bytes apart, which at rows = 512 fall into two L1 sets: no faster than scalar.)
         for (int p0 = 0; p0 < c8; p0 += 8)

@@ -15,7 +15,9 @@ public class ZeroSkipGemmTests
 {
     public static IEnumerable<object[]> Cases()
     {
-        int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130]];
+        // [70, 256, 64] and [33, 512, 97]: C's vectors split into whole 8-vector blocks, with k in one k-block of a 12-vector
+        // block (blocks of ≤ 12) and not (blocks of 8), at 256 bits
+        int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130], [70, 256, 64], [33, 512, 97]];
         foreach (var s in shapes)
             foreach (double zeros in new[] { 0.0, 0.5, 0.9, 1.0 })
                 yield return [s[0], s[1], s[2], zeros];
