@@ -20,8 +20,12 @@ public static partial class Gemm
     /// </summary>
     internal const float SkipZerosMaxDensity = 0.6f;
 
-    /// <summary>B's columns per block of the skipping kernel are kept so that the block's strip of B (k rows) stays in L1.</summary>
-    private const int SkipZerosL1Bytes = 24 * 1024;
+    /// <summary>
+    /// The bytes of B's strip packed per k-block of the skipping kernel (for 12 vectors of 256 bits, 104 rows). Larger than
+    /// L1 (32 KB): a row of C then has more terms per load and store of its accumulators, which paid more than the panel's
+    /// misses (MNIST's fc1 forward 151–156 µs at 40 KB against 154–200 at 32 KB and 166–226 at 24 KB, `count zs-fc1-fwd-20`).
+    /// </summary>
+    private const int SkipZerosPanelBytes = 40 * 1024;
 
     /// <summary>
     /// C[m×n] = op(A)·B (<paramref name="accumulate"/>: C += op(A)·B) for float32, skipping the terms whose element of A is
@@ -103,15 +107,16 @@ public static partial class Gemm
         if (transC && (ldc != m || cOff < 0 || (long)cOff + (long)n * m > c.Length))
             throw new ArgumentException($"C stored transposed ([{n}×{m}] at {cOff}) needs ldc = m = {m} (got {ldc}) and {(long)n * m} elements after cOff in an array of {c.Length}.", nameof(ldc));
         // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p, the rows' lists one after
-        // the other; B's strip is packed kb rows at a time (a 12-vector block's 24 KB), and ends[1 + i·nkb + q] is one past
+        // the other; B's strip is packed kb rows at a time (SkipZerosPanelBytes), and ends[1 + i·nkb + q] is one past
         // row i's last term in k-blocks 0..q (ends[0] = 0), so the kernel's loop over a block's terms has no test of p.
         // ends[m·nkb + 1]: set by a part that met a NaN or ±Inf in B.
         long total = (long)m * k;
-        // Blocks of C's columns of at most 12 vectors, or of 8 when C's vectors split into whole blocks of 8 (n = 256 at
-        // 256 bits: 4 blocks of 8 with 96-row k-blocks ran MNIST's fc1 forward in 161 µs against 176 for 11 + 11 + 10 vectors
-        // with 64-row k-blocks, its weight gradient in 158–167 against 169; n = 784's 98 vectors ran faster in blocks of 11).
-        int maxVectors = n / V.Count % 8 == 0 ? 8 : 12;
-        int kb = Math.Max(8, SkipZerosL1Bytes / (maxVectors * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
+        // Blocks of C's columns of at most 12 vectors (n = 256 at 256 bits: 11 + 11 + 10; blocks of 8 keep only 8 FMA chains,
+        // each one FMA latency per term: since the term loop keeps its pointers in registers, MNIST's fc1 forward ran 151–156
+        // µs in 12-vector blocks with 104-row k-blocks against 160–162 in blocks of 8 with 96-row ones, its weight gradient
+        // over x's zeros (k = 64, one k-block) 147–148 against 157–162, fc2's input gradient 46 against 52–60).
+        const int maxVectors = 12;
+        int kb = Math.Max(8, SkipZerosPanelBytes / (maxVectors * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
         float[] values = Scratch<float>.Pool.Rent((int)total + 8);
         int[] rows = Scratch<int>.Pool.Rent((int)total + 8);
         int[] ends = Scratch<int>.Pool.Rent(m * nkb + 2);
@@ -308,7 +313,7 @@ public static partial class Gemm
         if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
         long nonZero = CountNonZero(x, xOff, rows, inF, inF);
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
-        // W is read in its own layout: each block of its rows is transposed into the kernel's L1 panel (and checked for
+        // W is read in its own layout: each block of its rows is transposed into the kernel's panel (and checked for
         // NaN/±Inf there) as the product goes, not copied whole into a transposed scratch array first.
         bool done = Vector512.IsHardwareAccelerated
             ? LinearSkipZeros<Simd512<float>, Vector512<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel)
@@ -379,7 +384,7 @@ public static partial class Gemm
 
     /// <summary>
     /// One part of the skipping product: columns [index·Chunk, …) of C, every row. B's strip for a block of C's columns is
-    /// packed, one k-block at a time, into an aligned L1 panel (rows of the block's width, contiguous): the kernel's loads
+    /// packed, one k-block at a time, into an aligned panel (rows of the block's width, contiguous): the kernel's loads
     /// of B then never straddle a cache line and the strip's rows do not fall into a few L1 sets (B's own rows of 1 KB
     /// did, for x·Wᵀ's Wᵀ of 256 columns), and W of a Linear is transposed into it directly. With transC each block's
     /// columns of C are computed into a tile of m rows and transposed into C's rows j.. (C [n×m]).
@@ -400,9 +405,9 @@ public static partial class Gemm
         }
 
         /// <summary>
-        /// Columns [j0, j1): blocks of at most maxVectors (8 or 12) vectors, as equal as possible (each FMA chain's latency is hidden by the
+        /// Columns [j0, j1): blocks of at most maxVectors (12) vectors, as equal as possible (each FMA chain's latency is hidden by the
         /// block's other chains: a 2-vector remainder block would run at a quarter of the rate), every row of C per block
-        /// and B's rows in k-blocks whose packed strip stays in L1; then the columns after the last whole vector one by one.
+        /// and B's rows in k-blocks of a packed strip of SkipZerosPanelBytes; then the columns after the last whole vector one by one.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void Columns(int j0, int j1)
@@ -411,7 +416,7 @@ public static partial class Gemm
             int vectors = (j1 - j0) / w;
             int blocks = (vectors + maxVectors - 1) / maxVectors;
             int j = j0;
-            float* panel = (float*)NativeMemory.AlignedAlloc(SkipZerosL1Bytes + 8 * 12 * 64, 64);
+            float* panel = (float*)NativeMemory.AlignedAlloc(SkipZerosPanelBytes + 8 * 12 * 64, 64);
             // transC: the block's columns of C, m rows of the block's width, transposed into C's rows when done
             float[]? tile = transC && blocks > 0 ? Scratch<float>.Pool.Rent(m * Math.Min(vectors, maxVectors) * w) : null;
             bool finite = true;
@@ -492,8 +497,8 @@ public static partial class Gemm
 
         /// <summary>
         /// TN.Count vectors of columns from <paramref name="j"/>, every row of C, over B's rows in k-blocks of a packed strip
-        /// that fits L1 (all of k at once for a weight gradient over a batch of 64; 64 rows for x·Wᵀ over 784 features with
-        /// 256-bit vectors): each row of C is carried from block to block through memory, its terms still in order of p
+        /// of SkipZerosPanelBytes (all of k at once for a weight gradient over a batch of 64; 104 rows for x·Wᵀ over 784
+        /// features with 256-bit vectors): each row of C is carried from block to block through memory, its terms still in order of p
         /// (ends: where each row's terms of a k-block end). False when B held a NaN or ±Inf (<c>checkFinite</c>).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -502,97 +507,103 @@ public static partial class Gemm
             nuint w = (nuint)V.Count;
             int width = TN.Count * V.Count;
             bool finite = true;
-            ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
-            ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
             ref int ev = ref MemoryMarshal.GetArrayDataReference(ends);
-            for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
+            // the lists through pinned pointers, each row's walked by its own pointers (by refs into the arrays the JIT kept
+            // the two bases on the stack and reloaded both on every trip of the term loop)
+            fixed (float* pv = values)
+            fixed (int* pr = rows)
             {
-                int p1 = Math.Min(k, p0 + kb);
-                finite &= Pack(j, width, p0, p1, panel);
-                float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
-                bool load = p0 > 0;
-                for (int i = 0; i < m; i++)
+                for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
                 {
-                    ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cc), ccOff + i * ccLd);
-                    TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
-                    TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-                    if (load)
+                    int p1 = Math.Min(k, p0 + kb);
+                    finite &= Pack(j, width, p0, p1, panel);
+                    float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
+                    bool load = p0 > 0;
+                    for (int i = 0; i < m; i++)
                     {
-                        c0 = V.Load(ref cr, 0);
-                        if (TN.Count > 1) c1 = V.Load(ref cr, w);
-                        if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
-                        if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
-                        if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
-                        if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
-                        if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
-                        if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
-                        if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
-                        if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
-                        if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
-                        if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                        ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cc), ccOff + i * ccLd);
+                        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+                        TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+                        if (load)
+                        {
+                            c0 = V.Load(ref cr, 0);
+                            if (TN.Count > 1) c1 = V.Load(ref cr, w);
+                            if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
+                            if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
+                            if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
+                            if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
+                            if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
+                            if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
+                            if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
+                            if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
+                            if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
+                            if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                        }
+                        int t = Unsafe.Add(ref ev, i * nkb + q), count = Unsafe.Add(ref ev, i * nkb + q + 1) - t;
+                        float* vp = pv + t;
+                        int* rp = pr + t;
+                        // two terms per trip (the loop's own compare and branch once per 16–24 FMAs), in order
+                        for (float* vEnd = vp + (count & ~1); vp < vEnd; vp += 2, rp += 2)
+                        {
+                            var s = V.Broadcast(vp[0]);
+                            ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                            s = V.Broadcast(vp[1]);
+                            br = ref Unsafe.AsRef<float>(bp + (nint)rp[1] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                        }
+                        if ((count & 1) != 0)
+                        {
+                            var s = V.Broadcast(vp[0]);
+                            ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
+                            c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
+                            if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
+                            if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
+                        }
+                        V.Store(c0, ref cr, 0);
+                        if (TN.Count > 1) V.Store(c1, ref cr, w);
+                        if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
+                        if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
+                        if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
+                        if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
+                        if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
+                        if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
+                        if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
+                        if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
+                        if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
+                        if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
                     }
-                    int t = Unsafe.Add(ref ev, i * nkb + q), t1 = Unsafe.Add(ref ev, i * nkb + q + 1);
-                    // two terms per trip (the loop's own compare and branch once per 24 FMAs), in order
-                    for (; t + 1 < t1; t += 2)
-                    {
-                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
-                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                        s = V.Broadcast(Unsafe.Add(ref vv, t + 1));
-                        br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t + 1) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                    }
-                    for (; t < t1; t++)
-                    {
-                        var s = V.Broadcast(Unsafe.Add(ref vv, t));
-                        ref float br = ref Unsafe.AsRef<float>(bp + (nint)Unsafe.Add(ref rv, t) * width);
-                        c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
-                        if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
-                        if (TN.Count > 2) c2 = V.MultiplyAdd(s, V.Load(ref br, 2 * w), c2);
-                        if (TN.Count > 3) c3 = V.MultiplyAdd(s, V.Load(ref br, 3 * w), c3);
-                        if (TN.Count > 4) c4 = V.MultiplyAdd(s, V.Load(ref br, 4 * w), c4);
-                        if (TN.Count > 5) c5 = V.MultiplyAdd(s, V.Load(ref br, 5 * w), c5);
-                        if (TN.Count > 6) c6 = V.MultiplyAdd(s, V.Load(ref br, 6 * w), c6);
-                        if (TN.Count > 7) c7 = V.MultiplyAdd(s, V.Load(ref br, 7 * w), c7);
-                        if (TN.Count > 8) c8 = V.MultiplyAdd(s, V.Load(ref br, 8 * w), c8);
-                        if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
-                        if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
-                        if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                    }
-                    V.Store(c0, ref cr, 0);
-                    if (TN.Count > 1) V.Store(c1, ref cr, w);
-                    if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
-                    if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
-                    if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
-                    if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
-                    if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
-                    if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
-                    if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
-                    if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
-                    if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
-                    if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
                 }
             }
             return finite;
