@@ -40,11 +40,20 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TrySgemmSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
         float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity = SkipZerosMaxDensity, long nonZero = -1)
+        => TrySgemmSkipZerosAnyWidth(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero, transC: false);
+
+    /// <summary>
+    /// <see cref="TrySgemmSkipZeros(bool, int, int, int, float[], int, int, float[], int, int, float[], int, int, bool, bool, float, long)"/>
+    /// in the widest hardware vectors, with <paramref name="transC"/> as <see cref="TrySgemmSkipZeros{V, TV}"/> takes it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool TrySgemmSkipZerosAnyWidth(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero, bool transC)
     {
         if (Vector512.IsHardwareAccelerated)
-            return TrySgemmSkipZeros<Simd512<float>, Vector512<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero);
+            return TrySgemmSkipZeros<Simd512<float>, Vector512<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero, transC);
         if (Vector256.IsHardwareAccelerated)
-            return TrySgemmSkipZeros<Simd256<float>, Vector256<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero);
+            return TrySgemmSkipZeros<Simd256<float>, Vector256<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel, maxDensity, nonZero, transC);
         return false;
     }
 
@@ -188,28 +197,30 @@ public static partial class Gemm
         if (gNonZero < 0) gNonZero = CountNonZero(g, gOff, rows, outF, outF);
         long xNonZero = CountNonZero(x, xOff, rows, inF, inF);
         double gDensity = gNonZero / ((double)rows * outF), xDensity = xNonZero / ((double)rows * inF);
-        if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity && !accumulate)
+        if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity)
         {
-            // (xᵀ·g)ᵀ written in gW's layout block by block (no inF × outF product to transpose afterwards)
-            if (Vector512.IsHardwareAccelerated
-                ? TrySgemmSkipZeros<Simd512<float>, Vector512<float>>(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, gw, 0, inF, false, allowParallel, 1f, xNonZero, transC: true)
-                : Vector256.IsHardwareAccelerated && TrySgemmSkipZeros<Simd256<float>, Vector256<float>>(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, gw, 0, inF, false, allowParallel, 1f, xNonZero, transC: true))
-                return true;
-        }
-        else if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity)
-        {
-            float[] t = Scratch<float>.Pool.Rent(inF * outF);
-            try
+            // (xᵀ·g)ᵀ written in gW's layout block by block (no inF × outF product to transpose afterwards); to add it to
+            // gW, the whole product first, then transposed and added
+            if (!accumulate)
             {
-                if (TrySgemmSkipZeros(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, t, 0, outF, false, allowParallel, 1f, xNonZero))
-                {
-                    StoreTransposed(t, inF, outF, gw, 0, accumulate);
+                if (TrySgemmSkipZerosAnyWidth(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, gw, 0, inF, false, allowParallel, 1f, xNonZero, transC: true))
                     return true;
-                }
             }
-            finally
+            else
             {
-                Scratch<float>.Pool.Return(t);
+                float[] t = Scratch<float>.Pool.Rent(inF * outF);
+                try
+                {
+                    if (TrySgemmSkipZeros(true, inF, outF, rows, x, xOff, inF, g, gOff, outF, t, 0, outF, false, allowParallel, 1f, xNonZero))
+                    {
+                        StoreTransposed(t, inF, outF, gw, 0, accumulate: true);
+                        return true;
+                    }
+                }
+                finally
+                {
+                    Scratch<float>.Pool.Return(t);
+                }
             }
         }
         return TrySgemmSkipZeros(true, outF, inF, rows, g, gOff, outF, x, xOff, inF, gw, 0, inF, accumulate, allowParallel, SkipZerosMaxDensity, gNonZero);

@@ -43,6 +43,7 @@ public class TrainingStepJitTests
         // through the tiers during mnist_mlp_5_epochs (DOTNET_JitDisasmSummary=1); optimised at the first call, the 2-thread
         // epochs 2–5 fell from 105–150 to 81–140 ms (docs/performance.md, "End of session 17")
         { typeof(Gemm), "TrySgemmSkipZeros" },
+        { typeof(Gemm), "TrySgemmSkipZerosAnyWidth" },
         { typeof(Gemm), "TryLinearSkipZeros" },
         { typeof(Gemm), "TryLinearWeightGradSkipZeros" },
         { typeof(Gemm), "TryLinearInputGradSkipZeros" },
