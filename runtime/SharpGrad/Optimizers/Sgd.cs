@@ -50,9 +50,8 @@ public sealed class Sgd : Optimizer
         bool nesterov = g.GetBool("nesterov"), maximize = g.GetBool("maximize");
         // Index loop: foreach over the IReadOnlyList would box an enumerator on every step.
         var ps = g.Params;
-        // With several threads the float32 updates are gathered first and then run as one parallel loop over all of the
-        // group's parameters (below), instead of one loop per large parameter and the small ones serially after it.
-        bool batch = Parallelism.MaxThreads > 1;
+        // The float32 updates are gathered first and then run as one loop over all of the group's parameters (UpdateAll:
+        // with several threads one parallel loop, instead of one per large parameter and the small ones serially after it).
         int jobs = 0;
         for (int pi = 0; pi < ps.Count; pi++)
         {
@@ -72,12 +71,11 @@ public sealed class Sgd : Optimizer
                 buf.Storage.Version++;
             }
             var options = new Options(first, lr, momentum, dampening, wd, nesterov, maximize);
-            if (batch && p.DType == DType.Float32)
+            if (p.DType == DType.Float32)
             {
                 if (jobs == _jobs.Length) Array.Resize(ref _jobs, Math.Max(8, 2 * jobs));
                 _jobs[jobs++] = new Job(p.Data<float>(), p.Offset, grad.Data<float>(), grad.Offset, buf?.Data<float>(), buf?.Offset ?? 0, p.NumElements, options);
             }
-            else if (p.DType == DType.Float32) Update<float>(p, grad, buf, options);
             else Update<double>(p, grad, buf, options);
             p.Storage.Version++;
         }
@@ -85,7 +83,7 @@ public sealed class Sgd : Optimizer
     }
 
     /// <summary>One float32 parameter's update gathered by <see cref="StepGroup"/> for <see cref="UpdateAll"/>.</summary>
-    private readonly record struct Job(float[] P, int POff, float[] Grad, int GOff, float[]? Buf, int BOff, int Count, Options O);
+    internal readonly record struct Job(float[] P, int POff, float[] Grad, int GOff, float[]? Buf, int BOff, int Count, Options O);
 
     /// <summary>A range of one job's elements: an item of <see cref="UpdateAll"/>'s loop.</summary>
     private readonly record struct Piece(int Job, int Start, int Count);
@@ -110,7 +108,9 @@ public sealed class Sgd : Optimizer
         int parts = Parallelism.Parts(total, ElementsPerPart, partsPerThread: 4);
         try
         {
-            if (parts <= 1)
+            // One tensor listed twice in a group, or two leaves sharing a storage: their updates run one after the other in
+            // the group's order, as a serial step does (in one parallel loop their ranges would race).
+            if (parts <= 1 || WritesOverlap(_jobs.AsSpan(0, jobs)))
             {
                 for (int j = 0; j < jobs; j++)
                 {
@@ -137,6 +137,20 @@ public sealed class Sgd : Optimizer
         }
     }
 
+    /// <summary>Whether two of the gathered updates write some of the same elements (the same array, overlapping ranges).</summary>
+    internal static bool WritesOverlap(ReadOnlySpan<Job> jobs)
+    {
+        for (int a = 1; a < jobs.Length; a++)
+        {
+            for (int b = 0; b < a; b++)
+            {
+                if (ReferenceEquals(jobs[a].P, jobs[b].P) && jobs[a].POff < jobs[b].POff + jobs[b].Count && jobs[b].POff < jobs[a].POff + jobs[a].Count)
+                    return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>One range of one gathered update, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
     private readonly struct PiecePart(Job[] jobs, Piece[] pieces) : IParallelBody
     {
@@ -150,7 +164,7 @@ public sealed class Sgd : Optimizer
     }
 
     /// <summary>One step's hyper-parameters of one group, as the kernel takes them.</summary>
-    private readonly record struct Options(bool First, double Lr, double Momentum, double Dampening, double WeightDecay, bool Nesterov, bool Maximize);
+    internal readonly record struct Options(bool First, double Lr, double Momentum, double Dampening, double WeightDecay, bool Nesterov, bool Maximize);
 
     /// <summary>
     /// Below this many elements per part the update stays on the calling thread. The update is memory-bound (a 235 K-element
@@ -159,7 +173,10 @@ public sealed class Sgd : Optimizer
     /// </summary>
     private const int ElementsPerPart = 32 * 1024;
 
-    /// <summary>The update of one parameter, split into contiguous ranges over the worker threads when it is large (<see cref="Parallelism"/>).</summary>
+    /// <summary>
+    /// The update of one float64 parameter (float32 ones go through <see cref="UpdateAll"/>), split into contiguous ranges
+    /// over the worker threads when it is large (<see cref="Parallelism"/>).
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Update<T>(Tensor p, Tensor grad, Tensor? buf, Options o) where T : unmanaged, IFloatingPointIeee754<T>
     {

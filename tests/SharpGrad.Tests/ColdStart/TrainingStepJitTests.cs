@@ -22,6 +22,7 @@ public class TrainingStepJitTests
         { typeof(Optimizer), "GetState" },
         { typeof(Sgd), "StepGroup" },
         { typeof(Sgd), "Update" },
+        { typeof(Sgd), "UpdateAll" },
         { typeof(ParamGroup), "GetDouble" },
         { typeof(Tensor), "IndexSelect" },
         { typeof(Tensor), "IndexValues" },

@@ -145,6 +145,46 @@ public class TwoThreadSplitTests
     /// maximize; a float64 parameter in the group keeps its own path. Several steps, each parameter's values and momentum
     /// buffer the same bits on several threads as on one.
     /// </summary>
+    /// <summary>
+    /// The gathered float32 updates that write the same elements (one tensor twice in a group, two leaves on one storage) are
+    /// found, so they run one after the other as a serial step does; disjoint ranges of one array and distinct arrays are not.
+    /// </summary>
+    [Fact]
+    public void SgdFindsUpdatesThatWriteTheSameElements()
+    {
+        float[] shared = new float[100], other = new float[100], g = new float[100];
+        var o = new SharpGrad.Optimizers.Sgd.Options(false, 0.1, 0, 0, 0, false, false);
+        SharpGrad.Optimizers.Sgd.Job Job(float[] p, int off, int count) => new(p, off, g, 0, null, 0, count, o);
+        Assert.True(SharpGrad.Optimizers.Sgd.WritesOverlap([Job(shared, 0, 100), Job(other, 0, 100), Job(shared, 0, 100)]));
+        Assert.True(SharpGrad.Optimizers.Sgd.WritesOverlap([Job(shared, 0, 50), Job(shared, 49, 51)]));
+        Assert.True(SharpGrad.Optimizers.Sgd.WritesOverlap([Job(shared, 40, 20), Job(shared, 0, 100)]));
+        Assert.False(SharpGrad.Optimizers.Sgd.WritesOverlap([Job(shared, 0, 50), Job(shared, 50, 50), Job(other, 0, 100)]));
+        Assert.False(SharpGrad.Optimizers.Sgd.WritesOverlap([Job(shared, 0, 100)]));
+    }
+
+    /// <summary>A tensor listed twice in a group is updated twice in order, with several threads as with one.</summary>
+    [Fact]
+    public void SgdStepWithATensorListedTwiceEqualsOneThread()
+    {
+        double[] Run()
+        {
+            var rng = new Rng(11);
+            var w = new Parameter(Tensor.FromArray(SmallGemmTests.Random(70_001, rng)));
+            var b = new Parameter(Tensor.FromArray(SmallGemmTests.Random(33, rng)));
+            var opt = new SharpGrad.Optimizers.Sgd([w, b, w], 0.05, 0.9, 0, 1e-3, false, false);
+            for (int step = 0; step < 3; step++)
+            {
+                w.Grad = Tensor.FromArray(SmallGemmTests.Random(w.NumElements, rng));
+                b.Grad = Tensor.FromArray(SmallGemmTests.Random(b.NumElements, rng));
+                opt.Step();
+            }
+            return [.. w.ToDoubleArray(), .. opt.StateOf(w)["momentum_buffer"].ToDoubleArray()];
+        }
+        var one = WithThreads(1, Run);
+        var two = WithThreads(2, Run);
+        Assert.True(one.Select(BitConverter.DoubleToInt64Bits).SequenceEqual(two.Select(BitConverter.DoubleToInt64Bits)));
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
