@@ -90,7 +90,7 @@ public static partial class RecurrentKernel
         ref T tc0 = ref MemoryMarshal.GetArrayDataReference(buffers.TanhC);
         ref T hInit = ref MemoryMarshal.GetArrayDataReference(h0);
         ref T cInit = ref MemoryMarshal.GetReference(c0);
-        int six = LstmBackwardSixRowTiles(nr);
+        int six = LstmSixRowTiles(nr);
         // The tiles' sums, one frame slot for all of them (a struct local of each inlined tile was cleared per tile).
         TileSums<TV> sums = default;
         for (int k = 0; k < s.Steps; k++)
@@ -246,7 +246,7 @@ public static partial class RecurrentKernel
             // Block of units outer, row tiles inner: the block's panel is read from L2 once per step, not once per row tile.
             // Two-vector blocks: 6-row tiles first (12 accumulators: the 4-row tile's 8 left the FMAs waiting on their own
             // latency), as many as leave a multiple of 4 rows to the 4-row tiles when possible (32 rows: 6·4 + 4·2, 16: 6·2 + 4).
-            int six = two ? LstmBackwardSixRowTiles(nr) : 0;
+            int six = two ? LstmSixRowTiles(nr) : 0;
             for (int j = 0; j < h; j += u)
             {
                 for (int r = 0; r < 6 * six; r += 6)
@@ -325,10 +325,10 @@ public static partial class RecurrentKernel
     }
 
     /// <summary>
-    /// How many 6-row tiles the backward's two-vector blocks of <paramref name="nr"/> rows take: the most that leave a multiple
+    /// How many 6-row tiles the two-vector blocks (forward and backward) of <paramref name="nr"/> rows take: the most that leave a multiple
     /// of 4 rows (for the 4-row tiles), or with none such the most that fit.
     /// </summary>
-    internal static int LstmBackwardSixRowTiles(int nr)
+    internal static int LstmSixRowTiles(int nr)
     {
         for (int k = nr / 6; k >= 0; k--)
         {

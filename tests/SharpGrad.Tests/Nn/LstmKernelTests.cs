@@ -261,7 +261,7 @@ public class LstmKernelTests
     [InlineData(10, 1)]   // 6 + 4
     [InlineData(8, 0)]    // 4 + 4
     [InlineData(5, 0)]
-    public void SixRowTilesLeaveWholeFourRowTiles(int rows, int six) => Assert.Equal(six, RecurrentKernel.LstmBackwardSixRowTiles(rows));
+    public void SixRowTilesLeaveWholeFourRowTiles(int rows, int six) => Assert.Equal(six, RecurrentKernel.LstmSixRowTiles(rows));
 
     [Theory]
     [InlineData(16, 5, 4, true, true, false)]
