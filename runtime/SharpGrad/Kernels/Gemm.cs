@@ -133,6 +133,21 @@ public static partial class Gemm
         Packed(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel, epi, nr, overwrite);
     }
 
+    /// <summary>
+    /// The kernel path <c>Run</c> takes for a product of these sizes (0 row gemv, 1 gemv, 2 direct, 3 naive, 4 packed). A
+    /// caller splitting one product into row or column ranges (RecurrentStack's LSTM products over two threads) checks that
+    /// the parts take the whole's path: the paths' sums differ (the direct x·Wᵀ kernel sums in vector lanes), while tile-aligned
+    /// ranges of one path give the same elements.
+    /// </summary>
+    internal static int PathOf<T>(bool transA, bool transB, int m, int n, int k) where T : unmanaged
+        => UseRowGemv<T>(transA, transB, m, k) ? 0 : n == 1 && m > SmallM ? 1 : UseDirect(transA, transB, m, n, k) ? 2 : (long)m * n * k <= 4096 ? 3 : PackedPath;
+
+    /// <summary><see cref="PathOf{T}"/>'s value for the packed path.</summary>
+    internal const int PackedPath = 4;
+
+    /// <summary>The packed path's k-block: up to this k each element is one FMA chain from 0 (past it, each block's sum is added to C).</summary>
+    internal const int PackedKC = KC;
+
     /// <summary>The packed, cache-blocked path (BLIS's five loops around the micro-kernel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Packed<T>(bool transA, bool transB, int m, int n, int k, T alpha,

@@ -9,7 +9,9 @@ namespace SharpGrad.Kernels;
 //   forward:  per step, per block of 2w pre-activation columns (w = 8 with AVX2, 16 with AVX-512), 6-row then 4-row × 2-vector
 //             tiles: h_{t−1}·W_hhᵀ over k = 0..H (LstmTileSums6/4), plus x·W_ihᵀ and the bias, stored into the gates' rows;
 //             then per row the nonlinearities and the cell in loops of independent iterations (LstmActivateRow). W_hh is
-//             packed once per sequence into panels [k][2w] of each column block (8 KB at H = 128 with AVX2).
+//             packed once per sequence into panels [k][2w] of each column block (8 KB at H = 128 with AVX2). The compiled
+//             stack's LSTM may pass its input and W_ih instead of x·W_ihᵀ (TileProjection): each tile then first sums x·W_ihᵀ
+//             from W_ih's panels [I][2w] into the gates' rows (the projection GEMM's elements, CanProjectInTiles).
 //   backward: per step, the gradient reaching h_{t−1} = dGates_t·W_hh in 6-row then 4-row × 2-vector tiles over k = 0..4H
 //             (the same k loops), and in the tile's epilogue the cell backward of step t − 1 for those rows and units
 //             (dh_{t−1} = that sum + the output's gradient), which writes dGates_{t−1}: the next step's operand. W_hh is
@@ -65,23 +67,53 @@ public static partial class RecurrentKernel
         }
     }
 
-    /// <summary>The fused forward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) at <paramref name="width"/> bits (W_hh packed).</summary>
-    private static void LstmFusedForward<T>(int width, in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
-        ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// The layer's input and W_ih when the fused forward computes the input projection x·W_ihᵀ in its tiles (empty: the
+    /// projection is given). Session 19: the separate product wrote 2.3 MB of pre-activations that every step read back
+    /// (lstm_train_step_b32), and with two threads it was one more split of its own.
+    /// </summary>
+    internal readonly record struct TileProjection<T>(T[]? X, int InF, T[]? W) where T : unmanaged;
+
+    /// <summary>
+    /// Whether the fused forward's tiles give the elements of the projection GEMM x·W_ihᵀ ([<paramref name="rows"/>, 4H] of
+    /// <paramref name="inF"/> features) that <c>RecurrentStack</c> would run: the fused loop runs the shape, and the GEMM takes
+    /// its packed path in one k-block (each element one FMA chain over the inputs in order from 0, as the tiles' k loops;
+    /// its direct x·Wᵀ kernel sums in vector lanes, and a second k-block is added to the first's sum).
+    /// </summary>
+    internal static bool CanProjectInTiles(in RecurrenceShape s, int rows, int inF)
+        => FusedLstmWidth<float>(s) > 0 && inF > 0 && inF <= Kernels.Gemm.PackedKC && Kernels.Gemm.PathOf<float>(false, true, rows, s.GateWidth, inF) == Kernels.Gemm.PackedPath;
+
+    /// <summary>Packs W_ih [4H, I] for the tiles: panels [block of 2w of the 4H columns][k = 0..I][2w] (as W_hh's, <see cref="PackLstmForward{T}"/>).</summary>
+    private static void PackLstmProjection<T>(int width, TileProjection<T> projection, int g, RecurrenceBuffers<T> buffers) where T : unmanaged, INumber<T>
     {
-        if (width == 512) LstmFusedForward<T, Gemm.Simd512<T>, Vector512<T>>(s, r0, nr, xw, h0, zeroH0, c0, bias, output, buffers);
-        else LstmFusedForward<T, Gemm.Simd256<T>, Vector256<T>>(s, r0, nr, xw, h0, zeroH0, c0, bias, output, buffers);
+        int inF = projection.InF;
+        buffers.EnsureProjection(inF, g);
+        Transpose(projection.W!, 0, g, inF, buffers.InputWeightT);
+        if (width == 512) PackPanels<T, Gemm.Simd512<T>, Vector512<T>>(buffers.InputWeightT, 0, inF, g, 2 * Vector512<T>.Count, buffers.PackedInput);
+        else PackPanels<T, Gemm.Simd256<T>, Vector256<T>>(buffers.InputWeightT, 0, inF, g, 2 * Vector256<T>.Count, buffers.PackedInput);
+    }
+
+    /// <summary>The fused forward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) at <paramref name="width"/> bits (W_hh packed).</summary>
+    private static void LstmFusedForward<T>(int width, in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, TileProjection<T> projection, T[] h0, bool zeroH0,
+        ReadOnlySpan<T> c0, ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (width == 512) LstmFusedForward<T, Gemm.Simd512<T>, Vector512<T>>(s, r0, nr, xw, projection, h0, zeroH0, c0, bias, output, buffers);
+        else LstmFusedForward<T, Gemm.Simd256<T>, Vector256<T>>(s, r0, nr, xw, projection, h0, zeroH0, c0, bias, output, buffers);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LstmFusedForward<T, V, TV>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
-        ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    private static void LstmFusedForward<T, V, TV>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> xw, TileProjection<T> projection, T[] h0, bool zeroH0,
+        ReadOnlySpan<T> c0, ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, u = 2 * V.Count;
-        if (xw.Length < s.Steps * n * g || (!bias.IsEmpty && bias.Length < g) || buffers.Packed.Length < g * h)
+        int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, u = 2 * V.Count, inF = projection.InF;
+        bool projecting = projection.X is not null;
+        if ((projecting ? projection.X!.Length < s.Steps * n * inF || buffers.PackedInput.Length < g * inF : xw.Length < s.Steps * n * g)
+            || (!bias.IsEmpty && bias.Length < g) || buffers.Packed.Length < g * h)
             throw new ArgumentException($"LSTM forward: the arrays are too small for {s.Steps} steps of {n} rows of hidden size {h}.");
         ref T wp0 = ref MemoryMarshal.GetArrayDataReference(buffers.Packed);
-        ref T x0 = ref MemoryMarshal.GetReference(xw);
+        ref T ip0 = ref projecting ? ref MemoryMarshal.GetArrayDataReference(buffers.PackedInput) : ref Unsafe.NullRef<T>();
+        ref T in0 = ref projecting ? ref MemoryMarshal.GetArrayDataReference(projection.X!) : ref Unsafe.NullRef<T>();
+        ref T x0 = ref projecting ? ref MemoryMarshal.GetArrayDataReference(buffers.Gates) : ref MemoryMarshal.GetReference(xw);
         ref T b0 = ref MemoryMarshal.GetReference(bias);
         bool hasBias = !bias.IsEmpty;
         ref T out0 = ref MemoryMarshal.GetArrayDataReference(output);
@@ -101,6 +133,7 @@ public static partial class RecurrentKernel
             ref T cp = ref k == 0 ? ref cInit : ref Unsafe.Add(ref aux0, prev * nh);
             ref T xT = ref Unsafe.Add(ref x0, t * n * g);
             ref T actT = ref Unsafe.Add(ref act0, t * n * g);
+            ref T inT = ref projecting ? ref Unsafe.Add(ref in0, t * n * inF) : ref in0;
             // Block of 2w columns outer, row tiles inner: the block's 8 KB panel stays in L1 while every row tile uses it.
             // 6-row × 2-vector tiles (12 accumulators; the 2-row × 4-gate tile's 8 left the FMAs waiting on their latency),
             // then 4-row tiles for the rest (32 rows: 6·4 + 4·2), as the backward's.
@@ -108,6 +141,22 @@ public static partial class RecurrentKernel
             {
                 ref T panel = ref Unsafe.Add(ref wp0, j * h);
                 int r = 0;
+                if (projecting)
+                {
+                    // x·W_ihᵀ of the tile first, stored where the tile's sums go (the gates' rows stand in for xw), from W_ih's panel.
+                    ref T inPanel = ref Unsafe.Add(ref ip0, j * inF);
+                    for (; r < 6 * six; r += 6)
+                    {
+                        LstmProjectTile<T, V, TV>(r0 + r, 6, j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
+                        LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
+                    }
+                    for (; r < nr; r += 4)
+                    {
+                        LstmProjectTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
+                        LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
+                    }
+                    continue;
+                }
                 for (; r < 6 * six; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
                 for (; r < nr; r += 4) LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
             }
@@ -149,6 +198,28 @@ public static partial class RecurrentKernel
             ref T act = ref Unsafe.Add(ref actT, e);
             V.Store(v0, ref act, ji);
             V.Store(v1, ref act, jw);
+        }
+    }
+
+    /// <summary>
+    /// The input projection of one tile of the fused forward: x·W_ihᵀ of rows [<paramref name="ra"/>, ra + <paramref name="rows"/>)
+    /// (6, or 1–4) and pre-activation columns [<paramref name="j"/>, j + 2w) over k = 0..<paramref name="inF"/> from the block's
+    /// W_ih panel (one FMA chain per element in order of k, from 0: the projection GEMM's in one k-block), stored into the
+    /// gates' rows, where <see cref="LstmForwardTile{T, V, TV}"/> then reads it as x·W_ihᵀ.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LstmProjectTile<T, V, TV>(int ra, int rows, int j, int g, int inF, ref T inT, ref T inPanel, ref T actT, ref TileSums<TV> sums)
+        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+    {
+        if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref inT, ra * inF), inF, ref inPanel, inF, ref sums);
+        else LstmTileSums4<T, V, TV, TwoVectors>(ref Unsafe.Add(ref inT, ra * inF), Math.Min(1, rows - 1) * inF, Math.Min(2, rows - 1) * inF,
+            Math.Min(3, rows - 1) * inF, ref inPanel, inF, ref sums);
+        nuint ji = (nuint)j, jw = ji + (nuint)V.Count;
+        for (int q = 0; q < rows; q++)
+        {
+            ref T act = ref Unsafe.Add(ref actT, (ra + q) * g);
+            V.Store(sums[2 * q], ref act, ji);
+            V.Store(sums[2 * q + 1], ref act, jw);
         }
     }
 

@@ -66,6 +66,19 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[4H·H]: LSTM's W_hh packed for the fused loops (Recurrent.Fused.cs): the forward's panels, then the backward's.</summary>
     public T[] Packed { get; private set; } = [];
 
+    /// <summary>[I·4H]: LSTM's W_ihᵀ, then W_ih packed for the fused loop's tiles (<see cref="RecurrentKernel.TileProjection{T}"/>).</summary>
+    internal T[] InputWeightT { get; private set; } = [];
+
+    /// <summary>[I·4H]: LSTM's W_ih packed for the fused loop's tiles.</summary>
+    internal T[] PackedInput { get; private set; } = [];
+
+    /// <summary>Sizes <see cref="InputWeightT"/> and <see cref="PackedInput"/> for an input of <paramref name="inF"/> features.</summary>
+    internal void EnsureProjection(int inF, int g)
+    {
+        InputWeightT = Fit(InputWeightT, inF * g);
+        PackedInput = Fit(PackedInput, inF * g);
+    }
+
     /// <summary>[T, N, gates·H]: GRU's gradient reaching W_hh·h + b_hh (the n gate's differs from the input's).</summary>
     public T[] GradHw { get; private set; } = [];
 
@@ -127,11 +140,11 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     internal void ReturnWorking()
     {
         if (!Pooled) return;
-        foreach (var a in (T[][])[Hw, WeightT, Packed, Dh, DhNext, Dc, GradHw])
+        foreach (var a in (T[][])[Hw, WeightT, Packed, Dh, DhNext, Dc, GradHw, InputWeightT, PackedInput])
         {
             if (a.Length > 0) CachingAllocator.Return(a);
         }
-        Hw = WeightT = Packed = Dh = DhNext = Dc = GradHw = [];
+        Hw = WeightT = Packed = Dh = DhNext = Dc = GradHw = InputWeightT = PackedInput = [];
     }
 
     private T[] Fit(T[] a, int size) => a.Length == size ? a : Pooled && size > 0 ? CachingAllocator.Rent<T>(size, clear: false) : new T[size];
@@ -157,26 +170,38 @@ public static partial class RecurrentKernel
     /// <see cref="BatchParts"/> blocks and each thread runs its block through all T steps (its own step GEMMs, serial): one
     /// parallel loop per sequence instead of one per step, and no barrier between the steps.
     /// </remarks>
-    public static unsafe void Forward<T>(in RecurrenceShape s, ReadOnlySpan<T> xw, T[] h0, ReadOnlySpan<T> c0, T[] w, int wOffset, ReadOnlySpan<T> bias,
+    public static void Forward<T>(in RecurrenceShape s, ReadOnlySpan<T> xw, T[] h0, ReadOnlySpan<T> c0, T[] w, int wOffset, ReadOnlySpan<T> bias,
         T[] output, Span<T> cLast, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+        => ForwardWithProjection(s, xw, default, h0, c0, w, wOffset, bias, output, cLast, buffers);
+
+    /// <summary>
+    /// <see cref="Forward{T}"/> with the input projection x·W_ihᵀ computed in the fused LSTM loop's tiles (<paramref name="projection"/>
+    /// not empty: the layer's time-major input and W_ih; <paramref name="xw"/> then unused), only where
+    /// <see cref="CanProjectInTiles"/> says the elements are the projection GEMM's.
+    /// </summary>
+    internal static unsafe void ForwardWithProjection<T>(in RecurrenceShape s, ReadOnlySpan<T> xw, TileProjection<T> projection, T[] h0, ReadOnlySpan<T> c0, T[] w, int wOffset,
+        ReadOnlySpan<T> bias, T[] output, Span<T> cLast, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(buffers);
         buffers.Ensure(s);
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h;
-        if (xw.Length < s.Steps * n * g || output.Length < s.Steps * nh || h0.Length < nh || (!c0.IsEmpty && c0.Length < nh)
-            || (!bias.IsEmpty && bias.Length < g))
+        bool projecting = projection.X is not null;
+        if ((projecting ? projection.X!.Length < s.Steps * n * projection.InF || projection.W!.Length < g * projection.InF : xw.Length < s.Steps * n * g)
+            || output.Length < s.Steps * nh || h0.Length < nh || (!c0.IsEmpty && c0.Length < nh) || (!bias.IsEmpty && bias.Length < g))
             throw new ArgumentException($"Recurrence forward: the arrays are too small for {s.Steps} steps of {n} rows of hidden size {h}.");
         var aux = buffers.Aux;
         // W_hhᵀ [H, gates·H] once for all steps: each step's h·W_hhᵀ is then a plain product whose kernel broadcasts h and
         // streams rows of W_hhᵀ (the dot-product form, with one horizontal sum per output, is slower at these sizes).
         Transpose(w, wOffset, g, h, buffers.WeightT);
         int fused = FusedLstmWidth<T>(s);
+        if (projecting && fused == 0) throw new ArgumentException("The input projection in the tiles needs the fused LSTM loop (CanProjectInTiles).");
         if (fused > 0) PackLstmForward(fused, h, buffers);
+        if (projecting) PackLstmProjection(fused, projection, g, buffers);
         bool zeroH0 = IsZero<T>(h0.AsSpan(0, nh));
         int parts = BatchParts(s);
         if (parts <= 1)
         {
-            ForwardRows(s, fused, 0, n, xw, h0, zeroH0, c0, bias, output, buffers);
+            ForwardRows(s, fused, 0, n, xw, projection, h0, zeroH0, c0, bias, output, buffers);
         }
         else
         {
@@ -185,7 +210,7 @@ public static partial class RecurrentKernel
                 var body = new ForwardPart<T>
                 {
                     Shape = s, Fused = fused, Parts = parts, Xw = px, XwLength = xw.Length, H0 = h0, ZeroH0 = zeroH0, C0 = pc0, C0Length = c0.Length,
-                    Bias = pb, BiasLength = bias.Length, Output = output, Buffers = buffers,
+                    Bias = pb, BiasLength = bias.Length, Output = output, Buffers = buffers, Projection = projection,
                 };
                 Parallelism.For(parts, body);
             }
@@ -223,11 +248,12 @@ public static partial class RecurrentKernel
         public T[] H0, Output;
         public bool ZeroH0;
         public RecurrenceBuffers<T> Buffers;
+        public TileProjection<T> Projection;
 
         public readonly void Invoke(int index)
         {
             var (r0, nr) = PartRows(Shape.Batch, Parts, index);
-            ForwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(Xw, XwLength), H0, ZeroH0, new ReadOnlySpan<T>(C0, C0Length),
+            ForwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(Xw, XwLength), Projection, H0, ZeroH0, new ReadOnlySpan<T>(C0, C0Length),
                 new ReadOnlySpan<T>(Bias, BiasLength), Output, Buffers);
         }
     }
@@ -236,13 +262,13 @@ public static partial class RecurrentKernel
     /// The forward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) (W_hhᵀ already in the buffers;
     /// <paramref name="fused"/> &gt; 0: the fused LSTM loop at that width, W_hh packed).
     /// </summary>
-    private static void ForwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> xw, T[] h0, bool zeroH0, ReadOnlySpan<T> c0,
-        ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void ForwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> xw, TileProjection<T> projection, T[] h0, bool zeroH0,
+        ReadOnlySpan<T> c0, ReadOnlySpan<T> bias, T[] output, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (nr <= 0) return;
         if (fused > 0)
         {
-            LstmFusedForward(fused, s, r0, nr, xw, h0, zeroH0, c0, bias, output, buffers);
+            LstmFusedForward(fused, s, r0, nr, xw, projection, h0, zeroH0, c0, bias, output, buffers);
             return;
         }
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, ph = nr * h, pg = nr * g, rh = r0 * h, rg = r0 * g;
@@ -359,44 +385,54 @@ public static partial class RecurrentKernel
 
         if (wantDh0) dhNext.AsSpan(0, nh).CopyTo(dH0);
         if (!dC0.IsEmpty && s.Mode == RecurrentMode.Lstm) dc.AsSpan(0, nh).CopyTo(dC0);
-        if (dW is not null && steps > 0)
+        if (dW is float[] dWf) HiddenWeightGrad(s, (float[])(object)output, (float[])(object)h0, (float[])(object)dHw, dWf, 0, g, allowParallel: true);
+        else if (dW is not null && steps > 0)
         {
-            // dW_hh += Σ_t dHw_tᵀ·h_{t-1}, with h_{t-1} read in place: the steps after the first take h_{t-1} from the outputs,
-            // which hold it one time block away (forwards dHw's rows 1.. against the outputs' rows 0.., in reverse dHw's rows
-            // 0..T−2 against the outputs' 1..), so one GEMM over their (T−1)·N rows needs no copy; the first step's N rows
-            // (time T−1 in reverse) pair with h_0 and add nothing when h_0 = 0 (then left out).
+            // dW_hh += Σ_t dHw_tᵀ·h_{t-1}, as HiddenWeightGrad (float) reads it.
             int dRow = s.Reverse ? 0 : n, hRow = s.Reverse ? n : 0;
-            bool fromH0 = !IsZero<T>(h0.AsSpan(0, nh));
-            if (dW is float[] dWf)
-            {
-                WeightGradTransposed((float[])(object)output, hRow * h, (float[])(object)dHw, dRow * g, (steps - 1) * n,
-                    fromH0 ? (float[])(object)h0 : null, s.TimeOf(0) * n * g, n, h, g, dWf);
-            }
-            else
-            {
-                if (steps > 1) Gemm<T>(true, false, g, h, (steps - 1) * n, dHw, dRow * g, g, output, hRow * h, h, dW, 0, h, beta: true);
-                if (fromH0) Gemm<T>(true, false, g, h, n, dHw, s.TimeOf(0) * n * g, g, h0, 0, h, dW, 0, h, beta: true);
-            }
+            if (steps > 1) Gemm<T>(true, false, g, h, (steps - 1) * n, dHw, dRow * g, g, output, hRow * h, h, dW, 0, h, beta: true);
+            if (!IsZero<T>(h0.AsSpan(0, nh))) Gemm<T>(true, false, g, h, n, dHw, s.TimeOf(0) * n * g, g, h0, 0, h, dW, 0, h, beta: true);
         }
         buffers.ReturnWorking();
     }
 
     /// <summary>
-    /// A recurrent weight's float gradient (W_hh's, W_ih's), dW [g, h] += dGᵀ·H over <paramref name="rows"/> rows (+ the
-    /// <paramref name="n0"/> rows of dG at <paramref name="dOff0"/> against <paramref name="h0"/>, when not null), computed as
-    /// dWᵀ = Hᵀ·dG [h, g] and added transposed: the product with the 512-wide operand as B takes the GEMM's packed path on
-    /// AVX2 and ran faster (lstm-gemm-dwhh (512, 128, 1120) 2.44 ms against -dwhh-t (128, 512, 1120) 1.73 ms,
-    /// docs/performance.md "LSTM step, session 17").
+    /// W_hh's float gradient, rows [<paramref name="j0"/>, j0 + <paramref name="jw"/>) of <paramref name="dW"/> [g, h]:
+    /// dW_hh += Σ_t dHw_tᵀ·h_{t−1} (<paramref name="dHw"/> [T, N, g], the gradient reaching h·W_hhᵀ: LSTM's and RNN's dXw,
+    /// GRU's own), with h_{t−1} read in place: the steps after the first take h_{t−1} from the outputs, which hold it one
+    /// time block away (forwards dHw's rows 1.. against the outputs' rows 0.., in reverse dHw's rows 0..T−2 against the
+    /// outputs' 1..), so one GEMM over their (T−1)·N rows needs no copy; the first step's N rows (time T−1 in reverse) pair
+    /// with h_0 and add nothing when h_0 = 0 (then left out).
     /// </summary>
-    internal static void WeightGradTransposed(float[] hs, int hOff, float[] dG, int dOff, int rows, float[]? h0, int dOff0, int n0, int h, int g, float[] dW)
+    internal static void HiddenWeightGrad(in RecurrenceShape s, float[] output, float[] h0, float[] dHw, float[] dW, int j0, int jw, bool allowParallel)
     {
-        if (rows <= 0 && h0 is null) return;
-        float[] wT = Scratch<float>.Pool.Rent(h * g);
+        if (s.Steps <= 0) return;
+        int n = s.Batch, h = s.Hidden, g = s.GateWidth;
+        int dRow = s.Reverse ? 0 : n, hRow = s.Reverse ? n : 0;
+        bool fromH0 = !IsZero<float>(h0.AsSpan(0, n * h));
+        WeightGradTransposed(output, hRow * h, dHw, dRow * g, (s.Steps - 1) * n, fromH0 ? h0 : null, s.TimeOf(0) * n * g, n, h, g, dW, j0, jw, allowParallel);
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="j0"/>, j0 + <paramref name="jw"/>) of a recurrent weight's float gradient (W_hh's, W_ih's),
+    /// dW [g, h] += dGᵀ·H over <paramref name="rows"/> rows (+ the <paramref name="n0"/> rows of dG at <paramref name="dOff0"/>
+    /// against <paramref name="h0"/>, when not null), computed as dWᵀ = Hᵀ·dG [h, jw] (dG's columns j0..) and added
+    /// transposed: the product with the 512-wide operand as B takes the GEMM's packed path on AVX2 and ran faster
+    /// (lstm-gemm-dwhh (512, 128, 1120) 2.44 ms against -dwhh-t (128, 512, 1120) 1.73 ms, docs/performance.md "LSTM step,
+    /// session 17"). Each element is the same FMA chain over the rows in order whatever the column range (a column split
+    /// over the threads, <see cref="RecurrentStack"/>'s backward products, gives the same sums).
+    /// </summary>
+    internal static void WeightGradTransposed(float[] hs, int hOff, float[] dG, int dOff, int rows, float[]? h0, int dOff0, int n0, int h, int g, float[] dW,
+        int j0, int jw, bool allowParallel)
+    {
+        if ((rows <= 0 && h0 is null) || jw <= 0) return;
+        if (j0 < 0 || j0 + jw > g) throw new ArgumentOutOfRangeException(nameof(jw), $"weight gradient columns [{j0}, {j0 + jw}) of {g}.");
+        float[] wT = Scratch<float>.Pool.Rent(h * jw);
         try
         {
-            if (rows > 0) Kernels.Gemm.Sgemm(true, false, h, g, rows, 1f, hs, hOff, h, dG, dOff, g, 0f, wT, 0, g);
-            if (h0 is not null) Kernels.Gemm.Sgemm(true, false, h, g, n0, 1f, h0, 0, h, dG, dOff0, g, rows > 0 ? 1f : 0f, wT, 0, g);
-            Kernels.Gemm.StoreTransposed(wT, h, g, dW, 0, accumulate: true);
+            if (rows > 0) Kernels.Gemm.Run(true, false, h, jw, rows, 1f, hs, hOff, h, dG, dOff + j0, g, 0f, wT, 0, jw, allowParallel);
+            if (h0 is not null) Kernels.Gemm.Run(true, false, h, jw, n0, 1f, h0, 0, h, dG, dOff0 + j0, g, rows > 0 ? 1f : 0f, wT, 0, jw, allowParallel);
+            Kernels.Gemm.StoreTransposed(wT, h, jw, dW, j0 * h, accumulate: true);
         }
         finally
         {

@@ -166,7 +166,9 @@ public static class RecurrentStack
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
                 var xw = ws.Projections[idx];
-                Project(x, weights[idx * k], xw, rows, inF, g);
+                // LSTM: the projection in the recurrence's tiles when they give the GEMM's elements (RecurrentKernel.CanProjectInTiles).
+                bool inTiles = s.Mode == RecurrentMode.Lstm && RecurrentKernel.CanProjectInTiles(step, rows, inF);
+                if (!inTiles) Project(x, weights[idx * k], xw, rows, inF, g);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)
                 {
@@ -181,7 +183,8 @@ public static class RecurrentStack
                     cellBias = weights[idx * k + 3].AsSpan(0, g);
                 }
                 var o = ws.Outputs[idx];
-                RecurrentKernel.Forward(step, xw, ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
+                RecurrentKernel.ForwardWithProjection(step, xw, inTiles ? new RecurrentKernel.TileProjection<float>(x, inF, weights[idx * k]) : default,
+                    ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
                     weights[idx * k + 1], 0, cellBias, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default, ws.Buffers[idx]);
                 if (!ReferenceEquals(o, next))
                 {
@@ -205,10 +208,20 @@ public static class RecurrentStack
     /// Session 9 stored W_ihᵀ and ran row blocks on the direct path, then the faster one; since the packed path's rework
     /// (session 16) the one product is: lstm_train_step_b32's 1120 × 64 · (512 × 64)ᵀ, `count lstm-gemm-xw` 838 µs against
     /// `lstm-gemm-xwt` (the blocks) 1000 µs at 1 thread, 513–554 against 536–662 µs at 2 (session 18). Each element is
-    /// the same FMA chain over the inputs in order either way.
+    /// the same FMA chain over the inputs in order either way. Since session 19 an LSTM whose projection takes the packed
+    /// path in one k-block runs it in the recurrence's tiles instead (<see cref="RecurrentKernel.CanProjectInTiles"/>).
     /// </summary>
     private static void Project(float[] x, float[] wIh, float[] xw, int rows, int inF, int g)
         => Gemm.Sgemm(false, true, rows, g, inF, 1f, x, 0, inF, wIh, 0, inF, 0f, xw, 0, g);
+
+    /// <summary>
+    /// Where a product's rows are cut in two for two cores: about half, a multiple of 24 (of every kernel's row tile: 4, 6,
+    /// 8), so each half's tiles hold the whole product's rows (0: too few rows to cut).
+    /// </summary>
+    private static int SplitRows(int rows) => rows / 2 / 24 * 24;
+
+    /// <summary>Where the weight gradients' columns are cut in two: about half, a multiple of 64 (of every kernel's column tile; 0: too few).</summary>
+    private static int SplitColumns(int g) => g / 2 / 64 * 64;
 
     /// <summary>
     /// The final states of the last <see cref="Forward"/>: <paramref name="item"/> 1 is h_n, 2 is LSTM's c_n, written into
@@ -316,9 +329,10 @@ public static class RecurrentStack
                 // (into BiasGrad by the kernel) and added to both.
                 bool sharedBiasGrad = s.Mode != RecurrentMode.Gru && gbHh is not null && gbIh is not null;
                 if (sharedBiasGrad) Array.Clear(ws.BiasGrad);
+                // W_hh's gradient not in the kernel: with W_ih's and the input's below (BackwardProducts).
                 RecurrentKernel.Backward(step, dOut, lstm && ws.HasFinalCGrad ? ws.FinalCGrad.AsSpan(idx * nh, nh) : default, ws.Outputs[idx], h0,
                     ws.HasInitialC ? ws.InitialC[idx] : default, weights[idx * k + 1], 0, dXw, gradH0 is null ? default : ws.InitialGrad, default,
-                    weightGrads[idx * k + 1], sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                    null, sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
                 if (sharedBiasGrad)
                 {
                     TensorPrimitives.Add(gbHh.AsSpan(0, g), ws.BiasGrad, gbHh.AsSpan(0, g));
@@ -334,18 +348,99 @@ public static class RecurrentStack
                     var to = gradC0.AsSpan(idx * nh, nh);
                     TensorPrimitives.Add(to, ws.InitialGrad, to);
                 }
-                // dW_ih += dXwᵀ·x, as dW_ihᵀ = xᵀ·dXw added transposed (the faster orientation, as W_hh's in the kernel).
-                if (weightGrads[idx * k] is { } gwIh) RecurrentKernel.WeightGradTransposed(ws.InputOf(layer), 0, dXw, 0, rows, null, 0, 0, inF, g, gwIh);
+                // dW_hh, dW_ih (as dWᵀ = Hᵀ·dXw, xᵀ·dXw added transposed: the faster orientation) and the input's gradient
+                // dXw·W_ih, in one parallel loop with several threads.
+                new BackwardProducts
+                {
+                    Shape = step, Output = ws.Outputs[idx], H0 = h0, DHw = s.Mode == RecurrentMode.Gru ? ws.Buffers[idx].GradHw : dXw,
+                    DWhh = weightGrads[idx * k + 1], X = ws.InputOf(layer), DXw = dXw, Rows = rows, InF = inF, DWih = weightGrads[idx * k],
+                    WIh = weights[idx * k], Dx = wantInput ? dx : null, DxBeta = dir == 0 ? 0f : 1f,
+                }.Run();
                 if (gbIh is not null && !sharedBiasGrad)
                 {
                     var gb = gbIh.AsSpan(0, g);
                     for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dXw.AsSpan(r * g, g), gb);
                 }
-                if (wantInput) Gemm.Sgemm(false, false, rows, inF, g, 1f, dXw, 0, g, weights[idx * k], 0, inF, dir == 0 ? 0f : 1f, dx, 0, inF);
             }
         }
         if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: true);
         ws.HasFinalHGrad = ws.HasFinalCGrad = false;
+    }
+
+    /// <summary>
+    /// The products after one layer-direction's backward time loops: W_hh's gradient (<see cref="RecurrentKernel.HiddenWeightGrad"/>),
+    /// W_ih's (dW_ihᵀ = xᵀ·dXw, added transposed) and the input's (dx = dXw·W_ih, written or added: <see cref="DxBeta"/>).
+    /// With two or more threads one parallel loop of four items — the weight gradients' two column halves (each packs its
+    /// half of dXw's columns on its own core), then the input gradient's two row halves — instead of each GEMM split on its
+    /// own, with a hand-off per k-block and both cores reading all of the 2.3 MB dXw (lstm_train_step_b32: `count
+    /// lstm-gemm-dwih-t` 914 µs with 1 thread, 710 with 2; `-dx` 863 and 604–800; docs/performance.md, "LSTM step,
+    /// session 19"). Tile-aligned halves of the whole products' kernel paths, so every element is the same FMA chain.
+    /// </summary>
+    private struct BackwardProducts : IParallelBody
+    {
+        public RecurrenceShape Shape;
+        public float[] Output, H0, DHw, X, DXw, WIh;
+        public float[]? DWhh, DWih, Dx;
+        public int Rows, InF;
+        public float DxBeta;
+
+        /// <summary>Below this many flops in all the products stay whole, each split by the GEMM itself.</summary>
+        private const double SplitFlops = 8e6;
+
+        public readonly void Run()
+        {
+            int g = Shape.GateWidth;
+            double flops = 2.0 * Rows * g * ((DWhh is null ? 0 : Shape.Hidden) + (DWih is null ? 0 : InF) + (Dx is null ? 0 : InF));
+            if (Parallelism.MaxThreads < 2 || WorkerPool.InsideItem || flops < SplitFlops || !Splits())
+            {
+                Columns(0, g, allowParallel: true);
+                DxRows(0, Rows, allowParallel: true);
+                return;
+            }
+            Parallelism.For(Dx is null ? 2 : 4, this);
+        }
+
+        /// <summary>Whether the halves take the whole products' kernel paths (then their elements are the whole's).</summary>
+        private readonly bool Splits()
+        {
+            int g = Shape.GateWidth, cut = SplitColumns(g), half = SplitRows(Rows), h = Shape.Hidden, n = Shape.Batch;
+            if (cut == 0 || half == 0) return false;
+            // W_hh's product has (T − 1)·N rows, and N more against h_0; W_ih's all of them.
+            foreach (var (m, k) in (ReadOnlySpan<(int, int)>)[(h, (Shape.Steps - 1) * n), (h, n), (InF, Rows)])
+            {
+                int whole = Gemm.PathOf<float>(true, false, m, g, k);
+                if (whole != Gemm.PathOf<float>(true, false, m, cut, k) || whole != Gemm.PathOf<float>(true, false, m, g - cut, k)) return false;
+            }
+            int dx = Gemm.PathOf<float>(false, false, Rows, InF, g);
+            return dx == Gemm.PathOf<float>(false, false, half, InF, g) && dx == Gemm.PathOf<float>(false, false, Rows - half, InF, g);
+        }
+
+        public readonly void Invoke(int index)
+        {
+            int g = Shape.GateWidth, cut = SplitColumns(g), half = SplitRows(Rows);
+            switch (index)
+            {
+                case 0: Columns(0, cut, allowParallel: false); break;
+                case 1: Columns(cut, g - cut, allowParallel: false); break;
+                case 2: DxRows(0, half, allowParallel: false); break;
+                default: DxRows(half, Rows - half, allowParallel: false); break;
+            }
+        }
+
+        /// <summary>Rows [j0, j0 + jw) of dW_hh and dW_ih.</summary>
+        private readonly void Columns(int j0, int jw, bool allowParallel)
+        {
+            if (DWhh is not null) RecurrentKernel.HiddenWeightGrad(Shape, Output, H0, DHw, DWhh, j0, jw, allowParallel);
+            if (DWih is not null) RecurrentKernel.WeightGradTransposed(X, 0, DXw, 0, Rows, null, 0, 0, InF, Shape.GateWidth, DWih, j0, jw, allowParallel);
+        }
+
+        /// <summary>Rows [r0, r0 + count) of the input's gradient.</summary>
+        private readonly void DxRows(int r0, int count, bool allowParallel)
+        {
+            if (Dx is null || count <= 0) return;
+            int g = Shape.GateWidth;
+            Gemm.Run(false, false, count, InF, g, 1f, DXw, r0 * g, g, WIh, 0, InF, DxBeta, Dx, r0 * InF, InF, allowParallel);
+        }
     }
 
     /// <summary>Adds layer-direction <paramref name="idx"/>'s h_0 gradient (the kernel's, or with no step h_n's) into <paramref name="grad"/>.</summary>

@@ -15,7 +15,7 @@ namespace SharpGrad.Tests.Kernels;
 public class TwoThreadSplitTests
 {
     /// <summary>Runs <paramref name="body"/> with <paramref name="threads"/> kernel threads, then restores the setting.</summary>
-    private static T WithThreads<T>(int threads, Func<T> body)
+    internal static T WithThreads<T>(int threads, Func<T> body)
     {
         int saved = Parallelism.MaxThreads;
         try
