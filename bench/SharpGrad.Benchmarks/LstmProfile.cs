@@ -85,5 +85,20 @@ public static class LstmProfile
         var dB = new float[G];
         add("lstm-kernel-bwd", "LSTM recurrence backward, 35 steps x 32 x 128 (with dW_hh, db_hh)", () => RecurrentKernel.Backward<float>(shape, gOut, default, output, h0, default,
             w, 0, dXw, default, default, dW, dB, buffers), 50);
+
+        // The compiled layer as the step runs it (batch first): the projection, the recurrence and, backwards, the products
+        // after it (dW_hh, dW_ih, the input's gradient).
+        var stackShape = new RecurrentShape(RecurrentMode.Lstm, I, H, 1, false, BatchFirst: true, Bias: true, T);
+        float[][] stackWeights = [Rand(G * I), Rand(G * H), Rand(G), Rand(G)];
+        float[][] stackGrads = [.. stackWeights.Select(p => new float[p.Length])];
+        var stackX = Rand(Rows * I);
+        var stackY = new float[Rows * H];
+        var stackGy = Rand(Rows * H);
+        var stackGx = new float[Rows * I];
+        var stackWs = new RecurrentWorkspace();
+        add("lstm-stack-fwd", "compiled LSTM layer forward: projection + recurrence (RecurrentStack.Forward)", () => RecurrentStack.Forward(stackShape, stackX, stackY, N, stackWeights, stackWs), 50);
+        RecurrentStack.Forward(stackShape, stackX, stackY, N, stackWeights, stackWs);
+        add("lstm-stack-bwd", "compiled LSTM layer backward: recurrence, dW_hh, dW_ih, input gradient (RecurrentStack.Backward)",
+            () => RecurrentStack.Backward(stackShape, stackGy, stackGx, N, stackWeights, stackGrads, stackWs), 50);
     }
 }
