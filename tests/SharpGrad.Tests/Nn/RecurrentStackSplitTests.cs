@@ -9,11 +9,19 @@ namespace SharpGrad.Tests.Nn;
 /// row halves, one parallel loop (and the LSTM's input projection in the recurrence's tiles, split by the batch). Each
 /// element keeps its summation order, so 2 and 3 threads must give one thread's bits: the output, the input's gradient
 /// and W_ih's and W_hh's gradients. Sizes: lstm_train_step_b32's layer, odd sizes whose column halves are not equal, a GRU,
-/// an RNN, and two bidirectional layers (the second direction adds into the input's gradient; the second layer's input is
+/// an RNN whose 96 gate columns are too few to split (the whole products run), and two bidirectional layers (the second direction adds into the input's gradient; the second layer's input is
 /// the first's output) with given initial states.
 /// </summary>
+[Collection(RecurrentStackSplitTests.ThreadCountCollection)]
 public class RecurrentStackSplitTests
 {
+    /// <summary>
+    /// The collection of the tests that set <see cref="Parallelism.MaxThreads"/> around the recurrent stack: run one after
+    /// the other, so one's 1-thread pass does not turn another's 2-thread pass into a 1-thread one (with both classes in
+    /// parallel, a broken column split went unnoticed in the GRU case).
+    /// </summary>
+    public const string ThreadCountCollection = "Recurrent stack thread count";
+
     public static TheoryData<RecurrentMode, int, int, int, bool, int, int, int> Shapes => new()
     {
         // mode, input, hidden, layers, bidirectional, steps, batch, threads
