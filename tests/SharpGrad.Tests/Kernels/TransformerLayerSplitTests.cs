@@ -77,6 +77,94 @@ public class TransformerLayerSplitTests
         }
     }
 
+    /// <summary>
+    /// The workload's width (d_model 128, 4 heads, feed-forward 512, ReLU, post-norm) over 4 sequences of 64 tokens in 2 and 4
+    /// parts: the weight-gradient items then run their products on the packed path (<see cref="Gemm.SgemmPacked"/>)
+    /// at the sizes of transformer_train_step_b16's parts.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void SplitEqualsWholeAtTheWorkloadWidth(int parts)
+    {
+        const int n = 4, t = 64, d = 128, heads = 4, ff = 512;
+        var shape = new EncoderLayerShape(d, heads, ff, t, NormFirst: false, Gelu: false, 1e-5);
+        var rng = new Rng(19 + parts);
+        float[] R(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int[] sizes = [3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d, d, d, d, d];
+        var w = sizes.Select(size => R(size, 0.08f)).ToArray();
+        for (int i = 8; i < 12; i += 2) w[i] = w[i].Select(v => 1f + v).ToArray();
+        var x = R(n * t * d, 1f);
+        var gy = R(n * t * d, 1f);
+        var g0 = sizes.Select(size => R(size, 0.1f)).ToArray();
+
+        (float[] Y, float[] Gx, float[][] G) Run(int forced)
+        {
+            var ws = new EncoderLayerWorkspace();
+            var y = new float[n * t * d];
+            var gx = new float[n * t * d];
+            var g = g0.Select(a => (float[])a.Clone()).ToArray();
+            TransformerLayerKernel.t_forcedParts = forced;
+            try
+            {
+                TransformerLayerKernel.Forward(shape, x, y, n, w, ws);
+                TransformerLayerKernel.Backward(shape, gy, gx, n, w, g, ws);
+                Assert.Equal(forced > 1 ? forced : 0, ws.Split?.Count ?? 0);
+            }
+            finally
+            {
+                TransformerLayerKernel.t_forcedParts = 0;
+            }
+            return (y, gx, g);
+        }
+
+        var whole = Run(1);
+        var split = Run(parts);
+        AssertClose(whole.Y, split.Y, "output");
+        AssertClose(whole.Gx, split.Gx, "input gradient");
+        for (int i = 0; i < sizes.Length; i++) AssertClose(whole.G[i], split.G[i], $"gradient {i}");
+    }
+
+    /// <summary>
+    /// <see cref="Gemm.SgemmPacked"/> (the split's weight-gradient items and linear2's g·W in a part) against the same
+    /// C (+)= op(A)·B on the path the size rules choose (direct at these sizes), written over a C of NaNs or added: bit for
+    /// bit when n is whole strips of two vectors (the workload's 128 and 512 columns; both paths add each 256-term chain to
+    /// C), within rounding with edge columns or a product small enough for the naive path (the paths' edge tiles sum
+    /// differently); odd row counts, several k-blocks.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 176, 128, 256, true)]
+    [InlineData(true, 43, 512, 256, true)]
+    [InlineData(true, 50, 128, 600, true)]
+    [InlineData(false, 250, 512, 128, true)]
+    [InlineData(false, 50, 130, 257, false)]
+    [InlineData(true, 13, 37, 600, false)]
+    [InlineData(true, 7, 5, 9, false)]
+    public void PackedEqualsTheChosenPath(bool transA, int m, int n, int k, bool sameBits)
+    {
+        var rng = new Rng(m * 7 + n + k);
+        float[] R(int size) => Tensor.Randn([size], rng: rng).ToArray();
+        var a = R(m * k + 3);
+        var b = R(k * n + 5);
+        var c0 = R(m * n + 2);
+        int lda = transA ? m : k;
+        foreach (bool accumulate in new[] { true, false })
+        {
+            var expected = (float[])c0.Clone();
+            var actual = (float[])c0.Clone();
+            if (!accumulate) Array.Fill(actual, float.NaN, 2, m * n); // overwritten, as the dense product with beta 0
+            Gemm.Sgemm(transA, false, m, n, k, 1f, a, 3, lda, b, 5, n, accumulate ? 1f : 0f, expected, 2, n);
+            Gemm.SgemmPacked(transA, m, n, k, a, 3, lda, b, 5, n, actual, 2, n, accumulate);
+            if (sameBits)
+            {
+                Assert.Equal(expected, actual);
+                continue;
+            }
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"C[{i}]: chosen path {expected[i]}, packed {actual[i]}");
+        }
+    }
+
     /// <summary>out_proj.bias's gradient is not asked for in these runs.</summary>
     private const int TransformerBiasIndex = 3;
 
