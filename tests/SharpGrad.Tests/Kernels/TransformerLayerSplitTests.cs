@@ -26,18 +26,37 @@ public class TransformerLayerSplitTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void SplitEqualsWhole(bool normFirst, bool gelu, int parts, int weightGradRows)
+        => CheckSplitEqualsWhole(new EncoderLayerShape(12, 3, 20, 7, normFirst, gelu, 1e-5), n: 5, parts, weightGradRows,
+            new Rng(parts * 10 + weightGradRows * 100 + (normFirst ? 1 : 0) + (gelu ? 2 : 0)), weightScale: 0.3f);
+
+    /// <summary>
+    /// The workload's width (d_model 128, 4 heads, feed-forward 512, ReLU, post-norm) over 4 sequences of 64 tokens in 2 and 4
+    /// parts: the weight-gradient items then run their products on the packed path (<see cref="Gemm.SgemmPacked"/>)
+    /// at the sizes of transformer_train_step_b16's parts.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void SplitEqualsWholeAtTheWorkloadWidth(int parts)
+        => CheckSplitEqualsWhole(new EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, 1e-5), n: 4, parts, weightGradRows: 0,
+            new Rng(19 + parts), weightScale: 0.08f);
+
+    /// <summary>
+    /// The layer over <paramref name="n"/> sequences whole and in <paramref name="parts"/> parts (weight gradients summed in
+    /// blocks of <paramref name="weightGradRows"/> output rows, 0: the default): output, input gradient added into a non-zero
+    /// gx, every weight gradient added into non-zero gradients, out_proj.bias's not asked for.
+    /// </summary>
+    private static void CheckSplitEqualsWhole(EncoderLayerShape shape, int n, int parts, int weightGradRows, Rng rng, float weightScale)
     {
-        const int n = 5, t = 7, d = 12, heads = 3, ff = 20;
-        var shape = new EncoderLayerShape(d, heads, ff, t, normFirst, gelu, 1e-5);
-        var rng = new Rng(parts * 10 + weightGradRows * 100 + (normFirst ? 1 : 0) + (gelu ? 2 : 0));
-        float[] R(int size, float scale = 0.3f) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int t = shape.Steps, d = shape.DModel, ff = shape.FeedForward;
+        float[] R(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
         int[] sizes = [3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d, d, d, d, d];
-        var w = sizes.Select(size => R(size)).ToArray();
+        var w = sizes.Select(size => R(size, weightScale)).ToArray();
         for (int i = 8; i < 12; i += 2) w[i] = w[i].Select(v => 1f + v).ToArray(); // LayerNorm weights near 1
         var x = R(n * t * d, 1f);
         var gy = R(n * t * d, 1f);
         var gx0 = R(n * t * d, 1f);
-        var g0 = sizes.Select(size => R(size)).ToArray();
+        var g0 = sizes.Select(size => R(size, 0.3f)).ToArray();
 
         (float[] Y, float[] Gx, float[]?[] G) Run(int forced)
         {
@@ -75,54 +94,6 @@ public class TransformerLayerSplitTests
             }
             AssertClose(whole.G[i]!, split.G[i]!, $"gradient {i}");
         }
-    }
-
-    /// <summary>
-    /// The workload's width (d_model 128, 4 heads, feed-forward 512, ReLU, post-norm) over 4 sequences of 64 tokens in 2 and 4
-    /// parts: the weight-gradient items then run their products on the packed path (<see cref="Gemm.SgemmPacked"/>)
-    /// at the sizes of transformer_train_step_b16's parts.
-    /// </summary>
-    [Theory]
-    [InlineData(2)]
-    [InlineData(4)]
-    public void SplitEqualsWholeAtTheWorkloadWidth(int parts)
-    {
-        const int n = 4, t = 64, d = 128, heads = 4, ff = 512;
-        var shape = new EncoderLayerShape(d, heads, ff, t, NormFirst: false, Gelu: false, 1e-5);
-        var rng = new Rng(19 + parts);
-        float[] R(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
-        int[] sizes = [3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d, d, d, d, d];
-        var w = sizes.Select(size => R(size, 0.08f)).ToArray();
-        for (int i = 8; i < 12; i += 2) w[i] = w[i].Select(v => 1f + v).ToArray();
-        var x = R(n * t * d, 1f);
-        var gy = R(n * t * d, 1f);
-        var g0 = sizes.Select(size => R(size, 0.1f)).ToArray();
-
-        (float[] Y, float[] Gx, float[][] G) Run(int forced)
-        {
-            var ws = new EncoderLayerWorkspace();
-            var y = new float[n * t * d];
-            var gx = new float[n * t * d];
-            var g = g0.Select(a => (float[])a.Clone()).ToArray();
-            TransformerLayerKernel.t_forcedParts = forced;
-            try
-            {
-                TransformerLayerKernel.Forward(shape, x, y, n, w, ws);
-                TransformerLayerKernel.Backward(shape, gy, gx, n, w, g, ws);
-                Assert.Equal(forced > 1 ? forced : 0, ws.Split?.Count ?? 0);
-            }
-            finally
-            {
-                TransformerLayerKernel.t_forcedParts = 0;
-            }
-            return (y, gx, g);
-        }
-
-        var whole = Run(1);
-        var split = Run(parts);
-        AssertClose(whole.Y, split.Y, "output");
-        AssertClose(whole.Gx, split.Gx, "input gradient");
-        for (int i = 0; i < sizes.Length; i++) AssertClose(whole.G[i], split.G[i], $"gradient {i}");
     }
 
     /// <summary>
