@@ -25,8 +25,8 @@ public static partial class Gemm
     /// <summary>
     /// C (+)= op(A)·B (added when <paramref name="accumulate"/>) on the packed path whatever the size (the size rules would send
     /// it to the direct path), on the calling thread. The packed and direct kernels both add each k-block's chain (256 terms)
-    /// to C: the direct path's bits when n is whole strips of two vectors (the edge tiles of the two paths sum differently,
-    /// within rounding). For a split encoder layer's batch parts (TransformerLayer.Split.cs): over a
+    /// to C: the direct path's bits when n is whole strips of two vectors and, beyond one k-block, m whole row tiles (the
+    /// paths' edge tiles and AVX-512's last rows sum differently, within rounding). For a split encoder layer's batch parts (TransformerLayer.Split.cs): over a
     /// part's 256 token rows the weight gradients gᵀ·x with x of ≤ 128 columns and linear2's g·W fall on the direct path,
     /// which is slower for them than packing (docs/performance.md, "The transformer step, session 19").
     /// </summary>
