@@ -23,6 +23,28 @@ public static partial class Gemm
         => Run(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc, allowParallel: true);
 
     /// <summary>
+    /// C (+)= op(A)·B (added when <paramref name="accumulate"/>) on the packed path whatever the size (the size rules would send
+    /// it to the direct path), on the calling thread. The packed and direct kernels both add each k-block's chain (256 terms)
+    /// to C: the direct path's bits when n is whole strips of two vectors and, beyond one k-block, m whole row tiles (the
+    /// paths' edge tiles and AVX-512's last rows sum differently, within rounding). For a split encoder layer's batch parts (TransformerLayer.Split.cs): over a
+    /// part's 256 token rows the weight gradients gᵀ·x with x of ≤ 128 columns and linear2's g·W fall on the direct path,
+    /// which is slower for them than packing (docs/performance.md, "The transformer step, session 19").
+    /// </summary>
+    internal static void SgemmPacked(bool transA, int m, int n, int k, float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb,
+        float[] c, int cOffset, int ldc, bool accumulate)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (!DirectVectors || (long)m * n * k <= 4096)
+        {
+            Run(transA, false, m, n, k, 1f, a, aOffset, lda, b, bOffset, ldb, accumulate ? 1f : 0f, c, cOffset, ldc, allowParallel: false);
+            return;
+        }
+        CheckArgs(transA, false, m, n, k, a.Length - aOffset, lda, b.Length - bOffset, ldb, c.Length - cOffset, ldc);
+        Packed(transA, false, m, n, k, 1f, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, allowParallel: false, default(Epi<float>), NR<float>(),
+            overwrite: !accumulate);
+    }
+
+    /// <summary>
     /// Single-precision GEMM with a fused epilogue: <c>C = act(alpha·op(A)·op(B) + beta·C + bias + residual)</c>, the bias,
     /// residual and activation applied to each output tile while it is still in cache (PyTorch:
     /// <c>torch.relu(torch.addmm(bias, a, b) + residual)</c>; <c>addmm</c> + <c>relu</c> is what a <c>Linear</c> followed

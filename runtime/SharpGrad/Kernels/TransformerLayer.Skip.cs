@@ -26,6 +26,9 @@ public static partial class TransformerLayerKernel
     /// 14.0 against 9.8–10.7 ms): the skipping chain ran at under half the dense kernels' rate per multiply-add, and the
     /// lists cost a pass over A. So it skips only A with at least three quarters zeros until that kernel is faster (then
     /// compare `xfmr-ff-fwd-skip` / `-bwd-skip`, which skip up to <see cref="Gemm.SkipZerosMaxDensity"/>, with `-dense`).
+    /// Session 19, on session 18's faster kernel (load ~3.4): forward 3803–3806 against 3883–3948 µs, backward 6985–7048
+    /// against 7007–7063, the whole layer 19590–20014 against 19758–20104: equal, the kernel's gain eaten by the per-k-block
+    /// counting, lists, scratch sums and the separate epilogue (docs/performance.md, "The transformer step, session 19").
     /// </summary>
     internal const float FeedForwardSkipMaxDensity = 0.25f;
 

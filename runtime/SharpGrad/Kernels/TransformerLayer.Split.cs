@@ -247,15 +247,11 @@ public static partial class TransformerLayerKernel
             {
                 var rec = split.Deferred[p][j];
                 int inF = rec.InF, outF = rec.OutF;
+                // gᵀ·x over the part's rows on the packed path: the size rules would take the direct one (a part's 256 rows
+                // are ≤ 2^24 multiply-adds, and x of ≤ 128 columns is "narrow"), which for these transposed-A products is
+                // slower (docs/performance.md, "The transformer step, session 19"); both add each 256-term chain to gW.
                 if (rec.GWeight is { } gW && !(rec.SkipZeros && WeightGradSkipZeros(rec.X, rec.Gy, gW, rec.Rows, inF, outF, o0, o1, rec.WeightOffset, rec.ZerosInX)))
-                {
-                    int block = Math.Max(8, BackwardBlockMacs / Math.Max(1, m * inF) / 8 * 8);
-                    for (int r = 0; r < rec.Rows; r += block)
-                    {
-                        int k = Math.Min(block, rec.Rows - r);
-                        Gemm.Sgemm(true, false, m, inF, k, 1f, rec.Gy, r * outF + o0, outF, rec.X, r * inF, inF, 1f, gW, rec.WeightOffset + o0 * inF, inF);
-                    }
-                }
+                    Gemm.SgemmPacked(true, m, inF, rec.Rows, rec.Gy, o0, outF, rec.X, 0, inF, gW, rec.WeightOffset + o0 * inF, inF, accumulate: true);
                 if (rec.GBias is { } gB)
                 {
                     var sum = gB.AsSpan(rec.BiasOffset + o0, m);

@@ -374,6 +374,7 @@ public static partial class TransformerLayerKernel
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
         int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false)
     {
+        bool inPart = t_deferredWeightGrads is not null;
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
         {
             // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards.
@@ -391,7 +392,14 @@ public static partial class TransformerLayerKernel
         for (int r = 0; r < rows; r += block)
         {
             int m = Math.Min(block, rows - r);
-            if (gx is not null) Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
+            if (gx is not null)
+            {
+                // In a split's batch part (256 rows) a wide input's g·W (linear2: n = 512, 2^24 multiply-adds) would take the
+                // direct path; packed as at the whole layer's 1024 rows (at 512 columns the direct path's bits: both add
+                // each 256-term chain to C).
+                if (inPart && block == rows) Gemm.SgemmPacked(false, m, inF, outF, gy, r * outF, outF, weight, weightOffset, inF, gx, r * inF, inF, accumulate);
+                else Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
+            }
             if (gWeight is not null && !transposedWeightGrad) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
         }
         if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);

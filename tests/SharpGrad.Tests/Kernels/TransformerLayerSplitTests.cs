@@ -26,18 +26,37 @@ public class TransformerLayerSplitTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void SplitEqualsWhole(bool normFirst, bool gelu, int parts, int weightGradRows)
+        => CheckSplitEqualsWhole(new EncoderLayerShape(12, 3, 20, 7, normFirst, gelu, 1e-5), n: 5, parts, weightGradRows,
+            new Rng(parts * 10 + weightGradRows * 100 + (normFirst ? 1 : 0) + (gelu ? 2 : 0)), weightScale: 0.3f);
+
+    /// <summary>
+    /// The workload's width (d_model 128, 4 heads, feed-forward 512, ReLU, post-norm) over 4 sequences of 64 tokens in 2 and 4
+    /// parts: the weight-gradient items then run their products on the packed path (<see cref="Gemm.SgemmPacked"/>)
+    /// at the sizes of transformer_train_step_b16's parts.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void SplitEqualsWholeAtTheWorkloadWidth(int parts)
+        => CheckSplitEqualsWhole(new EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, 1e-5), n: 4, parts, weightGradRows: 0,
+            new Rng(19 + parts), weightScale: 0.08f);
+
+    /// <summary>
+    /// The layer over <paramref name="n"/> sequences whole and in <paramref name="parts"/> parts (weight gradients summed in
+    /// blocks of <paramref name="weightGradRows"/> output rows, 0: the default): output, input gradient added into a non-zero
+    /// gx, every weight gradient added into non-zero gradients, out_proj.bias's not asked for.
+    /// </summary>
+    private static void CheckSplitEqualsWhole(EncoderLayerShape shape, int n, int parts, int weightGradRows, Rng rng, float weightScale)
     {
-        const int n = 5, t = 7, d = 12, heads = 3, ff = 20;
-        var shape = new EncoderLayerShape(d, heads, ff, t, normFirst, gelu, 1e-5);
-        var rng = new Rng(parts * 10 + weightGradRows * 100 + (normFirst ? 1 : 0) + (gelu ? 2 : 0));
-        float[] R(int size, float scale = 0.3f) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int t = shape.Steps, d = shape.DModel, ff = shape.FeedForward;
+        float[] R(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
         int[] sizes = [3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d, d, d, d, d];
-        var w = sizes.Select(size => R(size)).ToArray();
+        var w = sizes.Select(size => R(size, weightScale)).ToArray();
         for (int i = 8; i < 12; i += 2) w[i] = w[i].Select(v => 1f + v).ToArray(); // LayerNorm weights near 1
         var x = R(n * t * d, 1f);
         var gy = R(n * t * d, 1f);
         var gx0 = R(n * t * d, 1f);
-        var g0 = sizes.Select(size => R(size)).ToArray();
+        var g0 = sizes.Select(size => R(size, 0.3f)).ToArray();
 
         (float[] Y, float[] Gx, float[]?[] G) Run(int forced)
         {
@@ -74,6 +93,47 @@ public class TransformerLayerSplitTests
                 continue;
             }
             AssertClose(whole.G[i]!, split.G[i]!, $"gradient {i}");
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Gemm.SgemmPacked"/> (the split's weight-gradient items and linear2's g·W in a part) against the same
+    /// C (+)= op(A)·B on the path the size rules choose (direct at these sizes), written over a C of NaNs or added: bit for
+    /// bit when n is whole strips of two vectors (the workload's 128 and 512 columns; both paths add each 256-term chain to
+    /// C) and, beyond one 256-term block, m is whole row tiles (AVX-512's direct path chains its last rows over all of k);
+    /// within rounding with edge columns, tail rows over several k-blocks or a product small enough for the naive path.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 176, 128, 256, true)]
+    [InlineData(true, 43, 512, 256, true)]
+    [InlineData(true, 48, 128, 600, true)]
+    [InlineData(true, 50, 128, 600, false)]
+    [InlineData(false, 250, 512, 128, true)]
+    [InlineData(false, 50, 130, 257, false)]
+    [InlineData(true, 13, 37, 600, false)]
+    [InlineData(true, 7, 5, 9, false)]
+    public void PackedEqualsTheChosenPath(bool transA, int m, int n, int k, bool sameBits)
+    {
+        var rng = new Rng(m * 7 + n + k);
+        float[] R(int size) => Tensor.Randn([size], rng: rng).ToArray();
+        var a = R(m * k + 3);
+        var b = R(k * n + 5);
+        var c0 = R(m * n + 2);
+        int lda = transA ? m : k;
+        foreach (bool accumulate in new[] { true, false })
+        {
+            var expected = (float[])c0.Clone();
+            var actual = (float[])c0.Clone();
+            if (!accumulate) Array.Fill(actual, float.NaN, 2, m * n); // overwritten, as the dense product with beta 0
+            Gemm.Sgemm(transA, false, m, n, k, 1f, a, 3, lda, b, 5, n, accumulate ? 1f : 0f, expected, 2, n);
+            Gemm.SgemmPacked(transA, m, n, k, a, 3, lda, b, 5, n, actual, 2, n, accumulate);
+            if (sameBits)
+            {
+                Assert.Equal(expected, actual);
+                continue;
+            }
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-4 * (1 + Math.Abs(expected[i])), $"C[{i}]: chosen path {expected[i]}, packed {actual[i]}");
         }
     }
 
