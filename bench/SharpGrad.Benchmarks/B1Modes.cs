@@ -134,7 +134,7 @@ public static class B1Modes
         double us = 1e6 / System.Diagnostics.Stopwatch.Frequency;
         var cols = new Dictionary<string, List<double>>();
         void Add(string k, double v) { if (!cols.TryGetValue(k, out var l)) cols[k] = l = []; l.Add(v); }
-        int swapped = 0, j = 0;
+        int swapped = 0, callerBoth = 0, j = 0;
         for (int i = 0; i < n; i++)
         {
             long c0 = callT[2 * i], c1 = callT[2 * i + 1];
@@ -144,6 +144,12 @@ public static class B1Modes
             // item 0 at l[1..3], item 1 at l[4..6] (start, end, 1 = run by the worker)
             int w = l[3] == 1 ? 0 : 1, m = 1 - w; // w: the item the worker ran, m: the caller's
             if (l[6] == 1 && l[3] == 1) continue; // both on the worker
+            // both on the caller: the worker was late, and the caller read the worker's half of the weights (session 19)
+            if (l[6] == 0 && l[3] == 0)
+            {
+                callerBoth++;
+                continue;
+            }
             if (w == 0) swapped++;
             long ms = l[1 + 3 * m], me = l[2 + 3 * m], ws = l[1 + 3 * w], we = l[2 + 3 * w];
             Add("call", (c1 - c0) * us);
@@ -156,7 +162,7 @@ public static class B1Modes
             Add("worker end - caller end", (we - me) * us);
             Add("after join", (c1 - l[7]) * us);
         }
-        Console.WriteLine($"{what}: timeline of {cols["call"].Count} calls (worker ran item 0 in {swapped}); median (p10, p90) µs:");
+        Console.WriteLine($"{what}: timeline of {cols["call"].Count} calls (worker ran item 0 in {swapped}, the caller ran both items in {callerBoth}, left out below); median (p10, p90) µs:");
         foreach (var (k, v) in cols)
         {
             v.Sort();

@@ -167,12 +167,12 @@ public static class Profile
             Add($"zs-fc1-dwx-{pct}", $"skip-zeros weight gradient (64x256 g)ᵀ · 64x784 x ({pct} % nonzero)", () => Gemm.TryLinearWeightGradSkipZeros(wc, 0, zx1, 0, wb, 64, 784, 256, false, true), 300);
             Add($"zs-fc2-fwd-{pct}", $"skip-zeros 64x256 ({pct} % nonzero) · (128x256)ᵀ (fc2 forward, W transposed)", () => Gemm.TryLinearSkipZeros(zx2, 0, w2b, 0, h2, 0, 64, 256, 128, default, true, 1f), 1000);
             // their stages: x's lists (64 rows, k-blocks of 64) as the forward builds them, and xᵀ's (784 rows) as the weight gradient does
-            var zv = new float[784 * 64 + 8]; var zr = new int[784 * 64 + 8]; var ze = new int[784 * 13 + 2]; var zt = new float[784 * 64];
-            Add($"zs-list-x1-{pct}", $"zero-skip lists of 64x784 ({pct} % nonzero), k-blocks of 64", () => Gemm.ListRows(zx1, 0, 784, 64, 784, 64, 13, zv, zr, ze), 2000);
+            var zv = new float[784 * 64]; var zr = new int[784 * 64]; var ze = new int[784 * 14]; var zt = new float[784 * 64];
+            Add($"zs-list-x1-{pct}", $"zero-skip lists of 64x784 ({pct} % nonzero), k-blocks of 64", () => Gemm.ListRows(zx1, 0, 784, 0, 64, 784, 64, 13, zv, zr, ze), 2000);
             Add($"zs-list-x1t-{pct}", $"zero-skip lists of (64x784)ᵀ ({pct} % nonzero): transpose + lists", () =>
             {
                 RecurrentKernel.Transpose(zx1, 0, 64, 784, zt);
-                Gemm.ListRows(zt, 0, 64, 784, 64, 64, 1, zv, zr, ze);
+                Gemm.ListRows(zt, 0, 64, 0, 784, 64, 64, 1, zv, zr, ze);
             }, 2000);
         }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];

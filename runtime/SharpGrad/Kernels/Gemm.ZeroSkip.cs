@@ -116,35 +116,37 @@ public static partial class Gemm
         if (transC && (ldc != m || cOff < 0 || (long)cOff + (long)n * m > c.Length))
             throw new ArgumentException($"C stored transposed ([{n}×{m}] at {cOff}) needs ldc = m = {m} (got {ldc}) and {(long)n * m} elements after cOff in an array of {c.Length}.", nameof(ldc));
         // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p, the rows' lists one after
-        // the other; B's strip is packed kb rows at a time (SkipZerosPanelBytes), and ends[1 + i·nkb + q] is one past
-        // row i's last term in k-blocks 0..q (ends[0] = 0), so the kernel's loop over a block's terms has no test of p.
-        // ends[m·nkb + 1]: set by a part that met a NaN or ±Inf in B.
-        long total = (long)m * k;
+        // the other from values/rows[i0·k] for a part of the rows [i0, i1) (so that parts can be listed at once); B's strip
+        // is packed kb rows at a time (SkipZerosPanelBytes), ends[i·(nkb + 1)] is where row i's terms start and
+        // ends[i·(nkb + 1) + 1 + q] one past its last term in k-blocks 0..q, so the kernel's loop over a block's terms has
+        // no test of p. ends[m·(nkb + 1)]: set by a part that met a NaN or ±Inf in B.
         // Blocks of C's columns of at most 12 vectors (n = 256 at 256 bits: 11 + 11 + 10; blocks of 8 keep only 8 FMA chains,
         // each one FMA latency per term: since the term loop keeps its pointers in registers, MNIST's fc1 forward ran 151–156
         // µs in 12-vector blocks with 104-row k-blocks against 160–162 in blocks of 8 with 96-row ones, its weight gradient
         // over x's zeros (k = 64, one k-block) 147–148 against 157–162, fc2's input gradient 46 against 52–60).
         const int maxVectors = 12;
         int kb = Math.Max(8, SkipZerosPanelBytes / (maxVectors * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
-        float[] values = Scratch<float>.Pool.Rent((int)total + 8);
-        int[] rows = Scratch<int>.Pool.Rent((int)total + 8);
-        int[] ends = Scratch<int>.Pool.Rent(m * nkb + 2);
-        float[]? aT = null;
+        int slots = m * k, flag = m * (nkb + 1);
+        float[] values = Scratch<float>.Pool.Rent(slots);
+        int[] rows = Scratch<int>.Pool.Rent(slots);
+        int[] ends = Scratch<int>.Pool.Rent(flag + 1);
+        float[]? aT = transA ? Scratch<float>.Pool.Rent(m * k) : null;
         try
         {
-            long nonZero;
-            if (transA)
-            {
-                // Aᵀ (A [k×m]) transposed into op(A)'s rows first: the lists are then built row by row, branch-free
-                aT = Scratch<float>.Pool.Rent((int)total);
-                RecurrentKernel.TransposeStrided(a, aOff, lda, k, m, aT);
-                nonZero = ListRows(aT, 0, k, m, k, kb, nkb, values, rows, ends);
-            }
+            // The lists (for transA, op(A)'s rows transposed out of Aᵀ first), split by rows over the workers when large:
+            // each part lists its own rows into their own slots (MNIST's x, 64×784, took 12 µs on one core; its transpose
+            // and lists for the weight gradient 16 µs: the largest serial parts of the 2-thread step).
+            var lists = new SkipZerosLists(a, aOff, lda, aT, m, k, kb, nkb, values, rows, ends, m);
+            int listParts = allowParallel ? Parallelism.Parts((double)m * k, SkipZerosListElementsPerPart, partsPerThread: 2) : 1;
+            if (listParts <= 1) lists.Invoke(0);
             else
             {
-                nonZero = ListRows(a, aOff, lda, m, k, kb, nkb, values, rows, ends);
+                int perPart = (m + listParts - 1) / listParts;
+                Parallelism.For((m + perPart - 1) / perPart, lists with { PerPart = perPart });
             }
-            ends[m * nkb + 1] = 0;
+            long nonZero = 0;
+            for (int i = 0, s = 0; i < m; i++, s += nkb + 1) nonZero += ends[s + nkb] - ends[s];
+            ends[flag] = 0;
             var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, maxVectors, values, rows, ends, b, bOff, ldb, transB, checkFinite, transC, c, cOff, ldc, 0);
             double flops = 2.0 * nonZero * n;
             int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
@@ -152,7 +154,7 @@ public static partial class Gemm
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);
             else Parallelism.For(parts, body with { Chunk = chunk, N = n });
-            return Volatile.Read(ref ends[m * nkb + 1]) == 0;
+            return Volatile.Read(ref ends[flag]) == 0;
         }
         finally
         {
@@ -160,6 +162,43 @@ public static partial class Gemm
             Scratch<int>.Pool.Return(rows);
             Scratch<int>.Pool.Return(ends);
             if (aT is not null) Scratch<float>.Pool.Return(aT);
+        }
+    }
+
+    /// <summary>
+    /// The fewest elements of op(A) per part when a skipping product's lists are built over the workers (below two parts'
+    /// worth they are built on the calling thread): ~2–3 µs of listing, several times a loop's hand-off.
+    /// </summary>
+    internal const double SkipZerosListElementsPerPart = 8192;
+
+    /// <summary>
+    /// The lists of a skipping product's rows [index·PerPart, …) of op(A) (<see cref="ListRows"/>; with Aᵀ given, those
+    /// rows are first transposed out of A's columns into <paramref name="aT"/>'s rows): an item of the lists' loop, or the
+    /// whole of it with PerPart = m.
+    /// </summary>
+    private readonly struct SkipZerosLists(float[] a, int aOff, int lda, float[]? aT, int m, int k, int kb, int nkb, float[] values, int[] rows, int[] ends, int perPart)
+        : IParallelBody
+    {
+        public int PerPart { get; init; } = perPart;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
+        {
+            int i0 = index * PerPart, i1 = Math.Min(m, i0 + PerPart);
+            if (i0 >= i1) return;
+            if (aT is null)
+            {
+                ListRows(a, aOff, lda, i0, i1, k, kb, nkb, values, rows, ends);
+                return;
+            }
+            // op(A)'s rows i0..i1 are A's columns (A [k×m], row stride lda): transposed into aT's rows (stride k)
+            if (Avx.IsSupported) RecurrentKernel.TransposeAvx(ref a[aOff + i0], lda, k, i1 - i0, ref aT[i0 * k]);
+            else
+            {
+                for (int p = 0; p < k; p++)
+                    for (int i = i0; i < i1; i++) aT[i * k + p] = a[aOff + p * lda + i];
+            }
+            ListRows(aT, 0, k, i0, i1, k, kb, nkb, values, rows, ends);
         }
     }
 
@@ -259,23 +298,28 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// The lists of A [m×k] (rows contiguous), one row after the other: row i's nonzero values and their p, in order of p,
-    /// and ends[1 + i·nkb + q] one past its last term with p &lt; (q + 1)·kb (kb a multiple of 8; ends[0] = 0). Eight
-    /// elements at a time without a branch on the data (the nonzero lanes packed to the front by a permutation and all
-    /// eight stored, the list advanced by their count: the bit-walking loop's exits mispredicted about once per eight
-    /// elements at MNIST's 20 % density), so <paramref name="values"/> and <paramref name="rows"/> need 8 spare elements.
+    /// The lists of A's rows [<paramref name="i0"/>, <paramref name="i1"/>) (A [·×k] at <paramref name="aOff"/>, row i at
+    /// aOff + i·lda): row i's nonzero values and their p, in order of p, the rows' lists one after the other from i0·k;
+    /// ends[i·(nkb + 1)] where row i's list starts and ends[i·(nkb + 1) + 1 + q] one past its last term with p &lt; (q + 1)·kb
+    /// (kb a multiple of 8). Eight elements at a time without a branch on the data (the nonzero lanes packed to the front
+    /// by a permutation and all eight stored, the list advanced by their count: the bit-walking loop's exits mispredicted
+    /// about once per eight elements at MNIST's 20 % density); the eight stored at the list's end t ≤ i·k + p stay below
+    /// i1·k, since p + 8 ≤ k. Parts of the rows listed by different threads touch disjoint ranges. Returns the rows' nonzero count.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static long ListRows(float[] a, int aOff, int lda, int m, int k, int kb, int nkb, float[] values, int[] rows, int[] ends)
+    internal static long ListRows(float[] a, int aOff, int lda, int i0, int i1, int k, int kb, int nkb, float[] values, int[] rows, int[] ends)
     {
+        if (i0 < 0 || (long)i1 * k > values.Length || (long)i1 * k > rows.Length || (long)i1 * (nkb + 1) > ends.Length)
+            throw new ArgumentException($"Zero-skip lists of rows [{i0}, {i1}) of length {k}: need {(long)i1 * k} values and rows and {(long)i1 * (nkb + 1)} ends, got {values.Length}, {rows.Length}, {ends.Length}.");
         ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
         ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
         ref int lanes = ref MemoryMarshal.GetArrayDataReference(CompressLanes);
-        int t = 0;
-        ends[0] = 0;
-        for (int i = 0; i < m; i++)
+        int t = i0 * k;
+        for (int i = i0; i < i1; i++)
         {
             ref float ar = ref a[aOff + i * lda];
+            int e = i * (nkb + 1);
+            ends[e] = t;
             for (int q = 0, p = 0; q < nkb; q++)
             {
                 int pEnd = Math.Min(k, p + kb);
@@ -298,10 +342,10 @@ public static partial class Gemm
                     Unsafe.Add(ref rv, t) = p;
                     t += v != 0f ? 1 : 0;
                 }
-                ends[1 + i * nkb + q] = t;
+                ends[e + 1 + q] = t;
             }
         }
-        return t;
+        return t - (long)i0 * k;
     }
 
     /// <summary>
@@ -471,12 +515,12 @@ public static partial class Gemm
                 {
                     ref float ci = ref c[transC ? cOff + j * ldc + i : cOff + i * ldc + j];
                     float s = 0f;
-                    int t0 = ends[i * nkb], t1 = ends[(i + 1) * nkb];
+                    int t0 = ends[i * (nkb + 1)], t1 = ends[i * (nkb + 1) + nkb];
                     for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] * sp + j * sj], s);
                     ci = s;
                 }
             }
-            if (!finite) Volatile.Write(ref ends[m * nkb + 1], 1);
+            if (!finite) Volatile.Write(ref ends[m * (nkb + 1)], 1);
         }
 
         /// <summary>
@@ -550,7 +594,7 @@ public static partial class Gemm
                             if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
                             if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
                         }
-                        int t = Unsafe.Add(ref ev, i * nkb + q), count = Unsafe.Add(ref ev, i * nkb + q + 1) - t;
+                        int t = Unsafe.Add(ref ev, i * (nkb + 1) + q), count = Unsafe.Add(ref ev, i * (nkb + 1) + q + 1) - t;
                         float* vp = pv + t;
                         int* rp = pr + t;
                         // two terms per trip (the loop's own compare and branch once per 16–24 FMAs), in order

@@ -225,4 +225,47 @@ public class TwoThreadSplitTests
             }
         }
     }
+
+    /// <summary>
+    /// The zero-skip lists built by parts of the rows (session 19: the workers list their own rows before the product):
+    /// parts listed last first, each row's terms in its own slot in order of p, the k-block ends right, whatever was listed
+    /// before. Rows all zero, dense and ~20 % nonzero at the parts' edges, k neither a multiple of 8 nor of the k-block.
+    /// </summary>
+    [Fact]
+    public void ZeroSkipListsBuiltByPartsInAnyOrderGiveEveryRowItsTerms()
+    {
+        const int m = 37, k = 203, kb = 64, nkb = 4;
+        var a = ZeroSkipGemmTests.Sparse(m * k, 0.8, new Rng(19));
+        for (int p = 0; p < k; p++)
+        {
+            a[12 * k + p] = p + 1f;       // the last row of the first part: dense
+            a[13 * k + p] = 0f;           // the first of the second: empty
+            a[24 * k + p] = -(p + 1f);    // the last of the second: dense
+        }
+        var values = new float[m * k];
+        var rows = new int[m * k];
+        var ends = new int[m * (nkb + 1)];
+        long listed = 0;
+        foreach (var (i0, i1) in new[] { (25, 37), (13, 25), (0, 13) })
+            listed += Gemm.ListRows(a, 0, k, i0, i1, k, kb, nkb, values, rows, ends);
+        long expectedTotal = 0;
+        for (int i = 0; i < m; i++)
+        {
+            for (int q = 0; q < nkb; q++)
+            {
+                int t = ends[i * (nkb + 1) + q], t1 = ends[i * (nkb + 1) + q + 1];
+                for (int p = q * kb; p < Math.Min(k, (q + 1) * kb); p++)
+                {
+                    if (a[i * k + p] == 0f) continue;
+                    Assert.True(t < t1, $"row {i}, k-block {q}: the list ends before p = {p}");
+                    Assert.Equal(p, rows[t]);
+                    Assert.Equal(a[i * k + p], values[t]);
+                    t++;
+                    expectedTotal++;
+                }
+                Assert.Equal(t1, t);
+            }
+        }
+        Assert.Equal(expectedTotal, listed);
+    }
 }
