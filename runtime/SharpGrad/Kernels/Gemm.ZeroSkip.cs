@@ -410,29 +410,36 @@ public static partial class Gemm
         return count;
     }
 
-    /// <summary>Whether every element of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> is finite (x − x is 0 only for finite x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Whether every element of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> is finite.</summary>
     internal static bool AllFinite(float[] x, int off, int rows, int cols, int ld)
     {
         if (cols <= 0) return true;
         for (int r = 0; r < rows; r++)
         {
-            ref float row = ref x[off + r * ld];
-            int j = 0;
-            if (Vector256.IsHardwareAccelerated)
+            if (!AllFinite(new ReadOnlySpan<float>(x, off + r * ld, cols))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Whether every element of <paramref name="x"/> is finite (x − x is 0 only for finite x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool AllFinite(ReadOnlySpan<float> x)
+    {
+        ref float row = ref MemoryMarshal.GetReference(x);
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var bad = Vector256<float>.Zero;
+            for (; j + Vector256<float>.Count <= x.Length; j += Vector256<float>.Count)
             {
-                var bad = Vector256<float>.Zero;
-                for (; j + Vector256<float>.Count <= cols; j += Vector256<float>.Count)
-                {
-                    var v = Vector256.LoadUnsafe(ref row, (nuint)j);
-                    bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
-                }
-                if (bad != Vector256<float>.Zero) return false;
+                var v = Vector256.LoadUnsafe(ref row, (nuint)j);
+                bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
             }
-            for (; j < cols; j++)
-            {
-                if (!float.IsFinite(Unsafe.Add(ref row, j))) return false;
-            }
+            if (bad != Vector256<float>.Zero) return false;
+        }
+        for (; j < x.Length; j++)
+        {
+            if (!float.IsFinite(Unsafe.Add(ref row, j))) return false;
         }
         return true;
     }
@@ -540,14 +547,7 @@ public static partial class Gemm
                 for (int p = p0; p < p1; p++)
                     new ReadOnlySpan<float>(b, bOff + p * ldb + j, width).CopyTo(new Span<float>(panel + (nint)(p - p0) * width, width));
             }
-            if (!checkFinite) return true;
-            var acc = Vector256<float>.Zero;
-            for (int e = 0; e < count; e += Vector256<float>.Count)
-            {
-                var v = Vector256.Load(panel + e);
-                acc |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
-            }
-            return acc == Vector256<float>.Zero;
+            return !checkFinite || AllFinite(new ReadOnlySpan<float>(panel, count));
         }
 
         /// <summary>
