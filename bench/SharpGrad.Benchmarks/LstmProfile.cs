@@ -31,6 +31,27 @@ public static class LstmProfile
             compiled.LossBackward(tokens, y);
             copt.Step();
         }, 20);
+        // The same step timed call by call and as the workload times it, in one process: `count lstm-step-series 1` prints
+        // the minimum call, the median, the workload's figure (best mean of three loops of 30 after Workloads.WarmupMs) and
+        // the calls' times in order, so a gap between the minimum and the workload's figure shows whether it is a pattern
+        // of the step (slow calls at a period) or the spread of calls on a shared machine.
+        add("lstm-step-series", "compiled lstm b32: full step, each call's time and the workload's figure (printed)", () =>
+        {
+            var times = new List<double>();
+            double best = Workloads.MicrosPerCall(() =>
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                copt.ZeroGrad();
+                compiled.LossBackward(tokens, y);
+                copt.Step();
+                times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }, 30);
+            var timed = times.Skip(times.Count - 90).ToArray();
+            var sorted = timed.Order().ToArray();
+            Console.WriteLine(System.FormattableString.Invariant(
+                $"lstm-step-series: workload figure {best:F1} us; the 90 timed calls: min {sorted[0]:F1}, p10 {sorted[9]:F1}, median {sorted[45]:F1}, mean {timed.Average():F1} us; warm-up calls {times.Count - 90}"));
+            Console.WriteLine(string.Join(" ", timed.Select(t => ((int)t).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        }, 1);
 
         var rnd = new Random(1);
         float[] Rand(int len) => Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
