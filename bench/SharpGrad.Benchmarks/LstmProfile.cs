@@ -11,6 +11,18 @@ namespace SharpGrad.Benchmarks;
 /// </summary>
 public static class LstmProfile
 {
+    /// <summary>The calling thread's time on the CPU and waiting on a run queue, in ns (Linux's /proc/thread-self/schedstat; zeros elsewhere).</summary>
+    private static (long OnCpu, long Waiting) SchedStat()
+    {
+        try
+        {
+            var f = File.ReadAllText("/proc/thread-self/schedstat").Split(' ');
+            return (long.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture), long.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (IOException) { return (0, 0); }
+        catch (UnauthorizedAccessException) { return (0, 0); }
+    }
+
     /// <summary>Adds the pieces; <paramref name="add"/> takes (key, what, body, iterations per timed loop).</summary>
     public static void Pieces(Action<string, string, Action, int> add)
     {
@@ -31,6 +43,38 @@ public static class LstmProfile
             compiled.LossBackward(tokens, y);
             copt.Step();
         }, 20);
+        // The same step timed call by call and as the workload times it, in one process: `count lstm-step-series 1` prints
+        // the minimum call, the median, the workload's figure (best mean of three loops of 30 after Workloads.WarmupMs) and
+        // the calls' times in order, so a gap between the minimum and the workload's figure shows whether it is a pattern
+        // of the step (slow calls at a period) or the spread of calls on a shared machine. Each call's time on the CPU and
+        // waiting for it (Linux: /proc/thread-self/schedstat, read outside the timed span) tell preemption by other
+        // runnable threads from a slower step.
+        add("lstm-step-series", "compiled lstm b32: full step, each call's time and the workload's figure (printed)", () =>
+        {
+            var times = new List<double>();
+            var onCpu = new List<double>();
+            var waiting = new List<double>();
+            double best = Workloads.MicrosPerCall(() =>
+            {
+                var (cpu0, wait0) = SchedStat();
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                copt.ZeroGrad();
+                compiled.LossBackward(tokens, y);
+                copt.Step();
+                times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                var (cpu1, wait1) = SchedStat();
+                onCpu.Add((cpu1 - cpu0) / 1000.0);
+                waiting.Add((wait1 - wait0) / 1000.0);
+            }, 30);
+            int first = times.Count - 90;
+            var timed = times.Skip(first).ToArray();
+            var sorted = timed.Order().ToArray();
+            var ci = System.Globalization.CultureInfo.InvariantCulture;
+            Console.WriteLine(System.FormattableString.Invariant(
+                $"lstm-step-series: workload figure {best:F1} us; the 90 timed calls: min {sorted[0]:F1}, p10 {sorted[9]:F1}, median {sorted[45]:F1}, mean {timed.Average():F1} us; warm-up calls {first}; on the CPU min {onCpu.Skip(first).Min():F1}, median {onCpu.Skip(first).Order().ElementAt(45):F1} us, waiting for it {waiting.Skip(first).Sum() / 90:F1} us per call"));
+            Console.WriteLine("wall/on-CPU/waiting (ms): " + string.Join(" ", Enumerable.Range(first, 90).Select(i =>
+                $"{(times[i] / 1000).ToString("F1", ci)}/{(onCpu[i] / 1000).ToString("F1", ci)}/{(waiting[i] / 1000).ToString("F1", ci)}")));
+        }, 1);
 
         var rnd = new Random(1);
         float[] Rand(int len) => Enumerable.Range(0, len).Select(_ => (float)(rnd.NextDouble() - 0.5)).ToArray();
