@@ -32,7 +32,7 @@ public readonly record struct RecurrentShape(
 public sealed class RecurrentWorkspace
 {
     internal float[][] LayerInputs = [];     // [L + 1][T·N·in_l]: time-major; the last is the stack's output
-    internal float[][] Projections = [];     // [L·D][T·N·G]: W_ih·x + b_ih
+    internal float[][] Projections = [];     // [L·D][T·N·G]: W_ih·x + b_ih, sized at the first forward that runs the product (ProjectionFor)
     internal float[][] Outputs = [];         // [L·D][T·N·H]
     internal RecurrenceBuffers<float>[] Buffers = [];
     internal float[] Zeros = [];             // h_0 (and c_0) = 0
@@ -54,6 +54,10 @@ public sealed class RecurrentWorkspace
     private int _n = -1;
     private RecurrentShape _shape;
 
+    /// <summary>Layer-direction <paramref name="idx"/>'s projection array of <paramref name="size"/> elements (allocated at its first use).</summary>
+    internal float[] ProjectionFor(int idx, int size)
+        => Projections[idx].Length == size ? Projections[idx] : Projections[idx] = new float[size];
+
     internal void Ensure(in RecurrentShape s, int n)
     {
         // Sized for the batch and the shape (its steps: a sequence length read at each call changes them).
@@ -72,7 +76,7 @@ public sealed class RecurrentWorkspace
         Buffers = new RecurrenceBuffers<float>[s.NumLayers * d];
         for (int k = 0; k < Projections.Length; k++)
         {
-            Projections[k] = new float[t * n * g];
+            Projections[k] = [];
             // One direction: the layer's outputs are the next layer's time-major input as they are (no copy).
             Outputs[k] = d == 1 ? LayerInputs[k + 1] : new float[t * n * h];
             Buffers[k] = new RecurrenceBuffers<float>();
@@ -165,9 +169,10 @@ public static class RecurrentStack
                 int idx = layer * d + dir;
                 var step = s.Step(n, dir);
                 int g = step.GateWidth;
-                var xw = ws.Projections[idx];
-                // LSTM: the projection in the recurrence's tiles when they give the GEMM's elements (RecurrentKernel.CanProjectInTiles).
+                // LSTM: the projection in the recurrence's tiles when they give the GEMM's elements (RecurrentKernel.CanProjectInTiles);
+                // then the workspace holds no [T·N·G] array for it (2.3 MB for lstm_train_step_b32's layer).
                 bool inTiles = s.Mode == RecurrentMode.Lstm && RecurrentKernel.CanProjectInTiles(step, rows, inF);
+                float[] xw = inTiles ? [] : ws.ProjectionFor(idx, rows * g);
                 if (!inTiles) Project(x, weights[idx * k], xw, rows, inF, g);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)

@@ -85,4 +85,25 @@ public class LstmTileProjectionTests
             }
         }
     }
+
+    /// <summary>
+    /// The stack's workspace holds no projection array for an LSTM that projects in its tiles (lstm_train_step_b32's layer:
+    /// 2.3 MB it never reads), and still sizes one at the first forward of a layer that runs the product (a GRU).
+    /// </summary>
+    [Theory]
+    [InlineData(RecurrentMode.Lstm)]
+    [InlineData(RecurrentMode.Gru)]
+    public void WorkspaceHoldsAProjectionOnlyWhereTheProductRuns(RecurrentMode mode)
+    {
+        const int input = 64, hidden = 128, steps = 35, batch = 32;
+        var s = new RecurrentShape(mode, input, hidden, 1, false, BatchFirst: false, Bias: true, steps);
+        int g = s.Step(batch, 0).GateWidth, rows = steps * batch;
+        var rng = new Rng(7);
+        float[][] weights = [SmallGemmTests.Random(g * input, rng), SmallGemmTests.Random(g * hidden, rng), SmallGemmTests.Random(g, rng), SmallGemmTests.Random(g, rng)];
+        var ws = new RecurrentWorkspace();
+        RecurrentStack.Forward(s, SmallGemmTests.Random(rows * input, rng), new float[rows * hidden], batch, weights, ws, null, null);
+        bool inTiles = mode == RecurrentMode.Lstm && RecurrentKernel.CanProjectInTiles(s.Step(batch, 0), rows, input);
+        Assert.Equal(mode == RecurrentMode.Lstm, inTiles);
+        Assert.Equal(inTiles ? 0 : rows * g, ws.Projections[0].Length);
+    }
 }
