@@ -103,9 +103,9 @@ public static partial class Gemm
         CheckArgs(transA, transB, m, n, k, a.Length - aOffset, lda, b.Length - bOffset, ldb, c.Length - cOffset, ldc);
         epi.Check(m, n);
         // The sizes of a layer's training step (and anything with few rows, few columns of x·Wᵀ or a tiny k): no packing.
-        bool direct = !UseRowGemv<T>(transA, transB, m, k) && !(n == 1 && m > SmallM) && UseDirect(transA, transB, m, n, k);
-        // With beta == 0 the direct path writes C itself (Gemm.Direct.cs, DirectRange) instead of C being cleared first.
-        bool packed = !direct && !UseRowGemv<T>(transA, transB, m, k) && !(n == 1 && m > SmallM) && (long)m * n * k > 4096;
+        int path = PathOf<T>(transA, transB, m, n, k);
+        bool direct = path == DirectPath, packed = path == PackedPath;
+        // With beta == 0 the direct and packed paths write C themselves (Gemm.Direct.cs, DirectRange) instead of C being cleared first.
         bool overwrite = (direct || packed) && beta == T.Zero && k > 0 && alpha != T.Zero;
         // C = beta * C first; beta == 0 overwrites (so NaNs in C do not survive, like BLAS).
         if (beta != T.One && !overwrite)
@@ -124,13 +124,13 @@ public static partial class Gemm
         }
 
         // One row times Wᵀ (a layer applied to one sample): the eight-row kernel, W split over the cores when it is large.
-        if (UseRowGemv<T>(transA, transB, m, k))
+        if (path == RowGemvPath)
         {
             RowGemv(n, k, alpha, a, aOffset, b, bOffset, ldb, c, cOffset, allowParallel, epi);
             return;
         }
 
-        if (n == 1 && m > SmallM)
+        if (path == GemvPath)
         {
             Gemv(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
@@ -145,7 +145,7 @@ public static partial class Gemm
 
         int nr = NR<T>();
         // Tiny problems: the packing overhead is not worth it.
-        if ((long)m * n * k <= 4096)
+        if (path == NaivePath)
         {
             Naive(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             if (!epi.IsNone) epi.ApplyRows(c, cOffset, ldc, 0, m, 0, n);
@@ -156,16 +156,21 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// The kernel path <c>Run</c> takes for a product of these sizes (0 row gemv, 1 gemv, 2 direct, 3 naive, 4 packed). A
-    /// caller splitting one product into row or column ranges (RecurrentStack's LSTM products over two threads) checks that
-    /// the parts take the whole's path: the paths' sums differ (the direct x·Wᵀ kernel sums in vector lanes), while tile-aligned
+    /// The kernel path <c>Run</c> takes for a product of these sizes (<see cref="RowGemvPath"/>, <see cref="GemvPath"/>,
+    /// <see cref="DirectPath"/>, <see cref="NaivePath"/>, <see cref="PackedPath"/>): <c>Run</c> dispatches on it. A caller
+    /// splitting one product into row or column ranges (RecurrentStack's LSTM products over two threads) checks that the
+    /// parts take the whole's path: the paths' sums differ (the direct x·Wᵀ kernel sums in vector lanes), while tile-aligned
     /// ranges of one path give the same elements.
     /// </summary>
     internal static int PathOf<T>(bool transA, bool transB, int m, int n, int k) where T : unmanaged
-        => UseRowGemv<T>(transA, transB, m, k) ? 0 : n == 1 && m > SmallM ? 1 : UseDirect(transA, transB, m, n, k) ? 2 : (long)m * n * k <= 4096 ? 3 : PackedPath;
+        => UseRowGemv<T>(transA, transB, m, k) ? RowGemvPath
+            : n == 1 && m > SmallM ? GemvPath
+            : UseDirect(transA, transB, m, n, k) ? DirectPath
+            : (long)m * n * k <= 4096 ? NaivePath
+            : PackedPath;
 
-    /// <summary><see cref="PathOf{T}"/>'s value for the packed path.</summary>
-    internal const int PackedPath = 4;
+    /// <summary><see cref="PathOf{T}"/>'s values: one row times Wᵀ, a matrix-vector product, the direct (unpacked) kernels, the naive loop for tiny products, the packed path.</summary>
+    internal const int RowGemvPath = 0, GemvPath = 1, DirectPath = 2, NaivePath = 3, PackedPath = 4;
 
     /// <summary>The packed path's k-block: up to this k each element is one FMA chain from 0 (past it, each block's sum is added to C).</summary>
     internal const int PackedKC = KC;
