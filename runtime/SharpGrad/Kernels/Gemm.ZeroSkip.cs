@@ -60,43 +60,35 @@ public static partial class Gemm
     /// <summary>
     /// <see cref="TrySgemmSkipZeros(bool, int, int, int, float[], int, int, float[], int, int, float[], int, int, bool, bool, float, long)"/>
     /// in vectors of one width; with <paramref name="transC"/> (not with <paramref name="accumulate"/>) C is stored
-    /// transposed, [n×m] with ldc = m (a weight gradient xᵀ·g in the weight's layout).
+    /// transposed, [n×m] with ldc = m (a weight gradient xᵀ·g in the weight's layout). <paramref name="maxDensity"/> ≥ 1: A is
+    /// not counted (the caller has decided to skip). <paramref name="epi"/> (not with transC): applied to each finished block of
+    /// C's columns, all rows, while it is in cache (as the direct kernels apply theirs per column range).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TrySgemmSkipZeros<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero = -1, bool transC = false)
+        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero = -1, bool transC = false, Epi<float> epi = default)
         where V : struct, ISimd<TV, float> where TV : struct
     {
         if (transC && accumulate) throw new ArgumentException("A zero-skipping product stored transposed cannot accumulate into C.", nameof(accumulate));
+        if (transC && !epi.IsNone) throw new ArgumentException("A zero-skipping product stored transposed takes no epilogue.", nameof(epi));
         if (m <= 0 || n <= 0) return true;
         if (k <= 0)
         {
             if (transC) ClearColumns(c, cOff, ldc, 0, n, 0, m);
             else if (!accumulate) ClearColumns(c, cOff, ldc, 0, m, 0, n);
+            if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, 0, n);
             return true;
         }
-        long total = (long)m * k;
-        if (nonZero < 0) nonZero = CountNonZero(a, aOff, transA ? k : m, transA ? m : k, lda);
-        if (nonZero > maxDensity * total) return false;
+        // maxDensity ≥ 1: the caller has decided (no counting pass)
+        if (maxDensity < 1f)
+        {
+            long total = (long)m * k;
+            if (nonZero < 0) nonZero = CountNonZero(a, aOff, transA ? k : m, transA ? m : k, lda);
+            if (nonZero > maxDensity * total) return false;
+        }
         if (!AllFinite(b, bOff, k, n, ldb)) return false;
-        if (accumulate)
-        {
-            // C += the chain from zero, as the dense kernels add their sum to C (not a chain started from C).
-            float[] sum = Scratch<float>.Pool.Rent(m * n);
-            try
-            {
-                SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, sum, 0, n, allowParallel, checkFinite: false);
-                for (int i = 0; i < m; i++) AddRow<float>(sum.AsSpan(i * n, n), c.AsSpan(cOff + i * ldc, n));
-            }
-            finally
-            {
-                Scratch<float>.Pool.Return(sum);
-            }
-        }
-        else
-        {
-            SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel, checkFinite: false, transC);
-        }
+        SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel, checkFinite: false, transC, accumulate,
+            DirectKC, epi);
         return true;
     }
 
@@ -107,12 +99,20 @@ public static partial class Gemm
     /// a weight gradient xᵀ·g written in the weight's layout [n×m] directly). With <paramref name="checkFinite"/> B's
     /// elements are checked as they are packed and the result is false when one is a NaN or ±Inf (C then holds partial
     /// sums: the caller overwrites it with the dense product); without it the caller has checked B.
+    /// <paramref name="restartK"/> &gt; 0 (a power of two: the dense kernels' k-block, 256): each element's chain starts from +0
+    /// at every block of that many terms and the block's chain is added to C (the first block's written unless
+    /// <paramref name="accumulate"/>), as the direct and packed kernels do, so a product over k &gt; 256 has their bits;
+    /// 0: one chain over all of k (written, or added to C with <paramref name="accumulate"/>). <paramref name="epi"/>: applied
+    /// to each finished block of C's columns (not with transC).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool SkipZerosProduct<V, TV>(bool transA, bool transB, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool allowParallel, bool checkFinite, bool transC = false)
+        float[] c, int cOff, int ldc, bool allowParallel, bool checkFinite, bool transC = false, bool accumulate = false, int restartK = 0,
+        Epi<float> epi = default)
         where V : struct, ISimd<TV, float> where TV : struct
     {
+        if (restartK < 0 || (restartK & (restartK - 1)) != 0)
+            throw new ArgumentException($"The skipping chain's restart block must be 0 or a power of two, got {restartK}.", nameof(restartK));
         if (transC && (ldc != m || cOff < 0 || (long)cOff + (long)n * m > c.Length))
             throw new ArgumentException($"C stored transposed ([{n}×{m}] at {cOff}) needs ldc = m = {m} (got {ldc}) and {(long)n * m} elements after cOff in an array of {c.Length}.", nameof(ldc));
         // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p, the rows' lists one after
@@ -125,7 +125,11 @@ public static partial class Gemm
         // µs in 12-vector blocks with 104-row k-blocks against 160–162 in blocks of 8 with 96-row ones, its weight gradient
         // over x's zeros (k = 64, one k-block) 147–148 against 157–162, fc2's input gradient 46 against 52–60).
         const int maxVectors = 12;
-        int kb = Math.Max(8, SkipZerosPanelBytes / (maxVectors * V.Count * sizeof(float)) & ~7), nkb = (k + kb - 1) / kb;
+        int kb = Math.Max(8, SkipZerosPanelBytes / (maxVectors * V.Count * sizeof(float)) & ~7);
+        // chains restarted every restartK terms: panels of a power of two rows ≤ restartK, so that a panel never spans a
+        // restart (104 → 128 rows at 256 bits: 32 KB at 8 vectors, 48 KB at 12; 48 → 64 at 512 bits)
+        if (restartK > 0 && k > restartK) kb = Math.Min(restartK, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)kb));
+        int nkb = (k + kb - 1) / kb;
         int slots = m * k, flag = m * (nkb + 1);
         float[] values = Scratch<float>.Pool.Rent(slots);
         int[] rows = Scratch<int>.Pool.Rent(slots);
@@ -147,7 +151,12 @@ public static partial class Gemm
             long nonZero = 0;
             for (int i = 0, s = 0; i < m; i++, s += nkb + 1) nonZero += ends[s + nkb] - ends[s];
             ends[flag] = 0;
-            var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, maxVectors, values, rows, ends, b, bOff, ldb, transB, checkFinite, transC, c, cOff, ldc, 0);
+            var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, maxVectors, values, rows, ends, b, bOff, ldb, transB, checkFinite, transC, c, cOff, ldc, 0)
+            {
+                Accumulate = accumulate,
+                RestartK = restartK,
+                Epilogue = epi,
+            };
             double flops = 2.0 * nonZero * n;
             int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
@@ -459,6 +468,15 @@ public static partial class Gemm
 
         public int N { get; init; }
 
+        /// <summary>C += the product (each restart block's chain added to C), instead of C = it.</summary>
+        public bool Accumulate { get; init; }
+
+        /// <summary>The chains restart from +0 every this many terms (a power of two; 0: one chain over all of k).</summary>
+        public int RestartK { get; init; }
+
+        /// <summary>Applied to each row of a block of C's columns when its last term is in (not with transC).</summary>
+        public Epi<float> Epilogue { get; init; }
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
@@ -481,6 +499,10 @@ public static partial class Gemm
             float* panel = (float*)NativeMemory.AlignedAlloc(SkipZerosPanelBytes + 8 * 12 * 64, 64);
             // transC: the block's columns of C, m rows of the block's width, transposed into C's rows when done
             float[]? tile = transC && blocks > 0 ? Scratch<float>.Pool.Rent(m * Math.Min(vectors, maxVectors) * w) : null;
+            // a row's chain of a restart block that spans several panels, carried between them (C holds the earlier blocks'
+            // sum, or its own values when accumulating); in C itself within the first block when C is overwritten
+            int restart = RestartK > 0 ? RestartK : k;
+            float[]? carry = blocks > 0 && (Accumulate || k > restart) && kb < Math.Min(k, restart) ? Scratch<float>.Pool.Rent(m * Math.Min(vectors, maxVectors) * w) : null;
             bool finite = true;
             try
             {
@@ -490,18 +512,18 @@ public static partial class Gemm
                     var (cc, ccOff, ccLd) = tile is null ? (c, cOff + j, ldc) : (tile, 0, nv * w);
                     finite &= nv switch
                     {
-                        1 => Block<Lanes1>(j, panel, cc, ccOff, ccLd),
-                        2 => Block<Lanes2>(j, panel, cc, ccOff, ccLd),
-                        3 => Block<Lanes3>(j, panel, cc, ccOff, ccLd),
-                        4 => Block<Lanes4>(j, panel, cc, ccOff, ccLd),
-                        5 => Block<Lanes5>(j, panel, cc, ccOff, ccLd),
-                        6 => Block<Lanes6>(j, panel, cc, ccOff, ccLd),
-                        7 => Block<Lanes7>(j, panel, cc, ccOff, ccLd),
-                        8 => Block<Lanes8>(j, panel, cc, ccOff, ccLd),
-                        9 => Block<Lanes9>(j, panel, cc, ccOff, ccLd),
-                        10 => Block<Lanes10>(j, panel, cc, ccOff, ccLd),
-                        11 => Block<Lanes11>(j, panel, cc, ccOff, ccLd),
-                        _ => Block<Lanes12>(j, panel, cc, ccOff, ccLd),
+                        1 => Block<Lanes1>(j, panel, cc, ccOff, ccLd, carry),
+                        2 => Block<Lanes2>(j, panel, cc, ccOff, ccLd, carry),
+                        3 => Block<Lanes3>(j, panel, cc, ccOff, ccLd, carry),
+                        4 => Block<Lanes4>(j, panel, cc, ccOff, ccLd, carry),
+                        5 => Block<Lanes5>(j, panel, cc, ccOff, ccLd, carry),
+                        6 => Block<Lanes6>(j, panel, cc, ccOff, ccLd, carry),
+                        7 => Block<Lanes7>(j, panel, cc, ccOff, ccLd, carry),
+                        8 => Block<Lanes8>(j, panel, cc, ccOff, ccLd, carry),
+                        9 => Block<Lanes9>(j, panel, cc, ccOff, ccLd, carry),
+                        10 => Block<Lanes10>(j, panel, cc, ccOff, ccLd, carry),
+                        11 => Block<Lanes11>(j, panel, cc, ccOff, ccLd, carry),
+                        _ => Block<Lanes12>(j, panel, cc, ccOff, ccLd, carry),
                     };
                     // C's rows [j, j + nv·w) of m elements (ldc = m) are the tile's columns
                     if (tile is not null) RecurrentKernel.TransposeAvx(ref tile[0], nv * w, m, nv * w, ref c[cOff + j * ldc]);
@@ -512,8 +534,10 @@ public static partial class Gemm
             {
                 NativeMemory.AlignedFree(panel);
                 if (tile is not null) Scratch<float>.Pool.Return(tile);
+                if (carry is not null) Scratch<float>.Pool.Return(carry);
             }
-            // B's element (p, j): B[p·ldb + j], or W[j·ldb + p] for transB
+            // B's element (p, j): B[p·ldb + j], or W[j·ldb + p] for transB; panels per restart block (kb divides RestartK when k exceeds it)
+            int panelsPerChain = RestartK > 0 && k > RestartK ? RestartK / kb : nkb;
             int sp = transB ? 1 : ldb, sj = transB ? ldb : 1;
             for (; j < j1; j++)
             {
@@ -521,10 +545,17 @@ public static partial class Gemm
                 for (int i = 0; i < m; i++)
                 {
                     ref float ci = ref c[transC ? cOff + j * ldc + i : cOff + i * ldc + j];
-                    float s = 0f;
-                    int t0 = ends[i * (nkb + 1)], t1 = ends[i * (nkb + 1) + nkb];
-                    for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] * sp + j * sj], s);
-                    ci = s;
+                    // one chain per restart block (kb divides it when k exceeds it), each added to C after the first
+                    for (int q0 = 0; q0 < nkb; )
+                    {
+                        int q1 = Math.Min(nkb, q0 + panelsPerChain);
+                        float s = 0f;
+                        int t0 = ends[i * (nkb + 1) + q0], t1 = ends[i * (nkb + 1) + q1];
+                        for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] * sp + j * sj], s);
+                        ci = q0 == 0 && !Accumulate ? s : ci + s;
+                        q0 = q1;
+                    }
+                    if (!transC && !Epilogue.IsNone) Epilogue.ApplyRow(new Span<float>(ref ci), i, j);
                 }
             }
             if (!finite) Volatile.Write(ref ends[m * (nkb + 1)], 1);
@@ -557,7 +588,7 @@ public static partial class Gemm
         /// (ends: where each row's terms of a k-block end). False when B held a NaN or ±Inf (<c>checkFinite</c>).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private unsafe bool Block<TN>(int j, float* panel, float[] cc, int ccOff, int ccLd) where TN : struct, IVectorCount
+        private unsafe bool Block<TN>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount
         {
             nuint w = (nuint)V.Count;
             int width = TN.Count * V.Count;
@@ -565,34 +596,44 @@ public static partial class Gemm
             ref int ev = ref MemoryMarshal.GetArrayDataReference(ends);
             // the lists through pinned pointers, each row's walked by its own pointers (by refs into the arrays the JIT kept
             // the two bases on the stack and reloaded both on every trip of the term loop)
+            int restart = RestartK > 0 ? RestartK : k;
+            bool epilogue = !transC && !Epilogue.IsNone;
             fixed (float* pv = values)
             fixed (int* pr = rows)
+            fixed (float* pc = cc)
+            fixed (float* pk = carry)
             {
                 for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
                 {
                     int p1 = Math.Min(k, p0 + kb);
                     finite &= Pack(j, width, p0, p1, panel);
                     float* bp = panel - (nint)p0 * width;   // row p of the strip at bp + p·width (p0 ≤ p < p1)
-                    bool load = p0 > 0;
+                    // a chain restarts from +0 at every restart block (first); its last panel adds it to C (or writes it:
+                    // the first block of an overwritten C, whose chain is carried in C itself); between panels it is carried
+                    bool first = p0 % restart == 0, last = p1 == k || p1 % restart == 0, inC = !Accumulate && p0 < restart;
+                    bool addToC = last && !inC, final = q == nkb - 1 && epilogue;
                     for (int i = 0; i < m; i++)
                     {
-                        ref float cr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cc), ccOff + i * ccLd);
+                        float* crp = pc + ccOff + (nint)i * ccLd;
+                        ref float cr = ref Unsafe.AsRef<float>(crp);
+                        // where the chain is read from (when not first) and written to (C when last)
+                        ref float kr = ref Unsafe.AsRef<float>(inC ? crp : pk + (nint)i * width);
                         TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
                         TV c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
-                        if (load)
+                        if (!first)
                         {
-                            c0 = V.Load(ref cr, 0);
-                            if (TN.Count > 1) c1 = V.Load(ref cr, w);
-                            if (TN.Count > 2) c2 = V.Load(ref cr, 2 * w);
-                            if (TN.Count > 3) c3 = V.Load(ref cr, 3 * w);
-                            if (TN.Count > 4) c4 = V.Load(ref cr, 4 * w);
-                            if (TN.Count > 5) c5 = V.Load(ref cr, 5 * w);
-                            if (TN.Count > 6) c6 = V.Load(ref cr, 6 * w);
-                            if (TN.Count > 7) c7 = V.Load(ref cr, 7 * w);
-                            if (TN.Count > 8) c8 = V.Load(ref cr, 8 * w);
-                            if (TN.Count > 9) c9 = V.Load(ref cr, 9 * w);
-                            if (TN.Count > 10) c10 = V.Load(ref cr, 10 * w);
-                            if (TN.Count > 11) c11 = V.Load(ref cr, 11 * w);
+                            c0 = V.Load(ref kr, 0);
+                            if (TN.Count > 1) c1 = V.Load(ref kr, w);
+                            if (TN.Count > 2) c2 = V.Load(ref kr, 2 * w);
+                            if (TN.Count > 3) c3 = V.Load(ref kr, 3 * w);
+                            if (TN.Count > 4) c4 = V.Load(ref kr, 4 * w);
+                            if (TN.Count > 5) c5 = V.Load(ref kr, 5 * w);
+                            if (TN.Count > 6) c6 = V.Load(ref kr, 6 * w);
+                            if (TN.Count > 7) c7 = V.Load(ref kr, 7 * w);
+                            if (TN.Count > 8) c8 = V.Load(ref kr, 8 * w);
+                            if (TN.Count > 9) c9 = V.Load(ref kr, 9 * w);
+                            if (TN.Count > 10) c10 = V.Load(ref kr, 10 * w);
+                            if (TN.Count > 11) c11 = V.Load(ref kr, 11 * w);
                         }
                         int t = Unsafe.Add(ref ev, i * (nkb + 1) + q), count = Unsafe.Add(ref ev, i * (nkb + 1) + q + 1) - t;
                         float* vp = pv + t;
@@ -646,18 +687,36 @@ public static partial class Gemm
                             if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
                             if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
                         }
-                        V.Store(c0, ref cr, 0);
-                        if (TN.Count > 1) V.Store(c1, ref cr, w);
-                        if (TN.Count > 2) V.Store(c2, ref cr, 2 * w);
-                        if (TN.Count > 3) V.Store(c3, ref cr, 3 * w);
-                        if (TN.Count > 4) V.Store(c4, ref cr, 4 * w);
-                        if (TN.Count > 5) V.Store(c5, ref cr, 5 * w);
-                        if (TN.Count > 6) V.Store(c6, ref cr, 6 * w);
-                        if (TN.Count > 7) V.Store(c7, ref cr, 7 * w);
-                        if (TN.Count > 8) V.Store(c8, ref cr, 8 * w);
-                        if (TN.Count > 9) V.Store(c9, ref cr, 9 * w);
-                        if (TN.Count > 10) V.Store(c10, ref cr, 10 * w);
-                        if (TN.Count > 11) V.Store(c11, ref cr, 11 * w);
+                        if (addToC)
+                        {
+                            c0 = V.Add(V.Load(ref cr, 0), c0);
+                            if (TN.Count > 1) c1 = V.Add(V.Load(ref cr, w), c1);
+                            if (TN.Count > 2) c2 = V.Add(V.Load(ref cr, 2 * w), c2);
+                            if (TN.Count > 3) c3 = V.Add(V.Load(ref cr, 3 * w), c3);
+                            if (TN.Count > 4) c4 = V.Add(V.Load(ref cr, 4 * w), c4);
+                            if (TN.Count > 5) c5 = V.Add(V.Load(ref cr, 5 * w), c5);
+                            if (TN.Count > 6) c6 = V.Add(V.Load(ref cr, 6 * w), c6);
+                            if (TN.Count > 7) c7 = V.Add(V.Load(ref cr, 7 * w), c7);
+                            if (TN.Count > 8) c8 = V.Add(V.Load(ref cr, 8 * w), c8);
+                            if (TN.Count > 9) c9 = V.Add(V.Load(ref cr, 9 * w), c9);
+                            if (TN.Count > 10) c10 = V.Add(V.Load(ref cr, 10 * w), c10);
+                            if (TN.Count > 11) c11 = V.Add(V.Load(ref cr, 11 * w), c11);
+                            kr = ref cr;
+                        }
+                        V.Store(c0, ref kr, 0);
+                        if (TN.Count > 1) V.Store(c1, ref kr, w);
+                        if (TN.Count > 2) V.Store(c2, ref kr, 2 * w);
+                        if (TN.Count > 3) V.Store(c3, ref kr, 3 * w);
+                        if (TN.Count > 4) V.Store(c4, ref kr, 4 * w);
+                        if (TN.Count > 5) V.Store(c5, ref kr, 5 * w);
+                        if (TN.Count > 6) V.Store(c6, ref kr, 6 * w);
+                        if (TN.Count > 7) V.Store(c7, ref kr, 7 * w);
+                        if (TN.Count > 8) V.Store(c8, ref kr, 8 * w);
+                        if (TN.Count > 9) V.Store(c9, ref kr, 9 * w);
+                        if (TN.Count > 10) V.Store(c10, ref kr, 10 * w);
+                        if (TN.Count > 11) V.Store(c11, ref kr, 11 * w);
+                        // the row's block of C is done: its epilogue while it is in L1 (as the dense kernels' tiles)
+                        if (final) Epilogue.ApplyRow(new Span<float>(crp, width), i, j);
                     }
                 }
             }

@@ -6,10 +6,10 @@ namespace SharpGrad.Kernels;
 // `count xfmr-ff-zeros`), and the same positions (and more) of the gradient after ReLU's backward. Four of the block's six
 // products have one of them as an operand, and skip its zeros through Gemm.ZeroSkip's kernel (Gemm.TrySgemmSkipZeros):
 // linear2's forward act·W2ᵀ (A = act), linear2's weight gradient gyᵀ·act (as actᵀ·gy, A = act), linear1's input gradient
-// gFf·W1 (A = gFf) and weight gradient gFfᵀ·x (A = gFf). The skipping kernel is one FMA chain per element over A's nonzero
-// terms in order; the dense direct and packed kernels chain over k-blocks of 256 and add each block's chain to C. So the
-// products here run in the same k-blocks (the first written, the others added), which gives the dense kernels' bits on
-// those paths (TransformerFeedForwardSkipTests); the skipped terms are 0·b with b finite, which leave a chain unchanged. A B with a
+// gFf·W1 (A = gFf) and weight gradient gFfᵀ·x (A = gFf). The dense direct and packed kernels chain over k-blocks of 256 and
+// add each block's chain to C; the skipping kernel does the same over A's nonzero terms in order (the first block written,
+// the others added), which gives the dense kernels' bits on those paths (TransformerFeedForwardSkipTests); the skipped
+// terms are 0·b with b finite, which leave a chain unchanged. A B with a
 // NaN or ±Inf, or an A with too few zeros, runs the dense product (nothing written by the skipping one).
 public static partial class TransformerLayerKernel
 {
@@ -36,43 +36,32 @@ public static partial class TransformerLayerKernel
     [ThreadStatic] internal static float t_skipMaxDensity;
 
     /// <summary>
-    /// Whether C (=, or += with <paramref name="accumulate"/>) op(A)·B ran skipping A's exact zeros (see the file's comment):
-    /// false, with nothing written, when the product is small, A has more than <see cref="FeedForwardSkipMaxDensity"/> nonzeros,
-    /// B holds a NaN or ±Inf, or the machine has no vectors. op(A) as in <see cref="Gemm.TrySgemmSkipZeros"/>.
+    /// Whether C (=, or += with <paramref name="accumulate"/>) op(A)·B, then <paramref name="epi"/>, ran skipping A's exact
+    /// zeros (see the file's comment): false, with nothing written, when the product is small, a sample of A's rows has more
+    /// than <see cref="FeedForwardSkipMaxDensity"/> nonzeros, B holds a NaN or ±Inf, or the machine has no vectors. op(A) as
+    /// in <see cref="Gemm.TrySgemmSkipZeros"/>. One call of the kernel over all of k: its chains restart at every 256-term
+    /// block and add each block's chain to C, as the dense kernels do (session 20; before, one call per k-block, each
+    /// counted, listed and summed in a scratch of its own).
     /// </summary>
     internal static bool ProductSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool accumulate)
+        float[] c, int cOff, int ldc, bool accumulate, Epi<float> epi = default)
     {
         if (t_denseFeedForward || m <= 0 || n <= 0 || k <= 0 || (long)m * n * k < Gemm.SkipZerosMinMacs) return false;
         if (!Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated) return false;
-        // A's nonzeros per k-block, each block within the limit as each call of the kernel checks its own (the first block
-        // too dense ends the counting: a dense A costs a fraction of a pass); the counts are handed to the kernel, which then
-        // does not count again.
-        int kc = Gemm.SkipZerosMaxK, blocks = (k + kc - 1) / kc;
-        Span<long> counts = blocks <= 64 ? stackalloc long[blocks] : new long[blocks];
         float maxDensity = t_skipMaxDensity > 0 ? t_skipMaxDensity : FeedForwardSkipMaxDensity;
-        // A sample first, the first k-block's first 32 rows of A as stored: a dense A is refused for ~1/32 of the pass
-        int sampleRows = Math.Min(32, transA ? Math.Min(kc, k) : m), sampleCols = transA ? m : Math.Min(kc, k);
-        if (Gemm.CountNonZero(a, aOff, sampleRows, sampleCols, lda) > maxDensity * ((double)sampleRows * sampleCols)) return false;
-        for (int blk = 0; blk < blocks; blk++)
-        {
-            int p0 = blk * kc, kb = Math.Min(kc, k - p0);
-            counts[blk] = transA ? Gemm.CountNonZero(a, aOff + p0 * lda, kb, m, lda) : Gemm.CountNonZero(a, aOff + p0, m, kb, lda);
-            if (counts[blk] > maxDensity * ((double)m * kb)) return false;
-        }
-        if (!Gemm.AllFinite(b, bOff, k, n, ldb)) return false;
-        // Decided for the whole product: each k-block skips whatever its own density (maxDensity 1), so no block can refuse
-        // after an earlier one has written.
-        for (int blk = 0; blk < blocks; blk++)
-        {
-            int p0 = blk * kc, kb = Math.Min(kc, k - p0);
-            int aBlock = aOff + (transA ? p0 * lda : p0);
-            if (!Gemm.TrySgemmSkipZeros(transA, m, n, kb, a, aBlock, lda, b, bOff + p0 * ldb, ldb, c, cOff, ldc, accumulate || p0 > 0, allowParallel: true,
-                maxDensity: 1f, nonZero: counts[blk]))
-                throw new InvalidOperationException($"Gemm.TrySgemmSkipZeros refused k-block {p0}..{p0 + kb} of a {m}×{n}×{k} product after the checks passed.");
-        }
-        t_skippedProducts++;
-        return true;
+        // The decision from ≤ 64 of A's stored rows spread over all of it (a ReLU's zeros are spread evenly; the decision
+        // only chooses the faster path, both give the same bits): ~1/16 of a counting pass at the workload's sizes.
+        int storedRows = transA ? k : m, cols = transA ? m : k;
+        int step = Math.Max(1, storedRows / 64), sampled = (storedRows + step - 1) / step;
+        if (Gemm.CountNonZero(a, aOff, sampled, cols, lda * step) > maxDensity * ((double)sampled * cols)) return false;
+        // maxDensity 1: not counted again; false only for a NaN or ±Inf in B (checked before anything is written)
+        bool done = Vector512.IsHardwareAccelerated
+            ? Gemm.TrySgemmSkipZeros<Gemm.Simd512<float>, Vector512<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate,
+                allowParallel: true, maxDensity: 1f, epi: epi)
+            : Gemm.TrySgemmSkipZeros<Gemm.Simd256<float>, Vector256<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate,
+                allowParallel: true, maxDensity: 1f, epi: epi);
+        if (done) t_skippedProducts++;
+        return done;
     }
 
     /// <summary>

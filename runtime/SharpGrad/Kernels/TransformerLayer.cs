@@ -328,11 +328,10 @@ public static partial class TransformerLayerKernel
         int weightOffset = 0, int biasOffset = 0, float[]? weightT = null, bool skipZeros = false)
     {
         var act = relu ? GemmActivation.Relu : GemmActivation.None;
-        if (weightT is not null && skipZeros && ProductSkipZeros(false, rows, outF, inF, x, 0, inF, weightT, 0, outF, y, 0, outF, accumulate: false))
-        {
-            new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act).ToEpi().ApplyRows(y, 0, outF, 0, rows, 0, outF);
+        // the epilogue applied by the skipping kernel to each row of a block of columns as it is finished (in L1)
+        if (weightT is not null && skipZeros && ProductSkipZeros(false, rows, outF, inF, x, 0, inF, weightT, 0, outF, y, 0, outF, accumulate: false,
+                new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act).ToEpi()))
             return;
-        }
         if (weightT is null)
         {
             Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, weight, weightOffset, inF, 0f, y, 0, outF,

@@ -17,7 +17,10 @@ public class ZeroSkipGemmTests
     {
         // [70, 256, 64] and [33, 512, 131]: C's columns in 12-vector blocks of unequal widths (11 + 11 + 10, 11 × 4 + 10 × 2 at
         // 256 bits), k in one k-block and in two (the second row block's chain carried through C)
-        int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130], [70, 256, 64], [33, 512, 131]];
+        // [37, 130, 600], [9, 70, 513], [21, 128, 1024]: k over several of the dense kernels' 256-term blocks (the chain restarted
+        // at each and added to C, the panels between restarts carried), a short last block, columns past the last vector
+        int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130], [70, 256, 64], [33, 512, 131],
+            [37, 130, 600], [9, 70, 513], [21, 128, 1024]];
         foreach (var s in shapes)
             foreach (double zeros in new[] { 0.0, 0.5, 0.9, 1.0 })
                 yield return [s[0], s[1], s[2], zeros];
@@ -44,16 +47,23 @@ public class ZeroSkipGemmTests
         var b = SmallGemmTests.Random(k * ldb + bOff, rng);
         var c = SmallGemmTests.Random(m * ldc + cOff + 1, rng);
         var expected = (float[])c.Clone();
+        // the dense kernels' chain: from +0 over every term of each 256-term block, each block's chain added to C (the first
+        // written unless accumulating)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                float s = 0f;
-                for (int p = 0; p < k; p++)
+                float e = c[cOff + i * ldc + j];
+                for (int p0 = 0; p0 < k; p0 += 256)
                 {
-                    float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
-                    s = MathF.FusedMultiplyAdd(av, b[bOff + p * ldb + j], s);
+                    float s = 0f;
+                    for (int p = p0; p < Math.Min(k, p0 + 256); p++)
+                    {
+                        float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                        s = MathF.FusedMultiplyAdd(av, b[bOff + p * ldb + j], s);
+                    }
+                    e = p0 == 0 && !accumulate ? s : e + s;
                 }
-                expected[cOff + i * ldc + j] = accumulate ? c[cOff + i * ldc + j] + s : s;
+                expected[cOff + i * ldc + j] = e;
             }
         bool done = Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel: true, maxDensity: 1f);
         Assert.True(done);
@@ -64,6 +74,56 @@ public class ZeroSkipGemmTests
                 Assert.Fail($"{V.Count}-lane skip product m={m} n={n} k={k} zeros={zeros} transA={transA} accumulate={accumulate}: " +
                             $"element {e} is {c[e]:R}, the dense chain {expected[e]:R}");
             }
+        }
+    }
+
+    /// <summary>
+    /// The epilogue (bias, residual, ReLU) applied by the skipping kernel to each finished row of a block of C's columns
+    /// equals the dense chain (restarted every 256 terms) followed by the epilogue, bit for bit, at both vector widths:
+    /// one and several k-blocks, columns past the last whole vector (the scalar tail), overwrite and accumulate.
+    /// </summary>
+    [Theory]
+    [InlineData(19, 130, 300, false, false)]
+    [InlineData(19, 130, 300, true, true)]
+    [InlineData(40, 77, 150, true, false)]
+    [InlineData(8, 128, 531, false, true)]
+    public void EpilogueOfEachFinishedRowEqualsTheDenseChainThenTheEpilogue(int m, int n, int k, bool relu, bool accumulate)
+    {
+        CheckEpilogue<Gemm.Simd256<float>, Vector256<float>>(m, n, k, relu, accumulate);
+        CheckEpilogue<Gemm.Simd512<float>, Vector512<float>>(m, n, k, relu, accumulate);
+    }
+
+    private static void CheckEpilogue<V, TV>(int m, int n, int k, bool relu, bool accumulate) where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(m * 17 + n * 3 + k + V.Count + (relu ? 5 : 0));
+        int ldc = n + 3, cOff = 2, biasOff = 1, resOff = 4, resLd = n + 1;
+        var a = Sparse(m * k, 0.5, rng);
+        var b = SmallGemmTests.Random(k * n, rng);
+        var c = SmallGemmTests.Random(cOff + m * ldc, rng);
+        var bias = SmallGemmTests.Random(n + biasOff, rng);
+        var residual = SmallGemmTests.Random(resOff + m * resLd, rng);
+        var expected = (float[])c.Clone();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float e = c[cOff + i * ldc + j];
+                for (int p0 = 0; p0 < k; p0 += 256)
+                {
+                    float s = 0f;
+                    for (int p = p0; p < Math.Min(k, p0 + 256); p++) s = MathF.FusedMultiplyAdd(a[i * k + p], b[p * n + j], s);
+                    e = p0 == 0 && !accumulate ? s : e + s;
+                }
+                e += bias[biasOff + j];
+                e += residual[resOff + i * resLd + j];
+                if (relu && e < 0f) e = 0f;
+                expected[cOff + i * ldc + j] = e;
+            }
+        var epi = new GemmEpilogue(bias, biasOff, residual, resOff, resLd, relu ? GemmActivation.Relu : GemmActivation.None).ToEpi();
+        Assert.True(Gemm.TrySgemmSkipZeros<V, TV>(false, m, n, k, a, 0, k, b, 0, n, c, cOff, ldc, accumulate, allowParallel: true, 1f, epi: epi));
+        for (int e = 0; e < c.Length; e++)
+        {
+            if (BitConverter.SingleToInt32Bits(c[e]) != BitConverter.SingleToInt32Bits(expected[e]))
+                Assert.Fail($"{V.Count}-lane skip product with epilogue m={m} n={n} k={k} relu={relu} accumulate={accumulate}: element {e} is {c[e]:R}, expected {expected[e]:R}");
         }
     }
 
