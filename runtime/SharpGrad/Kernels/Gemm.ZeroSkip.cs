@@ -496,7 +496,8 @@ public static partial class Gemm
             int vectors = (j1 - j0) / w;
             int blocks = (vectors + maxVectors - 1) / maxVectors;
             int j = j0;
-            float* panel = (float*)NativeMemory.AlignedAlloc(SkipZerosPanelBytes + 8 * 12 * 64, 64);
+            // kb rows of the widest block (more than SkipZerosPanelBytes when kb was rounded up to a restart's divisor)
+            float* panel = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(SkipZerosPanelBytes, kb * maxVectors * w * sizeof(float)) + 8 * 12 * 64, 64);
             // transC: the block's columns of C, m rows of the block's width, transposed into C's rows when done
             float[]? tile = transC && blocks > 0 ? Scratch<float>.Pool.Rent(m * Math.Min(vectors, maxVectors) * w) : null;
             // a row's chain of a restart block that spans several panels, carried between them (C holds the earlier blocks'

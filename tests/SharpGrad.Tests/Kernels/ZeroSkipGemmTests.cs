@@ -18,9 +18,10 @@ public class ZeroSkipGemmTests
         // [70, 256, 64] and [33, 512, 131]: C's columns in 12-vector blocks of unequal widths (11 + 11 + 10, 11 × 4 + 10 × 2 at
         // 256 bits), k in one k-block and in two (the second row block's chain carried through C)
         // [37, 130, 600], [9, 70, 513], [21, 128, 1024]: k over several of the dense kernels' 256-term blocks (the chain restarted
-        // at each and added to C, the panels between restarts carried), a short last block, columns past the last vector
+        // at each and added to C, the panels between restarts carried), a short last block, columns past the last vector;
+        // [7, 390, 300]: 12-vector blocks over k-blocks rounded up to 128 rows (a panel larger than SkipZerosPanelBytes)
         int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130], [70, 256, 64], [33, 512, 131],
-            [37, 130, 600], [9, 70, 513], [21, 128, 1024]];
+            [37, 130, 600], [9, 70, 513], [21, 128, 1024], [7, 390, 300]];
         foreach (var s in shapes)
             foreach (double zeros in new[] { 0.0, 0.5, 0.9, 1.0 })
                 yield return [s[0], s[1], s[2], zeros];
