@@ -32,13 +32,22 @@ public static partial class TransformerLayerKernel
     /// </summary>
     internal const float FeedForwardSkipMaxDensity = 0.25f;
 
+    /// <summary>
+    /// The largest fraction of nonzero elements of A for which the products whose A is read in its own rows (linear2's
+    /// forward act·W2ᵀ, linear1's input gradient gFf·W1: no transpose before the lists) skip. Session 20, with the chains
+    /// restarted inside one call and the epilogue per finished row (1 thread, same binary, `count`, min, load 10–16):
+    /// `xfmr-ff-fwd-skip` 3660–3708 against `-dense` 3939–4048 µs. The weight gradients (A transposed, 2 MB, before
+    /// listing) keep <see cref="FeedForwardSkipMaxDensity"/>.
+    /// </summary>
+    internal const float FeedForwardRowsSkipMaxDensity = Gemm.SkipZerosMaxDensity;
+
     /// <summary>Tests and profile pieces: the density limit on this thread instead of <see cref="FeedForwardSkipMaxDensity"/> (0: that).</summary>
     [ThreadStatic] internal static float t_skipMaxDensity;
 
     /// <summary>
     /// Whether C (=, or += with <paramref name="accumulate"/>) op(A)·B, then <paramref name="epi"/>, ran skipping A's exact
     /// zeros (see the file's comment): false, with nothing written, when the product is small, a sample of A's rows has more
-    /// than <see cref="FeedForwardSkipMaxDensity"/> nonzeros, B holds a NaN or ±Inf, or the machine has no vectors. op(A) as
+    /// than <see cref="FeedForwardSkipMaxDensity"/> (transA) or <see cref="FeedForwardRowsSkipMaxDensity"/> nonzeros, B holds a NaN or ±Inf, or the machine has no vectors. op(A) as
     /// in <see cref="Gemm.TrySgemmSkipZeros"/>. One call of the kernel over all of k: its chains restart at every 256-term
     /// block and add each block's chain to C, as the dense kernels do (session 20; before, one call per k-block, each
     /// counted, listed and summed in a scratch of its own).
@@ -48,7 +57,7 @@ public static partial class TransformerLayerKernel
     {
         if (t_denseFeedForward || m <= 0 || n <= 0 || k <= 0 || (long)m * n * k < Gemm.SkipZerosMinMacs) return false;
         if (!Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated) return false;
-        float maxDensity = t_skipMaxDensity > 0 ? t_skipMaxDensity : FeedForwardSkipMaxDensity;
+        float maxDensity = t_skipMaxDensity > 0 ? t_skipMaxDensity : transA ? FeedForwardSkipMaxDensity : FeedForwardRowsSkipMaxDensity;
         // The decision from ≤ 64 of A's stored rows spread over all of it (a ReLU's zeros are spread evenly; the decision
         // only chooses the faster path, both give the same bits): ~1/16 of a counting pass at the workload's sizes.
         int storedRows = transA ? k : m, cols = transA ? m : k;
