@@ -6,7 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace SharpGrad.Kernels;
 
 // A product that skips the exact zeros of its left operand: C = op(A)·B (+ C) over only the terms whose A element is not
-// zero, each row of C a chain of FMAs over the remaining terms in their original order. A ReLU's backward makes about half
+// zero, each row of C a chain of FMAs over the remaining terms in their original order (restarted every 256 terms and added
+// to C, as the dense kernels' k-blocks, in TrySgemmSkipZeros). A ReLU's backward makes about half
 // of the gradient that reaches a Linear exactly zero (dZ = dH ⊙ (Z > 0)), so the layer's weight gradient dZᵀ·X and input
 // gradient dZ·W need about half the multiply-adds, and MNIST's pixels are ~80 % zeros. The skipped terms add 0·b, which
 // leaves an FMA chain from +0 unchanged when b is finite (acc + ±0 = acc, and the chain never holds −0), so each element is
@@ -221,7 +222,9 @@ public static partial class Gemm
     /// The longest reduction for which a Linear's gradients skip zeros: up to the direct kernels' k-block (256) the dense
     /// product is one FMA chain per element, which the skipping chain equals bit for bit; beyond it the dense kernels add
     /// per-block partial sums, which round differently (the workload-sized encoder layer's linear1, k = 1024, differed from
-    /// the compiled layer by 1.1e-5 in CompiledTransformerTests). Longer reductions need the same blocking first.
+    /// the compiled layer by 1.1e-5 in CompiledTransformerTests). <see cref="TrySgemmSkipZeros"/> now restarts its chains every
+    /// 256 terms as they do (session 20, used by the transformer's feed-forward block over k = 512 and 1024); these Linear
+    /// entries keep the limit (their k ≤ 256 products are one block).
     /// </summary>
     internal const int SkipZerosMaxK = DirectKC;
 
