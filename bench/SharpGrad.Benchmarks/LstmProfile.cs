@@ -144,5 +144,13 @@ public static class LstmProfile
         RecurrentStack.Forward(stackShape, stackX, stackY, N, stackWeights, stackWs);
         add("lstm-stack-bwd", "compiled LSTM layer backward: recurrence, dW_hh, dW_ih, input gradient (RecurrentStack.Backward)",
             () => RecurrentStack.Backward(stackShape, stackGy, stackGx, N, stackWeights, stackGrads, stackWs), 50);
+        // The same layer as lstm_train_step_b32's program calls it (it reads only output.Select(1, T − 1), session 20): the
+        // forward writes only the last step's rows, the backward reads only that step's gradient.
+        var lastWs = new RecurrentWorkspace();
+        add("lstm-stack-fwd-last", "compiled LSTM layer forward, last step's output only (lastStepOnly)",
+            () => RecurrentStack.Forward(stackShape, stackX, stackY, N, stackWeights, lastWs, lastStepOnly: true), 50);
+        RecurrentStack.Forward(stackShape, stackX, stackY, N, stackWeights, lastWs, lastStepOnly: true);
+        add("lstm-stack-bwd-last", "compiled LSTM layer backward from the last step's gradient only (lastStepOnly)",
+            () => RecurrentStack.Backward(stackShape, stackGy, stackGx, N, stackWeights, stackGrads, lastWs, lastStepOnly: true), 50);
     }
 }

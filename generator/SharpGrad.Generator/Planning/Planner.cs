@@ -504,6 +504,7 @@ internal static class Planner
         }
 
         program.UsedSymbols.UnionWith(used);
+        RecurrentRule.MarkLastStep(m);
         Fusion.Epilogues(m);
         Liveness.MarkSaved(m);
         Fusion.ElementwiseChains(m);

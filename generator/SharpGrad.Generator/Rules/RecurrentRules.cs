@@ -22,6 +22,12 @@ internal sealed record RecurrentGeometry(string Mode, string InputSize, string H
     /// program's batch, run by the kernels as one sequence of n steps (<c>unbatched: true</c>; <see cref="Steps"/> is then 0).
     /// </summary>
     public bool Unbatched { get; init; }
+
+    /// <summary>
+    /// The program reads the output sequence only at its last step (<c>output.Select(1, T − 1)</c>, <see cref="RecurrentRule.MarkLastStep"/>):
+    /// the support calls write only that step's rows of the output and read only that step's gradient (<c>lastStepOnly: true</c>).
+    /// </summary>
+    public bool LastStepOnly { get; init; }
 }
 
 /// <summary>
@@ -125,6 +131,7 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.H0Input >= 0) yield return "h0: " + e.Value(n.Inputs[g.H0Input]);
         if (g.C0Input >= 0) yield return "c0: " + e.Value(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";
+        if (g.LastStepOnly) yield return "lastStepOnly: true";
     }
 
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
@@ -133,6 +140,48 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.H0Input >= 0) yield return "gradH0: " + e.GradOrNull(n.Inputs[g.H0Input]);
         if (g.C0Input >= 0) yield return "gradC0: " + e.GradOrNull(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";
+        if (g.LastStepOnly) yield return "lastStepOnly: true";
+    }
+
+    /// <summary>
+    /// Marks the one-layer, one-direction LSTMs whose output sequence the program reads only at its last step: every live
+    /// reader of the node is a window of one step at T − 1 along the time dim (<c>output.Select(1, T − 1)</c>,
+    /// <c>Select(1, -1)</c>, <c>Narrow(1, T − 1, 1)</c>; dim 0 batch second) or one of its final states (read from the
+    /// workspace), and no hook of an inlined child reads it. Their support calls then skip the other steps' rows of the
+    /// output ([N, T, H] batch first: 573 KB per lstm_train_step_b32 forward) and of its gradient, whose values nothing reads
+    /// (docs/performance.md, "LSTM step, session 20"). Stacks of more layers, both directions, GRU and RNN keep the whole output.
+    /// </summary>
+    public static void MarkLastStep(MethodDraft m)
+    {
+        var readers = Fusion.Readers(m);
+        for (int i = 0; i < m.Count; i++)
+        {
+            if (m.Nodes[i].Rule != RuleKind.Recurrent || i == m.Output
+                || m.Nodes[i].Geometry is not RecurrentGeometry { Mode: "Lstm", NumLayers: "1", Bidirectional: false, Unbatched: false } g)
+            {
+                continue;
+            }
+            int lastSteps = 0;
+            bool other = false;
+            foreach (int c in readers[i])
+            {
+                if (c >= 0 && m.Nodes[c].Rule == RuleKind.RecurrentState) continue;
+                if (c >= 0 && m.Nodes[c].Rule == RuleKind.Slice && ReadsLastStep(m, i, c, g.BatchFirst)) lastSteps++;
+                else other = true;
+            }
+            if (lastSteps > 0 && !other) m.Nodes[i] = m.Nodes[i] with { Geometry = g with { LastStepOnly = true } };
+        }
+    }
+
+    /// <summary>Whether slice node <paramref name="c"/> of recurrent node <paramref name="i"/>'s output is the one step at T − 1 along the time dim.</summary>
+    private static bool ReadsLastStep(MethodDraft m, int i, int c, bool batchFirst)
+    {
+        if (m.Node(c).Inputs.Count != 1 || m.Row(c) is not { } row) return false;
+        var s = m.Shapes[i];
+        if (s is not { Rank: 3 } || ShapeRules.Window(new ShapeCall(row, [s], m.Arguments(c), Dim.Sym(m.Batch))) is not { } w) return false;
+        int time = batchFirst ? 1 : 0;
+        // A fixed length's window start is normalised (−1 → T − 1); a length read at each call keeps −1.
+        return w.Dim == time && w.Count == 1 && (s[time].IsFixed ? w.Start == s[time].Size - 1 : w.Start == -1);
     }
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)

@@ -30,27 +30,30 @@ public static partial class CompiledSupport
     /// training the layer's <c>dropout</c> (read from the layer at each call) masks every layer's output but the last, the masks
     /// drawn from the layer's <see cref="RNNBase.Rng"/> as eager draws them; in evaluation nothing is drawn. With
     /// <paramref name="unbatched"/> (PyTorch's 2-d call: input [L, H_in], states [L·D, H]) the program's <paramref name="n"/> rows are
-    /// one sequence of n steps.
+    /// one sequence of n steps. With <paramref name="lastStepOnly"/> (the program reads only the output's last step) only that
+    /// step's rows of <paramref name="output"/> are written — all of them when the layer has a forward hook, which sees the whole output.
     /// </summary>
     public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
-        float[]? h0 = null, float[]? c0 = null, bool unbatched = false)
+        float[]? h0 = null, float[]? c0 = null, bool unbatched = false, bool lastStepOnly = false)
     {
         ArgumentNullException.ThrowIfNull(module);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         var dropout = module.Training && module.Dropout > 0 ? new DropoutSite(module.Dropout, module.Rng) : default;
-        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout);
+        RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout,
+            lastStepOnly: lastStepOnly && !HasForwardHooks(module));
     }
 
     /// <summary>
     /// Its backward: the input's gradient added into <paramref name="gradInput"/>, each weight's into <paramref name="weightGrads"/>,
     /// the initial states' into <paramref name="gradH0"/>/<paramref name="gradC0"/> (when not null). <paramref name="unbatched"/>: as the forward's.
+    /// <paramref name="lastStepOnly"/>: the program reads only the output's last step, so only that step of <paramref name="gradOutput"/> is read (the rest is zero).
     /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
-        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false)
+        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false, bool lastStepOnly = false)
     {
         ArgumentNullException.ThrowIfNull(module);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
-        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0);
+        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly);
     }
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>

@@ -261,8 +261,10 @@ public static partial class RecurrentKernel
     /// The fused backward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>) at <paramref name="width"/>
     /// bits: dGates into <paramref name="dXw"/>, the cell gradient left in the buffers' Dc (dc_0 at the end), b_hh's gradient of
     /// the rows added into <paramref name="dB"/>, and, when <paramref name="wantDh0"/>, dh_0 into the buffers' DhNext.
+    /// <paramref name="lastStepOnly"/>: <paramref name="gOutput"/> is the last step's [N, H]; the steps before it add the
+    /// buffers' zero rows (one [N, H] block read at every step, in L1, instead of a [T, N, H] array of zeros).
     /// </summary>
-    private static void LstmFusedBackward<T>(int width, in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast,
+    private static void LstmFusedBackward<T>(int width, in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> gOutput, bool lastStepOnly, ReadOnlySpan<T> gCLast,
         ReadOnlySpan<T> c0, T[] w, int wOffset, T[] dXw, bool wantDh0, Span<T> dB, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (nr <= 0) return;
@@ -274,10 +276,13 @@ public static partial class RecurrentKernel
         dhNext.Clear();
         // The last step's cell: dh is the output's gradient alone.
         int tl = s.TimeOf(steps - 1);
-        LstmStepBackward(nr, h, gOutput.Slice(tl * nh + rh, ph), dhNext, buffers.Gates.AsSpan((tl * n + r0) * g, nr * g), buffers.TanhC.AsSpan(tl * nh + rh, ph),
+        LstmStepBackward(nr, h, gOutput.Slice((lastStepOnly ? 0 : tl * nh) + rh, ph), dhNext, buffers.Gates.AsSpan((tl * n + r0) * g, nr * g), buffers.TanhC.AsSpan(tl * nh + rh, ph),
             steps == 1 ? (c0.IsEmpty ? default : c0.Slice(rh, ph)) : buffers.Aux.AsSpan(s.TimeOf(steps - 2) * nh + rh, ph), dc, dXw.AsSpan((tl * n + r0) * g, nr * g));
-        if (width == 512) LstmFusedBackwardSteps<T, Gemm.Simd512<T>, Vector512<T>>(s, r0, nr, gOutput, c0, dXw, dB, buffers);
-        else LstmFusedBackwardSteps<T, Gemm.Simd256<T>, Vector256<T>>(s, r0, nr, gOutput, c0, dXw, dB, buffers);
+        // The steps before the last read the output's gradient of their time at stride N·H, or the zero rows at stride 0.
+        var gSteps = lastStepOnly ? buffers.ZeroRows : gOutput;
+        int gStride = lastStepOnly ? 0 : nh;
+        if (width == 512) LstmFusedBackwardSteps<T, Gemm.Simd512<T>, Vector512<T>>(s, r0, nr, gSteps, gStride, c0, dXw, dB, buffers);
+        else LstmFusedBackwardSteps<T, Gemm.Simd256<T>, Vector256<T>>(s, r0, nr, gSteps, gStride, c0, dXw, dB, buffers);
         int t0 = s.TimeOf(0);
         AddRows(dB, dXw, (t0 * n + r0) * g, nr, g);
         if (wantDh0) Gemm<T>(false, false, nr, h, g, dXw, (t0 * n + r0) * g, g, w, wOffset, h, buffers.DhNext, rh, h, beta: false);
@@ -290,9 +295,12 @@ public static partial class RecurrentKernel
         for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(sum[..g], a.AsSpan(offset + r * g, g), sum[..g]);
     }
 
-    /// <summary>The backward's steps T − 1 … 1: each step's dGates·W_hh with the cell backward of the step before in its epilogue.</summary>
+    /// <summary>
+    /// The backward's steps T − 1 … 1: each step's dGates·W_hh with the cell backward of the step before in its epilogue
+    /// (the output's gradient of time t at <paramref name="gOutput"/>[t·<paramref name="gStride"/>]).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LstmFusedBackwardSteps<T, V, TV>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> c0, T[] dXw,
+    private static void LstmFusedBackwardSteps<T, V, TV>(in RecurrenceShape s, int r0, int nr, ReadOnlySpan<T> gOutput, int gStride, ReadOnlySpan<T> c0, T[] dXw,
         Span<T> dB, RecurrenceBuffers<T> buffers) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
         int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, w = V.Count;
@@ -323,7 +331,7 @@ public static partial class RecurrentKernel
                 for (int r = 0; r < 6 * six; r += 6)
                 {
                     LstmBackwardTile6<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
-                        ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                        ref Unsafe.Add(ref go0, tp * gStride), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
                         ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                 }
                 // The 4-row tiles, one compiled copy per vector count (the flag tested once per tile, not per k).
@@ -333,13 +341,13 @@ public static partial class RecurrentKernel
                     if (two)
                     {
                         LstmBackwardTile4<T, V, TV, TwoVectors>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
-                            ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                            ref Unsafe.Add(ref go0, tp * gStride), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
                             ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                     }
                     else
                     {
                         LstmBackwardTile4<T, V, TV, OneVector>(r0 + r, rows, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
-                            ref Unsafe.Add(ref go0, tp * nh), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
+                            ref Unsafe.Add(ref go0, tp * gStride), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
                             ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                     }
                 }

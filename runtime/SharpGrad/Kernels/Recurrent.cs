@@ -91,6 +91,19 @@ public sealed class RecurrenceBuffers<T> where T : unmanaged
     /// <summary>[N, H]: LSTM's gradient of c_t.</summary>
     public T[] Dc { get; private set; } = [];
 
+    /// <summary>
+    /// [N, H] of zeros: the output's gradient at every step but the last in a backward given only the last step's
+    /// (<see cref="RecurrentKernel.Backward{T}(in RecurrenceShape, ReadOnlySpan{T}, ReadOnlySpan{T}, T[], T[], ReadOnlySpan{T}, T[], int, T[], Span{T}, Span{T}, T[], Span{T}, RecurrenceBuffers{T}, bool)"/>).
+    /// </summary>
+    internal T[] ZeroRows { get; private set; } = [];
+
+    /// <summary>Sizes <see cref="ZeroRows"/> for <paramref name="s"/> (a plain array, never pooled: it stays zero).</summary>
+    internal void EnsureZeroRows(in RecurrenceShape s)
+    {
+        int nh = s.Batch * s.Hidden;
+        if (ZeroRows.Length != nh) ZeroRows = new T[nh];
+    }
+
     /// <summary>[(blocks − 1), gates·H]: b_hh's gradient of each batch block after the first, when the backward is split over the batch.</summary>
     internal T[] BiasParts { get; set; } = [];
 
@@ -337,14 +350,27 @@ public static partial class RecurrentKernel
     /// (when not empty), and adds W_hh's and b_hh's gradients into <paramref name="dW"/>/<paramref name="dB"/> (when not null/empty).
     /// </summary>
     /// <remarks>Split over the batch rows like <see cref="Forward"/>; W_hh's gradient is one GEMM over all rows after the time loops.</remarks>
-    public static unsafe void Backward<T>(in RecurrenceShape s, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0, ReadOnlySpan<T> c0,
+    public static void Backward<T>(in RecurrenceShape s, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0, ReadOnlySpan<T> c0,
         T[] w, int wOffset, T[] dXw, Span<T> dH0, Span<T> dC0, T[]? dW, Span<T> dB, RecurrenceBuffers<T> buffers)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Backward(s, gOutput, gCLast, output, h0, c0, w, wOffset, dXw, dH0, dC0, dW, dB, buffers, lastStepOnly: false);
+
+    /// <summary>
+    /// <see cref="Backward{T}(in RecurrenceShape, ReadOnlySpan{T}, ReadOnlySpan{T}, T[], T[], ReadOnlySpan{T}, T[], int, T[], Span{T}, Span{T}, T[], Span{T}, RecurrenceBuffers{T})"/>;
+    /// with <paramref name="lastStepOnly"/>, <paramref name="gOutput"/> is [N, H]: the gradient of the output at the last step
+    /// the loop runs (k = T − 1, time <see cref="RecurrenceShape.TimeOf"/>(T − 1)), every other step's being zero (a program that
+    /// reads only h_T: no [T, N, H] array of zeros written and read). Each step then adds the same +0 rows as it would read
+    /// from that array, so every element is the same.
+    /// </summary>
+    internal static unsafe void Backward<T>(in RecurrenceShape s, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0, ReadOnlySpan<T> c0,
+        T[] w, int wOffset, T[] dXw, Span<T> dH0, Span<T> dC0, T[]? dW, Span<T> dB, RecurrenceBuffers<T> buffers, bool lastStepOnly)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(buffers);
         buffers.EnsureBackward(s);
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, steps = s.Steps;
-        if (gOutput.Length < steps * nh || dXw.Length < steps * n * g || (!gCLast.IsEmpty && gCLast.Length < nh) || (!c0.IsEmpty && c0.Length < nh)
+        if (lastStepOnly) buffers.EnsureZeroRows(s);
+        if (gOutput.Length < (lastStepOnly ? nh : steps * nh) || dXw.Length < steps * n * g || (!gCLast.IsEmpty && gCLast.Length < nh) || (!c0.IsEmpty && c0.Length < nh)
             || (!dB.IsEmpty && dB.Length < g))
             throw new ArgumentException($"Recurrence backward: the arrays are too small for {steps} steps of {n} rows of hidden size {h}.");
         var dHw = s.Mode == RecurrentMode.Gru ? buffers.GradHw : dXw;
@@ -356,7 +382,7 @@ public static partial class RecurrentKernel
         int parts = BatchParts(s);
         if (parts <= 1)
         {
-            BackwardRows(s, fused, 0, n, gOutput, gCLast, output, h0, c0, w, wOffset, dXw, wantDh0, dB, buffers);
+            BackwardRows(s, fused, 0, n, gOutput, lastStepOnly, gCLast, output, h0, c0, w, wOffset, dXw, wantDh0, dB, buffers);
         }
         else
         {
@@ -371,7 +397,7 @@ public static partial class RecurrentKernel
             {
                 var body = new BackwardPart<T>
                 {
-                    Shape = s, Fused = fused, Parts = parts, GOut = pgo, GOutLength = gOutput.Length, GC = pgc, GCLength = gCLast.Length, C0 = pc0, C0Length = c0.Length,
+                    Shape = s, Fused = fused, Parts = parts, GOut = pgo, GOutLength = gOutput.Length, LastStepOnly = lastStepOnly, GC = pgc, GCLength = gCLast.Length, C0 = pc0, C0Length = c0.Length,
                     DB = pdb, DBLength = dB.Length, BiasParts = biasParts, Output = output, H0 = h0, W = w, WOffset = wOffset, DXw = dXw, WantDh0 = wantDh0,
                     Buffers = buffers,
                 };
@@ -440,14 +466,14 @@ public static partial class RecurrentKernel
         }
     }
 
-    /// <summary>One block of batch rows of <see cref="Backward"/> on a worker (the spans as pinned pointers: the loop returns before they unpin).</summary>
+    /// <summary>One block of batch rows of the backward on a worker (the spans as pinned pointers: the loop returns before they unpin).</summary>
     private unsafe struct BackwardPart<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public RecurrenceShape Shape;
         public int Fused, Parts, GOutLength, GCLength, C0Length, DBLength, WOffset;
         public T* GOut, GC, C0, DB;
         public T[] BiasParts, Output, H0, W, DXw;
-        public bool WantDh0;
+        public bool WantDh0, LastStepOnly;
         public RecurrenceBuffers<T> Buffers;
 
         public readonly void Invoke(int index)
@@ -455,23 +481,24 @@ public static partial class RecurrentKernel
             var (r0, nr) = PartRows(Shape.Batch, Parts, index);
             int g = Shape.GateWidth;
             var dB = DBLength == 0 ? default : index == 0 ? new Span<T>(DB, g) : BiasParts.AsSpan((index - 1) * g, g);
-            BackwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(GOut, GOutLength), new ReadOnlySpan<T>(GC, GCLength), Output, H0,
+            BackwardRows(Shape, Fused, r0, nr, new ReadOnlySpan<T>(GOut, GOutLength), LastStepOnly, new ReadOnlySpan<T>(GC, GCLength), Output, H0,
                 new ReadOnlySpan<T>(C0, C0Length), W, WOffset, DXw, WantDh0, dB, Buffers);
         }
     }
 
     /// <summary>
     /// The backward time loop for batch rows [<paramref name="r0"/>, r0 + <paramref name="nr"/>); b_hh's gradient of those rows is
-    /// added into <paramref name="dB"/> (<paramref name="fused"/> &gt; 0: the fused LSTM loop at that width, W_hh packed).
+    /// added into <paramref name="dB"/> (<paramref name="fused"/> &gt; 0: the fused LSTM loop at that width, W_hh packed;
+    /// <paramref name="lastStepOnly"/>: <paramref name="gOutput"/> is the last step's [N, H], the others' zero).
     /// </summary>
-    private static void BackwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> gOutput, ReadOnlySpan<T> gCLast, T[] output, T[] h0,
+    private static void BackwardRows<T>(in RecurrenceShape s, int fused, int r0, int nr, ReadOnlySpan<T> gOutput, bool lastStepOnly, ReadOnlySpan<T> gCLast, T[] output, T[] h0,
         ReadOnlySpan<T> c0, T[] w, int wOffset, T[] dXw, bool wantDh0, Span<T> dB, RecurrenceBuffers<T> buffers)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (nr <= 0) return;
         if (fused > 0)
         {
-            LstmFusedBackward(fused, s, r0, nr, gOutput, gCLast, c0, w, wOffset, dXw, wantDh0, dB, buffers);
+            LstmFusedBackward(fused, s, r0, nr, gOutput, lastStepOnly, gCLast, c0, w, wOffset, dXw, wantDh0, dB, buffers);
             return;
         }
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h, steps = s.Steps, ph = nr * h, pg = nr * g, rh = r0 * h;
@@ -494,7 +521,7 @@ public static partial class RecurrentKernel
         {
             int t = s.TimeOf(k), prev = s.TimeOf(k - 1);
             int rowG = (t * n + r0) * g;
-            var gOut = gOutput.Slice(t * nh + rh, ph);
+            var gOut = !lastStepOnly ? gOutput.Slice(t * nh + rh, ph) : k == steps - 1 ? gOutput.Slice(rh, ph) : buffers.ZeroRows.AsSpan(rh, ph);
             if (s.Mode != RecurrentMode.Lstm) TensorPrimitives.Add(gOut, dhNext, dh);
             var dxt = dXw.AsSpan(rowG, pg);
             switch (s.Mode)

@@ -42,6 +42,7 @@ public sealed class RecurrentWorkspace
     internal float[] FinalHGrad = [];        // [L·D·N·H]: the gradient of h_n, when a program reads h_n (HasFinalHGrad)
     internal float[] FinalCGrad = [];        // [L·D·N·H]: the gradient of c_n (HasFinalCGrad)
     internal float[] InitialGrad = [];       // [N·H]: one layer-direction's gradient of h_0 or c_0
+    internal float[] LastGrad = [];          // [N·H]: one direction's output gradient at the last step (a backward given only that step's)
     internal bool HasInitialH, HasInitialC, HasFinalHGrad, HasFinalCGrad;
     internal float[][] InputGrads = [];      // [L + 1][T·N·in_l]
     internal float[] OutputGrad = [];        // [T·N·H]: one direction's share of the layer output's gradient
@@ -95,6 +96,7 @@ public sealed class RecurrentWorkspace
         FinalHGrad = new float[states * n * h];
         FinalCGrad = s.Mode == RecurrentMode.Lstm ? new float[states * n * h] : [];
         InitialGrad = new float[n * h];
+        LastGrad = new float[n * h];
         OutputGrad = d == 1 ? [] : new float[t * n * h];
         ProjectionGrad = new float[t * n * g];
         CellBias = new float[g];
@@ -140,9 +142,12 @@ public static class RecurrentStack
     /// p &gt; 0: PyTorch's <c>dropout</c> between layers) each layer's output but the last is multiplied by a mask drawn from its
     /// generator as eager draws it — one <see cref="DropoutKernel.Mask(Span{float}, double, Rng?)"/> per layer, in layer order,
     /// over the time-major [T, N, D·H] output (both directions') — kept for the backward; the final states are before the mask.
+    /// With <paramref name="lastStepOnly"/> (a program that reads only the output's last step, <c>output.Select(1, T − 1)</c>)
+    /// only that step's rows of <paramref name="output"/> are written (the rest is left as it was); the workspace keeps
+    /// everything as without it.
     /// </summary>
     public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws,
-        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default)
+        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default, bool lastStepOnly = false)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ws);
@@ -205,7 +210,28 @@ public static class RecurrentStack
                 TensorPrimitives.Multiply(next.AsSpan(0, size), mask.AsSpan(0, size), ws.Dropped[layer + 1].AsSpan(0, size));
             }
         }
-        FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
+        if (lastStepOnly) LastStep(s, ws.LayerInputs[s.NumLayers], output, n, d * h, toLayout: true);
+        else FromTimeMajor(s, ws.LayerInputs[s.NumLayers], output, n, d * h, accumulate: false);
+    }
+
+    /// <summary>
+    /// The last step's rows between a time-major [T, N, F] array's last block and the layer's layout ([N, T, F] batch first,
+    /// or [T, N, F]): <paramref name="toLayout"/> copies the block into <paramref name="laid"/>, else <paramref name="laid"/>'s
+    /// rows into the block. <paramref name="timeMajor"/> is either the whole [T, N, F] array or (<paramref name="block"/>) the
+    /// last block alone.
+    /// </summary>
+    private static void LastStep(in RecurrentShape s, float[] timeMajor, float[] laid, int n, int f, bool toLayout, bool block = false)
+    {
+        int t = s.Steps;
+        if (t <= 0) return;
+        int at = block ? 0 : (t - 1) * n * f;
+        for (int b = 0; b < n; b++)
+        {
+            var tm = timeMajor.AsSpan(at + b * f, f);
+            var row = laid.AsSpan((s.BatchFirst ? b * t + t - 1 : (t - 1) * n + b) * f, f);
+            if (toLayout) tm.CopyTo(row);
+            else row.CopyTo(tm);
+        }
     }
 
     /// <summary>
@@ -285,17 +311,30 @@ public static class RecurrentStack
     /// The backward of <see cref="Forward"/> (same workspace): adds the input's gradient into <paramref name="gradInput"/> (when
     /// not null) and each weight's into <paramref name="weightGrads"/> (same order as the weights; null entries are skipped); the
     /// final states' gradients given by <see cref="FinalStateGrad"/> join the time loops, and the initial states' are added into
-    /// <paramref name="gradH0"/>/<paramref name="gradC0"/> [L·D, N, H] (when not null).
+    /// <paramref name="gradH0"/>/<paramref name="gradC0"/> [L·D, N, H] (when not null). With <paramref name="lastStepOnly"/> the
+    /// output's gradient is read at the last step only (the program reads nothing else of the output, so the rest of
+    /// <paramref name="gradOutput"/> is zero): one direction's top layer then runs its time loop from that step's rows alone
+    /// (<see cref="RecurrentKernel"/>'s last-step backward: no [T, N, H] array of zeros copied and read; docs/performance.md,
+    /// "LSTM step, session 20"), two directions' from a cleared array with that step filled in. The same elements either way.
     /// </summary>
     public static void Backward(in RecurrentShape s, float[] gradOutput, float[]? gradInput, int n, IReadOnlyList<float[]> weights,
-        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null)
+        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null, bool lastStepOnly = false)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(weightGrads);
         ArgumentNullException.ThrowIfNull(ws);
         int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection, nh = n * h;
         bool lstm = s.Mode == RecurrentMode.Lstm;
-        ToTimeMajor(s, gradOutput, ws.InputGrads[s.NumLayers], n, d * h, accumulate: false);
+        // One direction, given the last step's gradient only: the top layer's kernel reads that step's rows (LastGrad).
+        bool lastRows = lastStepOnly && t > 0 && d == 1;
+        if (lastRows) LastStep(s, ws.LastGrad, gradOutput, n, h, toLayout: false, block: true);
+        else if (lastStepOnly && t > 0)
+        {
+            var top = ws.InputGrads[s.NumLayers];
+            Array.Clear(top, 0, rows * d * h);
+            LastStep(s, top, gradOutput, n, d * h, toLayout: false);
+        }
+        else ToTimeMajor(s, gradOutput, ws.InputGrads[s.NumLayers], n, d * h, accumulate: false);
         for (int layer = s.NumLayers - 1; layer >= 0; layer--)
         {
             int inF = s.LayerInput(layer);
@@ -315,7 +354,8 @@ public static class RecurrentStack
                 int g = step.GateWidth;
                 // One direction: the output's gradient is the layer above's input gradient as it is (a scratch array: h_n's
                 // gradient may be added into it).
-                var dOut = d == 1 ? dNext : ws.OutputGrad;
+                bool lastOnly = lastRows && layer == s.NumLayers - 1;
+                var dOut = lastOnly ? ws.LastGrad : d == 1 ? dNext : ws.OutputGrad;
                 if (d > 1)
                 {
                     for (int r = 0; r < rows; r++) dNext.AsSpan(r * d * h + dir * h, h).CopyTo(dOut.AsSpan(r * h, h));
@@ -323,7 +363,7 @@ public static class RecurrentStack
                 if (ws.HasFinalHGrad && t > 0)
                 {
                     // h_n is the direction's output at its last step: its gradient joins that step's.
-                    var last = dOut.AsSpan(step.TimeOf(t - 1) * nh, nh);
+                    var last = dOut.AsSpan(lastOnly ? 0 : step.TimeOf(t - 1) * nh, nh);
                     TensorPrimitives.Add(last, ws.FinalHGrad.AsSpan(idx * nh, nh), last);
                 }
                 var dXw = ws.ProjectionGrad;
@@ -337,7 +377,7 @@ public static class RecurrentStack
                 // W_hh's gradient not in the kernel: with W_ih's and the input's below (BackwardProducts).
                 RecurrentKernel.Backward(step, dOut, lstm && ws.HasFinalCGrad ? ws.FinalCGrad.AsSpan(idx * nh, nh) : default, ws.Outputs[idx], h0,
                     ws.HasInitialC ? ws.InitialC[idx] : default, weights[idx * k + 1], 0, dXw, gradH0 is null ? default : ws.InitialGrad, default,
-                    null, sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx]);
+                    null, sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx], lastOnly);
                 if (sharedBiasGrad)
                 {
                     TensorPrimitives.Add(gbHh.AsSpan(0, g), ws.BiasGrad, gbHh.AsSpan(0, g));

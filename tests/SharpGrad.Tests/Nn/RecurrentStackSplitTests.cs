@@ -38,19 +38,9 @@ public class RecurrentStackSplitTests
     public void SplitProductsEqualOneThread(RecurrentMode mode, int input, int hidden, int layers, bool bidirectional, int steps, int batch, int threads)
     {
         var s = new RecurrentShape(mode, input, hidden, layers, bidirectional, BatchFirst: true, Bias: true, steps);
-        int d = s.Directions, g = s.Step(batch, 0).GateWidth, states = layers * d * batch * hidden;
+        int d = s.Directions, states = layers * d * batch * hidden;
         var rng = new Rng(input * 31 + hidden * 7 + steps + batch);
-        var weights = new List<float[]>();
-        for (int l = 0; l < layers; l++)
-        {
-            for (int dir = 0; dir < d; dir++)
-            {
-                weights.Add(Scaled(SmallGemmTests.Random(g * s.LayerInput(l), rng)));
-                weights.Add(Scaled(SmallGemmTests.Random(g * hidden, rng)));
-                weights.Add(Scaled(SmallGemmTests.Random(g, rng)));
-                weights.Add(Scaled(SmallGemmTests.Random(g, rng)));
-            }
-        }
+        var weights = RandomWeights(s, batch, rng);
         var x = SmallGemmTests.Random(batch * steps * input, rng);
         var gy = SmallGemmTests.Random(batch * steps * d * hidden, rng);
         float[]? h0 = layers > 1 ? Scaled(SmallGemmTests.Random(states, rng)) : null;
@@ -83,7 +73,25 @@ public class RecurrentStackSplitTests
         }
     }
 
-    private static float[] Scaled(float[] a)
+    /// <summary>w_ih, w_hh, b_ih, b_hh of each layer and direction of <paramref name="s"/> in PyTorch's order: random, scaled by 0.3.</summary>
+    internal static List<float[]> RandomWeights(in RecurrentShape s, int batch, Rng rng)
+    {
+        int g = s.Step(batch, 0).GateWidth;
+        var weights = new List<float[]>();
+        for (int l = 0; l < s.NumLayers; l++)
+        {
+            for (int dir = 0; dir < s.Directions; dir++)
+            {
+                weights.Add(Scaled(SmallGemmTests.Random(g * s.LayerInput(l), rng)));
+                weights.Add(Scaled(SmallGemmTests.Random(g * s.HiddenSize, rng)));
+                weights.Add(Scaled(SmallGemmTests.Random(g, rng)));
+                weights.Add(Scaled(SmallGemmTests.Random(g, rng)));
+            }
+        }
+        return weights;
+    }
+
+    internal static float[] Scaled(float[] a)
     {
         for (int i = 0; i < a.Length; i++) a[i] *= 0.3f;
         return a;
