@@ -16,7 +16,7 @@ public class DeadUnitsWeightGradTests
     {
         // [rows, inF, outF, dead fraction]: the MLP step's fc1 (64, 784, 256) with ~20 % and more dead units; odd inF (edge
         // columns after the kernels' last two-vector strip) with outF a multiple of 24 (whole 6- and 8-row tiles)
-        int[][] shapes = [[64, 784, 256], [33, 530, 264], [7, 1001, 600], [256, 131, 120], [64, 800, 192]];
+        int[][] shapes = [[64, 784, 256], [33, 530, 264], [7, 1001, 600], [256, 131, 120], [64, 800, 192], [64, 256, 128], [37, 257, 120]];
         foreach (var s in shapes)
             foreach (double dead in new[] { 0.2, 0.5, 0.97, 1.0 })
                 foreach (int threads in new[] { 1, 2, 3 })
