@@ -17,8 +17,12 @@ public static partial class CompiledSupport
         var w = Dense(weight);
         // One sample (batch-1 inference): W's packed copy while its version is unchanged (Gemm.Gemv.Packed.cs).
         if (rows == 1 && Gemm.TryLinearRowPacked(weight, x, 0, y, 0, epilogue.ToEpi(), allowParallel: true)) return;
-        // An input of mostly exact zeros (MNIST's pixels): only its nonzeros' terms (Gemm.ZeroSkip.cs).
-        if (Gemm.TryLinearSkipZeros(x, 0, w, 0, y, 0, rows, inF, outF, epilogue.ToEpi(), allowParallel: true)) return;
+        // An input of mostly exact zeros (MNIST's pixels; after a ReLU, mnist's fc2 input ~25 % nonzero): only its nonzeros'
+        // terms (Gemm.ZeroSkip.cs). Below SkipZerosMinMacs only when the dense product is one FMA chain per element, which
+        // the skipping chain equals bit for bit (Gemm.DenseLinearForwardIsOneChain: eager's dense forward gives the same bits).
+        bool small = Gemm.IsSmallSkipZerosProduct(rows, outF, inF) && Gemm.DenseLinearForwardIsOneChain(rows, inF, outF);
+        if (Gemm.TryLinearSkipZeros(x, 0, w, 0, y, 0, rows, inF, outF, epilogue.ToEpi(), allowParallel: true,
+                minMacs: small ? Gemm.SmallSkipZerosMinMacs : Gemm.SkipZerosMinMacs)) return;
         Gemm.Sgemm(false, true, rows, outF, inF, 1f, x, 0, inF, w, 0, inF, 0f, y, 0, outF, epilogue);
     }
 
@@ -39,12 +43,22 @@ public static partial class CompiledSupport
         bool overwriteWeight, bool overwriteBias)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
-        // Exact zeros of gy (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs).
-        if (gx is not null && !Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true))
+        // Exact zeros of gy (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs); a product
+        // below SkipZerosMinMacs (the MLP's fc2) only when gy is sparse enough (Gemm.DeadUnits.cs, SmallSkipZerosMaxDensity).
+        bool smallGx = gx is not null && Gemm.SmallGradSkipsZeros(inputGrad: true, rows, inF, outF);
+        bool smallGw = gWeight is not null && Gemm.SmallGradSkipsZeros(inputGrad: false, rows, inF, outF);
+        long gNonZero = smallGx || smallGw ? Gemm.CountNonZero(gy, 0, rows, outF, outF) : -1;
+        if (gx is not null && !(smallGx
+                ? Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
+                : Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true)))
         {
             Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
         }
-        if (gWeight is not null && !Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
+        // Units dead for the whole batch (a ReLU's all-zero columns of gy): only the live rows of a fresh gradient (Gemm.DeadUnits.cs).
+        if (gWeight is not null && !(smallGw
+                ? Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gy, 0, outF, x, 0, inF, gWeight, 0, inF, accumulate: !overwriteWeight, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
+                : Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
+            && !(overwriteWeight && Gemm.TryLinearWeightGradSkipDeadUnits(gy, 0, x, 0, gWeight, rows, inF, outF)))
         {
             Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
         }

@@ -114,7 +114,8 @@ public static partial class Functional
             {
                 dw = Tensor.Empty(weight._shape, weight.DType);
                 if (gf is null || !Kernels.Gemm.TryLinearWeightGradSkipZeros(gf, gc.Offset, x.Data<float>(), x.Offset, dw.Data<float>(), rows, inF, outF,
-                        accumulate: false, allowParallel: true))
+                        accumulate: false, allowParallel: true)
+                    && !Kernels.Gemm.TryLinearWeightGradSkipDeadUnits(gf, gc.Offset, x.Data<float>(), x.Offset, dw.Data<float>(), rows, inF, outF))
                 {
                     Kernels.Gemm.Run(true, false, outF, inF, rows, T.One, gd, gc.Offset, outF, x.Data<T>(), x.Offset, inF, T.Zero, dw.Data<T>(), 0, inF, true);
                 }

@@ -144,6 +144,31 @@ public static partial class Gemm
         => typeof(T) == typeof(float) && DirectVectors && lda == k
            && m >= TransposedMinM && m <= TransposedMaxM && n >= TransposedMinN && k >= TransposedMinK;
 
+    /// <summary>
+    /// Whether the dense y = x·Wᵀ (x [rows×inF], W [outF×inF], float) computes each element as one FMA chain over inF in
+    /// order, as a zero-skipping product does: the transposed product on the broadcast kernel, a reduction of one k-block,
+    /// and no row of W on <c>SmallAxpy</c> (whose sums round differently): outF a multiple of the tile's rows (the split
+    /// over threads cuts at whole tiles), or on AVX2 rows a multiple of two vectors (the last rows then take the tail tile).
+    /// </summary>
+    internal static bool DenseLinearForwardIsOneChain(int rows, int inF, int outF)
+        => PathOf<float>(false, true, rows, outF, inF) == DirectPath && UseTransposedProduct<float>(rows, outF, inF, inF) && inF <= DirectKC
+           && NoRowsOnSmallAxpy(outF, rows);
+
+    /// <summary>
+    /// Whether the dense C = op(A)·B (B not transposed, float) computes each element as one FMA chain over k in order, as a
+    /// zero-skipping product does: the direct path's broadcast kernel, k within one k-block, and no row on <c>SmallAxpy</c>.
+    /// </summary>
+    internal static bool DenseProductIsOneChain(bool transA, int m, int n, int k)
+        => PathOf<float>(transA, false, m, n, k) == DirectPath && k <= DirectKC && NoRowsOnSmallAxpy(m, n);
+
+    /// <summary>
+    /// Whether none of the m rows of a direct broadcast product of n columns goes through <c>SmallAxpy</c>: m a multiple of
+    /// the tile's rows (the split over threads cuts at whole tiles), or on AVX2 n a multiple of two vectors (the rows after
+    /// the last tile then take the tail tile, and there are no edge columns).
+    /// </summary>
+    private static bool NoRowsOnSmallAxpy(int m, int n)
+        => m % DirectMR == 0 || (!Vector512.IsHardwareAccelerated && n % (2 * Vector256<float>.Count) == 0);
+
     /// <summary>The fewest rows of x for <see cref="UseTransposedProduct{T}"/> (one 32-column strip of xᵀ).</summary>
     private const int TransposedMinM = 32;
 

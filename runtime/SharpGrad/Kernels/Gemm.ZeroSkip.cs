@@ -375,9 +375,9 @@ public static partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TryLinearSkipZeros(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF,
-        Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity)
+        Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity, long minMacs = SkipZerosMinMacs)
     {
-        if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < SkipZerosMinMacs) return false;
+        if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < minMacs) return false;
         long nonZero = CountNonZero(x, xOff, rows, inF, inF);
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
         // W is read in its own layout: each block of its rows is transposed into the kernel's panel (and checked for

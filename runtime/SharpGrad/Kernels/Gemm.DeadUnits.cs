@@ -1,0 +1,180 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpGrad.Kernels;
+
+// A Linear's weight gradient gW = gᵀ·x when some output units are dead for the whole batch: a ReLU after the layer whose
+// pre-activation is ≤ 0 for every sample makes that unit's column of g all zeros, so its row of gW is zero. On the MLP
+// step's fc1 (torch.rand input, all positive) the units split into always-on, always-off and mixed ones: after warm-up
+// ~20 % of the 256 units are dead and g is ~68 % nonzero, too dense for the term-skipping kernel (Gemm.ZeroSkip.cs), so
+// the whole product ran dense. Here only the live units' rows are computed, by the same dense kernel on g's live columns
+// gathered side by side, and the dead rows are written as zeros.
+public static partial class Gemm
+{
+    /// <summary>
+    /// The fewest multiply-adds (rows·inF·outF) for which a Linear's gradients below <see cref="SkipZerosMinMacs"/> skip g's
+    /// zeros (<see cref="IsSmallSkipZerosProduct"/>): fc3 of the MLP (82 K) stays dense.
+    /// </summary>
+    internal const long SmallSkipZerosMinMacs = 1_000_000;
+
+    /// <summary>
+    /// The largest fraction of nonzero elements of g for which a Linear's gradients of <see cref="SmallSkipZerosMinMacs"/> to
+    /// <see cref="SkipZerosMinMacs"/> multiply-adds skip its zeros. Session 16 kept the MLP's fc2 (2.1 M) dense, measured at
+    /// 50 % nonzero; on Zen 3 with session 18's kernel (`count … --threads 1`, min µs) `zs-fc2-dw-25` 25.9 / `-50` 39.5
+    /// against `gemm-fc2-dw` 51.7, `zs-fc2-dx-25` 37.8 / `-50` 45.7 against `gemm-fc2-dx` 49.2; mnist_mlp_5_epochs' fc2
+    /// gradient is ~36 % nonzero, the MLP step's (torch.rand input) ~76 %.
+    /// </summary>
+    internal const float SmallSkipZerosMaxDensity = 0.5f;
+
+    /// <summary>
+    /// Whether a Linear of these sizes is below <see cref="SkipZerosMinMacs"/> but at least
+    /// <see cref="SmallSkipZerosMinMacs"/>, with both reductions (rows for the weight gradient, outF for the input gradient)
+    /// within one k-block, so that its skipping chains equal the dense ones bit for bit.
+    /// </summary>
+    internal static bool IsSmallSkipZerosProduct(int rows, int inF, int outF)
+    {
+        long macs = (long)rows * inF * outF;
+        return rows > 0 && inF > 0 && outF > 0 && macs >= SmallSkipZerosMinMacs && macs < SkipZerosMinMacs && rows <= SkipZerosMaxK && outF <= SkipZerosMaxK;
+    }
+
+    /// <summary>
+    /// Whether a Linear's gradients of <see cref="SmallSkipZerosMinMacs"/> to <see cref="SkipZerosMinMacs"/> multiply-adds
+    /// may skip g's zeros: the input gradient g·W (<paramref name="inputGrad"/>) or the weight gradient gᵀ·x, when the dense
+    /// product is one FMA chain per element (<see cref="DenseProductIsOneChain"/>), which the skipping chain equals bit for bit.
+    /// </summary>
+    internal static bool SmallGradSkipsZeros(bool inputGrad, int rows, int inF, int outF)
+        => IsSmallSkipZerosProduct(rows, inF, outF)
+           && (inputGrad ? DenseProductIsOneChain(false, rows, inF, outF) : DenseProductIsOneChain(true, outF, inF, rows));
+
+    /// <summary>
+    /// The fewest dead units, as a fraction of the layer's outputs (1/<c>this</c>), for which
+    /// <see cref="TryLinearWeightGradSkipDeadUnits"/> computes only the live rows: below it the gather and the move of the
+    /// rows cost about what the skipped rows save.
+    /// </summary>
+    internal const int DeadUnitsMinShare = 8;
+
+    /// <summary>
+    /// A Linear layer's weight gradient gW = gᵀ·x (float32, overwriting gW; PyTorch: the weight's gradient of
+    /// <c>F.linear</c>) computing only the rows whose column of g holds a nonzero: g [rows×outF] at <paramref name="gOff"/>,
+    /// x [rows×inF] at <paramref name="xOff"/>, gW [outF×inF] from index 0. The live rows are the dense kernel's product over
+    /// g's live columns (each element the same FMA chain over the batch in order, since rows ≤ the direct kernels' k-block:
+    /// the same bits as the dense product of all rows); a dead row is +0, the dense chain's value over zero terms when x is
+    /// finite. Returns false (nothing written) when the product is small, the batch is longer than one k-block, fewer than
+    /// 1/<see cref="DeadUnitsMinShare"/> of the units are dead, or x holds a NaN or ±Inf (0·NaN must stay NaN): the caller
+    /// runs the dense GEMM. From <see cref="SmallSkipZerosMinMacs"/> multiply-adds: the MLP step's fc2 (2.1 M) has ~21 of
+    /// its 128 units dead after warm-up.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool TryLinearWeightGradSkipDeadUnits(float[] g, int gOff, float[] x, int xOff, float[] gw, int rows, int inF, int outF)
+    {
+        if (rows <= 0 || inF <= 0 || outF <= 0 || rows > DirectKC || (long)rows * inF * outF < SmallSkipZerosMinMacs) return false;
+        if (gOff < 0 || (long)gOff + (long)rows * outF > g.Length) throw new ArgumentException($"g [{rows}, {outF}] at {gOff} does not fit its array of {g.Length}.", nameof(g));
+        if ((long)outF * inF > gw.Length) throw new ArgumentException($"The weight gradient needs {(long)outF * inF} elements ([{outF}, {inF}]) but its array holds {gw.Length}.", nameof(gw));
+        int[] live = Scratch<int>.Pool.Rent(outF);
+        try
+        {
+            // The direct kernel's rows after its last 6- or 8-row tile take another loop (SmallAxpy) on the columns after its
+            // last two-vector strip (on AVX2; on AVX-512 on all columns), whose sums round differently from the tiles': a
+            // row's bits would depend on where it sits. So the full product must have no such rows (outF a multiple of the
+            // tile's rows, or on AVX2 no edge columns), and the live rows are padded with dead ones to whole tiles (a dead
+            // row's product is +0, as the dense one).
+            if (!DenseProductIsOneChain(true, outF, inF, rows)) return false;
+            int nl = LiveColumns(g, gOff, rows, outF, live);
+            if (outF - nl < Math.Max(1, outF / DeadUnitsMinShare) || !AllFinite(x, xOff, rows, inF, inF)) return false;
+            nl = PadToTiles(live, nl, outF, DirectMR);
+            if (nl > 0 && !DenseProductIsOneChain(true, nl, inF, rows)) return false;
+            if (nl > 0)
+            {
+                // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to
+                // its unit, last first (live[t] ≥ t, so a row is moved before anything lands on it)
+                float[] gc = Scratch<float>.Pool.Rent(rows * nl);
+                try
+                {
+                    for (int b = 0; b < rows; b++)
+                    {
+                        int src = gOff + b * outF, dst = b * nl;
+                        for (int t = 0; t < nl; t++) gc[dst + t] = g[src + live[t]];
+                    }
+                    Sgemm(true, false, nl, inF, rows, 1f, gc, 0, nl, x, xOff, inF, 0f, gw, 0, inF);
+                }
+                finally
+                {
+                    Scratch<float>.Pool.Return(gc);
+                }
+                for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF, inF).CopyTo(gw.AsSpan(live[t] * inF, inF));
+            }
+            for (int j = 0, t = 0; j < outF; j++)
+            {
+                if (t < nl && live[t] == j) t++;
+                else gw.AsSpan(j * inF, inF).Clear();
+            }
+            return true;
+        }
+        finally
+        {
+            Scratch<int>.Pool.Return(live);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="live"/>'s first <paramref name="nl"/> units (ascending, of <paramref name="count"/>) with the first
+    /// units not in it added until their number is a multiple of <paramref name="mr"/> (or all units), still ascending;
+    /// returns the new number.
+    /// </summary>
+    private static int PadToTiles(int[] live, int nl, int count, int mr)
+    {
+        int target = Math.Min(count, (nl + mr - 1) / mr * mr);
+        if (target == nl) return nl;
+        Span<bool> chosen = count <= 1024 ? stackalloc bool[count] : new bool[count];
+        chosen.Clear();
+        for (int t = 0; t < nl; t++) chosen[live[t]] = true;
+        for (int j = 0, added = nl; j < count && added < target; j++)
+        {
+            if (chosen[j]) continue;
+            chosen[j] = true;
+            added++;
+        }
+        int n = 0;
+        for (int j = 0; j < count; j++)
+        {
+            if (chosen[j]) live[n++] = j;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// The columns of g [rows×cols] at <paramref name="off"/> that hold an element other than ±0 (a NaN counts as live),
+    /// in order, into <paramref name="live"/>; returns how many.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int LiveColumns(float[] g, int off, int rows, int cols, int[] live)
+    {
+        int n = 0, j = 0;
+        ref float g0 = ref MemoryMarshal.GetArrayDataReference(g);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + Vector256<float>.Count <= cols; j += Vector256<float>.Count)
+            {
+                // a lane is live when some row's element is not equal to zero (NaN ≠ 0)
+                var any = Vector256<float>.Zero;
+                for (int r = 0; r < rows; r++)
+                    any |= ~Vector256.Equals(Vector256.LoadUnsafe(ref g0, (nuint)(off + r * cols + j)), Vector256<float>.Zero);
+                uint bits = any.ExtractMostSignificantBits();
+                for (; bits != 0; bits &= bits - 1) live[n++] = j + System.Numerics.BitOperations.TrailingZeroCount(bits);
+            }
+        }
+        for (; j < cols; j++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                if (Unsafe.Add(ref g0, off + r * cols + j) != 0f)
+                {
+                    live[n++] = j;
+                    break;
+                }
+            }
+        }
+        return n;
+    }
+}
