@@ -130,6 +130,19 @@ public static class LstmProfile
         add("lstm-kernel-bwd", "LSTM recurrence backward, 35 steps x 32 x 128 (with dW_hh, db_hh)", () => RecurrentKernel.Backward<float>(shape, gOut, default, output, h0, default,
             w, 0, dXw, default, default, dW, dB, buffers), 50);
 
+        // The two weight gradients after the time loop (rows of dW_hh and dW_ih, 1 thread): each product packing dG itself,
+        // and dG packed once for both (session 20 round 2, RecurrentKernel.WeightGradsSharingDG); the same elements.
+        var dGw = Rand(Rows * G);
+        var xIn = Rand(Rows * I);
+        float[] dWhh = new float[G * H], dWih = new float[G * I];
+        add("lstm-dw-separate", "dW_hh and dW_ih, each GEMM packing dG (HiddenWeightGrad + WeightGradTransposed)", () =>
+        {
+            RecurrentKernel.HiddenWeightGrad(shape, output, h0, dGw, dWhh, 0, G, allowParallel: false);
+            RecurrentKernel.WeightGradTransposed(xIn, 0, dGw, 0, Rows, null, 0, 0, I, G, dWih, 0, G, allowParallel: false);
+        }, 100);
+        add("lstm-dw-shared", "dW_hh and dW_ih with dG packed once (WeightGradsSharingDG)",
+            () => RecurrentKernel.WeightGradsSharingDG(shape, output, h0, xIn, I, dGw, dWhh, dWih, 0, G), 100);
+
         // The compiled layer as the step runs it (batch first): the projection, the recurrence and, backwards, the products
         // after it (dW_hh, dW_ih, the input's gradient).
         var stackShape = new RecurrentShape(RecurrentMode.Lstm, I, H, 1, false, BatchFirst: true, Bias: true, T);

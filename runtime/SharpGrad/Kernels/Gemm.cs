@@ -181,8 +181,7 @@ public static partial class Gemm
         T[] a, int aOffset, int lda, T[] b, int bOffset, int ldb, T[] c, int cOffset, int ldc, bool allowParallel, Epi<T> epi, int nr, bool overwrite)
         where T : unmanaged, INumber<T>
     {
-        int mc = Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
-        int nc = Math.Min(RoundUp(n, nr), 4096 / nr * nr);
+        int mc = PackedMC<T>(), nc = PackedNC(n, nr);
         double flops = 2.0 * m * n * k;
         int threads = Parallelism.MaxThreads;
         bool parallel = allowParallel && flops > ParallelFlops && threads > 1;
@@ -235,6 +234,69 @@ public static partial class Gemm
         finally
         {
             Scratch<T>.Pool.Return(bPack);
+        }
+    }
+
+    /// <summary>The packed path's row block (rows of A packed at a time).</summary>
+    private static int PackedMC<T>() => Math.Max(MR, (typeof(T) == typeof(float) ? 120 : 60) / MR * MR);
+
+    /// <summary>The packed path's column block (columns of B packed at a time).</summary>
+    private static int PackedNC(int n, int nr) => Math.Min(RoundUp(n, nr), 4096 / nr * nr);
+
+    /// <summary>The length of a buffer for <see cref="PackRowsOfB"/> of <paramref name="k"/> rows and <paramref name="n"/> columns.</summary>
+    internal static int PackedBLength(int k, int n) => RoundUp(n, NR<float>()) * k + Pad<float>();
+
+    /// <summary>
+    /// <paramref name="k"/> rows and <paramref name="n"/> columns of B (not transposed, from <paramref name="bOffset"/>, rows
+    /// <paramref name="ldb"/> apart) packed into <paramref name="buffer"/> (<see cref="PackedBLength"/> long) as one block over
+    /// all k rows, for <see cref="PackedOnB"/> products that read ranges of its rows (the LSTM's weight gradients Hᵀ·dG and
+    /// xᵀ·dG share dG): <see cref="PackB{T}"/>'s panels over the whole k, so any k-block of any row range holds the panel
+    /// contents the packed path's own packing would. Returns the first panel's index.
+    /// </summary>
+    internal static int PackRowsOfB(float[] b, int bOffset, int ldb, int k, int n, float[] buffer)
+    {
+        int nr = NR<float>();
+        if (buffer.Length < PackedBLength(k, n)) throw new ArgumentException($"a packed B of {k}×{n} needs {PackedBLength(k, n)} elements, the buffer has {buffer.Length}.", nameof(buffer));
+        CheckArgs(false, false, 1, n, k, k, k, b.Length - bOffset, ldb, n, n);
+        int bBase = Align64(buffer);
+        for (int jc = 0, nc = PackedNC(n, nr); jc < n; jc += nc) PackB(false, b, bOffset, ldb, 0, k, jc, Math.Min(nc, n - jc), nr, buffer, bBase + jc * k);
+        return bBase;
+    }
+
+    /// <summary>
+    /// C (+)= op(A)·B[<paramref name="r0"/>.., ] on the packed path, on the calling thread, with B's rows r0..r0 + k taken
+    /// from <see cref="PackRowsOfB"/>'s buffer (packed whole over <paramref name="bRows"/> rows) instead of packed per k-block:
+    /// the same k-blocks, row blocks and tiles as <c>Run</c>'s serial packed path, so every element is its FMA chains
+    /// (a caller checks that <c>Run</c> would take <see cref="PackedPath"/>). C overwritten unless <paramref name="accumulate"/>.
+    /// </summary>
+    internal static void PackedOnB(bool transA, int m, int n, int k, float[] a, int aOffset, int lda, float[] bPack, int bBase, int bRows, int r0,
+        float[] c, int cOffset, int ldc, bool accumulate)
+    {
+        if (m <= 0 || n <= 0 || k <= 0) return;
+        if (r0 < 0 || r0 + k > bRows) throw new ArgumentOutOfRangeException(nameof(r0), $"rows [{r0}, {r0 + k}) of a B packed over {bRows} rows.");
+        CheckArgs(transA, false, m, n, k, a.Length - aOffset, lda, k * n, n, c.Length - cOffset, ldc);
+        int nr = NR<float>(), mc = PackedMC<float>(), nc = PackedNC(n, nr);
+        var aPack = Scratch<float>.Pool.Rent(Math.Min(KC, k) * mc + 2 * Pad<float>());
+        try
+        {
+            for (int jc = 0; jc < n; jc += nc)
+            {
+                int ncur = Math.Min(nc, n - jc);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kcur = Math.Min(KC, k - pc);
+                    int panels = bBase + jc * bRows + (r0 + pc) * nr;
+                    for (int ic = 0; ic < m; ic += mc)
+                    {
+                        Block(transA, a, aOffset, lda, ic, Math.Min(mc, m - ic), pc, kcur, jc, ncur, nr, 1f, aPack, bPack, panels, c, cOffset, ldc,
+                            first: !accumulate && pc == 0, last: pc + kcur >= k, default(Epi<float>), bPanelStride: bRows * nr);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(aPack);
         }
     }
 
@@ -631,9 +693,11 @@ public static partial class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, int jc, int nc, int nr,
-        T alpha, T[] aPack, T[] bPack, int bBase, T[] c, int cOff, int ldc, bool first, bool last, Epi<T> epi) where T : unmanaged, INumber<T>
+        T alpha, T[] aPack, T[] bPack, int bBase, T[] c, int cOff, int ldc, bool first, bool last, Epi<T> epi, int bPanelStride = 0) where T : unmanaged, INumber<T>
     {
         int aBase = Align64(aPack);
+        // B's panels kc·nr apart (PackB of this k-block), or bPanelStride apart (B packed over more rows: PackRowsOfB).
+        int bStride = bPanelStride > 0 ? bPanelStride : kc * nr;
         PackA(transA, a, aOff, lda, ic, mc, pc, kc, aPack, aBase);
         Span<T> tile = stackalloc T[MR * 64];
         int nPanels = (nc + nr - 1) / nr;
@@ -642,7 +706,7 @@ public static partial class Gemm
         {
             int j0 = jc + jp * nr;
             int w = Math.Min(nr, jc + nc - j0);
-            var bp = bPack.AsSpan(bBase + jp * kc * nr, kc * nr);
+            var bp = bPack.AsSpan(bBase + jp * bStride, kc * nr);
             for (int ip = 0; ip < mPanels; ip++)
             {
                 int i0 = ic + ip * MR;

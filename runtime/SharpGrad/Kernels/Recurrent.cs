@@ -466,6 +466,59 @@ public static partial class RecurrentKernel
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="WeightGradsSharingDG"/> gives <see cref="HiddenWeightGrad"/>'s and <see cref="WeightGradTransposed"/>'s
+    /// elements for W_hh's and W_ih's gradients, columns of width <paramref name="jw"/>: both products (Hᵀ·dG over (T − 1)·N
+    /// rows, xᵀ·dG over T·N) on <c>Gemm.Run</c>'s packed path, whose k-blocks and tiles <see cref="Kernels.Gemm.PackedOnB"/> repeats.
+    /// </summary>
+    internal static bool CanShareDG(in RecurrenceShape s, int inF, int jw)
+        => s.Steps > 1 && inF > 0 && jw > 0
+            && Kernels.Gemm.PathOf<float>(true, false, s.Hidden, jw, (s.Steps - 1) * s.Batch) == Kernels.Gemm.PackedPath
+            && Kernels.Gemm.PathOf<float>(true, false, inF, jw, s.Steps * s.Batch) == Kernels.Gemm.PackedPath;
+
+    /// <summary>
+    /// Rows [<paramref name="j0"/>, j0 + <paramref name="jw"/>) of W_hh's and W_ih's float gradients on the calling thread,
+    /// as <see cref="HiddenWeightGrad"/> and <see cref="WeightGradTransposed"/> over x compute them (dWᵀ = Hᵀ·dG and xᵀ·dG,
+    /// added transposed), with each 256-row k-block of dG's columns packed once for both products: before, each product
+    /// packed all of the 2.3 MB dG of lstm_train_step_b32 itself (docs/performance.md, "LSTM step, session 20, round 2").
+    /// The two products' k-blocks are one batch of rows apart (Hᵀ·dG starts at dG's second step forwards), so a chunk is
+    /// packed over both blocks' rows (256 + N) and each reads its rows from it (<see cref="Kernels.Gemm.PackedOnB"/>: the
+    /// packed path's k-blocks, row blocks and tiles; the first k-block overwrites, the next ones add, as there). Callers
+    /// check <see cref="CanShareDG"/>, so every element is the same FMA chain as the separate products'.
+    /// <paramref name="dG"/> [T·N, g] is the gradient reaching both pre-activation products (LSTM's, RNN's dXw).
+    /// </summary>
+    internal static void WeightGradsSharingDG(in RecurrenceShape s, float[] output, float[] h0, float[] x, int inF, float[] dG, float[] dWhh, float[] dWih,
+        int j0, int jw)
+    {
+        int n = s.Batch, h = s.Hidden, g = s.GateWidth, rows = s.Steps * n, hRows = rows - n, kc = Kernels.Gemm.PackedKC;
+        if (j0 < 0 || j0 + jw > g) throw new ArgumentOutOfRangeException(nameof(jw), $"weight gradient columns [{j0}, {j0 + jw}) of {g}.");
+        int dRow = s.Reverse ? 0 : n, hRow = s.Reverse ? n : 0;
+        bool fromH0 = !IsZero<float>(h0.AsSpan(0, n * h));
+        float[] packed = Scratch<float>.Pool.Rent(Kernels.Gemm.PackedBLength(Math.Min(rows, kc + n), jw));
+        float[] hT = Scratch<float>.Pool.Rent(h * jw), xT = Scratch<float>.Pool.Rent(inF * jw);
+        try
+        {
+            for (int pc = 0; pc < rows; pc += kc)
+            {
+                // dG's rows [pc, end): the k-block of xᵀ·dG and, dRow rows further, that of Hᵀ·dG (none past its (T − 1)·N rows).
+                int kx = Math.Min(kc, rows - pc), kh = Math.Min(kc, hRows - pc);
+                int end = Math.Max(pc + kx, kh > 0 ? dRow + pc + kh : 0);
+                int pBase = Kernels.Gemm.PackRowsOfB(dG, pc * g + j0, g, end - pc, jw, packed);
+                Kernels.Gemm.PackedOnB(true, inF, jw, kx, x, pc * inF, inF, packed, pBase, end - pc, 0, xT, 0, jw, accumulate: pc > 0);
+                if (kh > 0) Kernels.Gemm.PackedOnB(true, h, jw, kh, output, (hRow + pc) * h, h, packed, pBase, end - pc, dRow, hT, 0, jw, accumulate: pc > 0);
+            }
+            if (fromH0) Kernels.Gemm.Run(true, false, h, jw, n, 1f, h0, 0, h, dG, s.TimeOf(0) * n * g + j0, g, 1f, hT, 0, jw, allowParallel: false);
+            Kernels.Gemm.StoreTransposed(hT, h, jw, dWhh, j0 * h, accumulate: true);
+            Kernels.Gemm.StoreTransposed(xT, inF, jw, dWih, j0 * inF, accumulate: true);
+        }
+        finally
+        {
+            Scratch<float>.Pool.Return(xT);
+            Scratch<float>.Pool.Return(hT);
+            Scratch<float>.Pool.Return(packed);
+        }
+    }
+
     /// <summary>One block of batch rows of the backward on a worker (the spans as pinned pointers: the loop returns before they unpin).</summary>
     private unsafe struct BackwardPart<T> : IParallelBody where T : unmanaged, IFloatingPointIeee754<T>
     {

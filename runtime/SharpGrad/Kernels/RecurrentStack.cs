@@ -475,6 +475,13 @@ public static class RecurrentStack
         /// <summary>Rows [j0, j0 + jw) of dW_hh and dW_ih.</summary>
         private readonly void Columns(int j0, int jw, bool allowParallel)
         {
+            // On one thread (or one column half): dG packed once for both weight gradients, when both take the packed path.
+            if (DWhh is not null && DWih is not null && ReferenceEquals(DHw, DXw) && (!allowParallel || Parallelism.MaxThreads < 2)
+                && RecurrentKernel.CanShareDG(Shape, InF, jw))
+            {
+                RecurrentKernel.WeightGradsSharingDG(Shape, Output, H0, X, InF, DXw, DWhh, DWih, j0, jw);
+                return;
+            }
             if (DWhh is not null) RecurrentKernel.HiddenWeightGrad(Shape, Output, H0, DHw, DWhh, j0, jw, allowParallel);
             if (DWih is not null) RecurrentKernel.WeightGradTransposed(X, 0, DXw, 0, Rows, null, 0, 0, InF, Shape.GateWidth, DWih, j0, jw, allowParallel);
         }
