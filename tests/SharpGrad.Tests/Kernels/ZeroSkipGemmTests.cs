@@ -48,23 +48,11 @@ public class ZeroSkipGemmTests
         var b = SmallGemmTests.Random(k * ldb + bOff, rng);
         var c = SmallGemmTests.Random(m * ldc + cOff + 1, rng);
         var expected = (float[])c.Clone();
-        // the dense kernels' chain: from +0 over every term of each 256-term block, each block's chain added to C (the first
-        // written unless accumulating)
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                float e = c[cOff + i * ldc + j];
-                for (int p0 = 0; p0 < k; p0 += 256)
-                {
-                    float s = 0f;
-                    for (int p = p0; p < Math.Min(k, p0 + 256); p++)
-                    {
-                        float av = transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
-                        s = MathF.FusedMultiplyAdd(av, b[bOff + p * ldb + j], s);
-                    }
-                    e = p0 == 0 && !accumulate ? s : e + s;
-                }
-                expected[cOff + i * ldc + j] = e;
+                expected[cOff + i * ldc + j] = DenseChain(c[cOff + i * ldc + j], k, accumulate,
+                    p => transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p], p => b[bOff + p * ldb + j]);
             }
         bool done = Gemm.TrySgemmSkipZeros<V, TV>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, allowParallel: true, maxDensity: 1f);
         Assert.True(done);
@@ -107,13 +95,7 @@ public class ZeroSkipGemmTests
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                float e = c[cOff + i * ldc + j];
-                for (int p0 = 0; p0 < k; p0 += 256)
-                {
-                    float s = 0f;
-                    for (int p = p0; p < Math.Min(k, p0 + 256); p++) s = MathF.FusedMultiplyAdd(a[i * k + p], b[p * n + j], s);
-                    e = p0 == 0 && !accumulate ? s : e + s;
-                }
+                float e = DenseChain(c[cOff + i * ldc + j], k, accumulate, p => a[i * k + p], p => b[p * n + j]);
                 e += bias[biasOff + j];
                 e += residual[resOff + i * resLd + j];
                 if (relu && e < 0f) e = 0f;
@@ -126,6 +108,22 @@ public class ZeroSkipGemmTests
             if (BitConverter.SingleToInt32Bits(c[e]) != BitConverter.SingleToInt32Bits(expected[e]))
                 Assert.Fail($"{V.Count}-lane skip product with epilogue m={m} n={n} k={k} relu={relu} accumulate={accumulate}: element {e} is {c[e]:R}, expected {expected[e]:R}");
         }
+    }
+
+    /// <summary>
+    /// The dense kernels' chain for one element of C: from +0 over every term of each 256-term block in order, each block's
+    /// chain added to <paramref name="c"/> (the first written instead unless accumulating).
+    /// </summary>
+    private static float DenseChain(float c, int k, bool accumulate, Func<int, float> a, Func<int, float> b)
+    {
+        float e = c;
+        for (int p0 = 0; p0 < k; p0 += 256)
+        {
+            float s = 0f;
+            for (int p = p0; p < Math.Min(k, p0 + 256); p++) s = MathF.FusedMultiplyAdd(a(p), b(p), s);
+            e = p0 == 0 && !accumulate ? s : e + s;
+        }
+        return e;
     }
 
     internal static float[] Sparse(int length, double zeros, Rng rng)
