@@ -235,6 +235,49 @@ public static class SequenceWorkloads
                 finally { (Kernels.TransformerLayerKernel.t_denseFeedForward, Kernels.TransformerLayerKernel.t_skipMaxDensity) = (false, 0f); }
             }, 30);
         }
+        // The skipping kernel alone on the feed-forward block's shapes and act's real zeros (~48 % nonzero: ~64 MFLOP of
+        // useful work per product), against the dense product of the same shape: linear2's forward act·W2ᵀ (k = 512, n = 128)
+        // and its weight gradient as actᵀ·gy (k = 1024 token rows, n = 128; lists of actᵀ).
+        {
+            var zc = new float[1024 * 512];
+            var zgy = new float[1024 * 128];
+            for (int i = 0; i < zgy.Length; i++) zgy[i] = 0.01f * ((i * 7919) % 101 - 50);
+            add("xfmr-zs-fwd", "skip-zeros act (1024x512, ReLU zeros) · W2ᵀ (512x128), linear2's forward, kernel alone", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.TrySgemmSkipZeros(false, 1024, 128, 512, wsf.Ff1Act, 0, 512, wsf.WeightsT.L2, 0, 128, zc, 0, 128, false, true, 1f);
+            }, 30);
+            add("xfmr-zs-fwd-dense", "sgemm act (1024x512) · W2ᵀ (512x128), dense", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.Sgemm(false, false, 1024, 128, 512, 1f, wsf.Ff1Act, 0, 512, wsf.WeightsT.L2, 0, 128, 0f, zc, 0, 128);
+            }, 30);
+            add("xfmr-zs-dw", "skip-zeros actᵀ (512x1024, ReLU zeros) · gy (1024x128), linear2's weight gradient transposed, kernel alone", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.TrySgemmSkipZeros(true, 512, 128, 1024, wsf.Ff1Act, 0, 512, zgy, 0, 128, zc, 0, 128, false, true, 1f);
+            }, 30);
+            // the layer's own weight-gradient products: linear2's gW2 += gyᵀ·act (dense: one GEMM into gW, k = 1024) against the
+            // skipping actᵀ·gy into a scratch, then transposed and added (TransformerLayer.Skip.cs's WeightGradSkipZeros)
+            var zgw = new float[128 * 512];
+            add("xfmr-zs-wg2", "linear2's weight gradient skipping act's zeros (WeightGradSkipZeros, zeros in x)", () =>
+            {
+                WholeForward();
+                Kernels.TransformerLayerKernel.t_skipMaxDensity = Kernels.Gemm.SkipZerosMaxDensity;
+                try { Kernels.TransformerLayerKernel.WeightGradSkipZeros(wsf.Ff1Act, zgy, zgw, 1024, 512, 128, 0, 128, 0, zerosInX: true); }
+                finally { Kernels.TransformerLayerKernel.t_skipMaxDensity = 0f; }
+            }, 30);
+            add("xfmr-zs-wg2-dense", "linear2's weight gradient gyᵀ·act, dense (as LinearBackward)", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.Sgemm(true, false, 128, 512, 1024, 1f, zgy, 0, 128, wsf.Ff1Act, 0, 512, 1f, zgw, 0, 512);
+            }, 30);
+            add("xfmr-zs-dw-dense", "sgemm actᵀ (512x1024) · gy (1024x128), dense", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.Sgemm(true, false, 512, 128, 1024, 1f, wsf.Ff1Act, 0, 512, zgy, 0, 128, 0f, zc, 0, 128);
+            }, 30);
+        }
         // Where a zero-skipping product would gain: the exact zeros of linear1's ReLU output (what linear2's forward reads as A,
         // and where the backward's gradient gFf is zero: linear1's g·W and gᵀ·x read it as A), printed by each call.
         add("xfmr-ff-zeros", "encoder layer: exact zeros of linear1's ReLU output (printed)", () =>

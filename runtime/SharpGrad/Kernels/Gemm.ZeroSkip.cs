@@ -125,8 +125,15 @@ public static partial class Gemm
         // each one FMA latency per term: since the term loop keeps its pointers in registers, MNIST's fc1 forward ran 151–156
         // µs in 12-vector blocks with 104-row k-blocks against 160–162 in blocks of 8 with 96-row ones, its weight gradient
         // over x's zeros (k = 64, one k-block) 147–148 against 157–162, fc2's input gradient 46 against 52–60).
-        const int maxVectors = 12;
-        int kb = Math.Max(8, SkipZerosPanelBytes / (maxVectors * V.Count * sizeof(float)) & ~7);
+        // Where those blocks would have at most 8 vectors (n = 128 at 256 bits: 8 + 8, the transformer's feed-forward products),
+        // two rows of C at a time in blocks of at most 6 vectors (8 with 32 registers) instead: 12 chains per two terms
+        // (BlockPair; session 21, `count xfmr-zs-fwd` 1431–1436 µs against 1472–1527 for 8 + 8 single rows, with the next
+        // pair's lists prefetched 1354–1403). MNIST's shapes (11–12-vector blocks) stay on single rows: paired they lost
+        // (`zs-fc1-dw-50` 238–247 against 220 µs, `zs-fc1-dwx-20` 173–175 against 163).
+        int vectorsOfC = n / V.Count, singleBlocks = (vectorsOfC + 11) / 12;
+        bool pairRows = m > 1 && vectorsOfC > 0 && (vectorsOfC + singleBlocks - 1) / singleBlocks <= 8;
+        int maxVectors = pairRows ? (V.Count >= 16 ? 8 : 6) : 12;
+        int kb = Math.Max(8, SkipZerosPanelBytes / (12 * V.Count * sizeof(float)) & ~7);
         // chains restarted every restartK terms: panels of a power of two rows ≤ restartK, so that a panel never spans a
         // restart (104 → 128 rows at 256 bits: 32 KB at 8 vectors, 48 KB at 12; 48 → 64 at 512 bits)
         if (restartK > 0 && k > restartK) kb = Math.Min(restartK, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)kb));
@@ -155,6 +162,7 @@ public static partial class Gemm
             var body = new SkipZerosPart<V, TV>(m, k, kb, nkb, maxVectors, values, rows, ends, b, bOff, ldb, transB, checkFinite, transC, c, cOff, ldc, 0)
             {
                 Accumulate = accumulate,
+                PairRows = pairRows,
                 RestartK = restartK,
                 Epilogue = epi,
             };
@@ -474,6 +482,9 @@ public static partial class Gemm
         /// <summary>C += the product (each restart block's chain added to C), instead of C = it.</summary>
         public bool Accumulate { get; init; }
 
+        /// <summary>Two rows of C at a time (<see cref="BlockPair{TN}"/>): blocks of ≤ 6 vectors (8 with 32 registers).</summary>
+        public bool PairRows { get; init; }
+
         /// <summary>The chains restart from +0 every this many terms (a power of two; 0: one chain over all of k).</summary>
         public int RestartK { get; init; }
 
@@ -514,7 +525,21 @@ public static partial class Gemm
                 {
                     int nv = vectors / blocks + (blk < vectors % blocks ? 1 : 0);
                     var (cc, ccOff, ccLd) = tile is null ? (c, cOff + j, ldc) : (tile, 0, nv * w);
-                    finite &= nv switch
+                    if (PairRows)
+                    {
+                        finite &= nv switch
+                        {
+                            1 => BlockPair<Lanes1>(j, panel, cc, ccOff, ccLd, carry),
+                            2 => BlockPair<Lanes2>(j, panel, cc, ccOff, ccLd, carry),
+                            3 => BlockPair<Lanes3>(j, panel, cc, ccOff, ccLd, carry),
+                            4 => BlockPair<Lanes4>(j, panel, cc, ccOff, ccLd, carry),
+                            5 => BlockPair<Lanes5>(j, panel, cc, ccOff, ccLd, carry),
+                            6 => BlockPair<Lanes6>(j, panel, cc, ccOff, ccLd, carry),
+                            7 => BlockPair<Lanes7>(j, panel, cc, ccOff, ccLd, carry),
+                            _ => BlockPair<Lanes8>(j, panel, cc, ccOff, ccLd, carry),
+                        };
+                    }
+                    else finite &= nv switch
                     {
                         1 => Block<Lanes1>(j, panel, cc, ccOff, ccLd, carry),
                         2 => Block<Lanes2>(j, panel, cc, ccOff, ccLd, carry),
@@ -721,6 +746,156 @@ public static partial class Gemm
                         if (TN.Count > 11) V.Store(c11, ref kr, 11 * w);
                         // the row's block of C is done: its epilogue while it is in L1 (as the dense kernels' tiles)
                         if (final) Epilogue.ApplyRow(new Span<float>(crp, width), i, j);
+                    }
+                }
+            }
+            return finite;
+        }
+
+        /// <summary>
+        /// <see cref="Block{TN}"/> for two rows of C at a time, their lists walked side by side: each trip runs one term of
+        /// row i (TN FMAs) and one of row i + 1 (TN more), so 2·TN independent chains are in flight (with 8 vectors for one row
+        /// the 8 chains are exactly one FMA latency per term, and any stall shows); the longer list's remaining terms then run
+        /// alone. Each row's chain is still its own terms in order of p (restarted, carried and finished as in Block). An odd
+        /// last row is paired with itself, its partner's list empty and its partner's stores overwritten by its own.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private unsafe bool BlockPair<TN>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount
+        {
+            nuint w = (nuint)V.Count;
+            int width = TN.Count * V.Count;
+            bool finite = true;
+            int restart = RestartK > 0 ? RestartK : k;
+            bool epilogue = !transC && !Epilogue.IsNone;
+            int stride = nkb + 1;
+            fixed (int* pe = ends)
+            fixed (float* pv = values)
+            fixed (int* pr = rows)
+            fixed (float* pc = cc)
+            fixed (float* pk = carry)
+            {
+                for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
+                {
+                    int p1 = Math.Min(k, p0 + kb);
+                    finite &= Pack(j, width, p0, p1, panel);
+                    float* bp = panel - (nint)p0 * width;
+                    bool first = p0 % restart == 0, last = p1 == k || p1 % restart == 0, inC = !Accumulate && p0 < restart;
+                    bool addToC = last && !inC, final = q == nkb - 1 && epilogue;
+                    for (int i = 0; i < m; i += 2)
+                    {
+                        // an odd last row: its partner is itself with an empty list, stored first and then overwritten
+                        int i1 = Math.Min(i + 1, m - 1);
+                        float* crA = pc + ccOff + (nint)i * ccLd, crB = pc + ccOff + (nint)i1 * ccLd;
+                        float* krA = inC ? crA : pk + (nint)i * width, krB = inC ? crB : pk + (nint)i1 * width;
+                        TV a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                        TV b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+                        if (!first)
+                        {
+                            a0 = V.Load(ref *krA, 0); b0 = V.Load(ref *krB, 0);
+                            if (TN.Count > 1) { a1 = V.Load(ref *krA, w); b1 = V.Load(ref *krB, w); }
+                            if (TN.Count > 2) { a2 = V.Load(ref *krA, 2 * w); b2 = V.Load(ref *krB, 2 * w); }
+                            if (TN.Count > 3) { a3 = V.Load(ref *krA, 3 * w); b3 = V.Load(ref *krB, 3 * w); }
+                            if (TN.Count > 4) { a4 = V.Load(ref *krA, 4 * w); b4 = V.Load(ref *krB, 4 * w); }
+                            if (TN.Count > 5) { a5 = V.Load(ref *krA, 5 * w); b5 = V.Load(ref *krB, 5 * w); }
+                            if (TN.Count > 6) { a6 = V.Load(ref *krA, 6 * w); b6 = V.Load(ref *krB, 6 * w); }
+                            if (TN.Count > 7) { a7 = V.Load(ref *krA, 7 * w); b7 = V.Load(ref *krB, 7 * w); }
+                        }
+                        int tA = pe[i * stride + q], nA = pe[i * stride + q + 1] - tA;
+                        int tB = pe[i1 * stride + q], nB = i1 == i ? 0 : pe[i1 * stride + q + 1] - tB;
+                        // the next pair's lists of this k-block (two lines of each): the rows' lists lie k slots apart, a stride the
+                        // hardware's prefetch did not follow (`count xfmr-zs-fwd` 1354–1403 µs with, 1431–1436 without)
+                        if (Sse.IsSupported && i + 2 < m)
+                        {
+                            int tn = pe[(i + 2) * stride + q], tm = pe[Math.Min(m - 1, i + 3) * stride + q];
+                            Sse.Prefetch0(pv + tn);
+                            Sse.Prefetch0(pv + tn + 16);
+                            Sse.Prefetch0(pr + tn);
+                            Sse.Prefetch0(pr + tn + 16);
+                            Sse.Prefetch0(pv + tm);
+                            Sse.Prefetch0(pv + tm + 16);
+                            Sse.Prefetch0(pr + tm);
+                            Sse.Prefetch0(pr + tm + 16);
+                        }
+                        float* va = pv + tA, vb = pv + tB;
+                        int* ra = pr + tA, rb = pr + tB;
+                        nint both = Math.Min(nA, nB);
+                        for (nint t = 0; t < both; t++)
+                        {
+                            var s = V.Broadcast(va[t]);
+                            float* ba = bp + (nint)ra[t] * width;
+                            var u = V.Broadcast(vb[t]);
+                            float* bb = bp + (nint)rb[t] * width;
+                            a0 = V.MultiplyAdd(s, V.Load(ref *ba, 0), a0);
+                            b0 = V.MultiplyAdd(u, V.Load(ref *bb, 0), b0);
+                            if (TN.Count > 1) { a1 = V.MultiplyAdd(s, V.Load(ref *ba, w), a1); b1 = V.MultiplyAdd(u, V.Load(ref *bb, w), b1); }
+                            if (TN.Count > 2) { a2 = V.MultiplyAdd(s, V.Load(ref *ba, 2 * w), a2); b2 = V.MultiplyAdd(u, V.Load(ref *bb, 2 * w), b2); }
+                            if (TN.Count > 3) { a3 = V.MultiplyAdd(s, V.Load(ref *ba, 3 * w), a3); b3 = V.MultiplyAdd(u, V.Load(ref *bb, 3 * w), b3); }
+                            if (TN.Count > 4) { a4 = V.MultiplyAdd(s, V.Load(ref *ba, 4 * w), a4); b4 = V.MultiplyAdd(u, V.Load(ref *bb, 4 * w), b4); }
+                            if (TN.Count > 5) { a5 = V.MultiplyAdd(s, V.Load(ref *ba, 5 * w), a5); b5 = V.MultiplyAdd(u, V.Load(ref *bb, 5 * w), b5); }
+                            if (TN.Count > 6) { a6 = V.MultiplyAdd(s, V.Load(ref *ba, 6 * w), a6); b6 = V.MultiplyAdd(u, V.Load(ref *bb, 6 * w), b6); }
+                            if (TN.Count > 7) { a7 = V.MultiplyAdd(s, V.Load(ref *ba, 7 * w), a7); b7 = V.MultiplyAdd(u, V.Load(ref *bb, 7 * w), b7); }
+                        }
+                        for (nint t = both; t < nA; t++)
+                        {
+                            var s = V.Broadcast(va[t]);
+                            float* ba = bp + (nint)ra[t] * width;
+                            a0 = V.MultiplyAdd(s, V.Load(ref *ba, 0), a0);
+                            if (TN.Count > 1) a1 = V.MultiplyAdd(s, V.Load(ref *ba, w), a1);
+                            if (TN.Count > 2) a2 = V.MultiplyAdd(s, V.Load(ref *ba, 2 * w), a2);
+                            if (TN.Count > 3) a3 = V.MultiplyAdd(s, V.Load(ref *ba, 3 * w), a3);
+                            if (TN.Count > 4) a4 = V.MultiplyAdd(s, V.Load(ref *ba, 4 * w), a4);
+                            if (TN.Count > 5) a5 = V.MultiplyAdd(s, V.Load(ref *ba, 5 * w), a5);
+                            if (TN.Count > 6) a6 = V.MultiplyAdd(s, V.Load(ref *ba, 6 * w), a6);
+                            if (TN.Count > 7) a7 = V.MultiplyAdd(s, V.Load(ref *ba, 7 * w), a7);
+                        }
+                        for (nint t = both; t < nB; t++)
+                        {
+                            var u = V.Broadcast(vb[t]);
+                            float* bb = bp + (nint)rb[t] * width;
+                            b0 = V.MultiplyAdd(u, V.Load(ref *bb, 0), b0);
+                            if (TN.Count > 1) b1 = V.MultiplyAdd(u, V.Load(ref *bb, w), b1);
+                            if (TN.Count > 2) b2 = V.MultiplyAdd(u, V.Load(ref *bb, 2 * w), b2);
+                            if (TN.Count > 3) b3 = V.MultiplyAdd(u, V.Load(ref *bb, 3 * w), b3);
+                            if (TN.Count > 4) b4 = V.MultiplyAdd(u, V.Load(ref *bb, 4 * w), b4);
+                            if (TN.Count > 5) b5 = V.MultiplyAdd(u, V.Load(ref *bb, 5 * w), b5);
+                            if (TN.Count > 6) b6 = V.MultiplyAdd(u, V.Load(ref *bb, 6 * w), b6);
+                            if (TN.Count > 7) b7 = V.MultiplyAdd(u, V.Load(ref *bb, 7 * w), b7);
+                        }
+                        if (addToC)
+                        {
+                            a0 = V.Add(V.Load(ref *crA, 0), a0); b0 = V.Add(V.Load(ref *crB, 0), b0);
+                            if (TN.Count > 1) { a1 = V.Add(V.Load(ref *crA, w), a1); b1 = V.Add(V.Load(ref *crB, w), b1); }
+                            if (TN.Count > 2) { a2 = V.Add(V.Load(ref *crA, 2 * w), a2); b2 = V.Add(V.Load(ref *crB, 2 * w), b2); }
+                            if (TN.Count > 3) { a3 = V.Add(V.Load(ref *crA, 3 * w), a3); b3 = V.Add(V.Load(ref *crB, 3 * w), b3); }
+                            if (TN.Count > 4) { a4 = V.Add(V.Load(ref *crA, 4 * w), a4); b4 = V.Add(V.Load(ref *crB, 4 * w), b4); }
+                            if (TN.Count > 5) { a5 = V.Add(V.Load(ref *crA, 5 * w), a5); b5 = V.Add(V.Load(ref *crB, 5 * w), b5); }
+                            if (TN.Count > 6) { a6 = V.Add(V.Load(ref *crA, 6 * w), a6); b6 = V.Add(V.Load(ref *crB, 6 * w), b6); }
+                            if (TN.Count > 7) { a7 = V.Add(V.Load(ref *crA, 7 * w), a7); b7 = V.Add(V.Load(ref *crB, 7 * w), b7); }
+                            krA = crA;
+                            krB = crB;
+                        }
+                        // row i + 1 first: for an odd last row (i1 == i, its partner's list empty) row i's values are stored last
+                        V.Store(b0, ref *krB, 0);
+                        if (TN.Count > 1) V.Store(b1, ref *krB, w);
+                        if (TN.Count > 2) V.Store(b2, ref *krB, 2 * w);
+                        if (TN.Count > 3) V.Store(b3, ref *krB, 3 * w);
+                        if (TN.Count > 4) V.Store(b4, ref *krB, 4 * w);
+                        if (TN.Count > 5) V.Store(b5, ref *krB, 5 * w);
+                        if (TN.Count > 6) V.Store(b6, ref *krB, 6 * w);
+                        if (TN.Count > 7) V.Store(b7, ref *krB, 7 * w);
+                        V.Store(a0, ref *krA, 0);
+                        if (TN.Count > 1) V.Store(a1, ref *krA, w);
+                        if (TN.Count > 2) V.Store(a2, ref *krA, 2 * w);
+                        if (TN.Count > 3) V.Store(a3, ref *krA, 3 * w);
+                        if (TN.Count > 4) V.Store(a4, ref *krA, 4 * w);
+                        if (TN.Count > 5) V.Store(a5, ref *krA, 5 * w);
+                        if (TN.Count > 6) V.Store(a6, ref *krA, 6 * w);
+                        if (TN.Count > 7) V.Store(a7, ref *krA, 7 * w);
+                        if (final)
+                        {
+                            Epilogue.ApplyRow(new Span<float>(crA, width), i, j);
+                            if (i1 != i) Epilogue.ApplyRow(new Span<float>(crB, width), i1, j);
+                        }
                     }
                 }
             }

@@ -20,8 +20,11 @@ public class ZeroSkipGemmTests
         // [37, 130, 600], [9, 70, 513], [21, 128, 1024]: k over several of the dense kernels' 256-term blocks (the chain restarted
         // at each and added to C, the panels between restarts carried), a short last block, columns past the last vector;
         // [7, 390, 300]: 12-vector blocks over k-blocks rounded up to 128 rows (a panel larger than SkipZerosPanelBytes)
+        // [2, 128, 300], [64, 128, 512], [11, 256, 70], [1, 128, 40]: two rows at a time (BlockPair: blocks of ≤ 8 vectors, n = 128
+        // at 256 bits in 6 + 5 + 5, n = 256 at 512 bits in 8 + 8; an odd last row alone; the feed-forward block's shape over two
+        // restarts), and a single row (no partner)
         int[][] shapes = [[5, 7, 3], [13, 33, 17], [67, 100, 63], [6, 200, 9], [256, 784, 64], [64, 256, 128], [3, 9, 130], [70, 256, 64], [33, 512, 131],
-            [37, 130, 600], [9, 70, 513], [21, 128, 1024], [7, 390, 300]];
+            [37, 130, 600], [9, 70, 513], [21, 128, 1024], [7, 390, 300], [2, 128, 300], [64, 128, 512], [11, 256, 70], [1, 128, 40]];
         foreach (var s in shapes)
             foreach (double zeros in new[] { 0.0, 0.5, 0.9, 1.0 })
                 yield return [s[0], s[1], s[2], zeros];
