@@ -272,6 +272,16 @@ public static class SequenceWorkloads
                 WholeForward();
                 Kernels.Gemm.Sgemm(true, false, 128, 512, 1024, 1f, zgy, 0, 128, wsf.Ff1Act, 0, 512, 1f, zgw, 0, 512);
             }, 30);
+            add("xfmr-zs-gx", "skip-zeros act (1024x512, ReLU zeros) · W1 (512x128) added to C, linear1's input gradient shape, kernel alone", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.TrySgemmSkipZeros(false, 1024, 128, 512, wsf.Ff1Act, 0, 512, w[4], 0, 128, zc, 0, 128, true, true, 1f);
+            }, 30);
+            add("xfmr-zs-gx-dense", "sgemm act (1024x512) · W1 (512x128) added to C, dense", () =>
+            {
+                WholeForward();
+                Kernels.Gemm.Sgemm(false, false, 1024, 128, 512, 1f, wsf.Ff1Act, 0, 512, w[4], 0, 128, 1f, zc, 0, 128);
+            }, 30);
             add("xfmr-zs-dw-dense", "sgemm actᵀ (512x1024) · gy (1024x128), dense", () =>
             {
                 WholeForward();

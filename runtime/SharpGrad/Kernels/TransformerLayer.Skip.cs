@@ -29,6 +29,9 @@ public static partial class TransformerLayerKernel
     /// Session 19, on session 18's faster kernel (load ~3.4): forward 3803–3806 against 3883–3948 µs, backward 6985–7048
     /// against 7007–7063, the whole layer 19590–20014 against 19758–20104: equal, the kernel's gain eaten by the per-k-block
     /// counting, lists, scratch sums and the separate epilogue (docs/performance.md, "The transformer step, session 19").
+    /// Now only the two weight gradients (A transposed) use it. Session 21, with the two-row kernel (`count xfmr-zs-wg2` /
+    /// `-dense`, 1 thread, min, load 13–15): linear2's weight gradient skipping 1706–1907 µs against dense 1562–1577 (the 2 MB
+    /// transpose of act and the lists are ~25 % of the skipping path): the gate stays.
     /// </summary>
     internal const float FeedForwardSkipMaxDensity = 0.25f;
 
@@ -37,7 +40,8 @@ public static partial class TransformerLayerKernel
     /// forward act·W2ᵀ, linear1's input gradient gFf·W1: no transpose before the lists) skip. Session 20, with the chains
     /// restarted inside one call and the epilogue per finished row (1 thread, same binary, `count`, min, load 10–16):
     /// `xfmr-ff-fwd-skip` 3660–3708 against `-dense` 3939–4048 µs. The weight gradients (A transposed, 2 MB, before
-    /// listing) keep <see cref="FeedForwardSkipMaxDensity"/>.
+    /// listing) keep <see cref="FeedForwardSkipMaxDensity"/>. Session 21 (two rows per pass): the product alone
+    /// (`count xfmr-zs-fwd`, lists included) 1354–1404 µs against dense 1801 at 48 % nonzeros, break-even near 60 %.
     /// </summary>
     internal const float FeedForwardRowsSkipMaxDensity = Gemm.SkipZerosMaxDensity;
 
