@@ -15,7 +15,7 @@ namespace SharpGrad.Benchmarks;
 public static class Profile
 {
     /// <summary>One measured part: a short key (for `count`), what it is, the code, the iterations per timed loop.</summary>
-    private sealed record Piece(string Key, string What, Action Body, int Iters);
+    private sealed record Piece(string Key, string What, Action Body, int Iters, double Flops = 0);
 
     public static int Run(string[] args)
     {
@@ -71,8 +71,80 @@ public static class Profile
         Array.Sort(times);
         if (n > 0)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{piece.Key}: min {times[0]:F1} us, p1 {times[n / 100]:F1} us, p10 {times[n / 10]:F1} us, median {times[n / 2]:F1} us, mean {wall / n:F1} us wall; {(proc.TotalProcessorTime - cpu0).TotalMicroseconds / n:F1} us CPU per call, {bytes / n} B allocated per call ({n} calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})"));
+                $"{piece.Key}: min {times[0]:F1} us, p1 {times[n / 100]:F1} us, p10 {times[n / 10]:F1} us, median {times[n / 2]:F1} us, mean {wall / n:F1} us wall; {(proc.TotalProcessorTime - cpu0).TotalMicroseconds / n:F1} us CPU per call, {bytes / n} B allocated per call ({n} calls, {Parallelism.MaxThreads} thread(s), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}){(piece.Flops > 0 ? $"; {piece.Flops / (times[0] * 1e3):F1} GFLOP/s at min" : "")}"));
         return 0;
+    }
+
+    /// <summary>
+    /// The dense GEMM calls of one encoder layer of transformer_train_step_b16 (1024 token rows, d_model 128, FF 512) exactly as
+    /// TransformerLayerKernel makes them with one thread: the forward x·(Wᵀ) in row blocks of 256 with its epilogue
+    /// (<c>Linear</c> with the transposed weights), the input gradients g·W and weight gradients (<c>LinearBackward</c>: its row
+    /// blocks, beta, and <c>WeightGradTransposed</c>'s xᵀ·g for the wide outputs), the attention's per-head products. linear2's
+    /// forward and linear1's input gradient run skipping ReLU's zeros in the workload; their dense forms are here too.
+    /// </summary>
+    private static void TransformerGemmPieces(Action<string, string, Action, int, double> add)
+    {
+        const int rows = 1024, e = 128, f = 512;
+        var x = new float[rows * f]; var gy = new float[rows * f]; var y = new float[rows * f]; var res = new float[rows * f];
+        var wt = new float[f * e * 3]; var bias = new float[f];
+        var rnd = new Random(1);
+        foreach (var arr in new[] { x, gy, res, wt, bias }) for (int i = 0; i < arr.Length; i++) arr[i] = rnd.NextSingle() - 0.5f;
+        // forward: y[r..r+256) = epi(x·(Wᵀ)) per 256-row block
+        foreach (var (name, inF, outF, residual, relu) in new[] { ("qkv", e, 3 * e, false, false), ("out", e, e, true, false), ("ff1", e, f, false, true), ("ff2", f, e, true, false) })
+        {
+            add($"gemm-xfmr-{name}-fwd", $"sgemm 4 x 256x{inF} · {inF}x{outF} + epilogue (layer forward)", () =>
+            {
+                for (int r = 0; r < rows; r += 256)
+                {
+                    Gemm.Sgemm(false, false, 256, outF, inF, 1f, x, r * inF, inF, wt, 0, outF, 0f, y, r * outF, outF,
+                        new GemmEpilogue(bias, residual: residual ? res : null, residualOffset: r * outF, residualLd: outF, activation: relu ? GemmActivation.Relu : GemmActivation.None));
+                }
+            }, 30, 2.0 * rows * inF * outF);
+        }
+        // input gradients gx (+)= gy·W in LinearBackward's row blocks (2^24 MACs / (inF·outF), rounded to 8; linear2 whole)
+        foreach (var (name, inF, outF, accumulate) in new[] { ("qkv", e, 3 * e, true), ("out", e, e, false), ("ff1", e, f, true), ("ff2", f, e, false) })
+        {
+            int block = inF >= 2 * outF ? rows : Math.Max(8, (1 << 24) / (inF * outF) / 8 * 8);
+            add($"gemm-xfmr-{name}-dx", $"sgemm {rows}x{outF} · {outF}x{inF} in blocks of {Math.Min(block, rows)} rows (input gradient)", () =>
+            {
+                for (int r = 0; r < rows; r += block)
+                    Gemm.Sgemm(false, false, Math.Min(block, rows - r), inF, outF, 1f, gy, r * outF, outF, wt, 0, inF, accumulate ? 1f : 0f, y, r * inF, inF);
+            }, 30, 2.0 * rows * inF * outF);
+        }
+        // weight gradients: gW += gyᵀ·x (out, ff2), or xᵀ·gy into a scratch (qkv, ff1: WeightGradTransposed, the transposed add not included)
+        foreach (var (name, inF, outF) in new[] { ("qkv", e, 3 * e), ("out", e, e), ("ff1", e, f), ("ff2", f, e) })
+        {
+            bool transposed = outF >= 2 * inF;
+            add($"gemm-xfmr-{name}-dw", transposed ? $"sgemm ({rows}x{inF})ᵀ · {rows}x{outF} (weight gradient, transposed)" : $"sgemm ({rows}x{outF})ᵀ · {rows}x{inF} += (weight gradient)", () =>
+            {
+                if (transposed) Gemm.Sgemm(true, false, inF, outF, rows, 1f, x, 0, inF, gy, 0, outF, 0f, y, 0, outF);
+                else Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, y, 0, inF);
+            }, 30, 2.0 * rows * inF * outF);
+        }
+        // the attention's products per head (16 × 4 heads of 64 × 64, head 32; q, k, v in the packed [rows, 3·128] rows), as AttentionKernel makes them
+        const int heads = 64, t = 64, d = 32, ld = 3 * e;
+        var probs = new float[heads * t * t]; var kt = new float[d * t]; var ctx = new float[rows * e];
+        for (int i = 0; i < probs.Length; i++) probs[i] = rnd.NextSingle();
+        add("gemm-xfmr-attn-fwd", "sgemm 64 heads x (64x32 · 32x64, 64x64 · 64x32) (attention forward's products)", () =>
+        {
+            for (int hIdx = 0; hIdx < heads; hIdx++)
+            {
+                int b = hIdx / 4, h = hIdx % 4, q0 = b * t * ld + h * d;
+                Gemm.Sgemm(false, false, t, t, d, 1f, x, q0, ld, kt, 0, t, 0f, probs, hIdx * t * t, t);
+                Gemm.Sgemm(false, false, t, d, t, 1f, probs, hIdx * t * t, t, x, q0 + 2 * e, ld, 0f, ctx, b * t * e + h * d, e);
+            }
+        }, 30, heads * 2 * 2.0 * t * t * d);
+        add("gemm-xfmr-attn-bwd", "sgemm 64 heads x (gC·vᵀ, Pᵀ·gC, gS·k, gSᵀ·q) (attention backward's products)", () =>
+        {
+            for (int hIdx = 0; hIdx < heads; hIdx++)
+            {
+                int b = hIdx / 4, h = hIdx % 4, q0 = b * t * ld + h * d, c0 = b * t * e + h * d;
+                Gemm.Sgemm(false, false, t, t, d, 1f, ctx, c0, e, kt, 0, t, 0f, res, 0, t);
+                Gemm.Sgemm(true, false, t, d, t, 1f, probs, hIdx * t * t, t, ctx, c0, e, 0f, gy, q0 + 2 * e, ld);
+                Gemm.Sgemm(false, false, t, d, t, 1f, res, 0, t, x, q0 + e, ld, 0f, gy, q0, ld);
+                Gemm.Sgemm(true, false, t, d, t, 1f, res, 0, t, x, q0, ld, 0f, gy, q0 + e, ld);
+            }
+        }, 30, heads * 4 * 2.0 * t * t * d);
     }
 
     private static List<Piece> Pieces()
@@ -80,6 +152,7 @@ public static class Profile
         Rng.ManualSeed(0);
         var list = new List<Piece>();
         void Add(string key, string what, Action body, int iters) => list.Add(new Piece(key, what, body, iters));
+        void AddF(string key, string what, Action body, int iters, double flops) => list.Add(new Piece(key, what, body, iters, flops));
 
         // mlp_infer_b1, piece by piece
         var w1 = new float[256 * 784]; var x1 = new float[784]; var y1 = new float[256];
@@ -176,7 +249,8 @@ public static class Profile
             }, 2000);
         }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];
-        Add("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10);
+        AddF("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10, 2.0 * 1024 * 1024 * 1024);
+        TransformerGemmPieces(AddF);
 
         var net = Workloads.Mlp();
         var opt = new Sgd(net.Parameters(), 0.01);

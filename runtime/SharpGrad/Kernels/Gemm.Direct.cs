@@ -331,7 +331,12 @@ public static partial class Gemm
             if (overwrite) ClearColumns(c, cOff, ldc, 0, m, j0, j1);
             DirectDot(m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
         }
-        else DirectAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1, overwrite);
+        else
+        {
+            // the epilogue on each full tile while it is in L1 (DirectAxpy), the rest after
+            DirectAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1, overwrite, epi);
+            return;
+        }
         if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
     }
 
@@ -488,7 +493,7 @@ public static partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectAxpy<T>(bool transA, int m, int k, T alpha, T[] a, int aOff, int lda, T[] b, int bOff, int ldb,
-        T[] c, int cOff, int ldc, int j0, int j1, bool overwrite) where T : unmanaged, INumber<T>
+        T[] c, int cOff, int ldc, int j0, int j1, bool overwrite, Epi<T> epi = default) where T : unmanaged, INumber<T>
     {
         int w2 = 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count);
         int mr = DirectMR;
@@ -498,6 +503,7 @@ public static partial class Gemm
         {
             if (overwrite) ClearColumns(c, cOff, ldc, 0, m, j0, j1);
             SmallAxpy(transA, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, j0, j1);
+            if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
             return;
         }
         // op(A)[i, p] is at aOff + i·ai + p·ap.
@@ -517,6 +523,14 @@ public static partial class Gemm
             if (m6 < m) ClearColumns(c, cOff, ldc, m6, m, j0, j1);
         }
         T[]? edge = rem > 0 ? Scratch<T>.Pool.Rent(Math.Min(DirectKC, k) * w2) : null;
+        // The full strips of B (kc rows × 2 vectors each) packed contiguous per k-block (PackB: B's rows read whole, in
+        // order) before the row tiles pass over them, when enough tiles pass (DirectStripMinTiles): a strip's rows ldb
+        // apart fall into few of L1's sets when ldb is a multiple of a few lines (a 1024-token layer's Wᵀ [128, 512]: 2 KB
+        // apart, 2 of L1's 64 sets, 16 lines for the strip's 128), so the strip did not stay in L1 and every tile read it
+        // from L2 (docs/performance.md, "Dense GEMMs of the transformer step, session 21").
+        bool packStrips = m6 / mr >= DirectStripMinTiles && jEnd > j0;
+        T[]? strips = packStrips ? Scratch<T>.Pool.Rent(Math.Min(DirectKC, k) * (jEnd - j0) + Pad<T>()) : null;
+        int stripsBase = strips is null ? 0 : Align64(strips);
         Span<T> tile = stackalloc T[8 * 32];
         tile = tile[..(mr * w2)];
         ref T t0 = ref MemoryMarshal.GetReference(tile);
@@ -529,18 +543,27 @@ public static partial class Gemm
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
+            bool lastBlock = pc + kc >= k && !epi.IsNone;
+            if (strips is not null) PackB(false, b, bOff, ldb, pc, kc, j0, jEnd - j0, w2, strips, stripsBase);
+            int ldStrip = strips is null ? ldb : w2;
             for (int j = j0; j < jEnd; j += w2)
             {
-                ref T bp = ref Unsafe.Add(ref b0, bOff + pc * ldb + j);
+                ref T bp = ref strips is null ? ref Unsafe.Add(ref b0, bOff + pc * ldb + j)
+                    : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(strips), stripsBase + (j - j0) * kc);
                 for (int i = 0; i < m6; i += mr)
                 {
                     ref T ap0 = ref Unsafe.Add(ref a0, aOff + i * ai + pc * ap);
                     ref T cp = ref Unsafe.Add(ref c0, cOff + i * ldc + j);
-                    AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref cp, ldc, accumulate: !overwrite || pc > 0);
+                    // C's tile requested now (its rows far apart, out of the hardware prefetcher's reach), as the packed kernel does:
+                    // its lines arrive while the k loop runs instead of stalling the stores and the epilogue after it
+                    if (strips is not null) PrefetchTile(ref cp, ldc, mr, w2);
+                    AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldStrip), 0, kc, alpha, ref cp, ldc, accumulate: !overwrite || pc > 0);
+                    // the tile's rows are in L1: bias, residual and activation now (not in a pass over C after the product)
+                    if (lastBlock) epi.ApplyTile(ref cp, ldc, mr, i, j, w2);
                 }
                 if (tailTile)
                 {
-                    AxpyTile(ref Unsafe.Add(ref a0, aOff + iTail * ai + pc * ap), ai, ap, ref bp, new StridedRows(ldb), 0, kc, alpha, ref t0, w2, false);
+                    AxpyTile(ref Unsafe.Add(ref a0, aOff + iTail * ai + pc * ap), ai, ap, ref bp, new StridedRows(ldStrip), 0, kc, alpha, ref t0, w2, false);
                     for (int i = m6; i < m; i++) AddRow<T>(tile.Slice((i - iTail) * w2, w2), c.AsSpan(cOff + i * ldc + j, w2));
                 }
             }
@@ -561,9 +584,25 @@ public static partial class Gemm
             }
         }
         if (edge is not null) Scratch<T>.Pool.Return(edge);
+        if (strips is not null) Scratch<T>.Pool.Return(strips);
         // The rows after the last block (all columns, or only the edge columns after the tail tiles).
         if (m6 < m) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, tailTile ? jEnd : j0, j1);
+        if (!epi.IsNone)
+        {
+            // the full tiles had theirs: the edge columns of their rows, then the rows after the last tile
+            if (jEnd < j1) epi.ApplyRows(c, cOff, ldc, 0, m6, jEnd, j1);
+            if (m6 < m) epi.ApplyRows(c, cOff, ldc, m6, m, j0, j1);
+        }
     }
+
+    /// <summary>
+    /// Fewest full row tiles of a strip for which <see cref="DirectAxpy{T}"/> packs the strips of B contiguous first (and
+    /// prefetches C's tiles): 96 rows on AVX2, 128 on AVX-512. With 4 (session 21, 1 thread, `count`, min, load ~20) the
+    /// attention's 64-row head products were ~5 % slower (`gemm-xfmr-attn-fwd` 440, 462 → 468, 499 µs; `-bwd` 894, 887 →
+    /// 922, 922) and the MLP's fc2 input gradient 64×128·128×256 no faster (49 → 51–64 µs): a strip read by 10 tiles does
+    /// not pay for its copy, while the transformer layer's 128…1024-row products gained 10–25 %.
+    /// </summary>
+    private const int DirectStripMinTiles = 16;
 
     /// <summary>
     /// C[0..R, 0..2w) += alpha · Σ_{p &lt; k} A(r, p) · B(p)[0..2w) (= instead of += when not <paramref name="accumulate"/>), A(r, p) at

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace SharpGrad.Kernels;
 
@@ -108,6 +109,47 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
         }
         if (Residual is not null) Gemm.AddRow<T>(Residual.AsSpan(ResOff + i * ResLd + j0, row.Length), row);
         if (Relu) ReluRow(row);
+    }
+
+    /// <summary>
+    /// Applies the epilogue to the <paramref name="rows"/> × <paramref name="width"/> tile of C at <paramref name="c"/> (rows
+    /// <paramref name="ldc"/> apart; C[i0.., j0..]) just written by a micro-kernel: <see cref="ApplyRow"/>'s operations in its
+    /// order and with its vector/scalar split per row (the same bits), without a span per row and operand.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void ApplyTile(ref T c, int ldc, int rows, int i0, int j0, int width)
+    {
+        int vc = Vector<T>.Count, full = Vector.IsHardwareAccelerated ? width / vc * vc : 0;
+        if (RowBias || full == 0)
+        {
+            for (int r = 0; r < rows; r++) ApplyRow(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)r * ldc), width), i0 + r, j0);
+            return;
+        }
+        ref T bias = ref Bias is null ? ref Unsafe.NullRef<T>() : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Bias), BiasOff + j0);
+        ref T res = ref Residual is null ? ref Unsafe.NullRef<T>() : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Residual), ResOff + (nint)i0 * ResLd + j0);
+        bool hasBias = Bias is not null, hasRes = Residual is not null, relu = Relu;
+        for (int r = 0; r < rows; r++)
+        {
+            ref T y = ref Unsafe.Add(ref c, (nint)r * ldc);
+            ref T rr = ref hasRes ? ref Unsafe.Add(ref res, (nint)r * ResLd) : ref res;
+            int j = 0;
+            for (; j < full; j += vc)
+            {
+                var v = Vector.LoadUnsafe(ref y, (nuint)j);
+                if (hasBias) v += Vector.LoadUnsafe(ref bias, (nuint)j);
+                if (hasRes) v += Vector.LoadUnsafe(ref rr, (nuint)j);
+                if (relu) v = Vector.Max(v, Vector<T>.Zero);
+                v.StoreUnsafe(ref y, (nuint)j);
+            }
+            for (; j < width; j++)
+            {
+                T e = Unsafe.Add(ref y, j);
+                if (hasBias) e += Unsafe.Add(ref bias, j);
+                if (hasRes) e += Unsafe.Add(ref rr, j);
+                if (relu && e < T.Zero) e = T.Zero;
+                Unsafe.Add(ref y, j) = e;
+            }
+        }
     }
 
     /// <summary>Applies the epilogue to C[i0..i1, j0..j1].</summary>

@@ -792,23 +792,11 @@ public static partial class Gemm
         nint bStep = 2 * w;
         TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        if (Sse.IsSupported)
-        {
-            // The tile of C is read when the sums are done: requested now, its lines arrive while the k loop runs. C's rows
-            // are far apart (4 KB in a 1024-column C: every row of the tile in another page, out of the hardware
-            // prefetcher's reach), and without this the kernel waited for ~12 lines from L3 or memory at the end of each
-            // tile (sgemm_1024, 1 thread: ~+15 %, docs/performance.md "The packed GEMM, session 16").
-            unsafe
-            {
-                byte* row = (byte*)Unsafe.AsPointer(ref c);
-                nint rowBytes = (nint)ldc * Unsafe.SizeOf<T>(), last = 2 * w * Unsafe.SizeOf<T>() - 1;
-                for (int r = 0; r < MR; r++, row += rowBytes)
-                {
-                    for (nint o = 0; o < last; o += 64) Sse.Prefetch0(row + o);
-                    Sse.Prefetch0(row + last);
-                }
-            }
-        }
+        // The tile of C is read when the sums are done: requested now, its lines arrive while the k loop runs. C's rows
+        // are far apart (4 KB in a 1024-column C: every row of the tile in another page, out of the hardware
+        // prefetcher's reach), and without this the kernel waited for ~12 lines from L3 or memory at the end of each
+        // tile (sgemm_1024, 1 thread: ~+15 %, docs/performance.md "The packed GEMM, session 16").
+        PrefetchTile(ref c, ldc, MR, 2 * w);
         for (int p = 0; p < kc; p++)
         {
             var b0 = V.Load(ref b, 0);
@@ -835,6 +823,20 @@ public static partial class Gemm
         AddTile<T, V, TV>(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, w);
         AddTile<T, V, TV>(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, w);
         AddTile<T, V, TV>(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, w);
+    }
+
+    /// <summary>Requests the lines of the <paramref name="rows"/> × <paramref name="width"/> tile of C at <paramref name="c"/> (rows <paramref name="ldc"/> apart) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchTile<T>(ref T c, int ldc, int rows, int width) where T : unmanaged
+    {
+        if (!Sse.IsSupported) return;
+        byte* row = (byte*)Unsafe.AsPointer(ref c);
+        nint rowBytes = (nint)ldc * Unsafe.SizeOf<T>(), last = (nint)width * Unsafe.SizeOf<T>() - 1;
+        for (int r = 0; r < rows; r++, row += rowBytes)
+        {
+            for (nint o = 0; o < last; o += 64) Sse.Prefetch0(row + o);
+            Sse.Prefetch0(row + last);
+        }
     }
 
     /// <summary><see cref="PackedTile{T, V, TV}"/> at the widest vectors the machine has (AVX-512, else AVX2).</summary>

@@ -333,4 +333,98 @@ public class DirectGemmTests
             Parallelism.MaxThreads = saved;
         }
     }
+
+    /// <summary>
+    /// The broadcast kernel's strips of B copied contiguous before the row tiles (<c>DirectAxpy</c>, ≥ 4 full tiles) keep the
+    /// chains: at the transformer layer's shapes (forward x·(Wᵀ) in 256-row blocks, input gradients g·W, the narrow weight
+    /// gradient gᵀ·x; leading dimensions that are multiples of L1's way size) and odd ones, the direct path's C equals the
+    /// packed path's bit for bit (both chain each element over k in order, restarted every 256 terms, each block added to C)
+    /// where the paths share their chains: one k-block, or whole row tiles, or AVX2's tail tile; within rounding elsewhere.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 256, 384, 128)]
+    [InlineData(false, 256, 512, 128)]
+    [InlineData(false, 256, 128, 512)]
+    [InlineData(false, 1024, 128, 128)]
+    [InlineData(false, 336, 128, 384)]
+    [InlineData(true, 128, 128, 1024)]
+    [InlineData(true, 67, 100, 300)]
+    [InlineData(false, 31, 48, 700)]
+    [InlineData(false, 23, 64, 40)]
+    public void CopiedStripsEqualThePackedPath(bool transA, int m, int n, int k)
+    {
+        var rng = new Rng(m * 13 + n * 7 + k + (transA ? 1 : 0));
+        int lda = transA ? m : k;
+        var a = SmallGemmTests.Random(3 + m * k, rng);
+        var b = SmallGemmTests.Random(5 + k * n, rng);
+        var c0 = SmallGemmTests.Random(2 + m * n, rng);
+        int mr = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 8 : 6;
+        bool sameBits = (k <= 256 || m % mr == 0 || mr == 6) && n % (2 * (mr == 8 ? 16 : 8)) == 0;
+        foreach (bool accumulate in new[] { true, false })
+        {
+            var expected = (float[])c0.Clone();
+            var actual = (float[])c0.Clone();
+            if (!accumulate) Array.Fill(actual, float.NaN, 2, m * n);
+            Gemm.SgemmPacked(transA, m, n, k, a, 3, lda, b, 5, n, expected, 2, n, accumulate);
+            Gemm.Sgemm(transA, false, m, n, k, 1f, a, 3, lda, b, 5, n, accumulate ? 1f : 0f, actual, 2, n);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                bool ok = sameBits ? BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i])
+                    : Math.Abs(expected[i] - actual[i]) <= 1e-4 * (1 + Math.Abs(expected[i]));
+                Assert.True(ok, $"transA={transA} m={m} n={n} k={k} accumulate={accumulate}: C[{i}] direct {actual[i]:R}, packed {expected[i]:R}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The direct broadcast path applies the epilogue to each full tile as it is finished (<c>Epi.ApplyTile</c>) and to its
+    /// edges after: bit for bit what the product followed by the epilogue's pass over C gives (<c>Epi.ApplyRows</c>), with
+    /// NaN and negative values in the residual for the ReLU, bias and residual alone or together, on 1 and 2 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(256, 384, 128)]
+    [InlineData(256, 128, 512)]
+    [InlineData(67, 100, 300)]
+    [InlineData(13, 37, 17)]
+    [InlineData(48, 33, 64)]
+    public void EpilogueOnTheTilesEqualsTheEpilogueAfter(int m, int n, int k)
+    {
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxThreads = threads;
+                foreach (bool transA in new[] { false, true })
+                    foreach (var (useBias, useResidual, relu) in new[] { (true, false, true), (true, true, false), (false, true, true), (false, false, true) })
+                    {
+                        var rng = new Rng(m + n * 3 + k * 5 + (transA ? 7 : 0) + threads);
+                        int lda = (transA ? m : k) + 1, ldb = n + 2, ldc = n + 3, resLd = n + 1;
+                        var a = SmallGemmTests.Random((transA ? k : m) * lda, rng);
+                        var b = SmallGemmTests.Random(k * ldb, rng);
+                        var bias = useBias ? SmallGemmTests.Random(n + 2, rng) : null;
+                        var residual = useResidual ? SmallGemmTests.Random(4 + m * resLd, rng) : null;
+                        if (residual is not null) residual[4 + (m / 2) * resLd + n / 2] = float.NaN;
+                        var epilogue = new GemmEpilogue(bias, 2, residual, 4, resLd, relu ? GemmActivation.Relu : GemmActivation.None);
+                        var expected = new float[m * ldc];
+                        var actual = new float[m * ldc];
+                        Array.Fill(actual, float.NaN);
+                        Gemm.Sgemm(transA, false, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, expected, 0, ldc);
+                        epilogue.ToEpi().ApplyRows(expected, 0, ldc, 0, m, 0, n);
+                        Gemm.Sgemm(transA, false, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, actual, 0, ldc, epilogue);
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < n; j++)
+                            {
+                                float e = expected[i * ldc + j], g = actual[i * ldc + j];
+                                Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(g),
+                                    $"threads={threads} transA={transA} m={m} n={n} k={k} bias={useBias} residual={useResidual} relu={relu}: C[{i}, {j}] {g:R}, the product then the epilogue {e:R}");
+                            }
+                    }
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+    }
 }
