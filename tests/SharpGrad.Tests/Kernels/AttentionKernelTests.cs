@@ -240,18 +240,16 @@ public class AttentionKernelTests
         Assert.Throws<ArgumentException>(() => RecurrentKernel.TransposeStrided(src, offset + ld - cols + 1, ld, rows, cols, dst));
     }
 
+    /// <summary>Row lengths around the vector widths (8 and 16 floats) for the softmax row tests.</summary>
+    public static IEnumerable<object[]> RowLengths() => new[] { 1, 7, 8, 13, 64, 67 }.Select(n => new object[] { n });
+
     /// <summary>
     /// The softmax rows with their own maximum and scaling loops (session 21) against the <c>TensorPrimitives</c> sequence they
     /// replaced (Max, the shifted exp, Sum, Multiply by the reciprocal), bit for bit; odd lengths around the vector widths, with
     /// masked (−∞) entries, an all-masked row, +∞, NaN, and ±0 as the maximum.
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(7)]
-    [InlineData(8)]
-    [InlineData(13)]
-    [InlineData(64)]
-    [InlineData(67)]
+    [MemberData(nameof(RowLengths))]
     public void SoftmaxRowsEqualTheTensorPrimitivesSequence(int count)
     {
         var rng = new Rng(count * 3 + 1);
@@ -289,12 +287,7 @@ public class AttentionKernelTests
     /// Subtract, Multiply by y, Multiply by the scale), bit for bit, odd lengths, with zero probabilities (masked keys).
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(7)]
-    [InlineData(8)]
-    [InlineData(13)]
-    [InlineData(64)]
-    [InlineData(67)]
+    [MemberData(nameof(RowLengths))]
     public void SoftmaxBackwardRowsEqualTheTensorPrimitivesSequence(int count)
     {
         var rng = new Rng(count * 5 + 2);
