@@ -189,6 +189,8 @@ public static class SequenceWorkloads
         var ws = new Kernels.EncoderLayerWorkspace();
         float[] xs = x.Data<float>().ToArray(), ys = new float[xs.Length], gx = new float[xs.Length];
         add("xfmr-layer-fwd", "encoder layer kernel forward, 16x64x128", () => Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws), 30);
+        var weightsT = new Kernels.EncoderWeightsT();
+        add("xfmr-weights-t", "encoder layer: the four linear weights transposed (each forward, before a split's parts start)", () => weightsT.Fill(shape, w), 100);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
         // The feed-forward block alone (linear1, ReLU, linear2 and their backward, on the layer's own activations), skipping

@@ -230,9 +230,46 @@ public static partial class NormKernel
                 T inv = T.CreateTruncating(1.0 / Math.Sqrt(variance + eps));
                 mean[r] = m;
                 invstd[r] = inv;
-                TensorPrimitives.Multiply(yr, inv, yr);
-                if (weight != null) TensorPrimitives.Multiply(yr, new ReadOnlySpan<T>(weight, cols), yr);
-                if (bias != null) TensorPrimitives.Add(yr, new ReadOnlySpan<T>(bias, cols), yr);
+                // y = ((y·inv)·weight) + bias in one pass (were three TensorPrimitives calls per row; the same roundings)
+                ScaleShift(yr, inv, weight, bias);
+            }
+        }
+    }
+
+    /// <summary>
+    /// y = ((y·<paramref name="inv"/>)·weight) + bias element by element (weight, bias: null for none), each step rounded as
+    /// <c>TensorPrimitives.Multiply</c>, <c>Multiply</c> and <c>Add</c> round it (no fused multiply-add).
+    /// </summary>
+    private static unsafe void ScaleShift<T>(Span<T> y, T inv, T* weight, T* bias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, j = 0;
+        fixed (T* py = y)
+        {
+            if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                int w = Vector<T>.Count;
+                var vi = new Vector<T>(inv);
+                if (weight != null && bias != null)
+                {
+                    for (; j <= n - w; j += w) Vector.Store(Vector.Load(py + j) * vi * Vector.Load(weight + j) + Vector.Load(bias + j), py + j);
+                }
+                else
+                {
+                    for (; j <= n - w; j += w)
+                    {
+                        var v = Vector.Load(py + j) * vi;
+                        if (weight != null) v *= Vector.Load(weight + j);
+                        if (bias != null) v += Vector.Load(bias + j);
+                        Vector.Store(v, py + j);
+                    }
+                }
+            }
+            for (; j < n; j++)
+            {
+                T v = py[j] * inv;
+                if (weight != null) v *= weight[j];
+                if (bias != null) v += bias[j];
+                py[j] = v;
             }
         }
     }
@@ -254,27 +291,77 @@ public static partial class NormKernel
                 var xr = new ReadOnlySpan<T>(x + (long)r * cols, cols);
                 var gr = new ReadOnlySpan<T>(gy + (long)r * cols, cols);
                 T inv = invstd[r];
-                TensorPrimitives.Subtract(xr, mean[r], xhat);
-                TensorPrimitives.Multiply(xhat, inv, xhat);
-                if (weight != null) TensorPrimitives.Multiply(gr, new ReadOnlySpan<T>(weight, cols), gxhat);
-                else gr.CopyTo(gxhat);
-                if (gw != null)
-                {
-                    var gwr = new Span<T>(gw, cols);
-                    TensorPrimitives.MultiplyAdd(gr, xhat, gwr, gwr);
-                }
-                if (gb != null)
-                {
-                    var gbr = new Span<T>(gb, cols);
-                    TensorPrimitives.Add(gbr, gr, gbr);
-                }
+                // xhat = (x − mean)·inv, gxhat = gy·weight, gW += gy·xhat, gb += gy: one pass (were up to five calls per row)
+                RowTerms(xr, gr, mean[r], inv, weight, gw, gb, xhat, gxhat);
                 if (gx == null) continue;
                 T mg = TensorPrimitives.Sum<T>(gxhat) / tCols, mgx = TensorPrimitives.Dot<T>(gxhat, xhat) / tCols;
                 // gx += invstd·(gxhat − mg − xhat·mgx)
-                TensorPrimitives.Subtract(gxhat, mg, gxhat);
-                TensorPrimitives.MultiplyAdd(xhat, -mgx, gxhat, gxhat);
-                var gxr = new Span<T>(gx + (long)r * cols, cols);
-                TensorPrimitives.MultiplyAdd(gxhat, inv, gxr, gxr);
+                InputGradient(gxhat, xhat, mg, -mgx, inv, new Span<T>(gx + (long)r * cols, cols));
+            }
+        }
+    }
+
+    /// <summary>
+    /// One row of LayerNorm's backward before its reductions: <paramref name="xhat"/> = (x − mean)·inv, <paramref name="gxhat"/> =
+    /// gy·weight (gy without a weight), gW += gy·xhat, gb += gy (null: none), each step rounded as the
+    /// <c>TensorPrimitives</c> calls it replaces round it (<c>Subtract</c>, <c>Multiply</c>, <c>MultiplyAdd</c> = a product
+    /// then a sum, <c>Add</c>).
+    /// </summary>
+    private static unsafe void RowTerms<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, T mean, T inv, T* weight, T* gw, T* gb, Span<T> xhat, Span<T> gxhat)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, j = 0;
+        fixed (T* px = x, pg = gy, ph = xhat, pgh = gxhat)
+        {
+            if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                int w = Vector<T>.Count;
+                Vector<T> vm = new(mean), vi = new(inv);
+                for (; j <= n - w; j += w)
+                {
+                    var g = Vector.Load(pg + j);
+                    var h = (Vector.Load(px + j) - vm) * vi;
+                    Vector.Store(h, ph + j);
+                    Vector.Store(weight != null ? g * Vector.Load(weight + j) : g, pgh + j);
+                    if (gw != null) Vector.Store(g * h + Vector.Load(gw + j), gw + j);
+                    if (gb != null) Vector.Store(Vector.Load(gb + j) + g, gb + j);
+                }
+            }
+            for (; j < n; j++)
+            {
+                T g = pg[j], h = (px[j] - mean) * inv;
+                ph[j] = h;
+                pgh[j] = weight != null ? g * weight[j] : g;
+                if (gw != null) gw[j] = g * h + gw[j];
+                if (gb != null) gb[j] = gb[j] + g;
+            }
+        }
+    }
+
+    /// <summary>
+    /// gx += (xhat·<paramref name="negMgx"/> + (gxhat − <paramref name="mg"/>))·<paramref name="inv"/> element by element, rounded as
+    /// <c>TensorPrimitives.Subtract</c> and two <c>MultiplyAdd</c>s (a product then a sum each) round it.
+    /// </summary>
+    private static unsafe void InputGradient<T>(ReadOnlySpan<T> gxhat, ReadOnlySpan<T> xhat, T mg, T negMgx, T inv, Span<T> gx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = gx.Length, j = 0;
+        fixed (T* pgh = gxhat, ph = xhat, pgx = gx)
+        {
+            if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                int w = Vector<T>.Count;
+                Vector<T> vmg = new(mg), vmgx = new(negMgx), vi = new(inv);
+                for (; j <= n - w; j += w)
+                {
+                    var t = Vector.Load(ph + j) * vmgx + (Vector.Load(pgh + j) - vmg);
+                    Vector.Store(t * vi + Vector.Load(pgx + j), pgx + j);
+                }
+            }
+            for (; j < n; j++)
+            {
+                T t = ph[j] * negMgx + (pgh[j] - mg);
+                pgx[j] = t * inv + pgx[j];
             }
         }
     }

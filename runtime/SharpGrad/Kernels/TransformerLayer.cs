@@ -82,19 +82,32 @@ internal sealed class EncoderWeightsT
 {
     internal float[] In = [], Out = [], L1 = [], L2 = [];
 
-    /// <summary>Copies the transposes of <paramref name="w"/>'s linear weights (the encoder layer's order).</summary>
+    /// <summary>
+    /// Copies the transposes of <paramref name="w"/>'s linear weights (the encoder layer's order), the four over the worker
+    /// pool: a split forward's caller runs this before its parts start, so with 2 threads the other core waited for all of it.
+    /// </summary>
     internal void Fill(in EncoderLayerShape s, IReadOnlyList<float[]> w)
     {
         int e = s.DModel, f = s.FeedForward;
-        Transposed(w[0], 3 * e, e, ref In);
-        Transposed(w[2], e, e, ref Out);
-        Transposed(w[4], f, e, ref L1);
-        Transposed(w[6], e, f, ref L2);
+        EncoderDropoutMasks.Fit(ref In, 3 * e * e);
+        EncoderDropoutMasks.Fit(ref Out, e * e);
+        EncoderDropoutMasks.Fit(ref L1, f * e);
+        EncoderDropoutMasks.Fit(ref L2, e * f);
+        Parallelism.For(4, new FillItem(this, e, f, w));
+    }
 
-        static void Transposed(float[] weight, int rows, int cols, ref float[] target)
+    /// <summary>One weight's transpose: the two largest first (linear1, linear2), so two threads share the four evenly.</summary>
+    private readonly struct FillItem(EncoderWeightsT t, int e, int f, IReadOnlyList<float[]> w) : IParallelBody
+    {
+        public void Invoke(int index)
         {
-            EncoderDropoutMasks.Fit(ref target, rows * cols);
-            RecurrentKernel.Transpose(weight, 0, rows, cols, target);
+            switch (index)
+            {
+                case 0: RecurrentKernel.Transpose(w[4], 0, f, e, t.L1); break;
+                case 1: RecurrentKernel.Transpose(w[6], 0, e, f, t.L2); break;
+                case 2: RecurrentKernel.Transpose(w[0], 0, 3 * e, e, t.In); break;
+                default: RecurrentKernel.Transpose(w[2], 0, e, e, t.Out); break;
+            }
         }
     }
 }

@@ -240,6 +240,83 @@ public class AttentionKernelTests
         Assert.Throws<ArgumentException>(() => RecurrentKernel.TransposeStrided(src, offset + ld - cols + 1, ld, rows, cols, dst));
     }
 
+    /// <summary>Row lengths around the vector widths (8 and 16 floats) for the softmax row tests.</summary>
+    public static IEnumerable<object[]> RowLengths() => new[] { 1, 7, 8, 13, 64, 67 }.Select(n => new object[] { n });
+
+    /// <summary>
+    /// The softmax rows with their own maximum and scaling loops (session 21) against the <c>TensorPrimitives</c> sequence they
+    /// replaced (Max, the shifted exp, Sum, Multiply by the reciprocal), bit for bit; odd lengths around the vector widths, with
+    /// masked (−∞) entries, an all-masked row, +∞, NaN, and ±0 as the maximum.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RowLengths))]
+    public void SoftmaxRowsEqualTheTensorPrimitivesSequence(int count)
+    {
+        var rng = new Rng(count * 3 + 1);
+        var cases = new List<float[]>();
+        for (int c = 0; c < 7; c++)
+        {
+            var x = SmallGemmTests.Random(count, rng);
+            for (int i = 0; i < count; i++) x[i] *= 8f;
+            switch (c)
+            {
+                case 1: for (int i = 0; i < count; i += 3) x[i] = float.NegativeInfinity; break;   // masked keys
+                case 2: Array.Fill(x, float.NegativeInfinity); break;                              // all masked: NaN
+                case 3: x[count / 2] = float.PositiveInfinity; break;
+                case 4: x[count - 1] = float.NaN; break;
+                case 5: for (int i = 0; i < count; i++) x[i] = -Math.Abs(x[i]) - 1f; x[0] = -0f; x[count - 1] = 0f; break;   // ±0 the maximum
+                case 6: for (int i = 0; i < count; i++) x[i] = -Math.Abs(x[i]) - 1f; x[count - 1] = -0f; break;
+            }
+            cases.Add(x);
+        }
+        foreach (var x in cases)
+        {
+            var expected = (float[])x.Clone();
+            float m = System.Numerics.Tensors.TensorPrimitives.Max<float>(expected);
+            if (float.IsInfinity(m)) m = 0;
+            AttentionKernel.ExpShifted(expected, m);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(expected, 1f / System.Numerics.Tensors.TensorPrimitives.Sum<float>(expected), expected);
+            var actual = (float[])x.Clone();
+            AttentionKernel.SoftmaxRow(actual);
+            AssertSameBits(expected, actual, $"softmax of [{string.Join(", ", x)}]");
+        }
+    }
+
+    /// <summary>
+    /// The softmax's backward row as one loop (session 21) against the <c>TensorPrimitives</c> sequence it replaced (Dot,
+    /// Subtract, Multiply by y, Multiply by the scale), bit for bit, odd lengths, with zero probabilities (masked keys).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RowLengths))]
+    public void SoftmaxBackwardRowsEqualTheTensorPrimitivesSequence(int count)
+    {
+        var rng = new Rng(count * 5 + 2);
+        var y = SmallGemmTests.Random(count, rng);
+        for (int i = 0; i < count; i++) y[i] = Math.Abs(y[i]);
+        for (int i = 0; i < count; i += 4) y[i] = 0f;
+        var g = SmallGemmTests.Random(count, rng);
+        const float scale = 0.1767767f;
+        var expected = (float[])g.Clone();
+        float dot = System.Numerics.Tensors.TensorPrimitives.Dot<float>(expected, y);
+        System.Numerics.Tensors.TensorPrimitives.Subtract(expected, dot, expected);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(expected, y, expected);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(expected, scale, expected);
+        var actual = (float[])g.Clone();
+        AttentionKernel.SoftmaxBackwardRow(y, actual, scale);
+        AssertSameBits(expected, actual, "softmax backward");
+    }
+
+    /// <summary>Equal bits element by element (any NaN equals any NaN).</summary>
+    private static void AssertSameBits(float[] expected, float[] actual, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (float.IsNaN(expected[i]) && float.IsNaN(actual[i])) continue;
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"{what}: element {i} of {expected.Length} is {actual[i]}, expected {expected[i]}");
+        }
+    }
+
     [Fact]
     public void ATooSmallProbabilityArrayIsRejected()
     {

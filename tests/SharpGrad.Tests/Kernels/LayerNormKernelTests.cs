@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using SharpGrad;
 using SharpGrad.Kernels;
 
@@ -76,5 +78,87 @@ public class LayerNormKernelTests
             Assert.True(Math.Abs(ew - gw[c]) <= 1e-3 * (1 + Math.Abs(ew)), $"gWeight[{c}]: expected {ew}, got {gw[c]}");
             Assert.True(Math.Abs(eb - gb[c]) <= 1e-3 * (1 + Math.Abs(eb)), $"gBias[{c}]: expected {eb}, got {gb[c]}");
         }
+    }
+
+    /// <summary>
+    /// The rows' element-wise steps as fused loops (session 21) give the bits of the <c>TensorPrimitives</c> call sequence
+    /// they replaced (written out here as the reference), float and double, odd lengths around the vector widths, each of
+    /// weight and bias present or absent, with and without the input's gradient, on one thread (one part).
+    /// </summary>
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(5, 7)]
+    [InlineData(4, 8)]
+    [InlineData(6, 13)]
+    [InlineData(3, 128)]
+    [InlineData(2, 131)]
+    public void FusedRowsEqualTheTensorPrimitivesSequence(int rows, int cols)
+    {
+        foreach (bool hasW in new[] { true, false })
+        {
+            foreach (bool hasB in new[] { true, false })
+            {
+                foreach (bool withGx in new[] { true, false })
+                {
+                    FusedRowsEqual<float>(rows, cols, hasW, hasB, withGx);
+                    FusedRowsEqual<double>(rows, cols, hasW, hasB, withGx);
+                }
+            }
+        }
+    }
+
+    private static void FusedRowsEqual<T>(int rows, int cols, bool hasW, bool hasB, bool withGx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(rows * 131 + cols * 7 + (hasW ? 1 : 0) + (hasB ? 2 : 0));
+        T[] R(int n) => Enumerable.Range(0, n).Select(_ => T.CreateTruncating(rng.NextDouble() * 6 - 3)).ToArray();
+        T[] x = R(rows * cols), gy = R(rows * cols), w = hasW ? R(cols) : [], b = hasB ? R(cols) : [];
+        T[] gx = withGx ? R(rows * cols) : [], gw = R(cols), gb = R(cols);
+        T[] y = new T[rows * cols], mean = new T[rows], invstd = new T[rows];
+        T[] rgx = (T[])gx.Clone(), rgw = (T[])gw.Clone(), rgb = (T[])gb.Clone(), ry = new T[rows * cols];
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            NormKernel.LayerNormForward<T>(x, y, rows, cols, w, b, 1e-5, mean, invstd);
+            NormKernel.LayerNormBackward<T>(x, gy, gx, mean, invstd, w, hasW ? gw : [], hasB ? gb : [], rows, cols);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+        T n = T.CreateTruncating(cols);
+        var xhat = new T[cols];
+        var gxhat = new T[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.AsSpan(r * cols, cols);
+            var yr = ry.AsSpan(r * cols, cols);
+            T m = TensorPrimitives.Sum<T>(xr) / n;
+            TensorPrimitives.Subtract(xr, m, yr);
+            T inv = T.CreateTruncating(1.0 / Math.Sqrt(double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(yr)) / cols + 1e-5));
+            Assert.Equal(m, mean[r]);
+            Assert.Equal(inv, invstd[r]);
+            TensorPrimitives.Multiply(yr, inv, yr);
+            if (hasW) TensorPrimitives.Multiply(yr, w, yr);
+            if (hasB) TensorPrimitives.Add(yr, b, yr);
+            var gr = gy.AsSpan(r * cols, cols);
+            TensorPrimitives.Subtract(xr, m, xhat);
+            TensorPrimitives.Multiply(xhat, inv, xhat);
+            if (hasW) TensorPrimitives.Multiply(gr, w, gxhat);
+            else gr.CopyTo(gxhat);
+            if (hasW) TensorPrimitives.MultiplyAdd(gr, xhat, rgw, rgw);
+            if (hasB) TensorPrimitives.Add(rgb, gr, rgb);
+            if (!withGx) continue;
+            T mg = TensorPrimitives.Sum<T>(gxhat) / n, mgx = TensorPrimitives.Dot<T>(gxhat, xhat) / n;
+            TensorPrimitives.Subtract(gxhat, mg, gxhat);
+            TensorPrimitives.MultiplyAdd(xhat, -mgx, gxhat, gxhat);
+            var gxr = rgx.AsSpan(r * cols, cols);
+            TensorPrimitives.MultiplyAdd(gxhat, inv, gxr, gxr);
+        }
+        string what = $"{typeof(T).Name} {rows}x{cols}, weight {hasW}, bias {hasB}, gx {withGx}";
+        Assert.True(ry.AsSpan().SequenceEqual(y), $"y differs ({what})");
+        Assert.True(rgx.AsSpan().SequenceEqual(gx), $"gx differs ({what})");
+        Assert.True(rgw.AsSpan().SequenceEqual(gw), $"gWeight differs ({what})");
+        Assert.True(rgb.AsSpan().SequenceEqual(gb), $"gBias differs ({what})");
     }
 }

@@ -149,4 +149,31 @@ public class TransformerLayerSplitTests
             Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: whole {expected[i]}, split {actual[i]}");
         }
     }
+
+    /// <summary>
+    /// The split's bias-gradient sums (<see cref="TransformerLayerKernel.AddColumnSums"/>, session 21: partial sums in registers
+    /// across the rows) against one <c>TensorPrimitives.Add</c> per row as before, bit for bit: widths around the vector
+    /// width and two of it, a column offset inside longer rows, one row and a part's 256.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 0, 1)]
+    [InlineData(5, 7, 3, 12)]
+    [InlineData(3, 8, 0, 8)]
+    [InlineData(9, 17, 5, 40)]
+    [InlineData(256, 33, 16, 384)]
+    [InlineData(256, 176, 336, 512)]
+    public void ColumnSumsEqualThePerRowAdds(int rows, int m, int c0, int ld)
+    {
+        var rng = new Rng(rows * 7 + m);
+        var gy = SmallGemmTests.Random(rows * ld, rng);
+        var start = SmallGemmTests.Random(m + 2, rng);
+        var expected = (float[])start.Clone();
+        for (int r = 0; r < rows; r++)
+            System.Numerics.Tensors.TensorPrimitives.Add(expected.AsSpan(1, m), gy.AsSpan(r * ld + c0, m), expected.AsSpan(1, m));
+        var actual = (float[])start.Clone();
+        TransformerLayerKernel.AddColumnSums(gy, c0, ld, rows, actual.AsSpan(1, m));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"sum[{i}]: {actual[i]}, expected {expected[i]}");
+        Assert.Throws<ArgumentException>(() => TransformerLayerKernel.AddColumnSums(gy, c0 + ld, ld, rows, actual.AsSpan(1, m)));
+    }
 }
