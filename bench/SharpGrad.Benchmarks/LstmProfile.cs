@@ -113,6 +113,17 @@ public static class LstmProfile
         add("lstm-gemm-dwcat", "sgemm (1120x512)ᵀ · 1120x192 (W_ih and W_hh gradients in one product)", () => Gemm.Sgemm(true, false, G, I + H, Rows, 1f, a, 0, G, xh, 0, I + H, 0f, dwCat, 0, I + H), 200);
         add("lstm-gemm-dwcat-t", "sgemm (1120x192)ᵀ · 1120x512 (both weight gradients, transposed)", () => Gemm.Sgemm(true, false, I + H, G, Rows, 1f, xh, 0, I + H, a, 0, G, 0f, dwCat, 0, G), 200);
         add("lstm-gemm-dx", "sgemm 1120x512 · 512x64 (input gradient)", () => Gemm.Sgemm(false, false, Rows, I, G, 1f, a, 0, G, b, 0, I, 0f, c, 0, I), 200);
+        // The same product in row chunks (each a multiple of 24 rows: the same tiles, k-blocks and tail rows), so a chunk's
+        // k-block of A would stay in L2 while the kernel's column strips read it again. Session 21: no faster than the whole
+        // product (~0.8-0.93 ms each, load 6): the direct kernel is not bound by streaming A from L3 (docs/performance.md).
+        foreach (int chunk in (int[])[96, 192, 288, 384])
+        {
+            add($"lstm-gemm-dx-rows{chunk}", $"sgemm 1120x512 · 512x64 in row chunks of {chunk}", () =>
+            {
+                for (int r = 0; r < Rows; r += chunk)
+                    Gemm.Run(false, false, Math.Min(chunk, Rows - r), I, G, 1f, a, r * G, G, b, 0, I, 0f, c, r * I, I, allowParallel: false);
+            }, 200);
+        }
 
         var shape = new RecurrenceShape(RecurrentMode.Lstm, T, N, H, Reverse: false);
         var xw = Rand(Rows * G);
@@ -129,6 +140,9 @@ public static class LstmProfile
         var dB = new float[G];
         add("lstm-kernel-bwd", "LSTM recurrence backward, 35 steps x 32 x 128 (with dW_hh, db_hh)", () => RecurrentKernel.Backward<float>(shape, gOut, default, output, h0, default,
             w, 0, dXw, default, default, dW, dB, buffers), 50);
+        // The time loop alone (the fused dG·W_hh steps with the cell backward in their epilogue, b_hh's gradient; no dW_hh).
+        add("lstm-kernel-bwd-loop", "LSTM recurrence backward time loop alone, 35 steps x 32 x 128 (db_hh, no dW_hh)", () => RecurrentKernel.Backward<float>(shape, gOut, default, output, h0, default,
+            w, 0, dXw, default, default, null, dB, buffers), 50);
 
         // The two weight gradients after the time loop (rows of dW_hh and dW_ih, 1 thread): each product packing dG itself,
         // and dG packed once for both (session 20 round 2, RecurrentKernel.WeightGradsSharingDG); the same elements.
