@@ -137,6 +137,71 @@ public class TransformerLayerSplitTests
         }
     }
 
+    /// <summary>
+    /// The weight-gradient items on each part's x packed once (<see cref="EncoderLayerSplit.PackedX"/>, read with
+    /// <see cref="Gemm.PackedOnB"/>) against the items repacking x themselves (<see cref="Gemm.SgemmPacked"/>, the path before),
+    /// bit for bit: every weight gradient (added into non-zero gradients), the input gradient and the output. The workload's
+    /// width (d_model 128, feed-forward 512, ReLU: linear1's and linear2's items fall back to the dense product at its
+    /// densities) in 4 parts, and an odd shape: d_model 40, feed-forward 72, GELU, 90 tokens, parts of 180 and 270 rows (two
+    /// k-blocks), items of 13 output rows (not whole 6-row tiles, a shorter last one). Checks that x was shared.
+    /// </summary>
+    [Theory]
+    [InlineData(128, 4, 512, 64, false, 4, 4, 0)]
+    [InlineData(40, 5, 72, 90, true, 5, 2, 13)]
+    public void SharedPackedXEqualsRepackingPerItem(int d, int heads, int ff, int steps, bool gelu, int n, int parts, int weightGradRows)
+    {
+        var shape = new EncoderLayerShape(d, heads, ff, steps, NormFirst: false, gelu, 1e-5);
+        var rng = new Rng(2100 + d);
+        float[] R(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int[] sizes = [3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d, d, d, d, d];
+        var w = sizes.Select(size => R(size, 0.08f)).ToArray();
+        for (int i = 8; i < 12; i += 2) w[i] = w[i].Select(v => 1f + v).ToArray();
+        var x = R(n * steps * d, 1f);
+        var gy = R(n * steps * d, 1f);
+        var gx0 = R(n * steps * d, 1f);
+        var g0 = sizes.Select(size => R(size, 0.3f)).ToArray();
+
+        (float[] Y, float[] Gx, float[][] G) Run(bool repack)
+        {
+            var ws = new EncoderLayerWorkspace();
+            var y = new float[n * steps * d];
+            var gx = (float[])gx0.Clone();
+            var g = g0.Select(a => (float[]?)a.Clone()).ToArray();
+            TransformerLayerKernel.t_forcedParts = parts;
+            TransformerLayerKernel.t_forcedWeightGradRows = weightGradRows;
+            TransformerLayerKernel.t_repackWeightGradX = repack;
+            try
+            {
+                TransformerLayerKernel.Forward(shape, x, y, n, w, ws);
+                TransformerLayerKernel.Backward(shape, gy, gx, n, w, g, ws);
+                Assert.Equal(parts, ws.Split!.Count);
+                int shared = ws.Split.PackedXBase.Sum(bases => bases.Count(b => b >= 0));
+                if (repack) Assert.Equal(0, shared);
+                else if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) Assert.Equal(parts * 4, shared); // the four linear layers' x, every part
+            }
+            finally
+            {
+                TransformerLayerKernel.t_forcedParts = 0;
+                TransformerLayerKernel.t_forcedWeightGradRows = 0;
+                TransformerLayerKernel.t_repackWeightGradX = false;
+            }
+            return (y, gx, g.Select(a => a!).ToArray());
+        }
+
+        var before = Run(repack: true);
+        var shared = Run(repack: false);
+        Assert.Equal(before.Y, shared.Y);
+        Assert.Equal(before.Gx, shared.Gx);
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            for (int e = 0; e < sizes[i]; e++)
+            {
+                if (BitConverter.SingleToInt32Bits(before.G[i][e]) != BitConverter.SingleToInt32Bits(shared.G[i][e]))
+                    Assert.Fail($"gradient {i}[{e}]: repacked per item {before.G[i][e]:R}, x shared {shared.G[i][e]:R}");
+            }
+        }
+    }
+
     /// <summary>out_proj.bias's gradient is not asked for in these runs.</summary>
     private const int TransformerBiasIndex = 3;
 
