@@ -25,16 +25,6 @@ internal sealed class EncoderLayerSplit
     internal float[]?[][] G = [];
     internal float[][][] NormGrads = [];
     internal List<DeferredWeightGrad>[] Deferred = [];
-    /// <summary>
-    /// Per part and deferred record: the record's x (the B of its gWᵀ-row products) packed once by the part's own thread after
-    /// its backward (<see cref="Gemm.PackRowsOfB"/>) for all the weight-gradient items of that weight, which read it with
-    /// <see cref="Gemm.PackedOnB"/> instead of each repacking it; the buffers are kept between steps.
-    /// </summary>
-    internal List<float[]>[] PackedX = [];
-    /// <summary>Per part and record: the first panel's index in <see cref="PackedX"/>'s buffer, −1 (or no entry): x not packed.</summary>
-    internal List<int>[] PackedXBase = [];
-    /// <summary>False (tests: <see cref="TransformerLayerKernel.t_repackWeightGradX"/>): each item packs x itself, the path before the sharing.</summary>
-    internal bool ShareX = true;
     /// <summary>The weight-gradient items of the last backward: (record index, first output row, end row).</summary>
     internal readonly List<(int Record, int Row0, int Row1)> Items = [];
     /// <summary>The dropout masks of the whole batch, drawn in eager's order before the parts run; each part copies its sequences'.</summary>
@@ -52,7 +42,6 @@ internal sealed class EncoderLayerSplit
             G = new float[]?[parts][];
             NormGrads = new float[parts][][];
             Deferred = new List<DeferredWeightGrad>[parts];
-            (PackedX, PackedXBase) = (new List<float[]>[parts], new List<int>[parts]);
             for (int p = 0; p < parts; p++)
             {
                 Parts[p] = new EncoderLayerWorkspace();
@@ -60,7 +49,6 @@ internal sealed class EncoderLayerSplit
                 G[p] = new float[]?[12];
                 NormGrads[p] = [new float[s.DModel], new float[s.DModel], new float[s.DModel], new float[s.DModel]];
                 Deferred[p] = [];
-                (PackedX[p], PackedXBase[p]) = ([], []);
             }
             _e = s.DModel;
         }
@@ -71,33 +59,6 @@ internal sealed class EncoderLayerSplit
         }
         (Count, N) = (parts, n);
     }
-
-    /// <summary>
-    /// Part <paramref name="p"/>'s deferred weight gradients' x packed for the items (<see cref="PackedX"/>): once per part and
-    /// weight instead of once per item and part (a weight has up to ~3 items). Only where <see cref="Gemm.SgemmPacked"/>
-    /// would take the packed path (it needs the direct kernels' vectors, Gemm.Direct.cs's <c>DirectVectors</c>); the items
-    /// check the size. A record whose items skip x's or gy's zeros does not read it (packed anyway: the skip is decided per item).
-    /// </summary>
-    internal void PackDeferredX(int p)
-    {
-        var records = Deferred[p];
-        var (buffers, bases) = (PackedX[p], PackedXBase[p]);
-        bases.Clear();
-        bool packedPath = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated;
-        for (int j = 0; j < records.Count; j++)
-        {
-            var r = records[j];
-            if (r.GWeight is null || !packedPath || r.Rows <= 0)
-            {
-                bases.Add(-1);
-                continue;
-            }
-            int length = Gemm.PackedBLength(r.Rows, r.InF);
-            if (buffers.Count <= j) buffers.Add(new float[length]);
-            else if (buffers[j].Length < length) buffers[j] = new float[length];
-            bases.Add(Gemm.PackRowsOfB(r.X, 0, r.InF, r.Rows, r.InF, buffers[j]));
-        }
-    }
 }
 
 public static partial class TransformerLayerKernel
@@ -107,9 +68,6 @@ public static partial class TransformerLayerKernel
 
     /// <summary>Tests: the output rows per item of the weight-gradient sum on this thread (0: by <see cref="WeightGradFlopsPerItem"/>).</summary>
     [ThreadStatic] internal static int t_forcedWeightGradRows;
-
-    /// <summary>Tests: the split backwards called on this thread let each weight-gradient item repack x (the path before <see cref="EncoderLayerSplit.PackedX"/>).</summary>
-    [ThreadStatic] internal static bool t_repackWeightGradX;
 
     /// <summary>Set on the thread running a part of a split backward: <see cref="LinearBackward"/> records its weight gradients here.</summary>
     [ThreadStatic] private static List<DeferredWeightGrad>? t_deferredWeightGrads;
@@ -224,9 +182,7 @@ public static partial class TransformerLayerKernel
                 pg[i] = own;
             }
             split.Deferred[p].Clear();
-            split.PackedXBase[p].Clear();
         }
-        split.ShareX = !t_repackWeightGradX;
         Parallelism.For(parts, new BackwardPart(s, gy, gx, w, split));
 
         // The deferred weight gradients: the parts recorded the same layers in the same order.
@@ -280,7 +236,6 @@ public static partial class TransformerLayerKernel
                 t_deferredWeightGrads = null;
             }
             if (gx is not null) Array.Copy(split.Gx[index], 0, gx, off, len);
-            if (split.ShareX) split.PackDeferredX(index);
         }
     }
 
@@ -298,17 +253,8 @@ public static partial class TransformerLayerKernel
                 // gᵀ·x over the part's rows on the packed path: the size rules would take the direct one (a part's 256 rows
                 // are ≤ 2^24 multiply-adds, and x of ≤ 128 columns is "narrow"), which for these transposed-A products is
                 // slower (docs/performance.md, "The transformer step, session 19"); both add each 256-term chain to gW.
-                // x packed once by its part (PackedX): PackedOnB runs SgemmPacked's k-blocks, row blocks and tiles on the same
-                // panel contents (the same bits); SgemmPacked's tiny products (≤ 4096 multiply-adds) take Run's path, kept.
                 if (rec.GWeight is { } gW && !(rec.SkipZeros && WeightGradSkipZeros(rec.X, rec.Gy, gW, rec.Rows, inF, outF, o0, o1, rec.WeightOffset, rec.ZerosInX)))
-                {
-                    var bases = split.PackedXBase[p];
-                    int xBase = j < bases.Count ? bases[j] : -1;
-                    if (xBase >= 0 && (long)m * inF * rec.Rows > 4096)
-                        Gemm.PackedOnB(true, m, inF, rec.Rows, rec.Gy, o0, outF, split.PackedX[p][j], xBase, rec.Rows, 0, gW, rec.WeightOffset + o0 * inF, inF, accumulate: true);
-                    else
-                        Gemm.SgemmPacked(true, m, inF, rec.Rows, rec.Gy, o0, outF, rec.X, 0, inF, gW, rec.WeightOffset + o0 * inF, inF, accumulate: true);
-                }
+                    Gemm.SgemmPacked(true, m, inF, rec.Rows, rec.Gy, o0, outF, rec.X, 0, inF, gW, rec.WeightOffset + o0 * inF, inF, accumulate: true);
                 if (rec.GBias is { } gB) AddColumnSums(rec.Gy, o0, outF, rec.Rows, gB.AsSpan(rec.BiasOffset + o0, m));
             }
         }
