@@ -218,6 +218,12 @@ public static class Profile
         Add("gemm-fc2-fwd", "sgemm 64x256 · (128x256)ᵀ (fc2 forward)", () => Gemm.Sgemm(false, true, 64, 128, 256, 1f, wc, 0, 256, w2b, 0, 256, 0f, h2, 0, 128), 1000);
         Add("gemm-fc2-dx", "sgemm 64x128 · 128x256 (fc2 input gradient)", () => Gemm.Sgemm(false, false, 64, 256, 128, 1f, h2, 0, 128, w2b, 0, 256, 0f, wc, 0, 256), 1000);
         Add("gemm-fc2-dw", "sgemm (64x128)ᵀ · 64x256 (fc2 weight gradient)", () => Gemm.Sgemm(true, false, 128, 256, 64, 1f, h2, 0, 128, wc, 0, 256, 0f, w2b, 0, 256), 1000);
+        // bias gradients as column sums (ReduceKernel.AddColumnSums): the LSTM's b_ih over its T·N = 1120 rows of 512 gates,
+        // and the transformer split's 256-row items of 128 of 512 columns
+        var gRows = new float[1120 * 512]; var gSum = new float[512];
+        for (int i = 0; i < gRows.Length; i++) gRows[i] = rnd.NextSingle() - 0.5f;
+        Add("colsum-lstm", "column sums 1120x512 (ReduceKernel.AddColumnSums)", () => ReduceKernel.AddColumnSums(gRows, 0, 512, 1120, gSum), 2000);
+        Add("colsum-split", "column sums 256 rows, 128 of 512 columns (ReduceKernel.AddColumnSums)", () => ReduceKernel.AddColumnSums(gRows, 128, 512, 256, gSum.AsSpan(0, 128)), 5000);
         // the zero-skipping products (Gemm.ZeroSkip.cs) on output gradients of which NN % are nonzero (a ReLU's backward
         // leaves ~50 %), against the dense gemm-fc1-dw / gemm-fc2-dx / gemm-fc2-dw above: where the crossover is
         foreach (int pct in new[] { 10, 25, 50, 75, 90 })

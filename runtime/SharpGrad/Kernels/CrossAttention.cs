@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Numerics.Tensors;
 
 namespace SharpGrad.Kernels;
 
@@ -226,8 +225,7 @@ public static class CrossAttentionKernel
         if (gx is not null) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, gyOffset, gyLd, weight, weightOffset, inF, 1f, gx, 0, inF);
         if (gWeight is not null) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, gyOffset, gyLd, x, 0, inF, 1f, gWeight, weightOffset, inF);
         if (gBias is null) return;
-        var target = gBias.AsSpan(biasOffset, outF);
-        for (int r = 0; r < rows; r++) TensorPrimitives.Add(target, gy.AsSpan(gyOffset + r * gyLd, outF), target);
+        ReduceKernel.AddColumnSums(gy, gyOffset, gyLd, rows, gBias.AsSpan(biasOffset, outF));
     }
 
     /// <summary>q in its own [N, L, E] rows; k and v packed in [N, S, 2E] rows (k at 0, v at E).</summary>

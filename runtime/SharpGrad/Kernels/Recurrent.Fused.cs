@@ -292,7 +292,7 @@ public static partial class RecurrentKernel
     private static void AddRows<T>(Span<T> sum, T[] a, int offset, int rows, int g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (sum.IsEmpty) return;
-        for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.Add(sum[..g], a.AsSpan(offset + r * g, g), sum[..g]);
+        ReduceKernel.AddColumnSums(a, offset, g, rows, sum[..g]);
     }
 
     /// <summary>

@@ -622,10 +622,7 @@ public static partial class RecurrentKernel
                 }
             }
             // b_hh's gradient: the step's rows summed while they are in the cache (not in a pass over all T·N rows at the end)
-            if (!dB.IsEmpty)
-            {
-                for (int r = 0; r < nr; r++) TensorPrimitives.Add(dB, dHw.AsSpan(rowG + r * g, g), dB);
-            }
+            if (!dB.IsEmpty) ReduceKernel.AddColumnSums(dHw, rowG, g, nr, dB[..g]);
             // dh_{t-1} = dHw_t · W_hh (GRU: += onto the direct part z·dh_t); after the first step only when h_0's gradient is asked for
             if (k > 0 || wantDh0)
                 Gemm<T>(false, false, nr, h, g, dHw, rowG, g, w, wOffset, h, dhNextArray, rh, h, beta: s.Mode == RecurrentMode.Gru);

@@ -401,11 +401,7 @@ public static class RecurrentStack
                     DWhh = weightGrads[idx * k + 1], X = ws.InputOf(layer), DXw = dXw, Rows = rows, InF = inF, DWih = weightGrads[idx * k],
                     WIh = weights[idx * k], Dx = wantInput ? dx : null, DxBeta = dir == 0 ? 0f : 1f,
                 }.Run();
-                if (gbIh is not null && !sharedBiasGrad)
-                {
-                    var gb = gbIh.AsSpan(0, g);
-                    for (int r = 0; r < rows; r++) TensorPrimitives.Add(gb, dXw.AsSpan(r * g, g), gb);
-                }
+                if (gbIh is not null && !sharedBiasGrad) ReduceKernel.AddColumnSums(dXw, 0, g, rows, gbIh.AsSpan(0, g));
             }
         }
         if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: true);

@@ -144,4 +144,20 @@ public static class ReduceKernel
             }
         }
     }
+
+    /// <summary>
+    /// sum[j] += x[off + j] + x[off + ld + j] + … over <paramref name="rows"/> rows <paramref name="ld"/> apart (a bias
+    /// gradient: the rows of gy summed into gb; each element's sum in row order): one <c>TensorPrimitives.Add</c> per row.
+    /// Sums kept in registers across the rows (session 21's split) were slower: their two vector chains per column pass wait
+    /// on the add's latency every row (`count colsum-lstm`, the LSTM's 1120 × 512: 94–102 µs against 42–46 per row;
+    /// `colsum-split`, the transformer split's 256 rows × 128 of 512 columns: 10–14 against 6–9; 1 thread, min).
+    /// Used by the transformer, cross-attention and recurrent backward passes.
+    /// </summary>
+    internal static void AddColumnSums<T>(T[] x, int off, int ld, int rows, Span<T> sum) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = sum.Length;
+        if (rows > 0 && (off < 0 || (long)(rows - 1) * ld + off + m > x.Length))
+            throw new ArgumentException($"AddColumnSums: {rows} rows of {m} columns from element {off}, {ld} apart, need {(long)(rows - 1) * ld + off + m} elements, but the array has {x.Length}.");
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(sum, x.AsSpan(off + r * ld, m), sum);
+    }
 }

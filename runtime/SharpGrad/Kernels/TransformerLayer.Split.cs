@@ -1,7 +1,4 @@
-using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace SharpGrad.Kernels;
 
@@ -255,50 +252,8 @@ public static partial class TransformerLayerKernel
                 // slower (docs/performance.md, "The transformer step, session 19"); both add each 256-term chain to gW.
                 if (rec.GWeight is { } gW && !(rec.SkipZeros && WeightGradSkipZeros(rec.X, rec.Gy, gW, rec.Rows, inF, outF, o0, o1, rec.WeightOffset, rec.ZerosInX)))
                     Gemm.SgemmPacked(true, m, inF, rec.Rows, rec.Gy, o0, outF, rec.X, 0, inF, gW, rec.WeightOffset + o0 * inF, inF, accumulate: true);
-                if (rec.GBias is { } gB) AddColumnSums(rec.Gy, o0, outF, rec.Rows, gB.AsSpan(rec.BiasOffset + o0, m));
+                if (rec.GBias is { } gB) ReduceKernel.AddColumnSums(rec.Gy, o0, outF, rec.Rows, gB.AsSpan(rec.BiasOffset + o0, m));
             }
-        }
-    }
-
-    /// <summary>
-    /// sum[j] += gy[0, c0 + j] + gy[1, c0 + j] + … row by row (rows <paramref name="ld"/> apart): each element's sum in row order as
-    /// one <c>TensorPrimitives.Add</c> per row gave it (the bits of the per-row adds), the partial sums kept in registers
-    /// across the rows instead of stored and reloaded per row (256 calls per part and weight-gradient item).
-    /// </summary>
-    internal static void AddColumnSums(float[] gy, int c0, int ld, int rows, Span<float> sum)
-    {
-        int m = sum.Length, w = Vector<float>.Count, j = 0;
-        ref float g0 = ref MemoryMarshal.GetArrayDataReference(gy);
-        ref float s0 = ref MemoryMarshal.GetReference(sum);
-        if (rows > 0 && (long)(rows - 1) * ld + c0 + m > gy.Length)
-            throw new ArgumentException($"AddColumnSums: {rows} rows of {m} columns from column {c0}, {ld} apart, need {(long)(rows - 1) * ld + c0 + m} elements, but gy has {gy.Length}.");
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; j <= m - 2 * w; j += 2 * w)
-            {
-                var a0 = Vector.LoadUnsafe(ref s0, (nuint)j);
-                var a1 = Vector.LoadUnsafe(ref s0, (nuint)(j + w));
-                for (int r = 0; r < rows; r++)
-                {
-                    nuint at = (nuint)((long)r * ld + c0 + j);
-                    a0 += Vector.LoadUnsafe(ref g0, at);
-                    a1 += Vector.LoadUnsafe(ref g0, at + (nuint)w);
-                }
-                a0.StoreUnsafe(ref s0, (nuint)j);
-                a1.StoreUnsafe(ref s0, (nuint)(j + w));
-            }
-            for (; j <= m - w; j += w)
-            {
-                var a = Vector.LoadUnsafe(ref s0, (nuint)j);
-                for (int r = 0; r < rows; r++) a += Vector.LoadUnsafe(ref g0, (nuint)((long)r * ld + c0 + j));
-                a.StoreUnsafe(ref s0, (nuint)j);
-            }
-        }
-        for (; j < m; j++)
-        {
-            float a = Unsafe.Add(ref s0, j);
-            for (int r = 0; r < rows; r++) a += Unsafe.Add(ref g0, (nint)((long)r * ld + c0 + j));
-            Unsafe.Add(ref s0, j) = a;
         }
     }
 }

@@ -151,8 +151,8 @@ public class TransformerLayerSplitTests
     }
 
     /// <summary>
-    /// The split's bias-gradient sums (<see cref="TransformerLayerKernel.AddColumnSums"/>, session 21: partial sums in registers
-    /// across the rows) against one <c>TensorPrimitives.Add</c> per row as before, bit for bit: widths around the vector
+    /// The bias-gradient sums (<see cref="ReduceKernel.AddColumnSums{T}"/>, shared by the split, cross-attention and the
+    /// recurrent kernels) against one <c>TensorPrimitives.Add</c> per row written out here, bit for bit: widths around the vector
     /// width and two of it, a column offset inside longer rows, one row and a part's 256.
     /// </summary>
     [Theory]
@@ -171,9 +171,28 @@ public class TransformerLayerSplitTests
         for (int r = 0; r < rows; r++)
             System.Numerics.Tensors.TensorPrimitives.Add(expected.AsSpan(1, m), gy.AsSpan(r * ld + c0, m), expected.AsSpan(1, m));
         var actual = (float[])start.Clone();
-        TransformerLayerKernel.AddColumnSums(gy, c0, ld, rows, actual.AsSpan(1, m));
+        ReduceKernel.AddColumnSums(gy, c0, ld, rows, actual.AsSpan(1, m));
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]), $"sum[{i}]: {actual[i]}, expected {expected[i]}");
-        Assert.Throws<ArgumentException>(() => TransformerLayerKernel.AddColumnSums(gy, c0 + ld, ld, rows, actual.AsSpan(1, m)));
+        Assert.Throws<ArgumentException>(() => ReduceKernel.AddColumnSums(gy, c0 + ld, ld, rows, actual.AsSpan(1, m)));
+    }
+
+    /// <summary><see cref="ReduceKernel.AddColumnSums{T}"/> in double (the recurrent kernels' double instantiation) against the per-row adds, bit for bit.</summary>
+    [Theory]
+    [InlineData(7, 9, 2, 13)]
+    [InlineData(35, 20, 0, 20)]
+    public void ColumnSumsInDoubleEqualThePerRowAdds(int rows, int m, int c0, int ld)
+    {
+        var rng = new Random(rows * 31 + m);
+        var gy = new double[rows * ld];
+        for (int i = 0; i < gy.Length; i++) gy[i] = rng.NextDouble() * 2 - 1;
+        var expected = new double[m + 2];
+        for (int i = 0; i < expected.Length; i++) expected[i] = rng.NextDouble();
+        var actual = (double[])expected.Clone();
+        for (int r = 0; r < rows; r++)
+            System.Numerics.Tensors.TensorPrimitives.Add(expected.AsSpan(1, m), gy.AsSpan(r * ld + c0, m), expected.AsSpan(1, m));
+        ReduceKernel.AddColumnSums(gy, c0, ld, rows, actual.AsSpan(1, m));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(actual[i]), $"sum[{i}]: {actual[i]}, expected {expected[i]}");
     }
 }
