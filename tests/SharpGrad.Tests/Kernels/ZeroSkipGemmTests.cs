@@ -114,6 +114,56 @@ public class ZeroSkipGemmTests
     }
 
     /// <summary>
+    /// Two rows at a time (BlockPair) where one row of each pair has the longer list in every k-block — the even rows' or the
+    /// odd rows' (the kernel then walks the pair with the rows' roles swapped, session 22) — and an odd last row alone: each
+    /// element equals the dense chain (restarted every 256 terms) followed by the row's epilogue (bias, its own residual row,
+    /// ReLU), bit for bit, at both vector widths, overwritten and accumulated, the rows' roles swapped in some k-blocks only too.
+    /// </summary>
+    [Theory]
+    [InlineData(9, 128, 600, 0.9, 0.1)]
+    [InlineData(9, 128, 600, 0.1, 0.9)]
+    [InlineData(10, 130, 300, 0.5, 0.5)]
+    [InlineData(7, 256, 520, 1.0, 0.3)]
+    [InlineData(6, 96, 257, 0.3, 1.0)]
+    public void PairsWithTheLongerListInEitherRowEqualTheDenseChain(int m, int n, int k, double evenZeros, double oddZeros)
+    {
+        foreach (bool accumulate in new[] { false, true })
+        {
+            CheckPairs<Gemm.Simd256<float>, Vector256<float>>(m, n, k, evenZeros, oddZeros, accumulate);
+            CheckPairs<Gemm.Simd512<float>, Vector512<float>>(m, n, k, evenZeros, oddZeros, accumulate);
+        }
+    }
+
+    private static void CheckPairs<V, TV>(int m, int n, int k, double evenZeros, double oddZeros, bool accumulate)
+        where V : struct, Gemm.ISimd<TV, float> where TV : struct
+    {
+        var rng = new Rng(m * 131 + n * 7 + k + V.Count + (accumulate ? 3 : 0) + (int)(evenZeros * 10));
+        int ldc = n + 1, cOff = 5, resLd = n + 2;
+        var a = new float[m * k];
+        for (int i = 0; i < m; i++) Sparse(k, i % 2 == 0 ? evenZeros : oddZeros, rng).CopyTo(a, i * k);
+        var b = SmallGemmTests.Random(k * n, rng);
+        var c = SmallGemmTests.Random(cOff + m * ldc, rng);
+        var bias = SmallGemmTests.Random(n, rng);
+        var residual = SmallGemmTests.Random(m * resLd, rng);
+        var expected = (float[])c.Clone();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float e = DenseChain(c[cOff + i * ldc + j], k, accumulate, p => a[i * k + p], p => b[p * n + j]);
+                e += bias[j];
+                e += residual[i * resLd + j];
+                expected[cOff + i * ldc + j] = e < 0f ? 0f : e;
+            }
+        var epi = new GemmEpilogue(bias, 0, residual, 0, resLd, GemmActivation.Relu).ToEpi();
+        Assert.True(Gemm.TrySgemmSkipZeros<V, TV>(false, m, n, k, a, 0, k, b, 0, n, c, cOff, ldc, accumulate, allowParallel: true, 1f, epi: epi));
+        for (int e = 0; e < c.Length; e++)
+        {
+            if (BitConverter.SingleToInt32Bits(c[e]) != BitConverter.SingleToInt32Bits(expected[e]))
+                Assert.Fail($"{V.Count}-lane skip product of pairs m={m} n={n} k={k} zeros {evenZeros}/{oddZeros} accumulate={accumulate}: element {e} (row {(e - cOff) / ldc}) is {c[e]:R}, expected {expected[e]:R}");
+        }
+    }
+
+    /// <summary>
     /// The dense kernels' chain for one element of C: from +0 over every term of each 256-term block in order, each block's
     /// chain added to <paramref name="c"/> (the first written instead unless accumulating).
     /// </summary>
