@@ -84,36 +84,66 @@ public static partial class Gemm
             if (outF - nl < Math.Max(1, outF / DeadUnitsMinShare) || !AllFinite(x, xOff, rows, inF, inF)) return false;
             nl = PadToTiles(live, nl, outF, DirectMR);
             if (nl > 0 && !DenseProductIsOneChain(true, nl, inF, rows)) return false;
-            if (nl > 0)
+            if (nl == 0)
             {
-                // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to
-                // its unit, last first (live[t] ≥ t, so a row is moved before anything lands on it)
-                float[] gc = Scratch<float>.Pool.Rent(rows * nl);
-                try
-                {
-                    for (int b = 0; b < rows; b++)
-                    {
-                        int src = gOff + b * outF, dst = b * nl;
-                        for (int t = 0; t < nl; t++) gc[dst + t] = g[src + live[t]];
-                    }
-                    Sgemm(true, false, nl, inF, rows, 1f, gc, 0, nl, x, xOff, inF, 0f, gw, 0, inF);
-                }
-                finally
-                {
-                    Scratch<float>.Pool.Return(gc);
-                }
-                for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF, inF).CopyTo(gw.AsSpan(live[t] * inF, inF));
+                gw.AsSpan(0, outF * inF).Clear();
+                return true;
             }
-            for (int j = 0, t = 0; j < outF; j++)
+            // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to its
+            // unit, last first (live[t] ≥ t, so a row is moved before anything lands on it), and the dead rows are cleared.
+            // All three by ranges of gW's columns (the direct kernel's column split, aligned to its two-vector strips, so
+            // each element is the same chain as in one call), as one loop over the cores: the move and the clears of
+            // fc1's 256×784 gradient were ~20 µs on the calling thread after the product's loop (session 22).
+            float[] gc = Scratch<float>.Pool.Rent(rows * nl);
+            try
             {
-                if (t < nl && live[t] == j) t++;
-                else gw.AsSpan(j * inF, inF).Clear();
+                for (int b = 0; b < rows; b++)
+                {
+                    int src = gOff + b * outF, dst = b * nl;
+                    for (int t = 0; t < nl; t++) gc[dst + t] = g[src + live[t]];
+                }
+                CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
+                int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
+                double flops = 2.0 * nl * inF * rows;
+                int parts = flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
+                parts = Math.Max(1, Math.Min(parts, (inF + align - 1) / align));
+                int chunk = parts <= 1 ? inF : RoundUp((inF + parts - 1) / parts, align);
+                parts = (inF + chunk - 1) / chunk;
+                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, chunk);
+                if (parts <= 1) body.Invoke(0);
+                else Parallelism.For(parts, body);
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(gc);
             }
             return true;
         }
         finally
         {
             Scratch<int>.Pool.Return(live);
+        }
+    }
+
+    /// <summary>
+    /// Columns [index·chunk, …) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
+    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: the live rows' product on them (the direct kernel, overwriting),
+    /// each live row's part moved to its unit (last first), the dead rows' part cleared.
+    /// </summary>
+    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int chunk)
+        : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
+        {
+            int c0 = index * chunk, c1 = Math.Min(inF, c0 + chunk), w = c1 - c0;
+            DirectRange(true, false, nl, rows, 1f, gc, 0, nl, x, xOff, inF, gw, 0, inF, default(Epi<float>), c0, c1, overwrite: true);
+            for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF + c0, w).CopyTo(gw.AsSpan(live[t] * inF + c0, w));
+            for (int j = 0, t = 0; j < outF; j++)
+            {
+                if (t < nl && live[t] == j) t++;
+                else gw.AsSpan(j * inF + c0, w).Clear();
+            }
         }
     }
 
