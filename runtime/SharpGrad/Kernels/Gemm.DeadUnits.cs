@@ -93,7 +93,8 @@ public static partial class Gemm
             // unit, last first (live[t] ≥ t, so a row is moved before anything lands on it), and the dead rows are cleared.
             // All three by ranges of gW's columns (the direct kernel's column split, aligned to its two-vector strips, so
             // each element is the same chain as in one call), as one loop over the cores: the move and the clears of
-            // fc1's 256×784 gradient were ~20 µs on the calling thread after the product's loop (session 22).
+            // fc1's 256×784 gradient ran on the calling thread after the product's loop (the MLP step's largest serial gap
+            // at 2 threads, docs/performance.md, "The MLP step and mnist, session 22").
             float[] gc = Scratch<float>.Pool.Rent(rows * nl);
             try
             {
