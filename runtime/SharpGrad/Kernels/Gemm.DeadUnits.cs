@@ -98,11 +98,7 @@ public static partial class Gemm
             float[] gc = Scratch<float>.Pool.Rent(rows * nl);
             try
             {
-                for (int b = 0; b < rows; b++)
-                {
-                    int src = gOff + b * outF, dst = b * nl;
-                    for (int t = 0; t < nl; t++) gc[dst + t] = g[src + live[t]];
-                }
+                GatherColumns(g, gOff, rows, outF, live, nl, gc);
                 CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
                 int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
                 double flops = 2.0 * nl * inF * rows;
@@ -123,6 +119,33 @@ public static partial class Gemm
         finally
         {
             Scratch<int>.Pool.Return(live);
+        }
+    }
+
+    /// <summary>
+    /// gc [rows×nl] = g's columns <paramref name="live"/>[0..nl) side by side (g [rows×cols] at <paramref name="gOff"/>, every
+    /// live[t] &lt; cols, checked by the caller). AVX2's gather takes 8 columns per instruction: the scalar loop with its
+    /// bounds checks was ~1.7 % of the 1-thread MLP step (fc1's 64×210 and fc2's 64×108), on the calling thread (session 22).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+    {
+        if ((long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length)
+            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns ({live.Length}), gc {gc.Length}.");
+        fixed (float* g0 = g, c0 = gc)
+        fixed (int* l0 = live)
+        {
+            for (int b = 0; b < rows; b++)
+            {
+                float* src = g0 + gOff + (long)b * cols, dst = c0 + (long)b * nl;
+                int t = 0;
+                if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                {
+                    for (; t + Vector256<int>.Count <= nl; t += Vector256<int>.Count)
+                        System.Runtime.Intrinsics.X86.Avx2.GatherVector256(src, Vector256.Load(l0 + t), 4).Store(dst + t);
+                }
+                for (; t < nl; t++) dst[t] = src[l0[t]];
+            }
         }
     }
 
