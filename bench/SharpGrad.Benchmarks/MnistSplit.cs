@@ -10,7 +10,8 @@ namespace SharpGrad.Benchmarks;
 /// `mnist-split [--threads N] [--variant V]`: a copy of <see cref="Workloads.MnistMlp"/>'s compiled loop with a stopwatch
 /// split per part (shuffle, batch gathering, ZeroGrad, LossBackward, Step), summed per epoch, to see where the epochs' time
 /// goes. Variants (diagnostics only, not the workload): <c>fixed</c> trains on one batch every step (no gathering),
-/// <c>pregathered</c> gathers all of an epoch's batches before the epoch, <c>plain</c> uses SGD without momentum.
+/// <c>pregathered</c> gathers all of an epoch's batches before the epoch, <c>plain</c> uses SGD without momentum, <c>mlp</c> runs mlp_train_step_b64's step (one fixed
+/// <c>torch.rand</c> batch, plain SGD at lr 0.01) so that <c>--regions</c> maps its loops.
 /// </summary>
 public static class MnistSplit
 {
@@ -55,7 +56,9 @@ public static class MnistSplit
         }
         var net = new MlpNet();
         var c = net.Compile();
-        var opt = new Sgd(net.Parameters(), 0.1, momentum: variant == "plain" ? 0 : 0.9);
+        // variant "mlp": mlp_train_step_b64's step (one fixed torch.rand batch, plain SGD at lr 0.01), timed per step as mnist's
+        bool mlpStep = variant == "mlp";
+        var opt = mlpStep ? new Sgd(net.Parameters(), 0.01) : new Sgd(net.Parameters(), 0.1, momentum: variant == "plain" ? 0 : 0.9);
         const int parts = 5;
         string[] names = ["perm", "gather", "zero", "lossbwd", "step"];
         var t = new double[epochs, parts];
@@ -69,7 +72,7 @@ public static class MnistSplit
         long[] ysrc = ytr.ToLongArray();
         var maxStep = new double[epochs];
         var (gc0, gc1, gc2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
-        Tensor? fx = variant == "fixed-rand" ? Tensor.Rand(64, 784) : null, fy = variant == "fixed-rand" ? Tensor.RandInt(0, 10, [64]) : null;
+        Tensor? fx = variant is "fixed-rand" or "mlp" ? Tensor.Rand(64, 784) : null, fy = variant is "fixed-rand" or "mlp" ? Tensor.RandInt(0, 10, [64]) : null;
         var per = new double[epochs, parts, 8000 / 64];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"before the loop: JIT {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms ({System.Runtime.JitInfo.GetCompiledMethodCount()} methods) since start"));
         var swAll = Stopwatch.StartNew();
@@ -107,7 +110,7 @@ public static class MnistSplit
                 a = Stopwatch.GetTimestamp();
                 Tensor xb, yb;
                 if (pre is not null) (xb, yb) = pre[k];
-                else if (variant.StartsWith("fixed", StringComparison.Ordinal) && fx is not null) (xb, yb) = (fx, fy!);
+                else if ((mlpStep || variant.StartsWith("fixed", StringComparison.Ordinal)) && fx is not null) (xb, yb) = (fx, fy!);
                 else if (reuseX is not null)
                 {
                     // the same rows copied into one batch tensor kept across steps (what a pooled batch would cost)

@@ -48,21 +48,81 @@ public static partial class CompiledSupport
         bool smallGx = gx is not null && Gemm.SmallGradSkipsZeros(inputGrad: true, rows, inF, outF);
         bool smallGw = gWeight is not null && Gemm.SmallGradSkipsZeros(inputGrad: false, rows, inF, outF);
         long gNonZero = smallGx || smallGw ? Gemm.CountNonZero(gy, 0, rows, outF, outF) : -1;
-        if (gx is not null && !(smallGx
-                ? Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
-                : Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true)))
+        var grads = new LinearGrads(x, w, gy, gx, gWeight, gBias, rows, inF, outF, overwriteWeight, overwriteBias, smallGx, smallGw, gNonZero);
+        if (gx is not null && gWeight is not null && PairsLinearGrads(rows, inF, outF))
         {
-            Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+            // Both products in one loop of two items, one per core (each runs its whole product as on one thread)
+            Parallelism.For(2, grads);
+            return;
         }
-        // Units dead for the whole batch (a ReLU's all-zero columns of gy): only the live rows of a fresh gradient (Gemm.DeadUnits.cs).
-        if (gWeight is not null && !(smallGw
-                ? Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gy, 0, outF, x, 0, inF, gWeight, 0, inF, accumulate: !overwriteWeight, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
-                : Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
-            && !(overwriteWeight && Gemm.TryLinearWeightGradSkipDeadUnits(gy, 0, x, 0, gWeight, rows, inF, outF)))
+        grads.InputGrad();
+        grads.WeightAndBiasGrads();
+    }
+
+    /// <summary>
+    /// The fewest multiply-adds (rows·inF·outF) of a Linear's backward whose input and weight gradients run as one loop of
+    /// two items (<see cref="PairsLinearGrads"/>): below it the hand-off costs about what the second core saves (fc3 of the
+    /// MLP, 82 K).
+    /// </summary>
+    private const long LinearGradPairMinMacs = 1_000_000;
+
+    /// <summary>
+    /// The most multiply-adds of a Linear's backward whose two gradients run as one loop of two items: the MLP's and
+    /// mnist's fc2 (64×256→128, 2.1 M each) took three loops or none before (the input gradient split in four, the dead-units
+    /// or skipping weight gradient below the split bounds on one core, the bias sum after it); above it each product splits
+    /// over the cores by itself (docs/performance.md, "The MLP step and mnist, session 22").
+    /// </summary>
+    private const long LinearGradPairMaxMacs = 4_000_000;
+
+    /// <summary>Whether a Linear's input and weight gradients run side by side, one per core (several threads, not inside a loop's item).</summary>
+    private static bool PairsLinearGrads(int rows, int inF, int outF)
+    {
+        long macs = (long)rows * inF * outF;
+        return Parallelism.MaxThreads > 1 && !WorkerPool.InsideItem && macs >= LinearGradPairMinMacs && macs <= LinearGradPairMaxMacs;
+    }
+
+    /// <summary>
+    /// The gradients of one Linear's backward: item 0 the input gradient, item 1 the weight gradient and the bias sum (as an
+    /// item of <see cref="Parallelism.For{TBody}(int, TBody)"/>, or both in order on one thread). Each product is the same
+    /// call as on one thread (inside an item its own split runs serially, over all columns), so the bits do not depend on the
+    /// thread count.
+    /// </summary>
+    private readonly struct LinearGrads(float[] x, float[] w, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int rows, int inF, int outF,
+        bool overwriteWeight, bool overwriteBias, bool smallGx, bool smallGw, long gNonZero) : IParallelBody
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
         {
-            Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+            if (index == 0) InputGrad();
+            else WeightAndBiasGrads();
         }
-        if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
+
+        /// <summary>gx += gy · w (nothing when gx is null).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public void InputGrad()
+        {
+            if (gx is not null && !(smallGx
+                    ? Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
+                    : Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true)))
+            {
+                Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+            }
+        }
+
+        /// <summary>gW (+)= gyᵀ · x and gBias (+)= Σ_rows gy (each when not null).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public void WeightAndBiasGrads()
+        {
+            // Units dead for the whole batch (a ReLU's all-zero columns of gy): only the live rows of a fresh gradient (Gemm.DeadUnits.cs).
+            if (gWeight is not null && !(smallGw
+                    ? Gemm.TrySgemmSkipZeros(true, outF, inF, rows, gy, 0, outF, x, 0, inF, gWeight, 0, inF, accumulate: !overwriteWeight, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
+                    : Gemm.TryLinearWeightGradSkipZeros(gy, 0, x, 0, gWeight, rows, inF, outF, accumulate: !overwriteWeight, allowParallel: true))
+                && !(overwriteWeight && Gemm.TryLinearWeightGradSkipDeadUnits(gy, 0, x, 0, gWeight, rows, inF, outF)))
+            {
+                Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight, 0, inF);
+            }
+            if (gBias is not null) ReduceKernel.Sum(gy, gBias, 1, rows, outF, 1f, accumulate: !overwriteBias);
+        }
     }
 
     /// <summary>A batched matrix product per item (PyTorch: <c>torch.matmul</c> of [n, m, k] and [n, k, q]).</summary>

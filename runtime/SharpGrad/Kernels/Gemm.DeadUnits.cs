@@ -84,36 +84,90 @@ public static partial class Gemm
             if (outF - nl < Math.Max(1, outF / DeadUnitsMinShare) || !AllFinite(x, xOff, rows, inF, inF)) return false;
             nl = PadToTiles(live, nl, outF, DirectMR);
             if (nl > 0 && !DenseProductIsOneChain(true, nl, inF, rows)) return false;
-            if (nl > 0)
+            if (nl == 0)
             {
-                // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to
-                // its unit, last first (live[t] ≥ t, so a row is moved before anything lands on it)
-                float[] gc = Scratch<float>.Pool.Rent(rows * nl);
-                try
-                {
-                    for (int b = 0; b < rows; b++)
-                    {
-                        int src = gOff + b * outF, dst = b * nl;
-                        for (int t = 0; t < nl; t++) gc[dst + t] = g[src + live[t]];
-                    }
-                    Sgemm(true, false, nl, inF, rows, 1f, gc, 0, nl, x, xOff, inF, 0f, gw, 0, inF);
-                }
-                finally
-                {
-                    Scratch<float>.Pool.Return(gc);
-                }
-                for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF, inF).CopyTo(gw.AsSpan(live[t] * inF, inF));
+                gw.AsSpan(0, outF * inF).Clear();
+                return true;
             }
-            for (int j = 0, t = 0; j < outF; j++)
+            // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to its
+            // unit, last first (live[t] ≥ t, so a row is moved before anything lands on it), and the dead rows are cleared.
+            // All three by ranges of gW's columns (the direct kernel's column split, aligned to its two-vector strips, so
+            // each element is the same chain as in one call), as one loop over the cores: the move and the clears of
+            // fc1's 256×784 gradient ran on the calling thread after the product's loop (the MLP step's largest serial gap
+            // at 2 threads, docs/performance.md, "The MLP step and mnist, session 22").
+            float[] gc = Scratch<float>.Pool.Rent(rows * nl);
+            try
             {
-                if (t < nl && live[t] == j) t++;
-                else gw.AsSpan(j * inF, inF).Clear();
+                GatherColumns(g, gOff, rows, outF, live, nl, gc);
+                CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
+                int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
+                double flops = 2.0 * nl * inF * rows;
+                int parts = flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
+                parts = Math.Max(1, Math.Min(parts, (inF + align - 1) / align));
+                int chunk = parts <= 1 ? inF : RoundUp((inF + parts - 1) / parts, align);
+                parts = (inF + chunk - 1) / chunk;
+                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, chunk);
+                if (parts <= 1) body.Invoke(0);
+                else Parallelism.For(parts, body);
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(gc);
             }
             return true;
         }
         finally
         {
             Scratch<int>.Pool.Return(live);
+        }
+    }
+
+    /// <summary>
+    /// gc [rows×nl] = g's columns <paramref name="live"/>[0..nl) side by side (g [rows×cols] at <paramref name="gOff"/>, every
+    /// live[t] &lt; cols, checked by the caller). AVX2's gather takes 8 columns per instruction: the scalar loop with its
+    /// bounds checks was ~1.7 % of the 1-thread MLP step (fc1's 64×210 and fc2's 64×108), on the calling thread (session 22).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+    {
+        if ((long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length)
+            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns ({live.Length}), gc {gc.Length}.");
+        fixed (float* g0 = g, c0 = gc)
+        fixed (int* l0 = live)
+        {
+            for (int b = 0; b < rows; b++)
+            {
+                float* src = g0 + gOff + (long)b * cols, dst = c0 + (long)b * nl;
+                int t = 0;
+                if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                {
+                    for (; t + Vector256<int>.Count <= nl; t += Vector256<int>.Count)
+                        System.Runtime.Intrinsics.X86.Avx2.GatherVector256(src, Vector256.Load(l0 + t), 4).Store(dst + t);
+                }
+                for (; t < nl; t++) dst[t] = src[l0[t]];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Columns [index·chunk, …) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
+    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: the live rows' product on them (the direct kernel, overwriting),
+    /// each live row's part moved to its unit (last first), the dead rows' part cleared.
+    /// </summary>
+    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int chunk)
+        : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
+        {
+            int c0 = index * chunk, c1 = Math.Min(inF, c0 + chunk), w = c1 - c0;
+            DirectRange(true, false, nl, rows, 1f, gc, 0, nl, x, xOff, inF, gw, 0, inF, default(Epi<float>), c0, c1, overwrite: true);
+            for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF + c0, w).CopyTo(gw.AsSpan(live[t] * inF + c0, w));
+            for (int j = 0, t = 0; j < outF; j++)
+            {
+                if (t < nl && live[t] == j) t++;
+                else gw.AsSpan(j * inF + c0, w).Clear();
+            }
         }
     }
 

@@ -140,6 +140,87 @@ public class TwoThreadSplitTests
     }
 
     /// <summary>
+    /// A compiled Linear's backward whose input and weight gradients run as one loop of two items (session 22: the MLP's and
+    /// mnist's fc2, 1–4 M multiply-adds): gx, gW and the bias's gradient the same bits on several threads as on one, for a
+    /// dense g with dead units (the MLP step's: the dead-units weight gradient when fresh), a sparse g (mnist's: the skipping
+    /// products), a fresh and an accumulated gradient, and odd sizes.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void LinearBackwardGradientPairEqualsOneThread(int threads)
+    {
+        foreach (var (rows, inF, outF) in new[] { (64, 256, 128), (63, 255, 130), (48, 200, 120) })
+            foreach (double zeros in new[] { 0.0, 0.64 })
+                foreach (bool fresh in new[] { true, false })
+                {
+                    long macs = (long)rows * inF * outF;
+                    Assert.True(macs >= 1_000_000 && macs <= 4_000_000, "each case is within the pair's bounds");
+                    var rng = new Rng(rows + inF * 3 + outF * 7 + (fresh ? 1 : 0) + (zeros > 0 ? 2 : 0));
+                    var x = ZeroSkipGemmTests.Sparse(rows * inF, 0.3, rng);
+                    var w = Tensor.FromArray(SmallGemmTests.Random(outF * inF, rng), [outF, inF]);
+                    var g = zeros > 0 ? ZeroSkipGemmTests.Sparse(rows * outF, zeros, rng) : SmallGemmTests.Random(rows * outF, rng);
+                    // a sixth of the units dead for the whole batch (a ReLU's all-zero columns of g)
+                    for (int r = 0; r < rows; r++)
+                        for (int j = 0; j < outF; j += 6) g[r * outF + j] = 0f;
+                    var gx0 = SmallGemmTests.Random(rows * inF, rng);
+                    var gw0 = SmallGemmTests.Random(outF * inF, rng);
+                    var gb0 = SmallGemmTests.Random(outF, rng);
+                    if (fresh)
+                    {
+                        Array.Fill(gw0, float.NaN);
+                        Array.Fill(gb0, float.NaN);
+                    }
+                    float[][] Run()
+                    {
+                        var (gx, gw, gb) = ((float[])gx0.Clone(), (float[])gw0.Clone(), (float[])gb0.Clone());
+                        CompiledSupport.LinearBackward(x, w, g, gx, gw, gb, rows, new LinearShape(inF, outF), overwriteWeight: fresh, overwriteBias: fresh);
+                        return [gx, gw, gb];
+                    }
+                    var one = WithThreads(1, Run);
+                    var several = WithThreads(threads, Run);
+                    string what = $"threads={threads} rows={rows} inF={inF} outF={outF} zeros={zeros} fresh={fresh}";
+                    AssertSameBits(one[0], several[0], "gx " + what);
+                    AssertSameBits(one[1], several[1], "gW " + what);
+                    AssertSameBits(one[2], several[2], "gBias " + what);
+                }
+    }
+
+    /// <summary>
+    /// The dead-units weight gradient (the MLP step's fc1, 64×784→256 with ~51 units dead) computes, moves and clears its rows
+    /// by column ranges in one loop over the cores (session 22): the same bits on several threads as on one, and as the dense
+    /// product (β = 0 over NaN), at fc1's sizes and odd ones; a batch with every unit dead writes zeros.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void DeadUnitsWeightGradientByColumnRangesEqualsOneThread(int threads)
+    {
+        foreach (var (rows, inF, outF, deadEvery) in new[] { (64, 784, 256, 5), (61, 800, 240, 4), (64, 784, 256, 1) })
+        {
+            var rng = new Rng(rows + inF + outF + deadEvery);
+            var x = SmallGemmTests.Random(rows * inF, rng);
+            var g = ZeroSkipGemmTests.Sparse(rows * outF, 0.3, rng);
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < outF; j += deadEvery) g[r * outF + j] = 0f;
+            float[] Run()
+            {
+                var gw = new float[outF * inF];
+                Array.Fill(gw, float.NaN);
+                Assert.True(Gemm.TryLinearWeightGradSkipDeadUnits(g, 0, x, 0, gw, rows, inF, outF), $"{outF / deadEvery} of {outF} units dead should take the dead-units path");
+                return gw;
+            }
+            string what = $"threads={threads} rows={rows} inF={inF} outF={outF} dead every {deadEvery}";
+            var one = WithThreads(1, Run);
+            AssertSameBits(one, WithThreads(threads, Run), what);
+            var dense = new float[outF * inF];
+            Array.Fill(dense, float.NaN);
+            WithThreads(1, () => { Gemm.Sgemm(true, false, outF, inF, rows, 1f, g, 0, outF, x, 0, inF, 0f, dense, 0, inF); return 0; });
+            AssertSameBits(dense, one, "dense " + what);
+        }
+    }
+
+    /// <summary>
     /// SGD's step over a group of float32 parameters (session 18: one parallel loop over all of them, each cut into ranges):
     /// the MLP's sizes and odd ones, momentum (the first step creates the buffer), dampening, weight decay, Nesterov and
     /// maximize; a float64 parameter in the group keeps its own path. Several steps, each parameter's values and momentum
