@@ -583,12 +583,7 @@ public static partial class Gemm
             for (int p = 0; p < kc; p++)
             {
                 ref T sp = ref Unsafe.Add(ref sg, p * ldb);
-                if (p + ahead < kc && Sse.IsSupported)
-                {
-                    byte* f = (byte*)Unsafe.AsPointer(ref sp) + ahead * rowBytes;
-                    for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
-                    Sse.Prefetch0(f + bytes - 1);
-                }
+                if (p + ahead < kc) PrefetchRow(ref sp, ahead * rowBytes, bytes);
                 ref T dp = ref Unsafe.Add(ref dg, p * nr);
                 for (int q = 0; q < gp; q++)
                 {
@@ -598,6 +593,16 @@ public static partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Requests the <paramref name="bytes"/> bytes <paramref name="offset"/> bytes after <paramref name="row"/> (a row of a packing's source some rows ahead) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRow<T>(ref T row, nint offset, nint bytes)
+    {
+        if (!Sse.IsSupported) return;
+        byte* f = (byte*)Unsafe.AsPointer(ref row) + offset;
+        for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
+        Sse.Prefetch0(f + bytes - 1);
     }
 
     /// <summary>
@@ -698,12 +703,7 @@ public static partial class Gemm
         for (int p = 0; p < kc; p++)
         {
             ref T sp = ref Unsafe.Add(ref s0, p * lda);
-            if (p + ahead < kc && Sse.IsSupported)
-            {
-                byte* f = (byte*)Unsafe.AsPointer(ref sp) + ahead * rowBytes;
-                for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
-                Sse.Prefetch0(f + bytes - 1);
-            }
+            if (p + ahead < kc) PrefetchRow(ref sp, ahead * rowBytes, bytes);
             ref T dp = ref Unsafe.Add(ref d, p * MR);
             if (typeof(T) == typeof(float) && Vector128.IsHardwareAccelerated)
             {
