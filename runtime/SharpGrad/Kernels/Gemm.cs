@@ -583,12 +583,7 @@ public static partial class Gemm
             for (int p = 0; p < kc; p++)
             {
                 ref T sp = ref Unsafe.Add(ref sg, p * ldb);
-                if (p + ahead < kc && Sse.IsSupported)
-                {
-                    byte* f = (byte*)Unsafe.AsPointer(ref sp) + ahead * rowBytes;
-                    for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
-                    Sse.Prefetch0(f + bytes - 1);
-                }
+                if (p + ahead < kc) PrefetchRow(ref sp, ahead * rowBytes, bytes);
                 ref T dp = ref Unsafe.Add(ref dg, p * nr);
                 for (int q = 0; q < gp; q++)
                 {
@@ -598,6 +593,16 @@ public static partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Requests the <paramref name="bytes"/> bytes <paramref name="offset"/> bytes after <paramref name="row"/> (a row of a packing's source some rows ahead) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRow<T>(ref T row, nint offset, nint bytes)
+    {
+        if (!Sse.IsSupported) return;
+        byte* f = (byte*)Unsafe.AsPointer(ref row) + offset;
+        for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(f + o);
+        Sse.Prefetch0(f + bytes - 1);
     }
 
     /// <summary>
@@ -645,6 +650,11 @@ public static partial class Gemm
     private static void PackA<T>(bool transA, T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst, int dstOff)
         where T : unmanaged, INumber<T>
     {
+        if (transA)
+        {
+            PackATransposed(a, aOff, lda, ic, mc, pc, kc, dst, dstOff);
+            return;
+        }
         int panels = (mc + MR - 1) / MR;
         for (int ip = 0; ip < panels; ip++)
         {
@@ -654,39 +664,73 @@ public static partial class Gemm
             // The bounds were checked once (CheckArgs; dst holds the panels): element copies without per-element checks.
             ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), baseIdx);
             ref T a0 = ref MemoryMarshal.GetArrayDataReference(a);
-            if (transA)
+            // Eight columns at a time first (its last store spills two floats into the columns after, which the scalar
+            // tail below then writes).
+            bool eights = h == MR && typeof(T) == typeof(float) && Avx.IsSupported;
+            if (eights) PackA6x8(ref Unsafe.As<T, float>(ref Unsafe.Add(ref a0, aOff + i0 * lda + pc)), lda, kc / 8, ref Unsafe.As<T, float>(ref d));
+            int p0 = eights ? kc / 8 * 8 : 0;
+            for (int r = 0; r < h; r++)
             {
-                for (int p = 0; p < kc; p++)
+                ref T sr = ref Unsafe.Add(ref a0, aOff + (i0 + r) * lda + pc);
+                ref T dr = ref Unsafe.Add(ref d, r);
+                for (int p = p0; p < kc; p++) Unsafe.Add(ref dr, p * MR) = Unsafe.Add(ref sr, p);
+            }
+            for (int r = h; r < MR; r++)
+            {
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref d, p * MR + r) = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackA{T}"/> for a transposed A (op(A)[i, p] = a[p·lda + i]: a weight gradient's gᵀ or xᵀ): each of A's
+    /// stored rows p is read once, <paramref name="mc"/> contiguous elements, and its six-element pieces written to every
+    /// panel's slot p. Until session 22 each panel walked all kc stored rows on its own (six elements per row, rows lda
+    /// apart): at lda = 512 floats those 2 KB-apart rows fall into 2 of L1's 64 sets, so every panel re-read its rows from L2.
+    /// A pure copy: the same panels as before.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackATransposed<T>(T[] a, int aOff, int lda, int ic, int mc, int pc, int kc, T[] dst, int dstOff)
+        where T : unmanaged, INumber<T>
+    {
+        int full = mc / MR, h = mc - full * MR;
+        nint panel = kc * MR;
+        // The bounds were checked once (CheckArgs; dst holds the panels): element copies without per-element checks.
+        ref T d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dst), dstOff);
+        ref T s0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff + pc * lda + ic);
+        nint rowBytes = (nint)lda * Unsafe.SizeOf<T>(), bytes = (nint)mc * Unsafe.SizeOf<T>();
+        const int ahead = PackBAhead;
+        for (int p = 0; p < kc; p++)
+        {
+            ref T sp = ref Unsafe.Add(ref s0, p * lda);
+            if (p + ahead < kc) PrefetchRow(ref sp, ahead * rowBytes, bytes);
+            ref T dp = ref Unsafe.Add(ref d, p * MR);
+            if (typeof(T) == typeof(float) && Vector128.IsHardwareAccelerated)
+            {
+                // Four elements as a vector, two as one 8-byte move: nothing read or written outside the six.
+                for (int ip = 0; ip < full; ip++)
                 {
-                    ref T dp = ref Unsafe.Add(ref d, p * MR);
-                    ref T sp = ref Unsafe.Add(ref a0, aOff + (pc + p) * lda + i0);
-                    if (h == MR)
-                    {
-                        dp = sp; Unsafe.Add(ref dp, 1) = Unsafe.Add(ref sp, 1); Unsafe.Add(ref dp, 2) = Unsafe.Add(ref sp, 2);
-                        Unsafe.Add(ref dp, 3) = Unsafe.Add(ref sp, 3); Unsafe.Add(ref dp, 4) = Unsafe.Add(ref sp, 4); Unsafe.Add(ref dp, 5) = Unsafe.Add(ref sp, 5);
-                        continue;
-                    }
-                    for (int r = 0; r < h; r++) Unsafe.Add(ref dp, r) = Unsafe.Add(ref sp, r);
-                    for (int r = h; r < MR; r++) Unsafe.Add(ref dp, r) = T.Zero;
+                    ref byte sb = ref Unsafe.As<T, byte>(ref Unsafe.Add(ref sp, ip * MR));
+                    ref byte db = ref Unsafe.As<T, byte>(ref Unsafe.Add(ref dp, ip * panel));
+                    Vector128.LoadUnsafe(ref sb).StoreUnsafe(ref db);
+                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref db, 16), Unsafe.ReadUnaligned<long>(ref Unsafe.Add(ref sb, 16)));
                 }
             }
             else
             {
-                // Eight columns at a time first (its last store spills two floats into the columns after, which the scalar
-                // tail below then writes).
-                bool eights = h == MR && typeof(T) == typeof(float) && Avx.IsSupported;
-                if (eights) PackA6x8(ref Unsafe.As<T, float>(ref Unsafe.Add(ref a0, aOff + i0 * lda + pc)), lda, kc / 8, ref Unsafe.As<T, float>(ref d));
-                int p0 = eights ? kc / 8 * 8 : 0;
-                for (int r = 0; r < h; r++)
+                for (int ip = 0; ip < full; ip++)
                 {
-                    ref T sr = ref Unsafe.Add(ref a0, aOff + (i0 + r) * lda + pc);
-                    ref T dr = ref Unsafe.Add(ref d, r);
-                    for (int p = p0; p < kc; p++) Unsafe.Add(ref dr, p * MR) = Unsafe.Add(ref sr, p);
+                    ref T si = ref Unsafe.Add(ref sp, ip * MR);
+                    ref T di = ref Unsafe.Add(ref dp, ip * panel);
+                    for (int r = 0; r < MR; r++) Unsafe.Add(ref di, r) = Unsafe.Add(ref si, r);
                 }
-                for (int r = h; r < MR; r++)
-                {
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref d, p * MR + r) = T.Zero;
-                }
+            }
+            if (h > 0)
+            {
+                ref T si = ref Unsafe.Add(ref sp, full * MR);
+                ref T di = ref Unsafe.Add(ref dp, full * panel);
+                for (int r = 0; r < h; r++) Unsafe.Add(ref di, r) = Unsafe.Add(ref si, r);
+                for (int r = h; r < MR; r++) Unsafe.Add(ref di, r) = T.Zero;
             }
         }
     }

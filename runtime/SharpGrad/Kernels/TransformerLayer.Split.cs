@@ -79,6 +79,15 @@ public static partial class TransformerLayerKernel
     private const double WeightGradFlopsPerItem = 48e6;
 
     /// <summary>
+    /// The fewest output rows per item of the weight-gradient sum (a weight with fewer rows is one item). Each item packs
+    /// every part's x (B) for its rows, so an item of m rows spends ~14/m of its time packing B (PackBRows ~0.34 µs per 1000
+    /// elements against the tiles' ~85 GFLOP/s): linear2's gradient (128 rows of 512 inputs) in three items of 48/48/32 rows
+    /// packed each part's 256×512 x three times, ~30 % of the items' time. Session 22: one item of 128 rows, so one core
+    /// takes the weight (it is the first item, the other core shares the remaining items meanwhile).
+    /// </summary>
+    private const int WeightGradMinItemRows = 128;
+
+    /// <summary>
     /// Into how many parts (sequences) a layer over <paramref name="n"/> sequences is split (1: it runs whole, each kernel
     /// split on its own): two per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
     /// </summary>
@@ -201,7 +210,7 @@ public static partial class TransformerLayerKernel
         for (int j = 0; j < first.Count; j++)
         {
             var r = first[j];
-            int blocks = (int)Math.Clamp(Math.Ceiling(2.0 * n * s.Steps * r.InF * r.OutF / WeightGradFlopsPerItem), 1, Math.Max(1, r.OutF / 8));
+            int blocks = (int)Math.Clamp(Math.Ceiling(2.0 * n * s.Steps * r.InF * r.OutF / WeightGradFlopsPerItem), 1, Math.Max(1, r.OutF / WeightGradMinItemRows));
             int block = t_forcedWeightGradRows > 0 ? t_forcedWeightGradRows : Math.Min(r.OutF, ((r.OutF + blocks - 1) / blocks + 7) / 8 * 8);
             for (int o = 0; o < r.OutF; o += block) items.Add((j, o, Math.Min(r.OutF, o + block)));
         }
