@@ -101,11 +101,7 @@ public static partial class Gemm
                 GatherColumns(g, gOff, rows, outF, live, nl, gc);
                 CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
                 int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
-                double flops = 2.0 * nl * inF * rows;
-                int parts = flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
-                parts = Math.Max(1, Math.Min(parts, (inF + align - 1) / align));
-                int chunk = parts <= 1 ? inF : RoundUp((inF + parts - 1) / parts, align);
-                parts = (inF + chunk - 1) / chunk;
+                var (parts, chunk) = DirectSplit(2.0 * nl * inF * rows, inF, align, allowParallel: true);
                 var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, chunk);
                 if (parts <= 1) body.Invoke(0);
                 else Parallelism.For(parts, body);

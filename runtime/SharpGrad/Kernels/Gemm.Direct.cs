@@ -59,6 +59,22 @@ public static partial class Gemm
     /// </summary>
     private const double DirectParallelFlops = 4e6;
 
+    /// <summary>
+    /// How a direct product of <paramref name="flops"/> over <paramref name="n"/> columns splits over the cores: column ranges
+    /// of Chunk columns (a multiple of <paramref name="align"/>, the kernel's strip width, so that each element is the
+    /// same chain as in one call), Parts of them; one part (Chunk = n) below <see cref="DirectParallelFlops"/>
+    /// or without <paramref name="allowParallel"/>. Shared by <see cref="Direct{T}"/>, <see cref="Transposed{T}"/> and the
+    /// dead-units weight gradient (Gemm.DeadUnits.cs).
+    /// </summary>
+    private static (int Parts, int Chunk) DirectSplit(double flops, int n, int align, bool allowParallel)
+    {
+        int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
+        parts = Math.Min(parts, (n + align - 1) / align);
+        if (parts <= 1) return (1, n);
+        int chunk = RoundUp((n + parts - 1) / parts, align);
+        return ((n + chunk - 1) / chunk, chunk);
+    }
+
     /// <summary>The k-block of the broadcast kernel: a strip of B (k × 2 vectors, 128 B per k) stays in the 48 KB L1.</summary>
     private const int DirectKC = 256;
 
@@ -111,16 +127,12 @@ public static partial class Gemm
             }
             // Column ranges aligned to the kernels' widths (4 dot products, 2 vectors of axpy).
             int align = transB ? 16 : 2 * Math.Max(Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count, 1);
-            double flops = 2.0 * m * n * k;
-            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
-            parts = Math.Min(parts, (n + align - 1) / align);
+            var (parts, chunk) = DirectSplit(2.0 * m * n * k, n, align, allowParallel);
             if (parts <= 1)
             {
                 DirectRange(transA, transB, m, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, 0, n, overwrite);
                 return;
             }
-            int chunk = RoundUp((n + parts - 1) / parts, align);
-            parts = (n + chunk - 1) / chunk;
             Parallelism.For(parts, new DirectPart<T>(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, epi, chunk, overwrite));
         }
         finally
@@ -200,17 +212,12 @@ public static partial class Gemm
         try
         {
             RecurrentKernel.Transpose(a, aOff, m, k, at);
-            double flops = 2.0 * m * n * k;
-            int mr = DirectMR;
-            int parts = allowParallel && flops >= DirectParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 4) : 1;
-            parts = Math.Min(parts, (n + mr - 1) / mr);
+            var (parts, chunk) = DirectSplit(2.0 * m * n * k, n, DirectMR, allowParallel);
             if (parts <= 1)
             {
                 TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite);
                 return;
             }
-            int chunk = RoundUp((n + parts - 1) / parts, mr);
-            parts = (n + chunk - 1) / chunk;
             Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, chunk, overwrite));
         }
         finally
