@@ -102,53 +102,65 @@ internal readonly struct Epi<T> where T : unmanaged, INumber<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ApplyRow(Span<T> row, int i, int j0)
     {
-        if (Bias is not null)
+        if (RowBias)
         {
-            if (RowBias) Gemm.AddScalar(Bias[BiasOff + i], row);
-            else Gemm.AddRow<T>(Bias.AsSpan(BiasOff + j0, row.Length), row);
+            if (Bias is not null) Gemm.AddScalar(Bias[BiasOff + i], row);
+            if (Residual is not null) Gemm.AddRow<T>(Residual.AsSpan(ResOff + i * ResLd + j0, row.Length), row);
+            if (Relu) ReluRow(row);
+            return;
         }
-        if (Residual is not null) Gemm.AddRow<T>(Residual.AsSpan(ResOff + i * ResLd + j0, row.Length), row);
-        if (Relu) ReluRow(row);
+        // the operands' ranges checked here (the spans), then the one fused pass ApplyTile runs per row
+        ref T bias = ref Bias is null ? ref Unsafe.NullRef<T>() : ref MemoryMarshal.GetReference(Bias.AsSpan(BiasOff + j0, row.Length));
+        ref T res = ref Residual is null ? ref Unsafe.NullRef<T>() : ref MemoryMarshal.GetReference(Residual.AsSpan(ResOff + i * ResLd + j0, row.Length));
+        FusedRow(ref MemoryMarshal.GetReference(row), ref bias, ref res, row.Length);
     }
 
     /// <summary>
     /// Applies the epilogue to the <paramref name="rows"/> × <paramref name="width"/> tile of C at <paramref name="c"/> (rows
-    /// <paramref name="ldc"/> apart; C[i0.., j0..]) just written by a micro-kernel: <see cref="ApplyRow"/>'s operations in its
-    /// order and with its vector/scalar split per row (the same bits), without a span per row and operand.
+    /// <paramref name="ldc"/> apart; C[i0.., j0..]) just written by a micro-kernel: <see cref="ApplyRow"/> on each row (its
+    /// fused pass, the same bits), without a span per row and operand.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ApplyTile(ref T c, int ldc, int rows, int i0, int j0, int width)
     {
-        int vc = Vector<T>.Count, full = Vector.IsHardwareAccelerated ? width / vc * vc : 0;
-        if (RowBias || full == 0)
+        if (RowBias)
         {
             for (int r = 0; r < rows; r++) ApplyRow(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)r * ldc), width), i0 + r, j0);
             return;
         }
         ref T bias = ref Bias is null ? ref Unsafe.NullRef<T>() : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Bias), BiasOff + j0);
         ref T res = ref Residual is null ? ref Unsafe.NullRef<T>() : ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Residual), ResOff + (nint)i0 * ResLd + j0);
-        bool hasBias = Bias is not null, hasRes = Residual is not null, relu = Relu;
+        bool hasRes = Residual is not null;
         for (int r = 0; r < rows; r++)
+            FusedRow(ref Unsafe.Add(ref c, (nint)r * ldc), ref bias, ref hasRes ? ref Unsafe.Add(ref res, (nint)r * ResLd) : ref res, width);
+    }
+
+    /// <summary>
+    /// y[0..width) += bias, += residual (each unless its ref is null), then ReLU (NaN stays NaN, like torch.relu), in one pass:
+    /// whole vectors from the start (ReLU as <c>Vector.Max</c> with zero), then the scalar tail — the vector/scalar split of
+    /// <see cref="ReluRow"/>, and the adds are element-wise, so the bits are those of the separate passes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FusedRow(ref T y, ref T bias, ref T res, int width)
+    {
+        bool hasBias = !Unsafe.IsNullRef(ref bias), hasRes = !Unsafe.IsNullRef(ref res), relu = Relu;
+        int vc = Vector<T>.Count, full = Vector.IsHardwareAccelerated ? width / vc * vc : 0;
+        int j = 0;
+        for (; j < full; j += vc)
         {
-            ref T y = ref Unsafe.Add(ref c, (nint)r * ldc);
-            ref T rr = ref hasRes ? ref Unsafe.Add(ref res, (nint)r * ResLd) : ref res;
-            int j = 0;
-            for (; j < full; j += vc)
-            {
-                var v = Vector.LoadUnsafe(ref y, (nuint)j);
-                if (hasBias) v += Vector.LoadUnsafe(ref bias, (nuint)j);
-                if (hasRes) v += Vector.LoadUnsafe(ref rr, (nuint)j);
-                if (relu) v = Vector.Max(v, Vector<T>.Zero);
-                v.StoreUnsafe(ref y, (nuint)j);
-            }
-            for (; j < width; j++)
-            {
-                T e = Unsafe.Add(ref y, j);
-                if (hasBias) e += Unsafe.Add(ref bias, j);
-                if (hasRes) e += Unsafe.Add(ref rr, j);
-                if (relu && e < T.Zero) e = T.Zero;
-                Unsafe.Add(ref y, j) = e;
-            }
+            var v = Vector.LoadUnsafe(ref y, (nuint)j);
+            if (hasBias) v += Vector.LoadUnsafe(ref bias, (nuint)j);
+            if (hasRes) v += Vector.LoadUnsafe(ref res, (nuint)j);
+            if (relu) v = Vector.Max(v, Vector<T>.Zero);
+            v.StoreUnsafe(ref y, (nuint)j);
+        }
+        for (; j < width; j++)
+        {
+            T e = Unsafe.Add(ref y, j);
+            if (hasBias) e += Unsafe.Add(ref bias, j);
+            if (hasRes) e += Unsafe.Add(ref res, j);
+            if (relu && e < T.Zero) e = T.Zero;
+            Unsafe.Add(ref y, j) = e;
         }
     }
 
