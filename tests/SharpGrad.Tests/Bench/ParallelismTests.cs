@@ -1,7 +1,9 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Kernels;
 
 namespace SharpGrad.Tests.Bench;
 
+[Collection(ThreadCountCollection.Name)]
 public class ParallelismTests
 {
     [Fact]

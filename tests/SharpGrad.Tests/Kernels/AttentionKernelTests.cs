@@ -9,6 +9,7 @@ namespace SharpGrad.Tests.Kernels;
 /// a naive double-precision reference, forward and backward, on odd sizes (l ≠ s, heads of odd size), with q, k, v read
 /// from a packed batch-first projection and from separate sequence-first arrays with offsets, on 1 and 2 threads.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class AttentionKernelTests
 {
     public static IEnumerable<object[]> Shapes()

@@ -9,6 +9,7 @@ namespace SharpGrad.Tests.Kernels;
 /// computed in double: forward with bias and ReLU, weight, bias and input gradients, on odd sizes, paddings, dilations,
 /// strides, groups and channel counts (1 and 16 input channels, as in the workloads' CNN), for 1 and 2 threads.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class ConvKernelTests
 {
     public static IEnumerable<object[]> Geometries() =>

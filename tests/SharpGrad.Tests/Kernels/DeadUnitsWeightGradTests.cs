@@ -10,6 +10,7 @@ namespace SharpGrad.Tests.Kernels;
 /// bit for bit: odd sizes, g's dead columns at the edges, in runs and scattered, g ~50 % zeros in the live columns, a NaN
 /// in g (live), 1–3 threads; the dense fallbacks (few dead units, a NaN or ±Inf in x, a batch past one k-block) write nothing.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class DeadUnitsWeightGradTests
 {
     public static IEnumerable<object[]> Cases()

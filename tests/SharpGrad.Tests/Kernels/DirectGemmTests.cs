@@ -10,6 +10,7 @@ namespace SharpGrad.Tests.Kernels;
 /// naive triple loop in double, on odd sizes, all four transpose combinations, leading dimensions larger than the rows
 /// and non-zero offsets.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class DirectGemmTests
 {
     public static IEnumerable<object[]> Shapes()

@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using System.Numerics;
 using System.Numerics.Tensors;
 using SharpGrad;
@@ -10,6 +11,7 @@ namespace SharpGrad.Tests.Kernels;
 /// the worker pool when there are many, each part summing its own weight and bias gradients) against a naive double
 /// reference, on odd sizes, with and without weight and bias, on 1 and 2 threads, with the output written over the input.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class LayerNormKernelTests
 {
     [Theory]

@@ -11,6 +11,7 @@ namespace SharpGrad.Tests.Kernels;
 /// beta = 0 (C full of NaN must not leak, edge tiles included), on one thread and on two, all four transposes, offsets and
 /// padded leading dimensions (whose padding must stay untouched).
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class PackedGemmTests
 {
     /// <summary>

@@ -11,6 +11,7 @@ namespace SharpGrad.Tests.Kernels;
 /// layers one by one); the pass starts once both weights are packed at their versions, gives the same bits on every call,
 /// and stops as soon as either weight changes in place.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class PackedPairGemvTests
 {
     public static IEnumerable<object[]> Shapes()
@@ -335,6 +336,7 @@ public class CompiledPairTests
 /// with a NaN and an ∞ of fc2's weight where the ReLU output is 0 (the output must be NaN as eager's is), over calls that
 /// run before and after the packed copies exist and after each in-place change of the weight.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class CompiledPairNonFiniteTests
 {
     [Theory]
@@ -410,6 +412,7 @@ public class CompiledPairNonFiniteTests
 /// Linear (→ ReLU) as one pass (Layers/Sequential.Fusion.cs): equal to the naive sums in double, with a hook that turns
 /// the fusion off, and the same network recording a tape when gradients are on.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class SequentialFusionTests
 {
     [Theory]

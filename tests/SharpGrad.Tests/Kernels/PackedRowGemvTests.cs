@@ -10,6 +10,7 @@ namespace SharpGrad.Tests.Kernels;
 /// the copy is made on the second call at one version and dropped for the row kernel as soon as W changes in place;
 /// consecutive packed calls (which read the panels in alternating order) give the same bits.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class PackedRowGemvTests
 {
     public static IEnumerable<object[]> Shapes()

@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Ops;
 using SharpGrad;
 using SharpGrad.Kernels;
@@ -11,6 +12,7 @@ namespace SharpGrad.Tests.Kernels;
 /// threads; the backward scatter against the definition too. The float and double kernels must agree with it exactly
 /// (max and argmax involve no rounding).
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class PoolingKernelTests
 {
     [Theory]

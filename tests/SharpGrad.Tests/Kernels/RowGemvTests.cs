@@ -9,6 +9,7 @@ namespace SharpGrad.Tests.Kernels;
 /// last vector of k, the fused bias/ReLU epilogue and the split of a large W over the worker pool, against the naive
 /// triple loop in double, on odd sizes with offsets and leading dimensions larger than the rows.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class RowGemvTests
 {
     public static IEnumerable<object[]> Shapes()

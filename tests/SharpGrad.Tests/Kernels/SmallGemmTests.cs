@@ -8,6 +8,7 @@ namespace SharpGrad.Tests.Kernels;
 /// The unpacked small-M / small-N / small-K GEMM paths and the fused epilogue, against a naive triple loop in double
 /// (the epilogue against GEMM followed by separate bias, residual and ReLU loops).
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class SmallGemmTests
 {
     internal static float[] Random(int n, Rng rng)

@@ -12,6 +12,7 @@ namespace SharpGrad.Tests.Kernels;
 /// ranges and keeps every element's summation order, so 2 and 3 threads must give the same bits as 1 thread. Odd sizes
 /// around the split's bounds, both layouts, β = 0 over NaN and β = 1, the Linear epilogue.
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class TwoThreadSplitTests
 {
     /// <summary>Runs <paramref name="body"/> with <paramref name="threads"/> kernel threads, then restores the setting.</summary>

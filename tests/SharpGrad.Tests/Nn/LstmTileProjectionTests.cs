@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Kernels;
 using SharpGrad.Tests.Kernels;
 
@@ -11,7 +12,7 @@ namespace SharpGrad.Tests.Nn;
 /// where the machine lacks it), 6-row and 4-row tiles, h a multiple of AVX2's w only (column blocks straddling two gates), a given
 /// h_0 and c_0, and one thread and two (the batch split).
 /// </summary>
-[Collection(RecurrentStackSplitTests.ThreadCountCollection)]
+[Collection(ThreadCountCollection.Name)]
 public class LstmTileProjectionTests
 {
     public static TheoryData<int, int, int, int, int, bool, int> Shapes => new()

@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Kernels;
 using SharpGrad.Tests.Kernels;
 
@@ -13,7 +14,7 @@ namespace SharpGrad.Tests.Nn;
 /// The forward writes only the last step's rows of the output. 1 and 2 threads, batch first and second, odd sizes,
 /// h_0/c_0 given and the final states' gradients given.
 /// </summary>
-[Collection(RecurrentStackSplitTests.ThreadCountCollection)]
+[Collection(ThreadCountCollection.Name)]
 public class RecurrentLastStepTests
 {
     public static TheoryData<RecurrentMode, int, int, int, bool, int, int, int, int, bool> Shapes => new()

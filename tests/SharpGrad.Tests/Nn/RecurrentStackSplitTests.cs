@@ -1,3 +1,4 @@
+using SharpGrad.Tests.Support;
 using SharpGrad.Kernels;
 using SharpGrad.Tests.Kernels;
 
@@ -12,16 +13,9 @@ namespace SharpGrad.Tests.Nn;
 /// an RNN whose 96 gate columns are too few to split (the whole products run), and two bidirectional layers (the second direction adds into the input's gradient; the second layer's input is
 /// the first's output) with given initial states.
 /// </summary>
-[Collection(RecurrentStackSplitTests.ThreadCountCollection)]
+[Collection(ThreadCountCollection.Name)]
 public class RecurrentStackSplitTests
 {
-    /// <summary>
-    /// The collection of the tests that set <see cref="Parallelism.MaxThreads"/> around the recurrent stack: run one after
-    /// the other, so one's 1-thread pass does not turn another's 2-thread pass into a 1-thread one (with both classes in
-    /// parallel, a broken column split went unnoticed in the GRU case).
-    /// </summary>
-    public const string ThreadCountCollection = "Recurrent stack thread count";
-
     public static TheoryData<RecurrentMode, int, int, int, bool, int, int, int> Shapes => new()
     {
         // mode, input, hidden, layers, bidirectional, steps, batch, threads

@@ -9,6 +9,7 @@ namespace SharpGrad.Tests.Optimizers;
 /// naive scalar reference in double, on odd sizes (a range edge inside a vector, a tail shorter than a vector), with 1, 2
 /// and 3 threads, over three steps (the momentum buffer's first step and the later ones).
 /// </summary>
+[Collection(ThreadCountCollection.Name)]
 public class SgdParallelTests
 {
     public static IEnumerable<object[]> Cases()
