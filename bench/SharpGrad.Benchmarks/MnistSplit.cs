@@ -162,7 +162,34 @@ public static class MnistSplit
             sb.Append(CultureInfo.InvariantCulture, $"; median us: gather {Median(1):F1} lossbwd {Median(3):F1} step {Median(4):F1}");
             Console.WriteLine(sb.ToString());
         }
+        if (mlpStep && fx is not null) PrintDensities(net, fx);
         return 0;
+    }
+
+    /// <summary>
+    /// variant "mlp": after the loop, the fraction of nonzero elements of h1 and h2 (the ReLUs' outputs on the step's batch,
+    /// recomputed eagerly from the trained weights) and of their units dead for the whole batch. The hidden gradients' zeros
+    /// are the same elements (g = ∂h ⊙ (h &gt; 0)), so these are the densities the zero-skipping products see.
+    /// </summary>
+    private static void PrintDensities(MlpNet net, Tensor x)
+    {
+        var p = net.Parameters().ToArray();
+        var h1 = Functional.Relu(Functional.Linear(x, p[0], p[1]));
+        var h2 = Functional.Relu(Functional.Linear(h1, p[2], p[3]));
+        foreach (var (name, h) in new[] { ("h1", h1), ("h2", h2) })
+        {
+            int rows = h._shape[0], cols = h._shape[1];
+            var d = h.ToArray();
+            int nz = d.Count(v => v != 0f), dead = 0;
+            for (int j = 0; j < cols; j++)
+            {
+                bool any = false;
+                for (int r = 0; r < rows; r++) any |= d[r * cols + j] != 0f;
+                dead += any ? 0 : 1;
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {name} [{rows}x{cols}]: {100.0 * nz / d.Length:F1} % nonzero, {dead} of {cols} units dead for the batch, {100.0 * nz / Math.Max(1, rows * (cols - dead)):F1} % nonzero among the live units"));
+        }
     }
 
     /// <summary>

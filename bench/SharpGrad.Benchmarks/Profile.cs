@@ -254,6 +254,27 @@ public static class Profile
                 Gemm.ListRows(zt, 0, 64, 0, 784, 64, 64, 1, zv, zr, ze);
             }, 2000);
         }
+        // the dead-units weight gradient of fc1 (Gemm.DeadUnits.cs) as the MLP step sees it after warm-up (47 of 256 units
+        // dead, the live columns ~83 % nonzero; mnist-split --variant mlp prints the densities): the whole call, and its
+        // gather of g's ~209 live columns alone
+        {
+            var dg = new float[64 * 256];
+            var dead = new bool[256];
+            for (int j = 0; j < 256; j++) dead[j] = rnd.NextDouble() < 47.0 / 256;
+            for (int i = 0; i < dg.Length; i++) dg[i] = dead[i % 256] || rnd.NextDouble() > 0.83 ? 0f : rnd.NextSingle() - 0.5f;
+            var dlive = Enumerable.Range(0, 256).Where(j => !dead[j]).ToArray();
+            var dgc = new float[64 * 256];
+            var dgw = new float[256 * 784];
+            Add("dead-fc1-dw", $"dead-units weight gradient (64x256 g, {256 - dlive.Length} units dead)ᵀ · 64x784", () => Gemm.TryLinearWeightGradSkipDeadUnits(dg, 0, wa, 0, dgw, 64, 784, 256), 300);
+            // the density counts of the zero-skipping products' tests on the step's dense x (64x784 torch.rand): the whole
+            // count, and the count that stops above the forward's bound (30 %) or the weight gradient's (40 %)
+            var dx1 = new float[64 * 784];
+            for (int i = 0; i < dx1.Length; i++) dx1[i] = rnd.NextSingle();
+            Add("count-x1", "nonzeros of a dense 64x784 (CountNonZero)", () => Gemm.CountNonZero(dx1, 0, 64, 784, 784), 20000);
+            Add("count-x1-upto30", "nonzeros of a dense 64x784, stopping above 30 % (CountNonZeroUpTo)", () => Gemm.CountNonZeroUpTo(dx1, 0, 64, 784, 784, 0.3 * 64 * 784), 20000);
+            Add("count-x1-all", "nonzeros of a dense 64x784, all of it (CountNonZeroUpTo)", () => Gemm.CountNonZeroUpTo(dx1, 0, 64, 784, 784, double.MaxValue), 20000);
+            Add("dead-gather", $"gather of g's {dlive.Length} live columns (64x256)", () => Gemm.GatherColumns(dg, 0, 64, 256, dlive, dlive.Length, dgc), 20000);
+        }
         var s1024a = new float[1024 * 1024]; var s1024c = new float[1024 * 1024];
         AddF("gemm-1024", "sgemm 1024x1024 · 1024x1024", () => Gemm.Sgemm(false, false, 1024, 1024, 1024, 1f, s1024a, 0, 1024, s1024a, 0, 1024, 0f, s1024c, 0, 1024), 10, 2.0 * 1024 * 1024 * 1024);
         TransformerGemmPieces(AddF);

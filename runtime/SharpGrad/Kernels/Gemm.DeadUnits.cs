@@ -120,27 +120,67 @@ public static partial class Gemm
 
     /// <summary>
     /// gc [rows×nl] = g's columns <paramref name="live"/>[0..nl) side by side (g [rows×cols] at <paramref name="gOff"/>, every
-    /// live[t] &lt; cols, checked by the caller). AVX2's gather takes 8 columns per instruction: the scalar loop with its
-    /// bounds checks was ~1.7 % of the 1-thread MLP step (fc1's 64×210 and fc2's 64×108), on the calling thread (session 22).
+    /// live[t] &lt; cols, ascending, checked by the caller). The live set is the same for every row, so each 8-column block of
+    /// g's row is packed by one permutation chosen once per block (the live lanes to the front, ZeroSkip's CompressLanes
+    /// table, as ListRows packs a row's nonzeros) and stored whole, the row advanced by the block's live count: one load,
+    /// one permute and one store per 8 columns. Session 22's AVX2 gathers (8 columns per instruction) took ~5 µs of the
+    /// 1-thread MLP step on Zen 4 (fc1's 64×~210 and fc2's 64×~110, on the calling thread: serial at 2 threads); a gather's
+    /// lanes are loaded one by one there. The same copy either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+    internal static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
     {
-        if ((long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length)
+        if (gOff < 0 || (long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length || nl > cols)
             throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns ({live.Length}), gc {gc.Length}.");
+        if (nl == 0 || rows <= 0) return;
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            for (int b = 0; b < rows; b++)
+                for (int t = 0; t < nl; t++) gc[b * nl + t] = g[gOff + b * cols + live[t]];
+            return;
+        }
+        // Per block of 8 columns with a live one (blocks past the last full one are left to the scalar tail): its mask and
+        // where its live columns start in a row of gc; the blocks in order, so the permuted stores of a row land in order.
+        int fullBlocks = cols / 8, tailStart = nl;
+        Span<byte> masks = fullBlocks <= 256 ? stackalloc byte[fullBlocks] : new byte[fullBlocks];
+        masks.Clear();
+        for (int t = 0; t < nl; t++)
+        {
+            int c = live[t];
+            if ((uint)c >= (uint)cols || (t > 0 && c <= live[t - 1]))
+                throw new ArgumentException($"GatherColumns: the live columns must be ascending and below {cols} (live[{t}] = {c}).", nameof(live));
+            if (c < fullBlocks * 8) masks[c >> 3] |= (byte)(1 << (c & 7));
+            else if (tailStart == nl) tailStart = t;
+        }
+        Span<int> blocks = fullBlocks <= 256 ? stackalloc int[fullBlocks] : new int[fullBlocks];
+        int nb = 0;
+        for (int q = 0; q < fullBlocks; q++)
+            if (masks[q] != 0) blocks[nb++] = q;
+        ref int lanes = ref MemoryMarshal.GetArrayDataReference(CompressLanes);
         fixed (float* g0 = g, c0 = gc)
-        fixed (int* l0 = live)
         {
             for (int b = 0; b < rows; b++)
             {
                 float* src = g0 + gOff + (long)b * cols, dst = c0 + (long)b * nl;
-                int t = 0;
-                if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                // the last row's whole-vector stores may not pass gc's end: its blocks that would are stored lane by lane
+                long room = gc.Length - (long)b * nl;
+                int d = 0;
+                for (int i = 0; i < nb; i++)
                 {
-                    for (; t + Vector256<int>.Count <= nl; t += Vector256<int>.Count)
-                        System.Runtime.Intrinsics.X86.Avx2.GatherVector256(src, Vector256.Load(l0 + t), 4).Store(dst + t);
+                    int q = blocks[i];
+                    uint mask = masks[q];
+                    if (d + 8 <= room)
+                    {
+                        var perm = Vector256.LoadUnsafe(ref lanes, (nuint)(mask * 8));
+                        System.Runtime.Intrinsics.X86.Avx2.PermuteVar8x32(Vector256.Load(src + 8 * q), perm).Store(dst + d);
+                        d += System.Numerics.BitOperations.PopCount(mask);
+                    }
+                    else
+                    {
+                        for (; mask != 0; mask &= mask - 1) dst[d++] = src[8 * q + System.Numerics.BitOperations.TrailingZeroCount(mask)];
+                    }
                 }
-                for (; t < nl; t++) dst[t] = src[l0[t]];
+                for (int t = tailStart; t < nl; t++) dst[t] = src[live[t]];
             }
         }
     }
@@ -165,6 +205,49 @@ public static partial class Gemm
                 else gw.AsSpan(j * inF + c0, w).Clear();
             }
         }
+    }
+
+    /// <summary>
+    /// The nonzero elements (NaN counts, ±0 does not) of the <paramref name="rows"/> × <paramref name="cols"/> block at
+    /// <paramref name="off"/> (row stride <paramref name="ld"/>), row by row, returning as soon as the count passes
+    /// <paramref name="stopAbove"/> (a count above it then, not the whole block's). For the zero-skipping products' density
+    /// tests, which only compare the count with a bound: a dense block (the MLP step's torch.rand batch, 64×784, counted on
+    /// the calling thread by fc1's forward and again by its weight gradient) is read only up to the bound. Zeros counted by
+    /// two vector accumulators of compare masks (one compare and one subtraction per 8 floats; CountNonZero pops each mask).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static long CountNonZeroUpTo(float[] x, int off, int rows, int cols, int ld, double stopAbove)
+    {
+        if (rows <= 0 || cols <= 0) return 0;
+        if (off < 0 || ld < cols || (long)off + (long)(rows - 1) * ld + cols > x.Length)
+            throw new ArgumentException($"CountNonZeroUpTo: [{rows}, {cols}] at {off} with row stride {ld} does not fit an array of {x.Length}.", nameof(x));
+        ref float x0 = ref MemoryMarshal.GetArrayDataReference(x);
+        long count = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref x0, (nint)off + (nint)r * ld);
+            int j = 0;
+            long zeros = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<int> z0 = default, z1 = default;
+                for (; j + 16 <= cols; j += 16)
+                {
+                    z0 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256<float>.Zero).AsInt32();
+                    z1 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)(j + 8)), Vector256<float>.Zero).AsInt32();
+                }
+                if (j + 8 <= cols)
+                {
+                    z0 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256<float>.Zero).AsInt32();
+                    j += 8;
+                }
+                zeros = -(long)Vector256.Sum(z0 + z1);
+            }
+            for (; j < cols; j++) zeros += Unsafe.Add(ref row, j) == 0f ? 1 : 0;
+            count += cols - zeros;
+            if (count > stopAbove) return count;
+        }
+        return count;
     }
 
     /// <summary>

@@ -254,7 +254,7 @@ public static partial class Gemm
     {
         if (rows <= 0 || inF <= 0 || outF <= 0 || rows > SkipZerosMaxK || (long)rows * inF * outF < SkipZerosMinMacs) return false;
         if (gNonZero < 0) gNonZero = CountNonZero(g, gOff, rows, outF, outF);
-        long xNonZero = CountNonZero(x, xOff, rows, inF, inF);
+        long xNonZero = CountNonZeroUpTo(x, xOff, rows, inF, inF, SkipInputZerosMaxDensity * ((double)rows * inF) + 1); // above it: not this path
         double gDensity = gNonZero / ((double)rows * outF), xDensity = xNonZero / ((double)rows * inF);
         if (xDensity <= SkipInputZerosMaxDensity && xDensity < gDensity)
         {
@@ -386,7 +386,7 @@ public static partial class Gemm
         Epi<float> epi, bool allowParallel, float maxDensity = SkipZerosForwardMaxDensity, long minMacs = SkipZerosMinMacs)
     {
         if (rows <= 1 || inF <= 0 || outF <= 0 || (long)rows * inF * outF < minMacs) return false;
-        long nonZero = CountNonZero(x, xOff, rows, inF, inF);
+        long nonZero = CountNonZeroUpTo(x, xOff, rows, inF, inF, maxDensity * ((long)rows * inF));
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
         // W is read in its own layout: each block of its rows is transposed into the kernel's panel (and checked for
         // NaN/±Inf there) as the product goes, not copied whole into a transposed scratch array first.
