@@ -60,6 +60,8 @@ switch (args[0])
         return B1Modes.Run(args[1..]);
     case "mnist-split":
         return MnistSplit.Run(args[1..]);
+    case "cnn-regions":
+        return CnnRegions.Run(args[1..]);
     case "allocations":
         return Allocations.Run(args[1..]);
     case "compare":

@@ -270,20 +270,20 @@ internal static partial class Conv
     /// the rows of gy' and the runs of xp (Gemm.Dot4x4…), one partial sum per part, added in part order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightGradImplicit<T>(in ConvGeometry g, T[] x, T[] gy, T[] gw) where T : unmanaged, INumber<T>
+    private static void WeightGradImplicit<T>(in ConvGeometry g, T[] x, T[] gy, T[] gw, T[]? biasRows = null) where T : unmanaged, INumber<T>
     {
         // O a multiple of two vectors: the output channels in the lanes (Conv.WeightGrad.cs), without horizontal sums.
         if (Vector512.IsHardwareAccelerated)
         {
             if (g.O % (2 * Vector512<T>.Count) == 0)
             {
-                WeightGradLanes<T, Gemm.Simd512<T>, Vector512<T>>(g, x, gy, gw);
+                WeightGradLanes<T, Gemm.Simd512<T>, Vector512<T>>(g, x, gy, gw, biasRows);
                 return;
             }
         }
         else if (g.O % (2 * Vector256<T>.Count) == 0)
         {
-            WeightGradLanes<T, Gemm.Simd256<T>, Vector256<T>>(g, x, gy, gw);
+            WeightGradLanes<T, Gemm.Simd256<T>, Vector256<T>>(g, x, gy, gw, biasRows);
             return;
         }
         var (w2, mr) = KernelShape<T>();
@@ -293,7 +293,7 @@ internal static partial class Conv
         int parts = Parts(g);
         int size = lay.Or4 * lay.K4;
         var partial = Scratch<T>.Pool.Rent(parts * size);
-        var body = new ImplicitWeightGradPart<T>(g, lay, parts, x, gy, offsets, partial);
+        var body = new ImplicitWeightGradPart<T>(g, lay, parts, x, gy, offsets, partial, biasRows);
         if (parts > 1) Parallelism.For(parts, body);
         else body.Invoke(0);
         for (int part = 0; part < parts; part++)
@@ -303,7 +303,7 @@ internal static partial class Conv
         Scratch<int>.Pool.Return(offsets);
     }
 
-    private readonly struct ImplicitWeightGradPart<T>(ConvGeometry g, ImplicitLayout lay, int parts, T[] x, T[] gy, int[] offsets, T[] partial)
+    private readonly struct ImplicitWeightGradPart<T>(ConvGeometry g, ImplicitLayout lay, int parts, T[] x, T[] gy, int[] offsets, T[] partial, T[]? biasRows)
         : IParallelBody where T : unmanaged, INumber<T>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -322,6 +322,7 @@ internal static partial class Conv
             var rows = new Gemm.TableRows(offsets);
             for (int n = g.N * part / parts; n < g.N * (part + 1) / parts; n++)
             {
+                if (biasRows is not null) BiasRows(g, gy, n, biasRows);
                 lay.FillInput(g, x, n, xp);
                 // gy' = gy at the padded width (the discarded columns stay zero)
                 ref T gySrc = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gy), n * g.O * g.HO * g.WO);
@@ -341,6 +342,13 @@ internal static partial class Conv
             Scratch<T>.Pool.Return(gyp);
             Scratch<T>.Pool.Return(xp);
         }
+    }
+
+    /// <summary>The bias gradient's row sums of sample <paramref name="n"/>: rows[n·O + o] = Σ gy[n, o, ·] (<see cref="Gemm.SumRow{T}"/>, as the serial loop of <c>Backward</c>).</summary>
+    private static void BiasRows<T>(in ConvGeometry g, T[] gy, int n, T[] rows) where T : unmanaged, INumber<T>
+    {
+        int l = g.L;
+        for (int o = 0; o < g.O; o++) rows[n * g.O + o] = Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * l, l));
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ internal static partial class Conv
     /// the machine lacks is emulated), so the tests check both.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void WeightGradLanes<T, V, TV>(in ConvGeometry g, T[] x, T[] gy, T[] gw)
+    internal static void WeightGradLanes<T, V, TV>(in ConvGeometry g, T[] x, T[] gy, T[] gw, T[]? biasRows = null)
         where T : unmanaged, INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
         int r = V.AxpyRows, w2 = 2 * V.Count;
@@ -36,24 +36,23 @@ internal static partial class Conv
         int parts = Parts(g);
         int size = kr * g.O;
         var partial = Scratch<T>.Pool.Rent(parts * size);
-        var body = new LanesWeightGradPart<T, V, TV>(g, lay, parts, kr, x, gy, offsets, partial);
+        var body = new LanesWeightGradPart<T, V, TV>(g, lay, parts, kr, x, gy, offsets, partial, biasRows);
         if (parts > 1) Parallelism.For(parts, body);
         else body.Invoke(0);
-        // gw[o, k] += Σ_part gwT_part[k, o], in part order
-        for (int part = 0; part < parts; part++)
-        {
-            int baseOff = part * size;
-            for (int o = 0; o < g.O; o++)
-            {
-                var row = gw.AsSpan(o * lay.K, lay.K);
-                for (int k = 0; k < lay.K; k++) row[k] += partial[baseOff + k * g.O + o];
-            }
-        }
+        // gw[o, k] += Σ_part gwT_part[k, o], in part order: gw transposed into [K, O], the parts' first K·O elements added
+        // to it one part after another (contiguous vector adds; each element's sum is gw + part 0 + part 1 + … as the
+        // element-by-element loop before session 23 made it, which read the parts at a stride of O), then transposed back.
+        int ko = lay.K * g.O;
+        var acc = Scratch<T>.Pool.Rent(ko);
+        RecurrentKernel.TransposeStrided(gw, 0, lay.K, g.O, lay.K, acc);
+        for (int part = 0; part < parts; part++) Gemm.AddRow<T>(partial.AsSpan(part * size, ko), acc.AsSpan(0, ko));
+        RecurrentKernel.TransposeStrided(acc, 0, g.O, lay.K, g.O, gw);
+        Scratch<T>.Pool.Return(acc);
         Scratch<T>.Pool.Return(partial);
         Scratch<int>.Pool.Return(offsets);
     }
 
-    private readonly struct LanesWeightGradPart<T, V, TV>(ConvGeometry g, ImplicitLayout lay, int parts, int kr, T[] x, T[] gy, int[] offsets, T[] partial)
+    private readonly struct LanesWeightGradPart<T, V, TV>(ConvGeometry g, ImplicitLayout lay, int parts, int kr, T[] x, T[] gy, int[] offsets, T[] partial, T[]? biasRows)
         : IParallelBody where T : unmanaged, INumber<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -72,6 +71,7 @@ internal static partial class Conv
             ref int off0 = ref MemoryMarshal.GetArrayDataReference(offsets);
             for (int n = g.N * part / parts; n < g.N * (part + 1) / parts; n++)
             {
+                if (biasRows is not null) BiasRows(g, gy, n, biasRows);
                 lay.FillInput(g, x, n, xp);
                 RecurrentKernel.TransposeStrided(gy, n * g.O * l, l, g.O, l, gyT);
                 for (int k = 0; k < kr; k += r)
