@@ -143,7 +143,7 @@ public static class MnistSplit
                 (stepT[2 * k], stepT[2 * k + 1]) = (b, c3);
             }
             WorkerPool.Timeline = null;
-            if (timeline is not null) PrintRegions(timeline, stepT);
+            if (timeline is not null) PrintRegions(timeline, stepT, "last epoch, ");
             wall[epoch] = Stopwatch.GetElapsedTime(e0).TotalMilliseconds;
             jitMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalMilliseconds;
             jitCount[epoch] = System.Runtime.JitInfo.GetCompiledMethodCount() - jc0;
@@ -196,9 +196,10 @@ public static class MnistSplit
     /// `--regions`: per step (ZeroGrad + LossBackward + Step, the gathering excluded) the pool's parallel loops in order:
     /// how many, the time inside them (publish to join) against the time between them (one core working, the other
     /// waiting), and per position in the step the median serial gap before the loop, its duration and when the worker
-    /// started its first item (µs after the publish; "-" when the caller ran every item).
+    /// started its first item (µs after the publish; "-" when the caller ran every item). Also `cnn-regions`' printing;
+    /// <paramref name="what"/> prefixes the step count in the first line.
     /// </summary>
-    private static void PrintRegions(long[] pt, long[] stepT)
+    internal static void PrintRegions(long[] pt, long[] stepT, string what)
     {
         double us = 1e6 / Stopwatch.Frequency;
         var loops = new List<long[]>();
@@ -225,7 +226,7 @@ public static class MnistSplit
         static double Med(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length == 0 ? double.NaN : a[a.Length / 2]; }
         int modal = perStep.GroupBy(l => l.Count).OrderByDescending(g => g.Count()).First().Key;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  regions (last epoch, {steps} steps): loops per step median {Med(perStep.Select(l => (double)l.Count))} (modal {modal}); per step median µs: inside loops {Med(inside):F1}, between loops (serial) {Med(outside):F1}; loops per step in which the worker ran neither item 0 nor 1: median {Med(workerIdle)}"));
+            $"  regions ({what}{steps} steps): loops per step median {Med(perStep.Select(l => (double)l.Count))} (modal {modal}); per step median µs: inside loops {Med(inside):F1}, between loops (serial) {Med(outside):F1}; loops per step in which the worker ran neither item 0 nor 1: median {Med(workerIdle)}"));
         var modalSteps = perStep.Select((l, i) => (l, i)).Where(t => t.l.Count == modal).ToList();
         for (int q = 0; q < modal; q++)
         {
