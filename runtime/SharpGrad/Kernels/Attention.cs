@@ -98,12 +98,15 @@ public static class AttentionKernel
 
     /// <summary>
     /// Whether the products with kᵀ (the forward's scores q·kᵀ, the backward's gC·vᵀ) multiply by a transposed copy of the
-    /// head's keys (values), [head_dim, s], instead of taking dot products of rows. With AVX2 (16 registers) the dot-product
-    /// kernel of a 64×64×32 head (<c>Gemm.Dot4x4</c>: 4 × 4 sums of 4 vectors, then 16 horizontal sums) ran at ~40 % of the
-    /// broadcast kernel's rate on the same head's probs·v; the 2048-element transpose costs ~1 % of the product. On AVX-512
-    /// the dot products stay (measured there in earlier sessions; this machine cannot measure them).
+    /// head's keys (values), [head_dim, s], instead of taking dot products of rows: always. With AVX2 (16 registers) the
+    /// dot-product kernel of a 64×64×32 head (<c>Gemm.Dot4x4</c>: 4 × 4 sums of 4 vectors, then 16 horizontal sums) ran at
+    /// ~40 % of the broadcast kernel's rate on the same head's probs·v; the 2048-element transpose costs ~1 % of the product.
+    /// AVX-512 kept the dot products until session 23, whose Zen 4 (512-bit FMAs on 256-bit units) was the first AVX-512
+    /// machine to measure both: transposed, `count xfmr-attn-fwd 2000` 531–538 µs against 660–674 with the dot products,
+    /// `xfmr-attn-bwd` 705–711 against 852–866 (1 thread, min, alternated). The sums' order is the broadcast kernel's (one
+    /// FMA chain per element) instead of the dot products' lanes.
     /// </summary>
-    internal static bool TransposedKeys => !Vector512.IsHardwareAccelerated;
+    internal static bool TransposedKeys => true;
 
     /// <summary>
     /// The gradients of <see cref="Forward"/> from the context's gradient <paramref name="gContext"/>: written (not added)

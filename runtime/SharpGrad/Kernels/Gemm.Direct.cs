@@ -544,8 +544,11 @@ public static partial class Gemm
         // AVX2: the rows after the last block (m mod 6) of the full strips as one more tile over the last 6 rows, into the
         // buffer, of which only those rows are added to C. SmallAxpy's one-row kernel has only two accumulators per row on
         // 256-bit vectors (bound by the FMA latency, a quarter of the kernel's rate), and its rows were up to 6 % of a
-        // training product's (fc2's input gradient: 4 of 64 rows). AVX-512 keeps SmallAxpy (four accumulators per row).
-        bool tailTile = m6 < m && !Vector512.IsHardwareAccelerated;
+        // training product's (fc2's input gradient: 4 of 64 rows). AVX-512 keeps SmallAxpy (four accumulators per row) up
+        // to one k-block: SmallAxpy chains over all of k, so past DirectKC its rows would not be the tiles' k-blocks of 256,
+        // each added to C (nor the zero-skipping kernel's, which restarts as the tiles do: TransformerFeedForwardSkipTests
+        // at 100 rows failed on AVX-512 by a few ulp in rows 96–99 of linear2's k = 512 forward).
+        bool tailTile = m6 < m && (!Vector512.IsHardwareAccelerated || k > DirectKC);
         int iTail = m - mr;
         for (int pc = 0; pc < k; pc += DirectKC)
         {

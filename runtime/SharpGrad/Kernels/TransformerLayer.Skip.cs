@@ -31,9 +31,13 @@ public static partial class TransformerLayerKernel
     /// counting, lists, scratch sums and the separate epilogue (docs/performance.md, "The transformer step, session 19").
     /// Now only the two weight gradients (A transposed) use it. Session 21, with the two-row kernel (`count xfmr-zs-wg2` /
     /// `-dense`, 1 thread, min, load 13–15): linear2's weight gradient skipping 1706–1907 µs against dense 1562–1577 (the 2 MB
-    /// transpose of act and the lists are ~25 % of the skipping path): the gate stays.
+    /// transpose of act and the lists are ~25 % of the skipping path): the gate stays. Session 23 (Zen 4, AVX-512, 1 thread,
+    /// `count`, min, alternated): `xfmr-zs-wg2` 1152–1174 µs against `-dense` 1303–1311, `xfmr-zs-dw` (linear1's weight
+    /// gradient shape) 1145–1181 against 1196–1226, and the block's backward `xfmr-ff-bwd` 4659–4795 µs at 0.6 against
+    /// 5076–5204 at 0.25: both weight gradients skip up to <see cref="Gemm.SkipZerosMaxDensity"/> now. (At 256 bits,
+    /// `DOTNET_EnableAVX512=0`, every skipping and dense feed-forward product was 5–18 % slower than at 512.)
     /// </summary>
-    internal const float FeedForwardSkipMaxDensity = 0.25f;
+    internal const float FeedForwardSkipMaxDensity = Gemm.SkipZerosMaxDensity;
 
     /// <summary>
     /// The largest fraction of nonzero elements of A for which the products whose A is read in its own rows (linear2's

@@ -400,7 +400,11 @@ public static partial class TransformerLayerKernel
         // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
         // 4216 against 4509 / 4558 µs); the other three layers were equal or faster in blocks (linear1 4057–4245 against 4322–4562).
         int block = inF >= 2 * outF ? rows : Math.Max(8, BackwardBlockMacs / Math.Max(1, inF * outF) / 8 * 8);
-        bool transposedWeightGrad = gWeight is not null && UseTransposedWeightGrad(rows, inF, outF);
+        bool wideOutput = gWeight is not null && WideOutputWeightGrad(rows, inF, outF);
+        bool transposedWeightGrad = wideOutput && TransposedWeightGrad;
+        // AVX-512: gyᵀ·x over all the rows in one product (its k-blocks of 256 from row 0, as the transposed product's and a
+        // split's 256-row parts; the row blocks above, 336 rows for the in-projection, would not be)
+        bool wholeWeightGrad = wideOutput && !transposedWeightGrad;
         for (int r = 0; r < rows; r += block)
         {
             int m = Math.Min(block, rows - r);
@@ -412,20 +416,33 @@ public static partial class TransformerLayerKernel
                 if (inPart && block == rows) Gemm.SgemmPacked(false, m, inF, outF, gy, r * outF, outF, weight, weightOffset, inF, gx, r * inF, inF, accumulate);
                 else Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
             }
-            if (gWeight is not null && !transposedWeightGrad) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
+            if (gWeight is not null && !wideOutput) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
         }
         if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);
+        if (wholeWeightGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight!, weightOffset, inF);
         if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
     }
 
     /// <summary>
-    /// Whether <see cref="LinearBackward"/> computes gW += gyᵀ·x as gW += (xᵀ·gy)ᵀ: a narrow input and a wide output (linear1:
+    /// Whether <see cref="LinearBackward"/> computes gW += gyᵀ·x as one product over all rows (as gW += (xᵀ·gy)ᵀ with
+    /// <see cref="TransposedWeightGrad"/>), not in row blocks: a narrow input and a wide output (linear1:
     /// 512 outputs of 128 inputs, the in-projection: 384 of 128) over many rows. gyᵀ·x is then [outF, inF] with inF ≤ 128 columns,
     /// which the GEMM keeps on its direct path at ~64 GFLOP/s on AVX2, while xᵀ·gy ([inF, outF], outF wide) takes the packed
     /// path (session 16, 1 thread, `count`, min: (512×1024)·(1024×128) 1895 µs whole and 2083 in 256-row blocks, against 1688
     /// for (128×1024)·(1024×512)); the transposed add of the [inF, outF] result is ~2·inF·outF element moves.
     /// </summary>
-    private static bool UseTransposedWeightGrad(int rows, int inF, int outF) => outF >= 2 * inF && (long)rows * inF * outF > 1 << 24;
+    private static bool WideOutputWeightGrad(int rows, int inF, int outF) => outF >= 2 * inF && (long)rows * inF * outF > 1 << 24;
+
+    /// <summary>
+    /// Whether a wide-output weight gradient (<see cref="WideOutputWeightGrad"/>) is taken as (xᵀ·gy)ᵀ: with 256-bit vectors
+    /// (the AVX2 measurement above). With AVX-512 gyᵀ·x over all rows is faster (session 23, Zen 4, 1 thread, `count`, min,
+    /// alternated): the in-projection's (384×1024)·(1024×128) 894–916 µs (`xfmr-gemm-qkv-dw`) against 986–994 for
+    /// (128×1024)·(1024×384) (`gemm-xfmr-qkv-dw`, before its transposed add), linear1's 1202–1213 against 1313–1335.
+    /// </summary>
+    internal static bool TransposedWeightGrad => t_transposedWeightGrad ?? !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+
+    /// <summary>Tests: <see cref="TransposedWeightGrad"/> on this thread (null: by the vector width).</summary>
+    [ThreadStatic] internal static bool? t_transposedWeightGrad;
 
     /// <summary>gW[o, i] += Σ_r x[r, i]·gy[r, o]: the product xᵀ·gy into a scratch [inF, outF], transposed and added into gW.</summary>
     private static void WeightGradTransposed(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int weightOffset)

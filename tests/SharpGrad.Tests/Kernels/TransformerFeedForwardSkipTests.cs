@@ -20,7 +20,7 @@ public class TransformerFeedForwardSkipTests
     /// <summary>A ReLU's output: about half exact zeros.</summary>
     private static float[] Relu(Rng rng, int size) => Randn(rng, size, 1f).Select(v => Math.Max(v, 0f)).ToArray();
 
-    /// <summary>The products skipping up to Gemm's limit of nonzeros (a ReLU's ~50 %; the layer's own limit is lower today), and dense.</summary>
+    /// <summary>The products skipping up to Gemm's limit of nonzeros (a ReLU's ~50 %; the layer's own limits are the same since session 23), and dense.</summary>
     private static (T Skipped, T Dense, int Skips) Both<T>(Func<T> run)
     {
         TransformerLayerKernel.t_skippedProducts = 0;
