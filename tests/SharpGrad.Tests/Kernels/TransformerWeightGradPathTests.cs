@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using SharpGrad;
 using SharpGrad.Kernels;
 
@@ -8,7 +9,10 @@ namespace SharpGrad.Tests.Kernels;
 /// (xᵀ·gy)ᵀ (the AVX2 choice) or as gyᵀ·x over all rows in one product (the AVX-512 choice, session 23). Both chain each
 /// element over 256-row blocks from row 0 and add the blocks in order, so from a zeroed gradient they give the same bits;
 /// both equal the naive sum to rounding. Row counts that are not a multiple of 256 (a short last block) and of the row
-/// blocks the input gradient takes (336 for the in-projection), odd feature counts.
+/// blocks the input gradient takes (336 for the in-projection), odd feature counts. The same bits are asserted where the
+/// whole product is the production choice (AVX-512); on AVX2 it is not used, and there the rows after the last 6-row tile
+/// sum their edge columns (a feature count not a multiple of 8) in one chain over all rows (Gemm.SmallAxpy), not in
+/// 256-row blocks, so the two paths agree to rounding only (2300x37x200: gW[198, 32] differs in the last bits).
 /// </summary>
 public class TransformerWeightGradPathTests
 {
@@ -41,11 +45,12 @@ public class TransformerWeightGradPathTests
             for (int i = 0; i < inF; i++)
             {
                 int at = o * inF + i;
-                if (BitConverter.SingleToInt32Bits(whole[at]) != BitConverter.SingleToInt32Bits(transposed[at]))
+                if (Vector512.IsHardwareAccelerated && BitConverter.SingleToInt32Bits(whole[at]) != BitConverter.SingleToInt32Bits(transposed[at]))
                     Assert.Fail($"gW[{o}, {i}] ({rows}x{inF}x{outF}): whole {whole[at]:R}, transposed {transposed[at]:R}");
                 double s = 0;
                 for (int r = 0; r < rows; r++) s += (double)gy[r * outF + o] * x[r * inF + i];
                 Assert.True(Math.Abs(whole[at] - s) <= 1e-4 * (1 + Math.Abs(s)), $"gW[{o}, {i}]: {whole[at]:R}, naive {s:R}");
+                Assert.True(Math.Abs(transposed[at] - s) <= 1e-4 * (1 + Math.Abs(s)), $"gW[{o}, {i}] transposed: {transposed[at]:R}, naive {s:R}");
             }
         }
     }
