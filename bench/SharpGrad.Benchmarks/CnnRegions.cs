@@ -22,12 +22,7 @@ public static class CnnRegions
             else if (args[i] == "--steps") steps = int.Parse(args[++i], CultureInfo.InvariantCulture);
         }
         Parallelism.MaxThreads = threads;
-        Rng.ManualSeed(0);
-        var x = Tensor.Rand(32, 1, 28, 28);
-        var y = Tensor.RandInt(0, 10, [32]);
-        var net = new CnnNet();
-        var c = net.Compile();
-        var opt = new Sgd(net.Parameters(), 0.01);
+        var (c, opt, x, y) = Workloads.CnnTrainStepSetup();
         var warm = Stopwatch.StartNew();
         while (warm.ElapsedMilliseconds < 1000) Workloads.CnnTrainStepCompiled(c, opt, x, y);
         var timeline = new long[WorkerPool.TimelineLoops * 8];

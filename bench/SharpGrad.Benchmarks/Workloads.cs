@@ -85,12 +85,7 @@ public static partial class Workloads
         }
         if (Want("cnn_train_step_b32"))
         {
-            Rng.ManualSeed(0);
-            var x = Tensor.Rand(32, 1, 28, 28);
-            var y = Tensor.RandInt(0, 10, [32]);
-            var net = new CnnNet();
-            var c = net.Compile();
-            var opt = new Sgd(net.Parameters(), 0.01);
+            var (c, opt, x, y) = CnnTrainStepSetup();
             Report("cnn_train_step_b32", MicrosPerCall(() => CnnTrainStepCompiled(c, opt, x, y), 100), "us", CompiledPeer);
             var cnn = Cnn();
             var eopt = new Sgd(cnn.Parameters(), 0.01);
@@ -166,6 +161,17 @@ public static partial class Workloads
     {
         using var ng = Autograd.NoGrad();
         return mlp.Forward(x);
+    }
+
+    /// <summary>cnn_train_step_b32's compiled model, optimizer and batch (seed 0), shared by the workload and `cnn-regions`.</summary>
+    public static (CnnNet.Compiled Compiled, Sgd Optimizer, Tensor X, Tensor Y) CnnTrainStepSetup()
+    {
+        Rng.ManualSeed(0);
+        var x = Tensor.Rand(32, 1, 28, 28);
+        var y = Tensor.RandInt(0, 10, [32]);
+        var net = new CnnNet();
+        var c = net.Compile();
+        return (c, new Sgd(net.Parameters(), 0.01), x, y);
     }
 
     /// <summary>cnn_train_step_b32, compiled: fused loss forward/backward (<c>LossBackward</c>), then the SGD step.</summary>
