@@ -29,12 +29,15 @@ public class ZeroSkipListsTests
         int lda = k + 3, aOff = 5;
         var a = Matrix(m * lda + aOff, zeros, rng);
         int nkb = (k + kb - 1) / kb;
-        var (values, rows, ends) = (new float[m * k], new int[m * k], new int[m * (nkb + 1)]);
-        long count = Gemm.ListRows(a, aOff, lda, i0, i1, k, kb, nkb, values, rows, ends);
-        // the rows' lists one after the other from slot i0·k
-        int start = i0 * k;
-        for (int i = i0; i < i1; i++) start = CheckRow(i, start, k, kb, nkb, p => a[aOff + i * lda + p], values, rows, ends, "ListRows");
-        Assert.Equal(start - i0 * k, count);
+        // the rows' lists one after the other from slot i0·s (s = k, or k + 16 as a transposed product lists them)
+        foreach (int s in new[] { k, k + 16 })
+        {
+            var (values, rows, ends) = (new float[m * s], new int[m * s], new int[m * (nkb + 1)]);
+            long count = Gemm.ListRows(a, aOff, lda, i0, i1, k, kb, nkb, values, rows, ends, s);
+            int start = i0 * s;
+            for (int i = i0; i < i1; i++) start = CheckRow(i, start, k, kb, nkb, p => a[aOff + i * lda + p], values, rows, ends, "ListRows");
+            Assert.Equal(start - i0 * s, count);
+        }
     }
 
     [Theory]
@@ -46,11 +49,14 @@ public class ZeroSkipListsTests
         int lda = m + 3, aOff = 4;
         var a = Matrix(k * lda + aOff, zeros, rng);
         int nkb = (k + kb - 1) / kb;
-        var (values, rows, ends) = (new float[m * k], new int[m * k], new int[m * (nkb + 1)]);
-        foreach (int i0 in new[] { 0, 8, 16 })
-            Gemm.ListColumns8(a, aOff, lda, i0, k, kb, nkb, values, rows, ends);
-        // each row's list from slot i·k
-        for (int i = 0; i < m; i++) CheckRow(i, i * k, k, kb, nkb, p => a[aOff + p * lda + i], values, rows, ends, "ListColumns8");
+        // each row's list from slot i·s (s = k, or k + 16 as a transposed product lists them)
+        foreach (int s in new[] { k, k + 16 })
+        {
+            var (values, rows, ends) = (new float[m * s], new int[m * s], new int[m * (nkb + 1)]);
+            foreach (int i0 in new[] { 0, 8, 16 })
+                Gemm.ListColumns8(a, aOff, lda, i0, k, kb, nkb, values, rows, ends, s);
+            for (int i = 0; i < m; i++) CheckRow(i, i * s, k, kb, nkb, p => a[aOff + p * lda + i], values, rows, ends, "ListColumns8");
+        }
     }
 
     private static float[] Matrix(int length, double zeros, Rng rng)
