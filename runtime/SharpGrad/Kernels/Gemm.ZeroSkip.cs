@@ -117,7 +117,7 @@ public static partial class Gemm
         if (transC && (ldc != m || cOff < 0 || (long)cOff + (long)n * m > c.Length))
             throw new ArgumentException($"C stored transposed ([{n}×{m}] at {cOff}) needs ldc = m = {m} (got {ldc}) and {(long)n * m} elements after cOff in an array of {c.Length}.", nameof(ldc));
         // Per row i of op(A): its nonzero values and the rows p of B they multiply, in order of p, the rows' lists one after
-        // the other from values/rows[i0·k] for a part of the rows [i0, i1) (so that parts can be listed at once); B's strip
+        // the other from values/rows[i0·s] (s = k, or k + ListStagger for transA) for a part of the rows [i0, i1) (so that parts can be listed at once); B's strip
         // is packed kb rows at a time (SkipZerosPanelBytes), ends[i·(nkb + 1)] is where row i's terms start and
         // ends[i·(nkb + 1) + 1 + q] one past its last term in k-blocks 0..q, so the kernel's loop over a block's terms has
         // no test of p. ends[m·(nkb + 1)]: set by a part that met a NaN or ±Inf in B.
@@ -138,17 +138,21 @@ public static partial class Gemm
         // restart (104 → 128 rows at 256 bits: 32 KB at 8 vectors, 48 KB at 12; 48 → 64 at 512 bits)
         if (restartK > 0 && k > restartK) kb = Math.Min(restartK, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)kb));
         int nkb = (k + kb - 1) / kb;
-        int slots = m * k, flag = m * (nkb + 1);
+        // a transposed product's lists: row i's from slot i·(k + 16), so that ListColumns8's eight rows' lists are not 4 KB
+        // apart at k = 1024 (all in one L1 set, and each store a false 4K-alias of the next loads)
+        int listStride = transA ? k + ListStagger : k;
+        int slots = m * listStride, flag = m * (nkb + 1);
         float[] values = Scratch<float>.Pool.Rent(slots);
         int[] rows = Scratch<int>.Pool.Rent(slots);
         int[] ends = Scratch<int>.Pool.Rent(flag + 1);
+        // (with AVX2 only a part's rows after its last eight are transposed into aT: ListColumns8 lists the others from A)
         float[]? aT = transA ? Scratch<float>.Pool.Rent(m * k) : null;
         try
         {
             // The lists (for transA, op(A)'s rows transposed out of Aᵀ first), split by rows over the workers when large:
             // each part lists its own rows into their own slots (MNIST's x, 64×784, took 12 µs on one core; its transpose
             // and lists for the weight gradient 16 µs: the largest serial parts of the 2-thread step).
-            var lists = new SkipZerosLists(a, aOff, lda, aT, m, k, kb, nkb, values, rows, ends, m);
+            var lists = new SkipZerosLists(a, aOff, lda, aT, m, k, kb, nkb, values, rows, ends, m, listStride);
             int listParts = allowParallel ? Parallelism.Parts((double)m * k, SkipZerosListElementsPerPart, partsPerThread: 2) : 1;
             if (listParts <= 1) lists.Invoke(0);
             else
@@ -191,10 +195,12 @@ public static partial class Gemm
 
     /// <summary>
     /// The lists of a skipping product's rows [index·PerPart, …) of op(A) (<see cref="ListRows"/>; with Aᵀ given, those
-    /// rows are first transposed out of A's columns into <paramref name="aT"/>'s rows): an item of the lists' loop, or the
+    /// rows are A's columns, listed eight at a time by <see cref="ListColumns8"/>, the rest first transposed into
+    /// <paramref name="aT"/>'s rows): an item of the lists' loop, or the
     /// whole of it with PerPart = m.
     /// </summary>
-    private readonly struct SkipZerosLists(float[] a, int aOff, int lda, float[]? aT, int m, int k, int kb, int nkb, float[] values, int[] rows, int[] ends, int perPart)
+    private readonly struct SkipZerosLists(float[] a, int aOff, int lda, float[]? aT, int m, int k, int kb, int nkb, float[] values, int[] rows, int[] ends, int perPart,
+        int listStride)
         : IParallelBody
     {
         public int PerPart { get; init; } = perPart;
@@ -206,17 +212,23 @@ public static partial class Gemm
             if (i0 >= i1) return;
             if (aT is null)
             {
-                ListRows(a, aOff, lda, i0, i1, k, kb, nkb, values, rows, ends);
+                ListRows(a, aOff, lda, i0, i1, k, kb, nkb, values, rows, ends, listStride);
                 return;
             }
-            // op(A)'s rows i0..i1 are A's columns (A [k×m], row stride lda): transposed into aT's rows (stride k)
+            // op(A)'s rows i0..i1 are A's columns (A [k×m], row stride lda): eight at a time transposed in registers and
+            // listed from there (ListColumns8); the rows after the last eight transposed into aT's rows (stride k) and listed
+            if (Avx2.IsSupported)
+            {
+                for (; i0 + 8 <= i1; i0 += 8) ListColumns8(a, aOff, lda, i0, k, kb, nkb, values, rows, ends, listStride);
+                if (i0 >= i1) return;
+            }
             if (Avx.IsSupported) RecurrentKernel.TransposeAvx(ref a[aOff + i0], lda, k, i1 - i0, ref aT[i0 * k]);
             else
             {
                 for (int p = 0; p < k; p++)
                     for (int i = i0; i < i1; i++) aT[i * k + p] = a[aOff + p * lda + i];
             }
-            ListRows(aT, 0, k, i0, i1, k, kb, nkb, values, rows, ends);
+            ListRows(aT, 0, k, i0, i1, k, kb, nkb, values, rows, ends, listStride);
         }
     }
 
@@ -319,22 +331,24 @@ public static partial class Gemm
 
     /// <summary>
     /// The lists of A's rows [<paramref name="i0"/>, <paramref name="i1"/>) (A [·×k] at <paramref name="aOff"/>, row i at
-    /// aOff + i·lda): row i's nonzero values and their p, in order of p, the rows' lists one after the other from i0·k;
+    /// aOff + i·lda): row i's nonzero values and their p, in order of p, the rows' lists one after the other from i0·s
+    /// (s = <paramref name="listStride"/>, 0: k);
     /// ends[i·(nkb + 1)] where row i's list starts and ends[i·(nkb + 1) + 1 + q] one past its last term with p &lt; (q + 1)·kb
     /// (kb a multiple of 8). Eight elements at a time without a branch on the data (the nonzero lanes packed to the front
     /// by a permutation and all eight stored, the list advanced by their count: the bit-walking loop's exits mispredicted
-    /// about once per eight elements at MNIST's 20 % density); the eight stored at the list's end t ≤ i·k + p stay below
-    /// i1·k, since p + 8 ≤ k. Parts of the rows listed by different threads touch disjoint ranges. Returns the rows' nonzero count.
+    /// about once per eight elements at MNIST's 20 % density; with AVX-512 sixteen at a time by a compress); the eight (sixteen)
+    /// stored at the list's end t ≤ i·s + p stay below i1·s, since p + 8 ≤ k (p + 16). Parts of the rows listed by different threads touch disjoint ranges. Returns the rows' nonzero count.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static long ListRows(float[] a, int aOff, int lda, int i0, int i1, int k, int kb, int nkb, float[] values, int[] rows, int[] ends)
+    internal static long ListRows(float[] a, int aOff, int lda, int i0, int i1, int k, int kb, int nkb, float[] values, int[] rows, int[] ends, int listStride = 0)
     {
-        if (i0 < 0 || (long)i1 * k > values.Length || (long)i1 * k > rows.Length || (long)i1 * (nkb + 1) > ends.Length)
-            throw new ArgumentException($"Zero-skip lists of rows [{i0}, {i1}) of length {k}: need {(long)i1 * k} values and rows and {(long)i1 * (nkb + 1)} ends, got {values.Length}, {rows.Length}, {ends.Length}.");
+        if (listStride == 0) listStride = k;
+        if (i0 < 0 || listStride < k || (long)i1 * listStride > values.Length || (long)i1 * listStride > rows.Length || (long)i1 * (nkb + 1) > ends.Length)
+            throw new ArgumentException($"Zero-skip lists of rows [{i0}, {i1}) of length {k}: need {(long)i1 * listStride} values and rows and {(long)i1 * (nkb + 1)} ends, got {values.Length}, {rows.Length}, {ends.Length}.");
         ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
         ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
         ref int lanes = ref MemoryMarshal.GetArrayDataReference(CompressLanes);
-        int t = i0 * k;
+        int t = i0 * listStride;
         for (int i = i0; i < i1; i++)
         {
             ref float ar = ref a[aOff + i * lda];
@@ -343,6 +357,19 @@ public static partial class Gemm
             for (int q = 0, p = 0; q < nkb; q++)
             {
                 int pEnd = Math.Min(k, p + kb);
+                if (Avx512F.IsSupported)
+                {
+                    // sixteen at a time: the nonzero lanes packed to the front by a compress in registers (to memory it is
+                    // microcoded on Zen 4) and all sixteen stored, as the eight-lane loop below does with its permutation
+                    for (; p + 16 <= pEnd; p += 16)
+                    {
+                        var v = Vector512.LoadUnsafe(ref ar, (nuint)p);
+                        var keep = ~Vector512.Equals(v, Vector512<float>.Zero);
+                        Avx512F.Compress(Vector512<float>.Zero, keep, v).StoreUnsafe(ref vv, (nuint)t);
+                        Avx512F.Compress(Vector512<int>.Zero, keep.AsInt32(), Vector512<int>.Indices + Vector512.Create(p)).StoreUnsafe(ref rv, (nuint)t);
+                        t += System.Numerics.BitOperations.PopCount(keep.ExtractMostSignificantBits());
+                    }
+                }
                 if (Avx2.IsSupported)
                 {
                     for (; p + 8 <= pEnd; p += 8)
@@ -365,7 +392,119 @@ public static partial class Gemm
                 ends[e + 1 + q] = t;
             }
         }
-        return t - (long)i0 * k;
+        return t - (long)i0 * listStride;
+    }
+
+    /// <summary>
+    /// <see cref="ListRows"/> of op(A)'s rows [<paramref name="i0"/>, i0 + 8) when op(A) = Aᵀ, A [k×·] at
+    /// <paramref name="aOff"/> with row stride <paramref name="lda"/>: those rows are A's columns i0.., read as 8 × 8 blocks
+    /// (eight of A's rows p.. of eight columns) transposed in registers, each transposed vector (eight consecutive p of one
+    /// row of op(A)) listed as ListRows lists eight elements; the rows' lists and ends are the same as ListRows gives for a
+    /// transposed copy of A, without that copy (2 MB for the feed-forward's weight gradients, written past L2 and read back).
+    /// The p after the last whole eight of a k-block (only in the last one: kb is a multiple of 8) element by element. Row i's
+    /// list from slot i·<paramref name="listStride"/> (0: k).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ListColumns8(float[] a, int aOff, int lda, int i0, int k, int kb, int nkb, float[] values, int[] rows, int[] ends, int listStride = 0)
+    {
+        if (listStride == 0) listStride = k;
+        if (i0 < 0 || aOff < 0 || listStride < k || (long)(i0 + 8) * listStride > values.Length || (long)(i0 + 8) * listStride > rows.Length || (long)(i0 + 8) * (nkb + 1) > ends.Length
+            || (k > 0 && (long)aOff + (long)(k - 1) * lda + i0 + 8 > a.Length))
+            throw new ArgumentException($"Zero-skip lists of A's columns [{i0}, {i0 + 8}) over {k} rows: out of range.");
+        ref float vv = ref MemoryMarshal.GetArrayDataReference(values);
+        ref int rv = ref MemoryMarshal.GetArrayDataReference(rows);
+        ref int lanes = ref MemoryMarshal.GetArrayDataReference(CompressLanes);
+        ref float a0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), (nint)aOff + i0);
+        int stride = nkb + 1;
+        int ls = listStride;
+        int t0 = i0 * ls, t1 = t0 + ls, t2 = t1 + ls, t3 = t2 + ls, t4 = t3 + ls, t5 = t4 + ls, t6 = t5 + ls, t7 = t6 + ls;
+        for (int r = 0; r < 8; r++) ends[(i0 + r) * stride] = (i0 + r) * ls;
+        for (int q = 0, p = 0; q < nkb; q++)
+        {
+            int pEnd = Math.Min(k, p + kb);
+            for (; p + 8 <= pEnd; p += 8)
+            {
+                ref float sp = ref Unsafe.Add(ref a0, (nint)p * lda);
+                nuint ld = (nuint)lda;
+                var r0 = Vector256.LoadUnsafe(ref sp);
+                var r1 = Vector256.LoadUnsafe(ref sp, ld);
+                var r2 = Vector256.LoadUnsafe(ref sp, 2 * ld);
+                var r3 = Vector256.LoadUnsafe(ref sp, 3 * ld);
+                var r4 = Vector256.LoadUnsafe(ref sp, 4 * ld);
+                var r5 = Vector256.LoadUnsafe(ref sp, 5 * ld);
+                var r6 = Vector256.LoadUnsafe(ref sp, 6 * ld);
+                var r7 = Vector256.LoadUnsafe(ref sp, 7 * ld);
+                var x0 = Avx.UnpackLow(r0, r1);
+                var x1 = Avx.UnpackHigh(r0, r1);
+                var x2 = Avx.UnpackLow(r2, r3);
+                var x3 = Avx.UnpackHigh(r2, r3);
+                var x4 = Avx.UnpackLow(r4, r5);
+                var x5 = Avx.UnpackHigh(r4, r5);
+                var x6 = Avx.UnpackLow(r6, r7);
+                var x7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(x0, x2, 0x44);
+                var u1 = Avx.Shuffle(x0, x2, 0xEE);
+                var u2 = Avx.Shuffle(x1, x3, 0x44);
+                var u3 = Avx.Shuffle(x1, x3, 0xEE);
+                var u4 = Avx.Shuffle(x4, x6, 0x44);
+                var u5 = Avx.Shuffle(x4, x6, 0xEE);
+                var u6 = Avx.Shuffle(x5, x7, 0x44);
+                var u7 = Avx.Shuffle(x5, x7, 0xEE);
+                var pv = Vector256.Create(p);
+                Append8(Avx.Permute2x128(u0, u4, 0x20), pv, ref vv, ref rv, ref lanes, ref t0);
+                Append8(Avx.Permute2x128(u1, u5, 0x20), pv, ref vv, ref rv, ref lanes, ref t1);
+                Append8(Avx.Permute2x128(u2, u6, 0x20), pv, ref vv, ref rv, ref lanes, ref t2);
+                Append8(Avx.Permute2x128(u3, u7, 0x20), pv, ref vv, ref rv, ref lanes, ref t3);
+                Append8(Avx.Permute2x128(u0, u4, 0x31), pv, ref vv, ref rv, ref lanes, ref t4);
+                Append8(Avx.Permute2x128(u1, u5, 0x31), pv, ref vv, ref rv, ref lanes, ref t5);
+                Append8(Avx.Permute2x128(u2, u6, 0x31), pv, ref vv, ref rv, ref lanes, ref t6);
+                Append8(Avx.Permute2x128(u3, u7, 0x31), pv, ref vv, ref rv, ref lanes, ref t7);
+            }
+            for (; p < pEnd; p++)
+            {
+                ref float sp = ref Unsafe.Add(ref a0, (nint)p * lda);
+                AppendOne(sp, p, ref vv, ref rv, ref t0);
+                AppendOne(Unsafe.Add(ref sp, 1), p, ref vv, ref rv, ref t1);
+                AppendOne(Unsafe.Add(ref sp, 2), p, ref vv, ref rv, ref t2);
+                AppendOne(Unsafe.Add(ref sp, 3), p, ref vv, ref rv, ref t3);
+                AppendOne(Unsafe.Add(ref sp, 4), p, ref vv, ref rv, ref t4);
+                AppendOne(Unsafe.Add(ref sp, 5), p, ref vv, ref rv, ref t5);
+                AppendOne(Unsafe.Add(ref sp, 6), p, ref vv, ref rv, ref t6);
+                AppendOne(Unsafe.Add(ref sp, 7), p, ref vv, ref rv, ref t7);
+            }
+            int e = i0 * stride + 1 + q;
+            ends[e] = t0;
+            ends[e + stride] = t1;
+            ends[e + 2 * stride] = t2;
+            ends[e + 3 * stride] = t3;
+            ends[e + 4 * stride] = t4;
+            ends[e + 5 * stride] = t5;
+            ends[e + 6 * stride] = t6;
+            ends[e + 7 * stride] = t7;
+        }
+    }
+
+    /// <summary>The slots between two rows' lists of a transposed skipping product past k (<see cref="ListColumns8"/>).</summary>
+    private const int ListStagger = 16;
+
+    /// <summary>Eight elements of one row at p.. appended to its list at t (ListRows' eight-lane step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Append8(Vector256<float> v, Vector256<int> p, ref float vv, ref int rv, ref int lanes, ref int t)
+    {
+        uint mask = ~Vector256.Equals(v, Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
+        var perm = Vector256.LoadUnsafe(ref lanes, (nuint)(mask * 8));
+        Avx2.PermuteVar8x32(v, perm).StoreUnsafe(ref vv, (nuint)t);
+        (perm + p).StoreUnsafe(ref rv, (nuint)t);
+        t += System.Numerics.BitOperations.PopCount(mask);
+    }
+
+    /// <summary>One element at p appended to its row's list at t when it is not zero (stored either way, as ListRows' tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AppendOne(float v, int p, ref float vv, ref int rv, ref int t)
+    {
+        Unsafe.Add(ref vv, t) = v;
+        Unsafe.Add(ref rv, t) = p;
+        t += v != 0f ? 1 : 0;
     }
 
     /// <summary>
