@@ -12,6 +12,52 @@ namespace SharpGrad.Kernels;
 // with Vector512<T> or Vector256<T> directly (a single-field wrapper struct around the vector cost a register copy per FMA).
 public static partial class Gemm
 {
+    /// <summary>
+    /// The 8 × 8 floats at <paramref name="s"/> (rows <paramref name="ld"/> floats apart) transposed in AVX registers (unpack,
+    /// shuffle, lane permute: 24 instructions per 64 elements): <paramref name="c0"/>…<paramref name="c7"/> are its columns
+    /// 0–7. Shared by <see cref="RecurrentKernel.TransposeAvx"/> (which stores them as rows of the transpose) and the
+    /// zero-skip lists of Aᵀ (<see cref="ListColumns8"/>, which lists them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(ref float s, nuint ld, out Vector256<float> c0, out Vector256<float> c1, out Vector256<float> c2,
+        out Vector256<float> c3, out Vector256<float> c4, out Vector256<float> c5, out Vector256<float> c6, out Vector256<float> c7)
+    {
+        var r0 = Vector256.LoadUnsafe(ref s);
+        var r1 = Vector256.LoadUnsafe(ref s, ld);
+        var r2 = Vector256.LoadUnsafe(ref s, 2 * ld);
+        var r3 = Vector256.LoadUnsafe(ref s, 3 * ld);
+        var r4 = Vector256.LoadUnsafe(ref s, 4 * ld);
+        var r5 = Vector256.LoadUnsafe(ref s, 5 * ld);
+        var r6 = Vector256.LoadUnsafe(ref s, 6 * ld);
+        var r7 = Vector256.LoadUnsafe(ref s, 7 * ld);
+        // [a00 a10 a01 a11 | a04 a14 a05 a15], …
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        // [a00 a10 a20 a30 | a04 a14 a24 a34], …
+        var u0 = Avx.Shuffle(t0, t2, 0x44);
+        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44);
+        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44);
+        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44);
+        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        c0 = Avx.Permute2x128(u0, u4, 0x20);
+        c1 = Avx.Permute2x128(u1, u5, 0x20);
+        c2 = Avx.Permute2x128(u2, u6, 0x20);
+        c3 = Avx.Permute2x128(u3, u7, 0x20);
+        c4 = Avx.Permute2x128(u0, u4, 0x31);
+        c5 = Avx.Permute2x128(u1, u5, 0x31);
+        c6 = Avx.Permute2x128(u2, u6, 0x31);
+        c7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
     /// <summary>The operations the micro-kernels use on SIMD vectors <typeparamref name="TV"/> of <typeparamref name="T"/> of one width.</summary>
     internal interface ISimd<TV, T> where TV : struct where T : unmanaged, INumber<T>
     {

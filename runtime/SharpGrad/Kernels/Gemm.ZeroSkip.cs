@@ -424,41 +424,16 @@ public static partial class Gemm
             int pEnd = Math.Min(k, p + kb);
             for (; p + 8 <= pEnd; p += 8)
             {
-                ref float sp = ref Unsafe.Add(ref a0, (nint)p * lda);
-                nuint ld = (nuint)lda;
-                var r0 = Vector256.LoadUnsafe(ref sp);
-                var r1 = Vector256.LoadUnsafe(ref sp, ld);
-                var r2 = Vector256.LoadUnsafe(ref sp, 2 * ld);
-                var r3 = Vector256.LoadUnsafe(ref sp, 3 * ld);
-                var r4 = Vector256.LoadUnsafe(ref sp, 4 * ld);
-                var r5 = Vector256.LoadUnsafe(ref sp, 5 * ld);
-                var r6 = Vector256.LoadUnsafe(ref sp, 6 * ld);
-                var r7 = Vector256.LoadUnsafe(ref sp, 7 * ld);
-                var x0 = Avx.UnpackLow(r0, r1);
-                var x1 = Avx.UnpackHigh(r0, r1);
-                var x2 = Avx.UnpackLow(r2, r3);
-                var x3 = Avx.UnpackHigh(r2, r3);
-                var x4 = Avx.UnpackLow(r4, r5);
-                var x5 = Avx.UnpackHigh(r4, r5);
-                var x6 = Avx.UnpackLow(r6, r7);
-                var x7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(x0, x2, 0x44);
-                var u1 = Avx.Shuffle(x0, x2, 0xEE);
-                var u2 = Avx.Shuffle(x1, x3, 0x44);
-                var u3 = Avx.Shuffle(x1, x3, 0xEE);
-                var u4 = Avx.Shuffle(x4, x6, 0x44);
-                var u5 = Avx.Shuffle(x4, x6, 0xEE);
-                var u6 = Avx.Shuffle(x5, x7, 0x44);
-                var u7 = Avx.Shuffle(x5, x7, 0xEE);
+                Transpose8x8(ref Unsafe.Add(ref a0, (nint)p * lda), (nuint)lda, out var c0, out var c1, out var c2, out var c3, out var c4, out var c5, out var c6, out var c7);
                 var pv = Vector256.Create(p);
-                Append8(Avx.Permute2x128(u0, u4, 0x20), pv, ref vv, ref rv, ref lanes, ref t0);
-                Append8(Avx.Permute2x128(u1, u5, 0x20), pv, ref vv, ref rv, ref lanes, ref t1);
-                Append8(Avx.Permute2x128(u2, u6, 0x20), pv, ref vv, ref rv, ref lanes, ref t2);
-                Append8(Avx.Permute2x128(u3, u7, 0x20), pv, ref vv, ref rv, ref lanes, ref t3);
-                Append8(Avx.Permute2x128(u0, u4, 0x31), pv, ref vv, ref rv, ref lanes, ref t4);
-                Append8(Avx.Permute2x128(u1, u5, 0x31), pv, ref vv, ref rv, ref lanes, ref t5);
-                Append8(Avx.Permute2x128(u2, u6, 0x31), pv, ref vv, ref rv, ref lanes, ref t6);
-                Append8(Avx.Permute2x128(u3, u7, 0x31), pv, ref vv, ref rv, ref lanes, ref t7);
+                Append8(c0, pv, ref vv, ref rv, ref lanes, ref t0);
+                Append8(c1, pv, ref vv, ref rv, ref lanes, ref t1);
+                Append8(c2, pv, ref vv, ref rv, ref lanes, ref t2);
+                Append8(c3, pv, ref vv, ref rv, ref lanes, ref t3);
+                Append8(c4, pv, ref vv, ref rv, ref lanes, ref t4);
+                Append8(c5, pv, ref vv, ref rv, ref lanes, ref t5);
+                Append8(c6, pv, ref vv, ref rv, ref lanes, ref t6);
+                Append8(c7, pv, ref vv, ref rv, ref lanes, ref t7);
             }
             for (; p < pEnd; p++)
             {

@@ -698,42 +698,16 @@ public static partial class RecurrentKernel
         {
             for (int q0 = 0; q0 < r8; q0 += 8)
             {
-                ref float sp = ref Unsafe.Add(ref s0, (nint)q0 * ld + p0);
-                var r0 = Vector256.LoadUnsafe(ref sp);
-                var r1 = Vector256.LoadUnsafe(ref sp, (nuint)ld);
-                var r2 = Vector256.LoadUnsafe(ref sp, (nuint)(2 * ld));
-                var r3 = Vector256.LoadUnsafe(ref sp, (nuint)(3 * ld));
-                var r4 = Vector256.LoadUnsafe(ref sp, (nuint)(4 * ld));
-                var r5 = Vector256.LoadUnsafe(ref sp, (nuint)(5 * ld));
-                var r6 = Vector256.LoadUnsafe(ref sp, (nuint)(6 * ld));
-                var r7 = Vector256.LoadUnsafe(ref sp, (nuint)(7 * ld));
-                // [a00 a10 a01 a11 | a04 a14 a05 a15], …
-                var t0 = Avx.UnpackLow(r0, r1);
-                var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3);
-                var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5);
-                var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7);
-                var t7 = Avx.UnpackHigh(r6, r7);
-                // [a00 a10 a20 a30 | a04 a14 a24 a34], …
-                var u0 = Avx.Shuffle(t0, t2, 0x44);
-                var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44);
-                var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44);
-                var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44);
-                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                SharpGrad.Kernels.Gemm.Transpose8x8(ref Unsafe.Add(ref s0, (nint)q0 * ld + p0), (nuint)ld, out var c0, out var c1, out var c2, out var c3, out var c4, out var c5, out var c6, out var c7);
                 ref float dp = ref Unsafe.Add(ref d0, (nint)p0 * ldd + q0);
-                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dp);
-                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref dp, (nuint)ldd);
-                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref dp, (nuint)(2 * ldd));
-                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref dp, (nuint)(3 * ldd));
-                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref dp, (nuint)(4 * ldd));
-                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref dp, (nuint)(5 * ldd));
-                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref dp, (nuint)(6 * ldd));
-                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref dp, (nuint)(7 * ldd));
+                c0.StoreUnsafe(ref dp);
+                c1.StoreUnsafe(ref dp, (nuint)ldd);
+                c2.StoreUnsafe(ref dp, (nuint)(2 * ldd));
+                c3.StoreUnsafe(ref dp, (nuint)(3 * ldd));
+                c4.StoreUnsafe(ref dp, (nuint)(4 * ldd));
+                c5.StoreUnsafe(ref dp, (nuint)(5 * ldd));
+                c6.StoreUnsafe(ref dp, (nuint)(6 * ldd));
+                c7.StoreUnsafe(ref dp, (nuint)(7 * ldd));
             }
         }
         // The edges: the last cols − c8 columns of every row, and the last rows − r8 rows of the first c8 columns.
