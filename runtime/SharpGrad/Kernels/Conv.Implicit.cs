@@ -344,11 +344,20 @@ internal static partial class Conv
         }
     }
 
-    /// <summary>The bias gradient's row sums of sample <paramref name="n"/>: rows[n·O + o] = Σ gy[n, o, ·] (<see cref="Gemm.SumRow{T}"/>, as the serial loop of <c>Backward</c>).</summary>
+    /// <summary>The bias gradient's row sums of sample <paramref name="n"/>: rows[n·O + o] = Σ gy[n, o, ·] (<see cref="Gemm.SumRow{T}"/>; <c>Backward</c> takes them here, or the implicit weight gradient's parts).</summary>
     private static void BiasRows<T>(in ConvGeometry g, T[] gy, int n, T[] rows) where T : unmanaged, INumber<T>
     {
         int l = g.L;
         for (int o = 0; o < g.O; o++) rows[n * g.O + o] = Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * l, l));
+    }
+
+    /// <summary>gb = Σ_n rows[n·O + ·] in sample order (the bias gradient from <see cref="BiasRows"/>' per-sample sums); <paramref name="rows"/> returned to the pool.</summary>
+    private static void AddBiasRows<T>(in ConvGeometry g, T[] rows, T[] gb) where T : unmanaged, INumber<T>
+    {
+        Array.Clear(gb);
+        for (int n = 0; n < g.N; n++)
+            for (int o = 0; o < g.O; o++) gb[o] += rows[n * g.O + o];
+        Scratch<T>.Pool.Return(rows);
     }
 
     /// <summary>

@@ -184,35 +184,23 @@ internal static partial class Conv
     public static void Backward<T>(ConvGeometry g, T[] x, T[] w, T[] gy, T[]? gx, T[]? gw, T[]? gb, bool accumulateInput) where T : unmanaged, INumber<T>
     {
         int K = g.K, L = g.L;
-        // With the implicit weight gradient, the bias's row sums are taken inside its parallel parts (one per sample and
-        // channel, the same SumRow) and added here in sample order, as the serial loop adds them: the same bits at any
-        // thread count, and no serial pass over gy while the other core waits (cnn_train_step_b32 at 2 threads: ~20 and
+        // The bias gradient: per sample and channel a row sum of gy (BiasRows), added in sample order (AddBiasRows). With
+        // the implicit weight gradient the row sums are taken inside its parallel parts, otherwise here: the same bits at
+        // any thread count, and no serial pass over gy while the other core waits (cnn_train_step_b32 at 2 threads: ~20 and
         // ~40 µs before conv2's and conv1's weight-gradient loops; docs/performance.md, "The CNN step, session 23").
         bool implicitWeight = gw is not null && UseImplicit(g);
-        T[]? biasRows = null;
-        if (gb is not null)
+        T[]? biasRows = gb is null ? null : Scratch<T>.Pool.Rent(g.N * g.O);
+        if (biasRows is not null && !implicitWeight)
         {
-            Array.Clear(gb);
-            if (implicitWeight) biasRows = Scratch<T>.Pool.Rent(g.N * g.O);
-            else
-            {
-                for (int n = 0; n < g.N; n++)
-                    for (int o = 0; o < g.O; o++)
-                        gb[o] += Gemm.SumRow<T>(gy.AsSpan((n * g.O + o) * L, L));
-            }
+            for (int n = 0; n < g.N; n++) BiasRows(g, gy, n, biasRows);
+            AddBiasRows(g, biasRows, gb!);
         }
         if (gx is null && gw is null) return;
         if (gw is not null) Array.Clear(gw);
         if (UseImplicit(g))
         {
             if (gw is not null) WeightGradImplicit(g, x, gy, gw, biasRows);
-            if (biasRows is not null)
-            {
-                for (int n = 0; n < g.N; n++)
-                    for (int o = 0; o < g.O; o++)
-                        gb![o] += biasRows[n * g.O + o];
-                Scratch<T>.Pool.Return(biasRows);
-            }
+            if (biasRows is not null && implicitWeight) AddBiasRows(g, biasRows, gb!);
             if (gx is null || InputGradImplicit(g, w, gy, gx, accumulateInput)) return;
             gw = null;   // done: only the input gradient is left for the im2col path
         }
