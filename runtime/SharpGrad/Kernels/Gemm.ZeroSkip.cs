@@ -372,23 +372,9 @@ public static partial class Gemm
                 }
                 if (Avx2.IsSupported)
                 {
-                    for (; p + 8 <= pEnd; p += 8)
-                    {
-                        var v = Vector256.LoadUnsafe(ref ar, (nuint)p);
-                        uint mask = ~Vector256.Equals(v, Vector256<float>.Zero).ExtractMostSignificantBits() & 0xFF;
-                        var perm = Vector256.LoadUnsafe(ref lanes, (nuint)(mask * 8));
-                        Avx2.PermuteVar8x32(v, perm).StoreUnsafe(ref vv, (nuint)t);
-                        (perm + Vector256.Create(p)).StoreUnsafe(ref rv, (nuint)t);
-                        t += System.Numerics.BitOperations.PopCount(mask);
-                    }
+                    for (; p + 8 <= pEnd; p += 8) Append8(Vector256.LoadUnsafe(ref ar, (nuint)p), Vector256.Create(p), ref vv, ref rv, ref lanes, ref t);
                 }
-                for (; p < pEnd; p++)
-                {
-                    float v = Unsafe.Add(ref ar, p);
-                    Unsafe.Add(ref vv, t) = v;
-                    Unsafe.Add(ref rv, t) = p;
-                    t += v != 0f ? 1 : 0;
-                }
+                for (; p < pEnd; p++) AppendOne(Unsafe.Add(ref ar, p), p, ref vv, ref rv, ref t);
                 ends[e + 1 + q] = t;
             }
         }
@@ -462,7 +448,11 @@ public static partial class Gemm
     /// <summary>The slots between two rows' lists of a transposed skipping product past k (<see cref="ListColumns8"/>).</summary>
     private const int ListStagger = 16;
 
-    /// <summary>Eight elements of one row at p.. appended to its list at t (ListRows' eight-lane step).</summary>
+    /// <summary>
+    /// Eight elements of one row at p.. appended to its list at t (ListRows' and ListColumns8's eight-lane step): the nonzero
+    /// lanes packed to the front by the permutation CompressLanes gives for their mask, all eight stored, t advanced by
+    /// their count.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Append8(Vector256<float> v, Vector256<int> p, ref float vv, ref int rv, ref int lanes, ref int t)
     {
@@ -473,7 +463,7 @@ public static partial class Gemm
         t += System.Numerics.BitOperations.PopCount(mask);
     }
 
-    /// <summary>One element at p appended to its row's list at t when it is not zero (stored either way, as ListRows' tail).</summary>
+    /// <summary>One element at p appended to its row's list at t when it is not zero (stored either way: ListRows' and ListColumns8's tails).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AppendOne(float v, int p, ref float vv, ref int rv, ref int t)
     {
