@@ -208,49 +208,6 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// The nonzero elements (NaN counts, ±0 does not) of the <paramref name="rows"/> × <paramref name="cols"/> block at
-    /// <paramref name="off"/> (row stride <paramref name="ld"/>), row by row, returning as soon as the count passes
-    /// <paramref name="stopAbove"/> (a count above it then, not the whole block's). For the zero-skipping products' density
-    /// tests, which only compare the count with a bound: a dense block (the MLP step's torch.rand batch, 64×784, counted on
-    /// the calling thread by fc1's forward and again by its weight gradient) is read only up to the bound. Zeros counted by
-    /// two vector accumulators of compare masks (one compare and one subtraction per 8 floats; CountNonZero pops each mask).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static long CountNonZeroUpTo(float[] x, int off, int rows, int cols, int ld, double stopAbove)
-    {
-        if (rows <= 0 || cols <= 0) return 0;
-        if (off < 0 || ld < cols || (long)off + (long)(rows - 1) * ld + cols > x.Length)
-            throw new ArgumentException($"CountNonZeroUpTo: [{rows}, {cols}] at {off} with row stride {ld} does not fit an array of {x.Length}.", nameof(x));
-        ref float x0 = ref MemoryMarshal.GetArrayDataReference(x);
-        long count = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            ref float row = ref Unsafe.Add(ref x0, (nint)off + (nint)r * ld);
-            int j = 0;
-            long zeros = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                Vector256<int> z0 = default, z1 = default;
-                for (; j + 16 <= cols; j += 16)
-                {
-                    z0 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256<float>.Zero).AsInt32();
-                    z1 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)(j + 8)), Vector256<float>.Zero).AsInt32();
-                }
-                if (j + 8 <= cols)
-                {
-                    z0 += Vector256.Equals(Vector256.LoadUnsafe(ref row, (nuint)j), Vector256<float>.Zero).AsInt32();
-                    j += 8;
-                }
-                zeros = -(long)Vector256.Sum(z0 + z1);
-            }
-            for (; j < cols; j++) zeros += Unsafe.Add(ref row, j) == 0f ? 1 : 0;
-            count += cols - zeros;
-            if (count > stopAbove) return count;
-        }
-        return count;
-    }
-
-    /// <summary>
     /// <paramref name="live"/>'s first <paramref name="nl"/> units (ascending, of <paramref name="count"/>) with the first
     /// units not in it added until their number is a multiple of <paramref name="mr"/> (or all units), still ascending;
     /// returns the new number.

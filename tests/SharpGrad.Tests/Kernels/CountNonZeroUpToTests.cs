@@ -4,7 +4,7 @@ using SharpGrad.Kernels;
 namespace SharpGrad.Tests.Kernels;
 
 /// <summary>
-/// The zero-skipping products' density count with an early stop (<c>Gemm.CountNonZeroUpTo</c>, Gemm.DeadUnits.cs) against
+/// The zero-skipping products' density count with an early stop (<c>Gemm.CountNonZeroUpTo</c>, Gemm.ZeroSkip.cs; <c>Gemm.CountNonZero</c> is it without a bound) against
 /// an element-by-element count: ±0 are zeros, NaN and ±Inf are not; odd widths (tails after 16 and 8 columns), a row stride
 /// past the width with nonzeros in the gap (not counted), densities 0–100 %; the whole count when it stays at or below the
 /// bound, a count above the bound when the whole one is.
