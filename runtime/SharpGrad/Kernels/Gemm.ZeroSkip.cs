@@ -63,11 +63,14 @@ public static partial class Gemm
     /// in vectors of one width; with <paramref name="transC"/> (not with <paramref name="accumulate"/>) C is stored
     /// transposed, [n×m] with ldc = m (a weight gradient xᵀ·g in the weight's layout). <paramref name="maxDensity"/> ≥ 1: A is
     /// not counted (the caller has decided to skip). <paramref name="epi"/> (not with transC): applied to each finished block of
-    /// C's columns, all rows, while it is in cache (as the direct kernels apply theirs per column range).
+    /// C's columns, all rows, while it is in cache (as the direct kernels apply theirs per column range). <paramref name="lists"/>:
+    /// when built for this shape, its positions are walked instead of listing A (A must be zero wherever they do not point:
+    /// see <see cref="SkipZerosListCache"/>), else this product's lists are kept in it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool TrySgemmSkipZeros<V, TV>(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero = -1, bool transC = false, Epi<float> epi = default)
+        float[] c, int cOff, int ldc, bool accumulate, bool allowParallel, float maxDensity, long nonZero = -1, bool transC = false, Epi<float> epi = default,
+        SkipZerosListCache? lists = null)
         where V : struct, ISimd<TV, float> where TV : struct
     {
         if (transC && accumulate) throw new ArgumentException("A zero-skipping product stored transposed cannot accumulate into C.", nameof(accumulate));
@@ -89,7 +92,7 @@ public static partial class Gemm
         }
         if (!AllFinite(b, bOff, k, n, ldb)) return false;
         SkipZerosProduct<V, TV>(transA, false, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, allowParallel, checkFinite: false, transC, accumulate,
-            DirectKC, epi);
+            DirectKC, epi, lists);
         return true;
     }
 
@@ -104,12 +107,13 @@ public static partial class Gemm
     /// at every block of that many terms and the block's chain is added to C (the first block's written unless
     /// <paramref name="accumulate"/>), as the direct and packed kernels do, so a product over k &gt; 256 has their bits;
     /// 0: one chain over all of k (written, or added to C with <paramref name="accumulate"/>). <paramref name="epi"/>: applied
-    /// to each finished block of C's columns (not with transC).
+    /// to each finished block of C's columns (not with transC). <paramref name="lists"/>: built for this shape, its positions
+    /// are walked and A's values read at them (no lists built); unbuilt, this product's lists are kept in it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool SkipZerosProduct<V, TV>(bool transA, bool transB, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
         float[] c, int cOff, int ldc, bool allowParallel, bool checkFinite, bool transC = false, bool accumulate = false, int restartK = 0,
-        Epi<float> epi = default)
+        Epi<float> epi = default, SkipZerosListCache? lists = null)
         where V : struct, ISimd<TV, float> where TV : struct
     {
         if (restartK < 0 || (restartK & (restartK - 1)) != 0)
@@ -142,23 +146,31 @@ public static partial class Gemm
         // apart at k = 1024 (all in one L1 set, and each store a false 4K-alias of the next loads)
         int listStride = transA ? k + ListStagger : k;
         int slots = m * listStride, flag = m * (nkb + 1);
-        float[] values = Scratch<float>.Pool.Rent(slots);
-        int[] rows = Scratch<int>.Pool.Rent(slots);
-        int[] ends = Scratch<int>.Pool.Rent(flag + 1);
+        // another product's lists of the same positions: A's values read at them (ValuesFromA); else this one's lists,
+        // kept in the cache when it is given unbuilt
+        bool reuse = lists is not null && lists.Fits(transA, m, k, kb, listStride), keep = lists is not null && !lists.Built;
+        if (reuse) lists!.Reuses++;
+        float[] values = reuse ? lists!.Values! : Scratch<float>.Pool.Rent(slots);
+        int[] rows = reuse ? lists!.Rows! : Scratch<int>.Pool.Rent(slots);
+        int[] ends = reuse ? lists!.Ends! : Scratch<int>.Pool.Rent(flag + 1);
         // (with AVX2 only a part's rows after its last eight are transposed into aT: ListColumns8 lists the others from A)
-        float[]? aT = transA ? Scratch<float>.Pool.Rent(m * k) : null;
+        float[]? aT = transA && !reuse ? Scratch<float>.Pool.Rent(m * k) : null;
+        bool kept = false;
         try
         {
             // The lists (for transA, op(A)'s rows transposed out of Aᵀ first), split by rows over the workers when large:
             // each part lists its own rows into their own slots (MNIST's x, 64×784, took 12 µs on one core; its transpose
             // and lists for the weight gradient 16 µs: the largest serial parts of the 2-thread step).
-            var lists = new SkipZerosLists(a, aOff, lda, aT, m, k, kb, nkb, values, rows, ends, m, listStride);
-            int listParts = allowParallel ? Parallelism.Parts((double)m * k, SkipZerosListElementsPerPart, partsPerThread: 2) : 1;
-            if (listParts <= 1) lists.Invoke(0);
-            else
+            if (!reuse)
             {
-                int perPart = (m + listParts - 1) / listParts;
-                Parallelism.For((m + perPart - 1) / perPart, lists with { PerPart = perPart });
+                var build = new SkipZerosLists(a, aOff, lda, aT, m, k, kb, nkb, values, rows, ends, m, listStride);
+                int listParts = allowParallel ? Parallelism.Parts((double)m * k, SkipZerosListElementsPerPart, partsPerThread: 2) : 1;
+                if (listParts <= 1) build.Invoke(0);
+                else
+                {
+                    int perPart = (m + listParts - 1) / listParts;
+                    Parallelism.For((m + perPart - 1) / perPart, build with { PerPart = perPart });
+                }
             }
             long nonZero = 0;
             for (int i = 0, s = 0; i < m; i++, s += nkb + 1) nonZero += ends[s + nkb] - ends[s];
@@ -169,6 +181,11 @@ public static partial class Gemm
                 PairRows = pairRows,
                 RestartK = restartK,
                 Epilogue = epi,
+                ValuesFromA = reuse,
+                A = a,
+                AOff = aOff,
+                Lda = lda,
+                TransA = transA,
             };
             double flops = 2.0 * nonZero * n;
             int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
@@ -176,13 +193,22 @@ public static partial class Gemm
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);
             else Parallelism.For(parts, body with { Chunk = chunk, N = n });
-            return Volatile.Read(ref ends[flag]) == 0;
+            bool finite = Volatile.Read(ref ends[flag]) == 0;
+            if (keep)
+            {
+                lists!.Keep(values, rows, ends, transA, m, k, kb, listStride);
+                kept = true;
+            }
+            return finite;
         }
         finally
         {
-            Scratch<float>.Pool.Return(values);
-            Scratch<int>.Pool.Return(rows);
-            Scratch<int>.Pool.Return(ends);
+            if (!reuse && !kept)
+            {
+                Scratch<float>.Pool.Return(values);
+                Scratch<int>.Pool.Return(rows);
+                Scratch<int>.Pool.Return(ends);
+            }
             if (aT is not null) Scratch<float>.Pool.Return(aT);
         }
     }
@@ -608,7 +634,7 @@ public static partial class Gemm
         /// <summary>C += the product (each restart block's chain added to C), instead of C = it.</summary>
         public bool Accumulate { get; init; }
 
-        /// <summary>Two rows of C at a time (<see cref="BlockPair{TN}"/>): blocks of ≤ 6 vectors (8 with 32 registers).</summary>
+        /// <summary>Two rows of C at a time (<see cref="BlockPair{TN, TA}"/>): blocks of ≤ 6 vectors (8 with 32 registers).</summary>
         public bool PairRows { get; init; }
 
         /// <summary>The chains restart from +0 every this many terms (a power of two; 0: one chain over all of k).</summary>
@@ -616,6 +642,20 @@ public static partial class Gemm
 
         /// <summary>Applied to each row of a block of C's columns when its last term is in (not with transC).</summary>
         public Epi<float> Epilogue { get; init; }
+
+        /// <summary>
+        /// The terms' values read from A at the listed positions (op(A)'s element (i, p): A[AOff + i·Lda + p], or with TransA
+        /// A[AOff + p·Lda + i]) instead of from the lists' values: lists of another matrix's nonzeros (<see cref="SkipZerosListCache"/>).
+        /// </summary>
+        public bool ValuesFromA { get; init; }
+
+        public float[]? A { get; init; }
+
+        public int AOff { get; init; }
+
+        public int Lda { get; init; }
+
+        public bool TransA { get; init; }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
@@ -651,35 +691,7 @@ public static partial class Gemm
                 {
                     int nv = vectors / blocks + (blk < vectors % blocks ? 1 : 0);
                     var (cc, ccOff, ccLd) = tile is null ? (c, cOff + j, ldc) : (tile, 0, nv * w);
-                    if (PairRows)
-                    {
-                        finite &= nv switch
-                        {
-                            1 => BlockPair<Lanes1>(j, panel, cc, ccOff, ccLd, carry),
-                            2 => BlockPair<Lanes2>(j, panel, cc, ccOff, ccLd, carry),
-                            3 => BlockPair<Lanes3>(j, panel, cc, ccOff, ccLd, carry),
-                            4 => BlockPair<Lanes4>(j, panel, cc, ccOff, ccLd, carry),
-                            5 => BlockPair<Lanes5>(j, panel, cc, ccOff, ccLd, carry),
-                            6 => BlockPair<Lanes6>(j, panel, cc, ccOff, ccLd, carry),
-                            7 => BlockPair<Lanes7>(j, panel, cc, ccOff, ccLd, carry),
-                            _ => BlockPair<Lanes8>(j, panel, cc, ccOff, ccLd, carry),
-                        };
-                    }
-                    else finite &= nv switch
-                    {
-                        1 => Block<Lanes1>(j, panel, cc, ccOff, ccLd, carry),
-                        2 => Block<Lanes2>(j, panel, cc, ccOff, ccLd, carry),
-                        3 => Block<Lanes3>(j, panel, cc, ccOff, ccLd, carry),
-                        4 => Block<Lanes4>(j, panel, cc, ccOff, ccLd, carry),
-                        5 => Block<Lanes5>(j, panel, cc, ccOff, ccLd, carry),
-                        6 => Block<Lanes6>(j, panel, cc, ccOff, ccLd, carry),
-                        7 => Block<Lanes7>(j, panel, cc, ccOff, ccLd, carry),
-                        8 => Block<Lanes8>(j, panel, cc, ccOff, ccLd, carry),
-                        9 => Block<Lanes9>(j, panel, cc, ccOff, ccLd, carry),
-                        10 => Block<Lanes10>(j, panel, cc, ccOff, ccLd, carry),
-                        11 => Block<Lanes11>(j, panel, cc, ccOff, ccLd, carry),
-                        _ => Block<Lanes12>(j, panel, cc, ccOff, ccLd, carry),
-                    };
+                    finite &= ValuesFromA ? Run<FlagOn>(nv, j, panel, cc, ccOff, ccLd, carry) : Run<FlagOff>(nv, j, panel, cc, ccOff, ccLd, carry);
                     // C's rows [j, j + nv·w) of m elements (ldc = m) are the tile's columns
                     if (tile is not null) RecurrentKernel.TransposeAvx(ref tile[0], nv * w, m, nv * w, ref c[cOff + j * ldc]);
                     j += nv * w;
@@ -706,7 +718,11 @@ public static partial class Gemm
                         int q1 = Math.Min(nkb, q0 + panelsPerChain);
                         float s = 0f;
                         int t0 = ends[i * (nkb + 1) + q0], t1 = ends[i * (nkb + 1) + q1];
-                        for (int t = t0; t < t1; t++) s = MathF.FusedMultiplyAdd(values[t], b[bOff + rows[t] * sp + j * sj], s);
+                        for (int t = t0; t < t1; t++)
+                        {
+                            float v = !ValuesFromA ? values[t] : TransA ? A![AOff + rows[t] * Lda + i] : A![AOff + i * Lda + rows[t]];
+                            s = MathF.FusedMultiplyAdd(v, b[bOff + rows[t] * sp + j * sj], s);
+                        }
                         ci = q0 == 0 && !Accumulate ? s : ci + s;
                         q0 = q1;
                     }
@@ -714,6 +730,41 @@ public static partial class Gemm
                 }
             }
             if (!finite) Volatile.Write(ref ends[m * (nkb + 1)], 1);
+        }
+
+        /// <summary>One block of nv vectors of C's columns from j (<see cref="BlockPair{TN, TA}"/> or <see cref="Block{TN, TA}"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private unsafe bool Run<TA>(int nv, int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TA : struct, IFlag
+        {
+            if (PairRows)
+            {
+                return nv switch
+                {
+                    1 => BlockPair<Lanes1, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    2 => BlockPair<Lanes2, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    3 => BlockPair<Lanes3, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    4 => BlockPair<Lanes4, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    5 => BlockPair<Lanes5, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    6 => BlockPair<Lanes6, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    7 => BlockPair<Lanes7, TA>(j, panel, cc, ccOff, ccLd, carry),
+                    _ => BlockPair<Lanes8, TA>(j, panel, cc, ccOff, ccLd, carry),
+                };
+            }
+            return nv switch
+            {
+                1 => Block<Lanes1, TA>(j, panel, cc, ccOff, ccLd, carry),
+                2 => Block<Lanes2, TA>(j, panel, cc, ccOff, ccLd, carry),
+                3 => Block<Lanes3, TA>(j, panel, cc, ccOff, ccLd, carry),
+                4 => Block<Lanes4, TA>(j, panel, cc, ccOff, ccLd, carry),
+                5 => Block<Lanes5, TA>(j, panel, cc, ccOff, ccLd, carry),
+                6 => Block<Lanes6, TA>(j, panel, cc, ccOff, ccLd, carry),
+                7 => Block<Lanes7, TA>(j, panel, cc, ccOff, ccLd, carry),
+                8 => Block<Lanes8, TA>(j, panel, cc, ccOff, ccLd, carry),
+                9 => Block<Lanes9, TA>(j, panel, cc, ccOff, ccLd, carry),
+                10 => Block<Lanes10, TA>(j, panel, cc, ccOff, ccLd, carry),
+                11 => Block<Lanes11, TA>(j, panel, cc, ccOff, ccLd, carry),
+                _ => Block<Lanes12, TA>(j, panel, cc, ccOff, ccLd, carry),
+            };
         }
 
         /// <summary>
@@ -743,7 +794,7 @@ public static partial class Gemm
         /// (ends: where each row's terms of a k-block end). False when B held a NaN or ±Inf (<c>checkFinite</c>).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private unsafe bool Block<TN>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount
+        private unsafe bool Block<TN, TA>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount where TA : struct, IFlag
         {
             nuint w = (nuint)V.Count;
             int width = TN.Count * V.Count;
@@ -757,7 +808,11 @@ public static partial class Gemm
             fixed (int* pr = rows)
             fixed (float* pc = cc)
             fixed (float* pk = carry)
+            fixed (float* pa0 = A)
             {
+                // ValuesFromA (TA): op(A)'s row i at pa + i·rs, its term p at + p·ps
+                float* pa = TA.Value ? pa0 + AOff : null;
+                nint rs = TransA ? 1 : Lda, ps = TransA ? Lda : 1;
                 for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
                 {
                     int p1 = Math.Min(k, p0 + kb);
@@ -793,10 +848,11 @@ public static partial class Gemm
                         int t = Unsafe.Add(ref ev, i * (nkb + 1) + q), count = Unsafe.Add(ref ev, i * (nkb + 1) + q + 1) - t;
                         float* vp = pv + t;
                         int* rp = pr + t;
+                        float* ai = pa + i * rs;
                         // two terms per trip (the loop's own compare and branch once per 16–24 FMAs), in order
                         for (float* vEnd = vp + (count & ~1); vp < vEnd; vp += 2, rp += 2)
                         {
-                            var s = V.Broadcast(vp[0]);
+                            var s = V.Broadcast(TA.Value ? ai[rp[0] * ps] : vp[0]);
                             ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
                             c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
                             if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
@@ -810,7 +866,7 @@ public static partial class Gemm
                             if (TN.Count > 9) c9 = V.MultiplyAdd(s, V.Load(ref br, 9 * w), c9);
                             if (TN.Count > 10) c10 = V.MultiplyAdd(s, V.Load(ref br, 10 * w), c10);
                             if (TN.Count > 11) c11 = V.MultiplyAdd(s, V.Load(ref br, 11 * w), c11);
-                            s = V.Broadcast(vp[1]);
+                            s = V.Broadcast(TA.Value ? ai[rp[1] * ps] : vp[1]);
                             br = ref Unsafe.AsRef<float>(bp + (nint)rp[1] * width);
                             c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
                             if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
@@ -827,7 +883,7 @@ public static partial class Gemm
                         }
                         if ((count & 1) != 0)
                         {
-                            var s = V.Broadcast(vp[0]);
+                            var s = V.Broadcast(TA.Value ? ai[rp[0] * ps] : vp[0]);
                             ref float br = ref Unsafe.AsRef<float>(bp + (nint)rp[0] * width);
                             c0 = V.MultiplyAdd(s, V.Load(ref br, 0), c0);
                             if (TN.Count > 1) c1 = V.MultiplyAdd(s, V.Load(ref br, w), c1);
@@ -879,14 +935,14 @@ public static partial class Gemm
         }
 
         /// <summary>
-        /// <see cref="Block{TN}"/> for two rows of C at a time, their lists walked side by side: each trip runs one term of
+        /// <see cref="Block{TN, TA}"/> for two rows of C at a time, their lists walked side by side: each trip runs one term of
         /// row i (TN FMAs) and one of row i + 1 (TN more), so 2·TN independent chains are in flight (with 8 vectors for one row
         /// the 8 chains are exactly one FMA latency per term, and any stall shows); the longer list's remaining terms then run
         /// alone. Each row's chain is still its own terms in order of p (restarted, carried and finished as in Block). An odd
         /// last row is paired with itself, its partner's list empty and its partner's stores overwritten by its own.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private unsafe bool BlockPair<TN>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount
+        private unsafe bool BlockPair<TN, TA>(int j, float* panel, float[] cc, int ccOff, int ccLd, float[]? carry) where TN : struct, IVectorCount where TA : struct, IFlag
         {
             nuint w = (nuint)V.Count;
             int width = TN.Count * V.Count;
@@ -899,7 +955,11 @@ public static partial class Gemm
             fixed (int* pr = rows)
             fixed (float* pc = cc)
             fixed (float* pk = carry)
+            fixed (float* pa0 = A)
             {
+                // ValuesFromA (TA): op(A)'s row i at pa + i·rs, its term p at + p·ps
+                float* pa = TA.Value ? pa0 + AOff : null;
+                nint rs = TransA ? 1 : Lda, ps = TransA ? Lda : 1;
                 for (int q = 0, p0 = 0; q < nkb; q++, p0 += kb)
                 {
                     int p1 = Math.Min(k, p0 + kb);
@@ -951,12 +1011,13 @@ public static partial class Gemm
                         }
                         float* va = pv + tA, vb = pv + tB;
                         int* ra = pr + tA, rb = pr + tB;
+                        float* aA = pa + rA * rs, aB = pa + rB * rs;
                         nint both = nB;   // ≤ nA
                         for (nint t = 0; t < both; t++)
                         {
-                            var s = V.Broadcast(va[t]);
+                            var s = V.Broadcast(TA.Value ? aA[ra[t] * ps] : va[t]);
                             float* ba = bp + (nint)ra[t] * width;
-                            var u = V.Broadcast(vb[t]);
+                            var u = V.Broadcast(TA.Value ? aB[rb[t] * ps] : vb[t]);
                             float* bb = bp + (nint)rb[t] * width;
                             a0 = V.MultiplyAdd(s, V.Load(ref *ba, 0), a0);
                             b0 = V.MultiplyAdd(u, V.Load(ref *bb, 0), b0);
@@ -970,7 +1031,7 @@ public static partial class Gemm
                         }
                         for (nint t = both; t < nA; t++)
                         {
-                            var s = V.Broadcast(va[t]);
+                            var s = V.Broadcast(TA.Value ? aA[ra[t] * ps] : va[t]);
                             float* ba = bp + (nint)ra[t] * width;
                             a0 = V.MultiplyAdd(s, V.Load(ref *ba, 0), a0);
                             if (TN.Count > 1) a1 = V.MultiplyAdd(s, V.Load(ref *ba, w), a1);

@@ -58,10 +58,12 @@ public static partial class TransformerLayerKernel
     /// than <see cref="FeedForwardSkipMaxDensity"/> (transA) or <see cref="FeedForwardRowsSkipMaxDensity"/> nonzeros, B holds a NaN or ±Inf, or the machine has no vectors. op(A) as
     /// in <see cref="Gemm.TrySgemmSkipZeros"/>. One call of the kernel over all of k: its chains restart at every 256-term
     /// block and add each block's chain to C, as the dense kernels do (session 20; before, one call per k-block, each
-    /// counted, listed and summed in a scratch of its own).
+    /// counted, listed and summed in a scratch of its own). <paramref name="lists"/>: another product's lists of positions
+    /// that cover A's nonzeros, walked instead of listing A when they fit this product's shape (else this product's lists
+    /// are kept in it when it is unbuilt; see <see cref="Gemm.SkipZerosListCache"/>).
     /// </summary>
     internal static bool ProductSkipZeros(bool transA, int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-        float[] c, int cOff, int ldc, bool accumulate, Epi<float> epi = default)
+        float[] c, int cOff, int ldc, bool accumulate, Epi<float> epi = default, Gemm.SkipZerosListCache? lists = null)
     {
         if (t_denseFeedForward || m <= 0 || n <= 0 || k <= 0 || (long)m * n * k < Gemm.SkipZerosMinMacs) return false;
         if (!Vector256.IsHardwareAccelerated && !Vector512.IsHardwareAccelerated) return false;
@@ -74,9 +76,9 @@ public static partial class TransformerLayerKernel
         // maxDensity 1: not counted again; false only for a NaN or ±Inf in B (checked before anything is written)
         bool done = Vector512.IsHardwareAccelerated
             ? Gemm.TrySgemmSkipZeros<Gemm.Simd512<float>, Vector512<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate,
-                allowParallel: true, maxDensity: 1f, epi: epi)
+                allowParallel: true, maxDensity: 1f, epi: epi, lists: lists)
             : Gemm.TrySgemmSkipZeros<Gemm.Simd256<float>, Vector256<float>>(transA, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate,
-                allowParallel: true, maxDensity: 1f, epi: epi);
+                allowParallel: true, maxDensity: 1f, epi: epi, lists: lists);
         if (done) t_skippedProducts++;
         return done;
     }
@@ -85,9 +87,11 @@ public static partial class TransformerLayerKernel
     /// gW[o0..o1) += gy[:, o0..o1)ᵀ·x (rows of a Linear's weight gradient, gW at <paramref name="weightOffset"/>) skipping the
     /// exact zeros of x (<paramref name="zerosInX"/>: computed as xᵀ·gy and stored transposed) or of gy; false, with nothing
     /// written, when <see cref="ProductSkipZeros"/> does not apply. The product is summed in a scratch and then added to gW,
-    /// as the dense weight gradients add their product.
+    /// as the dense weight gradients add their product. <paramref name="lists"/>: as <see cref="ProductSkipZeros"/> takes it
+    /// (the feed-forward block's two weight gradients: actᵀ·gy lists act's columns, gFfᵀ·x walks them).
     /// </summary>
-    internal static bool WeightGradSkipZeros(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int o0, int o1, int weightOffset, bool zerosInX)
+    internal static bool WeightGradSkipZeros(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int o0, int o1, int weightOffset, bool zerosInX,
+        Gemm.SkipZerosListCache? lists = null)
     {
         int m = o1 - o0;
         var product = Scratch<float>.Pool.Rent(m * inF);
@@ -95,12 +99,12 @@ public static partial class TransformerLayerKernel
         {
             if (zerosInX)
             {
-                if (!ProductSkipZeros(true, inF, m, rows, x, 0, inF, gy, o0, outF, product, 0, m, accumulate: false)) return false;
+                if (!ProductSkipZeros(true, inF, m, rows, x, 0, inF, gy, o0, outF, product, 0, m, accumulate: false, lists: lists)) return false;
                 Gemm.StoreTransposed(product, inF, m, gWeight, weightOffset + o0 * inF, accumulate: true);
             }
             else
             {
-                if (!ProductSkipZeros(true, m, inF, rows, gy, o0, outF, x, 0, inF, product, 0, inF, accumulate: false)) return false;
+                if (!ProductSkipZeros(true, m, inF, rows, gy, o0, outF, x, 0, inF, product, 0, inF, accumulate: false, lists: lists)) return false;
                 Gemm.AddRow<float>(product.AsSpan(0, m * inF), gWeight.AsSpan(weightOffset + o0 * inF, m * inF));
             }
             return true;
@@ -110,4 +114,14 @@ public static partial class TransformerLayerKernel
             Scratch<float>.Pool.Return(product);
         }
     }
+
+    /// <summary>
+    /// The lists of the feed-forward activation's columns kept by linear2's weight gradient (actᵀ·gy) for linear1's (gFfᵀ·x,
+    /// gFf zero wherever act is) in one backward on this thread (<see cref="FeedForwardBackward"/>; released at its end).
+    /// Session 24: one ListColumns8 pass over the 1024×512 activation less per layer.
+    /// </summary>
+    [ThreadStatic] internal static Gemm.SkipZerosListCache? t_ffLists;
+
+    /// <summary>Tests and profile pieces: the feed-forward backward lists gFf's columns itself instead of walking act's (the path before session 24).</summary>
+    [ThreadStatic] internal static bool t_unsharedFeedForwardLists;
 }

@@ -384,7 +384,7 @@ public static partial class TransformerLayerKernel
     /// enough (TransformerLayer.Skip.cs).
     /// </remarks>
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
-        int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false)
+        int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false, Gemm.SkipZerosListCache? lists = null)
     {
         bool inPart = t_deferredWeightGrads is not null;
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
@@ -395,7 +395,7 @@ public static partial class TransformerLayerKernel
         }
         // gy·W over rows × outF (not in row blocks: the skipping kernel takes each k-block's strip of W once for all rows)
         if (gx is not null && zerosInGy && ProductSkipZeros(false, rows, inF, outF, gy, 0, outF, weight, weightOffset, inF, gx, 0, inF, accumulate)) gx = null;
-        if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX)) gWeight = null;
+        if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX, lists)) gWeight = null;
         // A wide input (linear2: 128 outputs of 512 inputs) runs whole: at 1024 rows its g·W (n = 512) and gᵀ·x take the packed
         // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
         // 4216 against 4509 / 4558 µs); the other three layers were equal or faster in blocks (linear1 4057–4245 against 4322–4562).
@@ -512,7 +512,26 @@ public static partial class TransformerLayerKernel
             TensorPrimitives.Multiply(gy.AsSpan(0, rows * e), outputMask.AsSpan(0, rows * e), drop.GOutput.AsSpan(0, rows * e));
             gOut = drop.GOutput!;
         }
-        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu);
+        // ReLU without dropout: linear2's weight gradient keeps its lists of act's columns (the positions of act's nonzeros)
+        // for linear1's, whose gFf is zero wherever act is (session 24; TransformerLayer.Skip.cs)
+        var lists = !s.Gelu && drop.Mask is null && !t_unsharedFeedForwardLists ? t_ffLists ??= new Gemm.SkipZerosListCache() : null;
+        try
+        {
+            FeedForwardBackwardProducts(s, x, gy, gx, rows, w1, w2, gW1, gB1, gW2, gB2, ff1, ff1Act, gFfAct, gFf, drop, gOut, lists);
+        }
+        finally
+        {
+            lists?.Release();
+        }
+    }
+
+    /// <summary><see cref="FeedForwardBackward"/>'s products from the output's gradient <paramref name="gOut"/> (after dropout2's mask).</summary>
+    private static void FeedForwardBackwardProducts(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
+        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop, float[] gOut,
+        Gemm.SkipZerosListCache? lists)
+    {
+        int e = s.DModel, f = s.FeedForward;
+        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu, lists: lists);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
         // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first); ReLU's in place (the element's
         // gradient is read and then written, so gFfAct may be the output: one array of rows × d_ff less to stream)
@@ -526,7 +545,7 @@ public static partial class TransformerLayerKernel
             Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFfAct.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
             gFf = gFfAct;
         }
-        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu);
+        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu, lists: lists);
     }
 
     /// <summary>
