@@ -35,6 +35,11 @@ public sealed class EncoderLayerWorkspace
     /// weight gradients read them after the part's backward). Grown when needed, reused across calls.
     /// </summary>
     internal float[] Dropped = [], FfDropped = [], Out = [], GMasked1 = [], GMasked2 = [];
+    /// <summary>
+    /// The lists of the feed-forward activation's rows that the last forward's linear2 built (ReLU, no dropout), walked by the
+    /// backward's linear1 input gradient gFf·W1 (gFf is zero wherever act is; TransformerLayer.Skip.cs); unbuilt otherwise.
+    /// </summary>
+    internal readonly Gemm.SkipZerosListCache FfRowLists = new();
     private int _n = -1;
     private EncoderLayerShape _shape;
 
@@ -242,14 +247,16 @@ public static partial class TransformerLayerKernel
             LayerNorm(s, ws.Input, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
             AttentionForward(s, n, ws.Hidden1, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Normed2, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
-            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2);
+            FeedForward(s, ws.Normed2, ws.Residual1, y, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2,
+                ws.FfRowLists);
         }
         else
         {
             // r1 = x + attn(x); h1 = LN1(r1); r2 = h1 + ff(h1); y = LN2(r2)
             AttentionForward(s, n, ws.Input, ws.Input, w, ws, masks);
             LayerNorm(s, ws.Residual1, ws.Hidden1, rows, w[N1W], w[N1B], ws.Mean1, ws.Invstd1);
-            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2);
+            FeedForward(s, ws.Hidden1, ws.Hidden1, ws.Residual2, rows, w[L1W], w[L1B], w[L2W], w[L2B], ws.Ff1, ws.Ff1Act, ws.FeedForwardDrop, ws.WeightsT.L1, ws.WeightsT.L2,
+                ws.FfRowLists);
             LayerNorm(s, ws.Residual2, y, rows, w[N2W], w[N2B], ws.Mean2, ws.Invstd2);
         }
     }
@@ -273,7 +280,8 @@ public static partial class TransformerLayerKernel
             Array.Copy(gy, gR1, size);
             var gN2 = ws.G2;
             Array.Clear(gN2, 0, size);
-            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop);
+            FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
+                ws.FfRowLists);
             LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + attn(n1)
             if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
@@ -291,7 +299,8 @@ public static partial class TransformerLayerKernel
             LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             var gH1 = ws.G3;
             Array.Copy(gR2, gH1, size);
-            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop);
+            FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
+                ws.FfRowLists);
             // h1 = LN1(r1), r1 = x + attn(x)
             Array.Clear(gR1, 0, size);
             LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
@@ -338,12 +347,13 @@ public static partial class TransformerLayerKernel
     /// exact zeros when <paramref name="skipZeros"/> (x a ReLU's output; TransformerLayer.Skip.cs) and they are enough.
     /// </summary>
     internal static void Linear(float[] x, float[] weight, float[] bias, float[] y, int rows, int inF, int outF, float[]? residual = null, bool relu = false,
-        int weightOffset = 0, int biasOffset = 0, float[]? weightT = null, bool skipZeros = false)
+        int weightOffset = 0, int biasOffset = 0, float[]? weightT = null, bool skipZeros = false, Gemm.SkipZerosListCache? lists = null)
     {
         var act = relu ? GemmActivation.Relu : GemmActivation.None;
-        // the epilogue applied by the skipping kernel to each row of a block of columns as it is finished (in L1)
+        // the epilogue applied by the skipping kernel to each row of a block of columns as it is finished (in L1); x's lists
+        // kept in lists when given (unbuilt)
         if (weightT is not null && skipZeros && ProductSkipZeros(false, rows, outF, inF, x, 0, inF, weightT, 0, outF, y, 0, outF, accumulate: false,
-                new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act).ToEpi()))
+                new GemmEpilogue(bias, biasOffset, residual: residual, residualLd: outF, activation: act).ToEpi(), lists))
             return;
         if (weightT is null)
         {
@@ -384,7 +394,8 @@ public static partial class TransformerLayerKernel
     /// enough (TransformerLayer.Skip.cs).
     /// </remarks>
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
-        int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false, Gemm.SkipZerosListCache? lists = null)
+        int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false, Gemm.SkipZerosListCache? lists = null,
+        Gemm.SkipZerosListCache? gxLists = null)
     {
         bool inPart = t_deferredWeightGrads is not null;
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
@@ -394,7 +405,7 @@ public static partial class TransformerLayerKernel
             (gWeight, gBias) = (null, null);
         }
         // gy·W over rows × outF (not in row blocks: the skipping kernel takes each k-block's strip of W once for all rows)
-        if (gx is not null && zerosInGy && ProductSkipZeros(false, rows, inF, outF, gy, 0, outF, weight, weightOffset, inF, gx, 0, inF, accumulate)) gx = null;
+        if (gx is not null && zerosInGy && ProductSkipZeros(false, rows, inF, outF, gy, 0, outF, weight, weightOffset, inF, gx, 0, inF, accumulate, lists: gxLists)) gx = null;
         if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX, lists)) gWeight = null;
         // A wide input (linear2: 128 outputs of 512 inputs) runs whole: at 1024 rows its g·W (n = 512) and gᵀ·x take the packed
         // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
@@ -466,9 +477,14 @@ public static partial class TransformerLayerKernel
     /// </summary>
     /// <remarks><paramref name="w1T"/>, <paramref name="w2T"/>: the weights transposed (<see cref="EncoderWeightsT"/>), or null.</remarks>
     internal static void FeedForward(in EncoderLayerShape s, float[] x, float[] residual, float[] y, int rows, float[] w1, float[] b1, float[] w2,
-        float[] b2, float[] ff1, float[] ff1Act, FeedForwardDropout drop = default, float[]? w1T = null, float[]? w2T = null)
+        float[] b2, float[] ff1, float[] ff1Act, FeedForwardDropout drop = default, float[]? w1T = null, float[]? w2T = null,
+        Gemm.SkipZerosListCache? rowLists = null)
     {
         int e = s.DModel, f = s.FeedForward;
+        // the last forward's lists of act are stale now; linear2 keeps this one's (ReLU, no dropout: act's own zeros) for the
+        // backward's gFf·W1 (FeedForwardBackward)
+        rowLists?.Release();
+        if (s.Gelu || drop.Mask is not null || t_unsharedFeedForwardLists) rowLists = null;
         if (s.Gelu)
         {
             Linear(x, w1, b1, ff1, rows, e, f, weightT: w1T);
@@ -488,12 +504,12 @@ public static partial class TransformerLayerKernel
         bool zeros = !s.Gelu;
         if (drop.OutputMask is { } outputMask)
         {
-            Linear(hidden, w2, b2, drop.Output!, rows, f, e, weightT: w2T, skipZeros: zeros);
+            Linear(hidden, w2, b2, drop.Output!, rows, f, e, weightT: w2T, skipZeros: zeros, lists: rowLists);
             AddDropped(residual, drop.Output!, outputMask, y, rows * e);
         }
         else
         {
-            Linear(hidden, w2, b2, y, rows, f, e, residual, weightT: w2T, skipZeros: zeros);
+            Linear(hidden, w2, b2, y, rows, f, e, residual, weightT: w2T, skipZeros: zeros, lists: rowLists);
         }
     }
 
@@ -503,7 +519,8 @@ public static partial class TransformerLayerKernel
     /// Through the forward's dropout masks (<paramref name="drop"/>) when it had them.
     /// </summary>
     internal static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
-        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop = default)
+        float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop = default,
+        Gemm.SkipZerosListCache? rowLists = null)
     {
         int e = s.DModel, f = s.FeedForward;
         var gOut = gy;
@@ -517,7 +534,9 @@ public static partial class TransformerLayerKernel
         var lists = !s.Gelu && drop.Mask is null && !t_unsharedFeedForwardLists ? t_ffLists ??= new Gemm.SkipZerosListCache() : null;
         try
         {
-            FeedForwardBackwardProducts(s, x, gy, gx, rows, w1, w2, gW1, gB1, gW2, gB2, ff1, ff1Act, gFfAct, gFf, drop, gOut, lists);
+            // the forward's lists of act's rows (built there only for ReLU without dropout), for gFf·W1
+            var gxLists = lists is not null && rowLists is { Built: true } ? rowLists : null;
+            FeedForwardBackwardProducts(s, x, gy, gx, rows, w1, w2, gW1, gB1, gW2, gB2, ff1, ff1Act, gFfAct, gFf, drop, gOut, lists, gxLists);
         }
         finally
         {
@@ -528,7 +547,7 @@ public static partial class TransformerLayerKernel
     /// <summary><see cref="FeedForwardBackward"/>'s products from the output's gradient <paramref name="gOut"/> (after dropout2's mask).</summary>
     private static void FeedForwardBackwardProducts(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
         float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop, float[] gOut,
-        Gemm.SkipZerosListCache? lists)
+        Gemm.SkipZerosListCache? lists, Gemm.SkipZerosListCache? gxLists)
     {
         int e = s.DModel, f = s.FeedForward;
         LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu, lists: lists);
@@ -545,7 +564,7 @@ public static partial class TransformerLayerKernel
             Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFfAct.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
             gFf = gFfAct;
         }
-        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu, lists: lists);
+        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu, lists: lists, gxLists: gxLists);
     }
 
     /// <summary>

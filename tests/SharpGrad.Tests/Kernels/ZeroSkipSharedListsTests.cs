@@ -160,4 +160,59 @@ public class ZeroSkipSharedListsTests
             AssertBits(other.GB2, shared.GB2, $"gB2 against {name}, rows={rows}");
         }
     }
+
+    /// <summary>
+    /// The encoder layer's forward keeps linear2's lists of act's rows in the workspace, and its backward's gFf·W1 walks them
+    /// (one reuse per backward when the layer runs whole): every gradient and the output equal the dense feed-forward block's
+    /// and the unshared one's bit for bit, whole and in two batch parts (each part with its own workspace's lists), at an odd
+    /// number of token rows.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void EncoderLayerSharingActsRowListsEqualsDenseAndUnshared(int parts)
+    {
+        const int D = 128, F = 512, N = 3, T = 37;
+        var shape = new EncoderLayerShape(D, 4, F, T, NormFirst: false, Gelu: false, LayerNormEps: 1e-5);
+        var rng = new Rng(parts + 40);
+        float[] Randn(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int[] sizes = [3 * D * D, 3 * D, D * D, D, F * D, F, D * F, D, D, D, D, D];
+        var w = sizes.Select(size => Randn(size, 0.1f)).ToArray();
+        for (int i = 8; i < 12; i += 2) Array.Fill(w[i], 1f);
+        var x = Randn(N * T * D, 1f);
+        var gy = Randn(N * T * D, 1f);
+        (float[] Y, float[] Gx, float[][] G, int Reuses) Run(bool dense, bool unshared)
+        {
+            var ws = new EncoderLayerWorkspace();
+            var y = new float[x.Length];
+            var gx = new float[x.Length];
+            var g = sizes.Select(size => (float[]?)new float[size]).ToArray();
+            TransformerLayerKernel.t_forcedParts = parts;
+            TransformerLayerKernel.t_denseFeedForward = dense;
+            TransformerLayerKernel.t_unsharedFeedForwardLists = unshared;
+            TransformerLayerKernel.t_skipMaxDensity = Gemm.SkipZerosMaxDensity;
+            try
+            {
+                TransformerLayerKernel.Forward(shape, x, y, N, w, ws);
+                TransformerLayerKernel.Backward(shape, gy, gx, N, w, g, ws);
+            }
+            finally
+            {
+                TransformerLayerKernel.t_forcedParts = 0;
+                (TransformerLayerKernel.t_denseFeedForward, TransformerLayerKernel.t_unsharedFeedForwardLists, TransformerLayerKernel.t_skipMaxDensity) = (false, false, 0f);
+            }
+            return (y, gx, g.Select(a => a!).ToArray(), ws.FfRowLists.Reuses);
+        }
+        var shared = Run(dense: false, unshared: false);
+        var unsharedRun = Run(dense: false, unshared: true);
+        var denseRun = Run(dense: true, unshared: false);
+        if (parts == 1) Assert.Equal(1, shared.Reuses);
+        Assert.Equal(0, unsharedRun.Reuses);
+        foreach (var (other, name) in new[] { (denseRun, "dense"), (unsharedRun, "unshared") })
+        {
+            AssertBits(other.Y, shared.Y, $"y against {name}, parts={parts}");
+            AssertBits(other.Gx, shared.Gx, $"gx against {name}, parts={parts}");
+            for (int i = 0; i < sizes.Length; i++) AssertBits(other.G[i], shared.G[i], $"g[{i}] against {name}, parts={parts}");
+        }
+    }
 }
