@@ -210,6 +210,16 @@ public static class MnistSplit
         add("mlp-fc3-fwd", "MLP step: fc3 forward 64x128 · (10x128)ᵀ + bias", Fc3Forward, 5000);
         add("mlp-ce-fwd", "MLP step: cross-entropy forward (compiled kernel) 64x10", () => LossForward(), 5000);
         add("mlp-ce-bwd", "MLP step: cross-entropy backward (compiled kernel) 64x10", LossBackward, 5000);
+        // a confident classifier's logits (mnist after a few epochs): most exp(x − max) far below 1, many past float's range
+        var wide = new float[n * 10];
+        for (int i = 0; i < wide.Length; i++) wide[i] = (rnd.NextSingle() - 0.5f) * 400f;
+        var wideLogp = new float[n * 10];
+        add("mlp-ce-wide", "MLP step: cross-entropy forward + backward 64x10, logits spread over ±200", () =>
+        {
+            ClassIndexLoss.Forward(wide, target, wideLogp, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+            Array.Clear(g3, 0, n * 10);
+            ClassIndexLoss.Backward(wideLogp, target, 1f, g3, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+        }, 5000);
         add("mlp-fc3-bwd", "MLP step: fc3 backward (input, weight and bias gradients)", Fc3Backward, 5000);
         add("mlp-relu2-bwd", "MLP step: h2's ReLU backward 64x128 (clear + kernel)", Relu2Backward, 5000);
         add("mlp-mid", "MLP step: fc3 forward, loss, fc3 backward, ReLU backward in order", () =>
