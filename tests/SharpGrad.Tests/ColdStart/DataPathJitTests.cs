@@ -26,8 +26,6 @@ public class DataPathJitTests
         { typeof(Rng), "NextInt" },
         { typeof(Gemm), "LinearSkipZeros" },
         { typeof(Parallelism), "Serial" },
-        { typeof(ClassIndexLoss), "LogSoftmaxRows" },
-        { typeof(ClassIndexLoss), "PlainRowsBackward" },
     };
 
     [Theory]
