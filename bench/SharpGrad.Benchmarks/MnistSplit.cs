@@ -167,6 +167,72 @@ public static class MnistSplit
     }
 
     /// <summary>
+    /// `count` pieces of the MLP step's serial middle (between fc2's forward and fc2's gradients, on one core at any thread
+    /// count): fc3's forward, the loss's forward and backward, fc3's backward and h2's ReLU backward, on the step's shapes
+    /// (64 rows; h2 ~75 % nonzero), one by one and in the step's order (<c>mlp-mid</c>).
+    /// </summary>
+    internal static void ProfilePieces(Action<string, string, Action, int> add)
+    {
+        var rnd = new Random(5);
+        const int n = 64;
+        var h2 = new float[n * 128];
+        for (int i = 0; i < h2.Length; i++) h2[i] = rnd.NextDouble() < 0.75 ? rnd.NextSingle() : 0f;
+        var fc3 = new SharpGrad.Layers.Linear(128, 10);
+        var w3 = CompiledSupport.Dense(fc3.Weight);
+        var logits = new float[n * 10];
+        var logp = new float[n * 10];
+        var g3 = new float[n * 10];
+        var gh2 = new float[n * 128];
+        var g2 = new float[n * 128];
+        var gw3 = new float[10 * 128];
+        var gb3 = new float[10];
+        var target = Tensor.RandInt(0, 10, [n]);
+        var shape3 = new LinearShape(InFeatures: 128, OutFeatures: 10, RowsPerItem: 1);
+        void Fc3Forward() => CompiledSupport.LinearForward(h2, fc3.Weight, fc3.Bias, logits, n, shape3);
+        float LossForward() => ClassIndexLoss.Forward(logits, target, logp, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+        void LossBackward()
+        {
+            Array.Clear(g3, 0, n * 10);
+            ClassIndexLoss.Backward(logp, target, 1f, g3, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+        }
+        void Fc3Backward()
+        {
+            Array.Clear(gh2, 0, n * 128);
+            CompiledSupport.LinearBackward(h2, fc3.Weight, g3, gh2, gw3, gb3, n, shape3, overwriteWeight: true, overwriteBias: true);
+        }
+        void Relu2Backward()
+        {
+            Array.Clear(g2, 0, n * 128);
+            Pointwise.Backward<ReluOp>(h2, h2, gh2, g2, n * 128);
+        }
+        Fc3Forward();
+        LossForward();
+        add("mlp-fc3-fwd", "MLP step: fc3 forward 64x128 · (10x128)ᵀ + bias", Fc3Forward, 5000);
+        add("mlp-ce-fwd", "MLP step: cross-entropy forward (compiled kernel) 64x10", () => LossForward(), 5000);
+        add("mlp-ce-bwd", "MLP step: cross-entropy backward (compiled kernel) 64x10", LossBackward, 5000);
+        // a confident classifier's logits (mnist after a few epochs): most exp(x − max) far below 1, many past float's range
+        var wide = new float[n * 10];
+        for (int i = 0; i < wide.Length; i++) wide[i] = (rnd.NextSingle() - 0.5f) * 400f;
+        var wideLogp = new float[n * 10];
+        add("mlp-ce-wide", "MLP step: cross-entropy forward + backward 64x10, logits spread over ±200", () =>
+        {
+            ClassIndexLoss.Forward(wide, target, wideLogp, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+            Array.Clear(g3, 0, n * 10);
+            ClassIndexLoss.Backward(wideLogp, target, 1f, g3, n, 10, Reduction.Mean, -100L, logSoftmax: true);
+        }, 5000);
+        add("mlp-fc3-bwd", "MLP step: fc3 backward (input, weight and bias gradients)", Fc3Backward, 5000);
+        add("mlp-relu2-bwd", "MLP step: h2's ReLU backward 64x128 (clear + kernel)", Relu2Backward, 5000);
+        add("mlp-mid", "MLP step: fc3 forward, loss, fc3 backward, ReLU backward in order", () =>
+        {
+            Fc3Forward();
+            LossForward();
+            LossBackward();
+            Fc3Backward();
+            Relu2Backward();
+        }, 5000);
+    }
+
+    /// <summary>
     /// variant "mlp": after the loop, the fraction of nonzero elements of h1 and h2 (the ReLUs' outputs on the step's batch,
     /// recomputed eagerly from the trained weights) and of their units dead for the whole batch. The hidden gradients' zeros
     /// are the same elements (g = ∂h ⊙ (h &gt; 0)), so these are the densities the zero-skipping products see.

@@ -375,6 +375,7 @@ public static class Profile
         Add("cnn-fwd", "compiled cnn b32: forward", () => ccnn.Forward(xc), 50);
         Add("cnn-step", "compiled cnn b32: full step (cnn_train_step_b32)", () => Workloads.CnnTrainStepCompiled(ccnn, coptc, xc, yc), 50);
         SequenceWorkloads.ProfilePieces(Add);
+        MnistSplit.ProfilePieces(Add);
         return list;
     }
 }

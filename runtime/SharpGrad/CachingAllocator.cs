@@ -36,6 +36,7 @@ internal static class CachingAllocator
     /// An array of exactly <paramref name="length"/> elements, a cached one or a new one; a cached one keeps its old values
     /// unless <paramref name="clear"/> (for a caller that overwrites every element: a copy).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static T[] Rent<T>(int length, bool clear) where T : unmanaged
     {
         if (length >= MinLength)
@@ -85,6 +86,7 @@ internal static class CachingAllocator
     /// <summary>How many gen-2 collections the allocator has asked for (tests read it: the collection itself runs when the GC decides).</summary>
     internal static int CollectionsRequested => Volatile.Read(ref s_collectionsRequested);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void CountNewLargeArray(Array array, long bytes)
     {
         // Only arrays that did land on the large object heap count (it reports them as generation 2): with a raised

@@ -62,6 +62,7 @@ public sealed class Rng
     public float NextFloat() => (NextUInt64() >> 40) * (1.0f / (1 << 24));
 
     /// <summary>A uniform integer in [0, <paramref name="maxExclusive"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public int NextInt(int maxExclusive)
     {
         if (maxExclusive <= 0) throw new ArgumentOutOfRangeException(nameof(maxExclusive), maxExclusive, "The upper bound must be positive.");
@@ -86,6 +87,7 @@ public sealed class Rng
     }
 
     /// <summary>A random permutation of 0..n-1 (PyTorch: <c>torch.randperm</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public int[] Permutation(int n)
     {
         var p = new int[n];

@@ -75,6 +75,7 @@ internal abstract class Storage
         return AllocateCore(dtype, length, clear: false);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static Storage AllocateCore(DType dtype, int length, bool clear = true) => dtype switch
     {
         DType.Float32 => new Storage<float>(CachingAllocator.Rent<float>(length, clear)) { Recyclable = true },

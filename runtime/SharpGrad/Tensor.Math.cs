@@ -7,6 +7,7 @@ public partial class Tensor
     // ---------------- raw helpers (no autograd) ----------------
 
     /// <summary>This tensor if contiguous, else a contiguous copy; never recorded.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal Tensor ContiguousRaw()
     {
         if (IsContiguous) return this;

@@ -8,6 +8,7 @@ public partial class Tensor
     /// Converts to <paramref name="dtype"/> (PyTorch: <c>to(dtype)</c>). Returns this tensor when the dtype already matches;
     /// conversions between floating-point dtypes are differentiable.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Tensor To(DType dtype)
     {
         if (dtype == DType) return this;
@@ -85,6 +86,7 @@ public partial class Tensor
     }
 
     /// <summary>This tensor if it is already contiguous, else a contiguous copy (PyTorch: <c>contiguous()</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public Tensor Contiguous() => IsContiguous ? this : Clone();
 
     // ---------------- in-place ops ----------------

@@ -211,8 +211,12 @@ public static partial class Gemm
         var t = Scratch<T>.Pool.Rent(n * m);
         try
         {
-            RecurrentKernel.Transpose(a, aOff, m, k, at);
             var (parts, chunk) = DirectSplit(2.0 * m * n * k, n, DirectMR, allowParallel);
+            // Aᵀ by both cores when the product splits anyway: the MLP step's x (64×784) is cold by the time its forward runs
+            // (the step's other operands pushed it out of L2) and its transpose was the 2-thread step's largest serial piece.
+            if (parts > 1 && typeof(T) == typeof(float) && Avx.IsSupported && m >= 8 && (long)m * k >= TransposeSplitMinElements)
+                Parallelism.For(2, new TransposeHalves(Unsafe.As<float[]>(a), aOff, m, k, Unsafe.As<float[]>(at)));
+            else RecurrentKernel.Transpose(a, aOff, m, k, at);
             if (parts <= 1)
             {
                 TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite);
@@ -224,6 +228,30 @@ public static partial class Gemm
         {
             Scratch<T>.Pool.Return(t);
             Scratch<T>.Pool.Return(at);
+        }
+    }
+
+    /// <summary>
+    /// The fewest elements of A (m·k) whose transpose in <see cref="Transposed{T}"/> runs as two halves on the pool: the MLP
+    /// step's x (64×784 = 50 K) took ~20 µs of its ~75 serial at 2 threads (perf of `count mlp-step --threads 2`, s24-mlp);
+    /// fc2's h1 (64×256 = 16 K) stays on the calling thread.
+    /// </summary>
+    private const long TransposeSplitMinElements = 32768;
+
+    /// <summary>
+    /// Half of <see cref="Transposed{T}"/>'s Aᵀ (A m×k contiguous, at k×m) as an item of a loop of two: item 0 A's columns
+    /// before the middle (rounded to 8), item 1 the rest; each writes its rows of Aᵀ (a copy: the same Aᵀ as one call).
+    /// </summary>
+    private readonly struct TransposeHalves(float[] a, int aOff, int m, int k, float[] at) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
+        {
+            int half = Math.Min(k, (k / 2 + 7) & ~7);
+            int c0 = index == 0 ? 0 : half, c1 = index == 0 ? half : k;
+            if (c1 <= c0) return;
+            RecurrentKernel.TransposeAvx(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff + c0), k, m, c1 - c0,
+                ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(at), (nint)c0 * m));
         }
     }
 

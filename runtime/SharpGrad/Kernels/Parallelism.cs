@@ -61,6 +61,7 @@ public static class Parallelism
     /// end (before session 14 the first exception ended the loop here, so a loop that found the workers held by another
     /// thread's loop skipped its remaining items; ParallelismTests' exception test failed that way when run beside others).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Serial<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody
     {
         Exception? first = null;
