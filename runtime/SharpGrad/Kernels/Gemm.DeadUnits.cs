@@ -74,9 +74,9 @@ public static partial class Gemm
         int[] live = Scratch<int>.Pool.Rent(outF);
         try
         {
-            // The direct kernel's rows after its last 6- or 8-row tile take another loop (SmallAxpy) on the columns after its
-            // last two-vector strip (on AVX2; on AVX-512 on all columns), whose sums round differently from the tiles': a
-            // row's bits would depend on where it sits. So the full product must have no such rows (outF a multiple of the
+            // On AVX-512 the direct kernel's rows after its last 8-row tile take another loop (SmallAxpy) when k is within
+            // one k-block (on AVX2, and past one k-block, a tail tile over the last rows), whose sums may round differently
+            // from the tiles': a row's bits would depend on where it sits. So the full product must have no such rows (outF a multiple of the
             // tile's rows, or on AVX2 no edge columns), and the live rows are padded with dead ones to whole tiles (a dead
             // row's product is +0, as the dense one).
             if (!DenseProductIsOneChain(true, outF, inF, rows)) return false;

@@ -176,7 +176,9 @@ public static partial class Gemm
     /// <summary>
     /// Whether none of the m rows of a direct broadcast product of n columns goes through <c>SmallAxpy</c>: m a multiple of
     /// the tile's rows (the split over threads cuts at whole tiles), or on AVX2 n a multiple of two vectors (the rows after
-    /// the last tile then take the tail tile, and there are no edge columns).
+    /// the last tile then take the tail tile, and there are no edge columns). Since session 24 the tail tile also takes the
+    /// tail rows' edge columns, so on AVX2 the second condition is stricter than needed; it is kept, as the zero-skipping
+    /// callers were measured with it.
     /// </summary>
     private static bool NoRowsOnSmallAxpy(int m, int n)
         => m % DirectMR == 0 || (!Vector512.IsHardwareAccelerated && n % (2 * Vector256<float>.Count) == 0);
@@ -619,12 +621,19 @@ public static partial class Gemm
                     AxpyTile(ref ap0, ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
                     for (int r = 0; r < mr; r++) AddRow<T>(tile.Slice(r * w2, rem), c.AsSpan(cOff + (i + r) * ldc + jEnd, rem));
                 }
+                // the tail rows' edge columns as the tail tile over the last mr rows, summed per k-block as every other
+                // element (before session 24 they went through SmallAxpy, one chain over all of k)
+                if (tailTile)
+                {
+                    AxpyTile(ref Unsafe.Add(ref a0, aOff + iTail * ai + pc * ap), ai, ap, ref e0, new StridedRows(w2), 0, kc, alpha, ref t0, w2, false);
+                    for (int i = m6; i < m; i++) AddRow<T>(tile.Slice((i - iTail) * w2, rem), c.AsSpan(cOff + i * ldc + jEnd, rem));
+                }
             }
         }
         if (edge is not null) Scratch<T>.Pool.Return(edge);
         if (strips is not null) Scratch<T>.Pool.Return(strips);
-        // The rows after the last block (all columns, or only the edge columns after the tail tiles).
-        if (m6 < m) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, tailTile ? jEnd : j0, j1);
+        // The rows after the last block, when the tail tile did not take them.
+        if (m6 < m && !tailTile) SmallAxpy(transA, m - m6, k, alpha, a, aOff + m6 * ai, lda, b, bOff, ldb, c, cOff + m6 * ldc, ldc, j0, j1);
         if (!epi.IsNone)
         {
             // the full tiles had theirs: the edge columns of their rows, then the rows after the last tile
