@@ -289,7 +289,9 @@ public static partial class Gemm
         ref T t0 = ref MemoryMarshal.GetArrayDataReference(t);
         // AVX2: the rows of W after the last full tile as one more tile over the last 6 rows, into a buffer of which only
         // those rows are kept (as in DirectAxpy: SmallAxpy's one-row kernel runs at a quarter of the rate on 256-bit vectors).
-        bool tailTile = rowsFull < rows && rows >= mr && !Vector512.IsHardwareAccelerated;
+        // AVX-512 too when k > DirectKC (session 24): the rows after the last tile would otherwise take SmallAxpy, one chain
+        // over all of k, not the tiles' sums per k-block (a row's bits would depend on where it sits; DirectTailRowsTests).
+        bool tailTile = rowsFull < rows && rows >= mr && (!Vector512.IsHardwareAccelerated || k > DirectKC);
         Span<T> tile = tailTile ? stackalloc T[8 * 32] : default;
         if (tailTile) tile = tile[..(mr * w2)];
         for (int pc = 0; pc < k; pc += DirectKC)

@@ -67,6 +67,49 @@ public class DirectTailRowsTests
             }
     }
 
+    public static TheoryData<int, int, int> TransposedShapes() => new() { { 40, 100, 600 }, { 70, 77, 300 }, { 33, 69, 513 } };
+
+    /// <summary>
+    /// The same for x·Wᵀ on the transposed product (the rows of W are the tiles' rows there, x's rows their columns): W's
+    /// rows and x's rows both reversed, each element compared with its mirror, bit for bit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TransposedShapes))]
+    public void TransposedProductElementDoesNotDependOnItsPosition(int m, int n, int k)
+    {
+        Assert.Equal(Gemm.DirectPath, Gemm.PathOf<float>(false, true, m, n, k));
+        var rng = new Random(m * 1000 + n + k);
+        var x = Fill(rng, m * k);
+        var w = Fill(rng, n * k);
+        var xRev = new float[m * k];
+        var wRev = new float[n * k];
+        for (int i = 0; i < m; i++) Array.Copy(x, i * k, xRev, (m - 1 - i) * k, k);
+        for (int o = 0; o < n; o++) Array.Copy(w, o * k, wRev, (n - 1 - o) * k, k);
+        var c = new float[m * n];
+        var cRev = new float[m * n];
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            Gemm.Sgemm(false, true, m, n, k, 1f, x, 0, k, w, 0, k, 0f, c, 0, n);
+            Gemm.Sgemm(false, true, m, n, k, 1f, xRev, 0, k, wRev, 0, k, 0f, cRev, 0, n);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = saved;
+        }
+        for (int i = 0; i < m; i++)
+            for (int o = 0; o < n; o++)
+            {
+                double want = 0;
+                for (int p = 0; p < k; p++) want += (double)x[i * k + p] * w[o * k + p];
+                float got = c[i * n + o], mirror = cRev[(m - 1 - i) * n + (n - 1 - o)];
+                Assert.True(Math.Abs(got - want) <= 1e-4 * (1 + Math.Abs(want)), $"C[{i}, {o}] = {got}, naive {want}");
+                Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(mirror),
+                    $"C[{i}, {o}] = {got:R} against {mirror:R} with x's and W's rows reversed");
+            }
+    }
+
     private static float[] Fill(Random rng, int count)
     {
         var x = new float[count];
