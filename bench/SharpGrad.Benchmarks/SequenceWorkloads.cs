@@ -80,18 +80,6 @@ public static class SequenceWorkloads
             try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
             finally { Kernels.TransformerLayerKernel.BackwardBlockMacs = keep; }
         }, 10);
-        // The split backward with the parts taking their weight-gradient products (TransformerLayerKernel.PartWeightGrads), the
-        // sums as items of the parts' loop or in a loop of their own: in-process A/B against xfmr-step.
-        foreach (var (key, overlap) in new[] { ("xfmr-step-products", true), ("xfmr-step-products-sumloop", false) })
-        {
-            add(key, $"compiled transformer b16: full step, the parts take their weight-gradient products, sums {(overlap ? "in the parts' loop" : "in their own loop")}", () =>
-            {
-                Kernels.TransformerLayerKernel.t_partWeightGrads = true;
-                Kernels.TransformerLayerKernel.t_separateSums = !overlap;
-                try { CompiledTrainStep(copt, () => compiled.LossBackward(x, y)); }
-                finally { (Kernels.TransformerLayerKernel.t_partWeightGrads, Kernels.TransformerLayerKernel.t_separateSums) = (null, false); }
-            }, 10);
-        }
         // The layers split into 2 batch parts whatever the thread count (with 1 thread: the parts one after the other, so the
         // split's cost per core is measured without needing a free second core).
         foreach (int parts in new[] { 1, 2, 4 })
@@ -328,14 +316,12 @@ public static class SequenceWorkloads
         LstmProfile.Pieces(add);
     }
 
-    /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>
     /// <summary>
-    /// `xfmr-regions [--threads N] [--steps S] [--products] [--sumloop]`: transformer_train_step_b16's compiled step (ZeroGrad, LossBackward, Step) run S
+    /// `xfmr-regions [--threads N] [--steps S]`: transformer_train_step_b16's compiled step (ZeroGrad, LossBackward, Step) run S
     /// times after a 1 s warm-up with the pool's timeline on, then per position in the step the median serial gap before each
     /// parallel loop, its duration and when the worker started its first item (MnistSplit.PrintRegions, as `cnn-regions`), and
     /// per split forward and backward its parts' durations and each thread's busy time; all again for the fastest quarter of
-    /// the steps. `--products`: the parts take their weight-gradient products (TransformerLayerKernel.PartWeightGrads), the
-    /// sums in the parts' loop; with `--sumloop` in a loop of their own.
+    /// the steps.
     /// </summary>
     public static int Regions(string[] args)
     {
@@ -344,8 +330,6 @@ public static class SequenceWorkloads
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
             else if (args[i] == "--steps") steps = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
-            else if (args[i] == "--products") Kernels.TransformerLayerKernel.t_partWeightGrads = true;
-            else if (args[i] == "--sumloop") Kernels.TransformerLayerKernel.t_separateSums = true;
         }
         Kernels.Parallelism.MaxThreads = threads;
         Rng.ManualSeed(0);
@@ -427,6 +411,7 @@ public static class SequenceWorkloads
         }
     }
 
+    /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>
     private static void CompiledTrainStep(Optimizer opt, Func<float> lossBackward)
     {
         opt.ZeroGrad();

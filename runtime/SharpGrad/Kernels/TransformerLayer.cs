@@ -389,9 +389,8 @@ public static partial class TransformerLayerKernel
         bool inPart = t_deferredWeightGrads is not null;
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
         {
-            // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards
-            // (with PartWeightGrads the weight's product is taken here, into the part's own array: TransformerLayer.Split.cs).
-            DeferWeightGrad(deferred, x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset, zerosInGy || zerosInX, zerosInX);
+            // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards.
+            deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset, zerosInGy || zerosInX, zerosInX));
             (gWeight, gBias) = (null, null);
         }
         // gy·W over rows × outF (not in row blocks: the skipping kernel takes each k-block's strip of W once for all rows)
