@@ -105,16 +105,18 @@ public static partial class TransformerLayerKernel
 
     /// <summary>
     /// Into how many parts (sequences) a layer over <paramref name="n"/> sequences is split (1: it runs whole, each kernel
-    /// split on its own): two per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
+    /// split on its own): one per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
     /// </summary>
     /// <remarks>
     /// Every token row of an encoder layer depends only on its own sequence, so with several threads each thread runs whole
     /// sequences through the layer — all its kernels serial, on its core's cache — and the threads meet twice per layer and
     /// step (the forward's end; the backward's end, where the weight gradients of all parts are summed in one parallel loop),
     /// instead of once per kernel (~25 hand-offs per layer, each waiting for the slower core and any worker the operating
-    /// system has not scheduled). Two parts per thread rather than one: parts are claimed one at a time, so when a worker is
-    /// descheduled in the middle of its part, the caller waits for half of that thread's share, not all of it (the smaller
-    /// parts cost ~3 % more per core: B is packed once per part, and the rows are copied in and out).
+    /// system has not scheduled). One part per thread: until session 24 it was two (parts are claimed one at a time, so a
+    /// worker descheduled in its part costs the caller half of that thread's share, not all of it), but the smaller parts
+    /// cost more per core (B packed once per part, the rows copied in and out, 256-row products), and on Zen 4 at 2 threads
+    /// 2 parts ran the workload's step faster than 4 in every alternated round in which both cores ran (docs/performance.md,
+    /// "The transformer step with 2 threads, session 24").
     /// </remarks>
     internal static int SplitParts(in EncoderLayerShape s, int n)
     {
@@ -122,7 +124,7 @@ public static partial class TransformerLayerKernel
         int threads = Parallelism.MaxThreads;
         if (threads <= 1 || WorkerPool.InsideItem || n < 2) return 1;
         double flops = 2.0 * n * s.Steps * s.DModel * (4.0 * s.DModel + 2.0 * s.FeedForward + 2.0 * s.Steps);
-        return (int)Math.Max(1, Math.Min(Math.Min(2 * threads, n), flops / 4e6));
+        return (int)Math.Max(1, Math.Min(Math.Min(threads, n), flops / 4e6));
     }
 
     /// <summary>The sequences [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of part <paramref name="part"/>.</summary>
