@@ -62,6 +62,8 @@ switch (args[0])
         return MnistSplit.Run(args[1..]);
     case "cnn-regions":
         return CnnRegions.Run(args[1..]);
+    case "xfmr-regions":
+        return SequenceWorkloads.Regions(args[1..]);
     case "allocations":
         return Allocations.Run(args[1..]);
     case "compare":

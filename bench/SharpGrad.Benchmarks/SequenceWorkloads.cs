@@ -316,6 +316,101 @@ public static class SequenceWorkloads
         LstmProfile.Pieces(add);
     }
 
+    /// <summary>
+    /// `xfmr-regions [--threads N] [--steps S]`: transformer_train_step_b16's compiled step (ZeroGrad, LossBackward, Step) run S
+    /// times after a 1 s warm-up with the pool's timeline on, then per position in the step the median serial gap before each
+    /// parallel loop, its duration and when the worker started its first item (MnistSplit.PrintRegions, as `cnn-regions`), and
+    /// per split forward and backward its parts' durations and each thread's busy time; all again for the fastest quarter of
+    /// the steps.
+    /// </summary>
+    public static int Regions(string[] args)
+    {
+        int threads = 2, steps = 200;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--threads") threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (args[i] == "--steps") steps = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Kernels.Parallelism.MaxThreads = threads;
+        Rng.ManualSeed(0);
+        var x = Tensor.Rand(16, 64, 128);
+        var y = Tensor.RandInt(0, 10, [16]);
+        var net = new TransformerNet();
+        var compiled = net.Compile();
+        var opt = new Sgd(net.Parameters(), 0.01);
+        var warm = System.Diagnostics.Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 1000) CompiledTrainStep(opt, () => compiled.LossBackward(x, y));
+        var timeline = new long[Kernels.WorkerPool.TimelineLoops * 8];
+        var stepT = new long[2 * steps];
+        var times = new double[steps];
+        Kernels.WorkerPool.Timeline = timeline;
+        var parts = new long[5 * 64 * steps];
+        Kernels.TransformerLayerKernel.PartTimeline = parts;
+        for (int s = 0; s < steps; s++)
+        {
+            long a = System.Diagnostics.Stopwatch.GetTimestamp();
+            CompiledTrainStep(opt, () => compiled.LossBackward(x, y));
+            long b = System.Diagnostics.Stopwatch.GetTimestamp();
+            (stepT[2 * s], stepT[2 * s + 1]) = (a, b);
+            times[s] = System.Diagnostics.Stopwatch.GetElapsedTime(a, b).TotalMicroseconds;
+        }
+        Kernels.WorkerPool.Timeline = null;
+        Kernels.TransformerLayerKernel.PartTimeline = null;
+        var sorted = times.Order().ToArray();
+        PrintParts(parts, stepT, times, sorted[steps / 4]);
+        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"xfmr-regions threads={threads}: {steps} steps, min {sorted[0]:F1} p10 {sorted[steps / 10]:F1} median {sorted[steps / 2]:F1} us; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
+        MnistSplit.PrintRegions(timeline, stepT, "");
+        // the fastest quarter of the steps (the host's noise at 2 threads is large): their regions alone, in time order
+        double cut = sorted[steps / 4];
+        var fast = Enumerable.Range(0, steps).Where(i => times[i] <= cut).SelectMany(i => new[] { stepT[2 * i], stepT[2 * i + 1] }).ToArray();
+        MnistSplit.PrintRegions(timeline, fast, "fastest quarter, ");
+        return 0;
+    }
+
+    /// <summary>
+    /// Per split (forward or backward of a layer, in step order) over the steps no slower than <paramref name="cut"/>: the median
+    /// duration of each part and, per thread, its busy time in the split against the split's span (first start to last end).
+    /// </summary>
+    private static void PrintParts(long[] parts, long[] stepT, double[] times, double cut)
+    {
+        double us = 1e6 / System.Diagnostics.Stopwatch.Frequency;
+        var recs = new List<long[]>();
+        for (int i = 0; i + 5 <= parts.Length; i += 5) if (parts[i + 3] != 0) recs.Add(parts.AsSpan(i, 5).ToArray());
+        recs.Sort((p, q) => p[2].CompareTo(q[2]));
+        var rows = new Dictionary<int, List<double[]>>();
+        for (int s = 0; s < times.Length; s++)
+        {
+            if (times[s] > cut) continue;
+            var mine = recs.Where(r => r[2] >= stepT[2 * s] && r[3] <= stepT[2 * s + 1]).ToList();
+            // consecutive records of one kind with part indices not repeating form one split
+            var splits = new List<List<long[]>>();
+            foreach (var r in mine)
+            {
+                if (splits.Count == 0 || splits[^1][0][0] != r[0] || splits[^1].Any(o => o[1] == r[1])) splits.Add([]);
+                splits[^1].Add(r);
+            }
+            for (int k = 0; k < splits.Count; k++)
+            {
+                var sp = splits[k];
+                double span = (sp.Max(r => r[3]) - sp.Min(r => r[2])) * us;
+                var threads = sp.GroupBy(r => r[4]).Select(g => g.Sum(r => (double)(r[3] - r[2])) * us).OrderByDescending(v => v).ToArray();
+                var row = new double[8];
+                row[0] = span;
+                for (int q = 0; q < Math.Min(2, threads.Length); q++) row[1 + q] = threads[q];
+                foreach (var r in sp) if (r[1] < 4) row[3 + r[1]] = (r[3] - r[2]) * us;
+                row[7] = sp[0][0];
+                (rows.TryGetValue(k, out var l) ? l : rows[k] = []).Add(row);
+            }
+        }
+        static double Med(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length == 0 ? double.NaN : a[a.Length / 2]; }
+        foreach (var (k, l) in rows.OrderBy(p => p.Key))
+        {
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"  split {k} ({(l[0][7] == 0 ? "fwd" : "bwd")}, {l.Count} steps): span {Med(l.Select(r => r[0])),7:F1}  busiest thread {Med(l.Select(r => r[1])),7:F1}  other {Med(l.Select(r => r[2])),7:F1}  parts {Med(l.Select(r => r[3])):F1} {Med(l.Select(r => r[4])):F1} {Med(l.Select(r => r[5])):F1} {Med(l.Select(r => r[6])):F1} us"));
+        }
+    }
+
     /// <summary>A compiled training step: zero the gradients, the fused loss and backward, the SGD step.</summary>
     private static void CompiledTrainStep(Optimizer opt, Func<float> lossBackward)
     {

@@ -69,6 +69,22 @@ public static partial class TransformerLayerKernel
     /// <summary>Set on the thread running a part of a split backward: <see cref="LinearBackward"/> records its weight gradients here.</summary>
     [ThreadStatic] private static List<DeferredWeightGrad>? t_deferredWeightGrads;
 
+    /// <summary>
+    /// For the bench's <c>xfmr-regions</c>: when set, each part of a split forward (kind 0) or backward (kind 1) records
+    /// (kind, part, start, end, thread id) at the next slot of 5 (Stopwatch ticks; wraps around). Null (the default): the
+    /// parts only test it.
+    /// </summary>
+    internal static long[]? PartTimeline;
+    private static int s_partSlot;
+
+    /// <summary>Records a part that started at <paramref name="start"/> and ends now into <paramref name="timeline"/> (<see cref="PartTimeline"/>).</summary>
+    private static void RecordPart(long[] timeline, int kind, int part, long start)
+    {
+        int slot = (int)((uint)Interlocked.Increment(ref s_partSlot) % (uint)(timeline.Length / 5)) * 5;
+        (timeline[slot], timeline[slot + 1], timeline[slot + 2], timeline[slot + 3], timeline[slot + 4]) =
+            (kind, part, start, System.Diagnostics.Stopwatch.GetTimestamp(), Environment.CurrentManagedThreadId);
+    }
+
     /// <summary>Set on the thread running a part of a split forward: the part runs whole.</summary>
     [ThreadStatic] private static bool t_inPart;
 
@@ -89,16 +105,18 @@ public static partial class TransformerLayerKernel
 
     /// <summary>
     /// Into how many parts (sequences) a layer over <paramref name="n"/> sequences is split (1: it runs whole, each kernel
-    /// split on its own): two per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
+    /// split on its own): one per thread when the layer's forward is worth it (≥ 4 MFLOP per part).
     /// </summary>
     /// <remarks>
     /// Every token row of an encoder layer depends only on its own sequence, so with several threads each thread runs whole
     /// sequences through the layer — all its kernels serial, on its core's cache — and the threads meet twice per layer and
     /// step (the forward's end; the backward's end, where the weight gradients of all parts are summed in one parallel loop),
     /// instead of once per kernel (~25 hand-offs per layer, each waiting for the slower core and any worker the operating
-    /// system has not scheduled). Two parts per thread rather than one: parts are claimed one at a time, so when a worker is
-    /// descheduled in the middle of its part, the caller waits for half of that thread's share, not all of it (the smaller
-    /// parts cost ~3 % more per core: B is packed once per part, and the rows are copied in and out).
+    /// system has not scheduled). One part per thread: until session 24 it was two (parts are claimed one at a time, so a
+    /// worker descheduled in its part costs the caller half of that thread's share, not all of it), but the smaller parts
+    /// cost more per core (B packed once per part, the rows copied in and out, 256-row products), and on Zen 4 at 2 threads
+    /// 2 parts ran the workload's step faster than 4 in every alternated round in which both cores ran (docs/performance.md,
+    /// "The transformer step with 2 threads, session 24").
     /// </remarks>
     internal static int SplitParts(in EncoderLayerShape s, int n)
     {
@@ -106,7 +124,7 @@ public static partial class TransformerLayerKernel
         int threads = Parallelism.MaxThreads;
         if (threads <= 1 || WorkerPool.InsideItem || n < 2) return 1;
         double flops = 2.0 * n * s.Steps * s.DModel * (4.0 * s.DModel + 2.0 * s.FeedForward + 2.0 * s.Steps);
-        return (int)Math.Max(1, Math.Min(Math.Min(2 * threads, n), flops / 4e6));
+        return (int)Math.Max(1, Math.Min(Math.Min(threads, n), flops / 4e6));
     }
 
     /// <summary>The sequences [<paramref name="part"/>·N/parts, (part + 1)·N/parts) of part <paramref name="part"/>.</summary>
@@ -142,6 +160,8 @@ public static partial class TransformerLayerKernel
     {
         public void Invoke(int index)
         {
+            var timeline = PartTimeline;
+            long start = timeline is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var (b0, nb) = PartRows(n, split.Count, index);
             int rowSize = s.Steps * s.DModel;
             var part = split.Parts[index];
@@ -159,6 +179,7 @@ public static partial class TransformerLayerKernel
                 t_inPart = false;
             }
             Array.Copy(split.Y[index], 0, y, b0 * rowSize, nb * rowSize);
+            if (timeline is not null) RecordPart(timeline, 0, index, start);
         }
     }
 
@@ -228,6 +249,8 @@ public static partial class TransformerLayerKernel
     {
         public void Invoke(int index)
         {
+            var timeline = PartTimeline;
+            long start = timeline is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var (b0, nb) = PartRows(split.N, split.Count, index);
             int rowSize = s.Steps * s.DModel, off = b0 * rowSize, len = nb * rowSize;
             Array.Copy(gy, off, split.Gy[index], 0, len);
@@ -242,6 +265,7 @@ public static partial class TransformerLayerKernel
                 t_deferredWeightGrads = null;
             }
             if (gx is not null) Array.Copy(split.Gx[index], 0, gx, off, len);
+            if (timeline is not null) RecordPart(timeline, 1, index, start);
         }
     }
 
