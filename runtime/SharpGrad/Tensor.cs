@@ -273,7 +273,7 @@ public partial class Tensor
     public double[] ToDoubleArray() => To(DType.Float64).Contiguous().Span<double>().ToArray();
 
     /// <summary>Copies the elements, in row-major order, to a new <c>long[]</c>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public long[] ToLongArray() => To(DType.Int64).Contiguous().Span<long>().ToArray();
 
     /// <summary>Copies the elements, in row-major order, to a new <c>bool[]</c>.</summary>

@@ -532,7 +532,7 @@ public static partial class Gemm
     /// y = x·Wᵀ over x's nonzero terms in vectors of one width (<see cref="TryLinearSkipZeros"/> without its size and density
     /// tests): false, y then holding partial sums, when W holds a NaN or ±Inf.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool LinearSkipZeros<V, TV>(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF, bool allowParallel)
         where V : struct, ISimd<TV, float> where TV : struct
         => SkipZerosProduct<V, TV>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
