@@ -61,7 +61,7 @@ switch (args[0])
     case "mnist-split":
         return MnistSplit.Run(args[1..]);
     case "cnn-regions":
-        return CnnRegions.Run(args[1..]);
+        return StepRegions.Cnn(args[1..]);
     case "xfmr-regions":
         return SequenceWorkloads.Regions(args[1..]);
     case "allocations":

@@ -317,56 +317,30 @@ public static class SequenceWorkloads
     }
 
     /// <summary>
-    /// `xfmr-regions [--threads N] [--steps S]`: transformer_train_step_b16's compiled step (ZeroGrad, LossBackward, Step) run S
-    /// times after a 1 s warm-up with the pool's timeline on, then per position in the step the median serial gap before each
-    /// parallel loop, its duration and when the worker started its first item (MnistSplit.PrintRegions, as `cnn-regions`), and
-    /// per split forward and backward its parts' durations and each thread's busy time; all again for the fastest quarter of
-    /// the steps.
+    /// `xfmr-regions [--threads N] [--steps S]`: transformer_train_step_b16's compiled step through <see cref="StepRegions.Run"/>
+    /// (the pool's loops and serial gaps, as `cnn-regions`), with per split forward and backward its parts' durations and each
+    /// thread's busy time (<see cref="Kernels.TransformerLayerKernel.PartTimeline"/>); the regions again for the fastest
+    /// quarter of the steps.
     /// </summary>
-    public static int Regions(string[] args)
+    public static int Regions(string[] args) => StepRegions.Run("xfmr-regions", args, defaultSteps: 200, () =>
     {
-        int threads = 2, steps = 200;
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--threads") threads = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
-            else if (args[i] == "--steps") steps = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        Kernels.Parallelism.MaxThreads = threads;
         Rng.ManualSeed(0);
         var x = Tensor.Rand(16, 64, 128);
         var y = Tensor.RandInt(0, 10, [16]);
         var net = new TransformerNet();
         var compiled = net.Compile();
         var opt = new Sgd(net.Parameters(), 0.01);
-        var warm = System.Diagnostics.Stopwatch.StartNew();
-        while (warm.ElapsedMilliseconds < 1000) CompiledTrainStep(opt, () => compiled.LossBackward(x, y));
-        var timeline = new long[Kernels.WorkerPool.TimelineLoops * 8];
-        var stepT = new long[2 * steps];
-        var times = new double[steps];
-        Kernels.WorkerPool.Timeline = timeline;
+        return () => CompiledTrainStep(opt, () => compiled.LossBackward(x, y));
+    }, fastestQuarter: true, probe: steps =>
+    {
         var parts = new long[5 * 64 * steps];
         Kernels.TransformerLayerKernel.PartTimeline = parts;
-        for (int s = 0; s < steps; s++)
+        return (stepT, times, cut) =>
         {
-            long a = System.Diagnostics.Stopwatch.GetTimestamp();
-            CompiledTrainStep(opt, () => compiled.LossBackward(x, y));
-            long b = System.Diagnostics.Stopwatch.GetTimestamp();
-            (stepT[2 * s], stepT[2 * s + 1]) = (a, b);
-            times[s] = System.Diagnostics.Stopwatch.GetElapsedTime(a, b).TotalMicroseconds;
-        }
-        Kernels.WorkerPool.Timeline = null;
-        Kernels.TransformerLayerKernel.PartTimeline = null;
-        var sorted = times.Order().ToArray();
-        PrintParts(parts, stepT, times, sorted[steps / 4]);
-        Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"xfmr-regions threads={threads}: {steps} steps, min {sorted[0]:F1} p10 {sorted[steps / 10]:F1} median {sorted[steps / 2]:F1} us; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
-        MnistSplit.PrintRegions(timeline, stepT, "");
-        // the fastest quarter of the steps (the host's noise at 2 threads is large): their regions alone, in time order
-        double cut = sorted[steps / 4];
-        var fast = Enumerable.Range(0, steps).Where(i => times[i] <= cut).SelectMany(i => new[] { stepT[2 * i], stepT[2 * i + 1] }).ToArray();
-        MnistSplit.PrintRegions(timeline, fast, "fastest quarter, ");
-        return 0;
-    }
+            Kernels.TransformerLayerKernel.PartTimeline = null;
+            PrintParts(parts, stepT, times, cut);
+        };
+    });
 
     /// <summary>
     /// Per split (forward or backward of a layer, in step order) over the steps no slower than <paramref name="cut"/>: the median
