@@ -26,6 +26,11 @@ public static class Compare
           --peer-runs N    run the TorchSharp peer N times (N processes) in every pass (default 2): the table shows its best and
                            worst figure ("TS modes: best / worst") and the ratios are against the best
           --sharpgrad PATH another build of this program (a .dll or an executable) to measure instead of this one, e.g. main's
+          --wait-near NS   before each multi-threaded process, wait (up to 3 min) until the cores' round trip is at most NS
+                           nanoseconds (see "placement" below the table; e.g. --wait-near 100 on the session-25 Zen 4 host)
+        The cores' placement is probed before and after every process (a cache line bounced between two threads, like
+        bench/tools/pingpong.c): on a shared VM the vCPUs move, and a multi-threaded figure measured while they were far
+        apart is not comparable with one measured near. The lines below the table say which processes saw which.
         """;
 
     private sealed record Line(string Workload, double Value, string Unit, string Peer, int Threads);
@@ -37,6 +42,7 @@ public static class Compare
         string peersDir = Path.Combine("..", "shared", "peers");
         int[] threadCounts = [2, 1];
         int rounds = 1, peerRuns = 2;
+        double waitNear = double.NaN;
         string? sharpgrad = null, from = null;
         var skip = new HashSet<string>();
         var only = new List<string>();
@@ -61,6 +67,10 @@ public static class Compare
                     try { threadCounts = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); }
                     catch (FormatException) { return Fail("--threads needs a comma-separated list of thread counts, e.g. --threads 2,1."); }
                     if (threadCounts.Length == 0 || threadCounts.Any(t => t < 1)) return Fail("--threads: every thread count must be at least 1.");
+                    break;
+                case "--wait-near":
+                    if (!double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out waitNear) || !(waitNear > 0))
+                        return Fail("--wait-near needs a round trip in nanoseconds, e.g. --wait-near 100.");
                     break;
                 case "-h" or "--help": Console.WriteLine(Usage); return 0;
                 default:
@@ -106,6 +116,7 @@ public static class Compare
         // The child `workloads` processes read the same variable (Workloads.WarmupMs): our warm-up lasts at least this long.
         Console.WriteLine($"# SharpGrad timing: best of three loops after the peers' iters/10 warm-up calls and at least {Workloads.WarmupMs} ms (SHARPGRAD_BENCH_WARMUP_MS; docs/performance.md, \"Timing policy\")");
         var lines = new List<Line>();
+        var probes = new List<Probe>();
         var sw = Stopwatch.StartNew();
         for (int round = 1; round <= rounds; round++)
         {
@@ -119,8 +130,12 @@ public static class Compare
                     for (int run = 1; run <= runs; run++)
                     {
                         string which = runs > 1 ? $" (process {run} of {runs})" : "";
-                        Console.WriteLine($"# round {round}, {p.Name}{which}, {t} thread(s), load {LoadAverage()}: {p.File} {string.Join(' ', pargs)}");
+                        double before = t > 1 && !double.IsNaN(waitNear) ? Placement.WaitForNear(waitNear, TimeSpan.FromMinutes(3)) : Placement.RoundTripNs();
+                        Console.WriteLine($"# round {round}, {p.Name}{which}, {t} thread(s), load {LoadAverage()}, cores' round trip {Ns(before)}: {p.File} {string.Join(' ', pargs)}");
                         int rc = RunProgram(p.File, pargs, lines);
+                        double after = Placement.RoundTripNs();
+                        Console.WriteLine($"# cores' round trip after it: {Ns(after)}");
+                        probes.Add(new(p.Name + which, t, before, after));
                         if (rc != 0) Console.WriteLine($"# {p.Name} exited with code {rc}; its figures are missing from the table.");
                     }
                 }
@@ -129,7 +144,36 @@ public static class Compare
         Console.WriteLine($"# done in {sw.Elapsed.TotalSeconds:F0} s, load {LoadAverage()}");
         Console.WriteLine();
         Console.Write(Table(lines));
+        Console.Write(PlacementSummary(probes));
         return 0;
+    }
+
+    private sealed record Probe(string Program, int Threads, double Before, double After);
+
+    private static string Ns(double ns) => double.IsNaN(ns) ? "n/a (one core)" : $"{ns:F0} ns";
+
+    /// <summary>
+    /// Which multi-threaded processes started or ended with the cores far apart (round trip ≥ <see cref="Placement.FarFactor"/>
+    /// × the run's fastest probe). A process that started and ended near may still have seen a move in between; one that did
+    /// not is flagged, and its 2-thread ratios are not a same-placement comparison.
+    /// </summary>
+    private static string PlacementSummary(List<Probe> probes)
+    {
+        var multi = probes.Where(p => p.Threads > 1 && !double.IsNaN(p.Before)).ToList();
+        if (multi.Count == 0) return "";
+        double fastest = probes.Where(p => !double.IsNaN(p.Before)).Min(p => Math.Min(p.Before, p.After));
+        double limit = Placement.FarFactor * fastest;
+        var far = multi.Where(p => p.Before >= limit || p.After >= limit).ToList();
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"Placement (cores' round trip before / after each process; far = ≥ {limit:F0} ns, {Placement.FarFactor}× the run's fastest): ");
+        sb.AppendLine(string.Join("; ", probes.Select(p => $"{p.Program} {p.Threads}t {Ns(p.Before)} / {Ns(p.After)}")) + ".");
+        double slowest = probes.Where(p => !double.IsNaN(p.Before)).Max(p => Math.Max(p.Before, p.After));
+        sb.AppendLine(far.Count == 0
+            ? $"Every probe within {Placement.FarFactor}× of the fastest ({fastest:F0}–{slowest:F0} ns): one placement throughout (which one, a single run cannot tell: "
+              + "compare with the round trip of a quiet moment, /tmp/pingpong; ~60 ns near and ~300 ns far on the session-25 Zen 4 host)."
+            : $"Far at the start or end: {string.Join(", ", far.Select(p => $"{p.Program} {p.Threads}t"))} — their multi-threaded figures may come from the far placement "
+              + "(1.5–3× slower on the session-25 host); re-run before trusting those ratios (--wait-near NS waits for the near placement).");
+        return sb.ToString();
     }
 
     private static int Fail(string message)
