@@ -89,20 +89,21 @@ public static partial class Gemm
                 gw.AsSpan(0, outF * inF).Clear();
                 return true;
             }
-            // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to its
-            // unit, last first (live[t] ≥ t, so a row is moved before anything lands on it), and the dead rows are cleared.
-            // All three by ranges of gW's columns (the direct kernel's column split, aligned to its two-vector strips, so
-            // each element is the same chain as in one call), as one loop over the cores: the move and the clears of
-            // fc1's 256×784 gradient ran on the calling thread after the product's loop (the MLP step's largest serial gap
-            // at 2 threads, docs/performance.md, "The MLP step and mnist, session 22").
+            // g's live columns side by side ([rows×nl]); the live units cut into owner ranges of whole tiles of live rows, one
+            // per thread (balanced by live rows; each range's units [u0, u1) from its first live unit): each part's product
+            // goes to gW's rows from u0, then each row moves to its unit (last first: live[t] ≥ u0 + t − t0, so a row is moved
+            // before anything lands on it) and the range's dead rows are cleared. Each part writes only its own units' rows,
+            // all of their columns, the rows the SGD update of the same part reads next (Sgd.UpdateAll: owner ranges of the
+            // weight's rows, one per thread): before session 25 the parts were ranges of gW's columns, each claimed by
+            // whichever thread came first, and every step half of fc1's 800 KB gradient crossed between the cores.
             float[] gc = Scratch<float>.Pool.Rent(rows * nl);
             try
             {
                 GatherColumns(g, gOff, rows, outF, live, nl, gc);
                 CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
-                int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
-                var (parts, chunk) = DirectSplit(2.0 * nl * inF * rows, inF, align, allowParallel: true);
-                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, chunk);
+                var (parts, _) = DirectSplit(2.0 * nl * inF * rows, inF, DirectMR, allowParallel: true);
+                if (parts > 1) parts = OwnerParts(nl);
+                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, parts);
                 if (parts <= 1) body.Invoke(0);
                 else Parallelism.For(parts, body);
             }
@@ -186,23 +187,29 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// Columns [index·chunk, …) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
-    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: the live rows' product on them (the direct kernel, overwriting),
-    /// each live row's part moved to its unit (last first), the dead rows' part cleared.
+    /// One owner range (the item's index) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
+    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: live rows [t0, t1) (whole tiles, <see cref="OwnerRow"/> over the
+    /// nl live rows) and the units [u0, u1) from the first of them to the next range's first; the live rows' product over
+    /// all columns (the direct kernel, overwriting) into gW's rows from u0, each row moved to its unit (last first), the
+    /// range's dead rows cleared. Each element is the same chain over the batch as in one call.
     /// </summary>
-    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int chunk)
+    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int parts)
         : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
-            int c0 = index * chunk, c1 = Math.Min(inF, c0 + chunk), w = c1 - c0;
-            DirectRange(true, false, nl, rows, 1f, gc, 0, nl, x, xOff, inF, gw, 0, inF, default(Epi<float>), c0, c1, overwrite: true);
-            for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF + c0, w).CopyTo(gw.AsSpan(live[t] * inF + c0, w));
-            for (int j = 0, t = 0; j < outF; j++)
+            int t0 = OwnerRow(nl, index, parts), t1 = OwnerRow(nl, index + 1, parts);
+            int u0 = index == 0 ? 0 : t0 < nl ? live[t0] : outF;
+            int u1 = index + 1 >= parts ? outF : t1 < nl ? live[t1] : outF;
+            int n = t1 - t0;
+            if (n > 0)
+                DirectRange(true, false, n, rows, 1f, gc, t0, nl, x, xOff, inF, gw, u0 * inF, inF, default(Epi<float>), 0, inF, overwrite: true);
+            for (int r = n - 1; r >= 0 && live[t0 + r] != u0 + r; r--) gw.AsSpan((u0 + r) * inF, inF).CopyTo(gw.AsSpan(live[t0 + r] * inF, inF));
+            for (int j = u0, t = t0; j < u1; j++)
             {
-                if (t < nl && live[t] == j) t++;
-                else gw.AsSpan(j * inF + c0, w).Clear();
+                if (t < t1 && live[t] == j) t++;
+                else gw.AsSpan(j * inF, inF).Clear();
             }
         }
     }
