@@ -99,11 +99,10 @@ public static partial class Gemm
             float[] gc = Scratch<float>.Pool.Rent(rows * nl);
             try
             {
-                GatherColumns(g, gOff, rows, outF, live, nl, gc);
                 CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
                 var (parts, _) = DirectSplit(2.0 * nl * inF * rows, inF, DirectMR, allowParallel: true);
                 if (parts > 1) parts = OwnerParts(nl);
-                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, parts);
+                var body = new DeadUnitsPart(g, gOff, gc, nl, x, xOff, gw, rows, inF, outF, live, parts);
                 if (parts <= 1) body.Invoke(0);
                 else Parallelism.For(parts, body);
             }
@@ -128,16 +127,25 @@ public static partial class Gemm
     /// 1-thread MLP step on Zen 4 (fc1's 64×~210 and fc2's 64×~110, on the calling thread: serial at 2 threads); a gather's
     /// lanes are loaded one by one there. The same copy either way.
     /// </summary>
+    internal static void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+        => GatherColumns(g, gOff, rows, cols, live, 0, nl, gc, 0);
+
+    /// <summary>
+    /// <see cref="GatherColumns(float[], int, int, int, int[], int, float[])"/> of the columns live[liveStart..liveStart + nl)
+    /// into gc [rows×nl] from <paramref name="gcOff"/> (a part of the dead-units gradient's live columns).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+    internal static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int liveStart, int nl, float[] gc, int gcOff)
     {
-        if (gOff < 0 || (long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length || nl > cols)
-            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns ({live.Length}), gc {gc.Length}.");
+        if (gOff < 0 || (long)gOff + (long)rows * cols > g.Length || gcOff < 0 || liveStart < 0 || (long)gcOff + (long)rows * nl > gc.Length
+            || (long)liveStart + nl > live.Length || nl > cols)
+            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns from {liveStart} ({live.Length}), gc {gc.Length} from {gcOff}.");
         if (nl == 0 || rows <= 0) return;
+        ReadOnlySpan<int> lv = live.AsSpan(liveStart, nl);
         if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
             for (int b = 0; b < rows; b++)
-                for (int t = 0; t < nl; t++) gc[b * nl + t] = g[gOff + b * cols + live[t]];
+                for (int t = 0; t < nl; t++) gc[gcOff + b * nl + t] = g[gOff + b * cols + lv[t]];
             return;
         }
         // Per block of 8 columns with a live one (blocks past the last full one are left to the scalar tail): its mask and
@@ -147,9 +155,9 @@ public static partial class Gemm
         masks.Clear();
         for (int t = 0; t < nl; t++)
         {
-            int c = live[t];
-            if ((uint)c >= (uint)cols || (t > 0 && c <= live[t - 1]))
-                throw new ArgumentException($"GatherColumns: the live columns must be ascending and below {cols} (live[{t}] = {c}).", nameof(live));
+            int c = lv[t];
+            if ((uint)c >= (uint)cols || (t > 0 && c <= lv[t - 1]))
+                throw new ArgumentException($"GatherColumns: the live columns must be ascending and below {cols} (live[{liveStart + t}] = {c}).", nameof(live));
             if (c < fullBlocks * 8) masks[c >> 3] |= (byte)(1 << (c & 7));
             else if (tailStart == nl) tailStart = t;
         }
@@ -162,9 +170,10 @@ public static partial class Gemm
         {
             for (int b = 0; b < rows; b++)
             {
-                float* src = g0 + gOff + (long)b * cols, dst = c0 + (long)b * nl;
-                // the last row's whole-vector stores may not pass gc's end: its blocks that would are stored lane by lane
-                long room = gc.Length - (long)b * nl;
+                float* src = g0 + gOff + (long)b * cols, dst = c0 + gcOff + (long)b * nl;
+                // the last row's whole-vector stores may not pass the end of gc's rows (another part's from there): its blocks
+                // that would are stored lane by lane
+                long room = (long)(rows - b) * nl;
                 int d = 0;
                 for (int i = 0; i < nb; i++)
                 {
@@ -181,7 +190,7 @@ public static partial class Gemm
                         for (; mask != 0; mask &= mask - 1) dst[d++] = src[8 * q + System.Numerics.BitOperations.TrailingZeroCount(mask)];
                     }
                 }
-                for (int t = tailStart; t < nl; t++) dst[t] = src[live[t]];
+                for (int t = tailStart; t < nl; t++) dst[t] = src[lv[t]];
             }
         }
     }
@@ -193,7 +202,7 @@ public static partial class Gemm
     /// all columns (the direct kernel, overwriting) into gW's rows from u0, each row moved to its unit (last first), the
     /// range's dead rows cleared. Each element is the same chain over the batch as in one call.
     /// </summary>
-    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int parts)
+    private readonly struct DeadUnitsPart(float[] g, int gOff, float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int parts)
         : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -204,7 +213,11 @@ public static partial class Gemm
             int u1 = index + 1 >= parts ? outF : t1 < nl ? live[t1] : outF;
             int n = t1 - t0;
             if (n > 0)
-                DirectRange(true, false, n, rows, 1f, gc, t0, nl, x, xOff, inF, gw, u0 * inF, inF, default(Epi<float>), 0, inF, overwrite: true);
+            {
+                // the range's live columns of g side by side ([rows×n] from rows·t0 of gc: gathered here, not on the calling thread)
+                GatherColumns(g, gOff, rows, outF, live, t0, n, gc, rows * t0);
+                DirectRange(true, false, n, rows, 1f, gc, rows * t0, n, x, xOff, inF, gw, u0 * inF, inF, default(Epi<float>), 0, inF, overwrite: true);
+            }
             for (int r = n - 1; r >= 0 && live[t0 + r] != u0 + r; r--) gw.AsSpan((u0 + r) * inF, inF).CopyTo(gw.AsSpan(live[t0 + r] * inF, inF));
             for (int j = u0, t = t0; j < u1; j++)
             {
