@@ -223,18 +223,23 @@ public static partial class Gemm
         var at = Scratch<T>.Pool.Rent(ownAt ? parts * atStride : k * m);
         var t = Scratch<T>.Pool.Rent(n * m);
         var back = Scratch<T>.Pool.Rent(m * n + 16 * parts);
+        // which thread transposed each part's copy of A (0: none yet), so that a thread running a second part (the worker
+        // late) reads the copy it made instead of transposing A again
+        var doneBy = Scratch<int>.Pool.Rent(parts);
         try
         {
+            doneBy.AsSpan(0, parts).Clear();
             if (!ownAt) RecurrentKernel.Transpose(a, aOff, m, k, at);
             if (parts <= 1)
             {
                 TransposedRange(m, k, alpha, at, 0, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite, back, 0);
                 return;
             }
-            Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, a, aOff, at, ownAt ? atStride : 0, b, bOff, ldb, t, c, cOff, ldc, epi, parts, overwrite, back));
+            Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, a, aOff, at, ownAt ? atStride : 0, b, bOff, ldb, t, c, cOff, ldc, epi, parts, overwrite, back, doneBy));
         }
         finally
         {
+            Scratch<int>.Pool.Return(doneBy);
             Scratch<T>.Pool.Return(back);
             Scratch<T>.Pool.Return(t);
             Scratch<T>.Pool.Return(at);
@@ -273,7 +278,7 @@ public static partial class Gemm
     /// its own Aᵀ first when <paramref name="atStride"/> &gt; 0 (at its slot of <paramref name="at"/>), else the shared one.
     /// </summary>
     private readonly struct TransposedPart<T>(int m, int n, int k, T alpha, T[] a, int aOff, T[] at, int atStride, T[] b, int bOff, int ldb, T[] t,
-        T[] c, int cOff, int ldc, Epi<T> epi, int parts, bool overwrite, T[] back) : IParallelBody
+        T[] c, int cOff, int ldc, Epi<T> epi, int parts, bool overwrite, T[] back, int[] doneBy) : IParallelBody
         where T : unmanaged, INumber<T>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -282,7 +287,21 @@ public static partial class Gemm
             int j0 = OwnerRow(n, index, parts), j1 = OwnerRow(n, index + 1, parts);
             if (j1 <= j0) return;
             int atOff = index * atStride;
-            if (atStride > 0) TransposeInto(a, aOff, m, k, at, atOff);
+            if (atStride > 0)
+            {
+                // a copy this thread made for another part of this call (each thread reads only the entries it wrote)
+                int me = Environment.CurrentManagedThreadId, mine = -1;
+                for (int s = 0; s < parts && mine < 0; s++)
+                {
+                    if (doneBy[s] == me) mine = s;
+                }
+                if (mine >= 0) atOff = mine * atStride;
+                else
+                {
+                    TransposeInto(a, aOff, m, k, at, atOff);
+                    doneBy[index] = me;
+                }
+            }
             // the part's block of the back-transposed buffer: m × (j1 − j0) from m·j0 (+ 16 per part: no line shared)
             TransposedRange(m, k, alpha, at, atOff, b, bOff, ldb, t, c, cOff, ldc, epi, j0, j1, overwrite, back, m * j0 + 16 * index);
         }

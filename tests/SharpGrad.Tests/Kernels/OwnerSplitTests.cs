@@ -145,4 +145,50 @@ public class OwnerSplitTests
             }
         }
     }
+
+    /// <summary>Runs Sgemm(x·Wᵀ) as item 0 of a pool loop (so its own loop runs serially: one thread runs every part).</summary>
+    private struct NestedForward(float[] x, float[] w, float[] y, int m, int n, int k) : IParallelBody
+    {
+        public void Invoke(int index)
+        {
+            if (index == 0) Gemm.Sgemm(false, true, m, n, k, 1f, x, 0, k, w, 0, k, 0f, y, 0, n);
+        }
+    }
+
+    /// <summary>
+    /// The transposed forward's parts each transpose their own copy of a large x; a thread that runs a second part (the
+    /// worker late, or a loop nested in another's item) reads the copy it made. Same bits as one thread, with the pooled
+    /// copies first filled from another x (a part reading a slot nobody wrote shows).
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TransposedForwardOnOneThreadForEveryPartEqualsOneThread(int threads)
+    {
+        foreach (var (m, n, k) in new[] { (64, 256, 784), (61, 200, 530) })
+        {
+            var rnd = new Random(m + n + k);
+            var x = new float[m * k];
+            var other = new float[m * k];
+            var w = new float[n * k];
+            for (int i = 0; i < x.Length; i++) (x[i], other[i]) = (rnd.NextSingle() - 0.25f, rnd.NextSingle() + 3f);
+            for (int i = 0; i < w.Length; i++) w[i] = rnd.NextSingle() - 0.5f;
+            var one = new float[m * n];
+            TwoThreadSplitTests.WithThreads(1, () => { Gemm.Sgemm(false, true, m, n, k, 1f, x, 0, k, w, 0, k, 0f, one, 0, n); return 0; });
+            var nested = new float[m * n];
+            TwoThreadSplitTests.WithThreads(threads, () =>
+            {
+                var scratch = new float[m * n];
+                Gemm.Sgemm(false, true, m, n, k, 1f, other, 0, k, w, 0, k, 0f, scratch, 0, n); // the pooled copies hold other's xᵀ
+                Array.Fill(nested, float.NaN);
+                Parallelism.For(2, new NestedForward(x, w, nested, m, n, k));
+                return 0;
+            });
+            for (int i = 0; i < one.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(one[i]) != BitConverter.SingleToInt32Bits(nested[i]))
+                    Assert.Fail($"threads={threads} m={m} n={n} k={k}: element {i} is {nested[i]:R} with every part on one thread, {one[i]:R} on one thread");
+            }
+        }
+    }
 }
