@@ -89,20 +89,20 @@ public static partial class Gemm
                 gw.AsSpan(0, outF * inF).Clear();
                 return true;
             }
-            // g's live columns side by side ([rows×nl]); their product goes to gW's first nl rows, then each row moves to its
-            // unit, last first (live[t] ≥ t, so a row is moved before anything lands on it), and the dead rows are cleared.
-            // All three by ranges of gW's columns (the direct kernel's column split, aligned to its two-vector strips, so
-            // each element is the same chain as in one call), as one loop over the cores: the move and the clears of
-            // fc1's 256×784 gradient ran on the calling thread after the product's loop (the MLP step's largest serial gap
-            // at 2 threads, docs/performance.md, "The MLP step and mnist, session 22").
+            // g's live columns side by side ([rows×nl]); the live units cut into owner ranges of whole tiles of live rows, one
+            // per thread (balanced by live rows; each range's units [u0, u1) from its first live unit): each part's product
+            // goes to gW's rows from u0, then each row moves to its unit (last first: live[t] ≥ u0 + t − t0, so a row is moved
+            // before anything lands on it) and the range's dead rows are cleared. Each part writes only its own units' rows,
+            // all of their columns, the rows the SGD update of the same part reads next (Sgd.UpdateAll: owner ranges of the
+            // weight's rows, one per thread): before session 25 the parts were ranges of gW's columns, each claimed by
+            // whichever thread came first, and every step half of fc1's 800 KB gradient crossed between the cores.
             float[] gc = Scratch<float>.Pool.Rent(rows * nl);
             try
             {
-                GatherColumns(g, gOff, rows, outF, live, nl, gc);
                 CheckArgs(true, false, nl, inF, rows, gc.Length, nl, x.Length - xOff, inF, gw.Length, inF);
-                int align = 2 * (Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count);
-                var (parts, chunk) = DirectSplit(2.0 * nl * inF * rows, inF, align, allowParallel: true);
-                var body = new DeadUnitsPart(gc, nl, x, xOff, gw, rows, inF, outF, live, chunk);
+                var (parts, _) = DirectSplit(2.0 * nl * inF * rows, inF, DirectMR, allowParallel: true);
+                if (parts > 1) parts = OwnerParts(nl);
+                var body = new DeadUnitsPart(g, gOff, gc, nl, x, xOff, gw, rows, inF, outF, live, parts);
                 if (parts <= 1) body.Invoke(0);
                 else Parallelism.For(parts, body);
             }
@@ -127,16 +127,25 @@ public static partial class Gemm
     /// 1-thread MLP step on Zen 4 (fc1's 64×~210 and fc2's 64×~110, on the calling thread: serial at 2 threads); a gather's
     /// lanes are loaded one by one there. The same copy either way.
     /// </summary>
+    internal static void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+        => GatherColumns(g, gOff, rows, cols, live, 0, nl, gc, 0);
+
+    /// <summary>
+    /// <see cref="GatherColumns(float[], int, int, int, int[], int, float[])"/> of the columns live[liveStart..liveStart + nl)
+    /// into gc [rows×nl] from <paramref name="gcOff"/> (a part of the dead-units gradient's live columns).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int nl, float[] gc)
+    internal static unsafe void GatherColumns(float[] g, int gOff, int rows, int cols, int[] live, int liveStart, int nl, float[] gc, int gcOff)
     {
-        if (gOff < 0 || (long)gOff + (long)rows * cols > g.Length || (long)rows * nl > gc.Length || nl > live.Length || nl > cols)
-            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns ({live.Length}), gc {gc.Length}.");
+        if (gOff < 0 || (long)gOff + (long)rows * cols > g.Length || gcOff < 0 || liveStart < 0 || (long)gcOff + (long)rows * nl > gc.Length
+            || (long)liveStart + nl > live.Length || nl > cols)
+            throw new ArgumentException($"GatherColumns: g [{rows}, {cols}] at {gOff} ({g.Length}), {nl} live columns from {liveStart} ({live.Length}), gc {gc.Length} from {gcOff}.");
         if (nl == 0 || rows <= 0) return;
+        ReadOnlySpan<int> lv = live.AsSpan(liveStart, nl);
         if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported)
         {
             for (int b = 0; b < rows; b++)
-                for (int t = 0; t < nl; t++) gc[b * nl + t] = g[gOff + b * cols + live[t]];
+                for (int t = 0; t < nl; t++) gc[gcOff + b * nl + t] = g[gOff + b * cols + lv[t]];
             return;
         }
         // Per block of 8 columns with a live one (blocks past the last full one are left to the scalar tail): its mask and
@@ -146,9 +155,9 @@ public static partial class Gemm
         masks.Clear();
         for (int t = 0; t < nl; t++)
         {
-            int c = live[t];
-            if ((uint)c >= (uint)cols || (t > 0 && c <= live[t - 1]))
-                throw new ArgumentException($"GatherColumns: the live columns must be ascending and below {cols} (live[{t}] = {c}).", nameof(live));
+            int c = lv[t];
+            if ((uint)c >= (uint)cols || (t > 0 && c <= lv[t - 1]))
+                throw new ArgumentException($"GatherColumns: the live columns must be ascending and below {cols} (live[{liveStart + t}] = {c}).", nameof(live));
             if (c < fullBlocks * 8) masks[c >> 3] |= (byte)(1 << (c & 7));
             else if (tailStart == nl) tailStart = t;
         }
@@ -161,9 +170,10 @@ public static partial class Gemm
         {
             for (int b = 0; b < rows; b++)
             {
-                float* src = g0 + gOff + (long)b * cols, dst = c0 + (long)b * nl;
-                // the last row's whole-vector stores may not pass gc's end: its blocks that would are stored lane by lane
-                long room = gc.Length - (long)b * nl;
+                float* src = g0 + gOff + (long)b * cols, dst = c0 + gcOff + (long)b * nl;
+                // the last row's whole-vector stores may not pass the end of gc's rows (another part's from there): its blocks
+                // that would are stored lane by lane
+                long room = (long)(rows - b) * nl;
                 int d = 0;
                 for (int i = 0; i < nb; i++)
                 {
@@ -180,29 +190,39 @@ public static partial class Gemm
                         for (; mask != 0; mask &= mask - 1) dst[d++] = src[8 * q + System.Numerics.BitOperations.TrailingZeroCount(mask)];
                     }
                 }
-                for (int t = tailStart; t < nl; t++) dst[t] = src[live[t]];
+                for (int t = tailStart; t < nl; t++) dst[t] = src[lv[t]];
             }
         }
     }
 
     /// <summary>
-    /// Columns [index·chunk, …) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
-    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: the live rows' product on them (the direct kernel, overwriting),
-    /// each live row's part moved to its unit (last first), the dead rows' part cleared.
+    /// One owner range (the item's index) of <see cref="TryLinearWeightGradSkipDeadUnits"/>'s gradient, as an item of
+    /// <see cref="Parallelism.For{TBody}(int, TBody)"/>: live rows [t0, t1) (whole tiles, <see cref="OwnerRow"/> over the
+    /// nl live rows) and the units [u0, u1) from the first of them to the next range's first; the live rows' product over
+    /// all columns (the direct kernel, overwriting) into gW's rows from u0, each row moved to its unit (last first), the
+    /// range's dead rows cleared. Each element is the same chain over the batch as in one call.
     /// </summary>
-    private readonly struct DeadUnitsPart(float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int chunk)
+    private readonly struct DeadUnitsPart(float[] g, int gOff, float[] gc, int nl, float[] x, int xOff, float[] gw, int rows, int inF, int outF, int[] live, int parts)
         : IParallelBody
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
-            int c0 = index * chunk, c1 = Math.Min(inF, c0 + chunk), w = c1 - c0;
-            DirectRange(true, false, nl, rows, 1f, gc, 0, nl, x, xOff, inF, gw, 0, inF, default(Epi<float>), c0, c1, overwrite: true);
-            for (int t = nl - 1; t >= 0 && live[t] != t; t--) gw.AsSpan(t * inF + c0, w).CopyTo(gw.AsSpan(live[t] * inF + c0, w));
-            for (int j = 0, t = 0; j < outF; j++)
+            int t0 = OwnerRow(nl, index, parts), t1 = OwnerRow(nl, index + 1, parts);
+            int u0 = index == 0 ? 0 : t0 < nl ? live[t0] : outF;
+            int u1 = index + 1 >= parts ? outF : t1 < nl ? live[t1] : outF;
+            int n = t1 - t0;
+            if (n > 0)
             {
-                if (t < nl && live[t] == j) t++;
-                else gw.AsSpan(j * inF + c0, w).Clear();
+                // the range's live columns of g side by side ([rows×n] from rows·t0 of gc: gathered here, not on the calling thread)
+                GatherColumns(g, gOff, rows, outF, live, t0, n, gc, rows * t0);
+                DirectRange(true, false, n, rows, 1f, gc, rows * t0, n, x, xOff, inF, gw, u0 * inF, inF, default(Epi<float>), 0, inF, overwrite: true);
+            }
+            for (int r = n - 1; r >= 0 && live[t0 + r] != u0 + r; r--) gw.AsSpan((u0 + r) * inF, inF).CopyTo(gw.AsSpan(live[t0 + r] * inF, inF));
+            for (int j = u0, t = t0; j < u1; j++)
+            {
+                if (t < t1 && live[t] == j) t++;
+                else gw.AsSpan(j * inF, inF).Clear();
             }
         }
     }

@@ -202,71 +202,108 @@ public static partial class Gemm
 
     /// <summary>
     /// C (=|+=) alpha·A·Bᵀ computed as T = alpha·B·Aᵀ (n×m, the broadcast kernel over B's rows, Aᵀ's rows streamed), then
-    /// C[i, j] (=|+=) T[j, i] and the epilogue. Split over ranges of B's rows (C's columns) on the worker pool like the dot
-    /// path; each part transposes its own block of T into C.
+    /// C[i, j] (=|+=) T[j, i] and the epilogue. Split over the cores by owner ranges of B's rows (C's columns,
+    /// <see cref="OwnerRow"/>), one per thread: each thread reads the same rows of W at every call (they stay in its L2
+    /// between training steps, as the rows the dead-units weight gradient and the SGD update of the same layer give it), and
+    /// transposes its own copy of A when A is large; each part transposes its own block of T into C.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transposed<T>(int m, int n, int k, T alpha, T[] a, int aOff, T[] b, int bOff, int ldb,
         T[] c, int cOff, int ldc, bool allowParallel, Epi<T> epi, bool overwrite) where T : unmanaged, INumber<T>
     {
-        var at = Scratch<T>.Pool.Rent(k * m);
+        var (parts, _) = DirectSplit(2.0 * m * n * k, n, DirectMR, allowParallel);
+        if (parts > 1) parts = OwnerParts(n);
+        // Aᵀ once on the calling thread, or, when A is large, by each part for itself (the MLP step's x, 64×784: transposed
+        // by two halves on the pool before session 25, each part then read the other's half of Aᵀ from the other core,
+        // ~300 ns a line when the two vCPUs sit on different L3s)
+        bool ownAt = parts > 1 && (long)m * k >= TransposeSplitMinElements;
+        int atStride = RoundUp(k * m, 16), backStride = RoundUp(m * n, 16);
+        // every buffer taken here, in this order, so that each part gets the same ones at every call (the pool hands them
+        // out last in, first out) and the lines it writes stay in its core's caches
+        var at = Scratch<T>.Pool.Rent(ownAt ? parts * atStride : k * m);
         var t = Scratch<T>.Pool.Rent(n * m);
+        var back = Scratch<T>.Pool.Rent(m * n + 16 * parts);
+        // which thread transposed each part's copy of A (0: none yet), so that a thread running a second part (the worker
+        // late) reads the copy it made instead of transposing A again
+        var doneBy = Scratch<int>.Pool.Rent(parts);
         try
         {
-            var (parts, chunk) = DirectSplit(2.0 * m * n * k, n, DirectMR, allowParallel);
-            // Aᵀ by both cores when the product splits anyway: the MLP step's x (64×784) is cold by the time its forward runs
-            // (the step's other operands pushed it out of L2) and its transpose was the 2-thread step's largest serial piece.
-            if (parts > 1 && typeof(T) == typeof(float) && Avx.IsSupported && m >= 8 && (long)m * k >= TransposeSplitMinElements)
-                Parallelism.For(2, new TransposeHalves(Unsafe.As<float[]>(a), aOff, m, k, Unsafe.As<float[]>(at)));
-            else RecurrentKernel.Transpose(a, aOff, m, k, at);
+            doneBy.AsSpan(0, parts).Clear();
+            if (!ownAt) RecurrentKernel.Transpose(a, aOff, m, k, at);
             if (parts <= 1)
             {
-                TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite);
+                TransposedRange(m, k, alpha, at, 0, b, bOff, ldb, t, c, cOff, ldc, epi, 0, n, overwrite, back, 0);
                 return;
             }
-            Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, chunk, overwrite));
+            Parallelism.For(parts, new TransposedPart<T>(m, n, k, alpha, a, aOff, at, ownAt ? atStride : 0, b, bOff, ldb, t, c, cOff, ldc, epi, parts, overwrite, back, doneBy));
         }
         finally
         {
+            Scratch<int>.Pool.Return(doneBy);
+            Scratch<T>.Pool.Return(back);
             Scratch<T>.Pool.Return(t);
             Scratch<T>.Pool.Return(at);
         }
     }
 
     /// <summary>
-    /// The fewest elements of A (m·k) whose transpose in <see cref="Transposed{T}"/> runs as two halves on the pool: the MLP
-    /// step's x (64×784 = 50 K) took ~20 µs of its ~75 serial at 2 threads (perf of `count mlp-step --threads 2`, s24-mlp);
-    /// fc2's h1 (64×256 = 16 K) stays on the calling thread.
+    /// The fewest elements of A (m·k) for which each part of a split <see cref="Transposed{T}"/> transposes its own copy of A:
+    /// the MLP step's x (64×784 = 50 K); fc2's h1 (64×256 = 16 K) is transposed once on the calling thread.
     /// </summary>
     private const long TransposeSplitMinElements = 32768;
 
     /// <summary>
-    /// Half of <see cref="Transposed{T}"/>'s Aᵀ (A m×k contiguous, at k×m) as an item of a loop of two: item 0 A's columns
-    /// before the middle (rounded to 8), item 1 the rest; each writes its rows of Aᵀ (a copy: the same Aᵀ as one call).
+    /// How many owner ranges a product split over the cores by units (<see cref="OwnerRow"/>) has: one per thread, at most one
+    /// per tile of <paramref name="n"/> rows.
     /// </summary>
-    private readonly struct TransposeHalves(float[] a, int aOff, int m, int k, float[] at) : IParallelBody
+    internal static int OwnerParts(int n) => Math.Max(1, Math.Min(Parallelism.MaxThreads, n / DirectMR));
+
+    /// <summary>
+    /// Where owner range <paramref name="part"/> of <paramref name="parts"/> over <paramref name="n"/> units (a Linear's output
+    /// units: rows of its weight, of the weight's gradient and momentum) starts: n·part/parts rounded to whole tiles of the
+    /// direct kernels (<see cref="DirectMR"/> rows), n for part = parts. Item i of a loop of one item per thread runs on the
+    /// same thread at every call (item 0 on the caller; with two threads item 1 on the worker unless it is late), so the
+    /// products and the optimizer's update that split a layer's units by these ranges keep each row with one core.
+    /// </summary>
+    internal static int OwnerRow(int n, int part, int parts)
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Invoke(int index)
-        {
-            int half = Math.Min(k, (k / 2 + 7) & ~7);
-            int c0 = index == 0 ? 0 : half, c1 = index == 0 ? half : k;
-            if (c1 <= c0) return;
-            RecurrentKernel.TransposeAvx(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff + c0), k, m, c1 - c0,
-                ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(at), (nint)c0 * m));
-        }
+        if (part <= 0) return 0;
+        if (part >= parts) return n;
+        long mr = DirectMR;
+        return (int)Math.Min(n, ((long)n * part + parts * mr / 2) / (parts * mr) * mr);
     }
 
-    /// <summary>One range of B's rows of <see cref="Transposed{T}"/>, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
-    private readonly struct TransposedPart<T>(int m, int n, int k, T alpha, T[] at, T[] b, int bOff, int ldb, T[] t,
-        T[] c, int cOff, int ldc, Epi<T> epi, int chunk, bool overwrite) : IParallelBody
+    /// <summary>
+    /// One owner range of B's rows of <see cref="Transposed{T}"/>, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>:
+    /// its own Aᵀ first when <paramref name="atStride"/> &gt; 0 (at its slot of <paramref name="at"/>), else the shared one.
+    /// </summary>
+    private readonly struct TransposedPart<T>(int m, int n, int k, T alpha, T[] a, int aOff, T[] at, int atStride, T[] b, int bOff, int ldb, T[] t,
+        T[] c, int cOff, int ldc, Epi<T> epi, int parts, bool overwrite, T[] back, int[] doneBy) : IParallelBody
         where T : unmanaged, INumber<T>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
-            int j0 = index * chunk, j1 = Math.Min(n, j0 + chunk);
-            TransposedRange(m, k, alpha, at, b, bOff, ldb, t, c, cOff, ldc, epi, j0, j1, overwrite);
+            int j0 = OwnerRow(n, index, parts), j1 = OwnerRow(n, index + 1, parts);
+            if (j1 <= j0) return;
+            int atOff = index * atStride;
+            if (atStride > 0)
+            {
+                // a copy this thread made for another part of this call (each thread reads only the entries it wrote)
+                int me = Environment.CurrentManagedThreadId, mine = -1;
+                for (int s = 0; s < parts && mine < 0; s++)
+                {
+                    if (doneBy[s] == me) mine = s;
+                }
+                if (mine >= 0) atOff = mine * atStride;
+                else
+                {
+                    TransposeInto(a, aOff, m, k, at, atOff);
+                    doneBy[index] = me;
+                }
+            }
+            // the part's block of the back-transposed buffer: m × (j1 − j0) from m·j0 (+ 16 per part: no line shared)
+            TransposedRange(m, k, alpha, at, atOff, b, bOff, ldb, t, c, cOff, ldc, epi, j0, j1, overwrite, back, m * j0 + 16 * index);
         }
     }
 
@@ -275,8 +312,8 @@ public static partial class Gemm
     /// epilogue on those columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposedRange<T>(int m, int k, T alpha, T[] at, T[] b, int bOff, int ldb, T[] t,
-        T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1, bool overwrite) where T : unmanaged, INumber<T>
+    private static void TransposedRange<T>(int m, int k, T alpha, T[] at, int atOff, T[] b, int bOff, int ldb, T[] t,
+        T[] c, int cOff, int ldc, Epi<T> epi, int j0, int j1, bool overwrite, T[] back, int backOff) where T : unmanaged, INumber<T>
     {
         int rows = j1 - j0;
         // T's rows [j0, j1) = alpha·W[j0..j1)·Aᵀ: 8-row tiles of W, each against every 2-vector strip of Aᵀ before the next
@@ -285,7 +322,7 @@ public static partial class Gemm
         int mr = DirectMR, w2 = 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256<T>.Count);
         int rowsFull = rows / mr * mr, colsFull = m / w2 * w2;
         ref T b0 = ref MemoryMarshal.GetArrayDataReference(b);
-        ref T at0 = ref MemoryMarshal.GetArrayDataReference(at);
+        ref T at0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(at), atOff);
         ref T t0 = ref MemoryMarshal.GetArrayDataReference(t);
         // AVX2: the rows of W after the last full tile as one more tile over the last 6 rows, into a buffer of which only
         // those rows are kept (as in DirectAxpy: SmallAxpy's one-row kernel runs at a quarter of the rate on 256-bit vectors).
@@ -326,20 +363,37 @@ public static partial class Gemm
         // The columns of T after the last full strip (rows of W in full tiles, or all rows after the tail tiles), then
         // the rows of W after the last tile.
         int edgeRows = tailTile ? rows : rowsFull;
-        if (colsFull < m && edgeRows > 0) DirectAxpy(false, edgeRows, k, alpha, b, bOff + j0 * ldb, ldb, at, 0, m, t, j0 * m, m, colsFull, m, overwrite: true);
-        if (rowsFull < rows && !tailTile) DirectAxpy(false, rows - rowsFull, k, alpha, b, bOff + (j0 + rowsFull) * ldb, ldb, at, 0, m, t, (j0 + rowsFull) * m, m, 0, m, overwrite: true);
-        // The block back into C through a transposed copy (m×rows), row by row (C's rows are ldc apart).
-        var back = Scratch<T>.Pool.Rent(m * rows);
-        RecurrentKernel.Transpose(t, j0 * m, rows, m, back);
+        if (colsFull < m && edgeRows > 0) DirectAxpy(false, edgeRows, k, alpha, b, bOff + j0 * ldb, ldb, at, atOff, m, t, j0 * m, m, colsFull, m, overwrite: true);
+        if (rowsFull < rows && !tailTile) DirectAxpy(false, rows - rowsFull, k, alpha, b, bOff + (j0 + rowsFull) * ldb, ldb, at, atOff, m, t, (j0 + rowsFull) * m, m, 0, m, overwrite: true);
+        // The block back into C through a transposed copy (m×rows, at backOff of the caller's buffer), row by row (C's rows are ldc apart).
+        TransposeInto(t, j0 * m, rows, m, back, backOff);
         for (int i = 0; i < m; i++)
         {
-            var src = back.AsSpan(i * rows, rows);
+            var src = back.AsSpan(backOff + i * rows, rows);
             var dst = c.AsSpan(cOff + i * ldc + j0, rows);
             if (overwrite) src.CopyTo(dst);
             else AddRow<T>(src, dst);
         }
-        Scratch<T>.Pool.Return(back);
         if (!epi.IsNone) epi.ApplyRows(c, cOff, ldc, 0, m, j0, j1);
+    }
+
+    /// <summary>
+    /// <paramref name="dst"/>[dstOff + p·rows + q] = <paramref name="src"/>[offset + q·cols + p] ([rows, cols] → [cols, rows]
+    /// at an offset; <see cref="RecurrentKernel.Transpose{T}"/> writes from index 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeInto<T>(T[] src, int offset, int rows, int cols, T[] dst, int dstOff) where T : unmanaged
+    {
+        if (offset < 0 || dstOff < 0 || (long)offset + (long)rows * cols > src.Length || (long)dstOff + (long)rows * cols > dst.Length)
+            throw new ArgumentException($"Transpose of [{rows}, {cols}] at {offset} into {dstOff}: the arrays hold {src.Length} and {dst.Length} elements.");
+        if (typeof(T) == typeof(float) && Avx.IsSupported && rows >= 8 && cols >= 8)
+        {
+            RecurrentKernel.TransposeAvx(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Unsafe.As<float[]>(src)), offset), cols, rows, cols,
+                ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Unsafe.As<float[]>(dst)), dstOff));
+            return;
+        }
+        for (int q = 0; q < rows; q++)
+            for (int p = 0; p < cols; p++) dst[dstOff + p * rows + q] = src[offset + q * cols + p];
     }
 
     /// <summary>One column range of a direct GEMM, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>

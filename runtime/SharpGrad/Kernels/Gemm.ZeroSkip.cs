@@ -188,7 +188,11 @@ public static partial class Gemm
                 TransA = transA,
             };
             double flops = 2.0 * nonZero * n;
-            int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 2) : 1;
+            // One range of C's columns per thread (every column has the same terms, so the parts are even): item i runs on
+            // the same thread at every call, so a Linear's units (W's rows in the forward, gW's in the weight gradient stored
+            // transposed) stay with the core that also updates them (Gemm.OwnerRow, Sgd.UpdateAll); with two items per thread
+            // claimed by whichever came first, about half of mnist's fc1 weight and gradient crossed between the cores per step.
+            int parts = allowParallel && flops >= SkipZerosParallelFlops ? Parallelism.Parts(flops, DirectFlopsPerPart, partsPerThread: 1) : 1;
             int chunk = RoundUp((n + parts - 1) / parts, V.Count);
             parts = (n + chunk - 1) / chunk;
             if (parts <= 1) body.Columns(0, n);

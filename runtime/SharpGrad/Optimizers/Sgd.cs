@@ -74,7 +74,8 @@ public sealed class Sgd : Optimizer
             if (p.DType == DType.Float32)
             {
                 if (jobs == _jobs.Length) Array.Resize(ref _jobs, Math.Max(8, 2 * jobs));
-                _jobs[jobs++] = new Job(p.Data<float>(), p.Offset, grad.Data<float>(), grad.Offset, buf?.Data<float>(), buf?.Offset ?? 0, p.NumElements, options);
+                _jobs[jobs++] = new Job(p.Data<float>(), p.Offset, grad.Data<float>(), grad.Offset, buf?.Data<float>(), buf?.Offset ?? 0, p.NumElements, options,
+                    p.Rank >= 2 ? p._shape[0] : 0);
             }
             else Update<double>(p, grad, buf, options);
             p.Storage.Version++;
@@ -82,30 +83,37 @@ public sealed class Sgd : Optimizer
         if (jobs > 0) UpdateAll(jobs);
     }
 
-    /// <summary>One float32 parameter's update gathered by <see cref="StepGroup"/> for <see cref="UpdateAll"/>.</summary>
-    internal readonly record struct Job(float[] P, int POff, float[] Grad, int GOff, float[]? Buf, int BOff, int Count, Options O);
-
-    /// <summary>A range of one job's elements: an item of <see cref="UpdateAll"/>'s loop.</summary>
-    private readonly record struct Piece(int Job, int Start, int Count);
+    /// <summary>
+    /// One float32 parameter's update gathered by <see cref="StepGroup"/> for <see cref="UpdateAll"/>; <paramref name="Rows"/>:
+    /// the size of its first dimension (a Linear's output units), 0 for a vector.
+    /// </summary>
+    internal readonly record struct Job(float[] P, int POff, float[] Grad, int GOff, float[]? Buf, int BOff, int Count, Options O, int Rows = 0);
 
     // Reused from step to step (a step allocates nothing); the jobs' array references are cleared after each step.
     private Job[] _jobs = [];
-    private Piece[] _pieces = [];
+
+    /// <summary>Per gathered update: the part that runs it whole, or −1 when every part runs its owner range.</summary>
+    private int[] _owner = [];
+
+    /// <summary>The elements given to each part so far while the small updates are placed (<see cref="UpdateAll"/>).</summary>
+    private long[] _load = [];
 
     /// <summary>
-    /// The gathered float32 updates as one parallel loop: each parameter cut into ranges of a multiple of 16 elements of
-    /// about 1/(4·threads) of the group's elements, a small parameter (a bias) one range. Before session 18 only a
-    /// parameter of ≥ 64 K elements was split, in a loop of its own, and the others ran serially on the calling thread
-    /// while the worker waited: in mnist_mlp_5_epochs' step the update of fc1's weight was one loop and fc2's weight
-    /// (32 K), the biases and fc3's weight ran after it on one core (docs/performance.md, "Two threads, session 18").
-    /// The update is elementwise, so any split gives the same bits.
+    /// The gathered float32 updates as one parallel loop of one item per thread (owner ranges): each parameter of at least
+    /// <see cref="ElementsPerPart"/> elements cut into one range of whole rows per part, at the rows where the Linear
+    /// products split their units over the cores (<see cref="Gemm.OwnerRow"/>: the transposed forward, the dead-units weight
+    /// gradient), so that a weight's row, its gradient's and its momentum's stay in one core's caches from step to step; the
+    /// smaller ones whole, each to the part with the fewest elements so far (the same part at every step). Before session
+    /// 25 the ranges were ~1/(4·threads) of the group's elements claimed by whichever thread came first, so that every step
+    /// moved about half of fc1's weight and gradient (1.6 MB) between the cores. The update is elementwise, so any split
+    /// gives the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void UpdateAll(int jobs)
     {
         long total = 0;
         for (int j = 0; j < jobs; j++) total += _jobs[j].Count;
-        int parts = Parallelism.Parts(total, ElementsPerPart, partsPerThread: 4);
+        int parts = Parallelism.Parts(total, ElementsPerPart, partsPerThread: 1);
         try
         {
             // One tensor listed twice in a group, or two leaves sharing a storage: their updates run one after the other in
@@ -119,21 +127,61 @@ public sealed class Sgd : Optimizer
                 }
                 return;
             }
-            int chunk = (int)Math.Min(int.MaxValue & ~15, ((total + parts - 1) / parts + 15) & ~15);
-            int pieces = 0;
+            if (_owner.Length < jobs) Array.Resize(ref _owner, Math.Max(8, 2 * jobs));
+            if (_load.Length < parts) _load = new long[parts];
+            Array.Clear(_load, 0, parts);
             for (int j = 0; j < jobs; j++)
             {
-                for (int start = 0; start < _jobs[j].Count; start += chunk)
+                if (_jobs[j].Count >= ElementsPerPart)
                 {
-                    if (pieces == _pieces.Length) Array.Resize(ref _pieces, Math.Max(16, 2 * pieces));
-                    _pieces[pieces++] = new Piece(j, start, Math.Min(chunk, _jobs[j].Count - start));
+                    _owner[j] = -1;
+                    continue;
                 }
+                int least = 0;
+                for (int q = 1; q < parts; q++)
+                {
+                    if (_load[q] < _load[least]) least = q;
+                }
+                _owner[j] = least;
+                _load[least] += _jobs[j].Count;
             }
-            Parallelism.For(pieces, new PiecePart(_jobs, _pieces));
+            Parallelism.For(parts, new OwnerPart(_jobs, _owner, jobs, parts));
         }
         finally
         {
             Array.Clear(_jobs, 0, jobs);
+        }
+    }
+
+    /// <summary>
+    /// Part <c>index</c> of <see cref="UpdateAll"/>'s loop: its owner range of each large update (whole rows of a matrix,
+    /// <see cref="Gemm.OwnerRow"/>; a vector's elements as if rows of one), and the small updates placed on it.
+    /// </summary>
+    private readonly struct OwnerPart(Job[] jobs, int[] owner, int count, int parts) : IParallelBody
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Invoke(int index)
+        {
+            for (int j = 0; j < count; j++)
+            {
+                var b = jobs[j];
+                int start, len;
+                if (owner[j] >= 0)
+                {
+                    if (owner[j] != index) continue;
+                    (start, len) = (0, b.Count);
+                }
+                else
+                {
+                    // rows of a matrix (a Linear's units), else the vector's elements in 16-element groups
+                    int rows = b.Rows > 0 && b.Count % b.Rows == 0 ? b.Rows : (b.Count + 15) / 16;
+                    int rowLen = b.Rows > 0 && b.Count % b.Rows == 0 ? b.Count / b.Rows : 16;
+                    start = Math.Min(b.Count, Gemm.OwnerRow(rows, index, parts) * rowLen);
+                    len = Math.Min(b.Count, Gemm.OwnerRow(rows, index + 1, parts) * rowLen) - start;
+                    if (len <= 0) continue;
+                }
+                Kernel(b.P.AsSpan(b.POff + start, len), b.Grad.AsSpan(b.GOff + start, len), b.Buf is null ? default : b.Buf.AsSpan(b.BOff + start, len), b.O);
+            }
         }
     }
 
@@ -149,18 +197,6 @@ public sealed class Sgd : Optimizer
             }
         }
         return false;
-    }
-
-    /// <summary>One range of one gathered update, as an item of <see cref="Parallelism.For{TBody}(int, TBody)"/>.</summary>
-    private readonly struct PiecePart(Job[] jobs, Piece[] pieces) : IParallelBody
-    {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Invoke(int index)
-        {
-            var (j, start, len) = pieces[index];
-            var b = jobs[j];
-            Kernel(b.P.AsSpan(b.POff + start, len), b.Grad.AsSpan(b.GOff + start, len), b.Buf is null ? default : b.Buf.AsSpan(b.BOff + start, len), b.O);
-        }
     }
 
     /// <summary>One step's hyper-parameters of one group, as the kernel takes them.</summary>
