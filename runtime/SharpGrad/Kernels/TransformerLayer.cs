@@ -431,7 +431,8 @@ public static partial class TransformerLayerKernel
         }
         if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);
         if (wholeWeightGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight!, weightOffset, inF);
-        if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
+        // the per-row adds of ReduceKernel.Sum with the sums in registers (TransformerLayer.Rows.cs: the same bits)
+        if (gBias is not null) AddColumnSums(gy, rows, outF, gBias, biasOffset);
     }
 
     /// <summary>
@@ -558,6 +559,14 @@ public static partial class TransformerLayerKernel
         if (s.Gelu)
         {
             Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
+        }
+        else if (gB1 is not null && t_deferredWeightGrads is null && ColumnSumsInRegisters(f))
+        {
+            // the same ReLU backward with linear1's bias gradient summed in the same pass (TransformerLayer.Rows.cs; a split's
+            // parts defer their bias sums, so they take the branch below)
+            ReluBackwardAddColumnSums(ff1Act, gFfAct, rows, f, gB1);
+            gB1 = null;
+            gFf = gFfAct;
         }
         else
         {
