@@ -157,8 +157,28 @@ public static partial class NormKernel
     /// <paramref name="gBias"/> (cols values, when not empty) are added to. Split over the worker pool like the forward, each
     /// part summing its rows' weight and bias gradients on its own before they are added up.
     /// </summary>
-    public static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
+    public static void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
         ReadOnlySpan<T> weight, Span<T> gWeight, Span<T> gBias, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LayerNormBackward(x, gy, gx, saveMean, saveInvstd, weight, gWeight, gBias, rows, cols, store: false, [], []);
+
+    /// <summary>
+    /// <see cref="LayerNormBackward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, int, int)"/>
+    /// for float rows that <see cref="RowsInVectors512"/> takes, with the input gradient <b>written</b> into <paramref name="gx"/>
+    /// as the add into a cleared array writes it (each element v + (+0)), also written into <paramref name="gxCopy"/> and added
+    /// into <paramref name="gxAdd"/> (as <c>TensorPrimitives.Add(gxAdd, gx, gxAdd)</c> adds it) when they are not empty: the
+    /// encoder layer's backward cleared the array, added into it, then copied it or added it on in passes of their own.
+    /// </summary>
+    internal static void LayerNormBackwardStore(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx, Span<float> gxCopy, Span<float> gxAdd,
+        ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvstd, ReadOnlySpan<float> weight, Span<float> gWeight, Span<float> gBias, int rows, int cols)
+    {
+        if (!RowsInVectors512(cols) || gx.Length < rows * cols || (!gxCopy.IsEmpty && gxCopy.Length < rows * cols) || (!gxAdd.IsEmpty && gxAdd.Length < rows * cols))
+            throw new ArgumentException($"LayerNormBackwardStore: rows of {cols} need the 512-bit rows and arrays of {rows * cols} elements.");
+        LayerNormBackward(x, gy, gx, saveMean, saveInvstd, weight, gWeight, gBias, rows, cols, store: true, gxCopy, gxAdd);
+    }
+
+    private static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
+        ReadOnlySpan<T> weight, Span<T> gWeight, Span<T> gBias, int rows, int cols, bool store, Span<T> gxCopy, Span<T> gxAdd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows <= 0 || cols <= 0) return;
@@ -169,10 +189,15 @@ public static partial class NormKernel
         try
         {
             if (partial is not null) partial.AsSpan(0, parts * 2 * cols).Clear();
-            fixed (T* px = x, pg = gy, pgx = gx, pm = saveMean, pi = saveInvstd, pw = weight, pgw = gWeight, pgb = gBias, pp = partial)
+            fixed (T* px = x, pg = gy, pgx = gx, pm = saveMean, pi = saveInvstd, pw = weight, pgw = gWeight, pgb = gBias, pp = partial, pc = gxCopy, pa = gxAdd)
             {
                 var body = new LayerNormBackwardRows<T>(px, pg, gx.IsEmpty ? null : pgx, pm, pi, weight.IsEmpty ? null : pw, gWeight.IsEmpty ? null : pgw,
-                    gBias.IsEmpty ? null : pgb, partial is null ? null : pp, cols, (rows + parts - 1) / parts, rows);
+                    gBias.IsEmpty ? null : pgb, partial is null ? null : pp, cols, (rows + parts - 1) / parts, rows)
+                {
+                    Store = store,
+                    Copy = gxCopy.IsEmpty ? null : pc,
+                    Add = gxAdd.IsEmpty ? null : pa,
+                };
                 if (parts == 1) body.Invoke(0);
                 else Parallelism.For(parts, body);
             }
@@ -285,6 +310,15 @@ public static partial class NormKernel
         int chunk, int rows) : IParallelBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        /// <summary>gx written (v + 0), not added to (the 512-bit rows only: <see cref="LayerNormBackwardStore"/>).</summary>
+        public bool Store { get; init; }
+
+        /// <summary>Where gx is also written, or null.</summary>
+        public T* Copy { get; init; }
+
+        /// <summary>Where gx is also added, or null.</summary>
+        public T* Add { get; init; }
+
         public void Invoke(int part)
         {
             int start = part * chunk, end = Math.Min(rows, start + chunk);
@@ -292,7 +326,8 @@ public static partial class NormKernel
             T* gb = partial != null ? (gBias != null ? partial + (long)part * 2 * cols + cols : null) : gBias;
             if (typeof(T) == typeof(float) && RowsInVectors512(cols))
             {
-                BackwardRows512((float*)x, (float*)gy, (float*)gx, (float*)mean, (float*)invstd, (float*)weight, (float*)gw, (float*)gb, cols, start, end);
+                BackwardRows512((float*)x, (float*)gy, (float*)gx, (float*)mean, (float*)invstd, (float*)weight, (float*)gw, (float*)gb, cols, start, end,
+                    Store, (float*)Copy, (float*)Add);
                 return;
             }
             var buffer = cols <= 1024 ? stackalloc T[2 * cols] : new T[2 * cols];
@@ -439,7 +474,7 @@ public static partial class NormKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void BackwardRows512(float* x, float* gy, float* gx, float* mean, float* invstd, float* weight, float* gw, float* gb, int cols,
-        int start, int end)
+        int start, int end, bool store, float* copy, float* add)
     {
         int nv = cols / 16;
         float tCols = cols;
@@ -474,7 +509,10 @@ public static partial class NormKernel
             {
                 int o = 16 * v;
                 var t = Vector512.Load(hat + o) * vmgx + (Vector512.Load(ghat + o) - vmg);
-                (t * vi + Vector512.Load(gxr + o)).Store(gxr + o);
+                var res = t * vi + (store ? Vector512<float>.Zero : Vector512.Load(gxr + o));
+                res.Store(gxr + o);
+                if (copy != null) res.Store(copy + (long)r * cols + o);
+                if (add != null) (Vector512.Load(add + (long)r * cols + o) + res).Store(add + (long)r * cols + o);
             }
         }
     }

@@ -171,6 +171,57 @@ public class RowsInVectors512Tests
         }
     }
 
+    /// <summary>
+    /// The post-norm encoder layer's backward with LayerNorm's input gradients written (and copied, and added to gx) in the
+    /// rows' pass (<c>NormKernel.LayerNormBackwardStore</c>) against the clears, adds, copy and add it replaced (the path off),
+    /// bit for bit: whole and in two batch parts, with gx and without, at an odd number of token rows.
+    /// </summary>
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    public void EncoderLayerBackwardWithStoredRowsEqualsClearsAndAdds(int parts, bool withGx)
+    {
+        const int D = 128, F = 512, N = 3, T = 37;
+        var shape = new EncoderLayerShape(D, 4, F, T, NormFirst: false, Gelu: false, LayerNormEps: 1e-5);
+        var rng = new Rng(parts * 2 + (withGx ? 1 : 0) + 70);
+        float[] Randn(int size, float scale) => (Tensor.Randn([size], rng: rng) * scale).ToArray();
+        int[] sizes = [3 * D * D, 3 * D, D * D, D, F * D, F, D * F, D, D, D, D, D];
+        var w = sizes.Select(size => Randn(size, 0.1f)).ToArray();
+        for (int i = 8; i < 12; i += 2) for (int j = 0; j < D; j++) w[i][j] += 1f;
+        var x = Randn(N * T * D, 1f);
+        var gy = Randn(N * T * D, 1f);
+        var gx0 = Randn(N * T * D, 1f);
+        (float[] Y, float[]? Gx, float[][] G) Run(bool off)
+        {
+            var ws = new EncoderLayerWorkspace();
+            var y = new float[x.Length];
+            var gx = withGx ? (float[])gx0.Clone() : null;
+            var g = sizes.Select(size => (float[]?)new float[size]).ToArray();
+            int saved = Parallelism.MaxThreads;
+            Parallelism.MaxThreads = 1;
+            TransformerLayerKernel.t_forcedParts = parts;
+            NormKernel.t_rows512Off = off;
+            try
+            {
+                TransformerLayerKernel.Forward(shape, x, y, N, w, ws);
+                TransformerLayerKernel.Backward(shape, gy, gx, N, w, g, ws);
+            }
+            finally
+            {
+                TransformerLayerKernel.t_forcedParts = 0;
+                NormKernel.t_rows512Off = false;
+                Parallelism.MaxThreads = saved;
+            }
+            return (y, gx, g.Select(a => a!).ToArray());
+        }
+        var on = Run(off: false);
+        var offRun = Run(off: true);
+        SameBits(offRun.Y, on.Y, $"y, parts={parts}");
+        if (withGx) SameBits(offRun.Gx!, on.Gx!, $"gx, parts={parts}");
+        for (int i = 0; i < sizes.Length; i++) SameBits(offRun.G[i], on.G[i], $"g[{i}], parts={parts}");
+    }
+
     private static void SameBits(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
