@@ -261,6 +261,11 @@ public static class AttentionKernel
     /// </summary>
     internal static void SoftmaxRow(Span<float> row)
     {
+        if (NormKernel.RowsInVectors512(row.Length))
+        {
+            SoftmaxRow512(ref MemoryMarshal.GetReference(row), row.Length);
+            return;
+        }
         float m = MaxOf(row);
         if (float.IsInfinity(m)) m = 0;
         ExpShifted(row, m);
@@ -326,9 +331,14 @@ public static class AttentionKernel
     /// </summary>
     internal static void SoftmaxBackwardRow(ReadOnlySpan<float> y, Span<float> g, float scale)
     {
-        float dot = TensorPrimitives.Dot(g, y);
         ref float gr = ref MemoryMarshal.GetReference(g);
         ref float yr = ref MemoryMarshal.GetReference(y);
+        if (NormKernel.RowsInVectors512(g.Length) && y.Length == g.Length)
+        {
+            SoftmaxBackwardRow512(ref yr, ref gr, g.Length, scale);
+            return;
+        }
+        float dot = TensorPrimitives.Dot(g, y);
         int n = g.Length, w = Vector<float>.Count, j = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -337,5 +347,48 @@ public static class AttentionKernel
                 ((Vector.LoadUnsafe(ref gr, (nuint)j) - vd) * Vector.LoadUnsafe(ref yr, (nuint)j) * vs).StoreUnsafe(ref gr, (nuint)j);
         }
         for (; j < n; j++) Unsafe.Add(ref gr, j) = (Unsafe.Add(ref gr, j) - dot) * Unsafe.Add(ref yr, j) * scale;
+    }
+
+    /// <summary>
+    /// <see cref="SoftmaxRow"/> of a row of one to eight whole 512-bit vectors (<see cref="NormKernel.RowsInVectors512"/>; the
+    /// encoder's 64 keys are four) in one pass through registers: the maximum, e^(x − m) by the same inlined exp, the sum as
+    /// <c>TensorPrimitives.Sum</c> adds such a row (the vectors one after the other from +0, then <c>Vector512.Sum</c>: the
+    /// same bits), the scaling by 1/sum. Was four calls per row (the maximum, the exps, the library's sum, the scaling),
+    /// each a pass over the row with its call and loop overhead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxRow512(ref float r, int n)
+    {
+        var vm = Vector512.LoadUnsafe(ref r);
+        for (int j = 16; j < n; j += 16) vm = Vector512.MaxNative(vm, Vector512.LoadUnsafe(ref r, (nuint)j));
+        var v4 = Vector128.MaxNative(Vector128.MaxNative(vm.GetLower().GetLower(), vm.GetLower().GetUpper()),
+            Vector128.MaxNative(vm.GetUpper().GetLower(), vm.GetUpper().GetUpper()));
+        float m = MathF.Max(MathF.Max(v4.GetElement(0), v4.GetElement(1)), MathF.Max(v4.GetElement(2), v4.GetElement(3)));
+        if (float.IsInfinity(m)) m = 0;
+        var sh = Vector512.Create(m);
+        var sum = Vector512<float>.Zero;
+        for (int j = 0; j < n; j += 16)
+        {
+            var e = RecurrentMath.CellExp<float, Gemm.Simd512<float>, Vector512<float>>(Vector512.LoadUnsafe(ref r, (nuint)j) - sh);
+            e.StoreUnsafe(ref r, (nuint)j);
+            sum += e;
+        }
+        var f = Vector512.Create(1f / Vector512.Sum(sum + Vector512<float>.Zero));
+        for (int j = 0; j < n; j += 16) (Vector512.LoadUnsafe(ref r, (nuint)j) * f).StoreUnsafe(ref r, (nuint)j);
+    }
+
+    /// <summary>
+    /// <see cref="SoftmaxBackwardRow"/> of a row of one to eight whole 512-bit vectors: the dot product as <c>TensorPrimitives.Dot</c>
+    /// adds such a row (the products g·y vector by vector from +0, then <c>Vector512.Sum</c>: the same bits), then
+    /// ((g − dot)·y)·scale.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxBackwardRow512(ref float y, ref float g, int n, float scale)
+    {
+        var acc = Vector512<float>.Zero;
+        for (int j = 0; j < n; j += 16) acc += Vector512.LoadUnsafe(ref g, (nuint)j) * Vector512.LoadUnsafe(ref y, (nuint)j);
+        Vector512<float> vd = Vector512.Create(Vector512.Sum(acc + Vector512<float>.Zero)), vs = Vector512.Create(scale);
+        for (int j = 0; j < n; j += 16)
+            ((Vector512.LoadUnsafe(ref g, (nuint)j) - vd) * Vector512.LoadUnsafe(ref y, (nuint)j) * vs).StoreUnsafe(ref g, (nuint)j);
     }
 }

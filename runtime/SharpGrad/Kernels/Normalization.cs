@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace SharpGrad.Kernels;
 
@@ -155,8 +157,28 @@ public static partial class NormKernel
     /// <paramref name="gBias"/> (cols values, when not empty) are added to. Split over the worker pool like the forward, each
     /// part summing its rows' weight and bias gradients on its own before they are added up.
     /// </summary>
-    public static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
+    public static void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
         ReadOnlySpan<T> weight, Span<T> gWeight, Span<T> gBias, int rows, int cols)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LayerNormBackward(x, gy, gx, saveMean, saveInvstd, weight, gWeight, gBias, rows, cols, store: false, [], []);
+
+    /// <summary>
+    /// <see cref="LayerNormBackward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T}, int, int)"/>
+    /// for float rows that <see cref="RowsInVectors512"/> takes, with the input gradient <b>written</b> into <paramref name="gx"/>
+    /// as the add into a cleared array writes it (each element v + (+0)), also written into <paramref name="gxCopy"/> and added
+    /// into <paramref name="gxAdd"/> (as <c>TensorPrimitives.Add(gxAdd, gx, gxAdd)</c> adds it) when they are not empty: the
+    /// encoder layer's backward cleared the array, added into it, then copied it or added it on in passes of their own.
+    /// </summary>
+    internal static void LayerNormBackwardStore(ReadOnlySpan<float> x, ReadOnlySpan<float> gy, Span<float> gx, Span<float> gxCopy, Span<float> gxAdd,
+        ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvstd, ReadOnlySpan<float> weight, Span<float> gWeight, Span<float> gBias, int rows, int cols)
+    {
+        if (!RowsInVectors512(cols) || gx.Length < rows * cols || (!gxCopy.IsEmpty && gxCopy.Length < rows * cols) || (!gxAdd.IsEmpty && gxAdd.Length < rows * cols))
+            throw new ArgumentException($"LayerNormBackwardStore: rows of {cols} need the 512-bit rows and arrays of {rows * cols} elements.");
+        LayerNormBackward(x, gy, gx, saveMean, saveInvstd, weight, gWeight, gBias, rows, cols, store: true, gxCopy, gxAdd);
+    }
+
+    private static unsafe void LayerNormBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gy, Span<T> gx, ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvstd,
+        ReadOnlySpan<T> weight, Span<T> gWeight, Span<T> gBias, int rows, int cols, bool store, Span<T> gxCopy, Span<T> gxAdd)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (rows <= 0 || cols <= 0) return;
@@ -167,10 +189,15 @@ public static partial class NormKernel
         try
         {
             if (partial is not null) partial.AsSpan(0, parts * 2 * cols).Clear();
-            fixed (T* px = x, pg = gy, pgx = gx, pm = saveMean, pi = saveInvstd, pw = weight, pgw = gWeight, pgb = gBias, pp = partial)
+            fixed (T* px = x, pg = gy, pgx = gx, pm = saveMean, pi = saveInvstd, pw = weight, pgw = gWeight, pgb = gBias, pp = partial, pc = gxCopy, pa = gxAdd)
             {
                 var body = new LayerNormBackwardRows<T>(px, pg, gx.IsEmpty ? null : pgx, pm, pi, weight.IsEmpty ? null : pw, gWeight.IsEmpty ? null : pgw,
-                    gBias.IsEmpty ? null : pgb, partial is null ? null : pp, cols, (rows + parts - 1) / parts, rows);
+                    gBias.IsEmpty ? null : pgb, partial is null ? null : pp, cols, (rows + parts - 1) / parts, rows)
+                {
+                    Store = store,
+                    Copy = gxCopy.IsEmpty ? null : pc,
+                    Add = gxAdd.IsEmpty ? null : pa,
+                };
                 if (parts == 1) body.Invoke(0);
                 else Parallelism.For(parts, body);
             }
@@ -218,6 +245,11 @@ public static partial class NormKernel
     {
         public void Rows(int start, int end)
         {
+            if (typeof(T) == typeof(float) && RowsInVectors512(cols))
+            {
+                ForwardRows512((float*)x, (float*)y, cols, (float*)weight, (float*)bias, eps, (float*)mean, (float*)invstd, start, end);
+                return;
+            }
             T tCols = T.CreateTruncating(cols);
             for (int r = start; r < end; r++)
             {
@@ -278,11 +310,26 @@ public static partial class NormKernel
         int chunk, int rows) : IParallelBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        /// <summary>gx written (v + 0), not added to (the 512-bit rows only: <see cref="LayerNormBackwardStore"/>).</summary>
+        public bool Store { get; init; }
+
+        /// <summary>Where gx is also written, or null.</summary>
+        public T* Copy { get; init; }
+
+        /// <summary>Where gx is also added, or null.</summary>
+        public T* Add { get; init; }
+
         public void Invoke(int part)
         {
             int start = part * chunk, end = Math.Min(rows, start + chunk);
             T* gw = partial != null ? (gWeight != null ? partial + (long)part * 2 * cols : null) : gWeight;
             T* gb = partial != null ? (gBias != null ? partial + (long)part * 2 * cols + cols : null) : gBias;
+            if (typeof(T) == typeof(float) && RowsInVectors512(cols))
+            {
+                BackwardRows512((float*)x, (float*)gy, (float*)gx, (float*)mean, (float*)invstd, (float*)weight, (float*)gw, (float*)gb, cols, start, end,
+                    Store, (float*)Copy, (float*)Add);
+                return;
+            }
             var buffer = cols <= 1024 ? stackalloc T[2 * cols] : new T[2 * cols];
             Span<T> xhat = buffer[..cols], gxhat = buffer[cols..];
             T tCols = T.CreateTruncating(cols);
@@ -362,6 +409,110 @@ public static partial class NormKernel
             {
                 T t = ph[j] * negMgx + (pgh[j] - mg);
                 pgx[j] = t * inv + pgx[j];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether float rows of <paramref name="cols"/> elements take <see cref="ForwardRows512"/> / <see cref="BackwardRows512"/>:
+    /// AVX-512 and a row of one to eight whole 512-bit vectors (the encoder layer's d_model 128 is eight). For such a row
+    /// <c>TensorPrimitives.Sum</c>, <c>SumOfSquares</c> and <c>Dot</c> (System.Numerics.Tensors 10, float, Vector512) add the
+    /// row's vectors (each transformed: squared, or x·y) one after the other into a vector that starts at +0, add a masked
+    /// end vector of +0 (no elements trail a whole vector), and return <c>Vector512.Sum</c> of it; the rows below do exactly
+    /// that in registers, so the statistics and every output keep their bits (LayerNormRows512Tests compare them with the
+    /// <c>TensorPrimitives</c> sequence bit for bit), without the five library calls and three passes per row through memory.
+    /// </summary>
+    internal static bool RowsInVectors512(int cols) => !t_rows512Off && Vector512.IsHardwareAccelerated && cols % 16 == 0 && cols >= 16 && cols <= 128;
+
+    /// <summary>Tests and bench: true sends float rows down the <c>TensorPrimitives</c> path whatever their width (this thread only).</summary>
+    [ThreadStatic] internal static bool t_rows512Off;
+
+    /// <summary>
+    /// LayerNorm's forward of float rows [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="cols"/> =
+    /// 16·j (j ≤ 8) elements with 512-bit vectors, the same operations in the same order as the <c>TensorPrimitives</c> path
+    /// (<see cref="RowsInVectors512"/>): mean = Σx / cols, d = x − mean, var = Σd² / cols (in double), inv = 1/√(var + eps),
+    /// y = ((d·inv)·weight) + bias. <paramref name="y"/> may be <paramref name="x"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardRows512(float* x, float* y, int cols, float* weight, float* bias, double eps, float* mean, float* invstd, int start, int end)
+    {
+        int nv = cols / 16;
+        float tCols = cols;
+        for (int r = start; r < end; r++)
+        {
+            float* xr = x + (long)r * cols, yr = y + (long)r * cols;
+            var s = Vector512<float>.Zero;
+            for (int v = 0; v < nv; v++) s += Vector512.Load(xr + 16 * v);
+            float m = Vector512.Sum(s + Vector512<float>.Zero) / tCols;
+            var vm = Vector512.Create(m);
+            var sq = Vector512<float>.Zero;
+            for (int v = 0; v < nv; v++)
+            {
+                var d = Vector512.Load(xr + 16 * v) - vm;
+                sq += d * d;
+            }
+            double variance = (double)Vector512.Sum(sq + Vector512<float>.Zero) / cols;
+            float inv = (float)(1.0 / Math.Sqrt(variance + eps));
+            mean[r] = m;
+            invstd[r] = inv;
+            var vi = Vector512.Create(inv);
+            for (int v = 0; v < nv; v++)
+            {
+                var t = (Vector512.Load(xr + 16 * v) - vm) * vi;
+                if (weight != null) t *= Vector512.Load(weight + 16 * v);
+                if (bias != null) t += Vector512.Load(bias + 16 * v);
+                t.Store(yr + 16 * v);
+            }
+        }
+    }
+
+    /// <summary>
+    /// LayerNorm's backward of float rows as <see cref="ForwardRows512"/> takes them, the operations of the <c>TensorPrimitives</c>
+    /// path (RowTerms, Sum, Dot, InputGradient) in their order: xhat = (x − mean)·inv, gxhat = gy·weight, gW += gy·xhat,
+    /// gb += gy, mg = Σgxhat / cols, mgx = Σ gxhat·xhat / cols, gx += (xhat·(−mgx) + (gxhat − mg))·inv. Null
+    /// <paramref name="gx"/>, <paramref name="gw"/>, <paramref name="gb"/> or <paramref name="weight"/>: none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BackwardRows512(float* x, float* gy, float* gx, float* mean, float* invstd, float* weight, float* gw, float* gb, int cols,
+        int start, int end, bool store, float* copy, float* add)
+    {
+        int nv = cols / 16;
+        float tCols = cols;
+        float* hat = stackalloc float[2 * 128];
+        float* ghat = hat + 128;
+        for (int r = start; r < end; r++)
+        {
+            float* xr = x + (long)r * cols, gr = gy + (long)r * cols;
+            var vm = Vector512.Create(mean[r]);
+            float inv = invstd[r];
+            var vi = Vector512.Create(inv);
+            Vector512<float> sum = Vector512<float>.Zero, dot = Vector512<float>.Zero;
+            for (int v = 0; v < nv; v++)
+            {
+                int o = 16 * v;
+                var g = Vector512.Load(gr + o);
+                var h = (Vector512.Load(xr + o) - vm) * vi;
+                var gh = weight != null ? g * Vector512.Load(weight + o) : g;
+                if (gw != null) (g * h + Vector512.Load(gw + o)).Store(gw + o);
+                if (gb != null) (Vector512.Load(gb + o) + g).Store(gb + o);
+                if (gx == null) continue;
+                h.Store(hat + o);
+                gh.Store(ghat + o);
+                sum += gh;
+                dot += gh * h;
+            }
+            if (gx == null) continue;
+            float mg = Vector512.Sum(sum + Vector512<float>.Zero) / tCols, mgx = Vector512.Sum(dot + Vector512<float>.Zero) / tCols;
+            Vector512<float> vmg = Vector512.Create(mg), vmgx = Vector512.Create(-mgx);
+            float* gxr = gx + (long)r * cols;
+            for (int v = 0; v < nv; v++)
+            {
+                int o = 16 * v;
+                var t = Vector512.Load(hat + o) * vmgx + (Vector512.Load(ghat + o) - vmg);
+                var res = t * vi + (store ? Vector512<float>.Zero : Vector512.Load(gxr + o));
+                res.Store(gxr + o);
+                if (copy != null) res.Store(copy + (long)r * cols + o);
+                if (add != null) (Vector512.Load(add + (long)r * cols + o) + res).Store(add + (long)r * cols + o);
             }
         }
     }

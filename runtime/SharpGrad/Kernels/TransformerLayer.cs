@@ -295,16 +295,28 @@ public static partial class TransformerLayerKernel
         {
             // y = LN2(r2), r2 = h1 + ff(h1)
             var gR2 = ws.G2;
-            Array.Clear(gR2, 0, size);
-            LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             var gH1 = ws.G3;
-            Array.Copy(gR2, gH1, size);
+            // 512-bit rows: LN2's input gradient written into gR2 and gH1 at once, LN1's into gR1 and added to gx in the same
+            // pass (the same values: v + 0 as added into a cleared array; gx + v as TensorPrimitives.Add) instead of two clears,
+            // a copy and an add over [rows, d_model] each (NormKernel.LayerNormBackwardStore)
+            bool stores = NormKernel.RowsInVectors512(e);
+            if (stores) LayerNormBackwardStore(s, ws.Residual2, gy, gR2, gH1, null, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+            else
+            {
+                Array.Clear(gR2, 0, size);
+                LayerNormBackward(s, ws.Residual2, gy, gR2, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
+                Array.Copy(gR2, gH1, size);
+            }
             FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
                 ws.FfRowLists);
             // h1 = LN1(r1), r1 = x + attn(x)
-            Array.Clear(gR1, 0, size);
-            LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
-            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            if (stores) LayerNormBackwardStore(s, ws.Residual1, gH1, gR1, null, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            else
+            {
+                Array.Clear(gR1, 0, size);
+                LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+                if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            }
             AttentionBackward(s, n, ws.Input, Masked1(ws, gR1, size), gx, w, g, ws);
         }
     }
@@ -339,6 +351,20 @@ public static partial class TransformerLayerKernel
         int e = s.DModel;
         NormKernel.LayerNormBackward<float>(x.AsSpan(0, rows * e), gy.AsSpan(0, rows * e), gx is null ? [] : gx.AsSpan(0, rows * e), mean.AsSpan(0, rows),
             invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e), gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
+    }
+
+    /// <summary>
+    /// LayerNorm's backward with its input's gradient written into <paramref name="gx"/> (not added: the values of an add into a
+    /// cleared array), also written into <paramref name="gxCopy"/> and added into <paramref name="gxAdd"/> when not null; rows
+    /// that <see cref="NormKernel.RowsInVectors512"/> takes.
+    /// </summary>
+    internal static void LayerNormBackwardStore(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, float[]? gxCopy, float[]? gxAdd, int rows,
+        float[] weight, float[]? gWeight, float[]? gBias, float[] mean, float[] invstd)
+    {
+        int e = s.DModel, size = rows * e;
+        NormKernel.LayerNormBackwardStore(x.AsSpan(0, size), gy.AsSpan(0, size), gx.AsSpan(0, size), gxCopy is null ? [] : gxCopy.AsSpan(0, size),
+            gxAdd is null ? [] : gxAdd.AsSpan(0, size), mean.AsSpan(0, rows), invstd.AsSpan(0, rows), weight.AsSpan(0, e), gWeight is null ? [] : gWeight.AsSpan(0, e),
+            gBias is null ? [] : gBias.AsSpan(0, e), rows, e);
     }
 
     /// <summary>
@@ -431,7 +457,8 @@ public static partial class TransformerLayerKernel
         }
         if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);
         if (wholeWeightGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight!, weightOffset, inF);
-        if (gBias is not null) ReduceKernel.Sum<float>(gy.AsSpan(0, rows * outF), gBias.AsSpan(biasOffset, outF), 1, rows, outF, 1f, accumulate: true);
+        // the per-row adds of ReduceKernel.Sum with the sums in registers (TransformerLayer.Rows.cs: the same bits)
+        if (gBias is not null) AddColumnSums(gy, rows, outF, gBias, biasOffset);
     }
 
     /// <summary>
@@ -558,6 +585,14 @@ public static partial class TransformerLayerKernel
         if (s.Gelu)
         {
             Pointwise.Backward<GeluOp, float, F32>(ff1.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFf.AsSpan(0, size), accumulate: false, 0, 0);
+        }
+        else if (gB1 is not null && t_deferredWeightGrads is null && ColumnSumsInRegisters(f))
+        {
+            // the same ReLU backward with linear1's bias gradient summed in the same pass (TransformerLayer.Rows.cs; a split's
+            // parts defer their bias sums, so they take the branch below)
+            ReluBackwardAddColumnSums(ff1Act, gFfAct, rows, f, gB1);
+            gB1 = null;
+            gFf = gFfAct;
         }
         else
         {
