@@ -280,10 +280,8 @@ partial class Outer
             float[] sum_out_grad = _forward_sum_out_grad;
             bool training = _forward_training;
             float[]? block_out_input_grad_before = null;
-            // mul_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(mul_out_grad, 0, n * 64);
             // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
-            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f, overwrite: true);
             // select_out_grad starts here: its buffer is shared by liveness
             global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
@@ -563,10 +561,8 @@ partial class Outer
             // d Losses.Mse(Forward(x), target)
             global::SharpGrad.Kernels.ElementwiseLoss.Backward<global::SharpGrad.Kernels.MseLossOp>(
                 sum_out, _loss_target!, mse_loss_out_grad[0], sum_out_grad, n, global::SharpGrad.Reduction.Mean);
-            // mul_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(mul_out_grad, 0, n * 64);
             // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
-            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f, overwrite: true);
             // select_out_grad starts here: its buffer is shared by liveness
             global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
