@@ -314,11 +314,9 @@ partial class Outer
             // d Functional.Relu(fc.Forward(x)) + x
             for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
             for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
-            // block_fc_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64, overwrite: true);
             // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
             // block.fc.bias's gradient += block_fc_out_grad summed over rows
             var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(
@@ -595,11 +593,9 @@ partial class Outer
             // d Functional.Relu(fc.Forward(x)) + x
             for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
             for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
-            // block_fc_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64, overwrite: true);
             // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
             // block.fc.bias's gradient += block_fc_out_grad summed over rows
             var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(

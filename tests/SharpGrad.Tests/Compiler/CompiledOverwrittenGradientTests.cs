@@ -42,6 +42,29 @@ public class CompiledOverwrittenGradientTests
         Steps(model, twin, model.Forward, compiled.Forward, [4, 7, 6], seed: 3111);
     }
 
+    /// <summary>The ReLU's backward as the first writer of h's gradient (another reader adds after it), whole and in parts over the pool.</summary>
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(1, 64)]
+    [InlineData(2, 64)]
+    public void ReluAsTheFirstWriterMatchesEagerOverSteps(int threads, int batch)
+    {
+        var model = new OverwriteReluNet();
+        var twin = new OverwriteReluNet();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        int before = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            Steps(model, twin, model.Forward, compiled.Forward, [batch, 6], seed: 3151 + batch);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
     public static IEnumerable<object[]> EncoderCases()
     {
         foreach (int threads in new[] { 1, 2 })
