@@ -192,6 +192,12 @@ internal sealed class EmitContext
         return -1;
     }
 
+    /// <summary>
+    /// True when node <paramref name="n"/>'s backward writes the whole gradient of its input <paramref name="slot"/> (it is that
+    /// gradient's first writer, <see cref="NodePlan.GradOverwriter"/>): the buffer was not cleared, so it must not be added to.
+    /// </summary>
+    public bool OverwritesInput(NodePlan n, int slot) => Nodes[Nodes[n.Inputs[slot]].GradRoot].GradOverwriter == n.Index;
+
     /// <summary>The float32 array of a parameter (contiguous at offset 0, as parameters are).</summary>
     public static string Dense(ParamSlot s) => $"{Support}.Dense({s.Expr})";
 

@@ -511,7 +511,8 @@ internal sealed class MethodEmitter
         _w.WriteLine("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]");
         using (_w.Block($"private void {P}ClearGrads(int n)"))
         {
-            foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0))
+            // A gradient whose first writer overwrites it in full (GradOverwriter) is not cleared.
+            foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradField is not null && n.GradFirstWrite < 0 && n.GradOverwriter < 0))
             {
                 // An input's gradient is read only when it is needed (LossBackward never needs x's): its buffer (its own,
                 // not shared by liveness) is cleared only then — x's gradient of an MLP step is a 200 KB memset.
@@ -585,6 +586,12 @@ internal sealed class MethodEmitter
                     {
                         e.W.Comment($"{node.Name}_grad starts here: its buffer is shared by liveness");
                         e.W.WriteLine($"global::System.Array.Clear({e.Grad(node.Index)}, 0, {e.Size(node.Index)});");
+                    }
+                    foreach (var node in Nodes.Where(n => Live(n.Index) && n.GradOverwriter == i && Nodes[i].Module is not null).OrderBy(n => n.Index))
+                    {
+                        // Its hooks see the gradient before and after the node's backward: before is zeros, as when it is added to.
+                        e.W.Comment($"{node.Name}_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot");
+                        e.W.WriteLine($"if ({Support}.HasBackwardHooks({Nodes[i].Module!.Field})) global::System.Array.Clear({e.Grad(node.Index)}, 0, {e.Size(node.Index)});");
                     }
                     int k = i;
                     WithMode(k, () => RuleOf(k).Backward(e, Nodes[k]));

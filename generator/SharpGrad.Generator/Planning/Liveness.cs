@@ -32,6 +32,7 @@ internal static class Liveness
         var buffers = new List<BufferPlan>();
         var valueSlot = ValueSlots(m, out var valueFeatures);
         var gradSlot = GradSlots(m, out var gradFeatures, out var firstWrite, out var clearAtFirstWrite);
+        var overwriter = Overwriters(m, firstWrite);
         var valueField = new Dictionary<int, string>();
         var gradField = new Dictionary<int, string>();
         int shared = 0;
@@ -60,13 +61,48 @@ internal static class Liveness
             {
                 ValueField = valueField.TryGetValue(valueSlot[n.ValueRoot], out var vf) ? vf : null,
                 GradField = n.GradRoot == i && gradField.TryGetValue(gradSlot[i], out var gf) ? gf : null,
-                GradFirstWrite = n.GradRoot == i && clearAtFirstWrite[i] ? firstWrite[i] : -1,
+                GradFirstWrite = n.GradRoot == i && clearAtFirstWrite[i] && overwriter[i] < 0 ? firstWrite[i] : -1,
+                GradOverwriter = n.GradRoot == i ? overwriter[i] : -1,
             };
         }
         return buffers;
     }
 
     private static string PrefixOf(MethodDraft m) => Planner.MethodPrefix(m.Method.Name);
+
+    /// <summary>
+    /// For each gradient root: the node whose backward writes it first and overwrites it in full, so that it is not cleared
+    /// (before the backward, or at its first write when shared by liveness) only to be added to; -1 where it is cleared.
+    /// The first writer is the live node of highest index that reads the root or one of its views (<c>firstWrite</c>). It
+    /// overwrites when it runs in both modes, reads the root through one input only, and its rule writes that input's whole
+    /// gradient when told to (<see cref="Rule.OverwritesInputGrad"/>). Not for a method input's gradient (cleared only when
+    /// wanted, and snapshotted by an inlined child's hooks) nor the result's (set from the caller's), nor for a root whose
+    /// gradient an inlined child snapshots before its backward (a <see cref="RuleKind.Boundary"/> run before the writer:
+    /// the child's backward hooks see what it added, so the buffer must hold the gradient so far, zeros included). The
+    /// writer's own hooks snapshot its input's gradient too: the emitter clears it first when the module has backward hooks.
+    /// </summary>
+    private static int[] Overwriters(MethodDraft m, int[] firstWrite)
+    {
+        int count = m.Count;
+        var nodes = m.Nodes;
+        var result = Enumerable.Repeat(-1, count).ToArray();
+        var inputs = new HashSet<int>(m.FloatInputs.Select(f => nodes[f].GradRoot));
+        for (int r = 0; r < count; r++)
+        {
+            if (!OwnsGrad(m, r) || inputs.Contains(r) || nodes[m.Output].GradRoot == r) continue;
+            int c = firstWrite[r];
+            if (c < 0 || !m.Live(c) || m.Mode[c] != 3 || nodes[c].GradRoot == r || RuleSet.For(nodes[c].Rule) is not { IsView: false } rule) continue;
+            var slots = Enumerable.Range(0, nodes[c].Inputs.Count).Where(s => m.Live(nodes[c].Inputs[s]) && nodes[nodes[c].Inputs[s]].GradRoot == r).ToList();
+            if (slots.Count != 1 || !rule.OverwritesInputGrad(nodes[c], slots[0])) continue;
+            bool snapshot = false;
+            for (int b = c + 1; b < count && !snapshot; b++)
+            {
+                snapshot = m.Live(b) && nodes[b].Rule == RuleKind.Boundary && nodes[b].CallArguments.Any(k => k < count && nodes[k].GradRoot == r);
+            }
+            if (!snapshot) result[r] = c;
+        }
+        return result;
+    }
 
     /// <summary>
     /// Values: those the backward reads (and the output) keep their own buffer; every other batched value lives from its

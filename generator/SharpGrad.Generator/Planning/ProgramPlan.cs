@@ -359,6 +359,12 @@ internal sealed record NodePlan(int Index, RuleKind Rule)
 
     /// <summary>When its gradient's buffer is shared: the node whose backward writes it first (it is cleared there); -1 otherwise.</summary>
     public int GradFirstWrite { get; init; } = -1;
+
+    /// <summary>
+    /// On a gradient root: the node whose backward writes the gradient first and overwrites it in full
+    /// (<see cref="Rule.OverwritesInputGrad"/>), so the buffer is not cleared before; -1 otherwise (cleared, then added to).
+    /// </summary>
+    public int GradOverwriter { get; init; } = -1;
 }
 
 /// <summary>A buffer of a compiled method: its field, what it holds (value or gradient), its size and the nodes sharing it.</summary>

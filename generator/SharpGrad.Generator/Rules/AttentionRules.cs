@@ -163,7 +163,11 @@ internal sealed class TransformerLayerRule : AttentionLayerRule
         var g = (EncoderLayerGeometry)n.Geometry!;
         if (!g.BatchFirst) yield return "batchFirst: false";
         if (g.Unbatched) yield return "unbatched: true";
+        if (e.OverwritesInput(n, 0)) yield return "overwriteInput: true";
     }
+
+    /// <summary>The layer's backward writes its input's whole gradient (the residual's, then the attention's added) when told to.</summary>
+    public override bool OverwritesInputGrad(NodePlan n, int slot) => slot == 0;
 
     public override (string Type, string[] Arguments)? Constant(NodePlan n)
     {

@@ -115,6 +115,9 @@ internal sealed class ReduceRule : Rule
     public override NodePlan? Plan(MethodDraft m, int i, NodePlan plan)
         => Reduced(m, i) is { } geometry ? plan with { Rule = Kind, Geometry = geometry } : null;
 
+    /// <summary>The spread writes every element of its input's gradient (each is scale · one element of the result's).</summary>
+    public override bool OverwritesInputGrad(NodePlan n, int slot) => slot == 0;
+
     /// <summary>
     /// The geometry of node <paramref name="i"/>'s reduction over its <c>dims</c>/<c>dim</c> argument (all dims when none):
     /// adjacent dims, over the batch (a non-batched result) or not; null otherwise. Shared with <see cref="VarianceRule"/>.
@@ -168,7 +171,8 @@ internal sealed class ReduceRule : Rule
     public override void Backward(EmitContext e, NodePlan n)
     {
         e.W.Comment($"d {n.Text}: spread back over the reduced dims");
-        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.Spread", [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n)]);
+        string[] overwrite = e.OverwritesInput(n, 0) ? ["overwrite: true"] : [];
+        e.W.Call($"{EmitContext.Kernels}.ReduceKernel.Spread", [e.Grad(n.Index), e.GradOrNull(n.Inputs[0]), .. Arguments(e, n), .. overwrite]);
     }
 }
 

@@ -78,6 +78,9 @@ internal sealed class PointwiseRule : Rule
         e.ForwardHooks(n, a);
     }
 
+    /// <summary>The kernel's backward writes every element of its input's gradient (gy · f′ at each) when told to.</summary>
+    public override bool OverwritesInputGrad(NodePlan n, int slot) => slot == 0;
+
     public override void Backward(EmitContext e, NodePlan n)
     {
         int i = n.Index, a = n.Inputs[0];
@@ -89,7 +92,7 @@ internal sealed class PointwiseRule : Rule
         e.W.Comment($"d {n.Text}: the kernel's derivative, from {what}");
         if (hooks) Hooks.Before(e, n, a);
         string call = $"{EmitContext.Kernels}.Pointwise.Backward<{EmitContext.Kernels}.{n.Kernel}>";
-        string[] args = [x, y, e.Grad(i), e.Grad(a), e.Size(i), .. n.Args];
+        string[] args = [x, y, e.Grad(i), e.Grad(a), e.Size(i), .. n.Args, .. (e.OverwritesInput(n, 0) ? new[] { "overwrite: true" } : [])];
         if (e.InputGuard(a) is { } guard) e.W.Call($"if ({guard}) {call}", args);
         else e.W.Call(call, args);
         if (hooks) Hooks.After(e, n, a);

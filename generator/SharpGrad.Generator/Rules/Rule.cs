@@ -70,6 +70,13 @@ internal abstract class Rule
     /// gradient is fresh (<see cref="Emit.EmitContext.WritesFirst"/>), so the entry need not clear it.</summary>
     public virtual bool OverwritesFreshParams => false;
 
+    /// <summary>
+    /// True when the rule's backward can write the whole gradient of the node's input <paramref name="slot"/> instead of adding
+    /// to it, when the planner makes the node that gradient's first writer (<see cref="NodePlan.GradOverwriter"/>): the buffer is
+    /// then not cleared, and the rule's code asks <see cref="Emit.EmitContext.OverwritesInput"/> whether to overwrite.
+    /// </summary>
+    public virtual bool OverwritesInputGrad(NodePlan n, int slot) => false;
+
     /// <summary>The node's scratch buffers.</summary>
     public virtual IEnumerable<Scratch> Scratch(EmitContext e, NodePlan n) => [];
 

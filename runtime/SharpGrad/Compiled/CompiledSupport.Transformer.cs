@@ -377,19 +377,23 @@ public static partial class CompiledSupport
         }
     }
 
-    /// <summary>Its backward: the input's gradient added into <paramref name="gx"/>, each weight's into <paramref name="weightGrads"/>.</summary>
+    /// <summary>
+    /// Its backward: the input's gradient added into <paramref name="gx"/> (written over its old contents when
+    /// <paramref name="overwriteInput"/>: the generated program's first writer of that gradient, which it does not clear),
+    /// each weight's into <paramref name="weightGrads"/>.
+    /// </summary>
     public static void EncoderLayerBackward(TransformerEncoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        EncoderLayerWorkspace workspace, bool batchFirst = true, bool unbatched = false)
+        EncoderLayerWorkspace workspace, bool batchFirst = true, bool unbatched = false, bool overwriteInput = false)
     {
         if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
         if (batchFirst)
         {
-            TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
+            TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace, overwriteInput);
             return;
         }
         var (rowsGy, rowsGx) = ToRows(gy, gx, n, shape);
         TransformerLayerKernel.Backward(shape, rowsGy, rowsGx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
-        if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: true);
+        if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: !overwriteInput);
     }
 
     /// <summary>A batch-second backward's output gradient as [N, T, E] rows, and a cleared [N, T, E] input gradient when <paramref name="gx"/> is wanted.</summary>

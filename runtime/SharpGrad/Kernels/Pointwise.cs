@@ -45,9 +45,10 @@ public static class Pointwise
     /// <summary>
     /// <paramref name="gx"/>[i] += <paramref name="gy"/>[i] · f′ at element i, reading the input <paramref name="x"/> and/or the
     /// output <paramref name="y"/> (pass either for the one the op's derivative does not read). Does nothing when <paramref name="gx"/> is null.
+    /// <paramref name="overwrite"/>: gx[i] = instead of += (the generated program's first writer of gx, which it does not clear).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public static void Backward<TOp>(float[] x, float[] y, float[] gy, float[]? gx, int count, double a = 0, double b = 0) where TOp : IPointwiseOp
+    public static void Backward<TOp>(float[] x, float[] y, float[] gy, float[]? gx, int count, double a = 0, double b = 0, bool overwrite = false) where TOp : IPointwiseOp
     {
         if (gx is null) return;
         // Large arrays (the CNN step's ReLU gradients, 200 K and 400 K elements: ~50 and ~100 µs on one core, serial while
@@ -56,25 +57,25 @@ public static class Pointwise
         int parts = Parallelism.Parts(count, BackwardPartElements, partsPerThread: 2);
         if (parts > 1 && count >= 64 * parts)
         {
-            Parallelism.For(parts, new BackwardParts<TOp>(x, y, gy, gx, count, parts, a, b));
+            Parallelism.For(parts, new BackwardParts<TOp>(x, y, gy, gx, count, parts, a, b, overwrite));
             return;
         }
         Backward<TOp, float, F32>(new ReadOnlySpan<float>(x, 0, count), new ReadOnlySpan<float>(y, 0, count),
-            new ReadOnlySpan<float>(gy, 0, count), new Span<float>(gx, 0, count), accumulate: true, a, b);
+            new ReadOnlySpan<float>(gy, 0, count), new Span<float>(gx, 0, count), accumulate: !overwrite, a, b);
     }
 
-    /// <summary>Elements per part below which <see cref="Backward{TOp}(float[], float[], float[], float[], int, double, double)"/> stays on one thread.</summary>
+    /// <summary>Elements per part below which <see cref="Backward{TOp}(float[], float[], float[], float[], int, double, double, bool)"/> stays on one thread.</summary>
     private const int BackwardPartElements = 32768;
 
-    /// <summary>Part p of a split <see cref="Backward{TOp}(float[], float[], float[], float[], int, double, double)"/>: elements [start(p), start(p + 1)), starts multiples of 64.</summary>
-    private readonly struct BackwardParts<TOp>(float[] x, float[] y, float[] gy, float[] gx, int count, int parts, double a, double b) : IParallelBody
+    /// <summary>Part p of a split <see cref="Backward{TOp}(float[], float[], float[], float[], int, double, double, bool)"/>: elements [start(p), start(p + 1)), starts multiples of 64.</summary>
+    private readonly struct BackwardParts<TOp>(float[] x, float[] y, float[] gy, float[] gx, int count, int parts, double a, double b, bool overwrite) : IParallelBody
         where TOp : IPointwiseOp
     {
         public void Invoke(int index)
         {
             int s0 = Start(index), s1 = index == parts - 1 ? count : Start(index + 1);
             Backward<TOp, float, F32>(new ReadOnlySpan<float>(x, s0, s1 - s0), new ReadOnlySpan<float>(y, s0, s1 - s0),
-                new ReadOnlySpan<float>(gy, s0, s1 - s0), new Span<float>(gx, s0, s1 - s0), accumulate: true, a, b);
+                new ReadOnlySpan<float>(gy, s0, s1 - s0), new Span<float>(gx, s0, s1 - s0), accumulate: !overwrite, a, b);
         }
 
         private int Start(int p) => (int)((long)count * p / parts) & ~63;

@@ -17,11 +17,14 @@ public static class ReduceKernel
     public static void Sum(float[] x, float[] y, int outer, int size, int inner, float scale, bool accumulate = false)
         => Sum<float>(new ReadOnlySpan<float>(x, 0, outer * size * inner), new Span<float>(y, 0, outer * inner), outer, size, inner, scale, accumulate);
 
-    /// <summary>Float32 for generated code: gx[o, s, i] += scale · gy[o, i] (the backward of <see cref="Sum(float[], float[], int, int, int, float, bool)"/>).</summary>
-    public static void Spread(float[] gy, float[]? gx, int outer, int size, int inner, float scale)
+    /// <summary>
+    /// Float32 for generated code: gx[o, s, i] += scale · gy[o, i] (the backward of <see cref="Sum(float[], float[], int, int, int, float, bool)"/>);
+    /// = when <paramref name="overwrite"/> (gx's first writer: its old contents are not read, so it need not be cleared).
+    /// </summary>
+    public static void Spread(float[] gy, float[]? gx, int outer, int size, int inner, float scale, bool overwrite = false)
     {
         if (gx is null) return;
-        Spread<float>(new ReadOnlySpan<float>(gy, 0, outer * inner), new Span<float>(gx, 0, outer * size * inner), outer, size, inner, scale);
+        Spread<float>(new ReadOnlySpan<float>(gy, 0, outer * inner), new Span<float>(gx, 0, outer * size * inner), outer, size, inner, scale, overwrite);
     }
 
     /// <summary>y[o, i] = scale · Σₛ x[o, s, i] (or += when <paramref name="accumulate"/>).</summary>
@@ -48,15 +51,21 @@ public static class ReduceKernel
         }
     }
 
-    /// <summary>gx[o, s, i] += scale · gy[o, i].</summary>
-    public static void Spread<T>(ReadOnlySpan<T> gy, Span<T> gx, int outer, int size, int inner, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>gx[o, s, i] += scale · gy[o, i] (= when <paramref name="overwrite"/>).</summary>
+    public static void Spread<T>(ReadOnlySpan<T> gy, Span<T> gx, int outer, int size, int inner, T scale, bool overwrite = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int o = 0; o < outer; o++)
         {
             for (int s = 0; s < size; s++)
             {
                 var xr = gx.Slice((o * size + s) * inner, inner);
-                if (inner == 1) xr[0] += scale * gy[o];
+                if (overwrite)
+                {
+                    if (inner == 1) xr[0] = scale * gy[o];
+                    else TensorPrimitives.Multiply(gy.Slice(o * inner, inner), scale, xr);
+                }
+                else if (inner == 1) xr[0] += scale * gy[o];
                 else TensorPrimitives.MultiplyAdd(gy.Slice(o * inner, inner), scale, xr, xr);
             }
         }

@@ -189,7 +189,7 @@ public static partial class TransformerLayerKernel
     /// then the weight gradients of all parts summed in one parallel loop over blocks of output rows. False: the forward ran whole.
     /// </summary>
     private static bool SplitBackward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
-        EncoderLayerWorkspace ws)
+        EncoderLayerWorkspace ws, bool overwriteGx)
     {
         if (ws.Split is not { Count: > 1 } split) return false;
         if (split.N != n)
@@ -210,7 +210,7 @@ public static partial class TransformerLayerKernel
             }
             split.Deferred[p].Clear();
         }
-        Parallelism.For(parts, new BackwardPart(s, gy, gx, w, split));
+        Parallelism.For(parts, new BackwardPart(s, gy, gx, w, split, overwriteGx));
 
         // The deferred weight gradients: the parts recorded the same layers in the same order.
         var first = split.Deferred[0];
@@ -245,7 +245,12 @@ public static partial class TransformerLayerKernel
         return true;
     }
 
-    private readonly struct BackwardPart(EncoderLayerShape s, float[] gy, float[]? gx, IReadOnlyList<float[]> w, EncoderLayerSplit split) : IParallelBody
+    /// <remarks>
+    /// <paramref name="overwriteGx"/>: gx's old contents are not the gradient so far (its first writer, not cleared), so the
+    /// part neither copies its rows in nor adds to them: its backward writes its own gradient rows over them.
+    /// </remarks>
+    private readonly struct BackwardPart(EncoderLayerShape s, float[] gy, float[]? gx, IReadOnlyList<float[]> w, EncoderLayerSplit split, bool overwriteGx)
+        : IParallelBody
     {
         public void Invoke(int index)
         {
@@ -254,11 +259,11 @@ public static partial class TransformerLayerKernel
             var (b0, nb) = PartRows(split.N, split.Count, index);
             int rowSize = s.Steps * s.DModel, off = b0 * rowSize, len = nb * rowSize;
             Array.Copy(gy, off, split.Gy[index], 0, len);
-            if (gx is not null) Array.Copy(gx, off, split.Gx[index], 0, len);
+            if (gx is not null && !overwriteGx) Array.Copy(gx, off, split.Gx[index], 0, len);
             t_deferredWeightGrads = split.Deferred[index];
             try
             {
-                Backward(s, split.Gy[index], gx is null ? null : split.Gx[index], nb, w, split.G[index], split.Parts[index]);
+                Backward(s, split.Gy[index], gx is null ? null : split.Gx[index], nb, w, split.G[index], split.Parts[index], overwriteGx);
             }
             finally
             {

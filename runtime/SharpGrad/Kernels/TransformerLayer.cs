@@ -263,15 +263,16 @@ public static partial class TransformerLayerKernel
 
     /// <summary>
     /// The backward of <see cref="Forward"/> (same workspace): the input's gradient added into <paramref name="gx"/> (when not
-    /// null), each weight's into <paramref name="g"/> (same order as the weights; null entries skipped).
+    /// null; written over its old contents when <paramref name="overwriteGx"/>), each weight's into <paramref name="g"/> (same
+    /// order as the weights; null entries skipped).
     /// </summary>
     public static void Backward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
-        EncoderLayerWorkspace ws)
+        EncoderLayerWorkspace ws, bool overwriteGx = false)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(ws);
-        if (SplitBackward(s, gy, gx, n, w, g, ws)) return;
+        if (SplitBackward(s, gy, gx, n, w, g, ws, overwriteGx)) return;
         int rows = n * s.Steps, e = s.DModel, size = rows * e;
         var gR1 = ws.G1;
         if (s.NormFirst)
@@ -284,7 +285,8 @@ public static partial class TransformerLayerKernel
                 ws.FfRowLists);
             LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + attn(n1)
-            if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+            if (gx is not null && overwriteGx) Array.Copy(gR1, gx, size);
+            else if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             var gN1 = ws.G3;
             Array.Clear(gN1, 0, size);
             AttentionBackward(s, n, ws.Hidden1, Masked1(ws, gR1, size), gN1, w, g, ws);
@@ -310,12 +312,13 @@ public static partial class TransformerLayerKernel
             FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
                 ws.FfRowLists);
             // h1 = LN1(r1), r1 = x + attn(x)
-            if (stores) LayerNormBackwardStore(s, ws.Residual1, gH1, gR1, null, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
+            if (stores) LayerNormBackwardStore(s, ws.Residual1, gH1, gR1, overwriteGx ? gx : null, overwriteGx ? null : gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             else
             {
                 Array.Clear(gR1, 0, size);
                 LayerNormBackward(s, ws.Residual1, gH1, gR1, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
-                if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
+                if (gx is not null && overwriteGx) Array.Copy(gR1, gx, size);
+                else if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             }
             AttentionBackward(s, n, ws.Input, Masked1(ws, gR1, size), gx, w, g, ws);
         }

@@ -283,10 +283,9 @@ partial class Cnn
                 overwriteBias: _dense2_bias_grad_fresh);
             if (dense2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _dense2, relu_out_2_grad, dense2_out_input_grad_before, new int[] { n, 64 }, dense2_out_grad, new int[] { n, 10 });
-            // dense1_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(dense1_out_grad, 0, n * 64);
             // d Functional.Relu(dense1.Forward(h)): the kernel's derivative, from its output
-            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out_2, relu_out_2, relu_out_2_grad, dense1_out_grad, n * 64);
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                relu_out_2, relu_out_2, relu_out_2_grad, dense1_out_grad, n * 64, overwrite: true);
             // pool_out_grad starts here: its buffer is shared by liveness
             global::System.Array.Clear(pool_out_grad, 0, n * 512);
             // d dense1.Forward(h): view_out_grad += dense1_out_grad · dense1.weight; dense1.weight's gradient += dense1_out_gradᵀ · view_out; dense1.bias's
@@ -308,10 +307,9 @@ partial class Cnn
                 pool_out_grad, _forward_pool_out_indices, relu_out_grad, n, _forward_pool_out_geometry, _forward_pool_out_input_grad_scratch);
             if (pool_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _pool, relu_out_grad, pool_out_input_grad_before, new int[] { n, 32, 8, 8 }, pool_out_grad, new int[] { n, 32, 4, 4 });
-            // conv1_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(conv1_out_grad, 0, n * 2048);
             // d Functional.Relu(conv1.Forward(x)): the kernel's derivative, from its output
-            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, relu_out_grad, conv1_out_grad, n * 2048);
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                relu_out, relu_out, relu_out_grad, conv1_out_grad, n * 2048, overwrite: true);
             // d conv1.Forward(x): the convolution's backward kernel, into scratch buffers, then added to the gradients
             var conv1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_conv1) ? global::SharpGrad.CompiledSupport.Snapshot(
                 x_grad, n * 192) : null;

@@ -160,7 +160,6 @@ partial class CtorNet
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 4);
-            global::System.Array.Clear(_forward_fc1_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_hidden);
             global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);
         }
@@ -220,7 +219,8 @@ partial class CtorNet
             if (fc2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc2, relu_out_grad, fc2_out_input_grad_before, new int[] { n, _sym_hidden }, fc2_out_grad, new int[] { n, 10 });
             // d Functional.Relu(fc1.Forward(x)): the kernel's derivative, from its output
-            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, relu_out_grad, fc1_out_grad, n * _sym_hidden);
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                relu_out, relu_out, relu_out_grad, fc1_out_grad, n * _sym_hidden, overwrite: true);
             // d fc1.Forward(x): x_grad += fc1_out_grad · fc1.weight; fc1.weight's gradient += fc1_out_gradᵀ · x; fc1.bias's gradient += fc1_out_grad summed
             // over rows
             var fc1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_fc1) ? global::SharpGrad.CompiledSupport.Snapshot(

@@ -280,10 +280,8 @@ partial class Outer
             float[] sum_out_grad = _forward_sum_out_grad;
             bool training = _forward_training;
             float[]? block_out_input_grad_before = null;
-            // mul_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(mul_out_grad, 0, n * 64);
             // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
-            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f, overwrite: true);
             // select_out_grad starts here: its buffer is shared by liveness
             global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
@@ -316,11 +314,9 @@ partial class Outer
             // d Functional.Relu(fc.Forward(x)) + x
             for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
             for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
-            // block_fc_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64, overwrite: true);
             // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
             // block.fc.bias's gradient += block_fc_out_grad summed over rows
             var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(
@@ -563,10 +559,8 @@ partial class Outer
             // d Losses.Mse(Forward(x), target)
             global::SharpGrad.Kernels.ElementwiseLoss.Backward<global::SharpGrad.Kernels.MseLossOp>(
                 sum_out, _loss_target!, mse_loss_out_grad[0], sum_out_grad, n, global::SharpGrad.Reduction.Mean);
-            // mul_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(mul_out_grad, 0, n * 64);
             // d (h * 2f).Sum(1, keepDim: true): spread back over the reduced dims
-            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f);
+            global::SharpGrad.Kernels.ReduceKernel.Spread(sum_out_grad, mul_out_grad, outer: n, size: 64, inner: 1, scale: 1f, overwrite: true);
             // select_out_grad starts here: its buffer is shared by liveness
             global::System.Array.Clear(select_out_grad, 0, n * 64);
             // d h * 2f
@@ -599,11 +593,9 @@ partial class Outer
             // d Functional.Relu(fc.Forward(x)) + x
             for (int j = 0, len = n * 64; j < len; j++) block_relu_out_grad[j] += block_add_out_grad[j];
             for (int j = 0, len = n * 64; j < len; j++) stem_out_grad[j] += block_add_out_grad[j];
-            // block_fc_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(block_fc_out_grad, 0, n * 64);
             // d Functional.Relu(fc.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64);
+                block_relu_out, block_relu_out, block_relu_out_grad, block_fc_out_grad, n * 64, overwrite: true);
             // d fc.Forward(x): stem_out_grad += block_fc_out_grad · block.fc.weight; block.fc.weight's gradient += block_fc_out_gradᵀ · stem_out;
             // block.fc.bias's gradient += block_fc_out_grad summed over rows
             var block_fc_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_block_fc) ? global::SharpGrad.CompiledSupport.Snapshot(

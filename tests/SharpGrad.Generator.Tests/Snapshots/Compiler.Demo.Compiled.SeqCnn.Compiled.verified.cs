@@ -238,7 +238,6 @@ partial class SeqCnn
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
-            global::System.Array.Clear(_forward_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
         }
@@ -321,11 +320,13 @@ partial class SeqCnn
             if (features_3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _features_3, features_2_out_grad, features_3_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_3_out_grad,
                 new int[] { n, 8, 14, 14 });
+            // features_1_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2)) global::System.Array.Clear(features_1_out_grad, 0, n * 6272);
             // d features.Forward(x) [2]: the kernel's derivative, from its output
             var features_2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2) ? global::SharpGrad.CompiledSupport.Snapshot(
                 features_1_out_grad, n * 6272) : null;
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272);
+                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272, overwrite: true);
             if (features_2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _features_2, features_1_out_grad, features_2_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_2_out_grad,
                 new int[] { n, 8, 28, 28 });
@@ -512,7 +513,6 @@ partial class SeqCnn
         private void _loss_ClearGrads(int n)
         {
             if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 784);
-            global::System.Array.Clear(_loss_features_1_out_grad, 0, n * 6272);
             global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);
         }
@@ -605,11 +605,13 @@ partial class SeqCnn
             if (features_3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _features_3, features_2_out_grad, features_3_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_3_out_grad,
                 new int[] { n, 8, 14, 14 });
+            // features_1_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2)) global::System.Array.Clear(features_1_out_grad, 0, n * 6272);
             // d features.Forward(x) [2]: the kernel's derivative, from its output
             var features_2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_features_2) ? global::SharpGrad.CompiledSupport.Snapshot(
                 features_1_out_grad, n * 6272) : null;
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272);
+                features_2_out, features_2_out, features_2_out_grad, features_1_out_grad, n * 6272, overwrite: true);
             if (features_2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _features_2, features_1_out_grad, features_2_out_input_grad_before, new int[] { n, 8, 28, 28 }, features_2_out_grad,
                 new int[] { n, 8, 28, 28 });

@@ -184,7 +184,6 @@ partial class SeqNet
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
-            global::System.Array.Clear(_forward_up_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_gelu_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_norm_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_down_out_grad, 0, n * 4 * _sym_T);
@@ -249,7 +248,7 @@ partial class SeqNet
                 _norm, gelu_out_grad, norm_out_input_grad_before, new int[] { n, _sym_T, 16 }, norm_out_grad, new int[] { n, _sym_T, 16 });
             // d Functional.Gelu(up.Forward(x)): the kernel's derivative, from its input
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.GeluOp>(
-                up_out, up_out, gelu_out_grad, up_out_grad, n * 16 * _sym_T, 0.0 /* approximate */);
+                up_out, up_out, gelu_out_grad, up_out_grad, n * 16 * _sym_T, 0.0 /* approximate */, overwrite: true);
             // d up.Forward(x): x_grad += up_out_grad · up.weight; up.weight's gradient += up_out_gradᵀ · x; up.bias's gradient += up_out_grad summed over rows
             var up_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_up) ? global::SharpGrad.CompiledSupport.Snapshot(
                 x_grad, n * 8 * _sym_T) : null;

@@ -201,9 +201,7 @@ partial class Stack
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
-            global::System.Array.Clear(_forward_blocks_0_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_d);
-            global::System.Array.Clear(_forward_blocks_1_out_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_relu_out_2_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 3);
         }
@@ -285,7 +283,7 @@ partial class Stack
                 _head, relu_out_2_grad, head_out_input_grad_before, new int[] { n, _sym_d }, head_out_grad, new int[] { n, 3 });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
-                relu_out_2, relu_out_2, relu_out_2_grad, blocks_1_out_grad, n * _sym_d);
+                relu_out_2, relu_out_2, relu_out_2_grad, blocks_1_out_grad, n * _sym_d, overwrite: true);
             // d block.Forward(x): relu_out_grad += blocks_1_out_grad · blocks.1.weight; blocks.1.weight's gradient += blocks_1_out_gradᵀ · relu_out;
             // blocks.1.bias's gradient += blocks_1_out_grad summed over rows
             var blocks_1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_blocks_1) ? global::SharpGrad.CompiledSupport.Snapshot(
@@ -297,7 +295,8 @@ partial class Stack
             if (blocks_1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _blocks_1, relu_out_grad, blocks_1_out_input_grad_before, new int[] { n, _sym_d }, blocks_1_out_grad, new int[] { n, _sym_d });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output
-            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(relu_out, relu_out, relu_out_grad, blocks_0_out_grad, n * _sym_d);
+            global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
+                relu_out, relu_out, relu_out_grad, blocks_0_out_grad, n * _sym_d, overwrite: true);
             // d block.Forward(x): x_grad += blocks_0_out_grad · blocks.0.weight; blocks.0.weight's gradient += blocks_0_out_gradᵀ · x; blocks.0.bias's gradient
             // += blocks_0_out_grad summed over rows
             var blocks_0_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_blocks_0) ? global::SharpGrad.CompiledSupport.Snapshot(
