@@ -133,17 +133,23 @@ internal sealed class LinearRule : Rule
 
     public override bool OverwritesFreshParams => true;
 
+    /// <summary>The backward writes its input's whole gradient (gy · weight, with β = 0) when told to.</summary>
+    public override bool OverwritesInputGrad(NodePlan n, int slot) => slot == 0;
+
     public override void Backward(EmitContext e, NodePlan n)
     {
         int i = n.Index, a = n.Inputs[0];
         string gy = e.Grad(i), path = n.Module!.Path;
-        e.W.Comment($"d {n.Text}: {e.Grad(a)} += {gy} · {path}.weight; {path}.weight's gradient += {gy}ᵀ · {e.Value(a)}"
+        bool overwriteInput = e.OverwritesInput(n, 0);
+        e.W.Comment($"d {n.Text}: {e.Grad(a)} {(overwriteInput ? "=" : "+=")} {gy} · {path}.weight; {path}.weight's gradient += {gy}ᵀ · {e.Value(a)}"
                     + (n.Bias is null ? "" : $"; {path}.bias's gradient += {gy} summed over rows"));
         Hooks.Before(e, n, a);
         var args = new List<string> { e.Value(a), n.Weight!.Expr, e.Grad(i), e.GradOrNull(a), EmitContext.ParamGradOrNull(n.Weight), EmitContext.ParamGradOrNull(n.Bias), Items(n), e.Geometry(n) };
         // The first writer of a fresh gradient (after ZeroGrad) overwrites it: the entry did not clear it.
         if (e.WritesFirst(n, n.Weight)) args.Add($"overwriteWeight: {EmitContext.Fresh(n.Weight)}");
         if (n.Bias is not null && e.WritesFirst(n, n.Bias)) args.Add($"overwriteBias: {EmitContext.Fresh(n.Bias)}");
+        // The first writer of its input's gradient (NodePlan.GradOverwriter): the buffer was not cleared.
+        if (overwriteInput) args.Add("overwriteInput: true");
         e.W.Call($"{EmitContext.Support}.LinearBackward", args);
         Hooks.After(e, n, a);
     }

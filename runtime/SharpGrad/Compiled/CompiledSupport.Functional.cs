@@ -15,7 +15,7 @@ public static partial class CompiledSupport
 
     /// <summary>The gradients of <see cref="FunctionalLinearForward"/>, added to: gx += gy · w, gw += gyᵀ · x, gb += gy summed over rows; each may be null.</summary>
     public static void FunctionalLinearBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gw, float[]? gb, int n, LinearShape shape)
-        => LinearBackward(x, w, gy, gx, gw, gb, n, shape, overwriteWeight: false, overwriteBias: false);
+        => LinearBackward(x, w, gy, gx, gw, gb, n, shape, overwriteWeight: false, overwriteBias: false, overwriteInput: false);
 
     /// <summary>
     /// <c>Functional.LayerNorm</c> over <paramref name="rows"/> rows of <paramref name="cols"/> with a weight and bias of

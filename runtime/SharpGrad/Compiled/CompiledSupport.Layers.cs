@@ -30,17 +30,18 @@ public static partial class CompiledSupport
     /// The gradients of <see cref="LinearForward"/>, added to: <paramref name="gx"/> += gy · weight, <paramref name="gWeight"/>
     /// += gyᵀ · x, <paramref name="gBias"/> += Σ_rows gy; any may be null. <paramref name="overwriteWeight"/> and
     /// <paramref name="overwriteBias"/> write the parameters' gradients instead of adding to them (a fresh gradient the
-    /// entry did not clear: <see cref="BindGrad(Tensor, ref Tensor?, out bool)"/>).
+    /// entry did not clear: <see cref="BindGrad(Tensor, ref Tensor?, out bool)"/>). <paramref name="overwriteInput"/>: gx = gy · weight
+    /// instead of += (the generated program's first writer of gx, which it does not clear).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void LinearBackward(float[] x, Tensor weight, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
-        bool overwriteWeight = false, bool overwriteBias = false)
-        => LinearBackward(x, Dense(weight), gy, gx, gWeight, gBias, n, shape, overwriteWeight, overwriteBias);
+        bool overwriteWeight = false, bool overwriteBias = false, bool overwriteInput = false)
+        => LinearBackward(x, Dense(weight), gy, gx, gWeight, gBias, n, shape, overwriteWeight, overwriteBias, overwriteInput);
 
-    /// <summary><see cref="LinearBackward(float[], Tensor, float[], float[], float[], float[], int, LinearShape, bool, bool)"/> on the weight's values (also <see cref="FunctionalLinearBackward"/>'s).</summary>
+    /// <summary><see cref="LinearBackward(float[], Tensor, float[], float[], float[], float[], int, LinearShape, bool, bool, bool)"/> on the weight's values (also <see cref="FunctionalLinearBackward"/>'s).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void LinearBackward(float[] x, float[] w, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int n, LinearShape shape,
-        bool overwriteWeight, bool overwriteBias)
+        bool overwriteWeight, bool overwriteBias, bool overwriteInput)
     {
         int rows = n * shape.RowsPerItem, inF = shape.InFeatures, outF = shape.OutFeatures;
         // Exact zeros of gy (after a ReLU) or of x (MNIST's pixels) are skipped when they pay (Gemm.ZeroSkip.cs); a product
@@ -48,7 +49,7 @@ public static partial class CompiledSupport
         bool smallGx = gx is not null && Gemm.SmallGradSkipsZeros(inputGrad: true, rows, inF, outF);
         bool smallGw = gWeight is not null && Gemm.SmallGradSkipsZeros(inputGrad: false, rows, inF, outF);
         long gNonZero = smallGx || smallGw ? Gemm.CountNonZero(gy, 0, rows, outF, outF) : -1;
-        var grads = new LinearGrads(x, w, gy, gx, gWeight, gBias, rows, inF, outF, overwriteWeight, overwriteBias, smallGx, smallGw, gNonZero);
+        var grads = new LinearGrads(x, w, gy, gx, gWeight, gBias, rows, inF, outF, overwriteWeight, overwriteBias, overwriteInput, smallGx, smallGw, gNonZero);
         if (gx is not null && gWeight is not null && PairsLinearGrads(rows, inF, outF))
         {
             // Both products in one loop of two items, one per core (each runs its whole product as on one thread)
@@ -88,7 +89,7 @@ public static partial class CompiledSupport
     /// thread count.
     /// </summary>
     private readonly struct LinearGrads(float[] x, float[] w, float[] gy, float[]? gx, float[]? gWeight, float[]? gBias, int rows, int inF, int outF,
-        bool overwriteWeight, bool overwriteBias, bool smallGx, bool smallGw, long gNonZero) : IParallelBody
+        bool overwriteWeight, bool overwriteBias, bool overwriteInput, bool smallGx, bool smallGw, long gNonZero) : IParallelBody
     {
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
@@ -97,15 +98,15 @@ public static partial class CompiledSupport
             else WeightAndBiasGrads();
         }
 
-        /// <summary>gx += gy · w (nothing when gx is null).</summary>
+        /// <summary>gx (+)= gy · w (nothing when gx is null): written with β = 0 when overwriteInput (the sums the β = 1 path adds to a cleared gx).</summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void InputGrad()
         {
             if (gx is not null && !(smallGx
-                    ? Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: true, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
-                    : Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: true, allowParallel: true)))
+                    ? Gemm.TrySgemmSkipZeros(false, rows, inF, outF, gy, 0, outF, w, 0, inF, gx, 0, inF, accumulate: !overwriteInput, allowParallel: true, Gemm.SmallSkipZerosMaxDensity, gNonZero)
+                    : Gemm.TryLinearInputGradSkipZeros(gy, 0, w, 0, gx, 0, rows, inF, outF, accumulate: !overwriteInput, allowParallel: true)))
             {
-                Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, 1f, gx, 0, inF);
+                Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, 0, outF, w, 0, inF, overwriteInput ? 0f : 1f, gx, 0, inF);
             }
         }
 

@@ -178,7 +178,6 @@ partial class CharNet
         private void _forward_ClearGrads(int n)
         {
             global::System.Array.Clear(_forward_embed_out_grad, 0, n * _sym_T * _sym_embedding);
-            global::System.Array.Clear(_forward_lstm_out_grad, 0, n * _sym_T * _sym_hidden);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * _sym_T * _sym_vocabulary);
         }
 
@@ -211,14 +210,16 @@ partial class CharNet
             float[] embed_out_grad = _forward_embed_out_grad;
             float[] lstm_out_grad = _forward_lstm_out_grad;
             float[] head_out_grad = _forward_head_out_grad;
-            // d head.Forward(lstm.Forward(embed.Forward(tokens)).Output): lstm_out_grad += head_out_grad · head.weight; head.weight's gradient +=
-            // head_out_gradᵀ · lstm_out; head.bias's gradient += head_out_grad summed over rows
+            // lstm_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head)) global::System.Array.Clear(lstm_out_grad, 0, n * _sym_T * _sym_hidden);
+            // d head.Forward(lstm.Forward(embed.Forward(tokens)).Output): lstm_out_grad = head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ
+            // · lstm_out; head.bias's gradient += head_out_grad summed over rows
             var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
                 lstm_out_grad, n * _sym_T * _sym_hidden) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 lstm_out, _head.Weight, head_out_grad, lstm_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
                 (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
-                overwriteBias: _head_bias_grad_fresh);
+                overwriteBias: _head_bias_grad_fresh, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, lstm_out_grad, head_out_input_grad_before, new int[] { n, _sym_T, _sym_hidden }, head_out_grad,
                 new int[] { n, _sym_T, _sym_vocabulary });

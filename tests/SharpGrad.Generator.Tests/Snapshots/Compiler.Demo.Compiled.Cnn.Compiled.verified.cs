@@ -271,31 +271,31 @@ partial class Cnn
             float[] dense1_out_grad = _forward_shared_grad0;
             float[] relu_out_2_grad = _forward_shared_grad1;
             float[] dense2_out_grad = _forward_dense2_out_grad;
-            // relu_out_2_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(relu_out_2_grad, 0, n * 64);
-            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): relu_out_2_grad += dense2_out_grad · dense2.weight; dense2.weight's gradient +=
+            // relu_out_2_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense2)) global::System.Array.Clear(relu_out_2_grad, 0, n * 64);
+            // d dense2.Forward(Functional.Relu(dense1.Forward(h))): relu_out_2_grad = dense2_out_grad · dense2.weight; dense2.weight's gradient +=
             // dense2_out_gradᵀ · relu_out_2; dense2.bias's gradient += dense2_out_grad summed over rows
             var dense2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense2) ? global::SharpGrad.CompiledSupport.Snapshot(
                 relu_out_2_grad, n * 64) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out_2, _dense2.Weight, dense2_out_grad, relu_out_2_grad, (_dense2_weight_grad_needed ? _dense2_weight_grad : null),
                 (_dense2_bias_grad_needed ? _dense2_bias_grad : null), n, _forward_dense2_out_geometry, overwriteWeight: _dense2_weight_grad_fresh,
-                overwriteBias: _dense2_bias_grad_fresh);
+                overwriteBias: _dense2_bias_grad_fresh, overwriteInput: true);
             if (dense2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _dense2, relu_out_2_grad, dense2_out_input_grad_before, new int[] { n, 64 }, dense2_out_grad, new int[] { n, 10 });
             // d Functional.Relu(dense1.Forward(h)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
                 relu_out_2, relu_out_2, relu_out_2_grad, dense1_out_grad, n * 64, overwrite: true);
-            // pool_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(pool_out_grad, 0, n * 512);
-            // d dense1.Forward(h): view_out_grad += dense1_out_grad · dense1.weight; dense1.weight's gradient += dense1_out_gradᵀ · view_out; dense1.bias's
+            // pool_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense1)) global::System.Array.Clear(pool_out_grad, 0, n * 512);
+            // d dense1.Forward(h): view_out_grad = dense1_out_grad · dense1.weight; dense1.weight's gradient += dense1_out_gradᵀ · view_out; dense1.bias's
             // gradient += dense1_out_grad summed over rows
             var dense1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_dense1) ? global::SharpGrad.CompiledSupport.Snapshot(
                 view_out_grad, n * 512) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 view_out, _dense1.Weight, dense1_out_grad, view_out_grad, (_dense1_weight_grad_needed ? _dense1_weight_grad : null),
                 (_dense1_bias_grad_needed ? _dense1_bias_grad : null), n, _forward_dense1_out_geometry, overwriteWeight: _dense1_weight_grad_fresh,
-                overwriteBias: _dense1_bias_grad_fresh);
+                overwriteBias: _dense1_bias_grad_fresh, overwriteInput: true);
             if (dense1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _dense1, view_out_grad, dense1_out_input_grad_before, new int[] { n, 512 }, dense1_out_grad, new int[] { n, 64 });
             // relu_out_grad starts here: its buffer is shared by liveness

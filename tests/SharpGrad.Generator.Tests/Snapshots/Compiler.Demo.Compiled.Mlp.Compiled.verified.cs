@@ -152,7 +152,6 @@ partial class Mlp
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
-            global::System.Array.Clear(_forward_relu_out_grad, 0, n * 256);
             global::System.Array.Clear(_forward_fc2_out_grad, 0, n * 10);
         }
 
@@ -200,14 +199,16 @@ partial class Mlp
             float[] fc1_out_grad = _forward_fc1_out_grad;
             float[] relu_out_grad = _forward_relu_out_grad;
             float[] fc2_out_grad = _forward_fc2_out_grad;
-            // d fc2.Forward(h): relu_out_grad += fc2_out_grad · fc2.weight; fc2.weight's gradient += fc2_out_gradᵀ · relu_out; fc2.bias's gradient +=
+            // relu_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_fc2)) global::System.Array.Clear(relu_out_grad, 0, n * 256);
+            // d fc2.Forward(h): relu_out_grad = fc2_out_grad · fc2.weight; fc2.weight's gradient += fc2_out_gradᵀ · relu_out; fc2.bias's gradient +=
             // fc2_out_grad summed over rows
             var fc2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_fc2) ? global::SharpGrad.CompiledSupport.Snapshot(
                 relu_out_grad, n * 256) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out, _fc2.Weight, fc2_out_grad, relu_out_grad, (_fc2_weight_grad_needed ? _fc2_weight_grad : null),
                 (_fc2_bias_grad_needed ? _fc2_bias_grad : null), n, _forward_fc2_out_geometry, overwriteWeight: _fc2_weight_grad_fresh,
-                overwriteBias: _fc2_bias_grad_fresh);
+                overwriteBias: _fc2_bias_grad_fresh, overwriteInput: true);
             if (fc2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc2, relu_out_grad, fc2_out_input_grad_before, new int[] { n, 256 }, fc2_out_grad, new int[] { n, 10 });
             // d Functional.Relu(fc1.Forward(x)): the kernel's derivative, from its output

@@ -206,7 +206,6 @@ partial class Overwrite
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 48);
             global::System.Array.Clear(_forward_fc_out_grad, 0, n * 48);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 3);
-            global::System.Array.Clear(_forward_pool_sum_out_2_grad, 0, n * 8);
             global::System.Array.Clear(_forward_add_out_grad, 0, n * 3);
         }
 
@@ -299,13 +298,15 @@ partial class Overwrite
             // d head.Forward(a.Mean(1)) + head2.Forward(a.Sum(1)) + head3.Forward(pool.Forwar...
             for (int j = 0, len = n * 3; j < len; j++) pool_add_out_grad[j] += add_out_grad[j];
             for (int j = 0, len = n * 3; j < len; j++) head3_out_grad[j] += add_out_grad[j];
-            // d head3.Forward(pool.Forward(h)): pool_out_grad += head3_out_grad · head3.weight; head3.weight's gradient += head3_out_gradᵀ · pool_out;
+            // pool_sum_out_2_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head3)) global::System.Array.Clear(pool_sum_out_2_grad, 0, n * 8);
+            // d head3.Forward(pool.Forward(h)): pool_out_grad = head3_out_grad · head3.weight; head3.weight's gradient += head3_out_gradᵀ · pool_out;
             // head3.bias's gradient += head3_out_grad summed over rows
             var head3_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head3) ? global::SharpGrad.CompiledSupport.Snapshot(
                 pool_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_out, _head3.Weight, head3_out_grad, pool_out_grad, (_head3_weight_grad_needed ? _head3_weight_grad : null),
-                (_head3_bias_grad_needed ? _head3_bias_grad : null), n, _forward_head3_out_geometry);
+                (_head3_bias_grad_needed ? _head3_bias_grad : null), n, _forward_head3_out_geometry, overwriteInput: true);
             if (head3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head3, pool_out_grad, head3_out_input_grad_before, new int[] { n, 8 }, head3_out_grad, new int[] { n, 3 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_pool)) pool_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
@@ -317,28 +318,28 @@ partial class Overwrite
             // d head.Forward(a.Mean(1)) + head2.Forward(a.Sum(1))
             for (int j = 0, len = n * 3; j < len; j++) head_out_grad[j] += pool_add_out_grad[j];
             for (int j = 0, len = n * 3; j < len; j++) head2_out_grad[j] += pool_add_out_grad[j];
-            // pool_sum_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(pool_sum_out_grad, 0, n * 8);
-            // d head2.Forward(a.Sum(1)): pool_sum_out_grad += head2_out_grad · head2.weight; head2.weight's gradient += head2_out_gradᵀ · pool_sum_out;
+            // pool_sum_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head2)) global::System.Array.Clear(pool_sum_out_grad, 0, n * 8);
+            // d head2.Forward(a.Sum(1)): pool_sum_out_grad = head2_out_grad · head2.weight; head2.weight's gradient += head2_out_gradᵀ · pool_sum_out;
             // head2.bias's gradient += head2_out_grad summed over rows
             var head2_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head2) ? global::SharpGrad.CompiledSupport.Snapshot(
                 pool_sum_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_sum_out, _head2.Weight, head2_out_grad, pool_sum_out_grad, (_head2_weight_grad_needed ? _head2_weight_grad : null),
-                (_head2_bias_grad_needed ? _head2_bias_grad : null), n, _forward_head2_out_geometry);
+                (_head2_bias_grad_needed ? _head2_bias_grad : null), n, _forward_head2_out_geometry, overwriteInput: true);
             if (head2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head2, pool_sum_out_grad, head2_out_input_grad_before, new int[] { n, 8 }, head2_out_grad, new int[] { n, 3 });
             // d a.Sum(1): spread back over the reduced dims
             global::SharpGrad.Kernels.ReduceKernel.Spread(pool_sum_out_grad, pool_relu_out_grad, outer: n, size: 6, inner: 8, scale: 1f, overwrite: true);
-            // pool_mean_out_grad starts here: its buffer is shared by liveness
-            global::System.Array.Clear(pool_mean_out_grad, 0, n * 8);
-            // d head.Forward(a.Mean(1)): pool_mean_out_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ · pool_mean_out;
+            // pool_mean_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head)) global::System.Array.Clear(pool_mean_out_grad, 0, n * 8);
+            // d head.Forward(a.Mean(1)): pool_mean_out_grad = head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ · pool_mean_out;
             // head.bias's gradient += head_out_grad summed over rows
             var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
                 pool_mean_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_mean_out, _head.Weight, head_out_grad, pool_mean_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, pool_mean_out_grad, head_out_input_grad_before, new int[] { n, 8 }, head_out_grad, new int[] { n, 3 });
             // d a.Mean(1): spread back over the reduced dims

@@ -238,7 +238,6 @@ partial class SeqCnn
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 784);
-            global::System.Array.Clear(_forward_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 10);
         }
 
@@ -298,13 +297,15 @@ partial class SeqCnn
             float[] flatten_out_grad = _forward_features_3_out_grad;
             float[] head_out_grad = _forward_head_out_grad;
             float[]? features_out_input_grad_before = null;
-            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
+            // features_3_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head)) global::System.Array.Clear(features_3_out_grad, 0, n * 1568);
+            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad = head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
             // flatten_out; head.bias's gradient += head_out_grad summed over rows
             var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
                 flatten_out_grad, n * 1568) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
@@ -513,7 +514,6 @@ partial class SeqCnn
         private void _loss_ClearGrads(int n)
         {
             if (_loss_x_grad_needed) global::System.Array.Clear(_loss_x_grad, 0, n * 784);
-            global::System.Array.Clear(_loss_features_3_out_grad, 0, n * 1568);
             global::System.Array.Clear(_loss_cross_entropy_out_grad, 0, 1);
         }
 
@@ -583,13 +583,15 @@ partial class SeqCnn
             global::SharpGrad.Kernels.ClassIndexLoss.Backward(
                 _loss_cross_entropy_out_log_probabilities, _loss_target!, cross_entropy_out_grad[0], head_out_grad, n, 10, global::SharpGrad.Reduction.Mean,
                 -100L, logSoftmax: true);
-            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
+            // features_3_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head)) global::System.Array.Clear(features_3_out_grad, 0, n * 1568);
+            // d head.Forward(features.Forward(x).Flatten(1)): flatten_out_grad = head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ ·
             // flatten_out; head.bias's gradient += head_out_grad summed over rows
             var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
                 flatten_out_grad, n * 1568) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _loss_head_out_geometry);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _loss_head_out_geometry, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(

@@ -185,7 +185,6 @@ partial class SeqNet
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * 8 * _sym_T);
             global::System.Array.Clear(_forward_gelu_out_grad, 0, n * 16 * _sym_T);
-            global::System.Array.Clear(_forward_norm_out_grad, 0, n * 16 * _sym_T);
             global::System.Array.Clear(_forward_down_out_grad, 0, n * 4 * _sym_T);
         }
 
@@ -228,14 +227,16 @@ partial class SeqNet
             float[] gelu_out_grad = _forward_gelu_out_grad;
             float[] norm_out_grad = _forward_norm_out_grad;
             float[] down_out_grad = _forward_down_out_grad;
-            // d down.Forward(norm.Forward(Functional.Gelu(up.Forward(x)))): norm_out_grad += down_out_grad · down.weight; down.weight's gradient +=
+            // norm_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_down)) global::System.Array.Clear(norm_out_grad, 0, n * 16 * _sym_T);
+            // d down.Forward(norm.Forward(Functional.Gelu(up.Forward(x)))): norm_out_grad = down_out_grad · down.weight; down.weight's gradient +=
             // down_out_gradᵀ · norm_out; down.bias's gradient += down_out_grad summed over rows
             var down_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_down) ? global::SharpGrad.CompiledSupport.Snapshot(
                 norm_out_grad, n * 16 * _sym_T) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 norm_out, _down.Weight, down_out_grad, norm_out_grad, (_down_weight_grad_needed ? _down_weight_grad : null),
                 (_down_bias_grad_needed ? _down_bias_grad : null), n, _forward_down_out_geometry, overwriteWeight: _down_weight_grad_fresh,
-                overwriteBias: _down_bias_grad_fresh);
+                overwriteBias: _down_bias_grad_fresh, overwriteInput: true);
             if (down_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _down, norm_out_grad, down_out_input_grad_before, new int[] { n, _sym_T, 16 }, down_out_grad, new int[] { n, _sym_T, 4 });
             // d norm.Forward(Functional.Gelu(up.Forward(x))): from the statistics the forward used

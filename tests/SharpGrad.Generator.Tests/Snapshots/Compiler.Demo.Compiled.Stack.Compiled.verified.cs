@@ -201,8 +201,6 @@ partial class Stack
         private void _forward_ClearGrads(int n)
         {
             if (_forward_x_grad_needed) global::System.Array.Clear(_forward_x_grad, 0, n * _sym_d);
-            global::System.Array.Clear(_forward_relu_out_grad, 0, n * _sym_d);
-            global::System.Array.Clear(_forward_relu_out_2_grad, 0, n * _sym_d);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * 3);
         }
 
@@ -271,27 +269,31 @@ partial class Stack
             float[] blocks_1_out_grad = _forward_blocks_1_out_grad;
             float[] relu_out_2_grad = _forward_relu_out_2_grad;
             float[] head_out_grad = _forward_head_out_grad;
-            // d head.Forward(x): relu_out_2_grad += head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ · relu_out_2; head.bias's gradient +=
+            // relu_out_2_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_head)) global::System.Array.Clear(relu_out_2_grad, 0, n * _sym_d);
+            // d head.Forward(x): relu_out_2_grad = head_out_grad · head.weight; head.weight's gradient += head_out_gradᵀ · relu_out_2; head.bias's gradient +=
             // head_out_grad summed over rows
             var head_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_head) ? global::SharpGrad.CompiledSupport.Snapshot(
                 relu_out_2_grad, n * _sym_d) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out_2, _head.Weight, head_out_grad, relu_out_2_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
                 (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
-                overwriteBias: _head_bias_grad_fresh);
+                overwriteBias: _head_bias_grad_fresh, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, relu_out_2_grad, head_out_input_grad_before, new int[] { n, _sym_d }, head_out_grad, new int[] { n, 3 });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output
             global::SharpGrad.Kernels.Pointwise.Backward<global::SharpGrad.Kernels.ReluOp>(
                 relu_out_2, relu_out_2, relu_out_2_grad, blocks_1_out_grad, n * _sym_d, overwrite: true);
-            // d block.Forward(x): relu_out_grad += blocks_1_out_grad · blocks.1.weight; blocks.1.weight's gradient += blocks_1_out_gradᵀ · relu_out;
+            // relu_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_blocks_1)) global::System.Array.Clear(relu_out_grad, 0, n * _sym_d);
+            // d block.Forward(x): relu_out_grad = blocks_1_out_grad · blocks.1.weight; blocks.1.weight's gradient += blocks_1_out_gradᵀ · relu_out;
             // blocks.1.bias's gradient += blocks_1_out_grad summed over rows
             var blocks_1_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_blocks_1) ? global::SharpGrad.CompiledSupport.Snapshot(
                 relu_out_grad, n * _sym_d) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 relu_out, _blocks_1.Weight, blocks_1_out_grad, relu_out_grad, (_blocks_1_weight_grad_needed ? _blocks_1_weight_grad : null),
                 (_blocks_1_bias_grad_needed ? _blocks_1_bias_grad : null), n, _forward_blocks_1_out_geometry, overwriteWeight: _blocks_1_weight_grad_fresh,
-                overwriteBias: _blocks_1_bias_grad_fresh);
+                overwriteBias: _blocks_1_bias_grad_fresh, overwriteInput: true);
             if (blocks_1_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _blocks_1, relu_out_grad, blocks_1_out_input_grad_before, new int[] { n, _sym_d }, blocks_1_out_grad, new int[] { n, _sym_d });
             // d Functional.Relu(block.Forward(x)): the kernel's derivative, from its output

@@ -80,3 +80,36 @@ public sealed partial class OverwriteReluNet
         return head.Forward(Functional.Relu(h)) + side;
     }
 }
+
+/// <summary>
+/// Linears as the first writers of their input's gradient (CompiledOverwrittenGradientTests): h = ReLU(fc1(x)) is read by fc2
+/// (an earlier node, which adds) and by fc3 (the later one, so h's gradient's first writer, which overwrites it); head and head2
+/// overwrite their ReLU inputs' gradients. fc2's and fc3's output gradients come through ReLUs (exact zeros: the skipping
+/// kernels); at batch 64, 64×300×96 = 1.8 M multiply-adds each, so at 2 threads their input and weight gradients run side by side.
+/// A [Compiled] loss for the fused LossBackward.
+/// </summary>
+[Module]
+public sealed partial class OverwriteLinearNet
+{
+    private readonly Linear fc1 = new(20, 300);
+    private readonly Linear fc2 = new(300, 96);
+    private readonly Linear fc3 = new(300, 96);
+    private readonly Linear head = new(96, 5);
+    private readonly Linear head2 = new(96, 5);
+
+    public Tensor Forward([Shape("N", 20)] Tensor x)
+    {
+        var h = Functional.Relu(fc1.Forward(x));
+        var side = head.Forward(Functional.Relu(fc2.Forward(h)));
+        return head2.Forward(Functional.Relu(fc3.Forward(h))) + side;
+    }
+
+    /// <summary>Mean cross-entropy of the logits; compiled with its backward fused.</summary>
+    [Compiled]
+    public Tensor Loss([Shape("N", 20)] Tensor x, [Shape("N")] Tensor target)
+    {
+        var h = Functional.Relu(fc1.Forward(x));
+        var side = head.Forward(Functional.Relu(fc2.Forward(h)));
+        return Losses.CrossEntropy(head2.Forward(Functional.Relu(fc3.Forward(h))) + side, target);
+    }
+}

@@ -20,6 +20,183 @@ public class CompiledOverwrittenGradientTests
         Assert.True(new OverwriteMeanNet().Compile().Explanation.IsFullyCompiled);
         Assert.True(new OverwriteTwoReadersNet().Compile().Explanation.IsFullyCompiled);
         Assert.True(new OverwriteEncoderNet().Compile().Explanation.IsFullyCompiled);
+        Assert.True(new OverwriteLinearNet().Compile().Explanation.IsFullyCompiled);
+    }
+
+    public static IEnumerable<object[]> LinearCases()
+    {
+        foreach (int threads in new[] { 1, 2 })
+            foreach (int batch in new[] { 5, 64 })
+                yield return [threads, batch];
+    }
+
+    /// <summary>
+    /// Linears as the first writers of their input's gradient (fc3 of h, which fc2 adds to after; head and head2 of their
+    /// ReLUs' outputs), through the tape: batch 5 (direct kernels) and 64 (the skipping kernels on the ReLUs' zeros, and at
+    /// 2 threads the input and weight gradients side by side), 3 steps on one instance.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LinearCases))]
+    public void LinearsAsTheFirstWritersMatchEagerOverSteps(int threads, int batch)
+    {
+        var model = SparseLinearNet();
+        var twin = new OverwriteLinearNet();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        int before = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            Steps(model, twin, model.Forward, compiled.Forward, [batch, 20], seed: 3161 + batch);
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
+    /// <summary>The same Linears through the fused LossBackward (no input gradient wanted), 3 steps on one instance.</summary>
+    [Theory]
+    [MemberData(nameof(LinearCases))]
+    public void LinearLossBackwardMatchesEagerOverSteps(int threads, int batch)
+    {
+        var model = SparseLinearNet();
+        var twin = new OverwriteLinearNet();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        int before = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            var rng = new Rng(3171 + batch);
+            for (int step = 0; step < 3; step++)
+            {
+                var x = Tensor.Randn([batch, 20], rng: rng) * (1f + step);
+                var target = Tensor.RandInt(0, 5, [batch], rng);
+                foreach (var p in model.Parameters()) p.Grad = null;
+                var loss = Losses.CrossEntropy(model.Forward(x), target);
+                loss.Backward();
+                foreach (var p in twin.Parameters()) p.Grad = null;
+                float value = compiled.LossBackward(x, target);
+                Assert.True(Math.Abs(loss.Item() - value) <= 1e-5f * (1 + Math.Abs(value)), $"step {step}: loss eager {loss.Item()}, compiled {value}");
+                var pe = model.NamedParameters().ToList();
+                var pc = twin.NamedParameters().ToList();
+                for (int i = 0; i < pe.Count; i++)
+                    TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.Grad!, 1e-3, 1e-5, $"step {step}: gradient of {pe[i].Name}");
+            }
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+    }
+
+    /// <summary>
+    /// An <see cref="OverwriteLinearNet"/> whose fc2 and fc3 have a negative bias, so that their ReLUs pass well under half of
+    /// the units (~30 %) and those Linears' input gradients at batch 64 take the skipping kernel (SmallSkipZerosMaxDensity 0.5).
+    /// </summary>
+    private static OverwriteLinearNet SparseLinearNet()
+    {
+        var model = new OverwriteLinearNet();
+        using (Autograd.NoGrad())
+        {
+            foreach (var (name, p) in model.NamedParameters())
+                if (name is "fc2.bias" or "fc3.bias") p.Fill_(-0.15);
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// Full backward hooks on fc3 and head2, Linears that overwrite their input's gradient (the compiled program clears it
+    /// first only for the hooks' snapshot): their grad_input equals eager's over three steps on one compiled instance.
+    /// </summary>
+    [Fact]
+    public void HooksOnOverwritingLinearsSeeWhatEagerSees()
+    {
+        var model = SparseLinearNet();
+        var twin = new OverwriteLinearNet();
+        twin.LoadStateDict(model.StateDict());
+        var compiled = twin.Compile();
+        var eagerSeen = new List<Tensor>();
+        var compiledSeen = new List<Tensor>();
+        foreach (var name in new[] { "fc3", "head2" })
+        {
+            Child(model, name).RegisterFullBackwardHook((m, gin, gout) => eagerSeen.Add(gin[0]!.Detach().Clone()));
+            Child(twin, name).RegisterFullBackwardHook((m, gin, gout) => compiledSeen.Add(gin[0]!.Detach().Clone()));
+        }
+        Steps(model, twin, model.Forward, compiled.Forward, [7, 20], seed: 3191);
+        Assert.Equal(6, eagerSeen.Count);
+        Assert.Equal(6, compiledSeen.Count);
+        for (int i = 0; i < eagerSeen.Count; i++) TensorAssert.Close(eagerSeen[i], compiledSeen[i], 1e-3, 1e-5, $"hook call {i}: grad_input");
+
+        static Module Child(Module m, string name) => m.NamedModules().Single(c => c.Name == name).Module;
+    }
+
+    public static IEnumerable<object[]> LinearBackwardShapes()
+    {
+        // rows, inF, outF, density of gy's nonzeros: the naive and direct kernels (edge columns, AVX2's tail tile, k over one
+        // k-block), the matrix-vector path (inF 1), the small skipping product (1–4 M multiply-adds, density ≤ 0.5), the large
+        // one (≥ 4 M, over one k-block too) and the dense ones above it (packed, split over the threads)
+        foreach (int threads in new[] { 1, 2 })
+        {
+            yield return [threads, 1, 37, 29, 1.0];
+            yield return [threads, 5, 300, 96, 1.0];
+            yield return [threads, 13, 70, 300, 1.0];
+            yield return [threads, 100, 1, 50, 1.0];
+            yield return [threads, 64, 300, 96, 0.3];
+            yield return [threads, 64, 300, 96, 1.0];
+            yield return [threads, 200, 257, 100, 0.3];
+            yield return [threads, 300, 513, 300, 0.2];
+            yield return [threads, 200, 257, 300, 1.0];
+            yield return [threads, 301, 515, 520, 1.0];
+        }
+    }
+
+    /// <summary>
+    /// CompiledSupport.LinearBackward's overwriteInput (β = 0) into a stale gx (NaNs and large values) gives the bits the
+    /// β = 1 path gives over a cleared gx, in every kernel path it takes; the weight and bias gradients beside it unchanged.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LinearBackwardShapes))]
+    public void LinearBackwardOverwritingTheInputGradientGivesTheBitsOfAddingToZeros(int threads, int rows, int inF, int outF, double density)
+    {
+        var rng = new Rng(3181 + rows + inF + outF);
+        var x = Tensor.Randn([rows, inF], rng: rng).ToArray();
+        var weight = Tensor.Randn([outF, inF], rng: rng);
+        var gy = Tensor.Randn([rows, outF], rng: rng).ToArray();
+        var keep = Tensor.Rand([rows, outF], rng: rng).ToArray();
+        for (int i = 0; i < gy.Length; i++) if (keep[i] >= density) gy[i] = 0f;
+        var shape = new LinearShape(inF, outF);
+        int before = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = threads;
+        try
+        {
+            var added = new float[rows * inF];
+            var gwAdded = new float[outF * inF];
+            var gbAdded = new float[outF];
+            CompiledSupport.LinearBackward(x, weight, gy, added, gwAdded, gbAdded, rows, shape);
+            var written = new float[rows * inF];
+            for (int i = 0; i < written.Length; i++) written[i] = i % 3 == 0 ? float.NaN : 1e30f * (i % 2 == 0 ? 1 : -1);
+            var gwWritten = new float[outF * inF];
+            var gbWritten = new float[outF];
+            CompiledSupport.LinearBackward(x, weight, gy, written, gwWritten, gbWritten, rows, shape, overwriteInput: true);
+            AssertSameBits(added, written, "input gradient");
+            AssertSameBits(gwAdded, gwWritten, "weight gradient");
+            AssertSameBits(gbAdded, gbWritten, "bias gradient");
+        }
+        finally
+        {
+            Parallelism.MaxThreads = before;
+        }
+
+        static void AssertSameBits(float[] expected, float[] actual, string what)
+        {
+            for (int i = 0; i < expected.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                    Assert.Fail($"{what}[{i}]: β = 1 over zeros {expected[i]:R}, β = 0 {actual[i]:R}");
+            }
+        }
     }
 
     [Fact]
