@@ -68,22 +68,7 @@ public class CompiledOverwrittenGradientTests
         Parallelism.MaxThreads = threads;
         try
         {
-            var rng = new Rng(3171 + batch);
-            for (int step = 0; step < 3; step++)
-            {
-                var x = Tensor.Randn([batch, 20], rng: rng) * (1f + step);
-                var target = Tensor.RandInt(0, 5, [batch], rng);
-                foreach (var p in model.Parameters()) p.Grad = null;
-                var loss = Losses.CrossEntropy(model.Forward(x), target);
-                loss.Backward();
-                foreach (var p in twin.Parameters()) p.Grad = null;
-                float value = compiled.LossBackward(x, target);
-                Assert.True(Math.Abs(loss.Item() - value) <= 1e-5f * (1 + Math.Abs(value)), $"step {step}: loss eager {loss.Item()}, compiled {value}");
-                var pe = model.NamedParameters().ToList();
-                var pc = twin.NamedParameters().ToList();
-                for (int i = 0; i < pe.Count; i++)
-                    TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.Grad!, 1e-3, 1e-5, $"step {step}: gradient of {pe[i].Name}");
-            }
+            LossSteps(model, twin, model.Forward, compiled.LossBackward, [batch, 20], classes: 5, seed: 3171 + batch);
         }
         finally
         {
@@ -286,22 +271,7 @@ public class CompiledOverwrittenGradientTests
         TransformerLayerKernel.t_forcedParts = parts;
         try
         {
-            var rng = new Rng(3141 + parts);
-            for (int step = 0; step < 3; step++)
-            {
-                var x = Tensor.Randn([5, 6, 8], rng: rng) * (1f + step);
-                var target = Tensor.RandInt(0, 3, [5], rng);
-                foreach (var p in model.Parameters()) p.Grad = null;
-                var loss = Losses.CrossEntropy(model.Forward(x), target);
-                loss.Backward();
-                foreach (var p in twin.Parameters()) p.Grad = null;
-                float value = compiled.LossBackward(x, target);
-                Assert.True(Math.Abs(loss.Item() - value) <= 1e-5f * (1 + Math.Abs(value)), $"step {step}: loss eager {loss.Item()}, compiled {value}");
-                var pe = model.NamedParameters().ToList();
-                var pc = twin.NamedParameters().ToList();
-                for (int i = 0; i < pe.Count; i++)
-                    TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.Grad!, 1e-3, 1e-5, $"step {step}: gradient of {pe[i].Name}");
-            }
+            LossSteps(model, twin, model.Forward, compiled.LossBackward, [5, 6, 8], classes: 3, seed: 3141 + parts);
         }
         finally
         {
@@ -344,6 +314,31 @@ public class CompiledOverwrittenGradientTests
         }
 
         static Module Child(Module m, string name) => m.NamedModules().Single(c => c.Name == name).Module;
+    }
+
+    /// <summary>
+    /// Three cross-entropy steps (inputs of different scales) through the compiled fused <c>LossBackward</c> on one instance of
+    /// <paramref name="twin"/>'s program: the loss and the parameter gradients equal eager's on <paramref name="eagerModel"/>.
+    /// </summary>
+    private static void LossSteps(Module eagerModel, Module twin, Func<Tensor, Tensor> eager, Func<Tensor, Tensor, float> lossBackward,
+        int[] shape, int classes, int seed)
+    {
+        var rng = new Rng(seed);
+        for (int step = 0; step < 3; step++)
+        {
+            var x = Tensor.Randn(shape, rng: rng) * (1f + step);
+            var target = Tensor.RandInt(0, classes, [shape[0]], rng);
+            foreach (var p in eagerModel.Parameters()) p.Grad = null;
+            var loss = Losses.CrossEntropy(eager(x), target);
+            loss.Backward();
+            foreach (var p in twin.Parameters()) p.Grad = null;
+            float value = lossBackward(x, target);
+            Assert.True(Math.Abs(loss.Item() - value) <= 1e-5f * (1 + Math.Abs(value)), $"step {step}: loss eager {loss.Item()}, compiled {value}");
+            var pe = eagerModel.NamedParameters().ToList();
+            var pc = twin.NamedParameters().ToList();
+            for (int i = 0; i < pe.Count; i++)
+                TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.Grad!, 1e-3, 1e-5, $"step {step}: gradient of {pe[i].Name}");
+        }
     }
 
     /// <summary>Three steps (inputs and output gradients of different scales) on one compiled instance: outputs, input and parameter gradients equal eager's.</summary>
