@@ -167,10 +167,11 @@ public static class Compare
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"Placement (cores' round trip before / after each process; far = ≥ {limit:F0} ns, {Placement.FarFactor}× the run's fastest): ");
         sb.AppendLine(string.Join("; ", probes.Select(p => $"{p.Program} {p.Threads}t {Ns(p.Before)} / {Ns(p.After)}")) + ".");
-        double slowest = probes.Where(p => !double.IsNaN(p.Before)).Max(p => Math.Max(p.Before, p.After));
+        double slowest = multi.Max(p => Math.Max(p.Before, p.After));
         sb.AppendLine(far.Count == 0
-            ? $"Every probe within {Placement.FarFactor}× of the fastest ({fastest:F0}–{slowest:F0} ns): one placement throughout (which one, a single run cannot tell: "
-              + "compare with the round trip of a quiet moment, /tmp/pingpong; ~60 ns near and ~300 ns far on the session-25 Zen 4 host)."
+            ? $"Every multi-threaded process started and ended within {Placement.FarFactor}× of the run's fastest round trip ({fastest:F0}–{slowest:F0} ns): "
+              + "one placement at their ends (a single run cannot tell which if every probe is alike: compare with the round trip of a quiet moment, "
+              + "/tmp/pingpong; ~60 ns near and ~300 ns far on the session-25 Zen 4 host). The 1-thread figures do not depend on it."
             : $"Far at the start or end: {string.Join(", ", far.Select(p => $"{p.Program} {p.Threads}t"))} — their multi-threaded figures may come from the far placement "
               + "(1.5–3× slower on the session-25 host); re-run before trusting those ratios (--wait-near NS waits for the near placement).");
         return sb.ToString();
