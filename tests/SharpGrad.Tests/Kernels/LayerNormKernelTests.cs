@@ -116,7 +116,7 @@ public class LayerNormKernelTests
         T[] x = R(rows * cols), gy = R(rows * cols), w = hasW ? R(cols) : [], b = hasB ? R(cols) : [];
         T[] gx = withGx ? R(rows * cols) : [], gw = R(cols), gb = R(cols);
         T[] y = new T[rows * cols], mean = new T[rows], invstd = new T[rows];
-        T[] rgx = (T[])gx.Clone(), rgw = (T[])gw.Clone(), rgb = (T[])gb.Clone(), ry = new T[rows * cols];
+        T[] rgx = (T[])gx.Clone(), rgw = (T[])gw.Clone(), rgb = (T[])gb.Clone();
         int saved = Parallelism.MaxThreads;
         try
         {
@@ -128,18 +128,41 @@ public class LayerNormKernelTests
         {
             Parallelism.MaxThreads = saved;
         }
+        var (ry, rmean, rinv) = TensorPrimitivesSequence(x, gy, w, b, rgx, rgw, rgb, rows, cols, hasW, hasB, withGx);
+        for (int r = 0; r < rows; r++)
+        {
+            Assert.Equal(rmean[r], mean[r]);
+            Assert.Equal(rinv[r], invstd[r]);
+        }
+        string what = $"{typeof(T).Name} {rows}x{cols}, weight {hasW}, bias {hasB}, gx {withGx}";
+        Assert.True(ry.AsSpan().SequenceEqual(y), $"y differs ({what})");
+        Assert.True(rgx.AsSpan().SequenceEqual(gx), $"gx differs ({what})");
+        Assert.True(rgw.AsSpan().SequenceEqual(gw), $"gWeight differs ({what})");
+        Assert.True(rgb.AsSpan().SequenceEqual(gb), $"gBias differs ({what})");
+    }
+
+    /// <summary>
+    /// The <c>TensorPrimitives</c> sequence the LayerNorm kernels' rows follow, row by row (the reference both this class and
+    /// RowsInVectors512Tests compare with): returns y, the means and the inverse deviations; adds the weight and bias gradients
+    /// into <paramref name="gw"/> / <paramref name="gb"/> (when <paramref name="hasW"/> / <paramref name="hasB"/>) and the input
+    /// gradient into <paramref name="gx"/> (when <paramref name="withGx"/>).
+    /// </summary>
+    internal static (T[] Y, T[] Mean, T[] Invstd) TensorPrimitivesSequence<T>(T[] x, T[] gy, T[] w, T[] b, T[] gx, T[] gw, T[] gb, int rows, int cols,
+        bool hasW, bool hasB, bool withGx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] y = new T[rows * cols], mean = new T[rows], invstd = new T[rows];
         T n = T.CreateTruncating(cols);
         var xhat = new T[cols];
         var gxhat = new T[cols];
         for (int r = 0; r < rows; r++)
         {
             var xr = x.AsSpan(r * cols, cols);
-            var yr = ry.AsSpan(r * cols, cols);
+            var yr = y.AsSpan(r * cols, cols);
             T m = TensorPrimitives.Sum<T>(xr) / n;
             TensorPrimitives.Subtract(xr, m, yr);
             T inv = T.CreateTruncating(1.0 / Math.Sqrt(double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(yr)) / cols + 1e-5));
-            Assert.Equal(m, mean[r]);
-            Assert.Equal(inv, invstd[r]);
+            mean[r] = m;
+            invstd[r] = inv;
             TensorPrimitives.Multiply(yr, inv, yr);
             if (hasW) TensorPrimitives.Multiply(yr, w, yr);
             if (hasB) TensorPrimitives.Add(yr, b, yr);
@@ -148,19 +171,15 @@ public class LayerNormKernelTests
             TensorPrimitives.Multiply(xhat, inv, xhat);
             if (hasW) TensorPrimitives.Multiply(gr, w, gxhat);
             else gr.CopyTo(gxhat);
-            if (hasW) TensorPrimitives.MultiplyAdd(gr, xhat, rgw, rgw);
-            if (hasB) TensorPrimitives.Add(rgb, gr, rgb);
+            if (hasW) TensorPrimitives.MultiplyAdd(gr, xhat, gw, gw);
+            if (hasB) TensorPrimitives.Add(gb, gr, gb);
             if (!withGx) continue;
             T mg = TensorPrimitives.Sum<T>(gxhat) / n, mgx = TensorPrimitives.Dot<T>(gxhat, xhat) / n;
             TensorPrimitives.Subtract(gxhat, mg, gxhat);
             TensorPrimitives.MultiplyAdd(xhat, -mgx, gxhat, gxhat);
-            var gxr = rgx.AsSpan(r * cols, cols);
+            var gxr = gx.AsSpan(r * cols, cols);
             TensorPrimitives.MultiplyAdd(gxhat, inv, gxr, gxr);
         }
-        string what = $"{typeof(T).Name} {rows}x{cols}, weight {hasW}, bias {hasB}, gx {withGx}";
-        Assert.True(ry.AsSpan().SequenceEqual(y), $"y differs ({what})");
-        Assert.True(rgx.AsSpan().SequenceEqual(gx), $"gx differs ({what})");
-        Assert.True(rgw.AsSpan().SequenceEqual(gw), $"gWeight differs ({what})");
-        Assert.True(rgb.AsSpan().SequenceEqual(gb), $"gBias differs ({what})");
+        return (y, mean, invstd);
     }
 }

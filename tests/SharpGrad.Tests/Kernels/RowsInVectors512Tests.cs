@@ -53,7 +53,7 @@ public class RowsInVectors512Tests
         }
         float[] gx = withGx ? R(rows * cols) : [], gw = R(cols), gb = R(cols);
         float[] y = new float[rows * cols], mean = new float[rows], invstd = new float[rows];
-        float[] rgx = (float[])gx.Clone(), rgw = (float[])gw.Clone(), rgb = (float[])gb.Clone(), ry = new float[rows * cols];
+        float[] rgx = (float[])gx.Clone(), rgw = (float[])gw.Clone(), rgb = (float[])gb.Clone();
         // the same kernels with the register rows off
         float[] oy = new float[rows * cols], omean = new float[rows], oinv = new float[rows];
         float[] ogx = (float[])gx.Clone(), ogw = (float[])gw.Clone(), ogb = (float[])gb.Clone();
@@ -72,36 +72,10 @@ public class RowsInVectors512Tests
             NormKernel.t_rows512Off = false;
             Parallelism.MaxThreads = saved;
         }
-        float n = cols;
-        var xhat = new float[cols];
-        var gxhat = new float[cols];
-        for (int r = 0; r < rows; r++)
-        {
-            var xr = x.AsSpan(r * cols, cols);
-            var yr = ry.AsSpan(r * cols, cols);
-            float m = TensorPrimitives.Sum<float>(xr) / n;
-            TensorPrimitives.Subtract(xr, m, yr);
-            float inv = (float)(1.0 / Math.Sqrt(TensorPrimitives.SumOfSquares<float>(yr) / (double)cols + 1e-5));
-            Assert.Equal(BitConverter.SingleToInt32Bits(m), BitConverter.SingleToInt32Bits(mean[r]));
-            Assert.Equal(BitConverter.SingleToInt32Bits(inv), BitConverter.SingleToInt32Bits(invstd[r]));
-            TensorPrimitives.Multiply(yr, inv, yr);
-            if (hasW) TensorPrimitives.Multiply(yr, w, yr);
-            if (hasB) TensorPrimitives.Add(yr, b, yr);
-            var gr = gy.AsSpan(r * cols, cols);
-            TensorPrimitives.Subtract(xr, m, xhat);
-            TensorPrimitives.Multiply(xhat, inv, xhat);
-            if (hasW) TensorPrimitives.Multiply(gr, w, gxhat);
-            else gr.CopyTo(gxhat);
-            if (hasW) TensorPrimitives.MultiplyAdd(gr, xhat, rgw, rgw);
-            if (hasB) TensorPrimitives.Add(rgb, gr, rgb);
-            if (!withGx) continue;
-            float mg = TensorPrimitives.Sum<float>(gxhat) / n, mgx = TensorPrimitives.Dot<float>(gxhat, xhat) / n;
-            TensorPrimitives.Subtract(gxhat, mg, gxhat);
-            TensorPrimitives.MultiplyAdd(xhat, -mgx, gxhat, gxhat);
-            var gxr = rgx.AsSpan(r * cols, cols);
-            TensorPrimitives.MultiplyAdd(gxhat, inv, gxr, gxr);
-        }
+        var (ry, rmean, rinv) = LayerNormKernelTests.TensorPrimitivesSequence(x, gy, w, b, rgx, rgw, rgb, rows, cols, hasW, hasB, withGx);
         string what = $"{rows}x{cols}, weight {hasW}, bias {hasB}, gx {withGx}";
+        SameBits(rmean, mean, $"mean ({what})");
+        SameBits(rinv, invstd, $"invstd ({what})");
         SameBits(ry, y, $"y ({what})");
         SameBits(rgx, gx, $"gx ({what})");
         SameBits(rgw, gw, $"gWeight ({what})");
