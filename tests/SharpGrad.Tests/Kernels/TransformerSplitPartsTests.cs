@@ -20,7 +20,7 @@ public class TransformerSplitPartsTests
     public void OnePartPerThreadAtTheWorkloadsWidth(int threads, int n, int expected)
     {
         var shape = new EncoderLayerShape(128, 4, 512, 64, NormFirst: false, Gelu: false, 1e-5);
-        Assert.Equal(expected, WithThreads(threads, () => TransformerLayerKernel.SplitParts(shape, n)));
+        Assert.Equal(expected, TwoThreadSplitTests.WithThreads(threads, () => TransformerLayerKernel.SplitParts(shape, n)));
     }
 
     [Fact]
@@ -28,20 +28,6 @@ public class TransformerSplitPartsTests
     {
         // 2·n·T·E·(4E + 2F + 2T) = 2·2·4·8·(32 + 32 + 8) ≈ 9 KFLOP: far below one part's worth
         var shape = new EncoderLayerShape(8, 2, 16, 4, NormFirst: false, Gelu: false, 1e-5);
-        Assert.Equal(1, WithThreads(2, () => TransformerLayerKernel.SplitParts(shape, 2)));
-    }
-
-    private static int WithThreads(int threads, Func<int> f)
-    {
-        int saved = Parallelism.MaxThreads;
-        try
-        {
-            Parallelism.MaxThreads = threads;
-            return f();
-        }
-        finally
-        {
-            Parallelism.MaxThreads = saved;
-        }
+        Assert.Equal(1, TwoThreadSplitTests.WithThreads(2, () => TransformerLayerKernel.SplitParts(shape, 2)));
     }
 }
