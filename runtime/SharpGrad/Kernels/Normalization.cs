@@ -419,7 +419,7 @@ public static partial class NormKernel
     /// <c>TensorPrimitives.Sum</c>, <c>SumOfSquares</c> and <c>Dot</c> (System.Numerics.Tensors 10, float, Vector512) add the
     /// row's vectors (each transformed: squared, or x·y) one after the other into a vector that starts at +0, add a masked
     /// end vector of +0 (no elements trail a whole vector), and return <c>Vector512.Sum</c> of it; the rows below do exactly
-    /// that in registers, so the statistics and every output keep their bits (LayerNormRows512Tests compare them with the
+    /// that in registers, so the statistics and every output keep their bits (RowsInVectors512Tests compare them with the
     /// <c>TensorPrimitives</c> sequence bit for bit), without the five library calls and three passes per row through memory.
     /// </summary>
     internal static bool RowsInVectors512(int cols) => !t_rows512Off && Vector512.IsHardwareAccelerated && cols % 16 == 0 && cols >= 16 && cols <= 128;
