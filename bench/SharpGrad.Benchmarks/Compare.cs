@@ -148,7 +148,8 @@ public static class Compare
         return 0;
     }
 
-    private sealed record Probe(string Program, int Threads, double Before, double After);
+    /// <summary>One process's placement probes: the cores' round trip (ns) just before it started and just after it ended.</summary>
+    internal sealed record Probe(string Program, int Threads, double Before, double After);
 
     private static string Ns(double ns) => double.IsNaN(ns) ? "n/a (one core)" : $"{ns:F0} ns";
 
@@ -157,7 +158,7 @@ public static class Compare
     /// × the run's fastest probe). A process that started and ended near may still have seen a move in between; one that did
     /// not is flagged, and its 2-thread ratios are not a same-placement comparison.
     /// </summary>
-    private static string PlacementSummary(List<Probe> probes)
+    internal static string PlacementSummary(List<Probe> probes)
     {
         var multi = probes.Where(p => p.Threads > 1 && !double.IsNaN(p.Before)).ToList();
         if (multi.Count == 0) return "";
