@@ -48,6 +48,43 @@ public class InterceptorTests
     }
 
     [Fact]
+    public void CallsThatLeaveOptionalParametersToTheirDefaultsAreInterceptedAndCompile()
+    {
+        // encoder.Forward(src) on Forward(Tensor src, Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null): PyTorch's
+        // layer(src) runs the layer's hooks, so this call must too. The interceptor declares the left-out parameters (the
+        // compiler checks its signature against the method's: the output must compile) and calls Forward without them.
+        // Calls that pass a Tensor? or a bool are not intercepted: their extra arguments are not tensor inputs of the hooks.
+        var text = Interceptors("""
+            using SharpGrad;
+            using SharpGrad.Layers;
+            namespace Demo;
+
+            [Module]
+            public partial class Masked
+            {
+                public Tensor Forward(Tensor x, Tensor? mask = null, bool causal = false) => x;
+            }
+
+            [Module]
+            public partial class Net
+            {
+                private readonly TransformerEncoderLayer encoder = new(8, 2, 16, 0.0);
+                private readonly GRUCell cell = new(8, 8);
+                private readonly Masked masked = new();
+
+                public Tensor Forward(Tensor x)
+                    => encoder.Forward(x) + cell.Forward(x) + masked.Forward(x) + masked.Forward(x, x) + masked.Forward(x, null, true);
+            }
+            """);
+        Assert.NotNull(text);
+        Assert.True(3 == text.Split("InterceptsLocation(1, ").Length - 1, text);
+        Assert.Contains("(this global::SharpGrad.Layers.TransformerEncoderLayer module, global::SharpGrad.Tensor input, global::SharpGrad.Tensor? defaulted0, global::SharpGrad.Tensor? defaulted1)", text);
+        Assert.Contains("(this global::SharpGrad.Layers.GRUCell module, global::SharpGrad.Tensor input, global::SharpGrad.Tensor? defaulted0)", text);
+        Assert.Contains("(this global::Demo.Masked module, global::SharpGrad.Tensor input, global::SharpGrad.Tensor? defaulted0, bool defaulted1)", text);
+        Assert.DoesNotContain("m.Forward(x, ", text);
+    }
+
+    [Fact]
     public void CallsThatAlreadyDispatchOrAreNotChildCallsAreLeftAlone()
     {
         var text = Interceptors("""

@@ -47,31 +47,41 @@ internal static class InterceptorEmitter
             w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
             using (w.Block("file static class ForwardInterceptors"))
             {
+                // One interceptor per receiver type, arity and left-out parameter list (an interceptor declares the
+                // intercepted method's whole parameter list, so calls that leave out different parameters need their own).
                 var groups = calls
-                    .GroupBy(c => (c.ReceiverType, c.Arity))
+                    .GroupBy(c => (c.ReceiverType, c.Arity, Omitted: string.Join(", ", c.OmittedParameterTypes)))
                     .OrderBy(g => g.Key.ReceiverType, System.StringComparer.Ordinal)
                     .ThenBy(g => g.Key.Arity)
+                    .ThenBy(g => g.Key.Omitted, System.StringComparer.Ordinal)
                     .ToList();
                 for (int i = 0; i < groups.Count; i++)
                 {
                     if (i > 0) w.WriteLine();
-                    WriteInterceptor(w, groups[i].Key.ReceiverType, groups[i].Key.Arity, groups[i].ToList(), i);
+                    var group = groups[i].ToList();
+                    WriteInterceptor(w, groups[i].Key.ReceiverType, groups[i].Key.Arity, group[0].OmittedParameterTypes, group, i);
                 }
             }
         }
         return w.ToString();
     }
 
-    private static void WriteInterceptor(IndentedWriter w, string receiverType, int arity, System.Collections.Generic.List<InterceptSpec> calls, int index)
+    /// <summary>
+    /// One interceptor. Parameters the calls left out (<paramref name="omitted"/>) are declared, since an interceptor has the
+    /// intercepted method's parameter list, but not passed on: at these calls they hold their defaults, and Forward called
+    /// without them gets the same defaults. They are not hook inputs, as keyword arguments are not in PyTorch's hook args.
+    /// </summary>
+    private static void WriteInterceptor(IndentedWriter w, string receiverType, int arity, EquatableArray<string> omitted, System.Collections.Generic.List<InterceptSpec> calls, int index)
     {
         foreach (var call in calls)
         {
             w.WriteLine($"[global::System.Runtime.CompilerServices.InterceptsLocation({call.LocationVersion}, \"{call.LocationData}\")] // {call.DisplayLocation}");
         }
         w.WriteLine(GeneratorInfo.GeneratedCodeAttribute);
+        string defaults = string.Concat(omitted.Select((type, i) => $", {type} defaulted{i}"));
         if (arity == 1)
         {
-            w.WriteLine($"public static {Tensor} Forward{index}(this {receiverType} module, {Tensor} input)");
+            w.WriteLine($"public static {Tensor} Forward{index}(this {receiverType} module, {Tensor} input{defaults})");
             w.WriteLine($"    => global::SharpGrad.Module.DispatchForward(module, input, static (m, x) => m.Forward(x));");
             return;
         }
@@ -79,7 +89,7 @@ internal static class InterceptorEmitter
         var parameters = string.Join(", ", Enumerable.Range(0, arity).Select(i => $"{Tensor} input{i}"));
         var inputs = string.Join(", ", Enumerable.Range(0, arity).Select(i => $"input{i}"));
         var args = string.Join(", ", Enumerable.Range(0, arity).Select(i => $"xs[{i}]"));
-        w.WriteLine($"public static {Tensor} Forward{index}(this {receiverType} module, {parameters})");
+        w.WriteLine($"public static {Tensor} Forward{index}(this {receiverType} module, {parameters}{defaults})");
         w.WriteLine($"    => global::SharpGrad.Module.DispatchForward(module, new {Tensor}[] {{ {inputs} }}, static (m, xs) => m.Forward({args}));");
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -42,9 +43,18 @@ internal static class InterceptorParser
         if (method.IsStatic || method.IsGenericMethod || method.MethodKind != MethodKind.Ordinary) return null;
         if (method.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal)) return null;
         if (!IsPlainTensor(method.ReturnType)) return null;
-        if (method.Parameters.Length == 0 || !method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams && IsPlainTensor(p.Type))) return null;
+        if (method.Parameters.Length == 0 || !method.Parameters.All(p => p.RefKind == RefKind.None && !p.IsParams)) return null;
         // Named or out-of-order arguments would need reordering; leave those calls alone.
-        if (invocation.ArgumentList.Arguments.Count != method.Parameters.Length || invocation.ArgumentList.Arguments.Any(a => a.NameColon is not null)) return null;
+        int supplied = invocation.ArgumentList.Arguments.Count;
+        if (supplied > method.Parameters.Length || invocation.ArgumentList.Arguments.Any(a => a.NameColon is not null)) return null;
+        // The arguments passed are the hooks' inputs: plain tensors. Parameters after them must be optional — the compiler
+        // passes their defaults, and the interceptor calls Forward without them, so the callee sees the same defaults
+        // (encoder.Forward(src) on Forward(Tensor src, Tensor? srcMask = null, Tensor? srcKeyPaddingMask = null)).
+        for (int i = 0; i < method.Parameters.Length; i++)
+        {
+            if (i < supplied ? !IsPlainTensor(method.Parameters[i].Type) : !method.Parameters[i].IsOptional) return null;
+        }
+        var omitted = method.Parameters.Skip(supplied).Select(p => p.Type.ToDisplayString(ParameterTypeFormat)).ToImmutableArray();
 
         var receiverType = method.ContainingType;
         if (receiverType is null || receiverType.IsGenericType || !IsModuleType(receiverType) || !IsVisibleToGeneratedCode(receiverType)) return null;
@@ -55,7 +65,8 @@ internal static class InterceptorParser
         if (location is null) return null;
         return new InterceptSpec(
             receiverType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
-            method.Parameters.Length,
+            supplied,
+            new EquatableArray<string>(omitted),
             location.Version,
             location.Data,
             location.GetDisplayLocation());
@@ -82,11 +93,16 @@ internal static class InterceptorParser
         return new InterceptSpec(
             receiverType.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
             1,
+            EquatableArray<string>.Empty,
             location.Version,
             location.Data,
             location.GetDisplayLocation());
 #pragma warning restore RSEXPERIMENTAL002
     }
+
+    /// <summary>An omitted parameter's type as the interceptor declares it: fully qualified, with <c>?</c> on nullable references.</summary>
+    private static readonly SymbolDisplayFormat ParameterTypeFormat = SymbolDisplayFormat.FullyQualifiedFormat
+        .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
 
     private static bool IsTensorOrDerived(ITypeSymbol type)
     {
