@@ -222,6 +222,34 @@ public static class MnistSplit
         }, 5000);
         add("mlp-fc3-bwd", "MLP step: fc3 backward (input, weight and bias gradients)", Fc3Backward, 5000);
         add("mlp-relu2-bwd", "MLP step: h2's ReLU backward 64x128 (clear + kernel)", Relu2Backward, 5000);
+        // mnist's sparse forwards with their bias + ReLU epilogue, as the compiled step calls them: fc1 over ~19 % nonzero
+        // pixels, fc2 over h1 ~25 % nonzero (the skipping product below SkipZerosMinMacs)
+        var xs = new float[n * 784];
+        for (int i = 0; i < xs.Length; i++) xs[i] = rnd.NextDouble() < 0.19 ? rnd.NextSingle() : 0f;
+        var h1s = new float[n * 256];
+        for (int i = 0; i < h1s.Length; i++) h1s[i] = rnd.NextDouble() < 0.25 ? rnd.NextSingle() : 0f;
+        var (fc1, fc2) = (new SharpGrad.Layers.Linear(784, 256), new SharpGrad.Layers.Linear(256, 128));
+        var (y1, y2) = (new float[n * 256], new float[n * 128]);
+        var (shape1, shape2) = (new LinearShape(InFeatures: 784, OutFeatures: 256, RowsPerItem: 1), new LinearShape(InFeatures: 256, OutFeatures: 128, RowsPerItem: 1));
+        add("mnist-fc1-fwd", "mnist step: fc1 forward over 19 % nonzero pixels 64x784 · (256x784)ᵀ + bias, ReLU", () =>
+            CompiledSupport.LinearForward(xs, fc1.Weight, fc1.Bias, y1, n, shape1, GemmActivation.Relu), 2000);
+        // mnist's step as the workload runs it (gather a shuffled batch, ZeroGrad, LossBackward, SGD with momentum), each call
+        // the next batch of a fixed permutation of the 8000 training images: `count`'s minimum over many steps
+        var (images, labels) = Mnist.Load(Path.Combine(Workloads.DataDir(), "mnist10k-images-idx3-ubyte.gz"), Path.Combine(Workloads.DataDir(), "mnist10k-labels-idx1-ubyte.gz"));
+        var (xtr, ytr) = (images.Reshape(10000, 784).Narrow(0, 0, 8000), labels.Narrow(0, 0, 8000));
+        var mnet = new MlpNet();
+        var mc = mnet.Compile();
+        var mopt = new Sgd(mnet.Parameters(), 0.1, momentum: 0.9);
+        var perm = Tensor.RandPerm(8000);
+        int at = 0;
+        add("mnist-step", "mnist step: gather the next shuffled batch of 64, ZeroGrad, LossBackward, SGD with momentum", () =>
+        {
+            var idx = perm.Narrow(0, at, 64);
+            at = at + 128 > 8000 ? 0 : at + 64;
+            Workloads.MlpTrainStepCompiled(mc, mopt, xtr.IndexSelect(0, idx), ytr.IndexSelect(0, idx));
+        }, 2000);
+        add("mnist-fc2-fwd", "mnist step: fc2 forward over h1 25 % nonzero 64x256 · (128x256)ᵀ + bias, ReLU", () =>
+            CompiledSupport.LinearForward(h1s, fc2.Weight, fc2.Bias, y2, n, shape2, GemmActivation.Relu), 5000);
         add("mlp-mid", "MLP step: fc3 forward, loss, fc3 backward, ReLU backward in order", () =>
         {
             Fc3Forward();

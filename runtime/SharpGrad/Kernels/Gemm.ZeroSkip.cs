@@ -524,22 +524,22 @@ public static partial class Gemm
         if (nonZero > maxDensity * ((long)rows * inF)) return false;
         // W is read in its own layout: each block of its rows is transposed into the kernel's panel (and checked for
         // NaN/±Inf there) as the product goes, not copied whole into a transposed scratch array first.
-        bool done = Vector512.IsHardwareAccelerated
-            ? LinearSkipZeros<Simd512<float>, Vector512<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel)
-            : Vector256.IsHardwareAccelerated && LinearSkipZeros<Simd256<float>, Vector256<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel);
-        if (!done) return false;
-        if (!epi.IsNone) epi.ApplyRows(y, yOff, outF, 0, rows, 0, outF);
-        return true;
+        // The epilogue is applied by the product's column parts, to each row of a block of columns when its last term is in
+        // (on the core that wrote it, while it is in cache; it ran on the calling thread after the product's loop before).
+        return Vector512.IsHardwareAccelerated
+            ? LinearSkipZeros<Simd512<float>, Vector512<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel, epi)
+            : Vector256.IsHardwareAccelerated && LinearSkipZeros<Simd256<float>, Vector256<float>>(x, xOff, w, wOff, y, yOff, rows, inF, outF, allowParallel, epi);
     }
 
     /// <summary>
     /// y = x·Wᵀ over x's nonzero terms in vectors of one width (<see cref="TryLinearSkipZeros"/> without its size and density
-    /// tests): false, y then holding partial sums, when W holds a NaN or ±Inf.
+    /// tests), then <paramref name="epi"/> on every element: false, y then holding partial sums, when W holds a NaN or ±Inf.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static bool LinearSkipZeros<V, TV>(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF, bool allowParallel)
+    internal static bool LinearSkipZeros<V, TV>(float[] x, int xOff, float[] w, int wOff, float[] y, int yOff, int rows, int inF, int outF, bool allowParallel,
+        Epi<float> epi = default)
         where V : struct, ISimd<TV, float> where TV : struct
-        => SkipZerosProduct<V, TV>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true);
+        => SkipZerosProduct<V, TV>(false, true, rows, outF, inF, x, xOff, inF, w, wOff, inF, y, yOff, outF, allowParallel, checkFinite: true, epi: epi);
 
     /// <summary>The nonzero elements (NaN counts, ±0 does not) of the <paramref name="rows"/> × <paramref name="cols"/> block at <paramref name="off"/> (row stride <paramref name="ld"/>): <see cref="CountNonZeroUpTo"/> without a bound.</summary>
     internal static long CountNonZero(float[] x, int off, int rows, int cols, int ld) => CountNonZeroUpTo(x, off, rows, cols, ld, double.PositiveInfinity);
