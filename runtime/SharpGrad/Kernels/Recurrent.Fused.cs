@@ -6,13 +6,13 @@ using System.Runtime.Intrinsics;
 namespace SharpGrad.Kernels;
 
 // The LSTM time loops with the step's product and the cell in one kernel (float, hidden size a multiple of the vector width).
-//   forward:  per step, per block of 2w pre-activation columns (w = 8 with AVX2, 16 with AVX-512), 8-row (AVX-512), 6-row then 4-row × 2-vector
+//   forward:  per step, per block of 2w pre-activation columns (w = 8 with AVX2, 16 with AVX-512), 6-row then 4-row × 2-vector
 //             tiles: h_{t−1}·W_hhᵀ over k = 0..H (LstmTileSums6/4), plus x·W_ihᵀ and the bias, stored into the gates' rows;
 //             then per row the nonlinearities and the cell in loops of independent iterations (LstmActivateRow). W_hh is
 //             packed once per sequence into panels [k][2w] of each column block (8 KB at H = 128 with AVX2). The compiled
 //             stack's LSTM may pass its input and W_ih instead of x·W_ihᵀ (TileProjection): each tile then first sums x·W_ihᵀ
 //             from W_ih's panels [I][2w] into the gates' rows (the projection GEMM's elements, CanProjectInTiles).
-//   backward: per step, the gradient reaching h_{t−1} = dGates_t·W_hh in 8-row (AVX-512), 6-row then 4-row × 2-vector tiles over k = 0..4H
+//   backward: per step, the gradient reaching h_{t−1} = dGates_t·W_hh in 6-row then 4-row × 2-vector tiles over k = 0..4H
 //             (the same k loops), and in the tile's epilogue the cell backward of step t − 1 for those rows and units
 //             (dh_{t−1} = that sum + the output's gradient), which writes dGates_{t−1}: the next step's operand. W_hh is
 //             packed once per sequence into panels [k][2w] of each block of 2w units.
@@ -122,7 +122,7 @@ public static partial class RecurrentKernel
         ref T tc0 = ref MemoryMarshal.GetArrayDataReference(buffers.TanhC);
         ref T hInit = ref MemoryMarshal.GetArrayDataReference(h0);
         ref T cInit = ref MemoryMarshal.GetReference(c0);
-        int eight = LstmEightRowTiles<T, TV>(nr), six = LstmSixRowTiles(nr - 8 * eight), e8 = 8 * eight, e6 = e8 + 6 * six;
+        int six = LstmSixRowTiles(nr);
         // The tiles' sums, one frame slot for all of them (a struct local of each inlined tile was cleared per tile).
         TileSums<TV> sums = default;
         for (int k = 0; k < s.Steps; k++)
@@ -145,12 +145,7 @@ public static partial class RecurrentKernel
                 {
                     // x·W_ihᵀ of the tile first, stored where the tile's sums go (the gates' rows stand in for xw), from W_ih's panel.
                     ref T inPanel = ref Unsafe.Add(ref ip0, j * inF);
-                    for (; r < e8; r += 8)
-                    {
-                        LstmProjectTile<T, V, TV>(r0 + r, 8, j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
-                        LstmForwardTile<T, V, TV>(r0 + r, 8, j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
-                    }
-                    for (; r < e6; r += 6)
+                    for (; r < 6 * six; r += 6)
                     {
                         LstmProjectTile<T, V, TV>(r0 + r, 6, j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
                         LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
@@ -162,8 +157,7 @@ public static partial class RecurrentKernel
                     }
                     continue;
                 }
-                for (; r < e8; r += 8) LstmForwardTile<T, V, TV>(r0 + r, 8, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
-                for (; r < e6; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
+                for (; r < 6 * six; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
                 for (; r < nr; r += 4) LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
             }
             // The pre-activations are complete: the nonlinearities and the cell, row by row.
@@ -186,7 +180,6 @@ public static partial class RecurrentKernel
         bool hasBias, ref T actT, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
         if (!product) { /* h_0 = 0: the sums are not read */ }
-        else if (rows == 8) LstmTileSums8<T, V, TV>(ref Unsafe.Add(ref hp, ra * h), h, ref panel, h, ref sums);
         else if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref hp, ra * h), h, ref panel, h, ref sums);
         else LstmTileSums4<T, V, TV, TwoVectors>(ref Unsafe.Add(ref hp, ra * h), Math.Min(1, rows - 1) * h, Math.Min(2, rows - 1) * h, Math.Min(3, rows - 1) * h,
             ref panel, h, ref sums);
@@ -218,8 +211,7 @@ public static partial class RecurrentKernel
     private static void LstmProjectTile<T, V, TV>(int ra, int rows, int j, int g, int inF, ref T inT, ref T inPanel, ref T actT, ref TileSums<TV> sums)
         where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
-        if (rows == 8) LstmTileSums8<T, V, TV>(ref Unsafe.Add(ref inT, ra * inF), inF, ref inPanel, inF, ref sums);
-        else if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref inT, ra * inF), inF, ref inPanel, inF, ref sums);
+        if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref inT, ra * inF), inF, ref inPanel, inF, ref sums);
         else LstmTileSums4<T, V, TV, TwoVectors>(ref Unsafe.Add(ref inT, ra * inF), Math.Min(1, rows - 1) * inF, Math.Min(2, rows - 1) * inF,
             Math.Min(3, rows - 1) * inF, ref inPanel, inF, ref sums);
         nuint ji = (nuint)j, jw = ji + (nuint)V.Count;
@@ -333,23 +325,17 @@ public static partial class RecurrentKernel
             // Block of units outer, row tiles inner: the block's panel is read from L2 once per step, not once per row tile.
             // Two-vector blocks: 6-row tiles first (12 accumulators: the 4-row tile's 8 left the FMAs waiting on their own
             // latency), as many as leave a multiple of 4 rows to the 4-row tiles when possible (32 rows: 6·4 + 4·2, 16: 6·2 + 4).
-            int eight = two ? LstmEightRowTiles<T, TV>(nr) : 0, six = two ? LstmSixRowTiles(nr - 8 * eight) : 0, e8 = 8 * eight, e6 = e8 + 6 * six;
+            int six = two ? LstmSixRowTiles(nr) : 0;
             for (int j = 0; j < h; j += u)
             {
-                for (int r = 0; r < e8; r += 8)
-                {
-                    LstmBackwardTile8<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
-                        ref Unsafe.Add(ref go0, tp * gStride), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
-                        ref Unsafe.Add(ref d0, tp * n * g), ref sums);
-                }
-                for (int r = e8; r < e6; r += 6)
+                for (int r = 0; r < 6 * six; r += 6)
                 {
                     LstmBackwardTile6<T, V, TV>(r0 + r, j, g, h, ref Unsafe.Add(ref d0, t * n * g), ref Unsafe.Add(ref wp0, j * g),
                         ref Unsafe.Add(ref go0, tp * gStride), ref Unsafe.Add(ref act0, tp * n * g), ref Unsafe.Add(ref tc0, tp * nh), ref cp, hasPrev, ref dc0,
                         ref Unsafe.Add(ref d0, tp * n * g), ref sums);
                 }
                 // The 4-row tiles, one compiled copy per vector count (the flag tested once per tile, not per k).
-                for (int r = e6; r < nr; r += 4)
+                for (int r = 6 * six; r < nr; r += 4)
                 {
                     int rows = Math.Min(4, nr - r);
                     if (two)
@@ -445,77 +431,8 @@ public static partial class RecurrentKernel
             LstmTileRowBackward<T, V, TV, TwoVectors>(sums[2 * q], sums[2 * q + 1], ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
     }
 
-    /// <summary>Tests: no 8-row tiles on this thread (the 6- and 4-row tiles only, as before session 26).</summary>
-    [ThreadStatic] internal static bool t_noEightRowTiles;
-
-    /// <summary>
-    /// How many 8-row × 2-vector tiles the two-vector blocks (forward and backward) of <paramref name="nr"/> rows take first:
-    /// with 512-bit vectors (32 registers: 16 accumulators, the two panel vectors and a broadcast) as many as fit, the rest
-    /// to the 6- and 4-row tiles (<see cref="LstmSixRowTiles"/>); none with 256-bit vectors (16 registers). Each element is
-    /// the same FMA chain in order of k whatever tile computes it, so the tiling changes no bit (session 26: 32 rows in 4
-    /// tiles instead of 6, a third fewer panel reads and tile epilogues per block).
-    /// </summary>
-    internal static int LstmEightRowTiles<T, TV>(int nr) where T : unmanaged where TV : struct
-        => typeof(TV) == typeof(Vector512<T>) && !t_noEightRowTiles ? nr / 8 : 0;
-
-    /// <summary>
-    /// One 8-row × 2-vector tile of the backward's step (512-bit vectors), as <see cref="LstmBackwardTile6{T, V, TV}"/> for 8 rows.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LstmBackwardTile8<T, V, TV>(int ra, int j, int g, int h, ref T dT, ref T panel, ref T goP, ref T actP, ref T tcP,
-        ref T cp, bool hasPrev, ref T dc0, ref T dgP, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
-    {
-        LstmTileSums8<T, V, TV>(ref Unsafe.Add(ref dT, ra * g), g, ref panel, g, ref sums);
-        for (int q = 0; q < 8; q++)
-            LstmTileRowBackward<T, V, TV, TwoVectors>(sums[2 * q], sums[2 * q + 1], ra + q, j, g, h, ref goP, ref actP, ref tcP, ref cp, hasPrev, ref dc0, ref dgP);
-    }
-
-    /// <summary>
-    /// The k loop of an 8-row tile, as <see cref="LstmTileSums6{T, V, TV}"/>: sums[2q + v] for the 8 rows at <paramref name="a0"/>
-    /// (<paramref name="g"/> apart), each one FMA chain in order of p. Rows 4–7 from a second pointer 4g after the first, so
-    /// the addressing modes need only the offsets g, 2g and 3g.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void LstmTileSums8<T, V, TV>(ref T a0, nint g, ref T panel, int kCount, ref TileSums<TV> sums)
-        where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
-    {
-        nint g2 = 2 * g, g3 = 3 * g;
-        TV s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
-        TV s40 = default, s41 = default, s50 = default, s51 = default, s60 = default, s61 = default, s70 = default, s71 = default;
-        nuint w = (nuint)V.Count, u = 2 * w;
-        ref T ap = ref a0;
-        ref T aq = ref Unsafe.Add(ref a0, 4 * g);
-        ref T wk = ref panel;
-        for (int p = 0; p < kCount; p++)
-        {
-            var w0 = V.Load(ref wk, 0);
-            var w1 = V.Load(ref wk, w);
-            var v = V.Broadcast(ap);
-            s00 = V.MultiplyAdd(v, w0, s00); s01 = V.MultiplyAdd(v, w1, s01);
-            v = V.Broadcast(Unsafe.Add(ref ap, g));
-            s10 = V.MultiplyAdd(v, w0, s10); s11 = V.MultiplyAdd(v, w1, s11);
-            v = V.Broadcast(Unsafe.Add(ref ap, g2));
-            s20 = V.MultiplyAdd(v, w0, s20); s21 = V.MultiplyAdd(v, w1, s21);
-            v = V.Broadcast(Unsafe.Add(ref ap, g3));
-            s30 = V.MultiplyAdd(v, w0, s30); s31 = V.MultiplyAdd(v, w1, s31);
-            v = V.Broadcast(aq);
-            s40 = V.MultiplyAdd(v, w0, s40); s41 = V.MultiplyAdd(v, w1, s41);
-            v = V.Broadcast(Unsafe.Add(ref aq, g));
-            s50 = V.MultiplyAdd(v, w0, s50); s51 = V.MultiplyAdd(v, w1, s51);
-            v = V.Broadcast(Unsafe.Add(ref aq, g2));
-            s60 = V.MultiplyAdd(v, w0, s60); s61 = V.MultiplyAdd(v, w1, s61);
-            v = V.Broadcast(Unsafe.Add(ref aq, g3));
-            s70 = V.MultiplyAdd(v, w0, s70); s71 = V.MultiplyAdd(v, w1, s71);
-            ap = ref Unsafe.Add(ref ap, 1);
-            aq = ref Unsafe.Add(ref aq, 1);
-            wk = ref Unsafe.Add(ref wk, u);
-        }
-        sums[0] = s00; sums[1] = s01; sums[2] = s10; sums[3] = s11; sums[4] = s20; sums[5] = s21; sums[6] = s30; sums[7] = s31;
-        sums[8] = s40; sums[9] = s41; sums[10] = s50; sums[11] = s51; sums[12] = s60; sums[13] = s61; sums[14] = s70; sums[15] = s71;
-    }
-
-    /// <summary>The 16 accumulators of a tile (row q's two vectors at 2q, 2q + 1), handed back through memory by the k loops.</summary>
-    [InlineArray(16)]
+    /// <summary>The 12 accumulators of a backward tile (row q's two vectors at 2q, 2q + 1), handed back through memory by the k loops.</summary>
+    [InlineArray(12)]
     private struct TileSums<TV> where TV : struct
     {
         private TV _e0;
