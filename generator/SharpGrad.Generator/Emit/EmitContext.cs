@@ -174,8 +174,13 @@ internal sealed class EmitContext
 
     /// <summary>
     /// True when <paramref name="n"/> is the first node of the backward to write <paramref name="s"/>'s gradient: the live node
-    /// of highest index that differentiates it, run in both modes, in a method without graph breaks (whose eager parts the
-    /// generator does not see). Its rule may overwrite the gradient when <see cref="Fresh"/> is set at run time.
+    /// of highest index that differentiates it, run in both modes. Its rule may overwrite the gradient when <see cref="Fresh"/>
+    /// is set at run time: only for a <c>.Grad</c> that is null and a reused array nobody else holds, so what other programs
+    /// (regions of a method with a graph break) or eager code deliver for the parameter is added to what this one delivered.
+    /// Inlined children (a user <c>[Module]</c>, a Sequential) are nodes of the method like any other: their boundary nodes
+    /// write no parameter's gradient and their hooks snapshot only the gradient of the child's input, so a child's parameter
+    /// is overwritten by its first writer as the parent's are (session 26; before, any boundary node in the method made every
+    /// parameter's gradient cleared and added to: the transformer's Sequential).
     /// </summary>
     public bool WritesFirst(NodePlan n, ParamSlot s) => FirstWriter(Method, s) == n.Index && n.Mode == 3;
 
@@ -183,7 +188,6 @@ internal sealed class EmitContext
     public static int FirstWriter(MethodPlan method, ParamSlot s)
     {
         var nodes = method.Nodes;
-        if (nodes.Any(x => x.Rule == RuleKind.Boundary)) return -1;
         for (int i = nodes.Count - 1; i >= 0; i--)
         {
             if (nodes[i].Rule is RuleKind.None or RuleKind.Constant or RuleKind.Raw) continue;

@@ -289,7 +289,7 @@ internal sealed class MethodEmitter
             {
                 if (s.IsGroup)
                 {
-                    BindGroup(s, "Bind()");
+                    BindGroup(s, Overwrites(_p, s) ? "Bind(overwrite: true)" : "Bind()");
                     continue;
                 }
                 bool overwrites = Overwrites(_p, s);
@@ -471,7 +471,7 @@ internal sealed class MethodEmitter
                 int k = slots.IndexOf(s);
                 if (s.IsGroup)
                 {
-                    BindGroup(s, $"BindTape(node, {(k < 0 ? "0" : offsets[k])})");
+                    BindGroup(s, $"BindTape(node, {(k < 0 ? "0" : offsets[k])}{(Overwrites(_p, s) ? ", overwrite: true" : "")})");
                     continue;
                 }
                 bool overwrites = Overwrites(_p, s);

@@ -134,9 +134,26 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.LastStepOnly) yield return "lastStepOnly: true";
     }
 
+    /// <summary>
+    /// The layer writes its input's whole gradient (the last layer-direction's dx = dXw·W_ih with β = 0, laid out batch first or
+    /// copied as it is) instead of adding it, when it is that gradient's first writer: lstm_train_step_b32's
+    /// <c>embedding_out_grad</c> (287 KB) is then neither cleared nor read back before the embedding's backward.
+    /// </summary>
+    public override bool OverwritesInputGrad(NodePlan n, int slot) => slot == 0;
+
+    /// <summary>
+    /// The layer writes each weight's gradient once (W_ih's and W_hh's transposed products stored, the bias sums copied; a
+    /// path that adds clears a fresh one first: <c>RecurrentStack.Backward</c>'s <c>overwriteWeights</c>), so as the group's
+    /// first writer it overwrites the fresh ones (<c>CompiledParameterGroup.Fresh</c>): lstm_train_step_b32's
+    /// 390 KB of LSTM weight gradients are then neither cleared nor read back.
+    /// </summary>
+    public override bool OverwritesFreshParams => true;
+
     protected override IEnumerable<string> BackwardArguments(EmitContext e, NodePlan n)
     {
         var g = (RecurrentGeometry)n.Geometry!;
+        if (e.OverwritesInput(n, 0)) yield return "overwriteInput: true";
+        if (g.Weights is [{ IsGroup: true } group] && e.WritesFirst(n, group)) yield return $"overwriteWeights: {EmitContext.Group(group)}.Fresh";
         if (g.H0Input >= 0) yield return "gradH0: " + e.GradOrNull(n.Inputs[g.H0Input]);
         if (g.C0Input >= 0) yield return "gradC0: " + e.GradOrNull(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";

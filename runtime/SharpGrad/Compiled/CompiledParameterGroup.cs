@@ -24,28 +24,44 @@ public sealed class CompiledParameterGroup
         Parameters = all.ToArray();
         Grads = new float[]?[Parameters.Length];
         Needed = new bool[Parameters.Length];
+        Fresh = new bool[Parameters.Length];
         _cache = new Tensor?[Parameters.Length];
     }
 
     /// <summary>The parameters, in the order the kernel reads them (the program's tape inputs in this order).</summary>
     public Tensor[] Parameters { get; }
 
-    /// <summary>Per parameter: the array its gradient is accumulated into, or null when it is not needed (bound by <see cref="Bind"/>/<see cref="BindTape"/>).</summary>
+    /// <summary>Per parameter: the array its gradient is accumulated into, or null when it is not needed (bound by <see cref="Bind()"/>/<see cref="BindTape(Node, int)"/>).</summary>
     public float[]?[] Grads { get; }
 
     /// <summary>Per parameter: whether the backward computes its gradient.</summary>
     public bool[] Needed { get; }
 
+    /// <summary>
+    /// Per parameter, after a bind that lets the group's first writer overwrite (<c>overwrite: true</c>): whether its gradient
+    /// array is fresh (<see cref="CompiledSupport.BindGrad(Tensor, ref Tensor?, out bool)"/>: not cleared, to be written, not added to).
+    /// </summary>
+    public bool[] Fresh { get; }
+
     /// <summary>The number of parameters.</summary>
     public int Count => Parameters.Length;
 
     /// <summary>For a fused backward (<c>LossBackward</c>): a gradient for every parameter that requires grad, bound where it ends up (<see cref="CompiledSupport.BindGrad(Tensor, ref Tensor?)"/>).</summary>
-    public void Bind()
+    public void Bind() => Bind(overwrite: false);
+
+    /// <summary>
+    /// <see cref="Bind()"/>; with <paramref name="overwrite"/> (the generator proved the group's first writer writes every
+    /// gradient it binds) a fresh gradient is not cleared and is marked in <see cref="Fresh"/>.
+    /// </summary>
+    public void Bind(bool overwrite)
     {
         for (int j = 0; j < Parameters.Length; j++)
         {
             Needed[j] = Parameters[j].RequiresGrad;
-            Grads[j] = Needed[j] ? CompiledSupport.BindGrad(Parameters[j], ref _cache[j]) : null;
+            Fresh[j] = false;
+            if (!Needed[j]) Grads[j] = null;
+            else if (overwrite) Grads[j] = CompiledSupport.BindGrad(Parameters[j], ref _cache[j], out Fresh[j]);
+            else Grads[j] = CompiledSupport.BindGrad(Parameters[j], ref _cache[j]);
         }
     }
 
@@ -57,6 +73,7 @@ public sealed class CompiledParameterGroup
     {
         Array.Clear(Needed);
         Array.Clear(Grads);
+        Array.Clear(Fresh);
     }
 
     /// <summary>After a fused backward: each gradient delivered (<see cref="CompiledSupport.DeliverGrad"/>).</summary>
@@ -72,13 +89,19 @@ public sealed class CompiledParameterGroup
     /// For a tape backward: a gradient for every parameter <paramref name="node"/> needs one for (the group is its inputs
     /// <paramref name="offset"/>, <paramref name="offset"/> + 1, …), bound by <see cref="CompiledSupport.BindTapeGrad(Node, int, Tensor, ref Tensor?)"/>.
     /// </summary>
-    public void BindTape(Node node, int offset)
+    public void BindTape(Node node, int offset) => BindTape(node, offset, overwrite: false);
+
+    /// <summary><see cref="BindTape(Node, int)"/>; with <paramref name="overwrite"/> fresh gradients as in <see cref="Bind(bool)"/>.</summary>
+    public void BindTape(Node node, int offset, bool overwrite)
     {
         ArgumentNullException.ThrowIfNull(node);
         for (int j = 0; j < Parameters.Length; j++)
         {
             Needed[j] = node.NeedsInputGrad(offset + j);
-            Grads[j] = Needed[j] ? CompiledSupport.BindTapeGrad(node, offset + j, Parameters[j], ref _cache[j]) : null;
+            Fresh[j] = false;
+            if (!Needed[j]) Grads[j] = null;
+            else if (overwrite) Grads[j] = CompiledSupport.BindTapeGrad(node, offset + j, Parameters[j], ref _cache[j], out Fresh[j]);
+            else Grads[j] = CompiledSupport.BindTapeGrad(node, offset + j, Parameters[j], ref _cache[j]);
         }
     }
 

@@ -47,13 +47,17 @@ public static partial class CompiledSupport
     /// Its backward: the input's gradient added into <paramref name="gradInput"/>, each weight's into <paramref name="weightGrads"/>,
     /// the initial states' into <paramref name="gradH0"/>/<paramref name="gradC0"/> (when not null). <paramref name="unbatched"/>: as the forward's.
     /// <paramref name="lastStepOnly"/>: the program reads only the output's last step, so only that step of <paramref name="gradOutput"/> is read (the rest is zero).
+    /// <paramref name="overwriteInput"/>: <paramref name="gradInput"/> is written, not added to (the generated program's first writer of that gradient, which it does not clear);
+    /// <paramref name="overwriteWeights"/>[j]: weight j's gradient likewise (a fresh one, <see cref="CompiledParameterGroup.Fresh"/>).
     /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
-        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false, bool lastStepOnly = false)
+        RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false, bool lastStepOnly = false, bool overwriteInput = false,
+        bool[]? overwriteWeights = null)
     {
         ArgumentNullException.ThrowIfNull(module);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
-        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly);
+        RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,
+            overwriteWeights);
     }
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>

@@ -430,13 +430,18 @@ public static partial class RecurrentKernel
     /// outputs' 1..), so one GEMM over their (T−1)·N rows needs no copy; the first step's N rows (time T−1 in reverse) pair
     /// with h_0 and add nothing when h_0 = 0 (then left out).
     /// </summary>
-    internal static void HiddenWeightGrad(in RecurrenceShape s, float[] output, float[] h0, float[] dHw, float[] dW, int j0, int jw, bool allowParallel)
+    internal static void HiddenWeightGrad(in RecurrenceShape s, float[] output, float[] h0, float[] dHw, float[] dW, int j0, int jw, bool allowParallel,
+        bool overwrite = false)
     {
-        if (s.Steps <= 0) return;
+        if (s.Steps <= 0)
+        {
+            if (overwrite && jw > 0) dW.AsSpan(j0 * s.Hidden, jw * s.Hidden).Clear();
+            return;
+        }
         int n = s.Batch, h = s.Hidden, g = s.GateWidth;
         int dRow = s.Reverse ? 0 : n, hRow = s.Reverse ? n : 0;
         bool fromH0 = !IsZero<float>(h0.AsSpan(0, n * h));
-        WeightGradTransposed(output, hRow * h, dHw, dRow * g, (s.Steps - 1) * n, fromH0 ? h0 : null, s.TimeOf(0) * n * g, n, h, g, dW, j0, jw, allowParallel);
+        WeightGradTransposed(output, hRow * h, dHw, dRow * g, (s.Steps - 1) * n, fromH0 ? h0 : null, s.TimeOf(0) * n * g, n, h, g, dW, j0, jw, allowParallel, overwrite);
     }
 
     /// <summary>
@@ -449,16 +454,22 @@ public static partial class RecurrentKernel
     /// over the threads, <see cref="RecurrentStack"/>'s backward products, gives the same sums).
     /// </summary>
     internal static void WeightGradTransposed(float[] hs, int hOff, float[] dG, int dOff, int rows, float[]? h0, int dOff0, int n0, int h, int g, float[] dW,
-        int j0, int jw, bool allowParallel)
+        int j0, int jw, bool allowParallel, bool overwrite = false)
     {
-        if ((rows <= 0 && h0 is null) || jw <= 0) return;
+        if (jw <= 0) return;
         if (j0 < 0 || j0 + jw > g) throw new ArgumentOutOfRangeException(nameof(jw), $"weight gradient columns [{j0}, {j0 + jw}) of {g}.");
+        if (rows <= 0 && h0 is null)
+        {
+            // No row: the gradient is zero (written when it is overwritten, else nothing to add).
+            if (overwrite) dW.AsSpan(j0 * h, jw * h).Clear();
+            return;
+        }
         float[] wT = Scratch<float>.Pool.Rent(h * jw);
         try
         {
             if (rows > 0) Kernels.Gemm.Run(true, false, h, jw, rows, 1f, hs, hOff, h, dG, dOff + j0, g, 0f, wT, 0, jw, allowParallel);
             if (h0 is not null) Kernels.Gemm.Run(true, false, h, jw, n0, 1f, h0, 0, h, dG, dOff0 + j0, g, rows > 0 ? 1f : 0f, wT, 0, jw, allowParallel);
-            Kernels.Gemm.StoreTransposed(wT, h, jw, dW, j0 * h, accumulate: true);
+            Kernels.Gemm.StoreTransposed(wT, h, jw, dW, j0 * h, accumulate: !overwrite);
         }
         finally
         {
@@ -488,7 +499,7 @@ public static partial class RecurrentKernel
     /// <paramref name="dG"/> [T·N, g] is the gradient reaching both pre-activation products (LSTM's, RNN's dXw).
     /// </summary>
     internal static void WeightGradsSharingDG(in RecurrenceShape s, float[] output, float[] h0, float[] x, int inF, float[] dG, float[] dWhh, float[] dWih,
-        int j0, int jw)
+        int j0, int jw, bool overwriteWhh = false, bool overwriteWih = false)
     {
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, rows = s.Steps * n, hRows = rows - n, kc = Kernels.Gemm.PackedKC;
         if (j0 < 0 || j0 + jw > g) throw new ArgumentOutOfRangeException(nameof(jw), $"weight gradient columns [{j0}, {j0 + jw}) of {g}.");
@@ -508,8 +519,8 @@ public static partial class RecurrentKernel
                 if (kh > 0) Kernels.Gemm.PackedOnB(true, h, jw, kh, output, (hRow + pc) * h, h, packed, pBase, end - pc, dRow, hT, 0, jw, accumulate: pc > 0);
             }
             if (fromH0) Kernels.Gemm.Run(true, false, h, jw, n, 1f, h0, 0, h, dG, s.TimeOf(0) * n * g + j0, g, 1f, hT, 0, jw, allowParallel: false);
-            Kernels.Gemm.StoreTransposed(hT, h, jw, dWhh, j0 * h, accumulate: true);
-            Kernels.Gemm.StoreTransposed(xT, inF, jw, dWih, j0 * inF, accumulate: true);
+            Kernels.Gemm.StoreTransposed(hT, h, jw, dWhh, j0 * h, accumulate: !overwriteWhh);
+            Kernels.Gemm.StoreTransposed(xT, inF, jw, dWih, j0 * inF, accumulate: !overwriteWih);
         }
         finally
         {

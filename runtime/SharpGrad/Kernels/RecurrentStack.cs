@@ -316,9 +316,13 @@ public static class RecurrentStack
     /// <paramref name="gradOutput"/> is zero): one direction's top layer then runs its time loop from that step's rows alone
     /// (<see cref="RecurrentKernel"/>'s last-step backward: no [T, N, H] array of zeros copied and read; docs/performance.md,
     /// "LSTM step, session 20"), two directions' from a cleared array with that step filled in. The same elements either way.
+    /// With <paramref name="overwriteInput"/> the input's gradient is written into <paramref name="gradInput"/> instead of added
+    /// (its old contents are not read: the generated program does not clear a gradient whose first writer writes it whole),
+    /// and each weight j with <paramref name="overwriteWeights"/>[j] its gradient (a fresh one the program did not clear).
     /// </summary>
     public static void Backward(in RecurrentShape s, float[] gradOutput, float[]? gradInput, int n, IReadOnlyList<float[]> weights,
-        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null, bool lastStepOnly = false)
+        IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null, bool lastStepOnly = false,
+        bool overwriteInput = false, bool[]? overwriteWeights = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(weightGrads);
@@ -374,14 +378,22 @@ public static class RecurrentStack
                 // (into BiasGrad by the kernel) and added to both.
                 bool sharedBiasGrad = s.Mode != RecurrentMode.Gru && gbHh is not null && gbIh is not null;
                 if (sharedBiasGrad) Array.Clear(ws.BiasGrad);
+                else
+                {
+                    // Added to below (the kernel's row sums, AddColumnSums): a gradient to overwrite starts from zeros.
+                    if (gbHh is not null && Overwrites(overwriteWeights, idx * k + 3)) Array.Clear(gbHh, 0, g);
+                    if (gbIh is not null && Overwrites(overwriteWeights, idx * k + 2)) Array.Clear(gbIh, 0, g);
+                }
                 // W_hh's gradient not in the kernel: with W_ih's and the input's below (BackwardProducts).
                 RecurrentKernel.Backward(step, dOut, lstm && ws.HasFinalCGrad ? ws.FinalCGrad.AsSpan(idx * nh, nh) : default, ws.Outputs[idx], h0,
                     ws.HasInitialC ? ws.InitialC[idx] : default, weights[idx * k + 1], 0, dXw, gradH0 is null ? default : ws.InitialGrad, default,
                     null, sharedBiasGrad ? ws.BiasGrad.AsSpan(0, g) : gbHh is not null ? gbHh.AsSpan(0, g) : default, ws.Buffers[idx], lastOnly);
                 if (sharedBiasGrad)
                 {
-                    TensorPrimitives.Add(gbHh.AsSpan(0, g), ws.BiasGrad, gbHh.AsSpan(0, g));
-                    TensorPrimitives.Add(gbIh.AsSpan(0, g), ws.BiasGrad, gbIh.AsSpan(0, g));
+                    if (Overwrites(overwriteWeights, idx * k + 3)) ws.BiasGrad.AsSpan(0, g).CopyTo(gbHh);
+                    else TensorPrimitives.Add(gbHh.AsSpan(0, g), ws.BiasGrad, gbHh.AsSpan(0, g));
+                    if (Overwrites(overwriteWeights, idx * k + 2)) ws.BiasGrad.AsSpan(0, g).CopyTo(gbIh);
+                    else TensorPrimitives.Add(gbIh.AsSpan(0, g), ws.BiasGrad, gbIh.AsSpan(0, g));
                 }
                 if (gradH0 is not null) AddState(gradH0, idx, ws, n, s, t == 0 && ws.HasFinalHGrad ? ws.FinalHGrad : null);
                 if (gradC0 is not null && lstm)
@@ -400,13 +412,17 @@ public static class RecurrentStack
                     Shape = step, Output = ws.Outputs[idx], H0 = h0, DHw = s.Mode == RecurrentMode.Gru ? ws.Buffers[idx].GradHw : dXw,
                     DWhh = weightGrads[idx * k + 1], X = ws.InputOf(layer), DXw = dXw, Rows = rows, InF = inF, DWih = weightGrads[idx * k],
                     WIh = weights[idx * k], Dx = wantInput ? dx : null, DxBeta = dir == 0 ? 0f : 1f,
+                    OverwriteWhh = Overwrites(overwriteWeights, idx * k + 1), OverwriteWih = Overwrites(overwriteWeights, idx * k),
                 }.Run();
                 if (gbIh is not null && !sharedBiasGrad) ReduceKernel.AddColumnSums(dXw, 0, g, rows, gbIh.AsSpan(0, g));
             }
         }
-        if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: true);
+        if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: !overwriteInput);
         ws.HasFinalHGrad = ws.HasFinalCGrad = false;
     }
+
+    /// <summary>Whether weight <paramref name="j"/>'s gradient is written, not added to (<paramref name="overwrite"/>[j]: the program's fresh gradient, not cleared).</summary>
+    private static bool Overwrites(bool[]? overwrite, int j) => overwrite is not null && j < overwrite.Length && overwrite[j];
 
     /// <summary>
     /// The products after one layer-direction's backward time loops: W_hh's gradient (<see cref="RecurrentKernel.HiddenWeightGrad"/>),
@@ -424,6 +440,8 @@ public static class RecurrentStack
         public float[]? DWhh, DWih, Dx;
         public int Rows, InF;
         public float DxBeta;
+        /// <summary>W_hh's and W_ih's gradients written, not added to (fresh gradients the program did not clear).</summary>
+        public bool OverwriteWhh, OverwriteWih;
 
         /// <summary>Below this many flops in all the products stay whole, each split by the GEMM itself.</summary>
         private const double SplitFlops = 8e6;
@@ -475,11 +493,11 @@ public static class RecurrentStack
             if (DWhh is not null && DWih is not null && ReferenceEquals(DHw, DXw) && (!allowParallel || Parallelism.MaxThreads < 2)
                 && RecurrentKernel.CanShareDG(Shape, InF, jw))
             {
-                RecurrentKernel.WeightGradsSharingDG(Shape, Output, H0, X, InF, DXw, DWhh, DWih, j0, jw);
+                RecurrentKernel.WeightGradsSharingDG(Shape, Output, H0, X, InF, DXw, DWhh, DWih, j0, jw, OverwriteWhh, OverwriteWih);
                 return;
             }
-            if (DWhh is not null) RecurrentKernel.HiddenWeightGrad(Shape, Output, H0, DHw, DWhh, j0, jw, allowParallel);
-            if (DWih is not null) RecurrentKernel.WeightGradTransposed(X, 0, DXw, 0, Rows, null, 0, 0, InF, Shape.GateWidth, DWih, j0, jw, allowParallel);
+            if (DWhh is not null) RecurrentKernel.HiddenWeightGrad(Shape, Output, H0, DHw, DWhh, j0, jw, allowParallel, OverwriteWhh);
+            if (DWih is not null) RecurrentKernel.WeightGradTransposed(X, 0, DXw, 0, Rows, null, 0, 0, InF, Shape.GateWidth, DWih, j0, jw, allowParallel, OverwriteWih);
         }
 
         /// <summary>Rows [r0, r0 + count) of the input's gradient.</summary>

@@ -153,7 +153,7 @@ partial class CharNet
             _forward_ClearGrads(n);
             if (_embed_weight_grad_needed) _embed_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 0, _embed.Weight, ref _embed_weight_grad_tensor);
-            _lstm_params.BindTape(node, 1);
+            _lstm_params.BindTape(node, 1, overwrite: true);
             _head_weight_grad_fresh = false;
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 1 + _lstm_params.Count, _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
@@ -177,7 +177,6 @@ partial class CharNet
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         private void _forward_ClearGrads(int n)
         {
-            global::System.Array.Clear(_forward_embed_out_grad, 0, n * _sym_T * _sym_embedding);
             global::System.Array.Clear(_forward_head_out_grad, 0, n * _sym_T * _sym_vocabulary);
         }
 
@@ -223,12 +222,15 @@ partial class CharNet
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, lstm_out_grad, head_out_input_grad_before, new int[] { n, _sym_T, _sym_hidden }, head_out_grad,
                 new int[] { n, _sym_T, _sym_vocabulary });
+            // embed_out_grad starts here, written in full by this node's backward; cleared only for its hooks' snapshot
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_lstm)) global::System.Array.Clear(embed_out_grad, 0, n * _sym_T * _sym_embedding);
             // d lstm.Forward(embed.Forward(tokens)): the time loop backwards per layer and direction; the weights' gradients (W_hh's in one GEMM over all
             // steps) added
             var lstm_out_input_grad_before = global::SharpGrad.CompiledSupport.HasBackwardHooks(_lstm) ? global::SharpGrad.CompiledSupport.Snapshot(
                 embed_out_grad, n * _sym_T * _sym_embedding) : null;
             global::SharpGrad.CompiledSupport.RecurrentBackward(
-                _lstm, lstm_out_grad, embed_out_grad, _lstm_params.Grads, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!);
+                _lstm, lstm_out_grad, embed_out_grad, _lstm_params.Grads, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!, overwriteInput: true,
+                overwriteWeights: _lstm_params.Fresh);
             if (lstm_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _lstm, embed_out_grad, lstm_out_input_grad_before, new int[] { n, _sym_T, _sym_embedding }, lstm_out_grad,
                 new int[] { n, _sym_T, _sym_hidden });

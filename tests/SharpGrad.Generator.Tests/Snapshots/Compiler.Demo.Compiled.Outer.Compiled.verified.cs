@@ -36,6 +36,10 @@ partial class Outer
         private bool _stem_bias_grad_needed;
         private bool _block_fc_weight_grad_needed;
         private bool _block_fc_bias_grad_needed;
+        private bool _stem_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _stem_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _block_fc_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _block_fc_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private global::SharpGrad.Tensor? _stem_weight_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _stem_bias_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _block_fc_weight_grad_tensor; // the .Grad tensor the backward reuses
@@ -170,13 +174,18 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _forward_ClearGrads(n);
+            _stem_weight_grad_fresh = false;
             if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 1, _stem.Weight, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _stem.Bias!, ref _stem_bias_grad_tensor);
+                node, 1, _stem.Weight, ref _stem_weight_grad_tensor, out _stem_weight_grad_fresh);
+            _stem_bias_grad_fresh = false;
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _stem.Bias!, ref _stem_bias_grad_tensor, out _stem_bias_grad_fresh);
+            _block_fc_weight_grad_fresh = false;
             if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
+                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor, out _block_fc_weight_grad_fresh);
+            _block_fc_bias_grad_fresh = false;
             if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
+                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor, out _block_fc_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_sum_out_grad, n);
             _forward_Backward(n);
             if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[5])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 16);
@@ -323,7 +332,8 @@ partial class Outer
                 stem_out_grad, n * 64) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 stem_out, _block_fc.Weight, block_fc_out_grad, stem_out_grad, (_block_fc_weight_grad_needed ? _block_fc_weight_grad : null),
-                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _forward_block_fc_out_geometry);
+                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _forward_block_fc_out_geometry, overwriteWeight: _block_fc_weight_grad_fresh,
+                overwriteBias: _block_fc_bias_grad_fresh);
             if (block_fc_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _block_fc, stem_out_grad, block_fc_out_input_grad_before, new int[] { n, 64 }, block_fc_out_grad, new int[] { n, 64 });
             // block's backward is complete: its backward hooks see the gradient it added to its input
@@ -335,7 +345,8 @@ partial class Outer
                 x_grad, n * 16) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _stem.Weight, stem_out_grad, (_forward_x_grad_needed ? x_grad : null), (_stem_weight_grad_needed ? _stem_weight_grad : null),
-                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _forward_stem_out_geometry);
+                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _forward_stem_out_geometry, overwriteWeight: _stem_weight_grad_fresh,
+                overwriteBias: _stem_bias_grad_fresh);
             if (stem_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _stem, (_forward_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }
@@ -378,11 +389,18 @@ partial class Outer
             _block_fc_weight_grad_needed = _block_fc.Weight.RequiresGrad;
             _block_fc_bias_grad_needed = _block_fc.Bias!.RequiresGrad;
             _loss_ClearGrads(n);
-            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(_stem.Weight, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_stem.Bias!, ref _stem_bias_grad_tensor);
+            _stem_weight_grad_fresh = false;
+            if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _stem.Weight, ref _stem_weight_grad_tensor, out _stem_weight_grad_fresh);
+            _stem_bias_grad_fresh = false;
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _stem.Bias!, ref _stem_bias_grad_tensor, out _stem_bias_grad_fresh);
+            _block_fc_weight_grad_fresh = false;
             if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
-                _block_fc.Weight, ref _block_fc_weight_grad_tensor);
-            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_block_fc.Bias!, ref _block_fc_bias_grad_tensor);
+                _block_fc.Weight, ref _block_fc_weight_grad_tensor, out _block_fc_weight_grad_fresh);
+            _block_fc_bias_grad_fresh = false;
+            if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _block_fc.Bias!, ref _block_fc_bias_grad_tensor, out _block_fc_bias_grad_fresh);
             _loss_mse_loss_out_grad[0] = 1f;
             _loss_Backward(n);
             if (_stem_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(_stem.Weight, _stem_weight_grad, ref _stem_weight_grad_tensor);
@@ -438,13 +456,18 @@ partial class Outer
             _block_fc_weight_grad_needed = node.NeedsInputGrad(3);
             _block_fc_bias_grad_needed = node.NeedsInputGrad(4);
             _loss_ClearGrads(n);
+            _stem_weight_grad_fresh = false;
             if (_stem_weight_grad_needed) _stem_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 1, _stem.Weight, ref _stem_weight_grad_tensor);
-            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _stem.Bias!, ref _stem_bias_grad_tensor);
+                node, 1, _stem.Weight, ref _stem_weight_grad_tensor, out _stem_weight_grad_fresh);
+            _stem_bias_grad_fresh = false;
+            if (_stem_bias_grad_needed) _stem_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _stem.Bias!, ref _stem_bias_grad_tensor, out _stem_bias_grad_fresh);
+            _block_fc_weight_grad_fresh = false;
             if (_block_fc_weight_grad_needed) _block_fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor);
+                node, 3, _block_fc.Weight, ref _block_fc_weight_grad_tensor, out _block_fc_weight_grad_fresh);
+            _block_fc_bias_grad_fresh = false;
             if (_block_fc_bias_grad_needed) _block_fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor);
+                node, 4, _block_fc.Bias!, ref _block_fc_bias_grad_tensor, out _block_fc_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.OutputGrad(g, node, _loss_mse_loss_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[5])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 16);
@@ -602,7 +625,8 @@ partial class Outer
                 stem_out_grad, n * 64) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 stem_out, _block_fc.Weight, block_fc_out_grad, stem_out_grad, (_block_fc_weight_grad_needed ? _block_fc_weight_grad : null),
-                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _loss_block_fc_out_geometry);
+                (_block_fc_bias_grad_needed ? _block_fc_bias_grad : null), n, _loss_block_fc_out_geometry, overwriteWeight: _block_fc_weight_grad_fresh,
+                overwriteBias: _block_fc_bias_grad_fresh);
             if (block_fc_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _block_fc, stem_out_grad, block_fc_out_input_grad_before, new int[] { n, 64 }, block_fc_out_grad, new int[] { n, 64 });
             // block's backward is complete: its backward hooks see the gradient it added to its input
@@ -614,7 +638,8 @@ partial class Outer
                 x_grad, n * 16) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _stem.Weight, stem_out_grad, (_loss_x_grad_needed ? x_grad : null), (_stem_weight_grad_needed ? _stem_weight_grad : null),
-                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _loss_stem_out_geometry);
+                (_stem_bias_grad_needed ? _stem_bias_grad : null), n, _loss_stem_out_geometry, overwriteWeight: _stem_weight_grad_fresh,
+                overwriteBias: _stem_bias_grad_fresh);
             if (stem_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _stem, (_loss_x_grad_needed ? x_grad : null), stem_out_input_grad_before, new int[] { n, 16 }, stem_out_grad, new int[] { n, 64 });
         }

@@ -45,6 +45,14 @@ partial class Overwrite
         private bool _head2_bias_grad_needed;
         private bool _head3_weight_grad_needed;
         private bool _head3_bias_grad_needed;
+        private bool _fc_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _fc_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head2_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head2_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head3_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head3_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private global::SharpGrad.Tensor? _fc_weight_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _fc_bias_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _head_weight_grad_tensor; // the .Grad tensor the backward reuses
@@ -167,17 +175,30 @@ partial class Overwrite
             _head3_weight_grad_needed = node.NeedsInputGrad(7);
             _head3_bias_grad_needed = node.NeedsInputGrad(8);
             _forward_ClearGrads(n);
-            if (_fc_weight_grad_needed) _fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 1, _fc.Weight, ref _fc_weight_grad_tensor);
-            if (_fc_bias_grad_needed) _fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 2, _fc.Bias!, ref _fc_bias_grad_tensor);
+            _fc_weight_grad_fresh = false;
+            if (_fc_weight_grad_needed) _fc_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 1, _fc.Weight, ref _fc_weight_grad_tensor, out _fc_weight_grad_fresh);
+            _fc_bias_grad_fresh = false;
+            if (_fc_bias_grad_needed) _fc_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 2, _fc.Bias!, ref _fc_bias_grad_tensor, out _fc_bias_grad_fresh);
+            _head_weight_grad_fresh = false;
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 3, _head.Weight, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 4, _head.Bias!, ref _head_bias_grad_tensor);
+                node, 3, _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
+            _head_bias_grad_fresh = false;
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 4, _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
+            _head2_weight_grad_fresh = false;
             if (_head2_weight_grad_needed) _head2_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 5, _head2.Weight, ref _head2_weight_grad_tensor);
-            if (_head2_bias_grad_needed) _head2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head2.Bias!, ref _head2_bias_grad_tensor);
+                node, 5, _head2.Weight, ref _head2_weight_grad_tensor, out _head2_weight_grad_fresh);
+            _head2_bias_grad_fresh = false;
+            if (_head2_bias_grad_needed) _head2_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _head2.Bias!, ref _head2_bias_grad_tensor, out _head2_bias_grad_fresh);
+            _head3_weight_grad_fresh = false;
             if (_head3_weight_grad_needed) _head3_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 7, _head3.Weight, ref _head3_weight_grad_tensor);
-            if (_head3_bias_grad_needed) _head3_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 8, _head3.Bias!, ref _head3_bias_grad_tensor);
+                node, 7, _head3.Weight, ref _head3_weight_grad_tensor, out _head3_weight_grad_fresh);
+            _head3_bias_grad_fresh = false;
+            if (_head3_bias_grad_needed) _head3_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 8, _head3.Bias!, ref _head3_bias_grad_tensor, out _head3_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_add_out_grad, n * 3);
             _forward_Backward(n);
             if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[9])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_forward_x_grad, n, 6, 8);
@@ -306,7 +327,8 @@ partial class Overwrite
                 pool_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_out, _head3.Weight, head3_out_grad, pool_out_grad, (_head3_weight_grad_needed ? _head3_weight_grad : null),
-                (_head3_bias_grad_needed ? _head3_bias_grad : null), n, _forward_head3_out_geometry, overwriteInput: true);
+                (_head3_bias_grad_needed ? _head3_bias_grad : null), n, _forward_head3_out_geometry, overwriteWeight: _head3_weight_grad_fresh,
+                overwriteBias: _head3_bias_grad_fresh, overwriteInput: true);
             if (head3_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head3, pool_out_grad, head3_out_input_grad_before, new int[] { n, 8 }, head3_out_grad, new int[] { n, 3 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_pool)) pool_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
@@ -326,7 +348,8 @@ partial class Overwrite
                 pool_sum_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_sum_out, _head2.Weight, head2_out_grad, pool_sum_out_grad, (_head2_weight_grad_needed ? _head2_weight_grad : null),
-                (_head2_bias_grad_needed ? _head2_bias_grad : null), n, _forward_head2_out_geometry, overwriteInput: true);
+                (_head2_bias_grad_needed ? _head2_bias_grad : null), n, _forward_head2_out_geometry, overwriteWeight: _head2_weight_grad_fresh,
+                overwriteBias: _head2_bias_grad_fresh, overwriteInput: true);
             if (head2_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head2, pool_sum_out_grad, head2_out_input_grad_before, new int[] { n, 8 }, head2_out_grad, new int[] { n, 3 });
             // d a.Sum(1): spread back over the reduced dims
@@ -339,7 +362,8 @@ partial class Overwrite
                 pool_mean_out_grad, n * 8) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 pool_mean_out, _head.Weight, head_out_grad, pool_mean_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteInput: true);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
+                overwriteBias: _head_bias_grad_fresh, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, pool_mean_out_grad, head_out_input_grad_before, new int[] { n, 8 }, head_out_grad, new int[] { n, 3 });
             // d a.Mean(1): spread back over the reduced dims
@@ -355,7 +379,8 @@ partial class Overwrite
                 x_grad, n * 48) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 x, _fc.Weight, fc_out_grad, (_forward_x_grad_needed ? x_grad : null), (_fc_weight_grad_needed ? _fc_weight_grad : null),
-                (_fc_bias_grad_needed ? _fc_bias_grad : null), n, _forward_fc_out_geometry);
+                (_fc_bias_grad_needed ? _fc_bias_grad : null), n, _forward_fc_out_geometry, overwriteWeight: _fc_weight_grad_fresh,
+                overwriteBias: _fc_bias_grad_fresh);
             if (fc_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _fc, (_forward_x_grad_needed ? x_grad : null), fc_out_input_grad_before, new int[] { n, 6, 8 }, fc_out_grad, new int[] { n, 6, 8 });
         }

@@ -42,6 +42,8 @@ partial class SeqCnn
         private bool _features_1_bias_grad_needed;
         private bool _head_weight_grad_needed;
         private bool _head_bias_grad_needed;
+        private bool _head_weight_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
+        private bool _head_bias_grad_fresh; // set when the gradient is fresh: its first writer in the backward overwrites it
         private global::SharpGrad.Tensor? _features_0_weight_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _features_0_bias_grad_tensor; // the .Grad tensor the backward reuses
         private global::SharpGrad.Tensor? _features_1_weight_grad_tensor; // the .Grad tensor the backward reuses
@@ -210,9 +212,12 @@ partial class SeqCnn
                 node, 3, _features_1.Weight!, ref _features_1_weight_grad_tensor);
             if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 4, _features_1.Bias!, ref _features_1_bias_grad_tensor);
+            _head_weight_grad_fresh = false;
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 5, _head.Weight, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
+                node, 5, _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
+            _head_bias_grad_fresh = false;
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.OutputGrad(g, node, _forward_head_out_grad, n * 10);
             _forward_Backward(n);
             if (_forward_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(
@@ -305,7 +310,8 @@ partial class SeqCnn
                 flatten_out_grad, n * 1568) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteInput: true);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _forward_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
+                overwriteBias: _head_bias_grad_fresh, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
@@ -411,8 +417,12 @@ partial class SeqCnn
                 _features_1.Weight!, ref _features_1_weight_grad_tensor);
             if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
                 _features_1.Bias!, ref _features_1_bias_grad_tensor);
-            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(_head.Weight, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(_head.Bias!, ref _head_bias_grad_tensor);
+            _head_weight_grad_fresh = false;
+            if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
+            _head_bias_grad_fresh = false;
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindGrad(
+                _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
             _loss_cross_entropy_out_grad[0] = 1f;
             _loss_Backward(n);
             if (_features_0_weight_grad_needed) global::SharpGrad.CompiledSupport.DeliverGrad(
@@ -487,9 +497,12 @@ partial class SeqCnn
                 node, 3, _features_1.Weight!, ref _features_1_weight_grad_tensor);
             if (_features_1_bias_grad_needed) _features_1_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
                 node, 4, _features_1.Bias!, ref _features_1_bias_grad_tensor);
+            _head_weight_grad_fresh = false;
             if (_head_weight_grad_needed) _head_weight_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
-                node, 5, _head.Weight, ref _head_weight_grad_tensor);
-            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(node, 6, _head.Bias!, ref _head_bias_grad_tensor);
+                node, 5, _head.Weight, ref _head_weight_grad_tensor, out _head_weight_grad_fresh);
+            _head_bias_grad_fresh = false;
+            if (_head_bias_grad_needed) _head_bias_grad = global::SharpGrad.CompiledSupport.BindTapeGrad(
+                node, 6, _head.Bias!, ref _head_bias_grad_tensor, out _head_bias_grad_fresh);
             global::SharpGrad.CompiledSupport.OutputGrad(g, node, _loss_cross_entropy_out_grad, 1);
             _loss_Backward(n);
             if (_loss_x_grad_needed) (grads ??= new global::SharpGrad.Tensor?[7])[0] = global::SharpGrad.CompiledSupport.WrapCopy(_loss_x_grad, n, 1, 28, 28);
@@ -591,7 +604,8 @@ partial class SeqCnn
                 flatten_out_grad, n * 1568) : null;
             global::SharpGrad.CompiledSupport.LinearBackward(
                 flatten_out, _head.Weight, head_out_grad, flatten_out_grad, (_head_weight_grad_needed ? _head_weight_grad : null),
-                (_head_bias_grad_needed ? _head_bias_grad : null), n, _loss_head_out_geometry, overwriteInput: true);
+                (_head_bias_grad_needed ? _head_bias_grad : null), n, _loss_head_out_geometry, overwriteWeight: _head_weight_grad_fresh,
+                overwriteBias: _head_bias_grad_fresh, overwriteInput: true);
             if (head_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _head, flatten_out_grad, head_out_input_grad_before, new int[] { n, 1568 }, head_out_grad, new int[] { n, 10 });
             if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_features)) features_out_input_grad_before = global::SharpGrad.CompiledSupport.Snapshot(
