@@ -94,12 +94,24 @@ public static partial class AttentionKernel
         var v4 = Vector128.MaxNative(Vector128.MaxNative(vm.GetLower().GetLower(), vm.GetLower().GetUpper()),
             Vector128.MaxNative(vm.GetUpper().GetLower(), vm.GetUpper().GetUpper()));
         float m = MathF.Max(MathF.Max(v4.GetElement(0), v4.GetElement(1)), MathF.Max(v4.GetElement(2), v4.GetElement(3)));
-        if (float.IsInfinity(m)) m = 0;
-        var sh = Vector512.Create(m);
-        var e0 = RecurrentMath.Exp(v0 - sh);
-        var e1 = RecurrentMath.Exp(v1 - sh);
-        var e2 = RecurrentMath.Exp(v2 - sh);
-        var e3 = RecurrentMath.Exp(v3 - sh);
+        Vector512<float> e0, e1, e2, e3;
+        if (float.IsInfinity(m))
+        {
+            // shifted by 0: lanes may be +∞
+            e0 = RecurrentMath.Exp(v0);
+            e1 = RecurrentMath.Exp(v1);
+            e2 = RecurrentMath.Exp(v2);
+            e3 = RecurrentMath.Exp(v3);
+        }
+        else
+        {
+            // x − m ≤ 0 (or −∞, NaN) for a finite maximum m
+            var sh = Vector512.Create(m);
+            e0 = RecurrentMath.ExpAtMostZero(v0 - sh);
+            e1 = RecurrentMath.ExpAtMostZero(v1 - sh);
+            e2 = RecurrentMath.ExpAtMostZero(v2 - sh);
+            e3 = RecurrentMath.ExpAtMostZero(v3 - sh);
+        }
         var sum = Vector512<float>.Zero;
         sum += e0;
         sum += e1;

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using SharpGrad;
 using SharpGrad.Kernels;
 
@@ -161,6 +162,62 @@ public class AttentionHeadKernelTests
                         Assert.Equal(gvv, At(gvRows, j, f), 1e-4);
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows whose scores overflow (+∞ and −∞ maxima: the softmax shifts by 0 and takes the full exp) or hold a NaN: the
+    /// head kernels give the GEMM path's bits there too (NaN rows included).
+    /// </summary>
+    [Fact]
+    public void ExtremeScoresMatchTheGemmPathBitForBit()
+    {
+        const int n = 1, heads = 1, l = 9, s = 64, d = 32;
+        var rng = new Rng(77);
+        var q = SmallGemmTests.Random(l * d, rng);
+        var k = SmallGemmTests.Random(s * d, rng);
+        var v = SmallGemmTests.Random(s * d, rng);
+        for (int f = 0; f < d; f++)
+        {
+            q[0 * d + f] = 1e30f;        // row 0: scores ±∞ (+∞ maximum)
+            q[1 * d + f] = -1e30f;       // row 1: likewise, mirrored
+            q[5 * d + f] = 1e18f;        // row 5: large finite scores, many exps underflow
+        }
+        q[2 * d + 3] = float.NaN;        // row 2: all NaN
+        k[7 * d + 1] = float.PositiveInfinity; // key 7: ±∞ or NaN in every row's score 7
+        Array.Fill(k, -1e25f, 9 * d, d); // key 9: very negative or positive scores
+        float[] Once(bool fused)
+        {
+            var probs = new float[n * heads * l * s];
+            var ctx = new float[l * d];
+            AttentionKernel.ForwardWith(true, n, heads, l, s, d, 0.125f, new HeadRows(q, 0, l * d, d), new HeadRows(k, 0, s * d, d),
+                new HeadRows(v, 0, s * d, d), probs, new HeadRows(ctx, 0, l * d, d), headKernels: fused);
+            return [.. probs, .. ctx];
+        }
+        AssertBits(Once(false), Once(true), "probs and context");
+    }
+
+    /// <summary><c>RecurrentMath.ExpAtMostZero</c> (the softmax's exp without the upper clamp) gives <c>RecurrentMath.Exp</c>'s bits on every lane ≤ 0, −∞ and NaN.</summary>
+    [Fact]
+    public void ExpAtMostZeroMatchesExpBitForBit()
+    {
+        var values = new List<float> { 0f, -0f, -1e-45f, -1e-38f, -1e-30f, -1e-7f, -0.5f, -0.34657359f, -1f, -10f, -86.63f, -86.64f, -86.65f, -87.33f,
+            -88f, -88.73f, -100f, -1e30f, float.MinValue, float.NegativeInfinity, float.NaN, -float.NaN };
+        var rng = new Rng(5);
+        for (int i = 0; i < 4096; i++) values.Add(-100f * (float)rng.NextDouble());
+        for (int i = 0; i < 1024; i++) values.Add(-(float)rng.NextDouble());
+        while (values.Count % 16 != 0) values.Add(-2f);
+        var all = values.ToArray();
+        for (int i = 0; i < all.Length; i += 16)
+        {
+            var x = Vector512.Create(all.AsSpan(i, 16));
+            var expected = RecurrentMath.Exp(x);
+            var actual = RecurrentMath.ExpAtMostZero(x);
+            for (int j = 0; j < 16; j++)
+            {
+                if (BitConverter.SingleToInt32Bits(expected[j]) != BitConverter.SingleToInt32Bits(actual[j]))
+                    Assert.Fail($"exp({all[i + j]:R}): {expected[j]:R} from Exp, {actual[j]:R} from ExpAtMostZero");
             }
         }
     }
