@@ -69,7 +69,7 @@ public readonly record struct AttentionDropout(float[]? Mask, float[]? Dropped)
 /// called by hand.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class AttentionKernel
+public static partial class AttentionKernel
 {
     /// <summary>
     /// probs[b, h] = softmax(scale·q[b, h]·k[b, h]ᵀ) ([n·heads, l, s], kept for the backward) and context[b, h] = probs·v[b, h],
@@ -93,7 +93,7 @@ public static class AttentionKernel
         {
             throw new ArgumentException($"AttentionKernel: the masks must be [{l}, {s}], [{n}·{heads}, {l}, {s}] and [{n}, {s}], but have {masks.Shared?.Length}, {masks.PerHead?.Length} and {masks.KeyPadding?.Length} elements.");
         }
-        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks, dropout, TransposedKeys));
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, masks, dropout, TransposedKeys, HeadKernels));
     }
 
     /// <summary>
@@ -126,7 +126,7 @@ public static class AttentionKernel
             throw new ArgumentException($"AttentionKernel: the weights' gradient needs {needed} elements ([{n}{(weightsPerHead ? ", " + heads : "")}, {l}, {s}]), but the array has {gWeights.Length}.");
         }
         Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, dropout, gWeights, weightsPerHead,
-            TransposedKeys));
+            TransposedKeys, HeadKernels));
     }
 
     /// <summary>
@@ -180,26 +180,32 @@ public static class AttentionKernel
 
     /// <summary>Tests: <see cref="Forward"/> with the products by kᵀ taken as dot products or by a transposed copy, whatever the machine.</summary>
     internal static void ForwardWith(bool transposedKeys, int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows context)
+        HeadRows context, bool headKernels = HeadKernels)
     {
         Check(n, heads, l, s, headDim, probs);
-        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, default, default, transposedKeys));
+        Parallelism.For(n * heads, new ForwardItem(heads, l, s, headDim, scale, q, k, v, probs, context, default, default, transposedKeys, headKernels));
     }
 
     /// <summary>Tests: <see cref="Backward"/> with the products by vᵀ taken as dot products or by a transposed copy, whatever the machine.</summary>
     internal static void BackwardWith(bool transposedKeys, int n, int heads, int l, int s, int headDim, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, bool headKernels = HeadKernels)
     {
         Check(n, heads, l, s, headDim, probs);
-        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, default, null, false, transposedKeys));
+        Parallelism.For(n * heads, new BackwardItem(heads, l, s, headDim, scale, q, k, v, probs, gContext, gq, gk, gv, default, null, false, transposedKeys,
+            headKernels));
     }
 
     private readonly struct ForwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs, HeadRows context,
-        AttentionMasks masks, AttentionDropout dropout, bool transposedKeys) : IParallelBody
+        AttentionMasks masks, AttentionDropout dropout, bool transposedKeys, bool headKernels) : IParallelBody
     {
         public void Invoke(int index)
         {
             int b = index / heads, h = index % heads, p = index * l * s;
+            if (headKernels && transposedKeys && masks.IsEmpty && UseHeadKernels(s))
+            {
+                FusedForward(b, h, p);
+                return;
+            }
             // The scale rides on the GEMM's alpha; the masks are added; softmax in place, row by row (the rows are in L1).
             TimesTransposed(transposedKeys, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, probs, p);
             if (!masks.IsEmpty) masks.AddTo(probs, p, index, b, l, s);
@@ -214,14 +220,48 @@ public static class AttentionKernel
             Gemm.Sgemm(false, false, l, d, s, 1f, weights, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
                 context.StepStride);
         }
+
+        /// <summary>
+        /// The item on the head kernels (Attention.Heads.cs): the scores and their softmax in one pass from the transposed
+        /// keys (no masks), the dropout as above, then probs·v by the direct tiles.
+        /// </summary>
+        private void FusedForward(int b, int h, int p)
+        {
+            CheckRows(q, b, h, d, l);
+            CheckRows(k, b, h, d, s);
+            var kt = Scratch<float>.Pool.Rent(d * s);
+            try
+            {
+                RecurrentKernel.TransposeStrided(k.Data, k.Start(b, h, d), k.StepStride, s, d, kt);
+                ScoresSoftmax64(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(q.Data), q.Start(b, h, d)), q.StepStride,
+                    ref MemoryMarshal.GetArrayDataReference(kt), d, scale, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(probs), p), l);
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(kt);
+            }
+            var weights = probs;
+            if (dropout.IsActive)
+            {
+                TensorPrimitives.Multiply(probs.AsSpan(p, l * s), dropout.Mask!.AsSpan(p, l * s), dropout.Dropped!.AsSpan(p, l * s));
+                weights = dropout.Dropped!;
+            }
+            HeadProduct(false, l, d, s, weights, p, s, v.Data, v.Start(b, h, d), v.StepStride, context.Data, context.Start(b, h, d), context.StepStride);
+        }
     }
 
     private readonly struct BackwardItem(int heads, int l, int s, int d, float scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
-        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights, bool weightsPerHead, bool transposedKeys) : IParallelBody
+        HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv, AttentionDropout dropout, float[]? gWeights, bool weightsPerHead, bool transposedKeys,
+        bool headKernels) : IParallelBody
     {
         public void Invoke(int index)
         {
             int b = index / heads, h = index % heads, p = index * l * s;
+            if (headKernels && transposedKeys && gWeights is null && !dropout.IsActive && UseHeadKernels(s))
+            {
+                FusedBackward(b, h, p);
+                return;
+            }
             var gScores = Scratch<float>.Pool.Rent(l * s);
             try
             {
@@ -248,6 +288,46 @@ public static class AttentionKernel
             {
                 Scratch<float>.Pool.Return(gScores);
             }
+        }
+
+        /// <summary>
+        /// The item on the head kernels (Attention.Heads.cs; no dropout, no weights' gradient): gC·vᵀ and the softmax's
+        /// backward in one pass from the transposed values, then gv = Pᵀ·gC, gq = gS·k and gk = gSᵀ·q by the direct tiles.
+        /// </summary>
+        private void FusedBackward(int b, int h, int p)
+        {
+            CheckRows(gContext, b, h, d, l);
+            CheckRows(v, b, h, d, s);
+            int gc = gContext.Start(b, h, d);
+            var buffer = Scratch<float>.Pool.Rent(d * s + l * s);
+            try
+            {
+                // the values transposed at 0, gS after them
+                RecurrentKernel.TransposeStrided(v.Data, v.Start(b, h, d), v.StepStride, s, d, buffer);
+                ref float buf = ref MemoryMarshal.GetArrayDataReference(buffer);
+                GradScores64(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(gContext.Data), gc), gContext.StepStride, ref buf, d, scale,
+                    ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(probs), p), ref Unsafe.Add(ref buf, d * s), l);
+                HeadProduct(true, s, d, l, probs, p, s, gContext.Data, gc, gContext.StepStride, gv.Data, gv.Start(b, h, d), gv.StepStride);
+                HeadProduct(false, l, d, s, buffer, d * s, s, k.Data, k.Start(b, h, d), k.StepStride, gq.Data, gq.Start(b, h, d), gq.StepStride);
+                HeadProduct(true, s, d, l, buffer, d * s, s, q.Data, q.Start(b, h, d), q.StepStride, gk.Data, gk.Start(b, h, d), gk.StepStride);
+            }
+            finally
+            {
+                Scratch<float>.Pool.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Whether the head kernels are on: always; tests pass false to <see cref="ForwardWith"/> and <see cref="BackwardWith"/> to run the GEMM path.</summary>
+    internal const bool HeadKernels = true;
+
+    /// <summary>Throws unless <paramref name="rows"/> rows of head <paramref name="h"/> of sequence <paramref name="b"/> lie inside the operand's array.</summary>
+    private static void CheckRows(HeadRows r, int b, int h, int d, int rows)
+    {
+        long start = r.Start(b, h, d);
+        if (start < 0 || start + (long)(rows - 1) * r.StepStride + d > r.Data.Length)
+        {
+            throw new ArgumentException($"AttentionKernel: {rows} rows of head {h} (size {d}, {r.StepStride} apart) of sequence {b} do not fit the operand's {r.Data.Length} elements.");
         }
     }
 

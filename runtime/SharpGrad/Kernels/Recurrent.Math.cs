@@ -45,6 +45,31 @@ internal static class RecurrentMath
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);
     }
 
+    /// <summary>
+    /// <see cref="Exp(Vector512{float})"/> of lanes that are ≤ 0, −∞ or NaN (a softmax row shifted by its finite maximum,
+    /// AttentionKernel's head kernels): the same operations without the clamp to <c>Hi</c> and the +∞ select, which change
+    /// no such lane, so the same bits. A copy of the body rather than a flag on it: Exp stays the code the LSTM cell inlines.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpAtMostZero(Vector512<float> x)
+    {
+        var xc = Vector512.MaxNative(x, Vector512.Create(Lo));
+        var n = Vector512.Round(xc * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), xc);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        var y = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512.Create(1f));
+        // 2ⁿ as in Exp (n in [−125, 0] here)
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(126), 23).AsSingle();
+        var e = (y + y) * scale;
+        e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Lo)), Vector512<float>.Zero, e);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);
+    }
+
     /// <summary>eˣ per lane (256-bit).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
