@@ -49,16 +49,46 @@ public static partial class CompiledSupport
     /// <paramref name="lastStepOnly"/>: the program reads only the output's last step, so only that step of <paramref name="gradOutput"/> is read (the rest is zero).
     /// <paramref name="overwriteInput"/>: <paramref name="gradInput"/> is written, not added to (the generated program's first writer of that gradient, which it does not clear);
     /// <paramref name="overwriteWeights"/>[j]: weight j's gradient likewise (a fresh one, <see cref="CompiledParameterGroup.Fresh"/>).
+    /// <paramref name="embedding"/>: the input is that Embedding's lookup of <paramref name="tokens"/>, read by nothing else; unless
+    /// <see cref="EmbeddingAfterRecurrent"/>, the table's gradient is added into <paramref name="embeddingGrad"/> (null: not wanted)
+    /// from the projection's gradient summed per distinct token, and <paramref name="gradInput"/> is not written.
     /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
         RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false, bool lastStepOnly = false, bool overwriteInput = false,
-        bool[]? overwriteWeights = null)
+        bool[]? overwriteWeights = null, Module? embedding = null, Tensor? tokens = null, float[]? embeddingGrad = null)
     {
         ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
+        EmbeddedInput? embedded = null;
+        if (embedding is not null && !EmbeddingAfterRecurrent(module))
+        {
+            // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
+            // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
+            int rows = shape.Steps * n;
+            var emb = AsEmbedding(embedding, tokens!, rows, shape.InputSize);
+            var idx = new Indices(tokens!);
+            EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
+            workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
+            int t = shape.Steps;
+            for (int s = 0; s < t; s++)
+            {
+                for (int b = 0; b < n; b++) workspace.Tokens[s * n + b] = (int)idx[shape.BatchFirst ? b * t + s : s * n + b];
+            }
+            embedded = new EmbeddedInput(emb.NumEmbeddings, embeddingGrad, emb.PaddingIdx ?? -1);
+            gradInput = null;
+        }
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,
-            overwriteWeights);
+            overwriteWeights, embedded);
     }
+
+    /// <summary>
+    /// Whether a compiled Embedding → recurrent layer (the lookup read by the layer alone) runs the embedding's backward after
+    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer has backward hooks,
+    /// which see that gradient. Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
+    /// <c>embedding</c>) and writes no input gradient.
+    /// </summary>
+    public static bool EmbeddingAfterRecurrent(Module recurrent) => HasBackwardHooks(recurrent);
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
     public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)

@@ -230,12 +230,13 @@ partial class CharNet
                 embed_out_grad, n * _sym_T * _sym_embedding) : null;
             global::SharpGrad.CompiledSupport.RecurrentBackward(
                 _lstm, lstm_out_grad, embed_out_grad, _lstm_params.Grads, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!, overwriteInput: true,
-                overwriteWeights: _lstm_params.Fresh);
+                overwriteWeights: _lstm_params.Fresh, embedding: _embed, tokens: _forward_tokens!,
+                embeddingGrad: (_embed_weight_grad_needed ? _embed_weight_grad : null));
             if (lstm_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _lstm, embed_out_grad, lstm_out_input_grad_before, new int[] { n, _sym_T, _sym_embedding }, lstm_out_grad,
                 new int[] { n, _sym_T, _sym_hidden });
-            // d embed.Forward(tokens): rows scattered into the table's gradient
-            global::SharpGrad.CompiledSupport.EmbeddingBackward(
+            // d embed.Forward(tokens): the table's gradient added by _lstm's backward, unless its hooks need its input gradient
+            if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_lstm)) global::SharpGrad.CompiledSupport.EmbeddingBackward(
                 _embed, _forward_tokens!, embed_out_grad, (_embed_weight_grad_needed ? _embed_weight_grad : null), n * _sym_T * _sym_embedding / _sym_embedding,
                 _sym_embedding);
         }
