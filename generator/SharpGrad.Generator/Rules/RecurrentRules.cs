@@ -140,6 +140,13 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.C0Input >= 0) yield return "c0: " + e.Value(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";
         if (g.LastStepOnly) yield return "lastStepOnly: true";
+        if (g.EmbeddedInput)
+        {
+            // An LSTM projects each distinct token's row once (the same elements; the support's RecurrentForward).
+            var embedding = e.Nodes[n.Inputs[0]];
+            yield return "embedding: " + embedding.Module!.Field;
+            yield return "tokens: " + MethodEmitter.RawField(e, embedding.Inputs[0]);
+        }
     }
 
     /// <summary>

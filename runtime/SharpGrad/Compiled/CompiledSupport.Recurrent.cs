@@ -32,15 +32,36 @@ public static partial class CompiledSupport
     /// <paramref name="unbatched"/> (PyTorch's 2-d call: input [L, H_in], states [L·D, H]) the program's <paramref name="n"/> rows are
     /// one sequence of n steps. With <paramref name="lastStepOnly"/> (the program reads only the output's last step) only that
     /// step's rows of <paramref name="output"/> are written — all of them when the layer has a forward hook, which sees the whole output.
+    /// <paramref name="embedding"/>: the input is that Embedding's lookup of <paramref name="tokens"/>; an LSTM whose tiles compute its
+    /// projection then projects each distinct token's row once (the same elements, the same output bits).
     /// </summary>
     public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
-        float[]? h0 = null, float[]? c0 = null, bool unbatched = false, bool lastStepOnly = false)
+        float[]? h0 = null, float[]? c0 = null, bool unbatched = false, bool lastStepOnly = false, Module? embedding = null, Tensor? tokens = null)
     {
         ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         var dropout = module.Training && module.Dropout > 0 ? new DropoutSite(module.Dropout, module.Rng) : default;
+        // The input is embedding(tokens): an LSTM projects each distinct token's row once (RecurrentStack.Forward).
+        var embedded = embedding is null ? (EmbeddedInput?)null : EmbeddedTokens(workspace, shape, n, embedding, tokens!, null);
         RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout,
-            lastStepOnly: lastStepOnly && !HasForwardHooks(module));
+            lastStepOnly: lastStepOnly && !HasForwardHooks(module), embedded: embedded);
+    }
+
+    /// <summary>The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>.</summary>
+    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad)
+    {
+        int rows = shape.Steps * n;
+        var emb = AsEmbedding(embedding, tokens, rows, shape.InputSize);
+        var idx = new Indices(tokens);
+        EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
+        workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
+        int t = shape.Steps;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < n; b++) workspace.Tokens[s * n + b] = (int)idx[shape.BatchFirst ? b * t + s : s * n + b];
+        }
+        return new EmbeddedInput(emb.NumEmbeddings, tableGrad, emb.PaddingIdx ?? -1);
     }
 
     /// <summary>
@@ -65,17 +86,7 @@ public static partial class CompiledSupport
         {
             // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
             // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
-            int rows = shape.Steps * n;
-            var emb = AsEmbedding(embedding, tokens!, rows, shape.InputSize);
-            var idx = new Indices(tokens!);
-            EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
-            workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
-            int t = shape.Steps;
-            for (int s = 0; s < t; s++)
-            {
-                for (int b = 0; b < n; b++) workspace.Tokens[s * n + b] = (int)idx[shape.BatchFirst ? b * t + s : s * n + b];
-            }
-            embedded = new EmbeddedInput(emb.NumEmbeddings, embeddingGrad, emb.PaddingIdx ?? -1);
+            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad);
             gradInput = null;
         }
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,

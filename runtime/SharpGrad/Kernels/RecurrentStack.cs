@@ -59,6 +59,7 @@ public sealed class RecurrentWorkspace
     internal float[] TokenGrads = [];        // [U·G]: the projection's gradient summed per distinct token
     internal float[] TokenInputs = [];       // [U·I]: the distinct tokens' input rows
     internal float[] TokenInputGrads = [];   // [U·I]: their gradients (Σ dG)·W_ih, over the directions
+    internal float[] TokenProjections = [];  // [U·G]: the distinct tokens' projections x_u·W_ihᵀ (the forward's, one direction at a time)
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -134,7 +135,7 @@ public sealed class RecurrentWorkspace
         if (Tokens.Length < rows) Tokens = new int[rows];
         if (RowSlot.Length < rows) { RowSlot = new int[rows]; FirstRow = new int[rows]; }
         if (SlotOf.Length != vocabulary) { SlotOf = new int[vocabulary]; Array.Fill(SlotOf, -1); }
-        if (TokenGrads.Length < rows * g) TokenGrads = new float[rows * g];
+        if (TokenGrads.Length < rows * g) { TokenGrads = new float[rows * g]; TokenProjections = new float[rows * g]; }
         if (TokenInputs.Length < rows * inF) { TokenInputs = new float[rows * inF]; TokenInputGrads = new float[rows * inF]; }
     }
 
@@ -176,7 +177,7 @@ public static class RecurrentStack
     /// everything as without it.
     /// </summary>
     public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws,
-        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default, bool lastStepOnly = false)
+        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default, bool lastStepOnly = false, EmbeddedInput? embedded = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ws);
@@ -198,6 +199,8 @@ public static class RecurrentStack
             int inF = s.LayerInput(layer);
             var x = ws.InputOf(layer);
             var next = ws.LayerInputs[layer + 1];
+            // Layer 0 of an LSTM over an embedding lookup: each distinct token's row projected once (below).
+            int distinct = layer == 0 && embedded is not null && s.Mode == RecurrentMode.Lstm ? GroupTokens(ws, embedded.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;
@@ -206,7 +209,11 @@ public static class RecurrentStack
                 // LSTM: the projection in the recurrence's tiles when they give the GEMM's elements (RecurrentKernel.CanProjectInTiles);
                 // then the workspace holds no [T·N·G] array for it (2.3 MB for lstm_train_step_b32's layer).
                 bool inTiles = s.Mode == RecurrentMode.Lstm && RecurrentKernel.CanProjectInTiles(step, rows, inF);
-                float[] xw = inTiles ? [] : ws.ProjectionFor(idx, rows * g);
+                // Over an embedding lookup: the distinct tokens' projections by the GEMM (the same elements as the tiles' when it
+                // takes the same path for U rows), which the tiles read by row (TileProjection.Rows): U instead of T·N rows.
+                bool byToken = inTiles && distinct > 0 && RecurrentKernel.CanProjectInTiles(step, distinct, inF);
+                if (byToken) Project(ws.TokenInputs, weights[idx * k], ws.TokenProjections, distinct, inF, g);
+                float[] xw = byToken ? ws.TokenProjections : inTiles ? [] : ws.ProjectionFor(idx, rows * g);
                 if (!inTiles) Project(x, weights[idx * k], xw, rows, inF, g);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)
@@ -222,7 +229,9 @@ public static class RecurrentStack
                     cellBias = weights[idx * k + 3].AsSpan(0, g);
                 }
                 var o = ws.Outputs[idx];
-                RecurrentKernel.ForwardWithProjection(step, xw, inTiles ? new RecurrentKernel.TileProjection<float>(x, inF, weights[idx * k]) : default,
+                var projection = byToken ? new RecurrentKernel.TileProjection<float>(null, 0, null) { Rows = ws.RowSlot }
+                    : inTiles ? new RecurrentKernel.TileProjection<float>(x, inF, weights[idx * k]) : default;
+                RecurrentKernel.ForwardWithProjection(step, xw, projection,
                     ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
                     weights[idx * k + 1], 0, cellBias, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default, ws.Buffers[idx]);
                 if (!ReferenceEquals(o, next))

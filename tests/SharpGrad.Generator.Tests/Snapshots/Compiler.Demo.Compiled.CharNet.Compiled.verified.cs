@@ -192,7 +192,8 @@ partial class CharNet
                 _embed, _forward_tokens!, embed_out, n * _sym_T * _sym_embedding / _sym_embedding, _sym_embedding);
             // lstm.Forward(embed.Forward(tokens)): per layer and direction one GEMM for the gates of all _sym_T steps, then the time loop (one GEMM per step,
             // the gate arithmetic in one loop)
-            global::SharpGrad.CompiledSupport.RecurrentForward(_lstm, embed_out, lstm_out, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!);
+            global::SharpGrad.CompiledSupport.RecurrentForward(
+                _lstm, embed_out, lstm_out, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!, embedding: _embed, tokens: _forward_tokens!);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_lstm)) global::SharpGrad.CompiledSupport.ForwardHooks(
                 _lstm, embed_out, new int[] { n, _sym_T, _sym_embedding }, lstm_out, new int[] { n, _sym_T, _sym_hidden });
             // head.Forward(lstm.Forward(embed.Forward(tokens)).Output): head_out = lstm_out · head.weightᵀ + head.bias by one GEMM

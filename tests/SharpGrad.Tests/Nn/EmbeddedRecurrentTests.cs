@@ -77,7 +77,9 @@ public class EmbeddedRecurrentTests
             Parallelism.MaxThreads = threads;
             try
             {
-                CompiledSupport.RecurrentForward(module, x, new float[rows * d * hidden], n, shape, ws);
+                var output = new float[rows * d * hidden];
+                CompiledSupport.RecurrentForward(module, x, output, n, shape, ws, embedding: emb, tokens: tokens);
+                Assert.Equal(outA, output);   // each distinct token's projection once: the same bits
                 CompiledSupport.RecurrentBackward(module, gy, gIn, grads, n, shape, ws, overwriteInput: true,
                     overwriteWeights: overwrite ? Enumerable.Repeat(true, weightCount).ToArray() : null, embedding: emb, tokens: tokens, embeddingGrad: tab);
             }
@@ -132,6 +134,53 @@ public class EmbeddedRecurrentTests
         }
     }
 
+    /// <summary>
+    /// The forward of an LSTM over an embedding lookup whose tiles compute the projection: each distinct token's row projected
+    /// once by the GEMM and read by the tiles through the row → token map gives the per-position path's output bit for bit, at
+    /// both widths (forced), one and two batch blocks, one and two directions, repeated tokens and a permutation.
+    /// </summary>
+    [Theory]
+    [InlineData(512, 1, false, true)]
+    [InlineData(512, 2, true, true)]
+    [InlineData(256, 1, true, false)]
+    [InlineData(256, 2, false, true)]
+    public void TheDistinctProjectionGivesThePerPositionBits(int width, int parts, bool bidirectional, bool repeated)
+    {
+        // The GEMM takes its packed path (> 2^24 multiply-adds) for the positions and for the ~600 distinct tokens alike.
+        const int n = 13, t = 71, inF = 64, hidden = 128;
+        int rows = n * t, vocab = repeated ? 1000 : rows + 3;
+        var rng = new Rng(4481 + width + parts);
+        var emb = new Embedding(vocab, inF, paddingIdx: 5, rng: rng);
+        var lstm = new LSTM(inF, hidden, batchFirst: true, bidirectional: bidirectional, rng: rng);
+        var shape = new RecurrentShape(RecurrentMode.Lstm, inF, hidden, 1, bidirectional, true, true, t);
+        var perm = Enumerable.Range(0, vocab).OrderBy(_ => rng.NextDouble()).ToArray();
+        var ids = Enumerable.Range(0, rows).Select(r => repeated ? (long)rng.NextInt(vocab) : perm[r]).ToArray();
+        var tokens = Tensor.FromArray(ids, [n, t]);
+        var x = new float[rows * inF];
+        CompiledSupport.EmbeddingForward(emb, tokens, x, rows, inF);
+        int d = bidirectional ? 2 : 1;
+        RecurrentKernel.t_forcedLstmWidth = width;
+        RecurrentKernel.t_forcedBatchParts = parts;
+        try
+        {
+            int distinct = ids.Distinct().Count();
+            Assert.True(RecurrentKernel.CanProjectInTiles(shape.Step(n, 0), rows, inF));
+            Assert.True(RecurrentKernel.CanProjectInTiles(shape.Step(n, 0), distinct, inF));
+            var a = new float[rows * d * hidden];
+            var b = new float[rows * d * hidden];
+            CompiledSupport.RecurrentForward(lstm, x, a, n, shape, new RecurrentWorkspace());
+            var ws = new RecurrentWorkspace();
+            CompiledSupport.RecurrentForward(lstm, x, b, n, shape, ws, embedding: emb, tokens: tokens);
+            Assert.Equal(a, b);
+            Assert.Equal(distinct, Enumerable.Range(0, rows).Count(r => ws.FirstRow[ws.RowSlot[r]] == r));
+        }
+        finally
+        {
+            RecurrentKernel.t_forcedLstmWidth = 0;
+            RecurrentKernel.t_forcedBatchParts = 0;
+        }
+    }
+
     /// <summary>A table gradient not wanted (a frozen embedding): W_ih's gradient still from the distinct tokens, nothing else written.</summary>
     [Fact]
     public void WithoutATableGradientOnlyTheWeightsAreWritten()
@@ -151,7 +200,7 @@ public class EmbeddedRecurrentTests
         var a = Grads();
         CompiledSupport.RecurrentBackward(lstm, gy, new float[n * t * inF], a, n, shape, wsA);
         var wsB = new RecurrentWorkspace();
-        CompiledSupport.RecurrentForward(lstm, x, new float[n * t * hidden], n, shape, wsB);
+        CompiledSupport.RecurrentForward(lstm, x, new float[n * t * hidden], n, shape, wsB, embedding: emb, tokens: tokens);
         var b = Grads();
         CompiledSupport.RecurrentBackward(lstm, gy, null, b, n, shape, wsB, embedding: emb, tokens: tokens, embeddingGrad: null);
         TensorAssert.Close(a[0]!, b[0]!, 1e-4, 1e-5, "W_ih");
