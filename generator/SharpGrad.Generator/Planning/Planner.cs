@@ -505,6 +505,7 @@ internal static class Planner
 
         program.UsedSymbols.UnionWith(used);
         RecurrentRule.MarkLastStep(m);
+        RecurrentRule.MarkEmbeddedInput(m);
         Fusion.Epilogues(m);
         Liveness.MarkSaved(m);
         Fusion.ElementwiseChains(m);

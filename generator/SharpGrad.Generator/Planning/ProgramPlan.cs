@@ -245,6 +245,13 @@ internal sealed record EmbeddingGeometry(int Dim) : Geometry
 {
     /// <summary>For a size bound when the module is built (<c>Embedding(vocab, d)</c>): the C# expression of <see cref="Dim"/>, else null.</summary>
     public string? DimText { get; init; }
+
+    /// <summary>
+    /// The field of the recurrent layer that reads this lookup alone and adds the table's gradient in its own backward
+    /// (<see cref="Rules.RecurrentRule.MarkEmbeddedInput"/>), or null; the lookup's backward then runs only when that layer's
+    /// backward hooks need its input gradient (<c>CompiledSupport.EmbeddingAfterRecurrent</c>).
+    /// </summary>
+    public string? IntoRecurrent { get; init; }
 }
 
 /// <summary>A loss: class count (class-index losses), reduction and ignored index as C# expressions.</summary>

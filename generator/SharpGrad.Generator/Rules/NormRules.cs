@@ -448,8 +448,10 @@ internal sealed class EmbeddingRule : Rule
 
     public override void Backward(EmitContext e, NodePlan n)
     {
-        e.W.Comment($"d {n.Text}: rows scattered into the table's gradient");
-        e.W.Call($"{EmitContext.Support}.EmbeddingBackward",
+        var into = ((EmbeddingGeometry)n.Geometry!).IntoRecurrent;
+        e.W.Comment(into is null ? $"d {n.Text}: rows scattered into the table's gradient"
+            : $"d {n.Text}: the table's gradient added by {into}'s backward, unless its hooks need its input gradient");
+        e.W.Call((into is null ? "" : $"if ({EmitContext.Support}.EmbeddingAfterRecurrent({into})) ") + $"{EmitContext.Support}.EmbeddingBackward",
         [
             n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), EmitContext.ParamGradOrNull(n.Weight), Count(e, n), Dim(n),
         ]);

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace SharpGrad.Generator.Rules;
 
@@ -28,6 +29,13 @@ internal sealed record RecurrentGeometry(string Mode, string InputSize, string H
     /// the support calls write only that step's rows of the output and read only that step's gradient (<c>lastStepOnly: true</c>).
     /// </summary>
     public bool LastStepOnly { get; init; }
+
+    /// <summary>
+    /// The input is an Embedding's lookup that nothing else reads and whose table no other node differentiates
+    /// (<see cref="RecurrentRule.MarkEmbeddedInput"/>): the backward passes the embedding, its tokens and its table's gradient,
+    /// and the support call adds the table's gradient from the projection's gradient summed per distinct token.
+    /// </summary>
+    public bool EmbeddedInput { get; init; }
 }
 
 /// <summary>
@@ -132,6 +140,13 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.C0Input >= 0) yield return "c0: " + e.Value(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";
         if (g.LastStepOnly) yield return "lastStepOnly: true";
+        if (g.EmbeddedInput)
+        {
+            // An LSTM projects each distinct token's row once (the same elements; the support's RecurrentForward).
+            var embedding = e.Nodes[n.Inputs[0]];
+            yield return "embedding: " + embedding.Module!.Field;
+            yield return "tokens: " + MethodEmitter.RawField(e, embedding.Inputs[0]);
+        }
     }
 
     /// <summary>
@@ -158,6 +173,47 @@ internal sealed class RecurrentRule : WholeLayerRule
         if (g.C0Input >= 0) yield return "gradC0: " + e.GradOrNull(n.Inputs[g.C0Input]);
         if (g.Unbatched) yield return "unbatched: true";
         if (g.LastStepOnly) yield return "lastStepOnly: true";
+        if (g.EmbeddedInput)
+        {
+            var embedding = e.Nodes[n.Inputs[0]];
+            yield return "embedding: " + embedding.Module!.Field;
+            yield return "tokens: " + MethodEmitter.RawField(e, embedding.Inputs[0]);
+            yield return "embeddingGrad: " + EmitContext.ParamGradOrNull(embedding.Weight);
+        }
+    }
+
+    /// <summary>
+    /// Marks the recurrent layers (batched; any mode, layer count and direction) whose input is an Embedding's lookup read by
+    /// nothing else (not the method's result, no other reader, one input slot), whose table no other node differentiates
+    /// (a tied weight keeps today's path: another writer of its gradient could overwrite it after the layer's backward). The
+    /// layer's backward then sums its projection's gradient per distinct token and adds the table's gradient for those
+    /// tokens (dW_ih and the table's rows over the distinct tokens instead of every position, no per-position input gradient;
+    /// docs/performance.md, "Embedding → LSTM, session 26"); the lookup's backward runs only when the layer's backward hooks
+    /// need its input gradient. Embedding has no max_norm here; padding_idx is the support's.
+    /// </summary>
+    public static void MarkEmbeddedInput(MethodDraft m)
+    {
+        var readers = Fusion.Readers(m);
+        for (int i = 0; i < m.Count; i++)
+        {
+            if (m.Nodes[i].Rule != RuleKind.Recurrent || !m.Live(i) || m.Nodes[i].Geometry is not RecurrentGeometry { Unbatched: false } g) continue;
+            int a = m.In(i, 0);
+            var emb = m.Nodes[a];
+            if (emb.Rule != RuleKind.Embedding || a == m.Output || emb.Weight is not { } table || emb.Geometry is not EmbeddingGeometry eg
+                || m.Nodes[i].Module is not { } layer || readers[a] is not [int only] || only != i)
+            {
+                continue;
+            }
+            bool other = false;
+            for (int k = 1; k < m.Node(i).Inputs.Count; k++) other |= m.In(i, k) == a;
+            for (int j = 0; j < m.Count && !other; j++)
+            {
+                if (j != a && m.Live(j) && (RuleSet.For(m.Nodes[j].Rule)?.Params(m.Nodes[j]) ?? []).Contains(table)) other = true;
+            }
+            if (other) continue;
+            m.Nodes[i] = m.Nodes[i] with { Geometry = g with { EmbeddedInput = true } };
+            m.Nodes[a] = emb with { Geometry = eg with { IntoRecurrent = layer.Field } };
+        }
     }
 
     /// <summary>

@@ -32,15 +32,36 @@ public static partial class CompiledSupport
     /// <paramref name="unbatched"/> (PyTorch's 2-d call: input [L, H_in], states [L·D, H]) the program's <paramref name="n"/> rows are
     /// one sequence of n steps. With <paramref name="lastStepOnly"/> (the program reads only the output's last step) only that
     /// step's rows of <paramref name="output"/> are written — all of them when the layer has a forward hook, which sees the whole output.
+    /// <paramref name="embedding"/>: the input is that Embedding's lookup of <paramref name="tokens"/>; an LSTM whose tiles compute its
+    /// projection then projects each distinct token's row once (the same elements, the same output bits).
     /// </summary>
     public static void RecurrentForward(RNNBase module, float[] input, float[] output, int n, RecurrentShape shape, RecurrentWorkspace workspace,
-        float[]? h0 = null, float[]? c0 = null, bool unbatched = false, bool lastStepOnly = false)
+        float[]? h0 = null, float[]? c0 = null, bool unbatched = false, bool lastStepOnly = false, Module? embedding = null, Tensor? tokens = null)
     {
         ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         var dropout = module.Training && module.Dropout > 0 ? new DropoutSite(module.Dropout, module.Rng) : default;
+        // The input is embedding(tokens): an LSTM projects each distinct token's row once (RecurrentStack.Forward).
+        var embedded = embedding is null ? (EmbeddedInput?)null : EmbeddedTokens(workspace, shape, n, embedding, tokens!, null);
         RecurrentStack.Forward(shape, input, output, n, RecurrentWeights(module, shape), workspace, h0, c0, dropout,
-            lastStepOnly: lastStepOnly && !HasForwardHooks(module));
+            lastStepOnly: lastStepOnly && !HasForwardHooks(module), embedded: embedded);
+    }
+
+    /// <summary>The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>.</summary>
+    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad)
+    {
+        int rows = shape.Steps * n;
+        var emb = AsEmbedding(embedding, tokens, rows, shape.InputSize);
+        var idx = new Indices(tokens);
+        EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
+        workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
+        int t = shape.Steps;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < n; b++) workspace.Tokens[s * n + b] = (int)idx[shape.BatchFirst ? b * t + s : s * n + b];
+        }
+        return new EmbeddedInput(emb.NumEmbeddings, tableGrad, emb.PaddingIdx ?? -1);
     }
 
     /// <summary>
@@ -49,16 +70,36 @@ public static partial class CompiledSupport
     /// <paramref name="lastStepOnly"/>: the program reads only the output's last step, so only that step of <paramref name="gradOutput"/> is read (the rest is zero).
     /// <paramref name="overwriteInput"/>: <paramref name="gradInput"/> is written, not added to (the generated program's first writer of that gradient, which it does not clear);
     /// <paramref name="overwriteWeights"/>[j]: weight j's gradient likewise (a fresh one, <see cref="CompiledParameterGroup.Fresh"/>).
+    /// <paramref name="embedding"/>: the input is that Embedding's lookup of <paramref name="tokens"/>, read by nothing else; unless
+    /// <see cref="EmbeddingAfterRecurrent"/>, the table's gradient is added into <paramref name="embeddingGrad"/> (null: not wanted)
+    /// from the projection's gradient summed per distinct token, and <paramref name="gradInput"/> is not written.
     /// </summary>
     public static void RecurrentBackward(RNNBase module, float[] gradOutput, float[]? gradInput, float[]?[] weightGrads, int n, RecurrentShape shape,
         RecurrentWorkspace workspace, float[]? gradH0 = null, float[]? gradC0 = null, bool unbatched = false, bool lastStepOnly = false, bool overwriteInput = false,
-        bool[]? overwriteWeights = null)
+        bool[]? overwriteWeights = null, Module? embedding = null, Tensor? tokens = null, float[]? embeddingGrad = null)
     {
         ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
+        EmbeddedInput? embedded = null;
+        if (embedding is not null && !EmbeddingAfterRecurrent(module))
+        {
+            // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
+            // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
+            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad);
+            gradInput = null;
+        }
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,
-            overwriteWeights);
+            overwriteWeights, embedded);
     }
+
+    /// <summary>
+    /// Whether a compiled Embedding → recurrent layer (the lookup read by the layer alone) runs the embedding's backward after
+    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer has backward hooks,
+    /// which see that gradient. Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
+    /// <c>embedding</c>) and writes no input gradient.
+    /// </summary>
+    public static bool EmbeddingAfterRecurrent(Module recurrent) => HasBackwardHooks(recurrent);
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
     public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)

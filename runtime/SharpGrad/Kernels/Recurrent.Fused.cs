@@ -72,7 +72,14 @@ public static partial class RecurrentKernel
     /// projection is given). Session 19: the separate product wrote 2.3 MB of pre-activations that every step read back
     /// (lstm_train_step_b32), and with two threads it was one more split of its own.
     /// </summary>
-    internal readonly record struct TileProjection<T>(T[]? X, int InF, T[]? W) where T : unmanaged;
+    internal readonly record struct TileProjection<T>(T[]? X, int InF, T[]? W) where T : unmanaged
+    {
+        /// <summary>
+        /// With no <see cref="X"/>: the given projection holds distinct rows, and time-major row r (step t, batch row b: r = t·N + b)
+        /// reads its row <c>Rows[r]</c> (an Embedding → LSTM's distinct tokens, each projected once); null: row r reads row r.
+        /// </summary>
+        public int[]? Rows { get; init; }
+    }
 
     /// <summary>
     /// Whether the fused forward's tiles give the elements of the projection GEMM x·W_ihᵀ ([<paramref name="rows"/>, 4H] of
@@ -107,7 +114,8 @@ public static partial class RecurrentKernel
     {
         int n = s.Batch, h = s.Hidden, g = 4 * h, nh = n * h, u = 2 * V.Count, inF = projection.InF;
         bool projecting = projection.X is not null;
-        if ((projecting ? projection.X!.Length < s.Steps * n * inF || buffers.PackedInput.Length < g * inF : xw.Length < s.Steps * n * g)
+        bool mapped = !projecting && projection.Rows is not null;
+        if ((projecting ? projection.X!.Length < s.Steps * n * inF || buffers.PackedInput.Length < g * inF : mapped ? projection.Rows!.Length < s.Steps * n : xw.Length < s.Steps * n * g)
             || (!bias.IsEmpty && bias.Length < g) || buffers.Packed.Length < g * h)
             throw new ArgumentException($"LSTM forward: the arrays are too small for {s.Steps} steps of {n} rows of hidden size {h}.");
         ref T wp0 = ref MemoryMarshal.GetArrayDataReference(buffers.Packed);
@@ -115,6 +123,7 @@ public static partial class RecurrentKernel
         ref T in0 = ref projecting ? ref MemoryMarshal.GetArrayDataReference(projection.X!) : ref Unsafe.NullRef<T>();
         ref T x0 = ref projecting ? ref MemoryMarshal.GetArrayDataReference(buffers.Gates) : ref MemoryMarshal.GetReference(xw);
         ref T b0 = ref MemoryMarshal.GetReference(bias);
+        ref int map0 = ref mapped ? ref MemoryMarshal.GetArrayDataReference(projection.Rows!) : ref Unsafe.NullRef<int>();
         bool hasBias = !bias.IsEmpty;
         ref T out0 = ref MemoryMarshal.GetArrayDataReference(output);
         ref T act0 = ref MemoryMarshal.GetArrayDataReference(buffers.Gates);
@@ -131,7 +140,8 @@ public static partial class RecurrentKernel
             bool product = k > 0 || !zeroH0, hasPrev = k > 0 || !c0.IsEmpty;
             ref T hp = ref k == 0 ? ref hInit : ref Unsafe.Add(ref out0, prev * nh);
             ref T cp = ref k == 0 ? ref cInit : ref Unsafe.Add(ref aux0, prev * nh);
-            ref T xT = ref Unsafe.Add(ref x0, t * n * g);
+            ref T xT = ref mapped ? ref x0 : ref Unsafe.Add(ref x0, t * n * g);
+            ref int mapT = ref mapped ? ref Unsafe.Add(ref map0, t * n) : ref map0;
             ref T actT = ref Unsafe.Add(ref act0, t * n * g);
             ref T inT = ref projecting ? ref Unsafe.Add(ref in0, t * n * inF) : ref in0;
             // Block of 2w columns outer, row tiles inner: the block's 8 KB panel stays in L1 while every row tile uses it.
@@ -148,17 +158,17 @@ public static partial class RecurrentKernel
                     for (; r < 6 * six; r += 6)
                     {
                         LstmProjectTile<T, V, TV>(r0 + r, 6, j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
-                        LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
+                        LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref Unsafe.NullRef<int>(), false, ref sums);
                     }
                     for (; r < nr; r += 4)
                     {
                         LstmProjectTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, inF, ref inT, ref inPanel, ref actT, ref sums);
-                        LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref sums);
+                        LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref actT, ref b0, hasBias, ref actT, ref Unsafe.NullRef<int>(), false, ref sums);
                     }
                     continue;
                 }
-                for (; r < 6 * six; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
-                for (; r < nr; r += 4) LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref sums);
+                for (; r < 6 * six; r += 6) LstmForwardTile<T, V, TV>(r0 + r, 6, j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref mapT, mapped, ref sums);
+                for (; r < nr; r += 4) LstmForwardTile<T, V, TV>(r0 + r, Math.Min(4, nr - r), j, g, h, ref hp, ref panel, product, ref xT, ref b0, hasBias, ref actT, ref mapT, mapped, ref sums);
             }
             // The pre-activations are complete: the nonlinearities and the cell, row by row.
             for (int row = r0; row < r0 + nr; row++)
@@ -177,7 +187,7 @@ public static partial class RecurrentKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void LstmForwardTile<T, V, TV>(int ra, int rows, int j, int g, int h, ref T hp, ref T panel, bool product, ref T xT, ref T bias,
-        bool hasBias, ref T actT, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
+        bool hasBias, ref T actT, ref int mapT, bool mapped, ref TileSums<TV> sums) where T : unmanaged, IFloatingPointIeee754<T> where V : struct, Gemm.ISimd<TV, T> where TV : struct
     {
         if (!product) { /* h_0 = 0: the sums are not read */ }
         else if (rows == 6) LstmTileSums6<T, V, TV>(ref Unsafe.Add(ref hp, ra * h), h, ref panel, h, ref sums);
@@ -187,7 +197,7 @@ public static partial class RecurrentKernel
         for (int q = 0; q < rows; q++)
         {
             int e = (ra + q) * g;
-            ref T x = ref Unsafe.Add(ref xT, e);
+            ref T x = ref mapped ? ref Unsafe.Add(ref xT, Unsafe.Add(ref mapT, ra + q) * g) : ref Unsafe.Add(ref xT, e);
             var v0 = V.Add(product ? sums[2 * q] : default, V.Load(ref x, ji));
             var v1 = V.Add(product ? sums[2 * q + 1] : default, V.Load(ref x, jw));
             if (hasBias)

@@ -199,7 +199,9 @@ public static partial class RecurrentKernel
         buffers.Ensure(s);
         int n = s.Batch, h = s.Hidden, g = s.GateWidth, nh = n * h;
         bool projecting = projection.X is not null;
-        if ((projecting ? projection.X!.Length < s.Steps * n * projection.InF || projection.W!.Length < g * projection.InF : xw.Length < s.Steps * n * g)
+        bool mapped = !projecting && projection.Rows is not null;
+        if ((projecting ? projection.X!.Length < s.Steps * n * projection.InF || projection.W!.Length < g * projection.InF
+                : mapped ? projection.Rows!.Length < s.Steps * n : xw.Length < s.Steps * n * g)
             || output.Length < s.Steps * nh || h0.Length < nh || (!c0.IsEmpty && c0.Length < nh) || (!bias.IsEmpty && bias.Length < g))
             throw new ArgumentException($"Recurrence forward: the arrays are too small for {s.Steps} steps of {n} rows of hidden size {h}.");
         var aux = buffers.Aux;
@@ -207,7 +209,7 @@ public static partial class RecurrentKernel
         // streams rows of W_hhᵀ (the dot-product form, with one horizontal sum per output, is slower at these sizes).
         Transpose(w, wOffset, g, h, buffers.WeightT);
         int fused = FusedLstmWidth<T>(s);
-        if (projecting && fused == 0) throw new ArgumentException("The input projection in the tiles needs the fused LSTM loop (CanProjectInTiles).");
+        if ((projecting || mapped) && fused == 0) throw new ArgumentException("The input projection in the tiles needs the fused LSTM loop (CanProjectInTiles).");
         if (fused > 0) PackLstmForward(fused, h, buffers);
         if (projecting) PackLstmProjection(fused, projection, g, buffers);
         bool zeroH0 = IsZero<T>(h0.AsSpan(0, nh));

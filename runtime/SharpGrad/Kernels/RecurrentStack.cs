@@ -52,6 +52,14 @@ public sealed class RecurrentWorkspace
     internal float[][] Masks = [];           // [L][T·N·D·H]: in training with dropout, the mask on layer l's input (l ≥ 1; [0] unused)
     internal float[][] Dropped = [];         // [L][T·N·D·H]: layer l's input after its mask (what layer l reads; l ≥ 1)
     internal bool Dropping;                  // the last forward drew masks (training, dropout > 0, more than one layer)
+    internal int[] Tokens = [];              // [T·N]: an embedded input's token of each time-major row (EmbeddedInput)
+    internal int[] RowSlot = [];             // [T·N]: each row's distinct token (its slot)
+    internal int[] FirstRow = [];            // [U]: each distinct token's first row
+    internal int[] SlotOf = [];              // [vocabulary]: a token's slot while grouping, else −1
+    internal float[] TokenGrads = [];        // [U·G]: the projection's gradient summed per distinct token
+    internal float[] TokenInputs = [];       // [U·I]: the distinct tokens' input rows
+    internal float[] TokenInputGrads = [];   // [U·I]: their gradients (Σ dG)·W_ih, over the directions
+    internal float[] TokenProjections = [];  // [U·G]: the distinct tokens' projections x_u·W_ihᵀ (the forward's, one direction at a time)
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -121,9 +129,31 @@ public sealed class RecurrentWorkspace
         }
     }
 
+    /// <summary>The arrays of an embedded input's backward (<see cref="RecurrentStack.GroupTokens"/>), sized once.</summary>
+    internal void EnsureEmbedded(int rows, int g, int inF, int vocabulary)
+    {
+        if (Tokens.Length < rows) Tokens = new int[rows];
+        if (RowSlot.Length < rows) { RowSlot = new int[rows]; FirstRow = new int[rows]; }
+        if (SlotOf.Length != vocabulary) { SlotOf = new int[vocabulary]; Array.Fill(SlotOf, -1); }
+        if (TokenGrads.Length < rows * g) { TokenGrads = new float[rows * g]; TokenProjections = new float[rows * g]; }
+        if (TokenInputs.Length < rows * inF) { TokenInputs = new float[rows * inF]; TokenInputGrads = new float[rows * inF]; }
+    }
+
     /// <summary>What layer <paramref name="layer"/> reads: its time-major input, after the dropout mask when the forward drew one.</summary>
     internal float[] InputOf(int layer) => Dropping && layer > 0 && layer < Masks.Length ? Dropped[layer] : LayerInputs[layer];
 }
+
+/// <summary>
+/// A stack's input that is an embedding lookup (a compiled Embedding → RNN/LSTM/GRU whose lookup nothing else reads): the
+/// token of each time-major row is in the workspace (<see cref="RecurrentWorkspace.Tokens"/>); the backward then groups layer 0's
+/// rows by token and adds the table's gradient (<paramref name="TableGrad"/>, [vocabulary, I]; null: not wanted) for the
+/// distinct tokens instead of writing the input's gradient (<see cref="RecurrentStack.Backward"/>).
+/// </summary>
+/// <param name="Vocabulary">The table's rows (every token is in [0, Vocabulary)).</param>
+/// <param name="TableGrad">The table's gradient [Vocabulary, I], added to; null: not wanted.</param>
+/// <param name="PaddingIdx">The row that gets no gradient (PyTorch's padding_idx), or −1.</param>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct EmbeddedInput(int Vocabulary, float[]? TableGrad, long PaddingIdx);
 
 /// <summary>
 /// A stack of recurrent layers over a batch of sequences for compiled programs: per layer and direction one GEMM for all
@@ -147,7 +177,7 @@ public static class RecurrentStack
     /// everything as without it.
     /// </summary>
     public static void Forward(in RecurrentShape s, float[] input, float[] output, int n, IReadOnlyList<float[]> weights, RecurrentWorkspace ws,
-        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default, bool lastStepOnly = false)
+        float[]? h0 = null, float[]? c0 = null, DropoutSite dropout = default, bool lastStepOnly = false, EmbeddedInput? embedded = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(ws);
@@ -169,6 +199,8 @@ public static class RecurrentStack
             int inF = s.LayerInput(layer);
             var x = ws.InputOf(layer);
             var next = ws.LayerInputs[layer + 1];
+            // Layer 0 of an LSTM over an embedding lookup: each distinct token's row projected once (below).
+            int distinct = layer == 0 && embedded is not null && s.Mode == RecurrentMode.Lstm ? GroupTokens(ws, embedded.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;
@@ -177,7 +209,11 @@ public static class RecurrentStack
                 // LSTM: the projection in the recurrence's tiles when they give the GEMM's elements (RecurrentKernel.CanProjectInTiles);
                 // then the workspace holds no [T·N·G] array for it (2.3 MB for lstm_train_step_b32's layer).
                 bool inTiles = s.Mode == RecurrentMode.Lstm && RecurrentKernel.CanProjectInTiles(step, rows, inF);
-                float[] xw = inTiles ? [] : ws.ProjectionFor(idx, rows * g);
+                // Over an embedding lookup: the distinct tokens' projections by the GEMM (the same elements as the tiles' when it
+                // takes the same path for U rows), which the tiles read by row (TileProjection.Rows): U instead of T·N rows.
+                bool byToken = inTiles && distinct > 0 && RecurrentKernel.CanProjectInTiles(step, distinct, inF);
+                if (byToken) Project(ws.TokenInputs, weights[idx * k], ws.TokenProjections, distinct, inF, g);
+                float[] xw = byToken ? ws.TokenProjections : inTiles ? [] : ws.ProjectionFor(idx, rows * g);
                 if (!inTiles) Project(x, weights[idx * k], xw, rows, inF, g);
                 ReadOnlySpan<float> cellBias = default;
                 if (s.Bias && s.Mode == RecurrentMode.Lstm)
@@ -193,7 +229,9 @@ public static class RecurrentStack
                     cellBias = weights[idx * k + 3].AsSpan(0, g);
                 }
                 var o = ws.Outputs[idx];
-                RecurrentKernel.ForwardWithProjection(step, xw, inTiles ? new RecurrentKernel.TileProjection<float>(x, inF, weights[idx * k]) : default,
+                var projection = byToken ? new RecurrentKernel.TileProjection<float>(null, 0, null) { Rows = ws.RowSlot }
+                    : inTiles ? new RecurrentKernel.TileProjection<float>(x, inF, weights[idx * k]) : default;
+                RecurrentKernel.ForwardWithProjection(step, xw, projection,
                     ws.HasInitialH ? ws.InitialH[idx] : ws.Zeros, ws.HasInitialC ? ws.InitialC[idx] : default,
                     weights[idx * k + 1], 0, cellBias, o, s.Mode == RecurrentMode.Lstm ? ws.FinalC[idx] : default, ws.Buffers[idx]);
                 if (!ReferenceEquals(o, next))
@@ -322,11 +360,12 @@ public static class RecurrentStack
     /// </summary>
     public static void Backward(in RecurrentShape s, float[] gradOutput, float[]? gradInput, int n, IReadOnlyList<float[]> weights,
         IReadOnlyList<float[]?> weightGrads, RecurrentWorkspace ws, float[]? gradH0 = null, float[]? gradC0 = null, bool lastStepOnly = false,
-        bool overwriteInput = false, bool[]? overwriteWeights = null)
+        bool overwriteInput = false, bool[]? overwriteWeights = null, EmbeddedInput? embedded = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(weightGrads);
         ArgumentNullException.ThrowIfNull(ws);
+        if (embedded is not null && gradInput is not null) throw new ArgumentException("RecurrentStack.Backward: an embedded input has no input gradient (the table's is written instead).");
         int t = s.Steps, d = s.Directions, h = s.HiddenSize, rows = t * n, k = s.WeightsPerDirection, nh = n * h;
         bool lstm = s.Mode == RecurrentMode.Lstm;
         // One direction, given the last step's gradient only: the top layer's kernel reads that step's rows (LastGrad).
@@ -351,6 +390,9 @@ public static class RecurrentStack
                 int size = rows * d * h;
                 TensorPrimitives.Multiply(dNext.AsSpan(0, size), ws.Masks[layer + 1].AsSpan(0, size), dNext.AsSpan(0, size));
             }
+            // Layer 0 over an embedding lookup: its rows grouped by token once for both directions.
+            bool grouped = layer == 0 && embedded is not null;
+            int distinct = grouped ? GroupTokens(ws, embedded!.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;
@@ -405,6 +447,13 @@ public static class RecurrentStack
                     var to = gradC0.AsSpan(idx * nh, nh);
                     TensorPrimitives.Add(to, ws.InitialGrad, to);
                 }
+                if (grouped)
+                {
+                    EmbeddedProducts(step, ws, h0, dXw, weightGrads[idx * k + 1], weightGrads[idx * k], weights[idx * k], inF, distinct, dir,
+                        Overwrites(overwriteWeights, idx * k + 1), Overwrites(overwriteWeights, idx * k), embedded!.Value.TableGrad is not null);
+                    if (gbIh is not null && !sharedBiasGrad) ReduceKernel.AddColumnSums(dXw, 0, g, rows, gbIh.AsSpan(0, g));
+                    continue;
+                }
                 // dW_hh, dW_ih (as dWᵀ = Hᵀ·dXw, xᵀ·dXw added transposed: the faster orientation) and the input's gradient
                 // dXw·W_ih, in one parallel loop with several threads.
                 new BackwardProducts
@@ -416,9 +465,70 @@ public static class RecurrentStack
                 }.Run();
                 if (gbIh is not null && !sharedBiasGrad) ReduceKernel.AddColumnSums(dXw, 0, g, rows, gbIh.AsSpan(0, g));
             }
+            if (grouped && embedded!.Value.TableGrad is { } table)
+            {
+                // The table's gradient: each distinct token's row (Σ_dir (Σ_rows dG)·W_ih) added once, the padding row left out.
+                for (int u = 0; u < distinct; u++)
+                {
+                    int token = ws.Tokens[ws.FirstRow[u]];
+                    if (token == embedded.Value.PaddingIdx) continue;
+                    var to = table.AsSpan(token * inF, inF);
+                    TensorPrimitives.Add(to, ws.TokenInputGrads.AsSpan(u * inF, inF), to);
+                }
+            }
         }
         if (gradInput is not null) FromTimeMajor(s, ws.InputGrads[0], gradInput, n, s.InputSize, accumulate: !overwriteInput);
         ws.HasFinalHGrad = ws.HasFinalCGrad = false;
+    }
+
+    /// <summary>
+    /// Groups layer 0's time-major rows by token (<see cref="RecurrentWorkspace.Tokens"/>, filled by the caller): each row's slot,
+    /// each slot's first row (slots in order of first rows) and its input row (the forward's copy of that row); returns the
+    /// number of distinct tokens.
+    /// </summary>
+    internal static int GroupTokens(RecurrentWorkspace ws, EmbeddedInput embedded, int rows, int g, int inF)
+    {
+        ws.EnsureEmbedded(rows, g, inF, embedded.Vocabulary);
+        var x = ws.InputOf(0);
+        int distinct = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            int token = ws.Tokens[r], slot = ws.SlotOf[token];
+            if (slot < 0)
+            {
+                slot = ws.SlotOf[token] = distinct++;
+                ws.FirstRow[slot] = r;
+                x.AsSpan(r * inF, inF).CopyTo(ws.TokenInputs.AsSpan(slot * inF, inF));
+            }
+            ws.RowSlot[r] = slot;
+        }
+        for (int u = 0; u < distinct; u++) ws.SlotOf[ws.Tokens[ws.FirstRow[u]]] = -1;
+        return distinct;
+    }
+
+    /// <summary>
+    /// The products of layer 0 over an embedding lookup, for one direction: dW_hh over every row as without it; the
+    /// projection's gradient dG summed per distinct token (rows in order: the first copied, the next added, so the same bits
+    /// at any thread count), then dW_ih (+)= Σ_u dGsum_uᵀ·x_u and the distinct tokens' input gradients dGsum·W_ih (written by
+    /// direction 0, added by 1) — over the U distinct tokens instead of the T·N rows, and no dx per row. The sums differ from
+    /// the per-row products' in their order (the last bits).
+    /// </summary>
+    private static void EmbeddedProducts(in RecurrenceShape step, RecurrentWorkspace ws, float[] h0, float[] dXw, float[]? dWhh, float[]? dWih, float[] wIh,
+        int inF, int distinct, int dir, bool overwriteWhh, bool overwriteWih, bool wantTable)
+    {
+        int g = step.GateWidth, rows = step.Steps * step.Batch;
+        if (dWhh is not null) RecurrentKernel.HiddenWeightGrad(step, ws.Outputs[dir], h0, step.Mode == RecurrentMode.Gru ? ws.Buffers[dir].GradHw : dXw, dWhh, 0, g, allowParallel: true, overwriteWhh);
+        var sums = ws.TokenGrads;
+        for (int r = 0; r < rows; r++)
+        {
+            int u = ws.RowSlot[r];
+            var src = dXw.AsSpan(r * g, g);
+            var to = sums.AsSpan(u * g, g);
+            if (ws.FirstRow[u] == r) src.CopyTo(to);
+            else TensorPrimitives.Add(to, src, to);
+        }
+        if (dWih is not null) RecurrentKernel.WeightGradTransposed(ws.TokenInputs, 0, sums, 0, distinct, null, 0, 0, inF, g, dWih, 0, g, allowParallel: true, overwriteWih);
+        if (wantTable && distinct > 0) Gemm.Run(false, false, distinct, inF, g, 1f, sums, 0, g, wIh, 0, inF, dir == 0 ? 0f : 1f, ws.TokenInputGrads, 0, inF, allowParallel: true);
     }
 
     /// <summary>Whether weight <paramref name="j"/>'s gradient is written, not added to (<paramref name="overwrite"/>[j]: the program's fresh gradient, not cleared).</summary>

@@ -79,7 +79,8 @@ public class RecurrentLayerCountTests
         var (result, output) = GeneratorHarness.Run(Net(layer));
         Assert.True(result.Diagnostics.IsEmpty, layer + ":\n" + GeneratorHarness.Format(result.Diagnostics));   // no SG1019
         var text = result.GeneratedSources.Single(s => s.HintName == "Demo.Compiled.CharNet.Compiled.g.cs").SourceText.ToString();
-        Assert.Contains("global::SharpGrad.CompiledSupport.RecurrentForward(_lstm, ", text);
+        Assert.Contains("global::SharpGrad.CompiledSupport.RecurrentForward(", text);
+        Assert.Contains("_lstm, embed_out, lstm_out, n, ", text);
         Assert.Contains("global::SharpGrad.CompiledSupport.RecurrentBackward(", text);
         Assert.DoesNotContain("=> _m.Forward(tokens)", text);   // not an eager stand-in
         Assert.DoesNotContain("new(\"Forward\"", text);        // no break listed

@@ -192,7 +192,8 @@ partial class CharNet
                 _embed, _forward_tokens!, embed_out, n * _sym_T * _sym_embedding / _sym_embedding, _sym_embedding);
             // lstm.Forward(embed.Forward(tokens)): per layer and direction one GEMM for the gates of all _sym_T steps, then the time loop (one GEMM per step,
             // the gate arithmetic in one loop)
-            global::SharpGrad.CompiledSupport.RecurrentForward(_lstm, embed_out, lstm_out, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!);
+            global::SharpGrad.CompiledSupport.RecurrentForward(
+                _lstm, embed_out, lstm_out, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!, embedding: _embed, tokens: _forward_tokens!);
             if (global::SharpGrad.CompiledSupport.HasForwardHooks(_lstm)) global::SharpGrad.CompiledSupport.ForwardHooks(
                 _lstm, embed_out, new int[] { n, _sym_T, _sym_embedding }, lstm_out, new int[] { n, _sym_T, _sym_hidden });
             // head.Forward(lstm.Forward(embed.Forward(tokens)).Output): head_out = lstm_out · head.weightᵀ + head.bias by one GEMM
@@ -230,12 +231,13 @@ partial class CharNet
                 embed_out_grad, n * _sym_T * _sym_embedding) : null;
             global::SharpGrad.CompiledSupport.RecurrentBackward(
                 _lstm, lstm_out_grad, embed_out_grad, _lstm_params.Grads, n, _forward_lstm_out_geometry, _forward_lstm_out_workspace!, overwriteInput: true,
-                overwriteWeights: _lstm_params.Fresh);
+                overwriteWeights: _lstm_params.Fresh, embedding: _embed, tokens: _forward_tokens!,
+                embeddingGrad: (_embed_weight_grad_needed ? _embed_weight_grad : null));
             if (lstm_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _lstm, embed_out_grad, lstm_out_input_grad_before, new int[] { n, _sym_T, _sym_embedding }, lstm_out_grad,
                 new int[] { n, _sym_T, _sym_hidden });
-            // d embed.Forward(tokens): rows scattered into the table's gradient
-            global::SharpGrad.CompiledSupport.EmbeddingBackward(
+            // d embed.Forward(tokens): the table's gradient added by _lstm's backward, unless its hooks need its input gradient
+            if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_lstm)) global::SharpGrad.CompiledSupport.EmbeddingBackward(
                 _embed, _forward_tokens!, embed_out_grad, (_embed_weight_grad_needed ? _embed_weight_grad : null), n * _sym_T * _sym_embedding / _sym_embedding,
                 _sym_embedding);
         }
