@@ -99,71 +99,7 @@ public class AttentionHeadKernelTests
         var gvRows = Rows(fused.Gv, g, 2 * pf);
 
         // the naive reference on the fused run
-        for (int b = 0; b < n; b++)
-        {
-            for (int h = 0; h < heads; h++)
-            {
-                double At(HeadRows r, int pos, int f) => r.Data[r.Offset + b * r.BatchStride + pos * r.StepStride + h * d + f];
-                var p = new double[l, s];
-                for (int i = 0; i < l; i++)
-                {
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j < s; j++)
-                    {
-                        double dot = 0;
-                        for (int f = 0; f < d; f++) dot += At(hq, i, f) * At(hk, j, f);
-                        p[i, j] = dot * scale;
-                        max = Math.Max(max, p[i, j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j < s; j++) sum += p[i, j] = Math.Exp(p[i, j] - max);
-                    for (int j = 0; j < s; j++)
-                    {
-                        p[i, j] /= sum;
-                        Assert.Equal(p[i, j], fused.Probs[((b * heads + h) * l + i) * s + j], 1e-5);
-                    }
-                    for (int f = 0; f < d; f++)
-                    {
-                        double c = 0;
-                        for (int j = 0; j < s; j++) c += p[i, j] * At(hv, j, f);
-                        Assert.Equal(c, At(ctxRows, i, f), 1e-4);
-                    }
-                }
-                var gs = new double[l, s];
-                for (int i = 0; i < l; i++)
-                {
-                    double rowDot = 0;
-                    for (int j = 0; j < s; j++)
-                    {
-                        double gp = 0;
-                        for (int f = 0; f < d; f++) gp += At(hg, i, f) * At(hv, j, f);
-                        gs[i, j] = gp;
-                        rowDot += gp * p[i, j];
-                    }
-                    for (int j = 0; j < s; j++) gs[i, j] = p[i, j] * (gs[i, j] - rowDot) * scale;
-                }
-                for (int f = 0; f < d; f++)
-                {
-                    for (int i = 0; i < l; i++)
-                    {
-                        double gqv = 0;
-                        for (int j = 0; j < s; j++) gqv += gs[i, j] * At(hk, j, f);
-                        Assert.Equal(gqv, At(gqRows, i, f), 1e-4);
-                    }
-                    for (int j = 0; j < s; j++)
-                    {
-                        double gkv = 0, gvv = 0;
-                        for (int i = 0; i < l; i++)
-                        {
-                            gkv += gs[i, j] * At(hq, i, f);
-                            gvv += p[i, j] * At(hg, i, f);
-                        }
-                        Assert.Equal(gkv, At(gkRows, j, f), 1e-4);
-                        Assert.Equal(gvv, At(gvRows, j, f), 1e-4);
-                    }
-                }
-            }
-        }
+        AttentionKernelTests.AssertMatchesNaive(n, heads, l, s, d, scale, hq, hk, hv, fused.Probs, ctxRows, hg, gqRows, gkRows, gvRows);
     }
 
     /// <summary>

@@ -97,73 +97,7 @@ public class AttentionKernelTests
             Parallelism.MaxThreads = saved;
         }
 
-        for (int b = 0; b < n; b++)
-        {
-            for (int h = 0; h < heads; h++)
-            {
-                double At(HeadRows r, int pos, int f) => r.Data[r.Offset + b * r.BatchStride + pos * r.StepStride + h * d + f];
-                // forward: P = softmax(scale·q·kᵀ), C = P·v
-                var p = new double[l, s];
-                for (int i = 0; i < l; i++)
-                {
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j < s; j++)
-                    {
-                        double dot = 0;
-                        for (int f = 0; f < d; f++) dot += At(q, i, f) * At(k, j, f);
-                        p[i, j] = dot * scale;
-                        max = Math.Max(max, p[i, j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j < s; j++) sum += p[i, j] = Math.Exp(p[i, j] - max);
-                    for (int j = 0; j < s; j++)
-                    {
-                        p[i, j] /= sum;
-                        Assert.Equal(p[i, j], probs[((b * heads + h) * l + i) * s + j], 1e-5);
-                    }
-                    for (int f = 0; f < d; f++)
-                    {
-                        double c = 0;
-                        for (int j = 0; j < s; j++) c += p[i, j] * At(v, j, f);
-                        Assert.Equal(c, At(context, i, f), 1e-4);
-                    }
-                }
-                // backward: gP = gC·vᵀ, gS = P∘(gP − rowsum(gP∘P))·scale, gq = gS·k, gk = gSᵀ·q, gv = Pᵀ·gC
-                var gs = new double[l, s];
-                for (int i = 0; i < l; i++)
-                {
-                    double rowDot = 0;
-                    for (int j = 0; j < s; j++)
-                    {
-                        double gp = 0;
-                        for (int f = 0; f < d; f++) gp += At(gContext, i, f) * At(v, j, f);
-                        gs[i, j] = gp;
-                        rowDot += gp * p[i, j];
-                    }
-                    for (int j = 0; j < s; j++) gs[i, j] = p[i, j] * (gs[i, j] - rowDot) * scale;
-                }
-                for (int f = 0; f < d; f++)
-                {
-                    for (int i = 0; i < l; i++)
-                    {
-                        double g = 0;
-                        for (int j = 0; j < s; j++) g += gs[i, j] * At(k, j, f);
-                        Assert.Equal(g, At(gq, i, f), 1e-4);
-                    }
-                    for (int j = 0; j < s; j++)
-                    {
-                        double gK = 0, gV = 0;
-                        for (int i = 0; i < l; i++)
-                        {
-                            gK += gs[i, j] * At(q, i, f);
-                            gV += p[i, j] * At(gContext, i, f);
-                        }
-                        Assert.Equal(gK, At(gk, j, f), 1e-4);
-                        Assert.Equal(gV, At(gv, j, f), 1e-4);
-                    }
-                }
-            }
-        }
+        AssertMatchesNaive(n, heads, l, s, d, scale, q, k, v, probs, context, gContext, gq, gk, gv);
         // The gaps between the rows of the gradient are not written.
         if (gq.BatchStride < gq.StepStride)
         {
@@ -325,5 +259,82 @@ public class AttentionKernelTests
         var rows = new HeadRows(data, 0, 4 * 6, 6);
         var ex = Assert.Throws<ArgumentException>(() => AttentionKernel.Forward(2, 2, 4, 4, 1, 1f, rows, rows, rows, new float[10], rows));
         Assert.Contains("probabilities need 64", ex.Message);
+    }
+
+    /// <summary>
+    /// The naive reference in double, head by head: P = softmax(scale·q·kᵀ) against <paramref name="probs"/>, C = P·v against
+    /// <paramref name="context"/>, and the backward gq = gS·k, gk = gSᵀ·q, gv = Pᵀ·gC with gS = P∘(gC·vᵀ − rowsum)·scale.
+    /// AttentionHeadKernelTests checks the head kernels with it too.
+    /// </summary>
+    internal static void AssertMatchesNaive(int n, int heads, int l, int s, int d, double scale, HeadRows q, HeadRows k, HeadRows v, float[] probs,
+        HeadRows context, HeadRows gContext, HeadRows gq, HeadRows gk, HeadRows gv)
+    {
+        for (int b = 0; b < n; b++)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                double At(HeadRows r, int pos, int f) => r.Data[r.Offset + b * r.BatchStride + pos * r.StepStride + h * d + f];
+                // forward: P = softmax(scale·q·kᵀ), C = P·v
+                var p = new double[l, s];
+                for (int i = 0; i < l; i++)
+                {
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j < s; j++)
+                    {
+                        double dot = 0;
+                        for (int f = 0; f < d; f++) dot += At(q, i, f) * At(k, j, f);
+                        p[i, j] = dot * scale;
+                        max = Math.Max(max, p[i, j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < s; j++) sum += p[i, j] = Math.Exp(p[i, j] - max);
+                    for (int j = 0; j < s; j++)
+                    {
+                        p[i, j] /= sum;
+                        Assert.Equal(p[i, j], probs[((b * heads + h) * l + i) * s + j], 1e-5);
+                    }
+                    for (int f = 0; f < d; f++)
+                    {
+                        double c = 0;
+                        for (int j = 0; j < s; j++) c += p[i, j] * At(v, j, f);
+                        Assert.Equal(c, At(context, i, f), 1e-4);
+                    }
+                }
+                // backward: gP = gC·vᵀ, gS = P∘(gP − rowsum(gP∘P))·scale, gq = gS·k, gk = gSᵀ·q, gv = Pᵀ·gC
+                var gs = new double[l, s];
+                for (int i = 0; i < l; i++)
+                {
+                    double rowDot = 0;
+                    for (int j = 0; j < s; j++)
+                    {
+                        double gp = 0;
+                        for (int f = 0; f < d; f++) gp += At(gContext, i, f) * At(v, j, f);
+                        gs[i, j] = gp;
+                        rowDot += gp * p[i, j];
+                    }
+                    for (int j = 0; j < s; j++) gs[i, j] = p[i, j] * (gs[i, j] - rowDot) * scale;
+                }
+                for (int f = 0; f < d; f++)
+                {
+                    for (int i = 0; i < l; i++)
+                    {
+                        double g = 0;
+                        for (int j = 0; j < s; j++) g += gs[i, j] * At(k, j, f);
+                        Assert.Equal(g, At(gq, i, f), 1e-4);
+                    }
+                    for (int j = 0; j < s; j++)
+                    {
+                        double gK = 0, gV = 0;
+                        for (int i = 0; i < l; i++)
+                        {
+                            gK += gs[i, j] * At(q, i, f);
+                            gV += p[i, j] * At(gContext, i, f);
+                        }
+                        Assert.Equal(gK, At(gk, j, f), 1e-4);
+                        Assert.Equal(gV, At(gv, j, f), 1e-4);
+                    }
+                }
+            }
+        }
     }
 }
