@@ -314,12 +314,10 @@ public partial class Tensor
     /// </summary>
     private readonly struct GatherRows(Array source, int offset, int row, int elementSize, long[] v, Array dest, int parts) : Kernels.IParallelBody
     {
-        public int Parts { get; init; } = parts;
-
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int index)
         {
-            var (i0, count) = Kernels.Parallelism.PartRange(v.Length, Parts, index);
+            var (i0, count) = Kernels.Parallelism.PartRange(v.Length, parts, index);
             long rowBytes = (long)row * elementSize;
             for (int i = i0, i1 = i0 + count; i < i1; i++)
             {
@@ -389,10 +387,10 @@ public partial class Tensor
             // Rows of a contiguous tensor (a data loader gathering a shuffled batch): one block copy per index, no views; a
             // large batch by contiguous parts of its rows over the worker threads (GatherBytesPerPart).
             int row = _shape[0] == 0 ? 0 : NumElements / _shape[0];
-            var gather = new GatherRows(Storage.Array, Offset, row, DType.ElementSize(), v, result.Storage.Array, 1);
             int parts = v.Length < 2 ? 1 : Kernels.Parallelism.Parts((double)v.Length * row * DType.ElementSize(), GatherBytesPerPart);
-            if (parts <= 1) gather.Invoke(0);
-            else Kernels.Parallelism.For(parts, gather with { Parts = parts });
+            var gather = new GatherRows(Storage.Array, Offset, row, DType.ElementSize(), v, result.Storage.Array, parts);
+            if (parts == 1) gather.Invoke(0);
+            else Kernels.Parallelism.For(parts, gather);
         }
         else
         {
