@@ -58,6 +58,17 @@ public readonly record struct AttentionDropout(float[]? Mask, float[]? Dropped)
 {
     /// <summary>True when a mask is given.</summary>
     public bool IsActive => Mask is not null;
+
+    /// <summary>
+    /// The weights that multiply v for the <paramref name="count"/> probabilities at <paramref name="p"/>: with a mask, probs·mask
+    /// written into <see cref="Dropped"/> (the probabilities stay for the softmax's backward), else <paramref name="probs"/> itself.
+    /// </summary>
+    internal float[] WeightsFor(float[] probs, int p, int count)
+    {
+        if (!IsActive) return probs;
+        TensorPrimitives.Multiply(probs.AsSpan(p, count), Mask!.AsSpan(p, count), Dropped!.AsSpan(p, count));
+        return Dropped!;
+    }
 }
 
 /// <summary>
@@ -210,13 +221,7 @@ public static partial class AttentionKernel
             TimesTransposed(transposedKeys, l, s, d, scale, q.Data, q.Start(b, h, d), q.StepStride, k.Data, k.Start(b, h, d), k.StepStride, probs, p);
             if (!masks.IsEmpty) masks.AddTo(probs, p, index, b, l, s);
             for (int i = 0; i < l; i++) SoftmaxRow(probs.AsSpan(p + i * s, s));
-            var weights = probs;
-            if (dropout.IsActive)
-            {
-                // The dropped weights multiply v; the probabilities stay for the softmax's backward.
-                TensorPrimitives.Multiply(probs.AsSpan(p, l * s), dropout.Mask!.AsSpan(p, l * s), dropout.Dropped!.AsSpan(p, l * s));
-                weights = dropout.Dropped!;
-            }
+            var weights = dropout.WeightsFor(probs, p, l * s);
             Gemm.Sgemm(false, false, l, d, s, 1f, weights, p, s, v.Data, v.Start(b, h, d), v.StepStride, 0f, context.Data, context.Start(b, h, d),
                 context.StepStride);
         }
@@ -240,12 +245,7 @@ public static partial class AttentionKernel
             {
                 Scratch<float>.Pool.Return(kt);
             }
-            var weights = probs;
-            if (dropout.IsActive)
-            {
-                TensorPrimitives.Multiply(probs.AsSpan(p, l * s), dropout.Mask!.AsSpan(p, l * s), dropout.Dropped!.AsSpan(p, l * s));
-                weights = dropout.Dropped!;
-            }
+            var weights = dropout.WeightsFor(probs, p, l * s);
             HeadProduct(false, l, d, s, weights, p, s, v.Data, v.Start(b, h, d), v.StepStride, context.Data, context.Start(b, h, d), context.StepStride);
         }
     }
