@@ -164,7 +164,8 @@ public partial class Tensor
         if (!ShouldRecord(this)) return r;
         // The derivative is taken now (not from a saved input), so Clamp_ (which overwrites the input) still has the right gradient.
         var mask = Pointwise.DerivativeRaw<ClampOp>(this, a, b);
-        return Record(r, "ClampBackward", [this], (g, n) => [g * mask]);
+        // where(mask, g, 0) as PyTorch's clamp_backward: a NaN or ±∞ gradient outside the bounds gives 0 (IPointwiseOp.ZeroDerivativeSelects)
+        return Record(r, "ClampBackward", [this], (g, n) => [Where(mask.Ne(0.0), g, 0.0)]);
     }
 
     /// <summary>

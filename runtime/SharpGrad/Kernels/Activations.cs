@@ -15,6 +15,9 @@ public readonly struct ReluOp : IPointwiseOp
     public static bool PiecewiseConstantDerivative => true;
 
     /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
+
+    /// <inheritdoc/>
     public static string Name => "Relu";
 
     /// <inheritdoc/>
@@ -31,6 +34,9 @@ public readonly struct Relu6Op : IPointwiseOp
 {
     /// <inheritdoc/>
     public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
 
     /// <inheritdoc/>
     public static string Name => "Relu6";
@@ -224,6 +230,9 @@ public readonly struct HardtanhOp : IPointwiseOp
     public static bool PiecewiseConstantDerivative => true;
 
     /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
+
+    /// <inheritdoc/>
     public static string Name => "Hardtanh";
 
     /// <inheritdoc/>
@@ -267,6 +276,9 @@ public readonly struct SoftshrinkOp : IPointwiseOp
     public static bool PiecewiseConstantDerivative => true;
 
     /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
+
+    /// <inheritdoc/>
     public static string Name => "Softshrink";
 
     /// <inheritdoc/>
@@ -291,6 +303,9 @@ public readonly struct HardshrinkOp : IPointwiseOp
 {
     /// <inheritdoc/>
     public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
 
     /// <inheritdoc/>
     public static string Name => "Hardshrink";
@@ -498,6 +513,9 @@ public readonly struct HardsigmoidOp : IPointwiseOp
 {
     /// <inheritdoc/>
     public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
 
     /// <inheritdoc/>
     public static string Name => "Hardsigmoid";

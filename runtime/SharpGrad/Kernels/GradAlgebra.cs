@@ -133,8 +133,9 @@ internal readonly struct F32(float value) : IScalarAlgebra<F32, float>
     public static F32 Pow(F32 x, double p) => new(p == 2 ? x.Value * x.Value : MathF.Pow(x.Value, (float)p));
     public static F32 Pow(F32 x, F32 y) => new(MathF.Pow(x.Value, y.Value));
     public static F32 Log(F32 x) => new(MathF.Log(x.Value));
-    public static F32 Above(F32 x, double t) => new(x.Value > t ? 1f : 0f);
-    public static F32 Below(F32 x, double t) => new(x.Value < t ? 1f : 0f);
+    // the threshold rounded to float first, as PyTorch casts a Scalar bound to the tensor's dtype (clamp, hardtanh, the shrinks)
+    public static F32 Above(F32 x, double t) => new(x.Value > (float)t ? 1f : 0f);
+    public static F32 Below(F32 x, double t) => new(x.Value < (float)t ? 1f : 0f);
     public static F32 Wins(F32 a, F32 b) => new(a.Value > b.Value ? 1f : a.Value == b.Value ? 0.5f : 0f);
     public static F32 Select(F32 mask, F32 whenTrue, F32 whenFalse) => mask.Value != 0f ? whenTrue : whenFalse;
 }

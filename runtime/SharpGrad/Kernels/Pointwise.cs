@@ -29,6 +29,14 @@ public interface IPointwiseOp
     /// the same <see cref="Derivative"/> a SIMD vector at a time (<see cref="VectorAlgebra{T}"/>) instead of per element.
     /// </summary>
     static virtual bool PiecewiseConstantDerivative => false;
+
+    /// <summary>
+    /// True when PyTorch's backward of the op selects rather than multiplies: <c>where(f′ ≠ 0, g·f′, 0)</c>
+    /// (<c>threshold_backward</c> for ReLU, <c>hardtanh_backward</c>, <c>clamp_backward</c>, the shrinks', <c>hardsigmoid_backward</c>;
+    /// sign's gradient is zeros). A NaN or ±∞ upstream gradient where the derivative is 0 then gives 0, not NaN, and a
+    /// negative one gives +0. False (the product g·f′, NaN·0 = NaN) for ops whose PyTorch backward multiplies (LeakyReLU, Abs, …).
+    /// </summary>
+    static virtual bool ZeroDerivativeSelects => false;
 }
 
 /// <summary>
@@ -94,7 +102,7 @@ public static class Pointwise
         ScalarBackward<TOp, T, TA>(x[i..n], y[i..n], g[i..n], o[i..], accumulate, a, b);
     }
 
-    /// <summary>The reference path: o = g · f′ (or +=) one element at a time on the scalar algebra.</summary>
+    /// <summary>The reference path: o = g · f′ (or +=) one element at a time on the scalar algebra (0 where f′ is 0 when <see cref="IPointwiseOp.ZeroDerivativeSelects"/>).</summary>
     internal static void ScalarBackward<TOp, T, TA>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> o, bool accumulate, double a, double b)
         where TOp : IPointwiseOp
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -102,12 +110,15 @@ public static class Pointwise
     {
         if (accumulate)
         {
-            for (int i = 0; i < o.Length; i++) o[i] += g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
+            for (int i = 0; i < o.Length; i++) o[i] += Term(g[i], TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value);
         }
         else
         {
-            for (int i = 0; i < o.Length; i++) o[i] = g[i] * TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value;
+            for (int i = 0; i < o.Length; i++) o[i] = Term(g[i], TOp.Derivative(TA.Of(x[i]), TA.Of(y[i]), a, b).Value);
         }
+
+        // g·f′, or 0 where f′ is 0 for an op whose PyTorch backward selects (a constant per op type: no branch otherwise)
+        static T Term(T g, T d) => TOp.ZeroDerivativeSelects && d == T.Zero ? T.Zero : g * d;
     }
 
     /// <summary>
@@ -125,6 +136,7 @@ public static class Pointwise
         {
             var d = TOp.Derivative(new VectorAlgebra<T>(new Vector<T>(x[i..])), new VectorAlgebra<T>(new Vector<T>(y[i..])), a, b).Value;
             var v = new Vector<T>(g[i..]) * d;
+            if (TOp.ZeroDerivativeSelects) v = Vector.AndNot(v, Vector.Equals(d, Vector<T>.Zero));
             if (accumulate) v += new Vector<T>(o[i..]);
             v.CopyTo(o[i..]);
         }
@@ -180,7 +192,11 @@ public static class Pointwise
     /// <summary>g · f′(x) (x and y: the op's input and output, or a stand-in of their shape for the one it does not read).</summary>
     internal static Tensor Gradient<TOp>(Tensor g, Tensor x, Tensor y, double a, double b) where TOp : IPointwiseOp
     {
-        if (Autograd.IsGradEnabled) return g * TOp.Derivative(new TensorAlgebra(x), new TensorAlgebra(y), a, b).Value;
+        if (Autograd.IsGradEnabled)
+        {
+            var d = TOp.Derivative(new TensorAlgebra(x), new TensorAlgebra(y), a, b).Value;
+            return TOp.ZeroDerivativeSelects ? Tensor.Where(d.Ne(0.0), g * d, 0.0) : g * d;
+        }
         var xc = x.ContiguousRaw();
         var yc = y.DType == xc.DType ? y.ContiguousRaw() : y.ToRaw(xc.DType);
         var gc = g.DType == xc.DType ? g.ContiguousRaw() : g.ToRaw(xc.DType);

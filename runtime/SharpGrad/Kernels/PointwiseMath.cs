@@ -106,6 +106,9 @@ public readonly struct SignOp : IPointwiseOp
     public static bool PiecewiseConstantDerivative => true;
 
     /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
+
+    /// <inheritdoc/>
     public static string Name => "Sign";
 
     /// <inheritdoc/>
@@ -301,6 +304,9 @@ public readonly struct ClampOp : IPointwiseOp
 {
     /// <inheritdoc/>
     public static bool PiecewiseConstantDerivative => true;
+
+    /// <inheritdoc/>
+    public static bool ZeroDerivativeSelects => true;
 
     /// <inheritdoc/>
     public static string Name => "Clamp";

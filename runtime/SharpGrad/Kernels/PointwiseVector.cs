@@ -52,21 +52,11 @@ internal readonly struct VectorAlgebra<T>(Vector<T> value) : IGradAlgebra<Vector
         return new(Vector.ConditionalSelect(Vector.Equals(v, v), sign, v));
     }
 
-    /// <summary>1 where x &gt; t, compared as the scalar algebras do (x widened to double): x &gt; t ⇔ x &gt; the largest T ≤ t.</summary>
-    public static VectorAlgebra<T> Above(VectorAlgebra<T> x, double t)
-    {
-        T bound = T.CreateTruncating(t);
-        if (double.CreateTruncating(bound) > t) bound = T.BitDecrement(bound);
-        return new(Mask(Vector.GreaterThan(x.Value, new Vector<T>(bound))));
-    }
+    /// <summary>1 where x &gt; t, t rounded to T first as the scalar algebras do (PyTorch casts a Scalar bound to the tensor's dtype).</summary>
+    public static VectorAlgebra<T> Above(VectorAlgebra<T> x, double t) => new(Mask(Vector.GreaterThan(x.Value, K(t))));
 
-    /// <summary>1 where x &lt; t (x &lt; t ⇔ x &lt; the smallest T ≥ t).</summary>
-    public static VectorAlgebra<T> Below(VectorAlgebra<T> x, double t)
-    {
-        T bound = T.CreateTruncating(t);
-        if (double.CreateTruncating(bound) < t) bound = T.BitIncrement(bound);
-        return new(Mask(Vector.LessThan(x.Value, new Vector<T>(bound))));
-    }
+    /// <summary>1 where x &lt; t, t rounded to T first.</summary>
+    public static VectorAlgebra<T> Below(VectorAlgebra<T> x, double t) => new(Mask(Vector.LessThan(x.Value, K(t))));
 
     public static VectorAlgebra<T> Wins(VectorAlgebra<T> a, VectorAlgebra<T> b)
         => new(Vector.ConditionalSelect(Vector.GreaterThan(a.Value, b.Value), Vector<T>.One,

@@ -102,13 +102,14 @@ public static partial class TransformerLayerKernel
         }
     }
 
-    /// <summary>One vector of a row: g (or, with <paramref name="relu"/>, g·(act &gt; 0 ? 1 : 0), stored back into g).</summary>
+    /// <summary>One vector of a row: g (or, with <paramref name="relu"/>, act &gt; 0 ? g : +0 — PyTorch's threshold_backward selects, so
+    /// a NaN or ±∞ g at a dead unit gives 0 — stored back into g).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Term(ref float g, ref float act, nuint j, bool relu, Vector512<float> one)
     {
         var v = Vector512.LoadUnsafe(ref g, j);
         if (!relu) return v;
-        v *= one & Vector512.GreaterThan(Vector512.LoadUnsafe(ref act, j), Vector512<float>.Zero);
+        v &= Vector512.GreaterThan(Vector512.LoadUnsafe(ref act, j), Vector512<float>.Zero);
         v.StoreUnsafe(ref g, j);
         return v;
     }

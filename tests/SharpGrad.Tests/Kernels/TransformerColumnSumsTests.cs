@@ -52,9 +52,9 @@ public class TransformerColumnSumsTests
         act[2] = -0f;
         var g = Mixed(rng, rows * cols);
         for (int i = 0; i < g.Length; i += 5) g[i] = -g[i];
-        g[2] = -3f;   // masked: −0
+        g[2] = -3f;   // masked: +0 (PyTorch's threshold_backward selects)
         g[3] = float.NegativeInfinity;
-        if (act[3] <= 0) act[3] = 0f;   // masked: NaN
+        if (act[3] <= 0) act[3] = 0f;   // masked: +0, not −∞·0 = NaN
         var bias = Mixed(rng, cols);
         var expectedG = (float[])g.Clone();
         Pointwise.Backward<ReluOp, float, F32>(act, act, expectedG, expectedG, accumulate: false, 0, 0);
