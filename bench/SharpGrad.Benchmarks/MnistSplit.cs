@@ -11,10 +11,18 @@ namespace SharpGrad.Benchmarks;
 /// split per part (shuffle, batch gathering, ZeroGrad, LossBackward, Step), summed per epoch, to see where the epochs' time
 /// goes. Variants (diagnostics only, not the workload): <c>fixed</c> trains on one batch every step (no gathering),
 /// <c>pregathered</c> gathers all of an epoch's batches before the epoch, <c>plain</c> uses SGD without momentum, <c>mlp</c> runs mlp_train_step_b64's step (one fixed
-/// <c>torch.rand</c> batch, plain SGD at lr 0.01) so that <c>--regions</c> maps its loops.
+/// <c>torch.rand</c> batch, plain SGD at lr 0.01) so that <c>--regions</c> maps its loops. <c>--jit-log</c>: the methods compiled in the
+/// first epoch, each with its compile time and thread (<see cref="JitLog"/>).
 /// </summary>
 public static class MnistSplit
 {
+    private static class Interop
+    {
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gettid")]
+        private static extern int gettid();
+        internal static long GetTid() => gettid();
+    }
+
     /// <summary>The process's minor page faults so far (/proc/self/stat, field 10).</summary>
     private static long MinorFaults()
     {
@@ -30,6 +38,7 @@ public static class MnistSplit
         int epochs = 5;
         int warmMs = 0;
         bool regions = false;
+        JitLog? jitLog = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -37,6 +46,7 @@ public static class MnistSplit
             else if (args[i] == "--epochs") epochs = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--warm") warmMs = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--regions") regions = true;
+            else if (args[i] == "--jit-log") jitLog = new JitLog();
         }
         Parallelism.MaxThreads = threads;
         Rng.ManualSeed(0);
@@ -65,6 +75,7 @@ public static class MnistSplit
         var wall = new double[epochs];
         var jitMs = new double[epochs];
         var jitCount = new long[epochs];
+        var jitOwnMs = new double[epochs];
         var gcs = new int[epochs];
         var pauseMs = new double[epochs];
         var faults = new long[epochs];
@@ -75,11 +86,14 @@ public static class MnistSplit
         Tensor? fx = variant is "fixed-rand" or "mlp" ? Tensor.Rand(64, 784) : null, fy = variant is "fixed-rand" or "mlp" ? Tensor.RandInt(0, 10, [64]) : null;
         var per = new double[epochs, parts, 8000 / 64];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"before the loop: JIT {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F1} ms ({System.Runtime.JitInfo.GetCompiledMethodCount()} methods) since start"));
+        long osThread = Interop.GetTid();
+        jitLog?.Start();
         var swAll = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
         {
             long e0 = Stopwatch.GetTimestamp();
             var j0 = System.Runtime.JitInfo.GetCompilationTime();
+            var jo0 = System.Runtime.JitInfo.GetCompilationTime(currentThread: true);
             long jc0 = System.Runtime.JitInfo.GetCompiledMethodCount();
             int g0 = GC.CollectionCount(0);
             var p0 = GC.GetTotalPauseDuration();
@@ -147,9 +161,11 @@ public static class MnistSplit
             wall[epoch] = Stopwatch.GetElapsedTime(e0).TotalMilliseconds;
             jitMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime() - j0).TotalMilliseconds;
             jitCount[epoch] = System.Runtime.JitInfo.GetCompiledMethodCount() - jc0;
+            jitOwnMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime(currentThread: true) - jo0).TotalMilliseconds;
             gcs[epoch] = GC.CollectionCount(0) - g0;
             pauseMs[epoch] = (GC.GetTotalPauseDuration() - p0).TotalMilliseconds;
             faults[epoch] = MinorFaults() - f0;
+            if (epoch == 0) jitLog?.Mark();
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"mnist-split variant={variant} threads={threads} total {swAll.Elapsed.TotalSeconds:F3} s; GCs gen0 {GC.CollectionCount(0) - gc0} gen1 {GC.CollectionCount(1) - gc1} gen2 {GC.CollectionCount(2) - gc2}; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
@@ -157,12 +173,13 @@ public static class MnistSplit
         {
             var sb = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"  epoch {e}: {wall[e],6:F1} ms ="));
             for (int p = 0; p < parts; p++) sb.Append(CultureInfo.InvariantCulture, $" {names[p]} {t[e, p],6:F1}");
-            sb.Append(CultureInfo.InvariantCulture, $"; JIT {jitMs[e]:F1} ms ({jitCount[e]} methods), gen0 GCs {gcs[e]} (pause {pauseMs[e]:F1} ms), {faults[e]} page faults, slowest step {maxStep[e]:F2} ms");
+            sb.Append(CultureInfo.InvariantCulture, $"; JIT {jitMs[e]:F1} ms ({jitCount[e]} methods; {jitOwnMs[e]:F1} ms on this thread), gen0 GCs {gcs[e]} (pause {pauseMs[e]:F1} ms), {faults[e]} page faults, slowest step {maxStep[e]:F2} ms");
             double Median(int part) { var v = Enumerable.Range(0, 8000 / 64).Select(j => per[e, part, j]).Order().ToArray(); return v[v.Length / 2]; }
             sb.Append(CultureInfo.InvariantCulture, $"; median us: gather {Median(1):F1} lossbwd {Median(3):F1} step {Median(4):F1}");
             Console.WriteLine(sb.ToString());
         }
         if (mlpStep && fx is not null) PrintDensities(net, fx);
+        jitLog?.Print(osThread);
         return 0;
     }
 

@@ -202,6 +202,19 @@ public static partial class Workloads
     /// <summary>The folder with the MNIST copy: $MNIST_DIR, else Data/ next to the program.</summary>
     public static string DataDir() => Environment.GetEnvironmentVariable("MNIST_DIR") is { Length: > 0 } d ? d : Path.Combine(AppContext.BaseDirectory, "Data");
 
+    /// <summary>The process's minor page faults so far (/proc/self/stat, field 10; 0 where there is none).</summary>
+    private static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return 0; }
+        catch (UnauthorizedAccessException) { return 0; }
+    }
+
     /// <summary>mnist_mlp_5_epochs: the MLP trained on the first 8000 images (SGD lr 0.1, momentum 0.9, batch 64, shuffled,
     /// last partial batch dropped); returns the training seconds (batch gathering included) and the accuracy on the last 2000.</summary>
     public static (double Seconds, float Accuracy) MnistMlp(string dir, int epochs, bool compiled = false)
@@ -215,6 +228,7 @@ public static partial class Workloads
         var opt = new Sgd(compiled ? net.Parameters() : mlp.Parameters(), 0.1, momentum: 0.9);
         var (gc0, gc1, gc2, allocated) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetAllocatedBytesForCurrentThread());
         var (epochMs, epochCpuMs, epochPauseMs) = (new double[epochs], new double[epochs], new double[epochs]);
+        var (epochJitMs, epochFaults) = (new double[epochs], new long[epochs]);
         var process = Process.GetCurrentProcess();
         var sw = Stopwatch.StartNew();
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -223,6 +237,8 @@ public static partial class Workloads
             process.Refresh();
             double cpuStart = process.TotalProcessorTime.TotalMilliseconds;
             var pauseStart = GC.GetTotalPauseDuration();
+            var jitStart = System.Runtime.JitInfo.GetCompilationTime(currentThread: true);
+            long faultStart = MinorFaults();
             var perm = Tensor.RandPerm(8000);
             for (int i = 0; i + 64 <= 8000; i += 64)
             {
@@ -235,13 +251,16 @@ public static partial class Workloads
             process.Refresh();
             epochCpuMs[epoch] = process.TotalProcessorTime.TotalMilliseconds - cpuStart;
             epochPauseMs[epoch] = (GC.GetTotalPauseDuration() - pauseStart).TotalMilliseconds;
+            epochJitMs[epoch] = (System.Runtime.JitInfo.GetCompilationTime(currentThread: true) - jitStart).TotalMilliseconds;
+            epochFaults[epoch] = MinorFaults() - faultStart;
         }
         double secs = sw.Elapsed.TotalSeconds;
         // Where the time went (stderr, so that compare's parser sees only the workload lines): the epochs one by one show
         // the warm-up (JIT tier-up of the code the run meets first; its CPU time includes the background JIT thread), the
         // collections and bytes show the data path's garbage.
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"# mnist_mlp_5_epochs {(compiled ? "compiled" : "eager")}: epochs {string.Join(" ", epochMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms wall, {string.Join(" ", epochCpuMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms CPU (all threads), {string.Join(" ", epochPauseMs.Select(ms => ms.ToString("F1", CultureInfo.InvariantCulture)))} ms in GC pauses; " +
+            $"# mnist_mlp_5_epochs {(compiled ? "compiled" : "eager")}: epochs {string.Join(" ", epochMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms wall, {string.Join(" ", epochCpuMs.Select(ms => ms.ToString("F0", CultureInfo.InvariantCulture)))} ms CPU (all threads), {string.Join(" ", epochPauseMs.Select(ms => ms.ToString("F1", CultureInfo.InvariantCulture)))} ms in GC pauses, " +
+            $"{string.Join(" ", epochJitMs.Select(ms => ms.ToString("F1", CultureInfo.InvariantCulture)))} ms JIT on the training thread, {string.Join(" ", epochFaults)} page faults; " +
             $"GCs gen0 {GC.CollectionCount(0) - gc0} gen1 {GC.CollectionCount(1) - gc1} gen2 {GC.CollectionCount(2) - gc2}; " +
             $"{(GC.GetAllocatedBytesForCurrentThread() - allocated) / (epochs * (8000 / 64))} B per step"));
         net.Eval();

@@ -104,17 +104,24 @@ public partial class Tensor
 
     // ---------------- Gather / Scatter ----------------
 
+    // The data path's index methods (IndexSelect, IndexValues, CheckIndex) are compiled optimised at their first call, which in
+    // a training loop is inside its first epoch, on the training thread: their error messages and IndexSelect's recording are
+    // separate methods, compiled only if ever called, so that the compile of the hot part does not also resolve the string
+    // formatting's and the closure's methods (docs/performance.md, "mnist at 2 threads, session 27").
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static Tensor CheckIndex(Tensor index, string op)
     {
         ArgumentNullException.ThrowIfNull(index);
         if (index.DType == DType.Int32) return index.ToRaw(DType.Int64);
-        if (index.DType != DType.Int64)
-        {
-            throw new ArgumentException($"{op}: the index must be an Int64 tensor, but got {index.DType} (shape {ShapeUtil.Format(index._shape)}). Convert it with .To(DType.Int64).");
-        }
+        if (index.DType != DType.Int64) ThrowIndexDType(index, op);
         return index.ContiguousRaw();
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowIndexDType(Tensor index, string op) =>
+        throw new ArgumentException($"{op}: the index must be an Int64 tensor, but got {index.DType} (shape {ShapeUtil.Format(index._shape)}). Convert it with .To(DType.Int64).");
 
     /// <summary>Checks the shape rules shared by Gather and Scatter: same rank; index no larger than the others off dim.</summary>
     private static void CheckGatherShapes(string op, int dim, Tensor self, Tensor index, Tensor? src)
@@ -350,22 +357,27 @@ public partial class Tensor
     private long[] IndexValues(Tensor index, int dim, string op)
     {
         var idx = CheckIndex(index, op);
-        if (idx.Rank > 1)
-        {
-            throw new ArgumentException($"{op}: the index must be 1-D (or 0-D), but got shape {ShapeUtil.Format(idx._shape)}. Flatten it first.");
-        }
-        var v = idx.ToLongArray();
+        if (idx.Rank > 1) ThrowIndexRank(idx, op);
+        // CheckIndex gave a contiguous Int64 tensor: its elements copied (ToLongArray's result, without its conversions)
+        var v = idx.Span<long>().ToArray();
         int size = _shape[dim];
         for (int i = 0; i < v.Length; i++)
         {
-            if (v[i] < -size || v[i] >= size)
-            {
-                throw new IndexOutOfRangeException($"{op}: index {v[i]} is out of bounds for dimension {dim} with size {size} (tensor shape {ShapeUtil.Format(_shape)}).");
-            }
+            if (v[i] < -size || v[i] >= size) ThrowIndexOutOfBounds(v[i], dim, size, op);
             if (v[i] < 0) v[i] += size;
         }
         return v;
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowIndexRank(Tensor idx, string op) =>
+        throw new ArgumentException($"{op}: the index must be 1-D (or 0-D), but got shape {ShapeUtil.Format(idx._shape)}. Flatten it first.");
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ThrowIndexOutOfBounds(long value, int dim, int size, string op) =>
+        throw new IndexOutOfRangeException($"{op}: index {value} is out of bounds for dimension {dim} with size {size} (tensor shape {ShapeUtil.Format(_shape)}).");
 
     /// <summary>
     /// The slices along <paramref name="dim"/> listed in the 1-D Int64 <paramref name="index"/> (PyTorch: <c>index_select</c>).
@@ -396,7 +408,13 @@ public partial class Tensor
         {
             for (int i = 0; i < v.Length; i++) CopyRaw(RawSelect(this, d, (int)v[i]), RawSelect(result, d, i));
         }
-        if (!ShouldRecord(this)) return result;
+        return ShouldRecord(this) ? RecordIndexSelect(result, d, v) : result;
+    }
+
+    /// <summary>IndexSelect's autograd record (apart: see CheckIndex's note).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private Tensor RecordIndexSelect(Tensor result, int d, long[] v)
+    {
         var selfShape = _shape;
         var idx = Wrap(v, v.Length);
         return Record(result, "IndexSelectBackward", [this], (g, n) => [Zeros(selfShape, g.DType).IndexAdd(d, idx, g)]);
