@@ -193,6 +193,15 @@ public static class SequenceWorkloads
         add("xfmr-weights-t", "encoder layer: the four linear weights transposed (each forward, before a split's parts start)", () => weightsT.Fill(shape, w), 100);
         Kernels.TransformerLayerKernel.Forward(shape, xs, ys, 16, w, ws); // the backward reads the forward's workspace
         add("xfmr-layer-bwd", "encoder layer kernel backward, 16x64x128", () => Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws), 30);
+        // The generated step's two ways with fresh parameter gradients: cleared by the entry and added to, or written by the
+        // layer (overwriteWeights: the encoder rule as the first writer); the same binary, so the two alternate within a run.
+        add("xfmr-layer-bwd-cleared", "encoder layer backward, its 12 weight gradients cleared first and added to", () =>
+        {
+            foreach (var a in g) Array.Clear(a!);
+            Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws);
+        }, 30);
+        add("xfmr-layer-bwd-fresh", "encoder layer backward, its 12 weight gradients written (overwriteWeights)", () =>
+            Kernels.TransformerLayerKernel.Backward(shape, ys, gx, 16, w, g, ws, overwriteWeights: 0xFFF), 30);
         // The feed-forward block alone (linear1, ReLU, linear2 and their backward, on the layer's own activations), skipping
         // the ReLU's zeros (TransformerLayer.Skip.cs) and dense, in one binary so the two alternate within a run.
         var wsf = new Kernels.EncoderLayerWorkspace();

@@ -380,19 +380,20 @@ public static partial class CompiledSupport
     /// <summary>
     /// Its backward: the input's gradient added into <paramref name="gx"/> (written over its old contents when
     /// <paramref name="overwriteInput"/>: the generated program's first writer of that gradient, which it does not clear),
-    /// each weight's into <paramref name="weightGrads"/>.
+    /// each weight's into <paramref name="weightGrads"/> (written over the fresh ones of <paramref name="overwriteWeights"/>: bit i
+    /// for weightGrads[i] when this layer is its first writer and it holds nothing to keep, so the entry did not clear it).
     /// </summary>
     public static void EncoderLayerBackward(TransformerEncoderLayer layer, float[] gy, float[]? gx, float[]?[] weightGrads, int n, EncoderLayerShape shape,
-        EncoderLayerWorkspace workspace, bool batchFirst = true, bool unbatched = false, bool overwriteInput = false)
+        EncoderLayerWorkspace workspace, bool batchFirst = true, bool unbatched = false, bool overwriteInput = false, int overwriteWeights = 0)
     {
         if (unbatched) (shape, n, _) = Unbatched(shape, n, null);
         if (batchFirst)
         {
-            TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace, overwriteInput);
+            TransformerLayerKernel.Backward(shape, gy, gx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace, overwriteInput, overwriteWeights);
             return;
         }
         var (rowsGy, rowsGx) = ToRows(gy, gx, n, shape);
-        TransformerLayerKernel.Backward(shape, rowsGy, rowsGx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace);
+        TransformerLayerKernel.Backward(shape, rowsGy, rowsGx, n, EncoderLayerWeights(layer, shape), weightGrads, workspace, overwriteWeights: overwriteWeights);
         if (gx is not null) AxisCopyKernel.SwapLeading(rowsGx!, gx, n, shape.Steps, shape.DModel, accumulate: !overwriteInput);
     }
 

@@ -636,6 +636,9 @@ public static partial class Gemm
         // at 100 rows failed on AVX-512 by a few ulp in rows 96–99 of linear2's k = 512 forward).
         bool tailTile = m6 < m && (!Vector512.IsHardwareAccelerated || k > DirectKC);
         int iTail = m - mr;
+        // AVX-512 floats with a column epilogue: applied to the full tiles' accumulators of the last k-block before their one store
+        bool fusedEpi = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && mr == 8 && !epi.IsNone && !epi.RowBias && !t_epilogueAfterTile;
+        if (fusedEpi) epi.Check(m, j1);
         for (int pc = 0; pc < k; pc += DirectKC)
         {
             int kc = Math.Min(DirectKC, k - pc);
@@ -653,6 +656,13 @@ public static partial class Gemm
                     // C's tile requested now (its rows far apart, out of the hardware prefetcher's reach), as the packed kernel does:
                     // its lines arrive while the k loop runs instead of stalling the stores and the epilogue after it
                     if (strips is not null) PrefetchTile(ref cp, ldc, mr, w2);
+                    if (lastBlock && fusedEpi)
+                    {
+                        // the epilogue on the accumulators, stored once (AVX-512 floats)
+                        AxpyTileEpi512(ref Unsafe.As<T, float>(ref ap0), ai, ap, ref Unsafe.As<T, float>(ref bp), ldStrip, kc, float.CreateTruncating(alpha),
+                            ref Unsafe.As<T, float>(ref cp), ldc, accumulate: !overwrite || pc > 0, Unsafe.As<Epi<T>, Epi<float>>(ref epi), i, j);
+                        continue;
+                    }
                     AxpyTile(ref ap0, ai, ap, ref bp, new StridedRows(ldStrip), 0, kc, alpha, ref cp, ldc, accumulate: !overwrite || pc > 0);
                     // the tile's rows are in L1: bias, residual and activation now (not in a pass over C after the product)
                     if (lastBlock) epi.ApplyTile(ref cp, ldc, mr, i, j, w2);
@@ -772,6 +782,96 @@ public static partial class Gemm
             AddTile<T, V, TV>(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, w);
             AddTile<T, V, TV>(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, w);
         }
+    }
+
+    /// <summary>Tests: the direct kernel's epilogue applied after each tile's store (the path before session 27) on this thread.</summary>
+    [ThreadStatic] internal static bool t_epilogueAfterTile;
+
+    /// <summary>
+    /// <see cref="AxpyTile{T, TRows, V, TV}"/> (8 rows × 2 vectors of 512 bits, B's rows <paramref name="ldb"/> apart) for the
+    /// last k-block of a product with a column epilogue: each accumulator times alpha (added to C when
+    /// <paramref name="accumulate"/>, as AddTile), then + bias, + residual, max(·, 0) — <see cref="Epi{T}.ApplyTile"/>'s
+    /// operations in its order, on the registers — and stored once, instead of stored, read back, and stored again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AxpyTileEpi512(ref float a, int ai, int ap, ref float b, int ldb, int k, float alpha, ref float c, int ldc, bool accumulate,
+        Epi<float> epi, int i0, int j0)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        nint ai1 = ai, ai2 = 2 * (nint)ai, ai3 = 3 * (nint)ai, aStep = ap, lb = ldb;
+        ref float ar = ref a;
+        ref float ar4 = ref Unsafe.Add(ref a, 4 * (nint)ai);
+        ref float bRow = ref b;
+        for (int p = 0; p < k; p++)
+        {
+            var b0 = Vector512.LoadUnsafe(ref bRow);
+            var b1 = Vector512.LoadUnsafe(ref bRow, 16);
+            var v = Vector512.Create(ar);
+            c00 = Vector512.FusedMultiplyAdd(v, b0, c00); c01 = Vector512.FusedMultiplyAdd(v, b1, c01);
+            v = Vector512.Create(Unsafe.Add(ref ar, ai1));
+            c10 = Vector512.FusedMultiplyAdd(v, b0, c10); c11 = Vector512.FusedMultiplyAdd(v, b1, c11);
+            v = Vector512.Create(Unsafe.Add(ref ar, ai2));
+            c20 = Vector512.FusedMultiplyAdd(v, b0, c20); c21 = Vector512.FusedMultiplyAdd(v, b1, c21);
+            v = Vector512.Create(Unsafe.Add(ref ar, ai3));
+            c30 = Vector512.FusedMultiplyAdd(v, b0, c30); c31 = Vector512.FusedMultiplyAdd(v, b1, c31);
+            v = Vector512.Create(ar4);
+            c40 = Vector512.FusedMultiplyAdd(v, b0, c40); c41 = Vector512.FusedMultiplyAdd(v, b1, c41);
+            v = Vector512.Create(Unsafe.Add(ref ar4, ai1));
+            c50 = Vector512.FusedMultiplyAdd(v, b0, c50); c51 = Vector512.FusedMultiplyAdd(v, b1, c51);
+            v = Vector512.Create(Unsafe.Add(ref ar4, ai2));
+            c60 = Vector512.FusedMultiplyAdd(v, b0, c60); c61 = Vector512.FusedMultiplyAdd(v, b1, c61);
+            v = Vector512.Create(Unsafe.Add(ref ar4, ai3));
+            c70 = Vector512.FusedMultiplyAdd(v, b0, c70); c71 = Vector512.FusedMultiplyAdd(v, b1, c71);
+            ar = ref Unsafe.Add(ref ar, aStep);
+            ar4 = ref Unsafe.Add(ref ar4, aStep);
+            bRow = ref Unsafe.Add(ref bRow, lb);
+        }
+        var va = Vector512.Create(alpha);
+        bool hasBias = epi.Bias is not null, hasRes = epi.Residual is not null;
+        Vector512<float> bias0 = default, bias1 = default;
+        if (hasBias)
+        {
+            ref float bias = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(epi.Bias!), epi.BiasOff + j0);
+            bias0 = Vector512.LoadUnsafe(ref bias);
+            bias1 = Vector512.LoadUnsafe(ref bias, 16);
+        }
+        ref float res = ref hasRes ? ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(epi.Residual!), epi.ResOff + (nint)i0 * epi.ResLd + j0) : ref Unsafe.NullRef<float>();
+        nint resLd = epi.ResLd;
+        EpiRow(ref c, va, accumulate, c00, c01, hasBias, bias0, bias1, hasRes, ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, ldc), va, accumulate, c10, c11, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 2 * ldc), va, accumulate, c20, c21, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 2 * resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 3 * ldc), va, accumulate, c30, c31, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 3 * resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 4 * ldc), va, accumulate, c40, c41, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 4 * resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 5 * ldc), va, accumulate, c50, c51, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 5 * resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 6 * ldc), va, accumulate, c60, c61, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 6 * resLd) : ref res, epi.Relu);
+        EpiRow(ref Unsafe.Add(ref c, 7 * ldc), va, accumulate, c70, c71, hasBias, bias0, bias1, hasRes, ref hasRes ? ref Unsafe.Add(ref res, 7 * resLd) : ref res, epi.Relu);
+    }
+
+    /// <summary>One row of <see cref="AxpyTileEpi512"/>: AddTile's value, then the epilogue's + bias, + residual, max(·, 0), stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EpiRow(ref float c, Vector512<float> alpha, bool accumulate, Vector512<float> v0, Vector512<float> v1, bool hasBias,
+        Vector512<float> bias0, Vector512<float> bias1, bool hasRes, ref float res, bool relu)
+    {
+        v0 = accumulate ? Vector512.FusedMultiplyAdd(alpha, v0, Vector512.LoadUnsafe(ref c)) : alpha * v0;
+        v1 = accumulate ? Vector512.FusedMultiplyAdd(alpha, v1, Vector512.LoadUnsafe(ref c, 16)) : alpha * v1;
+        if (hasBias)
+        {
+            v0 += bias0;
+            v1 += bias1;
+        }
+        if (hasRes)
+        {
+            v0 += Vector512.LoadUnsafe(ref res);
+            v1 += Vector512.LoadUnsafe(ref res, 16);
+        }
+        if (relu)
+        {
+            v0 = Vector512.Max(v0, Vector512<float>.Zero);
+            v1 = Vector512.Max(v1, Vector512<float>.Zero);
+        }
+        v0.StoreUnsafe(ref c);
+        v1.StoreUnsafe(ref c, 16);
     }
 
     /// <summary><see cref="AxpyTile{T, TRows, V, TV}"/> at the widest vectors the machine has (<see cref="DirectMR"/> rows).</summary>

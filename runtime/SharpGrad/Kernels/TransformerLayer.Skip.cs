@@ -87,20 +87,24 @@ public static partial class TransformerLayerKernel
     /// gW[o0..o1) += gy[:, o0..o1)ᵀ·x (rows of a Linear's weight gradient, gW at <paramref name="weightOffset"/>) skipping the
     /// exact zeros of x (<paramref name="zerosInX"/>: computed as xᵀ·gy and stored transposed) or of gy; false, with nothing
     /// written, when <see cref="ProductSkipZeros"/> does not apply. The product is summed in a scratch and then added to gW,
-    /// as the dense weight gradients add their product. <paramref name="lists"/>: as <see cref="ProductSkipZeros"/> takes it
-    /// (the feed-forward block's two weight gradients: actᵀ·gy lists act's columns, gFfᵀ·x walks them).
+    /// as the dense weight gradients add their product; with <paramref name="overwrite"/> (gW's old values are not kept) it is
+    /// stored over gW instead: transposed into it, or (gy's zeros) written by the product itself. <paramref name="lists"/>: as
+    /// <see cref="ProductSkipZeros"/> takes it (the feed-forward block's two weight gradients: actᵀ·gy lists act's columns,
+    /// gFfᵀ·x walks them).
     /// </summary>
     internal static bool WeightGradSkipZeros(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int o0, int o1, int weightOffset, bool zerosInX,
-        Gemm.SkipZerosListCache? lists = null)
+        Gemm.SkipZerosListCache? lists = null, bool overwrite = false)
     {
         int m = o1 - o0;
+        if (overwrite && !zerosInX)
+            return ProductSkipZeros(true, m, inF, rows, gy, o0, outF, x, 0, inF, gWeight, weightOffset + o0 * inF, inF, accumulate: false, lists: lists);
         var product = Scratch<float>.Pool.Rent(m * inF);
         try
         {
             if (zerosInX)
             {
                 if (!ProductSkipZeros(true, inF, m, rows, x, 0, inF, gy, o0, outF, product, 0, m, accumulate: false, lists: lists)) return false;
-                Gemm.StoreTransposed(product, inF, m, gWeight, weightOffset + o0 * inF, accumulate: true);
+                Gemm.StoreTransposed(product, inF, m, gWeight, weightOffset + o0 * inF, accumulate: !overwrite);
             }
             else
             {

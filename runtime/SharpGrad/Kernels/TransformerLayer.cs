@@ -266,12 +266,19 @@ public static partial class TransformerLayerKernel
     /// null; written over its old contents when <paramref name="overwriteGx"/>), each weight's into <paramref name="g"/> (same
     /// order as the weights; null entries skipped).
     /// </summary>
+    /// <remarks>
+    /// <paramref name="overwriteWeights"/>: bit i set when the gradient g[i] holds nothing to keep (a fresh gradient whose first
+    /// writer is this backward: generated code does not clear it), so it is written instead of added to: the four linear
+    /// weights' by their products (β = 0, the skipping products stored over it), the biases and LayerNorm parameters (a few
+    /// hundred elements) cleared first, as every gradient is when the batch is split into parts.
+    /// </remarks>
     public static void Backward(in EncoderLayerShape s, float[] gy, float[]? gx, int n, IReadOnlyList<float[]> w, IReadOnlyList<float[]?> g,
-        EncoderLayerWorkspace ws, bool overwriteGx = false)
+        EncoderLayerWorkspace ws, bool overwriteGx = false, int overwriteWeights = 0)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(g);
         ArgumentNullException.ThrowIfNull(ws);
+        if (overwriteWeights != 0) overwriteWeights = ClearFresh(s, g, overwriteWeights, all: ws.Split is { Count: > 1 });
         if (SplitBackward(s, gy, gx, n, w, g, ws, overwriteGx)) return;
         int rows = n * s.Steps, e = s.DModel, size = rows * e;
         var gR1 = ws.G1;
@@ -282,14 +289,14 @@ public static partial class TransformerLayerKernel
             var gN2 = ws.G2;
             Array.Clear(gN2, 0, size);
             FeedForwardBackward(s, ws.Normed2, gy, gN2, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
-                ws.FfRowLists);
+                ws.FfRowLists, Fresh(overwriteWeights, L1W), Fresh(overwriteWeights, L2W));
             LayerNormBackward(s, ws.Residual1, gN2, gR1, rows, w[N2W], g[N2W], g[N2B], ws.Mean2, ws.Invstd2);
             // r1 = x + attn(n1)
             if (gx is not null && overwriteGx) Array.Copy(gR1, gx, size);
             else if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             var gN1 = ws.G3;
             Array.Clear(gN1, 0, size);
-            AttentionBackward(s, n, ws.Hidden1, Masked1(ws, gR1, size), gN1, w, g, ws);
+            AttentionBackward(s, n, ws.Hidden1, Masked1(ws, gR1, size), gN1, w, g, ws, overwriteWeights);
             if (gx is not null) LayerNormBackward(s, ws.Input, gN1, gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             else LayerNormBackward(s, ws.Input, gN1, null, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
         }
@@ -310,7 +317,7 @@ public static partial class TransformerLayerKernel
                 Array.Copy(gR2, gH1, size);
             }
             FeedForwardBackward(s, ws.Hidden1, gR2, gH1, rows, w[L1W], w[L2W], g[L1W], g[L1B], g[L2W], g[L2B], ws.Ff1, ws.Ff1Act, ws.GFfAct, ws.GFf, ws.FeedForwardDrop,
-                ws.FfRowLists);
+                ws.FfRowLists, Fresh(overwriteWeights, L1W), Fresh(overwriteWeights, L2W));
             // h1 = LN1(r1), r1 = x + attn(x)
             if (stores) LayerNormBackwardStore(s, ws.Residual1, gH1, gR1, overwriteGx ? gx : null, overwriteGx ? null : gx, rows, w[N1W], g[N1W], g[N1B], ws.Mean1, ws.Invstd1);
             else
@@ -320,8 +327,36 @@ public static partial class TransformerLayerKernel
                 if (gx is not null && overwriteGx) Array.Copy(gR1, gx, size);
                 else if (gx is not null) TensorPrimitives.Add(gx.AsSpan(0, size), gR1.AsSpan(0, size), gx.AsSpan(0, size));
             }
-            AttentionBackward(s, n, ws.Input, Masked1(ws, gR1, size), gx, w, g, ws);
+            AttentionBackward(s, n, ws.Input, Masked1(ws, gR1, size), gx, w, g, ws, overwriteWeights);
         }
+    }
+
+    /// <summary>Whether bit <paramref name="index"/> of an overwrite mask (<see cref="Backward"/>'s overwriteWeights) is set.</summary>
+    private static bool Fresh(int mask, int index) => (mask & (1 << index)) != 0;
+
+    /// <summary>
+    /// Clears the fresh gradients of <paramref name="mask"/> that the backward adds to (the biases and LayerNorm parameters, or
+    /// with <paramref name="all"/> every one: a split backward adds each part's) and returns the bits of those it writes (the
+    /// four linear weights' on the whole-batch path).
+    /// </summary>
+    private static int ClearFresh(in EncoderLayerShape s, IReadOnlyList<float[]?> g, int mask, bool all)
+    {
+        int e = s.DModel, f = s.FeedForward, written = 0;
+        for (int i = 0; i < Math.Min(g.Count, 12); i++)
+        {
+            if (!Fresh(mask, i) || g[i] is not { } grad) continue;
+            if (!all && i is InW or OutW or L1W or L2W)
+            {
+                written |= 1 << i;
+                continue;
+            }
+            int size = i switch
+            {
+                InW => 3 * e * e, InB => 3 * e, OutW => e * e, L1W or L2W => f * e, L1B => f, _ => e,
+            };
+            Array.Clear(grad, 0, Math.Min(size, grad.Length));
+        }
+        return written;
     }
 
     /// <summary>The self-attention output's gradient: <paramref name="g"/> through dropout1's mask when it was drawn (into its own array), else <paramref name="g"/>.</summary>
@@ -424,18 +459,20 @@ public static partial class TransformerLayerKernel
     /// </remarks>
     internal static void LinearBackward(float[] x, float[] weight, float[] gy, float[]? gx, bool accumulate, float[]? gWeight, float[]? gBias, int rows,
         int inF, int outF, int weightOffset = 0, int biasOffset = 0, bool zerosInGy = false, bool zerosInX = false, Gemm.SkipZerosListCache? lists = null,
-        Gemm.SkipZerosListCache? gxLists = null)
+        Gemm.SkipZerosListCache? gxLists = null, bool overwriteWeight = false)
     {
         bool inPart = t_deferredWeightGrads is not null;
         if (t_deferredWeightGrads is { } deferred && (gWeight is not null || gBias is not null))
         {
+            if (overwriteWeight) throw new InvalidOperationException("A batch part's weight gradient is summed over the parts: it cannot be overwritten.");
             // Inside a batch part of a split backward: the weight's and bias's gradients are summed over all parts afterwards.
             deferred.Add(new DeferredWeightGrad(x, gy, gWeight, gBias, rows, inF, outF, weightOffset, biasOffset, zerosInGy || zerosInX, zerosInX));
             (gWeight, gBias) = (null, null);
         }
         // gy·W over rows × outF (not in row blocks: the skipping kernel takes each k-block's strip of W once for all rows)
         if (gx is not null && zerosInGy && ProductSkipZeros(false, rows, inF, outF, gy, 0, outF, weight, weightOffset, inF, gx, 0, inF, accumulate, lists: gxLists)) gx = null;
-        if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX, lists)) gWeight = null;
+        if (gWeight is not null && (zerosInGy || zerosInX) && WeightGradSkipZeros(x, gy, gWeight, rows, inF, outF, 0, outF, weightOffset, zerosInX, lists, overwriteWeight))
+            gWeight = null;
         // A wide input (linear2: 128 outputs of 512 inputs) runs whole: at 1024 rows its g·W (n = 512) and gᵀ·x take the packed
         // path, ~8 % faster than the direct blocks on AVX2 (session 16, `count xfmr-lin-ff2-bwd-1024` against `-bwd`, min 4144 /
         // 4216 against 4509 / 4558 µs); the other three layers were equal or faster in blocks (linear1 4057–4245 against 4322–4562).
@@ -456,10 +493,12 @@ public static partial class TransformerLayerKernel
                 if (inPart && block == rows) Gemm.SgemmPacked(false, m, inF, outF, gy, r * outF, outF, weight, weightOffset, inF, gx, r * inF, inF, accumulate);
                 else Gemm.Sgemm(false, false, m, inF, outF, 1f, gy, r * outF, outF, weight, weightOffset, inF, accumulate ? 1f : 0f, gx, r * inF, inF);
             }
-            if (gWeight is not null && !wideOutput) Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, 1f, gWeight, weightOffset, inF);
+            // a fresh gradient written by the first row block (β = 0: the values of the add into a cleared array)
+            if (gWeight is not null && !wideOutput)
+                Gemm.Sgemm(true, false, outF, inF, m, 1f, gy, r * outF, outF, x, r * inF, inF, overwriteWeight && r == 0 ? 0f : 1f, gWeight, weightOffset, inF);
         }
-        if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset);
-        if (wholeWeightGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, 1f, gWeight!, weightOffset, inF);
+        if (transposedWeightGrad) WeightGradTransposed(x, gy, gWeight!, rows, inF, outF, weightOffset, overwriteWeight);
+        if (wholeWeightGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, 0, outF, x, 0, inF, overwriteWeight ? 0f : 1f, gWeight!, weightOffset, inF);
         // the per-row adds of ReduceKernel.Sum with the sums in registers (TransformerLayer.Rows.cs: the same bits)
         if (gBias is not null) AddColumnSums(gy, rows, outF, gBias, biasOffset);
     }
@@ -485,14 +524,14 @@ public static partial class TransformerLayerKernel
     /// <summary>Tests: <see cref="TransposedWeightGrad"/> on this thread (null: by the vector width).</summary>
     [ThreadStatic] internal static bool? t_transposedWeightGrad;
 
-    /// <summary>gW[o, i] += Σ_r x[r, i]·gy[r, o]: the product xᵀ·gy into a scratch [inF, outF], transposed and added into gW.</summary>
-    private static void WeightGradTransposed(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int weightOffset)
+    /// <summary>gW[o, i] += Σ_r x[r, i]·gy[r, o] (= with <paramref name="overwrite"/>): the product xᵀ·gy into a scratch [inF, outF], transposed and added into gW.</summary>
+    private static void WeightGradTransposed(float[] x, float[] gy, float[] gWeight, int rows, int inF, int outF, int weightOffset, bool overwrite)
     {
         var product = Scratch<float>.Pool.Rent(inF * outF);
         try
         {
             Gemm.Sgemm(true, false, inF, outF, rows, 1f, x, 0, inF, gy, 0, outF, 0f, product, 0, outF);
-            Gemm.StoreTransposed(product, inF, outF, gWeight, weightOffset, accumulate: true);
+            Gemm.StoreTransposed(product, inF, outF, gWeight, weightOffset, accumulate: !overwrite);
         }
         finally
         {
@@ -545,12 +584,13 @@ public static partial class TransformerLayerKernel
 
     /// <summary>
     /// The feed-forward block's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/>, the
-    /// weights' and biases' gradients added; <paramref name="gFfAct"/> and <paramref name="gFf"/> are scratch of rows × d_ff.
-    /// Through the forward's dropout masks (<paramref name="drop"/>) when it had them.
+    /// weights' and biases' gradients added (the weights' written when <paramref name="overwriteW1"/>, <paramref name="overwriteW2"/>);
+    /// <paramref name="gFfAct"/> and <paramref name="gFf"/> are scratch of rows × d_ff. Through the forward's dropout masks
+    /// (<paramref name="drop"/>) when it had them.
     /// </summary>
     internal static void FeedForwardBackward(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
         float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop = default,
-        Gemm.SkipZerosListCache? rowLists = null)
+        Gemm.SkipZerosListCache? rowLists = null, bool overwriteW1 = false, bool overwriteW2 = false)
     {
         int e = s.DModel, f = s.FeedForward;
         var gOut = gy;
@@ -566,7 +606,7 @@ public static partial class TransformerLayerKernel
         {
             // the forward's lists of act's rows (built there only for ReLU without dropout), for gFf·W1
             var gxLists = lists is not null && rowLists is { Built: true } ? rowLists : null;
-            FeedForwardBackwardProducts(s, x, gy, gx, rows, w1, w2, gW1, gB1, gW2, gB2, ff1, ff1Act, gFfAct, gFf, drop, gOut, lists, gxLists);
+            FeedForwardBackwardProducts(s, x, gy, gx, rows, w1, w2, gW1, gB1, gW2, gB2, ff1, ff1Act, gFfAct, gFf, drop, gOut, lists, gxLists, overwriteW1, overwriteW2);
         }
         finally
         {
@@ -577,10 +617,11 @@ public static partial class TransformerLayerKernel
     /// <summary><see cref="FeedForwardBackward"/>'s products from the output's gradient <paramref name="gOut"/> (after dropout2's mask).</summary>
     private static void FeedForwardBackwardProducts(in EncoderLayerShape s, float[] x, float[] gy, float[] gx, int rows, float[] w1, float[] w2,
         float[]? gW1, float[]? gB1, float[]? gW2, float[]? gB2, float[] ff1, float[] ff1Act, float[] gFfAct, float[] gFf, FeedForwardDropout drop, float[] gOut,
-        Gemm.SkipZerosListCache? lists, Gemm.SkipZerosListCache? gxLists)
+        Gemm.SkipZerosListCache? lists, Gemm.SkipZerosListCache? gxLists, bool overwriteW1, bool overwriteW2)
     {
         int e = s.DModel, f = s.FeedForward;
-        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu, lists: lists);
+        LinearBackward(drop.Mask is null ? ff1Act : drop.Dropped!, w2, gOut, gFfAct, accumulate: false, gW2, gB2, rows, f, e, zerosInX: !s.Gelu, lists: lists,
+            overwriteWeight: overwriteW2);
         if (drop.Mask is { } mask) TensorPrimitives.Multiply(gFfAct.AsSpan(0, rows * f), mask.AsSpan(0, rows * f), gFfAct.AsSpan(0, rows * f));
         // gFf = gFfAct·act′ written, not added (no clearing pass over rows × d_ff first); ReLU's in place (the element's
         // gradient is read and then written, so gFfAct may be the output: one array of rows × d_ff less to stream)
@@ -602,7 +643,7 @@ public static partial class TransformerLayerKernel
             Pointwise.Backward<ReluOp, float, F32>(ff1Act.AsSpan(0, size), ff1Act.AsSpan(0, size), gFfAct.AsSpan(0, size), gFfAct.AsSpan(0, size), accumulate: false, 0, 0); // relu(x) > 0 exactly where x > 0
             gFf = gFfAct;
         }
-        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu, lists: lists, gxLists: gxLists);
+        LinearBackward(x, w1, gFf, gx, accumulate: true, gW1, gB1, rows, e, f, zerosInGy: !s.Gelu, lists: lists, gxLists: gxLists, overwriteWeight: overwriteW1);
     }
 
     /// <summary>
@@ -628,16 +669,19 @@ public static partial class TransformerLayerKernel
         }
     }
 
-    /// <summary>The self-attention's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/> (when not null).</summary>
+    /// <summary>
+    /// The self-attention's backward from <paramref name="gy"/>: its input's gradient added into <paramref name="gx"/> (when not
+    /// null); the projections' weight gradients written instead of added when their bits of <paramref name="overwriteWeights"/> are set.
+    /// </summary>
     private static void AttentionBackward(in EncoderLayerShape s, int n, float[] x, float[] gy, float[]? gx, IReadOnlyList<float[]> w,
-        IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws)
+        IReadOnlyList<float[]?> g, EncoderLayerWorkspace ws, int overwriteWeights = 0)
     {
         int t = s.Steps, e = s.DModel, rows = n * t;
-        LinearBackward(ws.Merged, w[OutW], gy, ws.GMerged, accumulate: false, g[OutW], g[OutB], rows, e, e);
+        LinearBackward(ws.Merged, w[OutW], gy, ws.GMerged, accumulate: false, g[OutW], g[OutB], rows, e, e, overwriteWeight: Fresh(overwriteWeights, OutW));
         var (q, k, v) = QkvRows(s, ws.Qkv);
         var (gq, gk, gv) = QkvRows(s, ws.GQkv);
         AttentionKernel.Backward(n, s.Heads, t, t, s.HeadDim, Scale(s), q, k, v, ws.Probs, new HeadRows(ws.GMerged, 0, t * e, e), gq, gk, gv, ws.WeightsDrop);
-        LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e);
+        LinearBackward(x, w[InW], ws.GQkv, gx, accumulate: true, g[InW], g[InB], rows, e, 3 * e, overwriteWeight: Fresh(overwriteWeights, InW));
     }
 
     /// <summary>

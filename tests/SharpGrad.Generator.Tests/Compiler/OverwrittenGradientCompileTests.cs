@@ -90,12 +90,17 @@ public class OverwrittenGradientCompileTests
         Assert.Empty(GeneratorHarness.Problems(output));
         // h: layer0 (the later reader) overwrites it — cleared only for its hooks' snapshot —, skip's mean adds.
         Assert.Contains("if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_layer0)) global::System.Array.Clear(fc_out_grad, 0, n * 48);", text);
-        Assert.Contains("n, _forward_layer0_out_geometry, _forward_layer0_out_workspace!, overwriteInput: true);", text);
+        Assert.Contains("n, _forward_layer0_out_geometry, _forward_layer0_out_workspace!, overwriteInput: true,", text);
+        // each layer is the first writer of its 12 parameters' gradients: written over the fresh ones (the entry binds them with out fresh)
+        Assert.Contains("overwriteWeights: (_layer0_self_attn_in_proj_weight_grad_fresh ? 1 : 0) | (_layer0_self_attn_in_proj_bias_grad_fresh ? 2 : 0) | ", text);
+        Assert.Contains("| (_layer0_norm2_bias_grad_fresh ? 2048 : 0));", text);
+        Assert.Contains("out _layer0_linear2_weight_grad_fresh);", text);
         Assert.Contains("ReduceKernel.Spread(mean_out_grad, fc_out_grad, outer: n, size: 6, inner: 8, scale: 1f / (6));", text);
         Assert.DoesNotContain("Array.Clear(_forward_fc_out_grad", text);
         // layer0's output is the Sequential's argument (its hooks snapshot the gradient): cleared, the layer inside adds.
         Assert.Contains("global::System.Array.Clear(_forward_layer0_out_grad, 0, n * 48);", text);
-        Assert.Contains("n, _forward_encoder_0_out_geometry, _forward_encoder_0_out_workspace!);", text);
+        Assert.Contains("n, _forward_encoder_0_out_geometry, _forward_encoder_0_out_workspace!,", text);
+        Assert.Contains("overwriteWeights: (_encoder_0_self_attn_in_proj_weight_grad_fresh ? 1 : 0) | ", text);
         // the encoder's output: the mean's spread overwrites it.
         Assert.Contains("ReduceKernel.Spread(mean_out_2_grad, encoder_out_grad, outer: n, size: 6, inner: 8, scale: 1f / (6), overwrite: true);", text);
         Assert.DoesNotContain("Array.Clear(_forward_encoder_0_out_grad", text);
