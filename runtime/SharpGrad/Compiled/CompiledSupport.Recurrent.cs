@@ -82,7 +82,7 @@ public static partial class CompiledSupport
         ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         EmbeddedInput? embedded = null;
-        if (embedding is not null && !EmbeddingAfterRecurrent(module))
+        if (embedding is not null && !EmbeddingAfterRecurrent(module, embedding))
         {
             // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
             // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
@@ -95,11 +95,12 @@ public static partial class CompiledSupport
 
     /// <summary>
     /// Whether a compiled Embedding → recurrent layer (the lookup read by the layer alone) runs the embedding's backward after
-    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer has backward hooks,
-    /// which see that gradient. Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
-    /// <c>embedding</c>) and writes no input gradient.
+    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer or the
+    /// <paramref name="embedding"/> has backward hooks, which see that gradient (the layer's as its grad_input, the
+    /// embedding's as its grad_output). Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
+    /// <c>embedding</c>) and writes no input gradient. Read at each backward: hooks are registered at run time.
     /// </summary>
-    public static bool EmbeddingAfterRecurrent(Module recurrent) => HasBackwardHooks(recurrent);
+    public static bool EmbeddingAfterRecurrent(Module recurrent, Module embedding) => HasBackwardHooks(recurrent) || HasBackwardHooks(embedding);
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
     public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)
