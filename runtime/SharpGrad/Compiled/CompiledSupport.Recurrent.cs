@@ -48,11 +48,19 @@ public static partial class CompiledSupport
             lastStepOnly: lastStepOnly && !HasForwardHooks(module), embedded: embedded);
     }
 
-    /// <summary>The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>.</summary>
-    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad)
+    /// <summary>
+    /// The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>;
+    /// with <paramref name="reuse"/> (a backward) not when the workspace holds its forward's grouping of them (an LSTM's:
+    /// <see cref="RecurrentWorkspace.HoldsGrouping"/>), which the backward then reuses.
+    /// </summary>
+    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad,
+        bool reuse = false)
     {
         int rows = shape.Steps * n;
         var emb = AsEmbedding(embedding, tokens, rows, shape.InputSize);
+        if (reuse && workspace.HoldsGrouping(rows)) return new EmbeddedInput(emb.NumEmbeddings, tableGrad, emb.PaddingIdx ?? -1);
+        // The tokens copied: a grouping the workspace held is of others now (a forward's own grouping sets it again).
+        workspace.GroupedRows = -1;
         var idx = new Indices(tokens);
         EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
         workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
@@ -86,7 +94,7 @@ public static partial class CompiledSupport
         {
             // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
             // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
-            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad);
+            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad, reuse: true);
             gradInput = null;
         }
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,

@@ -226,6 +226,60 @@ public class CompiledEmbeddingHookTests
         }
     }
 
+    /// <summary>
+    /// The backward of a compiled Embedding → LSTM reuses its forward's grouping of the tokens (held by the workspace): after
+    /// two forwards of different tokens on one workspace the backward is the last forward's, bit for bit, as after that forward
+    /// alone on a fresh workspace; and a backward after a forward alone equals it too (with one and two directions).
+    /// </summary>
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(true, 2)]
+    public void TheBackwardUsesTheLastForwardsGrouping(bool bidirectional, int threads)
+    {
+        WithThreads(threads, () =>
+        {
+            const int vocab = 9, dim = 6, hidden = 7, steps = 5, batch = 11;
+            var emb = new Embedding(vocab, dim, paddingIdx: 3, rng: new Rng(1));
+            var lstm = new LSTM(dim, hidden, batchFirst: true, bidirectional: bidirectional, rng: new Rng(2));
+            var shape = new RecurrentShape(RecurrentMode.Lstm, dim, hidden, 1, bidirectional, true, true, steps);
+            int d = bidirectional ? 2 : 1, rows = batch * steps;
+            var rng = new Rng(3);
+            var first = Tokens(rng, batch, steps, vocab, 3);
+            var second = Tokens(rng, batch, steps, 5, 3);   // fewer distinct tokens than the first
+            var gy = Tensor.Randn([batch, steps, d * hidden], rng: rng).Data<float>().ToArray();
+
+            (float[] Table, float[][] Weights, float[] Y) Step(RecurrentWorkspace ws, params Tensor[] forwards)
+            {
+                var x = new float[rows * dim];
+                var y = new float[rows * d * hidden];
+                foreach (var tokens in forwards)
+                {
+                    CompiledSupport.EmbeddingForward(emb, tokens, x, rows, dim);
+                    CompiledSupport.RecurrentForward(lstm, x, y, batch, shape, ws, embedding: emb, tokens: tokens);
+                }
+                var table = new float[vocab * dim];
+                var grads = lstm.AllWeights.SelectMany(w => w).Select(w => new float[w.NumElements]).ToArray();
+                CompiledSupport.RecurrentBackward(lstm, gy, null, grads, batch, shape, ws, embedding: emb, tokens: forwards[^1], embeddingGrad: table);
+                return (table, grads, y);
+            }
+
+            var fresh = Step(new RecurrentWorkspace(), second);
+            var reused = new RecurrentWorkspace();
+            Step(reused, second);
+            var twice = Step(reused, first, second);
+            Assert.Equal(fresh.Y, twice.Y);
+            Assert.Equal(fresh.Table, twice.Table);
+            for (int i = 0; i < fresh.Weights.Length; i++) Assert.Equal(fresh.Weights[i], twice.Weights[i]);
+            // And the other way round: the first's after the second's (more distinct tokens than the grouping before).
+            var freshFirst = Step(new RecurrentWorkspace(), first);
+            var after = Step(reused, second, first);
+            Assert.Equal(freshFirst.Table, after.Table);
+            for (int i = 0; i < freshFirst.Weights.Length; i++) Assert.Equal(freshFirst.Weights[i], after.Weights[i]);
+            Assert.Contains(freshFirst.Table, v => v != 0f);
+        });
+    }
+
     private static void WithThreads(int threads, Action body)
     {
         int before = Parallelism.MaxThreads;
