@@ -249,7 +249,7 @@ internal sealed record EmbeddingGeometry(int Dim) : Geometry
     /// <summary>
     /// The field of the recurrent layer that reads this lookup alone and adds the table's gradient in its own backward
     /// (<see cref="Rules.RecurrentRule.MarkEmbeddedInput"/>), or null; the lookup's backward then runs only when that layer's
-    /// backward hooks need its input gradient (<c>CompiledSupport.EmbeddingAfterRecurrent</c>).
+    /// backward hooks or the lookup's own need that gradient (<c>CompiledSupport.EmbeddingAfterRecurrent</c>, read at run time).
     /// </summary>
     public string? IntoRecurrent { get; init; }
 }

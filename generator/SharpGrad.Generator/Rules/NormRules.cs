@@ -439,21 +439,39 @@ internal sealed class EmbeddingRule : Rule
 
     private static string Count(EmitContext e, NodePlan n) => $"{e.Size(n.Index)} / {Dim(n)}";
 
+    /// <summary>
+    /// The lookup, then the layer's forward pre-hooks and forward hooks (as eager's call runs them) with a copy of the indices
+    /// and of the rows gathered (<c>CompiledSupport.EmbeddingForwardHooks</c>).
+    /// </summary>
     public override void Forward(EmitContext e, NodePlan n)
     {
+        var module = n.Module!;
+        string indices = MethodEmitter.RawField(e, n.Inputs[0]);
         e.W.Comment(n.Text);
-        e.W.Call($"{EmitContext.Support}.EmbeddingForward",
-            [n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Value(n.Index), Count(e, n), Dim(n)]);
+        e.W.Call($"{EmitContext.Support}.EmbeddingForward", [module.Field, indices, e.Value(n.Index), Count(e, n), Dim(n)]);
+        e.W.Call($"if ({EmitContext.Support}.HasForwardHooks({module.Field})) {EmitContext.Support}.EmbeddingForwardHooks",
+            [module.Field, indices, e.Value(n.Index), e.ShapeExpr(n.Index)]);
     }
 
+    /// <summary>
+    /// The layer's full backward hooks (eager's: grad_input (null,) for the integer indices, grad_output the rows' gradient;
+    /// only when the table's gradient is wanted, as eager's output requires grad only then), then the scatter into the table's
+    /// gradient. Into a recurrent layer (<see cref="EmbeddingGeometry.IntoRecurrent"/>) the rows' gradient exists only when
+    /// that layer's backward wrote it — when either layer has backward hooks (<c>CompiledSupport.EmbeddingAfterRecurrent</c>),
+    /// checked at run time since hooks are registered then.
+    /// </summary>
     public override void Backward(EmitContext e, NodePlan n)
     {
+        var module = n.Module!;
         var into = ((EmbeddingGeometry)n.Geometry!).IntoRecurrent;
+        string tableGrad = EmitContext.ParamGradOrNull(n.Weight);
         e.W.Comment(into is null ? $"d {n.Text}: rows scattered into the table's gradient"
-            : $"d {n.Text}: the table's gradient added by {into}'s backward, unless its hooks need its input gradient");
-        e.W.Call((into is null ? "" : $"if ({EmitContext.Support}.EmbeddingAfterRecurrent({into})) ") + $"{EmitContext.Support}.EmbeddingBackward",
+            : $"d {n.Text}: the table's gradient added by {into}'s backward, unless either layer's hooks need the rows' gradient");
+        e.WhenHooksReached(n.Index, () => e.W.Call($"if ({EmitContext.Support}.HasBackwardHooks({module.Field})) {EmitContext.Support}.EmbeddingBackwardHooks",
+            [module.Field, tableGrad, e.Grad(n.Index), e.ShapeExpr(n.Index)]));
+        e.W.Call((into is null ? "" : $"if ({EmitContext.Support}.EmbeddingAfterRecurrent({into}, {module.Field})) ") + $"{EmitContext.Support}.EmbeddingBackward",
         [
-            n.Module!.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), EmitContext.ParamGradOrNull(n.Weight), Count(e, n), Dim(n),
+            module.Field, MethodEmitter.RawField(e, n.Inputs[0]), e.Grad(n.Index), tableGrad, Count(e, n), Dim(n),
         ]);
     }
 }

@@ -189,7 +189,7 @@ internal sealed class RecurrentRule : WholeLayerRule
     /// layer's backward then sums its projection's gradient per distinct token and adds the table's gradient for those
     /// tokens (dW_ih and the table's rows over the distinct tokens instead of every position, no per-position input gradient;
     /// docs/performance.md, "Embedding → LSTM, session 26"); the lookup's backward runs only when the layer's backward hooks
-    /// need its input gradient. Embedding has no max_norm here; padding_idx is the support's.
+    /// or the lookup's need the rows' gradient (checked at each backward: then the layer writes it, as without the mark). Embedding has no max_norm here; padding_idx is the support's.
     /// </summary>
     public static void MarkEmbeddedInput(MethodDraft m)
     {

@@ -44,6 +44,42 @@ public static partial class CompiledSupport
     }
 
     /// <summary>
+    /// Calls an Embedding's forward pre-hooks and forward hooks with a copy of its integer <paramref name="indices"/> (its
+    /// input, as eager's call passes it) and of the rows it gathered (<paramref name="y"/>). A hook that returns a replacement
+    /// throws, as in <see cref="ForwardHooks(Module, float[], int[], float[], int[])"/>.
+    /// </summary>
+    public static void EmbeddingForwardHooks(Module module, Tensor indices, float[] y, int[] yShape)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        Tensor[] inputs = [indices.Clone()];   // integer: nothing recorded
+        var output = WrapCopy(y, yShape);
+        if (RunForwardPreHooks(module, inputs) is not null) throw ReplacementInCompiled(module, "forward pre-hook", "inputs");
+        if (RunForwardHooks(module, inputs, output) is not null) throw ReplacementInCompiled(module, "forward hook", "output");
+    }
+
+    /// <summary>
+    /// Calls an Embedding's full backward pre-hooks and full backward hooks as eager does: grad_output the gradient of the rows
+    /// it gathered (<paramref name="gradOut"/>), grad_input (null,) — its input is integer indices. Only when the table's
+    /// gradient is wanted (<paramref name="tableGrad"/> not null): eager's lookup output requires grad only then, and a module
+    /// whose output does not require grad calls no backward hook. A pre-hook that replaces the output's gradient throws (observing
+    /// hooks only); a backward hook that returns a gradient throws eager's error (no input requires grad, so there is nowhere
+    /// for it to go), one that returns (null,) is accepted as eager accepts it.
+    /// </summary>
+    public static void EmbeddingBackwardHooks(Module module, float[]? tableGrad, float[] gradOut, int[] outShape)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        if (tableGrad is null) return;
+        Tensor?[] gOut = [WrapCopy(gradOut, outShape)];
+        if (module.RunBackwardPreHooks(gOut) is not null) throw ReplacementInCompiled(module, "full backward pre-hook", "output gradients");
+        if (RunBackwardHooks(module, [null], gOut) is { } invented && invented.Any(t => t is not null))
+        {
+            throw new InvalidOperationException(
+                $"A full backward hook on {module.GetType().Name} returned a gradient, but none of the module's inputs requires grad, so there is " +
+                "nowhere for it to go (PyTorch: \"Backward hook for Modules where no input requires gradient should always return None or None for all gradients\"). Return null.");
+        }
+    }
+
+    /// <summary>
     /// Calls <paramref name="module"/>'s full backward hooks with the gradient of its output and of its input (the part
     /// this child contributed: <paramref name="gradIn"/> minus <paramref name="before"/>, or all of it when
     /// <paramref name="before"/> is null; null when the input needs no gradient).

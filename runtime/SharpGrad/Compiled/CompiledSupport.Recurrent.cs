@@ -48,11 +48,19 @@ public static partial class CompiledSupport
             lastStepOnly: lastStepOnly && !HasForwardHooks(module), embedded: embedded);
     }
 
-    /// <summary>The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>.</summary>
-    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad)
+    /// <summary>
+    /// The tokens of each time-major row of <paramref name="shape"/>'s input into the workspace (checked), as an <see cref="EmbeddedInput"/>;
+    /// with <paramref name="reuse"/> (a backward) not when the workspace holds its forward's grouping of them (an LSTM's:
+    /// <see cref="RecurrentWorkspace.HoldsGrouping"/>), which the backward then reuses.
+    /// </summary>
+    private static EmbeddedInput EmbeddedTokens(RecurrentWorkspace workspace, in RecurrentShape shape, int n, Module embedding, Tensor tokens, float[]? tableGrad,
+        bool reuse = false)
     {
         int rows = shape.Steps * n;
         var emb = AsEmbedding(embedding, tokens, rows, shape.InputSize);
+        if (reuse && workspace.HoldsGrouping(rows)) return new EmbeddedInput(emb.NumEmbeddings, tableGrad, emb.PaddingIdx ?? -1);
+        // The tokens copied: a grouping the workspace held is of others now (a forward's own grouping sets it again).
+        workspace.GroupedRows = -1;
         var idx = new Indices(tokens);
         EmbeddingKernel.CheckRange(idx, emb.NumEmbeddings, emb.Weight._shape);
         workspace.EnsureEmbedded(rows, shape.Step(n, 0).GateWidth, shape.InputSize, emb.NumEmbeddings);
@@ -82,11 +90,11 @@ public static partial class CompiledSupport
         ArgumentNullException.ThrowIfNull(workspace);
         if (unbatched) (shape, n) = UnbatchedRecurrent(shape, n);
         EmbeddedInput? embedded = null;
-        if (embedding is not null && !EmbeddingAfterRecurrent(module))
+        if (embedding is not null && !EmbeddingAfterRecurrent(module, embedding))
         {
             // The input is embedding(tokens), read by nothing else: layer 0's rows grouped by token, the table's gradient added
             // for the distinct tokens (RecurrentStack.Backward); the input's gradient is not written.
-            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad);
+            embedded = EmbeddedTokens(workspace, shape, n, embedding, tokens!, embeddingGrad, reuse: true);
             gradInput = null;
         }
         RecurrentStack.Backward(shape, gradOutput, gradInput, n, RecurrentWeights(module, shape), weightGrads, workspace, gradH0, gradC0, lastStepOnly, overwriteInput,
@@ -95,11 +103,12 @@ public static partial class CompiledSupport
 
     /// <summary>
     /// Whether a compiled Embedding → recurrent layer (the lookup read by the layer alone) runs the embedding's backward after
-    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer has backward hooks,
-    /// which see that gradient. Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
-    /// <c>embedding</c>) and writes no input gradient.
+    /// the layer's, from the input gradient the layer writes (<see cref="EmbeddingBackward"/>): when the layer or the
+    /// <paramref name="embedding"/> has backward hooks, which see that gradient (the layer's as its grad_input, the
+    /// embedding's as its grad_output). Else the layer's backward adds the table's gradient itself (<see cref="RecurrentBackward"/>'s
+    /// <c>embedding</c>) and writes no input gradient. Read at each backward: hooks are registered at run time.
     /// </summary>
-    public static bool EmbeddingAfterRecurrent(Module recurrent) => HasBackwardHooks(recurrent);
+    public static bool EmbeddingAfterRecurrent(Module recurrent, Module embedding) => HasBackwardHooks(recurrent) || HasBackwardHooks(embedding);
 
     /// <summary>A final state of the layer's last forward (<paramref name="item"/> 1: h_n, 2: c_n), [L·D, N, H].</summary>
     public static void RecurrentState(int item, float[] state, int n, RecurrentShape shape, RecurrentWorkspace workspace, bool unbatched = false)

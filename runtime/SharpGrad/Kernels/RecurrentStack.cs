@@ -60,6 +60,8 @@ public sealed class RecurrentWorkspace
     internal float[] TokenInputs = [];       // [U·I]: the distinct tokens' input rows
     internal float[] TokenInputGrads = [];   // [U·I]: their gradients (Σ dG)·W_ih, over the directions
     internal float[] TokenProjections = [];  // [U·G]: the distinct tokens' projections x_u·W_ihᵀ (the forward's, one direction at a time)
+    internal int GroupedRows = -1;           // the last forward grouped its T·N rows by token (an LSTM's layer 0): Tokens, RowSlot,
+    internal int GroupedDistinct;            // FirstRow and TokenInputs hold that grouping of U = GroupedDistinct tokens; −1: none
     private int _n = -1;
     private RecurrentShape _shape;
 
@@ -139,6 +141,12 @@ public sealed class RecurrentWorkspace
         if (TokenInputs.Length < rows * inF) { TokenInputs = new float[rows * inF]; TokenInputGrads = new float[rows * inF]; }
     }
 
+    /// <summary>
+    /// Whether the workspace holds the grouping of <paramref name="rows"/> rows its last forward made (<see cref="GroupedRows"/>),
+    /// which that forward's backward reuses instead of copying the tokens and grouping them again.
+    /// </summary>
+    internal bool HoldsGrouping(int rows) => GroupedRows == rows && rows > 0;
+
     /// <summary>What layer <paramref name="layer"/> reads: its time-major input, after the dropout mask when the forward drew one.</summary>
     internal float[] InputOf(int layer) => Dropping && layer > 0 && layer < Masks.Length ? Dropped[layer] : LayerInputs[layer];
 }
@@ -188,6 +196,7 @@ public static class RecurrentStack
         ws.HasInitialH = h0 is not null;
         ws.HasInitialC = c0 is not null && s.Mode == RecurrentMode.Lstm;
         ws.HasFinalHGrad = ws.HasFinalCGrad = false;
+        ws.GroupedRows = -1;
         for (int idx = 0; idx < s.NumLayers * d; idx++)
         {
             if (h0 is not null) h0.AsSpan(idx * nh, nh).CopyTo(ws.InitialH[idx]);
@@ -200,7 +209,10 @@ public static class RecurrentStack
             var x = ws.InputOf(layer);
             var next = ws.LayerInputs[layer + 1];
             // Layer 0 of an LSTM over an embedding lookup: each distinct token's row projected once (below).
-            int distinct = layer == 0 && embedded is not null && s.Mode == RecurrentMode.Lstm ? GroupTokens(ws, embedded.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
+            bool byTokens = layer == 0 && embedded is not null && s.Mode == RecurrentMode.Lstm;
+            int distinct = byTokens ? GroupTokens(ws, embedded!.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
+            // Kept for this forward's backward (HoldsGrouping): the same tokens and input rows, grouped once per step.
+            if (byTokens) (ws.GroupedRows, ws.GroupedDistinct) = (rows, distinct);
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;
@@ -390,9 +402,10 @@ public static class RecurrentStack
                 int size = rows * d * h;
                 TensorPrimitives.Multiply(dNext.AsSpan(0, size), ws.Masks[layer + 1].AsSpan(0, size), dNext.AsSpan(0, size));
             }
-            // Layer 0 over an embedding lookup: its rows grouped by token once for both directions.
+            // Layer 0 over an embedding lookup: its rows grouped by token once for both directions — by the forward when the
+            // workspace still holds its grouping (an LSTM's: HoldsGrouping), else here from the tokens the caller copied.
             bool grouped = layer == 0 && embedded is not null;
-            int distinct = grouped ? GroupTokens(ws, embedded!.Value, rows, s.Step(n, 0).GateWidth, inF) : 0;
+            int distinct = !grouped ? 0 : ws.HoldsGrouping(rows) ? ws.GroupedDistinct : GroupTokens(ws, embedded!.Value, rows, s.Step(n, 0).GateWidth, inF);
             for (int dir = 0; dir < d; dir++)
             {
                 int idx = layer * d + dir;

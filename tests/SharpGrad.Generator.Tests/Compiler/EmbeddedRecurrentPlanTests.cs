@@ -44,7 +44,7 @@ public class EmbeddedRecurrentPlanTests
     {
         var text = Generated(Net("return head.Forward(gru.Forward(e).Output.Select(1, 4));"));
         Assert.Contains("embedding: _embed, tokens: _forward_tokens!", text);
-        Assert.Contains("if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_gru)) global::SharpGrad.CompiledSupport.EmbeddingBackward(", text);
+        Assert.Contains("if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_gru, _embed)) global::SharpGrad.CompiledSupport.EmbeddingBackward(", text);
     }
 
     [Fact]

@@ -190,6 +190,8 @@ partial class CharNet
             // embed.Forward(tokens)
             global::SharpGrad.CompiledSupport.EmbeddingForward(
                 _embed, _forward_tokens!, embed_out, n * _sym_T * _sym_embedding / _sym_embedding, _sym_embedding);
+            if (global::SharpGrad.CompiledSupport.HasForwardHooks(_embed)) global::SharpGrad.CompiledSupport.EmbeddingForwardHooks(
+                _embed, _forward_tokens!, embed_out, new int[] { n, _sym_T, _sym_embedding });
             // lstm.Forward(embed.Forward(tokens)): per layer and direction one GEMM for the gates of all _sym_T steps, then the time loop (one GEMM per step,
             // the gate arithmetic in one loop)
             global::SharpGrad.CompiledSupport.RecurrentForward(
@@ -236,8 +238,10 @@ partial class CharNet
             if (lstm_out_input_grad_before is not null) global::SharpGrad.CompiledSupport.BackwardHooks(
                 _lstm, embed_out_grad, lstm_out_input_grad_before, new int[] { n, _sym_T, _sym_embedding }, lstm_out_grad,
                 new int[] { n, _sym_T, _sym_hidden });
-            // d embed.Forward(tokens): the table's gradient added by _lstm's backward, unless its hooks need its input gradient
-            if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_lstm)) global::SharpGrad.CompiledSupport.EmbeddingBackward(
+            // d embed.Forward(tokens): the table's gradient added by _lstm's backward, unless either layer's hooks need the rows' gradient
+            if (global::SharpGrad.CompiledSupport.HasBackwardHooks(_embed)) global::SharpGrad.CompiledSupport.EmbeddingBackwardHooks(
+                _embed, (_embed_weight_grad_needed ? _embed_weight_grad : null), embed_out_grad, new int[] { n, _sym_T, _sym_embedding });
+            if (global::SharpGrad.CompiledSupport.EmbeddingAfterRecurrent(_lstm, _embed)) global::SharpGrad.CompiledSupport.EmbeddingBackward(
                 _embed, _forward_tokens!, embed_out_grad, (_embed_weight_grad_needed ? _embed_weight_grad : null), n * _sym_T * _sym_embedding / _sym_embedding,
                 _sym_embedding);
         }
