@@ -54,7 +54,6 @@ public static partial class TransformerLayerKernel
     private static void ColumnSums512(ref float g, ref float act, int rows, int cols, ref float sum, bool relu)
     {
         nuint ld = (nuint)cols;
-        var one = Vector512.Create(1f);
         int c = 0;
         for (; c + 128 <= cols; c += 128)
         {
@@ -66,14 +65,14 @@ public static partial class TransformerLayerKernel
             ref float ar = ref Unsafe.Add(ref act, c);
             for (int r = 0; r < rows; r++)
             {
-                s0 += Term(ref gr, ref ar, 0, relu, one);
-                s1 += Term(ref gr, ref ar, 16, relu, one);
-                s2 += Term(ref gr, ref ar, 32, relu, one);
-                s3 += Term(ref gr, ref ar, 48, relu, one);
-                s4 += Term(ref gr, ref ar, 64, relu, one);
-                s5 += Term(ref gr, ref ar, 80, relu, one);
-                s6 += Term(ref gr, ref ar, 96, relu, one);
-                s7 += Term(ref gr, ref ar, 112, relu, one);
+                s0 += Term(ref gr, ref ar, 0, relu);
+                s1 += Term(ref gr, ref ar, 16, relu);
+                s2 += Term(ref gr, ref ar, 32, relu);
+                s3 += Term(ref gr, ref ar, 48, relu);
+                s4 += Term(ref gr, ref ar, 64, relu);
+                s5 += Term(ref gr, ref ar, 80, relu);
+                s6 += Term(ref gr, ref ar, 96, relu);
+                s7 += Term(ref gr, ref ar, 112, relu);
                 gr = ref Unsafe.Add(ref gr, ld);
                 ar = ref Unsafe.Add(ref ar, ld);
             }
@@ -94,7 +93,7 @@ public static partial class TransformerLayerKernel
             ref float ar = ref Unsafe.Add(ref act, c);
             for (int r = 0; r < rows; r++)
             {
-                s0 += Term(ref gr, ref ar, 0, relu, one);
+                s0 += Term(ref gr, ref ar, 0, relu);
                 gr = ref Unsafe.Add(ref gr, ld);
                 ar = ref Unsafe.Add(ref ar, ld);
             }
@@ -105,7 +104,7 @@ public static partial class TransformerLayerKernel
     /// <summary>One vector of a row: g (or, with <paramref name="relu"/>, act &gt; 0 ? g : +0 — PyTorch's threshold_backward selects, so
     /// a NaN or ±∞ g at a dead unit gives 0 — stored back into g).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Term(ref float g, ref float act, nuint j, bool relu, Vector512<float> one)
+    private static Vector512<float> Term(ref float g, ref float act, nuint j, bool relu)
     {
         var v = Vector512.LoadUnsafe(ref g, j);
         if (!relu) return v;
