@@ -174,7 +174,7 @@ public class CompiledChildParamOverwriteTests
     /// gradient tensor as held by user code, so the next step would allocate a cleared one instead of reusing it uncleared
     /// (the fresh path these tests are about).
     /// </summary>
-    private static void AssertGrads(Module eager, Module compiled, string what)
+    internal static void AssertGrads(Module eager, Module compiled, string what)
     {
         var pe = eager.NamedParameters().ToList();
         var pc = compiled.NamedParameters().ToList();
@@ -184,7 +184,7 @@ public class CompiledChildParamOverwriteTests
     }
 
     /// <summary>Each parameter's gradient array of the compiled model (to check the program reused it: the fresh path).</summary>
-    private static float[][] Arrays(Module compiled) => compiled.Parameters().Select(p => p.GradInternal!.Data<float>()).ToArray();
+    internal static float[][] Arrays(Module compiled) => compiled.Parameters().Select(p => p.GradInternal!.Data<float>()).ToArray();
 
     private static void WithThreads(int threads, Action body)
     {

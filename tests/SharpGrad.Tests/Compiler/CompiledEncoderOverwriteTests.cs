@@ -40,8 +40,8 @@ public class CompiledEncoderOverwriteTests
                 foreach (var p in twin.Parameters()) p.Grad = null;
                 float value = compiled.LossBackward(x, target);
                 Assert.True(Math.Abs(loss.Item() - value) <= 1e-5f * (1 + Math.Abs(value)), $"step {step}: loss eager {loss.Item()}, compiled {value}");
-                AssertGrads(model, twin, $"step {step}");
-                var arrays = Arrays(twin);
+                CompiledChildParamOverwriteTests.AssertGrads(model, twin, $"step {step}");
+                var arrays = CompiledChildParamOverwriteTests.Arrays(twin);
                 if (previous is not null) for (int i = 0; i < arrays.Length; i++) Assert.Same(previous[i], arrays[i]);
                 previous = arrays;
             }
@@ -74,7 +74,7 @@ public class CompiledEncoderOverwriteTests
                 yc.Backward(seed);
                 TensorAssert.Close(ye.Detach(), yc.Detach(), 1e-4, 1e-5, $"step {step}: output");
                 TensorAssert.Close(xe.Grad!, xc.Grad!, 1e-3, 1e-5, $"step {step}: input gradient");
-                AssertGrads(model, twin, $"step {step}");
+                CompiledChildParamOverwriteTests.AssertGrads(model, twin, $"step {step}");
             }
         });
     }
@@ -95,24 +95,8 @@ public class CompiledEncoderOverwriteTests
             Losses.CrossEntropy(model.Forward(x), target).Backward();
             compiled.LossBackward(x, target);
         }
-        AssertGrads(model, twin, "after 3 steps");
+        CompiledChildParamOverwriteTests.AssertGrads(model, twin, "after 3 steps");
     }
-
-    /// <summary>
-    /// The compiled model's gradients against eager's, read through <c>GradInternal</c>: reading <c>.Grad</c> marks the program's
-    /// gradient tensor as held by user code, so the next step would allocate a cleared one instead of reusing it uncleared.
-    /// </summary>
-    private static void AssertGrads(Module eager, Module compiled, string what)
-    {
-        var pe = eager.NamedParameters().ToList();
-        var pc = compiled.NamedParameters().ToList();
-        Assert.Equal(pe.Count, pc.Count);
-        for (int i = 0; i < pe.Count; i++)
-            TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.GradInternal!, 1e-3, 1e-5, $"{what}: gradient of {pe[i].Name}");
-    }
-
-    /// <summary>Each parameter's gradient array of the compiled model (to check the program reused it: the fresh path).</summary>
-    private static float[][] Arrays(Module compiled) => compiled.Parameters().Select(p => p.GradInternal!.Data<float>()).ToArray();
 
     private static void WithThreads(int threads, int parts, Action body)
     {
