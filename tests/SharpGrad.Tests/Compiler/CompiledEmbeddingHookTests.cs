@@ -283,8 +283,9 @@ public class CompiledEmbeddingHookTests
     /// <summary>
     /// The distinct-token path at sizes whose products the GEMMs split over two threads (hidden 64, 400 rows, ~180 distinct
     /// tokens): the table's and the weights' gradients equal eager's within tolerance at one and two threads (one and two
-    /// directions, with and without the table's gradient). Not bit-equal across thread counts: W_ih's gradient over the
-    /// distinct tokens differs in the last bits at two threads (found in session 27, not changed here).
+    /// directions, with and without the table's gradient). Not bit-equal across thread counts: the bias gradients differ in
+    /// the last bits at two threads, with or without the distinct-token path — the batch split sums them per block of rows
+    /// (RecurrentKernel.Backward's BiasParts; docs/performance.md, s27-emb's section).
     /// </summary>
     [Theory]
     [InlineData(false, true)]
