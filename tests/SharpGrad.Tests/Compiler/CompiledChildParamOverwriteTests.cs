@@ -1,5 +1,6 @@
 using SharpGrad.Kernels;
 using SharpGrad.Tests.Support;
+using static SharpGrad.Tests.Support.ThreadCountCollection;
 
 namespace SharpGrad.Tests.Compiler;
 
@@ -185,12 +186,4 @@ public class CompiledChildParamOverwriteTests
 
     /// <summary>Each parameter's gradient array of the compiled model (to check the program reused it: the fresh path).</summary>
     internal static float[][] Arrays(Module compiled) => compiled.Parameters().Select(p => p.GradInternal!.Data<float>()).ToArray();
-
-    private static void WithThreads(int threads, Action body)
-    {
-        int before = Parallelism.MaxThreads;
-        Parallelism.MaxThreads = threads;
-        try { body(); }
-        finally { Parallelism.MaxThreads = before; }
-    }
 }

@@ -1,5 +1,6 @@
 using SharpGrad.Kernels;
 using SharpGrad.Tests.Support;
+using static SharpGrad.Tests.Support.ThreadCountCollection;
 
 namespace SharpGrad.Tests.Compiler;
 
@@ -112,13 +113,5 @@ public class CompiledEmbeddedRecurrentTests
         Assert.Equal(pe.Count, pc.Count);
         for (int i = 0; i < pe.Count; i++)
             TensorAssert.Close(pe[i].Value.Grad!, pc[i].Value.GradInternal!, 1e-3, 1e-5, $"{what}: gradient of {pe[i].Name}");
-    }
-
-    private static void WithThreads(int threads, Action body)
-    {
-        int before = Parallelism.MaxThreads;
-        Parallelism.MaxThreads = threads;
-        try { body(); }
-        finally { Parallelism.MaxThreads = before; }
     }
 }

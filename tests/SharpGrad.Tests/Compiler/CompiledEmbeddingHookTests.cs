@@ -1,6 +1,7 @@
 using SharpGrad.Kernels;
 using SharpGrad.Layers;
 using SharpGrad.Tests.Support;
+using static SharpGrad.Tests.Support.ThreadCountCollection;
 
 namespace SharpGrad.Tests.Compiler;
 
@@ -333,13 +334,5 @@ public class CompiledEmbeddingHookTests
             if (wantTable) TensorAssert.Close(emb.Weight.Grad!, Tensor.FromArray(table, [vocab, dim]), 1e-3, 1e-4, $"{threads} threads: the table's gradient");
             else Assert.All(table, v => Assert.Equal(0f, v));
         }
-    }
-
-    private static void WithThreads(int threads, Action body)
-    {
-        int before = Parallelism.MaxThreads;
-        Parallelism.MaxThreads = threads;
-        try { body(); }
-        finally { Parallelism.MaxThreads = before; }
     }
 }

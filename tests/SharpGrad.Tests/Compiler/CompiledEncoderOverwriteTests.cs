@@ -98,16 +98,10 @@ public class CompiledEncoderOverwriteTests
         CompiledChildParamOverwriteTests.AssertGrads(model, twin, "after 3 steps");
     }
 
-    private static void WithThreads(int threads, int parts, Action body)
+    private static void WithThreads(int threads, int parts, Action body) => ThreadCountCollection.WithThreads(threads, () =>
     {
-        int before = Parallelism.MaxThreads;
-        Parallelism.MaxThreads = threads;
         TransformerLayerKernel.t_forcedParts = parts;
         try { body(); }
-        finally
-        {
-            Parallelism.MaxThreads = before;
-            TransformerLayerKernel.t_forcedParts = 0;
-        }
-    }
+        finally { TransformerLayerKernel.t_forcedParts = 0; }
+    });
 }

@@ -12,4 +12,13 @@ public sealed class ThreadCountCollection
 {
     /// <summary>The collection's name, for <c>[Collection(ThreadCountCollection.Name)]</c>.</summary>
     public const string Name = "Thread count (Parallelism.MaxThreads)";
+
+    /// <summary>Runs <paramref name="body"/> with <see cref="SharpGrad.Kernels.Parallelism.MaxThreads"/> set to <paramref name="threads"/>, then restores it.</summary>
+    public static void WithThreads(int threads, Action body)
+    {
+        int before = SharpGrad.Kernels.Parallelism.MaxThreads;
+        SharpGrad.Kernels.Parallelism.MaxThreads = threads;
+        try { body(); }
+        finally { SharpGrad.Kernels.Parallelism.MaxThreads = before; }
+    }
 }
